@@ -1,0 +1,11 @@
+"""Allocation: curves → breakpoints → PuLP model → solve → certified ``Plan``."""
+
+from optimizer.allocate.engine import allocate, diagnose_infeasible, dual_bound, solve_problem
+from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
+from optimizer.allocate.problem import AllocationProblem, make_problem
+from optimizer.allocate.solve import DEFAULT_SOLVER, SOLVERS, Status
+
+__all__ = [
+    "DEFAULT_SOLVER", "SOLVERS", "AllocationProblem", "ConstraintResult", "LineItem", "Plan",
+    "Status", "allocate", "diagnose_infeasible", "dual_bound", "make_problem", "solve_problem",
+]

@@ -1,0 +1,321 @@
+"""Allocate: scenario + curves → a certified ``Plan``.
+
+1. Breakpoints by curvature over each line item's feasible range; build; solve.
+2. Evaluate the plan on the smooth curves, and bound the exact optimum from the LP's duals by
+   Lagrangian duality: for any multipliers of the right signs, ``max_x f(x) + Σ y_r (b_r - g_r(x))``
+   over the line items' boxes is at least the optimum, and it separates into one-dimensional
+   problems solved exactly for concave curves.
+3. While the gap exceeds the tolerance, add breakpoints around the solution and solve again.
+
+An infeasible constraint set is a status, not an exception: the plan carries the names of a small
+set of constraints that cannot hold together (an irreducible infeasible subset found by a deletion
+filter) and a sentence saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from optimizer.allocate.bank import CurveBank, maximise_separable
+from optimizer.allocate.breakpoints import Pieces, curvature_breakpoints, pieces, refine_around
+from optimizer.allocate.build import BuiltModel, build_model
+from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
+from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem, money
+from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
+from optimizer.response.model import CurveSet
+from optimizer.scenario import Scenario
+
+DEFAULT_TOLERANCE = 1e-4  # 0.01 %
+DEFAULT_PIECES = 12
+
+
+def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,
+             tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 4, n_pieces: int = DEFAULT_PIECES,
+             time_limit: float | None = None, stages: tuple[str, ...] | None = None,
+             diagnose: bool = True) -> Plan:
+    """Optimise a scenario on a model's curves; see the module docstring."""
+    t0 = time.perf_counter()
+    problem = make_problem(scenario, model, stages)
+    return solve_problem(problem, solver=solver, tolerance=tolerance, max_rounds=max_rounds,
+                         n_pieces=n_pieces, time_limit=time_limit, diagnose=diagnose, t0=t0)
+
+
+def initial_points(problem: AllocationProblem, n_pieces: int) -> list[np.ndarray]:
+    return [curvature_breakpoints(it.curve, it.lo, it.hi, n_pieces,
+                                  extra=(it.min_if_funded,) if it.min_if_funded else ())
+            for it in problem.items]
+
+
+def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
+                  tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 4,
+                  n_pieces: int = DEFAULT_PIECES, time_limit: float | None = None,
+                  diagnose: bool = True, t0: float | None = None,
+                  points: list[np.ndarray] | None = None) -> Plan:
+    t0 = time.perf_counter() if t0 is None else t0
+    bank = CurveBank.of([it.curve for it in problem.items])
+    pts = points if points is not None else initial_points(problem, n_pieces)
+    build_s = solve_s = 0.0
+    best: tuple | None = None
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        tb = time.perf_counter()
+        pcs = [pieces(it.curve, p) for it, p in zip(problem.items, pts, strict=True)]
+        built = build_model(problem, pcs)
+        build_s += time.perf_counter() - tb
+        out = solve(built, solver, time_limit=time_limit)
+        solve_s += out.seconds
+        if out.status == Status.INFEASIBLE:
+            conflicts: tuple[str, ...] = ()
+            message = "the constraints cannot all hold"
+            if diagnose:
+                conflicts, message = diagnose_infeasible(problem, pcs, solver)
+            return _empty_plan(problem, "infeasible", conflicts, message, solver, build_s, solve_s)
+        if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+            return _empty_plan(problem, out.status.value, (), f"the solver stopped: {out.status.value}",
+                               solver, build_s, solve_s)
+        x = built.spend_values()
+        if built.is_mip or not DUALS_TRUSTED.get(solver, True):
+            # duals come from the LP at the solution: binaries fixed, and solved by a solver whose
+            # duals are trustworthy (the cbc build of pulp[cbc] reports inconsistent row duals)
+            fixed = {v.name: float(round(v.varValue or 0.0)) for v in built.binaries}
+            tb = time.perf_counter()
+            lp = build_model(problem, pcs, fix_binaries=fixed) if fixed else build_model(problem, pcs)
+            build_s += time.perf_counter() - tb
+            dual_solver = solver if DUALS_TRUSTED.get(solver, True) else "highs"
+            out_lp = solve(lp, dual_solver, time_limit=time_limit)
+            solve_s += out_lp.seconds
+            if out_lp.status == Status.OPTIMAL:
+                out = SolveOutcome(out.status, out.objective, out_lp.duals, out_lp.slacks,
+                                   out.seconds, solver)
+                if built.is_mip:
+                    x = lp.spend_values()
+        x = np.maximum(x, 0.0)
+        true_obj = _true_objective(problem, bank, x)
+        bound = dual_bound(problem, bank, out.duals, x)
+        gap = _gap(problem, true_obj, bound)
+        if best is None or _better(problem, true_obj, best[1]):
+            best = (x, true_obj, bound, gap, out, built)
+        else:  # keep the tightest bound seen
+            best = (*best[:2], _tighter(problem, bound, best[2]), best[3], best[4], best[5])
+            best = (*best[:3], _gap(problem, best[1], best[2]), *best[4:])
+        if best[3] <= tolerance or out.status == Status.TIME_LIMIT:
+            break
+        pts = [refine_around(p, float(xi), 0.0, it.hi) for p, xi, it in zip(pts, x, problem.items,
+                                                                            strict=True)]
+    assert best is not None
+    x, true_obj, bound, gap, out, built = best
+    return _make_plan(problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s,
+                      rounds, t0)
+
+
+def _better(problem: AllocationProblem, a: float, b: float) -> bool:
+    return a > b if problem.sense == "max" else a < b
+
+
+def _tighter(problem: AllocationProblem, a: float, b: float) -> float:
+    return min(a, b) if problem.sense == "max" else max(a, b)
+
+
+def _gap(problem: AllocationProblem, value: float, bound: float) -> float:
+    denom = max(abs(bound), abs(value), 1.0)
+    g = (bound - value) / denom if problem.sense == "max" else (value - bound) / denom
+    return max(0.0, float(g))
+
+
+def _true_objective(problem: AllocationProblem, bank: CurveBank, x: np.ndarray) -> float:
+    if problem.sense == "min":
+        return float(x.sum())
+    return float(bank.value(x).sum() - problem.spend_weight * x.sum())
+
+
+def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
+               x: np.ndarray) -> float:
+    """Lagrangian bound on the exact (smooth-curve) optimum from constraint multipliers ``duals``.
+
+    Multipliers are clipped to their valid signs, so the bound is valid whatever the solver gave.
+    """
+    n = len(problem.items)
+    maximise = problem.sense == "max"
+    c_spend = np.zeros(n)
+    a_kpi = np.zeros(n)
+    const = 0.0
+    for con in problem.constraints:
+        y = float(duals.get(con.name, 0.0))
+        # valid signs of d obj / d rhs: max: <= → y >= 0, >= → y <= 0; min: the reverse
+        if con.sense == "<=":
+            y = max(y, 0.0) if maximise else min(y, 0.0)
+        elif con.sense == ">=":
+            y = min(y, 0.0) if maximise else max(y, 0.0)
+        if y == 0.0:
+            continue
+        const += y * con.rhs
+        for i, a in con.coefs.items():
+            if con.on_kpi:
+                a_kpi[i] += y * a
+            else:
+                c_spend[i] += y * a
+    scale = np.array([it.curve.scale for it in problem.items])
+    if maximise:
+        alpha = 1.0 - a_kpi / scale  # objective curves carry `scale`; KPI rows are in KPI units
+        cost = problem.spend_weight + c_spend
+    else:
+        alpha = -a_kpi / scale  # min x - y(F - ...): maximise (-y_kpi) F - (1 - y_spend) x, negate
+        cost = 1.0 - c_spend
+    lo = np.zeros(n)
+    hi = np.array([it.hi for it in problem.items])
+    concave = np.array([it.curve.concave for it in problem.items])
+    pos = alpha > 1e-15
+    per = np.zeros(n)
+    if pos.any():
+        c_eff = np.where(pos, cost / np.where(pos, alpha, 1.0), 0.0)
+        xs, vs = maximise_separable(bank, c_eff, lo, hi, concave, extra_points=(x,))
+        per = np.where(pos, alpha * np.maximum(vs, 0.0), 0.0)
+    # alpha <= 0: the curve term cannot help; the best is an end of the box
+    neg = ~pos
+    if neg.any():
+        v_lo = np.zeros(n)
+        v_hi = alpha * bank.value(hi) - cost * hi
+        per = np.where(neg, np.maximum(v_lo, v_hi), per)
+    total = float(per.sum())
+    return const + total if maximise else const - total
+
+
+def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResult]) -> dict[int, list[str]]:
+    by_item: dict[int, list[str]] = {it.index: [] for it in problem.items}
+    short = {"tp_min": "min", "tp_max": "max", "tp_lock": "lock"}
+    for con, res in zip(problem.constraints, results, strict=True):
+        if not res.binding or con.kind == "budget":
+            continue
+        for i, a in con.coefs.items():
+            if a == 0.0:
+                continue
+            if con.kind in short:
+                by_item[i].append(short[con.kind])
+            elif con.kind.endswith("_share") and a < 0:
+                continue  # a share rule touches every line item; name it only on its members
+            else:
+                by_item[i].append(con.name)
+    return by_item
+
+
+def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome,
+               built: BuiltModel, true_obj: float, bound: float, gap: float, solver: str,
+               build_s: float, solve_s: float, rounds: int, t0: float) -> Plan:
+    spend = round_cents(x)
+    kpi = bank.value(spend) / np.array([it.curve.scale for it in problem.items])
+    marg = bank.slope(spend) / np.array([it.curve.scale for it in problem.items])
+    results = []
+    for con in problem.constraints:
+        lhs = float(sum(a * (kpi[i] if con.on_kpi else spend[i]) for i, a in con.coefs.items()))
+        if con.sense == "<=":
+            slack = con.rhs - lhs
+        elif con.sense == ">=":
+            slack = lhs - con.rhs
+        else:
+            slack = -abs(lhs - con.rhs)
+        tol = 0.015 + 1e-7 * abs(con.rhs) + (1e-7 * float(spend.sum()) if con.kind.endswith("share") else 0.0)
+        binding = abs(slack) <= tol
+        sp = out.duals.get(con.name)
+        results.append(ConstraintResult(con.name, con.kind, con.subject, con.label, con.sense,
+                                        float(con.rhs), lhs, float(slack), bool(binding),
+                                        None if sp is None else float(sp)))
+    by_item = _binding_names(problem, results)
+    items = []
+    for it in problem.items:
+        i = it.index
+        if it.min_if_funded and spend[i] > 0 and abs(spend[i] - it.min_if_funded) <= 0.015:
+            by_item[i].append("min_if_funded")
+        s = float(spend[i])
+        items.append(LineItem(
+            id=it.id, stage=it.stage, spend=s, kpi=float(kpi[i]),
+            roi=float(kpi[i] / s) if s > 0 else None, marginal_roi=float(marg[i]),
+            binding=tuple(by_item[i]), weekly_spend=s / it.curve.weeks, lower=it.lo, upper=it.hi))
+    sc = problem.scenario
+    return Plan(
+        scenario=sc.name, status=out.status.value, objective=sc.objective, kpi=problem.kpi,
+        horizon_weeks=sc.horizon_weeks, budget=None if sc.budget is None else sc.budget.amount,
+        line_items=tuple(items), constraints=tuple(results), objective_value=true_obj,
+        bound=bound, gap=gap, solver=solver, build_seconds=build_s, solve_seconds=solve_s,
+        rounds=rounds, pieces=int(sum(len(p.widths) for p in built.pieces)), source=sc.source,
+        stages=problem.stages,
+    )
+
+
+def _empty_plan(problem: AllocationProblem, status: str, conflicts: tuple[str, ...], message: str,
+                solver: str, build_s: float, solve_s: float) -> Plan:
+    sc = problem.scenario
+    return Plan(scenario=sc.name, status=status, objective=sc.objective, kpi=problem.kpi,
+                horizon_weeks=sc.horizon_weeks,
+                budget=None if sc.budget is None else sc.budget.amount, conflicts=conflicts,
+                message=message, solver=solver, build_seconds=build_s, solve_seconds=solve_s,
+                source=sc.source, stages=problem.stages)
+
+
+# ------------------------------------------------------------------------------------------------
+# infeasibility diagnosis
+# ------------------------------------------------------------------------------------------------
+def _feasible(problem: AllocationProblem, pcs: Sequence[Pieces], names: list[str], solver: str) -> bool:
+    built = build_model(problem, pcs, include=set(names), objective=False)
+    out = solve(built, solver)
+    return out.status != Status.INFEASIBLE
+
+
+def diagnose_infeasible(problem: AllocationProblem, pcs: Sequence[Pieces],
+                        solver: str = DEFAULT_SOLVER) -> tuple[tuple[str, ...], str]:
+    """A small set of constraints that cannot all hold (irreducible: drop any one and the rest can).
+
+    Deletion filter over the named constraints, removing chunks first so that thousands of
+    constraints need few solves. The line items' own box (spend between 0 and the pieces' range)
+    is always kept.
+    """
+    core = [c.name for c in problem.constraints]
+    if _feasible(problem, pcs, [], solver):
+        i = 0
+        chunk = max(1, len(core) // 4)
+        while i < len(core):
+            trial = core[:i] + core[i + chunk:]
+            if not _feasible(problem, pcs, trial, solver):
+                core = trial
+            elif chunk > 1:
+                chunk = max(1, chunk // 2)
+            else:
+                i += 1
+    else:  # pragma: no cover - the box alone is always feasible
+        core = []
+    cons = [problem.constraint(n) for n in core]
+    return tuple(core), conflict_sentence(problem, cons, pcs, solver)
+
+
+def conflict_sentence(problem: AllocationProblem, cons: list[LinearConstraint],
+                      pcs: Sequence[Pieces], solver: str) -> str:
+    if not cons:
+        return "the constraints cannot all hold"
+    labels = [c.label for c in cons]
+    if len(labels) == 1:
+        text = f"{labels[0]} cannot hold"
+    elif len(labels) == 2:
+        text = f"{labels[0]} and {labels[1]} cannot both hold"
+    else:
+        text = f"{', '.join(labels[:-1])} and {labels[-1]} cannot all hold"
+    # the least total change that would restore feasibility, from an elastic model of the conflict
+    try:
+        built = build_model(problem, pcs, include={c.name for c in cons}, elastic=True)
+        out = solve(built, solver)
+        if out.status == Status.OPTIMAL and built.elastic:
+            fixes = []
+            for c in cons:
+                for side, word in (("__minus", "raise"), ("__plus", "lower")):
+                    v = built.elastic.get(c.name + side)
+                    amt = float(v.varValue or 0.0) if v is not None else 0.0
+                    if amt > 0.005:
+                        if c.kind.endswith("_share"):
+                            continue
+                        fixes.append(f"{word} {c.label} by {money(round(amt, 2))}")
+            if fixes:
+                text += f"; to resolve it, for example {' and '.join(fixes)}"
+    except Exception:  # noqa: BLE001 - the hint is a courtesy; the conflict itself stands
+        pass
+    return text

@@ -1,0 +1,135 @@
+"""The result of an allocation: a ``Plan`` of line items and constraint results. Plain frozen data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LineItem:
+    id: str
+    stage: str
+    spend: float  # total over the horizon, to the cent
+    kpi: float  # modelled incremental KPI over the horizon (smooth curve)
+    roi: float | None  # kpi / spend (None when unfunded)
+    marginal_roi: float  # d kpi / d spend at the plan point, from the smooth curve
+    binding: tuple[str, ...] = ()  # constraints that hold this line item where it is
+    weekly_spend: float = 0.0
+    lower: float = 0.0  # the least it could be given its own rules
+    upper: float = float("inf")  # the most it could be given caps and the budget
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    name: str
+    kind: str
+    subject: str
+    label: str
+    sense: str
+    rhs: float
+    lhs: float
+    slack: float  # how far from binding, >= 0 when satisfied
+    binding: bool
+    shadow_price: float | None  # d objective / d rhs, objective's units and sense
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: str
+    status: str  # optimal | infeasible | unbounded | time_limit | error
+    objective: str  # max_kpi | min_spend | max_net
+    kpi: str
+    horizon_weeks: int
+    budget: float | None
+    line_items: tuple[LineItem, ...] = ()
+    constraints: tuple[ConstraintResult, ...] = ()
+    objective_value: float | None = None  # true (smooth-curve) objective of the plan
+    bound: float | None = None  # best bound on the exact optimum
+    gap: float | None = None  # relative gap between objective_value and bound
+    solver: str = ""
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    rounds: int = 0
+    pieces: int = 0
+    conflicts: tuple[str, ...] = ()  # names of the constraints that cannot hold together
+    message: str = ""
+    source: str | None = None
+    stages: tuple[str, ...] = ()
+    extras: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "time_limit")
+
+    @property
+    def total_spend(self) -> float:
+        return float(round(sum(li.spend for li in self.line_items), 2))
+
+    @property
+    def total_kpi(self) -> float:
+        return float(sum(li.kpi for li in self.line_items))
+
+    @property
+    def roi(self) -> float | None:
+        s = self.total_spend
+        return self.total_kpi / s if s > 0 else None
+
+    def stage_totals(self) -> dict[str, dict[str, float]]:
+        """Spend and KPI per stage, in journey order; stages with no line item are left out."""
+        out: dict[str, dict[str, float]] = {}
+        order = list(self.stages) + [li.stage for li in self.line_items if li.stage not in self.stages]
+        for st in dict.fromkeys(order):
+            items = [li for li in self.line_items if li.stage == st]
+            if not items:
+                continue
+            out[st] = {"spend": float(round(sum(li.spend for li in items), 2)),
+                       "kpi": float(sum(li.kpi for li in items))}
+        return out
+
+    def item(self, tid: str) -> LineItem:
+        for li in self.line_items:
+            if li.id == tid:
+                return li
+        raise KeyError(tid)
+
+    def constraint(self, name: str) -> ConstraintResult:
+        for c in self.constraints:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def budget_shadow_price(self) -> float | None:
+        for c in self.constraints:
+            if c.name == "budget":
+                return c.shadow_price
+        return None
+
+
+def round_cents(values: np.ndarray) -> np.ndarray:
+    """Round to cents so that the rounded parts sum to the rounded total (largest remainder).
+
+    Solver values carry float noise (399999.99999997); money is reported to the cent and the line
+    items always add up to the plan's total.
+    """
+    v = np.maximum(np.asarray(values, float), 0.0) * 100.0
+    base = np.floor(v + 1e-6)
+    target = int(round(float(v.sum())))
+    short = target - int(base.sum())
+    if short > 0:
+        frac = v - base
+        order = np.lexsort((np.arange(len(v)), -frac))
+        base[order[:short]] += 1
+    elif short < 0:
+        frac = v - base
+        order = np.lexsort((np.arange(len(v)), frac))
+        for j in order:
+            if short == 0:
+                break
+            if base[j] > 0:
+                base[j] -= 1
+                short += 1
+    return base / 100.0

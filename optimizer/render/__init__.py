@@ -1,0 +1,1 @@
+"""Rendering: tables, JSON, CSV (and reports). Result objects never render themselves."""

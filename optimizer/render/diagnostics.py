@@ -1,0 +1,45 @@
+"""Fit diagnostics as a terminal table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from optimizer.render.tables import fmt_num
+from optimizer.response.model import ResponseModel
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if isinstance(d, dict) and k in d:
+            return d[k]
+    return None
+
+
+def diagnostics_renderable(model: ResponseModel) -> Group:
+    d = dict(model.diagnostics)
+    head = Text.assemble(("fit ", "bold"), f"{model.kpi}: ",
+                         f"R² {fmt_num(_get(d, 'r2'), 3)}  ·  holdout MAPE "
+                         f"{fmt_num(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
+                         f"{fmt_num(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks")
+    t = Table(box=box.SIMPLE_HEAD)
+    for col in ("touchpoint", "stage", "curve", "decay", "share", "ROI", "marginal ROI", "notes"):
+        t.add_column(col, justify="right" if col in ("decay", "share", "ROI", "marginal ROI") else "left")
+    for tid, tp in model.touchpoints.items():
+        dg = dict(tp.diagnostics)
+        share = _get(dg, "contribution_share")
+        notes = list(dg.get("warnings") or [])
+        if dg.get("identifiable") is False:
+            notes.insert(0, "not identifiable")
+        t.add_row(tid, tp.stage, tp.curve.family,
+                  fmt_num(tp.adstock.decay if tp.adstock else 0.0, 2),
+                  "–" if share is None else f"{share:.1%}", fmt_num(_get(dg, "roi")),
+                  fmt_num(_get(dg, "marginal_roi")), "; ".join(notes)[:60])
+    parts: list[Any] = [head, t]
+    for w in d.get("warnings") or []:
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    return Group(*parts)

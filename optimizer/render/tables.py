@@ -1,0 +1,133 @@
+"""Terminal tables (rich) for plans and comparisons."""
+
+from __future__ import annotations
+
+import math
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from optimizer.allocate import Plan
+from optimizer.workflow.compare import Comparison
+
+
+def fmt_money(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:,.0f}" if abs(v - round(v)) < 0.005 or abs(v) >= 1e5 else f"{v:,.2f}"
+
+
+def fmt_num(v: float | None, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    if math.isinf(v):
+        return "∞"
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def fmt_signed(v: float | None) -> str:
+    if v is None:
+        return "–"
+    if abs(v) < 0.005:
+        return "0"
+    return f"{v:+,.0f}"
+
+
+def plan_renderable(plan: Plan) -> Group:
+    parts = []
+    head = Text.assemble((f"{plan.scenario}", "bold"), f"  ·  {plan.objective}  ·  status ",
+                         (plan.status, "green" if plan.status == "optimal" else "red"))
+    parts.append(head)
+    if not plan.ok:
+        parts.append(Text(plan.message))
+        return Group(*parts)
+    t = Table(box=box.SIMPLE_HEAD, show_footer=True)
+    total = plan.total_spend
+    t.add_column("line item", footer="total")
+    t.add_column("stage")
+    t.add_column("spend", justify="right", footer=fmt_money(total))
+    t.add_column("share", justify="right", footer="100%" if total > 0 else "–")
+    t.add_column(plan.kpi, justify="right", footer=fmt_money(plan.total_kpi))
+    t.add_column("ROI", justify="right", footer=fmt_num(plan.roi))
+    t.add_column("marginal ROI", justify="right")
+    t.add_column("held by")
+    for li in plan.line_items:
+        t.add_row(li.id, li.stage, fmt_money(li.spend),
+                  f"{li.spend / total:.1%}" if total > 0 else "–", fmt_money(li.kpi),
+                  fmt_num(li.roi), fmt_num(li.marginal_roi, 3), ", ".join(li.binding))
+    parts.append(t)
+    st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
+    st.add_column("stage")
+    st.add_column("spend", justify="right")
+    st.add_column("share", justify="right")
+    st.add_column(plan.kpi, justify="right")
+    for name, v in plan.stage_totals().items():
+        st.add_row(name, fmt_money(v["spend"]), f"{v['spend'] / total:.1%}" if total > 0 else "–",
+                   fmt_money(v["kpi"]))
+    parts.append(st)
+    binding = [c for c in plan.constraints if c.binding]
+    if binding:
+        ct = Table(box=box.SIMPLE_HEAD, title="binding constraints", title_justify="left")
+        ct.add_column("constraint")
+        ct.add_column("shadow price", justify="right")
+        for c in binding:
+            ct.add_row(c.label, fmt_num(c.shadow_price, 4))
+        parts.append(ct)
+    if plan.gap is not None:
+        parts.append(Text(f"certified within {plan.gap:.4%} of the exact optimum on the model's curves "
+                          f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})", style="dim"))
+    return Group(*parts)
+
+
+def comparison_renderable(comp: Comparison) -> Group:
+    parts = []
+    s = comp.summary()
+    t = Table(box=box.SIMPLE_HEAD, title="scenarios", title_justify="left")
+    for col in ("scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"):
+        t.add_column(col, justify="left" if col in ("scenario", "status") else "right")
+    for _, r in s.iterrows():
+        t.add_row(r["scenario"], r["status"], fmt_money(r["total_spend"]), fmt_money(r["total_kpi"]),
+                  fmt_num(r["roi"]), fmt_num(r["marginal_roi"], 3), fmt_signed(r["delta_spend"]),
+                  fmt_signed(r["delta_kpi"]))
+    parts.append(t)
+    bs = comp.by_stage()
+    st = Table(box=box.SIMPLE_HEAD, title="spend by stage", title_justify="left")
+    st.add_column("stage")
+    for c in bs.columns:
+        st.add_column(str(c), justify="right")
+    for stage, row in bs.iterrows():
+        st.add_row(str(stage), *[fmt_money(v) for v in row])
+    parts.append(st)
+    li = comp.by_line_item()
+    lt = Table(box=box.SIMPLE_HEAD, title=f"spend by line item (Δ against {comp.reference_plan.scenario})",
+               title_justify="left")
+    lt.add_column("line item")
+    lt.add_column("stage")
+    for c in li.columns[1:]:
+        lt.add_column(str(c), justify="right")
+    for tid, row in li.iterrows():
+        cells = [fmt_signed(v) if str(c).startswith("Δ") else fmt_money(v)
+                 for c, v in row.iloc[1:].items()]
+        lt.add_row(str(tid), row["stage"], *cells)
+    parts.append(lt)
+    for p in comp.plans:
+        if not p.ok:
+            parts.append(Text(f"{p.scenario}: {p.status}: {p.message}", style="red"))
+    return Group(*parts)
+
+
+def print_renderable(obj, *, file=None, width: int | None = None) -> None:
+    console = Console(file=file, width=width or 140, soft_wrap=False)
+    console.print(obj)
+
+
+def render_text(obj, width: int = 140) -> str:
+    import io
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(obj)
+    return console.export_text()

@@ -1,0 +1,379 @@
+"""``ResponseModel``: response curves per touchpoint, and the ``model.json`` format (contract 3).
+
+The allocator depends only on the small ``CurveSet`` protocol, so a hand-written model file and a
+fitted one look the same to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from optimizer.errors import ModelError
+from optimizer.fileio import atomic_write_text, did_you_mean
+from optimizer.response import curves as C
+from optimizer.vocabulary import ADSTOCK_FAMILIES, CURVE_FAMILIES
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """A saturation curve: ``family`` and its parameters (in KPI and adstocked-spend units)."""
+
+    family: str
+    params: Mapping[str, float]
+
+    def __call__(self, a: Any) -> np.ndarray:
+        return C.saturation(self.family, a, dict(self.params))
+
+    def derivative(self, a: Any) -> np.ndarray:
+        return C.saturation_derivative(self.family, a, dict(self.params))
+
+    def second_derivative(self, a: Any) -> np.ndarray:
+        return C.saturation_second_derivative(self.family, a, dict(self.params))
+
+    @property
+    def concave(self) -> bool:
+        return C.is_concave(self.family, dict(self.params))
+
+    @property
+    def beta(self) -> float:
+        return float(self.params["beta"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **{k: float(v) for k, v in self.params.items()}}
+
+
+@dataclass(frozen=True)
+class Adstock:
+    """Geometric carry-over ``a_t = x_t + decay * a_{t-1}`` (optionally normalised / truncated)."""
+
+    decay: float
+    normalize: bool = False
+    max_lag: int | None = None
+    family: str = "geometric"
+
+    @property
+    def steady_factor(self) -> float:
+        return C.geometric_steady_factor(self.decay, self.max_lag, self.normalize)
+
+    def transform(self, x: Any) -> np.ndarray:
+        return C.geometric_adstock(x, self.decay, self.max_lag, self.normalize)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"family": self.family, "decay": float(self.decay)}
+        if self.normalize:
+            d["normalize"] = True
+        if self.max_lag is not None:
+            d["max_lag"] = int(self.max_lag)
+        return d
+
+
+@dataclass(frozen=True)
+class TouchpointResponse:
+    """How one touchpoint's KPI responds to a steady weekly spend.
+
+    ``weekly_kpi(x) = curve(steady_factor * x)``; a plan of total ``S`` over ``H`` weeks buys
+    ``H * weekly_kpi(S / H)``.
+    """
+
+    id: str
+    stage: str
+    curve: Saturation
+    adstock: Adstock | None = None
+    spend_range: Mapping[str, float] | None = None  # observed weekly spend: min, max, mean, recent
+    draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def steady_factor(self) -> float:
+        return 1.0 if self.adstock is None else self.adstock.steady_factor
+
+    @property
+    def concave(self) -> bool:
+        return self.curve.concave
+
+    def weekly_kpi(self, x: Any) -> np.ndarray:
+        return self.curve(self.steady_factor * np.asarray(x, dtype=float))
+
+    def weekly_marginal(self, x: Any) -> np.ndarray:
+        k = self.steady_factor
+        return k * self.curve.derivative(k * np.asarray(x, dtype=float))
+
+    def weekly_second_derivative(self, x: Any) -> np.ndarray:
+        k = self.steady_factor
+        return k * k * self.curve.second_derivative(k * np.asarray(x, dtype=float))
+
+    @property
+    def inflection_spend(self) -> float:
+        """Weekly spend at which an S-curve's marginal return peaks (0 for concave curves)."""
+        return C.inflection_point(self.curve.family, dict(self.curve.params)) / self.steady_factor
+
+    @property
+    def saturation_level(self) -> float:
+        """The weekly KPI the curve approaches as spend grows without bound."""
+        return self.curve.beta
+
+    def horizon_kpi(self, total_spend: Any, weeks: float) -> np.ndarray:
+        return weeks * self.weekly_kpi(np.asarray(total_spend, dtype=float) / weeks)
+
+    def horizon_marginal(self, total_spend: Any, weeks: float) -> np.ndarray:
+        return self.weekly_marginal(np.asarray(total_spend, dtype=float) / weeks)
+
+    def draw_responses(self) -> list[TouchpointResponse]:
+        """One ``TouchpointResponse`` per bootstrap draw (empty when the model has none)."""
+        return [
+            TouchpointResponse(self.id, self.stage, s, a, self.spend_range) for s, a in self.draws
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"stage": self.stage, "curve": self.curve.to_dict()}
+        if self.adstock is not None:
+            d["adstock"] = self.adstock.to_dict()
+        if self.spend_range:
+            d["spend_range"] = {k: float(v) for k, v in self.spend_range.items()}
+        if self.diagnostics:
+            d["diagnostics"] = _jsonable(dict(self.diagnostics))
+        if self.draws:
+            d["draws"] = [
+                {"curve": s.to_dict(), **({"adstock": a.to_dict()} if a is not None else {})}
+                for s, a in self.draws
+            ]
+        return d
+
+
+class CurveSet(Protocol):
+    """What the allocator needs: response curves keyed by touchpoint id."""
+
+    kpi: str
+
+    @property
+    def touchpoints(self) -> Mapping[str, TouchpointResponse]: ...
+
+
+@dataclass(frozen=True)
+class ResponseModel:
+    """Response curves for every touchpoint of a journey, for one KPI."""
+
+    kpi: str
+    touchpoints: Mapping[str, TouchpointResponse]
+    period: str = "week"
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    fit: Mapping[str, Any] = field(default_factory=dict)  # baseline terms etc., for fitted models
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.touchpoints:
+            raise ModelError("the model has no touchpoints", path=self.source, field="touchpoints")
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.touchpoints)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "kpi": self.kpi,
+            "period": self.period,
+            "touchpoints": {k: v.to_dict() for k, v in self.touchpoints.items()},
+        }
+        if self.diagnostics:
+            d["diagnostics"] = _jsonable(dict(self.diagnostics))
+        if self.fit:
+            d["fit"] = _jsonable(dict(self.fit))
+        return d
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON types; non-finite floats become ``None`` (JSON has no NaN)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# reading and writing
+# ------------------------------------------------------------------------------------------------
+_TOP_KEYS = {"format_version", "kpi", "period", "touchpoints", "diagnostics", "fit", "meta"}
+_TP_KEYS = {"stage", "curve", "adstock", "spend_range", "draws", "diagnostics", "owner", "label"}
+_ADSTOCK_KEYS = {"family", "decay", "normalize", "max_lag"}
+
+
+def _num(value: Any, path: str | None, where: str, *, low: float | None = None,
+         high: float | None = None, low_open: bool = False, high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"expected a number, got {value!r}", path=path, field=where)
+    v = float(value)
+    if not math.isfinite(v):
+        raise ModelError(f"expected a finite number, got {value!r}", path=path, field=where)
+    if low is not None and (v < low or (low_open and v == low)):
+        op = ">" if low_open else ">="
+        raise ModelError(f"must be {op} {low:g}, got {value!r}", path=path, field=where)
+    if high is not None and (v > high or (high_open and v == high)):
+        op = "<" if high_open else "<="
+        raise ModelError(f"must be {op} {high:g}, got {value!r}", path=path, field=where)
+    return v
+
+
+def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
+    if not isinstance(d, Mapping):
+        raise ModelError(f"expected a mapping with a 'family', got {d!r}", path=path, field=where)
+    family = d.get("family")
+    if family not in CURVE_FAMILIES:
+        raise ModelError(
+            f"unknown curve family {family!r}{did_you_mean(str(family), CURVE_FAMILIES)}",
+            path=path, field=f"{where}.family",
+        )
+    names = C.SATURATION[family][3]
+    extra = set(d) - set(names) - {"family"}
+    if extra:
+        bad = sorted(extra)[0]
+        raise ModelError(
+            f"unknown parameter {bad!r} for a {family} curve{did_you_mean(bad, names)}",
+            path=path, field=f"{where}.{bad}",
+        )
+    params: dict[str, float] = {}
+    for name in names:
+        if name not in d:
+            raise ModelError(f"missing parameter {name!r} of a {family} curve", path=path,
+                             field=f"{where}.{name}")
+        params[name] = _num(d[name], path, f"{where}.{name}", low=0.0,
+                            low_open=name != "beta")
+    return Saturation(family, params)
+
+
+def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
+    if d is None:
+        return None
+    if not isinstance(d, Mapping):
+        raise ModelError(f"expected a mapping with a 'family', got {d!r}", path=path, field=where)
+    family = d.get("family", "geometric")
+    if family not in ADSTOCK_FAMILIES:
+        raise ModelError(
+            f"unknown adstock family {family!r}{did_you_mean(str(family), ADSTOCK_FAMILIES)}",
+            path=path, field=f"{where}.family",
+        )
+    extra = set(d) - _ADSTOCK_KEYS
+    if extra:
+        bad = sorted(extra)[0]
+        raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _ADSTOCK_KEYS)}", path=path,
+                         field=f"{where}.{bad}")
+    decay = _num(d.get("decay"), path, f"{where}.decay", low=0.0, high=1.0, high_open=True)
+    normalize = d.get("normalize", False)
+    if not isinstance(normalize, bool):
+        raise ModelError(f"expected true or false, got {normalize!r}", path=path,
+                         field=f"{where}.normalize")
+    max_lag = d.get("max_lag")
+    if max_lag is not None and (isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 1):
+        raise ModelError(f"expected a whole number of weeks >= 1, got {max_lag!r}", path=path,
+                         field=f"{where}.max_lag")
+    return Adstock(decay=decay, normalize=normalize, max_lag=max_lag)
+
+
+def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
+    """Validate a decoded ``model.json`` and build a ``ResponseModel``."""
+    path = source
+    if not isinstance(data, Mapping):
+        raise ModelError(f"expected a JSON object at the top level, got {type(data).__name__}",
+                         path=path)
+    extra = set(data) - _TOP_KEYS
+    if extra:
+        bad = sorted(extra)[0]
+        raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _TOP_KEYS)}", path=path, field=bad)
+    kpi = data.get("kpi")
+    if not isinstance(kpi, str) or not kpi:
+        raise ModelError(f"expected the KPI's name, got {kpi!r}", path=path, field="kpi")
+    period = data.get("period", "week")
+    if period != "week":
+        raise ModelError(f"only weekly models are supported, got {period!r}", path=path,
+                         field="period")
+    tps = data.get("touchpoints")
+    if not isinstance(tps, Mapping) or not tps:
+        raise ModelError(f"expected a non-empty mapping of touchpoints, got {tps!r}", path=path,
+                         field="touchpoints")
+    out: dict[str, TouchpointResponse] = {}
+    for tid, td in tps.items():
+        where = f"touchpoints.{tid}"
+        if not isinstance(td, Mapping):
+            raise ModelError(f"expected a mapping, got {td!r}", path=path, field=where)
+        extra = set(td) - _TP_KEYS
+        if extra:
+            bad = sorted(extra)[0]
+            raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _TP_KEYS)}", path=path,
+                             field=f"{where}.{bad}")
+        stage = td.get("stage")
+        if not isinstance(stage, str) or not stage:
+            raise ModelError(f"expected a journey stage, got {stage!r}", path=path,
+                             field=f"{where}.stage")
+        if "curve" not in td:
+            raise ModelError("missing the response curve", path=path, field=f"{where}.curve")
+        curve = parse_saturation(td["curve"], path, f"{where}.curve")
+        adstock = parse_adstock(td.get("adstock"), path, f"{where}.adstock")
+        spend_range = td.get("spend_range")
+        if spend_range is not None:
+            if not isinstance(spend_range, Mapping):
+                raise ModelError(f"expected a mapping, got {spend_range!r}", path=path,
+                                 field=f"{where}.spend_range")
+            spend_range = {k: _num(v, path, f"{where}.spend_range.{k}", low=0.0)
+                           for k, v in spend_range.items()}
+        draws = []
+        for i, dd in enumerate(td.get("draws") or []):
+            if not isinstance(dd, Mapping):
+                raise ModelError(f"expected a mapping, got {dd!r}", path=path,
+                                 field=f"{where}.draws[{i}]")
+            draws.append((parse_saturation(dd.get("curve"), path, f"{where}.draws[{i}].curve"),
+                          parse_adstock(dd.get("adstock"), path, f"{where}.draws[{i}].adstock")))
+        out[str(tid)] = TouchpointResponse(
+            id=str(tid), stage=stage, curve=curve, adstock=adstock, spend_range=spend_range,
+            draws=tuple(draws), diagnostics=dict(td.get("diagnostics") or {}),
+        )
+    return ResponseModel(kpi=kpi, touchpoints=out, period=period,
+                         diagnostics=dict(data.get("diagnostics") or {}),
+                         fit=dict(data.get("fit") or {}), source=source)
+
+
+def read_model(path: str | Path) -> ResponseModel:
+    """Read and validate a ``model.json``; every problem is a ``ModelError`` naming file and field."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError("the model file does not exist", path=path)
+    if path.is_dir():
+        raise ModelError("expected a model file, got a folder", path=path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise ModelError("the model file is empty", path=path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelError(
+            f"not valid JSON (truncated or corrupt?): {e.msg} at line {e.lineno}, column {e.colno}",
+            path=path,
+        ) from None
+    return model_from_dict(data, source=str(path))
+
+
+def model_to_json(model: ResponseModel) -> str:
+    return json.dumps(model.to_dict(), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_model(model: ResponseModel, path: str | Path) -> Path:
+    """Write ``model.json`` atomically."""
+    return atomic_write_text(path, model_to_json(model))

@@ -1,0 +1,1 @@
+"""Workflow: compare, sweep, demo, jobs that string the layers together."""

@@ -1,0 +1,81 @@
+"""``budgetopt validate``: recognise each file's kind and validate it fully."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from optimizer.data import load_yaml, read_history, read_journey
+from optimizer.errors import BudgetOptError, DataError
+from optimizer.response.model import read_model
+from optimizer.scenario import check_against_model, load_scenario
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*")
+                              if q.suffix.lower() in (".yaml", ".yml", ".json") and q.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+def kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "model"
+    if suffix == ".csv":
+        return "history"
+    if suffix in (".yaml", ".yml"):
+        try:
+            data = load_yaml(path)
+        except BudgetOptError:
+            return "scenario"
+        if isinstance(data, dict) and isinstance(data.get("touchpoints"), list):
+            return "journey"
+        return "scenario"
+    return "unknown"
+
+
+def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
+                   echo: Callable[[str], None] = print) -> list[str]:
+    """Validate every file; return the problems (empty when all are valid)."""
+    problems: list[str] = []
+    journey = None
+    if journey_path is not None:
+        try:
+            journey = read_journey(journey_path)
+        except BudgetOptError as e:
+            return [str(e)]
+    files = _expand(paths)
+    if not files:
+        return [f"{', '.join(str(p) for p in paths)}: no journey, scenario, model or history files found"]
+    for f in files:
+        kind = kind_of(f)
+        try:
+            if not f.exists():
+                raise DataError("the file does not exist", path=f)
+            if kind == "model":
+                m = read_model(f)
+                echo(f"ok: {f} (model: {len(m.touchpoints)} touchpoints, KPI {m.kpi})")
+            elif kind == "journey":
+                j = read_journey(f)
+                echo(f"ok: {f} (journey: {len(j.touchpoints)} touchpoints over {len(set(t.stage for t in j.touchpoints))} stages)")
+            elif kind == "scenario":
+                sc = load_scenario(f)
+                m = read_model(sc.model)
+                check_against_model(sc, {k: v.stage for k, v in m.touchpoints.items()})
+                echo(f"ok: {f} (scenario '{sc.name}', objective {sc.objective})")
+            elif kind == "history":
+                if journey is None:
+                    raise DataError("a history file is validated against a journey: add --journey FILE",
+                                    path=f)
+                h = read_history(f, journey)
+                echo(f"ok: {f} (history: {h.n_weeks} weeks)")
+            else:
+                raise DataError("unknown kind of file: expected .yaml, .yml, .json or .csv", path=f)
+        except BudgetOptError as e:
+            problems.append(str(e))
+    return problems
