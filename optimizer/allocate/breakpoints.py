@@ -85,7 +85,7 @@ def curvature_breakpoints(curve: HorizonCurve, lo: float, hi: float, n_pieces: i
 
 
 def refine_around(points: np.ndarray, x: float, lo: float, hi: float,
-                  rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2)) -> np.ndarray:
+                  rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4)) -> np.ndarray:
     """Add breakpoints at ``x`` and at ``x·(1 ± r)`` so the pieces next to the solution are short."""
     scale = max(abs(x), (hi - lo) * 1e-3, 1e-9)
     new = [x] + [x + s * r * scale for r in rel for s in (-1.0, 1.0)]

@@ -29,18 +29,20 @@ from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
+DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 12
 
 
 def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,
-             tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 4, n_pieces: int = DEFAULT_PIECES,
+             tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 6, n_pieces: int = DEFAULT_PIECES,
              time_limit: float | None = None, stages: tuple[str, ...] | None = None,
-             diagnose: bool = True) -> Plan:
+             diagnose: bool = True, kkt_tolerance: float = DEFAULT_KKT_TOLERANCE) -> Plan:
     """Optimise a scenario on a model's curves; see the module docstring."""
     t0 = time.perf_counter()
     problem = make_problem(scenario, model, stages)
     return solve_problem(problem, solver=solver, tolerance=tolerance, max_rounds=max_rounds,
-                         n_pieces=n_pieces, time_limit=time_limit, diagnose=diagnose, t0=t0)
+                         n_pieces=n_pieces, time_limit=time_limit, diagnose=diagnose, t0=t0,
+                         kkt_tolerance=kkt_tolerance)
 
 
 def initial_points(problem: AllocationProblem, n_pieces: int) -> list[np.ndarray]:
@@ -50,7 +52,8 @@ def initial_points(problem: AllocationProblem, n_pieces: int) -> list[np.ndarray
 
 
 def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
-                  tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 4,
+                  tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 6,
+                  kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
                   n_pieces: int = DEFAULT_PIECES, time_limit: float | None = None,
                   diagnose: bool = True, t0: float | None = None,
                   points: list[np.ndarray] | None = None) -> Plan:
@@ -101,7 +104,8 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         else:  # keep the tightest bound seen
             best = (*best[:2], _tighter(problem, bound, best[2]), best[3], best[4], best[5])
             best = (*best[:3], _gap(problem, best[1], best[2]), *best[4:])
-        if best[3] <= tolerance or out.status == Status.TIME_LIMIT:
+        residual = kkt_residual(problem, bank, out.duals, x)
+        if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
             break
         pts = [refine_around(p, float(xi), 0.0, it.hi) for p, xi, it in zip(pts, x, problem.items,
                                                                             strict=True)]
@@ -112,7 +116,9 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
 
 
 def _better(problem: AllocationProblem, a: float, b: float) -> bool:
-    return a > b if problem.sense == "max" else a < b
+    """Is ``a`` at least as good as ``b``? Ties go to the newer round, whose pieces (and duals) are finer."""
+    tie = 1e-12 * max(abs(a), abs(b), 1.0)
+    return a >= b - tie if problem.sense == "max" else a <= b + tie
 
 
 def _tighter(problem: AllocationProblem, a: float, b: float) -> float:
@@ -129,6 +135,51 @@ def _true_objective(problem: AllocationProblem, bank: CurveBank, x: np.ndarray) 
     if problem.sense == "min":
         return float(x.sum())
     return float(bank.value(x).sum() - problem.spend_weight * x.sum())
+
+
+def _prices(problem: AllocationProblem, duals: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per line item: weight on its curve (alpha) and price of a dollar (cost) under ``duals``."""
+    n = len(problem.items)
+    maximise = problem.sense == "max"
+    c_spend = np.zeros(n)
+    a_kpi = np.zeros(n)
+    for con in problem.constraints:
+        y = float(duals.get(con.name, 0.0))
+        if y == 0.0:
+            continue
+        for i, a in con.coefs.items():
+            if con.on_kpi:
+                a_kpi[i] += y * a
+            else:
+                c_spend[i] += y * a
+    scale = np.array([it.curve.scale for it in problem.items])
+    if maximise:
+        return 1.0 - a_kpi / scale, problem.spend_weight + c_spend
+    # min Σx + Σ y (b - g(x)): per item  x (1 - y_spend) - y_kpi F(x)  =  -(alpha F - cost x)
+    return a_kpi / scale, 1.0 - c_spend
+
+
+def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
+                 x: np.ndarray) -> float:
+    """Largest relative gap between a line item's marginal return and the price of its dollars.
+
+    At the exact optimum every line item strictly inside its range has ``alpha F'(x) = cost``; a
+    coarse piece lets them drift apart, and the shadow prices with them. Items at zero or at one
+    of their own bounds are exempt (their bound's dual absorbs the difference).
+    """
+    alpha, cost = _prices(problem, duals)
+    lo = np.array([it.lo for it in problem.items])
+    hi = np.array([it.hi for it in problem.items]) / 1.02
+    inside = (x > lo + 1e-6 * (1 + lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
+    for con in problem.constraints:  # items held by a binding single-item rule are not inside
+        if len(con.coefs) == 1 and abs(float(duals.get(con.name, 0.0))) > 0:
+            inside[next(iter(con.coefs))] = False
+    if not inside.any():
+        return 0.0
+    m = alpha * bank.slope(x)
+    denom = np.maximum(np.abs(cost), 1e-12)
+    r = np.abs(m - cost) / denom
+    return float(np.max(r[inside]))
 
 
 def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
@@ -162,7 +213,7 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
         alpha = 1.0 - a_kpi / scale  # objective curves carry `scale`; KPI rows are in KPI units
         cost = problem.spend_weight + c_spend
     else:
-        alpha = -a_kpi / scale  # min x - y(F - ...): maximise (-y_kpi) F - (1 - y_spend) x, negate
+        alpha = a_kpi / scale  # min Σx + Σ y (b - g(x)): maximise y_kpi F - (1 - y_spend) x, negate
         cost = 1.0 - c_spend
     lo = np.zeros(n)
     hi = np.array([it.hi for it in problem.items])
