@@ -209,6 +209,52 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--budgets", required=True, metavar="START:STOP:N",
+              help="N evenly spaced budgets from START to STOP, both included.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write the frontier chart (PNG).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
+@_solver_options
+@handle_errors
+def sweep(scenario: Path, budgets: str, fmt: str, out: Path | None, plot: Path | None,
+          model_path: Path | None, solver: str, tolerance: float, time_limit: float | None) -> None:
+    """The budget frontier: KPI and marginal ROI against total budget, with the point of
+    diminishing returns marked.
+
+    \b
+    Example:
+      budgetopt sweep scenarios/base.yaml --budgets 500000:3000000:11 --plot frontier.png
+    """
+    from optimizer.render import machine, tables
+    from optimizer.response.model import read_model
+    from optimizer.scenario import load_scenario
+    from optimizer.workflow.sweep import parse_budgets
+    from optimizer.workflow.sweep import sweep as run_sweep
+
+    grid = parse_budgets(budgets)
+    sc = load_scenario(scenario)
+    model = read_model(model_path or sc.model)
+    frontier = run_sweep(sc, model, grid, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    if plot is not None:
+        from optimizer.render.charts import save_frontier_plot
+
+        save_frontier_plot(frontier, plot)
+        _stderr(f"wrote {plot}")
+    if fmt == "json":
+        _write_or_print(machine.frontier_json(frontier), out)
+    elif fmt == "csv":
+        _write_or_print(machine.frontier_csv(frontier), out)
+    elif out is not None:
+        _write_or_print(tables.render_text(tables.frontier_renderable(frontier)), out)
+    else:
+        tables.print_renderable(tables.frontier_renderable(frontier))
+
+
+# ------------------------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--journey", "journey_path", type=click.Path(path_type=Path), default=None,
               help="The journey, to validate history CSV files against.")

@@ -57,3 +57,28 @@ def plot_response_curves(model: ResponseModel, out_dir: Path,
         fig = curve_figure(tp, model.kpi, None if points is None else points.get(tid))
         written.append(_save(fig, out_dir / f"curve_{tid}.png"))
     return written
+
+
+def frontier_figure(frontier) -> plt.Figure:
+    pts = [p for p in frontier.points() if p["total_kpi"] is not None]
+    b = np.array([p["budget"] for p in pts], float)
+    k = np.array([p["total_kpi"] for p in pts], float)
+    m = np.array([p["marginal_roi"] if p["marginal_roi"] is not None else np.nan for p in pts], float)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(b, k, "o-", color="tab:blue", label="KPI")
+    ax.set_xlabel("total budget")
+    ax.set_ylabel("KPI")
+    ax2 = ax.twinx()
+    ax2.plot(b, m, "s--", color="tab:orange", label="marginal ROI")
+    ax2.set_ylabel("marginal ROI")
+    knee = frontier.knee()
+    if knee is not None:
+        ax.axvline(frontier.plans[knee].budget, color="grey", ls=":", label="diminishing returns")
+    ax.set_title(f"budget frontier: {frontier.scenario}")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="center right", bbox_to_anchor=(0.86, 0.5), fontsize=8)
+    return fig
+
+
+def save_frontier_plot(frontier, path: Path) -> Path:
+    return _save(frontier_figure(frontier), Path(path))

@@ -94,3 +94,15 @@ def plan_csv(plan: Plan) -> str:
 def comparison_csv(comp: Comparison) -> str:
     df = comp.by_line_item().reset_index()
     return _csv(df)
+
+
+def frontier_json(frontier) -> str:
+    knee = frontier.knee()
+    return to_json({"scenario": frontier.scenario,
+                    "points": [{k: _num(v) if not isinstance(v, str) else v for k, v in p.items()}
+                               for p in frontier.points()],
+                    "diminishing_returns_at": None if knee is None else _num(frontier.plans[knee].budget)})
+
+
+def frontier_csv(frontier) -> str:
+    return _csv(pd.DataFrame(frontier.points()))

@@ -131,3 +131,15 @@ def render_text(obj, width: int = 140) -> str:
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(obj)
     return console.export_text()
+
+
+def frontier_renderable(frontier) -> Group:
+    t = Table(box=box.SIMPLE_HEAD, title=f"budget frontier: {frontier.scenario}", title_justify="left")
+    for col in ("budget", "status", "spend", "KPI", "ROI", "marginal ROI", ""):
+        t.add_column(col, justify="left" if col in ("status", "") else "right")
+    knee = frontier.knee()
+    for i, p in enumerate(frontier.points()):
+        t.add_row(fmt_money(p["budget"]), str(p["status"]), fmt_money(p["total_spend"]),
+                  fmt_money(p["total_kpi"]), fmt_num(p["roi"]), fmt_num(p["marginal_roi"], 3),
+                  "← diminishing returns" if i == knee else "")
+    return Group(t)
