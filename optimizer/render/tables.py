@@ -78,7 +78,8 @@ def plan_renderable(plan: Plan) -> Group:
             ct.add_row(c.label, fmt_num(c.shadow_price, 4))
         parts.append(ct)
     if plan.gap is not None:
-        parts.append(Text(f"certified within {plan.gap:.4%} of the exact optimum on the model's curves "
+        gap = "< 0.0001%" if plan.gap < 1e-6 else f"{plan.gap:.4%}"
+        parts.append(Text(f"certified within {gap} of the exact optimum on the model's curves "
                           f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})", style="dim"))
     return Group(*parts)
 
