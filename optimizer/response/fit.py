@@ -1,0 +1,1153 @@
+"""Fit response curves to weekly history: ``History`` -> ``ResponseModel`` (contract 3).
+
+The model of a KPI ``y`` in week ``t`` is
+
+    y_t = sum_i beta_i * sat_i(adstock_i(x_i)_t) + baseline_t + noise,
+
+with, per touchpoint ``i``, a geometric adstock (decay in ``[0, 0.8]``) and a unit-beta saturation
+curve (hill with shape in ``[0.5, 1]`` -- concave -- or exponential; optionally logistic and
+S-shaped hill curves), and a baseline of intercept, linear trend, yearly Fourier seasonality and the
+journey's control and event columns.
+
+How it is fitted (honest, fast, reproducible):
+
+1. *Checks.* At least ``MIN_WEEKS_TO_FIT`` weeks; a KPI that varies; touchpoints whose spend never
+   varies, or moves in lock-step with another touchpoint's (|correlation| > 0.98), are reported as
+   not identifiable and get ``beta = 0`` -- their effect is not invented. The joint effect of a
+   lock-step group is kept as one non-negative linear nuisance column (``fit.unattributed``) so it
+   does not leak into the other touchpoints.
+2. *Coefficients* for given curve shapes: media betas are non-negative, baseline terms free; a
+   ridge penalty of ``ridge * n`` falls on each media column scaled by its root mean square (so on
+   its typical weekly contribution: a near-constant column cannot carry a large contribution
+   the data do not support) and ``baseline_ridge * n`` on the standardised baseline terms but
+   the intercept. The baseline is profiled out exactly (QR of the ridge-augmented baseline), so a
+   candidate costs one small NNLS; the candidates of one touchpoint are solved together on the
+   normal equations by a batched active-set method, checked against the KKT conditions (the
+   ridge makes the optimum unique), falling back to ``scipy.optimize.nnls``.
+3. *Curve shapes* per touchpoint by coordinate descent over touchpoints (biggest spender first): for
+   one touchpoint, every grid candidate (decay x family x relative scale x shape) is scored by
+   rolling-origin cross-validation (``TimeSeriesSplit``, never shuffled: every training week
+   after the first year is a test week once, in blocks of ``cv_test_weeks``) while the others are
+   held fixed; repeat up to ``sweeps`` times or until nothing changes. The half saturation /
+   scale is searched relative to the touchpoint's mean adstocked spend. With ``n_jobs != 1`` the
+   candidates of a big step are scored in joblib workers; results never depend on ``n_jobs``.
+4. *Holdout.* The search and a fit use all weeks but the last ``holdout_weeks``; MAPE and NRMSE
+   (RMSE divided by the range of the KPI over those weeks) are measured on those. The
+   final coefficients are refitted on all weeks with the chosen shapes.
+5. *Uncertainty.* ``n_bootstrap`` refits on moving-block bootstrap resamples of weeks (blocks of
+   ``block_weeks``, seeded by ``seed``). In each, every touchpoint's decay and scale may move one
+   grid step if the out-of-bag weeks prefer it (``bootstrap_search``), then the betas are refit;
+   draw ``k`` of every touchpoint comes from the same refit, so draws are joint.
+
+Same inputs and ``seed`` give a bit-identical ``model.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
+from scipy.optimize import lsq_linear, nnls
+from sklearn.model_selection import TimeSeriesSplit
+
+from optimizer.data import History, KpiSpec
+from optimizer.errors import ModelError
+from optimizer.fileio import did_you_mean
+from optimizer.response import curves as C
+from optimizer.response.model import Adstock, ResponseModel, Saturation, TouchpointResponse
+from optimizer.vocabulary import CURVE_FAMILIES, DATE_COLUMN, MIN_WEEKS_TO_FIT
+
+__all__ = ["fit_model", "fit_all_kpis", "predict", "contributions", "Progress"]
+
+Progress = Callable[[str, int, int], None]
+
+#: Seasonality period in weeks (365.25 / 7).
+PERIOD_WEEKS = 52.18
+DECAY_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+#: Half saturation (hill) or scale (exponential) relative to the mean adstocked spend.
+RELATIVE_GRID: tuple[float, ...] = (0.3, 0.45, 0.7, 1.0, 1.5, 2.2, 3.0, 5.0, 10.0)
+HILL_SHAPES: tuple[float, ...] = (0.5, 0.75, 1.0)
+S_CURVE_SHAPES: tuple[float, ...] = (1.5, 2.0, 3.0)
+#: Spend variation below this coefficient of variation cannot be told from the intercept.
+MIN_SPEND_CV = 0.01
+#: Spend of two touchpoints correlated beyond this cannot be told apart.
+MAX_SPEND_CORRELATION = 0.98
+#: Nuisance decay for a lock-step group's joint (linear) effect.
+GROUP_DECAY = 0.3
+RECENT_WEEKS = 13
+#: Candidate-weeks per search step (grid size x training weeks summed over folds) below which
+#: candidates are scored in-process even when ``n_jobs`` asks for workers. Measured here: a step
+#: of 324 candidates x ~800 fold-weeks takes ~30 ms, while starting joblib's process workers takes
+#: 1-8 s, so workers pay only for steps of a few hundred milliseconds.
+_PARALLEL_MIN_WORK = 4_000_000
+#: Touchpoints x weeks^2 x grid size of one KPI's fit below which ``fit_all_kpis`` fits the KPIs
+#: one after another even when ``n_jobs`` asks for workers (15 x 156^2 x 324 = 1.2e8 takes ~1.5 s).
+_PARALLEL_MIN_FIT = 1_000_000_000
+
+
+# ------------------------------------------------------------------------------------------------
+# hyperparameter candidates
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Cand:
+    """Curve shape of one touchpoint: adstock decay, family and its relative parameter."""
+
+    decay: float
+    family: str
+    rel: float  # half_saturation / scale / (1 / lam) as a multiple of the mean adstocked spend
+    shape: float = 1.0  # hill only
+
+    def params(self, mean_adstock: float) -> dict[str, float]:
+        """Unit-free curve parameters (without beta) for a touchpoint's mean adstocked spend."""
+        k = self.rel * mean_adstock
+        if self.family == "hill":
+            return {"half_saturation": k, "shape": self.shape}
+        if self.family == "exponential":
+            return {"scale": k}
+        return {"lam": 1.0 / k}
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"family": self.family, "decay": self.decay, "relative_scale": self.rel}
+        if self.family == "hill":
+            d["shape"] = self.shape
+        return d
+
+
+def _grid(families: Sequence[str], allow_s_curves: bool) -> list[_Cand]:
+    shapes = HILL_SHAPES + (S_CURVE_SHAPES if allow_s_curves else ())
+    out: list[_Cand] = []
+    for d in DECAY_GRID:
+        for fam in families:
+            for rel in RELATIVE_GRID:
+                if fam == "hill":
+                    out.extend(_Cand(d, fam, rel, s) for s in shapes)
+                else:
+                    out.append(_Cand(d, fam, rel))
+    return out
+
+
+def _default_index(grid: list[_Cand]) -> int:
+    """Start of the search: decay 0.3, relative scale 1, the first family, shape 1."""
+    for i, c in enumerate(grid):
+        if c.decay == 0.3 and c.rel == 1.0 and c.shape == 1.0:
+            return i
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# baseline terms
+# ------------------------------------------------------------------------------------------------
+def _baseline_names(
+    fourier_pairs: int, controls: Sequence[str], events: Sequence[str]
+) -> list[str]:
+    names = ["intercept", "trend"]
+    for k in range(1, fourier_pairs + 1):
+        names += [f"sin{k}", f"cos{k}"]
+    names += [f"control:{c}" for c in controls]
+    names += [f"event:{e}" for e in events]
+    return names
+
+
+def _baseline_matrix(frame: pd.DataFrame, terms: dict[str, Any], path: str | None) -> np.ndarray:
+    """Columns of the baseline for the weeks of ``frame`` (seasonality and trend from the dates)."""
+    origin = pd.Timestamp(terms["origin"])
+    idx = pd.DatetimeIndex(frame.index)
+    days = np.asarray((idx - origin).days, dtype=float)
+    weeks = days / 7.0
+    cols = [np.ones(len(frame)), days / 365.25]
+    period = float(terms["period_weeks"])
+    for k in range(1, int(terms["fourier_pairs"]) + 1):
+        ang = 2.0 * np.pi * k * weeks / period
+        cols += [np.sin(ang), np.cos(ang)]
+    for c in (*terms.get("controls", ()), *terms.get("events", ())):
+        if c not in frame.columns:
+            raise ModelError(
+                f"the model's baseline needs column {c!r}, which the history lacks"
+                f"{did_you_mean(c, [str(x) for x in frame.columns])}",
+                path=path,
+                field=c,
+            )
+        cols.append(frame[c].to_numpy(dtype=float))
+    return np.column_stack(cols)
+
+
+# ------------------------------------------------------------------------------------------------
+# the linear core: non-negative ridge for media, free ridge-stabilised baseline
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class _Frame:
+    """The baseline of a set of training rows, profiled out once and reused for every candidate."""
+
+    q: np.ndarray  # orthonormal basis of the ridge-augmented, standardised baseline
+    pinv: np.ndarray  # (n_base, n_rows + n_base): baseline coefficients from [target; 0]
+    mu: np.ndarray
+    sd: np.ndarray
+    n_rows: int
+    y_res: np.ndarray  # residual of [y; 0] after the baseline
+    gy: np.ndarray  # baseline coefficients (standardised) of y alone
+    sqrt_alpha: float
+
+    def standardise(self, Z: np.ndarray) -> np.ndarray:
+        return (Z - self.mu) / self.sd
+
+    def residual(self, M: np.ndarray) -> np.ndarray:
+        """``(I - QQ')[M; 0]``: media columns with the (ridge) baseline profiled out."""
+        aug = np.vstack([M, np.zeros((self.q.shape[0] - self.n_rows, M.shape[1]))])
+        return aug - self.q @ (self.q.T @ aug)
+
+
+def _make_frame(Z: np.ndarray, y: np.ndarray, ridge: float, baseline_ridge: float) -> _Frame:
+    n, p = Z.shape
+    mu = Z.mean(axis=0)
+    sd = Z.std(axis=0)
+    mu[0], sd[0] = 0.0, 1.0  # the intercept stays a column of ones
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    Zs = (Z - mu) / sd
+    pen = np.full(p, math.sqrt(baseline_ridge * n))
+    pen[0] = 0.0  # intercept not penalised
+    Za = np.vstack([Zs, np.diag(pen)])
+    q, r = np.linalg.qr(Za)
+    # a rank-deficient baseline (an all-zero event column) is kept solvable by its ridge row;
+    # only the intercept has none, and it is never all zero
+    pinv = np.linalg.solve(r, q.T)
+    ya = np.concatenate([y, np.zeros(p)])
+    y_res = ya - q @ (q.T @ ya)
+    gy = pinv @ ya
+    return _Frame(q, pinv, mu, sd, n, y_res, gy, math.sqrt(ridge * n))
+
+
+def _media_scale(M: np.ndarray) -> np.ndarray:
+    """Scale of each media column for the ridge penalty: its root mean square.
+
+    The penalty then falls on each touchpoint's typical weekly contribution, so a column that
+    barely varies (a saturated or very slow curve, nearly a copy of the intercept) cannot carry a
+    large contribution that the data do not support.
+    """
+    return np.sqrt(np.mean(M * M, axis=0))
+
+
+def _nnls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return nnls(A, b)[0]
+    except RuntimeError:  # iteration limit: fall back to a bounded least-squares solver
+        return lsq_linear(A, b, bounds=(0.0, np.inf), method="bvls").x
+
+
+@dataclass
+class _Solved:
+    beta: np.ndarray  # media coefficients, original units, >= 0
+    base: np.ndarray  # baseline coefficients, original units (intercept first)
+
+
+def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray) -> _Solved:
+    """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media."""
+    k = M.shape[1]
+    if k == 0:
+        beta = np.zeros(0)
+    else:
+        s = _media_scale(M)
+        s = np.where(s > 1e-12, s, 1.0)
+        R = fr.residual(M) / s
+        A = np.vstack([R, fr.sqrt_alpha * np.eye(k)])
+        rhs = np.concatenate([fr.y_res, np.zeros(k)])
+        beta = _nnls(A, rhs) / s
+    target = np.concatenate([(M @ beta) if k else np.zeros(fr.n_rows), np.zeros(fr.pinv.shape[0])])
+    cs = fr.gy - fr.pinv @ target  # standardised baseline coefficients
+    c = cs / fr.sd
+    c[0] = cs[0] - float(np.sum(c[1:] * fr.mu[1:]))
+    return _Solved(beta, c)
+
+
+# ------------------------------------------------------------------------------------------------
+# cross-validated scoring of one touchpoint's candidates (the hot loop)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class _FoldTp:
+    """One touchpoint's candidate columns in one fold, residualised and scaled."""
+
+    R: np.ndarray  # (n_rows + n_base, n_cand) residualised train columns / scale
+    E: np.ndarray  # (n_test, n_cand) test-row effect of a unit scaled beta (net of baseline)
+
+
+@dataclass
+class _Fold:
+    y_res: np.ndarray
+    base_test: np.ndarray  # baseline prediction on the test rows when media betas are 0
+    y_test: np.ndarray
+    sqrt_alpha: float
+
+
+def _fold_tp(
+    fr: _Frame, Zte: np.ndarray, cols: np.ndarray, tr: np.ndarray, te: np.ndarray
+) -> _FoldTp:
+    Mtr = cols[tr]
+    s = _media_scale(Mtr)
+    s = np.where(s > 1e-12, s, 1.0)
+    R = fr.residual(Mtr) / s
+    aug = np.vstack([Mtr, np.zeros((fr.pinv.shape[1] - fr.n_rows, Mtr.shape[1]))])
+    E = (cols[te] - Zte @ (fr.pinv @ aug)) / s
+    return _FoldTp(R, E)
+
+
+def _group_by_support(supp: np.ndarray, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split ``rows`` into groups sharing a support mask: (rows of the group, support indices)."""
+    masks = supp[rows]
+    if masks.shape[1] <= 62:
+        keys = masks.astype(np.int64) @ (np.int64(1) << np.arange(masks.shape[1], dtype=np.int64))
+        uniq, inv = np.unique(keys, return_inverse=True)
+        first = [int(np.flatnonzero(inv == u)[0]) for u in range(uniq.size)]
+    else:
+        _, first_idx, inv = np.unique(masks, axis=0, return_index=True, return_inverse=True)
+        first = [int(i) for i in first_idx]
+    inv = inv.ravel()
+    return [(rows[inv == u], np.flatnonzero(masks[f])) for u, f in enumerate(first)]
+
+
+def _score_chunk(
+    folds: list[_Fold],
+    A_cur: list[np.ndarray],
+    E_cur: list[np.ndarray],
+    j: int,
+    cand_R: list[np.ndarray],
+    cand_E: list[np.ndarray],
+) -> np.ndarray:
+    """Cross-validated SSE of each candidate column (``cand_*``) put in media slot ``j``.
+
+    Each candidate's NNLS is first solved on the normal equations, all candidates at once, with
+    the active set of the current solution (plus slot ``j``) as a warm start; candidates whose
+    warm start fails the KKT conditions fall back to ``scipy.optimize.nnls``. The answers are the
+    same NNLS solutions, found several times faster.
+    """
+    n_cand = cand_R[0].shape[1]
+    out = np.zeros(n_cand)
+    for f, fold in enumerate(folds):
+        A, E, R, Ec = A_cur[f], E_cur[f], cand_R[f], cand_E[f]
+        nr = fold.y_res.shape[0]
+        k = A.shape[1]
+        rhs = np.concatenate([fold.y_res, np.zeros(k)])
+        alpha = fold.sqrt_alpha**2
+        top = A[:nr]
+        # Gram matrix and gradient of every candidate: only row/column j differ
+        H0 = top.T @ top + alpha * np.eye(k)
+        g0 = top.T @ fold.y_res
+        cross = R.T @ top  # (n_cand, k): candidate column against the others
+        cross[:, j] = np.einsum("ij,ij->j", R, R) + alpha
+        gj = R.T @ fold.y_res
+        H = np.broadcast_to(H0, (n_cand, k, k)).copy()
+        H[:, j, :] = cross
+        H[:, :, j] = cross
+        g = np.broadcast_to(g0, (n_cand, k)).copy()
+        g[:, j] = gj
+        # batched active-set iterations on the normal equations, warm-started from the support
+        # of the current solution plus slot j; a candidate is done when its KKT conditions hold
+        # (the ridge makes the problem strictly convex, so that is the unique NNLS optimum)
+        start = _nnls(A, rhs) > 0
+        start[j] = True
+        supp = np.broadcast_to(start, (n_cand, k)).copy()
+        b = np.zeros((n_cand, k))
+        tol = 1e-10 * (np.abs(g).max(axis=1) + 1.0)
+        pending = np.arange(n_cand)
+        for _ in range(6):
+            for idx, S in _group_by_support(supp, pending):
+                b[idx] = 0.0
+                if S.size:
+                    b[np.ix_(idx, S)] = np.linalg.solve(
+                        H[np.ix_(idx, S, S)], g[np.ix_(idx, S)][:, :, None]
+                    )[:, :, 0]
+            bp = b[pending]
+            grad = g[pending] - np.einsum("cij,cj->ci", H[pending], bp)  # minus the gradient
+            on = supp[pending]
+            violate = ~on & (grad > tol[pending, None])
+            done = ~((on & (bp < 0)).any(axis=1) | violate.any(axis=1))
+            supp[pending] = (on & (bp > 0)) | violate
+            pending = pending[~done]
+            if not pending.size:
+                break
+        for c in pending:  # rare: fall back to Lawson-Hanson
+            Ac = A.copy()
+            Ac[:nr, j] = R[:, c]
+            b[c] = _nnls(Ac, rhs)
+        pred = E @ b.T  # (n_test, n_cand) with the current column j ...
+        pred += np.outer(E[:, j], -b[:, j]) + Ec * b[:, j]  # ... swapped for the candidate's
+        err = (fold.y_test - fold.base_test)[:, None] - pred
+        out += np.einsum("ij,ij->j", err, err)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def _check_options(**options: float) -> None:
+    """Numeric options of ``fit_model``: integers >= 0 or >= 1, penalties >= 0."""
+    at_least_one = {"cv_test_weeks", "sweeps", "block_weeks"}
+    for name, value in options.items():
+        is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if name in ("ridge", "baseline_ridge"):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+            want = "a number >= 0"
+        else:
+            low = 1 if name in at_least_one else 0
+            ok = is_int and value >= low
+            want = f"an int >= {low}"
+        if not ok or (isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(
+                f"The {name!r} parameter of fit_model must be {want}. Got {value!r} instead."
+            )
+
+
+def _resolve_kpi(history: History, kpi: str | None) -> KpiSpec:
+    specs = history.journey.all_kpis
+    if kpi is None:
+        return specs[0]
+    for k in specs:
+        if kpi in (k.id, k.column):
+            return k
+    ids = [k.id for k in specs]
+    raise ModelError(
+        f"the journey has no KPI {kpi!r}{did_you_mean(kpi, ids)}; KPIs are: {', '.join(ids)}",
+        path=history.journey.source,
+        field="kpi",
+    )
+
+
+def _components(labels: list[str], edges: list[tuple[int, int]]) -> list[list[int]]:
+    parent = list(range(len(labels)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(labels)):
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _neighbours(
+    grid: list[_Cand], index_of: dict[tuple[str | float, ...], int], k: int
+) -> list[int]:
+    """Grid candidates one step of decay and/or relative scale away (same family and shape),
+    the candidate itself first."""
+    c = grid[k]
+    di, ri = DECAY_GRID.index(c.decay), RELATIVE_GRID.index(c.rel)
+    out = [k]
+    for dd in (di - 1, di, di + 1):
+        for rr in (ri - 1, ri, ri + 1):
+            if 0 <= dd < len(DECAY_GRID) and 0 <= rr < len(RELATIVE_GRID) and (dd, rr) != (di, ri):
+                out.append(index_of[(DECAY_GRID[dd], c.family, RELATIVE_GRID[rr], c.shape)])
+    return out
+
+
+def _research(
+    fr: _Frame,
+    rows: np.ndarray,
+    oob: np.ndarray,
+    Z: np.ndarray,
+    y: np.ndarray,
+    M: np.ndarray,
+    order: list[int],
+    slots: dict[int, int],
+    choice: dict[int, int],
+    cand_cols: dict[int, np.ndarray],
+    grid: list[_Cand],
+    index_of: dict[tuple[str | float, ...], int],
+) -> dict[int, int]:
+    """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
+    step in decay and/or scale if that lowers the error on the out-of-bag weeks (those the
+    resample left out). It carries the uncertainty of the curve shapes into the draws."""
+    Zoob = fr.standardise(Z[oob])
+    fold = _Fold(fr.y_res, Zoob @ fr.gy, y[oob], fr.sqrt_alpha)
+    k = M.shape[1]
+    nr = fr.y_res.shape[0]
+    cur = _fold_tp(fr, Zoob, M, rows, oob)
+    A = np.vstack([cur.R, fr.sqrt_alpha * np.eye(k)])
+    E = cur.E.copy()
+    out = dict(choice)
+    for i in order:
+        j = slots[i]
+        nb = _neighbours(grid, index_of, choice[i])
+        ft = _fold_tp(fr, Zoob, cand_cols[i][:, nb], rows, oob)
+        scores = _score_chunk([fold], [A], [E], j, [ft.R], [ft.E])
+        best = int(np.argmin(scores))  # ties keep the chosen shape (listed first)
+        A[:nr, j] = ft.R[:, best]
+        E[:, j] = ft.E[:, best]
+        out[i] = nb[best]
+    return out
+
+
+def _spend_problem(x: np.ndarray, n_train: int, holdout: int) -> str | None:
+    """Why a touchpoint's weekly spend ``x`` cannot identify its curve (None when it can)."""
+    weeks_on = int((x > 0).sum())
+    mean = float(x.mean())
+    cv = float(x.std() / mean) if mean > 0 else 0.0
+    if weeks_on == 0:
+        return "no spend in any week of the history"
+    if weeks_on < 3:
+        return f"spend in only {weeks_on} week(s) of the history"
+    if cv < MIN_SPEND_CV:
+        return (
+            f"weekly spend barely varies (coefficient of variation {cv:.2%}): its effect "
+            "cannot be told apart from the baseline"
+        )
+    if holdout and float(x[:n_train].std()) == 0.0:
+        return f"spend does not vary before the last {holdout} weeks (the holdout)"
+    return None
+
+
+def _block_bootstrap(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    block = max(1, min(block, n))
+    n_blocks = -(-n // block)
+    starts = rng.integers(0, n - block + 1, size=n_blocks)
+    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+
+
+def _mape(y: np.ndarray, yhat: np.ndarray) -> float | None:
+    mask = np.abs(y) > 1e-12
+    if not mask.any():
+        return None
+    return float(np.mean(np.abs(y[mask] - yhat[mask]) / np.abs(y[mask])))
+
+
+def _nrmse(y: np.ndarray, yhat: np.ndarray) -> float | None:
+    span = float(y.max() - y.min()) if y.size else 0.0
+    if span <= 0:
+        return None
+    return float(np.sqrt(np.mean((y - yhat) ** 2)) / span)
+
+
+def _interval(values: np.ndarray) -> list[float] | None:
+    v = values[np.isfinite(values)]
+    if v.size < 2:
+        return None
+    return [float(np.quantile(v, 0.1)), float(np.quantile(v, 0.9))]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
+
+
+# ------------------------------------------------------------------------------------------------
+# the fit
+# ------------------------------------------------------------------------------------------------
+def fit_model(
+    history: History,
+    kpi: str | None = None,
+    *,
+    seed: int = 0,
+    n_jobs: int = 1,
+    n_bootstrap: int = 20,
+    holdout_weeks: int = 13,
+    progress: Progress | None = None,
+    families: Sequence[str] = ("hill", "exponential"),
+    allow_s_curves: bool = False,
+    fourier_pairs: int = 3,
+    ridge: float = 0.003,
+    baseline_ridge: float = 0.001,
+    cv_splits: int | None = None,
+    cv_test_weeks: int = 13,
+    sweeps: int = 3,
+    block_weeks: int = 8,
+    bootstrap_search: bool = True,
+    record_time: bool = False,
+) -> ResponseModel:
+    """Fit one KPI's response curves to weekly history.
+
+    Parameters
+    ----------
+    history : History
+        Weekly spend per touchpoint, the KPI column(s), controls and events (``read_history``).
+    kpi : str, optional
+        The KPI to model (its id or column); default the journey's main ``kpi``.
+    seed : int, default=0
+        Seeds the bootstrap; the same inputs and seed give a bit-identical model.
+    n_jobs : int, default=1
+        Worker processes scoring candidates (joblib; ``-1`` for all cores), used only when a
+        search step is big enough to pay for them (weekly histories rarely are: a 15-touchpoint,
+        3-year fit takes ~2 s in-process). Never changes the results.
+    n_bootstrap : int, default=20
+        Moving-block bootstrap refits stored as ``draws`` (0 for none).
+    holdout_weeks : int, default=13
+        Final weeks held out to measure forecast error (``mape_holdout``, ``nrmse_holdout``); cut to
+        a quarter of the history when that is shorter; 0 for none.
+    progress : callable, optional
+        Called as ``progress(stage, done, total)``; stages ``search``, ``refit``, ``bootstrap``.
+    families : sequence of str, default=("hill", "exponential")
+        Saturation families to consider (any of ``hill``, ``exponential``, ``logistic``).
+    allow_s_curves : bool, default=False
+        Also try hill shapes above 1 (S-curves, which need a MILP to allocate).
+    fourier_pairs : int, default=3
+        Sine/cosine pairs of yearly seasonality in the baseline.
+    ridge, baseline_ridge : float
+        Ridge penalty per week on standardised media / baseline coefficients.
+    cv_splits : int, optional
+        ``TimeSeriesSplit`` folds in the search; default: as many as make every training week
+        after the first year (or after half the training weeks) a test week once.
+    cv_test_weeks : int, default=13
+        Test weeks per fold.
+    sweeps : int, default=3
+        Coordinate-descent sweeps over touchpoints (stops early when nothing changes).
+    block_weeks : int, default=8
+        Block length of the moving-block bootstrap.
+    bootstrap_search : bool, default=True
+        In each bootstrap refit, let every touchpoint's decay and curve scale move one grid step
+        if the resample prefers it, so the draws carry shape uncertainty too (else betas only).
+    record_time : bool, default=False
+        Record ``fit_seconds`` in the diagnostics (which makes ``model.json`` differ run to run).
+
+    Returns
+    -------
+    ResponseModel
+        Curves in KPI units per touchpoint (``weekly_kpi(x) = curve(steady_factor * x)``), with
+        diagnostics, bootstrap draws and the baseline coefficients in ``fit``.
+
+    Raises
+    ------
+    ModelError
+        Too few weeks, a KPI that never varies, an unknown KPI or family, missing values.
+    """
+    t0 = time.perf_counter()
+    journey = history.journey
+    path = history.source
+    spec = _resolve_kpi(history, kpi)
+    frame = history.frame
+    n = len(frame)
+    fams = tuple(families)
+    for fam in fams:
+        if fam not in CURVE_FAMILIES:
+            raise ModelError(
+                f"unknown curve family {fam!r}{did_you_mean(str(fam), CURVE_FAMILIES)}",
+                field="families",
+            )
+    if not fams:
+        raise ModelError("no curve families to fit", field="families")
+    fams = tuple(dict.fromkeys(fams))
+    if n < MIN_WEEKS_TO_FIT:
+        raise ModelError(
+            f"the history has {n} week{'s' if n != 1 else ''} of data; fitting a response model "
+            f"needs at least {MIN_WEEKS_TO_FIT} weeks (one row per week in '{DATE_COLUMN}')",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    if spec.column not in frame.columns:
+        raise ModelError(
+            f"the history has no KPI column {spec.column!r}", path=path, field=spec.column
+        )
+    y = frame[spec.column].to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ModelError("the KPI has missing or non-finite values", path=path, field=spec.column)
+    if np.all(y == 0):
+        raise ModelError(
+            f"the KPI {spec.column!r} is zero in every week: there is nothing to explain",
+            path=path,
+            field=spec.column,
+        )
+    if float(np.std(y)) <= 1e-9 * max(1.0, float(np.abs(y).mean())):
+        raise ModelError(
+            f"the KPI {spec.column!r} is the same ({_fmt(float(y[0]))}) in every "
+            "week: spend cannot explain it",
+            path=path,
+            field=spec.column,
+        )
+    tps = list(journey.touchpoints)
+    X = np.column_stack([frame[t.id].to_numpy(dtype=float) for t in tps])
+    for i, t in enumerate(tps):
+        if not np.all(np.isfinite(X[:, i])) or (X[:, i] < 0).any():
+            raise ModelError(
+                "spend must be finite and non-negative in every week",
+                path=path,
+                field=t.spend_column,
+            )
+
+    _check_options(
+        n_bootstrap=n_bootstrap,
+        holdout_weeks=holdout_weeks,
+        fourier_pairs=fourier_pairs,
+        ridge=ridge,
+        baseline_ridge=baseline_ridge,
+        cv_test_weeks=cv_test_weeks,
+        sweeps=sweeps,
+        block_weeks=block_weeks,
+    )
+    baseline_ridge = max(float(baseline_ridge), 1e-9)  # keeps the baseline solvable
+    warnings: list[str] = []
+    holdout = int(holdout_weeks)
+    if holdout > n // 4:
+        warnings.append(f"holdout cut from {holdout} to {n // 4} weeks (a quarter of the history)")
+        holdout = n // 4
+    n_train = n - holdout
+
+    # ---- identifiability ------------------------------------------------------------------
+    reasons: list[str | None] = [_spend_problem(X[:, i], n_train, holdout) for i in range(len(tps))]
+    ident = [r is None for r in reasons]
+    live = [i for i in range(len(tps)) if ident[i]]
+    edges: list[tuple[int, int]] = []
+    corr_of: dict[tuple[int, int], float] = {}
+    if len(live) > 1:
+        cm = np.corrcoef(X[:, live], rowvar=False)
+        for a in range(len(live)):
+            for b in range(a + 1, len(live)):
+                if abs(cm[a, b]) > MAX_SPEND_CORRELATION:
+                    edges.append((a, b))
+                    corr_of[(live[a], live[b])] = corr_of[(live[b], live[a])] = float(cm[a, b])
+    groups = [[live[k] for k in g] for g in _components([str(i) for i in live], edges)]
+    group_cols: list[np.ndarray] = []
+    unattributed: list[dict[str, Any]] = []
+    for g in groups:
+        names = [tps[i].id for i in g]
+        gname = "group:" + "+".join(names)
+        for i in g:
+            partners = [(tps[j].id, corr_of[(i, j)]) for j in g if (i, j) in corr_of]
+            desc = ", ".join(f"{pid!r} (correlation {c:.3f})" for pid, c in partners)
+            ident[i] = False
+            reasons[i] = (
+                f"weekly spend moves in lock-step with {desc}: their effects cannot be told "
+                f"apart; their joint effect is kept as {gname!r} in the model's fit"
+            )
+        gx = C.geometric_adstock(X[:, g].sum(axis=1), GROUP_DECAY)
+        scale = float(gx.mean()) or 1.0
+        group_cols.append(gx / scale)
+        unattributed.append({"name": gname, "members": names, "decay": GROUP_DECAY, "scale": scale})
+    searched = [i for i in range(len(tps)) if ident[i]]
+    dropped = [tps[i].id for i in range(len(tps)) if not ident[i]]
+    if dropped:
+        warnings.append(f"not identifiable, curve set flat (beta 0): {', '.join(dropped)}")
+
+    # ---- candidate columns per searched touchpoint ---------------------------------------
+    grid = _grid(fams, allow_s_curves)
+    start = _default_index(grid)
+    ad_cache: dict[tuple[int, float], np.ndarray] = {}
+
+    def adstocked(i: int, d: float) -> np.ndarray:
+        key = (i, d)
+        if key not in ad_cache:
+            ad_cache[key] = C.geometric_adstock(X[:, i], d)
+        return ad_cache[key]
+
+    def mean_ad(i: int, d: float) -> float:
+        m = float(adstocked(i, d).mean())
+        return m if m > 0 else 1.0
+
+    def column(i: int, c: _Cand) -> np.ndarray:
+        return C.saturation(
+            c.family, adstocked(i, c.decay), {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
+        )
+
+    cand_cols = {i: np.column_stack([column(i, c) for c in grid]) for i in searched}
+
+    terms: dict[str, Any] = {
+        "origin": pd.Timestamp(frame.index[0]).date().isoformat(),
+        "period_weeks": PERIOD_WEEKS,
+        "fourier_pairs": int(fourier_pairs),
+        "controls": list(journey.controls),
+        "events": list(journey.events),
+    }
+    Z = _baseline_matrix(frame, terms, path)
+    base_names = _baseline_names(int(fourier_pairs), journey.controls, journey.events)
+    G = np.column_stack(group_cols) if group_cols else np.zeros((n, 0))
+
+    # ---- coordinate-descent search with time-series CV on the training weeks ---------------
+    choice = {i: start for i in searched}
+    # rolling origin: every week after the first year (or half the training weeks) is a test
+    # week once, in blocks of ``cv_test_weeks``
+    min_train = min(52, n_train // 2)
+    test_size = max(4, min(int(cv_test_weeks), (n_train - min_train) // 2))
+    n_splits = cv_splits or max(2, (n_train - min_train) // test_size)
+    splits = list(TimeSeriesSplit(n_splits=n_splits, test_size=test_size).split(np.arange(n_train)))
+    order = sorted(searched, key=lambda i: (-float(X[:n_train, i].sum()), i))
+    n_sweeps_run = 0
+    cv_sse = float("nan")
+    report = progress or (lambda stage, done, total: None)
+    total_steps = sweeps * len(order)
+    if order:
+        folds: list[_Fold] = []
+        fold_tp: list[dict[int, _FoldTp]] = []
+        fold_grp: list[_FoldTp | None] = []
+        for tr, te in splits:
+            fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
+            Zte = fr.standardise(Z[te])
+            folds.append(_Fold(fr.y_res, Zte @ fr.gy, y[te], fr.sqrt_alpha))
+            fold_tp.append({i: _fold_tp(fr, Zte, cand_cols[i], tr, te) for i in searched})
+            fold_grp.append(_fold_tp(fr, Zte, G, tr, te) if G.shape[1] else None)
+        slots = {i: k for k, i in enumerate(searched)}
+        k_media = len(searched) + G.shape[1]
+
+        def current_mats() -> tuple[list[np.ndarray], list[np.ndarray]]:
+            As, Es = [], []
+            for f, fold in enumerate(folds):
+                nr = fold.y_res.shape[0]
+                A = np.zeros((nr + k_media, k_media))
+                E = np.zeros((fold.y_test.shape[0], k_media))
+                for i in searched:
+                    A[:nr, slots[i]] = fold_tp[f][i].R[:, choice[i]]
+                    E[:, slots[i]] = fold_tp[f][i].E[:, choice[i]]
+                fg = fold_grp[f]
+                if fg is not None:
+                    A[:nr, len(searched) :] = fg.R
+                    E[:, len(searched) :] = fg.E
+                A[nr:, :] = fold.sqrt_alpha * np.eye(k_media)
+                As.append(A)
+                Es.append(E)
+            return As, Es
+
+        # workers pay only when a step is big: starting them and shipping the candidate columns
+        # costs more than a whole weekly fit of a few hundred candidates (measured: 15
+        # touchpoints x 156 weeks fit in ~2 s serially, ~15 s with 2 process workers)
+        work = len(grid) * sum(len(tr) for tr, _ in splits)
+        n_chunks = effective_n_jobs(n_jobs) if work >= _PARALLEL_MIN_WORK else 1
+        parallel = Parallel(n_jobs=n_chunks, max_nbytes=None) if n_chunks > 1 else None
+        step = 0
+        for _sweep in range(sweeps):
+            n_sweeps_run += 1
+            changed = False
+            for i in order:
+                As, Es = current_mats()
+                cR = [fold_tp[f][i].R for f in range(len(folds))]
+                cE = [fold_tp[f][i].E for f in range(len(folds))]
+                if parallel is None:
+                    scores = _score_chunk(folds, As, Es, slots[i], cR, cE)
+                else:
+                    bounds = np.linspace(0, len(grid), n_chunks + 1).astype(int)
+                    parts = parallel(
+                        delayed(_score_chunk)(
+                            folds,
+                            As,
+                            Es,
+                            slots[i],
+                            [r[:, a:b] for r in cR],
+                            [e[:, a:b] for e in cE],
+                        )
+                        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                        if b > a
+                    )
+                    scores = np.concatenate(parts)
+                best = int(np.argmin(scores))
+                if scores[best] < scores[choice[i]] * (1.0 - 1e-9):
+                    choice[i] = best
+                    changed = True
+                cv_sse = float(scores[choice[i]])
+                step += 1
+                report("search", step, total_steps)
+            if not changed:
+                break
+        report("search", total_steps, total_steps)
+
+    # ---- media design with the chosen shapes ---------------------------------------------
+    M_tp = (
+        np.column_stack([cand_cols[i][:, choice[i]] for i in searched])
+        if searched
+        else np.zeros((n, 0))
+    )
+    M = np.hstack([M_tp, G])
+
+    # ---- holdout: fit on the training weeks, forecast the rest -----------------------------
+    report("refit", 0, 2)
+    mape_ho = nrmse_ho = None
+    if holdout > 0:
+        tr = np.arange(n_train)
+        fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
+        sol = _solve(fr, M[tr], Z[tr])
+        yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
+        mape_ho = _mape(y[n_train:], yhat)
+        nrmse_ho = _nrmse(y[n_train:], yhat)
+    report("refit", 1, 2)
+
+    # ---- final fit on all weeks --------------------------------------------------------------
+    fr_all = _make_frame(Z, y, ridge, baseline_ridge)
+    final = _solve(fr_all, M, Z)
+    report("refit", 2, 2)
+
+    # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
+    rng = np.random.default_rng(seed)
+    index_of = {(c.decay, c.family, c.rel, c.shape): k for k, c in enumerate(grid)}
+    draws_beta = np.zeros((n_bootstrap, M.shape[1]))
+    draws_choice: list[dict[int, int]] = []
+    for b in range(n_bootstrap):
+        rows = _block_bootstrap(n, block_weeks, rng)
+        frb = _make_frame(Z[rows], y[rows], ridge, baseline_ridge)
+        bchoice = dict(choice)
+        if bootstrap_search and order:
+            oob = np.setdiff1d(np.arange(n), rows)
+            bchoice = _research(
+                frb,
+                rows,
+                oob,
+                Z,
+                y,
+                M,
+                order,
+                {i: k for k, i in enumerate(searched)},
+                choice,
+                cand_cols,
+                grid,
+                index_of,
+            )
+            Mb = np.hstack([np.column_stack([cand_cols[i][:, bchoice[i]] for i in searched]), G])
+        else:
+            Mb = M
+        draws_beta[b] = _solve(frb, Mb[rows], Z[rows]).beta
+        draws_choice.append(bchoice)
+        report("bootstrap", b + 1, n_bootstrap)
+
+    # ---- assemble the model --------------------------------------------------------------------
+    slot = {i: k for k, i in enumerate(searched)}
+    curves_out: dict[int, tuple[Saturation, Adstock, _Cand, float]] = {}
+    for i in range(len(tps)):
+        cand = grid[choice[i]] if i in slot else grid[start]
+        mean_a = mean_ad(i, cand.decay)
+        beta = float(final.beta[slot[i]]) if i in slot else 0.0
+        sat = Saturation(cand.family, {"beta": beta, **cand.params(mean_a)})
+        curves_out[i] = (sat, Adstock(decay=cand.decay), cand, mean_a)
+
+    unit = {i: column(i, curves_out[i][2]) for i in range(len(tps))}
+    contrib = {i: curves_out[i][0].beta * unit[i] for i in range(len(tps))}
+    for g, u in enumerate(unattributed):
+        u["coef"] = float(final.beta[len(searched) + g])
+    group_contrib = [u["coef"] * G[:, g] for g, u in enumerate(unattributed)]
+    media_total = float(
+        sum(c.sum() for c in contrib.values()) + sum(c.sum() for c in group_contrib)
+    )
+    for g, u in enumerate(unattributed):
+        members = [tps.index(journey.touchpoint(m)) for m in u["members"]]
+        spend = float(X[:, members].sum())
+        u["contribution"] = float(group_contrib[g].sum())
+        u["contribution_share"] = u["contribution"] / media_total if media_total > 0 else 0.0
+        u["roi"] = u["contribution"] / spend if spend > 0 else None
+
+    yfit = Z @ final.base + M @ final.beta
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - yfit) ** 2).sum()) / sst
+
+    out: dict[str, TouchpointResponse] = {}
+    for i, t in enumerate(tps):
+        sat, ad, cand, mean_a = curves_out[i]
+        x = X[:, i]
+        recent = float(x[-RECENT_WEEKS:].mean())
+        lo, hi = float(x.min()), float(x.max())
+        spend_range = {"min": lo, "max": hi, "mean": float(x.mean()), "recent": recent}
+        draws: list[tuple[Saturation, Adstock]] = []
+        draw_contrib = np.zeros(n_bootstrap)
+        for b in range(n_bootstrap):
+            if i in slot:
+                bc = grid[draws_choice[b][i]]
+                bb = float(draws_beta[b, slot[i]])
+                draws.append(
+                    (
+                        Saturation(bc.family, {"beta": bb, **bc.params(mean_ad(i, bc.decay))}),
+                        Adstock(decay=bc.decay),
+                    )
+                )
+                draw_contrib[b] = bb * float(column(i, bc).sum())
+            else:
+                draws.append((Saturation(sat.family, {**sat.params, "beta": 0.0}), ad))
+        tr_ = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws))
+        total_spend = float(x.sum())
+        total_c = float(contrib[i].sum())
+        roi = total_c / total_spend if total_spend > 0 else None
+        mroi = float(tr_.weekly_marginal(recent)) if sat.beta > 0 else 0.0
+        mean_x = float(x.mean())
+        steady = float(tr_.weekly_kpi(mean_x)) / mean_x if mean_x > 0 else None
+        w: list[str] = []
+        diag: dict[str, Any] = {
+            "identifiable": ident[i],
+            "reason": reasons[i],
+            "contribution": total_c,
+            "contribution_share": total_c / media_total if media_total > 0 else 0.0,
+            "roi": roi,
+            "marginal_roi": mroi,
+            "steady_state_roi": steady,
+            "weeks_with_spend": int((x > 0).sum()),
+        }
+        if i in slot:
+            diag["search"] = {**cand.describe(), "mean_adstock": mean_a}
+            if n_bootstrap:
+                bd = draws_beta[:, slot[i]]
+                if total_spend > 0:
+                    diag["roi_interval_80"] = _interval(draw_contrib / total_spend)
+                if recent > 0:
+                    dm = np.array([float(r.weekly_marginal(recent)) for r in tr_.draw_responses()])
+                    diag["marginal_roi_interval_80"] = _interval(dm)
+                zero_share = float(np.mean(bd <= 0))
+                if sat.beta > 0 and zero_share >= 0.25:
+                    w.append(
+                        f"effect uncertain: beta is zero in {zero_share:.0%} of the "
+                        f"{n_bootstrap} bootstrap refits"
+                    )
+            if sat.beta <= 0:
+                w.append(
+                    f"beta collapsed to zero: no detectable effect on {spec.id!r}; "
+                    "the curve is flat"
+                )
+            if cand.decay == DECAY_GRID[-1]:
+                w.append(f"adstock decay at the top of the searched range ({DECAY_GRID[-1]})")
+            if cand.rel in (RELATIVE_GRID[0], RELATIVE_GRID[-1]) and sat.beta > 0:
+                w.append(
+                    "curve scale at the edge of the searched range "
+                    f"({cand.rel:g} x the mean adstocked spend)"
+                )
+            if diag["weeks_with_spend"] < 8:
+                w.append(
+                    f"spend in only {diag['weeks_with_spend']} weeks: the curve rests on few points"
+                )
+        else:
+            w.append(f"not identifiable: {reasons[i]}")
+        if i in slot and lo > 0.2 * float(x.mean()):
+            w.append(
+                f"spend never falls below {lo / float(x.mean()):.0%} of its mean: the ROI "
+                "extrapolates the curve down to zero spend; the marginal ROI is firmer"
+            )
+        if hi > lo and recent > lo + 0.9 * (hi - lo):
+            w.append(
+                f"recent spend ({_fmt(recent)}/week) is beyond 90% of the observed range "
+                f"({_fmt(lo)} to {_fmt(hi)}): more spend is extrapolation"
+            )
+        diag["warnings"] = w
+        out[t.id] = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws), diag)
+
+    if r2 < 0.5:
+        warnings.append(f"the model explains little of the KPI's variation (R² {r2:.2f})")
+    if mape_ho is not None and mape_ho > 0.25:
+        warnings.append(f"holdout MAPE is {mape_ho:.0%}: forecasts are unreliable")
+
+    diagnostics: dict[str, Any] = {
+        "r2": r2,
+        "mape_holdout": mape_ho,
+        "nrmse_holdout": nrmse_ho,
+        "cv_rmse": math.sqrt(cv_sse / (len(splits) * test_size)) if order else None,
+        "n_weeks": n,
+        "holdout_weeks": holdout,
+        "n_bootstrap": int(n_bootstrap),
+        "seed": int(seed),
+        "warnings": warnings,
+    }
+    if record_time:
+        diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    fit_info: dict[str, Any] = {
+        "method": "nnls-ridge; coordinate-descent search with TimeSeriesSplit; block bootstrap",
+        "kpi_column": spec.column,
+        "baseline": dict(zip(base_names, (float(v) for v in final.base), strict=True)),
+        "baseline_terms": terms,
+        "unattributed": unattributed,
+        "options": {
+            "families": list(fams),
+            "allow_s_curves": bool(allow_s_curves),
+            "ridge": ridge,
+            "baseline_ridge": baseline_ridge,
+            "cv_splits": n_splits,
+            "cv_test_weeks": test_size,
+            "sweeps": sweeps,
+            "sweeps_run": n_sweeps_run,
+            "block_weeks": block_weeks,
+            "bootstrap_search": bool(bootstrap_search),
+            "grid_size": len(grid),
+        },
+    }
+    return ResponseModel(kpi=spec.id, touchpoints=out, diagnostics=diagnostics, fit=fit_info)
+
+
+def fit_all_kpis(history: History, **kwargs: Any) -> dict[str, ResponseModel]:
+    """One model per KPI the journey lists (``journey.all_kpis``, main KPI first).
+
+    Keyword arguments go to :func:`fit_model`. With several KPIs the progress stages are
+    prefixed with the KPI id (``"leads: search"``). With ``n_jobs != 1`` and fits big enough to
+    pay for starting workers, the KPIs are fitted in parallel joblib workers (each fit
+    in-process) and progress reports stage ``fit`` once all are done. The models are the same
+    either way.
+    """
+    specs = history.journey.all_kpis
+    progress: Progress | None = kwargs.pop("progress", None)
+    n_jobs = kwargs.get("n_jobs", 1)
+    grid = _grid(
+        kwargs.get("families", ("hill", "exponential")), kwargs.get("allow_s_curves", False)
+    )
+    cost = len(history.journey.touchpoints) * history.n_weeks**2 * len(grid)
+    workers = min(effective_n_jobs(n_jobs), len(specs)) if cost >= _PARALLEL_MIN_FIT else 1
+    if workers > 1:
+        inner = {**kwargs, "n_jobs": 1}
+        models = Parallel(n_jobs=workers)(delayed(fit_model)(history, k.id, **inner) for k in specs)
+        if progress is not None:
+            progress("fit", len(specs), len(specs))
+        return {k.id: m for k, m in zip(specs, models, strict=True)}
+    out: dict[str, ResponseModel] = {}
+    for k in specs:
+        cb = progress
+        if progress is not None and len(specs) > 1:
+
+            def cb(stage: str, done: int, total: int, _k: str = k.id) -> None:
+                progress(f"{_k}: {stage}", done, total)
+
+        out[k.id] = fit_model(history, k.id, progress=cb, **kwargs)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# reproducing the fitted decomposition
+# ------------------------------------------------------------------------------------------------
+def contributions(model: ResponseModel, history: History) -> pd.DataFrame:
+    """Weekly KPI contribution of each touchpoint (and of the baseline, for a fitted model).
+
+    Columns: one per touchpoint id, one per lock-step group kept as unattributed
+    (``group:a+b``), and ``baseline`` when the model carries its fitted baseline; the row sum is
+    :func:`predict`. The carry-over before the history's first week is taken as zero.
+    """
+    frame = history.frame
+    data: dict[str, np.ndarray] = {}
+    for tid, tp in model.touchpoints.items():
+        if tid not in frame.columns:
+            raise ModelError(
+                f"the history has no spend column for touchpoint {tid!r}",
+                path=history.source,
+                field=tid,
+            )
+        x = frame[tid].to_numpy(dtype=float)
+        a = x if tp.adstock is None else tp.adstock.transform(x)
+        data[tid] = np.asarray(tp.curve(a), dtype=float)
+    fit = model.fit or {}
+    for u in fit.get("unattributed", ()):
+        missing = [m for m in u["members"] if m not in frame.columns]
+        if missing:
+            raise ModelError(
+                f"the history has no spend column for touchpoint {missing[0]!r}",
+                path=history.source,
+                field=missing[0],
+            )
+        x = frame[list(u["members"])].to_numpy(dtype=float).sum(axis=1)
+        data[u["name"]] = (
+            float(u["coef"]) * C.geometric_adstock(x, float(u["decay"])) / float(u["scale"])
+        )
+    if "baseline" in fit and "baseline_terms" in fit:
+        terms = dict(fit["baseline_terms"])
+        Z = _baseline_matrix(frame, terms, history.source)
+        names = _baseline_names(
+            int(terms["fourier_pairs"]), terms.get("controls", ()), terms.get("events", ())
+        )
+        coefs = np.array([float(fit["baseline"].get(k, 0.0)) for k in names])
+        data["baseline"] = Z @ coefs
+    return pd.DataFrame(data, index=frame.index)
+
+
+def predict(model: ResponseModel, history: History) -> np.ndarray:
+    """The fitted KPI for each week of ``history`` (media contributions plus baseline).
+
+    Raises ``ModelError`` for a model without a fitted baseline (e.g. written by hand).
+    """
+    fit = model.fit or {}
+    if "baseline" not in fit or "baseline_terms" not in fit:
+        raise ModelError(
+            "the model has no fitted baseline ('fit.baseline'), so it cannot predict "
+            "the KPI; only touchpoint contributions are available",
+            path=model.source,
+            field="fit",
+        )
+    return contributions(model, history).sum(axis=1).to_numpy()
