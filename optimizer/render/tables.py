@@ -121,15 +121,27 @@ def comparison_renderable(comp: Comparison) -> Group:
     return Group(*parts)
 
 
+def _width(obj) -> int:
+    """Wide enough that no column is cut: rich measures the renderable."""
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    try:
+        need = Measurement.get(probe, probe.options, obj).maximum
+    except Exception:  # noqa: BLE001 - measuring is best effort
+        need = 140
+    return max(100, min(int(need) + 2, 400))
+
+
 def print_renderable(obj, *, file=None, width: int | None = None) -> None:
-    console = Console(file=file, width=width or 140, soft_wrap=False)
+    console = Console(file=file, width=width or _width(obj), soft_wrap=False)
     console.print(obj)
 
 
-def render_text(obj, width: int = 140) -> str:
+def render_text(obj, width: int | None = None) -> str:
     import io
 
-    console = Console(width=width, record=True, file=io.StringIO())
+    console = Console(width=width or _width(obj), record=True, file=io.StringIO())
     console.print(obj)
     return console.export_text()
 

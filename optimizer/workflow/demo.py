@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from optimizer.allocate import allocate
@@ -43,7 +42,9 @@ def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
     model_path = write_model(model, out_dir / "model.json")
     written.append(model_path)
     d = dict(model.diagnostics)
-    say(f"fit: R² {d.get('r2', float('nan')):.3f}, holdout MAPE {100 * d.get('mape_holdout', float('nan')):.1f}%")
+    r2, mape = d.get("r2"), d.get("mape_holdout")
+    say("fit: R² " + ("–" if r2 is None else f"{r2:.3f}") + ", holdout MAPE "
+        + ("–" if mape is None else f"{100 * mape:.1f}%"))
 
     # the example scenarios, pointed at the fitted model
     scen_dir = out_dir / "scenarios"
@@ -87,8 +88,6 @@ def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
         say(f"on the true curves, the base plan buys {got:,.0f} {model.kpi}: "
             f"{got / best:.2%} of the true optimum ({best:,.0f}); the historical mix at the same budget "
             f"buys {hist_value:,.0f}, so the plan captures {captured:.0%} of the achievable uplift")
-        with np.errstate(all="ignore"):
-            pass
     say("wrote:")
     for p in written:
         say(f"  {p}")
