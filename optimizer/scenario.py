@@ -77,8 +77,11 @@ class TouchpointRule(_Strict):
     max: Money | None = None
     lock: Money | None = None
     min_if_funded: Money | None = None
+    block: Money | None = None  # sold in units of this much: spend is a whole number of blocks
+    change_pct: float | None = Field(default=None, ge=0)  # at most ± this fraction of last cycle
+    change_money: Money | None = None  # at most ± this much money against last cycle
 
-    @field_validator("min", "max", "lock", "min_if_funded", mode="before")
+    @field_validator("min", "max", "lock", "min_if_funded", "block", "change_money", mode="before")
     @classmethod
     def _money(cls, v: Any, info: Any) -> Any:
         return _check_money(v, f"'{info.field_name}'")
@@ -128,6 +131,36 @@ class GroupRule(ShareRule):
     members: tuple[str, ...] = Field(min_length=1)
 
 
+class RatioRule(_Strict):
+    """``numerator`` spend between ``min`` and ``max`` times ``denominator`` spend; each side names a
+    touchpoint, a stage or a group."""
+
+    numerator: str
+    denominator: str
+    min: float | None = Field(default=None, ge=0)
+    max: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RatioRule:
+        if self.min is None and self.max is None:
+            raise ValueError("give a 'min' and/or a 'max' ratio")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class ChangeLimit(_Strict):
+    """How far each line item may move against last cycle: ± a fraction and/or ± money."""
+
+    pct: float | None = Field(default=None, ge=0)
+    money: Money | None = None
+
+    @field_validator("money", mode="before")
+    @classmethod
+    def _money(cls, v: Any) -> Any:
+        return _check_money(v, "'money'")
+
+
 class Scenario(_Strict):
     """A validated scenario. ``model`` is an absolute path once loaded from a file."""
 
@@ -143,6 +176,9 @@ class Scenario(_Strict):
     touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
     stages: dict[str, ShareRule] = Field(default_factory=dict)
     groups: dict[str, GroupRule] = Field(default_factory=dict)
+    ratios: dict[str, RatioRule] = Field(default_factory=dict)
+    previous: dict[str, float] | None = None  # last cycle's spend per line item (horizon totals)
+    change_limit: ChangeLimit | None = None  # applies to every line item with a previous spend
     source: str | None = None
     extends: str | None = None
 
@@ -182,6 +218,8 @@ _FIELDS = {
     "stages": set(ShareRule.model_fields),
     "groups": set(GroupRule.model_fields),
     "budget": set(Budget.model_fields),
+    "ratios": set(RatioRule.model_fields),
+    "change_limit": set(ChangeLimit.model_fields),
 }
 
 
@@ -200,8 +238,8 @@ def _format_errors(err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             key = loc[-1]
             section = loc[0] if len(loc) > 1 else ""
-            if section == "budget":
-                choices = _FIELDS["budget"]
+            if section in ("budget", "change_limit"):
+                choices = _FIELDS[section]
             elif len(loc) >= 3:
                 choices = _FIELDS.get(section, set())
             else:
@@ -242,6 +280,8 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     data = dict(data)
     if "model" in data and isinstance(data["model"], str):
         data["model"] = str((path.parent / data["model"]).resolve())
+    if isinstance(data.get("previous"), str):
+        data["previous"] = read_previous(path.parent / data["previous"], path)
     parent = data.get("extends")
     if parent is None:
         return data
@@ -257,6 +297,34 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     merged = _merge(base, data)
     merged["extends"] = str(parent_path.resolve())
     return merged
+
+
+def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
+    """Last cycle's spend per line item from a CSV with columns ``id,spend`` (horizon totals)."""
+    import pandas as pd
+
+    if not csv_path.exists():
+        raise ScenarioError(f"the previous-cycle file does not exist: {csv_path}", path=scenario_path,
+                            field="previous")
+    try:
+        df = pd.read_csv(csv_path)
+    except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
+        raise ScenarioError(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=csv_path) from None
+    for col in ("id", "spend"):
+        if col not in df.columns:
+            raise ScenarioError(f"needs columns 'id' and 'spend'; it has {', '.join(map(str, df.columns))}",
+                                path=csv_path, field=col)
+    out: dict[str, float] = {}
+    for i, (tid, v) in enumerate(zip(df["id"], df["spend"], strict=True)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = float("nan")
+        if not math.isfinite(f) or f < 0:
+            raise ScenarioError(f"spend must be a non-negative number, got {v!r} in row {i + 2}",
+                                path=csv_path, field="spend")
+        out[str(tid)] = f
+    return out
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:
@@ -299,6 +367,16 @@ def check_against_model(scenario: Scenario, touchpoint_stages: Mapping[str, str]
             if m not in touchpoint_stages:
                 problems.append(
                     f"field 'groups.{g}.members': unknown touchpoint '{m}'{_suggest(m, ids)}")
+    names = set(ids) | set(known_stages) | set(scenario.groups)
+    for r, rule in scenario.ratios.items():
+        for side in ("numerator", "denominator"):
+            v = getattr(rule, side)
+            if v not in names:
+                problems.append(f"field 'ratios.{r}.{side}': '{v}' is not a touchpoint, stage or "
+                                f"group{_suggest(v, names)}")
+    for tid in scenario.previous or {}:
+        if tid not in touchpoint_stages:
+            problems.append(f"field 'previous.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}")
     if problems:
         n = len(problems)
         head = "1 problem" if n == 1 else f"{n} problems"

@@ -195,3 +195,51 @@ def test_same_inputs_same_plan_bit_for_bit():
     b = allocate(scenario(stages={"awareness": {"min_share": 0.2}}), model())
     assert [li.spend for li in a.line_items] == [li.spend for li in b.line_items]
     assert a.total_kpi == b.total_kpi
+
+
+def test_ratio_rule_binds_with_kkt_dual():
+    # tv >= 0.5 × email; unconstrained tv/email is 0.18, so it binds
+    sc = scenario(ratios={"tv_vs_email": {"numerator": "tv", "denominator": "email", "min": 0.5}})
+    plan = allocate(sc, model())
+    tv, email, search = (plan.item(t).spend for t in ("tv", "email", "search"))
+    assert tv == pytest.approx(0.5 * email, abs=0.02)
+    c = plan.constraint("ratio_min__tv_vs_email")
+    assert c.binding and c.shadow_price < 0
+    # stationarity: d/d tv of F + λ(B - Σx) + y(0 - (tv - 0.5 email)) = 0  ⇒  y = F'_tv - λ, λ = F'_search
+    assert c.shadow_price == pytest.approx(dF("tv", tv) - dF("search", search), rel=2e-2)
+    assert "tv at least 0.5 × email" in c.label
+
+
+def test_change_limits_against_last_cycle():
+    sc = scenario(previous={"tv": 10000, "search": 10000, "email": 10000}, change_limit={"pct": 0.2})
+    plan = allocate(sc, model())
+    # email wants more than +20%, tv less than -20%: both held at the limit, search takes the rest
+    assert plan.item("email").spend == pytest.approx(12000, abs=0.01)
+    assert plan.item("tv").spend == pytest.approx(8000, abs=0.01)
+    assert plan.item("search").spend == pytest.approx(10000, abs=0.02)
+    assert plan.item("email").binding == ("change_limit",)
+    up = plan.constraint("change_up__email")
+    assert up.shadow_price == pytest.approx(dF("email", 12000) - dF("search", 10000), rel=2e-2)
+    down = plan.constraint("change_down__tv")
+    assert down.shadow_price == pytest.approx(dF("tv", 8000) - dF("search", 10000), rel=2e-2)
+    assert down.shadow_price < 0 < up.shadow_price
+    # a money limit tighter than the share wins
+    sc = scenario(previous={"email": 10000}, change_limit={"pct": 0.5},
+                  touchpoints={"email": {"change_money": 1000}})
+    assert allocate(sc, model()).item("email").spend == pytest.approx(11000, abs=0.01)
+
+
+def test_blocks_buy_whole_units_at_the_best_count():
+    block = 5000.0
+    plan = allocate(scenario(touchpoints={"email": {"block": block}}), model())
+    email = plan.item("email").spend
+    assert email / block == pytest.approx(round(email / block), abs=1e-9)
+    # brute force over the number of blocks; the rest split by KKT between tv and search
+    best = 0.0
+    for n in range(int(B // block) + 1):
+        rest = B - n * block
+        x, _ = kkt(["tv", "search"], rest)
+        if min(x.values()) < 0:
+            continue
+        best = max(best, F("email", n * block) + sum(F(t, v) for t, v in x.items()))
+    assert plan.total_kpi >= best * (1 - 1e-4)

@@ -93,6 +93,17 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
                 for jj, v in enumerate(gated, start=j):
                     extra_rows.append((pulp.LpAffineExpression([(v, 1.0), (y, -float(pc.widths[jj]))]),
                                        "<=", 0.0, f"sgate_{i}_{jj}"))
+        if it.block:
+            total = sum(float(w) for w in pc.widths)
+            nmax = int(np.floor(total / it.block + 1e-9))
+            name = f"n_{i}"
+            if name in fix:
+                n = prob.add_variable(name, fix[name], fix[name])
+            else:
+                n = prob.add_variable(name, 0, nmax, pulp.LpInteger)
+            binaries.append(n)
+            extra_rows.append((pulp.LpAffineExpression([*spend_terms[-1], (n, -float(it.block))]), "==",
+                               0.0, f"blocks_{i}"))
         if it.min_if_funded:
             u = binary(f"u_{i}")
             total = sum(float(w) for w in pc.widths)

@@ -236,7 +236,8 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
 
 def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResult]) -> dict[int, list[str]]:
     by_item: dict[int, list[str]] = {it.index: [] for it in problem.items}
-    short = {"tp_min": "min", "tp_max": "max", "tp_lock": "lock"}
+    short = {"tp_min": "min", "tp_max": "max", "tp_lock": "lock", "change_up": "change_limit",
+             "change_down": "change_limit"}
     for con, res in zip(problem.constraints, results, strict=True):
         if not res.binding or con.kind == "budget":
             continue
@@ -274,6 +275,11 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
                                         float(con.rhs), lhs, float(slack), bool(binding),
                                         None if sp is None else float(sp)))
     by_item = _binding_names(problem, results)
+    alpha, cost = _prices(problem, out.duals)
+    with np.errstate(invalid="ignore"):
+        reduced = alpha * bank.slope(spend) - cost
+    if problem.sense == "min":
+        reduced = -reduced
     items = []
     for it in problem.items:
         i = it.index
@@ -283,7 +289,8 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
         items.append(LineItem(
             id=it.id, stage=it.stage, spend=s, kpi=float(kpi[i]),
             roi=float(kpi[i] / s) if s > 0 else None, marginal_roi=float(marg[i]),
-            binding=tuple(by_item[i]), weekly_spend=s / it.curve.weeks, lower=it.lo, upper=it.hi))
+            binding=tuple(by_item[i]), weekly_spend=s / it.curve.weeks, lower=it.lo,
+            upper=it.hi / 1.02, reduced_cost=float(reduced[i])))
     sc = problem.scenario
     return Plan(
         scenario=sc.name, status=out.status.value, objective=sc.objective, kpi=problem.kpi,

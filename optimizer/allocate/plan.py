@@ -20,6 +20,7 @@ class LineItem:
     weekly_spend: float = 0.0
     lower: float = 0.0  # the least it could be given its own rules
     upper: float = float("inf")  # the most it could be given caps and the budget
+    reduced_cost: float = 0.0  # its marginal return less the price the duals put on its dollars
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Item:
     lo: float  # spend can never be below this (min / lock)
     hi: float  # nor above this (caps, budget): the range the pieces cover
     min_if_funded: float | None = None
+    block: float | None = None  # spend is a whole number of these
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class AllocationProblem:
 
     @property
     def needs_binaries(self) -> bool:
-        return any((not it.curve.concave) or it.min_if_funded for it in self.items)
+        return any((not it.curve.concave) or it.min_if_funded or it.block for it in self.items)
 
     def constraint(self, name: str) -> LinearConstraint:
         for c in self.constraints:
@@ -172,6 +173,62 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         members = [index[m] for m in rule.members]
         share_rules("group", g, members, rule, f"'{g}' group")
 
+    def members_of(name: str) -> list[int]:
+        if name in index:
+            return [index[name]]
+        if name in scenario.groups:
+            return [index[m] for m in scenario.groups[name].members]
+        return [index[t] for t in ids if tps[t].stage == name]
+
+    for r, rule in scenario.ratios.items():
+        num, den = members_of(rule.numerator), members_of(rule.denominator)
+        nm = safe_name(r)
+        for bound, sense, tag in ((rule.min, ">=", "min"), (rule.max, "<=", "max")):
+            if bound is None:
+                continue
+            c: dict[int, float] = {}
+            for i in num:
+                c[i] = c.get(i, 0.0) + 1.0
+            for i in den:
+                c[i] = c.get(i, 0.0) - bound
+            word = "at least" if sense == ">=" else "at most"
+            cons.append(LinearConstraint(
+                f"ratio_{tag}__{nm}", f"ratio_{tag}", r, sense, 0.0, c,
+                f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × {rule.denominator})"))
+
+    prev = scenario.previous or {}
+    default = scenario.change_limit
+    for tid, p in prev.items():
+        i = index[tid]
+        rule = scenario.touchpoints.get(tid)
+        pct = rule.change_pct if rule is not None and rule.change_pct is not None else (
+            default.pct if default is not None else None)
+        mon = rule.change_money if rule is not None and rule.change_money is not None else (
+            default.money if default is not None else None)
+        ups, downs, why = [], [], []
+        if pct is not None:
+            ups.append(p * (1 + pct))
+            downs.append(p * (1 - pct))
+            why.append(f"±{pct:.0%}")
+        if mon is not None:
+            ups.append(p + mon)
+            downs.append(p - mon)
+            why.append(f"±{money(mon)}")
+        if not ups:
+            continue
+        nm = safe_name(tid)
+        text = f"{' and '.join(why)} on {money(p)} last cycle"
+        up, down = min(ups), max(0.0, max(downs))
+        cons.append(LinearConstraint(f"change_up__{nm}", "change_up", tid, "<=", up, {i: 1.0},
+                                     f"the {tid} change limit ({text})"))
+        hi[i] = min(hi[i], up)
+        if down > 0:
+            cons.append(LinearConstraint(f"change_down__{nm}", "change_down", tid, ">=", down,
+                                         {i: 1.0}, f"the {tid} change limit ({text})"))
+            lo[i] = max(lo[i], down)
+
+    blocks = {index[t]: r.block for t, r in scenario.touchpoints.items() if r.block}
+
     if obj == "min_spend":
         target = float(scenario.kpi_target or 0.0)
         cons.append(LinearConstraint("kpi_target", "kpi_target", model.kpi, ">=", target, all_ones,
@@ -193,7 +250,8 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         # pieces reach a little past the caps, so that a binding cap is a binding row (with its
         # shadow price) rather than a binding variable bound the solver reports no dual for
         top = top * 1.02 + 1e-9 * (1.0 + top)
-        items.append(Item(i, tid, tps[tid].stage, curve, float(lo[i]), float(top), mif.get(i)))
+        items.append(Item(i, tid, tps[tid].stage, curve, float(lo[i]), float(top), mif.get(i),
+                          blocks.get(i)))
     if budget is None and obj == "max_kpi":  # pragma: no cover - guarded by the schema
         raise ScenarioError("objective max_kpi needs a budget", path=scenario.source, field="budget")
     return AllocationProblem(scenario, tuple(items), tuple(cons), "min" if obj == "min_spend" else "max",
