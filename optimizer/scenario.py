@@ -161,6 +161,51 @@ class ChangeLimit(_Strict):
         return _check_money(v, "'money'")
 
 
+def budget_grid(spec: Any) -> list[float]:
+    """Budgets from ``"START:STOP:N"`` (N evenly spaced, both ends included) or a list of amounts.
+
+    Raises ``ValueError`` with a message for a person on anything else.
+    """
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ValueError("expected at least one budget, got an empty list")
+        return [float(_check_money(v, "a budget")) for v in spec]
+    parts = str(spec).split(":") if isinstance(spec, str) else []
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise ValueError(f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, "
+                         f"got {spec!r}") from None
+    if n < 1 or start < 0 or stop < start or not math.isfinite(stop):
+        raise ValueError(f"need 0 <= START <= STOP and N >= 1, got {spec!r}")
+    if n == 1:
+        return [start]
+    return [start + (stop - start) * k / (n - 1) for k in range(n)]
+
+
+class SweepSpec(_Strict):
+    """A budget sweep declared in the scenario: ``budgets: "START:STOP:N"`` or a list."""
+
+    budgets: str | list[float]
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _grid(cls, v: Any) -> Any:
+        budget_grid(v)
+        return v
+
+    @property
+    def amounts(self) -> list[float]:
+        return budget_grid(self.budgets)
+
+
+#: keys a variant or a grid may not set: they describe the file, not a plan
+NOT_IN_VARIANTS = ("extends", "variants", "grid", "sweep", "source")
+MAX_GRID = 1000
+
+
 class Scenario(_Strict):
     """A validated scenario. ``model`` is an absolute path once loaded from a file."""
 
@@ -169,7 +214,7 @@ class Scenario(_Strict):
     model: str
     horizon_weeks: int = Field(default=13, gt=0, le=520)
     budget: Budget | None = None
-    objective: Literal["max_kpi", "min_spend", "max_net"] = "max_kpi"
+    objective: Literal["max_kpi", "min_spend", "max_net", "max_value"] = "max_kpi"
     kpi_target: float | None = Field(default=None, ge=0)
     value_per_kpi: float | None = Field(default=None, ge=0)
     hurdle_rate: float = Field(default=0.0, ge=0)
@@ -177,8 +222,14 @@ class Scenario(_Strict):
     stages: dict[str, ShareRule] = Field(default_factory=dict)
     groups: dict[str, GroupRule] = Field(default_factory=dict)
     ratios: dict[str, RatioRule] = Field(default_factory=dict)
+    models: dict[str, str] = Field(default_factory=dict)  # other KPIs' model files, by KPI id
+    kpi_floors: dict[str, float] = Field(default_factory=dict)  # KPI id → least total over the horizon
+    kpi_values: dict[str, float] = Field(default_factory=dict)  # KPI id → money per unit
     previous: dict[str, float] | None = None  # last cycle's spend per line item (horizon totals)
     change_limit: ChangeLimit | None = None  # applies to every line item with a previous spend
+    sweep: SweepSpec | None = None  # budgets to sweep (budgetopt sweep FILE, compare FILE)
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)  # name → overrides
+    grid: dict[str, list[Any]] = Field(default_factory=dict)  # dotted key → values (all combinations)
     source: str | None = None
     extends: str | None = None
 
@@ -202,14 +253,107 @@ class Scenario(_Strict):
             raise ValueError("objective max_kpi needs a 'budget'")
         if self.objective == "min_spend" and self.kpi_target is None:
             raise ValueError("objective min_spend needs a 'kpi_target'")
-        if self.objective == "max_net" and self.value_per_kpi is None:
-            raise ValueError("objective max_net needs a 'value_per_kpi' (money per unit of KPI)")
+        if self.objective == "max_net" and self.value_per_kpi is None and not self.kpi_values:
+            raise ValueError("objective max_net needs a 'value_per_kpi' (money per unit of KPI) "
+                             "or 'kpi_values'")
+        if self.objective == "max_value" and (self.budget is None or not self.kpi_values):
+            raise ValueError("objective max_value needs a 'budget' and 'kpi_values' (money per unit of "
+                             "each KPI)")
+        for k, v in {**self.kpi_floors, **self.kpi_values}.items():
+            if isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
+                raise ValueError(f"the value for KPI '{k}' must be a non-negative number, got {v!r}")
         return self
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _variants(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise ValueError(f"expected a mapping of variant names to overrides, got {v!r}")
+        for name, over in v.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"a variant needs a name, got {name!r}")
+            if not isinstance(over, Mapping):
+                raise ValueError(f"variant '{name}': expected a mapping of overrides, got {over!r}")
+            bad = [k for k in over if k in NOT_IN_VARIANTS]
+            if bad:
+                raise ValueError(f"variant '{name}': '{bad[0]}' cannot be set in a variant")
+        return v
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise ValueError(f"expected a mapping of keys to lists of values, got {v!r}")
+        size = 1
+        for key, values in v.items():
+            head = str(key).split(".")[0]
+            if head in NOT_IN_VARIANTS or head == "name":
+                raise ValueError(f"'{key}' cannot be varied in a grid")
+            if head not in cls.model_fields:
+                raise ValueError(f"unknown key '{head}'{_suggest(head, cls.model_fields)}")
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"'{key}': expected a non-empty list of values, got {values!r}")
+            size *= len(values)
+        if size > MAX_GRID:
+            raise ValueError(f"the grid has {size:,} combinations; at most {MAX_GRID:,} are allowed")
+        return v
 
     def with_budget(self, amount: float) -> Scenario:
         """The same scenario with another total budget (same kind: at most / exactly)."""
         kind = "exactly" if self.budget is not None and self.budget.is_exact else "max"
         return self.model_copy(update={"budget": Budget(**{kind: float(amount)})})
+
+    def with_overrides(self, overrides: Mapping[str, Any], name: str) -> Scenario:
+        """A variant: this scenario with ``overrides`` merged in (as ``extends:`` merges), named
+        ``name`` unless the overrides name it; declared variants, grid and sweep are not carried.
+
+        Raises ``ScenarioError`` naming the variant and the field for an invalid result.
+        """
+        raw = self.model_dump(exclude={"source", "variants", "grid", "sweep"}, exclude_none=True)
+        over = dict(overrides)
+        here = Path(self.source).parent if self.source else Path(".")
+        if isinstance(over.get("model"), str):
+            over["model"] = str((here / over["model"]).resolve())
+        if isinstance(over.get("previous"), str):
+            over["previous"] = read_previous(here / over["previous"], Path(self.source or "."))
+        merged = _merge(raw, {"name": name, **over})
+        try:
+            return Scenario(**{**merged, "source": self.source})
+        except ValidationError as e:
+            problems = [p.replace("field '", f"field 'variants.{name}.", 1)
+                        for p in _format_errors(e)]
+            n = len(problems)
+            head = "1 problem" if n == 1 else f"{n} problems"
+            raise ScenarioError(f"{head}: " + "; ".join(problems), path=self.source) from None
+
+    def grid_overrides(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every combination of the declared grid as (name, overrides), in declaration order."""
+        import itertools
+
+        keys = list(self.grid)
+        out = []
+        for combo in itertools.product(*(self.grid[k] for k in keys)):
+            over: dict[str, Any] = {}
+            for key, value in zip(keys, combo, strict=True):
+                node = over
+                parts = key.split(".")
+                for part in parts[:-1]:
+                    node = node.setdefault(part, {})
+                node[parts[-1]] = value
+            label = ", ".join(f"{k}={_short(v)}" for k, v in zip(keys, combo, strict=True))
+            out.append((label, over))
+        return out
+
+
+def _short(v: Any) -> str:
+    """A grid value in a scenario name: 1200000 → 1.2M, 0.15 → 0.15."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    a = abs(float(v))
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{float(v) / div:g}{suffix}"
+    return f"{float(v):g}"
 
 
 _FIELDS = {
@@ -220,6 +364,7 @@ _FIELDS = {
     "budget": set(Budget.model_fields),
     "ratios": set(RatioRule.model_fields),
     "change_limit": set(ChangeLimit.model_fields),
+    "sweep": set(SweepSpec.model_fields),
 }
 
 
@@ -238,7 +383,7 @@ def _format_errors(err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             key = loc[-1]
             section = loc[0] if len(loc) > 1 else ""
-            if section in ("budget", "change_limit"):
+            if section in ("budget", "change_limit", "sweep"):
                 choices = _FIELDS[section]
             elif len(loc) >= 3:
                 choices = _FIELDS.get(section, set())
@@ -280,6 +425,9 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     data = dict(data)
     if "model" in data and isinstance(data["model"], str):
         data["model"] = str((path.parent / data["model"]).resolve())
+    if isinstance(data.get("models"), Mapping):
+        data["models"] = {k: str((path.parent / v).resolve()) if isinstance(v, str) else v
+                          for k, v in data["models"].items()}
     if isinstance(data.get("previous"), str):
         data["previous"] = read_previous(path.parent / data["previous"], path)
     parent = data.get("extends")
@@ -294,6 +442,8 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     base = _raw_with_extends(parent_path, (*seen, path))
     base.pop("name", None)
     base.pop("description", None)
+    for key in ("variants", "grid", "sweep"):  # declared by a file for itself, not inherited
+        base.pop(key, None)
     merged = _merge(base, data)
     merged["extends"] = str(parent_path.resolve())
     return merged
@@ -329,7 +479,7 @@ def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
 
 def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:
     try:
-        return Scenario(**{**data, "source": source})
+        sc = Scenario(**{**data, "source": source})
     except ValidationError as e:
         problems = _format_errors(e)
         n = len(problems)
@@ -337,6 +487,29 @@ def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Sc
         raise ScenarioError(f"{head}: " + "; ".join(problems), path=source) from None
     except TypeError as e:
         raise ScenarioError(str(e), path=source) from None
+    if sc.variants or sc.grid:
+        _check_variants(sc)
+    return sc
+
+
+def _check_variants(sc: Scenario) -> None:
+    """Every declared variant and grid combination must itself be a valid scenario."""
+    problems: list[str] = []
+    for name, over in [*sc.variants.items(), *sc.grid_overrides()]:
+        try:
+            sc.with_overrides(over, str(over.get("name", name)))
+        except ScenarioError as e:
+            text = str(e)
+            if sc.source and text.startswith(f"{sc.source}: "):
+                text = text[len(sc.source) + 2:]
+            text = text.split(": ", 1)[1] if text[:1].isdigit() else text
+            if name not in sc.variants:  # a grid combination: say which
+                text = text.replace(f"variants.{name}.", "") + f" (grid: {name})"
+            problems.append(text)
+    if problems:
+        n = len(problems)
+        head = "1 problem" if n == 1 else f"{n} problems"
+        raise ScenarioError(f"{head}: " + "; ".join(problems), path=sc.source)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -23,4 +23,4 @@ MIN_WEEKS_TO_FIT = 52
 CURVE_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")
 ADSTOCK_FAMILIES: tuple[str, ...] = ("geometric",)
 
-OBJECTIVES: tuple[str, ...] = ("max_kpi", "min_spend", "max_net")
+OBJECTIVES: tuple[str, ...] = ("max_kpi", "min_spend", "max_net", "max_value")

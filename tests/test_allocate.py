@@ -243,3 +243,72 @@ def test_blocks_buy_whole_units_at_the_best_count():
             continue
         best = max(best, F("email", n * block) + sum(F(t, v) for t, v in x.items()))
     assert plan.total_kpi >= best * (1 - 1e-4)
+
+
+LEADS = {"tv": 300.0, "search": 50.0, "email": 10.0}  # weekly leads at saturation, same scale S
+
+
+def leads_model() -> ResponseModel:
+    return ResponseModel(kpi="leads", touchpoints={
+        t: TouchpointResponse(t, STAGES[t], Saturation("exponential", {"beta": b, "scale": S}))
+        for t, b in LEADS.items()})
+
+
+def kkt_floor(floor: float) -> tuple[dict[str, float], float, float]:
+    """max Σ F_rev s.t. Σx = B, Σ F_leads >= floor: x_i = H s ln((b_i + μ l_i) / (s λ)), by nested bisection."""
+
+    def alloc(mu):
+        w = {t: BETAS[t] + mu * LEADS[t] for t in BETAS}
+        log_sl = (sum(math.log(w[t]) for t in w) - B / (H * S)) / len(w)
+        return {t: H * S * (math.log(w[t]) - log_sl) for t in w}, math.exp(log_sl) / S
+
+    def leads(x):
+        return sum(H * LEADS[t] * (1 - math.exp(-x[t] / (H * S))) for t in x)
+
+    lo, hi = 0.0, 100.0
+    for _ in range(200):
+        mu = (lo + hi) / 2
+        if leads(alloc(mu)[0]) < floor:
+            lo = mu
+        else:
+            hi = mu
+    x, lam = alloc(hi)
+    return x, lam, hi
+
+
+def test_kpi_floor_on_another_kpi_binds_with_kkt_dual():
+    free = allocate(scenario(), model(), extra_models={"leads": leads_model()})
+    free_leads = sum(li.other_kpis["leads"] for li in free.line_items)
+    floor = round(free_leads * 1.25)
+    plan = allocate(scenario(kpi_floors={"leads": floor}), model(), extra_models={"leads": leads_model()})
+    assert plan.status == "optimal"
+    got = sum(li.other_kpis["leads"] for li in plan.line_items)
+    assert got >= floor - 1e-3
+    x, lam, mu = kkt_floor(floor)
+    for t in BETAS:
+        assert plan.item(t).spend == pytest.approx(x[t], abs=2e-3 * B)
+    c = plan.constraint("kpi_floor__leads")
+    assert c.binding
+    # d revenue / d floor = -μ (each extra lead costs μ revenue)
+    assert c.shadow_price == pytest.approx(-mu, rel=2e-2)
+    assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-2)
+
+
+def test_weighted_value_over_two_kpis():
+    values = {"revenue": 1.0, "leads": 2.0}
+    sc = scenario(objective="max_value", kpi_values=values)
+    plan = allocate(sc, model(), extra_models={"leads": leads_model()})
+    # the combined curve of each line item is an exponential with beta b_i + 2 l_i: KKT in closed form
+    w = {t: BETAS[t] + 2.0 * LEADS[t] for t in BETAS}
+    log_sl = (sum(math.log(v) for v in w.values()) - B / (H * S)) / 3
+    for t in BETAS:
+        assert plan.item(t).spend == pytest.approx(H * S * (math.log(w[t]) - log_sl), abs=2e-3 * B)
+    assert plan.budget_shadow_price == pytest.approx(math.exp(log_sl) / S, rel=1e-2)
+    assert plan.gap <= 1e-4
+
+
+def test_unknown_kpi_is_a_located_error():
+    from optimizer.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="unknown KPI 'leeds'.*did you mean 'leads'"):
+        allocate(scenario(kpi_floors={"leeds": 10}), model(), extra_models={"leads": leads_model()})

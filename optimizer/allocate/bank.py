@@ -27,8 +27,13 @@ class CurveBank:
 
     def _make_groups(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]]:
         by: dict[str, list[int]] = {}
+        self_composite = []
         for i, c in enumerate(self.curves):
+            if c.parts:
+                self_composite.append(i)
+                continue
             by.setdefault(c.response.curve.family, []).append(i)
+        object.__setattr__(self, "_composite", np.array(self_composite, dtype=int))
         groups = []
         for fam, idx in by.items():
             names = C.SATURATION[fam][3]
@@ -43,6 +48,9 @@ class CurveBank:
     def _eval(self, s: np.ndarray, which: int) -> np.ndarray:
         s = np.asarray(s, float)
         out = np.empty(len(self.curves))
+        for i in self._composite:  # type: ignore[attr-defined]
+            c = self.curves[i]
+            out[i] = float(c.value(s[i]) if which == 0 else c.slope(s[i]))
         for fam, idx, params, k, weeks, scale in self._groups:  # type: ignore[attr-defined]
             a = k * s[idx] / weeks
             f = C.SATURATION[fam][which]

@@ -24,24 +24,37 @@ class HorizonCurve:
     response: TouchpointResponse
     weeks: float
     scale: float = 1.0  # multiplies the KPI (e.g. money per KPI unit)
+    #: a weighted sum of several KPIs' curves (value per unit, curve); when given, it replaces
+    #: ``scale × response`` (``response`` stays the main KPI's, for spend ranges and labels)
+    parts: tuple[tuple[float, TouchpointResponse], ...] = ()
+
+    def _terms(self) -> tuple[tuple[float, TouchpointResponse], ...]:
+        return self.parts or ((self.scale, self.response),)
 
     def value(self, s: np.ndarray | float) -> np.ndarray:
-        return self.scale * self.weeks * self.response.weekly_kpi(np.asarray(s, float) / self.weeks)
+        x = np.asarray(s, float) / self.weeks
+        return sum(w * self.weeks * r.weekly_kpi(x) for w, r in self._terms())
 
     def slope(self, s: np.ndarray | float) -> np.ndarray:
-        return self.scale * self.response.weekly_marginal(np.asarray(s, float) / self.weeks)
+        x = np.asarray(s, float) / self.weeks
+        return sum(w * r.weekly_marginal(x) for w, r in self._terms())
 
     def curvature(self, s: np.ndarray | float) -> np.ndarray:
-        return (self.scale / self.weeks) * self.response.weekly_second_derivative(
-            np.asarray(s, float) / self.weeks)
+        x = np.asarray(s, float) / self.weeks
+        return sum((w / self.weeks) * r.weekly_second_derivative(x) for w, r in self._terms())
 
     @property
     def concave(self) -> bool:
-        return self.response.concave
+        return all(r.concave for w, r in self._terms() if w != 0)
 
     @property
     def inflection(self) -> float:
-        return self.response.inflection_spend * self.weeks
+        return max(r.inflection_spend for _, r in self._terms()) * self.weeks
+
+    @property
+    def saturation_value(self) -> float:
+        """The KPI (objective units) this line item approaches as spend grows without bound."""
+        return sum(w * self.weeks * r.saturation_level for w, r in self._terms())
 
 
 def _probe_grid(lo: float, hi: float, n: int = 1500) -> np.ndarray:

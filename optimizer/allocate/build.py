@@ -16,6 +16,7 @@ import numpy as np
 import pulp
 
 from optimizer.allocate.breakpoints import Pieces
+from optimizer.allocate.breakpoints import pieces as Pieces_of
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
 
 _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
@@ -121,13 +122,19 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
             continue
         terms: list[tuple[pulp.LpVariable, float]] = []
         rhs = c.rhs
-        src = kpi_terms if c.on_kpi else spend_terms
         for i, a in c.coefs.items():
             if a == 0.0:
                 continue
-            terms.extend((v, a * coef) for v, coef in src[i])
             if c.on_kpi:
-                rhs -= a * kpi_const[i]
+                # the row's KPI on the same pieces: slopes of that KPI's (unscaled) curve
+                kc = problem.items[i].kpis.get(c.kpi or problem.kpi)
+                if kc is None:
+                    continue
+                kp = Pieces_of(kc, pieces[i].points)
+                terms.extend((v, a * float(sl)) for v, sl in zip(seg_vars[i], kp.slopes, strict=True))
+                rhs -= a * float(kp.values[0])
+            else:
+                terms.extend((v, a * coef) for v, coef in spend_terms[i])
         expr = pulp.LpAffineExpression(terms)
         if elastic:
             scale = 1.0 / max(abs(c.rhs), 1.0)

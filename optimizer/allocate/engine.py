@@ -34,12 +34,13 @@ DEFAULT_PIECES = 12
 
 
 def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,
+             extra_models: dict[str, CurveSet] | None = None,
              tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 6, n_pieces: int = DEFAULT_PIECES,
              time_limit: float | None = None, stages: tuple[str, ...] | None = None,
              diagnose: bool = True, kkt_tolerance: float = DEFAULT_KKT_TOLERANCE) -> Plan:
     """Optimise a scenario on a model's curves; see the module docstring."""
     t0 = time.perf_counter()
-    problem = make_problem(scenario, model, stages)
+    problem = make_problem(scenario, model, stages, extra_models=extra_models)
     return solve_problem(problem, solver=solver, tolerance=tolerance, max_rounds=max_rounds,
                          n_pieces=n_pieces, time_limit=time_limit, diagnose=diagnose, t0=t0,
                          kkt_tolerance=kkt_tolerance)
@@ -132,31 +133,99 @@ def _gap(problem: AllocationProblem, value: float, bound: float) -> float:
 
 
 def _true_objective(problem: AllocationProblem, bank: CurveBank, x: np.ndarray) -> float:
+    """The plan's objective on the smooth curves."""
     if problem.sense == "min":
         return float(x.sum())
     return float(bank.value(x).sum() - problem.spend_weight * x.sum())
 
 
-def _prices(problem: AllocationProblem, duals: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Per line item: weight on its curve (alpha) and price of a dollar (cost) under ``duals``."""
+def _lagrangian_terms(problem: AllocationProblem, duals: dict[str, float], *, clip: bool
+                     ) -> tuple[list[dict[str, float]], np.ndarray, float]:
+    """Per line item, the Lagrangian ``Σ_k W[k] F_k(x) - cost x`` (to maximise), and the constant.
+
+    ``W`` weighs each KPI's unscaled curve ("" stands for the objective curve itself); ``clip``
+    forces the multipliers to their valid signs, which keeps a bound valid whatever the solver gave.
+    """
     n = len(problem.items)
     maximise = problem.sense == "max"
     c_spend = np.zeros(n)
-    a_kpi = np.zeros(n)
+    w: list[dict[str, float]] = [{} for _ in range(n)]
+    const = 0.0
     for con in problem.constraints:
         y = float(duals.get(con.name, 0.0))
+        if clip:
+            # valid signs of d obj / d rhs: max: <= → y >= 0, >= → y <= 0; min: the reverse
+            if con.sense == "<=":
+                y = max(y, 0.0) if maximise else min(y, 0.0)
+            elif con.sense == ">=":
+                y = min(y, 0.0) if maximise else max(y, 0.0)
         if y == 0.0:
             continue
+        const += y * con.rhs
         for i, a in con.coefs.items():
             if con.on_kpi:
-                a_kpi[i] += y * a
+                k = con.kpi or problem.kpi
+                # max: F_obj + y (b - a F_k)  → W[k] -= y a ;  min: x + y (b - a F_k) → maximise y a F_k
+                w[i][k] = w[i].get(k, 0.0) + (-y * a if maximise else y * a)
             else:
                 c_spend[i] += y * a
-    scale = np.array([it.curve.scale for it in problem.items])
     if maximise:
-        return 1.0 - a_kpi / scale, problem.spend_weight + c_spend
-    # min Σx + Σ y (b - g(x)): per item  x (1 - y_spend) - y_kpi F(x)  =  -(alpha F - cost x)
-    return a_kpi / scale, 1.0 - c_spend
+        for wi in w:
+            wi[""] = 1.0
+        cost = problem.spend_weight + c_spend
+    else:
+        cost = 1.0 - c_spend
+    return w, cost, const
+
+
+def _simple(problem: AllocationProblem, w: list[dict[str, float]]) -> np.ndarray | None:
+    """alpha per item when every W is a multiple of the objective curve (the fast, vectorised case)."""
+    alpha = np.zeros(len(problem.items))
+    for it, wi in zip(problem.items, w, strict=True):
+        a = wi.get("", 0.0)
+        for k, v in wi.items():
+            if k == "":
+                continue
+            if it.curve.parts or k != problem.kpi:
+                return None
+            a += v / it.curve.scale  # the objective curve is scale × the main KPI's curve
+        alpha[it.index] = a
+    return alpha
+
+
+def _item_function(it, wi: dict[str, float]):
+    """Value and slope of ``Σ_k W[k] F_k`` for one line item."""
+    terms = [(v, it.curve if k == "" else it.kpis[k]) for k, v in wi.items() if v and (k == "" or k in it.kpis)]
+
+    def value(x):
+        return sum(v * c.value(x) for v, c in terms) if terms else 0.0 * np.asarray(x, float)
+
+    def slope(x):
+        return sum(v * c.slope(x) for v, c in terms) if terms else 0.0 * np.asarray(x, float)
+
+    concave = all(v >= 0 and c.concave for v, c in terms)
+    return value, slope, concave
+
+
+def _prices(problem: AllocationProblem, duals: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per line item: weight on its objective curve (alpha) and price of a dollar (cost) under ``duals``
+    (single-KPI problems; see ``_lagrangian_terms`` for the general form)."""
+    w, cost, _ = _lagrangian_terms(problem, duals, clip=False)
+    alpha = _simple(problem, w)
+    if alpha is None:
+        alpha = np.ones(len(problem.items))
+    return alpha, cost
+
+
+def _marginals(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
+               x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Marginal Lagrangian return of each line item's next dollar, and the price of that dollar."""
+    w, cost, _ = _lagrangian_terms(problem, duals, clip=False)
+    alpha = _simple(problem, w)
+    if alpha is not None:
+        return alpha * bank.slope(x), cost
+    m = np.array([float(_item_function(it, wi)[1](xi)) for it, wi, xi in zip(problem.items, w, x, strict=True)])
+    return m, cost
 
 
 def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
@@ -167,7 +236,7 @@ def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, f
     coarse piece lets them drift apart, and the shadow prices with them. Items at zero or at one
     of their own bounds are exempt (their bound's dual absorbs the difference).
     """
-    alpha, cost = _prices(problem, duals)
+    m, cost = _marginals(problem, bank, duals, x)
     lo = np.array([it.lo for it in problem.items])
     hi = np.array([it.hi for it in problem.items]) / 1.02
     inside = (x > lo + 1e-6 * (1 + lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
@@ -176,7 +245,6 @@ def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, f
             inside[next(iter(con.coefs))] = False
     if not inside.any():
         return 0.0
-    m = alpha * bank.slope(x)
     denom = np.maximum(np.abs(cost), 1e-12)
     r = np.abs(m - cost) / denom
     return float(np.max(r[inside]))
@@ -188,50 +256,50 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
 
     Multipliers are clipped to their valid signs, so the bound is valid whatever the solver gave.
     """
-    n = len(problem.items)
     maximise = problem.sense == "max"
-    c_spend = np.zeros(n)
-    a_kpi = np.zeros(n)
-    const = 0.0
-    for con in problem.constraints:
-        y = float(duals.get(con.name, 0.0))
-        # valid signs of d obj / d rhs: max: <= → y >= 0, >= → y <= 0; min: the reverse
-        if con.sense == "<=":
-            y = max(y, 0.0) if maximise else min(y, 0.0)
-        elif con.sense == ">=":
-            y = min(y, 0.0) if maximise else max(y, 0.0)
-        if y == 0.0:
-            continue
-        const += y * con.rhs
-        for i, a in con.coefs.items():
-            if con.on_kpi:
-                a_kpi[i] += y * a
-            else:
-                c_spend[i] += y * a
-    scale = np.array([it.curve.scale for it in problem.items])
-    if maximise:
-        alpha = 1.0 - a_kpi / scale  # objective curves carry `scale`; KPI rows are in KPI units
-        cost = problem.spend_weight + c_spend
-    else:
-        alpha = a_kpi / scale  # min Σx + Σ y (b - g(x)): maximise y_kpi F - (1 - y_spend) x, negate
-        cost = 1.0 - c_spend
+    w, cost, const = _lagrangian_terms(problem, duals, clip=True)
+    n = len(problem.items)
     lo = np.zeros(n)
     hi = np.array([it.hi for it in problem.items])
-    concave = np.array([it.curve.concave for it in problem.items])
-    pos = alpha > 1e-15
+    alpha = _simple(problem, w)
     per = np.zeros(n)
-    if pos.any():
-        c_eff = np.where(pos, cost / np.where(pos, alpha, 1.0), 0.0)
-        xs, vs = maximise_separable(bank, c_eff, lo, hi, concave, extra_points=(x,))
-        per = np.where(pos, alpha * np.maximum(vs, 0.0), 0.0)
-    # alpha <= 0: the curve term cannot help; the best is an end of the box
-    neg = ~pos
-    if neg.any():
-        v_lo = np.zeros(n)
-        v_hi = alpha * bank.value(hi) - cost * hi
-        per = np.where(neg, np.maximum(v_lo, v_hi), per)
+    if alpha is not None:
+        concave = np.array([it.curve.concave for it in problem.items])
+        pos = alpha > 1e-15
+        if pos.any():
+            c_eff = np.where(pos, cost / np.where(pos, alpha, 1.0), 0.0)
+            _, vs = maximise_separable(bank, c_eff, lo, hi, concave, extra_points=(x,))
+            per = np.where(pos, alpha * np.maximum(vs, 0.0), 0.0)
+        neg = ~pos
+        if neg.any():  # the curve term cannot help: the best is an end of the box
+            v_hi = alpha * bank.value(hi) - cost * hi
+            per = np.where(neg, np.maximum(0.0, v_hi), per)
+    else:
+        for it, wi in zip(problem.items, w, strict=True):
+            per[it.index] = _maximise_one(it, wi, float(cost[it.index]), float(hi[it.index]),
+                                          float(x[it.index]))
     total = float(per.sum())
     return const + total if maximise else const - total
+
+
+def _maximise_one(it, wi: dict[str, float], cost: float, hi: float, x0: float) -> float:
+    """``max_{0 <= x <= hi} Σ_k W[k] F_k(x) - cost x`` for one line item (general case)."""
+    value, slope, concave = _item_function(it, wi)
+    cands = [0.0, hi, min(max(x0, 0.0), hi)]
+    if concave:
+        a, b = 0.0, hi
+        for _ in range(100):
+            m = 0.5 * (a + b)
+            if float(slope(m)) > cost:
+                a = m
+            else:
+                b = m
+        cands.append(0.5 * (a + b))
+    else:
+        g = np.unique(np.concatenate([np.linspace(0.0, hi, 4001), np.geomspace(max(hi * 1e-7, 1e-9), max(hi, 1e-9), 2001)]))
+        v = np.asarray(value(g), float) - cost * g
+        cands.append(float(g[int(np.argmax(v))]))
+    return max(float(value(c)) - cost * c for c in cands)
 
 
 def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResult]) -> dict[int, list[str]]:
@@ -257,11 +325,19 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
                built: BuiltModel, true_obj: float, bound: float, gap: float, solver: str,
                build_s: float, solve_s: float, rounds: int, t0: float) -> Plan:
     spend = round_cents(x)
-    kpi = bank.value(spend) / np.array([it.curve.scale for it in problem.items])
-    marg = bank.slope(spend) / np.array([it.curve.scale for it in problem.items])
+    main = [it.kpis.get(problem.kpi) for it in problem.items]
+    kpi = np.array([float(c.value(s)) if c is not None else 0.0 for c, s in zip(main, spend, strict=True)])
+    marg = np.array([float(c.slope(s)) if c is not None else 0.0 for c, s in zip(main, spend, strict=True)])
+    others = {k for it in problem.items for k in it.kpis if k != problem.kpi}
+    other_kpis = [{k: float(it.kpis[k].value(spend[it.index])) for k in sorted(others) if k in it.kpis}
+                  for it in problem.items]
     results = []
+    def kpi_of(i: int, k: str | None) -> float:
+        k = k or problem.kpi
+        return float(kpi[i]) if k == problem.kpi else other_kpis[i].get(k, 0.0)
+
     for con in problem.constraints:
-        lhs = float(sum(a * (kpi[i] if con.on_kpi else spend[i]) for i, a in con.coefs.items()))
+        lhs = float(sum(a * (kpi_of(i, con.kpi) if con.on_kpi else spend[i]) for i, a in con.coefs.items()))
         if con.sense == "<=":
             slack = con.rhs - lhs
         elif con.sense == ">=":
@@ -275,9 +351,9 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
                                         float(con.rhs), lhs, float(slack), bool(binding),
                                         None if sp is None else float(sp)))
     by_item = _binding_names(problem, results)
-    alpha, cost = _prices(problem, out.duals)
     with np.errstate(invalid="ignore"):
-        reduced = alpha * bank.slope(spend) - cost
+        m_l, cost = _marginals(problem, bank, out.duals, spend)
+        reduced = m_l - cost
     if problem.sense == "min":
         reduced = -reduced
     items = []
@@ -290,7 +366,7 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
             id=it.id, stage=it.stage, spend=s, kpi=float(kpi[i]),
             roi=float(kpi[i] / s) if s > 0 else None, marginal_roi=float(marg[i]),
             binding=tuple(by_item[i]), weekly_spend=s / it.curve.weeks, lower=it.lo,
-            upper=it.hi / 1.02, reduced_cost=float(reduced[i])))
+            upper=it.hi / 1.02, reduced_cost=float(reduced[i]), other_kpis=other_kpis[i]))
     sc = problem.scenario
     return Plan(
         scenario=sc.name, status=out.status.value, objective=sc.objective, kpi=problem.kpi,

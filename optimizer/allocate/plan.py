@@ -21,6 +21,7 @@ class LineItem:
     lower: float = 0.0  # the least it could be given its own rules
     upper: float = float("inf")  # the most it could be given caps and the budget
     reduced_cost: float = 0.0  # its marginal return less the price the duals put on its dollars
+    other_kpis: Mapping[str, float] = field(default_factory=dict)  # other KPIs it buys (horizon)
 
 
 @dataclass(frozen=True)

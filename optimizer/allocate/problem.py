@@ -18,6 +18,7 @@ import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.errors import ScenarioError
+from optimizer.fileio import did_you_mean
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, check_against_model
 
@@ -43,6 +44,7 @@ class LinearConstraint:
     coefs: Mapping[int, float]  # item index → coefficient on its spend
     label: str
     on_kpi: bool = False  # coefficients apply to line items' KPI instead of spend
+    kpi: str | None = None  # which KPI, when on_kpi (None: the main KPI)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Item:
     hi: float  # nor above this (caps, budget): the range the pieces cover
     min_if_funded: float | None = None
     block: float | None = None  # spend is a whole number of these
+    kpis: Mapping[str, HorizonCurve] = field(default_factory=dict)  # unscaled curve per KPI id
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class AllocationProblem:
 def _saturation_spend(curve: HorizonCurve) -> float:
     """Total spend at which a line item has reached 99.99% of its saturation level."""
     lo, hi = 0.0, 1.0
-    top = curve.scale * curve.weeks * curve.response.saturation_level
+    top = curve.saturation_value
     if top <= 0:
         return 0.0
     while curve.value(hi) < 0.9999 * top and hi < 1e15:
@@ -91,9 +94,21 @@ def _saturation_spend(curve: HorizonCurve) -> float:
 
 
 def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | None = None,
-                 ids: list[str] | None = None) -> AllocationProblem:
-    """Turn a validated scenario and a model into an ``AllocationProblem``."""
+                 ids: list[str] | None = None,
+                 extra_models: Mapping[str, CurveSet] | None = None) -> AllocationProblem:
+    """Turn a validated scenario and a model into an ``AllocationProblem``.
+
+    ``extra_models`` are other KPIs' models (KPI id → model), for KPI floors and weighted values;
+    a touchpoint missing from one of them contributes nothing to that KPI.
+    """
     tps = model.touchpoints
+    kpi_models: dict[str, CurveSet] = {model.kpi: model, **dict(extra_models or {})}
+    for k in (*scenario.kpi_floors, *scenario.kpi_values):
+        if k not in kpi_models:
+            raise ScenarioError(
+                f"unknown KPI '{k}': the model is for '{model.kpi}'; give other KPIs' models under "
+                f"'models:'{did_you_mean(k, list(kpi_models))}", path=scenario.source,
+                field="kpi_floors" if k in scenario.kpi_floors else "kpi_values")
     check_against_model(scenario, {k: v.stage for k, v in tps.items()}, stages)
     ids = list(ids) if ids is not None else list(tps)
     index = {tid: i for i, tid in enumerate(ids)}
@@ -102,7 +117,7 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
     kpi_weight = 1.0
     spend_weight = 0.0
     if obj == "max_net":
-        kpi_weight = float(scenario.value_per_kpi or 0.0)
+        kpi_weight = float(scenario.value_per_kpi or 1.0)
         spend_weight = 1.0 + float(scenario.hurdle_rate)
     elif obj == "min_spend":
         spend_weight = 1.0
@@ -232,12 +247,26 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
     if obj == "min_spend":
         target = float(scenario.kpi_target or 0.0)
         cons.append(LinearConstraint("kpi_target", "kpi_target", model.kpi, ">=", target, all_ones,
-                                     f"the {model.kpi} target ({money(target)})", on_kpi=True))
+                                     f"the {model.kpi} target ({money(target)})", on_kpi=True,
+                                     kpi=model.kpi))
+    for k, floor in scenario.kpi_floors.items():
+        has = {index[t]: 1.0 for t in ids if t in kpi_models[k].touchpoints}
+        cons.append(LinearConstraint(f"kpi_floor__{safe_name(k)}", "kpi_floor", k, ">=", float(floor),
+                                     has, f"the {k} floor ({money(float(floor))})", on_kpi=True, kpi=k))
 
+    values = dict(scenario.kpi_values)
+    composite = obj in ("max_value", "max_net") and bool(values)
     items = []
     for tid in ids:
         i = index[tid]
-        curve = HorizonCurve(tps[tid], H, kpi_weight if obj == "max_net" else 1.0)
+        kcurves = {k: HorizonCurve(m.touchpoints[tid], H) for k, m in kpi_models.items()
+                   if tid in m.touchpoints}
+        if composite:
+            parts = tuple((float(v), kpi_models[k].touchpoints[tid]) for k, v in values.items()
+                          if tid in kpi_models[k].touchpoints and v)
+            curve = HorizonCurve(tps[tid], H, 1.0, parts or ((0.0, tps[tid]),))
+        else:
+            curve = HorizonCurve(tps[tid], H, kpi_weight if obj == "max_net" else 1.0)
         top = hi[i]
         if budget is not None:
             top = min(top, budget.amount)
@@ -251,7 +280,7 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         # shadow price) rather than a binding variable bound the solver reports no dual for
         top = top * 1.02 + 1e-9 * (1.0 + top)
         items.append(Item(i, tid, tps[tid].stage, curve, float(lo[i]), float(top), mif.get(i),
-                          blocks.get(i)))
+                          blocks.get(i), kcurves))
     if budget is None and obj == "max_kpi":  # pragma: no cover - guarded by the schema
         raise ScenarioError("objective max_kpi needs a budget", path=scenario.source, field="budget")
     return AllocationProblem(scenario, tuple(items), tuple(cons), "min" if obj == "min_spend" else "max",

@@ -41,7 +41,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"id": li.id, "stage": li.stage, "spend": li.spend, "kpi": _num(li.kpi),
              "roi": _num(li.roi), "marginal_roi": _num(li.marginal_roi),
              "binding": list(li.binding), "share": (li.spend / total) if total > 0 else 0.0,
-             "weekly_spend": _num(li.weekly_spend)}
+             "weekly_spend": _num(li.weekly_spend), "reduced_cost": _num(li.reduced_cost),
+             **({"other_kpis": {k: _num(v) for k, v in li.other_kpis.items()}} if li.other_kpis else {})}
             for li in plan.line_items
         ],
         "stages": [{"stage": st, "spend": v["spend"], "kpi": _num(v["kpi"])}
