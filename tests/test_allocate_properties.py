@@ -103,7 +103,8 @@ def rows(sc: dict):
         return [t for t in IDS if STAGE[t] == name]
 
     groups = {f"stage:{s}": (members(s), r) for s, r in sc.get("stages", {}).items()}
-    groups.update({"group:g": (["b", "d"], r) for r in [sc["groups"]["g"]]} if "groups" in sc else {})
+    if "groups" in sc:
+        groups["group:g"] = (["b", "d"], sc["groups"]["g"])
     for name, (mem, r) in groups.items():
         m = np.array([1.0 if t in mem else 0.0 for t in IDS])
         if "min" in r:

@@ -27,7 +27,7 @@ def world(tmp_path):
 
 def test_every_command_has_help_with_an_example_and_is_documented():
     cli_doc = (DOCS / "cli.md").read_text()
-    for name, cmd in cli.commands.items():
+    for name, _cmd in cli.commands.items():
         r = run(name, "--help")
         assert r.exit_code == 0
         assert "Example:" in r.output, name

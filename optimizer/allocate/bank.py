@@ -78,7 +78,7 @@ def maximise_separable(bank: CurveBank, cost: np.ndarray, lo: np.ndarray, hi: np
     Concave curves: bisection on ``slope(x) = cost`` (exact to floating point). Others: the best of
     a dense grid, polished by golden-section search around it.
     """
-    n = len(bank.curves)
+    len(bank.curves)
     a = lo.astype(float).copy()
     b = hi.astype(float).copy()
     # bisection for all at once (harmless for non-concave ones, fixed below)

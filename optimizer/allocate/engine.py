@@ -64,7 +64,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
     build_s = solve_s = 0.0
     best: tuple | None = None
     rounds = 0
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported on the plan
         tb = time.perf_counter()
         pcs = [pieces(it.curve, p) for it, p in zip(problem.items, pts, strict=True)]
         built = build_model(problem, pcs)

@@ -84,7 +84,7 @@ class AllocationProblem:
 
 def _saturation_spend(curve: HorizonCurve) -> float:
     """Total spend at which a line item has reached 99.99% of its saturation level."""
-    lo, hi = 0.0, 1.0
+    _lo, hi = 0.0, 1.0
     top = curve.saturation_value
     if top <= 0:
         return 0.0

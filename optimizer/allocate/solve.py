@@ -33,7 +33,7 @@ DEFAULT_SOLVER = "highs"
 DUALS_TRUSTED = {"highs": True, "cbc": False}
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     OPTIMAL = "optimal"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
