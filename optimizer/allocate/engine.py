@@ -63,6 +63,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
     pts = points if points is not None else initial_points(problem, n_pieces)
     build_s = solve_s = 0.0
     best: tuple | None = None
+    prev_gap: float | None = None
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported on the plan
         tb = time.perf_counter()
@@ -108,6 +109,12 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         residual = kkt_residual(problem, bank, out.duals, x)
         if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
             break
+        # with binaries (zero-or-at-least, S-curves, blocks) the Lagrangian bound can keep a duality
+        # gap that finer pieces cannot close: stop once a round no longer halves it
+        if problem.needs_binaries and prev_gap is not None and best[3] > 0.5 * prev_gap \
+                and residual <= kkt_tolerance:
+            break
+        prev_gap = best[3]
         pts = [refine_around(p, float(xi), 0.0, it.hi) for p, xi, it in zip(pts, x, problem.items,
                                                                             strict=True)]
     assert best is not None

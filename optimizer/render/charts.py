@@ -82,3 +82,229 @@ def frontier_figure(frontier) -> plt.Figure:
 
 def save_frontier_plot(frontier, path: Path) -> Path:
     return _save(frontier_figure(frontier), Path(path))
+
+
+# ------------------------------------------------------------------------------------------------
+# the budget review pack (``budgetopt explain``)
+# ------------------------------------------------------------------------------------------------
+ROLE_COLOURS = {
+    "interior": "#1f5f8b",  # at the hurdle
+    "capped": "#c0504d",
+    "held_up": "#8064a2",
+    "unfunded": "#a6a6a6",
+    "not_worth_minimum": "#d9a441",
+    "infeasible": "#404040",
+}
+_INK = "#1f2d3d"
+_GRID = "#d9dee4"
+
+
+def _tidy(ax: plt.Axes) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#9aa5b1")
+    ax.tick_params(colors=_INK, labelsize=8)
+    ax.grid(color=_GRID, lw=0.6)
+    ax.set_axisbelow(True)
+
+
+def _thousands(ax: plt.Axes, axis: str = "both") -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _pos: int) -> str:
+        a = abs(v)
+        if a >= 1e6:
+            return f"{v / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
+        if a >= 1e3:
+            return f"{v / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
+        return f"{v:,.0f}"
+
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+
+
+def figure_png(fig: plt.Figure, dpi: int = 110) -> bytes:
+    """A figure as PNG bytes (deterministic: no software or time stamp), and closed."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None},
+                facecolor="white")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def review_curve_figure(tp: TouchpointResponse, kpi: str, weeks: float, spend: float,
+                        hurdle: float, role: str, last_cycle: float | None = None) -> plt.Figure:
+    """One line item's weekly response curve with the plan point and the hurdle's slope.
+
+    The short dashed segment through the plan point has the hurdle's slope: a line item at the
+    hurdle has a curve tangent to it; a capped one is steeper there, a held-up one flatter. An
+    unfunded one shows the hurdle's line from the origin above its first dollar.
+    """
+    sr = dict(tp.spend_range or {})
+    point = spend / weeks
+    lc = None if last_cycle is None else last_cycle / weeks
+    top = max(sr.get("max", 0.0) * 1.4, point * 1.5, (lc or 0.0) * 1.3, 1.0)
+    if top <= 1.0:  # nothing seen and nothing planned: show it up to twice its half-saturation
+        grid = np.geomspace(1.0, 1e10, 500)
+        reached = np.flatnonzero(tp.weekly_kpi(grid) >= 0.5 * tp.saturation_level)
+        top = 2.0 * float(grid[reached[0]]) if len(reached) else 1e6
+    x = np.linspace(0.0, top, 300)
+    colour = ROLE_COLOURS.get(role, _INK)
+    fig, ax = plt.subplots(figsize=(4.4, 2.9))
+    draws = tp.draw_responses()
+    if draws:
+        ys = np.array([d.weekly_kpi(x) for d in draws])
+        lo, hi = np.percentile(ys, [10, 90], axis=0)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.14, lw=0, label="P10–P90 (bootstrap)")
+    if sr.get("max"):
+        ax.axvspan(sr.get("min", 0.0), sr["max"], color="#7f8c8d", alpha=0.10, lw=0,
+                   label="weekly spend seen")
+    ax.plot(x, tp.weekly_kpi(x), color=colour, lw=2, label="response curve")
+    y0 = float(tp.weekly_kpi(point))
+    if point > 0:
+        half = 0.18 * top
+        xs = np.array([max(point - half, 0.0), min(point + half, top)])
+        ax.plot(xs, y0 + hurdle * (xs - point), color=_INK, ls="--", lw=1,
+                label=f"hurdle slope {hurdle:.2f}")
+        ax.plot([point], [y0], "o", color=_INK, ms=6, zorder=5, label="plan")
+    else:
+        xs = np.array([0.0, 0.35 * top])
+        ax.plot(xs, hurdle * xs, color=_INK, ls="--", lw=1, label=f"hurdle {hurdle:.2f} per unit")
+    if lc is not None and lc > 0:
+        ax.plot([lc], [float(tp.weekly_kpi(lc))], "D", mfc="white", mec=_INK, ms=5, zorder=5,
+                label="last cycle")
+    ax.set_xlabel("steady weekly spend", fontsize=8, color=_INK)
+    ax.set_ylabel(f"weekly {kpi}", fontsize=8, color=_INK)
+    ax.set_title(f"{tp.id} ({tp.stage})", fontsize=10, color=_INK, loc="left", fontweight="bold")
+    ax.set_xlim(0, top)
+    ax.set_ylim(bottom=0)
+    _tidy(ax)
+    _thousands(ax)
+    ax.legend(fontsize=6.5, loc="lower right", frameon=False)
+    return fig
+
+
+def ladder_figure(ladder, kpi: str, max_steps: int | None = None) -> plt.Figure:
+    """The ladder as a staircase: each increment a bar as wide as its money and as tall as its
+    return, in ranked order, with the hurdle and the line where the budget runs out."""
+    steps = list(ladder.steps if max_steps is None else ladder.steps[:max_steps])
+    items = list(dict.fromkeys(s.item for s in ladder.steps))
+    cmap = plt.get_cmap("tab20" if len(items) > 10 else "tab10")
+    colour = {it: cmap(i % cmap.N) for i, it in enumerate(items)}
+    fig, ax = plt.subplots(figsize=(9.5, 3.6))
+    left = 0.0
+    finite = [s.return_ for s in steps if np.isfinite(s.return_)]
+    cap = float(np.percentile(finite, 97)) * 1.25 if finite else 1.0
+    for s in steps:
+        h = min(s.return_, cap) if np.isfinite(s.return_) else cap
+        above = s.rank <= ladder.cutoff
+        ax.bar(left, h, width=s.amount, align="edge", color=colour[s.item],
+               alpha=0.95 if above else 0.35, edgecolor="white", lw=0.4,
+               hatch="///" if s.status == "committed" else None)
+        left += s.amount
+    ax.axvline(ladder.line_spend, color=_INK, lw=1.6)
+    ax.text(ladder.line_spend, cap * 0.98, "  budget runs out", color=_INK, fontsize=8,
+            va="top", ha="left")
+    if ladder.hurdle and np.isfinite(ladder.hurdle):
+        ax.axhline(ladder.hurdle, color=_INK, ls="--", lw=1)
+        ax.text(max(left, ladder.line_spend) * 1.005, ladder.hurdle, f"hurdle {ladder.hurdle:.2f}",
+                color=_INK, fontsize=8, va="center", ha="left",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[it]) for it in items]
+    ax.legend(handles, items, fontsize=7, ncol=min(len(items), 7), frameon=False,
+              loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.set_xlim(0, max(left, ladder.line_spend) * 1.01)
+    ax.set_ylim(0, cap)
+    ax.set_xlabel("cumulative spend, increments ranked by return (hatched: committed)",
+                  fontsize=8, color=_INK)
+    ax.set_ylabel(f"{kpi} per unit of money", fontsize=8, color=_INK)
+    _tidy(ax)
+    _thousands(ax, "x")
+    return fig
+
+
+def stage_spend_figure(stages, kpi: str) -> plt.Figure:
+    """Spend by stage (bars), last cycle (hollow markers) and each stage's ROI (labels)."""
+    names = [g.name for g in stages]
+    spend = np.array([g.spend for g in stages], float)
+    fig, ax = plt.subplots(figsize=(9.0, 0.42 * len(names) + 1.1))
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, spend, color="#1f5f8b", height=0.6, label="plan")
+    last = [g.last_cycle for g in stages]
+    if any(v is not None for v in last):
+        ax.plot([v or 0.0 for v in last], y, "D", mfc="white", mec=_INK, ms=6, ls="none",
+                label="last cycle")
+    # spend and ROI as a column to the right of the plot, like a table beside the bars
+    from matplotlib.transforms import blended_transform_factory
+
+    column = blended_transform_factory(ax.transAxes, ax.transData)
+    ax.text(1.02, len(names) - 0.35, "spend · ROI", transform=column, fontsize=7.5,
+            color="#5b6b7b", va="bottom")
+    for yi, g in zip(y, stages, strict=True):
+        roi = "–" if g.roi is None else f"{g.roi:.2f}"
+        ax.text(1.02, yi, f"{g.spend:,.0f} · {roi}", transform=column, va="center", fontsize=8,
+                color=_INK)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_xlim(0, max(spend.max() if len(spend) else 1.0,
+                       max((v or 0.0) for v in last) if last else 0.0) * 1.08 + 1)
+    ax.set_xlabel("spend over the horizon", fontsize=8, color=_INK)
+    _tidy(ax)
+    ax.grid(axis="y", visible=False)
+    _thousands(ax, "x")
+    ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
+    return fig
+
+
+def line_item_spend_figure(items) -> plt.Figure:
+    """Spend per line item, coloured by why it stops where it stops, with last cycle markers."""
+    from optimizer.explain import ROLE_WORDS
+
+    fig, ax = plt.subplots(figsize=(9.0, 0.34 * len(items) + 1.1))
+    y = np.arange(len(items))[::-1]
+    ax.barh(y, [it.spend for it in items], height=0.62,
+            color=[ROLE_COLOURS.get(it.role, _INK) for it in items])
+    lc = [it.last_cycle for it in items]
+    if any(v is not None for v in lc):
+        ax.plot([v or 0.0 for v in lc], y, "D", mfc="white", mec=_INK, ms=5, ls="none")
+    ax.set_yticks(y, [it.id for it in items], fontsize=8)
+    roles = list(dict.fromkeys(it.role for it in items))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=ROLE_COLOURS.get(r, _INK)) for r in roles]
+    labels = [ROLE_WORDS.get(r, r) for r in roles]
+    if any(v is not None for v in lc):
+        handles.append(plt.Line2D([], [], marker="D", mfc="white", mec=_INK, ls="none"))
+        labels.append("last cycle")
+    ax.legend(handles, labels, fontsize=7, frameon=False, loc="lower right")
+    ax.set_xlabel("spend over the horizon", fontsize=8, color=_INK)
+    _tidy(ax)
+    ax.grid(axis="y", visible=False)
+    _thousands(ax, "x")
+    return fig
+
+
+def review_frontier_figure(points, budget: float | None, kpi: str) -> plt.Figure:
+    """KPI and the marginal return of budget against total budget, this plan's budget marked."""
+    ok = [p for p in points if p.total_kpi is not None]
+    b = np.array([p.budget for p in ok], float)
+    k = np.array([p.total_kpi for p in ok], float)
+    m = np.array([p.marginal if p.marginal is not None and np.isfinite(p.marginal) else np.nan
+                  for p in ok], float)
+    fig, ax = plt.subplots(figsize=(6.2, 3.2))
+    ax.plot(b, k, "o-", color="#1f5f8b", ms=3.5, lw=2, label=kpi)
+    ax.set_xlabel("total budget", fontsize=8, color=_INK)
+    ax.set_ylabel(kpi, fontsize=8, color="#1f5f8b")
+    ax2 = ax.twinx()
+    ax2.plot(b, m, "s--", color="#c0504d", ms=3, lw=1.2, label="marginal return")
+    ax2.set_ylabel("marginal return", fontsize=8, color="#c0504d")
+    ax2.tick_params(labelsize=8, colors="#c0504d")
+    ax2.spines["top"].set_visible(False)
+    if budget is not None:
+        ax.axvline(budget, color=_INK, ls=":", lw=1.2)
+        ax.text(budget, ax.get_ylim()[1], " this plan", fontsize=8, va="top", color=_INK)
+    _tidy(ax)
+    _thousands(ax)
+    return fig

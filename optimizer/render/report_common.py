@@ -1,0 +1,138 @@
+"""What the review pack's renderers share: number formats, and the rows of each table.
+
+The Markdown, HTML and XLSX reports lay out the same tables; the rows are built here once, as
+plain values (numbers stay numbers for the workbook; ``fmt_*`` turn them into text for the others).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from optimizer.explain import (
+    ROLE_WORDS,
+    Explanation,
+    LadderStep,
+    LineItemExplanation,
+    fmt_delta,
+    fmt_ratio,
+)
+from optimizer.explain import fmt_amount as fmt_money
+
+__all__ = ["fmt_delta", "fmt_money", "fmt_pct", "fmt_ratio"]
+
+
+def fmt_pct(v: float | None, digits: int = 1) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:.{digits}%}"
+
+
+def role_word(role: str) -> str:
+    return ROLE_WORDS.get(role, role)
+
+
+def held_by(it: LineItemExplanation) -> str:
+    return "; ".join(it.rule_labels)
+
+
+def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
+    """(label, value, kind) for the summary; kind is money, ratio, pct, text or int."""
+    rows: list[tuple[str, Any, str]] = [
+        ("Scenario", e.scenario, "text"),
+        ("Objective", e.objective, "text"),
+        ("Horizon (weeks)", e.horizon_weeks, "int"),
+        ("Budget", e.budget, "money"),
+        ("Total spend", e.total_spend, "money"),
+        (f"Modelled {e.kpi}", e.total_kpi, "money"),
+        ("ROI", e.roi, "ratio"),
+        ("Hurdle (budget shadow price)", e.hurdle, "ratio"),
+    ]
+    if e.total_kpi_p10 is not None:
+        rows.append((f"{e.kpi} P10 (bootstrap)", e.total_kpi_p10, "money"))
+        rows.append((f"{e.kpi} P90 (bootstrap)", e.total_kpi_p90, "money"))
+    if e.last_cycle_total is not None:
+        rows.append(("Last cycle spend", e.last_cycle_total, "money"))
+        rows.append(("Change vs last cycle", e.total_spend - e.last_cycle_total, "money"))
+    rows.append(("Certificate gap", e.gap, "pct"))
+    rows.append(("Solver", e.solver, "text"))
+    rows.append(("Re-solves behind this report", e.n_solves, "int"))
+    return rows
+
+
+LINE_ITEM_COLUMNS = ("line item", "stage", "spend", "share", "KPI", "ROI", "marginal ROI",
+                     "hurdle", "role", "held by", "next +", "next: plan Δ KPI", "last −",
+                     "last: plan Δ KPI", "weekly spend", "max weekly seen", "KPI P10", "KPI P90",
+                     "last cycle", "Δ vs last cycle")
+
+
+def line_item_rows(e: Explanation) -> list[list[Any]]:
+    rows = []
+    for it in e.items:
+        rows.append([
+            it.id, it.stage, it.spend, it.share, it.kpi, it.roi, it.marginal_roi, it.hurdle,
+            role_word(it.role), held_by(it),
+            None if it.next is None else it.next.amount,
+            None if it.next is None else it.next.total_kpi,
+            None if it.last is None else it.last.amount,
+            None if it.last is None else it.last.total_kpi,
+            it.position.weekly_spend, it.position.seen_max, it.position.kpi_p10,
+            it.position.kpi_p90, it.last_cycle, it.delta,
+        ])
+    return rows
+
+
+LADDER_COLUMNS = ("rank", "line item", "stage", "increment", "from", "to", "amount", "KPI gain",
+                  "return", "ranking return", "status", "cumulative spend", "cumulative KPI", "note")
+
+
+def ladder_row(s: LadderStep) -> list[Any]:
+    return [s.rank or None, s.item, s.stage, s.index, s.spend_from, s.spend_to, s.amount,
+            s.kpi_gain, s.return_, s.rank_return, s.status,
+            s.cumulative_spend if s.rank else None, s.cumulative_kpi if s.rank else None,
+            s.reason]
+
+
+STAGE_COLUMNS = ("stage", "members", "spend", "share", "KPI", "ROI", "marginal ROI (min)",
+                 "marginal ROI (max)", "binding rules", "last cycle", "Δ vs last cycle")
+
+
+def group_rows(groups: Any) -> list[list[Any]]:
+    return [[g.name, ", ".join(g.members), g.spend, g.share, g.kpi, g.roi, g.marginal_min,
+             g.marginal_max, "; ".join(g.binding), g.last_cycle, g.delta] for g in groups]
+
+
+CONSTRAINT_COLUMNS = ("constraint", "kind", "sense", "limit", "value", "slack", "binding",
+                      "shadow price", "step", "gain (shadow price)", "gain (re-solve)", "in words")
+
+
+def constraint_rows(e: Explanation) -> list[list[Any]]:
+    return [[c.label, c.kind, c.sense, c.rhs, c.lhs, c.slack, "yes" if c.binding else "no",
+             c.shadow_price, c.step, c.estimate, c.resolved, c.sentence] for c in e.constraints]
+
+
+def answers(e: Explanation) -> list[tuple[str, str]]:
+    """The review's usual questions, answered from the explanation (question, answer)."""
+    out: list[tuple[str, str]] = []
+    capped = [it for it in e.items if it.role == "capped"]
+    if capped:
+        it = max(capped, key=lambda x: x.spend)
+        out.append((f"Why is {it.id} not higher?", it.reason))
+    interior = [it for it in e.items if it.role == "interior" and it.last is not None]
+    if interior:
+        it = max(interior, key=lambda x: x.spend)
+        out.append((f"What do we lose if {it.id} is cut?", it.last.sentence if it.last else ""))
+    above = e.ladder.above(3)
+    below = e.ladder.below(3)
+    if above:
+        txt = "; ".join(f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
+                        f"(returns {fmt_ratio(s.return_)})" for s in reversed(above))
+        nxt = "; ".join(f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
+                        f"(returns {fmt_ratio(s.return_)})" for s in below)
+        out.append(("Which dollars are the last ones in?",
+                    f"The last increments above the line are: {txt}. The first ones out: "
+                    f"{nxt or 'none'}."))
+    unfunded = [it for it in e.items if it.role in ("unfunded", "not_worth_minimum")]
+    for it in unfunded[:2]:
+        out.append((f"Why is {it.id} not funded?", it.reason))
+    return out

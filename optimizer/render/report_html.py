@@ -1,0 +1,354 @@
+"""The budget review pack as ONE self-contained HTML file.
+
+Opens offline and prints cleanly: the CSS is inline and every chart is a PNG embedded as a
+``data:`` URI, so the file can be mailed, archived or attached to a board paper as it is. No
+scripts, no fonts or images from elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from optimizer.explain import Explanation, LadderStep, LineItemExplanation
+from optimizer.fileio import atomic_write_text
+from optimizer.render import charts
+from optimizer.render.report_common import (
+    answers,
+    fmt_delta,
+    fmt_money,
+    fmt_pct,
+    fmt_ratio,
+    held_by,
+    role_word,
+)
+
+_CSS = """
+:root { --ink:#1f2d3d; --muted:#5b6b7b; --line:#d9dee4; --soft:#f4f6f8; --accent:#1f5f8b; }
+* { box-sizing: border-box; }
+html { background: #e9edf1; }
+body { margin: 0 auto; max-width: 1180px; background: #fff; color: var(--ink);
+       font: 14px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       box-shadow: 0 0 24px rgba(31,45,61,.08); }
+header.cover { background: var(--ink); color: #fff; padding: 28px 40px 22px; }
+header.cover .eyebrow { text-transform: uppercase; letter-spacing: .14em; font-size: 11px;
+                        color: #9fb3c8; }
+header.cover h1 { margin: 4px 0 6px; font-size: 28px; font-weight: 600; }
+header.cover .sub { color: #c9d6e2; font-size: 13px; }
+nav { background: var(--soft); border-bottom: 1px solid var(--line); padding: 8px 40px;
+      font-size: 12.5px; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 18px; }
+main { padding: 8px 40px 32px; }
+section { margin-top: 26px; }
+h2 { font-size: 19px; font-weight: 600; border-bottom: 2px solid var(--ink); padding-bottom: 4px;
+     margin: 0 0 12px; }
+h3 { font-size: 15px; margin: 0 0 6px; }
+p.lead { font-size: 15px; max-width: 900px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px;
+         margin: 14px 0 6px; }
+.card { border: 1px solid var(--line); border-top: 3px solid var(--accent); padding: 10px 14px;
+        background: #fff; }
+.card .label { font-size: 11px; text-transform: uppercase; letter-spacing: .06em;
+               color: var(--muted); }
+.card .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card .note { font-size: 11.5px; color: var(--muted); }
+.warn { border-left: 4px solid #d9a441; background: #fdf6e7; padding: 8px 12px; margin: 8px 0;
+        font-size: 13px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 12.5px; }
+th { text-align: left; font-weight: 600; color: var(--muted); font-size: 11px;
+     text-transform: uppercase; letter-spacing: .04em; border-bottom: 1.5px solid var(--ink);
+     padding: 6px 8px; vertical-align: bottom; }
+td { padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tbody tr:nth-child(even) td { background: #fafbfc; }
+tr.total td { font-weight: 700; border-top: 1.5px solid var(--ink); border-bottom: 2px solid
+              var(--ink); background: #fff !important; }
+tr.cut td { background: var(--ink) !important; color: #fff; font-weight: 600; text-align: center;
+            font-size: 11.5px; letter-spacing: .08em; text-transform: uppercase; padding: 3px; }
+tr.out td { color: var(--muted); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 11px;
+         font-weight: 600; color: #fff; white-space: nowrap; }
+.qa dt { font-weight: 600; margin-top: 10px; }
+.qa dd { margin: 2px 0 0 0; max-width: 950px; }
+.item { display: grid; grid-template-columns: 1fr 420px; gap: 18px; border: 1px solid var(--line);
+        padding: 14px 16px; margin: 12px 0; page-break-inside: avoid; }
+.item .facts { font-size: 12.5px; margin: 8px 0 0; }
+.item .facts dt { font-weight: 600; color: var(--muted); font-size: 11px;
+                  text-transform: uppercase; letter-spacing: .04em; margin-top: 6px; }
+.item .facts dd { margin: 0; }
+.item .head { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }
+.item .fig img { width: 100%; height: auto; }
+.kv { font-variant-numeric: tabular-nums; color: var(--muted); font-size: 12px; }
+figure { margin: 10px 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { font-size: 11.5px; color: var(--muted); }
+.two { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; align-items: start; }
+details summary { cursor: pointer; color: var(--accent); margin: 8px 0; }
+footer { border-top: 1px solid var(--line); padding: 14px 40px 28px; color: var(--muted);
+         font-size: 12px; }
+@media print { html { background: #fff; } body { box-shadow: none; max-width: none; }
+  nav { display: none; } section { page-break-inside: auto; } h2 { page-break-after: avoid; } }
+"""
+
+
+def _e(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _img(png: bytes, alt: str, width: int | None = None) -> str:
+    w = f' width="{width}"' if width else ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{_e(alt)}"{w} src="data:image/png;base64,{data}">'
+
+
+def _num(v: str) -> str:
+    return f'<td class="num">{_e(v)}</td>'
+
+
+def _badge(role: str) -> str:
+    colour = charts.ROLE_COLOURS.get(role, "#404040")
+    return f'<span class="badge" style="background:{colour}">{_e(role_word(role))}</span>'
+
+
+def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "") -> str:
+    th = "".join(f'<th class="num">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>"
+                 for h, num in head)
+    c = f' class="{cls}"' if cls else ""
+    return f"<table{c}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _cards(e: Explanation) -> str:
+    k = e.kpi
+    cards = [("Budget", fmt_money(e.budget), f"{e.horizon_weeks} weeks"),
+             ("Planned spend", fmt_money(e.total_spend),
+              "" if e.last_cycle_total is None else
+              f"{fmt_delta(e.total_spend - e.last_cycle_total)} vs last cycle"),
+             (f"Modelled {k}", fmt_money(e.total_kpi),
+              "" if e.total_kpi_p10 is None else
+              f"P10–P90 {fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}"),
+             ("ROI", fmt_ratio(e.roi, 2), f"{k} per unit of money"),
+             ("Hurdle", fmt_ratio(e.hurdle), "what the last dollar returns")]
+    body = "".join(f'<div class="card"><div class="label">{_e(a)}</div>'
+                   f'<div class="value">{_e(b)}</div><div class="note">{_e(c)}</div></div>'
+                   for a, b, c in cards)
+    return f'<div class="cards">{body}</div>'
+
+
+def _line_items_table(e: Explanation) -> str:
+    lc = e.last_cycle_total is not None
+    head = [("line item", False), ("stage", False), ("spend", True), ("share", True),
+            (e.kpi, True), ("ROI", True), ("marginal ROI", True), ("why it stops", False),
+            ("held by", False)]
+    if lc:
+        head += [("last cycle", True), ("Δ", True)]
+    rows = []
+    for it in e.items:
+        r = (f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(fmt_money(it.spend))}"
+             f"{_num(fmt_pct(it.share))}{_num(fmt_money(it.kpi))}{_num(fmt_ratio(it.roi, 2))}"
+             f"{_num(fmt_ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
+             f"<td>{_e(held_by(it))}</td>")
+        if lc:
+            r += _num(fmt_money(it.last_cycle)) + _num(fmt_delta(it.delta))
+        rows.append(f"<tr>{r}</tr>")
+    tot = (f"<td>Total</td><td></td>{_num(fmt_money(e.total_spend))}{_num('100.0%')}"
+           f"{_num(fmt_money(e.total_kpi))}{_num(fmt_ratio(e.roi, 2))}<td></td><td></td><td></td>")
+    if lc:
+        d = e.total_spend - (e.last_cycle_total or 0.0)
+        tot += _num(fmt_money(e.last_cycle_total)) + _num(fmt_delta(d))
+    rows.append(f'<tr class="total">{tot}</tr>')
+    return _table(head, rows)
+
+
+def _item_card(e: Explanation, it: LineItemExplanation) -> str:
+    tp = e.responses.get(it.id)
+    fig = ""
+    if tp is not None:
+        png = charts.figure_png(charts.review_curve_figure(
+            tp, e.kpi, e.horizon_weeks, it.spend, it.hurdle, it.role, it.last_cycle))
+        fig = f'<div class="fig">{_img(png, f"response curve of {it.id} with the plan point")}</div>'
+    facts = []
+    if it.next is not None:
+        facts.append(("Next increment", it.next.sentence))
+    if it.last is not None:
+        facts.append(("Last increment", it.last.sentence))
+    if it.role_range is not None:
+        facts.append(("Over budgets", it.role_range.sentence))
+    facts.append(("On its curve", it.position.sentence))
+    if it.last_cycle is not None:
+        facts.append(("Against last cycle",
+                      f"{fmt_money(it.last_cycle)} last cycle; {fmt_delta(it.delta)} in this plan."))
+    dl = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in facts)
+    kv = (f"spend {fmt_money(it.spend)} · {fmt_pct(it.share)} of plan · {e.kpi} "
+          f"{fmt_money(it.kpi)} · ROI {fmt_ratio(it.roi, 2)} · marginal "
+          f"{fmt_ratio(it.marginal_roi)} · hurdle {fmt_ratio(it.hurdle)}")
+    return (f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '
+            f'<span class="kv">({_e(it.stage)})</span></h3>{_badge(it.role)}</div>'
+            f'<div class="kv">{_e(kv)}</div><p>{_e(it.reason)}</p>'
+            f'<dl class="facts">{dl}</dl></div>{fig}</div>')
+
+
+def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list[str]:
+    rows = []
+    for s in steps:
+        cls = ' class="out"' if cutoff is not None and s.rank > cutoff else ""
+        rows.append(
+            f"<tr{cls}>{_num(str(s.rank or '–'))}<td>{_e(s.item)}</td>"
+            f"{_num(f'{fmt_money(s.spend_from)} – {fmt_money(s.spend_to)}')}"
+            f"{_num(fmt_money(s.amount))}{_num(fmt_money(s.kpi_gain))}{_num(fmt_ratio(s.return_))}"
+            f"<td>{_e(s.status)}</td>"
+            f"{_num(fmt_money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>")
+    return rows
+
+
+_LADDER_HEAD = [("rank", True), ("line item", False), ("increment", True), ("amount", True),
+                ("KPI gain", True), ("return", True), ("status", False),
+                ("cumulative spend", True), ("note", False)]
+
+
+def _ladder_section(e: Explanation) -> str:
+    lad = e.ladder
+    png = charts.figure_png(charts.ladder_figure(lad, e.kpi))
+    around = _ladder_rows(lad.above(5), lad.cutoff)
+    around.append(f'<tr class="cut"><td colspan="9">the budget runs out here: '
+                  f'{_e(fmt_money(lad.line_spend))}</td></tr>')
+    around += _ladder_rows(lad.below(5), lad.cutoff)
+    parts = [
+        '<section id="ladder"><h2>The zero-based ladder</h2>',
+        f'<p class="lead">Every line item\'s spend is cut into increments (decision packages), '
+        f"each priced on its own response curve and ranked across the whole plan by "
+        f"{_e(e.kpi)} per unit of money. Committed increments (locks and floors) come first. "
+        f"The budget runs out after increment {lad.cutoff}: everything above the line is in "
+        f"the plan, everything below it is not.</p>",
+        f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"
+        "<figcaption>Each bar is one increment: its width is the money, its height the return "
+        "(the steepest first increments are cut off at the top of the chart). Faded bars are "
+        "below the line; hatched ones are committed.</figcaption></figure>",
+        "<h3>Around the line</h3>", _table(_LADDER_HEAD, around)]
+    if lad.blocked:
+        parts += ["<h3>Kept out by a rule, whatever they return</h3>",
+                  _table(_LADDER_HEAD, _ladder_rows(lad.blocked))]
+    parts += ["<details><summary>The full ladder "
+              f"({len(lad.steps)} increments)</summary>",
+              _table(_LADDER_HEAD, _ladder_rows(lad.steps, lad.cutoff)), "</details></section>"]
+    return "".join(parts)
+
+
+def _groups_table(groups: Any, e: Explanation, word: str) -> str:
+    lc = e.last_cycle_total is not None
+    head = [(word, False), ("line items", False), ("spend", True), ("share", True), (e.kpi, True),
+            ("ROI", True), ("binding rules", False)]
+    if lc:
+        head += [("last cycle", True), ("Δ", True)]
+    rows = []
+    for g in groups:
+        r = (f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(fmt_money(g.spend))}"
+             f"{_num(fmt_pct(g.share))}{_num(fmt_money(g.kpi))}{_num(fmt_ratio(g.roi, 2))}"
+             f"<td>{_e('; '.join(g.binding) or '–')}</td>")
+        if lc:
+            r += _num(fmt_money(g.last_cycle)) + _num(fmt_delta(g.delta))
+        rows.append(f"<tr>{r}</tr>")
+    if word == "stage":
+        tot = (f"<td>Total</td><td></td>{_num(fmt_money(sum(g.spend for g in groups)))}"
+               f"{_num('100.0%')}{_num(fmt_money(sum(g.kpi for g in groups)))}"
+               f"{_num(fmt_ratio(e.roi, 2))}<td></td>")
+        if lc:
+            tot += _num(fmt_money(e.last_cycle_total)) + "<td></td>"
+        rows.append(f'<tr class="total">{tot}</tr>')
+    return _table(head, rows)
+
+
+def _certified(gap: float | None) -> str:
+    if gap is None:
+        return "not certified"
+    if gap < 1e-6:
+        return "certified optimal (gap < 0.0001%)"
+    return f"certified within {gap:.4%} of the optimum"
+
+
+def explanation_html(e: Explanation) -> str:
+    """Render an explanation as one self-contained HTML page (inline CSS, embedded PNG charts).
+
+    Parameters
+    ----------
+    e : Explanation
+
+    Returns
+    -------
+    str
+    """
+    k = e.kpi
+    sub = (f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e.gap)} · "
+           f"solver {e.solver}")
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Budget review: {_e(e.scenario)}</title><style>{_CSS}</style></head><body>",
+        f'<header class="cover"><div class="eyebrow">Budget review pack</div>'
+        f"<h1>{_e(e.scenario)}</h1><div class=\"sub\">{_e(sub)}</div></header>",
+        '<nav><a href="#summary">Summary</a><a href="#questions">Questions</a>'
+        '<a href="#line-items">Line items</a><a href="#why">Why each stops</a>'
+        '<a href="#ladder">Ladder</a><a href="#stages">Stages</a>'
+        '<a href="#constraints">Constraints</a>'
+        + ('<a href="#frontier">Frontier</a>' if e.frontier else "") + "</nav><main>",
+        f'<section id="summary"><h2>Summary</h2>{_cards(e)}'
+        f'<p class="lead">{_e(" ".join(e.headline))}</p>',
+        *[f'<div class="warn"><b>Warning:</b> {_e(w)}</div>' for w in e.warnings],
+        "</section>",
+    ]
+    qa = answers(e)
+    if qa:
+        dl = "".join(f"<dt>{_e(q)}</dt><dd>{_e(a)}</dd>" for q, a in qa)
+        parts.append(f'<section id="questions"><h2>The reviewer\'s questions</h2>'
+                     f'<dl class="qa">{dl}</dl></section>')
+    li_png = charts.figure_png(charts.line_item_spend_figure(e.items))
+    parts.append(f'<section id="line-items"><h2>Line items</h2>{_line_items_table(e)}'
+                 f"<figure>{_img(li_png, 'spend per line item, coloured by why it stops')}"
+                 "<figcaption>Spend per line item, coloured by why it stops where it stops; "
+                 "diamonds mark last cycle.</figcaption></figure></section>")
+    parts.append('<section id="why"><h2>Why each line item stops where it stops</h2>'
+                 '<p class="lead">The dashed segment through each plan point has the hurdle\'s '
+                 "slope: a line item at the hurdle has a curve tangent to it; a capped one is "
+                 "steeper there (it would earn more than the hurdle), a held-up one flatter.</p>"
+                 + "".join(_item_card(e, it) for it in e.items) + "</section>")
+    parts.append(_ladder_section(e))
+    st_png = charts.figure_png(charts.stage_spend_figure(e.stages, k))
+    groups = (f"<h3>Groups</h3>{_groups_table(e.groups, e, 'group')}" if e.groups else "")
+    parts.append(f'<section id="stages"><h2>Stages and groups</h2>'
+                 f"{_groups_table(e.stages, e, 'stage')}"
+                 f"<figure>{_img(st_png, 'spend by stage')}<figcaption>Spend by journey stage; "
+                 f"diamonds mark last cycle.</figcaption></figure>{groups}</section>")
+    crow = [f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
+            f"{_num(fmt_money(c.slack) if c.unit == 'money' else fmt_ratio(c.slack, 0))}"
+            f"{_num(fmt_ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
+            for c in e.constraints]
+    parts.append('<section id="constraints"><h2>Constraints</h2>'
+                 + _table([("constraint", False), ("binding", False), ("slack", True),
+                           ("shadow price", True), ("in words", False)], crow) + "</section>")
+    if e.frontier:
+        fr_png = charts.figure_png(charts.review_frontier_figure(e.frontier, e.budget, k))
+        frows = [f"<tr>{_num(fmt_money(p.budget))}<td>{_e(p.status)}"
+                 f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"
+                 f"</td>{_num(fmt_money(p.total_kpi))}{_num(fmt_ratio(p.marginal))}</tr>"
+                 for p in e.frontier]
+        parts.append(f'<section id="frontier"><h2>The budget frontier</h2><div class="two">'
+                     f"<figure>{_img(fr_png, 'the budget frontier')}</figure><div>"
+                     + _table([("budget", True), ("status", False), (k, True),
+                               ("marginal return", True)], frows) + "</div></div></section>")
+    parts.append(
+        "</main><footer><b>How to read this.</b> Marginal ROI is the "
+        f"{_e(k)} the next unit of money buys on the line item's smooth response curve at the "
+        "plan point; ROI is the average over all its money. The hurdle is the budget's shadow "
+        "price: what the last unit of money returns anywhere in the plan. Next/last increment "
+        "numbers come from re-solving the whole plan with the line item forced up or down, so "
+        "they include what the rest of the plan gives up or gains. "
+        f"Re-solves certified within {e.tolerance:g}; {e.n_solves} solves behind this report. "
+        "Generated by budgetopt.</footer></body></html>\n")
+    return "".join(parts)
+
+
+def write_html(e: Explanation, path: str | Path) -> Path:
+    """Write the HTML review pack atomically."""
+    return atomic_write_text(path, explanation_html(e))

@@ -1,0 +1,67 @@
+"""The review pack for machines: an ``Explanation`` as plain JSON types."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.explain import Explanation
+from optimizer.fileio import atomic_write_text
+
+FORMAT = "budgetopt.explanation"
+FORMAT_VERSION = 1
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, tuples and numpy values as JSON types; non-finite floats become None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.name != "responses"}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def explanation_to_dict(e: Explanation) -> dict[str, Any]:
+    """An explanation as a JSON-ready dict.
+
+    Parameters
+    ----------
+    e : Explanation
+
+    Returns
+    -------
+    dict
+        Every field of the explanation (the response curves excepted), plus ``format`` /
+        ``format_version`` and, under ``ladder``, the ranks just above and below the line.
+    """
+    d = _plain(e)
+    d = {"format": FORMAT, "format_version": FORMAT_VERSION, **d}
+    d["ladder"]["above_line"] = [s.rank for s in e.ladder.above(3)]
+    d["ladder"]["below_line"] = [s.rank for s in e.ladder.below(3)]
+    return d
+
+
+def explanation_json(e: Explanation) -> str:
+    """``explanation_to_dict`` as indented JSON text (no NaN: JSON has none)."""
+    return json.dumps(explanation_to_dict(e), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_json(e: Explanation, path: str | Path) -> Path:
+    """Write ``explanation_json`` atomically."""
+    return atomic_write_text(path, explanation_json(e))
