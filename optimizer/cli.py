@@ -7,6 +7,7 @@ infeasible scenario exits 3 naming the constraints that conflict; never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -75,6 +76,104 @@ def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _ledger_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ledger PATH``, ``--no-ledger`` and ``-q/--quiet`` for the commands that record runs."""
+    fn = click.option("-q", "--quiet", is_flag=True,
+                      help="Nothing on stderr but warnings and errors (for scripts).")(fn)
+    fn = click.option("--no-ledger", is_flag=True, help="Do not record this run in the ledger.")(fn)
+    fn = _ledger_path_option(fn)
+    return fn
+
+
+def _ledger_path_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), default=None,
+                        envvar="BUDGETOPT_LEDGER", show_envvar=True, metavar="PATH",
+                        help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].")(fn)
+
+
+def _run_options(scenarios: Any, model: Path | None, solver: str, tolerance: float,
+                 time_limit: float | None, **more: Any) -> dict[str, Any]:
+    """A run's options, as the ledger records them and ``execute`` takes them."""
+    return {"scenarios": [str(p) for p in scenarios], "model": str(model) if model else None,
+            "solver": solver, "tolerance": tolerance, "time_limit": time_limit, **more}
+
+
+def _absolute(options: dict[str, Any]) -> dict[str, Any]:
+    """Options with absolute paths, so that a recorded run can be re-run from anywhere."""
+    out = dict(options)
+    out["scenarios"] = [str(Path(p).resolve()) for p in options.get("scenarios", [])]
+    for key in ("model", "actuals"):
+        if out.get(key):
+            out[key] = str(Path(out[key]).resolve())
+    return out
+
+
+def _record(command: str, options: dict[str, Any], result: Any, ledger_file: Path | None,
+            no_ledger: bool, quiet: bool, extra: dict[str, Any] | None = None) -> str | None:
+    """Record a run in the ledger; a ledger that cannot take it is a warning, not a failure."""
+    if no_ledger:
+        return None
+    from optimizer.workflow.ledger import Ledger, ledger_path, record_result
+
+    path = ledger_path(ledger_file)
+    try:
+        with Ledger(path) as led:
+            run = record_result(led, command, _absolute(options), result, extra=extra)
+    except Exception as e:  # noqa: BLE001 - the plan stands even when the ledger cannot take it
+        _stderr(f"warning: the run was not recorded in the ledger {path}: {e}")
+        return None
+    if not quiet:
+        _stderr(f"recorded run {run.id} in {path}")
+    return run.id
+
+
+@contextlib.contextmanager
+def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
+    """A rich progress bar on stderr (when it is a terminal and not ``quiet``), as a callback
+    ``update(done, total, name="")``; shown once there are ``at_least`` steps."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task: list[Any] = []
+
+        def update(done: int, total: int, name: str = "") -> None:
+            if total < at_least:
+                return
+            if not task:
+                task.append(bar.add_task(label, total=total))
+            bar.update(task[0], completed=done, total=total,
+                       description=f"{label} {name}".strip())
+
+        yield update
+
+
+def _emit(text: str, out: Path | None, quiet: bool) -> None:
+    """Machine or table text to stdout, or to ``-o FILE`` (a 'wrote' line unless quiet)."""
+    from optimizer.fileio import atomic_write_text
+
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        if not quiet:
+            _stderr(f"wrote {out}")
+
+
+def _show(renderable: Any, out: Path | None, quiet: bool) -> None:
+    from optimizer.render import tables
+
+    if out is not None:
+        _emit(tables.render_text(renderable), out, quiet)
+    else:
+        tables.print_renderable(renderable)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="budgetopt")
 def cli() -> None:
@@ -130,78 +229,136 @@ def fit(journey_path: Path, history_path: Path, out: Path, seed: int, jobs: int,
               help="Write to this file instead of stdout.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Use this model instead of the one the scenario names.")
+@click.option("--robust", type=click.Choice(["none", "mean"]), default="none", show_default=True,
+              help="mean: maximise the expected KPI over the model's bootstrap draws.")
+@click.option("--uncertainty", is_flag=True,
+              help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
+                   "every line item's spend and of total KPI.")
 @_solver_options
+@_ledger_options
 @handle_errors
-def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None, solver: str,
-             tolerance: float, time_limit: float | None) -> None:
+def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None, robust: str,
+             uncertainty: bool, solver: str, tolerance: float, time_limit: float | None,
+             ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """Allocate the budget of a scenario: the certified-optimal plan per line item.
+
+    Every run is recorded in the ledger (see budgetopt history).
 
     \b
     Example:
       budgetopt optimize scenarios/base.yaml
       budgetopt optimize scenarios/base.yaml --format json -o plan.json
+      budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
     """
-    from optimizer.allocate import allocate
-    from optimizer.render import machine, tables
-    from optimizer.response.model import read_model
-    from optimizer.scenario import load_scenario
+    from optimizer.render import planning, tables
+    from optimizer.workflow.ledger import execute
 
-    sc = load_scenario(scenario)
-    model = read_model(model_path or sc.model)
-    plan = allocate(sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    opts = _run_options([scenario], model_path, solver, tolerance, time_limit, robust=robust)
+    if uncertainty:  # say so before optimising when the model has no draws to spread over
+        from optimizer.response.model import read_model
+        from optimizer.scenario import load_scenario
+        from optimizer.workflow.robust import require_draws
+
+        require_draws(read_model(model_path or load_scenario(scenario).model))
+    plan = execute("optimize", opts)
+    if plan.status == "infeasible" or not plan.ok:
+        _record("optimize", opts, plan, ledger_file, no_ledger, True)
     if plan.status == "infeasible":
         raise InfeasibleError(f"scenario '{plan.scenario}' is infeasible: {plan.message}",
                               conflicts=plan.conflicts, path=scenario)
     if not plan.ok:
         raise BudgetOptError(f"the solver stopped without a plan ({plan.status}): {plan.message}",
                              path=scenario)
+    unc = None
+    if uncertainty:
+        from optimizer.response.model import read_model
+        from optimizer.scenario import load_scenario
+        from optimizer.workflow.robust import plan_uncertainty
+
+        sc = load_scenario(scenario)
+        model = read_model(model_path or sc.model)
+        with _progress("re-optimising on each bootstrap draw", quiet) as bar:
+            unc = plan_uncertainty(sc, model, plan, solver=solver, time_limit=time_limit,
+                                   progress=bar)
+    extra = {"uncertainty": unc.to_dict()} if unc is not None else None
+    _record("optimize", opts, plan, ledger_file, no_ledger, quiet, extra)
+    if not quiet:
+        from optimizer.scenario import load_scenario
+        from optimizer.workflow.variants import count_variants
+
+        n = count_variants(load_scenario(scenario))
+        if n:
+            _stderr(f"note: {scenario} declares {n} variant(s): compare them with "
+                    f"budgetopt compare {scenario}")
     if fmt == "json":
-        _write_or_print(machine.plan_json(plan), out)
+        from optimizer.render.machine import to_json
+
+        _emit(to_json(planning.plan_dict(plan, unc)), out, quiet)
     elif fmt == "csv":
-        _write_or_print(machine.plan_csv(plan), out)
+        _emit(planning.plan_csv(plan, unc), out, quiet)
     else:
-        if out is not None:
-            _write_or_print(tables.render_text(tables.plan_renderable(plan)), out)
-        else:
-            tables.print_renderable(tables.plan_renderable(plan))
+        from rich.console import Group
+
+        parts = [tables.plan_renderable(plan), planning.robust_note(plan)]
+        if unc is not None:
+            parts.append(planning.uncertainty_renderable(unc))
+        _show(Group(*[p for p in parts if p is not None]), out, quiet)
 
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]),
+              default="table", show_default=True, help="xlsx needs -o FILE.")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Use this model for every scenario instead of the ones they name.")
+@click.option("--reference", default=None, metavar="NAME",
+              help="The scenario the deltas are taken against [default: the first].")
 @_solver_options
+@_ledger_options
 @handle_errors
 def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path: Path | None,
-            solver: str, tolerance: float, time_limit: float | None) -> None:
+            reference: str | None, solver: str, tolerance: float, time_limit: float | None,
+            ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """Compare scenarios side by side: totals, spend by stage, spend per line item with deltas
-    against the first.
+    against the reference, and in each scenario the rules that cost the most KPI.
+
+    A single file that declares variants, a grid or a sweep is compared with its variants.
 
     \b
     Example:
       budgetopt compare scenarios/base.yaml scenarios/budget_cut.yaml scenarios/awareness_push.yaml
+      budgetopt compare scenarios/plan.yaml --reference cut --format xlsx -o comparison.xlsx
     """
-    from optimizer.render import machine, tables
-    from optimizer.response.model import read_model
-    from optimizer.workflow.compare import run_scenarios
+    from optimizer.render import planning
+    from optimizer.scenario import load_scenario
+    from optimizer.workflow.ledger import execute
+    from optimizer.workflow.variants import declares_variants
 
-    if len(scenarios) < 2:
-        raise click.UsageError("compare needs at least two scenarios")
-    override = read_model(model_path) if model_path else None
-    comp = run_scenarios(scenarios, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                         model_override=override)
+    if fmt == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx writes a workbook: give -o FILE.xlsx")
+    if len(scenarios) < 2 and not declares_variants(load_scenario(scenarios[0])):
+        raise click.UsageError("compare needs at least two scenarios, or one file that declares "
+                               "variants, a grid or a sweep")
+    opts = _run_options(scenarios, model_path, solver, tolerance, time_limit, reference=reference)
+    with _progress("optimising", quiet, at_least=3) as bar:
+        comp = execute("compare", opts, progress=bar)
+    _record("compare", opts, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
-        _write_or_print(machine.comparison_json(comp), out)
+        _emit(planning.comparison_json(comp), out, quiet)
     elif fmt == "csv":
-        _write_or_print(machine.comparison_csv(comp), out)
-    elif out is not None:
-        _write_or_print(tables.render_text(tables.comparison_renderable(comp)), out)
+        from optimizer.render import machine
+
+        _emit(machine.comparison_csv(comp), out, quiet)
+    elif fmt == "xlsx":
+        from optimizer.render.xlsx_compare import write_comparison_xlsx
+
+        write_comparison_xlsx(comp, out)  # type: ignore[arg-type]
+        if not quiet:
+            _stderr(f"wrote {out}")
     else:
-        tables.print_renderable(tables.comparison_renderable(comp))
+        _show(planning.comparison_with_costs(comp), out, quiet)
     bad = [p for p in comp.plans if not p.ok]
     if bad:
         sys.exit(3)
@@ -210,17 +367,23 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--budgets", required=True, metavar="START:STOP:N",
-              help="N evenly spaced budgets from START to STOP, both included.")
+@click.option("--budgets", default=None, metavar="START:STOP:N",
+              help="N evenly spaced budgets from START to STOP, both included [default: the "
+                   "scenario's declared sweep].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write the frontier chart (PNG).")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
+@click.option("--cold", is_flag=True,
+              help="Optimise each budget from scratch instead of warm from the previous point "
+                   "(slower; the same certificate).")
 @_solver_options
+@_ledger_options
 @handle_errors
-def sweep(scenario: Path, budgets: str, fmt: str, out: Path | None, plot: Path | None,
-          model_path: Path | None, solver: str, tolerance: float, time_limit: float | None) -> None:
+def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot: Path | None,
+          model_path: Path | None, cold: bool, solver: str, tolerance: float,
+          time_limit: float | None, ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """The budget frontier: KPI and marginal ROI against total budget, with the point of
     diminishing returns marked.
 
@@ -229,28 +392,27 @@ def sweep(scenario: Path, budgets: str, fmt: str, out: Path | None, plot: Path |
       budgetopt sweep scenarios/base.yaml --budgets 500000:3000000:11 --plot frontier.png
     """
     from optimizer.render import machine, tables
-    from optimizer.response.model import read_model
-    from optimizer.scenario import load_scenario
+    from optimizer.workflow.ledger import execute
     from optimizer.workflow.sweep import parse_budgets
-    from optimizer.workflow.sweep import sweep as run_sweep
 
-    grid = parse_budgets(budgets)
-    sc = load_scenario(scenario)
-    model = read_model(model_path or sc.model)
-    frontier = run_sweep(sc, model, grid, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    grid = None if budgets is None else [float(b) for b in parse_budgets(budgets)]
+    opts = _run_options([scenario], model_path, solver, tolerance, time_limit, budgets=grid,
+                        warm=not cold)
+    with _progress("sweeping budgets", quiet) as bar:
+        frontier = execute("sweep", opts, progress=bar)
+    _record("sweep", opts, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
         from optimizer.render.charts import save_frontier_plot
 
         save_frontier_plot(frontier, plot)
-        _stderr(f"wrote {plot}")
+        if not quiet:
+            _stderr(f"wrote {plot}")
     if fmt == "json":
-        _write_or_print(machine.frontier_json(frontier), out)
+        _emit(machine.frontier_json(frontier), out, quiet)
     elif fmt == "csv":
-        _write_or_print(machine.frontier_csv(frontier), out)
-    elif out is not None:
-        _write_or_print(tables.render_text(tables.frontier_renderable(frontier)), out)
+        _emit(machine.frontier_csv(frontier), out, quiet)
     else:
-        tables.print_renderable(tables.frontier_renderable(frontier))
+        _show(tables.frontier_renderable(frontier), out, quiet)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -299,6 +461,370 @@ def demo(out_dir: Path, seed: int, quiet: bool) -> None:
     run_demo(out_dir, seed=seed, quiet=quiet, echo=_stderr)
     if not quiet:
         _stderr(f"demo finished in {time.perf_counter() - t0:.1f} s")
+
+
+# ------------------------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "xlsx", "json"]), default=None,
+              help="Report format (default: from the file's extension, else md).")
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
+              help="Where to write the review pack.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Use this model instead of the one the scenario names.")
+@click.option("--last-cycle", "last_cycle", type=click.Path(path_type=Path), default=None,
+              help="Last cycle's spend per line item (CSV with columns id,spend).")
+@click.option("--increment", type=float, default=None, metavar="MONEY",
+              help="Move each line item up and down by this much [default: 10% of its spend].")
+@click.option("--sweep-points", type=click.IntRange(min=0), default=21, show_default=True,
+              help="Budgets from 0 to twice the budget, to find where each line item's role "
+                   "changes (0 skips the sweep and the frontier: faster on big MILPs).")
+@_solver_options
+@handle_errors
+def explain(scenario: Path, fmt: str | None, out: Path, model_path: Path | None,
+            last_cycle: Path | None, increment: float | None, sweep_points: int, solver: str,
+            tolerance: float, time_limit: float | None) -> None:
+    """The budget review pack: every line item justified. Why it stops where it stops, what
+    the next increment buys and the last one lost (re-solving the plan), the zero-based ladder
+    with its cut-off line, stages, groups and every constraint's price in words.
+
+    \b
+    Example:
+      budgetopt explain scenarios/base.yaml -o review.html
+      budgetopt explain scenarios/base.yaml --format xlsx -o review.xlsx --last-cycle last.csv
+      budgetopt explain scenarios/base.yaml --format md -o review.md --increment 25000
+    """
+    from optimizer.allocate import allocate
+    from optimizer.explain import explain as run_explain
+    from optimizer.explain import read_last_cycle
+    from optimizer.response.model import read_model
+    from optimizer.scenario import load_scenario
+    from optimizer.workflow.compare import extra_models_for
+
+    if fmt is None:
+        fmt = {".html": "html", ".htm": "html", ".xlsx": "xlsx", ".json": "json"}.get(
+            out.suffix.lower(), "md")
+    if increment is not None and not increment > 0:
+        raise BudgetOptError(f"expected a positive amount of money, got {increment!r}",
+                             field="--increment")
+    sc = load_scenario(scenario)
+    model = read_model(model_path or sc.model)
+    last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
+    extra = extra_models_for(sc)
+    plan = allocate(sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit,
+                    extra_models=extra)
+    if plan.status == "infeasible":
+        raise InfeasibleError(f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+                              conflicts=plan.conflicts, path=scenario)
+    if not plan.ok:
+        raise BudgetOptError(f"the solver stopped without a plan ({plan.status}): {plan.message}",
+                             path=scenario)
+    t0 = time.perf_counter()
+    exp = run_explain(plan, sc, model, last_cycle=last, increment=increment, solver=solver,
+                      sweep_points=sweep_points, extra_models=extra, progress=_stderr)
+    if fmt == "html":
+        from optimizer.render.report_html import write_html as write
+    elif fmt == "xlsx":
+        from optimizer.render.report_xlsx import write_xlsx as write
+    elif fmt == "json":
+        from optimizer.render.report_json import write_json as write
+    else:
+        from optimizer.render.report_md import write_markdown as write
+    write(exp, out)
+    _stderr(f"explained {len(exp.items)} line items with {exp.n_solves} re-solves in "
+            f"{time.perf_counter() - t0:.1f} s")
+    _stderr(f"wrote {out}")
+
+
+# ------------------------------------------------------------------------------------------------
+# the planning cycle: the ledger of runs, budgetary control
+# ------------------------------------------------------------------------------------------------
+def _open_ledger(ledger_file: Path | None) -> Any:
+    from optimizer.workflow.ledger import Ledger, ledger_path
+
+    return Ledger(ledger_path(ledger_file), create=False)
+
+
+def _split_ref(ref: str) -> tuple[str, str | None]:
+    """``RUN[:SCENARIO]`` → (run, scenario or None)."""
+    run, _, which = ref.partition(":")
+    return run, (which or None)
+
+
+@cli.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="Show this many runs.")
+@click.option("--command", "command_filter",
+              type=click.Choice(["optimize", "compare", "sweep", "replan"]), default=None,
+              help="Only runs of this command.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@_ledger_path_option
+@click.pass_context
+@handle_errors
+def history(ctx: click.Context, limit: int, command_filter: str | None, fmt: str,
+            ledger_file: Path | None) -> None:
+    """The ledger: every optimize, compare, sweep and replan run, newest first, with its id.
+
+    A run is named by its id, a unique start of it, or last / last~N (N runs before the last).
+    `budgetopt history show RUN` prints one run: its inputs (with their SHA-256) and plans.
+
+    \b
+    Example:
+      budgetopt history --limit 5
+      budgetopt history show last
+      budgetopt history show 0mhx3k2q --format json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from optimizer.render import planning, tables
+
+    with _open_ledger(ledger_file) as led:
+        runs = led.runs(limit=limit, command=command_filter)
+        if fmt == "json":
+            click.echo(planning.history_json(runs), nl=False)
+        else:
+            tables.print_renderable(planning.history_renderable(runs, str(led.path)))
+
+
+@history.command("show", context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@_ledger_path_option
+@handle_errors
+def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
+    """One recorded run: when, what, its input files with their SHA-256, and its plans.
+
+    \b
+    Example:
+      budgetopt history show last
+      budgetopt history show 0mhx3k2q --format json
+    """
+    from optimizer.render import planning, tables
+
+    with _open_ledger(ledger_file) as led:
+        r = led.get(run)
+    if fmt == "json":
+        click.echo(planning.run_json(r), nl=False)
+    else:
+        tables.print_renderable(planning.run_renderable(r))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_a", metavar="RUN_A[:SCENARIO]")
+@click.argument("run_b", metavar="RUN_B[:SCENARIO]")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@_ledger_path_option
+@handle_errors
+def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path | None) -> None:
+    """Compare two recorded plans: totals, spend by stage, and per line item the change in
+    spend and KPI from the first to the second.
+
+    A run with several plans (compare, sweep) takes the plan's scenario name or position after
+    a colon: RUN:NAME or RUN:2.
+
+    \b
+    Example:
+      budgetopt diff last~1 last
+      budgetopt diff 0mhx3k2q 0mhx9f1c:cut --format json
+    """
+    from optimizer.render import planning
+
+    (ra, wa), (rb, wb) = _split_ref(run_a), _split_ref(run_b)
+    with _open_ledger(ledger_file) as led:
+        a, b = led.get(ra), led.get(rb)
+    pa, pb = a.plan(wa), b.plan(wb)
+    la = f"{a.id}:{pa.get('scenario')}"
+    lb = f"{b.id}:{pb.get('scenario')}"
+    if la == lb:
+        lb += " (again)"
+    comp = planning.diff_comparison(pa, pb, la, lb)
+    if fmt == "json":
+        from optimizer.render.machine import to_json
+
+        _emit(to_json(planning.diff_dict(comp, a, b)), out, False)
+    elif fmt == "csv":
+        _emit(planning.diff_csv(comp), out, False)
+    else:
+        _show(planning.diff_renderable(comp), out, False)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--snapshot", is_flag=True,
+              help="Use the copies of the input files recorded with the run, not the files as "
+                   "they are now.")
+@click.option("--check", is_flag=True, help="Exit 1 when the plans are not identical.")
+@_ledger_options
+@handle_errors
+def rerun(run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_ledger: bool,
+          quiet: bool) -> None:
+    """Re-run a recorded optimize (or compare, sweep, replan) with the same options, and say
+    whether the plans are bit-for-bit identical to the recorded ones.
+
+    Input files are read where they are now, with a warning for each one whose SHA-256 has
+    changed since the run; --snapshot re-runs from the copies the ledger recorded instead.
+
+    \b
+    Example:
+      budgetopt rerun last
+      budgetopt rerun 0mhx3k2q --snapshot --check
+    """
+    from optimizer.render import planning
+    from optimizer.workflow.ledger import Ledger, ledger_path, record_result
+    from optimizer.workflow.ledger import rerun as run_again
+
+    path = ledger_path(ledger_file)
+    with _open_ledger(ledger_file) as led:
+        r = led.get(run)
+        with _progress(f"re-running {r.command}", quiet) as bar:
+            result = run_again(led, r, snapshot=snapshot, progress=bar)
+    for msg in result.changed_inputs:
+        _stderr(f"warning: {msg}")
+    new_id = None
+    if not no_ledger:
+        with Ledger(path) as led:
+            new_id = record_result(led, r.command, dict(r.options), result.result,
+                                   extra={"rerun_of": r.id, "identical": result.identical,
+                                          "snapshot": snapshot},
+                                   recorded=r.inputs if snapshot else None).id
+    click.echo(planning.rerun_text(result, new_id), nl=False)
+    if check and not result.identical:
+        sys.exit(1)
+
+
+def _plan_for_tracking(ref: str, ledger_file: Path | None) -> tuple[dict[str, Any], str | None]:
+    """A plan to track: a plan JSON file, or a recorded run (RUN[:SCENARIO]); with the model the
+    run used, when it came from the ledger."""
+    import json
+
+    p = Path(ref)
+    if p.exists():
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BudgetOptError(f"not valid JSON: {e}", path=p) from None
+        if isinstance(data, dict) and isinstance(data.get("line_items"), list):
+            return data, None
+        raise BudgetOptError("expected one plan, as budgetopt optimize --format json writes it "
+                             "(a comparison holds several: pick one with budgetopt history "
+                             "show, or track RUN:SCENARIO)", path=p)
+    if p.suffix.lower() == ".json" or "/" in ref or "\\" in ref:
+        raise BudgetOptError("the plan file does not exist (PLAN is a plan JSON file or a "
+                             "recorded run: RUN[:SCENARIO])", path=p)
+    run_id, which = _split_ref(ref)
+    with _open_ledger(ledger_file) as led:
+        r = led.get(run_id)
+    model = next((f.path for f in r.inputs if f.role == "model"), None)
+    return r.plan(which), model
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("plan_ref", metavar="PLAN")
+@click.argument("actuals", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="The model to project the KPI on [default: the scenario's, or the run's].")
+@click.option("--scenario", "scenario_path", type=click.Path(path_type=Path), default=None,
+              help="Take the model from this scenario.")
+@click.option("--weeks-elapsed", type=int, default=None,
+              help="Weeks of the plan gone by [default: the weeks the actuals span].")
+@click.option("--band", type=float, default=0.10, show_default=True,
+              help="Flag a line item further than this fraction from its plan to date.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@_ledger_path_option
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
+@handle_errors
+def track(plan_ref: str, actuals: Path, model_path: Path | None, scenario_path: Path | None,
+          weeks_elapsed: int | None, band: float, fmt: str, out: Path | None,
+          ledger_file: Path | None, quiet: bool) -> None:
+    """Budgetary control: actual spend to date against the plan (spread evenly over its
+    horizon), per line item and stage, in money and per cent, and the KPI the cycle buys if
+    every line item keeps its current run-rate.
+
+    PLAN is a plan JSON file (budgetopt optimize --format json) or a recorded run
+    (RUN[:SCENARIO]). ACTUALS is a CSV with columns date,touchpoint,spend, one row per
+    touchpoint and week, starting in the plan's first week.
+
+    \b
+    Example:
+      budgetopt track plan.json actuals.csv --scenario scenarios/base.yaml
+      budgetopt track last actuals.csv --format json
+    """
+    from optimizer.render import planning
+    from optimizer.response.model import read_model
+    from optimizer.workflow.control import read_actuals
+    from optimizer.workflow.control import track as run_track
+
+    plan, run_model = _plan_for_tracking(plan_ref, ledger_file)
+    if model_path is None and scenario_path is not None:
+        from optimizer.scenario import load_scenario
+
+        model_path = Path(load_scenario(scenario_path).model)
+    if model_path is None and run_model is not None and Path(run_model).exists():
+        model_path = Path(run_model)
+    model = read_model(model_path) if model_path is not None else None
+    ids = [str(li["id"]) for li in plan.get("line_items", [])]
+    tr = run_track(plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed,
+                   band=band)
+    if fmt == "json":
+        _emit(planning.tracking_json(tr), out, quiet)
+    elif fmt == "csv":
+        _emit(planning.tracking_csv(tr), out, quiet)
+    else:
+        _show(planning.tracking_renderable(tr), out, quiet)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--actuals", required=True, type=click.Path(path_type=Path),
+              help="Spend to date: CSV with columns date,touchpoint,spend (weekly).")
+@click.option("--weeks-elapsed", type=int, default=None,
+              help="Weeks of the cycle gone by [default: the weeks the actuals span].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Use this model instead of the one the scenario names.")
+@_solver_options
+@_ledger_options
+@handle_errors
+def replan(scenario: Path, actuals: Path, weeks_elapsed: int | None, fmt: str, out: Path | None,
+           model_path: Path | None, solver: str, tolerance: float, time_limit: float | None,
+           ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
+    """Mid-cycle re-plan: re-optimise the remaining budget over the remaining weeks, given what
+    each line item has spent. Same rules, with money rules reduced by the spend to date (floors
+    already met fall away); the new plan, and the whole cycle against the original plan.
+
+    \b
+    Example:
+      budgetopt replan scenarios/base.yaml --actuals actuals.csv --weeks-elapsed 6
+      budgetopt replan scenarios/base.yaml --actuals actuals.csv --format json -o replan.json
+    """
+    from optimizer.render import planning
+    from optimizer.workflow.ledger import execute
+
+    opts = _run_options([scenario], model_path, solver, tolerance, time_limit,
+                        actuals=str(actuals), weeks_elapsed=weeks_elapsed)
+    r = execute("replan", opts)
+    _record("replan", opts, r, ledger_file, no_ledger, quiet)
+    if r.plan.status == "infeasible":
+        raise InfeasibleError(f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",
+                              conflicts=r.plan.conflicts, path=scenario)
+    if not r.plan.ok:
+        raise BudgetOptError(f"the solver stopped without a plan ({r.plan.status}): "
+                             f"{r.plan.message}", path=scenario)
+    for w in r.warnings:
+        _stderr(f"warning: {w}")
+    if fmt == "json":
+        _emit(planning.replan_json(r), out, quiet)
+    elif fmt == "csv":
+        _emit(planning.replan_csv(r), out, quiet)
+    else:
+        _show(planning.replan_renderable(r), out, quiet)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -331,6 +331,8 @@ class Scenario(_Strict):
         import itertools
 
         keys = list(self.grid)
+        if not keys:
+            return []
         out = []
         for combo in itertools.product(*(self.grid[k] for k in keys)):
             over: dict[str, Any] = {}

@@ -74,6 +74,16 @@ DECAY_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 RELATIVE_GRID: tuple[float, ...] = (0.3, 0.45, 0.7, 1.0, 1.5, 2.2, 3.0, 5.0, 10.0)
 HILL_SHAPES: tuple[float, ...] = (0.5, 0.75, 1.0)
 S_CURVE_SHAPES: tuple[float, ...] = (1.5, 2.0, 3.0)
+#: Centre and spread of the weak prior on curve shapes (``shape_prior``): a curve half way to
+#: saturation at the mean adstocked spend (relative scale 1, spread a factor of 3 either way),
+#: decay 0.3 +- 0.3, hill shape 1 +- 0.5. Measured on 30 random worlds (docs/response-models.md):
+#: without it the search often picks near-linear curves (relative scale 5-10) whose extrapolation
+#: sends a plan's money far beyond anything observed.
+PRIOR_RELATIVE_SCALE = 1.0
+PRIOR_LOG_RELATIVE_SD = math.log(3.0)
+PRIOR_DECAY = 0.3
+PRIOR_DECAY_SD = 0.3
+PRIOR_SHAPE_SD = 0.5
 #: Spend variation below this coefficient of variation cannot be told from the intercept.
 MIN_SPEND_CV = 0.01
 #: Spend of two touchpoints correlated beyond this cannot be told apart.
@@ -138,6 +148,27 @@ def _default_index(grid: list[_Cand]) -> int:
         if c.decay == 0.3 and c.rel == 1.0 and c.shape == 1.0:
             return i
     return 0
+
+
+def _prior_penalty(grid: Sequence[_Cand]) -> np.ndarray:
+    """Minus twice the log prior of each candidate (up to a constant), in units of one
+    standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``."""
+    return np.array([
+        (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD) ** 2
+        + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD) ** 2
+        + ((c.shape - 1.0) / PRIOR_SHAPE_SD) ** 2
+        for c in grid
+    ])
+
+
+def _criterion(sse: np.ndarray, n_test: int, penalty: np.ndarray, weight: float) -> np.ndarray:
+    """Search criterion: cross-validated SSE in units of the best candidate's error variance,
+    plus ``weight`` times the prior penalty (a MAP-style score: with Gaussian errors,
+    ``SSE / sigma^2`` is minus twice the log likelihood). ``weight`` 0 is plain SSE."""
+    if weight <= 0:
+        return sse
+    sigma2 = max(float(sse.min()) / max(n_test, 1), 1e-300)
+    return sse / sigma2 + weight * penalty
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,11 +274,33 @@ def _nnls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Solved:
     beta: np.ndarray  # media coefficients, original units, >= 0
     base: np.ndarray  # baseline coefficients, original units (intercept first)
+    pooled: float | None = None  # the common marginal ROI the pooling shrinks towards
 
 
-def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray) -> _Solved:
-    """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media."""
+@dataclass(frozen=True)
+class _Pool:
+    """Partial pooling of the touchpoints' marginal ROIs at their mean weekly spend.
+
+    ``marginal[j]`` is the steady-state marginal KPI per unit of spend of media column ``j`` with
+    beta 1, at the touchpoint's mean weekly spend ``spend[j]`` (``0`` for columns not pooled,
+    such as a lock-step group's nuisance column); ``strength`` is the penalty per week.
+    """
+
+    marginal: np.ndarray
+    spend: np.ndarray
+    strength: float
+
+
+def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None) -> _Solved:
+    """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
+
+    With ``pool``, each pooled touchpoint's marginal ROI at its mean spend, ``m_j beta_j``, is
+    shrunk towards a common value ``mu >= 0`` fitted with them: the penalty
+    ``strength * n * sum_j (spend_j (m_j beta_j - mu))^2`` is in KPI units squared per week, like
+    the squared errors, so the data override it where they are informative.
+    """
     k = M.shape[1]
+    pooled = None
     if k == 0:
         beta = np.zeros(0)
     else:
@@ -256,12 +309,29 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray) -> _Solved:
         R = fr.residual(M) / s
         A = np.vstack([R, fr.sqrt_alpha * np.eye(k)])
         rhs = np.concatenate([fr.y_res, np.zeros(k)])
-        beta = _nnls(A, rhs) / s
+        on = (
+            np.flatnonzero((pool.marginal > 0) & (pool.spend > 0))
+            if pool is not None and pool.strength > 0
+            else np.zeros(0, dtype=int)
+        )
+        if pool is not None and on.size >= 2:
+            w = math.sqrt(pool.strength * fr.n_rows) * pool.spend[on]
+            ref = float(pool.spend[on].mean())  # mu is solved for in KPI per ref spend
+            P = np.zeros((on.size, k + 1))
+            P[np.arange(on.size), on] = w * pool.marginal[on] / s[on]
+            P[:, k] = -w / ref
+            A = np.vstack([np.hstack([A, np.zeros((A.shape[0], 1))]), P])
+            rhs = np.concatenate([rhs, np.zeros(on.size)])
+            sol = _nnls(A, rhs)
+            beta = sol[:k] / s
+            pooled = float(sol[k]) / ref
+        else:
+            beta = _nnls(A, rhs) / s
     target = np.concatenate([(M @ beta) if k else np.zeros(fr.n_rows), np.zeros(fr.pinv.shape[0])])
     cs = fr.gy - fr.pinv @ target  # standardised baseline coefficients
     c = cs / fr.sd
     c[0] = cs[0] - float(np.sum(c[1:] * fr.mu[1:]))
-    return _Solved(beta, c)
+    return _Solved(beta, c, pooled)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -388,7 +458,7 @@ def _check_options(**options: float) -> None:
     at_least_one = {"cv_test_weeks", "sweeps", "block_weeks"}
     for name, value in options.items():
         is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if name in ("ridge", "baseline_ridge"):
+        if name in ("ridge", "baseline_ridge", "shape_prior", "pool_marginal"):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
             want = "a number >= 0"
         else:
@@ -463,10 +533,13 @@ def _research(
     cand_cols: dict[int, np.ndarray],
     grid: list[_Cand],
     index_of: dict[tuple[str | float, ...], int],
+    penalty: np.ndarray,
+    prior_weight: float,
 ) -> dict[int, int]:
     """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
     step in decay and/or scale if that lowers the error on the out-of-bag weeks (those the
-    resample left out). It carries the uncertainty of the curve shapes into the draws."""
+    resample left out), with the same prior as the search. It carries the uncertainty of the
+    curve shapes into the draws."""
     Zoob = fr.standardise(Z[oob])
     fold = _Fold(fr.y_res, Zoob @ fr.gy, y[oob], fr.sqrt_alpha)
     k = M.shape[1]
@@ -480,7 +553,8 @@ def _research(
         nb = _neighbours(grid, index_of, choice[i])
         ft = _fold_tp(fr, Zoob, cand_cols[i][:, nb], rows, oob)
         scores = _score_chunk([fold], [A], [E], j, [ft.R], [ft.E])
-        best = int(np.argmin(scores))  # ties keep the chosen shape (listed first)
+        crit = _criterion(scores, oob.size, penalty[nb], prior_weight)
+        best = int(np.argmin(crit))  # ties keep the chosen shape (listed first)
         A[:nr, j] = ft.R[:, best]
         E[:, j] = ft.E[:, best]
         out[i] = nb[best]
@@ -560,6 +634,8 @@ def fit_model(
     sweeps: int = 3,
     block_weeks: int = 8,
     bootstrap_search: bool = True,
+    shape_prior: float = 3.0,
+    pool_marginal: float = 0.1,
     record_time: bool = False,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
@@ -603,6 +679,19 @@ def fit_model(
     bootstrap_search : bool, default=True
         In each bootstrap refit, let every touchpoint's decay and curve scale move one grid step
         if the resample prefers it, so the draws carry shape uncertainty too (else betas only).
+    shape_prior : float, default=3.0
+        Weight of the weak prior on curve shapes in the search (0 for plain cross-validated
+        error): a candidate is scored ``CV SSE / sigma^2 + shape_prior * penalty``, the penalty
+        being the squared distance, in prior standard deviations, from a curve half way to
+        saturation at the mean adstocked spend (relative scale 1, spread x/÷ 3), decay 0.3
+        (+- 0.3) and hill shape 1 (+- 0.5). A shape far from that must earn its place by a
+        clearly lower cross-validated error.
+    pool_marginal : float, default=0.1
+        Partial pooling of the touchpoints' marginal ROIs at their mean weekly spend towards a
+        common value (0 for none), in the holdout, final and bootstrap fits: the penalty per
+        week is ``pool_marginal * sum_j (mean spend_j * (marginal ROI_j - common))^2``. Where the
+        data cannot tell touchpoints' marginal returns apart, they are taken as similar (the
+        historical mix as a reasonable starting point) rather than as different by noise.
     record_time : bool, default=False
         Record ``fit_seconds`` in the diagnostics (which makes ``model.json`` differ run to run).
 
@@ -671,6 +760,8 @@ def fit_model(
             )
 
     _check_options(
+        shape_prior=shape_prior,
+        pool_marginal=pool_marginal,
         n_bootstrap=n_bootstrap,
         holdout_weeks=holdout_weeks,
         fourier_pairs=fourier_pairs,
@@ -727,6 +818,7 @@ def fit_model(
     # ---- candidate columns per searched touchpoint ---------------------------------------
     grid = _grid(fams, allow_s_curves)
     start = _default_index(grid)
+    penalty = _prior_penalty(grid)
     ad_cache: dict[tuple[int, float], np.ndarray] = {}
 
     def adstocked(i: int, d: float) -> np.ndarray:
@@ -765,6 +857,7 @@ def fit_model(
     test_size = max(4, min(int(cv_test_weeks), (n_train - min_train) // 2))
     n_splits = cv_splits or max(2, (n_train - min_train) // test_size)
     splits = list(TimeSeriesSplit(n_splits=n_splits, test_size=test_size).split(np.arange(n_train)))
+    n_test_weeks = len(splits) * test_size
     order = sorted(searched, key=lambda i: (-float(X[:n_train, i].sum()), i))
     n_sweeps_run = 0
     cv_sse = float("nan")
@@ -832,8 +925,9 @@ def fit_model(
                         if b > a
                     )
                     scores = np.concatenate(parts)
-                best = int(np.argmin(scores))
-                if scores[best] < scores[choice[i]] * (1.0 - 1e-9):
+                crit = _criterion(scores, n_test_weeks, penalty, shape_prior)
+                best = int(np.argmin(crit))
+                if crit[best] < crit[choice[i]] - 1e-9 * abs(crit[choice[i]]):
                     choice[i] = best
                     changed = True
                 cv_sse = float(scores[choice[i]])
@@ -850,6 +944,22 @@ def fit_model(
         else np.zeros((n, 0))
     )
     M = np.hstack([M_tp, G])
+    mean_spend = X.mean(axis=0)
+
+    def pool_for(ch: dict[int, int]) -> _Pool:
+        """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
+        state), for the shapes ``ch``; lock-step groups' columns are not pooled."""
+        marg = np.zeros(M.shape[1])
+        spend = np.zeros(M.shape[1])
+        for k_, i in enumerate(searched):
+            c = grid[ch[i]]
+            f = 1.0 / (1.0 - c.decay)
+            params = {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
+            marg[k_] = f * float(C.saturation_derivative(c.family, f * mean_spend[i], params))
+            spend[k_] = mean_spend[i]
+        return _Pool(marg, spend, float(pool_marginal))
+
+    pool = pool_for(choice)
 
     # ---- holdout: fit on the training weeks, forecast the rest -----------------------------
     report("refit", 0, 2)
@@ -857,7 +967,7 @@ def fit_model(
     if holdout > 0:
         tr = np.arange(n_train)
         fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
-        sol = _solve(fr, M[tr], Z[tr])
+        sol = _solve(fr, M[tr], Z[tr], pool)
         yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
         mape_ho = _mape(y[n_train:], yhat)
         nrmse_ho = _nrmse(y[n_train:], yhat)
@@ -865,7 +975,7 @@ def fit_model(
 
     # ---- final fit on all weeks --------------------------------------------------------------
     fr_all = _make_frame(Z, y, ridge, baseline_ridge)
-    final = _solve(fr_all, M, Z)
+    final = _solve(fr_all, M, Z, pool)
     report("refit", 2, 2)
 
     # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
@@ -892,11 +1002,14 @@ def fit_model(
                 cand_cols,
                 grid,
                 index_of,
+                penalty,
+                shape_prior,
             )
             Mb = np.hstack([np.column_stack([cand_cols[i][:, bchoice[i]] for i in searched]), G])
         else:
             Mb = M
-        draws_beta[b] = _solve(frb, Mb[rows], Z[rows]).beta
+        bpool = pool_for(bchoice) if bchoice != choice else pool
+        draws_beta[b] = _solve(frb, Mb[rows], Z[rows], bpool).beta
         draws_choice.append(bchoice)
         report("bootstrap", b + 1, n_bootstrap)
 
@@ -1034,8 +1147,12 @@ def fit_model(
     if record_time:
         diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
     fit_info: dict[str, Any] = {
-        "method": "nnls-ridge; coordinate-descent search with TimeSeriesSplit; block bootstrap",
+        "method": (
+            "nnls-ridge with pooled marginal ROIs; coordinate-descent search with "
+            "TimeSeriesSplit and a weak shape prior; block bootstrap"
+        ),
         "kpi_column": spec.column,
+        "pooled_marginal_roi": final.pooled,
         "baseline": dict(zip(base_names, (float(v) for v in final.base), strict=True)),
         "baseline_terms": terms,
         "unattributed": unattributed,
@@ -1050,6 +1167,8 @@ def fit_model(
             "sweeps_run": n_sweeps_run,
             "block_weeks": block_weeks,
             "bootstrap_search": bool(bootstrap_search),
+            "shape_prior": float(shape_prior),
+            "pool_marginal": float(pool_marginal),
             "grid_size": len(grid),
         },
     }

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from optimizer.allocate import Plan, allocate
-from optimizer.response.model import ResponseModel, read_model
+from optimizer.allocate import AllocationProblem, Plan, make_problem, solve_problem
+from optimizer.errors import ScenarioError
+from optimizer.fileio import did_you_mean
+from optimizer.response.model import CurveSet, ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
+
+#: how far a binding rule is relaxed to price it in ``constraint_costs``: 10% of its amount
+RELAX = 0.10
+#: rules that define the objective rather than restrict it: priced elsewhere (marginal ROI)
+NOT_COSTED = ("budget", "kpi_target")
+
+
+@dataclass(frozen=True)
+class ConstraintCost:
+    """What a binding rule costs: the objective gained if it were relaxed by ``RELAX``.
+
+    ``gain = |shadow_price| × relaxed_by`` (first order), where ``relaxed_by`` is 10% of the
+    rule's amount: of its right-hand side for a money rule, of ``share × total spend`` for a share
+    rule, of ``ratio × the denominator's spend`` for a ratio rule.
+    """
+
+    name: str
+    label: str
+    kind: str
+    shadow_price: float
+    relaxed_by: float
+    gain: float
+    unit: str  # the objective's unit: the KPI's name, "net value" or "spend"
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,7 @@ class Comparison:
 
     plans: tuple[Plan, ...]
     reference: int = 0
+    costs: tuple[tuple[ConstraintCost, ...], ...] = ()  # per plan, costliest first
 
     @property
     def reference_plan(self) -> Plan:
@@ -68,6 +94,92 @@ class Comparison:
                                           for i in ids]
         return out
 
+    def line_item_deltas(self) -> pd.DataFrame:
+        """Spend and KPI per line item for every plan, with deltas against the reference.
+
+        Columns ``stage``, then per plan ``spend: NAME``, ``kpi: NAME`` and, for the others,
+        ``Δ spend: NAME``, ``Δ kpi: NAME``.
+        """
+        ref = self.reference_plan
+        ids = list(dict.fromkeys([li.id for p in self.plans for li in p.line_items]))
+        stage = {li.id: li.stage for p in self.plans for li in p.line_items}
+        out = pd.DataFrame(index=pd.Index(ids, name="line_item"))
+        out["stage"] = [stage.get(i, "") for i in ids]
+        ref_sp = {li.id: li.spend for li in ref.line_items}
+        ref_kpi = {li.id: li.kpi for li in ref.line_items}
+        for k, p in enumerate(self.plans):
+            sp = {li.id: li.spend for li in p.line_items}
+            kp = {li.id: li.kpi for li in p.line_items}
+            out[f"spend: {p.scenario}"] = [sp.get(i, 0.0) for i in ids]
+            out[f"kpi: {p.scenario}"] = [kp.get(i, 0.0) for i in ids]
+            if k != self.reference:
+                out[f"Δ spend: {p.scenario}"] = [round(sp.get(i, 0.0) - ref_sp.get(i, 0.0), 2)
+                                                 for i in ids]
+                out[f"Δ kpi: {p.scenario}"] = [kp.get(i, 0.0) - ref_kpi.get(i, 0.0) for i in ids]
+        return out
+
+    def costs_of(self, k: int) -> tuple[ConstraintCost, ...]:
+        """The costliest binding rules of plan ``k`` (empty when not computed)."""
+        return self.costs[k] if k < len(self.costs) else ()
+
+
+def constraint_costs(plan: Plan, problem: AllocationProblem, top: int = 3,
+                     relax: float = RELAX) -> tuple[ConstraintCost, ...]:
+    """The ``top`` binding rules of ``plan`` that cost the most objective (see ``ConstraintCost``).
+
+    The budget (and a ``min_spend`` KPI target) are left out: their price is the plan's marginal
+    ROI. Rules with no shadow price, or not binding, cost nothing.
+    """
+    if not plan.ok:
+        return ()
+    unit = {"max_kpi": plan.kpi, "max_net": "net value", "min_spend": "spend"}.get(plan.objective,
+                                                                                   plan.kpi)
+    spend = {li.id: li.spend for li in plan.line_items}
+    by_index = {it.index: spend.get(it.id, 0.0) for it in problem.items}
+    total = sum(spend.values())
+    out = []
+    for con in problem.constraints:
+        if con.kind in NOT_COSTED:
+            continue
+        try:
+            res = plan.constraint(con.name)
+        except KeyError:
+            continue
+        y = res.shadow_price
+        if not res.binding or not y:
+            continue
+        if con.kind.endswith("_share"):
+            share = next((-a for a in con.coefs.values() if a < 0), None)
+            if share is None:
+                share = 1.0 - next(iter(con.coefs.values()), 1.0)
+            amount = share * total
+        elif con.rhs == 0.0 and any(a < 0 for a in con.coefs.values()):  # a ratio rule
+            amount = sum(-a * by_index.get(i, 0.0) for i, a in con.coefs.items() if a < 0)
+        else:
+            amount = abs(con.rhs)
+        relaxed = relax * amount
+        out.append(ConstraintCost(con.name, con.label, con.kind, float(y), float(relaxed),
+                                  float(abs(y) * relaxed), unit))
+    out.sort(key=lambda c: (-c.gain, c.name))
+    return tuple(out[:top])
+
+
+Progress = Callable[[int, int, str], None]
+
+
+def find_reference(names: Sequence[str], reference: str | int | None) -> int:
+    """Index of the reference scenario: by name (exact), by position, or the first."""
+    if reference is None:
+        return 0
+    if isinstance(reference, int):
+        if not 0 <= reference < len(names):
+            raise ScenarioError(f"there is no scenario number {reference}", field="--reference")
+        return reference
+    if reference in names:
+        return list(names).index(reference)
+    raise ScenarioError(f"no scenario is named {reference!r}{did_you_mean(reference, names)}",
+                        field="--reference")
+
 
 def load_model_for(scenario: Scenario, cache: dict[str, ResponseModel] | None = None) -> ResponseModel:
     cache = {} if cache is None else cache
@@ -77,14 +189,65 @@ def load_model_for(scenario: Scenario, cache: dict[str, ResponseModel] | None = 
     return cache[key]
 
 
+def load_scenarios(paths: Sequence[str | Path], *, expand_variants: bool = True) -> list[Scenario]:
+    """Load and validate every scenario file (all before any is solved); a file that declares
+    variants or a grid stands for itself and each of them, one that declares only a sweep for
+    itself and each of its budgets (``workflow.variants``)."""
+    from optimizer.workflow.variants import expand, unique_names
+
+    out: list[Scenario] = []
+    for p in paths:
+        sc = load_scenario(p)
+        # a declared sweep is the sweep command's; compared only by a file that declares nothing else
+        alone = not (sc.variants or sc.grid)
+        out.extend(expand(sc, sweep=alone) if expand_variants else [sc])
+    return unique_names(out)
+
+
+def extra_models_for(scenario: Scenario, cache: dict[str, ResponseModel] | None = None
+                     ) -> dict[str, ResponseModel]:
+    """Other KPIs' models a scenario names under ``models:`` (KPI id → model)."""
+    cache = {} if cache is None else cache
+    out = {}
+    for k, path in scenario.models.items():
+        if path not in cache:
+            cache[path] = read_model(path)
+        out[k] = cache[path]
+    return out
+
+
 def run_scenarios(paths: Sequence[str | Path], *, solver: str = "highs",
                   tolerance: float = 1e-4, time_limit: float | None = None,
-                  model_override: ResponseModel | None = None) -> Comparison:
-    """Load, validate and optimise each scenario file; one model read per distinct model path."""
+                  model_override: ResponseModel | None = None, reference: str | int | None = None,
+                  expand_variants: bool = True, progress: Progress | None = None) -> Comparison:
+    """Load, validate and optimise each scenario file; one model read per distinct model path.
+
+    Parameters
+    ----------
+    reference : the scenario the deltas are taken against, by name or position (default first).
+    expand_variants : a file that declares variants stands for itself and each of them.
+    progress : called with (scenarios done, scenarios in all, name) after each plan.
+    """
+    scenarios = load_scenarios(paths, expand_variants=expand_variants)
+    return compare_scenarios(scenarios, solver=solver, tolerance=tolerance, time_limit=time_limit,
+                             model_override=model_override, reference=reference, progress=progress)
+
+
+def compare_scenarios(scenarios: Sequence[Scenario], *, solver: str = "highs",
+                      tolerance: float = 1e-4, time_limit: float | None = None,
+                      model_override: CurveSet | None = None, reference: str | int | None = None,
+                      progress: Progress | None = None) -> Comparison:
+    """Optimise each scenario; the comparison, with each plan's costliest binding rules."""
+    ref = find_reference([sc.name for sc in scenarios], reference)
     cache: dict[str, ResponseModel] = {}
-    scenarios = [load_scenario(p) for p in paths]  # validate all before solving any
-    plans = []
-    for sc in scenarios:
+    plans, costs = [], []
+    for k, sc in enumerate(scenarios):
         model = model_override if model_override is not None else load_model_for(sc, cache)
-        plans.append(allocate(sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit))
-    return Comparison(tuple(plans))
+        # as allocate does; the problem is kept to price the binding rules
+        problem = make_problem(sc, model, extra_models=extra_models_for(sc, cache))
+        plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+        plans.append(plan)
+        costs.append(constraint_costs(plan, problem))
+        if progress is not None:
+            progress(k + 1, len(scenarios), sc.name)
+    return Comparison(tuple(plans), ref, tuple(costs))

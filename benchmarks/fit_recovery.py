@@ -1,0 +1,698 @@
+"""Fit-recovery benchmark: how well ``optimizer.response.fit`` recovers known truth, and what the
+errors cost when a plan is made on the fitted curves.
+
+Run from the project root::
+
+    .venv/bin/python benchmarks/fit_recovery.py           # full run (~5 minutes on 2 cores)
+    .venv/bin/python benchmarks/fit_recovery.py --quick   # reduced run (under 2 minutes)
+
+Data sets, each with its truth:
+
+1. Simulated worlds (``optimizer.simulate``): the bundled sample company and variations of it, and
+   ``random_world`` draws varied in carry-over, saturation, noise, flighted and seasonally
+   correlated spend (each world's settings are printed with it). The full run adds ten more
+   default ``random_world`` draws so that no conclusion rests on one seed.
+2. PyMC-Marketing's public simulated data sets (``benchmarks/data/``, Apache-2.0), fitted from the
+   columns a real user would have: ``mmm_example`` (``date_week, y, x1, x2, event_1, event_2``:
+   trend and seasonality are the fitter's own job) and ``mmm_roas`` (``date, x1, x2, y``; its
+   unobserved confounder ``z`` drives both ``x1`` and ``y``, so any regression that cannot see
+   ``z`` over-credits ``x1``). Each is turned into a journey (``journey_from_dict``) and a wide
+   history CSV read back with ``read_history``, the path a user's files take.
+
+For every data set: recovered against true ROI (contribution / spend over the history),
+steady-state ROI and marginal ROI at the mean weekly spend, contribution shares, holdout MAPE,
+fit time, and the *decision regret*: a 13-week plan at the historical mean weekly budget optimised
+on the fitted curves and on the true curves, both evaluated on the true curves, next to the
+historical mix (mean weekly spend shares) at the same budget; *captured* is
+``(fitted - historical) / (optimal - historical)``, the share of the achievable uplift the fitted
+plan gets.
+
+Checks of the harness itself: the true model of ``mmm_example`` (``data/.../true_model.json``, the
+worked conversion in docs/response-models.md) reproduces the published ground-truth contributions,
+the README's ROAS and marginal ROAS, and its optimum (x1 0.4414, x2 0.0296 of the weekly budget
+0.4709). Then a 15-touchpoint, 156-week fit with search and 20 bootstrap refits is timed, and a
+verdict table compares everything with the targets.
+
+Every world and fit is seeded. The exit code is 0 whatever the verdicts: this is a measurement.
+``--fit-option name=value`` passes options to ``fit_model`` (e.g. ``sweeps=1``) to compare variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.allocate import allocate
+from optimizer.data import History, journey_from_dict, read_history, read_journey
+from optimizer.response import curves as C
+from optimizer.response.fit import fit_model
+from optimizer.response.model import ResponseModel, TouchpointResponse, read_model
+from optimizer.scenario import scenario_from_dict
+from optimizer.simulate import (
+    SimulatedWorld,
+    TouchpointTruth,
+    WorldSpec,
+    random_world,
+    sample_company,
+    simulate,
+    write_world,
+)
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+MMM_EXAMPLE = DATA / "pymc_marketing_mmm_example"
+MMM_ROAS = DATA / "pymc_marketing_mmm_roas"
+HORIZON_WEEKS = 13
+SEED = 0
+N_BOOTSTRAP = 20
+
+# targets (docs/response-models.md)
+ROAS_TARGET = 0.20  # mmm_example: ROAS within 20% of the truth, both channels
+MROAS_TARGET = 0.30  # mmm_example: marginal ROAS within 30%
+CAPTURE_TARGET = 0.90  # simulated worlds: share of the achievable uplift captured
+BIG_FIT_TARGET_SECONDS = 60.0  # 15 touchpoints x 156 weeks, search + 20 bootstrap refits
+
+# published truth, checked against the true curves
+MMM_EXAMPLE_README = {
+    "roas": {"x1": 4968.0, "x2": 2275.0},
+    "mroas": {"x1": 4186.0, "x2": 2830.0},
+    "weekly_budget": 0.4709,
+    "optimum": {"x1": 0.4414, "x2": 0.0296},
+    "optimum_response": 2212.0,
+    "historical_response": 2126.0,
+}
+MMM_ROAS_README = {
+    "roas": {"x1": 93.39, "x2": 171.41},
+    "weekly_budget": 1.134,
+    "optimum": {"x1": 0.439, "x2": 0.696},
+    "optimum_response": 148.3,
+    "historical_response": 132.5,
+}
+
+
+# ================================================================================================
+# data sets
+# ================================================================================================
+@dataclass
+class Case:
+    """A data set with known truth, ready to fit."""
+
+    name: str
+    settings: str  # how it was made, in a line
+    history: History
+    truth: ResponseModel  # true curves (contract 3)
+    true_contrib: pd.DataFrame  # true weekly contribution per touchpoint
+    kind: str  # "simulated" | "public"
+    note: str = ""
+    group: str = "main"  # "main" | "robustness" (extra default random worlds)
+
+
+def _recalibrate(tp: TouchpointTruth, decay: float | None = None,
+                 saturation_factor: float = 1.0) -> TouchpointTruth:
+    """``tp`` with another decay and/or its mean spend further up its curve, keeping its true
+    weekly response at the mean spend (so its ROI there) unchanged.
+
+    ``saturation_factor`` multiplies the ratio of the mean adstocked spend to the curve's half-way
+    point (half saturation, scale or ``1 / lam``): 2 puts the mean spend twice as far up.
+    """
+    d_old = tp.decay
+    d_new = d_old if decay is None else decay
+    a_old = tp.mean_spend / (1.0 - d_old)
+    a_new = tp.mean_spend / (1.0 - d_new)
+    p = dict(tp.params)
+    value = float(C.saturation(tp.family, a_old, p))
+    if tp.family == "hill":
+        k_old = p["half_saturation"]
+    elif tp.family == "exponential":
+        k_old = p["scale"]
+    else:
+        k_old = 1.0 / p["lam"]
+    k_new = a_new / (a_old / k_old * saturation_factor)
+    if tp.family == "hill":
+        q = {"beta": 1.0, "half_saturation": k_new, "shape": p["shape"]}
+    elif tp.family == "exponential":
+        q = {"beta": 1.0, "scale": k_new}
+    else:
+        q = {"beta": 1.0, "lam": 1.0 / k_new}
+    q["beta"] = value / float(C.saturation(tp.family, a_new, q))
+    q = {k: float(f"{v:.6g}") for k, v in q.items()}
+    return replace(tp, params=q, decay=round(d_new, 3))
+
+
+def vary(spec: WorldSpec, *, decays: Sequence[float] | None = None, saturation_factor: float = 1.0,
+         flighting: float | None = None, season_corr: float | None = None,
+         spend_cv_factor: float = 1.0, **world: Any) -> WorldSpec:
+    """A variation of a world: touchpoint decays (recalibrated so the response at the mean spend
+    is unchanged), saturation, flighting, seasonal spend, spend variation; ``world`` overrides
+    ``WorldSpec`` fields (``noise_sd``, ``n_weeks``, ...)."""
+    tps = []
+    for i, tp in enumerate(spec.touchpoints):
+        d = None if decays is None else decays[i % len(decays)]
+        t = _recalibrate(tp, d, saturation_factor)
+        changes: dict[str, Any] = {"spend_cv": round(tp.spend_cv * spend_cv_factor, 3)}
+        if flighting is not None:
+            changes["flighting"] = flighting
+        if season_corr is not None:
+            changes["season_corr"] = season_corr
+        tps.append(replace(t, **changes))
+    return replace(spec, touchpoints=tuple(tps), **world)
+
+
+def describe_world(spec: WorldSpec) -> str:
+    """The settings of a world in a line."""
+    tps = spec.touchpoints
+    decays = [t.decay for t in tps]
+    fams = {f: sum(t.family == f for t in tps) for f in ("hill", "exponential", "logistic")}
+    ratios = []
+    for t in tps:
+        a = t.mean_spend / (1.0 - t.decay)
+        p = t.params
+        k = p.get("half_saturation") or p.get("scale") or 1.0 / p["lam"]
+        ratios.append(a / k)
+    fl = sum(t.flighting > 0 for t in tps)
+    sc = [t.season_corr for t in tps if t.season_corr]
+    return (
+        f"{len(tps)} tp, {spec.n_weeks} wk; decay {min(decays):.2f}-{max(decays):.2f}; "
+        f"curves {'/'.join(f'{n} {f[:3]}' for f, n in fams.items() if n)}; "
+        f"mean spend at {min(ratios):.1f}-{max(ratios):.1f}x the half-way point; "
+        f"noise {spec.noise_sd:.0%}; flighted {fl}/{len(tps)}"
+        f"{f' (dark {max(t.flighting for t in tps):.0%})' if fl else ''}; "
+        f"seasonal spend {len(sc)}/{len(tps)}{f' (corr {max(sc):.1f})' if sc else ''}; "
+        f"spend CV {min(t.spend_cv for t in tps):.2f}-{max(t.spend_cv for t in tps):.2f}"
+    )
+
+
+def world_case(name: str, spec: WorldSpec, tmp: Path, group: str = "main") -> Case:
+    """Simulate a world, write its files, and read them back as a user would."""
+    world: SimulatedWorld = simulate(spec)
+    paths = write_world(world, tmp / name)
+    journey = read_journey(paths["journey"])
+    history = read_history(paths["history"], journey)
+    return Case(name, describe_world(spec), history, world.truth,
+                world.contributions[spec.ids].set_axis(history.frame.index), "simulated",
+                group=group)
+
+
+def simulated_cases(quick: bool, tmp: Path) -> list[Case]:
+    """The simulated worlds, with their variations (quick: three of them)."""
+    sample = sample_company()
+    worlds: list[tuple[str, WorldSpec]] = [
+        ("sample", sample),
+        ("sample-noisy", vary(sample, noise_sd=0.06)),
+        ("sample-always-on", vary(sample, flighting=0.0, spend_cv_factor=0.5)),
+        ("rw6-s1", random_world(6, seed=1)),
+        ("rw6-s2-slow", vary(random_world(6, seed=2), decays=(0.5, 0.6, 0.7, 0.75, 0.65, 0.55))),
+        ("rw8-s3-saturated", vary(random_world(8, seed=3), saturation_factor=2.5)),
+        ("rw8-s4-seasonal", vary(random_world(8, seed=4), season_corr=0.8,
+                                 seasonality_amplitude=0.25)),
+        ("rw10-s5-flighted-104w", vary(random_world(10, seed=5), flighting=0.3, n_weeks=104)),
+        ("rw5-s6-quiet", random_world(5, seed=6, noise_sd=0.01)),
+        ("rw12-s7-noisy", random_world(12, seed=7, noise_sd=0.08)),
+    ]
+    if quick:
+        worlds = [w for w in worlds if w[0] in ("sample", "rw6-s1", "rw8-s4-seasonal")]
+    cases = [world_case(n, s, tmp) for n, s in worlds]
+    if not quick:
+        cases += [world_case(f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness")
+                  for s in range(20, 30)]
+    return cases
+
+
+def _write_history(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def mmm_example_case(tmp: Path) -> Case:
+    """PyMC-Marketing's ``mmm_example``: only the columns a user would have."""
+    raw = pd.read_csv(MMM_EXAMPLE / "mmm_example.csv")
+    wide = pd.DataFrame({"date": raw["date_week"], "x1": raw["x1"], "x2": raw["x2"],
+                         "y": raw["y"], "event_1": raw["event_1"], "event_2": raw["event_2"]})
+    journey = journey_from_dict({
+        "kpi": "y", "events": ["event_1", "event_2"],
+        "touchpoints": [{"id": "x1", "stage": "awareness"}, {"id": "x2", "stage": "consideration"}],
+    })
+    history = read_history(_write_history(wide, tmp / "mmm_example" / "history.csv"), journey)
+    truth = read_model(MMM_EXAMPLE / "true_model.json")
+    return Case("mmm_example", "PyMC-Marketing mmm_example: 2 channels, 179 wk; logistic, "
+                "normalised 8-lag adstock 0.4/0.2; noise sd 250 (5% of y); nonlinear trend",
+                history, truth, _true_contrib(truth, history), "public")
+
+
+def mmm_roas_truth() -> ResponseModel:
+    """The true curves of ``mmm_roas`` (ground_truth.py), in the data's own units."""
+    from optimizer.response.model import Adstock, Saturation
+
+    spec = {"x1": (0.3, 1.0, 200.0, "awareness"), "x2": (0.5, 2.5, 150.0, "consideration")}
+    return ResponseModel("y", {
+        c: TouchpointResponse(c, st, Saturation("logistic", {"beta": b, "lam": lam}),
+                              Adstock(decay=d, normalize=True, max_lag=4))
+        for c, (d, lam, b, st) in spec.items()
+    })
+
+
+def mmm_roas_case(tmp: Path) -> Case:
+    """PyMC-Marketing's ``mmm_roas``: ``date, x1, x2, y`` only (the confounder ``z`` is hidden)."""
+    raw = pd.read_csv(MMM_ROAS / "mmm_roas_data.csv")
+    wide = raw[["date", "x1", "x2", "y"]]
+    journey = journey_from_dict({
+        "kpi": "y",
+        "touchpoints": [{"id": "x1", "stage": "awareness"}, {"id": "x2", "stage": "consideration"}],
+    })
+    history = read_history(_write_history(wide, tmp / "mmm_roas" / "history.csv"), journey)
+    truth = mmm_roas_truth()
+    contrib = _true_contrib(truth, history)
+    for c in ("x1", "x2"):  # the harness reproduces the file's own latent effect columns
+        err = np.abs(contrib[c].to_numpy() - 100.0 * raw[f"{c}_effect"].to_numpy()).max()
+        assert err < 1e-9, (c, err)
+    return Case("mmm_roas", "PyMC-Marketing mmm_roas: 2 channels, 131 wk; logistic, normalised "
+                "4-lag adstock 0.3/0.5; hidden confounder z (corr 0.71 with x1)",
+                history, truth, contrib, "public",
+                note="z is not observed: a fit from date, x1, x2, y alone is expected to "
+                "over-credit x1")
+
+
+def _true_contrib(truth: ResponseModel, history: History) -> pd.DataFrame:
+    data = {}
+    for tid, tp in truth.touchpoints.items():
+        x = history.frame[tid].to_numpy(dtype=float)
+        a = x if tp.adstock is None else tp.adstock.transform(x)
+        data[tid] = np.asarray(tp.curve(a), dtype=float)
+    return pd.DataFrame(data, index=history.frame.index)
+
+
+# ================================================================================================
+# measuring a fit
+# ================================================================================================
+@dataclass
+class TpRow:
+    id: str
+    spend_share: float
+    true_roi: float
+    fit_roi: float
+    true_ss_roi: float  # steady-state ROI at the mean weekly spend
+    fit_ss_roi: float
+    true_mroi: float  # steady-state marginal ROI at the mean weekly spend
+    fit_mroi: float
+    true_share: float  # share of media contribution over the history
+    fit_share: float
+    roi_interval: tuple[float, float] | None = None
+    warnings: int = 0
+
+
+@dataclass
+class Regret:
+    budget: float  # total over the horizon
+    optimal: float  # true KPI of the plan optimised on the true curves
+    fitted: float  # true KPI of the plan optimised on the fitted curves
+    historical: float  # true KPI of the historical mix at the same budget
+    plan_true: dict[str, float] = field(default_factory=dict)
+    plan_fit: dict[str, float] = field(default_factory=dict)
+    plan_hist: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def captured(self) -> float:
+        up = self.optimal - self.historical
+        return (self.fitted - self.historical) / up if up > 0 else float("nan")
+
+    @property
+    def loss(self) -> float:
+        return (self.optimal - self.fitted) / self.optimal
+
+    @property
+    def hist_loss(self) -> float:
+        return (self.optimal - self.historical) / self.optimal
+
+
+@dataclass
+class Result:
+    case: Case
+    rows: list[TpRow]
+    mape: float | None
+    r2: float
+    seconds: float
+    regret: Regret
+    model: ResponseModel
+
+    def _rel(self, attr: str) -> np.ndarray:
+        t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
+        f = np.array([getattr(r, f"fit_{attr}") for r in self.rows])
+        return np.abs(f - t) / np.maximum(np.abs(t), 1e-12)
+
+    def median_err(self, attr: str) -> float:
+        return float(np.median(self._rel(attr)))
+
+    def weighted_err(self, attr: str) -> float:
+        """Relative error weighted by spend share: what it means for most of the money."""
+        w = np.array([r.spend_share for r in self.rows])
+        return float(np.sum(w * self._rel(attr)) / w.sum())
+
+    @property
+    def share_error(self) -> float:
+        """Half the summed absolute error of the contribution shares (0 = right, 1 = disjoint)."""
+        return 0.5 * float(sum(abs(r.fit_share - r.true_share) for r in self.rows))
+
+
+def plan(model: ResponseModel, budget: float, name: str) -> dict[str, float]:
+    """Spend per touchpoint over the horizon of the budget-only plan optimised on ``model``."""
+    sc = scenario_from_dict({"name": name, "model": "in-memory", "horizon_weeks": HORIZON_WEEKS,
+                             "budget": float(budget)})
+    p = allocate(sc, model)
+    if not p.ok:
+        raise RuntimeError(f"allocation of {name} failed: {p.status} {p.message}")
+    return {li.id: float(li.spend) for li in p.line_items}
+
+
+def true_value(spend: dict[str, float], truth: ResponseModel) -> float:
+    """True KPI over the horizon of steady spend ``spend`` (totals), on the true curves."""
+    return float(sum(truth.touchpoints[t].horizon_kpi(s, HORIZON_WEEKS)
+                     for t, s in spend.items()))
+
+
+def decision_regret(case: Case, model: ResponseModel) -> Regret:
+    means = case.history.spend.mean()
+    budget = HORIZON_WEEKS * float(means.sum())
+    p_true = plan(case.truth, budget, f"{case.name} truth")
+    p_fit = plan(model, budget, f"{case.name} fitted")
+    p_hist = {t: budget * float(means[t]) / float(means.sum()) for t in means.index}
+    return Regret(budget, true_value(p_true, case.truth), true_value(p_fit, case.truth),
+                  true_value(p_hist, case.truth), p_true, p_fit, p_hist)
+
+
+def measure(case: Case, fit_options: dict[str, Any]) -> Result:
+    opts = {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options}
+    t0 = time.perf_counter()
+    model = fit_model(case.history, **opts)
+    seconds = time.perf_counter() - t0
+    spend = case.history.spend
+    total_spend = float(spend.to_numpy().sum())
+    true_c = case.true_contrib
+    true_media = float(true_c.to_numpy().sum())
+    rows = []
+    for tid, ttp in case.truth.touchpoints.items():
+        ftp = model.touchpoints[tid]
+        x = spend[tid].to_numpy(dtype=float)
+        mean = float(x.mean())
+        d = ftp.diagnostics
+        rows.append(TpRow(
+            id=tid,
+            spend_share=float(x.sum()) / total_spend,
+            true_roi=float(true_c[tid].sum()) / float(x.sum()),
+            fit_roi=float(d.get("roi") or 0.0),
+            true_ss_roi=float(ttp.weekly_kpi(mean)) / mean,
+            fit_ss_roi=float(ftp.weekly_kpi(mean)) / mean,
+            true_mroi=float(ttp.weekly_marginal(mean)),
+            fit_mroi=float(ftp.weekly_marginal(mean)),
+            true_share=float(true_c[tid].sum()) / true_media,
+            fit_share=float(d.get("contribution_share") or 0.0),
+            roi_interval=tuple(d["roi_interval_80"]) if d.get("roi_interval_80") else None,
+            warnings=len(d.get("warnings") or ()),
+        ))
+    diag = model.diagnostics
+    return Result(case, rows, diag.get("mape_holdout"), float(diag["r2"]), seconds,
+                  decision_regret(case, model), model)
+
+
+# ================================================================================================
+# harness checks on the public data's truth
+# ================================================================================================
+def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str, bool]:
+    """The converted true model reproduces the published truth; returns check -> passed."""
+    raw = pd.read_csv(MMM_EXAMPLE / "ground_truth_components.csv")
+    truth, frame = case.truth, case.history.frame
+    ok: dict[str, bool] = {}
+    err = max(float(np.abs(case.true_contrib[c].to_numpy() - raw[f"contrib_{c}"].to_numpy()).max())
+              for c in ("x1", "x2"))
+    ok["contributions match ground_truth_components.csv"] = err < 1e-8
+    say(f"  true_model.json vs ground_truth_components.csv: max |contribution error| {err:.1e}")
+    for c in ("x1", "x2"):
+        roas = float(case.true_contrib[c].sum() / frame[c].sum())
+        mean = float(frame[c].mean())
+        m = float(truth.touchpoints[c].weekly_marginal(mean))
+        pub_r, pub_m = MMM_EXAMPLE_README["roas"][c], MMM_EXAMPLE_README["mroas"][c]
+        say(f"  {c}: ROAS {roas:,.1f} (README {pub_r:,.0f}), steady-state marginal ROAS at mean "
+            f"weekly spend {mean:.4f}: {m:,.1f} (README {pub_m:,.0f})")
+        ok[f"{c} ROAS and marginal ROAS match the README"] = (
+            abs(roas - pub_r) < 1.0 and abs(m - pub_m) < 1.0)
+    weekly = float(frame[["x1", "x2"]].mean().sum())
+    p = plan(truth, HORIZON_WEEKS * weekly, "mmm_example true optimum")
+    split = {t: s / HORIZON_WEEKS for t, s in p.items()}
+    resp = true_value(p, truth) / HORIZON_WEEKS
+    hist = {t: HORIZON_WEEKS * float(frame[t].mean()) for t in ("x1", "x2")}
+    hresp = true_value(hist, truth) / HORIZON_WEEKS
+    pub = MMM_EXAMPLE_README
+    say(f"  optimum of weekly budget {weekly:.4f} (README {pub['weekly_budget']}) on "
+        f"true_model.json: x1 {split['x1']:.4f}, x2 {split['x2']:.4f} (README "
+        f"{pub['optimum']['x1']} / {pub['optimum']['x2']}); weekly media response {resp:,.1f} vs "
+        f"{hresp:,.1f} for the historical mix (README {pub['optimum_response']:,.0f} vs "
+        f"{pub['historical_response']:,.0f})")
+    # plans are rounded to the cent: 0.5 cent over 13 weeks is 0.0004 a week
+    ok["allocate reproduces the README optimum"] = (
+        abs(weekly - pub["weekly_budget"]) < 5e-5
+        and all(abs(split[t] - pub["optimum"][t]) < 5e-4 for t in ("x1", "x2"))
+        and abs(resp - pub["optimum_response"]) < 1.0 and abs(hresp - pub["historical_response"]) < 1.0)
+    return ok
+
+
+def check_mmm_roas_truth(case: Case, say: Callable[[str], None]) -> dict[str, bool]:
+    frame = case.history.frame
+    ok: dict[str, bool] = {}
+    for c in ("x1", "x2"):
+        roas = float(case.true_contrib[c].sum() / frame[c].sum())
+        say(f"  {c}: true ROAS {roas:.2f} (README {MMM_ROAS_README['roas'][c]})")
+        ok[f"mmm_roas {c} ROAS matches"] = abs(roas - MMM_ROAS_README["roas"][c]) < 0.01
+    weekly = float(frame[["x1", "x2"]].mean().sum())
+    p = plan(case.truth, HORIZON_WEEKS * weekly, "mmm_roas true optimum")
+    split = {t: s / HORIZON_WEEKS for t, s in p.items()}
+    resp = true_value(p, case.truth) / HORIZON_WEEKS
+    say(f"  optimum of weekly budget {weekly:.3f}: x1 {split['x1']:.3f}, x2 {split['x2']:.3f} "
+        f"(README {MMM_ROAS_README['optimum']['x1']} / {MMM_ROAS_README['optimum']['x2']}), "
+        f"response {resp:.1f} (README {MMM_ROAS_README['optimum_response']})")
+    ok["mmm_roas optimum matches"] = all(
+        abs(split[t] - MMM_ROAS_README["optimum"][t]) < 1.5e-3 for t in ("x1", "x2"))
+    return ok
+
+
+# ================================================================================================
+# printing
+# ================================================================================================
+def _pct(v: float | None, signed: bool = False) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{100 * v:+.1f}%" if signed else f"{100 * v:.1f}%"
+
+
+def _num(v: float) -> str:
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3f}"
+
+
+def print_case(res: Result, say: Callable[[str], None]) -> None:
+    c = res.case
+    say(f"\n### {c.name}  ({c.settings})")
+    if c.note:
+        say(f"    note: {c.note}")
+    say(f"    fit {res.seconds:.1f} s, R² {res.r2:.3f}, holdout MAPE {_pct(res.mape)}")
+    head = (f"    {'touchpoint':<20}{'spend':>6} {'ROI true':>9} {'fit':>9} {'err':>7}  "
+            f"{'ssROI true':>10} {'fit':>9}  {'mROI true':>9} {'fit':>9} {'err':>7}  "
+            f"{'share true':>10} {'fit':>6}  {'ROI 80% (boot)':>17}")
+    say(head)
+    for r in res.rows:
+        e_roi = (r.fit_roi - r.true_roi) / r.true_roi if r.true_roi else float("nan")
+        e_m = (r.fit_mroi - r.true_mroi) / r.true_mroi if r.true_mroi else float("nan")
+        ci = (f"{_num(r.roi_interval[0])}–{_num(r.roi_interval[1])}"
+              if r.roi_interval else "–")
+        say(f"    {r.id:<20}{_pct(r.spend_share):>6} {_num(r.true_roi):>9} {_num(r.fit_roi):>9} "
+            f"{_pct(e_roi, True):>7}  {_num(r.true_ss_roi):>10} {_num(r.fit_ss_roi):>9}  "
+            f"{_num(r.true_mroi):>9} {_num(r.fit_mroi):>9} {_pct(e_m, True):>7}  "
+            f"{_pct(r.true_share):>10} {_pct(r.fit_share):>6}  {ci:>17}")
+    g = res.regret
+    say(f"    decision ({HORIZON_WEEKS} weeks at the historical mean budget {_num(g.budget)}): "
+        f"true KPI optimal {_num(g.optimal)}, fitted plan {_num(g.fitted)} "
+        f"(loses {_pct(g.loss)}), historical mix {_num(g.historical)} (loses {_pct(g.hist_loss)})"
+        f" -> fitted plan captures {_pct(g.captured)} of the achievable uplift")
+    if len(g.plan_true) <= 4:
+        for t in g.plan_true:
+            w = HORIZON_WEEKS
+            say(f"      {t}: weekly spend optimal {g.plan_true[t] / w:.4g}, fitted plan "
+                f"{g.plan_fit[t] / w:.4g}, historical {g.plan_hist[t] / w:.4g}")
+
+
+def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None:
+    say(f"\n{'data set':<24}{'tp':>3}{'wk':>5}{'MAPE':>7}{'fit s':>7}"
+        f"{'|ROI err|':>11}{'w|ROI|':>8}{'|mROI err|':>11}{'w|mROI|':>9}{'share err':>10}"
+        f"{'loss fit':>10}{'loss hist':>10}{'captured':>10}")
+    say(f"{'':<24}{'':>3}{'':>5}{'':>7}{'':>7}{'median':>11}{'spend-wt':>8}{'median':>11}"
+        f"{'spend-wt':>9}{'':>10}{'':>10}{'':>10}{'':>10}")
+    for r in results:
+        g = r.regret
+        say(f"{r.case.name:<24}{len(r.rows):>3}{r.case.history.n_weeks:>5}{_pct(r.mape):>7}"
+            f"{r.seconds:>7.1f}{_pct(r.median_err('roi')):>11}{_pct(r.weighted_err('roi')):>8}"
+            f"{_pct(r.median_err('mroi')):>11}{_pct(r.weighted_err('mroi')):>9}"
+            f"{_pct(r.share_error):>10}{_pct(g.loss):>10}{_pct(g.hist_loss):>10}"
+            f"{_pct(g.captured):>10}")
+
+
+# ================================================================================================
+# the 15 x 156 timing
+# ================================================================================================
+def time_big_fit(tmp: Path, fit_options: dict[str, Any]) -> tuple[float, float]:
+    """Seconds to fit 15 touchpoints x 156 weeks with search and 20 bootstrap refits (n_jobs=1
+    and n_jobs=2)."""
+    case = world_case("rw15-timing", random_world(15, seed=15), tmp)
+    out = []
+    for n_jobs in (1, 2):
+        t0 = time.perf_counter()
+        fit_model(case.history, **{"seed": SEED, "n_bootstrap": 20, "n_jobs": n_jobs,
+                                   **fit_options})
+        out.append(time.perf_counter() - t0)
+    return out[0], out[1]
+
+
+# ================================================================================================
+# main
+# ================================================================================================
+def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items:
+        k, _, v = it.partition("=")
+        out[k] = json.loads(v)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="three worlds and the public data sets")
+    ap.add_argument("--only", nargs="*", help="data sets to run (by name)")
+    ap.add_argument("--fit-option", action="append", default=[], metavar="NAME=JSON",
+                    help="extra fit_model option, e.g. sweeps=1 (repeatable)")
+    ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    ap.add_argument("--no-timing", action="store_true", help="skip the 15 x 156 timing")
+    args = ap.parse_args(argv)
+    fit_options = _parse_options(args.fit_option)
+    say = print
+    t_start = time.perf_counter()
+    say(f"# Fit recovery benchmark ({'quick' if args.quick else 'full'} run)")
+    say(f"date {_dt.date.today().isoformat()}; {platform.platform()}; python "
+        f"{platform.python_version()}; {os.cpu_count()} cores; {platform.processor() or '?'}")
+    say(f"fit_model(seed={SEED}, n_bootstrap={N_BOOTSTRAP}"
+        + "".join(f", {k}={v!r}" for k, v in fit_options.items()) + "); plans: "
+        f"{HORIZON_WEEKS} weeks, budget-only, at the historical mean weekly budget")
+    checks: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(prefix="fit_recovery_") as tmpdir:
+        tmp = Path(tmpdir)
+        cases = [*simulated_cases(args.quick, tmp), mmm_example_case(tmp), mmm_roas_case(tmp)]
+        if args.only:
+            cases = [c for c in cases if c.name in args.only]
+        for c in cases:
+            if c.name == "mmm_example":
+                say("\n## Harness check: the true model of mmm_example (true_model.json)")
+                checks.update(check_mmm_example_truth(c, say))
+            if c.name == "mmm_roas":
+                say("\n## Harness check: the true model of mmm_roas")
+                checks.update(check_mmm_roas_truth(c, say))
+        say("\n## Per data set")
+        results = []
+        for c in cases:
+            res = measure(c, fit_options)
+            print_case(res, say)
+            results.append(res)
+        say("\n## Summary (errors are |fitted - true| / true; captured = (fitted - historical) / "
+            "(optimal - historical), on the true curves)")
+        summary_table(results, say)
+        big = None if args.no_timing else time_big_fit(tmp, fit_options)
+    say("\n## Verdicts")
+    verdicts = verdict_rows(results, big, checks)
+    for name, measured, target, passed in verdicts:
+        say(f"{name:<58}{measured:>30}  {target:<14}{'PASS' if passed else 'MISS'}")
+    say(f"\ntotal run time {time.perf_counter() - t_start:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(_as_json(results, big, verdicts), indent=2) + "\n")
+    return 0
+
+
+def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
+                 checks: dict[str, bool]) -> list[tuple[str, str, str, bool]]:
+    rows: list[tuple[str, str, str, bool]] = []
+    by = {r.case.name: r for r in results}
+    ex = by.get("mmm_example")
+    if ex is not None:
+        for attr, label, target in (("roi", "ROAS (history)", ROAS_TARGET),
+                                    ("ss_roi", "steady-state ROAS at mean spend", ROAS_TARGET),
+                                    ("mroi", "marginal ROAS at mean spend", MROAS_TARGET)):
+            errs = {r.id: (getattr(r, f"fit_{attr}") - getattr(r, f"true_{attr}"))
+                    / getattr(r, f"true_{attr}") for r in ex.rows}
+            rows.append((f"mmm_example {label}",
+                         " ".join(f"{k} {_pct(v, True)}" for k, v in errs.items()),
+                         f"within {target:.0%}", all(abs(v) <= target for v in errs.values())))
+    sims = [r for r in results if r.case.kind == "simulated"]
+    for group in ("main", "robustness"):
+        grp = [r for r in sims if r.case.group == group]
+        if not grp:
+            continue
+        cap = np.array([r.regret.captured for r in grp])
+        worst = grp[int(np.nanargmin(cap))]
+        rows.append((f"simulated ({group}, {len(grp)} worlds): uplift captured, every world",
+                     f"min {_pct(float(np.nanmin(cap)))} ({worst.case.name})",
+                     f">= {CAPTURE_TARGET:.0%}", bool(np.nanmin(cap) >= CAPTURE_TARGET)))
+        rows.append((f"simulated ({group}): uplift captured, median / mean",
+                     f"{_pct(float(np.nanmedian(cap)))} / {_pct(float(np.nanmean(cap)))}",
+                     f">= {CAPTURE_TARGET:.0%}", bool(np.nanmedian(cap) >= CAPTURE_TARGET)))
+        n_ok = int(np.sum(cap >= CAPTURE_TARGET))
+        rows.append((f"simulated ({group}): worlds at >= 90% captured", f"{n_ok} of {len(grp)}",
+                     "all", n_ok == len(grp)))
+    if "sample" in by:
+        sample = by["sample"]
+        rows.append(("sample company fit time (14 tp, 156 wk, 20 boot.)", f"{sample.seconds:.1f} s",
+                     "<= ~10 s", sample.seconds <= 10.0))
+    if big is not None:
+        rows.append(("15 tp x 156 wk fit + 20 bootstrap refits (n_jobs 1 / 2)",
+                     f"{big[0]:.1f} s / {big[1]:.1f} s", f"<= {BIG_FIT_TARGET_SECONDS:.0f} s",
+                     max(big) <= BIG_FIT_TARGET_SECONDS))
+    for name, passed in checks.items():
+        rows.append((f"harness: {name}", "yes" if passed else "no", "yes", passed))
+    return rows
+
+
+def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
+             verdicts: list[tuple[str, str, str, bool]]) -> dict[str, Any]:
+    return {
+        "date": _dt.date.today().isoformat(),
+        "machine": f"{platform.platform()}, {os.cpu_count()} cores",
+        "data_sets": [{
+            "name": r.case.name, "settings": r.case.settings, "touchpoints": len(r.rows),
+            "weeks": r.case.history.n_weeks, "mape_holdout": r.mape, "r2": r.r2,
+            "fit_seconds": round(r.seconds, 2),
+            "median_roi_error": r.median_err("roi"), "spend_weighted_roi_error":
+            r.weighted_err("roi"), "median_mroi_error": r.median_err("mroi"),
+            "spend_weighted_mroi_error": r.weighted_err("mroi"), "share_error": r.share_error,
+            "loss_fitted": r.regret.loss, "loss_historical": r.regret.hist_loss,
+            "captured": r.regret.captured,
+            "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
+        } for r in results],
+        "big_fit_seconds": list(big) if big else None,
+        "verdicts": [{"name": n, "measured": m, "target": t, "pass": p} for n, m, t, p in verdicts],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""Renderers for the planning cycle: the ledger (history, a run, a diff, a re-run), the costliest
+rules of a comparison, plan uncertainty, tracking actuals and re-planning.
+
+Tables are rich renderables (printed by ``tables.print_renderable``); machine formats are JSON
+texts and CSV texts built from ``machine``'s contract-6 objects, extended, never changed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from optimizer.allocate import Plan
+from optimizer.render import machine
+from optimizer.render.tables import (
+    comparison_renderable,
+    fmt_money,
+    fmt_num,
+    plan_renderable,
+)
+from optimizer.workflow.compare import Comparison, ConstraintCost
+from optimizer.workflow.control import Replan, Tracking, TrackLine
+from optimizer.workflow.ledger import Rerun, Run, plan_from_dict
+from optimizer.workflow.robust import Uncertainty
+
+
+def _pct(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return "0.0%" if abs(v) < 0.0005 else f"{v:+.1%}"
+
+
+def _delta(v: float | None) -> str:
+    """A change in money, to the unit: 0 when it rounds to nothing."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return "0" if abs(v) < 0.5 else f"{v:+,.0f}"
+
+
+def _csv(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue()
+
+
+def _when(iso: str) -> str:
+    """An ISO UTC timestamp as local time, to the minute."""
+    try:
+        t = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return t.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# ------------------------------------------------------------------------------------------------
+# compare: the costliest rules
+# ------------------------------------------------------------------------------------------------
+def cost_to_dict(c: ConstraintCost) -> dict[str, Any]:
+    return {"name": c.name, "label": c.label, "kind": c.kind,
+            "shadow_price": machine._num(c.shadow_price), "relaxed_by": machine._num(c.relaxed_by),
+            "gain": machine._num(c.gain), "unit": c.unit}
+
+
+def comparison_dict(comp: Comparison) -> dict[str, Any]:
+    """Contract 6 for ``compare``, each scenario with its ``costly_constraints`` (top 3)."""
+    scenarios = []
+    for k, p in enumerate(comp.plans):
+        d = machine.plan_to_dict(p)
+        d["costly_constraints"] = [cost_to_dict(c) for c in comp.costs_of(k)]
+        scenarios.append(d)
+    return {"reference": comp.reference_plan.scenario, "scenarios": scenarios}
+
+
+def comparison_json(comp: Comparison) -> str:
+    return machine.to_json(comparison_dict(comp))
+
+
+def costly_renderable(comp: Comparison) -> Table | Text:
+    """Per scenario, the binding rules that cost the most (gain if relaxed by 10%)."""
+    rows = [(p.scenario, c) for k, p in enumerate(comp.plans) for c in comp.costs_of(k)]
+    if not rows:
+        return Text("no binding rule besides the budget holds any scenario back", style="dim")
+    t = Table(box=box.SIMPLE_HEAD, title="which rules cost the most (gain if relaxed by 10%)",
+              title_justify="left")
+    for col in ("scenario", "rule", "shadow price", "relaxed by", "gain"):
+        t.add_column(col, justify="left" if col in ("scenario", "rule") else "right")
+    last = None
+    for name, c in rows:
+        t.add_row(name if name != last else "", c.label, fmt_num(c.shadow_price, 4),
+                  f"{c.relaxed_by:,.0f}", f"{c.gain:,.0f} {c.unit}")
+        last = name
+    return t
+
+
+def comparison_with_costs(comp: Comparison) -> Group:
+    return Group(comparison_renderable(comp), costly_renderable(comp))
+
+
+# ------------------------------------------------------------------------------------------------
+# optimize: robust plans and uncertainty
+# ------------------------------------------------------------------------------------------------
+def robust_note(plan: Plan) -> Text | None:
+    ex = dict(plan.extras)
+    if ex.get("robust") != "mean":
+        return None
+    text = (f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
+            "draws is maximised; KPI and marginal ROI are expectations")
+    missing = ex.get("without_draws") or []
+    if missing:
+        text += f" (no draws for {', '.join(missing)}: their point curve is used)"
+    return Text(text, style="dim")
+
+
+def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, Any]:
+    """Contract 6 for ``optimize``, with ``robust`` and ``uncertainty`` when there are any."""
+    d = machine.plan_to_dict(plan)
+    ex = dict(plan.extras)
+    if ex.get("robust"):
+        d["robust"] = {"objective": "expected KPI over the bootstrap draws",
+                       "draws": ex.get("draws"), "without_draws": list(ex.get("without_draws") or [])}
+    if uncertainty is not None:
+        d["uncertainty"] = _jsonable(uncertainty.to_dict())
+    return d
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
+    """The plan's CSV; with ``uncertainty``, the spread columns added per line item."""
+    df = machine.plan_frame(plan)
+    if uncertainty is not None:
+        spread = pd.DataFrame([{"id": it.id, "spend_p10": it.spend_spread.p10,
+                                "spend_p50": it.spend_spread.p50, "spend_p90": it.spend_spread.p90,
+                                "kpi_p10": it.kpi_spread.p10, "kpi_p50": it.kpi_spread.p50,
+                                "kpi_p90": it.kpi_spread.p90} for it in uncertainty.items])
+        df = df.merge(spread, on="id", how="left")
+    return _csv(df)
+
+
+def uncertainty_renderable(u: Uncertainty) -> Group:
+    """Per line item the spread of the re-optimised spend and of the plan's own KPI."""
+    kpi = u.plan.kpi
+    t = Table(box=box.SIMPLE_HEAD, title=f"plan uncertainty over {u.draws} bootstrap draws "
+              f"(re-optimised on each; P10 / P50 / P90)", title_justify="left")
+    for col in ("line item", "plan spend", "spend P10", "P50", "P90", f"plan's {kpi} P10", "P50 ",
+                "P90 "):
+        t.add_column(col, justify="left" if col == "line item" else "right")
+    for it in u.items:
+        s, k = it.spend_spread, it.kpi_spread
+        t.add_row(it.id, fmt_money(it.spend), fmt_money(s.p10), fmt_money(s.p50), fmt_money(s.p90),
+                  fmt_money(k.p10), fmt_money(k.p50), fmt_money(k.p90))
+    parts: list[Any] = [t]
+    o, p = u.optimum_kpi, u.plan_kpi
+    parts.append(Text(f"total {kpi} of this plan across the draws: P10 {fmt_money(p.p10)}, "
+                      f"P50 {fmt_money(p.p50)}, P90 {fmt_money(p.p90)}"))
+    parts.append(Text(f"total {kpi} re-optimised on each draw: P10 {fmt_money(o.p10)}, "
+                      f"P50 {fmt_money(o.p50)}, P90 {fmt_money(o.p90)}"
+                      f" ({u.solved} of {u.draws} draws solved)"))
+    for n in u.notes:
+        parts.append(Text(n, style="yellow"))
+    return Group(*parts)
+
+
+# ------------------------------------------------------------------------------------------------
+# the ledger
+# ------------------------------------------------------------------------------------------------
+def _first(run: Run, key: str) -> Any:
+    return run.plans[0].get(key) if run.plans else None
+
+
+def history_renderable(runs: Sequence[Run], path: str) -> Table | Text:
+    if not runs:
+        return Text(f"no runs recorded yet in {path}", style="dim")
+    t = Table(box=box.SIMPLE_HEAD, title=f"runs in {path} (newest first)", title_justify="left")
+    for col in ("run", "when", "command", "scenario", "plans", "status", "spend", "KPI", "version"):
+        t.add_column(col, justify="right" if col in ("plans", "spend", "KPI") else "left")
+    for r in runs:
+        names = ", ".join(dict.fromkeys(r.scenarios))
+        if len(names) > 40:
+            names = names[:39] + "…"
+        statuses = sorted({str(p.get("status")) for p in r.plans})
+        single = len(r.plans) == 1
+        t.add_row(r.id, _when(r.created_at), r.command, names, str(len(r.plans)),
+                  ",".join(statuses), fmt_money(_first(r, "total_spend")) if single else "",
+                  fmt_money(_first(r, "total_kpi")) if single else "", r.version)
+    return t
+
+
+def history_json(runs: Sequence[Run]) -> str:
+    return machine.to_json([r.to_dict(plans=False) for r in runs])
+
+
+def run_json(run: Run) -> str:
+    return machine.to_json(run.to_dict())
+
+
+def run_renderable(run: Run) -> Group:
+    head = Table(box=None, show_header=False, title=f"run {run.id}", title_justify="left")
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("when", f"{_when(run.created_at)} ({run.created_at})")
+    head.add_row("command", run.command)
+    head.add_row("scenarios", ", ".join(run.scenarios))
+    head.add_row("KPI", str(run.kpi))
+    head.add_row("budgetopt", run.version)
+    head.add_row("solver", f"{run.solver} " + ", ".join(
+        f"{k}={v}" for k, v in sorted(run.options.items()) if k not in ("scenarios", "solver")))
+    inputs = Table(box=box.SIMPLE_HEAD, title="input files", title_justify="left")
+    for col in ("role", "file", "sha256"):
+        inputs.add_column(col)
+    for f in run.inputs:
+        inputs.add_row(f.role, f.path, f.sha256[:16] + "…")
+    parts: list[Any] = [head, inputs]
+    if run.command == "sweep" and len(run.plans) > 1:
+        t = Table(box=box.SIMPLE_HEAD, title="frontier", title_justify="left")
+        for col in ("budget", "status", "spend", "KPI"):
+            t.add_column(col, justify="left" if col == "status" else "right")
+        for p in run.plans:
+            t.add_row(fmt_money(p.get("budget")), str(p.get("status")),
+                      fmt_money(p.get("total_spend")), fmt_money(p.get("total_kpi")))
+        parts.append(t)
+    else:
+        parts.extend(plan_renderable(plan_from_dict(p)) for p in run.plans)
+    return Group(*parts)
+
+
+def diff_comparison(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: str) -> Comparison:
+    """Two recorded plans as a comparison (``a`` the reference), named after their runs."""
+    pa = plan_from_dict({**a, "scenario": label_a})
+    pb = plan_from_dict({**b, "scenario": label_b})
+    return Comparison((pa, pb))
+
+
+def _diff_frame(comp: Comparison) -> pd.DataFrame:
+    a, b = comp.plans
+    df = comp.line_item_deltas().reset_index()
+    return df.rename(columns={f"spend: {a.scenario}": "spend_a", f"kpi: {a.scenario}": "kpi_a",
+                              f"spend: {b.scenario}": "spend_b", f"kpi: {b.scenario}": "kpi_b",
+                              f"Δ spend: {b.scenario}": "delta_spend",
+                              f"Δ kpi: {b.scenario}": "delta_kpi"})
+
+
+def diff_renderable(comp: Comparison) -> Group:
+    a, b = comp.plans
+    t = Table(box=box.SIMPLE_HEAD, title=f"per line item: {b.scenario} against {a.scenario}",
+              title_justify="left")
+    for col in ("line item", "stage", "spend A", "spend B", "Δ spend", "KPI A", "KPI B", "Δ KPI"):
+        t.add_column(col, justify="left" if col in ("line item", "stage") else "right")
+    for _, r in _diff_frame(comp).iterrows():
+        t.add_row(str(r["line_item"]), str(r["stage"]), fmt_money(r["spend_a"]),
+                  fmt_money(r["spend_b"]), _delta(r["delta_spend"]), fmt_money(r["kpi_a"]),
+                  fmt_money(r["kpi_b"]), _delta(r["delta_kpi"]))
+    t.add_row("total", "", fmt_money(a.total_spend), fmt_money(b.total_spend),
+              _delta(b.total_spend - a.total_spend), fmt_money(a.total_kpi),
+              fmt_money(b.total_kpi), _delta(b.total_kpi - a.total_kpi), style="bold")
+    parts = list(comparison_renderable(comp).renderables)
+    # the comparison's summary and stages; its line-item table gives way to spend and KPI deltas
+    return Group(*parts[:2], t, *parts[3:])
+
+
+def diff_dict(comp: Comparison, run_a: Run, run_b: Run) -> dict[str, Any]:
+    a, b = comp.plans
+    df = _diff_frame(comp)
+    return {"a": {"run": run_a.id, "scenario": run_a.plans and a.scenario},
+            "b": {"run": run_b.id, "scenario": run_b.plans and b.scenario},
+            "reference": a.scenario,
+            "scenarios": [machine.plan_to_dict(a), machine.plan_to_dict(b)],
+            "totals": {"delta_spend": round(b.total_spend - a.total_spend, 2),
+                       "delta_kpi": b.total_kpi - a.total_kpi},
+            "line_items": [{k: (machine._num(v) if not isinstance(v, str) else v)
+                            for k, v in row.items()} for row in df.to_dict(orient="records")]}
+
+
+def diff_csv(comp: Comparison) -> str:
+    return _csv(_diff_frame(comp))
+
+
+def rerun_text(r: Rerun, new_id: str | None) -> str:
+    src = "the recorded copies of its input files" if r.from_snapshot else "its input files"
+    lines = [f"re-ran {r.run.command} run {r.run.id} from {src}"]
+    if new_id:
+        lines[0] += f" (recorded as run {new_id})"
+    if r.identical:
+        lines.append(f"identical: all {len(r.plans)} plan(s) are bit for bit the same as recorded")
+    else:
+        lines.append("different: " + "; ".join(r.differences))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# budgetary control
+# ------------------------------------------------------------------------------------------------
+_STATUS_STYLE = {"over": "red", "under": "yellow", "on plan": "green", "unplanned": "red",
+                 "not started": "yellow"}
+
+
+def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None) -> None:
+    cells = [x.id, x.stage, fmt_money(x.planned), fmt_money(x.planned_to_date), fmt_money(x.actual),
+             _delta(x.variance), _pct(x.variance_pct),
+             Text(x.status, style=_STATUS_STYLE.get(x.status, "")), fmt_money(x.projected_spend)]
+    if show_kpi:
+        cells += [fmt_money(x.planned_kpi), fmt_money(x.projected_kpi),
+                  _delta(None if x.projected_kpi is None or x.planned_kpi is None
+                         else x.projected_kpi - x.planned_kpi)]
+    t.add_row(*cells, style=style)
+
+
+def tracking_renderable(tr: Tracking) -> Group:
+    t = Table(box=box.SIMPLE_HEAD, title=f"{tr.scenario}: week {tr.weeks_elapsed} of "
+              f"{tr.horizon_weeks}, actual spend against the plan to date", title_justify="left")
+    cols = ["line item", "stage", "plan", "plan to date", "actual", "variance", "%", "status",
+            "at run-rate"]
+    if tr.has_model:
+        cols += [f"plan {tr.kpi}", f"run-rate {tr.kpi}", f"Δ {tr.kpi}"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("line item", "stage", "status") else "right")
+    for x in tr.lines:
+        _track_row(t, x, tr.has_model)
+    _track_row(t, tr.total, tr.has_model, "bold")
+    st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
+    for c in cols:
+        st.add_column(c.replace("line item", "stage") if c != "stage" else "",
+                      justify="left" if c in ("line item", "stage", "status") else "right")
+    for x in tr.stages:
+        _track_row(st, TrackLine(**{**x.to_dict(), "stage": ""}), tr.has_model)
+    parts: list[Any] = [t, st]
+    tot = tr.total
+    if tr.has_model and tot.planned_kpi is not None and tot.projected_kpi is not None:
+        parts.append(Text(
+            f"at the current run-rate the cycle spends {fmt_money(tot.projected_spend)} "
+            f"({_pct((tot.projected_spend - tot.planned) / tot.planned if tot.planned else None)} "
+            f"against the plan) and buys {fmt_money(tot.projected_kpi)} {tr.kpi} "
+            f"({_delta(tot.projected_kpi - tot.planned_kpi)} against the plan's "
+            f"{fmt_money(tot.planned_kpi)})"))
+    for n in tr.notes:
+        parts.append(Text(n, style="dim"))
+    return Group(*parts)
+
+
+def tracking_csv(tr: Tracking) -> str:
+    rows = [{**x.to_dict(), "level": "line_item"} for x in tr.lines]
+    rows += [{**x.to_dict(), "level": "stage"} for x in tr.stages]
+    rows.append({**tr.total.to_dict(), "level": "total"})
+    df = pd.DataFrame(rows)
+    return _csv(df[["level", *[c for c in df.columns if c != "level"]]])
+
+
+def tracking_json(tr: Tracking) -> str:
+    return machine.to_json(_jsonable(tr.to_dict()))
+
+
+def replan_dict(r: Replan) -> dict[str, Any]:
+    """Contract 6 for the remaining weeks' plan, with a ``replan`` block (spend to date, the
+    full cycle per line item against the original plan, warnings)."""
+    d = machine.plan_to_dict(r.plan)
+    d["replan"] = _jsonable(r.to_dict())
+    return d
+
+
+def replan_json(r: Replan) -> str:
+    return machine.to_json(replan_dict(r))
+
+
+def replan_csv(r: Replan) -> str:
+    return _csv(pd.DataFrame(r.full_cycle()))
+
+
+def replan_renderable(r: Replan) -> Group:
+    head = Text.assemble(
+        ("re-plan after ", ""), (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
+        f": {fmt_money(r.spent_total)} spent so far",
+        f", {fmt_money(r.remaining_budget)} left for the remaining {r.remaining_weeks} weeks"
+        if r.remaining_budget is not None else "")
+    parts: list[Any] = [head]
+    for w in r.warnings:
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    parts.append(plan_renderable(r.plan))
+    if r.plan.ok:
+        t = Table(box=box.SIMPLE_HEAD, title="the whole cycle: spent + re-planned against the "
+                  "original plan", title_justify="left")
+        for col in ("line item", "stage", "spent", "re-planned", "cycle total", "original plan",
+                    "change"):
+            t.add_column(col, justify="left" if col in ("line item", "stage") else "right")
+        rows = r.full_cycle()
+        for x in rows:
+            t.add_row(x["id"], x["stage"], fmt_money(x["spent"]), fmt_money(x["remaining"]),
+                      fmt_money(x["total"]), fmt_money(x["original"]), _delta(x["change"]))
+        tot_orig = r.original.total_spend if r.original.ok else None
+        tot = round(sum(x["total"] for x in rows), 2)
+        t.add_row("total", "", fmt_money(r.spent_total), fmt_money(r.plan.total_spend),
+                  fmt_money(tot), fmt_money(tot_orig),
+                  _delta(None if tot_orig is None else tot - tot_orig), style="bold")
+        parts.append(t)
+        kpi = r.plan.kpi
+        full = r.kpi_to_date + r.plan.total_kpi
+        line = (f"{kpi}: {fmt_money(r.kpi_to_date)} bought so far + {fmt_money(r.plan.total_kpi)} "
+                f"planned = {fmt_money(full)} for the cycle")
+        if r.original.ok:
+            line += (f" ({_delta(full - r.original.total_kpi)} against the original plan's "
+                     f"{fmt_money(r.original.total_kpi)})")
+        parts.append(Text(line))
+    return Group(*parts)

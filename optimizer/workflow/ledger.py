@@ -1,0 +1,652 @@
+"""The ledger: every ``optimize``, ``compare``, ``sweep`` and ``replan`` run, in a local SQLite file.
+
+Each run records its id, time, command and options, the scenarios' names, a SHA-256 of every
+input file (the scenario files along the ``extends:`` chain, the model, last cycle's spend, the
+actuals) with a copy of each file's content (stored once per distinct content), the model's KPI,
+the budgetopt version, the solver, and the plans as contract-6 JSON. A run can then be listed
+(``history``), shown, compared with another (``diff``) and re-run (``rerun``): from the files
+where they are now (warning when a file has changed since), or from the recorded copies.
+
+Where: ``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else ``./.budgetopt/ledger.sqlite``.
+
+Safe for several processes at once: WAL journal, a busy timeout, and every write in its own
+``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so two writers queue instead
+of failing half way).
+
+A run is a command plus its options; ``execute`` is the one function that turns them into plans,
+used by the command line and by ``rerun`` alike, so that a re-run computes exactly what the run
+computed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optimizer import __version__
+from optimizer.allocate import ConstraintResult, LineItem, Plan
+from optimizer.data import load_yaml
+from optimizer.errors import BudgetOptError, ScenarioError
+
+DEFAULT_PATH = Path(".budgetopt") / "ledger.sqlite"
+ENV = "BUDGETOPT_LEDGER"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+COMMANDS = ("optimize", "compare", "sweep", "replan")
+RERUNNABLE = ("optimize", "compare", "sweep", "replan")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    command    TEXT NOT NULL,
+    scenarios  TEXT NOT NULL,
+    inputs     TEXT NOT NULL,
+    kpi        TEXT,
+    version    TEXT NOT NULL,
+    solver     TEXT,
+    options    TEXT NOT NULL,
+    plans      TEXT NOT NULL,
+    extra      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha256  TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+);
+"""
+
+
+class LedgerError(BudgetOptError):
+    """The ledger cannot be opened or read, or a run reference names no run."""
+
+
+# ------------------------------------------------------------------------------------------------
+# records
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputFile:
+    """One input file of a run: its role, absolute path and content hash."""
+
+    role: str  # scenario | extends | model | previous | actuals
+    path: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "path": self.path, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run."""
+
+    id: str
+    created_at: str  # ISO 8601, UTC, milliseconds
+    command: str
+    scenarios: tuple[str, ...]
+    inputs: tuple[InputFile, ...]
+    kpi: str | None
+    version: str
+    solver: str | None
+    options: Mapping[str, Any]
+    plans: tuple[dict[str, Any], ...]  # contract-6 plans
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, plans: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id, "created_at": self.created_at, "command": self.command,
+            "scenarios": list(self.scenarios), "kpi": self.kpi, "version": self.version,
+            "solver": self.solver, "options": dict(self.options),
+            "inputs": [f.to_dict() for f in self.inputs],
+        }
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        if plans:
+            d["plans"] = list(self.plans)
+        else:
+            d["summary"] = [_summary(p) for p in self.plans]
+        return d
+
+    def plan(self, which: str | None = None) -> dict[str, Any]:
+        """One of the run's plans: by scenario name, by position (``0``, ``1`` …) or the first."""
+        if not self.plans:
+            raise LedgerError(f"run {self.id} recorded no plan")
+        if which is None or which == "":
+            return self.plans[0]
+        names = [str(p.get("scenario")) for p in self.plans]
+        if which in names:
+            return self.plans[names.index(which)]
+        if which.lstrip("-").isdigit() and -len(self.plans) <= int(which) < len(self.plans):
+            return self.plans[int(which)]
+        from optimizer.fileio import did_you_mean
+
+        raise LedgerError(f"run {self.id} has no plan {which!r}{did_you_mean(which, names)}")
+
+
+def _summary(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"scenario": p.get("scenario"), "status": p.get("status"),
+            "total_spend": p.get("total_spend"), "total_kpi": p.get("total_kpi")}
+
+
+# ------------------------------------------------------------------------------------------------
+# ids, hashes, input files
+# ------------------------------------------------------------------------------------------------
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int, width: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = _ALPHABET[r] + out
+    return out.rjust(width, "0")[-width:]
+
+
+def new_run_id(now_ms: int | None = None) -> str:
+    """A short run id that sorts by time: milliseconds since 1970 in base 36 (9 characters, good
+    until the year 5188) and 3 random characters, e.g. ``0mhx3k2qbf7a``."""
+    ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    return _base36(ms, 9) + "".join(secrets.choice(_ALPHABET) for _ in range(3))
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def scenario_inputs(path: str | Path) -> list[tuple[str, Path]]:
+    """The files a scenario file reads: itself, the files along its ``extends:`` chain, and any
+    last-cycle CSV (``previous:``) they name, each with its role. The model is not included."""
+    out: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+    p: Path | None = Path(path).resolve()
+    role = "scenario"
+    while p is not None and p not in seen and p.exists():
+        seen.add(p)
+        out.append((role, p))
+        try:
+            data = load_yaml(p, ScenarioError)
+        except BudgetOptError:
+            break
+        if not isinstance(data, Mapping):
+            break
+        prevs = [data.get("previous")]
+        variants = data.get("variants")
+        if isinstance(variants, Mapping):
+            prevs += [v.get("previous") for v in variants.values() if isinstance(v, Mapping)]
+        for prev in prevs:
+            if isinstance(prev, str) and (p.parent / prev).exists():
+                out.append(("previous", (p.parent / prev).resolve()))
+        parent = data.get("extends")
+        p = (p.parent / parent).resolve() if isinstance(parent, str) else None
+        role = "extends"
+    return out
+
+
+def collect_inputs(scenario_paths: Sequence[str | Path], model_paths: Sequence[str | Path],
+                   others: Sequence[tuple[str, str | Path]] = ()) -> list[tuple[str, Path]]:
+    """Every input file of a run, each once, in a stable order."""
+    files: list[tuple[str, Path]] = []
+    for sp in scenario_paths:
+        files.extend(scenario_inputs(sp))
+    files.extend(("model", Path(m).resolve()) for m in model_paths)
+    files.extend((role, Path(p).resolve()) for role, p in others)
+    seen: set[Path] = set()
+    out = []
+    for role, p in files:
+        if p not in seen and p.exists() and p.is_file():
+            seen.add(p)
+            out.append((role, p))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the database
+# ------------------------------------------------------------------------------------------------
+def ledger_path(option: str | Path | None = None) -> Path:
+    """``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else ``./.budgetopt/ledger.sqlite``."""
+    if option:
+        return Path(option)
+    env = os.environ.get(ENV)
+    return Path(env) if env else DEFAULT_PATH
+
+
+class Ledger:
+    """A ledger file. Opening it creates it (and its folder) when it does not exist yet."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise LedgerError("there is no ledger here yet: runs are recorded by optimize, "
+                              "compare, sweep and replan", path=self.path)
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                        isolation_level=None)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            with self.transaction():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"cannot open the ledger: {e}", path=self.path) from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _retry(fn: Callable[[], Any], attempts: int = 50) -> Any:
+        """Run ``fn``, retrying while another process holds a lock SQLite does not wait for
+        (switching the journal mode)."""
+        for k in range(attempts):
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or k == attempts - 1:
+                    raise
+                time.sleep(0.02 * (k + 1))
+        return None  # pragma: no cover
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any error)."""
+        self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- writing ----------------------------------------------------------------------------
+    def record(self, *, command: str, scenarios: Sequence[str], plans: Sequence[Mapping[str, Any]],
+               inputs: Sequence[tuple[str, str | Path]] = (), kpi: str | None = None,
+               solver: str | None = None, options: Mapping[str, Any] | None = None,
+               extra: Mapping[str, Any] | None = None, now: _dt.datetime | None = None,
+               recorded: Sequence[InputFile] = ()) -> Run:
+        """Record one run (one transaction); returns it with its new id.
+
+        ``inputs`` are (role, path) of files read now; ``recorded`` are input files whose content
+        the ledger already holds (a re-run from its snapshot).
+        """
+        files = list(recorded)
+        blobs = []
+        for role, p in inputs:
+            data = Path(p).read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            files.append(InputFile(role, str(Path(p).resolve()), digest))
+            blobs.append((digest, data))
+        now = now or _dt.datetime.now(_dt.UTC)
+        created = now.astimezone(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        row = {
+            "created_at": created, "command": command,
+            "scenarios": json.dumps(list(scenarios)),
+            "inputs": json.dumps([f.to_dict() for f in files]),
+            "kpi": kpi, "version": __version__, "solver": solver,
+            "options": json.dumps(_jsonable(dict(options or {})), sort_keys=True),
+            "plans": json.dumps(list(plans), allow_nan=False),
+            "extra": json.dumps(_jsonable(dict(extra or {})), sort_keys=True),
+        }
+        ms = int(now.timestamp() * 1000)
+        for _ in range(20):
+            run_id = new_run_id(ms)
+            try:
+                with self.transaction() as c:
+                    c.executemany("INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?, ?)", blobs)
+                    c.execute("INSERT INTO runs (id, created_at, command, scenarios, inputs, kpi, "
+                              "version, solver, options, plans, extra) VALUES (:id, :created_at, "
+                              ":command, :scenarios, :inputs, :kpi, :version, :solver, :options, "
+                              ":plans, :extra)", {"id": run_id, **row})
+                break
+            except sqlite3.IntegrityError:  # the same id drawn twice in one millisecond
+                continue
+        else:  # pragma: no cover - 20 collisions of 46,656 suffixes
+            raise LedgerError("could not draw a unique run id", path=self.path)
+        return self.get(run_id)
+
+    # --- reading ----------------------------------------------------------------------------
+    _COLUMNS = "id, created_at, command, scenarios, inputs, kpi, version, solver, options, plans, extra"
+
+    @staticmethod
+    def _run(row: Sequence[Any]) -> Run:
+        (rid, created, command, scenarios, inputs, kpi, version, solver, options, plans,
+         extra) = row
+        return Run(rid, created, command, tuple(json.loads(scenarios)),
+                   tuple(InputFile(**f) for f in json.loads(inputs)), kpi, version, solver,
+                   json.loads(options), tuple(json.loads(plans)), json.loads(extra))
+
+    def runs(self, limit: int | None = None, command: str | None = None) -> list[Run]:
+        """Runs, newest first."""
+        sql = f"SELECT {self._COLUMNS} FROM runs"
+        args: list[Any] = []
+        if command:
+            sql += " WHERE command = ?"
+            args.append(command)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [self._run(r) for r in self.conn.execute(sql, args)]
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def get(self, ref: str) -> Run:
+        """A run by id, by a unique prefix of its id, or ``last`` / ``last~N`` (N runs before)."""
+        ref = ref.strip()
+        if ref == "last" or ref.startswith("last~"):
+            back = int(ref[5:] or 0) if ref[5:].isdigit() or ref == "last" else -1
+            if back < 0:
+                raise LedgerError(f"expected last or last~N, got {ref!r}")
+            rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs ORDER BY seq DESC "
+                                     "LIMIT 1 OFFSET ?", (back,)).fetchall()
+            if not rows:
+                raise LedgerError(f"the ledger has no run {ref!r} (it holds {self.count()} runs)",
+                                  path=self.path)
+            return self._run(rows[0])
+        rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs WHERE id = ?", (ref,)).fetchall()
+        if not rows and len(ref) >= 3:
+            rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs WHERE id LIKE ? "
+                                     "ORDER BY seq LIMIT 6", (ref.replace("%", "") + "%",)).fetchall()
+        if not rows:
+            raise LedgerError(f"no run {ref!r} in the ledger (budgetopt history lists them)",
+                              path=self.path)
+        if len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows[:5])
+            raise LedgerError(f"{ref!r} matches several runs ({ids}…): give more of the id",
+                              path=self.path)
+        return self._run(rows[0])
+
+    def blob(self, sha256: str) -> bytes | None:
+        row = self.conn.execute("SELECT content FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return obj.item()
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# plans back from JSON
+# ------------------------------------------------------------------------------------------------
+def plan_from_dict(d: Mapping[str, Any]) -> Plan:
+    """A ``Plan`` from its contract-6 JSON (for tables and comparisons of recorded plans).
+
+    What JSON does not carry (constraint senses and left-hand sides, line items' bounds, timings)
+    is left at its default.
+    """
+    items = tuple(
+        LineItem(id=str(li["id"]), stage=str(li.get("stage", "")), spend=float(li["spend"]),
+                 kpi=float(li.get("kpi") or 0.0),
+                 roi=None if li.get("roi") is None else float(li["roi"]),
+                 marginal_roi=float(li.get("marginal_roi") or 0.0),
+                 binding=tuple(li.get("binding") or ()),
+                 weekly_spend=float(li.get("weekly_spend") or 0.0))
+        for li in d.get("line_items", []))
+    cons = tuple(
+        ConstraintResult(name=str(c["name"]), kind=str(c.get("kind", "")), subject="",
+                         label=str(c.get("label", c["name"])), sense="",
+                         rhs=float(c.get("rhs") or 0.0), lhs=float("nan"),
+                         slack=float(c.get("slack") or 0.0), binding=bool(c.get("binding")),
+                         shadow_price=None if c.get("shadow_price") is None else float(c["shadow_price"]))
+        for c in d.get("constraints", []))
+    stages = tuple(str(s["stage"]) for s in d.get("stages", []))
+    return Plan(scenario=str(d.get("scenario", "")), status=str(d.get("status", "optimal")),
+                objective=str(d.get("objective", "max_kpi")), kpi=str(d.get("kpi_name", "kpi")),
+                horizon_weeks=int(d.get("horizon_weeks") or 13),
+                budget=None if d.get("budget") is None else float(d["budget"]),
+                line_items=items, constraints=cons,
+                objective_value=None if d.get("objective_value") is None else float(d["objective_value"]),
+                bound=None if d.get("bound") is None else float(d["bound"]),
+                gap=None if d.get("gap") is None else float(d["gap"]), solver=str(d.get("solver", "")),
+                conflicts=tuple(d.get("conflicts") or ()), message=str(d.get("message", "")),
+                stages=stages)
+
+
+def canonical(plan: Mapping[str, Any]) -> str:
+    """A plan's JSON in one canonical text, to test two plans for identity."""
+    return json.dumps(plan, sort_keys=True, allow_nan=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# executing a run (the command line and rerun share this)
+# ------------------------------------------------------------------------------------------------
+def execute(command: str, options: Mapping[str, Any],
+            progress: Callable[[int, int, str], None] | None = None) -> Any:
+    """Compute what ``command`` with ``options`` computes: a ``Plan`` (optimize), a
+    ``Comparison`` (compare), a ``Frontier`` (sweep) or a ``Replan`` (replan).
+
+    ``options`` are those recorded in the ledger: ``scenarios`` (absolute paths), ``model`` (an
+    override, or None), ``solver``, ``tolerance``, ``time_limit`` and per command ``robust``,
+    ``reference``, ``budgets``, ``actuals``, ``weeks_elapsed``.
+    """
+    from optimizer.response.model import read_model
+    from optimizer.scenario import load_scenario
+
+    paths = [Path(p) for p in options["scenarios"]]
+    solve_kw = {"solver": options.get("solver", "highs"),
+                "tolerance": float(options.get("tolerance", 1e-4)),
+                "time_limit": options.get("time_limit")}
+    model_path = options.get("model")
+    if command == "optimize":
+        from optimizer.workflow.robust import optimize_scenario
+
+        sc = load_scenario(paths[0])
+        model = read_model(model_path or sc.model)
+        return optimize_scenario(sc, model, robust=options.get("robust") or "none", **solve_kw)
+    if command == "compare":
+        from optimizer.workflow.compare import run_scenarios
+
+        override = read_model(model_path) if model_path else None
+        return run_scenarios(paths, model_override=override, reference=options.get("reference"),
+                             expand_variants=bool(options.get("expand_variants", True)),
+                             progress=progress, **solve_kw)
+    if command == "sweep":
+        from optimizer.workflow.sweep import sweep
+
+        sc = load_scenario(paths[0])
+        model = read_model(model_path or sc.model)
+        budgets = options.get("budgets")
+        if budgets is None:
+            if sc.sweep is None:
+                raise ScenarioError("give --budgets START:STOP:N, or declare "
+                                    "'sweep: {budgets: START:STOP:N}' in the scenario",
+                                    path=paths[0], field="sweep")
+            budgets = sc.sweep.amounts
+        from optimizer.workflow.compare import extra_models_for
+
+        prog = None if progress is None else (lambda k, n: progress(k, n, sc.name))
+        return sweep(sc, model, [float(b) for b in budgets], warm=bool(options.get("warm", True)),
+                     progress=prog, extra_models=extra_models_for(sc), **solve_kw)
+    if command == "replan":
+        from optimizer.workflow.control import read_actuals, replan
+
+        sc = load_scenario(paths[0])
+        model = read_model(model_path or sc.model)
+        actuals = read_actuals(options["actuals"], ids=list(model.touchpoints))
+        return replan(sc, model, actuals, options.get("weeks_elapsed"), **solve_kw)
+    raise LedgerError(f"cannot run a {command!r} run (runs of {', '.join(RERUNNABLE)} can be re-run)")
+
+
+def plans_of(result: Any) -> list[Plan]:
+    """The plans a result of ``execute`` holds, in order."""
+    if isinstance(result, Plan):
+        return [result]
+    if hasattr(result, "plans"):
+        return list(result.plans)
+    if hasattr(result, "plan"):
+        return [result.plan]
+    raise TypeError(f"no plans in {type(result).__name__}")
+
+
+def models_of(command: str, options: Mapping[str, Any]) -> list[str]:
+    """The model files a run reads (the override, or each scenario's own)."""
+    from optimizer.scenario import load_scenario
+    from optimizer.workflow.compare import load_scenarios
+
+    out: list[str] = []
+    paths = options.get("scenarios", [])
+    try:
+        scs = (load_scenarios(paths) if command == "compare"
+               else [load_scenario(p) for p in paths])
+    except BudgetOptError:
+        return out
+    for sc in scs:
+        own = [options["model"]] if options.get("model") else [sc.model]
+        for m in (*own, *getattr(sc, "models", {}).values()):
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def record_result(ledger: Ledger, command: str, options: Mapping[str, Any], result: Any, *,
+                  extra: Mapping[str, Any] | None = None,
+                  recorded: Sequence[InputFile] | None = None) -> Run:
+    """Record what ``execute(command, options)`` returned; its input files are hashed now, or,
+    with ``recorded``, are those (already in the ledger)."""
+    from optimizer.render.machine import plan_to_dict
+
+    plans = plans_of(result)
+    if recorded is None:
+        others = [("actuals", options["actuals"])] if options.get("actuals") else []
+        inputs = collect_inputs(options.get("scenarios", []), models_of(command, options), others)
+    else:
+        inputs = []
+    kpi = next((p.kpi for p in plans if p.kpi), None)
+    return ledger.record(command=command, scenarios=[p.scenario for p in plans],
+                         plans=[plan_to_dict(p) for p in plans], inputs=inputs, kpi=kpi,
+                         solver=options.get("solver"), options=options, extra=extra,
+                         recorded=recorded or ())
+
+
+# ------------------------------------------------------------------------------------------------
+# re-running
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rerun:
+    """A run computed again, and how it compares with what was recorded."""
+
+    run: Run
+    plans: tuple[dict[str, Any], ...]  # the new plans, contract 6
+    identical: bool  # bit-identical JSON, plan by plan
+    changed_inputs: tuple[str, ...]  # messages: files changed or missing since the run
+    differences: tuple[str, ...]  # per plan that differs: what moved
+    from_snapshot: bool
+    result: Any = None
+
+
+def changed_inputs(run: Run) -> list[str]:
+    """Input files that changed (or disappeared) since the run, in words."""
+    out = []
+    for f in run.inputs:
+        p = Path(f.path)
+        if not p.exists():
+            out.append(f"{f.path} ({f.role}) no longer exists")
+        elif sha256_file(p) != f.sha256:
+            out.append(f"{f.path} ({f.role}) has changed since the run (sha256 "
+                       f"{f.sha256[:12]}… then, {sha256_file(p)[:12]}… now)")
+    return out
+
+
+def _snapshot(ledger: Ledger, run: Run, root: Path) -> dict[str, str]:
+    """Write the run's recorded input files under ``root``, each at its absolute path mirrored,
+    so that relative references between them (``extends:``, ``model:``) still resolve."""
+    mapping: dict[str, str] = {}
+    for f in run.inputs:
+        data = ledger.blob(f.sha256)
+        if data is None:
+            raise LedgerError(f"the ledger holds no copy of {f.path}", path=ledger.path)
+        p = Path(f.path)
+        target = root / p.relative_to(p.anchor)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        mapping[f.path] = str(target)
+    return mapping
+
+
+def rerun(ledger: Ledger, run: Run, *, snapshot: bool = False,
+          progress: Callable[[int, int, str], None] | None = None) -> Rerun:
+    """Compute ``run`` again with the same options, from its input files as they are now (or,
+    with ``snapshot``, from the copies the ledger holds), and compare the plans with the
+    recorded ones, bit for bit."""
+    from optimizer.render.machine import plan_to_dict
+
+    if run.command not in RERUNNABLE:
+        raise LedgerError(f"run {run.id} is a {run.command!r} run; only {', '.join(RERUNNABLE)} "
+                          "runs can be re-run")
+    changed = [] if snapshot else changed_inputs(run)
+    options = dict(run.options)
+    with tempfile.TemporaryDirectory(prefix="budgetopt-rerun-") as tmp:
+        if snapshot:
+            mapping = _snapshot(ledger, run, Path(tmp))
+
+            def remap(p: Any) -> Any:
+                if p is None:
+                    return None
+                key = str(Path(p).resolve())
+                return mapping.get(key, mapping.get(str(p), p))
+
+            options["scenarios"] = [remap(p) for p in options.get("scenarios", [])]
+            for key in ("model", "actuals"):
+                if options.get(key):
+                    options[key] = remap(options[key])
+        result = execute(run.command, options, progress)
+    new = tuple(plan_to_dict(p) for p in plans_of(result))
+    diffs = []
+    if len(new) != len(run.plans):
+        diffs.append(f"{len(run.plans)} plans then, {len(new)} now")
+    for old, now in zip(run.plans, new, strict=False):
+        if canonical(old) != canonical(now):
+            diffs.append(_plan_difference(old, now))
+    return Rerun(run, new, not diffs, tuple(changed), tuple(diffs), snapshot, result)
+
+
+def _plan_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    name = new.get("scenario", old.get("scenario"))
+    spend_old = {li["id"]: li["spend"] for li in old.get("line_items", [])}
+    moves = [(abs(li["spend"] - spend_old.get(li["id"], 0.0)), li["id"])
+             for li in new.get("line_items", [])]
+    worst = max(moves, default=(0.0, ""))
+    kpi_then, kpi_now = old.get("total_kpi"), new.get("total_kpi")
+    parts = [f"'{name}' differs"]
+    if old.get("status") != new.get("status"):
+        parts.append(f"status {old.get('status')} then, {new.get('status')} now")
+    if isinstance(kpi_then, (int, float)) and isinstance(kpi_now, (int, float)):
+        parts.append(f"total KPI {kpi_then:,.2f} then, {kpi_now:,.2f} now")
+    if worst[0] > 0:
+        parts.append(f"largest spend move {worst[0]:,.2f} ({worst[1]})")
+    return ": ".join(parts[:1]) + (": " + "; ".join(parts[1:]) if len(parts) > 1 else
+                                   ": same numbers, different details")
