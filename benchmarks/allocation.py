@@ -2,8 +2,8 @@
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/allocation.py           # full run (a few minutes, 2 cores)
-    .venv/bin/python benchmarks/allocation.py --quick   # reduced run (under a minute)
+    .venv/bin/python benchmarks/allocation.py           # full run (about 9 minutes on 2 cores)
+    .venv/bin/python benchmarks/allocation.py --quick   # reduced run (under 30 seconds)
 
 Sections, each measured in the same run:
 
@@ -17,8 +17,10 @@ Sections, each measured in the same run:
 3. Speed: 1,000 line items under 8 constraints against SLSQP; 10,000 line items end to end
    (allocate + the plan's JSON) against the 5-second target; HiGHS and CBC.
 
-Every world comes from a fixed seed. The exit code is 0 whatever the verdicts: this is a
-measurement, and the verdicts are printed as measured.
+Every world comes from a fixed seed. To keep the full run under 10 minutes, each ``allocate``
+call runs in a child process that is killed after a wall-clock limit (180 s; 60 s at 10,000 line
+items), and SLSQP stops after 60 s; both are reported as such. The exit code is 0 whatever the
+verdicts: this is a measurement, and the verdicts are printed as measured.
 """
 
 from __future__ import annotations
@@ -490,9 +492,11 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
     print("\n== 1. Optimality on concave worlds (hill 0.5-1, exponential, logistic; geometric "
           "adstock; 7 stages; 13 weeks; budget + binding stage caps) ==")
     rows, dual_rows = [], []
-    gap_ok, never_below, duals_ok = True, True, True
+    never_below = True
     compared: list[int] = []
     worst_below = 0.0
+    gap_fail: list[str] = []
+    dual_worst = 0.0
     for n in cfg.sizes:
         world = capped_world(n)
         ex = exact_optimum(world)
@@ -501,7 +505,10 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
         if n == cfg.big_n:
             runs_big["highs"] = run
         gap = (ex.objective - run.objective) / abs(ex.objective)
-        gap_ok &= run.ok and gap <= GAP_TARGET and run.violation <= 0.01 * n
+        if run.outcome == "timeout":
+            gap_fail.append(f"{n:,}: no plan in {run.seconds:.0f}s")
+        elif not (run.ok and gap <= GAP_TARGET and run.violation <= 0.01 * n):
+            gap_fail.append(f"{n:,}: {run.label}, gap {pct(gap)}")
         sl = (slsqp(world, time_cap=cfg.slsqp_cap, match=run.objective)
               if n in cfg.slsqp_sizes else None)
         sl_cells: list[object] = ["skipped", "-", "-", "-"]
@@ -514,18 +521,17 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
             sl_cells = [pct((ex.objective - sl.objective) / abs(ex.objective)),
                         secs(sl.seconds) + note, sl.iterations, not_below]
         rows.append([n, len(world.stage_rules), f"{ex.objective:,.0f}", run.label, pct(gap),
-                     pct(run.gap), run.rounds, run.pieces, secs(run.seconds), *sl_cells])
+                     pct(run.gap), _count(run.rounds), _count(run.pieces), secs(run.seconds),
+                     *sl_cells])
         if run.outcome == "ok":
             errs = [_rel(run.shadow.get("budget"), ex.budget_price)]
             errs += [_rel(run.shadow.get(f"stage_max__{st}"), mu, ref=ex.budget_price)
                      for st, mu in ex.cap_prices.items()]
-            duals_ok &= max(errs) <= 0.01
+            dual_worst = max(dual_worst, max(errs))
             dual_rows.append([n, f"{ex.budget_price:.6f}", _g(run.shadow.get("budget")),
                               "  ".join(f"{st}: {mu:.4f}/{_g(run.shadow.get(f'stage_max__{st}'))}"
                                         for st, mu in ex.cap_prices.items()),
                               pct(max(errs))])
-        else:
-            duals_ok = False
     table("Plan vs the exact KKT optimum  (true gap = (optimum - plan) / optimum on the smooth "
           "curves; engine gap = plan.gap, its certified bound)",
           ["items", "caps", "exact optimum", "engine", "true gap", "engine gap", "rounds",
@@ -541,14 +547,18 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
     if any(n >= 1000 for n in cfg.slsqp_sizes):
         print(f"  SLSQP gets {cfg.slsqp_cap:.0f}s of wall time per problem; '(time cap)' marks "
               "one stopped there before converging.")
-    v.add("gap <= 0.01% at every size", gap_ok,
+    v.add("gap <= 0.01% at every size", not gap_fail,
           "true gap vs the exact optimum at " + ", ".join(f"{n:,}" for n in cfg.sizes)
-          + f" line items (engine limit {cfg.engine_limit:.0f}s)")
+          + " line items" + (f"; failed at {'; '.join(gap_fail)}" if gap_fail else ""))
     v.add("never below SLSQP", never_below if compared else None,
           "at " + ", ".join(f"{n:,}" for n in compared) + " line items"
           + (f"; at worst {pct(worst_below)} below it" if worst_below > 0 else ""))
-    v.add("(extra) shadow prices within 1% of the exact multipliers", duals_ok,
-          "budget λ and stage-cap μ_s, error relative to λ")
+    v.add("(extra) shadow prices within 1% of the exact multipliers", dual_worst <= 0.01,
+          f"budget λ and stage-cap μ_s, worst error {pct(dual_worst)} of λ, where a plan came back")
+
+
+def _count(k: int) -> object:
+    return k if k > 0 else "-"
 
 
 def _rel(got: float | None, want: float, ref: float | None = None) -> float:
@@ -595,6 +605,8 @@ def section_s_curves(cfg: Config, v: Verdicts) -> None:
           ["world", "items", "S-curves", "DP optimum", "DP error", "ours", "ours - DP",
            "ours below best", "engine gap", "engine time", "SLSQP below best",
            "within DP error", "within 0.01%"], rows)
+    print("  'engine gap' here is plan.gap, a Lagrangian bound: S-curves leave a duality gap, so it "
+          "can be large for a plan that is optimal.")
     share = len(stuck) / cfg.s_worlds
     avg = float(np.mean(stuck)) if stuck else 0.0
     print(f"  SLSQP from a uniform start stopped more than 0.01% below the best known in "
@@ -621,7 +633,8 @@ def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> N
     rows = []
     for s, r in runs.items():
         ratio = _speedup(sl, r)
-        rows.append([s, r.label, f"{r.objective:,.0f}", pct(r.gap), r.rounds, r.pieces,
+        rows.append([s, r.label, f"{r.objective:,.0f}", pct(r.gap), _count(r.rounds),
+                     _count(r.pieces),
                      secs(r.build_seconds), secs(r.solve_seconds), secs(r.seconds), ratio[1]])
     note = " (time cap)" if sl.capped else ("" if sl.success else " (failed)")
     rows.append(["SLSQP", ("converged" if sl.success else "stopped") + note,
@@ -660,10 +673,12 @@ def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> N
             runs_big[s] = run_engine(big, f"concave-{cfg.big_n}", solver=s, with_json=True,
                                      limit=cfg.big_limit)
         r = runs_big[s]
+        done = r.outcome == "ok"
         other = r.seconds - r.build_seconds - r.solve_seconds
-        total = secs(r.total_seconds) if r.outcome == "ok" else f"> {r.seconds:.0f}s (killed)"
-        rows.append([s, r.label, pct(r.gap), r.rounds, r.pieces, secs(r.build_seconds),
-                     secs(r.solve_seconds), secs(other), secs(r.json_seconds), total,
+        total = secs(r.total_seconds) if done else f"> {r.seconds:.0f}s (killed)"
+        rows.append([s, r.label, pct(r.gap), _count(r.rounds), _count(r.pieces),
+                     secs(r.build_seconds), secs(r.solve_seconds), secs(other),
+                     secs(r.json_seconds) if done else "-", total,
                      r.ok and r.total_seconds <= TEN_K_TARGET_SECONDS])
     table(f"{cfg.big_n:,} line items end to end: allocate() + plan_json()  (the section-1 world; "
           f"target {TEN_K_TARGET_SECONDS:.0f}s; killed after {cfg.big_limit:.0f}s)",
@@ -688,6 +703,13 @@ def _speedup(sl: SlsqpResult, run: EngineRun) -> tuple[float, str]:
     return r, f">= {r:.1f}x"
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
@@ -696,14 +718,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"budgetopt allocation benchmark: {_dt.date.today().isoformat()}, "
           f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"{'quick' if args.quick else 'full'} run; the engine's default solver is HiGHS")
+          f"{'quick' if args.quick else 'full'} run; the engine's default solver is HiGHS; "
+          f"load average {_load()} (other work on the machine slows every timing)")
     v = Verdicts()
     runs_big: dict[str, EngineRun] = {}
     section_concave(cfg, v, runs_big)
     section_s_curves(cfg, v)
     section_speed(cfg, v, runs_big)
     v.show()
-    print(f"\n(benchmark wall time {time.perf_counter() - t0:.0f}s)")
+    print(f"\n(benchmark wall time {time.perf_counter() - t0:.0f}s; load average now {_load()})")
     return 0
 
 

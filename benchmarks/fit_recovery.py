@@ -10,8 +10,9 @@ Data sets, each with its truth:
 
 1. Simulated worlds (``optimizer.simulate``): the bundled sample company and variations of it, and
    ``random_world`` draws varied in carry-over, saturation, noise, flighted and seasonally
-   correlated spend (each world's settings are printed with it). The full run adds ten more
-   default ``random_world`` draws so that no conclusion rests on one seed.
+   correlated spend (each world's settings are printed with it). The full run adds twenty more
+   default ``random_world`` draws (8 touchpoints, seeds 20-39) so that no conclusion rests on one
+   seed.
 2. PyMC-Marketing's public simulated data sets (``benchmarks/data/``, Apache-2.0), fitted from the
    columns a real user would have: ``mmm_example`` (``date_week, y, x1, x2, event_1, event_2``:
    trend and seasonality are the fitter's own job) and ``mmm_roas`` (``date, x1, x2, y``; its
@@ -228,7 +229,7 @@ def simulated_cases(quick: bool, tmp: Path) -> list[Case]:
     cases = [world_case(n, s, tmp) for n, s in worlds]
     if not quick:
         cases += [world_case(f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness")
-                  for s in range(20, 30)]
+                  for s in range(20, 40)]
     return cases
 
 
@@ -348,6 +349,7 @@ class Result:
     seconds: float
     regret: Regret
     model: ResponseModel
+    oracle: Regret  # plan on the true shapes with least-squares betas (see oracle_model)
 
     def _rel(self, attr: str) -> np.ndarray:
         t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
@@ -394,6 +396,40 @@ def decision_regret(case: Case, model: ResponseModel) -> Regret:
                   true_value(p_hist, case.truth), p_true, p_fit, p_hist)
 
 
+def oracle_model(case: Case) -> ResponseModel:
+    """The truth's curve shapes (adstock, family, half saturation / scale, shape) with betas
+    estimated from the history by least squares (betas >= 0; intercept, linear trend, three
+    yearly Fourier pairs, controls and events free). What a fitter that knew every shape could do
+    with this much data and noise: the information limit for the betas."""
+    from scipy.optimize import lsq_linear
+
+    frame, journey = case.history.frame, case.history.journey
+    weeks = np.arange(len(frame), dtype=float)
+    base = [np.ones(len(frame)), weeks / 52.18]
+    for k in (1, 2, 3):
+        ang = 2.0 * np.pi * k * weeks / 52.18
+        base += [np.sin(ang), np.cos(ang)]
+    base += [frame[c].to_numpy(dtype=float) for c in (*journey.controls, *journey.events)]
+    units = {}
+    for tid, tp in case.truth.touchpoints.items():
+        params = {**tp.curve.params, "beta": 1.0}
+        x = frame[tid].to_numpy(dtype=float)
+        a = x if tp.adstock is None else tp.adstock.transform(x)
+        units[tid] = C.saturation(tp.curve.family, a, params)
+    media = np.column_stack(list(units.values()))
+    A = np.column_stack([*base, media])
+    scale = np.maximum(np.abs(A).max(axis=0), 1e-12)
+    lo = np.r_[np.full(len(base), -np.inf), np.zeros(media.shape[1])]
+    y = frame[journey.kpi].to_numpy(dtype=float)
+    coef = lsq_linear(A / scale, y, bounds=(lo, np.inf)).x / scale
+    betas = coef[len(base):]
+    tps = {
+        tid: replace(tp, curve=replace(tp.curve, params={**tp.curve.params, "beta": float(b)}))
+        for (tid, tp), b in zip(case.truth.touchpoints.items(), betas, strict=True)
+    }
+    return ResponseModel(case.truth.kpi, tps)
+
+
 def measure(case: Case, fit_options: dict[str, Any]) -> Result:
     opts = {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options}
     t0 = time.perf_counter()
@@ -425,7 +461,7 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
         ))
     diag = model.diagnostics
     return Result(case, rows, diag.get("mape_holdout"), float(diag["r2"]), seconds,
-                  decision_regret(case, model), model)
+                  decision_regret(case, model), model, decision_regret(case, oracle_model(case)))
 
 
 # ================================================================================================
@@ -461,6 +497,18 @@ def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str,
         f"{pub['optimum']['x1']} / {pub['optimum']['x2']}); weekly media response {resp:,.1f} vs "
         f"{hresp:,.1f} for the historical mix (README {pub['optimum_response']:,.0f} vs "
         f"{pub['historical_response']:,.0f})")
+    # an independent check of the split, without the allocator (and its rounding to the cent)
+    from scipy.optimize import minimize_scalar
+
+    t1, t2 = truth.touchpoints["x1"], truth.touchpoints["x2"]
+    exact = minimize_scalar(lambda s1: -float(t1.weekly_kpi(s1) + t2.weekly_kpi(weekly - s1)),
+                            bounds=(0.0, weekly), method="bounded", options={"xatol": 1e-10})
+    say(f"  the same optimum by bounded scalar minimisation (no allocator): x1 {exact.x:.4f}, "
+        f"x2 {weekly - exact.x:.4f}, response {-exact.fun:,.2f}; allocate's plan is rounded to "
+        "the cent (0.005 over 13 weeks is 0.0004 a week)")
+    ok["exact optimum matches the README"] = (
+        abs(exact.x - pub["optimum"]["x1"]) < 5e-5
+        and abs(weekly - exact.x - pub["optimum"]["x2"]) < 5e-5)
     # plans are rounded to the cent: 0.5 cent over 13 weeks is 0.0004 a week
     ok["allocate reproduces the README optimum"] = (
         abs(weekly - pub["weekly_budget"]) < 5e-5
@@ -529,7 +577,8 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
     say(f"    decision ({HORIZON_WEEKS} weeks at the historical mean budget {_num(g.budget)}): "
         f"true KPI optimal {_num(g.optimal)}, fitted plan {_num(g.fitted)} "
         f"(loses {_pct(g.loss)}), historical mix {_num(g.historical)} (loses {_pct(g.hist_loss)})"
-        f" -> fitted plan captures {_pct(g.captured)} of the achievable uplift")
+        f" -> fitted plan captures {_pct(g.captured)} of the achievable uplift (true shapes with "
+        f"least-squares betas: {_pct(res.oracle.captured)})")
     if len(g.plan_true) <= 4:
         for t in g.plan_true:
             w = HORIZON_WEEKS
@@ -540,16 +589,16 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
 def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None:
     say(f"\n{'data set':<24}{'tp':>3}{'wk':>5}{'MAPE':>7}{'fit s':>7}"
         f"{'|ROI err|':>11}{'w|ROI|':>8}{'|mROI err|':>11}{'w|mROI|':>9}{'share err':>10}"
-        f"{'loss fit':>10}{'loss hist':>10}{'captured':>10}")
+        f"{'loss fit':>10}{'loss hist':>10}{'captured':>10}{'oracle':>9}")
     say(f"{'':<24}{'':>3}{'':>5}{'':>7}{'':>7}{'median':>11}{'spend-wt':>8}{'median':>11}"
-        f"{'spend-wt':>9}{'':>10}{'':>10}{'':>10}{'':>10}")
+        f"{'spend-wt':>9}{'':>10}{'':>10}{'':>10}{'':>10}{'captured':>9}")
     for r in results:
         g = r.regret
         say(f"{r.case.name:<24}{len(r.rows):>3}{r.case.history.n_weeks:>5}{_pct(r.mape):>7}"
             f"{r.seconds:>7.1f}{_pct(r.median_err('roi')):>11}{_pct(r.weighted_err('roi')):>8}"
             f"{_pct(r.median_err('mroi')):>11}{_pct(r.weighted_err('mroi')):>9}"
             f"{_pct(r.share_error):>10}{_pct(g.loss):>10}{_pct(g.hist_loss):>10}"
-            f"{_pct(g.captured):>10}")
+            f"{_pct(g.captured):>10}{_pct(r.oracle.captured):>9}")
 
 
 # ================================================================================================
@@ -579,12 +628,20 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+#: The fitter as it was before the shape prior and the pooling of marginal ROIs (``--before-after``).
+BEFORE_OPTIONS: dict[str, Any] = {"shape_prior": 0.0, "pool_marginal": 0.0}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="three worlds and the public data sets")
     ap.add_argument("--only", nargs="*", help="data sets to run (by name)")
     ap.add_argument("--fit-option", action="append", default=[], metavar="NAME=JSON",
                     help="extra fit_model option, e.g. sweeps=1 (repeatable)")
+    ap.add_argument("--before-after", action="store_true",
+                    help="also fit everything with " + ", ".join(
+                        f"{k}={v}" for k, v in BEFORE_OPTIONS.items())
+                    + " (the fitter before those options) and compare")
     ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
     ap.add_argument("--no-timing", action="store_true", help="skip the 15 x 156 timing")
     args = ap.parse_args(argv)
@@ -598,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + "".join(f", {k}={v!r}" for k, v in fit_options.items()) + "); plans: "
         f"{HORIZON_WEEKS} weeks, budget-only, at the historical mean weekly budget")
     checks: dict[str, bool] = {}
+    before: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="fit_recovery_") as tmpdir:
         tmp = Path(tmpdir)
         cases = [*simulated_cases(args.quick, tmp), mmm_example_case(tmp), mmm_roas_case(tmp)]
@@ -616,18 +674,70 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = measure(c, fit_options)
             print_case(res, say)
             results.append(res)
+        if args.before_after:
+            before = [measure(c, {**fit_options, **BEFORE_OPTIONS}) for c in cases]
         say("\n## Summary (errors are |fitted - true| / true; captured = (fitted - historical) / "
-            "(optimal - historical), on the true curves)")
+            "(optimal - historical), on the true curves; oracle = true shapes, least-squares "
+            "betas)")
         summary_table(results, say)
+        if before:
+            say("\n## Before: the same fits with " + ", ".join(
+                f"{k}={v}" for k, v in BEFORE_OPTIONS.items()))
+            summary_table(before, say)
+            say("\n## Before -> after, averaged over the simulated worlds")
+            compare_table(before, results, say)
         big = None if args.no_timing else time_big_fit(tmp, fit_options)
+        big_before = (time_big_fit(tmp, {**fit_options, **BEFORE_OPTIONS})
+                      if before and not args.no_timing else None)
     say("\n## Verdicts")
     verdicts = verdict_rows(results, big, checks)
+    old = {v[0]: v[1] for v in verdict_rows(before, big_before, {})} if before else {}
+    if old:
+        say(f"{'':<62}{'after':>34}  {'before':>34}")
     for name, measured, target, passed in verdicts:
-        say(f"{name:<58}{measured:>30}  {target:<14}{'PASS' if passed else 'MISS'}")
+        prev = f"  {old.get(name, ''):>34}" if old else ""
+        say(f"{name:<62}{measured:>34}{prev}  {target:<14}{'PASS' if passed else 'MISS'}")
     say(f"\ntotal run time {time.perf_counter() - t_start:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps(_as_json(results, big, verdicts), indent=2) + "\n")
+        data = _as_json(results, big, verdicts)
+        if before:
+            data["before"] = _as_json(before, big_before, verdict_rows(before, big_before, {}))
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
     return 0
+
+
+def compare_table(before: Sequence[Result], after: Sequence[Result],
+                  say: Callable[[str], None]) -> None:
+    """Mean and median of the headline numbers over the simulated worlds, before and after."""
+    say(f"{'worlds':<14}{'':<8}{'loss fit':>10}{'captured':>10}{'>=90%':>7}{'>=0%':>6}"
+        f"{'|ROI err|':>11}{'|mROI err|':>12}{'share err':>11}{'MAPE':>7}{'fit s':>7}")
+    for group in ("main", "robustness"):
+        for label, rs in (("before", before), ("after", after)):
+            sel = [r for r in rs if r.case.kind == "simulated" and r.case.group == group]
+            if not sel:
+                continue
+            loss = np.array([r.regret.loss for r in sel])
+            cap = np.array([r.regret.captured for r in sel])
+            say(f"{group:<14}{label:<8}{_pct(float(loss.mean())):>10}"
+                f"{_pct(float(np.median(cap))):>10}{int(np.sum(cap >= CAPTURE_TARGET)):>7}"
+                f"{int(np.sum(cap >= 0)):>6}"
+                f"{_pct(float(np.median([r.median_err('roi') for r in sel]))):>11}"
+                f"{_pct(float(np.median([r.median_err('mroi') for r in sel]))):>12}"
+                f"{_pct(float(np.mean([r.share_error for r in sel]))):>11}"
+                f"{_pct(float(np.mean([r.mape or 0.0 for r in sel]))):>7}"
+                f"{float(np.mean([r.seconds for r in sel])):>7.1f}")
+        sel = [r for r in after if r.case.kind == "simulated" and r.case.group == group]
+        if sel:
+            hist = np.array([r.regret.hist_loss for r in sel])
+            orc = np.array([r.oracle.loss for r in sel])
+            ocap = np.array([r.oracle.captured for r in sel])
+            say(f"{group:<14}{'hist mix':<8}{_pct(float(hist.mean())):>10}{'0.0%':>10}")
+            say(f"{group:<14}{'oracle':<8}{_pct(float(orc.mean())):>10}"
+                f"{_pct(float(np.median(ocap))):>10}{int(np.sum(ocap >= CAPTURE_TARGET)):>7}"
+                f"{int(np.sum(ocap >= 0)):>6}")
+    say("(loss fit: mean true KPI lost against the true optimum; captured: median share of the "
+        "achievable uplift; >=90% / >=0%: worlds at or above; errors: median over worlds of the "
+        "per-world median; share err: mean)")
 
 
 def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
@@ -636,9 +746,10 @@ def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
     by = {r.case.name: r for r in results}
     ex = by.get("mmm_example")
     if ex is not None:
-        for attr, label, target in (("roi", "ROAS (history)", ROAS_TARGET),
-                                    ("ss_roi", "steady-state ROAS at mean spend", ROAS_TARGET),
-                                    ("mroi", "marginal ROAS at mean spend", MROAS_TARGET)):
+        for attr, label, target in (
+                ("roi", "ROAS (contribution / spend, README 4,968 / 2,275)", ROAS_TARGET),
+                ("mroi", "marginal ROAS at mean spend (README 4,186 / 2,830)", MROAS_TARGET),
+                ("ss_roi", "steady-state ROAS at mean spend (extra; x2 unseen)", ROAS_TARGET)):
             errs = {r.id: (getattr(r, f"fit_{attr}") - getattr(r, f"true_{attr}"))
                     / getattr(r, f"true_{attr}") for r in ex.rows}
             rows.append((f"mmm_example {label}",
@@ -662,6 +773,9 @@ def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
                      "all", n_ok == len(grp)))
     if "sample" in by:
         sample = by["sample"]
+        rows.append(("sample company: uplift captured (bundled data)",
+                     _pct(sample.regret.captured), f">= {CAPTURE_TARGET:.0%}",
+                     sample.regret.captured >= CAPTURE_TARGET))
         rows.append(("sample company fit time (14 tp, 156 wk, 20 boot.)", f"{sample.seconds:.1f} s",
                      "<= ~10 s", sample.seconds <= 10.0))
     if big is not None:

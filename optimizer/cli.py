@@ -378,11 +378,14 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
 @click.option("--cold", is_flag=True,
               help="Optimise each budget from scratch instead of warm from the previous point "
                    "(slower; the same certificate).")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Local processes: stretches of 25 budgets are walked in parallel (the plans "
+                   "do not depend on it).")
 @_solver_options
 @_ledger_options
 @handle_errors
 def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot: Path | None,
-          model_path: Path | None, cold: bool, solver: str, tolerance: float,
+          model_path: Path | None, cold: bool, jobs: int, solver: str, tolerance: float,
           time_limit: float | None, ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """The budget frontier: KPI and marginal ROI against total budget, with the point of
     diminishing returns marked.
@@ -390,6 +393,7 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
     \b
     Example:
       budgetopt sweep scenarios/base.yaml --budgets 500000:3000000:11 --plot frontier.png
+      budgetopt sweep scenarios/base.yaml --budgets 1000000:20000000:50 --jobs 2 -q
     """
     from optimizer.render import machine, tables
     from optimizer.workflow.ledger import execute
@@ -397,7 +401,7 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
 
     grid = None if budgets is None else [float(b) for b in parse_budgets(budgets)]
     opts = _run_options([scenario], model_path, solver, tolerance, time_limit, budgets=grid,
-                        warm=not cold)
+                        warm=not cold, jobs=jobs)
     with _progress("sweeping budgets", quiet) as bar:
         frontier = execute("sweep", opts, progress=bar)
     _record("sweep", opts, frontier, ledger_file, no_ledger, quiet)

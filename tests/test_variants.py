@@ -248,6 +248,19 @@ def test_warm_sweep_matches_the_naive_loop_on_the_tiny_world(world):
     assert steps == sorted(steps, reverse=True)  # diminishing returns
 
 
+def test_warm_sweep_in_parallel_gives_the_same_plans(world):
+    from optimizer.render.machine import plan_to_dict
+    from optimizer.workflow.sweep import CHUNK
+
+    sc = load_scenario(world["scenario"])
+    model = read_model(sc.model)
+    grid = np.linspace(100_000, 2_500_000, CHUNK + 5)  # two stretches
+    one = sweep(sc, model, grid)
+    two = sweep(sc, model, grid, jobs=2)
+    assert [plan_to_dict(p) for p in one.plans] == [plan_to_dict(p) for p in two.plans]
+    assert max(p.gap for p in two.plans) <= 1e-4
+
+
 class Frontierish:
     @staticmethod
     def marginal(p):

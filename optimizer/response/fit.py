@@ -23,14 +23,23 @@ How it is fitted (honest, fast, reproducible):
    the intercept. The baseline is profiled out exactly (QR of the ridge-augmented baseline), so a
    candidate costs one small NNLS; the candidates of one touchpoint are solved together on the
    normal equations by a batched active-set method, checked against the KKT conditions (the
-   ridge makes the optimum unique), falling back to ``scipy.optimize.nnls``.
+   ridge makes the optimum unique), falling back to ``scipy.optimize.nnls``. Once the shapes are
+   chosen, the holdout, final and bootstrap fits also *pool* the touchpoints' marginal ROIs at
+   their mean weekly spend towards a common value fitted with them (``pool_marginal``): where
+   the data cannot tell two touchpoints' marginal returns apart, they come out similar rather
+   than different by noise, which is what an optimiser would otherwise chase.
 3. *Curve shapes* per touchpoint by coordinate descent over touchpoints (biggest spender first): for
    one touchpoint, every grid candidate (decay x family x relative scale x shape) is scored by
    rolling-origin cross-validation (``TimeSeriesSplit``, never shuffled: every training week
    after the first year is a test week once, in blocks of ``cv_test_weeks``) while the others are
    held fixed; repeat up to ``sweeps`` times or until nothing changes. The half saturation /
-   scale is searched relative to the touchpoint's mean adstocked spend. With ``n_jobs != 1`` the
-   candidates of a big step are scored in joblib workers; results never depend on ``n_jobs``.
+   scale is searched relative to the touchpoint's mean adstocked spend. The score is the CV
+   error in units of the best candidate's error variance plus a weak prior (``shape_prior``)
+   centred on a curve half way to saturation at the mean adstocked spend, decay 0.3 and hill
+   shape 1, so that a shape far from that (a near-linear curve whose extrapolation would pull a
+   plan's money far beyond the observed spend, say) must earn its place by a clearly lower error.
+   With ``n_jobs != 1`` the candidates of a big step are scored in joblib workers; results never
+   depend on ``n_jobs``.
 4. *Holdout.* The search and a fit use all weeks but the last ``holdout_weeks``; MAPE and NRMSE
    (RMSE divided by the range of the KPI over those weeks) are measured on those. The
    final coefficients are refitted on all weeks with the chosen shapes.

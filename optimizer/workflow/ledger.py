@@ -490,7 +490,8 @@ def execute(command: str, options: Mapping[str, Any],
 
         prog = None if progress is None else (lambda k, n: progress(k, n, sc.name))
         return sweep(sc, model, [float(b) for b in budgets], warm=bool(options.get("warm", True)),
-                     progress=prog, extra_models=extra_models_for(sc), **solve_kw)
+                     progress=prog, extra_models=extra_models_for(sc),
+                     jobs=int(options.get("jobs") or 1), **solve_kw)
     if command == "replan":
         from optimizer.workflow.control import read_actuals, replan
 

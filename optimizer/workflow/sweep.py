@@ -11,7 +11,9 @@ gap to the exact optimum and 0.1% on the marginal returns, see docs/allocation.m
   each line item's marginal return equals its predicted price × (1 ± δ) for a few small δ: the LP
   then lands within δ of the exact optimum, and one solve usually certifies the point. The prices
   are extrapolated (in logs) from the two previous points, then corrected by Newton's method so
-  that the line items' best responses meet every binding rule at the new budget.
+  that the line items' best responses meet every binding rule at the new budget. The walk starts
+  afresh every ``CHUNK`` budgets, so that with ``jobs`` > 1 stretches of the frontier are walked in
+  parallel processes, and the plans are the same whatever ``jobs`` is.
 
 A problem that needs binaries (S-curves, "zero or at least", blocks) is built once too, but each
 of its points is refined by the allocator's own loop: its bound need not close (weak duality), so a
@@ -21,9 +23,11 @@ rough picture of an S-curve away from the predicted prices would go unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +46,12 @@ from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
 
 #: relative offsets of the predicted price at which breakpoints are placed (both signs)
-PRICE_OFFSETS = (0.0, 2.5e-4, 1e-3, 4e-3, 2e-2, 0.1)
+PRICE_OFFSETS = (0.0, 3e-4, 2e-3, 1e-2, 0.05)
 #: pieces of the coarse, curvature-spaced background over each line item's whole range
-COARSE_PIECES = 4
+COARSE_PIECES = 3
+#: the warm walk starts afresh every this many budgets, so that stretches of the frontier can be
+#: walked in parallel (``jobs``) with the same plans whatever the number of jobs
+CHUNK = 25
 
 Progress = Callable[[int, int], None]
 
@@ -101,7 +108,7 @@ def parse_budgets(spec: str) -> np.ndarray:
 
 def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.ndarray, *,
           warm: bool = True, progress: Progress | None = None,
-          extra_models: Mapping[str, CurveSet] | None = None, **kw) -> Frontier:
+          extra_models: Mapping[str, CurveSet] | None = None, jobs: int = 1, **kw) -> Frontier:
     """Optimise ``scenario`` at each budget; the frontier of total KPI against budget.
 
     Parameters
@@ -110,6 +117,8 @@ def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.nda
         or, when False, call ``allocate`` from scratch at each budget (the naive loop).
     progress : called with (points done, points in all) after each point.
     extra_models : other KPIs' models (KPI floors and values), as ``allocate`` takes them.
+    jobs : local processes for the warm walk; it restarts every ``CHUNK`` budgets whatever
+        ``jobs`` is, so the plans do not depend on it.
     kw : ``allocate``'s options (``solver``, ``tolerance``, ``time_limit``, …).
     """
     if scenario.objective != "max_kpi":
@@ -124,8 +133,28 @@ def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.nda
             if progress is not None:
                 progress(k + 1, len(grid))
         return Frontier(scenario.name, tuple(plans))
-    walk = _WarmWalk(scenario, model, grid, extra_models=extra_models, **kw)
-    return Frontier(scenario.name, tuple(walk.run(progress)))
+    chunks = [grid[i:i + CHUNK] for i in range(0, len(grid), CHUNK)]
+    tasks = [(scenario, model, c, {**kw, "extra_models": extra_models}) for c in chunks]
+    plans: list[Plan] = []
+    if jobs > 1 and len(chunks) > 1 and "fork" in mp.get_all_start_methods():
+        # fork: the workers start at once, with everything already imported
+        with mp.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
+            for part in pool.imap(_walk, tasks):
+                plans.extend(part)
+                if progress is not None:
+                    progress(len(plans), len(grid))
+    else:
+        for task in tasks:
+            done = len(plans)
+            step = None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
+            plans.extend(_walk(task, step))
+    return Frontier(scenario.name, tuple(plans))
+
+
+def _walk(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]],
+          progress: Progress | None = None) -> list[Plan]:
+    scenario, model, budgets, kw = task
+    return _WarmWalk(scenario, model, budgets, **kw).run(progress)
 
 
 def _pad(top: np.ndarray) -> np.ndarray:
