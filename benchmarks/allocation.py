@@ -646,9 +646,10 @@ def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> N
     match = (f"first reached our objective after {sl.match_seconds:.1f}s"
              if sl.match_seconds is not None else
              f"never reached our objective in {sl.seconds:.0f}s")
-    print(f"  SLSQP {match}; it stopped {pct((best.objective - sl.objective) / best.objective) if best else '-'} "
-          f"below our best plan. Its answer violates the rules by at most {sl.violation:,.4f}; "
-          f"ours by {max((r.violation for r in done), default=float('nan')):,.4f} (money).")
+    short = pct((best.objective - sl.objective) / best.objective) if best else "-"
+    ours_violation = max((r.violation for r in done), default=float("nan"))
+    print(f"  SLSQP {match}; it stopped {short} below our best plan. Its answer violates the "
+          f"rules by at most {sl.violation:,.4f}; ours by {ours_violation:,.4f} (money).")
     print("  Speed-up = SLSQP's time to reach our objective (or, when it never does, all the time "
           "it ran: a lower bound, marked '>=') / our end-to-end time.")
     if done:

@@ -62,7 +62,7 @@ from optimizer.data import History, journey_from_dict, read_history, read_journe
 from optimizer.response import curves as C
 from optimizer.response.fit import fit_model
 from optimizer.response.model import ResponseModel, TouchpointResponse, read_model
-from optimizer.scenario import scenario_from_dict
+from optimizer.scenario import load_scenario, scenario_from_dict
 from optimizer.simulate import (
     SimulatedWorld,
     TouchpointTruth,
@@ -486,14 +486,18 @@ def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str,
         ok[f"{c} ROAS and marginal ROAS match the README"] = (
             abs(roas - pub_r) < 1.0 and abs(m - pub_m) < 1.0)
     weekly = float(frame[["x1", "x2"]].mean().sum())
-    p = plan(truth, HORIZON_WEEKS * weekly, "mmm_example true optimum")
+    # what `budgetopt optimize data/pymc_marketing_mmm_example/optimum.yaml` does
+    scenario = load_scenario(MMM_EXAMPLE / "optimum.yaml")
+    on_file = allocate(scenario, read_model(scenario.model))
+    p = {li.id: float(li.spend) for li in on_file.line_items}
     split = {t: s / HORIZON_WEEKS for t, s in p.items()}
     resp = true_value(p, truth) / HORIZON_WEEKS
     hist = {t: HORIZON_WEEKS * float(frame[t].mean()) for t in ("x1", "x2")}
     hresp = true_value(hist, truth) / HORIZON_WEEKS
     pub = MMM_EXAMPLE_README
-    say(f"  optimum of weekly budget {weekly:.4f} (README {pub['weekly_budget']}) on "
-        f"true_model.json: x1 {split['x1']:.4f}, x2 {split['x2']:.4f} (README "
+    say(f"  optimum of weekly budget {weekly:.4f} (README {pub['weekly_budget']}) by allocate on "
+        f"optimum.yaml (budget {scenario.budget.amount:g} over 13 weeks, model "
+        f"true_model.json): x1 {split['x1']:.4f}, x2 {split['x2']:.4f} (README "
         f"{pub['optimum']['x1']} / {pub['optimum']['x2']}); weekly media response {resp:,.1f} vs "
         f"{hresp:,.1f} for the historical mix (README {pub['optimum_response']:,.0f} vs "
         f"{pub['historical_response']:,.0f})")

@@ -47,7 +47,9 @@ def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVE
 
 
 def initial_points(problem: AllocationProblem, n_pieces: int) -> list[np.ndarray]:
-    return [curvature_breakpoints(it.curve, it.lo, it.hi, n_pieces,
+    # S-curves get twice the pieces: the MILP chooses which S-curves to fund on these pieces, and
+    # refinement around the solution never revisits that choice
+    return [curvature_breakpoints(it.curve, it.lo, it.hi, n_pieces if it.curve.concave else 2 * n_pieces,
                                   extra=(it.min_if_funded,) if it.min_if_funded else ())
             for it in problem.items]
 
@@ -99,7 +101,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                     x = lp.spend_values()
         x = np.maximum(x, 0.0)
         true_obj = _true_objective(problem, bank, x)
-        bound = dual_bound(problem, bank, out.duals, x)
+        bound, responses = _dual_bound(problem, bank, out.duals, x)
         gap = _gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best[1]):
             best = (x, true_obj, bound, gap, out, built)
@@ -115,8 +117,12 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                 and residual <= kkt_tolerance:
             break
         prev_gap = best[3]
-        pts = [refine_around(p, float(xi), 0.0, it.hi) for p, xi, it in zip(pts, x, problem.items,
-                                                                            strict=True)]
+        # refine around the solution and around each line item's best response to the duals
+        # (where its slope meets the price of its dollars): a line item stuck on a coarse piece far
+        # from its optimum gets breakpoints where it should be, not only ±40% around where it is
+        pts = [refine_around(refine_around(p, float(xi), 0.0, it.hi, rel=(1e-3, 1e-2)), float(ri), 0.0,
+                             it.hi) if abs(ri - xi) > 1e-3 * max(xi, 1.0) else refine_around(p, float(xi), 0.0, it.hi)
+               for p, xi, ri, it in zip(pts, x, responses, problem.items, strict=True)]
     assert best is not None
     x, true_obj, bound, gap, out, built = best
     return _make_plan(problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s,
@@ -263,6 +269,12 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
 
     Multipliers are clipped to their valid signs, so the bound is valid whatever the solver gave.
     """
+    return _dual_bound(problem, bank, duals, x)[0]
+
+
+def _dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
+                x: np.ndarray) -> tuple[float, np.ndarray]:
+    """The bound, and each line item's best response to the duals (where the refinement goes next)."""
     maximise = problem.sense == "max"
     w, cost, const = _lagrangian_terms(problem, duals, clip=True)
     n = len(problem.items)
@@ -270,13 +282,15 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
     hi = np.array([it.hi for it in problem.items])
     alpha = _simple(problem, w)
     per = np.zeros(n)
+    best_x = np.array(x, float)
     if alpha is not None:
         concave = np.array([it.curve.concave for it in problem.items])
         pos = alpha > 1e-15
         if pos.any():
             c_eff = np.where(pos, cost / np.where(pos, alpha, 1.0), 0.0)
-            _, vs = maximise_separable(bank, c_eff, lo, hi, concave, extra_points=(x,))
+            xs, vs = maximise_separable(bank, c_eff, lo, hi, concave, extra_points=(x,))
             per = np.where(pos, alpha * np.maximum(vs, 0.0), 0.0)
+            best_x = np.where(pos, xs, best_x)
         neg = ~pos
         if neg.any():  # the curve term cannot help: the best is an end of the box
             v_hi = alpha * bank.value(hi) - cost * hi
@@ -286,7 +300,7 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
             per[it.index] = _maximise_one(it, wi, float(cost[it.index]), float(hi[it.index]),
                                           float(x[it.index]))
     total = float(per.sum())
-    return const + total if maximise else const - total
+    return (const + total if maximise else const - total), best_x
 
 
 def _maximise_one(it, wi: dict[str, float], cost: float, hi: float, x0: float) -> float:
