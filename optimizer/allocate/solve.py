@@ -83,13 +83,20 @@ def cbc_path() -> str | None:
     return shutil.which("cbc")
 
 
+#: above this many columns an LP goes to HiGHS's interior-point method (with crossover, so the
+#: solution and duals stay basic): its simplex was 3x slower at 120k columns (benchmarks/README.md)
+IPM_COLUMNS = 20_000
+
+
 def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: bool = False,
-                gap: float | None = None) -> pulp.LpSolver:
+                gap: float | None = None, columns: int = 0) -> pulp.LpSolver:
     name = name.lower()
     if name == "highs":
         _silence_highs_banner()
         # presolve is pathologically slow on our shape (few rows, many bounded columns)
-        opts = {"presolve": "off"} if not mip else {}
+        opts: dict[str, object] = {"presolve": "off"} if not mip else {}
+        if not mip and columns > IPM_COLUMNS:
+            opts["solver"] = "ipm"
         return pulp.HiGHS(msg=msg, timeLimit=time_limit, mip=mip, gapRel=gap, threads=1, **opts)
     if name == "cbc":
         path = cbc_path()
@@ -120,7 +127,7 @@ def solve_prob(prob: pulp.LpProblem, constraints: dict[str, pulp.LpConstraint],
                solver: str = DEFAULT_SOLVER, *, mip: bool = False, time_limit: float | None = None,
                gap: float | None = None) -> SolveOutcome:
     """Solve any PuLP problem; duals and slacks of ``constraints`` (our name → PuLP constraint)."""
-    s = make_solver(solver, mip=mip, time_limit=time_limit, gap=gap)
+    s = make_solver(solver, mip=mip, time_limit=time_limit, gap=gap, columns=prob.numVariables())
     t0 = time.perf_counter()
     try:
         prob.solve(s)
