@@ -57,7 +57,7 @@ class HorizonCurve:
         return sum(w * self.weeks * r.saturation_level for w, r in self._terms())
 
 
-def _probe_grid(lo: float, hi: float, n: int = 1500) -> np.ndarray:
+def _probe_grid(lo: float, hi: float, n: int = 300) -> np.ndarray:
     """Linear and geometric points over [lo, hi], so both ends of wide ranges are resolved."""
     if hi <= lo:
         return np.array([lo])
