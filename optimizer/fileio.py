@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -52,3 +57,23 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if choices:
         return f" (expected one of: {', '.join(sorted(choices))})"
     return ""
+
+
+def jsonable(obj: Any, skip: frozenset[str] = frozenset()) -> Any:
+    """Plain JSON types from dataclasses, mappings, sequences and numpy values; non-finite floats
+    become ``None`` (JSON has no NaN). Dataclass fields named in ``skip`` are left out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name), skip) for f in dataclasses.fields(obj)
+                if f.name not in skip}
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v, skip) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [jsonable(v, skip) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj

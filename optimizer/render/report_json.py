@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from optimizer.explain import Explanation
-from optimizer.fileio import atomic_write_text
+from optimizer.fileio import atomic_write_text, jsonable
 
 FORMAT = "budgetopt.explanation"
 FORMAT_VERSION = 1
@@ -20,21 +15,7 @@ FORMAT_VERSION = 1
 
 def _plain(obj: Any) -> Any:
     """Dataclasses, tuples and numpy values as JSON types; non-finite floats become None."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if f.name != "responses"}
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    return obj
+    return jsonable(obj, frozenset({"responses"}))
 
 
 def explanation_to_dict(e: Explanation) -> dict[str, Any]:

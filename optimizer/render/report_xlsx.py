@@ -219,9 +219,17 @@ def _frontier(wb: Workbook, e: Explanation) -> None:
     _widths(ws, {}, ncols=len(cols))
 
 
-def _deterministic_zip(data: bytes) -> bytes:
-    """Re-pack the workbook's zip with fixed entry times, so equal reports are equal bytes."""
-    src = zipfile.ZipFile(io.BytesIO(data))
+def workbook_bytes(wb: Workbook) -> bytes:
+    """A workbook as ``.xlsx`` bytes, deterministic: fixed timestamps inside and on every zip entry,
+    so equal content is equal bytes (used by every workbook budgetopt writes)."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb.properties.created = _EPOCH
+    wb.properties.modified = _EPOCH
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -260,14 +268,7 @@ def explanation_workbook(e: Explanation) -> Workbook:
 
 def explanation_xlsx(e: Explanation) -> bytes:
     """The review workbook as ``.xlsx`` bytes (deterministic)."""
-    from openpyxl.writer.excel import ExcelWriter
-
-    wb = explanation_workbook(e)
-    buf = io.BytesIO()
-    wb.properties.modified = _EPOCH
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    return _deterministic_zip(buf.getvalue())
+    return workbook_bytes(explanation_workbook(e))
 
 
 def write_xlsx(e: Explanation, path: str | Path) -> Path:

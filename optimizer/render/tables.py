@@ -20,13 +20,10 @@ def fmt_money(v: float | None) -> str:
 
 
 def fmt_num(v: float | None, digits: int = 2) -> str:
-    if v is None:
-        return "–"
-    if math.isinf(v):
-        return "∞"
-    if not math.isfinite(v):
-        return "–"
-    return f"{v:,.{digits}f}"
+    """A number to ``digits`` decimals; ``∞`` and ``–`` as needed (the explain layer's format)."""
+    from optimizer.explain import fmt_ratio
+
+    return fmt_ratio(v, digits)
 
 
 def fmt_signed(v: float | None) -> str:

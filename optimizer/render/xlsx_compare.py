@@ -11,9 +11,7 @@ document dates and zip entry times.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -168,29 +166,11 @@ def comparison_workbook(comp: Comparison) -> Workbook:
     return wb
 
 
-def _deterministic_zip(data: bytes) -> bytes:
-    """Re-pack the workbook's zip with fixed entry times, so equal comparisons are equal bytes."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = info.external_attr
-            dst.writestr(zi, src.read(info.filename))
-    return out.getvalue()
-
-
 def comparison_xlsx(comp: Comparison) -> bytes:
     """The comparison workbook as ``.xlsx`` bytes (deterministic)."""
-    from openpyxl.writer.excel import ExcelWriter
+    from optimizer.render.report_xlsx import workbook_bytes
 
-    wb = comparison_workbook(comp)
-    wb.properties.modified = _EPOCH
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(wb, archive).save()
-    return _deterministic_zip(buf.getvalue())
+    return workbook_bytes(comparison_workbook(comp))
 
 
 def write_comparison_xlsx(comp: Comparison, path: str | Path) -> Path:

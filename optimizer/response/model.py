@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from optimizer.errors import ModelError
-from optimizer.fileio import atomic_write_text, did_you_mean
+from optimizer.fileio import atomic_write_text, did_you_mean, jsonable
 from optimizer.response import curves as C
 from optimizer.vocabulary import ADSTOCK_FAMILIES, CURVE_FAMILIES
 
@@ -192,21 +192,7 @@ class ResponseModel:
 
 
 def _jsonable(obj: Any) -> Any:
-    """Plain JSON types; non-finite floats become ``None`` (JSON has no NaN)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    return obj
+    return jsonable(obj)
 
 
 # ------------------------------------------------------------------------------------------------
