@@ -165,6 +165,17 @@ def _emit(text: str, out: Path | None, quiet: bool) -> None:
             _stderr(f"wrote {out}")
 
 
+def _output(fmt: str, out: Path | None, quiet: bool, *, json: Callable[[], str],
+            csv: Callable[[], str], table: Callable[[], Any]) -> None:
+    """The one place a command's result goes out in the format asked for."""
+    if fmt == "json":
+        _emit(json(), out, quiet)
+    elif fmt == "csv":
+        _emit(csv(), out, quiet)
+    else:
+        _show(table(), out, quiet)
+
+
 def _show(renderable: Any, out: Path | None, quiet: bool) -> None:
     from optimizer.render import tables
 
@@ -411,12 +422,8 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
         save_frontier_plot(frontier, plot)
         if not quiet:
             _stderr(f"wrote {plot}")
-    if fmt == "json":
-        _emit(machine.frontier_json(frontier), out, quiet)
-    elif fmt == "csv":
-        _emit(machine.frontier_csv(frontier), out, quiet)
-    else:
-        _show(tables.frontier_renderable(frontier), out, quiet)
+    _output(fmt, out, quiet, json=lambda: machine.frontier_json(frontier), csv=lambda: machine.frontier_csv(frontier),
+            table=lambda: tables.frontier_renderable(frontier))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -774,12 +781,8 @@ def track(plan_ref: str, actuals: Path, model_path: Path | None, scenario_path: 
     ids = [str(li["id"]) for li in plan.get("line_items", [])]
     tr = run_track(plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed,
                    band=band)
-    if fmt == "json":
-        _emit(planning.tracking_json(tr), out, quiet)
-    elif fmt == "csv":
-        _emit(planning.tracking_csv(tr), out, quiet)
-    else:
-        _show(planning.tracking_renderable(tr), out, quiet)
+    _output(fmt, out, quiet, json=lambda: planning.tracking_json(tr), csv=lambda: planning.tracking_csv(tr),
+            table=lambda: planning.tracking_renderable(tr))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -823,12 +826,8 @@ def replan(scenario: Path, actuals: Path, weeks_elapsed: int | None, fmt: str, o
                              f"{r.plan.message}", path=scenario)
     for w in r.warnings:
         _stderr(f"warning: {w}")
-    if fmt == "json":
-        _emit(planning.replan_json(r), out, quiet)
-    elif fmt == "csv":
-        _emit(planning.replan_csv(r), out, quiet)
-    else:
-        _show(planning.replan_renderable(r), out, quiet)
+    _output(fmt, out, quiet, json=lambda: planning.replan_json(r), csv=lambda: planning.replan_csv(r),
+            table=lambda: planning.replan_renderable(r))
 
 
 def main() -> None:  # pragma: no cover - entry point
