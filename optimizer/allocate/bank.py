@@ -46,19 +46,27 @@ class CurveBank:
         return groups
 
     def _eval(self, s: np.ndarray, which: int) -> np.ndarray:
+        """Value (0), slope (1) or curvature (2) of line item ``i`` at ``s[i]``; ``s`` may also be
+        a matrix whose row ``i`` holds several spends of line item ``i``."""
         s = np.asarray(s, float)
-        out = np.empty(len(self.curves))
+        out = np.empty(s.shape)
         for i in self._composite:  # type: ignore[attr-defined]
             c = self.curves[i]
-            out[i] = float(c.value(s[i]) if which == 0 else c.slope(s[i]))
+            f = (c.value, c.slope, c.curvature)[which]
+            out[i] = f(s[i])
         for fam, idx, params, k, weeks, scale in self._groups:  # type: ignore[attr-defined]
+            if s.ndim == 2:
+                params = {n: v[:, None] for n, v in params.items()}
+                k, weeks, scale = k[:, None], weeks[:, None], scale[:, None]
             a = k * s[idx] / weeks
             f = C.SATURATION[fam][which]
             v = f(a, **params)
             if which == 0:
                 out[idx] = scale * weeks * v
-            else:
+            elif which == 1:
                 out[idx] = scale * k * v
+            else:
+                out[idx] = scale * k * k / weeks * v
         return out
 
     def value(self, s: np.ndarray) -> np.ndarray:
@@ -68,6 +76,10 @@ class CurveBank:
     def slope(self, s: np.ndarray) -> np.ndarray:
         """d value / d spend of each line item at ``s[i]``."""
         return self._eval(s, 1)
+
+    def curvature(self, s: np.ndarray) -> np.ndarray:
+        """d² value / d spend² of each line item at ``s[i]``."""
+        return self._eval(s, 2)
 
 
 def maximise_separable(bank: CurveBank, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,

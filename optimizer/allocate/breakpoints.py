@@ -97,6 +97,83 @@ def curvature_breakpoints(curve: HorizonCurve, lo: float, hi: float, n_pieces: i
     return _clean(np.array(pts), hi)
 
 
+def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
+                     extra: list[tuple[float, ...]] | None = None, probe: int = 64) -> list[np.ndarray]:
+    """``curvature_breakpoints`` for every line item of a ``CurveBank`` at once (vectorised).
+
+    The same placement — density ∝ sqrt(|F''|) over linear and geometric probes, the singular
+    density at the origin capped, 15% spread uniformly — with every line item's curvature
+    evaluated, integrated and inverted in whole-array operations: at 10,000 line items this is
+    what keeps the first round cheap.
+    """
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
+    n = len(lo)
+    if n == 0:
+        return []
+    t = np.linspace(0.0, 1.0, probe)
+    span = np.maximum(hi - lo, 0.0)
+    lin = lo[:, None] + span[:, None] * t
+    start = np.where(lo <= 0, np.maximum(hi * 1e-7, 1e-300), np.maximum(lo, 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(hi > start, hi / start, 1.0)
+        geo = start[:, None] * ratio[:, None] ** t
+    g = np.sort(np.clip(np.concatenate([lo[:, None], lin, geo, hi[:, None]], axis=1),
+                        lo[:, None], np.maximum(hi, lo)[:, None]), axis=1)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        c = np.sqrt(np.abs(bank.curvature(g)))
+    c = np.where(np.isfinite(c), c, 0.0)
+    cap = np.quantile(c, 0.995, axis=1) * 4 + 1e-300
+    c = np.minimum(c, cap[:, None])
+    dg = np.diff(g, axis=1)
+    seg = 0.5 * (c[:, 1:] + c[:, :-1]) * dg
+    total = seg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uni = dg / np.where(span > 0, span, 1.0)[:, None] * np.where(total > 0, total, 1.0)[:, None]
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(0.85 * seg + 0.15 * uni, axis=1)], axis=1)
+    top = cum[:, -1]
+    ok = (hi > lo) & (top > 0)
+    # invert the cumulative density of all rows in one search: rows normalised to [0, 1] and
+    # shifted by 2 per row are one increasing sequence
+    P = cum.shape[1]
+    norm = np.where(ok[:, None], cum / np.where(top > 0, top, 1.0)[:, None], 0.0) + 2.0 * np.arange(n)[:, None]
+    flat = norm.ravel()
+    k = np.asarray(n_pieces, int)
+    kmax = int(k.max())
+    frac = np.full((n, max(kmax - 1, 0)), np.nan)
+    for kk in np.unique(k):
+        if kk > 1:
+            rows = np.flatnonzero(k == kk)
+            frac[np.ix_(rows, np.arange(kk - 1))] = np.linspace(0.0, 1.0, kk + 1)[1:-1]
+    want = frac + 2.0 * np.arange(n)[:, None]
+    pos = np.searchsorted(flat, np.where(np.isfinite(want), want, 0.0).ravel()).reshape(want.shape)
+    j = np.clip(pos - np.arange(n)[:, None] * P, 1, P - 1)
+    r = np.arange(n)[:, None]
+    left, right = norm[r, j - 1], norm[r, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(right > left, (want - left) / (right - left), 0.0)
+    inner = g[r, j - 1] + np.clip(w, 0.0, 1.0) * (g[r, j] - g[r, j - 1])
+    inner = np.where(np.isfinite(frac) & ok[:, None], inner, np.nan)
+    ex = max((len(e) for e in (extra or [])), default=0)
+    E = np.full((n, ex), np.nan)
+    for i, e in enumerate(extra or []):
+        E[i, :len(e)] = e
+    infl = np.array([c_.inflection if not c_.concave else np.nan for c_ in bank.curves])
+    infl = np.where((infl > 0) & (infl < hi), infl, np.nan)
+    M = np.concatenate([np.zeros((n, 1)), lo[:, None], hi[:, None], E, inner, infl[:, None]], axis=1)
+    M = np.where((M >= 0) & (M <= hi[:, None]), M, np.nan)  # extras outside [0, hi] are dropped
+    M = np.sort(M, axis=1)  # NaN last
+    tol = np.maximum(hi, 1.0) * 1e-12
+    keep = np.isfinite(M) & np.concatenate([np.ones((n, 1), bool), np.diff(M, axis=1) > tol[:, None]], axis=1)
+    out = []
+    for i in range(n):
+        pts = M[i, keep[i]]
+        if len(pts) > 1:
+            pts[-1] = hi[i]
+        out.append(pts)
+    return out
+
+
 def refine_around(points: np.ndarray, x: float, lo: float, hi: float,
                   rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4)) -> np.ndarray:
     """Add breakpoints at ``x`` and at ``x·(1 ± r)`` so the pieces next to the solution are short."""
@@ -149,3 +226,23 @@ def pieces(curve: HorizonCurve | Callable[[np.ndarray], np.ndarray], points: np.
     top = float(np.max(np.abs(slopes))) if len(slopes) else 0.0
     slopes = np.where(np.abs(slopes) < 1e-13 * top, 0.0, slopes)
     return Pieces(pts, vals, widths, slopes)
+
+
+def bank_pieces(bank, points: list[np.ndarray]) -> list[Pieces]:
+    """``pieces`` for every line item of a ``CurveBank`` at once: one vectorised evaluation."""
+    pts = [p if p[0] == 0.0 else np.concatenate([[0.0], p]) for p in (np.asarray(q, float) for q in points)]
+    if not pts:
+        return []
+    k = max(len(p) for p in pts)
+    lens = np.array([len(p) for p in pts])
+    P = np.empty((len(pts), k))
+    for i, p in enumerate(pts):
+        P[i, :len(p)] = p
+        P[i, len(p):] = p[-1]
+    V = bank.value(P)
+    W = np.diff(P, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        S = np.where(W > 0, np.diff(V, axis=1) / np.where(W > 0, W, 1.0), 0.0)
+    top = np.max(np.abs(S), axis=1, initial=0.0)
+    S = np.where(np.abs(S) < 1e-13 * top[:, None], 0.0, S)
+    return [Pieces(pts[i], V[i, :m], W[i, :m - 1], S[i, :m - 1]) for i, m in enumerate(lens)]

@@ -164,28 +164,16 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
         # parked wherever the solver happens to leave it; 1e-9 of the best return moves no plan
         top = max((float(np.max(p.slopes)) for p in pieces if len(p.slopes)), default=0.0)
         eps = 1e-9 * top if problem.sense == "max" and not problem.spend_weight else 0.0
+        # one coefficient per piece: its KPI slope (when maximising) less the cost of its spend
+        per_dollar = -eps + (problem.spend_weight if problem.sense == "min" else -problem.spend_weight)
         for it in problem.items:
-            if problem.sense == "max":
-                obj_terms.extend(kpi_terms[it.index])
-                if eps:
-                    obj_terms.extend((v, -eps) for v, _ in spend_terms[it.index])
-            if problem.spend_weight:
-                w = problem.spend_weight if problem.sense == "min" else -problem.spend_weight
-                obj_terms.extend((v, w * a) for v, a in spend_terms[it.index])
+            pc = pieces[it.index]
+            coef = (pc.slopes if problem.sense == "max" else np.zeros(len(pc.slopes))) + per_dollar
+            obj_terms.extend(zip(seg_vars[it.index], coef.tolist(), strict=True))
         const = float(kpi_const.sum()) if problem.sense == "max" else 0.0
-        prob.setObjective(pulp.LpAffineExpression(_merge_terms(obj_terms), constant=const))
+        prob.setObjective(pulp.LpAffineExpression(obj_terms, constant=const))
     return BuiltModel(prob, problem, tuple(pieces), tuple(seg_vars), cons, tuple(binaries),
                       fixed_binaries=bool(fix), elastic=elastic_vars if elastic else None)
-
-
-def _merge_terms(terms: list[tuple[pulp.LpVariable, float]]) -> list[tuple[pulp.LpVariable, float]]:
-    acc: dict[str, list] = {}
-    for v, a in terms:
-        if v.name in acc:
-            acc[v.name][1] += a
-        else:
-            acc[v.name] = [v, a]
-    return [(v, a) for v, a in acc.values()]
 
 
 def constraint_rows(problem: AllocationProblem) -> list[LinearConstraint]:

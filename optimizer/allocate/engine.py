@@ -20,9 +20,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from optimizer.allocate.bank import CurveBank, maximise_separable
-from optimizer.allocate.breakpoints import Pieces, curvature_breakpoints, pieces, refine_around
+from optimizer.allocate.breakpoints import Pieces, bank_breakpoints, bank_pieces, refine_around
 from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
+from optimizer.allocate.polish import polish
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem, money
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet
@@ -46,12 +47,15 @@ def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVE
                          kkt_tolerance=kkt_tolerance)
 
 
-def initial_points(problem: AllocationProblem, n_pieces: int) -> list[np.ndarray]:
+def initial_points(problem: AllocationProblem, n_pieces: int,
+                   bank: CurveBank | None = None) -> list[np.ndarray]:
     # S-curves get twice the pieces: the MILP chooses which S-curves to fund on these pieces, and
     # refinement around the solution never revisits that choice
-    return [curvature_breakpoints(it.curve, it.lo, it.hi, n_pieces if it.curve.concave else 2 * n_pieces,
-                                  extra=(it.min_if_funded,) if it.min_if_funded else ())
-            for it in problem.items]
+    bank = bank or CurveBank.of([it.curve for it in problem.items])
+    return bank_breakpoints(
+        bank, np.array([it.lo for it in problem.items]), np.array([it.hi for it in problem.items]),
+        np.array([n_pieces if it.curve.concave else 2 * n_pieces for it in problem.items]),
+        [(it.min_if_funded,) if it.min_if_funded else () for it in problem.items])
 
 
 def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
@@ -59,17 +63,17 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                   kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
                   n_pieces: int = DEFAULT_PIECES, time_limit: float | None = None,
                   diagnose: bool = True, t0: float | None = None,
-                  points: list[np.ndarray] | None = None) -> Plan:
+                  points: list[np.ndarray] | None = None, polish_plan: bool = True) -> Plan:
     t0 = time.perf_counter() if t0 is None else t0
     bank = CurveBank.of([it.curve for it in problem.items])
-    pts = points if points is not None else initial_points(problem, n_pieces)
+    pts = points if points is not None else initial_points(problem, n_pieces, bank)
     build_s = solve_s = 0.0
     best: tuple | None = None
     prev_gap: float | None = None
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported on the plan
         tb = time.perf_counter()
-        pcs = [pieces(it.curve, p) for it, p in zip(problem.items, pts, strict=True)]
+        pcs = bank_pieces(bank, pts)
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
         out = solve(built, solver, time_limit=time_limit)
@@ -100,6 +104,8 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                 if built.is_mip:
                     x = lp.spend_values()
         x = np.maximum(x, 0.0)
+        if polish_plan:
+            x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
         gap = _gap(problem, true_obj, bound)
@@ -127,6 +133,42 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
     x, true_obj, bound, gap, out, built = best
     return _make_plan(problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s,
                       rounds, t0)
+
+
+def _polished(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome
+              ) -> tuple[np.ndarray, SolveOutcome]:
+    """The LP's plan moved to the smooth problem's exact optimum for its active set, when that
+    succeeds, holds every constraint and is at least as good; else the LP's plan unchanged."""
+    pol = polish(problem, bank, x, out.duals)
+    if pol is None or violation(problem, pol.x) > 1e-9:
+        return x, out
+    if not _better(problem, _true_objective(problem, bank, pol.x), _true_objective(problem, bank, x)):
+        return x, out
+    return pol.x, SolveOutcome(out.status, out.objective, pol.duals, out.slacks, out.seconds, out.solver)
+
+
+def violation(problem: AllocationProblem, x: np.ndarray) -> float:
+    """Largest violation of any constraint or bound by spend ``x``, relative to its size."""
+    x = np.asarray(x, float)
+    worst = float(np.max(np.maximum(-x, 0.0) / (1.0 + np.abs(x)), initial=0.0))
+    kvals: dict[str, np.ndarray] = {}
+    for con in problem.constraints:
+        if con.on_kpi:
+            k = con.kpi or problem.kpi
+            if k not in kvals:
+                kvals[k] = np.array([float(it.kpis[k].value(x[it.index])) if k in it.kpis else 0.0
+                                     for it in problem.items])
+            v = kvals[k]
+        else:
+            v = x
+        idx = np.fromiter(con.coefs.keys(), dtype=int, count=len(con.coefs))
+        a = np.fromiter(con.coefs.values(), dtype=float, count=len(con.coefs))
+        lhs = float(a @ v[idx]) if len(idx) else 0.0
+        size = 1.0 + max(abs(con.rhs), float(np.abs(a) @ np.abs(v[idx])) if len(idx) else 0.0)
+        over = lhs - con.rhs
+        d = over if con.sense == "<=" else (-over if con.sense == ">=" else abs(over))
+        worst = max(worst, d / size)
+    return worst
 
 
 def _better(problem: AllocationProblem, a: float, b: float) -> bool:

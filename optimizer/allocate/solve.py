@@ -88,6 +88,102 @@ def cbc_path() -> str | None:
 IPM_COLUMNS = 20_000
 
 
+class _BulkHiGHS(pulp.HiGHS):
+    """PuLP's HiGHS interface, loading the model into HiGHS in bulk.
+
+    PuLP's own ``HiGHS`` adds one column per call and re-scans every constraint for its variables
+    (``LpProblem.variables()``, then a sort by name) three times per solve: at 120,000 columns
+    that is most of the solve. Every variable of ours is made by ``prob.add_variable`` and so is
+    registered with the problem; this loads those columns and the rows as arrays in two calls and
+    reads the solution back the same way. The PuLP model, its statuses, values, duals (``pi``)
+    and slacks are exactly what ``pulp.HiGHS`` would give.
+    """
+
+    def _columns(self, lp: pulp.LpProblem) -> list:
+        cols = list(lp._variables)
+        known = lp._variable_ids
+        for v in lp.objective.keys():  # e.g. PuLP's dummy variable for a constant objective
+            if v.hash not in known:
+                cols.append(v)
+        return cols
+
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
+        import highspy
+        import numpy as np
+
+        inf = highspy.kHighsInf
+        cols = self._columns(lp)
+        lp._bulk_columns = cols
+        n = len(cols)
+        for i, v in enumerate(cols):
+            v.index = i
+        mult = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        cost = np.zeros(n)
+        for v, c in lp.objective.items():
+            cost[v.index] = mult * c
+        lower = np.array([-inf if v.lowBound is None else v.lowBound for v in cols], dtype=float)
+        upper = np.array([inf if v.upBound is None else v.upBound for v in cols], dtype=float)
+        h = lp.solverModel
+        h.addCols(n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        if self.mip:
+            ints = np.array([v.index for v in cols if v.cat == pulp.LpInteger], dtype=np.int32)
+            if len(ints):
+                h.changeColsIntegrality(len(ints), ints, np.full(len(ints), int(highspy.HighsVarType.kInteger), np.uint8))
+        rows = list(lp._constraints.values())
+        starts = np.zeros(len(rows), np.int32)
+        idx: list[int] = []
+        val: list[float] = []
+        lo = np.empty(len(rows))
+        up = np.empty(len(rows))
+        for r, con in enumerate(rows):
+            starts[r] = len(idx)
+            for v, a in con.items():
+                if a != 0:
+                    idx.append(v.index)
+                    val.append(a)
+            con.index = r
+            lb, ub = con.getLb(), con.getUb()
+            lo[r] = -inf if lb is None else lb
+            up[r] = inf if ub is None else ub
+        if rows:
+            h.addRows(len(rows), lo, up, len(idx), starts, np.array(idx, np.int32), np.array(val, float))
+
+    def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
+        import highspy
+
+        self.createAndConfigureSolver(lp)
+        self.buildSolverModel(lp)
+        self.callSolver(lp)
+        h = lp.solverModel
+        st = h.getModelStatus()
+        M = highspy.HighsModelStatus
+        obj = h.getObjectiveValue()
+        if st == M.kOptimal:
+            status = (pulp.LpStatusOptimal, pulp.LpSolutionOptimal)
+        elif st in (M.kInfeasible, M.kUnboundedOrInfeasible):
+            status = (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible)
+        elif st == M.kUnbounded:
+            status = (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded)
+        elif st in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kObjectiveBound,
+                    M.kObjectiveTarget) and obj != float("inf"):
+            status = (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible)
+        else:
+            status = (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
+        sol = h.getSolution()
+        values, djs = list(sol.col_value), list(sol.col_dual)
+        for v in lp._bulk_columns:
+            v.varValue = values[v.index]
+            v.dj = djs[v.index] if djs else None
+        row_values, row_duals = list(sol.row_value), list(sol.row_dual)
+        for con in lp._constraints.values():
+            con.slack = con.constant + row_values[con.index]
+            if con.sense == pulp.LpConstraintLE:
+                con.slack *= -1.0
+            con.pi = row_duals[con.index] if row_duals else None
+        lp.assignStatus(*status)
+        return status[0]
+
+
 def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: bool = False,
                 gap: float | None = None, columns: int = 0) -> pulp.LpSolver:
     name = name.lower()
@@ -97,7 +193,7 @@ def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: b
         opts: dict[str, object] = {"presolve": "off"} if not mip else {}
         if not mip and columns > IPM_COLUMNS:
             opts["solver"] = "ipm"
-        return pulp.HiGHS(msg=msg, timeLimit=time_limit, mip=mip, gapRel=gap, threads=1, **opts)
+        return _BulkHiGHS(msg=msg, timeLimit=time_limit, mip=mip, gapRel=gap, threads=1, **opts)
     if name == "cbc":
         path = cbc_path()
         if path is None:

@@ -1,0 +1,96 @@
+"""The polish step: from the LP's active set to the smooth problem's exact optimum.
+
+Same hand-solvable world as tests/test_allocate.py (three exponential curves, KKT in closed form),
+but the tolerances here are those of floating point, not of a piecewise-linear approximation:
+a polished plan is the exact optimum and its shadow prices are the exact multipliers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.allocate import allocate
+from optimizer.allocate.bank import CurveBank
+from optimizer.allocate.engine import solve_problem, violation
+from optimizer.allocate.polish import polish
+from optimizer.allocate.problem import make_problem
+from optimizer.response.model import ResponseModel, Saturation, TouchpointResponse
+from tests.test_allocate import BETAS, B, F, dF, kkt, model, scenario
+
+# spend is reported to the cent; everything else to ~1e-9
+CENT = 0.01
+
+
+def test_budget_only_is_exact():
+    x, lam = kkt(list(BETAS), B)
+    plan = allocate(scenario(), model())
+    assert plan.rounds == 1  # one LP, then Newton: no refinement rounds needed
+    for t in BETAS:
+        assert plan.item(t).spend == pytest.approx(x[t], abs=CENT)
+    assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-9)
+    assert plan.gap <= 1e-9
+
+
+def test_binding_cap_dual_is_exact():
+    cap = 12000.0
+    plan = allocate(scenario(touchpoints={"email": {"max": cap}}), model())
+    x, lam = kkt(["tv", "search"], B - cap)
+    assert plan.item("tv").spend == pytest.approx(x["tv"], abs=CENT)
+    assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-9)
+    # d objective / d cap = email's marginal return less the λ the dollar earned elsewhere
+    assert plan.constraint("tp_max__email").shadow_price == pytest.approx(dF("email", cap) - lam, rel=1e-8)
+
+
+def test_stage_floor_dual_is_exact():
+    plan = allocate(scenario(stages={"awareness": {"min": 9000}}), model())
+    x, lam = kkt(["search", "email"], B - 9000)
+    assert plan.item("search").spend == pytest.approx(x["search"], abs=CENT)
+    assert plan.constraint("stage_min__awareness").shadow_price == pytest.approx(dF("tv", 9000) - lam, rel=1e-8)
+
+
+def test_min_spend_target_dual_is_exact():
+    target = 0.9 * sum(F(t, v) for t, v in kkt(list(BETAS), B)[0].items())
+    sc = scenario(objective="min_spend", kpi_target=target, budget=None)
+    plan = allocate(sc, model())
+    lo, hi = 0.0, B
+    for _ in range(200):  # the least budget whose KKT plan reaches the target
+        mid = (lo + hi) / 2
+        xs, _ = kkt(list(BETAS), mid)
+        lo, hi = (mid, hi) if sum(F(t, xs[t]) for t in BETAS) < target else (lo, mid)
+    xs, lam = kkt(list(BETAS), hi)
+    assert plan.total_spend == pytest.approx(hi, abs=3 * CENT)
+    assert plan.constraint("kpi_target").shadow_price == pytest.approx(1 / lam, rel=1e-8)
+
+
+def test_polish_never_worse_than_the_lp_and_feasible():
+    """Against the unpolished engine on a world with caps, floors and a share rule."""
+    sc = scenario(stages={"awareness": {"min_share": 0.35}, "post_purchase": {"max": 9000}})
+    problem = make_problem(sc, model())
+    raw = solve_problem(problem, polish_plan=False, max_rounds=1)
+    fine = solve_problem(problem)
+    assert fine.objective_value >= raw.objective_value
+    assert fine.item("tv").spend >= 0.35 * fine.total_spend - CENT
+    assert fine.item("email").spend <= 9000 + CENT
+    assert fine.gap <= 1e-9
+
+
+def test_infinite_slope_at_zero_does_not_cycle():
+    """Hill curves of shape just under 1 have an infinite slope at zero but are worth less than
+    the price of a dollar a cent later: they stay at zero, and the polish still converges."""
+    tps = {"a": TouchpointResponse("a", "awareness", Saturation("hill", {"beta": 10.0, "half_saturation": 5000.0, "shape": 0.999})),
+           "b": TouchpointResponse("b", "awareness", Saturation("exponential", {"beta": 400.0, "scale": 1000.0}))}
+    m = ResponseModel(kpi="revenue", touchpoints=tps)
+    plan = allocate(scenario(budget=20000), m)
+    assert plan.rounds == 1
+    assert plan.item("a").spend == 0.0
+    assert plan.gap <= 1e-9
+
+
+def test_polish_from_a_poor_guess_of_the_price_lands_on_the_optimum():
+    problem = make_problem(scenario(), model())
+    bank = CurveBank.of([it.curve for it in problem.items])
+    x = np.array([1e4, 1e4, 1e4])
+    got = polish(problem, bank, x, {"budget": 0.01})
+    assert got is not None and violation(problem, got.x) <= 1e-12
+    assert abs(got.x.sum() - B) <= 1e-6
