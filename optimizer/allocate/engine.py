@@ -31,7 +31,7 @@ from optimizer.scenario import Scenario
 
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
-DEFAULT_PIECES = 12
+DEFAULT_PIECES = 8
 
 
 def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,

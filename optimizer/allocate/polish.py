@@ -230,18 +230,15 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
                 dx = -Hinv * rd
             if not np.all(np.isfinite(dx)) or not np.all(np.isfinite(dy)):
                 return None
-            xf = x[F]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                room = np.where(dx > 0, (U[F] - xf) / dx, np.where(dx < 0, (L[F] - xf) / dx, np.inf))
-            alpha = float(min(1.0, np.min(room, initial=np.inf)))
-            x[F] = xf + alpha * dx
-            y[A_idx] += alpha * dy
-            if alpha < 1.0:
-                # line items that reached a bound stay there; the KKT check may free them again
-                hit = np.flatnonzero(F)[room <= alpha * (1 + 1e-12)]
-                for i in hit:
-                    x[i] = U[i] if dx[np.searchsorted(np.flatnonzero(F), i)] > 0 else L[i]
-                    free[i] = False
+            # projected step: a line item the step would carry past a bound stops at it and is
+            # held there (the KKT check frees it again if its marginal return disagrees); the
+            # rows' residual this leaves is taken up by the next step
+            fi = np.flatnonzero(F)
+            target = x[fi] + dx
+            over = (target > U[fi]) | (target < L[fi])
+            x[fi] = np.clip(target, L[fi], U[fi])
+            y[A_idx] += dy
+            free[fi[over]] = False
         if not ok:
             return None
         # ---- active-set check -------------------------------------------------------------------
