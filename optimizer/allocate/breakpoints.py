@@ -246,3 +246,55 @@ def bank_pieces(bank, points: list[np.ndarray]) -> list[Pieces]:
     top = np.max(np.abs(S), axis=1, initial=0.0)
     S = np.where(np.abs(S) < 1e-13 * top[:, None], 0.0, S)
     return [Pieces(pts[i], V[i, :m], W[i, :m - 1], S[i, :m - 1]) for i, m in enumerate(lens)]
+
+
+def piece_errors(bank, pcs: list[Pieces]) -> list[np.ndarray]:
+    """For each piece, how far the curve rises above its chord (0 where it does not).
+
+    On a concave piece the largest gap is where the curve's slope equals the chord's, found by
+    bisection (exact to floating point); on a convex piece the chord lies above the curve. S-curves
+    have their inflection point as a breakpoint, so no piece is both.
+    """
+    if not pcs:
+        return []
+    k = max(len(p.widths) for p in pcs)
+    n = len(pcs)
+    A = np.zeros((n, k))
+    Bm = np.zeros((n, k))
+    S = np.zeros((n, k))
+    VA = np.zeros((n, k))
+    for i, p in enumerate(pcs):
+        m = len(p.widths)
+        A[i, :m], Bm[i, :m], S[i, :m], VA[i, :m] = p.points[:-1], p.points[1:], p.slopes, p.values[:-1]
+        A[i, m:] = Bm[i, m:] = p.points[-1]
+        VA[i, m:] = p.values[-1]
+    lo, hi = A.copy(), Bm.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            up = bank.slope(mid) > S
+            lo = np.where(up, mid, lo)
+            hi = np.where(up, hi, mid)
+        x = 0.5 * (lo + hi)
+        err = bank.value(x) - (VA + S * (x - A))
+    err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+    # a margin for rounding in the curve's evaluation, so that a lifted piece never dips below it
+    err = np.where(err > 0, err * (1 + 1e-9) + 1e-12 * np.abs(VA), 0.0)
+    return [err[i, :len(p.widths)] for i, p in enumerate(pcs)]
+
+
+def lifted(pcs: list[Pieces], errors: list[np.ndarray]) -> list[Pieces]:
+    """Pieces lifted so that they lie on or above the curve everywhere: each breakpoint is raised
+    by the larger error of the two pieces it joins. An LP or MILP over them bounds the smooth
+    problem's optimum from above."""
+    out = []
+    for p, e in zip(pcs, errors, strict=True):
+        if not len(e):
+            out.append(p)
+            continue
+        lift = np.maximum(np.concatenate([[0.0], e]), np.concatenate([e, [0.0]]))
+        v = p.values + lift
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sl = np.where(p.widths > 0, np.diff(v) / np.where(p.widths > 0, p.widths, 1.0), 0.0)
+        out.append(Pieces(p.points, v, p.widths, sl))
+    return out

@@ -20,7 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from optimizer.allocate.bank import CurveBank, maximise_separable
-from optimizer.allocate.breakpoints import Pieces, bank_breakpoints, bank_pieces, refine_around
+from optimizer.allocate.breakpoints import (
+    Pieces,
+    bank_breakpoints,
+    bank_pieces,
+    lifted,
+    piece_errors,
+    refine_around,
+)
 from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
 from optimizer.allocate.polish import polish
@@ -32,6 +39,8 @@ from optimizer.scenario import Scenario
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
+#: how many sub-pieces each concave piece is split into for the lifted-MILP bound (binaries and S-curves)
+_BOUND_SPLIT = 16
 
 
 def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,
@@ -76,7 +85,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         pcs = bank_pieces(bank, pts)
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
-        out = solve(built, solver, time_limit=time_limit)
+        out = solve(built, solver, time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
         solve_s += out.seconds
         if out.status == Status.INFEASIBLE:
             conflicts: tuple[str, ...] = ()
@@ -108,6 +117,15 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
+        if problem.needs_binaries:
+            # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
+            # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
+            lifted_bound = _lifted_bound(problem, bank, pcs, time_limit, tolerance)
+            if lifted_bound is not None:
+                ub, x_up, secs = lifted_bound
+                solve_s += secs
+                if _tighter(problem, ub, bound) == ub:
+                    bound, responses = ub, x_up
         gap = _gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best[1]):
             best = (x, true_obj, bound, gap, out, built)
@@ -119,7 +137,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             break
         # with binaries (zero-or-at-least, S-curves, blocks) the Lagrangian bound can keep a duality
         # gap that finer pieces cannot close: stop once a round no longer halves it
-        if problem.needs_binaries and prev_gap is not None and best[3] > 0.5 * prev_gap \
+        if problem.needs_binaries and prev_gap is not None and best[3] > 0.9 * prev_gap \
                 and residual <= kkt_tolerance:
             break
         prev_gap = best[3]
@@ -133,6 +151,40 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
     x, true_obj, bound, gap, out, built = best
     return _make_plan(problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s,
                       rounds, t0)
+
+
+def _mip_gap(tolerance: float) -> float:
+    """The MILP's own relative gap: a tenth of the plan's tolerance, so that it does not use it up."""
+    return max(1e-9, 0.1 * tolerance)
+
+
+def _lifted_bound(problem: AllocationProblem, bank: CurveBank, pcs: Sequence[Pieces],
+                  time_limit: float | None, tolerance: float
+                  ) -> tuple[float, np.ndarray, float] | None:
+    """An upper bound on the smooth optimum from the MILP over lifted pieces (each breakpoint
+    raised by the interpolation error of the pieces beside it, so the pieces lie on or above the
+    curve everywhere: every plan is worth at least as much on them as on the curves). Returns
+    (bound, the lifted MILP's plan, seconds), or None where it does not apply: a minimisation, or
+    rows on KPIs, whose pieces would need lowering too."""
+    if problem.sense != "max" or any(c.on_kpi for c in problem.constraints):
+        return None
+    # the bound is only as tight as the pieces' errors: split every piece the curve bulges above
+    # (the concave ones: no binaries needed, so the MILP stays as hard as it was) into
+    # _BOUND_SPLIT, which divides its error by about _BOUND_SPLIT²
+    errs = piece_errors(bank, list(pcs))
+    pts = []
+    t = np.linspace(0.0, 1.0, _BOUND_SPLIT + 1)[1:-1]
+    for p, e in zip(pcs, errs, strict=True):
+        bulge = np.flatnonzero(e > 0)
+        inner = (p.points[bulge, None] + p.widths[bulge, None] * t).ravel()
+        pts.append(np.unique(np.concatenate([p.points, inner])))
+    fine = bank_pieces(bank, pts)
+    up = lifted(fine, piece_errors(bank, fine))
+    built = build_model(problem, up)
+    out = solve(built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
+    if out.status != Status.OPTIMAL or out.bound is None:
+        return None
+    return out.bound, np.maximum(built.spend_values(), 0.0), out.seconds
 
 
 def _polished(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome

@@ -49,6 +49,9 @@ class SolveOutcome:
     slacks: dict[str, float]
     seconds: float
     solver: str
+    #: the best bound on the model's optimum the solver proved (a MILP's dual bound; an LP's
+    #: optimum), in the objective's own sense; None when the solver does not say
+    bound: float | None = None
 
 
 _HIGHS_QUIET = False
@@ -252,4 +255,20 @@ def solve_prob(prob: pulp.LpProblem, constraints: dict[str, pulp.LpConstraint],
             duals[name] = normalise_dual(con.pi, solver, maximise) if not mip else 0.0
             slacks[name] = float(con.slack) if con.slack is not None else 0.0
     obj = pulp.value(prob.objective) if status in (Status.OPTIMAL, Status.TIME_LIMIT) else None
-    return SolveOutcome(status, None if obj is None else float(obj), duals, slacks, secs, solver)
+    bound = None
+    if obj is not None:
+        bound = float(obj) if not mip else _mip_bound(prob, maximise)
+    return SolveOutcome(status, None if obj is None else float(obj), duals, slacks, secs, solver, bound)
+
+
+def _mip_bound(prob: pulp.LpProblem, maximise: bool) -> float | None:
+    """HiGHS's MILP dual bound in the problem's own sense (it minimises, and never sees PuLP's
+    objective constant); None for other solvers."""
+    model = getattr(prob, "solverModel", None)
+    if model is None or not hasattr(model, "getInfo"):
+        return None
+    raw = float(model.getInfo().mip_dual_bound)
+    if raw != raw or abs(raw) == float("inf"):
+        return None
+    const = float(prob.objective.constant) if prob.objective is not None else 0.0
+    return (-raw if maximise else raw) + const
