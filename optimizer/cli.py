@@ -91,6 +91,28 @@ def _ledger_path_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].")(fn)
 
 
+def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    fn = click.option("--scheduler", default=None, metavar="ADDRESS",
+                      help="Run the tasks on the existing Dask cluster of this scheduler "
+                           "(tcp://host:8786) [env: BUDGETOPT_SCHEDULER]. Needs budgetopt[dask].")(fn)
+    fn = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="Run the tasks on a local Dask cluster of N worker processes, started "
+                           "for this run. Needs budgetopt[dask].")(fn)
+    return fn
+
+
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1) -> Any:
+    """The executor the options ask for (in-process by default), closed on the way out."""
+    from optimizer.workflow.executor import executor_from
+
+    with executor_from(workers, scheduler, jobs=jobs) as ex:
+        if not quiet and not ex.in_process:
+            _stderr(f"running on {ex.describe()}")
+        yield ex
+
+
 def _run_options(scenarios: Any, model: Path | None, solver: str, tolerance: float,
                  time_limit: float | None, **more: Any) -> dict[str, Any]:
     """A run's options, as the ledger records them and ``execute`` takes them."""
@@ -206,7 +228,11 @@ def cli() -> None:
 @click.option("--history", "history_path", required=True, type=click.Path(path_type=Path),
               help="Weekly spend and KPI history (CSV).")
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
-              help="Where to write model.json.")
+              help="Where to write model.json (with --by-market: the folder for one model per "
+                   "market).")
+@click.option("--by-market", is_flag=True,
+              help="The history has a 'market' column: fit one model per market, written to "
+                   "OUTPUT/<market>.json with OUTPUT/markets.json listing them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (search, bootstrap).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local parallel jobs.")
 @click.option("--bootstrap", type=int, default=20, show_default=True,
@@ -216,19 +242,26 @@ def cli() -> None:
 @click.option("--plots", type=click.Path(path_type=Path), default=None,
               help="Folder for one PNG per response curve, with its band and the spend seen.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
+@_executor_options
 @handle_errors
-def fit(journey_path: Path, history_path: Path, out: Path, seed: int, jobs: int, bootstrap: int,
-        holdout: int, plots: Path | None, quiet: bool) -> None:
+def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed: int, jobs: int,
+        bootstrap: int, holdout: int, plots: Path | None, quiet: bool, workers: int | None,
+        scheduler: str | None) -> None:
     """Fit response curves (adstock + saturation per touchpoint) and write model.json.
+
+    With --workers or --scheduler the bootstrap refits (or, with --by-market, the markets) run
+    on a Dask cluster; the models are the same as in-process.
 
     \b
     Example:
       budgetopt fit --journey journey.yaml --history history.csv -o model.json --seed 7
+      budgetopt fit --journey journey.yaml --history weekly.csv --by-market -o models/ --workers 2
     """
     from optimizer.workflow.jobs import fit_and_write
 
-    fit_and_write(journey_path, history_path, out, seed=seed, jobs=jobs, bootstrap=bootstrap,
-                  holdout=holdout, plots=plots, quiet=quiet)
+    with _executor(workers, scheduler, quiet) as ex:
+        fit_and_write(journey_path, history_path, out, seed=seed, jobs=jobs, bootstrap=bootstrap,
+                      holdout=holdout, plots=plots, quiet=quiet, executor=ex, by_market=by_market)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,10 +361,12 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
               help="The scenario the deltas are taken against [default: the first].")
 @_solver_options
 @_ledger_options
+@_executor_options
 @handle_errors
 def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path: Path | None,
             reference: str | None, solver: str, tolerance: float, time_limit: float | None,
-            ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
+            ledger_file: Path | None, no_ledger: bool, quiet: bool, workers: int | None,
+            scheduler: str | None) -> None:
     """Compare scenarios side by side: totals, spend by stage, spend per line item with deltas
     against the reference, and in each scenario the rules that cost the most KPI.
 
@@ -341,6 +376,7 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
     Example:
       budgetopt compare scenarios/base.yaml scenarios/budget_cut.yaml scenarios/awareness_push.yaml
       budgetopt compare scenarios/plan.yaml --reference cut --format xlsx -o comparison.xlsx
+      budgetopt compare scenarios/grid.yaml --scheduler tcp://scheduler:8786 --format json -o set.json
     """
     from optimizer.render import planning
     from optimizer.scenario import load_scenario
@@ -353,8 +389,9 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
         raise click.UsageError("compare needs at least two scenarios, or one file that declares "
                                "variants, a grid or a sweep")
     opts = _run_options(scenarios, model_path, solver, tolerance, time_limit, reference=reference)
-    with _progress("optimising", quiet, at_least=3) as bar:
-        comp = execute("compare", opts, progress=bar)
+    with _executor(workers, scheduler, quiet) as ex, \
+            _progress("optimising", quiet, at_least=3) as bar:
+        comp = execute("compare", opts, progress=bar, executor=ex)
     _record("compare", opts, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
         _emit(planning.comparison_json(comp), out, quiet)
@@ -394,10 +431,12 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
                    "do not depend on it).")
 @_solver_options
 @_ledger_options
+@_executor_options
 @handle_errors
 def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot: Path | None,
           model_path: Path | None, cold: bool, jobs: int, solver: str, tolerance: float,
-          time_limit: float | None, ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
+          time_limit: float | None, ledger_file: Path | None, no_ledger: bool, quiet: bool,
+          workers: int | None, scheduler: str | None) -> None:
     """The budget frontier: KPI and marginal ROI against total budget, with the point of
     diminishing returns marked.
 
@@ -405,6 +444,7 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
     Example:
       budgetopt sweep scenarios/base.yaml --budgets 500000:3000000:11 --plot frontier.png
       budgetopt sweep scenarios/base.yaml --budgets 1000000:20000000:50 --jobs 2 -q
+      budgetopt sweep scenarios/base.yaml --budgets 1000000:20000000:500 --workers 2
     """
     from optimizer.render import machine, tables
     from optimizer.workflow.ledger import execute
@@ -413,8 +453,9 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
     grid = None if budgets is None else [float(b) for b in parse_budgets(budgets)]
     opts = _run_options([scenario], model_path, solver, tolerance, time_limit, budgets=grid,
                         warm=not cold, jobs=jobs)
-    with _progress("sweeping budgets", quiet) as bar:
-        frontier = execute("sweep", opts, progress=bar)
+    with _executor(workers, scheduler, quiet, jobs=jobs) as ex, \
+            _progress("sweeping budgets", quiet) as bar:
+        frontier = execute("sweep", opts, progress=bar, executor=ex)
     _record("sweep", opts, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
         from optimizer.render.charts import save_frontier_plot
@@ -449,6 +490,57 @@ def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
         for p in problems:
             _stderr(f"error: {p}")
         sys.exit(2)
+
+
+# ------------------------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.argument("daily", type=str)
+@click.option("--journey", "journey_path", required=True, type=click.Path(path_type=Path),
+              help="The journey: which columns are spend, KPIs, controls and events.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Where to write the weekly history (CSV).")
+@click.option("--by-market", is_flag=True,
+              help="Keep the markets apart: one weekly series per market, with a 'market' column "
+                   "(for budgetopt fit --by-market) [default: add the markets up].")
+@click.option("--blocksize", default="64MB", show_default=True, metavar="SIZE",
+              help="CSV block read at a time (e.g. 16MB, 256MB).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@_executor_options
+@handle_errors
+def aggregate(daily: str, journey_path: Path, out: Path, by_market: bool, blocksize: str,
+              quiet: bool, workers: int | None, scheduler: str | None) -> None:
+    """Aggregate a daily history (CSV or Parquet, larger than memory is fine) to the weekly
+    history the models need, with dask.dataframe: weeks run Monday to Sunday and are dated by
+    their Monday; spend and KPIs are summed, controls averaged. Partial weeks at the ends are
+    left out (and listed).
+
+    DAILY is a file, a folder of Parquet files or a glob. With --workers or --scheduler the
+    blocks are read on the Dask cluster (whose workers must see the file).
+
+    \b
+    Example:
+      budgetopt aggregate daily.parquet --journey journey.yaml -o history.csv
+      budgetopt aggregate 'daily-*.csv' --journey journey.yaml --by-market -o weekly.csv
+    """
+    from optimizer.data import read_journey
+    from optimizer.workflow.daily import aggregate_daily, check_weekly, write_weekly
+
+    journey = read_journey(journey_path)
+    t0 = time.perf_counter()
+    with _executor(workers, scheduler, quiet) as ex:
+        sched = ex.client.get if hasattr(ex, "client") else None
+        weekly = aggregate_daily(daily, journey, by_market=by_market, blocksize=blocksize,
+                                 scheduler=sched)
+    for d in weekly.dropped:
+        _stderr(f"warning: left out {d}: not a whole week")
+    write_weekly(weekly, out)
+    check_weekly(out, journey, by_market)
+    if not quiet:
+        markets = weekly.markets
+        per = f" in {len(markets)} markets" if markets else ""
+        weeks = len(weekly.frame) // max(1, len(markets) or 1)
+        _stderr(f"wrote {out}: {weeks} weeks{per} from {weekly.rows:,} daily rows "
+                f"({weekly.layout} layout) in {time.perf_counter() - t0:.1f} s")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ STAGES: tuple[str, ...] = (
 DATE_COLUMN = "date"
 TOUCHPOINT_COLUMN = "touchpoint"
 SPEND_COLUMN = "spend"
+#: The column of a history (or daily file) that splits it into markets, one model per market.
+MARKET_COLUMN = "market"
 
 #: Minimum number of weeks of history to fit a response model at all.
 MIN_WEEKS_TO_FIT = 52

@@ -44,18 +44,22 @@ How it is fitted (honest, fast, reproducible):
    (RMSE divided by the range of the KPI over those weeks) are measured on those. The
    final coefficients are refitted on all weeks with the chosen shapes.
 5. *Uncertainty.* ``n_bootstrap`` refits on moving-block bootstrap resamples of weeks (blocks of
-   ``block_weeks``, seeded by ``seed``). In each, every touchpoint's decay and scale may move one
-   grid step if the out-of-bag weeks prefer it (``bootstrap_search``), then the betas are refit;
-   draw ``k`` of every touchpoint comes from the same refit, so draws are joint.
+   ``block_weeks``; refit ``k`` draws its weeks from ``SeedSequence(seed, spawn_key=(k,))``). In
+   each, every touchpoint's decay and scale may move one grid step if the out-of-bag weeks prefer
+   it (``bootstrap_search``), then the betas are refit; draw ``k`` of every touchpoint comes from
+   the same refit, so draws are joint. Each refit is an independent task, run in-process or
+   through an ``executor`` (local processes, a Dask cluster) with the same result.
 
 Same inputs and ``seed`` give a bit-identical ``model.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -621,6 +625,136 @@ def _fmt(x: float) -> str:
     return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 
+def _pool_for(ch: dict[int, int], searched: Sequence[int], grid: Sequence[_Cand],
+              mean_ads: dict[tuple[int, float], float], mean_spend: np.ndarray, strength: float,
+              width: int) -> _Pool:
+    """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
+    state), for the shapes ``ch``; lock-step groups' columns are not pooled."""
+    marg = np.zeros(width)
+    spend = np.zeros(width)
+    for k_, i in enumerate(searched):
+        c = grid[ch[i]]
+        f = 1.0 / (1.0 - c.decay)
+        params = {"beta": 1.0, **c.params(mean_ads[(i, c.decay)])}
+        marg[k_] = f * float(C.saturation_derivative(c.family, f * mean_spend[i], params))
+        spend[k_] = mean_spend[i]
+    return _Pool(marg, spend, strength)
+
+
+@dataclass(frozen=True)
+class _Bootstrap:
+    """Everything one bootstrap refit needs (shipped once to an executor's workers)."""
+
+    seed: int
+    n: int
+    block_weeks: int
+    ridge: float
+    baseline_ridge: float
+    Z: np.ndarray
+    y: np.ndarray
+    M: np.ndarray
+    G: np.ndarray
+    order: tuple[int, ...]
+    searched: tuple[int, ...]
+    choice: dict[int, int]
+    cand_cols: dict[int, np.ndarray]
+    grid: tuple[_Cand, ...]
+    index_of: dict[tuple[str | float, ...], int]
+    penalty: np.ndarray
+    shape_prior: float
+    search: bool
+    mean_ads: dict[tuple[int, float], float]
+    mean_spend: np.ndarray
+    pool_marginal: float
+    pool: _Pool
+
+
+def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]]:
+    """Bootstrap refit ``b``: betas and shapes on a moving-block resample of the weeks drawn from
+    ``SeedSequence(seed, spawn_key=(b,))``, a pure function of ``ctx`` and ``b``."""
+    rng = np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(b,)))
+    rows = _block_bootstrap(ctx.n, ctx.block_weeks, rng)
+    Z, y, M = ctx.Z, ctx.y, ctx.M
+    frb = _make_frame(Z[rows], y[rows], ctx.ridge, ctx.baseline_ridge)
+    bchoice = dict(ctx.choice)
+    if ctx.search and ctx.order:
+        oob = np.setdiff1d(np.arange(ctx.n), rows)
+        bchoice = _research(
+            frb,
+            rows,
+            oob,
+            Z,
+            y,
+            M,
+            list(ctx.order),
+            {i: k for k, i in enumerate(ctx.searched)},
+            ctx.choice,
+            ctx.cand_cols,
+            list(ctx.grid),
+            ctx.index_of,
+            ctx.penalty,
+            ctx.shape_prior,
+        )
+        Mb = np.hstack(
+            [np.column_stack([ctx.cand_cols[i][:, bchoice[i]] for i in ctx.searched]), ctx.G]
+        )
+    else:
+        Mb = M
+    bpool = (
+        _pool_for(bchoice, ctx.searched, ctx.grid, ctx.mean_ads, ctx.mean_spend,
+                  ctx.pool_marginal, M.shape[1])
+        if bchoice != ctx.choice
+        else ctx.pool
+    )
+    return _solve(frb, Mb[rows], Z[rows], bpool).beta, bchoice
+
+
+def _bootstrap_draws(ctx: _Bootstrap, draws: Sequence[int]
+                     ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
+    """Several refits in one task (fewer, bigger tasks for a cluster), each still seeded by its
+    own index."""
+    with _one_blas_thread():
+        return [(b, _bootstrap_draw(ctx, b)) for b in draws]
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """One BLAS thread, as on a Dask worker, so that a refit gives the same bits here and there."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _run_draws(ctx: _Bootstrap, n_bootstrap: int, executor: Any,
+               report: Callable[[str, int, int], None]
+               ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
+    """The ``n_bootstrap`` refits, in this process or as tasks of ``executor`` (a few refits per
+    task on a cluster, so the context is shipped fewer times), in index order."""
+    if n_bootstrap == 0:
+        return []
+    if executor is None or getattr(executor, "in_process", False):
+        out = []
+        for b in range(n_bootstrap):
+            out.extend(_bootstrap_draws(ctx, [b]))
+            report("bootstrap", b + 1, n_bootstrap)
+        return out
+    n_tasks = max(1, min(n_bootstrap, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
+    bounds = np.linspace(0, n_bootstrap, n_tasks + 1).astype(int)
+    groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    finished = [0]
+
+    def step(done: int, total: int, k: int) -> None:
+        finished[0] += len(groups[k])
+        report("bootstrap", finished[0], n_bootstrap)
+
+    parts = executor.map(functools.partial(_bootstrap_draws, ctx), groups, progress=step)
+    return [r for part in parts for r in part]
+
+
 # ------------------------------------------------------------------------------------------------
 # the fit
 # ------------------------------------------------------------------------------------------------
@@ -646,6 +780,7 @@ def fit_model(
     shape_prior: float = 3.0,
     pool_marginal: float = 0.1,
     record_time: bool = False,
+    executor: Any = None,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -656,7 +791,8 @@ def fit_model(
     kpi : str, optional
         The KPI to model (its id or column); default the journey's main ``kpi``.
     seed : int, default=0
-        Seeds the bootstrap; the same inputs and seed give a bit-identical model.
+        Seeds the bootstrap (refit ``b`` draws its weeks from ``SeedSequence(seed,
+        spawn_key=(b,))``); the same inputs and seed give a bit-identical model.
     n_jobs : int, default=1
         Worker processes scoring candidates (joblib; ``-1`` for all cores), used only when a
         search step is big enough to pay for them (weekly histories rarely are: a 15-touchpoint,
@@ -703,6 +839,10 @@ def fit_model(
         historical mix as a reasonable starting point) rather than as different by noise.
     record_time : bool, default=False
         Record ``fit_seconds`` in the diagnostics (which makes ``model.json`` differ run to run).
+    executor : optional
+        Where the bootstrap refits run: an ``optimizer.workflow.executor.Executor`` (local
+        processes, a Dask cluster); default in this process. Each refit draws its weeks from a
+        generator seeded by ``(seed, its index)`` alone, so the draws do not depend on it.
 
     Returns
     -------
@@ -955,18 +1095,10 @@ def fit_model(
     M = np.hstack([M_tp, G])
     mean_spend = X.mean(axis=0)
 
+    mean_ads = {(i, d): mean_ad(i, d) for i in searched for d in DECAY_GRID}
+
     def pool_for(ch: dict[int, int]) -> _Pool:
-        """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
-        state), for the shapes ``ch``; lock-step groups' columns are not pooled."""
-        marg = np.zeros(M.shape[1])
-        spend = np.zeros(M.shape[1])
-        for k_, i in enumerate(searched):
-            c = grid[ch[i]]
-            f = 1.0 / (1.0 - c.decay)
-            params = {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
-            marg[k_] = f * float(C.saturation_derivative(c.family, f * mean_spend[i], params))
-            spend[k_] = mean_spend[i]
-        return _Pool(marg, spend, float(pool_marginal))
+        return _pool_for(ch, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1])
 
     pool = pool_for(choice)
 
@@ -988,39 +1120,37 @@ def fit_model(
     report("refit", 2, 2)
 
     # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
-    rng = np.random.default_rng(seed)
-    index_of = {(c.decay, c.family, c.rel, c.shape): k for k, c in enumerate(grid)}
+    # each draw is a task whose randomness comes from its index alone, so the draws are the same
+    # whatever runs them (in-process, or an executor's workers) and in whatever order
+    boot = _Bootstrap(
+        seed=int(seed),
+        n=n,
+        block_weeks=int(block_weeks),
+        ridge=float(ridge),
+        baseline_ridge=float(baseline_ridge),
+        Z=Z,
+        y=y,
+        M=M,
+        G=G,
+        order=tuple(order),
+        searched=tuple(searched),
+        choice=dict(choice),
+        cand_cols=cand_cols,
+        grid=tuple(grid),
+        index_of={(c.decay, c.family, c.rel, c.shape): k for k, c in enumerate(grid)},
+        penalty=penalty,
+        shape_prior=float(shape_prior),
+        search=bool(bootstrap_search),
+        mean_ads=mean_ads,
+        mean_spend=mean_spend,
+        pool_marginal=float(pool_marginal),
+        pool=pool,
+    )
     draws_beta = np.zeros((n_bootstrap, M.shape[1]))
-    draws_choice: list[dict[int, int]] = []
-    for b in range(n_bootstrap):
-        rows = _block_bootstrap(n, block_weeks, rng)
-        frb = _make_frame(Z[rows], y[rows], ridge, baseline_ridge)
-        bchoice = dict(choice)
-        if bootstrap_search and order:
-            oob = np.setdiff1d(np.arange(n), rows)
-            bchoice = _research(
-                frb,
-                rows,
-                oob,
-                Z,
-                y,
-                M,
-                order,
-                {i: k for k, i in enumerate(searched)},
-                choice,
-                cand_cols,
-                grid,
-                index_of,
-                penalty,
-                shape_prior,
-            )
-            Mb = np.hstack([np.column_stack([cand_cols[i][:, bchoice[i]] for i in searched]), G])
-        else:
-            Mb = M
-        bpool = pool_for(bchoice) if bchoice != choice else pool
-        draws_beta[b] = _solve(frb, Mb[rows], Z[rows], bpool).beta
-        draws_choice.append(bchoice)
-        report("bootstrap", b + 1, n_bootstrap)
+    draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
+    for b, (beta_b, choice_b) in _run_draws(boot, n_bootstrap, executor, report):
+        draws_beta[b] = beta_b
+        draws_choice[b] = choice_b
 
     # ---- assemble the model --------------------------------------------------------------------
     slot = {i: k for k, i in enumerate(searched)}

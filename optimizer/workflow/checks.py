@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from optimizer.data import load_yaml, read_history, read_journey
+from optimizer.data import has_markets, load_yaml, read_history, read_journey, read_market_histories
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.response.model import read_model
 from optimizer.scenario import check_against_model, load_scenario
@@ -72,8 +72,14 @@ def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
                 if journey is None:
                     raise DataError("a history file is validated against a journey: add --journey FILE",
                                     path=f)
-                h = read_history(f, journey)
-                echo(f"ok: {f} (history: {h.n_weeks} weeks)")
+                if has_markets(f):
+                    hs = read_market_histories(f, journey)
+                    weeks = sorted({h.n_weeks for h in hs.values()})
+                    span = f"{weeks[0]}" if len(weeks) == 1 else f"{weeks[0]} to {weeks[-1]}"
+                    echo(f"ok: {f} (history: {len(hs)} markets, {span} weeks each)")
+                else:
+                    h = read_history(f, journey)
+                    echo(f"ok: {f} (history: {h.n_weeks} weeks)")
             else:
                 raise DataError("unknown kind of file: expected .yaml, .yml, .json or .csv", path=f)
         except BudgetOptError as e:

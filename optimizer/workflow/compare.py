@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -13,6 +14,9 @@ from optimizer.errors import ScenarioError
 from optimizer.fileio import did_you_mean
 from optimizer.response.model import CurveSet, ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from optimizer.workflow.executor import Executor
 
 #: how far a binding rule is relaxed to price it in ``constraint_costs``: 10% of its amount
 RELAX = 0.10
@@ -219,35 +223,60 @@ def extra_models_for(scenario: Scenario, cache: dict[str, ResponseModel] | None 
 def run_scenarios(paths: Sequence[str | Path], *, solver: str = "highs",
                   tolerance: float = 1e-4, time_limit: float | None = None,
                   model_override: ResponseModel | None = None, reference: str | int | None = None,
-                  expand_variants: bool = True, progress: Progress | None = None) -> Comparison:
+                  expand_variants: bool = True, progress: Progress | None = None,
+                  executor: Executor | None = None) -> Comparison:
     """Load, validate and optimise each scenario file; one model read per distinct model path.
 
     Parameters
     ----------
     reference : the scenario the deltas are taken against, by name or position (default first).
     expand_variants : a file that declares variants stands for itself and each of them.
-    progress : called with (scenarios done, scenarios in all, name) after each plan.
+    progress : called with (scenarios done, scenarios in all, name) as plans are done.
+    executor : where the scenarios are solved (default in-process; see ``compare_scenarios``).
     """
     scenarios = load_scenarios(paths, expand_variants=expand_variants)
     return compare_scenarios(scenarios, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                             model_override=model_override, reference=reference, progress=progress)
+                             model_override=model_override, reference=reference, progress=progress,
+                             executor=executor)
 
 
 def compare_scenarios(scenarios: Sequence[Scenario], *, solver: str = "highs",
                       tolerance: float = 1e-4, time_limit: float | None = None,
                       model_override: CurveSet | None = None, reference: str | int | None = None,
-                      progress: Progress | None = None) -> Comparison:
-    """Optimise each scenario; the comparison, with each plan's costliest binding rules."""
+                      progress: Progress | None = None,
+                      executor: Executor | None = None) -> Comparison:
+    """Optimise each scenario; the comparison, with each plan's costliest binding rules.
+
+    The models are read here, once per file; each scenario is then solved as one task of
+    ``executor`` (in-process by default, or local processes, or a Dask cluster: see
+    ``optimizer.workflow.executor``). A task is a pure function of its scenario and models, so
+    the plans are the same wherever they are solved.
+    """
+    from optimizer.workflow.executor import using
+
     ref = find_reference([sc.name for sc in scenarios], reference)
     cache: dict[str, ResponseModel] = {}
-    plans, costs = [], []
-    for k, sc in enumerate(scenarios):
+    opts = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit}
+    tasks = []
+    for sc in scenarios:
         model = model_override if model_override is not None else load_model_for(sc, cache)
-        # as allocate does; the problem is kept to price the binding rules
-        problem = make_problem(sc, model, extra_models=extra_models_for(sc, cache))
-        plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
-        plans.append(plan)
-        costs.append(constraint_costs(plan, problem))
-        if progress is not None:
-            progress(k + 1, len(scenarios), sc.name)
-    return Comparison(tuple(plans), ref, tuple(costs))
+        tasks.append((sc, model, extra_models_for(sc, cache), opts))
+    step = None
+    if progress is not None:
+        def step(done: int, total: int, k: int) -> None:
+            progress(done, total, scenarios[k].name)
+    with using(executor) as ex:
+        results = ex.map(solve_scenario, tasks, progress=step)
+    plans = tuple(p for p, _ in results)
+    costs = tuple(c for _, c in results)
+    return Comparison(plans, ref, costs)
+
+
+def solve_scenario(task: tuple[Scenario, CurveSet, Mapping[str, CurveSet], Mapping[str, Any]]
+                   ) -> tuple[Plan, tuple[ConstraintCost, ...]]:
+    """One scenario's plan and its costliest binding rules: one task of a comparison."""
+    sc, model, extra, opts = task
+    # as allocate does; the problem is kept to price the binding rules
+    problem = make_problem(sc, model, extra_models=dict(extra))
+    plan = solve_problem(problem, **opts)
+    return plan, constraint_costs(plan, problem)

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from optimizer.data import History, read_history, read_journey
-from optimizer.errors import ModelError
+from optimizer.data import History, Journey, read_history, read_journey, read_market_histories
+from optimizer.errors import DataError, ModelError
+from optimizer.fileio import atomic_write_text
 from optimizer.response.model import ResponseModel, write_model
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
 
+if TYPE_CHECKING:
+    from optimizer.workflow.executor import Executor
+
 
 def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: int = 20,
-                holdout: int = 13, quiet: bool = False, kpi: str | None = None) -> ResponseModel:
-    """Fit one KPI's model, with a progress bar on stderr unless ``quiet``."""
+                holdout: int = 13, quiet: bool = False, kpi: str | None = None,
+                executor: Executor | None = None) -> ResponseModel:
+    """Fit one KPI's model, with a progress bar on stderr unless ``quiet``; the bootstrap refits
+    run on ``executor`` (default in-process)."""
     from optimizer.response.fit import fit_model
 
     if quiet:
         return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout)
+                         holdout_weeks=holdout, executor=executor)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -33,7 +43,7 @@ def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: in
             bar.update(tasks[stage], completed=done, total=total)
 
         return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout, progress=progress)
+                         holdout_weeks=holdout, progress=progress, executor=executor)
 
 
 def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:
@@ -42,21 +52,29 @@ def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:
 
 def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: int = 0, jobs: int = 1,
                   bootstrap: int = 20, holdout: int = 13, plots: Path | None = None,
-                  quiet: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, ResponseModel]:
-    """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it."""
+                  quiet: bool = False, echo: Callable[[str], None] | None = None,
+                  executor: Executor | None = None, by_market: bool = False
+                  ) -> dict[str, ResponseModel]:
+    """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
+
+    With ``by_market`` the history's ``market`` column splits it into one history per market,
+    each fitted as one task of ``executor`` (see ``fit_markets``); ``out`` is then a folder and the
+    result is keyed ``MARKET`` (main KPI) and ``MARKET.KPI`` (others). Otherwise the bootstrap
+    refits run on ``executor``.
+    """
     from optimizer.render.diagnostics import diagnostics_renderable
 
     journey = read_journey(journey_path)
+    if by_market:
+        return fit_markets(journey, history_path, out, seed=seed, bootstrap=bootstrap,
+                           holdout=holdout, plots=plots, quiet=quiet, executor=executor)
     history = read_history(history_path, journey)
-    if history.n_weeks < MIN_WEEKS_TO_FIT:
-        raise ModelError(f"has {history.n_weeks} weeks of history; fitting needs at least "
-                         f"{MIN_WEEKS_TO_FIT} (a year, so seasonality can be told apart from media)",
-                         path=history_path, field="date")
+    _check_weeks(history, history_path)
     console = Console(stderr=True, width=140)
     models: dict[str, ResponseModel] = {}
     for k in journey.all_kpis:
         model = fit_history(history, seed=seed, jobs=jobs, bootstrap=bootstrap, holdout=holdout,
-                            quiet=quiet, kpi=k.column)
+                            quiet=quiet, kpi=k.column, executor=executor)
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model
@@ -70,3 +88,130 @@ def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: in
             if not quiet:
                 console.print(f"wrote {len(written)} curve plots to {plots}")
     return models
+
+
+def _check_weeks(history: History, path: Path, market: str | None = None) -> None:
+    if history.n_weeks < MIN_WEEKS_TO_FIT:
+        where = f"market {market!r} " if market is not None else ""
+        raise ModelError(f"{where}has {history.n_weeks} weeks of history; fitting needs at least "
+                         f"{MIN_WEEKS_TO_FIT} (a year, so seasonality can be told apart from media)",
+                         path=path, field="date")
+
+
+def market_file_stem(market: str) -> str:
+    """A market's name as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything
+    else (spaces, slashes) an underscore."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", market.strip()).strip("._") or "market"
+    return stem
+
+
+def market_model_paths(out_dir: Path, markets: Sequence[str]) -> dict[str, Path]:
+    """``out_dir/<market>.json`` per market; names that clash once made file-safe are an error."""
+    paths: dict[str, Path] = {}
+    seen: dict[str, str] = {}
+    for m in markets:
+        stem = market_file_stem(m)
+        if stem.lower() in seen:
+            raise DataError(f"markets {seen[stem.lower()]!r} and {m!r} would both be written to "
+                            f"{stem}.json: rename one of them", field="market")
+        seen[stem.lower()] = m
+        paths[m] = out_dir / f"{stem}.json"
+    return paths
+
+
+def _fit_market(task: tuple[History, dict[str, Any]]) -> dict[str, ResponseModel]:
+    """Every KPI of one market's history, in-process on whichever worker runs it."""
+    from optimizer.response.fit import fit_model
+
+    history, opts = task
+    return {k.id: fit_model(history, k.column, **opts) for k in history.journey.all_kpis}
+
+
+def fit_markets(journey: Journey, history_path: Path, out_dir: Path, *, seed: int = 0,
+                bootstrap: int = 20, holdout: int = 13, plots: Path | None = None,
+                quiet: bool = False, executor: Executor | None = None
+                ) -> dict[str, ResponseModel]:
+    """One model per market (and KPI) of a history with a ``market`` column.
+
+    Each market is one task of ``executor`` (default in-process): its whole fit, bootstrap
+    included, runs where the task runs, with the same ``seed`` for every market, so each market's
+    model is the one ``fit_model`` gives on that market's history alone. The models are written
+    here (not by the workers) to ``out_dir/<market>.json``, other KPIs' to
+    ``out_dir/<market>.<kpi>.json``, with ``out_dir/markets.json`` listing them.
+    """
+    from optimizer.workflow.executor import using
+
+    histories = read_market_histories(history_path, journey)
+    for market, h in histories.items():
+        _check_weeks(h, history_path, market)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError("with --by-market the output is a folder (one model per market), but "
+                        "this is a file", path=out_dir)
+    markets = list(histories)
+    paths = market_model_paths(out_dir, markets)
+    opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
+    console = Console(stderr=True, width=140)
+    with using(executor) as ex:
+        if not quiet:
+            console.print(f"fitting {len(markets)} market(s): {', '.join(markets[:8])}"
+                          + (", …" if len(markets) > 8 else ""))
+        with _bar(quiet, console) as update:
+            step = None if update is None else (
+                lambda done, total, k: update("markets", done, total))
+            fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models: dict[str, ResponseModel] = {}
+    index: dict[str, Any] = {}
+    for market, per_kpi in zip(markets, fitted, strict=True):
+        files = {}
+        for k in journey.all_kpis:
+            path = kpi_model_path(paths[market], k.id, k.id == journey.kpi)
+            write_model(per_kpi[k.id], path)
+            files[k.id] = path.name
+            models[market if k.id == journey.kpi else f"{market}.{k.id}"] = per_kpi[k.id]
+        index[market] = {"model": paths[market].name, "models": files,
+                         "weeks": histories[market].n_weeks}
+        if plots is not None:
+            from optimizer.render.charts import plot_response_curves
+
+            plot_response_curves(per_kpi[journey.kpi], plots / paths[market].stem)
+    atomic_write_text(out_dir / "markets.json",
+                      json.dumps({"kpi": journey.kpi, "markets": index}, indent=2) + "\n")
+    if not quiet:
+        console.print(_market_table(journey.kpi, markets, models, paths))
+        console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
+    return models
+
+
+def _market_table(kpi: str, markets: Sequence[str], models: dict[str, ResponseModel],
+                  paths: dict[str, Path]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"One {kpi} model per market")
+    for col in ("market", "weeks", "R²", "holdout MAPE", "warnings", "file"):
+        table.add_column(col, justify="left" if col in ("market", "file") else "right")
+    for m in markets:
+        d = models[m].diagnostics
+        mape = d.get("mape_holdout")
+        n_warn = len(d.get("warnings") or []) + sum(
+            len(tp.diagnostics.get("warnings") or []) for tp in models[m].touchpoints.values())
+        table.add_row(m, str(d.get("n_weeks", "")), f"{d.get('r2', float('nan')):.3f}",
+                      "" if mape is None else f"{mape:.1%}", str(n_warn), paths[m].name)
+    return table
+
+
+@contextlib.contextmanager
+def _bar(quiet: bool, console: Console) -> Iterator[Callable[[str, int, int], None] | None]:
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update

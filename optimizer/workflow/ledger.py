@@ -445,13 +445,16 @@ def canonical(plan: Mapping[str, Any]) -> str:
 # executing a run (the command line and rerun share this)
 # ------------------------------------------------------------------------------------------------
 def execute(command: str, options: Mapping[str, Any],
-            progress: Callable[[int, int, str], None] | None = None) -> Any:
+            progress: Callable[[int, int, str], None] | None = None, executor: Any = None) -> Any:
     """Compute what ``command`` with ``options`` computes: a ``Plan`` (optimize), a
     ``Comparison`` (compare), a ``Frontier`` (sweep) or a ``Replan`` (replan).
 
     ``options`` are those recorded in the ledger: ``scenarios`` (absolute paths), ``model`` (an
     override, or None), ``solver``, ``tolerance``, ``time_limit`` and per command ``robust``,
-    ``reference``, ``budgets``, ``actuals``, ``weeks_elapsed``.
+    ``reference``, ``budgets``, ``actuals``, ``weeks_elapsed``. ``executor`` (an
+    ``optimizer.workflow.executor.Executor``) is where a comparison's scenarios or a sweep's
+    stretches are solved; it is not an option of the run (the plans do not depend on it), so it is
+    not recorded, and the ledger is written here, never by a worker.
     """
     from optimizer.response.model import read_model
     from optimizer.scenario import load_scenario
@@ -473,7 +476,7 @@ def execute(command: str, options: Mapping[str, Any],
         override = read_model(model_path) if model_path else None
         return run_scenarios(paths, model_override=override, reference=options.get("reference"),
                              expand_variants=bool(options.get("expand_variants", True)),
-                             progress=progress, **solve_kw)
+                             progress=progress, executor=executor, **solve_kw)
     if command == "sweep":
         from optimizer.workflow.sweep import sweep
 
@@ -491,7 +494,7 @@ def execute(command: str, options: Mapping[str, Any],
         prog = None if progress is None else (lambda k, n: progress(k, n, sc.name))
         return sweep(sc, model, [float(b) for b in budgets], warm=bool(options.get("warm", True)),
                      progress=prog, extra_models=extra_models_for(sc),
-                     jobs=int(options.get("jobs") or 1), **solve_kw)
+                     jobs=int(options.get("jobs") or 1), executor=executor, **solve_kw)
     if command == "replan":
         from optimizer.workflow.control import read_actuals, replan
 

@@ -12,8 +12,9 @@ gap to the exact optimum and 0.1% on the marginal returns, see docs/allocation.m
   then lands within δ of the exact optimum, and one solve usually certifies the point. The prices
   are extrapolated (in logs) from the two previous points, then corrected by Newton's method so
   that the line items' best responses meet every binding rule at the new budget. The walk starts
-  afresh every ``CHUNK`` budgets, so that with ``jobs`` > 1 stretches of the frontier are walked in
-  parallel processes, and the plans are the same whatever ``jobs`` is.
+  afresh every ``CHUNK`` budgets, so that stretches of the frontier can be walked in parallel (local
+  processes with ``jobs`` > 1, or a Dask cluster through an ``executor``), and the plans are the
+  same wherever they are walked.
 
 A problem that needs binaries (S-curves, "zero or at least", blocks) is built once too, but each
 of its points is refined by the allocator's own loop: its bound need not close (weak duality), so a
@@ -23,7 +24,6 @@ rough picture of an S-curve away from the predicted prices would go unnoticed.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +44,7 @@ from optimizer.allocate.problem import AllocationProblem, money
 from optimizer.errors import ScenarioError
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
+from optimizer.workflow.executor import Executor, InProcess, LocalProcesses, one_blas_thread
 
 #: relative offsets of the predicted price at which breakpoints are placed (both signs)
 PRICE_OFFSETS = (0.0, 3e-4, 2e-3, 1e-2, 0.05)
@@ -108,47 +109,61 @@ def parse_budgets(spec: str) -> np.ndarray:
 
 def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.ndarray, *,
           warm: bool = True, progress: Progress | None = None,
-          extra_models: Mapping[str, CurveSet] | None = None, jobs: int = 1, **kw) -> Frontier:
+          extra_models: Mapping[str, CurveSet] | None = None, jobs: int = 1,
+          executor: Executor | None = None, **kw) -> Frontier:
     """Optimise ``scenario`` at each budget; the frontier of total KPI against budget.
 
     Parameters
     ----------
     warm : walk the frontier warm (one problem, predicted breakpoints; see the module docstring)
         or, when False, call ``allocate`` from scratch at each budget (the naive loop).
-    progress : called with (points done, points in all) after each point.
+    progress : called with (points done, points in all) as points are done.
     extra_models : other KPIs' models (KPI floors and values), as ``allocate`` takes them.
-    jobs : local processes for the warm walk; it restarts every ``CHUNK`` budgets whatever
-        ``jobs`` is, so the plans do not depend on it.
+    jobs : local processes for the walk when no ``executor`` is given.
+    executor : where the stretches of ``CHUNK`` budgets (or, cold, the budgets) are walked
+        (``optimizer.workflow.executor``: in-process, local processes, a Dask cluster). The walk
+        restarts every ``CHUNK`` budgets wherever it runs, so the plans do not depend on it.
     kw : ``allocate``'s options (``solver``, ``tolerance``, ``time_limit``, …).
     """
     if scenario.objective != "max_kpi":
         raise ScenarioError("a budget sweep needs objective max_kpi", path=scenario.source,
                             field="objective")
     grid = [float(b) for b in budgets]
+    if executor is None:
+        with (LocalProcesses(jobs) if jobs > 1 else InProcess()) as ex:
+            return sweep(scenario, model, grid, warm=warm, progress=progress,
+                         extra_models=extra_models, executor=ex, **kw)
+    extra = dict(extra_models or {})
     if not warm or not grid:
-        plans = []
-        for k, b in enumerate(grid):
-            plans.append(allocate(scenario.with_budget(b), model,
-                                  extra_models=dict(extra_models or {}), **kw))
-            if progress is not None:
-                progress(k + 1, len(grid))
+        cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
+        step = None if progress is None else (lambda done, n, k: progress(done, n))
+        plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
         return Frontier(scenario.name, tuple(plans))
     chunks = [grid[i:i + CHUNK] for i in range(0, len(grid), CHUNK)]
     tasks = [(scenario, model, c, {**kw, "extra_models": extra_models}) for c in chunks]
     plans: list[Plan] = []
-    if jobs > 1 and len(chunks) > 1 and "fork" in mp.get_all_start_methods():
-        # fork: the workers start at once, with everything already imported
-        with mp.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
-            for part in pool.imap(_walk, tasks):
-                plans.extend(part)
-                if progress is not None:
-                    progress(len(plans), len(grid))
-    else:
-        for task in tasks:
-            done = len(plans)
-            step = None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
-            plans.extend(_walk(task, step))
+    if executor.in_process:  # point by point, with progress after each point
+        with one_blas_thread():
+            for task in tasks:
+                done = len(plans)
+                point = None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
+                plans.extend(_walk(task, point))
+        return Frontier(scenario.name, tuple(plans))
+    finished = [0]
+
+    def chunk_done(done: int, total: int, k: int) -> None:
+        finished[0] += len(chunks[k])
+        if progress is not None:
+            progress(finished[0], len(grid))
+
+    for part in executor.map(_walk, tasks, progress=chunk_done):
+        plans.extend(part)
     return Frontier(scenario.name, tuple(plans))
+
+
+def _cold(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]]) -> list[Plan]:
+    scenario, model, budgets, kw = task
+    return [allocate(scenario.with_budget(b), model, **kw) for b in budgets]
 
 
 def _walk(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]],

@@ -1,0 +1,351 @@
+"""Scale-out on Dask: a real scheduler and worker processes on 127.0.0.1 (distributed's
+LocalCluster), with the results compared bit for bit against the in-process run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("distributed")
+pytest.importorskip("dask.dataframe")
+pytest.importorskip("pyarrow")
+
+from optimizer.cli import cli  # noqa: E402
+from optimizer.data import read_history, read_journey, read_market_histories  # noqa: E402
+from optimizer.response.fit import fit_model  # noqa: E402
+from optimizer.response.model import model_to_json, read_model  # noqa: E402
+from optimizer.scenario import load_scenario  # noqa: E402
+from optimizer.workflow.compare import compare_scenarios, load_scenarios  # noqa: E402
+from optimizer.workflow.daily import aggregate_daily  # noqa: E402
+from optimizer.workflow.executor import (  # noqa: E402
+    ClusterError,
+    DaskExecutor,
+    InProcess,
+    executor_from,
+)
+from optimizer.workflow.sweep import CHUNK, sweep  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "optimizer" / "sample"
+SCENARIOS = ROOT / "scenarios"
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
+
+
+def bare(plan):
+    """A plan without its timings (the only fields that may differ run to run)."""
+    return dataclasses.replace(plan, build_seconds=0.0, solve_seconds=0.0)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One LocalCluster of 2 single-threaded worker processes, shared by the tests here."""
+    with DaskExecutor.local(2) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def base():
+    sc = load_scenario(SCENARIOS / "base.yaml")
+    return sc, read_model(sc.model)
+
+
+@pytest.fixture(scope="module")
+def history():
+    return read_history(SAMPLE / "history.csv", read_journey(SAMPLE / "journey.yaml"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------------------------
+# the executor itself
+# ------------------------------------------------------------------------------------------------
+def test_map_keeps_input_order_and_reports_progress(cluster):
+    seen = []
+    out = cluster.map(abs, list(range(-20, 0)), progress=lambda d, n, k: seen.append((d, n, k)))
+    assert out == [abs(x) for x in range(-20, 0)]
+    assert [d for d, _, _ in seen] == list(range(1, 21))
+    assert sorted(k for _, _, k in seen) == list(range(20))
+    assert cluster.workers == 2
+
+
+def test_a_task_error_reaches_the_caller(cluster):
+    with pytest.raises(ZeroDivisionError):
+        cluster.map(lambda x: 1 / x, [1, 0, 2])
+
+
+def test_without_distributed_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ClusterError, match=r"install budgetopt\[dask\]"):
+        executor_from(workers=2)
+
+
+def test_in_process_is_the_default(monkeypatch):
+    monkeypatch.delenv("BUDGETOPT_SCHEDULER", raising=False)
+    with executor_from() as ex:
+        assert isinstance(ex, InProcess)
+
+
+# ------------------------------------------------------------------------------------------------
+# results identical to the in-process run
+# ------------------------------------------------------------------------------------------------
+def test_sweep_on_two_workers_is_the_in_process_sweep(cluster, base):
+    sc, model = base
+    grid = list(np.linspace(1_000_000, 19_000_000, 2 * CHUNK + 10))  # 3 stretches
+    here = sweep(sc, model, grid)
+    points = []
+    there = sweep(sc, model, grid, executor=cluster, progress=lambda k, n: points.append((k, n)))
+    assert [bare(p) for p in there.plans] == [bare(p) for p in here.plans]
+    for a, b in zip(here.plans, there.plans, strict=True):  # spelled out: spend to the cent
+        assert [li.spend for li in a.line_items] == [li.spend for li in b.line_items]
+        assert a.total_kpi == b.total_kpi and a.budget_shadow_price == b.budget_shadow_price
+    assert points[-1] == (len(grid), len(grid))
+    assert [k for k, _ in points] == sorted(k for k, _ in points)
+    cold_here = sweep(sc, model, grid[:4], warm=False)
+    cold_there = sweep(sc, model, grid[:4], warm=False, executor=cluster)
+    assert [bare(p) for p in cold_there.plans] == [bare(p) for p in cold_here.plans]
+
+
+def test_bootstrap_fit_on_workers_is_the_in_process_fit(cluster, history):
+    here = fit_model(history, seed=5, n_bootstrap=9)
+    stages = []
+    there = fit_model(history, seed=5, n_bootstrap=9, executor=cluster,
+                      progress=lambda st, d, n: stages.append((st, d, n)))
+    assert model_to_json(there) == model_to_json(here)
+    for tid, tp in here.touchpoints.items():
+        a = np.array([[s.beta, *s.params.values(), ad.decay] for s, ad in tp.draws])
+        b = np.array([[s.beta, *s.params.values(), ad.decay] for s, ad in there.touchpoints[tid].draws])
+        assert np.array_equal(a, b)
+    assert ("bootstrap", 9, 9) in stages
+    # a draw's randomness comes from its index alone: the first draws do not depend on how many
+    fewer = fit_model(history, seed=5, n_bootstrap=4, executor=cluster)
+    for tid, tp in fewer.touchpoints.items():
+        assert tp.draws == here.touchpoints[tid].draws[:4]
+
+
+def test_scenario_set_on_workers_is_the_in_process_comparison(cluster):
+    scenarios = load_scenarios(sorted(SCENARIOS.glob("*.yaml")))
+    here = compare_scenarios(scenarios)
+    names = []
+    there = compare_scenarios(scenarios, executor=cluster,
+                              progress=lambda d, n, name: names.append(name))
+    assert [bare(p) for p in there.plans] == [bare(p) for p in here.plans]
+    assert there.costs == here.costs
+    assert sorted(names) == sorted(sc.name for sc in scenarios)
+
+
+def test_compare_and_sweep_commands_on_an_existing_scheduler(cluster, tmp_path, monkeypatch):
+    address = cluster.client.scheduler.address
+    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))]
+    local = run("compare", *files, "--format", "json", "--no-ledger", "-q")
+    remote = run("compare", *files, "--format", "json", "--no-ledger", "-q", "--scheduler", address)
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    strip = lambda text: json.dumps([{k: v for k, v in p.items() if "seconds" not in k}  # noqa: E731
+                                     for p in json.loads(text)["scenarios"]])
+    assert strip(remote.stdout) == strip(local.stdout)
+    # the ledger stays on the client, and records the plans computed on the cluster
+    monkeypatch.setenv("BUDGETOPT_SCHEDULER", address)  # the environment names the scheduler
+    led = tmp_path / "ledger.sqlite"
+    swept = run("sweep", files[0], "--budgets", "2000000:12000000:30", "--format", "json",
+                "--ledger", str(led))
+    here = run("sweep", files[0], "--budgets", "2000000:12000000:30", "--format", "json",
+               "--no-ledger", "--jobs", "1", env={"BUDGETOPT_SCHEDULER": ""})
+    assert swept.exit_code == here.exit_code == 0, swept.output
+    assert f"running on the Dask scheduler at {address}" in swept.stderr
+    assert json.loads(swept.stdout) == json.loads(here.stdout)
+    assert "recorded run" in swept.stderr and led.exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# per-market fits
+# ------------------------------------------------------------------------------------------------
+def two_markets(tmp_path: Path) -> Path:
+    """The sample history as market 'north', and a smaller 'south' (half the spend, 60% of the
+    revenue, with some noise), in one long-ish wide file with a market column."""
+    raw = pd.read_csv(SAMPLE / "history.csv")
+    north = raw.assign(market="north")
+    south = raw.copy()
+    rng = np.random.default_rng(1)
+    for c in south.columns:
+        if c not in ("date", "price_index", "revenue"):
+            south[c] = (south[c] * 0.5).round(2)
+    south["revenue"] = (south["revenue"] * 0.6 * rng.normal(1, 0.01, len(south))).round(2)
+    south["market"] = "south"
+    both = pd.concat([south, north], ignore_index=True)  # rows of the markets interleaved freely
+    both = both[["date", "market", *[c for c in raw.columns if c != "date"]]]
+    path = tmp_path / "weekly.csv"
+    both.to_csv(path, index=False)
+    return path
+
+
+def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market(
+        cluster, tmp_path):
+    hist = two_markets(tmp_path)
+    journey = SAMPLE / "journey.yaml"
+    out = tmp_path / "models"
+    res = run("fit", "--journey", str(journey), "--history", str(hist), "--by-market", "-o",
+              str(out), "--bootstrap", "4", "-q", "--scheduler", cluster.client.scheduler.address)
+    assert res.exit_code == 0, res.output
+    index = json.loads((out / "markets.json").read_text())
+    assert sorted(index["markets"]) == ["north", "south"]
+    histories = read_market_histories(hist, read_journey(journey))
+    for market, h in histories.items():
+        alone = fit_model(h, seed=0, n_bootstrap=4, holdout_weeks=13)
+        assert (out / f"{market}.json").read_text() == model_to_json(alone)
+    # the markets differ, so the models do
+    assert (out / "north.json").read_text() != (out / "south.json").read_text()
+    # a plain fit of a file with several markets says to use --by-market
+    plain = run("fit", "--journey", str(journey), "--history", str(hist), "-o",
+                str(tmp_path / "m.json"), "-q")
+    assert plain.exit_code == 2 and "--by-market" in plain.stderr and "Traceback" not in plain.output
+
+
+# ------------------------------------------------------------------------------------------------
+# an unreachable scheduler
+# ------------------------------------------------------------------------------------------------
+def test_an_unreachable_scheduler_is_a_clear_error_within_seconds():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:2]]
+    t0 = time.perf_counter()
+    res = run("compare", *files, "--scheduler", address, "--no-ledger")
+    elapsed = time.perf_counter() - t0
+    assert res.exit_code == 2
+    assert address in res.stderr and "cannot reach the Dask scheduler" in res.stderr
+    assert "Traceback" not in res.output
+    assert elapsed < 10, elapsed  # the default connect timeout is 5 s
+
+
+def test_the_scheduler_from_the_environment_with_a_shorter_timeout():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:1]]
+    t0 = time.perf_counter()
+    res = run("sweep", *files, "--budgets", "1000000:2000000:3", "--no-ledger",
+              env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"})
+    assert res.exit_code == 2 and address in res.stderr and "Traceback" not in res.output
+    assert time.perf_counter() - t0 < 5
+
+
+# ------------------------------------------------------------------------------------------------
+# large daily histories to weekly
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def daily(tmp_path_factory):
+    """Daily spend and revenue for two markets, from a Thursday to a Tuesday (partial weeks at
+    both ends), written as wide CSV, wide Parquet and long CSV."""
+    root = tmp_path_factory.mktemp("daily")
+    journey = read_journey(SAMPLE / "journey.yaml")
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2024-01-04", "2025-02-04", freq="D")
+    frames = []
+    for m in ("east", "west"):
+        f = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "market": m})
+        for t in journey.touchpoints:
+            f[t.spend_column] = np.round(rng.gamma(2.0, 500.0, len(days)) * (rng.random(len(days)) > 0.2), 2)
+        f["revenue"] = np.round(rng.normal(50_000, 5_000, len(days)), 2)
+        f["price_index"] = np.round(rng.normal(1.0, 0.03, len(days)), 4)
+        frames.append(f)
+    wide = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=3)  # any row order
+    wide.to_csv(root / "wide.csv", index=False)
+    wide.to_parquet(root / "wide.parquet", row_group_size=200)
+    spend_cols = [t.spend_column for t in journey.touchpoints]
+    long = wide.melt(id_vars=["date", "market", "revenue", "price_index"], value_vars=spend_cols,
+                     var_name="touchpoint", value_name="spend")
+    long.to_csv(root / "long.csv", index=False)
+    return {"root": root, "wide": wide, "journey": journey}
+
+
+def reference_weekly(wide: pd.DataFrame, journey, by_market: bool) -> pd.DataFrame:
+    """Independently, with pandas: ISO weeks (Monday start) via periods, sums and means, whole
+    weeks only."""
+    d = wide.copy()
+    d["week"] = pd.to_datetime(d["date"]).dt.to_period("W-SUN").dt.start_time
+    keys = ["market", "week"] if by_market else ["week"]
+    spend_cols = [t.spend_column for t in journey.touchpoints]
+    agg = d.groupby(keys).agg({**dict.fromkeys(spend_cols, "sum"), "revenue": "sum",
+                               "price_index": "mean"})
+    ndays = d.groupby(keys)["date"].nunique()
+    agg = agg[ndays == 7].reset_index()
+    agg["date"] = agg.pop("week").dt.strftime("%Y-%m-%d")
+    return agg.sort_values(["market", "date"] if by_market else ["date"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", ["wide.csv", "wide.parquet", "long.csv"])
+@pytest.mark.parametrize("by_market", [False, True])
+def test_daily_history_aggregates_to_the_weekly_one(daily, name, by_market, tmp_path):
+    journey = daily["journey"]
+    out = tmp_path / "weekly.csv"
+    args = ["aggregate", str(daily["root"] / name), "--journey", str(SAMPLE / "journey.yaml"),
+            "-o", str(out), "--blocksize", "100KB"] + (["--by-market"] if by_market else [])
+    res = run(*args)
+    assert res.exit_code == 0, res.output
+    assert "left out" in res.stderr and "2024-01-01" in res.stderr and "2025-02-03" in res.stderr
+    got = pd.read_csv(out)
+    ref = reference_weekly(daily["wide"], journey, by_market)
+    assert list(got["date"]) == list(ref["date"])
+    if by_market:
+        assert list(got["market"]) == list(ref["market"])
+    for c in [*[t.spend_column for t in journey.touchpoints], "revenue", "price_index"]:
+        np.testing.assert_allclose(got[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9,
+                                   err_msg=c)
+    # and it is a history the fit reads as it is
+    if by_market:
+        hs = read_market_histories(out, journey)
+        assert sorted(hs) == ["east", "west"] and all(h.n_weeks == 56 for h in hs.values())
+    else:
+        assert read_history(out, journey).n_weeks == 56
+
+
+def test_aggregation_on_the_cluster_and_a_missing_day(cluster, daily, tmp_path):
+    journey = daily["journey"]
+    here = aggregate_daily(daily["root"] / "wide.parquet", journey, by_market=True)
+    there = aggregate_daily(daily["root"] / "wide.parquet", journey, by_market=True,
+                            scheduler=cluster.client.get)
+    pd.testing.assert_frame_equal(here.frame, there.frame, check_exact=False, rtol=1e-12)
+    holed = daily["wide"]
+    holed = holed[~((holed["market"] == "west") & (holed["date"] == "2024-06-12"))]
+    holed.to_csv(tmp_path / "holed.csv", index=False)
+    res = run("aggregate", str(tmp_path / "holed.csv"), "--journey", str(SAMPLE / "journey.yaml"),
+              "-o", str(tmp_path / "w.csv"), "--by-market")
+    assert res.exit_code == 2 and "'west'" in res.stderr and "2024-06-10" in res.stderr
+    assert "6 of its 7 days" in res.stderr and not (tmp_path / "w.csv").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# a worker that dies mid-sweep (last: it restarts one of the shared cluster's workers)
+# ------------------------------------------------------------------------------------------------
+def test_a_worker_killed_mid_sweep_has_its_tasks_retried(cluster, base):
+    sc, model = base
+    grid = list(np.linspace(1_000_000, 19_000_000, 6 * CHUNK))  # 6 stretches on 2 workers
+    here = sweep(sc, model, grid)
+    before = cluster.client.run(os.getpid)
+    killed: list[int] = []
+
+    def progress(k: int, n: int) -> None:
+        if not killed:  # the first stretch is done, the others are queued or running: kill one
+            pid = sorted(before.values())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    there = sweep(sc, model, grid, executor=cluster, progress=progress)
+    assert killed
+    assert [bare(p) for p in there.plans] == [bare(p) for p in here.plans]
+    cluster.client.wait_for_workers(2, timeout=60)
+    after = cluster.client.run(os.getpid)
+    assert killed[0] not in after.values()  # the nanny started a new worker process
