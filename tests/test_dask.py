@@ -349,3 +349,42 @@ def test_a_worker_killed_mid_sweep_has_its_tasks_retried(cluster, base):
     cluster.client.wait_for_workers(2, timeout=60)
     after = cluster.client.run(os.getpid)
     assert killed[0] not in after.values()  # the nanny started a new worker process
+
+
+@pytest.mark.parametrize("reply", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_a_server_that_is_not_a_dask_scheduler_is_a_clear_error(reply):
+    """A proxy or web server at the address: silent, or answering with text that a Dask client
+    would read as frame sizes (measured here: a transparent proxy made it ask for 3 EiB)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    address = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    conns = []
+
+    def serve():
+        try:
+            while True:
+                c, _ = srv.accept()
+                conns.append(c)
+                if reply:
+                    c.sendall(reply)
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:2]]
+    try:
+        t0 = time.perf_counter()
+        res = run("compare", *files, "--no-ledger",
+                  env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"})
+        elapsed = time.perf_counter() - t0
+    finally:
+        srv.close()
+        for c in conns:
+            c.close()
+    assert res.exit_code == 2
+    assert address in res.stderr and "Dask scheduler" in res.stderr
+    assert "Traceback" not in res.output and "internal error" not in res.output
+    assert elapsed < 6, elapsed

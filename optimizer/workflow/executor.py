@@ -216,6 +216,7 @@ class DaskExecutor(Executor):
         if timeout is None:
             timeout = connect_timeout()
         t0 = time.perf_counter()
+        _probe(address, timeout)
         try:
             client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as e:
@@ -292,6 +293,52 @@ class DaskExecutor(Executor):
 def _reason(e: BaseException) -> str:
     text = str(e).strip() or type(e).__name__
     return text.splitlines()[0]
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Check that a Dask scheduler answers at a ``tcp://`` address before a ``Client`` is made.
+
+    A Dask server speaks first: on accepting a connection it sends its handshake, a frame whose
+    first 8 bytes are a small count. Anything else that accepts TCP connections (a proxy, a web
+    server) stays silent or answers with text, and a ``Client`` would read that text as frame
+    sizes (asking for exabytes). Other schemes (``tls://``, ``ucx://``) are left to Dask.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    if not address.startswith("tcp://"):
+        return
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise ClusterError(f"{address!r} is not a scheduler address like tcp://host:8786",
+                           field="--scheduler")
+    t0 = time.perf_counter()
+    hint = (f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
+            "or check the address")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(max(0.1, timeout - (time.perf_counter() - t0)))
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ClusterError(
+            f"no Dask scheduler answered at {address} within {timeout:.1f} s (something may be "
+            f"listening there, but it is not a Dask scheduler); {hint}", field="--scheduler") from None
+    except OSError as e:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
+                           field="--scheduler") from None
+    if len(head) < 8 or struct.unpack("<Q", head)[0] > 1 << 20:
+        raise ClusterError(f"the server at {address} is not a Dask scheduler (it did not answer "
+                           f"with a Dask handshake); {hint}", field="--scheduler")
 
 
 def connect_timeout() -> float:
