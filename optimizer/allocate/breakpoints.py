@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -43,11 +44,11 @@ class HorizonCurve:
         x = np.asarray(s, float) / self.weeks
         return sum((w / self.weeks) * r.weekly_second_derivative(x) for w, r in self._terms())
 
-    @property
+    @cached_property
     def concave(self) -> bool:
         return all(r.concave for w, r in self._terms() if w != 0)
 
-    @property
+    @cached_property
     def inflection(self) -> float:
         return max(r.inflection_spend for _, r in self._terms()) * self.weeks
 

@@ -83,7 +83,7 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
         spend_terms.append([(v, 1.0) for v in vs])
         kpi_terms.append([(v, float(sl)) for v, sl in zip(vs, pc.slopes, strict=True)])
         kpi_const[i] = pc.values[0]
-        k = pc.convex_pieces
+        k = 0 if it.curve.concave else pc.convex_pieces
         if k > 0 and len(vs) > 1:
             # incremental formulation: y_j = 1 ⇔ pieces 0..j-1 are full; gates pieces j.. (tail by y_k)
             ys = [binary(f"y_{i}_{j}") for j in range(1, min(k, len(vs) - 1) + 1)]

@@ -30,7 +30,7 @@ from optimizer.allocate.breakpoints import (
 )
 from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
-from optimizer.allocate.polish import polish
+from optimizer.allocate.polish import kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem, money
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet
@@ -440,11 +440,12 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
                built: BuiltModel, true_obj: float, bound: float, gap: float, solver: str,
                build_s: float, solve_s: float, rounds: int, t0: float) -> Plan:
     spend = round_cents(x)
-    main = [it.kpis.get(problem.kpi) for it in problem.items]
-    kpi = np.array([float(c.value(s)) if c is not None else 0.0 for c, s in zip(main, spend, strict=True)])
-    marg = np.array([float(c.slope(s)) if c is not None else 0.0 for c, s in zip(main, spend, strict=True)])
-    others = {k for it in problem.items for k in it.kpis if k != problem.kpi}
-    other_kpis = [{k: float(it.kpis[k].value(spend[it.index])) for k in sorted(others) if k in it.kpis}
+    main = kpi_bank(problem, problem.kpi)  # a line item without the KPI's curve contributes 0
+    kpi = main.value(spend)
+    marg = main.slope(spend)
+    others = sorted({k for it in problem.items for k in it.kpis if k != problem.kpi})
+    other_values = {k: kpi_bank(problem, k).value(spend) for k in others}
+    other_kpis = [{k: float(other_values[k][it.index]) for k in others if k in it.kpis}
                   for it in problem.items]
     results = []
     def kpi_of(i: int, k: str | None) -> float:

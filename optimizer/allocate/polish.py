@@ -64,14 +64,17 @@ def _scale(d1: np.ndarray, mask: np.ndarray) -> float:
     return max(float(np.max(v)), 1e-300) if len(v) else 1.0
 
 
-def _kpi_bank(problem: AllocationProblem, k: str) -> CurveBank:
+def kpi_bank(problem: AllocationProblem, k: str) -> CurveBank:
+    """Every line item's (unscaled) curve for KPI ``k``; a line item without one contributes zero."""
+    from optimizer.allocate.breakpoints import HorizonCurve
+    from optimizer.response.model import Saturation, TouchpointResponse
+
     curves = []
     for it in problem.items:
         c = it.kpis.get(k)
-        if c is None:  # contributes nothing to this KPI
-            from optimizer.allocate.breakpoints import HorizonCurve
-
-            c = HorizonCurve(it.curve.response, it.curve.weeks, 0.0)
+        if c is None:  # contributes nothing to this KPI: a curve that is 0 with every derivative
+            zero = TouchpointResponse(it.id, it.stage, Saturation("exponential", {"beta": 0.0, "scale": 1.0}))
+            c = HorizonCurve(zero, it.curve.weeks)
         curves.append(c)
     return CurveBank.of(curves)
 
@@ -146,7 +149,7 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
     for r, c in enumerate(general):
         for i, a in c.coefs.items():
             rows.A[r, i] = a
-    kbanks = {k: _kpi_bank(problem, k) for k in set(rows.kpi) if k is not None}
+    kbanks = {k: kpi_bank(problem, k) for k in set(rows.kpi) if k is not None}
     y = np.array([sign * float(duals.get(c.name, 0.0)) for c in general])
     rscale = np.maximum(1.0, np.abs(rows.rhs)) + scale * 1e-3 * (rows.rhs == 0)
 
