@@ -300,6 +300,14 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
     d1, _ = phi(x)
     g, J, _ = row_terms(x)
     grad = d1 - J.T @ y
+    # a curve whose slope is infinite at zero (hill shape < 1) held at zero by a rule: its rule's
+    # price is that of the first cent, not infinity
+    odd = ~np.isfinite(grad)
+    if odd.any():
+        nudged = np.where(odd, x + 0.5 * _CENT, x)
+        e1, _ = phi(nudged)
+        _, Je, _ = row_terms(nudged)
+        grad = np.where(odd, e1 - Je.T @ y, grad)
     for i in range(n):
         if free[i]:
             continue
