@@ -507,16 +507,24 @@ def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, mar
         txt = (f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kw}, "
                f"above the hurdle of {fmt_ratio(hurdle)}, so the plan would give it more if the "
                "rule allowed")
-        if gain is not None:
+        if gain is not None and gain >= 0:
             txt += (f"; raising {labels[0]} by {fmt_amount(step)} would add about "
                     f"{fmt_amount(gain)} {ctx.obj_word}")
+        elif gain is not None:
+            # the rule sits just below where the optimiser would stop: a whole step overshoots
+            txt += (f", but only a little: raising {labels[0]} by a whole {fmt_amount(step)} would "
+                    f"overshoot and lose about {fmt_amount(-gain)} {ctx.obj_word}")
         return txt + "."
     if role == HELD_UP:
         txt = (f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kw}, below "
                f"the hurdle of {fmt_ratio(hurdle)}: left to the optimiser it would get less")
-        if gain is not None:
+        if gain is not None and gain >= 0:
             txt += (f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
                     f"{fmt_amount(step)} it holds in")
+        elif gain is not None:
+            # the rule sits just above where the optimiser would stop: a whole step overshoots
+            txt += (f", but only a little: lowering {labels[0]} by a whole {fmt_amount(step)} "
+                    f"would overshoot and lose about {fmt_amount(-gain)} {ctx.obj_word}")
         return txt + "."
     if role == UNFUNDED:
         inc = (f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "

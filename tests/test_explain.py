@@ -469,3 +469,21 @@ def test_cli_explain_writes_the_pack_and_reports_bad_input(tmp_path):
     r = CliRunner().invoke(cli, ["explain", str(tight), "-o", str(tmp_path / "y.md")])
     assert r.exit_code == 3 and "infeasible" in r.stderr and "email lock" in r.stderr
     assert not (tmp_path / "y.md").exists()
+
+
+def test_a_rule_just_short_of_the_optimum_overshoots_in_words():
+    """A lock 100 below where the optimiser would stop, in a 300,000 budget: the line item is
+    capped (its next dollar returns about 1% more than the hurdle), but raising the lock by the
+    pack's step (1% of the budget) overshoots and loses KPI; the pack says so instead of 'would
+    add about -X'. Truth: the hand-solvable world of tests/test_allocate.py."""
+    from tests.test_allocate import kkt, model, scenario
+
+    budget = 300_000.0
+    x, _ = kkt(["tv", "search", "email"], budget)
+    sc = scenario(budget=budget, touchpoints={"email": {"lock": round(x["email"] - 100.0)}})
+    plan = allocate(sc, model())
+    e = explain(plan, sc, model(), sweep_points=0)
+    em = e.item("email")
+    assert em.role == CAPPED
+    assert "would add about -" not in em.reason
+    assert "overshoot and lose about" in em.reason

@@ -117,7 +117,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
-        if problem.needs_binaries:
+        if problem.needs_binaries and _gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
             lifted_bound = _lifted_bound(problem, bank, pcs, time_limit, tolerance)
