@@ -94,3 +94,78 @@ def test_polish_from_a_poor_guess_of_the_price_lands_on_the_optimum():
     got = polish(problem, bank, x, {"budget": 0.01})
     assert got is not None and violation(problem, got.x) <= 1e-12
     assert abs(got.x.sum() - B) <= 1e-6
+
+
+# ---- regressions found in review (each checked against finite differences of re-solves) --------
+def _with_rhs(problem, name, rhs):
+    import dataclasses
+
+    cons = tuple(dataclasses.replace(c, rhs=rhs) if c.name == name else c for c in problem.constraints)
+    return dataclasses.replace(problem, constraints=cons)
+
+
+def _fd(problem, name, rel=1e-4):
+    c = problem.constraint(name)
+    d = rel * max(abs(c.rhs), 1.0)
+    up = solve_problem(_with_rhs(problem, name, c.rhs + d)).objective_value
+    down = solve_problem(_with_rhs(problem, name, c.rhs - d)).objective_value
+    return (up - down) / (2 * d)
+
+
+def _three(ooh_shape=2.0):
+    tps = [TouchpointResponse("tv", "awareness", Saturation("exponential", {"beta": 100.0, "scale": 1000.0})),
+           TouchpointResponse("search", "consideration", Saturation("exponential", {"beta": 200.0, "scale": 1000.0})),
+           TouchpointResponse("ooh", "awareness", Saturation("hill", {"beta": 300.0, "half_saturation": 3500.0, "shape": ooh_shape}))]
+    return ResponseModel(kpi="revenue", touchpoints={t.id: t for t in tps})
+
+
+def test_rule_holding_an_s_curve_below_its_inflection_keeps_its_shadow_price():
+    """ooh's minimum (4,000) holds it on the rising part of its S-curve (inflection 20,207): the
+    polish pins it there, and the minimum's price must still be reported (it was 0)."""
+    problem = make_problem(scenario(budget=30000, touchpoints={"ooh": {"min": 4000}}), _three())
+    plan = solve_problem(problem)
+    sp = plan.constraint("tp_min__ooh").shadow_price
+    assert sp < 0
+    assert sp == pytest.approx(_fd(problem, "tp_min__ooh"), rel=1e-3)
+
+
+def test_max_net_with_no_binding_rule_polishes_in_one_round():
+    """Stationarity is judged against the size of a marginal return, not of its distance to the
+    hurdle (which is 0 at the optimum): max_net with nothing binding converges at once."""
+    sc = scenario(objective="max_net", value_per_kpi=20.0, hurdle_rate=0.1, budget=None)
+    plan = allocate(sc, model())
+    assert plan.rounds == 1 and plan.gap <= 1e-9
+    for t in BETAS:  # value × marginal return = 1 + hurdle wherever funded
+        assert 20.0 * dF(t, plan.item(t).spend) == pytest.approx(1.1, rel=1e-6)
+
+
+@pytest.mark.parametrize("rule", [{"block": 3000}, {"min_if_funded": 14000}])
+def test_integer_choices_do_not_force_extra_rounds(rule):
+    plan = allocate(scenario(touchpoints={"search": rule}), model())
+    assert plan.rounds == 1
+    assert plan.gap <= 1e-4
+
+
+def test_lifted_bound_model_has_no_tie_break():
+    """The model whose optimum bounds the true one must charge nothing for spending."""
+    from optimizer.allocate.breakpoints import bank_pieces
+    from optimizer.allocate.build import build_model
+    from optimizer.allocate.engine import initial_points
+
+    problem = make_problem(scenario(), model())
+    bank = CurveBank.of([it.curve for it in problem.items])
+    pcs = bank_pieces(bank, initial_points(problem, 8, bank))
+    built = build_model(problem, pcs, tiebreak=False)
+    coefs = dict(built.prob.objective.items())
+    for vs, pc in zip(built.segment_vars, pcs, strict=True):
+        assert [coefs[v] for v in vs] == pc.slopes.tolist()
+
+
+def test_logistic_slope_is_exact_deep_in_saturation():
+    """1 - tanh² cancels to nothing deep in saturation; the polish needs the slope to ~1e-12."""
+    from optimizer.response import curves as C
+
+    beta, lam = 3.0, 0.002
+    a = np.array([10.0, 5e3, 1.6e4, 3e4])
+    exact = beta * lam / 2 / np.cosh(lam * a / 2) ** 2  # fine here: cosh does not overflow
+    assert np.allclose(C.logistic_derivative(a, beta, lam), exact, rtol=1e-12, atol=0)

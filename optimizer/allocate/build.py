@@ -46,7 +46,7 @@ class BuiltModel:
 def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
                 include: set[str] | None = None, elastic: bool = False,
                 fix_binaries: Mapping[str, float] | None = None,
-                objective: bool = True) -> BuiltModel:
+                objective: bool = True, tiebreak: bool = True) -> BuiltModel:
     """Build the PuLP model.
 
     Parameters
@@ -57,6 +57,8 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
     fix_binaries : binary values to fix (name → 0/1), turning a MILP into the LP at its solution so
         that duals exist.
     objective : when False, a feasibility problem (objective 0).
+    tiebreak : charge unspent-by-default dollars 1e-9 of the best slope (see below); off for a
+        model whose optimum must bound the true one (the lifted MILP).
     """
     sense = pulp.LpMaximize if (problem.sense == "max" and not elastic and objective) else pulp.LpMinimize
     prob = pulp.LpProblem("budgetopt", sense)
@@ -163,7 +165,7 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
         # zero-based tie-break: a dollar that buys (next to) nothing is not spent, rather than
         # parked wherever the solver happens to leave it; 1e-9 of the best return moves no plan
         top = max((float(np.max(p.slopes)) for p in pieces if len(p.slopes)), default=0.0)
-        eps = 1e-9 * top if problem.sense == "max" and not problem.spend_weight else 0.0
+        eps = 1e-9 * top if problem.sense == "max" and not problem.spend_weight and tiebreak else 0.0
         # one coefficient per piece: its KPI slope (when maximising) less the cost of its spend
         per_dollar = -eps + (problem.spend_weight if problem.sense == "min" else -problem.spend_weight)
         for it in problem.items:

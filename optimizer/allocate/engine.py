@@ -14,6 +14,7 @@ filter) and a sentence saying so.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -74,6 +75,13 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                   diagnose: bool = True, t0: float | None = None,
                   points: list[np.ndarray] | None = None, polish_plan: bool = True) -> Plan:
     t0 = time.perf_counter() if t0 is None else t0
+
+    def left() -> float | None:
+        """What is left of the time limit, which is for the whole allocation, not each solve."""
+        if time_limit is None:
+            return None
+        return max(0.01, time_limit - (time.perf_counter() - t0))
+
     bank = CurveBank.of([it.curve for it in problem.items])
     pts = points if points is not None else initial_points(problem, n_pieces, bank)
     build_s = solve_s = 0.0
@@ -85,7 +93,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         pcs = bank_pieces(bank, pts)
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
-        out = solve(built, solver, time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
+        out = solve(built, solver, time_limit=left(), gap=_mip_gap(tolerance) if built.is_mip else None)
         solve_s += out.seconds
         if out.status == Status.INFEASIBLE:
             conflicts: tuple[str, ...] = ()
@@ -105,7 +113,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             lp = build_model(problem, pcs, fix_binaries=fixed) if fixed else build_model(problem, pcs)
             build_s += time.perf_counter() - tb
             dual_solver = solver if DUALS_TRUSTED.get(solver, True) else "highs"
-            out_lp = solve(lp, dual_solver, time_limit=time_limit)
+            out_lp = solve(lp, dual_solver, time_limit=left())
             solve_s += out_lp.seconds
             if out_lp.status == Status.OPTIMAL:
                 out = SolveOutcome(out.status, out.objective, out_lp.duals, out_lp.slacks,
@@ -120,7 +128,7 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         if problem.needs_binaries and _gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
-            lifted_bound = _lifted_bound(problem, bank, pcs, time_limit, tolerance)
+            lifted_bound = _lifted_bound(problem, bank, pcs, left(), tolerance)
             if lifted_bound is not None:
                 ub, x_up, secs = lifted_bound
                 solve_s += secs
@@ -134,6 +142,10 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             best = (*best[:3], _gap(problem, best[1], best[2]), *best[4:])
         residual = kkt_residual(problem, bank, out.duals, x)
         if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
+            break
+        if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            # out of time with the gap still open: the best plan so far, said to be so
+            best = (*best[:4], dataclasses.replace(best[4], status=Status.TIME_LIMIT), best[5])
             break
         # with binaries (zero-or-at-least, S-curves, blocks) the Lagrangian bound can keep a duality
         # gap that finer pieces cannot close: stop once a round no longer halves it
@@ -180,7 +192,7 @@ def _lifted_bound(problem: AllocationProblem, bank: CurveBank, pcs: Sequence[Pie
         pts.append(np.unique(np.concatenate([p.points, inner])))
     fine = bank_pieces(bank, pts)
     up = lifted(fine, piece_errors(bank, fine))
-    built = build_model(problem, up)
+    built = build_model(problem, up, tiebreak=False)
     out = solve(built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
     if out.status != Status.OPTIMAL or out.bound is None:
         return None
@@ -347,6 +359,13 @@ def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, f
     lo = np.array([it.lo for it in problem.items])
     hi = np.array([it.hi for it in problem.items]) / 1.02
     inside = (x > lo + 1e-6 * (1 + lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
+    for it in problem.items:
+        # held by an integer choice, not by its curve: a whole number of blocks, exactly its
+        # "zero or at least" minimum, or the rising (convex) part of an S-curve
+        i = it.index
+        if it.block or (it.min_if_funded and abs(x[i] - it.min_if_funded) <= 1e-6 * (1 + x[i])) \
+                or (not it.curve.concave and x[i] < it.curve.inflection * (1 - 1e-9)):
+            inside[i] = False
     for con in problem.constraints:  # items held by a binding single-item rule are not inside
         if len(con.coefs) == 1 and abs(float(duals.get(con.name, 0.0))) > 0:
             inside[next(iter(con.coefs))] = False

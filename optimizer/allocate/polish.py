@@ -119,6 +119,9 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
             general.append(con)
     x0 = np.asarray(x0, float)
     scale = max(float(np.max(np.abs(U[np.isfinite(U)]), initial=1.0)), 1.0)
+    # the rules' own bounds, before the LP's integer choices pin some line items: a pinned line
+    # item sitting on one of its rules still prices that rule
+    L0, U0, lname0, uname0 = L.copy(), U.copy(), list(lname), list(uname)
     for it in problem.items:
         i = it.index
         if it.block:
@@ -133,6 +136,12 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
         if not it.curve.concave:
             infl = it.curve.inflection
             if x0[i] < infl * (1 - 1e-9):
+                tol = 1e-9 * (1.0 + abs(x0[i]))
+                if x0[i] > tol and abs(x0[i] - L0[i]) > tol and abs(x0[i] - U0[i]) > tol:
+                    # on the rising part of its S-curve and held there by no rule of its own: a
+                    # stationary point whose curvature the other line items balance, which this
+                    # diagonal Newton cannot steer; the LP's plan and duals stand
+                    return None
                 L[i] = U[i] = x0[i]
                 lname[i] = uname[i] = None
             elif infl > L[i]:
@@ -213,7 +222,7 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
             F = free & (h < 0)
             rd = grad[F]
             rp = (g - rows.rhs)[A_idx]
-            pscale = _scale(d1, F)
+            pscale = _scale(np.abs(d1) + np.abs(J[A_idx].T @ y[A_idx]) + problem.spend_weight, F)
             if (np.all(np.abs(rd) <= _STATIONARY * pscale)
                     and np.all(np.abs(rp) <= _FEASIBLE * rscale[A_idx])):
                 ok = True
@@ -248,7 +257,7 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
         d1, _ = phi(x)
         g, J, _ = row_terms(x)
         grad = d1 - J.T @ y
-        pscale = _scale(d1, free)
+        pscale = _scale(np.abs(d1) + np.abs(J.T @ y) + problem.spend_weight, free)
         # a line item held at a bound is judged by its marginal return one cent inside it: a
         # curve with an infinite slope at zero (hill shape < 1) would otherwise always want its
         # first fraction of a cent
@@ -311,9 +320,10 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
     for i in range(n):
         if free[i]:
             continue
-        if lname[i] is not None and x[i] <= L[i] + tol_x[i] and (grad[i] <= 0 or uname[i] is None
-                                                                   or x[i] < U[i] - tol_x[i]):
-            out[lname[i]] = sign * float(grad[i] / lcoef[i]) + 0.0
-        elif uname[i] is not None and x[i] >= U[i] - tol_x[i]:
-            out[uname[i]] = sign * float(grad[i] / ucoef[i]) + 0.0
+        at_l = lname0[i] is not None and x[i] <= L0[i] + tol_x[i]
+        at_u = uname0[i] is not None and x[i] >= U0[i] - tol_x[i]
+        if at_l and (grad[i] <= 0 or not at_u):
+            out[lname0[i]] = sign * float(grad[i] / lcoef[i]) + 0.0
+        elif at_u:
+            out[uname0[i]] = sign * float(grad[i] / ucoef[i]) + 0.0
     return Polished(x, out, iters)

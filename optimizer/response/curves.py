@@ -132,15 +132,17 @@ def logistic(a: ArrayLike, beta: float, lam: float) -> np.ndarray:
 
 
 def logistic_derivative(a: ArrayLike, beta: float, lam: float) -> np.ndarray:
+    # sech²(u/2) = 4 e^{-u} / (1 + e^{-u})²: no cancellation deep in saturation (1 - tanh² loses
+    # every digit there) and no overflow (e^{-u} <= 1 for u = lam·a >= 0)
     a = np.maximum(_as_float(a), 0.0)
-    t = np.tanh(lam * a / 2.0)
-    return beta * lam / 2.0 * (1.0 - t * t)  # sech² without cosh overflow
+    e = np.exp(-lam * a)
+    return 2.0 * beta * lam * e / (1.0 + e) ** 2
 
 
 def logistic_second_derivative(a: ArrayLike, beta: float, lam: float) -> np.ndarray:
     a = np.maximum(_as_float(a), 0.0)
-    t = np.tanh(lam * a / 2.0)
-    return -beta * lam**2 / 2.0 * t * (1.0 - t * t)
+    e = np.exp(-lam * a)
+    return 2.0 * beta * lam**2 * e * (e - 1.0) / (1.0 + e) ** 3
 
 
 SATURATION = {
