@@ -55,11 +55,10 @@ Same inputs and ``seed`` give a bit-identical ``model.json``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +73,7 @@ from optimizer.errors import ModelError
 from optimizer.fileio import did_you_mean
 from optimizer.response import curves as C
 from optimizer.response.model import Adstock, ResponseModel, Saturation, TouchpointResponse
+from optimizer.threads import one_blas_thread
 from optimizer.vocabulary import CURVE_FAMILIES, DATE_COLUMN, MIN_WEEKS_TO_FIT
 
 __all__ = ["fit_model", "fit_all_kpis", "predict", "contributions", "Progress"]
@@ -713,20 +713,8 @@ def _bootstrap_draws(ctx: _Bootstrap, draws: Sequence[int]
                      ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
     """Several refits in one task (fewer, bigger tasks for a cluster), each still seeded by its
     own index."""
-    with _one_blas_thread():
+    with one_blas_thread():
         return [(b, _bootstrap_draw(ctx, b)) for b in draws]
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """One BLAS thread, as on a Dask worker, so that a refit gives the same bits here and there."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _run_draws(ctx: _Bootstrap, n_bootstrap: int, executor: Any,

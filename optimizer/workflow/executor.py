@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from optimizer.errors import BudgetOptError
+from optimizer.threads import one_blas_thread
 
 #: the environment variable naming an existing Dask scheduler
 SCHEDULER_ENV = "BUDGETOPT_SCHEDULER"
@@ -49,19 +50,6 @@ MapProgress = Callable[[int, int, int], None]
 
 class ClusterError(BudgetOptError):
     """The Dask cluster cannot be used: not installed, unreachable, or it lost the run."""
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """One BLAS thread inside (as on a Dask worker), so that results do not depend on where a
-    task runs: a BLAS library splits its sums differently over different numbers of threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _one_thread(fn: Callable[[Any], Any], item: Any) -> Any:

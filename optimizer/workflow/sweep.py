@@ -44,7 +44,8 @@ from optimizer.allocate.problem import AllocationProblem, money
 from optimizer.errors import ScenarioError
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
-from optimizer.workflow.executor import Executor, InProcess, LocalProcesses, one_blas_thread
+from optimizer.threads import one_blas_thread
+from optimizer.workflow.executor import Executor, InProcess, LocalProcesses
 
 #: relative offsets of the predicted price at which breakpoints are placed (both signs)
 PRICE_OFFSETS = (0.0, 3e-4, 2e-3, 1e-2, 0.05)
