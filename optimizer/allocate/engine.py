@@ -165,6 +165,32 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                       rounds, t0)
 
 
+def plan_without_lp(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray,
+                    duals: dict[str, float], *, solver: str = DEFAULT_SOLVER,
+                    tolerance: float = DEFAULT_TOLERANCE,
+                    kkt_tolerance: float = DEFAULT_KKT_TOLERANCE) -> Plan | None:
+    """A certified plan from a guess of the plan and its shadow prices, with no LP at all: the
+    polish step from ``(x0, duals)``, then the same certificate as ``solve_problem`` (the
+    Lagrangian bound at the polished multipliers). None when the guess does not lead to a
+    certified plan within the tolerances (the caller then solves the LP). For concave problems
+    only; a budget sweep uses it with the previous budget's plan as the guess."""
+    if problem.needs_binaries:
+        return None
+    t0 = time.perf_counter()
+    pol = polish(problem, bank, np.maximum(np.asarray(x0, float), 0.0), duals)
+    if pol is None or violation(problem, pol.x) > 1e-9:
+        return None
+    x = pol.x
+    value = _true_objective(problem, bank, x)
+    bound, _ = _dual_bound(problem, bank, pol.duals, x)
+    gap = _gap(problem, value, bound)
+    if gap > tolerance or kkt_residual(problem, bank, pol.duals, x) > kkt_tolerance:
+        return None
+    out = SolveOutcome(Status.OPTIMAL, value, pol.duals, {}, 0.0, solver)
+    return _make_plan(problem, bank, x, out, None, value, bound, gap, solver, 0.0,
+                      time.perf_counter() - t0, 0, t0)
+
+
 def _mip_gap(tolerance: float) -> float:
     """The MILP's own relative gap: a tenth of the plan's tolerance, so that it does not use it up."""
     return max(1e-9, 0.1 * tolerance)
@@ -456,7 +482,7 @@ def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResul
 
 
 def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome,
-               built: BuiltModel, true_obj: float, bound: float, gap: float, solver: str,
+               built: BuiltModel | None, true_obj: float, bound: float, gap: float, solver: str,
                build_s: float, solve_s: float, rounds: int, t0: float) -> Plan:
     spend = round_cents(x)
     main = kpi_bank(problem, problem.kpi)  # a line item without the KPI's curve contributes 0
@@ -508,7 +534,8 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
         horizon_weeks=sc.horizon_weeks, budget=None if sc.budget is None else sc.budget.amount,
         line_items=tuple(items), constraints=tuple(results), objective_value=true_obj,
         bound=bound, gap=gap, solver=solver, build_seconds=build_s, solve_seconds=solve_s,
-        rounds=rounds, pieces=int(sum(len(p.widths) for p in built.pieces)), source=sc.source,
+        rounds=rounds, pieces=int(sum(len(p.widths) for p in built.pieces)) if built else 0,
+        source=sc.source,
         stages=problem.stages,
     )
 

@@ -39,6 +39,7 @@ from optimizer.allocate.engine import (
     DEFAULT_PIECES,
     DEFAULT_TOLERANCE,
     initial_points,
+    plan_without_lp,
 )
 from optimizer.allocate.problem import AllocationProblem, money
 from optimizer.errors import ScenarioError
@@ -453,12 +454,19 @@ class _WarmWalk:
                 if progress is not None:
                     progress(k + 1, len(self.budgets))
                 continue
+            plan = None
             if not seen:
                 pts = initial_points(problem, self.n_pieces)
             else:
                 prices, centre, duals = self.predict(b, seen)
-                pts = self.points(problem, prices, centre, self.rows(problem, seen[-1][1], duals))
-            plan = self.solve_point(problem, pts)
+                # the predicted plan and shadow prices, polished to this budget's exact optimum
+                # and certified: no LP at all when the active set carries over
+                plan = plan_without_lp(problem, self.bank, centre, duals, solver=self.opts["solver"],
+                                       tolerance=self.tolerance, kkt_tolerance=self.kkt_tolerance)
+                if plan is None:
+                    pts = self.points(problem, prices, centre, self.rows(problem, seen[-1][1], duals))
+            if plan is None:
+                plan = self.solve_point(problem, pts)
             plans.append(plan)
             if plan.ok:
                 seen = [*seen[-1:], (b, plan)]
