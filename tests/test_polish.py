@@ -169,3 +169,26 @@ def test_logistic_slope_is_exact_deep_in_saturation():
     a = np.array([10.0, 5e3, 1.6e4, 3e4])
     exact = beta * lam / 2 / np.cosh(lam * a / 2) ** 2  # fine here: cosh does not overflow
     assert np.allclose(C.logistic_derivative(a, beta, lam), exact, rtol=1e-12, atol=0)
+
+
+def test_plan_without_lp_from_the_neighbouring_budget():
+    """The sweep's step: last budget's plan and prices as the guess at a 5% larger budget. Truth:
+    the closed-form KKT optimum at the new budget."""
+    from optimizer.allocate.engine import plan_without_lp
+
+    prev = allocate(scenario(), model())
+    new_budget = 1.05 * B
+    problem = make_problem(scenario(budget=new_budget), model())
+    bank = CurveBank.of([it.curve for it in problem.items])
+    x0 = np.array([prev.item(t).spend for t in BETAS])
+    duals = {c.name: c.shadow_price or 0.0 for c in prev.constraints}
+    plan = plan_without_lp(problem, bank, x0, duals)
+    assert plan is not None and plan.rounds == 0
+    x, lam = kkt(list(BETAS), new_budget)
+    for t in BETAS:
+        assert plan.item(t).spend == pytest.approx(x[t], abs=CENT)
+    assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-9)
+    assert plan.gap <= 1e-9
+    # binaries are the MILP's job: no LP-free plan for them
+    mip = make_problem(scenario(budget=new_budget, touchpoints={"tv": {"min_if_funded": 5000}}), model())
+    assert plan_without_lp(mip, CurveBank.of([it.curve for it in mip.items]), x0, duals) is None
