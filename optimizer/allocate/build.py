@@ -46,7 +46,8 @@ class BuiltModel:
 def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
                 include: set[str] | None = None, elastic: bool = False,
                 fix_binaries: Mapping[str, float] | None = None,
-                objective: bool = True, tiebreak: bool = True) -> BuiltModel:
+                objective: bool = True, tiebreak: bool = True,
+                kpi_pieces: Mapping[tuple[str, int], Pieces] | None = None) -> BuiltModel:
     """Build the PuLP model.
 
     Parameters
@@ -59,6 +60,8 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
     objective : when False, a feasibility problem (objective 0).
     tiebreak : charge unspent-by-default dollars 1e-9 of the best slope (see below); off for a
         model whose optimum must bound the true one (the lifted MILP).
+    kpi_pieces : pieces of a KPI's curve to use in rows on that KPI, by (KPI, line item); by
+        default that curve interpolated at the line item's own breakpoints.
     """
     sense = pulp.LpMaximize if (problem.sense == "max" and not elastic and objective) else pulp.LpMinimize
     prob = pulp.LpProblem("budgetopt", sense)
@@ -132,7 +135,7 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
                 kc = problem.items[i].kpis.get(c.kpi or problem.kpi)
                 if kc is None:
                     continue
-                kp = Pieces_of(kc, pieces[i].points)
+                kp = (kpi_pieces or {}).get((c.kpi or problem.kpi, i)) or Pieces_of(kc, pieces[i].points)
                 terms.extend((v, a * float(sl)) for v, sl in zip(seg_vars[i], kp.slopes, strict=True))
                 rhs -= a * float(kp.values[0])
             else:

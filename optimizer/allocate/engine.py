@@ -199,26 +199,43 @@ def _mip_gap(tolerance: float) -> float:
 def _lifted_bound(problem: AllocationProblem, bank: CurveBank, pcs: Sequence[Pieces],
                   time_limit: float | None, tolerance: float
                   ) -> tuple[float, np.ndarray, float] | None:
-    """An upper bound on the smooth optimum from the MILP over lifted pieces (each breakpoint
-    raised by the interpolation error of the pieces beside it, so the pieces lie on or above the
-    curve everywhere: every plan is worth at least as much on them as on the curves). Returns
-    (bound, the lifted MILP's plan, seconds), or None where it does not apply: a minimisation, or
-    rows on KPIs, whose pieces would need lowering too."""
-    if problem.sense != "max" or any(c.on_kpi for c in problem.constraints):
+    """A bound on the smooth optimum from the MILP over lifted pieces: each breakpoint raised by
+    the interpolation error of the pieces beside it, so the pieces lie on or above the curve
+    everywhere. Lifting the objective's curves (when maximising) and the curves of KPI floors and
+    targets (rows ``Σ a F_k ≥ b`` with ``a ≥ 0``) only makes every plan worth more and every floor
+    easier, so the MILP over them is a relaxation: its dual bound bounds the true optimum (from
+    above when maximising, from below for ``min_spend``). Returns (bound, the lifted MILP's plan,
+    seconds), or None where it does not apply (a row capping a KPI, or a negative coefficient on
+    one, would need its pieces lowered instead)."""
+    kpi_rows = [c for c in problem.constraints if c.on_kpi]
+    if any(c.sense != ">=" or any(a < 0 for a in c.coefs.values()) for c in kpi_rows):
         return None
-    # the bound is only as tight as the pieces' errors: split every piece the curve bulges above
+    kbanks = {k: kpi_bank(problem, k) for k in sorted({c.kpi or problem.kpi for c in kpi_rows})}
+    banks = ([bank] if problem.sense == "max" else []) + list(kbanks.values())
+    if not banks:
+        return None
+    # the bound is only as tight as the pieces' errors: split every piece a curve bulges above
     # (the concave ones: no binaries needed, so the MILP stays as hard as it was) into
     # _BOUND_SPLIT, which divides its error by about _BOUND_SPLIT²
-    errs = piece_errors(bank, list(pcs))
-    pts = []
+    points = [p.points for p in pcs]
+    bulges = [np.zeros(len(p.widths), bool) for p in pcs]
+    for b in banks:
+        for i, e in enumerate(piece_errors(b, bank_pieces(b, points))):
+            bulges[i] |= e > 0
     t = np.linspace(0.0, 1.0, _BOUND_SPLIT + 1)[1:-1]
-    for p, e in zip(pcs, errs, strict=True):
-        bulge = np.flatnonzero(e > 0)
-        inner = (p.points[bulge, None] + p.widths[bulge, None] * t).ravel()
+    pts = []
+    for p, bulge in zip(pcs, bulges, strict=True):
+        idx = np.flatnonzero(bulge)
+        inner = (p.points[idx, None] + p.widths[idx, None] * t).ravel()
         pts.append(np.unique(np.concatenate([p.points, inner])))
     fine = bank_pieces(bank, pts)
-    up = lifted(fine, piece_errors(bank, fine))
-    built = build_model(problem, up, tiebreak=False)
+    up = lifted(fine, piece_errors(bank, fine)) if problem.sense == "max" else fine
+    kpi_pieces: dict[tuple[str, int], Pieces] = {}
+    for k, kb in kbanks.items():
+        kp = bank_pieces(kb, pts)
+        for i, piece in enumerate(lifted(kp, piece_errors(kb, kp))):
+            kpi_pieces[(k, i)] = piece
+    built = build_model(problem, up, tiebreak=False, kpi_pieces=kpi_pieces)
     out = solve(built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
     if out.status != Status.OPTIMAL or out.bound is None:
         return None
