@@ -7,6 +7,7 @@ Run from the project root::
     .venv/bin/python benchmarks/fit_recovery.py --before-after  # and without prior / pooling
     .venv/bin/python benchmarks/fit_recovery.py --quick         # reduced run (~15 s)
     .venv/bin/python benchmarks/fit_recovery.py --noise 0.01 0.02  # and a what-if on the noise
+    .venv/bin/python benchmarks/fit_recovery.py --lift-tests 1  # and fits calibrated to lift tests
 
 Data sets, each with its truth:
 
@@ -50,6 +51,12 @@ the README's ROAS and marginal ROAS, and its optimum (x1 0.4414, x2 0.0296 of th
 0.4709). Then a 15-touchpoint, 156-week fit with search and 20 bootstrap refits is timed, and a
 verdict table compares everything with the targets.
 
+``--lift-tests N`` also refits every simulated world calibrated to ``N`` lift tests per touchpoint
+simulated from the TRUE curves (``simulate_lift_tests``: +30% of the mean weekly spend for 4 weeks
+at a random start, measured with a standard error of 10% of the true lift) and reports the uplift
+captured with calibration next to without and the oracle (default 0: no calibration, the output
+as before).
+
 Every world and fit is seeded. The exit code is 0 whatever the verdicts: this is a measurement.
 ``--fit-option name=value`` passes options to ``fit_model`` (e.g. ``sweeps=1``) to compare variants;
 ``--before-after`` refits everything with ``shape_prior=0, pool_marginal=0`` (the fitter before
@@ -67,6 +74,7 @@ import platform
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,7 +84,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.allocate import allocate
-from optimizer.data import History, journey_from_dict, read_history, read_journey
+from optimizer.data import History, LiftTest, journey_from_dict, read_history, read_journey
 from optimizer.response import curves as C
 from optimizer.response.fit import fit_model
 from optimizer.response.model import (
@@ -105,6 +113,13 @@ MMM_ROAS = DATA / "pymc_marketing_mmm_roas"
 HORIZON_WEEKS = 13
 SEED = 0
 N_BOOTSTRAP = 20
+#: ``--lift-tests``: each simulated lift test raises a touchpoint's spend by this share of its
+#: mean weekly spend for ``LIFT_WEEKS`` weeks at a random start, and is measured with noise of
+#: standard error ``LIFT_SE`` times the true lift; ``LIFT_SEED`` seeds them (with the world's name).
+LIFT_SHARE = 0.30
+LIFT_WEEKS = 4
+LIFT_SE = 0.10
+LIFT_SEED = 2026
 
 # targets (docs/response-models.md)
 ROAS_TARGET = 0.20  # mmm_example: ROAS within 20% of the truth, both channels
@@ -406,6 +421,8 @@ class Result:
     oracle: Regret  # plan on the true shapes with least-squares betas (see oracle_model)
     robust: Regret | None = None  # plan on the mean over the fitted model's bootstrap draws
     ceiling: Regret | None = None  # with PLAN_LIMITS: the plan on the true curves under them
+    calibrated: Regret | None = None  # --lift-tests: the plan on a fit calibrated to lift tests
+    cal_mroi_err: float | None = None  # its spend-weighted |marginal ROI error|
 
     def _rel(self, attr: str) -> np.ndarray:
         t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
@@ -581,6 +598,76 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
     return Result(case, rows, diag.get("mape_holdout"), float(diag["r2"]), seconds,
                   decision_regret(case, model), model, decision_regret(case, oracle_model(case)),
                   robust, ceiling)
+
+
+def simulate_lift_tests(case: Case, n_per_tp: int) -> list[LiftTest]:
+    """``n_per_tp`` lift tests per touchpoint from the TRUE curves: spend raised by
+    ``LIFT_SHARE`` of the touchpoint's mean weekly spend in each of ``LIFT_WEEKS`` weeks starting
+    at a random week; the true lift (carry-over to the end of the history included) measured with
+    Gaussian noise of sd ``LIFT_SE`` x the true lift. Seeded by ``LIFT_SEED`` and the world's
+    name, so every run draws the same tests."""
+    rng = np.random.default_rng([LIFT_SEED, zlib.crc32(case.name.encode())])
+    frame = case.history.frame
+    n = len(frame)
+    dates = [d.date().isoformat() for d in pd.DatetimeIndex(frame.index)]
+    out: list[LiftTest] = []
+    for tid, tp in case.truth.touchpoints.items():
+        x = frame[tid].to_numpy(dtype=float)
+        for _ in range(n_per_tp):
+            first = int(rng.integers(0, n - LIFT_WEEKS + 1))
+            last = first + LIFT_WEEKS - 1
+            d = np.zeros(n)
+            d[first:last + 1] = LIFT_SHARE * float(x.mean())
+            a0 = x if tp.adstock is None else tp.adstock.transform(x)
+            a1 = x + d if tp.adstock is None else tp.adstock.transform(x + d)
+            lift = float(np.sum(tp.curve(a1) - tp.curve(a0)))
+            se = LIFT_SE * abs(lift) if lift != 0 else 1.0
+            out.append(LiftTest(tid, dates[first], dates[last], first, last, float(d.sum()),
+                                lift + float(rng.normal(0.0, se)), se))
+    return out
+
+
+def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result,
+                       n_per_tp: int) -> None:
+    """Refit ``case`` with ``n_per_tp`` simulated lift tests per touchpoint and record the plan's
+    regret and the spend-weighted marginal-ROI error in ``res``."""
+    tests = simulate_lift_tests(case, n_per_tp)
+    model = fit_model(case.history, **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options,
+                                       "calibration": tests})
+    res.calibrated = decision_regret(case, model)
+    spend = case.history.spend
+    w = errs = 0.0
+    for r in res.rows:
+        mean = float(spend[r.id].mean())
+        fm = float(model.touchpoints[r.id].weekly_marginal(mean))
+        errs += r.spend_share * abs(fm - r.true_mroi) / max(abs(r.true_mroi), 1e-12)
+        w += r.spend_share
+    res.cal_mroi_err = errs / w if w else None
+
+
+def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], None]) -> None:
+    """Per simulated world: uplift captured without calibration, with it, and the oracle."""
+    sims = [r for r in results if r.calibrated is not None]
+    if not sims:
+        return
+    say(f"{'world':<24}{'uplift':>8}{'w|mROI err|':>13}{'calibrated':>12}{'captured':>10}"
+        f"{'calibrated':>12}{'oracle':>9}")
+    for r in sims:
+        say(f"{r.case.name:<24}{_pct(r.regret.uplift):>8}{_pct(r.weighted_err('mroi')):>13}"
+            f"{_pct(r.cal_mroi_err):>12}{_pct(r.regret.captured):>10}"
+            f"{_pct(r.calibrated.captured):>12}{_pct(r.oracle.captured):>9}")
+    for label, sel in _capture_sets(sims):
+        if not sel:
+            continue
+        parts = []
+        for name, get in (("fitted", lambda r: r.regret), ("calibrated", lambda r: r.calibrated),
+                          ("oracle", lambda r: r.oracle)):
+            cap = np.array([get(r).captured for r in sel])
+            parts.append(f"{name} {int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)} "
+                         f"(median {_pct(float(np.nanmedian(cap)))}, min "
+                         f"{_pct(float(np.nanmin(cap)))})")
+        say(f"{label}, >= {CAPTURE_TARGET:.0%} captured with {n_per_tp} lift test(s) per "
+            f"touchpoint: " + "; ".join(parts))
 
 
 # ================================================================================================
@@ -849,6 +936,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "of the historical mix")
     ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
     ap.add_argument("--no-timing", action="store_true", help="skip the 15 x 156 timing")
+    ap.add_argument("--lift-tests", type=int, default=0, metavar="N",
+                    help="also refit every simulated world calibrated to N simulated lift tests "
+                    f"per touchpoint (+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} "
+                    f"weeks, se {LIFT_SE:.0%} of the true lift) and report uplift captured with "
+                    "calibration next to without and the oracle")
     args = ap.parse_args(argv)
     fit_options = _parse_options(args.fit_option)
     global PLAN_LIMITS
@@ -881,7 +973,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = []
         for c in cases:
             res = measure(c, fit_options)
+            if args.lift_tests > 0 and c.kind == "simulated":
+                measure_calibrated(c, fit_options, res, args.lift_tests)
             print_case(res, say)
+            if res.calibrated is not None:
+                say(f"    calibrated to {args.lift_tests} lift test(s) per touchpoint: captured "
+                    f"{_pct(res.calibrated.captured)} (without {_pct(res.regret.captured)}, "
+                    f"oracle {_pct(res.oracle.captured)}); spend-weighted |mROI error| "
+                    f"{_pct(res.cal_mroi_err)} (without {_pct(res.weighted_err('mroi'))})")
             results.append(res)
         if args.before_after:
             before = [measure(c, {**fit_options, **BEFORE_OPTIONS}) for c in cases]
@@ -891,6 +990,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary_table(results, say)
         say("\n## Uplift captured against the 90% target")
         capture_table(results, say)
+        if args.lift_tests > 0:
+            say(f"\n## Calibration: {args.lift_tests} simulated lift test(s) per touchpoint "
+                f"(+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} weeks, se "
+                f"{LIFT_SE:.0%} of the true lift)")
+            lift_table(results, args.lift_tests, say)
         if before:
             say("\n## Before: the same fits with " + ", ".join(
                 f"{k}={v}" for k, v in BEFORE_OPTIONS.items()))
@@ -1043,6 +1147,9 @@ def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
             "loss_robust": r.robust.loss if r.robust else None,
             "captured_oracle": r.oracle.captured, "loss_oracle": r.oracle.loss,
             "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
+            **({"captured_calibrated": r.calibrated.captured,
+                "spend_weighted_mroi_error_calibrated": r.cal_mroi_err}
+               if r.calibrated is not None else {}),
         } for r in results],
         "big_fit_seconds": list(big) if big else None,
         "verdicts": [{"name": n, "measured": m, "target": t, "pass": bool(p)}

@@ -241,12 +241,15 @@ def cli() -> None:
               help="Final weeks held out to measure out-of-sample error.")
 @click.option("--plots", type=click.Path(path_type=Path), default=None,
               help="Folder for one PNG per response curve, with its band and the spend seen.")
+@click.option("--calibration", "calibration_path", type=click.Path(path_type=Path), default=None,
+              help="Lift tests (CSV: touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se[,kpi]) "
+                   "the fit must agree with; see docs/file-formats.md.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_executor_options
 @handle_errors
 def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed: int, jobs: int,
-        bootstrap: int, holdout: int, plots: Path | None, quiet: bool, workers: int | None,
-        scheduler: str | None) -> None:
+        bootstrap: int, holdout: int, plots: Path | None, calibration_path: Path | None,
+        quiet: bool, workers: int | None, scheduler: str | None) -> None:
     """Fit response curves (adstock + saturation per touchpoint) and write model.json.
 
     With --workers or --scheduler the bootstrap refits (or, with --by-market, the markets) run
@@ -256,12 +259,14 @@ def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed
     Example:
       budgetopt fit --journey journey.yaml --history history.csv -o model.json --seed 7
       budgetopt fit --journey journey.yaml --history weekly.csv --by-market -o models/ --workers 2
+      budgetopt fit --journey journey.yaml --history history.csv --calibration lifts.csv -o model.json
     """
     from optimizer.workflow.jobs import fit_and_write
 
     with _executor(workers, scheduler, quiet) as ex:
         fit_and_write(journey_path, history_path, out, seed=seed, jobs=jobs, bootstrap=bootstrap,
-                      holdout=holdout, plots=plots, quiet=quiet, executor=ex, by_market=by_market)
+                      holdout=holdout, plots=plots, quiet=quiet, executor=ex, by_market=by_market,
+                      calibration=calibration_path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -50,6 +50,13 @@ How it is fitted (honest, fast, reproducible):
    the same refit, so draws are joint. Each refit is an independent task, run in-process or
    through an ``executor`` (local processes, a Dask cluster) with the same result.
 
+6. *Calibration* (optional, ``calibration``): lift tests enter the holdout, final and bootstrap
+   fits as weighted pseudo-observations, ``sigma * (kpi_lift - beta * unit lift) / kpi_lift_se``
+   (``sigma`` the data's weekly noise sd; the unit lift is the candidate's adstock + saturation over
+   the history with the test's extra spend added, minus without, carry-over included), and the
+   search adds the tests' chi-square to each candidate's score (``_Calibration``). Without lift
+   tests the fit is unchanged.
+
 Same inputs and ``seed`` give a bit-identical ``model.json``.
 """
 
@@ -60,6 +67,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,7 +76,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from scipy.optimize import lsq_linear, nnls
 from sklearn.model_selection import TimeSeriesSplit
 
-from optimizer.data import History, KpiSpec
+from optimizer.data import History, KpiSpec, LiftTest, read_calibration
 from optimizer.errors import ModelError
 from optimizer.fileio import did_you_mean
 from optimizer.response import curves as C
@@ -182,6 +190,65 @@ def _criterion(sse: np.ndarray, n_test: int, penalty: np.ndarray, weight: float)
         return sse
     sigma2 = max(float(sse.min()) / max(n_test, 1), 1e-300)
     return sse / sigma2 + weight * penalty
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """The lift tests a fit uses (``fit_model(calibration=...)``).
+
+    ``unit[i]`` is ``(n_cal, n_grid)``: the model lift of each test per unit beta of searched
+    touchpoint ``i`` for every grid candidate (its own adstock and saturation over the history
+    with the test's extra spend added, carry-over after the test included, minus the same
+    without), zero in the rows of tests on other touchpoints. A test is a pseudo-observation of
+    weight ``sigma / se``, ``sigma`` the weekly noise sd of the data: its squared weighted misfit
+    is ``sigma^2 z^2``, on the scale of one week's squared error, so the data and the tests are
+    weighed by their own noise.
+    """
+
+    unit: dict[int, np.ndarray]
+    lift: np.ndarray
+    se: np.ndarray
+    sigma: float
+
+    @property
+    def n(self) -> int:
+        return int(self.lift.size)
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.sigma / self.se
+
+    @property
+    def r(self) -> np.ndarray:
+        return self.lift * self.w
+
+    def L(self, i: int, idx: Any) -> np.ndarray:
+        """Weighted unit lifts of touchpoint ``i``'s candidates ``idx``: ``(n_cal, len(idx))``."""
+        return self.unit[i][:, idx] * self.w[:, None]
+
+    def matrix(self, ch: dict[int, int], slots: dict[int, int], width: int) -> np.ndarray:
+        """Weighted unit lifts of the media columns for the shapes ``ch`` (``slots``: touchpoint
+        -> column; other columns, such as lock-step groups, get none)."""
+        out = np.zeros((self.n, width))
+        for i, k in slots.items():
+            out[:, k] = self.unit[i][:, ch[i]] * self.w
+        return out
+
+    def with_sigma(self, sigma: float) -> _Calibration:
+        return _Calibration(self.unit, self.lift, self.se, sigma)
+
+
+def _criterion_cal(scores: np.ndarray, n_test: int, penalty: np.ndarray, weight: float,
+                   cal: _Calibration | None, n_folds: int) -> np.ndarray:
+    """``_criterion`` on ``scores[:, 0]`` plus, with lift tests, their chi-square ``sum z^2``
+    (the weighted misfit ``scores[:, 1]`` over ``sigma^2``, averaged over the folds): the
+    experiments' minus twice log likelihood next to the data's, so a shape that contradicts the
+    experiments loses."""
+    if cal is None or not cal.n:
+        return _criterion(scores[:, 0], n_test, penalty, weight)
+    sse = scores[:, 0]
+    sigma2 = max(float(sse.min()) / max(n_test, 1), 1e-300)
+    return sse / sigma2 + weight * penalty + scores[:, 1] / (cal.sigma**2 * max(n_folds, 1))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,8 +371,14 @@ class _Pool:
     strength: float
 
 
-def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None) -> _Solved:
+def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None,
+           cal: tuple[np.ndarray, np.ndarray] | None = None) -> _Solved:
     """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
+
+    With ``cal = (L, r)``, each lift test is one more row of the least squares: ``L[t, j]`` is
+    the weighted model lift of test ``t`` per unit beta of media column ``j``, ``r[t]`` its
+    weighted measured lift (weights ``sigma / se``: see ``_Calibration``). The baseline has no
+    part in a test's lift, so profiling it out is unchanged.
 
     With ``pool``, each pooled touchpoint's marginal ROI at its mean spend, ``m_j beta_j``, is
     shrunk towards a common value ``mu >= 0`` fitted with them: the penalty
@@ -322,6 +395,9 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
         R = fr.residual(M) / s
         A = np.vstack([R, fr.sqrt_alpha * np.eye(k)])
         rhs = np.concatenate([fr.y_res, np.zeros(k)])
+        if cal is not None and cal[1].size:
+            A = np.vstack([A, cal[0] / s])
+            rhs = np.concatenate([rhs, cal[1]])
         on = (
             np.flatnonzero((pool.marginal > 0) & (pool.spend > 0))
             if pool is not None and pool.strength > 0
@@ -356,6 +432,14 @@ class _FoldTp:
 
     R: np.ndarray  # (n_rows + n_base, n_cand) residualised train columns / scale
     E: np.ndarray  # (n_test, n_cand) test-row effect of a unit scaled beta (net of baseline)
+    s: np.ndarray  # (n_cand,) the scale each column was divided by
+
+    def with_cal(self, L: np.ndarray | None) -> _FoldTp:
+        """The columns with one row per lift test appended (``L``: weighted unit lifts of these
+        columns, ``(n_cal, n_cand)``, scaled like the columns)."""
+        if L is None or not L.shape[0]:
+            return self
+        return _FoldTp(np.vstack([self.R, L / self.s]), self.E, self.s)
 
 
 @dataclass
@@ -375,7 +459,7 @@ def _fold_tp(
     R = fr.residual(Mtr) / s
     aug = np.vstack([Mtr, np.zeros((fr.pinv.shape[1] - fr.n_rows, Mtr.shape[1]))])
     E = (cols[te] - Zte @ (fr.pinv @ aug)) / s
-    return _FoldTp(R, E)
+    return _FoldTp(R, E, s)
 
 
 def _group_by_support(supp: np.ndarray, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -399,8 +483,12 @@ def _score_chunk(
     j: int,
     cand_R: list[np.ndarray],
     cand_E: list[np.ndarray],
+    n_cal: int = 0,
 ) -> np.ndarray:
-    """Cross-validated SSE of each candidate column (``cand_*``) put in media slot ``j``.
+    """Cross-validated SSE of each candidate column (``cand_*``) put in media slot ``j``, and
+    the misfit of the lift tests: an array ``(n_cand, 2)``, column 0 the SSE on the test weeks,
+    column 1 the weighted squared misfit of the ``n_cal`` lift-test rows (the last rows of each
+    fold's ``y_res``, of ``A``'s top and of ``cand_R``), summed over folds.
 
     Each candidate's NNLS is first solved on the normal equations, all candidates at once, with
     the active set of the current solution (plus slot ``j``) as a warm start; candidates whose
@@ -408,7 +496,7 @@ def _score_chunk(
     same NNLS solutions, found several times faster.
     """
     n_cand = cand_R[0].shape[1]
-    out = np.zeros(n_cand)
+    out = np.zeros((n_cand, 2))
     for f, fold in enumerate(folds):
         A, E, R, Ec = A_cur[f], E_cur[f], cand_R[f], cand_E[f]
         nr = fold.y_res.shape[0]
@@ -459,7 +547,13 @@ def _score_chunk(
         pred = E @ b.T  # (n_test, n_cand) with the current column j ...
         pred += np.outer(E[:, j], -b[:, j]) + Ec * b[:, j]  # ... swapped for the candidate's
         err = (fold.y_test - fold.base_test)[:, None] - pred
-        out += np.einsum("ij,ij->j", err, err)
+        out[:, 0] += np.einsum("ij,ij->j", err, err)
+        if n_cal:
+            Lc, Lcur = R[nr - n_cal : nr], top[nr - n_cal :]
+            pc = Lcur @ b.T
+            pc += np.outer(Lcur[:, j], -b[:, j]) + Lc * b[:, j]
+            ec = fold.y_res[nr - n_cal :, None] - pc
+            out[:, 1] += np.einsum("ij,ij->j", ec, ec)
     return out
 
 
@@ -548,16 +642,21 @@ def _research(
     index_of: dict[tuple[str | float, ...], int],
     penalty: np.ndarray,
     prior_weight: float,
+    cal: _Calibration | None = None,
 ) -> dict[int, int]:
     """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
     step in decay and/or scale if that lowers the error on the out-of-bag weeks (those the
     resample left out), with the same prior as the search. It carries the uncertainty of the
     curve shapes into the draws."""
     Zoob = fr.standardise(Z[oob])
-    fold = _Fold(fr.y_res, Zoob @ fr.gy, y[oob], fr.sqrt_alpha)
+    n_cal = cal.n if cal is not None else 0
+    y_res = np.concatenate([fr.y_res, cal.r]) if cal is not None and n_cal else fr.y_res
+    fold = _Fold(y_res, Zoob @ fr.gy, y[oob], fr.sqrt_alpha)
     k = M.shape[1]
-    nr = fr.y_res.shape[0]
+    nr = y_res.shape[0]
     cur = _fold_tp(fr, Zoob, M, rows, oob)
+    if cal is not None and n_cal:
+        cur = cur.with_cal(cal.matrix(choice, slots, k))
     A = np.vstack([cur.R, fr.sqrt_alpha * np.eye(k)])
     E = cur.E.copy()
     out = dict(choice)
@@ -565,8 +664,10 @@ def _research(
         j = slots[i]
         nb = _neighbours(grid, index_of, choice[i])
         ft = _fold_tp(fr, Zoob, cand_cols[i][:, nb], rows, oob)
-        scores = _score_chunk([fold], [A], [E], j, [ft.R], [ft.E])
-        crit = _criterion(scores, oob.size, penalty[nb], prior_weight)
+        if cal is not None and n_cal:
+            ft = ft.with_cal(cal.L(i, nb))
+        scores = _score_chunk([fold], [A], [E], j, [ft.R], [ft.E], n_cal)
+        crit = _criterion_cal(scores, oob.size, penalty[nb], prior_weight, cal, 1)
         best = int(np.argmin(crit))  # ties keep the chosen shape (listed first)
         A[:nr, j] = ft.R[:, best]
         E[:, j] = ft.E[:, best]
@@ -667,6 +768,7 @@ class _Bootstrap:
     mean_spend: np.ndarray
     pool_marginal: float
     pool: _Pool
+    cal: _Calibration | None = None
 
 
 def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]]:
@@ -694,6 +796,7 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
             ctx.index_of,
             ctx.penalty,
             ctx.shape_prior,
+            ctx.cal,
         )
         Mb = np.hstack(
             [np.column_stack([ctx.cand_cols[i][:, bchoice[i]] for i in ctx.searched]), ctx.G]
@@ -706,7 +809,14 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
         if bchoice != ctx.choice
         else ctx.pool
     )
-    return _solve(frb, Mb[rows], Z[rows], bpool).beta, bchoice
+    # the lift tests are independent evidence: every draw keeps them all
+    bcal = (
+        (ctx.cal.matrix(bchoice, {i: k for k, i in enumerate(ctx.searched)}, M.shape[1]),
+         ctx.cal.r)
+        if ctx.cal is not None and ctx.cal.n
+        else None
+    )
+    return _solve(frb, Mb[rows], Z[rows], bpool, bcal).beta, bchoice
 
 
 def _bootstrap_draws(ctx: _Bootstrap, draws: Sequence[int]
@@ -769,6 +879,7 @@ def fit_model(
     pool_marginal: float = 0.1,
     record_time: bool = False,
     executor: Any = None,
+    calibration: Sequence[LiftTest] | str | Path | None = None,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -831,6 +942,16 @@ def fit_model(
         Where the bootstrap refits run: an ``optimizer.workflow.executor.Executor`` (local
         processes, a Dask cluster); default in this process. Each refit draws its weeks from a
         generator seeded by ``(seed, its index)`` alone, so the draws do not depend on it.
+    calibration : sequence of LiftTest, or path, optional
+        Lift tests (``optimizer.data.read_calibration``; a path is read with it). Those of this
+        KPI (a test without ``kpi`` measures the main KPI) enter the fit as pseudo-observations:
+        a test's model lift is ``beta * sum_t [g(adstock(x + delta))_t - g(adstock(x))_t]`` for
+        the touchpoint's curve ``g`` and the test's extra spend ``delta``, linear in beta, and its
+        residual ``(kpi_lift - model lift) / kpi_lift_se`` is weighted by the data's weekly noise
+        sd, in the holdout, final and every bootstrap fit; in the shape search each candidate's
+        cross-validated score adds the tests' chi-square. Per-test results go to
+        ``diagnostics["calibration"]``. Tests on a touchpoint that is not identifiable are
+        reported but not used.
 
     Returns
     -------
@@ -986,6 +1107,51 @@ def fit_model(
     base_names = _baseline_names(int(fourier_pairs), journey.controls, journey.events)
     G = np.column_stack(group_cols) if group_cols else np.zeros((n, 0))
 
+    # ---- lift tests: model lift per unit beta of every candidate ------------------------------
+    if isinstance(calibration, (str, Path)):
+        calibration = read_calibration(calibration, history)
+    tests = [
+        t for t in (calibration or ())
+        if (t.kpi or journey.kpi) == spec.id
+    ]
+    tp_index = {t.id: k for k, t in enumerate(tps)}
+    slots_all = {i: k for k, i in enumerate(searched)}
+    used = [t for t in tests if tp_index.get(t.touchpoint) in slots_all]
+    for t in tests:
+        if t.touchpoint not in tp_index:
+            raise ModelError(
+                f"lift test in row {t.row} is on touchpoint {t.touchpoint!r}, which the journey "
+                "lacks", field="calibration")
+    cal: _Calibration | None = None
+    if used:
+        unit = {i: np.zeros((len(used), len(grid))) for i in searched}
+        for r_, t in enumerate(used):
+            i = tp_index[t.touchpoint]
+            x1 = X[:, i] + t.delta(n)
+            ad1 = {d: C.geometric_adstock(x1, d) for d in DECAY_GRID}
+            for k_, c in enumerate(grid):
+                p_ = {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
+                g1 = C.saturation(c.family, ad1[c.decay], p_)
+                unit[i][r_, k_] = float(np.sum(g1 - cand_cols[i][:, k_]))
+        cal = _Calibration(
+            unit,
+            np.array([t.kpi_lift for t in used]),
+            np.array([t.kpi_lift_se for t in used]),
+            1.0,
+        )
+
+    def noise_sd(ch: dict[int, int], rows: np.ndarray) -> float:
+        """Weekly noise sd of a fit without the tests, for the shapes ``ch``, on ``rows``."""
+        Mx = np.hstack(
+            [np.column_stack([cand_cols[i][:, ch[i]] for i in searched]) if searched
+             else np.zeros((n, 0)), G]
+        )
+        frx = _make_frame(Z[rows], y[rows], ridge, baseline_ridge)
+        solx = _solve(frx, Mx[rows], Z[rows])
+        res = y[rows] - Z[rows] @ solx.base - Mx[rows] @ solx.beta
+        dof = max(len(rows) - Z.shape[1] - Mx.shape[1], 1)
+        return max(math.sqrt(float(res @ res) / dof), 1e-12 * max(1.0, float(np.abs(y).mean())))
+
     # ---- coordinate-descent search with time-series CV on the training weeks ---------------
     choice = {i: start for i in searched}
     # rolling origin: every week after the first year (or half the training weeks) is a test
@@ -1000,6 +1166,10 @@ def fit_model(
     cv_sse = float("nan")
     report = progress or (lambda stage, done, total: None)
     total_steps = sweeps * len(order)
+    n_cal = cal.n if cal is not None else 0
+    if cal is not None:
+        # weights of the tests in the search: the noise of a fit with the starting shapes
+        cal = cal.with_sigma(noise_sd({i: start for i in searched}, np.arange(n_train)))
     if order:
         folds: list[_Fold] = []
         fold_tp: list[dict[int, _FoldTp]] = []
@@ -1007,9 +1177,21 @@ def fit_model(
         for tr, te in splits:
             fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
             Zte = fr.standardise(Z[te])
-            folds.append(_Fold(fr.y_res, Zte @ fr.gy, y[te], fr.sqrt_alpha))
-            fold_tp.append({i: _fold_tp(fr, Zte, cand_cols[i], tr, te) for i in searched})
-            fold_grp.append(_fold_tp(fr, Zte, G, tr, te) if G.shape[1] else None)
+            if cal is not None:  # the lift tests are rows of every fold's fit
+                folds.append(_Fold(np.concatenate([fr.y_res, cal.r]), Zte @ fr.gy, y[te],
+                                   fr.sqrt_alpha))
+                fold_tp.append({
+                    i: _fold_tp(fr, Zte, cand_cols[i], tr, te).with_cal(cal.L(i, slice(None)))
+                    for i in searched
+                })
+                fold_grp.append(
+                    _fold_tp(fr, Zte, G, tr, te).with_cal(np.zeros((n_cal, G.shape[1])))
+                    if G.shape[1] else None
+                )
+            else:
+                folds.append(_Fold(fr.y_res, Zte @ fr.gy, y[te], fr.sqrt_alpha))
+                fold_tp.append({i: _fold_tp(fr, Zte, cand_cols[i], tr, te) for i in searched})
+                fold_grp.append(_fold_tp(fr, Zte, G, tr, te) if G.shape[1] else None)
         slots = {i: k for k, i in enumerate(searched)}
         k_media = len(searched) + G.shape[1]
 
@@ -1046,7 +1228,7 @@ def fit_model(
                 cR = [fold_tp[f][i].R for f in range(len(folds))]
                 cE = [fold_tp[f][i].E for f in range(len(folds))]
                 if parallel is None:
-                    scores = _score_chunk(folds, As, Es, slots[i], cR, cE)
+                    scores = _score_chunk(folds, As, Es, slots[i], cR, cE, n_cal)
                 else:
                     bounds = np.linspace(0, len(grid), n_chunks + 1).astype(int)
                     parts = parallel(
@@ -1057,17 +1239,18 @@ def fit_model(
                             slots[i],
                             [r[:, a:b] for r in cR],
                             [e[:, a:b] for e in cE],
+                            n_cal,
                         )
                         for a, b in zip(bounds[:-1], bounds[1:], strict=True)
                         if b > a
                     )
                     scores = np.concatenate(parts)
-                crit = _criterion(scores, n_test_weeks, penalty, shape_prior)
+                crit = _criterion_cal(scores, n_test_weeks, penalty, shape_prior, cal, len(folds))
                 best = int(np.argmin(crit))
                 if crit[best] < crit[choice[i]] - 1e-9 * abs(crit[choice[i]]):
                     choice[i] = best
                     changed = True
-                cv_sse = float(scores[choice[i]])
+                cv_sse = float(scores[choice[i], 0])
                 step += 1
                 report("search", step, total_steps)
             if not changed:
@@ -1089,6 +1272,11 @@ def fit_model(
         return _pool_for(ch, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1])
 
     pool = pool_for(choice)
+    cal_rows = None
+    if cal is not None:
+        # weights of the tests in the refits: the noise of the chosen shapes' fit on all weeks
+        cal = cal.with_sigma(noise_sd(choice, np.arange(n)))
+        cal_rows = (cal.matrix(choice, slots_all, M.shape[1]), cal.r)
 
     # ---- holdout: fit on the training weeks, forecast the rest -----------------------------
     report("refit", 0, 2)
@@ -1096,7 +1284,7 @@ def fit_model(
     if holdout > 0:
         tr = np.arange(n_train)
         fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
-        sol = _solve(fr, M[tr], Z[tr], pool)
+        sol = _solve(fr, M[tr], Z[tr], pool, cal_rows)
         yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
         mape_ho = _mape(y[n_train:], yhat)
         nrmse_ho = _nrmse(y[n_train:], yhat)
@@ -1104,7 +1292,7 @@ def fit_model(
 
     # ---- final fit on all weeks --------------------------------------------------------------
     fr_all = _make_frame(Z, y, ridge, baseline_ridge)
-    final = _solve(fr_all, M, Z, pool)
+    final = _solve(fr_all, M, Z, pool, cal_rows)
     report("refit", 2, 2)
 
     # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
@@ -1133,6 +1321,7 @@ def fit_model(
         mean_spend=mean_spend,
         pool_marginal=float(pool_marginal),
         pool=pool,
+        cal=cal,
     )
     draws_beta = np.zeros((n_bootstrap, M.shape[1]))
     draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
@@ -1255,6 +1444,50 @@ def fit_model(
         diag["warnings"] = w
         out[t.id] = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws), diag)
 
+    cal_diag: dict[str, Any] | None = None
+    if tests:
+        cal_tests: list[dict[str, Any]] = []
+        for t in tests:
+            i = tp_index[t.touchpoint]
+            row: dict[str, Any] = {k: v for k, v in t.to_dict().items() if k != "kpi"}
+            if cal is not None and i in slot and t in used:
+                r_ = used.index(t)
+                model_lift = float(final.beta[slot[i]]) * float(cal.unit[i][r_, choice[i]])
+                row["used"] = True
+                if n_bootstrap:
+                    dl = np.array([
+                        float(draws_beta[b, slot[i]]) * float(cal.unit[i][r_, draws_choice[b][i]])
+                        for b in range(n_bootstrap)
+                    ])
+                    row["model_lift_interval_80"] = _interval(dl)
+            else:
+                model_lift = 0.0
+                row["used"] = False
+                row["reason"] = f"touchpoint not identifiable: {reasons[i]}"
+            z = (t.kpi_lift - model_lift) / t.kpi_lift_se
+            row["model_lift"] = model_lift
+            row["z"] = z
+            cal_tests.append(row)
+            if row["used"] and abs(z) > 2:
+                warnings.append(
+                    f"lift test in row {t.row} ({t.touchpoint}, {t.start} to {t.end}): the model's "
+                    f"lift {_fmt(model_lift)} is {abs(z):.1f} standard errors from the measured "
+                    f"{_fmt(t.kpi_lift)}"
+                )
+            elif not row["used"]:
+                warnings.append(
+                    f"lift test in row {t.row} on {t.touchpoint!r} not used: the touchpoint is "
+                    "not identifiable"
+                )
+        zs = np.array([r["z"] for r in cal_tests if r["used"]])
+        cal_diag = {
+            "n_tests": len(cal_tests),
+            "n_used": int(zs.size),
+            "chi2": float(zs @ zs) if zs.size else None,
+            "noise_sd": cal.sigma if cal is not None else None,
+            "tests": cal_tests,
+        }
+
     if r2 < 0.5:
         warnings.append(f"the model explains little of the KPI's variation (R² {r2:.2f})")
     if mape_ho is not None and mape_ho > 0.25:
@@ -1271,6 +1504,8 @@ def fit_model(
         "seed": int(seed),
         "warnings": warnings,
     }
+    if cal_diag is not None:
+        diagnostics["calibration"] = cal_diag
     if record_time:
         diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
     fit_info: dict[str, Any] = {
@@ -1299,6 +1534,9 @@ def fit_model(
             "grid_size": len(grid),
         },
     }
+    if cal_diag is not None:
+        fit_info["method"] += "; calibrated to lift tests (weighted pseudo-observations)"
+        fit_info["options"]["calibration_tests"] = cal_diag["n_used"]
     return ResponseModel(kpi=spec.id, touchpoints=out, diagnostics=diagnostics, fit=fit_info)
 
 

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from optimizer.data import History, Journey, read_history, read_journey, read_market_histories
+from optimizer.data import (
+    History,
+    Journey,
+    LiftTest,
+    read_calibration,
+    read_history,
+    read_journey,
+    read_market_histories,
+)
 from optimizer.errors import DataError, ModelError
 from optimizer.fileio import atomic_write_text
 from optimizer.response.model import ResponseModel, write_model
@@ -24,14 +32,15 @@ if TYPE_CHECKING:
 
 def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: int = 20,
                 holdout: int = 13, quiet: bool = False, kpi: str | None = None,
-                executor: Executor | None = None) -> ResponseModel:
+                executor: Executor | None = None,
+                calibration: Sequence[LiftTest] | None = None) -> ResponseModel:
     """Fit one KPI's model, with a progress bar on stderr unless ``quiet``; the bootstrap refits
     run on ``executor`` (default in-process)."""
     from optimizer.response.fit import fit_model
 
     if quiet:
         return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout, executor=executor)
+                         holdout_weeks=holdout, executor=executor, calibration=calibration)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -43,7 +52,31 @@ def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: in
             bar.update(tasks[stage], completed=done, total=total)
 
         return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout, progress=progress, executor=executor)
+                         holdout_weeks=holdout, progress=progress, executor=executor,
+                         calibration=calibration)
+
+
+def calibration_lines(model: ResponseModel) -> list[str]:
+    """The fit summary's lift-test lines: per test, measured against model lift and the z-score
+    (empty when the model was not calibrated)."""
+    cal = (model.diagnostics or {}).get("calibration")
+    if not cal:
+        return []
+    chi2 = cal.get("chi2")
+    out = [f"calibration: {cal['n_used']} of {cal['n_tests']} lift test(s) used"
+           + (f", chi-square {chi2:.2f}" if chi2 is not None else "")]
+    out.append(f"  {'row':>4}  {'touchpoint':<20}{'weeks':<25}{'measured':>12}{'± se':>10}"
+               f"{'model':>12}{'z':>7}")
+    for t in cal["tests"]:
+        note = "" if t["used"] else "  (not used: touchpoint not identifiable)"
+        out.append(f"  {t['row']:>4}  {t['touchpoint']:<20}{t['start'] + ' to ' + t['end']:<25}"
+                   f"{_num(t['kpi_lift']):>12}{_num(t['kpi_lift_se']):>10}"
+                   f"{_num(t['model_lift']):>12}{t['z']:>+7.2f}{note}")
+    return out
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
 def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:
@@ -53,33 +86,41 @@ def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:
 def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: int = 0, jobs: int = 1,
                   bootstrap: int = 20, holdout: int = 13, plots: Path | None = None,
                   quiet: bool = False, echo: Callable[[str], None] | None = None,
-                  executor: Executor | None = None, by_market: bool = False
-                  ) -> dict[str, ResponseModel]:
+                  executor: Executor | None = None, by_market: bool = False,
+                  calibration: Path | None = None) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
     With ``by_market`` the history's ``market`` column splits it into one history per market,
     each fitted as one task of ``executor`` (see ``fit_markets``); ``out`` is then a folder and the
     result is keyed ``MARKET`` (main KPI) and ``MARKET.KPI`` (others). Otherwise the bootstrap
-    refits run on ``executor``.
+    refits run on ``executor``. ``calibration`` is a file of lift tests
+    (``optimizer.data.read_calibration``) each KPI's fit must agree with (not with
+    ``by_market``: a test belongs to one market's history).
     """
     from optimizer.render.diagnostics import diagnostics_renderable
 
     journey = read_journey(journey_path)
+    if by_market and calibration is not None:
+        raise DataError("--calibration cannot be combined with --by-market yet: fit each market "
+                        "with its own lift tests", path=calibration)
     if by_market:
         return fit_markets(journey, history_path, out, seed=seed, bootstrap=bootstrap,
                            holdout=holdout, plots=plots, quiet=quiet, executor=executor)
     history = read_history(history_path, journey)
     _check_weeks(history, history_path)
+    tests = read_calibration(calibration, history) if calibration is not None else None
     console = Console(stderr=True, width=140)
     models: dict[str, ResponseModel] = {}
     for k in journey.all_kpis:
         model = fit_history(history, seed=seed, jobs=jobs, bootstrap=bootstrap, holdout=holdout,
-                            quiet=quiet, kpi=k.column, executor=executor)
+                            quiet=quiet, kpi=k.column, executor=executor, calibration=tests)
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model
         if not quiet:
             console.print(diagnostics_renderable(model))
+            for line in calibration_lines(model):
+                console.print(line, markup=False, highlight=False)
             console.print(f"wrote {path}")
         if plots is not None:
             from optimizer.render.charts import plot_response_curves
