@@ -8,11 +8,14 @@ One lift test per channel is simulated from the TRUE curves: +30% of the mean we
 weeks, the measured lift drawn with a standard error of 10% of the true lift.
 
 Measured (2026-11-23, world seeds 0-9, seed 6 tested): without calibration the marginal ROIs of
-tv and social are off by -60% and +73%; with the two lift tests by +3% and -16%. Over seeds 0-9
-calibration brought the worse of the two within 25% in 6 of 9 worlds that kept both channels (vs 3
-of 9 without); seed 5 crosses the 0.98 correlation and both channels are dropped (the tests are
-then reported, not used). The test asserts each within ``CAL_TOLERANCE`` = 25% with the tests and
-the worse beyond 50% without.
+tv and social are off by -60% and +73%; with the two lift tests by -22% and +6%. Over seeds 0-9
+calibration brings the worse of the two within 25% in 5 of 10 worlds (3 of 10 without; the worse
+error with the tests is 7% to 42%, median 24%). Seed 5 crosses the 0.98 correlation: the history
+drops both channels (-100%), the tests keep them (+1%, -12%). (Before tested touchpoints were
+exempted from the ridge and the pooling, 6 of the 9 worlds other than seed 5 were within 25%,
+seed 6 at +3% / -16%: which shape the search picks for social moves with such details; over the
+30 benchmark worlds the exemption helps, see docs/response-models.md.) The test asserts each
+within ``CAL_TOLERANCE`` = 25% with the tests and the worse beyond 50% without.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ TRUTH = {
 SEED = 6
 CAL_TOLERANCE = 0.25  # relative error of the marginal ROI at the mean weekly spend, calibrated
 UNCAL_MISS = 0.50  # without calibration the worse of the two is at least this far off
+LOCKSTEP_TOLERANCE = 0.40  # lock-step touchpoints kept for their tests (see the test)
+CONSTANT_TOLERANCE = 0.30  # a constant-spend touchpoint kept for its test (see the test)
 
 
 def collinear_world(seed: int = SEED) -> tuple[History, dict[str, TouchpointResponse]]:
@@ -56,11 +61,11 @@ def true_lift(tp: TouchpointResponse, x: np.ndarray, delta: np.ndarray) -> float
 
 
 def lift_tests(history: History, truth: dict[str, TouchpointResponse],
-               seed: int = SEED) -> list[LiftTest]:
+               seed: int = SEED, tids: tuple[str, ...] = ("tv", "social")) -> list[LiftTest]:
     rng = np.random.default_rng(seed)
     dates = [d.date().isoformat() for d in history.frame.index]
     out = []
-    for tid in ("tv", "social"):
+    for tid in tids:
         first = int(rng.integers(20, 140))
         last = first + 3
         x = history.frame[tid].to_numpy()
@@ -73,9 +78,9 @@ def lift_tests(history: History, truth: dict[str, TouchpointResponse],
     return out
 
 
-def marginal_errors(model, history, truth) -> dict[str, float]:
+def marginal_errors(model, history, truth, tids=("tv", "social")) -> dict[str, float]:
     out = {}
-    for tid in ("tv", "social"):
+    for tid in tids:
         xm = float(history.frame[tid].mean())
         out[tid] = (float(model.touchpoints[tid].weekly_marginal(xm))
                     / float(truth[tid].weekly_marginal(xm)) - 1.0)
@@ -135,6 +140,94 @@ def test_tests_of_another_kpi_are_ignored(world):
     plain = fit_model(history, seed=0, n_bootstrap=0)
     m = fit_model(history, seed=0, n_bootstrap=0, calibration=other)
     assert model_to_json(m) == model_to_json(plain)
+
+
+# ------------------------------------------------------------------------------------------------
+# touchpoints the history cannot identify, kept for their lift tests
+# ------------------------------------------------------------------------------------------------
+def lockstep_world(seed: int = SEED) -> tuple[History, dict[str, TouchpointResponse]]:
+    """``collinear_world`` with social's lognormal noise cut to sd 0.05: spend correlation
+    0.997, beyond the 0.98 at which the fitter drops both (history alone: beta 0)."""
+    rng = np.random.default_rng(100 + seed)
+    tv = _flighted(rng, 156, 40000.0)
+    social = tv * 0.75 * np.exp(rng.normal(0.0, 0.05, 156))
+    return make_world(seed=seed, truth=TRUTH, extra={"tv": tv, "social": social}, noise=0.03)
+
+
+def test_lockstep_touchpoints_are_kept_for_their_lift_tests():
+    """Truth: marginal ROI at the mean weekly spend tv 0.444, social 0.324 (as above). Without
+    tests both are dropped (beta 0, their joint effect a nuisance column); with one test each
+    both are kept, their betas from the tests. Measured (2026-11-23, world seeds 0-7): marginal
+    ROI errors tv -4% to +13%, social -39% to +36% (seed 6: +9%, -28%): the tests fix the
+    betas, the shapes come from the prior and the search, and social's is the less certain.
+    Tolerance ``LOCKSTEP_TOLERANCE`` = 40%."""
+    history, truth = lockstep_world()
+    assert float(np.corrcoef(history.frame["tv"], history.frame["social"])[0, 1]) > 0.98
+    tests = lift_tests(history, truth)
+    plain = fit_model(history, seed=0, n_bootstrap=0)
+    for tid in ("tv", "social"):
+        assert plain.touchpoints[tid].curve.params["beta"] == 0.0
+        assert not plain.touchpoints[tid].diagnostics["identifiable"]
+    cal = fit_model(history, seed=0, n_bootstrap=4, calibration=tests)
+    for tid, e in marginal_errors(cal, history, truth).items():
+        d = cal.touchpoints[tid].diagnostics
+        assert cal.touchpoints[tid].curve.params["beta"] > 0
+        assert not d["identifiable"] and d["identified_by"] == "lift tests"
+        assert any("kept because 1 lift test(s) measure it" in w for w in d["warnings"])
+        assert abs(e) <= LOCKSTEP_TOLERANCE, (tid, e)
+    assert cal.fit["unattributed"] == []  # no nuisance column left: both are attributed
+    cdiag = cal.diagnostics["calibration"]
+    assert cdiag["n_used"] == 2
+    for t in cdiag["tests"]:
+        assert t["used"] and abs(t["z"]) < 2.0
+    assert any("kept for their lift tests" in w for w in cal.diagnostics["warnings"])
+
+
+def test_untested_lockstep_partner_stays_a_nuisance_column():
+    history, truth = lockstep_world()
+    cal = fit_model(history, seed=0, n_bootstrap=0,
+                    calibration=lift_tests(history, truth, tids=("tv",)))
+    assert cal.touchpoints["tv"].diagnostics["identified_by"] == "lift tests"
+    assert cal.touchpoints["tv"].curve.params["beta"] > 0
+    assert cal.touchpoints["social"].curve.params["beta"] == 0.0
+    assert "identified_by" not in cal.touchpoints["social"].diagnostics
+    assert [u["members"] for u in cal.fit["unattributed"]] == [["social"]]
+    assert cal.diagnostics["calibration"]["tests"][0]["used"]
+
+
+def test_constant_spend_touchpoint_gets_its_beta_from_its_test():
+    """Search's spend is 20,000 every week (coefficient of variation 0: not identifiable); truth
+    exponential, scale 25,000, decay 0.1, beta 70,000 (marginal ROI at the mean 1.27). One test
+    (+30% for 4 weeks, se 10%) gives it a beta. Measured (2026-11-23, world seeds 0-7):
+    marginal ROI error -25% to +18% (seed 6: +18%); before the tested touchpoint was exempted
+    from the ridge and the pooling of marginal ROIs it was -26% to -46%, shrunk towards the
+    others. Tolerance ``CONSTANT_TOLERANCE`` = 30%."""
+    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)},
+                                noise=0.03)
+    plain = fit_model(history, seed=0, n_bootstrap=0)
+    assert plain.touchpoints["search"].curve.params["beta"] == 0.0
+    tests = lift_tests(history, truth, tids=("search",))
+    cal = fit_model(history, seed=0, n_bootstrap=0, calibration=tests)
+    d = cal.touchpoints["search"].diagnostics
+    assert d["identified_by"] == "lift tests" and "barely varies" in d["reason"]
+    row = cal.diagnostics["calibration"]["tests"][0]
+    assert row["used"] and abs(row["z"]) < 2.0
+    e = marginal_errors(cal, history, truth, ("search",))["search"]
+    assert abs(e) <= CONSTANT_TOLERANCE, e
+
+
+def test_touchpoint_without_spend_cannot_be_kept():
+    """No spend in any week: no curve scale to fit (it is relative to the mean spend), so its
+    test is reported, not used."""
+    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.zeros(156)},
+                                noise=0.03)
+    x = history.frame["search"].to_numpy()
+    t = LiftTest("search", str(history.frame.index[40].date()), str(history.frame.index[43].date()),
+                 40, 43, 24000.0, 30000.0, 3000.0, row=2)
+    assert x.max() == 0
+    cal = fit_model(history, seed=0, n_bootstrap=0, calibration=[t])
+    assert cal.touchpoints["search"].curve.params["beta"] == 0.0
+    assert not cal.diagnostics["calibration"]["tests"][0]["used"]
 
 
 # ------------------------------------------------------------------------------------------------

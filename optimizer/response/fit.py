@@ -15,7 +15,8 @@ How it is fitted (honest, fast, reproducible):
    varies, or moves in lock-step with another touchpoint's (|correlation| > 0.98), are reported as
    not identifiable and get ``beta = 0`` -- their effect is not invented. The joint effect of a
    lock-step group is kept as one non-negative linear nuisance column (``fit.unattributed``) so it
-   does not leak into the other touchpoints.
+   does not leak into the other touchpoints. A touchpoint that a lift test measures is kept
+   (see 6).
 2. *Coefficients* for given curve shapes: media betas are non-negative, baseline terms free; a
    ridge penalty of ``ridge * n`` falls on each media column scaled by its root mean square (so on
    its typical weekly contribution: a near-constant column cannot carry a large contribution
@@ -54,8 +55,12 @@ How it is fitted (honest, fast, reproducible):
    fits as weighted pseudo-observations, ``sigma * (kpi_lift - beta * unit lift) / kpi_lift_se``
    (``sigma`` the data's weekly noise sd; the unit lift is the candidate's adstock + saturation over
    the history with the test's extra spend added, minus without, carry-over included), and the
-   search adds the tests' chi-square to each candidate's score (``_Calibration``). Without lift
-   tests the fit is unchanged.
+   search adds the tests' chi-square to each candidate's score (``_Calibration``). A touchpoint
+   with tests has neither the ridge nor the pooling of marginal ROIs: the experiments, not the
+   shrinkage, set its effect size. A touchpoint the history cannot identify (step 1) is kept
+   when it has tests and some spend: its beta then comes from the tests, its shape from the
+   prior and the search (``diagnostics["identified_by"] == "lift tests"``); a lock-step
+   partner without tests stays in the nuisance column. Without lift tests the fit is unchanged.
 
 Same inputs and ``seed`` give a bit-identical ``model.json``.
 """
@@ -109,6 +114,9 @@ PRIOR_SHAPE_SD = 0.5
 MIN_SPEND_CV = 0.01
 #: Spend of two touchpoints correlated beyond this cannot be told apart.
 MAX_SPEND_CORRELATION = 0.98
+#: Ridge of a touchpoint measured by lift tests, relative to the others' (in the square root of
+#: the penalty): the tests, not the shrinkage, set its effect size.
+TESTED_RIDGE = 1e-3
 #: Nuisance decay for a lock-step group's joint (linear) effect.
 GROUP_DECAY = 0.3
 RECENT_WEEKS = 13
@@ -372,7 +380,8 @@ class _Pool:
 
 
 def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None,
-           cal: tuple[np.ndarray, np.ndarray] | None = None) -> _Solved:
+           cal: tuple[np.ndarray, np.ndarray] | None = None,
+           ridge_w: np.ndarray | None = None) -> _Solved:
     """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
 
     With ``cal = (L, r)``, each lift test is one more row of the least squares: ``L[t, j]`` is
@@ -393,7 +402,8 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
         s = _media_scale(M)
         s = np.where(s > 1e-12, s, 1.0)
         R = fr.residual(M) / s
-        A = np.vstack([R, fr.sqrt_alpha * np.eye(k)])
+        pen = fr.sqrt_alpha * (np.ones(k) if ridge_w is None else ridge_w)
+        A = np.vstack([R, np.diag(pen)])
         rhs = np.concatenate([fr.y_res, np.zeros(k)])
         if cal is not None and cal[1].size:
             A = np.vstack([A, cal[0] / s])
@@ -502,13 +512,13 @@ def _score_chunk(
         nr = fold.y_res.shape[0]
         k = A.shape[1]
         rhs = np.concatenate([fold.y_res, np.zeros(k)])
-        alpha = fold.sqrt_alpha**2
+        alpha = np.diag(A[nr : nr + k]) ** 2  # the ridge of each column (its penalty row)
         top = A[:nr]
         # Gram matrix and gradient of every candidate: only row/column j differ
-        H0 = top.T @ top + alpha * np.eye(k)
+        H0 = top.T @ top + np.diag(alpha)
         g0 = top.T @ fold.y_res
         cross = R.T @ top  # (n_cand, k): candidate column against the others
-        cross[:, j] = np.einsum("ij,ij->j", R, R) + alpha
+        cross[:, j] = np.einsum("ij,ij->j", R, R) + alpha[j]
         gj = R.T @ fold.y_res
         H = np.broadcast_to(H0, (n_cand, k, k)).copy()
         H[:, j, :] = cross
@@ -643,6 +653,7 @@ def _research(
     penalty: np.ndarray,
     prior_weight: float,
     cal: _Calibration | None = None,
+    ridge_w: np.ndarray | None = None,
 ) -> dict[int, int]:
     """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
     step in decay and/or scale if that lowers the error on the out-of-bag weeks (those the
@@ -657,7 +668,7 @@ def _research(
     cur = _fold_tp(fr, Zoob, M, rows, oob)
     if cal is not None and n_cal:
         cur = cur.with_cal(cal.matrix(choice, slots, k))
-    A = np.vstack([cur.R, fr.sqrt_alpha * np.eye(k)])
+    A = np.vstack([cur.R, np.diag(fr.sqrt_alpha * (np.ones(k) if ridge_w is None else ridge_w))])
     E = cur.E.copy()
     out = dict(choice)
     for i in order:
@@ -728,12 +739,15 @@ def _fmt(x: float) -> str:
 
 def _pool_for(ch: dict[int, int], searched: Sequence[int], grid: Sequence[_Cand],
               mean_ads: dict[tuple[int, float], float], mean_spend: np.ndarray, strength: float,
-              width: int) -> _Pool:
+              width: int, unpooled: Sequence[int] = ()) -> _Pool:
     """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
-    state), for the shapes ``ch``; lock-step groups' columns are not pooled."""
+    state), for the shapes ``ch``; lock-step groups' columns and the columns ``unpooled``
+    (touchpoints measured by lift tests) are not pooled."""
     marg = np.zeros(width)
     spend = np.zeros(width)
     for k_, i in enumerate(searched):
+        if k_ in unpooled:
+            continue
         c = grid[ch[i]]
         f = 1.0 / (1.0 - c.decay)
         params = {"beta": 1.0, **c.params(mean_ads[(i, c.decay)])}
@@ -769,6 +783,8 @@ class _Bootstrap:
     pool_marginal: float
     pool: _Pool
     cal: _Calibration | None = None
+    ridge_w: np.ndarray | None = None
+    unpooled: tuple[int, ...] = ()
 
 
 def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]]:
@@ -797,6 +813,7 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
             ctx.penalty,
             ctx.shape_prior,
             ctx.cal,
+            ctx.ridge_w,
         )
         Mb = np.hstack(
             [np.column_stack([ctx.cand_cols[i][:, bchoice[i]] for i in ctx.searched]), ctx.G]
@@ -805,7 +822,7 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
         Mb = M
     bpool = (
         _pool_for(bchoice, ctx.searched, ctx.grid, ctx.mean_ads, ctx.mean_spend,
-                  ctx.pool_marginal, M.shape[1])
+                  ctx.pool_marginal, M.shape[1], ctx.unpooled)
         if bchoice != ctx.choice
         else ctx.pool
     )
@@ -816,7 +833,7 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
         if ctx.cal is not None and ctx.cal.n
         else None
     )
-    return _solve(frb, Mb[rows], Z[rows], bpool, bcal).beta, bchoice
+    return _solve(frb, Mb[rows], Z[rows], bpool, bcal, ctx.ridge_w).beta, bchoice
 
 
 def _bootstrap_draws(ctx: _Bootstrap, draws: Sequence[int]
@@ -950,8 +967,10 @@ def fit_model(
         residual ``(kpi_lift - model lift) / kpi_lift_se`` is weighted by the data's weekly noise
         sd, in the holdout, final and every bootstrap fit; in the shape search each candidate's
         cross-validated score adds the tests' chi-square. Per-test results go to
-        ``diagnostics["calibration"]``. Tests on a touchpoint that is not identifiable are
-        reported but not used.
+        ``diagnostics["calibration"]``. A tested touchpoint is exempt from the ridge and the
+        pooling; one the history cannot identify (no variation, lock-step) is kept for its tests
+        (beta from the tests, shape from the prior and search); tests on a touchpoint without
+        any spend are reported but not used.
 
     Returns
     -------
@@ -1037,6 +1056,21 @@ def fit_model(
         holdout = n // 4
     n_train = n - holdout
 
+    # ---- lift tests of this KPI (they can keep a touchpoint the history cannot identify) ------
+    if isinstance(calibration, (str, Path)):
+        calibration = read_calibration(calibration, history)
+    tests = [
+        t for t in (calibration or ())
+        if (t.kpi or journey.kpi) == spec.id
+    ]
+    tp_index = {t.id: k for k, t in enumerate(tps)}
+    for t in tests:
+        if t.touchpoint not in tp_index:
+            raise ModelError(
+                f"lift test in row {t.row} is on touchpoint {t.touchpoint!r}, which the journey "
+                "lacks", field="calibration")
+    n_tests_of = {i: sum(tp_index[t.touchpoint] == i for t in tests) for i in range(len(tps))}
+
     # ---- identifiability ------------------------------------------------------------------
     reasons: list[str | None] = [_spend_problem(X[:, i], n_train, holdout) for i in range(len(tps))]
     ident = [r is None for r in reasons]
@@ -1051,27 +1085,48 @@ def fit_model(
                     edges.append((a, b))
                     corr_of[(live[a], live[b])] = corr_of[(live[b], live[a])] = float(cm[a, b])
     groups = [[live[k] for k in g] for g in _components([str(i) for i in live], edges)]
+    # a touchpoint the history cannot identify but a lift test measures is kept: the tests fix
+    # its beta, the shape prior (and whatever the search finds) its curve. Lock-step members
+    # with tests leave their group; the untested rest stay a nuisance column, so their effect
+    # neither leaks into the tested ones nor is invented.
+    by_tests = [
+        n_tests_of[i] > 0
+        and float(X[:, i].max()) > 0
+        and (not ident[i] or any(i in g for g in groups))
+        for i in range(len(tps))
+    ]
     group_cols: list[np.ndarray] = []
     unattributed: list[dict[str, Any]] = []
-    for g in groups:
+    for g_all in groups:
+        g = [i for i in g_all if not by_tests[i]]
         names = [tps[i].id for i in g]
         gname = "group:" + "+".join(names)
-        for i in g:
-            partners = [(tps[j].id, corr_of[(i, j)]) for j in g if (i, j) in corr_of]
+        for i in g_all:
+            partners = [(tps[j].id, corr_of[(i, j)]) for j in g_all if (i, j) in corr_of]
             desc = ", ".join(f"{pid!r} (correlation {c:.3f})" for pid, c in partners)
             ident[i] = False
             reasons[i] = (
                 f"weekly spend moves in lock-step with {desc}: their effects cannot be told "
-                f"apart; their joint effect is kept as {gname!r} in the model's fit"
+                "apart"
+                + (f"; their joint effect is kept as {gname!r} in the model's fit"
+                   if not by_tests[i] else "")
             )
+        if not g:
+            continue
         gx = C.geometric_adstock(X[:, g].sum(axis=1), GROUP_DECAY)
         scale = float(gx.mean()) or 1.0
         group_cols.append(gx / scale)
         unattributed.append({"name": gname, "members": names, "decay": GROUP_DECAY, "scale": scale})
-    searched = [i for i in range(len(tps)) if ident[i]]
-    dropped = [tps[i].id for i in range(len(tps)) if not ident[i]]
+    searched = [i for i in range(len(tps)) if ident[i] or by_tests[i]]
+    dropped = [tps[i].id for i in range(len(tps)) if not ident[i] and not by_tests[i]]
     if dropped:
         warnings.append(f"not identifiable, curve set flat (beta 0): {', '.join(dropped)}")
+    kept = [tps[i].id for i in range(len(tps)) if by_tests[i]]
+    if kept:
+        warnings.append(
+            "not identifiable from the history, kept for their lift tests (beta from the "
+            f"tests, curve shape from the prior): {', '.join(kept)}"
+        )
 
     # ---- candidate columns per searched touchpoint ---------------------------------------
     grid = _grid(fams, allow_s_curves)
@@ -1108,20 +1163,8 @@ def fit_model(
     G = np.column_stack(group_cols) if group_cols else np.zeros((n, 0))
 
     # ---- lift tests: model lift per unit beta of every candidate ------------------------------
-    if isinstance(calibration, (str, Path)):
-        calibration = read_calibration(calibration, history)
-    tests = [
-        t for t in (calibration or ())
-        if (t.kpi or journey.kpi) == spec.id
-    ]
-    tp_index = {t.id: k for k, t in enumerate(tps)}
     slots_all = {i: k for k, i in enumerate(searched)}
     used = [t for t in tests if tp_index.get(t.touchpoint) in slots_all]
-    for t in tests:
-        if t.touchpoint not in tp_index:
-            raise ModelError(
-                f"lift test in row {t.row} is on touchpoint {t.touchpoint!r}, which the journey "
-                "lacks", field="calibration")
     cal: _Calibration | None = None
     if used:
         unit = {i: np.zeros((len(used), len(grid))) for i in searched}
@@ -1139,6 +1182,16 @@ def fit_model(
             np.array([t.kpi_lift_se for t in used]),
             1.0,
         )
+
+    # ridge of each media column relative to ``ridge``: a touchpoint a lift test measures has
+    # its contribution supported by the experiment (the ridge guards against contributions the
+    # data do not support, and would shrink the measured effect); a trace of it is kept so the
+    # search's normal equations stay positive definite
+    tested = tuple(k_ for k_, i in enumerate(searched) if cal is not None and n_tests_of[i])
+    ridge_w: np.ndarray | None = None
+    if tested:
+        ridge_w = np.ones(len(searched) + G.shape[1])
+        ridge_w[list(tested)] = TESTED_RIDGE
 
     def noise_sd(ch: dict[int, int], rows: np.ndarray) -> float:
         """Weekly noise sd of a fit without the tests, for the shapes ``ch``, on ``rows``."""
@@ -1208,7 +1261,8 @@ def fit_model(
                 if fg is not None:
                     A[:nr, len(searched) :] = fg.R
                     E[:, len(searched) :] = fg.E
-                A[nr:, :] = fold.sqrt_alpha * np.eye(k_media)
+                A[nr:, :] = np.diag(fold.sqrt_alpha * (ridge_w if ridge_w is not None
+                                                       else np.ones(k_media)))
                 As.append(A)
                 Es.append(E)
             return As, Es
@@ -1269,7 +1323,8 @@ def fit_model(
     mean_ads = {(i, d): mean_ad(i, d) for i in searched for d in DECAY_GRID}
 
     def pool_for(ch: dict[int, int]) -> _Pool:
-        return _pool_for(ch, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1])
+        return _pool_for(ch, searched, grid, mean_ads, mean_spend, float(pool_marginal),
+                         M.shape[1], tested)
 
     pool = pool_for(choice)
     cal_rows = None
@@ -1284,7 +1339,7 @@ def fit_model(
     if holdout > 0:
         tr = np.arange(n_train)
         fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
-        sol = _solve(fr, M[tr], Z[tr], pool, cal_rows)
+        sol = _solve(fr, M[tr], Z[tr], pool, cal_rows, ridge_w)
         yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
         mape_ho = _mape(y[n_train:], yhat)
         nrmse_ho = _nrmse(y[n_train:], yhat)
@@ -1292,7 +1347,7 @@ def fit_model(
 
     # ---- final fit on all weeks --------------------------------------------------------------
     fr_all = _make_frame(Z, y, ridge, baseline_ridge)
-    final = _solve(fr_all, M, Z, pool, cal_rows)
+    final = _solve(fr_all, M, Z, pool, cal_rows, ridge_w)
     report("refit", 2, 2)
 
     # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
@@ -1322,6 +1377,8 @@ def fit_model(
         pool_marginal=float(pool_marginal),
         pool=pool,
         cal=cal,
+        ridge_w=ridge_w,
+        unpooled=tested,
     )
     draws_beta = np.zeros((n_bootstrap, M.shape[1]))
     draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
@@ -1398,6 +1455,13 @@ def fit_model(
             "steady_state_roi": steady,
             "weeks_with_spend": int((x > 0).sum()),
         }
+        if by_tests[i]:
+            diag["identified_by"] = "lift tests"
+            w.append(
+                f"not identifiable from the history ({reasons[i]}); kept because "
+                f"{n_tests_of[i]} lift test(s) measure it: its beta comes from the tests, its "
+                "curve shape from the prior"
+            )
         if i in slot:
             diag["search"] = {**cand.describe(), "mean_adstock": mean_a}
             if n_bootstrap:
