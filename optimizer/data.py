@@ -199,19 +199,26 @@ class History:
         return len(self.frame)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_csv_text(path: Path, what: str) -> pd.DataFrame:
+    """A CSV file as strings (nothing parsed yet), with clear errors for a missing, empty or
+    unreadable ``what`` file (``"history"``, ``"calibration"``)."""
     if not path.exists():
-        raise DataError("the history file does not exist", path=path)
+        raise DataError(f"the {what} file does not exist", path=path)
     if path.is_dir():
         raise DataError("expected a CSV file, got a folder", path=path)
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataError("the history file is empty", path=path)
+        raise DataError(f"the {what} file is empty", path=path)
     try:
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
     df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    df = _read_csv_text(path, "history")
     if df.empty:
         raise DataError("the history file has a header but no rows of data", path=path)
     return df
@@ -462,18 +469,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
     journey. Errors name the file, the row (the header is row 1), the field and the value.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError("the calibration file does not exist", path=path)
-    if path.is_dir():
-        raise DataError("expected a CSV file, got a folder", path=path)
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DataError("the calibration file is empty", path=path)
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df = _read_csv_text(path, "calibration")
     allowed = (*CALIBRATION_COLUMNS, "kpi")
     for c in CALIBRATION_COLUMNS:
         if c not in df.columns:
