@@ -282,12 +282,15 @@ def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed
               help="mean: maximise the expected KPI over the model's bootstrap draws.")
 @click.option("--uncertainty", is_flag=True,
               help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
-                   "every line item's spend and of total KPI.")
+                   "every line item's spend and of total KPI (the draws run on --workers or "
+                   "--scheduler when given).")
 @_solver_options
+@_executor_options
 @_ledger_options
 @handle_errors
 def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None, robust: str,
              uncertainty: bool, solver: str, tolerance: float, time_limit: float | None,
+             workers: int | None, scheduler: str | None,
              ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """Allocate the budget of a scenario: the certified-optimal plan per line item.
 
@@ -326,9 +329,10 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
 
         sc = load_scenario(scenario)
         model = read_model(model_path or sc.model)
-        with _progress("re-optimising on each bootstrap draw", quiet) as bar:
+        with _executor(workers, scheduler, quiet) as ex, \
+                _progress("re-optimising on each bootstrap draw", quiet) as bar:
             unc = plan_uncertainty(sc, model, plan, solver=solver, time_limit=time_limit,
-                                   progress=bar)
+                                   progress=bar, executor=ex)
     extra = {"uncertainty": unc.to_dict()} if unc is not None else None
     _record("optimize", opts, plan, ledger_file, no_ledger, quiet, extra)
     if not quiet:

@@ -388,3 +388,22 @@ def test_a_server_that_is_not_a_dask_scheduler_is_a_clear_error(reply):
     assert address in res.stderr and "Dask scheduler" in res.stderr
     assert "Traceback" not in res.output and "internal error" not in res.output
     assert elapsed < 6, elapsed
+
+
+def test_plan_uncertainty_on_the_cluster_equals_in_process(cluster):
+    """optimize --uncertainty: one re-optimisation per bootstrap draw, as tasks of the cluster."""
+    from optimizer.allocate import allocate
+    from optimizer.response.model import model_from_dict
+    from optimizer.scenario import scenario_from_dict
+    from optimizer.workflow.robust import plan_uncertainty
+    from tests.factories import tiny_model_with_draws
+
+    sc = scenario_from_dict({"name": "base", "model": "m", "horizon_weeks": 13, "budget": 1_300_000,
+                             "touchpoints": {"tv": {"max": 900_000}}})
+    model = model_from_dict(tiny_model_with_draws(7))
+    plan = allocate(sc, model)
+    seen: list[int] = []
+    here = plan_uncertainty(sc, model, plan)
+    there = plan_uncertainty(sc, model, plan, executor=cluster, progress=lambda d, n: seen.append(d))
+    assert there.to_dict() == here.to_dict()  # bit for bit
+    assert there.solved == 7 and seen[-1] == 7

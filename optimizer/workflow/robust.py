@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.errors import ModelError
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
+from optimizer.workflow.executor import Executor, using
 
 ROBUST_MODES = ("none", "mean")
 PERCENTILES = (10.0, 50.0, 90.0)
@@ -187,15 +189,29 @@ class Uncertainty:
         }
 
 
+def _draw_plan(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
+               ) -> tuple[list[float], float] | None:
+    """One draw's optimum (an executor task): spend per line item and total KPI, or None."""
+    scenario, m, ids, kw = task
+    p = allocate(scenario, m, tolerance=SPREAD_TOLERANCE, kkt_tolerance=SPREAD_KKT_TOLERANCE,
+                 diagnose=False, **kw)
+    if not p.ok:
+        return None
+    by_id = {li.id: li.spend for li in p.line_items}
+    return [by_id.get(i, 0.0) for i in ids], float(p.total_kpi)
+
+
 def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
                      solver: str = "highs", time_limit: float | None = None,
                      extra_models: Mapping[str, CurveSet] | None = None,
-                     progress: Progress | None = None) -> Uncertainty:
+                     progress: Progress | None = None, executor: Executor | None = None
+                     ) -> Uncertainty:
     """Re-optimise ``scenario`` on each of the model's draws; the spread of the plans, and of
     ``plan``'s own KPI on each draw's curves.
 
-    Each draw's plan is certified within ``SPREAD_TOLERANCE`` (0.1%). Raises ``ModelError`` when
-    the model has no draws.
+    Each draw's plan is certified within ``SPREAD_TOLERANCE`` (0.1%). The draws are independent
+    tasks of ``executor`` (in-process by default; a Dask cluster with ``--workers``/``--scheduler``),
+    with the same results wherever they run. Raises ``ModelError`` when the model has no draws.
     """
     models = draw_models(model)
     ids = [li.id for li in plan.line_items]
@@ -203,20 +219,18 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
     spends = np.full((len(models), len(ids)), np.nan)
     optimum = np.full(len(models), np.nan)
     own = np.zeros((len(models), len(ids)))
+    kw = {"solver": solver, "time_limit": time_limit, "extra_models": dict(extra_models or {})}
+    tasks = [(scenario, m, ids, kw) for m in models]
+    step = None if progress is None else (lambda done, total, _k: progress(done, total))
+    with using(executor) as ex:
+        results = ex.map(_draw_plan, tasks, progress=step)
     solved = 0
-    for k, m in enumerate(models):
-        p = allocate(scenario, m, solver=solver, tolerance=SPREAD_TOLERANCE,
-                     kkt_tolerance=SPREAD_KKT_TOLERANCE, time_limit=time_limit,
-                     extra_models=dict(extra_models or {}), diagnose=False)
-        if p.ok:
+    for k, (m, res) in enumerate(zip(models, results, strict=True)):
+        if res is not None:
             solved += 1
-            by_id = {li.id: li.spend for li in p.line_items}
-            spends[k] = [by_id.get(i, 0.0) for i in ids]
-            optimum[k] = p.total_kpi
+            spends[k], optimum[k] = res
         for j, li in enumerate(plan.line_items):
             own[k, j] = float(m.touchpoints[li.id].horizon_kpi(li.spend, weeks))
-        if progress is not None:
-            progress(k + 1, len(models))
     items = tuple(ItemSpread(li.id, li.stage, li.spend, Spread.of(spends[:, j]), Spread.of(own[:, j]))
                   for j, li in enumerate(plan.line_items))
     notes = []
