@@ -309,7 +309,15 @@ def _probe(address: str, timeout: float) -> None:
     hint = (f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
             "or check the address")
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} (no answer to connect "
+                           f"within {timeout:.1f} s); {hint}", field="--scheduler") from None
+    except OSError as e:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
+                           field="--scheduler") from None
+    try:
+        with sock:
             sock.settimeout(max(0.1, timeout - (time.perf_counter() - t0)))
             head = b""
             while len(head) < 8:
@@ -319,8 +327,8 @@ def _probe(address: str, timeout: float) -> None:
                 head += chunk
     except TimeoutError:
         raise ClusterError(
-            f"no Dask scheduler answered at {address} within {timeout:.1f} s (something may be "
-            f"listening there, but it is not a Dask scheduler); {hint}", field="--scheduler") from None
+            f"no Dask scheduler answered at {address} within {timeout:.1f} s (something accepts "
+            f"connections there, but it is not a Dask scheduler); {hint}", field="--scheduler") from None
     except OSError as e:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
                            field="--scheduler") from None
