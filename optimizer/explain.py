@@ -511,9 +511,7 @@ def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, mar
             txt += (f"; raising {labels[0]} by {fmt_amount(step)} would add about "
                     f"{fmt_amount(gain)} {ctx.obj_word}")
         elif gain is not None:
-            # the rule sits just below where the optimiser would stop: a whole step overshoots
-            txt += (f", but only a little: raising {labels[0]} by a whole {fmt_amount(step)} would "
-                    f"overshoot and lose about {fmt_amount(-gain)} {ctx.obj_word}")
+            txt += _overshoot("raising", labels[0], step, gain, ctx)
         return txt + "."
     if role == HELD_UP:
         txt = (f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kw}, below "
@@ -522,9 +520,7 @@ def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, mar
             txt += (f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
                     f"{fmt_amount(step)} it holds in")
         elif gain is not None:
-            # the rule sits just above where the optimiser would stop: a whole step overshoots
-            txt += (f", but only a little: lowering {labels[0]} by a whole {fmt_amount(step)} "
-                    f"would overshoot and lose about {fmt_amount(-gain)} {ctx.obj_word}")
+            txt += _overshoot("lowering", labels[0], step, gain, ctx)
         return txt + "."
     if role == UNFUNDED:
         inc = (f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "
@@ -547,6 +543,13 @@ def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, mar
                 f"(the hurdle, {fmt_ratio(hurdle)}, and more once the rest is cut back)."
                 + _forced_in(nxt, ctx))
     return "The scenario is infeasible at this budget."
+
+
+def _overshoot(verb: str, label: str, step: float, gain: float, ctx: _Context) -> str:
+    """A rule sitting just short of where the optimiser would stop: a whole step moving it
+    overshoots, and the re-solve says the step loses (``gain`` < 0)."""
+    return (f", but only a little: {verb} {label} by a whole {fmt_amount(step)} would overshoot "
+            f"and lose about {fmt_amount(-gain)} {ctx.obj_word}")
 
 
 def _forced_in(nxt: Move | None, ctx: _Context) -> str:

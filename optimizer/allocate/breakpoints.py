@@ -58,54 +58,17 @@ class HorizonCurve:
         return sum(w * self.weeks * r.saturation_level for w, r in self._terms())
 
 
-def _probe_grid(lo: float, hi: float, n: int = 300) -> np.ndarray:
-    """Linear and geometric points over [lo, hi], so both ends of wide ranges are resolved."""
-    if hi <= lo:
-        return np.array([lo])
-    lin = np.linspace(lo, hi, n)
-    start = max(lo, hi * 1e-7) if lo <= 0 else lo
-    geo = np.geomspace(start, hi, n) if start > 0 else lin
-    return np.unique(np.concatenate([[lo], lin, geo, [hi]]))
-
-
-def curvature_breakpoints(curve: HorizonCurve, lo: float, hi: float, n_pieces: int = 12,
-                          extra: tuple[float, ...] = ()) -> np.ndarray:
-    """Breakpoints over ``[lo, hi]`` with density ∝ sqrt(|F''|), plus ``0``, ``lo``, ``hi`` and ``extra``.
-
-    For an S-curve the inflection point is always a breakpoint, so convex and concave pieces
-    never share a piece.
-    """
-    lo, hi = float(lo), float(hi)
-    pts = [0.0, lo, hi, *[e for e in extra if 0.0 <= e <= hi]]
-    if hi > lo and n_pieces > 1:
-        g = _probe_grid(lo, hi)
-        with np.errstate(invalid="ignore", over="ignore"):
-            c = np.sqrt(np.abs(curve.curvature(g)))
-        c = np.where(np.isfinite(c), c, 0.0)
-        # cap the singular density at the origin (hill shape < 1) so it cannot swallow every piece
-        if c.max() > 0:
-            c = np.minimum(c, np.quantile(c, 0.995) * 4 + 1e-300)
-        seg = 0.5 * (c[1:] + c[:-1]) * np.diff(g)
-        total = seg.sum()
-        # 15% uniform share keeps flat stretches from going without pieces
-        uni = np.diff(g) / (hi - lo) * (total if total > 0 else 1.0)
-        w = 0.85 * seg + 0.15 * uni
-        cum = np.concatenate([[0.0], np.cumsum(w)])
-        targets = np.linspace(0.0, cum[-1], n_pieces + 1)[1:-1]
-        pts.extend(np.interp(targets, cum, g).tolist())
-    if not curve.concave and 0 < curve.inflection < hi:
-        pts.append(curve.inflection)
-    return _clean(np.array(pts), hi)
-
-
 def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
                      extra: list[tuple[float, ...]] | None = None, probe: int = 64) -> list[np.ndarray]:
-    """``curvature_breakpoints`` for every line item of a ``CurveBank`` at once (vectorised).
+    """Breakpoints over each line item's ``[lo, hi]`` with density ∝ sqrt(|F''|), plus ``0``,
+    ``lo``, ``hi`` and its ``extra`` points; an S-curve's inflection point is always one, so convex
+    and concave pieces never share a piece.
 
-    The same placement — density ∝ sqrt(|F''|) over linear and geometric probes, the singular
-    density at the origin capped, 15% spread uniformly — with every line item's curvature
-    evaluated, integrated and inverted in whole-array operations: at 10,000 line items this is
-    what keeps the first round cheap.
+    The density is integrated over linear and geometric probes (so both ends of wide ranges are
+    resolved), its singularity at the origin (hill shape < 1) capped so that it cannot swallow every
+    piece, and 15% of it spread uniformly so that flat stretches keep some pieces. Every line
+    item's curvature is evaluated, integrated and inverted in whole-array operations: at 10,000
+    line items this is what keeps the first round cheap.
     """
     lo = np.asarray(lo, float)
     hi = np.asarray(hi, float)

@@ -31,7 +31,7 @@ from optimizer.allocate.breakpoints import (
 )
 from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
-from optimizer.allocate.polish import kpi_bank, polish
+from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem, money
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet
@@ -177,8 +177,8 @@ def plan_without_lp(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray,
     if problem.needs_binaries:
         return None
     t0 = time.perf_counter()
-    pol = polish(problem, bank, np.maximum(np.asarray(x0, float), 0.0), duals)
-    if pol is None or violation(problem, pol.x) > 1e-9:
+    pol = _feasible_polish(problem, bank, np.maximum(np.asarray(x0, float), 0.0), duals)
+    if pol is None:
         return None
     x = pol.x
     value = _true_objective(problem, bank, x)
@@ -246,12 +246,21 @@ def _polished(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: S
               ) -> tuple[np.ndarray, SolveOutcome]:
     """The LP's plan moved to the smooth problem's exact optimum for its active set, when that
     succeeds, holds every constraint and is at least as good; else the LP's plan unchanged."""
-    pol = polish(problem, bank, x, out.duals)
-    if pol is None or violation(problem, pol.x) > 1e-9:
+    pol = _feasible_polish(problem, bank, x, out.duals)
+    if pol is None:
         return x, out
     if not _better(problem, _true_objective(problem, bank, pol.x), _true_objective(problem, bank, x)):
         return x, out
     return pol.x, SolveOutcome(out.status, out.objective, pol.duals, out.slacks, out.seconds, out.solver)
+
+
+def _feasible_polish(problem: AllocationProblem, bank: CurveBank, x: np.ndarray,
+                     duals: dict[str, float]) -> Polished | None:
+    """The polish step from ``(x, duals)``, kept only if its plan holds every rule to 1e-9."""
+    pol = polish(problem, bank, x, duals)
+    if pol is None or violation(problem, pol.x) > 1e-9:
+        return None
+    return pol
 
 
 def violation(problem: AllocationProblem, x: np.ndarray) -> float:
@@ -263,8 +272,7 @@ def violation(problem: AllocationProblem, x: np.ndarray) -> float:
         if con.on_kpi:
             k = con.kpi or problem.kpi
             if k not in kvals:
-                kvals[k] = np.array([float(it.kpis[k].value(x[it.index])) if k in it.kpis else 0.0
-                                     for it in problem.items])
+                kvals[k] = kpi_bank(problem, k).value(x)
             v = kvals[k]
         else:
             v = x

@@ -33,7 +33,7 @@ import numpy as np
 
 from optimizer.allocate import Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.bank import CurveBank
-from optimizer.allocate.breakpoints import _clean, curvature_breakpoints, refine_around
+from optimizer.allocate.breakpoints import _clean, bank_breakpoints, refine_around
 from optimizer.allocate.engine import (
     DEFAULT_KKT_TOLERANCE,
     DEFAULT_PIECES,
@@ -235,8 +235,8 @@ class _WarmWalk:
         # one bank holding every line item once per price level, for one vectorised bisection
         self.tiled = CurveBank.of([it.curve for it in items] * len(self.factors))
         # a concave line item's optimum follows its price: a coarse background will do
-        self.coarse = [curvature_breakpoints(it.curve, it.lo, it.hi, COARSE_PIECES)
-                       for it in items]
+        self.coarse = bank_breakpoints(self.bank, self.lo, np.array([it.hi for it in items]),
+                                       np.full(self.n, COARSE_PIECES))
 
     # --- best responses ---------------------------------------------------------------------
     def caps(self, budget: float) -> np.ndarray:
