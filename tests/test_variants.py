@@ -242,8 +242,8 @@ def test_warm_sweep_matches_the_naive_loop_on_the_tiny_world(world):
     warm = sweep(sc, model, grid)
     cold = sweep(sc, model, grid, warm=False)
     _same_frontier(warm, cold)
-    # the warm walk reuses breakpoints predicted from its neighbours: never more LP rounds
-    assert sum(p.rounds for p in warm.plans) <= sum(p.rounds for p in cold.plans)
+    # the warm walk certifies most budgets from the previous one's plan with no LP at all
+    assert sum(p.rounds for p in warm.plans) < sum(p.rounds for p in cold.plans)
     assert [p.budget for p in warm.plans] == list(grid)
     steps = [Frontierish.marginal(p) for p in warm.plans]
     assert steps == sorted(steps, reverse=True)  # diminishing returns

@@ -192,9 +192,8 @@ def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: b
     name = name.lower()
     if name == "highs":
         _silence_highs_banner()
-        # presolve is pathologically slow on our shape (few rows, many bounded columns); for our
-        # MILPs too: off, the 20 S-curve worlds of benchmarks/allocation.py took 4.2 s instead of
-        # 7.4 s with the same plans and bounds
+        # presolve is pathologically slow on our shape (few rows, many bounded columns), for our
+        # MILPs too (benchmarks/allocation.py's S-curve section, benchmarks/README.md)
         opts: dict[str, object] = {"presolve": "off"}
         if not mip and columns > IPM_COLUMNS:
             opts["solver"] = "ipm"
