@@ -283,13 +283,18 @@ def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed
 @click.option("--uncertainty", is_flag=True,
               help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
                    "every line item's spend and of total KPI (the draws run on --workers or "
-                   "--scheduler when given).")
+                   "--scheduler when given), and where an experiment pays: the value of "
+                   "knowing each touchpoint's curve exactly (EVPPI).")
+@click.option("--no-value-of-information", "no_voi", is_flag=True,
+              help="With --uncertainty: skip the value of information (it re-optimises the "
+                   "scenario touchpoints × draws more times).")
 @_solver_options
 @_executor_options
 @_ledger_options
 @handle_errors
 def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None, robust: str,
-             uncertainty: bool, solver: str, tolerance: float, time_limit: float | None,
+             uncertainty: bool, no_voi: bool, solver: str, tolerance: float,
+             time_limit: float | None,
              workers: int | None, scheduler: str | None,
              ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
     """Allocate the budget of a scenario: the certified-optimal plan per line item.
@@ -301,6 +306,7 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
       budgetopt optimize scenarios/base.yaml
       budgetopt optimize scenarios/base.yaml --format json -o plan.json
       budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
+      budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
     from optimizer.render import planning, tables
     from optimizer.workflow.ledger import execute
@@ -331,8 +337,11 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
         model = read_model(model_path or sc.model)
         with _executor(workers, scheduler, quiet) as ex, \
                 _progress("re-optimising on each bootstrap draw", quiet) as bar:
+            from optimizer.workflow.compare import extra_models_for
+
             unc = plan_uncertainty(sc, model, plan, solver=solver, time_limit=time_limit,
-                                   progress=bar, executor=ex)
+                                   extra_models=extra_models_for(sc), progress=bar, executor=ex,
+                                   value_of_information=not no_voi)
     extra = {"uncertainty": unc.to_dict()} if unc is not None else None
     _record("optimize", opts, plan, ledger_file, no_ledger, quiet, extra)
     if not quiet:

@@ -151,6 +151,11 @@ def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
                                 "kpi_p10": it.kpi_spread.p10, "kpi_p50": it.kpi_spread.p50,
                                 "kpi_p90": it.kpi_spread.p90} for it in uncertainty.items])
         df = df.merge(spread, on="id", how="left")
+        voi = uncertainty.value_of_information
+        if voi is not None:
+            evppi = pd.DataFrame([{"id": t.id, "evppi": t.evppi} for t in voi.touchpoints],
+                                 columns=["id", "evppi"])
+            df = df.merge(evppi, on="id", how="left")
     return _csv(df)
 
 
@@ -173,9 +178,63 @@ def uncertainty_renderable(u: Uncertainty) -> Group:
     parts.append(Text(f"total {kpi} re-optimised on each draw: P10 {fmt_money(o.p10)}, "
                       f"P50 {fmt_money(o.p50)}, P90 {fmt_money(o.p90)}"
                       f" ({u.solved} of {u.draws} draws solved)"))
+    if u.value_of_information is not None:
+        parts.extend(value_renderables(u))
     for n in u.notes:
         parts.append(Text(n, style="yellow"))
     return Group(*parts)
+
+
+def _share(v: float | None) -> str:
+    """A share as a percentage, unsigned; – when undefined."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return "0.0%" if abs(v) < 0.0005 else f"{v:.1%}"
+
+
+#: how many touchpoints "where an experiment pays" lists
+TOP_EVPPI = 5
+
+
+def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
+    """"Where an experiment pays": the touchpoints whose curve uncertainty costs the plan the most
+    KPI (one-at-a-time EVPPI), the overall EVPI, and a plain reading of the largest."""
+    v = u.value_of_information
+    if v is None:
+        return []
+    kpi = u.plan.kpi
+    parts: list[Any] = []
+    rows = [t for t in v.touchpoints if math.isfinite(t.evppi)][:top]
+    if rows:
+        t = Table(box=box.SIMPLE_HEAD, title=f"Where an experiment pays (EVPPI: the {kpi} at "
+                  f"stake in each curve; top {len(rows)} of {len(v.touchpoints)})",
+                  title_justify="left")
+        for col in ("touchpoint", "stage", f"{kpi} at stake", f"of plan's {kpi}", "of EVPI"):
+            t.add_column(col, justify="left" if col in ("touchpoint", "stage") else "right")
+        for x in rows:
+            t.add_row(x.id, x.stage, fmt_money(x.evppi), _share(x.evppi_share_of_kpi),
+                      _share(x.share_of_evpi))
+        parts.append(t)
+    parts.append(Text(f"knowing every curve exactly (EVPI) would be worth {fmt_money(v.evpi)} {kpi} "
+                      f"over the plan on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the "
+                      f"plan's {kpi}); the values per touchpoint learn one curve at a time and "
+                      "need not add up to it (the uncertainties interact)"))
+    best = rows[0] if rows else None
+    if best is None:
+        parts.append(Text("no re-optimisation with one touchpoint's curve drawn gave a plan: the "
+                          "value of information per touchpoint is unknown", style="yellow"))
+    elif fmt_money(best.evppi) in ("0", "0.00") or best.evppi <= 0:
+        parts.append(Text(f"no single touchpoint's curve uncertainty costs the plan any {kpi}: "
+                          "a lift test would not change it", style="bold"))
+    else:
+        parts.append(Text(f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
+                          f"{kpi} over the plan on average ({_share(best.evppi_share_of_kpi)} of "
+                          f"the plan's {kpi}): test it first.", style="bold"))
+    return parts
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else None
 
 
 # ------------------------------------------------------------------------------------------------

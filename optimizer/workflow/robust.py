@@ -11,11 +11,18 @@ resample of the history), so
   of concave curves is concave, so this is still an exact LP: each line item's curve is the
   average of its draws (a composite curve, ``HorizonCurve.parts``, with weight 1/D per draw), and
   the allocator certifies the plan against that average as it does against a single curve.
+* **the value of information**: what not knowing the true curves costs the plan, in KPI. The
+  EVPI (expected value of perfect information) is the mean over draws of (the draw's optimum −
+  the plan's KPI on that draw's curves); a touchpoint's one-at-a-time EVPPI (expected value of
+  partial perfect information) is the same with only that touchpoint's curve drawn, every other
+  touchpoint at its point curve. A lift test pays where the EVPPI is large. The one-at-a-time
+  values need not add up to the EVPI: the touchpoints' uncertainties interact.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +170,34 @@ class ItemSpread:
 
 
 @dataclass(frozen=True)
+class TouchpointValue:
+    """A touchpoint's one-at-a-time EVPPI: what knowing its curve exactly is worth to the plan."""
+
+    id: str
+    stage: str
+    evppi: float  # KPI over the horizon, mean over the solved draws (nan: none solved)
+    evppi_share_of_kpi: float  # evppi / the plan's expected KPI over the joint draws
+    share_of_evpi: float  # evppi / the overall EVPI (nan when the EVPI is 0)
+    solved: int  # draws whose re-optimisation (this touchpoint's curve drawn) gave a plan
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "stage": self.stage, "evppi": self.evppi,
+                "evppi_share_of_kpi": self.evppi_share_of_kpi, "share_of_evpi": self.share_of_evpi}
+
+
+@dataclass(frozen=True)
+class ValueOfInformation:
+    """The EVPI of a plan and its touchpoints' one-at-a-time EVPPI (largest first)."""
+
+    evpi: float  # KPI over the horizon, mean over the joint draws that solved (nan: none)
+    expected_kpi: float  # the plan's KPI averaged over the joint draws
+    touchpoints: tuple[TouchpointValue, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"evpi": self.evpi, "touchpoints": [t.to_dict() for t in self.touchpoints]}
+
+
+@dataclass(frozen=True)
 class Uncertainty:
     """How a plan and its scenario's optimum move across the model's bootstrap draws."""
 
@@ -173,9 +208,11 @@ class Uncertainty:
     optimum_kpi: Spread  # total KPI of the re-optimised plan, across draws
     plan_kpi: Spread  # total KPI of *this* plan on each draw's curves
     notes: tuple[str, ...] = ()
+    #: EVPI and per-touchpoint EVPPI; None when not asked for (or not defined for the objective)
+    value_of_information: ValueOfInformation | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "draws": self.draws, "solved": self.solved,
             "percentiles": list(PERCENTILES),
             "total_kpi": self.optimum_kpi.to_dict(),
@@ -187,6 +224,9 @@ class Uncertainty:
                            for it in self.items],
             "notes": list(self.notes),
         }
+        if self.value_of_information is not None:
+            d["value_of_information"] = self.value_of_information.to_dict()
+        return d
 
 
 def _draw_plan(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
@@ -201,31 +241,86 @@ def _draw_plan(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
     return [by_id.get(i, 0.0) for i in ids], float(p.total_kpi)
 
 
+def partial_models(model: ResponseModel, tids: Sequence[str], d: int
+                   ) -> list[tuple[str, int, ResponseModel]]:
+    """``(touchpoint, draw, model)`` for each touchpoint of ``tids`` and each of the first ``d``
+    draws: the model with only that touchpoint's curve replaced by its draw, every other
+    touchpoint at its point curve (the models of the one-at-a-time EVPPI)."""
+    point = {tid: (dataclasses.replace(tp, draws=()) if tp.draws else tp)
+             for tid, tp in model.touchpoints.items()}
+    out = []
+    for tid in tids:
+        for k, r in enumerate(model.touchpoints[tid].draw_responses()[:d]):
+            out.append((tid, k, ResponseModel(kpi=model.kpi, touchpoints={**point, tid: r},
+                                              source=model.source)))
+    return out
+
+
+def _plan_kpi_on(m: ResponseModel, plan: Plan, weeks: float) -> float:
+    """The plan's total KPI on model ``m``'s curves."""
+    return float(sum(float(m.touchpoints[li.id].horizon_kpi(li.spend, weeks))
+                     for li in plan.line_items))
+
+
+def _regret(optimum: float, plan_kpi: float) -> float:
+    """What knowing a model's curves is worth to the plan: its optimum − the plan's KPI on it.
+
+    On every draw the plan is a feasible plan of the scenario, so the exact optimum is at least the
+    plan's KPI; but each re-optimised plan is certified only within ``SPREAD_TOLERANCE`` of its
+    optimum, so it may fall short of the plan by up to that fraction of the KPI. Such shortfalls
+    (and only those) are set to 0; a larger one is kept, to be seen (a plan infeasible on the
+    draw, e.g. under a floor on this KPI).
+    """
+    v = optimum - plan_kpi
+    if -SPREAD_TOLERANCE * max(abs(optimum), abs(plan_kpi)) <= v < 0:
+        v = 0.0
+    return float(v)
+
+
+def _share(v: float, of: float) -> float:
+    return v / of if math.isfinite(v) and math.isfinite(of) and of > 0 else float("nan")
+
+
 def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
                      solver: str = "highs", time_limit: float | None = None,
                      extra_models: Mapping[str, CurveSet] | None = None,
-                     progress: Progress | None = None, executor: Executor | None = None
-                     ) -> Uncertainty:
+                     progress: Progress | None = None, executor: Executor | None = None,
+                     value_of_information: bool = True) -> Uncertainty:
     """Re-optimise ``scenario`` on each of the model's draws; the spread of the plans, and of
     ``plan``'s own KPI on each draw's curves.
 
     Each draw's plan is certified within ``SPREAD_TOLERANCE`` (0.1%). The draws are independent
     tasks of ``executor`` (in-process by default; a Dask cluster with ``--workers``/``--scheduler``),
     with the same results wherever they run. Raises ``ModelError`` when the model has no draws.
+
+    With ``value_of_information`` (and a ``max_kpi`` scenario) also the EVPI and, per touchpoint
+    with draws, the one-at-a-time EVPPI: the scenario re-optimised on each draw of that
+    touchpoint's curve alone, another ``n_touchpoints × draws`` tasks of the same executor
+    (``progress`` counts all tasks).
     """
     models = draw_models(model)
+    n = len(models)
     ids = [li.id for li in plan.line_items]
     weeks = float(plan.horizon_weeks)
-    spends = np.full((len(models), len(ids)), np.nan)
-    optimum = np.full(len(models), np.nan)
-    own = np.zeros((len(models), len(ids)))
+    spends = np.full((n, len(ids)), np.nan)
+    optimum = np.full(n, np.nan)
+    own = np.zeros((n, len(ids)))
     kw = {"solver": solver, "time_limit": time_limit, "extra_models": dict(extra_models or {})}
-    tasks = [(scenario, m, ids, kw) for m in models]
+    notes = []
+    voi = value_of_information and scenario.objective == "max_kpi"
+    if value_of_information and not voi:
+        notes.append(f"the value of information is measured in KPI for objective max_kpi; it is "
+                     f"left out for objective {scenario.objective}")
+    tids = [li.id for li in plan.line_items
+            if li.id in model.touchpoints and model.touchpoints[li.id].draws] if voi else []
+    partial = partial_models(model, tids, n)
+    tasks = [(scenario, m, ids, kw) for m in models] + [(scenario, m, ids, kw)
+                                                       for _, _, m in partial]
     step = None if progress is None else (lambda done, total, _k: progress(done, total))
     with using(executor) as ex:
         results = ex.map(_draw_plan, tasks, progress=step)
     solved = 0
-    for k, (m, res) in enumerate(zip(models, results, strict=True)):
+    for k, (m, res) in enumerate(zip(models, results[:n], strict=True)):
         if res is not None:
             solved += 1
             spends[k], optimum[k] = res
@@ -233,7 +328,30 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
             own[k, j] = float(m.touchpoints[li.id].horizon_kpi(li.spend, weeks))
     items = tuple(ItemSpread(li.id, li.stage, li.spend, Spread.of(spends[:, j]), Spread.of(own[:, j]))
                   for j, li in enumerate(plan.line_items))
-    notes = []
+    value = None
+    if voi:
+        plan_kpis = own.sum(axis=1)
+        expected = float(np.mean(plan_kpis))
+        regrets = [_regret(float(optimum[k]), float(plan_kpis[k])) for k in range(n)
+                   if results[k] is not None]
+        evpi = float(np.mean(regrets)) if regrets else float("nan")
+        per_tp: dict[str, list[float]] = {tid: [] for tid in tids}
+        for (tid, _k, m), res in zip(partial, results[n:], strict=True):
+            if res is not None:
+                per_tp[tid].append(_regret(res[1], _plan_kpi_on(m, plan, weeks)))
+        stage = {li.id: li.stage for li in plan.line_items}
+        values = []
+        for tid, rs in per_tp.items():
+            e = float(np.mean(rs)) if rs else float("nan")
+            values.append(TouchpointValue(tid, stage[tid], e, _share(e, expected),
+                                          _share(e, evpi), len(rs)))
+        values.sort(key=lambda t: (not math.isfinite(t.evppi),
+                                   -t.evppi if math.isfinite(t.evppi) else 0.0, t.id))
+        value = ValueOfInformation(evpi, expected, tuple(values))
+        short = [f"{t.id} ({n - t.solved})" for t in values if t.solved < n]
+        if short:
+            notes.append("value of information: some re-optimisations with one touchpoint's curve "
+                         "drawn gave no plan and are left out: " + ", ".join(short))
     missing = without_draws(model)
     if missing:
         notes.append(f"no draws for {', '.join(missing)}: their point curve stands in for every draw")
@@ -241,8 +359,8 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
     if len(counts) > 1:
         notes.append(f"touchpoints have {min(counts)} to {max(counts)} draws; the first "
                      f"{min(counts)} of each are used")
-    if solved < len(models):
-        notes.append(f"{len(models) - solved} of {len(models)} draws gave no plan (infeasible or "
+    if solved < n:
+        notes.append(f"{n - solved} of {n} draws gave no plan (infeasible or "
                      "stopped) and are left out of the spend and KPI spread")
-    return Uncertainty(plan, len(models), solved, items, Spread.of(optimum),
-                       Spread.of(own.sum(axis=1)), tuple(notes))
+    return Uncertainty(plan, n, solved, items, Spread.of(optimum),
+                       Spread.of(own.sum(axis=1)), tuple(notes), value)
