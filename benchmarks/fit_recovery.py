@@ -104,7 +104,7 @@ from optimizer.simulate import (
     simulate,
     write_world,
 )
-from optimizer.workflow.robust import n_draws, robust_plan
+from optimizer.workflow.robust import n_draws, plan_uncertainty, robust_plan
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -362,6 +362,8 @@ class TpRow:
     fit_share: float
     roi_interval: tuple[float, float] | None = None
     warnings: int = 0
+    mroi_covered: bool | None = None  # the truth inside the draws' 80% interval (None: no draws)
+    ss_roi_covered: bool | None = None
 
 
 @dataclass
@@ -423,6 +425,9 @@ class Result:
     ceiling: Regret | None = None  # with PLAN_LIMITS: the plan on the true curves under them
     calibrated: Regret | None = None  # --lift-tests: the plan on a fit calibrated to lift tests
     cal_mroi_err: float | None = None  # its spend-weighted |marginal ROI error|
+    cal_coverage: list[tuple[bool, bool]] = field(default_factory=list)  # its 80% intervals
+    targeted: dict[str, Regret] = field(default_factory=dict)  # --targeted-tests: per design
+    test_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tests per touchpoint
 
     def _rel(self, attr: str) -> np.ndarray:
         t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
@@ -562,6 +567,43 @@ def oracle_model(case: Case) -> ResponseModel:
     return ResponseModel(case.truth.kpi, tps)
 
 
+COVERAGE_LEVEL = 80.0  # central interval of the bootstrap draws checked against the truth
+
+
+def covered(ftp: TouchpointResponse, ttp: TouchpointResponse, x: float
+            ) -> tuple[bool | None, bool | None]:
+    """Whether the true marginal ROI and steady-state ROI at weekly spend ``x`` lie inside the
+    central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's bootstrap draws (None, None
+    without draws). Honest uncertainty covers the truth about that often."""
+    draws = ftp.draw_responses()
+    if not draws or x <= 0:
+        return None, None
+    q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
+    m_lo, m_hi = np.percentile([float(r.weekly_marginal(x)) for r in draws], q)
+    r_lo, r_hi = np.percentile([float(r.weekly_kpi(x)) / x for r in draws], q)
+    tm, tr = float(ttp.weekly_marginal(x)), float(ttp.weekly_kpi(x)) / x
+    return bool(m_lo <= tm <= m_hi), bool(r_lo <= tr <= r_hi)
+
+
+def coverage_of(flags: Sequence[bool | None]) -> float:
+    v = [f for f in flags if f is not None]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def pooled_capture(sel: Sequence[Result], get: Callable[[Result], Regret | None]) -> float:
+    """Share of the uplift available over all worlds ``sel`` together that the plans capture:
+    sum(plan - historical) / sum(optimal - historical), each world in its own KPI units scaled by
+    its KPI over the horizon (so no world's currency dominates)."""
+    num = den = 0.0
+    for r in sel:
+        g = get(r)
+        if g is None or not math.isfinite(g.kpi_total) or g.kpi_total <= 0:
+            continue
+        num += (g.fitted - g.historical) / g.kpi_total
+        den += (g.optimal - g.historical) / g.kpi_total
+    return num / den if den > 0 else float("nan")
+
+
 def measure(case: Case, fit_options: dict[str, Any]) -> Result:
     opts = {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options}
     t0 = time.perf_counter()
@@ -577,6 +619,7 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
         x = spend[tid].to_numpy(dtype=float)
         mean = float(x.mean())
         d = ftp.diagnostics
+        cov_m, cov_r = covered(ftp, ttp, mean)
         rows.append(TpRow(
             id=tid,
             spend_share=float(x.sum()) / total_spend,
@@ -590,6 +633,8 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
             fit_share=float(d.get("contribution_share") or 0.0),
             roi_interval=tuple(d["roi_interval_80"]) if d.get("roi_interval_80") else None,
             warnings=len(d.get("warnings") or ()),
+            mroi_covered=cov_m,
+            ss_roi_covered=cov_r,
         ))
     diag = model.diagnostics
     robust = decision_regret(case, model, robust=True) if n_draws(model) else None
@@ -643,6 +688,70 @@ def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result,
         errs += r.spend_share * abs(fm - r.true_mroi) / max(abs(r.true_mroi), 1e-12)
         w += r.spend_share
     res.cal_mroi_err = errs / w if w else None
+    res.cal_coverage = [
+        covered(model.touchpoints[t], ttp, float(spend[t].mean()))
+        for t, ttp in case.truth.touchpoints.items()
+    ]
+
+
+def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> None:
+    """Where to put lift tests: ``2 x n_touchpoints`` tests placed two on every touchpoint, or
+    one on every touchpoint and the rest where the uncalibrated model's value of information
+    (one-at-a-time EVPPI of its plan over the bootstrap draws, ``optimize --uncertainty``) is
+    largest (each next test to the touchpoint with the largest EVPPI / (tests it has), at most
+    3); and ``n_touchpoints`` tests, one each or all by EVPPI. The tests come from one pool of 3
+    per touchpoint (``simulate_lift_tests``), the first ``k`` of a touchpoint's used."""
+    means = case.history.spend.mean()
+    budget = HORIZON_WEEKS * float(means.sum())
+    sc = _scenario(budget, f"{case.name} voi", None)
+    p = allocate(sc, res.model)
+    evppi = {t.id: t.evppi for t in
+             plan_uncertainty(sc, res.model, p).value_of_information.touchpoints}
+    pool = simulate_lift_tests(case, 3)
+    tids = list(case.truth.touchpoints)
+
+    def by_value(start: int, extra: int) -> dict[str, int]:
+        k = dict.fromkeys(tids, start)
+        for _ in range(extra):
+            best = max(tids, key=lambda t: (evppi.get(t, 0.0) / (1 + k[t]) if k[t] < 3 else -1.0,
+                                            t))
+            k[best] += 1
+        return k
+
+    designs = {
+        "1 each": dict.fromkeys(tids, 1),
+        "all by EVPPI": by_value(0, len(tids)),
+        "2 each": dict.fromkeys(tids, 2),
+        "1 each + rest by EVPPI": by_value(1, len(tids)),
+    }
+    for name, counts in designs.items():
+        seen = dict.fromkeys(tids, 0)
+        tests = []
+        for t in pool:
+            if seen[t.touchpoint] < counts[t.touchpoint]:
+                tests.append(t)
+                seen[t.touchpoint] += 1
+        model = fit_model(case.history, **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP,
+                                           **fit_options, "calibration": tests})
+        res.targeted[name] = decision_regret(case, model)
+        res.test_counts[name] = counts
+
+
+def targeted_table(results: Sequence[Result], say: Callable[[str], None]) -> None:
+    """Uplift captured per design of the lift tests (``measure_targeted``)."""
+    sims = [r for r in results if r.targeted]
+    if not sims:
+        return
+    names = list(sims[0].targeted)
+    say(f"{'world':<24}" + "".join(f"{n:>24}" for n in names))
+    for r in sims:
+        say(f"{r.case.name:<24}" + "".join(f"{_pct(r.targeted[n].captured):>24}" for n in names))
+    for n in names:
+        cap = np.array([r.targeted[n].captured for r in sims])
+        say(f"{n:<24} >= {CAPTURE_TARGET:.0%} in {int(np.sum(cap >= CAPTURE_TARGET))} of "
+            f"{len(sims)}; median {_pct(float(np.nanmedian(cap)))}; min "
+            f"{_pct(float(np.nanmin(cap)))}; pooled "
+            f"{_pct(pooled_capture(sims, lambda r, n=n: r.targeted[n]))}")
 
 
 def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], None]) -> None:
@@ -668,6 +777,14 @@ def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], No
                          f"{_pct(float(np.nanmin(cap)))})")
         say(f"{label}, >= {CAPTURE_TARGET:.0%} captured with {n_per_tp} lift test(s) per "
             f"touchpoint: " + "; ".join(parts))
+        say(f"{label}, pooled (all worlds' uplift together): fitted "
+            f"{_pct(pooled_capture(sel, lambda r: r.regret))}, calibrated "
+            f"{_pct(pooled_capture(sel, lambda r: r.calibrated))}, oracle "
+            f"{_pct(pooled_capture(sel, lambda r: r.oracle))}")
+    flags = [c for r in sims for c in r.cal_coverage]
+    say(f"calibrated fits: the truth inside the draws' {COVERAGE_LEVEL:.0f}% interval at the mean "
+        f"spend: marginal ROI {_pct(coverage_of([f[0] for f in flags]))}, steady-state ROI "
+        f"{_pct(coverage_of([f[1] for f in flags]))} of {len(flags)} touchpoints")
 
 
 # ================================================================================================
@@ -854,7 +971,8 @@ def capture_table(results: Sequence[Result], say: Callable[[str], None]) -> None
             say(f"{label:<48}{plan_name:<9}"
                 f"{f'{int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)}':>8}"
                 f"{int(np.sum(cap >= 0)):>7}{_pct(float(np.nanmedian(cap))):>9}"
-                f"{_pct(float(np.nanmean(cap))):>9}{_pct(float(np.nanmin(cap))):>9}")
+                f"{_pct(float(np.nanmean(cap))):>9}{_pct(float(np.nanmin(cap))):>9}"
+                f"   pooled {_pct(pooled_capture(sel, get))}")
     extra = sorted({r.case.group for r in results if r.case.kind == "simulated"}
                    - set(TARGET_GROUPS))
     for grp in extra:
@@ -934,6 +1052,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--change-limit", type=float, metavar="P",
                     help="plans on estimated curves keep each touchpoint within +-P (a fraction) "
                     "of the historical mix")
+    ap.add_argument("--targeted-tests", action="store_true",
+                    help="also compare designs of lift tests on every simulated world: one or two "
+                    "per touchpoint against tests placed by the value of information (EVPPI)")
     ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
     ap.add_argument("--no-timing", action="store_true", help="skip the 15 x 156 timing")
     ap.add_argument("--lift-tests", type=int, default=0, metavar="N",
@@ -975,6 +1096,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = measure(c, fit_options)
             if args.lift_tests > 0 and c.kind == "simulated":
                 measure_calibrated(c, fit_options, res, args.lift_tests)
+            if args.targeted_tests and c.kind == "simulated":
+                measure_targeted(c, fit_options, res)
             print_case(res, say)
             if res.calibrated is not None:
                 say(f"    calibrated to {args.lift_tests} lift test(s) per touchpoint: captured "
@@ -995,6 +1118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"(+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} weeks, se "
                 f"{LIFT_SE:.0%} of the true lift)")
             lift_table(results, args.lift_tests, say)
+        if args.targeted_tests:
+            say("\n## Where to put lift tests: one or two per touchpoint against tests placed by "
+                "the value of information (EVPPI of the uncalibrated model's plan)")
+            targeted_table(results, say)
         if before:
             say("\n## Before: the same fits with " + ", ".join(
                 f"{k}={v}" for k, v in BEFORE_OPTIONS.items()))
@@ -1093,6 +1220,20 @@ def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
         n_ok = int(np.sum(cap >= CAPTURE_TARGET))
         rows.append((f"simulated ({group}): worlds at >= 90% captured", f"{n_ok} of {len(grp)}",
                      "all", n_ok == len(grp)))
+    if sims:
+        rows_ = [t for r in sims for t in r.rows]
+        cm = coverage_of([t.mroi_covered for t in rows_])
+        cr = coverage_of([t.ss_roi_covered for t in rows_])
+        rows.append((f"simulated: truth inside the draws' {COVERAGE_LEVEL:.0f}% interval, "
+                     "mROI / ROI", f"{_pct(cm)} / {_pct(cr)} of {len(rows_)}",
+                     f"~{COVERAGE_LEVEL:.0f}%", min(cm, cr) >= COVERAGE_LEVEL / 100 - 0.05))
+    for label, sel in _capture_sets(results):
+        if sel:
+            pooled = [pooled_capture(sel, get) for get in
+                      (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle)]
+            rows.append((f"{label}: pooled uplift captured fit/robust/oracle",
+                         " / ".join(_pct(v) for v in pooled), f">= {CAPTURE_TARGET:.0%}",
+                         pooled[0] >= CAPTURE_TARGET))
     for label, sel in _capture_sets(results):
         if not sel:
             continue
@@ -1150,6 +1291,8 @@ def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
             **({"captured_calibrated": r.calibrated.captured,
                 "spend_weighted_mroi_error_calibrated": r.cal_mroi_err}
                if r.calibrated is not None else {}),
+            **({"captured_by_test_design": {k: v.captured for k, v in r.targeted.items()},
+                "tests_by_design": r.test_counts} if r.targeted else {}),
         } for r in results],
         "big_fit_seconds": list(big) if big else None,
         "verdicts": [{"name": n, "measured": m, "target": t, "pass": bool(p)}

@@ -216,6 +216,32 @@ def test_constant_spend_touchpoint_gets_its_beta_from_its_test():
     assert abs(e) <= CONSTANT_TOLERANCE, e
 
 
+def test_draws_of_a_tested_touchpoint_carry_the_tests_standard_error():
+    """Search's spend is constant, so the history says nothing about it and its one lift test is
+    all that is known: across the bootstrap draws, the lift the model predicts for that test must
+    spread as widely as the test's standard error. Each draw perturbs the measured lift by one
+    standard error (and the priors by theirs), so the draws' sd / se is sqrt(chi2_99 / 99): with
+    100 draws it lies in [0.78, 1.24] with probability 99.8%; measured 1.04 (2026-11-23; 1.04 with
+    200 draws). Without the perturbation every draw refits the same test and the ratio is 0.03
+    (the test fails): the draws then claim to know search's effect 30 times better than the
+    experiment measured it."""
+    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)},
+                                noise=0.03)
+    tests = lift_tests(history, truth, tids=("search",))
+    t = tests[0]
+    x = history.frame["search"].to_numpy()
+    d = t.delta(len(x))
+    ratios = {}
+    for perturb in (True, False):
+        m = fit_model(history, seed=0, n_bootstrap=100, calibration=tests,
+                      bootstrap_perturb=perturb)
+        lifts = [true_lift(r, x, d) for r in m.touchpoints["search"].draw_responses()]
+        assert len(lifts) == 100
+        ratios[perturb] = float(np.std(lifts, ddof=1)) / t.kpi_lift_se
+    assert 0.75 <= ratios[True] <= 1.3, ratios
+    assert ratios[False] < 0.2, ratios  # the old, overconfident draws
+
+
 def test_touchpoint_without_spend_cannot_be_kept():
     """No spend in any week: no curve scale to fit (it is relative to the mean spend), so its
     test is reported, not used."""

@@ -229,7 +229,11 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
     else:
         parts.append(Text(f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
                           f"{kpi} over the plan on average ({_share(best.evppi_share_of_kpi)} of "
-                          f"the plan's {kpi}): test it first.", style="bold"))
+                          f"the plan's {kpi}): the largest stake of any one curve, on the "
+                          "model's own account of its uncertainty. Before ranking experiments by "
+                          "it, test every touchpoint once: the draws understate what is unknown "
+                          "about a curve no experiment has measured (docs/planning-cycle.md).",
+                          style="bold"))
     return parts
 
 
