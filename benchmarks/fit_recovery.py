@@ -428,6 +428,7 @@ class Result:
     cal_coverage: list[tuple[bool, bool]] = field(default_factory=list)  # its 80% intervals
     targeted: dict[str, Regret] = field(default_factory=dict)  # --targeted-tests: per design
     test_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tests per touchpoint
+    bayes_oracle: Regret | None = None  # true shapes; the plan on the mean over the betas' law
 
     def _rel(self, attr: str) -> np.ndarray:
         t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
@@ -533,7 +534,10 @@ def decision_regret(case: Case, model: ResponseModel, robust: bool = False) -> R
                   observed_max={t: float(v) for t, v in case.history.spend.max().items()})
 
 
-def oracle_model(case: Case) -> ResponseModel:
+ORACLE_DRAWS = 50  # draws of the oracle's betas for its Bayes plan
+
+
+def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     """The truth's curve shapes (adstock, family, half saturation / scale, shape) with betas
     estimated from the history by least squares (betas >= 0; intercept, linear trend, three
     yearly Fourier pairs, controls and events free). What a fitter that knew every shape could do
@@ -558,12 +562,27 @@ def oracle_model(case: Case) -> ResponseModel:
     scale = np.maximum(np.abs(A).max(axis=0), 1e-12)
     lo = np.r_[np.full(len(base), -np.inf), np.zeros(media.shape[1])]
     y = frame[journey.kpi].to_numpy(dtype=float)
-    coef = lsq_linear(A / scale, y, bounds=(lo, np.inf)).x / scale
+    As = A / scale
+    coef_s = lsq_linear(As, y, bounds=(lo, np.inf)).x
+    coef = coef_s / scale
     betas = coef[len(base):]
-    tps = {
-        tid: replace(tp, curve=replace(tp.curve, params={**tp.curve.params, "beta": float(b)}))
-        for (tid, tp), b in zip(case.truth.touchpoints.items(), betas, strict=True)
-    }
+    # with ``draws``: the betas' sampling distribution (Gaussian, least-squares covariance
+    # sigma^2 (A'A)^-1, cut at zero), as draws of each curve: the oracle's posterior under a flat
+    # prior, for the plan that maximises the expected KPI over it (the "Bayes oracle")
+    beta_draws = np.zeros((0, len(betas)))
+    if draws:
+        res = y - As @ coef_s
+        sigma2 = float(res @ res) / max(len(y) - As.shape[1], 1)
+        cov = sigma2 * np.linalg.pinv(As.T @ As)
+        rng = np.random.default_rng([SEED, zlib.crc32(case.name.encode())])
+        z = rng.multivariate_normal(coef_s, cov, size=draws, method="eigh")
+        beta_draws = np.maximum(z[:, len(base):] / scale[len(base):], 0.0)
+    tps = {}
+    for j, (tid, tp) in enumerate(case.truth.touchpoints.items()):
+        tps[tid] = replace(
+            tp, curve=replace(tp.curve, params={**tp.curve.params, "beta": float(betas[j])}),
+            draws=tuple((replace(tp.curve, params={**tp.curve.params, "beta": float(b)}),
+                         tp.adstock) for b in beta_draws[:, j]))
     return ResponseModel(case.truth.kpi, tps)
 
 
@@ -640,9 +659,12 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
     robust = decision_regret(case, model, robust=True) if n_draws(model) else None
     ceiling = (decision_regret(case, case.truth)
                if PLAN_LIMITS != PlanLimits() and case.kind == "simulated" else None)
+    oracle = oracle_model(case, ORACLE_DRAWS if case.kind == "simulated" else 0)
     return Result(case, rows, diag.get("mape_holdout"), float(diag["r2"]), seconds,
-                  decision_regret(case, model), model, decision_regret(case, oracle_model(case)),
-                  robust, ceiling)
+                  decision_regret(case, model), model, decision_regret(case, oracle),
+                  robust, ceiling,
+                  bayes_oracle=decision_regret(case, oracle, robust=True) if n_draws(oracle)
+                  else None)
 
 
 def simulate_lift_tests(case: Case, n_per_tp: int) -> list[LiftTest]:
@@ -964,7 +986,8 @@ def capture_table(results: Sequence[Result], say: Callable[[str], None]) -> None
             say(f"{label:<48}(none)")
             continue
         for plan_name, get in (("fitted", lambda r: r.regret), ("robust", lambda r: r.robust),
-                               ("oracle", lambda r: r.oracle), ("ceiling", lambda r: r.ceiling)):
+                               ("oracle", lambda r: r.oracle), ("bayes-or", lambda r: r.bayes_oracle),
+                               ("ceiling", lambda r: r.ceiling)):
             cap = np.array([get(r).captured if get(r) is not None else np.nan for r in sel])
             if np.all(np.isnan(cap)):
                 continue
@@ -1230,18 +1253,20 @@ def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
     for label, sel in _capture_sets(results):
         if sel:
             pooled = [pooled_capture(sel, get) for get in
-                      (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle)]
-            rows.append((f"{label}: pooled uplift captured fit/robust/oracle",
+                      (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle,
+                       lambda r: r.bayes_oracle)]
+            rows.append((f"{label}: pooled captured fit/robust/oracle/Bayes oracle",
                          " / ".join(_pct(v) for v in pooled), f">= {CAPTURE_TARGET:.0%}",
                          pooled[0] >= CAPTURE_TARGET))
     for label, sel in _capture_sets(results):
         if not sel:
             continue
         counts = []
-        for get in (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle):
+        for get in (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle,
+                    lambda r: r.bayes_oracle):
             caps = [get(r).captured for r in sel if get(r) is not None]
             counts.append(str(sum(c >= CAPTURE_TARGET for c in caps)) if caps else "–")
-        rows.append((f"{label}: >= 90% fit/robust/oracle",
+        rows.append((f"{label}: >= 90% fit/robust/oracle/Bayes oracle",
                      f"{' / '.join(counts)} of {len(sel)}",
                      "all" if label.startswith("all") else "all (subset)",
                      counts[0] == str(len(sel))))
@@ -1287,6 +1312,7 @@ def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
             "captured_robust": r.robust.captured if r.robust else None,
             "loss_robust": r.robust.loss if r.robust else None,
             "captured_oracle": r.oracle.captured, "loss_oracle": r.oracle.loss,
+            "captured_bayes_oracle": r.bayes_oracle.captured if r.bayes_oracle else None,
             "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
             **({"captured_calibrated": r.calibrated.captured,
                 "spend_weighted_mroi_error_calibrated": r.cal_mroi_err}
