@@ -429,6 +429,7 @@ class Result:
     targeted: dict[str, Regret] = field(default_factory=dict)  # --targeted-tests: per design
     test_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tests per touchpoint
     bayes_oracle: Regret | None = None  # true shapes; the plan on the mean over the betas' law
+    calibrated_robust: Regret | None = None  # --lift-tests: robust plan on the calibrated fit
 
     def _rel(self, attr: str) -> np.ndarray:
         t = np.array([getattr(r, f"true_{attr}") for r in self.rows])
@@ -702,6 +703,7 @@ def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result,
     model = fit_model(case.history, **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options,
                                        "calibration": tests})
     res.calibrated = decision_regret(case, model)
+    res.calibrated_robust = decision_regret(case, model, robust=True) if n_draws(model) else None
     spend = case.history.spend
     w = errs = 0.0
     for r in res.rows:
@@ -792,8 +794,9 @@ def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], No
             continue
         parts = []
         for name, get in (("fitted", lambda r: r.regret), ("calibrated", lambda r: r.calibrated),
+                          ("calibrated robust", lambda r: r.calibrated_robust),
                           ("oracle", lambda r: r.oracle)):
-            cap = np.array([get(r).captured for r in sel])
+            cap = np.array([get(r).captured if get(r) is not None else np.nan for r in sel])
             parts.append(f"{name} {int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)} "
                          f"(median {_pct(float(np.nanmedian(cap)))}, min "
                          f"{_pct(float(np.nanmin(cap)))})")
@@ -801,7 +804,8 @@ def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], No
             f"touchpoint: " + "; ".join(parts))
         say(f"{label}, pooled (all worlds' uplift together): fitted "
             f"{_pct(pooled_capture(sel, lambda r: r.regret))}, calibrated "
-            f"{_pct(pooled_capture(sel, lambda r: r.calibrated))}, oracle "
+            f"{_pct(pooled_capture(sel, lambda r: r.calibrated))}, calibrated robust "
+            f"{_pct(pooled_capture(sel, lambda r: r.calibrated_robust))}, oracle "
             f"{_pct(pooled_capture(sel, lambda r: r.oracle))}")
     flags = [c for r in sims for c in r.cal_coverage]
     say(f"calibrated fits: the truth inside the draws' {COVERAGE_LEVEL:.0f}% interval at the mean "
@@ -1315,6 +1319,8 @@ def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
             "captured_bayes_oracle": r.bayes_oracle.captured if r.bayes_oracle else None,
             "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
             **({"captured_calibrated": r.calibrated.captured,
+                "captured_calibrated_robust": (r.calibrated_robust.captured
+                                               if r.calibrated_robust else None),
                 "spend_weighted_mroi_error_calibrated": r.cal_mroi_err}
                if r.calibrated is not None else {}),
             **({"captured_by_test_design": {k: v.captured for k, v in r.targeted.items()},
