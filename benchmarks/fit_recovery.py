@@ -55,7 +55,17 @@ verdict table compares everything with the targets.
 simulated from the TRUE curves (``simulate_lift_tests``: +30% of the mean weekly spend for 4 weeks
 at a random start, measured with a standard error of 10% of the true lift) and reports the uplift
 captured with calibration next to without and the oracle (default 0: no calibration, the output
-as before).
+as before), for the plan on the calibrated fit and the robust plan on it.
+``--targeted-tests`` compares designs of lift tests on every simulated world: one or two per
+touchpoint, against tests placed by the value of information (the EVPPI of the uncalibrated fit's
+plan, as ``budgetopt optimize --uncertainty`` reports it).
+
+Honesty of the uncertainty: for every touchpoint of the simulated worlds, whether the true marginal
+ROI and ROI at the mean weekly spend lie inside the 80% interval of the fit's bootstrap draws
+(honest intervals: about 80% of the time). Next to the oracle, a *Bayes oracle*: the truth's shapes,
+and the plan that maximises the expected KPI over the betas' least-squares sampling law (50 draws),
+the best a planner who knew every shape could do with the history's noise. Captured is also read
+*pooled*: all worlds' uplift together, each world scaled by its KPI.
 
 Every world and fit is seeded. The exit code is 0 whatever the verdicts: this is a measurement.
 ``--fit-option name=value`` passes options to ``fit_model`` (e.g. ``sweeps=1``) to compare variants;
