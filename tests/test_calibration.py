@@ -221,8 +221,9 @@ def test_draws_of_a_tested_touchpoint_carry_the_tests_standard_error():
     all that is known: across the bootstrap draws, the lift the model predicts for that test must
     spread as widely as the test's standard error. Each draw perturbs the measured lift by one
     standard error (and the priors by theirs), so the draws' sd / se is sqrt(chi2_99 / 99): with
-    100 draws it lies in [0.78, 1.24] with probability 99.8%; measured 1.04 (2026-11-23; 1.04 with
-    200 draws). Without the perturbation every draw refits the same test and the ratio is 0.03
+    100 draws it lies in [0.78, 1.24] with probability 99.8%; measured 1.00 (2026-11-23; 1.04 with
+    200 draws before the shape prior was perturbed too). Without the perturbation every draw refits
+    the same test and the ratio is 0.03
     (the test fails): the draws then claim to know search's effect 30 times better than the
     experiment measured it."""
     history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)},

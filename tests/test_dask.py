@@ -130,9 +130,10 @@ def test_bootstrap_fit_on_workers_is_the_in_process_fit(cluster, history):
                       progress=lambda st, d, n: stages.append((st, d, n)))
     assert model_to_json(there) == model_to_json(here)
     for tid, tp in here.touchpoints.items():
-        a = np.array([[s.beta, *s.params.values(), ad.decay] for s, ad in tp.draws])
-        b = np.array([[s.beta, *s.params.values(), ad.decay] for s, ad in there.touchpoints[tid].draws])
-        assert np.array_equal(a, b)
+        # draws may differ in family (bootstrap shape search), so compare them as records
+        a = [(s.family, tuple(s.params.items()), ad.decay) for s, ad in tp.draws]
+        b = [(s.family, tuple(s.params.items()), ad.decay) for s, ad in there.touchpoints[tid].draws]
+        assert a == b  # bit for bit: floats compared exactly
     assert ("bootstrap", 9, 9) in stages
     # a draw's randomness comes from its index alone: the first draws do not depend on how many
     fewer = fit_model(history, seed=5, n_bootstrap=4, executor=cluster)
@@ -407,4 +408,4 @@ def test_plan_uncertainty_on_the_cluster_equals_in_process(cluster):
     there = plan_uncertainty(sc, model, plan, executor=cluster, progress=lambda d, n: seen.append(d))
     assert there.to_dict() == here.to_dict()  # bit for bit
     # progress counts the 7 joint draws and, for the value of information, 3 touchpoints x 7
-    assert there.solved == 7 and seen[-1] == 7 + 3 * 7
+    assert there.solved == 7 and seen[-1] == 7 + 3 * 7 + 4  # + the 1 + 3 expected-KPI plans

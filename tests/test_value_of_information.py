@@ -57,16 +57,24 @@ def weekly(c: dict, x: np.ndarray) -> np.ndarray:
     return c["beta"] * (1.0 - np.exp(-x / c["scale"]))
 
 
-def brute_force_optimum(ca: dict, cb: dict) -> float:
-    """The best horizon KPI over every split of the budget between a and b: a dense grid of a's
-    weekly spend, then a finer one around the best point (numpy only, no allocator)."""
+def _best_split(pairs) -> float:
+    """The best mean horizon KPI over ``(curve of a, curve of b)`` pairs of one split of the
+    budget between a and b: a dense grid of a's weekly spend, then a finer one around the best
+    point (numpy only, no allocator). One pair: that pair's optimum."""
     w = BUDGET / WEEKS
+
+    def k(x):
+        return np.mean([WEEKS * (weekly(ca, x) + weekly(cb, w - x)) for ca, cb in pairs], axis=0)
+
     x = np.linspace(0.0, w, 200_001)
-    k = WEEKS * (weekly(ca, x) + weekly(cb, w - x))
-    i = int(np.argmax(k))
-    lo, hi = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
-    x = np.linspace(lo, hi, 20_001)
-    return float(np.max(WEEKS * (weekly(ca, x) + weekly(cb, w - x))))
+    i = int(np.argmax(k(x)))
+    x = np.linspace(x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)], 20_001)
+    return float(np.max(k(x)))
+
+
+def brute_force_optimum(ca: dict, cb: dict) -> float:
+    """The best horizon KPI over every split of the budget between a and b."""
+    return _best_split([(ca, cb)])
 
 
 def test_identical_draws_are_worth_nothing_and_moving_draws_are_worth_something():
@@ -95,9 +103,15 @@ def test_identical_draws_are_worth_nothing_and_moving_draws_are_worth_something(
     assert [t.id for t in v.touchpoints][1:] == ["b", "c"]
 
 
-def _brute_force_value(plan, pairs) -> float:
-    """Mean over ``(curve of a, curve of b)`` pairs of (the best split of the budget − the plan's
-    KPI on those curves), with numpy alone."""
+def _brute_force_value(pairs) -> float:
+    """The value of learning which of the ``(curve of a, curve of b)`` pairs is true: the mean
+    over the pairs of their best split's KPI − the best mean KPI of one split chosen before
+    knowing (the plan for the expected KPI), with numpy alone."""
+    return float(np.mean([brute_force_optimum(ca, cb) for ca, cb in pairs])) - _best_split(pairs)
+
+
+def _brute_force_regret(plan, pairs) -> float:
+    """Mean over the pairs of (the best split of the budget − the plan's KPI on those curves)."""
     spend = {li.id: li.spend for li in plan.line_items}
     xa, xb = np.array(spend["a"] / WEEKS), np.array(spend["b"] / WEEKS)
     return float(np.mean([brute_force_optimum(ca, cb)
@@ -106,30 +120,34 @@ def _brute_force_value(plan, pairs) -> float:
 
 def test_evppi_matches_an_independent_brute_force():
     """Two exponential curves, budget only: EVPPI of a = mean over a's draws of (best split of the
-    budget on a grid with b at its point curve − the plan's KPI), computed with numpy alone; the
-    same for b, and the EVPI over the joint draws; each within 1e-4 relative."""
+    budget on a grid with b at its point curve) − the best split for the mean over a's draws,
+    computed with numpy alone; the same for b, the EVPI over the joint draws, and the plan's own
+    expected regret (mean of best split − the plan's KPI); each within 1e-4 relative."""
     model = model_from_dict(two_tp_model())
     sc = budget_only()
     plan = allocate(sc, model)
-    expected = _brute_force_value(plan, [(ca, B) for ca in A_DRAWS])
-    assert expected > 0.01 * plan.total_kpi  # a large value, far above any solver tolerance
+    expected = _brute_force_value([(ca, B) for ca in A_DRAWS])
+    assert expected > 0.005 * plan.total_kpi  # a large value, far above any solver tolerance
     u = plan_uncertainty(sc, model, plan)
     by = {t.id: t for t in u.value_of_information.touchpoints}
     assert by["a"].evppi == pytest.approx(expected, rel=1e-4)
     # only a has draws (b has none, so it is not listed): the EVPI is a's EVPPI
     assert set(by) == {"a"}
     assert u.value_of_information.evpi == pytest.approx(expected, rel=1e-4)
+    regret = _brute_force_regret(plan, [(ca, B) for ca in A_DRAWS])
+    assert regret > expected  # the point plan is not the best plan for the expected KPI
+    assert u.value_of_information.plan_regret == pytest.approx(regret, rel=1e-4)
 
     # both uncertain (b's draws lean the other way): one-at-a-time and joint values
     b_draws = [{"beta": B["beta"] * f, "scale": B["scale"] * g}
-               for f, g in zip(np.linspace(1.4, 0.6, D), np.linspace(0.5, 1.5, D), strict=True)]
+               for f, g in zip(np.linspace(1.8, 0.4, D), np.linspace(0.4, 2.0, D), strict=True)]
     model = model_from_dict(two_tp_model(b_draws=b_draws))
     u = plan_uncertainty(sc, model, plan)
     v = u.value_of_information
     by = {t.id: t for t in v.touchpoints}
-    evppi_a = _brute_force_value(plan, [(ca, B) for ca in A_DRAWS])
-    evppi_b = _brute_force_value(plan, [(A, cb) for cb in b_draws])
-    evpi = _brute_force_value(plan, list(zip(A_DRAWS, b_draws, strict=True)))
+    evppi_a = _brute_force_value([(ca, B) for ca in A_DRAWS])
+    evppi_b = _brute_force_value([(A, cb) for cb in b_draws])
+    evpi = _brute_force_value(list(zip(A_DRAWS, b_draws, strict=True)))
     assert min(evppi_a, evppi_b) > 0.001 * plan.total_kpi
     assert by["a"].evppi == pytest.approx(evppi_a, rel=1e-4)
     assert by["b"].evppi == pytest.approx(evppi_b, rel=1e-4)
@@ -188,7 +206,8 @@ def test_progress_counts_every_task_and_the_switch_skips_it():
     plan = allocate(sc, model)
     seen: list[tuple[int, int]] = []
     u = plan_uncertainty(sc, model, plan, progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (4 + 3 * 4, 4 + 3 * 4)
+    # 4 joint draws, 3 touchpoints x 4 draws, and the 1 + 3 plans for the expected KPI
+    assert seen[-1] == (4 + 3 * 4 + 4, 4 + 3 * 4 + 4)
     assert "value_of_information" in u.to_dict()
     seen.clear()
     u = plan_uncertainty(sc, model, plan, value_of_information=False,

@@ -216,9 +216,15 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
                       _share(x.share_of_evpi))
         parts.append(t)
     parts.append(Text(f"knowing every curve exactly (EVPI) would be worth {fmt_money(v.evpi)} {kpi} "
-                      f"over the plan on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the "
-                      f"plan's {kpi}); the values per touchpoint learn one curve at a time and "
-                      "need not add up to it (the uncertainties interact)"))
+                      f"on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the plan's {kpi}) "
+                      "over the best plan made without that knowledge (the plan for the expected "
+                      f"{kpi} over the draws); the values per touchpoint learn one curve at a time "
+                      "and need not add up to it (the uncertainties interact)"))
+    gap = v.plan_regret - v.evpi
+    if math.isfinite(gap) and gap > 1e-6 * max(abs(v.expected_kpi), 1.0):
+        parts.append(Text(f"this plan falls short of the draws' optima by {fmt_money(v.plan_regret)} "
+                          f"{kpi} on average: {fmt_money(gap)} of it is what planning for the "
+                          f"expected {kpi} (--robust mean) would gain without any experiment"))
     best = rows[0] if rows else None
     if best is None:
         parts.append(Text("no re-optimisation with one touchpoint's curve drawn gave a plan: the "
@@ -228,7 +234,7 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
                           "a lift test would not change it", style="bold"))
     else:
         parts.append(Text(f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
-                          f"{kpi} over the plan on average ({_share(best.evppi_share_of_kpi)} of "
+                          f"{kpi} on average ({_share(best.evppi_share_of_kpi)} of "
                           f"the plan's {kpi}): the largest stake of any one curve, on the "
                           "model's own account of its uncertainty. Before ranking experiments by "
                           "it, test every touchpoint once: the draws understate what is unknown "

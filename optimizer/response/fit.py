@@ -46,11 +46,13 @@ How it is fitted (honest, fast, reproducible):
    final coefficients are refitted on all weeks with the chosen shapes.
 5. *Uncertainty.* ``n_bootstrap`` refits on moving-block bootstrap resamples of weeks (blocks of
    ``block_weeks``; refit ``k`` draws its weeks from ``SeedSequence(seed, spawn_key=(k,))``). In
-   each, every touchpoint's decay and scale may move one grid step if the out-of-bag weeks prefer
-   it (``bootstrap_search``), then the betas are refit with the priors and the lift tests
-   perturbed by their own standard deviations (``bootstrap_perturb``, see ``_solve``: without it a
-   touchpoint held by its prior or a test gets draws far narrower than what is known); draw ``k``
-   of every touchpoint comes from the same refit, so draws are joint. Each refit is an independent task, run in-process or
+   each, every touchpoint's decay and scale may move one grid step, or its family or hill shape
+   change, if the out-of-bag weeks prefer it (``bootstrap_search``), then the betas are refit.
+   With ``bootstrap_perturb`` the shape prior's centre, the media ridge and pooling priors and
+   the lift tests are perturbed by their own standard deviations in each refit ("randomise then
+   optimise", see ``_research`` and ``_solve``): without it a touchpoint held by a prior or a
+   test gets draws far narrower than what is known. Draw ``k`` of every touchpoint comes from
+   the same refit, so draws are joint. Each refit is an independent task, run in-process or
    through an ``executor`` (local processes, a Dask cluster) with the same result.
 
 6. *Calibration* (optional, ``calibration``): lift tests enter the holdout, final and bootstrap
@@ -181,13 +183,14 @@ def _default_index(grid: list[_Cand]) -> int:
     return 0
 
 
-def _prior_penalty(grid: Sequence[_Cand]) -> np.ndarray:
+def _prior_penalty(grid: Sequence[_Cand], shift: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
     """Minus twice the log prior of each candidate (up to a constant), in units of one
-    standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``."""
+    standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``;
+    ``shift`` moves the prior's centre by that many standard deviations of each."""
     return np.array([
-        (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD) ** 2
-        + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD) ** 2
-        + ((c.shape - 1.0) / PRIOR_SHAPE_SD) ** 2
+        (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD - shift[0]) ** 2
+        + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD - shift[1]) ** 2
+        + ((c.shape - 1.0) / PRIOR_SHAPE_SD - shift[2]) ** 2
         for c in grid
     ])
 
@@ -399,7 +402,7 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
 
     With ``jitter = (rng, sigma, sigma_cal)`` (a bootstrap draw), the priors and the lift tests are
     perturbed as well as the data ("randomise then optimise"): the zero right-hand side of every
-    ridge and pooling row gets Gaussian noise of sd ``sigma`` (the weekly noise sd: the rows'
+    media ridge and pooling row gets Gaussian noise of sd ``sigma`` (the weekly noise sd: the rows'
     units) and each test's weighted lift of sd ``sigma_cal`` (its weight's numerator), i.e. the
     measured lift moves by one standard error of the test. Without it a draw refits the
     same priors and tests to resampled weeks, and a touchpoint the data barely inform, held by
@@ -639,8 +642,8 @@ def _components(labels: list[str], edges: list[tuple[int, int]]) -> list[list[in
 def _neighbours(
     grid: list[_Cand], index_of: dict[tuple[str | float, ...], int], k: int
 ) -> list[int]:
-    """Grid candidates one step of decay and/or relative scale away (same family and shape),
-    the candidate itself first."""
+    """Grid candidates one step of decay and/or relative scale away (same family and shape), and
+    every other family and hill shape at the same decay and scale; the candidate itself first."""
     c = grid[k]
     di, ri = DECAY_GRID.index(c.decay), RELATIVE_GRID.index(c.rel)
     out = [k]
@@ -648,6 +651,9 @@ def _neighbours(
         for rr in (ri - 1, ri, ri + 1):
             if 0 <= dd < len(DECAY_GRID) and 0 <= rr < len(RELATIVE_GRID) and (dd, rr) != (di, ri):
                 out.append(index_of[(DECAY_GRID[dd], c.family, RELATIVE_GRID[rr], c.shape)])
+    for key, k2 in index_of.items():  # the other families and shapes at the same decay and scale
+        if key[0] == c.decay and key[2] == c.rel and k2 != k:
+            out.append(k2)
     return out
 
 
@@ -670,9 +676,12 @@ def _research(
     ridge_w: np.ndarray | None = None,
 ) -> dict[int, int]:
     """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
-    step in decay and/or scale if that lowers the error on the out-of-bag weeks (those the
-    resample left out), with the same prior as the search. It carries the uncertainty of the
-    curve shapes into the draws."""
+    step in decay and/or scale, or to another family or hill shape, if that lowers the error on
+    the out-of-bag weeks (those the resample left out) under the prior ``penalty`` (the search's,
+    or with ``bootstrap_perturb`` one whose centre is moved by a standard normal draw of its own
+    sds). It carries the uncertainty of the curve shapes into the draws: where neither the data
+    nor the tests tell shapes apart, the prior decides, and a perturbed prior spreads the draws
+    over the shapes it allows."""
     Zoob = fr.standardise(Z[oob])
     n_cal = cal.n if cal is not None else 0
     y_res = np.concatenate([fr.y_res, cal.r]) if cal is not None and n_cal else fr.y_res
@@ -832,7 +841,9 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
             ctx.cand_cols,
             list(ctx.grid),
             ctx.index_of,
-            ctx.penalty,
+            # randomise then optimise, for the shape prior too: its centre moves by one draw of
+            # its own sds (log relative scale, decay, hill shape)
+            (_prior_penalty(ctx.grid, rng.standard_normal(3)) if ctx.perturb else ctx.penalty),
             ctx.shape_prior,
             ctx.cal,
             ctx.ridge_w,
@@ -966,11 +977,12 @@ def fit_model(
         In each bootstrap refit, let every touchpoint's decay and curve scale move one grid step
         if the resample prefers it, so the draws carry shape uncertainty too (else betas only).
     bootstrap_perturb : bool, default=True
-        In each bootstrap refit, also perturb the priors (ridge, pooling) and the lift tests by
-        their own standard deviations ("randomise then optimise"), so that what the history
-        barely informs, held by a prior or a test, is as uncertain in the draws as it is known.
-        Measured on the 30 benchmark worlds: the truth's marginal ROI inside the draws' 80%
-        interval for 70% of touchpoints (58% without); calibrated to lift tests 62% (10%).
+        In each bootstrap refit, also perturb the priors (the shape prior's centre, the media
+        ridge, the pooling) and the lift tests by their own standard deviations ("randomise then
+        optimise"), so that what the history barely informs, held by a prior or a test, is as
+        uncertain in the draws as it is known. Measured on the 30 benchmark worlds
+        (``benchmarks/fit_recovery.py``, docs/response-models.md): how often the truth's marginal
+        ROI lies inside the draws' 80% interval.
     shape_prior : float, default=3.0
         Weight of the weak prior on curve shapes in the search (0 for plain cross-validated
         error): a candidate is scored ``CV SSE / sigma^2 + shape_prior * penalty``, the penalty

@@ -11,12 +11,17 @@ resample of the history), so
   of concave curves is concave, so this is still an exact LP: each line item's curve is the
   average of its draws (a composite curve, ``HorizonCurve.parts``, with weight 1/D per draw), and
   the allocator certifies the plan against that average as it does against a single curve.
-* **the value of information**: what not knowing the true curves costs the plan, in KPI. The
-  EVPI (expected value of perfect information) is the mean over draws of (the draw's optimum −
-  the plan's KPI on that draw's curves); a touchpoint's one-at-a-time EVPPI (expected value of
-  partial perfect information) is the same with only that touchpoint's curve drawn, every other
-  touchpoint at its point curve. A lift test pays where the EVPPI is large. The one-at-a-time
-  values need not add up to the EVPI: the touchpoints' uncertainties interact.
+* **the value of information**: what learning the true curves would be worth, in KPI. The EVPI
+  (expected value of perfect information) is the mean over draws of (the draw's optimum − the KPI
+  on that draw's curves of the best plan *without* the information, the plan for the expected KPI
+  over the draws); a touchpoint's one-at-a-time EVPPI (expected value of partial perfect
+  information) is the same with only that touchpoint's curve drawn, every other touchpoint at its
+  point curve, against the plan for the expected KPI over that touchpoint's draws alone. Both are
+  >= 0 and do not depend on which plan is being described. A lift test pays where the EVPPI is
+  large. The one-at-a-time values need not add up to the EVPI: the uncertainties interact. The
+  plan's own expected regret, the mean of (the draw's optimum − this plan's KPI on it), is
+  reported beside them: for the point-estimate plan it also holds what ``--robust mean`` gains
+  without any experiment.
 """
 
 from __future__ import annotations
@@ -189,12 +194,14 @@ class TouchpointValue:
 class ValueOfInformation:
     """The EVPI of a plan and its touchpoints' one-at-a-time EVPPI (largest first)."""
 
-    evpi: float  # KPI over the horizon, mean over the joint draws that solved (nan: none)
+    evpi: float  # KPI over the horizon: mean over the solved draws of (optimum − robust plan)
     expected_kpi: float  # the plan's KPI averaged over the joint draws
     touchpoints: tuple[TouchpointValue, ...]
+    plan_regret: float = float("nan")  # mean over the solved draws of (optimum − this plan)
 
     def to_dict(self) -> dict[str, object]:
-        return {"evpi": self.evpi, "touchpoints": [t.to_dict() for t in self.touchpoints]}
+        return {"evpi": self.evpi, "plan_regret": self.plan_regret,
+                "touchpoints": [t.to_dict() for t in self.touchpoints]}
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,33 @@ def _draw_plan(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
     return [by_id.get(i, 0.0) for i in ids], float(p.total_kpi)
 
 
+def _robust_spends(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
+                   ) -> list[float] | None:
+    """The plan for the expected KPI over a model's draws (an executor task): spend per line
+    item, or None when there is none."""
+    scenario, m, ids, kw = task
+    p = robust_plan(scenario, m, **kw)
+    if not p.ok:
+        return None
+    by_id = {li.id: li.spend for li in p.line_items}
+    return [by_id.get(i, 0.0) for i in ids]
+
+
+def _with_draws_of(model: ResponseModel, tid: str | None, d: int) -> ResponseModel:
+    """The model with only ``tid``'s first ``d`` draws kept (every touchpoint's when ``tid`` is
+    None): the belief before the information whose value is measured."""
+    tps = {k: (dataclasses.replace(tp, draws=tp.draws[:d]) if tid in (None, k)
+               else dataclasses.replace(tp, draws=()))
+           for k, tp in model.touchpoints.items()}
+    return ResponseModel(kpi=model.kpi, touchpoints=tps, source=model.source)
+
+
+def _kpi_of(m: ResponseModel, ids: Sequence[str], spends: Sequence[float], weeks: float) -> float:
+    """Total KPI on model ``m``'s curves of spending ``spends`` on line items ``ids``."""
+    return float(sum(float(m.touchpoints[i].horizon_kpi(x, weeks)) for i, x in zip(ids, spends,
+                                                                                   strict=True)))
+
+
 def partial_models(model: ResponseModel, tids: Sequence[str], d: int
                    ) -> list[tuple[str, int, ResponseModel]]:
     """``(touchpoint, draw, model)`` for each touchpoint of ``tids`` and each of the first ``d``
@@ -256,12 +290,6 @@ def partial_models(model: ResponseModel, tids: Sequence[str], d: int
     return out
 
 
-def _plan_kpi_on(m: ResponseModel, plan: Plan, weeks: float) -> float:
-    """The plan's total KPI on model ``m``'s curves."""
-    return float(sum(float(m.touchpoints[li.id].horizon_kpi(li.spend, weeks))
-                     for li in plan.line_items))
-
-
 def _regret(optimum: float, plan_kpi: float) -> float:
     """What knowing a model's curves is worth to the plan: its optimum − the plan's KPI on it.
 
@@ -275,6 +303,10 @@ def _regret(optimum: float, plan_kpi: float) -> float:
     if -SPREAD_TOLERANCE * max(abs(optimum), abs(plan_kpi)) <= v < 0:
         v = 0.0
     return float(v)
+
+
+def _mean_or_nan(v: Sequence[float]) -> float:
+    return float(np.mean(v)) if len(v) else float("nan")
 
 
 def _share(v: float, of: float) -> float:
@@ -316,9 +348,18 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
     partial = partial_models(model, tids, n)
     tasks = [(scenario, m, ids, kw) for m in models] + [(scenario, m, ids, kw)
                                                        for _, _, m in partial]
-    step = None if progress is None else (lambda done, total, _k: progress(done, total))
+    # the decisions made before the information: the plans for the expected KPI over all draws
+    # (for the EVPI) and over each touchpoint's draws alone (for its EVPPI)
+    rkw = {"solver": solver, "time_limit": time_limit, "extra_models": dict(extra_models or {})}
+    before = [(scenario, _with_draws_of(model, t, n), ids, rkw) for t in ([None, *tids] if voi
+                                                                          else [])]
+    step = None if progress is None else (
+        lambda done, total, _k: progress(done, total + len(before)))
     with using(executor) as ex:
         results = ex.map(_draw_plan, tasks, progress=step)
+        prior_plans = ex.map(_robust_spends, before) if before else []
+        if progress is not None and before:
+            progress(len(tasks) + len(before), len(tasks) + len(before))
     solved = 0
     for k, (m, res) in enumerate(zip(models, results[:n], strict=True)):
         if res is not None:
@@ -332,13 +373,17 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
     if voi:
         plan_kpis = own.sum(axis=1)
         expected = float(np.mean(plan_kpis))
-        regrets = [_regret(float(optimum[k]), float(plan_kpis[k])) for k in range(n)
-                   if results[k] is not None]
-        evpi = float(np.mean(regrets)) if regrets else float("nan")
+        plan_regret = _mean_or_nan([_regret(float(optimum[k]), float(plan_kpis[k]))
+                                    for k in range(n) if results[k] is not None])
+        ref = prior_plans[0]
+        evpi = float("nan") if ref is None else _mean_or_nan(
+            [_regret(float(optimum[k]), _kpi_of(models[k], ids, ref, weeks)) for k in range(n)
+             if results[k] is not None])
+        ref_of = dict(zip(tids, prior_plans[1:], strict=True))
         per_tp: dict[str, list[float]] = {tid: [] for tid in tids}
         for (tid, _k, m), res in zip(partial, results[n:], strict=True):
-            if res is not None:
-                per_tp[tid].append(_regret(res[1], _plan_kpi_on(m, plan, weeks)))
+            if res is not None and ref_of[tid] is not None:
+                per_tp[tid].append(_regret(res[1], _kpi_of(m, ids, ref_of[tid], weeks)))
         stage = {li.id: li.stage for li in plan.line_items}
         values = []
         for tid, rs in per_tp.items():
@@ -347,7 +392,7 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
                                           _share(e, evpi), len(rs)))
         values.sort(key=lambda t: (not math.isfinite(t.evppi),
                                    -t.evppi if math.isfinite(t.evppi) else 0.0, t.id))
-        value = ValueOfInformation(evpi, expected, tuple(values))
+        value = ValueOfInformation(evpi, expected, tuple(values), plan_regret)
         short = [f"{t.id} ({n - t.solved})" for t in values if t.solved < n]
         if short:
             notes.append("value of information: some re-optimisations with one touchpoint's curve "
