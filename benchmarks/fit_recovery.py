@@ -747,8 +747,10 @@ def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> No
     def by_value(start: int, extra: int) -> dict[str, int]:
         k = dict.fromkeys(tids, start)
         for _ in range(extra):
-            best = max(tids, key=lambda t: (evppi.get(t, 0.0) / (1 + k[t]) if k[t] < 3 else -1.0,
-                                            t))
+            # a touchpoint without a value (nan: its re-optimisations failed) counts as 0; ties
+            # go to the last touchpoint id in sort order
+            best = max(tids, key=lambda t: ((v if math.isfinite(v := evppi.get(t, 0.0)) else 0.0)
+                                            / (1 + k[t]) if k[t] < 3 else -1.0, t))
             k[best] += 1
         return k
 

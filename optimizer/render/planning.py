@@ -236,10 +236,10 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
         parts.append(Text(f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
                           f"{kpi} on average ({_share(best.evppi_share_of_kpi)} of "
                           f"the plan's {kpi}): the largest stake of any one curve, on the "
-                          "model's own account of its uncertainty. Before ranking experiments by "
-                          "it, test every touchpoint once: the draws understate what is unknown "
-                          "about a curve no experiment has measured (docs/planning-cycle.md).",
-                          style="bold"))
+                          "model's own account of its uncertainty. It says what is at stake, not "
+                          "where to test first: on simulated worlds, lift tests placed by it did "
+                          "no better than the same number spread over every touchpoint "
+                          "(docs/planning-cycle.md).", style="bold"))
     return parts
 
 
