@@ -219,8 +219,9 @@ def test_bootstrap_draws_spread_around_the_point_estimate(world, fitted):
         assert rois.std() > 0, tid
         assert rois.min() <= point <= rois.max(), tid
         assert np.median(rois) == pytest.approx(point, rel=0.2), tid
-        for s, a in tp.draws:  # the light re-search moves decay and scale by one step at most
-            assert s.family == tp.curve.family
+        # the light re-search moves decay and scale by one grid step at most (the family or
+        # hill shape may change at the same decay and scale)
+        for _s, a in tp.draws:
             assert abs(a.decay - tp.adstock.decay) <= 0.1 + 1e-12
 
 
