@@ -376,3 +376,64 @@ def test_cli_fit_calibration_writes_diagnostics(tmp_path, world):
                                  "--calibration", str(bad), "-o", str(tmp_path / "m2.json")])
     assert r.exit_code != 0
     assert "radio" in r.output and "Traceback" not in r.output
+
+
+def _simulated_tests(history: History, truth, n_per_tp: int, seed: int) -> list[LiftTest]:
+    """``n_per_tp`` lift tests per touchpoint from the TRUE curves, as the benchmark simulates
+    them: +30% of the mean weekly spend for 4 weeks from a random week, the true lift measured
+    with a standard error of 10% of it."""
+    rng = np.random.default_rng(seed)
+    frame = history.frame
+    n = len(frame)
+    dates = [d.date().isoformat() for d in frame.index]
+    out = []
+    for tid, tp in truth.touchpoints.items():
+        x = frame[tid].to_numpy(dtype=float)
+        for _ in range(n_per_tp):
+            first = int(rng.integers(0, n - 3))
+            d = np.zeros(n)
+            d[first:first + 4] = 0.3 * x.mean()
+            lift = true_lift(tp, x, d)
+            se = 0.1 * abs(lift)
+            out.append(LiftTest(tid, dates[first], dates[first + 3], first, first + 3,
+                                float(d.sum()), lift + float(rng.normal(0.0, se)), se))
+    return out
+
+
+def test_robust_plan_on_a_calibrated_fit_captures_the_uplift(tmp_path):
+    """Decision regret with experiments: ``random_world(8, seed=35)`` with 3 simulated lift tests
+    per touchpoint (seed 2); a 13-week budget-only plan at the historical mean budget, judged on
+    the true curves. Measured (2026-11-23): the plan for the expected KPI over the draws
+    (``--robust mean``) captures 97.4% of the uplift the true optimum has over the historical mix,
+    the plan on the point estimate 84.7%; with the draws of before (``bootstrap_perturb=False``:
+    neither the priors, the shape prior nor the tests perturbed) the robust plan got 79.5%.
+    Asserted: the robust plan >= 90%, and >= 10 points above the unperturbed draws' (the benchmark
+    measures it on 30 worlds: 21 of 30 >= 90%, 93.6% pooled)."""
+    from optimizer.allocate import allocate
+    from optimizer.scenario import scenario_from_dict
+    from optimizer.simulate import random_world, simulate, write_world
+    from optimizer.workflow.robust import robust_plan
+
+    world = simulate(random_world(8, seed=35))
+    paths = write_world(world, tmp_path)
+    history = read_history(paths["history"], read_journey(paths["journey"]))
+    tests = _simulated_tests(history, world.truth, 3, seed=2)
+    means = history.spend.mean()
+    budget = 13 * float(means.sum())
+    sc = scenario_from_dict({"name": "mean budget", "model": "-", "horizon_weeks": 13,
+                             "budget": budget})
+
+    def true_kpi(plan_or_spend) -> float:
+        spend = (plan_or_spend if isinstance(plan_or_spend, dict)
+                 else {li.id: li.spend for li in plan_or_spend.line_items})
+        return sum(float(world.truth.touchpoints[t].horizon_kpi(s, 13)) for t, s in spend.items())
+
+    best = true_kpi(allocate(sc, world.truth))
+    hist = true_kpi({t: budget * float(means[t]) / float(means.sum()) for t in means.index})
+    captured = {}
+    for perturb in (True, False):
+        model = fit_model(history, seed=0, n_bootstrap=20, calibration=tests,
+                          bootstrap_perturb=perturb)
+        captured[perturb] = (true_kpi(robust_plan(sc, model)) - hist) / (best - hist)
+    assert captured[True] >= 0.90, captured
+    assert captured[True] >= captured[False] + 0.10, captured
