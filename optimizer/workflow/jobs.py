@@ -72,6 +72,10 @@ def calibration_lines(model: ResponseModel) -> list[str]:
         out.append(f"  {t['row']:>4}  {t['touchpoint']:<20}{t['start'] + ' to ' + t['end']:<25}"
                    f"{_num(t['kpi_lift']):>12}{_num(t['kpi_lift_se']):>10}"
                    f"{_num(t['model_lift']):>12}{t['z']:>+7.2f}{note}")
+    if any(tp.draws for tp in model.touchpoints.values()):
+        out.append("plan on this model with 'budgetopt optimize … --robust mean': with lift tests, "
+                   "the plan for the expected KPI over the draws captured more of the achievable "
+                   "uplift on simulated worlds (93.6% against 88.1%, docs/response-models.md)")
     return out
 
 
