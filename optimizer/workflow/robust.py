@@ -260,13 +260,22 @@ def _robust_spends(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any
     return [by_id.get(i, 0.0) for i in ids]
 
 
+def _point_curves(model: CurveSet) -> CurveSet:
+    """The model with every touchpoint's draws dropped (its point curves only)."""
+    if not isinstance(model, ResponseModel):
+        return model
+    return dataclasses.replace(model, touchpoints={
+        k: dataclasses.replace(tp, draws=()) if tp.draws else tp
+        for k, tp in model.touchpoints.items()})
+
+
 def _with_draws_of(model: ResponseModel, tid: str | None, d: int) -> ResponseModel:
     """The model with only ``tid``'s first ``d`` draws kept (every touchpoint's when ``tid`` is
     None): the belief before the information whose value is measured."""
     tps = {k: (dataclasses.replace(tp, draws=tp.draws[:d]) if tid in (None, k)
                else dataclasses.replace(tp, draws=()))
            for k, tp in model.touchpoints.items()}
-    return ResponseModel(kpi=model.kpi, touchpoints=tps, source=model.source)
+    return dataclasses.replace(model, touchpoints=tps)
 
 
 def _kpi_of(m: ResponseModel, ids: Sequence[str], spends: Sequence[float], weeks: float) -> float:
@@ -350,16 +359,18 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
                                                        for _, _, m in partial]
     # the decisions made before the information: the plans for the expected KPI over all draws
     # (for the EVPI) and over each touchpoint's draws alone (for its EVPPI)
-    rkw = {"solver": solver, "time_limit": time_limit, "extra_models": dict(extra_models or {})}
+    # other KPIs' models (floors, values) at their point curves, as every re-optimisation sees them
+    rkw = {"solver": solver, "time_limit": time_limit,
+           "extra_models": {k: _point_curves(em) for k, em in (extra_models or {}).items()}}
     before = [(scenario, _with_draws_of(model, t, n), ids, rkw) for t in ([None, *tids] if voi
                                                                           else [])]
-    step = None if progress is None else (
-        lambda done, total, _k: progress(done, total + len(before)))
+    n_all = len(tasks) + len(before)
+    step = None if progress is None else (lambda done, total, _k: progress(done, n_all))
+    step2 = None if progress is None else (
+        lambda done, total, _k: progress(len(tasks) + done, n_all))
     with using(executor) as ex:
         results = ex.map(_draw_plan, tasks, progress=step)
-        prior_plans = ex.map(_robust_spends, before) if before else []
-        if progress is not None and before:
-            progress(len(tasks) + len(before), len(tasks) + len(before))
+        prior_plans = ex.map(_robust_spends, before, progress=step2) if before else []
     solved = 0
     for k, (m, res) in enumerate(zip(models, results[:n], strict=True)):
         if res is not None:
@@ -393,7 +404,16 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
         values.sort(key=lambda t: (not math.isfinite(t.evppi),
                                    -t.evppi if math.isfinite(t.evppi) else 0.0, t.id))
         value = ValueOfInformation(evpi, expected, tuple(values), plan_regret)
-        short = [f"{t.id} ({n - t.solved})" for t in values if t.solved < n]
+        if ref is None:
+            notes.append("value of information: the plan for the expected KPI over the draws "
+                         "could not be made, so the EVPI is unknown")
+        no_ref = [tid for tid in tids if ref_of[tid] is None]
+        if no_ref:
+            notes.append("value of information: the plan for the expected KPI over one "
+                         "touchpoint's draws could not be made for " + ", ".join(no_ref)
+                         + ": their EVPPI is unknown")
+        short = [f"{t.id} ({n - t.solved})" for t in values
+                 if t.solved < n and ref_of[t.id] is not None]
         if short:
             notes.append("value of information: some re-optimisations with one touchpoint's curve "
                          "drawn gave no plan and are left out: " + ", ".join(short))
