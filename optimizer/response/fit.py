@@ -387,7 +387,7 @@ class _Pool:
 def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None,
            cal: tuple[np.ndarray, np.ndarray] | None = None,
            ridge_w: np.ndarray | None = None,
-           jitter: tuple[np.random.Generator, float, float] | None = None) -> _Solved:
+           jitter: tuple[np.random.Generator, float] | None = None) -> _Solved:
     """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
 
     With ``cal = (L, r)``, each lift test is one more row of the least squares: ``L[t, j]`` is
@@ -400,11 +400,11 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
     ``strength * n * sum_j (spend_j (m_j beta_j - mu))^2`` is in KPI units squared per week, like
     the squared errors, so the data override it where they are informative.
 
-    With ``jitter = (rng, sigma, sigma_cal)`` (a bootstrap draw), the priors and the lift tests are
-    perturbed as well as the data ("randomise then optimise"): the zero right-hand side of every
-    media ridge and pooling row gets Gaussian noise of sd ``sigma`` (the weekly noise sd: the rows'
-    units) and each test's weighted lift of sd ``sigma_cal`` (its weight's numerator), i.e. the
-    measured lift moves by one standard error of the test. Without it a draw refits the
+    With ``jitter = (rng, sigma)`` (a bootstrap draw), the priors and the lift tests are perturbed
+    as well as the data ("randomise then optimise"): the zero right-hand side of every media ridge
+    and pooling row, and each test's weighted lift, get Gaussian noise of sd ``sigma``, the weekly
+    noise sd in which all these rows are weighted (``_Calibration``), so a test's measured lift
+    moves by one of its standard errors. Without it a draw refits the
     same priors and tests to resampled weeks, and a touchpoint the data barely inform, held by
     its prior or by a test, comes out with draws far narrower than what is known about it.
     """
@@ -418,12 +418,12 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
         R = fr.residual(M) / s
         pen = fr.sqrt_alpha * (np.ones(k) if ridge_w is None else ridge_w)
         A = np.vstack([R, np.diag(pen)])
-        rng, sig, sig_cal = jitter if jitter is not None else (None, 0.0, 0.0)
+        rng, sig = jitter if jitter is not None else (None, 0.0)
         rhs = np.concatenate([fr.y_res, sig * rng.standard_normal(k) if rng else np.zeros(k)])
         if cal is not None and cal[1].size:
             A = np.vstack([A, cal[0] / s])
             rhs = np.concatenate(
-                [rhs, cal[1] + (sig_cal * rng.standard_normal(cal[1].size) if rng else 0.0)])
+                [rhs, cal[1] + (sig * rng.standard_normal(cal[1].size) if rng else 0.0)])
         on = (
             np.flatnonzero((pool.marginal > 0) & (pool.spend > 0))
             if pool is not None and pool.strength > 0
@@ -728,12 +728,6 @@ def _spend_problem(x: np.ndarray, n_train: int, holdout: int) -> str | None:
     return None
 
 
-def _noise_sd_of(residual: np.ndarray, n_params: int) -> float:
-    """Weekly noise sd of a fit from its residuals and number of fitted coefficients."""
-    dof = max(residual.size - n_params, 1)
-    return math.sqrt(float(residual @ residual) / dof)
-
-
 def _block_bootstrap(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
     block = max(1, min(block, n))
     n_blocks = -(-n // block)
@@ -866,8 +860,7 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
         if ctx.cal is not None and ctx.cal.n
         else None
     )
-    jitter = ((rng, ctx.sigma, ctx.cal.sigma if ctx.cal is not None else 0.0)
-              if ctx.perturb and ctx.sigma > 0 else None)
+    jitter = (rng, ctx.sigma) if ctx.perturb and ctx.sigma > 0 else None
     return _solve(frb, Mb[rows], Z[rows], bpool, bcal, ctx.ridge_w, jitter).beta, bchoice
 
 
@@ -1416,7 +1409,9 @@ def fit_model(
         shape_prior=float(shape_prior),
         search=bool(bootstrap_search),
         perturb=bool(bootstrap_perturb),
-        sigma=_noise_sd_of(y - Z @ final.base - M @ final.beta, Z.shape[1] + M.shape[1]),
+        # the weekly noise sd the priors' and the tests' perturbations are scaled by (the tests'
+        # weights already use it)
+        sigma=cal.sigma if cal is not None else noise_sd(choice, np.arange(n)),
         mean_ads=mean_ads,
         mean_spend=mean_spend,
         pool_marginal=float(pool_marginal),

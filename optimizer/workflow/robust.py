@@ -289,14 +289,9 @@ def partial_models(model: ResponseModel, tids: Sequence[str], d: int
     """``(touchpoint, draw, model)`` for each touchpoint of ``tids`` and each of the first ``d``
     draws: the model with only that touchpoint's curve replaced by its draw, every other
     touchpoint at its point curve (the models of the one-at-a-time EVPPI)."""
-    point = {tid: (dataclasses.replace(tp, draws=()) if tp.draws else tp)
-             for tid, tp in model.touchpoints.items()}
-    out = []
-    for tid in tids:
-        for k, r in enumerate(model.touchpoints[tid].draw_responses()[:d]):
-            out.append((tid, k, ResponseModel(kpi=model.kpi, touchpoints={**point, tid: r},
-                                              source=model.source)))
-    return out
+    point = _point_curves(model)
+    return [(tid, k, dataclasses.replace(point, touchpoints={**point.touchpoints, tid: r}))
+            for tid in tids for k, r in enumerate(model.touchpoints[tid].draw_responses()[:d])]
 
 
 def _regret(optimum: float, plan_kpi: float) -> float:
