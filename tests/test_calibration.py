@@ -360,7 +360,15 @@ def test_cli_fit_calibration_writes_diagnostics(tmp_path, world):
                                  "--calibration", str(lifts), "--bootstrap", "3", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert "calibration: 2 of 2 lift test(s) used" in r.output
+    assert "--robust mean" in r.output  # the hint to plan on the draws
     data = json.loads(out.read_text())
+    # the printed table shows each touchpoint's marginal-ROI interval from model.json, with the
+    # measured caveat that it holds the truth less often than 80%
+    text = " ".join(r.output.split())
+    assert "mROI 80% interval" in text and "not 80%" in text
+    for tid, tp in data["touchpoints"].items():
+        lo, hi = tp["diagnostics"]["marginal_roi_interval_80"]
+        assert f"{lo:.2f}–{hi:.2f}" in text, tid
     cal = data["diagnostics"]["calibration"]
     assert [t["touchpoint"] for t in cal["tests"]] == ["tv", "social"]
     assert all("z" in t and "model_lift" in t for t in cal["tests"])
