@@ -41,9 +41,16 @@ class Rule:
     max_share: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in (("min", self.min), ("max", self.max),
-                                         ("min_share", self.min_share),
-                                         ("max_share", self.max_share)) if v is not None}
+        return {
+            k: float(v)
+            for k, v in (
+                ("min", self.min),
+                ("max", self.max),
+                ("min_share", self.min_share),
+                ("max_share", self.max_share),
+            )
+            if v is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -117,8 +124,16 @@ class World:
 
     def take(self, idx: np.ndarray) -> World:
         """The line items ``idx`` alone (same budget and horizon, no rules)."""
-        return World(self.family[idx], self.beta[idx], self.k[idx], self.shape[idx],
-                     self.decay[idx], self.stage[idx], self.budget, self.weeks)
+        return World(
+            self.family[idx],
+            self.beta[idx],
+            self.k[idx],
+            self.shape[idx],
+            self.decay[idx],
+            self.stage[idx],
+            self.budget,
+            self.weeks,
+        )
 
     # --- the engine's inputs ------------------------------------------------------------------
     def ids(self) -> list[str]:
@@ -136,20 +151,29 @@ class World:
                 params = {"beta": beta, "scale": k}
             else:
                 params = {"beta": beta, "lam": 1.0 / k}
-            tps[tid] = TouchpointResponse(tid, STAGES[int(self.stage[i])],
-                                          Saturation(FAMILY_NAMES[fam], params),
-                                          Adstock(float(self.decay[i])))
+            tps[tid] = TouchpointResponse(
+                tid,
+                STAGES[int(self.stage[i])],
+                Saturation(FAMILY_NAMES[fam], params),
+                Adstock(float(self.decay[i])),
+            )
         return ResponseModel(kpi="revenue", touchpoints=tps)
 
     def scenario(self, name: str) -> Scenario:
         ids = self.ids()
-        data: dict[str, Any] = {"name": name, "model": "benchmark", "horizon_weeks": self.weeks,
-                                "budget": float(self.budget)}
+        data: dict[str, Any] = {
+            "name": name,
+            "model": "benchmark",
+            "horizon_weeks": self.weeks,
+            "budget": float(self.budget),
+        }
         if self.stage_rules:
             data["stages"] = {st: r.as_dict() for st, r in self.stage_rules.items()}
         if self.groups:
-            data["groups"] = {g: {"members": [ids[i] for i in m], **r.as_dict()}
-                              for g, (m, r) in self.groups.items()}
+            data["groups"] = {
+                g: {"members": [ids[i] for i in m], **r.as_dict()}
+                for g, (m, r) in self.groups.items()
+            }
         return scenario_from_dict(data)
 
     # --- feasibility of a plan ----------------------------------------------------------------
@@ -162,9 +186,12 @@ class World:
         rules += list(self.groups.values())
         for members, r in rules:
             t = float(x[members].sum())
-            for lim, over in ((r.max, t - (r.max or 0.0)), (r.min, (r.min or 0.0) - t),
-                              (r.max_share, t - (r.max_share or 0.0) * tot),
-                              (r.min_share, (r.min_share or 0.0) * tot - t)):
+            for lim, over in (
+                (r.max, t - (r.max or 0.0)),
+                (r.min, (r.min or 0.0) - t),
+                (r.max_share, t - (r.max_share or 0.0) * tot),
+                (r.min_share, (r.min_share or 0.0) * tot - t),
+            ):
                 if lim is not None:
                     worst = max(worst, over)
         return worst
@@ -218,7 +245,9 @@ def s_curve_world(n: int, seed: int) -> World:
     return World(family, beta, k, shape, decay, _stages_for(n, rng), budget)
 
 
-def with_stage_caps(world: World, optimum: np.ndarray, seed: int, n_caps: int | None = None) -> World:
+def with_stage_caps(
+    world: World, optimum: np.ndarray, seed: int, n_caps: int | None = None
+) -> World:
     """Cap 2–3 stages at 55–85% of their total in ``optimum`` (the budget-only optimum), so that
     every cap binds."""
     rng = np.random.default_rng(seed)
@@ -226,8 +255,10 @@ def with_stage_caps(world: World, optimum: np.ndarray, seed: int, n_caps: int | 
     funded = np.flatnonzero(totals > 0)
     n_caps = n_caps if n_caps is not None else int(rng.integers(2, 4))
     chosen = rng.choice(funded, size=min(n_caps, len(funded)), replace=False)
-    rules = {STAGES[s]: Rule(max=float(round(totals[s] * rng.uniform(0.55, 0.85), -2)))
-             for s in sorted(chosen)}
+    rules = {
+        STAGES[s]: Rule(max=float(round(totals[s] * rng.uniform(0.55, 0.85), -2)))
+        for s in sorted(chosen)
+    }
     return replace(world, stage_rules=rules)
 
 
@@ -238,14 +269,16 @@ def with_eight_rules(world: World, optimum: np.ndarray, seed: int) -> World:
     totals = np.bincount(world.stage, weights=optimum, minlength=len(STAGES))
     order = rng.permutation(len(STAGES))
     caps, floors = order[:3], order[3:5]
-    rules = {STAGES[s]: Rule(max=float(round(totals[s] * rng.uniform(0.6, 0.85), -2)))
-             for s in caps}
-    rules.update({STAGES[s]: Rule(min=float(round(totals[s] * rng.uniform(1.1, 1.3), -2)))
-                  for s in floors})
+    rules = {
+        STAGES[s]: Rule(max=float(round(totals[s] * rng.uniform(0.6, 0.85), -2))) for s in caps
+    }
+    rules.update(
+        {STAGES[s]: Rule(min=float(round(totals[s] * rng.uniform(1.1, 1.3), -2))) for s in floors}
+    )
     rules = dict(sorted(rules.items(), key=lambda kv: STAGES.index(kv[0])))
     perm = rng.permutation(world.n)
     a = np.sort(perm[: world.n // 5])  # a "digital" group across stages: share cap
-    b = np.sort(perm[world.n // 5: world.n // 5 + world.n // 10])  # a "brand" group: money floor
+    b = np.sort(perm[world.n // 5 : world.n // 5 + world.n // 10])  # a "brand" group: money floor
     tot = float(optimum.sum())
     groups = {
         "digital": (a, Rule(max_share=round(float(optimum[a].sum()) / tot * 0.9, 4))),

@@ -63,8 +63,9 @@ SOLVERS = ("highs", "cbc")
 # ================================================================================================
 # reference solvers, independent of the engine
 # ================================================================================================
-def best_response(world: World, price: np.ndarray | float, hi: np.ndarray,
-                  iters: int = 64) -> np.ndarray:
+def best_response(
+    world: World, price: np.ndarray | float, hi: np.ndarray, iters: int = 64
+) -> np.ndarray:
     """``argmax_{0 <= x <= hi} F_i(x) - price_i x`` for concave curves: bisection on ``F_i' = price_i``."""
     a = np.zeros(world.n)
     b = hi.astype(float).copy()
@@ -76,8 +77,13 @@ def best_response(world: World, price: np.ndarray | float, hi: np.ndarray,
     return 0.5 * (a + b)
 
 
-def _bisect_price(total: Callable[[float], float], target: float, lo: float = 1e-9,
-                  hi: float = 1e9, iters: int = 64) -> float:
+def _bisect_price(
+    total: Callable[[float], float],
+    target: float,
+    lo: float = 1e-9,
+    hi: float = 1e9,
+    iters: int = 64,
+) -> float:
     """The price ``p`` (log-scale bisection) at which the decreasing ``total(p)`` meets ``target``."""
     la, lb = np.log(lo), np.log(hi)
     for _ in range(iters):
@@ -177,8 +183,14 @@ def rule_matrix(world: World) -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows), np.array(rhs)
 
 
-def slsqp(world: World, *, time_cap: float = float("inf"), match: float | None = None,
-          maxiter: int = 5000, ftol: float = 1e-9) -> SlsqpResult:
+def slsqp(
+    world: World,
+    *,
+    time_cap: float = float("inf"),
+    match: float | None = None,
+    maxiter: int = 5000,
+    ftol: float = 1e-9,
+) -> SlsqpResult:
     """scipy SLSQP on the same curves and constraints: analytic gradients, uniform start.
 
     The options are PyMC-Marketing's documented ones (``ftol=1e-9``, ``maxiter=5000``), and SLSQP
@@ -216,14 +228,30 @@ def slsqp(world: World, *, time_cap: float = float("inf"), match: float | None =
     # one BLAS thread: on this 2-core machine SLSQP runs 1.2x (1,000 items) to 8x (100) faster so
     with threadpool_limits(1):
         t0 = time.perf_counter()
-        res = minimize(fun, np.ones(world.n), jac=jac, method="SLSQP",
-                       bounds=list(zip(np.zeros(world.n), hi, strict=True)), constraints=cons,
-                       callback=callback, options={"maxiter": maxiter, "ftol": ftol})
+        res = minimize(
+            fun,
+            np.ones(world.n),
+            jac=jac,
+            method="SLSQP",
+            bounds=list(zip(np.zeros(world.n), hi, strict=True)),
+            constraints=cons,
+            callback=callback,
+            options={"maxiter": maxiter, "ftol": ftol},
+        )
         secs = time.perf_counter() - t0
     x = np.clip(res.x, 0.0, None) * scale
     capped = "StopIteration" in str(res.message)
-    return SlsqpResult(x, world.total(x), secs, int(res.nit), bool(res.success), str(res.message),
-                       world.violation(x), capped, matched[0] if matched else None)
+    return SlsqpResult(
+        x,
+        world.total(x),
+        secs,
+        int(res.nit),
+        bool(res.success),
+        str(res.message),
+        world.violation(x),
+        capped,
+        matched[0] if matched else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -251,10 +279,10 @@ def _max_plus(prev: np.ndarray, f: np.ndarray, block: int = 256) -> tuple[np.nda
     new = np.empty(K + 1)
     arg = np.empty(K + 1, dtype=np.int64)
     for s in range(0, K + 1, block):
-        m = windows[s:s + block] + fr
+        m = windows[s : s + block] + fr
         j = np.argmax(m, axis=1)
-        new[s:s + block] = m[np.arange(len(j)), j]
-        arg[s:s + block] = K - j
+        new[s : s + block] = m[np.arange(len(j)), j]
+        arg[s : s + block] = K - j
     return new, arg
 
 
@@ -287,8 +315,9 @@ def dp_optimum(world: World, steps: int) -> GridOptimum:
         x[i] = m * delta
         k -= m
     polished = polish(world, x > 0)
-    return GridOptimum(x, world.total(x), float(high[-1]), polished, steps,
-                       time.perf_counter() - t0)
+    return GridOptimum(
+        x, world.total(x), float(high[-1]), polished, steps, time.perf_counter() - t0
+    )
 
 
 def polish(world: World, funded: np.ndarray) -> float:
@@ -365,15 +394,25 @@ def _allocate(world: World, name: str, solver: str, with_json: bool) -> EngineRu
     x = np.array([by_id.get(tid, np.nan) for tid in world.ids()])
     full = bool(np.isfinite(x).all())
     return EngineRun(
-        "ok", secs, plan.status, x, world.total(x) if full else float("nan"),
+        "ok",
+        secs,
+        plan.status,
+        x,
+        world.total(x) if full else float("nan"),
         world.violation(x) if full else float("nan"),
-        float("nan") if plan.gap is None else float(plan.gap), plan.rounds, plan.pieces,
-        plan.build_seconds, plan.solve_seconds, json_secs,
-        {c.name: c.shadow_price for c in plan.constraints})
+        float("nan") if plan.gap is None else float(plan.gap),
+        plan.rounds,
+        plan.pieces,
+        plan.build_seconds,
+        plan.solve_seconds,
+        json_secs,
+        {c.name: c.shadow_price for c in plan.constraints},
+    )
 
 
-def run_engine(world: World, name: str, solver: str = "highs", *, with_json: bool = False,
-               limit: float = 600.0) -> EngineRun:
+def run_engine(
+    world: World, name: str, solver: str = "highs", *, with_json: bool = False, limit: float = 600.0
+) -> EngineRun:
     """``allocate`` in a forked child (its own process group, so a ``cbc`` it starts dies with it)
     that is killed after ``limit`` seconds of wall time."""
     ctx = mp.get_context("fork")
@@ -470,12 +509,30 @@ class Config:
     big_n: int | None  # the end-to-end size (None: skipped)
 
 
-FULL = Config(sizes=(10, 100, 1000, 10_000), slsqp_sizes=(10, 100, 1000), slsqp_cap=60.0,
-              engine_limit=180.0, big_limit=60.0, s_worlds=20, dp_steps=3000, speed_n=1000,
-              speed_solvers=SOLVERS, big_n=10_000)
-QUICK = Config(sizes=(10, 100), slsqp_sizes=(10, 100), slsqp_cap=5.0, engine_limit=60.0,
-               big_limit=60.0, s_worlds=3, dp_steps=1000, speed_n=200, speed_solvers=("highs",),
-               big_n=None)
+FULL = Config(
+    sizes=(10, 100, 1000, 10_000),
+    slsqp_sizes=(10, 100, 1000),
+    slsqp_cap=60.0,
+    engine_limit=180.0,
+    big_limit=60.0,
+    s_worlds=20,
+    dp_steps=3000,
+    speed_n=1000,
+    speed_solvers=SOLVERS,
+    big_n=10_000,
+)
+QUICK = Config(
+    sizes=(10, 100),
+    slsqp_sizes=(10, 100),
+    slsqp_cap=5.0,
+    engine_limit=60.0,
+    big_limit=60.0,
+    s_worlds=3,
+    dp_steps=1000,
+    speed_n=200,
+    speed_solvers=("highs",),
+    big_n=None,
+)
 
 
 # ================================================================================================
@@ -489,8 +546,10 @@ def capped_world(n: int) -> World:
 
 
 def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> None:
-    print("\n== 1. Optimality on concave worlds (hill 0.5-1, exponential, logistic; geometric "
-          "adstock; 7 stages; 13 weeks; budget + binding stage caps) ==")
+    print(
+        "\n== 1. Optimality on concave worlds (hill 0.5-1, exponential, logistic; geometric "
+        "adstock; 7 stages; 13 weeks; budget + binding stage caps) =="
+    )
     rows, dual_rows = [], []
     never_below = True
     compared: list[int] = []
@@ -500,8 +559,12 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
     for n in cfg.sizes:
         world = capped_world(n)
         ex = exact_optimum(world)
-        run = run_engine(world, f"concave-{n}", with_json=n == cfg.big_n,
-                         limit=cfg.big_limit if n >= 10_000 else cfg.engine_limit)
+        run = run_engine(
+            world,
+            f"concave-{n}",
+            with_json=n == cfg.big_n,
+            limit=cfg.big_limit if n >= 10_000 else cfg.engine_limit,
+        )
         if n == cfg.big_n:
             runs_big["highs"] = run
         gap = (ex.objective - run.objective) / abs(ex.objective)
@@ -509,8 +572,11 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
             gap_fail.append(f"{n:,}: no plan in {run.seconds:.0f}s")
         elif not (run.ok and gap <= GAP_TARGET and run.violation <= 0.01 * n):
             gap_fail.append(f"{n:,}: {run.label}, gap {pct(gap)}")
-        sl = (slsqp(world, time_cap=cfg.slsqp_cap, match=run.objective)
-              if n in cfg.slsqp_sizes else None)
+        sl = (
+            slsqp(world, time_cap=cfg.slsqp_cap, match=run.objective)
+            if n in cfg.slsqp_sizes
+            else None
+        )
         sl_cells: list[object] = ["skipped", "-", "-", "-"]
         if sl is not None:
             compared.append(n)
@@ -518,43 +584,102 @@ def section_concave(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) ->
             never_below &= not_below
             worst_below = max(worst_below, (sl.objective - run.objective) / abs(sl.objective))
             note = " (time cap)" if sl.capped else ("" if sl.success else " (failed)")
-            sl_cells = [pct((ex.objective - sl.objective) / abs(ex.objective)),
-                        secs(sl.seconds) + note, sl.iterations, not_below]
-        rows.append([n, len(world.stage_rules), f"{ex.objective:,.0f}", run.label, pct(gap),
-                     pct(run.gap), _count(run.rounds), _count(run.pieces), secs(run.seconds),
-                     *sl_cells])
+            sl_cells = [
+                pct((ex.objective - sl.objective) / abs(ex.objective)),
+                secs(sl.seconds) + note,
+                sl.iterations,
+                not_below,
+            ]
+        rows.append(
+            [
+                n,
+                len(world.stage_rules),
+                f"{ex.objective:,.0f}",
+                run.label,
+                pct(gap),
+                pct(run.gap),
+                _count(run.rounds),
+                _count(run.pieces),
+                secs(run.seconds),
+                *sl_cells,
+            ]
+        )
         if run.outcome == "ok":
             errs = [_rel(run.shadow.get("budget"), ex.budget_price)]
-            errs += [_rel(run.shadow.get(f"stage_max__{st}"), mu, ref=ex.budget_price)
-                     for st, mu in ex.cap_prices.items()]
+            errs += [
+                _rel(run.shadow.get(f"stage_max__{st}"), mu, ref=ex.budget_price)
+                for st, mu in ex.cap_prices.items()
+            ]
             dual_worst = max(dual_worst, max(errs))
-            dual_rows.append([n, f"{ex.budget_price:.6f}", _g(run.shadow.get("budget")),
-                              "  ".join(f"{st}: {mu:.4f}/{_g(run.shadow.get(f'stage_max__{st}'))}"
-                                        for st, mu in ex.cap_prices.items()),
-                              pct(max(errs))])
-    table("Plan vs the exact KKT optimum  (true gap = (optimum - plan) / optimum on the smooth "
-          "curves; engine gap = plan.gap, its certified bound)",
-          ["items", "caps", "exact optimum", "engine", "true gap", "engine gap", "rounds",
-           "pieces", "engine time", "SLSQP gap", "SLSQP time", "SLSQP iters", "ours >= SLSQP"],
-          rows)
-    table("Shadow prices vs the exact multipliers  (exact/engine; error relative to the budget's λ)",
-          ["items", "budget λ exact", "budget engine", "stage caps μ_s exact/engine", "max error"],
-          dual_rows)
+            dual_rows.append(
+                [
+                    n,
+                    f"{ex.budget_price:.6f}",
+                    _g(run.shadow.get("budget")),
+                    "  ".join(
+                        f"{st}: {mu:.4f}/{_g(run.shadow.get(f'stage_max__{st}'))}"
+                        for st, mu in ex.cap_prices.items()
+                    ),
+                    pct(max(errs)),
+                ]
+            )
+    table(
+        "Plan vs the exact KKT optimum  (true gap = (optimum - plan) / optimum on the smooth "
+        "curves; engine gap = plan.gap, its certified bound)",
+        [
+            "items",
+            "caps",
+            "exact optimum",
+            "engine",
+            "true gap",
+            "engine gap",
+            "rounds",
+            "pieces",
+            "engine time",
+            "SLSQP gap",
+            "SLSQP time",
+            "SLSQP iters",
+            "ours >= SLSQP",
+        ],
+        rows,
+    )
+    table(
+        "Shadow prices vs the exact multipliers  (exact/engine; error relative to the budget's λ)",
+        ["items", "budget λ exact", "budget engine", "stage caps μ_s exact/engine", "max error"],
+        dual_rows,
+    )
     skipped = [n for n in cfg.sizes if n not in cfg.slsqp_sizes]
     if skipped:
-        print(f"  SLSQP not run at {', '.join(f'{n:,}' for n in skipped)} line items: its dense "
-              "QP subproblem costs O(n^3) per iteration (about 0.3 s at 1,000 items).")
+        print(
+            f"  SLSQP not run at {', '.join(f'{n:,}' for n in skipped)} line items: its dense "
+            "QP subproblem costs O(n^3) per iteration (about 0.3 s at 1,000 items)."
+        )
     if any(n >= 1000 for n in cfg.slsqp_sizes):
-        print(f"  SLSQP gets {cfg.slsqp_cap:.0f}s of wall time per problem; '(time cap)' marks "
-              "one stopped there before converging.")
-    v.add("gap <= 0.01% at every size", not gap_fail,
-          "true gap vs the exact optimum at " + ", ".join(f"{n:,}" for n in cfg.sizes)
-          + " line items" + (f"; failed at {'; '.join(gap_fail)}" if gap_fail else ""))
-    v.add("never below SLSQP", never_below if compared else None,
-          "at " + ", ".join(f"{n:,}" for n in compared) + " line items"
-          + (f"; at worst {pct(worst_below)} below it" if worst_below > 0 else ""))
-    v.add("(extra) shadow prices within 1% of the exact multipliers", dual_worst <= 0.01,
-          f"budget λ and stage-cap μ_s, worst error {pct(dual_worst)} of λ, where a plan came back")
+        print(
+            f"  SLSQP gets {cfg.slsqp_cap:.0f}s of wall time per problem; '(time cap)' marks "
+            "one stopped there before converging."
+        )
+    v.add(
+        "gap <= 0.01% at every size",
+        not gap_fail,
+        "true gap vs the exact optimum at "
+        + ", ".join(f"{n:,}" for n in cfg.sizes)
+        + " line items"
+        + (f"; failed at {'; '.join(gap_fail)}" if gap_fail else ""),
+    )
+    v.add(
+        "never below SLSQP",
+        never_below if compared else None,
+        "at "
+        + ", ".join(f"{n:,}" for n in compared)
+        + " line items"
+        + (f"; at worst {pct(worst_below)} below it" if worst_below > 0 else ""),
+    )
+    v.add(
+        "(extra) shadow prices within 1% of the exact multipliers",
+        dual_worst <= 0.01,
+        f"budget λ and stage-cap μ_s, worst error {pct(dual_worst)} of λ, where a plan came back",
+    )
 
 
 def _count(k: int) -> object:
@@ -572,8 +697,10 @@ def _g(v: float | None) -> str:
 
 
 def section_s_curves(cfg: Config, v: Verdicts) -> None:
-    print(f"\n== 2. S-curves: {cfg.s_worlds} worlds of 5-20 line items (30-60% hill S-curves "
-          "of shape 1.5-3), a tight budget ==")
+    print(
+        f"\n== 2. S-curves: {cfg.s_worlds} worlds of 5-20 line items (30-60% hill S-curves "
+        "of shape 1.5-3), a tight budget =="
+    )
     rows = []
     n_grid = n_strict = n_certified = 0
     worst_gap = 0.0
@@ -596,35 +723,78 @@ def section_s_curves(cfg: Config, v: Verdicts) -> None:
         n_strict += ok_strict
         if run.ok:
             # plan.gap = (bound - value) / bound, so the bound is value / (1 - gap)
-            bound = run.objective / (1 - run.gap) if np.isfinite(run.gap) and run.gap < 1 else np.inf
+            bound = (
+                run.objective / (1 - run.gap) if np.isfinite(run.gap) and run.gap < 1 else np.inf
+            )
             n_certified += bool(run.gap <= GAP_TARGET and bound >= best * (1 - 1e-9))
             worst_gap = max(worst_gap, run.gap)
         short = (best - sl.objective) / abs(best)
         if short > GAP_TARGET:
             stuck.append(short)
-        rows.append([w, n, int((~world.concave).sum()), f"{grid.lower:,.0f}", pct(err),
-                     f"{run.objective:,.0f}", pct(vs_dp), pct(below), pct(run.gap),
-                     secs(run.seconds), pct(short), ok_grid, ok_strict])
-    table(f"Plan vs the grid optimum  (DP over {cfg.dp_steps:,} steps of the budget; DP error = "
-          "its own bound (upper - lower) / lower; 'below best' = vs the best of the DP, the DP's "
-          "funded set re-solved exactly, our plan and SLSQP)",
-          ["world", "items", "S-curves", "DP optimum", "DP error", "ours", "ours - DP",
-           "ours below best", "engine gap", "engine time", "SLSQP below best",
-           "within DP error", "within 0.01%"], rows)
-    print("  'engine gap' is plan.gap: the tighter of the Lagrangian bound and the MILP over pieces "
-          "lifted onto or above the curves; it is checked against the DP's upper bound below.")
+        rows.append(
+            [
+                w,
+                n,
+                int((~world.concave).sum()),
+                f"{grid.lower:,.0f}",
+                pct(err),
+                f"{run.objective:,.0f}",
+                pct(vs_dp),
+                pct(below),
+                pct(run.gap),
+                secs(run.seconds),
+                pct(short),
+                ok_grid,
+                ok_strict,
+            ]
+        )
+    table(
+        f"Plan vs the grid optimum  (DP over {cfg.dp_steps:,} steps of the budget; DP error = "
+        "its own bound (upper - lower) / lower; 'below best' = vs the best of the DP, the DP's "
+        "funded set re-solved exactly, our plan and SLSQP)",
+        [
+            "world",
+            "items",
+            "S-curves",
+            "DP optimum",
+            "DP error",
+            "ours",
+            "ours - DP",
+            "ours below best",
+            "engine gap",
+            "engine time",
+            "SLSQP below best",
+            "within DP error",
+            "within 0.01%",
+        ],
+        rows,
+    )
+    print(
+        "  'engine gap' is plan.gap: the tighter of the Lagrangian bound and the MILP over pieces "
+        "lifted onto or above the curves; it is checked against the DP's upper bound below."
+    )
     share = len(stuck) / cfg.s_worlds
     avg = float(np.mean(stuck)) if stuck else 0.0
-    print(f"  SLSQP from a uniform start stopped more than 0.01% below the best known in "
-          f"{len(stuck)}/{cfg.s_worlds} worlds ({share:.0%}); average shortfall there "
-          f"{100 * avg:.2f}%.")
-    v.add("S-curve plans equal the DP optimum within its grid error", n_grid == cfg.s_worlds,
-          f"{n_grid}/{cfg.s_worlds} worlds (DP - error <= ours <= the DP's upper bound)")
-    v.add("(extra) S-curve plans within 0.01% of the best known", n_strict == cfg.s_worlds,
-          f"{n_strict}/{cfg.s_worlds} worlds (best of DP, DP re-solved exactly, SLSQP, ours)")
-    v.add("S-curve plans certified: plan.gap <= 0.01% and the bound >= the best known",
-          n_certified == cfg.s_worlds,
-          f"{n_certified}/{cfg.s_worlds} worlds; worst plan.gap {pct(worst_gap)}")
+    print(
+        f"  SLSQP from a uniform start stopped more than 0.01% below the best known in "
+        f"{len(stuck)}/{cfg.s_worlds} worlds ({share:.0%}); average shortfall there "
+        f"{100 * avg:.2f}%."
+    )
+    v.add(
+        "S-curve plans equal the DP optimum within its grid error",
+        n_grid == cfg.s_worlds,
+        f"{n_grid}/{cfg.s_worlds} worlds (DP - error <= ours <= the DP's upper bound)",
+    )
+    v.add(
+        "(extra) S-curve plans within 0.01% of the best known",
+        n_strict == cfg.s_worlds,
+        f"{n_strict}/{cfg.s_worlds} worlds (best of DP, DP re-solved exactly, SLSQP, ours)",
+    )
+    v.add(
+        "S-curve plans certified: plan.gap <= 0.01% and the bound >= the best known",
+        n_certified == cfg.s_worlds,
+        f"{n_certified}/{cfg.s_worlds} worlds; worst plan.gap {pct(worst_gap)}",
+    )
 
 
 def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> None:
@@ -634,43 +804,93 @@ def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> N
     free = concave_world(n, seed)
     world = with_eight_rules(free, exact_optimum(free).x, seed)
     n_rules = rule_matrix(world)[0].shape[0]
-    runs = {s: run_engine(world, f"speed-{n}", solver=s, limit=cfg.engine_limit)
-            for s in cfg.speed_solvers}
+    runs = {
+        s: run_engine(world, f"speed-{n}", solver=s, limit=cfg.engine_limit)
+        for s in cfg.speed_solvers
+    }
     done = [r for r in runs.values() if r.ok]
     best = max(done, key=lambda r: r.objective) if done else None
     sl = slsqp(world, time_cap=cfg.slsqp_cap, match=best.objective if best else None)
     rows = []
     for s, r in runs.items():
         ratio = _speedup(sl, r)
-        rows.append([s, r.label, f"{r.objective:,.0f}", pct(r.gap), _count(r.rounds),
-                     _count(r.pieces),
-                     secs(r.build_seconds), secs(r.solve_seconds), secs(r.seconds), ratio[1]])
+        rows.append(
+            [
+                s,
+                r.label,
+                f"{r.objective:,.0f}",
+                pct(r.gap),
+                _count(r.rounds),
+                _count(r.pieces),
+                secs(r.build_seconds),
+                secs(r.solve_seconds),
+                secs(r.seconds),
+                ratio[1],
+            ]
+        )
     note = " (time cap)" if sl.capped else ("" if sl.success else " (failed)")
-    rows.append(["SLSQP", ("converged" if sl.success else "stopped") + note,
-                 f"{sl.objective:,.0f}", "-", sl.iterations, "-", "-", "-", secs(sl.seconds), "1x"])
-    table(f"{n:,} line items, {n_rules} constraints (budget, 3 stage caps, 2 stage floors, a group "
-          "share cap, a group floor)",
-          ["solver", "status", "objective", "engine gap", "rounds/iters", "pieces", "build",
-           "solve", "total", "speed-up vs SLSQP"], rows)
-    match = (f"first reached our objective after {sl.match_seconds:.1f}s"
-             if sl.match_seconds is not None else
-             f"never reached our objective in {sl.seconds:.0f}s")
+    rows.append(
+        [
+            "SLSQP",
+            ("converged" if sl.success else "stopped") + note,
+            f"{sl.objective:,.0f}",
+            "-",
+            sl.iterations,
+            "-",
+            "-",
+            "-",
+            secs(sl.seconds),
+            "1x",
+        ]
+    )
+    table(
+        f"{n:,} line items, {n_rules} constraints (budget, 3 stage caps, 2 stage floors, a group "
+        "share cap, a group floor)",
+        [
+            "solver",
+            "status",
+            "objective",
+            "engine gap",
+            "rounds/iters",
+            "pieces",
+            "build",
+            "solve",
+            "total",
+            "speed-up vs SLSQP",
+        ],
+        rows,
+    )
+    match = (
+        f"first reached our objective after {sl.match_seconds:.1f}s"
+        if sl.match_seconds is not None
+        else f"never reached our objective in {sl.seconds:.0f}s"
+    )
     short = pct((best.objective - sl.objective) / best.objective) if best else "-"
     ours_violation = max((r.violation for r in done), default=float("nan"))
-    print(f"  SLSQP {match}; it stopped {short} below our best plan. Its answer violates the "
-          f"rules by at most {sl.violation:,.4f}; ours by {ours_violation:,.4f} (money).")
-    print("  Speed-up = SLSQP's time to reach our objective (or, when it never does, all the time "
-          "it ran: a lower bound, marked '>=') / our end-to-end time.")
+    print(
+        f"  SLSQP {match}; it stopped {short} below our best plan. Its answer violates the "
+        f"rules by at most {sl.violation:,.4f}; ours by {ours_violation:,.4f} (money)."
+    )
+    print(
+        "  Speed-up = SLSQP's time to reach our objective (or, when it never does, all the time "
+        "it ran: a lower bound, marked '>=') / our end-to-end time."
+    )
     if done:
         fastest = min(done, key=lambda r: r.seconds)
         value, text = _speedup(sl, fastest)
         proven = value >= SPEEDUP_TARGET
-        v.add(f">= {SPEEDUP_TARGET:.0f}x faster than SLSQP at {n:,} items", proven,
-              f"{text} ({fastest.seconds:.2f}s ours vs SLSQP {sl.seconds:.1f}s"
-              f"{', time cap' if sl.capped else ''})")
+        v.add(
+            f">= {SPEEDUP_TARGET:.0f}x faster than SLSQP at {n:,} items",
+            proven,
+            f"{text} ({fastest.seconds:.2f}s ours vs SLSQP {sl.seconds:.1f}s"
+            f"{', time cap' if sl.capped else ''})",
+        )
     else:
-        v.add(f">= {SPEEDUP_TARGET:.0f}x faster than SLSQP at {n:,} items", False,
-              "the engine gave no plan")
+        v.add(
+            f">= {SPEEDUP_TARGET:.0f}x faster than SLSQP at {n:,} items",
+            False,
+            "the engine gave no plan",
+        )
 
     if cfg.big_n is None:
         v.add("10,000 items <= 5s end to end", None, "not run in --quick")
@@ -680,26 +900,60 @@ def section_speed(cfg: Config, v: Verdicts, runs_big: dict[str, EngineRun]) -> N
     for s in cfg.speed_solvers:
         if s not in runs_big:
             big = big or capped_world(cfg.big_n)
-            runs_big[s] = run_engine(big, f"concave-{cfg.big_n}", solver=s, with_json=True,
-                                     limit=cfg.big_limit)
+            runs_big[s] = run_engine(
+                big, f"concave-{cfg.big_n}", solver=s, with_json=True, limit=cfg.big_limit
+            )
         r = runs_big[s]
         done = r.outcome == "ok"
         other = r.seconds - r.build_seconds - r.solve_seconds
         total = secs(r.total_seconds) if done else f"> {r.seconds:.0f}s (killed)"
-        rows.append([s, r.label, pct(r.gap), _count(r.rounds), _count(r.pieces),
-                     secs(r.build_seconds), secs(r.solve_seconds), secs(other),
-                     secs(r.json_seconds) if done else "-", total,
-                     r.ok and r.total_seconds <= TEN_K_TARGET_SECONDS])
-    table(f"{cfg.big_n:,} line items end to end: allocate() + plan_json()  (the section-1 world; "
-          f"target {TEN_K_TARGET_SECONDS:.0f}s; killed after {cfg.big_limit:.0f}s)",
-          ["solver", "status", "engine gap", "rounds", "pieces", "build", "solve", "other",
-           "json", "total", "<= 5s"], rows)
+        rows.append(
+            [
+                s,
+                r.label,
+                pct(r.gap),
+                _count(r.rounds),
+                _count(r.pieces),
+                secs(r.build_seconds),
+                secs(r.solve_seconds),
+                secs(other),
+                secs(r.json_seconds) if done else "-",
+                total,
+                r.ok and r.total_seconds <= TEN_K_TARGET_SECONDS,
+            ]
+        )
+    table(
+        f"{cfg.big_n:,} line items end to end: allocate() + plan_json()  (the section-1 world; "
+        f"target {TEN_K_TARGET_SECONDS:.0f}s; killed after {cfg.big_limit:.0f}s)",
+        [
+            "solver",
+            "status",
+            "engine gap",
+            "rounds",
+            "pieces",
+            "build",
+            "solve",
+            "other",
+            "json",
+            "total",
+            "<= 5s",
+        ],
+        rows,
+    )
     fine = [runs_big[s] for s in cfg.speed_solvers if runs_big[s].ok]
-    v.add(f"{cfg.big_n:,} items <= {TEN_K_TARGET_SECONDS:.0f}s end to end",
-          any(r.total_seconds <= TEN_K_TARGET_SECONDS for r in fine),
-          ", ".join(f"{s} " + (f"{runs_big[s].total_seconds:.1f}s" if runs_big[s].outcome == "ok"
-                               else f"> {runs_big[s].seconds:.0f}s (killed)")
-                    for s in cfg.speed_solvers))
+    v.add(
+        f"{cfg.big_n:,} items <= {TEN_K_TARGET_SECONDS:.0f}s end to end",
+        any(r.total_seconds <= TEN_K_TARGET_SECONDS for r in fine),
+        ", ".join(
+            f"{s} "
+            + (
+                f"{runs_big[s].total_seconds:.1f}s"
+                if runs_big[s].outcome == "ok"
+                else f"> {runs_big[s].seconds:.0f}s (killed)"
+            )
+            for s in cfg.speed_solvers
+        ),
+    )
 
 
 def _speedup(sl: SlsqpResult, run: EngineRun) -> tuple[float, str]:
@@ -726,10 +980,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     t0 = time.perf_counter()
-    print(f"budgetopt allocation benchmark: {_dt.date.today().isoformat()}, "
-          f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"{'quick' if args.quick else 'full'} run; the engine's default solver is HiGHS; "
-          f"load average {_load()} (other work on the machine slows every timing)")
+    print(
+        f"budgetopt allocation benchmark: {_dt.date.today().isoformat()}, "
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"{'quick' if args.quick else 'full'} run; the engine's default solver is HiGHS; "
+        f"load average {_load()} (other work on the machine slows every timing)"
+    )
     v = Verdicts()
     runs_big: dict[str, EngineRun] = {}
     section_concave(cfg, v, runs_big)

@@ -177,8 +177,9 @@ class Case:
     group: str = "main"  # "main" | "robustness" (extra default random worlds)
 
 
-def _recalibrate(tp: TouchpointTruth, decay: float | None = None,
-                 saturation_factor: float = 1.0) -> TouchpointTruth:
+def _recalibrate(
+    tp: TouchpointTruth, decay: float | None = None, saturation_factor: float = 1.0
+) -> TouchpointTruth:
     """``tp`` with another decay and/or its mean spend further up its curve, keeping its true
     weekly response at the mean spend (so its ROI there) unchanged.
 
@@ -209,9 +210,16 @@ def _recalibrate(tp: TouchpointTruth, decay: float | None = None,
     return replace(tp, params=q, decay=round(d_new, 3))
 
 
-def vary(spec: WorldSpec, *, decays: Sequence[float] | None = None, saturation_factor: float = 1.0,
-         flighting: float | None = None, season_corr: float | None = None,
-         spend_cv_factor: float = 1.0, **world: Any) -> WorldSpec:
+def vary(
+    spec: WorldSpec,
+    *,
+    decays: Sequence[float] | None = None,
+    saturation_factor: float = 1.0,
+    flighting: float | None = None,
+    season_corr: float | None = None,
+    spend_cv_factor: float = 1.0,
+    **world: Any,
+) -> WorldSpec:
     """A variation of a world: touchpoint decays (recalibrated so the response at the mean spend
     is unchanged), saturation, flighting, seasonal spend, spend variation; ``world`` overrides
     ``WorldSpec`` fields (``noise_sd``, ``n_weeks``, ...)."""
@@ -258,9 +266,15 @@ def world_case(name: str, spec: WorldSpec, tmp: Path, group: str = "main") -> Ca
     paths = write_world(world, tmp / name)
     journey = read_journey(paths["journey"])
     history = read_history(paths["history"], journey)
-    return Case(name, describe_world(spec), history, world.truth,
-                world.contributions[spec.ids].set_axis(history.frame.index), "simulated",
-                group=group)
+    return Case(
+        name,
+        describe_world(spec),
+        history,
+        world.truth,
+        world.contributions[spec.ids].set_axis(history.frame.index),
+        "simulated",
+        group=group,
+    )
 
 
 def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> list[Case]:
@@ -275,8 +289,10 @@ def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> lis
         ("rw6-s1", random_world(6, seed=1)),
         ("rw6-s2-slow", vary(random_world(6, seed=2), decays=(0.5, 0.6, 0.7, 0.75, 0.65, 0.55))),
         ("rw8-s3-saturated", vary(random_world(8, seed=3), saturation_factor=2.5)),
-        ("rw8-s4-seasonal", vary(random_world(8, seed=4), season_corr=0.8,
-                                 seasonality_amplitude=0.25)),
+        (
+            "rw8-s4-seasonal",
+            vary(random_world(8, seed=4), season_corr=0.8, seasonality_amplitude=0.25),
+        ),
         ("rw10-s5-flighted-104w", vary(random_world(10, seed=5), flighting=0.3, n_weeks=104)),
         ("rw5-s6-quiet", random_world(5, seed=6, noise_sd=0.01)),
         ("rw12-s7-noisy", random_world(12, seed=7, noise_sd=0.08)),
@@ -285,11 +301,20 @@ def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> lis
         worlds = [w for w in worlds if w[0] in ("sample", "rw6-s1", "rw8-s4-seasonal")]
     cases = [world_case(n, s, tmp) for n, s in worlds]
     if not quick:
-        cases += [world_case(f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness")
-                  for s in range(20, 40)]
+        cases += [
+            world_case(f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness")
+            for s in range(20, 40)
+        ]
     for sd in noises:
-        cases += [world_case(f"rw8-s{s}-noise{100 * sd:g}%", random_world(8, seed=s, noise_sd=sd),
-                             tmp, group=f"noise {sd:g}") for s in range(20, 40)]
+        cases += [
+            world_case(
+                f"rw8-s{s}-noise{100 * sd:g}%",
+                random_world(8, seed=s, noise_sd=sd),
+                tmp,
+                group=f"noise {sd:g}",
+            )
+            for s in range(20, 40)
+        ]
     return cases
 
 
@@ -302,48 +327,85 @@ def _write_history(frame: pd.DataFrame, path: Path) -> Path:
 def mmm_example_case(tmp: Path) -> Case:
     """PyMC-Marketing's ``mmm_example``: only the columns a user would have."""
     raw = pd.read_csv(MMM_EXAMPLE / "mmm_example.csv")
-    wide = pd.DataFrame({"date": raw["date_week"], "x1": raw["x1"], "x2": raw["x2"],
-                         "y": raw["y"], "event_1": raw["event_1"], "event_2": raw["event_2"]})
-    journey = journey_from_dict({
-        "kpi": "y", "events": ["event_1", "event_2"],
-        "touchpoints": [{"id": "x1", "stage": "awareness"}, {"id": "x2", "stage": "consideration"}],
-    })
+    wide = pd.DataFrame(
+        {
+            "date": raw["date_week"],
+            "x1": raw["x1"],
+            "x2": raw["x2"],
+            "y": raw["y"],
+            "event_1": raw["event_1"],
+            "event_2": raw["event_2"],
+        }
+    )
+    journey = journey_from_dict(
+        {
+            "kpi": "y",
+            "events": ["event_1", "event_2"],
+            "touchpoints": [
+                {"id": "x1", "stage": "awareness"},
+                {"id": "x2", "stage": "consideration"},
+            ],
+        }
+    )
     history = read_history(_write_history(wide, tmp / "mmm_example" / "history.csv"), journey)
     truth = read_model(MMM_EXAMPLE / "true_model.json")
-    return Case("mmm_example", "PyMC-Marketing mmm_example: 2 channels, 179 wk; logistic, "
-                "normalised 8-lag adstock 0.4/0.2; noise sd 250 (5% of y); nonlinear trend",
-                history, truth, _true_contrib(truth, history), "public")
+    return Case(
+        "mmm_example",
+        "PyMC-Marketing mmm_example: 2 channels, 179 wk; logistic, "
+        "normalised 8-lag adstock 0.4/0.2; noise sd 250 (5% of y); nonlinear trend",
+        history,
+        truth,
+        _true_contrib(truth, history),
+        "public",
+    )
 
 
 def mmm_roas_truth() -> ResponseModel:
     """The true curves of ``mmm_roas`` (ground_truth.py), in the data's own units."""
     spec = {"x1": (0.3, 1.0, 200.0, "awareness"), "x2": (0.5, 2.5, 150.0, "consideration")}
-    return ResponseModel("y", {
-        c: TouchpointResponse(c, st, Saturation("logistic", {"beta": b, "lam": lam}),
-                              Adstock(decay=d, normalize=True, max_lag=4))
-        for c, (d, lam, b, st) in spec.items()
-    })
+    return ResponseModel(
+        "y",
+        {
+            c: TouchpointResponse(
+                c,
+                st,
+                Saturation("logistic", {"beta": b, "lam": lam}),
+                Adstock(decay=d, normalize=True, max_lag=4),
+            )
+            for c, (d, lam, b, st) in spec.items()
+        },
+    )
 
 
 def mmm_roas_case(tmp: Path) -> Case:
     """PyMC-Marketing's ``mmm_roas``: ``date, x1, x2, y`` only (the confounder ``z`` is hidden)."""
     raw = pd.read_csv(MMM_ROAS / "mmm_roas_data.csv")
     wide = raw[["date", "x1", "x2", "y"]]
-    journey = journey_from_dict({
-        "kpi": "y",
-        "touchpoints": [{"id": "x1", "stage": "awareness"}, {"id": "x2", "stage": "consideration"}],
-    })
+    journey = journey_from_dict(
+        {
+            "kpi": "y",
+            "touchpoints": [
+                {"id": "x1", "stage": "awareness"},
+                {"id": "x2", "stage": "consideration"},
+            ],
+        }
+    )
     history = read_history(_write_history(wide, tmp / "mmm_roas" / "history.csv"), journey)
     truth = mmm_roas_truth()
     contrib = _true_contrib(truth, history)
     for c in ("x1", "x2"):  # the harness reproduces the file's own latent effect columns
         err = np.abs(contrib[c].to_numpy() - 100.0 * raw[f"{c}_effect"].to_numpy()).max()
         assert err < 1e-9, (c, err)
-    return Case("mmm_roas", "PyMC-Marketing mmm_roas: 2 channels, 131 wk; logistic, normalised "
-                "4-lag adstock 0.3/0.5; hidden confounder z (corr 0.71 with x1)",
-                history, truth, contrib, "public",
-                note="z is not observed: a fit from date, x1, x2, y alone is expected to "
-                "over-credit x1")
+    return Case(
+        "mmm_roas",
+        "PyMC-Marketing mmm_roas: 2 channels, 131 wk; logistic, normalised "
+        "4-lag adstock 0.3/0.5; hidden confounder z (corr 0.71 with x1)",
+        history,
+        truth,
+        contrib,
+        "public",
+        note="z is not observed: a fit from date, x1, x2, y alone is expected to over-credit x1",
+    )
 
 
 def _true_contrib(truth: ResponseModel, history: History) -> pd.DataFrame:
@@ -398,8 +460,10 @@ class Regret:
     def beyond_observed(self, spend: dict[str, float]) -> float:
         """Share of the budget a plan puts above each touchpoint's highest weekly spend in the
         history (steady weekly spend over the horizon): how far the plan extrapolates."""
-        over = sum(max(0.0, s / HORIZON_WEEKS - self.observed_max.get(t, math.inf))
-                   for t, s in spend.items())
+        over = sum(
+            max(0.0, s / HORIZON_WEEKS - self.observed_max.get(t, math.inf))
+            for t, s in spend.items()
+        )
         return HORIZON_WEEKS * over / self.budget if self.budget > 0 else 0.0
 
     @property
@@ -476,12 +540,15 @@ class PlanLimits:
         spend = case.history.spend
         out: dict[str, Any] = {}
         if self.cap is not None:
-            out["touchpoints"] = {t: {"max": round(HORIZON_WEEKS * self.cap * float(spend[t].max()),
-                                                   2)} for t in spend.columns}
+            out["touchpoints"] = {
+                t: {"max": round(HORIZON_WEEKS * self.cap * float(spend[t].max()), 2)}
+                for t in spend.columns
+            }
         if self.change is not None:
             means = spend.mean()
-            out["previous"] = {t: budget * float(means[t]) / float(means.sum())
-                               for t in spend.columns}
+            out["previous"] = {
+                t: budget * float(means[t]) / float(means.sum()) for t in spend.columns
+            }
             out["change_limit"] = {"pct": self.change}
         return out
 
@@ -499,12 +566,20 @@ PLAN_LIMITS = PlanLimits()
 
 
 def _scenario(budget: float, name: str, case: Case | None) -> Any:
-    return scenario_from_dict({"name": name, "model": "in-memory", "horizon_weeks": HORIZON_WEEKS,
-                               "budget": float(budget), **PLAN_LIMITS.rules(case, budget)})
+    return scenario_from_dict(
+        {
+            "name": name,
+            "model": "in-memory",
+            "horizon_weeks": HORIZON_WEEKS,
+            "budget": float(budget),
+            **PLAN_LIMITS.rules(case, budget),
+        }
+    )
 
 
-def plan(model: ResponseModel, budget: float, name: str,
-         case: Case | None = None) -> dict[str, float]:
+def plan(
+    model: ResponseModel, budget: float, name: str, case: Case | None = None
+) -> dict[str, float]:
     """Spend per touchpoint over the horizon of the budget-only plan optimised on ``model``
     (with ``case``: under ``PLAN_LIMITS``)."""
     p = allocate(_scenario(budget, name, case), model)
@@ -515,12 +590,12 @@ def plan(model: ResponseModel, budget: float, name: str,
 
 def true_value(spend: dict[str, float], truth: ResponseModel) -> float:
     """True KPI over the horizon of steady spend ``spend`` (totals), on the true curves."""
-    return float(sum(truth.touchpoints[t].horizon_kpi(s, HORIZON_WEEKS)
-                     for t, s in spend.items()))
+    return float(sum(truth.touchpoints[t].horizon_kpi(s, HORIZON_WEEKS) for t, s in spend.items()))
 
 
-def robust_plan_of(model: ResponseModel, budget: float, name: str,
-                   case: Case | None = None) -> dict[str, float]:
+def robust_plan_of(
+    model: ResponseModel, budget: float, name: str, case: Case | None = None
+) -> dict[str, float]:
     """Spend per touchpoint of the plan that maximises the mean KPI over the model's bootstrap
     draws (``budgetopt optimize --robust mean``; with ``case``: under ``PLAN_LIMITS``)."""
     p = robust_plan(_scenario(budget, name, case), model)
@@ -535,14 +610,24 @@ def decision_regret(case: Case, model: ResponseModel, robust: bool = False) -> R
     means = case.history.spend.mean()
     budget = HORIZON_WEEKS * float(means.sum())
     p_true = plan(case.truth, budget, f"{case.name} truth")
-    p_fit = (robust_plan_of(model, budget, f"{case.name} robust", case) if robust
-             else plan(model, budget, f"{case.name} fitted", case))
+    p_fit = (
+        robust_plan_of(model, budget, f"{case.name} robust", case)
+        if robust
+        else plan(model, budget, f"{case.name} fitted", case)
+    )
     p_hist = {t: budget * float(means[t]) / float(means.sum()) for t in means.index}
     kpi = case.history.frame[case.history.journey.kpi]
-    return Regret(budget, true_value(p_true, case.truth), true_value(p_fit, case.truth),
-                  true_value(p_hist, case.truth), p_true, p_fit, p_hist,
-                  kpi_total=HORIZON_WEEKS * float(kpi.mean()),
-                  observed_max={t: float(v) for t, v in case.history.spend.max().items()})
+    return Regret(
+        budget,
+        true_value(p_true, case.truth),
+        true_value(p_fit, case.truth),
+        true_value(p_hist, case.truth),
+        p_true,
+        p_fit,
+        p_hist,
+        kpi_total=HORIZON_WEEKS * float(kpi.mean()),
+        observed_max={t: float(v) for t, v in case.history.spend.max().items()},
+    )
 
 
 ORACLE_DRAWS = 50  # draws of the oracle's betas for its Bayes plan
@@ -576,7 +661,7 @@ def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     As = A / scale
     coef_s = lsq_linear(As, y, bounds=(lo, np.inf)).x
     coef = coef_s / scale
-    betas = coef[len(base):]
+    betas = coef[len(base) :]
     # with ``draws``: the betas' sampling distribution (Gaussian, least-squares covariance
     # sigma^2 (A'A)^-1, cut at zero), as draws of each curve: the oracle's posterior under a flat
     # prior, for the plan that maximises the expected KPI over it (the "Bayes oracle")
@@ -587,21 +672,26 @@ def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
         cov = sigma2 * np.linalg.pinv(As.T @ As)
         rng = np.random.default_rng([SEED, zlib.crc32(case.name.encode())])
         z = rng.multivariate_normal(coef_s, cov, size=draws, method="eigh")
-        beta_draws = np.maximum(z[:, len(base):] / scale[len(base):], 0.0)
+        beta_draws = np.maximum(z[:, len(base) :] / scale[len(base) :], 0.0)
     tps = {}
     for j, (tid, tp) in enumerate(case.truth.touchpoints.items()):
         tps[tid] = replace(
-            tp, curve=replace(tp.curve, params={**tp.curve.params, "beta": float(betas[j])}),
-            draws=tuple((replace(tp.curve, params={**tp.curve.params, "beta": float(b)}),
-                         tp.adstock) for b in beta_draws[:, j]))
+            tp,
+            curve=replace(tp.curve, params={**tp.curve.params, "beta": float(betas[j])}),
+            draws=tuple(
+                (replace(tp.curve, params={**tp.curve.params, "beta": float(b)}), tp.adstock)
+                for b in beta_draws[:, j]
+            ),
+        )
     return ResponseModel(case.truth.kpi, tps)
 
 
 COVERAGE_LEVEL = 80.0  # central interval of the bootstrap draws checked against the truth
 
 
-def covered(ftp: TouchpointResponse, ttp: TouchpointResponse, x: float
-            ) -> tuple[bool | None, bool | None]:
+def covered(
+    ftp: TouchpointResponse, ttp: TouchpointResponse, x: float
+) -> tuple[bool | None, bool | None]:
     """Whether the true marginal ROI and steady-state ROI at weekly spend ``x`` lie inside the
     central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's bootstrap draws (None, None
     without draws). Honest uncertainty covers the truth about that often."""
@@ -650,32 +740,45 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
         mean = float(x.mean())
         d = ftp.diagnostics
         cov_m, cov_r = covered(ftp, ttp, mean)
-        rows.append(TpRow(
-            id=tid,
-            spend_share=float(x.sum()) / total_spend,
-            true_roi=float(true_c[tid].sum()) / float(x.sum()),
-            fit_roi=float(d.get("roi") or 0.0),
-            true_ss_roi=float(ttp.weekly_kpi(mean)) / mean,
-            fit_ss_roi=float(ftp.weekly_kpi(mean)) / mean,
-            true_mroi=float(ttp.weekly_marginal(mean)),
-            fit_mroi=float(ftp.weekly_marginal(mean)),
-            true_share=float(true_c[tid].sum()) / true_media,
-            fit_share=float(d.get("contribution_share") or 0.0),
-            roi_interval=tuple(d["roi_interval_80"]) if d.get("roi_interval_80") else None,
-            warnings=len(d.get("warnings") or ()),
-            mroi_covered=cov_m,
-            ss_roi_covered=cov_r,
-        ))
+        rows.append(
+            TpRow(
+                id=tid,
+                spend_share=float(x.sum()) / total_spend,
+                true_roi=float(true_c[tid].sum()) / float(x.sum()),
+                fit_roi=float(d.get("roi") or 0.0),
+                true_ss_roi=float(ttp.weekly_kpi(mean)) / mean,
+                fit_ss_roi=float(ftp.weekly_kpi(mean)) / mean,
+                true_mroi=float(ttp.weekly_marginal(mean)),
+                fit_mroi=float(ftp.weekly_marginal(mean)),
+                true_share=float(true_c[tid].sum()) / true_media,
+                fit_share=float(d.get("contribution_share") or 0.0),
+                roi_interval=tuple(d["roi_interval_80"]) if d.get("roi_interval_80") else None,
+                warnings=len(d.get("warnings") or ()),
+                mroi_covered=cov_m,
+                ss_roi_covered=cov_r,
+            )
+        )
     diag = model.diagnostics
     robust = decision_regret(case, model, robust=True) if n_draws(model) else None
-    ceiling = (decision_regret(case, case.truth)
-               if PLAN_LIMITS != PlanLimits() and case.kind == "simulated" else None)
+    ceiling = (
+        decision_regret(case, case.truth)
+        if PLAN_LIMITS != PlanLimits() and case.kind == "simulated"
+        else None
+    )
     oracle = oracle_model(case, ORACLE_DRAWS if case.kind == "simulated" else 0)
-    return Result(case, rows, diag.get("mape_holdout"), float(diag["r2"]), seconds,
-                  decision_regret(case, model), model, decision_regret(case, oracle),
-                  robust, ceiling,
-                  bayes_oracle=decision_regret(case, oracle, robust=True) if n_draws(oracle)
-                  else None)
+    return Result(
+        case,
+        rows,
+        diag.get("mape_holdout"),
+        float(diag["r2"]),
+        seconds,
+        decision_regret(case, model),
+        model,
+        decision_regret(case, oracle),
+        robust,
+        ceiling,
+        bayes_oracle=decision_regret(case, oracle, robust=True) if n_draws(oracle) else None,
+    )
 
 
 def simulate_lift_tests(case: Case, n_per_tp: int) -> list[LiftTest]:
@@ -695,23 +798,34 @@ def simulate_lift_tests(case: Case, n_per_tp: int) -> list[LiftTest]:
             first = int(rng.integers(0, n - LIFT_WEEKS + 1))
             last = first + LIFT_WEEKS - 1
             d = np.zeros(n)
-            d[first:last + 1] = LIFT_SHARE * float(x.mean())
+            d[first : last + 1] = LIFT_SHARE * float(x.mean())
             a0 = x if tp.adstock is None else tp.adstock.transform(x)
             a1 = x + d if tp.adstock is None else tp.adstock.transform(x + d)
             lift = float(np.sum(tp.curve(a1) - tp.curve(a0)))
             se = LIFT_SE * abs(lift) if lift != 0 else 1.0
-            out.append(LiftTest(tid, dates[first], dates[last], first, last, float(d.sum()),
-                                lift + float(rng.normal(0.0, se)), se))
+            out.append(
+                LiftTest(
+                    tid,
+                    dates[first],
+                    dates[last],
+                    first,
+                    last,
+                    float(d.sum()),
+                    lift + float(rng.normal(0.0, se)),
+                    se,
+                )
+            )
     return out
 
 
-def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result,
-                       n_per_tp: int) -> None:
+def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result, n_per_tp: int) -> None:
     """Refit ``case`` with ``n_per_tp`` simulated lift tests per touchpoint and record the plan's
     regret and the spend-weighted marginal-ROI error in ``res``."""
     tests = simulate_lift_tests(case, n_per_tp)
-    model = fit_model(case.history, **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options,
-                                       "calibration": tests})
+    model = fit_model(
+        case.history,
+        **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
+    )
     res.calibrated = decision_regret(case, model)
     res.calibrated_robust = decision_regret(case, model, robust=True) if n_draws(model) else None
     spend = case.history.spend
@@ -739,8 +853,9 @@ def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> No
     budget = HORIZON_WEEKS * float(means.sum())
     sc = _scenario(budget, f"{case.name} voi", None)
     p = allocate(sc, res.model)
-    evppi = {t.id: t.evppi for t in
-             plan_uncertainty(sc, res.model, p).value_of_information.touchpoints}
+    evppi = {
+        t.id: t.evppi for t in plan_uncertainty(sc, res.model, p).value_of_information.touchpoints
+    }
     pool = simulate_lift_tests(case, 3)
     tids = list(case.truth.touchpoints)
 
@@ -749,8 +864,15 @@ def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> No
         for _ in range(extra):
             # a touchpoint without a value (nan: its re-optimisations failed) counts as 0; ties
             # go to the last touchpoint id in sort order
-            best = max(tids, key=lambda t: ((v if math.isfinite(v := evppi.get(t, 0.0)) else 0.0)
-                                            / (1 + k[t]) if k[t] < 3 else -1.0, t))
+            best = max(
+                tids,
+                key=lambda t: (
+                    (v if math.isfinite(v := evppi.get(t, 0.0)) else 0.0) / (1 + k[t])
+                    if k[t] < 3
+                    else -1.0,
+                    t,
+                ),
+            )
             k[best] += 1
         return k
 
@@ -767,8 +889,10 @@ def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> No
             if seen[t.touchpoint] < counts[t.touchpoint]:
                 tests.append(t)
                 seen[t.touchpoint] += 1
-        model = fit_model(case.history, **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP,
-                                           **fit_options, "calibration": tests})
+        model = fit_model(
+            case.history,
+            **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
+        )
         res.targeted[name] = decision_regret(case, model)
         res.test_counts[name] = counts
 
@@ -784,10 +908,12 @@ def targeted_table(results: Sequence[Result], say: Callable[[str], None]) -> Non
         say(f"{r.case.name:<24}" + "".join(f"{_pct(r.targeted[n].captured):>24}" for n in names))
     for n in names:
         cap = np.array([r.targeted[n].captured for r in sims])
-        say(f"{n:<24} >= {CAPTURE_TARGET:.0%} in {int(np.sum(cap >= CAPTURE_TARGET))} of "
+        say(
+            f"{n:<24} >= {CAPTURE_TARGET:.0%} in {int(np.sum(cap >= CAPTURE_TARGET))} of "
             f"{len(sims)}; median {_pct(float(np.nanmedian(cap)))}; min "
             f"{_pct(float(np.nanmin(cap)))}; pooled "
-            f"{_pct(pooled_capture(sims, lambda r, n=n: r.targeted[n]))}")
+            f"{_pct(pooled_capture(sims, lambda r, n=n: r.targeted[n]))}"
+        )
 
 
 def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], None]) -> None:
@@ -795,34 +921,49 @@ def lift_table(results: Sequence[Result], n_per_tp: int, say: Callable[[str], No
     sims = [r for r in results if r.calibrated is not None]
     if not sims:
         return
-    say(f"{'world':<24}{'uplift':>8}{'w|mROI err|':>13}{'calibrated':>12}{'captured':>10}"
-        f"{'calibrated':>12}{'oracle':>9}")
+    say(
+        f"{'world':<24}{'uplift':>8}{'w|mROI err|':>13}{'calibrated':>12}{'captured':>10}"
+        f"{'calibrated':>12}{'oracle':>9}"
+    )
     for r in sims:
-        say(f"{r.case.name:<24}{_pct(r.regret.uplift):>8}{_pct(r.weighted_err('mroi')):>13}"
+        say(
+            f"{r.case.name:<24}{_pct(r.regret.uplift):>8}{_pct(r.weighted_err('mroi')):>13}"
             f"{_pct(r.cal_mroi_err):>12}{_pct(r.regret.captured):>10}"
-            f"{_pct(r.calibrated.captured):>12}{_pct(r.oracle.captured):>9}")
+            f"{_pct(r.calibrated.captured):>12}{_pct(r.oracle.captured):>9}"
+        )
     for label, sel in _capture_sets(sims):
         if not sel:
             continue
         parts = []
-        for name, get in (("fitted", lambda r: r.regret), ("calibrated", lambda r: r.calibrated),
-                          ("calibrated robust", lambda r: r.calibrated_robust),
-                          ("oracle", lambda r: r.oracle)):
+        for name, get in (
+            ("fitted", lambda r: r.regret),
+            ("calibrated", lambda r: r.calibrated),
+            ("calibrated robust", lambda r: r.calibrated_robust),
+            ("oracle", lambda r: r.oracle),
+        ):
             cap = np.array([get(r).captured if get(r) is not None else np.nan for r in sel])
-            parts.append(f"{name} {int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)} "
-                         f"(median {_pct(float(np.nanmedian(cap)))}, min "
-                         f"{_pct(float(np.nanmin(cap)))})")
-        say(f"{label}, >= {CAPTURE_TARGET:.0%} captured with {n_per_tp} lift test(s) per "
-            f"touchpoint: " + "; ".join(parts))
-        say(f"{label}, pooled (all worlds' uplift together): fitted "
+            parts.append(
+                f"{name} {int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)} "
+                f"(median {_pct(float(np.nanmedian(cap)))}, min "
+                f"{_pct(float(np.nanmin(cap)))})"
+            )
+        say(
+            f"{label}, >= {CAPTURE_TARGET:.0%} captured with {n_per_tp} lift test(s) per "
+            f"touchpoint: " + "; ".join(parts)
+        )
+        say(
+            f"{label}, pooled (all worlds' uplift together): fitted "
             f"{_pct(pooled_capture(sel, lambda r: r.regret))}, calibrated "
             f"{_pct(pooled_capture(sel, lambda r: r.calibrated))}, calibrated robust "
             f"{_pct(pooled_capture(sel, lambda r: r.calibrated_robust))}, oracle "
-            f"{_pct(pooled_capture(sel, lambda r: r.oracle))}")
+            f"{_pct(pooled_capture(sel, lambda r: r.oracle))}"
+        )
     flags = [c for r in sims for c in r.cal_coverage]
-    say(f"calibrated fits: the truth inside the draws' {COVERAGE_LEVEL:.0f}% interval at the mean "
+    say(
+        f"calibrated fits: the truth inside the draws' {COVERAGE_LEVEL:.0f}% interval at the mean "
         f"spend: marginal ROI {_pct(coverage_of([f[0] for f in flags]))}, steady-state ROI "
-        f"{_pct(coverage_of([f[1] for f in flags]))} of {len(flags)} touchpoints")
+        f"{_pct(coverage_of([f[1] for f in flags]))} of {len(flags)} touchpoints"
+    )
 
 
 # ================================================================================================
@@ -833,8 +974,10 @@ def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str,
     raw = pd.read_csv(MMM_EXAMPLE / "ground_truth_components.csv")
     truth, frame = case.truth, case.history.frame
     ok: dict[str, bool] = {}
-    err = max(float(np.abs(case.true_contrib[c].to_numpy() - raw[f"contrib_{c}"].to_numpy()).max())
-              for c in ("x1", "x2"))
+    err = max(
+        float(np.abs(case.true_contrib[c].to_numpy() - raw[f"contrib_{c}"].to_numpy()).max())
+        for c in ("x1", "x2")
+    )
     ok["contributions match ground_truth_components.csv"] = err < 1e-8
     say(f"  true_model.json vs ground_truth_components.csv: max |contribution error| {err:.1e}")
     for c in ("x1", "x2"):
@@ -842,10 +985,13 @@ def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str,
         mean = float(frame[c].mean())
         m = float(truth.touchpoints[c].weekly_marginal(mean))
         pub_r, pub_m = MMM_EXAMPLE_README["roas"][c], MMM_EXAMPLE_README["mroas"][c]
-        say(f"  {c}: ROAS {roas:,.1f} (README {pub_r:,.0f}), steady-state marginal ROAS at mean "
-            f"weekly spend {mean:.4f}: {m:,.1f} (README {pub_m:,.0f})")
+        say(
+            f"  {c}: ROAS {roas:,.1f} (README {pub_r:,.0f}), steady-state marginal ROAS at mean "
+            f"weekly spend {mean:.4f}: {m:,.1f} (README {pub_m:,.0f})"
+        )
         ok[f"{c} ROAS and marginal ROAS match the README"] = (
-            abs(roas - pub_r) < 1.0 and abs(m - pub_m) < 1.0)
+            abs(roas - pub_r) < 1.0 and abs(m - pub_m) < 1.0
+        )
     weekly = float(frame[["x1", "x2"]].mean().sum())
     # what `budgetopt optimize data/pymc_marketing_mmm_example/optimum.yaml` does
     scenario = load_scenario(MMM_EXAMPLE / "optimum.yaml")
@@ -856,29 +1002,40 @@ def check_mmm_example_truth(case: Case, say: Callable[[str], None]) -> dict[str,
     hist = {t: HORIZON_WEEKS * float(frame[t].mean()) for t in ("x1", "x2")}
     hresp = true_value(hist, truth) / HORIZON_WEEKS
     pub = MMM_EXAMPLE_README
-    say(f"  optimum of weekly budget {weekly:.4f} (README {pub['weekly_budget']}) by allocate on "
+    say(
+        f"  optimum of weekly budget {weekly:.4f} (README {pub['weekly_budget']}) by allocate on "
         f"optimum.yaml (budget {scenario.budget.amount:g} over 13 weeks, model "
         f"true_model.json): x1 {split['x1']:.4f}, x2 {split['x2']:.4f} (README "
         f"{pub['optimum']['x1']} / {pub['optimum']['x2']}); weekly media response {resp:,.1f} vs "
         f"{hresp:,.1f} for the historical mix (README {pub['optimum_response']:,.0f} vs "
-        f"{pub['historical_response']:,.0f})")
+        f"{pub['historical_response']:,.0f})"
+    )
     # an independent check of the split, without the allocator (and its rounding to the cent)
     from scipy.optimize import minimize_scalar
 
     t1, t2 = truth.touchpoints["x1"], truth.touchpoints["x2"]
-    exact = minimize_scalar(lambda s1: -float(t1.weekly_kpi(s1) + t2.weekly_kpi(weekly - s1)),
-                            bounds=(0.0, weekly), method="bounded", options={"xatol": 1e-10})
-    say(f"  the same optimum by bounded scalar minimisation (no allocator): x1 {exact.x:.4f}, "
+    exact = minimize_scalar(
+        lambda s1: -float(t1.weekly_kpi(s1) + t2.weekly_kpi(weekly - s1)),
+        bounds=(0.0, weekly),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    say(
+        f"  the same optimum by bounded scalar minimisation (no allocator): x1 {exact.x:.4f}, "
         f"x2 {weekly - exact.x:.4f}, response {-exact.fun:,.2f}; allocate's plan is rounded to "
-        "the cent (0.005 over 13 weeks is 0.0004 a week)")
+        "the cent (0.005 over 13 weeks is 0.0004 a week)"
+    )
     ok["exact optimum matches the README"] = (
         abs(exact.x - pub["optimum"]["x1"]) < 5e-5
-        and abs(weekly - exact.x - pub["optimum"]["x2"]) < 5e-5)
+        and abs(weekly - exact.x - pub["optimum"]["x2"]) < 5e-5
+    )
     # plans are rounded to the cent: 0.5 cent over 13 weeks is 0.0004 a week
     ok["allocate reproduces the README optimum"] = (
         abs(weekly - pub["weekly_budget"]) < 5e-5
         and all(abs(split[t] - pub["optimum"][t]) < 5e-4 for t in ("x1", "x2"))
-        and abs(resp - pub["optimum_response"]) < 1.0 and abs(hresp - pub["historical_response"]) < 1.0)
+        and abs(resp - pub["optimum_response"]) < 1.0
+        and abs(hresp - pub["historical_response"]) < 1.0
+    )
     return ok
 
 
@@ -893,11 +1050,14 @@ def check_mmm_roas_truth(case: Case, say: Callable[[str], None]) -> dict[str, bo
     p = plan(case.truth, HORIZON_WEEKS * weekly, "mmm_roas true optimum")
     split = {t: s / HORIZON_WEEKS for t, s in p.items()}
     resp = true_value(p, case.truth) / HORIZON_WEEKS
-    say(f"  optimum of weekly budget {weekly:.3f}: x1 {split['x1']:.3f}, x2 {split['x2']:.3f} "
+    say(
+        f"  optimum of weekly budget {weekly:.3f}: x1 {split['x1']:.3f}, x2 {split['x2']:.3f} "
         f"(README {MMM_ROAS_README['optimum']['x1']} / {MMM_ROAS_README['optimum']['x2']}), "
-        f"response {resp:.1f} (README {MMM_ROAS_README['optimum_response']})")
+        f"response {resp:.1f} (README {MMM_ROAS_README['optimum_response']})"
+    )
     ok["mmm_roas optimum matches"] = all(
-        abs(split[t] - MMM_ROAS_README["optimum"][t]) < 1.5e-3 for t in ("x1", "x2"))
+        abs(split[t] - MMM_ROAS_README["optimum"][t]) < 1.5e-3 for t in ("x1", "x2")
+    )
     return ok
 
 
@@ -925,62 +1085,87 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
     if c.note:
         say(f"    note: {c.note}")
     say(f"    fit {res.seconds:.1f} s, R² {res.r2:.3f}, holdout MAPE {_pct(res.mape)}")
-    head = (f"    {'touchpoint':<20}{'spend':>6} {'ROI true':>9} {'fit':>9} {'err':>7}  "
-            f"{'ssROI true':>10} {'fit':>9}  {'mROI true':>9} {'fit':>9} {'err':>7}  "
-            f"{'share true':>10} {'fit':>6}  {'ROI 80% (boot)':>17}")
+    head = (
+        f"    {'touchpoint':<20}{'spend':>6} {'ROI true':>9} {'fit':>9} {'err':>7}  "
+        f"{'ssROI true':>10} {'fit':>9}  {'mROI true':>9} {'fit':>9} {'err':>7}  "
+        f"{'share true':>10} {'fit':>6}  {'ROI 80% (boot)':>17}"
+    )
     say(head)
     for r in res.rows:
         e_roi = (r.fit_roi - r.true_roi) / r.true_roi if r.true_roi else float("nan")
         e_m = (r.fit_mroi - r.true_mroi) / r.true_mroi if r.true_mroi else float("nan")
-        ci = (f"{_num(r.roi_interval[0])}–{_num(r.roi_interval[1])}"
-              if r.roi_interval else "–")
-        say(f"    {r.id:<20}{_pct(r.spend_share):>6} {_num(r.true_roi):>9} {_num(r.fit_roi):>9} "
+        ci = f"{_num(r.roi_interval[0])}–{_num(r.roi_interval[1])}" if r.roi_interval else "–"
+        say(
+            f"    {r.id:<20}{_pct(r.spend_share):>6} {_num(r.true_roi):>9} {_num(r.fit_roi):>9} "
             f"{_pct(e_roi, True):>7}  {_num(r.true_ss_roi):>10} {_num(r.fit_ss_roi):>9}  "
             f"{_num(r.true_mroi):>9} {_num(r.fit_mroi):>9} {_pct(e_m, True):>7}  "
-            f"{_pct(r.true_share):>10} {_pct(r.fit_share):>6}  {ci:>17}")
+            f"{_pct(r.true_share):>10} {_pct(r.fit_share):>6}  {ci:>17}"
+        )
     g = res.regret
-    say(f"    decision ({HORIZON_WEEKS} weeks at the historical mean budget {_num(g.budget)}): "
+    say(
+        f"    decision ({HORIZON_WEEKS} weeks at the historical mean budget {_num(g.budget)}): "
         f"media-driven true KPI optimal {_num(g.optimal)}, fitted plan {_num(g.fitted)} "
-        f"(loses {_pct(g.loss)}), historical mix {_num(g.historical)} (loses {_pct(g.hist_loss)})")
-    rob = (f"robust plan (mean over the bootstrap draws) {_pct(res.robust.captured)}, "
-           if res.robust is not None else "")
-    say(f"    uplift available: the true optimum adds {_pct(g.uplift)} of the whole KPI "
+        f"(loses {_pct(g.loss)}), historical mix {_num(g.historical)} (loses {_pct(g.hist_loss)})"
+    )
+    rob = (
+        f"robust plan (mean over the bootstrap draws) {_pct(res.robust.captured)}, "
+        if res.robust is not None
+        else ""
+    )
+    say(
+        f"    uplift available: the true optimum adds {_pct(g.uplift)} of the whole KPI "
         f"({_num(g.optimal - g.historical)} over {_num(g.kpi_total)}) to the historical mix; "
         f"captured: fitted plan {_pct(g.captured)}, {rob}true shapes with least-squares betas "
-        f"(oracle) {_pct(res.oracle.captured)}")
-    say(f"    share of the budget above a touchpoint's highest weekly spend in the history: "
+        f"(oracle) {_pct(res.oracle.captured)}"
+    )
+    say(
+        f"    share of the budget above a touchpoint's highest weekly spend in the history: "
         f"true optimum {_pct(g.beyond_observed(g.plan_true))}, fitted plan "
         f"{_pct(g.beyond_observed(g.plan_fit))}"
-        + (f", robust plan {_pct(res.robust.beyond_observed(res.robust.plan_fit))}"
-           if res.robust is not None else ""))
+        + (
+            f", robust plan {_pct(res.robust.beyond_observed(res.robust.plan_fit))}"
+            if res.robust is not None
+            else ""
+        )
+    )
     if len(g.plan_true) <= 4:
         for t in g.plan_true:
             w = HORIZON_WEEKS
-            say(f"      {t}: weekly spend optimal {g.plan_true[t] / w:.4g}, fitted plan "
-                f"{g.plan_fit[t] / w:.4g}, historical {g.plan_hist[t] / w:.4g}")
+            say(
+                f"      {t}: weekly spend optimal {g.plan_true[t] / w:.4g}, fitted plan "
+                f"{g.plan_fit[t] / w:.4g}, historical {g.plan_hist[t] / w:.4g}"
+            )
 
 
 def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None:
-    say(f"\n{'data set':<24}{'tp':>3}{'wk':>5}{'MAPE':>7}{'fit s':>7}"
+    say(
+        f"\n{'data set':<24}{'tp':>3}{'wk':>5}{'MAPE':>7}{'fit s':>7}"
         f"{'|ROI err|':>11}{'w|ROI|':>8}{'|mROI err|':>11}{'w|mROI|':>9}{'share err':>10}"
         f"{'loss fit':>10}{'loss hist':>10}{'uplift':>8}{'captured':>10}{'robust':>9}"
-        f"{'oracle':>9}")
-    say(f"{'':<24}{'':>3}{'':>5}{'':>7}{'':>7}{'median':>11}{'spend-wt':>8}{'median':>11}"
+        f"{'oracle':>9}"
+    )
+    say(
+        f"{'':<24}{'':>3}{'':>5}{'':>7}{'':>7}{'median':>11}{'spend-wt':>8}{'median':>11}"
         f"{'spend-wt':>9}{'':>10}{'':>10}{'':>10}{'% of KPI':>8}{'fitted':>10}{'captured':>9}"
-        f"{'captured':>9}")
+        f"{'captured':>9}"
+    )
     for r in results:
         g = r.regret
-        say(f"{r.case.name:<24}{len(r.rows):>3}{r.case.history.n_weeks:>5}{_pct(r.mape):>7}"
+        say(
+            f"{r.case.name:<24}{len(r.rows):>3}{r.case.history.n_weeks:>5}{_pct(r.mape):>7}"
             f"{r.seconds:>7.1f}{_pct(r.median_err('roi')):>11}{_pct(r.weighted_err('roi')):>8}"
             f"{_pct(r.median_err('mroi')):>11}{_pct(r.weighted_err('mroi')):>9}"
             f"{_pct(r.share_error):>10}{_pct(g.loss):>10}{_pct(g.hist_loss):>10}"
             f"{_pct(g.uplift):>8}{_pct(g.captured):>10}"
-            f"{_pct(r.robust.captured if r.robust else None):>9}{_pct(r.oracle.captured):>9}")
-    say("(loss fit / loss hist: share of the optimum's media-driven KPI lost by the fitted plan / "
+            f"{_pct(r.robust.captured if r.robust else None):>9}{_pct(r.oracle.captured):>9}"
+        )
+    say(
+        "(loss fit / loss hist: share of the optimum's media-driven KPI lost by the fitted plan / "
         "the historical mix; uplift: what the true optimum adds to the historical mix, as a share "
         "of the whole KPI over the horizon; captured = (plan - historical) / (optimal - "
         "historical); robust: plan on the mean over the 20 bootstrap draws; oracle: true shapes, "
-        "least-squares betas)")
+        "least-squares betas)"
+    )
 
 
 def _capture_sets(results: Sequence[Result]) -> list[tuple[str, list[Result]]]:
@@ -988,56 +1173,75 @@ def _capture_sets(results: Sequence[Result]) -> list[tuple[str, list[Result]]]:
     states it), and the subset whose true optimum adds at least ``MATERIAL_UPLIFT`` of the KPI."""
     sims = [r for r in results if r.case.kind == "simulated" and r.case.group in TARGET_GROUPS]
     material = [r for r in sims if r.regret.uplift >= MATERIAL_UPLIFT]
-    return [(f"all {len(sims)} simulated worlds (the target)", sims),
-            (f"subset: {len(material)} with uplift >= {MATERIAL_UPLIFT:.0%} of KPI", material)]
+    return [
+        (f"all {len(sims)} simulated worlds (the target)", sims),
+        (f"subset: {len(material)} with uplift >= {MATERIAL_UPLIFT:.0%} of KPI", material),
+    ]
 
 
 def capture_table(results: Sequence[Result], say: Callable[[str], None]) -> None:
     """Uplift captured against the 90% target, for the fitted, robust and oracle plans, over all
     simulated worlds and over those with a material uplift."""
-    say(f"{'worlds':<48}{'plan':<9}{'>= 90%':>8}{'>= 0%':>7}{'median':>9}{'mean':>9}"
-        f"{'min':>9}")
+    say(f"{'worlds':<48}{'plan':<9}{'>= 90%':>8}{'>= 0%':>7}{'median':>9}{'mean':>9}{'min':>9}")
     for label, sel in _capture_sets(results):
         if not sel:
             say(f"{label:<48}(none)")
             continue
-        for plan_name, get in (("fitted", lambda r: r.regret), ("robust", lambda r: r.robust),
-                               ("oracle", lambda r: r.oracle), ("bayes-or", lambda r: r.bayes_oracle),
-                               ("ceiling", lambda r: r.ceiling)):
+        for plan_name, get in (
+            ("fitted", lambda r: r.regret),
+            ("robust", lambda r: r.robust),
+            ("oracle", lambda r: r.oracle),
+            ("bayes-or", lambda r: r.bayes_oracle),
+            ("ceiling", lambda r: r.ceiling),
+        ):
             cap = np.array([get(r).captured if get(r) is not None else np.nan for r in sel])
             if np.all(np.isnan(cap)):
                 continue
-            say(f"{label:<48}{plan_name:<9}"
+            say(
+                f"{label:<48}{plan_name:<9}"
                 f"{f'{int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)}':>8}"
                 f"{int(np.sum(cap >= 0)):>7}{_pct(float(np.nanmedian(cap))):>9}"
                 f"{_pct(float(np.nanmean(cap))):>9}{_pct(float(np.nanmin(cap))):>9}"
-                f"   pooled {_pct(pooled_capture(sel, get))}")
-    extra = sorted({r.case.group for r in results if r.case.kind == "simulated"}
-                   - set(TARGET_GROUPS))
+                f"   pooled {_pct(pooled_capture(sel, get))}"
+            )
+    extra = sorted(
+        {r.case.group for r in results if r.case.kind == "simulated"} - set(TARGET_GROUPS)
+    )
     for grp in extra:
         sel = [r for r in results if r.case.group == grp]
-        for plan_name, get in (("fitted", lambda r: r.regret), ("robust", lambda r: r.robust),
-                               ("oracle", lambda r: r.oracle)):
+        for plan_name, get in (
+            ("fitted", lambda r: r.regret),
+            ("robust", lambda r: r.robust),
+            ("oracle", lambda r: r.oracle),
+        ):
             cap = np.array([get(r).captured if get(r) is not None else np.nan for r in sel])
             label = f"what-if: seeds 20-39 at {grp}"
-            say(f"{label:<48}{plan_name:<9}"
+            say(
+                f"{label:<48}{plan_name:<9}"
                 f"{f'{int(np.sum(cap >= CAPTURE_TARGET))} of {len(sel)}':>8}"
                 f"{int(np.sum(cap >= 0)):>7}{_pct(float(np.nanmedian(cap))):>9}"
-                f"{_pct(float(np.nanmean(cap))):>9}{_pct(float(np.nanmin(cap))):>9}")
+                f"{_pct(float(np.nanmean(cap))):>9}{_pct(float(np.nanmin(cap))):>9}"
+            )
     sims = _capture_sets(results)[0][1]
     if sims:
         b_fit = [r.regret.beyond_observed(r.regret.plan_fit) for r in sims]
         b_true = [r.regret.beyond_observed(r.regret.plan_true) for r in sims]
-        say(f"extrapolation: share of the budget above a touchpoint's highest weekly spend in the "
+        say(
+            f"extrapolation: share of the budget above a touchpoint's highest weekly spend in the "
             f"history, mean (max) over the worlds: fitted plans {_pct(float(np.mean(b_fit)))} "
             f"({_pct(max(b_fit))}), true optima {_pct(float(np.mean(b_true)))} "
-            f"({_pct(max(b_true))})")
+            f"({_pct(max(b_true))})"
+        )
     if PLAN_LIMITS != PlanLimits():
-        say(f"(plans limited: {PLAN_LIMITS.describe()}; ceiling: the plan on the true curves "
-            "under the same limits, the most a limited plan can capture)")
-    say(f"(target: every simulated world >= {CAPTURE_TARGET:.0%}; the subset leaves out worlds "
+        say(
+            f"(plans limited: {PLAN_LIMITS.describe()}; ceiling: the plan on the true curves "
+            "under the same limits, the most a limited plan can capture)"
+        )
+    say(
+        f"(target: every simulated world >= {CAPTURE_TARGET:.0%}; the subset leaves out worlds "
         "whose historical mix is already within a few % of the optimum, where a small absolute "
-        "loss is a large share of a small uplift; it is a reading aid, not the target)")
+        "loss is a large share of a small uplift; it is a reading aid, not the target)"
+    )
 
 
 # ================================================================================================
@@ -1050,8 +1254,9 @@ def time_big_fit(tmp: Path, fit_options: dict[str, Any]) -> tuple[float, float]:
     out = []
     for n_jobs in (1, 2):
         t0 = time.perf_counter()
-        fit_model(case.history, **{"seed": SEED, "n_bootstrap": 20, "n_jobs": n_jobs,
-                                   **fit_options})
+        fit_model(
+            case.history, **{"seed": SEED, "n_bootstrap": 20, "n_jobs": n_jobs, **fit_options}
+        )
         out.append(time.perf_counter() - t0)
     return out[0], out[1]
 
@@ -1075,32 +1280,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="three worlds and the public data sets")
     ap.add_argument("--only", nargs="*", help="data sets to run (by name)")
-    ap.add_argument("--fit-option", action="append", default=[], metavar="NAME=JSON",
-                    help="extra fit_model option, e.g. sweeps=1 (repeatable)")
-    ap.add_argument("--before-after", action="store_true",
-                    help="also fit everything with " + ", ".join(
-                        f"{k}={v}" for k, v in BEFORE_OPTIONS.items())
-                    + " (the fitter before those options) and compare")
-    ap.add_argument("--noise", type=float, nargs="*", default=[], metavar="SD",
-                    help="what-if: also fit the 20 robustness worlds (seeds 20-39) with this noise "
-                    "(share of the mean KPI, e.g. 0.01 0.02) instead of their own 2-8%%; reported "
-                    "apart, not part of the target's worlds")
-    ap.add_argument("--cap-at-observed", type=float, metavar="F",
-                    help="plans on estimated curves (fitted, robust, oracle) keep each "
-                    "touchpoint's weekly spend at most F times the highest in its history")
-    ap.add_argument("--change-limit", type=float, metavar="P",
-                    help="plans on estimated curves keep each touchpoint within +-P (a fraction) "
-                    "of the historical mix")
-    ap.add_argument("--targeted-tests", action="store_true",
-                    help="also compare designs of lift tests on every simulated world: one or two "
-                    "per touchpoint against tests placed by the value of information (EVPPI)")
+    ap.add_argument(
+        "--fit-option",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="extra fit_model option, e.g. sweeps=1 (repeatable)",
+    )
+    ap.add_argument(
+        "--before-after",
+        action="store_true",
+        help="also fit everything with "
+        + ", ".join(f"{k}={v}" for k, v in BEFORE_OPTIONS.items())
+        + " (the fitter before those options) and compare",
+    )
+    ap.add_argument(
+        "--noise",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="SD",
+        help="what-if: also fit the 20 robustness worlds (seeds 20-39) with this noise "
+        "(share of the mean KPI, e.g. 0.01 0.02) instead of their own 2-8%%; reported "
+        "apart, not part of the target's worlds",
+    )
+    ap.add_argument(
+        "--cap-at-observed",
+        type=float,
+        metavar="F",
+        help="plans on estimated curves (fitted, robust, oracle) keep each "
+        "touchpoint's weekly spend at most F times the highest in its history",
+    )
+    ap.add_argument(
+        "--change-limit",
+        type=float,
+        metavar="P",
+        help="plans on estimated curves keep each touchpoint within +-P (a fraction) "
+        "of the historical mix",
+    )
+    ap.add_argument(
+        "--targeted-tests",
+        action="store_true",
+        help="also compare designs of lift tests on every simulated world: one or two "
+        "per touchpoint against tests placed by the value of information (EVPPI)",
+    )
     ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
     ap.add_argument("--no-timing", action="store_true", help="skip the 15 x 156 timing")
-    ap.add_argument("--lift-tests", type=int, default=0, metavar="N",
-                    help="also refit every simulated world calibrated to N simulated lift tests "
-                    f"per touchpoint (+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} "
-                    f"weeks, se {LIFT_SE:.0%} of the true lift) and report uplift captured with "
-                    "calibration next to without and the oracle")
+    ap.add_argument(
+        "--lift-tests",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also refit every simulated world calibrated to N simulated lift tests "
+        f"per touchpoint (+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} "
+        f"weeks, se {LIFT_SE:.0%} of the true lift) and report uplift captured with "
+        "calibration next to without and the oracle",
+    )
     args = ap.parse_args(argv)
     fit_options = _parse_options(args.fit_option)
     global PLAN_LIMITS
@@ -1108,18 +1343,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = print
     t_start = time.perf_counter()
     say(f"# Fit recovery benchmark ({'quick' if args.quick else 'full'} run)")
-    say(f"date {_dt.date.today().isoformat()}; {platform.platform()}; python "
-        f"{platform.python_version()}; {os.cpu_count()} cores; {platform.processor() or '?'}")
-    say(f"fit_model(seed={SEED}, n_bootstrap={N_BOOTSTRAP}"
-        + "".join(f", {k}={v!r}" for k, v in fit_options.items()) + "); plans: "
+    say(
+        f"date {_dt.date.today().isoformat()}; {platform.platform()}; python "
+        f"{platform.python_version()}; {os.cpu_count()} cores; {platform.processor() or '?'}"
+    )
+    say(
+        f"fit_model(seed={SEED}, n_bootstrap={N_BOOTSTRAP}"
+        + "".join(f", {k}={v!r}" for k, v in fit_options.items())
+        + "); plans: "
         f"{HORIZON_WEEKS} weeks, budget-only, at the historical mean weekly budget; limits on "
-        f"plans made on estimated curves: {PLAN_LIMITS.describe()}")
+        f"plans made on estimated curves: {PLAN_LIMITS.describe()}"
+    )
     checks: dict[str, bool] = {}
     before: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="fit_recovery_") as tmpdir:
         tmp = Path(tmpdir)
-        cases = [*simulated_cases(args.quick, tmp, args.noise), mmm_example_case(tmp),
-                 mmm_roas_case(tmp)]
+        cases = [
+            *simulated_cases(args.quick, tmp, args.noise),
+            mmm_example_case(tmp),
+            mmm_roas_case(tmp),
+        ]
         if args.only:
             cases = [c for c in cases if c.name in args.only]
         for c in cases:
@@ -1139,37 +1382,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                 measure_targeted(c, fit_options, res)
             print_case(res, say)
             if res.calibrated is not None:
-                say(f"    calibrated to {args.lift_tests} lift test(s) per touchpoint: captured "
+                say(
+                    f"    calibrated to {args.lift_tests} lift test(s) per touchpoint: captured "
                     f"{_pct(res.calibrated.captured)} (without {_pct(res.regret.captured)}, "
                     f"oracle {_pct(res.oracle.captured)}); spend-weighted |mROI error| "
-                    f"{_pct(res.cal_mroi_err)} (without {_pct(res.weighted_err('mroi'))})")
+                    f"{_pct(res.cal_mroi_err)} (without {_pct(res.weighted_err('mroi'))})"
+                )
             results.append(res)
         if args.before_after:
             before = [measure(c, {**fit_options, **BEFORE_OPTIONS}) for c in cases]
-        say("\n## Summary (errors are |fitted - true| / true; captured = (fitted - historical) / "
+        say(
+            "\n## Summary (errors are |fitted - true| / true; captured = (fitted - historical) / "
             "(optimal - historical), on the true curves; oracle = true shapes, least-squares "
-            "betas)")
+            "betas)"
+        )
         summary_table(results, say)
         say("\n## Uplift captured against the 90% target")
         capture_table(results, say)
         if args.lift_tests > 0:
-            say(f"\n## Calibration: {args.lift_tests} simulated lift test(s) per touchpoint "
+            say(
+                f"\n## Calibration: {args.lift_tests} simulated lift test(s) per touchpoint "
                 f"(+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} weeks, se "
-                f"{LIFT_SE:.0%} of the true lift)")
+                f"{LIFT_SE:.0%} of the true lift)"
+            )
             lift_table(results, args.lift_tests, say)
         if args.targeted_tests:
-            say("\n## Where to put lift tests: one or two per touchpoint against tests placed by "
-                "the value of information (EVPPI of the uncalibrated model's plan)")
+            say(
+                "\n## Where to put lift tests: one or two per touchpoint against tests placed by "
+                "the value of information (EVPPI of the uncalibrated model's plan)"
+            )
             targeted_table(results, say)
         if before:
-            say("\n## Before: the same fits with " + ", ".join(
-                f"{k}={v}" for k, v in BEFORE_OPTIONS.items()))
+            say(
+                "\n## Before: the same fits with "
+                + ", ".join(f"{k}={v}" for k, v in BEFORE_OPTIONS.items())
+            )
             summary_table(before, say)
             say("\n## Before -> after, averaged over the simulated worlds")
             compare_table(before, results, say)
         big = None if args.no_timing else time_big_fit(tmp, fit_options)
-        big_before = (time_big_fit(tmp, {**fit_options, **BEFORE_OPTIONS})
-                      if before and not args.no_timing else None)
+        big_before = (
+            time_big_fit(tmp, {**fit_options, **BEFORE_OPTIONS})
+            if before and not args.no_timing
+            else None
+        )
     say("\n## Verdicts")
     verdicts = verdict_rows(results, big, checks)
     old = {v[0]: v[1] for v in verdict_rows(before, big_before, {})} if before else {}
@@ -1187,11 +1443,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def compare_table(before: Sequence[Result], after: Sequence[Result],
-                  say: Callable[[str], None]) -> None:
+def compare_table(
+    before: Sequence[Result], after: Sequence[Result], say: Callable[[str], None]
+) -> None:
     """Mean and median of the headline numbers over the simulated worlds, before and after."""
-    say(f"{'worlds':<14}{'':<8}{'loss fit':>10}{'captured':>10}{'>=90%':>7}{'>=0%':>6}"
-        f"{'|ROI err|':>11}{'|mROI err|':>12}{'share err':>11}{'MAPE':>7}{'fit s':>7}")
+    say(
+        f"{'worlds':<14}{'':<8}{'loss fit':>10}{'captured':>10}{'>=90%':>7}{'>=0%':>6}"
+        f"{'|ROI err|':>11}{'|mROI err|':>12}{'share err':>11}{'MAPE':>7}{'fit s':>7}"
+    )
     for group in ("main", "robustness"):
         for label, rs in (("before", before), ("after", after)):
             sel = [r for r in rs if r.case.kind == "simulated" and r.case.group == group]
@@ -1199,14 +1458,16 @@ def compare_table(before: Sequence[Result], after: Sequence[Result],
                 continue
             loss = np.array([r.regret.loss for r in sel])
             cap = np.array([r.regret.captured for r in sel])
-            say(f"{group:<14}{label:<8}{_pct(float(loss.mean())):>10}"
+            say(
+                f"{group:<14}{label:<8}{_pct(float(loss.mean())):>10}"
                 f"{_pct(float(np.median(cap))):>10}{int(np.sum(cap >= CAPTURE_TARGET)):>7}"
                 f"{int(np.sum(cap >= 0)):>6}"
                 f"{_pct(float(np.median([r.median_err('roi') for r in sel]))):>11}"
                 f"{_pct(float(np.median([r.median_err('mroi') for r in sel]))):>12}"
                 f"{_pct(float(np.mean([r.share_error for r in sel]))):>11}"
                 f"{_pct(float(np.mean([r.mape or 0.0 for r in sel]))):>7}"
-                f"{float(np.mean([r.seconds for r in sel])):>7.1f}")
+                f"{float(np.mean([r.seconds for r in sel])):>7.1f}"
+            )
         sel = [r for r in after if r.case.kind == "simulated" and r.case.group == group]
         if sel:
             hist = np.array([r.regret.hist_loss for r in sel])
@@ -1217,32 +1478,48 @@ def compare_table(before: Sequence[Result], after: Sequence[Result],
             if rob:
                 rl = np.array([g.loss for g in rob])
                 rc = np.array([g.captured for g in rob])
-                say(f"{group:<14}{'robust':<8}{_pct(float(rl.mean())):>10}"
+                say(
+                    f"{group:<14}{'robust':<8}{_pct(float(rl.mean())):>10}"
                     f"{_pct(float(np.median(rc))):>10}{int(np.sum(rc >= CAPTURE_TARGET)):>7}"
-                    f"{int(np.sum(rc >= 0)):>6}")
-            say(f"{group:<14}{'oracle':<8}{_pct(float(orc.mean())):>10}"
+                    f"{int(np.sum(rc >= 0)):>6}"
+                )
+            say(
+                f"{group:<14}{'oracle':<8}{_pct(float(orc.mean())):>10}"
                 f"{_pct(float(np.median(ocap))):>10}{int(np.sum(ocap >= CAPTURE_TARGET)):>7}"
-                f"{int(np.sum(ocap >= 0)):>6}")
-    say("(loss fit: mean true KPI lost against the true optimum; captured: median share of the "
+                f"{int(np.sum(ocap >= 0)):>6}"
+            )
+    say(
+        "(loss fit: mean true KPI lost against the true optimum; captured: median share of the "
         "achievable uplift; >=90% / >=0%: worlds at or above; errors: median over worlds of the "
-        "per-world median; share err: mean)")
+        "per-world median; share err: mean)"
+    )
 
 
-def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
-                 checks: dict[str, bool]) -> list[tuple[str, str, str, bool]]:
+def verdict_rows(
+    results: Sequence[Result], big: tuple[float, float] | None, checks: dict[str, bool]
+) -> list[tuple[str, str, str, bool]]:
     rows: list[tuple[str, str, str, bool]] = []
     by = {r.case.name: r for r in results}
     ex = by.get("mmm_example")
     if ex is not None:
         for attr, label, target in (
-                ("roi", "ROAS (contribution / spend, README 4,968 / 2,275)", ROAS_TARGET),
-                ("mroi", "marginal ROAS at mean spend (README 4,186 / 2,830)", MROAS_TARGET),
-                ("ss_roi", "steady-state ROAS at mean spend (extra; x2 unseen)", ROAS_TARGET)):
-            errs = {r.id: (getattr(r, f"fit_{attr}") - getattr(r, f"true_{attr}"))
-                    / getattr(r, f"true_{attr}") for r in ex.rows}
-            rows.append((f"mmm_example {label}",
-                         " ".join(f"{k} {_pct(v, True)}" for k, v in errs.items()),
-                         f"within {target:.0%}", all(abs(v) <= target for v in errs.values())))
+            ("roi", "ROAS (contribution / spend, README 4,968 / 2,275)", ROAS_TARGET),
+            ("mroi", "marginal ROAS at mean spend (README 4,186 / 2,830)", MROAS_TARGET),
+            ("ss_roi", "steady-state ROAS at mean spend (extra; x2 unseen)", ROAS_TARGET),
+        ):
+            errs = {
+                r.id: (getattr(r, f"fit_{attr}") - getattr(r, f"true_{attr}"))
+                / getattr(r, f"true_{attr}")
+                for r in ex.rows
+            }
+            rows.append(
+                (
+                    f"mmm_example {label}",
+                    " ".join(f"{k} {_pct(v, True)}" for k, v in errs.items()),
+                    f"within {target:.0%}",
+                    all(abs(v) <= target for v in errs.values()),
+                )
+            )
     sims = [r for r in results if r.case.kind == "simulated"]
     for group in ("main", "robustness"):
         grp = [r for r in sims if r.case.group == group]
@@ -1250,53 +1527,109 @@ def verdict_rows(results: Sequence[Result], big: tuple[float, float] | None,
             continue
         cap = np.array([r.regret.captured for r in grp])
         worst = grp[int(np.nanargmin(cap))]
-        rows.append((f"simulated ({group}, {len(grp)} worlds): uplift captured, every world",
-                     f"min {_pct(float(np.nanmin(cap)))} ({worst.case.name})",
-                     f">= {CAPTURE_TARGET:.0%}", bool(np.nanmin(cap) >= CAPTURE_TARGET)))
-        rows.append((f"simulated ({group}): uplift captured, median / mean",
-                     f"{_pct(float(np.nanmedian(cap)))} / {_pct(float(np.nanmean(cap)))}",
-                     f">= {CAPTURE_TARGET:.0%}", bool(np.nanmedian(cap) >= CAPTURE_TARGET)))
+        rows.append(
+            (
+                f"simulated ({group}, {len(grp)} worlds): uplift captured, every world",
+                f"min {_pct(float(np.nanmin(cap)))} ({worst.case.name})",
+                f">= {CAPTURE_TARGET:.0%}",
+                bool(np.nanmin(cap) >= CAPTURE_TARGET),
+            )
+        )
+        rows.append(
+            (
+                f"simulated ({group}): uplift captured, median / mean",
+                f"{_pct(float(np.nanmedian(cap)))} / {_pct(float(np.nanmean(cap)))}",
+                f">= {CAPTURE_TARGET:.0%}",
+                bool(np.nanmedian(cap) >= CAPTURE_TARGET),
+            )
+        )
         n_ok = int(np.sum(cap >= CAPTURE_TARGET))
-        rows.append((f"simulated ({group}): worlds at >= 90% captured", f"{n_ok} of {len(grp)}",
-                     "all", n_ok == len(grp)))
+        rows.append(
+            (
+                f"simulated ({group}): worlds at >= 90% captured",
+                f"{n_ok} of {len(grp)}",
+                "all",
+                n_ok == len(grp),
+            )
+        )
     if sims:
         rows_ = [t for r in sims for t in r.rows]
         cm = coverage_of([t.mroi_covered for t in rows_])
         cr = coverage_of([t.ss_roi_covered for t in rows_])
-        rows.append((f"simulated: truth inside the draws' {COVERAGE_LEVEL:.0f}% interval, "
-                     "mROI / ROI", f"{_pct(cm)} / {_pct(cr)} of {len(rows_)}",
-                     f"~{COVERAGE_LEVEL:.0f}%", min(cm, cr) >= COVERAGE_LEVEL / 100 - 0.05))
+        rows.append(
+            (
+                f"simulated: truth inside the draws' {COVERAGE_LEVEL:.0f}% interval, mROI / ROI",
+                f"{_pct(cm)} / {_pct(cr)} of {len(rows_)}",
+                f"~{COVERAGE_LEVEL:.0f}%",
+                min(cm, cr) >= COVERAGE_LEVEL / 100 - 0.05,
+            )
+        )
     for label, sel in _capture_sets(results):
         if sel:
-            pooled = [pooled_capture(sel, get) for get in
-                      (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle,
-                       lambda r: r.bayes_oracle)]
-            rows.append((f"{label}: pooled captured fit/robust/oracle/Bayes oracle",
-                         " / ".join(_pct(v) for v in pooled), f">= {CAPTURE_TARGET:.0%}",
-                         pooled[0] >= CAPTURE_TARGET))
+            pooled = [
+                pooled_capture(sel, get)
+                for get in (
+                    lambda r: r.regret,
+                    lambda r: r.robust,
+                    lambda r: r.oracle,
+                    lambda r: r.bayes_oracle,
+                )
+            ]
+            rows.append(
+                (
+                    f"{label}: pooled captured fit/robust/oracle/Bayes oracle",
+                    " / ".join(_pct(v) for v in pooled),
+                    f">= {CAPTURE_TARGET:.0%}",
+                    pooled[0] >= CAPTURE_TARGET,
+                )
+            )
     for label, sel in _capture_sets(results):
         if not sel:
             continue
         counts = []
-        for get in (lambda r: r.regret, lambda r: r.robust, lambda r: r.oracle,
-                    lambda r: r.bayes_oracle):
+        for get in (
+            lambda r: r.regret,
+            lambda r: r.robust,
+            lambda r: r.oracle,
+            lambda r: r.bayes_oracle,
+        ):
             caps = [get(r).captured for r in sel if get(r) is not None]
             counts.append(str(sum(c >= CAPTURE_TARGET for c in caps)) if caps else "–")
-        rows.append((f"{label}: >= 90% fit/robust/oracle/Bayes oracle",
-                     f"{' / '.join(counts)} of {len(sel)}",
-                     "all" if label.startswith("all") else "all (subset)",
-                     counts[0] == str(len(sel))))
+        rows.append(
+            (
+                f"{label}: >= 90% fit/robust/oracle/Bayes oracle",
+                f"{' / '.join(counts)} of {len(sel)}",
+                "all" if label.startswith("all") else "all (subset)",
+                counts[0] == str(len(sel)),
+            )
+        )
     if "sample" in by:
         sample = by["sample"]
-        rows.append(("sample company: uplift captured (bundled data)",
-                     _pct(sample.regret.captured), f">= {CAPTURE_TARGET:.0%}",
-                     sample.regret.captured >= CAPTURE_TARGET))
-        rows.append(("sample company fit time (14 tp, 156 wk, 20 boot.)", f"{sample.seconds:.1f} s",
-                     "<= ~10 s", sample.seconds <= 10.0))
+        rows.append(
+            (
+                "sample company: uplift captured (bundled data)",
+                _pct(sample.regret.captured),
+                f">= {CAPTURE_TARGET:.0%}",
+                sample.regret.captured >= CAPTURE_TARGET,
+            )
+        )
+        rows.append(
+            (
+                "sample company fit time (14 tp, 156 wk, 20 boot.)",
+                f"{sample.seconds:.1f} s",
+                "<= ~10 s",
+                sample.seconds <= 10.0,
+            )
+        )
     if big is not None:
-        rows.append(("15 tp x 156 wk fit + 20 bootstrap refits (n_jobs 1 / 2)",
-                     f"{big[0]:.1f} s / {big[1]:.1f} s", f"<= {BIG_FIT_TARGET_SECONDS:.0f} s",
-                     max(big) <= BIG_FIT_TARGET_SECONDS))
+        rows.append(
+            (
+                "15 tp x 156 wk fit + 20 bootstrap refits (n_jobs 1 / 2)",
+                f"{big[0]:.1f} s / {big[1]:.1f} s",
+                f"<= {BIG_FIT_TARGET_SECONDS:.0f} s",
+                max(big) <= BIG_FIT_TARGET_SECONDS,
+            )
+        )
     for name, passed in checks.items():
         rows.append((f"harness: {name}", "yes" if passed else "no", "yes", passed))
     return rows
@@ -1309,38 +1642,66 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def _as_json(results: Sequence[Result], big: tuple[float, float] | None,
-             verdicts: list[tuple[str, str, str, bool]]) -> dict[str, Any]:
+def _as_json(
+    results: Sequence[Result],
+    big: tuple[float, float] | None,
+    verdicts: list[tuple[str, str, str, bool]],
+) -> dict[str, Any]:
     return {
         "date": _dt.date.today().isoformat(),
         "machine": f"{platform.platform()}, {os.cpu_count()} cores",
         "plan_limits": PLAN_LIMITS.describe(),
-        "data_sets": [{
-            "name": r.case.name, "group": r.case.group, "settings": r.case.settings,
-            "touchpoints": len(r.rows),
-            "weeks": r.case.history.n_weeks, "mape_holdout": r.mape, "r2": r.r2,
-            "fit_seconds": round(r.seconds, 2),
-            "median_roi_error": r.median_err("roi"), "spend_weighted_roi_error":
-            r.weighted_err("roi"), "median_mroi_error": r.median_err("mroi"),
-            "spend_weighted_mroi_error": r.weighted_err("mroi"), "share_error": r.share_error,
-            "loss_fitted": r.regret.loss, "loss_historical": r.regret.hist_loss,
-            "captured": r.regret.captured, "uplift_share_of_kpi": r.regret.uplift,
-            "captured_robust": r.robust.captured if r.robust else None,
-            "loss_robust": r.robust.loss if r.robust else None,
-            "captured_oracle": r.oracle.captured, "loss_oracle": r.oracle.loss,
-            "captured_bayes_oracle": r.bayes_oracle.captured if r.bayes_oracle else None,
-            "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
-            **({"captured_calibrated": r.calibrated.captured,
-                "captured_calibrated_robust": (r.calibrated_robust.captured
-                                               if r.calibrated_robust else None),
-                "spend_weighted_mroi_error_calibrated": r.cal_mroi_err}
-               if r.calibrated is not None else {}),
-            **({"captured_by_test_design": {k: v.captured for k, v in r.targeted.items()},
-                "tests_by_design": r.test_counts} if r.targeted else {}),
-        } for r in results],
+        "data_sets": [
+            {
+                "name": r.case.name,
+                "group": r.case.group,
+                "settings": r.case.settings,
+                "touchpoints": len(r.rows),
+                "weeks": r.case.history.n_weeks,
+                "mape_holdout": r.mape,
+                "r2": r.r2,
+                "fit_seconds": round(r.seconds, 2),
+                "median_roi_error": r.median_err("roi"),
+                "spend_weighted_roi_error": r.weighted_err("roi"),
+                "median_mroi_error": r.median_err("mroi"),
+                "spend_weighted_mroi_error": r.weighted_err("mroi"),
+                "share_error": r.share_error,
+                "loss_fitted": r.regret.loss,
+                "loss_historical": r.regret.hist_loss,
+                "captured": r.regret.captured,
+                "uplift_share_of_kpi": r.regret.uplift,
+                "captured_robust": r.robust.captured if r.robust else None,
+                "loss_robust": r.robust.loss if r.robust else None,
+                "captured_oracle": r.oracle.captured,
+                "loss_oracle": r.oracle.loss,
+                "captured_bayes_oracle": r.bayes_oracle.captured if r.bayes_oracle else None,
+                "touchpoints_detail": [r_.__dict__ for r_ in r.rows],
+                **(
+                    {
+                        "captured_calibrated": r.calibrated.captured,
+                        "captured_calibrated_robust": (
+                            r.calibrated_robust.captured if r.calibrated_robust else None
+                        ),
+                        "spend_weighted_mroi_error_calibrated": r.cal_mroi_err,
+                    }
+                    if r.calibrated is not None
+                    else {}
+                ),
+                **(
+                    {
+                        "captured_by_test_design": {k: v.captured for k, v in r.targeted.items()},
+                        "tests_by_design": r.test_counts,
+                    }
+                    if r.targeted
+                    else {}
+                ),
+            }
+            for r in results
+        ],
         "big_fit_seconds": list(big) if big else None,
-        "verdicts": [{"name": n, "measured": m, "target": t, "pass": bool(p)}
-                     for n, m, t, p in verdicts],
+        "verdicts": [
+            {"name": n, "measured": m, "target": t, "pass": bool(p)} for n, m, t, p in verdicts
+        ],
     }
 
 

@@ -81,8 +81,9 @@ def budgets(world: World) -> np.ndarray:
     return np.linspace(0.25 * world.budget, 2.0 * world.budget, N_POINTS)
 
 
-def compare(warm: Frontier, naive: Frontier, idx: list[int]
-            ) -> tuple[float, float, float, float, int, float]:
+def compare(
+    warm: Frontier, naive: Frontier, idx: list[int]
+) -> tuple[float, float, float, float, int, float]:
     """Worst certified gap of the warm sweep and of the naive loop, worst relative objective
     difference between them, worst relative difference of the marginal ROI, status mismatches,
     and the most the naive loop's objective is above the warm sweep's (negative: never)."""
@@ -127,16 +128,32 @@ def cli_seconds(world: World, name: str, grid: np.ndarray) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_model(world.model(), root / "model.json")
-        sc = world.scenario(name).model_dump(exclude={"source", "variants", "grid", "sweep"},
-                                             exclude_none=True)
+        sc = world.scenario(name).model_dump(
+            exclude={"source", "variants", "grid", "sweep"}, exclude_none=True
+        )
         sc["model"] = "model.json"
         (root / "scenario.yaml").write_text(yaml.safe_dump(sc, sort_keys=False))
         exe = Path(sys.executable).parent / "budgetopt"
         spec = f"{grid[0]}:{grid[-1]}:{len(grid)}"
         t0 = time.perf_counter()
-        out = subprocess.run([str(exe), "sweep", str(root / "scenario.yaml"), "--budgets", spec,
-                              "--format", "json", "--no-ledger", "-q", "--jobs", "2"],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [
+                str(exe),
+                "sweep",
+                str(root / "scenario.yaml"),
+                "--budgets",
+                spec,
+                "--format",
+                "json",
+                "--no-ledger",
+                "-q",
+                "--jobs",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         secs = time.perf_counter() - t0
         if out.returncode != 0:
             print(f"  (the command failed: {out.stderr.strip()})")
@@ -160,16 +177,22 @@ def print_frontier(f: Frontier) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="time the naive loop on 10 of the 50 points and extrapolate")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="time the naive loop on 10 of the 50 points and extrapolate",
+    )
     args = ap.parse_args(argv)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"frontier benchmark: {N_POINTS} budgets x {N_ITEMS} line items; {cores} cores "
-          f"(load average {load[0]:.2f} at start), Python {platform.python_version()}, "
-          f"{platform.machine()}; the sweep uses one core")
+    print(
+        f"frontier benchmark: {N_POINTS} budgets x {N_ITEMS} line items; {cores} cores "
+        f"(load average {load[0]:.2f} at start), Python {platform.python_version()}, "
+        f"{platform.machine()}; the sweep uses one core"
+    )
     verdicts = []
     for name, world in worlds().items():
         grid = budgets(world)
@@ -177,10 +200,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {name}: {N_ITEMS} line items, budgets {grid[0]:,.0f} to {grid[-1]:,.0f} ==")
         warm = timed(lambda sc=sc, model=model, grid=grid: sweep(sc, model, grid))
         par = timed(lambda sc=sc, model=model, grid=grid: sweep(sc, model, grid, jobs=2))
-        same = all(a.line_items == b.line_items for a, b in zip(warm.frontier.plans,
-                                                                 par.frontier.plans, strict=True))
-        idx = list(range(N_POINTS)) if not args.quick else [int(i) for i in np.linspace(0, N_POINTS - 1, 10)]
-        naive = timed(lambda sc=sc, model=model, grid=grid, idx=idx: sweep(sc, model, grid[idx], warm=False))
+        same = all(
+            a.line_items == b.line_items
+            for a, b in zip(warm.frontier.plans, par.frontier.plans, strict=True)
+        )
+        idx = (
+            list(range(N_POINTS))
+            if not args.quick
+            else [int(i) for i in np.linspace(0, N_POINTS - 1, 10)]
+        )
+        naive = timed(
+            lambda sc=sc, model=model, grid=grid, idx=idx: sweep(sc, model, grid[idx], warm=False)
+        )
         scale = N_POINTS / len(idx)
         n_wall, n_cpu = naive.wall * scale, naive.cpu * scale
         gap, ngap, short, dmarg, mismatch, above = compare(warm.frontier, naive.frontier, idx)
@@ -188,31 +219,45 @@ def main(argv: list[str] | None = None) -> int:
         cli = cli_seconds(world, name, grid)
         print_frontier(warm.frontier)
         est = " (extrapolated from 10 points)" if args.quick else ""
-        print(f"  warm sweep : {warm.wall:6.2f} s wall, {warm.cpu:6.2f} s CPU on one core; LP solves "
-              f"per point: mean {np.mean(rounds):.2f}, max {max(rounds)}")
-        print(f"  on 2 cores : {par.wall:6.2f} s wall (jobs=2; "
-              f"{'the same plans' if same else 'DIFFERENT PLANS'})")
-        print(f"  naive loop : {n_wall:6.2f} s wall, {n_cpu:6.2f} s CPU{est}; LP solves per point: "
-              f"mean {np.mean([p.rounds for p in naive.frontier.plans]):.2f}")
+        print(
+            f"  warm sweep : {warm.wall:6.2f} s wall, {warm.cpu:6.2f} s CPU on one core; LP solves "
+            f"per point: mean {np.mean(rounds):.2f}, max {max(rounds)}"
+        )
+        print(
+            f"  on 2 cores : {par.wall:6.2f} s wall (jobs=2; "
+            f"{'the same plans' if same else 'DIFFERENT PLANS'})"
+        )
+        print(
+            f"  naive loop : {n_wall:6.2f} s wall, {n_cpu:6.2f} s CPU{est}; LP solves per point: "
+            f"mean {np.mean([p.rounds for p in naive.frontier.plans]):.2f}"
+        )
         print(f"  speed-up   : {n_wall / warm.wall:5.1f}x wall, {n_cpu / warm.cpu:5.1f}x CPU")
-        print(f"  command    : budgetopt sweep --jobs 2 end to end {cli:6.2f} s wall (process start, "
-              "imports, reading the files and the JSON included)")
-        print(f"  agreement  : worst certified gap {gap:.1e} (naive loop: {ngap:.1e}); objectives "
-              f"within {short:.1e} of the naive loop's, which is never more than {max(above, 0):.1e} "
-              f"above; marginal ROI within {dmarg:.1e}; {mismatch} status mismatches")
+        print(
+            f"  command    : budgetopt sweep --jobs 2 end to end {cli:6.2f} s wall (process start, "
+            "imports, reading the files and the JSON included)"
+        )
+        print(
+            f"  agreement  : worst certified gap {gap:.1e} (naive loop: {ngap:.1e}); objectives "
+            f"within {short:.1e} of the naive loop's, which is never more than {max(above, 0):.1e} "
+            f"above; marginal ROI within {dmarg:.1e}; {mismatch} status mismatches"
+        )
         if not world.stage_rules and not world.groups:
             for label, fr in (("warm sweep", warm.frontier), ("naive loop", naive.frontier)):
                 s_ex, l_ex = against_exact(world, fr)
-                print(f"  vs exact   : {label}: at worst {s_ex:.1e} below the exact optimum; budget "
-                      f"shadow price within {l_ex:.1e} of the exact multiplier")
+                print(
+                    f"  vs exact   : {label}: at worst {s_ex:.1e} below the exact optimum; budget "
+                    f"shadow price within {l_ex:.1e} of the exact multiplier"
+                )
         verdicts.append((name, warm.cpu, par.wall, n_cpu / warm.cpu, load))
     end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n== verdicts (load average {end:.2f} at the end) ==")
     for name, cpu, wall2, ratio, _ in verdicts:
-        print(f"  {name:<18} 50 points in <= {TARGET_SECONDS:.0f} s: one core {cpu:.2f} s CPU "
-              f"{'PASS' if cpu <= TARGET_SECONDS else 'FAIL'}; 2 cores {wall2:.2f} s wall "
-              f"{'PASS' if wall2 <= TARGET_SECONDS else 'FAIL'}; {ratio:.1f}x less CPU than the "
-              "naive loop")
+        print(
+            f"  {name:<18} 50 points in <= {TARGET_SECONDS:.0f} s: one core {cpu:.2f} s CPU "
+            f"{'PASS' if cpu <= TARGET_SECONDS else 'FAIL'}; 2 cores {wall2:.2f} s wall "
+            f"{'PASS' if wall2 <= TARGET_SECONDS else 'FAIL'}; {ratio:.1f}x less CPU than the "
+            "naive loop"
+        )
     return 0
 
 

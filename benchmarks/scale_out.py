@@ -45,8 +45,9 @@ def scenario_set(per_scenario: int) -> list:
         sc = load_scenario(path)
         amount = float(sc.budget.amount)  # type: ignore[union-attr]
         for k, b in enumerate(np.linspace(0.4 * amount, 1.6 * amount, per_scenario)):
-            out.append(sc.with_budget(round(float(b), 2)).model_copy(
-                update={"name": f"{sc.name} @{k}"}))
+            out.append(
+                sc.with_budget(round(float(b), 2)).model_copy(update={"name": f"{sc.name} @{k}"})
+            )
     return out
 
 
@@ -86,12 +87,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="40 scenarios instead of 400")
     args = ap.parse_args()
     scenarios = scenario_set(10 if args.quick else 100)
-    print(f"budgetopt scale-out benchmark: {len(scenarios)} scenarios, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"budgetopt scale-out benchmark: {len(scenarios)} scenarios, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     capacity = parallel_capacity()
-    print(f"parallel capacity: two busy processes do {capacity:.2f}x the work of one "
-          "(2.00 on two free cores): the ceiling of the 2-worker speed-up")
+    print(
+        f"parallel capacity: two busy processes do {capacity:.2f}x the work of one "
+        "(2.00 on two free cores): the ceiling of the 2-worker speed-up"
+    )
 
     rows = []
     ref, wall, cpu = timed(InProcess(), scenarios)
@@ -107,11 +112,15 @@ def main() -> None:
         rows.append((f"Dask, {n} worker{'s' if n > 1 else ''}", start, wall, cpu, same))
 
     print()
-    print(f"{'where':<18} {'cluster start':>14} {'solve (wall)':>13} {'client CPU':>11} "
-          f"{'per scenario':>13}  identical")
+    print(
+        f"{'where':<18} {'cluster start':>14} {'solve (wall)':>13} {'client CPU':>11} "
+        f"{'per scenario':>13}  identical"
+    )
     for name, start, wall, cpu, same in rows:
-        print(f"{name:<18} {start:>12.1f} s {wall:>11.1f} s {cpu:>9.1f} s "
-              f"{1000 * wall / len(scenarios):>10.0f} ms  {'yes' if same else 'NO'}")
+        print(
+            f"{name:<18} {start:>12.1f} s {wall:>11.1f} s {cpu:>9.1f} s "
+            f"{1000 * wall / len(scenarios):>10.0f} ms  {'yes' if same else 'NO'}"
+        )
     t_in, t1, t2 = rows[0][2], rows[1][2], rows[2][2]
     print()
     print(f"speed-up, 2 workers vs 1 worker:   {t1 / t2:.2f}x")
@@ -120,8 +129,10 @@ def main() -> None:
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ok = all(r[4] for r in rows)
     print(f"{'PASS' if ok else 'FAIL'}: every plan identical to the in-process run")
-    print(f"{'PASS' if t1 / t2 >= 1.5 else 'FAIL'}: 2 workers at least 1.5x faster than 1 "
-          f"({t1 / t2:.2f}x; this machine's ceiling now {capacity:.2f}x)")
+    print(
+        f"{'PASS' if t1 / t2 >= 1.5 else 'FAIL'}: 2 workers at least 1.5x faster than 1 "
+        f"({t1 / t2:.2f}x; this machine's ceiling now {capacity:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

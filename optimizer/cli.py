@@ -49,8 +49,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:  # noqa: BLE001 - a user never sees a traceback
             if os.environ.get("BUDGETOPT_DEBUG"):
                 raise
-            _stderr(f"internal error: {type(e).__name__}: {e} (set BUDGETOPT_DEBUG=1 to see the "
-                    "traceback, and please report it)")
+            _stderr(
+                f"internal error: {type(e).__name__}: {e} (set BUDGETOPT_DEBUG=1 to see the "
+                "traceback, and please report it)"
+            )
             sys.exit(70)
 
     return wrapper
@@ -67,38 +69,73 @@ def _write_or_print(text: str, out: Path | None) -> None:
 
 
 def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--time-limit", type=float, default=None, metavar="SECONDS",
-                      help="Stop the solver after this many seconds (status time_limit).")(fn)
-    fn = click.option("--tolerance", type=float, default=1e-4, show_default=True,
-                      help="Certified gap to the exact optimum on the model's curves (0.0001 = 0.01%).")(fn)
-    fn = click.option("--solver", type=click.Choice(["highs", "cbc"]), default="highs",
-                      show_default=True, help="LP/MILP solver.")(fn)
+    fn = click.option(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Stop the solver after this many seconds (status time_limit).",
+    )(fn)
+    fn = click.option(
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        show_default=True,
+        help="Certified gap to the exact optimum on the model's curves (0.0001 = 0.01%).",
+    )(fn)
+    fn = click.option(
+        "--solver",
+        type=click.Choice(["highs", "cbc"]),
+        default="highs",
+        show_default=True,
+        help="LP/MILP solver.",
+    )(fn)
     return fn
 
 
 def _ledger_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--ledger PATH``, ``--no-ledger`` and ``-q/--quiet`` for the commands that record runs."""
-    fn = click.option("-q", "--quiet", is_flag=True,
-                      help="Nothing on stderr but warnings and errors (for scripts).")(fn)
+    fn = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Nothing on stderr but warnings and errors (for scripts).",
+    )(fn)
     fn = click.option("--no-ledger", is_flag=True, help="Do not record this run in the ledger.")(fn)
     fn = _ledger_path_option(fn)
     return fn
 
 
 def _ledger_path_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), default=None,
-                        envvar="BUDGETOPT_LEDGER", show_envvar=True, metavar="PATH",
-                        help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].")(fn)
+    return click.option(
+        "--ledger",
+        "ledger_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        envvar="BUDGETOPT_LEDGER",
+        show_envvar=True,
+        metavar="PATH",
+        help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].",
+    )(fn)
 
 
 def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
-    fn = click.option("--scheduler", default=None, metavar="ADDRESS",
-                      help="Run the tasks on the existing Dask cluster of this scheduler "
-                           "(tcp://host:8786) [env: BUDGETOPT_SCHEDULER]. Needs budgetopt[dask].")(fn)
-    fn = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-                      help="Run the tasks on a local Dask cluster of N worker processes, started "
-                           "for this run. Needs budgetopt[dask].")(fn)
+    fn = click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Run the tasks on the existing Dask cluster of this scheduler "
+        "(tcp://host:8786) [env: BUDGETOPT_SCHEDULER]. Needs budgetopt[dask].",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="Run the tasks on a local Dask cluster of N worker processes, started "
+        "for this run. Needs budgetopt[dask].",
+    )(fn)
     return fn
 
 
@@ -113,11 +150,23 @@ def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int
         yield ex
 
 
-def _run_options(scenarios: Any, model: Path | None, solver: str, tolerance: float,
-                 time_limit: float | None, **more: Any) -> dict[str, Any]:
+def _run_options(
+    scenarios: Any,
+    model: Path | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    **more: Any,
+) -> dict[str, Any]:
     """A run's options, as the ledger records them and ``execute`` takes them."""
-    return {"scenarios": [str(p) for p in scenarios], "model": str(model) if model else None,
-            "solver": solver, "tolerance": tolerance, "time_limit": time_limit, **more}
+    return {
+        "scenarios": [str(p) for p in scenarios],
+        "model": str(model) if model else None,
+        "solver": solver,
+        "tolerance": tolerance,
+        "time_limit": time_limit,
+        **more,
+    }
 
 
 def _absolute(options: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +179,15 @@ def _absolute(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _record(command: str, options: dict[str, Any], result: Any, ledger_file: Path | None,
-            no_ledger: bool, quiet: bool, extra: dict[str, Any] | None = None) -> str | None:
+def _record(
+    command: str,
+    options: dict[str, Any],
+    result: Any,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+    extra: dict[str, Any] | None = None,
+) -> str | None:
     """Record a run in the ledger; a ledger that cannot take it is a warning, not a failure."""
     if no_ledger:
         return None
@@ -160,8 +216,14 @@ def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
     if quiet or not console.is_terminal:
         yield None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task: list[Any] = []
 
         def update(done: int, total: int, name: str = "") -> None:
@@ -169,8 +231,7 @@ def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
                 return
             if not task:
                 task.append(bar.add_task(label, total=total))
-            bar.update(task[0], completed=done, total=total,
-                       description=f"{label} {name}".strip())
+            bar.update(task[0], completed=done, total=total, description=f"{label} {name}".strip())
 
         yield update
 
@@ -187,8 +248,15 @@ def _emit(text: str, out: Path | None, quiet: bool) -> None:
             _stderr(f"wrote {out}")
 
 
-def _output(fmt: str, out: Path | None, quiet: bool, *, json: Callable[[], str],
-            csv: Callable[[], str], table: Callable[[], Any]) -> None:
+def _output(
+    fmt: str,
+    out: Path | None,
+    quiet: bool,
+    *,
+    json: Callable[[], str],
+    csv: Callable[[], str],
+    table: Callable[[], Any],
+) -> None:
     """The one place a command's result goes out in the format asked for."""
     if fmt == "json":
         _emit(json(), out, quiet)
@@ -223,33 +291,84 @@ def cli() -> None:
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
-@click.option("--journey", "journey_path", required=True, type=click.Path(path_type=Path),
-              help="The journey file (touchpoints, stages, KPI).")
-@click.option("--history", "history_path", required=True, type=click.Path(path_type=Path),
-              help="Weekly spend and KPI history (CSV).")
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
-              help="Where to write model.json (with --by-market: the folder for one model per "
-                   "market).")
-@click.option("--by-market", is_flag=True,
-              help="The history has a 'market' column: fit one model per market, written to "
-                   "OUTPUT/<market>.json with OUTPUT/markets.json listing them.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (search, bootstrap).")
+@click.option(
+    "--journey",
+    "journey_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The journey file (touchpoints, stages, KPI).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Weekly spend and KPI history (CSV).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write model.json (with --by-market: the folder for one model per market).",
+)
+@click.option(
+    "--by-market",
+    is_flag=True,
+    help="The history has a 'market' column: fit one model per market, written to "
+    "OUTPUT/<market>.json with OUTPUT/markets.json listing them.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (search, bootstrap)."
+)
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local parallel jobs.")
-@click.option("--bootstrap", type=int, default=20, show_default=True,
-              help="Block-bootstrap refits for the uncertainty of each curve (0 for none).")
-@click.option("--holdout", type=int, default=13, show_default=True,
-              help="Final weeks held out to measure out-of-sample error.")
-@click.option("--plots", type=click.Path(path_type=Path), default=None,
-              help="Folder for one PNG per response curve, with its band and the spend seen.")
-@click.option("--calibration", "calibration_path", type=click.Path(path_type=Path), default=None,
-              help="Lift tests (CSV: touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se[,kpi]) "
-                   "the fit must agree with; see docs/file-formats.md.")
+@click.option(
+    "--bootstrap",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Block-bootstrap refits for the uncertainty of each curve (0 for none).",
+)
+@click.option(
+    "--holdout",
+    type=int,
+    default=13,
+    show_default=True,
+    help="Final weeks held out to measure out-of-sample error.",
+)
+@click.option(
+    "--plots",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for one PNG per response curve, with its band and the spend seen.",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Lift tests (CSV: touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se[,kpi]) "
+    "the fit must agree with; see docs/file-formats.md.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_executor_options
 @handle_errors
-def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed: int, jobs: int,
-        bootstrap: int, holdout: int, plots: Path | None, calibration_path: Path | None,
-        quiet: bool, workers: int | None, scheduler: str | None) -> None:
+def fit(
+    journey_path: Path,
+    history_path: Path,
+    out: Path,
+    by_market: bool,
+    seed: int,
+    jobs: int,
+    bootstrap: int,
+    holdout: int,
+    plots: Path | None,
+    calibration_path: Path | None,
+    quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
     """Fit response curves (adstock + saturation per touchpoint) and write model.json.
 
     With --workers or --scheduler the bootstrap refits (or, with --by-market, the markets) run
@@ -264,39 +383,90 @@ def fit(journey_path: Path, history_path: Path, out: Path, by_market: bool, seed
     from optimizer.workflow.jobs import fit_and_write
 
     with _executor(workers, scheduler, quiet) as ex:
-        fit_and_write(journey_path, history_path, out, seed=seed, jobs=jobs, bootstrap=bootstrap,
-                      holdout=holdout, plots=plots, quiet=quiet, executor=ex, by_market=by_market,
-                      calibration=calibration_path)
+        fit_and_write(
+            journey_path,
+            history_path,
+            out,
+            seed=seed,
+            jobs=jobs,
+            bootstrap=bootstrap,
+            holdout=holdout,
+            plots=plots,
+            quiet=quiet,
+            executor=ex,
+            by_market=by_market,
+            calibration=calibration_path,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Use this model instead of the one the scenario names.")
-@click.option("--robust", type=click.Choice(["none", "mean"]), default="none", show_default=True,
-              help="mean: maximise the expected KPI over the model's bootstrap draws.")
-@click.option("--uncertainty", is_flag=True,
-              help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
-                   "every line item's spend and of total KPI (the draws run on --workers or "
-                   "--scheduler when given), and where an experiment pays: the value of "
-                   "knowing each touchpoint's curve exactly (EVPPI).")
-@click.option("--no-value-of-information", "no_voi", is_flag=True,
-              help="With --uncertainty: skip the value of information (it re-optimises the "
-                   "scenario touchpoints × draws more times).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use this model instead of the one the scenario names.",
+)
+@click.option(
+    "--robust",
+    type=click.Choice(["none", "mean"]),
+    default="none",
+    show_default=True,
+    help="mean: maximise the expected KPI over the model's bootstrap draws.",
+)
+@click.option(
+    "--uncertainty",
+    is_flag=True,
+    help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
+    "every line item's spend and of total KPI (the draws run on --workers or "
+    "--scheduler when given), and where an experiment pays: the value of "
+    "knowing each touchpoint's curve exactly (EVPPI).",
+)
+@click.option(
+    "--no-value-of-information",
+    "no_voi",
+    is_flag=True,
+    help="With --uncertainty: skip the value of information (it re-optimises the "
+    "scenario touchpoints × draws more times).",
+)
 @_solver_options
 @_executor_options
 @_ledger_options
 @handle_errors
-def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None, robust: str,
-             uncertainty: bool, no_voi: bool, solver: str, tolerance: float,
-             time_limit: float | None,
-             workers: int | None, scheduler: str | None,
-             ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
+def optimize(
+    scenario: Path,
+    fmt: str,
+    out: Path | None,
+    model_path: Path | None,
+    robust: str,
+    uncertainty: bool,
+    no_voi: bool,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    workers: int | None,
+    scheduler: str | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+) -> None:
     """Allocate the budget of a scenario: the certified-optimal plan per line item.
 
     Every run is recorded in the ledger (see budgetopt history).
@@ -322,11 +492,15 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
     if plan.status == "infeasible" or not plan.ok:
         _record("optimize", opts, plan, ledger_file, no_ledger, True)
     if plan.status == "infeasible":
-        raise InfeasibleError(f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-                              conflicts=plan.conflicts, path=scenario)
+        raise InfeasibleError(
+            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+            conflicts=plan.conflicts,
+            path=scenario,
+        )
     if not plan.ok:
-        raise BudgetOptError(f"the solver stopped without a plan ({plan.status}): {plan.message}",
-                             path=scenario)
+        raise BudgetOptError(
+            f"the solver stopped without a plan ({plan.status}): {plan.message}", path=scenario
+        )
     unc = None
     if uncertainty:
         from optimizer.response.model import read_model
@@ -335,13 +509,23 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
 
         sc = load_scenario(scenario)
         model = read_model(model_path or sc.model)
-        with _executor(workers, scheduler, quiet) as ex, \
-                _progress("re-optimising on each bootstrap draw", quiet) as bar:
+        with (
+            _executor(workers, scheduler, quiet) as ex,
+            _progress("re-optimising on each bootstrap draw", quiet) as bar,
+        ):
             from optimizer.workflow.compare import extra_models_for
 
-            unc = plan_uncertainty(sc, model, plan, solver=solver, time_limit=time_limit,
-                                   extra_models=extra_models_for(sc), progress=bar, executor=ex,
-                                   value_of_information=not no_voi)
+            unc = plan_uncertainty(
+                sc,
+                model,
+                plan,
+                solver=solver,
+                time_limit=time_limit,
+                extra_models=extra_models_for(sc),
+                progress=bar,
+                executor=ex,
+                value_of_information=not no_voi,
+            )
     extra = {"uncertainty": unc.to_dict()} if unc is not None else None
     _record("optimize", opts, plan, ledger_file, no_ledger, quiet, extra)
     if not quiet:
@@ -350,8 +534,10 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
 
         n = count_variants(load_scenario(scenario))
         if n:
-            _stderr(f"note: {scenario} declares {n} variant(s): compare them with "
-                    f"budgetopt compare {scenario}")
+            _stderr(
+                f"note: {scenario} declares {n} variant(s): compare them with "
+                f"budgetopt compare {scenario}"
+            )
     if fmt == "json":
         from optimizer.render.machine import to_json
 
@@ -370,21 +556,47 @@ def optimize(scenario: Path, fmt: str, out: Path | None, model_path: Path | None
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]),
-              default="table", show_default=True, help="xlsx needs -o FILE.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "xlsx"]),
+    default="table",
+    show_default=True,
+    help="xlsx needs -o FILE.",
+)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Use this model for every scenario instead of the ones they name.")
-@click.option("--reference", default=None, metavar="NAME",
-              help="The scenario the deltas are taken against [default: the first].")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use this model for every scenario instead of the ones they name.",
+)
+@click.option(
+    "--reference",
+    default=None,
+    metavar="NAME",
+    help="The scenario the deltas are taken against [default: the first].",
+)
 @_solver_options
 @_ledger_options
 @_executor_options
 @handle_errors
-def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path: Path | None,
-            reference: str | None, solver: str, tolerance: float, time_limit: float | None,
-            ledger_file: Path | None, no_ledger: bool, quiet: bool, workers: int | None,
-            scheduler: str | None) -> None:
+def compare(
+    scenarios: tuple[Path, ...],
+    fmt: str,
+    out: Path | None,
+    model_path: Path | None,
+    reference: str | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
     """Compare scenarios side by side: totals, spend by stage, spend per line item with deltas
     against the reference, and in each scenario the rules that cost the most KPI.
 
@@ -404,11 +616,15 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
     if fmt == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: give -o FILE.xlsx")
     if len(scenarios) < 2 and not declares_variants(load_scenario(scenarios[0])):
-        raise click.UsageError("compare needs at least two scenarios, or one file that declares "
-                               "variants, a grid or a sweep")
+        raise click.UsageError(
+            "compare needs at least two scenarios, or one file that declares "
+            "variants, a grid or a sweep"
+        )
     opts = _run_options(scenarios, model_path, solver, tolerance, time_limit, reference=reference)
-    with _executor(workers, scheduler, quiet) as ex, \
-            _progress("optimising", quiet, at_least=3) as bar:
+    with (
+        _executor(workers, scheduler, quiet) as ex,
+        _progress("optimising", quiet, at_least=3) as bar,
+    ):
         comp = execute("compare", opts, progress=bar, executor=ex)
     _record("compare", opts, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
@@ -433,28 +649,61 @@ def compare(scenarios: tuple[Path, ...], fmt: str, out: Path | None, model_path:
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--budgets", default=None, metavar="START:STOP:N",
-              help="N evenly spaced budgets from START to STOP, both included [default: the "
-                   "scenario's declared sweep].")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--budgets",
+    default=None,
+    metavar="START:STOP:N",
+    help="N evenly spaced budgets from START to STOP, both included [default: the "
+    "scenario's declared sweep].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
-@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write the frontier chart (PNG).")
+@click.option(
+    "--plot", type=click.Path(path_type=Path), default=None, help="Write the frontier chart (PNG)."
+)
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
-@click.option("--cold", is_flag=True,
-              help="Optimise each budget from scratch instead of warm from the previous point "
-                   "(slower; the same certificate).")
-@click.option("--jobs", type=int, default=1, show_default=True,
-              help="Local processes: stretches of 25 budgets are walked in parallel (the plans "
-                   "do not depend on it).")
+@click.option(
+    "--cold",
+    is_flag=True,
+    help="Optimise each budget from scratch instead of warm from the previous point "
+    "(slower; the same certificate).",
+)
+@click.option(
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Local processes: stretches of 25 budgets are walked in parallel (the plans "
+    "do not depend on it).",
+)
 @_solver_options
 @_ledger_options
 @_executor_options
 @handle_errors
-def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot: Path | None,
-          model_path: Path | None, cold: bool, jobs: int, solver: str, tolerance: float,
-          time_limit: float | None, ledger_file: Path | None, no_ledger: bool, quiet: bool,
-          workers: int | None, scheduler: str | None) -> None:
+def sweep(
+    scenario: Path,
+    budgets: str | None,
+    fmt: str,
+    out: Path | None,
+    plot: Path | None,
+    model_path: Path | None,
+    cold: bool,
+    jobs: int,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
     """The budget frontier: KPI and marginal ROI against total budget, with the point of
     diminishing returns marked.
 
@@ -469,10 +718,20 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
     from optimizer.workflow.sweep import parse_budgets
 
     grid = None if budgets is None else [float(b) for b in parse_budgets(budgets)]
-    opts = _run_options([scenario], model_path, solver, tolerance, time_limit, budgets=grid,
-                        warm=not cold, jobs=jobs)
-    with _executor(workers, scheduler, quiet, jobs=jobs) as ex, \
-            _progress("sweeping budgets", quiet) as bar:
+    opts = _run_options(
+        [scenario],
+        model_path,
+        solver,
+        tolerance,
+        time_limit,
+        budgets=grid,
+        warm=not cold,
+        jobs=jobs,
+    )
+    with (
+        _executor(workers, scheduler, quiet, jobs=jobs) as ex,
+        _progress("sweeping budgets", quiet) as bar,
+    ):
         frontier = execute("sweep", opts, progress=bar, executor=ex)
     _record("sweep", opts, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
@@ -481,15 +740,26 @@ def sweep(scenario: Path, budgets: str | None, fmt: str, out: Path | None, plot:
         save_frontier_plot(frontier, plot)
         if not quiet:
             _stderr(f"wrote {plot}")
-    _output(fmt, out, quiet, json=lambda: machine.frontier_json(frontier), csv=lambda: machine.frontier_csv(frontier),
-            table=lambda: tables.frontier_renderable(frontier))
+    _output(
+        fmt,
+        out,
+        quiet,
+        json=lambda: machine.frontier_json(frontier),
+        csv=lambda: machine.frontier_csv(frontier),
+        table=lambda: tables.frontier_renderable(frontier),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--journey", "journey_path", type=click.Path(path_type=Path), default=None,
-              help="The journey, to validate history CSV files against.")
+@click.option(
+    "--journey",
+    "journey_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The journey, to validate history CSV files against.",
+)
 @handle_errors
 def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
     """Validate journey, history, scenario and model files (or folders of them).
@@ -513,20 +783,47 @@ def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("daily", type=str)
-@click.option("--journey", "journey_path", required=True, type=click.Path(path_type=Path),
-              help="The journey: which columns are spend, KPIs, controls and events.")
-@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Where to write the weekly history (CSV).")
-@click.option("--by-market", is_flag=True,
-              help="Keep the markets apart: one weekly series per market, with a 'market' column "
-                   "(for budgetopt fit --by-market) [default: add the markets up].")
-@click.option("--blocksize", default="64MB", show_default=True, metavar="SIZE",
-              help="CSV block read at a time (e.g. 16MB, 256MB).")
+@click.option(
+    "--journey",
+    "journey_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The journey: which columns are spend, KPIs, controls and events.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the weekly history (CSV).",
+)
+@click.option(
+    "--by-market",
+    is_flag=True,
+    help="Keep the markets apart: one weekly series per market, with a 'market' column "
+    "(for budgetopt fit --by-market) [default: add the markets up].",
+)
+@click.option(
+    "--blocksize",
+    default="64MB",
+    show_default=True,
+    metavar="SIZE",
+    help="CSV block read at a time (e.g. 16MB, 256MB).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @_executor_options
 @handle_errors
-def aggregate(daily: str, journey_path: Path, out: Path, by_market: bool, blocksize: str,
-              quiet: bool, workers: int | None, scheduler: str | None) -> None:
+def aggregate(
+    daily: str,
+    journey_path: Path,
+    out: Path,
+    by_market: bool,
+    blocksize: str,
+    quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
     """Aggregate a daily history (CSV or Parquet, larger than memory is fine) to the weekly
     history the models need, with dask.dataframe: weeks run Monday to Sunday and are dated by
     their Monday; spend and KPIs are summed, controls averaged. Partial weeks at the ends are
@@ -547,8 +844,9 @@ def aggregate(daily: str, journey_path: Path, out: Path, by_market: bool, blocks
     t0 = time.perf_counter()
     with _executor(workers, scheduler, quiet) as ex:
         sched = ex.client.get if hasattr(ex, "client") else None
-        weekly = aggregate_daily(daily, journey, by_market=by_market, blocksize=blocksize,
-                                 scheduler=sched)
+        weekly = aggregate_daily(
+            daily, journey, by_market=by_market, blocksize=blocksize, scheduler=sched
+        )
     for d in weekly.dropped:
         _stderr(f"warning: left out {d}: not a whole week")
     write_weekly(weekly, out)
@@ -557,14 +855,22 @@ def aggregate(daily: str, journey_path: Path, out: Path, by_market: bool, blocks
         markets = weekly.markets
         per = f" in {len(markets)} markets" if markets else ""
         weeks = len(weekly.frame) // max(1, len(markets) or 1)
-        _stderr(f"wrote {out}: {weeks} weeks{per} from {weekly.rows:,} daily rows "
-                f"({weekly.layout} layout) in {time.perf_counter() - t0:.1f} s")
+        _stderr(
+            f"wrote {out}: {weeks} weeks{per} from {weekly.rows:,} daily rows "
+            f"({weekly.layout} layout) in {time.perf_counter() - t0:.1f} s"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("budgetopt-demo"),
-              show_default=True, help="Folder for the demo's outputs.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("budgetopt-demo"),
+    show_default=True,
+    help="Folder for the demo's outputs.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the comparison.")
 @handle_errors
@@ -587,24 +893,64 @@ def demo(out_dir: Path, seed: int, quiet: bool) -> None:
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "xlsx", "json"]), default=None,
-              help="Report format (default: from the file's extension, else md).")
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
-              help="Where to write the review pack.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Use this model instead of the one the scenario names.")
-@click.option("--last-cycle", "last_cycle", type=click.Path(path_type=Path), default=None,
-              help="Last cycle's spend per line item (CSV with columns id,spend).")
-@click.option("--increment", type=float, default=None, metavar="MONEY",
-              help="Move each line item up and down by this much [default: 10% of its spend].")
-@click.option("--sweep-points", type=click.IntRange(min=0), default=21, show_default=True,
-              help="Budgets from 0 to twice the budget, to find where each line item's role "
-                   "changes (0 skips the sweep and the frontier: faster on big MILPs).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "xlsx", "json"]),
+    default=None,
+    help="Report format (default: from the file's extension, else md).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the review pack.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use this model instead of the one the scenario names.",
+)
+@click.option(
+    "--last-cycle",
+    "last_cycle",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Last cycle's spend per line item (CSV with columns id,spend).",
+)
+@click.option(
+    "--increment",
+    type=float,
+    default=None,
+    metavar="MONEY",
+    help="Move each line item up and down by this much [default: 10% of its spend].",
+)
+@click.option(
+    "--sweep-points",
+    type=click.IntRange(min=0),
+    default=21,
+    show_default=True,
+    help="Budgets from 0 to twice the budget, to find where each line item's role "
+    "changes (0 skips the sweep and the frontier: faster on big MILPs).",
+)
 @_solver_options
 @handle_errors
-def explain(scenario: Path, fmt: str | None, out: Path, model_path: Path | None,
-            last_cycle: Path | None, increment: float | None, sweep_points: int, solver: str,
-            tolerance: float, time_limit: float | None) -> None:
+def explain(
+    scenario: Path,
+    fmt: str | None,
+    out: Path,
+    model_path: Path | None,
+    last_cycle: Path | None,
+    increment: float | None,
+    sweep_points: int,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+) -> None:
     """The budget review pack: every line item justified. Why it stops where it stops, what
     the next increment buys and the last one lost (re-solving the plan), the zero-based ladder
     with its cut-off line, stages, groups and every constraint's price in words.
@@ -624,25 +970,41 @@ def explain(scenario: Path, fmt: str | None, out: Path, model_path: Path | None,
 
     if fmt is None:
         fmt = {".html": "html", ".htm": "html", ".xlsx": "xlsx", ".json": "json"}.get(
-            out.suffix.lower(), "md")
+            out.suffix.lower(), "md"
+        )
     if increment is not None and not increment > 0:
-        raise BudgetOptError(f"expected a positive amount of money, got {increment!r}",
-                             field="--increment")
+        raise BudgetOptError(
+            f"expected a positive amount of money, got {increment!r}", field="--increment"
+        )
     sc = load_scenario(scenario)
     model = read_model(model_path or sc.model)
     last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
     extra = extra_models_for(sc)
-    plan = allocate(sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                    extra_models=extra)
+    plan = allocate(
+        sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit, extra_models=extra
+    )
     if plan.status == "infeasible":
-        raise InfeasibleError(f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-                              conflicts=plan.conflicts, path=scenario)
+        raise InfeasibleError(
+            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+            conflicts=plan.conflicts,
+            path=scenario,
+        )
     if not plan.ok:
-        raise BudgetOptError(f"the solver stopped without a plan ({plan.status}): {plan.message}",
-                             path=scenario)
+        raise BudgetOptError(
+            f"the solver stopped without a plan ({plan.status}): {plan.message}", path=scenario
+        )
     t0 = time.perf_counter()
-    exp = run_explain(plan, sc, model, last_cycle=last, increment=increment, solver=solver,
-                      sweep_points=sweep_points, extra_models=extra, progress=_stderr)
+    exp = run_explain(
+        plan,
+        sc,
+        model,
+        last_cycle=last,
+        increment=increment,
+        solver=solver,
+        sweep_points=sweep_points,
+        extra_models=extra,
+        progress=_stderr,
+    )
     if fmt == "html":
         from optimizer.render.report_html import write_html as write
     elif fmt == "xlsx":
@@ -652,8 +1014,10 @@ def explain(scenario: Path, fmt: str | None, out: Path, model_path: Path | None,
     else:
         from optimizer.render.report_md import write_markdown as write
     write(exp, out)
-    _stderr(f"explained {len(exp.items)} line items with {exp.n_solves} re-solves in "
-            f"{time.perf_counter() - t0:.1f} s")
+    _stderr(
+        f"explained {len(exp.items)} line items with {exp.n_solves} re-solves in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
     _stderr(f"wrote {out}")
 
 
@@ -674,16 +1038,22 @@ def _split_ref(ref: str) -> tuple[str, str | None]:
 
 @cli.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--limit", type=int, default=20, show_default=True, help="Show this many runs.")
-@click.option("--command", "command_filter",
-              type=click.Choice(["optimize", "compare", "sweep", "replan"]), default=None,
-              help="Only runs of this command.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--command",
+    "command_filter",
+    type=click.Choice(["optimize", "compare", "sweep", "replan"]),
+    default=None,
+    help="Only runs of this command.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @_ledger_path_option
 @click.pass_context
 @handle_errors
-def history(ctx: click.Context, limit: int, command_filter: str | None, fmt: str,
-            ledger_file: Path | None) -> None:
+def history(
+    ctx: click.Context, limit: int, command_filter: str | None, fmt: str, ledger_file: Path | None
+) -> None:
     """The ledger: every optimize, compare, sweep and replan run, newest first, with its id.
 
     A run is named by its id, a unique start of it, or last / last~N (N runs before the last).
@@ -709,8 +1079,9 @@ def history(ctx: click.Context, limit: int, command_filter: str | None, fmt: str
 
 @history.command("show", context_settings=CONTEXT)
 @click.argument("run")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @_ledger_path_option
 @handle_errors
 def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
@@ -734,8 +1105,13 @@ def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("run_a", metavar="RUN_A[:SCENARIO]")
 @click.argument("run_b", metavar="RUN_B[:SCENARIO]")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @_ledger_path_option
 @handle_errors
@@ -774,14 +1150,17 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("run")
-@click.option("--snapshot", is_flag=True,
-              help="Use the copies of the input files recorded with the run, not the files as "
-                   "they are now.")
+@click.option(
+    "--snapshot",
+    is_flag=True,
+    help="Use the copies of the input files recorded with the run, not the files as they are now.",
+)
 @click.option("--check", is_flag=True, help="Exit 1 when the plans are not identical.")
 @_ledger_options
 @handle_errors
-def rerun(run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_ledger: bool,
-          quiet: bool) -> None:
+def rerun(
+    run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_ledger: bool, quiet: bool
+) -> None:
     """Re-run a recorded optimize (or compare, sweep, replan) with the same options, and say
     whether the plans are bit-for-bit identical to the recorded ones.
 
@@ -807,10 +1186,14 @@ def rerun(run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_le
     new_id = None
     if not no_ledger:
         with Ledger(path) as led:
-            new_id = record_result(led, r.command, dict(r.options), result.result,
-                                   extra={"rerun_of": r.id, "identical": result.identical,
-                                          "snapshot": snapshot},
-                                   recorded=r.inputs if snapshot else None).id
+            new_id = record_result(
+                led,
+                r.command,
+                dict(r.options),
+                result.result,
+                extra={"rerun_of": r.id, "identical": result.identical, "snapshot": snapshot},
+                recorded=r.inputs if snapshot else None,
+            ).id
     click.echo(planning.rerun_text(result, new_id), nl=False)
     if check and not result.identical:
         sys.exit(1)
@@ -829,12 +1212,18 @@ def _plan_for_tracking(ref: str, ledger_file: Path | None) -> tuple[dict[str, An
             raise BudgetOptError(f"not valid JSON: {e}", path=p) from None
         if isinstance(data, dict) and isinstance(data.get("line_items"), list):
             return data, None
-        raise BudgetOptError("expected one plan, as budgetopt optimize --format json writes it "
-                             "(a comparison holds several: pick one with budgetopt history "
-                             "show, or track RUN:SCENARIO)", path=p)
+        raise BudgetOptError(
+            "expected one plan, as budgetopt optimize --format json writes it "
+            "(a comparison holds several: pick one with budgetopt history "
+            "show, or track RUN:SCENARIO)",
+            path=p,
+        )
     if p.suffix.lower() == ".json" or "/" in ref or "\\" in ref:
-        raise BudgetOptError("the plan file does not exist (PLAN is a plan JSON file or a "
-                             "recorded run: RUN[:SCENARIO])", path=p)
+        raise BudgetOptError(
+            "the plan file does not exist (PLAN is a plan JSON file or a "
+            "recorded run: RUN[:SCENARIO])",
+            path=p,
+        )
     run_id, which = _split_ref(ref)
     with _open_ledger(ledger_file) as led:
         r = led.get(run_id)
@@ -845,23 +1234,56 @@ def _plan_for_tracking(ref: str, ledger_file: Path | None) -> tuple[dict[str, An
 @cli.command(context_settings=CONTEXT)
 @click.argument("plan_ref", metavar="PLAN")
 @click.argument("actuals", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="The model to project the KPI on [default: the scenario's, or the run's].")
-@click.option("--scenario", "scenario_path", type=click.Path(path_type=Path), default=None,
-              help="Take the model from this scenario.")
-@click.option("--weeks-elapsed", type=int, default=None,
-              help="Weeks of the plan gone by [default: the weeks the actuals span].")
-@click.option("--band", type=float, default=0.10, show_default=True,
-              help="Flag a line item further than this fraction from its plan to date.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The model to project the KPI on [default: the scenario's, or the run's].",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Take the model from this scenario.",
+)
+@click.option(
+    "--weeks-elapsed",
+    type=int,
+    default=None,
+    help="Weeks of the plan gone by [default: the weeks the actuals span].",
+)
+@click.option(
+    "--band",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Flag a line item further than this fraction from its plan to date.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @_ledger_path_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
 @handle_errors
-def track(plan_ref: str, actuals: Path, model_path: Path | None, scenario_path: Path | None,
-          weeks_elapsed: int | None, band: float, fmt: str, out: Path | None,
-          ledger_file: Path | None, quiet: bool) -> None:
+def track(
+    plan_ref: str,
+    actuals: Path,
+    model_path: Path | None,
+    scenario_path: Path | None,
+    weeks_elapsed: int | None,
+    band: float,
+    fmt: str,
+    out: Path | None,
+    ledger_file: Path | None,
+    quiet: bool,
+) -> None:
     """Budgetary control: actual spend to date against the plan (spread evenly over its
     horizon), per line item and stage, in money and per cent, and the KPI the cycle buys if
     every line item keeps its current run-rate.
@@ -889,29 +1311,65 @@ def track(plan_ref: str, actuals: Path, model_path: Path | None, scenario_path: 
         model_path = Path(run_model)
     model = read_model(model_path) if model_path is not None else None
     ids = [str(li["id"]) for li in plan.get("line_items", [])]
-    tr = run_track(plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed,
-                   band=band)
-    _output(fmt, out, quiet, json=lambda: planning.tracking_json(tr), csv=lambda: planning.tracking_csv(tr),
-            table=lambda: planning.tracking_renderable(tr))
+    tr = run_track(
+        plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed, band=band
+    )
+    _output(
+        fmt,
+        out,
+        quiet,
+        json=lambda: planning.tracking_json(tr),
+        csv=lambda: planning.tracking_csv(tr),
+        table=lambda: planning.tracking_renderable(tr),
+    )
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--actuals", required=True, type=click.Path(path_type=Path),
-              help="Spend to date: CSV with columns date,touchpoint,spend (weekly).")
-@click.option("--weeks-elapsed", type=int, default=None,
-              help="Weeks of the cycle gone by [default: the weeks the actuals span].")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--actuals",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Spend to date: CSV with columns date,touchpoint,spend (weekly).",
+)
+@click.option(
+    "--weeks-elapsed",
+    type=int,
+    default=None,
+    help="Weeks of the cycle gone by [default: the weeks the actuals span].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Use this model instead of the one the scenario names.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use this model instead of the one the scenario names.",
+)
 @_solver_options
 @_ledger_options
 @handle_errors
-def replan(scenario: Path, actuals: Path, weeks_elapsed: int | None, fmt: str, out: Path | None,
-           model_path: Path | None, solver: str, tolerance: float, time_limit: float | None,
-           ledger_file: Path | None, no_ledger: bool, quiet: bool) -> None:
+def replan(
+    scenario: Path,
+    actuals: Path,
+    weeks_elapsed: int | None,
+    fmt: str,
+    out: Path | None,
+    model_path: Path | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+) -> None:
     """Mid-cycle re-plan: re-optimise the remaining budget over the remaining weeks, given what
     each line item has spent. Same rules, with money rules reduced by the spend to date (floors
     already met fall away); the new plan, and the whole cycle against the original plan.
@@ -924,20 +1382,37 @@ def replan(scenario: Path, actuals: Path, weeks_elapsed: int | None, fmt: str, o
     from optimizer.render import planning
     from optimizer.workflow.ledger import execute
 
-    opts = _run_options([scenario], model_path, solver, tolerance, time_limit,
-                        actuals=str(actuals), weeks_elapsed=weeks_elapsed)
+    opts = _run_options(
+        [scenario],
+        model_path,
+        solver,
+        tolerance,
+        time_limit,
+        actuals=str(actuals),
+        weeks_elapsed=weeks_elapsed,
+    )
     r = execute("replan", opts)
     _record("replan", opts, r, ledger_file, no_ledger, quiet)
     if r.plan.status == "infeasible":
-        raise InfeasibleError(f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",
-                              conflicts=r.plan.conflicts, path=scenario)
+        raise InfeasibleError(
+            f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",
+            conflicts=r.plan.conflicts,
+            path=scenario,
+        )
     if not r.plan.ok:
-        raise BudgetOptError(f"the solver stopped without a plan ({r.plan.status}): "
-                             f"{r.plan.message}", path=scenario)
+        raise BudgetOptError(
+            f"the solver stopped without a plan ({r.plan.status}): {r.plan.message}", path=scenario
+        )
     for w in r.warnings:
         _stderr(f"warning: {w}")
-    _output(fmt, out, quiet, json=lambda: planning.replan_json(r), csv=lambda: planning.replan_csv(r),
-            table=lambda: planning.replan_renderable(r))
+    _output(
+        fmt,
+        out,
+        quiet,
+        json=lambda: planning.replan_json(r),
+        csv=lambda: planning.replan_csv(r),
+        table=lambda: planning.replan_renderable(r),
+    )
 
 
 def main() -> None:  # pragma: no cover - entry point

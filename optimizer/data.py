@@ -97,74 +97,115 @@ _TP_KEYS = {"id", "stage", "spend_column", "owner", "label"}
 def journey_from_dict(data: Any, source: str | None = None) -> Journey:
     path = source
     if not isinstance(data, Mapping):
-        raise DataError(f"expected a mapping at the top level, got {type(data).__name__}", path=path)
+        raise DataError(
+            f"expected a mapping at the top level, got {type(data).__name__}", path=path
+        )
     for key in data:
         if key not in _JOURNEY_KEYS:
-            raise DataError(f"unknown key {key!r}{did_you_mean(str(key), _JOURNEY_KEYS)}",
-                            path=path, field=str(key))
+            raise DataError(
+                f"unknown key {key!r}{did_you_mean(str(key), _JOURNEY_KEYS)}",
+                path=path,
+                field=str(key),
+            )
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi.strip():
         raise DataError(f"expected the name of the KPI column, got {kpi!r}", path=path, field="kpi")
     stages_raw = data.get("stages", list(STAGES))
-    if not isinstance(stages_raw, list) or not stages_raw or not all(
-        isinstance(s, str) and s for s in stages_raw
+    if (
+        not isinstance(stages_raw, list)
+        or not stages_raw
+        or not all(isinstance(s, str) and s for s in stages_raw)
     ):
-        raise DataError(f"expected a list of stage names, got {stages_raw!r}", path=path,
-                        field="stages")
+        raise DataError(
+            f"expected a list of stage names, got {stages_raw!r}", path=path, field="stages"
+        )
     if len(set(stages_raw)) != len(stages_raw):
         dup = next(s for s in stages_raw if stages_raw.count(s) > 1)
         raise DataError(f"stage {dup!r} is listed twice", path=path, field="stages")
     stages = tuple(stages_raw)
     tps_raw = data.get("touchpoints")
     if not isinstance(tps_raw, list) or not tps_raw:
-        raise DataError(f"expected a non-empty list of touchpoints, got {tps_raw!r}", path=path,
-                        field="touchpoints")
+        raise DataError(
+            f"expected a non-empty list of touchpoints, got {tps_raw!r}",
+            path=path,
+            field="touchpoints",
+        )
     tps: list[TouchpointSpec] = []
     seen: set[str] = set()
     for i, t in enumerate(tps_raw):
         where = f"touchpoints[{i}]"
         if not isinstance(t, Mapping):
-            raise DataError(f"expected a mapping like {{id: tv, stage: awareness}}, got {t!r}",
-                            path=path, field=where)
+            raise DataError(
+                f"expected a mapping like {{id: tv, stage: awareness}}, got {t!r}",
+                path=path,
+                field=where,
+            )
         for key in t:
             if key not in _TP_KEYS:
-                raise DataError(f"unknown key {key!r}{did_you_mean(str(key), _TP_KEYS)}",
-                                path=path, field=f"{where}.{key}")
+                raise DataError(
+                    f"unknown key {key!r}{did_you_mean(str(key), _TP_KEYS)}",
+                    path=path,
+                    field=f"{where}.{key}",
+                )
         tid = t.get("id")
         if not isinstance(tid, str) or not tid:
-            raise DataError(f"expected a touchpoint id, got {tid!r}", path=path, field=f"{where}.id")
+            raise DataError(
+                f"expected a touchpoint id, got {tid!r}", path=path, field=f"{where}.id"
+            )
         if tid in seen:
             raise DataError(f"touchpoint {tid!r} is listed twice", path=path, field=f"{where}.id")
         seen.add(tid)
         stage = t.get("stage")
         if stage not in stages:
-            raise DataError(f"unknown stage {stage!r}{did_you_mean(str(stage), stages)}",
-                            path=path, field=f"{where}.stage")
+            raise DataError(
+                f"unknown stage {stage!r}{did_you_mean(str(stage), stages)}",
+                path=path,
+                field=f"{where}.stage",
+            )
         col = t.get("spend_column", tid)
         if not isinstance(col, str) or not col:
-            raise DataError(f"expected a column name, got {col!r}", path=path,
-                            field=f"{where}.spend_column")
+            raise DataError(
+                f"expected a column name, got {col!r}", path=path, field=f"{where}.spend_column"
+            )
         tps.append(TouchpointSpec(tid, stage, col, t.get("owner"), t.get("label")))
     kpis: list[KpiSpec] = []
     for i, k in enumerate(data.get("kpis") or []):
         where = f"kpis[{i}]"
         if not isinstance(k, Mapping) or not isinstance(k.get("id"), str):
-            raise DataError(f"expected a mapping like {{id: leads, column: leads}}, got {k!r}",
-                            path=path, field=where)
+            raise DataError(
+                f"expected a mapping like {{id: leads, column: leads}}, got {k!r}",
+                path=path,
+                field=where,
+            )
         value = k.get("value")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value < 0):
-            raise DataError(f"expected a non-negative money value per unit, got {value!r}",
-                            path=path, field=f"{where}.value")
-        kpis.append(KpiSpec(k["id"], str(k.get("column", k["id"])),
-                            None if value is None else float(value)))
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise DataError(
+                f"expected a non-negative money value per unit, got {value!r}",
+                path=path,
+                field=f"{where}.value",
+            )
+        kpis.append(
+            KpiSpec(k["id"], str(k.get("column", k["id"])), None if value is None else float(value))
+        )
     controls = data.get("controls") or []
     events = data.get("events") or []
     for name, lst in (("controls", controls), ("events", events)):
         if not isinstance(lst, list) or not all(isinstance(c, str) for c in lst):
             raise DataError(f"expected a list of column names, got {lst!r}", path=path, field=name)
-    return Journey(kpi=kpi, touchpoints=tuple(tps), stages=stages, kpis=tuple(kpis),
-                   controls=tuple(controls), events=tuple(events), source=source)
+    return Journey(
+        kpi=kpi,
+        touchpoints=tuple(tps),
+        stages=stages,
+        kpis=tuple(kpis),
+        controls=tuple(controls),
+        events=tuple(events),
+        source=source,
+    )
 
 
 def read_journey(path: str | Path) -> Journey:
@@ -224,8 +265,16 @@ def _read_table(path: Path) -> pd.DataFrame:
     return df
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path, dates: pd.Series, *, non_negative: bool,
-             what: str, lines: np.ndarray | None = None) -> pd.Series:
+def _numeric(
+    df: pd.DataFrame,
+    col: str,
+    path: Path,
+    dates: pd.Series,
+    *,
+    non_negative: bool,
+    what: str,
+    lines: np.ndarray | None = None,
+) -> pd.Series:
     raw = df[col].astype(str).str.strip()
     values = pd.to_numeric(raw.replace({"": None}), errors="coerce")
     bad = values.isna() | ~np.isfinite(values.fillna(0.0))
@@ -233,14 +282,19 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, dates: pd.Series, *, non_ne
         i = int(np.flatnonzero(bad.to_numpy())[0])
         shown = raw.iloc[i]
         desc = "missing" if shown == "" else f"not a number: {shown!r}"
-        raise DataError(f"{what} is {desc} in row {_line(lines, i)} (week {dates.iloc[i]})",
-                        path=path, field=col)
+        raise DataError(
+            f"{what} is {desc} in row {_line(lines, i)} (week {dates.iloc[i]})",
+            path=path,
+            field=col,
+        )
     if non_negative and (values < 0).any():
         i = int(np.flatnonzero((values < 0).to_numpy())[0])
         raise DataError(
             f"{what} must not be negative, got {raw.iloc[i]} in row {_line(lines, i)} "
             f"(week {dates.iloc[i]})",
-            path=path, field=col)
+            path=path,
+            field=col,
+        )
     return values.astype(float)
 
 
@@ -265,8 +319,10 @@ def read_history(path: str | Path, journey: Journey, *, min_weeks: int = 1) -> H
             shown = ", ".join(markets[:5]) + (", …" if len(markets) > 5 else "")
             raise DataError(
                 f"holds {len(markets)} markets ({shown}): fit one model per market with "
-                "'budgetopt fit --by-market', or keep one market's rows", path=path,
-                field=MARKET_COLUMN)
+                "'budgetopt fit --by-market', or keep one market's rows",
+                path=path,
+                field=MARKET_COLUMN,
+            )
         df = df.drop(columns=[MARKET_COLUMN])
     return _history_from_table(df, path, journey, min_weeks=min_weeks)
 
@@ -285,17 +341,22 @@ def _market_names(df: pd.DataFrame) -> list[str]:
     return sorted(set(df[MARKET_COLUMN].astype(str).str.strip()))
 
 
-def read_market_histories(path: str | Path, journey: Journey, *, min_weeks: int = 1
-                          ) -> dict[str, History]:
+def read_market_histories(
+    path: str | Path, journey: Journey, *, min_weeks: int = 1
+) -> dict[str, History]:
     """One weekly history per market of a history file with a ``market`` column (wide or long
     layout, the rows of the markets in any order), sorted by market name. Each market's rows are
     checked as ``read_history`` checks a file; errors name the market and the file's row."""
     path = Path(path)
     df = _read_table(path)
     if MARKET_COLUMN not in df.columns:
-        raise DataError(f"there is no '{MARKET_COLUMN}' column to split the history by market"
-                        f"{did_you_mean(MARKET_COLUMN, df.columns)}; columns are: "
-                        f"{', '.join(df.columns)}", path=path, field=MARKET_COLUMN)
+        raise DataError(
+            f"there is no '{MARKET_COLUMN}' column to split the history by market"
+            f"{did_you_mean(MARKET_COLUMN, df.columns)}; columns are: "
+            f"{', '.join(df.columns)}",
+            path=path,
+            field=MARKET_COLUMN,
+        )
     names = df[MARKET_COLUMN].astype(str).str.strip()
     if (names == "").any():
         i = int(np.flatnonzero((names == "").to_numpy())[0])
@@ -309,24 +370,34 @@ def read_market_histories(path: str | Path, journey: Journey, *, min_weeks: int 
             h = _history_from_table(sub, path, journey, min_weeks=min_weeks, lines=lines)
         except DataError as e:
             raise DataError(f"market {market!r}: {_strip_path(str(e), path)}", path=path) from None
-        out[market] = History(frame=h.frame, journey=journey, source=str(path),
-                              meta={"market": market})
+        out[market] = History(
+            frame=h.frame, journey=journey, source=str(path), meta={"market": market}
+        )
     return out
 
 
 def _strip_path(message: str, path: Path) -> str:
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def _history_from_table(df: pd.DataFrame, path: Path, journey: Journey, *, min_weeks: int = 1,
-                        lines: np.ndarray | None = None) -> History:
+def _history_from_table(
+    df: pd.DataFrame,
+    path: Path,
+    journey: Journey,
+    *,
+    min_weeks: int = 1,
+    lines: np.ndarray | None = None,
+) -> History:
     """``read_history`` on a table already read (every cell a string); ``lines`` are the file's
     row numbers of its rows (default: the rows in order after the header)."""
     if DATE_COLUMN not in df.columns:
         raise DataError(
             f"there is no '{DATE_COLUMN}' column{did_you_mean(DATE_COLUMN, df.columns)}; "
-            f"columns are: {', '.join(df.columns)}", path=path, field=DATE_COLUMN)
+            f"columns are: {', '.join(df.columns)}",
+            path=path,
+            field=DATE_COLUMN,
+        )
     if TOUCHPOINT_COLUMN in df.columns and SPEND_COLUMN in df.columns:
         df = _long_to_wide(df, path, journey, lines)
         lines = None  # one row per week now, not the file's rows
@@ -336,13 +407,17 @@ def _history_from_table(df: pd.DataFrame, path: Path, journey: Journey, *, min_w
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
         shown = raw_dates.iloc[i]
         desc = "missing" if shown == "" else f"not an ISO date (YYYY-MM-DD): {shown!r}"
-        raise DataError(f"the date in row {_line(lines, i)} is {desc}", path=path,
-                        field=DATE_COLUMN)
+        raise DataError(
+            f"the date in row {_line(lines, i)} is {desc}", path=path, field=DATE_COLUMN
+        )
     dup = dates.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(f"week {raw_dates.iloc[i]} appears twice (row {_line(lines, i)})", path=path,
-                        field=DATE_COLUMN)
+        raise DataError(
+            f"week {raw_dates.iloc[i]} appears twice (row {_line(lines, i)})",
+            path=path,
+            field=DATE_COLUMN,
+        )
     order = np.argsort(dates.to_numpy(), kind="stable")
     lines = (np.arange(len(df)) + 2 if lines is None else np.asarray(lines))[order]
     df = df.iloc[order].reset_index(drop=True)
@@ -357,57 +432,82 @@ def _history_from_table(df: pd.DataFrame, path: Path, journey: Journey, *, min_w
             what = "a missing week" if g > 7 and g % 7 == 0 else f"{g} days, not one week"
             raise DataError(
                 f"dates must be one week apart; between {raw_dates.iloc[j - 1]} and "
-                f"{raw_dates.iloc[j]} there are {g} days ({what})", path=path, field=DATE_COLUMN)
+                f"{raw_dates.iloc[j]} there are {g} days ({what})",
+                path=path,
+                field=DATE_COLUMN,
+            )
     if len(df) < min_weeks:
-        raise DataError(f"has {len(df)} weeks of history; at least {min_weeks} are needed",
-                        path=path, field=DATE_COLUMN)
+        raise DataError(
+            f"has {len(df)} weeks of history; at least {min_weeks} are needed",
+            path=path,
+            field=DATE_COLUMN,
+        )
     out = pd.DataFrame(index=pd.DatetimeIndex(dates, name=DATE_COLUMN))
     shown_dates = raw_dates
     for t in journey.touchpoints:
         if t.spend_column not in df.columns:
             raise DataError(
                 f"the journey's touchpoint {t.id!r} needs spend column {t.spend_column!r}, which "
-                f"the history lacks{did_you_mean(t.spend_column, df.columns)}", path=path,
-                field=t.spend_column)
-        out[t.id] = _numeric(df, t.spend_column, path, shown_dates, non_negative=True,
-                             what="spend", lines=lines).to_numpy()
+                f"the history lacks{did_you_mean(t.spend_column, df.columns)}",
+                path=path,
+                field=t.spend_column,
+            )
+        out[t.id] = _numeric(
+            df, t.spend_column, path, shown_dates, non_negative=True, what="spend", lines=lines
+        ).to_numpy()
     for k in journey.all_kpis:
         if k.column not in df.columns:
-            raise DataError(f"there is no KPI column {k.column!r}{did_you_mean(k.column, df.columns)}",
-                            path=path, field=k.column)
-        out[k.column] = _numeric(df, k.column, path, shown_dates, non_negative=False,
-                                 what="the KPI", lines=lines).to_numpy()
+            raise DataError(
+                f"there is no KPI column {k.column!r}{did_you_mean(k.column, df.columns)}",
+                path=path,
+                field=k.column,
+            )
+        out[k.column] = _numeric(
+            df, k.column, path, shown_dates, non_negative=False, what="the KPI", lines=lines
+        ).to_numpy()
     for c in (*journey.controls, *journey.events):
         if c not in df.columns:
-            raise DataError(f"there is no control column {c!r}{did_you_mean(c, df.columns)}",
-                            path=path, field=c)
-        out[c] = _numeric(df, c, path, shown_dates, non_negative=False, what="the control",
-                          lines=lines).to_numpy()
+            raise DataError(
+                f"there is no control column {c!r}{did_you_mean(c, df.columns)}", path=path, field=c
+            )
+        out[c] = _numeric(
+            df, c, path, shown_dates, non_negative=False, what="the control", lines=lines
+        ).to_numpy()
     return History(frame=out, journey=journey, source=str(path))
 
 
-def _long_to_wide(df: pd.DataFrame, path: Path, journey: Journey,
-                  lines: np.ndarray | None = None) -> pd.DataFrame:
+def _long_to_wide(
+    df: pd.DataFrame, path: Path, journey: Journey, lines: np.ndarray | None = None
+) -> pd.DataFrame:
     """Pivot a long history (``date,touchpoint,spend`` plus per-week KPI columns) to wide."""
     known = {t.spend_column for t in journey.touchpoints} | {t.id for t in journey.touchpoints}
     unknown = sorted(set(df[TOUCHPOINT_COLUMN]) - known)
     if unknown:
         raise DataError(
             f"unknown touchpoint {unknown[0]!r}{did_you_mean(unknown[0], sorted(known))}",
-            path=path, field=TOUCHPOINT_COLUMN)
+            path=path,
+            field=TOUCHPOINT_COLUMN,
+        )
     spend = pd.to_numeric(df[SPEND_COLUMN], errors="coerce")
     if spend.isna().any():
         i = int(np.flatnonzero(spend.isna().to_numpy())[0])
-        raise DataError(f"spend is not a number: {df[SPEND_COLUMN].iloc[i]!r} in row {_line(lines, i)}",
-                        path=path, field=SPEND_COLUMN)
+        raise DataError(
+            f"spend is not a number: {df[SPEND_COLUMN].iloc[i]!r} in row {_line(lines, i)}",
+            path=path,
+            field=SPEND_COLUMN,
+        )
     if df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).any():
         i = int(np.flatnonzero(df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).to_numpy())[0])
         raise DataError(
             f"week {df[DATE_COLUMN].iloc[i]} has touchpoint {df[TOUCHPOINT_COLUMN].iloc[i]!r} twice",
-            path=path, field=TOUCHPOINT_COLUMN)
-    wide = (df.assign(**{SPEND_COLUMN: spend})
-            .pivot(index=DATE_COLUMN, columns=TOUCHPOINT_COLUMN, values=SPEND_COLUMN)
-            .fillna(0.0))
+            path=path,
+            field=TOUCHPOINT_COLUMN,
+        )
+    wide = (
+        df.assign(**{SPEND_COLUMN: spend})
+        .pivot(index=DATE_COLUMN, columns=TOUCHPOINT_COLUMN, values=SPEND_COLUMN)
+        .fillna(0.0)
+    )
     others = [c for c in df.columns if c not in (TOUCHPOINT_COLUMN, SPEND_COLUMN, DATE_COLUMN)]
     per_week = df.groupby(DATE_COLUMN)[others].first() if others else None
     out = wide.astype(str)
@@ -449,13 +549,20 @@ class LiftTest:
     def delta(self, n_weeks: int) -> np.ndarray:
         """Extra spend per week of a history of ``n_weeks`` weeks."""
         d = np.zeros(n_weeks)
-        d[self.first:self.last + 1] = self.spend_delta / self.weeks
+        d[self.first : self.last + 1] = self.spend_delta / self.weeks
         return d
 
     def to_dict(self) -> dict[str, Any]:
-        return {"touchpoint": self.touchpoint, "start": self.start, "end": self.end,
-                "spend_delta": self.spend_delta, "kpi_lift": self.kpi_lift,
-                "kpi_lift_se": self.kpi_lift_se, "kpi": self.kpi, "row": self.row}
+        return {
+            "touchpoint": self.touchpoint,
+            "start": self.start,
+            "end": self.end,
+            "spend_delta": self.spend_delta,
+            "kpi_lift": self.kpi_lift,
+            "kpi_lift_se": self.kpi_lift_se,
+            "kpi": self.kpi,
+            "row": self.row,
+        }
 
 
 def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]:
@@ -476,17 +583,24 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
             raise DataError(
                 f"there is no '{c}' column{did_you_mean(c, df.columns)}; a calibration file "
                 f"needs columns {', '.join(CALIBRATION_COLUMNS)} (and optionally kpi)",
-                path=path, field=c)
+                path=path,
+                field=c,
+            )
     for c in df.columns:
         if c not in allowed:
-            raise DataError(f"unknown column {c!r}{did_you_mean(c, allowed)}; columns are "
-                            f"{', '.join(CALIBRATION_COLUMNS)} and optionally kpi",
-                            path=path, field=c)
+            raise DataError(
+                f"unknown column {c!r}{did_you_mean(c, allowed)}; columns are "
+                f"{', '.join(CALIBRATION_COLUMNS)} and optionally kpi",
+                path=path,
+                field=c,
+            )
     if df.empty:
         raise DataError("the calibration file has a header but no lift tests", path=path)
     journey = history.journey
     by_name = {t.id: t.id for t in journey.touchpoints}
-    by_name.update({t.spend_column: t.id for t in journey.touchpoints if t.spend_column not in by_name})
+    by_name.update(
+        {t.spend_column: t.id for t in journey.touchpoints if t.spend_column not in by_name}
+    )
     kpi_ids = {k.id: k.id for k in journey.all_kpis}
     kpi_ids.update({k.column: k.id for k in journey.all_kpis if k.column not in kpi_ids})
     weeks = pd.DatetimeIndex(history.frame.index)
@@ -499,9 +613,12 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
         tp = cell["touchpoint"]
         if tp not in by_name:
             shown = "missing" if tp == "" else f"{tp!r}, not a touchpoint of the journey"
-            raise DataError(f"row {row}: the touchpoint is {shown}{did_you_mean(tp, by_name)}; "
-                            f"touchpoints are: {', '.join(journey.ids)}", path=path,
-                            field="touchpoint")
+            raise DataError(
+                f"row {row}: the touchpoint is {shown}{did_you_mean(tp, by_name)}; "
+                f"touchpoints are: {', '.join(journey.ids)}",
+                path=path,
+                field="touchpoint",
+            )
         tid = by_name[tp]
         idx: dict[str, int] = {}
         for c in ("start", "end"):
@@ -511,14 +628,24 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
                 desc = "missing" if v == "" else f"not an ISO date (YYYY-MM-DD): {v!r}"
                 raise DataError(f"row {row}: the {c} date is {desc}", path=path, field=c)
             if d not in pos:
-                where = ("outside the history" if d < weeks[0] or d > weeks[-1]
-                         else "not one of the history's weeks")
-                raise DataError(f"row {row}: {c} {v} is {where} (weeks {first_week} to "
-                                f"{last_week}, every 7 days)", path=path, field=c)
+                where = (
+                    "outside the history"
+                    if d < weeks[0] or d > weeks[-1]
+                    else "not one of the history's weeks"
+                )
+                raise DataError(
+                    f"row {row}: {c} {v} is {where} (weeks {first_week} to "
+                    f"{last_week}, every 7 days)",
+                    path=path,
+                    field=c,
+                )
             idx[c] = pos[d]
         if idx["start"] > idx["end"]:
-            raise DataError(f"row {row}: start {cell['start']} is after end {cell['end']}",
-                            path=path, field="start")
+            raise DataError(
+                f"row {row}: start {cell['start']} is after end {cell['end']}",
+                path=path,
+                field="start",
+            )
         nums: dict[str, float] = {}
         for c in ("spend_delta", "kpi_lift", "kpi_lift_se"):
             v = cell[c]
@@ -531,25 +658,48 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
                 raise DataError(f"row {row}: {c} is {desc}", path=path, field=c)
             nums[c] = x
         if nums["kpi_lift_se"] <= 0:
-            raise DataError(f"row {row}: the standard error must be > 0, got {cell['kpi_lift_se']}",
-                            path=path, field="kpi_lift_se")
+            raise DataError(
+                f"row {row}: the standard error must be > 0, got {cell['kpi_lift_se']}",
+                path=path,
+                field="kpi_lift_se",
+            )
         if nums["spend_delta"] == 0:
-            raise DataError(f"row {row}: spend_delta is 0: a test must change the spend",
-                            path=path, field="spend_delta")
+            raise DataError(
+                f"row {row}: spend_delta is 0: a test must change the spend",
+                path=path,
+                field="spend_delta",
+            )
         n_w = idx["end"] - idx["start"] + 1
         if nums["spend_delta"] < 0:
-            x = history.frame[tid].to_numpy(dtype=float)[idx["start"]:idx["end"] + 1]
+            x = history.frame[tid].to_numpy(dtype=float)[idx["start"] : idx["end"] + 1]
             if float(x.min()) + nums["spend_delta"] / n_w < -1e-9 * max(1.0, float(x.max())):
                 raise DataError(
                     f"row {row}: spend_delta {cell['spend_delta']} spread over {n_w} week(s) "
                     f"takes {tid!r}'s spend below zero (its lowest weekly spend in those weeks "
-                    f"is {float(x.min()):g})", path=path, field="spend_delta")
+                    f"is {float(x.min()):g})",
+                    path=path,
+                    field="spend_delta",
+                )
         kpi = cell.get("kpi", "")
         if kpi and kpi not in kpi_ids:
-            raise DataError(f"row {row}: unknown KPI {kpi!r}{did_you_mean(kpi, kpi_ids)}; KPIs "
-                            f"are: {', '.join(k.id for k in journey.all_kpis)}",
-                            path=path, field="kpi")
-        out.append(LiftTest(tid, cell["start"], cell["end"], idx["start"], idx["end"],
-                            nums["spend_delta"], nums["kpi_lift"], nums["kpi_lift_se"],
-                            kpi_ids[kpi] if kpi else None, row))
+            raise DataError(
+                f"row {row}: unknown KPI {kpi!r}{did_you_mean(kpi, kpi_ids)}; KPIs "
+                f"are: {', '.join(k.id for k in journey.all_kpis)}",
+                path=path,
+                field="kpi",
+            )
+        out.append(
+            LiftTest(
+                tid,
+                cell["start"],
+                cell["end"],
+                idx["start"],
+                idx["end"],
+                nums["spend_delta"],
+                nums["kpi_lift"],
+                nums["kpi_lift_se"],
+                kpi_ids[kpi] if kpi else None,
+                row,
+            )
+        )
     return tuple(out)

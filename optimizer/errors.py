@@ -47,6 +47,8 @@ class InfeasibleError(BudgetOptError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, conflicts: tuple[str, ...] = (), path: str | Path | None = None):
+    def __init__(
+        self, message: str, *, conflicts: tuple[str, ...] = (), path: str | Path | None = None
+    ):
         self.conflicts = conflicts
         super().__init__(message, path=path)

@@ -68,7 +68,6 @@ _ROLE_TOL = 5e-3  # marginal within 0.5% of the hurdle counts as "at the hurdle"
 _CENT = 0.005
 
 
-
 # ------------------------------------------------------------------------------------------------
 # result types
 # ------------------------------------------------------------------------------------------------
@@ -190,11 +189,11 @@ class Ladder:
 
     def above(self, n: int = 3) -> tuple[LadderStep, ...]:
         """The last ``n`` increments in (just above the line)."""
-        return self.steps[max(0, self.cutoff - n):self.cutoff]
+        return self.steps[max(0, self.cutoff - n) : self.cutoff]
 
     def below(self, n: int = 3) -> tuple[LadderStep, ...]:
         """The first ``n`` increments out (just below the line)."""
-        return self.steps[self.cutoff:self.cutoff + n]
+        return self.steps[self.cutoff : self.cutoff + n]
 
 
 @dataclass(frozen=True)
@@ -273,8 +272,9 @@ class Explanation:
     increment: float | None = None
     tolerance: float = EXPLAIN_TOLERANCE
     n_solves: int = 0
-    responses: Mapping[str, TouchpointResponse] = field(default_factory=dict, repr=False,
-                                                        compare=False)
+    responses: Mapping[str, TouchpointResponse] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def item(self, tid: str) -> LineItemExplanation:
         for it in self.items:
@@ -364,9 +364,18 @@ def _context(scenario: Scenario, problem: AllocationProblem) -> _Context:
             labels[nm] = f"the {it.id} minimum if funded ({money(it.min_if_funded)})"
             kinds[nm] = "tp_min_if_funded"
     obj_word = {"max_kpi": problem.kpi, "max_net": "net value", "min_spend": "spend"}.get(
-        scenario.objective, "value")
-    return _Context(problem, index, labels, kinds, {c.name: c for c in problem.constraints},
-                    {k: tuple(v) for k, v in member.items()}, problem.kpi, obj_word)
+        scenario.objective, "value"
+    )
+    return _Context(
+        problem,
+        index,
+        labels,
+        kinds,
+        {c.name: c for c in problem.constraints},
+        {k: tuple(v) for k, v in member.items()},
+        problem.kpi,
+        obj_word,
+    )
 
 
 def _duals(plan: Plan) -> dict[str, float]:
@@ -432,7 +441,12 @@ def _first_dollar(tp: TouchpointResponse, weeks: float) -> float:
 
 
 def _binding_rule_names(tid: str, binding: Sequence[str]) -> list[str]:
-    short = {"min": "tp_min", "max": "tp_max", "lock": "tp_lock", "min_if_funded": "tp_min_if_funded"}
+    short = {
+        "min": "tp_min",
+        "max": "tp_max",
+        "lock": "tp_lock",
+        "min_if_funded": "tp_min_if_funded",
+    }
     return [f"{short[b]}__{safe_name(tid)}" if b in short else b for b in binding]
 
 
@@ -480,15 +494,31 @@ def _rule_value(ctx: _Context, plan: Plan, names: Sequence[str]) -> float | None
     for n in names:
         kind = ctx.kinds.get(n, "")
         con = ctx.by_name.get(n)
-        if n in y and not kind.endswith("_share") and not kind.startswith("ratio_") and not (
-                con is not None and con.on_kpi):
+        if (
+            n in y
+            and not kind.endswith("_share")
+            and not kind.startswith("ratio_")
+            and not (con is not None and con.on_kpi)
+        ):
             return abs(y[n])
     return None
 
 
-def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, marginal: float,
-            hurdle: float, first: float, first_inc: float | None, first_amt: float,
-            mif: float | None, gain: float | None, step: float, nxt: Move | None) -> str:
+def _reason(
+    ctx: _Context,
+    role: str,
+    names: Sequence[str],
+    li_spend: float,
+    marginal: float,
+    hurdle: float,
+    first: float,
+    first_inc: float | None,
+    first_amt: float,
+    mif: float | None,
+    gain: float | None,
+    step: float,
+    nxt: Move | None,
+) -> str:
     """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
     ``step``, from a re-solve)."""
     kw = ctx.kpi_word
@@ -496,67 +526,97 @@ def _reason(ctx: _Context, role: str, names: Sequence[str], li_spend: float, mar
     rules = " and ".join(labels)
     if role == INTERIOR:
         if hurdle <= 1e-12:
-            return (f"Interior: it is funded until its curve is flat. Its next dollar returns "
-                    f"{fmt_ratio(marginal)} {kw}, and no rule or budget limit is binding, so "
-                    "more money would buy nothing.")
-        return (f"Interior: its marginal return fell to the hurdle. At {fmt_amount(li_spend)} "
-                f"the next dollar returns {fmt_ratio(marginal)} {kw}, the same as the last dollar "
-                f"anywhere else in the plan (the hurdle, {fmt_ratio(hurdle)}); beyond this point "
-                "the money does more elsewhere.")
+            return (
+                f"Interior: it is funded until its curve is flat. Its next dollar returns "
+                f"{fmt_ratio(marginal)} {kw}, and no rule or budget limit is binding, so "
+                "more money would buy nothing."
+            )
+        return (
+            f"Interior: its marginal return fell to the hurdle. At {fmt_amount(li_spend)} "
+            f"the next dollar returns {fmt_ratio(marginal)} {kw}, the same as the last dollar "
+            f"anywhere else in the plan (the hurdle, {fmt_ratio(hurdle)}); beyond this point "
+            "the money does more elsewhere."
+        )
     if role == CAPPED:
-        txt = (f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kw}, "
-               f"above the hurdle of {fmt_ratio(hurdle)}, so the plan would give it more if the "
-               "rule allowed")
+        txt = (
+            f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kw}, "
+            f"above the hurdle of {fmt_ratio(hurdle)}, so the plan would give it more if the "
+            "rule allowed"
+        )
         if gain is not None and gain >= 0:
-            txt += (f"; raising {labels[0]} by {fmt_amount(step)} would add about "
-                    f"{fmt_amount(gain)} {ctx.obj_word}")
+            txt += (
+                f"; raising {labels[0]} by {fmt_amount(step)} would add about "
+                f"{fmt_amount(gain)} {ctx.obj_word}"
+            )
         elif gain is not None:
             txt += _overshoot("raising", labels[0], step, gain, ctx)
         return txt + "."
     if role == HELD_UP:
-        txt = (f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kw}, below "
-               f"the hurdle of {fmt_ratio(hurdle)}: left to the optimiser it would get less")
+        txt = (
+            f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kw}, below "
+            f"the hurdle of {fmt_ratio(hurdle)}: left to the optimiser it would get less"
+        )
         if gain is not None and gain >= 0:
-            txt += (f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
-                    f"{fmt_amount(step)} it holds in")
+            txt += (
+                f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
+                f"{fmt_amount(step)} it holds in"
+            )
         elif gain is not None:
             txt += _overshoot("lowering", labels[0], step, gain, ctx)
         return txt + "."
     if role == UNFUNDED:
-        inc = (f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "
-               "of money" if first_inc is not None else "")
-        ratio = (f" ({hurdle / first:.1f} times what it has)" if first > 0 and math.isfinite(first)
-                 else "")
-        return (f"Not funded: even its first dollar returns {fmt_ratio(first)} {kw}, less than the "
-                f"hurdle of {fmt_ratio(hurdle)} that every funded dollar clears{inc}. To win money "
-                f"it would need a first-dollar return of at least {fmt_ratio(hurdle)}{ratio}."
-                + _forced_in(nxt, ctx))
+        inc = (
+            f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "
+            "of money"
+            if first_inc is not None
+            else ""
+        )
+        ratio = (
+            f" ({hurdle / first:.1f} times what it has)"
+            if first > 0 and math.isfinite(first)
+            else ""
+        )
+        return (
+            f"Not funded: even its first dollar returns {fmt_ratio(first)} {kw}, less than the "
+            f"hurdle of {fmt_ratio(hurdle)} that every funded dollar clears{inc}. To win money "
+            f"it would need a first-dollar return of at least {fmt_ratio(hurdle)}{ratio}."
+            + _forced_in(nxt, ctx)
+        )
     if role == NOT_WORTH_MINIMUM:
         avg = fmt_ratio(first_inc) if first_inc is not None else "–"
-        opening = (f"its first dollar would return {fmt_ratio(first)} {kw}, above the hurdle of "
-                   f"{fmt_ratio(hurdle)}" if math.isfinite(first) else
-                   f"its first dollars would return far more than the hurdle of "
-                   f"{fmt_ratio(hurdle)} (its curve starts vertical)")
-        return (f"Not funded: {opening}, but it can only be funded at "
-                f"{money(mif or 0.0)} or more, and that whole block returns {avg} per unit of "
-                f"money on average: less than the same money earns elsewhere in the plan "
-                f"(the hurdle, {fmt_ratio(hurdle)}, and more once the rest is cut back)."
-                + _forced_in(nxt, ctx))
+        opening = (
+            f"its first dollar would return {fmt_ratio(first)} {kw}, above the hurdle of "
+            f"{fmt_ratio(hurdle)}"
+            if math.isfinite(first)
+            else f"its first dollars would return far more than the hurdle of "
+            f"{fmt_ratio(hurdle)} (its curve starts vertical)"
+        )
+        return (
+            f"Not funded: {opening}, but it can only be funded at "
+            f"{money(mif or 0.0)} or more, and that whole block returns {avg} per unit of "
+            f"money on average: less than the same money earns elsewhere in the plan "
+            f"(the hurdle, {fmt_ratio(hurdle)}, and more once the rest is cut back)."
+            + _forced_in(nxt, ctx)
+        )
     return "The scenario is infeasible at this budget."
 
 
 def _overshoot(verb: str, label: str, step: float, gain: float, ctx: _Context) -> str:
     """A rule sitting just short of where the optimiser would stop: a whole step moving it
     overshoots, and the re-solve says the step loses (``gain`` < 0)."""
-    return (f", but only a little: {verb} {label} by a whole {fmt_amount(step)} would overshoot "
-            f"and lose about {fmt_amount(-gain)} {ctx.obj_word}")
+    return (
+        f", but only a little: {verb} {label} by a whole {fmt_amount(step)} would overshoot "
+        f"and lose about {fmt_amount(-gain)} {ctx.obj_word}"
+    )
 
 
 def _forced_in(nxt: Move | None, ctx: _Context) -> str:
     if nxt is None or nxt.total_kpi is None:
         return ""
-    return (f" Forcing in {fmt_amount(nxt.amount)} would change the plan's {ctx.kpi_word} by "
-            f"{fmt_delta(nxt.total_kpi)} once the rest is re-allocated.")
+    return (
+        f" Forcing in {fmt_amount(nxt.amount)} would change the plan's {ctx.kpi_word} by "
+        f"{fmt_delta(nxt.total_kpi)} once the rest is re-allocated."
+    )
 
 
 def _position(tp: TouchpointResponse, spend: float, weeks: float, kpi_word: str) -> CurvePosition:
@@ -584,24 +644,46 @@ def _position(tp: TouchpointResponse, spend: float, weeks: float, kpi_word: str)
     if where == "unfunded":
         s = "Not funded, so no point on the curve."
     elif where == "unknown":
-        s = (f"Plans {fmt_amount(weekly)} a week; the model does not record the spend it was "
-             "fitted on, so whether this is extrapolation is unknown.")
+        s = (
+            f"Plans {fmt_amount(weekly)} a week; the model does not record the spend it was "
+            "fitted on, so whether this is extrapolation is unknown."
+        )
     elif where == "beyond":
-        s = (f"Extrapolation: {fmt_amount(weekly)} a week is beyond the most ever spent in a week "
-             f"({fmt_amount(hi)}); the curve there is the model's guess, not evidence.")
+        s = (
+            f"Extrapolation: {fmt_amount(weekly)} a week is beyond the most ever spent in a week "
+            f"({fmt_amount(hi)}); the curve there is the model's guess, not evidence."
+        )
     elif where == "below":
-        s = (f"Plans {fmt_amount(weekly)} a week, below the least seen ({fmt_amount(lo)}); the "
-             "curve there is interpolated towards zero.")
+        s = (
+            f"Plans {fmt_amount(weekly)} a week, below the least seen ({fmt_amount(lo)}); the "
+            "curve there is interpolated towards zero."
+        )
     else:
-        s = (f"Plans {fmt_amount(weekly)} a week, inside the weekly spend seen "
-             f"({fmt_amount(lo)} to {fmt_amount(hi)}).")
+        s = (
+            f"Plans {fmt_amount(weekly)} a week, inside the weekly spend seen "
+            f"({fmt_amount(lo)} to {fmt_amount(hi)})."
+        )
     if where not in ("unfunded",):
         s += f" It sits at {sat:.0%} of the curve's saturation level."
     if p10 is not None:
-        s += (f" Over {len(draws)} bootstrap draws its {kpi_word} is between {fmt_amount(p10)} "
-              f"and {fmt_amount(p90)} (P10–P90).")
-    return CurvePosition(weekly, lo, hi, sr.get("mean"), sr.get("recent"), where, extrap, sat,
-                         p10, p90, len(draws), s)
+        s += (
+            f" Over {len(draws)} bootstrap draws its {kpi_word} is between {fmt_amount(p10)} "
+            f"and {fmt_amount(p90)} (P10–P90)."
+        )
+    return CurvePosition(
+        weekly,
+        lo,
+        hi,
+        sr.get("mean"),
+        sr.get("recent"),
+        where,
+        extrap,
+        sat,
+        p10,
+        p90,
+        len(draws),
+        s,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -610,8 +692,14 @@ def _position(tp: TouchpointResponse, spend: float, weeks: float, kpi_word: str)
 class _Solver:
     """Re-solves the scenario with changes; counts and caches the solves by budget."""
 
-    def __init__(self, scenario: Scenario, model: CurveSet, solver: str, tolerance: float,
-                 extra_models: Mapping[str, CurveSet] | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        model: CurveSet,
+        solver: str,
+        tolerance: float,
+        extra_models: Mapping[str, CurveSet] | None = None,
+    ):
         self.scenario = scenario
         self.model = model
         self.extra_models = dict(extra_models) if extra_models else None
@@ -622,8 +710,14 @@ class _Solver:
 
     def solve(self, sc: Scenario) -> Plan:
         self.count += 1
-        return allocate(sc, self.model, solver=self.solver, tolerance=self.tolerance,
-                        diagnose=False, extra_models=self.extra_models)
+        return allocate(
+            sc,
+            self.model,
+            solver=self.solver,
+            tolerance=self.tolerance,
+            diagnose=False,
+            extra_models=self.extra_models,
+        )
 
     def at_budget(self, b: float) -> Plan:
         b = float(round(b, 2))
@@ -646,8 +740,9 @@ def _forced(sc: Scenario, tid: str, target: float) -> Scenario:
     return _with_rule(sc, tid, TouchpointRule(lock=float(round(target, 2))))
 
 
-def _room(sc: Scenario, ctx: _Context, tid: str, amount: float, up: bool
-          ) -> tuple[Scenario, tuple[str, ...]]:
+def _room(
+    sc: Scenario, ctx: _Context, tid: str, amount: float, up: bool
+) -> tuple[Scenario, tuple[str, ...]]:
     """Make room for a forced move of ``tid``: move the money caps (up) or floors (down) of the
     stages and groups that name it, and set aside its change limit against last cycle."""
     i = ctx.index[tid]
@@ -709,8 +804,15 @@ def _own_rules_lifted(ctx: _Context, sc: Scenario, tid: str, target: float) -> l
     return out
 
 
-def _move(ctx: _Context, slv: _Solver, ref: Plan, tid: str, direction: str, requested: float,
-          hurdle: float) -> Move:
+def _move(
+    ctx: _Context,
+    slv: _Solver,
+    ref: Plan,
+    tid: str,
+    direction: str,
+    requested: float,
+    hurdle: float,
+) -> Move:
     sc = slv.scenario
     weeks = float(sc.horizon_weeks)
     tp = ctx.problem.items[ctx.index[tid]].curve.response
@@ -731,10 +833,24 @@ def _move(ctx: _Context, slv: _Solver, ref: Plan, tid: str, direction: str, requ
             plan = slv.solve(roomy)
     kw = ctx.kpi_word
     if not plan.ok:
-        sentence = (f"Forcing {tid} to {money(target)} is infeasible under the other rules, so "
-                    "there is no such move to price.")
-        return Move(direction, requested, target, amount, None, None, None, naive, naive_net,
-                    plan.status, relaxed, sentence)
+        sentence = (
+            f"Forcing {tid} to {money(target)} is infeasible under the other rules, so "
+            "there is no such move to price."
+        )
+        return Move(
+            direction,
+            requested,
+            target,
+            amount,
+            None,
+            None,
+            None,
+            naive,
+            naive_net,
+            plan.status,
+            relaxed,
+            sentence,
+        )
     own = plan.item(tid).kpi - ref.item(tid).kpi
     total = plan.total_kpi - ref.total_kpi
     objd = None
@@ -742,20 +858,37 @@ def _move(ctx: _Context, slv: _Solver, ref: Plan, tid: str, direction: str, requ
         objd = plan.objective_value - ref.objective_value
     rest = total - own
     room = f" (setting aside {' and '.join(relaxed)})" if relaxed else ""
-    naive_txt = (f"the curve alone, with the money valued at the hurdle of {fmt_ratio(hurdle)}, "
-                 f"would say {fmt_delta(naive_net)}")
+    naive_txt = (
+        f"the curve alone, with the money valued at the hurdle of {fmt_ratio(hurdle)}, "
+        f"would say {fmt_delta(naive_net)}"
+    )
     if direction == "up":
-        sentence = (f"Adding {fmt_amount(amount)} to {tid}{room} would buy {fmt_amount(own)} {kw} "
-                    f"on {tid}; paying for it from the rest of the plan (re-solved) changes the "
-                    f"others by {fmt_delta(rest)}: net {fmt_delta(total)} ({naive_txt}).")
+        sentence = (
+            f"Adding {fmt_amount(amount)} to {tid}{room} would buy {fmt_amount(own)} {kw} "
+            f"on {tid}; paying for it from the rest of the plan (re-solved) changes the "
+            f"others by {fmt_delta(rest)}: net {fmt_delta(total)} ({naive_txt})."
+        )
     else:
-        sentence = (f"Cutting {fmt_amount(amount)} from {tid}{room} would lose {fmt_amount(-own)} "
-                    f"{kw} on {tid}; re-spending the money on the rest of the plan (re-solved) "
-                    f"changes the others by {fmt_delta(rest)}: net {fmt_delta(total)} "
-                    f"({naive_txt}).")
-    return Move(direction, requested, target, amount, float(own), float(total),
-                None if objd is None else float(objd), naive, naive_net, plan.status, relaxed,
-                sentence)
+        sentence = (
+            f"Cutting {fmt_amount(amount)} from {tid}{room} would lose {fmt_amount(-own)} "
+            f"{kw} on {tid}; re-spending the money on the rest of the plan (re-solved) "
+            f"changes the others by {fmt_delta(rest)}: net {fmt_delta(total)} "
+            f"({naive_txt})."
+        )
+    return Move(
+        direction,
+        requested,
+        target,
+        amount,
+        float(own),
+        float(total),
+        None if objd is None else float(objd),
+        naive,
+        naive_net,
+        plan.status,
+        relaxed,
+        sentence,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -767,8 +900,9 @@ def _role_key(ctx: _Context, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]
     return _classify(ctx, plan, _prices(ctx, plan), tid)
 
 
-def _role_ranges(ctx: _Context, slv: _Solver, ref: Plan, budget: float, points: int,
-                 refine: int) -> tuple[dict[str, RoleRange], list[Plan], np.ndarray]:
+def _role_ranges(
+    ctx: _Context, slv: _Solver, ref: Plan, budget: float, points: int, refine: int
+) -> tuple[dict[str, RoleRange], list[Plan], np.ndarray]:
     top = 2.0 * budget
     grid = np.linspace(0.0, top, max(points, 3))
     k0 = int(np.argmin(np.abs(grid - budget)))
@@ -809,16 +943,42 @@ def _role_ranges(ctx: _Context, slv: _Solver, ref: Plan, budget: float, points: 
                 else:
                     b = m
             high, high_edge = a, b
-        out[tid] = RoleRange(low, high, low_edge, high_edge, float(top), role_below, role_above,
-                             _range_sentence(tid, cur[0], [ctx.labels.get(n, n) for n in cur[1]],
-                                             low, high, low_edge, high_edge, float(top),
-                                             role_below, role_above))
+        out[tid] = RoleRange(
+            low,
+            high,
+            low_edge,
+            high_edge,
+            float(top),
+            role_below,
+            role_above,
+            _range_sentence(
+                tid,
+                cur[0],
+                [ctx.labels.get(n, n) for n in cur[1]],
+                low,
+                high,
+                low_edge,
+                high_edge,
+                float(top),
+                role_below,
+                role_above,
+            ),
+        )
     return out, plans, grid
 
 
-def _range_sentence(tid: str, role: str, labels: list[str], low: float, high: float,
-                    low_edge: float | None, high_edge: float | None, top: float,
-                    role_below: str | None, role_above: str | None) -> str:
+def _range_sentence(
+    tid: str,
+    role: str,
+    labels: list[str],
+    low: float,
+    high: float,
+    low_edge: float | None,
+    high_edge: float | None,
+    top: float,
+    role_below: str | None,
+    role_above: str | None,
+) -> str:
     what = ROLE_WORDS[role] + (f" ({' and '.join(labels)})" if labels else "")
 
     def other(r: str | None) -> str:
@@ -827,13 +987,16 @@ def _range_sentence(tid: str, role: str, labels: list[str], low: float, high: fl
     if low_edge is None:
         start = "at every budget from 0"
     else:
-        start = (f"for budgets from about {fmt_amount(0.5 * (low + low_edge))} "
-                 f"(below that: {other(role_below)})")
+        start = (
+            f"for budgets from about {fmt_amount(0.5 * (low + low_edge))} "
+            f"(below that: {other(role_below)})"
+        )
     if high_edge is None:
         end = f"up to at least {fmt_amount(top)} (the top of the sweep)"
     else:
-        end = (f"up to about {fmt_amount(0.5 * (high + high_edge))} (above that: "
-               f"{other(role_above)})")
+        end = (
+            f"up to about {fmt_amount(0.5 * (high + high_edge))} (above that: {other(role_above)})"
+        )
     return f"{tid} stays {what} {start} {end}."
 
 
@@ -845,8 +1008,10 @@ def _pav(amounts: np.ndarray, gains: np.ndarray) -> np.ndarray:
     blocks: list[list[float]] = []  # [amount, gain, count]
     for a, g in zip(amounts, gains, strict=True):
         blocks.append([float(a), float(g), 1.0])
-        while len(blocks) > 1 and (blocks[-1][1] / max(blocks[-1][0], 1e-300)
-                                   > blocks[-2][1] / max(blocks[-2][0], 1e-300) + 1e-15):
+        while len(blocks) > 1 and (
+            blocks[-1][1] / max(blocks[-1][0], 1e-300)
+            > blocks[-2][1] / max(blocks[-2][0], 1e-300) + 1e-15
+        ):
             a2, g2, c2 = blocks.pop()
             blocks[-1][0] += a2
             blocks[-1][1] += g2
@@ -857,9 +1022,16 @@ def _pav(amounts: np.ndarray, gains: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def _ladder(ctx: _Context, plan: Plan, items: Mapping[str, tuple[str, tuple[str, ...]]],
-            hurdles: np.ndarray, n_steps: int, step_money: float | None, budget: float | None,
-            hurdle: float) -> Ladder:
+def _ladder(
+    ctx: _Context,
+    plan: Plan,
+    items: Mapping[str, tuple[str, tuple[str, ...]]],
+    hurdles: np.ndarray,
+    n_steps: int,
+    step_money: float | None,
+    budget: float | None,
+    hurdle: float,
+) -> Ladder:
     """Cut each line item's spend into increments, price them, rank them and draw the line.
 
     Funded increments below a line item's own floor or lock, or forced in by a floor rule that
@@ -896,8 +1068,11 @@ def _ladder(ctx: _Context, plan: Plan, items: Mapping[str, tuple[str, tuple[str,
         else:
             bounds = [0.0]
             cand_size = mif or (step_money or 0.01 * ref_size)
-        cands = [bounds[-1] + cand_size, bounds[-1] + 2 * cand_size] if s > _CENT else \
-            [cand_size, cand_size + (step_money or 0.01 * ref_size)]
+        cands = (
+            [bounds[-1] + cand_size, bounds[-1] + 2 * cand_size]
+            if s > _CENT
+            else [cand_size, cand_size + (step_money or 0.01 * ref_size)]
+        )
         edges = np.array([*bounds, *cands], float)
         f = it.curve.response.horizon_kpi(edges, weeks)
         amounts, gains = np.diff(edges), np.diff(f)
@@ -914,8 +1089,9 @@ def _ladder(ctx: _Context, plan: Plan, items: Mapping[str, tuple[str, tuple[str,
             reason = ""
             if funded and committed[k]:
                 status = "committed"
-                reason = ctx.labels.get(f"tp_lock__{safe_name(it.id)}") or \
-                    ctx.labels.get(f"tp_min__{safe_name(it.id)}", "its floor")
+                reason = ctx.labels.get(f"tp_lock__{safe_name(it.id)}") or ctx.labels.get(
+                    f"tp_min__{safe_name(it.id)}", "its floor"
+                )
             elif funded and role == HELD_UP and rank[k] < h - tol:
                 status, reason = "committed", labels
             elif funded:
@@ -925,20 +1101,34 @@ def _ladder(ctx: _Context, plan: Plan, items: Mapping[str, tuple[str, tuple[str,
                 status = "blocked"
                 reason = labels or "a rule of the scenario"
                 if role == NOT_WORTH_MINIMUM:
-                    reason = (f"{ctx.labels.get(names[0], 'its minimum if funded')}: forcing the "
-                              "block in costs more elsewhere than it earns")
+                    reason = (
+                        f"{ctx.labels.get(names[0], 'its minimum if funded')}: forcing the "
+                        "block in costs more elsewhere than it earns"
+                    )
             else:
                 status = "unfunded"
                 if role == CAPPED:
                     reason = f"below the line anyway (and beyond {labels})"
-            raw.append(dict(item=it.id, stage=it.stage, index=k + 1, spend_from=float(edges[k]),
-                            spend_to=float(edges[k + 1]), amount=float(amounts[k]),
-                            kpi_gain=float(gains[k]),
-                            return_=float(gains[k] / amounts[k]) if amounts[k] > 0 else 0.0,
-                            rank_return=float(rank[k]), status=status, reason=reason,
-                            order=i))
+            raw.append(
+                dict(
+                    item=it.id,
+                    stage=it.stage,
+                    index=k + 1,
+                    spend_from=float(edges[k]),
+                    spend_to=float(edges[k + 1]),
+                    amount=float(amounts[k]),
+                    kpi_gain=float(gains[k]),
+                    return_=float(gains[k] / amounts[k]) if amounts[k] > 0 else 0.0,
+                    rank_return=float(rank[k]),
+                    status=status,
+                    reason=reason,
+                    order=i,
+                )
+            )
     ranked = [r for r in raw if r["status"] != "blocked"]
-    ranked.sort(key=lambda r: (r["status"] != "committed", -r["rank_return"], r["order"], r["index"]))
+    ranked.sort(
+        key=lambda r: (r["status"] != "committed", -r["rank_return"], r["order"], r["index"])
+    )
     steps: list[LadderStep] = []
     cs = ck = 0.0
     cutoff = 0
@@ -947,21 +1137,33 @@ def _ladder(ctx: _Context, plan: Plan, items: Mapping[str, tuple[str, tuple[str,
         ck += r["kpi_gain"]
         if cs <= total + 0.01 and cutoff == pos - 1:
             cutoff = pos
-        steps.append(LadderStep(rank=pos, cumulative_spend=cs, cumulative_kpi=ck,
-                                **{k: v for k, v in r.items() if k != "order"}))
-    blocked = tuple(LadderStep(rank=0, **{k: v for k, v in r.items() if k != "order"})
-                    for r in raw if r["status"] == "blocked")
-    consistent = (all(s.status in ("funded", "committed") for s in steps[:cutoff])
-                  and all(s.status == "unfunded" for s in steps[cutoff:])
-                  and (cutoff == 0 or abs(steps[cutoff - 1].cumulative_spend - total) <= 0.01))
+        steps.append(
+            LadderStep(
+                rank=pos,
+                cumulative_spend=cs,
+                cumulative_kpi=ck,
+                **{k: v for k, v in r.items() if k != "order"},
+            )
+        )
+    blocked = tuple(
+        LadderStep(rank=0, **{k: v for k, v in r.items() if k != "order"})
+        for r in raw
+        if r["status"] == "blocked"
+    )
+    consistent = (
+        all(s.status in ("funded", "committed") for s in steps[:cutoff])
+        and all(s.status == "unfunded" for s in steps[cutoff:])
+        and (cutoff == 0 or abs(steps[cutoff - 1].cumulative_spend - total) <= 0.01)
+    )
     return Ladder(tuple(steps), blocked, cutoff, total, budget, hurdle, consistent)
 
 
 # ------------------------------------------------------------------------------------------------
 # stages, groups, constraints
 # ------------------------------------------------------------------------------------------------
-def _summaries(ctx: _Context, plan: Plan, last: Mapping[str, float] | None
-               ) -> tuple[tuple[GroupSummary, ...], tuple[GroupSummary, ...]]:
+def _summaries(
+    ctx: _Context, plan: Plan, last: Mapping[str, float] | None
+) -> tuple[tuple[GroupSummary, ...], tuple[GroupSummary, ...]]:
     total = plan.total_spend
     by_name = {c.name: c for c in plan.constraints}
 
@@ -970,21 +1172,37 @@ def _summaries(ctx: _Context, plan: Plan, last: Mapping[str, float] | None
         spend = float(round(sum(li.spend for li in lis), 2))
         kpi = float(sum(li.kpi for li in lis))
         funded = [li.marginal_roi for li in lis if li.spend > _CENT]
-        rules = tuple(c.name for c in ctx.problem.constraints
-                      if c.kind.startswith(kind + "_") and c.subject == name)
+        rules = tuple(
+            c.name
+            for c in ctx.problem.constraints
+            if c.kind.startswith(kind + "_") and c.subject == name
+        )
         binding = tuple(by_name[n].label for n in rules if by_name[n].binding)
         lc = None if last is None else float(sum(last.get(m, 0.0) for m in members))
-        return GroupSummary(kind, name, tuple(members), spend, spend / total if total > 0 else 0.0,
-                            kpi, kpi / spend if spend > 0 else None,
-                            min(funded) if funded else None, max(funded) if funded else None,
-                            rules, binding, lc, None if lc is None else spend - lc)
+        return GroupSummary(
+            kind,
+            name,
+            tuple(members),
+            spend,
+            spend / total if total > 0 else 0.0,
+            kpi,
+            kpi / spend if spend > 0 else None,
+            min(funded) if funded else None,
+            max(funded) if funded else None,
+            rules,
+            binding,
+            lc,
+            None if lc is None else spend - lc,
+        )
 
     stages = []
     for st in ctx.problem.stages:
         members = [it.id for it in ctx.problem.items if it.stage == st]
         if members:
             stages.append(one("stage", st, members))
-    groups = [one("group", g, list(rule.members)) for g, rule in ctx.problem.scenario.groups.items()]
+    groups = [
+        one("group", g, list(rule.members)) for g, rule in ctx.problem.scenario.groups.items()
+    ]
     return tuple(stages), tuple(groups)
 
 
@@ -1024,9 +1242,13 @@ def _relaxed(sc: Scenario, con: LinearConstraint, step: float, direction: str) -
     if kind in ("ratio_min", "ratio_max"):
         ratios = dict(sc.ratios)
         data = ratios[con.subject].model_dump()
-        key = kind[len("ratio_"):]
+        key = kind[len("ratio_") :]
         data[key] = max(float(data[key]) + sign * step, 0.0)
-        if data.get("min") is not None and data.get("max") is not None and data["min"] > data["max"]:
+        if (
+            data.get("min") is not None
+            and data.get("max") is not None
+            and data["min"] > data["max"]
+        ):
             return None
         ratios[con.subject] = type(sc.ratios[con.subject])(**data)
         return sc.model_copy(update={"ratios": ratios})
@@ -1046,8 +1268,9 @@ def _relaxed(sc: Scenario, con: LinearConstraint, step: float, direction: str) -
     return None
 
 
-def _constraint_notes(ctx: _Context, slv: _Solver, ref: Plan, plan: Plan, step_money: float,
-                      resolve: bool) -> tuple[ConstraintNote, ...]:
+def _constraint_notes(
+    ctx: _Context, slv: _Solver, ref: Plan, plan: Plan, step_money: float, resolve: bool
+) -> tuple[ConstraintNote, ...]:
     notes = []
     total = plan.total_spend
     obj = ctx.obj_word
@@ -1079,7 +1302,9 @@ def _constraint_notes(ctx: _Context, slv: _Solver, ref: Plan, plan: Plan, step_m
         if ctx.problem.sense == "min" and c.sense != "==":
             direction = "raise" if c.sense == "<=" else "lower"
         est = None if per_unit is None else abs(per_unit) * step
-        if est is not None and ((c.sense == "<=" and (y or 0) < 0) or (c.sense == ">=" and (y or 0) > 0)):
+        if est is not None and (
+            (c.sense == "<=" and (y or 0) < 0) or (c.sense == ">=" and (y or 0) > 0)
+        ):
             est = 0.0  # a shadow price of the wrong sign is solver noise on a slack row
         resolved = None
         meaningful = c.binding and est is not None and est > 1e-9 * max(abs(ref.total_kpi), 1.0)
@@ -1094,29 +1319,60 @@ def _constraint_notes(ctx: _Context, slv: _Solver, ref: Plan, plan: Plan, step_m
         step_txt = {"share": "1 point", "ratio": f"{step:g}"}.get(unit, fmt_amount(step))
         verb = "save" if ctx.problem.sense == "min" else "add"
         if not c.binding:
-            room = (f"{100 * abs(c.slack) / total:.1f} percentage points" if share and total > 0
-                    else fmt_amount(abs(c.slack)))
-            sentence = (f"{c.label[0].upper() + c.label[1:]} is not binding ({room} of room): "
-                        "moving it a little changes nothing.")
+            room = (
+                f"{100 * abs(c.slack) / total:.1f} percentage points"
+                if share and total > 0
+                else fmt_amount(abs(c.slack))
+            )
+            sentence = (
+                f"{c.label[0].upper() + c.label[1:]} is not binding ({room} of room): "
+                "moving it a little changes nothing."
+            )
         elif c.kind == "budget":
-            sentence = (f"The budget binds: raising it by {step_txt} would {verb} about "
-                        f"{fmt_amount(gain)} {obj} ({fmt_ratio(y)} per unit of money: the hurdle).")
+            sentence = (
+                f"The budget binds: raising it by {step_txt} would {verb} about "
+                f"{fmt_amount(gain)} {obj} ({fmt_ratio(y)} per unit of money: the hurdle)."
+            )
         elif gain is None or gain <= 1e-9 * max(abs(ref.total_kpi), 1.0):
-            sentence = (f"{c.label[0].upper() + c.label[1:]} binds, but costs nothing at the "
-                        "margin: it sits where the plan would be anyway.")
+            sentence = (
+                f"{c.label[0].upper() + c.label[1:]} binds, but costs nothing at the "
+                "margin: it sits where the plan would be anyway."
+            )
         elif c.kind == "tp_lock" and direction == "lower":
-            sentence = (f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
-                        f"per {step_txt} locked: lowering it by {step_txt} would {verb} that "
-                        "much.")
+            sentence = (
+                f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
+                f"per {step_txt} locked: lowering it by {step_txt} would {verb} that "
+                "much."
+            )
         elif direction == "raise":
-            sentence = (f"Raising {c.label} by {step_txt} would {verb} about "
-                        f"{fmt_amount(gain)} {obj}.")
+            sentence = (
+                f"Raising {c.label} by {step_txt} would {verb} about {fmt_amount(gain)} {obj}."
+            )
         else:
-            sentence = (f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
-                        f"per {step_txt}: lowering it by {step_txt} would {verb} that much.")
-        notes.append(ConstraintNote(c.name, c.kind, c.subject, c.label, c.sense, c.rhs, c.lhs,
-                                    c.slack, c.binding, y, step, unit, direction, est, resolved,
-                                    sentence))
+            sentence = (
+                f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
+                f"per {step_txt}: lowering it by {step_txt} would {verb} that much."
+            )
+        notes.append(
+            ConstraintNote(
+                c.name,
+                c.kind,
+                c.subject,
+                c.label,
+                c.sense,
+                c.rhs,
+                c.lhs,
+                c.slack,
+                c.binding,
+                y,
+                step,
+                unit,
+                direction,
+                est,
+                resolved,
+                sentence,
+            )
+        )
     return tuple(notes)
 
 
@@ -1148,8 +1404,11 @@ def read_last_cycle(path: str | Path, ids: Sequence[str] | None = None) -> dict[
         cols = [c.strip() for c in (reader.fieldnames or [])]
         for need in ("id", "spend"):
             if need not in cols:
-                raise DataError(f"expected a column '{need}' (columns: {', '.join(cols) or 'none'})",
-                                path=path, field=need)
+                raise DataError(
+                    f"expected a column '{need}' (columns: {', '.join(cols) or 'none'})",
+                    path=path,
+                    field=need,
+                )
         out: dict[str, float] = {}
         for n, row in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
@@ -1159,42 +1418,66 @@ def read_last_cycle(path: str | Path, ids: Sequence[str] | None = None) -> dict[
             if tid in out:
                 raise DataError(f"line {n}: '{tid}' appears twice", path=path, field="id")
             if ids is not None and tid not in ids:
-                raise DataError(f"line {n}: unknown line item '{tid}'{did_you_mean(tid, ids)}",
-                                path=path, field="id")
+                raise DataError(
+                    f"line {n}: unknown line item '{tid}'{did_you_mean(tid, ids)}",
+                    path=path,
+                    field="id",
+                )
             try:
                 v = float(raw.replace(",", "")) if raw else 0.0
             except ValueError:
-                raise DataError(f"line {n}: expected an amount of money for '{tid}', got {raw!r}",
-                                path=path, field="spend") from None
+                raise DataError(
+                    f"line {n}: expected an amount of money for '{tid}', got {raw!r}",
+                    path=path,
+                    field="spend",
+                ) from None
             if not math.isfinite(v) or v < 0:
-                raise DataError(f"line {n}: expected a non-negative amount for '{tid}', got {raw!r}",
-                                path=path, field="spend")
+                raise DataError(
+                    f"line {n}: expected a non-negative amount for '{tid}', got {raw!r}",
+                    path=path,
+                    field="spend",
+                )
             out[tid] = v
     return out
 
 
-def _check_last_cycle(last: Mapping[str, float] | None, ids: Sequence[str]) -> dict[str, float] | None:
+def _check_last_cycle(
+    last: Mapping[str, float] | None, ids: Sequence[str]
+) -> dict[str, float] | None:
     if last is None:
         return None
     out = {}
     for k, v in last.items():
         if k not in ids:
-            raise DataError(f"unknown line item '{k}' in the last cycle{did_you_mean(k, ids)}",
-                            field="id")
+            raise DataError(
+                f"unknown line item '{k}' in the last cycle{did_you_mean(k, ids)}", field="id"
+            )
         fv = float(v)
         if not math.isfinite(fv) or fv < 0:
-            raise DataError(f"the last cycle's spend of '{k}' must be a non-negative amount, "
-                            f"got {v!r}", field="spend")
+            raise DataError(
+                f"the last cycle's spend of '{k}' must be a non-negative amount, got {v!r}",
+                field="spend",
+            )
         out[k] = fv
     return {tid: out.get(tid, 0.0) for tid in ids}
 
 
-def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
-            last_cycle: Mapping[str, float] | None = None, increment: float | None = None,
-            solver: str = "highs", tolerance: float = EXPLAIN_TOLERANCE, ladder_steps: int = 10,
-            ladder_step: float | None = None, sweep_points: int = 21, refine_steps: int = 3,
-            extra_models: Mapping[str, CurveSet] | None = None,
-            progress: Callable[[str], None] | None = None) -> Explanation:
+def explain(
+    plan: Plan,
+    scenario: Scenario,
+    model: CurveSet,
+    *,
+    last_cycle: Mapping[str, float] | None = None,
+    increment: float | None = None,
+    solver: str = "highs",
+    tolerance: float = EXPLAIN_TOLERANCE,
+    ladder_steps: int = 10,
+    ladder_step: float | None = None,
+    sweep_points: int = 21,
+    refine_steps: int = 3,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Explanation:
     """Justify every line item of a plan.
 
     Parameters
@@ -1244,14 +1527,20 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
         If ``last_cycle`` names an unknown line item or a negative amount.
     """
     if plan.status == "infeasible":
-        raise InfeasibleError(f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-                              conflicts=plan.conflicts, path=scenario.source)
+        raise InfeasibleError(
+            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+            conflicts=plan.conflicts,
+            path=scenario.source,
+        )
     if not plan.ok:
-        raise SolverError(f"the plan has no solution to explain ({plan.status}): {plan.message}",
-                          path=scenario.source)
+        raise SolverError(
+            f"the plan has no solution to explain ({plan.status}): {plan.message}",
+            path=scenario.source,
+        )
     say = progress or (lambda _m: None)
-    problem = make_problem(scenario, model, None, ids=[li.id for li in plan.line_items],
-                           extra_models=extra_models)
+    problem = make_problem(
+        scenario, model, None, ids=[li.id for li in plan.line_items], extra_models=extra_models
+    )
     ctx = _context(scenario, problem)
     ids = [it.id for it in problem.items]
     if last_cycle is None and scenario.previous:
@@ -1270,8 +1559,9 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
     step_money = nice_step(0.01 * (budget if budget else max(total, 1.0)))
     if scenario.objective in ("max_kpi", "max_net") and plan.total_spend > _CENT:
         # the price of a dollar to a line item no share rule names, in KPI per unit of money
-        hurdle = ((problem.spend_weight + (plan.budget_shadow_price or 0.0))
-                  / max(problem.kpi_weight, 1e-300))
+        hurdle = (problem.spend_weight + (plan.budget_shadow_price or 0.0)) / max(
+            problem.kpi_weight, 1e-300
+        )
     else:
         finite = hurdles[np.isfinite(hurdles)]
         hurdle = float(np.median(finite)) if len(finite) else math.nan
@@ -1287,8 +1577,11 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
         ranges, fplans, grid = _role_ranges(ctx, slv, ref, budget, sweep_points, refine_steps)
         for b, p in zip(grid, fplans, strict=True):
             if p.ok:
-                marg = (max(li.marginal_roi for li in p.line_items) if p.total_spend <= _CENT
-                        else p.budget_shadow_price)
+                marg = (
+                    max(li.marginal_roi for li in p.line_items)
+                    if p.total_spend <= _CENT
+                    else p.budget_shadow_price
+                )
                 frontier.append(FrontierPoint(float(b), p.status, p.total_spend, p.total_kpi, marg))
             else:
                 frontier.append(FrontierPoint(float(b), p.status, None, None, None))
@@ -1314,8 +1607,9 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
             first_inc = None
             first_amt = inc
         else:
-            inc = it.min_if_funded or (float(increment) if increment
-                                       else 0.01 * (budget if budget else max(total, 1.0)))
+            inc = it.min_if_funded or (
+                float(increment) if increment else 0.01 * (budget if budget else max(total, 1.0))
+            )
             nxt = _move(ctx, slv, ref, tid, "up", inc, h)
             lst = None
             first_amt = inc
@@ -1327,18 +1621,51 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
             if note is not None and note.unit == "money":
                 gain = note.resolved if note.resolved is not None else note.estimate
                 break
-        reason = _reason(ctx, role, names, li.spend, li.marginal_roi, h, first, first_inc,
-                         first_amt, it.min_if_funded, gain, step_money, nxt)
+        reason = _reason(
+            ctx,
+            role,
+            names,
+            li.spend,
+            li.marginal_roi,
+            h,
+            first,
+            first_inc,
+            first_amt,
+            it.min_if_funded,
+            gain,
+            step_money,
+            nxt,
+        )
         pos = _position(tp, li.spend, weeks, ctx.kpi_word)
         lc = None if last is None else last[tid]
-        items.append(LineItemExplanation(
-            id=tid, stage=it.stage, spend=li.spend, share=li.spend / total if total > 0 else 0.0,
-            kpi=li.kpi, roi=li.roi, marginal_roi=li.marginal_roi, first_dollar_roi=first,
-            first_increment_roi=first_inc, hurdle=h, role=role, rules=names,
-            rule_labels=tuple(ctx.labels.get(n, n) for n in names), rule_value=value,
-            reason=reason, lower=it.lo, upper=li.upper, min_if_funded=it.min_if_funded,
-            next=nxt, last=lst, role_range=ranges.get(tid), position=pos, last_cycle=lc,
-            delta=None if lc is None else li.spend - lc))
+        items.append(
+            LineItemExplanation(
+                id=tid,
+                stage=it.stage,
+                spend=li.spend,
+                share=li.spend / total if total > 0 else 0.0,
+                kpi=li.kpi,
+                roi=li.roi,
+                marginal_roi=li.marginal_roi,
+                first_dollar_roi=first,
+                first_increment_roi=first_inc,
+                hurdle=h,
+                role=role,
+                rules=names,
+                rule_labels=tuple(ctx.labels.get(n, n) for n in names),
+                rule_value=value,
+                reason=reason,
+                lower=it.lo,
+                upper=li.upper,
+                min_if_funded=it.min_if_funded,
+                next=nxt,
+                last=lst,
+                role_range=ranges.get(tid),
+                position=pos,
+                last_cycle=lc,
+                delta=None if lc is None else li.spend - lc,
+            )
+        )
 
     say("ranking the ladder")
     ladder = _ladder(ctx, plan, roles, hurdles, ladder_steps, ladder_step, budget, hurdle)
@@ -1349,13 +1676,16 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
         if x.position.extrapolation:
             warnings.append(f"{x.id}: {x.position.sentence.split(';')[0]}.")
     if not ladder.consistent:
-        warnings.append("the ladder's ranking and the plan disagree somewhere (a rule funds or "
-                        "blocks an increment out of its return order); see the ladder's notes")
+        warnings.append(
+            "the ladder's ranking and the plan disagree somewhere (a rule funds or "
+            "blocks an increment out of its return order); see the ladder's notes"
+        )
     if plan.gap is not None and plan.gap > 1e-3:
         warnings.append(
             f"the plan's certificate gap is {plan.gap:.2%}: with 'zero or at least' rules or "
             "S-curves the dual bound need not close, although the MILP is optimal over the "
-            "curves' pieces")
+            "curves' pieces"
+        )
 
     # total KPI band over joint bootstrap draws (draw k of every touchpoint is one refit)
     tp10 = tp90 = None
@@ -1364,7 +1694,9 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
         tot = np.zeros(next(iter(n_draws)))
         for it in problem.items:
             s = plan.item(it.id).spend
-            tot += np.array([float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()])
+            tot += np.array(
+                [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
+            )
         tp10, tp90 = (float(v) for v in np.percentile(tot, [10, 90]))
 
     counts: dict[str, int] = {}
@@ -1381,20 +1713,44 @@ def explain(plan: Plan, scenario: Scenario, model: CurveSet, *,
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
     if tp10 is not None:
-        headline.append(f"Over the model's bootstrap draws the plan's {kw} is between "
-                        f"{fmt_amount(tp10)} and {fmt_amount(tp90)} (P10–P90).")
+        headline.append(
+            f"Over the model's bootstrap draws the plan's {kw} is between "
+            f"{fmt_amount(tp10)} and {fmt_amount(tp90)} (P10–P90)."
+        )
     lct = None
     if last is not None:
         lct = float(round(sum(last.values()), 2))
-        headline.append(f"Last cycle spent {fmt_amount(lct)}; this plan changes that by "
-                        f"{fmt_delta(total - lct)}.")
+        headline.append(
+            f"Last cycle spent {fmt_amount(lct)}; this plan changes that by "
+            f"{fmt_delta(total - lct)}."
+        )
 
     return Explanation(
-        scenario=plan.scenario, objective=plan.objective, kpi=plan.kpi,
-        horizon_weeks=plan.horizon_weeks, budget=budget, total_spend=total,
-        total_kpi=plan.total_kpi, roi=plan.roi, objective_value=plan.objective_value,
-        hurdle=hurdle, gap=plan.gap, solver=plan.solver, headline=tuple(headline),
-        items=tuple(items), ladder=ladder, stages=stages, groups=groups, constraints=notes,
-        frontier=tuple(frontier), warnings=tuple(warnings), total_kpi_p10=tp10,
-        total_kpi_p90=tp90, last_cycle_total=lct, increment=increment, tolerance=tolerance,
-        n_solves=slv.count, responses={it.id: it.curve.response for it in problem.items})
+        scenario=plan.scenario,
+        objective=plan.objective,
+        kpi=plan.kpi,
+        horizon_weeks=plan.horizon_weeks,
+        budget=budget,
+        total_spend=total,
+        total_kpi=plan.total_kpi,
+        roi=plan.roi,
+        objective_value=plan.objective_value,
+        hurdle=hurdle,
+        gap=plan.gap,
+        solver=plan.solver,
+        headline=tuple(headline),
+        items=tuple(items),
+        ladder=ladder,
+        stages=stages,
+        groups=groups,
+        constraints=notes,
+        frontier=tuple(frontier),
+        warnings=tuple(warnings),
+        total_kpi_p10=tp10,
+        total_kpi_p90=tp90,
+        last_cycle_total=lct,
+        increment=increment,
+        tolerance=tolerance,
+        n_solves=slv.count,
+        responses={it.id: it.curve.response for it in problem.items},
+    )

@@ -63,8 +63,11 @@ def jsonable(obj: Any, skip: frozenset[str] = frozenset()) -> Any:
     """Plain JSON types from dataclasses, mappings, sequences and numpy values; non-finite floats
     become ``None`` (JSON has no NaN). Dataclass fields named in ``skip`` are left out."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: jsonable(getattr(obj, f.name), skip) for f in dataclasses.fields(obj)
-                if f.name not in skip}
+        return {
+            f.name: jsonable(getattr(obj, f.name), skip)
+            for f in dataclasses.fields(obj)
+            if f.name not in skip
+        }
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v, skip) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):

@@ -60,7 +60,9 @@ class Budget(_Strict):
     @model_validator(mode="after")
     def _one(self) -> Budget:
         if (self.max is None) == (self.exactly is None):
-            raise ValueError("give the budget as a number, or as exactly one of {max: …} / {exactly: …}")
+            raise ValueError(
+                "give the budget as a number, or as exactly one of {max: …} / {exactly: …}"
+            )
         return self
 
     @property
@@ -92,10 +94,14 @@ class TouchpointRule(_Strict):
             raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f})")
         if self.lock is not None and (self.min is not None or self.max is not None):
             raise ValueError("a locked touchpoint cannot also have min or max")
-        if (self.min_if_funded is not None and self.max is not None
-                and self.min_if_funded > self.max):
+        if (
+            self.min_if_funded is not None
+            and self.max is not None
+            and self.min_if_funded > self.max
+        ):
             raise ValueError(
-                f"min_if_funded ({self.min_if_funded:,.0f}) is above max ({self.max:,.0f})")
+                f"min_if_funded ({self.min_if_funded:,.0f}) is above max ({self.max:,.0f})"
+            )
         return self
 
 
@@ -121,8 +127,11 @@ class ShareRule(_Strict):
     def _consistent(self) -> ShareRule:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f})")
-        if (self.min_share is not None and self.max_share is not None
-                and self.min_share > self.max_share):
+        if (
+            self.min_share is not None
+            and self.max_share is not None
+            and self.min_share > self.max_share
+        ):
             raise ValueError(f"min_share ({self.min_share}) is above max_share ({self.max_share})")
         return self
 
@@ -176,8 +185,9 @@ def budget_grid(spec: Any) -> list[float]:
             raise ValueError
         start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
-        raise ValueError(f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, "
-                         f"got {spec!r}") from None
+        raise ValueError(
+            f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, got {spec!r}"
+        ) from None
     if n < 1 or start < 0 or stop < start or not math.isfinite(stop):
         raise ValueError(f"need 0 <= START <= STOP and N >= 1, got {spec!r}")
     if n == 1:
@@ -223,13 +233,17 @@ class Scenario(_Strict):
     groups: dict[str, GroupRule] = Field(default_factory=dict)
     ratios: dict[str, RatioRule] = Field(default_factory=dict)
     models: dict[str, str] = Field(default_factory=dict)  # other KPIs' model files, by KPI id
-    kpi_floors: dict[str, float] = Field(default_factory=dict)  # KPI id → least total over the horizon
+    kpi_floors: dict[str, float] = Field(
+        default_factory=dict
+    )  # KPI id → least total over the horizon
     kpi_values: dict[str, float] = Field(default_factory=dict)  # KPI id → money per unit
     previous: dict[str, float] | None = None  # last cycle's spend per line item (horizon totals)
     change_limit: ChangeLimit | None = None  # applies to every line item with a previous spend
     sweep: SweepSpec | None = None  # budgets to sweep (budgetopt sweep FILE, compare FILE)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)  # name → overrides
-    grid: dict[str, list[Any]] = Field(default_factory=dict)  # dotted key → values (all combinations)
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict
+    )  # dotted key → values (all combinations)
     source: str | None = None
     extends: str | None = None
 
@@ -254,14 +268,18 @@ class Scenario(_Strict):
         if self.objective == "min_spend" and self.kpi_target is None:
             raise ValueError("objective min_spend needs a 'kpi_target'")
         if self.objective == "max_net" and self.value_per_kpi is None and not self.kpi_values:
-            raise ValueError("objective max_net needs a 'value_per_kpi' (money per unit of KPI) "
-                             "or 'kpi_values'")
+            raise ValueError(
+                "objective max_net needs a 'value_per_kpi' (money per unit of KPI) or 'kpi_values'"
+            )
         if self.objective == "max_value" and (self.budget is None or not self.kpi_values):
-            raise ValueError("objective max_value needs a 'budget' and 'kpi_values' (money per unit of "
-                             "each KPI)")
+            raise ValueError(
+                "objective max_value needs a 'budget' and 'kpi_values' (money per unit of each KPI)"
+            )
         for k, v in {**self.kpi_floors, **self.kpi_values}.items():
             if isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
-                raise ValueError(f"the value for KPI '{k}' must be a non-negative number, got {v!r}")
+                raise ValueError(
+                    f"the value for KPI '{k}' must be a non-negative number, got {v!r}"
+                )
         return self
 
     @field_validator("variants", mode="before")
@@ -295,7 +313,9 @@ class Scenario(_Strict):
                 raise ValueError(f"'{key}': expected a non-empty list of values, got {values!r}")
             size *= len(values)
         if size > MAX_GRID:
-            raise ValueError(f"the grid has {size:,} combinations; at most {MAX_GRID:,} are allowed")
+            raise ValueError(
+                f"the grid has {size:,} combinations; at most {MAX_GRID:,} are allowed"
+            )
         return v
 
     def with_budget(self, amount: float) -> Scenario:
@@ -320,8 +340,9 @@ class Scenario(_Strict):
         try:
             return Scenario(**{**merged, "source": self.source})
         except ValidationError as e:
-            problems = [p.replace("field '", f"field 'variants.{name}.", 1)
-                        for p in _format_errors(e)]
+            problems = [
+                p.replace("field '", f"field 'variants.{name}.", 1) for p in _format_errors(e)
+            ]
             n = len(problems)
             head = "1 problem" if n == 1 else f"{n} problems"
             raise ScenarioError(f"{head}: " + "; ".join(problems), path=self.source) from None
@@ -397,8 +418,12 @@ def _format_errors(err: ValidationError) -> list[str]:
         else:
             msg = e["msg"]
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            if "input" in e and e["type"] not in ("value_error",) and not isinstance(e["input"], Mapping):
+                msg = msg[len("Value error, ") :]
+            if (
+                "input" in e
+                and e["type"] not in ("value_error",)
+                and not isinstance(e["input"], Mapping)
+            ):
                 msg += f", got {e['input']!r}"
         problems.append(f"field '{where}': {msg}")
     return problems
@@ -422,14 +447,17 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ScenarioError(f"'extends' forms a cycle: {chain}", path=seen[0], field="extends")
     data = load_yaml(path, ScenarioError)
     if not isinstance(data, Mapping):
-        raise ScenarioError(f"expected a mapping of scenario keys, got {type(data).__name__}",
-                            path=path)
+        raise ScenarioError(
+            f"expected a mapping of scenario keys, got {type(data).__name__}", path=path
+        )
     data = dict(data)
     if "model" in data and isinstance(data["model"], str):
         data["model"] = str((path.parent / data["model"]).resolve())
     if isinstance(data.get("models"), Mapping):
-        data["models"] = {k: str((path.parent / v).resolve()) if isinstance(v, str) else v
-                          for k, v in data["models"].items()}
+        data["models"] = {
+            k: str((path.parent / v).resolve()) if isinstance(v, str) else v
+            for k, v in data["models"].items()
+        }
     if isinstance(data.get("previous"), str):
         data["previous"] = read_previous(path.parent / data["previous"], path)
     parent = data.get("extends")
@@ -439,8 +467,9 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ScenarioError(f"expected a file name, got {parent!r}", path=path, field="extends")
     parent_path = path.parent / parent
     if not parent_path.exists():
-        raise ScenarioError(f"the scenario it extends does not exist: {parent!r}", path=path,
-                            field="extends")
+        raise ScenarioError(
+            f"the scenario it extends does not exist: {parent!r}", path=path, field="extends"
+        )
     base = _raw_with_extends(parent_path, (*seen, path))
     base.pop("name", None)
     base.pop("description", None)
@@ -456,16 +485,24 @@ def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
     import pandas as pd
 
     if not csv_path.exists():
-        raise ScenarioError(f"the previous-cycle file does not exist: {csv_path}", path=scenario_path,
-                            field="previous")
+        raise ScenarioError(
+            f"the previous-cycle file does not exist: {csv_path}",
+            path=scenario_path,
+            field="previous",
+        )
     try:
         df = pd.read_csv(csv_path)
     except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
-        raise ScenarioError(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=csv_path) from None
+        raise ScenarioError(
+            f"cannot be read as CSV: {str(e).splitlines()[0]}", path=csv_path
+        ) from None
     for col in ("id", "spend"):
         if col not in df.columns:
-            raise ScenarioError(f"needs columns 'id' and 'spend'; it has {', '.join(map(str, df.columns))}",
-                                path=csv_path, field=col)
+            raise ScenarioError(
+                f"needs columns 'id' and 'spend'; it has {', '.join(map(str, df.columns))}",
+                path=csv_path,
+                field=col,
+            )
     out: dict[str, float] = {}
     for i, (tid, v) in enumerate(zip(df["id"], df["spend"], strict=True)):
         try:
@@ -473,8 +510,11 @@ def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
         except (TypeError, ValueError):
             f = float("nan")
         if not math.isfinite(f) or f < 0:
-            raise ScenarioError(f"spend must be a non-negative number, got {v!r} in row {i + 2}",
-                                path=csv_path, field="spend")
+            raise ScenarioError(
+                f"spend must be a non-negative number, got {v!r} in row {i + 2}",
+                path=csv_path,
+                field="spend",
+            )
         out[str(tid)] = f
     return out
 
@@ -503,7 +543,7 @@ def _check_variants(sc: Scenario) -> None:
         except ScenarioError as e:
             text = str(e)
             if sc.source and text.startswith(f"{sc.source}: "):
-                text = text[len(sc.source) + 2:]
+                text = text[len(sc.source) + 2 :]
             text = text.split(": ", 1)[1] if text[:1].isdigit() else text
             if name not in sc.variants:  # a grid combination: say which
                 text = text.replace(f"variants.{name}.", "") + f" (grid: {name})"
@@ -522,15 +562,18 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(raw, source=str(path))
 
 
-def check_against_model(scenario: Scenario, touchpoint_stages: Mapping[str, str],
-                        stages: Any = None) -> None:
+def check_against_model(
+    scenario: Scenario, touchpoint_stages: Mapping[str, str], stages: Any = None
+) -> None:
     """Every touchpoint, stage and group member the scenario names must exist in the model."""
     ids = list(touchpoint_stages)
     known_stages = list(stages) if stages is not None else sorted(set(touchpoint_stages.values()))
     problems = []
     for tid in scenario.touchpoints:
         if tid not in touchpoint_stages:
-            problems.append(f"field 'touchpoints.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}")
+            problems.append(
+                f"field 'touchpoints.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
+            )
     from optimizer.vocabulary import STAGES
 
     for st in scenario.stages:
@@ -541,17 +584,22 @@ def check_against_model(scenario: Scenario, touchpoint_stages: Mapping[str, str]
         for m in rule.members:
             if m not in touchpoint_stages:
                 problems.append(
-                    f"field 'groups.{g}.members': unknown touchpoint '{m}'{_suggest(m, ids)}")
+                    f"field 'groups.{g}.members': unknown touchpoint '{m}'{_suggest(m, ids)}"
+                )
     names = set(ids) | set(known_stages) | set(scenario.groups)
     for r, rule in scenario.ratios.items():
         for side in ("numerator", "denominator"):
             v = getattr(rule, side)
             if v not in names:
-                problems.append(f"field 'ratios.{r}.{side}': '{v}' is not a touchpoint, stage or "
-                                f"group{_suggest(v, names)}")
+                problems.append(
+                    f"field 'ratios.{r}.{side}': '{v}' is not a touchpoint, stage or "
+                    f"group{_suggest(v, names)}"
+                )
     for tid in scenario.previous or {}:
         if tid not in touchpoint_stages:
-            problems.append(f"field 'previous.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}")
+            problems.append(
+                f"field 'previous.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
+            )
     if problems:
         n = len(problems)
         head = "1 problem" if n == 1 else f"{n} problems"

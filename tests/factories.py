@@ -20,13 +20,19 @@ TINY_MODEL = {
     "kpi": "revenue",
     "period": "week",
     "touchpoints": {
-        "tv": {"stage": "awareness",
-               "curve": {"family": "hill", "beta": 120000.0, "half_saturation": 40000.0, "shape": 0.8},
-               "adstock": {"family": "geometric", "decay": 0.45}},
-        "search": {"stage": "consideration",
-                   "curve": {"family": "exponential", "beta": 80000.0, "scale": 20000.0}},
-        "email": {"stage": "post_purchase",
-                  "curve": {"family": "logistic", "beta": 30000.0, "lam": 0.0002}},
+        "tv": {
+            "stage": "awareness",
+            "curve": {"family": "hill", "beta": 120000.0, "half_saturation": 40000.0, "shape": 0.8},
+            "adstock": {"family": "geometric", "decay": 0.45},
+        },
+        "search": {
+            "stage": "consideration",
+            "curve": {"family": "exponential", "beta": 80000.0, "scale": 20000.0},
+        },
+        "email": {
+            "stage": "post_purchase",
+            "curve": {"family": "logistic", "beta": 30000.0, "lam": 0.0002},
+        },
     },
 }
 
@@ -37,8 +43,9 @@ def tiny_history(weeks: int = 60, seed: int = 0) -> pd.DataFrame:
     df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d")})
     for t, scale in (("tv", 30000), ("search", 15000), ("email", 4000)):
         df[t] = np.round(rng.lognormal(np.log(scale), 0.4, weeks), 2)
-    df["revenue"] = np.round(500000 + 2 * df["tv"] + 3 * df["search"] + 5 * df["email"]
-                             + rng.normal(0, 5000, weeks), 2)
+    df["revenue"] = np.round(
+        500000 + 2 * df["tv"] + 3 * df["search"] + 5 * df["email"] + rng.normal(0, 5000, weeks), 2
+    )
     return df
 
 
@@ -46,7 +53,9 @@ def write_tiny_world(root: Path, *, weeks: int = 60) -> dict[str, Path]:
     """journey.yaml, history.csv, model.json and scenarios/base.yaml under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     journey = root / "journey.yaml"
-    journey.write_text(yaml.safe_dump({"kpi": "revenue", "touchpoints": TINY_TOUCHPOINTS}, sort_keys=False))
+    journey.write_text(
+        yaml.safe_dump({"kpi": "revenue", "touchpoints": TINY_TOUCHPOINTS}, sort_keys=False)
+    )
     history = root / "history.csv"
     tiny_history(weeks).to_csv(history, index=False)
     model = root / "model.json"
@@ -54,9 +63,19 @@ def write_tiny_world(root: Path, *, weeks: int = 60) -> dict[str, Path]:
     scen = root / "scenarios"
     scen.mkdir(exist_ok=True)
     base = scen / "base.yaml"
-    base.write_text(yaml.safe_dump({"name": "base", "model": "../model.json", "horizon_weeks": 13,
-                                    "budget": 1300000, "touchpoints": {"tv": {"max": 600000}},
-                                    "stages": {"awareness": {"min_share": 0.1}}}, sort_keys=False))
+    base.write_text(
+        yaml.safe_dump(
+            {
+                "name": "base",
+                "model": "../model.json",
+                "horizon_weeks": 13,
+                "budget": 1300000,
+                "touchpoints": {"tv": {"max": 600000}},
+                "stages": {"awareness": {"min_share": 0.1}},
+            },
+            sort_keys=False,
+        )
+    )
     return {"journey": journey, "history": history, "model": model, "scenario": base, "root": root}
 
 
@@ -70,40 +89,64 @@ REVIEW_MODEL = {
     "kpi": "revenue",
     "period": "week",
     "touchpoints": {
-        "tv": {"stage": "awareness",
-               "curve": {"family": "hill", "beta": 120000.0, "half_saturation": 40000.0, "shape": 0.8},
-               "adstock": {"family": "geometric", "decay": 0.45},
-               "spend_range": {"min": 10000.0, "max": 45000.0, "mean": 28000.0, "recent": 30000.0}},
-        "print": {"stage": "awareness",
-                  "curve": {"family": "exponential", "beta": 6000.0, "scale": 40000.0},
-                  "spend_range": {"min": 0.0, "max": 8000.0, "mean": 3000.0, "recent": 2000.0}},
-        "search": {"stage": "consideration",
-                   "curve": {"family": "exponential", "beta": 80000.0, "scale": 20000.0},
-                   "spend_range": {"min": 5000.0, "max": 30000.0, "mean": 15000.0, "recent": 18000.0}},
-        "social": {"stage": "consideration",
-                   "curve": {"family": "exponential", "beta": 50000.0, "scale": 15000.0},
-                   "spend_range": {"min": 2000.0, "max": 25000.0, "mean": 10000.0, "recent": 12000.0}},
-        "video": {"stage": "consideration",
-                  "curve": {"family": "exponential", "beta": 40000.0, "scale": 15000.0},
-                  "spend_range": {"min": 2000.0, "max": 20000.0, "mean": 9000.0, "recent": 10000.0}},
-        "events": {"stage": "decision",
-                   "curve": {"family": "exponential", "beta": 12000.0, "scale": 8000.0},
-                   "spend_range": {"min": 0.0, "max": 30000.0, "mean": 5000.0, "recent": 0.0}},
-        "email": {"stage": "post_purchase",
-                  "curve": {"family": "logistic", "beta": 30000.0, "lam": 0.0002},
-                  "spend_range": {"min": 1000.0, "max": 12000.0, "mean": 5000.0, "recent": 6000.0}},
+        "tv": {
+            "stage": "awareness",
+            "curve": {"family": "hill", "beta": 120000.0, "half_saturation": 40000.0, "shape": 0.8},
+            "adstock": {"family": "geometric", "decay": 0.45},
+            "spend_range": {"min": 10000.0, "max": 45000.0, "mean": 28000.0, "recent": 30000.0},
+        },
+        "print": {
+            "stage": "awareness",
+            "curve": {"family": "exponential", "beta": 6000.0, "scale": 40000.0},
+            "spend_range": {"min": 0.0, "max": 8000.0, "mean": 3000.0, "recent": 2000.0},
+        },
+        "search": {
+            "stage": "consideration",
+            "curve": {"family": "exponential", "beta": 80000.0, "scale": 20000.0},
+            "spend_range": {"min": 5000.0, "max": 30000.0, "mean": 15000.0, "recent": 18000.0},
+        },
+        "social": {
+            "stage": "consideration",
+            "curve": {"family": "exponential", "beta": 50000.0, "scale": 15000.0},
+            "spend_range": {"min": 2000.0, "max": 25000.0, "mean": 10000.0, "recent": 12000.0},
+        },
+        "video": {
+            "stage": "consideration",
+            "curve": {"family": "exponential", "beta": 40000.0, "scale": 15000.0},
+            "spend_range": {"min": 2000.0, "max": 20000.0, "mean": 9000.0, "recent": 10000.0},
+        },
+        "events": {
+            "stage": "decision",
+            "curve": {"family": "exponential", "beta": 12000.0, "scale": 8000.0},
+            "spend_range": {"min": 0.0, "max": 30000.0, "mean": 5000.0, "recent": 0.0},
+        },
+        "email": {
+            "stage": "post_purchase",
+            "curve": {"family": "logistic", "beta": 30000.0, "lam": 0.0002},
+            "spend_range": {"min": 1000.0, "max": 12000.0, "mean": 5000.0, "recent": 6000.0},
+        },
     },
 }
 
 REVIEW_SCENARIO = {
-    "name": "review", "model": "../model.json", "horizon_weeks": 13, "budget": 1300000,
+    "name": "review",
+    "model": "../model.json",
+    "horizon_weeks": 13,
+    "budget": 1300000,
     "touchpoints": {"tv": {"max": 300000}, "email": {"lock": 250000}},
     "stages": {"awareness": {"min_share": 0.1}},
     "groups": {"digital": {"members": ["social", "video"], "max": 350000}},
 }
 
-REVIEW_LAST_CYCLE = {"tv": 320000.0, "print": 40000.0, "search": 330000.0, "social": 180000.0,
-                     "video": 120000.0, "events": 60000.0, "email": 250000.0}
+REVIEW_LAST_CYCLE = {
+    "tv": 320000.0,
+    "print": 40000.0,
+    "search": 330000.0,
+    "social": 180000.0,
+    "video": 120000.0,
+    "events": 60000.0,
+    "email": 250000.0,
+}
 
 
 def review_model(draws: int = 8) -> dict:
@@ -111,8 +154,13 @@ def review_model(draws: int = 8) -> dict:
     m = json.loads(json.dumps(REVIEW_MODEL))
     factors = np.linspace(0.85, 1.15, draws) if draws else []
     for tp in m["touchpoints"].values():
-        tp["draws"] = [{"curve": {**tp["curve"], "beta": tp["curve"]["beta"] * float(f)},
-                        **({"adstock": tp["adstock"]} if "adstock" in tp else {})} for f in factors]
+        tp["draws"] = [
+            {
+                "curve": {**tp["curve"], "beta": tp["curve"]["beta"] * float(f)},
+                **({"adstock": tp["adstock"]} if "adstock" in tp else {}),
+            }
+            for f in factors
+        ]
     return m
 
 
@@ -124,7 +172,9 @@ def review_scenario(min_if_funded: bool = False) -> dict:
     return sc
 
 
-def write_review_world(root: Path, *, draws: int = 8, min_if_funded: bool = False) -> dict[str, Path]:
+def write_review_world(
+    root: Path, *, draws: int = 8, min_if_funded: bool = False
+) -> dict[str, Path]:
     """model.json (with bootstrap draws), scenarios/review.yaml and last_cycle.csv under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     model = root / "model.json"
@@ -135,13 +185,15 @@ def write_review_world(root: Path, *, draws: int = 8, min_if_funded: bool = Fals
     scenario.write_text(yaml.safe_dump(review_scenario(min_if_funded), sort_keys=False))
     last = root / "last_cycle.csv"
     pd.DataFrame({"id": list(REVIEW_LAST_CYCLE), "spend": list(REVIEW_LAST_CYCLE.values())}).to_csv(
-        last, index=False)
+        last, index=False
+    )
     return {"model": model, "scenario": scenario, "last_cycle": last, "root": root}
 
 
 @functools.cache
-def explained_review(min_if_funded: bool = False, sweep_points: int = 11, refine_steps: int = 1,
-                     draws: int = 8):
+def explained_review(
+    min_if_funded: bool = False, sweep_points: int = 11, refine_steps: int = 1, draws: int = 8
+):
     """(scenario, model, plan, explanation) of the review world, explained once per process.
 
     The explain tolerance is used for the plan too, so that re-solves in tests compare like with
@@ -155,8 +207,14 @@ def explained_review(min_if_funded: bool = False, sweep_points: int = 11, refine
     sc = scenario_from_dict(review_scenario(min_if_funded))
     model = model_from_dict(review_model(draws))
     plan = allocate(sc, model, tolerance=EXPLAIN_TOLERANCE)
-    e = explain(plan, sc, model, last_cycle=REVIEW_LAST_CYCLE, sweep_points=sweep_points,
-                refine_steps=refine_steps)
+    e = explain(
+        plan,
+        sc,
+        model,
+        last_cycle=REVIEW_LAST_CYCLE,
+        sweep_points=sweep_points,
+        refine_steps=refine_steps,
+    )
     return sc, model, plan, e
 
 
@@ -181,8 +239,13 @@ def tiny_model_with_draws(draws: int = 7) -> dict:
     return m
 
 
-def write_actuals(path: Path, weekly: dict[str, float], weeks: int, start: str = "2025-01-06",
-                  skip: tuple[tuple[int, str], ...] = ()) -> Path:
+def write_actuals(
+    path: Path,
+    weekly: dict[str, float],
+    weeks: int,
+    start: str = "2025-01-06",
+    skip: tuple[tuple[int, str], ...] = (),
+) -> Path:
     """An actuals CSV (``date,touchpoint,spend``): ``weekly[tid]`` every week for ``weeks`` weeks,
     except the (week, touchpoint) pairs in ``skip`` (weeks counted from 0)."""
     rows = []

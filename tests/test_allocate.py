@@ -25,9 +25,13 @@ B = 30000.0
 
 
 def model() -> ResponseModel:
-    return ResponseModel(kpi="revenue", touchpoints={
-        t: TouchpointResponse(t, STAGES[t], Saturation("exponential", {"beta": b, "scale": S}))
-        for t, b in BETAS.items()})
+    return ResponseModel(
+        kpi="revenue",
+        touchpoints={
+            t: TouchpointResponse(t, STAGES[t], Saturation("exponential", {"beta": b, "scale": S}))
+            for t, b in BETAS.items()
+        },
+    )
 
 
 def F(t: str, x: float) -> float:
@@ -78,20 +82,26 @@ def test_binding_cap_has_its_hand_computed_dual():
     assert plan.item("tv").spend == pytest.approx(x["tv"], abs=1e-3 * B)
     assert plan.budget_shadow_price == pytest.approx(lam, rel=5e-3)
     # raising the cap by one buys email's marginal return, less the λ the dollar earned elsewhere
-    assert plan.constraint("tp_max__email").shadow_price == pytest.approx(dF("email", cap) - lam, rel=1e-2)
+    assert plan.constraint("tp_max__email").shadow_price == pytest.approx(
+        dF("email", cap) - lam, rel=1e-2
+    )
     assert plan.constraint("tp_max__email").binding
 
 
 def test_lock_and_stage_floor():
-    plan = allocate(scenario(touchpoints={"search": {"lock": 5000}},
-                             stages={"awareness": {"min": 9000}}), model())
+    plan = allocate(
+        scenario(touchpoints={"search": {"lock": 5000}}, stages={"awareness": {"min": 9000}}),
+        model(),
+    )
     assert plan.item("search").spend == 5000.0
     assert "lock" in plan.item("search").binding
     assert plan.item("tv").spend == pytest.approx(9000.0, abs=0.01)
     assert "stage_min__awareness" in plan.item("tv").binding
     # floor's shadow price: one more dollar forced into tv costs λ - tv's marginal return (< 0)
     lam = dF("email", plan.item("email").spend)
-    assert plan.constraint("stage_min__awareness").shadow_price == pytest.approx(dF("tv", 9000) - lam, rel=2e-2)
+    assert plan.constraint("stage_min__awareness").shadow_price == pytest.approx(
+        dF("tv", 9000) - lam, rel=2e-2
+    )
     assert plan.constraint("stage_min__awareness").shadow_price < 0
     assert plan.total_spend == pytest.approx(B, abs=0.01)
 
@@ -103,8 +113,15 @@ def test_share_floor_holds():
 
 def test_min_spend_reaches_target_at_least_cost():
     target = 0.9 * sum(F(t, v) for t, v in kkt(list(BETAS), B)[0].items())
-    sc = scenario_from_dict({"name": "m", "model": "m", "horizon_weeks": H, "objective": "min_spend",
-                             "kpi_target": target})
+    sc = scenario_from_dict(
+        {
+            "name": "m",
+            "model": "m",
+            "horizon_weeks": H,
+            "objective": "min_spend",
+            "kpi_target": target,
+        }
+    )
     plan = allocate(sc, model())
     assert plan.status == "optimal"
     # spend is reported to the cent (rounded down), which may cost the KPI of a cent per line item
@@ -126,8 +143,16 @@ def test_min_spend_reaches_target_at_least_cost():
 
 def test_max_net_funds_dollars_that_beat_the_hurdle():
     value, hurdle = 2.0, 0.1
-    sc = scenario_from_dict({"name": "n", "model": "m", "horizon_weeks": H, "objective": "max_net",
-                             "value_per_kpi": value, "hurdle_rate": hurdle})
+    sc = scenario_from_dict(
+        {
+            "name": "n",
+            "model": "m",
+            "horizon_weeks": H,
+            "objective": "max_net",
+            "value_per_kpi": value,
+            "hurdle_rate": hurdle,
+        }
+    )
     plan = allocate(sc, model())
     # every funded line item stops where value × marginal return = 1 + hurdle
     for t in BETAS:
@@ -137,20 +162,32 @@ def test_max_net_funds_dollars_that_beat_the_hurdle():
 
 def test_min_if_funded_is_zero_or_at_least():
     # with a small budget, 'zero or at least 20,000' for email cannot be met partially
-    plan = allocate(scenario(budget=15000, touchpoints={"email": {"min_if_funded": 20000}}), model())
+    plan = allocate(
+        scenario(budget=15000, touchpoints={"email": {"min_if_funded": 20000}}), model()
+    )
     assert plan.item("email").spend == 0.0
-    plan = allocate(scenario(budget=40000, touchpoints={"email": {"min_if_funded": 20000}}), model())
+    plan = allocate(
+        scenario(budget=40000, touchpoints={"email": {"min_if_funded": 20000}}), model()
+    )
     assert plan.item("email").spend >= 20000 - 0.01
 
 
 def test_s_curve_global_optimum_against_grid():
     tps = {
-        "a": TouchpointResponse("a", "awareness", Saturation("hill", {"beta": 1000.0, "half_saturation": 3000.0, "shape": 2.5})),
-        "b": TouchpointResponse("b", "consideration", Saturation("exponential", {"beta": 400.0, "scale": 2000.0})),
+        "a": TouchpointResponse(
+            "a",
+            "awareness",
+            Saturation("hill", {"beta": 1000.0, "half_saturation": 3000.0, "shape": 2.5}),
+        ),
+        "b": TouchpointResponse(
+            "b", "consideration", Saturation("exponential", {"beta": 400.0, "scale": 2000.0})
+        ),
     }
     m = ResponseModel(kpi="k", touchpoints=tps)
     budget = 40000.0
-    plan = allocate(scenario_from_dict({"name": "s", "model": "m", "horizon_weeks": 10, "budget": budget}), m)
+    plan = allocate(
+        scenario_from_dict({"name": "s", "model": "m", "horizon_weeks": 10, "budget": budget}), m
+    )
     grid = np.linspace(0, budget, 40001)
     fa = 10 * tps["a"].weekly_kpi(grid / 10)
     fb = 10 * tps["b"].weekly_kpi((budget - grid) / 10)
@@ -180,8 +217,11 @@ def test_totals_reconcile_to_the_cent():
 
 
 def test_infeasible_names_exactly_the_conflicting_constraints():
-    sc = scenario(budget=20000, touchpoints={"email": {"lock": 12000}, "search": {"max": 50000}},
-                  stages={"awareness": {"min": 10000}, "consideration": {"max": 40000}})
+    sc = scenario(
+        budget=20000,
+        touchpoints={"email": {"lock": 12000}, "search": {"max": 50000}},
+        stages={"awareness": {"min": 10000}, "consideration": {"max": 40000}},
+    )
     plan = allocate(sc, model())
     assert plan.status == "infeasible"
     assert set(plan.conflicts) == {"budget", "tp_lock__email", "stage_min__awareness"}
@@ -211,7 +251,9 @@ def test_ratio_rule_binds_with_kkt_dual():
 
 
 def test_change_limits_against_last_cycle():
-    sc = scenario(previous={"tv": 10000, "search": 10000, "email": 10000}, change_limit={"pct": 0.2})
+    sc = scenario(
+        previous={"tv": 10000, "search": 10000, "email": 10000}, change_limit={"pct": 0.2}
+    )
     plan = allocate(sc, model())
     # email wants more than +20%, tv less than -20%: both held at the limit, search takes the rest
     assert plan.item("email").spend == pytest.approx(12000, abs=0.01)
@@ -224,8 +266,11 @@ def test_change_limits_against_last_cycle():
     assert down.shadow_price == pytest.approx(dF("tv", 8000) - dF("search", 10000), rel=2e-2)
     assert down.shadow_price < 0 < up.shadow_price
     # a money limit tighter than the share wins
-    sc = scenario(previous={"email": 10000}, change_limit={"pct": 0.5},
-                  touchpoints={"email": {"change_money": 1000}})
+    sc = scenario(
+        previous={"email": 10000},
+        change_limit={"pct": 0.5},
+        touchpoints={"email": {"change_money": 1000}},
+    )
     assert allocate(sc, model()).item("email").spend == pytest.approx(11000, abs=0.01)
 
 
@@ -249,9 +294,13 @@ LEADS = {"tv": 300.0, "search": 50.0, "email": 10.0}  # weekly leads at saturati
 
 
 def leads_model() -> ResponseModel:
-    return ResponseModel(kpi="leads", touchpoints={
-        t: TouchpointResponse(t, STAGES[t], Saturation("exponential", {"beta": b, "scale": S}))
-        for t, b in LEADS.items()})
+    return ResponseModel(
+        kpi="leads",
+        touchpoints={
+            t: TouchpointResponse(t, STAGES[t], Saturation("exponential", {"beta": b, "scale": S}))
+            for t, b in LEADS.items()
+        },
+    )
 
 
 def kkt_floor(floor: float) -> tuple[dict[str, float], float, float]:
@@ -280,7 +329,9 @@ def test_kpi_floor_on_another_kpi_binds_with_kkt_dual():
     free = allocate(scenario(), model(), extra_models={"leads": leads_model()})
     free_leads = sum(li.other_kpis["leads"] for li in free.line_items)
     floor = round(free_leads * 1.25)
-    plan = allocate(scenario(kpi_floors={"leads": floor}), model(), extra_models={"leads": leads_model()})
+    plan = allocate(
+        scenario(kpi_floors={"leads": floor}), model(), extra_models={"leads": leads_model()}
+    )
     assert plan.status == "optimal"
     got = sum(li.other_kpis["leads"] for li in plan.line_items)
     assert got >= floor - 1e-3

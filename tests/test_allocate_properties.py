@@ -30,8 +30,14 @@ def world(seed: int) -> ResponseModel:
         fam = ["hill", "exponential", "logistic"][int(rng.integers(3))]
         beta = float(rng.uniform(5e3, 5e4))
         if fam == "hill":
-            curve = Saturation("hill", {"beta": beta, "half_saturation": float(rng.uniform(2e3, 3e4)),
-                                        "shape": float(rng.uniform(0.5, 1.0))})
+            curve = Saturation(
+                "hill",
+                {
+                    "beta": beta,
+                    "half_saturation": float(rng.uniform(2e3, 3e4)),
+                    "shape": float(rng.uniform(0.5, 1.0)),
+                },
+            )
         elif fam == "exponential":
             curve = Saturation("exponential", {"beta": beta, "scale": float(rng.uniform(2e3, 3e4))})
         else:
@@ -73,10 +79,19 @@ def scenarios(draw):
     if stages:
         sc["stages"] = stages
     if draw(st.booleans()):
-        sc["groups"] = {"g": {"members": ["b", "d"], draw(st.sampled_from(["max", "min"])): draw(money) / 2}}
+        sc["groups"] = {
+            "g": {"members": ["b", "d"], draw(st.sampled_from(["max", "min"])): draw(money) / 2}
+        }
     if draw(st.booleans()):
-        sc["ratios"] = {"r": {"numerator": "a", "denominator": "consideration",
-                              draw(st.sampled_from(["min", "max"])): draw(st.floats(0, 3).map(lambda v: round(v, 2)))}}
+        sc["ratios"] = {
+            "r": {
+                "numerator": "a",
+                "denominator": "consideration",
+                draw(st.sampled_from(["min", "max"])): draw(
+                    st.floats(0, 3).map(lambda v: round(v, 2))
+                ),
+            }
+        }
     return sc
 
 
@@ -138,8 +153,15 @@ def feasible(rs) -> bool:
         else:
             a_eq.append(a)
             b_eq.append(rhs)
-    res = linprog(np.zeros(len(IDS)), A_ub=a_ub or None, b_ub=b_ub or None, A_eq=a_eq or None,
-                  b_eq=b_eq or None, bounds=[(0, None)] * len(IDS), method="highs")
+    res = linprog(
+        np.zeros(len(IDS)),
+        A_ub=a_ub or None,
+        b_ub=b_ub or None,
+        A_eq=a_eq or None,
+        b_eq=b_eq or None,
+        bounds=[(0, None)] * len(IDS),
+        method="highs",
+    )
     return res.status == 0
 
 

@@ -21,7 +21,11 @@ H = 13
 
 
 def _s_curve(beta: float, half: float, shape: float) -> TouchpointResponse:
-    return TouchpointResponse("x", "awareness", Saturation("hill", {"beta": beta, "half_saturation": half, "shape": shape}))
+    return TouchpointResponse(
+        "x",
+        "awareness",
+        Saturation("hill", {"beta": beta, "half_saturation": half, "shape": shape}),
+    )
 
 
 @pytest.mark.parametrize("shape", [0.6, 1.0, 2.0, 3.0])
@@ -44,7 +48,10 @@ def test_piece_errors_are_the_largest_rise_above_the_chord(shape):
 def test_lifted_pieces_lie_on_or_above_the_curve():
     curves = [HorizonCurve(_s_curve(1000.0, 5000.0, s), H) for s in (0.7, 2.5)]
     bank = CurveBank.of(curves)
-    pts = [np.linspace(0, 400_000, 9), np.unique(np.append(np.linspace(0, 400_000, 9), curves[1].inflection))]
+    pts = [
+        np.linspace(0, 400_000, 9),
+        np.unique(np.append(np.linspace(0, 400_000, 9), curves[1].inflection)),
+    ]
     pcs = bank_pieces(bank, pts)
     up = lifted(pcs, piece_errors(bank, pcs))
     for c, p in zip(curves, up, strict=True):
@@ -54,8 +61,18 @@ def test_lifted_pieces_lie_on_or_above_the_curve():
 
 
 def test_two_s_curves_bound_holds_and_closes():
-    tps = {"tv": TouchpointResponse("tv", "awareness", Saturation("hill", {"beta": 2000.0, "half_saturation": 4000.0, "shape": 2.5})),
-           "radio": TouchpointResponse("radio", "awareness", Saturation("hill", {"beta": 1200.0, "half_saturation": 2500.0, "shape": 1.8}))}
+    tps = {
+        "tv": TouchpointResponse(
+            "tv",
+            "awareness",
+            Saturation("hill", {"beta": 2000.0, "half_saturation": 4000.0, "shape": 2.5}),
+        ),
+        "radio": TouchpointResponse(
+            "radio",
+            "awareness",
+            Saturation("hill", {"beta": 1200.0, "half_saturation": 2500.0, "shape": 1.8}),
+        ),
+    }
     model = ResponseModel(kpi="revenue", touchpoints=tps)
     budget = 60_000.0
     sc = scenario_from_dict({"name": "s", "model": "m", "horizon_weeks": H, "budget": budget})
@@ -64,10 +81,16 @@ def test_two_s_curves_bound_holds_and_closes():
     tv = HorizonCurve(tps["tv"], H)
     radio = HorizonCurve(tps["radio"], H)
     a = np.arange(0.0, budget + 1)
-    best = max(float(np.max(tv.value(a) + radio.value(budget - a))), float(tv.value(budget)), float(radio.value(budget)))
+    best = max(
+        float(np.max(tv.value(a) + radio.value(budget - a))),
+        float(tv.value(budget)),
+        float(radio.value(budget)),
+    )
     assert plan.status == "optimal"
     assert plan.bound >= best * (1 - 1e-12)  # a bound: never below a feasible plan's value
-    assert plan.objective_value >= best * (1 - 1e-6)  # the grid is 1 dollar: the plan is at least as good to 1e-6
+    assert plan.objective_value >= best * (
+        1 - 1e-6
+    )  # the grid is 1 dollar: the plan is at least as good to 1e-6
     assert plan.gap <= 1e-4  # certified within the default tolerance
 
 
@@ -75,14 +98,31 @@ def test_min_spend_with_s_curves_bound_holds_and_closes():
     """Least spend reaching a KPI target with two S-curves: the lifted KPI pieces make the target
     easier, so the MILP over them bounds the least spend from below. Truth: for every spend on
     tv on a 1-dollar grid, the least radio spend reaching the target (bisection on its curve)."""
-    tps = {"tv": TouchpointResponse("tv", "awareness", Saturation("hill", {"beta": 2000.0, "half_saturation": 4000.0, "shape": 2.5})),
-           "radio": TouchpointResponse("radio", "awareness", Saturation("hill", {"beta": 1200.0, "half_saturation": 2500.0, "shape": 1.8}))}
+    tps = {
+        "tv": TouchpointResponse(
+            "tv",
+            "awareness",
+            Saturation("hill", {"beta": 2000.0, "half_saturation": 4000.0, "shape": 2.5}),
+        ),
+        "radio": TouchpointResponse(
+            "radio",
+            "awareness",
+            Saturation("hill", {"beta": 1200.0, "half_saturation": 2500.0, "shape": 1.8}),
+        ),
+    }
     model = ResponseModel(kpi="revenue", touchpoints=tps)
     tv, radio = HorizonCurve(tps["tv"], H), HorizonCurve(tps["radio"], H)
     # at this target the Lagrangian bound alone leaves a 52% gap (measured): the lifted MILP closes it
     target = 0.2 * (tv.saturation_value + radio.saturation_value)
-    sc = scenario_from_dict({"name": "s", "model": "m", "horizon_weeks": H, "objective": "min_spend",
-                             "kpi_target": target})
+    sc = scenario_from_dict(
+        {
+            "name": "s",
+            "model": "m",
+            "horizon_weeks": H,
+            "objective": "min_spend",
+            "kpi_target": target,
+        }
+    )
     plan = allocate(sc, model)
     a = np.arange(0.0, 400_001.0)
     need = target - tv.value(a)

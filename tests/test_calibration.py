@@ -35,10 +35,20 @@ from optimizer.response.model import TouchpointResponse, model_to_json
 from tests.test_fit import _flighted, make_world
 
 TRUTH = {
-    "tv": ("awareness", 40000.0, 0.5, "hill",
-           {"beta": 90000.0, "half_saturation": 60000.0, "shape": 0.8}),
-    "social": ("consideration", 30000.0, 0.3, "hill",
-               {"beta": 40000.0, "half_saturation": 40000.0, "shape": 1.0}),
+    "tv": (
+        "awareness",
+        40000.0,
+        0.5,
+        "hill",
+        {"beta": 90000.0, "half_saturation": 60000.0, "shape": 0.8},
+    ),
+    "social": (
+        "consideration",
+        30000.0,
+        0.3,
+        "hill",
+        {"beta": 40000.0, "half_saturation": 40000.0, "shape": 1.0},
+    ),
     "search": ("consideration", 20000.0, 0.1, "exponential", {"beta": 70000.0, "scale": 25000.0}),
 }
 SEED = 6
@@ -60,8 +70,12 @@ def true_lift(tp: TouchpointResponse, x: np.ndarray, delta: np.ndarray) -> float
     return float(np.sum(tp.curve(a1) - tp.curve(a0)))
 
 
-def lift_tests(history: History, truth: dict[str, TouchpointResponse],
-               seed: int = SEED, tids: tuple[str, ...] = ("tv", "social")) -> list[LiftTest]:
+def lift_tests(
+    history: History,
+    truth: dict[str, TouchpointResponse],
+    seed: int = SEED,
+    tids: tuple[str, ...] = ("tv", "social"),
+) -> list[LiftTest]:
     rng = np.random.default_rng(seed)
     dates = [d.date().isoformat() for d in history.frame.index]
     out = []
@@ -70,11 +84,22 @@ def lift_tests(history: History, truth: dict[str, TouchpointResponse],
         last = first + 3
         x = history.frame[tid].to_numpy()
         d = np.zeros_like(x)
-        d[first:last + 1] = 0.3 * x.mean()
+        d[first : last + 1] = 0.3 * x.mean()
         lift = true_lift(truth[tid], x, d)
         se = 0.1 * lift
-        out.append(LiftTest(tid, dates[first], dates[last], first, last, float(d.sum()),
-                            lift + float(rng.normal(0.0, se)), se, row=len(out) + 2))
+        out.append(
+            LiftTest(
+                tid,
+                dates[first],
+                dates[last],
+                first,
+                last,
+                float(d.sum()),
+                lift + float(rng.normal(0.0, se)),
+                se,
+                row=len(out) + 2,
+            )
+        )
     return out
 
 
@@ -82,8 +107,11 @@ def marginal_errors(model, history, truth, tids=("tv", "social")) -> dict[str, f
     out = {}
     for tid in tids:
         xm = float(history.frame[tid].mean())
-        out[tid] = (float(model.touchpoints[tid].weekly_marginal(xm))
-                    / float(truth[tid].weekly_marginal(xm)) - 1.0)
+        out[tid] = (
+            float(model.touchpoints[tid].weekly_marginal(xm))
+            / float(truth[tid].weekly_marginal(xm))
+            - 1.0
+        )
     return out
 
 
@@ -135,8 +163,20 @@ def test_calibration_diagnostics_and_determinism(world):
 
 def test_tests_of_another_kpi_are_ignored(world):
     history, _, tests = world
-    other = [LiftTest(t.touchpoint, t.start, t.end, t.first, t.last, t.spend_delta,
-                      t.kpi_lift, t.kpi_lift_se, kpi="leads") for t in tests]
+    other = [
+        LiftTest(
+            t.touchpoint,
+            t.start,
+            t.end,
+            t.first,
+            t.last,
+            t.spend_delta,
+            t.kpi_lift,
+            t.kpi_lift_se,
+            kpi="leads",
+        )
+        for t in tests
+    ]
     plain = fit_model(history, seed=0, n_bootstrap=0)
     m = fit_model(history, seed=0, n_bootstrap=0, calibration=other)
     assert model_to_json(m) == model_to_json(plain)
@@ -185,8 +225,9 @@ def test_lockstep_touchpoints_are_kept_for_their_lift_tests():
 
 def test_untested_lockstep_partner_stays_a_nuisance_column():
     history, truth = lockstep_world()
-    cal = fit_model(history, seed=0, n_bootstrap=0,
-                    calibration=lift_tests(history, truth, tids=("tv",)))
+    cal = fit_model(
+        history, seed=0, n_bootstrap=0, calibration=lift_tests(history, truth, tids=("tv",))
+    )
     assert cal.touchpoints["tv"].diagnostics["identified_by"] == "lift tests"
     assert cal.touchpoints["tv"].curve.params["beta"] > 0
     assert cal.touchpoints["social"].curve.params["beta"] == 0.0
@@ -202,8 +243,9 @@ def test_constant_spend_touchpoint_gets_its_beta_from_its_test():
     marginal ROI error -25% to +18% (seed 6: +18%); before the tested touchpoint was exempted
     from the ridge and the pooling of marginal ROIs it was -26% to -46%, shrunk towards the
     others. Tolerance ``CONSTANT_TOLERANCE`` = 30%."""
-    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)},
-                                noise=0.03)
+    history, truth = make_world(
+        seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)}, noise=0.03
+    )
     plain = fit_model(history, seed=0, n_bootstrap=0)
     assert plain.touchpoints["search"].curve.params["beta"] == 0.0
     tests = lift_tests(history, truth, tids=("search",))
@@ -226,16 +268,18 @@ def test_draws_of_a_tested_touchpoint_carry_the_tests_standard_error():
     the same test and the ratio is 0.03
     (the test fails): the draws then claim to know search's effect 30 times better than the
     experiment measured it."""
-    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)},
-                                noise=0.03)
+    history, truth = make_world(
+        seed=SEED, truth=TRUTH, extra={"search": np.full(156, 20000.0)}, noise=0.03
+    )
     tests = lift_tests(history, truth, tids=("search",))
     t = tests[0]
     x = history.frame["search"].to_numpy()
     d = t.delta(len(x))
     ratios = {}
     for perturb in (True, False):
-        m = fit_model(history, seed=0, n_bootstrap=100, calibration=tests,
-                      bootstrap_perturb=perturb)
+        m = fit_model(
+            history, seed=0, n_bootstrap=100, calibration=tests, bootstrap_perturb=perturb
+        )
         lifts = [true_lift(r, x, d) for r in m.touchpoints["search"].draw_responses()]
         assert len(lifts) == 100
         ratios[perturb] = float(np.std(lifts, ddof=1)) / t.kpi_lift_se
@@ -246,11 +290,19 @@ def test_draws_of_a_tested_touchpoint_carry_the_tests_standard_error():
 def test_touchpoint_without_spend_cannot_be_kept():
     """No spend in any week: no curve scale to fit (it is relative to the mean spend), so its
     test is reported, not used."""
-    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.zeros(156)},
-                                noise=0.03)
+    history, truth = make_world(seed=SEED, truth=TRUTH, extra={"search": np.zeros(156)}, noise=0.03)
     x = history.frame["search"].to_numpy()
-    t = LiftTest("search", str(history.frame.index[40].date()), str(history.frame.index[43].date()),
-                 40, 43, 24000.0, 30000.0, 3000.0, row=2)
+    t = LiftTest(
+        "search",
+        str(history.frame.index[40].date()),
+        str(history.frame.index[43].date()),
+        40,
+        43,
+        24000.0,
+        30000.0,
+        3000.0,
+        row=2,
+    )
     assert x.max() == 0
     cal = fit_model(history, seed=0, n_bootstrap=0, calibration=[t])
     assert cal.touchpoints["search"].curve.params["beta"] == 0.0
@@ -271,8 +323,11 @@ def _write(tmp_path, text: str):
 
 def test_read_calibration_ok(tmp_path, world):
     history, _, _ = world
-    p = _write(tmp_path, HEADER + "tv,2022-03-07,2022-03-28,48000,30000,3000\n"
-               "social,2022-06-06,2022-06-06,9000,5000,800\n")
+    p = _write(
+        tmp_path,
+        HEADER + "tv,2022-03-07,2022-03-28,48000,30000,3000\n"
+        "social,2022-06-06,2022-06-06,9000,5000,800\n",
+    )
     tests = read_calibration(p, history)
     assert [t.touchpoint for t in tests] == ["tv", "social"]
     assert tests[0].weeks == 4 and tests[0].row == 2
@@ -283,28 +338,57 @@ def test_read_calibration_ok(tmp_path, world):
 @pytest.mark.parametrize(
     ("text", "field", "words"),
     [
-        (HEADER + "radio,2022-03-07,2022-03-28,48000,30000,3000\n", "touchpoint",
-         ["row 2", "'radio'", "not a touchpoint"]),
-        (HEADER + "tv,2019-03-04,2019-03-25,48000,30000,3000\n", "start",
-         ["row 2", "2019-03-04", "outside the history"]),
-        (HEADER + "tv,2022-03-07,2030-01-07,48000,30000,3000\n", "end",
-         ["row 2", "2030-01-07", "outside the history"]),
-        (HEADER + "tv,2022-03-08,2022-03-28,48000,30000,3000\n", "start",
-         ["2022-03-08", "not one of the history's weeks"]),
+        (
+            HEADER + "radio,2022-03-07,2022-03-28,48000,30000,3000\n",
+            "touchpoint",
+            ["row 2", "'radio'", "not a touchpoint"],
+        ),
+        (
+            HEADER + "tv,2019-03-04,2019-03-25,48000,30000,3000\n",
+            "start",
+            ["row 2", "2019-03-04", "outside the history"],
+        ),
+        (
+            HEADER + "tv,2022-03-07,2030-01-07,48000,30000,3000\n",
+            "end",
+            ["row 2", "2030-01-07", "outside the history"],
+        ),
+        (
+            HEADER + "tv,2022-03-08,2022-03-28,48000,30000,3000\n",
+            "start",
+            ["2022-03-08", "not one of the history's weeks"],
+        ),
         (HEADER + "tv,2022-03-28,2022-03-07,48000,30000,3000\n", "start", ["after"]),
-        (HEADER + "tv,2022-03-07,2022-03-28,48000,30000,-3000\n", "kpi_lift_se",
-         ["row 2", "> 0", "-3000"]),
+        (
+            HEADER + "tv,2022-03-07,2022-03-28,48000,30000,-3000\n",
+            "kpi_lift_se",
+            ["row 2", "> 0", "-3000"],
+        ),
         (HEADER + "tv,2022-03-07,2022-03-28,48000,30000,0\n", "kpi_lift_se", ["> 0"]),
-        (HEADER + "tv,2022-03-07,2022-03-28,lots,30000,3000\n", "spend_delta",
-         ["not a finite number", "'lots'"]),
+        (
+            HEADER + "tv,2022-03-07,2022-03-28,lots,30000,3000\n",
+            "spend_delta",
+            ["not a finite number", "'lots'"],
+        ),
         (HEADER + "tv,2022-03-07,2022-03-28,0,30000,3000\n", "spend_delta", ["is 0"]),
         (HEADER + "tv,2022-03-07,2022-03-28,48000,,3000\n", "kpi_lift", ["missing"]),
-        ("touchpoint,start,end,spend_delta,kpi_lift\ntv,2022-03-07,2022-03-28,48000,30000\n",
-         "kpi_lift_se", ["no 'kpi_lift_se' column"]),
-        ("touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se,notes\n"
-         "tv,2022-03-07,2022-03-28,48000,30000,3000,x\n", "notes", ["unknown column"]),
-        ("touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se,kpi\n"
-         "tv,2022-03-07,2022-03-28,48000,30000,3000,profit\n", "kpi", ["unknown KPI 'profit'"]),
+        (
+            "touchpoint,start,end,spend_delta,kpi_lift\ntv,2022-03-07,2022-03-28,48000,30000\n",
+            "kpi_lift_se",
+            ["no 'kpi_lift_se' column"],
+        ),
+        (
+            "touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se,notes\n"
+            "tv,2022-03-07,2022-03-28,48000,30000,3000,x\n",
+            "notes",
+            ["unknown column"],
+        ),
+        (
+            "touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se,kpi\n"
+            "tv,2022-03-07,2022-03-28,48000,30000,3000,profit\n",
+            "kpi",
+            ["unknown KPI 'profit'"],
+        ),
         (HEADER, None, ["no lift tests"]),
         ("", None, ["empty"]),
     ],
@@ -345,19 +429,48 @@ def test_missing_calibration_file(tmp_path, world):
 def test_cli_fit_calibration_writes_diagnostics(tmp_path, world):
     history, _, tests = world
     journey = tmp_path / "journey.yaml"
-    journey.write_text(yaml.safe_dump({"kpi": "revenue", "touchpoints": [
-        {"id": "tv", "stage": "awareness"}, {"id": "social", "stage": "consideration"},
-        {"id": "search", "stage": "consideration"}]}, sort_keys=False))
+    journey.write_text(
+        yaml.safe_dump(
+            {
+                "kpi": "revenue",
+                "touchpoints": [
+                    {"id": "tv", "stage": "awareness"},
+                    {"id": "social", "stage": "consideration"},
+                    {"id": "search", "stage": "consideration"},
+                ],
+            },
+            sort_keys=False,
+        )
+    )
     hist = tmp_path / "history.csv"
     history.frame.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")).to_csv(
-        hist, index=False)
+        hist, index=False
+    )
     lifts = tmp_path / "lifts.csv"
-    lifts.write_text(HEADER + "".join(
-        f"{t.touchpoint},{t.start},{t.end},{t.spend_delta!r},{t.kpi_lift!r},{t.kpi_lift_se!r}\n"
-        for t in tests))
+    lifts.write_text(
+        HEADER
+        + "".join(
+            f"{t.touchpoint},{t.start},{t.end},{t.spend_delta!r},{t.kpi_lift!r},{t.kpi_lift_se!r}\n"
+            for t in tests
+        )
+    )
     out = tmp_path / "model.json"
-    r = CliRunner().invoke(cli, ["fit", "--journey", str(journey), "--history", str(hist),
-                                 "--calibration", str(lifts), "--bootstrap", "3", "-o", str(out)])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "fit",
+            "--journey",
+            str(journey),
+            "--history",
+            str(hist),
+            "--calibration",
+            str(lifts),
+            "--bootstrap",
+            "3",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "calibration: 2 of 2 lift test(s) used" in r.output
     assert "--robust mean" in r.output  # the hint to plan on the draws
@@ -373,15 +486,29 @@ def test_cli_fit_calibration_writes_diagnostics(tmp_path, world):
     assert [t["touchpoint"] for t in cal["tests"]] == ["tv", "social"]
     assert all("z" in t and "model_lift" in t for t in cal["tests"])
     # the same fit through the API gives the same model
-    direct = fit_model(read_history(hist, read_journey(journey)), seed=0, n_bootstrap=3,
-                       calibration=lifts)
+    direct = fit_model(
+        read_history(hist, read_journey(journey)), seed=0, n_bootstrap=3, calibration=lifts
+    )
     assert direct.diagnostics["calibration"]["tests"][0]["model_lift"] == pytest.approx(
-        cal["tests"][0]["model_lift"], rel=1e-12)
+        cal["tests"][0]["model_lift"], rel=1e-12
+    )
 
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "radio,2022-03-07,2022-03-28,48000,30000,3000\n")
-    r = CliRunner().invoke(cli, ["fit", "--journey", str(journey), "--history", str(hist),
-                                 "--calibration", str(bad), "-o", str(tmp_path / "m2.json")])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "fit",
+            "--journey",
+            str(journey),
+            "--history",
+            str(hist),
+            "--calibration",
+            str(bad),
+            "-o",
+            str(tmp_path / "m2.json"),
+        ],
+    )
     assert r.exit_code != 0
     assert "radio" in r.output and "Traceback" not in r.output
 
@@ -400,11 +527,21 @@ def _simulated_tests(history: History, truth, n_per_tp: int, seed: int) -> list[
         for _ in range(n_per_tp):
             first = int(rng.integers(0, n - 3))
             d = np.zeros(n)
-            d[first:first + 4] = 0.3 * x.mean()
+            d[first : first + 4] = 0.3 * x.mean()
             lift = true_lift(tp, x, d)
             se = 0.1 * abs(lift)
-            out.append(LiftTest(tid, dates[first], dates[first + 3], first, first + 3,
-                                float(d.sum()), lift + float(rng.normal(0.0, se)), se))
+            out.append(
+                LiftTest(
+                    tid,
+                    dates[first],
+                    dates[first + 3],
+                    first,
+                    first + 3,
+                    float(d.sum()),
+                    lift + float(rng.normal(0.0, se)),
+                    se,
+                )
+            )
     return out
 
 
@@ -428,20 +565,25 @@ def test_robust_plan_on_a_calibrated_fit_captures_the_uplift(tmp_path):
     tests = _simulated_tests(history, world.truth, 3, seed=2)
     means = history.spend.mean()
     budget = 13 * float(means.sum())
-    sc = scenario_from_dict({"name": "mean budget", "model": "-", "horizon_weeks": 13,
-                             "budget": budget})
+    sc = scenario_from_dict(
+        {"name": "mean budget", "model": "-", "horizon_weeks": 13, "budget": budget}
+    )
 
     def true_kpi(plan_or_spend) -> float:
-        spend = (plan_or_spend if isinstance(plan_or_spend, dict)
-                 else {li.id: li.spend for li in plan_or_spend.line_items})
+        spend = (
+            plan_or_spend
+            if isinstance(plan_or_spend, dict)
+            else {li.id: li.spend for li in plan_or_spend.line_items}
+        )
         return sum(float(world.truth.touchpoints[t].horizon_kpi(s, 13)) for t, s in spend.items())
 
     best = true_kpi(allocate(sc, world.truth))
     hist = true_kpi({t: budget * float(means[t]) / float(means.sum()) for t in means.index})
     captured = {}
     for perturb in (True, False):
-        model = fit_model(history, seed=0, n_bootstrap=20, calibration=tests,
-                          bootstrap_perturb=perturb)
+        model = fit_model(
+            history, seed=0, n_bootstrap=20, calibration=tests, bootstrap_perturb=perturb
+        )
         captured[perturb] = (true_kpi(robust_plan(sc, model)) - hist) / (best - hist)
     assert captured[True] >= 0.90, captured
     assert captured[True] >= captured[False] + 0.10, captured

@@ -43,7 +43,15 @@ def test_optimize_json_follows_contract_6(world):
     r = run("optimize", world["scenario"], "--format", "json")
     assert r.exit_code == 0, r.stderr
     plan = json.loads(r.stdout)  # stdout holds the JSON alone
-    for key in ("scenario", "status", "objective", "total_spend", "total_kpi", "line_items", "constraints"):
+    for key in (
+        "scenario",
+        "status",
+        "objective",
+        "total_spend",
+        "total_kpi",
+        "line_items",
+        "constraints",
+    ):
         assert key in plan
     assert plan["status"] == "optimal"
     items = plan["line_items"]
@@ -100,7 +108,9 @@ def test_compare_side_by_side(world):
 
 def test_sweep_json_points(world, tmp_path):
     png = tmp_path / "f.png"
-    r = run("sweep", world["scenario"], "--budgets", "0:2000000:5", "--format", "json", "--plot", png)
+    r = run(
+        "sweep", world["scenario"], "--budgets", "0:2000000:5", "--format", "json", "--plot", png
+    )
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert [p["budget"] for p in data["points"]] == [0, 500000, 1000000, 1500000, 2000000]

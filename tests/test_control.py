@@ -53,15 +53,27 @@ def test_read_actuals(world, tmp_path):
     assert a.weeks == 3 and list(a.weekly["tv"]) == [15.0, 0.0, 10.0]
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("date,channel,spend\n2025-01-06,tv,1\n", "needs columns date, touchpoint, spend"),
-    ("date,touchpoint,spend\n06/01/2025,tv,1\n", "expected an ISO date (YYYY-MM-DD), got '06/01/2025' in row 2"),
-    ("date,touchpoint,spend\n2025-01-06,tv,-5\n", "non-negative number, got '-5' in row 2"),
-    ("date,touchpoint,spend\n2025-01-06,tv,12k\n", "got '12k' in row 2"),
-    ("date,touchpoint,spend\n2025-01-06,tvv,1\n", "unknown touchpoint 'tvv' in row 2 (did you mean 'tv'?)"),
-    ("date,touchpoint,spend\n2025-01-06,tv,1\n2025-01-10,tv,1\n", "not a whole number of weeks"),
-    ("date,touchpoint,spend\n", "has no rows"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("date,channel,spend\n2025-01-06,tv,1\n", "needs columns date, touchpoint, spend"),
+        (
+            "date,touchpoint,spend\n06/01/2025,tv,1\n",
+            "expected an ISO date (YYYY-MM-DD), got '06/01/2025' in row 2",
+        ),
+        ("date,touchpoint,spend\n2025-01-06,tv,-5\n", "non-negative number, got '-5' in row 2"),
+        ("date,touchpoint,spend\n2025-01-06,tv,12k\n", "got '12k' in row 2"),
+        (
+            "date,touchpoint,spend\n2025-01-06,tvv,1\n",
+            "unknown touchpoint 'tvv' in row 2 (did you mean 'tv'?)",
+        ),
+        (
+            "date,touchpoint,spend\n2025-01-06,tv,1\n2025-01-10,tv,1\n",
+            "not a whole number of weeks",
+        ),
+        ("date,touchpoint,spend\n", "has no rows"),
+    ],
+)
 def test_bad_actuals_are_located(tmp_path, text, needle):
     p = tmp_path / "a.csv"
     p.write_text(text)
@@ -81,11 +93,15 @@ def test_track_against_the_plan_to_date(world):
     tv = by["tv"]
     planned = world["plan"].item("tv").spend
     assert tv.planned_to_date == pytest.approx(planned * 4 / 13, abs=0.01)
-    assert tv.actual == 240_000 and tv.variance == pytest.approx(240_000 - planned * 4 / 13, abs=0.01)
+    assert tv.actual == 240_000 and tv.variance == pytest.approx(
+        240_000 - planned * 4 / 13, abs=0.01
+    )
     assert tv.variance_pct == pytest.approx(tv.variance / tv.planned_to_date)
     assert tv.status == "over" and by["email"].status == "under"
     assert tv.projected_spend == pytest.approx(240_000 / 4 * 13)
-    assert tv.projected_kpi == pytest.approx(float(world["m"].touchpoints["tv"].horizon_kpi(780_000, 13)))
+    assert tv.projected_kpi == pytest.approx(
+        float(world["m"].touchpoints["tv"].horizon_kpi(780_000, 13))
+    )
     assert tv.planned_kpi == pytest.approx(world["plan"].item("tv").kpi, rel=1e-9)
     assert t.total.planned_to_date == pytest.approx(400_000, abs=0.05)
     assert t.total.actual == 384_000 and t.total.status == "on plan"  # -4%, inside the 10% band
@@ -102,9 +118,13 @@ def test_track_against_the_plan_to_date(world):
 def test_cli_track_from_a_file_and_from_the_ledger(world, tmp_path):
     led = tmp_path / "ledger.sqlite"
     plan_file = tmp_path / "plan.json"
-    r = run("optimize", world["scenario"], "--format", "json", "-o", plan_file, "--ledger", led, "-q")
+    r = run(
+        "optimize", world["scenario"], "--format", "json", "-o", plan_file, "--ledger", led, "-q"
+    )
     assert r.exit_code == 0, r.stderr
-    r = run("track", plan_file, world["actuals"], "--scenario", world["scenario"], "--format", "json")
+    r = run(
+        "track", plan_file, world["actuals"], "--scenario", world["scenario"], "--format", "json"
+    )
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["weeks_elapsed"] == 4 and d["total"]["actual"] == 384_000
@@ -118,8 +138,16 @@ def test_cli_track_from_a_file_and_from_the_ledger(world, tmp_path):
     assert r.exit_code == 0 and "over" in r.stdout and "KPI projections are left out" in r.stdout
     r = run("track", tmp_path / "nope.json", world["actuals"])
     assert r.exit_code == 2 and "the plan file does not exist" in r.stderr
-    r = run("compare", world["scenario"], world["scenario"], "--format", "json", "-o",
-            tmp_path / "c.json", "--no-ledger")
+    r = run(
+        "compare",
+        world["scenario"],
+        world["scenario"],
+        "--format",
+        "json",
+        "-o",
+        tmp_path / "c.json",
+        "--no-ledger",
+    )
     r = run("track", tmp_path / "c.json", world["actuals"])
     assert r.exit_code == 2 and "expected one plan" in r.stderr
 
@@ -139,8 +167,9 @@ def test_replan_reduces_every_rule_by_the_spend_to_date(world):
     assert cyc["tv"]["total"] <= 600_000 + 0.01
     tot_aw = cyc["tv"]["total"]
     assert tot_aw >= 0.1 * 1_300_000 - 0.05  # the awareness share floor, over the whole cycle
-    assert r.kpi_to_date == pytest.approx(sum(
-        float(world["m"].touchpoints[t].horizon_kpi(s, 4)) for t, s in r.spent.items()))
+    assert r.kpi_to_date == pytest.approx(
+        sum(float(world["m"].touchpoints[t].horizon_kpi(s, 4)) for t, s in r.spent.items())
+    )
     assert "less 240,000 already spent" in p.constraint("tp_max__tv").label
 
 
@@ -172,8 +201,18 @@ def test_replan_errors(world):
 
 def test_cli_replan(world, tmp_path):
     led = tmp_path / "ledger.sqlite"
-    r = run("replan", world["scenario"], "--actuals", world["actuals"], "--weeks-elapsed", "4",
-            "--format", "json", "--ledger", led)
+    r = run(
+        "replan",
+        world["scenario"],
+        "--actuals",
+        world["actuals"],
+        "--weeks-elapsed",
+        "4",
+        "--format",
+        "json",
+        "--ledger",
+        led,
+    )
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["horizon_weeks"] == 9 and d["total_spend"] == pytest.approx(916_000, abs=0.01)

@@ -126,13 +126,20 @@ def test_sweep_on_two_workers_is_the_in_process_sweep(cluster, base):
 def test_bootstrap_fit_on_workers_is_the_in_process_fit(cluster, history):
     here = fit_model(history, seed=5, n_bootstrap=9)
     stages = []
-    there = fit_model(history, seed=5, n_bootstrap=9, executor=cluster,
-                      progress=lambda st, d, n: stages.append((st, d, n)))
+    there = fit_model(
+        history,
+        seed=5,
+        n_bootstrap=9,
+        executor=cluster,
+        progress=lambda st, d, n: stages.append((st, d, n)),
+    )
     assert model_to_json(there) == model_to_json(here)
     for tid, tp in here.touchpoints.items():
         # draws may differ in family (bootstrap shape search), so compare them as records
         a = [(s.family, tuple(s.params.items()), ad.decay) for s, ad in tp.draws]
-        b = [(s.family, tuple(s.params.items()), ad.decay) for s, ad in there.touchpoints[tid].draws]
+        b = [
+            (s.family, tuple(s.params.items()), ad.decay) for s, ad in there.touchpoints[tid].draws
+        ]
         assert a == b  # bit for bit: floats compared exactly
     assert ("bootstrap", 9, 9) in stages
     # a draw's randomness comes from its index alone: the first draws do not depend on how many
@@ -145,8 +152,9 @@ def test_scenario_set_on_workers_is_the_in_process_comparison(cluster):
     scenarios = load_scenarios(sorted(SCENARIOS.glob("*.yaml")))
     here = compare_scenarios(scenarios)
     names = []
-    there = compare_scenarios(scenarios, executor=cluster,
-                              progress=lambda d, n, name: names.append(name))
+    there = compare_scenarios(
+        scenarios, executor=cluster, progress=lambda d, n, name: names.append(name)
+    )
     assert [bare(p) for p in there.plans] == [bare(p) for p in here.plans]
     assert there.costs == here.costs
     assert sorted(names) == sorted(sc.name for sc in scenarios)
@@ -158,16 +166,41 @@ def test_compare_and_sweep_commands_on_an_existing_scheduler(cluster, tmp_path, 
     local = run("compare", *files, "--format", "json", "--no-ledger", "-q")
     remote = run("compare", *files, "--format", "json", "--no-ledger", "-q", "--scheduler", address)
     assert local.exit_code == remote.exit_code == 0, remote.output
-    strip = lambda text: json.dumps([{k: v for k, v in p.items() if "seconds" not in k}  # noqa: E731
-                                     for p in json.loads(text)["scenarios"]])
+
+    def strip(text):
+        return json.dumps(
+            [
+                {k: v for k, v in p.items() if "seconds" not in k}  # noqa: E731
+                for p in json.loads(text)["scenarios"]
+            ]
+        )
+
     assert strip(remote.stdout) == strip(local.stdout)
     # the ledger stays on the client, and records the plans computed on the cluster
     monkeypatch.setenv("BUDGETOPT_SCHEDULER", address)  # the environment names the scheduler
     led = tmp_path / "ledger.sqlite"
-    swept = run("sweep", files[0], "--budgets", "2000000:12000000:30", "--format", "json",
-                "--ledger", str(led))
-    here = run("sweep", files[0], "--budgets", "2000000:12000000:30", "--format", "json",
-               "--no-ledger", "--jobs", "1", env={"BUDGETOPT_SCHEDULER": ""})
+    swept = run(
+        "sweep",
+        files[0],
+        "--budgets",
+        "2000000:12000000:30",
+        "--format",
+        "json",
+        "--ledger",
+        str(led),
+    )
+    here = run(
+        "sweep",
+        files[0],
+        "--budgets",
+        "2000000:12000000:30",
+        "--format",
+        "json",
+        "--no-ledger",
+        "--jobs",
+        "1",
+        env={"BUDGETOPT_SCHEDULER": ""},
+    )
     assert swept.exit_code == here.exit_code == 0, swept.output
     assert f"running on the Dask scheduler at {address}" in swept.stderr
     assert json.loads(swept.stdout) == json.loads(here.stdout)
@@ -196,13 +229,25 @@ def two_markets(tmp_path: Path) -> Path:
     return path
 
 
-def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market(
-        cluster, tmp_path):
+def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market(cluster, tmp_path):
     hist = two_markets(tmp_path)
     journey = SAMPLE / "journey.yaml"
     out = tmp_path / "models"
-    res = run("fit", "--journey", str(journey), "--history", str(hist), "--by-market", "-o",
-              str(out), "--bootstrap", "4", "-q", "--scheduler", cluster.client.scheduler.address)
+    res = run(
+        "fit",
+        "--journey",
+        str(journey),
+        "--history",
+        str(hist),
+        "--by-market",
+        "-o",
+        str(out),
+        "--bootstrap",
+        "4",
+        "-q",
+        "--scheduler",
+        cluster.client.scheduler.address,
+    )
     assert res.exit_code == 0, res.output
     index = json.loads((out / "markets.json").read_text())
     assert sorted(index["markets"]) == ["north", "south"]
@@ -213,9 +258,19 @@ def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market
     # the markets differ, so the models do
     assert (out / "north.json").read_text() != (out / "south.json").read_text()
     # a plain fit of a file with several markets says to use --by-market
-    plain = run("fit", "--journey", str(journey), "--history", str(hist), "-o",
-                str(tmp_path / "m.json"), "-q")
-    assert plain.exit_code == 2 and "--by-market" in plain.stderr and "Traceback" not in plain.output
+    plain = run(
+        "fit",
+        "--journey",
+        str(journey),
+        "--history",
+        str(hist),
+        "-o",
+        str(tmp_path / "m.json"),
+        "-q",
+    )
+    assert (
+        plain.exit_code == 2 and "--by-market" in plain.stderr and "Traceback" not in plain.output
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,8 +292,14 @@ def test_the_scheduler_from_the_environment_with_a_shorter_timeout():
     address = f"tcp://127.0.0.1:{free_port()}"
     files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:1]]
     t0 = time.perf_counter()
-    res = run("sweep", *files, "--budgets", "1000000:2000000:3", "--no-ledger",
-              env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"})
+    res = run(
+        "sweep",
+        *files,
+        "--budgets",
+        "1000000:2000000:3",
+        "--no-ledger",
+        env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"},
+    )
     assert res.exit_code == 2 and address in res.stderr and "Traceback" not in res.output
     assert time.perf_counter() - t0 < 5
 
@@ -258,7 +319,9 @@ def daily(tmp_path_factory):
     for m in ("east", "west"):
         f = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "market": m})
         for t in journey.touchpoints:
-            f[t.spend_column] = np.round(rng.gamma(2.0, 500.0, len(days)) * (rng.random(len(days)) > 0.2), 2)
+            f[t.spend_column] = np.round(
+                rng.gamma(2.0, 500.0, len(days)) * (rng.random(len(days)) > 0.2), 2
+            )
         f["revenue"] = np.round(rng.normal(50_000, 5_000, len(days)), 2)
         f["price_index"] = np.round(rng.normal(1.0, 0.03, len(days)), 4)
         frames.append(f)
@@ -266,8 +329,12 @@ def daily(tmp_path_factory):
     wide.to_csv(root / "wide.csv", index=False)
     wide.to_parquet(root / "wide.parquet", row_group_size=200)
     spend_cols = [t.spend_column for t in journey.touchpoints]
-    long = wide.melt(id_vars=["date", "market", "revenue", "price_index"], value_vars=spend_cols,
-                     var_name="touchpoint", value_name="spend")
+    long = wide.melt(
+        id_vars=["date", "market", "revenue", "price_index"],
+        value_vars=spend_cols,
+        var_name="touchpoint",
+        value_name="spend",
+    )
     long.to_csv(root / "long.csv", index=False)
     return {"root": root, "wide": wide, "journey": journey}
 
@@ -279,8 +346,9 @@ def reference_weekly(wide: pd.DataFrame, journey, by_market: bool) -> pd.DataFra
     d["week"] = pd.to_datetime(d["date"]).dt.to_period("W-SUN").dt.start_time
     keys = ["market", "week"] if by_market else ["week"]
     spend_cols = [t.spend_column for t in journey.touchpoints]
-    agg = d.groupby(keys).agg({**dict.fromkeys(spend_cols, "sum"), "revenue": "sum",
-                               "price_index": "mean"})
+    agg = d.groupby(keys).agg(
+        {**dict.fromkeys(spend_cols, "sum"), "revenue": "sum", "price_index": "mean"}
+    )
     ndays = d.groupby(keys)["date"].nunique()
     agg = agg[ndays == 7].reset_index()
     agg["date"] = agg.pop("week").dt.strftime("%Y-%m-%d")
@@ -292,8 +360,16 @@ def reference_weekly(wide: pd.DataFrame, journey, by_market: bool) -> pd.DataFra
 def test_daily_history_aggregates_to_the_weekly_one(daily, name, by_market, tmp_path):
     journey = daily["journey"]
     out = tmp_path / "weekly.csv"
-    args = ["aggregate", str(daily["root"] / name), "--journey", str(SAMPLE / "journey.yaml"),
-            "-o", str(out), "--blocksize", "100KB"] + (["--by-market"] if by_market else [])
+    args = [
+        "aggregate",
+        str(daily["root"] / name),
+        "--journey",
+        str(SAMPLE / "journey.yaml"),
+        "-o",
+        str(out),
+        "--blocksize",
+        "100KB",
+    ] + (["--by-market"] if by_market else [])
     res = run(*args)
     assert res.exit_code == 0, res.output
     assert "left out" in res.stderr and "2024-01-01" in res.stderr and "2025-02-03" in res.stderr
@@ -303,8 +379,9 @@ def test_daily_history_aggregates_to_the_weekly_one(daily, name, by_market, tmp_
     if by_market:
         assert list(got["market"]) == list(ref["market"])
     for c in [*[t.spend_column for t in journey.touchpoints], "revenue", "price_index"]:
-        np.testing.assert_allclose(got[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9,
-                                   err_msg=c)
+        np.testing.assert_allclose(
+            got[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9, err_msg=c
+        )
     # and it is a history the fit reads as it is
     if by_market:
         hs = read_market_histories(out, journey)
@@ -316,14 +393,22 @@ def test_daily_history_aggregates_to_the_weekly_one(daily, name, by_market, tmp_
 def test_aggregation_on_the_cluster_and_a_missing_day(cluster, daily, tmp_path):
     journey = daily["journey"]
     here = aggregate_daily(daily["root"] / "wide.parquet", journey, by_market=True)
-    there = aggregate_daily(daily["root"] / "wide.parquet", journey, by_market=True,
-                            scheduler=cluster.client.get)
+    there = aggregate_daily(
+        daily["root"] / "wide.parquet", journey, by_market=True, scheduler=cluster.client.get
+    )
     pd.testing.assert_frame_equal(here.frame, there.frame, check_exact=False, rtol=1e-12)
     holed = daily["wide"]
     holed = holed[~((holed["market"] == "west") & (holed["date"] == "2024-06-12"))]
     holed.to_csv(tmp_path / "holed.csv", index=False)
-    res = run("aggregate", str(tmp_path / "holed.csv"), "--journey", str(SAMPLE / "journey.yaml"),
-              "-o", str(tmp_path / "w.csv"), "--by-market")
+    res = run(
+        "aggregate",
+        str(tmp_path / "holed.csv"),
+        "--journey",
+        str(SAMPLE / "journey.yaml"),
+        "-o",
+        str(tmp_path / "w.csv"),
+        "--by-market",
+    )
     assert res.exit_code == 2 and "'west'" in res.stderr and "2024-06-10" in res.stderr
     assert "6 of its 7 days" in res.stderr and not (tmp_path / "w.csv").exists()
 
@@ -378,8 +463,12 @@ def test_a_server_that_is_not_a_dask_scheduler_is_a_clear_error(reply):
     files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:2]]
     try:
         t0 = time.perf_counter()
-        res = run("compare", *files, "--no-ledger",
-                  env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"})
+        res = run(
+            "compare",
+            *files,
+            "--no-ledger",
+            env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"},
+        )
         elapsed = time.perf_counter() - t0
     finally:
         srv.close()
@@ -399,13 +488,22 @@ def test_plan_uncertainty_on_the_cluster_equals_in_process(cluster):
     from optimizer.workflow.robust import plan_uncertainty
     from tests.factories import tiny_model_with_draws
 
-    sc = scenario_from_dict({"name": "base", "model": "m", "horizon_weeks": 13, "budget": 1_300_000,
-                             "touchpoints": {"tv": {"max": 900_000}}})
+    sc = scenario_from_dict(
+        {
+            "name": "base",
+            "model": "m",
+            "horizon_weeks": 13,
+            "budget": 1_300_000,
+            "touchpoints": {"tv": {"max": 900_000}},
+        }
+    )
     model = model_from_dict(tiny_model_with_draws(7))
     plan = allocate(sc, model)
     seen: list[int] = []
     here = plan_uncertainty(sc, model, plan)
-    there = plan_uncertainty(sc, model, plan, executor=cluster, progress=lambda d, n: seen.append(d))
+    there = plan_uncertainty(
+        sc, model, plan, executor=cluster, progress=lambda d, n: seen.append(d)
+    )
     assert there.to_dict() == here.to_dict()  # bit for bit
     # progress counts the 7 joint draws and, for the value of information, 3 touchpoints x 7
     assert there.solved == 7 and seen[-1] == 7 + 3 * 7 + 4  # + the 1 + 3 expected-KPI plans

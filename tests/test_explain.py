@@ -78,8 +78,15 @@ def reproduces(claim, actual, rel=0.01, floor=1.0):
 def test_every_line_item_has_the_role_the_world_was_built_for(world):
     _, _, _, e = world
     roles = {it.id: it.role for it in e.items}
-    assert roles == {"tv": CAPPED, "print": UNFUNDED, "search": INTERIOR, "social": CAPPED,
-                     "video": CAPPED, "events": INTERIOR, "email": HELD_UP}
+    assert roles == {
+        "tv": CAPPED,
+        "print": UNFUNDED,
+        "search": INTERIOR,
+        "social": CAPPED,
+        "video": CAPPED,
+        "events": INTERIOR,
+        "email": HELD_UP,
+    }
 
 
 def test_unfunded_line_item_names_the_hurdle_and_its_first_dollar_return(world):
@@ -139,8 +146,10 @@ def test_marginal_rois_match_central_differences_of_the_curve(world):
             assert it.roi == pytest.approx(it.kpi / it.spend, rel=1e-12)
     pr = e.item("print")
     h = 1e-2
-    fd = (float(model.touchpoints["print"].horizon_kpi(2 * h, 13))
-          - float(model.touchpoints["print"].horizon_kpi(0.0, 13))) / (2 * h)
+    fd = (
+        float(model.touchpoints["print"].horizon_kpi(2 * h, 13))
+        - float(model.touchpoints["print"].horizon_kpi(0.0, 13))
+    ) / (2 * h)
     assert pr.first_dollar_roi == pytest.approx(fd, rel=1e-6)
 
 
@@ -161,8 +170,9 @@ def test_naive_numbers_are_the_curve_alone(world):
                 continue
             naive = float(tp.horizon_kpi(mv.target, 13) - tp.horizon_kpi(it.spend, 13))
             assert mv.naive_kpi == pytest.approx(naive, rel=1e-9, abs=1e-6)
-            assert mv.naive_net == pytest.approx(naive - it.hurdle * (mv.target - it.spend),
-                                                 rel=1e-9, abs=1e-6)
+            assert mv.naive_net == pytest.approx(
+                naive - it.hurdle * (mv.target - it.spend), rel=1e-9, abs=1e-6
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,19 +207,24 @@ def test_constraint_claims_reproduce_by_re_solving(world):
     assert f"would add about {fmt_amount(budget.resolved)} revenue" in budget.sentence
 
     tv = e.constraint("tp_max__tv")
-    reproduces(tv.resolved, resolve(with_rule(sc, "tv", TouchpointRule(max=310_000)), model)
-               .total_kpi - base)
+    reproduces(
+        tv.resolved,
+        resolve(with_rule(sc, "tv", TouchpointRule(max=310_000)), model).total_kpi - base,
+    )
     assert tv.sentence.startswith("Raising the tv maximum (300,000) by 10,000 would add about")
 
     lock = e.constraint("tp_lock__email")
-    reproduces(lock.resolved, resolve(with_rule(sc, "email", TouchpointRule(lock=240_000)), model)
-               .total_kpi - base)
+    reproduces(
+        lock.resolved,
+        resolve(with_rule(sc, "email", TouchpointRule(lock=240_000)), model).total_kpi - base,
+    )
     assert f"costs about {fmt_amount(lock.resolved)} revenue per 10,000 locked" in lock.sentence
 
     grp = e.constraint("group_max__digital")
     groups = {"digital": GroupRule(members=("social", "video"), max=360_000)}
-    reproduces(grp.resolved, resolve(sc.model_copy(update={"groups": groups}), model).total_kpi
-               - base)
+    reproduces(
+        grp.resolved, resolve(sc.model_copy(update={"groups": groups}), model).total_kpi - base
+    )
     # the shadow price is the first-order estimate of the same thing
     for c in (budget, tv, lock, grp):
         assert c.estimate == pytest.approx(abs(c.shadow_price) * c.step)
@@ -238,7 +253,7 @@ def test_role_ranges_hold_where_they_say(world):
 def test_ladder_increments_sum_to_each_line_item_and_the_plan(world):
     _, _, plan, e = world
     lad = e.ladder
-    above = lad.steps[:lad.cutoff]
+    above = lad.steps[: lad.cutoff]
     for it in e.items:
         mine = [s for s in above if s.item == it.id]
         assert sum(s.amount for s in mine) == pytest.approx(it.spend, abs=0.01)
@@ -246,7 +261,7 @@ def test_ladder_increments_sum_to_each_line_item_and_the_plan(world):
         if it.spend > 0:
             assert len(mine) >= 10
         # nothing of a line item's plan spend lies below the line or among the blocked
-        for s in (*lad.steps[lad.cutoff:], *lad.blocked):
+        for s in (*lad.steps[lad.cutoff :], *lad.blocked):
             if s.item == it.id:
                 assert s.spend_from >= it.spend - 0.01
     assert sum(s.amount for s in above) == pytest.approx(plan.total_spend, abs=0.01)
@@ -260,14 +275,14 @@ def test_the_cut_off_line_sits_where_the_budget_runs_out(world):
     assert plan.total_spend == pytest.approx(B, abs=0.01)
     assert lad.steps[lad.cutoff - 1].cumulative_spend == pytest.approx(B, abs=0.01)
     assert lad.steps[lad.cutoff].cumulative_spend > B + 1
-    assert all(s.status in ("committed", "funded") for s in lad.steps[:lad.cutoff])
-    assert all(s.status == "unfunded" for s in lad.steps[lad.cutoff:])
+    assert all(s.status in ("committed", "funded") for s in lad.steps[: lad.cutoff])
+    assert all(s.status == "unfunded" for s in lad.steps[lad.cutoff :])
     # committed first (the email lock), then by return; the line separates returns
     statuses = [s.status for s in lad.steps]
     assert statuses.index("funded") == statuses.count("committed")
     assert {s.item for s in lad.steps if s.status == "committed"} == {"email"}
-    discretionary = [s.rank_return for s in lad.steps[:lad.cutoff] if s.status == "funded"]
-    assert min(discretionary) >= max(s.rank_return for s in lad.steps[lad.cutoff:])
+    discretionary = [s.rank_return for s in lad.steps[: lad.cutoff] if s.status == "funded"]
+    assert min(discretionary) >= max(s.rank_return for s in lad.steps[lad.cutoff :])
     assert min(discretionary) >= e.hurdle * (1 - 5e-3)
     # what a rule keeps out would clear the hurdle
     assert {s.item for s in lad.blocked} == {"social", "video"}
@@ -345,8 +360,9 @@ def test_min_if_funded_not_worth_the_minimum():
 def test_at_the_optimum_no_forced_move_gains(tmp_path):
     """Tiny world: every line item at the hurdle, so forcing any of them either way loses."""
     w = write_tiny_world(tmp_path / "t")
-    sc = scenario_from_dict({"name": "tiny", "model": str(w["model"]), "horizon_weeks": 13,
-                             "budget": B})
+    sc = scenario_from_dict(
+        {"name": "tiny", "model": str(w["model"]), "horizon_weeks": 13, "budget": B}
+    )
     model = model_from_dict(TINY_MODEL)
     plan = allocate(sc, model, tolerance=EXPLAIN_TOLERANCE)
     e = explain(plan, sc, model, sweep_points=5, refine_steps=0, increment=20_000)
@@ -361,8 +377,15 @@ def test_at_the_optimum_no_forced_move_gains(tmp_path):
 
 
 def test_an_infeasible_plan_is_refused():
-    sc = scenario_from_dict({"name": "tight", "model": "m.json", "horizon_weeks": 13,
-                             "budget": 100_000, "touchpoints": {"email": {"lock": 200_000}}})
+    sc = scenario_from_dict(
+        {
+            "name": "tight",
+            "model": "m.json",
+            "horizon_weeks": 13,
+            "budget": 100_000,
+            "touchpoints": {"email": {"lock": 200_000}},
+        }
+    )
     model = model_from_dict(TINY_MODEL)
     plan = allocate(sc, model)
     with pytest.raises(InfeasibleError, match="infeasible"):
@@ -384,7 +407,8 @@ def test_json_view_is_plain_and_complete(world):
     assert "responses" not in back
     tv = next(it for it in back["items"] if it["id"] == "tv")
     assert tv["role"] == "capped" and tv["next"]["total_kpi"] == pytest.approx(
-        e.item("tv").next.total_kpi)
+        e.item("tv").next.total_kpi
+    )
 
 
 def test_markdown_pack_has_every_line_item_and_the_line(world):
@@ -403,8 +427,15 @@ def test_workbook_opens_and_its_totals_reconcile_with_the_plan(world, tmp_path):
     path = write_xlsx(e, tmp_path / "review.xlsx")
     assert explanation_xlsx(e) == path.read_bytes()  # deterministic bytes
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Line items", "Why", "Ladder", "Stages", "Constraints",
-                             "Frontier"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Line items",
+        "Why",
+        "Ladder",
+        "Stages",
+        "Constraints",
+        "Frontier",
+    ]
     ws = wb["Line items"]
     assert ws.freeze_panes == "B2"
     head = [c.value for c in ws[1]]
@@ -445,27 +476,43 @@ def test_cli_explain_writes_the_pack_and_reports_bad_input(tmp_path):
     last = tmp_path / "last.csv"
     last.write_text("id,spend\ntv,500000\nsearch,600000\nemail,200000\n")
     out = tmp_path / "review.json"
-    r = CliRunner().invoke(cli, ["explain", str(w["scenario"]), "-o", str(out), "--last-cycle",
-                                 str(last), "--sweep-points", "5"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "explain",
+            str(w["scenario"]),
+            "-o",
+            str(out),
+            "--last-cycle",
+            str(last),
+            "--sweep-points",
+            "5",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(out.read_text())
     assert d["format"] == "budgetopt.explanation"
-    assert {it["id"]: it["role"] for it in d["items"]} == {"tv": "interior", "search": "interior",
-                                                          "email": "interior"}
+    assert {it["id"]: it["role"] for it in d["items"]} == {
+        "tv": "interior",
+        "search": "interior",
+        "email": "interior",
+    }
     assert d["last_cycle_total"] == pytest.approx(1_300_000)
     assert len(d["frontier"]) == 5
     assert f"wrote {out}" in r.stderr
 
     bad = tmp_path / "bad.csv"
     bad.write_text("id,spend\ntvv,1000\n")
-    r = CliRunner().invoke(cli, ["explain", str(w["scenario"]), "-o", str(tmp_path / "x.md"),
-                                 "--last-cycle", str(bad)])
+    r = CliRunner().invoke(
+        cli, ["explain", str(w["scenario"]), "-o", str(tmp_path / "x.md"), "--last-cycle", str(bad)]
+    )
     assert r.exit_code == 2 and "bad.csv" in r.stderr and "did you mean 'tv'" in r.stderr
     assert "Traceback" not in r.output
 
     tight = w["scenario"].parent / "tight.yaml"
-    tight.write_text("name: tight\nextends: base.yaml\nbudget: 100000\n"
-                     "touchpoints: {email: {lock: 200000}}\n")
+    tight.write_text(
+        "name: tight\nextends: base.yaml\nbudget: 100000\ntouchpoints: {email: {lock: 200000}}\n"
+    )
     r = CliRunner().invoke(cli, ["explain", str(tight), "-o", str(tmp_path / "y.md")])
     assert r.exit_code == 3 and "infeasible" in r.stderr and "email lock" in r.stderr
     assert not (tmp_path / "y.md").exists()

@@ -570,7 +570,9 @@ def test_no_prior_and_no_pooling_is_plain_cross_validation(world):
 @pytest.mark.parametrize("option", ["shape_prior", "pool_marginal"])
 def test_prior_and_pooling_options_must_be_non_negative(option):
     history, _ = make_world(n_weeks=60)
-    with pytest.raises(ValueError, match=f"The '{option}' parameter of fit_model must be a number >= 0"):
+    with pytest.raises(
+        ValueError, match=f"The '{option}' parameter of fit_model must be a number >= 0"
+    ):
         fit_model(history, **{option: -1.0})
 
 

@@ -54,9 +54,14 @@ def _min_lp():
 def _duals_trusted(solver):
     if DUALS_TRUSTED[solver]:
         return solver
-    return pytest.param(solver, marks=pytest.mark.xfail(
-        strict=False, reason=f"{solver}'s row duals are not a dual solution; the engine takes shadow "
-        "prices from HiGHS for its plans (solve.DUALS_TRUSTED)."))
+    return pytest.param(
+        solver,
+        marks=pytest.mark.xfail(
+            strict=False,
+            reason=f"{solver}'s row duals are not a dual solution; the engine takes shadow "
+            "prices from HiGHS for its plans (solve.DUALS_TRUSTED).",
+        ),
+    )
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

@@ -50,6 +50,7 @@ def test_negative_spend(world):
     def edit(df):
         df["tv"] = df["tv"].astype(object)
         df.loc[4, "tv"] = -500
+
     r = _history_with(world, edit)
     assert_clean_error(r, "history.csv", "'tv'", "-500", "row 6")
 
@@ -58,18 +59,21 @@ def test_non_numeric_spend(world):
     def edit(df):
         df["search"] = df["search"].astype(object)
         df.loc[2, "search"] = "12k"
+
     assert_clean_error(_history_with(world, edit), "history.csv", "'search'", "'12k'")
 
 
 def test_missing_date(world):
     def edit(df):
         df.loc[3, "date"] = ""
+
     assert_clean_error(_history_with(world, edit), "history.csv", "'date'", "row 5", "missing")
 
 
 def test_duplicate_date(world):
     def edit(df):
         df.loc[3, "date"] = df.loc[2, "date"]
+
     assert_clean_error(_history_with(world, edit), "history.csv", "'date'", "appears twice")
 
 
@@ -84,12 +88,21 @@ def test_missing_kpi_value(world):
     def edit(df):
         df["revenue"] = df["revenue"].astype(object)
         df.loc[7, "revenue"] = ""
+
     assert_clean_error(_history_with(world, edit), "history.csv", "'revenue'", "missing", "row 9")
 
 
 def test_too_few_weeks_to_fit(world, tmp_path):
     tiny_history(20).to_csv(world["history"], index=False)
-    r = run("fit", "--journey", world["journey"], "--history", world["history"], "-o", tmp_path / "m.json")
+    r = run(
+        "fit",
+        "--journey",
+        world["journey"],
+        "--history",
+        world["history"],
+        "-o",
+        tmp_path / "m.json",
+    )
     assert_clean_error(r, "history.csv", "'date'", "20 weeks", "at least 52")
     assert not (tmp_path / "m.json").exists()
 
@@ -112,32 +125,44 @@ def test_unknown_stage_in_journey(world):
     j = yaml.safe_load(world["journey"].read_text())
     j["touchpoints"][0]["stage"] = "awarness"
     world["journey"].write_text(yaml.safe_dump(j))
-    assert_clean_error(run("validate", world["journey"]), "journey.yaml", "touchpoints[0].stage",
-                       "'awarness'", "did you mean 'awareness'")
+    assert_clean_error(
+        run("validate", world["journey"]),
+        "journey.yaml",
+        "touchpoints[0].stage",
+        "'awarness'",
+        "did you mean 'awareness'",
+    )
 
 
 def test_unknown_touchpoint_in_scenario(world):
     sc = yaml.safe_load(world["scenario"].read_text())
     sc["touchpoints"] = {"tvv": {"max": 10}}
     world["scenario"].write_text(yaml.safe_dump(sc))
-    assert_clean_error(run("optimize", world["scenario"]), "base.yaml", "touchpoints.tvv",
-                       "did you mean 'tv'")
+    assert_clean_error(
+        run("optimize", world["scenario"]), "base.yaml", "touchpoints.tvv", "did you mean 'tv'"
+    )
 
 
 def test_unknown_stage_in_scenario(world):
     sc = yaml.safe_load(world["scenario"].read_text())
     sc["stages"] = {"loyality": {"max": 10}}
     world["scenario"].write_text(yaml.safe_dump(sc))
-    assert_clean_error(run("validate", world["scenario"]), "base.yaml", "stages.loyality",
-                       "did you mean 'loyalty'")
+    assert_clean_error(
+        run("validate", world["scenario"]), "base.yaml", "stages.loyality", "did you mean 'loyalty'"
+    )
 
 
 def test_unknown_curve_family(world):
     m = json.loads(world["model"].read_text())
     m["touchpoints"]["tv"]["curve"]["family"] = "hil"
     world["model"].write_text(json.dumps(m))
-    assert_clean_error(run("validate", world["model"]), "model.json", "touchpoints.tv.curve.family",
-                       "'hil'", "did you mean 'hill'")
+    assert_clean_error(
+        run("validate", world["model"]),
+        "model.json",
+        "touchpoints.tv.curve.family",
+        "'hil'",
+        "did you mean 'hill'",
+    )
 
 
 def test_misspelt_scenario_key(world):
@@ -147,16 +172,27 @@ def test_misspelt_scenario_key(world):
     world["scenario"].write_text(yaml.safe_dump(sc))
     r = run("optimize", world["scenario"])
     # every problem at once, each located
-    assert_clean_error(r, "base.yaml", "2 problems", "touchpoints.tv.mx", "did you mean 'max'",
-                       "horizon_week", "did you mean 'horizon_weeks'")
+    assert_clean_error(
+        r,
+        "base.yaml",
+        "2 problems",
+        "touchpoints.tv.mx",
+        "did you mean 'max'",
+        "horizon_week",
+        "did you mean 'horizon_weeks'",
+    )
 
 
 def test_min_above_max(world):
     sc = yaml.safe_load(world["scenario"].read_text())
     sc["touchpoints"]["tv"] = {"min": 500, "max": 100}
     world["scenario"].write_text(yaml.safe_dump(sc))
-    assert_clean_error(run("optimize", world["scenario"]), "base.yaml", "touchpoints.tv",
-                       "min (500) is above max (100)")
+    assert_clean_error(
+        run("optimize", world["scenario"]),
+        "base.yaml",
+        "touchpoints.tv",
+        "min (500) is above max (100)",
+    )
 
 
 def test_negative_budget(world):
@@ -184,11 +220,21 @@ def test_missing_model(world):
 
 def test_infeasible_names_the_conflict(world):
     sc = yaml.safe_load(world["scenario"].read_text())
-    sc.update(budget=700000, touchpoints={"email": {"lock": 120000}}, stages={"awareness": {"min": 600000}})
+    sc.update(
+        budget=700000,
+        touchpoints={"email": {"lock": 120000}},
+        stages={"awareness": {"min": 600000}},
+    )
     world["scenario"].write_text(yaml.safe_dump(sc))
     r = run("optimize", world["scenario"])
-    assert_clean_error(r, "infeasible", "the awareness stage floor (600,000)", "the email lock (120,000)",
-                       "the budget (700,000)", code=3)
+    assert_clean_error(
+        r,
+        "infeasible",
+        "the awareness stage floor (600,000)",
+        "the email lock (120,000)",
+        "the budget (700,000)",
+        code=3,
+    )
 
 
 @pytest.mark.parametrize("budget", [0, 1e12])

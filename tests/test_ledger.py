@@ -60,9 +60,15 @@ def test_record_get_and_list(tmp_path):
     f = tmp_path / "a.yaml"
     f.write_text("name: a\n")
     with Ledger(tmp_path / "sub" / "l.sqlite") as led:
-        a = led.record(command="optimize", scenarios=["a"], plans=[{"scenario": "a", "total_kpi": 1.0}],
-                       inputs=[("scenario", f)], kpi="revenue", solver="highs",
-                       options={"tolerance": 1e-4})
+        a = led.record(
+            command="optimize",
+            scenarios=["a"],
+            plans=[{"scenario": "a", "total_kpi": 1.0}],
+            inputs=[("scenario", f)],
+            kpi="revenue",
+            solver="highs",
+            options={"tolerance": 1e-4},
+        )
         b = led.record(command="sweep", scenarios=["a", "a"], plans=[{"scenario": "a"}] * 2)
         assert led.count() == 2
         assert [r.id for r in led.runs()] == [b.id, a.id]  # newest first
@@ -99,8 +105,11 @@ def _writer(path: str, worker: int, n: int, start) -> None:
     with Ledger(path) as led:
         start.wait(60)  # both processes write at the same time, not one after the other
         for k in range(n):
-            led.record(command="optimize", scenarios=[f"w{worker}-{k}"],
-                       plans=[{"scenario": f"w{worker}-{k}", "total_kpi": float(k)}])
+            led.record(
+                command="optimize",
+                scenarios=[f"w{worker}-{k}"],
+                plans=[{"scenario": f"w{worker}-{k}", "total_kpi": float(k)}],
+            )
 
 
 def test_two_processes_writing_at_once_lose_no_run(tmp_path):
@@ -118,7 +127,9 @@ def test_two_processes_writing_at_once_lose_no_run(tmp_path):
         runs = led.runs()
     assert len(runs) == 40
     assert len({r.id for r in runs}) == 40
-    assert sorted(r.scenarios[0] for r in runs) == sorted(f"w{w}-{k}" for w in range(2) for k in range(20))
+    assert sorted(r.scenarios[0] for r in runs) == sorted(
+        f"w{w}-{k}" for w in range(2) for k in range(20)
+    )
 
 
 def test_scenario_inputs_follow_the_extends_chain(world):
@@ -132,8 +143,9 @@ def test_plan_from_dict_round_trips_the_numbers(world):
     p = plan_from_dict(d)
     assert p.total_spend == d["total_spend"]
     assert p.total_kpi == pytest.approx(d["total_kpi"], rel=1e-12)
-    assert p.budget_shadow_price == next(c["shadow_price"] for c in d["constraints"]
-                                         if c["name"] == "budget")
+    assert p.budget_shadow_price == next(
+        c["shadow_price"] for c in d["constraints"] if c["name"] == "budget"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -151,9 +163,11 @@ def test_optimize_compare_sweep_are_recorded_with_their_inputs(world):
     assert (opt.command, cmp_.command, sw.command) == ("optimize", "compare", "sweep")
     assert opt.plans[0] == plan  # the contract-6 plan, exactly as printed
     roles = {(f.role, Path(f.path).name): f.sha256 for f in opt.inputs}
-    assert roles == {("scenario", "cut.yaml"): sha(world["cut"]),
-                     ("extends", "base.yaml"): sha(world["scenario"]),
-                     ("model", "model.json"): sha(world["model"])}
+    assert roles == {
+        ("scenario", "cut.yaml"): sha(world["cut"]),
+        ("extends", "base.yaml"): sha(world["scenario"]),
+        ("model", "model.json"): sha(world["model"]),
+    }
     assert opt.kpi == "revenue" and opt.solver == "highs" and opt.version
     assert opt.options["tolerance"] == 1e-4 and opt.options["robust"] == "none"
     assert Path(opt.options["scenarios"][0]).is_absolute()
@@ -165,7 +179,9 @@ def test_no_ledger_and_the_environment_variable(world, tmp_path, monkeypatch):
     r = run(world, "optimize", world["scenario"], "--no-ledger", "-q", ledger=False)
     assert r.exit_code == 0 and r.stderr == ""
     env = tmp_path / "from-env.sqlite"
-    r = CliRunner(env={"BUDGETOPT_LEDGER": str(env)}).invoke(cli, ["optimize", str(world["scenario"])])
+    r = CliRunner(env={"BUDGETOPT_LEDGER": str(env)}).invoke(
+        cli, ["optimize", str(world["scenario"])]
+    )
     assert r.exit_code == 0
     with Ledger(env) as led:
         assert led.count() == 1
@@ -175,8 +191,9 @@ def test_no_ledger_and_the_environment_variable(world, tmp_path, monkeypatch):
 def test_a_ledger_that_cannot_be_written_is_a_warning_not_a_failure(world, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    r = CliRunner().invoke(cli, ["optimize", str(world["scenario"]), "--ledger",
-                                 str(blocker / "ledger.sqlite")])
+    r = CliRunner().invoke(
+        cli, ["optimize", str(world["scenario"]), "--ledger", str(blocker / "ledger.sqlite")]
+    )
     assert r.exit_code == 0
     assert "warning: the run was not recorded" in r.stderr
     assert "line item" in r.stdout

@@ -39,14 +39,18 @@ def test_binding_cap_dual_is_exact():
     assert plan.item("tv").spend == pytest.approx(x["tv"], abs=CENT)
     assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-9)
     # d objective / d cap = email's marginal return less the λ the dollar earned elsewhere
-    assert plan.constraint("tp_max__email").shadow_price == pytest.approx(dF("email", cap) - lam, rel=1e-8)
+    assert plan.constraint("tp_max__email").shadow_price == pytest.approx(
+        dF("email", cap) - lam, rel=1e-8
+    )
 
 
 def test_stage_floor_dual_is_exact():
     plan = allocate(scenario(stages={"awareness": {"min": 9000}}), model())
     x, lam = kkt(["search", "email"], B - 9000)
     assert plan.item("search").spend == pytest.approx(x["search"], abs=CENT)
-    assert plan.constraint("stage_min__awareness").shadow_price == pytest.approx(dF("tv", 9000) - lam, rel=1e-8)
+    assert plan.constraint("stage_min__awareness").shadow_price == pytest.approx(
+        dF("tv", 9000) - lam, rel=1e-8
+    )
 
 
 def test_min_spend_target_dual_is_exact():
@@ -78,8 +82,16 @@ def test_polish_never_worse_than_the_lp_and_feasible():
 def test_infinite_slope_at_zero_does_not_cycle():
     """Hill curves of shape just under 1 have an infinite slope at zero but are worth less than
     the price of a dollar a cent later: they stay at zero, and the polish still converges."""
-    tps = {"a": TouchpointResponse("a", "awareness", Saturation("hill", {"beta": 10.0, "half_saturation": 5000.0, "shape": 0.999})),
-           "b": TouchpointResponse("b", "awareness", Saturation("exponential", {"beta": 400.0, "scale": 1000.0}))}
+    tps = {
+        "a": TouchpointResponse(
+            "a",
+            "awareness",
+            Saturation("hill", {"beta": 10.0, "half_saturation": 5000.0, "shape": 0.999}),
+        ),
+        "b": TouchpointResponse(
+            "b", "awareness", Saturation("exponential", {"beta": 400.0, "scale": 1000.0})
+        ),
+    }
     m = ResponseModel(kpi="revenue", touchpoints=tps)
     plan = allocate(scenario(budget=20000), m)
     assert plan.rounds == 1
@@ -100,7 +112,9 @@ def test_polish_from_a_poor_guess_of_the_price_lands_on_the_optimum():
 def _with_rhs(problem, name, rhs):
     import dataclasses
 
-    cons = tuple(dataclasses.replace(c, rhs=rhs) if c.name == name else c for c in problem.constraints)
+    cons = tuple(
+        dataclasses.replace(c, rhs=rhs) if c.name == name else c for c in problem.constraints
+    )
     return dataclasses.replace(problem, constraints=cons)
 
 
@@ -113,9 +127,19 @@ def _fd(problem, name, rel=1e-4):
 
 
 def _three(ooh_shape=2.0):
-    tps = [TouchpointResponse("tv", "awareness", Saturation("exponential", {"beta": 100.0, "scale": 1000.0})),
-           TouchpointResponse("search", "consideration", Saturation("exponential", {"beta": 200.0, "scale": 1000.0})),
-           TouchpointResponse("ooh", "awareness", Saturation("hill", {"beta": 300.0, "half_saturation": 3500.0, "shape": ooh_shape}))]
+    tps = [
+        TouchpointResponse(
+            "tv", "awareness", Saturation("exponential", {"beta": 100.0, "scale": 1000.0})
+        ),
+        TouchpointResponse(
+            "search", "consideration", Saturation("exponential", {"beta": 200.0, "scale": 1000.0})
+        ),
+        TouchpointResponse(
+            "ooh",
+            "awareness",
+            Saturation("hill", {"beta": 300.0, "half_saturation": 3500.0, "shape": ooh_shape}),
+        ),
+    ]
     return ResponseModel(kpi="revenue", touchpoints={t.id: t for t in tps})
 
 
@@ -190,5 +214,7 @@ def test_plan_without_lp_from_the_neighbouring_budget():
     assert plan.budget_shadow_price == pytest.approx(lam, rel=1e-9)
     assert plan.gap <= 1e-9
     # binaries are the MILP's job: no LP-free plan for them
-    mip = make_problem(scenario(budget=new_budget, touchpoints={"tv": {"min_if_funded": 5000}}), model())
+    mip = make_problem(
+        scenario(budget=new_budget, touchpoints={"tv": {"min_if_funded": 5000}}), model()
+    )
     assert plan_without_lp(mip, CurveBank.of([it.curve for it in mip.items]), x0, duals) is None

@@ -26,7 +26,8 @@ from tests.factories import explained_review
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is absent (apt-get install -y chromium; .ci/run installs it)")
+    reason="/usr/bin/chromium is absent (apt-get install -y chromium; .ci/run installs it)",
+)
 
 # charts: one response curve per line item, plus line items, ladder, stages and frontier
 N_CHARTS_BESIDES_CURVES = 4
@@ -89,16 +90,29 @@ def test_the_page_is_self_contained_and_every_chart_decodes(report):
     tv = e.item("tv")
 
     def curve() -> bytes:
-        return charts.figure_png(charts.review_curve_figure(
-            e.responses["tv"], e.kpi, e.horizon_weeks, tv.spend, tv.hurdle, tv.role))
+        return charts.figure_png(
+            charts.review_curve_figure(
+                e.responses["tv"], e.kpi, e.horizon_weeks, tv.spend, tv.hurdle, tv.role
+            )
+        )
 
     assert curve() == curve()
 
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={tmp / 'profile'}", *args]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -124,8 +138,13 @@ def test_chromium_builds_the_whole_document(report, tmp_path):
 def test_chromium_screenshot_is_a_real_page(report, tmp_path):
     _, path = report
     shot = tmp_path / "page.png"
-    r = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000",
-                  "--hide-scrollbars", path.resolve().as_uri())
+    r = _chromium(
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        "--hide-scrollbars",
+        path.resolve().as_uri(),
+    )
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
     assert shot.stat().st_size > 50_000
     img = mpimg.imread(shot)[..., :3]

@@ -24,8 +24,13 @@ from optimizer.workflow.robust import (
 )
 from tests.factories import TINY_MODEL, tiny_model_with_draws, write_tiny_world
 
-SCENARIO = {"name": "base", "model": "m", "horizon_weeks": 13, "budget": 1_300_000,
-            "touchpoints": {"tv": {"max": 900_000}}}
+SCENARIO = {
+    "name": "base",
+    "model": "m",
+    "horizon_weeks": 13,
+    "budget": 1_300_000,
+    "touchpoints": {"tv": {"max": 900_000}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,17 @@ def setup():
 
 def expected_kpi(model, plan) -> float:
     """The plan's KPI averaged over the model's draws: what the robust plan maximises."""
-    return float(np.mean([sum(m.touchpoints[li.id].horizon_kpi(li.spend, plan.horizon_weeks)
-                              for li in plan.line_items) for m in draw_models(model)]))
+    return float(
+        np.mean(
+            [
+                sum(
+                    m.touchpoints[li.id].horizon_kpi(li.spend, plan.horizon_weeks)
+                    for li in plan.line_items
+                )
+                for m in draw_models(model)
+            ]
+        )
+    )
 
 
 def test_draw_models_are_the_joint_draws(setup):
@@ -46,9 +60,11 @@ def test_draw_models_are_the_joint_draws(setup):
     ms = draw_models(model)
     assert n_draws(model) == 7 and len(ms) == 7
     assert [m.touchpoints["tv"].curve.beta for m in ms] == pytest.approx(
-        [120000.0 * (0.7 + 0.1 * k) for k in range(7)])
+        [120000.0 * (0.7 + 0.1 * k) for k in range(7)]
+    )
     assert [m.touchpoints["tv"].curve.params["half_saturation"] for m in ms] == pytest.approx(
-        [40000.0 * (0.5 + 0.25 * k) for k in range(7)])
+        [40000.0 * (0.5 + 0.25 * k) for k in range(7)]
+    )
     assert all(not tp.draws for m in ms for tp in m.touchpoints.values())
 
 

@@ -43,17 +43,30 @@ def test_demo_writes_everything_and_prints_the_comparison(tmp_path):
     r = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert r.exit_code == 0, r.stderr
     assert "of the true optimum" in r.stderr  # the demo scores itself on the true curves
-    for name in ("FY27-Q1 base", "FY27-Q1 budget cut 15%", "FY27-Q1 awareness push",
-                 "FY27-Q1 with commitments"):
+    for name in (
+        "FY27-Q1 base",
+        "FY27-Q1 budget cut 15%",
+        "FY27-Q1 awareness push",
+        "FY27-Q1 with commitments",
+    ):
         assert name in r.stdout
-    for f in ("model.json", "comparison.json", "comparison.csv", "comparison.txt",
-              "plans/base.json", "plans/commitments.csv", "scenarios/base.yaml"):
+    for f in (
+        "model.json",
+        "comparison.json",
+        "comparison.csv",
+        "comparison.txt",
+        "plans/base.json",
+        "plans/commitments.csv",
+        "scenarios/base.yaml",
+    ):
         assert (out / f).exists(), f
     comp = json.loads((out / "comparison.json").read_text())
     assert all(s["status"] == "optimal" for s in comp["scenarios"])
     base, cut = comp["scenarios"][0], comp["scenarios"][1]
     assert cut["total_spend"] == pytest.approx(0.85 * base["total_spend"], abs=0.01)
     # the demo's scenarios re-run from its folder on the fitted model
-    r = CliRunner().invoke(cli, ["optimize", str(out / "scenarios" / "base.yaml"), "--format", "json"])
+    r = CliRunner().invoke(
+        cli, ["optimize", str(out / "scenarios" / "base.yaml"), "--format", "json"]
+    )
     assert r.exit_code == 0
     assert json.loads(r.stdout)["total_kpi"] == pytest.approx(base["total_kpi"], rel=1e-12)

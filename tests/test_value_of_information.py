@@ -31,8 +31,10 @@ D = 6
 A = {"beta": 80000.0, "scale": 20000.0}
 B = {"beta": 50000.0, "scale": 30000.0}
 # draws of a that move its optimal spend a lot (a's saturation from 12k to 40k a week)
-A_DRAWS = [{"beta": A["beta"] * f, "scale": A["scale"] * g}
-           for f, g in zip(np.linspace(0.7, 1.3, D), np.linspace(0.6, 2.0, D), strict=True)]
+A_DRAWS = [
+    {"beta": A["beta"] * f, "scale": A["scale"] * g}
+    for f, g in zip(np.linspace(0.7, 1.3, D), np.linspace(0.6, 2.0, D), strict=True)
+]
 
 
 def exp_tp(stage: str, curve: dict, draws: list[dict] | None = None) -> dict:
@@ -43,14 +45,20 @@ def exp_tp(stage: str, curve: dict, draws: list[dict] | None = None) -> dict:
 
 
 def two_tp_model(a_draws=A_DRAWS, b_draws=None) -> dict:
-    return {"kpi": "revenue", "period": "week",
-            "touchpoints": {"a": exp_tp("awareness", A, a_draws),
-                            "b": exp_tp("consideration", B, b_draws)}}
+    return {
+        "kpi": "revenue",
+        "period": "week",
+        "touchpoints": {
+            "a": exp_tp("awareness", A, a_draws),
+            "b": exp_tp("consideration", B, b_draws),
+        },
+    }
 
 
 def budget_only(**extra) -> object:
-    return scenario_from_dict({"name": "voi", "model": "m", "horizon_weeks": WEEKS,
-                               "budget": BUDGET, **extra})
+    return scenario_from_dict(
+        {"name": "voi", "model": "m", "horizon_weeks": WEEKS, "budget": BUDGET, **extra}
+    )
 
 
 def weekly(c: dict, x: np.ndarray) -> np.ndarray:
@@ -114,8 +122,14 @@ def _brute_force_regret(plan, pairs) -> float:
     """Mean over the pairs of (the best split of the budget − the plan's KPI on those curves)."""
     spend = {li.id: li.spend for li in plan.line_items}
     xa, xb = np.array(spend["a"] / WEEKS), np.array(spend["b"] / WEEKS)
-    return float(np.mean([brute_force_optimum(ca, cb)
-                          - WEEKS * float(weekly(ca, xa) + weekly(cb, xb)) for ca, cb in pairs]))
+    return float(
+        np.mean(
+            [
+                brute_force_optimum(ca, cb) - WEEKS * float(weekly(ca, xa) + weekly(cb, xb))
+                for ca, cb in pairs
+            ]
+        )
+    )
 
 
 def test_evppi_matches_an_independent_brute_force():
@@ -139,8 +153,10 @@ def test_evppi_matches_an_independent_brute_force():
     assert u.value_of_information.plan_regret == pytest.approx(regret, rel=1e-4)
 
     # both uncertain (b's draws lean the other way): one-at-a-time and joint values
-    b_draws = [{"beta": B["beta"] * f, "scale": B["scale"] * g}
-               for f, g in zip(np.linspace(1.8, 0.4, D), np.linspace(0.4, 2.0, D), strict=True)]
+    b_draws = [
+        {"beta": B["beta"] * f, "scale": B["scale"] * g}
+        for f, g in zip(np.linspace(1.8, 0.4, D), np.linspace(0.4, 2.0, D), strict=True)
+    ]
     model = model_from_dict(two_tp_model(b_draws=b_draws))
     u = plan_uncertainty(sc, model, plan)
     v = u.value_of_information
@@ -169,8 +185,15 @@ def test_signs_and_a_single_uncertain_touchpoint():
     assert v.touchpoints[0].share_of_evpi == pytest.approx(1.0, rel=1e-9)
 
     # the tiny world: three touchpoints, all with draws that disagree
-    sc = scenario_from_dict({"name": "base", "model": "m", "horizon_weeks": 13,
-                             "budget": 1_300_000, "touchpoints": {"tv": {"max": 900_000}}})
+    sc = scenario_from_dict(
+        {
+            "name": "base",
+            "model": "m",
+            "horizon_weeks": 13,
+            "budget": 1_300_000,
+            "touchpoints": {"tv": {"max": 900_000}},
+        }
+    )
     model = model_from_dict(tiny_model_with_draws(5))
     plan = allocate(sc, model)
     v = plan_uncertainty(sc, model, plan).value_of_information
@@ -188,8 +211,16 @@ def test_one_at_a_time_evppi_may_exceed_the_evpi():
     drawn alone moves the split, so its EVPPI is > 0."""
     same = {"beta": 60000.0, "scale": 25000.0}
     draws = [{**same, "beta": same["beta"] * f} for f in np.linspace(0.6, 1.4, D)]
-    model = model_from_dict({"kpi": "revenue", "period": "week", "touchpoints": {
-        "a": exp_tp("awareness", same, draws), "b": exp_tp("consideration", same, draws)}})
+    model = model_from_dict(
+        {
+            "kpi": "revenue",
+            "period": "week",
+            "touchpoints": {
+                "a": exp_tp("awareness", same, draws),
+                "b": exp_tp("consideration", same, draws),
+            },
+        }
+    )
     sc = budget_only()
     plan = allocate(sc, model)
     v = plan_uncertainty(sc, model, plan).value_of_information
@@ -210,16 +241,28 @@ def test_progress_counts_every_task_and_the_switch_skips_it():
     assert seen[-1] == (4 + 3 * 4 + 4, 4 + 3 * 4 + 4)
     assert "value_of_information" in u.to_dict()
     seen.clear()
-    u = plan_uncertainty(sc, model, plan, value_of_information=False,
-                         progress=lambda done, total: seen.append((done, total)))
+    u = plan_uncertainty(
+        sc,
+        model,
+        plan,
+        value_of_information=False,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[-1] == (4, 4)
     assert u.value_of_information is None and "value_of_information" not in u.to_dict()
 
 
 def test_other_objectives_say_why_there_is_no_value_of_information():
     model = model_from_dict(two_tp_model())
-    sc = scenario_from_dict({"name": "target", "model": "m", "horizon_weeks": WEEKS,
-                             "objective": "min_spend", "kpi_target": 1_000_000})
+    sc = scenario_from_dict(
+        {
+            "name": "target",
+            "model": "m",
+            "horizon_weeks": WEEKS,
+            "objective": "min_spend",
+            "kpi_target": 1_000_000,
+        }
+    )
     plan = allocate(sc, model)
     assert plan.ok
     u = plan_uncertainty(sc, model, plan)
@@ -240,7 +283,8 @@ def test_same_numbers_bit_for_bit_across_runs_and_executors():
     assert _canonical(first) == _canonical(second)
     v1, v2 = first.value_of_information, second.value_of_information
     assert v1.evpi == v2.evpi and [t.evppi for t in v1.touchpoints] == [
-        t.evppi for t in v2.touchpoints]
+        t.evppi for t in v2.touchpoints
+    ]
     with LocalProcesses(2) as ex:
         forked = plan_uncertainty(sc, model, plan, executor=ex)
     assert _canonical(forked) == _canonical(first)
@@ -274,10 +318,17 @@ def test_cli_json_text_and_csv(world):
         assert set(t) == {"id", "stage", "evppi", "evppi_share_of_kpi", "share_of_evpi"}
         assert math.isfinite(t["evppi"])
     assert [t["evppi"] for t in v["touchpoints"]] == sorted(
-        (t["evppi"] for t in v["touchpoints"]), reverse=True)
+        (t["evppi"] for t in v["touchpoints"]), reverse=True
+    )
 
-    r = run("optimize", world["scenario"], "--uncertainty", "--no-value-of-information",
-            "--format", "json")
+    r = run(
+        "optimize",
+        world["scenario"],
+        "--uncertainty",
+        "--no-value-of-information",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     u2 = json.loads(r.stdout)["uncertainty"]
     assert "value_of_information" not in u2
@@ -285,7 +336,9 @@ def test_cli_json_text_and_csv(world):
 
     r = run("optimize", world["scenario"], "--uncertainty")
     assert r.exit_code == 0, r.stderr
-    assert "Where an experiment pays" in r.stdout and "not where to test first" in " ".join(r.stdout.split())
+    assert "Where an experiment pays" in r.stdout and "not where to test first" in " ".join(
+        r.stdout.split()
+    )
     top = v["touchpoints"][0]["id"]
     assert f"Knowing {top}'s curve exactly" in r.stdout
     r = run("optimize", world["scenario"], "--uncertainty", "--no-value-of-information")
@@ -309,18 +362,25 @@ def test_floor_on_another_kpi_is_read_on_its_point_curves_throughout():
     def curves(kpi, betas, draws_factor=None):
         tps = {}
         for t, (stage, b) in betas.items():
-            draws = () if draws_factor is None else tuple(
-                (Saturation("exponential", {"beta": b * f, "scale": 20000.0}), None)
-                for f in draws_factor)
-            tps[t] = TouchpointResponse(t, stage, Saturation("exponential",
-                                                             {"beta": b, "scale": 20000.0}),
-                                        draws=draws)
+            draws = (
+                ()
+                if draws_factor is None
+                else tuple(
+                    (Saturation("exponential", {"beta": b * f, "scale": 20000.0}), None)
+                    for f in draws_factor
+                )
+            )
+            tps[t] = TouchpointResponse(
+                t, stage, Saturation("exponential", {"beta": b, "scale": 20000.0}), draws=draws
+            )
         return ResponseModel(kpi=kpi, touchpoints=tps)
 
-    revenue = curves("revenue", {"a": ("awareness", 80000.0), "b": ("consideration", 50000.0)},
-                     np.linspace(0.6, 1.4, D))
-    leads = curves("leads", {"a": ("awareness", 100.0), "b": ("consideration", 900.0)},
-                   [1.6] * D)
+    revenue = curves(
+        "revenue",
+        {"a": ("awareness", 80000.0), "b": ("consideration", 50000.0)},
+        np.linspace(0.6, 1.4, D),
+    )
+    leads = curves("leads", {"a": ("awareness", 100.0), "b": ("consideration", 900.0)}, [1.6] * D)
     extra = {"leads": leads}
     free = allocate(budget_only(), revenue, extra_models=extra)
     floor = 1.03 * sum(li.other_kpis["leads"] for li in free.line_items)

@@ -22,9 +22,12 @@ from optimizer.workflow.variants import count_variants, expand
 from tests.factories import review_model, review_scenario, write_tiny_world
 
 PLAN = {
-    "name": "plan", "extends": "base.yaml",
-    "variants": {"cut": {"budget": 1_000_000},
-                 "tv_free": {"name": "no tv cap", "touchpoints": {"tv": {"max": 1_300_000}}}},
+    "name": "plan",
+    "extends": "base.yaml",
+    "variants": {
+        "cut": {"budget": 1_000_000},
+        "tv_free": {"name": "no tv cap", "touchpoints": {"tv": {"max": 1_300_000}}},
+    },
     "grid": {"budget": [1_100_000, 1_200_000], "touchpoints.tv.max": [300_000, 400_000]},
     "sweep": {"budgets": "500000:1500000:3"},
 }
@@ -55,10 +58,17 @@ def test_declared_variants_load_and_expand_in_order(world):
     assert count_variants(sc) == 2 + 4  # compare takes the sweep only from a file without variants
     scs = expand(sc)
     assert [s.name for s in scs] == [
-        "plan", "cut", "no tv cap",
-        "plan [budget=1.1M, touchpoints.tv.max=300k]", "plan [budget=1.1M, touchpoints.tv.max=400k]",
-        "plan [budget=1.2M, touchpoints.tv.max=300k]", "plan [budget=1.2M, touchpoints.tv.max=400k]",
-        "plan [budget=500,000]", "plan [budget=1,000,000]", "plan [budget=1,500,000]"]
+        "plan",
+        "cut",
+        "no tv cap",
+        "plan [budget=1.1M, touchpoints.tv.max=300k]",
+        "plan [budget=1.1M, touchpoints.tv.max=400k]",
+        "plan [budget=1.2M, touchpoints.tv.max=300k]",
+        "plan [budget=1.2M, touchpoints.tv.max=400k]",
+        "plan [budget=500,000]",
+        "plan [budget=1,000,000]",
+        "plan [budget=1,500,000]",
+    ]
     assert scs[1].budget.amount == 1_000_000 and scs[1].touchpoints["tv"].max == 600_000
     assert scs[2].touchpoints["tv"].max == 1_300_000 and scs[2].budget.amount == 1_300_000
     assert scs[3].budget.amount == 1_100_000 and scs[3].touchpoints["tv"].max == 300_000
@@ -74,17 +84,23 @@ def test_variants_are_not_inherited_through_extends(world):
     assert not sc.variants and not sc.grid and sc.sweep is None
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ({"variants": {"x": {"budgte": 5}}}, "field 'variants.x.budgte': unknown key 'budgte' (did you mean 'budget'?)"),
-    ({"variants": {"x": {"touchpoints": {"tv": {"mx": 5}}}}}, "variants.x.touchpoints.tv.mx"),
-    ({"variants": {"x": {"extends": "a.yaml"}}}, "'extends' cannot be set in a variant"),
-    ({"variants": {"x": 5}}, "expected a mapping of overrides"),
-    ({"grid": {"budgt": [1]}}, "unknown key 'budgt' (did you mean 'budget'?)"),
-    ({"grid": {"budget": [-1, 5]}}, "must not be negative, got -1 (grid: budget=-1)"),
-    ({"grid": {"budget": []}}, "expected a non-empty list"),
-    ({"sweep": {"budgets": "1:2"}}, "expected START:STOP:N"),
-    ({"sweep": {"budget": "1:2:3"}}, "unknown key 'budget' (did you mean 'budgets'?)"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        (
+            {"variants": {"x": {"budgte": 5}}},
+            "field 'variants.x.budgte': unknown key 'budgte' (did you mean 'budget'?)",
+        ),
+        ({"variants": {"x": {"touchpoints": {"tv": {"mx": 5}}}}}, "variants.x.touchpoints.tv.mx"),
+        ({"variants": {"x": {"extends": "a.yaml"}}}, "'extends' cannot be set in a variant"),
+        ({"variants": {"x": 5}}, "expected a mapping of overrides"),
+        ({"grid": {"budgt": [1]}}, "unknown key 'budgt' (did you mean 'budget'?)"),
+        ({"grid": {"budget": [-1, 5]}}, "must not be negative, got -1 (grid: budget=-1)"),
+        ({"grid": {"budget": []}}, "expected a non-empty list"),
+        ({"sweep": {"budgets": "1:2"}}, "expected START:STOP:N"),
+        ({"sweep": {"budget": "1:2:3"}}, "unknown key 'budget' (did you mean 'budgets'?)"),
+    ],
+)
 def test_bad_declarations_are_located(world, bad, needle):
     world["plan"].write_text(yaml.safe_dump({"name": "plan", "extends": "base.yaml", **bad}))
     with pytest.raises(ScenarioError) as e:
@@ -96,8 +112,9 @@ def test_bad_declarations_are_located(world, bad, needle):
 def test_validate_accepts_declared_variants_and_reports_bad_ones(world):
     r = run("validate", world["plan"])
     assert r.exit_code == 0, r.stderr
-    world["plan"].write_text(yaml.safe_dump({"name": "p", "extends": "base.yaml",
-                                             "variants": {"x": {"budget": -3}}}))
+    world["plan"].write_text(
+        yaml.safe_dump({"name": "p", "extends": "base.yaml", "variants": {"x": {"budget": -3}}})
+    )
     r = run("validate", world["plan"])
     assert r.exit_code == 2 and "variants.x.budget" in r.stderr
 
@@ -106,8 +123,9 @@ def test_validate_accepts_declared_variants_and_reports_bad_ones(world):
 # compare
 # ------------------------------------------------------------------------------------------------
 def test_compare_one_file_expands_its_variants(world):
-    world["plan"].write_text(yaml.safe_dump({"name": "plan", "extends": "base.yaml",
-                                             "variants": PLAN["variants"]}))
+    world["plan"].write_text(
+        yaml.safe_dump({"name": "plan", "extends": "base.yaml", "variants": PLAN["variants"]})
+    )
     r = run("compare", world["plan"], "--format", "json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
@@ -122,8 +140,11 @@ def test_compare_takes_a_declared_sweep_only_from_a_file_that_declares_nothing_e
     r = run("compare", world["plan"], "--format", "json")
     names = [s["scenario"] for s in json.loads(r.stdout)["scenarios"]]
     assert len(names) == 1 + 2 + 4 and not any("budget=5" in n for n in names)
-    world["plan"].write_text(yaml.safe_dump({"name": "plan", "extends": "base.yaml",
-                                             "sweep": {"budgets": [900_000, 1_100_000]}}))
+    world["plan"].write_text(
+        yaml.safe_dump(
+            {"name": "plan", "extends": "base.yaml", "sweep": {"budgets": [900_000, 1_100_000]}}
+        )
+    )
     r = run("compare", world["plan"], "--format", "json")
     names = [s["scenario"] for s in json.loads(r.stdout)["scenarios"]]
     assert names == ["plan", "plan [budget=900,000]", "plan [budget=1,100,000]"]
@@ -165,17 +186,20 @@ def test_costly_constraints_price_a_binding_cap_at_ten_percent(review):
     assert group.relaxed_by == pytest.approx(35_000)
     assert group.gain == pytest.approx(abs(sp) * 35_000)
     assert group.unit == "revenue"
+
     # the shadow price is the first-order gain: a cap 1% higher gains about a tenth as much
     # (10% higher gains less than the estimate: the curves are concave)
     def gain_at(cap):
-        looser = sc.model_copy(update={"groups": {"digital": sc.groups["digital"].model_copy(
-            update={"max": cap})}})
+        looser = sc.model_copy(
+            update={"groups": {"digital": sc.groups["digital"].model_copy(update={"max": cap})}}
+        )
         return allocate(looser, model).total_kpi - plan.total_kpi
 
     assert gain_at(353_500) == pytest.approx(group.gain / 10, rel=0.1)
     assert 0 < gain_at(385_000) <= group.gain
-    comp = compare_scenarios([sc, sc.with_budget(1_000_000).model_copy(update={"name": "cut"})],
-                             model_override=model)
+    comp = compare_scenarios(
+        [sc, sc.with_budget(1_000_000).model_copy(update={"name": "cut"})], model_override=model
+    )
     assert comp.costs_of(0) == costs
 
 
@@ -281,8 +305,12 @@ def test_warm_sweep_matches_the_naive_loop_with_caps_locks_and_groups(review):
 
 def test_warm_sweep_with_an_s_curve_and_zero_or_at_least():
     m = review_model(0)
-    m["touchpoints"]["print"]["curve"] = {"family": "hill", "beta": 30000.0,
-                                          "half_saturation": 20000.0, "shape": 2.5}
+    m["touchpoints"]["print"]["curve"] = {
+        "family": "hill",
+        "beta": 30000.0,
+        "half_saturation": 20000.0,
+        "shape": 2.5,
+    }
     sc = scenario_from_dict(review_scenario(min_if_funded=True))
     model = model_from_dict(m)
     grid = np.linspace(800_000, 2_400_000, 3)

@@ -6,6 +6,16 @@ from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, SOLVERS, Status
 
 __all__ = [
-    "DEFAULT_SOLVER", "SOLVERS", "AllocationProblem", "ConstraintResult", "LineItem", "Plan",
-    "Status", "allocate", "diagnose_infeasible", "dual_bound", "make_problem", "solve_problem",
+    "DEFAULT_SOLVER",
+    "SOLVERS",
+    "AllocationProblem",
+    "ConstraintResult",
+    "LineItem",
+    "Plan",
+    "Status",
+    "allocate",
+    "diagnose_infeasible",
+    "dual_bound",
+    "make_problem",
+    "solve_problem",
 ]

@@ -25,7 +25,9 @@ class CurveBank:
         object.__setattr__(bank, "_groups", bank._make_groups())
         return bank
 
-    def _make_groups(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]]:
+    def _make_groups(
+        self,
+    ) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]]:
         by: dict[str, list[int]] = {}
         self_composite = []
         for i, c in enumerate(self.curves):
@@ -37,8 +39,10 @@ class CurveBank:
         groups = []
         for fam, idx in by.items():
             names = C.SATURATION[fam][3]
-            params = {n: np.array([float(self.curves[i].response.curve.params[n]) for i in idx])
-                      for n in names}
+            params = {
+                n: np.array([float(self.curves[i].response.curve.params[n]) for i in idx])
+                for n in names
+            }
             k = np.array([self.curves[i].response.steady_factor for i in idx])
             weeks = np.array([self.curves[i].weeks for i in idx])
             scale = np.array([self.curves[i].scale for i in idx])
@@ -82,9 +86,15 @@ class CurveBank:
         return self._eval(s, 2)
 
 
-def maximise_separable(bank: CurveBank, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                       concave: np.ndarray, extra_points: Sequence[np.ndarray] = (),
-                       iters: int = 80) -> tuple[np.ndarray, np.ndarray]:
+def maximise_separable(
+    bank: CurveBank,
+    cost: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    concave: np.ndarray,
+    extra_points: Sequence[np.ndarray] = (),
+    iters: int = 80,
+) -> tuple[np.ndarray, np.ndarray]:
     """For each line item, ``max_{x ∈ [lo, hi]} value(x) - cost·x``; returns (argmax, max).
 
     Concave curves: bisection on ``slope(x) = cost`` (exact to floating point). Others: the best of
@@ -111,8 +121,14 @@ def maximise_separable(bank: CurveBank, cost: np.ndarray, lo: np.ndarray, hi: np
         best_v = np.where(better, v, best_v)
     nc = np.flatnonzero(~concave)
     for i in nc:
-        g = np.unique(np.concatenate([np.linspace(lo[i], hi[i], 4001),
-                                      np.geomspace(max(hi[i] * 1e-7, 1e-9), max(hi[i], 1e-9), 2001)]))
+        g = np.unique(
+            np.concatenate(
+                [
+                    np.linspace(lo[i], hi[i], 4001),
+                    np.geomspace(max(hi[i] * 1e-7, 1e-9), max(hi[i], 1e-9), 2001),
+                ]
+            )
+        )
         g = g[(g >= lo[i]) & (g <= hi[i])]
         curve = bank.curves[i]
         v = curve.value(g) - cost[i] * g

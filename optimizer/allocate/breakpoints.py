@@ -58,8 +58,14 @@ class HorizonCurve:
         return sum(w * self.weeks * r.saturation_level for w, r in self._terms())
 
 
-def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
-                     extra: list[tuple[float, ...]] | None = None, probe: int = 64) -> list[np.ndarray]:
+def bank_breakpoints(
+    bank,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n_pieces: np.ndarray,
+    extra: list[tuple[float, ...]] | None = None,
+    probe: int = 64,
+) -> list[np.ndarray]:
     """Breakpoints over each line item's ``[lo, hi]`` with density ∝ sqrt(|F''|), plus ``0``,
     ``lo``, ``hi`` and its ``extra`` points; an S-curve's inflection point is always one, so convex
     and concave pieces never share a piece.
@@ -82,8 +88,14 @@ def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(hi > start, hi / start, 1.0)
         geo = start[:, None] * ratio[:, None] ** t
-    g = np.sort(np.clip(np.concatenate([lo[:, None], lin, geo, hi[:, None]], axis=1),
-                        lo[:, None], np.maximum(hi, lo)[:, None]), axis=1)
+    g = np.sort(
+        np.clip(
+            np.concatenate([lo[:, None], lin, geo, hi[:, None]], axis=1),
+            lo[:, None],
+            np.maximum(hi, lo)[:, None],
+        ),
+        axis=1,
+    )
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         c = np.sqrt(np.abs(bank.curvature(g)))
     c = np.where(np.isfinite(c), c, 0.0)
@@ -100,7 +112,10 @@ def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
     # invert the cumulative density of all rows in one search: rows normalised to [0, 1] and
     # shifted by 2 per row are one increasing sequence
     P = cum.shape[1]
-    norm = np.where(ok[:, None], cum / np.where(top > 0, top, 1.0)[:, None], 0.0) + 2.0 * np.arange(n)[:, None]
+    norm = (
+        np.where(ok[:, None], cum / np.where(top > 0, top, 1.0)[:, None], 0.0)
+        + 2.0 * np.arange(n)[:, None]
+    )
     flat = norm.ravel()
     k = np.asarray(n_pieces, int)
     kmax = int(k.max())
@@ -121,14 +136,18 @@ def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
     ex = max((len(e) for e in (extra or [])), default=0)
     E = np.full((n, ex), np.nan)
     for i, e in enumerate(extra or []):
-        E[i, :len(e)] = e
+        E[i, : len(e)] = e
     infl = np.array([c_.inflection if not c_.concave else np.nan for c_ in bank.curves])
     infl = np.where((infl > 0) & (infl < hi), infl, np.nan)
-    M = np.concatenate([np.zeros((n, 1)), lo[:, None], hi[:, None], E, inner, infl[:, None]], axis=1)
+    M = np.concatenate(
+        [np.zeros((n, 1)), lo[:, None], hi[:, None], E, inner, infl[:, None]], axis=1
+    )
     M = np.where((M >= 0) & (M <= hi[:, None]), M, np.nan)  # extras outside [0, hi] are dropped
     M = np.sort(M, axis=1)  # NaN last
     tol = np.maximum(hi, 1.0) * 1e-12
-    keep = np.isfinite(M) & np.concatenate([np.ones((n, 1), bool), np.diff(M, axis=1) > tol[:, None]], axis=1)
+    keep = np.isfinite(M) & np.concatenate(
+        [np.ones((n, 1), bool), np.diff(M, axis=1) > tol[:, None]], axis=1
+    )
     out = []
     for i in range(n):
         pts = M[i, keep[i]]
@@ -138,8 +157,13 @@ def bank_breakpoints(bank, lo: np.ndarray, hi: np.ndarray, n_pieces: np.ndarray,
     return out
 
 
-def refine_around(points: np.ndarray, x: float, lo: float, hi: float,
-                  rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4)) -> np.ndarray:
+def refine_around(
+    points: np.ndarray,
+    x: float,
+    lo: float,
+    hi: float,
+    rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4),
+) -> np.ndarray:
     """Add breakpoints at ``x`` and at ``x·(1 ± r)`` so the pieces next to the solution are short."""
     scale = max(abs(x), (hi - lo) * 1e-3, 1e-9)
     new = [x] + [x + s * r * scale for r in rel for s in (-1.0, 1.0)]
@@ -194,22 +218,25 @@ def pieces(curve: HorizonCurve | Callable[[np.ndarray], np.ndarray], points: np.
 
 def bank_pieces(bank, points: list[np.ndarray]) -> list[Pieces]:
     """``pieces`` for every line item of a ``CurveBank`` at once: one vectorised evaluation."""
-    pts = [p if p[0] == 0.0 else np.concatenate([[0.0], p]) for p in (np.asarray(q, float) for q in points)]
+    pts = [
+        p if p[0] == 0.0 else np.concatenate([[0.0], p])
+        for p in (np.asarray(q, float) for q in points)
+    ]
     if not pts:
         return []
     k = max(len(p) for p in pts)
     lens = np.array([len(p) for p in pts])
     P = np.empty((len(pts), k))
     for i, p in enumerate(pts):
-        P[i, :len(p)] = p
-        P[i, len(p):] = p[-1]
+        P[i, : len(p)] = p
+        P[i, len(p) :] = p[-1]
     V = bank.value(P)
     W = np.diff(P, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         S = np.where(W > 0, np.diff(V, axis=1) / np.where(W > 0, W, 1.0), 0.0)
     top = np.max(np.abs(S), axis=1, initial=0.0)
     S = np.where(np.abs(S) < 1e-13 * top[:, None], 0.0, S)
-    return [Pieces(pts[i], V[i, :m], W[i, :m - 1], S[i, :m - 1]) for i, m in enumerate(lens)]
+    return [Pieces(pts[i], V[i, :m], W[i, : m - 1], S[i, : m - 1]) for i, m in enumerate(lens)]
 
 
 def piece_errors(bank, pcs: list[Pieces]) -> list[np.ndarray]:
@@ -229,7 +256,12 @@ def piece_errors(bank, pcs: list[Pieces]) -> list[np.ndarray]:
     VA = np.zeros((n, k))
     for i, p in enumerate(pcs):
         m = len(p.widths)
-        A[i, :m], Bm[i, :m], S[i, :m], VA[i, :m] = p.points[:-1], p.points[1:], p.slopes, p.values[:-1]
+        A[i, :m], Bm[i, :m], S[i, :m], VA[i, :m] = (
+            p.points[:-1],
+            p.points[1:],
+            p.slopes,
+            p.values[:-1],
+        )
         A[i, m:] = Bm[i, m:] = p.points[-1]
         VA[i, m:] = p.values[-1]
     lo, hi = A.copy(), Bm.copy()
@@ -244,7 +276,7 @@ def piece_errors(bank, pcs: list[Pieces]) -> list[np.ndarray]:
     err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
     # a margin for rounding in the curve's evaluation, so that a lifted piece never dips below it
     err = np.where(err > 0, err * (1 + 1e-9) + 1e-12 * np.abs(VA), 0.0)
-    return [err[i, :len(p.widths)] for i, p in enumerate(pcs)]
+    return [err[i, : len(p.widths)] for i, p in enumerate(pcs)]
 
 
 def lifted(pcs: list[Pieces], errors: list[np.ndarray]) -> list[Pieces]:

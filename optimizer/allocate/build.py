@@ -43,11 +43,17 @@ class BuiltModel:
         return np.array([sum((v.varValue or 0.0) for v in vs) for vs in self.segment_vars])
 
 
-def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
-                include: set[str] | None = None, elastic: bool = False,
-                fix_binaries: Mapping[str, float] | None = None,
-                objective: bool = True, tiebreak: bool = True,
-                kpi_pieces: Mapping[tuple[str, int], Pieces] | None = None) -> BuiltModel:
+def build_model(
+    problem: AllocationProblem,
+    pieces: Sequence[Pieces],
+    *,
+    include: set[str] | None = None,
+    elastic: bool = False,
+    fix_binaries: Mapping[str, float] | None = None,
+    objective: bool = True,
+    tiebreak: bool = True,
+    kpi_pieces: Mapping[tuple[str, int], Pieces] | None = None,
+) -> BuiltModel:
     """Build the PuLP model.
 
     Parameters
@@ -63,7 +69,11 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
     kpi_pieces : pieces of a KPI's curve to use in rows on that KPI, by (KPI, line item); by
         default that curve interpolated at the line item's own breakpoints.
     """
-    sense = pulp.LpMaximize if (problem.sense == "max" and not elastic and objective) else pulp.LpMinimize
+    sense = (
+        pulp.LpMaximize
+        if (problem.sense == "max" and not elastic and objective)
+        else pulp.LpMinimize
+    )
     prob = pulp.LpProblem("budgetopt", sense)
     seg_vars: list[tuple[pulp.LpVariable, ...]] = []
     binaries: list[pulp.LpVariable] = []
@@ -93,12 +103,24 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
             # incremental formulation: y_j = 1 ⇔ pieces 0..j-1 are full; gates pieces j.. (tail by y_k)
             ys = [binary(f"y_{i}_{j}") for j in range(1, min(k, len(vs) - 1) + 1)]
             for j, y in enumerate(ys, start=1):
-                extra_rows.append((pulp.LpAffineExpression([(vs[j - 1], 1.0), (y, -float(pc.widths[j - 1]))]),
-                                   ">=", 0.0, f"sfill_{i}_{j}"))
+                extra_rows.append(
+                    (
+                        pulp.LpAffineExpression([(vs[j - 1], 1.0), (y, -float(pc.widths[j - 1]))]),
+                        ">=",
+                        0.0,
+                        f"sfill_{i}_{j}",
+                    )
+                )
                 gated = vs[j:] if j == len(ys) else (vs[j],)
                 for jj, v in enumerate(gated, start=j):
-                    extra_rows.append((pulp.LpAffineExpression([(v, 1.0), (y, -float(pc.widths[jj]))]),
-                                       "<=", 0.0, f"sgate_{i}_{jj}"))
+                    extra_rows.append(
+                        (
+                            pulp.LpAffineExpression([(v, 1.0), (y, -float(pc.widths[jj]))]),
+                            "<=",
+                            0.0,
+                            f"sgate_{i}_{jj}",
+                        )
+                    )
         if it.block:
             total = sum(float(w) for w in pc.widths)
             nmax = int(np.floor(total / it.block + 1e-9))
@@ -108,16 +130,29 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
             else:
                 n = prob.add_variable(name, 0, nmax, pulp.LpInteger)
             binaries.append(n)
-            extra_rows.append((pulp.LpAffineExpression([*spend_terms[-1], (n, -float(it.block))]), "==",
-                               0.0, f"blocks_{i}"))
+            extra_rows.append(
+                (
+                    pulp.LpAffineExpression([*spend_terms[-1], (n, -float(it.block))]),
+                    "==",
+                    0.0,
+                    f"blocks_{i}",
+                )
+            )
         if it.min_if_funded:
             u = binary(f"u_{i}")
             total = sum(float(w) for w in pc.widths)
-            extra_rows.append((pulp.LpAffineExpression([*spend_terms[-1], (u, -total)]), "<=", 0.0,
-                               f"funded_{i}"))
+            extra_rows.append(
+                (pulp.LpAffineExpression([*spend_terms[-1], (u, -total)]), "<=", 0.0, f"funded_{i}")
+            )
             m = min(it.min_if_funded, total)
-            extra_rows.append((pulp.LpAffineExpression([*spend_terms[-1], (u, -m)]), ">=", 0.0,
-                               f"tp_min_if_funded__{i}"))
+            extra_rows.append(
+                (
+                    pulp.LpAffineExpression([*spend_terms[-1], (u, -m)]),
+                    ">=",
+                    0.0,
+                    f"tp_min_if_funded__{i}",
+                )
+            )
 
     cons: dict[str, pulp.LpConstraint] = {}
     elastic_vars: dict[str, pulp.LpVariable] = {}
@@ -135,8 +170,12 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
                 kc = problem.items[i].kpis.get(c.kpi or problem.kpi)
                 if kc is None:
                     continue
-                kp = (kpi_pieces or {}).get((c.kpi or problem.kpi, i)) or Pieces_of(kc, pieces[i].points)
-                terms.extend((v, a * float(sl)) for v, sl in zip(seg_vars[i], kp.slopes, strict=True))
+                kp = (kpi_pieces or {}).get((c.kpi or problem.kpi, i)) or Pieces_of(
+                    kc, pieces[i].points
+                )
+                terms.extend(
+                    (v, a * float(sl)) for v, sl in zip(seg_vars[i], kp.slopes, strict=True)
+                )
                 rhs -= a * float(kp.values[0])
             else:
                 terms.extend((v, a * coef) for v, coef in spend_terms[i])
@@ -168,17 +207,29 @@ def build_model(problem: AllocationProblem, pieces: Sequence[Pieces], *,
         # zero-based tie-break: a dollar that buys (next to) nothing is not spent, rather than
         # parked wherever the solver happens to leave it; 1e-9 of the best return moves no plan
         top = max((float(np.max(p.slopes)) for p in pieces if len(p.slopes)), default=0.0)
-        eps = 1e-9 * top if problem.sense == "max" and not problem.spend_weight and tiebreak else 0.0
+        eps = (
+            1e-9 * top if problem.sense == "max" and not problem.spend_weight and tiebreak else 0.0
+        )
         # one coefficient per piece: its KPI slope (when maximising) less the cost of its spend
-        per_dollar = -eps + (problem.spend_weight if problem.sense == "min" else -problem.spend_weight)
+        per_dollar = -eps + (
+            problem.spend_weight if problem.sense == "min" else -problem.spend_weight
+        )
         for it in problem.items:
             pc = pieces[it.index]
             coef = (pc.slopes if problem.sense == "max" else np.zeros(len(pc.slopes))) + per_dollar
             obj_terms.extend(zip(seg_vars[it.index], coef.tolist(), strict=True))
         const = float(kpi_const.sum()) if problem.sense == "max" else 0.0
         prob.setObjective(pulp.LpAffineExpression(obj_terms, constant=const))
-    return BuiltModel(prob, problem, tuple(pieces), tuple(seg_vars), cons, tuple(binaries),
-                      fixed_binaries=bool(fix), elastic=elastic_vars if elastic else None)
+    return BuiltModel(
+        prob,
+        problem,
+        tuple(pieces),
+        tuple(seg_vars),
+        cons,
+        tuple(binaries),
+        fixed_binaries=bool(fix),
+        elastic=elastic_vars if elastic else None,
+    )
 
 
 def constraint_rows(problem: AllocationProblem) -> list[LinearConstraint]:

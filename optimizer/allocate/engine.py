@@ -44,36 +44,65 @@ DEFAULT_PIECES = 8
 _BOUND_SPLIT = 16
 
 
-def allocate(scenario: Scenario, model: CurveSet, *, solver: str = DEFAULT_SOLVER,
-             extra_models: dict[str, CurveSet] | None = None,
-             tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 6, n_pieces: int = DEFAULT_PIECES,
-             time_limit: float | None = None, stages: tuple[str, ...] | None = None,
-             diagnose: bool = True, kkt_tolerance: float = DEFAULT_KKT_TOLERANCE) -> Plan:
+def allocate(
+    scenario: Scenario,
+    model: CurveSet,
+    *,
+    solver: str = DEFAULT_SOLVER,
+    extra_models: dict[str, CurveSet] | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_rounds: int = 6,
+    n_pieces: int = DEFAULT_PIECES,
+    time_limit: float | None = None,
+    stages: tuple[str, ...] | None = None,
+    diagnose: bool = True,
+    kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
+) -> Plan:
     """Optimise a scenario on a model's curves; see the module docstring."""
     t0 = time.perf_counter()
     problem = make_problem(scenario, model, stages, extra_models=extra_models)
-    return solve_problem(problem, solver=solver, tolerance=tolerance, max_rounds=max_rounds,
-                         n_pieces=n_pieces, time_limit=time_limit, diagnose=diagnose, t0=t0,
-                         kkt_tolerance=kkt_tolerance)
+    return solve_problem(
+        problem,
+        solver=solver,
+        tolerance=tolerance,
+        max_rounds=max_rounds,
+        n_pieces=n_pieces,
+        time_limit=time_limit,
+        diagnose=diagnose,
+        t0=t0,
+        kkt_tolerance=kkt_tolerance,
+    )
 
 
-def initial_points(problem: AllocationProblem, n_pieces: int,
-                   bank: CurveBank | None = None) -> list[np.ndarray]:
+def initial_points(
+    problem: AllocationProblem, n_pieces: int, bank: CurveBank | None = None
+) -> list[np.ndarray]:
     # S-curves get twice the pieces: the MILP chooses which S-curves to fund on these pieces, and
     # refinement around the solution never revisits that choice
     bank = bank or CurveBank.of([it.curve for it in problem.items])
     return bank_breakpoints(
-        bank, np.array([it.lo for it in problem.items]), np.array([it.hi for it in problem.items]),
+        bank,
+        np.array([it.lo for it in problem.items]),
+        np.array([it.hi for it in problem.items]),
         np.array([n_pieces if it.curve.concave else 2 * n_pieces for it in problem.items]),
-        [(it.min_if_funded,) if it.min_if_funded else () for it in problem.items])
+        [(it.min_if_funded,) if it.min_if_funded else () for it in problem.items],
+    )
 
 
-def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
-                  tolerance: float = DEFAULT_TOLERANCE, max_rounds: int = 6,
-                  kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
-                  n_pieces: int = DEFAULT_PIECES, time_limit: float | None = None,
-                  diagnose: bool = True, t0: float | None = None,
-                  points: list[np.ndarray] | None = None, polish_plan: bool = True) -> Plan:
+def solve_problem(
+    problem: AllocationProblem,
+    *,
+    solver: str = DEFAULT_SOLVER,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_rounds: int = 6,
+    kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
+    n_pieces: int = DEFAULT_PIECES,
+    time_limit: float | None = None,
+    diagnose: bool = True,
+    t0: float | None = None,
+    points: list[np.ndarray] | None = None,
+    polish_plan: bool = True,
+) -> Plan:
     t0 = time.perf_counter() if t0 is None else t0
 
     def left() -> float | None:
@@ -93,7 +122,9 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
         pcs = bank_pieces(bank, pts)
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
-        out = solve(built, solver, time_limit=left(), gap=_mip_gap(tolerance) if built.is_mip else None)
+        out = solve(
+            built, solver, time_limit=left(), gap=_mip_gap(tolerance) if built.is_mip else None
+        )
         solve_s += out.seconds
         if out.status == Status.INFEASIBLE:
             conflicts: tuple[str, ...] = ()
@@ -102,22 +133,34 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
                 conflicts, message = diagnose_infeasible(problem, pcs, solver)
             return _empty_plan(problem, "infeasible", conflicts, message, solver, build_s, solve_s)
         if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
-            return _empty_plan(problem, out.status.value, (), f"the solver stopped: {out.status.value}",
-                               solver, build_s, solve_s)
+            return _empty_plan(
+                problem,
+                out.status.value,
+                (),
+                f"the solver stopped: {out.status.value}",
+                solver,
+                build_s,
+                solve_s,
+            )
         x = built.spend_values()
         if built.is_mip or not DUALS_TRUSTED.get(solver, True):
             # duals come from the LP at the solution: binaries fixed, and solved by a solver whose
             # duals are trustworthy (the cbc build of pulp[cbc] reports inconsistent row duals)
             fixed = {v.name: float(round(v.varValue or 0.0)) for v in built.binaries}
             tb = time.perf_counter()
-            lp = build_model(problem, pcs, fix_binaries=fixed) if fixed else build_model(problem, pcs)
+            lp = (
+                build_model(problem, pcs, fix_binaries=fixed)
+                if fixed
+                else build_model(problem, pcs)
+            )
             build_s += time.perf_counter() - tb
             dual_solver = solver if DUALS_TRUSTED.get(solver, True) else "highs"
             out_lp = solve(lp, dual_solver, time_limit=left())
             solve_s += out_lp.seconds
             if out_lp.status == Status.OPTIMAL:
-                out = SolveOutcome(out.status, out.objective, out_lp.duals, out_lp.slacks,
-                                   out.seconds, solver)
+                out = SolveOutcome(
+                    out.status, out.objective, out_lp.duals, out_lp.slacks, out.seconds, solver
+                )
                 if built.is_mip:
                     x = lp.spend_values()
         x = np.maximum(x, 0.0)
@@ -149,26 +192,42 @@ def solve_problem(problem: AllocationProblem, *, solver: str = DEFAULT_SOLVER,
             break
         # with binaries (zero-or-at-least, S-curves, blocks) the Lagrangian bound can keep a duality
         # gap that finer pieces cannot close: stop once a round no longer halves it
-        if problem.needs_binaries and prev_gap is not None and best[3] > 0.9 * prev_gap \
-                and residual <= kkt_tolerance:
+        if (
+            problem.needs_binaries
+            and prev_gap is not None
+            and best[3] > 0.9 * prev_gap
+            and residual <= kkt_tolerance
+        ):
             break
         prev_gap = best[3]
         # refine around the solution and around each line item's best response to the duals
         # (where its slope meets the price of its dollars): a line item stuck on a coarse piece far
         # from its optimum gets breakpoints where it should be, not only ±40% around where it is
-        pts = [refine_around(refine_around(p, float(xi), 0.0, it.hi, rel=(1e-3, 1e-2)), float(ri), 0.0,
-                             it.hi) if abs(ri - xi) > 1e-3 * max(xi, 1.0) else refine_around(p, float(xi), 0.0, it.hi)
-               for p, xi, ri, it in zip(pts, x, responses, problem.items, strict=True)]
+        pts = [
+            refine_around(
+                refine_around(p, float(xi), 0.0, it.hi, rel=(1e-3, 1e-2)), float(ri), 0.0, it.hi
+            )
+            if abs(ri - xi) > 1e-3 * max(xi, 1.0)
+            else refine_around(p, float(xi), 0.0, it.hi)
+            for p, xi, ri, it in zip(pts, x, responses, problem.items, strict=True)
+        ]
     assert best is not None
     x, true_obj, bound, gap, out, built = best
-    return _make_plan(problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s,
-                      rounds, t0)
+    return _make_plan(
+        problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s, rounds, t0
+    )
 
 
-def plan_without_lp(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray,
-                    duals: dict[str, float], *, solver: str = DEFAULT_SOLVER,
-                    tolerance: float = DEFAULT_TOLERANCE,
-                    kkt_tolerance: float = DEFAULT_KKT_TOLERANCE) -> Plan | None:
+def plan_without_lp(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    x0: np.ndarray,
+    duals: dict[str, float],
+    *,
+    solver: str = DEFAULT_SOLVER,
+    tolerance: float = DEFAULT_TOLERANCE,
+    kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
+) -> Plan | None:
     """A certified plan from a guess of the plan and its shadow prices, with no LP at all: the
     polish step from ``(x0, duals)``, then the same certificate as ``solve_problem`` (the
     Lagrangian bound at the polished multipliers). None when the guess does not lead to a
@@ -187,8 +246,9 @@ def plan_without_lp(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray,
     if gap > tolerance or kkt_residual(problem, bank, pol.duals, x) > kkt_tolerance:
         return None
     out = SolveOutcome(Status.OPTIMAL, value, pol.duals, {}, 0.0, solver)
-    return _make_plan(problem, bank, x, out, None, value, bound, gap, solver, 0.0,
-                      time.perf_counter() - t0, 0, t0)
+    return _make_plan(
+        problem, bank, x, out, None, value, bound, gap, solver, 0.0, time.perf_counter() - t0, 0, t0
+    )
 
 
 def _mip_gap(tolerance: float) -> float:
@@ -196,9 +256,13 @@ def _mip_gap(tolerance: float) -> float:
     return max(1e-9, 0.1 * tolerance)
 
 
-def _lifted_bound(problem: AllocationProblem, bank: CurveBank, pcs: Sequence[Pieces],
-                  time_limit: float | None, tolerance: float
-                  ) -> tuple[float, np.ndarray, float] | None:
+def _lifted_bound(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    pcs: Sequence[Pieces],
+    time_limit: float | None,
+    tolerance: float,
+) -> tuple[float, np.ndarray, float] | None:
     """A bound on the smooth optimum from the MILP over lifted pieces: each breakpoint raised by
     the interpolation error of the pieces beside it, so the pieces lie on or above the curve
     everywhere. Lifting the objective's curves (when maximising) and the curves of KPI floors and
@@ -236,26 +300,34 @@ def _lifted_bound(problem: AllocationProblem, bank: CurveBank, pcs: Sequence[Pie
         for i, piece in enumerate(lifted(kp, piece_errors(kb, kp))):
             kpi_pieces[(k, i)] = piece
     built = build_model(problem, up, tiebreak=False, kpi_pieces=kpi_pieces)
-    out = solve(built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None)
+    out = solve(
+        built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None
+    )
     if out.status != Status.OPTIMAL or out.bound is None:
         return None
     return out.bound, np.maximum(built.spend_values(), 0.0), out.seconds
 
 
-def _polished(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome
-              ) -> tuple[np.ndarray, SolveOutcome]:
+def _polished(
+    problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome
+) -> tuple[np.ndarray, SolveOutcome]:
     """The LP's plan moved to the smooth problem's exact optimum for its active set, when that
     succeeds, holds every constraint and is at least as good; else the LP's plan unchanged."""
     pol = _feasible_polish(problem, bank, x, out.duals)
     if pol is None:
         return x, out
-    if not _better(problem, _true_objective(problem, bank, pol.x), _true_objective(problem, bank, x)):
+    if not _better(
+        problem, _true_objective(problem, bank, pol.x), _true_objective(problem, bank, x)
+    ):
         return x, out
-    return pol.x, SolveOutcome(out.status, out.objective, pol.duals, out.slacks, out.seconds, out.solver)
+    return pol.x, SolveOutcome(
+        out.status, out.objective, pol.duals, out.slacks, out.seconds, out.solver
+    )
 
 
-def _feasible_polish(problem: AllocationProblem, bank: CurveBank, x: np.ndarray,
-                     duals: dict[str, float]) -> Polished | None:
+def _feasible_polish(
+    problem: AllocationProblem, bank: CurveBank, x: np.ndarray, duals: dict[str, float]
+) -> Polished | None:
     """The polish step from ``(x, duals)``, kept only if its plan holds every rule to 1e-9."""
     pol = polish(problem, bank, x, duals)
     if pol is None or violation(problem, pol.x) > 1e-9:
@@ -309,8 +381,9 @@ def _true_objective(problem: AllocationProblem, bank: CurveBank, x: np.ndarray) 
     return float(bank.value(x).sum() - problem.spend_weight * x.sum())
 
 
-def _lagrangian_terms(problem: AllocationProblem, duals: dict[str, float], *, clip: bool
-                     ) -> tuple[list[dict[str, float]], np.ndarray, float]:
+def _lagrangian_terms(
+    problem: AllocationProblem, duals: dict[str, float], *, clip: bool
+) -> tuple[list[dict[str, float]], np.ndarray, float]:
     """Per line item, the Lagrangian ``Σ_k W[k] F_k(x) - cost x`` (to maximise), and the constant.
 
     ``W`` weighs each KPI's unscaled curve ("" stands for the objective curve itself); ``clip``
@@ -365,7 +438,11 @@ def _simple(problem: AllocationProblem, w: list[dict[str, float]]) -> np.ndarray
 
 def _item_function(it, wi: dict[str, float]):
     """Value and slope of ``Σ_k W[k] F_k`` for one line item."""
-    terms = [(v, it.curve if k == "" else it.kpis[k]) for k, v in wi.items() if v and (k == "" or k in it.kpis)]
+    terms = [
+        (v, it.curve if k == "" else it.kpis[k])
+        for k, v in wi.items()
+        if v and (k == "" or k in it.kpis)
+    ]
 
     def value(x):
         return sum(v * c.value(x) for v, c in terms) if terms else 0.0 * np.asarray(x, float)
@@ -387,19 +464,26 @@ def _prices(problem: AllocationProblem, duals: dict[str, float]) -> tuple[np.nda
     return alpha, cost
 
 
-def _marginals(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
-               x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _marginals(
+    problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Marginal Lagrangian return of each line item's next dollar, and the price of that dollar."""
     w, cost, _ = _lagrangian_terms(problem, duals, clip=False)
     alpha = _simple(problem, w)
     if alpha is not None:
         return alpha * bank.slope(x), cost
-    m = np.array([float(_item_function(it, wi)[1](xi)) for it, wi, xi in zip(problem.items, w, x, strict=True)])
+    m = np.array(
+        [
+            float(_item_function(it, wi)[1](xi))
+            for it, wi, xi in zip(problem.items, w, x, strict=True)
+        ]
+    )
     return m, cost
 
 
-def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
-                 x: np.ndarray) -> float:
+def kkt_residual(
+    problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
+) -> float:
     """Largest relative gap between a line item's marginal return and the price of its dollars.
 
     At the exact optimum every line item strictly inside its range has ``alpha F'(x) = cost``; a
@@ -414,8 +498,11 @@ def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, f
         # held by an integer choice, not by its curve: a whole number of blocks, exactly its
         # "zero or at least" minimum, or the rising (convex) part of an S-curve
         i = it.index
-        if it.block or (it.min_if_funded and abs(x[i] - it.min_if_funded) <= 1e-6 * (1 + x[i])) \
-                or (not it.curve.concave and x[i] < it.curve.inflection * (1 - 1e-9)):
+        if (
+            it.block
+            or (it.min_if_funded and abs(x[i] - it.min_if_funded) <= 1e-6 * (1 + x[i]))
+            or (not it.curve.concave and x[i] < it.curve.inflection * (1 - 1e-9))
+        ):
             inside[i] = False
     for con in problem.constraints:  # items held by a binding single-item rule are not inside
         if len(con.coefs) == 1 and abs(float(duals.get(con.name, 0.0))) > 0:
@@ -427,8 +514,9 @@ def kkt_residual(problem: AllocationProblem, bank: CurveBank, duals: dict[str, f
     return float(np.max(r[inside]))
 
 
-def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
-               x: np.ndarray) -> float:
+def dual_bound(
+    problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
+) -> float:
     """Lagrangian bound on the exact (smooth-curve) optimum from constraint multipliers ``duals``.
 
     Multipliers are clipped to their valid signs, so the bound is valid whatever the solver gave.
@@ -436,8 +524,9 @@ def dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, flo
     return _dual_bound(problem, bank, duals, x)[0]
 
 
-def _dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, float],
-                x: np.ndarray) -> tuple[float, np.ndarray]:
+def _dual_bound(
+    problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
+) -> tuple[float, np.ndarray]:
     """The bound, and each line item's best response to the duals (where the refinement goes next)."""
     maximise = problem.sense == "max"
     w, cost, const = _lagrangian_terms(problem, duals, clip=True)
@@ -461,8 +550,9 @@ def _dual_bound(problem: AllocationProblem, bank: CurveBank, duals: dict[str, fl
             per = np.where(neg, np.maximum(0.0, v_hi), per)
     else:
         for it, wi in zip(problem.items, w, strict=True):
-            per[it.index] = _maximise_one(it, wi, float(cost[it.index]), float(hi[it.index]),
-                                          float(x[it.index]))
+            per[it.index] = _maximise_one(
+                it, wi, float(cost[it.index]), float(hi[it.index]), float(x[it.index])
+            )
     total = float(per.sum())
     return (const + total if maximise else const - total), best_x
 
@@ -481,16 +571,30 @@ def _maximise_one(it, wi: dict[str, float], cost: float, hi: float, x0: float) -
                 b = m
         cands.append(0.5 * (a + b))
     else:
-        g = np.unique(np.concatenate([np.linspace(0.0, hi, 4001), np.geomspace(max(hi * 1e-7, 1e-9), max(hi, 1e-9), 2001)]))
+        g = np.unique(
+            np.concatenate(
+                [
+                    np.linspace(0.0, hi, 4001),
+                    np.geomspace(max(hi * 1e-7, 1e-9), max(hi, 1e-9), 2001),
+                ]
+            )
+        )
         v = np.asarray(value(g), float) - cost * g
         cands.append(float(g[int(np.argmax(v))]))
     return max(float(value(c)) - cost * c for c in cands)
 
 
-def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResult]) -> dict[int, list[str]]:
+def _binding_names(
+    problem: AllocationProblem, results: Sequence[ConstraintResult]
+) -> dict[int, list[str]]:
     by_item: dict[int, list[str]] = {it.index: [] for it in problem.items}
-    short = {"tp_min": "min", "tp_max": "max", "tp_lock": "lock", "change_up": "change_limit",
-             "change_down": "change_limit"}
+    short = {
+        "tp_min": "min",
+        "tp_max": "max",
+        "tp_lock": "lock",
+        "change_up": "change_limit",
+        "change_down": "change_limit",
+    }
     for con, res in zip(problem.constraints, results, strict=True):
         if not res.binding or con.kind == "budget":
             continue
@@ -506,36 +610,68 @@ def _binding_names(problem: AllocationProblem, results: Sequence[ConstraintResul
     return by_item
 
 
-def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: SolveOutcome,
-               built: BuiltModel | None, true_obj: float, bound: float, gap: float, solver: str,
-               build_s: float, solve_s: float, rounds: int, t0: float) -> Plan:
+def _make_plan(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    x: np.ndarray,
+    out: SolveOutcome,
+    built: BuiltModel | None,
+    true_obj: float,
+    bound: float,
+    gap: float,
+    solver: str,
+    build_s: float,
+    solve_s: float,
+    rounds: int,
+    t0: float,
+) -> Plan:
     spend = round_cents(x)
     main = kpi_bank(problem, problem.kpi)  # a line item without the KPI's curve contributes 0
     kpi = main.value(spend)
     marg = main.slope(spend)
     others = sorted({k for it in problem.items for k in it.kpis if k != problem.kpi})
     other_values = {k: kpi_bank(problem, k).value(spend) for k in others}
-    other_kpis = [{k: float(other_values[k][it.index]) for k in others if k in it.kpis}
-                  for it in problem.items]
+    other_kpis = [
+        {k: float(other_values[k][it.index]) for k in others if k in it.kpis}
+        for it in problem.items
+    ]
     results = []
+
     def kpi_of(i: int, k: str | None) -> float:
         k = k or problem.kpi
         return float(kpi[i]) if k == problem.kpi else other_kpis[i].get(k, 0.0)
 
     for con in problem.constraints:
-        lhs = float(sum(a * (kpi_of(i, con.kpi) if con.on_kpi else spend[i]) for i, a in con.coefs.items()))
+        lhs = float(
+            sum(a * (kpi_of(i, con.kpi) if con.on_kpi else spend[i]) for i, a in con.coefs.items())
+        )
         if con.sense == "<=":
             slack = con.rhs - lhs
         elif con.sense == ">=":
             slack = lhs - con.rhs
         else:
             slack = -abs(lhs - con.rhs)
-        tol = 0.015 + 1e-7 * abs(con.rhs) + (1e-7 * float(spend.sum()) if con.kind.endswith("share") else 0.0)
+        tol = (
+            0.015
+            + 1e-7 * abs(con.rhs)
+            + (1e-7 * float(spend.sum()) if con.kind.endswith("share") else 0.0)
+        )
         binding = abs(slack) <= tol
         sp = out.duals.get(con.name)
-        results.append(ConstraintResult(con.name, con.kind, con.subject, con.label, con.sense,
-                                        float(con.rhs), lhs, float(slack), bool(binding),
-                                        None if sp is None else float(sp)))
+        results.append(
+            ConstraintResult(
+                con.name,
+                con.kind,
+                con.subject,
+                con.label,
+                con.sense,
+                float(con.rhs),
+                lhs,
+                float(slack),
+                bool(binding),
+                None if sp is None else float(sp),
+            )
+        )
     by_item = _binding_names(problem, results)
     with np.errstate(invalid="ignore"):
         m_l, cost = _marginals(problem, bank, out.duals, spend)
@@ -548,44 +684,86 @@ def _make_plan(problem: AllocationProblem, bank: CurveBank, x: np.ndarray, out: 
         if it.min_if_funded and spend[i] > 0 and abs(spend[i] - it.min_if_funded) <= 0.015:
             by_item[i].append("min_if_funded")
         s = float(spend[i])
-        items.append(LineItem(
-            id=it.id, stage=it.stage, spend=s, kpi=float(kpi[i]),
-            roi=float(kpi[i] / s) if s > 0 else None, marginal_roi=float(marg[i]),
-            binding=tuple(by_item[i]), weekly_spend=s / it.curve.weeks, lower=it.lo,
-            upper=it.hi / 1.02, reduced_cost=float(reduced[i]), other_kpis=other_kpis[i]))
+        items.append(
+            LineItem(
+                id=it.id,
+                stage=it.stage,
+                spend=s,
+                kpi=float(kpi[i]),
+                roi=float(kpi[i] / s) if s > 0 else None,
+                marginal_roi=float(marg[i]),
+                binding=tuple(by_item[i]),
+                weekly_spend=s / it.curve.weeks,
+                lower=it.lo,
+                upper=it.hi / 1.02,
+                reduced_cost=float(reduced[i]),
+                other_kpis=other_kpis[i],
+            )
+        )
     sc = problem.scenario
     return Plan(
-        scenario=sc.name, status=out.status.value, objective=sc.objective, kpi=problem.kpi,
-        horizon_weeks=sc.horizon_weeks, budget=None if sc.budget is None else sc.budget.amount,
-        line_items=tuple(items), constraints=tuple(results), objective_value=true_obj,
-        bound=bound, gap=gap, solver=solver, build_seconds=build_s, solve_seconds=solve_s,
-        rounds=rounds, pieces=int(sum(len(p.widths) for p in built.pieces)) if built else 0,
+        scenario=sc.name,
+        status=out.status.value,
+        objective=sc.objective,
+        kpi=problem.kpi,
+        horizon_weeks=sc.horizon_weeks,
+        budget=None if sc.budget is None else sc.budget.amount,
+        line_items=tuple(items),
+        constraints=tuple(results),
+        objective_value=true_obj,
+        bound=bound,
+        gap=gap,
+        solver=solver,
+        build_seconds=build_s,
+        solve_seconds=solve_s,
+        rounds=rounds,
+        pieces=int(sum(len(p.widths) for p in built.pieces)) if built else 0,
         source=sc.source,
         stages=problem.stages,
     )
 
 
-def _empty_plan(problem: AllocationProblem, status: str, conflicts: tuple[str, ...], message: str,
-                solver: str, build_s: float, solve_s: float) -> Plan:
+def _empty_plan(
+    problem: AllocationProblem,
+    status: str,
+    conflicts: tuple[str, ...],
+    message: str,
+    solver: str,
+    build_s: float,
+    solve_s: float,
+) -> Plan:
     sc = problem.scenario
-    return Plan(scenario=sc.name, status=status, objective=sc.objective, kpi=problem.kpi,
-                horizon_weeks=sc.horizon_weeks,
-                budget=None if sc.budget is None else sc.budget.amount, conflicts=conflicts,
-                message=message, solver=solver, build_seconds=build_s, solve_seconds=solve_s,
-                source=sc.source, stages=problem.stages)
+    return Plan(
+        scenario=sc.name,
+        status=status,
+        objective=sc.objective,
+        kpi=problem.kpi,
+        horizon_weeks=sc.horizon_weeks,
+        budget=None if sc.budget is None else sc.budget.amount,
+        conflicts=conflicts,
+        message=message,
+        solver=solver,
+        build_seconds=build_s,
+        solve_seconds=solve_s,
+        source=sc.source,
+        stages=problem.stages,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # infeasibility diagnosis
 # ------------------------------------------------------------------------------------------------
-def _feasible(problem: AllocationProblem, pcs: Sequence[Pieces], names: list[str], solver: str) -> bool:
+def _feasible(
+    problem: AllocationProblem, pcs: Sequence[Pieces], names: list[str], solver: str
+) -> bool:
     built = build_model(problem, pcs, include=set(names), objective=False)
     out = solve(built, solver)
     return out.status != Status.INFEASIBLE
 
 
-def diagnose_infeasible(problem: AllocationProblem, pcs: Sequence[Pieces],
-                        solver: str = DEFAULT_SOLVER) -> tuple[tuple[str, ...], str]:
+def diagnose_infeasible(
+    problem: AllocationProblem, pcs: Sequence[Pieces], solver: str = DEFAULT_SOLVER
+) -> tuple[tuple[str, ...], str]:
     """A small set of constraints that cannot all hold (irreducible: drop any one and the rest can).
 
     Deletion filter over the named constraints, removing chunks first so that thousands of
@@ -597,7 +775,7 @@ def diagnose_infeasible(problem: AllocationProblem, pcs: Sequence[Pieces],
         i = 0
         chunk = max(1, len(core) // 4)
         while i < len(core):
-            trial = core[:i] + core[i + chunk:]
+            trial = core[:i] + core[i + chunk :]
             if not _feasible(problem, pcs, trial, solver):
                 core = trial
             elif chunk > 1:
@@ -610,8 +788,9 @@ def diagnose_infeasible(problem: AllocationProblem, pcs: Sequence[Pieces],
     return tuple(core), conflict_sentence(problem, cons, pcs, solver)
 
 
-def conflict_sentence(problem: AllocationProblem, cons: list[LinearConstraint],
-                      pcs: Sequence[Pieces], solver: str) -> str:
+def conflict_sentence(
+    problem: AllocationProblem, cons: list[LinearConstraint], pcs: Sequence[Pieces], solver: str
+) -> str:
     if not cons:
         return "the constraints cannot all hold"
     labels = [c.label for c in cons]

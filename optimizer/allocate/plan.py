@@ -82,13 +82,17 @@ class Plan:
     def stage_totals(self) -> dict[str, dict[str, float]]:
         """Spend and KPI per stage, in journey order; stages with no line item are left out."""
         out: dict[str, dict[str, float]] = {}
-        order = list(self.stages) + [li.stage for li in self.line_items if li.stage not in self.stages]
+        order = list(self.stages) + [
+            li.stage for li in self.line_items if li.stage not in self.stages
+        ]
         for st in dict.fromkeys(order):
             items = [li for li in self.line_items if li.stage == st]
             if not items:
                 continue
-            out[st] = {"spend": float(round(sum(li.spend for li in items), 2)),
-                       "kpi": float(sum(li.kpi for li in items))}
+            out[st] = {
+                "spend": float(round(sum(li.spend for li in items), 2)),
+                "kpi": float(sum(li.kpi for li in items)),
+            }
         return out
 
     def item(self, tid: str) -> LineItem:

@@ -73,21 +73,37 @@ def kpi_bank(problem: AllocationProblem, k: str) -> CurveBank:
     for it in problem.items:
         c = it.kpis.get(k)
         if c is None:  # contributes nothing to this KPI: a curve that is 0 with every derivative
-            zero = TouchpointResponse(it.id, it.stage, Saturation("exponential", {"beta": 0.0, "scale": 1.0}))
+            zero = TouchpointResponse(
+                it.id, it.stage, Saturation("exponential", {"beta": 0.0, "scale": 1.0})
+            )
             c = HorizonCurve(zero, it.curve.weeks)
         curves.append(c)
     return CurveBank.of(curves)
 
 
-def polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: dict[str, float],
-           *, max_changes: int = 40, max_newton: int = 40) -> Polished | None:
+def polish(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    x0: np.ndarray,
+    duals: dict[str, float],
+    *,
+    max_changes: int = 40,
+    max_newton: int = 40,
+) -> Polished | None:
     """The exact optimum for the active set ``(x0, duals)`` suggests, or None when it cannot be had."""
     with np.errstate(all="ignore"):  # infinite slopes at zero are expected; results are checked
         return _polish(problem, bank, x0, duals, max_changes=max_changes, max_newton=max_newton)
 
 
-def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: dict[str, float],
-           *, max_changes: int = 40, max_newton: int = 40) -> Polished | None:
+def _polish(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    x0: np.ndarray,
+    duals: dict[str, float],
+    *,
+    max_changes: int = 40,
+    max_newton: int = 40,
+) -> Polished | None:
     """The exact optimum for the active set ``(x0, duals)`` suggests, or None when it cannot be had."""
     n = len(problem.items)
     if n == 0:
@@ -106,7 +122,7 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
     for con in problem.constraints:
         nz = {i: a for i, a in con.coefs.items() if a != 0.0}
         if not con.on_kpi and len(nz) == 1:
-            (i, a), = nz.items()
+            ((i, a),) = nz.items()
             v = con.rhs / a
             up = (con.sense == "<=") == (a > 0)
             if con.sense in ("==",) or up:
@@ -152,9 +168,13 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
     x = np.clip(x0, L, U)
 
     m = len(general)
-    rows = _Rows([c.name for c in general], np.array([c.sense for c in general], dtype=object),
-                 np.array([c.rhs for c in general], float), np.zeros((m, n)),
-                 [(c.kpi or problem.kpi) if c.on_kpi else None for c in general])
+    rows = _Rows(
+        [c.name for c in general],
+        np.array([c.sense for c in general], dtype=object),
+        np.array([c.rhs for c in general], float),
+        np.zeros((m, n)),
+        [(c.kpi or problem.kpi) if c.on_kpi else None for c in general],
+    )
     for r, c in enumerate(general):
         for i, a in c.coefs.items():
             rows.A[r, i] = a
@@ -223,8 +243,9 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
             rd = grad[F]
             rp = (g - rows.rhs)[A_idx]
             pscale = _scale(np.abs(d1) + np.abs(J[A_idx].T @ y[A_idx]) + problem.spend_weight, F)
-            if (np.all(np.abs(rd) <= _STATIONARY * pscale)
-                    and np.all(np.abs(rp) <= _FEASIBLE * rscale[A_idx])):
+            if np.all(np.abs(rd) <= _STATIONARY * pscale) and np.all(
+                np.abs(rp) <= _FEASIBLE * rscale[A_idx]
+            ):
                 ok = True
                 break
             Hinv = 1.0 / h[F]
@@ -261,14 +282,20 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
         # a line item held at a bound is judged by its marginal return one cent inside it: a
         # curve with an infinite slope at zero (hill shape < 1) would otherwise always want its
         # first fraction of a cent
-        inside = np.where(x <= L + tol_x, np.minimum(L + _CENT, U), np.where(x >= U - tol_x, np.maximum(U - _CENT, L), x))
+        inside = np.where(
+            x <= L + tol_x,
+            np.minimum(L + _CENT, U),
+            np.where(x >= U - tol_x, np.maximum(U - _CENT, L), x),
+        )
         e1, _ = phi(inside)
         _, Je, _ = row_terms(inside)
         grad_in = e1 - Je.T @ y
         viol = violation(g)
         add = (~active) & (viol > _FEASIBLE * rscale)
-        wrong = active & (((rows.sense == "<=") & (y < -_STATIONARY * pscale))
-                          | ((rows.sense == ">=") & (y > _STATIONARY * pscale)))
+        wrong = active & (
+            ((rows.sense == "<=") & (y < -_STATIONARY * pscale))
+            | ((rows.sense == ">=") & (y > _STATIONARY * pscale))
+        )
         at_lo = ~free & (x <= L + tol_x) & (L < U)
         at_hi = ~free & (x >= U - tol_x) & (L < U)
         # the curvature just off the bound (a logistic curve is flat to second order at zero)
@@ -276,7 +303,9 @@ def _polish(problem: AllocationProblem, bank: CurveBank, x0: np.ndarray, duals: 
         _, d2 = phi(step)
         _, _, D2 = row_terms(step)
         h = d2 - D2.T @ y
-        release = ((at_lo & (grad_in > _STATIONARY * pscale)) | (at_hi & (grad_in < -_STATIONARY * pscale)))
+        release = (at_lo & (grad_in > _STATIONARY * pscale)) | (
+            at_hi & (grad_in < -_STATIONARY * pscale)
+        )
         release &= h < 0
         # a line item that can move but Newton cannot steer (flat or convex there) and that is
         # not where its marginal return says it should be: no certificate from here

@@ -68,7 +68,9 @@ class AllocationProblem:
     sense: str  # "max" or "min"
     kpi: str
     kpi_weight: float = 1.0  # objective units per KPI unit (value_per_kpi for max_net)
-    spend_weight: float = 0.0  # objective cost per unit of spend (1 + hurdle for max_net; 1 for min_spend)
+    spend_weight: float = (
+        0.0  # objective cost per unit of spend (1 + hurdle for max_net; 1 for min_spend)
+    )
     stages: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -93,9 +95,13 @@ def _saturation_spend(curve: HorizonCurve) -> float:
     return float(min(hi, 1e15))
 
 
-def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | None = None,
-                 ids: list[str] | None = None,
-                 extra_models: Mapping[str, CurveSet] | None = None) -> AllocationProblem:
+def make_problem(
+    scenario: Scenario,
+    model: CurveSet,
+    stages: tuple[str, ...] | None = None,
+    ids: list[str] | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> AllocationProblem:
     """Turn a validated scenario and a model into an ``AllocationProblem``.
 
     ``extra_models`` are other KPIs' models (KPI id → model), for KPI floors and weighted values;
@@ -107,8 +113,10 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         if k not in kpi_models:
             raise ScenarioError(
                 f"unknown KPI '{k}': the model is for '{model.kpi}'; give other KPIs' models under "
-                f"'models:'{did_you_mean(k, list(kpi_models))}", path=scenario.source,
-                field="kpi_floors" if k in scenario.kpi_floors else "kpi_values")
+                f"'models:'{did_you_mean(k, list(kpi_models))}",
+                path=scenario.source,
+                field="kpi_floors" if k in scenario.kpi_floors else "kpi_values",
+            )
     check_against_model(scenario, {k: v.stage for k, v in tps.items()}, stages)
     ids = list(ids) if ids is not None else list(tps)
     index = {tid: i for i, tid in enumerate(ids)}
@@ -127,16 +135,28 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         from optimizer.vocabulary import STAGES
 
         used = list(dict.fromkeys(t.stage for t in tps.values()))
-        stage_order = tuple(sorted(used, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES),
-                                                        used.index(s))))
+        stage_order = tuple(
+            sorted(
+                used, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES), used.index(s))
+            )
+        )
 
     cons: list[LinearConstraint] = []
     budget = scenario.budget
     all_ones = {i: 1.0 for i in range(len(ids))}
     if budget is not None:
         sense = "==" if budget.is_exact else "<="
-        cons.append(LinearConstraint("budget", "budget", "", sense, budget.amount, all_ones,
-                                     f"the budget ({money(budget.amount)})"))
+        cons.append(
+            LinearConstraint(
+                "budget",
+                "budget",
+                "",
+                sense,
+                budget.amount,
+                all_ones,
+                f"the budget ({money(budget.amount)})",
+            )
+        )
 
     lo = np.zeros(len(ids))
     hi = np.full(len(ids), np.inf)
@@ -145,17 +165,44 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         i = index[tid]
         nm = safe_name(tid)
         if rule.lock is not None:
-            cons.append(LinearConstraint(f"tp_lock__{nm}", "tp_lock", tid, "==", rule.lock, {i: 1.0},
-                                         f"the {tid} lock ({money(rule.lock)})"))
+            cons.append(
+                LinearConstraint(
+                    f"tp_lock__{nm}",
+                    "tp_lock",
+                    tid,
+                    "==",
+                    rule.lock,
+                    {i: 1.0},
+                    f"the {tid} lock ({money(rule.lock)})",
+                )
+            )
             lo[i] = max(lo[i], rule.lock)
             hi[i] = min(hi[i], rule.lock)
         if rule.min is not None:
-            cons.append(LinearConstraint(f"tp_min__{nm}", "tp_min", tid, ">=", rule.min, {i: 1.0},
-                                         f"the {tid} minimum ({money(rule.min)})"))
+            cons.append(
+                LinearConstraint(
+                    f"tp_min__{nm}",
+                    "tp_min",
+                    tid,
+                    ">=",
+                    rule.min,
+                    {i: 1.0},
+                    f"the {tid} minimum ({money(rule.min)})",
+                )
+            )
             lo[i] = max(lo[i], rule.min)
         if rule.max is not None:
-            cons.append(LinearConstraint(f"tp_max__{nm}", "tp_max", tid, "<=", rule.max, {i: 1.0},
-                                         f"the {tid} maximum ({money(rule.max)})"))
+            cons.append(
+                LinearConstraint(
+                    f"tp_max__{nm}",
+                    "tp_max",
+                    tid,
+                    "<=",
+                    rule.max,
+                    {i: 1.0},
+                    f"the {tid} maximum ({money(rule.max)})",
+                )
+            )
             hi[i] = min(hi[i], rule.max)
         if rule.min_if_funded is not None and rule.min_if_funded > 0 and rule.lock is None:
             mif[i] = rule.min_if_funded
@@ -164,11 +211,29 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         nm = safe_name(subject)
         coefs = {i: 1.0 for i in members}
         if rule.min is not None:
-            cons.append(LinearConstraint(f"{kind}_min__{nm}", f"{kind}_min", subject, ">=", rule.min,
-                                         coefs, f"the {what} floor ({money(rule.min)})"))
+            cons.append(
+                LinearConstraint(
+                    f"{kind}_min__{nm}",
+                    f"{kind}_min",
+                    subject,
+                    ">=",
+                    rule.min,
+                    coefs,
+                    f"the {what} floor ({money(rule.min)})",
+                )
+            )
         if rule.max is not None:
-            cons.append(LinearConstraint(f"{kind}_max__{nm}", f"{kind}_max", subject, "<=", rule.max,
-                                         coefs, f"the {what} cap ({money(rule.max)})"))
+            cons.append(
+                LinearConstraint(
+                    f"{kind}_max__{nm}",
+                    f"{kind}_max",
+                    subject,
+                    "<=",
+                    rule.max,
+                    coefs,
+                    f"the {what} cap ({money(rule.max)})",
+                )
+            )
             for i in members:
                 hi[i] = min(hi[i], rule.max)
         for share, sense, word in ((rule.min_share, ">=", "floor"), (rule.max_share, "<=", "cap")):
@@ -178,8 +243,17 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
             for i in members:
                 c[i] = c[i] + 1.0
             tag = "min_share" if sense == ">=" else "max_share"
-            cons.append(LinearConstraint(f"{kind}_{tag}__{nm}", f"{kind}_{tag}", subject, sense, 0.0, c,
-                                         f"the {what} share {word} ({share:.0%} of total spend)"))
+            cons.append(
+                LinearConstraint(
+                    f"{kind}_{tag}__{nm}",
+                    f"{kind}_{tag}",
+                    subject,
+                    sense,
+                    0.0,
+                    c,
+                    f"the {what} share {word} ({share:.0%} of total spend)",
+                )
+            )
 
     for st, rule in scenario.stages.items():
         members = [index[t] for t in ids if tps[t].stage == st]
@@ -207,19 +281,33 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
             for i in den:
                 c[i] = c.get(i, 0.0) - bound
             word = "at least" if sense == ">=" else "at most"
-            cons.append(LinearConstraint(
-                f"ratio_{tag}__{nm}", f"ratio_{tag}", r, sense, 0.0, c,
-                f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × {rule.denominator})"))
+            cons.append(
+                LinearConstraint(
+                    f"ratio_{tag}__{nm}",
+                    f"ratio_{tag}",
+                    r,
+                    sense,
+                    0.0,
+                    c,
+                    f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × {rule.denominator})",
+                )
+            )
 
     prev = scenario.previous or {}
     default = scenario.change_limit
     for tid, p in prev.items():
         i = index[tid]
         rule = scenario.touchpoints.get(tid)
-        pct = rule.change_pct if rule is not None and rule.change_pct is not None else (
-            default.pct if default is not None else None)
-        mon = rule.change_money if rule is not None and rule.change_money is not None else (
-            default.money if default is not None else None)
+        pct = (
+            rule.change_pct
+            if rule is not None and rule.change_pct is not None
+            else (default.pct if default is not None else None)
+        )
+        mon = (
+            rule.change_money
+            if rule is not None and rule.change_money is not None
+            else (default.money if default is not None else None)
+        )
         ups, downs, why = [], [], []
         if pct is not None:
             ups.append(p * (1 + pct))
@@ -234,36 +322,81 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         nm = safe_name(tid)
         text = f"{' and '.join(why)} on {money(p)} last cycle"
         up, down = min(ups), max(0.0, max(downs))
-        cons.append(LinearConstraint(f"change_up__{nm}", "change_up", tid, "<=", up, {i: 1.0},
-                                     f"the {tid} change limit ({text})"))
+        cons.append(
+            LinearConstraint(
+                f"change_up__{nm}",
+                "change_up",
+                tid,
+                "<=",
+                up,
+                {i: 1.0},
+                f"the {tid} change limit ({text})",
+            )
+        )
         hi[i] = min(hi[i], up)
         if down > 0:
-            cons.append(LinearConstraint(f"change_down__{nm}", "change_down", tid, ">=", down,
-                                         {i: 1.0}, f"the {tid} change limit ({text})"))
+            cons.append(
+                LinearConstraint(
+                    f"change_down__{nm}",
+                    "change_down",
+                    tid,
+                    ">=",
+                    down,
+                    {i: 1.0},
+                    f"the {tid} change limit ({text})",
+                )
+            )
             lo[i] = max(lo[i], down)
 
     blocks = {index[t]: r.block for t, r in scenario.touchpoints.items() if r.block}
 
     if obj == "min_spend":
         target = float(scenario.kpi_target or 0.0)
-        cons.append(LinearConstraint("kpi_target", "kpi_target", model.kpi, ">=", target, all_ones,
-                                     f"the {model.kpi} target ({money(target)})", on_kpi=True,
-                                     kpi=model.kpi))
+        cons.append(
+            LinearConstraint(
+                "kpi_target",
+                "kpi_target",
+                model.kpi,
+                ">=",
+                target,
+                all_ones,
+                f"the {model.kpi} target ({money(target)})",
+                on_kpi=True,
+                kpi=model.kpi,
+            )
+        )
     for k, floor in scenario.kpi_floors.items():
         has = {index[t]: 1.0 for t in ids if t in kpi_models[k].touchpoints}
-        cons.append(LinearConstraint(f"kpi_floor__{safe_name(k)}", "kpi_floor", k, ">=", float(floor),
-                                     has, f"the {k} floor ({money(float(floor))})", on_kpi=True, kpi=k))
+        cons.append(
+            LinearConstraint(
+                f"kpi_floor__{safe_name(k)}",
+                "kpi_floor",
+                k,
+                ">=",
+                float(floor),
+                has,
+                f"the {k} floor ({money(float(floor))})",
+                on_kpi=True,
+                kpi=k,
+            )
+        )
 
     values = dict(scenario.kpi_values)
     composite = obj in ("max_value", "max_net") and bool(values)
     items = []
     for tid in ids:
         i = index[tid]
-        kcurves = {k: HorizonCurve(m.touchpoints[tid], H) for k, m in kpi_models.items()
-                   if tid in m.touchpoints}
+        kcurves = {
+            k: HorizonCurve(m.touchpoints[tid], H)
+            for k, m in kpi_models.items()
+            if tid in m.touchpoints
+        }
         if composite:
-            parts = tuple((float(v), kpi_models[k].touchpoints[tid]) for k, v in values.items()
-                          if tid in kpi_models[k].touchpoints and v)
+            parts = tuple(
+                (float(v), kpi_models[k].touchpoints[tid])
+                for k, v in values.items()
+                if tid in kpi_models[k].touchpoints and v
+            )
             curve = HorizonCurve(tps[tid], H, 1.0, parts or ((0.0, tps[tid]),))
         else:
             curve = HorizonCurve(tps[tid], H, kpi_weight if obj == "max_net" else 1.0)
@@ -279,9 +412,30 @@ def make_problem(scenario: Scenario, model: CurveSet, stages: tuple[str, ...] | 
         # pieces reach a little past the caps, so that a binding cap is a binding row (with its
         # shadow price) rather than a binding variable bound the solver reports no dual for
         top = top * 1.02 + 1e-9 * (1.0 + top)
-        items.append(Item(i, tid, tps[tid].stage, curve, float(lo[i]), float(top), mif.get(i),
-                          blocks.get(i), kcurves))
+        items.append(
+            Item(
+                i,
+                tid,
+                tps[tid].stage,
+                curve,
+                float(lo[i]),
+                float(top),
+                mif.get(i),
+                blocks.get(i),
+                kcurves,
+            )
+        )
     if budget is None and obj == "max_kpi":  # pragma: no cover - guarded by the schema
-        raise ScenarioError("objective max_kpi needs a budget", path=scenario.source, field="budget")
-    return AllocationProblem(scenario, tuple(items), tuple(cons), "min" if obj == "min_spend" else "max",
-                             model.kpi, kpi_weight, spend_weight, stage_order)
+        raise ScenarioError(
+            "objective max_kpi needs a budget", path=scenario.source, field="budget"
+        )
+    return AllocationProblem(
+        scenario,
+        tuple(items),
+        tuple(cons),
+        "min" if obj == "min_spend" else "max",
+        model.kpi,
+        kpi_weight,
+        spend_weight,
+        stage_order,
+    )

@@ -127,11 +127,17 @@ class _BulkHiGHS(pulp.HiGHS):
         lower = np.array([-inf if v.lowBound is None else v.lowBound for v in cols], dtype=float)
         upper = np.array([inf if v.upBound is None else v.upBound for v in cols], dtype=float)
         h = lp.solverModel
-        h.addCols(n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        h.addCols(
+            n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0)
+        )
         if self.mip:
             ints = np.array([v.index for v in cols if v.cat == pulp.LpInteger], dtype=np.int32)
             if len(ints):
-                h.changeColsIntegrality(len(ints), ints, np.full(len(ints), int(highspy.HighsVarType.kInteger), np.uint8))
+                h.changeColsIntegrality(
+                    len(ints),
+                    ints,
+                    np.full(len(ints), int(highspy.HighsVarType.kInteger), np.uint8),
+                )
         rows = list(lp._constraints.values())
         starts = np.zeros(len(rows), np.int32)
         idx: list[int] = []
@@ -149,7 +155,9 @@ class _BulkHiGHS(pulp.HiGHS):
             lo[r] = -inf if lb is None else lb
             up[r] = inf if ub is None else ub
         if rows:
-            h.addRows(len(rows), lo, up, len(idx), starts, np.array(idx, np.int32), np.array(val, float))
+            h.addRows(
+                len(rows), lo, up, len(idx), starts, np.array(idx, np.int32), np.array(val, float)
+            )
 
     def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
         import highspy
@@ -167,8 +175,13 @@ class _BulkHiGHS(pulp.HiGHS):
             status = (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible)
         elif st == M.kUnbounded:
             status = (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded)
-        elif st in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kObjectiveBound,
-                    M.kObjectiveTarget) and obj != float("inf"):
+        elif st in (
+            M.kTimeLimit,
+            M.kIterationLimit,
+            M.kInterrupt,
+            M.kObjectiveBound,
+            M.kObjectiveTarget,
+        ) and obj != float("inf"):
             status = (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible)
         else:
             status = (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
@@ -187,8 +200,15 @@ class _BulkHiGHS(pulp.HiGHS):
         return status[0]
 
 
-def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: bool = False,
-                gap: float | None = None, columns: int = 0) -> pulp.LpSolver:
+def make_solver(
+    name: str,
+    *,
+    mip: bool,
+    time_limit: float | None = None,
+    msg: bool = False,
+    gap: float | None = None,
+    columns: int = 0,
+) -> pulp.LpSolver:
     name = name.lower()
     if name == "highs":
         _silence_highs_banner()
@@ -201,10 +221,15 @@ def make_solver(name: str, *, mip: bool, time_limit: float | None = None, msg: b
     if name == "cbc":
         path = cbc_path()
         if path is None:
-            raise SolverError("the CBC solver binary 'cbc' was not found; install it with "
-                              "pip install 'pulp[cbc]' or choose --solver highs", field="solver")
+            raise SolverError(
+                "the CBC solver binary 'cbc' was not found; install it with "
+                "pip install 'pulp[cbc]' or choose --solver highs",
+                field="solver",
+            )
         return pulp.COIN_CMD(path=path, msg=msg, timeLimit=time_limit, mip=mip, gapRel=gap)
-    raise SolverError(f"unknown solver {name!r}; choose one of: {', '.join(SOLVERS)}", field="solver")
+    raise SolverError(
+        f"unknown solver {name!r}; choose one of: {', '.join(SOLVERS)}", field="solver"
+    )
 
 
 def normalise_dual(raw: float, solver: str, maximise: bool) -> float:
@@ -217,15 +242,27 @@ def normalise_dual(raw: float, solver: str, maximise: bool) -> float:
     return v + 0.0  # no negative zero
 
 
-def solve(built: BuiltModel, solver: str = DEFAULT_SOLVER, *, time_limit: float | None = None,
-          gap: float | None = None) -> SolveOutcome:
-    return solve_prob(built.prob, built.constraints, solver, mip=built.is_mip,
-                      time_limit=time_limit, gap=gap)
+def solve(
+    built: BuiltModel,
+    solver: str = DEFAULT_SOLVER,
+    *,
+    time_limit: float | None = None,
+    gap: float | None = None,
+) -> SolveOutcome:
+    return solve_prob(
+        built.prob, built.constraints, solver, mip=built.is_mip, time_limit=time_limit, gap=gap
+    )
 
 
-def solve_prob(prob: pulp.LpProblem, constraints: dict[str, pulp.LpConstraint],
-               solver: str = DEFAULT_SOLVER, *, mip: bool = False, time_limit: float | None = None,
-               gap: float | None = None) -> SolveOutcome:
+def solve_prob(
+    prob: pulp.LpProblem,
+    constraints: dict[str, pulp.LpConstraint],
+    solver: str = DEFAULT_SOLVER,
+    *,
+    mip: bool = False,
+    time_limit: float | None = None,
+    gap: float | None = None,
+) -> SolveOutcome:
     """Solve any PuLP problem; duals and slacks of ``constraints`` (our name → PuLP constraint)."""
     s = make_solver(solver, mip=mip, time_limit=time_limit, gap=gap, columns=prob.numVariables())
     t0 = time.perf_counter()
@@ -259,7 +296,9 @@ def solve_prob(prob: pulp.LpProblem, constraints: dict[str, pulp.LpConstraint],
     bound = None
     if obj is not None:
         bound = float(obj) if not mip else _mip_bound(prob, maximise)
-    return SolveOutcome(status, None if obj is None else float(obj), duals, slacks, secs, solver, bound)
+    return SolveOutcome(
+        status, None if obj is None else float(obj), duals, slacks, secs, solver, bound
+    )
 
 
 def _mip_bound(prob: pulp.LpProblem, maximise: bool) -> float | None:

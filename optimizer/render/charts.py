@@ -33,10 +33,14 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
     if draws:
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)
-        ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.18, label="P10–P90 over bootstrap draws")
+        ax.fill_between(
+            x, lo, hi, color="tab:blue", alpha=0.18, label="P10–P90 over bootstrap draws"
+        )
     ax.plot(x, tp.weekly_kpi(x), color="tab:blue", lw=2, label="response curve")
     if sr.get("max"):
-        ax.axvspan(sr.get("min", 0.0), sr["max"], color="grey", alpha=0.12, label="weekly spend seen")
+        ax.axvspan(
+            sr.get("min", 0.0), sr["max"], color="grey", alpha=0.12, label="weekly spend seen"
+        )
     if sr.get("recent"):
         ax.axvline(sr["recent"], color="grey", ls="--", lw=1, label="recent spend")
     if point is not None:
@@ -49,8 +53,9 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
     return fig
 
 
-def plot_response_curves(model: ResponseModel, out_dir: Path,
-                         points: dict[str, float] | None = None) -> list[Path]:
+def plot_response_curves(
+    model: ResponseModel, out_dir: Path, points: dict[str, float] | None = None
+) -> list[Path]:
     out_dir = Path(out_dir)
     written = []
     for tid, tp in model.touchpoints.items():
@@ -63,7 +68,9 @@ def frontier_figure(frontier) -> plt.Figure:
     pts = [p for p in frontier.points() if p["total_kpi"] is not None]
     b = np.array([p["budget"] for p in pts], float)
     k = np.array([p["total_kpi"] for p in pts], float)
-    m = np.array([p["marginal_roi"] if p["marginal_roi"] is not None else np.nan for p in pts], float)
+    m = np.array(
+        [p["marginal_roi"] if p["marginal_roi"] is not None else np.nan for p in pts], float
+    )
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(b, k, "o-", color="tab:blue", label="KPI")
     ax.set_xlabel("total budget")
@@ -131,14 +138,27 @@ def figure_png(fig: plt.Figure, dpi: int = 110) -> bytes:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None},
-                facecolor="white")
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=dpi,
+        bbox_inches="tight",
+        metadata={"Software": None},
+        facecolor="white",
+    )
     plt.close(fig)
     return buf.getvalue()
 
 
-def review_curve_figure(tp: TouchpointResponse, kpi: str, weeks: float, spend: float,
-                        hurdle: float, role: str, last_cycle: float | None = None) -> plt.Figure:
+def review_curve_figure(
+    tp: TouchpointResponse,
+    kpi: str,
+    weeks: float,
+    spend: float,
+    hurdle: float,
+    role: str,
+    last_cycle: float | None = None,
+) -> plt.Figure:
     """One line item's weekly response curve with the plan point and the hurdle's slope.
 
     The short dashed segment through the plan point has the hurdle's slope: a line item at the
@@ -162,22 +182,42 @@ def review_curve_figure(tp: TouchpointResponse, kpi: str, weeks: float, spend: f
         lo, hi = np.percentile(ys, [10, 90], axis=0)
         ax.fill_between(x, lo, hi, color=colour, alpha=0.14, lw=0, label="P10–P90 (bootstrap)")
     if sr.get("max"):
-        ax.axvspan(sr.get("min", 0.0), sr["max"], color="#7f8c8d", alpha=0.10, lw=0,
-                   label="weekly spend seen")
+        ax.axvspan(
+            sr.get("min", 0.0),
+            sr["max"],
+            color="#7f8c8d",
+            alpha=0.10,
+            lw=0,
+            label="weekly spend seen",
+        )
     ax.plot(x, tp.weekly_kpi(x), color=colour, lw=2, label="response curve")
     y0 = float(tp.weekly_kpi(point))
     if point > 0:
         half = 0.18 * top
         xs = np.array([max(point - half, 0.0), min(point + half, top)])
-        ax.plot(xs, y0 + hurdle * (xs - point), color=_INK, ls="--", lw=1,
-                label=f"hurdle slope {hurdle:.2f}")
+        ax.plot(
+            xs,
+            y0 + hurdle * (xs - point),
+            color=_INK,
+            ls="--",
+            lw=1,
+            label=f"hurdle slope {hurdle:.2f}",
+        )
         ax.plot([point], [y0], "o", color=_INK, ms=6, zorder=5, label="plan")
     else:
         xs = np.array([0.0, 0.35 * top])
         ax.plot(xs, hurdle * xs, color=_INK, ls="--", lw=1, label=f"hurdle {hurdle:.2f} per unit")
     if lc is not None and lc > 0:
-        ax.plot([lc], [float(tp.weekly_kpi(lc))], "D", mfc="white", mec=_INK, ms=5, zorder=5,
-                label="last cycle")
+        ax.plot(
+            [lc],
+            [float(tp.weekly_kpi(lc))],
+            "D",
+            mfc="white",
+            mec=_INK,
+            ms=5,
+            zorder=5,
+            label="last cycle",
+        )
     ax.set_xlabel("steady weekly spend", fontsize=8, color=_INK)
     ax.set_ylabel(f"weekly {kpi}", fontsize=8, color=_INK)
     ax.set_title(f"{tp.id} ({tp.stage})", fontsize=10, color=_INK, loc="left", fontweight="bold")
@@ -203,25 +243,55 @@ def ladder_figure(ladder, kpi: str, max_steps: int | None = None) -> plt.Figure:
     for s in steps:
         h = min(s.return_, cap) if np.isfinite(s.return_) else cap
         above = s.rank <= ladder.cutoff
-        ax.bar(left, h, width=s.amount, align="edge", color=colour[s.item],
-               alpha=0.95 if above else 0.35, edgecolor="white", lw=0.4,
-               hatch="///" if s.status == "committed" else None)
+        ax.bar(
+            left,
+            h,
+            width=s.amount,
+            align="edge",
+            color=colour[s.item],
+            alpha=0.95 if above else 0.35,
+            edgecolor="white",
+            lw=0.4,
+            hatch="///" if s.status == "committed" else None,
+        )
         left += s.amount
     ax.axvline(ladder.line_spend, color=_INK, lw=1.6)
-    ax.text(ladder.line_spend, cap * 0.98, "  budget runs out", color=_INK, fontsize=8,
-            va="top", ha="left")
+    ax.text(
+        ladder.line_spend,
+        cap * 0.98,
+        "  budget runs out",
+        color=_INK,
+        fontsize=8,
+        va="top",
+        ha="left",
+    )
     if ladder.hurdle and np.isfinite(ladder.hurdle):
         ax.axhline(ladder.hurdle, color=_INK, ls="--", lw=1)
-        ax.text(max(left, ladder.line_spend) * 1.005, ladder.hurdle, f"hurdle {ladder.hurdle:.2f}",
-                color=_INK, fontsize=8, va="center", ha="left",
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.text(
+            max(left, ladder.line_spend) * 1.005,
+            ladder.hurdle,
+            f"hurdle {ladder.hurdle:.2f}",
+            color=_INK,
+            fontsize=8,
+            va="center",
+            ha="left",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour[it]) for it in items]
-    ax.legend(handles, items, fontsize=7, ncol=min(len(items), 7), frameon=False,
-              loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.legend(
+        handles,
+        items,
+        fontsize=7,
+        ncol=min(len(items), 7),
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+    )
     ax.set_xlim(0, max(left, ladder.line_spend) * 1.01)
     ax.set_ylim(0, cap)
-    ax.set_xlabel("cumulative spend, increments ranked by return (hatched: committed)",
-                  fontsize=8, color=_INK)
+    ax.set_xlabel(
+        "cumulative spend, increments ranked by return (hatched: committed)", fontsize=8, color=_INK
+    )
     ax.set_ylabel(f"{kpi} per unit of money", fontsize=8, color=_INK)
     _tidy(ax)
     _thousands(ax, "x")
@@ -237,21 +307,47 @@ def stage_spend_figure(stages, kpi: str) -> plt.Figure:
     ax.barh(y, spend, color="#1f5f8b", height=0.6, label="plan")
     last = [g.last_cycle for g in stages]
     if any(v is not None for v in last):
-        ax.plot([v or 0.0 for v in last], y, "D", mfc="white", mec=_INK, ms=6, ls="none",
-                label="last cycle")
+        ax.plot(
+            [v or 0.0 for v in last],
+            y,
+            "D",
+            mfc="white",
+            mec=_INK,
+            ms=6,
+            ls="none",
+            label="last cycle",
+        )
     # spend and ROI as a column to the right of the plot, like a table beside the bars
     from matplotlib.transforms import blended_transform_factory
 
     column = blended_transform_factory(ax.transAxes, ax.transData)
-    ax.text(1.02, len(names) - 0.35, "spend · ROI", transform=column, fontsize=7.5,
-            color="#5b6b7b", va="bottom")
+    ax.text(
+        1.02,
+        len(names) - 0.35,
+        "spend · ROI",
+        transform=column,
+        fontsize=7.5,
+        color="#5b6b7b",
+        va="bottom",
+    )
     for yi, g in zip(y, stages, strict=True):
         roi = "–" if g.roi is None else f"{g.roi:.2f}"
-        ax.text(1.02, yi, f"{g.spend:,.0f} · {roi}", transform=column, va="center", fontsize=8,
-                color=_INK)
+        ax.text(
+            1.02,
+            yi,
+            f"{g.spend:,.0f} · {roi}",
+            transform=column,
+            va="center",
+            fontsize=8,
+            color=_INK,
+        )
     ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlim(0, max(spend.max() if len(spend) else 1.0,
-                       max((v or 0.0) for v in last) if last else 0.0) * 1.08 + 1)
+    ax.set_xlim(
+        0,
+        max(spend.max() if len(spend) else 1.0, max((v or 0.0) for v in last) if last else 0.0)
+        * 1.08
+        + 1,
+    )
     ax.set_xlabel("spend over the horizon", fontsize=8, color=_INK)
     _tidy(ax)
     ax.grid(axis="y", visible=False)
@@ -266,8 +362,12 @@ def line_item_spend_figure(items) -> plt.Figure:
 
     fig, ax = plt.subplots(figsize=(9.0, 0.34 * len(items) + 1.1))
     y = np.arange(len(items))[::-1]
-    ax.barh(y, [it.spend for it in items], height=0.62,
-            color=[ROLE_COLOURS.get(it.role, _INK) for it in items])
+    ax.barh(
+        y,
+        [it.spend for it in items],
+        height=0.62,
+        color=[ROLE_COLOURS.get(it.role, _INK) for it in items],
+    )
     lc = [it.last_cycle for it in items]
     if any(v is not None for v in lc):
         ax.plot([v or 0.0 for v in lc], y, "D", mfc="white", mec=_INK, ms=5, ls="none")
@@ -291,8 +391,10 @@ def review_frontier_figure(points, budget: float | None, kpi: str) -> plt.Figure
     ok = [p for p in points if p.total_kpi is not None]
     b = np.array([p.budget for p in ok], float)
     k = np.array([p.total_kpi for p in ok], float)
-    m = np.array([p.marginal if p.marginal is not None and np.isfinite(p.marginal) else np.nan
-                  for p in ok], float)
+    m = np.array(
+        [p.marginal if p.marginal is not None and np.isfinite(p.marginal) else np.nan for p in ok],
+        float,
+    )
     fig, ax = plt.subplots(figsize=(6.2, 3.2))
     ax.plot(b, k, "o-", color="#1f5f8b", ms=3.5, lw=2, label=kpi)
     ax.set_xlabel("total budget", fontsize=8, color=_INK)

@@ -27,17 +27,30 @@ COVERAGE_NOTE = "70–73%, not 80%"
 
 def diagnostics_renderable(model: ResponseModel) -> Group:
     d = dict(model.diagnostics)
-    head = Text.assemble(("fit ", "bold"), f"{model.kpi}: ",
-                         f"R² {fmt_num(_get(d, 'r2'), 3)}  ·  holdout MAPE "
-                         f"{fmt_num(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
-                         f"{fmt_num(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks")
+    head = Text.assemble(
+        ("fit ", "bold"),
+        f"{model.kpi}: ",
+        f"R² {fmt_num(_get(d, 'r2'), 3)}  ·  holdout MAPE "
+        f"{fmt_num(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
+        f"{fmt_num(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks",
+    )
     draws = max((len(tp.draws) for tp in model.touchpoints.values()), default=0)
     t = Table(box=box.SIMPLE_HEAD)
-    cols = ("touchpoint", "stage", "curve", "decay", "share", "ROI", "marginal ROI",
-            *(("mROI 80% interval",) if draws else ()), "notes")
+    cols = (
+        "touchpoint",
+        "stage",
+        "curve",
+        "decay",
+        "share",
+        "ROI",
+        "marginal ROI",
+        *(("mROI 80% interval",) if draws else ()),
+        "notes",
+    )
     for col in cols:
-        t.add_column(col, justify="left" if col in ("touchpoint", "stage", "curve", "notes")
-                     else "right")
+        t.add_column(
+            col, justify="left" if col in ("touchpoint", "stage", "curve", "notes") else "right"
+        )
     for tid, tp in model.touchpoints.items():
         dg = dict(tp.diagnostics)
         share = _get(dg, "contribution_share")
@@ -45,19 +58,33 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         if dg.get("identifiable") is False:
             notes.insert(0, "not identifiable")
         band = dg.get("marginal_roi_interval_80")
-        interval = (f"{fmt_num(band[0])}–{fmt_num(band[1])}",) if draws and band else (
-            ("–",) if draws else ())
-        t.add_row(tid, tp.stage, tp.curve.family,
-                  fmt_num(tp.adstock.decay if tp.adstock else 0.0, 2),
-                  "–" if share is None else f"{share:.1%}", fmt_num(_get(dg, "roi")),
-                  fmt_num(_get(dg, "marginal_roi")), *interval, "; ".join(notes)[:60])
+        interval = (
+            (f"{fmt_num(band[0])}–{fmt_num(band[1])}",)
+            if draws and band
+            else (("–",) if draws else ())
+        )
+        t.add_row(
+            tid,
+            tp.stage,
+            tp.curve.family,
+            fmt_num(tp.adstock.decay if tp.adstock else 0.0, 2),
+            "–" if share is None else f"{share:.1%}",
+            fmt_num(_get(dg, "roi")),
+            fmt_num(_get(dg, "marginal_roi")),
+            *interval,
+            "; ".join(notes)[:60],
+        )
     parts: list[Any] = [head, t]
     if draws:
-        parts.append(Text(
-            f"mROI 80% interval: 10th–90th percentile over {draws} bootstrap refits. On simulated "
-            f"worlds with known curves such intervals held the truth for {COVERAGE_NOTE} of "
-            "touchpoints: read them as a lower bound on the uncertainty, the more so far from the "
-            "spend seen (docs/response-models.md).", style="dim"))
+        parts.append(
+            Text(
+                f"mROI 80% interval: 10th–90th percentile over {draws} bootstrap refits. On simulated "
+                f"worlds with known curves such intervals held the truth for {COVERAGE_NOTE} of "
+                "touchpoints: read them as a lower bound on the uncertainty, the more so far from the "
+                "spend seen (docs/response-models.md).",
+                style="dim",
+            )
+        )
     for w in d.get("warnings") or []:
         parts.append(Text(f"warning: {w}", style="yellow"))
     return Group(*parts)

@@ -38,18 +38,39 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "gap": _num(plan.gap),
         "solver": plan.solver,
         "line_items": [
-            {"id": li.id, "stage": li.stage, "spend": li.spend, "kpi": _num(li.kpi),
-             "roi": _num(li.roi), "marginal_roi": _num(li.marginal_roi),
-             "binding": list(li.binding), "share": (li.spend / total) if total > 0 else 0.0,
-             "weekly_spend": _num(li.weekly_spend), "reduced_cost": _num(li.reduced_cost),
-             **({"other_kpis": {k: _num(v) for k, v in li.other_kpis.items()}} if li.other_kpis else {})}
+            {
+                "id": li.id,
+                "stage": li.stage,
+                "spend": li.spend,
+                "kpi": _num(li.kpi),
+                "roi": _num(li.roi),
+                "marginal_roi": _num(li.marginal_roi),
+                "binding": list(li.binding),
+                "share": (li.spend / total) if total > 0 else 0.0,
+                "weekly_spend": _num(li.weekly_spend),
+                "reduced_cost": _num(li.reduced_cost),
+                **(
+                    {"other_kpis": {k: _num(v) for k, v in li.other_kpis.items()}}
+                    if li.other_kpis
+                    else {}
+                ),
+            }
             for li in plan.line_items
         ],
-        "stages": [{"stage": st, "spend": v["spend"], "kpi": _num(v["kpi"])}
-                   for st, v in plan.stage_totals().items()],
+        "stages": [
+            {"stage": st, "spend": v["spend"], "kpi": _num(v["kpi"])}
+            for st, v in plan.stage_totals().items()
+        ],
         "constraints": [
-            {"name": c.name, "kind": c.kind, "label": c.label, "binding": c.binding,
-             "shadow_price": _num(c.shadow_price), "slack": _num(c.slack), "rhs": _num(c.rhs)}
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "label": c.label,
+                "binding": c.binding,
+                "shadow_price": _num(c.shadow_price),
+                "slack": _num(c.slack),
+                "rhs": _num(c.rhs),
+            }
             for c in plan.constraints
         ],
     }
@@ -68,18 +89,32 @@ def plan_json(plan: Plan) -> str:
 
 
 def comparison_json(comp: Comparison) -> str:
-    return to_json({"reference": comp.reference_plan.scenario,
-                    "scenarios": [plan_to_dict(p) for p in comp.plans]})
+    return to_json(
+        {
+            "reference": comp.reference_plan.scenario,
+            "scenarios": [plan_to_dict(p) for p in comp.plans],
+        }
+    )
 
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
     total = plan.total_spend
-    return pd.DataFrame([
-        {"scenario": plan.scenario, "id": li.id, "stage": li.stage, "spend": li.spend,
-         "share": li.spend / total if total > 0 else 0.0, "kpi": li.kpi, "roi": li.roi,
-         "marginal_roi": _num(li.marginal_roi), "binding": ";".join(li.binding)}
-        for li in plan.line_items
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "scenario": plan.scenario,
+                "id": li.id,
+                "stage": li.stage,
+                "spend": li.spend,
+                "share": li.spend / total if total > 0 else 0.0,
+                "kpi": li.kpi,
+                "roi": li.roi,
+                "marginal_roi": _num(li.marginal_roi),
+                "binding": ";".join(li.binding),
+            }
+            for li in plan.line_items
+        ]
+    )
 
 
 def _csv(df: pd.DataFrame) -> str:
@@ -99,10 +134,16 @@ def comparison_csv(comp: Comparison) -> str:
 
 def frontier_json(frontier) -> str:
     knee = frontier.knee()
-    return to_json({"scenario": frontier.scenario,
-                    "points": [{k: _num(v) if not isinstance(v, str) else v for k, v in p.items()}
-                               for p in frontier.points()],
-                    "diminishing_returns_at": None if knee is None else _num(frontier.plans[knee].budget)})
+    return to_json(
+        {
+            "scenario": frontier.scenario,
+            "points": [
+                {k: _num(v) if not isinstance(v, str) else v for k, v in p.items()}
+                for p in frontier.points()
+            ],
+            "diminishing_returns_at": None if knee is None else _num(frontier.plans[knee].budget),
+        }
+    )
 
 
 def frontier_csv(frontier) -> str:

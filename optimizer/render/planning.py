@@ -65,9 +65,15 @@ def _when(iso: str) -> str:
 # compare: the costliest rules
 # ------------------------------------------------------------------------------------------------
 def cost_to_dict(c: ConstraintCost) -> dict[str, Any]:
-    return {"name": c.name, "label": c.label, "kind": c.kind,
-            "shadow_price": machine._num(c.shadow_price), "relaxed_by": machine._num(c.relaxed_by),
-            "gain": machine._num(c.gain), "unit": c.unit}
+    return {
+        "name": c.name,
+        "label": c.label,
+        "kind": c.kind,
+        "shadow_price": machine._num(c.shadow_price),
+        "relaxed_by": machine._num(c.relaxed_by),
+        "gain": machine._num(c.gain),
+        "unit": c.unit,
+    }
 
 
 def comparison_dict(comp: Comparison) -> dict[str, Any]:
@@ -89,14 +95,22 @@ def costly_renderable(comp: Comparison) -> Table | Text:
     rows = [(p.scenario, c) for k, p in enumerate(comp.plans) for c in comp.costs_of(k)]
     if not rows:
         return Text("no binding rule besides the budget holds any scenario back", style="dim")
-    t = Table(box=box.SIMPLE_HEAD, title="which rules cost the most (gain if relaxed by 10%)",
-              title_justify="left")
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title="which rules cost the most (gain if relaxed by 10%)",
+        title_justify="left",
+    )
     for col in ("scenario", "rule", "shadow price", "relaxed by", "gain"):
         t.add_column(col, justify="left" if col in ("scenario", "rule") else "right")
     last = None
     for name, c in rows:
-        t.add_row(name if name != last else "", c.label, fmt_num(c.shadow_price, 4),
-                  f"{c.relaxed_by:,.0f}", f"{c.gain:,.0f} {c.unit}")
+        t.add_row(
+            name if name != last else "",
+            c.label,
+            fmt_num(c.shadow_price, 4),
+            f"{c.relaxed_by:,.0f}",
+            f"{c.gain:,.0f} {c.unit}",
+        )
         last = name
     return t
 
@@ -112,8 +126,10 @@ def robust_note(plan: Plan) -> Text | None:
     ex = dict(plan.extras)
     if ex.get("robust") != "mean":
         return None
-    text = (f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
-            "draws is maximised; KPI and marginal ROI are expectations")
+    text = (
+        f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
+        "draws is maximised; KPI and marginal ROI are expectations"
+    )
     missing = ex.get("without_draws") or []
     if missing:
         text += f" (no draws for {', '.join(missing)}: their point curve is used)"
@@ -125,8 +141,11 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
     d = machine.plan_to_dict(plan)
     ex = dict(plan.extras)
     if ex.get("robust"):
-        d["robust"] = {"objective": "expected KPI over the bootstrap draws",
-                       "draws": ex.get("draws"), "without_draws": list(ex.get("without_draws") or [])}
+        d["robust"] = {
+            "objective": "expected KPI over the bootstrap draws",
+            "draws": ex.get("draws"),
+            "without_draws": list(ex.get("without_draws") or []),
+        }
     if uncertainty is not None:
         d["uncertainty"] = _jsonable(uncertainty.to_dict())
     return d
@@ -146,15 +165,26 @@ def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
     """The plan's CSV; with ``uncertainty``, the spread columns added per line item."""
     df = machine.plan_frame(plan)
     if uncertainty is not None:
-        spread = pd.DataFrame([{"id": it.id, "spend_p10": it.spend_spread.p10,
-                                "spend_p50": it.spend_spread.p50, "spend_p90": it.spend_spread.p90,
-                                "kpi_p10": it.kpi_spread.p10, "kpi_p50": it.kpi_spread.p50,
-                                "kpi_p90": it.kpi_spread.p90} for it in uncertainty.items])
+        spread = pd.DataFrame(
+            [
+                {
+                    "id": it.id,
+                    "spend_p10": it.spend_spread.p10,
+                    "spend_p50": it.spend_spread.p50,
+                    "spend_p90": it.spend_spread.p90,
+                    "kpi_p10": it.kpi_spread.p10,
+                    "kpi_p50": it.kpi_spread.p50,
+                    "kpi_p90": it.kpi_spread.p90,
+                }
+                for it in uncertainty.items
+            ]
+        )
         df = df.merge(spread, on="id", how="left")
         voi = uncertainty.value_of_information
         if voi is not None:
-            evppi = pd.DataFrame([{"id": t.id, "evppi": t.evppi} for t in voi.touchpoints],
-                                 columns=["id", "evppi"])
+            evppi = pd.DataFrame(
+                [{"id": t.id, "evppi": t.evppi} for t in voi.touchpoints], columns=["id", "evppi"]
+            )
             df = df.merge(evppi, on="id", how="left")
     return _csv(df)
 
@@ -162,22 +192,50 @@ def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
 def uncertainty_renderable(u: Uncertainty) -> Group:
     """Per line item the spread of the re-optimised spend and of the plan's own KPI."""
     kpi = u.plan.kpi
-    t = Table(box=box.SIMPLE_HEAD, title=f"plan uncertainty over {u.draws} bootstrap draws "
-              f"(re-optimised on each; P10 / P50 / P90)", title_justify="left")
-    for col in ("line item", "plan spend", "spend P10", "P50", "P90", f"plan's {kpi} P10", "P50 ",
-                "P90 "):
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"plan uncertainty over {u.draws} bootstrap draws "
+        f"(re-optimised on each; P10 / P50 / P90)",
+        title_justify="left",
+    )
+    for col in (
+        "line item",
+        "plan spend",
+        "spend P10",
+        "P50",
+        "P90",
+        f"plan's {kpi} P10",
+        "P50 ",
+        "P90 ",
+    ):
         t.add_column(col, justify="left" if col == "line item" else "right")
     for it in u.items:
         s, k = it.spend_spread, it.kpi_spread
-        t.add_row(it.id, fmt_money(it.spend), fmt_money(s.p10), fmt_money(s.p50), fmt_money(s.p90),
-                  fmt_money(k.p10), fmt_money(k.p50), fmt_money(k.p90))
+        t.add_row(
+            it.id,
+            fmt_money(it.spend),
+            fmt_money(s.p10),
+            fmt_money(s.p50),
+            fmt_money(s.p90),
+            fmt_money(k.p10),
+            fmt_money(k.p50),
+            fmt_money(k.p90),
+        )
     parts: list[Any] = [t]
     o, p = u.optimum_kpi, u.plan_kpi
-    parts.append(Text(f"total {kpi} of this plan across the draws: P10 {fmt_money(p.p10)}, "
-                      f"P50 {fmt_money(p.p50)}, P90 {fmt_money(p.p90)}"))
-    parts.append(Text(f"total {kpi} re-optimised on each draw: P10 {fmt_money(o.p10)}, "
-                      f"P50 {fmt_money(o.p50)}, P90 {fmt_money(o.p90)}"
-                      f" ({u.solved} of {u.draws} draws solved)"))
+    parts.append(
+        Text(
+            f"total {kpi} of this plan across the draws: P10 {fmt_money(p.p10)}, "
+            f"P50 {fmt_money(p.p50)}, P90 {fmt_money(p.p90)}"
+        )
+    )
+    parts.append(
+        Text(
+            f"total {kpi} re-optimised on each draw: P10 {fmt_money(o.p10)}, "
+            f"P50 {fmt_money(o.p50)}, P90 {fmt_money(o.p90)}"
+            f" ({u.solved} of {u.draws} draws solved)"
+        )
+    )
     if u.value_of_information is not None:
         parts.extend(value_renderables(u))
     for n in u.notes:
@@ -197,7 +255,7 @@ TOP_EVPPI = 5
 
 
 def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
-    """"Where an experiment pays": the touchpoints whose curve uncertainty costs the plan the most
+    """ "Where an experiment pays": the touchpoints whose curve uncertainty costs the plan the most
     KPI (one-at-a-time EVPPI), the overall EVPI, and a plain reading of the largest."""
     v = u.value_of_information
     if v is None:
@@ -206,40 +264,71 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
     parts: list[Any] = []
     rows = [t for t in v.touchpoints if math.isfinite(t.evppi)][:top]
     if rows:
-        t = Table(box=box.SIMPLE_HEAD, title=f"Where an experiment pays (EVPPI: the {kpi} at "
-                  f"stake in each curve; top {len(rows)} of {len(v.touchpoints)})",
-                  title_justify="left")
+        t = Table(
+            box=box.SIMPLE_HEAD,
+            title=f"Where an experiment pays (EVPPI: the {kpi} at "
+            f"stake in each curve; top {len(rows)} of {len(v.touchpoints)})",
+            title_justify="left",
+        )
         for col in ("touchpoint", "stage", f"{kpi} at stake", f"of plan's {kpi}", "of EVPI"):
             t.add_column(col, justify="left" if col in ("touchpoint", "stage") else "right")
         for x in rows:
-            t.add_row(x.id, x.stage, fmt_money(x.evppi), _share(x.evppi_share_of_kpi),
-                      _share(x.share_of_evpi))
+            t.add_row(
+                x.id,
+                x.stage,
+                fmt_money(x.evppi),
+                _share(x.evppi_share_of_kpi),
+                _share(x.share_of_evpi),
+            )
         parts.append(t)
-    parts.append(Text(f"knowing every curve exactly (EVPI) would be worth {fmt_money(v.evpi)} {kpi} "
-                      f"on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the plan's {kpi}) "
-                      "over the best plan made without that knowledge (the plan for the expected "
-                      f"{kpi} over the draws); the values per touchpoint learn one curve at a time "
-                      "and need not add up to it (the uncertainties interact)"))
+    parts.append(
+        Text(
+            f"knowing every curve exactly (EVPI) would be worth {fmt_money(v.evpi)} {kpi} "
+            f"on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the plan's {kpi}) "
+            "over the best plan made without that knowledge (the plan for the expected "
+            f"{kpi} over the draws); the values per touchpoint learn one curve at a time "
+            "and need not add up to it (the uncertainties interact)"
+        )
+    )
     gap = v.plan_regret - v.evpi
     if math.isfinite(gap) and gap > 1e-6 * max(abs(v.expected_kpi), 1.0):
-        parts.append(Text(f"this plan falls short of the draws' optima by {fmt_money(v.plan_regret)} "
-                          f"{kpi} on average: {fmt_money(gap)} of it is what planning for the "
-                          f"expected {kpi} (--robust mean) would gain without any experiment"))
+        parts.append(
+            Text(
+                f"this plan falls short of the draws' optima by {fmt_money(v.plan_regret)} "
+                f"{kpi} on average: {fmt_money(gap)} of it is what planning for the "
+                f"expected {kpi} (--robust mean) would gain without any experiment"
+            )
+        )
     best = rows[0] if rows else None
     if best is None:
-        parts.append(Text("no re-optimisation with one touchpoint's curve drawn gave a plan: the "
-                          "value of information per touchpoint is unknown", style="yellow"))
+        parts.append(
+            Text(
+                "no re-optimisation with one touchpoint's curve drawn gave a plan: the "
+                "value of information per touchpoint is unknown",
+                style="yellow",
+            )
+        )
     elif fmt_money(best.evppi) in ("0", "0.00") or best.evppi <= 0:
-        parts.append(Text(f"no single touchpoint's curve uncertainty costs the plan any {kpi}: "
-                          "a lift test would not change it", style="bold"))
+        parts.append(
+            Text(
+                f"no single touchpoint's curve uncertainty costs the plan any {kpi}: "
+                "a lift test would not change it",
+                style="bold",
+            )
+        )
     else:
-        parts.append(Text(f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
-                          f"{kpi} on average ({_share(best.evppi_share_of_kpi)} of "
-                          f"the plan's {kpi}): the largest stake of any one curve, on the "
-                          "model's own account of its uncertainty. It says what is at stake, not "
-                          "where to test first: on simulated worlds, lift tests placed by it did "
-                          "no better than the same number spread over every touchpoint "
-                          "(docs/planning-cycle.md).", style="bold"))
+        parts.append(
+            Text(
+                f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
+                f"{kpi} on average ({_share(best.evppi_share_of_kpi)} of "
+                f"the plan's {kpi}): the largest stake of any one curve, on the "
+                "model's own account of its uncertainty. It says what is at stake, not "
+                "where to test first: on simulated worlds, lift tests placed by it did "
+                "no better than the same number spread over every touchpoint "
+                "(docs/planning-cycle.md).",
+                style="bold",
+            )
+        )
     return parts
 
 
@@ -266,9 +355,17 @@ def history_renderable(runs: Sequence[Run], path: str) -> Table | Text:
             names = names[:39] + "…"
         statuses = sorted({str(p.get("status")) for p in r.plans})
         single = len(r.plans) == 1
-        t.add_row(r.id, _when(r.created_at), r.command, names, str(len(r.plans)),
-                  ",".join(statuses), fmt_money(_first(r, "total_spend")) if single else "",
-                  fmt_money(_first(r, "total_kpi")) if single else "", r.version)
+        t.add_row(
+            r.id,
+            _when(r.created_at),
+            r.command,
+            names,
+            str(len(r.plans)),
+            ",".join(statuses),
+            fmt_money(_first(r, "total_spend")) if single else "",
+            fmt_money(_first(r, "total_kpi")) if single else "",
+            r.version,
+        )
     return t
 
 
@@ -289,8 +386,13 @@ def run_renderable(run: Run) -> Group:
     head.add_row("scenarios", ", ".join(run.scenarios))
     head.add_row("KPI", str(run.kpi))
     head.add_row("budgetopt", run.version)
-    head.add_row("solver", f"{run.solver} " + ", ".join(
-        f"{k}={v}" for k, v in sorted(run.options.items()) if k not in ("scenarios", "solver")))
+    head.add_row(
+        "solver",
+        f"{run.solver} "
+        + ", ".join(
+            f"{k}={v}" for k, v in sorted(run.options.items()) if k not in ("scenarios", "solver")
+        ),
+    )
     inputs = Table(box=box.SIMPLE_HEAD, title="input files", title_justify="left")
     for col in ("role", "file", "sha256"):
         inputs.add_column(col)
@@ -302,8 +404,12 @@ def run_renderable(run: Run) -> Group:
         for col in ("budget", "status", "spend", "KPI"):
             t.add_column(col, justify="left" if col == "status" else "right")
         for p in run.plans:
-            t.add_row(fmt_money(p.get("budget")), str(p.get("status")),
-                      fmt_money(p.get("total_spend")), fmt_money(p.get("total_kpi")))
+            t.add_row(
+                fmt_money(p.get("budget")),
+                str(p.get("status")),
+                fmt_money(p.get("total_spend")),
+                fmt_money(p.get("total_kpi")),
+            )
         parts.append(t)
     else:
         parts.extend(plan_renderable(plan_from_dict(p)) for p in run.plans)
@@ -320,25 +426,49 @@ def diff_comparison(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b:
 def _diff_frame(comp: Comparison) -> pd.DataFrame:
     a, b = comp.plans
     df = comp.line_item_deltas().reset_index()
-    return df.rename(columns={f"spend: {a.scenario}": "spend_a", f"kpi: {a.scenario}": "kpi_a",
-                              f"spend: {b.scenario}": "spend_b", f"kpi: {b.scenario}": "kpi_b",
-                              f"Δ spend: {b.scenario}": "delta_spend",
-                              f"Δ kpi: {b.scenario}": "delta_kpi"})
+    return df.rename(
+        columns={
+            f"spend: {a.scenario}": "spend_a",
+            f"kpi: {a.scenario}": "kpi_a",
+            f"spend: {b.scenario}": "spend_b",
+            f"kpi: {b.scenario}": "kpi_b",
+            f"Δ spend: {b.scenario}": "delta_spend",
+            f"Δ kpi: {b.scenario}": "delta_kpi",
+        }
+    )
 
 
 def diff_renderable(comp: Comparison) -> Group:
     a, b = comp.plans
-    t = Table(box=box.SIMPLE_HEAD, title=f"per line item: {b.scenario} against {a.scenario}",
-              title_justify="left")
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"per line item: {b.scenario} against {a.scenario}",
+        title_justify="left",
+    )
     for col in ("line item", "stage", "spend A", "spend B", "Δ spend", "KPI A", "KPI B", "Δ KPI"):
         t.add_column(col, justify="left" if col in ("line item", "stage") else "right")
     for _, r in _diff_frame(comp).iterrows():
-        t.add_row(str(r["line_item"]), str(r["stage"]), fmt_money(r["spend_a"]),
-                  fmt_money(r["spend_b"]), _delta(r["delta_spend"]), fmt_money(r["kpi_a"]),
-                  fmt_money(r["kpi_b"]), _delta(r["delta_kpi"]))
-    t.add_row("total", "", fmt_money(a.total_spend), fmt_money(b.total_spend),
-              _delta(b.total_spend - a.total_spend), fmt_money(a.total_kpi),
-              fmt_money(b.total_kpi), _delta(b.total_kpi - a.total_kpi), style="bold")
+        t.add_row(
+            str(r["line_item"]),
+            str(r["stage"]),
+            fmt_money(r["spend_a"]),
+            fmt_money(r["spend_b"]),
+            _delta(r["delta_spend"]),
+            fmt_money(r["kpi_a"]),
+            fmt_money(r["kpi_b"]),
+            _delta(r["delta_kpi"]),
+        )
+    t.add_row(
+        "total",
+        "",
+        fmt_money(a.total_spend),
+        fmt_money(b.total_spend),
+        _delta(b.total_spend - a.total_spend),
+        fmt_money(a.total_kpi),
+        fmt_money(b.total_kpi),
+        _delta(b.total_kpi - a.total_kpi),
+        style="bold",
+    )
     parts = list(comparison_renderable(comp).renderables)
     # the comparison's summary and stages; its line-item table gives way to spend and KPI deltas
     return Group(*parts[:2], t, *parts[3:])
@@ -347,14 +477,20 @@ def diff_renderable(comp: Comparison) -> Group:
 def diff_dict(comp: Comparison, run_a: Run, run_b: Run) -> dict[str, Any]:
     a, b = comp.plans
     df = _diff_frame(comp)
-    return {"a": {"run": run_a.id, "scenario": run_a.plans and a.scenario},
-            "b": {"run": run_b.id, "scenario": run_b.plans and b.scenario},
-            "reference": a.scenario,
-            "scenarios": [machine.plan_to_dict(a), machine.plan_to_dict(b)],
-            "totals": {"delta_spend": round(b.total_spend - a.total_spend, 2),
-                       "delta_kpi": b.total_kpi - a.total_kpi},
-            "line_items": [{k: (machine._num(v) if not isinstance(v, str) else v)
-                            for k, v in row.items()} for row in df.to_dict(orient="records")]}
+    return {
+        "a": {"run": run_a.id, "scenario": run_a.plans and a.scenario},
+        "b": {"run": run_b.id, "scenario": run_b.plans and b.scenario},
+        "reference": a.scenario,
+        "scenarios": [machine.plan_to_dict(a), machine.plan_to_dict(b)],
+        "totals": {
+            "delta_spend": round(b.total_spend - a.total_spend, 2),
+            "delta_kpi": b.total_kpi - a.total_kpi,
+        },
+        "line_items": [
+            {k: (machine._num(v) if not isinstance(v, str) else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")
+        ],
+    }
 
 
 def diff_csv(comp: Comparison) -> str:
@@ -376,26 +512,58 @@ def rerun_text(r: Rerun, new_id: str | None) -> str:
 # ------------------------------------------------------------------------------------------------
 # budgetary control
 # ------------------------------------------------------------------------------------------------
-_STATUS_STYLE = {"over": "red", "under": "yellow", "on plan": "green", "unplanned": "red",
-                 "not started": "yellow"}
+_STATUS_STYLE = {
+    "over": "red",
+    "under": "yellow",
+    "on plan": "green",
+    "unplanned": "red",
+    "not started": "yellow",
+}
 
 
 def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None) -> None:
-    cells = [x.id, x.stage, fmt_money(x.planned), fmt_money(x.planned_to_date), fmt_money(x.actual),
-             _delta(x.variance), _pct(x.variance_pct),
-             Text(x.status, style=_STATUS_STYLE.get(x.status, "")), fmt_money(x.projected_spend)]
+    cells = [
+        x.id,
+        x.stage,
+        fmt_money(x.planned),
+        fmt_money(x.planned_to_date),
+        fmt_money(x.actual),
+        _delta(x.variance),
+        _pct(x.variance_pct),
+        Text(x.status, style=_STATUS_STYLE.get(x.status, "")),
+        fmt_money(x.projected_spend),
+    ]
     if show_kpi:
-        cells += [fmt_money(x.planned_kpi), fmt_money(x.projected_kpi),
-                  _delta(None if x.projected_kpi is None or x.planned_kpi is None
-                         else x.projected_kpi - x.planned_kpi)]
+        cells += [
+            fmt_money(x.planned_kpi),
+            fmt_money(x.projected_kpi),
+            _delta(
+                None
+                if x.projected_kpi is None or x.planned_kpi is None
+                else x.projected_kpi - x.planned_kpi
+            ),
+        ]
     t.add_row(*cells, style=style)
 
 
 def tracking_renderable(tr: Tracking) -> Group:
-    t = Table(box=box.SIMPLE_HEAD, title=f"{tr.scenario}: week {tr.weeks_elapsed} of "
-              f"{tr.horizon_weeks}, actual spend against the plan to date", title_justify="left")
-    cols = ["line item", "stage", "plan", "plan to date", "actual", "variance", "%", "status",
-            "at run-rate"]
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"{tr.scenario}: week {tr.weeks_elapsed} of "
+        f"{tr.horizon_weeks}, actual spend against the plan to date",
+        title_justify="left",
+    )
+    cols = [
+        "line item",
+        "stage",
+        "plan",
+        "plan to date",
+        "actual",
+        "variance",
+        "%",
+        "status",
+        "at run-rate",
+    ]
     if tr.has_model:
         cols += [f"plan {tr.kpi}", f"run-rate {tr.kpi}", f"Δ {tr.kpi}"]
     for c in cols:
@@ -405,19 +573,24 @@ def tracking_renderable(tr: Tracking) -> Group:
     _track_row(t, tr.total, tr.has_model, "bold")
     st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
     for c in cols:
-        st.add_column(c.replace("line item", "stage") if c != "stage" else "",
-                      justify="left" if c in ("line item", "stage", "status") else "right")
+        st.add_column(
+            c.replace("line item", "stage") if c != "stage" else "",
+            justify="left" if c in ("line item", "stage", "status") else "right",
+        )
     for x in tr.stages:
         _track_row(st, TrackLine(**{**x.to_dict(), "stage": ""}), tr.has_model)
     parts: list[Any] = [t, st]
     tot = tr.total
     if tr.has_model and tot.planned_kpi is not None and tot.projected_kpi is not None:
-        parts.append(Text(
-            f"at the current run-rate the cycle spends {fmt_money(tot.projected_spend)} "
-            f"({_pct((tot.projected_spend - tot.planned) / tot.planned if tot.planned else None)} "
-            f"against the plan) and buys {fmt_money(tot.projected_kpi)} {tr.kpi} "
-            f"({_delta(tot.projected_kpi - tot.planned_kpi)} against the plan's "
-            f"{fmt_money(tot.planned_kpi)})"))
+        parts.append(
+            Text(
+                f"at the current run-rate the cycle spends {fmt_money(tot.projected_spend)} "
+                f"({_pct((tot.projected_spend - tot.planned) / tot.planned if tot.planned else None)} "
+                f"against the plan) and buys {fmt_money(tot.projected_kpi)} {tr.kpi} "
+                f"({_delta(tot.projected_kpi - tot.planned_kpi)} against the plan's "
+                f"{fmt_money(tot.planned_kpi)})"
+            )
+        )
     for n in tr.notes:
         parts.append(Text(n, style="dim"))
     return Group(*parts)
@@ -453,36 +626,67 @@ def replan_csv(r: Replan) -> str:
 
 def replan_renderable(r: Replan) -> Group:
     head = Text.assemble(
-        ("re-plan after ", ""), (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
+        ("re-plan after ", ""),
+        (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
         f": {fmt_money(r.spent_total)} spent so far",
         f", {fmt_money(r.remaining_budget)} left for the remaining {r.remaining_weeks} weeks"
-        if r.remaining_budget is not None else "")
+        if r.remaining_budget is not None
+        else "",
+    )
     parts: list[Any] = [head]
     for w in r.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     parts.append(plan_renderable(r.plan))
     if r.plan.ok:
-        t = Table(box=box.SIMPLE_HEAD, title="the whole cycle: spent + re-planned against the "
-                  "original plan", title_justify="left")
-        for col in ("line item", "stage", "spent", "re-planned", "cycle total", "original plan",
-                    "change"):
+        t = Table(
+            box=box.SIMPLE_HEAD,
+            title="the whole cycle: spent + re-planned against the original plan",
+            title_justify="left",
+        )
+        for col in (
+            "line item",
+            "stage",
+            "spent",
+            "re-planned",
+            "cycle total",
+            "original plan",
+            "change",
+        ):
             t.add_column(col, justify="left" if col in ("line item", "stage") else "right")
         rows = r.full_cycle()
         for x in rows:
-            t.add_row(x["id"], x["stage"], fmt_money(x["spent"]), fmt_money(x["remaining"]),
-                      fmt_money(x["total"]), fmt_money(x["original"]), _delta(x["change"]))
+            t.add_row(
+                x["id"],
+                x["stage"],
+                fmt_money(x["spent"]),
+                fmt_money(x["remaining"]),
+                fmt_money(x["total"]),
+                fmt_money(x["original"]),
+                _delta(x["change"]),
+            )
         tot_orig = r.original.total_spend if r.original.ok else None
         tot = round(sum(x["total"] for x in rows), 2)
-        t.add_row("total", "", fmt_money(r.spent_total), fmt_money(r.plan.total_spend),
-                  fmt_money(tot), fmt_money(tot_orig),
-                  _delta(None if tot_orig is None else tot - tot_orig), style="bold")
+        t.add_row(
+            "total",
+            "",
+            fmt_money(r.spent_total),
+            fmt_money(r.plan.total_spend),
+            fmt_money(tot),
+            fmt_money(tot_orig),
+            _delta(None if tot_orig is None else tot - tot_orig),
+            style="bold",
+        )
         parts.append(t)
         kpi = r.plan.kpi
         full = r.kpi_to_date + r.plan.total_kpi
-        line = (f"{kpi}: {fmt_money(r.kpi_to_date)} bought so far + {fmt_money(r.plan.total_kpi)} "
-                f"planned = {fmt_money(full)} for the cycle")
+        line = (
+            f"{kpi}: {fmt_money(r.kpi_to_date)} bought so far + {fmt_money(r.plan.total_kpi)} "
+            f"planned = {fmt_money(full)} for the cycle"
+        )
         if r.original.ok:
-            line += (f" ({_delta(full - r.original.total_kpi)} against the original plan's "
-                     f"{fmt_money(r.original.total_kpi)})")
+            line += (
+                f" ({_delta(full - r.original.total_kpi)} against the original plan's "
+                f"{fmt_money(r.original.total_kpi)})"
+            )
         parts.append(Text(line))
     return Group(*parts)

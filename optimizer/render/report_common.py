@@ -60,55 +60,165 @@ def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
     return rows
 
 
-LINE_ITEM_COLUMNS = ("line item", "stage", "spend", "share", "KPI", "ROI", "marginal ROI",
-                     "hurdle", "role", "held by", "next +", "next: plan Δ KPI", "last −",
-                     "last: plan Δ KPI", "weekly spend", "max weekly seen", "KPI P10", "KPI P90",
-                     "last cycle", "Δ vs last cycle")
+LINE_ITEM_COLUMNS = (
+    "line item",
+    "stage",
+    "spend",
+    "share",
+    "KPI",
+    "ROI",
+    "marginal ROI",
+    "hurdle",
+    "role",
+    "held by",
+    "next +",
+    "next: plan Δ KPI",
+    "last −",
+    "last: plan Δ KPI",
+    "weekly spend",
+    "max weekly seen",
+    "KPI P10",
+    "KPI P90",
+    "last cycle",
+    "Δ vs last cycle",
+)
 
 
 def line_item_rows(e: Explanation) -> list[list[Any]]:
     rows = []
     for it in e.items:
-        rows.append([
-            it.id, it.stage, it.spend, it.share, it.kpi, it.roi, it.marginal_roi, it.hurdle,
-            role_word(it.role), held_by(it),
-            None if it.next is None else it.next.amount,
-            None if it.next is None else it.next.total_kpi,
-            None if it.last is None else it.last.amount,
-            None if it.last is None else it.last.total_kpi,
-            it.position.weekly_spend, it.position.seen_max, it.position.kpi_p10,
-            it.position.kpi_p90, it.last_cycle, it.delta,
-        ])
+        rows.append(
+            [
+                it.id,
+                it.stage,
+                it.spend,
+                it.share,
+                it.kpi,
+                it.roi,
+                it.marginal_roi,
+                it.hurdle,
+                role_word(it.role),
+                held_by(it),
+                None if it.next is None else it.next.amount,
+                None if it.next is None else it.next.total_kpi,
+                None if it.last is None else it.last.amount,
+                None if it.last is None else it.last.total_kpi,
+                it.position.weekly_spend,
+                it.position.seen_max,
+                it.position.kpi_p10,
+                it.position.kpi_p90,
+                it.last_cycle,
+                it.delta,
+            ]
+        )
     return rows
 
 
-LADDER_COLUMNS = ("rank", "line item", "stage", "increment", "from", "to", "amount", "KPI gain",
-                  "return", "ranking return", "status", "cumulative spend", "cumulative KPI", "note")
+LADDER_COLUMNS = (
+    "rank",
+    "line item",
+    "stage",
+    "increment",
+    "from",
+    "to",
+    "amount",
+    "KPI gain",
+    "return",
+    "ranking return",
+    "status",
+    "cumulative spend",
+    "cumulative KPI",
+    "note",
+)
 
 
 def ladder_row(s: LadderStep) -> list[Any]:
-    return [s.rank or None, s.item, s.stage, s.index, s.spend_from, s.spend_to, s.amount,
-            s.kpi_gain, s.return_, s.rank_return, s.status,
-            s.cumulative_spend if s.rank else None, s.cumulative_kpi if s.rank else None,
-            s.reason]
+    return [
+        s.rank or None,
+        s.item,
+        s.stage,
+        s.index,
+        s.spend_from,
+        s.spend_to,
+        s.amount,
+        s.kpi_gain,
+        s.return_,
+        s.rank_return,
+        s.status,
+        s.cumulative_spend if s.rank else None,
+        s.cumulative_kpi if s.rank else None,
+        s.reason,
+    ]
 
 
-STAGE_COLUMNS = ("stage", "members", "spend", "share", "KPI", "ROI", "marginal ROI (min)",
-                 "marginal ROI (max)", "binding rules", "last cycle", "Δ vs last cycle")
+STAGE_COLUMNS = (
+    "stage",
+    "members",
+    "spend",
+    "share",
+    "KPI",
+    "ROI",
+    "marginal ROI (min)",
+    "marginal ROI (max)",
+    "binding rules",
+    "last cycle",
+    "Δ vs last cycle",
+)
 
 
 def group_rows(groups: Any) -> list[list[Any]]:
-    return [[g.name, ", ".join(g.members), g.spend, g.share, g.kpi, g.roi, g.marginal_min,
-             g.marginal_max, "; ".join(g.binding), g.last_cycle, g.delta] for g in groups]
+    return [
+        [
+            g.name,
+            ", ".join(g.members),
+            g.spend,
+            g.share,
+            g.kpi,
+            g.roi,
+            g.marginal_min,
+            g.marginal_max,
+            "; ".join(g.binding),
+            g.last_cycle,
+            g.delta,
+        ]
+        for g in groups
+    ]
 
 
-CONSTRAINT_COLUMNS = ("constraint", "kind", "sense", "limit", "value", "slack", "binding",
-                      "shadow price", "step", "gain (shadow price)", "gain (re-solve)", "in words")
+CONSTRAINT_COLUMNS = (
+    "constraint",
+    "kind",
+    "sense",
+    "limit",
+    "value",
+    "slack",
+    "binding",
+    "shadow price",
+    "step",
+    "gain (shadow price)",
+    "gain (re-solve)",
+    "in words",
+)
 
 
 def constraint_rows(e: Explanation) -> list[list[Any]]:
-    return [[c.label, c.kind, c.sense, c.rhs, c.lhs, c.slack, "yes" if c.binding else "no",
-             c.shadow_price, c.step, c.estimate, c.resolved, c.sentence] for c in e.constraints]
+    return [
+        [
+            c.label,
+            c.kind,
+            c.sense,
+            c.rhs,
+            c.lhs,
+            c.slack,
+            "yes" if c.binding else "no",
+            c.shadow_price,
+            c.step,
+            c.estimate,
+            c.resolved,
+            c.sentence,
+        ]
+        for c in e.constraints
+    ]
 
 
 def answers(e: Explanation) -> list[tuple[str, str]]:
@@ -125,13 +235,23 @@ def answers(e: Explanation) -> list[tuple[str, str]]:
     above = e.ladder.above(3)
     below = e.ladder.below(3)
     if above:
-        txt = "; ".join(f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
-                        f"(returns {fmt_ratio(s.return_)})" for s in reversed(above))
-        nxt = "; ".join(f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
-                        f"(returns {fmt_ratio(s.return_)})" for s in below)
-        out.append(("Which dollars are the last ones in?",
-                    f"The last increments above the line are: {txt}. The first ones out: "
-                    f"{nxt or 'none'}."))
+        txt = "; ".join(
+            f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
+            f"(returns {fmt_ratio(s.return_)})"
+            for s in reversed(above)
+        )
+        nxt = "; ".join(
+            f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
+            f"(returns {fmt_ratio(s.return_)})"
+            for s in below
+        )
+        out.append(
+            (
+                "Which dollars are the last ones in?",
+                f"The last increments above the line are: {txt}. The first ones out: "
+                f"{nxt or 'none'}.",
+            )
+        )
     unfunded = [it for it in e.items if it.role in ("unfunded", "not_worth_minimum")]
     for it in unfunded[:2]:
         out.append((f"Why is {it.id} not funded?", it.reason))

@@ -114,47 +114,70 @@ def _badge(role: str) -> str:
 
 
 def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "") -> str:
-    th = "".join(f'<th class="num">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>"
-                 for h, num in head)
+    th = "".join(f'<th class="num">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>" for h, num in head)
     c = f' class="{cls}"' if cls else ""
     return f"<table{c}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _cards(e: Explanation) -> str:
     k = e.kpi
-    cards = [("Budget", fmt_money(e.budget), f"{e.horizon_weeks} weeks"),
-             ("Planned spend", fmt_money(e.total_spend),
-              "" if e.last_cycle_total is None else
-              f"{fmt_delta(e.total_spend - e.last_cycle_total)} vs last cycle"),
-             (f"Modelled {k}", fmt_money(e.total_kpi),
-              "" if e.total_kpi_p10 is None else
-              f"P10–P90 {fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}"),
-             ("ROI", fmt_ratio(e.roi, 2), f"{k} per unit of money"),
-             ("Hurdle", fmt_ratio(e.hurdle), "what the last dollar returns")]
-    body = "".join(f'<div class="card"><div class="label">{_e(a)}</div>'
-                   f'<div class="value">{_e(b)}</div><div class="note">{_e(c)}</div></div>'
-                   for a, b, c in cards)
+    cards = [
+        ("Budget", fmt_money(e.budget), f"{e.horizon_weeks} weeks"),
+        (
+            "Planned spend",
+            fmt_money(e.total_spend),
+            ""
+            if e.last_cycle_total is None
+            else f"{fmt_delta(e.total_spend - e.last_cycle_total)} vs last cycle",
+        ),
+        (
+            f"Modelled {k}",
+            fmt_money(e.total_kpi),
+            ""
+            if e.total_kpi_p10 is None
+            else f"P10–P90 {fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}",
+        ),
+        ("ROI", fmt_ratio(e.roi, 2), f"{k} per unit of money"),
+        ("Hurdle", fmt_ratio(e.hurdle), "what the last dollar returns"),
+    ]
+    body = "".join(
+        f'<div class="card"><div class="label">{_e(a)}</div>'
+        f'<div class="value">{_e(b)}</div><div class="note">{_e(c)}</div></div>'
+        for a, b, c in cards
+    )
     return f'<div class="cards">{body}</div>'
 
 
 def _line_items_table(e: Explanation) -> str:
     lc = e.last_cycle_total is not None
-    head = [("line item", False), ("stage", False), ("spend", True), ("share", True),
-            (e.kpi, True), ("ROI", True), ("marginal ROI", True), ("why it stops", False),
-            ("held by", False)]
+    head = [
+        ("line item", False),
+        ("stage", False),
+        ("spend", True),
+        ("share", True),
+        (e.kpi, True),
+        ("ROI", True),
+        ("marginal ROI", True),
+        ("why it stops", False),
+        ("held by", False),
+    ]
     if lc:
         head += [("last cycle", True), ("Δ", True)]
     rows = []
     for it in e.items:
-        r = (f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(fmt_money(it.spend))}"
-             f"{_num(fmt_pct(it.share))}{_num(fmt_money(it.kpi))}{_num(fmt_ratio(it.roi, 2))}"
-             f"{_num(fmt_ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
-             f"<td>{_e(held_by(it))}</td>")
+        r = (
+            f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(fmt_money(it.spend))}"
+            f"{_num(fmt_pct(it.share))}{_num(fmt_money(it.kpi))}{_num(fmt_ratio(it.roi, 2))}"
+            f"{_num(fmt_ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
+            f"<td>{_e(held_by(it))}</td>"
+        )
         if lc:
             r += _num(fmt_money(it.last_cycle)) + _num(fmt_delta(it.delta))
         rows.append(f"<tr>{r}</tr>")
-    tot = (f"<td>Total</td><td></td>{_num(fmt_money(e.total_spend))}{_num('100.0%')}"
-           f"{_num(fmt_money(e.total_kpi))}{_num(fmt_ratio(e.roi, 2))}<td></td><td></td><td></td>")
+    tot = (
+        f"<td>Total</td><td></td>{_num(fmt_money(e.total_spend))}{_num('100.0%')}"
+        f"{_num(fmt_money(e.total_kpi))}{_num(fmt_ratio(e.roi, 2))}<td></td><td></td><td></td>"
+    )
     if lc:
         d = e.total_spend - (e.last_cycle_total or 0.0)
         tot += _num(fmt_money(e.last_cycle_total)) + _num(fmt_delta(d))
@@ -166,9 +189,14 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
     tp = e.responses.get(it.id)
     fig = ""
     if tp is not None:
-        png = charts.figure_png(charts.review_curve_figure(
-            tp, e.kpi, e.horizon_weeks, it.spend, it.hurdle, it.role, it.last_cycle))
-        fig = f'<div class="fig">{_img(png, f"response curve of {it.id} with the plan point")}</div>'
+        png = charts.figure_png(
+            charts.review_curve_figure(
+                tp, e.kpi, e.horizon_weeks, it.spend, it.hurdle, it.role, it.last_cycle
+            )
+        )
+        fig = (
+            f'<div class="fig">{_img(png, f"response curve of {it.id} with the plan point")}</div>'
+        )
     facts = []
     if it.next is not None:
         facts.append(("Next increment", it.next.sentence))
@@ -178,16 +206,24 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
         facts.append(("Over budgets", it.role_range.sentence))
     facts.append(("On its curve", it.position.sentence))
     if it.last_cycle is not None:
-        facts.append(("Against last cycle",
-                      f"{fmt_money(it.last_cycle)} last cycle; {fmt_delta(it.delta)} in this plan."))
+        facts.append(
+            (
+                "Against last cycle",
+                f"{fmt_money(it.last_cycle)} last cycle; {fmt_delta(it.delta)} in this plan.",
+            )
+        )
     dl = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in facts)
-    kv = (f"spend {fmt_money(it.spend)} · {fmt_pct(it.share)} of plan · {e.kpi} "
-          f"{fmt_money(it.kpi)} · ROI {fmt_ratio(it.roi, 2)} · marginal "
-          f"{fmt_ratio(it.marginal_roi)} · hurdle {fmt_ratio(it.hurdle)}")
-    return (f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '
-            f'<span class="kv">({_e(it.stage)})</span></h3>{_badge(it.role)}</div>'
-            f'<div class="kv">{_e(kv)}</div><p>{_e(it.reason)}</p>'
-            f'<dl class="facts">{dl}</dl></div>{fig}</div>')
+    kv = (
+        f"spend {fmt_money(it.spend)} · {fmt_pct(it.share)} of plan · {e.kpi} "
+        f"{fmt_money(it.kpi)} · ROI {fmt_ratio(it.roi, 2)} · marginal "
+        f"{fmt_ratio(it.marginal_roi)} · hurdle {fmt_ratio(it.hurdle)}"
+    )
+    return (
+        f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '
+        f'<span class="kv">({_e(it.stage)})</span></h3>{_badge(it.role)}</div>'
+        f'<div class="kv">{_e(kv)}</div><p>{_e(it.reason)}</p>'
+        f'<dl class="facts">{dl}</dl></div>{fig}</div>'
+    )
 
 
 def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list[str]:
@@ -199,21 +235,32 @@ def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list
             f"{_num(f'{fmt_money(s.spend_from)} – {fmt_money(s.spend_to)}')}"
             f"{_num(fmt_money(s.amount))}{_num(fmt_money(s.kpi_gain))}{_num(fmt_ratio(s.return_))}"
             f"<td>{_e(s.status)}</td>"
-            f"{_num(fmt_money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>")
+            f"{_num(fmt_money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>"
+        )
     return rows
 
 
-_LADDER_HEAD = [("rank", True), ("line item", False), ("increment", True), ("amount", True),
-                ("KPI gain", True), ("return", True), ("status", False),
-                ("cumulative spend", True), ("note", False)]
+_LADDER_HEAD = [
+    ("rank", True),
+    ("line item", False),
+    ("increment", True),
+    ("amount", True),
+    ("KPI gain", True),
+    ("return", True),
+    ("status", False),
+    ("cumulative spend", True),
+    ("note", False),
+]
 
 
 def _ladder_section(e: Explanation) -> str:
     lad = e.ladder
     png = charts.figure_png(charts.ladder_figure(lad, e.kpi))
     around = _ladder_rows(lad.above(5), lad.cutoff)
-    around.append(f'<tr class="cut"><td colspan="9">the budget runs out here: '
-                  f'{_e(fmt_money(lad.line_spend))}</td></tr>')
+    around.append(
+        f'<tr class="cut"><td colspan="9">the budget runs out here: '
+        f"{_e(fmt_money(lad.line_spend))}</td></tr>"
+    )
     around += _ladder_rows(lad.below(5), lad.cutoff)
     parts = [
         '<section id="ladder"><h2>The zero-based ladder</h2>',
@@ -226,34 +273,51 @@ def _ladder_section(e: Explanation) -> str:
         "<figcaption>Each bar is one increment: its width is the money, its height the return "
         "(the steepest first increments are cut off at the top of the chart). Faded bars are "
         "below the line; hatched ones are committed.</figcaption></figure>",
-        "<h3>Around the line</h3>", _table(_LADDER_HEAD, around)]
+        "<h3>Around the line</h3>",
+        _table(_LADDER_HEAD, around),
+    ]
     if lad.blocked:
-        parts += ["<h3>Kept out by a rule, whatever they return</h3>",
-                  _table(_LADDER_HEAD, _ladder_rows(lad.blocked))]
-    parts += ["<details><summary>The full ladder "
-              f"({len(lad.steps)} increments)</summary>",
-              _table(_LADDER_HEAD, _ladder_rows(lad.steps, lad.cutoff)), "</details></section>"]
+        parts += [
+            "<h3>Kept out by a rule, whatever they return</h3>",
+            _table(_LADDER_HEAD, _ladder_rows(lad.blocked)),
+        ]
+    parts += [
+        f"<details><summary>The full ladder ({len(lad.steps)} increments)</summary>",
+        _table(_LADDER_HEAD, _ladder_rows(lad.steps, lad.cutoff)),
+        "</details></section>",
+    ]
     return "".join(parts)
 
 
 def _groups_table(groups: Any, e: Explanation, word: str) -> str:
     lc = e.last_cycle_total is not None
-    head = [(word, False), ("line items", False), ("spend", True), ("share", True), (e.kpi, True),
-            ("ROI", True), ("binding rules", False)]
+    head = [
+        (word, False),
+        ("line items", False),
+        ("spend", True),
+        ("share", True),
+        (e.kpi, True),
+        ("ROI", True),
+        ("binding rules", False),
+    ]
     if lc:
         head += [("last cycle", True), ("Δ", True)]
     rows = []
     for g in groups:
-        r = (f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(fmt_money(g.spend))}"
-             f"{_num(fmt_pct(g.share))}{_num(fmt_money(g.kpi))}{_num(fmt_ratio(g.roi, 2))}"
-             f"<td>{_e('; '.join(g.binding) or '–')}</td>")
+        r = (
+            f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(fmt_money(g.spend))}"
+            f"{_num(fmt_pct(g.share))}{_num(fmt_money(g.kpi))}{_num(fmt_ratio(g.roi, 2))}"
+            f"<td>{_e('; '.join(g.binding) or '–')}</td>"
+        )
         if lc:
             r += _num(fmt_money(g.last_cycle)) + _num(fmt_delta(g.delta))
         rows.append(f"<tr>{r}</tr>")
     if word == "stage":
-        tot = (f"<td>Total</td><td></td>{_num(fmt_money(sum(g.spend for g in groups)))}"
-               f"{_num('100.0%')}{_num(fmt_money(sum(g.kpi for g in groups)))}"
-               f"{_num(fmt_ratio(e.roi, 2))}<td></td>")
+        tot = (
+            f"<td>Total</td><td></td>{_num(fmt_money(sum(g.spend for g in groups)))}"
+            f"{_num('100.0%')}{_num(fmt_money(sum(g.kpi for g in groups)))}"
+            f"{_num(fmt_ratio(e.roi, 2))}<td></td>"
+        )
         if lc:
             tot += _num(fmt_money(e.last_cycle_total)) + "<td></td>"
         rows.append(f'<tr class="total">{tot}</tr>')
@@ -280,19 +344,21 @@ def explanation_html(e: Explanation) -> str:
     str
     """
     k = e.kpi
-    sub = (f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e.gap)} · "
-           f"solver {e.solver}")
+    sub = (
+        f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e.gap)} · solver {e.solver}"
+    )
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Budget review: {_e(e.scenario)}</title><style>{_CSS}</style></head><body>",
         f'<header class="cover"><div class="eyebrow">Budget review pack</div>'
-        f"<h1>{_e(e.scenario)}</h1><div class=\"sub\">{_e(sub)}</div></header>",
+        f'<h1>{_e(e.scenario)}</h1><div class="sub">{_e(sub)}</div></header>',
         '<nav><a href="#summary">Summary</a><a href="#questions">Questions</a>'
         '<a href="#line-items">Line items</a><a href="#why">Why each stops</a>'
         '<a href="#ladder">Ladder</a><a href="#stages">Stages</a>'
         '<a href="#constraints">Constraints</a>'
-        + ('<a href="#frontier">Frontier</a>' if e.frontier else "") + "</nav><main>",
+        + ('<a href="#frontier">Frontier</a>' if e.frontier else "")
+        + "</nav><main>",
         f'<section id="summary"><h2>Summary</h2>{_cards(e)}'
         f'<p class="lead">{_e(" ".join(e.headline))}</p>',
         *[f'<div class="warn"><b>Warning:</b> {_e(w)}</div>' for w in e.warnings],
@@ -301,42 +367,70 @@ def explanation_html(e: Explanation) -> str:
     qa = answers(e)
     if qa:
         dl = "".join(f"<dt>{_e(q)}</dt><dd>{_e(a)}</dd>" for q, a in qa)
-        parts.append(f'<section id="questions"><h2>The reviewer\'s questions</h2>'
-                     f'<dl class="qa">{dl}</dl></section>')
+        parts.append(
+            f'<section id="questions"><h2>The reviewer\'s questions</h2>'
+            f'<dl class="qa">{dl}</dl></section>'
+        )
     li_png = charts.figure_png(charts.line_item_spend_figure(e.items))
-    parts.append(f'<section id="line-items"><h2>Line items</h2>{_line_items_table(e)}'
-                 f"<figure>{_img(li_png, 'spend per line item, coloured by why it stops')}"
-                 "<figcaption>Spend per line item, coloured by why it stops where it stops; "
-                 "diamonds mark last cycle.</figcaption></figure></section>")
-    parts.append('<section id="why"><h2>Why each line item stops where it stops</h2>'
-                 '<p class="lead">The dashed segment through each plan point has the hurdle\'s '
-                 "slope: a line item at the hurdle has a curve tangent to it; a capped one is "
-                 "steeper there (it would earn more than the hurdle), a held-up one flatter.</p>"
-                 + "".join(_item_card(e, it) for it in e.items) + "</section>")
+    parts.append(
+        f'<section id="line-items"><h2>Line items</h2>{_line_items_table(e)}'
+        f"<figure>{_img(li_png, 'spend per line item, coloured by why it stops')}"
+        "<figcaption>Spend per line item, coloured by why it stops where it stops; "
+        "diamonds mark last cycle.</figcaption></figure></section>"
+    )
+    parts.append(
+        '<section id="why"><h2>Why each line item stops where it stops</h2>'
+        '<p class="lead">The dashed segment through each plan point has the hurdle\'s '
+        "slope: a line item at the hurdle has a curve tangent to it; a capped one is "
+        "steeper there (it would earn more than the hurdle), a held-up one flatter.</p>"
+        + "".join(_item_card(e, it) for it in e.items)
+        + "</section>"
+    )
     parts.append(_ladder_section(e))
     st_png = charts.figure_png(charts.stage_spend_figure(e.stages, k))
-    groups = (f"<h3>Groups</h3>{_groups_table(e.groups, e, 'group')}" if e.groups else "")
-    parts.append(f'<section id="stages"><h2>Stages and groups</h2>'
-                 f"{_groups_table(e.stages, e, 'stage')}"
-                 f"<figure>{_img(st_png, 'spend by stage')}<figcaption>Spend by journey stage; "
-                 f"diamonds mark last cycle.</figcaption></figure>{groups}</section>")
-    crow = [f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
-            f"{_num(fmt_money(c.slack) if c.unit == 'money' else fmt_ratio(c.slack, 0))}"
-            f"{_num(fmt_ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
-            for c in e.constraints]
-    parts.append('<section id="constraints"><h2>Constraints</h2>'
-                 + _table([("constraint", False), ("binding", False), ("slack", True),
-                           ("shadow price", True), ("in words", False)], crow) + "</section>")
+    groups = f"<h3>Groups</h3>{_groups_table(e.groups, e, 'group')}" if e.groups else ""
+    parts.append(
+        f'<section id="stages"><h2>Stages and groups</h2>'
+        f"{_groups_table(e.stages, e, 'stage')}"
+        f"<figure>{_img(st_png, 'spend by stage')}<figcaption>Spend by journey stage; "
+        f"diamonds mark last cycle.</figcaption></figure>{groups}</section>"
+    )
+    crow = [
+        f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
+        f"{_num(fmt_money(c.slack) if c.unit == 'money' else fmt_ratio(c.slack, 0))}"
+        f"{_num(fmt_ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
+        for c in e.constraints
+    ]
+    parts.append(
+        '<section id="constraints"><h2>Constraints</h2>'
+        + _table(
+            [
+                ("constraint", False),
+                ("binding", False),
+                ("slack", True),
+                ("shadow price", True),
+                ("in words", False),
+            ],
+            crow,
+        )
+        + "</section>"
+    )
     if e.frontier:
         fr_png = charts.figure_png(charts.review_frontier_figure(e.frontier, e.budget, k))
-        frows = [f"<tr>{_num(fmt_money(p.budget))}<td>{_e(p.status)}"
-                 f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"
-                 f"</td>{_num(fmt_money(p.total_kpi))}{_num(fmt_ratio(p.marginal))}</tr>"
-                 for p in e.frontier]
-        parts.append(f'<section id="frontier"><h2>The budget frontier</h2><div class="two">'
-                     f"<figure>{_img(fr_png, 'the budget frontier')}</figure><div>"
-                     + _table([("budget", True), ("status", False), (k, True),
-                               ("marginal return", True)], frows) + "</div></div></section>")
+        frows = [
+            f"<tr>{_num(fmt_money(p.budget))}<td>{_e(p.status)}"
+            f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"
+            f"</td>{_num(fmt_money(p.total_kpi))}{_num(fmt_ratio(p.marginal))}</tr>"
+            for p in e.frontier
+        ]
+        parts.append(
+            f'<section id="frontier"><h2>The budget frontier</h2><div class="two">'
+            f"<figure>{_img(fr_png, 'the budget frontier')}</figure><div>"
+            + _table(
+                [("budget", True), ("status", False), (k, True), ("marginal return", True)], frows
+            )
+            + "</div></div></section>"
+        )
     parts.append(
         "</main><footer><b>How to read this.</b> Marginal ROI is the "
         f"{_e(k)} the next unit of money buys on the line item's smooth response curve at the "
@@ -345,7 +439,8 @@ def explanation_html(e: Explanation) -> str:
         "numbers come from re-solving the whole plan with the line item forced up or down, so "
         "they include what the rest of the plan gives up or gains. "
         f"Re-solves certified within {e.tolerance:g}; {e.n_solves} solves behind this report. "
-        "Generated by budgetopt.</footer></body></html>\n")
+        "Generated by budgetopt.</footer></body></html>\n"
+    )
     return "".join(parts)
 
 

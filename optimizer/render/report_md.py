@@ -30,13 +30,33 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[i
 
 
 def _ladder_rows(steps: Sequence[LadderStep]) -> list[list[str]]:
-    return [[str(s.rank or "–"), s.item, f"{fmt_money(s.spend_from)}–{fmt_money(s.spend_to)}",
-             fmt_money(s.amount), fmt_money(s.kpi_gain), fmt_ratio(s.return_), s.status,
-             fmt_money(s.cumulative_spend) if s.rank else "–", s.reason] for s in steps]
+    return [
+        [
+            str(s.rank or "–"),
+            s.item,
+            f"{fmt_money(s.spend_from)}–{fmt_money(s.spend_to)}",
+            fmt_money(s.amount),
+            fmt_money(s.kpi_gain),
+            fmt_ratio(s.return_),
+            s.status,
+            fmt_money(s.cumulative_spend) if s.rank else "–",
+            s.reason,
+        ]
+        for s in steps
+    ]
 
 
-_LADDER_HEAD = ("rank", "line item", "increment", "amount", "KPI gain", "return", "status",
-                "cumulative spend", "note")
+_LADDER_HEAD = (
+    "rank",
+    "line item",
+    "increment",
+    "amount",
+    "KPI gain",
+    "return",
+    "status",
+    "cumulative spend",
+    "note",
+)
 
 
 def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
@@ -62,19 +82,29 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
 
     out += ["## Summary", ""]
     summary = [
-        ("Budget", fmt_money(e.budget)), ("Total spend", fmt_money(e.total_spend)),
-        (f"Modelled {k}", fmt_money(e.total_kpi)), ("ROI", fmt_ratio(e.roi, 2)),
+        ("Budget", fmt_money(e.budget)),
+        ("Total spend", fmt_money(e.total_spend)),
+        (f"Modelled {k}", fmt_money(e.total_kpi)),
+        ("ROI", fmt_ratio(e.roi, 2)),
         ("Hurdle (the last dollar's return)", fmt_ratio(e.hurdle)),
         ("Horizon", f"{e.horizon_weeks} weeks"),
     ]
     if e.total_kpi_p10 is not None:
-        summary.append((f"{k}, P10–P90 over bootstrap draws",
-                        f"{fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}"))
+        summary.append(
+            (
+                f"{k}, P10–P90 over bootstrap draws",
+                f"{fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}",
+            )
+        )
     if e.last_cycle_total is not None:
         summary.append(("Last cycle spend", fmt_money(e.last_cycle_total)))
         summary.append(("Change vs last cycle", fmt_delta(e.total_spend - e.last_cycle_total)))
-    summary.append(("Certificate gap", "–" if e.gap is None else
-                    "< 0.0001%" if e.gap < 1e-6 else fmt_pct(e.gap, 4)))
+    summary.append(
+        (
+            "Certificate gap",
+            "–" if e.gap is None else "< 0.0001%" if e.gap < 1e-6 else fmt_pct(e.gap, 4),
+        )
+    )
     out += [_table(("", "value"), summary, right=(1,)), ""]
 
     qa = answers(e)
@@ -89,13 +119,31 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         head += ["last cycle", "Δ"]
     rows = []
     for it in e.items:
-        r = [it.id, it.stage, fmt_money(it.spend), fmt_pct(it.share), fmt_money(it.kpi),
-             fmt_ratio(it.roi, 2), fmt_ratio(it.marginal_roi), role_word(it.role), held_by(it)]
+        r = [
+            it.id,
+            it.stage,
+            fmt_money(it.spend),
+            fmt_pct(it.share),
+            fmt_money(it.kpi),
+            fmt_ratio(it.roi, 2),
+            fmt_ratio(it.marginal_roi),
+            role_word(it.role),
+            held_by(it),
+        ]
         if e.last_cycle_total is not None:
             r += [fmt_money(it.last_cycle), fmt_delta(it.delta)]
         rows.append(r)
-    total = ["**total**", "", f"**{fmt_money(e.total_spend)}**", "100%",
-             f"**{fmt_money(e.total_kpi)}**", fmt_ratio(e.roi, 2), "", "", ""]
+    total = [
+        "**total**",
+        "",
+        f"**{fmt_money(e.total_spend)}**",
+        "100%",
+        f"**{fmt_money(e.total_kpi)}**",
+        fmt_ratio(e.roi, 2),
+        "",
+        "",
+        "",
+    ]
     if e.last_cycle_total is not None:
         total += [fmt_money(e.last_cycle_total), fmt_delta(e.total_spend - e.last_cycle_total)]
     rows.append(total)
@@ -113,73 +161,135 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
             out.append(f"- **Over budgets:** {it.role_range.sentence}")
         out.append(f"- **On its curve:** {it.position.sentence}")
         if it.last_cycle is not None:
-            out.append(f"- **Against last cycle:** {fmt_money(it.last_cycle)} last cycle, "
-                       f"{fmt_delta(it.delta)} now.")
+            out.append(
+                f"- **Against last cycle:** {fmt_money(it.last_cycle)} last cycle, "
+                f"{fmt_delta(it.delta)} now."
+            )
         out.append("")
 
     lad = e.ladder
-    out += ["## The zero-based ladder", "",
-            f"Every line item's spend is cut into increments (decision packages), each priced on "
-            f"its response curve and ranked across the plan by {k} per unit of money; committed "
-            f"increments (locks and floors) come first. The budget runs out after increment "
-            f"{lad.cutoff}, at {fmt_money(lad.line_spend)}: everything above the line is in "
-            f"the plan, everything below is not.", ""]
+    out += [
+        "## The zero-based ladder",
+        "",
+        f"Every line item's spend is cut into increments (decision packages), each priced on "
+        f"its response curve and ranked across the plan by {k} per unit of money; committed "
+        f"increments (locks and floors) come first. The budget runs out after increment "
+        f"{lad.cutoff}, at {fmt_money(lad.line_spend)}: everything above the line is in "
+        f"the plan, everything below is not.",
+        "",
+    ]
     around = list(lad.above(5))
-    out += [_table(_LADDER_HEAD, [*_ladder_rows(around),
-                                  ["", "**— the budget runs out here —**", "", "", "", "", "",
-                                   "", ""],
-                                  *_ladder_rows(lad.below(5))], right=(0, 3, 4, 5, 7)), ""]
+    out += [
+        _table(
+            _LADDER_HEAD,
+            [
+                *_ladder_rows(around),
+                ["", "**— the budget runs out here —**", "", "", "", "", "", "", ""],
+                *_ladder_rows(lad.below(5)),
+            ],
+            right=(0, 3, 4, 5, 7),
+        ),
+        "",
+    ]
     if lad.blocked:
-        out += ["Increments a rule keeps out, whatever they return:", "",
-                _table(_LADDER_HEAD, _ladder_rows(lad.blocked), right=(3, 4, 5)), ""]
+        out += [
+            "Increments a rule keeps out, whatever they return:",
+            "",
+            _table(_LADDER_HEAD, _ladder_rows(lad.blocked), right=(3, 4, 5)),
+            "",
+        ]
     if not lad.consistent:
-        out += ["> The ranking and the plan disagree somewhere: a rule funds or blocks an "
-                "increment out of its return order.", ""]
+        out += [
+            "> The ranking and the plan disagree somewhere: a rule funds or blocks an "
+            "increment out of its return order.",
+            "",
+        ]
 
     out += ["## Stages", ""]
-    srows = [[g.name, ", ".join(g.members), fmt_money(g.spend), fmt_pct(g.share),
-              fmt_money(g.kpi), fmt_ratio(g.roi, 2), "; ".join(g.binding) or "–"]
-             + ([fmt_money(g.last_cycle), fmt_delta(g.delta)] if e.last_cycle_total is not None
-                else []) for g in e.stages]
+    srows = [
+        [
+            g.name,
+            ", ".join(g.members),
+            fmt_money(g.spend),
+            fmt_pct(g.share),
+            fmt_money(g.kpi),
+            fmt_ratio(g.roi, 2),
+            "; ".join(g.binding) or "–",
+        ]
+        + ([fmt_money(g.last_cycle), fmt_delta(g.delta)] if e.last_cycle_total is not None else [])
+        for g in e.stages
+    ]
     shead = ["stage", "line items", "spend", "share", k, "ROI", "binding rules"]
     if e.last_cycle_total is not None:
         shead += ["last cycle", "Δ"]
     out += [_table(shead, srows, right=(2, 3, 4, 5, 7, 8)), ""]
     if e.groups:
         out += ["## Groups", ""]
-        grows = [[g.name, ", ".join(g.members), fmt_money(g.spend), fmt_pct(g.share),
-                  fmt_money(g.kpi), fmt_ratio(g.roi, 2), "; ".join(g.binding) or "–"]
-                 for g in e.groups]
-        out += [_table(["group", "line items", "spend", "share", k, "ROI", "binding rules"], grows,
-                       right=(2, 3, 4, 5)), ""]
+        grows = [
+            [
+                g.name,
+                ", ".join(g.members),
+                fmt_money(g.spend),
+                fmt_pct(g.share),
+                fmt_money(g.kpi),
+                fmt_ratio(g.roi, 2),
+                "; ".join(g.binding) or "–",
+            ]
+            for g in e.groups
+        ]
+        out += [
+            _table(
+                ["group", "line items", "spend", "share", k, "ROI", "binding rules"],
+                grows,
+                right=(2, 3, 4, 5),
+            ),
+            "",
+        ]
 
     out += ["## Constraints", ""]
-    crows = [[c.label, "yes" if c.binding else "no", fmt_ratio(c.shadow_price, 4),
-              c.sentence] for c in e.constraints]
+    crows = [
+        [c.label, "yes" if c.binding else "no", fmt_ratio(c.shadow_price, 4), c.sentence]
+        for c in e.constraints
+    ]
     out += [_table(["constraint", "binding", "shadow price", "in words"], crows, right=(2,)), ""]
 
     if e.frontier:
         out += ["## The budget frontier", ""]
-        frows = [[fmt_money(p.budget) + (" ← this plan" if abs(p.budget - (e.budget or 0)) < 0.5
-                                        else ""),
-                  p.status, fmt_money(p.total_kpi), fmt_ratio(p.marginal)] for p in e.frontier]
+        frows = [
+            [
+                fmt_money(p.budget)
+                + (" ← this plan" if abs(p.budget - (e.budget or 0)) < 0.5 else ""),
+                p.status,
+                fmt_money(p.total_kpi),
+                fmt_ratio(p.marginal),
+            ]
+            for p in e.frontier
+        ]
         out += [_table(["budget", "status", k, "marginal return"], frows, right=(0, 2, 3)), ""]
 
     if full_ladder:
-        out += ["## Appendix: the full ladder", "",
-                _table(_LADDER_HEAD, _ladder_rows(lad.steps), right=(0, 3, 4, 5, 7)), ""]
+        out += [
+            "## Appendix: the full ladder",
+            "",
+            _table(_LADDER_HEAD, _ladder_rows(lad.steps), right=(0, 3, 4, 5, 7)),
+            "",
+        ]
 
-    out += ["## How to read this", "",
-            f"- *Marginal ROI* is the {k} the next unit of money buys on the line item's smooth "
-            "response curve at the plan point; *ROI* is the average over all its money.",
-            "- The *hurdle* is the budget's shadow price: what the last unit of money returns "
-            "anywhere in the plan. A line item at the hurdle stops because its next dollar does "
-            "no better than that.",
-            "- *Next/last increment* numbers come from re-solving the whole plan with the line item "
-            "forced up or down, so they include what the rest of the plan gives up or gains; "
-            "*curve alone* is the line item's own curve only.",
-            f"- Re-solves were certified to within {e.tolerance:g} of the optimum; "
-            f"{e.n_solves} solves are behind this report.", ""]
+    out += [
+        "## How to read this",
+        "",
+        f"- *Marginal ROI* is the {k} the next unit of money buys on the line item's smooth "
+        "response curve at the plan point; *ROI* is the average over all its money.",
+        "- The *hurdle* is the budget's shadow price: what the last unit of money returns "
+        "anywhere in the plan. A line item at the hurdle stops because its next dollar does "
+        "no better than that.",
+        "- *Next/last increment* numbers come from re-solving the whole plan with the line item "
+        "forced up or down, so they include what the rest of the plan gives up or gains; "
+        "*curve alone* is the line item's own curve only.",
+        f"- Re-solves were certified to within {e.tolerance:g} of the optimum; "
+        f"{e.n_solves} solves are behind this report.",
+        "",
+    ]
     return "\n".join(out)
 
 

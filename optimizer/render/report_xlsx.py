@@ -58,8 +58,9 @@ def _header(ws: Worksheet, row: int, names: Sequence[str]) -> None:
         c.alignment = Alignment(wrap_text=True, vertical="bottom")
 
 
-def _write_rows(ws: Worksheet, start: int, rows: Sequence[Sequence[Any]],
-                formats: dict[int, str]) -> int:
+def _write_rows(
+    ws: Worksheet, start: int, rows: Sequence[Sequence[Any]], formats: dict[int, str]
+) -> int:
     r = start
     for row in rows:
         for j, v in enumerate(row, start=1):
@@ -70,8 +71,9 @@ def _write_rows(ws: Worksheet, start: int, rows: Sequence[Sequence[Any]],
     return r
 
 
-def _total_row(ws: Worksheet, row: int, ncols: int, values: dict[int, Any],
-               formats: dict[int, str]) -> None:
+def _total_row(
+    ws: Worksheet, row: int, ncols: int, values: dict[int, Any], formats: dict[int, str]
+) -> None:
     for j in range(1, ncols + 1):
         c = ws.cell(row=row, column=j, value=values.get(j))
         c.font = _TOTAL_FONT
@@ -112,12 +114,32 @@ def _line_items(wb: Workbook, e: Explanation) -> None:
     ws = wb.create_sheet("Line items")
     cols = LINE_ITEM_COLUMNS
     _header(ws, 1, cols)
-    formats = {3: MONEY, 4: PCT, 5: MONEY, 6: RATIO, 7: RATIO, 8: RATIO, 11: MONEY,
-               12: MONEY_DELTA, 13: MONEY, 14: MONEY_DELTA, 15: MONEY, 16: MONEY, 17: MONEY,
-               18: MONEY, 19: MONEY, 20: MONEY_DELTA}
+    formats = {
+        3: MONEY,
+        4: PCT,
+        5: MONEY,
+        6: RATIO,
+        7: RATIO,
+        8: RATIO,
+        11: MONEY,
+        12: MONEY_DELTA,
+        13: MONEY,
+        14: MONEY_DELTA,
+        15: MONEY,
+        16: MONEY,
+        17: MONEY,
+        18: MONEY,
+        19: MONEY,
+        20: MONEY_DELTA,
+    }
     end = _write_rows(ws, 2, line_item_rows(e), formats)
-    totals: dict[int, Any] = {1: "Total", 3: e.total_spend, 4: 1.0 if e.total_spend > 0 else 0.0,
-                              5: e.total_kpi, 6: e.roi}
+    totals: dict[int, Any] = {
+        1: "Total",
+        3: e.total_spend,
+        4: 1.0 if e.total_spend > 0 else 0.0,
+        5: e.total_kpi,
+        6: e.roi,
+    }
     if e.last_cycle_total is not None:
         totals[19] = e.last_cycle_total
         totals[20] = float(round(e.total_spend - e.last_cycle_total, 2))
@@ -128,13 +150,28 @@ def _line_items(wb: Workbook, e: Explanation) -> None:
 
 def _why(wb: Workbook, e: Explanation) -> None:
     ws = wb.create_sheet("Why")
-    cols = ("line item", "role", "why it stops where it stops", "next increment",
-            "last increment", "over budgets", "on its curve")
+    cols = (
+        "line item",
+        "role",
+        "why it stops where it stops",
+        "next increment",
+        "last increment",
+        "over budgets",
+        "on its curve",
+    )
     _header(ws, 1, cols)
-    rows = [[it.id, role_word(it.role), it.reason,
-             it.next.sentence if it.next else None, it.last.sentence if it.last else None,
-             it.role_range.sentence if it.role_range else None, it.position.sentence]
-            for it in e.items]
+    rows = [
+        [
+            it.id,
+            role_word(it.role),
+            it.reason,
+            it.next.sentence if it.next else None,
+            it.last.sentence if it.last else None,
+            it.role_range.sentence if it.role_range else None,
+            it.position.sentence,
+        ]
+        for it in e.items
+    ]
     _write_rows(ws, 2, rows, {})
     for row in ws.iter_rows(min_row=2):
         for c in row:
@@ -154,14 +191,24 @@ def _ladder(wb: Workbook, e: Explanation) -> None:
     if lad.cutoff:
         for j in range(1, len(cols) + 1):
             ws.cell(row=1 + lad.cutoff, column=j).border = _CUT_BORDER
-    above = lad.steps[:lad.cutoff]
-    _total_row(ws, end, len(cols), {
-        1: "Above the line", 7: float(round(sum(s.amount for s in above), 2)),
-        8: float(sum(s.kpi_gain for s in above)),
-        14: f"the budget runs out after rank {lad.cutoff}"}, formats)
+    above = lad.steps[: lad.cutoff]
+    _total_row(
+        ws,
+        end,
+        len(cols),
+        {
+            1: "Above the line",
+            7: float(round(sum(s.amount for s in above), 2)),
+            8: float(sum(s.kpi_gain for s in above)),
+            14: f"the budget runs out after rank {lad.cutoff}",
+        },
+        formats,
+    )
     r = end + 2
     if lad.blocked:
-        ws.cell(row=r, column=1, value="Kept out by a rule, whatever they return").font = _TOTAL_FONT
+        ws.cell(
+            row=r, column=1, value="Kept out by a rule, whatever they return"
+        ).font = _TOTAL_FONT
         _header(ws, r + 1, cols)
         _write_rows(ws, r + 2, [[*ladder_row(s), "no"] for s in lad.blocked], formats)
     ws.freeze_panes = "C2"
@@ -172,12 +219,15 @@ def _stages(wb: Workbook, e: Explanation) -> None:
     ws = wb.create_sheet("Stages")
     cols = STAGE_COLUMNS
     _header(ws, 1, cols)
-    formats = {3: MONEY, 4: PCT, 5: MONEY, 6: RATIO, 7: RATIO, 8: RATIO, 10: MONEY,
-               11: MONEY_DELTA}
+    formats = {3: MONEY, 4: PCT, 5: MONEY, 6: RATIO, 7: RATIO, 8: RATIO, 10: MONEY, 11: MONEY_DELTA}
     end = _write_rows(ws, 2, group_rows(e.stages), formats)
-    totals: dict[int, Any] = {1: "Total", 3: float(round(sum(g.spend for g in e.stages), 2)),
-                              4: 1.0 if e.total_spend > 0 else 0.0,
-                              5: float(sum(g.kpi for g in e.stages)), 6: e.roi}
+    totals: dict[int, Any] = {
+        1: "Total",
+        3: float(round(sum(g.spend for g in e.stages), 2)),
+        4: 1.0 if e.total_spend > 0 else 0.0,
+        5: float(sum(g.kpi for g in e.stages)),
+        6: e.roi,
+    }
     if e.last_cycle_total is not None:
         totals[10] = e.last_cycle_total
         totals[11] = float(round(e.total_spend - e.last_cycle_total, 2))
@@ -211,9 +261,17 @@ def _frontier(wb: Workbook, e: Explanation) -> None:
     ws = wb.create_sheet("Frontier")
     cols = ("budget", "status", "total spend", f"total {e.kpi}", "marginal return", "this plan")
     _header(ws, 1, cols)
-    rows = [[p.budget, p.status, p.total_spend, p.total_kpi, p.marginal,
-             "yes" if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ""]
-            for p in e.frontier]
+    rows = [
+        [
+            p.budget,
+            p.status,
+            p.total_spend,
+            p.total_kpi,
+            p.marginal,
+            "yes" if e.budget is not None and abs(p.budget - e.budget) < 0.5 else "",
+        ]
+        for p in e.frontier
+    ]
     _write_rows(ws, 2, rows, {1: MONEY, 3: MONEY, 4: MONEY, 5: RATIO})
     ws.freeze_panes = "A2"
     _widths(ws, {}, ncols=len(cols))

@@ -36,8 +36,11 @@ def fmt_signed(v: float | None) -> str:
 
 def plan_renderable(plan: Plan) -> Group:
     parts = []
-    head = Text.assemble((f"{plan.scenario}", "bold"), f"  ·  {plan.objective}  ·  status ",
-                         (plan.status, "green" if plan.status == "optimal" else "red"))
+    head = Text.assemble(
+        (f"{plan.scenario}", "bold"),
+        f"  ·  {plan.objective}  ·  status ",
+        (plan.status, "green" if plan.status == "optimal" else "red"),
+    )
     parts.append(head)
     if not plan.ok:
         parts.append(Text(plan.message))
@@ -53,9 +56,16 @@ def plan_renderable(plan: Plan) -> Group:
     t.add_column("marginal ROI", justify="right")
     t.add_column("held by")
     for li in plan.line_items:
-        t.add_row(li.id, li.stage, fmt_money(li.spend),
-                  f"{li.spend / total:.1%}" if total > 0 else "–", fmt_money(li.kpi),
-                  fmt_num(li.roi), fmt_num(li.marginal_roi, 3), ", ".join(li.binding))
+        t.add_row(
+            li.id,
+            li.stage,
+            fmt_money(li.spend),
+            f"{li.spend / total:.1%}" if total > 0 else "–",
+            fmt_money(li.kpi),
+            fmt_num(li.roi),
+            fmt_num(li.marginal_roi, 3),
+            ", ".join(li.binding),
+        )
     parts.append(t)
     st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
     st.add_column("stage")
@@ -63,8 +73,12 @@ def plan_renderable(plan: Plan) -> Group:
     st.add_column("share", justify="right")
     st.add_column(plan.kpi, justify="right")
     for name, v in plan.stage_totals().items():
-        st.add_row(name, fmt_money(v["spend"]), f"{v['spend'] / total:.1%}" if total > 0 else "–",
-                   fmt_money(v["kpi"]))
+        st.add_row(
+            name,
+            fmt_money(v["spend"]),
+            f"{v['spend'] / total:.1%}" if total > 0 else "–",
+            fmt_money(v["kpi"]),
+        )
     parts.append(st)
     binding = [c for c in plan.constraints if c.binding]
     if binding:
@@ -76,8 +90,13 @@ def plan_renderable(plan: Plan) -> Group:
         parts.append(ct)
     if plan.gap is not None:
         gap = "< 0.0001%" if plan.gap < 1e-6 else f"{plan.gap:.4%}"
-        parts.append(Text(f"certified within {gap} of the exact optimum on the model's curves "
-                          f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})", style="dim"))
+        parts.append(
+            Text(
+                f"certified within {gap} of the exact optimum on the model's curves "
+                f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})",
+                style="dim",
+            )
+        )
     return Group(*parts)
 
 
@@ -88,9 +107,16 @@ def comparison_renderable(comp: Comparison) -> Group:
     for col in ("scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"):
         t.add_column(col, justify="left" if col in ("scenario", "status") else "right")
     for _, r in s.iterrows():
-        t.add_row(r["scenario"], r["status"], fmt_money(r["total_spend"]), fmt_money(r["total_kpi"]),
-                  fmt_num(r["roi"]), fmt_num(r["marginal_roi"], 3), fmt_signed(r["delta_spend"]),
-                  fmt_signed(r["delta_kpi"]))
+        t.add_row(
+            r["scenario"],
+            r["status"],
+            fmt_money(r["total_spend"]),
+            fmt_money(r["total_kpi"]),
+            fmt_num(r["roi"]),
+            fmt_num(r["marginal_roi"], 3),
+            fmt_signed(r["delta_spend"]),
+            fmt_signed(r["delta_kpi"]),
+        )
     parts.append(t)
     bs = comp.by_stage()
     st = Table(box=box.SIMPLE_HEAD, title="spend by stage", title_justify="left")
@@ -101,15 +127,20 @@ def comparison_renderable(comp: Comparison) -> Group:
         st.add_row(str(stage), *[fmt_money(v) for v in row])
     parts.append(st)
     li = comp.by_line_item()
-    lt = Table(box=box.SIMPLE_HEAD, title=f"spend by line item (Δ against {comp.reference_plan.scenario})",
-               title_justify="left")
+    lt = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"spend by line item (Δ against {comp.reference_plan.scenario})",
+        title_justify="left",
+    )
     lt.add_column("line item")
     lt.add_column("stage")
     for c in li.columns[1:]:
         lt.add_column(str(c), justify="right")
     for tid, row in li.iterrows():
-        cells = [fmt_signed(v) if str(c).startswith("Δ") else fmt_money(v)
-                 for c, v in row.iloc[1:].items()]
+        cells = [
+            fmt_signed(v) if str(c).startswith("Δ") else fmt_money(v)
+            for c, v in row.iloc[1:].items()
+        ]
         lt.add_row(str(tid), row["stage"], *cells)
     parts.append(lt)
     for p in comp.plans:
@@ -144,12 +175,20 @@ def render_text(obj, width: int | None = None) -> str:
 
 
 def frontier_renderable(frontier) -> Group:
-    t = Table(box=box.SIMPLE_HEAD, title=f"budget frontier: {frontier.scenario}", title_justify="left")
+    t = Table(
+        box=box.SIMPLE_HEAD, title=f"budget frontier: {frontier.scenario}", title_justify="left"
+    )
     for col in ("budget", "status", "spend", "KPI", "ROI", "marginal ROI", ""):
         t.add_column(col, justify="left" if col in ("status", "") else "right")
     knee = frontier.knee()
     for i, p in enumerate(frontier.points()):
-        t.add_row(fmt_money(p["budget"]), str(p["status"]), fmt_money(p["total_spend"]),
-                  fmt_money(p["total_kpi"]), fmt_num(p["roi"]), fmt_num(p["marginal_roi"], 3),
-                  "← diminishing returns" if i == knee else "")
+        t.add_row(
+            fmt_money(p["budget"]),
+            str(p["status"]),
+            fmt_money(p["total_spend"]),
+            fmt_money(p["total_kpi"]),
+            fmt_num(p["roi"]),
+            fmt_num(p["marginal_roi"], 3),
+            "← diminishing returns" if i == knee else "",
+        )
     return Group(t)

@@ -34,7 +34,9 @@ _HEAD_FONT = Font(bold=True, color="FFFFFF")
 _HEAD_FILL = PatternFill("solid", fgColor="1F2D3D")
 _REF_FILL = PatternFill("solid", fgColor="E8EEF4")
 _TOTAL_FONT = Font(bold=True)
-_TOTAL_BORDER = Border(top=Side(style="thin", color="1F2D3D"), bottom=Side(style="medium", color="1F2D3D"))
+_TOTAL_BORDER = Border(
+    top=Side(style="thin", color="1F2D3D"), bottom=Side(style="medium", color="1F2D3D")
+)
 
 
 def _value(v: Any) -> Any:
@@ -56,8 +58,13 @@ def _header(ws: Worksheet, names: Sequence[str], row: int = 1) -> None:
         c.alignment = Alignment(wrap_text=True, vertical="bottom")
 
 
-def _row(ws: Worksheet, row: int, values: Sequence[Any], formats: Sequence[str | None],
-         total: bool = False) -> None:
+def _row(
+    ws: Worksheet,
+    row: int,
+    values: Sequence[Any],
+    formats: Sequence[str | None],
+    total: bool = False,
+) -> None:
     for j, (v, f) in enumerate(zip(values, formats, strict=True), start=1):
         c = ws.cell(row=row, column=j, value=_value(v))
         if f:
@@ -76,23 +83,50 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
     ws = wb.active
     ws.title = "Summary"
     kpi = comp.reference_plan.kpi
-    cols = ["scenario", "status", "total spend", f"total {kpi}", "ROI", "marginal ROI",
-            "Δ spend", f"Δ {kpi}", "costliest rule", "its gain if relaxed 10%"]
+    cols = [
+        "scenario",
+        "status",
+        "total spend",
+        f"total {kpi}",
+        "ROI",
+        "marginal ROI",
+        "Δ spend",
+        f"Δ {kpi}",
+        "costliest rule",
+        "its gain if relaxed 10%",
+    ]
     _header(ws, cols)
     fmts = [None, None, MONEY, MONEY, RATIO, MARGINAL, MONEY_DELTA, MONEY_DELTA, None, MONEY]
     s = comp.summary()
     for k, (_, r) in enumerate(s.iterrows()):
         costs = comp.costs_of(k)
         top = costs[0] if costs else None
-        _row(ws, k + 2, [r["scenario"], r["status"], r["total_spend"], r["total_kpi"], r["roi"],
-                         r["marginal_roi"], r["delta_spend"], r["delta_kpi"],
-                         top.label if top else None, top.gain if top else None], fmts)
+        _row(
+            ws,
+            k + 2,
+            [
+                r["scenario"],
+                r["status"],
+                r["total_spend"],
+                r["total_kpi"],
+                r["roi"],
+                r["marginal_roi"],
+                r["delta_spend"],
+                r["delta_kpi"],
+                top.label if top else None,
+                top.gain if top else None,
+            ],
+            fmts,
+        )
         if k == comp.reference:
             for j in range(1, len(cols) + 1):
                 ws.cell(row=k + 2, column=j).fill = _REF_FILL
     note = len(s) + 3
-    ws.cell(row=note, column=1,
-            value=f"deltas against the reference scenario: {comp.reference_plan.scenario}")
+    ws.cell(
+        row=note,
+        column=1,
+        value=f"deltas against the reference scenario: {comp.reference_plan.scenario}",
+    )
     ws.freeze_panes = "B2"
     _widths(ws, [28, 11, 15, 15, 8, 12, 14, 14, 48, 16])
 
@@ -107,8 +141,13 @@ def _stages(wb: Workbook, comp: Comparison) -> None:
     for stage, row in bs.iterrows():
         _row(ws, r, [str(stage), *[float(v) for v in row]], fmts)
         r += 1
-    _row(ws, r, ["total", *[p.total_spend for p in comp.plans if p.scenario in names]], fmts,
-         total=True)
+    _row(
+        ws,
+        r,
+        ["total", *[p.total_spend for p in comp.plans if p.scenario in names]],
+        fmts,
+        total=True,
+    )
     ws.freeze_panes = "B2"
     _widths(ws, [18, *[max(14, min(30, len(n) + 2)) for n in names]])
 
@@ -117,8 +156,9 @@ def _line_items(wb: Workbook, comp: Comparison) -> None:
     ws = wb.create_sheet("Line items")
     df = comp.line_item_deltas()
     kpi = comp.reference_plan.kpi
-    df.columns = [str(c).replace("kpi: ", f"{kpi}: ").replace("Δ kpi", f"Δ {kpi}")
-                  for c in df.columns]
+    df.columns = [
+        str(c).replace("kpi: ", f"{kpi}: ").replace("Δ kpi", f"Δ {kpi}") for c in df.columns
+    ]
     cols = ["line item", *[str(c) for c in df.columns]]
     _header(ws, cols)
     fmts: list[str | None] = [None, None]
@@ -126,8 +166,12 @@ def _line_items(wb: Workbook, comp: Comparison) -> None:
         fmts.append(MONEY_DELTA if str(c).startswith("Δ") else MONEY)
     r = 2
     for tid, row in df.iterrows():
-        _row(ws, r, [str(tid), *[row[c] if c == "stage" else float(row[c]) for c in df.columns]],
-             fmts)
+        _row(
+            ws,
+            r,
+            [str(tid), *[row[c] if c == "stage" else float(row[c]) for c in df.columns]],
+            fmts,
+        )
         r += 1
     totals: list[Any] = ["total", None]
     for c in df.columns[1:]:
@@ -144,8 +188,12 @@ def _costs(wb: Workbook, comp: Comparison) -> None:
     r = 2
     for k, p in enumerate(comp.plans):
         for c in comp.costs_of(k):
-            _row(ws, r, [p.scenario, c.label, c.name, c.shadow_price, c.relaxed_by, c.gain, c.unit],
-                 fmts)
+            _row(
+                ws,
+                r,
+                [p.scenario, c.label, c.name, c.shadow_price, c.relaxed_by, c.gain, c.unit],
+                fmts,
+            )
             r += 1
     if r == 2:
         ws.cell(row=2, column=1, value="no binding rule besides the budget holds any scenario back")

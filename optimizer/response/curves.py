@@ -30,7 +30,9 @@ def _as_float(x: ArrayLike) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # adstock
 # --------------------------------------------------------------------------------------------
-def geometric_weights(decay: float, max_lag: int | None = None, normalize: bool = False) -> np.ndarray:
+def geometric_weights(
+    decay: float, max_lag: int | None = None, normalize: bool = False
+) -> np.ndarray:
     """Weights ``decay**k`` for lags ``k = 0 .. max_lag - 1`` (``max_lag`` None means until < 1e-9)."""
     if not 0.0 <= decay < 1.0:
         raise ValueError(f"The 'decay' parameter must be in [0, 1). Got {decay!r} instead.")
@@ -71,7 +73,9 @@ def geometric_adstock(
     return out
 
 
-def geometric_steady_factor(decay: float, max_lag: int | None = None, normalize: bool = False) -> float:
+def geometric_steady_factor(
+    decay: float, max_lag: int | None = None, normalize: bool = False
+) -> float:
     """Steady-state adstock per unit of steady weekly spend: the sum of the weights."""
     if normalize:
         return 1.0
@@ -96,11 +100,15 @@ def hill_derivative(a: ArrayLike, beta: float, half_saturation: float, shape: fl
         d = beta * shape * r / (a * (1.0 + r) ** 2)
     # limit at a = 0: infinite for shape < 1, beta/K for shape == 1, zero for shape > 1
     shape_ = np.asarray(shape, dtype=float)
-    at0 = np.where(shape_ < 1, np.inf, np.where(shape_ == 1, np.asarray(beta) / half_saturation, 0.0))
+    at0 = np.where(
+        shape_ < 1, np.inf, np.where(shape_ == 1, np.asarray(beta) / half_saturation, 0.0)
+    )
     return np.where(a > 0, d, at0)
 
 
-def hill_second_derivative(a: ArrayLike, beta: float, half_saturation: float, shape: float) -> np.ndarray:
+def hill_second_derivative(
+    a: ArrayLike, beta: float, half_saturation: float, shape: float
+) -> np.ndarray:
     a = np.maximum(_as_float(a), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = (a / half_saturation) ** shape
@@ -147,7 +155,12 @@ def logistic_second_derivative(a: ArrayLike, beta: float, lam: float) -> np.ndar
 
 SATURATION = {
     "hill": (hill, hill_derivative, hill_second_derivative, ("beta", "half_saturation", "shape")),
-    "exponential": (exponential, exponential_derivative, exponential_second_derivative, ("beta", "scale")),
+    "exponential": (
+        exponential,
+        exponential_derivative,
+        exponential_second_derivative,
+        ("beta", "scale"),
+    ),
     "logistic": (logistic, logistic_derivative, logistic_second_derivative, ("beta", "lam")),
 }
 

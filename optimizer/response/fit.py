@@ -187,12 +187,14 @@ def _prior_penalty(grid: Sequence[_Cand], shift: Sequence[float] = (0.0, 0.0, 0.
     """Minus twice the log prior of each candidate (up to a constant), in units of one
     standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``;
     ``shift`` moves the prior's centre by that many standard deviations of each."""
-    return np.array([
-        (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD - shift[0]) ** 2
-        + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD - shift[1]) ** 2
-        + ((c.shape - 1.0) / PRIOR_SHAPE_SD - shift[2]) ** 2
-        for c in grid
-    ])
+    return np.array(
+        [
+            (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD - shift[0]) ** 2
+            + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD - shift[1]) ** 2
+            + ((c.shape - 1.0) / PRIOR_SHAPE_SD - shift[2]) ** 2
+            for c in grid
+        ]
+    )
 
 
 def _criterion(sse: np.ndarray, n_test: int, penalty: np.ndarray, weight: float) -> np.ndarray:
@@ -251,8 +253,14 @@ class _Calibration:
         return _Calibration(self.unit, self.lift, self.se, sigma)
 
 
-def _criterion_cal(scores: np.ndarray, n_test: int, penalty: np.ndarray, weight: float,
-                   cal: _Calibration | None, n_folds: int) -> np.ndarray:
+def _criterion_cal(
+    scores: np.ndarray,
+    n_test: int,
+    penalty: np.ndarray,
+    weight: float,
+    cal: _Calibration | None,
+    n_folds: int,
+) -> np.ndarray:
     """``_criterion`` on ``scores[:, 0]`` plus, with lift tests, their chi-square ``sum z^2``
     (the weighted misfit ``scores[:, 1]`` over ``sigma^2``, averaged over the folds): the
     experiments' minus twice log likelihood next to the data's, so a shape that contradicts the
@@ -384,10 +392,15 @@ class _Pool:
     strength: float
 
 
-def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = None,
-           cal: tuple[np.ndarray, np.ndarray] | None = None,
-           ridge_w: np.ndarray | None = None,
-           jitter: tuple[np.random.Generator, float] | None = None) -> _Solved:
+def _solve(
+    fr: _Frame,
+    M: np.ndarray,
+    Z_rows: np.ndarray,
+    pool: _Pool | None = None,
+    cal: tuple[np.ndarray, np.ndarray] | None = None,
+    ridge_w: np.ndarray | None = None,
+    jitter: tuple[np.random.Generator, float] | None = None,
+) -> _Solved:
     """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
 
     With ``cal = (L, r)``, each lift test is one more row of the least squares: ``L[t, j]`` is
@@ -423,7 +436,8 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
         if cal is not None and cal[1].size:
             A = np.vstack([A, cal[0] / s])
             rhs = np.concatenate(
-                [rhs, cal[1] + (sig * rng.standard_normal(cal[1].size) if rng else 0.0)])
+                [rhs, cal[1] + (sig * rng.standard_normal(cal[1].size) if rng else 0.0)]
+            )
         on = (
             np.flatnonzero((pool.marginal > 0) & (pool.spend > 0))
             if pool is not None and pool.strength > 0
@@ -437,7 +451,8 @@ def _solve(fr: _Frame, M: np.ndarray, Z_rows: np.ndarray, pool: _Pool | None = N
             P[:, k] = -w / ref
             A = np.vstack([np.hstack([A, np.zeros((A.shape[0], 1))]), P])
             rhs = np.concatenate(
-                [rhs, sig * rng.standard_normal(on.size) if rng else np.zeros(on.size)])
+                [rhs, sig * rng.standard_normal(on.size) if rng else np.zeros(on.size)]
+            )
             sol = _nnls(A, rhs)
             beta = sol[:k] / s
             pooled = float(sol[k]) / ref
@@ -760,9 +775,16 @@ def _fmt(x: float) -> str:
     return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 
-def _pool_for(ch: dict[int, int], searched: Sequence[int], grid: Sequence[_Cand],
-              mean_ads: dict[tuple[int, float], float], mean_spend: np.ndarray, strength: float,
-              width: int, unpooled: Sequence[int] = ()) -> _Pool:
+def _pool_for(
+    ch: dict[int, int],
+    searched: Sequence[int],
+    grid: Sequence[_Cand],
+    mean_ads: dict[tuple[int, float], float],
+    mean_spend: np.ndarray,
+    strength: float,
+    width: int,
+    unpooled: Sequence[int] = (),
+) -> _Pool:
     """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
     state), for the shapes ``ch``; lock-step groups' columns and the columns ``unpooled``
     (touchpoints measured by lift tests) are not pooled."""
@@ -848,15 +870,22 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
     else:
         Mb = M
     bpool = (
-        _pool_for(bchoice, ctx.searched, ctx.grid, ctx.mean_ads, ctx.mean_spend,
-                  ctx.pool_marginal, M.shape[1], ctx.unpooled)
+        _pool_for(
+            bchoice,
+            ctx.searched,
+            ctx.grid,
+            ctx.mean_ads,
+            ctx.mean_spend,
+            ctx.pool_marginal,
+            M.shape[1],
+            ctx.unpooled,
+        )
         if bchoice != ctx.choice
         else ctx.pool
     )
     # the lift tests are independent evidence: every draw keeps them all
     bcal = (
-        (ctx.cal.matrix(bchoice, {i: k for k, i in enumerate(ctx.searched)}, M.shape[1]),
-         ctx.cal.r)
+        (ctx.cal.matrix(bchoice, {i: k for k, i in enumerate(ctx.searched)}, M.shape[1]), ctx.cal.r)
         if ctx.cal is not None and ctx.cal.n
         else None
     )
@@ -864,17 +893,18 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
     return _solve(frb, Mb[rows], Z[rows], bpool, bcal, ctx.ridge_w, jitter).beta, bchoice
 
 
-def _bootstrap_draws(ctx: _Bootstrap, draws: Sequence[int]
-                     ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
+def _bootstrap_draws(
+    ctx: _Bootstrap, draws: Sequence[int]
+) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
     """Several refits in one task (fewer, bigger tasks for a cluster), each still seeded by its
     own index."""
     with one_blas_thread():
         return [(b, _bootstrap_draw(ctx, b)) for b in draws]
 
 
-def _run_draws(ctx: _Bootstrap, n_bootstrap: int, executor: Any,
-               report: Callable[[str, int, int], None]
-               ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
+def _run_draws(
+    ctx: _Bootstrap, n_bootstrap: int, executor: Any, report: Callable[[str, int, int], None]
+) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
     """The ``n_bootstrap`` refits, in this process or as tasks of ``executor`` (a few refits per
     task on a cluster, so the context is shipped fewer times), in index order."""
     if n_bootstrap == 0:
@@ -1095,16 +1125,15 @@ def fit_model(
     # ---- lift tests of this KPI (they can keep a touchpoint the history cannot identify) ------
     if isinstance(calibration, (str, Path)):
         calibration = read_calibration(calibration, history)
-    tests = [
-        t for t in (calibration or ())
-        if (t.kpi or journey.kpi) == spec.id
-    ]
+    tests = [t for t in (calibration or ()) if (t.kpi or journey.kpi) == spec.id]
     tp_index = {t.id: k for k, t in enumerate(tps)}
     for t in tests:
         if t.touchpoint not in tp_index:
             raise ModelError(
                 f"lift test in row {t.row} is on touchpoint {t.touchpoint!r}, which the journey "
-                "lacks", field="calibration")
+                "lacks",
+                field="calibration",
+            )
     n_tests_of = {i: sum(tp_index[t.touchpoint] == i for t in tests) for i in range(len(tps))}
 
     # ---- identifiability ------------------------------------------------------------------
@@ -1144,8 +1173,11 @@ def fit_model(
             reasons[i] = (
                 f"weekly spend moves in lock-step with {desc}: their effects cannot be told "
                 "apart"
-                + (f"; their joint effect is kept as {gname!r} in the model's fit"
-                   if not by_tests[i] else "")
+                + (
+                    f"; their joint effect is kept as {gname!r} in the model's fit"
+                    if not by_tests[i]
+                    else ""
+                )
             )
         if not g:
             continue
@@ -1232,8 +1264,12 @@ def fit_model(
     def noise_sd(ch: dict[int, int], rows: np.ndarray) -> float:
         """Weekly noise sd of a fit without the tests, for the shapes ``ch``, on ``rows``."""
         Mx = np.hstack(
-            [np.column_stack([cand_cols[i][:, ch[i]] for i in searched]) if searched
-             else np.zeros((n, 0)), G]
+            [
+                np.column_stack([cand_cols[i][:, ch[i]] for i in searched])
+                if searched
+                else np.zeros((n, 0)),
+                G,
+            ]
         )
         frx = _make_frame(Z[rows], y[rows], ridge, baseline_ridge)
         solx = _solve(frx, Mx[rows], Z[rows])
@@ -1267,15 +1303,19 @@ def fit_model(
             fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
             Zte = fr.standardise(Z[te])
             if cal is not None:  # the lift tests are rows of every fold's fit
-                folds.append(_Fold(np.concatenate([fr.y_res, cal.r]), Zte @ fr.gy, y[te],
-                                   fr.sqrt_alpha))
-                fold_tp.append({
-                    i: _fold_tp(fr, Zte, cand_cols[i], tr, te).with_cal(cal.L(i, slice(None)))
-                    for i in searched
-                })
+                folds.append(
+                    _Fold(np.concatenate([fr.y_res, cal.r]), Zte @ fr.gy, y[te], fr.sqrt_alpha)
+                )
+                fold_tp.append(
+                    {
+                        i: _fold_tp(fr, Zte, cand_cols[i], tr, te).with_cal(cal.L(i, slice(None)))
+                        for i in searched
+                    }
+                )
                 fold_grp.append(
                     _fold_tp(fr, Zte, G, tr, te).with_cal(np.zeros((n_cal, G.shape[1])))
-                    if G.shape[1] else None
+                    if G.shape[1]
+                    else None
                 )
             else:
                 folds.append(_Fold(fr.y_res, Zte @ fr.gy, y[te], fr.sqrt_alpha))
@@ -1297,8 +1337,9 @@ def fit_model(
                 if fg is not None:
                     A[:nr, len(searched) :] = fg.R
                     E[:, len(searched) :] = fg.E
-                A[nr:, :] = np.diag(fold.sqrt_alpha * (ridge_w if ridge_w is not None
-                                                       else np.ones(k_media)))
+                A[nr:, :] = np.diag(
+                    fold.sqrt_alpha * (ridge_w if ridge_w is not None else np.ones(k_media))
+                )
                 As.append(A)
                 Es.append(E)
             return As, Es
@@ -1359,8 +1400,9 @@ def fit_model(
     mean_ads = {(i, d): mean_ad(i, d) for i in searched for d in DECAY_GRID}
 
     def pool_for(ch: dict[int, int]) -> _Pool:
-        return _pool_for(ch, searched, grid, mean_ads, mean_spend, float(pool_marginal),
-                         M.shape[1], tested)
+        return _pool_for(
+            ch, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1], tested
+        )
 
     pool = pool_for(choice)
     cal_rows = None
@@ -1559,10 +1601,13 @@ def fit_model(
                 model_lift = float(final.beta[slot[i]]) * float(cal.unit[i][r_, choice[i]])
                 row["used"] = True
                 if n_bootstrap:
-                    dl = np.array([
-                        float(draws_beta[b, slot[i]]) * float(cal.unit[i][r_, draws_choice[b][i]])
-                        for b in range(n_bootstrap)
-                    ])
+                    dl = np.array(
+                        [
+                            float(draws_beta[b, slot[i]])
+                            * float(cal.unit[i][r_, draws_choice[b][i]])
+                            for b in range(n_bootstrap)
+                        ]
+                    )
                     row["model_lift_interval_80"] = _interval(dl)
             else:
                 model_lift = 0.0

@@ -203,8 +203,16 @@ _TP_KEYS = {"stage", "curve", "adstock", "spend_range", "draws", "diagnostics", 
 _ADSTOCK_KEYS = {"family", "decay", "normalize", "max_lag"}
 
 
-def _num(value: Any, path: str | None, where: str, *, low: float | None = None,
-         high: float | None = None, low_open: bool = False, high_open: bool = False) -> float:
+def _num(
+    value: Any,
+    path: str | None,
+    where: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ModelError(f"expected a number, got {value!r}", path=path, field=where)
     v = float(value)
@@ -226,7 +234,8 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
     if family not in CURVE_FAMILIES:
         raise ModelError(
             f"unknown curve family {family!r}{did_you_mean(str(family), CURVE_FAMILIES)}",
-            path=path, field=f"{where}.family",
+            path=path,
+            field=f"{where}.family",
         )
     names = C.SATURATION[family][3]
     extra = set(d) - set(names) - {"family"}
@@ -234,15 +243,18 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
         bad = sorted(extra)[0]
         raise ModelError(
             f"unknown parameter {bad!r} for a {family} curve{did_you_mean(bad, names)}",
-            path=path, field=f"{where}.{bad}",
+            path=path,
+            field=f"{where}.{bad}",
         )
     params: dict[str, float] = {}
     for name in names:
         if name not in d:
-            raise ModelError(f"missing parameter {name!r} of a {family} curve", path=path,
-                             field=f"{where}.{name}")
-        params[name] = _num(d[name], path, f"{where}.{name}", low=0.0,
-                            low_open=name != "beta")
+            raise ModelError(
+                f"missing parameter {name!r} of a {family} curve",
+                path=path,
+                field=f"{where}.{name}",
+            )
+        params[name] = _num(d[name], path, f"{where}.{name}", low=0.0, low_open=name != "beta")
     return Saturation(family, params)
 
 
@@ -255,22 +267,32 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
     if family not in ADSTOCK_FAMILIES:
         raise ModelError(
             f"unknown adstock family {family!r}{did_you_mean(str(family), ADSTOCK_FAMILIES)}",
-            path=path, field=f"{where}.family",
+            path=path,
+            field=f"{where}.family",
         )
     extra = set(d) - _ADSTOCK_KEYS
     if extra:
         bad = sorted(extra)[0]
-        raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _ADSTOCK_KEYS)}", path=path,
-                         field=f"{where}.{bad}")
+        raise ModelError(
+            f"unknown key {bad!r}{did_you_mean(bad, _ADSTOCK_KEYS)}",
+            path=path,
+            field=f"{where}.{bad}",
+        )
     decay = _num(d.get("decay"), path, f"{where}.decay", low=0.0, high=1.0, high_open=True)
     normalize = d.get("normalize", False)
     if not isinstance(normalize, bool):
-        raise ModelError(f"expected true or false, got {normalize!r}", path=path,
-                         field=f"{where}.normalize")
+        raise ModelError(
+            f"expected true or false, got {normalize!r}", path=path, field=f"{where}.normalize"
+        )
     max_lag = d.get("max_lag")
-    if max_lag is not None and (isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 1):
-        raise ModelError(f"expected a whole number of weeks >= 1, got {max_lag!r}", path=path,
-                         field=f"{where}.max_lag")
+    if max_lag is not None and (
+        isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 1
+    ):
+        raise ModelError(
+            f"expected a whole number of weeks >= 1, got {max_lag!r}",
+            path=path,
+            field=f"{where}.max_lag",
+        )
     return Adstock(decay=decay, normalize=normalize, max_lag=max_lag)
 
 
@@ -278,8 +300,9 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
     """Validate a decoded ``model.json`` and build a ``ResponseModel``."""
     path = source
     if not isinstance(data, Mapping):
-        raise ModelError(f"expected a JSON object at the top level, got {type(data).__name__}",
-                         path=path)
+        raise ModelError(
+            f"expected a JSON object at the top level, got {type(data).__name__}", path=path
+        )
     extra = set(data) - _TOP_KEYS
     if extra:
         bad = sorted(extra)[0]
@@ -289,12 +312,16 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         raise ModelError(f"expected the KPI's name, got {kpi!r}", path=path, field="kpi")
     period = data.get("period", "week")
     if period != "week":
-        raise ModelError(f"only weekly models are supported, got {period!r}", path=path,
-                         field="period")
+        raise ModelError(
+            f"only weekly models are supported, got {period!r}", path=path, field="period"
+        )
     tps = data.get("touchpoints")
     if not isinstance(tps, Mapping) or not tps:
-        raise ModelError(f"expected a non-empty mapping of touchpoints, got {tps!r}", path=path,
-                         field="touchpoints")
+        raise ModelError(
+            f"expected a non-empty mapping of touchpoints, got {tps!r}",
+            path=path,
+            field="touchpoints",
+        )
     out: dict[str, TouchpointResponse] = {}
     for tid, td in tps.items():
         where = f"touchpoints.{tid}"
@@ -303,12 +330,16 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         extra = set(td) - _TP_KEYS
         if extra:
             bad = sorted(extra)[0]
-            raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _TP_KEYS)}", path=path,
-                             field=f"{where}.{bad}")
+            raise ModelError(
+                f"unknown key {bad!r}{did_you_mean(bad, _TP_KEYS)}",
+                path=path,
+                field=f"{where}.{bad}",
+            )
         stage = td.get("stage")
         if not isinstance(stage, str) or not stage:
-            raise ModelError(f"expected a journey stage, got {stage!r}", path=path,
-                             field=f"{where}.stage")
+            raise ModelError(
+                f"expected a journey stage, got {stage!r}", path=path, field=f"{where}.stage"
+            )
         if "curve" not in td:
             raise ModelError("missing the response curve", path=path, field=f"{where}.curve")
         curve = parse_saturation(td["curve"], path, f"{where}.curve")
@@ -316,24 +347,44 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         spend_range = td.get("spend_range")
         if spend_range is not None:
             if not isinstance(spend_range, Mapping):
-                raise ModelError(f"expected a mapping, got {spend_range!r}", path=path,
-                                 field=f"{where}.spend_range")
-            spend_range = {k: _num(v, path, f"{where}.spend_range.{k}", low=0.0)
-                           for k, v in spend_range.items()}
+                raise ModelError(
+                    f"expected a mapping, got {spend_range!r}",
+                    path=path,
+                    field=f"{where}.spend_range",
+                )
+            spend_range = {
+                k: _num(v, path, f"{where}.spend_range.{k}", low=0.0)
+                for k, v in spend_range.items()
+            }
         draws = []
         for i, dd in enumerate(td.get("draws") or []):
             if not isinstance(dd, Mapping):
-                raise ModelError(f"expected a mapping, got {dd!r}", path=path,
-                                 field=f"{where}.draws[{i}]")
-            draws.append((parse_saturation(dd.get("curve"), path, f"{where}.draws[{i}].curve"),
-                          parse_adstock(dd.get("adstock"), path, f"{where}.draws[{i}].adstock")))
+                raise ModelError(
+                    f"expected a mapping, got {dd!r}", path=path, field=f"{where}.draws[{i}]"
+                )
+            draws.append(
+                (
+                    parse_saturation(dd.get("curve"), path, f"{where}.draws[{i}].curve"),
+                    parse_adstock(dd.get("adstock"), path, f"{where}.draws[{i}].adstock"),
+                )
+            )
         out[str(tid)] = TouchpointResponse(
-            id=str(tid), stage=stage, curve=curve, adstock=adstock, spend_range=spend_range,
-            draws=tuple(draws), diagnostics=dict(td.get("diagnostics") or {}),
+            id=str(tid),
+            stage=stage,
+            curve=curve,
+            adstock=adstock,
+            spend_range=spend_range,
+            draws=tuple(draws),
+            diagnostics=dict(td.get("diagnostics") or {}),
         )
-    return ResponseModel(kpi=kpi, touchpoints=out, period=period,
-                         diagnostics=dict(data.get("diagnostics") or {}),
-                         fit=dict(data.get("fit") or {}), source=source)
+    return ResponseModel(
+        kpi=kpi,
+        touchpoints=out,
+        period=period,
+        diagnostics=dict(data.get("diagnostics") or {}),
+        fit=dict(data.get("fit") or {}),
+        source=source,
+    )
 
 
 def read_model(path: str | Path) -> ResponseModel:

@@ -15,8 +15,13 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*")
-                              if q.suffix.lower() in (".yaml", ".yml", ".json") and q.is_file()))
+            out.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.suffix.lower() in (".yaml", ".yml", ".json") and q.is_file()
+                )
+            )
         else:
             out.append(p)
     return out
@@ -39,8 +44,9 @@ def kind_of(path: Path) -> str:
     return "unknown"
 
 
-def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
-                   echo: Callable[[str], None] = print) -> list[str]:
+def validate_paths(
+    paths: Iterable[Path], journey_path: Path | None = None, echo: Callable[[str], None] = print
+) -> list[str]:
     """Validate every file; return the problems (empty when all are valid)."""
     problems: list[str] = []
     journey = None
@@ -51,7 +57,9 @@ def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
             return [str(e)]
     files = _expand(paths)
     if not files:
-        return [f"{', '.join(str(p) for p in paths)}: no journey, scenario, model or history files found"]
+        return [
+            f"{', '.join(str(p) for p in paths)}: no journey, scenario, model or history files found"
+        ]
     for f in files:
         kind = kind_of(f)
         try:
@@ -62,7 +70,9 @@ def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
                 echo(f"ok: {f} (model: {len(m.touchpoints)} touchpoints, KPI {m.kpi})")
             elif kind == "journey":
                 j = read_journey(f)
-                echo(f"ok: {f} (journey: {len(j.touchpoints)} touchpoints over {len(set(t.stage for t in j.touchpoints))} stages)")
+                echo(
+                    f"ok: {f} (journey: {len(j.touchpoints)} touchpoints over {len(set(t.stage for t in j.touchpoints))} stages)"
+                )
             elif kind == "scenario":
                 sc = load_scenario(f)
                 m = read_model(sc.model)
@@ -70,8 +80,9 @@ def validate_paths(paths: Iterable[Path], journey_path: Path | None = None,
                 echo(f"ok: {f} (scenario '{sc.name}', objective {sc.objective})")
             elif kind == "history":
                 if journey is None:
-                    raise DataError("a history file is validated against a journey: add --journey FILE",
-                                    path=f)
+                    raise DataError(
+                        "a history file is validated against a journey: add --journey FILE", path=f
+                    )
                 if has_markets(f):
                     hs = read_market_histories(f, journey)
                     weeks = sorted({h.n_weeks for h in hs.values()})

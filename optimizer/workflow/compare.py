@@ -59,12 +59,18 @@ class Comparison:
         ref = self.reference_plan
         rows = []
         for p in self.plans:
-            rows.append({
-                "scenario": p.scenario, "status": p.status, "total_spend": p.total_spend,
-                "total_kpi": p.total_kpi, "roi": p.roi, "marginal_roi": p.budget_shadow_price,
-                "delta_spend": p.total_spend - ref.total_spend if p.ok and ref.ok else None,
-                "delta_kpi": p.total_kpi - ref.total_kpi if p.ok and ref.ok else None,
-            })
+            rows.append(
+                {
+                    "scenario": p.scenario,
+                    "status": p.status,
+                    "total_spend": p.total_spend,
+                    "total_kpi": p.total_kpi,
+                    "roi": p.roi,
+                    "marginal_roi": p.budget_shadow_price,
+                    "delta_spend": p.total_spend - ref.total_spend if p.ok and ref.ok else None,
+                    "delta_kpi": p.total_kpi - ref.total_kpi if p.ok and ref.ok else None,
+                }
+            )
         return pd.DataFrame(rows)
 
     def by_stage(self) -> pd.DataFrame:
@@ -94,8 +100,9 @@ class Comparison:
             sp = {li.id: li.spend for li in p.line_items}
             out[p.scenario] = [sp.get(i, 0.0) for i in ids]
             if k != self.reference:
-                out[f"Δ {p.scenario}"] = [round(sp.get(i, 0.0) - ref_spend.get(i, 0.0), 2)
-                                          for i in ids]
+                out[f"Δ {p.scenario}"] = [
+                    round(sp.get(i, 0.0) - ref_spend.get(i, 0.0), 2) for i in ids
+                ]
         return out
 
     def line_item_deltas(self) -> pd.DataFrame:
@@ -117,8 +124,9 @@ class Comparison:
             out[f"spend: {p.scenario}"] = [sp.get(i, 0.0) for i in ids]
             out[f"kpi: {p.scenario}"] = [kp.get(i, 0.0) for i in ids]
             if k != self.reference:
-                out[f"Δ spend: {p.scenario}"] = [round(sp.get(i, 0.0) - ref_sp.get(i, 0.0), 2)
-                                                 for i in ids]
+                out[f"Δ spend: {p.scenario}"] = [
+                    round(sp.get(i, 0.0) - ref_sp.get(i, 0.0), 2) for i in ids
+                ]
                 out[f"Δ kpi: {p.scenario}"] = [kp.get(i, 0.0) - ref_kpi.get(i, 0.0) for i in ids]
         return out
 
@@ -127,8 +135,9 @@ class Comparison:
         return self.costs[k] if k < len(self.costs) else ()
 
 
-def constraint_costs(plan: Plan, problem: AllocationProblem, top: int = 3,
-                     relax: float = RELAX) -> tuple[ConstraintCost, ...]:
+def constraint_costs(
+    plan: Plan, problem: AllocationProblem, top: int = 3, relax: float = RELAX
+) -> tuple[ConstraintCost, ...]:
     """The ``top`` binding rules of ``plan`` that cost the most objective (see ``ConstraintCost``).
 
     The budget (and a ``min_spend`` KPI target) are left out: their price is the plan's marginal
@@ -136,8 +145,9 @@ def constraint_costs(plan: Plan, problem: AllocationProblem, top: int = 3,
     """
     if not plan.ok:
         return ()
-    unit = {"max_kpi": plan.kpi, "max_net": "net value", "min_spend": "spend"}.get(plan.objective,
-                                                                                   plan.kpi)
+    unit = {"max_kpi": plan.kpi, "max_net": "net value", "min_spend": "spend"}.get(
+        plan.objective, plan.kpi
+    )
     spend = {li.id: li.spend for li in plan.line_items}
     by_index = {it.index: spend.get(it.id, 0.0) for it in problem.items}
     total = sum(spend.values())
@@ -162,8 +172,17 @@ def constraint_costs(plan: Plan, problem: AllocationProblem, top: int = 3,
         else:
             amount = abs(con.rhs)
         relaxed = relax * amount
-        out.append(ConstraintCost(con.name, con.label, con.kind, float(y), float(relaxed),
-                                  float(abs(y) * relaxed), unit))
+        out.append(
+            ConstraintCost(
+                con.name,
+                con.label,
+                con.kind,
+                float(y),
+                float(relaxed),
+                float(abs(y) * relaxed),
+                unit,
+            )
+        )
     out.sort(key=lambda c: (-c.gain, c.name))
     return tuple(out[:top])
 
@@ -181,11 +200,14 @@ def find_reference(names: Sequence[str], reference: str | int | None) -> int:
         return reference
     if reference in names:
         return list(names).index(reference)
-    raise ScenarioError(f"no scenario is named {reference!r}{did_you_mean(reference, names)}",
-                        field="--reference")
+    raise ScenarioError(
+        f"no scenario is named {reference!r}{did_you_mean(reference, names)}", field="--reference"
+    )
 
 
-def load_model_for(scenario: Scenario, cache: dict[str, ResponseModel] | None = None) -> ResponseModel:
+def load_model_for(
+    scenario: Scenario, cache: dict[str, ResponseModel] | None = None
+) -> ResponseModel:
     cache = {} if cache is None else cache
     key = scenario.model
     if key not in cache:
@@ -208,8 +230,9 @@ def load_scenarios(paths: Sequence[str | Path], *, expand_variants: bool = True)
     return unique_names(out)
 
 
-def extra_models_for(scenario: Scenario, cache: dict[str, ResponseModel] | None = None
-                     ) -> dict[str, ResponseModel]:
+def extra_models_for(
+    scenario: Scenario, cache: dict[str, ResponseModel] | None = None
+) -> dict[str, ResponseModel]:
     """Other KPIs' models a scenario names under ``models:`` (KPI id → model)."""
     cache = {} if cache is None else cache
     out = {}
@@ -220,11 +243,18 @@ def extra_models_for(scenario: Scenario, cache: dict[str, ResponseModel] | None 
     return out
 
 
-def run_scenarios(paths: Sequence[str | Path], *, solver: str = "highs",
-                  tolerance: float = 1e-4, time_limit: float | None = None,
-                  model_override: ResponseModel | None = None, reference: str | int | None = None,
-                  expand_variants: bool = True, progress: Progress | None = None,
-                  executor: Executor | None = None) -> Comparison:
+def run_scenarios(
+    paths: Sequence[str | Path],
+    *,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    model_override: ResponseModel | None = None,
+    reference: str | int | None = None,
+    expand_variants: bool = True,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> Comparison:
     """Load, validate and optimise each scenario file; one model read per distinct model path.
 
     Parameters
@@ -235,16 +265,29 @@ def run_scenarios(paths: Sequence[str | Path], *, solver: str = "highs",
     executor : where the scenarios are solved (default in-process; see ``compare_scenarios``).
     """
     scenarios = load_scenarios(paths, expand_variants=expand_variants)
-    return compare_scenarios(scenarios, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                             model_override=model_override, reference=reference, progress=progress,
-                             executor=executor)
+    return compare_scenarios(
+        scenarios,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        model_override=model_override,
+        reference=reference,
+        progress=progress,
+        executor=executor,
+    )
 
 
-def compare_scenarios(scenarios: Sequence[Scenario], *, solver: str = "highs",
-                      tolerance: float = 1e-4, time_limit: float | None = None,
-                      model_override: CurveSet | None = None, reference: str | int | None = None,
-                      progress: Progress | None = None,
-                      executor: Executor | None = None) -> Comparison:
+def compare_scenarios(
+    scenarios: Sequence[Scenario],
+    *,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    model_override: CurveSet | None = None,
+    reference: str | int | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> Comparison:
     """Optimise each scenario; the comparison, with each plan's costliest binding rules.
 
     The models are read here, once per file; each scenario is then solved as one task of
@@ -263,8 +306,10 @@ def compare_scenarios(scenarios: Sequence[Scenario], *, solver: str = "highs",
         tasks.append((sc, model, extra_models_for(sc, cache), opts))
     step = None
     if progress is not None:
+
         def step(done: int, total: int, k: int) -> None:
             progress(done, total, scenarios[k].name)
+
     with using(executor) as ex:
         results = ex.map(solve_scenario, tasks, progress=step)
     plans = tuple(p for p, _ in results)
@@ -272,8 +317,9 @@ def compare_scenarios(scenarios: Sequence[Scenario], *, solver: str = "highs",
     return Comparison(plans, ref, costs)
 
 
-def solve_scenario(task: tuple[Scenario, CurveSet, Mapping[str, CurveSet], Mapping[str, Any]]
-                   ) -> tuple[Plan, tuple[ConstraintCost, ...]]:
+def solve_scenario(
+    task: tuple[Scenario, CurveSet, Mapping[str, CurveSet], Mapping[str, Any]],
+) -> tuple[Plan, tuple[ConstraintCost, ...]]:
     """One scenario's plan and its costliest binding rules: one task of a comparison."""
     sc, model, extra, opts = task
     # as allocate does; the problem is kept to price the binding rules

@@ -85,9 +85,12 @@ def read_actuals(path: str | Path, ids: Sequence[str] | None = None) -> Actuals:
     df.columns = [str(c).strip() for c in df.columns]
     for col in ACTUALS_COLUMNS:
         if col not in df.columns:
-            raise DataError(f"needs columns {', '.join(ACTUALS_COLUMNS)}; it has "
-                            f"{', '.join(df.columns) or 'none'}{did_you_mean(col, df.columns)}",
-                            path=path, field=col)
+            raise DataError(
+                f"needs columns {', '.join(ACTUALS_COLUMNS)}; it has "
+                f"{', '.join(df.columns) or 'none'}{did_you_mean(col, df.columns)}",
+                path=path,
+                field=col,
+            )
     if df.empty:
         raise DataError("has no rows: expected one row per touchpoint and week", path=path)
     dates, spends, tps = [], [], []
@@ -97,30 +100,41 @@ def read_actuals(path: str | Path, ids: Sequence[str] | None = None) -> Actuals:
         try:
             dates.append(_dt.date.fromisoformat(d))
         except ValueError:
-            raise DataError(f"expected an ISO date (YYYY-MM-DD), got {d!r} in row {k}", path=path,
-                            field="date") from None
+            raise DataError(
+                f"expected an ISO date (YYYY-MM-DD), got {d!r} in row {k}", path=path, field="date"
+            ) from None
         try:
             v = float(sp.replace(",", "")) if sp else float("nan")
         except ValueError:
             v = float("nan")
         if not math.isfinite(v) or v < 0:
-            raise DataError(f"spend must be a non-negative number, got {sp!r} in row {k}",
-                            path=path, field="spend")
+            raise DataError(
+                f"spend must be a non-negative number, got {sp!r} in row {k}",
+                path=path,
+                field="spend",
+            )
         if known is not None and tp not in known:
-            raise DataError(f"unknown touchpoint {tp!r} in row {k}{did_you_mean(tp, known)}",
-                            path=path, field="touchpoint")
+            raise DataError(
+                f"unknown touchpoint {tp!r} in row {k}{did_you_mean(tp, known)}",
+                path=path,
+                field="touchpoint",
+            )
         spends.append(v)
         tps.append(tp)
     first, last = min(dates), max(dates)
     for k, d in enumerate(dates, start=2):
         if (d - first).days % 7:
-            raise DataError(f"{d.isoformat()} in row {k} is not a whole number of weeks after the "
-                            f"first date ({first.isoformat()}): actuals are weekly", path=path,
-                            field="date")
+            raise DataError(
+                f"{d.isoformat()} in row {k} is not a whole number of weeks after the "
+                f"first date ({first.isoformat()}): actuals are weekly",
+                path=path,
+                field="date",
+            )
     week = [(d - first).days // 7 + 1 for d in dates]
     long = pd.DataFrame({"week": week, "touchpoint": tps, "spend": spends})
-    weekly = long.pivot_table(index="week", columns="touchpoint", values="spend", aggfunc="sum",
-                              fill_value=0.0)
+    weekly = long.pivot_table(
+        index="week", columns="touchpoint", values="spend", aggfunc="sum", fill_value=0.0
+    )
     n = (last - first).days // 7 + 1
     weekly = weekly.reindex(range(1, n + 1), fill_value=0.0)
     if known is not None:
@@ -167,10 +181,17 @@ class Tracking:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "kpi_name": self.kpi, "horizon_weeks": self.horizon_weeks,
-                "weeks_elapsed": self.weeks_elapsed, "band": self.band,
-                "total": self.total.to_dict(), "stages": [s.to_dict() for s in self.stages],
-                "line_items": [x.to_dict() for x in self.lines], "notes": list(self.notes)}
+        return {
+            "scenario": self.scenario,
+            "kpi_name": self.kpi,
+            "horizon_weeks": self.horizon_weeks,
+            "weeks_elapsed": self.weeks_elapsed,
+            "band": self.band,
+            "total": self.total.to_dict(),
+            "stages": [s.to_dict() for s in self.stages],
+            "line_items": [x.to_dict() for x in self.lines],
+            "notes": list(self.notes),
+        }
 
 
 def _status(planned_to_date: float, actual: float, band: float) -> tuple[float | None, str]:
@@ -186,17 +207,43 @@ def _status(planned_to_date: float, actual: float, band: float) -> tuple[float |
     return pct, "on plan"
 
 
-def _line(id_: str, stage: str, planned: float, actual: float, weeks: int, horizon: int,
-          band: float, planned_kpi: float | None, projected_kpi: float | None) -> TrackLine:
+def _line(
+    id_: str,
+    stage: str,
+    planned: float,
+    actual: float,
+    weeks: int,
+    horizon: int,
+    band: float,
+    planned_kpi: float | None,
+    projected_kpi: float | None,
+) -> TrackLine:
     to_date = planned * weeks / horizon
     pct, status = _status(to_date, actual, band)
-    return TrackLine(id_, stage, round(planned, 2), round(to_date, 2), round(actual, 2),
-                     round(actual - to_date, 2), pct, status, round(actual / weeks * horizon, 2),
-                     planned_kpi, projected_kpi)
+    return TrackLine(
+        id_,
+        stage,
+        round(planned, 2),
+        round(to_date, 2),
+        round(actual, 2),
+        round(actual - to_date, 2),
+        pct,
+        status,
+        round(actual / weeks * horizon, 2),
+        planned_kpi,
+        projected_kpi,
+    )
 
 
-def _sum(id_: str, stage: str, lines: Sequence[TrackLine], weeks: int, horizon: int,
-         band: float, has_model: bool) -> TrackLine:
+def _sum(
+    id_: str,
+    stage: str,
+    lines: Sequence[TrackLine],
+    weeks: int,
+    horizon: int,
+    band: float,
+    has_model: bool,
+) -> TrackLine:
     planned = sum(x.planned for x in lines)
     actual = sum(x.actual for x in lines)
     pk = sum(x.planned_kpi or 0.0 for x in lines) if has_model else None
@@ -204,8 +251,14 @@ def _sum(id_: str, stage: str, lines: Sequence[TrackLine], weeks: int, horizon: 
     return _line(id_, stage, planned, actual, weeks, horizon, band, pk, qk)
 
 
-def track(plan: Mapping[str, Any], actuals: Actuals, model: CurveSet | None = None, *,
-          weeks_elapsed: int | None = None, band: float = DEFAULT_BAND) -> Tracking:
+def track(
+    plan: Mapping[str, Any],
+    actuals: Actuals,
+    model: CurveSet | None = None,
+    *,
+    weeks_elapsed: int | None = None,
+    band: float = DEFAULT_BAND,
+) -> Tracking:
     """Actual spend to date against a plan (contract-6 JSON), with projections on ``model``.
 
     Parameters
@@ -216,29 +269,44 @@ def track(plan: Mapping[str, Any], actuals: Actuals, model: CurveSet | None = No
     """
     horizon = int(plan.get("horizon_weeks") or 0)
     if horizon < 1:
-        raise DataError("the plan has no 'horizon_weeks': expected a plan written by budgetopt "
-                        "optimize --format json", field="horizon_weeks")
+        raise DataError(
+            "the plan has no 'horizon_weeks': expected a plan written by budgetopt "
+            "optimize --format json",
+            field="horizon_weeks",
+        )
     weeks = int(weeks_elapsed) if weeks_elapsed is not None else actuals.weeks
     if weeks < actuals.weeks:
-        raise DataError(f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
-                        f"{actuals.last}) but --weeks-elapsed is {weeks}", path=actuals.source,
-                        field="date")
+        raise DataError(
+            f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
+            f"{actuals.last}) but --weeks-elapsed is {weeks}",
+            path=actuals.source,
+            field="date",
+        )
     if weeks < 1 or weeks > horizon:
-        raise DataError(f"weeks elapsed must be between 1 and the plan's horizon ({horizon}), "
-                        f"got {weeks}", path=actuals.source, field="date")
+        raise DataError(
+            f"weeks elapsed must be between 1 and the plan's horizon ({horizon}), got {weeks}",
+            path=actuals.source,
+            field="date",
+        )
     items = plan.get("line_items") or []
     ids = [str(li["id"]) for li in items]
     unknown = [t for t in actuals.spend if t not in ids and actuals.spend[t] > 0]
     if unknown:
-        raise DataError(f"touchpoint {unknown[0]!r} is not in the plan{did_you_mean(unknown[0], ids)}",
-                        path=actuals.source, field="touchpoint")
+        raise DataError(
+            f"touchpoint {unknown[0]!r} is not in the plan{did_you_mean(unknown[0], ids)}",
+            path=actuals.source,
+            field="touchpoint",
+        )
     spent = actuals.spend
     notes = []
     if model is not None:
         missing = [t for t in ids if t not in model.touchpoints]
         if missing:
-            raise DataError(f"the model has no curve for {', '.join(missing)}: is it the model the "
-                            "plan was made with?", path=getattr(model, "source", None))
+            raise DataError(
+                f"the model has no curve for {', '.join(missing)}: is it the model the "
+                "plan was made with?",
+                path=getattr(model, "source", None),
+            )
     else:
         notes.append("no model given (--model or --scenario): KPI projections are left out")
     lines = []
@@ -251,16 +319,29 @@ def track(plan: Mapping[str, Any], actuals: Actuals, model: CurveSet | None = No
             tp = model.touchpoints[tid]
             pk = float(tp.horizon_kpi(planned, horizon))
             qk = float(tp.horizon_kpi(actual / weeks * horizon, horizon))
-        lines.append(_line(tid, str(li.get("stage", "")), planned, actual, weeks, horizon, band,
-                           pk, qk))
+        lines.append(
+            _line(tid, str(li.get("stage", "")), planned, actual, weeks, horizon, band, pk, qk)
+        )
     order = [s.get("stage") for s in plan.get("stages") or []]
     order += [x.stage for x in lines if x.stage not in order]
-    stages = tuple(_sum(st, st, [x for x in lines if x.stage == st], weeks, horizon, band,
-                        model is not None) for st in dict.fromkeys(order)
-                   if any(x.stage == st for x in lines))
+    stages = tuple(
+        _sum(st, st, [x for x in lines if x.stage == st], weeks, horizon, band, model is not None)
+        for st in dict.fromkeys(order)
+        if any(x.stage == st for x in lines)
+    )
     total = _sum("total", "", lines, weeks, horizon, band, model is not None)
-    return Tracking(str(plan.get("scenario", "")), str(plan.get("kpi_name", "kpi")), horizon, weeks,
-                    tuple(lines), stages, total, band, model is not None, tuple(notes))
+    return Tracking(
+        str(plan.get("scenario", "")),
+        str(plan.get("kpi_name", "kpi")),
+        horizon,
+        weeks,
+        tuple(lines),
+        stages,
+        total,
+        band,
+        model is not None,
+        tuple(notes),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -299,19 +380,33 @@ class Replan:
             s = float(self.spent.get(li.id, 0.0))
             total = round(s + li.spend, 2)
             o = orig.get(li.id)
-            out.append({"id": li.id, "stage": li.stage, "spent": round(s, 2),
-                        "remaining": li.spend, "total": total, "original": o,
-                        "change": None if o is None else round(total - o, 2)})
+            out.append(
+                {
+                    "id": li.id,
+                    "stage": li.stage,
+                    "spent": round(s, 2),
+                    "remaining": li.spend,
+                    "total": total,
+                    "original": o,
+                    "change": None if o is None else round(total - o, 2),
+                }
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weeks_elapsed": self.weeks_elapsed, "remaining_weeks": self.remaining_weeks,
-                "horizon_weeks": self.horizon_weeks, "budget": self.budget,
-                "spent_to_date": self.spent_total, "remaining_budget": self.remaining_budget,
-                "kpi_to_date": self.kpi_to_date,
-                "original_total_kpi": self.original.total_kpi if self.original.ok else None,
-                "full_cycle_kpi": self.kpi_to_date + self.plan.total_kpi if self.plan.ok else None,
-                "line_items": self.full_cycle(), "warnings": list(self.warnings)}
+        return {
+            "weeks_elapsed": self.weeks_elapsed,
+            "remaining_weeks": self.remaining_weeks,
+            "horizon_weeks": self.horizon_weeks,
+            "budget": self.budget,
+            "spent_to_date": self.spent_total,
+            "remaining_budget": self.remaining_budget,
+            "kpi_to_date": self.kpi_to_date,
+            "original_total_kpi": self.original.total_kpi if self.original.ok else None,
+            "full_cycle_kpi": self.kpi_to_date + self.plan.total_kpi if self.plan.ok else None,
+            "line_items": self.full_cycle(),
+            "warnings": list(self.warnings),
+        }
 
 
 def _pad(top: float) -> float:
@@ -322,8 +417,11 @@ def _unpad(hi: float) -> float:
     return max(0.0, (hi - 1e-9) / (1.02 + 1e-9))
 
 
-def remaining_problem(problem: AllocationProblem, spent: np.ndarray, kpi_to_date: Mapping[str, np.ndarray],
-                      ) -> tuple[AllocationProblem, list[str]]:
+def remaining_problem(
+    problem: AllocationProblem,
+    spent: np.ndarray,
+    kpi_to_date: Mapping[str, np.ndarray],
+) -> tuple[AllocationProblem, list[str]]:
     """``problem`` (built for the remaining weeks, with the cycle's rules) with every rule's
     right-hand side reduced by what its line items have spent (see the module docstring)."""
     warnings: list[str] = []
@@ -360,10 +458,18 @@ def remaining_problem(problem: AllocationProblem, spent: np.ndarray, kpi_to_date
         mif = it.min_if_funded
         if mif and s > 0:  # already funded: the rest of its "at least" is a floor
             if mif - s > 0.005:
-                extra.append(LinearConstraint(
-                    f"tp_min_if_funded_rest__{safe_name(it.id)}", "tp_min", it.id, ">=", mif - s,
-                    {it.index: 1.0}, f"the {it.id} minimum once funded ({money(mif)}), less "
-                    f"{money(s)} already spent"))
+                extra.append(
+                    LinearConstraint(
+                        f"tp_min_if_funded_rest__{safe_name(it.id)}",
+                        "tp_min",
+                        it.id,
+                        ">=",
+                        mif - s,
+                        {it.index: 1.0},
+                        f"the {it.id} minimum once funded ({money(mif)}), less "
+                        f"{money(s)} already spent",
+                    )
+                )
                 lo = max(lo, mif - s)
             mif = None
         top = max(_unpad(it.hi) - s, lo)
@@ -371,9 +477,17 @@ def remaining_problem(problem: AllocationProblem, spent: np.ndarray, kpi_to_date
     return dataclasses.replace(problem, items=tuple(items), constraints=(*cons, *extra)), warnings
 
 
-def replan(scenario: Scenario, model: CurveSet, actuals: Actuals, weeks_elapsed: int | None = None,
-           *, solver: str = "highs", tolerance: float = 1e-4, time_limit: float | None = None,
-           extra_models: Mapping[str, CurveSet] | None = None) -> Replan:
+def replan(
+    scenario: Scenario,
+    model: CurveSet,
+    actuals: Actuals,
+    weeks_elapsed: int | None = None,
+    *,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> Replan:
     """Re-optimise the weeks left of ``scenario``'s cycle given the spend to date.
 
     Raises ``ScenarioError`` when no weeks are left or the actuals cover more weeks than have
@@ -386,18 +500,27 @@ def replan(scenario: Scenario, model: CurveSet, actuals: Actuals, weeks_elapsed:
     horizon = scenario.horizon_weeks
     n = int(weeks_elapsed) if weeks_elapsed is not None else actuals.weeks
     if n < actuals.weeks:
-        raise DataError(f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
-                        f"{actuals.last}) but --weeks-elapsed is {n}", path=actuals.source,
-                        field="date")
+        raise DataError(
+            f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
+            f"{actuals.last}) but --weeks-elapsed is {n}",
+            path=actuals.source,
+            field="date",
+        )
     if not 1 <= n < horizon:
-        raise ScenarioError(f"weeks elapsed must be at least 1 and less than the horizon "
-                            f"({horizon} weeks) to leave something to re-plan, got {n}",
-                            path=scenario.source, field="horizon_weeks")
+        raise ScenarioError(
+            f"weeks elapsed must be at least 1 and less than the horizon "
+            f"({horizon} weeks) to leave something to re-plan, got {n}",
+            path=scenario.source,
+            field="horizon_weeks",
+        )
     ids = list(model.touchpoints)
     unknown = [t for t, v in actuals.spend.items() if t not in ids and v > 0]
     if unknown:
-        raise DataError(f"touchpoint {unknown[0]!r} is not in the model{did_you_mean(unknown[0], ids)}",
-                        path=actuals.source, field="touchpoint")
+        raise DataError(
+            f"touchpoint {unknown[0]!r} is not in the model{did_you_mean(unknown[0], ids)}",
+            path=actuals.source,
+            field="touchpoint",
+        )
     spent_by_id = {t: float(actuals.spend.get(t, 0.0)) for t in ids}
     rest = horizon - n
     name = f"{scenario.name} (weeks {n + 1}-{horizon})"
@@ -416,9 +539,18 @@ def replan(scenario: Scenario, model: CurveSet, actuals: Actuals, weeks_elapsed:
     budget = scenario.budget.amount if scenario.budget is not None else None
     if budget is not None:
         left = budget - float(spent.sum())
-        problem = dataclasses.replace(problem, scenario=sc_rest.with_budget(max(0.0, round(left, 2))))
+        problem = dataclasses.replace(
+            problem, scenario=sc_rest.with_budget(max(0.0, round(left, 2)))
+        )
     plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
-    original = allocate(scenario, model, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                        extra_models=dict(extra_models), diagnose=False)
+    original = allocate(
+        scenario,
+        model,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        extra_models=dict(extra_models),
+        diagnose=False,
+    )
     kpi_to_date = float(done.get(problem.kpi, np.zeros(1)).sum())
     return Replan(plan, original, spent_by_id, n, horizon, budget, kpi_to_date, tuple(warnings))

@@ -64,8 +64,10 @@ def _require_dask() -> Any:
         import dask
         import dask.dataframe as dd
     except ImportError:
-        raise DataError("aggregating a daily history needs dask.dataframe: install "
-                        "budgetopt[dask] (pip install 'budgetopt[dask]')") from None
+        raise DataError(
+            "aggregating a daily history needs dask.dataframe: install "
+            "budgetopt[dask] (pip install 'budgetopt[dask]')"
+        ) from None
     return dask, dd
 
 
@@ -80,8 +82,11 @@ def _columns(path: str, parquet: bool) -> list[str]:
     if parquet:
         import pyarrow.parquet as pq
 
-        files = [str(q) for q in sorted(Path(path).rglob("*")) if q.suffix in (".parquet", ".pq")] \
-            if Path(path).is_dir() else sorted(glob.glob(path)) or [path]
+        files = (
+            [str(q) for q in sorted(Path(path).rglob("*")) if q.suffix in (".parquet", ".pq")]
+            if Path(path).is_dir()
+            else sorted(glob.glob(path)) or [path]
+        )
         return [c for c in pq.read_schema(files[0]).names if not c.startswith("__index")]
     first = sorted(glob.glob(path))[0] if any(ch in path for ch in "*?[") else path
     try:
@@ -132,8 +137,14 @@ def _prepare(pdf: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
     return out
 
 
-def aggregate_daily(path: str | Path, journey: Journey, *, by_market: bool = False,
-                    blocksize: str | int = DEFAULT_BLOCKSIZE, scheduler: Any = None) -> Weekly:
+def aggregate_daily(
+    path: str | Path,
+    journey: Journey,
+    *,
+    by_market: bool = False,
+    blocksize: str | int = DEFAULT_BLOCKSIZE,
+    scheduler: Any = None,
+) -> Weekly:
     """The weekly history of a daily file (see the module docstring).
 
     ``scheduler`` is passed to ``dask.compute`` (default: dask's threads on this machine; a
@@ -146,13 +157,21 @@ def aggregate_daily(path: str | Path, journey: Journey, *, by_market: bool = Fal
     parquet = _is_parquet(spath)
     cols = _columns(spath, parquet)
     if DATE_COLUMN not in cols:
-        raise DataError(f"there is no '{DATE_COLUMN}' column{did_you_mean(DATE_COLUMN, cols)}; "
-                        f"columns are: {', '.join(cols)}", path=path, field=DATE_COLUMN)
+        raise DataError(
+            f"there is no '{DATE_COLUMN}' column{did_you_mean(DATE_COLUMN, cols)}; "
+            f"columns are: {', '.join(cols)}",
+            path=path,
+            field=DATE_COLUMN,
+        )
     long = TOUCHPOINT_COLUMN in cols and SPEND_COLUMN in cols
     has_market = MARKET_COLUMN in cols
     if by_market and not has_market:
-        raise DataError(f"there is no '{MARKET_COLUMN}' column to keep the markets apart"
-                        f"{did_you_mean(MARKET_COLUMN, cols)}", path=path, field=MARKET_COLUMN)
+        raise DataError(
+            f"there is no '{MARKET_COLUMN}' column to keep the markets apart"
+            f"{did_you_mean(MARKET_COLUMN, cols)}",
+            path=path,
+            field=MARKET_COLUMN,
+        )
     spend_cols: tuple[str, ...] = ()
     if not long:
         for t in journey.touchpoints:
@@ -160,25 +179,44 @@ def aggregate_daily(path: str | Path, journey: Journey, *, by_market: bool = Fal
                 raise DataError(
                     f"the journey's touchpoint {t.id!r} needs spend column {t.spend_column!r}, "
                     f"which the daily history lacks{did_you_mean(t.spend_column, cols)}",
-                    path=path, field=t.spend_column)
+                    path=path,
+                    field=t.spend_column,
+                )
         spend_cols = tuple(dict.fromkeys(t.spend_column for t in journey.touchpoints))
     kpis = tuple(dict.fromkeys(k.column for k in journey.all_kpis))
     for c in (*kpis, *journey.controls, *journey.events):
         if c not in cols:
             what = "KPI" if c in kpis else "control"
-            raise DataError(f"there is no {what} column {c!r}{did_you_mean(c, cols)}", path=path,
-                            field=c)
-    spec = _Spec("long" if long else "wide", has_market, spend_cols, kpis,
-                 tuple(journey.controls), tuple(journey.events))
-    needed = [DATE_COLUMN, *([MARKET_COLUMN] if has_market else []),
-              *([TOUCHPOINT_COLUMN] if long else []), *spec.numeric]
+            raise DataError(
+                f"there is no {what} column {c!r}{did_you_mean(c, cols)}", path=path, field=c
+            )
+    spec = _Spec(
+        "long" if long else "wide",
+        has_market,
+        spend_cols,
+        kpis,
+        tuple(journey.controls),
+        tuple(journey.events),
+    )
+    needed = [
+        DATE_COLUMN,
+        *([MARKET_COLUMN] if has_market else []),
+        *([TOUCHPOINT_COLUMN] if long else []),
+        *spec.numeric,
+    ]
     needed = list(dict.fromkeys(needed))
     try:
         if parquet:
             raw = dd.read_parquet(spath, columns=needed)
         else:
-            raw = dd.read_csv(spath, blocksize=blocksize, usecols=needed, dtype=str,
-                              keep_default_na=False, skipinitialspace=True)
+            raw = dd.read_csv(
+                spath,
+                blocksize=blocksize,
+                usecols=needed,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+            )
     except (OSError, ValueError) as e:
         raise DataError(f"cannot be read: {str(e).splitlines()[0]}", path=path) from None
 
@@ -189,14 +227,23 @@ def aggregate_daily(path: str | Path, journey: Journey, *, by_market: bool = Fal
     per_day_cols = [*kpis, *spec.controls, *spec.events]
     if long:
         spend = df.groupby([*week_keys, TOUCHPOINT_COLUMN])[SPEND_COLUMN].sum()
-        daily = df.groupby(day_keys)[per_day_cols].first() if per_day_cols else \
-            df.groupby(day_keys)[SPEND_COLUMN].count().to_frame("_rows")
+        daily = (
+            df.groupby(day_keys)[per_day_cols].first()
+            if per_day_cols
+            else df.groupby(day_keys)[SPEND_COLUMN].count().to_frame("_rows")
+        )
     else:
         spend = df.groupby(week_keys)[list(spend_cols)].sum()
-        how = {**dict.fromkeys(kpis, "sum"), **dict.fromkeys(spec.controls, "mean"),
-               **dict.fromkeys(spec.events, "max")}
-        daily = df.groupby(day_keys).agg(how) if how else \
-            df.groupby(day_keys)[list(spend_cols)[:1]].count()
+        how = {
+            **dict.fromkeys(kpis, "sum"),
+            **dict.fromkeys(spec.controls, "mean"),
+            **dict.fromkeys(spec.events, "max"),
+        }
+        daily = (
+            df.groupby(day_keys).agg(how)
+            if how
+            else df.groupby(day_keys)[list(spend_cols)[:1]].count()
+        )
     checks = {
         "rows": df["day"].size,
         "bad_dates": df["day"].isna().sum(),
@@ -210,18 +257,32 @@ def aggregate_daily(path: str | Path, journey: Journey, *, by_market: bool = Fal
     return _finish(path, journey, spec, by_market, spend_w, daily_d, chk)
 
 
-def _finish(path: str | Path, journey: Journey, spec: _Spec, by_market: bool, spend_w: Any,
-            daily_d: pd.DataFrame, chk: dict[str, Any]) -> Weekly:
+def _finish(
+    path: str | Path,
+    journey: Journey,
+    spec: _Spec,
+    by_market: bool,
+    spend_w: Any,
+    daily_d: pd.DataFrame,
+    chk: dict[str, Any],
+) -> Weekly:
     if int(chk["rows"]) == 0:
         raise DataError("the daily history has a header but no rows of data", path=path)
     if int(chk["bad_dates"]):
-        raise DataError(f"{int(chk['bad_dates'])} row(s) have a date that is missing or not an "
-                        "ISO date (YYYY-MM-DD)", path=path, field=DATE_COLUMN)
+        raise DataError(
+            f"{int(chk['bad_dates'])} row(s) have a date that is missing or not an "
+            "ISO date (YYYY-MM-DD)",
+            path=path,
+            field=DATE_COLUMN,
+        )
     missing = chk["missing"]
     for c in spec.numeric:
         if int(missing[c]):
-            raise DataError(f"{int(missing[c])} row(s) have a value that is missing or not a "
-                            "number", path=path, field=c)
+            raise DataError(
+                f"{int(missing[c])} row(s) have a value that is missing or not a number",
+                path=path,
+                field=c,
+            )
     mins = chk["min_spend"]
     mins = {SPEND_COLUMN: float(mins)} if spec.layout == "long" else dict(mins)
     for c, v in mins.items():
@@ -236,13 +297,21 @@ def _finish(path: str | Path, journey: Journey, spec: _Spec, by_market: bool, sp
         s = spend_w.reset_index()
         unknown = sorted(set(s[TOUCHPOINT_COLUMN]) - set(by_name))
         if unknown:
-            raise DataError(f"unknown touchpoint {unknown[0]!r}"
-                            f"{did_you_mean(unknown[0], sorted(by_name))}"
-                            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
-                            path=path, field=TOUCHPOINT_COLUMN)
+            raise DataError(
+                f"unknown touchpoint {unknown[0]!r}"
+                f"{did_you_mean(unknown[0], sorted(by_name))}"
+                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
+                path=path,
+                field=TOUCHPOINT_COLUMN,
+            )
         s["_col"] = s[TOUCHPOINT_COLUMN].map(by_name)
-        wide = s.pivot_table(index=[*market_keys, "week"], columns="_col", values=SPEND_COLUMN,
-                             aggfunc="sum", fill_value=0.0)
+        wide = s.pivot_table(
+            index=[*market_keys, "week"],
+            columns="_col",
+            values=SPEND_COLUMN,
+            aggfunc="sum",
+            fill_value=0.0,
+        )
         cols = list(dict.fromkeys(t.spend_column for t in journey.touchpoints))
         wide = wide.reindex(columns=cols, fill_value=0.0)
     else:
@@ -255,8 +324,11 @@ def _finish(path: str | Path, journey: Journey, spec: _Spec, by_market: bool, sp
     d["week"] = d["day"] - pd.to_timedelta(d["day"].dt.day_of_week, unit="D")
     days = int(len(d))
     coverage = d.groupby([*market_keys, "week"])["day"].nunique().rename("_days")
-    how = {**dict.fromkeys(spec.kpis, "sum"), **dict.fromkeys(spec.controls, "mean"),
-           **dict.fromkeys(spec.events, "max")}
+    how = {
+        **dict.fromkeys(spec.kpis, "sum"),
+        **dict.fromkeys(spec.controls, "mean"),
+        **dict.fromkeys(spec.events, "max"),
+    }
     if how:
         per_week = d.groupby([*market_keys, "week"]).agg(how)
         weekly = wide.join(per_week, how="outer")
@@ -278,23 +350,31 @@ def _finish(path: str | Path, journey: Journey, spec: _Spec, by_market: bool, sp
             raise DataError(f"{where}no week has all 7 days of data", path=path, field=DATE_COLUMN)
         first, last = int(np.argmax(full)), len(full) - 1 - int(np.argmax(full[::-1]))
         for k in [*range(first), *range(last + 1, len(full))]:
-            dropped.append(f"{where}the week of {g.index[k].date().isoformat()} "
-                           f"({int(g['_days'].iloc[k])} of 7 days)")
-        g = g.iloc[first:last + 1]
+            dropped.append(
+                f"{where}the week of {g.index[k].date().isoformat()} "
+                f"({int(g['_days'].iloc[k])} of 7 days)"
+            )
+        g = g.iloc[first : last + 1]
         short = np.flatnonzero(g["_days"].fillna(0).to_numpy() < 7)
         if short.size:
             k = int(short[0])
-            raise DataError(f"{where}the week of {g.index[k].date().isoformat()} has data for "
-                            f"{int(g['_days'].iloc[k])} of its 7 days: fill the missing days "
-                            "(zero spend where nothing was spent) and aggregate again",
-                            path=path, field=DATE_COLUMN)
+            raise DataError(
+                f"{where}the week of {g.index[k].date().isoformat()} has data for "
+                f"{int(g['_days'].iloc[k])} of its 7 days: fill the missing days "
+                "(zero spend where nothing was spent) and aggregate again",
+                path=path,
+                field=DATE_COLUMN,
+            )
         weeks = g.index.to_numpy()
         gaps = np.flatnonzero(np.diff(weeks).astype("timedelta64[D]").astype(int) != 7)
         if gaps.size:
             k = int(gaps[0])
             missing_week = (pd.Timestamp(weeks[k]) + pd.Timedelta(days=7)).date().isoformat()
-            raise DataError(f"{where}there is no data for the week of {missing_week}",
-                            path=path, field=DATE_COLUMN)
+            raise DataError(
+                f"{where}there is no data for the week of {missing_week}",
+                path=path,
+                field=DATE_COLUMN,
+            )
         g = g.reset_index()
         if market is not None:
             g.insert(0, MARKET_COLUMN, market)
@@ -303,8 +383,12 @@ def _finish(path: str | Path, journey: Journey, spec: _Spec, by_market: bool, sp
     out.insert(0, DATE_COLUMN, out.pop("week").dt.strftime("%Y-%m-%d"))
     if by_market:
         out.insert(1, MARKET_COLUMN, out.pop(MARKET_COLUMN))
-    order = [DATE_COLUMN, *market_keys, *cols,
-             *[c for c in (*spec.kpis, *spec.controls, *spec.events) if c not in cols]]
+    order = [
+        DATE_COLUMN,
+        *market_keys,
+        *cols,
+        *[c for c in (*spec.kpis, *spec.controls, *spec.events) if c not in cols],
+    ]
     out = out[list(dict.fromkeys(order))]
     return Weekly(out, spec.layout, days, int(chk["rows"]), tuple(dropped))
 

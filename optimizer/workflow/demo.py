@@ -24,8 +24,14 @@ def true_value(plan_spend: dict[str, float], truth: ResponseModel, weeks: float)
     return float(sum(truth.touchpoints[t].horizon_kpi(s, weeks) for t, s in plan_spend.items()))
 
 
-def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
-             echo: Callable[[str], None] = print, bootstrap: int = 10) -> Comparison:
+def run_demo(
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    quiet: bool = False,
+    echo: Callable[[str], None] = print,
+    bootstrap: int = 10,
+) -> Comparison:
     from optimizer.workflow.jobs import fit_history
 
     out_dir = Path(out_dir)
@@ -35,16 +41,22 @@ def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
 
     journey = read_journey(SAMPLE / "journey.yaml")
     history = read_history(SAMPLE / "history.csv", journey)
-    say(f"sample company: {len(journey.touchpoints)} touchpoints over "
-        f"{len({t.stage for t in journey.touchpoints})} journey stages, {history.n_weeks} weeks of history")
+    say(
+        f"sample company: {len(journey.touchpoints)} touchpoints over "
+        f"{len({t.stage for t in journey.touchpoints})} journey stages, {history.n_weeks} weeks of history"
+    )
     say("fitting response curves (adstock + saturation per touchpoint) …")
     model = fit_history(history, seed=seed, bootstrap=bootstrap, quiet=quiet)
     model_path = write_model(model, out_dir / "model.json")
     written.append(model_path)
     d = dict(model.diagnostics)
     r2, mape = d.get("r2"), d.get("mape_holdout")
-    say("fit: R² " + ("–" if r2 is None else f"{r2:.3f}") + ", holdout MAPE "
-        + ("–" if mape is None else f"{100 * mape:.1f}%"))
+    say(
+        "fit: R² "
+        + ("–" if r2 is None else f"{r2:.3f}")
+        + ", holdout MAPE "
+        + ("–" if mape is None else f"{100 * mape:.1f}%")
+    )
 
     # the example scenarios, pointed at the fitted model
     scen_dir = out_dir / "scenarios"
@@ -60,7 +72,9 @@ def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
         plan = allocate(sc, model)
         plans.append(plan)
         stem = Path(name).stem
-        written.append(atomic_write_text(out_dir / "plans" / f"{stem}.json", machine.plan_json(plan)))
+        written.append(
+            atomic_write_text(out_dir / "plans" / f"{stem}.json", machine.plan_json(plan))
+        )
         written.append(atomic_write_text(out_dir / "plans" / f"{stem}.csv", machine.plan_csv(plan)))
     comp = Comparison(tuple(plans))
     written.append(atomic_write_text(out_dir / "comparison.json", machine.comparison_json(comp)))
@@ -78,16 +92,21 @@ def run_demo(out_dir: Path, *, seed: int = 0, quiet: bool = False,
         weeks = float(base.horizon_weeks)
         got = true_value({li.id: li.spend for li in plans[0].line_items}, truth, weeks)
         best = ideal.total_kpi
-        recent = {t: float((tp.spend_range or {}).get("recent", 0.0)) for t, tp in truth.touchpoints.items()}
+        recent = {
+            t: float((tp.spend_range or {}).get("recent", 0.0))
+            for t, tp in truth.touchpoints.items()
+        }
         tot = sum(recent.values())
         budget = plans[0].total_spend
         hist = {t: budget * v / tot for t, v in recent.items()} if tot > 0 else {}
         hist_value = true_value(hist, truth, weeks) if hist else float("nan")
         uplift = best - hist_value
         captured = (got - hist_value) / uplift if uplift > 0 else float("nan")
-        say(f"on the true curves, the base plan buys {got:,.0f} {model.kpi}: "
+        say(
+            f"on the true curves, the base plan buys {got:,.0f} {model.kpi}: "
             f"{got / best:.2%} of the true optimum ({best:,.0f}); the historical mix at the same budget "
-            f"buys {hist_value:,.0f}, so the plan captures {captured:.0%} of the achievable uplift")
+            f"buys {hist_value:,.0f}, so the plan captures {captured:.0%} of the achievable uplift"
+        )
     say("wrote:")
     for p in written:
         say(f"  {p}")

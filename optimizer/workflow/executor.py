@@ -66,8 +66,9 @@ class Executor:
     #: the tasks run in this process (so callers may report finer progress themselves)
     in_process = False
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
-            progress: MapProgress | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, progress: MapProgress | None = None
+    ) -> list[Any]:
         """``[fn(item) for item in items]``, in input order; ``progress(done, total, index)``
         after each item."""
         raise NotImplementedError
@@ -95,8 +96,9 @@ class InProcess(Executor):
     name = "in-process"
     in_process = True
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
-            progress: MapProgress | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, progress: MapProgress | None = None
+    ) -> list[Any]:
         out = []
         for k, item in enumerate(items):
             out.append(_one_thread(fn, item))
@@ -123,8 +125,9 @@ class LocalProcesses(Executor):
     def workers(self) -> int:
         return self.n
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
-            progress: MapProgress | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, progress: MapProgress | None = None
+    ) -> list[Any]:
         items = list(items)
         if self.n < 2 or len(items) < 2 or "fork" not in mp.get_all_start_methods():
             return InProcess().map(fn, items, progress=progress)
@@ -148,8 +151,10 @@ def _require_distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ClusterError("running on a Dask cluster needs Dask's distributed scheduler: "
-                           "install budgetopt[dask] (pip install 'budgetopt[dask]')") from None
+        raise ClusterError(
+            "running on a Dask cluster needs Dask's distributed scheduler: "
+            "install budgetopt[dask] (pip install 'budgetopt[dask]')"
+        ) from None
     return distributed
 
 
@@ -160,8 +165,14 @@ class DaskExecutor(Executor):
     ``DaskExecutor.connect(address)`` (an existing scheduler).
     """
 
-    def __init__(self, client: Any, cluster: Any = None, *, retries: int = DEFAULT_RETRIES,
-                 name: str = "dask") -> None:
+    def __init__(
+        self,
+        client: Any,
+        cluster: Any = None,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        name: str = "dask",
+    ) -> None:
         self.client = client
         self.cluster = cluster
         self.retries = int(retries)
@@ -182,20 +193,30 @@ class DaskExecutor(Executor):
         # no dashboard; the scheduler's own HTTP routes (health, metrics) on a free port rather
         # than 8787, which another cluster on this machine may hold
         cluster = distributed.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.ERROR,
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        )
         try:
             client = distributed.Client(cluster)
         except Exception:
             cluster.close()
             raise
-        return cls(client, cluster, retries=retries,
-                   name=f"a local Dask cluster of {n} worker{'s' if n != 1 else ''}")
+        return cls(
+            client,
+            cluster,
+            retries=retries,
+            name=f"a local Dask cluster of {n} worker{'s' if n != 1 else ''}",
+        )
 
     @classmethod
-    def connect(cls, address: str, *, timeout: float | None = None,
-                retries: int = DEFAULT_RETRIES) -> DaskExecutor:
+    def connect(
+        cls, address: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES
+    ) -> DaskExecutor:
         """A client of the existing scheduler at ``address`` (``tcp://host:8786``); a
         ``ClusterError`` naming it when it cannot be reached within ``timeout`` seconds
         (default ``$BUDGETOPT_SCHEDULER_TIMEOUT`` or 5)."""
@@ -212,18 +233,28 @@ class DaskExecutor(Executor):
             raise ClusterError(
                 f"cannot reach the Dask scheduler at {address} (gave up after {waited:.1f} s: "
                 f"{_reason(e)}); start one with 'dask scheduler' and workers with "
-                f"'dask worker {address}', or check the address", field="--scheduler") from None
+                f"'dask worker {address}', or check the address",
+                field="--scheduler",
+            ) from None
         except ValueError as e:  # a malformed address
-            raise ClusterError(f"{address!r} is not a scheduler address like "
-                               f"tcp://host:8786 ({e})", field="--scheduler") from None
+            raise ClusterError(
+                f"{address!r} is not a scheduler address like tcp://host:8786 ({e})",
+                field="--scheduler",
+            ) from None
         return cls(client, None, retries=retries, name=f"the Dask scheduler at {address}")
 
     @property
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
-            progress: MapProgress | None = None, chunksize: int | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        progress: MapProgress | None = None,
+        chunksize: int | None = None,
+    ) -> list[Any]:
         """``[fn(item) for item in items]`` on the cluster. Items go in chunks of ``chunksize``
         (default: about four tasks per worker, so that small tasks do not drown in the
         scheduler's overhead); progress is reported per item as its chunk finishes."""
@@ -234,11 +265,16 @@ class DaskExecutor(Executor):
         if chunksize is None:
             chunksize = -(-len(items) // (4 * max(1, self.workers)))
         chunksize = max(1, int(chunksize))
-        chunks = [list(range(a, min(a + chunksize, len(items))))
-                  for a in range(0, len(items), chunksize)]
-        futures = self.client.map(_run_chunk, [fn] * len(chunks),
-                                  [[items[k] for k in c] for c in chunks], pure=False,
-                                  retries=self.retries)
+        chunks = [
+            list(range(a, min(a + chunksize, len(items)))) for a in range(0, len(items), chunksize)
+        ]
+        futures = self.client.map(
+            _run_chunk,
+            [fn] * len(chunks),
+            [[items[k] for k in c] for c in chunks],
+            pure=False,
+            retries=self.retries,
+        )
         index = {f.key: c for f, c in zip(futures, chunks, strict=True)}
         out: list[Any] = [None] * len(items)
         done = 0
@@ -250,14 +286,16 @@ class DaskExecutor(Executor):
                 except BudgetOptError:
                     raise
                 except distributed.client.FutureCancelledError as e:
-                    raise ClusterError(f"the cluster dropped task {ks[0] + 1} of {len(items)} "
-                                       f"({e})") from None
+                    raise ClusterError(
+                        f"the cluster dropped task {ks[0] + 1} of {len(items)} ({e})"
+                    ) from None
                 except Exception as e:
                     if type(e).__name__ == "KilledWorker":
                         raise ClusterError(
                             f"task {ks[0] + 1} of {len(items)} was running on a worker that died "
                             f"each time it was tried ({e}); the workers may be short of "
-                            "memory") from None
+                            "memory"
+                        ) from None
                     raise
                 fut.release()
                 for k, r in zip(ks, results, strict=True):
@@ -303,19 +341,27 @@ def _probe(address: str, timeout: float) -> None:
     except ValueError:
         host = port = None
     if not host or not port:
-        raise ClusterError(f"{address!r} is not a scheduler address like tcp://host:8786",
-                           field="--scheduler")
+        raise ClusterError(
+            f"{address!r} is not a scheduler address like tcp://host:8786", field="--scheduler"
+        )
     t0 = time.perf_counter()
-    hint = (f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
-            "or check the address")
+    hint = (
+        f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
+        "or check the address"
+    )
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address} (no answer to connect "
-                           f"within {timeout:.1f} s); {hint}", field="--scheduler") from None
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} (no answer to connect "
+            f"within {timeout:.1f} s); {hint}",
+            field="--scheduler",
+        ) from None
     except OSError as e:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
-                           field="--scheduler") from None
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
+            field="--scheduler",
+        ) from None
     try:
         with sock:
             sock.settimeout(max(0.1, timeout - (time.perf_counter() - t0)))
@@ -328,13 +374,20 @@ def _probe(address: str, timeout: float) -> None:
     except TimeoutError:
         raise ClusterError(
             f"no Dask scheduler answered at {address} within {timeout:.1f} s (something accepts "
-            f"connections there, but it is not a Dask scheduler); {hint}", field="--scheduler") from None
+            f"connections there, but it is not a Dask scheduler); {hint}",
+            field="--scheduler",
+        ) from None
     except OSError as e:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
-                           field="--scheduler") from None
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
+            field="--scheduler",
+        ) from None
     if len(head) < 8 or struct.unpack("<Q", head)[0] > 1 << 20:
-        raise ClusterError(f"the server at {address} is not a Dask scheduler (it did not answer "
-                           f"with a Dask handshake); {hint}", field="--scheduler")
+        raise ClusterError(
+            f"the server at {address} is not a Dask scheduler (it did not answer "
+            f"with a Dask handshake); {hint}",
+            field="--scheduler",
+        )
 
 
 def connect_timeout() -> float:
@@ -344,20 +397,29 @@ def connect_timeout() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ClusterError(f"expected a number of seconds, got {raw!r}", field=TIMEOUT_ENV) from None
+        raise ClusterError(
+            f"expected a number of seconds, got {raw!r}", field=TIMEOUT_ENV
+        ) from None
     if not value > 0:
         raise ClusterError(f"expected a positive number of seconds, got {raw!r}", field=TIMEOUT_ENV)
     return value
 
 
-def executor_from(workers: int | None = None, scheduler: str | None = None, *, jobs: int = 1,
-                  timeout: float | None = None) -> Executor:
+def executor_from(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+) -> Executor:
     """The executor the options ask for: ``scheduler`` (or ``$BUDGETOPT_SCHEDULER`` when none of
     ``scheduler``, ``workers`` and ``jobs`` > 1 is given) → the existing cluster; ``workers`` → a
     local cluster of that many workers; ``jobs`` > 1 → local processes; else in-process."""
     if scheduler is not None and workers is not None:
-        raise ClusterError("give either --workers (a local cluster) or --scheduler (an existing "
-                           "one), not both", field="--workers")
+        raise ClusterError(
+            "give either --workers (a local cluster) or --scheduler (an existing one), not both",
+            field="--workers",
+        )
     if scheduler is None and workers is None and not (jobs and jobs > 1):
         scheduler = os.environ.get(SCHEDULER_ENV, "").strip() or None
     if scheduler:

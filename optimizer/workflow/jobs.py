@@ -30,20 +30,42 @@ if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
 
 
-def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: int = 20,
-                holdout: int = 13, quiet: bool = False, kpi: str | None = None,
-                executor: Executor | None = None,
-                calibration: Sequence[LiftTest] | None = None) -> ResponseModel:
+def fit_history(
+    history: History,
+    *,
+    seed: int = 0,
+    jobs: int = 1,
+    bootstrap: int = 20,
+    holdout: int = 13,
+    quiet: bool = False,
+    kpi: str | None = None,
+    executor: Executor | None = None,
+    calibration: Sequence[LiftTest] | None = None,
+) -> ResponseModel:
     """Fit one KPI's model, with a progress bar on stderr unless ``quiet``; the bootstrap refits
     run on ``executor`` (default in-process)."""
     from optimizer.response.fit import fit_model
 
     if quiet:
-        return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout, executor=executor, calibration=calibration)
+        return fit_model(
+            history,
+            kpi,
+            seed=seed,
+            n_jobs=jobs,
+            n_bootstrap=bootstrap,
+            holdout_weeks=holdout,
+            executor=executor,
+            calibration=calibration,
+        )
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -51,9 +73,17 @@ def fit_history(history: History, *, seed: int = 0, jobs: int = 1, bootstrap: in
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        return fit_model(history, kpi, seed=seed, n_jobs=jobs, n_bootstrap=bootstrap,
-                         holdout_weeks=holdout, progress=progress, executor=executor,
-                         calibration=calibration)
+        return fit_model(
+            history,
+            kpi,
+            seed=seed,
+            n_jobs=jobs,
+            n_bootstrap=bootstrap,
+            holdout_weeks=holdout,
+            progress=progress,
+            executor=executor,
+            calibration=calibration,
+        )
 
 
 def calibration_lines(model: ResponseModel) -> list[str]:
@@ -63,20 +93,28 @@ def calibration_lines(model: ResponseModel) -> list[str]:
     if not cal:
         return []
     chi2 = cal.get("chi2")
-    out = [f"calibration: {cal['n_used']} of {cal['n_tests']} lift test(s) used"
-           + (f", chi-square {chi2:.2f}" if chi2 is not None else "")]
-    out.append(f"  {'row':>4}  {'touchpoint':<20}{'weeks':<25}{'measured':>12}{'± se':>10}"
-               f"{'model':>12}{'z':>7}")
+    out = [
+        f"calibration: {cal['n_used']} of {cal['n_tests']} lift test(s) used"
+        + (f", chi-square {chi2:.2f}" if chi2 is not None else "")
+    ]
+    out.append(
+        f"  {'row':>4}  {'touchpoint':<20}{'weeks':<25}{'measured':>12}{'± se':>10}"
+        f"{'model':>12}{'z':>7}"
+    )
     for t in cal["tests"]:
         note = "" if t["used"] else "  (not used: touchpoint not identifiable)"
-        out.append(f"  {t['row']:>4}  {t['touchpoint']:<20}{t['start'] + ' to ' + t['end']:<25}"
-                   f"{_num(t['kpi_lift']):>12}{_num(t['kpi_lift_se']):>10}"
-                   f"{_num(t['model_lift']):>12}{t['z']:>+7.2f}{note}")
+        out.append(
+            f"  {t['row']:>4}  {t['touchpoint']:<20}{t['start'] + ' to ' + t['end']:<25}"
+            f"{_num(t['kpi_lift']):>12}{_num(t['kpi_lift_se']):>10}"
+            f"{_num(t['model_lift']):>12}{t['z']:>+7.2f}{note}"
+        )
     if any(tp.draws for tp in model.touchpoints.values()):
-        out.append("plan on this model with 'budgetopt optimize … --robust mean': with lift tests, "
-                   "the plan for the expected KPI over the draws captured more of the achievable "
-                   "uplift on simulated worlds than the plan on the point estimate "
-                   "(docs/response-models.md)")
+        out.append(
+            "plan on this model with 'budgetopt optimize … --robust mean': with lift tests, "
+            "the plan for the expected KPI over the draws captured more of the achievable "
+            "uplift on simulated worlds than the plan on the point estimate "
+            "(docs/response-models.md)"
+        )
     return out
 
 
@@ -88,11 +126,22 @@ def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:
     return out if main else out.with_name(f"{out.stem}.{kpi_id}{out.suffix or '.json'}")
 
 
-def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: int = 0, jobs: int = 1,
-                  bootstrap: int = 20, holdout: int = 13, plots: Path | None = None,
-                  quiet: bool = False, echo: Callable[[str], None] | None = None,
-                  executor: Executor | None = None, by_market: bool = False,
-                  calibration: Path | None = None) -> dict[str, ResponseModel]:
+def fit_and_write(
+    journey_path: Path,
+    history_path: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    jobs: int = 1,
+    bootstrap: int = 20,
+    holdout: int = 13,
+    plots: Path | None = None,
+    quiet: bool = False,
+    echo: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
+    by_market: bool = False,
+    calibration: Path | None = None,
+) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
     With ``by_market`` the history's ``market`` column splits it into one history per market,
@@ -106,19 +155,40 @@ def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: in
 
     journey = read_journey(journey_path)
     if by_market and calibration is not None:
-        raise DataError("--calibration cannot be combined with --by-market yet: fit each market "
-                        "with its own lift tests", path=calibration)
+        raise DataError(
+            "--calibration cannot be combined with --by-market yet: fit each market "
+            "with its own lift tests",
+            path=calibration,
+        )
     if by_market:
-        return fit_markets(journey, history_path, out, seed=seed, bootstrap=bootstrap,
-                           holdout=holdout, plots=plots, quiet=quiet, executor=executor)
+        return fit_markets(
+            journey,
+            history_path,
+            out,
+            seed=seed,
+            bootstrap=bootstrap,
+            holdout=holdout,
+            plots=plots,
+            quiet=quiet,
+            executor=executor,
+        )
     history = read_history(history_path, journey)
     _check_weeks(history, history_path)
     tests = read_calibration(calibration, history) if calibration is not None else None
     console = Console(stderr=True, width=140)
     models: dict[str, ResponseModel] = {}
     for k in journey.all_kpis:
-        model = fit_history(history, seed=seed, jobs=jobs, bootstrap=bootstrap, holdout=holdout,
-                            quiet=quiet, kpi=k.column, executor=executor, calibration=tests)
+        model = fit_history(
+            history,
+            seed=seed,
+            jobs=jobs,
+            bootstrap=bootstrap,
+            holdout=holdout,
+            quiet=quiet,
+            kpi=k.column,
+            executor=executor,
+            calibration=tests,
+        )
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model
@@ -130,7 +200,9 @@ def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: in
         if plots is not None:
             from optimizer.render.charts import plot_response_curves
 
-            written = plot_response_curves(model, plots if len(journey.all_kpis) == 1 else plots / k.id)
+            written = plot_response_curves(
+                model, plots if len(journey.all_kpis) == 1 else plots / k.id
+            )
             if not quiet:
                 console.print(f"wrote {len(written)} curve plots to {plots}")
     return models
@@ -139,9 +211,12 @@ def fit_and_write(journey_path: Path, history_path: Path, out: Path, *, seed: in
 def _check_weeks(history: History, path: Path, market: str | None = None) -> None:
     if history.n_weeks < MIN_WEEKS_TO_FIT:
         where = f"market {market!r} " if market is not None else ""
-        raise ModelError(f"{where}has {history.n_weeks} weeks of history; fitting needs at least "
-                         f"{MIN_WEEKS_TO_FIT} (a year, so seasonality can be told apart from media)",
-                         path=path, field="date")
+        raise ModelError(
+            f"{where}has {history.n_weeks} weeks of history; fitting needs at least "
+            f"{MIN_WEEKS_TO_FIT} (a year, so seasonality can be told apart from media)",
+            path=path,
+            field="date",
+        )
 
 
 def market_file_stem(market: str) -> str:
@@ -158,8 +233,11 @@ def market_model_paths(out_dir: Path, markets: Sequence[str]) -> dict[str, Path]
     for m in markets:
         stem = market_file_stem(m)
         if stem.lower() in seen:
-            raise DataError(f"markets {seen[stem.lower()]!r} and {m!r} would both be written to "
-                            f"{stem}.json: rename one of them", field="market")
+            raise DataError(
+                f"markets {seen[stem.lower()]!r} and {m!r} would both be written to "
+                f"{stem}.json: rename one of them",
+                field="market",
+            )
         seen[stem.lower()] = m
         paths[m] = out_dir / f"{stem}.json"
     return paths
@@ -173,10 +251,18 @@ def _fit_market(task: tuple[History, dict[str, Any]]) -> dict[str, ResponseModel
     return {k.id: fit_model(history, k.column, **opts) for k in history.journey.all_kpis}
 
 
-def fit_markets(journey: Journey, history_path: Path, out_dir: Path, *, seed: int = 0,
-                bootstrap: int = 20, holdout: int = 13, plots: Path | None = None,
-                quiet: bool = False, executor: Executor | None = None
-                ) -> dict[str, ResponseModel]:
+def fit_markets(
+    journey: Journey,
+    history_path: Path,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    bootstrap: int = 20,
+    holdout: int = 13,
+    plots: Path | None = None,
+    quiet: bool = False,
+    executor: Executor | None = None,
+) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
 
     Each market is one task of ``executor`` (default in-process): its whole fit, bootstrap
@@ -191,19 +277,24 @@ def fit_markets(journey: Journey, history_path: Path, out_dir: Path, *, seed: in
     for market, h in histories.items():
         _check_weeks(h, history_path, market)
     if out_dir.exists() and not out_dir.is_dir():
-        raise DataError("with --by-market the output is a folder (one model per market), but "
-                        "this is a file", path=out_dir)
+        raise DataError(
+            "with --by-market the output is a folder (one model per market), but this is a file",
+            path=out_dir,
+        )
     markets = list(histories)
     paths = market_model_paths(out_dir, markets)
     opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
     console = Console(stderr=True, width=140)
     with using(executor) as ex:
         if not quiet:
-            console.print(f"fitting {len(markets)} market(s): {', '.join(markets[:8])}"
-                          + (", …" if len(markets) > 8 else ""))
+            console.print(
+                f"fitting {len(markets)} market(s): {', '.join(markets[:8])}"
+                + (", …" if len(markets) > 8 else "")
+            )
         with _bar(quiet, console) as update:
-            step = None if update is None else (
-                lambda done, total, k: update("markets", done, total))
+            step = (
+                None if update is None else (lambda done, total, k: update("markets", done, total))
+            )
             fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
     out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, ResponseModel] = {}
@@ -215,22 +306,28 @@ def fit_markets(journey: Journey, history_path: Path, out_dir: Path, *, seed: in
             write_model(per_kpi[k.id], path)
             files[k.id] = path.name
             models[market if k.id == journey.kpi else f"{market}.{k.id}"] = per_kpi[k.id]
-        index[market] = {"model": paths[market].name, "models": files,
-                         "weeks": histories[market].n_weeks}
+        index[market] = {
+            "model": paths[market].name,
+            "models": files,
+            "weeks": histories[market].n_weeks,
+        }
         if plots is not None:
             from optimizer.render.charts import plot_response_curves
 
             plot_response_curves(per_kpi[journey.kpi], plots / paths[market].stem)
-    atomic_write_text(out_dir / "markets.json",
-                      json.dumps({"kpi": journey.kpi, "markets": index}, indent=2) + "\n")
+    atomic_write_text(
+        out_dir / "markets.json",
+        json.dumps({"kpi": journey.kpi, "markets": index}, indent=2) + "\n",
+    )
     if not quiet:
         console.print(_market_table(journey.kpi, markets, models, paths))
         console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
     return models
 
 
-def _market_table(kpi: str, markets: Sequence[str], models: dict[str, ResponseModel],
-                  paths: dict[str, Path]) -> Any:
+def _market_table(
+    kpi: str, markets: Sequence[str], models: dict[str, ResponseModel], paths: dict[str, Path]
+) -> Any:
     from rich.table import Table
 
     table = Table(title=f"One {kpi} model per market")
@@ -240,9 +337,16 @@ def _market_table(kpi: str, markets: Sequence[str], models: dict[str, ResponseMo
         d = models[m].diagnostics
         mape = d.get("mape_holdout")
         n_warn = len(d.get("warnings") or []) + sum(
-            len(tp.diagnostics.get("warnings") or []) for tp in models[m].touchpoints.values())
-        table.add_row(m, str(d.get("n_weeks", "")), f"{d.get('r2', float('nan')):.3f}",
-                      "" if mape is None else f"{mape:.1%}", str(n_warn), paths[m].name)
+            len(tp.diagnostics.get("warnings") or []) for tp in models[m].touchpoints.values()
+        )
+        table.add_row(
+            m,
+            str(d.get("n_weeks", "")),
+            f"{d.get('r2', float('nan')):.3f}",
+            "" if mape is None else f"{mape:.1%}",
+            str(n_warn),
+            paths[m].name,
+        )
     return table
 
 
@@ -251,8 +355,14 @@ def _bar(quiet: bool, console: Console) -> Iterator[Callable[[str, int, int], No
     if quiet:
         yield None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:

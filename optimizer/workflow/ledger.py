@@ -105,9 +105,14 @@ class Run:
 
     def to_dict(self, *, plans: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "id": self.id, "created_at": self.created_at, "command": self.command,
-            "scenarios": list(self.scenarios), "kpi": self.kpi, "version": self.version,
-            "solver": self.solver, "options": dict(self.options),
+            "id": self.id,
+            "created_at": self.created_at,
+            "command": self.command,
+            "scenarios": list(self.scenarios),
+            "kpi": self.kpi,
+            "version": self.version,
+            "solver": self.solver,
+            "options": dict(self.options),
             "inputs": [f.to_dict() for f in self.inputs],
         }
         if self.extra:
@@ -135,8 +140,12 @@ class Run:
 
 
 def _summary(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"scenario": p.get("scenario"), "status": p.get("status"),
-            "total_spend": p.get("total_spend"), "total_kpi": p.get("total_kpi")}
+    return {
+        "scenario": p.get("scenario"),
+        "status": p.get("status"),
+        "total_spend": p.get("total_spend"),
+        "total_kpi": p.get("total_kpi"),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,8 +206,11 @@ def scenario_inputs(path: str | Path) -> list[tuple[str, Path]]:
     return out
 
 
-def collect_inputs(scenario_paths: Sequence[str | Path], model_paths: Sequence[str | Path],
-                   others: Sequence[tuple[str, str | Path]] = ()) -> list[tuple[str, Path]]:
+def collect_inputs(
+    scenario_paths: Sequence[str | Path],
+    model_paths: Sequence[str | Path],
+    others: Sequence[tuple[str, str | Path]] = (),
+) -> list[tuple[str, Path]]:
     """Every input file of a run, each once, in a stable order."""
     files: list[tuple[str, Path]] = []
     for sp in scenario_paths:
@@ -231,13 +243,17 @@ class Ledger:
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise LedgerError("there is no ledger here yet: runs are recorded by optimize, "
-                              "compare, sweep and replan", path=self.path)
+            raise LedgerError(
+                "there is no ledger here yet: runs are recorded by optimize, "
+                "compare, sweep and replan",
+                path=self.path,
+            )
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
-                                        isolation_level=None)
+            self.conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL"))
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -284,11 +300,20 @@ class Ledger:
         self.conn.execute("COMMIT")
 
     # --- writing ----------------------------------------------------------------------------
-    def record(self, *, command: str, scenarios: Sequence[str], plans: Sequence[Mapping[str, Any]],
-               inputs: Sequence[tuple[str, str | Path]] = (), kpi: str | None = None,
-               solver: str | None = None, options: Mapping[str, Any] | None = None,
-               extra: Mapping[str, Any] | None = None, now: _dt.datetime | None = None,
-               recorded: Sequence[InputFile] = ()) -> Run:
+    def record(
+        self,
+        *,
+        command: str,
+        scenarios: Sequence[str],
+        plans: Sequence[Mapping[str, Any]],
+        inputs: Sequence[tuple[str, str | Path]] = (),
+        kpi: str | None = None,
+        solver: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        now: _dt.datetime | None = None,
+        recorded: Sequence[InputFile] = (),
+    ) -> Run:
         """Record one run (one transaction); returns it with its new id.
 
         ``inputs`` are (role, path) of files read now; ``recorded`` are input files whose content
@@ -304,10 +329,13 @@ class Ledger:
         now = now or _dt.datetime.now(_dt.UTC)
         created = now.astimezone(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         row = {
-            "created_at": created, "command": command,
+            "created_at": created,
+            "command": command,
             "scenarios": json.dumps(list(scenarios)),
             "inputs": json.dumps([f.to_dict() for f in files]),
-            "kpi": kpi, "version": __version__, "solver": solver,
+            "kpi": kpi,
+            "version": __version__,
+            "solver": solver,
             "options": json.dumps(_jsonable(dict(options or {})), sort_keys=True),
             "plans": json.dumps(list(plans), allow_nan=False),
             "extra": json.dumps(_jsonable(dict(extra or {})), sort_keys=True),
@@ -317,11 +345,16 @@ class Ledger:
             run_id = new_run_id(ms)
             try:
                 with self.transaction() as c:
-                    c.executemany("INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?, ?)", blobs)
-                    c.execute("INSERT INTO runs (id, created_at, command, scenarios, inputs, kpi, "
-                              "version, solver, options, plans, extra) VALUES (:id, :created_at, "
-                              ":command, :scenarios, :inputs, :kpi, :version, :solver, :options, "
-                              ":plans, :extra)", {"id": run_id, **row})
+                    c.executemany(
+                        "INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?, ?)", blobs
+                    )
+                    c.execute(
+                        "INSERT INTO runs (id, created_at, command, scenarios, inputs, kpi, "
+                        "version, solver, options, plans, extra) VALUES (:id, :created_at, "
+                        ":command, :scenarios, :inputs, :kpi, :version, :solver, :options, "
+                        ":plans, :extra)",
+                        {"id": run_id, **row},
+                    )
                 break
             except sqlite3.IntegrityError:  # the same id drawn twice in one millisecond
                 continue
@@ -330,15 +363,28 @@ class Ledger:
         return self.get(run_id)
 
     # --- reading ----------------------------------------------------------------------------
-    _COLUMNS = "id, created_at, command, scenarios, inputs, kpi, version, solver, options, plans, extra"
+    _COLUMNS = (
+        "id, created_at, command, scenarios, inputs, kpi, version, solver, options, plans, extra"
+    )
 
     @staticmethod
     def _run(row: Sequence[Any]) -> Run:
-        (rid, created, command, scenarios, inputs, kpi, version, solver, options, plans,
-         extra) = row
-        return Run(rid, created, command, tuple(json.loads(scenarios)),
-                   tuple(InputFile(**f) for f in json.loads(inputs)), kpi, version, solver,
-                   json.loads(options), tuple(json.loads(plans)), json.loads(extra))
+        (rid, created, command, scenarios, inputs, kpi, version, solver, options, plans, extra) = (
+            row
+        )
+        return Run(
+            rid,
+            created,
+            command,
+            tuple(json.loads(scenarios)),
+            tuple(InputFile(**f) for f in json.loads(inputs)),
+            kpi,
+            version,
+            solver,
+            json.loads(options),
+            tuple(json.loads(plans)),
+            json.loads(extra),
+        )
 
     def runs(self, limit: int | None = None, command: str | None = None) -> list[Run]:
         """Runs, newest first."""
@@ -363,23 +409,31 @@ class Ledger:
             back = int(ref[5:] or 0) if ref[5:].isdigit() or ref == "last" else -1
             if back < 0:
                 raise LedgerError(f"expected last or last~N, got {ref!r}")
-            rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs ORDER BY seq DESC "
-                                     "LIMIT 1 OFFSET ?", (back,)).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {self._COLUMNS} FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?", (back,)
+            ).fetchall()
             if not rows:
-                raise LedgerError(f"the ledger has no run {ref!r} (it holds {self.count()} runs)",
-                                  path=self.path)
+                raise LedgerError(
+                    f"the ledger has no run {ref!r} (it holds {self.count()} runs)", path=self.path
+                )
             return self._run(rows[0])
-        rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs WHERE id = ?", (ref,)).fetchall()
+        rows = self.conn.execute(
+            f"SELECT {self._COLUMNS} FROM runs WHERE id = ?", (ref,)
+        ).fetchall()
         if not rows and len(ref) >= 3:
-            rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM runs WHERE id LIKE ? "
-                                     "ORDER BY seq LIMIT 6", (ref.replace("%", "") + "%",)).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {self._COLUMNS} FROM runs WHERE id LIKE ? ORDER BY seq LIMIT 6",
+                (ref.replace("%", "") + "%",),
+            ).fetchall()
         if not rows:
-            raise LedgerError(f"no run {ref!r} in the ledger (budgetopt history lists them)",
-                              path=self.path)
+            raise LedgerError(
+                f"no run {ref!r} in the ledger (budgetopt history lists them)", path=self.path
+            )
         if len(rows) > 1:
             ids = ", ".join(r[0] for r in rows[:5])
-            raise LedgerError(f"{ref!r} matches several runs ({ids}…): give more of the id",
-                              path=self.path)
+            raise LedgerError(
+                f"{ref!r} matches several runs ({ids}…): give more of the id", path=self.path
+            )
         return self._run(rows[0])
 
     def blob(self, sha256: str) -> bytes | None:
@@ -409,31 +463,51 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
     is left at its default.
     """
     items = tuple(
-        LineItem(id=str(li["id"]), stage=str(li.get("stage", "")), spend=float(li["spend"]),
-                 kpi=float(li.get("kpi") or 0.0),
-                 roi=None if li.get("roi") is None else float(li["roi"]),
-                 marginal_roi=float(li.get("marginal_roi") or 0.0),
-                 binding=tuple(li.get("binding") or ()),
-                 weekly_spend=float(li.get("weekly_spend") or 0.0))
-        for li in d.get("line_items", []))
+        LineItem(
+            id=str(li["id"]),
+            stage=str(li.get("stage", "")),
+            spend=float(li["spend"]),
+            kpi=float(li.get("kpi") or 0.0),
+            roi=None if li.get("roi") is None else float(li["roi"]),
+            marginal_roi=float(li.get("marginal_roi") or 0.0),
+            binding=tuple(li.get("binding") or ()),
+            weekly_spend=float(li.get("weekly_spend") or 0.0),
+        )
+        for li in d.get("line_items", [])
+    )
     cons = tuple(
-        ConstraintResult(name=str(c["name"]), kind=str(c.get("kind", "")), subject="",
-                         label=str(c.get("label", c["name"])), sense="",
-                         rhs=float(c.get("rhs") or 0.0), lhs=float("nan"),
-                         slack=float(c.get("slack") or 0.0), binding=bool(c.get("binding")),
-                         shadow_price=None if c.get("shadow_price") is None else float(c["shadow_price"]))
-        for c in d.get("constraints", []))
+        ConstraintResult(
+            name=str(c["name"]),
+            kind=str(c.get("kind", "")),
+            subject="",
+            label=str(c.get("label", c["name"])),
+            sense="",
+            rhs=float(c.get("rhs") or 0.0),
+            lhs=float("nan"),
+            slack=float(c.get("slack") or 0.0),
+            binding=bool(c.get("binding")),
+            shadow_price=None if c.get("shadow_price") is None else float(c["shadow_price"]),
+        )
+        for c in d.get("constraints", [])
+    )
     stages = tuple(str(s["stage"]) for s in d.get("stages", []))
-    return Plan(scenario=str(d.get("scenario", "")), status=str(d.get("status", "optimal")),
-                objective=str(d.get("objective", "max_kpi")), kpi=str(d.get("kpi_name", "kpi")),
-                horizon_weeks=int(d.get("horizon_weeks") or 13),
-                budget=None if d.get("budget") is None else float(d["budget"]),
-                line_items=items, constraints=cons,
-                objective_value=None if d.get("objective_value") is None else float(d["objective_value"]),
-                bound=None if d.get("bound") is None else float(d["bound"]),
-                gap=None if d.get("gap") is None else float(d["gap"]), solver=str(d.get("solver", "")),
-                conflicts=tuple(d.get("conflicts") or ()), message=str(d.get("message", "")),
-                stages=stages)
+    return Plan(
+        scenario=str(d.get("scenario", "")),
+        status=str(d.get("status", "optimal")),
+        objective=str(d.get("objective", "max_kpi")),
+        kpi=str(d.get("kpi_name", "kpi")),
+        horizon_weeks=int(d.get("horizon_weeks") or 13),
+        budget=None if d.get("budget") is None else float(d["budget"]),
+        line_items=items,
+        constraints=cons,
+        objective_value=None if d.get("objective_value") is None else float(d["objective_value"]),
+        bound=None if d.get("bound") is None else float(d["bound"]),
+        gap=None if d.get("gap") is None else float(d["gap"]),
+        solver=str(d.get("solver", "")),
+        conflicts=tuple(d.get("conflicts") or ()),
+        message=str(d.get("message", "")),
+        stages=stages,
+    )
 
 
 def canonical(plan: Mapping[str, Any]) -> str:
@@ -444,8 +518,12 @@ def canonical(plan: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------
 # executing a run (the command line and rerun share this)
 # ------------------------------------------------------------------------------------------------
-def execute(command: str, options: Mapping[str, Any],
-            progress: Callable[[int, int, str], None] | None = None, executor: Any = None) -> Any:
+def execute(
+    command: str,
+    options: Mapping[str, Any],
+    progress: Callable[[int, int, str], None] | None = None,
+    executor: Any = None,
+) -> Any:
     """Compute what ``command`` with ``options`` computes: a ``Plan`` (optimize), a
     ``Comparison`` (compare), a ``Frontier`` (sweep) or a ``Replan`` (replan).
 
@@ -460,9 +538,11 @@ def execute(command: str, options: Mapping[str, Any],
     from optimizer.scenario import load_scenario
 
     paths = [Path(p) for p in options["scenarios"]]
-    solve_kw = {"solver": options.get("solver", "highs"),
-                "tolerance": float(options.get("tolerance", 1e-4)),
-                "time_limit": options.get("time_limit")}
+    solve_kw = {
+        "solver": options.get("solver", "highs"),
+        "tolerance": float(options.get("tolerance", 1e-4)),
+        "time_limit": options.get("time_limit"),
+    }
     model_path = options.get("model")
     if command == "optimize":
         from optimizer.workflow.robust import optimize_scenario
@@ -474,9 +554,15 @@ def execute(command: str, options: Mapping[str, Any],
         from optimizer.workflow.compare import run_scenarios
 
         override = read_model(model_path) if model_path else None
-        return run_scenarios(paths, model_override=override, reference=options.get("reference"),
-                             expand_variants=bool(options.get("expand_variants", True)),
-                             progress=progress, executor=executor, **solve_kw)
+        return run_scenarios(
+            paths,
+            model_override=override,
+            reference=options.get("reference"),
+            expand_variants=bool(options.get("expand_variants", True)),
+            progress=progress,
+            executor=executor,
+            **solve_kw,
+        )
     if command == "sweep":
         from optimizer.workflow.sweep import sweep
 
@@ -485,16 +571,27 @@ def execute(command: str, options: Mapping[str, Any],
         budgets = options.get("budgets")
         if budgets is None:
             if sc.sweep is None:
-                raise ScenarioError("give --budgets START:STOP:N, or declare "
-                                    "'sweep: {budgets: START:STOP:N}' in the scenario",
-                                    path=paths[0], field="sweep")
+                raise ScenarioError(
+                    "give --budgets START:STOP:N, or declare "
+                    "'sweep: {budgets: START:STOP:N}' in the scenario",
+                    path=paths[0],
+                    field="sweep",
+                )
             budgets = sc.sweep.amounts
         from optimizer.workflow.compare import extra_models_for
 
         prog = None if progress is None else (lambda k, n: progress(k, n, sc.name))
-        return sweep(sc, model, [float(b) for b in budgets], warm=bool(options.get("warm", True)),
-                     progress=prog, extra_models=extra_models_for(sc),
-                     jobs=int(options.get("jobs") or 1), executor=executor, **solve_kw)
+        return sweep(
+            sc,
+            model,
+            [float(b) for b in budgets],
+            warm=bool(options.get("warm", True)),
+            progress=prog,
+            extra_models=extra_models_for(sc),
+            jobs=int(options.get("jobs") or 1),
+            executor=executor,
+            **solve_kw,
+        )
     if command == "replan":
         from optimizer.workflow.control import read_actuals, replan
 
@@ -502,7 +599,9 @@ def execute(command: str, options: Mapping[str, Any],
         model = read_model(model_path or sc.model)
         actuals = read_actuals(options["actuals"], ids=list(model.touchpoints))
         return replan(sc, model, actuals, options.get("weeks_elapsed"), **solve_kw)
-    raise LedgerError(f"cannot run a {command!r} run (runs of {', '.join(RERUNNABLE)} can be re-run)")
+    raise LedgerError(
+        f"cannot run a {command!r} run (runs of {', '.join(RERUNNABLE)} can be re-run)"
+    )
 
 
 def plans_of(result: Any) -> list[Plan]:
@@ -524,8 +623,7 @@ def models_of(command: str, options: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     paths = options.get("scenarios", [])
     try:
-        scs = (load_scenarios(paths) if command == "compare"
-               else [load_scenario(p) for p in paths])
+        scs = load_scenarios(paths) if command == "compare" else [load_scenario(p) for p in paths]
     except BudgetOptError:
         return out
     for sc in scs:
@@ -536,9 +634,15 @@ def models_of(command: str, options: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def record_result(ledger: Ledger, command: str, options: Mapping[str, Any], result: Any, *,
-                  extra: Mapping[str, Any] | None = None,
-                  recorded: Sequence[InputFile] | None = None) -> Run:
+def record_result(
+    ledger: Ledger,
+    command: str,
+    options: Mapping[str, Any],
+    result: Any,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    recorded: Sequence[InputFile] | None = None,
+) -> Run:
     """Record what ``execute(command, options)`` returned; its input files are hashed now, or,
     with ``recorded``, are those (already in the ledger)."""
     from optimizer.render.machine import plan_to_dict
@@ -550,10 +654,17 @@ def record_result(ledger: Ledger, command: str, options: Mapping[str, Any], resu
     else:
         inputs = []
     kpi = next((p.kpi for p in plans if p.kpi), None)
-    return ledger.record(command=command, scenarios=[p.scenario for p in plans],
-                         plans=[plan_to_dict(p) for p in plans], inputs=inputs, kpi=kpi,
-                         solver=options.get("solver"), options=options, extra=extra,
-                         recorded=recorded or ())
+    return ledger.record(
+        command=command,
+        scenarios=[p.scenario for p in plans],
+        plans=[plan_to_dict(p) for p in plans],
+        inputs=inputs,
+        kpi=kpi,
+        solver=options.get("solver"),
+        options=options,
+        extra=extra,
+        recorded=recorded or (),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -580,8 +691,10 @@ def changed_inputs(run: Run) -> list[str]:
         if not p.exists():
             out.append(f"{f.path} ({f.role}) no longer exists")
         elif sha256_file(p) != f.sha256:
-            out.append(f"{f.path} ({f.role}) has changed since the run (sha256 "
-                       f"{f.sha256[:12]}… then, {sha256_file(p)[:12]}… now)")
+            out.append(
+                f"{f.path} ({f.role}) has changed since the run (sha256 "
+                f"{f.sha256[:12]}… then, {sha256_file(p)[:12]}… now)"
+            )
     return out
 
 
@@ -601,16 +714,23 @@ def _snapshot(ledger: Ledger, run: Run, root: Path) -> dict[str, str]:
     return mapping
 
 
-def rerun(ledger: Ledger, run: Run, *, snapshot: bool = False,
-          progress: Callable[[int, int, str], None] | None = None) -> Rerun:
+def rerun(
+    ledger: Ledger,
+    run: Run,
+    *,
+    snapshot: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Rerun:
     """Compute ``run`` again with the same options, from its input files as they are now (or,
     with ``snapshot``, from the copies the ledger holds), and compare the plans with the
     recorded ones, bit for bit."""
     from optimizer.render.machine import plan_to_dict
 
     if run.command not in RERUNNABLE:
-        raise LedgerError(f"run {run.id} is a {run.command!r} run; only {', '.join(RERUNNABLE)} "
-                          "runs can be re-run")
+        raise LedgerError(
+            f"run {run.id} is a {run.command!r} run; only {', '.join(RERUNNABLE)} "
+            "runs can be re-run"
+        )
     changed = [] if snapshot else changed_inputs(run)
     options = dict(run.options)
     with tempfile.TemporaryDirectory(prefix="budgetopt-rerun-") as tmp:
@@ -641,8 +761,10 @@ def rerun(ledger: Ledger, run: Run, *, snapshot: bool = False,
 def _plan_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     name = new.get("scenario", old.get("scenario"))
     spend_old = {li["id"]: li["spend"] for li in old.get("line_items", [])}
-    moves = [(abs(li["spend"] - spend_old.get(li["id"], 0.0)), li["id"])
-             for li in new.get("line_items", [])]
+    moves = [
+        (abs(li["spend"] - spend_old.get(li["id"], 0.0)), li["id"])
+        for li in new.get("line_items", [])
+    ]
     worst = max(moves, default=(0.0, ""))
     kpi_then, kpi_now = old.get("total_kpi"), new.get("total_kpi")
     parts = [f"'{name}' differs"]
@@ -652,5 +774,6 @@ def _plan_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         parts.append(f"total KPI {kpi_then:,.2f} then, {kpi_now:,.2f} now")
     if worst[0] > 0:
         parts.append(f"largest spend move {worst[0]:,.2f} ({worst[1]})")
-    return ": ".join(parts[:1]) + (": " + "; ".join(parts[1:]) if len(parts) > 1 else
-                                   ": same numbers, different details")
+    return ": ".join(parts[:1]) + (
+        ": " + "; ".join(parts[1:]) if len(parts) > 1 else ": same numbers, different details"
+    )

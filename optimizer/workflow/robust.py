@@ -67,8 +67,10 @@ def require_draws(model: CurveSet) -> int:
         raise ModelError(
             "the model has no bootstrap draws, so its uncertainty is unknown: fit it with "
             "'budgetopt fit … --bootstrap N' (N of 20 or more), or add 'draws' to each touchpoint "
-            "of model.json (docs/file-formats.md)", path=getattr(model, "source", None),
-            field="touchpoints.*.draws")
+            "of model.json (docs/file-formats.md)",
+            path=getattr(model, "source", None),
+            field="touchpoints.*.draws",
+        )
     return d
 
 
@@ -81,9 +83,16 @@ def draw_models(model: ResponseModel) -> list[ResponseModel]:
     """One ``ResponseModel`` per joint draw (touchpoints without draws keep their point curve)."""
     d = require_draws(model)
     per_tp: dict[str, list[TouchpointResponse]] = {
-        tid: (tp.draw_responses() or [tp] * d) for tid, tp in model.touchpoints.items()}
-    return [ResponseModel(kpi=model.kpi, touchpoints={tid: rs[k] for tid, rs in per_tp.items()},
-                          source=model.source) for k in range(d)]
+        tid: (tp.draw_responses() or [tp] * d) for tid, tp in model.touchpoints.items()
+    }
+    return [
+        ResponseModel(
+            kpi=model.kpi,
+            touchpoints={tid: rs[k] for tid, rs in per_tp.items()},
+            source=model.source,
+        )
+        for k in range(d)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -100,15 +109,26 @@ def _mean_curve(curve: HorizonCurve, d: int) -> HorizonCurve:
 
 def mean_problem(problem: AllocationProblem, d: int) -> AllocationProblem:
     """The same problem with every line item's curves averaged over the model's draws."""
-    items = tuple(dataclasses.replace(
-        it, curve=_mean_curve(it.curve, d),
-        kpis={k: _mean_curve(c, d) for k, c in it.kpis.items()}) for it in problem.items)
+    items = tuple(
+        dataclasses.replace(
+            it,
+            curve=_mean_curve(it.curve, d),
+            kpis={k: _mean_curve(c, d) for k, c in it.kpis.items()},
+        )
+        for it in problem.items
+    )
     return dataclasses.replace(problem, items=items)
 
 
-def robust_plan(scenario: Scenario, model: ResponseModel, *, solver: str = "highs",
-                tolerance: float = 1e-4, time_limit: float | None = None,
-                extra_models: Mapping[str, CurveSet] | None = None) -> Plan:
+def robust_plan(
+    scenario: Scenario,
+    model: ResponseModel,
+    *,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> Plan:
     """The plan that maximises the expected KPI over the model's bootstrap draws.
 
     Line items' ``kpi`` and ``marginal_roi`` are expectations over the draws; the certificate
@@ -117,14 +137,27 @@ def robust_plan(scenario: Scenario, model: ResponseModel, *, solver: str = "high
     d = require_draws(model)
     problem = mean_problem(make_problem(scenario, model, extra_models=dict(extra_models or {})), d)
     plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
-    return dataclasses.replace(plan, extras={**dict(plan.extras), "robust": "mean", "draws": d,
-                                             "without_draws": without_draws(model)})
+    return dataclasses.replace(
+        plan,
+        extras={
+            **dict(plan.extras),
+            "robust": "mean",
+            "draws": d,
+            "without_draws": without_draws(model),
+        },
+    )
 
 
-def optimize_scenario(scenario: Scenario, model: ResponseModel, *, robust: str = "none",
-                      solver: str = "highs", tolerance: float = 1e-4,
-                      time_limit: float | None = None,
-                      extra_models: Mapping[str, CurveSet] | None = None) -> Plan:
+def optimize_scenario(
+    scenario: Scenario,
+    model: ResponseModel,
+    *,
+    robust: str = "none",
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> Plan:
     """The plan ``budgetopt optimize`` makes: on the model's curves, or (``robust='mean'``) for the
     expected KPI over its draws."""
     if extra_models is None:
@@ -132,13 +165,27 @@ def optimize_scenario(scenario: Scenario, model: ResponseModel, *, robust: str =
 
         extra_models = extra_models_for(scenario)
     if robust == "mean":
-        return robust_plan(scenario, model, solver=solver, tolerance=tolerance,
-                           time_limit=time_limit, extra_models=extra_models)
+        return robust_plan(
+            scenario,
+            model,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+            extra_models=extra_models,
+        )
     if robust != "none":
-        raise ModelError(f"unknown robust objective {robust!r}; choose one of: "
-                         f"{', '.join(ROBUST_MODES)}", field="--robust")
-    return allocate(scenario, model, solver=solver, tolerance=tolerance, time_limit=time_limit,
-                    extra_models=dict(extra_models))
+        raise ModelError(
+            f"unknown robust objective {robust!r}; choose one of: {', '.join(ROBUST_MODES)}",
+            field="--robust",
+        )
+    return allocate(
+        scenario,
+        model,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        extra_models=dict(extra_models),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -186,8 +233,13 @@ class TouchpointValue:
     solved: int  # draws whose re-optimisation (this touchpoint's curve drawn) gave a plan
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "stage": self.stage, "evppi": self.evppi,
-                "evppi_share_of_kpi": self.evppi_share_of_kpi, "share_of_evpi": self.share_of_evpi}
+        return {
+            "id": self.id,
+            "stage": self.stage,
+            "evppi": self.evppi,
+            "evppi_share_of_kpi": self.evppi_share_of_kpi,
+            "share_of_evpi": self.share_of_evpi,
+        }
 
 
 @dataclass(frozen=True)
@@ -200,8 +252,11 @@ class ValueOfInformation:
     plan_regret: float = float("nan")  # mean over the solved draws of (optimum − this plan)
 
     def to_dict(self) -> dict[str, object]:
-        return {"evpi": self.evpi, "plan_regret": self.plan_regret,
-                "touchpoints": [t.to_dict() for t in self.touchpoints]}
+        return {
+            "evpi": self.evpi,
+            "plan_regret": self.plan_regret,
+            "touchpoints": [t.to_dict() for t in self.touchpoints],
+        }
 
 
 @dataclass(frozen=True)
@@ -220,15 +275,25 @@ class Uncertainty:
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
-            "draws": self.draws, "solved": self.solved,
+            "draws": self.draws,
+            "solved": self.solved,
             "percentiles": list(PERCENTILES),
             "total_kpi": self.optimum_kpi.to_dict(),
             "plan_kpi": self.plan_kpi.to_dict(),
-            "line_items": [{"id": it.id, "stage": it.stage, "spend": it.spend,
-                            "spend_p10": it.spend_spread.p10, "spend_p50": it.spend_spread.p50,
-                            "spend_p90": it.spend_spread.p90, "kpi_p10": it.kpi_spread.p10,
-                            "kpi_p50": it.kpi_spread.p50, "kpi_p90": it.kpi_spread.p90}
-                           for it in self.items],
+            "line_items": [
+                {
+                    "id": it.id,
+                    "stage": it.stage,
+                    "spend": it.spend,
+                    "spend_p10": it.spend_spread.p10,
+                    "spend_p50": it.spend_spread.p50,
+                    "spend_p90": it.spend_spread.p90,
+                    "kpi_p10": it.kpi_spread.p10,
+                    "kpi_p50": it.kpi_spread.p50,
+                    "kpi_p90": it.kpi_spread.p90,
+                }
+                for it in self.items
+            ],
             "notes": list(self.notes),
         }
         if self.value_of_information is not None:
@@ -236,20 +301,28 @@ class Uncertainty:
         return d
 
 
-def _draw_plan(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
-               ) -> tuple[list[float], float] | None:
+def _draw_plan(
+    task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]],
+) -> tuple[list[float], float] | None:
     """One draw's optimum (an executor task): spend per line item and total KPI, or None."""
     scenario, m, ids, kw = task
-    p = allocate(scenario, m, tolerance=SPREAD_TOLERANCE, kkt_tolerance=SPREAD_KKT_TOLERANCE,
-                 diagnose=False, **kw)
+    p = allocate(
+        scenario,
+        m,
+        tolerance=SPREAD_TOLERANCE,
+        kkt_tolerance=SPREAD_KKT_TOLERANCE,
+        diagnose=False,
+        **kw,
+    )
     if not p.ok:
         return None
     by_id = {li.id: li.spend for li in p.line_items}
     return [by_id.get(i, 0.0) for i in ids], float(p.total_kpi)
 
 
-def _robust_spends(task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]]
-                   ) -> list[float] | None:
+def _robust_spends(
+    task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]],
+) -> list[float] | None:
     """The plan for the expected KPI over a model's draws (an executor task): spend per line
     item, or None when there is none."""
     scenario, m, ids, kw = task
@@ -264,34 +337,48 @@ def _point_curves(model: CurveSet) -> CurveSet:
     """The model with every touchpoint's draws dropped (its point curves only)."""
     if not isinstance(model, ResponseModel):
         return model
-    return dataclasses.replace(model, touchpoints={
-        k: dataclasses.replace(tp, draws=()) if tp.draws else tp
-        for k, tp in model.touchpoints.items()})
+    return dataclasses.replace(
+        model,
+        touchpoints={
+            k: dataclasses.replace(tp, draws=()) if tp.draws else tp
+            for k, tp in model.touchpoints.items()
+        },
+    )
 
 
 def _with_draws_of(model: ResponseModel, tid: str | None, d: int) -> ResponseModel:
     """The model with only ``tid``'s first ``d`` draws kept (every touchpoint's when ``tid`` is
     None): the belief before the information whose value is measured."""
-    tps = {k: (dataclasses.replace(tp, draws=tp.draws[:d]) if tid in (None, k)
-               else dataclasses.replace(tp, draws=()))
-           for k, tp in model.touchpoints.items()}
+    tps = {
+        k: (
+            dataclasses.replace(tp, draws=tp.draws[:d])
+            if tid in (None, k)
+            else dataclasses.replace(tp, draws=())
+        )
+        for k, tp in model.touchpoints.items()
+    }
     return dataclasses.replace(model, touchpoints=tps)
 
 
 def _kpi_of(m: ResponseModel, ids: Sequence[str], spends: Sequence[float], weeks: float) -> float:
     """Total KPI on model ``m``'s curves of spending ``spends`` on line items ``ids``."""
-    return float(sum(float(m.touchpoints[i].horizon_kpi(x, weeks)) for i, x in zip(ids, spends,
-                                                                                   strict=True)))
+    return float(
+        sum(float(m.touchpoints[i].horizon_kpi(x, weeks)) for i, x in zip(ids, spends, strict=True))
+    )
 
 
-def partial_models(model: ResponseModel, tids: Sequence[str], d: int
-                   ) -> list[tuple[str, int, ResponseModel]]:
+def partial_models(
+    model: ResponseModel, tids: Sequence[str], d: int
+) -> list[tuple[str, int, ResponseModel]]:
     """``(touchpoint, draw, model)`` for each touchpoint of ``tids`` and each of the first ``d``
     draws: the model with only that touchpoint's curve replaced by its draw, every other
     touchpoint at its point curve (the models of the one-at-a-time EVPPI)."""
     point = _point_curves(model)
-    return [(tid, k, dataclasses.replace(point, touchpoints={**point.touchpoints, tid: r}))
-            for tid in tids for k, r in enumerate(model.touchpoints[tid].draw_responses()[:d])]
+    return [
+        (tid, k, dataclasses.replace(point, touchpoints={**point.touchpoints, tid: r}))
+        for tid in tids
+        for k, r in enumerate(model.touchpoints[tid].draw_responses()[:d])
+    ]
 
 
 def _regret(optimum: float, plan_kpi: float) -> float:
@@ -317,11 +404,18 @@ def _share(v: float, of: float) -> float:
     return v / of if math.isfinite(v) and math.isfinite(of) and of > 0 else float("nan")
 
 
-def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
-                     solver: str = "highs", time_limit: float | None = None,
-                     extra_models: Mapping[str, CurveSet] | None = None,
-                     progress: Progress | None = None, executor: Executor | None = None,
-                     value_of_information: bool = True) -> Uncertainty:
+def plan_uncertainty(
+    scenario: Scenario,
+    model: ResponseModel,
+    plan: Plan,
+    *,
+    solver: str = "highs",
+    time_limit: float | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    value_of_information: bool = True,
+) -> Uncertainty:
     """Re-optimise ``scenario`` on each of the model's draws; the spread of the plans, and of
     ``plan``'s own KPI on each draw's curves.
 
@@ -345,24 +439,39 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
     notes = []
     voi = value_of_information and scenario.objective == "max_kpi"
     if value_of_information and not voi:
-        notes.append(f"the value of information is measured in KPI for objective max_kpi; it is "
-                     f"left out for objective {scenario.objective}")
-    tids = [li.id for li in plan.line_items
-            if li.id in model.touchpoints and model.touchpoints[li.id].draws] if voi else []
+        notes.append(
+            f"the value of information is measured in KPI for objective max_kpi; it is "
+            f"left out for objective {scenario.objective}"
+        )
+    tids = (
+        [
+            li.id
+            for li in plan.line_items
+            if li.id in model.touchpoints and model.touchpoints[li.id].draws
+        ]
+        if voi
+        else []
+    )
     partial = partial_models(model, tids, n)
-    tasks = [(scenario, m, ids, kw) for m in models] + [(scenario, m, ids, kw)
-                                                       for _, _, m in partial]
+    tasks = [(scenario, m, ids, kw) for m in models] + [
+        (scenario, m, ids, kw) for _, _, m in partial
+    ]
     # the decisions made before the information: the plans for the expected KPI over all draws
     # (for the EVPI) and over each touchpoint's draws alone (for its EVPPI)
     # other KPIs' models (floors, values) at their point curves, as every re-optimisation sees them
-    rkw = {"solver": solver, "time_limit": time_limit,
-           "extra_models": {k: _point_curves(em) for k, em in (extra_models or {}).items()}}
-    before = [(scenario, _with_draws_of(model, t, n), ids, rkw) for t in ([None, *tids] if voi
-                                                                          else [])]
+    rkw = {
+        "solver": solver,
+        "time_limit": time_limit,
+        "extra_models": {k: _point_curves(em) for k, em in (extra_models or {}).items()},
+    }
+    before = [
+        (scenario, _with_draws_of(model, t, n), ids, rkw) for t in ([None, *tids] if voi else [])
+    ]
     n_all = len(tasks) + len(before)
     step = None if progress is None else (lambda done, total, _k: progress(done, n_all))
-    step2 = None if progress is None else (
-        lambda done, total, _k: progress(len(tasks) + done, n_all))
+    step2 = (
+        None if progress is None else (lambda done, total, _k: progress(len(tasks) + done, n_all))
+    )
     with using(executor) as ex:
         results = ex.map(_draw_plan, tasks, progress=step)
         prior_plans = ex.map(_robust_spends, before, progress=step2) if before else []
@@ -373,18 +482,33 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
             spends[k], optimum[k] = res
         for j, li in enumerate(plan.line_items):
             own[k, j] = float(m.touchpoints[li.id].horizon_kpi(li.spend, weeks))
-    items = tuple(ItemSpread(li.id, li.stage, li.spend, Spread.of(spends[:, j]), Spread.of(own[:, j]))
-                  for j, li in enumerate(plan.line_items))
+    items = tuple(
+        ItemSpread(li.id, li.stage, li.spend, Spread.of(spends[:, j]), Spread.of(own[:, j]))
+        for j, li in enumerate(plan.line_items)
+    )
     value = None
     if voi:
         plan_kpis = own.sum(axis=1)
         expected = float(np.mean(plan_kpis))
-        plan_regret = _mean_or_nan([_regret(float(optimum[k]), float(plan_kpis[k]))
-                                    for k in range(n) if results[k] is not None])
+        plan_regret = _mean_or_nan(
+            [
+                _regret(float(optimum[k]), float(plan_kpis[k]))
+                for k in range(n)
+                if results[k] is not None
+            ]
+        )
         ref = prior_plans[0]
-        evpi = float("nan") if ref is None else _mean_or_nan(
-            [_regret(float(optimum[k]), _kpi_of(models[k], ids, ref, weeks)) for k in range(n)
-             if results[k] is not None])
+        evpi = (
+            float("nan")
+            if ref is None
+            else _mean_or_nan(
+                [
+                    _regret(float(optimum[k]), _kpi_of(models[k], ids, ref, weeks))
+                    for k in range(n)
+                    if results[k] is not None
+                ]
+            )
+        )
         ref_of = dict(zip(tids, prior_plans[1:], strict=True))
         per_tp: dict[str, list[float]] = {tid: [] for tid in tids}
         for (tid, _k, m), res in zip(partial, results[n:], strict=True):
@@ -394,33 +518,54 @@ def plan_uncertainty(scenario: Scenario, model: ResponseModel, plan: Plan, *,
         values = []
         for tid, rs in per_tp.items():
             e = float(np.mean(rs)) if rs else float("nan")
-            values.append(TouchpointValue(tid, stage[tid], e, _share(e, expected),
-                                          _share(e, evpi), len(rs)))
-        values.sort(key=lambda t: (not math.isfinite(t.evppi),
-                                   -t.evppi if math.isfinite(t.evppi) else 0.0, t.id))
+            values.append(
+                TouchpointValue(tid, stage[tid], e, _share(e, expected), _share(e, evpi), len(rs))
+            )
+        values.sort(
+            key=lambda t: (
+                not math.isfinite(t.evppi),
+                -t.evppi if math.isfinite(t.evppi) else 0.0,
+                t.id,
+            )
+        )
         value = ValueOfInformation(evpi, expected, tuple(values), plan_regret)
         if ref is None:
-            notes.append("value of information: the plan for the expected KPI over the draws "
-                         "could not be made, so the EVPI is unknown")
+            notes.append(
+                "value of information: the plan for the expected KPI over the draws "
+                "could not be made, so the EVPI is unknown"
+            )
         no_ref = [tid for tid in tids if ref_of[tid] is None]
         if no_ref:
-            notes.append("value of information: the plan for the expected KPI over one "
-                         "touchpoint's draws could not be made for " + ", ".join(no_ref)
-                         + ": their EVPPI is unknown")
-        short = [f"{t.id} ({n - t.solved})" for t in values
-                 if t.solved < n and ref_of[t.id] is not None]
+            notes.append(
+                "value of information: the plan for the expected KPI over one "
+                "touchpoint's draws could not be made for "
+                + ", ".join(no_ref)
+                + ": their EVPPI is unknown"
+            )
+        short = [
+            f"{t.id} ({n - t.solved})" for t in values if t.solved < n and ref_of[t.id] is not None
+        ]
         if short:
-            notes.append("value of information: some re-optimisations with one touchpoint's curve "
-                         "drawn gave no plan and are left out: " + ", ".join(short))
+            notes.append(
+                "value of information: some re-optimisations with one touchpoint's curve "
+                "drawn gave no plan and are left out: " + ", ".join(short)
+            )
     missing = without_draws(model)
     if missing:
-        notes.append(f"no draws for {', '.join(missing)}: their point curve stands in for every draw")
+        notes.append(
+            f"no draws for {', '.join(missing)}: their point curve stands in for every draw"
+        )
     counts = {len(tp.draws) for tp in model.touchpoints.values() if tp.draws}
     if len(counts) > 1:
-        notes.append(f"touchpoints have {min(counts)} to {max(counts)} draws; the first "
-                     f"{min(counts)} of each are used")
+        notes.append(
+            f"touchpoints have {min(counts)} to {max(counts)} draws; the first "
+            f"{min(counts)} of each are used"
+        )
     if solved < n:
-        notes.append(f"{n - solved} of {n} draws gave no plan (infeasible or "
-                     "stopped) and are left out of the spend and KPI spread")
-    return Uncertainty(plan, n, solved, items, Spread.of(optimum),
-                       Spread.of(own.sum(axis=1)), tuple(notes), value)
+        notes.append(
+            f"{n - solved} of {n} draws gave no plan (infeasible or "
+            "stopped) and are left out of the spend and KPI spread"
+        )
+    return Uncertainty(
+        plan, n, solved, items, Spread.of(optimum), Spread.of(own.sum(axis=1)), tuple(notes), value
+    )

@@ -79,11 +79,17 @@ class Frontier:
         return p.budget_shadow_price
 
     def points(self) -> list[dict[str, float | str | None]]:
-        return [{"budget": p.budget, "status": p.status, "total_spend": p.total_spend,
-                 "total_kpi": p.total_kpi if p.ok else None,
-                 "marginal_roi": self.marginal(p),
-                 "roi": p.roi if p.ok else None}
-                for p in self.plans]
+        return [
+            {
+                "budget": p.budget,
+                "status": p.status,
+                "total_spend": p.total_spend,
+                "total_kpi": p.total_kpi if p.ok else None,
+                "marginal_roi": self.marginal(p),
+                "roi": p.roi if p.ok else None,
+            }
+            for p in self.plans
+        ]
 
     def knee(self) -> int | None:
         """Index of the point of diminishing returns: the knee of the frontier, where the KPI
@@ -109,10 +115,18 @@ def parse_budgets(spec: str) -> np.ndarray:
         raise ScenarioError(str(e), field="--budgets") from None
 
 
-def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.ndarray, *,
-          warm: bool = True, progress: Progress | None = None,
-          extra_models: Mapping[str, CurveSet] | None = None, jobs: int = 1,
-          executor: Executor | None = None, **kw) -> Frontier:
+def sweep(
+    scenario: Scenario,
+    model: CurveSet,
+    budgets: Sequence[float] | np.ndarray,
+    *,
+    warm: bool = True,
+    progress: Progress | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    **kw,
+) -> Frontier:
     """Optimise ``scenario`` at each budget; the frontier of total KPI against budget.
 
     Parameters
@@ -128,27 +142,38 @@ def sweep(scenario: Scenario, model: CurveSet, budgets: Sequence[float] | np.nda
     kw : ``allocate``'s options (``solver``, ``tolerance``, ``time_limit``, …).
     """
     if scenario.objective != "max_kpi":
-        raise ScenarioError("a budget sweep needs objective max_kpi", path=scenario.source,
-                            field="objective")
+        raise ScenarioError(
+            "a budget sweep needs objective max_kpi", path=scenario.source, field="objective"
+        )
     grid = [float(b) for b in budgets]
     if executor is None:
-        with (LocalProcesses(jobs) if jobs > 1 else InProcess()) as ex:
-            return sweep(scenario, model, grid, warm=warm, progress=progress,
-                         extra_models=extra_models, executor=ex, **kw)
+        with LocalProcesses(jobs) if jobs > 1 else InProcess() as ex:
+            return sweep(
+                scenario,
+                model,
+                grid,
+                warm=warm,
+                progress=progress,
+                extra_models=extra_models,
+                executor=ex,
+                **kw,
+            )
     extra = dict(extra_models or {})
     if not warm or not grid:
         cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
         step = None if progress is None else (lambda done, n, k: progress(done, n))
         plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
         return Frontier(scenario.name, tuple(plans))
-    chunks = [grid[i:i + CHUNK] for i in range(0, len(grid), CHUNK)]
+    chunks = [grid[i : i + CHUNK] for i in range(0, len(grid), CHUNK)]
     tasks = [(scenario, model, c, {**kw, "extra_models": extra_models}) for c in chunks]
     plans: list[Plan] = []
     if executor.in_process:  # point by point, with progress after each point
         with one_blas_thread():
             for task in tasks:
                 done = len(plans)
-                point = None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
+                point = (
+                    None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
+                )
                 plans.extend(_walk(task, point))
         return Frontier(scenario.name, tuple(plans))
     finished = [0]
@@ -168,8 +193,9 @@ def _cold(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]]) -> list[
     return [allocate(scenario.with_budget(b), model, **kw) for b in budgets]
 
 
-def _walk(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]],
-          progress: Progress | None = None) -> list[Plan]:
+def _walk(
+    task: tuple[Scenario, CurveSet, list[float], dict[str, Any]], progress: Progress | None = None
+) -> list[Plan]:
     scenario, model, budgets, kw = task
     return _WarmWalk(scenario, model, budgets, **kw).run(progress)
 
@@ -179,8 +205,9 @@ def _pad(top: np.ndarray) -> np.ndarray:
     return top * 1.02 + 1e-9 * (1.0 + top)
 
 
-def with_budget(problem: AllocationProblem, amount: float, tops: np.ndarray | None = None
-                ) -> AllocationProblem:
+def with_budget(
+    problem: AllocationProblem, amount: float, tops: np.ndarray | None = None
+) -> AllocationProblem:
     """The same problem with another total budget: the budget row's right-hand side changes.
 
     ``tops`` are the line items' own caps before the budget (``make_problem``'s range without its
@@ -188,14 +215,21 @@ def with_budget(problem: AllocationProblem, amount: float, tops: np.ndarray | No
     that the certificate's boxes stay tight.
     """
     amount = float(amount)
-    cons = tuple(dataclasses.replace(c, rhs=amount, label=f"the budget ({money(amount)})")
-                 if c.name == "budget" else c for c in problem.constraints)
+    cons = tuple(
+        dataclasses.replace(c, rhs=amount, label=f"the budget ({money(amount)})")
+        if c.name == "budget"
+        else c
+        for c in problem.constraints
+    )
     items = problem.items
     if tops is not None:
         his = _pad(np.maximum(np.minimum(tops, amount), [it.lo for it in items]))
-        items = tuple(dataclasses.replace(it, hi=float(h)) for it, h in zip(items, his, strict=True))
-    return dataclasses.replace(problem, scenario=problem.scenario.with_budget(amount),
-                               constraints=cons, items=items)
+        items = tuple(
+            dataclasses.replace(it, hi=float(h)) for it, h in zip(items, his, strict=True)
+        )
+    return dataclasses.replace(
+        problem, scenario=problem.scenario.with_budget(amount), constraints=cons, items=items
+    )
 
 
 @dataclass(frozen=True)
@@ -211,18 +245,34 @@ class _Row:
 class _WarmWalk:
     """One problem, many budgets: breakpoints placed at the prices the previous points predict."""
 
-    def __init__(self, scenario: Scenario, model: CurveSet, budgets: list[float], *,
-                 solver: str = "highs", tolerance: float = DEFAULT_TOLERANCE,
-                 time_limit: float | None = None, max_rounds: int = 6,
-                 kkt_tolerance: float = DEFAULT_KKT_TOLERANCE, n_pieces: int = DEFAULT_PIECES,
-                 diagnose: bool = True, stages: tuple[str, ...] | None = None,
-                 extra_models: Mapping[str, CurveSet] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        model: CurveSet,
+        budgets: list[float],
+        *,
+        solver: str = "highs",
+        tolerance: float = DEFAULT_TOLERANCE,
+        time_limit: float | None = None,
+        max_rounds: int = 6,
+        kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
+        n_pieces: int = DEFAULT_PIECES,
+        diagnose: bool = True,
+        stages: tuple[str, ...] | None = None,
+        extra_models: Mapping[str, CurveSet] | None = None,
+    ) -> None:
         self.budgets = budgets
         # built once, at the largest budget; each point only cuts the ranges at its own budget
-        self.problem = make_problem(scenario.with_budget(max(budgets)), model, stages,
-                                    extra_models=dict(extra_models or {}))
-        self.opts = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit,
-                     "kkt_tolerance": kkt_tolerance, "diagnose": diagnose}
+        self.problem = make_problem(
+            scenario.with_budget(max(budgets)), model, stages, extra_models=dict(extra_models or {})
+        )
+        self.opts = {
+            "solver": solver,
+            "tolerance": tolerance,
+            "time_limit": time_limit,
+            "kkt_tolerance": kkt_tolerance,
+            "diagnose": diagnose,
+        }
         self.tolerance, self.kkt_tolerance, self.max_rounds = tolerance, kkt_tolerance, max_rounds
         self.n_pieces = n_pieces
         items = self.problem.items
@@ -235,16 +285,16 @@ class _WarmWalk:
         # one bank holding every line item once per price level, for one vectorised bisection
         self.tiled = CurveBank.of([it.curve for it in items] * len(self.factors))
         # a concave line item's optimum follows its price: a coarse background will do
-        self.coarse = bank_breakpoints(self.bank, self.lo, np.array([it.hi for it in items]),
-                                       np.full(self.n, COARSE_PIECES))
+        self.coarse = bank_breakpoints(
+            self.bank, self.lo, np.array([it.hi for it in items]), np.full(self.n, COARSE_PIECES)
+        )
 
     # --- best responses ---------------------------------------------------------------------
     def caps(self, budget: float) -> np.ndarray:
         """The most each line item can spend at this budget (its own caps, the budget)."""
         return np.maximum(np.minimum(self.tops, max(budget, 0.0)), self.lo)
 
-    def best_response(self, prices: np.ndarray, cap: np.ndarray, levels: bool = True
-                      ) -> np.ndarray:
+    def best_response(self, prices: np.ndarray, cap: np.ndarray, levels: bool = True) -> np.ndarray:
         """The spend at which each line item's marginal return meets its price (× each price
         level when ``levels``; shape (levels, items), else (items,)).
 
@@ -296,10 +346,12 @@ class _WarmWalk:
             h = np.maximum(1e-6 * x, 1e-3)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 curv = (self.bank.slope(x + h) - self.bank.slope(np.maximum(x - h, 1e-12))) / (
-                    x + h - np.maximum(x - h, 1e-12))
+                    x + h - np.maximum(x - h, 1e-12)
+                )
             inside = (x > np.minimum(self.lo, cap) + 1e-9) & (x < cap - 1e-9)
-            d = np.where(inside & (curv < 0) & np.isfinite(curv),
-                         -1.0 / np.where(curv < 0, curv, -1.0), 0.0)
+            d = np.where(
+                inside & (curv < 0) & np.isfinite(curv), -1.0 / np.where(curv < 0, curv, -1.0), 0.0
+            )
             J = (A * d) @ A.T
             step = np.linalg.lstsq(J, g, rcond=None)[0]
             t = 1.0
@@ -314,8 +366,14 @@ class _WarmWalk:
         return A.T @ y if err < 1e-6 else None
 
     # --- breakpoints ------------------------------------------------------------------------
-    def points(self, problem: AllocationProblem, prices: np.ndarray | None, centre: np.ndarray,
-               rows: list[_Row], previous: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    def points(
+        self,
+        problem: AllocationProblem,
+        prices: np.ndarray | None,
+        centre: np.ndarray,
+        rows: list[_Row],
+        previous: list[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
         """Breakpoints for one solve: a coarse background, plus the spends at the line items'
         prices × (1 ± δ); line items without a usable price are refined around ``centre`` (on top
         of their ``previous`` breakpoints, when given).
@@ -341,23 +399,26 @@ class _WarmWalk:
         held = np.zeros(self.n, bool)
         if xs is not None:
             bottom = np.minimum(self.lo, cap)
-            held = (((np.abs(xs[:, :] - cap) <= 1e-9 * (1 + cap)).any(axis=0))
-                    | ((self.lo > 0) & (np.abs(xs - bottom) <= 1e-9 * (1 + bottom)).any(axis=0)))
+            held = ((np.abs(xs[:, :] - cap) <= 1e-9 * (1 + cap)).any(axis=0)) | (
+                (self.lo > 0) & (np.abs(xs - bottom) <= 1e-9 * (1 + bottom)).any(axis=0)
+            )
         out = []
         for i in range(self.n):
             if xs is not None and ok[i]:
                 pts = np.concatenate([self.coarse[i], xs[:, i]])
                 if held[i]:
-                    pts = refine_around(pts, float(np.clip(centre[i], self.lo[i], cap[i])), 0.0,
-                                        hi[i])
+                    pts = refine_around(
+                        pts, float(np.clip(centre[i], self.lo[i], cap[i])), 0.0, hi[i]
+                    )
             else:
                 pts = previous[i] if previous is not None else self.coarse[i]
                 pts = refine_around(pts, float(centre[i]), 0.0, hi[i])
             out.append(_clean(np.asarray(pts, float), hi[i]))
         return out
 
-    def rows(self, problem: AllocationProblem, plan: Plan, duals: dict[str, float] | None = None
-             ) -> list[_Row]:
+    def rows(
+        self, problem: AllocationProblem, plan: Plan, duals: dict[str, float] | None = None
+    ) -> list[_Row]:
         """The rules binding in ``plan`` over several line items, at ``problem``'s budget,
         with ``duals`` (default: the plan's shadow prices) as the starting point."""
         by_name = {c.name: c for c in plan.constraints}
@@ -433,12 +494,17 @@ class _WarmWalk:
             best = dataclasses.replace(best, bound=bound, gap=gap)
             x = np.array([li.spend for li in plan.line_items])
             duals = {c.name: c.shadow_price or 0.0 for c in plan.constraints}
-            if (gap <= self.tolerance and self.residual(problem, duals, x) <= self.kkt_tolerance
-                    or plan.status == "time_limit"):
+            if (
+                gap <= self.tolerance
+                and self.residual(problem, duals, x) <= self.kkt_tolerance
+                or plan.status == "time_limit"
+            ):
                 break
             pts = self.points(problem, self.prices(plan), x, self.rows(problem, plan), pts)
         assert best is not None
-        return dataclasses.replace(best, rounds=rounds, build_seconds=build_s, solve_seconds=solve_s)
+        return dataclasses.replace(
+            best, rounds=rounds, build_seconds=build_s, solve_seconds=solve_s
+        )
 
     def run(self, progress: Progress | None = None) -> list[Plan]:
         plans: list[Plan] = []
@@ -449,8 +515,11 @@ class _WarmWalk:
                 # a MILP: breakpoints placed at predicted prices can leave it a rough picture of an
                 # S-curve away from them, and the bound need not close to flag it; so each point
                 # gets the allocator's own refinement (the problem is still built once)
-                plans.append(solve_problem(problem, max_rounds=self.max_rounds,
-                                           n_pieces=self.n_pieces, **self.opts))
+                plans.append(
+                    solve_problem(
+                        problem, max_rounds=self.max_rounds, n_pieces=self.n_pieces, **self.opts
+                    )
+                )
                 if progress is not None:
                     progress(k + 1, len(self.budgets))
                 continue
@@ -461,10 +530,19 @@ class _WarmWalk:
                 prices, centre, duals = self.predict(b, seen)
                 # the predicted plan and shadow prices, polished to this budget's exact optimum
                 # and certified: no LP at all when the active set carries over
-                plan = plan_without_lp(problem, self.bank, centre, duals, solver=self.opts["solver"],
-                                       tolerance=self.tolerance, kkt_tolerance=self.kkt_tolerance)
+                plan = plan_without_lp(
+                    problem,
+                    self.bank,
+                    centre,
+                    duals,
+                    solver=self.opts["solver"],
+                    tolerance=self.tolerance,
+                    kkt_tolerance=self.kkt_tolerance,
+                )
                 if plan is None:
-                    pts = self.points(problem, prices, centre, self.rows(problem, seen[-1][1], duals))
+                    pts = self.points(
+                        problem, prices, centre, self.rows(problem, seen[-1][1], duals)
+                    )
             if plan is None:
                 plan = self.solve_point(problem, pts)
             plans.append(plan)
@@ -474,8 +552,9 @@ class _WarmWalk:
                 progress(k + 1, len(self.budgets))
         return plans
 
-    def predict(self, b: float, seen: list[tuple[float, Plan]]
-                ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    def predict(
+        self, b: float, seen: list[tuple[float, Plan]]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Prices, spend and shadow prices at budget ``b``, extrapolated from the last one or
         two points (prices in logs, spend and shadow prices linearly)."""
         b1, plan1 = seen[-1]
@@ -492,7 +571,7 @@ class _WarmWalk:
         x = np.clip(x1 + t * (x1 - x0), self.lo, self.caps(b))
         good = (p0 > 0) & (p1 > 0)
         ratio = np.where(good, p1, 1.0) / np.where(good, p0, 1.0)
-        p = np.where(good, p1 * ratio ** t, p1)
+        p = np.where(good, p1 * ratio**t, p1)
         y = {k: v + t * (v - y0[k]) if k in y0 and y0[k] * v > 0 else v for k, v in y1.items()}
         return p, x, y
 

@@ -57,8 +57,11 @@ def expand(scenario: Scenario, *, include_self: bool = True, sweep: bool = True)
     if sweep and scenario.sweep is not None and scenario.objective == "max_kpi":
         base = scenario.model_copy(update={"variants": {}, "grid": {}, "sweep": None})
         for b in scenario.sweep.amounts:
-            out.append(base.with_budget(b).model_copy(
-                update={"name": f"{scenario.name} [budget={money(b)}]"}))
+            out.append(
+                base.with_budget(b).model_copy(
+                    update={"name": f"{scenario.name} [budget={money(b)}]"}
+                )
+            )
     return unique_names(out)
 
 
