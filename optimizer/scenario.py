@@ -140,6 +140,38 @@ class GroupRule(ShareRule):
     members: tuple[str, ...] = Field(min_length=1)
 
 
+class MarketRule(ShareRule):
+    """A market's own rules: its total spend (money, and shares of the national total), and rules
+    scoped to it: its touchpoints, stages and groups (stage and group shares are of the market's
+    total)."""
+
+    touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
+    stages: dict[str, ShareRule] = Field(default_factory=dict)
+    groups: dict[str, GroupRule] = Field(default_factory=dict)
+
+
+def _check_split(v: Any) -> Any:
+    """A national buy's split: the name of a key of the markets index (e.g. population), or a
+    mapping market → weight (normalised to sum to 1)."""
+    if isinstance(v, str):
+        if not v.strip():
+            raise ValueError("expected a key of the markets index (e.g. population) or weights")
+        return v
+    if not isinstance(v, Mapping) or not v:
+        raise ValueError(
+            f"expected a key of the markets index (e.g. population) or a mapping market → weight, "
+            f"got {v!r}"
+        )
+    out = {}
+    for m, w in v.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"the weight of market '{m}' must be a number >= 0, got {w!r}")
+        out[str(m)] = float(w)
+    if sum(out.values()) <= 0:
+        raise ValueError("the weights must not all be zero")
+    return out
+
+
 class RatioRule(_Strict):
     """``numerator`` spend between ``min`` and ``max`` times ``denominator`` spend; each side names a
     touchpoint, a stage or a group."""
@@ -232,6 +264,12 @@ class Scenario(_Strict):
     stages: dict[str, ShareRule] = Field(default_factory=dict)
     groups: dict[str, GroupRule] = Field(default_factory=dict)
     ratios: dict[str, RatioRule] = Field(default_factory=dict)
+    markets: dict[str, MarketRule] = Field(
+        default_factory=dict
+    )  # with a markets index (contract 8)
+    #: touchpoints bought once nationally, delivered in every market by a fixed split
+    national: dict[str, str | dict[str, float]] = Field(default_factory=dict)
+    owners: dict[str, ShareRule] = Field(default_factory=dict)  # the journey's budget owners
     models: dict[str, str] = Field(default_factory=dict)  # other KPIs' model files, by KPI id
     kpi_floors: dict[str, float] = Field(
         default_factory=dict
@@ -253,6 +291,13 @@ class Scenario(_Strict):
         if v is None or isinstance(v, Mapping) or isinstance(v, Budget):
             return v
         return {"max": v}
+
+    @field_validator("national", mode="before")
+    @classmethod
+    def _national(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise ValueError(f"expected a mapping of touchpoints to splits, got {v!r}")
+        return {k: _check_split(x) for k, x in v.items()}
 
     @field_validator("objective", mode="before")
     @classmethod
@@ -386,6 +431,8 @@ _FIELDS = {
     "groups": set(GroupRule.model_fields),
     "budget": set(Budget.model_fields),
     "ratios": set(RatioRule.model_fields),
+    "markets": set(MarketRule.model_fields),
+    "owners": set(ShareRule.model_fields),
     "change_limit": set(ChangeLimit.model_fields),
     "sweep": set(SweepSpec.model_fields),
 }
@@ -408,6 +455,8 @@ def _format_errors(err: ValidationError) -> list[str]:
             section = loc[0] if len(loc) > 1 else ""
             if section in ("budget", "change_limit", "sweep"):
                 choices = _FIELDS[section]
+            elif section == "markets" and len(loc) >= 5:  # markets.M.touchpoints.T.key
+                choices = _FIELDS.get(loc[2], set())
             elif len(loc) >= 3:
                 choices = _FIELDS.get(section, set())
             else:
@@ -562,10 +611,93 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(raw, source=str(path))
 
 
-def check_against_model(
-    scenario: Scenario, touchpoint_stages: Mapping[str, str], stages: Any = None
+def _owner_problems(scenario: Scenario, owners_of: Mapping[str, str | None]) -> list[str]:
+    known = sorted({o for o in owners_of.values() if o})
+    out = []
+    for o in scenario.owners:
+        if o not in known:
+            have = (
+                f"; the model's owners are {', '.join(repr(k) for k in known)}"
+                if known
+                else "; the model names no owners (give touchpoints an 'owner' in the journey "
+                "and fit again, or add 'owner' to the model file)"
+            )
+            out.append(f"field 'owners.{o}': unknown owner '{o}'{_suggest(o, known)}{have}")
+    return out
+
+
+def check_against_markets(
+    scenario: Scenario,
+    markets: Any,
+    touchpoint_stages: Mapping[str, str],
+    stages: Any = None,
+    keys: Mapping[str, Mapping[str, float]] | None = None,
 ) -> None:
-    """Every touchpoint, stage and group member the scenario names must exist in the model."""
+    """Every market a rule names must be in the index; rules scoped to a market name touchpoints,
+    stages and group members of the model; a national buy's split names known markets or a key
+    every market has."""
+    names = list(markets)
+    ids = list(touchpoint_stages)
+    known_stages = list(stages) if stages is not None else sorted(set(touchpoint_stages.values()))
+    problems = []
+    for m, rule in scenario.markets.items():
+        if m not in names:
+            problems.append(f"field 'markets.{m}': unknown market '{m}'{_suggest(m, names)}")
+            continue
+        for tid in rule.touchpoints:
+            if tid not in touchpoint_stages:
+                problems.append(
+                    f"field 'markets.{m}.touchpoints.{tid}': unknown touchpoint '{tid}'"
+                    f"{_suggest(tid, ids)}"
+                )
+        for st in rule.stages:
+            if st not in known_stages:
+                problems.append(
+                    f"field 'markets.{m}.stages.{st}': unknown stage '{st}'"
+                    f"{_suggest(st, known_stages)}"
+                )
+        for g, gr in rule.groups.items():
+            for t in gr.members:
+                if t not in touchpoint_stages:
+                    problems.append(
+                        f"field 'markets.{m}.groups.{g}.members': unknown touchpoint '{t}'"
+                        f"{_suggest(t, ids)}"
+                    )
+    for tid, split in scenario.national.items():
+        if tid not in touchpoint_stages:
+            problems.append(
+                f"field 'national.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
+            )
+            continue
+        if isinstance(split, str):
+            lacking = [m for m in names if split not in (keys or {}).get(m, {})]
+            if lacking:
+                have = sorted({k for m in names for k in (keys or {}).get(m, {})})
+                problems.append(
+                    f"field 'national.{tid}': the markets index gives no '{split}' for market(s) "
+                    f"{', '.join(repr(m) for m in lacking[:5])}{_suggest(split, have)}"
+                )
+        else:
+            for m in split:
+                if m not in names:
+                    problems.append(
+                        f"field 'national.{tid}.{m}': unknown market '{m}'{_suggest(m, names)}"
+                    )
+            if not any(split.get(m, 0.0) > 0 for m in names):
+                problems.append(f"field 'national.{tid}': no market gets any of it")
+    if problems:
+        n = len(problems)
+        head = "1 problem" if n == 1 else f"{n} problems"
+        raise ScenarioError(f"{head}: " + "; ".join(problems), path=scenario.source)
+
+
+def check_against_model(
+    scenario: Scenario,
+    touchpoint_stages: Mapping[str, str],
+    stages: Any = None,
+    owners_of: Mapping[str, str | None] | None = None,
+) -> None:
+    """Every touchpoint, stage, group member and owner the scenario names must exist in the model."""
     ids = list(touchpoint_stages)
     known_stages = list(stages) if stages is not None else sorted(set(touchpoint_stages.values()))
     problems = []
@@ -595,6 +727,7 @@ def check_against_model(
                     f"field 'ratios.{r}.{side}': '{v}' is not a touchpoint, stage or "
                     f"group{_suggest(v, names)}"
                 )
+    problems.extend(_owner_problems(scenario, owners_of or {}))
     for tid in scenario.previous or {}:
         if tid not in touchpoint_stages:
             problems.append(

@@ -196,6 +196,7 @@ class TouchpointTruth:
             adstock=self.adstock,
             spend_range=spend_range,
             diagnostics=dict(diagnostics or {}),
+            owner=self.owner,
         )
 
 

@@ -24,7 +24,7 @@ pytest.importorskip("pyarrow")
 from optimizer.cli import cli  # noqa: E402
 from optimizer.data import read_history, read_journey, read_market_histories  # noqa: E402
 from optimizer.response.fit import fit_model  # noqa: E402
-from optimizer.response.model import model_to_json, read_model  # noqa: E402
+from optimizer.response.model import model_to_json, read_model, with_owners  # noqa: E402
 from optimizer.scenario import load_scenario  # noqa: E402
 from optimizer.workflow.compare import compare_scenarios, load_scenarios  # noqa: E402
 from optimizer.workflow.daily import aggregate_daily  # noqa: E402
@@ -254,7 +254,9 @@ def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market
     histories = read_market_histories(hist, read_journey(journey))
     for market, h in histories.items():
         alone = fit_model(h, seed=0, n_bootstrap=4, holdout_weeks=13)
-        assert (out / f"{market}.json").read_text() == model_to_json(alone)
+        # the same model, with each touchpoint's owner carried over from the journey
+        owners = {t.id: t.owner for t in read_journey(journey).touchpoints}
+        assert (out / f"{market}.json").read_text() == model_to_json(with_owners(alone, owners))
     # the markets differ, so the models do
     assert (out / "north.json").read_text() != (out / "south.json").read_text()
     # a plain fit of a file with several markets says to use --by-market

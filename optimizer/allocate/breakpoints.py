@@ -28,34 +28,47 @@ class HorizonCurve:
     #: a weighted sum of several KPIs' curves (value per unit, curve); when given, it replaces
     #: ``scale × response`` (``response`` stays the main KPI's, for spend ranges and labels)
     parts: tuple[tuple[float, TouchpointResponse], ...] = ()
+    #: with ``parts``: the share of the line item's spend each part receives (default all of it);
+    #: a national buy delivered in every market is ``Σ_m F_m(share_m × S)``
+    spend_shares: tuple[float, ...] = ()
 
-    def _terms(self) -> tuple[tuple[float, TouchpointResponse], ...]:
-        return self.parts or ((self.scale, self.response),)
+    def _terms(self) -> tuple[tuple[float, TouchpointResponse, float], ...]:
+        if not self.parts:
+            return ((self.scale, self.response, 1.0),)
+        shares = self.spend_shares or (1.0,) * len(self.parts)
+        return tuple((w, r, k) for (w, r), k in zip(self.parts, shares, strict=True))
 
     def value(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum(w * self.weeks * r.weekly_kpi(x) for w, r in self._terms())
+        return sum(w * self.weeks * r.weekly_kpi(k * x) for w, r, k in self._terms())
 
     def slope(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum(w * r.weekly_marginal(x) for w, r in self._terms())
+        return sum(w * k * r.weekly_marginal(k * x) for w, r, k in self._terms())
 
     def curvature(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum((w / self.weeks) * r.weekly_second_derivative(x) for w, r in self._terms())
+        return sum(
+            (w * k * k / self.weeks) * r.weekly_second_derivative(k * x)
+            for w, r, k in self._terms()
+        )
 
     @cached_property
     def concave(self) -> bool:
-        return all(r.concave for w, r in self._terms() if w != 0)
+        return all(r.concave for w, r, k in self._terms() if w != 0 and k != 0)
 
     @cached_property
     def inflection(self) -> float:
-        return max(r.inflection_spend for _, r in self._terms()) * self.weeks
+        return (
+            max(r.inflection_spend / k for _, r, k in self._terms() if k > 0) * self.weeks
+            if any(k > 0 for _, _, k in self._terms())
+            else 0.0
+        )
 
     @property
     def saturation_value(self) -> float:
         """The KPI (objective units) this line item approaches as spend grows without bound."""
-        return sum(w * self.weeks * r.saturation_level for w, r in self._terms())
+        return sum(w * self.weeks * r.saturation_level for w, r, k in self._terms() if k > 0)
 
 
 def bank_breakpoints(

@@ -698,6 +698,10 @@ def _make_plan(
                 upper=it.hi / 1.02,
                 reduced_cost=float(reduced[i]),
                 other_kpis=other_kpis[i],
+                market=it.market,
+                owner=it.owner,
+                shares=it.market_shares(),
+                market_kpi=_market_kpi(it, s, problem.kpi),
             )
         )
     sc = problem.scenario
@@ -720,7 +724,24 @@ def _make_plan(
         pieces=int(sum(len(p.widths) for p in built.pieces)) if built else 0,
         source=sc.source,
         stages=problem.stages,
+        markets=problem.markets,
     )
+
+
+def _market_kpi(it, spend: float, kpi: str) -> dict[str, float]:
+    """A line item's KPI in each market it reaches (a national buy's per-market responses)."""
+    shares = it.market_shares()
+    if not shares:
+        return {}
+    c = it.kpis.get(kpi)
+    if c is None:
+        return {m: 0.0 for m in shares}
+    if not c.parts:
+        return {next(iter(shares)): float(c.value(spend))}
+    out = {}
+    for (w, r, k), m in zip(c._terms(), shares, strict=True):  # noqa: SLF001
+        out[m] = float(w * c.weeks * r.weekly_kpi(k * spend / c.weeks))
+    return out
 
 
 def _empty_plan(
@@ -747,6 +768,7 @@ def _empty_plan(
         solve_seconds=solve_s,
         source=sc.source,
         stages=problem.stages,
+        markets=problem.markets,
     )
 
 

@@ -22,6 +22,20 @@ class LineItem:
     upper: float = float("inf")  # the most it could be given caps and the budget
     reduced_cost: float = 0.0  # its marginal return less the price the duals put on its dollars
     other_kpis: Mapping[str, float] = field(default_factory=dict)  # other KPIs it buys (horizon)
+    market: str | None = None  # with a markets index: the market it is bought in (None: national)
+    owner: str | None = None  # who holds its budget (the journey's owner)
+    #: with markets: each market's share of its spend (one market at 1.0; a national buy's split)
+    shares: Mapping[str, float] = field(default_factory=dict)
+    #: with markets: its KPI in each market (a national buy's response in each market)
+    market_kpi: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Its name in a plan: the touchpoint, ``touchpoint@market`` with markets, and
+        ``touchpoint@national`` for a national buy."""
+        if self.market is not None:
+            return f"{self.id}@{self.market}"
+        return f"{self.id}@national" if self.shares else self.id
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class Plan:
     source: str | None = None
     stages: tuple[str, ...] = ()
     extras: Mapping[str, object] = field(default_factory=dict)
+    markets: tuple[str, ...] = ()  # with a markets index: its markets, in order
 
     @property
     def ok(self) -> bool:
@@ -95,11 +110,55 @@ class Plan:
             }
         return out
 
-    def item(self, tid: str) -> LineItem:
+    def owner_totals(self) -> dict[str, dict[str, float]]:
+        """Spend and KPI per budget owner (the journey's ``owner``), in order of first line item;
+        line items without an owner are left out."""
+        out: dict[str, dict[str, float]] = {}
+        for o in dict.fromkeys(li.owner for li in self.line_items if li.owner):
+            items = [li for li in self.line_items if li.owner == o]
+            out[o] = {
+                "spend": float(round(sum(li.spend for li in items), 2)),
+                "kpi": float(sum(li.kpi for li in items)),
+            }
+        return out
+
+    @property
+    def has_markets(self) -> bool:
+        return any(li.shares for li in self.line_items)
+
+    def market_totals(self) -> dict[str, dict[str, float]]:
+        """Spend and KPI per market (a national buy counted in each market by its split), in the
+        index's order; empty without markets."""
+        out: dict[str, dict[str, float]] = {}
         for li in self.line_items:
-            if li.id == tid:
+            for m, w in li.shares.items():
+                t = out.setdefault(m, {"spend": 0.0, "kpi": 0.0})
+                t["spend"] += w * li.spend
+                t["kpi"] += li.market_kpi.get(m, 0.0)
+        for t in out.values():
+            t["spend"] = float(round(t["spend"], 2))
+        return out
+
+    def market_stage_totals(self) -> dict[str, dict[str, float]]:
+        """Spend per market and stage: ``{market: {stage: spend}}`` (journey order)."""
+        out: dict[str, dict[str, float]] = {}
+        for li in self.line_items:
+            for m, w in li.shares.items():
+                row = out.setdefault(m, {})
+                row[li.stage] = row.get(li.stage, 0.0) + w * li.spend
+        return out
+
+    def item(self, tid: str, market: str | None = None) -> LineItem:
+        """The line item of touchpoint ``tid`` (in ``market``, with markets; ``tid@market`` works
+        too)."""
+        if market is None and "@" in tid and not any(li.id == tid for li in self.line_items):
+            tid, market = tid.split("@", 1)
+        for li in self.line_items:
+            if li.id == tid and (
+                market is None or li.market == market or li.key == f"{tid}@{market}"
+            ):
                 return li
-        raise KeyError(tid)
+        raise KeyError(tid if market is None else f"{tid}@{market}")
 
     def constraint(self, name: str) -> ConstraintResult:
         for c in self.constraints:

@@ -58,6 +58,21 @@ class Item:
     min_if_funded: float | None = None
     block: float | None = None  # spend is a whole number of these
     kpis: Mapping[str, HorizonCurve] = field(default_factory=dict)  # unscaled curve per KPI id
+    market: str | None = None  # with a markets index: the market it is bought in
+    owner: str | None = None  # who holds its budget (the journey's owner)
+    #: a national buy: bought once, delivered in every market by these shares of its spend
+    split: Mapping[str, float] | None = None
+
+    @property
+    def key(self) -> str:
+        """The line item's name: its touchpoint, or ``touchpoint@market`` with markets."""
+        return self.id if self.market is None else f"{self.id}@{self.market}"
+
+    def market_shares(self) -> dict[str, float]:
+        """Which market gets which share of its spend (empty without markets)."""
+        if self.split is not None:
+            return dict(self.split)
+        return {} if self.market is None else {self.market: 1.0}
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class AllocationProblem:
         0.0  # objective cost per unit of spend (1 + hurdle for max_net; 1 for min_spend)
     )
     stages: tuple[str, ...] = field(default_factory=tuple)
+    markets: tuple[str, ...] = field(default_factory=tuple)  # with a markets index, in its order
 
     @property
     def needs_binaries(self) -> bool:
@@ -105,8 +121,15 @@ def make_problem(
     """Turn a validated scenario and a model into an ``AllocationProblem``.
 
     ``extra_models`` are other KPIs' models (KPI id → model), for KPI floors and weighted values;
-    a touchpoint missing from one of them contributes nothing to that KPI.
+    a touchpoint missing from one of them contributes nothing to that KPI. A ``MarketModel``
+    (contract 8) makes line items touchpoint × market (``allocate.markets``).
     """
+    from optimizer.response.markets import MarketModel
+
+    if isinstance(model, MarketModel):
+        from optimizer.allocate.markets import make_market_problem
+
+        return make_market_problem(scenario, model, stages, extra_models=extra_models)
     tps = model.touchpoints
     kpi_models: dict[str, CurveSet] = {model.kpi: model, **dict(extra_models or {})}
     for k in (*scenario.kpi_floors, *scenario.kpi_values):
@@ -117,7 +140,19 @@ def make_problem(
                 path=scenario.source,
                 field="kpi_floors" if k in scenario.kpi_floors else "kpi_values",
             )
-    check_against_model(scenario, {k: v.stage for k, v in tps.items()}, stages)
+    if scenario.markets or scenario.national:
+        raise ScenarioError(
+            "rules for markets need a markets index as the model (the markets.json that "
+            "'budgetopt fit --by-market' writes), but this model is one market's",
+            path=scenario.source,
+            field="markets" if scenario.markets else "national",
+        )
+    check_against_model(
+        scenario,
+        {k: v.stage for k, v in tps.items()},
+        stages,
+        owners_of={k: v.owner for k, v in tps.items()},
+    )
     ids = list(ids) if ids is not None else list(tps)
     index = {tid: i for i, tid in enumerate(ids)}
     H = float(scenario.horizon_weeks)
@@ -261,6 +296,10 @@ def make_problem(
     for g, rule in scenario.groups.items():
         members = [index[m] for m in rule.members]
         share_rules("group", g, members, rule, f"'{g}' group")
+
+    for o, rule in scenario.owners.items():
+        members = [index[t] for t in ids if tps[t].owner == o]
+        share_rules("owner", o, members, rule, f"{o} budget")
 
     def members_of(name: str) -> list[int]:
         if name in index:
@@ -423,6 +462,7 @@ def make_problem(
                 mif.get(i),
                 blocks.get(i),
                 kcurves,
+                owner=tps[tid].owner,
             )
         )
     if budget is None and obj == "max_kpi":  # pragma: no cover - guarded by the schema

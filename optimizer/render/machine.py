@@ -40,6 +40,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "line_items": [
             {
                 "id": li.id,
+                **_where(plan, li),
                 "stage": li.stage,
                 "spend": li.spend,
                 "kpi": _num(li.kpi),
@@ -61,6 +62,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"stage": st, "spend": v["spend"], "kpi": _num(v["kpi"])}
             for st, v in plan.stage_totals().items()
         ],
+        **_by_market_and_owner(plan),
         "constraints": [
             {
                 "name": c.name,
@@ -77,6 +79,33 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     if plan.status != "optimal" or plan.conflicts:
         d["conflicts"] = list(plan.conflicts)
         d["message"] = plan.message
+    return d
+
+
+def _where(plan: Plan, li: Any) -> dict[str, Any]:
+    """A line item's market (contract 8; None for a national buy, with its ``split``) and owner."""
+    d: dict[str, Any] = {}
+    if plan.has_markets:
+        d["market"] = li.market
+        if li.market is None:
+            d["split"] = {m: _num(w) for m, w in li.shares.items()}
+    if li.owner:
+        d["owner"] = li.owner
+    return d
+
+
+def _by_market_and_owner(plan: Plan) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if plan.has_markets:
+        d["markets"] = [
+            {"market": m, "spend": v["spend"], "kpi": _num(v["kpi"])}
+            for m, v in plan.market_totals().items()
+        ]
+    owners = plan.owner_totals()
+    if owners:
+        d["owners"] = [
+            {"owner": o, "spend": v["spend"], "kpi": _num(v["kpi"])} for o, v in owners.items()
+        ]
     return d
 
 
@@ -99,11 +128,18 @@ def comparison_json(comp: Comparison) -> str:
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
     total = plan.total_spend
+    markets = plan.has_markets
     return pd.DataFrame(
         [
             {
                 "scenario": plan.scenario,
                 "id": li.id,
+                **(
+                    {"market": li.market if li.market is not None else "national"}
+                    if markets
+                    else {}
+                ),
+                **({"owner": li.owner or ""} if any(x.owner for x in plan.line_items) else {}),
                 "stage": li.stage,
                 "spend": li.spend,
                 "share": li.spend / total if total > 0 else 0.0,

@@ -47,8 +47,14 @@ def plan_renderable(plan: Plan) -> Group:
         return Group(*parts)
     t = Table(box=box.SIMPLE_HEAD, show_footer=True)
     total = plan.total_spend
+    markets = plan.has_markets
+    owners = any(li.owner for li in plan.line_items)
     t.add_column("line item", footer="total")
+    if markets:
+        t.add_column("market")
     t.add_column("stage")
+    if owners:
+        t.add_column("owner")
     t.add_column("spend", justify="right", footer=fmt_money(total))
     t.add_column("share", justify="right", footer="100%" if total > 0 else "–")
     t.add_column(plan.kpi, justify="right", footer=fmt_money(plan.total_kpi))
@@ -58,7 +64,9 @@ def plan_renderable(plan: Plan) -> Group:
     for li in plan.line_items:
         t.add_row(
             li.id,
+            *([li.market or "national"] if markets else []),
             li.stage,
+            *([li.owner or ""] if owners else []),
             fmt_money(li.spend),
             f"{li.spend / total:.1%}" if total > 0 else "–",
             fmt_money(li.kpi),
@@ -80,6 +88,22 @@ def plan_renderable(plan: Plan) -> Group:
             fmt_money(v["kpi"]),
         )
     parts.append(st)
+    for title, totals in (("by owner", plan.owner_totals()), ("by market", plan.market_totals())):
+        if not totals:
+            continue
+        ot = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+        ot.add_column(title.split()[-1])
+        ot.add_column("spend", justify="right")
+        ot.add_column("share", justify="right")
+        ot.add_column(plan.kpi, justify="right")
+        for name, v in totals.items():
+            ot.add_row(
+                name,
+                fmt_money(v["spend"]),
+                f"{v['spend'] / total:.1%}" if total > 0 else "–",
+                fmt_money(v["kpi"]),
+            )
+        parts.append(ot)
     binding = [c for c in plan.constraints if c.binding]
     if binding:
         ct = Table(box=box.SIMPLE_HEAD, title="binding constraints", title_justify="left")

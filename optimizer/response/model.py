@@ -91,6 +91,7 @@ class TouchpointResponse:
     spend_range: Mapping[str, float] | None = None  # observed weekly spend: min, max, mean, recent
     draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # who holds this touchpoint's budget (the journey's ``owner``)
 
     @property
     def steady_factor(self) -> float:
@@ -130,11 +131,15 @@ class TouchpointResponse:
     def draw_responses(self) -> list[TouchpointResponse]:
         """One ``TouchpointResponse`` per bootstrap draw (empty when the model has none)."""
         return [
-            TouchpointResponse(self.id, self.stage, s, a, self.spend_range) for s, a in self.draws
+            TouchpointResponse(self.id, self.stage, s, a, self.spend_range, owner=self.owner)
+            for s, a in self.draws
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"stage": self.stage, "curve": self.curve.to_dict()}
+        d: dict[str, Any] = {"stage": self.stage}
+        if self.owner:
+            d["owner"] = self.owner
+        d["curve"] = self.curve.to_dict()
         if self.adstock is not None:
             d["adstock"] = self.adstock.to_dict()
         if self.spend_range:
@@ -376,6 +381,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             spend_range=spend_range,
             draws=tuple(draws),
             diagnostics=dict(td.get("diagnostics") or {}),
+            owner=_owner(td.get("owner"), path, f"{where}.owner"),
         )
     return ResponseModel(
         kpi=kpi,
@@ -387,8 +393,32 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
     )
 
 
+def _owner(v: Any, path: str | None, where: str) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v.strip():
+        raise ModelError(f"expected the name of a budget owner, got {v!r}", path=path, field=where)
+    return v.strip()
+
+
+def with_owners(model: ResponseModel, owners: Mapping[str, str | None]) -> ResponseModel:
+    """The model with each touchpoint's budget owner set from ``owners`` (touchpoint id → owner;
+    the journey's ``owner``), so that plans made on it can be accounted for by owner."""
+    import dataclasses
+
+    tps = {
+        k: dataclasses.replace(v, owner=owners.get(k) or v.owner)
+        for k, v in model.touchpoints.items()
+    }
+    return dataclasses.replace(model, touchpoints=tps)
+
+
 def read_model(path: str | Path) -> ResponseModel:
-    """Read and validate a ``model.json``; every problem is a ``ModelError`` naming file and field."""
+    """Read and validate a ``model.json``; every problem is a ``ModelError`` naming file and field.
+
+    A ``markets.json`` index (contract 8) is read as a ``MarketModel`` (one model per market),
+    which the allocator plans on as touchpoint × market.
+    """
     path = Path(path)
     if not path.exists():
         raise ModelError("the model file does not exist", path=path)
@@ -404,6 +434,10 @@ def read_model(path: str | Path) -> ResponseModel:
             f"not valid JSON (truncated or corrupt?): {e.msg} at line {e.lineno}, column {e.colno}",
             path=path,
         ) from None
+    from optimizer.response.markets import is_market_index, market_model_from_dict
+
+    if is_market_index(data):
+        return market_model_from_dict(data, path)  # type: ignore[return-value]
     return model_from_dict(data, source=str(path))
 
 

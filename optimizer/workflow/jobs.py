@@ -23,7 +23,8 @@ from optimizer.data import (
 )
 from optimizer.errors import DataError, ModelError
 from optimizer.fileio import atomic_write_text
-from optimizer.response.model import ResponseModel, write_model
+from optimizer.response.markets import INDEX_NAME
+from optimizer.response.model import ResponseModel, with_owners, write_model
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def fit_and_write(
             executor=executor,
             calibration=tests,
         )
+        model = with_owners(model, {t.id: t.owner for t in journey.touchpoints})
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model
@@ -226,19 +228,28 @@ def market_file_stem(market: str) -> str:
     return stem
 
 
-def market_model_paths(out_dir: Path, markets: Sequence[str]) -> dict[str, Path]:
-    """``out_dir/<market>.json`` per market; names that clash once made file-safe are an error."""
+def market_model_paths(
+    out_dir: Path, markets: Sequence[str], kpis: Sequence[str] = ()
+) -> dict[str, Path]:
+    """``out_dir/<market>.json`` per market (other KPIs ``<market>.<kpi>.json``). A market whose
+    file-safe name is the index's (``markets``) is written as ``market_markets.json``, so that no
+    market can overwrite the index; names whose files clash (case aside) are an error."""
     paths: dict[str, Path] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {"markets.json": "(the index)"}
     for m in markets:
         stem = market_file_stem(m)
-        if stem.lower() in seen:
-            raise DataError(
-                f"markets {seen[stem.lower()]!r} and {m!r} would both be written to "
-                f"{stem}.json: rename one of them",
-                field="market",
-            )
-        seen[stem.lower()] = m
+        if stem.lower() == Path(INDEX_NAME).stem:
+            stem = f"market_{stem}"
+        files = [f"{stem}.json", *(f"{stem}.{k}.json" for k in kpis)]
+        for f in files:
+            if f.lower() in seen:
+                raise DataError(
+                    f"markets {seen[f.lower()]!r} and {m!r} would both be written to "
+                    f"{f}: rename one of them",
+                    field="market",
+                )
+        for f in files:
+            seen[f.lower()] = m
         paths[m] = out_dir / f"{stem}.json"
     return paths
 
@@ -282,7 +293,9 @@ def fit_markets(
             path=out_dir,
         )
     markets = list(histories)
-    paths = market_model_paths(out_dir, markets)
+    paths = market_model_paths(
+        out_dir, markets, [k.id for k in journey.all_kpis if k.id != journey.kpi]
+    )
     opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
     console = Console(stderr=True, width=140)
     with using(executor) as ex:
@@ -299,7 +312,9 @@ def fit_markets(
     out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, ResponseModel] = {}
     index: dict[str, Any] = {}
+    owners = {t.id: t.owner for t in journey.touchpoints}
     for market, per_kpi in zip(markets, fitted, strict=True):
+        per_kpi = {k: with_owners(m, owners) for k, m in per_kpi.items()}
         files = {}
         for k in journey.all_kpis:
             path = kpi_model_path(paths[market], k.id, k.id == journey.kpi)
@@ -316,8 +331,9 @@ def fit_markets(
 
             plot_response_curves(per_kpi[journey.kpi], plots / paths[market].stem)
     atomic_write_text(
-        out_dir / "markets.json",
-        json.dumps({"kpi": journey.kpi, "markets": index}, indent=2) + "\n",
+        out_dir / INDEX_NAME,
+        json.dumps({"kpi": journey.kpi, "touchpoints": journey.ids, "markets": index}, indent=2)
+        + "\n",
     )
     if not quiet:
         console.print(_market_table(journey.kpi, markets, models, paths))

@@ -101,10 +101,12 @@ def draw_models(model: ResponseModel) -> list[ResponseModel]:
 def _mean_curve(curve: HorizonCurve, d: int) -> HorizonCurve:
     """The average of a curve's draws, as a composite curve (each draw weighted 1/D)."""
     parts = []
-    for w, r in curve._terms():  # noqa: SLF001 - the curve's own (weight, response) terms
+    shares = []
+    for w, r, k in curve._terms():  # noqa: SLF001 - the curve's own (weight, response, share) terms
         rs = r.draw_responses()[:d] or [r]
         parts.extend((w / len(rs), x) for x in rs)
-    return HorizonCurve(curve.response, curve.weeks, curve.scale, tuple(parts))
+        shares.extend([k] * len(rs))
+    return HorizonCurve(curve.response, curve.weeks, curve.scale, tuple(parts), tuple(shares))
 
 
 def mean_problem(problem: AllocationProblem, d: int) -> AllocationProblem:
