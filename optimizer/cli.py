@@ -478,7 +478,7 @@ def optimize(
       budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
       budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
-    from optimizer.render import planning, tables
+    from optimizer.render import machine, planning, tables
     from optimizer.workflow.ledger import execute
 
     opts = _run_options([scenario], model_path, solver, tolerance, time_limit, robust=robust)
@@ -539,11 +539,9 @@ def optimize(
                 f"budgetopt compare {scenario}"
             )
     if fmt == "json":
-        from optimizer.render.machine import to_json
-
-        _emit(to_json(planning.plan_dict(plan, unc)), out, quiet)
+        _emit(machine.to_json(planning.plan_dict(plan, unc)), out, quiet)
     elif fmt == "csv":
-        _emit(planning.plan_csv(plan, unc), out, quiet)
+        _emit(machine.plan_csv(plan, unc), out, quiet)
     else:
         from rich.console import Group
 
@@ -608,7 +606,7 @@ def compare(
       budgetopt compare scenarios/plan.yaml --reference cut --format xlsx -o comparison.xlsx
       budgetopt compare scenarios/grid.yaml --scheduler tcp://scheduler:8786 --format json -o set.json
     """
-    from optimizer.render import planning
+    from optimizer.render import machine, planning
     from optimizer.scenario import load_scenario
     from optimizer.workflow.ledger import execute
     from optimizer.workflow.variants import declares_variants
@@ -628,10 +626,8 @@ def compare(
         comp = execute("compare", opts, progress=bar, executor=ex)
     _record("compare", opts, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
-        _emit(planning.comparison_json(comp), out, quiet)
+        _emit(machine.comparison_json(comp), out, quiet)
     elif fmt == "csv":
-        from optimizer.render import machine
-
         _emit(machine.comparison_csv(comp), out, quiet)
     elif fmt == "xlsx":
         from optimizer.render.xlsx_compare import write_comparison_xlsx

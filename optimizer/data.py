@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from optimizer.errors import DataError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean
 from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, STAGES, TOUCHPOINT_COLUMN
 
 # ------------------------------------------------------------------------------------------------

@@ -70,3 +70,11 @@ def test_demo_writes_everything_and_prints_the_comparison(tmp_path):
     )
     assert r.exit_code == 0
     assert json.loads(r.stdout)["total_kpi"] == pytest.approx(base["total_kpi"], rel=1e-12)
+    # the demo's comparison.json is the one `compare --format json` writes, costs and all (it
+    # once wrote a second serialiser's output, without each scenario's costly_constraints)
+    scen = [str(out / "scenarios" / n) for n in ("base.yaml", "budget_cut.yaml")]
+    scen += [str(out / "scenarios" / n) for n in ("awareness_push.yaml", "commitments.yaml")]
+    r = CliRunner().invoke(cli, ["compare", *scen, "--format", "json", "--no-ledger"])
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == (out / "comparison.json").read_text()
+    assert any(s["costly_constraints"] for s in comp["scenarios"])

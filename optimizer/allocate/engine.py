@@ -32,8 +32,9 @@ from optimizer.allocate.breakpoints import (
 from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
 from optimizer.allocate.polish import Polished, kpi_bank, polish
-from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem, money
+from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
+from optimizer.formatting import money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
@@ -835,7 +836,7 @@ def conflict_sentence(
                     if amt > 0.005:
                         if c.kind.endswith("_share"):
                             continue
-                        fixes.append(f"{word} {c.label} by {money(round(amt, 2))}")
+                        fixes.append(f"{word} {c.label} by {money(round(amt, 2), 'any')}")
             if fixes:
                 text += f"; to resolve it, for example {' and '.join(fixes)}"
     except Exception:  # noqa: BLE001 - the hint is a courtesy; the conflict itself stands

@@ -18,16 +18,15 @@ import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.errors import ScenarioError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean
+from optimizer.formatting import money as format_money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, check_against_model
 
 
 def money(v: float) -> str:
-    """Money in a planner's format: 1,234,567 (cents shown only when there are any)."""
-    if abs(v - round(v)) < 0.005:
-        return f"{v:,.0f}"
-    return f"{v:,.2f}"
+    """Money as a rule states it: 1,234,567 (cents shown only when there are any)."""
+    return format_money(v, "any")
 
 
 def safe_name(s: str) -> str:

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from optimizer.fileio import atomic_write_bytes  # noqa: E402
+from optimizer.formatting import compact  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
 
 
@@ -120,12 +121,7 @@ def _thousands(ax: plt.Axes, axis: str = "both") -> None:
     from matplotlib.ticker import FuncFormatter
 
     def fmt(v: float, _pos: int) -> str:
-        a = abs(v)
-        if a >= 1e6:
-            return f"{v / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
-        if a >= 1e3:
-            return f"{v / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
-        return f"{v:,.0f}"
+        return compact(v)
 
     if axis in ("x", "both"):
         ax.xaxis.set_major_formatter(FuncFormatter(fmt))

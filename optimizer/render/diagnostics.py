@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from optimizer.render.tables import fmt_num
+from optimizer.formatting import ratio
 from optimizer.response.model import ResponseModel
 
 
@@ -30,9 +30,9 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
     head = Text.assemble(
         ("fit ", "bold"),
         f"{model.kpi}: ",
-        f"R² {fmt_num(_get(d, 'r2'), 3)}  ·  holdout MAPE "
-        f"{fmt_num(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
-        f"{fmt_num(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks",
+        f"R² {ratio(_get(d, 'r2'), 3)}  ·  holdout MAPE "
+        f"{ratio(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
+        f"{ratio(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks",
     )
     draws = max((len(tp.draws) for tp in model.touchpoints.values()), default=0)
     t = Table(box=box.SIMPLE_HEAD)
@@ -59,7 +59,7 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
             notes.insert(0, "not identifiable")
         band = dg.get("marginal_roi_interval_80")
         interval = (
-            (f"{fmt_num(band[0])}–{fmt_num(band[1])}",)
+            (f"{ratio(band[0], 2)}–{ratio(band[1], 2)}",)
             if draws and band
             else (("–",) if draws else ())
         )
@@ -67,10 +67,10 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
             tid,
             tp.stage,
             tp.curve.family,
-            fmt_num(tp.adstock.decay if tp.adstock else 0.0, 2),
+            ratio(tp.adstock.decay if tp.adstock else 0.0, 2),
             "–" if share is None else f"{share:.1%}",
-            fmt_num(_get(dg, "roi")),
-            fmt_num(_get(dg, "marginal_roi")),
+            ratio(_get(dg, "roi"), 2),
+            ratio(_get(dg, "marginal_roi"), 2),
             *interval,
             "; ".join(notes)[:60],
         )

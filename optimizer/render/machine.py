@@ -1,23 +1,23 @@
-"""Machine formats: JSON (contract 6) and CSV for plans, comparisons and sweeps."""
+"""Machine formats: JSON (contract 6) and CSV for plans, comparisons and sweeps.
+
+The one place each machine text is built: the CLI and the demo write these same functions'
+output (``comparison_json`` always carries each scenario's ``costly_constraints``).
+"""
 
 from __future__ import annotations
 
-import io
-import json
-import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from optimizer.allocate import Plan
-from optimizer.workflow.compare import Comparison
+from optimizer.formatting import csv_text, finite, to_json
+from optimizer.workflow.compare import Comparison, ConstraintCost
 
+if TYPE_CHECKING:
+    from optimizer.workflow.robust import Uncertainty
 
-def _num(v: Any) -> Any:
-    if v is None:
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
+__all__ = ["csv_text", "finite", "to_json"]  # the one serialiser's functions, re-exported
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -29,13 +29,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "objective": plan.objective,
         "kpi_name": plan.kpi,
         "horizon_weeks": plan.horizon_weeks,
-        "budget": _num(plan.budget),
+        "budget": finite(plan.budget),
         "total_spend": total,
-        "total_kpi": _num(plan.total_kpi),
-        "roi": _num(plan.roi),
-        "objective_value": _num(plan.objective_value),
-        "bound": _num(plan.bound),
-        "gap": _num(plan.gap),
+        "total_kpi": finite(plan.total_kpi),
+        "roi": finite(plan.roi),
+        "objective_value": finite(plan.objective_value),
+        "bound": finite(plan.bound),
+        "gap": finite(plan.gap),
         "solver": plan.solver,
         "line_items": [
             {
@@ -43,15 +43,15 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 **_where(plan, li),
                 "stage": li.stage,
                 "spend": li.spend,
-                "kpi": _num(li.kpi),
-                "roi": _num(li.roi),
-                "marginal_roi": _num(li.marginal_roi),
+                "kpi": finite(li.kpi),
+                "roi": finite(li.roi),
+                "marginal_roi": finite(li.marginal_roi),
                 "binding": list(li.binding),
                 "share": (li.spend / total) if total > 0 else 0.0,
-                "weekly_spend": _num(li.weekly_spend),
-                "reduced_cost": _num(li.reduced_cost),
+                "weekly_spend": finite(li.weekly_spend),
+                "reduced_cost": finite(li.reduced_cost),
                 **(
-                    {"other_kpis": {k: _num(v) for k, v in li.other_kpis.items()}}
+                    {"other_kpis": {k: finite(v) for k, v in li.other_kpis.items()}}
                     if li.other_kpis
                     else {}
                 ),
@@ -59,7 +59,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for li in plan.line_items
         ],
         "stages": [
-            {"stage": st, "spend": v["spend"], "kpi": _num(v["kpi"])}
+            {"stage": st, "spend": v["spend"], "kpi": finite(v["kpi"])}
             for st, v in plan.stage_totals().items()
         ],
         **_by_market_and_owner(plan),
@@ -69,9 +69,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "kind": c.kind,
                 "label": c.label,
                 "binding": c.binding,
-                "shadow_price": _num(c.shadow_price),
-                "slack": _num(c.slack),
-                "rhs": _num(c.rhs),
+                "shadow_price": finite(c.shadow_price),
+                "slack": finite(c.slack),
+                "rhs": finite(c.rhs),
             }
             for c in plan.constraints
         ],
@@ -88,7 +88,7 @@ def _where(plan: Plan, li: Any) -> dict[str, Any]:
     if plan.has_markets:
         d["market"] = li.market
         if li.market is None:
-            d["split"] = {m: _num(w) for m, w in li.shares.items()}
+            d["split"] = {m: finite(w) for m, w in li.shares.items()}
     if li.owner:
         d["owner"] = li.owner
     return d
@@ -98,32 +98,73 @@ def _by_market_and_owner(plan: Plan) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if plan.has_markets:
         d["markets"] = [
-            {"market": m, "spend": v["spend"], "kpi": _num(v["kpi"])}
+            {"market": m, "spend": v["spend"], "kpi": finite(v["kpi"])}
             for m, v in plan.market_totals().items()
         ]
     owners = plan.owner_totals()
     if owners:
         d["owners"] = [
-            {"owner": o, "spend": v["spend"], "kpi": _num(v["kpi"])} for o, v in owners.items()
+            {"owner": o, "spend": v["spend"], "kpi": finite(v["kpi"])} for o, v in owners.items()
         ]
     return d
-
-
-def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
 def plan_json(plan: Plan) -> str:
     return to_json(plan_to_dict(plan))
 
 
+def cost_to_dict(c: ConstraintCost) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "label": c.label,
+        "kind": c.kind,
+        "shadow_price": finite(c.shadow_price),
+        "relaxed_by": finite(c.relaxed_by),
+        "gain": finite(c.gain),
+        "unit": c.unit,
+    }
+
+
+def comparison_dict(comp: Comparison) -> dict[str, Any]:
+    """Contract 6 for ``compare``, each scenario with its ``costly_constraints`` (top 3)."""
+    scenarios = []
+    for k, p in enumerate(comp.plans):
+        d = plan_to_dict(p)
+        d["costly_constraints"] = [cost_to_dict(c) for c in comp.costs_of(k)]
+        scenarios.append(d)
+    return {"reference": comp.reference_plan.scenario, "scenarios": scenarios}
+
+
 def comparison_json(comp: Comparison) -> str:
-    return to_json(
-        {
-            "reference": comp.reference_plan.scenario,
-            "scenarios": [plan_to_dict(p) for p in comp.plans],
-        }
-    )
+    return to_json(comparison_dict(comp))
+
+
+def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
+    """The plan's CSV; with ``uncertainty``, the spread columns added per line item."""
+    df = plan_frame(plan)
+    if uncertainty is not None:
+        spread = pd.DataFrame(
+            [
+                {
+                    "id": it.id,
+                    "spend_p10": it.spend_spread.p10,
+                    "spend_p50": it.spend_spread.p50,
+                    "spend_p90": it.spend_spread.p90,
+                    "kpi_p10": it.kpi_spread.p10,
+                    "kpi_p50": it.kpi_spread.p50,
+                    "kpi_p90": it.kpi_spread.p90,
+                }
+                for it in uncertainty.items
+            ]
+        )
+        df = df.merge(spread, on="id", how="left")
+        voi = uncertainty.value_of_information
+        if voi is not None:
+            evppi = pd.DataFrame(
+                [{"id": t.id, "evppi": t.evppi} for t in voi.touchpoints], columns=["id", "evppi"]
+            )
+            df = df.merge(evppi, on="id", how="left")
+    return csv_text(df)
 
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
@@ -145,7 +186,7 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
                 "share": li.spend / total if total > 0 else 0.0,
                 "kpi": li.kpi,
                 "roi": li.roi,
-                "marginal_roi": _num(li.marginal_roi),
+                "marginal_roi": finite(li.marginal_roi),
                 "binding": ";".join(li.binding),
             }
             for li in plan.line_items
@@ -153,19 +194,9 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
     )
 
 
-def _csv(df: pd.DataFrame) -> str:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    return buf.getvalue()
-
-
-def plan_csv(plan: Plan) -> str:
-    return _csv(plan_frame(plan))
-
-
 def comparison_csv(comp: Comparison) -> str:
     df = comp.by_line_item().reset_index()
-    return _csv(df)
+    return csv_text(df)
 
 
 def frontier_json(frontier) -> str:
@@ -174,13 +205,13 @@ def frontier_json(frontier) -> str:
         {
             "scenario": frontier.scenario,
             "points": [
-                {k: _num(v) if not isinstance(v, str) else v for k, v in p.items()}
+                {k: finite(v) if not isinstance(v, str) else v for k, v in p.items()}
                 for p in frontier.points()
             ],
-            "diminishing_returns_at": None if knee is None else _num(frontier.plans[knee].budget),
+            "diminishing_returns_at": None if knee is None else finite(frontier.plans[knee].budget),
         }
     )
 
 
 def frontier_csv(frontier) -> str:
-    return _csv(pd.DataFrame(frontier.points()))
+    return csv_text(pd.DataFrame(frontier.points()))

@@ -8,7 +8,6 @@ texts and CSV texts built from ``machine``'s contract-6 objects, extended, never
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,36 +19,13 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
+from optimizer.formatting import csv_text, delta, finite, jsonable, money, ratio, share
 from optimizer.render import machine
-from optimizer.render.tables import (
-    comparison_renderable,
-    fmt_money,
-    fmt_num,
-    plan_renderable,
-)
-from optimizer.workflow.compare import Comparison, ConstraintCost
+from optimizer.render.tables import comparison_renderable, plan_renderable
+from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
 from optimizer.workflow.ledger import Rerun, Run, plan_from_dict
 from optimizer.workflow.robust import Uncertainty
-
-
-def _pct(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "–"
-    return "0.0%" if abs(v) < 0.0005 else f"{v:+.1%}"
-
-
-def _delta(v: float | None) -> str:
-    """A change in money, to the unit: 0 when it rounds to nothing."""
-    if v is None or not math.isfinite(v):
-        return "–"
-    return "0" if abs(v) < 0.5 else f"{v:+,.0f}"
-
-
-def _csv(df: pd.DataFrame) -> str:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    return buf.getvalue()
 
 
 def _when(iso: str) -> str:
@@ -64,32 +40,6 @@ def _when(iso: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # compare: the costliest rules
 # ------------------------------------------------------------------------------------------------
-def cost_to_dict(c: ConstraintCost) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "label": c.label,
-        "kind": c.kind,
-        "shadow_price": machine._num(c.shadow_price),
-        "relaxed_by": machine._num(c.relaxed_by),
-        "gain": machine._num(c.gain),
-        "unit": c.unit,
-    }
-
-
-def comparison_dict(comp: Comparison) -> dict[str, Any]:
-    """Contract 6 for ``compare``, each scenario with its ``costly_constraints`` (top 3)."""
-    scenarios = []
-    for k, p in enumerate(comp.plans):
-        d = machine.plan_to_dict(p)
-        d["costly_constraints"] = [cost_to_dict(c) for c in comp.costs_of(k)]
-        scenarios.append(d)
-    return {"reference": comp.reference_plan.scenario, "scenarios": scenarios}
-
-
-def comparison_json(comp: Comparison) -> str:
-    return machine.to_json(comparison_dict(comp))
-
-
 def costly_renderable(comp: Comparison) -> Table | Text:
     """Per scenario, the binding rules that cost the most (gain if relaxed by 10%)."""
     rows = [(p.scenario, c) for k, p in enumerate(comp.plans) for c in comp.costs_of(k)]
@@ -107,9 +57,9 @@ def costly_renderable(comp: Comparison) -> Table | Text:
         t.add_row(
             name if name != last else "",
             c.label,
-            fmt_num(c.shadow_price, 4),
-            f"{c.relaxed_by:,.0f}",
-            f"{c.gain:,.0f} {c.unit}",
+            ratio(c.shadow_price, 4),
+            money(c.relaxed_by),
+            f"{money(c.gain)} {c.unit}",
         )
         last = name
     return t
@@ -147,46 +97,8 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
             "without_draws": list(ex.get("without_draws") or []),
         }
     if uncertainty is not None:
-        d["uncertainty"] = _jsonable(uncertainty.to_dict())
+        d["uncertainty"] = jsonable(uncertainty.to_dict())
     return d
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
-
-
-def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
-    """The plan's CSV; with ``uncertainty``, the spread columns added per line item."""
-    df = machine.plan_frame(plan)
-    if uncertainty is not None:
-        spread = pd.DataFrame(
-            [
-                {
-                    "id": it.id,
-                    "spend_p10": it.spend_spread.p10,
-                    "spend_p50": it.spend_spread.p50,
-                    "spend_p90": it.spend_spread.p90,
-                    "kpi_p10": it.kpi_spread.p10,
-                    "kpi_p50": it.kpi_spread.p50,
-                    "kpi_p90": it.kpi_spread.p90,
-                }
-                for it in uncertainty.items
-            ]
-        )
-        df = df.merge(spread, on="id", how="left")
-        voi = uncertainty.value_of_information
-        if voi is not None:
-            evppi = pd.DataFrame(
-                [{"id": t.id, "evppi": t.evppi} for t in voi.touchpoints], columns=["id", "evppi"]
-            )
-            df = df.merge(evppi, on="id", how="left")
-    return _csv(df)
 
 
 def uncertainty_renderable(u: Uncertainty) -> Group:
@@ -213,26 +125,26 @@ def uncertainty_renderable(u: Uncertainty) -> Group:
         s, k = it.spend_spread, it.kpi_spread
         t.add_row(
             it.id,
-            fmt_money(it.spend),
-            fmt_money(s.p10),
-            fmt_money(s.p50),
-            fmt_money(s.p90),
-            fmt_money(k.p10),
-            fmt_money(k.p50),
-            fmt_money(k.p90),
+            money(it.spend, "small"),
+            money(s.p10, "small"),
+            money(s.p50, "small"),
+            money(s.p90, "small"),
+            money(k.p10, "small"),
+            money(k.p50, "small"),
+            money(k.p90, "small"),
         )
     parts: list[Any] = [t]
     o, p = u.optimum_kpi, u.plan_kpi
     parts.append(
         Text(
-            f"total {kpi} of this plan across the draws: P10 {fmt_money(p.p10)}, "
-            f"P50 {fmt_money(p.p50)}, P90 {fmt_money(p.p90)}"
+            f"total {kpi} of this plan across the draws: P10 {money(p.p10, 'small')}, "
+            f"P50 {money(p.p50, 'small')}, P90 {money(p.p90, 'small')}"
         )
     )
     parts.append(
         Text(
-            f"total {kpi} re-optimised on each draw: P10 {fmt_money(o.p10)}, "
-            f"P50 {fmt_money(o.p50)}, P90 {fmt_money(o.p90)}"
+            f"total {kpi} re-optimised on each draw: P10 {money(o.p10, 'small')}, "
+            f"P50 {money(o.p50, 'small')}, P90 {money(o.p90, 'small')}"
             f" ({u.solved} of {u.draws} draws solved)"
         )
     )
@@ -241,13 +153,6 @@ def uncertainty_renderable(u: Uncertainty) -> Group:
     for n in u.notes:
         parts.append(Text(n, style="yellow"))
     return Group(*parts)
-
-
-def _share(v: float | None) -> str:
-    """A share as a percentage, unsigned; – when undefined."""
-    if v is None or not math.isfinite(v):
-        return "–"
-    return "0.0%" if abs(v) < 0.0005 else f"{v:.1%}"
 
 
 #: how many touchpoints "where an experiment pays" lists
@@ -276,15 +181,15 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
             t.add_row(
                 x.id,
                 x.stage,
-                fmt_money(x.evppi),
-                _share(x.evppi_share_of_kpi),
-                _share(x.share_of_evpi),
+                money(x.evppi, "small"),
+                share(x.evppi_share_of_kpi),
+                share(x.share_of_evpi),
             )
         parts.append(t)
     parts.append(
         Text(
-            f"knowing every curve exactly (EVPI) would be worth {fmt_money(v.evpi)} {kpi} "
-            f"on average ({_share(_ratio(v.evpi, v.expected_kpi))} of the plan's {kpi}) "
+            f"knowing every curve exactly (EVPI) would be worth {money(v.evpi, 'small')} {kpi} "
+            f"on average ({share(_ratio(v.evpi, v.expected_kpi))} of the plan's {kpi}) "
             "over the best plan made without that knowledge (the plan for the expected "
             f"{kpi} over the draws); the values per touchpoint learn one curve at a time "
             "and need not add up to it (the uncertainties interact)"
@@ -294,8 +199,8 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
     if math.isfinite(gap) and gap > 1e-6 * max(abs(v.expected_kpi), 1.0):
         parts.append(
             Text(
-                f"this plan falls short of the draws' optima by {fmt_money(v.plan_regret)} "
-                f"{kpi} on average: {fmt_money(gap)} of it is what planning for the "
+                f"this plan falls short of the draws' optima by {money(v.plan_regret, 'small')} "
+                f"{kpi} on average: {money(gap, 'small')} of it is what planning for the "
                 f"expected {kpi} (--robust mean) would gain without any experiment"
             )
         )
@@ -308,7 +213,7 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
                 style="yellow",
             )
         )
-    elif fmt_money(best.evppi) in ("0", "0.00") or best.evppi <= 0:
+    elif money(best.evppi, "small") in ("0", "0.00") or best.evppi <= 0:
         parts.append(
             Text(
                 f"no single touchpoint's curve uncertainty costs the plan any {kpi}: "
@@ -319,8 +224,8 @@ def value_renderables(u: Uncertainty, top: int = TOP_EVPPI) -> list[Any]:
     else:
         parts.append(
             Text(
-                f"Knowing {best.id}'s curve exactly would be worth {fmt_money(best.evppi)} "
-                f"{kpi} on average ({_share(best.evppi_share_of_kpi)} of "
+                f"Knowing {best.id}'s curve exactly would be worth {money(best.evppi, 'small')} "
+                f"{kpi} on average ({share(best.evppi_share_of_kpi)} of "
                 f"the plan's {kpi}): the largest stake of any one curve, on the "
                 "model's own account of its uncertainty. It says what is at stake, not "
                 "where to test first: on simulated worlds, lift tests placed by it did "
@@ -362,8 +267,8 @@ def history_renderable(runs: Sequence[Run], path: str) -> Table | Text:
             names,
             str(len(r.plans)),
             ",".join(statuses),
-            fmt_money(_first(r, "total_spend")) if single else "",
-            fmt_money(_first(r, "total_kpi")) if single else "",
+            money(_first(r, "total_spend"), "small") if single else "",
+            money(_first(r, "total_kpi"), "small") if single else "",
             r.version,
         )
     return t
@@ -405,10 +310,10 @@ def run_renderable(run: Run) -> Group:
             t.add_column(col, justify="left" if col == "status" else "right")
         for p in run.plans:
             t.add_row(
-                fmt_money(p.get("budget")),
+                money(p.get("budget"), "small"),
                 str(p.get("status")),
-                fmt_money(p.get("total_spend")),
-                fmt_money(p.get("total_kpi")),
+                money(p.get("total_spend"), "small"),
+                money(p.get("total_kpi"), "small"),
             )
         parts.append(t)
     else:
@@ -451,22 +356,22 @@ def diff_renderable(comp: Comparison) -> Group:
         t.add_row(
             str(r["line_item"]),
             str(r["stage"]),
-            fmt_money(r["spend_a"]),
-            fmt_money(r["spend_b"]),
-            _delta(r["delta_spend"]),
-            fmt_money(r["kpi_a"]),
-            fmt_money(r["kpi_b"]),
-            _delta(r["delta_kpi"]),
+            money(r["spend_a"], "small"),
+            money(r["spend_b"], "small"),
+            delta(r["delta_spend"]),
+            money(r["kpi_a"], "small"),
+            money(r["kpi_b"], "small"),
+            delta(r["delta_kpi"]),
         )
     t.add_row(
         "total",
         "",
-        fmt_money(a.total_spend),
-        fmt_money(b.total_spend),
-        _delta(b.total_spend - a.total_spend),
-        fmt_money(a.total_kpi),
-        fmt_money(b.total_kpi),
-        _delta(b.total_kpi - a.total_kpi),
+        money(a.total_spend, "small"),
+        money(b.total_spend, "small"),
+        delta(b.total_spend - a.total_spend),
+        money(a.total_kpi, "small"),
+        money(b.total_kpi, "small"),
+        delta(b.total_kpi - a.total_kpi),
         style="bold",
     )
     parts = list(comparison_renderable(comp).renderables)
@@ -487,14 +392,14 @@ def diff_dict(comp: Comparison, run_a: Run, run_b: Run) -> dict[str, Any]:
             "delta_kpi": b.total_kpi - a.total_kpi,
         },
         "line_items": [
-            {k: (machine._num(v) if not isinstance(v, str) else v) for k, v in row.items()}
+            {k: (finite(v) if not isinstance(v, str) else v) for k, v in row.items()}
             for row in df.to_dict(orient="records")
         ],
     }
 
 
 def diff_csv(comp: Comparison) -> str:
-    return _csv(_diff_frame(comp))
+    return csv_text(_diff_frame(comp))
 
 
 def rerun_text(r: Rerun, new_id: str | None) -> str:
@@ -525,19 +430,19 @@ def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None)
     cells = [
         x.id,
         x.stage,
-        fmt_money(x.planned),
-        fmt_money(x.planned_to_date),
-        fmt_money(x.actual),
-        _delta(x.variance),
-        _pct(x.variance_pct),
+        money(x.planned, "small"),
+        money(x.planned_to_date, "small"),
+        money(x.actual, "small"),
+        delta(x.variance),
+        share(x.variance_pct, signed=True),
         Text(x.status, style=_STATUS_STYLE.get(x.status, "")),
-        fmt_money(x.projected_spend),
+        money(x.projected_spend, "small"),
     ]
     if show_kpi:
         cells += [
-            fmt_money(x.planned_kpi),
-            fmt_money(x.projected_kpi),
-            _delta(
+            money(x.planned_kpi, "small"),
+            money(x.projected_kpi, "small"),
+            delta(
                 None
                 if x.projected_kpi is None or x.planned_kpi is None
                 else x.projected_kpi - x.planned_kpi
@@ -584,11 +489,11 @@ def tracking_renderable(tr: Tracking) -> Group:
     if tr.has_model and tot.planned_kpi is not None and tot.projected_kpi is not None:
         parts.append(
             Text(
-                f"at the current run-rate the cycle spends {fmt_money(tot.projected_spend)} "
-                f"({_pct((tot.projected_spend - tot.planned) / tot.planned if tot.planned else None)} "
-                f"against the plan) and buys {fmt_money(tot.projected_kpi)} {tr.kpi} "
-                f"({_delta(tot.projected_kpi - tot.planned_kpi)} against the plan's "
-                f"{fmt_money(tot.planned_kpi)})"
+                f"at the current run-rate the cycle spends {money(tot.projected_spend, 'small')} "
+                f"({share((tot.projected_spend - tot.planned) / tot.planned if tot.planned else None, signed=True)} "
+                f"against the plan) and buys {money(tot.projected_kpi, 'small')} {tr.kpi} "
+                f"({delta(tot.projected_kpi - tot.planned_kpi)} against the plan's "
+                f"{money(tot.planned_kpi, 'small')})"
             )
         )
     for n in tr.notes:
@@ -601,18 +506,18 @@ def tracking_csv(tr: Tracking) -> str:
     rows += [{**x.to_dict(), "level": "stage"} for x in tr.stages]
     rows.append({**tr.total.to_dict(), "level": "total"})
     df = pd.DataFrame(rows)
-    return _csv(df[["level", *[c for c in df.columns if c != "level"]]])
+    return csv_text(df[["level", *[c for c in df.columns if c != "level"]]])
 
 
 def tracking_json(tr: Tracking) -> str:
-    return machine.to_json(_jsonable(tr.to_dict()))
+    return machine.to_json(jsonable(tr.to_dict()))
 
 
 def replan_dict(r: Replan) -> dict[str, Any]:
     """Contract 6 for the remaining weeks' plan, with a ``replan`` block (spend to date, the
     full cycle per line item against the original plan, warnings)."""
     d = machine.plan_to_dict(r.plan)
-    d["replan"] = _jsonable(r.to_dict())
+    d["replan"] = jsonable(r.to_dict())
     return d
 
 
@@ -621,15 +526,15 @@ def replan_json(r: Replan) -> str:
 
 
 def replan_csv(r: Replan) -> str:
-    return _csv(pd.DataFrame(r.full_cycle()))
+    return csv_text(pd.DataFrame(r.full_cycle()))
 
 
 def replan_renderable(r: Replan) -> Group:
     head = Text.assemble(
         ("re-plan after ", ""),
         (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
-        f": {fmt_money(r.spent_total)} spent so far",
-        f", {fmt_money(r.remaining_budget)} left for the remaining {r.remaining_weeks} weeks"
+        f": {money(r.spent_total, 'small')} spent so far",
+        f", {money(r.remaining_budget, 'small')} left for the remaining {r.remaining_weeks} weeks"
         if r.remaining_budget is not None
         else "",
     )
@@ -658,35 +563,35 @@ def replan_renderable(r: Replan) -> Group:
             t.add_row(
                 x["id"],
                 x["stage"],
-                fmt_money(x["spent"]),
-                fmt_money(x["remaining"]),
-                fmt_money(x["total"]),
-                fmt_money(x["original"]),
-                _delta(x["change"]),
+                money(x["spent"], "small"),
+                money(x["remaining"], "small"),
+                money(x["total"], "small"),
+                money(x["original"], "small"),
+                delta(x["change"]),
             )
         tot_orig = r.original.total_spend if r.original.ok else None
         tot = round(sum(x["total"] for x in rows), 2)
         t.add_row(
             "total",
             "",
-            fmt_money(r.spent_total),
-            fmt_money(r.plan.total_spend),
-            fmt_money(tot),
-            fmt_money(tot_orig),
-            _delta(None if tot_orig is None else tot - tot_orig),
+            money(r.spent_total, "small"),
+            money(r.plan.total_spend, "small"),
+            money(tot, "small"),
+            money(tot_orig, "small"),
+            delta(None if tot_orig is None else tot - tot_orig),
             style="bold",
         )
         parts.append(t)
         kpi = r.plan.kpi
         full = r.kpi_to_date + r.plan.total_kpi
         line = (
-            f"{kpi}: {fmt_money(r.kpi_to_date)} bought so far + {fmt_money(r.plan.total_kpi)} "
-            f"planned = {fmt_money(full)} for the cycle"
+            f"{kpi}: {money(r.kpi_to_date, 'small')} bought so far + {money(r.plan.total_kpi, 'small')} "
+            f"planned = {money(full, 'small')} for the cycle"
         )
         if r.original.ok:
             line += (
-                f" ({_delta(full - r.original.total_kpi)} against the original plan's "
-                f"{fmt_money(r.original.total_kpi)})"
+                f" ({delta(full - r.original.total_kpi)} against the original plan's "
+                f"{money(r.original.total_kpi, 'small')})"
             )
         parts.append(Text(line))
     return Group(*parts)

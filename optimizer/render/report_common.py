@@ -1,12 +1,12 @@
 """What the review pack's renderers share: number formats, and the rows of each table.
 
 The Markdown, HTML and XLSX reports lay out the same tables; the rows are built here once, as
-plain values (numbers stay numbers for the workbook; ``fmt_*`` turn them into text for the others).
+plain values (numbers stay numbers for the workbook; ``optimizer.formatting`` turns them into text
+for the others).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from optimizer.explain import (
@@ -14,18 +14,10 @@ from optimizer.explain import (
     Explanation,
     LadderStep,
     LineItemExplanation,
-    fmt_delta,
-    fmt_ratio,
 )
-from optimizer.explain import fmt_amount as fmt_money
+from optimizer.formatting import delta, money, ratio, share
 
-__all__ = ["fmt_delta", "fmt_money", "fmt_pct", "fmt_ratio"]
-
-
-def fmt_pct(v: float | None, digits: int = 1) -> str:
-    if v is None or not math.isfinite(v):
-        return "–"
-    return f"{v:.{digits}%}"
+__all__ = ["delta", "money", "ratio", "share"]
 
 
 def role_word(role: str) -> str:
@@ -236,13 +228,11 @@ def answers(e: Explanation) -> list[tuple[str, str]]:
     below = e.ladder.below(3)
     if above:
         txt = "; ".join(
-            f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
-            f"(returns {fmt_ratio(s.return_)})"
+            f"{s.item} {money(s.spend_from)}–{money(s.spend_to)} (returns {ratio(s.return_)})"
             for s in reversed(above)
         )
         nxt = "; ".join(
-            f"{s.item} {fmt_money(s.spend_from)}–{fmt_money(s.spend_to)} "
-            f"(returns {fmt_ratio(s.return_)})"
+            f"{s.item} {money(s.spend_from)}–{money(s.spend_to)} (returns {ratio(s.return_)})"
             for s in below
         )
         out.append(

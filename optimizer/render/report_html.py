@@ -15,16 +15,9 @@ from typing import Any
 
 from optimizer.explain import Explanation, LadderStep, LineItemExplanation
 from optimizer.fileio import atomic_write_text
+from optimizer.formatting import delta, money, ratio, share
 from optimizer.render import charts
-from optimizer.render.report_common import (
-    answers,
-    fmt_delta,
-    fmt_money,
-    fmt_pct,
-    fmt_ratio,
-    held_by,
-    role_word,
-)
+from optimizer.render.report_common import answers, held_by, role_word
 
 _CSS = """
 :root { --ink:#1f2d3d; --muted:#5b6b7b; --line:#d9dee4; --soft:#f4f6f8; --accent:#1f5f8b; }
@@ -122,23 +115,23 @@ def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "")
 def _cards(e: Explanation) -> str:
     k = e.kpi
     cards = [
-        ("Budget", fmt_money(e.budget), f"{e.horizon_weeks} weeks"),
+        ("Budget", money(e.budget), f"{e.horizon_weeks} weeks"),
         (
             "Planned spend",
-            fmt_money(e.total_spend),
+            money(e.total_spend),
             ""
             if e.last_cycle_total is None
-            else f"{fmt_delta(e.total_spend - e.last_cycle_total)} vs last cycle",
+            else f"{delta(e.total_spend - e.last_cycle_total, '−')} vs last cycle",
         ),
         (
             f"Modelled {k}",
-            fmt_money(e.total_kpi),
+            money(e.total_kpi),
             ""
             if e.total_kpi_p10 is None
-            else f"P10–P90 {fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}",
+            else f"P10–P90 {money(e.total_kpi_p10)} – {money(e.total_kpi_p90)}",
         ),
-        ("ROI", fmt_ratio(e.roi, 2), f"{k} per unit of money"),
-        ("Hurdle", fmt_ratio(e.hurdle), "what the last dollar returns"),
+        ("ROI", ratio(e.roi, 2), f"{k} per unit of money"),
+        ("Hurdle", ratio(e.hurdle), "what the last dollar returns"),
     ]
     body = "".join(
         f'<div class="card"><div class="label">{_e(a)}</div>'
@@ -166,21 +159,21 @@ def _line_items_table(e: Explanation) -> str:
     rows = []
     for it in e.items:
         r = (
-            f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(fmt_money(it.spend))}"
-            f"{_num(fmt_pct(it.share))}{_num(fmt_money(it.kpi))}{_num(fmt_ratio(it.roi, 2))}"
-            f"{_num(fmt_ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
+            f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(money(it.spend))}"
+            f"{_num(share(it.share))}{_num(money(it.kpi))}{_num(ratio(it.roi, 2))}"
+            f"{_num(ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
             f"<td>{_e(held_by(it))}</td>"
         )
         if lc:
-            r += _num(fmt_money(it.last_cycle)) + _num(fmt_delta(it.delta))
+            r += _num(money(it.last_cycle)) + _num(delta(it.delta, "−"))
         rows.append(f"<tr>{r}</tr>")
     tot = (
-        f"<td>Total</td><td></td>{_num(fmt_money(e.total_spend))}{_num('100.0%')}"
-        f"{_num(fmt_money(e.total_kpi))}{_num(fmt_ratio(e.roi, 2))}<td></td><td></td><td></td>"
+        f"<td>Total</td><td></td>{_num(money(e.total_spend))}{_num('100.0%')}"
+        f"{_num(money(e.total_kpi))}{_num(ratio(e.roi, 2))}<td></td><td></td><td></td>"
     )
     if lc:
         d = e.total_spend - (e.last_cycle_total or 0.0)
-        tot += _num(fmt_money(e.last_cycle_total)) + _num(fmt_delta(d))
+        tot += _num(money(e.last_cycle_total)) + _num(delta(d, "−"))
     rows.append(f'<tr class="total">{tot}</tr>')
     return _table(head, rows)
 
@@ -209,14 +202,14 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
         facts.append(
             (
                 "Against last cycle",
-                f"{fmt_money(it.last_cycle)} last cycle; {fmt_delta(it.delta)} in this plan.",
+                f"{money(it.last_cycle)} last cycle; {delta(it.delta, '−')} in this plan.",
             )
         )
     dl = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in facts)
     kv = (
-        f"spend {fmt_money(it.spend)} · {fmt_pct(it.share)} of plan · {e.kpi} "
-        f"{fmt_money(it.kpi)} · ROI {fmt_ratio(it.roi, 2)} · marginal "
-        f"{fmt_ratio(it.marginal_roi)} · hurdle {fmt_ratio(it.hurdle)}"
+        f"spend {money(it.spend)} · {share(it.share)} of plan · {e.kpi} "
+        f"{money(it.kpi)} · ROI {ratio(it.roi, 2)} · marginal "
+        f"{ratio(it.marginal_roi)} · hurdle {ratio(it.hurdle)}"
     )
     return (
         f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '
@@ -232,10 +225,10 @@ def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list
         cls = ' class="out"' if cutoff is not None and s.rank > cutoff else ""
         rows.append(
             f"<tr{cls}>{_num(str(s.rank or '–'))}<td>{_e(s.item)}</td>"
-            f"{_num(f'{fmt_money(s.spend_from)} – {fmt_money(s.spend_to)}')}"
-            f"{_num(fmt_money(s.amount))}{_num(fmt_money(s.kpi_gain))}{_num(fmt_ratio(s.return_))}"
+            f"{_num(f'{money(s.spend_from)} – {money(s.spend_to)}')}"
+            f"{_num(money(s.amount))}{_num(money(s.kpi_gain))}{_num(ratio(s.return_))}"
             f"<td>{_e(s.status)}</td>"
-            f"{_num(fmt_money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>"
+            f"{_num(money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>"
         )
     return rows
 
@@ -259,7 +252,7 @@ def _ladder_section(e: Explanation) -> str:
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         f'<tr class="cut"><td colspan="9">the budget runs out here: '
-        f"{_e(fmt_money(lad.line_spend))}</td></tr>"
+        f"{_e(money(lad.line_spend))}</td></tr>"
     )
     around += _ladder_rows(lad.below(5), lad.cutoff)
     parts = [
@@ -305,21 +298,21 @@ def _groups_table(groups: Any, e: Explanation, word: str) -> str:
     rows = []
     for g in groups:
         r = (
-            f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(fmt_money(g.spend))}"
-            f"{_num(fmt_pct(g.share))}{_num(fmt_money(g.kpi))}{_num(fmt_ratio(g.roi, 2))}"
+            f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(money(g.spend))}"
+            f"{_num(share(g.share))}{_num(money(g.kpi))}{_num(ratio(g.roi, 2))}"
             f"<td>{_e('; '.join(g.binding) or '–')}</td>"
         )
         if lc:
-            r += _num(fmt_money(g.last_cycle)) + _num(fmt_delta(g.delta))
+            r += _num(money(g.last_cycle)) + _num(delta(g.delta, "−"))
         rows.append(f"<tr>{r}</tr>")
     if word == "stage":
         tot = (
-            f"<td>Total</td><td></td>{_num(fmt_money(sum(g.spend for g in groups)))}"
-            f"{_num('100.0%')}{_num(fmt_money(sum(g.kpi for g in groups)))}"
-            f"{_num(fmt_ratio(e.roi, 2))}<td></td>"
+            f"<td>Total</td><td></td>{_num(money(sum(g.spend for g in groups)))}"
+            f"{_num('100.0%')}{_num(money(sum(g.kpi for g in groups)))}"
+            f"{_num(ratio(e.roi, 2))}<td></td>"
         )
         if lc:
-            tot += _num(fmt_money(e.last_cycle_total)) + "<td></td>"
+            tot += _num(money(e.last_cycle_total)) + "<td></td>"
         rows.append(f'<tr class="total">{tot}</tr>')
     return _table(head, rows)
 
@@ -397,8 +390,8 @@ def explanation_html(e: Explanation) -> str:
     )
     crow = [
         f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
-        f"{_num(fmt_money(c.slack) if c.unit == 'money' else fmt_ratio(c.slack, 0))}"
-        f"{_num(fmt_ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
+        f"{_num(money(c.slack) if c.unit == 'money' else ratio(c.slack, 0))}"
+        f"{_num(ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
         for c in e.constraints
     ]
     parts.append(
@@ -418,9 +411,9 @@ def explanation_html(e: Explanation) -> str:
     if e.frontier:
         fr_png = charts.figure_png(charts.review_frontier_figure(e.frontier, e.budget, k))
         frows = [
-            f"<tr>{_num(fmt_money(p.budget))}<td>{_e(p.status)}"
+            f"<tr>{_num(money(p.budget))}<td>{_e(p.status)}"
             f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"
-            f"</td>{_num(fmt_money(p.total_kpi))}{_num(fmt_ratio(p.marginal))}</tr>"
+            f"</td>{_num(money(p.total_kpi))}{_num(ratio(p.marginal))}</tr>"
             for p in e.frontier
         ]
         parts.append(

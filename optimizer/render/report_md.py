@@ -8,15 +8,8 @@ from typing import Any
 
 from optimizer.explain import Explanation, LadderStep
 from optimizer.fileio import atomic_write_text
-from optimizer.render.report_common import (
-    answers,
-    fmt_delta,
-    fmt_money,
-    fmt_pct,
-    fmt_ratio,
-    held_by,
-    role_word,
-)
+from optimizer.formatting import delta, money, ratio, share
+from optimizer.render.report_common import answers, held_by, role_word
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
@@ -34,12 +27,12 @@ def _ladder_rows(steps: Sequence[LadderStep]) -> list[list[str]]:
         [
             str(s.rank or "–"),
             s.item,
-            f"{fmt_money(s.spend_from)}–{fmt_money(s.spend_to)}",
-            fmt_money(s.amount),
-            fmt_money(s.kpi_gain),
-            fmt_ratio(s.return_),
+            f"{money(s.spend_from)}–{money(s.spend_to)}",
+            money(s.amount),
+            money(s.kpi_gain),
+            ratio(s.return_),
             s.status,
-            fmt_money(s.cumulative_spend) if s.rank else "–",
+            money(s.cumulative_spend) if s.rank else "–",
             s.reason,
         ]
         for s in steps
@@ -82,27 +75,27 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
 
     out += ["## Summary", ""]
     summary = [
-        ("Budget", fmt_money(e.budget)),
-        ("Total spend", fmt_money(e.total_spend)),
-        (f"Modelled {k}", fmt_money(e.total_kpi)),
-        ("ROI", fmt_ratio(e.roi, 2)),
-        ("Hurdle (the last dollar's return)", fmt_ratio(e.hurdle)),
+        ("Budget", money(e.budget)),
+        ("Total spend", money(e.total_spend)),
+        (f"Modelled {k}", money(e.total_kpi)),
+        ("ROI", ratio(e.roi, 2)),
+        ("Hurdle (the last dollar's return)", ratio(e.hurdle)),
         ("Horizon", f"{e.horizon_weeks} weeks"),
     ]
     if e.total_kpi_p10 is not None:
         summary.append(
             (
                 f"{k}, P10–P90 over bootstrap draws",
-                f"{fmt_money(e.total_kpi_p10)} – {fmt_money(e.total_kpi_p90)}",
+                f"{money(e.total_kpi_p10)} – {money(e.total_kpi_p90)}",
             )
         )
     if e.last_cycle_total is not None:
-        summary.append(("Last cycle spend", fmt_money(e.last_cycle_total)))
-        summary.append(("Change vs last cycle", fmt_delta(e.total_spend - e.last_cycle_total)))
+        summary.append(("Last cycle spend", money(e.last_cycle_total)))
+        summary.append(("Change vs last cycle", delta(e.total_spend - e.last_cycle_total, "−")))
     summary.append(
         (
             "Certificate gap",
-            "–" if e.gap is None else "< 0.0001%" if e.gap < 1e-6 else fmt_pct(e.gap, 4),
+            "–" if e.gap is None else "< 0.0001%" if e.gap < 1e-6 else share(e.gap, 4),
         )
     )
     out += [_table(("", "value"), summary, right=(1,)), ""]
@@ -122,36 +115,36 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         r = [
             it.id,
             it.stage,
-            fmt_money(it.spend),
-            fmt_pct(it.share),
-            fmt_money(it.kpi),
-            fmt_ratio(it.roi, 2),
-            fmt_ratio(it.marginal_roi),
+            money(it.spend),
+            share(it.share),
+            money(it.kpi),
+            ratio(it.roi, 2),
+            ratio(it.marginal_roi),
             role_word(it.role),
             held_by(it),
         ]
         if e.last_cycle_total is not None:
-            r += [fmt_money(it.last_cycle), fmt_delta(it.delta)]
+            r += [money(it.last_cycle), delta(it.delta, "−")]
         rows.append(r)
     total = [
         "**total**",
         "",
-        f"**{fmt_money(e.total_spend)}**",
+        f"**{money(e.total_spend)}**",
         "100%",
-        f"**{fmt_money(e.total_kpi)}**",
-        fmt_ratio(e.roi, 2),
+        f"**{money(e.total_kpi)}**",
+        ratio(e.roi, 2),
         "",
         "",
         "",
     ]
     if e.last_cycle_total is not None:
-        total += [fmt_money(e.last_cycle_total), fmt_delta(e.total_spend - e.last_cycle_total)]
+        total += [money(e.last_cycle_total), delta(e.total_spend - e.last_cycle_total, "−")]
     rows.append(total)
     out += [_table(head, rows, right=(2, 3, 4, 5, 6, 9, 10)), ""]
 
     out += ["## Why each line item stops where it stops", ""]
     for it in e.items:
-        out += [f"### {it.id} ({it.stage}): {fmt_money(it.spend)}, {role_word(it.role)}", ""]
+        out += [f"### {it.id} ({it.stage}): {money(it.spend)}, {role_word(it.role)}", ""]
         out += [it.reason, ""]
         if it.next is not None:
             out.append(f"- **Next increment:** {it.next.sentence}")
@@ -162,8 +155,8 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         out.append(f"- **On its curve:** {it.position.sentence}")
         if it.last_cycle is not None:
             out.append(
-                f"- **Against last cycle:** {fmt_money(it.last_cycle)} last cycle, "
-                f"{fmt_delta(it.delta)} now."
+                f"- **Against last cycle:** {money(it.last_cycle)} last cycle, "
+                f"{delta(it.delta, '−')} now."
             )
         out.append("")
 
@@ -174,7 +167,7 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         f"Every line item's spend is cut into increments (decision packages), each priced on "
         f"its response curve and ranked across the plan by {k} per unit of money; committed "
         f"increments (locks and floors) come first. The budget runs out after increment "
-        f"{lad.cutoff}, at {fmt_money(lad.line_spend)}: everything above the line is in "
+        f"{lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in "
         f"the plan, everything below is not.",
         "",
     ]
@@ -210,13 +203,13 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         [
             g.name,
             ", ".join(g.members),
-            fmt_money(g.spend),
-            fmt_pct(g.share),
-            fmt_money(g.kpi),
-            fmt_ratio(g.roi, 2),
+            money(g.spend),
+            share(g.share),
+            money(g.kpi),
+            ratio(g.roi, 2),
             "; ".join(g.binding) or "–",
         ]
-        + ([fmt_money(g.last_cycle), fmt_delta(g.delta)] if e.last_cycle_total is not None else [])
+        + ([money(g.last_cycle), delta(g.delta, "−")] if e.last_cycle_total is not None else [])
         for g in e.stages
     ]
     shead = ["stage", "line items", "spend", "share", k, "ROI", "binding rules"]
@@ -229,10 +222,10 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
             [
                 g.name,
                 ", ".join(g.members),
-                fmt_money(g.spend),
-                fmt_pct(g.share),
-                fmt_money(g.kpi),
-                fmt_ratio(g.roi, 2),
+                money(g.spend),
+                share(g.share),
+                money(g.kpi),
+                ratio(g.roi, 2),
                 "; ".join(g.binding) or "–",
             ]
             for g in e.groups
@@ -248,7 +241,7 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
 
     out += ["## Constraints", ""]
     crows = [
-        [c.label, "yes" if c.binding else "no", fmt_ratio(c.shadow_price, 4), c.sentence]
+        [c.label, "yes" if c.binding else "no", ratio(c.shadow_price, 4), c.sentence]
         for c in e.constraints
     ]
     out += [_table(["constraint", "binding", "shadow price", "in words"], crows, right=(2,)), ""]
@@ -257,11 +250,10 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         out += ["## The budget frontier", ""]
         frows = [
             [
-                fmt_money(p.budget)
-                + (" ← this plan" if abs(p.budget - (e.budget or 0)) < 0.5 else ""),
+                money(p.budget) + (" ← this plan" if abs(p.budget - (e.budget or 0)) < 0.5 else ""),
                 p.status,
-                fmt_money(p.total_kpi),
-                fmt_ratio(p.marginal),
+                money(p.total_kpi),
+                ratio(p.marginal),
             ]
             for p in e.frontier
         ]

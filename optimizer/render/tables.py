@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
+from optimizer.formatting import delta, money, ratio
 from optimizer.workflow.compare import Comparison
-
-
-def fmt_money(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "–"
-    return f"{v:,.0f}" if abs(v - round(v)) < 0.005 or abs(v) >= 1e5 else f"{v:,.2f}"
-
-
-def fmt_num(v: float | None, digits: int = 2) -> str:
-    """A number to ``digits`` decimals; ``∞`` and ``–`` as needed (the explain layer's format)."""
-    from optimizer.explain import fmt_ratio
-
-    return fmt_ratio(v, digits)
-
-
-def fmt_signed(v: float | None) -> str:
-    if v is None:
-        return "–"
-    if abs(v) < 0.005:
-        return "0"
-    return f"{v:+,.0f}"
 
 
 def plan_renderable(plan: Plan) -> Group:
@@ -55,10 +33,10 @@ def plan_renderable(plan: Plan) -> Group:
     t.add_column("stage")
     if owners:
         t.add_column("owner")
-    t.add_column("spend", justify="right", footer=fmt_money(total))
+    t.add_column("spend", justify="right", footer=money(total, "small"))
     t.add_column("share", justify="right", footer="100%" if total > 0 else "–")
-    t.add_column(plan.kpi, justify="right", footer=fmt_money(plan.total_kpi))
-    t.add_column("ROI", justify="right", footer=fmt_num(plan.roi))
+    t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
+    t.add_column("ROI", justify="right", footer=ratio(plan.roi, 2))
     t.add_column("marginal ROI", justify="right")
     t.add_column("held by")
     for li in plan.line_items:
@@ -67,11 +45,11 @@ def plan_renderable(plan: Plan) -> Group:
             *([li.market or "national"] if markets else []),
             li.stage,
             *([li.owner or ""] if owners else []),
-            fmt_money(li.spend),
+            money(li.spend, "small"),
             f"{li.spend / total:.1%}" if total > 0 else "–",
-            fmt_money(li.kpi),
-            fmt_num(li.roi),
-            fmt_num(li.marginal_roi, 3),
+            money(li.kpi, "small"),
+            ratio(li.roi, 2),
+            ratio(li.marginal_roi, 3),
             ", ".join(li.binding),
         )
     parts.append(t)
@@ -83,9 +61,9 @@ def plan_renderable(plan: Plan) -> Group:
     for name, v in plan.stage_totals().items():
         st.add_row(
             name,
-            fmt_money(v["spend"]),
+            money(v["spend"], "small"),
             f"{v['spend'] / total:.1%}" if total > 0 else "–",
-            fmt_money(v["kpi"]),
+            money(v["kpi"], "small"),
         )
     parts.append(st)
     for title, totals in (("by owner", plan.owner_totals()), ("by market", plan.market_totals())):
@@ -99,9 +77,9 @@ def plan_renderable(plan: Plan) -> Group:
         for name, v in totals.items():
             ot.add_row(
                 name,
-                fmt_money(v["spend"]),
+                money(v["spend"], "small"),
                 f"{v['spend'] / total:.1%}" if total > 0 else "–",
-                fmt_money(v["kpi"]),
+                money(v["kpi"], "small"),
             )
         parts.append(ot)
     binding = [c for c in plan.constraints if c.binding]
@@ -110,7 +88,7 @@ def plan_renderable(plan: Plan) -> Group:
         ct.add_column("constraint")
         ct.add_column("shadow price", justify="right")
         for c in binding:
-            ct.add_row(c.label, fmt_num(c.shadow_price, 4))
+            ct.add_row(c.label, ratio(c.shadow_price, 4))
         parts.append(ct)
     if plan.gap is not None:
         gap = "< 0.0001%" if plan.gap < 1e-6 else f"{plan.gap:.4%}"
@@ -134,12 +112,12 @@ def comparison_renderable(comp: Comparison) -> Group:
         t.add_row(
             r["scenario"],
             r["status"],
-            fmt_money(r["total_spend"]),
-            fmt_money(r["total_kpi"]),
-            fmt_num(r["roi"]),
-            fmt_num(r["marginal_roi"], 3),
-            fmt_signed(r["delta_spend"]),
-            fmt_signed(r["delta_kpi"]),
+            money(r["total_spend"], "small"),
+            money(r["total_kpi"], "small"),
+            ratio(r["roi"], 2),
+            ratio(r["marginal_roi"], 3),
+            delta(r["delta_spend"]),
+            delta(r["delta_kpi"]),
         )
     parts.append(t)
     bs = comp.by_stage()
@@ -148,7 +126,7 @@ def comparison_renderable(comp: Comparison) -> Group:
     for c in bs.columns:
         st.add_column(str(c), justify="right")
     for stage, row in bs.iterrows():
-        st.add_row(str(stage), *[fmt_money(v) for v in row])
+        st.add_row(str(stage), *[money(v, "small") for v in row])
     parts.append(st)
     li = comp.by_line_item()
     lt = Table(
@@ -162,7 +140,7 @@ def comparison_renderable(comp: Comparison) -> Group:
         lt.add_column(str(c), justify="right")
     for tid, row in li.iterrows():
         cells = [
-            fmt_signed(v) if str(c).startswith("Δ") else fmt_money(v)
+            delta(v) if str(c).startswith("Δ") else money(v, "small")
             for c, v in row.iloc[1:].items()
         ]
         lt.add_row(str(tid), row["stage"], *cells)
@@ -207,12 +185,12 @@ def frontier_renderable(frontier) -> Group:
     knee = frontier.knee()
     for i, p in enumerate(frontier.points()):
         t.add_row(
-            fmt_money(p["budget"]),
+            money(p["budget"], "small"),
             str(p["status"]),
-            fmt_money(p["total_spend"]),
-            fmt_money(p["total_kpi"]),
-            fmt_num(p["roi"]),
-            fmt_num(p["marginal_roi"], 3),
+            money(p["total_spend"], "small"),
+            money(p["total_kpi"], "small"),
+            ratio(p["roi"], 2),
+            ratio(p["marginal_roi"], 3),
             "← diminishing returns" if i == knee else "",
         )
     return Group(t)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from optimizer.allocate import AllocationProblem, Plan, make_problem, solve_problem
 from optimizer.errors import ScenarioError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean
 from optimizer.response.model import CurveSet, ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
 

@@ -31,9 +31,9 @@ import pandas as pd
 
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
-from optimizer.allocate.problem import LinearConstraint, money, safe_name
+from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean, money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
@@ -432,10 +432,10 @@ def remaining_problem(
             k = getattr(c, "kpi", None) or main
             done = kpi_to_date.get(k, np.zeros(len(spent)))
             shift = float(sum(a * done[i] for i, a in c.coefs.items()))
-            what = f"{money(shift)} of {k} already bought"
+            what = f"{money(shift, 'any')} of {k} already bought"
         else:
             shift = float(sum(a * spent[i] for i, a in c.coefs.items()))
-            what = f"{money(shift)} already spent"
+            what = f"{money(shift, 'any')} already spent"
         if abs(shift) < 0.005:
             cons.append(c)
             continue
@@ -466,8 +466,8 @@ def remaining_problem(
                         ">=",
                         mif - s,
                         {it.index: 1.0},
-                        f"the {it.id} minimum once funded ({money(mif)}), less "
-                        f"{money(s)} already spent",
+                        f"the {it.id} minimum once funded ({money(mif, 'any')}), less "
+                        f"{money(s, 'any')} already spent",
                     )
                 )
                 lo = max(lo, mif - s)

@@ -10,10 +10,11 @@ import yaml
 from optimizer.allocate import allocate
 from optimizer.data import read_history, read_journey
 from optimizer.fileio import atomic_write_text
+from optimizer.formatting import money, share
 from optimizer.render import machine, tables
 from optimizer.response.model import ResponseModel, read_model, write_model
 from optimizer.scenario import load_scenario
-from optimizer.workflow.compare import Comparison
+from optimizer.workflow.compare import Comparison, compare_scenarios
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
 DEMO_SCENARIOS = ("base.yaml", "budget_cut.yaml", "awareness_push.yaml", "commitments.yaml")
@@ -60,23 +61,23 @@ def run_demo(
 
     # the example scenarios, pointed at the fitted model
     scen_dir = out_dir / "scenarios"
-    plans = []
     for name in DEMO_SCENARIOS:
         raw = yaml.safe_load((SAMPLE / "scenarios" / name).read_text())
         if "model" in raw:
             raw["model"] = "../model.json"
         p = atomic_write_text(scen_dir / name, yaml.safe_dump(raw, sort_keys=False))
         written.append(p)
-    for name in DEMO_SCENARIOS:
-        sc = load_scenario(scen_dir / name)
-        plan = allocate(sc, model)
-        plans.append(plan)
+    # as `budgetopt compare` does: each plan with its costliest binding rules
+    comp = compare_scenarios(
+        [load_scenario(scen_dir / name) for name in DEMO_SCENARIOS], model_override=model
+    )
+    plans = list(comp.plans)
+    for name, plan in zip(DEMO_SCENARIOS, plans, strict=True):
         stem = Path(name).stem
         written.append(
             atomic_write_text(out_dir / "plans" / f"{stem}.json", machine.plan_json(plan))
         )
         written.append(atomic_write_text(out_dir / "plans" / f"{stem}.csv", machine.plan_csv(plan)))
-    comp = Comparison(tuple(plans))
     written.append(atomic_write_text(out_dir / "comparison.json", machine.comparison_json(comp)))
     written.append(atomic_write_text(out_dir / "comparison.csv", machine.comparison_csv(comp)))
     text = tables.render_text(tables.comparison_renderable(comp))
@@ -103,9 +104,10 @@ def run_demo(
         uplift = best - hist_value
         captured = (got - hist_value) / uplift if uplift > 0 else float("nan")
         say(
-            f"on the true curves, the base plan buys {got:,.0f} {model.kpi}: "
-            f"{got / best:.2%} of the true optimum ({best:,.0f}); the historical mix at the same budget "
-            f"buys {hist_value:,.0f}, so the plan captures {captured:.0%} of the achievable uplift"
+            f"on the true curves, the base plan buys {money(got)} {model.kpi}: "
+            f"{share(got / best, 2)} of the true optimum ({money(best)}); the historical mix at "
+            f"the same budget buys {money(hist_value)}, so the plan captures "
+            f"{share(captured, 0)} of the achievable uplift"
         )
     say("wrote:")
     for p in written:

@@ -23,6 +23,7 @@ from optimizer.data import (
 )
 from optimizer.errors import DataError, ModelError
 from optimizer.fileio import atomic_write_text
+from optimizer.formatting import number
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
@@ -106,8 +107,8 @@ def calibration_lines(model: ResponseModel) -> list[str]:
         note = "" if t["used"] else "  (not used: touchpoint not identifiable)"
         out.append(
             f"  {t['row']:>4}  {t['touchpoint']:<20}{t['start'] + ' to ' + t['end']:<25}"
-            f"{_num(t['kpi_lift']):>12}{_num(t['kpi_lift_se']):>10}"
-            f"{_num(t['model_lift']):>12}{t['z']:>+7.2f}{note}"
+            f"{number(t['kpi_lift']):>12}{number(t['kpi_lift_se']):>10}"
+            f"{number(t['model_lift']):>12}{t['z']:>+7.2f}{note}"
         )
     if any(tp.draws for tp in model.touchpoints.values()):
         out.append(
@@ -117,10 +118,6 @@ def calibration_lines(model: ResponseModel) -> list[str]:
             "(docs/response-models.md)"
         )
     return out
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
 def kpi_model_path(out: Path, kpi_id: str, main: bool) -> Path:

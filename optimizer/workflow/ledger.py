@@ -38,6 +38,7 @@ from optimizer import __version__
 from optimizer.allocate import ConstraintResult, LineItem, Plan
 from optimizer.data import load_yaml
 from optimizer.errors import BudgetOptError, ScenarioError
+from optimizer.formatting import jsonable
 
 DEFAULT_PATH = Path(".budgetopt") / "ledger.sqlite"
 ENV = "BUDGETOPT_LEDGER"
@@ -134,7 +135,7 @@ class Run:
             return self.plans[names.index(which)]
         if which.lstrip("-").isdigit() and -len(self.plans) <= int(which) < len(self.plans):
             return self.plans[int(which)]
-        from optimizer.fileio import did_you_mean
+        from optimizer.formatting import did_you_mean
 
         raise LedgerError(f"run {self.id} has no plan {which!r}{did_you_mean(which, names)}")
 
@@ -336,9 +337,9 @@ class Ledger:
             "kpi": kpi,
             "version": __version__,
             "solver": solver,
-            "options": json.dumps(_jsonable(dict(options or {})), sort_keys=True),
+            "options": json.dumps(jsonable(dict(options or {})), sort_keys=True),
             "plans": json.dumps(list(plans), allow_nan=False),
-            "extra": json.dumps(_jsonable(dict(extra or {})), sort_keys=True),
+            "extra": json.dumps(jsonable(dict(extra or {})), sort_keys=True),
         }
         ms = int(now.timestamp() * 1000)
         for _ in range(20):
@@ -439,18 +440,6 @@ class Ledger:
     def blob(self, sha256: str) -> bytes | None:
         row = self.conn.execute("SELECT content FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
         return None if row is None else bytes(row[0])
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return obj.item()
-    return obj
 
 
 # ------------------------------------------------------------------------------------------------

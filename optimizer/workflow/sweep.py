@@ -41,8 +41,9 @@ from optimizer.allocate.engine import (
     initial_points,
     plan_without_lp,
 )
-from optimizer.allocate.problem import AllocationProblem, money
+from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
+from optimizer.formatting import money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
 from optimizer.threads import one_blas_thread
@@ -216,7 +217,7 @@ def with_budget(
     """
     amount = float(amount)
     cons = tuple(
-        dataclasses.replace(c, rhs=amount, label=f"the budget ({money(amount)})")
+        dataclasses.replace(c, rhs=amount, label=f"the budget ({money(amount, 'any')})")
         if c.name == "budget"
         else c
         for c in problem.constraints

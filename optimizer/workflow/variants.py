@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from optimizer.allocate.problem import money
+from optimizer.formatting import money
 from optimizer.scenario import Scenario
 
 
@@ -59,7 +59,7 @@ def expand(scenario: Scenario, *, include_self: bool = True, sweep: bool = True)
         for b in scenario.sweep.amounts:
             out.append(
                 base.with_budget(b).model_copy(
-                    update={"name": f"{scenario.name} [budget={money(b)}]"}
+                    update={"name": f"{scenario.name} [budget={money(b, 'any')}]"}
                 )
             )
     return unique_names(out)

@@ -1,0 +1,187 @@
+"""Numbers for people and values for machines: the one place each format is decided.
+
+Layer 1 (vocabulary): no import from any other budgetopt module. Renderers, error messages,
+constraint labels and the explanation's sentences all format through these functions, so the
+same amount reads the same everywhere:
+
+- ``money``: thousands separators, whole units by default; ``cents="small"`` (terminal tables)
+  shows the cents of an amount under 100,000 that has any, ``cents="any"`` (the words of a rule,
+  which must state it exactly) whenever it has any. ``–`` for no value, ``∞`` for no limit; never
+  ``-0``.
+- ``delta``: a signed change in whole units (``+1,234``, ``-1,234``, ``0``); ``minus="−"`` for
+  typeset reports.
+- ``ratio``: a return (KPI per unit of money) to ``digits`` decimals.
+- ``share``: a fraction as a percentage, optionally signed; never ``-0.0%``.
+- ``compact``: an axis label (``1.25M``, ``40k``).
+- ``number``: a modelled quantity of any size (whole units from 100 up, else 4 significant digits).
+- ``did_you_mean``: the close match (or the valid choices) for an unknown name.
+
+And the one serialiser: ``jsonable`` (plain JSON types from dataclasses, mappings, sequences,
+numpy values and paths; non-finite floats become ``None``), ``finite``, ``to_json`` and
+``csv_text``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported where a table is written, not by every error message
+    import pandas as pd
+
+#: what is shown for a value that is not there (None, NaN)
+MISSING = "–"
+#: what is shown for an amount without limit (+inf)
+UNLIMITED = "∞"
+#: terminal tables show cents only below this amount (above it they are noise in a column)
+CENTS_SHOWN_BELOW = 100_000.0
+#: an amount within half a cent of a whole unit is shown as the whole unit
+HALF_CENT = 0.005
+
+Cents = Literal["never", "small", "any"]
+
+
+def _missing(v: float | None) -> str | None:
+    """The text for a value that is not a finite number, else None."""
+    if v is None:
+        return MISSING
+    v = float(v)
+    if math.isnan(v):
+        return MISSING
+    if math.isinf(v):
+        return UNLIMITED if v > 0 else MISSING
+    return None
+
+
+def _whole(v: float) -> str:
+    r = round(v)
+    return "0" if r == 0 else f"{r:,.0f}"
+
+
+def money(v: float | None, cents: Cents = "never") -> str:
+    """An amount of money: ``1,234,567``; see the module docstring for ``cents``."""
+    gone = _missing(v)
+    if gone is not None:
+        return gone
+    assert v is not None
+    v = float(v)
+    show = cents == "any" or (cents == "small" and abs(v) < CENTS_SHOWN_BELOW)
+    if show and abs(v - round(v)) >= HALF_CENT:
+        return f"{v:,.2f}"
+    return _whole(v)
+
+
+def delta(v: float | None, minus: str = "-") -> str:
+    """A signed change in whole units: ``+1,234`` / ``-1,234`` / ``0`` (``–`` for none)."""
+    if v is None or not math.isfinite(v):
+        return MISSING
+    r = round(v)
+    if r == 0:
+        return "0"
+    return f"+{r:,.0f}" if r > 0 else f"{minus}{-r:,.0f}"
+
+
+def ratio(v: float | None, digits: int = 3) -> str:
+    """A return (KPI per unit of money) to ``digits`` decimals; ``∞`` and ``–`` as needed."""
+    if v is None:
+        return MISSING
+    if math.isinf(v):
+        return UNLIMITED
+    if not math.isfinite(v):
+        return MISSING
+    return f"{v:,.{digits}f}"
+
+
+def share(v: float | None, digits: int = 1, *, signed: bool = False) -> str:
+    """A fraction as a percentage to ``digits`` decimals (``12.5%``; ``+1.2%`` when ``signed``);
+    a value that rounds to nothing is shown unsigned (``0.0%``)."""
+    if v is None or not math.isfinite(v):
+        return MISSING
+    text = f"{abs(v):.{digits}%}"
+    if float(text[:-1]) == 0.0:
+        return text
+    if v < 0:
+        return "-" + text
+    return ("+" if signed else "") + text
+
+
+def compact(v: float) -> str:
+    """An axis label: ``1.25M``, ``40k``, ``900``."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
+    if a >= 1e3:
+        return f"{v / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
+    return f"{v:,.0f}"
+
+
+def number(v: float) -> str:
+    """A modelled quantity of any size: whole units from 100 up, else 4 significant digits."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, list_choices: bool = True) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists; else the list of valid choices
+    (``list_choices``) or nothing."""
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if choices and list_choices:
+        return f" (expected one of: {', '.join(sorted(choices))})"
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# values for machines
+# ------------------------------------------------------------------------------------------------
+def finite(v: Any) -> float | None:
+    """A number as a float, or None when it is missing or not finite (JSON has no NaN)."""
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def jsonable(obj: Any, skip: frozenset[str] = frozenset()) -> Any:
+    """Plain JSON types from dataclasses, mappings, sequences, numpy values and paths; non-finite
+    floats become ``None``. Dataclass fields named in ``skip`` are left out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: jsonable(getattr(obj, f.name), skip)
+            for f in dataclasses.fields(obj)
+            if f.name not in skip
+        }
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v, skip) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [jsonable(v, skip) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return finite(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def to_json(obj: Any) -> str:
+    """The machine formats' JSON text: indented, no NaN, one trailing newline."""
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """The machine formats' CSV text: no index, ten significant digits, ``\\n`` line ends."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue()

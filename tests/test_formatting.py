@@ -1,0 +1,123 @@
+"""The one formatting module: each format's rule, stated as the text it must give.
+
+The truths are the strings a reader sees; the edge cases are the ones the old duplicates got
+wrong (``-0``, ``+0``, ``+nan``, ``-0.0%``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.formatting import (
+    compact,
+    csv_text,
+    delta,
+    did_you_mean,
+    finite,
+    jsonable,
+    money,
+    number,
+    ratio,
+    share,
+    to_json,
+)
+
+
+@pytest.mark.parametrize(
+    "v, never, small, any_",
+    [
+        (1234567.0, "1,234,567", "1,234,567", "1,234,567"),
+        (1234567.25, "1,234,567", "1,234,567", "1,234,567.25"),
+        (50000.5, "50,000", "50,000.50", "50,000.50"),  # half-even, like format()
+        (99.996, "100", "100", "100"),  # within half a cent of a whole unit
+        (-0.001, "0", "0", "0"),  # never "-0"
+        (-1234.0, "-1,234", "-1,234", "-1,234"),
+        (None, "–", "–", "–"),
+        (math.nan, "–", "–", "–"),
+        (math.inf, "∞", "∞", "∞"),
+        (-math.inf, "–", "–", "–"),
+    ],
+)
+def test_money(v, never, small, any_):
+    assert money(v) == never
+    assert money(v, "small") == small
+    assert money(v, "any") == any_
+
+
+def test_delta_is_signed_in_whole_units_and_zero_when_it_rounds_to_nothing():
+    assert delta(1234.4) == "+1,234"
+    assert delta(-1234.6) == "-1,235"
+    assert delta(-1234.6, minus="−") == "−1,235"
+    # the old table format printed "+0" here, and "+nan" for a missing delta
+    assert delta(0.3) == "0"
+    assert delta(-0.4) == "0"
+    assert delta(math.nan) == "–"
+    assert delta(None) == "–"
+
+
+def test_ratio_and_share():
+    assert ratio(1.23456) == "1.235"
+    assert ratio(1.23456, 2) == "1.23"
+    assert ratio(math.inf) == "∞"
+    assert ratio(None) == ratio(math.nan) == "–"
+    assert share(0.125) == "12.5%"
+    assert share(0.125, signed=True) == "+12.5%"
+    assert share(-0.125, signed=True) == "-12.5%"
+    assert share(-0.0001) == "0.0%"  # never "-0.0%"
+    assert share(0.0001, signed=True) == "0.0%"
+    assert share(0.98765, 2) == "98.77%"
+    assert share(None) == "–"
+
+
+def test_compact_and_number():
+    assert compact(1_250_000) == "1.25M"
+    assert compact(2_000_000) == "2M"
+    assert compact(40_000) == "40k"
+    assert compact(900) == "900"
+    assert number(12345.6) == "12,346"
+    assert number(1.234567) == "1.235"
+
+
+def test_did_you_mean():
+    assert did_you_mean("serach", ["search", "tv"]) == " (did you mean 'search'?)"
+    assert did_you_mean("zzz", ["tv", "search"]) == " (expected one of: search, tv)"
+    assert did_you_mean("zzz", ["tv"], list_choices=False) == ""
+
+
+def test_jsonable_gives_plain_json_types():
+    @dataclass(frozen=True)
+    class Row:
+        a: float
+        b: tuple[int, ...]
+        hidden: str = "x"
+
+    obj = {
+        1: Row(np.float64(1.5), (np.int64(2), 3)),
+        "nan": math.nan,
+        "arr": np.array([1.0, np.inf]),
+        "flag": np.bool_(True),
+        "path": Path("a/b.json"),
+    }
+    out = jsonable(obj, skip=frozenset({"hidden"}))
+    assert out == {
+        "1": {"a": 1.5, "b": [2, 3]},
+        "nan": None,
+        "arr": [1.0, None],
+        "flag": True,
+        "path": "a/b.json",
+    }
+    # strict JSON: to_json refuses NaN, so jsonable's output must be NaN-free
+    assert json.loads(to_json(out)) == out
+    assert finite(np.float32(2.5)) == 2.5 and finite(math.inf) is None and finite(None) is None
+
+
+def test_csv_text():
+    df = pd.DataFrame({"id": ["tv"], "spend": [1 / 3]})
+    assert csv_text(df) == "id,spend\ntv,0.3333333333\n"
