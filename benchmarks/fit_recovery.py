@@ -99,6 +99,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,9 +115,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _peers  # noqa: E402
 from _high_worlds import high_world  # noqa: E402  (the benchmarks folder is not a package)
 from _regimes import (  # noqa: E402
     pooled_capture,
+    regime_groups,
     regime_json,
     regime_table,
     regime_verdicts,
@@ -1357,6 +1360,43 @@ def time_fits(tmp: Path, fit_options: dict[str, Any], quick: bool) -> list[Timin
 
 
 # ================================================================================================
+# PyMC-Marketing side by side
+# ================================================================================================
+def peers_part(
+    results: Sequence[Result], n_worlds: int, tmp: Path, say: Callable[[str], None]
+) -> list[_peers.SideBySide]:
+    """PyMC-Marketing (its example-notebook model, ``benchmarks/peers/``) on mmm_example and the
+    first ``n_worlds`` simulated worlds of each regime group, beside our fits of the same data."""
+    say("\n## PyMC-Marketing side by side (same run)")
+    why = _peers.available()
+    if why:
+        say(why)
+        return []
+    chosen = [r for r in results if r.case.name == "mmm_example"]
+    for _, sel in regime_groups(results):
+        chosen += sel[:n_worlds]
+    rows = []
+    for r in chosen:
+        say(f"  fitting PyMC-Marketing on {r.case.name} ...")
+        try:
+            rows.append(
+                _peers.side_by_side(
+                    r, tmp, lambda c, m, robust: decision_regret(c, m, robust=robust)
+                )
+            )
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            say(f"  PyMC-Marketing failed on {r.case.name}: {exc}")
+    for s in rows:
+        if s.name == "mmm_example":
+            say("\n**mmm_example, per channel** (truth from reproduce_dgp.py / true_model.json)\n")
+            _peers.channel_table(s, say)
+    if rows:
+        say("")
+        _peers.summary_table(rows, lambda regrets: pooled_capture(regrets, lambda g: g), say)
+    return rows
+
+
+# ================================================================================================
 # main
 # ================================================================================================
 def _parse_options(items: Sequence[str]) -> dict[str, Any]:
@@ -1436,6 +1476,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[8],
         help="touchpoints per simulated world: 8 (default; the low regime's varied worlds "
         "keep their own 5-14) or 15, or both (--touchpoints 8 15)",
+    )
+    ap.add_argument(
+        "--peers",
+        type=int,
+        metavar="N",
+        help="PyMC-Marketing side by side (benchmarks/peers/.venv) on mmm_example and the "
+        "first N simulated worlds of each regime (default 2; 0 skips; --quick: 0)",
     )
     ap.add_argument(
         "--no-public",
@@ -1521,6 +1568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary_table(results, say)
         say("\n## Per regime: each plan beside the true-transform reference and the historical mix")
         regime_table(results, say)
+        n_peer = args.peers if args.peers is not None else (0 if args.quick else 2)
+        peers_rows = peers_part(results, n_peer, tmp, say) if n_peer > 0 else []
         if any(r.case.group in TARGET_GROUPS for r in results):
             say("\n## Low-information worlds: uplift captured against the 90% target")
             capture_table(results, say)
@@ -1555,7 +1604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             say("\n## Fit time, 156 weeks, with uncertainty (same run)\n")
             timing_table(big, say)
     say("\n## Verdicts")
-    verdicts = verdict_rows(results, big, checks)
+    verdicts = verdict_rows(results, big, checks) + peer_verdicts(peers_rows)
     old = {v[0]: v[1] for v in verdict_rows(before, big_before, {})} if before else {}
     if old:
         say(f"{'':<62}{'after':>34}  {'before':>34}")
@@ -1565,6 +1614,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"\ntotal run time {time.perf_counter() - t_start:.0f} s")
     if args.json:
         data = _as_json(results, big, verdicts)
+        data["peers"] = [
+            {
+                "data_set": p.name,
+                "regime": p.regime,
+                "channels": [r.__dict__ for r in p.rows],
+                "mae": {"pymc_marketing": p.mae("peer"), "budgetopt": p.mae("ours")},
+                "coverage_90": {
+                    "pymc_marketing": p.coverage("peer"),
+                    "budgetopt": p.coverage("ours"),
+                },
+                "captured": p.captured,
+                "fit_seconds": {"pymc_marketing": p.peer.fit_seconds, "budgetopt": p.ours_seconds},
+                "versions": p.peer.versions,
+                "sampler": p.peer.sampler,
+            }
+            for p in peers_rows
+        ]
         if before:
             data["before"] = _as_json(before, big_before, verdict_rows(before, big_before, {}))
         args.json.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
@@ -1621,6 +1687,36 @@ def compare_table(
         "achievable uplift; >=90% / >=0%: worlds at or above; errors: median over worlds of the "
         "per-world median; share err: mean)"
     )
+
+
+def peer_verdicts(rows: Sequence[_peers.SideBySide]) -> list[tuple[str, str, str, bool]]:
+    """Issue 13's mmm_example targets, read beside PyMC-Marketing in the same run."""
+    out = []
+    for p in rows:
+        if p.name != "mmm_example":
+            continue
+        out.append(
+            (
+                "mmm_example: ROAS + mROAS MAE, ours (PyMC-Marketing)",
+                f"{_pct(p.mae('ours'))} ({_pct(p.mae('peer'))})",
+                "<= 10%",
+                p.mae("ours") <= 0.10,
+            )
+        )
+        inside = all(
+            lo <= true <= hi
+            for r in p.rows
+            for (_, lo, hi), true in ((r.ours_roas, r.true_roas), (r.ours_mroas, r.true_mroas))
+        )
+        out.append(
+            (
+                "mmm_example: truth inside our 90% band, both channels",
+                f"{'yes' if inside else 'no'} (PyMC-Marketing {_pct(p.coverage('peer'))})",
+                "yes",
+                inside,
+            )
+        )
+    return out
 
 
 def verdict_rows(

@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")
     t_import = time.perf_counter()
-    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
-    from pymc_marketing.mmm.multidimensional import MMM
+    from pymc_marketing.mmm import MMM, GeometricAdstock, LogisticSaturation
 
     import_seconds = time.perf_counter() - t_import
 
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     X = df[[args.date, *args.channels, *controls]]
     y = df[args.target].astype(float)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     mmm = MMM(
         date_column=args.date,
         channel_columns=list(args.channels),
@@ -107,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         progressbar=False,
     )
     fit_seconds = time.perf_counter() - t0
+    fit_cpu_seconds = time.process_time() - c0  # every thread of this process (nutpie's too)
 
     post = mmm.idata.posterior
     chans = list(args.channels)
@@ -154,17 +154,30 @@ def main(argv: list[str] | None = None) -> int:
     divergences = (
         int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else None
     )
+    n_s = alpha.shape[1]
+    pick = np.linspace(0, n_s - 1, min(args.model_draws, n_s)).round().astype(int)
     try:
         import arviz as az
 
         rhat = float(
-            az.rhat(post[["adstock_alpha", "saturation_lam", "saturation_beta"]])
-            .max()
-            .to_array()
-            .max()
+            max(
+                np.nanmax(np.asarray(az.rhat(post[v].values.reshape(*post[v].shape[:2], -1))))
+                for v in ("adstock_alpha", "saturation_lam", "saturation_beta")
+            )
         )
-    except Exception:  # diagnostics are extra: never fail the run on them
+    except Exception as exc:  # diagnostics are extra: never fail the run on them
+        print(f"pymc_marketing_runner: no R-hat ({exc})", file=sys.stderr)
         rhat = None
+    # PyMC-Marketing's own weekly contribution of each channel for the first draw written to
+    # model.json, in KPI units: the harness checks the converted curves reproduce it
+    check = None
+    if "channel_contribution" in post:
+        cc = post["channel_contribution"].sel(channel=chans).stack(s=("chain", "draw"))
+        cc = cc.transpose("channel", "date", "s").values[:, :, pick[0]] * t_scale
+        check = {
+            "sample": int(pick[0]),
+            "contribution": {ch: cc[i].tolist() for i, ch in enumerate(chans)},
+        }
 
     def adstock(a: float) -> dict:
         return {"family": "geometric", "decay": a, "normalize": True, "max_lag": L_MAX}
@@ -172,8 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     def curve(b: float, lm: float) -> dict:
         return {"family": "logistic", "beta": b, "lam": lm}
 
-    n_s = alpha.shape[1]
-    pick = np.linspace(0, n_s - 1, min(args.model_draws, n_s)).round().astype(int)
     model = {
         "kpi": args.kpi_name or args.target,
         "period": "week",
@@ -213,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
             "rhat_max": rhat,
         },
         "fit_seconds": fit_seconds,
+        "fit_cpu_seconds": fit_cpu_seconds,
         "import_seconds": import_seconds,
         "target_scale": t_scale,
         "channels": out_ch,
+        "check": check,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
