@@ -316,3 +316,33 @@ def test_market_names_cannot_overwrite_the_index_or_leave_the_folder(tmp_path):
         market_model_paths(tmp_path, ["North", "north"])
     with pytest.raises(DataError, match="north.leads.json"):
         market_model_paths(tmp_path, ["north", "north.leads"], ["leads"])
+
+
+def test_compare_and_diff_keep_markets_apart(world):
+    """compare lists line items as touchpoint@market (not summed by touchpoint), with spend by
+    market and by owner; diff of two recorded runs reads them back the same way."""
+    w, path = world
+    base = {"name": "a", "model": "markets.json", "budget": 600000, "horizon_weeks": H}
+    (path / "a.yaml").write_text(yaml.safe_dump(base))
+    (path / "b.yaml").write_text(
+        yaml.safe_dump({**base, "name": "b", "markets": {"m2": {"min": 200000}}})
+    )
+    ledger = str(path / "ledger.sqlite")
+    r = _run(["compare", "a.yaml", "b.yaml", "--format", "csv", "--ledger", ledger], path)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0].startswith("line_item,stage,a,b")
+    keys = [x.split(",")[0] for x in rows[1:]]
+    assert keys == [f"{t}@{m}" for t in w["tps"] for m in w["markets"]]
+    r = _run(["compare", "a.yaml", "b.yaml", "--ledger", ledger], path)
+    assert "spend by market" in r.stdout and "spend by owner" in r.stdout
+    for name in ("a", "b"):
+        r = _run(["optimize", f"{name}.yaml", "-q", "--ledger", ledger], path)
+        assert r.returncode == 0, r.stderr
+    runs = json.loads(_run(["history", "--format", "json", "--ledger", ledger], path).stdout)
+    ids = [x["id"] for x in runs if x["command"] == "optimize"][:2]
+    r = _run(["diff", *ids, "--format", "json", "--ledger", ledger], path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    text = json.dumps(out)
+    assert "t0@m2" in text

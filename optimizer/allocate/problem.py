@@ -64,8 +64,11 @@ class Item:
 
     @property
     def key(self) -> str:
-        """The line item's name: its touchpoint, or ``touchpoint@market`` with markets."""
-        return self.id if self.market is None else f"{self.id}@{self.market}"
+        """The line item's name: its touchpoint, or ``touchpoint@market`` with markets
+        (``touchpoint@national`` for a national buy); as ``LineItem.key``."""
+        if self.market is not None:
+            return f"{self.id}@{self.market}"
+        return f"{self.id}@national" if self.split is not None else self.id
 
     def market_shares(self) -> dict[str, float]:
         """Which market gets which share of its spend (empty without markets)."""

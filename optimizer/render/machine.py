@@ -89,6 +89,7 @@ def _where(plan: Plan, li: Any) -> dict[str, Any]:
         d["market"] = li.market
         if li.market is None:
             d["split"] = {m: finite(w) for m, w in li.shares.items()}
+            d["kpi_by_market"] = {m: finite(v) for m, v in li.market_kpi.items()}
     if li.owner:
         d["owner"] = li.owner
     return d

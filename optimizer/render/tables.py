@@ -120,14 +120,20 @@ def comparison_renderable(comp: Comparison) -> Group:
             delta(r["delta_kpi"]),
         )
     parts.append(t)
-    bs = comp.by_stage()
-    st = Table(box=box.SIMPLE_HEAD, title="spend by stage", title_justify="left")
-    st.add_column("stage")
-    for c in bs.columns:
-        st.add_column(str(c), justify="right")
-    for stage, row in bs.iterrows():
-        st.add_row(str(stage), *[money(v, "small") for v in row])
-    parts.append(st)
+    for what, bs in (
+        ("stage", comp.by_stage()),
+        ("owner", comp.by_total("owner")),
+        ("market", comp.by_total("market")),
+    ):
+        if not len(bs):
+            continue
+        st = Table(box=box.SIMPLE_HEAD, title=f"spend by {what}", title_justify="left")
+        st.add_column(what)
+        for c in bs.columns:
+            st.add_column(str(c), justify="right")
+        for name, row in bs.iterrows():
+            st.add_row(str(name), *[money(v, "small") for v in row])
+        parts.append(st)
     li = comp.by_line_item()
     lt = Table(
         box=box.SIMPLE_HEAD,

@@ -87,17 +87,30 @@ class Comparison:
         df = pd.DataFrame(data, index=pd.Index(stages, name="stage"))
         return df.loc[(df != 0).any(axis=1)] if len(df) else df
 
+    def by_total(self, what: str) -> pd.DataFrame:
+        """Spend per market or per owner (``what``: "market" / "owner"; rows) and scenario
+        (columns); empty when no plan has any."""
+        totals = {
+            p.scenario: (p.market_totals() if what == "market" else p.owner_totals())
+            for p in self.plans
+        }
+        names = list(dict.fromkeys(n for t in totals.values() for n in t))
+        data = {s: [t.get(n, {}).get("spend", 0.0) for n in names] for s, t in totals.items()}
+        return pd.DataFrame(data, index=pd.Index(names, name=what))
+
     def by_line_item(self) -> pd.DataFrame:
         """Spend per line item per scenario, with deltas against the reference."""
         ref = self.reference_plan
-        ids = [li.id for li in ref.line_items] or [li.id for p in self.plans for li in p.line_items]
+        ids = [li.key for li in ref.line_items] or [
+            li.key for p in self.plans for li in p.line_items
+        ]
         ids = list(dict.fromkeys(ids))
-        stage = {li.id: li.stage for p in self.plans for li in p.line_items}
+        stage = {li.key: li.stage for p in self.plans for li in p.line_items}
         out = pd.DataFrame(index=pd.Index(ids, name="line_item"))
         out["stage"] = [stage.get(i, "") for i in ids]
-        ref_spend = {li.id: li.spend for li in ref.line_items}
+        ref_spend = {li.key: li.spend for li in ref.line_items}
         for k, p in enumerate(self.plans):
-            sp = {li.id: li.spend for li in p.line_items}
+            sp = {li.key: li.spend for li in p.line_items}
             out[p.scenario] = [sp.get(i, 0.0) for i in ids]
             if k != self.reference:
                 out[f"Δ {p.scenario}"] = [
@@ -112,15 +125,15 @@ class Comparison:
         ``Δ spend: NAME``, ``Δ kpi: NAME``.
         """
         ref = self.reference_plan
-        ids = list(dict.fromkeys([li.id for p in self.plans for li in p.line_items]))
-        stage = {li.id: li.stage for p in self.plans for li in p.line_items}
+        ids = list(dict.fromkeys([li.key for p in self.plans for li in p.line_items]))
+        stage = {li.key: li.stage for p in self.plans for li in p.line_items}
         out = pd.DataFrame(index=pd.Index(ids, name="line_item"))
         out["stage"] = [stage.get(i, "") for i in ids]
-        ref_sp = {li.id: li.spend for li in ref.line_items}
-        ref_kpi = {li.id: li.kpi for li in ref.line_items}
+        ref_sp = {li.key: li.spend for li in ref.line_items}
+        ref_kpi = {li.key: li.kpi for li in ref.line_items}
         for k, p in enumerate(self.plans):
-            sp = {li.id: li.spend for li in p.line_items}
-            kp = {li.id: li.kpi for li in p.line_items}
+            sp = {li.key: li.spend for li in p.line_items}
+            kp = {li.key: li.kpi for li in p.line_items}
             out[f"spend: {p.scenario}"] = [sp.get(i, 0.0) for i in ids]
             out[f"kpi: {p.scenario}"] = [kp.get(i, 0.0) for i in ids]
             if k != self.reference:
@@ -148,8 +161,8 @@ def constraint_costs(
     unit = {"max_kpi": plan.kpi, "max_net": "net value", "min_spend": "spend"}.get(
         plan.objective, plan.kpi
     )
-    spend = {li.id: li.spend for li in plan.line_items}
-    by_index = {it.index: spend.get(it.id, 0.0) for it in problem.items}
+    spend = {li.key: li.spend for li in plan.line_items}
+    by_index = {it.index: spend.get(it.key, 0.0) for it in problem.items}
     total = sum(spend.values())
     out = []
     for con in problem.constraints:

@@ -445,6 +445,25 @@ class Ledger:
 # ------------------------------------------------------------------------------------------------
 # plans back from JSON
 # ------------------------------------------------------------------------------------------------
+def _market_fields(li: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded line item's market, split and owner (contract 8), when it has them."""
+    out: dict[str, Any] = {}
+    if li.get("owner"):
+        out["owner"] = str(li["owner"])
+    if "market" not in li:
+        return out
+    m = li.get("market")
+    if m is not None:
+        kpi = float(li.get("kpi") or 0.0)
+        out.update(market=str(m), shares={str(m): 1.0}, market_kpi={str(m): kpi})
+    else:
+        out["shares"] = {str(k): float(v or 0.0) for k, v in (li.get("split") or {}).items()}
+        out["market_kpi"] = {
+            str(k): float(v or 0.0) for k, v in (li.get("kpi_by_market") or {}).items()
+        }
+    return out
+
+
 def plan_from_dict(d: Mapping[str, Any]) -> Plan:
     """A ``Plan`` from its contract-6 JSON (for tables and comparisons of recorded plans).
 
@@ -461,6 +480,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
             marginal_roi=float(li.get("marginal_roi") or 0.0),
             binding=tuple(li.get("binding") or ()),
             weekly_spend=float(li.get("weekly_spend") or 0.0),
+            **_market_fields(li),
         )
         for li in d.get("line_items", [])
     )
@@ -496,6 +516,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
         conflicts=tuple(d.get("conflicts") or ()),
         message=str(d.get("message", "")),
         stages=stages,
+        markets=tuple(str(m["market"]) for m in d.get("markets") or []),
     )
 
 
