@@ -142,9 +142,11 @@ def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @contextlib.contextmanager
 def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1) -> Any:
     """The executor the options ask for (in-process by default), closed on the way out."""
-    from optimizer.workflow.executor import executor_from
+    from optimizer.workflow.executor import executor_from, quiet_dask_logs
 
     with executor_from(workers, scheduler, jobs=jobs) as ex:
+        if not ex.in_process:
+            quiet_dask_logs()
         if not quiet and not ex.in_process:
             _stderr(f"running on {ex.describe()}")
         yield ex
@@ -839,7 +841,7 @@ def aggregate(
     journey = read_journey(journey_path)
     t0 = time.perf_counter()
     with _executor(workers, scheduler, quiet) as ex:
-        sched = ex.client.get if hasattr(ex, "client") else None
+        sched = ex.get if hasattr(ex, "client") else None  # the cluster's, watched
         weekly = aggregate_daily(
             daily, journey, by_market=by_market, blocksize=blocksize, scheduler=sched
         )

@@ -1,5 +1,10 @@
 """Scale-out on Dask: a real scheduler and worker processes on 127.0.0.1 (distributed's
-LocalCluster), with the results compared bit for bit against the in-process run."""
+LocalCluster), with the results compared bit for bit against the in-process run.
+
+The local cluster's client is not made the default Dask client (as an existing scheduler's is
+not), so a call that relies on one fails here too. The commands against a scheduler and workers
+started with ``dask scheduler`` / ``dask worker``, in a fresh process, with bad addresses and lost
+workers, are tested in tests/test_scheduler_cli.py."""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,8 @@ from click.testing import CliRunner
 pytest.importorskip("distributed")
 pytest.importorskip("dask.dataframe")
 pytest.importorskip("pyarrow")
+
+pytestmark = pytest.mark.slow
 
 from optimizer.cli import cli  # noqa: E402
 from optimizer.data import read_history, read_journey, read_market_histories  # noqa: E402
@@ -160,53 +166,6 @@ def test_scenario_set_on_workers_is_the_in_process_comparison(cluster):
     assert sorted(names) == sorted(sc.name for sc in scenarios)
 
 
-def test_compare_and_sweep_commands_on_an_existing_scheduler(cluster, tmp_path, monkeypatch):
-    address = cluster.client.scheduler.address
-    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))]
-    local = run("compare", *files, "--format", "json", "--no-ledger", "-q")
-    remote = run("compare", *files, "--format", "json", "--no-ledger", "-q", "--scheduler", address)
-    assert local.exit_code == remote.exit_code == 0, remote.output
-
-    def strip(text):
-        return json.dumps(
-            [
-                {k: v for k, v in p.items() if "seconds" not in k}  # noqa: E731
-                for p in json.loads(text)["scenarios"]
-            ]
-        )
-
-    assert strip(remote.stdout) == strip(local.stdout)
-    # the ledger stays on the client, and records the plans computed on the cluster
-    monkeypatch.setenv("BUDGETOPT_SCHEDULER", address)  # the environment names the scheduler
-    led = tmp_path / "ledger.sqlite"
-    swept = run(
-        "sweep",
-        files[0],
-        "--budgets",
-        "2000000:12000000:30",
-        "--format",
-        "json",
-        "--ledger",
-        str(led),
-    )
-    here = run(
-        "sweep",
-        files[0],
-        "--budgets",
-        "2000000:12000000:30",
-        "--format",
-        "json",
-        "--no-ledger",
-        "--jobs",
-        "1",
-        env={"BUDGETOPT_SCHEDULER": ""},
-    )
-    assert swept.exit_code == here.exit_code == 0, swept.output
-    assert f"running on the Dask scheduler at {address}" in swept.stderr
-    assert json.loads(swept.stdout) == json.loads(here.stdout)
-    assert "recorded run" in swept.stderr and led.exists()
-
-
 # ------------------------------------------------------------------------------------------------
 # per-market fits
 # ------------------------------------------------------------------------------------------------
@@ -273,37 +232,6 @@ def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market
     assert (
         plain.exit_code == 2 and "--by-market" in plain.stderr and "Traceback" not in plain.output
     )
-
-
-# ------------------------------------------------------------------------------------------------
-# an unreachable scheduler
-# ------------------------------------------------------------------------------------------------
-def test_an_unreachable_scheduler_is_a_clear_error_within_seconds():
-    address = f"tcp://127.0.0.1:{free_port()}"
-    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:2]]
-    t0 = time.perf_counter()
-    res = run("compare", *files, "--scheduler", address, "--no-ledger")
-    elapsed = time.perf_counter() - t0
-    assert res.exit_code == 2
-    assert address in res.stderr and "cannot reach the Dask scheduler" in res.stderr
-    assert "Traceback" not in res.output
-    assert elapsed < 10, elapsed  # the default connect timeout is 5 s
-
-
-def test_the_scheduler_from_the_environment_with_a_shorter_timeout():
-    address = f"tcp://127.0.0.1:{free_port()}"
-    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:1]]
-    t0 = time.perf_counter()
-    res = run(
-        "sweep",
-        *files,
-        "--budgets",
-        "1000000:2000000:3",
-        "--no-ledger",
-        env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"},
-    )
-    assert res.exit_code == 2 and address in res.stderr and "Traceback" not in res.output
-    assert time.perf_counter() - t0 < 5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -437,49 +365,6 @@ def test_a_worker_killed_mid_sweep_has_its_tasks_retried(cluster, base):
     cluster.client.wait_for_workers(2, timeout=60)
     after = cluster.client.run(os.getpid)
     assert killed[0] not in after.values()  # the nanny started a new worker process
-
-
-@pytest.mark.parametrize("reply", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
-def test_a_server_that_is_not_a_dask_scheduler_is_a_clear_error(reply):
-    """A proxy or web server at the address: silent, or answering with text that a Dask client
-    would read as frame sizes (measured here: a transparent proxy made it ask for 3 EiB)."""
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    address = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
-    conns = []
-
-    def serve():
-        try:
-            while True:
-                c, _ = srv.accept()
-                conns.append(c)
-                if reply:
-                    c.sendall(reply)
-        except OSError:
-            pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    files = [str(p) for p in sorted(SCENARIOS.glob("*.yaml"))[:2]]
-    try:
-        t0 = time.perf_counter()
-        res = run(
-            "compare",
-            *files,
-            "--no-ledger",
-            env={"BUDGETOPT_SCHEDULER": address, "BUDGETOPT_SCHEDULER_TIMEOUT": "1"},
-        )
-        elapsed = time.perf_counter() - t0
-    finally:
-        srv.close()
-        for c in conns:
-            c.close()
-    assert res.exit_code == 2
-    assert address in res.stderr and "Dask scheduler" in res.stderr
-    assert "Traceback" not in res.output and "internal error" not in res.output
-    assert elapsed < 6, elapsed
 
 
 def test_plan_uncertainty_on_the_cluster_equals_in_process(cluster):

@@ -14,13 +14,20 @@ default), so that no sum is split differently between here and there.
 * ``DaskExecutor.local(n)``: a ``distributed.LocalCluster`` of ``n`` single-threaded worker
   processes on 127.0.0.1, started for the run and closed after it (``--workers N``).
 * ``DaskExecutor.connect(address)``: an existing Dask scheduler (``--scheduler tcp://host:8786``
-  or ``$BUDGETOPT_SCHEDULER``); an unreachable scheduler is a ``ClusterError`` naming the address
-  within ``connect_timeout`` seconds.
+  or ``$BUDGETOPT_SCHEDULER``); an address that is not one (``http://…``, ``tls://…`` without
+  Dask's TLS settings, a missing port) is a ``ClusterError`` at once, and an unreachable
+  scheduler is one naming the address within ``connect_timeout`` seconds.
+
+The client of an existing scheduler is never made the process's default Dask client, so nothing
+here may rely on one: every Dask call goes through ``self.client`` (or its event loop).
 
 On Dask a task on a worker that dies is given to another worker (the scheduler's
 ``allowed-failures``, 3 by default); a task that raises is retried ``retries`` times (then its
-error is raised here). Dask is imported only when a Dask executor is asked for, so the core
-package runs without it (``pip install 'budgetopt[dask]'``).
+error is raised here). While tasks are pending the executor watches the cluster: a scheduler
+without a single worker for ``worker_timeout`` seconds (all of them lost, or none ever started),
+or a scheduler that stops answering, ends the run with a ``ClusterError`` rather than a wait
+without end. Dask is imported only when a Dask executor is asked for, so the core package runs
+without it (``pip install 'budgetopt[dask]'``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,13 @@ TIMEOUT_ENV = "BUDGETOPT_SCHEDULER_TIMEOUT"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 #: how many times a task that raises is retried on Dask before its error is raised
 DEFAULT_RETRIES = 2
+#: the environment variable overriding how long a run waits while the cluster has no worker
+WORKER_TIMEOUT_ENV = "BUDGETOPT_WORKER_TIMEOUT"
+#: seconds a run waits while its scheduler has no worker (a nanny restarts a lost worker in a few
+#: seconds; an adaptive cluster may take longer to start its first), before giving up
+DEFAULT_WORKER_TIMEOUT = 60.0
+#: seconds between two looks at the cluster while tasks are pending
+_WATCH_EVERY = 1.0
 
 #: ``progress(done, total, index)``: ``done`` of ``total`` tasks finished, the last being ``index``
 MapProgress = Callable[[int, int, int], None]
@@ -172,11 +186,13 @@ class DaskExecutor(Executor):
         *,
         retries: int = DEFAULT_RETRIES,
         name: str = "dask",
+        worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     ) -> None:
         self.client = client
         self.cluster = cluster
         self.retries = int(retries)
         self.name = name
+        self.worker_timeout = float(worker_timeout)
 
     @classmethod
     def local(cls, n_workers: int, *, retries: int = DEFAULT_RETRIES) -> DaskExecutor:
@@ -202,7 +218,9 @@ class DaskExecutor(Executor):
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
         try:
-            client = distributed.Client(cluster)
+            # not the process's default client either, so that the tests on a local cluster
+            # would see anything that relies on one (as an existing scheduler's client is not)
+            client = distributed.Client(cluster, set_as_default=False)
         except Exception:
             cluster.close()
             raise
@@ -215,15 +233,24 @@ class DaskExecutor(Executor):
 
     @classmethod
     def connect(
-        cls, address: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES
+        cls,
+        address: str,
+        *,
+        timeout: float | None = None,
+        retries: int = DEFAULT_RETRIES,
+        worker_timeout: float | None = None,
     ) -> DaskExecutor:
-        """A client of the existing scheduler at ``address`` (``tcp://host:8786``); a
-        ``ClusterError`` naming it when it cannot be reached within ``timeout`` seconds
-        (default ``$BUDGETOPT_SCHEDULER_TIMEOUT`` or 5)."""
+        """A client of the existing scheduler at ``address`` (``tcp://host:8786``; ``host:port``
+        means ``tcp://host:port``, as for Dask). A ``ClusterError`` naming it, without a
+        traceback, when it is not a scheduler address (at once) or cannot be reached within
+        ``timeout`` seconds (default ``$BUDGETOPT_SCHEDULER_TIMEOUT`` or 5). The client is not
+        made the process's default client."""
+        address = scheduler_address(address)  # before anything is imported or contacted
         distributed = _require_distributed()
-        address = address.strip()
         if timeout is None:
             timeout = connect_timeout()
+        if worker_timeout is None:
+            worker_timeout = worker_wait()
         t0 = time.perf_counter()
         _probe(address, timeout)
         try:
@@ -232,20 +259,105 @@ class DaskExecutor(Executor):
             waited = time.perf_counter() - t0
             raise ClusterError(
                 f"cannot reach the Dask scheduler at {address} (gave up after {waited:.1f} s: "
-                f"{_reason(e)}); start one with 'dask scheduler' and workers with "
-                f"'dask worker {address}', or check the address",
+                f"{_reason(e)}); {_start_hint(address)}",
                 field="--scheduler",
             ) from None
-        except ValueError as e:  # a malformed address
+        except (ValueError, TypeError) as e:  # an address or TLS setting Dask does not take
             raise ClusterError(
-                f"{address!r} is not a scheduler address like tcp://host:8786 ({e})",
+                f"cannot connect to the Dask scheduler at {address}: {_reason(e)}",
                 field="--scheduler",
             ) from None
-        return cls(client, None, retries=retries, name=f"the Dask scheduler at {address}")
+        return cls(
+            client,
+            None,
+            retries=retries,
+            name=f"the Dask scheduler at {address}",
+            worker_timeout=worker_timeout,
+        )
 
     @property
     def workers(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
+        """The number of workers the scheduler has now."""
+        return int(self.client.scheduler_info(n_workers=0).get("n_workers", 0))
+
+    @property
+    def address(self) -> str:
+        return str(self.client.scheduler.address)
+
+    def _live_workers(self) -> int | None:
+        """The scheduler's number of workers, or None when it does not answer within a few
+        seconds (or the client has lost it)."""
+        if self.client.status not in ("running", "connecting"):
+            return None
+        try:
+            info = self.client.sync(self.client.scheduler.identity, n_workers=0, callback_timeout=5)
+        except Exception:
+            return None
+        return int(info.get("n_workers", 0))
+
+    def _completed(self, futures: list[Any]) -> Iterator[Any]:
+        """``futures`` as they complete (through this executor's client, never a default one),
+        watching the cluster meanwhile: a ``ClusterError`` when the scheduler has had no worker
+        for ``worker_timeout`` seconds or has stopped answering."""
+        distributed = _require_distributed()
+        pending = distributed.as_completed(futures, loop=self.client.loop)
+        seen_workers = False
+        short_since: float | None = None  # when the cluster was last seen without a worker
+        next_look = 0.0
+        while not pending.is_empty():
+            batch = pending.next_batch(block=False)
+            if batch:
+                yield from batch
+                continue
+            now = time.monotonic()
+            if now >= next_look:
+                n = self._live_workers()
+                next_look = time.monotonic() + _WATCH_EVERY
+                if n:
+                    seen_workers, short_since = True, None
+                elif short_since is None:
+                    short_since = now
+                elif now - short_since >= self.worker_timeout:
+                    left = pending.count()
+                    raise ClusterError(
+                        self._stalled(n, seen_workers, now - short_since, left, len(futures))
+                    )
+            time.sleep(0.02)
+
+    def _stalled(self, n: int | None, seen: bool, waited: float, left: int, total: int) -> str:
+        address = self.describe()
+        where = f"{left} of {total} task{'s' if total != 1 else ''} unfinished"
+        if n is None:
+            return (
+                f"lost {address}: it has not answered for {waited:.0f} s ({where}); "
+                "check that the scheduler is still running"
+            )
+        hint = (
+            f"set {WORKER_TIMEOUT_ENV} to wait longer (now {self.worker_timeout:g} s)"
+            if self.cluster is not None
+            else f"{_worker_hint(self.address)}, or set {WORKER_TIMEOUT_ENV} to wait longer "
+            f"(now {self.worker_timeout:g} s)"
+        )
+        if seen:
+            return (
+                f"{address} lost all its workers and none came back within {waited:.0f} s "
+                f"({where}); {hint}"
+            )
+        return f"{address} has no workers (waited {waited:.0f} s, {where}); {hint}"
+
+    def get(self, dsk: Any, keys: Any, **kwargs: Any) -> Any:
+        """A Dask scheduler function (``dask.compute(..., scheduler=ex.get)``): the graph runs on
+        this executor's cluster, watched as ``map``'s tasks are."""
+        distributed = _require_distributed()
+        futures = self.client.get(dsk, keys, sync=False, **kwargs)
+        flat = distributed.client.futures_of(futures)
+        try:
+            for _ in self._completed(flat):
+                pass
+            return self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(flat)
+            raise
 
     def map(
         self,
@@ -279,15 +391,21 @@ class DaskExecutor(Executor):
         out: list[Any] = [None] * len(items)
         done = 0
         try:
-            for fut in distributed.as_completed(futures):
+            for fut in self._completed(futures):
                 ks = index[fut.key]
                 try:
                     results = fut.result()
                 except BudgetOptError:
                     raise
                 except distributed.client.FutureCancelledError as e:
+                    left = len(items) - done
+                    if "connection-lost" in str(e) or self.client.status != "running":
+                        raise ClusterError(
+                            f"lost the connection to {self.describe()} ({left} of {len(items)} "
+                            "tasks unfinished); check that the scheduler is still running"
+                        ) from None
                     raise ClusterError(
-                        f"the cluster dropped task {ks[0] + 1} of {len(items)} ({e})"
+                        f"the cluster dropped task {ks[0] + 1} of {len(items)} ({_reason(e)})"
                     ) from None
                 except Exception as e:
                     if type(e).__name__ == "KilledWorker":
@@ -310,10 +428,101 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.client.close()
+            self.client.close(timeout=5)
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+
+
+def quiet_dask_logs() -> None:
+    """Keep Dask's own log lines (a lost connection, a worker restarting) off the terminal unless
+    ``BUDGETOPT_DEBUG`` is set: what they mean for the run is reported as one ``ClusterError``.
+    For the CLI; a library user keeps Dask's logging as configured."""
+    import logging
+
+    if os.environ.get("BUDGETOPT_DEBUG"):
+        return
+    # Dask's config sets some loggers' levels itself (distributed.client among them): each one
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _start_hint(address: str) -> str:
+    return (
+        f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
+        "or check the address"
+    )
+
+
+def _worker_hint(address: str) -> str:
+    return f"start workers with 'dask worker {address}'"
+
+
+#: the schemes a scheduler address may have here
+_SCHEMES = ("tcp", "tls")
+
+
+def scheduler_address(raw: str) -> str:
+    """``raw`` as a scheduler address Dask can connect to (``host:port`` → ``tcp://host:port``),
+    or a ``ClusterError`` saying why it is not one, without contacting anything.
+
+    ``tcp://`` is what ``dask scheduler`` listens on. ``tls://`` needs Dask's own TLS settings
+    (a CA file and the client's certificate in the Dask config); any other scheme (an
+    ``http://`` dashboard address, ``inproc://``, ``ucx://``, ``ws://``) is refused here.
+    """
+    from urllib.parse import urlsplit
+
+    address = str(raw).strip()
+    example = "like tcp://host:8786"
+    if not address:
+        raise ClusterError(f"expected a scheduler address {example}, got ''", field="--scheduler")
+    if "://" not in address:
+        address = f"tcp://{address}"
+    scheme = address.split("://", 1)[0].lower()
+    if scheme not in _SCHEMES:
+        dashboard = (
+            " (an http:// address is the Dask dashboard's; the scheduler's own address is "
+            "printed by 'dask scheduler' as 'Scheduler at: tcp://…')"
+            if scheme in ("http", "https")
+            else ""
+        )
+        raise ClusterError(
+            f"{raw.strip()!r} is not a Dask scheduler address: expected one {example} "
+            f"(or tls:// with Dask's TLS settings){dashboard}",
+            field="--scheduler",
+        )
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+        rest = parts.path or parts.query or parts.fragment
+    except ValueError:
+        host = port = None
+        rest = ""
+    if not host or not port or rest:
+        raise ClusterError(
+            f"{raw.strip()!r} is not a scheduler address {example} (a host and a port)",
+            field="--scheduler",
+        )
+    if scheme == "tls":
+        _require_tls_settings(raw.strip())
+    return address
+
+
+def _require_tls_settings(address: str) -> None:
+    """A ``tls://`` scheduler needs Dask's TLS settings; without them Dask would fail inside."""
+    import dask
+
+    ca = dask.config.get("distributed.comm.tls.ca-file", None)
+    cert = dask.config.get("distributed.comm.tls.client.cert", None)
+    if not ca or not cert:
+        raise ClusterError(
+            f"{address!r} is a TLS scheduler, and Dask's TLS settings are not set: give the "
+            "CA file and the client's certificate (and key) in the Dask config "
+            "(distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key, e.g. "
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=…), or use the scheduler's tcp:// address",
+            field="--scheduler",
+        )
 
 
 def _reason(e: BaseException) -> str:
@@ -327,28 +536,17 @@ def _probe(address: str, timeout: float) -> None:
     A Dask server speaks first: on accepting a connection it sends its handshake, a frame whose
     first 8 bytes are a small count. Anything else that accepts TCP connections (a proxy, a web
     server) stays silent or answers with text, and a ``Client`` would read that text as frame
-    sizes (asking for exabytes). Other schemes (``tls://``, ``ucx://``) are left to Dask.
+    sizes (asking for exabytes). At a ``tls://`` address only the connection is checked (there
+    the client speaks first), the handshake being left to Dask.
     """
     import socket
     import struct
     from urllib.parse import urlsplit
 
-    if not address.startswith("tcp://"):
-        return
-    try:
-        parts = urlsplit(address)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host = port = None
-    if not host or not port:
-        raise ClusterError(
-            f"{address!r} is not a scheduler address like tcp://host:8786", field="--scheduler"
-        )
+    parts = urlsplit(address)  # checked by scheduler_address
+    host, port = parts.hostname, parts.port
     t0 = time.perf_counter()
-    hint = (
-        f"start one with 'dask scheduler' and workers with 'dask worker {address}', "
-        "or check the address"
-    )
+    hint = _start_hint(address)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:
@@ -362,6 +560,9 @@ def _probe(address: str, timeout: float) -> None:
             f"cannot reach the Dask scheduler at {address} ({_reason(e)}); {hint}",
             field="--scheduler",
         ) from None
+    if address.startswith("tls://"):  # the client speaks first in TLS: reachable is all we know
+        sock.close()
+        return
     try:
         with sock:
             sock.settimeout(max(0.1, timeout - (time.perf_counter() - t0)))
@@ -400,8 +601,26 @@ def connect_timeout() -> float:
         raise ClusterError(
             f"expected a number of seconds, got {raw!r}", field=TIMEOUT_ENV
         ) from None
-    if not value > 0:
+    if not (value > 0 and value < float("inf")):
         raise ClusterError(f"expected a positive number of seconds, got {raw!r}", field=TIMEOUT_ENV)
+    return value
+
+
+def worker_wait() -> float:
+    """Seconds a run waits while its cluster has no worker (``$BUDGETOPT_WORKER_TIMEOUT``)."""
+    raw = os.environ.get(WORKER_TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_WORKER_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ClusterError(
+            f"expected a number of seconds, got {raw!r}", field=WORKER_TIMEOUT_ENV
+        ) from None
+    if not (value > 0 and value < float("inf")):
+        raise ClusterError(
+            f"expected a positive number of seconds, got {raw!r}", field=WORKER_TIMEOUT_ENV
+        )
     return value
 
 
@@ -420,10 +639,19 @@ def executor_from(
             "give either --workers (a local cluster) or --scheduler (an existing one), not both",
             field="--workers",
         )
+    from_env = False
     if scheduler is None and workers is None and not (jobs and jobs > 1):
         scheduler = os.environ.get(SCHEDULER_ENV, "").strip() or None
-    if scheduler:
-        return DaskExecutor.connect(scheduler, timeout=timeout)
+        from_env = scheduler is not None
+    if scheduler is not None:
+        try:
+            return DaskExecutor.connect(scheduler, timeout=timeout)
+        except ClusterError as e:
+            if not (from_env and e.field == "--scheduler"):
+                raise
+            raise ClusterError(
+                str(e).removeprefix("field '--scheduler': "), field=SCHEDULER_ENV
+            ) from None
     if workers is not None:
         return DaskExecutor.local(workers)
     if jobs and jobs > 1:
