@@ -59,7 +59,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _write_or_print(text: str, out: Path | None) -> None:
-    from optimizer.fileio import atomic_write_text
+    from optimizer.io.files import atomic_write_text
 
     if out is None:
         click.echo(text, nl=False)
@@ -240,7 +240,7 @@ def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
 
 def _emit(text: str, out: Path | None, quiet: bool) -> None:
     """Machine or table text to stdout, or to ``-o FILE`` (a 'wrote' line unless quiet)."""
-    from optimizer.fileio import atomic_write_text
+    from optimizer.io.files import atomic_write_text
 
     if out is None:
         click.echo(text, nl=False)

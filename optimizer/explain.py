@@ -40,7 +40,7 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem
 from optimizer.allocate.problem import LinearConstraint, money, safe_name
 from optimizer.errors import DataError, InfeasibleError, SolverError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean
 from optimizer.response.model import CurveSet, TouchpointResponse
 from optimizer.scenario import GroupRule, Scenario, ShareRule, TouchpointRule
 
@@ -1380,7 +1380,8 @@ def _constraint_notes(
 # the entry point
 # ------------------------------------------------------------------------------------------------
 def read_last_cycle(path: str | Path, ids: Sequence[str] | None = None) -> dict[str, float]:
-    """Read last cycle's spend per line item from a CSV with columns ``id,spend``.
+    """Read last cycle's spend per line item from a CSV with columns ``id,spend``, by the one
+    reader of spend tables (``optimizer.io.spend_tables``).
 
     Parameters
     ----------
@@ -1394,51 +1395,9 @@ def read_last_cycle(path: str | Path, ids: Sequence[str] | None = None) -> dict[
         Naming the file, the column or row and the value, for a missing file, missing columns,
         duplicate ids or amounts that are not non-negative numbers.
     """
-    import csv
+    from optimizer.io.spend_tables import read_spend_totals
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("the last-cycle file does not exist", path=path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        for need in ("id", "spend"):
-            if need not in cols:
-                raise DataError(
-                    f"expected a column '{need}' (columns: {', '.join(cols) or 'none'})",
-                    path=path,
-                    field=need,
-                )
-        out: dict[str, float] = {}
-        for n, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            tid, raw = row["id"], row["spend"]
-            if not tid:
-                raise DataError(f"line {n}: empty id", path=path, field="id")
-            if tid in out:
-                raise DataError(f"line {n}: '{tid}' appears twice", path=path, field="id")
-            if ids is not None and tid not in ids:
-                raise DataError(
-                    f"line {n}: unknown line item '{tid}'{did_you_mean(tid, ids)}",
-                    path=path,
-                    field="id",
-                )
-            try:
-                v = float(raw.replace(",", "")) if raw else 0.0
-            except ValueError:
-                raise DataError(
-                    f"line {n}: expected an amount of money for '{tid}', got {raw!r}",
-                    path=path,
-                    field="spend",
-                ) from None
-            if not math.isfinite(v) or v < 0:
-                raise DataError(
-                    f"line {n}: expected a non-negative amount for '{tid}', got {raw!r}",
-                    path=path,
-                    field="spend",
-                )
-            out[tid] = v
-    return out
+    return read_spend_totals(path, what="last-cycle", ids=ids)
 
 
 def _check_last_cycle(

@@ -530,8 +530,9 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
 
 
 def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
-    """Last cycle's spend per line item from a CSV with columns ``id,spend`` (horizon totals)."""
-    import pandas as pd
+    """Last cycle's spend per line item from a CSV with columns ``id,spend`` (horizon totals),
+    by the one reader of spend tables (``optimizer.io.spend_tables``)."""
+    from optimizer.io.spend_tables import read_spend_totals
 
     if not csv_path.exists():
         raise ScenarioError(
@@ -539,33 +540,7 @@ def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
             path=scenario_path,
             field="previous",
         )
-    try:
-        df = pd.read_csv(csv_path)
-    except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
-        raise ScenarioError(
-            f"cannot be read as CSV: {str(e).splitlines()[0]}", path=csv_path
-        ) from None
-    for col in ("id", "spend"):
-        if col not in df.columns:
-            raise ScenarioError(
-                f"needs columns 'id' and 'spend'; it has {', '.join(map(str, df.columns))}",
-                path=csv_path,
-                field=col,
-            )
-    out: dict[str, float] = {}
-    for i, (tid, v) in enumerate(zip(df["id"], df["spend"], strict=True)):
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            f = float("nan")
-        if not math.isfinite(f) or f < 0:
-            raise ScenarioError(
-                f"spend must be a non-negative number, got {v!r} in row {i + 2}",
-                path=csv_path,
-                field="spend",
-            )
-        out[str(tid)] = f
-    return out
+    return read_spend_totals(csv_path, what="previous-cycle", error=ScenarioError)
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from optimizer.fileio import atomic_write_text
+from optimizer.io.files import atomic_write_text
 from optimizer.response import curves as C
 from optimizer.response.model import (
     Adstock,

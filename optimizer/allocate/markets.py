@@ -33,7 +33,7 @@ from optimizer.allocate.problem import (
     safe_name,
 )
 from optimizer.errors import ScenarioError
-from optimizer.fileio import did_you_mean
+from optimizer.formatting import did_you_mean
 from optimizer.response.markets import MarketModel
 from optimizer.scenario import Scenario, check_against_markets, check_against_model
 

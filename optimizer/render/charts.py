@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from optimizer.fileio import atomic_write_bytes  # noqa: E402
 from optimizer.formatting import compact  # noqa: E402
+from optimizer.io.files import atomic_write_bytes  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
 
 

@@ -11,103 +11,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from optimizer.allocate import Plan
+from optimizer.allocate.plan_json import plan_to_dict
 from optimizer.formatting import csv_text, finite, to_json
 from optimizer.workflow.compare import Comparison, ConstraintCost
 
 if TYPE_CHECKING:
     from optimizer.workflow.robust import Uncertainty
 
-__all__ = ["csv_text", "finite", "to_json"]  # the one serialiser's functions, re-exported
-
-
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """A plan as contract 6: scenario, status, objective, totals, line items, constraints."""
-    total = plan.total_spend
-    d: dict[str, Any] = {
-        "scenario": plan.scenario,
-        "status": plan.status,
-        "objective": plan.objective,
-        "kpi_name": plan.kpi,
-        "horizon_weeks": plan.horizon_weeks,
-        "budget": finite(plan.budget),
-        "total_spend": total,
-        "total_kpi": finite(plan.total_kpi),
-        "roi": finite(plan.roi),
-        "objective_value": finite(plan.objective_value),
-        "bound": finite(plan.bound),
-        "gap": finite(plan.gap),
-        "solver": plan.solver,
-        "line_items": [
-            {
-                "id": li.id,
-                **_where(plan, li),
-                "stage": li.stage,
-                "spend": li.spend,
-                "kpi": finite(li.kpi),
-                "roi": finite(li.roi),
-                "marginal_roi": finite(li.marginal_roi),
-                "binding": list(li.binding),
-                "share": (li.spend / total) if total > 0 else 0.0,
-                "weekly_spend": finite(li.weekly_spend),
-                "reduced_cost": finite(li.reduced_cost),
-                **(
-                    {"other_kpis": {k: finite(v) for k, v in li.other_kpis.items()}}
-                    if li.other_kpis
-                    else {}
-                ),
-            }
-            for li in plan.line_items
-        ],
-        "stages": [
-            {"stage": st, "spend": v["spend"], "kpi": finite(v["kpi"])}
-            for st, v in plan.stage_totals().items()
-        ],
-        **_by_market_and_owner(plan),
-        "constraints": [
-            {
-                "name": c.name,
-                "kind": c.kind,
-                "label": c.label,
-                "binding": c.binding,
-                "shadow_price": finite(c.shadow_price),
-                "slack": finite(c.slack),
-                "rhs": finite(c.rhs),
-            }
-            for c in plan.constraints
-        ],
-    }
-    if plan.status != "optimal" or plan.conflicts:
-        d["conflicts"] = list(plan.conflicts)
-        d["message"] = plan.message
-    return d
-
-
-def _where(plan: Plan, li: Any) -> dict[str, Any]:
-    """A line item's market (contract 8; None for a national buy, with its ``split``) and owner."""
-    d: dict[str, Any] = {}
-    if plan.has_markets:
-        d["market"] = li.market
-        if li.market is None:
-            d["split"] = {m: finite(w) for m, w in li.shares.items()}
-            d["kpi_by_market"] = {m: finite(v) for m, v in li.market_kpi.items()}
-    if li.owner:
-        d["owner"] = li.owner
-    return d
-
-
-def _by_market_and_owner(plan: Plan) -> dict[str, Any]:
-    d: dict[str, Any] = {}
-    if plan.has_markets:
-        d["markets"] = [
-            {"market": m, "spend": v["spend"], "kpi": finite(v["kpi"])}
-            for m, v in plan.market_totals().items()
-        ]
-    owners = plan.owner_totals()
-    if owners:
-        d["owners"] = [
-            {"owner": o, "spend": v["spend"], "kpi": finite(v["kpi"])} for o, v in owners.items()
-        ]
-    return d
+# re-exported: the one serialiser (formatting) and plan JSON (allocate.plan_json)
+__all__ = ["csv_text", "finite", "plan_to_dict", "to_json"]
 
 
 def plan_json(plan: Plan) -> str:

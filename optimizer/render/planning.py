@@ -19,12 +19,13 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
+from optimizer.allocate.plan_json import plan_from_dict
 from optimizer.formatting import csv_text, delta, finite, jsonable, money, ratio, share
 from optimizer.render import machine
 from optimizer.render.tables import comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
-from optimizer.workflow.ledger import Rerun, Run, plan_from_dict
+from optimizer.workflow.ledger import Rerun, Run
 from optimizer.workflow.robust import Uncertainty
 
 

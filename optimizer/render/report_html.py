@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.explain import Explanation, LadderStep, LineItemExplanation
-from optimizer.fileio import atomic_write_text
 from optimizer.formatting import delta, money, ratio, share
+from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
 from optimizer.render.report_common import answers, held_by, role_word
 

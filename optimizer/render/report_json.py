@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.explain import Explanation
-from optimizer.fileio import atomic_write_text, jsonable
+from optimizer.formatting import jsonable
+from optimizer.io.files import atomic_write_text
 
 FORMAT = "budgetopt.explanation"
 FORMAT_VERSION = 1

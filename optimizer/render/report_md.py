@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.explain import Explanation, LadderStep
-from optimizer.fileio import atomic_write_text
 from optimizer.formatting import delta, money, ratio, share
+from optimizer.io.files import atomic_write_text
 from optimizer.render.report_common import answers, held_by, role_word
 
 

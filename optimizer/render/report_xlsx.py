@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.explain import Explanation
-from optimizer.fileio import atomic_write_bytes
+from optimizer.io.files import atomic_write_bytes
 from optimizer.render.report_common import (
     CONSTRAINT_COLUMNS,
     LADDER_COLUMNS,

@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from optimizer.fileio import atomic_write_bytes
+from optimizer.io.files import atomic_write_bytes
 from optimizer.workflow.compare import Comparison
 
 MONEY = "#,##0;[Red]-#,##0"

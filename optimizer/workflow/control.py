@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +33,12 @@ from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
 from optimizer.formatting import did_you_mean, money
+from optimizer.io.spend_tables import ROWS_COLUMNS, read_spend_rows
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
+from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
 
-ACTUALS_COLUMNS = ("date", "touchpoint", "spend")
+ACTUALS_COLUMNS = ROWS_COLUMNS
 #: a line item more than this far from its plan to date is flagged over / under
 DEFAULT_BAND = 0.10
 
@@ -70,57 +71,20 @@ class Actuals:
 
 
 def read_actuals(path: str | Path, ids: Sequence[str] | None = None) -> Actuals:
-    """Read and validate an actuals CSV (see the module docstring).
+    """Read and validate an actuals CSV (see the module docstring): the rows by the one reader of
+    spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date.
 
     ``ids`` are the touchpoints the plan or model knows; any other is an error with a "did you
     mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError("the actuals file does not exist", path=path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
-        raise DataError(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
-    df.columns = [str(c).strip() for c in df.columns]
-    for col in ACTUALS_COLUMNS:
-        if col not in df.columns:
-            raise DataError(
-                f"needs columns {', '.join(ACTUALS_COLUMNS)}; it has "
-                f"{', '.join(df.columns) or 'none'}{did_you_mean(col, df.columns)}",
-                path=path,
-                field=col,
-            )
-    if df.empty:
+    rows = read_spend_rows(path, what="actuals", ids=ids)
+    if rows.empty:
         raise DataError("has no rows: expected one row per touchpoint and week", path=path)
-    dates, spends, tps = [], [], []
     known = list(ids) if ids is not None else None
-    for k, row in enumerate(df.itertuples(index=False), start=2):
-        d, tp, sp = str(row.date).strip(), str(row.touchpoint).strip(), str(row.spend).strip()
-        try:
-            dates.append(_dt.date.fromisoformat(d))
-        except ValueError:
-            raise DataError(
-                f"expected an ISO date (YYYY-MM-DD), got {d!r} in row {k}", path=path, field="date"
-            ) from None
-        try:
-            v = float(sp.replace(",", "")) if sp else float("nan")
-        except ValueError:
-            v = float("nan")
-        if not math.isfinite(v) or v < 0:
-            raise DataError(
-                f"spend must be a non-negative number, got {sp!r} in row {k}",
-                path=path,
-                field="spend",
-            )
-        if known is not None and tp not in known:
-            raise DataError(
-                f"unknown touchpoint {tp!r} in row {k}{did_you_mean(tp, known)}",
-                path=path,
-                field="touchpoint",
-            )
-        spends.append(v)
-        tps.append(tp)
+    dates = list(rows[DATE_COLUMN])
+    tps = list(rows[TOUCHPOINT_COLUMN])
+    spends = list(rows[SPEND_COLUMN])
     first, last = min(dates), max(dates)
     for k, d in enumerate(dates, start=2):
         if (d - first).days % 7:

@@ -32,8 +32,8 @@ import pandas as pd
 
 from optimizer.data import Journey
 from optimizer.errors import DataError
-from optimizer.fileio import atomic_write_text
 from optimizer.formatting import did_you_mean
+from optimizer.io.files import atomic_write_text
 from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
 
 #: default CSV block size: each block is read, reduced to weekly sums and dropped

@@ -9,8 +9,8 @@ import yaml
 
 from optimizer.allocate import allocate
 from optimizer.data import read_history, read_journey
-from optimizer.fileio import atomic_write_text
 from optimizer.formatting import money, share
+from optimizer.io.files import atomic_write_text
 from optimizer.render import machine, tables
 from optimizer.response.model import ResponseModel, read_model, write_model
 from optimizer.scenario import load_scenario

@@ -22,8 +22,8 @@ from optimizer.data import (
     read_market_histories,
 )
 from optimizer.errors import DataError, ModelError
-from optimizer.fileio import atomic_write_text
 from optimizer.formatting import number
+from optimizer.io.files import atomic_write_text
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT

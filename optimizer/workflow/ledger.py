@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer import __version__
-from optimizer.allocate import ConstraintResult, LineItem, Plan
+from optimizer.allocate import Plan
+from optimizer.allocate.plan_json import plan_from_dict  # noqa: F401 (re-exported)
 from optimizer.data import load_yaml
 from optimizer.errors import BudgetOptError, ScenarioError
 from optimizer.formatting import jsonable
@@ -440,84 +441,6 @@ class Ledger:
     def blob(self, sha256: str) -> bytes | None:
         row = self.conn.execute("SELECT content FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
         return None if row is None else bytes(row[0])
-
-
-# ------------------------------------------------------------------------------------------------
-# plans back from JSON
-# ------------------------------------------------------------------------------------------------
-def _market_fields(li: Mapping[str, Any]) -> dict[str, Any]:
-    """A recorded line item's market, split and owner (contract 8), when it has them."""
-    out: dict[str, Any] = {}
-    if li.get("owner"):
-        out["owner"] = str(li["owner"])
-    if "market" not in li:
-        return out
-    m = li.get("market")
-    if m is not None:
-        kpi = float(li.get("kpi") or 0.0)
-        out.update(market=str(m), shares={str(m): 1.0}, market_kpi={str(m): kpi})
-    else:
-        out["shares"] = {str(k): float(v or 0.0) for k, v in (li.get("split") or {}).items()}
-        out["market_kpi"] = {
-            str(k): float(v or 0.0) for k, v in (li.get("kpi_by_market") or {}).items()
-        }
-    return out
-
-
-def plan_from_dict(d: Mapping[str, Any]) -> Plan:
-    """A ``Plan`` from its contract-6 JSON (for tables and comparisons of recorded plans).
-
-    What JSON does not carry (constraint senses and left-hand sides, line items' bounds, timings)
-    is left at its default.
-    """
-    items = tuple(
-        LineItem(
-            id=str(li["id"]),
-            stage=str(li.get("stage", "")),
-            spend=float(li["spend"]),
-            kpi=float(li.get("kpi") or 0.0),
-            roi=None if li.get("roi") is None else float(li["roi"]),
-            marginal_roi=float(li.get("marginal_roi") or 0.0),
-            binding=tuple(li.get("binding") or ()),
-            weekly_spend=float(li.get("weekly_spend") or 0.0),
-            **_market_fields(li),
-        )
-        for li in d.get("line_items", [])
-    )
-    cons = tuple(
-        ConstraintResult(
-            name=str(c["name"]),
-            kind=str(c.get("kind", "")),
-            subject="",
-            label=str(c.get("label", c["name"])),
-            sense="",
-            rhs=float(c.get("rhs") or 0.0),
-            lhs=float("nan"),
-            slack=float(c.get("slack") or 0.0),
-            binding=bool(c.get("binding")),
-            shadow_price=None if c.get("shadow_price") is None else float(c["shadow_price"]),
-        )
-        for c in d.get("constraints", [])
-    )
-    stages = tuple(str(s["stage"]) for s in d.get("stages", []))
-    return Plan(
-        scenario=str(d.get("scenario", "")),
-        status=str(d.get("status", "optimal")),
-        objective=str(d.get("objective", "max_kpi")),
-        kpi=str(d.get("kpi_name", "kpi")),
-        horizon_weeks=int(d.get("horizon_weeks") or 13),
-        budget=None if d.get("budget") is None else float(d["budget"]),
-        line_items=items,
-        constraints=cons,
-        objective_value=None if d.get("objective_value") is None else float(d["objective_value"]),
-        bound=None if d.get("bound") is None else float(d["bound"]),
-        gap=None if d.get("gap") is None else float(d["gap"]),
-        solver=str(d.get("solver", "")),
-        conflicts=tuple(d.get("conflicts") or ()),
-        message=str(d.get("message", "")),
-        stages=stages,
-        markets=tuple(str(m["market"]) for m in d.get("markets") or []),
-    )
 
 
 def canonical(plan: Mapping[str, Any]) -> str:

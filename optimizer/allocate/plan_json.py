@@ -1,0 +1,177 @@
+"""Plan JSON (contract 6), both ways: ``plan_to_dict`` writes a ``Plan`` as the object
+``optimize --format json`` prints, ``plan_from_dict`` reads one back (the ledger's recorded plans,
+``diff``, ``track``). The renderers and the ledger import these; nothing else builds the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
+from optimizer.formatting import finite
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """A plan as contract 6: scenario, status, objective, totals, line items, constraints."""
+    total = plan.total_spend
+    d: dict[str, Any] = {
+        "scenario": plan.scenario,
+        "status": plan.status,
+        "objective": plan.objective,
+        "kpi_name": plan.kpi,
+        "horizon_weeks": plan.horizon_weeks,
+        "budget": finite(plan.budget),
+        "total_spend": total,
+        "total_kpi": finite(plan.total_kpi),
+        "roi": finite(plan.roi),
+        "objective_value": finite(plan.objective_value),
+        "bound": finite(plan.bound),
+        "gap": finite(plan.gap),
+        "solver": plan.solver,
+        "line_items": [
+            {
+                "id": li.id,
+                **_where(plan, li),
+                "stage": li.stage,
+                "spend": li.spend,
+                "kpi": finite(li.kpi),
+                "roi": finite(li.roi),
+                "marginal_roi": finite(li.marginal_roi),
+                "binding": list(li.binding),
+                "share": (li.spend / total) if total > 0 else 0.0,
+                "weekly_spend": finite(li.weekly_spend),
+                "reduced_cost": finite(li.reduced_cost),
+                **(
+                    {"other_kpis": {k: finite(v) for k, v in li.other_kpis.items()}}
+                    if li.other_kpis
+                    else {}
+                ),
+            }
+            for li in plan.line_items
+        ],
+        "stages": [
+            {"stage": st, "spend": v["spend"], "kpi": finite(v["kpi"])}
+            for st, v in plan.stage_totals().items()
+        ],
+        **_by_market_and_owner(plan),
+        "constraints": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "label": c.label,
+                "binding": c.binding,
+                "shadow_price": finite(c.shadow_price),
+                "slack": finite(c.slack),
+                "rhs": finite(c.rhs),
+            }
+            for c in plan.constraints
+        ],
+    }
+    if plan.status != "optimal" or plan.conflicts:
+        d["conflicts"] = list(plan.conflicts)
+        d["message"] = plan.message
+    return d
+
+
+def _where(plan: Plan, li: Any) -> dict[str, Any]:
+    """A line item's market (contract 8; None for a national buy, with its ``split``) and owner."""
+    d: dict[str, Any] = {}
+    if plan.has_markets:
+        d["market"] = li.market
+        if li.market is None:
+            d["split"] = {m: finite(w) for m, w in li.shares.items()}
+            d["kpi_by_market"] = {m: finite(v) for m, v in li.market_kpi.items()}
+    if li.owner:
+        d["owner"] = li.owner
+    return d
+
+
+def _by_market_and_owner(plan: Plan) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if plan.has_markets:
+        d["markets"] = [
+            {"market": m, "spend": v["spend"], "kpi": finite(v["kpi"])}
+            for m, v in plan.market_totals().items()
+        ]
+    owners = plan.owner_totals()
+    if owners:
+        d["owners"] = [
+            {"owner": o, "spend": v["spend"], "kpi": finite(v["kpi"])} for o, v in owners.items()
+        ]
+    return d
+
+
+def _market_fields(li: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded line item's market, split and owner (contract 8), when it has them."""
+    out: dict[str, Any] = {}
+    if li.get("owner"):
+        out["owner"] = str(li["owner"])
+    if "market" not in li:
+        return out
+    m = li.get("market")
+    if m is not None:
+        kpi = float(li.get("kpi") or 0.0)
+        out.update(market=str(m), shares={str(m): 1.0}, market_kpi={str(m): kpi})
+    else:
+        out["shares"] = {str(k): float(v or 0.0) for k, v in (li.get("split") or {}).items()}
+        out["market_kpi"] = {
+            str(k): float(v or 0.0) for k, v in (li.get("kpi_by_market") or {}).items()
+        }
+    return out
+
+
+def plan_from_dict(d: Mapping[str, Any]) -> Plan:
+    """A ``Plan`` from its contract-6 JSON (for tables and comparisons of recorded plans).
+
+    What JSON does not carry (constraint senses and left-hand sides, line items' bounds, timings)
+    is left at its default.
+    """
+    items = tuple(
+        LineItem(
+            id=str(li["id"]),
+            stage=str(li.get("stage", "")),
+            spend=float(li["spend"]),
+            kpi=float(li.get("kpi") or 0.0),
+            roi=None if li.get("roi") is None else float(li["roi"]),
+            marginal_roi=float(li.get("marginal_roi") or 0.0),
+            binding=tuple(li.get("binding") or ()),
+            weekly_spend=float(li.get("weekly_spend") or 0.0),
+            **_market_fields(li),
+        )
+        for li in d.get("line_items", [])
+    )
+    cons = tuple(
+        ConstraintResult(
+            name=str(c["name"]),
+            kind=str(c.get("kind", "")),
+            subject="",
+            label=str(c.get("label", c["name"])),
+            sense="",
+            rhs=float(c.get("rhs") or 0.0),
+            lhs=float("nan"),
+            slack=float(c.get("slack") or 0.0),
+            binding=bool(c.get("binding")),
+            shadow_price=None if c.get("shadow_price") is None else float(c["shadow_price"]),
+        )
+        for c in d.get("constraints", [])
+    )
+    stages = tuple(str(s["stage"]) for s in d.get("stages", []))
+    return Plan(
+        scenario=str(d.get("scenario", "")),
+        status=str(d.get("status", "optimal")),
+        objective=str(d.get("objective", "max_kpi")),
+        kpi=str(d.get("kpi_name", "kpi")),
+        horizon_weeks=int(d.get("horizon_weeks") or 13),
+        budget=None if d.get("budget") is None else float(d["budget"]),
+        line_items=items,
+        constraints=cons,
+        objective_value=None if d.get("objective_value") is None else float(d["objective_value"]),
+        bound=None if d.get("bound") is None else float(d["bound"]),
+        gap=None if d.get("gap") is None else float(d["gap"]),
+        solver=str(d.get("solver", "")),
+        conflicts=tuple(d.get("conflicts") or ()),
+        message=str(d.get("message", "")),
+        stages=stages,
+        markets=tuple(str(m["market"]) for m in d.get("markets") or []),
+    )

@@ -1,0 +1,295 @@
+"""Contract 2: the history file (``history.csv``, wide or long; one market or several)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError
+from optimizer.formatting import did_you_mean
+from optimizer.io.files import read_csv_strings
+from optimizer.io.journey import Journey
+from optimizer.io.spend_tables import amounts
+from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+
+
+@dataclass(frozen=True)
+class History:
+    """Weekly history: a DataFrame indexed by week (``date``), spend per touchpoint id, KPIs, controls."""
+
+    frame: pd.DataFrame
+    journey: Journey
+    source: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def spend(self) -> pd.DataFrame:
+        return self.frame[[t.id for t in self.journey.touchpoints]]
+
+    def kpi(self, column: str | None = None) -> pd.Series:
+        return self.frame[column or self.journey.kpi]
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.frame)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    df = read_csv_strings(path, "history")
+    if df.empty:
+        raise DataError("the history file has a header but no rows of data", path=path)
+    return df
+
+
+def _numeric(
+    df: pd.DataFrame,
+    col: str,
+    path: Path,
+    dates: pd.Series,
+    *,
+    non_negative: bool,
+    what: str,
+    lines: np.ndarray | None = None,
+) -> pd.Series:
+    raw = df[col].astype(str).str.strip()
+    values = pd.to_numeric(raw.replace({"": None}), errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.fillna(0.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        shown = raw.iloc[i]
+        desc = "missing" if shown == "" else f"not a number: {shown!r}"
+        raise DataError(
+            f"{what} is {desc} in row {_line(lines, i)} (week {dates.iloc[i]})",
+            path=path,
+            field=col,
+        )
+    if non_negative and (values < 0).any():
+        i = int(np.flatnonzero((values < 0).to_numpy())[0])
+        raise DataError(
+            f"{what} must not be negative, got {raw.iloc[i]} in row {_line(lines, i)} "
+            f"(week {dates.iloc[i]})",
+            path=path,
+            field=col,
+        )
+    return values.astype(float)
+
+
+def _line(lines: np.ndarray | None, i: int) -> int:
+    """The file's row number (the header is row 1) of the frame's ``i``-th row."""
+    return int(lines[i]) if lines is not None else i + 2
+
+
+def read_history(path: str | Path, journey: Journey, *, min_weeks: int = 1) -> History:
+    """Read ``history.csv`` (wide: one spend column per touchpoint; or long: date,touchpoint,spend).
+
+    Checks: a ``date`` column of ISO dates, one per week, no duplicates or gaps; every spend
+    column the journey names, numeric and non-negative; the KPI column(s) numeric and complete;
+    at least ``min_weeks`` rows. A ``market`` column holding a single market is ignored; with
+    several markets, use ``read_market_histories`` (one history per market).
+    """
+    path = Path(path)
+    df = _read_table(path)
+    if MARKET_COLUMN in df.columns:
+        markets = _market_names(df)
+        if len(markets) > 1:
+            shown = ", ".join(markets[:5]) + (", …" if len(markets) > 5 else "")
+            raise DataError(
+                f"holds {len(markets)} markets ({shown}): fit one model per market with "
+                "'budgetopt fit --by-market', or keep one market's rows",
+                path=path,
+                field=MARKET_COLUMN,
+            )
+        df = df.drop(columns=[MARKET_COLUMN])
+    return _history_from_table(df, path, journey, min_weeks=min_weeks)
+
+
+def has_markets(path: str | Path) -> bool:
+    """Whether a history CSV's header has a ``market`` column (False when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return False
+    return MARKET_COLUMN in [c.strip().strip('"') for c in header.strip().split(",")]
+
+
+def _market_names(df: pd.DataFrame) -> list[str]:
+    return sorted(set(df[MARKET_COLUMN].astype(str).str.strip()))
+
+
+def read_market_histories(
+    path: str | Path, journey: Journey, *, min_weeks: int = 1
+) -> dict[str, History]:
+    """One weekly history per market of a history file with a ``market`` column (wide or long
+    layout, the rows of the markets in any order), sorted by market name. Each market's rows are
+    checked as ``read_history`` checks a file; errors name the market and the file's row."""
+    path = Path(path)
+    df = _read_table(path)
+    if MARKET_COLUMN not in df.columns:
+        raise DataError(
+            f"there is no '{MARKET_COLUMN}' column to split the history by market"
+            f"{did_you_mean(MARKET_COLUMN, df.columns)}; columns are: "
+            f"{', '.join(df.columns)}",
+            path=path,
+            field=MARKET_COLUMN,
+        )
+    names = df[MARKET_COLUMN].astype(str).str.strip()
+    if (names == "").any():
+        i = int(np.flatnonzero((names == "").to_numpy())[0])
+        raise DataError(f"the market is missing in row {i + 2}", path=path, field=MARKET_COLUMN)
+    out: dict[str, History] = {}
+    for market in sorted(set(names)):
+        mask = (names == market).to_numpy()
+        sub = df.loc[mask].drop(columns=[MARKET_COLUMN]).reset_index(drop=True)
+        lines = np.flatnonzero(mask) + 2
+        try:
+            h = _history_from_table(sub, path, journey, min_weeks=min_weeks, lines=lines)
+        except DataError as e:
+            raise DataError(f"market {market!r}: {_strip_path(str(e), path)}", path=path) from None
+        out[market] = History(
+            frame=h.frame, journey=journey, source=str(path), meta={"market": market}
+        )
+    return out
+
+
+def _strip_path(message: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def _history_from_table(
+    df: pd.DataFrame,
+    path: Path,
+    journey: Journey,
+    *,
+    min_weeks: int = 1,
+    lines: np.ndarray | None = None,
+) -> History:
+    """``read_history`` on a table already read (every cell a string); ``lines`` are the file's
+    row numbers of its rows (default: the rows in order after the header)."""
+    if DATE_COLUMN not in df.columns:
+        raise DataError(
+            f"there is no '{DATE_COLUMN}' column{did_you_mean(DATE_COLUMN, df.columns)}; "
+            f"columns are: {', '.join(df.columns)}",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    if TOUCHPOINT_COLUMN in df.columns and SPEND_COLUMN in df.columns:
+        df = _long_to_wide(df, path, journey, lines)
+        lines = None  # one row per week now, not the file's rows
+    raw_dates = df[DATE_COLUMN].astype(str).str.strip()
+    dates = pd.to_datetime(raw_dates, format="ISO8601", errors="coerce")
+    if dates.isna().any():
+        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        shown = raw_dates.iloc[i]
+        desc = "missing" if shown == "" else f"not an ISO date (YYYY-MM-DD): {shown!r}"
+        raise DataError(
+            f"the date in row {_line(lines, i)} is {desc}", path=path, field=DATE_COLUMN
+        )
+    dup = dates.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"week {raw_dates.iloc[i]} appears twice (row {_line(lines, i)})",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    order = np.argsort(dates.to_numpy(), kind="stable")
+    lines = (np.arange(len(df)) + 2 if lines is None else np.asarray(lines))[order]
+    df = df.iloc[order].reset_index(drop=True)
+    dates = dates.iloc[order].reset_index(drop=True)
+    raw_dates = raw_dates.iloc[order].reset_index(drop=True)
+    if len(dates) > 1:
+        gaps = dates.diff().dt.days.iloc[1:]
+        off = gaps != 7
+        if off.any():
+            j = int(np.flatnonzero(off.to_numpy())[0]) + 1
+            g = int(gaps.iloc[j - 1])
+            what = "a missing week" if g > 7 and g % 7 == 0 else f"{g} days, not one week"
+            raise DataError(
+                f"dates must be one week apart; between {raw_dates.iloc[j - 1]} and "
+                f"{raw_dates.iloc[j]} there are {g} days ({what})",
+                path=path,
+                field=DATE_COLUMN,
+            )
+    if len(df) < min_weeks:
+        raise DataError(
+            f"has {len(df)} weeks of history; at least {min_weeks} are needed",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    out = pd.DataFrame(index=pd.DatetimeIndex(dates, name=DATE_COLUMN))
+    shown_dates = raw_dates
+    for t in journey.touchpoints:
+        if t.spend_column not in df.columns:
+            raise DataError(
+                f"the journey's touchpoint {t.id!r} needs spend column {t.spend_column!r}, which "
+                f"the history lacks{did_you_mean(t.spend_column, df.columns)}",
+                path=path,
+                field=t.spend_column,
+            )
+        out[t.id] = _numeric(
+            df, t.spend_column, path, shown_dates, non_negative=True, what="spend", lines=lines
+        ).to_numpy()
+    for k in journey.all_kpis:
+        if k.column not in df.columns:
+            raise DataError(
+                f"there is no KPI column {k.column!r}{did_you_mean(k.column, df.columns)}",
+                path=path,
+                field=k.column,
+            )
+        out[k.column] = _numeric(
+            df, k.column, path, shown_dates, non_negative=False, what="the KPI", lines=lines
+        ).to_numpy()
+    for c in (*journey.controls, *journey.events):
+        if c not in df.columns:
+            raise DataError(
+                f"there is no control column {c!r}{did_you_mean(c, df.columns)}", path=path, field=c
+            )
+        out[c] = _numeric(
+            df, c, path, shown_dates, non_negative=False, what="the control", lines=lines
+        ).to_numpy()
+    return History(frame=out, journey=journey, source=str(path))
+
+
+def _long_to_wide(
+    df: pd.DataFrame, path: Path, journey: Journey, lines: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Pivot a long history (``date,touchpoint,spend`` plus per-week KPI columns) to wide."""
+    known = {t.spend_column for t in journey.touchpoints} | {t.id for t in journey.touchpoints}
+    unknown = sorted(set(df[TOUCHPOINT_COLUMN]) - known)
+    if unknown:
+        raise DataError(
+            f"unknown touchpoint {unknown[0]!r}{did_you_mean(unknown[0], sorted(known))}",
+            path=path,
+            field=TOUCHPOINT_COLUMN,
+        )
+    # the one rule for an amount in a spend table (io.spend_tables): located by the file's row
+    spend = amounts(
+        df[SPEND_COLUMN],
+        path=path,
+        rows=lines if lines is not None else np.arange(len(df)) + 2,
+    )
+    if df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).any():
+        i = int(np.flatnonzero(df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).to_numpy())[0])
+        raise DataError(
+            f"week {df[DATE_COLUMN].iloc[i]} has touchpoint {df[TOUCHPOINT_COLUMN].iloc[i]!r} twice",
+            path=path,
+            field=TOUCHPOINT_COLUMN,
+        )
+    wide = (
+        df.assign(**{SPEND_COLUMN: spend})
+        .pivot(index=DATE_COLUMN, columns=TOUCHPOINT_COLUMN, values=SPEND_COLUMN)
+        .fillna(0.0)
+    )
+    others = [c for c in df.columns if c not in (TOUCHPOINT_COLUMN, SPEND_COLUMN, DATE_COLUMN)]
+    per_week = df.groupby(DATE_COLUMN)[others].first() if others else None
+    out = wide.astype(str)
+    if per_week is not None:
+        out = out.join(per_week)
+    return out.reset_index()

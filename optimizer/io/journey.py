@@ -1,0 +1,182 @@
+"""Contract 1: the journey file (``journey.yaml``), read and validated into a ``Journey``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optimizer.errors import DataError
+from optimizer.formatting import did_you_mean
+from optimizer.io.files import load_yaml
+from optimizer.vocabulary import STAGES
+
+
+@dataclass(frozen=True)
+class TouchpointSpec:
+    id: str
+    stage: str
+    spend_column: str
+    owner: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    id: str
+    column: str
+    value: float | None = None  # money per unit, when KPIs are combined
+
+
+@dataclass(frozen=True)
+class Journey:
+    kpi: str
+    touchpoints: tuple[TouchpointSpec, ...]
+    stages: tuple[str, ...] = STAGES
+    kpis: tuple[KpiSpec, ...] = ()
+    controls: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    source: str | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.touchpoints]
+
+    def touchpoint(self, tid: str) -> TouchpointSpec:
+        for t in self.touchpoints:
+            if t.id == tid:
+                return t
+        raise KeyError(tid)
+
+    @property
+    def all_kpis(self) -> tuple[KpiSpec, ...]:
+        """The main KPI first, then the others listed under ``kpis``."""
+        main = KpiSpec(self.kpi, self.kpi)
+        rest = tuple(k for k in self.kpis if k.id != self.kpi)
+        return (main, *rest)
+
+
+_JOURNEY_KEYS = {"kpi", "kpis", "controls", "events", "stages", "touchpoints", "name", "currency"}
+_TP_KEYS = {"id", "stage", "spend_column", "owner", "label"}
+
+
+def journey_from_dict(data: Any, source: str | None = None) -> Journey:
+    path = source
+    if not isinstance(data, Mapping):
+        raise DataError(
+            f"expected a mapping at the top level, got {type(data).__name__}", path=path
+        )
+    for key in data:
+        if key not in _JOURNEY_KEYS:
+            raise DataError(
+                f"unknown key {key!r}{did_you_mean(str(key), _JOURNEY_KEYS)}",
+                path=path,
+                field=str(key),
+            )
+    kpi = data.get("kpi")
+    if not isinstance(kpi, str) or not kpi.strip():
+        raise DataError(f"expected the name of the KPI column, got {kpi!r}", path=path, field="kpi")
+    stages_raw = data.get("stages", list(STAGES))
+    if (
+        not isinstance(stages_raw, list)
+        or not stages_raw
+        or not all(isinstance(s, str) and s for s in stages_raw)
+    ):
+        raise DataError(
+            f"expected a list of stage names, got {stages_raw!r}", path=path, field="stages"
+        )
+    if len(set(stages_raw)) != len(stages_raw):
+        dup = next(s for s in stages_raw if stages_raw.count(s) > 1)
+        raise DataError(f"stage {dup!r} is listed twice", path=path, field="stages")
+    stages = tuple(stages_raw)
+    tps_raw = data.get("touchpoints")
+    if not isinstance(tps_raw, list) or not tps_raw:
+        raise DataError(
+            f"expected a non-empty list of touchpoints, got {tps_raw!r}",
+            path=path,
+            field="touchpoints",
+        )
+    tps: list[TouchpointSpec] = []
+    seen: set[str] = set()
+    for i, t in enumerate(tps_raw):
+        where = f"touchpoints[{i}]"
+        if not isinstance(t, Mapping):
+            raise DataError(
+                f"expected a mapping like {{id: tv, stage: awareness}}, got {t!r}",
+                path=path,
+                field=where,
+            )
+        for key in t:
+            if key not in _TP_KEYS:
+                raise DataError(
+                    f"unknown key {key!r}{did_you_mean(str(key), _TP_KEYS)}",
+                    path=path,
+                    field=f"{where}.{key}",
+                )
+        tid = t.get("id")
+        if not isinstance(tid, str) or not tid:
+            raise DataError(
+                f"expected a touchpoint id, got {tid!r}", path=path, field=f"{where}.id"
+            )
+        if tid in seen:
+            raise DataError(f"touchpoint {tid!r} is listed twice", path=path, field=f"{where}.id")
+        seen.add(tid)
+        stage = t.get("stage")
+        if stage not in stages:
+            raise DataError(
+                f"unknown stage {stage!r}{did_you_mean(str(stage), stages)}",
+                path=path,
+                field=f"{where}.stage",
+            )
+        col = t.get("spend_column", tid)
+        if not isinstance(col, str) or not col:
+            raise DataError(
+                f"expected a column name, got {col!r}", path=path, field=f"{where}.spend_column"
+            )
+        tps.append(TouchpointSpec(tid, stage, col, t.get("owner"), t.get("label")))
+    kpis: list[KpiSpec] = []
+    for i, k in enumerate(data.get("kpis") or []):
+        where = f"kpis[{i}]"
+        if not isinstance(k, Mapping) or not isinstance(k.get("id"), str):
+            raise DataError(
+                f"expected a mapping like {{id: leads, column: leads}}, got {k!r}",
+                path=path,
+                field=where,
+            )
+        value = k.get("value")
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise DataError(
+                f"expected a non-negative money value per unit, got {value!r}",
+                path=path,
+                field=f"{where}.value",
+            )
+        kpis.append(
+            KpiSpec(k["id"], str(k.get("column", k["id"])), None if value is None else float(value))
+        )
+    controls = data.get("controls") or []
+    events = data.get("events") or []
+    for name, lst in (("controls", controls), ("events", events)):
+        if not isinstance(lst, list) or not all(isinstance(c, str) for c in lst):
+            raise DataError(f"expected a list of column names, got {lst!r}", path=path, field=name)
+    return Journey(
+        kpi=kpi,
+        touchpoints=tuple(tps),
+        stages=stages,
+        kpis=tuple(kpis),
+        controls=tuple(controls),
+        events=tuple(events),
+        source=source,
+    )
+
+
+def read_journey(path: str | Path) -> Journey:
+    """Read and validate ``journey.yaml``."""
+    data = load_yaml(path, DataError)
+    return journey_from_dict(data, source=str(path))

@@ -1,0 +1,172 @@
+"""Spend tables: the one reader of the two id/spend shapes, with one rule for an amount.
+
+- **totals**: ``id,spend``, one row per line item, horizon totals (a scenario's ``previous:``,
+  ``explain --last-cycle``): ``read_spend_totals``.
+- **rows**: ``date,touchpoint,spend``, one row per touchpoint and week (actuals for ``track`` and
+  ``replan``; the long layout of a history): ``read_spend_rows``, and ``amounts`` for a column of
+  a table already read.
+
+The rules, the same for every file of these shapes: the file exists, is not empty and parses as
+CSV (a UTF-8 byte-order mark is allowed); column names are trimmed; the named columns are present
+(else a "did you mean"); an id is not empty and, when the caller knows the valid ids, is one of
+them (else a "did you mean"); an amount is a finite, non-negative number (thousands separators
+allowed: ``"1,250,000"``), never empty; a totals table names each id once. Every error names the
+file, the field, the row (the header is row 1) and the value.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import BudgetOptError, DataError
+from optimizer.formatting import did_you_mean
+from optimizer.io.files import read_csv_strings
+from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+
+ID_COLUMN = "id"
+TOTALS_COLUMNS = (ID_COLUMN, SPEND_COLUMN)
+ROWS_COLUMNS = (DATE_COLUMN, TOUCHPOINT_COLUMN, SPEND_COLUMN)
+
+
+def amounts(
+    raw: pd.Series,
+    *,
+    path: str | Path,
+    field: str = SPEND_COLUMN,
+    rows: Sequence[int] | np.ndarray | None = None,
+    error: type[BudgetOptError] = DataError,
+) -> np.ndarray:
+    """A column of money cells (strings) as floats, by the one rule for an amount.
+
+    ``rows`` are the file's row numbers of the cells (default: in order after the header)."""
+    text = raw.astype(str).str.strip()
+    values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").to_numpy(
+        dtype=float
+    )
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = int(rows[i]) if rows is not None else i + 2
+        shown = text.iloc[i]
+        if shown == "":
+            msg = f"{field} is missing in row {row}"
+        else:
+            msg = f"{field} must be a non-negative number, got {shown!r} in row {row}"
+        raise error(msg, path=path, field=field)
+    return values
+
+
+def _table(
+    path: str | Path, what: str, columns: Sequence[str], error: type[BudgetOptError]
+) -> pd.DataFrame:
+    df = read_csv_strings(path, what, error)
+    for col in columns:
+        if col not in df.columns:
+            raise error(
+                f"expected a column '{col}'{did_you_mean(col, df.columns, list_choices=False)}; "
+                f"the {what} file needs columns {', '.join(columns)} "
+                f"(it has {', '.join(df.columns) or 'none'})",
+                path=path,
+                field=col,
+            )
+    return df
+
+
+def _ids(
+    raw: pd.Series,
+    *,
+    path: str | Path,
+    field: str,
+    word: str,
+    known: Sequence[str] | None,
+    error: type[BudgetOptError],
+) -> list[str]:
+    ids = [str(v).strip() for v in raw]
+    for i, tid in enumerate(ids):
+        if not tid:
+            raise error(f"the {word} is missing in row {i + 2}", path=path, field=field)
+        if known is not None and tid not in known:
+            raise error(
+                f"unknown {word} {tid!r} in row {i + 2}{did_you_mean(tid, known)}",
+                path=path,
+                field=field,
+            )
+    return ids
+
+
+def read_spend_totals(
+    path: str | Path,
+    *,
+    what: str = "spend",
+    ids: Sequence[str] | None = None,
+    error: type[BudgetOptError] = DataError,
+) -> dict[str, float]:
+    """Spend per line item from an ``id,spend`` table (see the module docstring for the rules).
+
+    ``what`` names the file in messages (``"last-cycle"``, ``"previous-cycle"``); ``ids`` are the
+    valid line items, when known."""
+    df = _table(path, what, TOTALS_COLUMNS, error)
+    known = list(ids) if ids is not None else None
+    names = _ids(
+        df[ID_COLUMN], path=path, field=ID_COLUMN, word="line item", known=known, error=error
+    )
+    values = amounts(df[SPEND_COLUMN], path=path, error=error)
+    out: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, (tid, v) in enumerate(zip(names, values, strict=True)):
+        if tid in out:
+            raise error(
+                f"{tid!r} appears twice (rows {first[tid]} and {i + 2})", path=path, field=ID_COLUMN
+            )
+        out[tid] = float(v)
+        first[tid] = i + 2
+    return out
+
+
+def read_spend_rows(
+    path: str | Path,
+    *,
+    what: str = "spend",
+    ids: Sequence[str] | None = None,
+    error: type[BudgetOptError] = DataError,
+) -> pd.DataFrame:
+    """The rows of a ``date,touchpoint,spend`` table as a frame with columns ``date``
+    (``datetime.date``), ``touchpoint``, ``spend`` (float) and ``row`` (the file's row number).
+
+    Several rows for one touchpoint and date are kept (the caller sums or refuses them); a file
+    with a header and no rows gives an empty frame."""
+    df = _table(path, what, ROWS_COLUMNS, error)
+    known = list(ids) if ids is not None else None
+    dates: list[_dt.date] = []
+    for i, raw in enumerate(df[DATE_COLUMN]):
+        d = str(raw).strip()
+        try:
+            dates.append(_dt.date.fromisoformat(d))
+        except ValueError:
+            raise error(
+                f"expected an ISO date (YYYY-MM-DD), got {d!r} in row {i + 2}",
+                path=path,
+                field=DATE_COLUMN,
+            ) from None
+    values = amounts(df[SPEND_COLUMN], path=path, error=error)
+    tps = _ids(
+        df[TOUCHPOINT_COLUMN],
+        path=path,
+        field=TOUCHPOINT_COLUMN,
+        word="touchpoint",
+        known=known,
+        error=error,
+    )
+    return pd.DataFrame(
+        {
+            DATE_COLUMN: dates,
+            TOUCHPOINT_COLUMN: tps,
+            SPEND_COLUMN: values,
+            "row": np.arange(len(df), dtype=int) + 2,
+        }
+    )
