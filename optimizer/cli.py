@@ -353,6 +353,13 @@ def cli() -> None:
     help="Lift tests (CSV: touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se[,kpi]) "
     "the fit must agree with; see docs/file-formats.md.",
 )
+@click.option(
+    "--pool/--no-pool",
+    default=True,
+    show_default=True,
+    help="With --by-market: pool each touchpoint's effect across markets towards its national "
+    "level (empirical Bayes, strength estimated from the data), or keep each market's own fit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_executor_options
 @handle_errors
@@ -367,6 +374,7 @@ def fit(
     holdout: int,
     plots: Path | None,
     calibration_path: Path | None,
+    pool: bool,
     quiet: bool,
     workers: int | None,
     scheduler: str | None,
@@ -374,7 +382,9 @@ def fit(
     """Fit response curves (adstock + saturation per touchpoint) and write model.json.
 
     With --workers or --scheduler the bootstrap refits (or, with --by-market, the markets) run
-    on a Dask cluster; the models are the same as in-process.
+    on a Dask cluster; the models are the same as in-process. With --by-market, --jobs N fits
+    N markets at a time on this machine, and each touchpoint's effect is pooled across the
+    markets towards its national level (--no-pool: each market's own fit).
 
     \b
     Example:
@@ -398,6 +408,7 @@ def fit(
             executor=ex,
             by_market=by_market,
             calibration=calibration_path,
+            pool=pool,
         )
 
 

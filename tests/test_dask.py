@@ -199,6 +199,7 @@ def test_fit_by_market_writes_one_model_per_market_equal_to_a_fit_of_that_market
         "--history",
         str(hist),
         "--by-market",
+        "--no-pool",  # each market's own fit, to compare with a fit of that market alone
         "-o",
         str(out),
         "--bootstrap",

@@ -139,6 +139,7 @@ def fit_and_write(
     executor: Executor | None = None,
     by_market: bool = False,
     calibration: Path | None = None,
+    pool: bool = True,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
@@ -159,6 +160,10 @@ def fit_and_write(
             path=calibration,
         )
     if by_market:
+        if (executor is None or executor.in_process) and jobs > 1:
+            from optimizer.workflow.executor import LocalProcesses
+
+            executor = LocalProcesses(jobs)  # the markets, in parallel on this machine
         return fit_markets(
             journey,
             history_path,
@@ -169,6 +174,7 @@ def fit_and_write(
             plots=plots,
             quiet=quiet,
             executor=executor,
+            pool=pool,
         )
     history = read_history(history_path, journey)
     _check_weeks(history, history_path)
@@ -270,8 +276,13 @@ def fit_markets(
     plots: Path | None = None,
     quiet: bool = False,
     executor: Executor | None = None,
+    pool: bool = True,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
+
+    With ``pool`` (the default) each touchpoint's effect is then pooled across the markets
+    towards its national level by empirical Bayes (``workflow.pooling``), so that small, noisy
+    markets borrow strength from the others; without it each market keeps its own fit.
 
     Each market is one task of ``executor`` (default in-process): its whole fit, bootstrap
     included, runs where the task runs, with the same ``seed`` for every market, so each market's
@@ -306,6 +317,16 @@ def fit_markets(
                 None if update is None else (lambda done, total, k: update("markets", done, total))
             )
             fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
+    pooling: list[Any] = []
+    if pool and len(markets) > 1:
+        from optimizer.workflow.pooling import pool_markets
+
+        for k in journey.all_kpis:
+            pooled, rep = pool_markets({m: f[k.id] for m, f in zip(markets, fitted, strict=True)})
+            for f, m in zip(fitted, markets, strict=True):
+                f[k.id] = pooled[m]
+            if k.id == journey.kpi:
+                pooling = rep
     out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, ResponseModel] = {}
     index: dict[str, Any] = {}
@@ -334,6 +355,8 @@ def fit_markets(
     )
     if not quiet:
         console.print(_market_table(journey.kpi, markets, models, paths))
+        if pooling:
+            console.print(_pooling_table(pooling))
         console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
     return models
 
@@ -359,6 +382,27 @@ def _market_table(
             "" if mape is None else f"{mape:.1%}",
             str(n_warn),
             paths[m].name,
+        )
+    return table
+
+
+def _pooling_table(report: Sequence[Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        title="Each touchpoint's effect pooled across markets (return per dollar at each "
+        "market's mean spend)"
+    )
+    for col in ("touchpoint", "national", "spread τ", "kept of own fit", "markets"):
+        table.add_column(col, justify="left" if col == "touchpoint" else "right")
+    for r in report:
+        w = list(r.weight.values())
+        table.add_row(
+            r.id,
+            f"{r.national:.3g}",
+            f"{r.tau:.3g}",
+            f"{sum(w) / len(w):.0%}" if w else "",
+            str(len(r.separate)),
         )
     return table
 
