@@ -9,6 +9,18 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class PeriodAmount:
+    """Spend and KPI of one period of a plan on a calendar (contract 7)."""
+
+    period: str  # label: 2027-01-04 (week), 2027-01 (month), 2027-Q1 (quarter)
+    start: str  # ISO date of its first Monday
+    weeks: int
+    spend: float
+    kpi: float  # modelled KPI in its weeks, carry-over included
+    marginal_roi: float | None = None  # d kpi / d (this period's spend), on a line item
+
+
+@dataclass(frozen=True)
 class LineItem:
     id: str
     stage: str
@@ -28,6 +40,8 @@ class LineItem:
     shares: Mapping[str, float] = field(default_factory=dict)
     #: with markets: its KPI in each market (a national buy's response in each market)
     market_kpi: Mapping[str, float] = field(default_factory=dict)
+    periods: tuple[PeriodAmount, ...] = ()  # a phased plan's spend and KPI by period
+    kpi_after: float = 0.0  # KPI its spend earns after the horizon (counted with after: true)
 
     @property
     def key(self) -> str:
@@ -76,6 +90,10 @@ class Plan:
     stages: tuple[str, ...] = ()
     extras: Mapping[str, object] = field(default_factory=dict)
     markets: tuple[str, ...] = ()  # with a markets index: its markets, in order
+    start: str | None = None  # a dated plan's first Monday (ISO date)
+    phasing: str = "none"  # week | month | quarter | none
+    periods: tuple[PeriodAmount, ...] = ()  # a phased plan's totals by period
+    kpi_after: float = 0.0  # KPI earned after the horizon (with carryover.after: true)
 
     @property
     def ok(self) -> bool:

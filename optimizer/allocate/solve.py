@@ -312,3 +312,121 @@ def _mip_bound(prob: pulp.LpProblem, maximise: bool) -> float | None:
         return None
     const = float(prob.objective.constant) if prob.objective is not None else 0.0
     return (-raw if maximise else raw) + const
+
+
+@dataclass(frozen=True)
+class ArraySolution:
+    """The solution of a model given as arrays (``solve_arrays``)."""
+
+    status: Status
+    x: object  # numpy array of column values (empty unless optimal / time limit)
+    duals: object  # numpy array: d objective / d rhs per row, in the objective's own sense
+    objective: float | None
+    bound: float | None  # the solver's proven bound on the optimum (a MILP's dual bound)
+    seconds: float
+
+
+def solve_arrays(
+    c,
+    A,
+    row_lo,
+    row_hi,
+    col_lo,
+    col_hi,
+    *,
+    maximise: bool = True,
+    integers=None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    constant: float = 0.0,
+) -> ArraySolution:
+    """Solve ``max (or min) c·x + constant`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``
+    (``integers``: indices of integer columns) with HiGHS, loaded as arrays in one call.
+
+    For models built as arrays (the phased plan's tens of thousands of columns), where making PuLP
+    objects would cost more than solving. Same options as ``make_solver("highs")``: presolve off,
+    one thread, interior point with crossover above ``IPM_COLUMNS`` columns for an LP. Duals follow
+    the module's sign convention (``normalise_dual``): HiGHS minimises, so when maximising its
+    signs are flipped.
+    """
+    import highspy
+    import numpy as np
+    import scipy.sparse as sp
+
+    _silence_highs_banner()
+    A = sp.csr_matrix(A)
+    n = A.shape[1]
+    m = A.shape[0]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("threads", 1)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    mip = integers is not None and len(integers) > 0
+    if mip and gap is not None:
+        h.setOptionValue("mip_rel_gap", float(gap))
+    if not mip and n > IPM_COLUMNS:
+        h.setOptionValue("solver", "ipm")
+    inf = highspy.kHighsInf
+    sign = -1.0 if maximise else 1.0
+    lo = np.where(np.isfinite(col_lo), col_lo, -inf).astype(float)
+    up = np.where(np.isfinite(col_hi), col_hi, inf).astype(float)
+    h.addCols(
+        n,
+        sign * np.asarray(c, float),
+        lo,
+        up,
+        0,
+        np.zeros(n, np.int32),
+        np.zeros(0, np.int32),
+        np.zeros(0),
+    )
+    if mip:
+        ints = np.asarray(integers, np.int32)
+        h.changeColsIntegrality(
+            len(ints), ints, np.full(len(ints), int(highspy.HighsVarType.kInteger), np.uint8)
+        )
+    if m:
+        rl = np.where(np.isfinite(row_lo), row_lo, -inf).astype(float)
+        ru = np.where(np.isfinite(row_hi), row_hi, inf).astype(float)
+        h.addRows(
+            m,
+            rl,
+            ru,
+            A.nnz,
+            A.indptr[:-1].astype(np.int32),
+            A.indices.astype(np.int32),
+            A.data.astype(float),
+        )
+    t0 = time.perf_counter()
+    h.run()
+    secs = time.perf_counter() - t0
+    st = h.getModelStatus()
+    M = highspy.HighsModelStatus
+    info = h.getInfo()
+    has_sol = info.primal_solution_status == 2  # feasible
+    if st == M.kOptimal:
+        status = Status.OPTIMAL
+    elif st in (M.kInfeasible, M.kUnboundedOrInfeasible):
+        status = Status.INFEASIBLE
+    elif st == M.kUnbounded:
+        status = Status.UNBOUNDED
+    elif st in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt) and has_sol:
+        status = Status.TIME_LIMIT
+    else:
+        status = Status.ERROR
+    if status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+        return ArraySolution(status, np.zeros(0), np.zeros(0), None, None, secs)
+    sol = h.getSolution()
+    x = np.array(sol.col_value, float)
+    duals = np.zeros(m)
+    if not mip and m and sol.dual_valid:
+        duals = sign * np.array(sol.row_dual, float) + 0.0
+    obj = float(np.dot(c, x)) + constant
+    if mip:
+        raw = float(info.mip_dual_bound)
+        bound = None if (raw != raw or abs(raw) == float("inf")) else sign * raw + constant
+    else:
+        bound = obj
+    return ArraySolution(status, x, duals, obj, bound, secs)
