@@ -58,6 +58,22 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _exit_if_not_certified(plans: Any) -> None:
+    """A plan whose gap stayed above the tolerance was still written: say so, and exit 4."""
+    from optimizer.errors import EXIT_NOT_CERTIFIED
+
+    bad = [p for p in plans if p.status == "not_certified"]
+    for p in bad:
+        gap = "unknown" if p.gap is None else f"{p.gap:.4%}"
+        _stderr(
+            f"warning: the plan of '{p.scenario}' is not certified optimal: it holds every "
+            f"rule, but its gap to the bound on the exact optimum is {gap}, above the "
+            "tolerance (status not_certified, exit 4)"
+        )
+    if bad:
+        sys.exit(EXIT_NOT_CERTIFIED)
+
+
 def _write_or_print(text: str, out: Path | None) -> None:
     from optimizer.io.files import atomic_write_text
 
@@ -562,6 +578,7 @@ def optimize(
         if unc is not None:
             parts.append(planning.uncertainty_renderable(unc))
         _show(Group(*[p for p in parts if p is not None]), out, quiet)
+    _exit_if_not_certified([plan])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -653,6 +670,7 @@ def compare(
     bad = [p for p in comp.plans if not p.ok]
     if bad:
         sys.exit(3)
+    _exit_if_not_certified(comp.plans)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -757,6 +775,7 @@ def sweep(
         csv=lambda: machine.frontier_csv(frontier),
         table=lambda: tables.frontier_renderable(frontier),
     )
+    _exit_if_not_certified(frontier.plans)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1028,6 +1047,7 @@ def explain(
         f"{time.perf_counter() - t0:.1f} s"
     )
     _stderr(f"wrote {out}")
+    _exit_if_not_certified([plan])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1215,9 +1235,11 @@ def _plan_for_tracking(ref: str, ledger_file: Path | None) -> tuple[dict[str, An
 
     p = Path(ref)
     if p.exists():
+        from optimizer.io.files import ParseProblem, parse_json
+
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            data = parse_json(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, ParseProblem) as e:
             raise BudgetOptError(f"not valid JSON: {e}", path=p) from None
         if isinstance(data, dict) and isinstance(data.get("line_items"), list):
             return data, None
@@ -1422,6 +1444,7 @@ def replan(
         csv=lambda: planning.replan_csv(r),
         table=lambda: planning.replan_renderable(r),
     )
+    _exit_if_not_certified([r.plan])
 
 
 def main() -> None:  # pragma: no cover - entry point

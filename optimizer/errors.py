@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: exit codes of the CLI (docs/cli.md): 0 success, 2 bad input, 3 infeasible, 4 a plan that holds
+#: every rule but is not certified optimal within the tolerance (status ``not_certified``)
+EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
+EXIT_NOT_CERTIFIED = 4
+
 
 class BudgetOptError(Exception):
     """Base class of every error budgetopt raises on purpose."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optimizer.data import load_yaml
 from optimizer.errors import ScenarioError
+from optimizer.io.files import short_repr
 from optimizer.vocabulary import OBJECTIVES
 
 Money = float
@@ -30,11 +31,11 @@ def _check_money(v: Any, what: str) -> Any:
     if v is None:
         return v
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"{what} must be an amount of money, got {v!r}")
+        raise ValueError(f"{what} must be an amount of money, got {short_repr(v)}")
     if not math.isfinite(float(v)):
-        raise ValueError(f"{what} must be finite, got {v!r}")
+        raise ValueError(f"{what} must be finite, got {short_repr(v)}")
     if v < 0:
-        raise ValueError(f"{what} must not be negative, got {v!r}")
+        raise ValueError(f"{what} must not be negative, got {short_repr(v)}")
     return float(v)
 
 
@@ -42,7 +43,7 @@ def _check_share(v: Any) -> Any:
     if v is None:
         return v
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-        raise ValueError(f"a share must be a fraction between 0 and 1, got {v!r}")
+        raise ValueError(f"a share must be a fraction between 0 and 1, got {short_repr(v)}")
     return float(v)
 
 
@@ -218,10 +219,10 @@ def budget_grid(spec: Any) -> list[float]:
         start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
         raise ValueError(
-            f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, got {spec!r}"
+            f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, got {short_repr(spec)}"
         ) from None
     if n < 1 or start < 0 or stop < start or not math.isfinite(stop):
-        raise ValueError(f"need 0 <= START <= STOP and N >= 1, got {spec!r}")
+        raise ValueError(f"need 0 <= START <= STOP and N >= 1, got {short_repr(spec)}")
     if n == 1:
         return [start]
     return [start + (stop - start) * k / (n - 1) for k in range(n)]
@@ -303,7 +304,7 @@ class Scenario(_Strict):
     @classmethod
     def _objective(cls, v: Any) -> Any:
         if v not in OBJECTIVES:
-            raise ValueError(f"unknown objective {v!r}{_suggest(str(v), OBJECTIVES)}")
+            raise ValueError(f"unknown objective {short_repr(v)}{_suggest(str(v), OBJECTIVES)}")
         return v
 
     @model_validator(mode="after")
@@ -323,7 +324,7 @@ class Scenario(_Strict):
         for k, v in {**self.kpi_floors, **self.kpi_values}.items():
             if isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
                 raise ValueError(
-                    f"the value for KPI '{k}' must be a non-negative number, got {v!r}"
+                    f"the value for KPI '{k}' must be a non-negative number, got {short_repr(v)}"
                 )
         return self
 
@@ -331,12 +332,16 @@ class Scenario(_Strict):
     @classmethod
     def _variants(cls, v: Any) -> Any:
         if not isinstance(v, Mapping):
-            raise ValueError(f"expected a mapping of variant names to overrides, got {v!r}")
+            raise ValueError(
+                f"expected a mapping of variant names to overrides, got {short_repr(v)}"
+            )
         for name, over in v.items():
             if not isinstance(name, str) or not name.strip():
-                raise ValueError(f"a variant needs a name, got {name!r}")
+                raise ValueError(f"a variant needs a name, got {short_repr(name)}")
             if not isinstance(over, Mapping):
-                raise ValueError(f"variant '{name}': expected a mapping of overrides, got {over!r}")
+                raise ValueError(
+                    f"variant '{name}': expected a mapping of overrides, got {short_repr(over)}"
+                )
             bad = [k for k in over if k in NOT_IN_VARIANTS]
             if bad:
                 raise ValueError(f"variant '{name}': '{bad[0]}' cannot be set in a variant")
@@ -346,7 +351,7 @@ class Scenario(_Strict):
     @classmethod
     def _grid(cls, v: Any) -> Any:
         if not isinstance(v, Mapping):
-            raise ValueError(f"expected a mapping of keys to lists of values, got {v!r}")
+            raise ValueError(f"expected a mapping of keys to lists of values, got {short_repr(v)}")
         size = 1
         for key, values in v.items():
             head = str(key).split(".")[0]
@@ -355,7 +360,9 @@ class Scenario(_Strict):
             if head not in cls.model_fields:
                 raise ValueError(f"unknown key '{head}'{_suggest(head, cls.model_fields)}")
             if not isinstance(values, list) or not values:
-                raise ValueError(f"'{key}': expected a non-empty list of values, got {values!r}")
+                raise ValueError(
+                    f"'{key}': expected a non-empty list of values, got {short_repr(values)}"
+                )
             size *= len(values)
         if size > MAX_GRID:
             raise ValueError(
@@ -473,7 +480,7 @@ def _format_errors(err: ValidationError) -> list[str]:
                 and e["type"] not in ("value_error",)
                 and not isinstance(e["input"], Mapping)
             ):
-                msg += f", got {e['input']!r}"
+                msg += f", got {short_repr(e['input'])}"
         problems.append(f"field '{where}': {msg}")
     return problems
 
@@ -513,11 +520,15 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ScenarioError(f"expected a file name, got {parent!r}", path=path, field="extends")
+        raise ScenarioError(
+            f"expected a file name, got {short_repr(parent)}", path=path, field="extends"
+        )
     parent_path = path.parent / parent
     if not parent_path.exists():
         raise ScenarioError(
-            f"the scenario it extends does not exist: {parent!r}", path=path, field="extends"
+            f"the scenario it extends does not exist: {short_repr(parent)}",
+            path=path,
+            field="extends",
         )
     base = _raw_with_extends(parent_path, (*seen, path))
     base.pop("name", None)

@@ -171,7 +171,7 @@ def test_plans_satisfy_every_rule_and_infeasible_is_never_optimal(sc, seed):
     plan = allocate(scenario_from_dict(sc), world(seed))
     rs = rows(sc)
     truth = feasible(rs)
-    if plan.status == "optimal":
+    if plan.status in ("optimal", "not_certified"):  # either way, a plan that holds every rule
         x = np.array([plan.item(t).spend for t in IDS])
         assert (x >= 0).all()
         for name, a, sense, rhs in rs:

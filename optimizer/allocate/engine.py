@@ -30,7 +30,13 @@ from optimizer.allocate.breakpoints import (
     refine_around,
 )
 from optimizer.allocate.build import BuiltModel, build_model
-from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, round_cents
+from optimizer.allocate.plan import (
+    ConstraintResult,
+    LineItem,
+    Plan,
+    certified_status,
+    round_cents,
+)
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
@@ -164,7 +170,10 @@ def solve_problem(
                 )
                 if built.is_mip:
                     x = lp.spend_values()
-        x = np.maximum(x, 0.0)
+        # the LP's plan can break a line item's own cap by the solver's feasibility tolerance
+        # (1e-9 of spend on a line item capped at zero is worth a lot on a curve with an infinite
+        # slope there, and no bound could then close): each line item is held to its caps
+        x = np.minimum(np.maximum(x, 0.0), _caps(problem))
         if polish_plan:
             x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
@@ -172,7 +181,7 @@ def solve_problem(
         if problem.needs_binaries and _gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
-            lifted_bound = _lifted_bound(problem, bank, pcs, left(), tolerance)
+            lifted_bound = _lifted_bound(problem, bank, pcs, left(), tolerance, true_obj)
             if lifted_bound is not None:
                 ub, x_up, secs = lifted_bound
                 solve_s += secs
@@ -215,7 +224,20 @@ def solve_problem(
     assert best is not None
     x, true_obj, bound, gap, out, built = best
     return _make_plan(
-        problem, bank, x, out, built, true_obj, bound, gap, solver, build_s, solve_s, rounds, t0
+        problem,
+        bank,
+        x,
+        out,
+        built,
+        true_obj,
+        bound,
+        gap,
+        solver,
+        build_s,
+        solve_s,
+        rounds,
+        t0,
+        tolerance=tolerance,
     )
 
 
@@ -248,7 +270,20 @@ def plan_without_lp(
         return None
     out = SolveOutcome(Status.OPTIMAL, value, pol.duals, {}, 0.0, solver)
     return _make_plan(
-        problem, bank, x, out, None, value, bound, gap, solver, 0.0, time.perf_counter() - t0, 0, t0
+        problem,
+        bank,
+        x,
+        out,
+        None,
+        value,
+        bound,
+        gap,
+        solver,
+        0.0,
+        time.perf_counter() - t0,
+        0,
+        t0,
+        tolerance=tolerance,
     )
 
 
@@ -263,6 +298,7 @@ def _lifted_bound(
     pcs: Sequence[Pieces],
     time_limit: float | None,
     tolerance: float,
+    scale: float = 1.0,
 ) -> tuple[float, np.ndarray, float] | None:
     """A bound on the smooth optimum from the MILP over lifted pieces: each breakpoint raised by
     the interpolation error of the pieces beside it, so the pieces lie on or above the curve
@@ -293,6 +329,7 @@ def _lifted_bound(
         idx = np.flatnonzero(bulge)
         inner = (p.points[idx, None] + p.widths[idx, None] * t).ravel()
         pts.append(np.unique(np.concatenate([p.points, inner])))
+    pts = _split_where_loose(banks, pts, 0.05 * tolerance * max(abs(scale), 1e-9) / len(pcs))
     fine = bank_pieces(bank, pts)
     up = lifted(fine, piece_errors(bank, fine)) if problem.sense == "max" else fine
     kpi_pieces: dict[tuple[str, int], Pieces] = {}
@@ -307,6 +344,53 @@ def _lifted_bound(
     if out.status != Status.OPTIMAL or out.bound is None:
         return None
     return out.bound, np.maximum(built.spend_values(), 0.0), out.seconds
+
+
+def _caps(problem: AllocationProblem) -> np.ndarray:
+    """Each line item's own cap: the least of its single-item rules ``a x <= b`` (a > 0)."""
+    cap = np.full(len(problem.items), np.inf)
+    for con in problem.constraints:
+        if con.on_kpi or len(con.coefs) != 1 or con.sense not in ("<=", "=="):
+            continue
+        ((i, a),) = con.coefs.items()
+        if a > 0:
+            cap[i] = min(cap[i], max(con.rhs / a, 0.0))
+    # a line item whose range is empty (a stage or group cap of zero, folded into its range)
+    hi = np.array([it.hi for it in problem.items])
+    return np.where(hi <= 2e-9, 0.0, cap)
+
+
+def _split_where_loose(
+    banks: Sequence[CurveBank], pts: list[np.ndarray], eps: float, rounds: int = 3
+) -> list[np.ndarray]:
+    """Split the pieces a curve still bulges above by more than ``eps`` (in objective units): the
+    lifted bound is loose by about the largest lift. A piece starting at zero is split
+    geometrically (a curve with an infinite slope at zero, hill shape < 1, bulges most there and
+    uniform splits barely help), the others uniformly. At most ``rounds`` passes."""
+    t = np.linspace(0.0, 1.0, 9)[1:-1]
+    geo = 0.5 ** np.arange(1, 41)
+    for _ in range(rounds):
+        loose = [np.zeros(len(p) - 1, bool) for p in pts]
+        for b in banks:
+            for i, e in enumerate(piece_errors(b, bank_pieces(b, pts))):
+                loose[i] |= e > eps
+        if not any(m.any() for m in loose):
+            break
+        out = []
+        for p, m in zip(pts, loose, strict=True):
+            idx = np.flatnonzero(m)
+            if not len(idx):
+                out.append(p)
+                continue
+            lo, w = p[idx], np.diff(p)[idx]
+            add = [(lo[:, None] + w[:, None] * t).ravel()]
+            at0 = idx[lo <= 0.0]
+            if len(at0):
+                g = (p[at0 + 1][:, None] * geo).ravel()
+                add.append(g[g > 1e-3])  # a tenth of a cent is fine enough
+            out.append(np.unique(np.concatenate([p, *add])))
+        pts = out
+    return pts
 
 
 def _polished(
@@ -534,6 +618,10 @@ def _dual_bound(
     n = len(problem.items)
     lo = np.zeros(n)
     hi = np.array([it.hi for it in problem.items])
+    # a line item capped at zero (a cap, lock or budget of 0) has the box [0, 0]: its pieces'
+    # reach past the cap (make_problem's 2% + 1e-9) would let a curve with an infinite slope at
+    # zero (hill shape < 1) claim a spurious gain there, and the bound could never close
+    hi = np.where(hi <= 2e-9, 0.0, hi)
     alpha = _simple(problem, w)
     per = np.zeros(n)
     best_x = np.array(x, float)
@@ -625,6 +713,8 @@ def _make_plan(
     solve_s: float,
     rounds: int,
     t0: float,
+    *,
+    tolerance: float,
 ) -> Plan:
     spend = round_cents(x)
     main = kpi_bank(problem, problem.kpi)  # a line item without the KPI's curve contributes 0
@@ -706,9 +796,18 @@ def _make_plan(
             )
         )
     sc = problem.scenario
+    status = certified_status(out.status.value, gap, tolerance)
+    message = (
+        f"the plan's gap to the bound on the exact optimum is {gap:.4%}, above the tolerance "
+        f"{tolerance:.4%}: it holds every rule but is not certified optimal"
+        if status == "not_certified"
+        else ""
+    )
     return Plan(
         scenario=sc.name,
-        status=out.status.value,
+        # "optimal" means certified: a plan whose gap stayed above the tolerance says so
+        status=status,
+        message=message,
         objective=sc.objective,
         kpi=problem.kpi,
         horizon_weeks=sc.horizon_weeks,

@@ -69,7 +69,9 @@ class ConstraintResult:
 @dataclass(frozen=True)
 class Plan:
     scenario: str
-    status: str  # optimal | infeasible | unbounded | time_limit | error
+    #: optimal (gap <= tolerance) | not_certified (a feasible plan whose gap stayed above the
+    #: tolerance) | infeasible | unbounded | time_limit | error
+    status: str
     objective: str  # max_kpi | min_spend | max_net
     kpi: str
     horizon_weeks: int
@@ -97,7 +99,12 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("optimal", "time_limit")
+        """There is a plan that holds every rule (certified or not)."""
+        return self.status in ("optimal", "time_limit", "not_certified")
+
+    @property
+    def certified(self) -> bool:
+        return self.status == "optimal"
 
     @property
     def total_spend(self) -> float:
@@ -190,6 +197,16 @@ class Plan:
             if c.name == "budget":
                 return c.shadow_price
         return None
+
+
+def certified_status(status: str, gap: float | None, tolerance: float) -> str:
+    """``optimal`` only when the gap is within the tolerance: an "optimal" plan whose gap is
+    above it (or unknown) is ``not_certified``; any other status is kept."""
+    if status != "optimal":
+        return status
+    if gap is None or not gap <= tolerance:
+        return "not_certified"
+    return status
 
 
 def round_cents(values: np.ndarray) -> np.ndarray:

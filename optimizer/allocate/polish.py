@@ -133,6 +133,7 @@ def _polish(
                     L[i], lname[i], lcoef[i] = v, con.name, a
         elif nz:
             general.append(con)
+    U = np.where(U <= 2e-9, 0.0, U)  # capped at zero: the pieces' reach past the cap is no room
     x0 = np.asarray(x0, float)
     scale = max(float(np.max(np.abs(U[np.isfinite(U)]), initial=1.0)), 1.0)
     # the rules' own bounds, before the LP's integer choices pin some line items: a pinned line

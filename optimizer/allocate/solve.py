@@ -39,6 +39,9 @@ class Status(enum.StrEnum):
     UNBOUNDED = "unbounded"
     TIME_LIMIT = "time_limit"
     ERROR = "error"
+    #: a plan that holds every rule, but whose gap to the bound on the exact optimum stayed above
+    #: the tolerance: the allocator's own status, never a solver's
+    NOT_CERTIFIED = "not_certified"
 
 
 @dataclass(frozen=True)

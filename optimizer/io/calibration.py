@@ -12,7 +12,7 @@ import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
-from optimizer.io.files import read_csv_strings
+from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.io.history import History
 
 #: Columns of a calibration file (``kpi`` may be left out).
@@ -84,7 +84,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
     for c in df.columns:
         if c not in allowed:
             raise DataError(
-                f"unknown column {c!r}{did_you_mean(c, allowed)}; columns are "
+                f"unknown column {short_repr(c)}{did_you_mean(c, allowed)}; columns are "
                 f"{', '.join(CALIBRATION_COLUMNS)} and optionally kpi",
                 path=path,
                 field=c,
@@ -107,7 +107,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
         cell = {c: str(df[c].iloc[r]).strip() for c in df.columns}
         tp = cell["touchpoint"]
         if tp not in by_name:
-            shown = "missing" if tp == "" else f"{tp!r}, not a touchpoint of the journey"
+            shown = "missing" if tp == "" else f"{short_repr(tp)}, not a touchpoint of the journey"
             raise DataError(
                 f"row {row}: the touchpoint is {shown}{did_you_mean(tp, by_name)}; "
                 f"touchpoints are: {', '.join(journey.ids)}",
@@ -120,7 +120,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
             v = cell[c]
             d = pd.to_datetime(v, format="ISO8601", errors="coerce") if v else pd.NaT
             if pd.isna(d):
-                desc = "missing" if v == "" else f"not an ISO date (YYYY-MM-DD): {v!r}"
+                desc = "missing" if v == "" else f"not an ISO date (YYYY-MM-DD): {short_repr(v)}"
                 raise DataError(f"row {row}: the {c} date is {desc}", path=path, field=c)
             if d not in pos:
                 where = (
@@ -149,7 +149,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
             except ValueError:
                 x = math.nan
             if not math.isfinite(x):
-                desc = "missing" if v == "" else f"not a finite number: {v!r}"
+                desc = "missing" if v == "" else f"not a finite number: {short_repr(v)}"
                 raise DataError(f"row {row}: {c} is {desc}", path=path, field=c)
             nums[c] = x
         if nums["kpi_lift_se"] <= 0:
@@ -170,7 +170,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
             if float(x.min()) + nums["spend_delta"] / n_w < -1e-9 * max(1.0, float(x.max())):
                 raise DataError(
                     f"row {row}: spend_delta {cell['spend_delta']} spread over {n_w} week(s) "
-                    f"takes {tid!r}'s spend below zero (its lowest weekly spend in those weeks "
+                    f"takes {short_repr(tid)}'s spend below zero (its lowest weekly spend in those weeks "
                     f"is {float(x.min()):g})",
                     path=path,
                     field="spend_delta",
@@ -178,7 +178,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
         kpi = cell.get("kpi", "")
         if kpi and kpi not in kpi_ids:
             raise DataError(
-                f"row {row}: unknown KPI {kpi!r}{did_you_mean(kpi, kpi_ids)}; KPIs "
+                f"row {row}: unknown KPI {short_repr(kpi)}{did_you_mean(kpi, kpi_ids)}; KPIs "
                 f"are: {', '.join(k.id for k in journey.all_kpis)}",
                 path=path,
                 field="kpi",

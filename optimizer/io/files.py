@@ -63,7 +63,9 @@ def load_yaml(path: str | Path, error: type[BudgetOptError] = DataError) -> Any:
     if not text.strip():
         raise error("the file is empty", path=path)
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
+    except ParseProblem as e:  # a key given twice, an alias bomb
+        raise error(str(e), path=path) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -90,3 +92,215 @@ def read_csv_strings(
         raise error(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+# ------------------------------------------------------------------------------------------------
+# strict parsing: duplicate keys, alias bombs, non-finite JSON numbers
+# ------------------------------------------------------------------------------------------------
+#: the most values a YAML document may hold once its aliases (``*name``) are expanded: a scenario
+#: or journey has hundreds; an alias bomb (a few hundred bytes that expand to billions) is refused
+MAX_YAML_VALUES = 100_000
+
+
+class ParseProblem(ValueError):
+    """A problem in a file's syntax, with its line (1-based) when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        super().__init__(message)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters: messages never echo a large (or expanded) input."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring = limit
+    r.maxother = limit
+    r.maxlist = r.maxtuple = r.maxdict = r.maxset = 4
+    r.maxlevel = 2
+    text = r.repr(value)
+    return text if len(text) <= limit + 10 else text[:limit] + "…"
+
+
+def _yaml_loader() -> type:
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping and a document whose aliases
+        expand past ``MAX_YAML_VALUES`` values."""
+
+        def construct_document(self, node):  # noqa: ANN001 - PyYAML's signature
+            _check_expansion(node)
+            return super().construct_document(node)
+
+        def construct_mapping(self, node, deep=False):  # noqa: ANN001
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # `<<: *base` then an explicit key is an override, not a twin
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        continue  # PyYAML reports an unhashable key itself
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        raise ParseProblem(
+                            f"duplicate key {short_repr(key)} at line {line} (first given at "
+                            f"line {seen[key]}): each key may appear once in a mapping",
+                            line,
+                        )
+                    seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+    return StrictLoader
+
+
+def _check_expansion(root: Any) -> None:
+    """Count the values a node tree holds with every alias expanded (memoised per node, so an alias
+    bomb is measured without being expanded)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        kids = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        if done:
+            total = 1 + sum(sizes.get(id(k), 0) for k in kids)
+            sizes[id(node)] = total
+            if total > MAX_YAML_VALUES:
+                raise ParseProblem(
+                    f"the document expands to more than {MAX_YAML_VALUES:,} values through "
+                    "its aliases (*name): refused (an alias bomb?)",
+                    node.start_mark.line + 1,
+                )
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+
+
+_LOADER: type | None = None
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML safely and strictly (see ``StrictLoader``); raises ``yaml.YAMLError`` on bad
+    syntax and ``ParseProblem`` on a duplicate key or an alias bomb."""
+    import yaml
+
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = _yaml_loader()
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader subclass
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_twins(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in items:
+        if k in out:
+            raise _Duplicate(k)
+        out[k] = v
+    return out
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` that refuses a key given twice in one object (with its line) and the
+    non-standard constants ``NaN``/``Infinity`` (``ParseProblem``; bad syntax stays
+    ``json.JSONDecodeError``)."""
+    import json
+
+    def constant(name: str) -> Any:
+        raise ParseProblem(f"{name} is not a number JSON allows (nor a finite one)")
+
+    try:
+        return json.loads(text, object_pairs_hook=_no_twins, parse_constant=constant)
+    except _Duplicate as e:
+        key = str(e.args[0])
+        line = _duplicate_line(text, key)
+        where = f" at line {line}" if line else ""
+        raise ParseProblem(
+            f"duplicate key {short_repr(key)}{where}: each key may appear once in an object", line
+        ) from None
+
+
+def _duplicate_line(text: str, key: str) -> int | None:
+    """The line of the second ``key`` in the first object that holds it twice: the text is parsed
+    again with the pure-Python scanner, which tells where each object starts."""
+    import json
+    from json import decoder, scanner
+
+    found: list[int] = []
+
+    def parse_object(s_and_end, strict, scan_once, object_hook, object_pairs_hook, memo=None):  # noqa: ANN001
+        s, start = s_and_end
+
+        def hook(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in items]
+            if len(set(keys)) < len(keys) and not found:
+                twin = next(k for i, k in enumerate(keys) if k in keys[:i])
+                found.append(_second_key_offset(s, start, twin))
+                raise _Duplicate(twin)
+            return dict(items)
+
+        return decoder.JSONObject((s, start), strict, scan_once, None, hook, memo)
+
+    dec = json.JSONDecoder()
+    dec.parse_object = parse_object  # type: ignore[assignment]
+    dec.scan_once = scanner.py_make_scanner(dec)  # type: ignore[attr-defined]
+    try:
+        dec.decode(text)
+    except Exception:  # noqa: BLE001 - only looking for the position
+        pass
+    if not found or found[0] < 0:
+        return None
+    return text.count("\n", 0, found[0]) + 1
+
+
+def _second_key_offset(s: str, start: int, key: str) -> int:
+    """Offset of the second occurrence of ``key`` as a key of the object starting at ``start``."""
+    depth, i, hits = 1, start, 0
+    while i < len(s) and depth > 0:
+        c = s[i]
+        if c == '"':
+            j = i + 1
+            while j < len(s) and s[j] != '"':
+                j += 2 if s[j] == "\\" else 1
+            if depth == 1:
+                k = j + 1
+                while k < len(s) and s[k] in " \t\r\n":
+                    k += 1
+                if k < len(s) and s[k] == ":":
+                    import json
+
+                    try:
+                        name = json.loads(s[i : j + 1])
+                    except ValueError:
+                        name = None
+                    if name == key:
+                        hits += 1
+                        if hits == 2:
+                            return i
+            i = j + 1
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    return -1

@@ -12,7 +12,7 @@ import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
-from optimizer.io.files import read_csv_strings
+from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.io.journey import Journey
 from optimizer.io.spend_tables import amounts
 from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
@@ -62,7 +62,7 @@ def _numeric(
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         shown = raw.iloc[i]
-        desc = "missing" if shown == "" else f"not a number: {shown!r}"
+        desc = "missing" if shown == "" else f"not a number: {short_repr(shown)}"
         raise DataError(
             f"{what} is {desc} in row {_line(lines, i)} (week {dates.iloc[i]})",
             path=path,
@@ -150,7 +150,9 @@ def read_market_histories(
         try:
             h = _history_from_table(sub, path, journey, min_weeks=min_weeks, lines=lines)
         except DataError as e:
-            raise DataError(f"market {market!r}: {_strip_path(str(e), path)}", path=path) from None
+            raise DataError(
+                f"market {short_repr(market)}: {_strip_path(str(e), path)}", path=path
+            ) from None
         out[market] = History(
             frame=h.frame, journey=journey, source=str(path), meta={"market": market}
         )
@@ -187,7 +189,7 @@ def _history_from_table(
     if dates.isna().any():
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
         shown = raw_dates.iloc[i]
-        desc = "missing" if shown == "" else f"not an ISO date (YYYY-MM-DD): {shown!r}"
+        desc = "missing" if shown == "" else f"not an ISO date (YYYY-MM-DD): {short_repr(shown)}"
         raise DataError(
             f"the date in row {_line(lines, i)} is {desc}", path=path, field=DATE_COLUMN
         )
@@ -228,7 +230,7 @@ def _history_from_table(
     for t in journey.touchpoints:
         if t.spend_column not in df.columns:
             raise DataError(
-                f"the journey's touchpoint {t.id!r} needs spend column {t.spend_column!r}, which "
+                f"the journey's touchpoint {short_repr(t.id)} needs spend column {short_repr(t.spend_column)}, which "
                 f"the history lacks{did_you_mean(t.spend_column, df.columns)}",
                 path=path,
                 field=t.spend_column,
@@ -239,7 +241,7 @@ def _history_from_table(
     for k in journey.all_kpis:
         if k.column not in df.columns:
             raise DataError(
-                f"there is no KPI column {k.column!r}{did_you_mean(k.column, df.columns)}",
+                f"there is no KPI column {short_repr(k.column)}{did_you_mean(k.column, df.columns)}",
                 path=path,
                 field=k.column,
             )
@@ -249,7 +251,9 @@ def _history_from_table(
     for c in (*journey.controls, *journey.events):
         if c not in df.columns:
             raise DataError(
-                f"there is no control column {c!r}{did_you_mean(c, df.columns)}", path=path, field=c
+                f"there is no control column {short_repr(c)}{did_you_mean(c, df.columns)}",
+                path=path,
+                field=c,
             )
         out[c] = _numeric(
             df, c, path, shown_dates, non_negative=False, what="the control", lines=lines

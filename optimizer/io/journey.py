@@ -10,7 +10,7 @@ from typing import Any
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
-from optimizer.io.files import load_yaml
+from optimizer.io.files import load_yaml, short_repr
 from optimizer.vocabulary import STAGES
 
 
@@ -71,13 +71,15 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
     for key in data:
         if key not in _JOURNEY_KEYS:
             raise DataError(
-                f"unknown key {key!r}{did_you_mean(str(key), _JOURNEY_KEYS)}",
+                f"unknown key {short_repr(key)}{did_you_mean(str(key), _JOURNEY_KEYS)}",
                 path=path,
                 field=str(key),
             )
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi.strip():
-        raise DataError(f"expected the name of the KPI column, got {kpi!r}", path=path, field="kpi")
+        raise DataError(
+            f"expected the name of the KPI column, got {short_repr(kpi)}", path=path, field="kpi"
+        )
     stages_raw = data.get("stages", list(STAGES))
     if (
         not isinstance(stages_raw, list)
@@ -85,16 +87,18 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         or not all(isinstance(s, str) and s for s in stages_raw)
     ):
         raise DataError(
-            f"expected a list of stage names, got {stages_raw!r}", path=path, field="stages"
+            f"expected a list of stage names, got {short_repr(stages_raw)}",
+            path=path,
+            field="stages",
         )
     if len(set(stages_raw)) != len(stages_raw):
         dup = next(s for s in stages_raw if stages_raw.count(s) > 1)
-        raise DataError(f"stage {dup!r} is listed twice", path=path, field="stages")
+        raise DataError(f"stage {short_repr(dup)} is listed twice", path=path, field="stages")
     stages = tuple(stages_raw)
     tps_raw = data.get("touchpoints")
     if not isinstance(tps_raw, list) or not tps_raw:
         raise DataError(
-            f"expected a non-empty list of touchpoints, got {tps_raw!r}",
+            f"expected a non-empty list of touchpoints, got {short_repr(tps_raw)}",
             path=path,
             field="touchpoints",
         )
@@ -104,36 +108,40 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         where = f"touchpoints[{i}]"
         if not isinstance(t, Mapping):
             raise DataError(
-                f"expected a mapping like {{id: tv, stage: awareness}}, got {t!r}",
+                f"expected a mapping like {{id: tv, stage: awareness}}, got {short_repr(t)}",
                 path=path,
                 field=where,
             )
         for key in t:
             if key not in _TP_KEYS:
                 raise DataError(
-                    f"unknown key {key!r}{did_you_mean(str(key), _TP_KEYS)}",
+                    f"unknown key {short_repr(key)}{did_you_mean(str(key), _TP_KEYS)}",
                     path=path,
                     field=f"{where}.{key}",
                 )
         tid = t.get("id")
         if not isinstance(tid, str) or not tid:
             raise DataError(
-                f"expected a touchpoint id, got {tid!r}", path=path, field=f"{where}.id"
+                f"expected a touchpoint id, got {short_repr(tid)}", path=path, field=f"{where}.id"
             )
         if tid in seen:
-            raise DataError(f"touchpoint {tid!r} is listed twice", path=path, field=f"{where}.id")
+            raise DataError(
+                f"touchpoint {short_repr(tid)} is listed twice", path=path, field=f"{where}.id"
+            )
         seen.add(tid)
         stage = t.get("stage")
         if stage not in stages:
             raise DataError(
-                f"unknown stage {stage!r}{did_you_mean(str(stage), stages)}",
+                f"unknown stage {short_repr(stage)}{did_you_mean(str(stage), stages)}",
                 path=path,
                 field=f"{where}.stage",
             )
         col = t.get("spend_column", tid)
         if not isinstance(col, str) or not col:
             raise DataError(
-                f"expected a column name, got {col!r}", path=path, field=f"{where}.spend_column"
+                f"expected a column name, got {short_repr(col)}",
+                path=path,
+                field=f"{where}.spend_column",
             )
         tps.append(TouchpointSpec(tid, stage, col, t.get("owner"), t.get("label")))
     kpis: list[KpiSpec] = []
@@ -141,7 +149,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         where = f"kpis[{i}]"
         if not isinstance(k, Mapping) or not isinstance(k.get("id"), str):
             raise DataError(
-                f"expected a mapping like {{id: leads, column: leads}}, got {k!r}",
+                f"expected a mapping like {{id: leads, column: leads}}, got {short_repr(k)}",
                 path=path,
                 field=where,
             )
@@ -153,7 +161,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
             or value < 0
         ):
             raise DataError(
-                f"expected a non-negative money value per unit, got {value!r}",
+                f"expected a non-negative money value per unit, got {short_repr(value)}",
                 path=path,
                 field=f"{where}.value",
             )
@@ -164,7 +172,9 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
     events = data.get("events") or []
     for name, lst in (("controls", controls), ("events", events)):
         if not isinstance(lst, list) or not all(isinstance(c, str) for c in lst):
-            raise DataError(f"expected a list of column names, got {lst!r}", path=path, field=name)
+            raise DataError(
+                f"expected a list of column names, got {short_repr(lst)}", path=path, field=name
+            )
     return Journey(
         kpi=kpi,
         touchpoints=tuple(tps),

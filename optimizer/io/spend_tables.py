@@ -25,7 +25,7 @@ import pandas as pd
 
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.formatting import did_you_mean
-from optimizer.io.files import read_csv_strings
+from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
 
 ID_COLUMN = "id"
@@ -56,7 +56,7 @@ def amounts(
         if shown == "":
             msg = f"{field} is missing in row {row}"
         else:
-            msg = f"{field} must be a non-negative number, got {shown!r} in row {row}"
+            msg = f"{field} must be a non-negative number, got {short_repr(shown)} in row {row}"
         raise error(msg, path=path, field=field)
     return values
 
@@ -92,7 +92,7 @@ def _ids(
             raise error(f"the {word} is missing in row {i + 2}", path=path, field=field)
         if known is not None and tid not in known:
             raise error(
-                f"unknown {word} {tid!r} in row {i + 2}{did_you_mean(tid, known)}",
+                f"unknown {word} {short_repr(tid)} in row {i + 2}{did_you_mean(tid, known)}",
                 path=path,
                 field=field,
             )
@@ -121,7 +121,9 @@ def read_spend_totals(
     for i, (tid, v) in enumerate(zip(names, values, strict=True)):
         if tid in out:
             raise error(
-                f"{tid!r} appears twice (rows {first[tid]} and {i + 2})", path=path, field=ID_COLUMN
+                f"{short_repr(tid)} appears twice (rows {first[tid]} and {i + 2})",
+                path=path,
+                field=ID_COLUMN,
             )
         out[tid] = float(v)
         first[tid] = i + 2
@@ -149,7 +151,7 @@ def read_spend_rows(
             dates.append(_dt.date.fromisoformat(d))
         except ValueError:
             raise error(
-                f"expected an ISO date (YYYY-MM-DD), got {d!r} in row {i + 2}",
+                f"expected an ISO date (YYYY-MM-DD), got {short_repr(d)} in row {i + 2}",
                 path=path,
                 field=DATE_COLUMN,
             ) from None

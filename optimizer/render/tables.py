@@ -90,13 +90,23 @@ def plan_renderable(plan: Plan) -> Group:
         for c in binding:
             ct.add_row(c.label, ratio(c.shadow_price, 4))
         parts.append(ct)
-    if plan.gap is not None:
+    if plan.gap is not None and plan.status == "optimal":
         gap = "< 0.0001%" if plan.gap < 1e-6 else f"{plan.gap:.4%}"
         parts.append(
             Text(
                 f"certified within {gap} of the exact optimum on the model's curves "
                 f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})",
                 style="dim",
+            )
+        )
+    elif plan.status == "not_certified":
+        gap = "unknown" if plan.gap is None else f"{plan.gap:.4%}"
+        parts.append(
+            Text(
+                f"NOT certified: the plan holds every rule, but its gap to the bound on the "
+                f"exact optimum is {gap}, above the tolerance "
+                f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})",
+                style="red",
             )
         )
     return Group(*parts)

@@ -17,6 +17,7 @@ import numpy as np
 
 from optimizer.errors import ModelError
 from optimizer.fileio import atomic_write_text, did_you_mean, jsonable
+from optimizer.io.files import ParseProblem, parse_json, short_repr
 from optimizer.response import curves as C
 from optimizer.vocabulary import ADSTOCK_FAMILIES, CURVE_FAMILIES
 
@@ -219,26 +220,30 @@ def _num(
     high_open: bool = False,
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"expected a number, got {value!r}", path=path, field=where)
+        raise ModelError(f"expected a number, got {short_repr(value)}", path=path, field=where)
     v = float(value)
     if not math.isfinite(v):
-        raise ModelError(f"expected a finite number, got {value!r}", path=path, field=where)
+        raise ModelError(
+            f"expected a finite number, got {short_repr(value)}", path=path, field=where
+        )
     if low is not None and (v < low or (low_open and v == low)):
         op = ">" if low_open else ">="
-        raise ModelError(f"must be {op} {low:g}, got {value!r}", path=path, field=where)
+        raise ModelError(f"must be {op} {low:g}, got {short_repr(value)}", path=path, field=where)
     if high is not None and (v > high or (high_open and v == high)):
         op = "<" if high_open else "<="
-        raise ModelError(f"must be {op} {high:g}, got {value!r}", path=path, field=where)
+        raise ModelError(f"must be {op} {high:g}, got {short_repr(value)}", path=path, field=where)
     return v
 
 
 def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
     if not isinstance(d, Mapping):
-        raise ModelError(f"expected a mapping with a 'family', got {d!r}", path=path, field=where)
+        raise ModelError(
+            f"expected a mapping with a 'family', got {short_repr(d)}", path=path, field=where
+        )
     family = d.get("family")
     if family not in CURVE_FAMILIES:
         raise ModelError(
-            f"unknown curve family {family!r}{did_you_mean(str(family), CURVE_FAMILIES)}",
+            f"unknown curve family {short_repr(family)}{did_you_mean(str(family), CURVE_FAMILIES)}",
             path=path,
             field=f"{where}.family",
         )
@@ -247,7 +252,7 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
     if extra:
         bad = sorted(extra)[0]
         raise ModelError(
-            f"unknown parameter {bad!r} for a {family} curve{did_you_mean(bad, names)}",
+            f"unknown parameter {short_repr(bad)} for a {family} curve{did_you_mean(bad, names)}",
             path=path,
             field=f"{where}.{bad}",
         )
@@ -255,7 +260,7 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
     for name in names:
         if name not in d:
             raise ModelError(
-                f"missing parameter {name!r} of a {family} curve",
+                f"missing parameter {short_repr(name)} of a {family} curve",
                 path=path,
                 field=f"{where}.{name}",
             )
@@ -267,11 +272,13 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
     if d is None:
         return None
     if not isinstance(d, Mapping):
-        raise ModelError(f"expected a mapping with a 'family', got {d!r}", path=path, field=where)
+        raise ModelError(
+            f"expected a mapping with a 'family', got {short_repr(d)}", path=path, field=where
+        )
     family = d.get("family", "geometric")
     if family not in ADSTOCK_FAMILIES:
         raise ModelError(
-            f"unknown adstock family {family!r}{did_you_mean(str(family), ADSTOCK_FAMILIES)}",
+            f"unknown adstock family {short_repr(family)}{did_you_mean(str(family), ADSTOCK_FAMILIES)}",
             path=path,
             field=f"{where}.family",
         )
@@ -279,7 +286,7 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
     if extra:
         bad = sorted(extra)[0]
         raise ModelError(
-            f"unknown key {bad!r}{did_you_mean(bad, _ADSTOCK_KEYS)}",
+            f"unknown key {short_repr(bad)}{did_you_mean(bad, _ADSTOCK_KEYS)}",
             path=path,
             field=f"{where}.{bad}",
         )
@@ -287,14 +294,16 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
     normalize = d.get("normalize", False)
     if not isinstance(normalize, bool):
         raise ModelError(
-            f"expected true or false, got {normalize!r}", path=path, field=f"{where}.normalize"
+            f"expected true or false, got {short_repr(normalize)}",
+            path=path,
+            field=f"{where}.normalize",
         )
     max_lag = d.get("max_lag")
     if max_lag is not None and (
         isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 1
     ):
         raise ModelError(
-            f"expected a whole number of weeks >= 1, got {max_lag!r}",
+            f"expected a whole number of weeks >= 1, got {short_repr(max_lag)}",
             path=path,
             field=f"{where}.max_lag",
         )
@@ -311,19 +320,21 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
     extra = set(data) - _TOP_KEYS
     if extra:
         bad = sorted(extra)[0]
-        raise ModelError(f"unknown key {bad!r}{did_you_mean(bad, _TOP_KEYS)}", path=path, field=bad)
+        raise ModelError(
+            f"unknown key {short_repr(bad)}{did_you_mean(bad, _TOP_KEYS)}", path=path, field=bad
+        )
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi:
-        raise ModelError(f"expected the KPI's name, got {kpi!r}", path=path, field="kpi")
+        raise ModelError(f"expected the KPI's name, got {short_repr(kpi)}", path=path, field="kpi")
     period = data.get("period", "week")
     if period != "week":
         raise ModelError(
-            f"only weekly models are supported, got {period!r}", path=path, field="period"
+            f"only weekly models are supported, got {short_repr(period)}", path=path, field="period"
         )
     tps = data.get("touchpoints")
     if not isinstance(tps, Mapping) or not tps:
         raise ModelError(
-            f"expected a non-empty mapping of touchpoints, got {tps!r}",
+            f"expected a non-empty mapping of touchpoints, got {short_repr(tps)}",
             path=path,
             field="touchpoints",
         )
@@ -331,19 +342,21 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
     for tid, td in tps.items():
         where = f"touchpoints.{tid}"
         if not isinstance(td, Mapping):
-            raise ModelError(f"expected a mapping, got {td!r}", path=path, field=where)
+            raise ModelError(f"expected a mapping, got {short_repr(td)}", path=path, field=where)
         extra = set(td) - _TP_KEYS
         if extra:
             bad = sorted(extra)[0]
             raise ModelError(
-                f"unknown key {bad!r}{did_you_mean(bad, _TP_KEYS)}",
+                f"unknown key {short_repr(bad)}{did_you_mean(bad, _TP_KEYS)}",
                 path=path,
                 field=f"{where}.{bad}",
             )
         stage = td.get("stage")
         if not isinstance(stage, str) or not stage:
             raise ModelError(
-                f"expected a journey stage, got {stage!r}", path=path, field=f"{where}.stage"
+                f"expected a journey stage, got {short_repr(stage)}",
+                path=path,
+                field=f"{where}.stage",
             )
         if "curve" not in td:
             raise ModelError("missing the response curve", path=path, field=f"{where}.curve")
@@ -353,7 +366,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         if spend_range is not None:
             if not isinstance(spend_range, Mapping):
                 raise ModelError(
-                    f"expected a mapping, got {spend_range!r}",
+                    f"expected a mapping, got {short_repr(spend_range)}",
                     path=path,
                     field=f"{where}.spend_range",
                 )
@@ -365,7 +378,9 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         for i, dd in enumerate(td.get("draws") or []):
             if not isinstance(dd, Mapping):
                 raise ModelError(
-                    f"expected a mapping, got {dd!r}", path=path, field=f"{where}.draws[{i}]"
+                    f"expected a mapping, got {short_repr(dd)}",
+                    path=path,
+                    field=f"{where}.draws[{i}]",
                 )
             draws.append(
                 (
@@ -428,7 +443,9 @@ def read_model(path: str | Path) -> ResponseModel:
     if not text.strip():
         raise ModelError("the model file is empty", path=path)
     try:
-        data = json.loads(text)
+        data = parse_json(text)
+    except ParseProblem as e:  # a key given twice (a touchpoint twice), NaN or Infinity
+        raise ModelError(str(e), path=path) from None
     except json.JSONDecodeError as e:
         raise ModelError(
             f"not valid JSON (truncated or corrupt?): {e.msg} at line {e.lineno}, column {e.colno}",

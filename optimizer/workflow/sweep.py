@@ -41,6 +41,7 @@ from optimizer.allocate.engine import (
     initial_points,
     plan_without_lp,
 )
+from optimizer.allocate.plan import certified_status
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import money
@@ -503,8 +504,11 @@ class _WarmWalk:
                 break
             pts = self.points(problem, self.prices(plan), x, self.rows(problem, plan), pts)
         assert best is not None
+        status = best.status
+        if status in ("optimal", "not_certified"):  # the merged rounds' gap decides
+            status = certified_status("optimal", best.gap, self.tolerance)
         return dataclasses.replace(
-            best, rounds=rounds, build_seconds=build_s, solve_seconds=solve_s
+            best, status=status, rounds=rounds, build_seconds=build_s, solve_seconds=solve_s
         )
 
     def run(self, progress: Progress | None = None) -> list[Plan]:
