@@ -133,3 +133,67 @@ def market_world(
             )
         )
     return MarketWorld(names, tuple(float(x) for x in sizes), tuple(specs))
+
+
+def sample_markets(seed: int = 11, tau: float = 0.3) -> MarketWorld:
+    """The sample company (Northwind Outfitters) in four regions of sizes 1.4, 1.0, 0.6 and 0.3:
+    the sample's curves scaled to each region, each touchpoint's effect spread ``tau`` across
+    regions (the worked example of docs/planning-cycle.md)."""
+    from optimizer.simulate import sample_company
+
+    base = sample_company()
+    rng = np.random.default_rng([seed, 16])
+    names = ("north", "south", "east", "west")
+    sizes = (1.4, 1.0, 0.6, 0.3)
+    specs = []
+    for j, s in enumerate(sizes):
+        tps = []
+        for t in base.touchpoints:
+            eff = float(np.exp(tau * rng.standard_normal() - tau**2 / 2))
+            p = dict(t.params)
+            p["beta"] = p["beta"] * s * eff
+            name, power = {"hill": ("half_saturation", 1), "exponential": ("scale", 1)}.get(
+                t.family, ("lam", -1)
+            )
+            p[name] = p[name] * s**power
+            tps.append(
+                dataclasses.replace(
+                    t,
+                    params={k: float(f"{v:.6g}") for k, v in p.items()},
+                    mean_spend=t.mean_spend * s,
+                )
+            )
+        specs.append(
+            dataclasses.replace(
+                base,
+                touchpoints=tuple(tps),
+                baseline=round(base.baseline * s, -2),
+                noise_sd=round(min(0.25, base.noise_sd / float(np.sqrt(s))), 4),
+                name=f"Northwind {names[j]}",
+                seed=seed * 1000 + j,
+            )
+        )
+    return MarketWorld(names, sizes, tuple(specs))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    import yaml
+
+    ap = argparse.ArgumentParser(
+        description="Write a multi-market history (history.csv with a market column), its journey "
+        "and the true curves (truth/markets.json) into a folder."
+    )
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--sample", action="store_true", help="the sample company in four regions")
+    ap.add_argument("--markets", type=int, default=5)
+    ap.add_argument("--touchpoints", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    w = sample_markets() if a.sample else market_world(a.markets, a.touchpoints, a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    w.history().to_csv(a.out / "history.csv", index=False)
+    (a.out / "journey.yaml").write_text(yaml.safe_dump(w.journey(), sort_keys=False))
+    w.write_truth(a.out / "truth")
+    print(f"wrote {a.out}/history.csv, journey.yaml and truth/ ({len(w.names)} markets)")

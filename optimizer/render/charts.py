@@ -406,3 +406,50 @@ def review_frontier_figure(points, budget: float | None, kpi: str) -> plt.Figure
     _tidy(ax)
     _thousands(ax)
     return fig
+
+
+#: one colour per journey stage, upper funnel dark to advocacy light (cycled past seven)
+_STAGE_COLOURS = ("#12355b", "#1f5f8b", "#3a87b5", "#5fa8c8", "#8fc3d6", "#b9d8c2", "#d9c77a")
+
+
+def market_stage_figure(by_market: dict[str, dict[str, float]], stages, kpi_by_market=None):
+    """Spend by market (one stacked bar each, largest first) split by journey stage, with each
+    market's total and, when given, its KPI and ROI beside the bar."""
+    markets = sorted(by_market, key=lambda m: -sum(by_market[m].values()))
+    order = [s for s in stages if any(by_market[m].get(s, 0.0) > 0 for m in markets)]
+    order += sorted(
+        {s for m in markets for s, v in by_market[m].items() if v > 0 and s not in order}
+    )
+    fig, ax = plt.subplots(figsize=(9.0, 0.42 * len(markets) + 1.5))
+    y = np.arange(len(markets))[::-1]
+    left = np.zeros(len(markets))
+    for k, st in enumerate(order):
+        v = np.array([by_market[m].get(st, 0.0) for m in markets])
+        ax.barh(
+            y, v, left=left, height=0.62, color=_STAGE_COLOURS[k % len(_STAGE_COLOURS)], label=st
+        )
+        left += v
+    from matplotlib.transforms import blended_transform_factory
+
+    column = blended_transform_factory(ax.transAxes, ax.transData)
+    head = "spend · ROI" if kpi_by_market else "spend"
+    ax.text(1.02, len(markets) - 0.35, head, transform=column, fontsize=7.5, color="#5b6b7b")
+    for yi, m, tot in zip(y, markets, left, strict=True):
+        text = f"{tot:,.0f}"
+        if kpi_by_market and tot > 0:
+            text += f" · {kpi_by_market.get(m, 0.0) / tot:.2f}"
+        ax.text(1.02, yi, text, transform=column, va="center", fontsize=8, color=_INK)
+    ax.set_yticks(y, markets, fontsize=8)
+    ax.set_xlim(0, (left.max() if len(left) else 1.0) * 1.04 + 1)
+    ax.set_xlabel("spend over the horizon, by journey stage", fontsize=8, color=_INK)
+    _tidy(ax)
+    ax.grid(axis="y", visible=False)
+    _thousands(ax, "x")
+    ax.legend(
+        fontsize=7,
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=min(len(order), 7),
+    )
+    return fig
