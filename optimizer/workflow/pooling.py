@@ -4,16 +4,20 @@ Every market is first fitted on its own history (``fit_model``: curve, carry-ove
 draws). Then, touchpoint by touchpoint, the markets' effects are pooled by empirical Bayes, one
 level above the fit's own pooling of touchpoints:
 
-* the effect ``θ_m`` is the return per dollar at the market's own mean weekly spend (the curve's
-  weekly KPI there over the spend); it does not depend on the market's size, so markets of any size
-  measure the same thing. Its standard error ``s_m`` is the spread of that return over the market's
-  bootstrap draws;
+* the effect ``θ_m`` is the logarithm of the return per dollar at the market's own mean weekly
+  spend (the curve's weekly KPI there over the spend); it does not depend on the market's size, so
+  markets of any size measure the same thing, and markets differ by factors, hence the log. Its
+  standard error ``s_m`` is the spread of that log-return over the market's bootstrap draws;
 * the markets' effects are taken as draws ``θ_m ~ N(μ, τ²)`` around the touchpoint's national level
   ``μ``; ``τ²`` (how much markets truly differ) is estimated from the data by the DerSimonian–Laird
   moment estimator, and ``μ`` as the precision-weighted mean with weights ``1 / (s_m² + τ²)``;
 * each market's effect becomes its posterior mean ``θ̃_m = (τ² θ_m + s_m² μ) / (τ² + s_m²)``:
   a market whose own estimate is precise keeps it, a noisy (usually small) market borrows from the
   others, and when the markets do not differ beyond their noise (``τ² = 0``) all take ``μ``.
+
+(``log=False`` pools the return itself rather than its logarithm; measured worse in
+``benchmarks/markets.py``.) The reported ``national`` and ``pooled`` values are returns per dollar;
+``tau`` is on the scale pooled (log: roughly the relative spread across markets).
 
 The curve keeps its fitted shape and carry-over; its height (``beta``, and every draw's) is scaled
 by ``θ̃_m / θ_m``. A market whose own fit found no effect (``θ_m = 0``) takes the shape of the
@@ -89,7 +93,7 @@ def _scaled(sat: Saturation, height: float, spend_axis: float = 1.0) -> Saturati
 
 
 def pool_markets(
-    models: Mapping[str, ResponseModel],
+    models: Mapping[str, ResponseModel], *, log: bool = True
 ) -> tuple[dict[str, ResponseModel], list[TouchpointPooling]]:
     """Pool every touchpoint's effect across the markets' fitted models (see the module
     docstring). Returns the pooled models (same keys) and what the pooling did per touchpoint."""
@@ -110,15 +114,32 @@ def pool_markets(
         se = []
         for m, th in zip(live, theta, strict=True):
             d = _draw_effects(models[m].touchpoints[tid], spend[m])
-            s = float(np.std(d, ddof=1)) if len(d) >= 2 else math.inf
-            se.append(max(s, MIN_RELATIVE_SE * abs(th), 1e-12))
+            if log:
+                d = np.log(d[d > 0]) if th > 0 else d[:0]
+                s = float(np.std(d, ddof=1)) if len(d) >= 2 else math.inf
+                se.append(max(s, MIN_RELATIVE_SE))
+            else:
+                s = float(np.std(d, ddof=1)) if len(d) >= 2 else math.inf
+                se.append(max(s, MIN_RELATIVE_SE * abs(th), 1e-12))
         se_a = np.array(se)
-        if not np.all(np.isfinite(se_a)):
-            continue  # without bootstrap draws there is no standard error to weigh by
-        mu, tau2 = dersimonian_laird(theta, se_a)
-        mu = max(mu, 0.0)
-        wt = tau2 / (tau2 + se_a**2)
-        pooled = np.maximum(wt * theta + (1 - wt) * mu, 0.0)
+        if log:
+            ok = (theta > 0) & np.isfinite(se_a)
+            if ok.sum() < 2:
+                continue
+            mu_l, tau2 = dersimonian_laird(np.log(theta[ok]), se_a[ok])
+            se_l = np.where(ok, se_a, np.inf)
+            wt = np.where(ok, tau2 / (tau2 + np.where(ok, se_l, 1.0) ** 2), 0.0)
+            phi = np.where(ok, np.log(np.where(theta > 0, theta, 1.0)), mu_l)
+            pooled = np.exp(wt * phi + (1 - wt) * mu_l)
+            mu = float(np.exp(mu_l))
+            se_a = np.where(ok, se_a, np.nan)
+        else:
+            if not np.all(np.isfinite(se_a)):
+                continue  # without bootstrap draws there is no standard error to weigh by
+            mu, tau2 = dersimonian_laird(theta, se_a)
+            mu = max(mu, 0.0)
+            wt = tau2 / (tau2 + se_a**2)
+            pooled = np.maximum(wt * theta + (1 - wt) * mu, 0.0)
         donor = live[int(np.argmin(np.where(theta > 0, np.abs(theta - mu), np.inf)))]
         for m, th, tt in zip(live, theta, pooled, strict=True):
             tp = models[m].touchpoints[tid]
