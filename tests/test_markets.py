@@ -346,3 +346,26 @@ def test_compare_and_diff_keep_markets_apart(world):
     out = json.loads(r.stdout)
     text = json.dumps(out)
     assert "t0@m2" in text
+
+
+def test_a_phased_plan_over_markets_has_market_line_items_with_periods(tmp_path):
+    """Contracts 7 and 8 compose: line items touchpoint × market, each with its periods; a market
+    floor (a horizon-total rule) holds summed over the periods."""
+    phased = pytest.importorskip("optimizer.allocate.phased")
+    from optimizer.allocate.problem import make_problem
+    from optimizer.calendar import Calendar, parse_date
+
+    w = make_world(tmp_path, n_markets=2, n_tp=3)
+    sc = scenario(tmp_path, budget=200_000, markets={"m1": {"min": 120_000}})
+    base = make_problem(sc, read_model(tmp_path / "markets.json"))
+    cal = Calendar(parse_date("2027-01-04"), 8, "month")
+    prob = phased.make_phased_problem(base, [it.curve.response for it in base.items], cal)
+    plan = phased.phased_plan(prob, phased.solve_phased(prob))
+    assert plan.status == "optimal" and plan.gap <= 1e-4
+    assert {(li.id, li.market) for li in plan.line_items} == {
+        (t, m) for t in w["tps"] for m in w["markets"]
+    }
+    assert all(len(li.periods) == 2 for li in plan.line_items)
+    totals = plan.market_totals()
+    assert totals["m1"]["spend"] >= 120_000 - 0.02
+    assert sum(t["spend"] for t in totals.values()) == pytest.approx(plan.total_spend, abs=0.02)

@@ -979,6 +979,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         solve_seconds=sol.solve_seconds,
         source=sc.source,
         stages=base.stages,
+        markets=base.markets,
         start=cal.start.isoformat(),
         phasing=cal.phasing,
     )
@@ -1068,6 +1069,10 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 reduced_cost=float((marg[i] * scale[i] - sol.prices[i] - base.spend_weight).max()),
                 periods=pa,
                 kpi_after=float(kpi_after[i]),
+                market=it.market,  # contract 8: a phased plan over markets
+                owner=it.owner,
+                shares=it.market_shares(),
+                market_kpi={it.market: k} if it.market is not None else {},
             )
         )
     tot_periods = tuple(
