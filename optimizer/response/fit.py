@@ -71,683 +71,88 @@ Same inputs and ``seed`` give a bit-identical ``model.json``.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
-from scipy.optimize import lsq_linear, nnls
 from sklearn.model_selection import TimeSeriesSplit
 
-from optimizer.data import History, KpiSpec, LiftTest, read_calibration
+from optimizer.data import History, LiftTest, read_calibration
 from optimizer.errors import ModelError
 from optimizer.fileio import did_you_mean
 from optimizer.response import curves as C
 from optimizer.response.model import Adstock, ResponseModel, Saturation, TouchpointResponse
-from optimizer.threads import one_blas_thread
 from optimizer.vocabulary import CURVE_FAMILIES, DATE_COLUMN, MIN_WEEKS_TO_FIT
 
 __all__ = ["fit_model", "fit_all_kpis", "predict", "contributions", "Progress"]
 
+from optimizer.response.bootstrap import (  # noqa: F401
+    _block_bootstrap,
+    _Bootstrap,
+    _bootstrap_draw,
+    _bootstrap_draws,
+    _run_draws,
+)
+from optimizer.response.calibration import (  # noqa: F401
+    _Calibration,
+)
+from optimizer.response.design import (  # noqa: F401
+    _PARALLEL_MIN_FIT,
+    _PARALLEL_MIN_WORK,
+    DECAY_GRID,
+    GROUP_DECAY,
+    HILL_SHAPES,
+    MAX_SPEND_CORRELATION,
+    MIN_SPEND_CV,
+    PERIOD_WEEKS,
+    PRIOR_DECAY,
+    PRIOR_DECAY_SD,
+    PRIOR_LOG_RELATIVE_SD,
+    PRIOR_RELATIVE_SCALE,
+    PRIOR_SHAPE_SD,
+    RECENT_WEEKS,
+    RELATIVE_GRID,
+    S_CURVE_SHAPES,
+    TESTED_RIDGE,
+    _baseline_matrix,
+    _baseline_names,
+    _Cand,
+    _check_options,
+    _components,
+    _default_index,
+    _grid,
+    _prior_penalty,
+    _resolve_kpi,
+    _spend_problem,
+)
+from optimizer.response.search import (  # noqa: F401
+    _criterion,
+    _criterion_cal,
+    _Fold,
+    _fold_tp,
+    _FoldTp,
+    _group_by_support,
+    _neighbours,
+    _research,
+    _score_chunk,
+)
+from optimizer.response.solve import (  # noqa: F401
+    _Frame,
+    _make_frame,
+    _media_scale,
+    _nnls,
+    _Pool,
+    _pool_for,
+    _solve,
+    _Solved,
+)
+
 Progress = Callable[[str, int, int], None]
-
-#: Seasonality period in weeks (365.25 / 7).
-PERIOD_WEEKS = 52.18
-DECAY_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-#: Half saturation (hill) or scale (exponential) relative to the mean adstocked spend.
-RELATIVE_GRID: tuple[float, ...] = (0.3, 0.45, 0.7, 1.0, 1.5, 2.2, 3.0, 5.0, 10.0)
-HILL_SHAPES: tuple[float, ...] = (0.5, 0.75, 1.0)
-S_CURVE_SHAPES: tuple[float, ...] = (1.5, 2.0, 3.0)
-#: Centre and spread of the weak prior on curve shapes (``shape_prior``): a curve half way to
-#: saturation at the mean adstocked spend (relative scale 1, spread a factor of 3 either way),
-#: decay 0.3 +- 0.3, hill shape 1 +- 0.5. Measured on 30 random worlds (docs/response-models.md):
-#: without it the search often picks near-linear curves (relative scale 5-10) whose extrapolation
-#: sends a plan's money far beyond anything observed.
-PRIOR_RELATIVE_SCALE = 1.0
-PRIOR_LOG_RELATIVE_SD = math.log(3.0)
-PRIOR_DECAY = 0.3
-PRIOR_DECAY_SD = 0.3
-PRIOR_SHAPE_SD = 0.5
-#: Spend variation below this coefficient of variation cannot be told from the intercept.
-MIN_SPEND_CV = 0.01
-#: Spend of two touchpoints correlated beyond this cannot be told apart.
-MAX_SPEND_CORRELATION = 0.98
-#: Ridge of a touchpoint measured by lift tests, relative to the others' (in the square root of
-#: the penalty): the tests, not the shrinkage, set its effect size.
-TESTED_RIDGE = 1e-3
-#: Nuisance decay for a lock-step group's joint (linear) effect.
-GROUP_DECAY = 0.3
-RECENT_WEEKS = 13
-#: Candidate-weeks per search step (grid size x training weeks summed over folds) below which
-#: candidates are scored in-process even when ``n_jobs`` asks for workers. Measured here: a step
-#: of 324 candidates x ~800 fold-weeks takes ~30 ms, while starting joblib's process workers takes
-#: 1-8 s, so workers pay only for steps of a few hundred milliseconds.
-_PARALLEL_MIN_WORK = 4_000_000
-#: Touchpoints x weeks^2 x grid size of one KPI's fit below which ``fit_all_kpis`` fits the KPIs
-#: one after another even when ``n_jobs`` asks for workers (15 x 156^2 x 324 = 1.2e8 takes ~1.5 s).
-_PARALLEL_MIN_FIT = 1_000_000_000
-
-
-# ------------------------------------------------------------------------------------------------
-# hyperparameter candidates
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Cand:
-    """Curve shape of one touchpoint: adstock decay, family and its relative parameter."""
-
-    decay: float
-    family: str
-    rel: float  # half_saturation / scale / (1 / lam) as a multiple of the mean adstocked spend
-    shape: float = 1.0  # hill only
-
-    def params(self, mean_adstock: float) -> dict[str, float]:
-        """Unit-free curve parameters (without beta) for a touchpoint's mean adstocked spend."""
-        k = self.rel * mean_adstock
-        if self.family == "hill":
-            return {"half_saturation": k, "shape": self.shape}
-        if self.family == "exponential":
-            return {"scale": k}
-        return {"lam": 1.0 / k}
-
-    def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"family": self.family, "decay": self.decay, "relative_scale": self.rel}
-        if self.family == "hill":
-            d["shape"] = self.shape
-        return d
-
-
-def _grid(families: Sequence[str], allow_s_curves: bool) -> list[_Cand]:
-    shapes = HILL_SHAPES + (S_CURVE_SHAPES if allow_s_curves else ())
-    out: list[_Cand] = []
-    for d in DECAY_GRID:
-        for fam in families:
-            for rel in RELATIVE_GRID:
-                if fam == "hill":
-                    out.extend(_Cand(d, fam, rel, s) for s in shapes)
-                else:
-                    out.append(_Cand(d, fam, rel))
-    return out
-
-
-def _default_index(grid: list[_Cand]) -> int:
-    """Start of the search: decay 0.3, relative scale 1, the first family, shape 1."""
-    for i, c in enumerate(grid):
-        if c.decay == 0.3 and c.rel == 1.0 and c.shape == 1.0:
-            return i
-    return 0
-
-
-def _prior_penalty(grid: Sequence[_Cand], shift: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
-    """Minus twice the log prior of each candidate (up to a constant), in units of one
-    standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``;
-    ``shift`` moves the prior's centre by that many standard deviations of each."""
-    return np.array(
-        [
-            (math.log(c.rel / PRIOR_RELATIVE_SCALE) / PRIOR_LOG_RELATIVE_SD - shift[0]) ** 2
-            + ((c.decay - PRIOR_DECAY) / PRIOR_DECAY_SD - shift[1]) ** 2
-            + ((c.shape - 1.0) / PRIOR_SHAPE_SD - shift[2]) ** 2
-            for c in grid
-        ]
-    )
-
-
-def _criterion(sse: np.ndarray, n_test: int, penalty: np.ndarray, weight: float) -> np.ndarray:
-    """Search criterion: cross-validated SSE in units of the best candidate's error variance,
-    plus ``weight`` times the prior penalty (a MAP-style score: with Gaussian errors,
-    ``SSE / sigma^2`` is minus twice the log likelihood). ``weight`` 0 is plain SSE."""
-    if weight <= 0:
-        return sse
-    sigma2 = max(float(sse.min()) / max(n_test, 1), 1e-300)
-    return sse / sigma2 + weight * penalty
-
-
-@dataclass(frozen=True)
-class _Calibration:
-    """The lift tests a fit uses (``fit_model(calibration=...)``).
-
-    ``unit[i]`` is ``(n_cal, n_grid)``: the model lift of each test per unit beta of searched
-    touchpoint ``i`` for every grid candidate (its own adstock and saturation over the history
-    with the test's extra spend added, carry-over after the test included, minus the same
-    without), zero in the rows of tests on other touchpoints. A test is a pseudo-observation of
-    weight ``sigma / se``, ``sigma`` the weekly noise sd of the data: its squared weighted misfit
-    is ``sigma^2 z^2``, on the scale of one week's squared error, so the data and the tests are
-    weighed by their own noise.
-    """
-
-    unit: dict[int, np.ndarray]
-    lift: np.ndarray
-    se: np.ndarray
-    sigma: float
-
-    @property
-    def n(self) -> int:
-        return int(self.lift.size)
-
-    @property
-    def w(self) -> np.ndarray:
-        return self.sigma / self.se
-
-    @property
-    def r(self) -> np.ndarray:
-        return self.lift * self.w
-
-    def L(self, i: int, idx: Any) -> np.ndarray:
-        """Weighted unit lifts of touchpoint ``i``'s candidates ``idx``: ``(n_cal, len(idx))``."""
-        return self.unit[i][:, idx] * self.w[:, None]
-
-    def matrix(self, ch: dict[int, int], slots: dict[int, int], width: int) -> np.ndarray:
-        """Weighted unit lifts of the media columns for the shapes ``ch`` (``slots``: touchpoint
-        -> column; other columns, such as lock-step groups, get none)."""
-        out = np.zeros((self.n, width))
-        for i, k in slots.items():
-            out[:, k] = self.unit[i][:, ch[i]] * self.w
-        return out
-
-    def with_sigma(self, sigma: float) -> _Calibration:
-        return _Calibration(self.unit, self.lift, self.se, sigma)
-
-
-def _criterion_cal(
-    scores: np.ndarray,
-    n_test: int,
-    penalty: np.ndarray,
-    weight: float,
-    cal: _Calibration | None,
-    n_folds: int,
-) -> np.ndarray:
-    """``_criterion`` on ``scores[:, 0]`` plus, with lift tests, their chi-square ``sum z^2``
-    (the weighted misfit ``scores[:, 1]`` over ``sigma^2``, averaged over the folds): the
-    experiments' minus twice log likelihood next to the data's, so a shape that contradicts the
-    experiments loses."""
-    if cal is None or not cal.n:
-        return _criterion(scores[:, 0], n_test, penalty, weight)
-    sse = scores[:, 0]
-    sigma2 = max(float(sse.min()) / max(n_test, 1), 1e-300)
-    return sse / sigma2 + weight * penalty + scores[:, 1] / (cal.sigma**2 * max(n_folds, 1))
-
-
-# ------------------------------------------------------------------------------------------------
-# baseline terms
-# ------------------------------------------------------------------------------------------------
-def _baseline_names(
-    fourier_pairs: int, controls: Sequence[str], events: Sequence[str]
-) -> list[str]:
-    names = ["intercept", "trend"]
-    for k in range(1, fourier_pairs + 1):
-        names += [f"sin{k}", f"cos{k}"]
-    names += [f"control:{c}" for c in controls]
-    names += [f"event:{e}" for e in events]
-    return names
-
-
-def _baseline_matrix(frame: pd.DataFrame, terms: dict[str, Any], path: str | None) -> np.ndarray:
-    """Columns of the baseline for the weeks of ``frame`` (seasonality and trend from the dates)."""
-    origin = pd.Timestamp(terms["origin"])
-    idx = pd.DatetimeIndex(frame.index)
-    days = np.asarray((idx - origin).days, dtype=float)
-    weeks = days / 7.0
-    cols = [np.ones(len(frame)), days / 365.25]
-    period = float(terms["period_weeks"])
-    for k in range(1, int(terms["fourier_pairs"]) + 1):
-        ang = 2.0 * np.pi * k * weeks / period
-        cols += [np.sin(ang), np.cos(ang)]
-    for c in (*terms.get("controls", ()), *terms.get("events", ())):
-        if c not in frame.columns:
-            raise ModelError(
-                f"the model's baseline needs column {c!r}, which the history lacks"
-                f"{did_you_mean(c, [str(x) for x in frame.columns])}",
-                path=path,
-                field=c,
-            )
-        cols.append(frame[c].to_numpy(dtype=float))
-    return np.column_stack(cols)
-
-
-# ------------------------------------------------------------------------------------------------
-# the linear core: non-negative ridge for media, free ridge-stabilised baseline
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class _Frame:
-    """The baseline of a set of training rows, profiled out once and reused for every candidate."""
-
-    q: np.ndarray  # orthonormal basis of the ridge-augmented, standardised baseline
-    pinv: np.ndarray  # (n_base, n_rows + n_base): baseline coefficients from [target; 0]
-    mu: np.ndarray
-    sd: np.ndarray
-    n_rows: int
-    y_res: np.ndarray  # residual of [y; 0] after the baseline
-    gy: np.ndarray  # baseline coefficients (standardised) of y alone
-    sqrt_alpha: float
-
-    def standardise(self, Z: np.ndarray) -> np.ndarray:
-        return (Z - self.mu) / self.sd
-
-    def residual(self, M: np.ndarray) -> np.ndarray:
-        """``(I - QQ')[M; 0]``: media columns with the (ridge) baseline profiled out."""
-        aug = np.vstack([M, np.zeros((self.q.shape[0] - self.n_rows, M.shape[1]))])
-        return aug - self.q @ (self.q.T @ aug)
-
-
-def _make_frame(Z: np.ndarray, y: np.ndarray, ridge: float, baseline_ridge: float) -> _Frame:
-    n, p = Z.shape
-    mu = Z.mean(axis=0)
-    sd = Z.std(axis=0)
-    mu[0], sd[0] = 0.0, 1.0  # the intercept stays a column of ones
-    sd = np.where(sd > 1e-12, sd, 1.0)
-    Zs = (Z - mu) / sd
-    pen = np.full(p, math.sqrt(baseline_ridge * n))
-    pen[0] = 0.0  # intercept not penalised
-    Za = np.vstack([Zs, np.diag(pen)])
-    q, r = np.linalg.qr(Za)
-    # a rank-deficient baseline (an all-zero event column) is kept solvable by its ridge row;
-    # only the intercept has none, and it is never all zero
-    pinv = np.linalg.solve(r, q.T)
-    ya = np.concatenate([y, np.zeros(p)])
-    y_res = ya - q @ (q.T @ ya)
-    gy = pinv @ ya
-    return _Frame(q, pinv, mu, sd, n, y_res, gy, math.sqrt(ridge * n))
-
-
-def _media_scale(M: np.ndarray) -> np.ndarray:
-    """Scale of each media column for the ridge penalty: its root mean square.
-
-    The penalty then falls on each touchpoint's typical weekly contribution, so a column that
-    barely varies (a saturated or very slow curve, nearly a copy of the intercept) cannot carry a
-    large contribution that the data do not support.
-    """
-    return np.sqrt(np.mean(M * M, axis=0))
-
-
-def _nnls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    try:
-        return nnls(A, b)[0]
-    except RuntimeError:  # iteration limit: fall back to a bounded least-squares solver
-        return lsq_linear(A, b, bounds=(0.0, np.inf), method="bvls").x
-
-
-@dataclass
-class _Solved:
-    beta: np.ndarray  # media coefficients, original units, >= 0
-    base: np.ndarray  # baseline coefficients, original units (intercept first)
-    pooled: float | None = None  # the common marginal ROI the pooling shrinks towards
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """Partial pooling of the touchpoints' marginal ROIs at their mean weekly spend.
-
-    ``marginal[j]`` is the steady-state marginal KPI per unit of spend of media column ``j`` with
-    beta 1, at the touchpoint's mean weekly spend ``spend[j]`` (``0`` for columns not pooled,
-    such as a lock-step group's nuisance column); ``strength`` is the penalty per week.
-    """
-
-    marginal: np.ndarray
-    spend: np.ndarray
-    strength: float
-
-
-def _solve(
-    fr: _Frame,
-    M: np.ndarray,
-    Z_rows: np.ndarray,
-    pool: _Pool | None = None,
-    cal: tuple[np.ndarray, np.ndarray] | None = None,
-    ridge_w: np.ndarray | None = None,
-    jitter: tuple[np.random.Generator, float] | None = None,
-) -> _Solved:
-    """Fit media betas (>= 0) and baseline on the frame's rows; ``M`` holds those rows' media.
-
-    With ``cal = (L, r)``, each lift test is one more row of the least squares: ``L[t, j]`` is
-    the weighted model lift of test ``t`` per unit beta of media column ``j``, ``r[t]`` its
-    weighted measured lift (weights ``sigma / se``: see ``_Calibration``). The baseline has no
-    part in a test's lift, so profiling it out is unchanged.
-
-    With ``pool``, each pooled touchpoint's marginal ROI at its mean spend, ``m_j beta_j``, is
-    shrunk towards a common value ``mu >= 0`` fitted with them: the penalty
-    ``strength * n * sum_j (spend_j (m_j beta_j - mu))^2`` is in KPI units squared per week, like
-    the squared errors, so the data override it where they are informative.
-
-    With ``jitter = (rng, sigma)`` (a bootstrap draw), the priors and the lift tests are perturbed
-    as well as the data ("randomise then optimise"): the zero right-hand side of every media ridge
-    and pooling row, and each test's weighted lift, get Gaussian noise of sd ``sigma``, the weekly
-    noise sd in which all these rows are weighted (``_Calibration``), so a test's measured lift
-    moves by one of its standard errors. Without it a draw refits the
-    same priors and tests to resampled weeks, and a touchpoint the data barely inform, held by
-    its prior or by a test, comes out with draws far narrower than what is known about it.
-    """
-    k = M.shape[1]
-    pooled = None
-    if k == 0:
-        beta = np.zeros(0)
-    else:
-        s = _media_scale(M)
-        s = np.where(s > 1e-12, s, 1.0)
-        R = fr.residual(M) / s
-        pen = fr.sqrt_alpha * (np.ones(k) if ridge_w is None else ridge_w)
-        A = np.vstack([R, np.diag(pen)])
-        rng, sig = jitter if jitter is not None else (None, 0.0)
-        rhs = np.concatenate([fr.y_res, sig * rng.standard_normal(k) if rng else np.zeros(k)])
-        if cal is not None and cal[1].size:
-            A = np.vstack([A, cal[0] / s])
-            rhs = np.concatenate(
-                [rhs, cal[1] + (sig * rng.standard_normal(cal[1].size) if rng else 0.0)]
-            )
-        on = (
-            np.flatnonzero((pool.marginal > 0) & (pool.spend > 0))
-            if pool is not None and pool.strength > 0
-            else np.zeros(0, dtype=int)
-        )
-        if pool is not None and on.size >= 2:
-            w = math.sqrt(pool.strength * fr.n_rows) * pool.spend[on]
-            ref = float(pool.spend[on].mean())  # mu is solved for in KPI per ref spend
-            P = np.zeros((on.size, k + 1))
-            P[np.arange(on.size), on] = w * pool.marginal[on] / s[on]
-            P[:, k] = -w / ref
-            A = np.vstack([np.hstack([A, np.zeros((A.shape[0], 1))]), P])
-            rhs = np.concatenate(
-                [rhs, sig * rng.standard_normal(on.size) if rng else np.zeros(on.size)]
-            )
-            sol = _nnls(A, rhs)
-            beta = sol[:k] / s
-            pooled = float(sol[k]) / ref
-        else:
-            beta = _nnls(A, rhs) / s
-    target = np.concatenate([(M @ beta) if k else np.zeros(fr.n_rows), np.zeros(fr.pinv.shape[0])])
-    cs = fr.gy - fr.pinv @ target  # standardised baseline coefficients
-    c = cs / fr.sd
-    c[0] = cs[0] - float(np.sum(c[1:] * fr.mu[1:]))
-    return _Solved(beta, c, pooled)
-
-
-# ------------------------------------------------------------------------------------------------
-# cross-validated scoring of one touchpoint's candidates (the hot loop)
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class _FoldTp:
-    """One touchpoint's candidate columns in one fold, residualised and scaled."""
-
-    R: np.ndarray  # (n_rows + n_base, n_cand) residualised train columns / scale
-    E: np.ndarray  # (n_test, n_cand) test-row effect of a unit scaled beta (net of baseline)
-    s: np.ndarray  # (n_cand,) the scale each column was divided by
-
-    def with_cal(self, L: np.ndarray | None) -> _FoldTp:
-        """The columns with one row per lift test appended (``L``: weighted unit lifts of these
-        columns, ``(n_cal, n_cand)``, scaled like the columns)."""
-        if L is None or not L.shape[0]:
-            return self
-        return _FoldTp(np.vstack([self.R, L / self.s]), self.E, self.s)
-
-
-@dataclass
-class _Fold:
-    y_res: np.ndarray
-    base_test: np.ndarray  # baseline prediction on the test rows when media betas are 0
-    y_test: np.ndarray
-    sqrt_alpha: float
-
-
-def _fold_tp(
-    fr: _Frame, Zte: np.ndarray, cols: np.ndarray, tr: np.ndarray, te: np.ndarray
-) -> _FoldTp:
-    Mtr = cols[tr]
-    s = _media_scale(Mtr)
-    s = np.where(s > 1e-12, s, 1.0)
-    R = fr.residual(Mtr) / s
-    aug = np.vstack([Mtr, np.zeros((fr.pinv.shape[1] - fr.n_rows, Mtr.shape[1]))])
-    E = (cols[te] - Zte @ (fr.pinv @ aug)) / s
-    return _FoldTp(R, E, s)
-
-
-def _group_by_support(supp: np.ndarray, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split ``rows`` into groups sharing a support mask: (rows of the group, support indices)."""
-    masks = supp[rows]
-    if masks.shape[1] <= 62:
-        keys = masks.astype(np.int64) @ (np.int64(1) << np.arange(masks.shape[1], dtype=np.int64))
-        uniq, inv = np.unique(keys, return_inverse=True)
-        first = [int(np.flatnonzero(inv == u)[0]) for u in range(uniq.size)]
-    else:
-        _, first_idx, inv = np.unique(masks, axis=0, return_index=True, return_inverse=True)
-        first = [int(i) for i in first_idx]
-    inv = inv.ravel()
-    return [(rows[inv == u], np.flatnonzero(masks[f])) for u, f in enumerate(first)]
-
-
-def _score_chunk(
-    folds: list[_Fold],
-    A_cur: list[np.ndarray],
-    E_cur: list[np.ndarray],
-    j: int,
-    cand_R: list[np.ndarray],
-    cand_E: list[np.ndarray],
-    n_cal: int = 0,
-) -> np.ndarray:
-    """Cross-validated SSE of each candidate column (``cand_*``) put in media slot ``j``, and
-    the misfit of the lift tests: an array ``(n_cand, 2)``, column 0 the SSE on the test weeks,
-    column 1 the weighted squared misfit of the ``n_cal`` lift-test rows (the last rows of each
-    fold's ``y_res``, of ``A``'s top and of ``cand_R``), summed over folds.
-
-    Each candidate's NNLS is first solved on the normal equations, all candidates at once, with
-    the active set of the current solution (plus slot ``j``) as a warm start; candidates whose
-    warm start fails the KKT conditions fall back to ``scipy.optimize.nnls``. The answers are the
-    same NNLS solutions, found several times faster.
-    """
-    n_cand = cand_R[0].shape[1]
-    out = np.zeros((n_cand, 2))
-    for f, fold in enumerate(folds):
-        A, E, R, Ec = A_cur[f], E_cur[f], cand_R[f], cand_E[f]
-        nr = fold.y_res.shape[0]
-        k = A.shape[1]
-        rhs = np.concatenate([fold.y_res, np.zeros(k)])
-        alpha = np.diag(A[nr : nr + k]) ** 2  # the ridge of each column (its penalty row)
-        top = A[:nr]
-        # Gram matrix and gradient of every candidate: only row/column j differ
-        H0 = top.T @ top + np.diag(alpha)
-        g0 = top.T @ fold.y_res
-        cross = R.T @ top  # (n_cand, k): candidate column against the others
-        cross[:, j] = np.einsum("ij,ij->j", R, R) + alpha[j]
-        gj = R.T @ fold.y_res
-        H = np.broadcast_to(H0, (n_cand, k, k)).copy()
-        H[:, j, :] = cross
-        H[:, :, j] = cross
-        g = np.broadcast_to(g0, (n_cand, k)).copy()
-        g[:, j] = gj
-        # batched active-set iterations on the normal equations, warm-started from the support
-        # of the current solution plus slot j; a candidate is done when its KKT conditions hold
-        # (the ridge makes the problem strictly convex, so that is the unique NNLS optimum)
-        start = _nnls(A, rhs) > 0
-        start[j] = True
-        supp = np.broadcast_to(start, (n_cand, k)).copy()
-        b = np.zeros((n_cand, k))
-        tol = 1e-10 * (np.abs(g).max(axis=1) + 1.0)
-        pending = np.arange(n_cand)
-        for _ in range(6):
-            for idx, S in _group_by_support(supp, pending):
-                b[idx] = 0.0
-                if S.size:
-                    b[np.ix_(idx, S)] = np.linalg.solve(
-                        H[np.ix_(idx, S, S)], g[np.ix_(idx, S)][:, :, None]
-                    )[:, :, 0]
-            bp = b[pending]
-            grad = g[pending] - np.einsum("cij,cj->ci", H[pending], bp)  # minus the gradient
-            on = supp[pending]
-            violate = ~on & (grad > tol[pending, None])
-            done = ~((on & (bp < 0)).any(axis=1) | violate.any(axis=1))
-            supp[pending] = (on & (bp > 0)) | violate
-            pending = pending[~done]
-            if not pending.size:
-                break
-        for c in pending:  # rare: fall back to Lawson-Hanson
-            Ac = A.copy()
-            Ac[:nr, j] = R[:, c]
-            b[c] = _nnls(Ac, rhs)
-        pred = E @ b.T  # (n_test, n_cand) with the current column j ...
-        pred += np.outer(E[:, j], -b[:, j]) + Ec * b[:, j]  # ... swapped for the candidate's
-        err = (fold.y_test - fold.base_test)[:, None] - pred
-        out[:, 0] += np.einsum("ij,ij->j", err, err)
-        if n_cal:
-            Lc, Lcur = R[nr - n_cal : nr], top[nr - n_cal :]
-            pc = Lcur @ b.T
-            pc += np.outer(Lcur[:, j], -b[:, j]) + Lc * b[:, j]
-            ec = fold.y_res[nr - n_cal :, None] - pc
-            out[:, 1] += np.einsum("ij,ij->j", ec, ec)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers
-# ------------------------------------------------------------------------------------------------
-def _check_options(**options: float) -> None:
-    """Numeric options of ``fit_model``: integers >= 0 or >= 1, penalties >= 0."""
-    at_least_one = {"cv_test_weeks", "sweeps", "block_weeks"}
-    for name, value in options.items():
-        is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if name in ("ridge", "baseline_ridge", "shape_prior", "pool_marginal"):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-            want = "a number >= 0"
-        else:
-            low = 1 if name in at_least_one else 0
-            ok = is_int and value >= low
-            want = f"an int >= {low}"
-        if not ok or (isinstance(value, float) and not math.isfinite(value)):
-            raise ValueError(
-                f"The {name!r} parameter of fit_model must be {want}. Got {value!r} instead."
-            )
-
-
-def _resolve_kpi(history: History, kpi: str | None) -> KpiSpec:
-    specs = history.journey.all_kpis
-    if kpi is None:
-        return specs[0]
-    for k in specs:
-        if kpi in (k.id, k.column):
-            return k
-    ids = [k.id for k in specs]
-    raise ModelError(
-        f"the journey has no KPI {kpi!r}{did_you_mean(kpi, ids)}; KPIs are: {', '.join(ids)}",
-        path=history.journey.source,
-        field="kpi",
-    )
-
-
-def _components(labels: list[str], edges: list[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(len(labels)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in edges:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(labels)):
-        groups.setdefault(root(i), []).append(i)
-    return [g for g in groups.values() if len(g) > 1]
-
-
-def _neighbours(
-    grid: list[_Cand], index_of: dict[tuple[str | float, ...], int], k: int
-) -> list[int]:
-    """Grid candidates one step of decay and/or relative scale away (same family and shape), and
-    every other family and hill shape at the same decay and scale; the candidate itself first."""
-    c = grid[k]
-    di, ri = DECAY_GRID.index(c.decay), RELATIVE_GRID.index(c.rel)
-    out = [k]
-    for dd in (di - 1, di, di + 1):
-        for rr in (ri - 1, ri, ri + 1):
-            if 0 <= dd < len(DECAY_GRID) and 0 <= rr < len(RELATIVE_GRID) and (dd, rr) != (di, ri):
-                out.append(index_of[(DECAY_GRID[dd], c.family, RELATIVE_GRID[rr], c.shape)])
-    for key, k2 in index_of.items():  # the other families and shapes at the same decay and scale
-        if key[0] == c.decay and key[2] == c.rel and k2 != k:
-            out.append(k2)
-    return out
-
-
-def _research(
-    fr: _Frame,
-    rows: np.ndarray,
-    oob: np.ndarray,
-    Z: np.ndarray,
-    y: np.ndarray,
-    M: np.ndarray,
-    order: list[int],
-    slots: dict[int, int],
-    choice: dict[int, int],
-    cand_cols: dict[int, np.ndarray],
-    grid: list[_Cand],
-    index_of: dict[tuple[str | float, ...], int],
-    penalty: np.ndarray,
-    prior_weight: float,
-    cal: _Calibration | None = None,
-    ridge_w: np.ndarray | None = None,
-) -> dict[int, int]:
-    """One coordinate pass over the touchpoints on a bootstrap resample: each may move one grid
-    step in decay and/or scale, or to another family or hill shape, if that lowers the error on
-    the out-of-bag weeks (those the resample left out) under the prior ``penalty`` (the search's,
-    or with ``bootstrap_perturb`` one whose centre is moved by a standard normal draw of its own
-    sds). It carries the uncertainty of the curve shapes into the draws: where neither the data
-    nor the tests tell shapes apart, the prior decides, and a perturbed prior spreads the draws
-    over the shapes it allows."""
-    Zoob = fr.standardise(Z[oob])
-    n_cal = cal.n if cal is not None else 0
-    y_res = np.concatenate([fr.y_res, cal.r]) if cal is not None and n_cal else fr.y_res
-    fold = _Fold(y_res, Zoob @ fr.gy, y[oob], fr.sqrt_alpha)
-    k = M.shape[1]
-    nr = y_res.shape[0]
-    cur = _fold_tp(fr, Zoob, M, rows, oob)
-    if cal is not None and n_cal:
-        cur = cur.with_cal(cal.matrix(choice, slots, k))
-    A = np.vstack([cur.R, np.diag(fr.sqrt_alpha * (np.ones(k) if ridge_w is None else ridge_w))])
-    E = cur.E.copy()
-    out = dict(choice)
-    for i in order:
-        j = slots[i]
-        nb = _neighbours(grid, index_of, choice[i])
-        ft = _fold_tp(fr, Zoob, cand_cols[i][:, nb], rows, oob)
-        if cal is not None and n_cal:
-            ft = ft.with_cal(cal.L(i, nb))
-        scores = _score_chunk([fold], [A], [E], j, [ft.R], [ft.E], n_cal)
-        crit = _criterion_cal(scores, oob.size, penalty[nb], prior_weight, cal, 1)
-        best = int(np.argmin(crit))  # ties keep the chosen shape (listed first)
-        A[:nr, j] = ft.R[:, best]
-        E[:, j] = ft.E[:, best]
-        out[i] = nb[best]
-    return out
-
-
-def _spend_problem(x: np.ndarray, n_train: int, holdout: int) -> str | None:
-    """Why a touchpoint's weekly spend ``x`` cannot identify its curve (None when it can)."""
-    weeks_on = int((x > 0).sum())
-    mean = float(x.mean())
-    cv = float(x.std() / mean) if mean > 0 else 0.0
-    if weeks_on == 0:
-        return "no spend in any week of the history"
-    if weeks_on < 3:
-        return f"spend in only {weeks_on} week(s) of the history"
-    if cv < MIN_SPEND_CV:
-        return (
-            f"weekly spend barely varies (coefficient of variation {cv:.2%}): its effect "
-            "cannot be told apart from the baseline"
-        )
-    if holdout and float(x[:n_train].std()) == 0.0:
-        return f"spend does not vary before the last {holdout} weeks (the holdout)"
-    return None
-
-
-def _block_bootstrap(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
-    block = max(1, min(block, n))
-    n_blocks = -(-n // block)
-    starts = rng.integers(0, n - block + 1, size=n_blocks)
-    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
 
 
 def _mape(y: np.ndarray, yhat: np.ndarray) -> float | None:
@@ -773,159 +178,6 @@ def _interval(values: np.ndarray) -> list[float] | None:
 
 def _fmt(x: float) -> str:
     return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
-
-
-def _pool_for(
-    ch: dict[int, int],
-    searched: Sequence[int],
-    grid: Sequence[_Cand],
-    mean_ads: dict[tuple[int, float], float],
-    mean_spend: np.ndarray,
-    strength: float,
-    width: int,
-    unpooled: Sequence[int] = (),
-) -> _Pool:
-    """Marginal ROI per unit beta at each searched touchpoint's mean weekly spend (steady
-    state), for the shapes ``ch``; lock-step groups' columns and the columns ``unpooled``
-    (touchpoints measured by lift tests) are not pooled."""
-    marg = np.zeros(width)
-    spend = np.zeros(width)
-    for k_, i in enumerate(searched):
-        if k_ in unpooled:
-            continue
-        c = grid[ch[i]]
-        f = 1.0 / (1.0 - c.decay)
-        params = {"beta": 1.0, **c.params(mean_ads[(i, c.decay)])}
-        marg[k_] = f * float(C.saturation_derivative(c.family, f * mean_spend[i], params))
-        spend[k_] = mean_spend[i]
-    return _Pool(marg, spend, strength)
-
-
-@dataclass(frozen=True)
-class _Bootstrap:
-    """Everything one bootstrap refit needs (shipped once to an executor's workers)."""
-
-    seed: int
-    n: int
-    block_weeks: int
-    ridge: float
-    baseline_ridge: float
-    Z: np.ndarray
-    y: np.ndarray
-    M: np.ndarray
-    G: np.ndarray
-    order: tuple[int, ...]
-    searched: tuple[int, ...]
-    choice: dict[int, int]
-    cand_cols: dict[int, np.ndarray]
-    grid: tuple[_Cand, ...]
-    index_of: dict[tuple[str | float, ...], int]
-    penalty: np.ndarray
-    shape_prior: float
-    search: bool
-    perturb: bool
-    sigma: float
-    mean_ads: dict[tuple[int, float], float]
-    mean_spend: np.ndarray
-    pool_marginal: float
-    pool: _Pool
-    cal: _Calibration | None = None
-    ridge_w: np.ndarray | None = None
-    unpooled: tuple[int, ...] = ()
-
-
-def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]]:
-    """Bootstrap refit ``b``: betas and shapes on a moving-block resample of the weeks drawn from
-    ``SeedSequence(seed, spawn_key=(b,))``, a pure function of ``ctx`` and ``b``."""
-    rng = np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(b,)))
-    rows = _block_bootstrap(ctx.n, ctx.block_weeks, rng)
-    Z, y, M = ctx.Z, ctx.y, ctx.M
-    frb = _make_frame(Z[rows], y[rows], ctx.ridge, ctx.baseline_ridge)
-    bchoice = dict(ctx.choice)
-    if ctx.search and ctx.order:
-        oob = np.setdiff1d(np.arange(ctx.n), rows)
-        bchoice = _research(
-            frb,
-            rows,
-            oob,
-            Z,
-            y,
-            M,
-            list(ctx.order),
-            {i: k for k, i in enumerate(ctx.searched)},
-            ctx.choice,
-            ctx.cand_cols,
-            list(ctx.grid),
-            ctx.index_of,
-            # randomise then optimise, for the shape prior too: its centre moves by one draw of
-            # its own sds (log relative scale, decay, hill shape)
-            (_prior_penalty(ctx.grid, rng.standard_normal(3)) if ctx.perturb else ctx.penalty),
-            ctx.shape_prior,
-            ctx.cal,
-            ctx.ridge_w,
-        )
-        Mb = np.hstack(
-            [np.column_stack([ctx.cand_cols[i][:, bchoice[i]] for i in ctx.searched]), ctx.G]
-        )
-    else:
-        Mb = M
-    bpool = (
-        _pool_for(
-            bchoice,
-            ctx.searched,
-            ctx.grid,
-            ctx.mean_ads,
-            ctx.mean_spend,
-            ctx.pool_marginal,
-            M.shape[1],
-            ctx.unpooled,
-        )
-        if bchoice != ctx.choice
-        else ctx.pool
-    )
-    # the lift tests are independent evidence: every draw keeps them all
-    bcal = (
-        (ctx.cal.matrix(bchoice, {i: k for k, i in enumerate(ctx.searched)}, M.shape[1]), ctx.cal.r)
-        if ctx.cal is not None and ctx.cal.n
-        else None
-    )
-    jitter = (rng, ctx.sigma) if ctx.perturb and ctx.sigma > 0 else None
-    return _solve(frb, Mb[rows], Z[rows], bpool, bcal, ctx.ridge_w, jitter).beta, bchoice
-
-
-def _bootstrap_draws(
-    ctx: _Bootstrap, draws: Sequence[int]
-) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
-    """Several refits in one task (fewer, bigger tasks for a cluster), each still seeded by its
-    own index."""
-    with one_blas_thread():
-        return [(b, _bootstrap_draw(ctx, b)) for b in draws]
-
-
-def _run_draws(
-    ctx: _Bootstrap, n_bootstrap: int, executor: Any, report: Callable[[str, int, int], None]
-) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
-    """The ``n_bootstrap`` refits, in this process or as tasks of ``executor`` (a few refits per
-    task on a cluster, so the context is shipped fewer times), in index order."""
-    if n_bootstrap == 0:
-        return []
-    if executor is None or getattr(executor, "in_process", False):
-        out = []
-        for b in range(n_bootstrap):
-            out.extend(_bootstrap_draws(ctx, [b]))
-            report("bootstrap", b + 1, n_bootstrap)
-        return out
-    n_tasks = max(1, min(n_bootstrap, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
-    bounds = np.linspace(0, n_bootstrap, n_tasks + 1).astype(int)
-    groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    finished = [0]
-
-    def step(done: int, total: int, k: int) -> None:
-        finished[0] += len(groups[k])
-        report("bootstrap", finished[0], n_bootstrap)
-
-    parts = executor.map(functools.partial(_bootstrap_draws, ctx), groups, progress=step)
-    return [r for part in parts for r in part]
 
 
 # ------------------------------------------------------------------------------------------------
