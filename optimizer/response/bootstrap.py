@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from optimizer.response.calibration import (
     _Calibration,
 )
 from optimizer.response.design import (
+    DECAY_GRID,
+    RELATIVE_GRID,
     _Cand,
     _prior_penalty,
 )
@@ -160,3 +163,139 @@ def _run_draws(
 
     parts = executor.map(functools.partial(_bootstrap_draws, ctx), groups, progress=step)
     return [r for part in parts for r in part]
+
+
+def refit_grid(
+    d: Any,
+    sr: Any,
+    *,
+    seed: int,
+    n_bootstrap: int,
+    block_weeks: int,
+    bootstrap_search: bool,
+    bootstrap_perturb: bool,
+    shape_prior: float,
+    pool_marginal: float,
+    executor: Any,
+    report: Callable[[str, int, int], None],
+) -> Any:
+    """The grid method's refits (``method="grid"``, the fitter before the MAP fit): with the grid
+    search's shapes ``sr.choice``, betas by NNLS with a fixed ridge and a fixed pooling of the
+    marginal ROIs (``pool_marginal``), on the training weeks (holdout errors) and on all weeks,
+    and ``n_bootstrap`` moving-block bootstrap refits as the draws."""
+    from optimizer.response.model import Adstock, Saturation
+    from optimizer.response.report import Fitted, _mape, _nrmse
+
+    X, Z, y, n, n_train, G = d.X, d.Z, d.y, d.n, d.n_train, d.G
+    searched, grid, choice = d.searched, d.grid, sr.choice
+    M = d.media(choice)
+    mean_spend = X.mean(axis=0)
+    mean_ads = {(i, dc): d.mean_ad(i, dc) for i in searched for dc in DECAY_GRID}
+    pool = _pool_for(
+        choice, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1], d.tested
+    )
+    cal = d.cal
+    cal_rows = None
+    if cal is not None:
+        # weights of the tests in the refits: the noise of the chosen shapes' fit on all weeks
+        cal = cal.with_sigma(d.noise_sd(choice, np.arange(n)))
+        cal_rows = (cal.matrix(choice, d.slots, M.shape[1]), cal.r)
+    report("refit", 0, 2)
+    mape_ho = nrmse_ho = None
+    if d.holdout > 0:
+        tr = np.arange(n_train)
+        fr = _make_frame(Z[tr], y[tr], d.ridge, d.baseline_ridge)
+        sol = _solve(fr, M[tr], Z[tr], pool, cal_rows, d.ridge_w)
+        yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
+        mape_ho = _mape(y[n_train:], yhat)
+        nrmse_ho = _nrmse(y[n_train:], yhat)
+    report("refit", 1, 2)
+    fr_all = _make_frame(Z, y, d.ridge, d.baseline_ridge)
+    final = _solve(fr_all, M, Z, pool, cal_rows, d.ridge_w)
+    report("refit", 2, 2)
+    boot = _Bootstrap(
+        seed=int(seed),
+        n=n,
+        block_weeks=int(block_weeks),
+        ridge=float(d.ridge),
+        baseline_ridge=float(d.baseline_ridge),
+        Z=Z,
+        y=y,
+        M=M,
+        G=G,
+        order=tuple(sr.order),
+        searched=tuple(searched),
+        choice=dict(choice),
+        cand_cols=d.cand_cols,
+        grid=tuple(grid),
+        index_of={(c.decay, c.family, c.rel, c.shape): k for k, c in enumerate(grid)},
+        penalty=d.penalty,
+        shape_prior=float(shape_prior),
+        search=bool(bootstrap_search),
+        perturb=bool(bootstrap_perturb),
+        sigma=cal.sigma if cal is not None else d.noise_sd(choice, np.arange(n)),
+        mean_ads=mean_ads,
+        mean_spend=mean_spend,
+        pool_marginal=float(pool_marginal),
+        pool=pool,
+        cal=cal,
+        ridge_w=d.ridge_w,
+        unpooled=d.tested,
+    )
+    draws_beta = np.zeros((n_bootstrap, M.shape[1]))
+    draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
+    for b, (beta_b, choice_b) in _run_draws(boot, n_bootstrap, executor, report):
+        draws_beta[b] = beta_b
+        draws_choice[b] = choice_b
+    slot = d.slots
+    curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
+    draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
+    edge: dict[int, list[str]] = {}
+    for i in searched:
+        cand = grid[choice[i]]
+        mean_a = d.mean_ad(i, cand.decay)
+        beta = float(final.beta[slot[i]])
+        sat = Saturation(cand.family, {"beta": beta, **cand.params(mean_a)})
+        curves[i] = (sat, Adstock(decay=cand.decay), {**cand.describe(), "mean_adstock": mean_a})
+        draws[i] = []
+        for b in range(n_bootstrap):
+            bc = grid[draws_choice[b][i]]
+            bb = float(draws_beta[b, slot[i]])
+            draws[i].append(
+                (
+                    Saturation(bc.family, {"beta": bb, **bc.params(d.mean_ad(i, bc.decay))}),
+                    Adstock(decay=bc.decay),
+                )
+            )
+        w: list[str] = []
+        if cand.decay == DECAY_GRID[-1]:
+            w.append(f"adstock decay at the top of the searched range ({DECAY_GRID[-1]})")
+        if cand.rel in (RELATIVE_GRID[0], RELATIVE_GRID[-1]) and beta > 0:
+            w.append(
+                "curve scale at the edge of the searched range "
+                f"({cand.rel:g} x the mean adstocked spend)"
+            )
+        edge[i] = w
+    return Fitted(
+        curves=curves,
+        draws=draws,
+        group_coef=final.beta[len(searched) :],
+        base=final.base,
+        yfit=Z @ final.base + M @ final.beta,
+        mape=mape_ho,
+        nrmse=nrmse_ho,
+        method=(
+            "nnls-ridge with pooled marginal ROIs; coordinate-descent search with "
+            "TimeSeriesSplit and a weak shape prior; block bootstrap"
+        ),
+        cv_rmse=math.sqrt(sr.cv_sse / (sr.n_splits * sr.test_size)) if sr.order else None,
+        pooled=final.pooled,
+        noise_sd=cal.sigma if cal is not None else None,
+        edge_warnings=edge,
+        options={
+            "block_weeks": block_weeks,
+            "bootstrap_search": bool(bootstrap_search),
+            "bootstrap_perturb": bool(bootstrap_perturb),
+            "pool_marginal": float(pool_marginal),
+        },
+    )

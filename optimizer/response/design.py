@@ -116,11 +116,20 @@ def _prior_penalty(grid: Sequence[_Cand], shift: Sequence[float] = (0.0, 0.0, 0.
 # baseline terms
 # ------------------------------------------------------------------------------------------------
 def _baseline_names(
-    fourier_pairs: int, controls: Sequence[str], events: Sequence[str]
+    fourier_pairs: int,
+    controls: Sequence[str],
+    events: Sequence[str],
+    seasonal_trend: bool = False,
 ) -> list[str]:
+    """Names of the baseline columns; ``seasonal_trend`` adds seasonality scaled by the trend
+    (``trend*sin1`` ...: a seasonal swing that grows with the level, multiplicative seasonality
+    to first order)."""
     names = ["intercept", "trend"]
     for k in range(1, fourier_pairs + 1):
         names += [f"sin{k}", f"cos{k}"]
+    if seasonal_trend:
+        for k in range(1, fourier_pairs + 1):
+            names += [f"trend*sin{k}", f"trend*cos{k}"]
     names += [f"control:{c}" for c in controls]
     names += [f"event:{e}" for e in events]
     return names
@@ -134,9 +143,13 @@ def _baseline_matrix(frame: pd.DataFrame, terms: dict[str, Any], path: str | Non
     weeks = days / 7.0
     cols = [np.ones(len(frame)), days / 365.25]
     period = float(terms["period_weeks"])
+    seasonal = []
     for k in range(1, int(terms["fourier_pairs"]) + 1):
         ang = 2.0 * np.pi * k * weeks / period
-        cols += [np.sin(ang), np.cos(ang)]
+        seasonal += [np.sin(ang), np.cos(ang)]
+    cols += seasonal
+    if terms.get("seasonal_trend"):
+        cols += [cols[1] * s for s in seasonal]
     for c in (*terms.get("controls", ()), *terms.get("events", ())):
         if c not in frame.columns:
             raise ModelError(
@@ -221,3 +234,7 @@ def _spend_problem(x: np.ndarray, n_train: int, holdout: int) -> str | None:
     if holdout and float(x[:n_train].std()) == 0.0:
         return f"spend does not vary before the last {holdout} weeks (the holdout)"
     return None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"

@@ -71,8 +71,6 @@ Same inputs and ``seed`` give a bit-identical ``model.json``.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,109 +78,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.model_selection import TimeSeriesSplit
 
-from optimizer.data import History, LiftTest, read_calibration
+from optimizer.data import History, LiftTest
 from optimizer.errors import ModelError
-from optimizer.fileio import did_you_mean
 from optimizer.response import curves as C
-from optimizer.response.model import Adstock, ResponseModel, Saturation, TouchpointResponse
-from optimizer.vocabulary import CURVE_FAMILIES, DATE_COLUMN, MIN_WEEKS_TO_FIT
+from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
+from optimizer.response.estimator import FitDiagnostics, ResponseFitter
+from optimizer.response.model import ResponseModel
 
-__all__ = ["fit_model", "fit_all_kpis", "predict", "contributions", "Progress"]
-
-from optimizer.response.bootstrap import (  # noqa: F401
-    _block_bootstrap,
-    _Bootstrap,
-    _bootstrap_draw,
-    _bootstrap_draws,
-    _run_draws,
-)
-from optimizer.response.calibration import (  # noqa: F401
-    _Calibration,
-)
-from optimizer.response.design import (  # noqa: F401
-    _PARALLEL_MIN_FIT,
-    _PARALLEL_MIN_WORK,
-    DECAY_GRID,
-    GROUP_DECAY,
-    HILL_SHAPES,
-    MAX_SPEND_CORRELATION,
-    MIN_SPEND_CV,
-    PERIOD_WEEKS,
-    PRIOR_DECAY,
-    PRIOR_DECAY_SD,
-    PRIOR_LOG_RELATIVE_SD,
-    PRIOR_RELATIVE_SCALE,
-    PRIOR_SHAPE_SD,
-    RECENT_WEEKS,
-    RELATIVE_GRID,
-    S_CURVE_SHAPES,
-    TESTED_RIDGE,
-    _baseline_matrix,
-    _baseline_names,
-    _Cand,
-    _check_options,
-    _components,
-    _default_index,
-    _grid,
-    _prior_penalty,
-    _resolve_kpi,
-    _spend_problem,
-)
-from optimizer.response.search import (  # noqa: F401
-    _criterion,
-    _criterion_cal,
-    _Fold,
-    _fold_tp,
-    _FoldTp,
-    _group_by_support,
-    _neighbours,
-    _research,
-    _score_chunk,
-)
-from optimizer.response.solve import (  # noqa: F401
-    _Frame,
-    _make_frame,
-    _media_scale,
-    _nnls,
-    _Pool,
-    _pool_for,
-    _solve,
-    _Solved,
-)
+__all__ = [
+    "FitDiagnostics",
+    "Progress",
+    "ResponseFitter",
+    "contributions",
+    "fit_all_kpis",
+    "fit_model",
+    "predict",
+]
 
 Progress = Callable[[str, int, int], None]
 
 
-def _mape(y: np.ndarray, yhat: np.ndarray) -> float | None:
-    mask = np.abs(y) > 1e-12
-    if not mask.any():
-        return None
-    return float(np.mean(np.abs(y[mask] - yhat[mask]) / np.abs(y[mask])))
-
-
-def _nrmse(y: np.ndarray, yhat: np.ndarray) -> float | None:
-    span = float(y.max() - y.min()) if y.size else 0.0
-    if span <= 0:
-        return None
-    return float(np.sqrt(np.mean((y - yhat) ** 2)) / span)
-
-
-def _interval(values: np.ndarray) -> list[float] | None:
-    v = values[np.isfinite(values)]
-    if v.size < 2:
-        return None
-    return [float(np.quantile(v, 0.1)), float(np.quantile(v, 0.9))]
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
-
-
-# ------------------------------------------------------------------------------------------------
-# the fit
-# ------------------------------------------------------------------------------------------------
 def fit_model(
     history: History,
     kpi: str | None = None,
@@ -192,7 +108,7 @@ def fit_model(
     n_bootstrap: int = 20,
     holdout_weeks: int = 13,
     progress: Progress | None = None,
-    families: Sequence[str] = ("hill", "exponential"),
+    families: Sequence[str] | None = None,
     allow_s_curves: bool = False,
     fourier_pairs: int = 3,
     ridge: float = 0.003,
@@ -208,6 +124,10 @@ def fit_model(
     record_time: bool = False,
     executor: Any = None,
     calibration: Sequence[LiftTest] | str | Path | None = None,
+    method: str = "map",
+    prior_weight: float = 1.0,
+    seasonal_trend: bool | None = None,
+    uncertainty_inflate: float = 1.0,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -231,8 +151,9 @@ def fit_model(
         a quarter of the history when that is shorter; 0 for none.
     progress : callable, optional
         Called as ``progress(stage, done, total)``; stages ``search``, ``refit``, ``bootstrap``.
-    families : sequence of str, default=("hill", "exponential")
-        Saturation families to consider (any of ``hill``, ``exponential``, ``logistic``).
+    families : sequence of str, optional
+        Saturation families to consider (any of ``hill``, ``exponential``, ``logistic``);
+        default all three (``method="grid"``: hill and exponential).
     allow_s_curves : bool, default=False
         Also try hill shapes above 1 (S-curves, which need a MILP to allocate).
     fourier_pairs : int, default=3
@@ -290,6 +211,22 @@ def fit_model(
         (beta from the tests, shape from the prior and search); tests on a touchpoint without
         any spend are reported but not used.
 
+    method : {"map", "grid"}, default="map"
+        ``map``: the continuous joint MAP fit of every touchpoint's decay, half saturation and
+        shape started from the grid search, betas and baseline solved inside (variable
+        projection), the family of each touchpoint by BIC, the pooling of marginal ROIs by
+        empirical Bayes (``pool_marginal`` and ``ridge`` then play no part in the answer) and
+        Laplace draws around the MAP (``n_bootstrap`` of them). ``grid``: the fitter before it
+        (grid shapes, fixed pooling, bootstrap refits).
+    prior_weight : float, default=1.0
+        Weight of the weak Gaussian prior on the transforms in the MAP fit (1: the prior as
+        stated, scaled to the noise variance; 0: none).
+    seasonal_trend : bool, optional
+        Add seasonality scaled by the trend to the baseline (``True``), never (``False``), or
+        when the Bayesian information criterion prefers it (default; ``method="map"`` only).
+    uncertainty_inflate : float, default=1.0
+        Scale of the Laplace draws' spread (1: the posterior's own).
+
     Returns
     -------
     ResponseModel
@@ -301,645 +238,36 @@ def fit_model(
     ModelError
         Too few weeks, a KPI that never varies, an unknown KPI or family, missing values.
     """
-    t0 = time.perf_counter()
-    journey = history.journey
-    path = history.source
-    spec = _resolve_kpi(history, kpi)
-    frame = history.frame
-    n = len(frame)
-    fams = tuple(families)
-    for fam in fams:
-        if fam not in CURVE_FAMILIES:
-            raise ModelError(
-                f"unknown curve family {fam!r}{did_you_mean(str(fam), CURVE_FAMILIES)}",
-                field="families",
-            )
-    if not fams:
-        raise ModelError("no curve families to fit", field="families")
-    fams = tuple(dict.fromkeys(fams))
-    if n < MIN_WEEKS_TO_FIT:
-        raise ModelError(
-            f"the history has {n} week{'s' if n != 1 else ''} of data; fitting a response model "
-            f"needs at least {MIN_WEEKS_TO_FIT} weeks (one row per week in '{DATE_COLUMN}')",
-            path=path,
-            field=DATE_COLUMN,
-        )
-    if spec.column not in frame.columns:
-        raise ModelError(
-            f"the history has no KPI column {spec.column!r}", path=path, field=spec.column
-        )
-    y = frame[spec.column].to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)):
-        raise ModelError("the KPI has missing or non-finite values", path=path, field=spec.column)
-    if np.all(y == 0):
-        raise ModelError(
-            f"the KPI {spec.column!r} is zero in every week: there is nothing to explain",
-            path=path,
-            field=spec.column,
-        )
-    if float(np.std(y)) <= 1e-9 * max(1.0, float(np.abs(y).mean())):
-        raise ModelError(
-            f"the KPI {spec.column!r} is the same ({_fmt(float(y[0]))}) in every "
-            "week: spend cannot explain it",
-            path=path,
-            field=spec.column,
-        )
-    tps = list(journey.touchpoints)
-    X = np.column_stack([frame[t.id].to_numpy(dtype=float) for t in tps])
-    for i, t in enumerate(tps):
-        if not np.all(np.isfinite(X[:, i])) or (X[:, i] < 0).any():
-            raise ModelError(
-                "spend must be finite and non-negative in every week",
-                path=path,
-                field=t.spend_column,
-            )
-
-    _check_options(
-        shape_prior=shape_prior,
-        pool_marginal=pool_marginal,
+    fitter = ResponseFitter(
+        kpi=kpi,
+        random_state=seed,
+        method=method,
         n_bootstrap=n_bootstrap,
         holdout_weeks=holdout_weeks,
+        families=families,
+        allow_s_curves=allow_s_curves,
         fourier_pairs=fourier_pairs,
+        seasonal_trend=seasonal_trend,
+        prior_weight=prior_weight,
+        uncertainty_inflate=uncertainty_inflate,
         ridge=ridge,
         baseline_ridge=baseline_ridge,
+        cv_splits=cv_splits,
         cv_test_weeks=cv_test_weeks,
         sweeps=sweeps,
         block_weeks=block_weeks,
+        bootstrap_search=bootstrap_search,
+        bootstrap_perturb=bootstrap_perturb,
+        shape_prior=shape_prior,
+        pool_marginal=pool_marginal,
+        n_jobs=n_jobs,
+        record_time=record_time,
+        executor=executor,
+        calibration=calibration,
+        progress=progress,
     )
-    baseline_ridge = max(float(baseline_ridge), 1e-9)  # keeps the baseline solvable
-    warnings: list[str] = []
-    holdout = int(holdout_weeks)
-    if holdout > n // 4:
-        warnings.append(f"holdout cut from {holdout} to {n // 4} weeks (a quarter of the history)")
-        holdout = n // 4
-    n_train = n - holdout
-
-    # ---- lift tests of this KPI (they can keep a touchpoint the history cannot identify) ------
-    if isinstance(calibration, (str, Path)):
-        calibration = read_calibration(calibration, history)
-    tests = [t for t in (calibration or ()) if (t.kpi or journey.kpi) == spec.id]
-    tp_index = {t.id: k for k, t in enumerate(tps)}
-    for t in tests:
-        if t.touchpoint not in tp_index:
-            raise ModelError(
-                f"lift test in row {t.row} is on touchpoint {t.touchpoint!r}, which the journey "
-                "lacks",
-                field="calibration",
-            )
-    n_tests_of = {i: sum(tp_index[t.touchpoint] == i for t in tests) for i in range(len(tps))}
-
-    # ---- identifiability ------------------------------------------------------------------
-    reasons: list[str | None] = [_spend_problem(X[:, i], n_train, holdout) for i in range(len(tps))]
-    ident = [r is None for r in reasons]
-    live = [i for i in range(len(tps)) if ident[i]]
-    edges: list[tuple[int, int]] = []
-    corr_of: dict[tuple[int, int], float] = {}
-    if len(live) > 1:
-        cm = np.corrcoef(X[:, live], rowvar=False)
-        for a in range(len(live)):
-            for b in range(a + 1, len(live)):
-                if abs(cm[a, b]) > MAX_SPEND_CORRELATION:
-                    edges.append((a, b))
-                    corr_of[(live[a], live[b])] = corr_of[(live[b], live[a])] = float(cm[a, b])
-    groups = [[live[k] for k in g] for g in _components([str(i) for i in live], edges)]
-    # a touchpoint the history cannot identify but a lift test measures is kept: the tests fix
-    # its beta, the shape prior (and whatever the search finds) its curve. Lock-step members
-    # with tests leave their group; the untested rest stay a nuisance column, so their effect
-    # neither leaks into the tested ones nor is invented.
-    by_tests = [
-        n_tests_of[i] > 0
-        and float(X[:, i].max()) > 0
-        and (not ident[i] or any(i in g for g in groups))
-        for i in range(len(tps))
-    ]
-    group_cols: list[np.ndarray] = []
-    unattributed: list[dict[str, Any]] = []
-    for g_all in groups:
-        g = [i for i in g_all if not by_tests[i]]
-        names = [tps[i].id for i in g]
-        gname = "group:" + "+".join(names)
-        for i in g_all:
-            partners = [(tps[j].id, corr_of[(i, j)]) for j in g_all if (i, j) in corr_of]
-            desc = ", ".join(f"{pid!r} (correlation {c:.3f})" for pid, c in partners)
-            ident[i] = False
-            reasons[i] = (
-                f"weekly spend moves in lock-step with {desc}: their effects cannot be told "
-                "apart"
-                + (
-                    f"; their joint effect is kept as {gname!r} in the model's fit"
-                    if not by_tests[i]
-                    else ""
-                )
-            )
-        if not g:
-            continue
-        gx = C.geometric_adstock(X[:, g].sum(axis=1), GROUP_DECAY)
-        scale = float(gx.mean()) or 1.0
-        group_cols.append(gx / scale)
-        unattributed.append({"name": gname, "members": names, "decay": GROUP_DECAY, "scale": scale})
-    searched = [i for i in range(len(tps)) if ident[i] or by_tests[i]]
-    dropped = [tps[i].id for i in range(len(tps)) if not ident[i] and not by_tests[i]]
-    if dropped:
-        warnings.append(f"not identifiable, curve set flat (beta 0): {', '.join(dropped)}")
-    kept = [tps[i].id for i in range(len(tps)) if by_tests[i]]
-    if kept:
-        warnings.append(
-            "not identifiable from the history, kept for their lift tests (beta from the "
-            f"tests, curve shape from the prior): {', '.join(kept)}"
-        )
-
-    # ---- candidate columns per searched touchpoint ---------------------------------------
-    grid = _grid(fams, allow_s_curves)
-    start = _default_index(grid)
-    penalty = _prior_penalty(grid)
-    ad_cache: dict[tuple[int, float], np.ndarray] = {}
-
-    def adstocked(i: int, d: float) -> np.ndarray:
-        key = (i, d)
-        if key not in ad_cache:
-            ad_cache[key] = C.geometric_adstock(X[:, i], d)
-        return ad_cache[key]
-
-    def mean_ad(i: int, d: float) -> float:
-        m = float(adstocked(i, d).mean())
-        return m if m > 0 else 1.0
-
-    def column(i: int, c: _Cand) -> np.ndarray:
-        return C.saturation(
-            c.family, adstocked(i, c.decay), {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
-        )
-
-    cand_cols = {i: np.column_stack([column(i, c) for c in grid]) for i in searched}
-
-    terms: dict[str, Any] = {
-        "origin": pd.Timestamp(frame.index[0]).date().isoformat(),
-        "period_weeks": PERIOD_WEEKS,
-        "fourier_pairs": int(fourier_pairs),
-        "controls": list(journey.controls),
-        "events": list(journey.events),
-    }
-    Z = _baseline_matrix(frame, terms, path)
-    base_names = _baseline_names(int(fourier_pairs), journey.controls, journey.events)
-    G = np.column_stack(group_cols) if group_cols else np.zeros((n, 0))
-
-    # ---- lift tests: model lift per unit beta of every candidate ------------------------------
-    slots_all = {i: k for k, i in enumerate(searched)}
-    used = [t for t in tests if tp_index.get(t.touchpoint) in slots_all]
-    cal: _Calibration | None = None
-    if used:
-        unit = {i: np.zeros((len(used), len(grid))) for i in searched}
-        for r_, t in enumerate(used):
-            i = tp_index[t.touchpoint]
-            x1 = X[:, i] + t.delta(n)
-            ad1 = {d: C.geometric_adstock(x1, d) for d in DECAY_GRID}
-            for k_, c in enumerate(grid):
-                p_ = {"beta": 1.0, **c.params(mean_ad(i, c.decay))}
-                g1 = C.saturation(c.family, ad1[c.decay], p_)
-                unit[i][r_, k_] = float(np.sum(g1 - cand_cols[i][:, k_]))
-        cal = _Calibration(
-            unit,
-            np.array([t.kpi_lift for t in used]),
-            np.array([t.kpi_lift_se for t in used]),
-            1.0,
-        )
-
-    # ridge of each media column relative to ``ridge``: a touchpoint a lift test measures has
-    # its contribution supported by the experiment (the ridge guards against contributions the
-    # data do not support, and would shrink the measured effect); a trace of it is kept so the
-    # search's normal equations stay positive definite
-    tested = tuple(k_ for k_, i in enumerate(searched) if cal is not None and n_tests_of[i])
-    ridge_w: np.ndarray | None = None
-    if tested:
-        ridge_w = np.ones(len(searched) + G.shape[1])
-        ridge_w[list(tested)] = TESTED_RIDGE
-
-    def noise_sd(ch: dict[int, int], rows: np.ndarray) -> float:
-        """Weekly noise sd of a fit without the tests, for the shapes ``ch``, on ``rows``."""
-        Mx = np.hstack(
-            [
-                np.column_stack([cand_cols[i][:, ch[i]] for i in searched])
-                if searched
-                else np.zeros((n, 0)),
-                G,
-            ]
-        )
-        frx = _make_frame(Z[rows], y[rows], ridge, baseline_ridge)
-        solx = _solve(frx, Mx[rows], Z[rows])
-        res = y[rows] - Z[rows] @ solx.base - Mx[rows] @ solx.beta
-        dof = max(len(rows) - Z.shape[1] - Mx.shape[1], 1)
-        return max(math.sqrt(float(res @ res) / dof), 1e-12 * max(1.0, float(np.abs(y).mean())))
-
-    # ---- coordinate-descent search with time-series CV on the training weeks ---------------
-    choice = {i: start for i in searched}
-    # rolling origin: every week after the first year (or half the training weeks) is a test
-    # week once, in blocks of ``cv_test_weeks``
-    min_train = min(52, n_train // 2)
-    test_size = max(4, min(int(cv_test_weeks), (n_train - min_train) // 2))
-    n_splits = cv_splits or max(2, (n_train - min_train) // test_size)
-    splits = list(TimeSeriesSplit(n_splits=n_splits, test_size=test_size).split(np.arange(n_train)))
-    n_test_weeks = len(splits) * test_size
-    order = sorted(searched, key=lambda i: (-float(X[:n_train, i].sum()), i))
-    n_sweeps_run = 0
-    cv_sse = float("nan")
-    report = progress or (lambda stage, done, total: None)
-    total_steps = sweeps * len(order)
-    n_cal = cal.n if cal is not None else 0
-    if cal is not None:
-        # weights of the tests in the search: the noise of a fit with the starting shapes
-        cal = cal.with_sigma(noise_sd({i: start for i in searched}, np.arange(n_train)))
-    if order:
-        folds: list[_Fold] = []
-        fold_tp: list[dict[int, _FoldTp]] = []
-        fold_grp: list[_FoldTp | None] = []
-        for tr, te in splits:
-            fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
-            Zte = fr.standardise(Z[te])
-            if cal is not None:  # the lift tests are rows of every fold's fit
-                folds.append(
-                    _Fold(np.concatenate([fr.y_res, cal.r]), Zte @ fr.gy, y[te], fr.sqrt_alpha)
-                )
-                fold_tp.append(
-                    {
-                        i: _fold_tp(fr, Zte, cand_cols[i], tr, te).with_cal(cal.L(i, slice(None)))
-                        for i in searched
-                    }
-                )
-                fold_grp.append(
-                    _fold_tp(fr, Zte, G, tr, te).with_cal(np.zeros((n_cal, G.shape[1])))
-                    if G.shape[1]
-                    else None
-                )
-            else:
-                folds.append(_Fold(fr.y_res, Zte @ fr.gy, y[te], fr.sqrt_alpha))
-                fold_tp.append({i: _fold_tp(fr, Zte, cand_cols[i], tr, te) for i in searched})
-                fold_grp.append(_fold_tp(fr, Zte, G, tr, te) if G.shape[1] else None)
-        slots = {i: k for k, i in enumerate(searched)}
-        k_media = len(searched) + G.shape[1]
-
-        def current_mats() -> tuple[list[np.ndarray], list[np.ndarray]]:
-            As, Es = [], []
-            for f, fold in enumerate(folds):
-                nr = fold.y_res.shape[0]
-                A = np.zeros((nr + k_media, k_media))
-                E = np.zeros((fold.y_test.shape[0], k_media))
-                for i in searched:
-                    A[:nr, slots[i]] = fold_tp[f][i].R[:, choice[i]]
-                    E[:, slots[i]] = fold_tp[f][i].E[:, choice[i]]
-                fg = fold_grp[f]
-                if fg is not None:
-                    A[:nr, len(searched) :] = fg.R
-                    E[:, len(searched) :] = fg.E
-                A[nr:, :] = np.diag(
-                    fold.sqrt_alpha * (ridge_w if ridge_w is not None else np.ones(k_media))
-                )
-                As.append(A)
-                Es.append(E)
-            return As, Es
-
-        # workers pay only when a step is big: starting them and shipping the candidate columns
-        # costs more than a whole weekly fit of a few hundred candidates (measured: 15
-        # touchpoints x 156 weeks fit in ~2 s serially, ~15 s with 2 process workers)
-        work = len(grid) * sum(len(tr) for tr, _ in splits)
-        n_chunks = effective_n_jobs(n_jobs) if work >= _PARALLEL_MIN_WORK else 1
-        parallel = Parallel(n_jobs=n_chunks, max_nbytes=None) if n_chunks > 1 else None
-        step = 0
-        for _sweep in range(sweeps):
-            n_sweeps_run += 1
-            changed = False
-            for i in order:
-                As, Es = current_mats()
-                cR = [fold_tp[f][i].R for f in range(len(folds))]
-                cE = [fold_tp[f][i].E for f in range(len(folds))]
-                if parallel is None:
-                    scores = _score_chunk(folds, As, Es, slots[i], cR, cE, n_cal)
-                else:
-                    bounds = np.linspace(0, len(grid), n_chunks + 1).astype(int)
-                    parts = parallel(
-                        delayed(_score_chunk)(
-                            folds,
-                            As,
-                            Es,
-                            slots[i],
-                            [r[:, a:b] for r in cR],
-                            [e[:, a:b] for e in cE],
-                            n_cal,
-                        )
-                        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-                        if b > a
-                    )
-                    scores = np.concatenate(parts)
-                crit = _criterion_cal(scores, n_test_weeks, penalty, shape_prior, cal, len(folds))
-                best = int(np.argmin(crit))
-                if crit[best] < crit[choice[i]] - 1e-9 * abs(crit[choice[i]]):
-                    choice[i] = best
-                    changed = True
-                cv_sse = float(scores[choice[i], 0])
-                step += 1
-                report("search", step, total_steps)
-            if not changed:
-                break
-        report("search", total_steps, total_steps)
-
-    # ---- media design with the chosen shapes ---------------------------------------------
-    M_tp = (
-        np.column_stack([cand_cols[i][:, choice[i]] for i in searched])
-        if searched
-        else np.zeros((n, 0))
-    )
-    M = np.hstack([M_tp, G])
-    mean_spend = X.mean(axis=0)
-
-    mean_ads = {(i, d): mean_ad(i, d) for i in searched for d in DECAY_GRID}
-
-    def pool_for(ch: dict[int, int]) -> _Pool:
-        return _pool_for(
-            ch, searched, grid, mean_ads, mean_spend, float(pool_marginal), M.shape[1], tested
-        )
-
-    pool = pool_for(choice)
-    cal_rows = None
-    if cal is not None:
-        # weights of the tests in the refits: the noise of the chosen shapes' fit on all weeks
-        cal = cal.with_sigma(noise_sd(choice, np.arange(n)))
-        cal_rows = (cal.matrix(choice, slots_all, M.shape[1]), cal.r)
-
-    # ---- holdout: fit on the training weeks, forecast the rest -----------------------------
-    report("refit", 0, 2)
-    mape_ho = nrmse_ho = None
-    if holdout > 0:
-        tr = np.arange(n_train)
-        fr = _make_frame(Z[tr], y[tr], ridge, baseline_ridge)
-        sol = _solve(fr, M[tr], Z[tr], pool, cal_rows, ridge_w)
-        yhat = Z[n_train:] @ sol.base + M[n_train:] @ sol.beta
-        mape_ho = _mape(y[n_train:], yhat)
-        nrmse_ho = _nrmse(y[n_train:], yhat)
-    report("refit", 1, 2)
-
-    # ---- final fit on all weeks --------------------------------------------------------------
-    fr_all = _make_frame(Z, y, ridge, baseline_ridge)
-    final = _solve(fr_all, M, Z, pool, cal_rows, ridge_w)
-    report("refit", 2, 2)
-
-    # ---- bootstrap: refit on resampled weeks, with a light re-search of the shapes -------------
-    # each draw is a task whose randomness comes from its index alone, so the draws are the same
-    # whatever runs them (in-process, or an executor's workers) and in whatever order
-    boot = _Bootstrap(
-        seed=int(seed),
-        n=n,
-        block_weeks=int(block_weeks),
-        ridge=float(ridge),
-        baseline_ridge=float(baseline_ridge),
-        Z=Z,
-        y=y,
-        M=M,
-        G=G,
-        order=tuple(order),
-        searched=tuple(searched),
-        choice=dict(choice),
-        cand_cols=cand_cols,
-        grid=tuple(grid),
-        index_of={(c.decay, c.family, c.rel, c.shape): k for k, c in enumerate(grid)},
-        penalty=penalty,
-        shape_prior=float(shape_prior),
-        search=bool(bootstrap_search),
-        perturb=bool(bootstrap_perturb),
-        # the weekly noise sd the priors' and the tests' perturbations are scaled by (the tests'
-        # weights already use it)
-        sigma=cal.sigma if cal is not None else noise_sd(choice, np.arange(n)),
-        mean_ads=mean_ads,
-        mean_spend=mean_spend,
-        pool_marginal=float(pool_marginal),
-        pool=pool,
-        cal=cal,
-        ridge_w=ridge_w,
-        unpooled=tested,
-    )
-    draws_beta = np.zeros((n_bootstrap, M.shape[1]))
-    draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
-    for b, (beta_b, choice_b) in _run_draws(boot, n_bootstrap, executor, report):
-        draws_beta[b] = beta_b
-        draws_choice[b] = choice_b
-
-    # ---- assemble the model --------------------------------------------------------------------
-    slot = {i: k for k, i in enumerate(searched)}
-    curves_out: dict[int, tuple[Saturation, Adstock, _Cand, float]] = {}
-    for i in range(len(tps)):
-        cand = grid[choice[i]] if i in slot else grid[start]
-        mean_a = mean_ad(i, cand.decay)
-        beta = float(final.beta[slot[i]]) if i in slot else 0.0
-        sat = Saturation(cand.family, {"beta": beta, **cand.params(mean_a)})
-        curves_out[i] = (sat, Adstock(decay=cand.decay), cand, mean_a)
-
-    unit = {i: column(i, curves_out[i][2]) for i in range(len(tps))}
-    contrib = {i: curves_out[i][0].beta * unit[i] for i in range(len(tps))}
-    for g, u in enumerate(unattributed):
-        u["coef"] = float(final.beta[len(searched) + g])
-    group_contrib = [u["coef"] * G[:, g] for g, u in enumerate(unattributed)]
-    media_total = float(
-        sum(c.sum() for c in contrib.values()) + sum(c.sum() for c in group_contrib)
-    )
-    for g, u in enumerate(unattributed):
-        members = [tps.index(journey.touchpoint(m)) for m in u["members"]]
-        spend = float(X[:, members].sum())
-        u["contribution"] = float(group_contrib[g].sum())
-        u["contribution_share"] = u["contribution"] / media_total if media_total > 0 else 0.0
-        u["roi"] = u["contribution"] / spend if spend > 0 else None
-
-    yfit = Z @ final.base + M @ final.beta
-    sst = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float(((y - yfit) ** 2).sum()) / sst
-
-    out: dict[str, TouchpointResponse] = {}
-    for i, t in enumerate(tps):
-        sat, ad, cand, mean_a = curves_out[i]
-        x = X[:, i]
-        recent = float(x[-RECENT_WEEKS:].mean())
-        lo, hi = float(x.min()), float(x.max())
-        spend_range = {"min": lo, "max": hi, "mean": float(x.mean()), "recent": recent}
-        draws: list[tuple[Saturation, Adstock]] = []
-        draw_contrib = np.zeros(n_bootstrap)
-        for b in range(n_bootstrap):
-            if i in slot:
-                bc = grid[draws_choice[b][i]]
-                bb = float(draws_beta[b, slot[i]])
-                draws.append(
-                    (
-                        Saturation(bc.family, {"beta": bb, **bc.params(mean_ad(i, bc.decay))}),
-                        Adstock(decay=bc.decay),
-                    )
-                )
-                draw_contrib[b] = bb * float(column(i, bc).sum())
-            else:
-                draws.append((Saturation(sat.family, {**sat.params, "beta": 0.0}), ad))
-        tr_ = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws))
-        total_spend = float(x.sum())
-        total_c = float(contrib[i].sum())
-        roi = total_c / total_spend if total_spend > 0 else None
-        mroi = float(tr_.weekly_marginal(recent)) if sat.beta > 0 else 0.0
-        mean_x = float(x.mean())
-        steady = float(tr_.weekly_kpi(mean_x)) / mean_x if mean_x > 0 else None
-        w: list[str] = []
-        diag: dict[str, Any] = {
-            "identifiable": ident[i],
-            "reason": reasons[i],
-            "contribution": total_c,
-            "contribution_share": total_c / media_total if media_total > 0 else 0.0,
-            "roi": roi,
-            "marginal_roi": mroi,
-            "steady_state_roi": steady,
-            "weeks_with_spend": int((x > 0).sum()),
-        }
-        if by_tests[i]:
-            diag["identified_by"] = "lift tests"
-            w.append(
-                f"not identifiable from the history ({reasons[i]}); kept because "
-                f"{n_tests_of[i]} lift test(s) measure it: its beta comes from the tests, its "
-                "curve shape from the prior"
-            )
-        if i in slot:
-            diag["search"] = {**cand.describe(), "mean_adstock": mean_a}
-            if n_bootstrap:
-                bd = draws_beta[:, slot[i]]
-                if total_spend > 0:
-                    diag["roi_interval_80"] = _interval(draw_contrib / total_spend)
-                if recent > 0:
-                    dm = np.array([float(r.weekly_marginal(recent)) for r in tr_.draw_responses()])
-                    diag["marginal_roi_interval_80"] = _interval(dm)
-                zero_share = float(np.mean(bd <= 0))
-                if sat.beta > 0 and zero_share >= 0.25:
-                    w.append(
-                        f"effect uncertain: beta is zero in {zero_share:.0%} of the "
-                        f"{n_bootstrap} bootstrap refits"
-                    )
-            if sat.beta <= 0:
-                w.append(
-                    f"beta collapsed to zero: no detectable effect on {spec.id!r}; "
-                    "the curve is flat"
-                )
-            if cand.decay == DECAY_GRID[-1]:
-                w.append(f"adstock decay at the top of the searched range ({DECAY_GRID[-1]})")
-            if cand.rel in (RELATIVE_GRID[0], RELATIVE_GRID[-1]) and sat.beta > 0:
-                w.append(
-                    "curve scale at the edge of the searched range "
-                    f"({cand.rel:g} x the mean adstocked spend)"
-                )
-            if diag["weeks_with_spend"] < 8:
-                w.append(
-                    f"spend in only {diag['weeks_with_spend']} weeks: the curve rests on few points"
-                )
-        else:
-            w.append(f"not identifiable: {reasons[i]}")
-        if i in slot and lo > 0.2 * float(x.mean()):
-            w.append(
-                f"spend never falls below {lo / float(x.mean()):.0%} of its mean: the ROI "
-                "extrapolates the curve down to zero spend; the marginal ROI is firmer"
-            )
-        if hi > lo and recent > lo + 0.9 * (hi - lo):
-            w.append(
-                f"recent spend ({_fmt(recent)}/week) is beyond 90% of the observed range "
-                f"({_fmt(lo)} to {_fmt(hi)}): more spend is extrapolation"
-            )
-        diag["warnings"] = w
-        out[t.id] = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws), diag)
-
-    cal_diag: dict[str, Any] | None = None
-    if tests:
-        cal_tests: list[dict[str, Any]] = []
-        for t in tests:
-            i = tp_index[t.touchpoint]
-            row: dict[str, Any] = {k: v for k, v in t.to_dict().items() if k != "kpi"}
-            if cal is not None and i in slot and t in used:
-                r_ = used.index(t)
-                model_lift = float(final.beta[slot[i]]) * float(cal.unit[i][r_, choice[i]])
-                row["used"] = True
-                if n_bootstrap:
-                    dl = np.array(
-                        [
-                            float(draws_beta[b, slot[i]])
-                            * float(cal.unit[i][r_, draws_choice[b][i]])
-                            for b in range(n_bootstrap)
-                        ]
-                    )
-                    row["model_lift_interval_80"] = _interval(dl)
-            else:
-                model_lift = 0.0
-                row["used"] = False
-                row["reason"] = f"touchpoint not identifiable: {reasons[i]}"
-            z = (t.kpi_lift - model_lift) / t.kpi_lift_se
-            row["model_lift"] = model_lift
-            row["z"] = z
-            cal_tests.append(row)
-            if row["used"] and abs(z) > 2:
-                warnings.append(
-                    f"lift test in row {t.row} ({t.touchpoint}, {t.start} to {t.end}): the model's "
-                    f"lift {_fmt(model_lift)} is {abs(z):.1f} standard errors from the measured "
-                    f"{_fmt(t.kpi_lift)}"
-                )
-            elif not row["used"]:
-                warnings.append(
-                    f"lift test in row {t.row} on {t.touchpoint!r} not used: the touchpoint is "
-                    "not identifiable"
-                )
-        zs = np.array([r["z"] for r in cal_tests if r["used"]])
-        cal_diag = {
-            "n_tests": len(cal_tests),
-            "n_used": int(zs.size),
-            "chi2": float(zs @ zs) if zs.size else None,
-            "noise_sd": cal.sigma if cal is not None else None,
-            "tests": cal_tests,
-        }
-
-    if r2 < 0.5:
-        warnings.append(f"the model explains little of the KPI's variation (R² {r2:.2f})")
-    if mape_ho is not None and mape_ho > 0.25:
-        warnings.append(f"holdout MAPE is {mape_ho:.0%}: forecasts are unreliable")
-
-    diagnostics: dict[str, Any] = {
-        "r2": r2,
-        "mape_holdout": mape_ho,
-        "nrmse_holdout": nrmse_ho,
-        "cv_rmse": math.sqrt(cv_sse / (len(splits) * test_size)) if order else None,
-        "n_weeks": n,
-        "holdout_weeks": holdout,
-        "n_bootstrap": int(n_bootstrap),
-        "seed": int(seed),
-        "warnings": warnings,
-    }
-    if cal_diag is not None:
-        diagnostics["calibration"] = cal_diag
-    if record_time:
-        diagnostics["fit_seconds"] = round(time.perf_counter() - t0, 3)
-    fit_info: dict[str, Any] = {
-        "method": (
-            "nnls-ridge with pooled marginal ROIs; coordinate-descent search with "
-            "TimeSeriesSplit and a weak shape prior; block bootstrap"
-        ),
-        "kpi_column": spec.column,
-        "pooled_marginal_roi": final.pooled,
-        "baseline": dict(zip(base_names, (float(v) for v in final.base), strict=True)),
-        "baseline_terms": terms,
-        "unattributed": unattributed,
-        "options": {
-            "families": list(fams),
-            "allow_s_curves": bool(allow_s_curves),
-            "ridge": ridge,
-            "baseline_ridge": baseline_ridge,
-            "cv_splits": n_splits,
-            "cv_test_weeks": test_size,
-            "sweeps": sweeps,
-            "sweeps_run": n_sweeps_run,
-            "block_weeks": block_weeks,
-            "bootstrap_search": bool(bootstrap_search),
-            "bootstrap_perturb": bool(bootstrap_perturb),
-            "shape_prior": float(shape_prior),
-            "pool_marginal": float(pool_marginal),
-            "grid_size": len(grid),
-        },
-    }
-    if cal_diag is not None:
-        fit_info["method"] += "; calibrated to lift tests (weighted pseudo-observations)"
-        fit_info["options"]["calibration_tests"] = cal_diag["n_used"]
-    return ResponseModel(kpi=spec.id, touchpoints=out, diagnostics=diagnostics, fit=fit_info)
+    model: ResponseModel = fitter.fit(history).model_
+    return model
 
 
 def fit_all_kpis(history: History, **kwargs: Any) -> dict[str, ResponseModel]:
@@ -955,7 +283,8 @@ def fit_all_kpis(history: History, **kwargs: Any) -> dict[str, ResponseModel]:
     progress: Progress | None = kwargs.pop("progress", None)
     n_jobs = kwargs.get("n_jobs", 1)
     grid = _grid(
-        kwargs.get("families", ("hill", "exponential")), kwargs.get("allow_s_curves", False)
+        kwargs.get("families") or ("hill", "exponential", "logistic"),
+        kwargs.get("allow_s_curves", False),
     )
     cost = len(history.journey.touchpoints) * history.n_weeks**2 * len(grid)
     workers = min(effective_n_jobs(n_jobs), len(specs)) if cost >= _PARALLEL_MIN_FIT else 1
@@ -1016,7 +345,10 @@ def contributions(model: ResponseModel, history: History) -> pd.DataFrame:
         terms = dict(fit["baseline_terms"])
         Z = _baseline_matrix(frame, terms, history.source)
         names = _baseline_names(
-            int(terms["fourier_pairs"]), terms.get("controls", ()), terms.get("events", ())
+            int(terms["fourier_pairs"]),
+            terms.get("controls", ()),
+            terms.get("events", ()),
+            bool(terms.get("seasonal_trend", False)),
         )
         coefs = np.array([float(fit["baseline"].get(k, 0.0)) for k in names])
         data["baseline"] = Z @ coefs

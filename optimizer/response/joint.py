@@ -146,46 +146,70 @@ def _unit(
     return h, np.column_stack(cols)
 
 
+_Part = tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]
+_CACHE: dict[tuple[bytes, str, bytes, tuple[tuple[bytes, float, float], ...]], _Part] = {}
+_CACHE_MAX = 4096
+
+
+def _part(tp: Tp, th: np.ndarray) -> _Part:
+    """One touchpoint's column, derivatives, pooling coefficient and unit lifts (cached: a local
+    fit moves one touchpoint, the others' columns are reused)."""
+    key = (
+        tp.x.tobytes(),
+        tp.family,
+        np.asarray(th, dtype=float).tobytes(),
+        tuple((x1.tobytes(), lift, se) for x1, lift, se in tp.tests),
+    )
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    d, lr = float(th[0]), float(th[1])
+    ls = float(th[2]) if tp.k == 3 else 0.0
+    a, da = _adstock(tp.x, d)
+    m = float(a.mean()) or 1.0
+    dm = float(da.mean())
+    h, dh = _unit(tp, tp.x, th, m, dm)
+    # pooling coefficient: the elasticity of the steady-state weekly response at the mean
+    # weekly spend, x * g'(x) per unit beta = h_v at v_ss (so x * marginal ROI = beta * e)
+    xbar = float(tp.x.mean())
+    e = 0.0
+    de = np.zeros(tp.k)
+    if xbar > 0:
+        v_ss = math.log(xbar / (1.0 - d)) - lr - math.log(m)
+        _, hv, _, hvv, hvls = _curve(tp.family, np.array([v_ss]), ls)
+        e = float(hv[0])
+        g = [float(hvv[0]) * (1.0 / (1.0 - d) - dm / m), -float(hvv[0])]
+        if tp.k == 3:
+            g.append(float(hvls[0]))
+        de = np.array(g)
+    if tp.tests:
+        rows = [_unit(tp, x1, th, m, dm) for x1, _, _ in tp.tests]
+        L = np.array([float((h1 - h).sum()) for h1, _ in rows])
+        dL = np.array([(d1 - dh).sum(axis=0) for _, d1 in rows])
+    else:
+        L, dL = np.zeros(0), np.zeros((0, tp.k))
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    out = (h, dh, e, de, L, dL, m)
+    _CACHE[key] = out
+    return out
+
+
 def columns(tps: Sequence[Tp], theta: Sequence[np.ndarray]) -> Columns:
     n = tps[0].x.size if tps else 0
     M = np.zeros((n, len(tps)))
-    dM: list[np.ndarray] = []
-    e = np.zeros(len(tps))
-    de: list[np.ndarray] = []
-    L: list[np.ndarray] = []
-    dL: list[np.ndarray] = []
-    mean_ad = np.zeros(len(tps))
-    for j, (tp, th) in enumerate(zip(tps, theta, strict=True)):
-        d, lr = float(th[0]), float(th[1])
-        ls = float(th[2]) if tp.k == 3 else 0.0
-        a, da = _adstock(tp.x, d)
-        m = float(a.mean()) or 1.0
-        dm = float(da.mean())
-        mean_ad[j] = m
-        h, dh = _unit(tp, tp.x, th, m, dm)
-        M[:, j] = h
-        dM.append(dh)
-        # pooling coefficient: the elasticity of the steady-state weekly response at the mean
-        # weekly spend, x * g'(x) per unit beta = h_v at v_ss (so x * marginal ROI = beta * e)
-        xbar = float(tp.x.mean())
-        if xbar > 0:
-            v_ss = math.log(xbar / (1.0 - d)) - lr - math.log(m)
-            _, hv, _, hvv, hvls = _curve(tp.family, np.array([v_ss]), ls)
-            e[j] = float(hv[0])
-            g = [float(hvv[0]) * (1.0 / (1.0 - d) - dm / m), -float(hvv[0])]
-            if tp.k == 3:
-                g.append(float(hvls[0]))
-            de.append(np.array(g))
-        else:
-            de.append(np.zeros(tp.k))
-        if tp.tests:
-            rows = [_unit(tp, x1, th, m, dm) for x1, _, _ in tp.tests]
-            L.append(np.array([float((h1 - h).sum()) for h1, _ in rows]))
-            dL.append(np.array([(d1 - dh).sum(axis=0) for _, d1 in rows]))
-        else:
-            L.append(np.zeros(0))
-            dL.append(np.zeros((0, tp.k)))
-    return Columns(M, dM, e, de, L, dL, mean_ad)
+    parts = [_part(tp, th) for tp, th in zip(tps, theta, strict=True)]
+    for j, pt in enumerate(parts):
+        M[:, j] = pt[0]
+    return Columns(
+        M,
+        [pt[1] for pt in parts],
+        np.array([pt[2] for pt in parts]),
+        [pt[3] for pt in parts],
+        [pt[4] for pt in parts],
+        [pt[5] for pt in parts],
+        np.array([pt[6] for pt in parts]),
+    )
 
 
 @dataclass
@@ -349,6 +373,7 @@ class Solution:
     inner: Inner
     cost: float  # ||residual||^2 + prior rows^2 (sigma^2 times minus twice the log posterior)
     nfev: int = 0
+    jac: np.ndarray | None = None  # Jacobian of the residual rows in the free transforms
 
 
 def objective(p: Problem, theta: Sequence[np.ndarray]) -> Solution:
@@ -417,7 +442,24 @@ def fit(
     )
     sol = objective(p, full(res.x))
     sol.nfev = int(res.nfev)
+    sol.jac = jac(res.x)
     return sol
+
+
+def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
+    """Minus twice the log marginal likelihood (Laplace, up to a constant shared by every family)
+    of touchpoint ``j``'s transforms after a fit with only ``j`` free: ``cost / sigma^2 +
+    log det(posterior precision) - log det(prior precision)``. The Occam factor penalises a
+    family's extra transform (the hill shape) only as much as the data leave it free."""
+    assert sol.jac is not None
+    s2 = p.sigma**2
+    H = sol.jac.T @ sol.jac / s2
+    sign, logdet = np.linalg.slogdet(H)
+    if sign <= 0:
+        logdet = float("inf")
+    sds = [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: p.tps[j].k]
+    prior_logdet = sum(math.log(max(p.prior_weight, 1e-12) / sd**2) for sd in sds)
+    return sol.cost / s2 + float(logdet) - prior_logdet
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,228 @@
+"""The fitter as a scikit-learn estimator: ``ResponseFitter(...).fit(history).model_``.
+
+Its steps, each a module of its own:
+
+1. ``prepare``: checks of the history (identifiability, lock-step groups), the design matrix
+   (baseline with seasonality scaled by the level when the data prefer it, grid columns, lift
+   tests);
+2. ``search``: the grid search of every touchpoint's transforms by rolling-origin
+   cross-validation (the start of the MAP fit, the whole answer of ``method="grid"``);
+3. ``mapfit`` + ``joint`` (default, ``method="map"``): the continuous joint MAP fit of every
+   touchpoint's transforms with betas and baseline solved inside (variable projection), the family
+   by BIC, the pooling of marginal ROIs by empirical Bayes, Laplace draws; or ``bootstrap``
+   (``method="grid"``): fixed-strength pooling and moving-block bootstrap refits on the grid;
+4. ``report``: curves, draws and diagnostics as a ``ResponseModel`` (``model.json``).
+
+``fit_model(history, ...)`` is ``ResponseFitter(...).fit(history).model_``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.base import BaseEstimator
+
+from optimizer.data import History
+from optimizer.response.bootstrap import refit_grid
+from optimizer.response.mapfit import refit_map
+from optimizer.response.model import ResponseModel
+from optimizer.response.prepare import prepare
+from optimizer.response.report import build_model
+from optimizer.response.search import grid_search
+
+#: Families the fit considers unless told otherwise: every family ``model.json`` knows.
+DEFAULT_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")
+METHODS = ("map", "grid")
+
+
+@dataclass(frozen=True)
+class FitDiagnostics:
+    """The fit's headline diagnostics, typed (the full set is ``model_.diagnostics``)."""
+
+    r2: float
+    mape_holdout: float | None
+    nrmse_holdout: float | None
+    cv_rmse: float | None
+    n_weeks: int
+    holdout_weeks: int
+    noise_sd: float | None
+    pooled_marginal_roi: float | None
+    pooling: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, model: ResponseModel) -> FitDiagnostics:
+        d = model.diagnostics or {}
+        return cls(
+            r2=float(d["r2"]),
+            mape_holdout=d.get("mape_holdout"),
+            nrmse_holdout=d.get("nrmse_holdout"),
+            cv_rmse=d.get("cv_rmse"),
+            n_weeks=int(d["n_weeks"]),
+            holdout_weeks=int(d["holdout_weeks"]),
+            noise_sd=d.get("noise_sd"),
+            pooled_marginal_roi=(model.fit or {}).get("pooled_marginal_roi"),
+            pooling=dict(d.get("pooling") or {}),
+            warnings=tuple(d.get("warnings") or ()),
+        )
+
+
+class ResponseFitter(BaseEstimator):  # type: ignore[misc]
+    """Fit one KPI's response curves (see ``fit_model`` for every parameter).
+
+    ``random_state`` seeds the draws (the curves do not depend on it); ``fit(history)`` sets
+    ``model_`` (a ``ResponseModel``) and ``diagnostics_`` (``FitDiagnostics``).
+    """
+
+    def __init__(
+        self,
+        *,
+        kpi: str | None = None,
+        random_state: int = 0,
+        method: str = "map",
+        n_bootstrap: int = 20,
+        holdout_weeks: int = 13,
+        families: Sequence[str] | None = None,
+        allow_s_curves: bool = False,
+        fourier_pairs: int = 3,
+        seasonal_trend: bool | None = None,
+        prior_weight: float = 1.0,
+        uncertainty_inflate: float = 1.0,
+        ridge: float = 0.003,
+        baseline_ridge: float = 0.001,
+        cv_splits: int | None = None,
+        cv_test_weeks: int = 13,
+        sweeps: int = 3,
+        block_weeks: int = 8,
+        bootstrap_search: bool = True,
+        bootstrap_perturb: bool = True,
+        shape_prior: float = 3.0,
+        pool_marginal: float = 0.1,
+        n_jobs: int = 1,
+        record_time: bool = False,
+        executor: Any = None,
+        calibration: Any = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self.kpi = kpi
+        self.random_state = random_state
+        self.method = method
+        self.n_bootstrap = n_bootstrap
+        self.holdout_weeks = holdout_weeks
+        self.families = families
+        self.allow_s_curves = allow_s_curves
+        self.fourier_pairs = fourier_pairs
+        self.seasonal_trend = seasonal_trend
+        self.prior_weight = prior_weight
+        self.uncertainty_inflate = uncertainty_inflate
+        self.ridge = ridge
+        self.baseline_ridge = baseline_ridge
+        self.cv_splits = cv_splits
+        self.cv_test_weeks = cv_test_weeks
+        self.sweeps = sweeps
+        self.block_weeks = block_weeks
+        self.bootstrap_search = bootstrap_search
+        self.bootstrap_perturb = bootstrap_perturb
+        self.shape_prior = shape_prior
+        self.pool_marginal = pool_marginal
+        self.n_jobs = n_jobs
+        self.record_time = record_time
+        self.executor = executor
+        self.calibration = calibration
+        self.progress = progress
+
+    def fit(self, history: History, y: Any = None) -> ResponseFitter:
+        t0 = time.perf_counter()
+        if self.method not in METHODS:
+            raise ValueError(
+                f"The 'method' parameter of fit_model must be one of {', '.join(METHODS)}. "
+                f"Got {self.method!r} instead."
+            )
+        for name in ("prior_weight", "uncertainty_inflate"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(
+                    f"The {name!r} parameter of fit_model must be a number >= 0. Got {v!r} instead."
+                )
+        report = self.progress or (lambda stage, done, total: None)
+        families = DEFAULT_FAMILIES if self.families is None else self.families
+        if self.families is None:
+            # the grid (the MAP fit's start, the whole answer of method="grid") searches hill and
+            # exponential; the MAP fit's family choice tries every family
+            families = ("hill", "exponential")
+        d = prepare(
+            history,
+            self.kpi,
+            families=families,
+            allow_s_curves=self.allow_s_curves,
+            fourier_pairs=self.fourier_pairs,
+            ridge=self.ridge,
+            baseline_ridge=self.baseline_ridge,
+            holdout_weeks=self.holdout_weeks,
+            calibration=self.calibration,
+            seasonal_trend=self.seasonal_trend if self.method == "map" else False,
+            shape_prior=self.shape_prior,
+            pool_marginal=self.pool_marginal,
+            n_bootstrap=self.n_bootstrap,
+            cv_test_weeks=self.cv_test_weeks,
+            sweeps=self.sweeps,
+            block_weeks=self.block_weeks,
+        )
+        sr = grid_search(
+            d,
+            sweeps=self.sweeps,
+            cv_splits=self.cv_splits,
+            cv_test_weeks=self.cv_test_weeks,
+            shape_prior=self.shape_prior,
+            n_jobs=self.n_jobs,
+            report=report,
+        )
+        if self.method == "map":
+            fitted = refit_map(
+                d,
+                sr,
+                seed=int(self.random_state),
+                n_bootstrap=int(self.n_bootstrap),
+                prior_weight=float(self.prior_weight),
+                allow_s_curves=bool(self.allow_s_curves),
+                report=report,
+                inflate=float(self.uncertainty_inflate),
+                families=DEFAULT_FAMILIES if self.families is None else tuple(self.families),
+            )
+        else:
+            fitted = refit_grid(
+                d,
+                sr,
+                seed=int(self.random_state),
+                n_bootstrap=int(self.n_bootstrap),
+                block_weeks=int(self.block_weeks),
+                bootstrap_search=bool(self.bootstrap_search),
+                bootstrap_perturb=bool(self.bootstrap_perturb),
+                shape_prior=float(self.shape_prior),
+                pool_marginal=float(self.pool_marginal),
+                executor=self.executor,
+                report=report,
+            )
+        fitted.options.update(
+            {
+                "allow_s_curves": bool(self.allow_s_curves),
+                "cv_splits": sr.n_splits,
+                "cv_test_weeks": sr.test_size,
+                "sweeps": self.sweeps,
+                "sweeps_run": sr.sweeps_run,
+                "shape_prior": float(self.shape_prior),
+            }
+        )
+        self.model_ = build_model(
+            d,
+            fitted,
+            seed=int(self.random_state),
+            n_bootstrap=int(self.n_bootstrap),
+            t0=t0,
+            record_time=bool(self.record_time),
+        )
+        self.diagnostics_ = FitDiagnostics.of(self.model_)
+        return self

@@ -1,0 +1,427 @@
+"""The MAP fit of every touchpoint's transforms (``joint``), its family choice, the empirical-Bayes
+pooling strength, and Laplace draws around it.
+
+Steps (``map_fit``):
+
+1. Start from the grid search's winner (converted to the continuous parameters) and from the
+   prior's centre; keep the better MAP (multi-start).
+2. Family choice: for each touchpoint, biggest spender first, every other family is fitted with
+   that touchpoint's transforms free (the others held) and kept when it lowers the Bayesian
+   information criterion ``cost / sigma^2 + k ln n`` (``k`` the transform count: hill 3, others 2).
+3. Empirical Bayes: the pooling weight of the marginal ROIs maximises the marginal likelihood
+   (``joint.pooling_weight``) at the current transforms; the transforms are refitted with it
+   (twice: start, after the family pass).
+4. Laplace: the Gauss-Newton Hessian of the MAP objective in every transform, beta and the pooled
+   value gives a Gaussian posterior; draws are cut to the bounds (betas >= 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from optimizer.response import curves as C
+from optimizer.response import joint as J
+from optimizer.response.design import _Cand
+from optimizer.response.solve import _Frame, _make_frame
+
+
+def theta_of(c: _Cand) -> tuple[str, np.ndarray]:
+    """Continuous transforms of a grid candidate (the half point relative to mean adstock)."""
+    if c.family == "hill":
+        return "hill", np.array([c.decay, math.log(c.rel), math.log(c.shape)])
+    if c.family == "exponential":
+        return "exponential", np.array([c.decay, math.log(c.rel * J.LN2)])
+    return "logistic", np.array([c.decay, math.log(c.rel * J.LN3)])
+
+
+def convert(theta: np.ndarray, old: str, new: str) -> np.ndarray:
+    """Transforms of family ``old`` as a start for family ``new`` (same decay and half point)."""
+    if new == "hill":
+        ls = float(theta[2]) if old == "hill" else 0.0
+        return np.array([theta[0], theta[1], ls])
+    return np.array([theta[0], theta[1]])
+
+
+def default_theta(family: str) -> np.ndarray:
+    return np.array([J.PRIOR_DECAY, J.PRIOR_LOG_REL, J.PRIOR_LOG_SHAPE][: J.n_params(family)])
+
+
+@dataclass
+class MapFit:
+    """The result: per touchpoint family and transforms, the coefficients and what decided them."""
+
+    families: list[str]
+    theta: list[np.ndarray]
+    beta: np.ndarray  # media columns then nuisance groups
+    base: np.ndarray  # baseline coefficients, original units
+    pooled: float
+    omega: float
+    sigma: float
+    mean_ad: np.ndarray
+    eb: dict[str, float]
+    cost: float
+    yhat_rows: np.ndarray
+    draws: list[tuple[list[np.ndarray], np.ndarray]] = field(default_factory=list)
+    family_switches: int = 0
+    nfev: int = 0
+
+
+def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    target = np.concatenate([M_rows @ beta, np.zeros(fr.pinv.shape[0])])
+    cs = fr.gy - fr.pinv @ target
+    c = cs / fr.sd
+    c[0] = cs[0] - float(np.sum(c[1:] * fr.mu[1:]))
+    return np.asarray(c)
+
+
+def _bic(sol: J.Solution, p: J.Problem) -> float:
+    k = sum(tp.k for tp in p.tps)
+    return sol.cost / p.sigma**2 + k * math.log(len(p.rows))
+
+
+def map_fit(
+    xs: Sequence[np.ndarray],
+    starts: Sequence[_Cand],
+    families: Sequence[str],
+    pooled: Sequence[bool],
+    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    rows: np.ndarray,
+    sigma: float,
+    baseline_ridge: float,
+    *,
+    s_curves: bool = False,
+    prior_weight: float = 1.0,
+    warm: MapFit | None = None,
+    choose_family: bool = True,
+    pool: bool = True,
+    report: Callable[[str, int, int], None] | None = None,
+) -> MapFit:
+    """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
+    previous fit (the training weeks' fit for the all-weeks one) and keep its families."""
+    fr = _make_frame(Z[rows], y[rows], 0.0, baseline_ridge)
+    fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
+    tps = [
+        J.Tp(x, f, bool(pl), tuple(ts))
+        for x, f, pl, ts in zip(xs, fams, pooled, tests, strict=True)
+    ]
+    p = J.Problem(tps, rows, fr, G, sigma, 0.0, prior_weight, s_curves)
+    theta0 = (
+        [t.copy() for t in warm.theta] if warm is not None else [theta_of(c)[1] for c in starts]
+    )
+    nfev = 0
+    # scale of each column for the stabiliser, fixed for the fit (the starting shapes')
+    p.scale = np.sqrt(np.mean(p.frame.residual(_media(p, theta0)[rows])[: len(rows)] ** 2, axis=0))
+    eb: dict[str, float] = {}
+    if warm is not None and pool:
+        p.omega = warm.omega
+    sol = J.fit(p, theta0)
+    nfev += sol.nfev
+    if warm is None and tps:
+        alt = J.fit(p, [default_theta(tp.family) for tp in tps])
+        nfev += alt.nfev
+        if alt.cost < sol.cost:
+            sol = alt
+    switches = 0
+    if choose_family and warm is None and len(families) > 1 and tps:
+        order = sorted(range(len(tps)), key=lambda j: -float(tps[j].x.sum()))
+        for j in order:
+            if float(sol.inner.w[j]) <= 0:
+                continue
+            here = J.fit(p, sol.theta, free=[j], max_nfev=50)
+            nfev += here.nfev
+            best = J.log_ml_local(p, here, j)
+            for fam in families:
+                if fam == p.tps[j].family:
+                    continue
+                trial_tps = list(p.tps)
+                trial_tps[j] = replace(p.tps[j], family=fam)
+                q = replace(p, tps=trial_tps)
+                th = list(sol.theta)
+                th[j] = convert(sol.theta[j], p.tps[j].family, fam)
+                cand = J.fit(q, th, free=[j], max_nfev=50)
+                nfev += cand.nfev
+                b = J.log_ml_local(q, cand, j)
+                if b < best - 1e-9:
+                    best, sol, p = b, cand, q
+                    switches += 1
+        if switches:
+            sol = J.fit(p, sol.theta)
+            nfev += sol.nfev
+    if pool and p.tps:
+        # the pooling strength from the evidence at the transforms fitted without pooling (at
+        # pooled transforms the curves have already bent to agree, and the evidence would
+        # always ask for more pooling)
+        free = replace(p, omega=0.0)
+        unpooled = J.fit(free, sol.theta) if p.omega > 0 else sol
+        nfev += unpooled.nfev if p.omega > 0 else 0
+        p.omega, eb = J.pooling_weight(free, unpooled.theta)
+        sol = J.fit(p, unpooled.theta)
+        nfev += sol.nfev
+    cols = sol.inner.cols
+    width = p.width
+    beta = sol.inner.w[:width]
+    Mfull = np.hstack([cols.M, G])
+    base = _base_coefs(fr, Mfull[rows], beta)
+    yhat = Z @ base + Mfull @ beta
+    res = y[rows] - yhat[rows]
+    dof = max(len(rows) - Z.shape[1] - int((beta > 0).sum()) - sum(tp.k for tp in p.tps), 1)
+    sigma_hat = math.sqrt(float(res @ res) / dof)
+    return MapFit(
+        [tp.family for tp in p.tps],
+        [np.asarray(t) for t in sol.theta],
+        beta,
+        base,
+        sol.inner.pooled,
+        p.omega,
+        sigma_hat,
+        cols.mean_ad,
+        eb,
+        sol.cost,
+        yhat,
+        family_switches=switches,
+        nfev=nfev,
+    )
+
+
+def _media(p: J.Problem, theta: Sequence[np.ndarray]) -> np.ndarray:
+    return np.hstack([J.columns(p.tps, theta).M, p.G])
+
+
+def laplace_draws(
+    fit: MapFit,
+    xs: Sequence[np.ndarray],
+    pooled: Sequence[bool],
+    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    baseline_ridge: float,
+    n_draws: int,
+    seed: int,
+    *,
+    s_curves: bool = False,
+    prior_weight: float = 1.0,
+    inflate: float = 1.0,
+) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
+    """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
+    ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
+    every residual row (weeks, pooling, lift tests, prior) in the transforms, betas and pooled
+    value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd."""
+    n = y.size
+    rows = np.arange(n)
+    fr = _make_frame(Z, y, 0.0, baseline_ridge)
+    tps = [
+        J.Tp(x, f, bool(pl), tuple(ts))
+        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
+    ]
+    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
+    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[:n] ** 2, axis=0))
+    inner = J.solve_inner(p, fit.theta)
+    A = inner.A
+    nt = sum(tp.k for tp in tps)
+    _, dpr = J._prior(p, fit.theta)
+    Jm = np.zeros((A.shape[0] + nt, nt + A.shape[1]))
+    at = 0
+    for j, tp in enumerate(tps):
+        D = J._dA_w(p, inner, j)  # zero at beta 0: the prior alone holds the transforms
+        Jm[: A.shape[0], at : at + tp.k] = D
+        Jm[A.shape[0] + at + np.arange(tp.k), at + np.arange(tp.k)] = dpr[at : at + tp.k]
+        at += tp.k
+    Jm[: A.shape[0], nt:] = A
+    H = Jm.T @ Jm
+    H[np.diag_indices_from(H)] += 1e-12 * max(float(np.trace(H)) / H.shape[0], 1e-300)
+    try:
+        Lc = np.linalg.cholesky(H)
+    except np.linalg.LinAlgError:
+        evals, evecs = np.linalg.eigh(H)
+        H = evecs @ np.diag(np.maximum(evals, 1e-9 * evals.max())) @ evecs.T
+        Lc = np.linalg.cholesky(H)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    z = rng.standard_normal((n_draws, H.shape[0]))
+    # phi = phi_hat + sigma * L^-T z has covariance sigma^2 H^-1
+    steps = np.linalg.solve(Lc.T, z.T).T * fit.sigma * inflate
+    centre = np.concatenate([*fit.theta, inner.w])
+    out: list[tuple[list[np.ndarray], np.ndarray]] = []
+    for b in range(n_draws):
+        phi = centre + steps[b]
+        th: list[np.ndarray] = []
+        at = 0
+        for j, tp in enumerate(tps):
+            lo, hi = J.bounds(p, j)
+            th.append(np.clip(phi[at : at + tp.k], lo, hi))
+            at += tp.k
+        beta = np.maximum(phi[nt : nt + p.width], 0.0)
+        out.append((th, beta))
+    sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
+    return out, {"posterior_sd_transforms": [float(v) for v in sd[:nt]]}
+
+
+def _describe(family: str, theta: np.ndarray, mean_a: float) -> dict[str, Any]:
+    rel = math.exp(float(theta[1]))
+    own = {"hill": rel, "exponential": rel / J.LN2, "logistic": rel / J.LN3}[family]
+    out: dict[str, Any] = {
+        "family": family,
+        "decay": float(theta[0]),
+        "relative_scale": own,
+        "relative_half_saturation": rel,
+    }
+    if family == "hill":
+        out["shape"] = math.exp(float(theta[2]))
+    out["mean_adstock"] = mean_a
+    return out
+
+
+def refit_map(
+    d: Any,
+    sr: Any,
+    *,
+    seed: int,
+    n_bootstrap: int,
+    prior_weight: float,
+    allow_s_curves: bool,
+    report: Callable[[str, int, int], None],
+    inflate: float = 1.0,
+    families: Sequence[str] | None = None,
+) -> Any:
+    """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
+    weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
+    search's result, the first start)."""
+    from optimizer.response.model import Adstock, Saturation
+    from optimizer.response.report import Fitted, _mape, _nrmse
+
+    X, Z, y, n, n_train, G = d.X, d.Z, d.y, d.n, d.n_train, d.G
+    searched = d.searched
+    xs = [X[:, i] for i in searched]
+    starts = [d.grid[sr.choice[i]] for i in searched]
+    pooled = [k not in d.tested for k in range(len(searched))]
+    tests: list[list[tuple[np.ndarray, float, float]]] = [[] for _ in searched]
+    slot = d.slots
+    for lt in d.used:
+        i = d.tp_index[lt.touchpoint]
+        tests[slot[i]].append((X[:, i] + lt.delta(n), float(lt.kpi_lift), float(lt.kpi_lift_se)))
+    sigma0 = d.noise_sd(sr.choice, np.arange(n_train))
+    fams = tuple(families) if families is not None else d.fams
+    common = {
+        "s_curves": bool(allow_s_curves),
+        "prior_weight": float(prior_weight),
+    }
+    report("refit", 0, 2)
+    mape_ho = nrmse_ho = None
+    warm = None
+    if d.holdout > 0:
+        tr = np.arange(n_train)
+        warm = map_fit(
+            xs, starts, fams, pooled, tests, y, Z, G, tr, sigma0, d.baseline_ridge, **common
+        )
+        mape_ho = _mape(y[n_train:], warm.yhat_rows[n_train:])
+        nrmse_ho = _nrmse(y[n_train:], warm.yhat_rows[n_train:])
+    report("refit", 1, 2)
+    rows = np.arange(n)
+    fit = map_fit(
+        xs,
+        starts,
+        fams,
+        pooled,
+        tests,
+        y,
+        Z,
+        G,
+        rows,
+        warm.sigma if warm is not None else sigma0,
+        d.baseline_ridge,
+        warm=warm,
+        **common,
+    )
+    report("refit", 2, 2)
+    draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
+    lap: dict[str, Any] = {}
+    if n_bootstrap and searched:
+        draws_raw, lap = laplace_draws(
+            fit,
+            xs,
+            pooled,
+            tests,
+            y,
+            Z,
+            G,
+            d.baseline_ridge,
+            n_bootstrap,
+            seed,
+            inflate=inflate,
+            **common,
+        )
+        report("bootstrap", n_bootstrap, n_bootstrap)
+    curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
+    draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
+    edge: dict[int, list[str]] = {}
+    for k, i in enumerate(searched):
+        fam, th = fit.families[k], fit.theta[k]
+        mean_a = float(fit.mean_ad[k])
+        beta = float(fit.beta[k])
+        sat = Saturation(fam, {"beta": beta, **J.family_params(fam, th, mean_a)})
+        curves[i] = (sat, Adstock(decay=float(th[0])), _describe(fam, th, mean_a))
+        draws[i] = []
+        for th_b, beta_b in draws_raw:
+            db = float(th_b[k][0])
+            ma = float(C.geometric_adstock(X[:, i], db).mean()) or 1.0
+            draws[i].append(
+                (
+                    Saturation(
+                        fam, {"beta": float(beta_b[k]), **J.family_params(fam, th_b[k], ma)}
+                    ),
+                    Adstock(decay=db),
+                )
+            )
+        w: list[str] = []
+        if float(th[0]) >= J.DECAY_BOUNDS[1] - 1e-6:
+            w.append(f"adstock decay at the top of the searched range ({J.DECAY_BOUNDS[1]})")
+        if beta > 0 and (
+            float(th[1]) <= J.LOG_REL_BOUNDS[0] + 1e-6 or float(th[1]) >= J.LOG_REL_BOUNDS[1] - 1e-6
+        ):
+            w.append(
+                "curve scale at the edge of the searched range "
+                f"({math.exp(float(th[1])):.3g} x the mean adstocked spend)"
+            )
+        edge[i] = w
+    pooling = {
+        "method": "empirical Bayes (marginal likelihood)",
+        "pooled_marginal_roi": fit.pooled,
+        **fit.eb,
+    }
+    return Fitted(
+        curves=curves,
+        draws=draws,
+        group_coef=fit.beta[len(searched) :],
+        base=fit.base,
+        yfit=fit.yhat_rows,
+        mape=mape_ho,
+        nrmse=nrmse_ho,
+        method=(
+            "MAP joint fit of every touchpoint's transforms (variable projection: betas and "
+            "baseline by penalised NNLS inside), grid-search start, family by BIC, "
+            "empirical-Bayes pooling of marginal ROIs, Laplace draws"
+        ),
+        cv_rmse=math.sqrt(sr.cv_sse / (sr.n_splits * sr.test_size)) if sr.order else None,
+        pooled=fit.pooled,
+        noise_sd=fit.sigma,
+        edge_warnings=edge,
+        diagnostics={
+            "pooling": pooling,
+            "noise_sd": fit.sigma,
+            "family_switches": (warm.family_switches if warm is not None else fit.family_switches),
+            "uncertainty": {"method": "laplace", "n_draws": len(draws_raw), **lap},
+        },
+        options={
+            "method": "map",
+            "prior_weight": float(prior_weight),
+            "uncertainty_inflate": inflate,
+        },
+    )
