@@ -16,6 +16,7 @@ Every function accepts scalars or arrays and returns float arrays (or floats for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -153,7 +154,8 @@ def logistic_second_derivative(a: ArrayLike, beta: float, lam: float) -> np.ndar
     return 2.0 * beta * lam**2 * e * (e - 1.0) / (1.0 + e) ** 3
 
 
-SATURATION = {
+_Fn = Callable[..., np.ndarray]
+SATURATION: dict[str, tuple[_Fn, _Fn, _Fn, tuple[str, ...]]] = {
     "hill": (hill, hill_derivative, hill_second_derivative, ("beta", "half_saturation", "shape")),
     "exponential": (
         exponential,

@@ -98,7 +98,9 @@ def _default_index(grid: list[_Cand]) -> int:
     return 0
 
 
-def _prior_penalty(grid: Sequence[_Cand], shift: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+def _prior_penalty(
+    grid: Sequence[_Cand], shift: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0)
+) -> np.ndarray:
     """Minus twice the log prior of each candidate (up to a constant), in units of one
     standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``;
     ``shift`` moves the prior's centre by that many standard deviations of each."""

@@ -36,6 +36,8 @@ from optimizer.response.search import grid_search
 #: Families the fit considers unless told otherwise: every family ``model.json`` knows.
 DEFAULT_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")
 METHODS = ("map", "grid")
+UNCERTAINTY = ("laplace", "bootstrap")
+POINTS = ("mean", "map")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class ResponseFitter(BaseEstimator):  # type: ignore[misc]
         seasonal_trend: bool | None = None,
         prior_weight: float = 1.0,
         uncertainty_inflate: float = 1.0,
+        uncertainty: str = "laplace",
+        point: str = "mean",
         ridge: float = 0.003,
         baseline_ridge: float = 0.001,
         cv_splits: int | None = None,
@@ -118,6 +122,8 @@ class ResponseFitter(BaseEstimator):  # type: ignore[misc]
         self.seasonal_trend = seasonal_trend
         self.prior_weight = prior_weight
         self.uncertainty_inflate = uncertainty_inflate
+        self.uncertainty = uncertainty
+        self.point = point
         self.ridge = ridge
         self.baseline_ridge = baseline_ridge
         self.cv_splits = cv_splits
@@ -140,6 +146,16 @@ class ResponseFitter(BaseEstimator):  # type: ignore[misc]
             raise ValueError(
                 f"The 'method' parameter of fit_model must be one of {', '.join(METHODS)}. "
                 f"Got {self.method!r} instead."
+            )
+        if self.uncertainty not in UNCERTAINTY:
+            raise ValueError(
+                f"The 'uncertainty' parameter of fit_model must be one of "
+                f"{', '.join(UNCERTAINTY)}. Got {self.uncertainty!r} instead."
+            )
+        if self.point not in POINTS:
+            raise ValueError(
+                f"The 'point' parameter of fit_model must be one of {', '.join(POINTS)}. "
+                f"Got {self.point!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -191,6 +207,10 @@ class ResponseFitter(BaseEstimator):  # type: ignore[misc]
                 report=report,
                 inflate=float(self.uncertainty_inflate),
                 families=DEFAULT_FAMILIES if self.families is None else tuple(self.families),
+                uncertainty=self.uncertainty,
+                point=self.point,
+                block_weeks=int(self.block_weeks),
+                executor=self.executor,
             )
         else:
             fitted = refit_grid(

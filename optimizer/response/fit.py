@@ -128,6 +128,8 @@ def fit_model(
     prior_weight: float = 1.0,
     seasonal_trend: bool | None = None,
     uncertainty_inflate: float = 1.0,
+    uncertainty: str = "laplace",
+    point: str = "mean",
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -250,6 +252,8 @@ def fit_model(
         seasonal_trend=seasonal_trend,
         prior_weight=prior_weight,
         uncertainty_inflate=uncertainty_inflate,
+        uncertainty=uncertainty,
+        point=point,
         ridge=ridge,
         baseline_ridge=baseline_ridge,
         cv_splits=cv_splits,

@@ -55,7 +55,9 @@ def n_params(family: str) -> int:
     return 3 if family == "hill" else 2
 
 
-def family_params(family: str, theta: Sequence[float], mean_adstock: float) -> dict[str, float]:
+def family_params(
+    family: str, theta: Sequence[float] | np.ndarray, mean_adstock: float
+) -> dict[str, float]:
     """model.json parameters (without beta) of a family for transforms ``theta``."""
     half = math.exp(theta[1]) * mean_adstock
     if family == "hill":
@@ -228,6 +230,9 @@ class Problem:
     prior_weight: float = 1.0
     s_curves: bool = False
     scale: np.ndarray = field(default_factory=lambda: np.zeros(0))  # column rms for stabiliser
+    #: shift of the prior's centre, in prior sds, per transform (a bootstrap draw's "randomise
+    #: then optimise"); empty for none
+    prior_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def width(self) -> int:
@@ -336,12 +341,15 @@ def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     """Prior rows (noise-scaled z scores) and their (diagonal) derivative."""
     c = math.sqrt(p.prior_weight) * p.sigma
     vals, ders = [], []
+    at = 0
     for tp, th in zip(p.tps, theta, strict=True):
         centre = [PRIOR_DECAY, PRIOR_LOG_REL, PRIOR_LOG_SHAPE][: tp.k]
         sd = [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
         for q in range(tp.k):
-            vals.append(c * (float(th[q]) - centre[q]) / sd[q])
+            shift = float(p.prior_shift[at]) if p.prior_shift.size else 0.0
+            vals.append(c * ((float(th[q]) - centre[q]) / sd[q] - shift))
             ders.append(c / sd[q])
+            at += 1
     return np.array(vals), np.array(ders)
 
 

@@ -290,6 +290,10 @@ def refit_map(
     report: Callable[[str, int, int], None],
     inflate: float = 1.0,
     families: Sequence[str] | None = None,
+    uncertainty: str = "laplace",
+    block_weeks: int = 8,
+    executor: Any = None,
+    point: str = "mean",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -309,17 +313,26 @@ def refit_map(
         tests[slot[i]].append((X[:, i] + lt.delta(n), float(lt.kpi_lift), float(lt.kpi_lift_se)))
     sigma0 = d.noise_sd(sr.choice, np.arange(n_train))
     fams = tuple(families) if families is not None else d.fams
-    common = {
-        "s_curves": bool(allow_s_curves),
-        "prior_weight": float(prior_weight),
-    }
+    s_curves, pw = bool(allow_s_curves), float(prior_weight)
     report("refit", 0, 2)
     mape_ho = nrmse_ho = None
     warm = None
     if d.holdout > 0:
         tr = np.arange(n_train)
         warm = map_fit(
-            xs, starts, fams, pooled, tests, y, Z, G, tr, sigma0, d.baseline_ridge, **common
+            xs,
+            starts,
+            fams,
+            pooled,
+            tests,
+            y,
+            Z,
+            G,
+            tr,
+            sigma0,
+            d.baseline_ridge,
+            s_curves=s_curves,
+            prior_weight=pw,
         )
         mape_ho = _mape(y[n_train:], warm.yhat_rows[n_train:])
         nrmse_ho = _nrmse(y[n_train:], warm.yhat_rows[n_train:])
@@ -338,12 +351,30 @@ def refit_map(
         warm.sigma if warm is not None else sigma0,
         d.baseline_ridge,
         warm=warm,
-        **common,
+        s_curves=s_curves,
+        prior_weight=pw,
     )
     report("refit", 2, 2)
+    if point == "mean" and searched:
+        avg, _ = laplace_draws(
+            fit,
+            xs,
+            pooled,
+            tests,
+            y,
+            Z,
+            G,
+            d.baseline_ridge,
+            POINT_DRAWS,
+            0,
+            inflate=inflate,
+            s_curves=s_curves,
+            prior_weight=pw,
+        )
+        fit = posterior_mean_point(fit, avg, xs, y, Z, G, d.baseline_ridge)
     draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
     lap: dict[str, Any] = {}
-    if n_bootstrap and searched:
+    if n_bootstrap and searched and uncertainty == "laplace":
         draws_raw, lap = laplace_draws(
             fit,
             xs,
@@ -356,9 +387,26 @@ def refit_map(
             n_bootstrap,
             seed,
             inflate=inflate,
-            **common,
+            s_curves=s_curves,
+            prior_weight=pw,
         )
         report("bootstrap", n_bootstrap, n_bootstrap)
+    elif n_bootstrap and searched:
+        ctx = MapBootstrap(
+            fit,
+            tuple(xs),
+            tuple(pooled),
+            tuple(tuple(t) for t in tests),
+            y,
+            Z,
+            G,
+            d.baseline_ridge,
+            int(seed),
+            int(block_weeks),
+            bool(allow_s_curves),
+            float(prior_weight),
+        )
+        draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
     edge: dict[int, list[str]] = {}
@@ -417,11 +465,185 @@ def refit_map(
             "pooling": pooling,
             "noise_sd": fit.sigma,
             "family_switches": (warm.family_switches if warm is not None else fit.family_switches),
-            "uncertainty": {"method": "laplace", "n_draws": len(draws_raw), **lap},
+            "uncertainty": {"method": uncertainty, "n_draws": len(draws_raw), **lap},
         },
         options={
             "method": "map",
             "prior_weight": float(prior_weight),
             "uncertainty_inflate": inflate,
         },
+    )
+
+
+@dataclass(frozen=True)
+class MapBootstrap:
+    """What one bootstrap refit of the MAP fit needs (shipped once to an executor's workers)."""
+
+    fit: MapFit
+    xs: tuple[np.ndarray, ...]
+    pooled: tuple[bool, ...]
+    tests: tuple[tuple[tuple[np.ndarray, float, float], ...], ...]
+    y: np.ndarray
+    Z: np.ndarray
+    G: np.ndarray
+    baseline_ridge: float
+    seed: int
+    block_weeks: int
+    s_curves: bool
+    prior_weight: float
+
+
+def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Refit ``b`` of the MAP fit on a moving-block resample of the weeks drawn from
+    ``SeedSequence(seed, spawn_key=(b,))``, from the MAP's transforms and families with its
+    pooling weight, the prior's centre and the lift tests' measured lifts perturbed by a draw of
+    their own sds ("randomise then optimise"): a pure function of ``ctx`` and ``b``."""
+    from optimizer.response.bootstrap import _block_bootstrap
+
+    rng = np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(b,)))
+    n = ctx.y.size
+    rows = _block_bootstrap(n, ctx.block_weeks, rng)
+    fr = _make_frame(ctx.Z[rows], ctx.y[rows], 0.0, ctx.baseline_ridge)
+    fit = ctx.fit
+    tps = [
+        J.Tp(
+            x,
+            f,
+            bool(pl),
+            tuple((x1, lift + se * float(rng.standard_normal()), se) for x1, lift, se in ts),
+        )
+        for x, f, pl, ts in zip(ctx.xs, fit.families, ctx.pooled, ctx.tests, strict=True)
+    ]
+    nt = sum(tp.k for tp in tps)
+    p = J.Problem(
+        tps,
+        rows,
+        fr,
+        ctx.G,
+        fit.sigma,
+        fit.omega,
+        ctx.prior_weight,
+        ctx.s_curves,
+        prior_shift=rng.standard_normal(nt),
+    )
+    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta)[rows])[: len(rows)] ** 2, axis=0))
+    sol = J.fit(p, fit.theta, max_nfev=60)
+    return [np.asarray(t) for t in sol.theta], sol.inner.w[: p.width]
+
+
+def _map_bootstrap_draws(
+    ctx: MapBootstrap, draws: Sequence[int]
+) -> list[tuple[int, tuple[list[np.ndarray], np.ndarray]]]:
+    from optimizer.threads import one_blas_thread
+
+    with one_blas_thread():
+        return [(b, map_bootstrap_draw(ctx, b)) for b in draws]
+
+
+def run_map_bootstrap(
+    ctx: MapBootstrap, n_draws: int, executor: Any, report: Callable[[str, int, int], None]
+) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """The ``n_draws`` refits, in this process or as tasks of ``executor`` (same result)."""
+    import functools
+
+    if n_draws == 0:
+        return []
+    if executor is None or getattr(executor, "in_process", False):
+        out = []
+        for b in range(n_draws):
+            out.extend(_map_bootstrap_draws(ctx, [b]))
+            report("bootstrap", b + 1, n_draws)
+        return [r for _, r in out]
+    n_tasks = max(1, min(n_draws, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
+    bounds = np.linspace(0, n_draws, n_tasks + 1).astype(int)
+    groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    finished = [0]
+
+    def step(done: int, total: int, k: int) -> None:
+        finished[0] += len(groups[k])
+        report("bootstrap", finished[0], n_draws)
+
+    parts = executor.map(functools.partial(_map_bootstrap_draws, ctx), groups, progress=step)
+    return [r for part in parts for _, r in sorted(part, key=lambda t: t[0])]
+
+
+#: Draws (from a fixed seed, so the curves never depend on ``seed``) averaged into the point
+#: curves of ``point="mean"``, and the spend grid (multiples of the highest weekly spend) they are
+#: matched on.
+POINT_DRAWS = 100
+POINT_SPEND_GRID = np.linspace(0.02, 2.0, 50)
+
+
+def posterior_mean_point(
+    fit: MapFit,
+    draws: Sequence[tuple[list[np.ndarray], np.ndarray]],
+    xs: Sequence[np.ndarray],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    baseline_ridge: float,
+) -> MapFit:
+    """Point curves for planning: each touchpoint's curve of its family (the MAP's decay kept)
+    closest, in least squares over spend from 0 to twice the highest weekly spend, to the mean
+    over the posterior ``draws`` of its steady-state weekly response. A plan on these curves is
+    the plan on the posterior mean response (the Bayes decision) to the extent that one curve of
+    the family can carry it: where the draws disagree, the mean flattens and the plan moves less.
+    The baseline is refitted with the new media columns."""
+    from scipy.optimize import least_squares
+
+    from optimizer.response import curves as CC
+
+    theta = [t.copy() for t in fit.theta]
+    beta = fit.beta.copy()
+    for k, x in enumerate(xs):
+        fam = fit.families[k]
+        if beta[k] <= 0 or not draws or float(x.max()) <= 0:
+            continue
+        grid = POINT_SPEND_GRID * float(x.max())
+        target = np.zeros(grid.size)
+        for th_b, b_b in draws:
+            d_b = float(th_b[k][0])
+            m_b = float(CC.geometric_adstock(x, d_b).mean()) or 1.0
+            target += float(b_b[k]) * CC.saturation(
+                fam, grid / (1.0 - d_b), {"beta": 1.0, **J.family_params(fam, th_b[k], m_b)}
+            )
+        target /= len(draws)
+        d0 = float(theta[k][0])
+        m0 = float(fit.mean_ad[k])
+        scale = max(float(np.abs(target).max()), 1e-300)
+        lo, hi = J.LOG_REL_BOUNDS, J.LOG_SHAPE_BOUNDS_S
+
+        def resid(
+            v: np.ndarray,
+            fam: str = fam,
+            d0: float = d0,
+            m0: float = m0,
+            grid: np.ndarray = grid,
+            target: np.ndarray = target,
+            scale: float = scale,
+        ) -> np.ndarray:
+            th = np.concatenate([[d0], v[1:]])
+            p_ = {"beta": 1.0, **J.family_params(fam, th, m0)}
+            g = CC.saturation(fam, grid / (1.0 - d0), p_)
+            return np.asarray((v[0] * g - target) / scale)
+
+        v0 = np.concatenate([[beta[k]], theta[k][1:]])
+        lb = [0.0, lo[0]] + ([hi[0]] if fam == "hill" else [])
+        ub = [np.inf, lo[1]] + ([hi[1]] if fam == "hill" else [])
+        v0 = np.clip(v0, lb, ub)
+        res = least_squares(resid, v0, bounds=(lb, ub), method="trf", xtol=1e-8)
+        beta[k] = float(res.x[0])
+        theta[k] = np.concatenate([[d0], res.x[1:]])
+    tps = [J.Tp(x, f) for x, f in zip(xs, fit.families, strict=True)]
+    cols = J.columns(tps, theta)
+    Mfull = np.hstack([cols.M, G])
+    fr = _make_frame(Z, y, 0.0, baseline_ridge)
+    base = _base_coefs(fr, Mfull, beta)
+    return replace(
+        fit,
+        theta=theta,
+        beta=beta,
+        base=base,
+        yhat_rows=Z @ base + Mfull @ beta,
+        mean_ad=cols.mean_ad,
     )

@@ -1,0 +1,139 @@
+"""The MAP fitter (``method="map"``, the default): the estimator interface, the joint fit's
+analytic Jacobian, the empirical-Bayes pooling, the baseline's seasonality x level, the family
+choice, and the draws.
+
+Worlds come from ``tests.test_fit.make_world`` (tv, search, social, display over 156 weeks, 3%
+noise, known truth); each assertion states its tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from optimizer.response import joint as J
+from optimizer.response.estimator import FitDiagnostics, ResponseFitter
+from optimizer.response.fit import fit_model
+from optimizer.response.model import model_to_json
+from tests.test_fit import TRUTH, make_world
+
+
+@pytest.fixture(scope="module")
+def small():
+    history, truth = make_world(n_weeks=120, truth={k: TRUTH[k] for k in ("tv", "search")}, seed=3)
+    return history, truth
+
+
+def test_estimator_params_clone_and_fit(small):
+    history, _ = small
+    est = ResponseFitter(random_state=5, n_bootstrap=4)
+    params = est.get_params()
+    assert params["random_state"] == 5 and params["method"] == "map"
+    twin = clone(est)
+    assert twin.get_params() == params and twin is not est
+    assert twin.fit(history) is twin
+    assert isinstance(twin.diagnostics_, FitDiagnostics)
+    assert twin.diagnostics_.n_weeks == 120
+    assert twin.diagnostics_.pooling["method"].startswith("empirical Bayes")
+    # fit_model is the estimator: the same model, bit for bit
+    assert model_to_json(twin.model_) == model_to_json(fit_model(history, seed=5, n_bootstrap=4))
+
+
+def test_random_state_changes_only_the_draws(small):
+    history, _ = small
+    a = ResponseFitter(random_state=1, n_bootstrap=5).fit(history).model_
+    b = ResponseFitter(random_state=2, n_bootstrap=5).fit(history).model_
+    for tid in a.touchpoints:
+        assert a.touchpoints[tid].curve == b.touchpoints[tid].curve
+        assert a.touchpoints[tid].draws != b.touchpoints[tid].draws
+
+
+@pytest.mark.parametrize("family", ["hill", "exponential", "logistic"])
+def test_analytic_jacobian_matches_finite_differences(family):
+    """Each column's derivative in decay, log relative half saturation and log shape, the pooling
+    coefficient's and a lift test's, against central differences (relative error < 1e-5)."""
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(10.0, 0.5, 100) * (rng.random(100) > 0.2)
+    x1 = x.copy()
+    x1[40:44] += 0.3 * x.mean()
+    tp = J.Tp(x, family, True, ((x1, 1000.0, 100.0),))
+    th = np.array([0.35, 0.2, -0.3][: tp.k])
+    cols = J.columns([tp], [th])
+    for q in range(tp.k):
+        h = 1e-6
+        up, dn = th.copy(), th.copy()
+        up[q] += h
+        dn[q] -= h
+        J._CACHE.clear()
+        cu, cd = J.columns([tp], [up]), J.columns([tp], [dn])
+        num = (cu.M[:, 0] - cd.M[:, 0]) / (2 * h)
+        np.testing.assert_allclose(cols.dM[0][:, q], num, rtol=1e-5, atol=1e-8 * np.abs(num).max())
+        num_e = (cu.e[0] - cd.e[0]) / (2 * h)
+        assert cols.de[0][q] == pytest.approx(num_e, rel=1e-5, abs=1e-9)
+        num_l = (cu.L[0][0] - cd.L[0][0]) / (2 * h)
+        assert cols.dL[0][0, q] == pytest.approx(num_l, rel=1e-5, abs=1e-9)
+
+
+def test_pooling_strength_comes_from_the_data_not_the_fixed_options(small):
+    """The MAP fit's pooling of marginal ROIs is set by the marginal likelihood: ``pool_marginal``
+    (the grid method's constant) does not change its curves. (``ridge`` shapes only the grid
+    search that gives the MAP fit its first start; the inner solve has no ridge but a 1e-3
+    numerical stabiliser.)"""
+    history, _ = small
+    a = fit_model(history, n_bootstrap=0)
+    b = fit_model(history, n_bootstrap=0, pool_marginal=5.0)
+    for tid in a.touchpoints:
+        assert a.touchpoints[tid].curve == b.touchpoints[tid].curve
+    pooling = a.diagnostics["pooling"]
+    assert pooling["omega"] >= 0 and pooling["pool_marginal_equivalent"] >= 0
+    assert "log_evidence_gain" in pooling
+
+
+def test_seasonality_scaled_by_the_level_is_chosen_when_the_data_have_it():
+    """Multiplicative seasonality (a swing that grows with the trend) selects the trend x Fourier
+    terms; the same world with additive seasonality does not."""
+    history, _ = make_world(n_weeks=156, seed=4)
+    frame = history.frame.copy()
+    t = np.arange(len(frame)) / 52.0
+    season = np.sin(2 * np.pi * np.arange(len(frame)) / 52.18)
+    base = float(frame["revenue"].mean())
+    add = frame.copy()
+    add["revenue"] = frame["revenue"] + 0.15 * base * season
+    mult = frame.copy()
+    mult["revenue"] = frame["revenue"] + 0.15 * base * season * (1 + 1.5 * t)
+    from dataclasses import replace
+
+    m_add = fit_model(replace(history, frame=add), n_bootstrap=0)
+    m_mult = fit_model(replace(history, frame=mult), n_bootstrap=0)
+    assert m_add.diagnostics["baseline"]["seasonal_trend"] is False
+    assert m_mult.diagnostics["baseline"]["seasonal_trend"] is True
+    assert "trend*sin1" in m_mult.fit["baseline"]
+
+
+def test_families_option_restricts_the_choice(small):
+    history, _ = small
+    m = fit_model(history, n_bootstrap=0, families=("exponential",))
+    assert {tp.curve.family for tp in m.touchpoints.values()} == {"exponential"}
+
+
+def test_laplace_draws_are_joint_and_within_bounds(small):
+    history, _ = small
+    m = fit_model(history, n_bootstrap=30)
+    for tp in m.touchpoints.values():
+        assert len(tp.draws) == 30
+        for s, a in tp.draws:
+            assert s.beta >= 0 and 0.0 <= a.decay <= J.DECAY_BOUNDS[1]
+        lo, hi = tp.diagnostics["marginal_roi_interval_80"]
+        assert lo < hi
+    assert m.diagnostics["uncertainty"]["method"] == "laplace"
+
+
+def test_bad_new_options_are_value_errors(small):
+    history, _ = small
+    with pytest.raises(ValueError, match="'method' parameter of fit_model must be one of"):
+        fit_model(history, method="nuts")
+    with pytest.raises(ValueError, match="'uncertainty' parameter of fit_model must be one of"):
+        fit_model(history, uncertainty="mcmc")
+    with pytest.raises(ValueError, match="'prior_weight' parameter of fit_model must be"):
+        fit_model(history, prior_weight=-1)
