@@ -126,7 +126,7 @@ def test_laplace_draws_are_joint_and_within_bounds(small):
             assert s.beta >= 0 and 0.0 <= a.decay <= J.DECAY_BOUNDS[1]
         lo, hi = tp.diagnostics["marginal_roi_interval_80"]
         assert lo < hi
-    assert m.diagnostics["uncertainty"]["method"] == "laplace"
+    assert m.diagnostics["uncertainty"]["method"] == "laplace"  # no lift tests: Laplace
 
 
 def test_bad_new_options_are_value_errors(small):
