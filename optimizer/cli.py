@@ -168,38 +168,8 @@ def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int
         yield ex
 
 
-def _run_options(
-    scenarios: Any,
-    model: Path | None,
-    solver: str,
-    tolerance: float,
-    time_limit: float | None,
-    **more: Any,
-) -> dict[str, Any]:
-    """A run's options, as the ledger records them and ``execute`` takes them."""
-    return {
-        "scenarios": [str(p) for p in scenarios],
-        "model": str(model) if model else None,
-        "solver": solver,
-        "tolerance": tolerance,
-        "time_limit": time_limit,
-        **more,
-    }
-
-
-def _absolute(options: dict[str, Any]) -> dict[str, Any]:
-    """Options with absolute paths, so that a recorded run can be re-run from anywhere."""
-    out = dict(options)
-    out["scenarios"] = [str(Path(p).resolve()) for p in options.get("scenarios", [])]
-    for key in ("model", "actuals"):
-        if out.get(key):
-            out[key] = str(Path(out[key]).resolve())
-    return out
-
-
 def _record(
-    command: str,
-    options: dict[str, Any],
+    spec: Any,
     result: Any,
     ledger_file: Path | None,
     no_ledger: bool,
@@ -209,18 +179,41 @@ def _record(
     """Record a run in the ledger; a ledger that cannot take it is a warning, not a failure."""
     if no_ledger:
         return None
-    from optimizer.workflow.ledger import Ledger, ledger_path, record_result
+    from optimizer.app.run import record
+    from optimizer.workflow.ledger import Ledger, ledger_path
 
     path = ledger_path(ledger_file)
     try:
         with Ledger(path) as led:
-            run = record_result(led, command, _absolute(options), result, extra=extra)
+            run = record(led, spec.absolute(), result, extra=extra)
     except Exception as e:  # noqa: BLE001 - the plan stands even when the ledger cannot take it
         _stderr(f"warning: the run was not recorded in the ledger {path}: {e}")
         return None
     if not quiet:
         _stderr(f"recorded run {run.id} in {path}")
     return run.id
+
+
+def _spec(
+    command: str,
+    scenarios: Any,
+    model: Path | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    **more: Any,
+) -> Any:
+    from optimizer.app.run import RunSpec
+
+    return RunSpec(
+        command,  # type: ignore[arg-type]
+        tuple(str(p) for p in scenarios),
+        model=str(model) if model else None,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        **more,
+    )
 
 
 @contextlib.contextmanager
@@ -408,7 +401,7 @@ def fit(
       budgetopt fit --journey journey.yaml --history weekly.csv --by-market -o models/ --workers 2
       budgetopt fit --journey journey.yaml --history history.csv --calibration lifts.csv -o model.json
     """
-    from optimizer.workflow.jobs import fit_and_write
+    from optimizer.app.fitting import fit_and_write
 
     with _executor(workers, scheduler, quiet) as ex:
         fit_and_write(
@@ -507,19 +500,19 @@ def optimize(
       budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
       budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
+    from optimizer.app.run import execute, load_inputs, plan_uncertainty
     from optimizer.render import machine, planning, tables
-    from optimizer.workflow.ledger import execute
+    from optimizer.workflow.variants import count_variants
 
-    opts = _run_options([scenario], model_path, solver, tolerance, time_limit, robust=robust)
+    spec = _spec("optimize", [scenario], model_path, solver, tolerance, time_limit, robust=robust)
+    inputs = load_inputs(spec)  # the scenario and its models, read once for everything below
     if uncertainty:  # say so before optimising when the model has no draws to spread over
-        from optimizer.response.model import read_model
-        from optimizer.scenario import load_scenario
         from optimizer.workflow.robust import require_draws
 
-        require_draws(read_model(model_path or load_scenario(scenario).model))
-    plan = execute("optimize", opts)
+        require_draws(inputs.model)
+    plan = execute(spec, inputs=inputs)
     if plan.status == "infeasible" or not plan.ok:
-        _record("optimize", opts, plan, ledger_file, no_ledger, True)
+        _record(spec, plan, ledger_file, no_ledger, True)
     if plan.status == "infeasible":
         raise InfeasibleError(
             f"scenario '{plan.scenario}' is infeasible: {plan.message}",
@@ -532,41 +525,21 @@ def optimize(
         )
     unc = None
     if uncertainty:
-        from optimizer.response.model import read_model
-        from optimizer.scenario import load_scenario
-        from optimizer.workflow.robust import plan_uncertainty
-
-        sc = load_scenario(scenario)
-        model = read_model(model_path or sc.model)
         with (
             _executor(workers, scheduler, quiet) as ex,
             _progress("re-optimising on each bootstrap draw", quiet) as bar,
         ):
-            from optimizer.workflow.compare import extra_models_for
-
             unc = plan_uncertainty(
-                sc,
-                model,
-                plan,
-                solver=solver,
-                time_limit=time_limit,
-                extra_models=extra_models_for(sc),
-                progress=bar,
-                executor=ex,
-                value_of_information=not no_voi,
+                spec, inputs, plan, value_of_information=not no_voi, progress=bar, executor=ex
             )
     extra = {"uncertainty": unc.to_dict()} if unc is not None else None
-    _record("optimize", opts, plan, ledger_file, no_ledger, quiet, extra)
-    if not quiet:
-        from optimizer.scenario import load_scenario
-        from optimizer.workflow.variants import count_variants
-
-        n = count_variants(load_scenario(scenario))
-        if n:
-            _stderr(
-                f"note: {scenario} declares {n} variant(s): compare them with "
-                f"budgetopt compare {scenario}"
-            )
+    _record(spec, plan, ledger_file, no_ledger, quiet, extra)
+    n = 0 if quiet else count_variants(inputs.scenario)
+    if n:
+        _stderr(
+            f"note: {scenario} declares {n} variant(s): compare them with "
+            f"budgetopt compare {scenario}"
+        )
     if fmt == "json":
         _emit(machine.to_json(planning.plan_dict(plan, unc)), out, quiet)
     elif fmt == "csv":
@@ -636,9 +609,9 @@ def compare(
       budgetopt compare scenarios/plan.yaml --reference cut --format xlsx -o comparison.xlsx
       budgetopt compare scenarios/grid.yaml --scheduler tcp://scheduler:8786 --format json -o set.json
     """
+    from optimizer.app.run import execute
     from optimizer.render import machine, planning
     from optimizer.scenario import load_scenario
-    from optimizer.workflow.ledger import execute
     from optimizer.workflow.variants import declares_variants
 
     if fmt == "xlsx" and out is None:
@@ -648,13 +621,15 @@ def compare(
             "compare needs at least two scenarios, or one file that declares "
             "variants, a grid or a sweep"
         )
-    opts = _run_options(scenarios, model_path, solver, tolerance, time_limit, reference=reference)
+    spec = _spec(
+        "compare", scenarios, model_path, solver, tolerance, time_limit, reference=reference
+    )
     with (
         _executor(workers, scheduler, quiet) as ex,
         _progress("optimising", quiet, at_least=3) as bar,
     ):
-        comp = execute("compare", opts, progress=bar, executor=ex)
-    _record("compare", opts, comp, ledger_file, no_ledger, quiet)
+        comp = execute(spec, progress=bar, executor=ex)
+    _record(spec, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
         _emit(machine.comparison_json(comp), out, quiet)
     elif fmt == "csv":
@@ -740,12 +715,13 @@ def sweep(
       budgetopt sweep scenarios/base.yaml --budgets 1000000:20000000:50 --jobs 2 -q
       budgetopt sweep scenarios/base.yaml --budgets 1000000:20000000:500 --workers 2
     """
+    from optimizer.app.run import execute
     from optimizer.render import machine, tables
-    from optimizer.workflow.ledger import execute
     from optimizer.workflow.sweep import parse_budgets
 
-    grid = None if budgets is None else [float(b) for b in parse_budgets(budgets)]
-    opts = _run_options(
+    grid = None if budgets is None else tuple(float(b) for b in parse_budgets(budgets))
+    spec = _spec(
+        "sweep",
         [scenario],
         model_path,
         solver,
@@ -759,8 +735,8 @@ def sweep(
         _executor(workers, scheduler, quiet, jobs=jobs) as ex,
         _progress("sweeping budgets", quiet) as bar,
     ):
-        frontier = execute("sweep", opts, progress=bar, executor=ex)
-    _record("sweep", opts, frontier, ledger_file, no_ledger, quiet)
+        frontier = execute(spec, progress=bar, executor=ex)
+    _record(spec, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
         from optimizer.render.charts import save_frontier_plot
 
@@ -910,7 +886,7 @@ def demo(out_dir: Path, seed: int, quiet: bool) -> None:
     Example:
       budgetopt demo --out demo-output
     """
-    from optimizer.workflow.demo import run_demo
+    from optimizer.app.demo import run_demo
 
     t0 = time.perf_counter()
     run_demo(out_dir, seed=seed, quiet=quiet, echo=_stderr)
@@ -1059,12 +1035,6 @@ def _open_ledger(ledger_file: Path | None) -> Any:
     return Ledger(ledger_path(ledger_file), create=False)
 
 
-def _split_ref(ref: str) -> tuple[str, str | None]:
-    """``RUN[:SCENARIO]`` → (run, scenario or None)."""
-    run, _, which = ref.partition(":")
-    return run, (which or None)
-
-
 @cli.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--limit", type=int, default=20, show_default=True, help="Show this many runs.")
 @click.option(
@@ -1157,8 +1127,9 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
       budgetopt diff 0mhx3k2q 0mhx9f1c:cut --format json
     """
     from optimizer.render import planning
+    from optimizer.workflow.ledger import split_run_reference as split
 
-    (ra, wa), (rb, wb) = _split_ref(run_a), _split_ref(run_b)
+    (ra, wa), (rb, wb) = split(run_a), split(run_b)
     with _open_ledger(ledger_file) as led:
         a, b = led.get(ra), led.get(rb)
     pa, pb = a.plan(wa), b.plan(wb)
@@ -1201,9 +1172,11 @@ def rerun(
       budgetopt rerun last
       budgetopt rerun 0mhx3k2q --snapshot --check
     """
+    from optimizer.app.rerun import rerun as run_again
+    from optimizer.app.rerun import spec_of
+    from optimizer.app.run import record
     from optimizer.render import planning
-    from optimizer.workflow.ledger import Ledger, ledger_path, record_result
-    from optimizer.workflow.ledger import rerun as run_again
+    from optimizer.workflow.ledger import Ledger, ledger_path
 
     path = ledger_path(ledger_file)
     with _open_ledger(ledger_file) as led:
@@ -1215,10 +1188,9 @@ def rerun(
     new_id = None
     if not no_ledger:
         with Ledger(path) as led:
-            new_id = record_result(
+            new_id = record(
                 led,
-                r.command,
-                dict(r.options),
+                spec_of(r),
                 result.result,
                 extra={"rerun_of": r.id, "identical": result.identical, "snapshot": snapshot},
                 recorded=r.inputs if snapshot else None,
@@ -1226,40 +1198,6 @@ def rerun(
     click.echo(planning.rerun_text(result, new_id), nl=False)
     if check and not result.identical:
         sys.exit(1)
-
-
-def _plan_for_tracking(ref: str, ledger_file: Path | None) -> tuple[dict[str, Any], str | None]:
-    """A plan to track: a plan JSON file, or a recorded run (RUN[:SCENARIO]); with the model the
-    run used, when it came from the ledger."""
-    import json
-
-    p = Path(ref)
-    if p.exists():
-        from optimizer.io.files import ParseProblem, parse_json
-
-        try:
-            data = parse_json(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, ParseProblem) as e:
-            raise BudgetOptError(f"not valid JSON: {e}", path=p) from None
-        if isinstance(data, dict) and isinstance(data.get("line_items"), list):
-            return data, None
-        raise BudgetOptError(
-            "expected one plan, as budgetopt optimize --format json writes it "
-            "(a comparison holds several: pick one with budgetopt history "
-            "show, or track RUN:SCENARIO)",
-            path=p,
-        )
-    if p.suffix.lower() == ".json" or "/" in ref or "\\" in ref:
-        raise BudgetOptError(
-            "the plan file does not exist (PLAN is a plan JSON file or a "
-            "recorded run: RUN[:SCENARIO])",
-            path=p,
-        )
-    run_id, which = _split_ref(ref)
-    with _open_ledger(ledger_file) as led:
-        r = led.get(run_id)
-    model = next((f.path for f in r.inputs if f.role == "model"), None)
-    return r.plan(which), model
 
 
 @cli.command(context_settings=CONTEXT)
@@ -1328,12 +1266,14 @@ def track(
       budgetopt track plan.json actuals.csv --scenario scenarios/base.yaml
       budgetopt track last actuals.csv --format json
     """
+    from optimizer.app.tracking import plan_to_track
     from optimizer.render import planning
     from optimizer.response.model import read_model
     from optimizer.workflow.control import read_actuals
     from optimizer.workflow.control import track as run_track
+    from optimizer.workflow.ledger import ledger_path
 
-    plan, run_model = _plan_for_tracking(plan_ref, ledger_file)
+    plan, run_model = plan_to_track(plan_ref, ledger_path(ledger_file))
     if model_path is None and scenario_path is not None:
         from optimizer.scenario import load_scenario
 
@@ -1341,7 +1281,7 @@ def track(
     if model_path is None and run_model is not None and Path(run_model).exists():
         model_path = Path(run_model)
     model = read_model(model_path) if model_path is not None else None
-    ids = [str(li["id"]) for li in plan.get("line_items", [])]
+    ids = [li.id for li in plan.line_items]
     tr = run_track(
         plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed, band=band
     )
@@ -1410,10 +1350,11 @@ def replan(
       budgetopt replan scenarios/base.yaml --actuals actuals.csv --weeks-elapsed 6
       budgetopt replan scenarios/base.yaml --actuals actuals.csv --format json -o replan.json
     """
+    from optimizer.app.run import execute
     from optimizer.render import planning
-    from optimizer.workflow.ledger import execute
 
-    opts = _run_options(
+    spec = _spec(
+        "replan",
         [scenario],
         model_path,
         solver,
@@ -1422,8 +1363,8 @@ def replan(
         actuals=str(actuals),
         weeks_elapsed=weeks_elapsed,
     )
-    r = execute("replan", opts)
-    _record("replan", opts, r, ledger_file, no_ledger, quiet)
+    r = execute(spec)
+    _record(spec, r, ledger_file, no_ledger, quiet)
     if r.plan.status == "infeasible":
         raise InfeasibleError(
             f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",

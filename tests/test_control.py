@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from optimizer.allocate import allocate
 from optimizer.cli import cli
 from optimizer.errors import DataError, ScenarioError
-from optimizer.render.machine import plan_to_dict
 from optimizer.response.model import read_model
 from optimizer.scenario import load_scenario
 from optimizer.workflow.control import read_actuals, replan, track
@@ -86,7 +85,7 @@ def test_bad_actuals_are_located(tmp_path, text, needle):
 # track
 # ------------------------------------------------------------------------------------------------
 def test_track_against_the_plan_to_date(world):
-    plan = plan_to_dict(world["plan"])
+    plan = world["plan"]
     t = track(plan, read_actuals(world["actuals"]), world["m"])
     assert t.weeks_elapsed == 4 and t.horizon_weeks == 13
     by = {x.id: x for x in t.lines}

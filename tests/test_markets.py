@@ -304,8 +304,8 @@ def test_infeasible_market_rules_are_named(world):
 
 
 def test_market_names_cannot_overwrite_the_index_or_leave_the_folder(tmp_path):
+    from optimizer.app.fitting import market_model_paths
     from optimizer.errors import DataError
-    from optimizer.workflow.jobs import market_model_paths
 
     paths = market_model_paths(tmp_path, ["markets", "../../etc/passwd", "a/b", ".."])
     files = [p.name for p in paths.values()]

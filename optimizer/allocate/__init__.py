@@ -1,12 +1,19 @@
 """Allocation: curves → breakpoints → PuLP model → solve → certified ``Plan``."""
 
-from optimizer.allocate.engine import allocate, diagnose_infeasible, dual_bound, solve_problem
+from optimizer.allocate.engine import (
+    DEFAULT_TOLERANCE,
+    allocate,
+    diagnose_infeasible,
+    dual_bound,
+    solve_problem,
+)
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
 from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, SOLVERS, Status
 
 __all__ = [
     "DEFAULT_SOLVER",
+    "DEFAULT_TOLERANCE",
     "SOLVERS",
     "AllocationProblem",
     "ConstraintResult",

@@ -1,15 +1,20 @@
 """Plan JSON (contract 6), both ways: ``plan_to_dict`` writes a ``Plan`` as the object
 ``optimize --format json`` prints, ``plan_from_dict`` reads one back (the ledger's recorded plans,
-``diff``, ``track``). The renderers and the ledger import these; nothing else builds the object.
+``diff``), ``read_plan`` reads a plan file with located errors (``track``). The renderers and the
+ledger import these; nothing else builds or parses the object.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
+from optimizer.errors import DataError
 from optimizer.formatting import finite
+from optimizer.io.files import ParseProblem, parse_json
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -175,3 +180,46 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
         stages=stages,
         markets=tuple(str(m["market"]) for m in d.get("markets") or []),
     )
+
+
+def read_plan(path: str | Path) -> Plan:
+    """One plan from a file ``budgetopt optimize --format json`` wrote; every problem a
+    ``DataError`` naming the file, the field and the value."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("the plan file does not exist", path=path)
+    try:
+        data = parse_json(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, ParseProblem) as e:
+        raise DataError(f"not valid JSON: {e}", path=path) from None
+    if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
+        raise DataError(
+            "expected one plan, as budgetopt optimize --format json writes it (a comparison "
+            "holds several: pick one with budgetopt history show, or track RUN:SCENARIO)",
+            path=path,
+        )
+    if not isinstance(data, dict) or not isinstance(data.get("line_items"), list):
+        raise DataError(
+            "expected one plan, as budgetopt optimize --format json writes it (an object with "
+            "'line_items')",
+            path=path,
+            field="line_items",
+        )
+    horizon = data.get("horizon_weeks")
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise DataError(
+            f"expected a whole number of weeks of at least 1, got {horizon!r}: a plan written by "
+            "budgetopt optimize --format json has it",
+            path=path,
+            field="horizon_weeks",
+        )
+    for k, li in enumerate(data["line_items"]):
+        ok = isinstance(li, dict) and isinstance(li.get("id"), str)
+        spend = li.get("spend") if isinstance(li, dict) else None
+        if not ok or isinstance(spend, bool) or not isinstance(spend, (int, float)):
+            raise DataError(
+                f"line item {k + 1} needs an 'id' (text) and a 'spend' (a number), got {li!r}",
+                path=path,
+                field=f"line_items[{k}]",
+            )
+    return plan_from_dict(data)

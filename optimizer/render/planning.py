@@ -25,7 +25,7 @@ from optimizer.render import machine
 from optimizer.render.tables import comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
-from optimizer.workflow.ledger import Rerun, Run
+from optimizer.workflow.ledger import Run
 from optimizer.workflow.robust import Uncertainty
 
 
@@ -403,7 +403,9 @@ def diff_csv(comp: Comparison) -> str:
     return csv_text(_diff_frame(comp))
 
 
-def rerun_text(r: Rerun, new_id: str | None) -> str:
+def rerun_text(r: Any, new_id: str | None) -> str:
+    """What ``rerun`` says: ``r`` is an ``optimizer.app.rerun.Rerun`` (typed loosely here: the
+    application layer sits under this one)."""
     src = "the recorded copies of its input files" if r.from_snapshot else "its input files"
     lines = [f"re-ran {r.run.command} run {r.run.id} from {src}"]
     if new_id:

@@ -216,27 +216,26 @@ def _sum(
 
 
 def track(
-    plan: Mapping[str, Any],
+    plan: Plan,
     actuals: Actuals,
     model: CurveSet | None = None,
     *,
     weeks_elapsed: int | None = None,
     band: float = DEFAULT_BAND,
 ) -> Tracking:
-    """Actual spend to date against a plan (contract-6 JSON), with projections on ``model``.
+    """Actual spend to date against a plan, with projections on ``model``.
 
     Parameters
     ----------
-    plan : the plan as ``budgetopt optimize --format json`` writes it.
+    plan : the plan (one read back from ``budgetopt optimize --format json`` with
+        ``optimizer.allocate.plan_json.read_plan``, or from the ledger).
     weeks_elapsed : weeks of the plan gone by (default: the weeks the actuals span).
     band : a line item further than this fraction from its plan to date is over / under.
     """
-    horizon = int(plan.get("horizon_weeks") or 0)
+    horizon = int(plan.horizon_weeks)
     if horizon < 1:
         raise DataError(
-            "the plan has no 'horizon_weeks': expected a plan written by budgetopt "
-            "optimize --format json",
-            field="horizon_weeks",
+            f"the plan's horizon is {horizon} weeks: expected at least one", field="horizon_weeks"
         )
     weeks = int(weeks_elapsed) if weeks_elapsed is not None else actuals.weeks
     if weeks < actuals.weeks:
@@ -252,8 +251,8 @@ def track(
             path=actuals.source,
             field="date",
         )
-    items = plan.get("line_items") or []
-    ids = [str(li["id"]) for li in items]
+    items = plan.line_items
+    ids = [li.id for li in items]
     unknown = [t for t in actuals.spend if t not in ids and actuals.spend[t] > 0]
     if unknown:
         raise DataError(
@@ -275,18 +274,16 @@ def track(
         notes.append("no model given (--model or --scenario): KPI projections are left out")
     lines = []
     for li in items:
-        tid = str(li["id"])
-        planned = float(li["spend"])
+        tid = li.id
+        planned = float(li.spend)
         actual = float(spent.get(tid, 0.0))
         pk = qk = None
         if model is not None:
             tp = model.touchpoints[tid]
             pk = float(tp.horizon_kpi(planned, horizon))
             qk = float(tp.horizon_kpi(actual / weeks * horizon, horizon))
-        lines.append(
-            _line(tid, str(li.get("stage", "")), planned, actual, weeks, horizon, band, pk, qk)
-        )
-    order = [s.get("stage") for s in plan.get("stages") or []]
+        lines.append(_line(tid, li.stage, planned, actual, weeks, horizon, band, pk, qk))
+    order: list[str] = list(plan.stages)
     order += [x.stage for x in lines if x.stage not in order]
     stages = tuple(
         _sum(st, st, [x for x in lines if x.stage == st], weeks, horizon, band, model is not None)
@@ -295,8 +292,8 @@ def track(
     )
     total = _sum("total", "", lines, weeks, horizon, band, model is not None)
     return Tracking(
-        str(plan.get("scenario", "")),
-        str(plan.get("kpi_name", "kpi")),
+        plan.scenario,
+        plan.kpi,
         horizon,
         weeks,
         tuple(lines),

@@ -13,9 +13,9 @@ Safe for several processes at once: WAL journal, a busy timeout, and every write
 ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so two writers queue instead
 of failing half way).
 
-A run is a command plus its options; ``execute`` is the one function that turns them into plans,
-used by the command line and by ``rerun`` alike, so that a re-run computes exactly what the run
-computed.
+The ledger only stores: what a run is (``optimizer.app.run.RunSpec``), how it is computed
+(``optimizer.app.run.execute``) and re-run (``optimizer.app.rerun``) live in the application
+layer, which records runs here.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from optimizer import __version__
-from optimizer.allocate import Plan
 from optimizer.allocate.plan_json import plan_from_dict  # noqa: F401 (re-exported)
 from optimizer.data import load_yaml
 from optimizer.errors import BudgetOptError, ScenarioError
@@ -45,8 +44,6 @@ DEFAULT_PATH = Path(".budgetopt") / "ledger.sqlite"
 ENV = "BUDGETOPT_LEDGER"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
-COMMANDS = ("optimize", "compare", "sweep", "replan")
-RERUNNABLE = ("optimize", "compare", "sweep", "replan")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -231,6 +228,22 @@ def collect_inputs(
 # ------------------------------------------------------------------------------------------------
 # the database
 # ------------------------------------------------------------------------------------------------
+#: how a recorded run is named: its id, a start of it (3 characters or more), last or last~N;
+#: then, for a run with several plans, ``:SCENARIO`` (a name or a position)
+RUN_REFERENCE = re.compile(r"^(last(~\d+)?|[0-9a-z]{3,})(:.+)?$")
+
+
+def is_run_reference(ref: str) -> bool:
+    """Whether ``ref`` is written as a run is named (``RUN_REFERENCE``)."""
+    return RUN_REFERENCE.match(ref.strip()) is not None
+
+
+def split_run_reference(ref: str) -> tuple[str, str | None]:
+    """``RUN[:SCENARIO]`` → (run, scenario or None)."""
+    run, _, which = ref.partition(":")
+    return run, (which or None)
+
+
 def ledger_path(option: str | Path | None = None) -> Path:
     """``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else ``./.budgetopt/ledger.sqlite``."""
     if option:
@@ -446,267 +459,3 @@ class Ledger:
 def canonical(plan: Mapping[str, Any]) -> str:
     """A plan's JSON in one canonical text, to test two plans for identity."""
     return json.dumps(plan, sort_keys=True, allow_nan=False)
-
-
-# ------------------------------------------------------------------------------------------------
-# executing a run (the command line and rerun share this)
-# ------------------------------------------------------------------------------------------------
-def execute(
-    command: str,
-    options: Mapping[str, Any],
-    progress: Callable[[int, int, str], None] | None = None,
-    executor: Any = None,
-) -> Any:
-    """Compute what ``command`` with ``options`` computes: a ``Plan`` (optimize), a
-    ``Comparison`` (compare), a ``Frontier`` (sweep) or a ``Replan`` (replan).
-
-    ``options`` are those recorded in the ledger: ``scenarios`` (absolute paths), ``model`` (an
-    override, or None), ``solver``, ``tolerance``, ``time_limit`` and per command ``robust``,
-    ``reference``, ``budgets``, ``actuals``, ``weeks_elapsed``. ``executor`` (an
-    ``optimizer.workflow.executor.Executor``) is where a comparison's scenarios or a sweep's
-    stretches are solved; it is not an option of the run (the plans do not depend on it), so it is
-    not recorded, and the ledger is written here, never by a worker.
-    """
-    from optimizer.response.model import read_model
-    from optimizer.scenario import load_scenario
-
-    paths = [Path(p) for p in options["scenarios"]]
-    solve_kw = {
-        "solver": options.get("solver", "highs"),
-        "tolerance": float(options.get("tolerance", 1e-4)),
-        "time_limit": options.get("time_limit"),
-    }
-    model_path = options.get("model")
-    if command == "optimize":
-        from optimizer.workflow.robust import optimize_scenario
-
-        sc = load_scenario(paths[0])
-        model = read_model(model_path or sc.model)
-        return optimize_scenario(sc, model, robust=options.get("robust") or "none", **solve_kw)
-    if command == "compare":
-        from optimizer.workflow.compare import run_scenarios
-
-        override = read_model(model_path) if model_path else None
-        return run_scenarios(
-            paths,
-            model_override=override,
-            reference=options.get("reference"),
-            expand_variants=bool(options.get("expand_variants", True)),
-            progress=progress,
-            executor=executor,
-            **solve_kw,
-        )
-    if command == "sweep":
-        from optimizer.workflow.sweep import sweep
-
-        sc = load_scenario(paths[0])
-        model = read_model(model_path or sc.model)
-        budgets = options.get("budgets")
-        if budgets is None:
-            if sc.sweep is None:
-                raise ScenarioError(
-                    "give --budgets START:STOP:N, or declare "
-                    "'sweep: {budgets: START:STOP:N}' in the scenario",
-                    path=paths[0],
-                    field="sweep",
-                )
-            budgets = sc.sweep.amounts
-        from optimizer.workflow.compare import extra_models_for
-
-        prog = None if progress is None else (lambda k, n: progress(k, n, sc.name))
-        return sweep(
-            sc,
-            model,
-            [float(b) for b in budgets],
-            warm=bool(options.get("warm", True)),
-            progress=prog,
-            extra_models=extra_models_for(sc),
-            jobs=int(options.get("jobs") or 1),
-            executor=executor,
-            **solve_kw,
-        )
-    if command == "replan":
-        from optimizer.workflow.control import read_actuals, replan
-
-        sc = load_scenario(paths[0])
-        model = read_model(model_path or sc.model)
-        actuals = read_actuals(options["actuals"], ids=list(model.touchpoints))
-        return replan(sc, model, actuals, options.get("weeks_elapsed"), **solve_kw)
-    raise LedgerError(
-        f"cannot run a {command!r} run (runs of {', '.join(RERUNNABLE)} can be re-run)"
-    )
-
-
-def plans_of(result: Any) -> list[Plan]:
-    """The plans a result of ``execute`` holds, in order."""
-    if isinstance(result, Plan):
-        return [result]
-    if hasattr(result, "plans"):
-        return list(result.plans)
-    if hasattr(result, "plan"):
-        return [result.plan]
-    raise TypeError(f"no plans in {type(result).__name__}")
-
-
-def models_of(command: str, options: Mapping[str, Any]) -> list[str]:
-    """The model files a run reads (the override, or each scenario's own)."""
-    from optimizer.scenario import load_scenario
-    from optimizer.workflow.compare import load_scenarios
-
-    out: list[str] = []
-    paths = options.get("scenarios", [])
-    try:
-        scs = load_scenarios(paths) if command == "compare" else [load_scenario(p) for p in paths]
-    except BudgetOptError:
-        return out
-    for sc in scs:
-        own = [options["model"]] if options.get("model") else [sc.model]
-        for m in (*own, *getattr(sc, "models", {}).values()):
-            if m not in out:
-                out.append(m)
-    return out
-
-
-def record_result(
-    ledger: Ledger,
-    command: str,
-    options: Mapping[str, Any],
-    result: Any,
-    *,
-    extra: Mapping[str, Any] | None = None,
-    recorded: Sequence[InputFile] | None = None,
-) -> Run:
-    """Record what ``execute(command, options)`` returned; its input files are hashed now, or,
-    with ``recorded``, are those (already in the ledger)."""
-    from optimizer.render.machine import plan_to_dict
-
-    plans = plans_of(result)
-    if recorded is None:
-        others = [("actuals", options["actuals"])] if options.get("actuals") else []
-        inputs = collect_inputs(options.get("scenarios", []), models_of(command, options), others)
-    else:
-        inputs = []
-    kpi = next((p.kpi for p in plans if p.kpi), None)
-    return ledger.record(
-        command=command,
-        scenarios=[p.scenario for p in plans],
-        plans=[plan_to_dict(p) for p in plans],
-        inputs=inputs,
-        kpi=kpi,
-        solver=options.get("solver"),
-        options=options,
-        extra=extra,
-        recorded=recorded or (),
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# re-running
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Rerun:
-    """A run computed again, and how it compares with what was recorded."""
-
-    run: Run
-    plans: tuple[dict[str, Any], ...]  # the new plans, contract 6
-    identical: bool  # bit-identical JSON, plan by plan
-    changed_inputs: tuple[str, ...]  # messages: files changed or missing since the run
-    differences: tuple[str, ...]  # per plan that differs: what moved
-    from_snapshot: bool
-    result: Any = None
-
-
-def changed_inputs(run: Run) -> list[str]:
-    """Input files that changed (or disappeared) since the run, in words."""
-    out = []
-    for f in run.inputs:
-        p = Path(f.path)
-        if not p.exists():
-            out.append(f"{f.path} ({f.role}) no longer exists")
-        elif sha256_file(p) != f.sha256:
-            out.append(
-                f"{f.path} ({f.role}) has changed since the run (sha256 "
-                f"{f.sha256[:12]}… then, {sha256_file(p)[:12]}… now)"
-            )
-    return out
-
-
-def _snapshot(ledger: Ledger, run: Run, root: Path) -> dict[str, str]:
-    """Write the run's recorded input files under ``root``, each at its absolute path mirrored,
-    so that relative references between them (``extends:``, ``model:``) still resolve."""
-    mapping: dict[str, str] = {}
-    for f in run.inputs:
-        data = ledger.blob(f.sha256)
-        if data is None:
-            raise LedgerError(f"the ledger holds no copy of {f.path}", path=ledger.path)
-        p = Path(f.path)
-        target = root / p.relative_to(p.anchor)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        mapping[f.path] = str(target)
-    return mapping
-
-
-def rerun(
-    ledger: Ledger,
-    run: Run,
-    *,
-    snapshot: bool = False,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> Rerun:
-    """Compute ``run`` again with the same options, from its input files as they are now (or,
-    with ``snapshot``, from the copies the ledger holds), and compare the plans with the
-    recorded ones, bit for bit."""
-    from optimizer.render.machine import plan_to_dict
-
-    if run.command not in RERUNNABLE:
-        raise LedgerError(
-            f"run {run.id} is a {run.command!r} run; only {', '.join(RERUNNABLE)} "
-            "runs can be re-run"
-        )
-    changed = [] if snapshot else changed_inputs(run)
-    options = dict(run.options)
-    with tempfile.TemporaryDirectory(prefix="budgetopt-rerun-") as tmp:
-        if snapshot:
-            mapping = _snapshot(ledger, run, Path(tmp))
-
-            def remap(p: Any) -> Any:
-                if p is None:
-                    return None
-                key = str(Path(p).resolve())
-                return mapping.get(key, mapping.get(str(p), p))
-
-            options["scenarios"] = [remap(p) for p in options.get("scenarios", [])]
-            for key in ("model", "actuals"):
-                if options.get(key):
-                    options[key] = remap(options[key])
-        result = execute(run.command, options, progress)
-    new = tuple(plan_to_dict(p) for p in plans_of(result))
-    diffs = []
-    if len(new) != len(run.plans):
-        diffs.append(f"{len(run.plans)} plans then, {len(new)} now")
-    for old, now in zip(run.plans, new, strict=False):
-        if canonical(old) != canonical(now):
-            diffs.append(_plan_difference(old, now))
-    return Rerun(run, new, not diffs, tuple(changed), tuple(diffs), snapshot, result)
-
-
-def _plan_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    name = new.get("scenario", old.get("scenario"))
-    spend_old = {li["id"]: li["spend"] for li in old.get("line_items", [])}
-    moves = [
-        (abs(li["spend"] - spend_old.get(li["id"], 0.0)), li["id"])
-        for li in new.get("line_items", [])
-    ]
-    worst = max(moves, default=(0.0, ""))
-    kpi_then, kpi_now = old.get("total_kpi"), new.get("total_kpi")
-    parts = [f"'{name}' differs"]
-    if old.get("status") != new.get("status"):
-        parts.append(f"status {old.get('status')} then, {new.get('status')} now")
-    if isinstance(kpi_then, (int, float)) and isinstance(kpi_now, (int, float)):
-        parts.append(f"total KPI {kpi_then:,.2f} then, {kpi_now:,.2f} now")
-    if worst[0] > 0:
-        parts.append(f"largest spend move {worst[0]:,.2f} ({worst[1]})")
-    return ": ".join(parts[:1]) + (
-        ": " + "; ".join(parts[1:]) if len(parts) > 1 else ": same numbers, different details"
-    )

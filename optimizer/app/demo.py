@@ -33,7 +33,7 @@ def run_demo(
     echo: Callable[[str], None] = print,
     bootstrap: int = 10,
 ) -> Comparison:
-    from optimizer.workflow.jobs import fit_history
+    from optimizer.app.fitting import fit_history
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""The plan ``track`` follows: a plan JSON file, or a plan recorded in the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optimizer.allocate import Plan
+from optimizer.allocate.plan_json import plan_from_dict, read_plan
+from optimizer.errors import DataError
+from optimizer.workflow.ledger import Ledger, is_run_reference, split_run_reference
+
+
+def plan_to_track(ref: str, ledger_file: str | Path) -> tuple[Plan, str | None]:
+    """The plan ``ref`` names, and the model file its run read (None for a plan file).
+
+    ``ref`` is a plan file when a file of that name exists; otherwise it must be written as a
+    recorded run is named (``RUN[:SCENARIO]``: an id, a start of one, ``last`` or ``last~N``), and
+    anything else is a plan file that does not exist."""
+    p = Path(ref)
+    if p.exists():
+        return read_plan(p), None
+    if not is_run_reference(ref):
+        raise DataError(
+            "the plan file does not exist (PLAN is a plan JSON file or a recorded run: "
+            "RUN[:SCENARIO])",
+            path=p,
+        )
+    run_id, which = split_run_reference(ref)
+    with Ledger(ledger_file, create=False) as led:
+        r = led.get(run_id)
+    model = next((f.path for f in r.inputs if f.role == "model"), None)
+    return plan_from_dict(r.plan(which)), model
