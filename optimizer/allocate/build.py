@@ -17,7 +17,7 @@ import pulp
 
 from optimizer.allocate.breakpoints import Pieces
 from optimizer.allocate.breakpoints import pieces as Pieces_of
-from optimizer.allocate.problem import AllocationProblem, LinearConstraint
+from optimizer.allocate.problem import AllocationProblem
 
 _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
 
@@ -49,6 +49,7 @@ def build_model(
     *,
     include: set[str] | None = None,
     elastic: bool = False,
+    rigid: set[str] | None = None,
     fix_binaries: Mapping[str, float] | None = None,
     objective: bool = True,
     tiebreak: bool = True,
@@ -58,9 +59,11 @@ def build_model(
 
     Parameters
     ----------
-    include : names of the constraints to keep (all when None); used by the infeasibility diagnosis.
+    include : names of the rules to keep (all when None): rows, and the integer rules
+        (``problem.item_rules``: zero-or-at-least, blocks); used by the infeasibility diagnosis.
     elastic : give every constraint a non-negative violation variable and minimise total violation
         (scaled by each constraint's size), instead of the real objective.
+    rigid : with ``elastic``, the constraints that get no violation variable (they must hold).
     fix_binaries : binary values to fix (name → 0/1), turning a MILP into the LP at its solution so
         that duals exist.
     objective : when False, a feasibility problem (objective 0).
@@ -82,6 +85,12 @@ def build_model(
     kpi_const = np.zeros(len(problem.items))
     extra_rows: list[tuple[pulp.LpAffineExpression, str, float, str]] = []
     fix = fix_binaries or {}
+    # integer rules the diagnosis leaves out: (line item, kind)
+    dropped = {
+        (r.item, r.kind)
+        for r in problem.item_rules
+        if include is not None and r.name not in include
+    }
 
     def binary(name: str) -> pulp.LpVariable:
         if name in fix:
@@ -121,7 +130,7 @@ def build_model(
                             f"sgate_{i}_{jj}",
                         )
                     )
-        if it.block:
+        if it.block and (i, "tp_block") not in dropped:
             total = sum(float(w) for w in pc.widths)
             nmax = int(np.floor(total / it.block + 1e-9))
             name = f"n_{i}"
@@ -138,7 +147,7 @@ def build_model(
                     f"blocks_{i}",
                 )
             )
-        if it.min_if_funded:
+        if it.min_if_funded and (i, "tp_min_if_funded") not in dropped:
             u = binary(f"u_{i}")
             total = sum(float(w) for w in pc.widths)
             extra_rows.append(
@@ -150,7 +159,7 @@ def build_model(
                     pulp.LpAffineExpression([*spend_terms[-1], (u, -m)]),
                     ">=",
                     0.0,
-                    f"tp_min_if_funded__{i}",
+                    f"funded_min_{i}",
                 )
             )
 
@@ -180,7 +189,7 @@ def build_model(
             else:
                 terms.extend((v, a * coef) for v, coef in spend_terms[i])
         expr = pulp.LpAffineExpression(terms)
-        if elastic:
+        if elastic and c.name not in (rigid or ()):
             scale = 1.0 / max(abs(c.rhs), 1.0)
             if c.sense in ("<=", "=="):
                 e = prob.add_variable(f"el_minus__{c.name}", 0.0)
@@ -230,7 +239,3 @@ def build_model(
         fixed_binaries=bool(fix),
         elastic=elastic_vars if elastic else None,
     )
-
-
-def constraint_rows(problem: AllocationProblem) -> list[LinearConstraint]:
-    return list(problem.constraints)

@@ -30,6 +30,8 @@ from optimizer.allocate.breakpoints import (
     refine_around,
 )
 from optimizer.allocate.build import BuiltModel, build_model
+from optimizer.allocate.diagnose import diagnose as diagnose_rules
+from optimizer.allocate.diagnose import positive_spend_row
 from optimizer.allocate.plan import (
     ConstraintResult,
     LineItem,
@@ -38,11 +40,11 @@ from optimizer.allocate.plan import (
     round_cents,
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
-from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
+from optimizer.allocate.problem import CAP_MARGIN, AllocationProblem, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
-from optimizer.formatting import money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
+from optimizer.scenario.rules import kind_of
 
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
@@ -223,6 +225,20 @@ def solve_problem(
         ]
     assert best is not None
     x, true_obj, bound, gap, out, built = best
+    budget = problem.scenario.budget
+    if (
+        budget is not None
+        and budget.amount > 0.005
+        and float(np.sum(x)) <= 0.005
+        and _only_empty_plan(problem, pcs, solver)
+    ):
+        # not an optimum but a contradiction: the rules admit no plan that spends anything
+        message = "the rules hold only if nothing is spent, and the budget is positive"
+        conflicts = ()
+        if diagnose:
+            found = diagnose_rules(problem, pcs, solver, positive_spend=True)
+            conflicts, message = found.conflicts, found.message
+        return _empty_plan(problem, "infeasible", conflicts, message, solver, build_s, solve_s)
     return _make_plan(
         problem,
         bank,
@@ -577,7 +593,7 @@ def kkt_residual(
     """
     m, cost = _marginals(problem, bank, duals, x)
     lo = np.array([it.lo for it in problem.items])
-    hi = np.array([it.hi for it in problem.items]) / 1.02
+    hi = np.array([it.hi for it in problem.items]) / CAP_MARGIN
     inside = (x > lo + 1e-6 * (1 + lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
     for it in problem.items:
         # held by an integer choice, not by its curve: a whole number of blocks, exactly its
@@ -676,26 +692,18 @@ def _maximise_one(it, wi: dict[str, float], cost: float, hi: float, x0: float) -
 def _binding_names(
     problem: AllocationProblem, results: Sequence[ConstraintResult]
 ) -> dict[int, list[str]]:
+    """Per line item, the words for the binding rules it is in (``min``, a row's name …)."""
     by_item: dict[int, list[str]] = {it.index: [] for it in problem.items}
-    short = {
-        "tp_min": "min",
-        "tp_max": "max",
-        "tp_lock": "lock",
-        "change_up": "change_limit",
-        "change_down": "change_limit",
-    }
     for con, res in zip(problem.constraints, results, strict=True):
-        if not res.binding or con.kind == "budget":
+        if not res.binding:
             continue
+        kind = kind_of(con.kind)
         for i, a in con.coefs.items():
             if a == 0.0:
                 continue
-            if con.kind in short:
-                by_item[i].append(short[con.kind])
-            elif con.kind.endswith("_share") and a < 0:
-                continue  # a share rule touches every line item; name it only on its members
-            else:
-                by_item[i].append(con.name)
+            word = kind.binding_word(con, a)
+            if word is not None:
+                by_item[i].append(word)
     return by_item
 
 
@@ -745,7 +753,7 @@ def _make_plan(
         tol = (
             0.015
             + 1e-7 * abs(con.rhs)
-            + (1e-7 * float(spend.sum()) if con.kind.endswith("share") else 0.0)
+            + (1e-7 * float(spend.sum()) if kind_of(con.kind).unit_of(con) == "share" else 0.0)
         )
         binding = abs(slack) <= tol
         sp = out.duals.get(con.name)
@@ -786,7 +794,7 @@ def _make_plan(
                 binding=tuple(by_item[i]),
                 weekly_spend=s / it.curve.weeks,
                 lower=it.lo,
-                upper=it.hi / 1.02,
+                upper=it.hi / CAP_MARGIN,
                 reduced_cost=float(reduced[i]),
                 other_kpis=other_kpis[i],
                 market=it.market,
@@ -872,72 +880,19 @@ def _empty_plan(
     )
 
 
-# ------------------------------------------------------------------------------------------------
-# infeasibility diagnosis
-# ------------------------------------------------------------------------------------------------
-def _feasible(
-    problem: AllocationProblem, pcs: Sequence[Pieces], names: list[str], solver: str
-) -> bool:
-    built = build_model(problem, pcs, include=set(names), objective=False)
-    out = solve(built, solver)
-    return out.status != Status.INFEASIBLE
-
-
 def diagnose_infeasible(
     problem: AllocationProblem, pcs: Sequence[Pieces], solver: str = DEFAULT_SOLVER
 ) -> tuple[tuple[str, ...], str]:
-    """A small set of constraints that cannot all hold (irreducible: drop any one and the rest can).
-
-    Deletion filter over the named constraints, removing chunks first so that thousands of
-    constraints need few solves. The line items' own box (spend between 0 and the pieces' range)
-    is always kept.
-    """
-    core = [c.name for c in problem.constraints]
-    if _feasible(problem, pcs, [], solver):
-        i = 0
-        chunk = max(1, len(core) // 4)
-        while i < len(core):
-            trial = core[:i] + core[i + chunk :]
-            if not _feasible(problem, pcs, trial, solver):
-                core = trial
-            elif chunk > 1:
-                chunk = max(1, chunk // 2)
-            else:
-                i += 1
-    else:  # pragma: no cover - the box alone is always feasible
-        core = []
-    cons = [problem.constraint(n) for n in core]
-    return tuple(core), conflict_sentence(problem, cons, pcs, solver)
+    """Names of a small set of rules that cannot all hold, and a sentence with fixes (see
+    ``optimizer.allocate.diagnose``)."""
+    d = diagnose_rules(problem, pcs, solver)
+    return d.conflicts, d.message
 
 
-def conflict_sentence(
-    problem: AllocationProblem, cons: list[LinearConstraint], pcs: Sequence[Pieces], solver: str
-) -> str:
-    if not cons:
-        return "the constraints cannot all hold"
-    labels = [c.label for c in cons]
-    if len(labels) == 1:
-        text = f"{labels[0]} cannot hold"
-    elif len(labels) == 2:
-        text = f"{labels[0]} and {labels[1]} cannot both hold"
-    else:
-        text = f"{', '.join(labels[:-1])} and {labels[-1]} cannot all hold"
-    # the least total change that would restore feasibility, from an elastic model of the conflict
-    try:
-        built = build_model(problem, pcs, include={c.name for c in cons}, elastic=True)
-        out = solve(built, solver)
-        if out.status == Status.OPTIMAL and built.elastic:
-            fixes = []
-            for c in cons:
-                for side, word in (("__minus", "raise"), ("__plus", "lower")):
-                    v = built.elastic.get(c.name + side)
-                    amt = float(v.varValue or 0.0) if v is not None else 0.0
-                    if amt > 0.005:
-                        if c.kind.endswith("_share"):
-                            continue
-                        fixes.append(f"{word} {c.label} by {money(round(amt, 2), 'any')}")
-            if fixes:
-                text += f"; to resolve it, for example {' and '.join(fixes)}"
-    except Exception:  # noqa: BLE001 - the hint is a courtesy; the conflict itself stands
-        pass
-    return text
+def _only_empty_plan(problem: AllocationProblem, pcs: Sequence[Pieces], solver: str) -> bool:
+    """Do the rules hold only when nothing is spent? (Share floors summing above 100%, say.)"""
+    probe = dataclasses.replace(
+        problem, constraints=(*problem.constraints, positive_spend_row(problem))
+    )
+    built = build_model(probe, pcs, objective=False)
+    return solve(built, solver).status == Status.INFEASIBLE

@@ -25,12 +25,13 @@ import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.problem import (
+    CAP_MARGIN,
     AllocationProblem,
     Item,
     LinearConstraint,
-    _saturation_spend,
     money,
     safe_name,
+    saturation_spend,
 )
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
@@ -193,6 +194,30 @@ def make_market_problem(
                 blocks[ones[0]] = float(v)
             elif rule.lock is None:
                 mif[ones[0]] = float(v)
+        if rule.keep_previous is not None:
+            if where:
+                raise ScenarioError(
+                    "'keep_previous' applies to national totals (with 'previous'), not within a "
+                    "market",
+                    path=scenario.source,
+                    field=f"{field}.keep_previous",
+                )
+            p = (scenario.previous or {}).get(tid, 0.0) * rule.keep_previous
+            if p > 0:
+                of = "last cycle's spend"
+                if rule.keep_previous != 1.0:
+                    of = f"{rule.keep_previous:.0%} of {of}"
+                cons.append(
+                    LinearConstraint(
+                        f"keep_previous__{name}",
+                        "keep_previous",
+                        tid,
+                        ">=",
+                        p,
+                        coefs,
+                        f"the {tid} floor at {of} ({money(p)})",
+                    )
+                )
         if rule.change_pct is not None or rule.change_money is not None:
             if where:
                 raise ScenarioError(
@@ -245,6 +270,7 @@ def make_market_problem(
                     0.0,
                     c,
                     f"the {what} share {word} ({share:.0%} of {whole})",
+                    value=share,
                 )
             )
 
@@ -287,6 +313,7 @@ def make_market_problem(
                     0.0,
                     c,
                     f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × {rule.denominator})",
+                    value=bound,
                 )
             )
     default = scenario.change_limit
@@ -464,11 +491,11 @@ def make_market_problem(
         if budget is not None:
             top = min(top, budget.amount)
         if not math.isfinite(top):
-            top = _saturation_spend(curve)
+            top = saturation_spend(curve)
         if obj == "max_net":
-            top = min(top, max(_saturation_spend(curve), lo[i]))
+            top = min(top, max(saturation_spend(curve), lo[i]))
         top = max(top, lo[i])
-        top = top * 1.02 + 1e-9 * (1.0 + top)
+        top = top * CAP_MARGIN + 1e-9 * (1.0 + top)
         items.append(
             Item(
                 i,

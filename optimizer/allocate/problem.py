@@ -10,7 +10,6 @@ the KPI target, which is linear in the line items' KPI. Each has a stable name o
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,31 +18,30 @@ import numpy as np
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
-from optimizer.formatting import money as format_money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, check_against_model
+from optimizer.scenario.rules import (
+    ItemRule,
+    LinearConstraint,
+    LineItemRef,
+    LineItems,
+    build_rows,
+    money,
+    safe_name,
+)
 
+__all__ = [
+    "AllocationProblem",
+    "Item",
+    "ItemRule",
+    "LinearConstraint",
+    "make_problem",
+    "money",
+    "safe_name",
+]
 
-def money(v: float) -> str:
-    """Money as a rule states it: 1,234,567 (cents shown only when there are any)."""
-    return format_money(v, "any")
-
-
-def safe_name(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", s)
-
-
-@dataclass(frozen=True)
-class LinearConstraint:
-    name: str
-    kind: str  # budget, tp_min, tp_max, tp_lock, stage_min, stage_max, stage_min_share, ...
-    subject: str  # the touchpoint, stage or group it is about ("" for the budget)
-    sense: str  # "<=", ">=", "=="
-    rhs: float
-    coefs: Mapping[int, float]  # item index → coefficient on its spend
-    label: str
-    on_kpi: bool = False  # coefficients apply to line items' KPI instead of spend
-    kpi: str | None = None  # which KPI, when on_kpi (None: the main KPI)
+#: how far a line item's pieces reach past its caps (see ``make_problem``)
+CAP_MARGIN = 1.02
 
 
 @dataclass(frozen=True)
@@ -90,6 +88,8 @@ class AllocationProblem:
     )
     stages: tuple[str, ...] = field(default_factory=tuple)
     markets: tuple[str, ...] = field(default_factory=tuple)  # with a markets index, in its order
+    #: rules on one line item that need an integer variable (zero-or-at-least, blocks), by name
+    item_rules: tuple[ItemRule, ...] = ()
 
     @property
     def needs_binaries(self) -> bool:
@@ -102,7 +102,7 @@ class AllocationProblem:
         raise KeyError(name)
 
 
-def _saturation_spend(curve: HorizonCurve) -> float:
+def saturation_spend(curve: HorizonCurve) -> float:
     """Total spend at which a line item has reached 99.99% of its saturation level."""
     _lo, hi = 0.0, 1.0
     top = curve.saturation_value
@@ -178,249 +178,16 @@ def make_problem(
             )
         )
 
-    cons: list[LinearConstraint] = []
+    refs = [LineItemRef(index[tid], tid, tps[tid].stage, owner=tps[tid].owner) for tid in ids]
+    kpi_touchpoints = {k: frozenset(m.touchpoints) for k, m in kpi_models.items()}
+    items_view = LineItems(refs, kpi=model.kpi, kpi_touchpoints=kpi_touchpoints)
+    rows = build_rows(scenario, items_view)
+    cons = rows.all_rows()
+    item_rules = rows.all_item_rules()
+    lo, hi = implied_bounds(len(ids), cons, rows.all_floors())
     budget = scenario.budget
-    all_ones = {i: 1.0 for i in range(len(ids))}
-    if budget is not None:
-        sense = "==" if budget.is_exact else "<="
-        cons.append(
-            LinearConstraint(
-                "budget",
-                "budget",
-                "",
-                sense,
-                budget.amount,
-                all_ones,
-                f"the budget ({money(budget.amount)})",
-            )
-        )
-
-    lo = np.zeros(len(ids))
-    hi = np.full(len(ids), np.inf)
-    mif: dict[int, float] = {}
-    for tid, rule in scenario.touchpoints.items():
-        i = index[tid]
-        nm = safe_name(tid)
-        if rule.lock is not None:
-            cons.append(
-                LinearConstraint(
-                    f"tp_lock__{nm}",
-                    "tp_lock",
-                    tid,
-                    "==",
-                    rule.lock,
-                    {i: 1.0},
-                    f"the {tid} lock ({money(rule.lock)})",
-                )
-            )
-            lo[i] = max(lo[i], rule.lock)
-            hi[i] = min(hi[i], rule.lock)
-        if rule.min is not None:
-            cons.append(
-                LinearConstraint(
-                    f"tp_min__{nm}",
-                    "tp_min",
-                    tid,
-                    ">=",
-                    rule.min,
-                    {i: 1.0},
-                    f"the {tid} minimum ({money(rule.min)})",
-                )
-            )
-            lo[i] = max(lo[i], rule.min)
-        if rule.max is not None:
-            cons.append(
-                LinearConstraint(
-                    f"tp_max__{nm}",
-                    "tp_max",
-                    tid,
-                    "<=",
-                    rule.max,
-                    {i: 1.0},
-                    f"the {tid} maximum ({money(rule.max)})",
-                )
-            )
-            hi[i] = min(hi[i], rule.max)
-        if rule.min_if_funded is not None and rule.min_if_funded > 0 and rule.lock is None:
-            mif[i] = rule.min_if_funded
-
-    def share_rules(kind: str, subject: str, members: list[int], rule, what: str) -> None:
-        nm = safe_name(subject)
-        coefs = {i: 1.0 for i in members}
-        if rule.min is not None:
-            cons.append(
-                LinearConstraint(
-                    f"{kind}_min__{nm}",
-                    f"{kind}_min",
-                    subject,
-                    ">=",
-                    rule.min,
-                    coefs,
-                    f"the {what} floor ({money(rule.min)})",
-                )
-            )
-        if rule.max is not None:
-            cons.append(
-                LinearConstraint(
-                    f"{kind}_max__{nm}",
-                    f"{kind}_max",
-                    subject,
-                    "<=",
-                    rule.max,
-                    coefs,
-                    f"the {what} cap ({money(rule.max)})",
-                )
-            )
-            for i in members:
-                hi[i] = min(hi[i], rule.max)
-        for share, sense, word in ((rule.min_share, ">=", "floor"), (rule.max_share, "<=", "cap")):
-            if share is None:
-                continue
-            c = {i: -share for i in range(len(ids))}
-            for i in members:
-                c[i] = c[i] + 1.0
-            tag = "min_share" if sense == ">=" else "max_share"
-            cons.append(
-                LinearConstraint(
-                    f"{kind}_{tag}__{nm}",
-                    f"{kind}_{tag}",
-                    subject,
-                    sense,
-                    0.0,
-                    c,
-                    f"the {what} share {word} ({share:.0%} of total spend)",
-                )
-            )
-
-    for st, rule in scenario.stages.items():
-        members = [index[t] for t in ids if tps[t].stage == st]
-        share_rules("stage", st, members, rule, f"{st} stage")
-    for g, rule in scenario.groups.items():
-        members = [index[m] for m in rule.members]
-        share_rules("group", g, members, rule, f"'{g}' group")
-
-    for o, rule in scenario.owners.items():
-        members = [index[t] for t in ids if tps[t].owner == o]
-        share_rules("owner", o, members, rule, f"{o} budget")
-
-    def members_of(name: str) -> list[int]:
-        if name in index:
-            return [index[name]]
-        if name in scenario.groups:
-            return [index[m] for m in scenario.groups[name].members]
-        return [index[t] for t in ids if tps[t].stage == name]
-
-    for r, rule in scenario.ratios.items():
-        num, den = members_of(rule.numerator), members_of(rule.denominator)
-        nm = safe_name(r)
-        for bound, sense, tag in ((rule.min, ">=", "min"), (rule.max, "<=", "max")):
-            if bound is None:
-                continue
-            c: dict[int, float] = {}
-            for i in num:
-                c[i] = c.get(i, 0.0) + 1.0
-            for i in den:
-                c[i] = c.get(i, 0.0) - bound
-            word = "at least" if sense == ">=" else "at most"
-            cons.append(
-                LinearConstraint(
-                    f"ratio_{tag}__{nm}",
-                    f"ratio_{tag}",
-                    r,
-                    sense,
-                    0.0,
-                    c,
-                    f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × {rule.denominator})",
-                )
-            )
-
-    prev = scenario.previous or {}
-    default = scenario.change_limit
-    for tid, p in prev.items():
-        i = index[tid]
-        rule = scenario.touchpoints.get(tid)
-        pct = (
-            rule.change_pct
-            if rule is not None and rule.change_pct is not None
-            else (default.pct if default is not None else None)
-        )
-        mon = (
-            rule.change_money
-            if rule is not None and rule.change_money is not None
-            else (default.money if default is not None else None)
-        )
-        ups, downs, why = [], [], []
-        if pct is not None:
-            ups.append(p * (1 + pct))
-            downs.append(p * (1 - pct))
-            why.append(f"±{pct:.0%}")
-        if mon is not None:
-            ups.append(p + mon)
-            downs.append(p - mon)
-            why.append(f"±{money(mon)}")
-        if not ups:
-            continue
-        nm = safe_name(tid)
-        text = f"{' and '.join(why)} on {money(p)} last cycle"
-        up, down = min(ups), max(0.0, max(downs))
-        cons.append(
-            LinearConstraint(
-                f"change_up__{nm}",
-                "change_up",
-                tid,
-                "<=",
-                up,
-                {i: 1.0},
-                f"the {tid} change limit ({text})",
-            )
-        )
-        hi[i] = min(hi[i], up)
-        if down > 0:
-            cons.append(
-                LinearConstraint(
-                    f"change_down__{nm}",
-                    "change_down",
-                    tid,
-                    ">=",
-                    down,
-                    {i: 1.0},
-                    f"the {tid} change limit ({text})",
-                )
-            )
-            lo[i] = max(lo[i], down)
-
-    blocks = {index[t]: r.block for t, r in scenario.touchpoints.items() if r.block}
-
-    if obj == "min_spend":
-        target = float(scenario.kpi_target or 0.0)
-        cons.append(
-            LinearConstraint(
-                "kpi_target",
-                "kpi_target",
-                model.kpi,
-                ">=",
-                target,
-                all_ones,
-                f"the {model.kpi} target ({money(target)})",
-                on_kpi=True,
-                kpi=model.kpi,
-            )
-        )
-    for k, floor in scenario.kpi_floors.items():
-        has = {index[t]: 1.0 for t in ids if t in kpi_models[k].touchpoints}
-        cons.append(
-            LinearConstraint(
-                f"kpi_floor__{safe_name(k)}",
-                "kpi_floor",
-                k,
-                ">=",
-                float(floor),
-                has,
-                f"the {k} floor ({money(float(floor))})",
-                on_kpi=True,
-                kpi=k,
-            )
-        )
+    mif = {r.item: r.amount for r in item_rules if r.kind == "tp_min_if_funded"}
+    blocks = {r.item: r.amount for r in item_rules if r.kind == "tp_block"}
 
     values = dict(scenario.kpi_values)
     composite = obj in ("max_value", "max_net") and bool(values)
@@ -441,18 +208,16 @@ def make_problem(
             curve = HorizonCurve(tps[tid], H, 1.0, parts or ((0.0, tps[tid]),))
         else:
             curve = HorizonCurve(tps[tid], H, kpi_weight if obj == "max_net" else 1.0)
-        top = hi[i]
-        if budget is not None:
-            top = min(top, budget.amount)
+        top = hi[i]  # the budget is a cap on every line item too
         if not math.isfinite(top):
-            top = _saturation_spend(curve)
+            top = saturation_spend(curve)
         if obj == "max_net":
             # beyond the spend where the curve's slope falls below the cost of a dollar, no dollar earns its keep
-            top = min(top, max(_saturation_spend(curve), lo[i]))
+            top = min(top, max(saturation_spend(curve), lo[i]))
         top = max(top, lo[i])
         # pieces reach a little past the caps, so that a binding cap is a binding row (with its
         # shadow price) rather than a binding variable bound the solver reports no dual for
-        top = top * 1.02 + 1e-9 * (1.0 + top)
+        top = top * CAP_MARGIN + 1e-9 * (1.0 + top)
         items.append(
             Item(
                 i,
@@ -480,4 +245,22 @@ def make_problem(
         kpi_weight,
         spend_weight,
         stage_order,
+        item_rules=tuple(item_rules),
     )
+
+
+def implied_bounds(
+    n: int, rows: list[LinearConstraint], floors: set[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each line item's spend range implied by the rows: a cap on a sum of spend caps each
+    member; a floor on one line item's own spend (``floors``) starts its range."""
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    for c in rows:
+        if c.is_money_cap:
+            for i in c.coefs:
+                hi[i] = min(hi[i], c.rhs)
+        if c.name in floors:
+            (i,) = c.coefs
+            lo[i] = max(lo[i], c.rhs)
+    return lo, hi

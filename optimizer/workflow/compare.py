@@ -14,14 +14,13 @@ from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
 from optimizer.response.model import CurveSet, ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
+from optimizer.scenario.rules import kind_of
 
 if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
 
 #: how far a binding rule is relaxed to price it in ``constraint_costs``: 10% of its amount
 RELAX = 0.10
-#: rules that define the objective rather than restrict it: priced elsewhere (marginal ROI)
-NOT_COSTED = ("budget", "kpi_target")
 
 
 @dataclass(frozen=True)
@@ -162,11 +161,11 @@ def constraint_costs(
         plan.objective, plan.kpi
     )
     spend = {li.key: li.spend for li in plan.line_items}
-    by_index = {it.index: spend.get(it.key, 0.0) for it in problem.items}
-    total = sum(spend.values())
+    x = [spend.get(it.key, 0.0) for it in problem.items]
     out = []
     for con in problem.constraints:
-        if con.kind in NOT_COSTED:
+        kind = kind_of(con.kind)
+        if not kind.costed:
             continue
         try:
             res = plan.constraint(con.name)
@@ -175,15 +174,7 @@ def constraint_costs(
         y = res.shadow_price
         if not res.binding or not y:
             continue
-        if con.kind.endswith("_share"):
-            share = next((-a for a in con.coefs.values() if a < 0), None)
-            if share is None:
-                share = 1.0 - next(iter(con.coefs.values()), 1.0)
-            amount = share * total
-        elif con.rhs == 0.0 and any(a < 0 for a in con.coefs.values()):  # a ratio rule
-            amount = sum(-a * by_index.get(i, 0.0) for i, a in con.coefs.items() if a < 0)
-        else:
-            amount = abs(con.rhs)
+        amount = kind.amount(con, x)
         relaxed = relax * amount
         out.append(
             ConstraintCost(

@@ -1,4 +1,4 @@
-"""Scenario files (contract 4): schema, ``extends:`` inheritance and validation with located errors.
+"""The scenario schema (contract 4), ``extends:`` inheritance and validation with located errors.
 
 A scenario is a what-if constraint set. Every money amount is a total over the plan's horizon.
 Validation reports every problem at once, each with its location and, for a misspelt key, a
@@ -7,148 +7,30 @@ Validation reports every problem at once, each with its location and, for a miss
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from optimizer.data import load_yaml
 from optimizer.errors import ScenarioError
-from optimizer.io.files import short_repr
+from optimizer.io.files import load_yaml, short_repr
+from optimizer.scenario.fields import Strict, check_money, suggest
+from optimizer.scenario.rules import (
+    Budget,
+    ChangeLimit,
+    GroupRule,
+    MarketRule,
+    ModelNames,
+    RatioRule,
+    ShareRule,
+    TouchpointRule,
+    scenario_problems,
+)
 from optimizer.vocabulary import OBJECTIVES
 
 Money = float
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_money(v: Any, what: str) -> Any:
-    if v is None:
-        return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"{what} must be an amount of money, got {short_repr(v)}")
-    if not math.isfinite(float(v)):
-        raise ValueError(f"{what} must be finite, got {short_repr(v)}")
-    if v < 0:
-        raise ValueError(f"{what} must not be negative, got {short_repr(v)}")
-    return float(v)
-
-
-def _check_share(v: Any) -> Any:
-    if v is None:
-        return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-        raise ValueError(f"a share must be a fraction between 0 and 1, got {short_repr(v)}")
-    return float(v)
-
-
-class Budget(_Strict):
-    """Total budget for the horizon: at most ``max``, or ``exactly``."""
-
-    max: Money | None = None
-    exactly: Money | None = None
-
-    @field_validator("max", "exactly", mode="before")
-    @classmethod
-    def _money(cls, v: Any) -> Any:
-        return _check_money(v, "the budget")
-
-    @model_validator(mode="after")
-    def _one(self) -> Budget:
-        if (self.max is None) == (self.exactly is None):
-            raise ValueError(
-                "give the budget as a number, or as exactly one of {max: …} / {exactly: …}"
-            )
-        return self
-
-    @property
-    def amount(self) -> float:
-        return float(self.max if self.max is not None else self.exactly)  # type: ignore[arg-type]
-
-    @property
-    def is_exact(self) -> bool:
-        return self.exactly is not None
-
-
-class TouchpointRule(_Strict):
-    min: Money | None = None
-    max: Money | None = None
-    lock: Money | None = None
-    min_if_funded: Money | None = None
-    block: Money | None = None  # sold in units of this much: spend is a whole number of blocks
-    change_pct: float | None = Field(default=None, ge=0)  # at most ± this fraction of last cycle
-    change_money: Money | None = None  # at most ± this much money against last cycle
-
-    @field_validator("min", "max", "lock", "min_if_funded", "block", "change_money", mode="before")
-    @classmethod
-    def _money(cls, v: Any, info: Any) -> Any:
-        return _check_money(v, f"'{info.field_name}'")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TouchpointRule:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f})")
-        if self.lock is not None and (self.min is not None or self.max is not None):
-            raise ValueError("a locked touchpoint cannot also have min or max")
-        if (
-            self.min_if_funded is not None
-            and self.max is not None
-            and self.min_if_funded > self.max
-        ):
-            raise ValueError(
-                f"min_if_funded ({self.min_if_funded:,.0f}) is above max ({self.max:,.0f})"
-            )
-        return self
-
-
-class ShareRule(_Strict):
-    """Floors and caps on a stage or group: money and shares of the plan's total spend."""
-
-    min: Money | None = None
-    max: Money | None = None
-    min_share: float | None = None
-    max_share: float | None = None
-
-    @field_validator("min", "max", mode="before")
-    @classmethod
-    def _money(cls, v: Any, info: Any) -> Any:
-        return _check_money(v, f"'{info.field_name}'")
-
-    @field_validator("min_share", "max_share", mode="before")
-    @classmethod
-    def _share(cls, v: Any) -> Any:
-        return _check_share(v)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ShareRule:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f})")
-        if (
-            self.min_share is not None
-            and self.max_share is not None
-            and self.min_share > self.max_share
-        ):
-            raise ValueError(f"min_share ({self.min_share}) is above max_share ({self.max_share})")
-        return self
-
-
-class GroupRule(ShareRule):
-    members: tuple[str, ...] = Field(min_length=1)
-
-
-class MarketRule(ShareRule):
-    """A market's own rules: its total spend (money, and shares of the national total), and rules
-    scoped to it: its touchpoints, stages and groups (stage and group shares are of the market's
-    total)."""
-
-    touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
-    stages: dict[str, ShareRule] = Field(default_factory=dict)
-    groups: dict[str, GroupRule] = Field(default_factory=dict)
 
 
 def _check_split(v: Any) -> Any:
@@ -161,46 +43,18 @@ def _check_split(v: Any) -> Any:
     if not isinstance(v, Mapping) or not v:
         raise ValueError(
             f"expected a key of the markets index (e.g. population) or a mapping market → weight, "
-            f"got {v!r}"
+            f"got {short_repr(v)}"
         )
     out = {}
     for m, w in v.items():
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"the weight of market '{m}' must be a number >= 0, got {w!r}")
+            raise ValueError(
+                f"the weight of market '{m}' must be a number >= 0, got {short_repr(w)}"
+            )
         out[str(m)] = float(w)
     if sum(out.values()) <= 0:
         raise ValueError("the weights must not all be zero")
     return out
-
-
-class RatioRule(_Strict):
-    """``numerator`` spend between ``min`` and ``max`` times ``denominator`` spend; each side names a
-    touchpoint, a stage or a group."""
-
-    numerator: str
-    denominator: str
-    min: float | None = Field(default=None, ge=0)
-    max: float | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RatioRule:
-        if self.min is None and self.max is None:
-            raise ValueError("give a 'min' and/or a 'max' ratio")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
-        return self
-
-
-class ChangeLimit(_Strict):
-    """How far each line item may move against last cycle: ± a fraction and/or ± money."""
-
-    pct: float | None = Field(default=None, ge=0)
-    money: Money | None = None
-
-    @field_validator("money", mode="before")
-    @classmethod
-    def _money(cls, v: Any) -> Any:
-        return _check_money(v, "'money'")
 
 
 def budget_grid(spec: Any) -> list[float]:
@@ -211,7 +65,7 @@ def budget_grid(spec: Any) -> list[float]:
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise ValueError("expected at least one budget, got an empty list")
-        return [float(_check_money(v, "a budget")) for v in spec]
+        return [float(check_money(v, "a budget")) for v in spec]
     parts = str(spec).split(":") if isinstance(spec, str) else []
     try:
         if len(parts) != 3:
@@ -228,7 +82,7 @@ def budget_grid(spec: Any) -> list[float]:
     return [start + (stop - start) * k / (n - 1) for k in range(n)]
 
 
-class SweepSpec(_Strict):
+class SweepSpec(Strict):
     """A budget sweep declared in the scenario: ``budgets: "START:STOP:N"`` or a list."""
 
     budgets: str | list[float]
@@ -249,7 +103,7 @@ NOT_IN_VARIANTS = ("extends", "variants", "grid", "sweep", "source")
 MAX_GRID = 1000
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """A validated scenario. ``model`` is an absolute path once loaded from a file."""
 
     name: str
@@ -297,14 +151,14 @@ class Scenario(_Strict):
     @classmethod
     def _national(cls, v: Any) -> Any:
         if not isinstance(v, Mapping):
-            raise ValueError(f"expected a mapping of touchpoints to splits, got {v!r}")
+            raise ValueError(f"expected a mapping of touchpoints to splits, got {short_repr(v)}")
         return {k: _check_split(x) for k, x in v.items()}
 
     @field_validator("objective", mode="before")
     @classmethod
     def _objective(cls, v: Any) -> Any:
         if v not in OBJECTIVES:
-            raise ValueError(f"unknown objective {short_repr(v)}{_suggest(str(v), OBJECTIVES)}")
+            raise ValueError(f"unknown objective {short_repr(v)}{suggest(str(v), OBJECTIVES)}")
         return v
 
     @model_validator(mode="after")
@@ -358,7 +212,7 @@ class Scenario(_Strict):
             if head in NOT_IN_VARIANTS or head == "name":
                 raise ValueError(f"'{key}' cannot be varied in a grid")
             if head not in cls.model_fields:
-                raise ValueError(f"unknown key '{head}'{_suggest(head, cls.model_fields)}")
+                raise ValueError(f"unknown key '{head}'{suggest(head, cls.model_fields)}")
             if not isinstance(values, list) or not values:
                 raise ValueError(
                     f"'{key}': expected a non-empty list of values, got {short_repr(values)}"
@@ -375,6 +229,12 @@ class Scenario(_Strict):
         kind = "exactly" if self.budget is not None and self.budget.is_exact else "max"
         return self.model_copy(update={"budget": Budget(**{kind: float(amount)})})
 
+    def with_touchpoint_rule(self, tid: str, rule: TouchpointRule | Mapping[str, Any]) -> Scenario:
+        """The same scenario with touchpoint ``tid``'s rule replaced (a rule or its fields)."""
+        tps = dict(self.touchpoints)
+        tps[tid] = rule if isinstance(rule, TouchpointRule) else TouchpointRule(**rule)
+        return self.model_copy(update={"touchpoints": tps})
+
     def with_overrides(self, overrides: Mapping[str, Any], name: str) -> Scenario:
         """A variant: this scenario with ``overrides`` merged in (as ``extends:`` merges), named
         ``name`` unless the overrides name it; declared variants, grid and sweep are not carried.
@@ -390,14 +250,14 @@ class Scenario(_Strict):
             over["previous"] = read_previous(here / over["previous"], Path(self.source or "."))
         merged = _merge(raw, {"name": name, **over})
         try:
-            return Scenario(**{**merged, "source": self.source})
+            sc = Scenario(**{**merged, "source": self.source})
+            problems = scenario_problems(sc)
         except ValidationError as e:
-            problems = [
-                p.replace("field '", f"field 'variants.{name}.", 1) for p in _format_errors(e)
-            ]
-            n = len(problems)
-            head = "1 problem" if n == 1 else f"{n} problems"
-            raise ScenarioError(f"{head}: " + "; ".join(problems), path=self.source) from None
+            problems = _format_errors(e)
+        if problems:
+            problems = [p.replace("field '", f"field 'variants.{name}.", 1) for p in problems]
+            raise ScenarioError(_problems(problems), path=self.source) from None
+        return sc
 
     def grid_overrides(self) -> list[tuple[str, dict[str, Any]]]:
         """Every combination of the declared grid as (name, overrides), in declaration order."""
@@ -445,11 +305,6 @@ _FIELDS = {
 }
 
 
-def _suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _format_errors(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors():
@@ -468,7 +323,7 @@ def _format_errors(err: ValidationError) -> list[str]:
                 choices = _FIELDS.get(section, set())
             else:
                 choices = _FIELDS[""]
-            msg = f"unknown key '{key}'{_suggest(key, choices)}"
+            msg = f"unknown key '{key}'{suggest(key, choices)}"
         elif e["type"] == "missing":
             msg = "is required but missing"
         else:
@@ -554,16 +409,24 @@ def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:
     return read_spend_totals(csv_path, what="previous-cycle", error=ScenarioError)
 
 
+def _problems(problems: list[str]) -> str:
+    n = len(problems)
+    head = "1 problem" if n == 1 else f"{n} problems"
+    return f"{head}: " + "; ".join(problems)
+
+
 def scenario_from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:
+    """Validate a scenario's keys (after ``extends:``); raise ``ScenarioError`` listing every
+    problem with its field."""
     try:
         sc = Scenario(**{**data, "source": source})
     except ValidationError as e:
-        problems = _format_errors(e)
-        n = len(problems)
-        head = "1 problem" if n == 1 else f"{n} problems"
-        raise ScenarioError(f"{head}: " + "; ".join(problems), path=source) from None
+        raise ScenarioError(_problems(_format_errors(e)), path=source) from None
     except TypeError as e:
         raise ScenarioError(str(e), path=source) from None
+    problems = scenario_problems(sc)
+    if problems:
+        raise ScenarioError(_problems(problems), path=source)
     if sc.variants or sc.grid:
         _check_variants(sc)
     return sc
@@ -597,21 +460,6 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(raw, source=str(path))
 
 
-def _owner_problems(scenario: Scenario, owners_of: Mapping[str, str | None]) -> list[str]:
-    known = sorted({o for o in owners_of.values() if o})
-    out = []
-    for o in scenario.owners:
-        if o not in known:
-            have = (
-                f"; the model's owners are {', '.join(repr(k) for k in known)}"
-                if known
-                else "; the model names no owners (give touchpoints an 'owner' in the journey "
-                "and fit again, or add 'owner' to the model file)"
-            )
-            out.append(f"field 'owners.{o}': unknown owner '{o}'{_suggest(o, known)}{have}")
-    return out
-
-
 def check_against_markets(
     scenario: Scenario,
     markets: Any,
@@ -628,31 +476,31 @@ def check_against_markets(
     problems = []
     for m, rule in scenario.markets.items():
         if m not in names:
-            problems.append(f"field 'markets.{m}': unknown market '{m}'{_suggest(m, names)}")
+            problems.append(f"field 'markets.{m}': unknown market '{m}'{suggest(m, names)}")
             continue
         for tid in rule.touchpoints:
             if tid not in touchpoint_stages:
                 problems.append(
                     f"field 'markets.{m}.touchpoints.{tid}': unknown touchpoint '{tid}'"
-                    f"{_suggest(tid, ids)}"
+                    f"{suggest(tid, ids)}"
                 )
         for st in rule.stages:
             if st not in known_stages:
                 problems.append(
                     f"field 'markets.{m}.stages.{st}': unknown stage '{st}'"
-                    f"{_suggest(st, known_stages)}"
+                    f"{suggest(st, known_stages)}"
                 )
         for g, gr in rule.groups.items():
             for t in gr.members:
                 if t not in touchpoint_stages:
                     problems.append(
                         f"field 'markets.{m}.groups.{g}.members': unknown touchpoint '{t}'"
-                        f"{_suggest(t, ids)}"
+                        f"{suggest(t, ids)}"
                     )
     for tid, split in scenario.national.items():
         if tid not in touchpoint_stages:
             problems.append(
-                f"field 'national.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
+                f"field 'national.{tid}': unknown touchpoint '{tid}'{suggest(tid, ids)}"
             )
             continue
         if isinstance(split, str):
@@ -661,13 +509,13 @@ def check_against_markets(
                 have = sorted({k for m in names for k in (keys or {}).get(m, {})})
                 problems.append(
                     f"field 'national.{tid}': the markets index gives no '{split}' for market(s) "
-                    f"{', '.join(repr(m) for m in lacking[:5])}{_suggest(split, have)}"
+                    f"{', '.join(repr(m) for m in lacking[:5])}{suggest(split, have)}"
                 )
         else:
             for m in split:
                 if m not in names:
                     problems.append(
-                        f"field 'national.{tid}.{m}': unknown market '{m}'{_suggest(m, names)}"
+                        f"field 'national.{tid}.{m}': unknown market '{m}'{suggest(m, names)}"
                     )
             if not any(split.get(m, 0.0) > 0 for m in names):
                 problems.append(f"field 'national.{tid}': no market gets any of it")
@@ -683,43 +531,13 @@ def check_against_model(
     stages: Any = None,
     owners_of: Mapping[str, str | None] | None = None,
 ) -> None:
-    """Every touchpoint, stage, group member and owner the scenario names must exist in the model."""
-    ids = list(touchpoint_stages)
-    known_stages = list(stages) if stages is not None else sorted(set(touchpoint_stages.values()))
-    problems = []
-    for tid in scenario.touchpoints:
-        if tid not in touchpoint_stages:
-            problems.append(
-                f"field 'touchpoints.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
-            )
-    from optimizer.vocabulary import STAGES
-
-    for st in scenario.stages:
-        if st not in known_stages:
-            valid = set(known_stages) | set(STAGES)
-            problems.append(f"field 'stages.{st}': unknown stage '{st}'{_suggest(st, valid)}")
-    for g, rule in scenario.groups.items():
-        for m in rule.members:
-            if m not in touchpoint_stages:
-                problems.append(
-                    f"field 'groups.{g}.members': unknown touchpoint '{m}'{_suggest(m, ids)}"
-                )
-    names = set(ids) | set(known_stages) | set(scenario.groups)
-    for r, rule in scenario.ratios.items():
-        for side in ("numerator", "denominator"):
-            v = getattr(rule, side)
-            if v not in names:
-                problems.append(
-                    f"field 'ratios.{r}.{side}': '{v}' is not a touchpoint, stage or "
-                    f"group{_suggest(v, names)}"
-                )
-    problems.extend(_owner_problems(scenario, owners_of or {}))
-    for tid in scenario.previous or {}:
-        if tid not in touchpoint_stages:
-            problems.append(
-                f"field 'previous.{tid}': unknown touchpoint '{tid}'{_suggest(tid, ids)}"
-            )
+    """Every touchpoint, stage, group member and owner the scenario names must exist in the model,
+    and every rule must make sense without one (each rule kind checks its own part)."""
+    names = ModelNames(
+        dict(touchpoint_stages),
+        tuple(stages) if stages is not None else (),
+        dict(owners_of or {}),
+    )
+    problems = scenario_problems(scenario, names) + scenario_problems(scenario)
     if problems:
-        n = len(problems)
-        head = "1 problem" if n == 1 else f"{n} problems"
-        raise ScenarioError(f"{head}: " + "; ".join(problems), path=scenario.source)
+        raise ScenarioError(_problems(problems), path=scenario.source)

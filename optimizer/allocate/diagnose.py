@@ -1,0 +1,244 @@
+"""Why a scenario is infeasible: a small set of rules that cannot all hold, and fixes that work.
+
+The conflict is an irreducible infeasible subset (drop any one rule and the rest can hold), found
+by a deletion filter over every rule the scenario states: the rows of ``problem.constraints`` and
+the integer rules of ``problem.item_rules`` (zero-or-at-least, blocks). The filter runs on the
+line items' *open* ranges: a cap that ``make_problem`` folded into a line item's range (to place
+its pieces) is enforced only by its own row here, so it can be named like any other rule.
+
+The fixes come from an elastic model: every rule outside the conflict holds, each conflicting
+rule may be violated at a cost, and the least total violation gives a plan ``x*``. Moving each
+conflicting rule (by its kind's ``step_to_hold``, rounded outwards) so that it holds at ``x*``
+makes ``x*`` feasible: applying the fixes together always gives a feasible scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.allocate.bank import CurveBank
+from optimizer.allocate.breakpoints import Pieces, bank_pieces
+from optimizer.allocate.build import build_model
+from optimizer.allocate.problem import (
+    CAP_MARGIN,
+    AllocationProblem,
+    LinearConstraint,
+    saturation_spend,
+)
+from optimizer.allocate.solve import DEFAULT_SOLVER, Status, solve
+from optimizer.scenario.rules import Fix, kind_of
+
+#: the row that asks a plan to spend something: kept in every trial when diagnosing rules that
+#: only an empty plan meets (``solve_problem`` adds it when the budget is positive)
+POSITIVE_SPEND = "positive_spend"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The conflicting rules (names), fixes that resolve them together, and a sentence saying so."""
+
+    conflicts: tuple[str, ...]
+    fixes: tuple[Fix, ...]
+    message: str
+
+
+def positive_spend_row(problem: AllocationProblem) -> LinearConstraint:
+    """``Σ spend ≥ 1 cent``: a plan that spends anything at all."""
+    return LinearConstraint(
+        POSITIVE_SPEND,
+        POSITIVE_SPEND,
+        "",
+        ">=",
+        0.01,
+        {it.index: 1.0 for it in problem.items},
+        "spending anything at all",
+    )
+
+
+def _open_box(
+    problem: AllocationProblem, pcs: Sequence[Pieces]
+) -> tuple[AllocationProblem, list[Pieces]]:
+    """The problem with each line item's range opened to the largest amount any rule names (or,
+    with rules on KPI, to where its curves saturate), pieces extended geometrically beyond the
+    current ones: no rule is folded into a range any more."""
+    money_rhs = max((abs(c.rhs) for c in problem.constraints if not c.on_kpi), default=0.0)
+    on_kpi = any(c.on_kpi for c in problem.constraints)
+    items, points = [], []
+    for it, pc in zip(problem.items, pcs, strict=True):
+        top = max(it.hi, money_rhs * CAP_MARGIN, 1.0)
+        if on_kpi:
+            sat = max(saturation_spend(c) for c in (it.curve, *it.kpis.values()))
+            top = max(top, min(sat, 1e12) * CAP_MARGIN)
+        last = float(pc.points[-1])
+        extra = np.geomspace(max(last, 1.0), top, 9)[1:] if top > last else np.array([])
+        points.append(np.unique(np.concatenate([pc.points, extra])))
+        items.append(dataclasses.replace(it, hi=float(max(top, last))))
+    opened = dataclasses.replace(problem, items=tuple(items))
+    bank = CurveBank.of([it.curve for it in opened.items])
+    return opened, bank_pieces(bank, points)
+
+
+def _feasible(
+    problem: AllocationProblem, pcs: Sequence[Pieces], names: set[str], solver: str
+) -> bool:
+    built = build_model(problem, pcs, include=names, objective=False)
+    return solve(built, solver).status != Status.INFEASIBLE
+
+
+def _deletion_filter(
+    problem: AllocationProblem,
+    pcs: Sequence[Pieces],
+    candidates: list[str],
+    pinned: set[str],
+    solver: str,
+) -> list[str]:
+    """A subset of ``candidates`` that is infeasible with ``pinned`` and irreducible; chunks are
+    removed first, so that thousands of rules need few solves."""
+    core = list(candidates)
+    i = 0
+    chunk = max(1, len(core) // 4)
+    while i < len(core):
+        trial = core[:i] + core[i + chunk :]
+        if not _feasible(problem, pcs, set(trial) | pinned, solver):
+            core = trial
+        elif chunk > 1:
+            chunk = max(1, chunk // 2)
+        else:
+            i += 1
+    return core
+
+
+def diagnose(
+    problem: AllocationProblem,
+    pcs: Sequence[Pieces],
+    solver: str = DEFAULT_SOLVER,
+    *,
+    positive_spend: bool = False,
+) -> Diagnosis:
+    """The conflicting rules of an infeasible ``problem`` (solved on pieces ``pcs``), with fixes.
+
+    ``positive_spend``: the rules hold only for an empty plan although the budget is positive;
+    the conflict is then with spending anything at all.
+    """
+    pinned_rows = [positive_spend_row(problem)] if positive_spend else []
+    pinned = {r.name for r in pinned_rows}
+    problem = dataclasses.replace(problem, constraints=(*problem.constraints, *pinned_rows))
+    opened, open_pcs = _open_box(problem, pcs)
+    rows = [c.name for c in problem.constraints if c.name not in pinned]
+    integer = [
+        r.name
+        for r in problem.item_rules
+        if (r.kind == "tp_min_if_funded" and problem.items[r.item].min_if_funded)
+        or (r.kind == "tp_block" and problem.items[r.item].block)
+    ]
+    candidates = rows + integer
+    if _feasible(opened, open_pcs, set(candidates) | pinned, solver):
+        # the open ranges' pieces hold a rule on KPI that the solve's pieces could not: diagnose on
+        # those (a cap folded into a range is then part of the box, not named)
+        opened, open_pcs = problem, list(pcs)
+    if not _feasible(opened, open_pcs, pinned, solver):  # pragma: no cover - the box is feasible
+        return Diagnosis((), (), "the constraints cannot all hold")
+    core = _deletion_filter(opened, open_pcs, candidates, pinned, solver)
+    fixes = _fixes(opened, open_pcs, core, pinned, solver)
+    return Diagnosis(tuple(core), fixes, _sentence(problem, core, fixes, positive_spend))
+
+
+def _label(problem: AllocationProblem, name: str) -> str:
+    for c in problem.constraints:
+        if c.name == name:
+            return c.label
+    for r in problem.item_rules:
+        if r.name == name:
+            return r.label
+    return name
+
+
+def _outward(step: float, unit: str) -> float:
+    """A fix rounded away from the conflict (to cents for money, to 0.01 points for a share, to
+    1e-4 for a ratio), with room for the next solve's pieces on a rule on KPI (1% and 1 unit)."""
+    scale = {"share": 1e4, "ratio": 1e4}.get(unit, 100.0)
+    if unit == "kpi":
+        step = step * 1.01 + 1.0
+    return math.ceil(round(step * scale, 6)) / scale
+
+
+def _fixes(
+    problem: AllocationProblem,
+    pcs: Sequence[Pieces],
+    core: list[str],
+    pinned: set[str],
+    solver: str,
+) -> tuple[Fix, ...]:
+    """Moves of the conflicting rows that make the least-violation plan ``x*`` feasible (the
+    other rules held rigid when they can be, else left out)."""
+    rows = {c.name: c for c in problem.constraints}
+    elastic = {n for n in core if n in rows}
+    if not elastic:
+        return ()
+    every = {c.name for c in problem.constraints} | {r.name for r in problem.item_rules}
+    built = None
+    for include, rigid in ((None, every - elastic), (set(core) | pinned, pinned)):
+        trial = build_model(problem, pcs, include=include, elastic=True, rigid=rigid)
+        if solve(trial, solver).status == Status.OPTIMAL:
+            built = trial
+            break
+    if built is None:
+        return ()
+    x = np.maximum(built.spend_values(), 0.0)
+    fixes = []
+    for name in core:
+        con = rows.get(name)
+        if con is None:
+            continue
+        kind = kind_of(con.kind)
+        unit = kind.unit_of(con)
+        if unit in ("money", "kpi"):
+            over = _elastic_value(built.elastic, con.name, "__minus")
+            under = _elastic_value(built.elastic, con.name, "__plus")
+            move = ("raise", over) if over > under else ("lower", under)
+            if move[1] <= 1e-9 * (1.0 + abs(con.rhs)):
+                continue
+        else:
+            held = kind.step_to_hold(con, x, con.lhs(x))
+            if held is None:
+                continue
+            move = held
+        fixes.append(Fix(con.name, con.label, move[0], _outward(move[1], unit), unit))
+    return tuple(fixes)
+
+
+def _elastic_value(elastic: dict | None, name: str, side: str) -> float:
+    v = (elastic or {}).get(name + side)
+    return float(v.varValue or 0.0) if v is not None else 0.0
+
+
+def _sentence(
+    problem: AllocationProblem, core: list[str], fixes: Sequence[Fix], positive_spend: bool
+) -> str:
+    if not core:
+        return "the constraints cannot all hold"
+    labels = [_label(problem, n) for n in core]
+    if positive_spend:
+        verb = "hold" if len(labels) == 1 else ("both hold" if len(labels) == 2 else "all hold")
+        text = (
+            f"{_and(labels)} cannot {verb} with any spend: only an empty plan meets "
+            f"{'it' if len(labels) == 1 else 'them'}, and the budget is positive"
+        )
+    elif len(labels) == 1:
+        text = f"{labels[0]} cannot hold"
+    elif len(labels) == 2:
+        text = f"{labels[0]} and {labels[1]} cannot both hold"
+    else:
+        text = f"{_and(labels)} cannot all hold"
+    if fixes:
+        text += f"; to resolve it, for example {' and '.join(f.words for f in fixes)}"
+    return text
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

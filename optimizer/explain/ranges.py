@@ -1,0 +1,118 @@
+"""Over which budgets each line item keeps its role: one shared sweep of budgets, refined by
+bisection at the edges."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.allocate import Plan
+from optimizer.explain.formatting import fmt_amount
+from optimizer.explain.resolve import Resolver
+from optimizer.explain.roles import ReviewContext, classify, prices_of
+from optimizer.explain.types import INFEASIBLE, ROLE_WORDS, RoleRange
+
+
+def role_key(ctx: ReviewContext, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
+    if not plan.ok:
+        return INFEASIBLE, ()
+    return classify(ctx, plan, prices_of(ctx, plan), tid)
+
+
+def role_ranges(
+    ctx: ReviewContext, resolver: Resolver, ref: Plan, budget: float, points: int, refine: int
+) -> tuple[dict[str, RoleRange], list[Plan], np.ndarray]:
+    top = 2.0 * budget
+    grid = np.linspace(0.0, top, max(points, 3))
+    k0 = int(np.argmin(np.abs(grid - budget)))
+    grid[k0] = budget
+    resolver.remember(budget, ref)
+    plans = [resolver.at_budget(b) for b in grid]
+    keys_by_item = {it.id: [role_key(ctx, p, it.id) for p in plans] for it in ctx.problem.items}
+    out: dict[str, RoleRange] = {}
+    for it in ctx.problem.items:
+        tid = it.id
+        keys = keys_by_item[tid]
+        cur = keys[k0]
+        lo = k0
+        while lo > 0 and keys[lo - 1] == cur:
+            lo -= 1
+        hi = k0
+        while hi < len(grid) - 1 and keys[hi + 1] == cur:
+            hi += 1
+        low, low_edge, role_below = float(grid[lo]), None, None
+        if lo > 0:
+            a, b = float(grid[lo - 1]), float(grid[lo])  # a: other role, b: same role
+            role_below = keys[lo - 1][0]
+            for _ in range(refine):
+                m = 0.5 * (a + b)
+                if role_key(ctx, resolver.at_budget(m), tid) == cur:
+                    b = m
+                else:
+                    a = m
+            low, low_edge = b, a
+        high, high_edge, role_above = float(grid[hi]), None, None
+        if hi < len(grid) - 1:
+            a, b = float(grid[hi]), float(grid[hi + 1])  # a: same role, b: other role
+            role_above = keys[hi + 1][0]
+            for _ in range(refine):
+                m = 0.5 * (a + b)
+                if role_key(ctx, resolver.at_budget(m), tid) == cur:
+                    a = m
+                else:
+                    b = m
+            high, high_edge = a, b
+        out[tid] = RoleRange(
+            low,
+            high,
+            low_edge,
+            high_edge,
+            float(top),
+            role_below,
+            role_above,
+            _range_sentence(
+                tid,
+                cur[0],
+                [ctx.labels.get(n, n) for n in cur[1]],
+                low,
+                high,
+                low_edge,
+                high_edge,
+                float(top),
+                role_below,
+                role_above,
+            ),
+        )
+    return out, plans, grid
+
+
+def _range_sentence(
+    tid: str,
+    role: str,
+    labels: list[str],
+    low: float,
+    high: float,
+    low_edge: float | None,
+    high_edge: float | None,
+    top: float,
+    role_below: str | None,
+    role_above: str | None,
+) -> str:
+    what = ROLE_WORDS[role] + (f" ({' and '.join(labels)})" if labels else "")
+
+    def other(r: str | None) -> str:
+        return "the scenario is infeasible" if r == INFEASIBLE else ROLE_WORDS.get(r or "", str(r))
+
+    if low_edge is None:
+        start = "at every budget from 0"
+    else:
+        start = (
+            f"for budgets from about {fmt_amount(0.5 * (low + low_edge))} "
+            f"(below that: {other(role_below)})"
+        )
+    if high_edge is None:
+        end = f"up to at least {fmt_amount(top)} (the top of the sweep)"
+    else:
+        end = (
+            f"up to about {fmt_amount(0.5 * (high + high_edge))} (above that: {other(role_above)})"
+        )
+    return f"{tid} stays {what} {start} {end}."

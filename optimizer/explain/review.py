@@ -1,0 +1,324 @@
+"""``explain(plan, scenario, model)``: every line item of a plan justified (see the package)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from optimizer.allocate import Plan, make_problem
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.explain.constraints import constraint_notes, summaries
+from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
+from optimizer.explain.ladder import build_ladder
+from optimizer.explain.last_cycle import check_last_cycle
+from optimizer.explain.ranges import role_ranges
+from optimizer.explain.resolve import Resolver, move
+from optimizer.explain.roles import classify, first_dollar, prices_of, review_context, rule_value
+from optimizer.explain.sentences import curve_position, reason_sentence
+from optimizer.explain.types import (
+    CENT,
+    EXPLAIN_TOLERANCE,
+    ROLE_WORDS,
+    Explanation,
+    FrontierPoint,
+    LineItemExplanation,
+    RoleRange,
+)
+from optimizer.response.model import CurveSet
+from optimizer.scenario import Scenario
+
+
+def explain(
+    plan: Plan,
+    scenario: Scenario,
+    model: CurveSet,
+    *,
+    last_cycle: Mapping[str, float] | None = None,
+    increment: float | None = None,
+    solver: str = "highs",
+    tolerance: float = EXPLAIN_TOLERANCE,
+    ladder_steps: int = 10,
+    ladder_step: float | None = None,
+    sweep_points: int = 21,
+    refine_steps: int = 3,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Explanation:
+    """Justify every line item of a plan.
+
+    Parameters
+    ----------
+    plan : Plan
+        A solved plan of ``scenario`` on ``model`` (status optimal or time_limit).
+    scenario : Scenario
+        The scenario the plan solves; re-solved with changes to price moves and rules.
+    model : CurveSet
+        The response curves the plan was optimised on.
+    last_cycle : dict of str to float, optional
+        Last cycle's spend per line item (missing line items count as 0); by default the
+        scenario's ``previous``, if it has one.
+    increment : float, optional
+        The money a line item is moved up and down by; default 10% of its plan spend (an unfunded
+        line item: its ``min_if_funded``, else 1% of the budget).
+    solver : str
+        Solver for the re-solves.
+    tolerance : float
+        Certified gap of the re-solves (tighter than the default, so that the small second-order
+        changes they price are not noise).
+    ladder_steps : int
+        Increments per line item in the ladder (equal parts of its plan spend).
+    ladder_step : float, optional
+        Fixed money per ladder increment instead of ``ladder_steps`` equal parts.
+    sweep_points : int
+        Budgets in the sweep (0 to twice the budget) that finds the budgets over which each line
+        item keeps its role; 0 skips it (and the frontier).
+    refine_steps : int
+        Bisection steps at each edge of a role range.
+    extra_models : dict of str to CurveSet, optional
+        Other KPIs' models, for scenarios with KPI floors or values (as ``allocate`` takes them).
+    progress : callable, optional
+        Receives short progress messages.
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    InfeasibleError
+        If the plan is infeasible.
+    SolverError
+        If the plan has no solution for another reason.
+    DataError
+        If ``last_cycle`` names an unknown line item or a negative amount.
+    """
+    if plan.status == "infeasible":
+        raise InfeasibleError(
+            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+            conflicts=plan.conflicts,
+            path=scenario.source,
+        )
+    if not plan.ok:
+        raise SolverError(
+            f"the plan has no solution to explain ({plan.status}): {plan.message}",
+            path=scenario.source,
+        )
+    say = progress or (lambda _m: None)
+    problem = make_problem(
+        scenario, model, None, ids=[li.id for li in plan.line_items], extra_models=extra_models
+    )
+    ctx = review_context(scenario, problem)
+    ids = [it.id for it in problem.items]
+    if last_cycle is None and scenario.previous:
+        last_cycle = scenario.previous
+    last = check_last_cycle(last_cycle, ids)
+    weeks = float(scenario.horizon_weeks)
+    resolver = Resolver(scenario, model, solver, tolerance, extra_models)
+    say("re-solving the plan at the explain tolerance")
+    ref = resolver.solve(scenario)
+    if not ref.ok:  # pragma: no cover - the plan itself was solved
+        raise SolverError(f"re-solving the scenario failed ({ref.status})", path=scenario.source)
+    pr = prices_of(ctx, plan)
+    hurdles = pr.hurdle_kpi
+    budget = scenario.budget.amount if scenario.budget is not None else None
+    total = plan.total_spend
+    step_money = nice_step(0.01 * (budget if budget else max(total, 1.0)))
+    if scenario.objective in ("max_kpi", "max_net") and plan.total_spend > CENT:
+        # the price of a dollar to a line item no share rule names, in KPI per unit of money
+        hurdle = (problem.spend_weight + (plan.budget_shadow_price or 0.0)) / max(
+            problem.kpi_weight, 1e-300
+        )
+    else:
+        finite = hurdles[np.isfinite(hurdles)]
+        hurdle = float(np.median(finite)) if len(finite) else math.nan
+
+    roles: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for tid in ids:
+        roles[tid] = classify(ctx, plan, pr, tid)
+
+    ranges: dict[str, RoleRange] = {}
+    frontier: list[FrontierPoint] = []
+    if sweep_points and budget is not None and problem.sense == "max":
+        say(f"sweeping {sweep_points} budgets for the role ranges and the frontier")
+        ranges, fplans, grid = role_ranges(ctx, resolver, ref, budget, sweep_points, refine_steps)
+        for b, p in zip(grid, fplans, strict=True):
+            if p.ok:
+                marg = (
+                    max(li.marginal_roi for li in p.line_items)
+                    if p.total_spend <= CENT
+                    else p.budget_shadow_price
+                )
+                frontier.append(FrontierPoint(float(b), p.status, p.total_spend, p.total_kpi, marg))
+            else:
+                frontier.append(FrontierPoint(float(b), p.status, None, None, None))
+
+    say("pricing the constraints")
+    notes = constraint_notes(ctx, resolver, ref, plan, step_money, True)
+    by_note = {c.name: c for c in notes}
+
+    say("pricing the next and the last increment of every line item")
+    items = []
+    for it in problem.items:
+        tid = it.id
+        li = plan.item(tid)
+        role, names = roles[tid]
+        h = float(hurdles[it.index])
+        tp = it.curve.response
+        first = first_dollar(tp, weeks)
+        funded = li.spend > CENT
+        if funded:
+            inc = float(increment) if increment else 0.10 * li.spend
+            nxt = move(ctx, resolver, ref, tid, "up", inc, h)
+            lst = move(ctx, resolver, ref, tid, "down", min(inc, li.spend), h)
+            first_inc = None
+            first_amt = inc
+        else:
+            inc = it.min_if_funded or (
+                float(increment) if increment else 0.01 * (budget if budget else max(total, 1.0))
+            )
+            nxt = move(ctx, resolver, ref, tid, "up", inc, h)
+            lst = None
+            first_amt = inc
+            first_inc = float(tp.horizon_kpi(inc, weeks)) / inc if inc > 0 else None
+        value = rule_value(ctx, plan, names)
+        gain = None
+        for n in names:
+            note = by_note.get(n)
+            if note is not None and note.unit == "money":
+                gain = note.resolved if note.resolved is not None else note.estimate
+                break
+        reason = reason_sentence(
+            ctx,
+            role,
+            names,
+            li.spend,
+            li.marginal_roi,
+            h,
+            first,
+            first_inc,
+            first_amt,
+            it.min_if_funded,
+            gain,
+            step_money,
+            nxt,
+        )
+        pos = curve_position(tp, li.spend, weeks, ctx.kpi_word)
+        lc = None if last is None else last[tid]
+        items.append(
+            LineItemExplanation(
+                id=tid,
+                stage=it.stage,
+                spend=li.spend,
+                share=li.spend / total if total > 0 else 0.0,
+                kpi=li.kpi,
+                roi=li.roi,
+                marginal_roi=li.marginal_roi,
+                first_dollar_roi=first,
+                first_increment_roi=first_inc,
+                hurdle=h,
+                role=role,
+                rules=names,
+                rule_labels=tuple(ctx.labels.get(n, n) for n in names),
+                rule_value=value,
+                reason=reason,
+                lower=it.lo,
+                upper=li.upper,
+                min_if_funded=it.min_if_funded,
+                next=nxt,
+                last=lst,
+                role_range=ranges.get(tid),
+                position=pos,
+                last_cycle=lc,
+                delta=None if lc is None else li.spend - lc,
+            )
+        )
+
+    say("ranking the ladder")
+    ladder = build_ladder(ctx, plan, roles, hurdles, ladder_steps, ladder_step, budget, hurdle)
+    stages, groups = summaries(ctx, plan, last)
+
+    warnings = []
+    for x in items:
+        if x.position.extrapolation:
+            warnings.append(f"{x.id}: {x.position.sentence.split(';')[0]}.")
+    if not ladder.consistent:
+        warnings.append(
+            "the ladder's ranking and the plan disagree somewhere (a rule funds or "
+            "blocks an increment out of its return order); see the ladder's notes"
+        )
+    if plan.gap is not None and plan.gap > 1e-3:
+        warnings.append(
+            f"the plan's certificate gap is {plan.gap:.2%}: with 'zero or at least' rules or "
+            "S-curves the dual bound need not close, although the MILP is optimal over the "
+            "curves' pieces"
+        )
+
+    # total KPI band over joint bootstrap draws (draw k of every touchpoint is one refit)
+    tp10 = tp90 = None
+    n_draws = {len(it.curve.response.draws) for it in problem.items}
+    if len(n_draws) == 1 and next(iter(n_draws)) > 0:
+        tot = np.zeros(next(iter(n_draws)))
+        for it in problem.items:
+            s = plan.item(it.id).spend
+            tot += np.array(
+                [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
+            )
+        tp10, tp90 = (float(v) for v in np.percentile(tot, [10, 90]))
+
+    counts: dict[str, int] = {}
+    for x in items:
+        counts[x.role] = counts.get(x.role, 0) + 1
+    kpi_word = ctx.kpi_word
+    headline = [
+        f"The plan spends {fmt_amount(total)} over {scenario.horizon_weeks} weeks"
+        + (f" (budget {fmt_amount(budget)})" if budget is not None else "")
+        + f" and is modelled to buy {fmt_amount(plan.total_kpi)} {kpi_word}"
+        + (f" (ROI {fmt_ratio(plan.roi, 2)})." if plan.roi is not None else "."),
+        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: the hurdle every funded dollar "
+        "clears, and the budget's shadow price.",
+        "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
+    ]
+    if tp10 is not None:
+        headline.append(
+            f"Over the model's bootstrap draws the plan's {kpi_word} is between "
+            f"{fmt_amount(tp10)} and {fmt_amount(tp90)} (P10–P90)."
+        )
+    lct = None
+    if last is not None:
+        lct = float(round(sum(last.values()), 2))
+        headline.append(
+            f"Last cycle spent {fmt_amount(lct)}; this plan changes that by "
+            f"{fmt_delta(total - lct)}."
+        )
+
+    return Explanation(
+        scenario=plan.scenario,
+        objective=plan.objective,
+        kpi=plan.kpi,
+        horizon_weeks=plan.horizon_weeks,
+        budget=budget,
+        total_spend=total,
+        total_kpi=plan.total_kpi,
+        roi=plan.roi,
+        objective_value=plan.objective_value,
+        hurdle=hurdle,
+        gap=plan.gap,
+        solver=plan.solver,
+        headline=tuple(headline),
+        items=tuple(items),
+        ladder=ladder,
+        stages=stages,
+        groups=groups,
+        constraints=notes,
+        frontier=tuple(frontier),
+        warnings=tuple(warnings),
+        total_kpi_p10=tp10,
+        total_kpi_p90=tp90,
+        last_cycle_total=lct,
+        increment=increment,
+        tolerance=tolerance,
+        n_solves=resolver.count,
+        responses={it.id: it.curve.response for it in problem.items},
+    )

@@ -1,0 +1,208 @@
+"""The review's sentences about one line item: why it stops where it stops, and where its plan
+point sits on its response curve."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from optimizer.allocate.problem import money
+from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
+from optimizer.explain.roles import ReviewContext
+from optimizer.explain.types import (
+    CAPPED,
+    CENT,
+    HELD_UP,
+    INTERIOR,
+    NOT_WORTH_MINIMUM,
+    UNFUNDED,
+    CurvePosition,
+    Move,
+)
+from optimizer.response.model import TouchpointResponse
+
+
+def reason_sentence(
+    ctx: ReviewContext,
+    role: str,
+    names: Sequence[str],
+    li_spend: float,
+    marginal: float,
+    hurdle: float,
+    first: float,
+    first_inc: float | None,
+    first_amt: float,
+    mif: float | None,
+    gain: float | None,
+    step: float,
+    nxt: Move | None,
+) -> str:
+    """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
+    ``step``, from a re-solve)."""
+    kpi_word = ctx.kpi_word
+    labels = [ctx.labels.get(n, n) for n in names]
+    rules = " and ".join(labels)
+    if role == INTERIOR:
+        if hurdle <= 1e-12:
+            return (
+                f"Interior: it is funded until its curve is flat. Its next dollar returns "
+                f"{fmt_ratio(marginal)} {kpi_word}, and no rule or budget limit is binding, so "
+                "more money would buy nothing."
+            )
+        return (
+            f"Interior: its marginal return fell to the hurdle. At {fmt_amount(li_spend)} "
+            f"the next dollar returns {fmt_ratio(marginal)} {kpi_word}, the same as the last dollar "
+            f"anywhere else in the plan (the hurdle, {fmt_ratio(hurdle)}); beyond this point "
+            "the money does more elsewhere."
+        )
+    if role == CAPPED:
+        txt = (
+            f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kpi_word}, "
+            f"above the hurdle of {fmt_ratio(hurdle)}, so the plan would give it more if the "
+            "rule allowed"
+        )
+        if gain is not None and gain >= 0:
+            txt += (
+                f"; raising {labels[0]} by {fmt_amount(step)} would add about "
+                f"{fmt_amount(gain)} {ctx.obj_word}"
+            )
+        elif gain is not None:
+            txt += _overshoot("raising", labels[0], step, gain, ctx)
+        return txt + "."
+    if role == HELD_UP:
+        txt = (
+            f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kpi_word}, below "
+            f"the hurdle of {fmt_ratio(hurdle)}: left to the optimiser it would get less"
+        )
+        if gain is not None and gain >= 0:
+            txt += (
+                f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
+                f"{fmt_amount(step)} it holds in"
+            )
+        elif gain is not None:
+            txt += _overshoot("lowering", labels[0], step, gain, ctx)
+        return txt + "."
+    if role == UNFUNDED:
+        inc = (
+            f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "
+            "of money"
+            if first_inc is not None
+            else ""
+        )
+        ratio = (
+            f" ({hurdle / first:.1f} times what it has)"
+            if first > 0 and math.isfinite(first)
+            else ""
+        )
+        return (
+            f"Not funded: even its first dollar returns {fmt_ratio(first)} {kpi_word}, less than the "
+            f"hurdle of {fmt_ratio(hurdle)} that every funded dollar clears{inc}. To win money "
+            f"it would need a first-dollar return of at least {fmt_ratio(hurdle)}{ratio}."
+            + _forced_in(nxt, ctx)
+        )
+    if role == NOT_WORTH_MINIMUM:
+        avg = fmt_ratio(first_inc) if first_inc is not None else "–"
+        opening = (
+            f"its first dollar would return {fmt_ratio(first)} {kpi_word}, above the hurdle of "
+            f"{fmt_ratio(hurdle)}"
+            if math.isfinite(first)
+            else f"its first dollars would return far more than the hurdle of "
+            f"{fmt_ratio(hurdle)} (its curve starts vertical)"
+        )
+        return (
+            f"Not funded: {opening}, but it can only be funded at "
+            f"{money(mif or 0.0)} or more, and that whole block returns {avg} per unit of "
+            f"money on average: less than the same money earns elsewhere in the plan "
+            f"(the hurdle, {fmt_ratio(hurdle)}, and more once the rest is cut back)."
+            + _forced_in(nxt, ctx)
+        )
+    return "The scenario is infeasible at this budget."
+
+
+def _overshoot(verb: str, label: str, step: float, gain: float, ctx: ReviewContext) -> str:
+    """A rule sitting just short of where the optimiser would stop: a whole step moving it
+    overshoots, and the re-solve says the step loses (``gain`` < 0)."""
+    return (
+        f", but only a little: {verb} {label} by a whole {fmt_amount(step)} would overshoot "
+        f"and lose about {fmt_amount(-gain)} {ctx.obj_word}"
+    )
+
+
+def _forced_in(nxt: Move | None, ctx: ReviewContext) -> str:
+    if nxt is None or nxt.total_kpi is None:
+        return ""
+    return (
+        f" Forcing in {fmt_amount(nxt.amount)} would change the plan's {ctx.kpi_word} by "
+        f"{fmt_delta(nxt.total_kpi)} once the rest is re-allocated."
+    )
+
+
+def curve_position(
+    tp: TouchpointResponse, spend: float, weeks: float, kpi_word: str
+) -> CurvePosition:
+    weekly = spend / weeks
+    sr = dict(tp.spend_range or {})
+    lo, hi = sr.get("min"), sr.get("max")
+    if spend <= CENT:
+        where = "unfunded"
+    elif hi is None:
+        where = "unknown"
+    elif weekly > hi * (1 + 1e-9):
+        where = "beyond"
+    elif lo is not None and weekly < lo * (1 - 1e-9):
+        where = "below"
+    else:
+        where = "inside"
+    extrap = where == "beyond"
+    level = tp.saturation_level
+    sat = float(tp.weekly_kpi(weekly)) / level if level > 0 else 0.0
+    draws = tp.draw_responses()
+    p10 = p90 = None
+    if draws and spend > CENT:
+        ks = np.array([float(d.horizon_kpi(spend, weeks)) for d in draws])
+        p10, p90 = (float(v) for v in np.percentile(ks, [10, 90]))
+    if where == "unfunded":
+        s = "Not funded, so no point on the curve."
+    elif where == "unknown":
+        s = (
+            f"Plans {fmt_amount(weekly)} a week; the model does not record the spend it was "
+            "fitted on, so whether this is extrapolation is unknown."
+        )
+    elif where == "beyond":
+        s = (
+            f"Extrapolation: {fmt_amount(weekly)} a week is beyond the most ever spent in a week "
+            f"({fmt_amount(hi)}); the curve there is the model's guess, not evidence."
+        )
+    elif where == "below":
+        s = (
+            f"Plans {fmt_amount(weekly)} a week, below the least seen ({fmt_amount(lo)}); the "
+            "curve there is interpolated towards zero."
+        )
+    else:
+        s = (
+            f"Plans {fmt_amount(weekly)} a week, inside the weekly spend seen "
+            f"({fmt_amount(lo)} to {fmt_amount(hi)})."
+        )
+    if where not in ("unfunded",):
+        s += f" It sits at {sat:.0%} of the curve's saturation level."
+    if p10 is not None:
+        s += (
+            f" Over {len(draws)} bootstrap draws its {kpi_word} is between {fmt_amount(p10)} "
+            f"and {fmt_amount(p90)} (P10–P90)."
+        )
+    return CurvePosition(
+        weekly,
+        lo,
+        hi,
+        sr.get("mean"),
+        sr.get("recent"),
+        where,
+        extrap,
+        sat,
+        p10,
+        p90,
+        len(draws),
+        s,
+    )

@@ -1,0 +1,253 @@
+"""The review's result types: plain frozen data that the renderers lay out and tests check claim
+by claim; the line items' roles and their words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from optimizer.response.model import TouchpointResponse
+
+#: Roles: why a line item stops where it stops.
+INTERIOR = "interior"
+CAPPED = "capped"
+HELD_UP = "held_up"
+UNFUNDED = "unfunded"
+NOT_WORTH_MINIMUM = "not_worth_minimum"
+INFEASIBLE = "infeasible"
+
+ROLE_WORDS = {
+    INTERIOR: "at the hurdle",
+    CAPPED: "capped",
+    HELD_UP: "held up",
+    UNFUNDED: "not funded",
+    NOT_WORTH_MINIMUM: "minimum not worth it",
+    INFEASIBLE: "infeasible",
+}
+
+#: Default re-solve tolerance: tight, so that second-order effects (a few hundred KPI on millions)
+#: are not swamped by the certified gap of the plans being compared.
+EXPLAIN_TOLERANCE = 1e-6
+ROLE_TOL = 5e-3  # marginal within 0.5% of the hurdle counts as "at the hurdle"
+CENT = 0.005
+
+
+# ------------------------------------------------------------------------------------------------
+# result types
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Move:
+    """What moving one line item's spend by an increment does, re-solving the rest of the plan.
+
+    ``own_kpi`` is the change in the line item's own KPI, ``total_kpi`` the change in the plan's
+    total KPI after every other line item is re-allocated (``objective`` in the objective's units),
+    both from a re-solve with the line item forced to ``target``. ``naive_kpi`` is the curve-only
+    change, ``naive_net`` that less what the money earns elsewhere at the hurdle.
+    """
+
+    direction: str  # "up" | "down"
+    requested: float  # the increment asked for (money)
+    target: float  # the line item's spend in the re-solve
+    amount: float  # |target - plan spend|
+    own_kpi: float | None
+    total_kpi: float | None
+    objective: float | None
+    naive_kpi: float
+    naive_net: float
+    status: str  # status of the re-solve
+    relaxed: tuple[str, ...] = ()  # labels of rules moved to make room
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class RoleRange:
+    """Budgets over which a line item keeps its role (same role, same named rules)."""
+
+    low: float  # lowest budget verified to give the same role
+    high: float  # highest budget verified to give the same role
+    low_edge: float | None  # highest budget verified to give another role (None: holds down to 0)
+    high_edge: float | None  # lowest budget above that gives another role (None: holds to the top)
+    sweep_top: float
+    role_below: str | None = None
+    role_above: str | None = None
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class CurvePosition:
+    """Where the plan point sits on the line item's response curve."""
+
+    weekly_spend: float
+    seen_min: float | None
+    seen_max: float | None
+    seen_mean: float | None
+    recent: float | None
+    where: str  # "inside", "below", "beyond", "unknown", "unfunded"
+    extrapolation: bool
+    saturation: float  # weekly KPI at the plan point as a share of the curve's saturation level
+    kpi_p10: float | None
+    kpi_p90: float | None
+    n_draws: int
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class LineItemExplanation:
+    id: str
+    stage: str
+    spend: float
+    share: float
+    kpi: float
+    roi: float | None
+    marginal_roi: float
+    first_dollar_roi: float  # d KPI / d spend at zero spend (may be inf for hill shape < 1)
+    first_increment_roi: float | None  # average return of the first candidate increment (unfunded)
+    hurdle: float  # the price of a dollar elsewhere in the plan, in KPI per unit of money
+    role: str
+    rules: tuple[str, ...]  # names of the constraints that hold it (role capped / held_up)
+    rule_labels: tuple[str, ...]
+    rule_value: float | None  # objective gained per unit of money the holding rule moves
+    reason: str  # why it stops where it stops, in words
+    lower: float
+    upper: float
+    min_if_funded: float | None
+    next: Move | None
+    last: Move | None
+    role_range: RoleRange | None
+    position: CurvePosition
+    last_cycle: float | None = None
+    delta: float | None = None
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One decision package: an increment of one line item's spend."""
+
+    rank: int  # 1-based position in the ranked ladder; 0 for blocked increments
+    item: str
+    stage: str
+    index: int  # 1-based position within the line item
+    spend_from: float
+    spend_to: float
+    amount: float
+    kpi_gain: float  # on the smooth curve
+    return_: float  # kpi_gain / amount
+    rank_return: float  # return used for ranking (concave envelope within the line item)
+    status: str  # "committed", "funded", "unfunded", "blocked"
+    reason: str = ""
+    cumulative_spend: float = 0.0
+    cumulative_kpi: float = 0.0
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The zero-based ladder: increments ranked across the plan, and the cut-off line."""
+
+    steps: tuple[LadderStep, ...]  # ranked; committed first
+    blocked: tuple[LadderStep, ...]  # increments a rule stops (caps), not ranked
+    cutoff: int  # number of steps above the line
+    line_spend: float  # cumulative spend at the line (the plan's total spend)
+    budget: float | None
+    hurdle: float
+    consistent: bool  # every step above the line is funded and every one below is not
+
+    def above(self, n: int = 3) -> tuple[LadderStep, ...]:
+        """The last ``n`` increments in (just above the line)."""
+        return self.steps[max(0, self.cutoff - n) : self.cutoff]
+
+    def below(self, n: int = 3) -> tuple[LadderStep, ...]:
+        """The first ``n`` increments out (just below the line)."""
+        return self.steps[self.cutoff : self.cutoff + n]
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    kind: str  # "stage" | "group"
+    name: str
+    members: tuple[str, ...]
+    spend: float
+    share: float
+    kpi: float
+    roi: float | None
+    marginal_min: float | None  # among funded members
+    marginal_max: float | None
+    rules: tuple[str, ...]  # constraint names about it
+    binding: tuple[str, ...]  # labels of its binding rules
+    last_cycle: float | None = None
+    delta: float | None = None
+
+
+@dataclass(frozen=True)
+class ConstraintNote:
+    name: str
+    kind: str
+    subject: str
+    label: str
+    sense: str
+    rhs: float
+    lhs: float
+    slack: float
+    binding: bool
+    shadow_price: float | None
+    step: float  # how far the sentence moves it (money, share points as a fraction, or KPI)
+    unit: str  # "money", "share", "kpi"
+    direction: str  # "raise" | "lower": the way that relaxes it
+    estimate: float | None  # shadow price x step, in objective units (gain from relaxing)
+    resolved: float | None  # the same from a re-solve with the constraint moved
+    sentence: str
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    budget: float
+    status: str
+    total_spend: float | None
+    total_kpi: float | None
+    marginal: float | None  # KPI per extra unit of budget
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A plan justified line item by line item. Plain data; renderers lay it out."""
+
+    scenario: str
+    objective: str
+    kpi: str
+    horizon_weeks: int
+    budget: float | None
+    total_spend: float
+    total_kpi: float
+    roi: float | None
+    objective_value: float | None
+    hurdle: float
+    gap: float | None
+    solver: str
+    headline: tuple[str, ...]
+    items: tuple[LineItemExplanation, ...]
+    ladder: Ladder
+    stages: tuple[GroupSummary, ...]
+    groups: tuple[GroupSummary, ...]
+    constraints: tuple[ConstraintNote, ...]
+    frontier: tuple[FrontierPoint, ...]
+    warnings: tuple[str, ...]
+    total_kpi_p10: float | None = None
+    total_kpi_p90: float | None = None
+    last_cycle_total: float | None = None
+    increment: float | None = None
+    tolerance: float = EXPLAIN_TOLERANCE
+    n_solves: int = 0
+    responses: Mapping[str, TouchpointResponse] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def item(self, tid: str) -> LineItemExplanation:
+        for it in self.items:
+            if it.id == tid:
+                return it
+        raise KeyError(tid)
+
+    def constraint(self, name: str) -> ConstraintNote:
+        for c in self.constraints:
+            if c.name == name:
+                return c
+        raise KeyError(name)

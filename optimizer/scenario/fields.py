@@ -1,0 +1,50 @@
+"""Schema building blocks shared by the scenario and its rule kinds: a strict pydantic base and the
+checks of an amount of money and of a share."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from optimizer.io.files import short_repr
+
+Money = float
+
+
+class Strict(BaseModel):
+    """A frozen pydantic model that rejects unknown keys (answered with a "did you mean …?")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_money(v: Any, what: str) -> Any:
+    """``v`` as a float when it is a finite, non-negative amount of money (None passes through).
+
+    Raises ``ValueError`` naming ``what`` otherwise."""
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{what} must be an amount of money, got {short_repr(v)}")
+    if not math.isfinite(float(v)):
+        raise ValueError(f"{what} must be finite, got {short_repr(v)}")
+    if v < 0:
+        raise ValueError(f"{what} must not be negative, got {short_repr(v)}")
+    return float(v)
+
+
+def check_share(v: Any) -> Any:
+    """``v`` as a float when it is a fraction in [0, 1] (None passes through)."""
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+        raise ValueError(f"a share must be a fraction between 0 and 1, got {short_repr(v)}")
+    return float(v)
+
+
+def suggest(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for a close match among ``choices``, else ""."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
