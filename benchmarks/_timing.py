@@ -85,7 +85,7 @@ def timing_table(timings: list[Timing], say: Callable[[str], None]) -> None:
     for t in timings:
         say(t.row())
     say(
-        "(yardstick: a fixed single-threaded NNLS + SVD workload timed just before and after "
+        "\n(yardstick: a fixed single-threaded NNLS + SVD workload timed just before and after "
         "each fit, on the same shared CPU; the ratio is the load-robust figure. The machine has 2 cores shared with other "
         "jobs: wall times vary with their load)"
     )

@@ -1460,6 +1460,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per touchpoint against tests placed by the value of information (EVPPI)",
     )
     ap.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    ap.add_argument(
+        "--markdown", type=Path, help="also write the markdown tables (and the command) here"
+    )
+    ap.add_argument(
+        "--update-readme",
+        metavar="NAME",
+        help="write the markdown tables into benchmarks/README.md between the markers "
+        "<!-- fit_recovery:NAME:begin --> and <!-- fit_recovery:NAME:end -->",
+    )
     ap.add_argument("--no-timing", action="store_true", help="skip the 8 and 15 x 156 fit timing")
     ap.add_argument(
         "--regime",
@@ -1505,6 +1514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     PLAN_LIMITS = PlanLimits(args.cap_at_observed, args.change_limit)
     say = print
     t_start = time.perf_counter()
+    md: list[str] = []  # the markdown tables, for --markdown / --update-readme
+
+    def md_say(line: str) -> None:
+        say(line)
+        md.append(line)
+
+    load0 = os.getloadavg()
     say(f"# Fit recovery benchmark ({'quick' if args.quick else 'full'} run)")
     say(
         f"date {_dt.date.today().isoformat()}; {platform.platform()}; python "
@@ -1567,9 +1583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         summary_table(results, say)
         say("\n## Per regime: each plan beside the true-transform reference and the historical mix")
-        regime_table(results, say)
+        regime_table(results, md_say)
         n_peer = args.peers if args.peers is not None else (0 if args.quick else 2)
-        peers_rows = peers_part(results, n_peer, tmp, say) if n_peer > 0 else []
+        peers_rows = peers_part(results, n_peer, tmp, md_say) if n_peer > 0 else []
         if any(r.case.group in TARGET_GROUPS for r in results):
             say("\n## Low-information worlds: uplift captured against the 90% target")
             capture_table(results, say)
@@ -1602,7 +1618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if big:
             say("\n## Fit time, 156 weeks, with uncertainty (same run)\n")
-            timing_table(big, say)
+            md_say("\n**Fit time, 156 weeks, with uncertainty** (same run)\n")
+            timing_table(big, md_say)
     say("\n## Verdicts")
     verdicts = verdict_rows(results, big, checks) + peer_verdicts(peers_rows)
     old = {v[0]: v[1] for v in verdict_rows(before, big_before, {})} if before else {}
@@ -1611,7 +1628,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, measured, target, passed in verdicts:
         prev = f"  {old.get(name, ''):>34}" if old else ""
         say(f"{name:<62}{measured:>34}{prev}  {target:<14}{'PASS' if passed else 'MISS'}")
-    say(f"\ntotal run time {time.perf_counter() - t_start:.0f} s")
+    total = time.perf_counter() - t_start
+    say(f"\ntotal run time {total:.0f} s")
+    if args.markdown or args.update_readme:
+        block = _markdown_block(args, argv, md, verdicts, total, load0)
+        if args.markdown:
+            args.markdown.write_text(block)
+        if args.update_readme:
+            _update_readme(args.update_readme, block)
     if args.json:
         data = _as_json(results, big, verdicts)
         data["peers"] = [
@@ -1635,6 +1659,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             data["before"] = _as_json(before, big_before, verdict_rows(before, big_before, {}))
         args.json.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
     return 0
+
+
+def _markdown_block(
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    md: list[str],
+    verdicts: list[tuple[str, str, str, bool]],
+    total: float,
+    load0: tuple[float, float, float],
+) -> str:
+    """The run's markdown tables with the command, date, commit and machine load."""
+    cmd = " ".join(["benchmarks/fit_recovery.py", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = "?"
+    load1 = os.getloadavg()
+    lines = [
+        f"Measured {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} at commit "
+        f"`{commit or '?'}` with `.venv/bin/python {cmd}` ({total / 60:.0f} min; Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores shared with other jobs: load "
+        f"average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end, so wall times are "
+        "inflated; read the ratios measured in the same run).",
+        *md,
+        "",
+        "**Verdicts**",
+        "",
+        "| check | measured | target | |",
+        "|---|---|---|---|",
+        *(f"| {n} | {m} | {t} | {'PASS' if p else 'MISS'} |" for n, m, t, p in verdicts),
+    ]
+    return "\n".join(lines).strip() + "\n"
+
+
+def _update_readme(name: str, block: str) -> None:
+    """Replace the text between this name's markers in benchmarks/README.md by ``block``."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    begin, end = f"<!-- fit_recovery:{name}:begin -->", f"<!-- fit_recovery:{name}:end -->"
+    if begin not in text or end not in text:
+        print(f"--update-readme: markers {begin} / {end} not found in {readme}", file=sys.stderr)
+        return
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{block}{end}{tail}")
 
 
 def compare_table(
