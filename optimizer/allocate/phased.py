@@ -44,7 +44,6 @@ from optimizer.allocate.breakpoints import (
     bank_breakpoints,
     lifted,
     piece_errors,
-    refine_around,
 )
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
 from optimizer.allocate.problem import AllocationProblem
@@ -56,7 +55,7 @@ from optimizer.response.model import TouchpointResponse
 
 DEFAULT_TOLERANCE = 1e-4
 DEFAULT_KKT_TOLERANCE = 1e-3
-DEFAULT_PIECES = 8
+DEFAULT_PIECES = 4
 #: the horizon after the plan that ``after: true`` counts, at most (weeks)
 MAX_AFTER_WEEKS = 520
 
@@ -296,27 +295,55 @@ class _Cells:
             for _ in range(T)
         ]
 
+    def _families(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+        fams = getattr(self, "_fams", None)
+        if fams is None:
+            by: dict[str, list[int]] = {}
+            for i, s in enumerate(self.sat):
+                by.setdefault(s.family, []).append(i)
+            fams = []
+            for fam, idx in by.items():
+                names = C.SATURATION[fam][3]
+                full = {
+                    nm: np.array(
+                        [float(self.sat[i].params[nm]) if i in idx else 1.0 for i in range(self.n)]
+                    )
+                    for nm in names
+                }
+                member = np.zeros(self.n, bool)
+                member[idx] = True
+                fams.append((fam, member, full))
+            self._fams = fams
+        return fams
+
     def _eval(self, A: np.ndarray, which: int, rows: np.ndarray | None = None) -> np.ndarray:
         """``A``: (cells, m) points, or (cells,) one per cell; rows: the cells (default all)."""
         A = np.asarray(A, float)
         vec = A.ndim == 1
         M = A[:, None] if vec else A
-        rows = np.arange(self.n * self.T) if rows is None else rows
+        rows = np.arange(self.n * self.T) if rows is None else np.asarray(rows)
         out = np.zeros(M.shape)
         tp = rows // self.T
         t = rows % self.T
-        for i in np.unique(tp):
-            sel = np.flatnonzero(tp == i)
-            s = self.sat[i]
-            f = (s, s.derivative, s.second_derivative)[which]
-            Ai = M[sel]
-            out[sel] = self.w[i, t[sel]][:, None] * f(Ai)
-            last = sel[t[sel] == self.T - 1]
-            if len(last) and self.tail.shape[1]:
-                # tail: Σ_s τ_s F(d^s a); derivatives pick up d^s per order
-                Al = M[last][:, :, None] * self.dpow[i][None, None, :]
-                g = f(Al)
-                out[last] += np.sum(self.tail[i] * self.dpow[i] ** which * g, axis=2)
+        S = self.tail.shape[1]
+        for fam, member, params in self._families():
+            sel = np.flatnonzero(member[tp])
+            if not len(sel):
+                continue
+            f = C.SATURATION[fam][which]
+            ti = tp[sel]
+            out[sel] = self.w[ti, t[sel]][:, None] * f(
+                M[sel], **{k: v[ti][:, None] for k, v in params.items()}
+            )
+            if S:
+                last = sel[t[sel] == self.T - 1]
+                if len(last):
+                    # tail: Σ_s τ_s F(d^s a); each derivative picks up a factor d^s
+                    tl = tp[last]
+                    Al = M[last][:, :, None] * self.dpow[tl][:, None, :]
+                    g = f(Al, **{k: v[tl][:, None, None] for k, v in params.items()})
+                    wt = (self.tail[tl] * self.dpow[tl] ** which)[:, None, :]
+                    out[last] += np.sum(wt * g, axis=2)
         return out[:, 0] if vec else out
 
     def value(self, A, rows=None):
@@ -403,12 +430,13 @@ def _boxes(problem: PhasedProblem) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _initial_points(problem: PhasedProblem, cells: _Cells, ahi: np.ndarray, n_pieces: int):
+    """Breakpoints by curvature over each cell's range, plus a cluster around the adstock of the
+    undated plan spread evenly (the steady-state optimum, from the engine: usually within a few
+    tens of percent of where the phased optimum puts each cell)."""
     concave = np.array([c.concave for c in cells.curves])
-    extra = []
-    # the adstock of an even spread of each line item's share of the budget: a likely place
-    steady = adstock_path(problem, _even_plan(problem)).ravel()
-    for v in steady:
-        extra.append((float(v),))
+    guess = adstock_path(problem, _undated_plan(problem)).ravel()
+    rel = np.array([0.35, 0.6, 0.8, 0.9, 0.97, 1.03, 1.1, 1.25, 1.5, 2.0])
+    extra = [tuple(float(v) * rel) if v > 0 else () for v in guess]
     return bank_breakpoints(
         cells,
         np.zeros(len(concave)),
@@ -418,13 +446,61 @@ def _initial_points(problem: PhasedProblem, cells: _Cells, ahi: np.ndarray, n_pi
     )
 
 
-def _even_plan(problem: PhasedProblem) -> np.ndarray:
-    """Each line item's budget share spread evenly: a starting guess for breakpoints only."""
+_LOCAL = np.array([1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4])
+_AWAY = np.array([1e-2, 0.1, 0.3])
+
+
+def _refined(coarse, a, r, hi, previous) -> list[np.ndarray]:
+    """Per cell: its coarse points, ``a·(1 ± _LOCAL)``, ``r·(1 ± _AWAY)`` when ``r`` is away from
+    ``a``, and the previous round's points within ±50% of ``a`` — sorted, clipped to the cell's
+    range, near-duplicates merged. One array operation for all cells."""
+    N = len(coarse)
+    k = max(len(c) for c in coarse)
+    kp = max(len(c) for c in previous)
+    C0 = np.full((N, k), np.nan)
+    Pv = np.full((N, kp), np.nan)
+    for c in range(N):
+        C0[c, : len(coarse[c])] = coarse[c]
+        Pv[c, : len(previous[c])] = previous[c]
+    Pv = np.where((Pv >= 0.5 * a[:, None]) & (Pv <= 1.5 * a[:, None]), Pv, np.nan)
+    scale = np.maximum(np.abs(a), hi * 1e-3)[:, None]
+    loc = a[:, None] + scale * np.concatenate([-_LOCAL, [0.0], _LOCAL])[None, :]
+    away = np.abs(r - a) > 1e-3 * np.maximum(a, 1.0)
+    rs = np.maximum(np.abs(r), hi * 1e-3)[:, None]
+    far = r[:, None] + rs * np.concatenate([-_AWAY, [0.0], _AWAY])[None, :]
+    far = np.where(away[:, None], far, np.nan)
+    M = np.concatenate([np.zeros((N, 1)), hi[:, None], C0, loc, far], axis=1)
+    M = np.where((M >= 0) & (M <= hi[:, None]), M, np.nan)
+    M = np.sort(M, axis=1)
+    tol = np.maximum(hi, 1.0) * 1e-12
+    keep = np.isfinite(M) & np.concatenate(
+        [np.ones((N, 1), bool), np.diff(M, axis=1) > tol[:, None]], axis=1
+    )
+    out = []
+    for c in range(N):
+        p = M[c, keep[c]]
+        p[-1] = hi[c]
+        out.append(p)
+    return out
+
+
+def _undated_plan(problem: PhasedProblem) -> np.ndarray:
+    """The engine's undated plan (one total per line item) spread evenly over the periods: a
+    guess for breakpoints only; each line item's budget share when the engine cannot say."""
     n = problem.n
+    share = problem.weeks_per_period / problem.T
+    try:
+        from optimizer.allocate.engine import solve_problem
+
+        plan = solve_problem(problem.base, tolerance=1e-3, max_rounds=2, diagnose=False)
+        if plan.ok:
+            per = np.array([li.spend for li in plan.line_items])
+            return per[:, None] * share[None, :]
+    except Exception:  # noqa: BLE001 - a guess; the even split below will do
+        pass
     budget = problem.base.scenario.budget
     tot = budget.amount if budget is not None else float(sum(it.hi for it in problem.base.items))
     per = np.minimum(np.array([it.hi / 1.02 for it in problem.base.items]), tot / max(n, 1))
-    share = problem.weeks_per_period / problem.T
     return per[:, None] * share[None, :]
 
 
@@ -577,7 +653,6 @@ def _build(
             block_cols.append(q)
             chi[q] = math.floor(float(xhi[it.index].sum()) / it.block + 1e-9)
             q += 1
-    clo[nx : nx + na] = 0.0
     for col, v in (fix or {}).items():
         clo[col] = chi[col] = v
     if fix:
@@ -629,7 +704,7 @@ def lagrangian_bound(
     hi_a = ahi.ravel()
     concave = np.array([c.concave for c in cells.curves])
     lo_b, hi_b = np.zeros(na), hi_a.copy()
-    for _ in range(80):
+    for _ in range(64):
         mid = 0.5 * (lo_b + hi_b)
         right = cells.slope(mid) > ga
         lo_b = np.where(right, mid, lo_b)
@@ -742,6 +817,12 @@ def solve_phased(
     t0 = time.perf_counter()
     cells = _Cells(problem)
     xhi, ahi = _boxes(problem)
+    coarse = bank_breakpoints(
+        cells,
+        np.zeros(problem.n * problem.T),
+        ahi.ravel(),
+        np.where([c.concave for c in cells.curves], n_pieces, 2 * n_pieces),
+    )
     pts = _initial_points(problem, cells, ahi, n_pieces)
     build_s = solve_s = 0.0
     best: PhasedSolution | None = None
@@ -754,6 +835,7 @@ def solve_phased(
         return max(0.01, time_limit - (time.perf_counter() - t0))
 
     rounds = 0
+    polish_ok = not problem.needs_binaries
     for rounds in range(1, max_rounds + 1):  # noqa: B007
         tb = time.perf_counter()
         pcs = _cell_pieces(cells, pts)
@@ -832,7 +914,13 @@ def solve_phased(
         }
         mu = duals[: n * problem.T].reshape(n, problem.T)
         bound, responses = lagrangian_bound(problem, cells, mu, rule_duals, xhi, ahi)
-        pol = polish_phased(problem, X, rule_duals)
+        pol = None
+        if polish_ok:
+            tp = time.perf_counter()
+            pol = polish_phased(problem, X, rule_duals, deadline=tp + max(2.0, tp - t0))
+            # a polish that fails once (typically: hill curves of shape < 1, whose infinite slope
+            # at zero defeats Newton's model) is not tried again; refinement carries on
+            polish_ok = pol is not None
         if pol is not None and _violation(problem, pol[0]) <= 1e-9:
             v_pol = objective_value(problem, pol[0])
             if v_pol >= value - 1e-12 * abs(value):
@@ -880,22 +968,20 @@ def solve_phased(
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             best.status = Status.TIME_LIMIT
             break
-        A_now = adstock_path(problem, X).ravel()
-        R = responses.ravel()
-        hi_a = ahi.ravel()
-        pts = [
-            refine_around(
-                refine_around(p, float(a), 0.0, float(h), rel=(3e-3, 2e-2, 0.1)),
-                float(r),
-                0.0,
-                float(h),
-                rel=(1e-2, 0.1),
-            )
-            if abs(r - a) > 1e-3 * max(a, 1.0)
-            else refine_around(p, float(a), 0.0, float(h), rel=(1e-3, 1e-2, 5e-2, 0.2))
-            for p, a, r, h in zip(pts, A_now, R, hi_a, strict=True)
-        ]
+        # next round: the coarse pieces, short pieces around each cell's solution, and some
+        # around its best response to the duals when that is elsewhere (earlier rounds' local
+        # points are dropped: the LP stays the same size from round to round)
+        pts = _refined(
+            coarse, adstock_path(problem, X).ravel(), responses.ravel(), ahi.ravel(), pts
+        )
     assert best is not None
+    if best.status == Status.OPTIMAL and best.gap > tolerance:
+        # out of rounds with the gap still open: the best plan so far, said to be so
+        best.status = Status.TIME_LIMIT
+        best.message = (
+            f"stopped after {rounds} rounds with the gap at {best.gap:.2e} "
+            f"(tolerance {tolerance:.0e})"
+        )
     best.rounds = rounds
     best.seconds = time.perf_counter() - t0
     best.build_seconds, best.solve_seconds = build_s, solve_s
@@ -1152,6 +1238,7 @@ def polish_phased(
     *,
     max_changes: int = 12,
     max_newton: int = 30,
+    deadline: float | None = None,
 ) -> tuple[np.ndarray, dict[str, float]] | None:
     """Newton's method on the smooth problem's KKT conditions for the active set the LP suggests
     (decisions at zero stay there; binding rules hold as equalities), with an active-set loop
@@ -1162,10 +1249,10 @@ def polish_phased(
     if problem.needs_binaries:
         return None
     with np.errstate(all="ignore"):
-        return _polish(problem, X0, duals, max_changes, max_newton)
+        return _polish(problem, X0, duals, max_changes, max_newton, deadline)
 
 
-def _polish(problem, X0, duals, max_changes, max_newton):
+def _polish(problem, X0, duals, max_changes, max_newton, deadline=None):
     import scipy.sparse.linalg as spla
 
     n, P = problem.n, problem.P
@@ -1187,6 +1274,7 @@ def _polish(problem, X0, duals, max_changes, max_newton):
     active = (np.abs(lhs - b) <= 1e-6 * rscale) & ((y != 0) | (sense == "=="))
     active |= sense == "=="
     free = x > 1e-7 * scale_x
+    freed = np.zeros(N, int)
     J = _jacobians(problem)
     cells = _Cells(problem)
     sw = problem.base.spend_weight
@@ -1208,6 +1296,8 @@ def _polish(problem, X0, duals, max_changes, max_newton):
 
     for _change in range(max_changes):
         for _it in range(max_newton):
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
             g, Hb = grad_hess(x)
             F = np.flatnonzero(free)
             R = np.flatnonzero(active)
@@ -1271,8 +1361,10 @@ def _polish(problem, X0, duals, max_changes, max_newton):
             float(np.max(np.abs(g[free]), initial=0.0)),
             1e-300,
         )
+        want = np.where(freed < 2, want, -np.inf)  # no decision is freed a third time (cycling)
         j = int(np.argmax(want))
         if want[j] > 1e-9 * scale_g:
+            freed[j] += 1
             # free every decision that wants to move, each started where its own marginal return
             # meets its price with the others held (Newton's model is poor at an infinite slope)
             for jj in (j,):
