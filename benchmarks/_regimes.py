@@ -236,3 +236,39 @@ def regime_json(results: Sequence[Any]) -> list[dict[str, Any]]:
         }
         for (regime, n_tp), sel in regime_groups(results)
     ]
+
+
+def regime_compare_table(
+    base: Sequence[Any], new: Sequence[Any], base_label: str, say: Callable[[str], None]
+) -> None:
+    """Per (regime, touchpoints): the fitted and robust plans of the baseline fit (``base``) and
+    of this fit (``new``) on the same worlds, in the same run, beside the true-transform
+    reference."""
+    say(
+        f"| worlds | plan | pooled capture: {base_label} → this | median | worst world | "
+        f"worlds below hist. mix by > {HARM:.1%} of KPI | mROI 80% coverage |"
+    )
+    say("|---|---|---:|---:|---:|---:|---:|")
+    old = dict(regime_groups(base))
+    for key, sel in regime_groups(new):
+        if key not in old:
+            continue
+        b_stats = {s.plan: s for s in plan_stats(old[key])}
+        n_stats = {s.plan: s for s in plan_stats(sel)}
+        label = f"{key[0]} information, {key[1]} tp ({len(sel)})"
+        for plan in ("fitted", "robust (mean over draws)"):
+            b, n = b_stats.get(plan), n_stats.get(plan)
+            if b is None or n is None:
+                continue
+            say(
+                f"| {label} | {plan} | {_pct(b.pooled)} → **{_pct(n.pooled)}** | "
+                f"{_pct(b.median)} → {_pct(n.median)} | {_pct(b.worst)} → {_pct(n.worst)} | "
+                f"{b.below} → {n.below} of {n.n} | {_pct(b.coverage)} → {_pct(n.coverage)} |"
+            )
+        ref = n_stats.get("true transforms, LS betas")
+        if ref is not None:
+            say(
+                f"| {label} | true transforms, LS betas | {_pct(ref.pooled)} | "
+                f"{_pct(ref.median)} | {_pct(ref.worst)} | {ref.below} of {ref.n} | "
+                f"{_pct(ref.coverage)} |"
+            )

@@ -89,3 +89,23 @@ def timing_table(timings: list[Timing], say: Callable[[str], None]) -> None:
         "each fit, on the same shared CPU; the ratio is the load-robust figure. The machine has 2 cores shared with other "
         "jobs: wall times vary with their load)"
     )
+
+
+def timing_compare_table(
+    base: list[Timing], new: list[Timing], base_label: str, say: Callable[[str], None]
+) -> None:
+    """This fit's time over the baseline's on the same world, both measured in this run."""
+    say(
+        f"| fit (156 weeks, with uncertainty) | n_jobs | {base_label}: wall (CPU) | this fit: "
+        f"wall (CPU) | this / {base_label}, wall (CPU) |"
+    )
+    say("|---|---:|---:|---:|---:|")
+    for b, n in zip(base, new, strict=False):
+        if (b.label, b.n_jobs) != (n.label, n.n_jobs):
+            continue
+        bw, bc = float(np.median(b.wall)), float(np.median(b.cpu))
+        nw, nc = float(np.median(n.wall)), float(np.median(n.cpu))
+        say(
+            f"| {n.label} | {n.n_jobs} | {bw:.1f} s ({bc:.1f} s) | {nw:.1f} s ({nc:.1f} s) | "
+            f"{nw / bw:.2f}x ({nc / bc:.2f}x) |"
+        )

@@ -158,8 +158,13 @@ from _fit_report import (  # noqa: E402
     targeted_table,
     verdict_rows,
 )
-from _regimes import pooled_capture, regime_groups, regime_table  # noqa: E402
-from _timing import Timing, time_fit, timing_table  # noqa: E402
+from _regimes import (  # noqa: E402
+    pooled_capture,
+    regime_compare_table,
+    regime_groups,
+    regime_table,
+)
+from _timing import Timing, time_fit, timing_compare_table, timing_table  # noqa: E402
 
 from optimizer.response.fit import fit_model  # noqa: E402
 from optimizer.simulate import (  # noqa: E402
@@ -271,6 +276,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         + " (the fitter before those options) and compare",
     )
     ap.add_argument(
+        "--baseline-option",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also fit everything with these fit_model options (repeatable; e.g. "
+        "method='\"grid\"', the fitter before issue 13) and print the regime tables and fit "
+        "times of that baseline beside this fit's, measured in the same run (implies "
+        "--before-after, with these options instead of its own)",
+    )
+    ap.add_argument(
         "--noise",
         type=float,
         nargs="*",
@@ -350,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration next to without and the oracle",
     )
     args = ap.parse_args(argv)
+    before_opts = _parse_options(args.baseline_option) if args.baseline_option else BEFORE_OPTIONS
+    args.before_after = args.before_after or bool(args.baseline_option)
+    base_label = ", ".join(f"{k}={v!r}" for k, v in before_opts.items())
     fit_options = _parse_options(args.fit_option)
     _fit_measure.PLAN_LIMITS = PlanLimits(args.cap_at_observed, args.change_limit)
     say = print
@@ -416,7 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             results.append(res)
         if args.before_after:
-            before = [measure(c, {**fit_options, **BEFORE_OPTIONS}) for c in cases]
+            say(f"\n## Baseline fits ({base_label})")
+            before = [measure(c, {**fit_options, **before_opts}) for c in cases]
         say(
             "\n## Summary (errors are |fitted - true| / true; captured = (fitted - historical) / "
             "(optimal - historical), on the true curves; oracle = true shapes, least-squares "
@@ -444,16 +463,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             targeted_table(results, say)
         if before:
-            say(
-                "\n## Before: the same fits with "
-                + ", ".join(f"{k}={v}" for k, v in BEFORE_OPTIONS.items())
-            )
+            say(f"\n## Before: the same fits with {base_label}")
             summary_table(before, say)
             say("\n## Before -> after, averaged over the simulated worlds")
             compare_table(before, results, say)
+            md_say(f"\n**Baseline ({base_label}) → this fitter, same worlds, same run**\n")
+            regime_compare_table(before, results, "baseline", md_say)
         big = None if args.no_timing else time_fits(tmp, fit_options, args.quick)
         big_before = (
-            time_fits(tmp, {**fit_options, **BEFORE_OPTIONS}, args.quick)
+            time_fits(tmp, {**fit_options, **before_opts}, args.quick)
             if before and not args.no_timing
             else None
         )
@@ -461,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             say("\n## Fit time, 156 weeks, with uncertainty (same run)\n")
             md_say("\n**Fit time, 156 weeks, with uncertainty** (same run)\n")
             timing_table(big, md_say)
+        if big and big_before:
+            md_say(f"\n**Fit time against the baseline ({base_label}), same run**\n")
+            timing_compare_table(big_before, big, "baseline", md_say)
     say("\n## Verdicts")
     verdicts = verdict_rows(results, big, checks) + peer_verdicts(peers_rows)
     old = {v[0]: v[1] for v in verdict_rows(before, big_before, {})} if before else {}
