@@ -163,17 +163,20 @@ def cli_seconds(world: World, name: str, grid: np.ndarray) -> float:
 
 
 def print_frontier(f: Frontier) -> None:
-    knee = f.knee()
+    be = f.economics.hurdle.budget if f.economics is not None else None
+    cross = None
+    if be is not None:  # the first point at or past the break-even budget
+        cross = next((k for k, p in enumerate(f.plans) if p.budget >= be), None)
     print(f"  {'budget':>12} {'status':>10} {'KPI':>14} {'marginal ROI':>13}")
     for k, p in enumerate(f.plans):
-        if k % 5 and k != knee and k != len(f.plans) - 1:
+        if k % 5 and k != cross and k != len(f.plans) - 1:
             continue
         m = Frontier.marginal(p)
-        mark = "  <- diminishing returns" if k == knee else ""
+        mark = f"  <- past break-even ({be:,.0f})" if k == cross else ""
         kpi = f"{p.total_kpi:>14,.0f}" if p.ok else f"{'-':>14}"
         marg = f"{m:>13.4f}" if m is not None else f"{'-':>13}"
         print(f"  {p.budget:>12,.0f} {p.status:>10} {kpi} {marg}{mark}")
-    print(f"  (every 5th of the {len(f.plans)} points, the last and the knee)")
+    print(f"  (every 5th of the {len(f.plans)} points, the last and the first past break-even)")
 
 
 def main(argv: list[str] | None = None) -> int:

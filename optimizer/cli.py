@@ -155,6 +155,28 @@ def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _warn_extrapolation(plans: Any, named: bool = False) -> None:
+    """A warning per line item whose curve is used beyond its data (shown even with -q)."""
+    from optimizer.render.tables import extrapolation_lines
+
+    for p in plans:
+        for line in extrapolation_lines(p):
+            _stderr(f"warning: {p.scenario + ': ' if named else ''}extrapolation: {line}")
+
+
+def _warn_extrapolation_from(frontier: Any) -> None:
+    from optimizer.formatting import money
+
+    for x in frontier.extrapolation:
+        name = x["id"] + (f"@{x['market']}" if x.get("market") else "")
+        what = (
+            "its curve has no data (no spend seen)"
+            if x["kind"] == "no_data"
+            else f"it plans beyond the most spent in a week of its history ({money(x['max_seen'])})"
+        )
+        _stderr(f"warning: extrapolation: from a budget of {money(x['budget'])}, {name}: {what}")
+
+
 @contextlib.contextmanager
 def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1) -> Any:
     """The executor the options ask for (in-process by default), closed on the way out."""
@@ -511,6 +533,7 @@ def optimize(
 
         require_draws(inputs.model)
     plan = execute(spec, inputs=inputs)
+    _warn_extrapolation([plan])
     if plan.status == "infeasible" or not plan.ok:
         _record(spec, plan, ledger_file, no_ledger, True)
     if plan.status == "infeasible":
@@ -629,6 +652,7 @@ def compare(
         _progress("optimising", quiet, at_least=3) as bar,
     ):
         comp = execute(spec, progress=bar, executor=ex)
+    _warn_extrapolation(comp.plans, named=True)
     _record(spec, comp, ledger_file, no_ledger, quiet)
     if fmt == "json":
         _emit(machine.comparison_json(comp), out, quiet)
@@ -736,6 +760,7 @@ def sweep(
         _progress("sweeping budgets", quiet) as bar,
     ):
         frontier = execute(spec, progress=bar, executor=ex)
+    _warn_extrapolation_from(frontier)
     _record(spec, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
         from optimizer.render.charts import save_frontier_plot

@@ -66,25 +66,58 @@ def plot_response_curves(
 
 
 def frontier_figure(frontier) -> plt.Figure:
+    """KPI against budget (left axis) and the marginal return (right axis: in money per unit of
+    money when the KPI is money, else KPI per unit), money ticks, and, with a money KPI, the
+    break-even and hurdle points: the budgets where the marginal return falls to 1 and to
+    1 + hurdle_rate, which depend on the scenario's economics, not on the sweep's range."""
+    from matplotlib.ticker import FuncFormatter
+
+    eco = frontier.economics
     pts = [p for p in frontier.points() if p["total_kpi"] is not None]
     b = np.array([p["budget"] for p in pts], float)
     k = np.array([p["total_kpi"] for p in pts], float)
-    m = np.array(
-        [p["marginal_roi"] if p["marginal_roi"] is not None else np.nan for p in pts], float
-    )
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(b, k, "o-", color="tab:blue", label="KPI")
+    key = "marginal_return" if eco is not None else "marginal_roi"
+    m = np.array([p[key] if p.get(key) is not None else np.nan for p in pts], float)
+    kpi = frontier.plans[0].kpi if frontier.plans else "KPI"
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(b, k, "o-", color="tab:blue", ms=4, label=kpi)
     ax.set_xlabel("total budget")
-    ax.set_ylabel("KPI")
+    ax.set_ylabel(kpi)
+    ticks = FuncFormatter(lambda v, _pos: compact(v))
+    ax.xaxis.set_major_formatter(ticks)
+    ax.yaxis.set_major_formatter(ticks)
     ax2 = ax.twinx()
-    ax2.plot(b, m, "s--", color="tab:orange", label="marginal ROI")
-    ax2.set_ylabel("marginal ROI")
-    knee = frontier.knee()
-    if knee is not None:
-        ax.axvline(frontier.plans[knee].budget, color="grey", ls=":", label="diminishing returns")
+    ax2.plot(
+        b,
+        m,
+        "s--",
+        color="tab:orange",
+        ms=3,
+        label="marginal return (money per unit)" if eco is not None else "marginal ROI",
+    )
+    ax2.set_ylabel("marginal return per unit of money" if eco is not None else "marginal ROI")
+    if eco is not None:
+        ax2.axhline(1.0, color="tab:red", lw=0.8, alpha=0.5)
+        lines = [("break-even (return 1.00)", eco.payback, "tab:red", "--")]
+        if eco.hurdle_rate > 0:
+            ax2.axhline(eco.hurdle.threshold, color="tab:purple", lw=0.8, alpha=0.5)
+            lines.append(
+                (f"hurdle (return {eco.hurdle.threshold:.2f})", eco.hurdle, "tab:purple", ":")
+            )
+        for label, c, colour, ls in lines:
+            if c.budget is None:
+                continue
+            ax.axvline(
+                c.budget, color=colour, ls=ls, lw=1.2, label=f"{label} at {compact(c.budget)}"
+            )
+    plan_budget = getattr(frontier, "budget", None)
+    if plan_budget:
+        ax.axvline(plan_budget, color="grey", lw=1, label=f"scenario budget {compact(plan_budget)}")
     ax.set_title(f"budget frontier: {frontier.scenario}")
     ax.grid(alpha=0.3)
-    fig.legend(loc="center right", bbox_to_anchor=(0.86, 0.5), fontsize=8)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8)
     return fig
 
 

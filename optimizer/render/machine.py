@@ -113,17 +113,23 @@ def comparison_csv(comp: Comparison) -> str:
 
 
 def frontier_json(frontier) -> str:
-    knee = frontier.knee()
-    return to_json(
-        {
-            "scenario": frontier.scenario,
-            "points": [
-                {k: finite(v) if not isinstance(v, str) else v for k, v in p.items()}
-                for p in frontier.points()
-            ],
-            "diminishing_returns_at": None if knee is None else finite(frontier.plans[knee].budget),
+    """Contract 6 for ``sweep``; with a money KPI, ``break_even`` (the scenario's points, which do
+    not depend on the sweep's range) and, per point, ``marginal_return`` and ``spend_beyond``."""
+    d: dict[str, Any] = {
+        "scenario": frontier.scenario,
+        "points": [
+            {k: finite(v) if not isinstance(v, str) else v for k, v in p.items()}
+            for p in frontier.points()
+        ],
+    }
+    if frontier.economics is not None:
+        d["break_even"] = {
+            k: finite(v) if isinstance(v, float) else v
+            for k, v in frontier.economics.to_dict().items()
         }
-    )
+    if frontier.extrapolation:
+        d["extrapolation"] = [dict(x) for x in frontier.extrapolation]
+    return to_json(d)
 
 
 def frontier_csv(frontier) -> str:

@@ -109,16 +109,76 @@ def plan_renderable(plan: Plan) -> Group:
                 style="red",
             )
         )
+    note = break_even_text(plan)
+    if note:
+        be = plan.extras["break_even"]
+        parts.append(Text(note, style="yellow" if be.spend_beyond > 0.005 else ""))
     return Group(*parts)
+
+
+def break_even_text(plan: Plan) -> str | None:
+    """Where the plan stands against break-even (``extras['break_even']``), in one sentence."""
+    be = plan.extras.get("break_even")
+    if be is None:
+        return None
+    t = ratio(be.threshold, 2)
+    at = f"the hurdle (1 + {be.hurdle_rate:g})" if be.hurdle_rate > 0 else "break-even"
+    last = ratio(be.marginal_return, 2)
+    if be.budget is None:
+        return (
+            f"Break-even: the last dollar returns {last}; the rules cap every line item before "
+            f"the marginal return falls to {t}, {at}."
+        )
+    head = f"Break-even: the marginal return falls to {t}, {at}, at a budget of {money(be.budget)}"
+    if be.hurdle_rate > 0 and be.payback_budget is not None:
+        head += f" (to 1.00 at {money(be.payback_budget)})"
+    if be.spend_beyond <= 0.005:
+        return head + f"; this plan stays within it (its last dollar returns {last})."
+    rb = be.return_beyond
+    buys = f", returning {ratio(rb, 2)} per dollar" if rb is not None else ""
+    return (
+        f"{head}: {money(be.spend_beyond)} of this plan lies beyond it{buys} (its last dollar "
+        f"returns {last}); max_net would spend {money(be.budget)}."
+    )
+
+
+def extrapolation_lines(plan: Plan) -> list[str]:
+    """One phrase per line item whose curve is used beyond its data (``extras['extrapolation']``)."""
+    out = []
+    for x in plan.extras.get("extrapolation") or ():
+        name = x["id"] + (f"@{x['market']}" if x.get("market") else "")
+        if x["kind"] == "no_data":
+            out.append(
+                f"{name}'s curve has no data (no spend seen), so its "
+                f"{money(x['weekly_spend'])} a week rests on the curve alone"
+            )
+        else:
+            out.append(
+                f"{name} plans {money(x['weekly_spend'])} a week, beyond the most spent in a week "
+                f"of its history ({money(x['max_seen'])})"
+            )
+    return out
 
 
 def comparison_renderable(comp: Comparison) -> Group:
     parts = []
     s = comp.summary()
     t = Table(box=box.SIMPLE_HEAD, title="scenarios", title_justify="left")
-    for col in ("scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"):
+    bes = [p.extras.get("break_even") for p in comp.plans]
+    money_kpi = any(b is not None for b in bes)
+    cols = ["scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"]
+    if money_kpi:  # where the marginal return falls to 1 + hurdle_rate, and the spend past it
+        cols += ["break-even", "beyond it"]
+    for col in cols:
         t.add_column(col, justify="left" if col in ("scenario", "status") else "right")
-    for _, r in s.iterrows():
+    for k, (_, r) in enumerate(s.iterrows()):
+        be = bes[k] if k < len(bes) else None
+        more = []
+        if money_kpi:
+            more = [
+                "–" if be is None else ("none" if be.budget is None else money(be.budget)),
+                "–" if be is None else money(be.spend_beyond),
+            ]
         t.add_row(
             r["scenario"],
             r["status"],
@@ -128,8 +188,19 @@ def comparison_renderable(comp: Comparison) -> Group:
             ratio(r["marginal_roi"], 3),
             delta(r["delta_spend"]),
             delta(r["delta_kpi"]),
+            *more,
         )
     parts.append(t)
+    if money_kpi:
+        parts.append(
+            Text(
+                "break-even: the budget at which each scenario's marginal return falls to "
+                "1 + its hurdle_rate (what max_net would spend); beyond it: the plan's spend past "
+                "that budget",
+                style="dim",
+            )
+        )
+
     for what, bs in (
         ("stage", comp.by_stage()),
         ("owner", comp.by_total("owner")),
@@ -196,10 +267,29 @@ def frontier_renderable(frontier) -> Group:
     t = Table(
         box=box.SIMPLE_HEAD, title=f"budget frontier: {frontier.scenario}", title_justify="left"
     )
-    for col in ("budget", "status", "spend", "KPI", "ROI", "marginal ROI", ""):
+    eco = frontier.economics
+    cols = ["budget", "status", "spend", "KPI", "ROI", "marginal ROI"]
+    if eco is not None:
+        cols += ["beyond the hurdle" if eco.hurdle_rate > 0 else "beyond break-even", ""]
+    for col in cols:
         t.add_column(col, justify="left" if col in ("status", "") else "right")
-    knee = frontier.knee()
+    marks: dict[int, str] = {}
+    if eco is not None:  # the first point at or past each crossing
+        points = [("break-even", eco.payback)]
+        if eco.hurdle_rate > 0:
+            points.insert(0, ("the hurdle", eco.hurdle))
+        for name, c in points:
+            if c.budget is None:
+                continue
+            k = next(
+                (i for i, p in enumerate(frontier.plans) if p.budget >= c.budget - 0.005), None
+            )
+            if k is not None:
+                marks[k] = (marks[k] + ", " if k in marks else "← past ") + name
     for i, p in enumerate(frontier.points()):
+        more = []
+        if eco is not None:
+            more = [money(p["spend_beyond"]), marks.get(i, "")]
         t.add_row(
             money(p["budget"], "small"),
             str(p["status"]),
@@ -207,6 +297,42 @@ def frontier_renderable(frontier) -> Group:
             money(p["total_kpi"], "small"),
             ratio(p["roi"], 2),
             ratio(p["marginal_roi"], 3),
-            "← diminishing returns" if i == knee else "",
+            *more,
         )
-    return Group(t)
+    parts: list = [t]
+    note = frontier_break_even_text(frontier)
+    if note:
+        parts.append(Text(note))
+    return Group(*parts)
+
+
+def frontier_break_even_text(frontier) -> str | None:
+    eco = frontier.economics
+    if eco is None:
+        return None
+    value = (
+        f"a unit of {frontier.plans[0].kpi if frontier.plans else 'KPI'} is worth "
+        f"{ratio(eco.value_per_kpi, 2)} (value_per_kpi)"
+        if eco.value_source == "value_per_kpi"
+        else f"the KPI is {frontier.plans[0].kpi if frontier.plans else 'revenue'}"
+    )
+    if eco.hurdle.budget is None:
+        return (
+            f"Break-even ({value}): the rules cap every line item before the marginal return "
+            f"falls to {ratio(eco.hurdle.threshold, 2)}."
+        )
+    text = (
+        f"Break-even ({value}): the marginal return falls to 1.00 at a budget of "
+        f"{money(eco.payback.budget)}"
+        if eco.payback.budget is not None
+        else f"Break-even ({value}): the marginal return stays above 1.00 within the rules"
+    )
+    if eco.hurdle_rate > 0:
+        text += (
+            f", and to the hurdle {ratio(eco.hurdle.threshold, 2)} (1 + hurdle_rate) at "
+            f"{money(eco.hurdle.budget)}"
+        )
+    return text + (
+        f"; past {money(eco.hurdle.budget)} a dollar returns less than "
+        f"{ratio(eco.hurdle.threshold, 2)} (max_net stops there)."
+    )

@@ -327,6 +327,10 @@ def solve_scenario(
     """One scenario's plan and its costliest binding rules: one task of a comparison."""
     sc, model, extra, opts = task
     # as allocate does; the problem is kept to price the binding rules
+    from optimizer.workflow.economics import with_economics
+
     problem = make_problem(sc, model, extra_models=dict(extra))
     plan = solve_problem(problem, **opts)
-    return plan, constraint_costs(plan, problem)
+    costs = constraint_costs(plan, problem)
+    # break-even and extrapolation, in the task (one more solve, on the worker)
+    return with_economics(sc, model, plan, extra_models=extra, **opts), costs

@@ -166,28 +166,20 @@ def optimize_scenario(
         from optimizer.workflow.compare import extra_models_for
 
         extra_models = extra_models_for(scenario)
+    from optimizer.workflow.economics import with_economics
+
+    solve_kw = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit}
     if robust == "mean":
-        return robust_plan(
-            scenario,
-            model,
-            solver=solver,
-            tolerance=tolerance,
-            time_limit=time_limit,
-            extra_models=extra_models,
-        )
-    if robust != "none":
+        plan = robust_plan(scenario, model, extra_models=extra_models, **solve_kw)
+    elif robust != "none":
         raise ModelError(
             f"unknown robust objective {robust!r}; choose one of: {', '.join(ROBUST_MODES)}",
             field="--robust",
         )
-    return allocate(
-        scenario,
-        model,
-        solver=solver,
-        tolerance=tolerance,
-        time_limit=time_limit,
-        extra_models=dict(extra_models),
-    )
+    else:
+        plan = allocate(scenario, model, extra_models=dict(extra_models), **solve_kw)
+    # break-even (on the model's point curves) and extrapolation
+    return with_economics(scenario, model, plan, extra_models=extra_models, **solve_kw)
 
 
 # ------------------------------------------------------------------------------------------------

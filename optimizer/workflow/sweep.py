@@ -48,6 +48,7 @@ from optimizer.formatting import money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
 from optimizer.threads import one_blas_thread
+from optimizer.workflow.economics import Economics, extrapolation, scenario_economics
 from optimizer.workflow.executor import Executor, InProcess, LocalProcesses
 
 #: relative offsets of the predicted price at which breakpoints are placed (both signs)
@@ -65,6 +66,12 @@ Progress = Callable[[int, int], None]
 class Frontier:
     scenario: str
     plans: tuple[Plan, ...]
+    #: where the marginal return falls to the hurdle and to 1, when the KPI is money
+    economics: Economics | None = None
+    #: per line item, the first budget of the sweep at which its curve is used beyond its data
+    extrapolation: tuple[Mapping[str, Any], ...] = ()
+    #: the scenario's own budget (for the chart), when it has one
+    budget: float | None = None
 
     @property
     def budgets(self) -> np.ndarray:
@@ -81,32 +88,30 @@ class Frontier:
         return p.budget_shadow_price
 
     def points(self) -> list[dict[str, float | str | None]]:
-        return [
-            {
+        """Per budget: status, spend, KPI, marginal ROI and ROI; with a money KPI also the
+        marginal return in money and the spend beyond the break-even budget (at the hurdle)."""
+        eco = self.economics
+        out = []
+        for p in self.plans:
+            m = self.marginal(p)
+            d: dict[str, float | str | None] = {
                 "budget": p.budget,
                 "status": p.status,
                 "total_spend": p.total_spend,
                 "total_kpi": p.total_kpi if p.ok else None,
-                "marginal_roi": self.marginal(p),
+                "marginal_roi": m,
                 "roi": p.roi if p.ok else None,
             }
-            for p in self.plans
-        ]
-
-    def knee(self) -> int | None:
-        """Index of the point of diminishing returns: the knee of the frontier, where the KPI
-        curve (scaled to [0, 1] on both axes) lies furthest above the chord from its first to its
-        last point (the 'kneedle' rule). None with fewer than three feasible points."""
-        ok = [(i, p) for i, p in enumerate(self.plans) if p.ok]
-        if len(ok) < 3:
-            return None
-        b = np.array([p.budget for _, p in ok], float)
-        k = np.array([p.total_kpi for _, p in ok], float)
-        if b[-1] == b[0] or k[-1] == k[0]:
-            return None
-        d = (k - k[0]) / (k[-1] - k[0]) - (b - b[0]) / (b[-1] - b[0])
-        j = int(np.argmax(d))
-        return ok[j][0] if d[j] > 0 else None
+            if eco is not None:
+                d["marginal_return"] = None if m is None else m * eco.value_per_kpi
+                be = eco.hurdle.budget
+                d["spend_beyond"] = (
+                    None
+                    if not p.ok
+                    else (0.0 if be is None else float(round(max(0.0, p.total_spend - be), 2)))
+                )
+            out.append(d)
+        return out
 
 
 def parse_budgets(spec: str) -> np.ndarray:
@@ -118,6 +123,53 @@ def parse_budgets(spec: str) -> np.ndarray:
 
 
 def sweep(
+    scenario: Scenario,
+    model: CurveSet,
+    budgets: Sequence[float] | np.ndarray,
+    *,
+    warm: bool = True,
+    progress: Progress | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    economics: bool = True,
+    **kw,
+) -> Frontier:
+    """Optimise ``scenario`` at each budget; the frontier of total KPI against budget, with (when
+    ``economics``) the break-even points of ``optimizer.workflow.economics`` (a solve or two, here)
+    and the first budget at which each line item's curve is used beyond its data.
+
+    See ``_frontier`` for the parameters.
+    """
+    front = _frontier(
+        scenario,
+        model,
+        budgets,
+        warm=warm,
+        progress=progress,
+        extra_models=extra_models,
+        jobs=jobs,
+        executor=executor,
+        **kw,
+    )
+    if not economics:
+        return front
+    solve_kw = {k: v for k, v in kw.items() if k in ("solver", "tolerance", "time_limit")}
+    kpi = next((p.kpi for p in front.plans if p.kpi), getattr(model, "kpi", ""))
+    eco = scenario_economics(scenario, model, kpi, extra_models=extra_models, **solve_kw)
+    first: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for p in front.plans:
+        if not p.ok:
+            continue
+        for x in extrapolation(p, model):
+            first.setdefault((x["id"], x.get("market")), {**x, "budget": p.budget})
+    own = scenario.budget.amount if scenario.budget is not None else None
+    return dataclasses.replace(
+        front, economics=eco, extrapolation=tuple(first.values()), budget=own
+    )
+
+
+def _frontier(
     scenario: Scenario,
     model: CurveSet,
     budgets: Sequence[float] | np.ndarray,
@@ -150,7 +202,7 @@ def sweep(
     grid = [float(b) for b in budgets]
     if executor is None:
         with LocalProcesses(jobs) if jobs > 1 else InProcess() as ex:
-            return sweep(
+            return _frontier(
                 scenario,
                 model,
                 grid,

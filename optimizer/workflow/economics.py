@@ -1,0 +1,309 @@
+"""Break-even economics: where the last dollar stops paying back, and where the plan leans on
+curves beyond their evidence.
+
+**When the KPI is money.** The marginal return of a plan (KPI per extra unit of budget: the budget's
+shadow price) is a money return only when a unit of KPI has a money value. budgetopt knows it has
+one when the scenario says so, or when the KPI is revenue:
+
+* the scenario gives ``value_per_kpi`` (money per unit of KPI, e.g. a lead's value): that value;
+* otherwise the model's KPI is named ``revenue``: 1 (a unit of revenue is a unit of money).
+
+Any other KPI (leads, sign-ups, a composite of ``kpi_values``) has no break-even here; give the
+scenario a ``value_per_kpi`` to get one.
+
+**Break-even.** ``threshold = 1 + hurdle_rate``: a dollar that returns less than that in money
+does not pay for itself at the scenario's hurdle (``hurdle_rate`` 0: break-even proper). The
+*break-even budget* is the budget at which the scenario's optimal plan's marginal money return
+falls to the threshold, under all of the scenario's rules but the budget. On concave curves the
+frontier's slope falls as the budget grows, so that budget is exactly the spend of the scenario
+made ``max_net`` (value ``value_per_kpi``, the same hurdle) without its budget: one solve, with the
+allocator's certificate on the marginal returns (0.1%), rather than a walk along the frontier.
+It is ``None`` when the rules cap every line item before its marginal return falls to the
+threshold (the budget can grow no further: no dollar of it falls below the hurdle). When the rules
+force spend beyond it (locks, floors), it is the least the rules allow.
+
+``spend_beyond`` is how much of a plan's spend lies beyond the break-even budget; what that spend
+buys (``value_beyond``, in money) is the plan's KPI less the break-even plan's, times the value.
+The break-even plan is what ``max_net`` would spend instead.
+
+**Extrapolation.** A funded line item whose weekly spend is beyond the most ever spent in a week of
+the history its curve was fitted on (the model's ``spend_range``), or whose curve has no data at
+all (no spend seen: ``spend_range.max`` is 0), is listed: its KPI there is the model's guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer.allocate import Plan, allocate
+from optimizer.response.model import CurveSet
+from optimizer.scenario import Scenario
+
+#: the KPI name whose unit is money
+MONEY_KPIS = ("revenue",)
+#: a line item within this relative distance of the threshold is "at" it
+_AT = 1e-2
+
+
+def money_per_kpi(scenario: Scenario, kpi: str) -> tuple[float, str] | None:
+    """Money per unit of the KPI and where that comes from, or None when the KPI is not money."""
+    if scenario.value_per_kpi is not None and scenario.value_per_kpi > 0:
+        return float(scenario.value_per_kpi), "value_per_kpi"
+    if str(kpi).strip().lower() in MONEY_KPIS:
+        return 1.0, f"the KPI is {kpi}"
+    return None
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Where the marginal money return falls to ``threshold``."""
+
+    threshold: float
+    budget: float | None  # None: the rules stop every line item first
+    kpi: float | None  # the KPI of the plan at that budget
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """A plan's break-even economics (see the module docstring)."""
+
+    threshold: float  # 1 + hurdle_rate
+    hurdle_rate: float
+    value_per_kpi: float
+    value_source: str
+    budget: float | None  # where the marginal money return falls to the threshold
+    spend_beyond: float  # this plan's spend beyond that budget
+    value_beyond: float | None  # the money that spend buys (value of its KPI)
+    marginal_return: float | None  # this plan's last dollar, in money per unit of money
+    payback_budget: float | None  # where the marginal return falls to 1 (= budget at hurdle 0)
+    reason: str = ""  # why ``budget`` is None
+
+    @property
+    def return_beyond(self) -> float | None:
+        """The money each dollar beyond the break-even budget buys, on average."""
+        if self.value_beyond is None or self.spend_beyond <= 0.005:
+            return None
+        return self.value_beyond / self.spend_beyond
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "budget": self.budget,
+            "spend_beyond": self.spend_beyond,
+            "hurdle_rate": self.hurdle_rate,
+            "value_per_kpi": self.value_per_kpi,
+            "value_source": self.value_source,
+            "marginal_return": self.marginal_return,
+            "payback_budget": self.payback_budget,
+            "value_beyond": self.value_beyond,
+            "return_beyond": self.return_beyond,
+            "max_net_spend": self.budget,
+            **({"note": self.reason} if self.reason else {}),
+        }
+
+
+def plan_marginal(plan: Plan) -> float | None:
+    """The plan's marginal return in KPI per unit of budget: the budget's shadow price, or (with no
+    budget row, or at zero spend) the best marginal return among line items with room to grow."""
+    if not plan.ok:
+        return None
+    sp = plan.budget_shadow_price
+    if sp is not None and plan.total_spend > 0 and plan.objective in ("max_kpi",):
+        return float(sp)
+    room = [li.marginal_roi for li in plan.line_items if li.spend < li.upper - 0.01]
+    if not room:
+        return None
+    funded = [
+        li.marginal_roi for li in plan.line_items if li.spend > 0.01 and li.spend < li.upper - 0.01
+    ]
+    return float(max(funded) if funded else max(room))
+
+
+def crossing(
+    scenario: Scenario,
+    model: CurveSet,
+    value: float,
+    threshold: float,
+    *,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    **solve_kw: Any,
+) -> Crossing:
+    """The budget at which the scenario's optimal plan's marginal return, valued at ``value``
+    money per KPI, falls to ``threshold``: the spend of the scenario made ``max_net`` without its
+    budget (see the module docstring)."""
+    data = scenario.model_dump()
+    data.update(
+        objective="max_net",
+        value_per_kpi=float(value),
+        hurdle_rate=float(threshold) - 1.0,
+        budget=None,
+        kpi_target=None,
+        kpi_values={},
+        sweep=None,
+        variants={},
+        grid={},
+    )
+    net_scenario = Scenario.model_validate(data)
+    plan = allocate(net_scenario, model, extra_models=dict(extra_models or {}), **solve_kw)
+    if not plan.ok:
+        return Crossing(threshold, None, None, f"the rules without the budget: {plan.status}")
+    # a line item with room to grow whose money return is still above the threshold means the
+    # crossing lies past the rules' caps for all others: is any funded one at the threshold?
+    at = [
+        li
+        for li in plan.line_items
+        if li.spend > 0.01 and abs(li.marginal_roi * value / threshold - 1.0) <= _AT
+    ]
+    above = [
+        li
+        for li in plan.line_items
+        if li.spend > 0.01 and li.marginal_roi * value > threshold * (1 + _AT)
+    ]
+    if not at and above and len(above) == sum(1 for li in plan.line_items if li.spend > 0.01):
+        return Crossing(
+            threshold,
+            None,
+            None,
+            "the rules cap every funded line item while its marginal return is above "
+            f"{threshold:.2f}",
+        )
+    return Crossing(threshold, plan.total_spend, plan.total_kpi)
+
+
+@dataclass(frozen=True)
+class Economics:
+    """A scenario's break-even points, whatever its budget: where its optimal plan's marginal
+    money return falls to the hurdle (``1 + hurdle_rate``) and to 1 (payback)."""
+
+    value_per_kpi: float
+    value_source: str
+    hurdle_rate: float
+    hurdle: Crossing
+    payback: Crossing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.hurdle.threshold,
+            "budget": self.hurdle.budget,
+            "payback_budget": self.payback.budget,
+            "hurdle_rate": self.hurdle_rate,
+            "value_per_kpi": self.value_per_kpi,
+            "value_source": self.value_source,
+            **({"note": self.hurdle.reason} if self.hurdle.reason else {}),
+        }
+
+
+def scenario_economics(
+    scenario: Scenario,
+    model: CurveSet,
+    kpi: str,
+    *,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    **solve_kw: Any,
+) -> Economics | None:
+    """The scenario's break-even points, or None when its KPI (named ``kpi``) is not money."""
+    money = money_per_kpi(scenario, kpi)
+    if money is None:
+        return None
+    value, source = money
+    h = float(scenario.hurdle_rate)
+    cross = crossing(scenario, model, value, 1.0 + h, extra_models=extra_models, **solve_kw)
+    payback = (
+        cross
+        if h == 0
+        else crossing(scenario, model, value, 1.0, extra_models=extra_models, **solve_kw)
+    )
+    return Economics(value, source, h, cross, payback)
+
+
+def break_even(
+    scenario: Scenario,
+    model: CurveSet,
+    plan: Plan,
+    *,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    **solve_kw: Any,
+) -> BreakEven | None:
+    """``plan``'s break-even economics, or None when the KPI is not money or there is no plan."""
+    if not plan.ok:
+        return None
+    eco = scenario_economics(scenario, model, plan.kpi, extra_models=extra_models, **solve_kw)
+    if eco is None:
+        return None
+    value, source, h = eco.value_per_kpi, eco.value_source, eco.hurdle_rate
+    threshold = 1.0 + h
+    cross, payback = eco.hurdle, eco.payback
+    m = plan_marginal(plan)
+    beyond = 0.0
+    value_beyond = None
+    if cross.budget is not None:
+        beyond = float(round(max(0.0, plan.total_spend - cross.budget), 2))
+        if beyond > 0.005 and cross.kpi is not None:
+            value_beyond = value * (plan.total_kpi - cross.kpi)
+    return BreakEven(
+        threshold=threshold,
+        hurdle_rate=h,
+        value_per_kpi=value,
+        value_source=source,
+        budget=cross.budget,
+        spend_beyond=beyond,
+        value_beyond=value_beyond,
+        marginal_return=None if m is None else value * m,
+        payback_budget=payback.budget,
+        reason=cross.reason,
+    )
+
+
+def extrapolation(plan: Plan, model: CurveSet) -> list[dict[str, Any]]:
+    """The funded line items whose weekly spend is beyond the most seen in the history their curve
+    was fitted on, or whose curve has no data (see the module docstring)."""
+    out: list[dict[str, Any]] = []
+    weeks = float(plan.horizon_weeks) or 1.0
+    for li in plan.line_items:
+        if li.spend <= 0.01:
+            continue
+        tp = _curve_of(model, li)
+        if tp is None:
+            continue
+        sr = dict(getattr(tp, "spend_range", None) or {})
+        hi = sr.get("max")
+        weekly = li.spend / weeks
+        where = {"id": li.id, **({"market": li.market} if li.market else {})}
+        if hi is not None and hi <= 0:
+            out.append({**where, "kind": "no_data", "weekly_spend": weekly, "max_seen": 0.0})
+        elif hi is not None and weekly > hi * (1 + 1e-9):
+            out.append({**where, "kind": "beyond", "weekly_spend": weekly, "max_seen": float(hi)})
+    return out
+
+
+def _curve_of(model: CurveSet, li: Any) -> Any:
+    markets = getattr(model, "markets", None)
+    if isinstance(markets, Mapping) and li.market is not None and li.market in markets:
+        return markets[li.market].touchpoints.get(li.id)
+    return model.touchpoints.get(li.id)
+
+
+def with_economics(
+    scenario: Scenario,
+    model: CurveSet,
+    plan: Plan,
+    *,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    **solve_kw: Any,
+) -> Plan:
+    """``plan`` with ``extras['break_even']`` (a ``BreakEven``, when the KPI is money) and
+    ``extras['extrapolation']`` (a list, when any line item extrapolates)."""
+    if not plan.ok:
+        return plan
+    extras = dict(plan.extras)
+    be = break_even(scenario, model, plan, extra_models=extra_models, **solve_kw)
+    if be is not None:
+        extras["break_even"] = be
+    ex = extrapolation(plan, model)
+    if ex:
+        extras["extrapolation"] = ex
+    return dataclasses.replace(plan, extras=extras)
