@@ -1022,6 +1022,18 @@ def explain(
         raise BudgetOptError(
             f"the solver stopped without a plan ({plan.status}): {plan.message}", path=scenario
         )
+    from optimizer.workflow.economics import with_economics
+
+    # break-even for the review's headline (when the KPI is money)
+    plan = with_economics(
+        sc,
+        model,
+        plan,
+        extra_models=extra,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+    )
     t0 = time.perf_counter()
     exp = run_explain(
         plan,

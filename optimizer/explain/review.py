@@ -16,7 +16,7 @@ from optimizer.explain.last_cycle import check_last_cycle
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.roles import classify, first_dollar, prices_of, review_context, rule_value
-from optimizer.explain.sentences import curve_position, reason_sentence
+from optimizer.explain.sentences import break_even_sentence, curve_position, reason_sentence
 from optimizer.explain.types import (
     CENT,
     EXPLAIN_TOLERANCE,
@@ -276,10 +276,13 @@ def explain(
         + (f" (budget {fmt_amount(budget)})" if budget is not None else "")
         + f" and is modelled to buy {fmt_amount(plan.total_kpi)} {kpi_word}"
         + (f" (ROI {fmt_ratio(plan.roi, 2)})." if plan.roi is not None else "."),
-        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: the hurdle every funded dollar "
-        "clears, and the budget's shadow price.",
+        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: the budget's shadow price, "
+        "which the last dollar of every line item at the hurdle returns too.",
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
+    be = dict(plan.extras).get("break_even")
+    if be is not None:
+        headline.insert(2, break_even_sentence(be))
     if tp10 is not None:
         headline.append(
             f"Over the model's bootstrap draws the plan's {kpi_word} is between "

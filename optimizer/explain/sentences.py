@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def reason_sentence(
         )
         return (
             f"Not funded: even its first dollar returns {fmt_ratio(first)} {kpi_word}, less than the "
-            f"hurdle of {fmt_ratio(hurdle)} that every funded dollar clears{inc}. To win money "
+            f"hurdle of {fmt_ratio(hurdle)}, what the plan's last dollar returns{inc}. To win money "
             f"it would need a first-dollar return of at least {fmt_ratio(hurdle)}{ratio}."
             + _forced_in(nxt, ctx)
         )
@@ -205,4 +206,31 @@ def curve_position(
         p90,
         len(draws),
         s,
+    )
+
+
+def break_even_sentence(be: Any) -> str:
+    """The plan against break-even (``plan.extras['break_even']``, put there by
+    ``optimizer.workflow.economics``): where the marginal money return falls to 1 + hurdle_rate,
+    how much of the plan lies beyond it and what max_net would spend."""
+    t = fmt_ratio(be.threshold, 2)
+    at = f"the hurdle (1 + {be.hurdle_rate:g})" if be.hurdle_rate > 0 else "break-even"
+    last = "n/a" if be.marginal_return is None else fmt_ratio(be.marginal_return, 2)
+    if be.budget is None:
+        return (
+            f"Break-even: the last dollar returns {last} in money; the rules cap every line "
+            f"item before the marginal return falls to {t}, {at}."
+        )
+    head = (
+        f"Break-even: the marginal return in money falls to {t}, {at}, at a budget of "
+        f"{fmt_amount(be.budget)}"
+    )
+    if be.spend_beyond <= 0.005:
+        return head + f"; this plan stays within it (its last dollar returns {last})."
+    rb = be.return_beyond
+    buys = f", which returns {fmt_ratio(rb, 2)} per dollar" if rb is not None else ""
+    return (
+        f"{head}: {fmt_amount(be.spend_beyond)} of this plan lies beyond it{buys} (its last "
+        f"dollar returns {last}); objective max_net would spend "
+        f"{fmt_amount(be.budget)}."
     )
