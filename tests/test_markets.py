@@ -369,3 +369,40 @@ def test_a_phased_plan_over_markets_has_market_line_items_with_periods(tmp_path)
     totals = plan.market_totals()
     assert totals["m1"]["spend"] >= 120_000 - 0.02
     assert sum(t["spend"] for t in totals.values()) == pytest.approx(plan.total_spend, abs=0.02)
+
+
+def test_review_pack_over_markets_explains_each_market_line_item_and_each_owner(world):
+    """explain keeps touchpoint × market line items apart (each priced by re-solving with that
+    market's line item forced), and gives per-market totals, the market × stage split and a
+    section per budget owner with their line items and increments."""
+    from optimizer.explain import explain
+    from optimizer.render.report_md import explanation_markdown
+
+    w, path = world
+    sc = scenario(
+        path,
+        budget=600_000,
+        markets={"m0": {"min": 200_000, "touchpoints": {"t2": {"max": 20_000}}}},
+        national={"t0": "population"},
+        owners={"CRM": {"max": 150_000}},
+    )
+    model = read_model(path / "markets.json")
+    plan = allocate(sc, model)
+    e = explain(plan, sc, model, sweep_points=0)
+    keys = [it.id for it in e.items]
+    assert len(keys) == len(set(keys)) == len(plan.line_items)
+    assert "t0@national" in keys and "t2@m0" in keys
+    it = next(x for x in e.items if x.id == "t2@m0")
+    assert it.market == "m0" and it.spend == pytest.approx(plan.item("t2", "m0").spend)
+    # the next increment of t2@m0 lifts only that market's t2 (its scoped cap set aside)
+    assert it.next is not None and "the t2 maximum in m0" in " ".join(it.next.relaxed)
+    assert {g.name for g in e.markets} == set(w["markets"])
+    assert sum(g.spend for g in e.markets) == pytest.approx(plan.total_spend, abs=0.05)
+    assert sum(sum(v.values()) for v in e.market_stage.values()) == pytest.approx(
+        plan.total_spend, abs=0.05
+    )
+    crm = next(g for g in e.owners if g.name == "CRM")
+    assert crm.binding and "CRM budget cap" in crm.binding[0]
+    assert {x.owner for x in e.owner_items("CRM")} == {"CRM"}
+    md = explanation_markdown(e)
+    assert "## Markets" in md and "## Budget owners" in md and "### CRM" in md

@@ -49,13 +49,62 @@ def summaries(
 
     stages = []
     for st in ctx.problem.stages:
-        members = [it.id for it in ctx.problem.items if it.stage == st]
+        members = [it.key for it in ctx.problem.items if it.stage == st]
         if members:
             stages.append(one("stage", st, members))
     groups = [
-        one("group", g, list(rule.members)) for g, rule in ctx.problem.scenario.groups.items()
+        one("group", g, [it.key for it in ctx.problem.items if it.id in rule.members])
+        for g, rule in ctx.problem.scenario.groups.items()
     ]
     return tuple(stages), tuple(groups)
+
+
+def market_and_owner_summaries(
+    ctx: ReviewContext, plan: Plan
+) -> tuple[tuple[GroupSummary, ...], tuple[GroupSummary, ...]]:
+    """Spend and KPI per market (a national buy counted in each market by its split) and per
+    budget owner, with the rules about each and those that bind."""
+    total = plan.total_spend
+    by_name = {c.name: c for c in plan.constraints}
+    items = ctx.problem.items
+
+    def summary(kind: str, name: str, members: Sequence[str], spend: float, kpi: float):
+        lis = [plan.item(m) for m in members]
+        funded = [li.marginal_roi for li in lis if li.spend > CENT]
+        rules = tuple(
+            c.name
+            for c in ctx.problem.constraints
+            if c.kind.startswith(kind + "_") and c.subject == name
+        )
+        return GroupSummary(
+            kind,
+            name,
+            tuple(members),
+            spend,
+            spend / total if total > 0 else 0.0,
+            kpi,
+            kpi / spend if spend > 0 else None,
+            min(funded) if funded else None,
+            max(funded) if funded else None,
+            rules,
+            tuple(by_name[n].label for n in rules if by_name[n].binding),
+        )
+
+    markets = tuple(
+        summary(
+            "market",
+            m,
+            [it.key for it in items if it.market_shares().get(m, 0.0) > 0],
+            v["spend"],
+            v["kpi"],
+        )
+        for m, v in plan.market_totals().items()
+    )
+    owners = tuple(
+        summary("owner", o, [it.key for it in items if it.owner == o], v["spend"], v["kpi"])
+        for o, v in plan.owner_totals().items()
+    )
+    return markets, owners
 
 
 def constraint_notes(
@@ -63,7 +112,7 @@ def constraint_notes(
 ) -> tuple[ConstraintNote, ...]:
     notes = []
     total = plan.total_spend
-    spend = [plan.item(it.id).spend for it in ctx.problem.items]
+    spend = [plan.item(it.key).spend for it in ctx.problem.items]
     obj = ctx.obj_word
     for c, con in zip(plan.constraints, ctx.problem.constraints, strict=True):
         y = c.shadow_price

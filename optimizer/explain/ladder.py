@@ -62,8 +62,8 @@ def build_ladder(
     ref_size = budget if budget else total
     raw: list[dict] = []
     for it in ctx.problem.items:
-        li = plan.item(it.id)
-        role, names = items[it.id]
+        li = plan.item(it.key)
+        role, names = items[it.key]
         s = li.spend
         i = it.index
         h = float(hurdles[i])
@@ -106,7 +106,7 @@ def build_ladder(
             reason = ""
             if funded and committed[k]:
                 status = "committed"
-                own = ctx.rule("tp_lock", it.id) or ctx.rule("tp_min", it.id)
+                own = ctx.rule("tp_lock", it.key) or ctx.rule("tp_min", it.key)
                 reason = ctx.labels[own] if own else "its floor"
             elif funded and role == HELD_UP and rank[k] < h - tol:
                 status, reason = "committed", labels
@@ -127,7 +127,7 @@ def build_ladder(
                     reason = f"below the line anyway (and beyond {labels})"
             raw.append(
                 dict(
-                    item=it.id,
+                    item=it.key,
                     stage=it.stage,
                     index=k + 1,
                     spend_from=float(edges[k]),

@@ -27,10 +27,10 @@ def role_ranges(
     grid[k0] = budget
     resolver.remember(budget, ref)
     plans = [resolver.at_budget(b) for b in grid]
-    keys_by_item = {it.id: [role_key(ctx, p, it.id) for p in plans] for it in ctx.problem.items}
+    keys_by_item = {it.key: [role_key(ctx, p, it.key) for p in plans] for it in ctx.problem.items}
     out: dict[str, RoleRange] = {}
     for it in ctx.problem.items:
-        tid = it.id
+        tid = it.key
         keys = keys_by_item[tid]
         cur = keys[k0]
         lo = k0

@@ -55,9 +55,23 @@ class Resolver:
         self._by_budget[float(round(b, 2))] = plan
 
 
-def forced(sc: Scenario, tid: str, target: float) -> Scenario:
-    """The scenario with one line item fixed at ``target`` (its own rules replaced by a lock)."""
-    return sc.with_touchpoint_rule(tid, TouchpointRule(lock=float(round(target, 2))))
+def forced(sc: Scenario, tid: str, target: float, markets: bool = False) -> Scenario:
+    """The scenario with one line item fixed at ``target`` (its own rules replaced by a lock);
+    with markets ``tid`` is ``touchpoint@market`` (a lock scoped to that market) or
+    ``touchpoint@national`` (a national buy: the touchpoint's national lock)."""
+    lock = TouchpointRule(lock=float(round(target, 2)))
+    if markets and "@" in tid:
+        tp, market = tid.split("@", 1)
+        if market == "national":
+            return sc.with_touchpoint_rule(tp, lock)
+        markets = dict(sc.markets)
+        m = markets.get(market)
+        from optimizer.scenario.rules import MarketRule
+
+        m = m if m is not None else MarketRule()
+        markets[market] = m.model_copy(update={"touchpoints": {**m.touchpoints, tp: lock}})
+        return sc.model_copy(update={"markets": markets})
+    return sc.with_touchpoint_rule(tid, lock)
 
 
 def make_room(
@@ -130,7 +144,7 @@ def move(
     naive = float(tp.horizon_kpi(target, weeks)) - f0
     amount = abs(target - s)
     naive_net = naive - hurdle * (target - s)
-    trial = forced(sc, tid, target)
+    trial = forced(sc, tid, target, bool(ctx.problem.markets))
     plan = resolver.solve(trial)
     relaxed: tuple[str, ...] = tuple(_own_rules_lifted(ctx, tid, target))
     if plan.status == "infeasible":

@@ -9,7 +9,11 @@ import numpy as np
 
 from optimizer.allocate import Plan, make_problem
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.explain.constraints import constraint_notes, summaries
+from optimizer.explain.constraints import (
+    constraint_notes,
+    market_and_owner_summaries,
+    summaries,
+)
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
 from optimizer.explain.ladder import build_ladder
 from optimizer.explain.last_cycle import check_last_cycle
@@ -110,7 +114,7 @@ def explain(
         scenario, model, None, ids=[li.id for li in plan.line_items], extra_models=extra_models
     )
     ctx = review_context(scenario, problem)
-    ids = [it.id for it in problem.items]
+    ids = [it.key for it in problem.items]
     if last_cycle is None and scenario.previous:
         last_cycle = scenario.previous
     last = check_last_cycle(last_cycle, ids)
@@ -161,7 +165,7 @@ def explain(
     say("pricing the next and the last increment of every line item")
     items = []
     for it in problem.items:
-        tid = it.id
+        tid = it.key
         li = plan.item(tid)
         role, names = roles[tid]
         h = float(hurdles[it.index])
@@ -232,12 +236,15 @@ def explain(
                 position=pos,
                 last_cycle=lc,
                 delta=None if lc is None else li.spend - lc,
+                market=it.market,
+                owner=it.owner,
             )
         )
 
     say("ranking the ladder")
     ladder = build_ladder(ctx, plan, roles, hurdles, ladder_steps, ladder_step, budget, hurdle)
     stages, groups = summaries(ctx, plan, last)
+    markets, owners = market_and_owner_summaries(ctx, plan)
 
     warnings = []
     for x in items:
@@ -261,7 +268,7 @@ def explain(
     if len(n_draws) == 1 and next(iter(n_draws)) > 0:
         tot = np.zeros(next(iter(n_draws)))
         for it in problem.items:
-            s = plan.item(it.id).spend
+            s = plan.item(it.key).spend
             tot += np.array(
                 [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
             )
@@ -323,5 +330,9 @@ def explain(
         increment=increment,
         tolerance=tolerance,
         n_solves=resolver.count,
-        responses={it.id: it.curve.response for it in problem.items},
+        responses={it.key: it.curve.response for it in problem.items},
+        markets=markets,
+        owners=owners,
+        market_stage=plan.market_stage_totals(),
+        stage_order=tuple(problem.stages),
     )

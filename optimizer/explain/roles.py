@@ -44,7 +44,10 @@ class ReviewContext:
     named: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def rule(self, kind: str, subject: str) -> str | None:
-        """The name of the rule of ``kind`` about ``subject``, if the scenario states one."""
+        """The name of the rule of ``kind`` about ``subject``, if the scenario states one (a
+        national buy ``tv@national``'s own rules are the touchpoint's national rules)."""
+        if subject.endswith("@national") and (kind, subject) not in self.named:
+            subject = subject[: -len("@national")]
         return self.named.get((kind, subject))
 
     def binding_rules(self, i: int, words: Sequence[str], plan: Plan) -> list[str]:
@@ -68,7 +71,7 @@ def _binds(plan: Plan, name: str) -> bool:
 
 
 def review_context(scenario: Scenario, problem: AllocationProblem) -> ReviewContext:
-    index = {it.id: it.index for it in problem.items}
+    index = {it.key: it.index for it in problem.items}
     labels = {c.name: c.label for c in problem.constraints}
     kinds = {c.name: c.kind for c in problem.constraints}
     member: dict[int, list[str]] = {it.index: [] for it in problem.items}
@@ -130,8 +133,8 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
     """
     prob = ctx.problem
     n = len(prob.items)
-    x = np.array([plan.item(it.id).spend for it in prob.items])
-    kpi_m = np.array([plan.item(it.id).marginal_roi for it in prob.items])
+    x = np.array([plan.item(it.key).spend for it in prob.items])
+    kpi_m = np.array([plan.item(it.key).marginal_roi for it in prob.items])
     maximise = prob.sense == "max"
     if maximise:
         m = np.array([float(it.curve.slope(xi)) for it, xi in zip(prob.items, x, strict=True)])

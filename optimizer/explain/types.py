@@ -117,6 +117,8 @@ class LineItemExplanation:
     position: CurvePosition
     last_cycle: float | None = None
     delta: float | None = None
+    market: str | None = None  # with markets: where it is bought (None: national buy / none)
+    owner: str | None = None  # who holds its budget
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,15 @@ class Explanation:
     responses: Mapping[str, TouchpointResponse] = field(
         default_factory=dict, repr=False, compare=False
     )
+    markets: tuple[GroupSummary, ...] = ()  # with a markets index: per market
+    owners: tuple[GroupSummary, ...] = ()  # per budget owner (the journey's owner)
+    #: with markets: spend per market and stage, ``{market: {stage: spend}}``
+    market_stage: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    stage_order: tuple[str, ...] = ()
+
+    def owner_items(self, owner: str) -> tuple[LineItemExplanation, ...]:
+        """The line items a budget owner holds, in plan order."""
+        return tuple(it for it in self.items if it.owner == owner)
 
     def item(self, tid: str) -> LineItemExplanation:
         for it in self.items:

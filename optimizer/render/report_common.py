@@ -246,3 +246,64 @@ def answers(e: Explanation) -> list[tuple[str, str]]:
     for it in unfunded[:2]:
         out.append((f"Why is {it.id} not funded?", it.reason))
     return out
+
+
+def increments(it: LineItemExplanation) -> str:
+    """What a line item's next and last increments would gain or lose for the whole plan, each
+    re-solved (the rest of the plan re-allocated)."""
+    from optimizer.formatting import delta, money
+
+    parts = []
+    for mv, sign in ((it.next, "+"), (it.last, "−")):
+        if mv is not None and mv.total_kpi is not None and mv.amount > 0:
+            parts.append(f"{sign}{money(mv.amount)} → {delta(mv.total_kpi, '−')}")
+    return "; ".join(parts) or "–"
+
+
+def owner_rows(e: Explanation, owner: str) -> list[list[Any]]:
+    """One row per line item a budget owner holds: what it costs, what it buys, what binds it,
+    and what its next and last increments would gain or lose."""
+    from optimizer.formatting import money, ratio
+
+    return [
+        [
+            it.id,
+            it.stage,
+            money(it.spend),
+            money(it.kpi),
+            ratio(it.roi, 2),
+            ratio(it.marginal_roi),
+            role_word(it.role),
+            held_by(it),
+            increments(it),
+        ]
+        for it in e.owner_items(owner)
+    ]
+
+
+OWNER_HEAD = (
+    "line item",
+    "stage",
+    "spend",
+    "buys",
+    "ROI",
+    "marginal ROI",
+    "role",
+    "held by",
+    "next / last increment (plan KPI, re-solved)",
+)
+
+
+def owner_sentence(e: Explanation, g: Any) -> str:
+    """An owner's budget in one sentence: spend, share, what it buys, the rules on it."""
+    from optimizer.formatting import money, ratio, share
+
+    rules = (
+        f" Its binding rules: {'; '.join(g.binding)}."
+        if g.binding
+        else " No rule on its total binds."
+    )
+    return (
+        f"{g.name} holds {money(g.spend)} ({share(g.share)} of the plan) over {len(g.members)} "
+        f"line item(s), modelled to buy {money(g.kpi)} {e.kpi} (ROI {ratio(g.roi, 2)}).{rules}"
+    )

@@ -17,7 +17,14 @@ from optimizer.explain import Explanation, LadderStep, LineItemExplanation
 from optimizer.formatting import delta, money, ratio, share
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
-from optimizer.render.report_common import answers, held_by, role_word
+from optimizer.render.report_common import (
+    OWNER_HEAD,
+    answers,
+    held_by,
+    owner_rows,
+    owner_sentence,
+    role_word,
+)
 
 _CSS = """
 :root { --ink:#1f2d3d; --muted:#5b6b7b; --line:#d9dee4; --soft:#f4f6f8; --accent:#1f5f8b; }
@@ -388,6 +395,42 @@ def explanation_html(e: Explanation) -> str:
         f"<figure>{_img(st_png, 'spend by stage')}<figcaption>Spend by journey stage; "
         f"diamonds mark last cycle.</figcaption></figure>{groups}</section>"
     )
+    if e.markets:
+        ms_png = charts.figure_png(
+            charts.market_stage_figure(
+                {m: dict(v) for m, v in e.market_stage.items()},
+                e.stage_order,
+                {g.name: g.kpi for g in e.markets},
+            )
+        )
+        parts.append(
+            f'<section id="markets"><h2>Markets</h2>{_groups_table(e.markets, e, "market")}'
+            f"<figure>{_img(ms_png, 'spend by market and stage')}<figcaption>Spend by market, "
+            "split by journey stage (a national buy counted in each market by its split); "
+            f"the market's ROI beside its total.</figcaption></figure></section>"
+        )
+    if e.owners:
+        blocks = []
+        for g in e.owners:
+            rows = [
+                "<tr>"
+                + "".join(
+                    _num(v) if j in (2, 3, 4, 5) else f"<td>{_e(v)}</td>" for j, v in enumerate(r)
+                )
+                + "</tr>"
+                for r in owner_rows(e, g.name)
+            ]
+            blocks.append(
+                f"<h3>{_e(g.name)}</h3><p>{_e(owner_sentence(e, g))}</p>"
+                + _table([(h, j in (2, 3, 4, 5)) for j, h in enumerate(OWNER_HEAD)], rows)
+            )
+        parts.append(
+            '<section id="owners"><h2>Budget owners</h2><p class="lead">Each budget holder\'s '
+            "line items: what each costs and buys, what holds it where it is, and what its next "
+            "and last increment would gain or lose for the whole plan (re-solved).</p>"
+            + "".join(blocks)
+            + "</section>"
+        )
     crow = [
         f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
         f"{_num(money(c.slack) if c.unit == 'money' else ratio(c.slack, 0))}"

@@ -9,7 +9,14 @@ from typing import Any
 from optimizer.explain import Explanation, LadderStep
 from optimizer.formatting import delta, money, ratio, share
 from optimizer.io.files import atomic_write_text
-from optimizer.render.report_common import answers, held_by, role_word
+from optimizer.render.report_common import (
+    OWNER_HEAD,
+    answers,
+    held_by,
+    owner_rows,
+    owner_sentence,
+    role_word,
+)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
@@ -238,6 +245,46 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
             ),
             "",
         ]
+
+    if e.markets:
+        out += ["## Markets", ""]
+        out += [
+            _table(
+                ["market", "spend", "share", k, "ROI", "binding rules"],
+                [
+                    [
+                        g.name,
+                        money(g.spend),
+                        share(g.share),
+                        money(g.kpi),
+                        ratio(g.roi, 2),
+                        "; ".join(g.binding) or "–",
+                    ]
+                    for g in e.markets
+                ],
+                right=(1, 2, 3, 4),
+            ),
+            "",
+        ]
+        order = [s for s in e.stage_order if any(e.market_stage[m].get(s) for m in e.market_stage)]
+        out += [
+            "Spend by market and stage:",
+            "",
+            _table(
+                ["market", *order],
+                [
+                    [m, *(money(e.market_stage[m].get(s, 0.0)) for s in order)]
+                    for m in e.market_stage
+                ],
+                right=tuple(range(1, len(order) + 1)),
+            ),
+            "",
+        ]
+    if e.owners:
+        out += ["## Budget owners", ""]
+        for g in e.owners:
+            out += [f"### {g.name}", "", owner_sentence(e, g), ""]
+            out += [_table(OWNER_HEAD, owner_rows(e, g.name), right=(2, 3, 4, 5)), ""]
 
     out += ["## Constraints", ""]
     crows = [
