@@ -74,16 +74,6 @@ def _exit_if_not_certified(plans: Any) -> None:
         sys.exit(EXIT_NOT_CERTIFIED)
 
 
-def _write_or_print(text: str, out: Path | None) -> None:
-    from optimizer.io.files import atomic_write_text
-
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        atomic_write_text(out, text)
-        _stderr(f"wrote {out}")
-
-
 def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--time-limit",

@@ -43,8 +43,11 @@ MISSING = "–"
 UNLIMITED = "∞"
 #: terminal tables show cents only below this amount (above it they are noise in a column)
 CENTS_SHOWN_BELOW = 100_000.0
-#: an amount within half a cent of a whole unit is shown as the whole unit
-HALF_CENT = 0.005
+#: the smallest amount of money a plan moves (spend is rounded to it)
+CENT = 0.01
+#: an amount within half a cent of a whole unit is shown as the whole unit; a spend within half a
+#: cent of zero is nothing
+HALF_CENT = CENT / 2
 
 Cents = Literal["never", "small", "any"]
 

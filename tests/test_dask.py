@@ -117,7 +117,9 @@ def test_sweep_on_two_workers_is_the_in_process_sweep(cluster, base):
     grid = list(np.linspace(1_000_000, 19_000_000, 2 * CHUNK + 10))  # 3 stretches
     here = sweep(sc, model, grid)
     points = []
-    there = sweep(sc, model, grid, executor=cluster, progress=lambda k, n: points.append((k, n)))
+    there = sweep(
+        sc, model, grid, executor=cluster, progress=lambda k, n, _label: points.append((k, n))
+    )
     assert [bare(p) for p in there.plans] == [bare(p) for p in here.plans]
     for a, b in zip(here.plans, there.plans, strict=True):  # spelled out: spend to the cent
         assert [li.spend for li in a.line_items] == [li.spend for li in b.line_items]
@@ -354,7 +356,7 @@ def test_a_worker_killed_mid_sweep_has_its_tasks_retried(cluster, base):
     before = cluster.client.run(os.getpid)
     killed: list[int] = []
 
-    def progress(k: int, n: int) -> None:
+    def progress(k: int, n: int, _label: str) -> None:
         if not killed:  # the first stretch is done, the others are queued or running: kill one
             pid = sorted(before.values())[0]
             os.kill(pid, signal.SIGKILL)

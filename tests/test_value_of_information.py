@@ -236,7 +236,9 @@ def test_progress_counts_every_task_and_the_switch_skips_it():
     sc = budget_only(touchpoints={"tv": {"max": 900_000}})
     plan = allocate(sc, model)
     seen: list[tuple[int, int]] = []
-    u = plan_uncertainty(sc, model, plan, progress=lambda done, total: seen.append((done, total)))
+    u = plan_uncertainty(
+        sc, model, plan, progress=lambda done, total, _label: seen.append((done, total))
+    )
     # 4 joint draws, 3 touchpoints x 4 draws, and the 1 + 3 plans for the expected KPI
     assert seen[-1] == (4 + 3 * 4 + 4, 4 + 3 * 4 + 4)
     assert "value_of_information" in u.to_dict()
@@ -246,7 +248,7 @@ def test_progress_counts_every_task_and_the_switch_skips_it():
         model,
         plan,
         value_of_information=False,
-        progress=lambda done, total: seen.append((done, total)),
+        progress=lambda done, total, _label: seen.append((done, total)),
     )
     assert seen[-1] == (4, 4)
     assert u.value_of_information is None and "value_of_information" not in u.to_dict()

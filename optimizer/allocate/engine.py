@@ -30,6 +30,7 @@ from optimizer.allocate.breakpoints import (
     refine_around,
 )
 from optimizer.allocate.build import BuiltModel, build_model
+from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.diagnose import diagnose as diagnose_rules
 from optimizer.allocate.diagnose import positive_spend_row
 from optimizer.allocate.plan import (
@@ -40,7 +41,7 @@ from optimizer.allocate.plan import (
     round_cents,
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
-from optimizer.allocate.problem import CAP_MARGIN, AllocationProblem, make_problem
+from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
@@ -180,7 +181,7 @@ def solve_problem(
             x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
-        if problem.needs_binaries and _gap(problem, true_obj, bound) > tolerance:
+        if problem.needs_binaries and relative_gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
             lifted_bound = _lifted_bound(problem, bank, pcs, left(), tolerance, true_obj)
@@ -189,12 +190,12 @@ def solve_problem(
                 solve_s += secs
                 if _tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
-        gap = _gap(problem, true_obj, bound)
+        gap = relative_gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best[1]):
             best = (x, true_obj, bound, gap, out, built)
         else:  # keep the tightest bound seen
             best = (*best[:2], _tighter(problem, bound, best[2]), best[3], best[4], best[5])
-            best = (*best[:3], _gap(problem, best[1], best[2]), *best[4:])
+            best = (*best[:3], relative_gap(problem, best[1], best[2]), *best[4:])
         residual = kkt_residual(problem, bank, out.duals, x)
         if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
             break
@@ -281,7 +282,7 @@ def plan_without_lp(
     x = pol.x
     value = _true_objective(problem, bank, x)
     bound, _ = _dual_bound(problem, bank, pol.duals, x)
-    gap = _gap(problem, value, bound)
+    gap = relative_gap(problem, value, bound)
     if gap > tolerance or kkt_residual(problem, bank, pol.duals, x) > kkt_tolerance:
         return None
     out = SolveOutcome(Status.OPTIMAL, value, pol.duals, {}, 0.0, solver)
@@ -469,7 +470,9 @@ def _tighter(problem: AllocationProblem, a: float, b: float) -> float:
     return min(a, b) if problem.sense == "max" else max(a, b)
 
 
-def _gap(problem: AllocationProblem, value: float, bound: float) -> float:
+def relative_gap(problem: AllocationProblem, value: float, bound: float) -> float:
+    """The certified gap: how far ``value`` may be from the optimum that ``bound`` bounds, relative
+    to the larger of the two (at least 1), in the problem's sense; never negative."""
     denom = max(abs(bound), abs(value), 1.0)
     g = (bound - value) / denom if problem.sense == "max" else (value - bound) / denom
     return max(0.0, float(g))
@@ -555,16 +558,6 @@ def _item_function(it, wi: dict[str, float]):
     return value, slope, concave
 
 
-def _prices(problem: AllocationProblem, duals: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Per line item: weight on its objective curve (alpha) and price of a dollar (cost) under ``duals``
-    (single-KPI problems; see ``_lagrangian_terms`` for the general form)."""
-    w, cost, _ = _lagrangian_terms(problem, duals, clip=False)
-    alpha = _simple(problem, w)
-    if alpha is None:
-        alpha = np.ones(len(problem.items))
-    return alpha, cost
-
-
 def _marginals(
     problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -583,17 +576,29 @@ def _marginals(
 
 
 def kkt_residual(
-    problem: AllocationProblem, bank: CurveBank, duals: dict[str, float], x: np.ndarray
+    problem: AllocationProblem,
+    bank: CurveBank,
+    duals: dict[str, float],
+    x: np.ndarray,
+    *,
+    within: float = 0.0,
 ) -> float:
     """Largest relative gap between a line item's marginal return and the price of its dollars.
 
     At the exact optimum every line item strictly inside its range has ``alpha F'(x) = cost``; a
     coarse piece lets them drift apart, and the shadow prices with them. Items at zero or at one
-    of their own bounds are exempt (their bound's dual absorbs the difference).
+    of their own bounds are exempt (their bound's dual absorbs the difference). With ``within``,
+    a line item's marginal return is the nearest to its price within ``within`` of its spend.
     """
-    m, cost = _marginals(problem, bank, duals, x)
+    if within > 0:  # the marginal return anywhere within ``within`` of x: a band, not a point
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            m_left, cost = _marginals(problem, bank, duals, np.maximum(x - within, 1e-12))
+            m_right, _ = _marginals(problem, bank, duals, x + within)
+    else:
+        m_left, cost = _marginals(problem, bank, duals, x)
+        m_right = m_left
     lo = np.array([it.lo for it in problem.items])
-    hi = np.array([it.hi for it in problem.items]) / CAP_MARGIN
+    hi = unpad_cap(np.array([it.hi for it in problem.items]))
     inside = (x > lo + 1e-6 * (1 + lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
     for it in problem.items:
         # held by an integer choice, not by its curve: a whole number of blocks, exactly its
@@ -610,8 +615,9 @@ def kkt_residual(
             inside[next(iter(con.coefs))] = False
     if not inside.any():
         return 0.0
-    denom = np.maximum(np.abs(cost), 1e-12)
-    r = np.abs(m - cost) / denom
+    top, bottom = np.maximum(m_left, m_right), np.minimum(m_left, m_right)
+    miss = np.where(cost > top, cost - top, np.where(cost < bottom, bottom - cost, 0.0))
+    r = miss / np.maximum(np.abs(cost), 1e-12)
     return float(np.max(r[inside]))
 
 
@@ -794,7 +800,7 @@ def _make_plan(
                 binding=tuple(by_item[i]),
                 weekly_spend=s / it.curve.weeks,
                 lower=it.lo,
-                upper=it.hi / CAP_MARGIN,
+                upper=unpad_cap(it.hi),
                 reduced_cost=float(reduced[i]),
                 other_kpis=other_kpis[i],
                 market=it.market,

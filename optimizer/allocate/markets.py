@@ -24,8 +24,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.caps import pad_cap
 from optimizer.allocate.problem import (
-    CAP_MARGIN,
     AllocationProblem,
     Item,
     LinearConstraint,
@@ -495,7 +495,7 @@ def make_market_problem(
         if obj == "max_net":
             top = min(top, max(saturation_spend(curve), lo[i]))
         top = max(top, lo[i])
-        top = top * CAP_MARGIN + 1e-9 * (1.0 + top)
+        top = pad_cap(top)
         items.append(
             Item(
                 i,

@@ -45,6 +45,7 @@ from optimizer.allocate.breakpoints import (
     lifted,
     piece_errors,
 )
+from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.allocate.solve import Status, solve_arrays
@@ -500,7 +501,7 @@ def _undated_plan(problem: PhasedProblem) -> np.ndarray:
         pass
     budget = problem.base.scenario.budget
     tot = budget.amount if budget is not None else float(sum(it.hi for it in problem.base.items))
-    per = np.minimum(np.array([it.hi / 1.02 for it in problem.base.items]), tot / max(n, 1))
+    per = np.minimum(np.array([unpad_cap(it.hi) for it in problem.base.items]), tot / max(n, 1))
     return per[:, None] * share[None, :]
 
 
@@ -768,7 +769,7 @@ def kkt_residual(problem: PhasedProblem, X: np.ndarray, prices: np.ndarray) -> f
     on it, over decisions strictly inside their range (exact optimum: 0)."""
     m = marginal_kpi(problem, X) - problem.base.spend_weight
     xhi, _ = _boxes(problem)
-    inside = (X > 1e-6 * (1 + X)) & (X < xhi / 1.02 * (1 - 1e-7))
+    inside = (X > 1e-6 * (1 + X)) & (X < unpad_cap(xhi) * (1 - 1e-7))
     for (i, p), mm in problem.min_if_funded.items():
         if abs(X[i, p] - mm) <= 1e-6 * (1 + mm):
             inside[i, p] = False
@@ -1151,7 +1152,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 binding=tuple(by_item[i]),
                 weekly_spend=s / cal.weeks,
                 lower=it.lo,
-                upper=it.hi / 1.02,
+                upper=unpad_cap(it.hi),
                 reduced_cost=float((marg[i] * scale[i] - sol.prices[i] - base.spend_weight).max()),
                 periods=pa,
                 kpi_after=float(kpi_after[i]),

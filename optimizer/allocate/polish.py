@@ -32,11 +32,11 @@ import numpy as np
 
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.problem import AllocationProblem
+from optimizer.formatting import CENT
 
 #: relative tolerances: stationarity (of a marginal return against its price) and feasibility
 _STATIONARY = 1e-11
 _FEASIBLE = 1e-10
-_CENT = 0.01
 
 
 @dataclass
@@ -285,8 +285,8 @@ def _polish(
         # first fraction of a cent
         inside = np.where(
             x <= L + tol_x,
-            np.minimum(L + _CENT, U),
-            np.where(x >= U - tol_x, np.maximum(U - _CENT, L), x),
+            np.minimum(L + CENT, U),
+            np.where(x >= U - tol_x, np.maximum(U - CENT, L), x),
         )
         e1, _ = phi(inside)
         _, Je, _ = row_terms(inside)
@@ -343,7 +343,7 @@ def _polish(
     # price is that of the first cent, not infinity
     odd = ~np.isfinite(grad)
     if odd.any():
-        nudged = np.where(odd, x + 0.5 * _CENT, x)
+        nudged = np.where(odd, x + 0.5 * CENT, x)
         e1, _ = phi(nudged)
         _, Je, _ = row_terms(nudged)
         grad = np.where(odd, e1 - Je.T @ y, grad)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.caps import CAP_MARGIN, pad_cap
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
 from optimizer.response.model import CurveSet
@@ -31,6 +32,7 @@ from optimizer.scenario.rules import (
 )
 
 __all__ = [
+    "CAP_MARGIN",
     "AllocationProblem",
     "Item",
     "ItemRule",
@@ -39,9 +41,6 @@ __all__ = [
     "money",
     "safe_name",
 ]
-
-#: how far a line item's pieces reach past its caps (see ``make_problem``)
-CAP_MARGIN = 1.02
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def make_problem(
         top = max(top, lo[i])
         # pieces reach a little past the caps, so that a binding cap is a binding row (with its
         # shadow price) rather than a binding variable bound the solver reports no dual for
-        top = top * CAP_MARGIN + 1e-9 * (1.0 + top)
+        top = pad_cap(top)
         items.append(
             Item(
                 i,

@@ -183,7 +183,7 @@ def _sweep(
         inp.model,
         [float(b) for b in budgets],
         warm=spec.warm,
-        progress=None if progress is None else (lambda k, n: progress(k, n, sc.name)),
+        progress=progress,
         extra_models=dict(inp.extra_models),
         jobs=spec.jobs,
         executor=executor,
@@ -300,7 +300,7 @@ def plan_uncertainty(
         solver=spec.solver,
         time_limit=spec.time_limit,
         extra_models=inputs.extra_models,
-        progress=None if progress is None else (lambda done, total: progress(done, total, "")),
+        progress=progress,
         executor=executor,
         value_of_information=value_of_information,
     )

@@ -9,7 +9,7 @@ from optimizer.allocate import Plan
 from optimizer.explain.formatting import fmt_amount, fmt_ratio, nice_step
 from optimizer.explain.resolve import Resolver
 from optimizer.explain.roles import ReviewContext
-from optimizer.explain.types import CENT, ConstraintNote, GroupSummary
+from optimizer.explain.types import HALF_CENT, ConstraintNote, GroupSummary
 from optimizer.scenario.rules import kind_of, relax
 
 
@@ -23,7 +23,7 @@ def summaries(
         lis = [plan.item(m) for m in members]
         spend = float(round(sum(li.spend for li in lis), 2))
         kpi = float(sum(li.kpi for li in lis))
-        funded = [li.marginal_roi for li in lis if li.spend > CENT]
+        funded = [li.marginal_roi for li in lis if li.spend > HALF_CENT]
         rules = tuple(
             c.name
             for c in ctx.problem.constraints

@@ -1,37 +1,25 @@
-"""Numbers in the review's sentences (renderers format their tables themselves)."""
+"""Numbers in the review's sentences: the review's names for ``optimizer.formatting``'s formats."""
 
 from __future__ import annotations
 
 import math
 
+from optimizer.formatting import delta, money, ratio
+
 
 def fmt_amount(v: float | None) -> str:
-    """Whole units with thousands separators (``-1,234``); ``–`` for None."""
-    if v is None or not math.isfinite(v):
-        return "∞" if v is not None and v > 0 else "–"
-    r = round(v)
-    return f"{r:,.0f}" if r != 0 else "0"
+    """Whole units with thousands separators (``-1,234``); ``–`` for None, ``∞`` for no limit."""
+    return money(v)
 
 
 def fmt_delta(v: float | None) -> str:
-    """A signed change in whole units: ``+1,234`` / ``−1,234`` / ``0``."""
-    if v is None or not math.isfinite(v):
-        return "–"
-    r = round(v)
-    if r == 0:
-        return "0"
-    return f"+{r:,.0f}" if r > 0 else f"−{-r:,.0f}"
+    """A signed change in whole units, typeset: ``+1,234`` / ``−1,234`` / ``0``."""
+    return delta(v, "−")
 
 
 def fmt_ratio(v: float | None, digits: int = 3) -> str:
     """A return (KPI per unit of money) to ``digits`` decimals; ``∞`` and ``–`` as needed."""
-    if v is None:
-        return "–"
-    if math.isinf(v):
-        return "∞"
-    if not math.isfinite(v):
-        return "–"
-    return f"{v:,.{digits}f}"
+    return ratio(v, digits)
 
 
 def nice_step(x: float) -> float:

@@ -11,7 +11,7 @@ from optimizer.allocate import Plan
 from optimizer.explain.roles import ReviewContext
 from optimizer.explain.types import (
     CAPPED,
-    CENT,
+    HALF_CENT,
     HELD_UP,
     NOT_WORTH_MINIMUM,
     ROLE_TOL,
@@ -70,15 +70,15 @@ def build_ladder(
         labels = " and ".join(ctx.labels.get(n, n) for n in names)
         floor_ = min(it.lo, s)
         mif = it.min_if_funded
-        if s > CENT:
+        if s > HALF_CENT:
             step = step_money if step_money else s / n_steps
             b = list(np.arange(0.0, s, step))
             if b and s - b[-1] < 1e-6 * s:
                 b.pop()
             bounds = sorted(set(b) | {s} | ({floor_} if 0 < floor_ < s else set()))
-            if mif and mif <= s + CENT:
-                bounds = [0.0] + [x for x in bounds if x >= mif - CENT]
-                if abs(bounds[1] - mif) > CENT and mif < s:
+            if mif and mif <= s + HALF_CENT:
+                bounds = [0.0] + [x for x in bounds if x >= mif - HALF_CENT]
+                if abs(bounds[1] - mif) > HALF_CENT and mif < s:
                     bounds.insert(1, mif)
             bounds[-1] = s
             cand_size = step
@@ -87,14 +87,14 @@ def build_ladder(
             cand_size = mif or (step_money or 0.01 * ref_size)
         cands = (
             [bounds[-1] + cand_size, bounds[-1] + 2 * cand_size]
-            if s > CENT
+            if s > HALF_CENT
             else [cand_size, cand_size + (step_money or 0.01 * ref_size)]
         )
         edges = np.array([*bounds, *cands], float)
         f = it.curve.response.horizon_kpi(edges, weeks)
         amounts, gains = np.diff(edges), np.diff(f)
         n_funded = len(bounds) - 1
-        committed = np.array([edges[k + 1] <= floor_ + CENT for k in range(len(amounts))])
+        committed = np.array([edges[k + 1] <= floor_ + HALF_CENT for k in range(len(amounts))])
         disc = ~committed
         rank = amounts * 0.0
         rank[committed] = gains[committed] / np.maximum(amounts[committed], 1e-300)

@@ -9,7 +9,7 @@ from optimizer.allocate import Plan, allocate
 from optimizer.allocate.problem import money
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.roles import ReviewContext
-from optimizer.explain.types import CENT, Move
+from optimizer.explain.types import HALF_CENT, Move
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, TouchpointRule
 from optimizer.scenario.rules import kind_of, relax
@@ -116,9 +116,13 @@ def _own_rules_lifted(ctx: ReviewContext, tid: str, target: float) -> list[str]:
             continue
         con = ctx.by_name[name]
         held = (
-            abs(target - con.rhs) <= CENT
+            abs(target - con.rhs) <= HALF_CENT
             if con.sense == "=="
-            else (target <= con.rhs + CENT if con.sense == "<=" else target >= con.rhs - CENT)
+            else (
+                target <= con.rhs + HALF_CENT
+                if con.sense == "<="
+                else target >= con.rhs - HALF_CENT
+            )
         )
         if not held:
             out.append(con.label)

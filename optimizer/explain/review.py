@@ -22,8 +22,8 @@ from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.roles import classify, first_dollar, prices_of, review_context, rule_value
 from optimizer.explain.sentences import break_even_sentence, curve_position, reason_sentence
 from optimizer.explain.types import (
-    CENT,
     EXPLAIN_TOLERANCE,
+    HALF_CENT,
     ROLE_WORDS,
     Explanation,
     FrontierPoint,
@@ -129,7 +129,7 @@ def explain(
     budget = scenario.budget.amount if scenario.budget is not None else None
     total = plan.total_spend
     step_money = nice_step(0.01 * (budget if budget else max(total, 1.0)))
-    if scenario.objective in ("max_kpi", "max_net") and plan.total_spend > CENT:
+    if scenario.objective in ("max_kpi", "max_net") and plan.total_spend > HALF_CENT:
         # the price of a dollar to a line item no share rule names, in KPI per unit of money
         hurdle = (problem.spend_weight + (plan.budget_shadow_price or 0.0)) / max(
             problem.kpi_weight, 1e-300
@@ -151,7 +151,7 @@ def explain(
             if p.ok:
                 marg = (
                     max(li.marginal_roi for li in p.line_items)
-                    if p.total_spend <= CENT
+                    if p.total_spend <= HALF_CENT
                     else p.budget_shadow_price
                 )
                 frontier.append(FrontierPoint(float(b), p.status, p.total_spend, p.total_kpi, marg))
@@ -171,7 +171,7 @@ def explain(
         h = float(hurdles[it.index])
         tp = it.curve.response
         first = first_dollar(tp, weeks)
-        funded = li.spend > CENT
+        funded = li.spend > HALF_CENT
         if funded:
             inc = float(increment) if increment else 0.10 * li.spend
             nxt = move(ctx, resolver, ref, tid, "up", inc, h)

@@ -13,7 +13,7 @@ from optimizer.allocate import AllocationProblem, Plan
 from optimizer.allocate.problem import LinearConstraint
 from optimizer.explain.types import (
     CAPPED,
-    CENT,
+    HALF_CENT,
     HELD_UP,
     INFEASIBLE,
     INTERIOR,
@@ -142,7 +142,7 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
         m = kpi_m
     finite = np.isfinite(m) & (m > 0)
     conv = np.where(finite, kpi_m / np.where(finite, m, 1.0), 1.0 / max(prob.kpi_weight, 1e-300))
-    if maximise and plan.total_spend <= CENT and n:
+    if maximise and plan.total_spend <= HALF_CENT and n:
         # at zero spend the duals are degenerate: the next dollar goes to the best first dollar
         best = float(np.max(m))
         h = np.full(n, best)
@@ -195,7 +195,7 @@ def classify(ctx: ReviewContext, plan: Plan, pr: Prices, tid: str) -> tuple[str,
     li = plan.item(tid)
     m, h = float(pr.marginal[i]), float(pr.price[i])
     tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
-    if li.spend <= CENT:
+    if li.spend <= HALF_CENT:
         first = float(it.curve.slope(0.0)) if ctx.problem.sense == "max" else m
         if it.min_if_funded and first > h + tol:
             funded_rule = ctx.rule("tp_min_if_funded", tid)

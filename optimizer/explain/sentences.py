@@ -14,7 +14,7 @@ from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.roles import ReviewContext
 from optimizer.explain.types import (
     CAPPED,
-    CENT,
+    HALF_CENT,
     HELD_UP,
     INTERIOR,
     NOT_WORTH_MINIMUM,
@@ -146,7 +146,7 @@ def curve_position(
     weekly = spend / weeks
     sr = dict(tp.spend_range or {})
     lo, hi = sr.get("min"), sr.get("max")
-    if spend <= CENT:
+    if spend <= HALF_CENT:
         where = "unfunded"
     elif hi is None:
         where = "unknown"
@@ -161,7 +161,7 @@ def curve_position(
     sat = float(tp.weekly_kpi(weekly)) / level if level > 0 else 0.0
     draws = tp.draw_responses()
     p10 = p90 = None
-    if draws and spend > CENT:
+    if draws and spend > HALF_CENT:
         ks = np.array([float(d.horizon_kpi(spend, weeks)) for d in draws])
         p10, p90 = (float(v) for v in np.percentile(ks, [10, 90]))
     if where == "unfunded":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from optimizer.formatting import HALF_CENT as HALF_CENT  # a spend within half a cent of zero
 from optimizer.response.model import TouchpointResponse
 
 #: Roles: why a line item stops where it stops.
@@ -29,7 +30,6 @@ ROLE_WORDS = {
 #: are not swamped by the certified gap of the plans being compared.
 EXPLAIN_TOLERANCE = 1e-6
 ROLE_TOL = 5e-3  # marginal within 0.5% of the hurdle counts as "at the hurdle"
-CENT = 0.005
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ import pandas as pd
 from optimizer.allocate import AllocationProblem, Plan, make_problem, solve_problem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
+from optimizer.progress import Progress
 from optimizer.response.model import CurveSet, ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
 from optimizer.scenario.rules import kind_of
@@ -189,9 +190,6 @@ def constraint_costs(
         )
     out.sort(key=lambda c: (-c.gain, c.name))
     return tuple(out[:top])
-
-
-Progress = Callable[[int, int, str], None]
 
 
 def find_reference(names: Sequence[str], reference: str | int | None) -> int:

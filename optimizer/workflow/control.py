@@ -30,6 +30,7 @@ import pandas as pd
 
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
 from optimizer.formatting import did_you_mean, money
@@ -370,14 +371,6 @@ class Replan:
         }
 
 
-def _pad(top: float) -> float:
-    return top * 1.02 + 1e-9 * (1.0 + top)
-
-
-def _unpad(hi: float) -> float:
-    return max(0.0, (hi - 1e-9) / (1.02 + 1e-9))
-
-
 def remaining_problem(
     problem: AllocationProblem,
     spent: np.ndarray,
@@ -433,8 +426,8 @@ def remaining_problem(
                 )
                 lo = max(lo, mif - s)
             mif = None
-        top = max(_unpad(it.hi) - s, lo)
-        items.append(dataclasses.replace(it, lo=lo, hi=_pad(top), min_if_funded=mif))
+        top = max(max(0.0, unpad_cap(it.hi)) - s, lo)
+        items.append(dataclasses.replace(it, lo=lo, hi=pad_cap(top), min_if_funded=mif))
     return dataclasses.replace(problem, items=tuple(items), constraints=(*cons, *extra)), warnings
 
 

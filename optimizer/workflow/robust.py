@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.errors import ModelError
+from optimizer.progress import Progress
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.executor import Executor, using
@@ -47,8 +48,6 @@ PERCENTILES = (10.0, 50.0, 90.0)
 #: wider than 0.1%, and it keeps 20 re-optimisations quick
 SPREAD_TOLERANCE = 1e-3
 SPREAD_KKT_TOLERANCE = 1e-2
-
-Progress = Callable[[int, int], None]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -462,9 +461,11 @@ def plan_uncertainty(
         (scenario, _with_draws_of(model, t, n), ids, rkw) for t in ([None, *tids] if voi else [])
     ]
     n_all = len(tasks) + len(before)
-    step = None if progress is None else (lambda done, total, _k: progress(done, n_all))
+    step = None if progress is None else (lambda done, total, _k: progress(done, n_all, ""))
     step2 = (
-        None if progress is None else (lambda done, total, _k: progress(len(tasks) + done, n_all))
+        None
+        if progress is None
+        else (lambda done, total, _k: progress(len(tasks) + done, n_all, ""))
     )
     with using(executor) as ex:
         results = ex.map(_draw_plan, tasks, progress=step)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,17 +34,21 @@ import numpy as np
 from optimizer.allocate import Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import _clean, bank_breakpoints, refine_around
+from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.engine import (
     DEFAULT_KKT_TOLERANCE,
     DEFAULT_PIECES,
     DEFAULT_TOLERANCE,
     initial_points,
+    kkt_residual,
     plan_without_lp,
+    relative_gap,
 )
 from optimizer.allocate.plan import certified_status
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
-from optimizer.formatting import money
+from optimizer.formatting import HALF_CENT, money
+from optimizer.progress import Progress
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, budget_grid
 from optimizer.threads import one_blas_thread
@@ -58,8 +62,6 @@ COARSE_PIECES = 3
 #: the warm walk starts afresh every this many budgets, so that stretches of the frontier can be
 #: walked in parallel (``jobs``) with the same plans whatever the number of jobs
 CHUNK = 25
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _frontier(
     ----------
     warm : walk the frontier warm (one problem, predicted breakpoints; see the module docstring)
         or, when False, call ``allocate`` from scratch at each budget (the naive loop).
-    progress : called with (points done, points in all) as points are done.
+    progress : called with (points done, points in all, the scenario's name) as points are done.
     extra_models : other KPIs' models (KPI floors and values), as ``allocate`` takes them.
     jobs : local processes for the walk when no ``executor`` is given.
     executor : where the stretches of ``CHUNK`` budgets (or, cold, the budgets) are walked
@@ -215,7 +217,7 @@ def _frontier(
     extra = dict(extra_models or {})
     if not warm or not grid:
         cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
-        step = None if progress is None else (lambda done, n, k: progress(done, n))
+        step = None if progress is None else (lambda done, n, k: progress(done, n, scenario.name))
         plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
         return Frontier(scenario.name, tuple(plans))
     chunks = [grid[i : i + CHUNK] for i in range(0, len(grid), CHUNK)]
@@ -226,7 +228,9 @@ def _frontier(
             for task in tasks:
                 done = len(plans)
                 point = (
-                    None if progress is None else (lambda k, n, d=done: progress(d + k, len(grid)))
+                    None
+                    if progress is None
+                    else (lambda k, n, label, d=done: progress(d + k, len(grid), label))
                 )
                 plans.extend(_walk(task, point))
         return Frontier(scenario.name, tuple(plans))
@@ -235,7 +239,7 @@ def _frontier(
     def chunk_done(done: int, total: int, k: int) -> None:
         finished[0] += len(chunks[k])
         if progress is not None:
-            progress(finished[0], len(grid))
+            progress(finished[0], len(grid), scenario.name)
 
     for part in executor.map(_walk, tasks, progress=chunk_done):
         plans.extend(part)
@@ -252,11 +256,6 @@ def _walk(
 ) -> list[Plan]:
     scenario, model, budgets, kw = task
     return _WarmWalk(scenario, model, budgets, **kw).run(progress)
-
-
-def _pad(top: np.ndarray) -> np.ndarray:
-    """``make_problem``'s margin past a line item's cap (so a binding cap is a binding row)."""
-    return top * 1.02 + 1e-9 * (1.0 + top)
 
 
 def with_budget(
@@ -277,7 +276,7 @@ def with_budget(
     )
     items = problem.items
     if tops is not None:
-        his = _pad(np.maximum(np.minimum(tops, amount), [it.lo for it in items]))
+        his = pad_cap(np.maximum(np.minimum(tops, amount), [it.lo for it in items]))
         items = tuple(
             dataclasses.replace(it, hi=float(h)) for it, h in zip(items, his, strict=True)
         )
@@ -317,6 +316,7 @@ class _WarmWalk:
     ) -> None:
         self.budgets = budgets
         # built once, at the largest budget; each point only cuts the ranges at its own budget
+        self.scenario_name = scenario.name
         self.problem = make_problem(
             scenario.with_budget(max(budgets)), model, stages, extra_models=dict(extra_models or {})
         )
@@ -332,7 +332,7 @@ class _WarmWalk:
         items = self.problem.items
         self.n = len(items)
         self.lo = np.array([it.lo for it in items])
-        self.tops = (np.array([it.hi for it in items]) - 1e-9) / (1.02 + 1e-9)
+        self.tops = unpad_cap(np.array([it.hi for it in items]))
         self.bank = CurveBank.of([it.curve for it in items])
         offsets = np.array(PRICE_OFFSETS)
         self.factors = np.unique(np.concatenate([1.0 - offsets, 1.0 + offsets]))
@@ -504,27 +504,11 @@ class _WarmWalk:
         return p
 
     def residual(self, problem: AllocationProblem, duals: dict[str, float], x: np.ndarray) -> float:
-        """``kkt_residual`` (see ``optimizer.allocate.engine``) of a plan rounded to the cent.
-
-        A line item funded with a few cents (a hill curve of shape < 1 has an infinite slope at
-        zero) can miss its price at the rounded spend and meet it within the cent, so each line
-        item's marginal return is taken at the best spend within half a cent of its own.
-        """
-        p = self.prices_from(duals)
-        hi = np.array([it.hi for it in problem.items]) / 1.02
-        inside = (x > self.lo + 1e-6 * (1 + self.lo)) & (x < hi - 1e-6 * (1 + hi)) & (x > 1e-6)
-        for con in problem.constraints:  # held by a binding single-item rule: not inside
-            if len(con.coefs) == 1 and abs(duals.get(con.name, 0.0)) > 0:
-                inside[next(iter(con.coefs))] = False
-        if not inside.any():
-            return 0.0
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            m_left = self.bank.slope(np.maximum(x - 0.005, 1e-12))
-            m_right = self.bank.slope(x + 0.005)
-        top, bottom = np.maximum(m_left, m_right), np.minimum(m_left, m_right)
-        miss = np.where(p > top, p - top, np.where(p < bottom, bottom - p, 0.0))
-        r = miss / np.maximum(np.abs(p), 1e-12)
-        return float(np.max(r[inside]))
+        """``engine.kkt_residual`` of a plan rounded to the cent: a line item funded with a few
+        cents (a hill curve of shape < 1 has an infinite slope at zero) can miss its price at the
+        rounded spend and meet it within the cent, so its marginal return is taken at the best
+        spend within half a cent of its own."""
+        return kkt_residual(problem, self.bank, duals, x, within=HALF_CENT)
 
     # --- the walk ---------------------------------------------------------------------------
     def solve_point(self, problem: AllocationProblem, pts: list[np.ndarray]) -> Plan:
@@ -544,7 +528,7 @@ class _WarmWalk:
             bound = min(bound, float(plan.bound))  # type: ignore[arg-type]
             if best is None or plan.objective_value >= best.objective_value:  # type: ignore[operator]
                 best = plan
-            gap = _gap(float(best.objective_value), bound)  # type: ignore[arg-type]
+            gap = relative_gap(problem, float(best.objective_value), bound)  # type: ignore[arg-type]
             best = dataclasses.replace(best, bound=bound, gap=gap)
             x = np.array([li.spend for li in plan.line_items])
             duals = {c.name: c.shadow_price or 0.0 for c in plan.constraints}
@@ -578,7 +562,7 @@ class _WarmWalk:
                     )
                 )
                 if progress is not None:
-                    progress(k + 1, len(self.budgets))
+                    progress(k + 1, len(self.budgets), self.scenario_name)
                 continue
             plan = None
             if not seen:
@@ -606,7 +590,7 @@ class _WarmWalk:
             if plan.ok:
                 seen = [*seen[-1:], (b, plan)]
             if progress is not None:
-                progress(k + 1, len(self.budgets))
+                progress(k + 1, len(self.budgets), self.scenario_name)
         return plans
 
     def predict(
@@ -631,8 +615,3 @@ class _WarmWalk:
         p = np.where(good, p1 * ratio**t, p1)
         y = {k: v + t * (v - y0[k]) if k in y0 and y0[k] * v > 0 else v for k, v in y1.items()}
         return p, x, y
-
-
-def _gap(value: float, bound: float) -> float:
-    denom = max(abs(bound), abs(value), 1.0)
-    return max(0.0, float((bound - value) / denom))
