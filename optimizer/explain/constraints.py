@@ -70,7 +70,7 @@ def market_and_owner_summaries(
 
     def summary(kind: str, name: str, members: Sequence[str], spend: float, kpi: float):
         lis = [plan.item(m) for m in members]
-        funded = [li.marginal_roi for li in lis if li.spend > CENT]
+        funded = [li.marginal_roi for li in lis if li.spend > HALF_CENT]
         rules = tuple(
             c.name
             for c in ctx.problem.constraints
