@@ -60,7 +60,7 @@ def fit_model(
     baseline_ridge: float = 0.001,
     cv_splits: int | None = None,
     cv_test_weeks: int = 13,
-    sweeps: int = 3,
+    sweeps: int | None = None,
     block_weeks: int = 8,
     bootstrap_search: bool = True,
     bootstrap_perturb: bool = True,
@@ -112,8 +112,10 @@ def fit_model(
         after the first year (or after half the training weeks) a test week once.
     cv_test_weeks : int, default=13
         Test weeks per fold.
-    sweeps : int, default=3
-        Coordinate-descent sweeps over touchpoints (stops early when nothing changes).
+    sweeps : int, optional
+        Coordinate-descent sweeps of the grid search over touchpoints (stops early when nothing
+        changes); default 1 for ``method="map"`` (the grid only starts the MAP fit), 3 for
+        ``method="grid"``.
     block_weeks : int, default=8
         Block length of the moving-block bootstrap.
     bootstrap_search : bool, default=True
@@ -171,7 +173,7 @@ def fit_model(
     seasonal_trend : bool, optional
         Add seasonality scaled by the trend to the baseline (``True``), never (``False``), or
         when the Bayesian information criterion prefers it (default; ``method="map"`` only).
-    uncertainty_inflate : float, default=1.7
+    uncertainty_inflate : float, default=2.0
         Scale of the Laplace draws' spread (1: the posterior's own; the default is measured so
         that 80% intervals hold the truth about 80% of the time on simulated worlds).
     uncertainty : {"auto", "laplace", "bootstrap"}, default="auto"

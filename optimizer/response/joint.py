@@ -382,6 +382,7 @@ class Solution:
     cost: float  # ||residual||^2 + prior rows^2 (sigma^2 times minus twice the log posterior)
     nfev: int = 0
     jac: np.ndarray | None = None  # Jacobian of the residual rows in the free transforms
+    free: tuple[int, ...] = ()  # the touchpoints whose transforms were free (columns of jac)
 
 
 def objective(p: Problem, theta: Sequence[np.ndarray]) -> Solution:
@@ -451,6 +452,7 @@ def fit(
     sol = objective(p, full(res.x))
     sol.nfev = int(res.nfev)
     sol.jac = jac(res.x)
+    sol.free = tuple(free)
     return sol
 
 
@@ -459,9 +461,13 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
     of touchpoint ``j``'s transforms after a fit with only ``j`` free: ``cost / sigma^2 +
     log det(posterior precision) - log det(prior precision)``. The Occam factor penalises a
     family's extra transform (the hill shape) only as much as the data leave it free."""
+    if sol.jac is None or j not in sol.free:
+        sol = fit(p, sol.theta, free=[j], max_nfev=50)
     assert sol.jac is not None
     s2 = p.sigma**2
-    H = sol.jac.T @ sol.jac / s2
+    a = sum(p.tps[q].k for q in sol.free[: sol.free.index(j)])
+    jac = sol.jac[:, a : a + p.tps[j].k]
+    H = jac.T @ jac / s2
     sign, logdet = np.linalg.slogdet(H)
     if sign <= 0:
         logdet = float("inf")
