@@ -22,7 +22,7 @@ def _get(d: Any, *keys: str) -> Any:
 
 #: measured by benchmarks/fit_recovery.py (docs/response-models.md, "Do the intervals hold the
 #: truth?"); kept here in words, as printed under the fit's table
-COVERAGE_NOTE = "70–73%, not 80%"
+COVERAGE_NOTE = "69–73%, not 80%"
 
 
 def diagnostics_renderable(model: ResponseModel) -> Group:
@@ -78,7 +78,7 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
     if draws:
         parts.append(
             Text(
-                f"mROI 80% interval: 10th–90th percentile over {draws} bootstrap refits. On simulated "
+                f"mROI 80% interval: 10th–90th percentile over {draws} posterior draws. On simulated "
                 f"worlds with known curves such intervals held the truth for {COVERAGE_NOTE} of "
                 "touchpoints: read them as a lower bound on the uncertainty, the more so far from the "
                 "spend seen (docs/response-models.md).",
