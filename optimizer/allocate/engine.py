@@ -68,7 +68,20 @@ def allocate(
     diagnose: bool = True,
     kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
 ) -> Plan:
-    """Optimise a scenario on a model's curves; see the module docstring."""
+    """Optimise a scenario on a model's curves; see the module docstring. A dated, phased
+    scenario (contract 7) is planned period by period, week by week (``allocate.phased``)."""
+    if getattr(scenario, "is_phased", False):
+        from optimizer.allocate.phased import allocate_phased
+
+        return allocate_phased(
+            scenario,
+            model,
+            tolerance=tolerance,
+            time_limit=time_limit,
+            stages=stages,
+            extra_models=extra_models,
+            diagnose=diagnose,
+        )
     t0 = time.perf_counter()
     problem = make_problem(scenario, model, stages, extra_models=extra_models)
     return solve_problem(

@@ -31,6 +31,7 @@ there are 5,200 cells and ~80,000 pieces, where making PuLP objects would cost m
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,7 @@ MAX_AFTER_WEEKS = 520
 
 
 @dataclass(frozen=True)
-class PeriodRule:
+class PhasedRow:
     """A linear rule on period spend: ``Σ coefs[(i, p)] · x[i, p]  sense  rhs``."""
 
     name: str
@@ -85,8 +86,11 @@ class PhasedProblem:
     effectiveness: np.ndarray  # (n, T) seasonal multipliers of each week
     discount: np.ndarray  # (T,) weight of each week's KPI
     after: np.ndarray  # (n, S) weights of the weeks after the horizon (S = 0: not counted)
-    rules: tuple[PeriodRule, ...] = ()
+    rules: tuple[PhasedRow, ...] = ()
     min_if_funded: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    #: the rules are every row (built by the registry over touchpoint × period line items);
+    #: otherwise the base problem's rules on totals are spread over the periods first
+    rules_complete: bool = False
 
     @property
     def n(self) -> int:
@@ -138,13 +142,15 @@ class PhasedProblem:
         return np.array([p.n_weeks for p in self.calendar.periods], float)
 
     @property
-    def rows(self) -> tuple[PeriodRule, ...]:
+    def rows(self) -> tuple[PhasedRow, ...]:
         """Every rule as a row on period spend: the horizon-total rules spread over the periods,
         then the period rules."""
+        if self.rules_complete:
+            return self.rules
         out = []
         for c in self.base.constraints:
             out.append(
-                PeriodRule(
+                PhasedRow(
                     c.name,
                     c.kind,
                     c.subject,
@@ -172,8 +178,9 @@ def make_phased_problem(
     effectiveness: np.ndarray | None = None,
     discount_rate: float = 0.0,
     after: bool = False,
-    rules: Sequence[PeriodRule] = (),
+    rules: Sequence[PhasedRow] = (),
     min_if_funded: Mapping[tuple[int, int], float] | None = None,
+    rules_complete: bool = False,
 ) -> PhasedProblem:
     """A phased problem from a (calendar-free) allocation problem and the calendar's inputs.
 
@@ -245,6 +252,7 @@ def make_phased_problem(
         tail,
         tuple(rules),
         dict(min_if_funded or {}),
+        rules_complete,
     )
 
 
@@ -596,7 +604,9 @@ def _build(
     extra_r: list[tuple[list[int], list[float], float, float]] = []
     width_all = np.concatenate(widths) if n_s else np.zeros(0)
     for c, pc in enumerate(pcs):
-        g = _gated(pc) if not problem.responses[c // T].concave or problem.after.shape[1] else 0
+        # concave curves (and their tails) need no binaries: even pieces lifted above the curve,
+        # whose slopes may no longer fall, give an LP that is a relaxation (a valid bound)
+        g = _gated(pc) if not problem.responses[c // T].concave else 0
         if g <= 0 or len(pc.widths) < 2:
             continue
         g = min(g, len(pc.widths) - 1)
@@ -1073,7 +1083,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
         return Plan(status=sol.status.value, conflicts=sol.conflicts, message=sol.message, **common)
     n, P = problem.n, problem.P
-    X = round_cents(sol.X.ravel()).reshape(n, P)
+    X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
     weekly, after = plan_kpi(problem, X)
     scale = problem.scale
     kpi_weeks = weekly / scale[:, None]  # the KPI itself (weights: effectiveness × discount)
@@ -1189,6 +1199,74 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     )
 
 
+def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """Rules hold after rounding to cents: a row the rounding pushed over (or under) by a cent or
+    two gets them moved to (or from) a decision whose rules all have room — the same
+    touchpoint's other periods first, then any — so the totals stay as rounded; when no decision
+    has room, the cents are left unspent."""
+    X = X.copy()
+    rows = problem.rows
+    of_cell: dict[tuple[int, int], list[int]] = {}
+    for k, r in enumerate(rows):
+        for ip in r.coefs:
+            of_cell.setdefault(ip, []).append(k)
+
+    def slack(k: int) -> tuple[float, float]:
+        """(room below the cap, room above the floor) of row k at X."""
+        r = rows[k]
+        lhs = sum(a * X[ip] for ip, a in r.coefs.items())
+        up = r.rhs - lhs if r.sense in ("<=", "==") else math.inf
+        down = lhs - r.rhs if r.sense in (">=", "==") else math.inf
+        return up, down
+
+    def fits(ip: tuple[int, int], delta: float) -> bool:
+        if X[ip] + delta < -1e-6:
+            return False
+        for k in of_cell.get(ip, []):
+            up, down = slack(k)
+            change = rows[k].coefs[ip] * delta
+            if change > 0 and change > up + 1e-6 or change < 0 and -change > down + 1e-6:
+                return False
+        return True
+
+    def candidates(i: int):
+        same = [(i, q) for q in range(problem.P)]
+        rest = [(j, q) for j in range(problem.n) if j != i for q in range(problem.P)]
+        return same + rest
+
+    for _ in range(200):
+        bad = None
+        for k in range(len(rows)):
+            up, down = slack(k)
+            if up < -1e-6 or down < -1e-6:
+                bad = (k, up, down)
+                break
+        if bad is None:
+            return X
+        k, up, down = bad
+        r = rows[k]
+        members = [ip for ip, a in r.coefs.items() if a > 0]
+        if not members:
+            return X
+        if up < -1e-6:  # over a cap: take cents out of its largest member
+            ip = max(members, key=lambda c: X[c])
+            take = min(math.ceil(-up / r.coefs[ip] * 100 - 1e-6) / 100.0, float(X[ip]))
+            X[ip] = round(float(X[ip]) - take, 2)
+            for c in candidates(ip[0]):
+                if c not in r.coefs and fits(c, take):
+                    X[c] = round(float(X[c]) + take, 2)
+                    break
+        else:  # under a floor: put cents into its smallest member
+            ip = min(members, key=lambda c: X[c])
+            give = math.ceil(-down / r.coefs[ip] * 100 - 1e-6) / 100.0
+            X[ip] = round(float(X[ip]) + give, 2)
+            for c in candidates(ip[0]):
+                if c not in r.coefs and fits(c, -give):
+                    X[c] = round(float(X[c]) - give, 2)
+                    break
+    return X
+
+
 def period_rule(
     problem_like: tuple[int, Calendar],
     name: str,
@@ -1199,7 +1277,7 @@ def period_rule(
     items: Sequence[int],
     label: str,
     period_label: str,
-) -> PeriodRule:
+) -> PhasedRow:
     """A rule on the spend of ``items`` in the weeks of ``period_label`` (any week, month or
     quarter label): each decision counts by the share of its weeks that fall in the label."""
     _n, cal = problem_like
@@ -1210,7 +1288,7 @@ def period_rule(
         if share > 0:
             for i in items:
                 coefs[(i, p)] = coefs.get((i, p), 0.0) + share
-    return PeriodRule(name, kind, subject, sense, float(rhs), coefs, label)
+    return PhasedRow(name, kind, subject, sense, float(rhs), coefs, label)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1440,3 +1518,147 @@ def carryover(spend_before: Sequence[float], decay: float, gain: float = 1.0) ->
     for v in spend_before:
         a = gain * float(v) + decay * a
     return a
+
+
+# ------------------------------------------------------------------------------------------------
+# from a scenario
+# ------------------------------------------------------------------------------------------------
+def carry_in_from_spend(
+    spend: Mapping[str, Mapping[dt.date, float]],
+    responses: Sequence[TouchpointResponse],
+    start: dt.date,
+) -> np.ndarray:
+    """a_0 per touchpoint from its weekly spend by date before ``start`` (a week with no row
+    counts as no spend: the carry-over of the weeks before it decays through it)."""
+    out = np.zeros(len(responses))
+    for i, r in enumerate(responses):
+        by_date = spend.get(r.id) or {}
+        back: dict[int, float] = {}
+        for d, v in by_date.items():
+            days = (start - d).days
+            if days > 0:
+                k = (days + 6) // 7  # 1: the week just before start
+                back[k] = back.get(k, 0.0) + float(v)
+        if not back:
+            continue
+        K = min(max(back), MAX_AFTER_WEEKS)
+        series = [back.get(k, 0.0) for k in range(K, 0, -1)]
+        d_ = 0.0 if r.adstock is None else r.adstock.decay
+        gain = (
+            1.0
+            if r.adstock is None or not r.adstock.normalize
+            else 1.0 / C.geometric_steady_factor(d_, None, False)
+        )
+        out[i] = carryover(series, d_, gain)
+    return out
+
+
+def phased_problem(
+    scenario,
+    model,
+    *,
+    stages: tuple[str, ...] | None = None,
+    extra_models=None,
+    carry_in: Mapping[str, float] | None = None,
+) -> PhasedProblem:
+    """A dated, phased scenario (contract 7) on a model: line items touchpoint × period, every
+    rule of the registry over them (totals over the periods, period rules by label), carry-over
+    before ``start`` from ``carry_in`` (touchpoint → a_0) or the scenario's ``carryover.before``
+    file, seasonal effectiveness from the model."""
+    from optimizer.allocate.problem import make_problem
+    from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
+
+    cal = scenario.calendar
+    if cal is None or scenario.phasing == "none":
+        raise ScenarioError(
+            "not a phased scenario: give 'start' and 'phasing'", path=scenario.source
+        )
+    base = make_problem(scenario, model, stages, extra_models=extra_models)
+    if base.markets:
+        raise ScenarioError(
+            "phased plans over markets are not supported yet",
+            path=scenario.source,
+            field="phasing",
+        )
+    P = len(cal.periods)
+    refs = [
+        LineItemRef(i * P + p, it.id, it.stage, period=per.label, owner=it.owner)
+        for i, it in enumerate(base.items)
+        for p, per in enumerate(cal.periods)
+    ]
+    view = LineItems(
+        refs, kpi=base.kpi, kpi_touchpoints={base.kpi: frozenset(it.id for it in base.items)}
+    )
+    sink = build_rows(scenario, view)
+    rows = [
+        PhasedRow(
+            c.name,
+            c.kind,
+            c.subject,
+            c.sense,
+            c.rhs,
+            {divmod(i, P): a for i, a in c.coefs.items()},
+            c.label,
+        )
+        for c in sink.all_rows()
+    ]
+    mif = {
+        divmod(r.item, P): r.amount
+        for r in sink.all_item_rules()
+        if r.kind == "tp_period_min_if_funded"
+    }
+    responses = [model.touchpoints[it.id] for it in base.items]
+    if carry_in is not None:
+        a0 = np.array([float(carry_in.get(r.id, 0.0)) for r in responses])
+    elif scenario.carryover is not None and scenario.carryover.before:
+        from optimizer.io.spend_tables import read_weekly_spend
+
+        spend = read_weekly_spend(
+            scenario.carryover.before, [r.id for r in responses], what="carry-over"
+        )
+        a0 = carry_in_from_spend(spend, responses, cal.start)
+    else:
+        a0 = None
+    eff = None
+    if any(r.effectiveness is not None for r in responses):
+        eff = np.array(
+            [r.effectiveness if r.effectiveness is not None else (1.0,) * 52 for r in responses]
+        )
+    return make_phased_problem(
+        base,
+        responses,
+        cal,
+        carry_in=a0,
+        effectiveness=eff,
+        discount_rate=float(scenario.discount_rate),
+        after=bool(scenario.carryover is not None and scenario.carryover.after),
+        rules=rows,
+        min_if_funded=mif,
+        rules_complete=True,
+    )
+
+
+def allocate_phased(
+    scenario,
+    model,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    time_limit: float | None = None,
+    stages: tuple[str, ...] | None = None,
+    extra_models=None,
+    diagnose: bool = True,
+    carry_in: Mapping[str, float] | None = None,
+    max_rounds: int = 8,
+) -> Plan:
+    """Optimise a dated, phased scenario: the certified ``Plan`` with its periods."""
+    problem = phased_problem(
+        scenario, model, stages=stages, extra_models=extra_models, carry_in=carry_in
+    )
+    sol = solve_phased(
+        problem,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        diagnose=diagnose,
+        max_rounds=max_rounds,
+    )
+    return phased_plan(problem, sol)

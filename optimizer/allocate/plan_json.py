@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
+from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan
 from optimizer.errors import DataError
 from optimizer.formatting import finite
 from optimizer.io.files import ParseProblem, parse_json
@@ -52,6 +52,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                     if li.other_kpis
                     else {}
                 ),
+                **({"periods": [_period(p) for p in li.periods]} if plan.periods else {}),
+                **({"kpi_after": finite(li.kpi_after)} if plan.kpi_after else {}),
             }
             for li in plan.line_items
         ],
@@ -60,6 +62,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for st, v in plan.stage_totals().items()
         ],
         **_by_market_and_owner(plan),
+        **_calendar(plan),
         "constraints": [
             {
                 "name": c.name,
@@ -87,6 +90,48 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         d["conflicts"] = list(plan.conflicts)
         d["message"] = plan.message
     return d
+
+
+def _period(p: PeriodAmount) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "period": p.period,
+        "start": p.start,
+        "weeks": p.weeks,
+        "spend": p.spend,
+        "kpi": finite(p.kpi),
+    }
+    if p.marginal_roi is not None:
+        d["marginal_roi"] = finite(p.marginal_roi)
+    return d
+
+
+def _calendar(plan: Plan) -> dict[str, Any]:
+    """Contract 7: a dated plan's start and phasing, its totals by period, the KPI after it."""
+    d: dict[str, Any] = {}
+    if plan.start is not None:
+        d["start"] = plan.start
+        d["phasing"] = plan.phasing
+    if plan.periods:
+        d["periods"] = [_period(p) for p in plan.periods]
+    if plan.kpi_after:
+        d["kpi_after"] = finite(plan.kpi_after)
+    return d
+
+
+def _periods_from(raw: Any) -> tuple[PeriodAmount, ...]:
+    out = []
+    for p in raw or ():
+        out.append(
+            PeriodAmount(
+                period=str(p["period"]),
+                start=str(p.get("start", "")),
+                weeks=int(p.get("weeks") or 0),
+                spend=float(p.get("spend") or 0.0),
+                kpi=float(p.get("kpi") or 0.0),
+                marginal_roi=None if p.get("marginal_roi") is None else float(p["marginal_roi"]),
+            )
+        )
+    return tuple(out)
 
 
 def _where(plan: Plan, li: Any) -> dict[str, Any]:
@@ -153,6 +198,8 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
             binding=tuple(li.get("binding") or ()),
             weekly_spend=float(li.get("weekly_spend") or 0.0),
             **_market_fields(li),
+            periods=_periods_from(li.get("periods")),
+            kpi_after=float(li.get("kpi_after") or 0.0),
         )
         for li in d.get("line_items", [])
     )
@@ -189,6 +236,10 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
         message=str(d.get("message", "")),
         stages=stages,
         markets=tuple(str(m["market"]) for m in d.get("markets") or []),
+        start=None if d.get("start") is None else str(d["start"]),
+        phasing=str(d.get("phasing", "none")),
+        periods=_periods_from(d.get("periods")),
+        kpi_after=float(d.get("kpi_after") or 0.0),
     )
 
 

@@ -172,3 +172,51 @@ def read_spend_rows(
             "row": np.arange(len(df), dtype=int) + 2,
         }
     )
+
+
+def read_weekly_spend(
+    path: str | Path,
+    ids: Sequence[str],
+    *,
+    what: str = "spend",
+    error: type[BudgetOptError] = DataError,
+) -> dict[str, dict[_dt.date, float]]:
+    """Weekly spend per touchpoint by date, from either layout: long (``date,touchpoint,spend``,
+    e.g. recorded actuals) or wide (a history file: ``date`` and one spend column per touchpoint,
+    named by its id). Touchpoints the file does not mention are left out; several rows for one
+    touchpoint and date are summed. Used for the carry-over of spend before a plan's ``start``."""
+    df = read_csv_strings(path, what, error)
+    if TOUCHPOINT_COLUMN in df.columns:
+        rows = read_spend_rows(path, what=what, error=error)
+        out: dict[str, dict[_dt.date, float]] = {}
+        for d, tid, v in zip(
+            rows[DATE_COLUMN], rows[TOUCHPOINT_COLUMN], rows[SPEND_COLUMN], strict=True
+        ):
+            if tid in ids:
+                out.setdefault(tid, {})
+                out[tid][d] = out[tid].get(d, 0.0) + float(v)
+        return out
+    if DATE_COLUMN not in df.columns:
+        raise error(
+            f"expected a column '{DATE_COLUMN}'; the {what} file needs a date column and one "
+            f"spend column per touchpoint, or columns {', '.join(ROWS_COLUMNS)}",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    dates: list[_dt.date] = []
+    for i, raw in enumerate(df[DATE_COLUMN]):
+        d = str(raw).strip()
+        try:
+            dates.append(_dt.date.fromisoformat(d))
+        except ValueError:
+            raise error(
+                f"expected an ISO date (YYYY-MM-DD), got {short_repr(d)} in row {i + 2}",
+                path=path,
+                field=DATE_COLUMN,
+            ) from None
+    out = {}
+    for tid in ids:
+        if tid in df.columns:
+            vals = amounts(df[tid], path=path, field=tid, error=error)
+            out[tid] = {d: float(v) for d, v in zip(dates, vals, strict=True)}
+    return out

@@ -81,6 +81,9 @@ def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
 
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
+    """One row per line item; a phased plan (contract 7): one row per line item and period."""
+    if plan.periods:
+        return plan_period_frame(plan)
     total = plan.total_spend
     markets = plan.has_markets
     return pd.DataFrame(
@@ -105,6 +108,44 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
             for li in plan.line_items
         ]
     )
+
+
+def plan_period_frame(plan: Plan) -> pd.DataFrame:
+    """A phased plan by line item and period: its spend, KPI (carry-over included) and the
+    marginal return of the period's next dollar; the horizon's KPI after it as period ``after``."""
+    rows = []
+    for li in plan.line_items:
+        for p in li.periods:
+            rows.append(
+                {
+                    "scenario": plan.scenario,
+                    "id": li.id,
+                    "stage": li.stage,
+                    "period": p.period,
+                    "period_start": p.start,
+                    "weeks": p.weeks,
+                    "spend": p.spend,
+                    "kpi": p.kpi,
+                    "marginal_roi": finite(p.marginal_roi),
+                    "binding": ";".join(li.binding),
+                }
+            )
+        if plan.kpi_after:
+            rows.append(
+                {
+                    "scenario": plan.scenario,
+                    "id": li.id,
+                    "stage": li.stage,
+                    "period": "after",
+                    "period_start": "",
+                    "weeks": 0,
+                    "spend": 0.0,
+                    "kpi": li.kpi_after,
+                    "marginal_roi": None,
+                    "binding": ";".join(li.binding),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def comparison_csv(comp: Comparison) -> str:

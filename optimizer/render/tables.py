@@ -12,6 +12,39 @@ from optimizer.formatting import delta, money, ratio
 from optimizer.workflow.compare import Comparison
 
 
+def period_table(plan: Plan) -> Table:
+    """A phased plan by period (contract 7): spend by stage, total spend and KPI per period."""
+    stages = list(plan.stage_totals())
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"by {plan.phasing} (from {plan.start})",
+        title_justify="left",
+        show_footer=True,
+    )
+    t.add_column("period", footer="total")
+    t.add_column("weeks", justify="right", footer=str(sum(p.weeks for p in plan.periods)))
+    for st in stages:
+        t.add_column(st, justify="right", footer=money(plan.stage_totals()[st]["spend"], "small"))
+    t.add_column("spend", justify="right", footer=money(plan.total_spend, "small"))
+    t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
+    for k, p in enumerate(plan.periods):
+        by_stage = {st: 0.0 for st in stages}
+        for li in plan.line_items:
+            by_stage[li.stage] = by_stage.get(li.stage, 0.0) + li.periods[k].spend
+        t.add_row(
+            p.period,
+            str(p.weeks),
+            *(money(by_stage[st], "small") for st in stages),
+            money(p.spend, "small"),
+            money(p.kpi, "small"),
+        )
+    if plan.kpi_after:
+        t.add_row(
+            "after", "", *("" for _ in stages), "", money(plan.kpi_after, "small"), style="dim"
+        )
+    return t
+
+
 def plan_renderable(plan: Plan) -> Group:
     parts = []
     head = Text.assemble(
@@ -66,6 +99,8 @@ def plan_renderable(plan: Plan) -> Group:
             money(v["kpi"], "small"),
         )
     parts.append(st)
+    if plan.periods:
+        parts.append(period_table(plan))
     for title, totals in (("by owner", plan.owner_totals()), ("by market", plan.market_totals())):
         if not totals:
             continue

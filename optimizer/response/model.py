@@ -93,6 +93,9 @@ class TouchpointResponse:
     draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
     owner: str | None = None  # who holds this touchpoint's budget (the journey's ``owner``)
+    #: seasonal effectiveness (contract 7): 52 multipliers of the KPI by ISO week of the year
+    #: (mean 1; week 53 takes week 52's); None: flat. Used by phased plans only.
+    effectiveness: tuple[float, ...] | None = None
 
     @property
     def steady_factor(self) -> float:
@@ -132,7 +135,15 @@ class TouchpointResponse:
     def draw_responses(self) -> list[TouchpointResponse]:
         """One ``TouchpointResponse`` per bootstrap draw (empty when the model has none)."""
         return [
-            TouchpointResponse(self.id, self.stage, s, a, self.spend_range, owner=self.owner)
+            TouchpointResponse(
+                self.id,
+                self.stage,
+                s,
+                a,
+                self.spend_range,
+                owner=self.owner,
+                effectiveness=self.effectiveness,
+            )
             for s, a in self.draws
         ]
 
@@ -143,6 +154,8 @@ class TouchpointResponse:
         d["curve"] = self.curve.to_dict()
         if self.adstock is not None:
             d["adstock"] = self.adstock.to_dict()
+        if self.effectiveness is not None:
+            d["effectiveness"] = {"by_week_of_year": [float(v) for v in self.effectiveness]}
         if self.spend_range:
             d["spend_range"] = {k: float(v) for k, v in self.spend_range.items()}
         if self.diagnostics:
@@ -205,7 +218,17 @@ def _jsonable(obj: Any) -> Any:
 # reading and writing
 # ------------------------------------------------------------------------------------------------
 _TOP_KEYS = {"format_version", "kpi", "period", "touchpoints", "diagnostics", "fit", "meta"}
-_TP_KEYS = {"stage", "curve", "adstock", "spend_range", "draws", "diagnostics", "owner", "label"}
+_TP_KEYS = {
+    "stage",
+    "curve",
+    "adstock",
+    "spend_range",
+    "draws",
+    "diagnostics",
+    "owner",
+    "label",
+    "effectiveness",
+}
 _ADSTOCK_KEYS = {"family", "decay", "normalize", "max_lag"}
 
 
@@ -397,6 +420,9 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             draws=tuple(draws),
             diagnostics=dict(td.get("diagnostics") or {}),
             owner=_owner(td.get("owner"), path, f"{where}.owner"),
+            effectiveness=parse_effectiveness(
+                td.get("effectiveness"), path, f"{where}.effectiveness"
+            ),
         )
     return ResponseModel(
         kpi=kpi,
@@ -406,6 +432,36 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         fit=dict(data.get("fit") or {}),
         source=source,
     )
+
+
+def parse_effectiveness(d: Any, path: str | None, where: str) -> tuple[float, ...] | None:
+    """``{"by_week_of_year": [52 multipliers]}`` (contract 7): non-negative, averaging 1."""
+    if d is None:
+        return None
+    if not isinstance(d, Mapping) or set(d) != {"by_week_of_year"}:
+        raise ModelError(
+            f'expected {{"by_week_of_year": [52 multipliers]}}, got {d!r}'[:200],
+            path=path,
+            field=where,
+        )
+    v = d["by_week_of_year"]
+    if not isinstance(v, list) or len(v) != 52:
+        n = len(v) if isinstance(v, list) else type(v).__name__
+        raise ModelError(
+            f"expected 52 multipliers, one per ISO week of the year, got {n}",
+            path=path,
+            field=f"{where}.by_week_of_year",
+        )
+    out = tuple(_num(x, path, f"{where}.by_week_of_year[{k}]", low=0.0) for k, x in enumerate(v))
+    mean = sum(out) / 52.0
+    if abs(mean - 1.0) > 1e-3:
+        raise ModelError(
+            f"the multipliers must average 1 (they average {mean:.4g}): the curve's beta carries "
+            "the level, the multipliers only the season's shape",
+            path=path,
+            field=f"{where}.by_week_of_year",
+        )
+    return out
 
 
 def _owner(v: Any, path: str | None, where: str) -> str | None:

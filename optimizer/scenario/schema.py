@@ -7,6 +7,7 @@ Validation reports every problem at once, each with its location and, for a miss
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,15 +15,18 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from optimizer.calendar import PHASINGS, Calendar, parse_date
 from optimizer.errors import ScenarioError
 from optimizer.io.files import load_yaml, short_repr
 from optimizer.scenario.fields import Strict, check_money, suggest
 from optimizer.scenario.rules import (
     Budget,
+    CarryOver,
     ChangeLimit,
     GroupRule,
     MarketRule,
     ModelNames,
+    PeriodRule,
     RatioRule,
     ShareRule,
     TouchpointRule,
@@ -137,8 +141,51 @@ class Scenario(Strict):
     grid: dict[str, list[Any]] = Field(
         default_factory=dict
     )  # dotted key → values (all combinations)
+    #: contract 7, plans on a calendar: the first Monday, decisions per period, carry-over in and
+    #: out, rules on a period's spend, and the annual rate that discounts later weeks' KPI
+    start: dt.date | None = None
+    phasing: Literal["none", "week", "month", "quarter"] = "none"
+    carryover: CarryOver | None = None
+    periods: dict[str, PeriodRule] = Field(default_factory=dict)
+    per_period: PeriodRule | None = None
+    discount_rate: float = Field(default=0.0, ge=0, le=10)
     source: str | None = None
     extends: str | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        d = parse_date(v)  # ValueError with the reason: the field's located message
+        if d.weekday() != 0:
+            raise ValueError(
+                f"the plan starts on a Monday (weeks run Monday..Sunday); {d.isoformat()} is a "
+                f"{d.strftime('%A')}"
+            )
+        return d
+
+    @field_validator("phasing", mode="before")
+    @classmethod
+    def _phasing(cls, v: Any) -> Any:
+        if v not in PHASINGS:
+            raise ValueError(
+                f"unknown phasing {short_repr(v)}{suggest(str(v), PHASINGS)}; choose one of "
+                f"{', '.join(PHASINGS)}"
+            )
+        return v
+
+    @property
+    def calendar(self) -> Calendar | None:
+        """The plan's calendar when it is dated (``start``), else None."""
+        if self.start is None:
+            return None
+        return Calendar(self.start, self.horizon_weeks, self.phasing)
+
+    @property
+    def is_phased(self) -> bool:
+        """Dated and decided per period (contract 7): the response runs week by week."""
+        return self.start is not None and self.phasing != "none"
 
     @field_validator("budget", mode="before")
     @classmethod
@@ -302,6 +349,9 @@ _FIELDS = {
     "owners": set(ShareRule.model_fields),
     "change_limit": set(ChangeLimit.model_fields),
     "sweep": set(SweepSpec.model_fields),
+    "periods": set(PeriodRule.model_fields),
+    "per_period": set(PeriodRule.model_fields),
+    "carryover": set(CarryOver.model_fields),
 }
 
 
@@ -315,7 +365,9 @@ def _format_errors(err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             key = loc[-1]
             section = loc[0] if len(loc) > 1 else ""
-            if section in ("budget", "change_limit", "sweep"):
+            if len(loc) >= 2 and loc[-2] == "per_period" or len(loc) >= 3 and loc[-3] == "periods":
+                choices = _FIELDS["periods"]
+            elif section in ("budget", "change_limit", "sweep", "carryover"):
                 choices = _FIELDS[section]
             elif section == "markets" and len(loc) >= 5:  # markets.M.touchpoints.T.key
                 choices = _FIELDS.get(loc[2], set())
@@ -371,6 +423,9 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
         }
     if isinstance(data.get("previous"), str):
         data["previous"] = read_previous(path.parent / data["previous"], path)
+    co = data.get("carryover")
+    if isinstance(co, Mapping) and isinstance(co.get("before"), str):
+        data["carryover"] = {**co, "before": str((path.parent / co["before"]).resolve())}
     parent = data.get("extends")
     if parent is None:
         return data

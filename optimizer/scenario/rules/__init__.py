@@ -38,6 +38,7 @@ from optimizer.scenario.rules.keep_previous import KeepPrevious, KeepPreviousFie
 from optimizer.scenario.rules.kpi import KpiFloors, KpiTarget
 from optimizer.scenario.rules.markets import MarketRule, MarketRules
 from optimizer.scenario.rules.owners import OwnerRules
+from optimizer.scenario.rules.periods import CarryOver, PeriodFields, PeriodRule, PeriodRules
 from optimizer.scenario.rules.ratios import RatioRule, RatioRules
 from optimizer.scenario.rules.shares import ShareRule
 from optimizer.scenario.rules.stages import StageRules
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 
 class TouchpointRule(
-    KeepPreviousFields, ChangeFields, BlockFields, MinIfFundedFields, BoundsFields
+    PeriodFields, KeepPreviousFields, ChangeFields, BlockFields, MinIfFundedFields, BoundsFields
 ):
     """``touchpoints.ID``: every per-touchpoint option, one fields mixin per rule kind (pydantic
     orders the fields from the last base to the first: min, max, lock, min_if_funded, …)."""
@@ -83,6 +84,7 @@ RULE_KINDS: tuple[RuleKind, ...] = (
     KpiFloors(),
     KeepPrevious(),
     MarketRules(),
+    PeriodRules(),
 )
 
 _BY_ROW_KIND: dict[str, RuleKind] = {k: kind for kind in RULE_KINDS for k in kind.row_kinds}
@@ -119,6 +121,7 @@ def relax(sc: Scenario, row: LinearConstraint, step: float, direction: str) -> S
 __all__ = [
     "RULE_KINDS",
     "Budget",
+    "CarryOver",
     "ChangeLimit",
     "Fix",
     "GroupRule",
@@ -128,6 +131,7 @@ __all__ = [
     "LinearConstraint",
     "MarketRule",
     "ModelNames",
+    "PeriodRule",
     "Names",
     "RatioRule",
     "RowSink",

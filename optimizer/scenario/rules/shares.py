@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator, model_validator
 
-from optimizer.scenario.fields import Money, Strict, check_money, check_share
+from optimizer.scenario.fields import Money, check_money, check_share
 from optimizer.scenario.rules.base import LinearConstraint, RowSink, RuleKind, money
+from optimizer.scenario.rules.periods import PeriodFields
 
 if TYPE_CHECKING:
     from optimizer.scenario.schema import Scenario
 
 
-class ShareRule(Strict):
-    """Floors and caps on a stage or group: money and shares of the plan's total spend."""
+class ShareRule(PeriodFields):
+    """Floors and caps on a stage or group: money and shares of the plan's total spend (and,
+    on a phased plan, rules by period: ``per_period``, ``periods``)."""
 
     min: Money | None = None
     max: Money | None = None

@@ -1,0 +1,161 @@
+"""Dated, phased scenarios (contract 7) through the CLI as users run it: the plan by period in
+JSON, period rules (caps, dark periods, flighting, change limits, quarterly budgets), and bad input
+(labels outside the horizon, a start that is not a date, period rules on an undated plan,
+conflicting quarter and month rules, infeasible period rules) refused with a located message."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "optimizer" / "sample" / "true_model.json"
+HISTORY = ROOT / "optimizer" / "sample" / "history.csv"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+def scenario(tmp_path: Path, name: str = "s.yaml", **over) -> Path:
+    data = {
+        "name": "phased",
+        "model": str(MODEL),
+        "start": "2026-01-05",
+        "horizon_weeks": 17,
+        "phasing": "month",
+        "budget": 12_000_000,
+        "touchpoints": {"search": {"max": 2_000_000}},
+    }
+    data.update(over)
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data, sort_keys=False))
+    return p
+
+
+def test_phased_plan_json_has_periods_and_rules_hold(tmp_path):
+    sc = scenario(
+        tmp_path,
+        carryover={"before": str(HISTORY), "after": True},
+        periods={"2026-03": {"max": 2_000_000}, "2026-Q2": {"max": 1_000_000}},
+        touchpoints={
+            "tv": {"per_period": {"max": 900_000, "max_change": 0.5}},
+            "radio": {"periods": {"2026-02": {"max": 0}}},
+        },
+        discount_rate=0.08,
+    )
+    out = tmp_path / "plan.json"
+    r = cli("optimize", sc, "--format", "json", "-o", out)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "optimal" and plan["start"] == "2026-01-05"
+    labels = [p["period"] for p in plan["periods"]]
+    # 17 weeks from 5 January: Jan 4, Feb 4, Mar 5, Apr 4 (its Mondays 6..27 April)
+    assert labels == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert [p["weeks"] for p in plan["periods"]] == [4, 4, 5, 4]
+    by = {li["id"]: li for li in plan["line_items"]}
+    # money reconciles to the cent: periods → line items → total, line items' periods → totals
+    for li in plan["line_items"]:
+        assert math.isclose(sum(p["spend"] for p in li["periods"]), li["spend"], abs_tol=0.005)
+        assert math.isclose(
+            sum(p["kpi"] for p in li["periods"]) + li["kpi_after"], li["kpi"], rel_tol=1e-9
+        )
+    for k, p in enumerate(plan["periods"]):
+        assert math.isclose(
+            sum(li["periods"][k]["spend"] for li in plan["line_items"]), p["spend"], abs_tol=0.005
+        )
+    assert plan["total_spend"] <= 12_000_000 + 0.005
+    spend = {p["period"]: p["spend"] for p in plan["periods"]}
+    assert spend["2026-03"] <= 2_000_000 + 0.005
+    assert spend["2026-04"] <= 1_000_000 + 0.005  # April is the only month of Q2 in the horizon
+    assert by["radio"]["periods"][1]["spend"] == 0.0  # dark in February
+    tv = [p["spend"] for p in by["tv"]["periods"]]
+    assert max(tv) <= 900_000 + 0.005
+    rates = [p["spend"] / p["weeks"] for p in by["tv"]["periods"]]
+    for a, b in zip(rates, rates[1:], strict=False):
+        assert b <= 1.5 * a + 0.01 and b >= 0.5 * a - 0.01
+    cons = {c["name"]: c for c in plan["constraints"]}
+    q2 = cons["period_max__2026_Q2"]
+    assert q2["binding"] and q2["shadow_price"] > 0  # a period's budget has a shadow price
+    assert plan["kpi_after"] > 0
+
+
+def test_undated_scenarios_mean_what_they_meant(tmp_path):
+    dated = scenario(tmp_path, "d.yaml", phasing="none")
+    plain = scenario(tmp_path, "p.yaml", start=None, phasing="none")
+    a = json.loads(cli("optimize", plain, "--format", "json").stdout)
+    b = json.loads(cli("optimize", dated, "--format", "json").stdout)
+    assert "periods" not in a and "start" not in a
+    assert [li["spend"] for li in a["line_items"]] == [li["spend"] for li in b["line_items"]]
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "words"),
+    [
+        ({"periods": {"2026-09": {"max": 1}}}, "periods.2026-09", "not in the plan's horizon"),
+        ({"start": "next monday"}, "start", "expected an ISO date"),
+        ({"start": "2026-01-06"}, "start", "Monday"),
+        (
+            {"start": None, "phasing": "none", "periods": {"2026-02": {"max": 1}}},
+            "periods",
+            "need a dated, phased plan",
+        ),
+        (
+            {"touchpoints": {"tv": {"per_period": {"max": 5}}}, "phasing": "none"},
+            "touchpoints.tv.per_period",
+            "need a dated, phased plan",
+        ),
+        (
+            {"periods": {"2026-Q1": {"max": 1_000_000}, "2026-02": {"min": 1_500_000}}},
+            "periods.2026-02.min",
+            "above the cap in 2026-Q1",
+        ),
+        (
+            {
+                "periods": {
+                    "2026-Q1": {"max": 1_000_000},
+                    "2026-01": {"min": 600_000},
+                    "2026-02": {"min": 600_000},
+                }
+            },
+            "periods.2026-Q1.max",
+            "together",
+        ),
+        ({"periods": {"2026-3": {"max": 1}}}, "periods.2026-3", "not a period label"),
+        ({"phasing": "fortnight"}, "phasing", "unknown phasing"),
+    ],
+)
+def test_bad_calendar_input_is_refused_with_a_located_message(tmp_path, over, field, words):
+    sc = scenario(tmp_path, **over)
+    out = tmp_path / "plan.json"
+    r = cli("optimize", sc, "--format", "json", "-o", out)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert str(sc.name) in r.stderr and f"'{field}'" in r.stderr and words in r.stderr, r.stderr
+    assert not out.exists()
+
+
+def test_infeasible_period_rules_are_named(tmp_path):
+    sc = scenario(
+        tmp_path,
+        periods={"2026-02": {"max": 500_000}},
+        touchpoints={"tv": {"periods": {"2026-02": {"min": 800_000}}}},
+    )
+    r = cli("optimize", sc, "--format", "json")
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert "2026-02" in r.stderr and "tv floor" in r.stderr and "total spend cap" in r.stderr, (
+        r.stderr
+    )
