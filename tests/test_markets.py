@@ -395,7 +395,7 @@ def test_review_pack_over_markets_explains_each_market_line_item_and_each_owner(
     it = next(x for x in e.items if x.id == "t2@m0")
     assert it.market == "m0" and it.spend == pytest.approx(plan.item("t2", "m0").spend)
     # the next increment of t2@m0 lifts only that market's t2 (its scoped cap set aside)
-    assert it.next is not None and "the t2 maximum in m0" in " ".join(it.next.relaxed)
+    assert it.next is not None and "the t2 maximum (20,000) in m0" in " ".join(it.next.relaxed)
     assert {g.name for g in e.markets} == set(w["markets"])
     assert sum(g.spend for g in e.markets) == pytest.approx(plan.total_spend, abs=0.05)
     assert sum(sum(v.values()) for v in e.market_stage.values()) == pytest.approx(
@@ -406,3 +406,23 @@ def test_review_pack_over_markets_explains_each_market_line_item_and_each_owner(
     assert {x.owner for x in e.owner_items("CRM")} == {"CRM"}
     md = explanation_markdown(e)
     assert "## Markets" in md and "## Budget owners" in md and "### CRM" in md
+
+
+def test_rules_a_market_cannot_state_are_located(world):
+    """A national buy's rule inside one market, and 'zero or at least' on a touchpoint bought in
+    several markets, are errors naming the field (not silently re-interpreted)."""
+    from optimizer.errors import ScenarioError
+
+    w, path = world
+    model = read_model(path / "markets.json")
+    sc = scenario(
+        path,
+        budget=500_000,
+        national={"t0": "population"},
+        markets={"m1": {"touchpoints": {"t0": {"max": 1000}}}},
+    )
+    with pytest.raises(ScenarioError, match=r"markets\.m1\.touchpoints\.t0.*national buy"):
+        allocate(sc, model)
+    sc = scenario(path, budget=500_000, touchpoints={"t1": {"min_if_funded": 5000}})
+    with pytest.raises(ScenarioError, match=r"touchpoints\.t1\.min_if_funded.*4 markets"):
+        allocate(sc, model)

@@ -101,6 +101,14 @@ class LineItemRef:
     period: str | None = None
     market: str | None = None
     owner: str | None = None  # who holds its budget (the journey's owner)
+    #: a national buy (``market`` None): each market's share of its spend
+    split: Mapping[str, float] | None = None
+
+    def share_in(self, market: str) -> float:
+        """How much of its spend counts in ``market`` (1 or 0; a national buy's share)."""
+        if self.split is not None:
+            return float(self.split.get(market, 0.0))
+        return 1.0 if self.market == market else 0.0
 
 
 class LineItems:
