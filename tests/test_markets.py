@@ -406,6 +406,13 @@ def test_review_pack_over_markets_explains_each_market_line_item_and_each_owner(
     assert {x.owner for x in e.owner_items("CRM")} == {"CRM"}
     md = explanation_markdown(e)
     assert "## Markets" in md and "## Budget owners" in md and "### CRM" in md
+    from optimizer.render.report_html import explanation_html
+    from optimizer.render.report_xlsx import explanation_workbook
+
+    assert 'id="markets"' in explanation_html(e) and 'id="owners"' in explanation_html(e)
+    ws = explanation_workbook(e)["Owners"]
+    owners = [row[0] for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert owners.count("CRM") == len(e.owner_items("CRM")) > 0
 
 
 def test_rules_a_market_cannot_state_are_located(world):

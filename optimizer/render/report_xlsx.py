@@ -29,6 +29,7 @@ from optimizer.render.report_common import (
     STAGE_COLUMNS,
     constraint_rows,
     group_rows,
+    held_by,
     ladder_row,
     line_item_rows,
     role_word,
@@ -237,8 +238,63 @@ def _stages(wb: Workbook, e: Explanation) -> None:
         ws.cell(row=r, column=1, value="Groups").font = _TOTAL_FONT
         _header(ws, r + 1, ("group", *cols[1:]))
         _write_rows(ws, r + 2, group_rows(e.groups), formats)
+    r = (r + 3 + len(e.groups)) if e.groups else end + 2
+    for title, rows in (("Markets", e.markets), ("Budget owners", e.owners)):
+        if not rows:
+            continue
+        ws.cell(row=r, column=1, value=title).font = _TOTAL_FONT
+        _header(ws, r + 1, (title.split()[-1].rstrip("s").lower(), *cols[1:]))
+        r = _write_rows(ws, r + 2, group_rows(rows), formats) + 1
     ws.freeze_panes = "B2"
     _widths(ws, {1: 16, 2: 30, 9: 34}, ncols=len(cols))
+
+
+_OWNER_COLUMNS = (
+    "owner",
+    "line item",
+    "stage",
+    "spend",
+    "buys",
+    "ROI",
+    "marginal ROI",
+    "role",
+    "held by",
+    "next increment",
+    "plan KPI change (re-solved)",
+    "last increment",
+    "plan KPI change (re-solved) ",
+)
+
+
+def _owners(wb: Workbook, e: Explanation) -> None:
+    """One block per budget owner: their line items, what each buys, what holds it, and what
+    its next and last increment would gain or lose for the whole plan."""
+    ws = wb.create_sheet("Owners")
+    _header(ws, 1, _OWNER_COLUMNS)
+    formats = {4: MONEY, 5: MONEY, 6: RATIO, 7: RATIO, 10: MONEY, 11: MONEY_DELTA, 12: MONEY}
+    formats[13] = MONEY_DELTA
+    rows = [
+        [
+            it.owner,
+            it.id,
+            it.stage,
+            it.spend,
+            it.kpi,
+            it.roi,
+            it.marginal_roi,
+            role_word(it.role),
+            held_by(it),
+            None if it.next is None else it.next.amount,
+            None if it.next is None else it.next.total_kpi,
+            None if it.last is None else it.last.amount,
+            None if it.last is None else it.last.total_kpi,
+        ]
+        for g in e.owners
+        for it in e.owner_items(g.name)
+    ]
+    _write_rows(ws, 2, rows, formats)
+    ws.freeze_panes = "C2"
+    _widths(ws, {1: 18, 2: 24, 9: 34}, ncols=len(_OWNER_COLUMNS))
 
 
 def _constraints(wb: Workbook, e: Explanation) -> None:
@@ -318,6 +374,8 @@ def explanation_workbook(e: Explanation) -> Workbook:
     _why(wb, e)
     _ladder(wb, e)
     _stages(wb, e)
+    if e.owners:
+        _owners(wb, e)
     _constraints(wb, e)
     if e.frontier:
         _frontier(wb, e)
