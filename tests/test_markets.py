@@ -433,3 +433,15 @@ def test_rules_a_market_cannot_state_are_located(world):
     sc = scenario(path, budget=500_000, touchpoints={"t1": {"min_if_funded": 5000}})
     with pytest.raises(ScenarioError, match=r"touchpoints\.t1\.min_if_funded.*4 markets"):
         allocate(sc, model)
+
+
+def test_jobs_not_yet_over_markets_refuse_rather_than_plan_one_market(world):
+    """--uncertainty (the draws of one model) would silently plan one market's curves: it is
+    refused with a message instead, nothing written."""
+    w, path = world
+    (path / "s.yaml").write_text(
+        yaml.safe_dump({"name": "x", "model": "markets.json", "budget": 600000})
+    )
+    r = _run(["optimize", "s.yaml", "--uncertainty", "-o", "u.json", "--no-ledger"], path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "markets index" in r.stderr and not (path / "u.json").exists()

@@ -228,3 +228,14 @@ def read_index(path: str | Path) -> MarketModel:
     if not is_market_index(data):
         raise ModelError("expected a markets index (a 'markets' mapping)", path=path)
     return market_model_from_dict(data, path)
+
+
+def refuse_markets(model: object, what: str) -> None:
+    """A ``ModelError`` for a job that does not yet plan over markets, when ``model`` is an index
+    (rather than silently running it on one market's curves)."""
+    if isinstance(model, MarketModel):
+        raise ModelError(
+            f"{what} does not work on a markets index yet: run it on one market's model "
+            "(models/<market>.json), or plan the markets together without it",
+            path=model.source,
+        )

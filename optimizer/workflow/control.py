@@ -233,6 +233,15 @@ def track(
     weeks_elapsed : weeks of the plan gone by (default: the weeks the actuals span).
     band : a line item further than this fraction from its plan to date is over / under.
     """
+    from optimizer.response.markets import refuse_markets
+
+    refuse_markets(model, "track")
+    if plan.has_markets:
+        raise ScenarioError(
+            "track does not work on a plan over markets yet (actuals are by touchpoint, not by "
+            "market)",
+            field="plan",
+        )
     horizon = int(plan.horizon_weeks)
     if horizon < 1:
         raise DataError(
@@ -447,6 +456,9 @@ def replan(
     Raises ``ScenarioError`` when no weeks are left or the actuals cover more weeks than have
     elapsed.
     """
+    from optimizer.response.markets import refuse_markets
+
+    refuse_markets(model, "replan")
     if extra_models is None:
         from optimizer.workflow.compare import extra_models_for
 

@@ -61,6 +61,9 @@ def n_draws(model: CurveSet) -> int:
 
 def require_draws(model: CurveSet) -> int:
     """The number of draws, or a ``ModelError`` saying clearly that there are none."""
+    from optimizer.response.markets import refuse_markets
+
+    refuse_markets(model, "planning over the bootstrap draws (--uncertainty, --robust)")
     d = n_draws(model)
     if d == 0:
         raise ModelError(
