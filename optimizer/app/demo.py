@@ -18,6 +18,8 @@ from optimizer.workflow.compare import Comparison, compare_scenarios
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
 DEMO_SCENARIOS = ("base.yaml", "budget_cut.yaml", "awareness_push.yaml", "commitments.yaml")
+#: the year planned month by month (contract 7)
+PHASED_SCENARIO = "fy26_monthly.yaml"
 
 
 def true_value(plan_spend: dict[str, float], truth: ResponseModel, weeks: float) -> float:
@@ -83,6 +85,28 @@ def run_demo(
     text = tables.render_text(tables.comparison_renderable(comp))
     written.append(atomic_write_text(out_dir / "comparison.txt", text))
     tables.print_renderable(tables.comparison_renderable(comp))
+
+    # a year on a calendar (contract 7): the same company planned month by month, with the
+    # carry-over of last year's spend and what the year's spend earns after it
+    raw = yaml.safe_load((SAMPLE / "scenarios" / PHASED_SCENARIO).read_text())
+    raw["model"] = "../model.json"
+    raw["carryover"] = {**raw.get("carryover", {}), "before": str(SAMPLE / "history.csv")}
+    p = atomic_write_text(scen_dir / PHASED_SCENARIO, yaml.safe_dump(raw, sort_keys=False))
+    written.append(p)
+    say(f"planning {raw['name']!r}: {raw['horizon_weeks']} weeks from {raw['start']}, by month …")
+    year = allocate(load_scenario(p), model)
+    stem = Path(PHASED_SCENARIO).stem
+    written.append(atomic_write_text(out_dir / "plans" / f"{stem}.json", machine.plan_json(year)))
+    written.append(atomic_write_text(out_dir / "plans" / f"{stem}.csv", machine.plan_csv(year)))
+    if year.ok and year.periods:
+        tables.print_renderable(tables.period_table(year))
+        say(
+            f"{year.scenario}: {money(year.total_spend)} buys {money(year.total_kpi)} "
+            f"{model.kpi} ({money(year.kpi_after)} of it after the year ends), status "
+            f"{year.status}, gap {year.gap:.1e}"
+        )
+    else:
+        say(f"{year.scenario}: {year.status}: {year.message}")
 
     # honesty: how much of the true optimum's uplift does planning on fitted curves capture?
     truth_path = SAMPLE / "true_model.json"
