@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("workflow",),  # 7
     ("render",),  # 8
     ("app",),  # 9: application jobs, just under the CLI
-    ("cli", "__main__"),  # 10
+    ("cli", "cli_common", "cli_data", "cli_cycle", "__main__"),  # 10: the command line
 )
 LAYER = {name: k for k, names in enumerate(LAYERS) for name in names}
 MAX_LINES = 800
@@ -38,7 +38,6 @@ MAX_LINES = 800
 OVER_THE_LIMIT = {
     "allocate/phased.py": "issue 15 (the calendar helper) splits it",
     "allocate/engine.py": "issue 12: the refinement loop's state moves out",
-    "cli.py": "issue 12: the CLI sheds its options and output plumbing",
     "simulate.py": "issue 12: the sample company's data moves to optimizer/sample/",
 }
 
@@ -135,6 +134,13 @@ def test_no_package_cycle():
         u = _unit(p)
         graph.setdefault(u, set()).update(v for v in _imports(p) if v != u)
     assert _cycle(graph) is None, " → ".join(_cycle(graph) or [])
+
+
+def test_the_command_line_is_thin():
+    """cli.py only parses, calls and renders: at most 600 lines (its commands' plumbing lives in
+    cli_common, the data and planning-cycle commands in cli_data and cli_cycle)."""
+    n = len((PACKAGE / "cli.py").read_text(encoding="utf-8").splitlines())
+    assert n <= 600, f"cli.py has {n} lines"
 
 
 def test_the_checks_can_fail():

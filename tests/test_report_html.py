@@ -116,6 +116,7 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_builds_the_whole_document(report, tmp_path):
     e, path = report
@@ -134,6 +135,7 @@ def test_chromium_builds_the_whole_document(report, tmp_path):
         assert it.id in dom
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_screenshot_is_a_real_page(report, tmp_path):
     _, path = report

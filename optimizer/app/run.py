@@ -24,7 +24,7 @@ from optimizer.scenario import Scenario, load_scenario
 from optimizer.workflow.compare import Comparison, extra_models_for, load_scenarios, run_scenarios
 from optimizer.workflow.control import Replan, read_actuals, replan
 from optimizer.workflow.ledger import InputFile, Ledger, LedgerError, Run, collect_inputs
-from optimizer.workflow.robust import optimize_scenario
+from optimizer.workflow.robust import ROBUST_MODES, optimize_scenario
 from optimizer.workflow.sweep import Frontier, sweep
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 Command = Literal["optimize", "compare", "sweep", "replan"]
 #: the commands whose runs the ledger records and ``rerun`` replays
 COMMANDS: tuple[Command, ...] = get_args(Command)
-ROBUST_CHOICES = ("none", "mean")
+ROBUST_CHOICES = ROBUST_MODES  # optimize --robust
 #: what ``execute`` returns, per command: Plan, Comparison, Frontier, Replan
 RunResult = Plan | Comparison | Frontier | Replan
 

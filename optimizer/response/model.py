@@ -171,7 +171,10 @@ class TouchpointResponse:
 class CurveSet(Protocol):
     """What the allocator needs: response curves keyed by touchpoint id."""
 
-    kpi: str
+    # read-only members: a frozen dataclass (ResponseModel) satisfies read-only protocol members
+    # only (a settable ``kpi: str`` made every frozen model fail the protocol under mypy)
+    @property
+    def kpi(self) -> str: ...
 
     @property
     def touchpoints(self) -> Mapping[str, TouchpointResponse]: ...

@@ -1,0 +1,302 @@
+"""What every ``budgetopt`` command shares: error handling, the common options, the executor,
+the ledger record, the progress bar and where output goes. No business logic here."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optimizer.allocate import DEFAULT_SOLVER, DEFAULT_TOLERANCE, SOLVERS
+from optimizer.errors import BudgetOptError, InfeasibleError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _stderr(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our exceptions into a clean message and exit code; unexpected ones into one line too."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BudgetOptError as e:
+            kind = "infeasible" if isinstance(e, InfeasibleError) else "error"
+            _stderr(f"{kind}: {e}")
+            sys.exit(e.exit_code)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except KeyboardInterrupt:
+            _stderr("interrupted")
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - a user never sees a traceback
+            if os.environ.get("BUDGETOPT_DEBUG"):
+                raise
+            _stderr(
+                f"internal error: {type(e).__name__}: {e} (set BUDGETOPT_DEBUG=1 to see the "
+                "traceback, and please report it)"
+            )
+            sys.exit(70)
+
+    return wrapper
+
+
+def _exit_if_not_certified(plans: Any) -> None:
+    """A plan whose gap stayed above the tolerance was still written: say so, and exit 4."""
+    from optimizer.errors import EXIT_NOT_CERTIFIED
+
+    bad = [p for p in plans if p.status == "not_certified"]
+    for p in bad:
+        gap = "unknown" if p.gap is None else f"{p.gap:.4%}"
+        _stderr(
+            f"warning: the plan of '{p.scenario}' is not certified optimal: it holds every "
+            f"rule, but its gap to the bound on the exact optimum is {gap}, above the "
+            "tolerance (status not_certified, exit 4)"
+        )
+    if bad:
+        sys.exit(EXIT_NOT_CERTIFIED)
+
+
+def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Stop the solver after this many seconds (status time_limit).",
+    )(fn)
+    fn = click.option(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        show_default=True,
+        help="Certified gap to the exact optimum on the model's curves (0.0001 = 0.01%).",
+    )(fn)
+    fn = click.option(
+        "--solver",
+        type=click.Choice(list(SOLVERS)),
+        default=DEFAULT_SOLVER,
+        show_default=True,
+        help="LP/MILP solver.",
+    )(fn)
+    return fn
+
+
+def _ledger_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ledger PATH``, ``--no-ledger`` and ``-q/--quiet`` for the commands that record runs."""
+    fn = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Nothing on stderr but warnings and errors (for scripts).",
+    )(fn)
+    fn = click.option("--no-ledger", is_flag=True, help="Do not record this run in the ledger.")(fn)
+    fn = _ledger_path_option(fn)
+    return fn
+
+
+def _ledger_path_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--ledger",
+        "ledger_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        envvar="BUDGETOPT_LEDGER",
+        show_envvar=True,
+        metavar="PATH",
+        help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].",
+    )(fn)
+
+
+def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N`` (a local Dask cluster) and ``--scheduler ADDRESS`` (an existing one)."""
+    fn = click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Run the tasks on the existing Dask cluster of this scheduler "
+        "(tcp://host:8786) [env: BUDGETOPT_SCHEDULER]. Needs budgetopt[dask].",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="Run the tasks on a local Dask cluster of N worker processes, started "
+        "for this run. Needs budgetopt[dask].",
+    )(fn)
+    return fn
+
+
+def _warn_extrapolation(plans: Any, named: bool = False) -> None:
+    """A warning per line item whose curve is used beyond its data (shown even with -q)."""
+    from optimizer.render.tables import extrapolation_lines
+
+    for p in plans:
+        for line in extrapolation_lines(p):
+            _stderr(f"warning: {p.scenario + ': ' if named else ''}extrapolation: {line}")
+
+
+def _warn_extrapolation_from(frontier: Any) -> None:
+    from optimizer.formatting import money
+
+    for x in frontier.extrapolation:
+        name = x["id"] + (f"@{x['market']}" if x.get("market") else "")
+        what = (
+            "its curve has no data (no spend seen)"
+            if x["kind"] == "no_data"
+            else f"it plans beyond the most spent in a week of its history ({money(x['max_seen'])})"
+        )
+        _stderr(f"warning: extrapolation: from a budget of {money(x['budget'])}, {name}: {what}")
+
+
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1) -> Any:
+    """The executor the options ask for (in-process by default), closed on the way out."""
+    from optimizer.workflow.executor import executor_from, quiet_dask_logs
+
+    with executor_from(workers, scheduler, jobs=jobs) as ex:
+        if not ex.in_process:
+            quiet_dask_logs()
+        if not quiet and not ex.in_process:
+            _stderr(f"running on {ex.describe()}")
+        yield ex
+
+
+def _record(
+    spec: Any,
+    result: Any,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+    extra: dict[str, Any] | None = None,
+) -> str | None:
+    """Record a run in the ledger; a ledger that cannot take it is a warning, not a failure."""
+    if no_ledger:
+        return None
+    from optimizer.app.run import record
+    from optimizer.workflow.ledger import Ledger, ledger_path
+
+    path = ledger_path(ledger_file)
+    try:
+        with Ledger(path) as led:
+            run = record(led, spec.absolute(), result, extra=extra)
+    except Exception as e:  # noqa: BLE001 - the plan stands even when the ledger cannot take it
+        _stderr(f"warning: the run was not recorded in the ledger {path}: {e}")
+        return None
+    if not quiet:
+        _stderr(f"recorded run {run.id} in {path}")
+    return run.id
+
+
+def _spec(
+    command: str,
+    scenarios: Any,
+    model: Path | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    **more: Any,
+) -> Any:
+    from optimizer.app.run import RunSpec
+
+    return RunSpec(
+        command,  # type: ignore[arg-type]
+        tuple(str(p) for p in scenarios),
+        model=str(model) if model else None,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        **more,
+    )
+
+
+@contextlib.contextmanager
+def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
+    """A rich progress bar on stderr (when it is a terminal and not ``quiet``), as a callback
+    ``update(done, total, name="")``; shown once there are ``at_least`` steps."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task: list[Any] = []
+
+        def update(done: int, total: int, name: str = "") -> None:
+            if total < at_least:
+                return
+            if not task:
+                task.append(bar.add_task(label, total=total))
+            bar.update(task[0], completed=done, total=total, description=f"{label} {name}".strip())
+
+        yield update
+
+
+def _emit(text: str, out: Path | None, quiet: bool) -> None:
+    """Machine or table text to stdout, or to ``-o FILE`` (a 'wrote' line unless quiet)."""
+    from optimizer.io.files import atomic_write_text
+
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        if not quiet:
+            _stderr(f"wrote {out}")
+
+
+def _output(
+    fmt: str,
+    out: Path | None,
+    quiet: bool,
+    *,
+    json: Callable[[], str],
+    csv: Callable[[], str],
+    table: Callable[[], Any],
+) -> None:
+    """The one place a command's result goes out in the format asked for."""
+    if fmt == "json":
+        _emit(json(), out, quiet)
+    elif fmt == "csv":
+        _emit(csv(), out, quiet)
+    else:
+        _show(table(), out, quiet)
+
+
+def _show(renderable: Any, out: Path | None, quiet: bool) -> None:
+    from optimizer.render import tables
+
+    if out is not None:
+        _emit(tables.render_text(renderable), out, quiet)
+    else:
+        tables.print_renderable(renderable)
+
+
+# ------------------------------------------------------------------------------------------------
+# the planning cycle: the ledger of runs, budgetary control
+# ------------------------------------------------------------------------------------------------
+def _open_ledger(ledger_file: Path | None) -> Any:
+    from optimizer.workflow.ledger import Ledger, ledger_path
+
+    return Ledger(ledger_path(ledger_file), create=False)

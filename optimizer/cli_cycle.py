@@ -1,0 +1,382 @@
+"""The planning-cycle commands of ``budgetopt``: the ledger (history, diff, rerun), budgetary
+control (track, replan). Parse → call → render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from optimizer.app.run import COMMANDS
+from optimizer.cli_common import (
+    CONTEXT,
+    _emit,
+    _exit_if_not_certified,
+    _ledger_options,
+    _ledger_path_option,
+    _open_ledger,
+    _output,
+    _progress,
+    _record,
+    _show,
+    _solver_options,
+    _spec,
+    _stderr,
+    handle_errors,
+)
+from optimizer.errors import BudgetOptError, InfeasibleError
+from optimizer.workflow.control import DEFAULT_BAND
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="Show this many runs.")
+@click.option(
+    "--command",
+    "command_filter",
+    type=click.Choice(COMMANDS),
+    default=None,
+    help="Only runs of this command.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_ledger_path_option
+@click.pass_context
+@handle_errors
+def history(
+    ctx: click.Context, limit: int, command_filter: str | None, fmt: str, ledger_file: Path | None
+) -> None:
+    """The ledger: every optimize, compare, sweep and replan run, newest first, with its id.
+
+    A run is named by its id, a unique start of it, or last / last~N (N runs before the last).
+    `budgetopt history show RUN` prints one run: its inputs (with their SHA-256) and plans.
+
+    \b
+    Example:
+      budgetopt history --limit 5
+      budgetopt history show last
+      budgetopt history show 0mhx3k2q --format json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from optimizer.render import planning, tables
+
+    with _open_ledger(ledger_file) as led:
+        runs = led.runs(limit=limit, command=command_filter)
+        if fmt == "json":
+            click.echo(planning.history_json(runs), nl=False)
+        else:
+            tables.print_renderable(planning.history_renderable(runs, str(led.path)))
+
+
+@history.command("show", context_settings=CONTEXT)
+@click.argument("run")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@_ledger_path_option
+@handle_errors
+def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
+    """One recorded run: when, what, its input files with their SHA-256, and its plans.
+
+    \b
+    Example:
+      budgetopt history show last
+      budgetopt history show 0mhx3k2q --format json
+    """
+    from optimizer.render import planning, tables
+
+    with _open_ledger(ledger_file) as led:
+        r = led.get(run)
+    if fmt == "json":
+        click.echo(planning.run_json(r), nl=False)
+    else:
+        tables.print_renderable(planning.run_renderable(r))
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("run_a", metavar="RUN_A[:SCENARIO]")
+@click.argument("run_b", metavar="RUN_B[:SCENARIO]")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@_ledger_path_option
+@handle_errors
+def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path | None) -> None:
+    """Compare two recorded plans: totals, spend by stage, and per line item the change in
+    spend and KPI from the first to the second.
+
+    A run with several plans (compare, sweep) takes the plan's scenario name or position after
+    a colon: RUN:NAME or RUN:2.
+
+    \b
+    Example:
+      budgetopt diff last~1 last
+      budgetopt diff 0mhx3k2q 0mhx9f1c:cut --format json
+    """
+    from optimizer.render import planning
+    from optimizer.workflow.ledger import split_run_reference as split
+
+    (ra, wa), (rb, wb) = split(run_a), split(run_b)
+    with _open_ledger(ledger_file) as led:
+        a, b = led.get(ra), led.get(rb)
+    pa, pb = a.plan(wa), b.plan(wb)
+    la = f"{a.id}:{pa.get('scenario')}"
+    lb = f"{b.id}:{pb.get('scenario')}"
+    if la == lb:
+        lb += " (again)"
+    comp = planning.diff_comparison(pa, pb, la, lb)
+    if fmt == "json":
+        from optimizer.render.machine import to_json
+
+        _emit(to_json(planning.diff_dict(comp, a, b)), out, False)
+    elif fmt == "csv":
+        _emit(planning.diff_csv(comp), out, False)
+    else:
+        _show(planning.diff_renderable(comp), out, False)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("run")
+@click.option(
+    "--snapshot",
+    is_flag=True,
+    help="Use the copies of the input files recorded with the run, not the files as they are now.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 when the plans are not identical.")
+@_ledger_options
+@handle_errors
+def rerun(
+    run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_ledger: bool, quiet: bool
+) -> None:
+    """Re-run a recorded optimize (or compare, sweep, replan) with the same options, and say
+    whether the plans are bit-for-bit identical to the recorded ones.
+
+    Input files are read where they are now, with a warning for each one whose SHA-256 has
+    changed since the run; --snapshot re-runs from the copies the ledger recorded instead.
+
+    \b
+    Example:
+      budgetopt rerun last
+      budgetopt rerun 0mhx3k2q --snapshot --check
+    """
+    from optimizer.app.rerun import rerun as run_again
+    from optimizer.app.rerun import spec_of
+    from optimizer.app.run import record
+    from optimizer.render import planning
+    from optimizer.workflow.ledger import Ledger, ledger_path
+
+    path = ledger_path(ledger_file)
+    with _open_ledger(ledger_file) as led:
+        r = led.get(run)
+        with _progress(f"re-running {r.command}", quiet) as bar:
+            result = run_again(led, r, snapshot=snapshot, progress=bar)
+    for msg in result.changed_inputs:
+        _stderr(f"warning: {msg}")
+    new_id = None
+    if not no_ledger:
+        with Ledger(path) as led:
+            new_id = record(
+                led,
+                spec_of(r),
+                result.result,
+                extra={"rerun_of": r.id, "identical": result.identical, "snapshot": snapshot},
+                recorded=r.inputs if snapshot else None,
+            ).id
+    click.echo(planning.rerun_text(result, new_id), nl=False)
+    if check and not result.identical:
+        sys.exit(1)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("plan_ref", metavar="PLAN")
+@click.argument("actuals", type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The model to project the KPI on [default: the scenario's, or the run's].",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Take the model from this scenario.",
+)
+@click.option(
+    "--weeks-elapsed",
+    type=int,
+    default=None,
+    help="Weeks of the plan gone by [default: the weeks the actuals span].",
+)
+@click.option(
+    "--band",
+    type=float,
+    default=DEFAULT_BAND,
+    show_default=True,
+    help="Flag a line item further than this fraction from its plan to date.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@_ledger_path_option
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
+@handle_errors
+def track(
+    plan_ref: str,
+    actuals: Path,
+    model_path: Path | None,
+    scenario_path: Path | None,
+    weeks_elapsed: int | None,
+    band: float,
+    fmt: str,
+    out: Path | None,
+    ledger_file: Path | None,
+    quiet: bool,
+) -> None:
+    """Budgetary control: actual spend to date against the plan (spread evenly over its
+    horizon), per line item and stage, in money and per cent, and the KPI the cycle buys if
+    every line item keeps its current run-rate.
+
+    PLAN is a plan JSON file (budgetopt optimize --format json) or a recorded run
+    (RUN[:SCENARIO]). ACTUALS is a CSV with columns date,touchpoint,spend, one row per
+    touchpoint and week, starting in the plan's first week.
+
+    \b
+    Example:
+      budgetopt track plan.json actuals.csv --scenario scenarios/base.yaml
+      budgetopt track last actuals.csv --format json
+    """
+    from optimizer.app.tracking import plan_to_track
+    from optimizer.render import planning
+    from optimizer.response.model import read_model
+    from optimizer.workflow.control import read_actuals
+    from optimizer.workflow.control import track as run_track
+    from optimizer.workflow.ledger import ledger_path
+
+    plan, run_model = plan_to_track(plan_ref, ledger_path(ledger_file))
+    if model_path is None and scenario_path is not None:
+        from optimizer.scenario import load_scenario
+
+        model_path = Path(load_scenario(scenario_path).model)
+    if model_path is None and run_model is not None and Path(run_model).exists():
+        model_path = Path(run_model)
+    model = read_model(model_path) if model_path is not None else None
+    ids = [li.id for li in plan.line_items]
+    tr = run_track(
+        plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed, band=band
+    )
+    _output(
+        fmt,
+        out,
+        quiet,
+        json=lambda: planning.tracking_json(tr),
+        csv=lambda: planning.tracking_csv(tr),
+        table=lambda: planning.tracking_renderable(tr),
+    )
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--actuals",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Spend to date: CSV with columns date,touchpoint,spend (weekly).",
+)
+@click.option(
+    "--weeks-elapsed",
+    type=int,
+    default=None,
+    help="Weeks of the cycle gone by [default: the weeks the actuals span].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use this model instead of the one the scenario names.",
+)
+@_solver_options
+@_ledger_options
+@handle_errors
+def replan(
+    scenario: Path,
+    actuals: Path,
+    weeks_elapsed: int | None,
+    fmt: str,
+    out: Path | None,
+    model_path: Path | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+) -> None:
+    """Mid-cycle re-plan: re-optimise the remaining budget over the remaining weeks, given what
+    each line item has spent. Same rules, with money rules reduced by the spend to date (floors
+    already met fall away); the new plan, and the whole cycle against the original plan.
+
+    \b
+    Example:
+      budgetopt replan scenarios/base.yaml --actuals actuals.csv --weeks-elapsed 6
+      budgetopt replan scenarios/base.yaml --actuals actuals.csv --format json -o replan.json
+    """
+    from optimizer.app.run import execute
+    from optimizer.render import planning
+
+    spec = _spec(
+        "replan",
+        [scenario],
+        model_path,
+        solver,
+        tolerance,
+        time_limit,
+        actuals=str(actuals),
+        weeks_elapsed=weeks_elapsed,
+    )
+    r = execute(spec)
+    _record(spec, r, ledger_file, no_ledger, quiet)
+    if r.plan.status == "infeasible":
+        raise InfeasibleError(
+            f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",
+            conflicts=r.plan.conflicts,
+            path=scenario,
+        )
+    if not r.plan.ok:
+        raise BudgetOptError(
+            f"the solver stopped without a plan ({r.plan.status}): {r.plan.message}", path=scenario
+        )
+    for w in r.warnings:
+        _stderr(f"warning: {w}")
+    _output(
+        fmt,
+        out,
+        quiet,
+        json=lambda: planning.replan_json(r),
+        csv=lambda: planning.replan_csv(r),
+        table=lambda: planning.replan_renderable(r),
+    )
+    _exit_if_not_certified([r.plan])
