@@ -151,3 +151,71 @@ def test_optimize_json_and_table_say_where_break_even_is(tmp_path):
     table = CliRunner().invoke(cli, ["optimize", str(tmp_path / "s.yaml"), "--no-ledger"])
     assert table.exit_code == 0 and "Break-even" in table.stdout, table.output
     assert np.isfinite(d["break_even"]["spend_beyond"])
+
+
+def write_case(tmp_path, spend_max: float | None = 30_000.0) -> tuple[str, str]:
+    (tmp_path / "m.json").write_text(json.dumps(model(spend_max=spend_max)))
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(f"name: a\nmodel: m.json\nhorizon_weeks: {H}\nbudget: 2000000\n")
+    b.write_text(f"name: b\nmodel: m.json\nhorizon_weeks: {H}\nbudget: 600000\nhurdle_rate: 0.2\n")
+    return str(a), str(b)
+
+
+def test_compare_gives_each_scenario_its_break_even(tmp_path):
+    a, b = write_case(tmp_path)
+    res = CliRunner().invoke(cli, ["compare", a, b, "--format", "json", "--no-ledger"])
+    assert res.exit_code == 0, res.output
+    got = {s["scenario"]: s["break_even"] for s in json.loads(res.stdout)["scenarios"]}
+    assert abs(got["a"]["budget"] - closed_form(1.0, 1.0)) <= tolerance()
+    assert abs(got["b"]["budget"] - closed_form(1.0, 1.2)) <= tolerance()
+    assert got["b"]["threshold"] == pytest.approx(1.2)
+    # b's 600k lies below its break-even budget: nothing beyond it
+    assert got["b"]["spend_beyond"] == 0 and got["a"]["spend_beyond"] > 0
+    assert "a: extrapolation:" in res.stderr  # a's 2M plan goes past the 30k a week seen
+    table = CliRunner().invoke(cli, ["compare", a, b, "--no-ledger"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "break-even" in table.stdout and "beyond it" in table.stdout
+
+
+def test_the_sweep_break_even_points_do_not_move_with_its_range(tmp_path):
+    """The knee ('diminishing returns') moved with the sweep's range; break-even must not."""
+    a, b = write_case(tmp_path)
+    outs = []
+    for budgets in ("100000:1500000:8", "500000:4000000:5"):
+        res = CliRunner().invoke(
+            cli, ["sweep", b, "--budgets", budgets, "--format", "json", "--no-ledger"]
+        )
+        assert res.exit_code == 0, res.output
+        outs.append(json.loads(res.stdout))
+    first, second = (o["break_even"] for o in outs)
+    assert first == second
+    assert abs(first["budget"] - closed_form(1.0, 1.2)) <= tolerance()
+    assert abs(first["payback_budget"] - closed_form(1.0, 1.0)) <= tolerance()
+    assert "diminishing_returns_at" not in outs[0]
+    for p in outs[0]["points"]:  # each point's spend beyond the hurdle's budget
+        assert p["spend_beyond"] == pytest.approx(
+            max(0.0, p["total_spend"] - first["budget"]), abs=0.01
+        )
+        assert p["marginal_return"] == pytest.approx(p["marginal_roi"])  # revenue: 1 per unit
+
+
+def test_sweep_warns_once_per_extrapolated_line_item_from_the_first_budget(tmp_path):
+    a, _ = write_case(tmp_path)
+    res = CliRunner().invoke(
+        cli, ["sweep", a, "--budgets", "100000:2000000:5", "--format", "json", "--no-ledger"]
+    )
+    assert res.exit_code == 0, res.output
+    ex = json.loads(res.stdout)["extrapolation"]
+    ids = [x["id"] for x in ex]
+    assert len(ids) == len(set(ids)) and ids  # once each
+    warned = [ln for ln in res.stderr.splitlines() if "extrapolation: from a budget of" in ln]
+    assert len(warned) == len(ids)
+
+
+def test_the_review_pack_says_where_break_even_is(tmp_path):
+    a, _ = write_case(tmp_path)
+    out = tmp_path / "review.md"
+    res = CliRunner().invoke(cli, ["explain", a, "-o", str(out), "--sweep-points", "0"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "Break-even: the marginal return in money falls to 1.00" in text
+    assert "Spend beyond break-even" in text and "every funded dollar clears" not in text

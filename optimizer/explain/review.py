@@ -330,6 +330,7 @@ def explain(
         increment=increment,
         tolerance=tolerance,
         n_solves=resolver.count,
+        break_even=None if be is None else be.to_dict(),
         responses={it.key: it.curve.response for it in problem.items},
         markets=markets,
         owners=owners,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from optimizer.formatting import HALF_CENT as HALF_CENT  # a spend within half a cent of zero
 from optimizer.response.model import TouchpointResponse
@@ -238,6 +239,9 @@ class Explanation:
     increment: float | None = None
     tolerance: float = EXPLAIN_TOLERANCE
     n_solves: int = 0
+    #: with a money KPI: the plan's break-even economics (``BreakEven.to_dict()`` of
+    #: optimizer.workflow.economics: threshold, budget, spend_beyond, …), else None
+    break_even: Mapping[str, Any] | None = None
     responses: Mapping[str, TouchpointResponse] = field(
         default_factory=dict, repr=False, compare=False
     )

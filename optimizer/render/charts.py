@@ -415,8 +415,10 @@ def line_item_spend_figure(items) -> plt.Figure:
     return fig
 
 
-def review_frontier_figure(points, budget: float | None, kpi: str) -> plt.Figure:
-    """KPI and the marginal return of budget against total budget, this plan's budget marked."""
+def review_frontier_figure(points, budget: float | None, kpi: str, break_even=None) -> plt.Figure:
+    """KPI and the marginal return of budget against total budget, this plan's budget marked;
+    with a money KPI (``break_even``: ``BreakEven.to_dict()``) the break-even budget too, where
+    the marginal return falls to 1 + hurdle_rate."""
     ok = [p for p in points if p.total_kpi is not None]
     b = np.array([p.budget for p in ok], float)
     k = np.array([p.total_kpi for p in ok], float)
@@ -436,6 +438,20 @@ def review_frontier_figure(points, budget: float | None, kpi: str) -> plt.Figure
     if budget is not None:
         ax.axvline(budget, color=_INK, ls=":", lw=1.2)
         ax.text(budget, ax.get_ylim()[1], " this plan", fontsize=8, va="top", color=_INK)
+    if break_even is not None and break_even.get("budget") is not None:
+        value = float(break_even.get("value_per_kpi") or 1.0)
+        t = float(break_even["threshold"])
+        ax.axvline(break_even["budget"], color="#c0504d", ls="--", lw=1.2)
+        ax.text(
+            break_even["budget"],
+            ax.get_ylim()[0],
+            f" break-even ({t:.2f})\n {compact(break_even['budget'])} ",
+            fontsize=8,
+            va="bottom",
+            ha="right",
+            color="#c0504d",
+        )
+        ax2.axhline(t / value, color="#c0504d", lw=0.8, alpha=0.5)
     _tidy(ax)
     _thousands(ax)
     return fig

@@ -40,6 +40,11 @@ def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
         ("ROI", e.roi, "ratio"),
         ("Hurdle (budget shadow price)", e.hurdle, "ratio"),
     ]
+    be = e.break_even
+    if be is not None:
+        rows.append(("Break-even threshold (1 + hurdle_rate)", be["threshold"], "ratio"))
+        rows.append(("Break-even budget (max_net's spend)", be["budget"], "money"))
+        rows.append(("Spend beyond break-even", be["spend_beyond"], "money"))
     if e.total_kpi_p10 is not None:
         rows.append((f"{e.kpi} P10 (bootstrap)", e.total_kpi_p10, "money"))
         rows.append((f"{e.kpi} P90 (bootstrap)", e.total_kpi_p90, "money"))

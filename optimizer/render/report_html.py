@@ -140,6 +140,16 @@ def _cards(e: Explanation) -> str:
         ("ROI", ratio(e.roi, 2), f"{k} per unit of money"),
         ("Hurdle", ratio(e.hurdle), "what the last dollar returns"),
     ]
+    if e.break_even is not None and e.break_even.get("budget") is not None:
+        be = e.break_even
+        cards.append(
+            (
+                "Beyond break-even",
+                money(be["spend_beyond"]),
+                f"of the spend, past {money(be['budget'])} where the marginal return falls to "
+                f"{ratio(be['threshold'], 2)}",
+            )
+        )
     body = "".join(
         f'<div class="card"><div class="label">{_e(a)}</div>'
         f'<div class="value">{_e(b)}</div><div class="note">{_e(c)}</div></div>'
@@ -452,7 +462,9 @@ def explanation_html(e: Explanation) -> str:
         + "</section>"
     )
     if e.frontier:
-        fr_png = charts.figure_png(charts.review_frontier_figure(e.frontier, e.budget, k))
+        fr_png = charts.figure_png(
+            charts.review_frontier_figure(e.frontier, e.budget, k, break_even=e.break_even)
+        )
         frows = [
             f"<tr>{_num(money(p.budget))}<td>{_e(p.status)}"
             f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"

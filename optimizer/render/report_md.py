@@ -89,6 +89,13 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
         ("Hurdle (the last dollar's return)", ratio(e.hurdle)),
         ("Horizon", f"{e.horizon_weeks} weeks"),
     ]
+    if e.break_even is not None:
+        be = e.break_even
+        summary += [
+            ("Break-even threshold (1 + hurdle_rate)", ratio(be["threshold"], 2)),
+            ("Break-even budget (max_net's spend)", money(be["budget"])),
+            ("Spend beyond break-even", money(be["spend_beyond"])),
+        ]
     if e.total_kpi_p10 is not None:
         summary.append(
             (
