@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from optimizer.io.files import atomic_write_text
+from optimizer.io.files import atomic_write_text, load_yaml
 from optimizer.response import curves as C
 from optimizer.response.model import (
     Adstock,
@@ -69,6 +69,8 @@ __all__ = [
 PRICE_COLUMN = "price_index"
 #: ``spend_range["recent"]`` is the mean weekly spend over this many final weeks.
 RECENT_WEEKS = 13
+#: the sample company's truth, as data (package data; read by ``sample_company``)
+SAMPLE_COMPANY = Path(__file__).resolve().parent / "sample" / "company.yaml"
 #: Non-media columns of ``SimulatedWorld.contributions``, in order.
 COMPONENTS: tuple[str, ...] = ("baseline", "trend", "seasonality", "control", "noise")
 
@@ -662,187 +664,14 @@ def sample_company() -> WorldSpec:
     revenue. Spend varies a lot and independently across touchpoints (dark weeks for most of
     them), so that a regression can tell the touchpoints apart.
 
-    ``optimizer/sample/`` holds its files, written by ``python -m optimizer.sample.generate``.
+    ``optimizer/sample/company.yaml`` holds its truth (touchpoints, curves, spending habits, the
+    world's drivers); ``optimizer/sample/`` its files, written by ``python -m optimizer.sample.generate``.
     """
-    brand, perf, crm, ecom = "Brand team", "Performance team", "CRM team", "E-commerce team"
+    return world_spec_from_dict(load_yaml(SAMPLE_COMPANY))
 
-    def hill(beta: float, half_saturation: float, shape: float) -> dict[str, float]:
-        return {"beta": beta, "half_saturation": half_saturation, "shape": shape}
 
-    def exponential(beta: float, scale: float) -> dict[str, float]:
-        return {"beta": beta, "scale": scale}
-
-    tp = TouchpointTruth
-    touchpoints = (
-        tp(
-            "tv",
-            "awareness",
-            "hill",
-            hill(534_000, 750_000, 0.8),
-            decay=0.6,
-            mean_spend=150_000,
-            spend_cv=0.6,
-            flighting=0.2,
-            season_corr=0.3,
-            owner=brand,
-        ),
-        tp(
-            "online_video",
-            "awareness",
-            "hill",
-            hill(216_000, 230_000, 0.9),
-            decay=0.35,
-            mean_spend=60_000,
-            spend_cv=0.7,
-            flighting=0.2,
-            owner=brand,
-        ),
-        tp(
-            "radio",
-            "awareness",
-            "hill",
-            hill(86_700, 300_000, 0.9),
-            decay=0.3,
-            mean_spend=70_000,
-            spend_cv=0.7,
-            flighting=0.3,
-            owner=brand,
-        ),
-        tp(
-            "search",
-            "consideration",
-            "hill",
-            hill(434_000, 180_000, 0.9),
-            decay=0.1,
-            mean_spend=80_000,
-            spend_cv=0.6,
-            season_corr=0.15,
-            owner=perf,
-        ),
-        tp(
-            "review_sites",
-            "consideration",
-            "hill",
-            hill(175_000, 94_000, 0.85),
-            decay=0.2,
-            mean_spend=30_000,
-            spend_cv=0.8,
-            flighting=0.25,
-            owner=perf,
-        ),
-        tp(
-            "social",
-            "consideration",
-            "hill",
-            hill(259_000, 200_000, 0.75),
-            decay=0.25,
-            mean_spend=60_000,
-            spend_cv=0.8,
-            flighting=0.1,
-            owner=perf,
-        ),
-        tp(
-            "retargeting",
-            "decision",
-            "hill",
-            hill(109_000, 210_000, 0.7),
-            decay=0.05,
-            mean_spend=65_000,
-            spend_cv=0.8,
-            flighting=0.2,
-            owner=perf,
-        ),
-        tp(
-            "comparison_ads",
-            "decision",
-            "hill",
-            hill(190_000, 97_000, 0.9),
-            decay=0.1,
-            mean_spend=35_000,
-            spend_cv=0.8,
-            flighting=0.25,
-            owner=perf,
-        ),
-        tp(
-            "checkout_offers",
-            "purchase",
-            "exponential",
-            exponential(251_000, 110_000),
-            decay=0.0,
-            mean_spend=45_000,
-            spend_cv=0.8,
-            season_corr=0.2,
-            owner=ecom,
-        ),
-        tp(
-            "affiliates",
-            "purchase",
-            "hill",
-            hill(249_000, 110_000, 0.85),
-            decay=0.05,
-            mean_spend=40_000,
-            spend_cv=0.7,
-            flighting=0.2,
-            owner=perf,
-        ),
-        tp(
-            "onboarding_email",
-            "post_purchase",
-            "exponential",
-            exponential(419_000, 59_000),
-            decay=0.15,
-            mean_spend=20_000,
-            spend_cv=0.9,
-            flighting=0.2,
-            owner=crm,
-        ),
-        tp(
-            "loyalty_programme",
-            "loyalty",
-            "hill",
-            hill(143_000, 130_000, 0.8),
-            decay=0.3,
-            mean_spend=35_000,
-            spend_cv=0.8,
-            flighting=0.25,
-            owner=crm,
-        ),
-        tp(
-            "app_push",
-            "loyalty",
-            "hill",
-            hill(150_000, 69_000, 0.9),
-            decay=0.1,
-            mean_spend=25_000,
-            spend_cv=0.9,
-            flighting=0.25,
-            owner=crm,
-        ),
-        tp(
-            "referral_programme",
-            "advocacy",
-            "hill",
-            hill(414_000, 89_000, 0.8),
-            decay=0.3,
-            mean_spend=25_000,
-            spend_cv=0.9,
-            flighting=0.2,
-            owner=crm,
-        ),
-    )
-    return WorldSpec(
-        touchpoints=touchpoints,
-        n_weeks=156,
-        start="2023-01-02",
-        kpi="revenue",
-        baseline=1_700_000.0,
-        trend=0.04,
-        seasonality_amplitude=0.18,
-        season_peak_day=335,
-        price_coefficient=-1.2,
-        price_sd=0.025,
-        noise_sd=0.03,
-        spend_drift=0.15,
-        name="Northwind Outfitters",
-        seed=2065,
-    )
+def world_spec_from_dict(d: Mapping[str, Any]) -> WorldSpec:
+    """A ``WorldSpec`` from its plain form (``optimizer/sample/company.yaml``): the world's fields,
+    and ``touchpoints`` as a list of ``TouchpointTruth`` fields."""
+    tps = tuple(TouchpointTruth(**tp) for tp in d["touchpoints"])
+    return WorldSpec(touchpoints=tps, **{k: v for k, v in d.items() if k != "touchpoints"})
