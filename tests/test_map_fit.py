@@ -137,3 +137,25 @@ def test_bad_new_options_are_value_errors(small):
         fit_model(history, uncertainty="mcmc")
     with pytest.raises(ValueError, match="'prior_weight' parameter of fit_model must be"):
         fit_model(history, prior_weight=-1)
+
+
+def test_estimator_predicts_through_the_package_transformers(small):
+    """``ResponseFitter.transform`` runs each touchpoint's fitted GeometricAdstock + saturation
+    pipeline; ``predict`` (betas times it, plus the baseline) equals ``fit.predict`` to 1e-9
+    relative and reproduces the fit's R²."""
+    from sklearn.pipeline import Pipeline
+
+    from optimizer.response.fit import predict
+
+    history, _ = small
+    est = ResponseFitter(n_bootstrap=0).fit(history)
+    pipes = est.pipelines()
+    assert set(pipes) == set(est.model_.touchpoints)
+    assert all(isinstance(p, Pipeline) for p in pipes.values())
+    media = est.transform(history)
+    assert list(media.columns) == list(est.model_.touchpoints)
+    yhat = est.predict(history)
+    np.testing.assert_allclose(yhat, predict(est.model_, history), rtol=1e-9)
+    y = history.frame["revenue"].to_numpy()
+    r2 = 1 - ((y - yhat) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert r2 == pytest.approx(est.model_.diagnostics["r2"], abs=1e-9)

@@ -25,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "HillSaturation": "transformers",
     "ExponentialSaturation": "transformers",
     "LogisticSaturation": "transformers",
+    # optimizer.response.estimator
+    "ResponseFitter": "estimator",
+    "FitDiagnostics": "estimator",
     # optimizer.response.fit
     "fit_model": "fit",
     "fit_all_kpis": "fit",
@@ -36,9 +39,11 @@ __all__ = [
     "Adstock",
     "CurveSet",
     "ExponentialSaturation",
+    "FitDiagnostics",
     "GeometricAdstock",
     "HillSaturation",
     "LogisticSaturation",
+    "ResponseFitter",
     "ResponseModel",
     "Saturation",
     "TouchpointResponse",
@@ -54,6 +59,7 @@ __all__ = [
 assert sorted(__all__) == sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from optimizer.response.estimator import FitDiagnostics, ResponseFitter
     from optimizer.response.fit import contributions, fit_all_kpis, fit_model, predict
     from optimizer.response.model import (
         Adstock,

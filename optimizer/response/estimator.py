@@ -13,7 +13,9 @@ Its steps, each a module of its own:
    (``method="grid"``): fixed-strength pooling and moving-block bootstrap refits on the grid;
 4. ``report``: curves, draws and diagnostics as a ``ResponseModel`` (``model.json``).
 
-``fit_model(history, ...)`` is ``ResponseFitter(...).fit(history).model_``.
+``fit_model(history, ...)`` is ``ResponseFitter(...).fit(history).model_``. The fitted estimator
+also gives each touchpoint's media transformation as a ``Pipeline`` of the package's transformers
+(``pipelines``), and ``transform`` / ``predict`` on a history through them.
 """
 
 from __future__ import annotations
@@ -255,3 +257,64 @@ class ResponseFitter(BaseEstimator):  # type: ignore[misc]
         )
         self.diagnostics_ = FitDiagnostics.of(self.model_)
         return self
+
+    # --- the fitted model as scikit-learn pipelines of the package's transformers -------------
+    def pipelines(self) -> dict[str, Any]:
+        """Per touchpoint, its fitted media transformation as a scikit-learn ``Pipeline`` of the
+        package's own transformers (``GeometricAdstock`` then the family's saturation, unit
+        beta); ``model_`` holds the betas."""
+        from sklearn.pipeline import make_pipeline
+
+        from optimizer.response.transformers import (
+            ExponentialSaturation,
+            GeometricAdstock,
+            HillSaturation,
+            LogisticSaturation,
+        )
+
+        families = {
+            "hill": HillSaturation,
+            "exponential": ExponentialSaturation,
+            "logistic": LogisticSaturation,
+        }
+        out: dict[str, Any] = {}
+        for tid, tp in self.model_.touchpoints.items():
+            params = {k: v for k, v in tp.curve.params.items() if k != "beta"}
+            steps = []
+            if tp.adstock is not None:
+                steps.append(
+                    GeometricAdstock(
+                        decay=tp.adstock.decay,
+                        normalize=tp.adstock.normalize,
+                        max_lag=tp.adstock.max_lag,
+                    )
+                )
+            steps.append(families[tp.curve.family](**params))
+            out[tid] = make_pipeline(*steps)
+        return out
+
+    def transform(self, history: History) -> Any:
+        """The media design of ``history``: one column per touchpoint, its weekly response with
+        unit beta (``pipelines()`` applied to its spend column), as a DataFrame."""
+        import pandas as pd
+
+        frame = history.frame
+        cols = {
+            tid: pipe.fit_transform(frame[[tid]].to_numpy(dtype=float)).ravel()
+            for tid, pipe in self.pipelines().items()
+        }
+        return pd.DataFrame(cols, index=frame.index)
+
+    def predict(self, history: History) -> Any:
+        """The fitted KPI of each week of ``history``: the betas times ``transform(history)``,
+        plus the lock-step groups' nuisance columns and the fitted baseline (as
+        ``optimizer.response.fit.predict``)."""
+        import numpy as np
+
+        from optimizer.response.fit import contributions
+
+        media = self.transform(history)
+        beta = np.array([tp.curve.beta for tp in self.model_.touchpoints.values()])
+        parts = contributions(self.model_, history)
+        rest = parts.drop(columns=list(self.model_.touchpoints)).sum(axis=1).to_numpy()
+        return media.to_numpy() @ beta + rest
