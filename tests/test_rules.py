@@ -353,3 +353,74 @@ def test_keep_previous_in_the_review():
     assert note.unit == "money" and note.direction == "lower"
     assert note.resolved is not None and note.resolved > 0  # lowering the floor gains KPI
     assert "The email floor at last cycle's spend" in note.sentence
+
+
+# ------------------------------------------------------------------------------------------------
+# markets: the same kinds over touchpoint × market line items; fixes for scoped and weighted rows
+# ------------------------------------------------------------------------------------------------
+def _market_world(tmp_path: Path) -> Path:
+    """Two markets × three touchpoints on exponential curves, and their index."""
+    index = {"kpi": "revenue", "touchpoints": ["t0", "t1", "t2"], "markets": {}}
+    for j, m in enumerate(("m0", "m1")):
+        tps = {
+            t: {
+                "stage": stage,
+                "curve": {
+                    "family": "exponential",
+                    "beta": 50_000.0 * (1 + j) * (1 + 0.3 * k),
+                    "scale": 20_000.0 * (1 + j),
+                },
+            }
+            for k, (t, stage) in enumerate(
+                (("t0", "awareness"), ("t1", "consideration"), ("t2", "purchase"))
+            )
+        }
+        (tmp_path / f"{m}.json").write_text(json.dumps({"kpi": "revenue", "touchpoints": tps}))
+        index["markets"][m] = {"model": f"{m}.json", "weeks": 156, "keys": {"pop": 1.0 + j}}
+    (tmp_path / "markets.json").write_text(json.dumps(index))
+    return tmp_path / "markets.json"
+
+
+MARKET_INFEASIBLE = {
+    "a scoped touchpoint floor under its market's cap": {
+        "budget": 1_000_000,
+        "markets": {"m0": {"max": 200_000, "touchpoints": {"t0": {"min": 300_000}}}},
+    },
+    "a national buy's split against a market's share cap": {
+        "budget": {"exactly": 1_000_000},
+        "national": {"t2": {"m0": 0.3, "m1": 0.7}},
+        "touchpoints": {"t2": {"lock": 800_000}},
+        "markets": {"m0": {"max_share": 0.1}},
+    },
+    "a scoped stage floor against the national touchpoint cap": {
+        "budget": 1_000_000,
+        "touchpoints": {"t1": {"max": 100_000}},
+        "markets": {"m1": {"stages": {"consideration": {"min": 150_000}}}},
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(MARKET_INFEASIBLE))
+def test_market_conflicts_are_named_and_their_fixes_make_the_plan_feasible(tmp_path, case):
+    from optimizer.response.model import read_model
+
+    path = _market_world(tmp_path)
+    model = read_model(path)
+    s = scenario_from_dict(
+        {"name": "t", "model": str(path), "horizon_weeks": 13, **MARKET_INFEASIBLE[case]},
+        source=str(tmp_path / "s.yaml"),
+    )
+    plan = allocate(s, model)
+    assert plan.status == "infeasible", case
+    problem = make_problem(s, model)
+    found = diagnose(problem, pieces(problem))
+    assert found.conflicts == plan.conflicts and found.fixes, found.message
+    by_name = {c.name: c for c in problem.constraints}
+    fixed = s
+    for f in found.fixes:
+        assert f.words in plan.message
+        moved = relax(fixed, by_name[f.name], f.step, f.direction)
+        assert moved is not None, f
+        fixed = moved
+    again = allocate(fixed, model)
+    assert again.ok, f"{case}: {again.message}"

@@ -128,7 +128,7 @@ def solve_problem(
 ) -> Plan:
     t0 = time.perf_counter() if t0 is None else t0
 
-    def left() -> float | None:
+    def time_left() -> float | None:
         """What is left of the time limit, which is for the whole allocation, not each solve."""
         if time_limit is None:
             return None
@@ -146,7 +146,7 @@ def solve_problem(
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
         out = solve(
-            built, solver, time_limit=left(), gap=_mip_gap(tolerance) if built.is_mip else None
+            built, solver, time_limit=time_left(), gap=_mip_gap(tolerance) if built.is_mip else None
         )
         solve_s += out.seconds
         if out.status == Status.INFEASIBLE:
@@ -178,7 +178,7 @@ def solve_problem(
             )
             build_s += time.perf_counter() - tb
             dual_solver = solver if DUALS_TRUSTED.get(solver, True) else "highs"
-            out_lp = solve(lp, dual_solver, time_limit=left())
+            out_lp = solve(lp, dual_solver, time_limit=time_left())
             solve_s += out_lp.seconds
             if out_lp.status == Status.OPTIMAL:
                 out = SolveOutcome(
@@ -197,7 +197,7 @@ def solve_problem(
         if problem.needs_binaries and relative_gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
-            lifted_bound = _lifted_bound(problem, bank, pcs, left(), tolerance, true_obj)
+            lifted_bound = _lifted_bound(problem, bank, pcs, time_left(), tolerance, true_obj)
             if lifted_bound is not None:
                 ub, x_up, secs = lifted_bound
                 solve_s += secs
@@ -538,7 +538,7 @@ def _lagrangian_terms(
     return w, cost, const
 
 
-def _simple(problem: AllocationProblem, w: list[dict[str, float]]) -> np.ndarray | None:
+def _curve_multiples(problem: AllocationProblem, w: list[dict[str, float]]) -> np.ndarray | None:
     """alpha per item when every W is a multiple of the objective curve (the fast, vectorised case)."""
     alpha = np.zeros(len(problem.items))
     for it, wi in zip(problem.items, w, strict=True):
@@ -576,7 +576,7 @@ def _marginals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Marginal Lagrangian return of each line item's next dollar, and the price of that dollar."""
     w, cost, _ = _lagrangian_terms(problem, duals, clip=False)
-    alpha = _simple(problem, w)
+    alpha = _curve_multiples(problem, w)
     if alpha is not None:
         return alpha * bank.slope(x), cost
     m = np.array(
@@ -657,7 +657,7 @@ def _dual_bound(
     # reach past the cap (make_problem's 2% + 1e-9) would let a curve with an infinite slope at
     # zero (hill shape < 1) claim a spurious gain there, and the bound could never close
     hi = np.where(hi <= 2e-9, 0.0, hi)
-    alpha = _simple(problem, w)
+    alpha = _curve_multiples(problem, w)
     per = np.zeros(n)
     best_x = np.array(x, float)
     if alpha is not None:

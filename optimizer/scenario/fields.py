@@ -3,12 +3,12 @@ checks of an amount of money and of a share."""
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from optimizer.formatting import did_you_mean
 from optimizer.io.files import short_repr
 
 Money = float
@@ -46,5 +46,4 @@ def check_share(v: Any) -> Any:
 
 def suggest(word: str, choices: Any) -> str:
     """`` (did you mean 'x'?)`` for a close match among ``choices``, else ""."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(word, choices, list_choices=False)

@@ -12,6 +12,7 @@ bases, the kind in ``RULE_KINDS``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from pydantic import model_validator
@@ -114,8 +115,22 @@ def scenario_problems(sc: Scenario, model: ModelNames | None = None) -> list[str
 
 
 def relax(sc: Scenario, row: LinearConstraint, step: float, direction: str) -> Scenario | None:
-    """``sc`` with the rule behind ``row`` moved by ``step`` (in its own unit) in ``direction``."""
-    return kind_of(row.kind).relax(sc, row, step, direction)
+    """``sc`` with the rule behind ``row`` moved by ``step`` (in its own unit) in ``direction``.
+
+    A rule scoped to a market (subject ``subject@market``) is moved inside ``markets.M``: its kind
+    relaxes the market's own touchpoints, stages and groups as if they were the scenario's."""
+    kind = kind_of(row.kind)
+    inner, at, scope = row.subject.rpartition("@")
+    market = sc.markets.get(scope) if at else None
+    if market is None:
+        return kind.relax(sc, row, step, direction)
+    sections = ("touchpoints", "stages", "groups")
+    view = sc.model_copy(update={k: getattr(market, k) for k in sections})
+    moved = kind.relax(view, dataclasses.replace(row, subject=inner), step, direction)
+    if moved is None:
+        return None
+    rule = market.model_copy(update={k: getattr(moved, k) for k in sections})
+    return sc.model_copy(update={"markets": {**sc.markets, scope: rule}})
 
 
 __all__ = [

@@ -62,6 +62,13 @@ class LinearConstraint:
     #: the rule's own number when it is not ``rhs``: the share of a share rule, the ratio of a
     #: ratio rule (their rows have ``rhs`` 0 and carry it in the coefficients)
     value: float | None = None
+    #: what ``value`` multiplies: the spend a share is of, a ratio's denominator (line item →
+    #: weight); the row is ``members - value · base``
+    base: Mapping[int, float] | None = None
+
+    def base_lhs(self, values: Sequence[float]) -> float:
+        """``base · values``: the spend a share is of, or a ratio's denominator spend."""
+        return float(sum(a * float(values[i]) for i, a in (self.base or {}).items()))
 
     def lhs(self, values: Sequence[float]) -> float:
         """The row's left-hand side at per-line-item ``values`` (spend, or KPI for ``on_kpi``)."""
@@ -239,6 +246,7 @@ class RowSink:
         item_floor: bool = False,
         bare: bool = False,
         value: float | None = None,
+        base: Mapping[int, float] | None = None,
     ) -> LinearConstraint:
         """Add a row ``Σ coefs · x  sense  rhs``; ``item_floor``: it is a floor on one line item's
         own spend (the item's range then starts at ``rhs``); ``bare``: named by its kind alone
@@ -259,6 +267,7 @@ class RowSink:
             on_kpi,
             kpi,
             value,
+            None if base is None else dict(base),
         )
         self.rows.append(con)
         if item_floor and len(con.coefs) == 1 and sense in (">=", "=="):

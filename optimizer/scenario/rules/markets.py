@@ -78,6 +78,7 @@ class MarketRules(ShareRules):
                     c,
                     f"the {what} share {word} ({share:.0%} of total spend)",
                     value=share,
+                    base=dict.fromkeys(items.all, 1.0),
                 )
             if not (rule.touchpoints or rule.stages or rule.groups):
                 continue

@@ -38,7 +38,10 @@ class RatioRule(Strict):
 
 
 def _denominator_spend(row: LinearConstraint, spend: Sequence[float]) -> float:
-    """The denominator's spend in a ratio row (its members have coefficient ``-r`` or ``1 - r``)."""
+    """The denominator's spend in a ratio row (its ``base``; in a row without one, its members
+    have coefficient ``-r`` or ``1 - r``)."""
+    if row.base is not None:
+        return row.base_lhs(spend)
     return float(sum(float(spend[i]) for i, a in row.coefs.items() if abs(a - 1.0) > 1e-12))
 
 
@@ -91,6 +94,7 @@ class RatioRules(RuleKind):
                     f"the ratio rule '{r}' ({rule.numerator} {word} {bound:g} × "
                     f"{rule.denominator})",
                     value=bound,
+                    base=dict.fromkeys(den, 1.0),
                 )
 
     def relax(

@@ -68,7 +68,10 @@ def replace_rule(rule: ShareRule, key: str, value: float) -> ShareRule:
 
 
 def _members_and_total(row: LinearConstraint, spend: Sequence[float]) -> tuple[float, float]:
-    """(members' spend, all line items' spend) of a share row at ``spend``."""
+    """(members' spend, the spend the share is of) of a share row at ``spend``."""
+    if row.base is not None:  # members - share · base: weighted rows too (a national buy)
+        total = row.base_lhs(spend)
+        return row.lhs(spend) + float(row.value or 0.0) * total, total
     share = float(row.value or 0.0)
     members = sum(float(spend[i]) for i, a in row.coefs.items() if a > -share + 0.5)
     total = sum(float(spend[i]) for i in row.coefs)
@@ -122,6 +125,7 @@ class ShareRules(RuleKind):
                 c,
                 f"the {what} share {word} ({share:.0%} of total spend)",
                 value=share,
+                base=dict.fromkeys(all_items, 1.0),
             )
 
     def unit_of(self, row: LinearConstraint) -> str:
@@ -143,6 +147,8 @@ class ShareRules(RuleKind):
 
     def per_unit(self, row: LinearConstraint, shadow: float, spend: Sequence[float]) -> float:
         if self.unit_of(row) == "share":
+            if row.base is not None:
+                return shadow * row.base_lhs(spend)
             return shadow * float(sum(spend))  # d objective / d share (a fraction)
         return shadow
 
