@@ -1,10 +1,10 @@
 """Allocation: curves → breakpoints → PuLP model → solve → certified ``Plan``."""
 
+from optimizer.allocate.certificate import dual_bound
 from optimizer.allocate.engine import (
     DEFAULT_TOLERANCE,
     allocate,
     diagnose_infeasible,
-    dual_bound,
     solve_problem,
 )
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan

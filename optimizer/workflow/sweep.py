@@ -35,14 +35,13 @@ from optimizer.allocate import Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import _clean, bank_breakpoints, refine_around
 from optimizer.allocate.caps import pad_cap, unpad_cap
+from optimizer.allocate.certificate import kkt_residual, relative_gap
 from optimizer.allocate.engine import (
     DEFAULT_KKT_TOLERANCE,
     DEFAULT_PIECES,
     DEFAULT_TOLERANCE,
     initial_points,
-    kkt_residual,
     plan_without_lp,
-    relative_gap,
 )
 from optimizer.allocate.plan import certified_status
 from optimizer.allocate.problem import AllocationProblem
