@@ -73,7 +73,7 @@ def test_noisy_market_borrows_and_precise_market_keeps_its_effect():
     )
 
 
-def test_fit_by_market_pools_by_default_and_not_with_no_pool(tmp_path):
+def test_fit_by_market_pools_with_pool_and_not_by_default(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from _markets_world import market_world
 
@@ -106,9 +106,9 @@ def test_fit_by_market_pools_by_default_and_not_with_no_pool(tmp_path):
         assert r.returncode == 0, r.stderr
         return r
 
-    r = fit("pooled")
+    r = fit("pooled", "--pool")
     assert "pooled across markets" in r.stderr
-    fit("own", "--no-pool")
+    fit("own")
     index = json.loads((tmp_path / "pooled" / "markets.json").read_text())
     assert index["touchpoints"] == ["tp01", "tp02", "tp03", "tp04"]
     m = json.loads((tmp_path / "pooled" / "mk01.json").read_text())

@@ -139,7 +139,7 @@ def fit_and_write(
     executor: Executor | None = None,
     by_market: bool = False,
     calibration: Path | None = None,
-    pool: bool = True,
+    pool: bool = False,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
@@ -276,13 +276,14 @@ def fit_markets(
     plots: Path | None = None,
     quiet: bool = False,
     executor: Executor | None = None,
-    pool: bool = True,
+    pool: bool = False,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
 
-    With ``pool`` (the default) each touchpoint's effect is then pooled across the markets
-    towards its national level by empirical Bayes (``workflow.pooling``), so that small, noisy
-    markets borrow strength from the others; without it each market keeps its own fit.
+    With ``pool`` each touchpoint's effect is then pooled across the markets towards its
+    national level by empirical Bayes (``workflow.pooling``), so that small, noisy markets borrow
+    strength from the others; without it (the default, measured better) each market keeps its
+    own fit.
 
     Each market is one task of ``executor`` (default in-process): its whole fit, bootstrap
     included, runs where the task runs, with the same ``seed`` for every market, so each market's
