@@ -445,3 +445,16 @@ def test_jobs_not_yet_over_markets_refuse_rather_than_plan_one_market(world):
     r = _run(["optimize", "s.yaml", "--uncertainty", "-o", "u.json", "--no-ledger"], path)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "markets index" in r.stderr and not (path / "u.json").exists()
+
+
+def test_validate_checks_market_rules_against_the_index(world):
+    w, path = world
+    (path / "bad.yaml").write_text(
+        yaml.safe_dump(
+            {"name": "b", "model": "markets.json", "budget": 1000, "markets": {"m11": {"min": 1}}}
+        )
+    )
+    r = _run(["validate", "markets.json", "bad.yaml"], path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "markets index: 4 markets" in r.stdout + r.stderr
+    assert "markets.m11" in r.stderr and "did you mean 'm1'" in r.stderr

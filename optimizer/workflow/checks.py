@@ -7,8 +7,9 @@ from pathlib import Path
 
 from optimizer.data import has_markets, load_yaml, read_history, read_journey, read_market_histories
 from optimizer.errors import BudgetOptError, DataError
+from optimizer.response.markets import MarketModel
 from optimizer.response.model import read_model
-from optimizer.scenario import check_against_model, load_scenario
+from optimizer.scenario import check_against_markets, check_against_model, load_scenario
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -67,7 +68,13 @@ def validate_paths(
                 raise DataError("the file does not exist", path=f)
             if kind == "model":
                 m = read_model(f)
-                echo(f"ok: {f} (model: {len(m.touchpoints)} touchpoints, KPI {m.kpi})")
+                if isinstance(m, MarketModel):
+                    echo(
+                        f"ok: {f} (markets index: {len(m.markets)} markets × "
+                        f"{len(m.touchpoints)} touchpoints, KPI {m.kpi})"
+                    )
+                else:
+                    echo(f"ok: {f} (model: {len(m.touchpoints)} touchpoints, KPI {m.kpi})")
             elif kind == "journey":
                 j = read_journey(f)
                 echo(
@@ -76,7 +83,12 @@ def validate_paths(
             elif kind == "scenario":
                 sc = load_scenario(f)
                 m = read_model(sc.model)
-                check_against_model(sc, {k: v.stage for k, v in m.touchpoints.items()})
+                stages = {k: v.stage for k, v in m.touchpoints.items()}
+                check_against_model(
+                    sc, stages, owners_of={k: v.owner for k, v in m.touchpoints.items()}
+                )
+                if isinstance(m, MarketModel):
+                    check_against_markets(sc, m.names, stages, keys=m.keys)
                 echo(f"ok: {f} (scenario '{sc.name}', objective {sc.objective})")
             elif kind == "history":
                 if journey is None:
