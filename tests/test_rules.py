@@ -208,6 +208,16 @@ def test_cli_change_limit_without_previous_is_a_located_error(tmp_path):
 # issue 14.5: every rule can be in the conflict, and the suggested fixes fix it
 # ------------------------------------------------------------------------------------------------
 INFEASIBLE = {
+    # the issue's case: the group cap was folded into tv's range and left out of the conflict, and
+    # the fix offered (lower the search minimum by 49,000) left tv needing 102,000 under a 100,000 cap
+    "ratio against a group cap folded into the bounds": (
+        {
+            "touchpoints": {"search": {"min": 100000}},
+            "groups": {"brand": {"members": ["tv"], "max": 100000}},
+            "ratios": {"r": {"numerator": "tv", "denominator": "search", "min": 2}},
+        },
+        {"tp_min__search", "group_max__brand", "ratio_min__r"},
+    ),
     "group cap folded into the bounds": (
         {
             "touchpoints": {"tv": {"min": 300000}},
@@ -424,3 +434,33 @@ def test_market_conflicts_are_named_and_their_fixes_make_the_plan_feasible(tmp_p
         fixed = moved
     again = allocate(fixed, model)
     assert again.ok, f"{case}: {again.message}"
+
+
+def test_cli_optimize_with_ids_that_differ_only_by_punctuation(tmp_path):
+    """``budgetopt optimize`` in its own process on touchpoints ``a-b`` and ``a_b`` (a raw PuLP
+    name collision before names were unique by construction)."""
+    model = json.loads(json.dumps(TINY_MODEL))
+    tps = model["touchpoints"]
+    tps["a-b"] = tps.pop("tv")
+    tps["a_b"] = dict(tps["search"], stage="awareness")
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "s",
+                "model": "model.json",
+                "budget": B,
+                "touchpoints": {"a-b": {"max": 300000}, "a_b": {"max": 200000}},
+            }
+        )
+    )
+    r = _cli("optimize", str(path), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    names = [c["name"] for c in out["constraints"]]
+    assert len(names) == len(set(names))
+    caps = {c["name"] for c in out["constraints"] if c["kind"] == "tp_max"}
+    assert caps == {"tp_max__a_b", "tp_max__a_b_2"}
+    spend = {li["id"]: li["spend"] for li in out["line_items"]}
+    assert spend["a-b"] <= 300000 + 0.01 and spend["a_b"] <= 200000 + 0.01
