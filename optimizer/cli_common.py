@@ -223,35 +223,11 @@ def _spec(
     )
 
 
-@contextlib.contextmanager
 def _progress(label: str, quiet: bool, at_least: int = 1) -> Any:
-    """A rich progress bar on stderr (when it is a terminal and not ``quiet``), as a callback
-    ``update(done, total, name="")``; shown once there are ``at_least`` steps."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """The one progress bar (``optimizer.render.progress``) for a command's long job."""
+    from optimizer.render.progress import progress_bar
 
-    console = Console(stderr=True)
-    if quiet or not console.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task: list[Any] = []
-
-        def update(done: int, total: int, name: str = "") -> None:
-            if total < at_least:
-                return
-            if not task:
-                task.append(bar.add_task(label, total=total))
-            bar.update(task[0], completed=done, total=total, description=f"{label} {name}".strip())
-
-        yield update
+    return progress_bar(label, quiet=quiet, at_least=at_least)
 
 
 def _emit(text: str, out: Path | None, quiet: bool) -> None:

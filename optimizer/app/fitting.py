@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from optimizer.data import (
     History,
@@ -24,6 +22,7 @@ from optimizer.data import (
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number
 from optimizer.io.files import atomic_write_text
+from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
@@ -48,7 +47,7 @@ def fit_history(
     run on ``executor`` (default in-process)."""
     from optimizer.response.fit import fit_model
 
-    if quiet:
+    with progress_bar(quiet=quiet, bar_per_label=True) as bar:
         return fit_model(
             history,
             kpi,
@@ -56,33 +55,8 @@ def fit_history(
             n_jobs=jobs,
             n_bootstrap=bootstrap,
             holdout_weeks=holdout,
-            executor=executor,
-            calibration=calibration,
-        )
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        return fit_model(
-            history,
-            kpi,
-            seed=seed,
-            n_jobs=jobs,
-            n_bootstrap=bootstrap,
-            holdout_weeks=holdout,
-            progress=progress,
+            # the fit reports (stage, done, total): one bar per stage
+            progress=None if bar is None else (lambda stage, done, total: bar(done, total, stage)),
             executor=executor,
             calibration=calibration,
         )
@@ -313,10 +287,8 @@ def fit_markets(
                 f"fitting {len(markets)} market(s): {', '.join(markets[:8])}"
                 + (", …" if len(markets) > 8 else "")
             )
-        with _bar(quiet, console) as update:
-            step = (
-                None if update is None else (lambda done, total, k: update("markets", done, total))
-            )
+        with progress_bar("markets", quiet=quiet, console=console) as bar:
+            step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
             fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
     pooling: list[Any] = []
     if pool and len(markets) > 1:
@@ -406,26 +378,3 @@ def _pooling_table(report: Sequence[Any]) -> Any:
             str(len(r.separate)),
         )
     return table
-
-
-@contextlib.contextmanager
-def _bar(quiet: bool, console: Console) -> Iterator[Callable[[str, int, int], None] | None]:
-    if quiet:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
