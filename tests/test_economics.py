@@ -174,6 +174,17 @@ def test_compare_gives_each_scenario_its_break_even(tmp_path):
     assert "a: extrapolation:" in res.stderr  # a's 2M plan goes past the 30k a week seen
     table = CliRunner().invoke(cli, ["compare", a, b, "--no-ledger"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "break-even" in table.stdout and "beyond it" in table.stdout
+    import openpyxl
+
+    xlsx = tmp_path / "c.xlsx"
+    res = CliRunner().invoke(
+        cli, ["compare", a, b, "--format", "xlsx", "-o", str(xlsx), "--no-ledger"]
+    )
+    assert res.exit_code == 0, res.output
+    rows = list(openpyxl.load_workbook(xlsx)["Summary"].iter_rows(max_row=3, values_only=True))
+    assert rows[0][-3:] == ("break-even threshold", "break-even budget", "spend beyond it")
+    assert rows[1][-2] == pytest.approx(got["a"]["budget"])
+    assert rows[2][-1] == pytest.approx(got["b"]["spend_beyond"])
 
 
 def test_the_sweep_break_even_points_do_not_move_with_its_range(tmp_path):

@@ -1,7 +1,8 @@
 """A comparison of scenarios as an Excel workbook (``budgetopt compare --format xlsx -o FILE``).
 
 Sheets: **Summary** (one row per scenario: status, spend, KPI, ROI, marginal ROI, deltas against
-the reference, the costliest rule), **Stages** (spend per stage and scenario), **Line items**
+the reference, the costliest rule; with a money KPI its break-even threshold, budget and the spend
+beyond it), **Stages** (spend per stage and scenario), **Line items**
 (spend and KPI per line item and scenario, with deltas) and **Costly rules** (per scenario, the
 binding rules that cost the most). Money in ``#,##0`` formats, header rows (and the first column
 of the wide sheets) frozen, totals rows written as values. Byte-for-byte deterministic: fixed
@@ -95,12 +96,21 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
         "costliest rule",
         "its gain if relaxed 10%",
     ]
-    _header(ws, cols)
     fmts = [None, None, MONEY, MONEY, RATIO, MARGINAL, MONEY_DELTA, MONEY_DELTA, None, MONEY]
+    bes = [p.extras.get("break_even") for p in comp.plans]
+    money_kpi = any(b is not None for b in bes)
+    if money_kpi:  # where the marginal return falls to 1 + hurdle_rate (workflow.economics)
+        cols += ["break-even threshold", "break-even budget", "spend beyond it"]
+        fmts += [RATIO, MONEY, MONEY]
+    _header(ws, cols)
     s = comp.summary()
     for k, (_, r) in enumerate(s.iterrows()):
         costs = comp.costs_of(k)
         top = costs[0] if costs else None
+        be = bes[k] if k < len(bes) else None
+        more = []
+        if money_kpi:
+            more = [None, None, None] if be is None else [be.threshold, be.budget, be.spend_beyond]
         _row(
             ws,
             k + 2,
@@ -115,6 +125,7 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
                 r["delta_kpi"],
                 top.label if top else None,
                 top.gain if top else None,
+                *more,
             ],
             fmts,
         )
@@ -128,7 +139,7 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
         value=f"deltas against the reference scenario: {comp.reference_plan.scenario}",
     )
     ws.freeze_panes = "B2"
-    _widths(ws, [28, 11, 15, 15, 8, 12, 14, 14, 48, 16])
+    _widths(ws, [28, 11, 15, 15, 8, 12, 14, 14, 48, 16] + ([12, 15, 15] if money_kpi else []))
 
 
 def _stages(wb: Workbook, comp: Comparison) -> None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.allocate import Plan, allocate
+from optimizer.errors import BudgetOptError
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
@@ -147,8 +148,11 @@ def crossing(
         variants={},
         grid={},
     )
-    net_scenario = Scenario.model_validate(data)
-    plan = allocate(net_scenario, model, extra_models=dict(extra_models or {}), **solve_kw)
+    try:
+        net_scenario = Scenario.model_validate(data)
+        plan = allocate(net_scenario, model, extra_models=dict(extra_models or {}), **solve_kw)
+    except (BudgetOptError, ValueError) as e:  # never fail the plan itself over its economics
+        return Crossing(threshold, None, None, f"no break-even: {str(e).splitlines()[0]}")
     if not plan.ok:
         return Crossing(threshold, None, None, f"the rules without the budget: {plan.status}")
     # a line item with room to grow whose money return is still above the threshold means the
