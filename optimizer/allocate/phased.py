@@ -1129,7 +1129,9 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         "change_down": "change_limit",
     }
     for r, res in zip(problem.rows, results, strict=True):
-        if not res.binding or r.kind == "budget":
+        # rules on all spend (the budget, a period's total) bind every line item: the review
+        # names them once, not on each line
+        if not res.binding or r.kind == "budget" or r.kind.startswith("period_"):
             continue
         for i in sorted({i for (i, _p), a in r.coefs.items() if a > 0}):
             name = short.get(r.kind, r.name)
@@ -1332,8 +1334,6 @@ def polish_phased(
 
 
 def _polish(problem, X0, duals, max_changes, max_newton, deadline=None):
-    import scipy.sparse.linalg as spla
-
     n, P = problem.n, problem.P
     N = n * P
     rows = problem.rows
@@ -1382,22 +1382,41 @@ def _polish(problem, X0, duals, max_changes, max_newton, deadline=None):
             R = np.flatnonzero(active)
             if len(F) == 0:
                 break
-            H = sp.block_diag(Hb, format="csr")[F][:, F]
             AF = A[R][:, F]
             touches = np.asarray(abs(AF).sum(axis=1)).ravel() > 0
             if not touches.all():  # a rule on fixed decisions only: it holds as it is
                 R = R[touches]
                 AF = AF[touches]
-            K = sp.bmat([[H, -AF.T], [AF, None]], format="csc")
-            rhs = np.concatenate([-(g[F] - AF.T @ y[R]), b[R] - A[R] @ x])
+            # Newton step by the Schur complement: H is block-diagonal by touchpoint (the adstock
+            # couples a touchpoint's periods only), so H⁻¹ is n small solves and the rows' system
+            # is m × m. H dx - Aᵀ dy = -(g - Aᵀ y);  A dx = b - A x.
+            AFd = AF.toarray()
+            resid = -(g[F] - AFd.T @ y[R])
+            Hinv_r = np.empty(len(F))
+            Hinv_At = np.empty((len(F), len(R)))
+            owner = F // P
             try:
-                sol = spla.spsolve(K, rhs)
-            except Exception:  # noqa: BLE001 - a singular system: no polish
+                for i in np.unique(owner):
+                    loc = np.flatnonzero(owner == i)
+                    cols = F[loc] - i * P
+                    Hi = Hb[i][np.ix_(cols, cols)]
+                    Hi = Hi - 1e-12 * max(1.0, float(np.max(np.abs(np.diag(Hi))))) * np.eye(
+                        len(cols)
+                    )
+                    rhs_i = np.column_stack([resid[loc], AFd[:, loc].T])
+                    sol_i = np.linalg.solve(Hi, rhs_i)
+                    Hinv_r[loc] = sol_i[:, 0]
+                    Hinv_At[loc] = sol_i[:, 1:]
+                if len(R):
+                    S = AFd @ Hinv_At
+                    dy = np.linalg.solve(S, (b[R] - A[R] @ x) - AFd @ Hinv_r)
+                else:
+                    dy = np.zeros(0)
+            except np.linalg.LinAlgError:  # a singular system: no polish
                 return None
-            if not np.all(np.isfinite(sol)):
+            dx = Hinv_r + Hinv_At @ dy
+            if not (np.all(np.isfinite(dx)) and np.all(np.isfinite(dy))):
                 return None
-            dx = sol[: len(F)]
-            dy = sol[len(F) :]
             step = 1.0
             neg = dx < 0
             hit = -1
