@@ -19,12 +19,12 @@ MODEL = ROOT / "optimizer" / "sample" / "true_model.json"
 HISTORY = ROOT / "optimizer" / "sample" / "history.csv"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "optimizer", *map(str, args)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
         timeout=600,
     )
 
@@ -159,3 +159,20 @@ def test_infeasible_period_rules_are_named(tmp_path):
     assert "2026-02" in r.stderr and "tv floor" in r.stderr and "total spend cap" in r.stderr, (
         r.stderr
     )
+
+
+def test_compare_and_sweep_plan_phased_scenarios_by_period(tmp_path):
+    """compare and sweep plan a phased scenario period by period, as optimize does: the same
+    plan at the same budget."""
+    a = scenario(tmp_path, "a.yaml", horizon_weeks=13, periods={"2026-02": {"max": 2_500_000}})
+    b = scenario(tmp_path, "b.yaml", horizon_weeks=13, budget=9_000_000)
+    one = json.loads(cli("optimize", a, "--format", "json", cwd=tmp_path).stdout)
+    r = cli("compare", a, b, "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    comp = json.loads(r.stdout)
+    assert [len(s["periods"]) for s in comp["scenarios"]] == [3, 3]
+    assert comp["scenarios"][0]["total_kpi"] == pytest.approx(one["total_kpi"], rel=1e-9)
+    r = cli("sweep", a, "--budgets", "12000000:12000000:1", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (point,) = json.loads(r.stdout)["points"]
+    assert point["total_kpi"] == pytest.approx(one["total_kpi"], rel=1e-9)

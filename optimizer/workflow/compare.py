@@ -327,6 +327,19 @@ def solve_scenario(
     # as allocate does; the problem is kept to price the binding rules
     from optimizer.workflow.economics import with_economics
 
+    if getattr(sc, "is_phased", False):
+        # a plan on a calendar (contract 7): planned period by period; the pricing of its
+        # binding rules by re-solves is not done for phased plans yet (their shadow prices are)
+        from optimizer.allocate import allocate
+
+        plan = allocate(
+            sc,
+            model,
+            extra_models=dict(extra),
+            tolerance=opts.get("tolerance") or 1e-4,
+            time_limit=opts.get("time_limit"),
+        )
+        return with_economics(sc, model, plan, extra_models=extra, **opts), ()
     problem = make_problem(sc, model, extra_models=dict(extra))
     plan = solve_problem(problem, **opts)
     costs = constraint_costs(plan, problem)

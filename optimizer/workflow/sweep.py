@@ -214,6 +214,10 @@ def _frontier(
                 **kw,
             )
     extra = dict(extra_models or {})
+    # a phased plan (contract 7) is not the warm walk's one-problem-per-touchpoint shape: each
+    # budget is planned from scratch by ``allocate`` (which plans it period by period)
+    if getattr(scenario, "is_phased", False):
+        warm = False
     if not warm or not grid:
         cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
         step = None if progress is None else (lambda done, n, k: progress(done, n, scenario.name))
