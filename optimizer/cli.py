@@ -504,6 +504,21 @@ def explain(
         tolerance=tolerance,
         time_limit=time_limit,
     )
+    if plan.periods:
+        # a plan on a calendar (contract 7): its review is the plan by period (phased review)
+        if fmt != "html":
+            raise BudgetOptError(
+                f"the review of a plan on a calendar is written as HTML only so far; use "
+                f"--format html (got --format {fmt})",
+                path=scenario,
+                field="format",
+            )
+        from optimizer.render.report_phased import write_phased_html
+
+        write_phased_html(plan, out)
+        _stderr(f"wrote {out}")
+        _exit_if_not_certified([plan])
+        return
     t0 = time.perf_counter()
     exp = run_explain(
         plan,

@@ -176,3 +176,20 @@ def test_compare_and_sweep_plan_phased_scenarios_by_period(tmp_path):
     assert r.returncode == 0, r.stderr
     (point,) = json.loads(r.stdout)["points"]
     assert point["total_kpi"] == pytest.approx(one["total_kpi"], rel=1e-9)
+
+
+def test_explain_writes_the_phased_review_pack(tmp_path):
+    """The review pack of a plan on a calendar: the chart of spend by period and stage (an
+    embedded PNG), the plan by period, the binding rules; other formats refused, nothing written."""
+    sc = scenario(tmp_path, horizon_weeks=13, periods={"2026-02": {"max": 2_500_000}})
+    out = tmp_path / "review.html"
+    r = cli("explain", sc, "--format", "html", "-o", out, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    page = out.read_text()
+    assert "data:image/png;base64," in page and "Spend by period and stage" in page
+    for label in ("2026-01", "2026-02", "2026-03", "the total spend cap (2,500,000) in 2026-02"):
+        assert label in page
+    md = tmp_path / "review.md"
+    r = cli("explain", sc, "--format", "md", "-o", md, cwd=tmp_path)
+    assert r.returncode != 0 and "HTML only" in r.stderr and "Traceback" not in r.stderr
+    assert not md.exists()

@@ -99,6 +99,9 @@ def run_demo(
     written.append(atomic_write_text(out_dir / "plans" / f"{stem}.json", machine.plan_json(year)))
     written.append(atomic_write_text(out_dir / "plans" / f"{stem}.csv", machine.plan_csv(year)))
     if year.ok and year.periods:
+        from optimizer.render.charts import save_period_plot
+
+        written.append(save_period_plot(year, out_dir / "plans" / f"{stem}.png"))
         tables.print_renderable(tables.period_table(year))
         say(
             f"{year.scenario}: {money(year.total_spend)} buys {money(year.total_kpi)} "

@@ -502,3 +502,54 @@ def market_stage_figure(by_market: dict[str, dict[str, float]], stages, kpi_by_m
         ncol=min(len(order), 7),
     )
     return fig
+
+
+def period_stage_figure(plan) -> plt.Figure:
+    """A phased plan (contract 7): spend by period, stacked by journey stage, with each period's
+    KPI per week on a second axis (the KPI after the horizon, with ``after: true``, noted)."""
+    periods = list(plan.periods)
+    stages = list(plan.stage_totals())
+    x = np.arange(len(periods))
+    fig, ax = plt.subplots(figsize=(9.0, 3.6))
+    bottom = np.zeros(len(periods))
+    for k, st in enumerate(stages):
+        v = np.array(
+            [sum(li.periods[p].spend for li in plan.line_items if li.stage == st) for p in x]
+        )
+        ax.bar(
+            x, v, bottom=bottom, width=0.7, color=_STAGE_COLOURS[k % len(_STAGE_COLOURS)], label=st
+        )
+        bottom += v
+    ax.set_xticks(x, [p.period for p in periods], fontsize=7.5, rotation=0 if len(x) <= 13 else 90)
+    ax.set_ylabel(f"spend per {plan.phasing}", fontsize=8, color=_INK)
+    _tidy(ax)
+    ax.grid(axis="x", visible=False)
+    _thousands(ax, "y")
+    ax2 = ax.twinx()
+    per_week = [p.kpi / p.weeks if p.weeks else 0.0 for p in periods]
+    ax2.plot(x, per_week, "o-", color="#c0392b", ms=3.5, lw=1.2, label=f"{plan.kpi} per week")
+    ax2.set_ylim(0, max(per_week, default=1.0) * 1.15 + 1)
+    ax2.set_ylabel(f"{plan.kpi} per week (carry-over included)", fontsize=8, color="#c0392b")
+    ax2.tick_params(axis="y", labelsize=7.5, colors="#c0392b")
+    ax2.spines["top"].set_visible(False)
+    _thousands(ax2, "y")
+    handles, labels = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(
+        handles + h2,
+        labels + l2,
+        fontsize=7,
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=min(len(stages) + 1, 4),
+    )
+    note = f"from {plan.start}"
+    if plan.kpi_after:
+        note += f"; {compact(plan.kpi_after)} {plan.kpi} more after the horizon"
+    ax.set_xlabel(note, fontsize=7.5, color="#5b6b7b")
+    return fig
+
+
+def save_period_plot(plan, path: Path) -> Path:
+    return _save(period_stage_figure(plan), Path(path))
