@@ -286,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--before-after, with these options instead of its own)",
     )
     ap.add_argument(
+        "--baseline-timing-only",
+        action="store_true",
+        help="use --baseline-option for the fit-time comparison only (no refit of every data "
+        "set: a shorter run)",
+    )
+    ap.add_argument(
         "--noise",
         type=float,
         nargs="*",
@@ -366,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     before_opts = _parse_options(args.baseline_option) if args.baseline_option else BEFORE_OPTIONS
-    args.before_after = args.before_after or bool(args.baseline_option)
+    args.before_after = args.before_after or (
+        bool(args.baseline_option) and not args.baseline_timing_only
+    )
     base_label = ", ".join(f"{k}={v!r}" for k, v in before_opts.items())
     fit_options = _parse_options(args.fit_option)
     _fit_measure.PLAN_LIMITS = PlanLimits(args.cap_at_observed, args.change_limit)
@@ -472,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         big = None if args.no_timing else time_fits(tmp, fit_options, args.quick)
         big_before = (
             time_fits(tmp, {**fit_options, **before_opts}, args.quick)
-            if before and not args.no_timing
+            if (before or args.baseline_option) and not args.no_timing
             else None
         )
         if big:
