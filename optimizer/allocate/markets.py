@@ -37,9 +37,7 @@ from optimizer.scenario import Scenario, check_against_markets, check_against_mo
 from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
 
 
-def national_split(
-    scenario: Scenario, model: MarketModel, tid: str
-) -> dict[str, float]:  # pragma: no branch
+def national_split(scenario: Scenario, model: MarketModel, tid: str) -> dict[str, float]:
     """Each market's share of a national buy's spend (sums to 1, market order)."""
     spec = scenario.national[tid]
     raw = model.key(spec) if isinstance(spec, str) else {m: spec.get(m, 0.0) for m in model.names}
