@@ -395,7 +395,7 @@ def test_plan_uncertainty_on_the_cluster_equals_in_process(cluster):
     seen: list[int] = []
     here = plan_uncertainty(sc, model, plan)
     there = plan_uncertainty(
-        sc, model, plan, executor=cluster, progress=lambda d, n: seen.append(d)
+        sc, model, plan, executor=cluster, progress=lambda d, n, _label: seen.append(d)
     )
     assert there.to_dict() == here.to_dict()  # bit for bit
     # progress counts the 7 joint draws and, for the value of information, 3 touchpoints x 7
