@@ -140,6 +140,44 @@ def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _csv_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--separator``, ``--decimal``, ``--thousands``, ``--date-format``: how to read the CSV
+    files of the command when the file cannot tell (over the journey's ``csv:``; see
+    docs/file-formats.md)."""
+    for name, help_ in reversed(
+        (
+            ("--separator", "CSV separator: ',', ';', 'tab' or '|' (default: detected)."),
+            ("--decimal", "Decimal mark of the CSV numbers: '.' or ',' (default: detected)."),
+            (
+                "--thousands",
+                "Thousands separator: ',', '.', ' ', \"'\" or 'none' (default: the "
+                "other of ',' and '.').",
+            ),
+            (
+                "--date-format",
+                "Dates of the CSV files: a strftime format ('%d/%m/%Y'), "
+                "day-first, month-first or iso (default: detected).",
+            ),
+        )
+    ):
+        fn = click.option(name, default=None, metavar="TEXT", help=help_)(fn)
+    return fn
+
+
+def _csv_settings(
+    separator: str | None, decimal: str | None, thousands: str | None, date_format: str | None
+) -> Any:
+    """The ``_csv_options`` values as ``CsvSettings`` (checked: a bad value is a usage error)."""
+    from optimizer.errors import DataError
+    from optimizer.io.dialect import CsvSettings, check_settings
+
+    if separator is decimal is thousands is date_format is None:
+        return None
+    return check_settings(
+        CsvSettings(separator, decimal, thousands, date_format), field="option", error=DataError
+    )
+
+
 def _warn_extrapolation(plans: Any, named: bool = False) -> None:
     """A warning per line item whose curve is used beyond its data (shown even with -q)."""
     from optimizer.render.tables import extrapolation_lines

@@ -10,6 +10,8 @@ import click
 
 from optimizer.cli_common import (
     CONTEXT,
+    _csv_options,
+    _csv_settings,
     _executor,
     _executor_options,
     _stderr,
@@ -89,6 +91,7 @@ from optimizer.cli_common import (
     "than separate fits (benchmarks/README.md, markets).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
+@_csv_options
 @_executor_options
 @handle_errors
 def fit(
@@ -104,6 +107,10 @@ def fit(
     calibration_path: Path | None,
     pool: bool,
     quiet: bool,
+    separator: str | None,
+    decimal: str | None,
+    thousands: str | None,
+    date_format: str | None,
     workers: int | None,
     scheduler: str | None,
 ) -> None:
@@ -137,6 +144,7 @@ def fit(
             by_market=by_market,
             calibration=calibration_path,
             pool=pool,
+            csv=_csv_settings(separator, decimal, thousands, date_format),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from optimizer.data import (
 )
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number
+from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import atomic_write_text
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
@@ -114,6 +116,7 @@ def fit_and_write(
     by_market: bool = False,
     calibration: Path | None = None,
     pool: bool = False,
+    csv: CsvSettings | None = None,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
@@ -127,6 +130,8 @@ def fit_and_write(
     from optimizer.render.diagnostics import diagnostics_renderable
 
     journey = read_journey(journey_path)
+    if csv is not None:  # the command line's settings over the journey's
+        journey = dataclasses.replace(journey, csv=journey.csv.merged(csv))
     if by_market and calibration is not None:
         raise DataError(
             "--calibration cannot be combined with --by-market yet: fit each market "
@@ -151,6 +156,9 @@ def fit_and_write(
             pool=pool,
         )
     history = read_history(history_path, journey)
+    if not quiet:
+        for note in history.meta.get("notes", ()):
+            (echo or _stderr)(note)
     _check_weeks(history, history_path)
     tests = read_calibration(calibration, history) if calibration is not None else None
     console = Console(stderr=True, width=140)
@@ -268,6 +276,9 @@ def fit_markets(
     from optimizer.workflow.executor import using
 
     histories = read_market_histories(history_path, journey)
+    if not quiet and histories:  # the same file: its notes are the same for every market
+        for note in next(iter(histories.values())).meta.get("notes", ()):
+            _stderr(note)
     for market, h in histories.items():
         _check_weeks(h, history_path, market)
     if out_dir.exists() and not out_dir.is_dir():
@@ -378,3 +389,9 @@ def _pooling_table(report: Sequence[Any]) -> Any:
             str(len(r.separate)),
         )
     return table
+
+
+def _stderr(text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr)

@@ -71,7 +71,7 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
     journey. Errors name the file, the row (the header is row 1), the field and the value.
     """
     path = Path(path)
-    df = read_csv_strings(path, "calibration")
+    df = read_csv_strings(path, "calibration", csv=history.journey.csv)
     allowed = (*CALIBRATION_COLUMNS, "kpi")
     for c in CALIBRATION_COLUMNS:
         if c not in df.columns:

@@ -6,7 +6,6 @@ line or row, of whatever it cannot read (``load_yaml``, ``read_csv_strings``).
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path
@@ -74,10 +73,20 @@ def load_yaml(path: str | Path, error: type[BudgetOptError] = DataError) -> Any:
 
 
 def read_csv_strings(
-    path: str | Path, what: str, error: type[BudgetOptError] = DataError
+    path: str | Path,
+    what: str,
+    error: type[BudgetOptError] = DataError,
+    csv: Any = None,
 ) -> pd.DataFrame:
-    """A CSV file as strings (nothing parsed yet), with clear errors for a missing, empty or
-    unreadable ``what`` file (``"history"``, ``"calibration"``), raised as ``error``."""
+    """A CSV file as strings, with clear errors for a missing, empty or unreadable ``what`` file
+    (``"history"``, ``"calibration"``), raised as ``error``.
+
+    Excel exports are read as they come (``optimizer.io.dialect``): the separator, decimal and
+    thousands marks and day-first dates are detected, or taken from ``csv`` (``CsvSettings``),
+    and the cells made canonical (numbers ``1234.5``, ISO dates). What was detected is in
+    ``frame.attrs["csv_note"]`` (None for a plain file)."""
+    from optimizer.io.dialect import read_table
+
     path = Path(path)
     if not path.exists():
         raise error(f"the {what} file does not exist", path=path)
@@ -86,11 +95,9 @@ def read_csv_strings(
     raw = path.read_bytes()
     if not raw.strip():
         raise error(f"the {what} file is empty", path=path)
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise error(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
-    df.columns = [str(c).strip() for c in df.columns]
+    table = read_table(path, raw, what, csv, error)
+    df = table.frame
+    df.attrs["csv_note"] = table.note
     return df
 
 

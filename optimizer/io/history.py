@@ -12,6 +12,7 @@ import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
+from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.io.journey import Journey
 from optimizer.io.spend_tables import amounts
@@ -39,8 +40,8 @@ class History:
         return len(self.frame)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    df = read_csv_strings(path, "history")
+def _read_table(path: Path, csv: CsvSettings | None = None) -> pd.DataFrame:
+    df = read_csv_strings(path, "history", csv=csv)
     if df.empty:
         raise DataError("the history file has a header but no rows of data", path=path)
     return df
@@ -84,16 +85,23 @@ def _line(lines: np.ndarray | None, i: int) -> int:
     return int(lines[i]) if lines is not None else i + 2
 
 
-def read_history(path: str | Path, journey: Journey, *, min_weeks: int = 1) -> History:
+def read_history(
+    path: str | Path, journey: Journey, *, min_weeks: int = 1, csv: CsvSettings | None = None
+) -> History:
     """Read ``history.csv`` (wide: one spend column per touchpoint; or long: date,touchpoint,spend).
 
     Checks: a ``date`` column of ISO dates, one per week, no duplicates or gaps; every spend
     column the journey names, numeric and non-negative; the KPI column(s) numeric and complete;
     at least ``min_weeks`` rows. A ``market`` column holding a single market is ignored; with
     several markets, use ``read_market_histories`` (one history per market).
+
+    Excel exports are read as they come (``optimizer.io.dialect``; ``csv`` overrides the journey's
+    ``csv:`` settings). Daily and monthly dates are turned into weeks (``_to_weeks``). What was
+    detected or converted is in ``meta["notes"]``.
     """
     path = Path(path)
-    df = _read_table(path)
+    df = _read_table(path, journey.csv.merged(csv))
+    note = df.attrs.get("csv_note")
     if MARKET_COLUMN in df.columns:
         markets = _market_names(df)
         if len(markets) > 1:
@@ -105,17 +113,21 @@ def read_history(path: str | Path, journey: Journey, *, min_weeks: int = 1) -> H
                 field=MARKET_COLUMN,
             )
         df = df.drop(columns=[MARKET_COLUMN])
-    return _history_from_table(df, path, journey, min_weeks=min_weeks)
+    h = _history_from_table(df, path, journey, min_weeks=min_weeks)
+    notes = tuple(n for n in (note, *h.meta.get("notes", ())) if n)
+    return History(h.frame, journey, h.source, {**h.meta, "notes": notes})
 
 
 def has_markets(path: str | Path) -> bool:
     """Whether a history CSV's header has a ``market`` column (False when it cannot be read)."""
+    import re
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline()
     except OSError:
         return False
-    return MARKET_COLUMN in [c.strip().strip('"') for c in header.strip().split(",")]
+    return MARKET_COLUMN in [c.strip().strip('"') for c in re.split(r"[,;\t|]", header.strip())]
 
 
 def _market_names(df: pd.DataFrame) -> list[str]:
@@ -123,13 +135,14 @@ def _market_names(df: pd.DataFrame) -> list[str]:
 
 
 def read_market_histories(
-    path: str | Path, journey: Journey, *, min_weeks: int = 1
+    path: str | Path, journey: Journey, *, min_weeks: int = 1, csv: CsvSettings | None = None
 ) -> dict[str, History]:
     """One weekly history per market of a history file with a ``market`` column (wide or long
     layout, the rows of the markets in any order), sorted by market name. Each market's rows are
     checked as ``read_history`` checks a file; errors name the market and the file's row."""
     path = Path(path)
-    df = _read_table(path)
+    df = _read_table(path, journey.csv.merged(csv))
+    note = df.attrs.get("csv_note")
     if MARKET_COLUMN not in df.columns:
         raise DataError(
             f"there is no '{MARKET_COLUMN}' column to split the history by market"
@@ -153,8 +166,12 @@ def read_market_histories(
             raise DataError(
                 f"market {short_repr(market)}: {_strip_path(str(e), path)}", path=path
             ) from None
+        notes = tuple(n for n in (note, *h.meta.get("notes", ())) if n)
         out[market] = History(
-            frame=h.frame, journey=journey, source=str(path), meta={"market": market}
+            frame=h.frame,
+            journey=journey,
+            source=str(path),
+            meta={"market": market, "notes": notes, "frequency": h.meta.get("frequency")},
         )
     return out
 
@@ -206,20 +223,8 @@ def _history_from_table(
     df = df.iloc[order].reset_index(drop=True)
     dates = dates.iloc[order].reset_index(drop=True)
     raw_dates = raw_dates.iloc[order].reset_index(drop=True)
-    if len(dates) > 1:
-        gaps = dates.diff().dt.days.iloc[1:]
-        off = gaps != 7
-        if off.any():
-            j = int(np.flatnonzero(off.to_numpy())[0]) + 1
-            g = int(gaps.iloc[j - 1])
-            what = "a missing week" if g > 7 and g % 7 == 0 else f"{g} days, not one week"
-            raise DataError(
-                f"dates must be one week apart; between {raw_dates.iloc[j - 1]} and "
-                f"{raw_dates.iloc[j]} there are {g} days ({what})",
-                path=path,
-                field=DATE_COLUMN,
-            )
-    if len(df) < min_weeks:
+    frequency = _frequency(dates, raw_dates, path)
+    if frequency == "week" and len(df) < min_weeks:
         raise DataError(
             f"has {len(df)} weeks of history; at least {min_weeks} are needed",
             path=path,
@@ -258,7 +263,110 @@ def _history_from_table(
         out[c] = _numeric(
             df, c, path, shown_dates, non_negative=False, what="the control", lines=lines
         ).to_numpy()
-    return History(frame=out, journey=journey, source=str(path))
+    notes: tuple[str, ...] = ()
+    if frequency != "week":
+        out, note = _to_weeks(out, frequency, journey)
+        notes = (f"{path.name}: {note}",)
+        if len(out) < min_weeks:
+            raise DataError(
+                f"has {len(out)} whole weeks of history once its {frequency}s are turned into "
+                f"weeks; at least {min_weeks} are needed",
+                path=path,
+                field=DATE_COLUMN,
+            )
+    return History(
+        frame=out,
+        journey=journey,
+        source=str(path),
+        meta={"frequency": frequency, "notes": notes},
+    )
+
+
+def _frequency(dates: pd.Series, raw_dates: pd.Series, path: Path) -> str:
+    """``week``, ``day`` or ``month``: the history's own frequency, told from its sorted dates
+    (every gap 7 days; every gap 1 day; consecutive calendar months). Anything else is an error
+    naming the first gap that breaks the frequency most gaps show."""
+    if len(dates) < 2:
+        return "week"
+    gaps = dates.diff().dt.days.iloc[1:].to_numpy()
+    months = (dates.dt.year * 12 + dates.dt.month).diff().iloc[1:].to_numpy()
+    if (gaps == 7).all():
+        return "week"
+    if (gaps == 1).all():
+        return "day"
+    monthly = (months == 1) & (gaps >= 28) & (gaps <= 31)
+    if monthly.all():
+        return "month"
+    median = float(np.median(gaps))
+    if 27 <= median <= 32:
+        j = int(np.flatnonzero(~monthly)[0]) + 1
+        raise DataError(
+            f"monthly dates must be one calendar month apart; between {raw_dates.iloc[j - 1]} "
+            f"and {raw_dates.iloc[j]} there are {int(gaps[j - 1])} days",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    if median < 4:
+        j = int(np.flatnonzero(gaps != 1)[0]) + 1
+        raise DataError(
+            f"daily dates must be one day apart; between {raw_dates.iloc[j - 1]} and "
+            f"{raw_dates.iloc[j]} there are {int(gaps[j - 1])} days (record a day without "
+            "spend as zero spend)",
+            path=path,
+            field=DATE_COLUMN,
+        )
+    j = int(np.flatnonzero(gaps != 7)[0]) + 1
+    g = int(gaps[j - 1])
+    what = "a missing week" if g > 7 and g % 7 == 0 else f"{g} days, not one week"
+    raise DataError(
+        f"dates must be one week apart (or one day, or one month); between "
+        f"{raw_dates.iloc[j - 1]} and {raw_dates.iloc[j]} there are {g} days ({what})",
+        path=path,
+        field=DATE_COLUMN,
+    )
+
+
+def _to_weeks(frame: pd.DataFrame, frequency: str, journey: Journey) -> tuple[pd.DataFrame, str]:
+    """A daily or monthly history as weeks running Monday to Sunday, dated by the Monday (what
+    ``budgetopt aggregate`` writes). Spend and KPIs are flows: a week's is the sum of its days; a
+    month's is spread evenly over its days first. Controls are levels (a week's is the mean of its
+    days) and events the maximum. Weeks at either end with fewer than 7 days are left out."""
+    flows = [t.id for t in journey.touchpoints] + [k.column for k in journey.all_kpis]
+    if frequency == "month":
+        days: list[pd.DataFrame] = []
+        for d, row in frame.iterrows():
+            start = pd.Timestamp(d).to_period("M").start_time
+            n_days = int(start.days_in_month)
+            idx = pd.date_range(start, periods=n_days, freq="D")
+            block = pd.DataFrame({c: float(row[c]) for c in frame.columns}, index=idx)
+            block[flows] = block[flows] / n_days
+            days.append(block)
+        daily = pd.concat(days)
+    else:
+        daily = frame
+    index = pd.DatetimeIndex(daily.index)
+    monday = index - pd.to_timedelta(index.day_of_week, unit="D")
+    grouped = daily.groupby(monday)
+    how = {c: "sum" for c in flows}
+    how.update({c: "mean" for c in journey.controls})
+    how.update({c: "max" for c in journey.events})
+    weeks = grouped.agg({c: how.get(c, "mean") for c in daily.columns})
+    whole = (grouped.size() == 7).to_numpy()
+    dropped = int((~whole).sum())
+    weeks = weeks.loc[whole]
+    weeks.index = pd.DatetimeIndex(weeks.index, name=DATE_COLUMN)
+    n = len(frame)
+    if frequency == "month":
+        note = (
+            f"{n} monthly rows spread evenly over their days and summed into {len(weeks)} weeks "
+            "(Monday to Sunday): spend and KPI are taken as flat within a month, so carry-over "
+            "and seasonality inside a month are not seen"
+        )
+    else:
+        note = f"{n} daily rows summed into {len(weeks)} weeks (Monday to Sunday)"
+    if dropped:
+        note += f"; {dropped} incomplete week(s) at the ends left out"
+    return weeks, note
 
 
 def _long_to_wide(

@@ -10,6 +10,7 @@ from typing import Any
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
+from optimizer.io.dialect import CsvSettings, csv_settings
 from optimizer.io.files import load_yaml, short_repr
 from optimizer.vocabulary import STAGES
 
@@ -39,6 +40,7 @@ class Journey:
     controls: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
     source: str | None = None
+    csv: CsvSettings = CsvSettings()  # how to read its CSV files (``csv:``; None = detect)
 
     @property
     def ids(self) -> list[str]:
@@ -58,7 +60,17 @@ class Journey:
         return (main, *rest)
 
 
-_JOURNEY_KEYS = {"kpi", "kpis", "controls", "events", "stages", "touchpoints", "name", "currency"}
+_JOURNEY_KEYS = {
+    "kpi",
+    "kpis",
+    "controls",
+    "events",
+    "stages",
+    "touchpoints",
+    "name",
+    "currency",
+    "csv",
+}
 _TP_KEYS = {"id", "stage", "spend_column", "owner", "label"}
 
 
@@ -183,6 +195,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         controls=tuple(controls),
         events=tuple(events),
         source=source,
+        csv=csv_settings(data.get("csv"), path=path),
     )
 
 
