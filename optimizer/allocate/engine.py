@@ -58,6 +58,8 @@ DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the du
 DEFAULT_PIECES = 8
 #: how many sub-pieces each concave piece is split into for the lifted-MILP bound (binaries and S-curves)
 _BOUND_SPLIT = 16
+#: the finer lifted bound splits no line item's pieces beyond this many breakpoints
+_MAX_BOUND_POINTS = 96
 
 
 def allocate(
@@ -365,7 +367,30 @@ def _lifted_bound(
         idx = np.flatnonzero(bulge)
         inner = (p.points[idx, None] + p.widths[idx, None] * t).ravel()
         pts.append(np.unique(np.concatenate([p.points, inner])))
-    pts = _split_where_loose(banks, pts, 0.05 * tolerance * max(abs(scale), 1e-9) / len(pcs))
+    found = _lifted_milp(problem, bank, kbanks, pts, time_limit, tolerance)
+    if found is None or relative_gap(problem, scale, found[0]) <= tolerance:
+        return found
+    # still loose: split the pieces the curves bulge above by more than a share of the tolerance
+    # and solve again (only now: the finer MILP can be far slower, and most bounds close without it)
+    finer = _split_where_loose(banks, pts, 0.05 * tolerance * max(abs(scale), 1e-9) / len(pcs))
+    # a time-limited MILP still proves a bound (its dual bound): worth a few times the first solve
+    budget_s = max(2.0, 5.0 * found[2])
+    limit = budget_s if time_limit is None else min(time_limit, budget_s)
+    again = _lifted_milp(problem, bank, kbanks, finer, limit, tolerance)
+    if again is None:
+        return found
+    return _tighter(problem, again[0], found[0]), again[1], found[2] + again[2]
+
+
+def _lifted_milp(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    kbanks: dict[str, CurveBank],
+    pts: list[np.ndarray],
+    time_limit: float | None,
+    tolerance: float,
+) -> tuple[float, np.ndarray, float] | None:
+    """The MILP over pieces at ``pts`` lifted onto or above the curves: (bound, plan, seconds)."""
     fine = bank_pieces(bank, pts)
     up = lifted(fine, piece_errors(bank, fine)) if problem.sense == "max" else fine
     kpi_pieces: dict[tuple[str, int], Pieces] = {}
@@ -377,7 +402,7 @@ def _lifted_bound(
     out = solve(
         built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None
     )
-    if out.status != Status.OPTIMAL or out.bound is None:
+    if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or out.bound is None:
         return None
     return out.bound, np.maximum(built.spend_values(), 0.0), out.seconds
 
@@ -415,7 +440,9 @@ def _split_where_loose(
         out = []
         for p, m in zip(pts, loose, strict=True):
             idx = np.flatnonzero(m)
-            if not len(idx):
+            if (
+                not len(idx) or len(p) >= _MAX_BOUND_POINTS
+            ):  # a bigger MILP costs more than it gains
                 out.append(p)
                 continue
             lo, w = p[idx], np.diff(p)[idx]
