@@ -11,6 +11,8 @@ import click
 from optimizer.app.run import COMMANDS
 from optimizer.cli_common import (
     CONTEXT,
+    _csv_options,
+    _csv_settings,
     _emit,
     _exit_if_not_certified,
     _ledger_options,
@@ -234,6 +236,7 @@ def rerun(
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @_ledger_path_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
+@_csv_options
 @handle_errors
 def track(
     plan_ref: str,
@@ -246,6 +249,10 @@ def track(
     out: Path | None,
     ledger_file: Path | None,
     quiet: bool,
+    separator: str | None,
+    decimal: str | None,
+    thousands: str | None,
+    date_format: str | None,
 ) -> None:
     """Budgetary control: actual spend to date against the plan (spread evenly over its
     horizon), per line item and stage, in money and per cent, and the KPI the cycle buys if
@@ -277,7 +284,13 @@ def track(
     model = read_model(model_path) if model_path is not None else None
     ids = [li.id for li in plan.line_items]
     tr = run_track(
-        plan, read_actuals(actuals, ids=ids), model, weeks_elapsed=weeks_elapsed, band=band
+        plan,
+        read_actuals(
+            actuals, ids=ids, csv=_csv_settings(separator, decimal, thousands, date_format)
+        ),
+        model,
+        weeks_elapsed=weeks_elapsed,
+        band=band,
     )
     _output(
         fmt,

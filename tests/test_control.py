@@ -58,7 +58,7 @@ def test_read_actuals(world, tmp_path):
         ("date,channel,spend\n2025-01-06,tv,1\n", "needs columns date, touchpoint, spend"),
         (
             "date,touchpoint,spend\n06/01/2025,tv,1\n",
-            "expected an ISO date (YYYY-MM-DD), got '06/01/2025' in row 2",
+            "'06/01/2025' (row 2) is day-first or month-first",
         ),
         ("date,touchpoint,spend\n2025-01-06,tv,-5\n", "non-negative number, got '-5' in row 2"),
         ("date,touchpoint,spend\n2025-01-06,tv,12k\n", "got '12k' in row 2"),

@@ -224,7 +224,7 @@ def test_cli_fit_ambiguous_file_one_line_and_option_resolves(tmp_path):
 
 
 # -------------------------------------------------------------------- the id/spend reader
-def test_european_actuals_and_previous_plan(tmp_path):
+def test_european_actuals_and_previous_plan(tmp_path, capsys):
     actuals = _write(
         tmp_path / "actuals.csv",
         "\ufeffdate;touchpoint;spend\r\n08/01/2024;tv;12.500,00\r\n15/01/2024;search;0,5\r\n",
@@ -232,6 +232,13 @@ def test_european_actuals_and_previous_plan(tmp_path):
     rows = read_spend_rows(actuals, what="actuals", ids=["tv", "search"])
     assert rows["spend"].tolist() == [12500.0, 0.5]
     assert [d.isoformat() for d in rows["date"]] == ["2024-01-08", "2024-01-15"]
+    assert capsys.readouterr().err == (
+        "actuals.csv: read with ';' separators, decimal commas, '.' thousands separators, "
+        "day-first dates\n"
+    )
+    # settings given by the caller (month-first would make 15/01 impossible: located)
+    with pytest.raises(DataError, match=r"'15/01/2024' in row 3 is not a month-first date"):
+        read_spend_rows(actuals, csv=CsvSettings(date_format="month-first"))
     prev = _write(tmp_path / "prev.csv", "id;spend\ntv;1.250.000\nsearch;80.000,5\n")
     assert read_spend_totals(prev, what="previous-cycle") == {"tv": 1250000.0, "search": 80000.5}
     # a clean comma file keeps its quoted thousands separators
@@ -341,3 +348,40 @@ def test_a_missing_month_is_located(tmp_path):
     monthly.to_csv(path, date_format="%Y-%m-%d")
     with pytest.raises(DataError, match="between 2024-04-01 and 2024-06-01 there are 61 days"):
         read_history(path, read_journey(JOURNEY))
+
+
+def test_cli_track_european_actuals_needs_and_takes_decimal(tmp_path):
+    """`track` on actuals whose every amount is '60.000' (thousands or decimal?): a located
+    error naming --decimal; with `--decimal ,` the totals are those of the clean file."""
+    from click.testing import CliRunner
+
+    from optimizer.cli import cli
+    from tests.factories import write_actuals, write_tiny_world
+
+    world = write_tiny_world(tmp_path / "w")
+    weekly = {"tv": 60_000.0, "search": 35_000.0, "email": 1_000.0}
+    clean = write_actuals(tmp_path / "clean.csv", weekly, 4)
+    rows = list(csv.reader(clean.open()))
+    eu = tmp_path / "actuals.csv"
+    eu.write_text(
+        "\r\n".join(
+            [";".join(rows[0])]
+            + [f"{_day_first(d)};{tp};{_european(str(int(float(v))))}" for d, tp, v in rows[1:]]
+        )
+        + "\r\n",
+        encoding="utf-8-sig",
+    )
+    plan = tmp_path / "plan.json"
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    assert run("optimize", world["scenario"], "--format", "json", "-o", plan, "-q").exit_code == 0
+    r = run("track", plan, eu, "--format", "json")
+    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    assert "actuals.csv" in r.stderr and "--decimal" in r.stderr
+    r = run("track", plan, eu, "--format", "json", "--decimal", ",")
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    assert json.loads(r.stdout)["total"]["actual"] == 384_000

@@ -12,11 +12,16 @@ CSV (a UTF-8 byte-order mark is allowed); column names are trimmed; the named co
 them (else a "did you mean"); an amount is a finite, non-negative number (thousands separators
 allowed: ``"1,250,000"``), never empty; a totals table names each id once. Every error names the
 file, the field, the row (the header is row 1) and the value.
+
+Excel exports (``;`` or tab separators, decimal commas, day-first dates, a BOM) are read as
+``optimizer.io.dialect`` says, by ``csv`` settings or detected; what was detected is printed as
+one line on stderr, an ambiguous file stops with a message naming the setting.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +30,7 @@ import pandas as pd
 
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.formatting import did_you_mean
+from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
 
@@ -62,9 +68,14 @@ def amounts(
 
 
 def _table(
-    path: str | Path, what: str, columns: Sequence[str], error: type[BudgetOptError]
+    path: str | Path,
+    what: str,
+    columns: Sequence[str],
+    error: type[BudgetOptError],
+    csv: CsvSettings | None = None,
 ) -> pd.DataFrame:
-    df = read_csv_strings(path, what, error)
+    df = read_csv_strings(path, what, error, csv=csv)
+    _say(df)
     for col in columns:
         if col not in df.columns:
             raise error(
@@ -75,6 +86,13 @@ def _table(
                 field=col,
             )
     return df
+
+
+def _say(df: pd.DataFrame) -> None:
+    """What was detected in an Excel export (``dialect``), one line on stderr."""
+    note = df.attrs.get("csv_note")
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _ids(
@@ -105,12 +123,13 @@ def read_spend_totals(
     what: str = "spend",
     ids: Sequence[str] | None = None,
     error: type[BudgetOptError] = DataError,
+    csv: CsvSettings | None = None,
 ) -> dict[str, float]:
     """Spend per line item from an ``id,spend`` table (see the module docstring for the rules).
 
     ``what`` names the file in messages (``"last-cycle"``, ``"previous-cycle"``); ``ids`` are the
     valid line items, when known."""
-    df = _table(path, what, TOTALS_COLUMNS, error)
+    df = _table(path, what, TOTALS_COLUMNS, error, csv)
     known = list(ids) if ids is not None else None
     names = _ids(
         df[ID_COLUMN], path=path, field=ID_COLUMN, word="line item", known=known, error=error
@@ -136,13 +155,14 @@ def read_spend_rows(
     what: str = "spend",
     ids: Sequence[str] | None = None,
     error: type[BudgetOptError] = DataError,
+    csv: CsvSettings | None = None,
 ) -> pd.DataFrame:
     """The rows of a ``date,touchpoint,spend`` table as a frame with columns ``date``
     (``datetime.date``), ``touchpoint``, ``spend`` (float) and ``row`` (the file's row number).
 
     Several rows for one touchpoint and date are kept (the caller sums or refuses them); a file
     with a header and no rows gives an empty frame."""
-    df = _table(path, what, ROWS_COLUMNS, error)
+    df = _table(path, what, ROWS_COLUMNS, error, csv)
     known = list(ids) if ids is not None else None
     dates: list[_dt.date] = []
     for i, raw in enumerate(df[DATE_COLUMN]):

@@ -34,6 +34,7 @@ from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
 from optimizer.formatting import did_you_mean, money
+from optimizer.io.dialect import CsvSettings
 from optimizer.io.spend_tables import ROWS_COLUMNS, read_spend_rows
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
@@ -71,7 +72,9 @@ class Actuals:
         return float(round(sum(self.spend.values()), 2))
 
 
-def read_actuals(path: str | Path, ids: Sequence[str] | None = None) -> Actuals:
+def read_actuals(
+    path: str | Path, ids: Sequence[str] | None = None, csv: CsvSettings | None = None
+) -> Actuals:
     """Read and validate an actuals CSV (see the module docstring): the rows by the one reader of
     spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date.
 
@@ -79,7 +82,7 @@ def read_actuals(path: str | Path, ids: Sequence[str] | None = None) -> Actuals:
     mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
     """
     path = Path(path)
-    rows = read_spend_rows(path, what="actuals", ids=ids)
+    rows = read_spend_rows(path, what="actuals", ids=ids, csv=csv)
     if rows.empty:
         raise DataError("has no rows: expected one row per touchpoint and week", path=path)
     known = list(ids) if ids is not None else None
