@@ -385,3 +385,10 @@ def test_cli_track_european_actuals_needs_and_takes_decimal(tmp_path):
     import json
 
     assert json.loads(r.stdout)["total"]["actual"] == 384_000
+
+
+def test_windows_1252_export_is_read_and_said(tmp_path):
+    # Excel's "CSV" on Windows: cp1252 text (a column named 'Rückläufer' is not UTF-8)
+    path = tmp_path / "prev.csv"
+    path.write_bytes("id;spend;Rückläufer\ntv;1.250,5;x\n".encode("cp1252"))
+    assert read_spend_totals(path) == {"tv": 1250.5}
