@@ -262,8 +262,8 @@ def _numbers(df: pd.DataFrame, sep: str, s: CsvSettings, path: Path, error) -> s
             out = out.replace(th, "")
         if dec == ",":
             out = out.replace(",", ".")
-        sign = "-" if df[c].iat[i].strip().startswith("-") else ""
-        df.iat[i, df.columns.get_loc(c)] = sign + out
+        sign = "-" if str(df[c].iat[i]).strip().startswith("-") else ""
+        df.iat[i, _column(df, c)] = sign + out
     parts = []
     if dec == "," and (votes or s.decimal):
         parts.append("decimal commas")
@@ -306,7 +306,7 @@ def _dates(df: pd.DataFrame, s: CsvSettings, path: Path, error) -> str | None:
                     path=path,
                     field=c,
                 ) from None
-            df.iat[i, df.columns.get_loc(c)] = d.isoformat()
+            df.iat[i, _column(df, c)] = d.isoformat()
         return f"dates as {fmt!r}" if fmt != "%Y-%m-%d" else None
     if not fmt and all(_ISO.match(v) for _, _, v in cells):
         return None
@@ -341,9 +341,17 @@ def _dates(df: pd.DataFrame, s: CsvSettings, path: Path, error) -> str | None:
         day, month = (a, b) if fmt == "day-first" else (b, a)
         year = int(y) + (2000 if len(y) == 2 else 0)
         try:
-            df.iat[i, df.columns.get_loc(c)] = _dt.date(year, month, day).isoformat()
+            df.iat[i, _column(df, c)] = _dt.date(year, month, day).isoformat()
         except ValueError:
             raise error(
                 f"the date {v!r} in row {i + 2} is not a {fmt} date", path=path, field=c
             ) from None
     return f"{fmt} dates"
+
+
+def _column(df: pd.DataFrame, name: str) -> int:
+    """The position of column ``name`` (the readers refuse duplicate column names first)."""
+    loc = df.columns.get_loc(name)
+    if not isinstance(loc, int):
+        raise TypeError(f"column {name!r} is not unique")
+    return loc

@@ -110,7 +110,11 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
         be = bes[k] if k < len(bes) else None
         more = []
         if money_kpi:
-            more = [None, None, None] if be is None else [be.threshold, be.budget, be.spend_beyond]
+            more = (
+                [None, None, None]
+                if be is None
+                else [getattr(be, k) for k in ("threshold", "budget", "spend_beyond")]
+            )
         _row(
             ws,
             k + 2,
