@@ -986,12 +986,13 @@ def solve_phased(
             coarse, adstock_path(problem, X).ravel(), responses.ravel(), ahi.ravel(), pts
         )
     assert best is not None
-    if best.status == Status.OPTIMAL and best.gap > tolerance:
-        # out of rounds with the gap still open: the best plan so far, said to be so
-        best.status = Status.TIME_LIMIT
+    if best.status == Status.OPTIMAL and not best.gap <= tolerance:
+        # out of rounds with the gap still open: the best plan so far, said to be so (issue 14:
+        # "optimal" means certified within the tolerance)
+        best.status = Status.NOT_CERTIFIED
         best.message = (
             f"stopped after {rounds} rounds with the gap at {best.gap:.2e} "
-            f"(tolerance {tolerance:.0e})"
+            f"(tolerance {tolerance:.0e}): the plan holds every rule but is not certified optimal"
         )
     best.rounds = rounds
     best.seconds = time.perf_counter() - t0
