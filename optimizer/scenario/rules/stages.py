@@ -25,7 +25,12 @@ class StageRules(ShareRules):
         known = model.stages or tuple(sorted(set(model.touchpoint_stages.values())))
         valid = set(known) | set(STAGES)
         return [
-            f"field 'stages.{st}': unknown stage '{st}'{suggest(st, valid)}"
+            # a journey stage that no touchpoint of the model is in: say so (the close match
+            # would otherwise be the stage itself)
+            f"field 'stages.{st}': no touchpoint of the model is in the stage '{st}' "
+            f"(its stages: {', '.join(known) or 'none'})"
+            if st in STAGES
+            else f"field 'stages.{st}': unknown stage '{st}'{suggest(st, valid)}"
             for st in sc.stages
             if st not in known
         ]

@@ -1,0 +1,69 @@
+"""Fuzzing the CLI with random files — valid, extreme and broken (issue 14, "Must show").
+
+Cases come from ``tests/fuzzing.py`` (one integer seed each; the checks are listed there). The
+bulk runs in-process through click's ``CliRunner``; a sample runs the installed CLI as a
+subprocess, the way a user runs it. ``benchmarks/fuzz.py`` runs 10,000 of the same cases.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.cli import cli
+from tests.fuzzing import check_answer, make_case
+
+SETTINGS = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    database=None,
+)
+
+
+def run_in_process(args: list[str]) -> tuple[int, str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a numpy warning is a finding
+        r = CliRunner().invoke(cli, args, catch_exceptions=True)
+    code = r.exit_code
+    err = r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        err += f"\nTraceback: {type(r.exception).__name__}: {r.exception}"
+    return code, r.stdout, err
+
+
+def run_subprocess(args: list[str], cwd) -> tuple[int, str, str]:
+    env = {**os.environ, "BUDGETOPT_LEDGER": str(cwd / "ledger.sqlite")}
+    p = subprocess.run(
+        [sys.executable, "-m", "optimizer", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_fuzz_in_process(tmp_path_factory, seed):
+    case = make_case(seed)
+    args = case.write(tmp_path_factory.mktemp(f"fuzz{seed}"))
+    code, out, err = run_in_process(args)
+    assert not check_answer(case, code, out, err), (seed, case.command, code, err[-2000:])
+
+
+@settings(max_examples=8, **SETTINGS)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_fuzz_as_a_subprocess(tmp_path_factory, seed):
+    case = make_case(seed)
+    root = tmp_path_factory.mktemp(f"fuzzp{seed}")
+    args = case.write(root)
+    code, out, err = run_subprocess(args, root)
+    assert not check_answer(case, code, out, err), (seed, case.command, code, err[-2000:])
