@@ -18,6 +18,7 @@ from optimizer import __version__
 from optimizer.app.run import ROBUST_CHOICES
 from optimizer.cli_common import (
     CONTEXT,
+    Number,
     _emit,
     _executor,
     _executor_options,
@@ -51,6 +52,14 @@ def cli() -> None:
       budgetopt fit --journey journey.yaml --history history.csv -o model.json
       budgetopt optimize scenarios/base.yaml
     """
+    import warnings
+
+    import numpy as np
+
+    # numpy's warnings (overflow, invalid values in extreme curves) never reach the terminal:
+    # every result they touch is checked, and a user sees a message or a plan, not a warning
+    np.seterr(all="ignore")
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -312,7 +321,7 @@ def compare(
 )
 @click.option(
     "--jobs",
-    type=int,
+    type=Number(1, 256, integer=True),
     default=1,
     show_default=True,
     help="Local processes: stretches of 25 budgets are walked in parallel (the plans "
@@ -423,7 +432,7 @@ def sweep(
 )
 @click.option(
     "--increment",
-    type=float,
+    type=Number(0.0, 1e12, low_open=True),
     default=None,
     metavar="MONEY",
     help="Move each line item up and down by this much [default: 10% of its spend].",

@@ -19,6 +19,36 @@ from optimizer.errors import BudgetOptError, InfeasibleError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class Number(click.ParamType):
+    """A finite number within a documented range (docs/cli.md): ``nan``, ``inf`` and absurd
+    magnitudes are refused with the option's name, as click's own errors are."""
+
+    name = "number"
+
+    def __init__(
+        self, low: float, high: float, *, low_open: bool = False, integer: bool = False
+    ) -> None:
+        self.low, self.high, self.low_open, self.integer = low, high, low_open, integer
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        import math
+
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            v = value
+        else:
+            try:
+                v = int(str(value)) if self.integer else float(str(value))
+            except ValueError:
+                self.fail(f"{value!r} is not a{'n integer' if self.integer else ' number'}")
+        if not math.isfinite(float(v)):
+            self.fail(f"{value!r} is not a finite number")
+        if v < self.low or (self.low_open and v == self.low) or v > self.high:
+            op = ">" if self.low_open else ">="
+            self.fail(f"{value!r} is out of range: expected {op} {self.low:g} and <= {self.high:g}")
+        return v
+
+
 def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -72,14 +102,14 @@ def _exit_if_not_certified(plans: Any) -> None:
 def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--time-limit",
-        type=float,
+        type=Number(0.0, 1e6, low_open=True),
         default=None,
         metavar="SECONDS",
         help="Stop the solver after this many seconds (status time_limit).",
     )(fn)
     fn = click.option(
         "--tolerance",
-        type=float,
+        type=Number(1e-9, 0.5),
         default=DEFAULT_TOLERANCE,
         show_default=True,
         help="Certified gap to the exact optimum on the model's curves (0.0001 = 0.01%).",

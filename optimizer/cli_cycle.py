@@ -11,6 +11,7 @@ import click
 from optimizer.app.run import COMMANDS
 from optimizer.cli_common import (
     CONTEXT,
+    Number,
     _csv_options,
     _csv_settings,
     _emit,
@@ -32,7 +33,13 @@ from optimizer.workflow.control import DEFAULT_BAND
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
-@click.option("--limit", type=int, default=20, show_default=True, help="Show this many runs.")
+@click.option(
+    "--limit",
+    type=Number(1, 1_000_000, integer=True),
+    default=20,
+    show_default=True,
+    help="Show this many runs.",
+)
 @click.option(
     "--command",
     "command_filter",
@@ -215,13 +222,13 @@ def rerun(
 )
 @click.option(
     "--weeks-elapsed",
-    type=int,
+    type=Number(0, 520, integer=True),
     default=None,
     help="Weeks of the plan gone by [default: the weeks the actuals span].",
 )
 @click.option(
     "--band",
-    type=float,
+    type=Number(0.0, 10.0),
     default=DEFAULT_BAND,
     show_default=True,
     help="Flag a line item further than this fraction from its plan to date.",
@@ -312,7 +319,7 @@ def track(
 )
 @click.option(
     "--weeks-elapsed",
-    type=int,
+    type=Number(0, 520, integer=True),
     default=None,
     help="Weeks of the cycle gone by [default: the weeks the actuals span].",
 )

@@ -10,6 +10,7 @@ import click
 
 from optimizer.cli_common import (
     CONTEXT,
+    Number,
     _csv_options,
     _csv_settings,
     _executor,
@@ -50,19 +51,29 @@ from optimizer.cli_common import (
     "OUTPUT/<market>.json with OUTPUT/markets.json listing them.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed (search, bootstrap)."
+    "--seed",
+    type=Number(0, 2**32 - 1, integer=True),
+    default=0,
+    show_default=True,
+    help="Random seed (search, bootstrap).",
 )
-@click.option("--jobs", type=int, default=1, show_default=True, help="Local parallel jobs.")
+@click.option(
+    "--jobs",
+    type=Number(1, 256, integer=True),
+    default=1,
+    show_default=True,
+    help="Local parallel jobs.",
+)
 @click.option(
     "--bootstrap",
-    type=int,
+    type=Number(0, 10_000, integer=True),
     default=20,
     show_default=True,
     help="Block-bootstrap refits for the uncertainty of each curve (0 for none).",
 )
 @click.option(
     "--holdout",
-    type=int,
+    type=Number(0, 520, integer=True),
     default=13,
     show_default=True,
     help="Final weeks held out to measure out-of-sample error.",
@@ -272,7 +283,7 @@ def aggregate(
     show_default=True,
     help="Folder for the demo's outputs.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=Number(0, 2**32 - 1, integer=True), default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the comparison.")
 @handle_errors
 def demo(out_dir: Path, seed: int, quiet: bool) -> None:

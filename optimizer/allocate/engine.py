@@ -47,7 +47,7 @@ from optimizer.allocate.plan import (
     round_cents,
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
-from optimizer.allocate.problem import AllocationProblem, make_problem
+from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario

@@ -16,13 +16,81 @@ import yaml
 
 from optimizer.errors import BudgetOptError, DataError
 
+#: the largest input file read (a model, scenario, journey or history): 1 GB
+MAX_FILE_BYTES = 1 << 30
+
+
+def read_input_text(path: str | Path, error: type[BudgetOptError], what: str = "file") -> str:
+    """The text of an input file, or ``error`` naming it: missing, a folder, not a regular file
+    (``/dev/zero``, a FIFO), a symlink loop, unreadable, or larger than ``MAX_FILE_BYTES``."""
+    import stat
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise error(f"the {what} does not exist", path=path) from None
+    except OSError as e:  # a symlink loop, a path through a file, no permission
+        raise error(f"the {what} cannot be read: {e.strerror or e}", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"expected a {what}, got a folder", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"expected a regular {what}, got a device, FIFO or socket", path=path)
+    if st.st_size > MAX_FILE_BYTES:
+        raise error(
+            f"the {what} is {st.st_size:,} bytes; at most {MAX_FILE_BYTES:,} are read", path=path
+        )
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as e:
+        raise error(f"the {what} cannot be read: {e.strerror or e}", path=path) from None
+
+
+def _write_through(path: Path, data: bytes) -> bool:
+    """``-`` is stdout; an existing FIFO or device is written to, never replaced by a regular
+    file. True when written here; False for a path the atomic rename should write."""
+    import stat
+    import sys
+
+    if str(path) == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return True
+    try:
+        st = path.stat()  # follows a symlink: what it points to decides
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise BudgetOptError("expected a file to write, got a folder", path=path)
+    if stat.S_ISREG(st.st_mode):
+        return False
+    with open(path, "wb") as fh:  # a FIFO, a terminal, /dev/null: write into it
+        fh.write(data)
+    return True
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     A reader never sees a half-written file, and a failure leaves any previous file untouched.
+    ``-`` writes to stdout; a FIFO or device is written through (never replaced by a regular
+    file); a symlink keeps pointing where it did (its target is replaced). Every failure is a
+    ``BudgetOptError`` naming the path (a missing or read-only folder, a symlink loop, ...).
     """
-    path = Path(path)
+    try:
+        return _atomic_write_bytes(Path(path), data)
+    except BudgetOptError:
+        raise
+    except OSError as e:
+        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=path) from None
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> Path:
+    if _write_through(path, data):
+        return path
+    if path.is_symlink():
+        path = path.resolve()  # replace the file it points to; the link stays a link
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     # mkstemp makes the file private (0600); give it the permissions a plain open() would
@@ -54,11 +122,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def load_yaml(path: str | Path, error: type[BudgetOptError] = DataError) -> Any:
     """Parse a YAML file, turning every failure into ``error`` naming the file and position."""
     path = Path(path)
-    if not path.exists():
-        raise error("the file does not exist", path=path)
-    if path.is_dir():
-        raise error("expected a file, got a folder", path=path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_input_text(path, error)
     if not text.strip():
         raise error("the file is empty", path=path)
     try:
@@ -88,11 +152,7 @@ def read_csv_strings(
     from optimizer.io.dialect import read_table
 
     path = Path(path)
-    if not path.exists():
-        raise error(f"the {what} file does not exist", path=path)
-    if path.is_dir():
-        raise error("expected a CSV file, got a folder", path=path)
-    raw = path.read_bytes()
+    raw = read_input_text(path, error, f"{what} file").encode("utf-8")
     if not raw.strip():
         raise error(f"the {what} file is empty", path=path)
     table = read_table(path, raw, what, csv, error)

@@ -16,7 +16,14 @@ from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.io.journey import Journey
 from optimizer.io.spend_tables import amounts
-from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+from optimizer.vocabulary import (
+    DATE_COLUMN,
+    MARKET_COLUMN,
+    MAX_KPI,
+    MAX_MONEY,
+    SPEND_COLUMN,
+    TOUCHPOINT_COLUMN,
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,16 @@ def _numeric(
         raise DataError(
             f"{what} must not be negative, got {raw.iloc[i]} in row {_line(lines, i)} "
             f"(week {dates.iloc[i]})",
+            path=path,
+            field=col,
+        )
+    limit = MAX_MONEY if non_negative else MAX_KPI  # spend is money; a KPI or control is not
+    big = values.abs() > limit
+    if big.any():
+        i = int(np.flatnonzero(big.to_numpy())[0])
+        raise DataError(
+            f"{what} must be at most {limit:,.0f} in size, got {short_repr(raw.iloc[i])} in row "
+            f"{_line(lines, i)} (week {dates.iloc[i]})",
             path=path,
             field=col,
         )

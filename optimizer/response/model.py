@@ -17,9 +17,18 @@ import numpy as np
 
 from optimizer.errors import ModelError
 from optimizer.fileio import atomic_write_text, did_you_mean, jsonable
-from optimizer.io.files import ParseProblem, parse_json, short_repr
+from optimizer.io.files import ParseProblem, parse_json, read_input_text, short_repr
 from optimizer.response import curves as C
-from optimizer.vocabulary import ADSTOCK_FAMILIES, CURVE_FAMILIES
+from optimizer.vocabulary import (
+    ADSTOCK_FAMILIES,
+    CURVE_FAMILIES,
+    HILL_SHAPE_RANGE,
+    LOGISTIC_LAM_RANGE,
+    MAX_CURVE_VALUE,
+    MAX_DECAY,
+    MAX_LAG_WEEKS,
+    MIN_CURVE_SCALE,
+)
 
 FORMAT_VERSION = 1
 
@@ -235,6 +244,16 @@ _TP_KEYS = {
 _ADSTOCK_KEYS = {"family", "decay", "normalize", "max_lag"}
 
 
+#: the documented range of each curve parameter (docs/file-formats.md)
+_PARAM_RANGES: dict[str, dict[str, Any]] = {
+    "beta": {"low": 0.0, "high": MAX_CURVE_VALUE},
+    "half_saturation": {"low": MIN_CURVE_SCALE, "high": MAX_CURVE_VALUE},
+    "scale": {"low": MIN_CURVE_SCALE, "high": MAX_CURVE_VALUE},
+    "shape": {"low": HILL_SHAPE_RANGE[0], "high": HILL_SHAPE_RANGE[1]},
+    "lam": {"low": LOGISTIC_LAM_RANGE[0], "high": LOGISTIC_LAM_RANGE[1]},
+}
+
+
 def _num(
     value: Any,
     path: str | None,
@@ -290,7 +309,7 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
                 path=path,
                 field=f"{where}.{name}",
             )
-        params[name] = _num(d[name], path, f"{where}.{name}", low=0.0, low_open=name != "beta")
+        params[name] = _num(d[name], path, f"{where}.{name}", **_PARAM_RANGES.get(name, {}))
     return Saturation(family, params)
 
 
@@ -316,7 +335,7 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
             path=path,
             field=f"{where}.{bad}",
         )
-    decay = _num(d.get("decay"), path, f"{where}.decay", low=0.0, high=1.0, high_open=True)
+    decay = _num(d.get("decay"), path, f"{where}.decay", low=0.0, high=MAX_DECAY)
     normalize = d.get("normalize", False)
     if not isinstance(normalize, bool):
         raise ModelError(
@@ -326,10 +345,14 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
         )
     max_lag = d.get("max_lag")
     if max_lag is not None and (
-        isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 1
+        isinstance(max_lag, bool)
+        or not isinstance(max_lag, int)
+        or max_lag < 1
+        or max_lag > MAX_LAG_WEEKS
     ):
         raise ModelError(
-            f"expected a whole number of weeks >= 1, got {short_repr(max_lag)}",
+            f"expected a whole number of weeks from 1 to {MAX_LAG_WEEKS}, got "
+            f"{short_repr(max_lag)}",
             path=path,
             field=f"{where}.max_lag",
         )
@@ -397,7 +420,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                     field=f"{where}.spend_range",
                 )
             spend_range = {
-                k: _num(v, path, f"{where}.spend_range.{k}", low=0.0)
+                k: _num(v, path, f"{where}.spend_range.{k}", low=0.0, high=MAX_CURVE_VALUE)
                 for k, v in spend_range.items()
             }
         draws = []
@@ -494,11 +517,7 @@ def read_model(path: str | Path) -> ResponseModel:
     which the allocator plans on as touchpoint × market.
     """
     path = Path(path)
-    if not path.exists():
-        raise ModelError("the model file does not exist", path=path)
-    if path.is_dir():
-        raise ModelError("expected a model file, got a folder", path=path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_input_text(path, ModelError, "model file")
     if not text.strip():
         raise ModelError("the model file is empty", path=path)
     try:

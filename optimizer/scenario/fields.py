@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from optimizer.formatting import did_you_mean
 from optimizer.io.files import short_repr
+from optimizer.vocabulary import MAX_MONEY
 
 Money = float
 
@@ -17,7 +18,8 @@ Money = float
 class Strict(BaseModel):
     """A frozen pydantic model that rejects unknown keys (answered with a "did you mean …?")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are never a valid value of any field (issue 14: every number finite)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def check_money(v: Any, what: str) -> Any:
@@ -32,6 +34,8 @@ def check_money(v: Any, what: str) -> Any:
         raise ValueError(f"{what} must be finite, got {short_repr(v)}")
     if v < 0:
         raise ValueError(f"{what} must not be negative, got {short_repr(v)}")
+    if v > MAX_MONEY:
+        raise ValueError(f"{what} must be at most {MAX_MONEY:,.0f}, got {short_repr(v)}")
     return float(v)
 
 

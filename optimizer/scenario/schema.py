@@ -32,7 +32,7 @@ from optimizer.scenario.rules import (
     TouchpointRule,
     scenario_problems,
 )
-from optimizer.vocabulary import OBJECTIVES
+from optimizer.vocabulary import MAX_BUDGETS, MAX_KPI, MAX_MONEY, OBJECTIVES
 
 Money = float
 
@@ -79,8 +79,12 @@ def budget_grid(spec: Any) -> list[float]:
         raise ValueError(
             f"expected START:STOP:N (e.g. 500000:2000000:16) or a list of budgets, got {short_repr(spec)}"
         ) from None
-    if n < 1 or start < 0 or stop < start or not math.isfinite(stop):
-        raise ValueError(f"need 0 <= START <= STOP and N >= 1, got {short_repr(spec)}")
+    if not (math.isfinite(start) and math.isfinite(stop)) or n < 1 or start < 0 or stop < start:
+        raise ValueError(f"need finite 0 <= START <= STOP and N >= 1, got {short_repr(spec)}")
+    if stop > MAX_MONEY or n > MAX_BUDGETS:
+        raise ValueError(
+            f"need STOP <= {MAX_MONEY:,.0f} and N <= {MAX_BUDGETS:,}, got {short_repr(spec)}"
+        )
     if n == 1:
         return [start]
     return [start + (stop - start) * k / (n - 1) for k in range(n)]
@@ -116,9 +120,9 @@ class Scenario(Strict):
     horizon_weeks: int = Field(default=13, gt=0, le=520)
     budget: Budget | None = None
     objective: Literal["max_kpi", "min_spend", "max_net", "max_value"] = "max_kpi"
-    kpi_target: float | None = Field(default=None, ge=0)
-    value_per_kpi: float | None = Field(default=None, ge=0)
-    hurdle_rate: float = Field(default=0.0, ge=0)
+    kpi_target: float | None = Field(default=None, ge=0, le=MAX_KPI)
+    value_per_kpi: float | None = Field(default=None, ge=0, le=MAX_KPI)
+    hurdle_rate: float = Field(default=0.0, ge=0, le=100)
     touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
     stages: dict[str, ShareRule] = Field(default_factory=dict)
     groups: dict[str, GroupRule] = Field(default_factory=dict)
@@ -201,6 +205,13 @@ class Scenario(Strict):
             raise ValueError(f"expected a mapping of touchpoints to splits, got {short_repr(v)}")
         return {k: _check_split(x) for k, x in v.items()}
 
+    @field_validator("previous", mode="before")
+    @classmethod
+    def _previous(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: check_money(x, f"the previous spend of '{k}'") for k, x in v.items()}
+        return v
+
     @field_validator("objective", mode="before")
     @classmethod
     def _objective(cls, v: Any) -> Any:
@@ -223,7 +234,7 @@ class Scenario(Strict):
                 "objective max_value needs a 'budget' and 'kpi_values' (money per unit of each KPI)"
             )
         for k, v in {**self.kpi_floors, **self.kpi_values}.items():
-            if isinstance(v, bool) or not math.isfinite(float(v)) or v < 0:
+            if isinstance(v, bool) or not math.isfinite(float(v)) or v < 0 or v > MAX_KPI:
                 raise ValueError(
                     f"the value for KPI '{k}' must be a non-negative number, got {short_repr(v)}"
                 )
@@ -292,7 +303,7 @@ class Scenario(Strict):
         over = dict(overrides)
         here = Path(self.source).parent if self.source else Path(".")
         if isinstance(over.get("model"), str):
-            over["model"] = str((here / over["model"]).resolve())
+            over["model"] = str(_resolve(here / over["model"]))
         if isinstance(over.get("previous"), str):
             over["previous"] = read_previous(here / over["previous"], Path(self.source or "."))
         merged = _merge(raw, {"name": name, **over})
@@ -404,7 +415,7 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
+    path = _resolve(path)
     if path in seen:
         chain = " → ".join(p.name for p in (*seen, path))
         raise ScenarioError(f"'extends' forms a cycle: {chain}", path=seen[0], field="extends")
@@ -415,17 +426,17 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
         )
     data = dict(data)
     if "model" in data and isinstance(data["model"], str):
-        data["model"] = str((path.parent / data["model"]).resolve())
+        data["model"] = str(_resolve(path.parent / data["model"]))
     if isinstance(data.get("models"), Mapping):
         data["models"] = {
-            k: str((path.parent / v).resolve()) if isinstance(v, str) else v
+            k: str(_resolve(path.parent / v)) if isinstance(v, str) else v
             for k, v in data["models"].items()
         }
     if isinstance(data.get("previous"), str):
         data["previous"] = read_previous(path.parent / data["previous"], path)
     co = data.get("carryover")
     if isinstance(co, Mapping) and isinstance(co.get("before"), str):
-        data["carryover"] = {**co, "before": str((path.parent / co["before"]).resolve())}
+        data["carryover"] = {**co, "before": str(_resolve(path.parent / co["before"]))}
     parent = data.get("extends")
     if parent is None:
         return data
@@ -446,8 +457,19 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     for key in ("variants", "grid", "sweep"):  # declared by a file for itself, not inherited
         base.pop(key, None)
     merged = _merge(base, data)
-    merged["extends"] = str(parent_path.resolve())
+    merged["extends"] = str(_resolve(parent_path))
     return merged
+
+
+def _resolve(p: Path) -> Path:
+    """``p`` made absolute, symlinks resolved where they can be: a symlink loop stays as written
+    (reading it then says so, with its path) instead of raising ``RuntimeError``."""
+    import os
+
+    try:
+        return p.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(p))
 
 
 def read_previous(csv_path: Path, scenario_path: Path) -> dict[str, float]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class ChangeLimit(Strict):
     """How far each line item may move against last cycle: ± a fraction and/or ± money."""
 
-    pct: float | None = Field(default=None, ge=0)
+    pct: float | None = Field(default=None, ge=0, le=100)
     money: Money | None = None
 
     @field_validator("money", mode="before")
@@ -41,7 +41,9 @@ class ChangeLimit(Strict):
 class ChangeFields(Strict):
     """``touchpoints.ID``: ``change_pct``, ``change_money`` (against ``previous``)."""
 
-    change_pct: float | None = Field(default=None, ge=0)  # at most ± this fraction of last cycle
+    change_pct: float | None = Field(
+        default=None, ge=0, le=100
+    )  # at most ± this fraction of last cycle
     change_money: Money | None = None  # at most ± this much money against last cycle
 
     @field_validator("change_money", mode="before")

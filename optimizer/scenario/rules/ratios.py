@@ -25,8 +25,8 @@ class RatioRule(Strict):
 
     numerator: str
     denominator: str
-    min: float | None = Field(default=None, ge=0)
-    max: float | None = Field(default=None, ge=0)
+    min: float | None = Field(default=None, ge=0, le=1e6)
+    max: float | None = Field(default=None, ge=0, le=1e6)
 
     @model_validator(mode="after")
     def _consistent(self) -> RatioRule:
