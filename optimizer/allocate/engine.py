@@ -198,6 +198,17 @@ def solve_problem(
         # (1e-9 of spend on a line item capped at zero is worth a lot on a curve with an infinite
         # slope there, and no bound could then close): each line item is held to its caps
         x = np.minimum(np.maximum(x, 0.0), _caps(problem))
+        if out.status == Status.TIME_LIMIT and violation(problem, x) > 1e-6:
+            # the time ran out before the solver had a plan that holds every rule: no plan
+            return _empty_plan(
+                problem,
+                Status.TIME_LIMIT.value,
+                (),
+                "the time limit ran out before a plan that holds every rule was found",
+                solver,
+                build_s,
+                solve_s,
+            )
         if polish_plan:
             x, out = _polished(problem, bank, x, out)
         true_obj = _true_objective(problem, bank, x)
@@ -690,10 +701,10 @@ def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
     """The plan to the cent, holding every spend rule the exact plan holds (issue 14, item 6).
 
     Largest-remainder rounding (``round_cents``) keeps the total; it can still put a binding floor
-    a cent short (a stage floor of 5,000,000 planned at 4,999,999.99). When it does, each line item
-    is rounded down or up by a small MILP (one binary per line item) that holds every spend rule in
-    cents and moves the fewest fractions of a cent; a rule no rounding can hold exactly (a share of
-    a third) is left to the nearest cents.
+    a cent short (a stage floor of 5,000,000 planned at 4,999,999.99). When it does, a small MILP
+    (one integer per line item: its floor in cents moved by -1..+2) holds every spend rule in
+    cents and moves the plan the least; a rule set no rounding can hold exactly is left to the
+    nearest cents.
     """
     x = np.maximum(np.asarray(x, float), 0.0)
     spend = round_cents(x)
@@ -736,16 +747,23 @@ def _repair_cents(
     base = np.floor(cents + 1e-6)
     frac = np.clip(cents - base, 0.0, 1.0)
     prob = pulp.LpProblem("round", pulp.LpMinimize)
-    b = []
+    # each line item moves from its floor (in cents) by -1..+2: a share rule may need one line item
+    # a cent below its own floor so that another can reach its floor within the budget
+    b, dev = [], []
     for it in problem.items:
         i = it.index
         exact = frac[i] <= 1e-6
         blocked = it.block is not None and exact
-        v = prob.add_variable(f"b{i}", 0, 0 if blocked else 1, cat=pulp.LpInteger)
+        lo_move = 0 if blocked or base[i] < 1 else -1
+        v = prob.add_variable(f"b{i}", lo_move, 0 if blocked else 2, cat=pulp.LpInteger)
+        t = prob.add_variable(f"t{i}", 0)
+        prob += t >= v - frac[i]
+        prob += t >= frac[i] - v
         b.append(v)
+        dev.append(t)
         if it.min_if_funded and x[i] > 0:  # funded: stays at least its minimum
             prob += (base[i] + v) >= round(it.min_if_funded * 100.0, 6) - 1e-6
-    prob += pulp.lpSum((1.0 - 2.0 * frac[i]) * b[i] for i in range(len(b)))
+    prob += pulp.lpSum(dev)
     for c in rows:
         lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in c.coefs.items())
         rhs = c.rhs * 100.0

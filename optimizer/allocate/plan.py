@@ -100,7 +100,9 @@ class Plan:
     @property
     def ok(self) -> bool:
         """There is a plan that holds every rule (certified or not)."""
-        return self.status in ("optimal", "time_limit", "not_certified")
+        if self.status == "time_limit":  # out of time: a plan only if one was found
+            return bool(self.line_items)
+        return self.status in ("optimal", "not_certified")
 
     @property
     def certified(self) -> bool:
