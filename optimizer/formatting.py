@@ -183,8 +183,26 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
+#: a cell a spreadsheet reads as a formula when it starts with one of these
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(v: Any) -> Any:
+    """A string a spreadsheet would run as a formula (``=cmd|...``, ``+1+1``, ``@SUM(...)``) made
+    plain text by a leading apostrophe (OWASP's advice for CSV); anything else unchanged."""
+    if isinstance(v, str) and v.startswith(FORMULA_STARTS):
+        return "'" + v
+    return v
+
+
 def csv_text(df: pd.DataFrame) -> str:
-    """The machine formats' CSV text: no index, ten significant digits, ``\\n`` line ends."""
+    """The machine formats' CSV text: no index, ten significant digits, ``\\n`` line ends; ids,
+    names and notes that a spreadsheet would run as a formula are written as text."""
+    df = df.copy()
+    for c in df.columns:
+        if getattr(df[c].dtype, "kind", "O") not in "biufcmM":  # text (object or str dtype)
+            df[c] = df[c].map(as_text_cell)
+    df.columns = [as_text_cell(c) for c in df.columns]
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
     return buf.getvalue()

@@ -50,7 +50,7 @@ def run_subprocess(args: list[str], cwd) -> tuple[int, str, str]:
     return p.returncode, p.stdout, p.stderr
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=60, **SETTINGS)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_fuzz_in_process(tmp_path_factory, seed):
     case = make_case(seed)
@@ -59,7 +59,7 @@ def test_fuzz_in_process(tmp_path_factory, seed):
     assert not check_answer(case, code, out, err), (seed, case.command, code, err[-2000:])
 
 
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=3, **SETTINGS)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_fuzz_as_a_subprocess(tmp_path_factory, seed):
     case = make_case(seed)

@@ -57,11 +57,21 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
 def plot_response_curves(
     model: ResponseModel, out_dir: Path, points: dict[str, float] | None = None
 ) -> list[Path]:
+    import re
+
     out_dir = Path(out_dir)
     written = []
+    used: set[str] = set()
     for tid, tp in model.touchpoints.items():
         fig = curve_figure(tp, model.kpi, None if points is None else points.get(tid))
-        written.append(_save(fig, out_dir / f"curve_{tid}.png"))
+        # a touchpoint id is data: only letters, digits, '-', '_' and '.' reach the file name, so
+        # nothing is written outside out_dir (an id "../x" or "a/b"), and two ids never share a file
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", tid).strip("._") or "touchpoint"
+        name, k = f"curve_{stem}.png", 2
+        while name in used:
+            name, k = f"curve_{stem}_{k}.png", k + 1
+        used.add(name)
+        written.append(_save(fig, out_dir / name))
     return written
 
 

@@ -340,6 +340,13 @@ def workbook_bytes(wb: Workbook) -> bytes:
 
     wb.properties.created = _EPOCH
     wb.properties.modified = _EPOCH
+    # budgetopt writes no formulas: a cell openpyxl took for one is data (an id "=cmd|...") and is
+    # written as text, never as a live formula
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(wb, archive).save()
