@@ -204,7 +204,7 @@ def test_s_curves_pulse_and_the_milp_is_certified():
     phased MILP's bound closes slowly)."""
     model, rng = _world(2, 5, family="hill")
     prob = _problem(model, 8, "week", 1.2e5, rng)
-    sol = solve_phased(prob, tolerance=1e-3, max_rounds=2)
+    sol = solve_phased(prob, tolerance=1e-3, max_rounds=4)
     assert sol.status == "optimal" and sol.gap <= 1e-3
     even = np.full((2, 8), 1.2e5 / 16)
     assert sol.value > 1.2 * objective_value(prob, even)
