@@ -97,7 +97,7 @@ def test_long_history_spend_uses_the_same_rule(tmp_path):
 def test_files_errors_are_located(tmp_path):
     with pytest.raises(DataError, match="the history file does not exist"):
         read_csv_strings(tmp_path / "no.csv", "history")
-    with pytest.raises(ScenarioError, match="expected a CSV file, got a folder"):
+    with pytest.raises(ScenarioError, match="expected a previous file, got a folder"):
         read_csv_strings(tmp_path, "previous", ScenarioError)
     y = _write(tmp_path, "a: [1, 2\n", "x.yaml")
     with pytest.raises(BudgetOptError, match=r"x.yaml: YAML syntax error at line 2"):

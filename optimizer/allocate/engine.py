@@ -25,8 +25,6 @@ from optimizer.allocate.breakpoints import (
     Pieces,
     bank_breakpoints,
     bank_pieces,
-    lifted,
-    piece_errors,
     refine_around,
 )
 from optimizer.allocate.build import BuiltModel, build_model
@@ -39,6 +37,7 @@ from optimizer.allocate.certificate import (
 )
 from optimizer.allocate.diagnose import diagnose as diagnose_rules
 from optimizer.allocate.diagnose import positive_spend_row
+from optimizer.allocate.lifted import lifted_bound, mip_gap, tighter
 from optimizer.allocate.plan import (
     ConstraintResult,
     LineItem,
@@ -56,10 +55,6 @@ from optimizer.scenario.rules import kind_of
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
-#: how many sub-pieces each concave piece is split into for the lifted-MILP bound (binaries and S-curves)
-_BOUND_SPLIT = 16
-#: the finer lifted bound splits no line item's pieces beyond this many breakpoints
-_MAX_BOUND_POINTS = 96
 
 
 def allocate(
@@ -154,7 +149,7 @@ def solve_problem(
         built = build_model(problem, pcs)
         build_s += time.perf_counter() - tb
         out = solve(
-            built, solver, time_limit=time_left(), gap=_mip_gap(tolerance) if built.is_mip else None
+            built, solver, time_limit=time_left(), gap=mip_gap(tolerance) if built.is_mip else None
         )
         solve_s += out.seconds
         if out.status == Status.INFEASIBLE:
@@ -216,17 +211,17 @@ def solve_problem(
         if problem.needs_binaries and relative_gap(problem, true_obj, bound) > tolerance:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
-            lifted_bound = _lifted_bound(problem, bank, pcs, time_left(), tolerance, true_obj)
-            if lifted_bound is not None:
-                ub, x_up, secs = lifted_bound
+            lifted_found = lifted_bound(problem, bank, pcs, time_left(), tolerance, true_obj)
+            if lifted_found is not None:
+                ub, x_up, secs = lifted_found
                 solve_s += secs
-                if _tighter(problem, ub, bound) == ub:
+                if tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
         gap = relative_gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best[1]):
             best = (x, true_obj, bound, gap, out, built)
         else:  # keep the tightest bound seen
-            best = (*best[:2], _tighter(problem, bound, best[2]), best[3], best[4], best[5])
+            best = (*best[:2], tighter(problem, bound, best[2]), best[3], best[4], best[5])
             best = (*best[:3], relative_gap(problem, best[1], best[2]), *best[4:])
         residual = kkt_residual(problem, bank, out.duals, x)
         if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
@@ -336,88 +331,6 @@ def plan_without_lp(
     )
 
 
-def _mip_gap(tolerance: float) -> float:
-    """The MILP's own relative gap: a tenth of the plan's tolerance, so that it does not use it up."""
-    return max(1e-9, 0.1 * tolerance)
-
-
-def _lifted_bound(
-    problem: AllocationProblem,
-    bank: CurveBank,
-    pcs: Sequence[Pieces],
-    time_limit: float | None,
-    tolerance: float,
-    scale: float = 1.0,
-) -> tuple[float, np.ndarray, float] | None:
-    """A bound on the smooth optimum from the MILP over lifted pieces: each breakpoint raised by
-    the interpolation error of the pieces beside it, so the pieces lie on or above the curve
-    everywhere. Lifting the objective's curves (when maximising) and the curves of KPI floors and
-    targets (rows ``Σ a F_k ≥ b`` with ``a ≥ 0``) only makes every plan worth more and every floor
-    easier, so the MILP over them is a relaxation: its dual bound bounds the true optimum (from
-    above when maximising, from below for ``min_spend``). Returns (bound, the lifted MILP's plan,
-    seconds), or None where it does not apply (a row capping a KPI, or a negative coefficient on
-    one, would need its pieces lowered instead)."""
-    kpi_rows = [c for c in problem.constraints if c.on_kpi]
-    if any(c.sense != ">=" or any(a < 0 for a in c.coefs.values()) for c in kpi_rows):
-        return None
-    kbanks = {k: kpi_bank(problem, k) for k in sorted({c.kpi or problem.kpi for c in kpi_rows})}
-    banks = ([bank] if problem.sense == "max" else []) + list(kbanks.values())
-    if not banks:
-        return None
-    # the bound is only as tight as the pieces' errors: split every piece a curve bulges above
-    # (the concave ones: no binaries needed, so the MILP stays as hard as it was) into
-    # _BOUND_SPLIT, which divides its error by about _BOUND_SPLIT²
-    points = [p.points for p in pcs]
-    bulges = [np.zeros(len(p.widths), bool) for p in pcs]
-    for b in banks:
-        for i, e in enumerate(piece_errors(b, bank_pieces(b, points))):
-            bulges[i] |= e > 0
-    t = np.linspace(0.0, 1.0, _BOUND_SPLIT + 1)[1:-1]
-    pts = []
-    for p, bulge in zip(pcs, bulges, strict=True):
-        idx = np.flatnonzero(bulge)
-        inner = (p.points[idx, None] + p.widths[idx, None] * t).ravel()
-        pts.append(np.unique(np.concatenate([p.points, inner])))
-    found = _lifted_milp(problem, bank, kbanks, pts, time_limit, tolerance)
-    if found is None or relative_gap(problem, scale, found[0]) <= tolerance:
-        return found
-    # still loose: split the pieces the curves bulge above by more than a share of the tolerance
-    # and solve again (only now: the finer MILP can be far slower, and most bounds close without it)
-    finer = _split_where_loose(banks, pts, 0.05 * tolerance * max(abs(scale), 1e-9) / len(pcs))
-    # a time-limited MILP still proves a bound (its dual bound): worth a few times the first solve
-    budget_s = max(2.0, 5.0 * found[2])
-    limit = budget_s if time_limit is None else min(time_limit, budget_s)
-    again = _lifted_milp(problem, bank, kbanks, finer, limit, tolerance)
-    if again is None:
-        return found
-    return _tighter(problem, again[0], found[0]), again[1], found[2] + again[2]
-
-
-def _lifted_milp(
-    problem: AllocationProblem,
-    bank: CurveBank,
-    kbanks: dict[str, CurveBank],
-    pts: list[np.ndarray],
-    time_limit: float | None,
-    tolerance: float,
-) -> tuple[float, np.ndarray, float] | None:
-    """The MILP over pieces at ``pts`` lifted onto or above the curves: (bound, plan, seconds)."""
-    fine = bank_pieces(bank, pts)
-    up = lifted(fine, piece_errors(bank, fine)) if problem.sense == "max" else fine
-    kpi_pieces: dict[tuple[str, int], Pieces] = {}
-    for k, kb in kbanks.items():
-        kp = bank_pieces(kb, pts)
-        for i, piece in enumerate(lifted(kp, piece_errors(kb, kp))):
-            kpi_pieces[(k, i)] = piece
-    built = build_model(problem, up, tiebreak=False, kpi_pieces=kpi_pieces)
-    out = solve(
-        built, "highs", time_limit=time_limit, gap=_mip_gap(tolerance) if built.is_mip else None
-    )
-    if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or out.bound is None:
-        return None
-    return out.bound, np.maximum(built.spend_values(), 0.0), out.seconds
-
-
 def _caps(problem: AllocationProblem) -> np.ndarray:
     """Each line item's own cap: the least of its single-item rules ``a x <= b`` (a > 0)."""
     cap = np.full(len(problem.items), np.inf)
@@ -430,41 +343,6 @@ def _caps(problem: AllocationProblem) -> np.ndarray:
     # a line item whose range is empty (a stage or group cap of zero, folded into its range)
     hi = np.array([it.hi for it in problem.items])
     return np.where(hi <= 2e-9, 0.0, cap)
-
-
-def _split_where_loose(
-    banks: Sequence[CurveBank], pts: list[np.ndarray], eps: float, rounds: int = 3
-) -> list[np.ndarray]:
-    """Split the pieces a curve still bulges above by more than ``eps`` (in objective units): the
-    lifted bound is loose by about the largest lift. A piece starting at zero is split
-    geometrically (a curve with an infinite slope at zero, hill shape < 1, bulges most there and
-    uniform splits barely help), the others uniformly. At most ``rounds`` passes."""
-    t = np.linspace(0.0, 1.0, 9)[1:-1]
-    geo = 0.5 ** np.arange(1, 41)
-    for _ in range(rounds):
-        loose = [np.zeros(len(p) - 1, bool) for p in pts]
-        for b in banks:
-            for i, e in enumerate(piece_errors(b, bank_pieces(b, pts))):
-                loose[i] |= e > eps
-        if not any(m.any() for m in loose):
-            break
-        out = []
-        for p, m in zip(pts, loose, strict=True):
-            idx = np.flatnonzero(m)
-            if (
-                not len(idx) or len(p) >= _MAX_BOUND_POINTS
-            ):  # a bigger MILP costs more than it gains
-                out.append(p)
-                continue
-            lo, w = p[idx], np.diff(p)[idx]
-            add = [(lo[:, None] + w[:, None] * t).ravel()]
-            at0 = idx[lo <= 0.0]
-            if len(at0):
-                g = (p[at0 + 1][:, None] * geo).ravel()
-                add.append(g[g > 1e-3])  # a tenth of a cent is fine enough
-            out.append(np.unique(np.concatenate([p, *add])))
-        pts = out
-    return pts
 
 
 def _polished(
@@ -521,10 +399,6 @@ def _better(problem: AllocationProblem, a: float, b: float) -> bool:
     """Is ``a`` at least as good as ``b``? Ties go to the newer round, whose pieces (and duals) are finer."""
     tie = 1e-12 * max(abs(a), abs(b), 1.0)
     return a >= b - tie if problem.sense == "max" else a <= b + tie
-
-
-def _tighter(problem: AllocationProblem, a: float, b: float) -> float:
-    return min(a, b) if problem.sense == "max" else max(a, b)
 
 
 def _true_objective(problem: AllocationProblem, bank: CurveBank, x: np.ndarray) -> float:
