@@ -7,36 +7,43 @@ marginal returns of a plan, finite differences.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.response import curves as C
 
+#: one saturation family's line items evaluated together: (family, their indices, the curve
+#: parameters as arrays, steady-state factors, weeks, scales)
+_Group = tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+
 
 @dataclass(frozen=True)
 class CurveBank:
     curves: tuple[HorizonCurve, ...]
+    #: line items whose curve is a weighted sum of parts (evaluated one by one)
+    _composite: np.ndarray = field(init=False, repr=False, compare=False)
+    _groups: list[_Group] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        composite, groups = self._make_groups()
+        object.__setattr__(self, "_composite", composite)
+        object.__setattr__(self, "_groups", groups)
 
     @classmethod
     def of(cls, curves: Sequence[HorizonCurve]) -> CurveBank:
-        bank = cls(tuple(curves))
-        object.__setattr__(bank, "_groups", bank._make_groups())
-        return bank
+        return cls(tuple(curves))
 
-    def _make_groups(
-        self,
-    ) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]]:
+    def _make_groups(self) -> tuple[np.ndarray, list[_Group]]:
         by: dict[str, list[int]] = {}
-        self_composite = []
+        composite = []
         for i, c in enumerate(self.curves):
             if c.parts:
-                self_composite.append(i)
+                composite.append(i)
                 continue
             by.setdefault(c.response.curve.family, []).append(i)
-        object.__setattr__(self, "_composite", np.array(self_composite, dtype=int))
-        groups = []
+        groups: list[_Group] = []
         for fam, idx in by.items():
             names = C.SATURATION[fam][3]
             params = {
@@ -47,23 +54,23 @@ class CurveBank:
             weeks = np.array([self.curves[i].weeks for i in idx])
             scale = np.array([self.curves[i].scale for i in idx])
             groups.append((fam, np.array(idx), params, k, weeks, scale))
-        return groups
+        return np.array(composite, dtype=int), groups
 
     def _eval(self, s: np.ndarray, which: int) -> np.ndarray:
         """Value (0), slope (1) or curvature (2) of line item ``i`` at ``s[i]``; ``s`` may also be
         a matrix whose row ``i`` holds several spends of line item ``i``."""
         s = np.asarray(s, float)
         out = np.empty(s.shape)
-        for i in self._composite:  # type: ignore[attr-defined]
+        for i in self._composite:
             c = self.curves[i]
             f = (c.value, c.slope, c.curvature)[which]
             out[i] = f(s[i])
-        for fam, idx, params, k, weeks, scale in self._groups:  # type: ignore[attr-defined]
+        for fam, idx, params, k, weeks, scale in self._groups:
             if s.ndim == 2:
                 params = {n: v[:, None] for n, v in params.items()}
                 k, weeks, scale = k[:, None], weeks[:, None], scale[:, None]
             a = k * s[idx] / weeks
-            f = C.SATURATION[fam][which]
+            f = C.SATURATION[fam][:3][which]
             v = f(a, **params)
             if which == 0:
                 out[idx] = scale * weeks * v
@@ -100,7 +107,6 @@ def maximise_separable(
     Concave curves: bisection on ``slope(x) = cost`` (exact to floating point). Others: the best of
     a dense grid, polished by golden-section search around it.
     """
-    len(bank.curves)
     a = lo.astype(float).copy()
     b = hi.astype(float).copy()
     # bisection for all at once (harmless for non-concave ones, fixed below)

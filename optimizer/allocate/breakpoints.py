@@ -9,13 +9,19 @@ line item's spend can actually take, and refined around a solution afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, reduce
 
 import numpy as np
 
 from optimizer.response.model import TouchpointResponse
+
+
+def _sum_terms(values: Iterable[np.ndarray]) -> np.ndarray:
+    """Σ of a curve's (never empty) terms, added left to right as ``sum`` does (minus its 0 start)."""
+    return reduce(operator.add, values)
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,15 @@ class HorizonCurve:
 
     def value(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum(w * self.weeks * r.weekly_kpi(k * x) for w, r, k in self._terms())
+        return _sum_terms(w * self.weeks * r.weekly_kpi(k * x) for w, r, k in self._terms())
 
     def slope(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum(w * k * r.weekly_marginal(k * x) for w, r, k in self._terms())
+        return _sum_terms(w * k * r.weekly_marginal(k * x) for w, r, k in self._terms())
 
     def curvature(self, s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(s, float) / self.weeks
-        return sum(
+        return _sum_terms(
             (w * k * k / self.weeks) * r.weekly_second_derivative(k * x)
             for w, r, k in self._terms()
         )

@@ -33,6 +33,7 @@ from optimizer.allocate.problem import (
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
 from optimizer.response.markets import MarketModel
+from optimizer.response.model import ResponseModel
 from optimizer.scenario import Scenario, check_against_markets, check_against_model
 from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
 
@@ -63,7 +64,10 @@ def make_market_problem(
             path=scenario.source,
             field="models",
         )
-    kpi_models: dict[str, Mapping[str, object]] = {model.kpi: model.markets, **model.kpi_models}
+    kpi_models: dict[str, Mapping[str, ResponseModel]] = {
+        model.kpi: model.markets,
+        **model.kpi_models,
+    }
     for k in (*scenario.kpi_floors, *scenario.kpi_values):
         if k not in kpi_models:
             raise ScenarioError(
@@ -153,7 +157,7 @@ def make_market_problem(
     values = dict(scenario.kpi_values)
     composite = obj in ("max_value", "max_net") and bool(values)
     items = []
-    for i, (tid, m, shares) in enumerate(layout):
+    for i, (tid, market, shares) in enumerate(layout):
         parts_by_kpi = {
             k: [
                 (per[mk].touchpoints[tid], w)
@@ -207,9 +211,9 @@ def make_market_problem(
                 mif.get(i),
                 blocks.get(i),
                 kcurves,
-                market=m,
+                market=market,
                 owner=owner_of[tid],
-                split=shares if m is None else None,
+                split=shares if market is None else None,
             )
         )
     return AllocationProblem(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,46 @@ class PeriodAmount:
     spend: float
     kpi: float  # modelled KPI in its weeks, carry-over included
     marginal_roi: float | None = None  # d kpi / d (this period's spend), on a line item
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """A plan's break-even economics, with a money KPI (computed by ``optimizer.workflow.economics``,
+    whose docstring explains them; a plan carries them in ``extras['break_even']``)."""
+
+    threshold: float  # 1 + hurdle_rate
+    hurdle_rate: float
+    value_per_kpi: float
+    value_source: str
+    budget: float | None  # where the marginal money return falls to the threshold
+    spend_beyond: float  # this plan's spend beyond that budget
+    value_beyond: float | None  # the money that spend buys (value of its KPI)
+    marginal_return: float | None  # this plan's last dollar, in money per unit of money
+    payback_budget: float | None  # where the marginal return falls to 1 (= budget at hurdle 0)
+    reason: str = ""  # why ``budget`` is None
+
+    @property
+    def return_beyond(self) -> float | None:
+        """The money each dollar beyond the break-even budget buys, on average."""
+        if self.value_beyond is None or self.spend_beyond <= 0.005:
+            return None
+        return self.value_beyond / self.spend_beyond
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "budget": self.budget,
+            "spend_beyond": self.spend_beyond,
+            "hurdle_rate": self.hurdle_rate,
+            "value_per_kpi": self.value_per_kpi,
+            "value_source": self.value_source,
+            "marginal_return": self.marginal_return,
+            "payback_budget": self.payback_budget,
+            "value_beyond": self.value_beyond,
+            "return_beyond": self.return_beyond,
+            "max_net_spend": self.budget,
+            **({"note": self.reason} if self.reason else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -103,6 +144,19 @@ class Plan:
         if self.status == "time_limit":  # out of time: a plan only if one was found
             return bool(self.line_items)
         return self.status in ("optimal", "not_certified")
+
+    @property
+    def break_even(self) -> BreakEven | None:
+        """``extras['break_even']``: the plan's break-even economics (with a money KPI)."""
+        be = self.extras.get("break_even")
+        return be if isinstance(be, BreakEven) else None
+
+    @property
+    def extrapolation(self) -> list[Mapping[str, Any]]:
+        """``extras['extrapolation']``: the line items whose curve is used beyond its data, one
+        mapping each (``id``, ``market``, ``kind``, ``weekly_spend``, ``max_seen``)."""
+        ex = self.extras.get("extrapolation")
+        return list(ex) if isinstance(ex, list | tuple) else []
 
     @property
     def certified(self) -> bool:

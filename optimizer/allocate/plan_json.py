@@ -78,12 +78,12 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     # with a money KPI: where the marginal return crosses 1 + hurdle_rate (a BreakEven from
     # optimizer.workflow.economics, put in extras by the workflow); line items past their data
-    be = plan.extras.get("break_even")
+    be = plan.break_even
     if be is not None:
         d["break_even"] = {
             k: finite(v) if isinstance(v, float) else v for k, v in be.to_dict().items()
         }
-    ex = plan.extras.get("extrapolation")
+    ex = plan.extrapolation
     if ex:
         d["extrapolation"] = [dict(x) for x in ex]
     if plan.status != "optimal" or plan.conflicts:

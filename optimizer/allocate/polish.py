@@ -350,10 +350,10 @@ def _polish(
     for i in range(n):
         if free[i]:
             continue
-        at_l = lname0[i] is not None and x[i] <= L0[i] + tol_x[i]
-        at_u = uname0[i] is not None and x[i] >= U0[i] - tol_x[i]
-        if at_l and (grad[i] <= 0 or not at_u):
-            out[lname0[i]] = sign * float(grad[i] / lcoef[i]) + 0.0
-        elif at_u:
-            out[uname0[i]] = sign * float(grad[i] / ucoef[i]) + 0.0
+        lo_name, up_name = lname0[i], uname0[i]
+        at_u = up_name is not None and x[i] >= U0[i] - tol_x[i]
+        if lo_name is not None and x[i] <= L0[i] + tol_x[i] and (grad[i] <= 0 or not at_u):
+            out[lo_name] = sign * float(grad[i] / lcoef[i]) + 0.0
+        elif up_name is not None and at_u:
+            out[up_name] = sign * float(grad[i] / ucoef[i]) + 0.0
     return Polished(x, out, iters)

@@ -64,13 +64,14 @@ def forced(sc: Scenario, tid: str, target: float, markets: bool = False) -> Scen
         tp, market = tid.split("@", 1)
         if market == "national":
             return sc.with_touchpoint_rule(tp, lock)
-        markets = dict(sc.markets)
-        m = markets.get(market)
         from optimizer.scenario.rules import MarketRule
 
-        m = m if m is not None else MarketRule()
-        markets[market] = m.model_copy(update={"touchpoints": {**m.touchpoints, tp: lock}})
-        return sc.model_copy(update={"markets": markets})
+        by_market = dict(sc.markets)
+        rules = by_market.get(market) or MarketRule()
+        by_market[market] = rules.model_copy(
+            update={"touchpoints": {**rules.touchpoints, tp: lock}}
+        )
+        return sc.model_copy(update={"markets": by_market})
     return sc.with_touchpoint_rule(tid, lock)
 
 

@@ -287,7 +287,7 @@ def explain(
         "which the last dollar of every line item at the hurdle returns too.",
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
-    be = dict(plan.extras).get("break_even")
+    be = plan.break_even
     if be is not None:
         headline.insert(2, break_even_sentence(be))
     if tp10 is not None:

@@ -53,7 +53,7 @@ class ReviewContext:
     def binding_rules(self, i: int, words: Sequence[str], plan: Plan) -> list[str]:
         """The rule names behind line item ``i``'s ``binding`` words (a word two rules share,
         such as ``change_limit``, stands for the one that binds)."""
-        out = []
+        out: list[str] = []
         for w in words:
             names = self.word_rules.get((i, w), (w,))
             if len(names) > 1:

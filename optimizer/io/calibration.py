@@ -166,12 +166,13 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
             )
         n_w = idx["end"] - idx["start"] + 1
         if nums["spend_delta"] < 0:
-            x = history.frame[tid].to_numpy(dtype=float)[idx["start"] : idx["end"] + 1]
-            if float(x.min()) + nums["spend_delta"] / n_w < -1e-9 * max(1.0, float(x.max())):
+            weekly = history.frame[tid].to_numpy(dtype=float)[idx["start"] : idx["end"] + 1]
+            lowest = float(weekly.min())
+            if lowest + nums["spend_delta"] / n_w < -1e-9 * max(1.0, float(weekly.max())):
                 raise DataError(
                     f"row {row}: spend_delta {cell['spend_delta']} spread over {n_w} week(s) "
                     f"takes {short_repr(tid)}'s spend below zero (its lowest weekly spend in those weeks "
-                    f"is {float(x.min()):g})",
+                    f"is {lowest:g})",
                     path=path,
                     field="spend_delta",
                 )

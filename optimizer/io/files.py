@@ -222,7 +222,10 @@ def _yaml_loader() -> type:
                     seen[key] = line
             return super().construct_mapping(node, deep=deep)
 
-    StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+    def construct_map(loader: StrictLoader, node: yaml.Node) -> Any:
+        return loader.construct_yaml_map(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:map", construct_map)
     return StrictLoader
 
 
@@ -325,10 +328,14 @@ def _duplicate_line(text: str, key: str) -> int | None:
                 raise _Duplicate(twin)
             return dict(items)
 
-        return decoder.JSONObject((s, start), strict, scan_once, None, hook, memo)
+        # JSONObject and the decoder's parse_object/scan_once are the pure-Python scanner's
+        # hooks: real and documented in json/decoder.py, but private, so typeshed leaves them out
+        return decoder.JSONObject(  # type: ignore[attr-defined]
+            (s, start), strict, scan_once, None, hook, memo
+        )
 
     dec = json.JSONDecoder()
-    dec.parse_object = parse_object  # type: ignore[assignment]
+    dec.parse_object = parse_object  # type: ignore[attr-defined]
     dec.scan_once = scanner.py_make_scanner(dec)  # type: ignore[attr-defined]
     try:
         dec.decode(text)

@@ -65,7 +65,7 @@ def _numeric(
     lines: np.ndarray | None = None,
 ) -> pd.Series:
     raw = df[col].astype(str).str.strip()
-    values = pd.to_numeric(raw.replace({"": None}), errors="coerce")
+    values = pd.to_numeric(raw, errors="coerce")  # an empty cell is NaN like any non-number
     bad = values.isna() | ~np.isfinite(values.fillna(0.0))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -351,8 +351,8 @@ def _to_weeks(frame: pd.DataFrame, frequency: str, journey: Journey) -> tuple[pd
     flows = [t.id for t in journey.touchpoints] + [k.column for k in journey.all_kpis]
     if frequency == "month":
         days: list[pd.DataFrame] = []
-        for d, row in frame.iterrows():
-            start = pd.Timestamp(d).to_period("M").start_time
+        for d, (_, row) in zip(pd.DatetimeIndex(frame.index), frame.iterrows(), strict=True):
+            start = d.to_period("M").start_time
             n_days = int(start.days_in_month)
             idx = pd.date_range(start, periods=n_days, freq="D")
             block = pd.DataFrame({c: float(row[c]) for c in frame.columns}, index=idx)

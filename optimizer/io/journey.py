@@ -142,7 +142,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
             )
         seen.add(tid)
         stage = t.get("stage")
-        if stage not in stages:
+        if not isinstance(stage, str) or stage not in stages:
             raise DataError(
                 f"unknown stage {short_repr(stage)}{did_you_mean(str(stage), stages)}",
                 path=path,

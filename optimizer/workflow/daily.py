@@ -133,7 +133,8 @@ def _prepare(pdf: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
     for c in spec.numeric:
         col = pdf[c]
         if not pd.api.types.is_numeric_dtype(col):
-            col = pd.to_numeric(col.astype(str).str.strip().replace({"": None}), errors="coerce")
+            # an empty cell coerces to NaN like any other non-number
+            col = pd.to_numeric(col.astype(str).str.strip(), errors="coerce")
         out[c] = col.astype("float64")
     return out
 

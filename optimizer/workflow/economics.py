@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.allocate import Plan, allocate
+from optimizer.allocate.plan import BreakEven
 from optimizer.errors import BudgetOptError
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
@@ -66,45 +67,6 @@ class Crossing:
     budget: float | None  # None: the rules stop every line item first
     kpi: float | None  # the KPI of the plan at that budget
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class BreakEven:
-    """A plan's break-even economics (see the module docstring)."""
-
-    threshold: float  # 1 + hurdle_rate
-    hurdle_rate: float
-    value_per_kpi: float
-    value_source: str
-    budget: float | None  # where the marginal money return falls to the threshold
-    spend_beyond: float  # this plan's spend beyond that budget
-    value_beyond: float | None  # the money that spend buys (value of its KPI)
-    marginal_return: float | None  # this plan's last dollar, in money per unit of money
-    payback_budget: float | None  # where the marginal return falls to 1 (= budget at hurdle 0)
-    reason: str = ""  # why ``budget`` is None
-
-    @property
-    def return_beyond(self) -> float | None:
-        """The money each dollar beyond the break-even budget buys, on average."""
-        if self.value_beyond is None or self.spend_beyond <= 0.005:
-            return None
-        return self.value_beyond / self.spend_beyond
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "budget": self.budget,
-            "spend_beyond": self.spend_beyond,
-            "hurdle_rate": self.hurdle_rate,
-            "value_per_kpi": self.value_per_kpi,
-            "value_source": self.value_source,
-            "marginal_return": self.marginal_return,
-            "payback_budget": self.payback_budget,
-            "value_beyond": self.value_beyond,
-            "return_beyond": self.return_beyond,
-            "max_net_spend": self.budget,
-            **({"note": self.reason} if self.reason else {}),
-        }
 
 
 def plan_marginal(plan: Plan) -> float | None:

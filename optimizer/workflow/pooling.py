@@ -149,12 +149,12 @@ def pool_markets(
                 draws = tuple((_scaled(s, f), a) for s, a in tp.draws)
                 adstock = tp.adstock
             elif theta.max() > 0 and tt > 0:
-                d = models[donor].touchpoints[tid]
+                donor_tp = models[donor].touchpoints[tid]
                 axis = spend[m] / spend[donor]
                 h = axis * float(tt) / float(theta[live.index(donor)])
-                curve = _scaled(d.curve, h, axis)
-                draws = tuple((_scaled(s, h, axis), a) for s, a in d.draws)
-                adstock = d.adstock
+                curve = _scaled(donor_tp.curve, h, axis)
+                draws = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.draws)
+                adstock = donor_tp.adstock
             else:
                 continue
             diag = dict(tp.diagnostics)
