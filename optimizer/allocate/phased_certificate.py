@@ -1,0 +1,102 @@
+"""The phased plan's certificate: the Lagrangian bound on the smooth optimum from any
+multipliers of the adstock rows and the rules, and the KKT residual of a plan."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.phased_model import PhasedProblem, _boxes, _Cells, marginal_kpi
+
+
+# ------------------------------------------------------------------------------------------------
+# the certificate
+# ------------------------------------------------------------------------------------------------
+def lagrangian_bound(
+    problem: PhasedProblem,
+    cells: _Cells,
+    mu: np.ndarray,
+    duals: Mapping[str, float],
+    xhi: np.ndarray,
+    ahi: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """Upper bound on the smooth optimum from multipliers ``mu`` (n, T) of the adstock rows and
+    ``duals`` of the rules (clipped to their valid signs, so any values give a valid bound), and
+    each cell's best response (where refinement looks next)."""
+    n, T, P = problem.n, problem.T, problem.P
+    d, k = problem.decay, problem.gain
+    const = float(np.sum(mu[:, 0] * d * problem.carry_in))
+    price = np.zeros((n, P))
+    for r in problem.rows:
+        y = float(duals.get(r.name, 0.0))
+        if r.sense == "<=":
+            y = max(y, 0.0)
+        elif r.sense == ">=":
+            y = min(y, 0.0)
+        if y == 0.0:
+            continue
+        const += y * r.rhs
+        for (i, p), a in r.coefs.items():
+            price[i, p] += y * a
+    nxt = np.concatenate([mu[:, 1:], np.zeros((n, 1))], axis=1)
+    ga = (mu - d[:, None] * nxt).ravel()
+    na = n * T
+    hi_a = ahi.ravel()
+    concave = np.array([c.concave for c in cells.curves])
+    lo_b, hi_b = np.zeros(na), hi_a.copy()
+    for _ in range(64):
+        mid = 0.5 * (lo_b + hi_b)
+        right = cells.slope(mid) > ga
+        lo_b = np.where(right, mid, lo_b)
+        hi_b = np.where(right, hi_b, mid)
+    best = 0.5 * (lo_b + hi_b)
+    best_v = cells.value(best) - ga * best
+    for cand in (np.zeros(na), hi_a):
+        v = cells.value(cand) - ga * cand
+        better = v > best_v
+        best = np.where(better, cand, best)
+        best_v = np.where(better, v, best_v)
+    for c in np.flatnonzero(~concave):  # S-curves: a dense grid, plus the bend over one step
+        grid = np.unique(
+            np.concatenate(
+                [np.linspace(0, hi_a[c], 2001), np.geomspace(hi_a[c] * 1e-6, hi_a[c], 401)]
+            )
+        )
+        v = cells.value(grid[None, :], rows=np.array([c]))[0] - ga[c] * grid
+        j = int(np.argmax(v))
+        step = grid[min(j + 1, len(grid) - 1)] - grid[max(j - 1, 0)]
+        curv = float(np.max(np.abs(cells.curvature(grid[None, :], rows=np.array([c]))[0])))
+        vv = v[j] + 0.125 * curv * step * step
+        if vv > best_v[c]:
+            best_v[c], best[c] = vv, grid[j]
+    total = float(best_v.sum())
+    # decisions: linear in x over its box (zero-or-at-least and blocks only shrink the box)
+    gain_x = np.zeros((n, P))
+    npw = problem.weeks_per_period
+    for p, per in enumerate(problem.calendar.periods):
+        gain_x[:, p] = k * mu[:, list(per.weeks)].sum(axis=1) / npw[p]
+    gx = gain_x - problem.base.spend_weight - price
+    total += float(np.maximum(0.0, gx * xhi).sum())
+    bound = const + total
+    return (bound if math.isfinite(bound) else math.inf), best.reshape(n, T)
+
+
+def kkt_residual(problem: PhasedProblem, X: np.ndarray, prices: np.ndarray) -> float:
+    """Largest relative gap between a decision's marginal return and the price the rule duals put
+    on it, over decisions strictly inside their range (exact optimum: 0)."""
+    m = marginal_kpi(problem, X) - problem.base.spend_weight
+    xhi, _ = _boxes(problem)
+    inside = (X > 1e-6 * (1 + X)) & (X < unpad_cap(xhi) * (1 - 1e-7))
+    for (i, p), mm in problem.min_if_funded.items():
+        if abs(X[i, p] - mm) <= 1e-6 * (1 + mm):
+            inside[i, p] = False
+    for it in problem.base.items:
+        if it.block or it.min_if_funded or not problem.responses[it.index].concave:
+            inside[it.index] = False
+    if not inside.any():
+        return 0.0
+    r = np.abs(m - prices) / np.maximum(np.abs(prices), 1e-12)
+    return float(np.max(r[inside]))

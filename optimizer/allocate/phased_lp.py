@@ -1,0 +1,338 @@
+"""The phased LP / MILP as arrays: breakpoints of every cell's curve (initial and refined around
+a solution), the rows and columns handed to HiGHS (``solve.solve_arrays``), the lifted MILP's bound,
+and the infeasibility diagnosis (which rules cannot hold together)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.allocate.breakpoints import (
+    Pieces,
+    bank_breakpoints,
+    lifted,
+    piece_errors,
+)
+from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
+from optimizer.allocate.solve import Status, solve_arrays
+
+
+@dataclass
+class _Model:
+    c: np.ndarray
+    A: sp.csr_matrix
+    lo: np.ndarray
+    hi: np.ndarray
+    clo: np.ndarray
+    chi: np.ndarray
+    ints: np.ndarray
+    const: float
+    rule_rows: np.ndarray  # row index of each rule in problem.rows (-1: left out)
+    n_x: int
+    n_a: int
+
+
+def _initial_points(problem: PhasedProblem, cells: _Cells, ahi: np.ndarray, n_pieces: int):
+    """Breakpoints by curvature over each cell's range, plus a cluster around the adstock of the
+    undated plan spread evenly (the steady-state optimum, from the engine: usually within a few
+    tens of percent of where the phased optimum puts each cell)."""
+    concave = np.array([c.concave for c in cells.curves])
+    guess = adstock_path(problem, _undated_plan(problem)).ravel()
+    rel = np.array([0.35, 0.6, 0.8, 0.9, 0.97, 1.03, 1.1, 1.25, 1.5, 2.0])
+    extra = [tuple(float(v) * rel) if v > 0 else () for v in guess]
+    return bank_breakpoints(
+        cells,
+        np.zeros(len(concave)),
+        ahi.ravel(),
+        np.where(concave, n_pieces, 2 * n_pieces),
+        extra,
+    )
+
+
+_LOCAL = np.array([1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4])
+_AWAY = np.array([1e-2, 0.1, 0.3])
+
+
+def _refined(coarse, a, r, hi, previous) -> list[np.ndarray]:
+    """Per cell: its coarse points, ``a·(1 ± _LOCAL)``, ``r·(1 ± _AWAY)`` when ``r`` is away from
+    ``a``, and the previous round's points within ±50% of ``a`` — sorted, clipped to the cell's
+    range, near-duplicates merged. One array operation for all cells."""
+    N = len(coarse)
+    k = max(len(c) for c in coarse)
+    kp = max(len(c) for c in previous)
+    C0 = np.full((N, k), np.nan)
+    Pv = np.full((N, kp), np.nan)
+    for c in range(N):
+        C0[c, : len(coarse[c])] = coarse[c]
+        Pv[c, : len(previous[c])] = previous[c]
+    Pv = np.where((Pv >= 0.5 * a[:, None]) & (Pv <= 1.5 * a[:, None]), Pv, np.nan)
+    scale = np.maximum(np.abs(a), hi * 1e-3)[:, None]
+    loc = a[:, None] + scale * np.concatenate([-_LOCAL, [0.0], _LOCAL])[None, :]
+    away = np.abs(r - a) > 1e-3 * np.maximum(a, 1.0)
+    rs = np.maximum(np.abs(r), hi * 1e-3)[:, None]
+    far = r[:, None] + rs * np.concatenate([-_AWAY, [0.0], _AWAY])[None, :]
+    far = np.where(away[:, None], far, np.nan)
+    M = np.concatenate([np.zeros((N, 1)), hi[:, None], C0, loc, far], axis=1)
+    M = np.where((M >= 0) & (M <= hi[:, None]), M, np.nan)
+    M = np.sort(M, axis=1)
+    tol = np.maximum(hi, 1.0) * 1e-12
+    keep = np.isfinite(M) & np.concatenate(
+        [np.ones((N, 1), bool), np.diff(M, axis=1) > tol[:, None]], axis=1
+    )
+    out = []
+    for c in range(N):
+        p = M[c, keep[c]]
+        p[-1] = hi[c]
+        out.append(p)
+    return out
+
+
+def _undated_plan(problem: PhasedProblem) -> np.ndarray:
+    """The engine's undated plan (one total per line item) spread evenly over the periods: a
+    guess for breakpoints only; each line item's budget share when the engine cannot say."""
+    n = problem.n
+    share = problem.weeks_per_period / problem.T
+    try:
+        from optimizer.allocate.engine import solve_problem
+
+        plan = solve_problem(problem.base, tolerance=1e-3, max_rounds=2, diagnose=False)
+        if plan.ok:
+            per = np.array([li.spend for li in plan.line_items])
+            return per[:, None] * share[None, :]
+    except Exception:  # noqa: BLE001 - a guess; the even split below will do
+        pass
+    budget = problem.base.scenario.budget
+    tot = budget.amount if budget is not None else float(sum(it.hi for it in problem.base.items))
+    per = np.minimum(np.array([unpad_cap(it.hi) for it in problem.base.items]), tot / max(n, 1))
+    return per[:, None] * share[None, :]
+
+
+def _cell_pieces(cells: _Cells, pts: list[np.ndarray], lift: bool = False) -> list[Pieces]:
+    k = max(len(p) for p in pts)
+    N = len(pts)
+    Pm = np.empty((N, k))
+    for c, p in enumerate(pts):
+        Pm[c, : len(p)] = p
+        Pm[c, len(p) :] = p[-1]
+    V = cells.value(Pm)
+    W = np.diff(Pm, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        S = np.where(W > 0, np.diff(V, axis=1) / np.where(W > 0, W, 1.0), 0.0)
+    top = np.max(np.abs(S), axis=1, initial=0.0)
+    S = np.where(np.abs(S) < 1e-13 * top[:, None], 0.0, S)
+    out = [
+        Pieces(pts[c], V[c, : len(pts[c])], W[c, : len(pts[c]) - 1], S[c, : len(pts[c]) - 1])
+        for c in range(N)
+    ]
+    if lift:
+        out = lifted(out, piece_errors(cells, out))
+    return out
+
+
+def _gated(pc: Pieces) -> int:
+    """How many leading pieces need binaries: up to the last piece whose slope rises."""
+    d = np.diff(pc.slopes)
+    up = np.flatnonzero(d > 1e-12 * np.maximum(1.0, np.abs(pc.slopes[:-1])))
+    return int(up[-1] + 1) if len(up) else 0
+
+
+def _build(
+    problem: PhasedProblem,
+    pcs: Sequence[Pieces],
+    xhi: np.ndarray,
+    *,
+    include: set[str] | None = None,
+    objective: bool = True,
+    tiebreak: bool = True,
+    fix: Mapping[int, float] | None = None,
+) -> _Model:
+    n, T, P = problem.n, problem.T, problem.P
+    nx, na = n * P, n * T
+    d, k = problem.decay, problem.gain
+    npw = problem.weeks_per_period
+    pw = np.array(problem.calendar.period_of_week)
+    rows_i: list[np.ndarray] = []
+    cols_i: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    r0 = 0
+    # adstock rows: a_it - d a_i,t-1 - k/n_p x_ip = d a0 [t = 0]
+    cell = np.arange(na)
+    i_of, t_of = cell // T, cell % T
+    rows_i += [cell, cell[t_of > 0], cell]
+    cols_i += [nx + cell, nx + cell[t_of > 0] - 1, i_of * P + pw[t_of]]
+    vals += [np.ones(na), -d[i_of[t_of > 0]], -k[i_of] / npw[pw[t_of]]]
+    rhs = np.where(t_of == 0, d[i_of] * problem.carry_in[i_of], 0.0)
+    lo += rhs.tolist()
+    hi += rhs.tolist()
+    r0 += na
+    # link rows: a_it - Σ_j s_itj = 0
+    widths = [pc.widths for pc in pcs]
+    counts = np.array([len(w) for w in widths])
+    s0 = nx + na
+    s_start = s0 + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_s = int(counts.sum())
+    rows_i += [r0 + cell, r0 + np.repeat(cell, counts)]
+    cols_i += [nx + cell, s0 + np.arange(n_s)]
+    vals += [np.ones(na), -np.ones(n_s)]
+    lo += [0.0] * na
+    hi += [0.0] * na
+    r0 += na
+    # rules
+    rule_rows = np.full(len(problem.rows), -1)
+    for q, r in enumerate(problem.rows):
+        if include is not None and r.name not in include:
+            continue
+        keys = [(i, p) for (i, p), a in r.coefs.items() if a != 0.0]
+        rows_i.append(np.full(len(keys), r0))
+        cols_i.append(np.array([i * P + p for i, p in keys], dtype=int))
+        vals.append(np.array([r.coefs[key] for key in keys], float))
+        lo.append(r.rhs if r.sense in (">=", "==") else -np.inf)
+        hi.append(r.rhs if r.sense in ("<=", "==") else np.inf)
+        rule_rows[q] = r0
+        r0 += 1
+    # binaries
+    nb = 0
+    b0 = s0 + n_s
+    extra_r: list[tuple[list[int], list[float], float, float]] = []
+    width_all = np.concatenate(widths) if n_s else np.zeros(0)
+    for c, pc in enumerate(pcs):
+        # concave curves (and their tails) need no binaries: even pieces lifted above the curve,
+        # whose slopes may no longer fall, give an LP that is a relaxation (a valid bound)
+        g = _gated(pc) if not problem.responses[c // T].concave else 0
+        if g <= 0 or len(pc.widths) < 2:
+            continue
+        g = min(g, len(pc.widths) - 1)
+        base_col = int(s_start[c])
+        for j in range(1, g + 1):
+            y = b0 + nb
+            nb += 1
+            # piece j-1 full before y_j; pieces j.. (all the rest for the last y) gated by y_j
+            extra_r.append(([base_col + j - 1, y], [1.0, -float(pc.widths[j - 1])], 0.0, np.inf))
+            gated = range(j, len(pc.widths)) if j == g else (j,)
+            for jj in gated:
+                extra_r.append(([base_col + jj, y], [1.0, -float(pc.widths[jj])], -np.inf, 0.0))
+    funded = []
+    for (i, p), m in sorted(problem.min_if_funded.items()):
+        u = b0 + nb
+        nb += 1
+        top = float(xhi[i, p])
+        extra_r.append(([i * P + p, u], [1.0, -top], -np.inf, 0.0))
+        extra_r.append(([i * P + p, u], [1.0, -min(m, top)], 0.0, np.inf))
+        funded.append(u)
+    for it in problem.base.items:
+        i = it.index
+        cols = [i * P + p for p in range(P)]
+        if it.min_if_funded:
+            u = b0 + nb
+            nb += 1
+            top = float(xhi[i].sum())
+            extra_r.append((cols + [u], [1.0] * P + [-top], -np.inf, 0.0))
+            extra_r.append((cols + [u], [1.0] * P + [-min(it.min_if_funded, top)], 0.0, np.inf))
+        if it.block:
+            u = b0 + nb
+            nb += 1
+            extra_r.append((cols + [u], [1.0] * P + [-float(it.block)], 0.0, 0.0))
+    for cs, vs, l_, h_ in extra_r:
+        rows_i.append(np.full(len(cs), r0))
+        cols_i.append(np.array(cs, dtype=int))
+        vals.append(np.array(vs, float))
+        lo.append(l_)
+        hi.append(h_)
+        r0 += 1
+    ncol = b0 + nb
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))), shape=(r0, ncol)
+    )
+    # columns
+    clo = np.zeros(ncol)
+    chi = np.concatenate([xhi.ravel() * 1.0, np.full(na, np.inf), width_all, np.ones(nb)])
+    ints = np.arange(b0, ncol)
+    block_cols = []
+    q = b0
+    # count binaries again to find block integers (their upper bound is not 1)
+    q = b0 + (nb - sum(1 for it in problem.base.items if it.block))
+    for it in problem.base.items:
+        if it.block:
+            block_cols.append(q)
+            chi[q] = math.floor(float(xhi[it.index].sum()) / it.block + 1e-9)
+            q += 1
+    for col, v in (fix or {}).items():
+        clo[col] = chi[col] = v
+    if fix:
+        ints = np.array([], dtype=int)
+    cost = np.zeros(ncol)
+    const = 0.0
+    if objective:
+        slopes = np.concatenate([pc.slopes for pc in pcs]) if n_s else np.zeros(0)
+        cost[s0 : s0 + n_s] = slopes
+        const = float(sum(pc.values[0] for pc in pcs))
+        topslope = float(np.max(np.abs(slopes), initial=0.0))
+        eps = 1e-9 * topslope if tiebreak and not problem.base.spend_weight else 0.0
+        cost[:nx] = -problem.base.spend_weight - eps
+    return _Model(cost, A, np.array(lo), np.array(hi), clo, chi, ints, const, rule_rows, nx, na)
+
+
+def _lifted_bound(problem, cells, pts, xhi, time_limit, tolerance):
+    """The MILP over pieces lifted onto or above every cell's curve: a relaxation, so its dual
+    bound bounds the smooth optimum (for S-curves, where the Lagrangian bound keeps a gap)."""
+    up = _cell_pieces(cells, pts, lift=True)
+    m = _build(problem, up, xhi, tiebreak=False)
+    sol = solve_arrays(
+        m.c,
+        m.A,
+        m.lo,
+        m.hi,
+        m.clo,
+        m.chi,
+        integers=m.ints,
+        time_limit=time_limit,
+        gap=max(1e-9, 0.1 * tolerance),
+        constant=m.const,
+    )
+    if sol.status != Status.OPTIMAL or sol.bound is None:
+        return None
+    return sol.bound, sol.seconds
+
+
+# ------------------------------------------------------------------------------------------------
+# infeasibility: which rules cannot hold together
+# ------------------------------------------------------------------------------------------------
+def _feasible(problem, pcs, xhi, names: list[str]) -> bool:
+    m = _build(problem, pcs, xhi, include=set(names), objective=False)
+    sol = solve_arrays(m.c, m.A, m.lo, m.hi, m.clo, m.chi, integers=m.ints)
+    return sol.status != Status.INFEASIBLE
+
+
+def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], str]:
+    """A small set of rules that cannot all hold (deletion filter, as ``diagnose_infeasible``)."""
+    core = [r.name for r in problem.rows]
+    if not _feasible(problem, pcs, xhi, []):  # pragma: no cover - the box alone is feasible
+        return (), "the constraints cannot all hold"
+    i = 0
+    chunk = max(1, len(core) // 4)
+    while i < len(core):
+        trial = core[:i] + core[i + chunk :]
+        if not _feasible(problem, pcs, xhi, trial):
+            core = trial
+        elif chunk > 1:
+            chunk = max(1, chunk // 2)
+        else:
+            i += 1
+    by = {r.name: r for r in problem.rows}
+    labels = [by[c].label for c in core]
+    if not labels:
+        return (), "the constraints cannot all hold"
+    if len(labels) == 1:
+        text = f"{labels[0]} cannot hold"
+    elif len(labels) == 2:
+        text = f"{labels[0]} and {labels[1]} cannot both hold"
+    else:
+        text = f"{', '.join(labels[:-1])} and {labels[-1]} cannot all hold"
+    return tuple(core), text

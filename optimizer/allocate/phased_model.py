@@ -1,0 +1,488 @@
+"""The phased problem (contract 7) and its response week by week: the problem's data, the
+adstock path of a plan, each cell's curve, the plan's KPI and its marginal returns by the adjoint of
+the adstock recursion. The model of the problem is in ``optimizer.allocate.phased``'s docstring."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.allocate.problem import AllocationProblem
+from optimizer.allocate.solve import Status
+from optimizer.calendar import Calendar
+from optimizer.errors import ScenarioError
+from optimizer.response import curves as C
+from optimizer.response.model import TouchpointResponse
+
+DEFAULT_TOLERANCE = 1e-4
+DEFAULT_KKT_TOLERANCE = 1e-3
+DEFAULT_PIECES = 4
+#: the horizon after the plan that ``after: true`` counts, at most (weeks)
+MAX_AFTER_WEEKS = 520
+
+
+@dataclass(frozen=True)
+class PhasedRow:
+    """A linear rule on period spend: ``Σ coefs[(i, p)] · x[i, p]  sense  rhs``."""
+
+    name: str
+    kind: str  # period_max, period_min, tp_period_max, change_up, ...
+    subject: str
+    sense: str
+    rhs: float
+    coefs: Mapping[tuple[int, int], float]
+    label: str
+
+
+@dataclass(frozen=True)
+class PhasedProblem:
+    """A scenario's allocation problem on its calendar; see the module docstring."""
+
+    base: AllocationProblem  # line items, rules on horizon totals, objective
+    calendar: Calendar
+    responses: tuple[TouchpointResponse, ...]  # per line item
+    carry_in: np.ndarray  # (n,) adstock a[i,0] before the first week
+    effectiveness: np.ndarray  # (n, T) seasonal multipliers of each week
+    discount: np.ndarray  # (T,) weight of each week's KPI
+    after: np.ndarray  # (n, S) weights of the weeks after the horizon (S = 0: not counted)
+    rules: tuple[PhasedRow, ...] = ()
+    min_if_funded: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    #: the rules are every row (built by the registry over touchpoint × period line items);
+    #: otherwise the base problem's rules on totals are spread over the periods first
+    rules_complete: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.base.items)
+
+    @property
+    def T(self) -> int:  # noqa: N802 - the horizon in weeks, as in the docs
+        return self.calendar.weeks
+
+    @property
+    def P(self) -> int:  # noqa: N802
+        return len(self.calendar.periods)
+
+    @property
+    def decay(self) -> np.ndarray:
+        return np.array([0.0 if r.adstock is None else r.adstock.decay for r in self.responses])
+
+    @property
+    def gain(self) -> np.ndarray:
+        """k_i: the weight of a week's own spend in its adstock (1, or 1/Σweights when normalised)."""
+        return np.array(
+            [
+                1.0
+                if r.adstock is None or not r.adstock.normalize
+                else 1.0 / C.geometric_steady_factor(r.adstock.decay, None, False)
+                for r in self.responses
+            ]
+        )
+
+    @property
+    def scale(self) -> np.ndarray:
+        return np.array([it.curve.scale for it in self.base.items])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """c[i,t]: objective units per unit of ``F`` in each cell (scale × effectiveness × discount)."""
+        return self.scale[:, None] * self.effectiveness * self.discount[None, :]
+
+    @property
+    def needs_binaries(self) -> bool:
+        return (
+            any(not r.concave for r in self.responses)
+            or bool(self.min_if_funded)
+            or any(it.min_if_funded or it.block for it in self.base.items)
+        )
+
+    @property
+    def weeks_per_period(self) -> np.ndarray:
+        return np.array([p.n_weeks for p in self.calendar.periods], float)
+
+    @property
+    def rows(self) -> tuple[PhasedRow, ...]:
+        """Every rule as a row on period spend: the horizon-total rules spread over the periods,
+        then the period rules."""
+        if self.rules_complete:
+            return self.rules
+        out = []
+        for c in self.base.constraints:
+            out.append(
+                PhasedRow(
+                    c.name,
+                    c.kind,
+                    c.subject,
+                    c.sense,
+                    c.rhs,
+                    {(i, p): a for i, a in c.coefs.items() for p in range(self.P)},
+                    c.label,
+                )
+            )
+        return (*out, *self.rules)
+
+
+def week_discount(weeks: int, rate: float, offset: int = 0) -> np.ndarray:
+    """``(1 + r)^(-t/52)`` for weeks t = offset+1 .. offset+weeks."""
+    t = np.arange(offset + 1, offset + weeks + 1, dtype=float)
+    return (1.0 + float(rate)) ** (-t / 52.0)
+
+
+def make_phased_problem(
+    base: AllocationProblem,
+    responses: Sequence[TouchpointResponse],
+    calendar: Calendar,
+    *,
+    carry_in: Sequence[float] | np.ndarray | None = None,
+    effectiveness: np.ndarray | None = None,
+    discount_rate: float = 0.0,
+    after: bool = False,
+    rules: Sequence[PhasedRow] = (),
+    min_if_funded: Mapping[tuple[int, int], float] | None = None,
+    rules_complete: bool = False,
+) -> PhasedProblem:
+    """A phased problem from a (calendar-free) allocation problem and the calendar's inputs.
+
+    ``effectiveness`` is ``(n, 52)`` multipliers by week of year (or ``(n, T)`` by horizon week);
+    None means flat."""
+    if any(c.on_kpi for c in base.constraints):
+        bad = next(c for c in base.constraints if c.on_kpi)
+        raise ScenarioError(
+            f"{bad.label}: KPI floors and targets are not supported on phased plans yet; "
+            "plan without 'phasing', or drop the rule",
+            path=base.scenario.source,
+            field=bad.kind,
+        )
+    if base.sense != "max":
+        raise ScenarioError(
+            "objective min_spend is not supported on phased plans yet; use max_kpi or max_net",
+            path=base.scenario.source,
+            field="objective",
+        )
+    for it in base.items:
+        if it.curve.parts:
+            raise ScenarioError(
+                "kpi_values (several KPIs' worth) are not supported on phased plans yet",
+                path=base.scenario.source,
+                field="kpi_values",
+            )
+    n, T = len(base.items), calendar.weeks
+    woy = np.array(calendar.woy()) - 1
+    eff_year: np.ndarray | None
+    if effectiveness is None:
+        eff = np.ones((n, T))
+        eff_year = np.ones((n, 52))
+    else:
+        e = np.asarray(effectiveness, float)
+        if e.shape == (n, 52):
+            eff_year = e
+            eff = e[:, woy]
+        else:
+            eff = e.reshape(n, T)
+            eff_year = None
+    disc = week_discount(T, discount_rate)
+    decay = np.array([0.0 if r.adstock is None else r.adstock.decay for r in responses])
+    S = 0
+    if after:
+        dmax = float(decay.max(initial=0.0))
+        S = (
+            0
+            if dmax <= 0
+            else min(MAX_AFTER_WEEKS, int(math.ceil(math.log(1e-10) / math.log(dmax))))
+        )
+    tail = np.zeros((n, S))
+    if S:
+        import datetime as dt
+
+        from optimizer.calendar import week_of_year
+
+        last = calendar.mondays[-1]
+        wk = np.array([week_of_year(last + dt.timedelta(weeks=s)) - 1 for s in range(1, S + 1)])
+        d_after = week_discount(S, discount_rate, offset=T)
+        e_after = eff_year[:, wk] if eff_year is not None else np.ones((n, S))
+        tail = e_after * d_after[None, :]
+    a0 = np.zeros(n) if carry_in is None else np.asarray(carry_in, float)
+    return PhasedProblem(
+        base,
+        calendar,
+        tuple(responses),
+        a0,
+        eff,
+        disc,
+        tail,
+        tuple(rules),
+        dict(min_if_funded or {}),
+        rules_complete,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# the response of a plan, week by week
+# ------------------------------------------------------------------------------------------------
+def weekly_spend(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """(n, T) weekly spend of period spend ``X`` (n, P)."""
+    pw = np.array(problem.calendar.period_of_week)
+    return X[:, pw] / problem.weeks_per_period[pw][None, :]
+
+
+def adstock_path(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """(n, T) adstock ``a[i,t]`` of period spend ``X`` with the carry-over in."""
+    W = weekly_spend(problem, X)
+    d, k = problem.decay, problem.gain
+    A = np.empty_like(W)
+    prev = problem.carry_in.astype(float)
+    for t in range(W.shape[1]):
+        prev = k * W[:, t] + d * prev
+        A[:, t] = prev
+    return A
+
+
+class _Cells:
+    """Vectorised value / slope / curvature of every cell's function ``c[i,t] F_i(a)`` (and, in
+    the last week with ``after``, plus the tail ``Σ_s τ[i,s] F_i(d_i^s a)``). Rows are cells
+    ``i*T + t``; the breakpoint helpers take it as a curve bank."""
+
+    def __init__(self, problem: PhasedProblem):
+        self.p = problem
+        n, T = problem.n, problem.T
+        self.n, self.T = n, T
+        self.w = problem.weights  # (n, T)
+        self.sat = [r.curve for r in problem.responses]
+        d = problem.decay
+        S = problem.after.shape[1]
+        # tail weight of F(d^s a) per s, scaled like the objective
+        self.tail = problem.after * problem.scale[:, None] if S else np.zeros((n, 0))
+        self.dpow = d[:, None] ** np.arange(1, S + 1)[None, :] if S else np.zeros((n, 0))
+
+        class _C:
+            def __init__(self, concave: bool, inflection: float):
+                self.concave, self.inflection = concave, inflection
+
+        self.curves = [
+            _C(s.concave, C.inflection_point(s.family, dict(s.params)))
+            for s in self.sat
+            for _ in range(T)
+        ]
+
+    def _families(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+        fams = getattr(self, "_fams", None)
+        if fams is None:
+            by: dict[str, list[int]] = {}
+            for i, s in enumerate(self.sat):
+                by.setdefault(s.family, []).append(i)
+            fams = []
+            for fam, idx in by.items():
+                names = C.SATURATION[fam][3]
+                full = {
+                    nm: np.array(
+                        [float(self.sat[i].params[nm]) if i in idx else 1.0 for i in range(self.n)]
+                    )
+                    for nm in names
+                }
+                member = np.zeros(self.n, bool)
+                member[idx] = True
+                fams.append((fam, member, full))
+            self._fams = fams
+        return fams
+
+    def _eval(self, A: np.ndarray, which: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """``A``: (cells, m) points, or (cells,) one per cell; rows: the cells (default all)."""
+        A = np.asarray(A, float)
+        vec = A.ndim == 1
+        M = A[:, None] if vec else A
+        rows = np.arange(self.n * self.T) if rows is None else np.asarray(rows)
+        out = np.zeros(M.shape)
+        tp = rows // self.T
+        t = rows % self.T
+        S = self.tail.shape[1]
+        for fam, member, params in self._families():
+            sel = np.flatnonzero(member[tp])
+            if not len(sel):
+                continue
+            f = C.SATURATION[fam][0:3][which]
+            ti = tp[sel]
+            out[sel] = self.w[ti, t[sel]][:, None] * f(
+                M[sel], **{k: v[ti][:, None] for k, v in params.items()}
+            )
+            if S:
+                last = sel[t[sel] == self.T - 1]
+                if len(last):
+                    # tail: Σ_s τ_s F(d^s a); each derivative picks up a factor d^s
+                    tl = tp[last]
+                    Al = M[last][:, :, None] * self.dpow[tl][:, None, :]
+                    g = f(Al, **{k: v[tl][:, None, None] for k, v in params.items()})
+                    wt = (self.tail[tl] * self.dpow[tl] ** which)[:, None, :]
+                    out[last] += np.sum(wt * g, axis=2)
+        return out[:, 0] if vec else out
+
+    def value(self, A, rows=None):
+        return self._eval(A, 0, rows)
+
+    def slope(self, A, rows=None):
+        return self._eval(A, 1, rows)
+
+    def curvature(self, A, rows=None):
+        return self._eval(A, 2, rows)
+
+
+def plan_kpi(problem: PhasedProblem, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, T) objective-scale KPI of each week (its weight included) and (n,) KPI after the horizon."""
+    A = adstock_path(problem, X)
+    cells = _Cells(problem)
+    n = problem.n
+    F = np.array([problem.responses[i].curve(A[i]) for i in range(n)])  # (n, T)
+    weekly = problem.weights * F
+    after = np.zeros(n)
+    if problem.after.shape[1]:
+        for i in range(n):
+            after[i] = float(
+                np.sum(cells.tail[i] * problem.responses[i].curve(A[i, -1] * cells.dpow[i]))
+            )
+    return weekly, after
+
+
+def objective_value(problem: PhasedProblem, X: np.ndarray) -> float:
+    weekly, after = plan_kpi(problem, X)
+    return float(weekly.sum() + after.sum() - problem.base.spend_weight * X.sum())
+
+
+def marginal_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """(n, P) d(objective-scale KPI)/d x[i,p] by the adjoint of the adstock recursion."""
+    A = adstock_path(problem, X)
+    cells = _Cells(problem)
+    G = cells.slope(A.ravel()).reshape(problem.n, problem.T)  # f'_{it}(a_it)
+    d, k = problem.decay, problem.gain
+    lam = np.zeros_like(G)
+    nxt = np.zeros(problem.n)
+    for t in range(problem.T - 1, -1, -1):
+        nxt = G[:, t] + d * nxt
+        lam[:, t] = nxt
+    out = np.zeros((problem.n, problem.P))
+    npw = problem.weeks_per_period
+    for p, per in enumerate(problem.calendar.periods):
+        out[:, p] = k * lam[:, list(per.weeks)].sum(axis=1) / npw[p]
+    return out
+
+
+def _boxes(problem: PhasedProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Upper bounds on x[i,p] and on a[i,t] that every feasible plan keeps (padded 2%, so a
+    binding cap is a binding row with a shadow price, not a variable bound)."""
+    P = problem.P
+    hi_tot = np.array([it.hi for it in problem.base.items])  # already padded by make_problem
+    xhi = np.repeat(hi_tot[:, None], P, axis=1)
+    for r in problem.rules:
+        if r.sense in ("<=", "==") and len(r.coefs) == 1:
+            (i, p), a = next(iter(r.coefs.items()))
+            if a > 0:
+                xhi[i, p] = min(xhi[i, p], 1.02 * r.rhs / a + 1e-9 * (1 + r.rhs))
+    xhi = np.maximum(xhi, 0.0)
+    ahi = adstock_path(problem, xhi) * 1.0 + 1e-9
+    return xhi, np.maximum(ahi, 1e-9)
+
+
+@dataclass
+class PhasedSolution:
+    X: np.ndarray  # (n, P) period spend, unrounded
+    value: float
+    bound: float
+    gap: float
+    duals: dict[str, float]
+    prices: np.ndarray  # (n, P) the price of a dollar of each decision under the rule duals
+    kkt: float
+    status: Status
+    rounds: int
+    seconds: float
+    build_seconds: float
+    solve_seconds: float
+    pieces: int
+    conflicts: tuple[str, ...] = ()
+    message: str = ""
+
+
+def _violation(problem: PhasedProblem, X: np.ndarray) -> float:
+    """Largest violation of any rule (relative to its size) or of x >= 0."""
+    worst = float(max(0.0, -X.min(initial=0.0)))
+    for r in problem.rows:
+        lhs = sum(a * X[i, p] for (i, p), a in r.coefs.items())
+        v = lhs - r.rhs if r.sense == "<=" else r.rhs - lhs if r.sense == ">=" else abs(lhs - r.rhs)
+        worst = max(worst, v / max(1.0, abs(r.rhs)))
+    return worst
+
+
+def _prices(problem: PhasedProblem, duals: Mapping[str, float]) -> np.ndarray:
+    """(n, P): Σ_r y_r · coef of x[i,p] in rule r — the price of a decision's dollar."""
+    out = np.zeros((problem.n, problem.P))
+    for r in problem.rows:
+        y = duals.get(r.name, 0.0)
+        if y:
+            for (i, p), a in r.coefs.items():
+                out[i, p] += y * a
+    return out
+
+
+def period_rule(
+    problem_like: tuple[int, Calendar],
+    name: str,
+    kind: str,
+    subject: str,
+    sense: str,
+    rhs: float,
+    items: Sequence[int],
+    label: str,
+    period_label: str,
+) -> PhasedRow:
+    """A rule on the spend of ``items`` in the weeks of ``period_label`` (any week, month or
+    quarter label): each decision counts by the share of its weeks that fall in the label."""
+    _n, cal = problem_like
+    weeks = set(cal.weeks_of(period_label))
+    coefs: dict[tuple[int, int], float] = {}
+    for p, per in enumerate(cal.periods):
+        share = len(weeks.intersection(per.weeks)) / per.n_weeks
+        if share > 0:
+            for i in items:
+                coefs[(i, p)] = coefs.get((i, p), 0.0) + share
+    return PhasedRow(name, kind, subject, sense, float(rhs), coefs, label)
+
+
+def _jacobians(problem: PhasedProblem) -> np.ndarray:
+    """(n, T, P): d a[i,t] / d x[i,p]."""
+    n, T, P = problem.n, problem.T, problem.P
+    d, k = problem.decay, problem.gain
+    pw = np.array(problem.calendar.period_of_week)
+    M = np.zeros((T, P))
+    M[np.arange(T), pw] = 1.0 / problem.weeks_per_period[pw]
+    lag = np.arange(T)[:, None] - np.arange(T)[None, :]
+    J = np.zeros((n, T, P))
+    for i in range(n):
+        with np.errstate(invalid="ignore"):
+            L = np.where(lag >= 0, k[i] * d[i] ** np.maximum(lag, 0), 0.0)
+        J[i] = L @ M
+    return J
+
+
+def adjoint(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """(n, T) μ[i,t] = d(objective)/d(a[i,t] held as a rule): the exact multipliers of the adstock
+    rows at plan ``X`` (what the Lagrangian bound uses after the polish). An infinite slope (a
+    cell at zero on a hill curve of shape < 1) is capped: any multipliers give a valid bound."""
+    A = adstock_path(problem, X)
+    G = _Cells(problem).slope(A.ravel()).reshape(problem.n, problem.T)
+    G = np.where(np.isfinite(G), G, 1e12 * max(1.0, float(np.max(G[np.isfinite(G)], initial=1.0))))
+    d = problem.decay
+    mu = np.zeros_like(G)
+    nxt = np.zeros(problem.n)
+    for t in range(problem.T - 1, -1, -1):
+        nxt = G[:, t] + d * nxt
+        mu[:, t] = nxt
+    return mu
+
+
+def carryover(spend_before: Sequence[float], decay: float, gain: float = 1.0) -> float:
+    """The adstock ``a_0`` left by weekly spend before ``start`` (oldest first, the last entry the
+    week just before): ``a_t = gain · x_t + decay · a_{t-1}`` from zero."""
+    a = 0.0
+    for v in spend_before:
+        a = gain * float(v) + decay * a
+    return a

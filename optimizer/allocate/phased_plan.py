@@ -1,0 +1,226 @@
+"""A phased solution as a ``Plan``: line items and totals with their periods, rules after rounding
+to cents."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.phased_model import PhasedProblem, PhasedSolution, marginal_kpi, plan_kpi
+from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
+from optimizer.allocate.solve import Status
+
+
+# ------------------------------------------------------------------------------------------------
+# the plan
+# ------------------------------------------------------------------------------------------------
+def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "highs") -> Plan:
+    """The solution as a ``Plan`` whose line items and totals carry their periods."""
+    base = problem.base
+    sc = base.scenario
+    cal = problem.calendar
+    common: dict[str, Any] = dict(
+        scenario=sc.name,
+        objective=sc.objective,
+        kpi=base.kpi,
+        horizon_weeks=cal.weeks,
+        budget=None if sc.budget is None else sc.budget.amount,
+        solver=solver,
+        build_seconds=sol.build_seconds,
+        solve_seconds=sol.solve_seconds,
+        source=sc.source,
+        stages=base.stages,
+        markets=base.markets,
+        start=cal.start.isoformat(),
+        phasing=cal.phasing,
+    )
+    if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+        return Plan(status=sol.status.value, conflicts=sol.conflicts, message=sol.message, **common)
+    n, P = problem.n, problem.P
+    X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
+    weekly, after = plan_kpi(problem, X)
+    scale = problem.scale
+    kpi_weeks = weekly / scale[:, None]  # the KPI itself (weights: effectiveness × discount)
+    kpi_after = after / scale
+    marg = marginal_kpi(problem, X) / scale[:, None]
+    periods = cal.periods
+    results = []
+    totals = X.sum(axis=1)
+    for r in problem.rows:
+        lhs = float(sum(a * X[i, p] for (i, p), a in r.coefs.items()))
+        if r.sense == "<=":
+            slack = r.rhs - lhs
+        elif r.sense == ">=":
+            slack = lhs - r.rhs
+        else:
+            slack = -abs(lhs - r.rhs)
+        tol = (
+            0.015
+            + 1e-7 * abs(r.rhs)
+            + (1e-7 * float(totals.sum()) if r.kind.endswith("share") else 0.0)
+        )
+        sp_ = sol.duals.get(r.name)
+        results.append(
+            ConstraintResult(
+                r.name,
+                r.kind,
+                r.subject,
+                r.label,
+                r.sense,
+                float(r.rhs),
+                lhs,
+                float(slack),
+                bool(abs(slack) <= tol),
+                None if sp_ is None else float(sp_),
+            )
+        )
+    by_item: dict[int, list[str]] = {i: [] for i in range(n)}
+    short = {
+        "tp_min": "min",
+        "tp_max": "max",
+        "tp_lock": "lock",
+        "change_up": "change_limit",
+        "change_down": "change_limit",
+    }
+    for r, res in zip(problem.rows, results, strict=True):
+        # rules on all spend (the budget, a period's total) bind every line item: the review
+        # names them once, not on each line
+        if not res.binding or r.kind == "budget" or r.kind.startswith("period_"):
+            continue
+        for i in sorted({i for (i, _p), a in r.coefs.items() if a > 0}):
+            name = short.get(r.kind, r.name)
+            if name not in by_item[i]:
+                by_item[i].append(name)
+    items = []
+    for it in base.items:
+        i = it.index
+        s = float(round(totals[i], 2))
+        k = float(kpi_weeks[i].sum() + kpi_after[i])
+        pa = tuple(
+            PeriodAmount(
+                per.label,
+                per.start.isoformat(),
+                per.n_weeks,
+                float(X[i, p]),
+                float(kpi_weeks[i, list(per.weeks)].sum()),
+                float(marg[i, p]),
+            )
+            for p, per in enumerate(periods)
+        )
+        items.append(
+            LineItem(
+                id=it.id,
+                stage=it.stage,
+                spend=s,
+                kpi=k,
+                roi=k / s if s > 0 else None,
+                marginal_roi=float(marg[i].max()) if P else 0.0,
+                binding=tuple(by_item[i]),
+                weekly_spend=s / cal.weeks,
+                lower=it.lo,
+                upper=unpad_cap(it.hi),
+                reduced_cost=float((marg[i] * scale[i] - sol.prices[i] - base.spend_weight).max()),
+                periods=pa,
+                kpi_after=float(kpi_after[i]),
+                market=it.market,  # contract 8: a phased plan over markets
+                owner=it.owner,
+                shares=it.market_shares(),
+                market_kpi={it.market: k} if it.market is not None else {},
+            )
+        )
+    tot_periods = tuple(
+        PeriodAmount(
+            per.label,
+            per.start.isoformat(),
+            per.n_weeks,
+            float(round(X[:, p].sum(), 2)),
+            float(kpi_weeks[:, list(per.weeks)].sum()),
+        )
+        for p, per in enumerate(periods)
+    )
+    status = sol.status.value
+    return Plan(
+        status=status,
+        line_items=tuple(items),
+        constraints=tuple(results),
+        objective_value=sol.value,
+        bound=sol.bound,
+        gap=sol.gap,
+        rounds=sol.rounds,
+        pieces=sol.pieces,
+        periods=tot_periods,
+        kpi_after=float(kpi_after.sum()),
+        extras={"kkt_residual": sol.kkt},
+        **common,
+    )
+
+
+def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """Rules hold after rounding to cents: a row the rounding pushed over (or under) by a cent or
+    two gets them moved to (or from) a decision whose rules all have room — the same
+    touchpoint's other periods first, then any — so the totals stay as rounded; when no decision
+    has room, the cents are left unspent."""
+    X = X.copy()
+    rows = problem.rows
+    of_cell: dict[tuple[int, int], list[int]] = {}
+    for k, r in enumerate(rows):
+        for ip in r.coefs:
+            of_cell.setdefault(ip, []).append(k)
+
+    def slack(k: int) -> tuple[float, float]:
+        """(room below the cap, room above the floor) of row k at X."""
+        r = rows[k]
+        lhs = sum(a * X[ip] for ip, a in r.coefs.items())
+        up = r.rhs - lhs if r.sense in ("<=", "==") else math.inf
+        down = lhs - r.rhs if r.sense in (">=", "==") else math.inf
+        return up, down
+
+    def fits(ip: tuple[int, int], delta: float) -> bool:
+        if X[ip] + delta < -1e-6:
+            return False
+        for k in of_cell.get(ip, []):
+            up, down = slack(k)
+            change = rows[k].coefs[ip] * delta
+            if change > 0 and change > up + 1e-6 or change < 0 and -change > down + 1e-6:
+                return False
+        return True
+
+    def candidates(i: int):
+        same = [(i, q) for q in range(problem.P)]
+        rest = [(j, q) for j in range(problem.n) if j != i for q in range(problem.P)]
+        return same + rest
+
+    for _ in range(200):
+        bad = None
+        for k in range(len(rows)):
+            up, down = slack(k)
+            if up < -1e-6 or down < -1e-6:
+                bad = (k, up, down)
+                break
+        if bad is None:
+            return X
+        k, up, down = bad
+        r = rows[k]
+        members = [ip for ip, a in r.coefs.items() if a > 0]
+        if not members:
+            return X
+        if up < -1e-6:  # over a cap: take cents out of its largest member
+            ip = max(members, key=lambda c: X[c])
+            take = min(math.ceil(-up / r.coefs[ip] * 100 - 1e-6) / 100.0, float(X[ip]))
+            X[ip] = round(float(X[ip]) - take, 2)
+            for c in candidates(ip[0]):
+                if c not in r.coefs and fits(c, take):
+                    X[c] = round(float(X[c]) + take, 2)
+                    break
+        else:  # under a floor: put cents into its smallest member
+            ip = min(members, key=lambda c: X[c])
+            give = math.ceil(-down / r.coefs[ip] * 100 - 1e-6) / 100.0
+            X[ip] = round(float(X[ip]) + give, 2)
+            for c in candidates(ip[0]):
+                if c not in r.coefs and fits(c, -give):
+                    X[c] = round(float(X[c]) - give, 2)
+                    break
+    return X
