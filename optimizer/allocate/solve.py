@@ -94,6 +94,32 @@ def cbc_path() -> str | None:
 IPM_COLUMNS = 20_000
 
 
+#: the largest objective coefficient HiGHS's simplex is handed as is: past it, a run that stops on
+#: a solve error (its dual ratio test fails on "excessive dual values", as with a curve whose KPI
+#: is 1e15 per unit) is run again with the objective scaled by a power of two down to about this
+_COST_SCALE_TARGET = 1e6
+
+
+def _run_highs(h, cost) -> None:
+    """Run HiGHS; when it stops on a solve error and the objective is badly scaled, run it again
+    with the objective scaled (HiGHS's ``user_objective_scale``, a power of two, so the solution,
+    objective and duals it reports are those of the model as given)."""
+    import math
+
+    import highspy
+    import numpy as np
+
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kSolveError:
+        return
+    big = float(np.max(np.abs(cost))) if len(cost) else 0.0
+    if not (math.isfinite(big) and big > _COST_SCALE_TARGET):
+        return
+    h.setOptionValue("user_objective_scale", -math.ceil(math.log2(big / _COST_SCALE_TARGET)))
+    h.clearSolver()
+    h.run()
+
+
 class _BulkHiGHS(pulp.HiGHS):
     """PuLP's HiGHS interface, loading the model into HiGHS in bulk.
 
@@ -130,6 +156,7 @@ class _BulkHiGHS(pulp.HiGHS):
         lower = np.array([-inf if v.lowBound is None else v.lowBound for v in cols], dtype=float)
         upper = np.array([inf if v.upBound is None else v.upBound for v in cols], dtype=float)
         h = lp.solverModel
+        lp._bulk_cost = cost
         h.addCols(
             n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0)
         )
@@ -167,7 +194,7 @@ class _BulkHiGHS(pulp.HiGHS):
 
         self.createAndConfigureSolver(lp)
         self.buildSolverModel(lp)
-        self.callSolver(lp)
+        _run_highs(lp.solverModel, lp._bulk_cost)
         h = lp.solverModel
         st = h.getModelStatus()
         M = highspy.HighsModelStatus
@@ -186,8 +213,10 @@ class _BulkHiGHS(pulp.HiGHS):
             M.kObjectiveTarget,
         ) and obj != float("inf"):
             status = (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible)
-        else:
+        elif st in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt):
             status = (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
+        else:  # a solve error is not a time limit, whatever limit was set
+            status = (pulp.LpStatusUndefined, pulp.LpSolutionNoSolutionFound)
         sol = h.getSolution()
         values, djs = list(sol.col_value), list(sol.col_dual)
         for v in lp._bulk_columns:
@@ -403,7 +432,7 @@ def solve_arrays(
             A.data.astype(float),
         )
     t0 = time.perf_counter()
-    h.run()
+    _run_highs(h, sign * np.asarray(c, float))
     secs = time.perf_counter() - t0
     st = h.getModelStatus()
     M = highspy.HighsModelStatus
