@@ -76,6 +76,10 @@ FOUND = {
     # solve error, reported as time_limit under --time-limit, exit 2); the scenario's share cap
     # cannot hold with its floors and must be diagnosed infeasible by name (exit 3)
     253: 3,
+    # a zero-or-at-least rule whose big-M (the line item's cap) is 1e15 in a break-even run:
+    # HiGHS refused rows with a coefficient above 1e15 and the model was solved without them,
+    # then reading the missing rows' values crashed (exit 70, "internal error: IndexError")
+    639: 0,
 }
 
 
@@ -106,3 +110,23 @@ def test_badly_scaled_objective_is_solved_not_an_error():
     )
     assert ok.status == Status.OPTIMAL
     assert np.allclose(ok.x, [1.0, 0.0])
+
+
+def test_rows_with_huge_coefficients_are_kept():
+    """A row with a coefficient of 2e15 (above HiGHS's default large_matrix_value, 1e15, which
+    made it drop the rows): the row holds. By hand: max x + y s.t. 2e15 x <= 4e15 (x <= 2),
+    0 <= x <= 10, 0 <= y <= 1: optimum 3 (11 when the row is dropped)."""
+    import numpy as np
+
+    from optimizer.allocate.solve import Status, solve_arrays
+
+    sol = solve_arrays(
+        np.array([1.0, 1.0]),
+        np.array([[2e15, 0.0]]),
+        np.array([-np.inf]),
+        np.array([4e15]),
+        np.zeros(2),
+        np.array([10.0, 1.0]),
+    )
+    assert sol.status == Status.OPTIMAL
+    assert abs(sol.objective - 3.0) < 1e-6

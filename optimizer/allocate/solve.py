@@ -120,6 +120,20 @@ def _run_highs(h, cost) -> None:
     h.run()
 
 
+#: HiGHS refuses a model whose matrix holds a value above its ``large_matrix_value`` (1e15 by
+#: default) — addRows returns an error and the rows are silently missing. A zero-or-at-least
+#: rule's big-M is a line item's cap, which reaches 1e15 when nothing else bounds it (a max_net
+#: scenario's break-even runs): let those in, and never solve a model HiGHS did not take whole
+_LARGE_MATRIX_VALUE = 1e20
+
+
+def _checked(status, what: str) -> None:
+    import highspy
+
+    if status == highspy.HighsStatus.kError:
+        raise SolverError(f"the HiGHS solver refused the model's {what}", field="solver")
+
+
 class _BulkHiGHS(pulp.HiGHS):
     """PuLP's HiGHS interface, loading the model into HiGHS in bulk.
 
@@ -157,8 +171,12 @@ class _BulkHiGHS(pulp.HiGHS):
         upper = np.array([inf if v.upBound is None else v.upBound for v in cols], dtype=float)
         h = lp.solverModel
         lp._bulk_cost = cost
-        h.addCols(
-            n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0)
+        h.setOptionValue("large_matrix_value", _LARGE_MATRIX_VALUE)
+        _checked(
+            h.addCols(
+                n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0)
+            ),
+            "columns",
         )
         if self.mip:
             ints = np.array([v.index for v in cols if v.cat == pulp.LpInteger], dtype=np.int32)
@@ -185,8 +203,17 @@ class _BulkHiGHS(pulp.HiGHS):
             lo[r] = -inf if lb is None else lb
             up[r] = inf if ub is None else ub
         if rows:
-            h.addRows(
-                len(rows), lo, up, len(idx), starts, np.array(idx, np.int32), np.array(val, float)
+            _checked(
+                h.addRows(
+                    len(rows),
+                    lo,
+                    up,
+                    len(idx),
+                    starts,
+                    np.array(idx, np.int32),
+                    np.array(val, float),
+                ),
+                "rules (rows)",
             )
 
     def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
@@ -393,6 +420,7 @@ def solve_arrays(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")
     h.setOptionValue("threads", 1)
+    h.setOptionValue("large_matrix_value", _LARGE_MATRIX_VALUE)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     mip = integers is not None and len(integers) > 0
@@ -404,15 +432,18 @@ def solve_arrays(
     sign = -1.0 if maximise else 1.0
     lo = np.where(np.isfinite(col_lo), col_lo, -inf).astype(float)
     up = np.where(np.isfinite(col_hi), col_hi, inf).astype(float)
-    h.addCols(
-        n,
-        sign * np.asarray(c, float),
-        lo,
-        up,
-        0,
-        np.zeros(n, np.int32),
-        np.zeros(0, np.int32),
-        np.zeros(0),
+    _checked(
+        h.addCols(
+            n,
+            sign * np.asarray(c, float),
+            lo,
+            up,
+            0,
+            np.zeros(n, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0),
+        ),
+        "columns",
     )
     if mip:
         ints = np.asarray(integers, np.int32)
@@ -422,14 +453,17 @@ def solve_arrays(
     if m:
         rl = np.where(np.isfinite(row_lo), row_lo, -inf).astype(float)
         ru = np.where(np.isfinite(row_hi), row_hi, inf).astype(float)
-        h.addRows(
-            m,
-            rl,
-            ru,
-            A.nnz,
-            A.indptr[:-1].astype(np.int32),
-            A.indices.astype(np.int32),
-            A.data.astype(float),
+        _checked(
+            h.addRows(
+                m,
+                rl,
+                ru,
+                A.nnz,
+                A.indptr[:-1].astype(np.int32),
+                A.indices.astype(np.int32),
+                A.data.astype(float),
+            ),
+            "rules (rows)",
         )
     t0 = time.perf_counter()
     _run_highs(h, sign * np.asarray(c, float))
