@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 
@@ -55,6 +56,17 @@ from optimizer.scenario.rules import kind_of
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
+
+
+class SolveOptions(TypedDict, total=False):
+    """The solve options that ``allocate`` and ``solve_problem`` share and the workflows (sweep,
+    robust plans, economics) pass on to them."""
+
+    solver: str
+    tolerance: float
+    time_limit: float | None
+    kkt_tolerance: float
+    diagnose: bool
 
 
 def allocate(

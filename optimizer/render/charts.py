@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 
 from optimizer.formatting import compact  # noqa: E402
 from optimizer.io.files import atomic_write_bytes  # noqa: E402
@@ -412,7 +413,9 @@ def line_item_spend_figure(items) -> plt.Figure:
         ax.plot([v or 0.0 for v in lc], y, "D", mfc="white", mec=_INK, ms=5, ls="none")
     ax.set_yticks(y, [it.id for it in items], fontsize=8)
     roles = list(dict.fromkeys(it.role for it in items))
-    handles = [plt.Rectangle((0, 0), 1, 1, color=ROLE_COLOURS.get(r, _INK)) for r in roles]
+    handles: list[Artist] = [
+        plt.Rectangle((0, 0), 1, 1, color=ROLE_COLOURS.get(r, _INK)) for r in roles
+    ]
     labels = [ROLE_WORDS.get(r, r) for r in roles]
     if any(v is not None for v in lc):
         handles.append(plt.Line2D([], [], marker="D", mfc="white", mec=_INK, ls="none"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -81,10 +81,16 @@ def robust_note(plan: Plan) -> Text | None:
         f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
         "draws is maximised; KPI and marginal ROI are expectations"
     )
-    missing = ex.get("without_draws") or []
+    missing = _without_draws(plan)
     if missing:
         text += f" (no draws for {', '.join(missing)}: their point curve is used)"
     return Text(text, style="dim")
+
+
+def _without_draws(plan: Plan) -> list[str]:
+    """A robust plan's touchpoints with no draws (``extras['without_draws']``, a list of ids)."""
+    ids = plan.extras.get("without_draws")
+    return [str(t) for t in ids] if isinstance(ids, list | tuple) else []
 
 
 def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, Any]:
@@ -95,7 +101,7 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
         d["robust"] = {
             "objective": "expected KPI over the bootstrap draws",
             "draws": ex.get("draws"),
-            "without_draws": list(ex.get("without_draws") or []),
+            "without_draws": _without_draws(plan),
         }
     if uncertainty is not None:
         d["uncertainty"] = jsonable(uncertainty.to_dict())
@@ -430,7 +436,7 @@ _STATUS_STYLE = {
 
 
 def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None) -> None:
-    cells = [
+    cells: list[RenderableType] = [
         x.id,
         x.stage,
         money(x.planned, "small"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -46,7 +46,7 @@ def period_table(plan: Plan) -> Table:
 
 
 def plan_renderable(plan: Plan) -> Group:
-    parts = []
+    parts: list[RenderableType] = []
     head = Text.assemble(
         (f"{plan.scenario}", "bold"),
         f"  ·  {plan.objective}  ·  status ",
@@ -146,14 +146,15 @@ def plan_renderable(plan: Plan) -> Group:
         )
     note = break_even_text(plan)
     if note:
-        be = plan.extras["break_even"]
-        parts.append(Text(note, style="yellow" if be.spend_beyond > 0.005 else ""))
+        be = plan.break_even
+        beyond = be is not None and be.spend_beyond > 0.005
+        parts.append(Text(note, style="yellow" if beyond else ""))
     return Group(*parts)
 
 
 def break_even_text(plan: Plan) -> str | None:
     """Where the plan stands against break-even (``extras['break_even']``), in one sentence."""
-    be = plan.extras.get("break_even")
+    be = plan.break_even
     if be is None:
         return None
     t = ratio(be.threshold, 2)
@@ -180,7 +181,7 @@ def break_even_text(plan: Plan) -> str | None:
 def extrapolation_lines(plan: Plan) -> list[str]:
     """One phrase per line item whose curve is used beyond its data (``extras['extrapolation']``)."""
     out = []
-    for x in plan.extras.get("extrapolation") or ():
+    for x in plan.extrapolation:
         name = x["id"] + (f"@{x['market']}" if x.get("market") else "")
         if x["kind"] == "no_data":
             out.append(
@@ -196,10 +197,10 @@ def extrapolation_lines(plan: Plan) -> list[str]:
 
 
 def comparison_renderable(comp: Comparison) -> Group:
-    parts = []
+    parts: list[RenderableType] = []
     s = comp.summary()
     t = Table(box=box.SIMPLE_HEAD, title="scenarios", title_justify="left")
-    bes = [p.extras.get("break_even") for p in comp.plans]
+    bes = [p.break_even for p in comp.plans]
     money_kpi = any(b is not None for b in bes)
     cols = ["scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"]
     if money_kpi:  # where the marginal return falls to 1 + hurdle_rate, and the spend past it
@@ -334,7 +335,7 @@ def frontier_renderable(frontier) -> Group:
             ratio(p["marginal_roi"], 3),
             *more,
         )
-    parts: list = [t]
+    parts: list[RenderableType] = [t]
     note = frontier_break_even_text(frontier)
     if note:
         parts.append(Text(note))

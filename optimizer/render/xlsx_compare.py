@@ -97,7 +97,7 @@ def _summary(wb: Workbook, comp: Comparison) -> None:
         "its gain if relaxed 10%",
     ]
     fmts = [None, None, MONEY, MONEY, RATIO, MARGINAL, MONEY_DELTA, MONEY_DELTA, None, MONEY]
-    bes = [p.extras.get("break_even") for p in comp.plans]
+    bes = [p.break_even for p in comp.plans]
     money_kpi = any(b is not None for b in bes)
     if money_kpi:  # where the marginal return falls to 1 + hurdle_rate (workflow.economics)
         cols += ["break-even threshold", "break-even budget", "spend beyond it"]

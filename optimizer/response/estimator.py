@@ -80,7 +80,7 @@ class FitDiagnostics:
         )
 
 
-class ResponseFitter(BaseEstimator):  # type: ignore[misc]
+class ResponseFitter(BaseEstimator):
     """Fit one KPI's response curves (see ``fit_model`` for every parameter).
 
     ``random_state`` seeds the draws (the curves do not depend on it); ``fit(history)`` sets

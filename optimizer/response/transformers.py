@@ -232,7 +232,7 @@ class _SaturationBase(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = self._checked(X)
         return C.saturation_second_derivative(self._family, X, {"beta": 1.0, **self._params()})
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
         return tags

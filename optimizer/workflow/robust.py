@@ -36,6 +36,7 @@ import numpy as np
 
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.engine import SolveOptions
 from optimizer.errors import ModelError
 from optimizer.progress import Progress
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
@@ -102,8 +103,8 @@ def draw_models(model: ResponseModel) -> list[ResponseModel]:
 # ------------------------------------------------------------------------------------------------
 def _mean_curve(curve: HorizonCurve, d: int) -> HorizonCurve:
     """The average of a curve's draws, as a composite curve (each draw weighted 1/D)."""
-    parts = []
-    shares = []
+    parts: list[tuple[float, TouchpointResponse]] = []
+    shares: list[float] = []
     for w, r, k in curve._terms():  # noqa: SLF001 - the curve's own (weight, response, share) terms
         rs = r.draw_responses()[:d] or [r]
         parts.extend((w / len(rs), x) for x in rs)
@@ -170,9 +171,16 @@ def optimize_scenario(
         extra_models = extra_models_for(scenario)
     from optimizer.workflow.economics import with_economics
 
-    solve_kw = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit}
+    solve_kw: SolveOptions = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit}
     if robust == "mean":
-        plan = robust_plan(scenario, model, extra_models=extra_models, **solve_kw)
+        plan = robust_plan(
+            scenario,
+            model,
+            extra_models=extra_models,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+        )
     elif robust != "none":
         raise ModelError(
             f"unknown robust objective {robust!r}; choose one of: {', '.join(ROBUST_MODES)}",
@@ -331,8 +339,11 @@ def _robust_spends(
 
 def _point_curves(model: CurveSet) -> CurveSet:
     """The model with every touchpoint's draws dropped (its point curves only)."""
-    if not isinstance(model, ResponseModel):
-        return model
+    return _point_model(model) if isinstance(model, ResponseModel) else model
+
+
+def _point_model(model: ResponseModel) -> ResponseModel:
+    """A response model with every touchpoint's draws dropped (its point curves only)."""
     return dataclasses.replace(
         model,
         touchpoints={
@@ -369,7 +380,7 @@ def partial_models(
     """``(touchpoint, draw, model)`` for each touchpoint of ``tids`` and each of the first ``d``
     draws: the model with only that touchpoint's curve replaced by its draw, every other
     touchpoint at its point curve (the models of the one-at-a-time EVPPI)."""
-    point = _point_curves(model)
+    point = _point_model(model)
     return [
         (tid, k, dataclasses.replace(point, touchpoints={**point.touchpoints, tid: r}))
         for tid in tids

@@ -40,6 +40,7 @@ from optimizer.allocate.engine import (
     DEFAULT_KKT_TOLERANCE,
     DEFAULT_PIECES,
     DEFAULT_TOLERANCE,
+    SolveOptions,
     initial_points,
     plan_without_lp,
 )
@@ -221,8 +222,8 @@ def _frontier(
     if not warm or not grid:
         cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
         step = None if progress is None else (lambda done, n, k: progress(done, n, scenario.name))
-        plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
-        return Frontier(scenario.name, tuple(plans))
+        cold_plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
+        return Frontier(scenario.name, tuple(cold_plans))
     chunks = [grid[i : i + CHUNK] for i in range(0, len(grid), CHUNK)]
     tasks = [(scenario, model, c, {**kw, "extra_models": extra_models}) for c in chunks]
     plans: list[Plan] = []
@@ -323,7 +324,7 @@ class _WarmWalk:
         self.problem = make_problem(
             scenario.with_budget(max(budgets)), model, stages, extra_models=dict(extra_models or {})
         )
-        self.opts = {
+        self.opts: SolveOptions = {
             "solver": solver,
             "tolerance": tolerance,
             "time_limit": time_limit,

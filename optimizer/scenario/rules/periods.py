@@ -92,12 +92,12 @@ def _subjects(sc: Scenario) -> Iterator[tuple[str, str, str, Any]]:
     """(section path, row prefix, subject, rule with per_period / periods) for every place a period
     rule can sit: the top level, touchpoints, stages, groups."""
     yield "", "period", "", sc
-    for tid, r in sc.touchpoints.items():
-        yield f"touchpoints.{tid}.", "tp_period", tid, r
-    for st, r in sc.stages.items():
-        yield f"stages.{st}.", "stage_period", st, r
-    for g, r in sc.groups.items():
-        yield f"groups.{g}.", "group_period", g, r
+    for tid, tp_rule in sc.touchpoints.items():
+        yield f"touchpoints.{tid}.", "tp_period", tid, tp_rule
+    for st, stage_rule in sc.stages.items():
+        yield f"stages.{st}.", "stage_period", st, stage_rule
+    for g, group_rule in sc.groups.items():
+        yield f"groups.{g}.", "group_period", g, group_rule
 
 
 def has_period_rules(sc: Scenario) -> list[str]:
