@@ -261,13 +261,15 @@ def track(
     thousands: str | None,
     date_format: str | None,
 ) -> None:
-    """Budgetary control: actual spend to date against the plan (spread evenly over its
-    horizon), per line item and stage, in money and per cent, and the KPI the cycle buys if
-    every line item keeps its current run-rate.
+    """Budgetary control: actual spend to date against the plan to date, per line item and
+    stage, in money and per cent; the spend and KPI of the cycle if every line item keeps its
+    current run-rate; with --scenario, the scenario's rules that run-rate would break.
 
     PLAN is a plan JSON file (budgetopt optimize --format json) or a recorded run
-    (RUN[:SCENARIO]). ACTUALS is a CSV with columns date,touchpoint,spend, one row per
-    touchpoint and week, starting in the plan's first week.
+    (RUN[:SCENARIO]). ACTUALS is a CSV with columns date,touchpoint,spend: one row per
+    touchpoint and week (dated by any day of the week), or per month (dated the 1st). A dated
+    plan's weeks are matched by date (a re-plan's start after the weeks it was made from); an
+    undated plan starts at the actuals' first week. A week with no rows is reported missing.
 
     \b
     Example:
@@ -282,10 +284,13 @@ def track(
     from optimizer.workflow.ledger import ledger_path
 
     plan, run_model = plan_to_track(plan_ref, ledger_path(ledger_file))
-    if model_path is None and scenario_path is not None:
+    sc = None
+    if scenario_path is not None:
         from optimizer.scenario import load_scenario
 
-        model_path = Path(load_scenario(scenario_path).model)
+        sc = load_scenario(scenario_path)
+        if model_path is None:
+            model_path = Path(sc.model)
     if model_path is None and run_model is not None and Path(run_model).exists():
         model_path = Path(run_model)
     model = read_model(model_path) if model_path is not None else None
@@ -298,6 +303,7 @@ def track(
         model,
         weeks_elapsed=weeks_elapsed,
         band=band,
+        scenario=sc,
     )
     _output(
         fmt,
@@ -315,7 +321,8 @@ def track(
     "--actuals",
     required=True,
     type=click.Path(path_type=Path),
-    help="Spend to date: CSV with columns date,touchpoint,spend (weekly).",
+    help="Spend to date: CSV with columns date,touchpoint,spend (weekly, or monthly dated "
+    "the 1st).",
 )
 @click.option(
     "--weeks-elapsed",

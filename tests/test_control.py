@@ -44,12 +44,12 @@ def test_read_actuals(world, tmp_path):
     a = read_actuals(world["actuals"], ids=["tv", "search", "email"])
     assert a.weeks == 4 and a.total == 384_000
     assert a.spend == {"tv": 240_000.0, "search": 140_000.0, "email": 4_000.0}
-    # a missing week counts as zero; two rows for one week add up
+    # two rows for one week add up; a week with no row is reported missing
     p = write_actuals(tmp_path / "gap.csv", {"tv": 10.0}, 3, skip=((1, "tv"),))
     with open(p, "a") as fh:
         fh.write("2025-01-06,tv,5\n")
     a = read_actuals(p)
-    assert a.weeks == 3 and list(a.weekly["tv"]) == [15.0, 0.0, 10.0]
+    assert a.weeks == 3 and list(a.weekly["tv"]) == [15.0, 0.0, 10.0] and a.missing == [2]
 
 
 @pytest.mark.parametrize(
@@ -109,8 +109,11 @@ def test_track_against_the_plan_to_date(world):
     assert t.total.projected_kpi == pytest.approx(sum(x.projected_kpi for x in t.lines))
     with pytest.raises(DataError, match="cover 4 weeks .* but --weeks-elapsed is 3"):
         track(plan, read_actuals(world["actuals"]), world["m"], weeks_elapsed=3)
+    # 8 weeks gone by, actuals for 4: weeks 5-8 are missing, not compared (never taken as zero)
     later = track(plan, read_actuals(world["actuals"]), None, weeks_elapsed=8)
-    assert later.lines[0].planned_to_date == pytest.approx(planned * 8 / 13, abs=0.01)
+    assert later.lines[0].planned_to_date == pytest.approx(planned * 4 / 13, abs=0.01)
+    assert later.missing_weeks == ("2025-02-03", "2025-02-10", "2025-02-17", "2025-02-24")
+    assert later.lines[0].projected_spend == pytest.approx(240_000 / 4 * 13)
     assert not later.has_model and later.lines[0].projected_kpi is None
 
 

@@ -461,10 +461,12 @@ def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None)
 
 
 def tracking_renderable(tr: Tracking) -> Group:
+    first, last = tr.week_dates
+    when = f" (weeks of {first} to {last})" if tr.dated and first is not None and last else ""
     t = Table(
         box=box.SIMPLE_HEAD,
         title=f"{tr.scenario}: week {tr.weeks_elapsed} of "
-        f"{tr.horizon_weeks}, actual spend against the plan to date",
+        f"{tr.horizon_weeks}{when}, actual spend against the plan to date",
         title_justify="left",
     )
     cols = [
@@ -505,6 +507,26 @@ def tracking_renderable(tr: Tracking) -> Group:
                 f"{money(tot.planned_kpi, 'small')})"
             )
         )
+    if tr.rules:
+        broken = tr.broken
+        if broken:
+            rt = Table(
+                box=box.SIMPLE_HEAD,
+                title="rules the run-rate would break",
+                title_justify="left",
+            )
+            for c in ("rule", "at run-rate", "by"):
+                rt.add_column(c, justify="left" if c == "rule" else "right")
+            for r in broken:
+                rt.add_row(r.label, money(r.projected, "small"), delta(r.by), style="red")
+            parts.append(rt)
+        else:
+            parts.append(
+                Text(
+                    f"at the current run-rate all {len(tr.rules)} rules of the scenario hold",
+                    style="green",
+                )
+            )
     for n in tr.notes:
         parts.append(Text(n, style="dim"))
     return Group(*parts)
@@ -542,6 +564,7 @@ def replan_renderable(r: Replan) -> Group:
     head = Text.assemble(
         ("re-plan after ", ""),
         (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
+        f" (from the week of {r.rest_start})" if r.rest_start is not None else "",
         f": {money(r.spent_total, 'small')} spent so far",
         f", {money(r.remaining_budget, 'small')} left for the remaining {r.remaining_weeks} weeks"
         if r.remaining_budget is not None

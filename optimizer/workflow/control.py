@@ -1,19 +1,25 @@
 """Budgetary control: actual spend against the plan, and re-planning what is left mid-cycle.
 
-* ``track``: the plan's spend is spread evenly over its horizon, so after ``N`` of ``H`` weeks a
-  line item should have spent ``N / H`` of its plan. Actual spend to date against that, per line
-  item, stage and in total, in money and per cent; and, on the model, the KPI the cycle will buy
-  if every line item keeps its current weekly run-rate to the end, against the KPI the plan buys.
+* ``track``: actuals are matched to the plan's weeks by date (a dated plan's ``start``; an
+  undated plan starts at the actuals' first week). The plan to date is the plan's spend in the
+  weeks that have actuals (a phased plan's periods spread over their weeks, an undated plan's
+  total spread evenly); a week without any row is reported missing, never taken as no spend.
+  Actual against that, per line item, stage and in total, in money and per cent; the spend and,
+  on the model, the KPI of the cycle if every line item keeps its pace; with the scenario, the
+  rules that run-rate would break (``optimizer.workflow.dated``).
 * ``replan``: re-optimise the rest of the cycle. Every rule of the scenario is a linear rule on a
   line item's (or a set's) total spend over the cycle, and that total is what was spent plus what
   is still to be spent; so each rule's right-hand side is reduced by what its line items have
   already spent (money caps and locks that are already overspent are clipped at 0, with a
   warning; floors already met fall away), the budget becomes what is left of it, and the curves
-  cover the remaining weeks. A KPI target is reduced by the KPI the spend to date has bought.
+  cover the remaining weeks. A KPI target is reduced by the KPI the spend to date has bought. A
+  dated, phased scenario is re-planned on the rest of its calendar, period by period, with the
+  carry-over of the actual spend (``dated.rest_of_phased``); the re-plan's plan starts the week
+  after the actuals, so that a ``track`` of it compares its own weeks.
 
 Actuals (``ACTUALS_CSV``): columns ``date,touchpoint,spend``, one row per touchpoint and week
-(several rows for the same week and touchpoint are added up); dates are ISO (``YYYY-MM-DD``) and
-whole weeks apart; the first date is the first week of the plan.
+(several rows for the same week and touchpoint are added up; ISO dates, whole weeks apart) or per
+month (every date the 1st of its month: spread over the weeks whose Monday is in the month).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from optimizer.io.spend_tables import ROWS_COLUMNS, read_spend_rows
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+from optimizer.workflow.dated import RuleAtRunRate
 
 ACTUALS_COLUMNS = ROWS_COLUMNS
 #: a line item more than this far from its plan to date is flagged over / under
@@ -50,12 +57,15 @@ DEFAULT_BAND = 0.10
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Actuals:
-    """Actual spend to date, per touchpoint and week."""
+    """Actual spend to date, per touchpoint and week (or month)."""
 
     source: str
-    first: _dt.date  # the first week of the plan
-    last: _dt.date  # the last week with actuals
-    weekly: pd.DataFrame  # index: week number from 1; columns: touchpoints; spend
+    first: _dt.date  # the first week with actuals (monthly: the first Monday of the first month)
+    last: _dt.date  # the last week with actuals (monthly: the last Monday of the last month)
+    weekly: pd.DataFrame  # index: week number from 1 (from ``first``); columns: touchpoints
+    #: the rows as read (date, touchpoint, spend), for matching to a dated plan by date
+    rows: tuple[tuple[_dt.date, str, float], ...] = ()
+    frequency: str = "week"  # week | month
 
     @property
     def weeks(self) -> int:
@@ -71,16 +81,40 @@ class Actuals:
     def total(self) -> float:
         return float(round(sum(self.spend.values()), 2))
 
+    def on_weeks(self, origin: _dt.date) -> tuple[dict[str, dict[int, float]], set[int]]:
+        """Spend per touchpoint per week counted from ``origin`` (negative: before it), and the
+        weeks that have rows (see ``optimizer.workflow.dated``)."""
+        from optimizer.workflow.dated import on_weeks
+
+        return on_weeks(self.rows, self.frequency, origin)
+
+    @property
+    def missing(self) -> list[int]:
+        """Weeks (numbered from 1) between the first and the last with no row at all."""
+        _spend, reported = self.on_weeks(self.first)
+        return [k + 1 for k in range(self.weeks) if k not in reported]
+
+
+def _frequency(dates: Sequence[_dt.date]) -> str:
+    """``month`` when every date is the first of a month and they are not all Mondays (a week
+    dated by a Monday that is the 1st stays a week); ``week`` otherwise."""
+    if all(d.day == 1 for d in dates) and not all(d.weekday() == 0 for d in dates):
+        return "month"
+    return "week"
+
 
 def read_actuals(
     path: str | Path, ids: Sequence[str] | None = None, csv: CsvSettings | None = None
 ) -> Actuals:
     """Read and validate an actuals CSV (see the module docstring): the rows by the one reader of
-    spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date.
+    spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date, or
+    months (every date the 1st of its month).
 
     ``ids`` are the touchpoints the plan or model knows; any other is an error with a "did you
     mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
     """
+    from optimizer.workflow.dated import mondays_of_month
+
     path = Path(path)
     rows = read_spend_rows(path, what="actuals", ids=ids, csv=csv)
     if rows.empty:
@@ -89,25 +123,33 @@ def read_actuals(
     dates = list(rows[DATE_COLUMN])
     tps = list(rows[TOUCHPOINT_COLUMN])
     spends = list(rows[SPEND_COLUMN])
-    first, last = min(dates), max(dates)
-    for k, d in enumerate(dates, start=2):
-        if (d - first).days % 7:
-            raise DataError(
-                f"{d.isoformat()} in row {k} is not a whole number of weeks after the "
-                f"first date ({first.isoformat()}): actuals are weekly",
-                path=path,
-                field="date",
-            )
-    week = [(d - first).days // 7 + 1 for d in dates]
-    long = pd.DataFrame({"week": week, "touchpoint": tps, "spend": spends})
-    weekly = long.pivot_table(
-        index="week", columns="touchpoint", values="spend", aggfunc="sum", fill_value=0.0
-    )
+    frequency = _frequency(dates)
+    if frequency == "month":
+        first = mondays_of_month(min(dates).year, min(dates).month)[0]
+        last = mondays_of_month(max(dates).year, max(dates).month)[-1]
+    else:
+        first, last = min(dates), max(dates)
+        for k, d in enumerate(dates, start=2):
+            if (d - first).days % 7:
+                raise DataError(
+                    f"{d.isoformat()} in row {k} is not a whole number of weeks after the "
+                    f"first date ({first.isoformat()}): actuals are weekly (or monthly, every "
+                    "date the 1st of its month)",
+                    path=path,
+                    field="date",
+                )
+    triples = tuple((d, str(t), float(v)) for d, t, v in zip(dates, tps, spends, strict=True))
+    from optimizer.workflow.dated import on_weeks
+
+    by_tp, _reported = on_weeks(triples, frequency, first)
     n = (last - first).days // 7 + 1
-    weekly = weekly.reindex(range(1, n + 1), fill_value=0.0)
+    weekly = pd.DataFrame(
+        {t: [by_tp[t].get(k, 0.0) for k in range(n)] for t in by_tp}, index=range(1, n + 1)
+    )
+    weekly.index.name = "week"
     if known is not None:
         weekly = weekly.reindex(columns=known, fill_value=0.0)
-    return Actuals(str(path), first, last, weekly.astype(float))
+    return Actuals(str(path), first, last, weekly.astype(float), triples, frequency)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,17 +189,45 @@ class Tracking:
     band: float
     has_model: bool
     notes: tuple[str, ...] = ()
+    start: str | None = None  # the plan's first week (a dated plan's start; else the actuals')
+    dated: bool = False  # the plan has a start: actuals were matched to its weeks by date
+    missing_weeks: tuple[str, ...] = ()  # elapsed weeks (their first day) with no actuals
+    spend_before: float = 0.0  # actuals dated before the plan's first week (not compared)
+    frequency: str = "week"  # of the actuals
+    #: the scenario's rules on the spend projected at the run-rate (with ``--scenario``)
+    rules: tuple[RuleAtRunRate, ...] = ()
+
+    @property
+    def week_dates(self) -> tuple[str | None, str | None]:
+        """The first days of the first and the last elapsed week."""
+        if self.start is None:
+            return None, None
+        s = _dt.date.fromisoformat(self.start)
+        return s.isoformat(), (s + _dt.timedelta(weeks=self.weeks_elapsed - 1)).isoformat()
+
+    @property
+    def broken(self) -> tuple[RuleAtRunRate, ...]:
+        return tuple(r for r in self.rules if r.breaks)
 
     def to_dict(self) -> dict[str, Any]:
+        first, last = self.week_dates
         return {
             "scenario": self.scenario,
             "kpi_name": self.kpi,
             "horizon_weeks": self.horizon_weeks,
             "weeks_elapsed": self.weeks_elapsed,
+            "start": self.start,
+            "dated": self.dated,
+            "weeks_compared": {"first": first, "last": last},
+            "frequency": self.frequency,
+            "missing_weeks": list(self.missing_weeks),
+            "spend_before_plan": round(self.spend_before, 2),
             "band": self.band,
             "total": self.total.to_dict(),
             "stages": [s.to_dict() for s in self.stages],
             "line_items": [x.to_dict() for x in self.lines],
+            "rules_at_run_rate": [r.to_dict() for r in self.rules],
+            "rules_broken_at_run_rate": [r.name for r in self.broken],
             "notes": list(self.notes),
         }
 
@@ -179,14 +249,13 @@ def _line(
     id_: str,
     stage: str,
     planned: float,
+    to_date: float,
     actual: float,
-    weeks: int,
-    horizon: int,
+    projected: float,
     band: float,
     planned_kpi: float | None,
     projected_kpi: float | None,
 ) -> TrackLine:
-    to_date = planned * weeks / horizon
     pct, status = _status(to_date, actual, band)
     return TrackLine(
         id_,
@@ -197,26 +266,32 @@ def _line(
         round(actual - to_date, 2),
         pct,
         status,
-        round(actual / weeks * horizon, 2),
+        round(projected, 2),
         planned_kpi,
         projected_kpi,
     )
 
 
 def _sum(
-    id_: str,
-    stage: str,
-    lines: Sequence[TrackLine],
-    weeks: int,
-    horizon: int,
-    band: float,
-    has_model: bool,
+    id_: str, stage: str, lines: Sequence[TrackLine], band: float, has_model: bool
 ) -> TrackLine:
-    planned = sum(x.planned for x in lines)
-    actual = sum(x.actual for x in lines)
     pk = sum(x.planned_kpi or 0.0 for x in lines) if has_model else None
     qk = sum(x.projected_kpi or 0.0 for x in lines) if has_model else None
-    return _line(id_, stage, planned, actual, weeks, horizon, band, pk, qk)
+    return _line(
+        id_,
+        stage,
+        sum(x.planned for x in lines),
+        sum(x.planned_to_date for x in lines),
+        sum(x.actual for x in lines),
+        sum(x.projected_spend for x in lines),
+        band,
+        pk,
+        qk,
+    )
+
+
+def _weeks_text(origin: _dt.date, ks: Sequence[int]) -> str:
+    return ", ".join((origin + _dt.timedelta(weeks=k)).isoformat() for k in ks)
 
 
 def track(
@@ -226,17 +301,29 @@ def track(
     *,
     weeks_elapsed: int | None = None,
     band: float = DEFAULT_BAND,
+    scenario: Scenario | None = None,
 ) -> Tracking:
     """Actual spend to date against a plan, with projections on ``model``.
+
+    The actuals are matched to the plan's weeks by date: from a dated plan's ``start`` (a
+    re-plan's is the week after the actuals it was made from), else from the actuals' first week.
+    The plan to date is the plan's spend in the weeks that have actuals (a phased plan's spend by
+    period, spread over each period's weeks); an elapsed week without any row is *missing*: it
+    is listed, left out of the plan to date, and projected at the run-rate, never taken as no
+    spend. The run-rate is each line item's pace against its plan so far (actual / plan to date)
+    applied to the rest of its plan (a line item with nothing planned so far: its weekly average).
+    With ``scenario`` (and ``model``), every money rule of the scenario is evaluated on the
+    projected spend, and those it would break are flagged.
 
     Parameters
     ----------
     plan : the plan (one read back from ``budgetopt optimize --format json`` with
         ``optimizer.allocate.plan_json.read_plan``, or from the ledger).
-    weeks_elapsed : weeks of the plan gone by (default: the weeks the actuals span).
+    weeks_elapsed : weeks of the plan gone by (default: up to the last week with actuals).
     band : a line item further than this fraction from its plan to date is over / under.
     """
     from optimizer.response.markets import refuse_markets
+    from optimizer.workflow import dated as D
 
     refuse_markets(model, "track")
     if plan.has_markets:
@@ -250,11 +337,33 @@ def track(
         raise DataError(
             f"the plan's horizon is {horizon} weeks: expected at least one", field="horizon_weeks"
         )
-    weeks = int(weeks_elapsed) if weeks_elapsed is not None else actuals.weeks
-    if weeks < actuals.weeks:
+    is_dated = plan.start is not None
+    origin = _dt.date.fromisoformat(plan.start) if plan.start is not None else actuals.first
+    end = origin + _dt.timedelta(weeks=horizon, days=-1)
+    by_tp, reported = actuals.on_weeks(origin)
+    late = sorted(k for k in reported if k >= horizon)
+    if late:
         raise DataError(
-            f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
-            f"{actuals.last}) but --weeks-elapsed is {weeks}",
+            f"the actuals run past the plan's last week (the plan runs {origin.isoformat()} to "
+            f"{end.isoformat()}; actuals for the week of "
+            f"{_weeks_text(origin, late[:1])})",
+            path=actuals.source,
+            field="date",
+        )
+    inside = sorted(k for k in reported if 0 <= k < horizon)
+    if not inside:
+        raise DataError(
+            f"no actuals fall in the plan's weeks ({origin.isoformat()} to {end.isoformat()}): "
+            f"they run {actuals.first.isoformat()} to {actuals.last.isoformat()}",
+            path=actuals.source,
+            field="date",
+        )
+    covered = inside[-1] + 1
+    weeks = int(weeks_elapsed) if weeks_elapsed is not None else covered
+    if weeks < covered:
+        raise DataError(
+            f"the actuals cover {covered} weeks ({origin.isoformat()} to "
+            f"{_weeks_text(origin, [covered - 1])}) but --weeks-elapsed is {weeks}",
             path=actuals.source,
             field="date",
         )
@@ -273,37 +382,87 @@ def track(
             path=actuals.source,
             field="touchpoint",
         )
-    spent = actuals.spend
     notes = []
     if model is not None:
-        missing = [t for t in ids if t not in model.touchpoints]
-        if missing:
+        missing_curves = [t for t in ids if t not in model.touchpoints]
+        if missing_curves:
             raise DataError(
-                f"the model has no curve for {', '.join(missing)}: is it the model the "
+                f"the model has no curve for {', '.join(missing_curves)}: is it the model the "
                 "plan was made with?",
                 path=getattr(model, "source", None),
             )
     else:
         notes.append("no model given (--model or --scenario): KPI projections are left out")
+    missing = [k for k in range(weeks) if k not in reported]
+    if missing:
+        notes.append(
+            f"no actuals for {len(missing)} elapsed week(s) (the weeks of "
+            f"{_weeks_text(origin, missing)}): they are left out of the plan to date and "
+            "projected at the run-rate, not taken as no spend"
+        )
+    before = sum(v for by in by_tp.values() for k, v in by.items() if k < 0)
+    if before > 0.005:
+        notes.append(
+            f"{money(before, 'any')} of actuals dated before the plan's first week "
+            f"({origin.isoformat()}) is not compared with it"
+            + (" (its carry-over counts in the projected KPI)" if model is not None else "")
+        )
+    seen = np.zeros(horizon, bool)
+    seen[inside] = True
+    W = D.plan_weeks(plan, origin)
     lines = []
-    for li in items:
+    projected_by_date: dict[str, dict[_dt.date, float]] = {}
+    for i, li in enumerate(items):
         tid = li.id
-        planned = float(li.spend)
-        actual = float(spent.get(tid, 0.0))
+        mine = by_tp.get(tid, {})
+        got = np.array([mine.get(k, 0.0) for k in range(horizon)]) * seen
+        actual = float(got.sum())
+        to_date = float(W[i, seen].sum())
+        if to_date > 0.005:
+            rest = (actual / to_date) * W[i]
+        else:
+            rest = np.full(horizon, actual / max(int(seen.sum()), 1))
+        path = np.where(seen, got, rest)
+        projected = float(path.sum())
+        projected_by_date[tid] = {
+            origin + _dt.timedelta(weeks=k): v for k, v in mine.items() if k < 0 and v
+        }
+        for t in range(horizon):
+            if path[t]:
+                projected_by_date[tid][origin + _dt.timedelta(weeks=t)] = float(path[t])
         pk = qk = None
         if model is not None:
             tp = model.touchpoints[tid]
-            pk = float(tp.horizon_kpi(planned, horizon))
-            qk = float(tp.horizon_kpi(actual / weeks * horizon, horizon))
-        lines.append(_line(tid, li.stage, planned, actual, weeks, horizon, band, pk, qk))
+            if is_dated or li.periods:
+                a0 = D.carry_in(tp, mine)
+                pk = float(li.kpi)
+                qk = pk + float(
+                    D.weekly_kpi(tp, path, origin, a0).sum()
+                    - D.weekly_kpi(tp, W[i], origin, a0).sum()
+                )
+            else:
+                pk = float(tp.horizon_kpi(float(li.spend), horizon))
+                qk = float(tp.horizon_kpi(projected, horizon))
+        lines.append(
+            _line(tid, li.stage, float(li.spend), to_date, actual, projected, band, pk, qk)
+        )
     order: list[str] = list(plan.stages)
     order += [x.stage for x in lines if x.stage not in order]
     stages = tuple(
-        _sum(st, st, [x for x in lines if x.stage == st], weeks, horizon, band, model is not None)
+        _sum(st, st, [x for x in lines if x.stage == st], band, model is not None)
         for st in dict.fromkeys(order)
         if any(x.stage == st for x in lines)
     )
-    total = _sum("total", "", lines, weeks, horizon, band, model is not None)
+    total = _sum("total", "", lines, band, model is not None)
+    rules: list[RuleAtRunRate] = []
+    if scenario is not None and model is not None:
+        rules, rule_notes = D.rules_at_run_rate(scenario, model, projected_by_date)
+        notes += rule_notes
+        if is_dated and scenario.start is not None and plan.start != scenario.start.isoformat():
+            notes.append(
+                f"the rules are the scenario's over its whole cycle (from "
+                f"{scenario.start.isoformat()}): actuals before this plan's first week count"
+            )
     return Tracking(
         plan.scenario,
         plan.kpi,
@@ -315,6 +474,12 @@ def track(
         band,
         model is not None,
         tuple(notes),
+        start=origin.isoformat(),
+        dated=is_dated,
+        missing_weeks=tuple((origin + _dt.timedelta(weeks=k)).isoformat() for k in missing),
+        spend_before=float(before),
+        frequency=actuals.frequency,
+        rules=tuple(rules),
     )
 
 
@@ -333,6 +498,16 @@ class Replan:
     budget: float | None  # the cycle's budget
     kpi_to_date: float  # modelled KPI bought by the spend to date
     warnings: tuple[str, ...] = ()
+    start: str | None = None  # the cycle's first week (its start, or the actuals' first week)
+
+    @property
+    def rest_start(self) -> str | None:
+        """The first week of the re-plan."""
+        if self.start is None:
+            return None
+        return (
+            _dt.date.fromisoformat(self.start) + _dt.timedelta(weeks=self.weeks_elapsed)
+        ).isoformat()
 
     @property
     def remaining_weeks(self) -> int:
@@ -371,6 +546,8 @@ class Replan:
         return {
             "weeks_elapsed": self.weeks_elapsed,
             "remaining_weeks": self.remaining_weeks,
+            "cycle_start": self.start,
+            "replan_start": self.rest_start,
             "horizon_weeks": self.horizon_weeks,
             "budget": self.budget,
             "spent_to_date": self.spent_total,
@@ -467,11 +644,27 @@ def replan(
 
         extra_models = extra_models_for(scenario)
     horizon = scenario.horizon_weeks
-    n = int(weeks_elapsed) if weeks_elapsed is not None else actuals.weeks
-    if n < actuals.weeks:
+    # the cycle's weeks from its start (a dated scenario), else from the actuals' first week
+    origin = scenario.start if scenario.start is not None else actuals.first
+    by_tp, reported = actuals.on_weeks(origin)
+    late = sorted(k for k in reported if k >= horizon)
+    if late:
         raise DataError(
-            f"the actuals cover {actuals.weeks} weeks ({actuals.first} to "
-            f"{actuals.last}) but --weeks-elapsed is {n}",
+            f"the actuals run past the cycle's last week (week of "
+            f"{(origin + _dt.timedelta(weeks=late[0])).isoformat()}; the cycle runs "
+            f"{origin.isoformat()} to "
+            f"{(origin + _dt.timedelta(weeks=horizon, days=-1)).isoformat()})",
+            path=actuals.source,
+            field="date",
+        )
+    inside = sorted(k for k in reported if k >= 0)
+    covered = inside[-1] + 1 if inside else 0
+    n = int(weeks_elapsed) if weeks_elapsed is not None else covered
+    if n < covered:
+        raise DataError(
+            f"the actuals cover {covered} weeks ({origin.isoformat()} to "
+            f"{(origin + _dt.timedelta(weeks=covered - 1)).isoformat()}) but --weeks-elapsed "
+            f"is {n}",
             path=actuals.source,
             field="date",
         )
@@ -490,28 +683,65 @@ def replan(
             path=actuals.source,
             field="touchpoint",
         )
-    spent_by_id = {t: float(actuals.spend.get(t, 0.0)) for t in ids}
-    rest = horizon - n
-    name = f"{scenario.name} (weeks {n + 1}-{horizon})"
-    sc_rest = scenario.model_copy(update={"horizon_weeks": rest, "name": name})
-    problem = make_problem(sc_rest, model, extra_models=dict(extra_models))
-    index = {it.id: it.index for it in problem.items}
-    spent = np.zeros(len(problem.items))
-    for t, v in spent_by_id.items():
-        spent[index[t]] = v
-    done: dict[str, np.ndarray] = {}
-    for it in problem.items:
-        for k, curve in it.kpis.items():
-            done.setdefault(k, np.zeros(len(problem.items)))
-            done[k][it.index] = float(HorizonCurve(curve.response, float(n)).value(spent[it.index]))
-    problem, warnings = remaining_problem(problem, spent, done)
-    budget = scenario.budget.amount if scenario.budget is not None else None
-    if budget is not None:
-        left = budget - float(spent.sum())
-        problem = dataclasses.replace(
-            problem, scenario=sc_rest.with_budget(max(0.0, round(left, 2)))
+    notes: list[str] = []
+    missing = [k for k in range(n) if k not in reported]
+    if missing:
+        notes.append(
+            f"no actuals for {len(missing)} elapsed week(s) (the weeks of "
+            + ", ".join((origin + _dt.timedelta(weeks=k)).isoformat() for k in missing)
+            + "): the re-plan counts them as no spend"
         )
-    plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    before = sum(v for by in by_tp.values() for k, v in by.items() if k < 0)
+    if before > 0.005:
+        notes.append(
+            f"{money(before, 'any')} of actuals dated before the cycle's first week "
+            f"({origin.isoformat()}) is left out"
+        )
+    spent_by_id = {t: float(sum(v for k, v in by_tp.get(t, {}).items() if 0 <= k < n)) for t in ids}
+    budget = scenario.budget.amount if scenario.budget is not None else None
+    rest = horizon - n
+    rest_start = origin + _dt.timedelta(weeks=n)
+    if scenario.is_phased:
+        from optimizer.allocate.phased import phased_plan, phased_problem, solve_phased
+        from optimizer.workflow.dated import rest_of_phased
+
+        full = phased_problem(scenario, model, extra_models=dict(extra_models))
+        weekly = np.array(
+            [[by_tp.get(it.id, {}).get(k, 0.0) for k in range(n)] for it in full.base.items]
+        ).reshape(full.n, n)
+        left = None if budget is None else budget - float(weekly.sum())
+        problem_rest, warnings, done_by_item = rest_of_phased(full, weekly, n, left)
+        sol = solve_phased(problem_rest, tolerance=tolerance, time_limit=time_limit)
+        plan = phased_plan(problem_rest, sol, solver=solver)
+        kpi_to_date = float(done_by_item.sum())
+    else:
+        name = f"{scenario.name} (weeks {n + 1}-{horizon})"
+        update: dict[str, Any] = {"horizon_weeks": rest, "name": name}
+        if scenario.start is not None:
+            update["start"] = rest_start
+        sc_rest = scenario.model_copy(update=update)
+        problem = make_problem(sc_rest, model, extra_models=dict(extra_models))
+        index = {it.id: it.index for it in problem.items}
+        spent = np.zeros(len(problem.items))
+        for t, v in spent_by_id.items():
+            spent[index[t]] = v
+        done: dict[str, np.ndarray] = {}
+        for it in problem.items:
+            for k, curve in it.kpis.items():
+                done.setdefault(k, np.zeros(len(problem.items)))
+                done[k][it.index] = float(
+                    HorizonCurve(curve.response, float(n)).value(spent[it.index])
+                )
+        problem, warnings = remaining_problem(problem, spent, done)
+        if budget is not None:
+            left = budget - float(spent.sum())
+            problem = dataclasses.replace(
+                problem, scenario=sc_rest.with_budget(max(0.0, round(left, 2)))
+            )
+        plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+        # the re-plan's weeks on the calendar, so that a later track compares the right ones
+        plan = dataclasses.replace(plan, start=rest_start.isoformat())
+        kpi_to_date = float(done.get(problem.kpi, np.zeros(1)).sum())
     original = allocate(
         scenario,
         model,
@@ -521,5 +751,14 @@ def replan(
         extra_models=dict(extra_models),
         diagnose=False,
     )
-    kpi_to_date = float(done.get(problem.kpi, np.zeros(1)).sum())
-    return Replan(plan, original, spent_by_id, n, horizon, budget, kpi_to_date, tuple(warnings))
+    return Replan(
+        plan,
+        original,
+        spent_by_id,
+        n,
+        horizon,
+        budget,
+        kpi_to_date,
+        tuple([*notes, *warnings]),
+        start=origin.isoformat(),
+    )
