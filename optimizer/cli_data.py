@@ -180,7 +180,7 @@ def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
       budgetopt validate scenarios/ journey.yaml model.json
       budgetopt validate history.csv --journey journey.yaml
     """
-    from optimizer.workflow.checks import validate_paths
+    from optimizer.app.checks import validate_paths
 
     problems = validate_paths(files, journey_path, echo=_stderr)
     if problems:

@@ -5,6 +5,7 @@ from optimizer.allocate.engine import (
     DEFAULT_TOLERANCE,
     allocate,
     diagnose_infeasible,
+    prepare_problem,
     solve_problem,
 )
 from optimizer.allocate.plan import ConstraintResult, LineItem, Plan
@@ -24,5 +25,6 @@ __all__ = [
     "diagnose_infeasible",
     "dual_bound",
     "make_problem",
+    "prepare_problem",
     "solve_problem",
 ]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -85,7 +85,9 @@ def allocate(
 ) -> Plan:
     """Optimise a scenario on a model's curves; see the module docstring. A dated, phased
     scenario (contract 7) is planned period by period, week by week (``allocate.phased``)."""
-    if getattr(scenario, "is_phased", False):
+    t0 = time.perf_counter()
+    problem = prepare_problem(scenario, model, stages=stages, extra_models=extra_models)
+    if not isinstance(problem, AllocationProblem):
         from optimizer.allocate.phased import allocate_phased
 
         return allocate_phased(
@@ -96,9 +98,8 @@ def allocate(
             stages=stages,
             extra_models=extra_models,
             diagnose=diagnose,
+            problem=problem,
         )
-    t0 = time.perf_counter()
-    problem = make_problem(scenario, model, stages, extra_models=extra_models)
     return solve_problem(
         problem,
         solver=solver,
@@ -110,6 +111,24 @@ def allocate(
         t0=t0,
         kkt_tolerance=kkt_tolerance,
     )
+
+
+def prepare_problem(
+    scenario: Scenario,
+    model: CurveSet,
+    *,
+    stages: tuple[str, ...] | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> Any:
+    """The problem ``allocate`` solves — an ``AllocationProblem``, or a ``PhasedProblem`` for a
+    dated, phased scenario — with every check of the scenario against its model(s) that comes
+    before solving (touchpoints, stages, KPIs, markets, rules, the calendar). ``validate`` calls
+    this too, so a scenario it passes is one ``optimize`` takes."""
+    if getattr(scenario, "is_phased", False):
+        from optimizer.allocate.phased import phased_problem
+
+        return phased_problem(scenario, model, stages=stages, extra_models=extra_models)
+    return make_problem(scenario, model, stages, extra_models=extra_models)
 
 
 def initial_points(

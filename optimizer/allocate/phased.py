@@ -430,11 +430,14 @@ def allocate_phased(
     diagnose: bool = True,
     carry_in: Mapping[str, float] | None = None,
     max_rounds: int = 8,
+    problem: PhasedProblem | None = None,
 ) -> Plan:
-    """Optimise a dated, phased scenario: the certified ``Plan`` with its periods."""
-    problem = phased_problem(
-        scenario, model, stages=stages, extra_models=extra_models, carry_in=carry_in
-    )
+    """Optimise a dated, phased scenario: the certified ``Plan`` with its periods (``problem``:
+    the one ``phased_problem`` made of them already)."""
+    if problem is None:
+        problem = phased_problem(
+            scenario, model, stages=stages, extra_models=extra_models, carry_in=carry_in
+        )
     sol = solve_phased(
         problem,
         tolerance=tolerance,

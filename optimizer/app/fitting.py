@@ -155,11 +155,10 @@ def fit_and_write(
             executor=executor,
             pool=pool,
         )
-    history = read_history(history_path, journey)
+    history = read_fit_history(journey, history_path)
     if not quiet:
         for note in history.meta.get("notes", ()):
             (echo or _stderr)(note)
-    _check_weeks(history, history_path)
     tests = read_calibration(calibration, history) if calibration is not None else None
     console = Console(stderr=True, width=140)
     models: dict[str, ResponseModel] = {}
@@ -193,6 +192,37 @@ def fit_and_write(
             if not quiet:
                 console.print(f"wrote {len(written)} curve plots to {plots}")
     return models
+
+
+def read_fit_history(journey: Journey, history_path: Path) -> History:
+    """A history as ``fit`` reads it, with every check ``fit`` applies to it before fitting
+    (``validate`` calls this too)."""
+    history = read_history(history_path, journey)
+    _check_weeks(history, history_path)
+    return history
+
+
+def read_fit_markets(
+    journey: Journey, history_path: Path, out_dir: Path | None = None
+) -> tuple[dict[str, History], dict[str, Path]]:
+    """A history with a ``market`` column as ``fit --by-market`` reads it — one history per
+    market, each with enough weeks — and the file each market's model is written to (names that
+    would clash are an error), with every check ``fit --by-market`` applies before fitting
+    (``validate`` calls this too; without ``out_dir`` the files are named in ``.``)."""
+    histories = read_market_histories(history_path, journey)
+    for market, h in histories.items():
+        _check_weeks(h, history_path, market)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise DataError(
+            "with --by-market the output is a folder (one model per market), but this is a file",
+            path=out_dir,
+        )
+    paths = market_model_paths(
+        out_dir or Path("."),
+        list(histories),
+        [k.id for k in journey.all_kpis if k.id != journey.kpi],
+    )
+    return histories, paths
 
 
 def _check_weeks(history: History, path: Path, market: str | None = None) -> None:
@@ -275,21 +305,11 @@ def fit_markets(
     """
     from optimizer.workflow.executor import using
 
-    histories = read_market_histories(history_path, journey)
+    histories, paths = read_fit_markets(journey, history_path, out_dir)
     if not quiet and histories:  # the same file: its notes are the same for every market
         for note in next(iter(histories.values())).meta.get("notes", ()):
             _stderr(note)
-    for market, h in histories.items():
-        _check_weeks(h, history_path, market)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(
-            "with --by-market the output is a folder (one model per market), but this is a file",
-            path=out_dir,
-        )
     markets = list(histories)
-    paths = market_model_paths(
-        out_dir, markets, [k.id for k in journey.all_kpis if k.id != journey.kpi]
-    )
     opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
     console = Console(stderr=True, width=140)
     with using(executor) as ex:

@@ -1,15 +1,26 @@
-"""``budgetopt validate``: recognise each file's kind and validate it fully."""
+"""``budgetopt validate``: recognise each file's kind and validate it fully.
+
+One validation path: each kind of file is read and checked by the very functions the commands
+that take it call before they compute anything — a scenario by ``app.run.load_inputs`` (the
+scenario, its model, its other KPIs' models; what ``optimize``, ``sweep`` and ``replan`` read)
+and ``allocate.prepare_problem`` (every check of the scenario against its model(s), the first step
+of ``allocate``), a history by ``app.fitting.read_fit_history`` / ``read_fit_markets`` (what
+``fit`` and ``fit --by-market`` read). So a file ``validate`` passes is never refused by those
+commands on input grounds, and a file they refuse fails here with the same message.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from optimizer.data import has_markets, load_yaml, read_history, read_journey, read_market_histories
+from optimizer.allocate import prepare_problem
+from optimizer.app.fitting import read_fit_history, read_fit_markets
+from optimizer.app.run import RunSpec, load_inputs
+from optimizer.data import has_markets, load_yaml, read_journey
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.response.markets import MarketModel
 from optimizer.response.model import read_model
-from optimizer.scenario import check_against_markets, check_against_model, load_scenario
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -81,14 +92,9 @@ def validate_paths(
                     f"ok: {f} (journey: {len(j.touchpoints)} touchpoints over {len(set(t.stage for t in j.touchpoints))} stages)"
                 )
             elif kind == "scenario":
-                sc = load_scenario(f)
-                m = read_model(sc.model)
-                stages = {k: v.stage for k, v in m.touchpoints.items()}
-                check_against_model(
-                    sc, stages, owners_of={k: v.owner for k, v in m.touchpoints.items()}
-                )
-                if isinstance(m, MarketModel):
-                    check_against_markets(sc, m.names, stages, keys=m.keys)
+                inputs = load_inputs(RunSpec("optimize", (str(f),)))
+                prepare_problem(inputs.scenario, inputs.model, extra_models=inputs.extra_models)
+                sc = inputs.scenario
                 echo(f"ok: {f} (scenario '{sc.name}', objective {sc.objective})")
             elif kind == "history":
                 if journey is None:
@@ -96,12 +102,12 @@ def validate_paths(
                         "a history file is validated against a journey: add --journey FILE", path=f
                     )
                 if has_markets(f):
-                    hs = read_market_histories(f, journey)
+                    hs, _ = read_fit_markets(journey, f)
                     weeks = sorted({h.n_weeks for h in hs.values()})
                     span = f"{weeks[0]}" if len(weeks) == 1 else f"{weeks[0]} to {weeks[-1]}"
                     echo(f"ok: {f} (history: {len(hs)} markets, {span} weeks each)")
                 else:
-                    h = read_history(f, journey)
+                    h = read_fit_history(journey, f)
                     echo(f"ok: {f} (history: {h.n_weeks} weeks)")
             else:
                 raise DataError("unknown kind of file: expected .yaml, .yml, .json or .csv", path=f)
