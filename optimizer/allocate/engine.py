@@ -188,11 +188,13 @@ def solve_problem(
             message = "the constraints cannot all hold"
             if diagnose:
                 conflicts, message = diagnose_infeasible(problem, pcs, solver)
-            return _empty_plan(problem, "infeasible", conflicts, message, solver, build_s, solve_s)
+            return _empty_plan(
+                problem, Status.INFEASIBLE, conflicts, message, solver, build_s, solve_s
+            )
         if out.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
             return _empty_plan(
                 problem,
-                out.status.value,
+                out.status,
                 (),
                 f"the solver stopped: {out.status.value}",
                 solver,
@@ -228,7 +230,7 @@ def solve_problem(
             # the time ran out before the solver had a plan that holds every rule: no plan
             return _empty_plan(
                 problem,
-                Status.TIME_LIMIT.value,
+                Status.TIME_LIMIT,
                 (),
                 "the time limit ran out before a plan that holds every rule was found",
                 solver,
@@ -297,7 +299,7 @@ def solve_problem(
         if diagnose:
             found = diagnose_rules(problem, pcs, solver, positive_spend=True)
             conflicts, message = found.conflicts, found.message
-        return _empty_plan(problem, "infeasible", conflicts, message, solver, build_s, solve_s)
+        return _empty_plan(problem, Status.INFEASIBLE, conflicts, message, solver, build_s, solve_s)
     return _make_plan(
         problem,
         bank,
@@ -554,7 +556,7 @@ def _make_plan(
             )
         )
     sc = problem.scenario
-    status = certified_status(out.status.value, gap, tolerance)
+    status = certified_status(out.status, gap, tolerance)
     message = (
         f"the plan's gap to the bound on the exact optimum is {gap:.4%}, above the tolerance "
         f"{tolerance:.4%}: it holds every rule but is not certified optimal"
@@ -692,7 +694,7 @@ def _repair_cents(
 
 def _empty_plan(
     problem: AllocationProblem,
-    status: str,
+    status: Status,
     conflicts: tuple[str, ...],
     message: str,
     solver: str,

@@ -38,7 +38,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         phasing=cal.phasing,
     )
     if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
-        return Plan(status=sol.status.value, conflicts=sol.conflicts, message=sol.message, **common)
+        return Plan(status=sol.status, conflicts=sol.conflicts, message=sol.message, **common)
     n, P = problem.n, problem.P
     X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
     weekly, after = plan_kpi(problem, X)
@@ -141,9 +141,8 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         )
         for p, per in enumerate(periods)
     )
-    status = sol.status.value
     return Plan(
-        status=status,
+        status=sol.status,
         line_items=tuple(items),
         constraints=tuple(results),
         objective_value=sol.value,

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+class Status(enum.StrEnum):
+    """A plan's (and a solve's) status. A ``str`` enum: it compares equal to, formats as and is
+    written to JSON/CSV as its value ("optimal", "not_certified", …)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+    #: a plan that holds every rule, but whose gap to the bound on the exact optimum stayed above
+    #: the tolerance: the allocator's own status, never a solver's
+    NOT_CERTIFIED = "not_certified"
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ class Plan:
     scenario: str
     #: optimal (gap <= tolerance) | not_certified (a feasible plan whose gap stayed above the
     #: tolerance) | infeasible | unbounded | time_limit | error
-    status: str
+    status: Status
     objective: str  # max_kpi | min_spend | max_net
     kpi: str
     horizon_weeks: int
@@ -255,13 +270,13 @@ class Plan:
         return None
 
 
-def certified_status(status: str, gap: float | None, tolerance: float) -> str:
+def certified_status(status: Status, gap: float | None, tolerance: float) -> Status:
     """``optimal`` only when the gap is within the tolerance: an "optimal" plan whose gap is
     above it (or unknown) is ``not_certified``; any other status is kept."""
-    if status != "optimal":
+    if status != Status.OPTIMAL:
         return status
     if gap is None or not gap <= tolerance:
-        return "not_certified"
+        return Status.NOT_CERTIFIED
     return status
 
 

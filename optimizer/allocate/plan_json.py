@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan
+from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, Status
 from optimizer.errors import DataError
 from optimizer.formatting import finite
 from optimizer.io.files import ParseProblem, parse_json
@@ -221,7 +221,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
     stages = tuple(str(s["stage"]) for s in d.get("stages", []))
     return Plan(
         scenario=str(d.get("scenario", "")),
-        status=str(d.get("status", "optimal")),
+        status=Status(str(d.get("status", "optimal"))),
         objective=str(d.get("objective", "max_kpi")),
         kpi=str(d.get("kpi_name", "kpi")),
         horizon_weeks=int(d.get("horizon_weeks") or 13),
@@ -273,6 +273,13 @@ def read_plan(path: str | Path) -> Plan:
             "budgetopt optimize --format json has it",
             path=path,
             field="horizon_weeks",
+        )
+    status = data.get("status", "optimal")
+    if not isinstance(status, str) or status not in {s.value for s in Status}:
+        raise DataError(
+            f"expected a plan status ({', '.join(s.value for s in Status)}), got {status!r}",
+            path=path,
+            field="status",
         )
     for k, li in enumerate(data["line_items"]):
         ok = isinstance(li, dict) and isinstance(li.get("id"), str)

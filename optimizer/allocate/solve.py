@@ -10,7 +10,6 @@ the only code that knows this, and ``tests/test_golden_lp.py`` checks it for eve
 
 from __future__ import annotations
 
-import enum
 import os
 import shutil
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import pulp
 
 from optimizer.allocate.build import BuiltModel
+from optimizer.allocate.plan import Status
 from optimizer.errors import SolverError
 
 SOLVERS = ("highs", "cbc")
@@ -31,17 +31,6 @@ DEFAULT_SOLVER = "highs"
 #: non-zero reduced costs; tests/test_golden_lp.py shows it), so with --solver cbc the plan is
 #: CBC's and the shadow prices come from HiGHS on the same LP at that plan.
 DUALS_TRUSTED = {"highs": True, "cbc": False}
-
-
-class Status(enum.StrEnum):
-    OPTIMAL = "optimal"
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    TIME_LIMIT = "time_limit"
-    ERROR = "error"
-    #: a plan that holds every rule, but whose gap to the bound on the exact optimum stayed above
-    #: the tolerance: the allocator's own status, never a solver's
-    NOT_CERTIFIED = "not_certified"
 
 
 @dataclass(frozen=True)

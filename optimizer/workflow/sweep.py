@@ -44,7 +44,7 @@ from optimizer.allocate.engine import (
     initial_points,
     plan_without_lp,
 )
-from optimizer.allocate.plan import certified_status
+from optimizer.allocate.plan import Status, certified_status
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import HALF_CENT, money
@@ -546,7 +546,7 @@ class _WarmWalk:
         assert best is not None
         status = best.status
         if status in ("optimal", "not_certified"):  # the merged rounds' gap decides
-            status = certified_status("optimal", best.gap, self.tolerance)
+            status = certified_status(Status.OPTIMAL, best.gap, self.tolerance)
         return dataclasses.replace(
             best, status=status, rounds=rounds, build_seconds=build_s, solve_seconds=solve_s
         )
