@@ -56,9 +56,8 @@ def test_certified_status_only_says_optimal_within_the_tolerance():
 @pytest.mark.parametrize("bad", ['"solved"', "3", "[]"])
 def test_a_plan_file_with_an_unknown_status_is_a_located_error(tmp_path, bad):
     path = tmp_path / "plan.json"
-    path.write_text(
-        '{"status": %s, "horizon_weeks": 13, "line_items": [{"id": "tv", "spend": 1.0}]}' % bad
-    )
+    items = '[{"id": "tv", "spend": 1.0}]'
+    path.write_text(f'{{"status": {bad}, "horizon_weeks": 13, "line_items": {items}}}')
     with pytest.raises(DataError) as e:
         read_plan(path)
     assert e.value.field == "status" and "plan.json" in str(e.value)

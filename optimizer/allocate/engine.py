@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
@@ -56,6 +57,19 @@ from optimizer.scenario.rules import kind_of
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
+
+
+@dataclass(frozen=True)
+class BestRound:
+    """The refinement loop's state: the best plan of the rounds so far (by its objective on the
+    smooth curves) and the tightest bound on the exact optimum any round proved."""
+
+    spend: np.ndarray  # per line item, as the LP (polished) left it
+    objective: float  # its true objective on the smooth curves
+    bound: float  # the tightest bound on the exact optimum seen in any round
+    gap: float  # relative gap between objective and bound
+    outcome: SolveOutcome  # the solve (status, duals, slacks) the plan came from
+    built: BuiltModel  # the LP/MILP it was read from
 
 
 class SolveOptions(TypedDict, total=False):
@@ -171,7 +185,7 @@ def solve_problem(
     bank = CurveBank.of([it.curve for it in problem.items])
     pts = points if points is not None else initial_points(problem, n_pieces, bank)
     build_s = solve_s = 0.0
-    best: tuple | None = None
+    best: BestRound | None = None
     prev_gap: float | None = None
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported on the plan
@@ -251,28 +265,32 @@ def solve_problem(
                 if tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
         gap = relative_gap(problem, true_obj, bound)
-        if best is None or _better(problem, true_obj, best[1]):
-            best = (x, true_obj, bound, gap, out, built)
+        if best is None or _better(problem, true_obj, best.objective):
+            best = BestRound(x, true_obj, bound, gap, out, built)
         else:  # keep the tightest bound seen
-            best = (*best[:2], tighter(problem, bound, best[2]), best[3], best[4], best[5])
-            best = (*best[:3], relative_gap(problem, best[1], best[2]), *best[4:])
+            tightest = tighter(problem, bound, best.bound)
+            best = dataclasses.replace(
+                best, bound=tightest, gap=relative_gap(problem, best.objective, tightest)
+            )
         residual = kkt_residual(problem, bank, out.duals, x)
-        if (best[3] <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
+        if (best.gap <= tolerance and residual <= kkt_tolerance) or out.status == Status.TIME_LIMIT:
             break
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             # out of time with the gap still open: the best plan so far, said to be so
-            best = (*best[:4], dataclasses.replace(best[4], status=Status.TIME_LIMIT), best[5])
+            best = dataclasses.replace(
+                best, outcome=dataclasses.replace(best.outcome, status=Status.TIME_LIMIT)
+            )
             break
         # with binaries (zero-or-at-least, S-curves, blocks) the Lagrangian bound can keep a duality
         # gap that finer pieces cannot close: stop once a round no longer halves it
         if (
             problem.needs_binaries
             and prev_gap is not None
-            and best[3] > 0.9 * prev_gap
+            and best.gap > 0.9 * prev_gap
             and residual <= kkt_tolerance
         ):
             break
-        prev_gap = best[3]
+        prev_gap = best.gap
         # refine around the solution and around each line item's best response to the duals
         # (where its slope meets the price of its dollars): a line item stuck on a coarse piece far
         # from its optimum gets breakpoints where it should be, not only ±40% around where it is
@@ -285,7 +303,14 @@ def solve_problem(
             for p, xi, ri, it in zip(pts, x, responses, problem.items, strict=True)
         ]
     assert best is not None
-    x, true_obj, bound, gap, out, built = best
+    x, true_obj, bound, gap, out, built = (
+        best.spend,
+        best.objective,
+        best.bound,
+        best.gap,
+        best.outcome,
+        best.built,
+    )
     budget = problem.scenario.budget
     if (
         budget is not None

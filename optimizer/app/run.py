@@ -90,14 +90,14 @@ class RunSpec:
     def from_options(cls, command: str, options: Mapping[str, Any]) -> RunSpec:
         """The spec of a recorded run (its ``command`` and ``options``)."""
         known = {f.name for f in dataclasses.fields(cls)} - {"command"}
-        kw: dict[str, Any] = {k: v for k, v in options.items() if k in known and v is not None}
-        kw["scenarios"] = tuple(str(p) for p in options.get("scenarios") or ())
-        if "budgets" in kw:
-            kw["budgets"] = tuple(float(b) for b in kw["budgets"])
+        fields: dict[str, Any] = {k: v for k, v in options.items() if k in known and v is not None}
+        fields["scenarios"] = tuple(str(p) for p in options.get("scenarios") or ())
+        if "budgets" in fields:
+            fields["budgets"] = tuple(float(b) for b in fields["budgets"])
         for k, conv in (("tolerance", float), ("jobs", int), ("warm", bool)):
-            if k in kw:
-                kw[k] = conv(kw[k])
-        return cls(command=command, **kw)  # type: ignore[arg-type]
+            if k in fields:
+                fields[k] = conv(fields[k])
+        return cls(command=command, **fields)  # type: ignore[arg-type]
 
     def with_paths(self, fn: Callable[[str], str]) -> RunSpec:
         """The same run with every file path mapped through ``fn`` (scenarios, model, actuals)."""

@@ -104,7 +104,7 @@ def _img(png: bytes, alt: str, width: int | None = None) -> str:
     return f'<img alt="{_e(alt)}"{w} src="data:image/png;base64,{data}">'
 
 
-def _num(v: str) -> str:
+def _numeric_cell(v: str) -> str:
     return f'<td class="num">{_e(v)}</td>'
 
 
@@ -176,21 +176,21 @@ def _line_items_table(e: Explanation) -> str:
     rows = []
     for it in e.items:
         r = (
-            f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_num(money(it.spend))}"
-            f"{_num(share(it.share))}{_num(money(it.kpi))}{_num(ratio(it.roi, 2))}"
-            f"{_num(ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
+            f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_numeric_cell(money(it.spend))}"
+            f"{_numeric_cell(share(it.share))}{_numeric_cell(money(it.kpi))}{_numeric_cell(ratio(it.roi, 2))}"
+            f"{_numeric_cell(ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
             f"<td>{_e(held_by(it))}</td>"
         )
         if lc:
-            r += _num(money(it.last_cycle)) + _num(delta(it.delta, "−"))
+            r += _numeric_cell(money(it.last_cycle)) + _numeric_cell(delta(it.delta, "−"))
         rows.append(f"<tr>{r}</tr>")
     tot = (
-        f"<td>Total</td><td></td>{_num(money(e.total_spend))}{_num('100.0%')}"
-        f"{_num(money(e.total_kpi))}{_num(ratio(e.roi, 2))}<td></td><td></td><td></td>"
+        f"<td>Total</td><td></td>{_numeric_cell(money(e.total_spend))}{_numeric_cell('100.0%')}"
+        f"{_numeric_cell(money(e.total_kpi))}{_numeric_cell(ratio(e.roi, 2))}<td></td><td></td><td></td>"
     )
     if lc:
         d = e.total_spend - (e.last_cycle_total or 0.0)
-        tot += _num(money(e.last_cycle_total)) + _num(delta(d, "−"))
+        tot += _numeric_cell(money(e.last_cycle_total)) + _numeric_cell(delta(d, "−"))
     rows.append(f'<tr class="total">{tot}</tr>')
     return _table(head, rows)
 
@@ -241,11 +241,11 @@ def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list
     for s in steps:
         cls = ' class="out"' if cutoff is not None and s.rank > cutoff else ""
         rows.append(
-            f"<tr{cls}>{_num(str(s.rank or '–'))}<td>{_e(s.item)}</td>"
-            f"{_num(f'{money(s.spend_from)} – {money(s.spend_to)}')}"
-            f"{_num(money(s.amount))}{_num(money(s.kpi_gain))}{_num(ratio(s.return_))}"
+            f"<tr{cls}>{_numeric_cell(str(s.rank or '–'))}<td>{_e(s.item)}</td>"
+            f"{_numeric_cell(f'{money(s.spend_from)} – {money(s.spend_to)}')}"
+            f"{_numeric_cell(money(s.amount))}{_numeric_cell(money(s.kpi_gain))}{_numeric_cell(ratio(s.return_))}"
             f"<td>{_e(s.status)}</td>"
-            f"{_num(money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>"
+            f"{_numeric_cell(money(s.cumulative_spend) if s.rank else '–')}<td>{_e(s.reason)}</td></tr>"
         )
     return rows
 
@@ -315,21 +315,21 @@ def _groups_table(groups: Any, e: Explanation, word: str) -> str:
     rows = []
     for g in groups:
         r = (
-            f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_num(money(g.spend))}"
-            f"{_num(share(g.share))}{_num(money(g.kpi))}{_num(ratio(g.roi, 2))}"
+            f"<td>{_e(g.name)}</td><td>{_e(', '.join(g.members))}</td>{_numeric_cell(money(g.spend))}"
+            f"{_numeric_cell(share(g.share))}{_numeric_cell(money(g.kpi))}{_numeric_cell(ratio(g.roi, 2))}"
             f"<td>{_e('; '.join(g.binding) or '–')}</td>"
         )
         if lc:
-            r += _num(money(g.last_cycle)) + _num(delta(g.delta, "−"))
+            r += _numeric_cell(money(g.last_cycle)) + _numeric_cell(delta(g.delta, "−"))
         rows.append(f"<tr>{r}</tr>")
     if word == "stage":
         tot = (
-            f"<td>Total</td><td></td>{_num(money(sum(g.spend for g in groups)))}"
-            f"{_num('100.0%')}{_num(money(sum(g.kpi for g in groups)))}"
-            f"{_num(ratio(e.roi, 2))}<td></td>"
+            f"<td>Total</td><td></td>{_numeric_cell(money(sum(g.spend for g in groups)))}"
+            f"{_numeric_cell('100.0%')}{_numeric_cell(money(sum(g.kpi for g in groups)))}"
+            f"{_numeric_cell(ratio(e.roi, 2))}<td></td>"
         )
         if lc:
-            tot += _num(money(e.last_cycle_total)) + "<td></td>"
+            tot += _numeric_cell(money(e.last_cycle_total)) + "<td></td>"
         rows.append(f'<tr class="total">{tot}</tr>')
     return _table(head, rows)
 
@@ -425,7 +425,8 @@ def explanation_html(e: Explanation) -> str:
             rows = [
                 "<tr>"
                 + "".join(
-                    _num(v) if j in (2, 3, 4, 5) else f"<td>{_e(v)}</td>" for j, v in enumerate(r)
+                    _numeric_cell(v) if j in (2, 3, 4, 5) else f"<td>{_e(v)}</td>"
+                    for j, v in enumerate(r)
                 )
                 + "</tr>"
                 for r in owner_rows(e, g.name)
@@ -443,8 +444,8 @@ def explanation_html(e: Explanation) -> str:
         )
     crow = [
         f"<tr><td>{_e(c.label)}</td><td>{'yes' if c.binding else 'no'}</td>"
-        f"{_num(money(c.slack) if c.unit == 'money' else ratio(c.slack, 0))}"
-        f"{_num(ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
+        f"{_numeric_cell(money(c.slack) if c.unit == 'money' else ratio(c.slack, 0))}"
+        f"{_numeric_cell(ratio(c.shadow_price, 4))}<td>{_e(c.sentence)}</td></tr>"
         for c in e.constraints
     ]
     parts.append(
@@ -466,9 +467,9 @@ def explanation_html(e: Explanation) -> str:
             charts.review_frontier_figure(e.frontier, e.budget, k, break_even=e.break_even)
         )
         frows = [
-            f"<tr>{_num(money(p.budget))}<td>{_e(p.status)}"
+            f"<tr>{_numeric_cell(money(p.budget))}<td>{_e(p.status)}"
             f"{' · this plan' if e.budget is not None and abs(p.budget - e.budget) < 0.5 else ''}"
-            f"</td>{_num(money(p.total_kpi))}{_num(ratio(p.marginal))}</tr>"
+            f"</td>{_numeric_cell(money(p.total_kpi))}{_numeric_cell(ratio(p.marginal))}</tr>"
             for p in e.frontier
         ]
         parts.append(

@@ -254,7 +254,7 @@ _PARAM_RANGES: dict[str, dict[str, Any]] = {
 }
 
 
-def _num(
+def _number_in_range(
     value: Any,
     path: str | None,
     where: str,
@@ -309,7 +309,9 @@ def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
                 path=path,
                 field=f"{where}.{name}",
             )
-        params[name] = _num(d[name], path, f"{where}.{name}", **_PARAM_RANGES.get(name, {}))
+        params[name] = _number_in_range(
+            d[name], path, f"{where}.{name}", **_PARAM_RANGES.get(name, {})
+        )
     return Saturation(family, params)
 
 
@@ -335,7 +337,7 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
             path=path,
             field=f"{where}.{bad}",
         )
-    decay = _num(d.get("decay"), path, f"{where}.decay", low=0.0, high=MAX_DECAY)
+    decay = _number_in_range(d.get("decay"), path, f"{where}.decay", low=0.0, high=MAX_DECAY)
     normalize = d.get("normalize", False)
     if not isinstance(normalize, bool):
         raise ModelError(
@@ -420,7 +422,9 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                     field=f"{where}.spend_range",
                 )
             spend_range = {
-                k: _num(v, path, f"{where}.spend_range.{k}", low=0.0, high=MAX_CURVE_VALUE)
+                k: _number_in_range(
+                    v, path, f"{where}.spend_range.{k}", low=0.0, high=MAX_CURVE_VALUE
+                )
                 for k, v in spend_range.items()
             }
         draws = []
@@ -478,7 +482,9 @@ def parse_effectiveness(d: Any, path: str | None, where: str) -> tuple[float, ..
             path=path,
             field=f"{where}.by_week_of_year",
         )
-    out = tuple(_num(x, path, f"{where}.by_week_of_year[{k}]", low=0.0) for k, x in enumerate(v))
+    out = tuple(
+        _number_in_range(x, path, f"{where}.by_week_of_year[{k}]", low=0.0) for k, x in enumerate(v)
+    )
     mean = sum(out) / 52.0
     if abs(mean - 1.0) > 1e-3:
         raise ModelError(

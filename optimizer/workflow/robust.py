@@ -309,14 +309,14 @@ def _draw_plan(
     task: tuple[Scenario, ResponseModel, list[str], dict[str, Any]],
 ) -> tuple[list[float], float] | None:
     """One draw's optimum (an executor task): spend per line item and total KPI, or None."""
-    scenario, m, ids, kw = task
+    scenario, m, ids, solve_options = task
     p = allocate(
         scenario,
         m,
         tolerance=SPREAD_TOLERANCE,
         kkt_tolerance=SPREAD_KKT_TOLERANCE,
         diagnose=False,
-        **kw,
+        **solve_options,
     )
     if not p.ok:
         return None
@@ -329,8 +329,8 @@ def _robust_spends(
 ) -> list[float] | None:
     """The plan for the expected KPI over a model's draws (an executor task): spend per line
     item, or None when there is none."""
-    scenario, m, ids, kw = task
-    p = robust_plan(scenario, m, **kw)
+    scenario, m, ids, solve_options = task
+    p = robust_plan(scenario, m, **solve_options)
     if not p.ok:
         return None
     by_id = {li.id: li.spend for li in p.line_items}
@@ -442,7 +442,11 @@ def plan_uncertainty(
     spends = np.full((n, len(ids)), np.nan)
     optimum = np.full(n, np.nan)
     own = np.zeros((n, len(ids)))
-    kw = {"solver": solver, "time_limit": time_limit, "extra_models": dict(extra_models or {})}
+    solve_options = {
+        "solver": solver,
+        "time_limit": time_limit,
+        "extra_models": dict(extra_models or {}),
+    }
     notes = []
     voi = value_of_information and scenario.objective == "max_kpi"
     if value_of_information and not voi:
@@ -460,8 +464,8 @@ def plan_uncertainty(
         else []
     )
     partial = partial_models(model, tids, n)
-    tasks = [(scenario, m, ids, kw) for m in models] + [
-        (scenario, m, ids, kw) for _, _, m in partial
+    tasks = [(scenario, m, ids, solve_options) for m in models] + [
+        (scenario, m, ids, solve_options) for _, _, m in partial
     ]
     # the decisions made before the information: the plans for the expected KPI over all draws
     # (for the EVPI) and over each touchpoint's draws alone (for its EVPPI)

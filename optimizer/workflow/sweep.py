@@ -135,7 +135,7 @@ def sweep(
     jobs: int = 1,
     executor: Executor | None = None,
     economics: bool = True,
-    **kw,
+    **options,
 ) -> Frontier:
     """Optimise ``scenario`` at each budget; the frontier of total KPI against budget, with (when
     ``economics``) the break-even points of ``optimizer.workflow.economics`` (a solve or two, here)
@@ -152,11 +152,11 @@ def sweep(
         extra_models=extra_models,
         jobs=jobs,
         executor=executor,
-        **kw,
+        **options,
     )
     if not economics:
         return front
-    solve_kw = {k: v for k, v in kw.items() if k in ("solver", "tolerance", "time_limit")}
+    solve_kw = {k: v for k, v in options.items() if k in ("solver", "tolerance", "time_limit")}
     kpi = next((p.kpi for p in front.plans if p.kpi), getattr(model, "kpi", ""))
     eco = scenario_economics(scenario, model, kpi, extra_models=extra_models, **solve_kw)
     first: dict[tuple[str, str | None], dict[str, Any]] = {}
@@ -181,7 +181,7 @@ def _frontier(
     extra_models: Mapping[str, CurveSet] | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
-    **kw,
+    **options,
 ) -> Frontier:
     """Optimise ``scenario`` at each budget; the frontier of total KPI against budget.
 
@@ -195,7 +195,7 @@ def _frontier(
     executor : where the stretches of ``CHUNK`` budgets (or, cold, the budgets) are walked
         (``optimizer.workflow.executor``: in-process, local processes, a Dask cluster). The walk
         restarts every ``CHUNK`` budgets wherever it runs, so the plans do not depend on it.
-    kw : ``allocate``'s options (``solver``, ``tolerance``, ``time_limit``, …).
+    options : ``allocate``'s options (``solver``, ``tolerance``, ``time_limit``, …).
     """
     if scenario.objective != "max_kpi":
         raise ScenarioError(
@@ -212,7 +212,7 @@ def _frontier(
                 progress=progress,
                 extra_models=extra_models,
                 executor=ex,
-                **kw,
+                **options,
             )
     extra = dict(extra_models or {})
     # a phased plan (contract 7) is not the warm walk's one-problem-per-touchpoint shape: each
@@ -220,12 +220,12 @@ def _frontier(
     if getattr(scenario, "is_phased", False):
         warm = False
     if not warm or not grid:
-        cold = [(scenario, model, [b], {**kw, "extra_models": extra}) for b in grid]
+        cold = [(scenario, model, [b], {**options, "extra_models": extra}) for b in grid]
         step = None if progress is None else (lambda done, n, k: progress(done, n, scenario.name))
         cold_plans = [p for part in executor.map(_cold, cold, progress=step) for p in part]
         return Frontier(scenario.name, tuple(cold_plans))
     chunks = [grid[i : i + CHUNK] for i in range(0, len(grid), CHUNK)]
-    tasks = [(scenario, model, c, {**kw, "extra_models": extra_models}) for c in chunks]
+    tasks = [(scenario, model, c, {**options, "extra_models": extra_models}) for c in chunks]
     plans: list[Plan] = []
     if executor.in_process:  # point by point, with progress after each point
         with one_blas_thread():
@@ -251,15 +251,15 @@ def _frontier(
 
 
 def _cold(task: tuple[Scenario, CurveSet, list[float], dict[str, Any]]) -> list[Plan]:
-    scenario, model, budgets, kw = task
-    return [allocate(scenario.with_budget(b), model, **kw) for b in budgets]
+    scenario, model, budgets, options = task
+    return [allocate(scenario.with_budget(b), model, **options) for b in budgets]
 
 
 def _walk(
     task: tuple[Scenario, CurveSet, list[float], dict[str, Any]], progress: Progress | None = None
 ) -> list[Plan]:
-    scenario, model, budgets, kw = task
-    return _WarmWalk(scenario, model, budgets, **kw).run(progress)
+    scenario, model, budgets, options = task
+    return _WarmWalk(scenario, model, budgets, **options).run(progress)
 
 
 def with_budget(
