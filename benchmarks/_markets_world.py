@@ -85,9 +85,11 @@ def market_world(
     families: tuple[str, ...] = ("hill", "exponential", "logistic"),
     n_weeks: int = 156,
     noise_sd: float = 0.05,
+    sizes: tuple[float, float] = (0.2, 3.0),
 ) -> MarketWorld:
-    """A world of ``n_markets`` markets (see the module docstring); a market's noise is
-    ``noise_sd / sqrt(size)`` of its mean KPI (capped at 25%): small markets are noisier."""
+    """A world of ``n_markets`` markets (see the module docstring) of sizes log-uniform in
+    ``sizes``; a market's noise is ``noise_sd / sqrt(size)`` of its mean KPI (capped at 25%):
+    small markets are noisier."""
     rng = np.random.default_rng([seed, 16])
     national = []
     for _ in range(n_touchpoints):
@@ -98,11 +100,11 @@ def market_world(
         shape = round(float(rng.uniform(0.7, 1.0)), 3)
         ratio = float(rng.uniform(0.5, 2.0))
         national.append((family, decay, mean_spend, roi, shape, ratio))
-    sizes = np.exp(rng.uniform(np.log(0.2), np.log(3.0), n_markets))
+    size = np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]), n_markets))
     names = tuple(f"mk{j + 1:02d}" for j in range(n_markets))
     specs = []
     media_per_size = sum(roi * ms for _f, _d, ms, roi, _s, _r in national)
-    for j, s in enumerate(sizes):
+    for j, s in enumerate(size):
         tps = []
         for i, (family, decay, ms, roi, shape, ratio) in enumerate(national):
             eff = float(np.exp(tau * rng.standard_normal() - tau**2 / 2))
@@ -132,7 +134,16 @@ def market_world(
                 seed=int(seed * 1000 + j),
             )
         )
-    return MarketWorld(names, tuple(float(x) for x in sizes), tuple(specs))
+    return MarketWorld(names, tuple(float(x) for x in size), tuple(specs))
+
+
+#: The regimes the pooled fits are judged on (``benchmarks/markets.py``, section ``pool``):
+#: ``base`` three years of weekly history, markets of sizes 0.2-3 whose effects spread 30%, low
+#: noise; ``sparse`` two years, sizes 0.1-5, effects spread 60%, twice the noise.
+REGIMES: dict[str, dict] = {
+    "base": {"tau": 0.3, "n_weeks": 156, "noise_sd": 0.05, "sizes": (0.2, 3.0)},
+    "sparse": {"tau": 0.6, "n_weeks": 104, "noise_sd": 0.10, "sizes": (0.1, 5.0)},
+}
 
 
 def sample_markets(seed: int = 11, tau: float = 0.3) -> MarketWorld:

@@ -14,12 +14,16 @@ Sections, each measured in the same run:
    same definition from cvxpy + Clarabel (exponential cone), whose time is the baseline ratio;
    then the same with one touchpoint a national buy split by population.
 2. ``periods``: the same × 12 monthly periods, when the calendar work (contract 7) is on main.
-3. ``pool``: simulated worlds of 8 markets × 6 touchpoints × 156 weeks with known truth
-   (``_markets_world.py``: markets of sizes 0.2–3, each touchpoint's effect spread 30% across
-   markets, small markets noisier): every market fitted once; the national budget planned on the
+3. ``pool``: simulated worlds of 8 markets × 6 touchpoints with known truth in two regimes
+   (``_markets_world.REGIMES``: ``base``, 156 weeks, markets of sizes 0.2–3, each touchpoint's
+   effect spread 30% across markets, small markets noisier; ``sparse``, 104 weeks, sizes 0.1–5,
+   spread 60%, twice the noise): every market fitted once; the national budget planned on the
    separate fits, on the pooled fits and kept at the historical split; each plan's KPI on the
    true curves. Capture = (KPI of the plan − KPI of the historical split) / (KPI of the true
-   optimum − KPI of the historical split).
+   optimum − KPI of the historical split). Also: the z-scores of the fitted log marginal returns
+   against the truth with the pooling's standard errors (spread ≈ 1 when the SEs are sound), and
+   the RMS error of the log marginal returns in the smallest and biggest third of markets,
+   separate and pooled.
 4. ``fit``: ``budgetopt fit --by-market`` of 50 markets × 15 touchpoints × 156 weeks in-process,
    with ``--jobs 2`` and on a local Dask cluster of 2 workers (``--workers 2``, its start
    included), each in a child process: wall time, speed-up over in-process, and the largest
@@ -259,59 +263,111 @@ def _fit_world(world: MarketWorld, d: Path, bootstrap: int):
     return {m: fit_model(h, seed=0, n_bootstrap=bootstrap, holdout_weeks=13) for m, h in hs.items()}
 
 
+def _log_marginals(world: MarketWorld, models) -> dict[tuple[str, str], tuple[float, float]]:
+    """(log fitted marginal return, log true one) at each line item's mean weekly spend, where the
+    fit found an effect."""
+    from optimizer.workflow.pooling import marginal_effect
+
+    truth = world.truth_models()
+    out = {}
+    for m, model in models.items():
+        for t, tp in model.touchpoints.items():
+            s = float(tp.spend_range["mean"])
+            est = marginal_effect(tp, s)
+            if est > 0:
+                out[(m, t)] = (np.log(est), np.log(marginal_effect(truth[m].touchpoints[t], s)))
+    return out
+
+
+def _rms(errors: list[float]) -> float:
+    return float(np.sqrt(np.mean(np.square(errors)))) if errors else float("nan")
+
+
 def section_pool(quick: bool) -> None:
-    from optimizer.workflow.pooling import pool_markets
+    from _markets_world import REGIMES
+
+    from optimizer.workflow.pooling import log_effect_se, pool_markets
 
     seeds = range(2) if quick else range(8)
     n_m, n_t = (5, 5) if quick else (8, 6)
     boot = 8 if quick else 20
-    print(
-        f"\n## 3. pooled fits: {len(seeds)} worlds of {n_m} markets × {n_t} touchpoints × 156 "
-        f"weeks (bootstrap {boot}), capture of the market allocation"
-    )
-    rows = []
-    for seed in seeds:
-        world = market_world(n_m, n_t, seed=100 + seed)
-        with tempfile.TemporaryDirectory() as dd:
-            d = Path(dd)
-            t0 = time.perf_counter()
-            separate = _fit_world(world, d, boot)
-            fit_s = time.perf_counter() - t0
-            pooled, report = pool_markets(separate)
-            linear, _ = pool_markets(separate, log=False)
-            hist = _historical(world)
-            budget = round(sum(hist.values()), -2)
-            sc = scenario_from_dict(
-                {"name": "w", "model": "x", "horizon_weeks": H, "budget": budget},
-                source=str(d / "s.yaml"),
-            )
-            k_hist = _plan_kpi_on_truth(world, hist)
-            k_opt = _plan_kpi_on_truth(
-                world, _plan_spend(sc, MarketModel("revenue", world.truth_models()))
-            )
-            k_sep = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", separate)))
-            k_pool = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", pooled)))
-            k_lin = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", linear)))
-        up = k_opt - k_hist
-        tau = float(np.median([r.tau for r in report] or [0.0]))
-        keep = float(np.mean([np.mean(list(r.weight.values())) for r in report] or [0.0]))
-        cap = [(k - k_hist) / up for k in (k_sep, k_pool, k_lin)]
-        rows.append((seed, up / k_hist, *cap, tau, keep, fit_s))
+    for regime, params in REGIMES.items():
         print(
-            f"world {seed}: possible uplift {up / k_hist:6.2%} of the historical KPI; capture "
-            f"separate {cap[0]:7.1%}, pooled {cap[1]:7.1%} (linear-scale pooling {cap[2]:7.1%}; "
-            f"historical split 0%); median estimated spread τ (log) {tau:.2f}, weight kept of "
-            f"own fit {keep:.0%}; fits {fit_s:.0f} s"
+            f"\n## 3. pooled fits, regime {regime!r} ({params}): {len(seeds)} worlds of {n_m} "
+            f"markets × {n_t} touchpoints (bootstrap {boot}), capture of the market allocation"
         )
-    sep, poo, lin = ([r[k] for r in rows] for k in (2, 3, 4))
-    better = sum(p > s for s, p in zip(sep, poo, strict=True))
-    print(
-        f"capture median / mean / worst: separate {statistics.median(sep):.1%} / "
-        f"{statistics.mean(sep):.1%} / {min(sep):.1%}; pooled {statistics.median(poo):.1%} / "
-        f"{statistics.mean(poo):.1%} / {min(poo):.1%}; linear-scale pooling "
-        f"{statistics.median(lin):.1%} / {statistics.mean(lin):.1%} / {min(lin):.1%}; pooled "
-        f"better than separate in {better} of {len(rows)} worlds (true spread τ = 0.3)"
-    )
+        rows, z_all, err = (
+            [],
+            [],
+            {k: [] for k in ("small sep", "small pool", "big sep", "big pool")},
+        )
+        for seed in seeds:
+            world = market_world(n_m, n_t, seed=100 + seed, **params)
+            with tempfile.TemporaryDirectory() as dd:
+                d = Path(dd)
+                t0 = time.perf_counter()
+                separate = _fit_world(world, d, boot)
+                fit_s = time.perf_counter() - t0
+                pooled, report = pool_markets(separate)
+                hist = _historical(world)
+                budget = round(sum(hist.values()), -2)
+                sc = scenario_from_dict(
+                    {"name": "w", "model": "x", "horizon_weeks": H, "budget": budget},
+                    source=str(d / "s.yaml"),
+                )
+                k_hist = _plan_kpi_on_truth(world, hist)
+                k_opt = _plan_kpi_on_truth(
+                    world, _plan_spend(sc, MarketModel("revenue", world.truth_models()))
+                )
+                k_sep = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", separate)))
+                k_pool = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", pooled)))
+            # the standard errors: z = (log fitted - log true marginal return) / its SE
+            sep_lm, pool_lm = _log_marginals(world, separate), _log_marginals(world, pooled)
+            z = []
+            for (m, t), (est, true) in sep_lm.items():
+                tp = separate[m].touchpoints[t]
+                se = log_effect_se(tp, float(tp.spend_range["mean"]))
+                if np.isfinite(se):
+                    z.append((est - true) / se)
+            z_all += z
+            # each market's error of its log marginal returns, the smallest and biggest third
+            order = sorted(world.names, key=dict(zip(world.names, world.sizes, strict=True)).get)
+            third = max(1, len(order) // 3)
+            for label, group in (("small", order[:third]), ("big", order[-third:])):
+                for tag, lm in (("sep", sep_lm), ("pool", pool_lm)):
+                    err[f"{label} {tag}"] += [e - t for (m, _t), (e, t) in lm.items() if m in group]
+            up = k_opt - k_hist
+            tau = float(np.median([r.tau for r in report] or [0.0]))
+            keep = float(np.mean([np.mean(list(r.weight.values())) for r in report] or [0.0]))
+            cap = [(k - k_hist) / up for k in (k_sep, k_pool)]
+            rows.append((seed, up / k_hist, *cap, tau, keep, fit_s))
+            print(
+                f"world {seed}: possible uplift {up / k_hist:6.2%} of the historical KPI; capture "
+                f"separate {cap[0]:7.1%}, pooled {cap[1]:7.1%} (historical split 0%); median "
+                f"estimated spread τ (log) {tau:.2f}, weight kept of own fit {keep:.0%}; z-scores "
+                f"sd {np.std(z):.2f}, MAD {1.4826 * np.median(np.abs(z)):.2f}; fits {fit_s:.0f} s"
+            )
+        sep, poo = [r[2] for r in rows], [r[3] for r in rows]
+        better = sum(p > s for s, p in zip(sep, poo, strict=True))
+        z_a = np.array(z_all)
+        print(
+            f"capture median / mean / worst: separate {statistics.median(sep):.1%} / "
+            f"{statistics.mean(sep):.1%} / {min(sep):.1%}; pooled {statistics.median(poo):.1%} / "
+            f"{statistics.mean(poo):.1%} / {min(poo):.1%}; pooled better than separate in "
+            f"{better} of {len(rows)} worlds; pooled − separate, worst world "
+            f"{min(p - s for s, p in zip(sep, poo, strict=True)):+.1%} (true spread τ = "
+            f"{params['tau']})"
+        )
+        print(
+            f"standard errors: z = (log fitted − log true marginal return) / SE over "
+            f"{len(z_a)} line items: sd {np.std(z_a):.2f}, MAD×1.4826 "
+            f"{1.4826 * np.median(np.abs(z_a)):.2f}, mean {np.mean(z_a):+.2f} (1, 1, 0 if sound)"
+        )
+        print(
+            "RMS error of the log marginal return at the mean spend, separate → pooled: "
+            f"smallest third of markets {_rms(err['small sep']):.2f} → {_rms(err['small pool']):.2f}, "
+            f"biggest third {_rms(err['big sep']):.2f} → {_rms(err['big pool']):.2f}"
+        )
 
 
 # ------------------------------------------------------------------------------------------------

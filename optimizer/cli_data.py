@@ -94,12 +94,12 @@ from optimizer.cli_common import (
 )
 @click.option(
     "--pool/--no-pool",
-    default=False,
+    default=True,
     show_default=True,
-    help="With --by-market: pool each touchpoint's effect across markets towards its national "
-    "level (empirical Bayes, strength estimated from the data) instead of keeping each market's "
-    "own fit. Off by default: on simulated worlds it captured less of the market allocation "
-    "than separate fits (benchmarks/README.md, markets).",
+    help="With --by-market: pool each touchpoint's marginal return across markets towards its "
+    "national level (empirical Bayes, strength estimated from the data), so that small, noisy "
+    "markets borrow from the others; --no-pool keeps each market's own fit "
+    "(docs/scale-out.md).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_csv_options
@@ -129,8 +129,8 @@ def fit(
 
     With --workers or --scheduler the bootstrap refits (or, with --by-market, the markets) run
     on a Dask cluster; the models are the same as in-process. With --by-market, --jobs N fits
-    N markets at a time on this machine, and --pool pools each touchpoint's effect across the
-    markets towards its national level.
+    N markets at a time on this machine, and each touchpoint's effect is pooled across the
+    markets towards its national level (--no-pool: each market's own fit).
 
     \b
     Example:

@@ -1,14 +1,17 @@
-"""Hierarchical fits across markets: each touchpoint's effect pooled by empirical Bayes.
+"""Hierarchical fits across markets: each touchpoint's marginal return pooled by empirical Bayes.
 
-Truths checked: the DerSimonian–Laird estimates against their textbook formulas on hand-made
-numbers; the posterior-mean shrinkage (a precise market keeps its own effect, a noisy one moves
-to the national level); the pooled curve's return at the market's mean spend equals the pooled
-effect; and the CLI path (fit --by-market pools by default, --no-pool keeps each market's fit).
+Truths checked: the method-of-moments estimates against their formulas on hand-made numbers; the
+delta-method standard error against the draws' spread; the posterior-mean shrinkage (a precise
+market keeps its own effect, a noisy one moves to the national level); the pooled curve's marginal
+return at the market's mean spend equals the pooled effect; a market whose fit found no effect
+takes the national level on the closest market's shape; and the CLI path (fit --by-market pools
+by default, --no-pool keeps each market's fit).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,29 +21,30 @@ import pytest
 import yaml
 
 from optimizer.response.model import ResponseModel, Saturation, TouchpointResponse
-from optimizer.workflow.pooling import dersimonian_laird, pool_markets
+from optimizer.workflow.pooling import (
+    log_effect_se,
+    marginal_effect,
+    moment_estimates,
+    pool_markets,
+)
 
 
-def test_dersimonian_laird_matches_the_formula():
+def test_moment_estimates_match_the_formula():
     theta = np.array([1.0, 2.0, 4.0])
     se = np.array([0.5, 0.5, 1.0])
-    w = 1 / se**2
-    mu_fe = (w * theta).sum() / w.sum()
-    q = (w * (theta - mu_fe) ** 2).sum()
-    tau2 = (q - 2) / (w.sum() - (w**2).sum() / w.sum())
-    wr = 1 / (se**2 + tau2)
-    mu, t2 = dersimonian_laird(theta, se)
-    assert t2 == pytest.approx(tau2, rel=1e-12) and tau2 > 0
-    assert mu == pytest.approx((wr * theta).sum() / wr.sum(), rel=1e-12)
-    # markets no more different than their noise: no spread, the fixed-effect mean
-    mu0, t0 = dersimonian_laird(np.array([1.0, 1.1, 0.9]), np.array([1.0, 1.0, 1.0]))
+    mu, tau2 = moment_estimates(theta, se)
+    assert mu == pytest.approx(7 / 3, rel=1e-12)
+    # sample variance (ddof 1) of 1, 2, 4 is 7/3; minus the mean of the squared SEs, 0.5
+    assert tau2 == pytest.approx(7 / 3 - 0.5, rel=1e-12)
+    # markets no more different than their noise: no spread
+    mu0, t0 = moment_estimates(np.array([1.0, 1.1, 0.9]), np.array([1.0, 1.0, 1.0]))
     assert t0 == 0.0 and mu0 == pytest.approx(1.0)
 
 
-def _tp(beta: float, mean: float, draw_betas) -> TouchpointResponse:
-    sat = Saturation("exponential", {"beta": beta, "scale": 10_000.0})
+def _tp(beta: float, mean: float, draw_betas, scale: float = 10_000.0) -> TouchpointResponse:
+    sat = Saturation("exponential", {"beta": beta, "scale": scale})
     draws = tuple(
-        (Saturation("exponential", {"beta": b, "scale": 10_000.0}), None) for b in draw_betas
+        (Saturation("exponential", {"beta": b, "scale": scale}), None) for b in draw_betas
     )
     return TouchpointResponse("tv", "awareness", sat, None, {"mean": mean}, draws)
 
@@ -49,13 +53,23 @@ def _model(tp: TouchpointResponse) -> ResponseModel:
     return ResponseModel(kpi="revenue", touchpoints={"tv": tp})
 
 
+def test_the_standard_error_is_the_draws_relative_spread():
+    # exponential curves of one shape: the marginal return is proportional to beta, so the
+    # delta-method SE of its log is the draws' betas' sd over the point's beta
+    betas = np.array([90.0, 100.0, 110.0, 120.0])
+    tp = _tp(100.0, 5_000.0, betas)
+    assert log_effect_se(tp, 5_000.0) == pytest.approx(np.std(betas, ddof=1) / 100.0, rel=1e-9)
+    assert math.isinf(log_effect_se(_tp(100.0, 5_000.0, []), 5_000.0))  # no draws, no SE
+    assert math.isinf(log_effect_se(_tp(0.0, 5_000.0, betas), 5_000.0))  # no effect
+
+
 def test_noisy_market_borrows_and_precise_market_keeps_its_effect():
     rng = np.random.default_rng(0)
     models = {
-        # four precise markets around an effect of ~2 per dollar (beta 50k at 10k: 2 * 10k / (1-e^-1))
+        # eight precise markets whose marginal returns differ by ±10%
         **{
             f"big{j}": _model(_tp(b, 10_000.0, b * (1 + 0.01 * rng.standard_normal(20))))
-            for j, b in enumerate([30_000.0, 32_000.0, 34_000.0, 36_000.0])
+            for j, b in enumerate(np.linspace(30_000.0, 37_000.0, 8))
         },
         # a small market whose own fit is far off and very uncertain
         "small": _model(_tp(80_000.0, 10_000.0, 80_000.0 * (1 + 0.6 * rng.standard_normal(20)))),
@@ -64,16 +78,39 @@ def test_noisy_market_borrows_and_precise_market_keeps_its_effect():
     (r,) = report
     assert r.weight["small"] < 0.2  # moved most of the way to the national level
     assert min(r.weight[m] for m in r.weight if m != "small") > 0.8  # kept their own
-    eff = {m: float(pooled[m].touchpoints["tv"].weekly_kpi(10_000.0)) / 10_000.0 for m in pooled}
+    eff = {m: marginal_effect(pooled[m].touchpoints["tv"], 10_000.0) for m in pooled}
     for m in models:
         assert eff[m] == pytest.approx(r.pooled[m], rel=1e-9)
-    assert abs(eff["small"] - r.national) < 0.3 * abs(r.separate["small"] - r.national)
-    assert pooled["small"].touchpoints["tv"].diagnostics["pooling"]["weight"] == pytest.approx(
-        r.weight["small"], abs=1e-6
+        assert r.separate[m] == pytest.approx(
+            marginal_effect(models[m].touchpoints["tv"], 10_000.0), rel=1e-12
+        )
+    # the national level is the plain geometric mean of the markets' marginal returns
+    assert r.national == pytest.approx(math.exp(np.mean(np.log(list(r.separate.values())))))
+    assert abs(math.log(eff["small"] / r.national)) < 0.2 * abs(
+        math.log(r.separate["small"] / r.national)
     )
+    diag = pooled["small"].touchpoints["tv"].diagnostics["pooling"]
+    assert diag["weight"] == pytest.approx(r.weight["small"], abs=1e-6)
+    assert diag["marginal_roi_pooled"] == pytest.approx(eff["small"], rel=1e-5)
 
 
-def test_fit_by_market_pools_with_pool_and_not_by_default(tmp_path):
+def test_a_market_without_an_effect_takes_the_national_level_on_a_donor_shape():
+    rng = np.random.default_rng(1)
+    models = {
+        f"m{j}": _model(_tp(b, 10_000.0, b * (1 + 0.05 * rng.standard_normal(10))))
+        for j, b in enumerate([30_000.0, 34_000.0, 38_000.0])
+    }
+    # a market half the size (spend 5,000) whose fit found nothing
+    models["none"] = _model(_tp(0.0, 5_000.0, [0.0] * 10, scale=3_000.0))
+    pooled, (r,) = pool_markets(models)
+    tp = pooled["none"].touchpoints["tv"]
+    assert marginal_effect(tp, 5_000.0) == pytest.approx(r.national, rel=1e-9)
+    # the donor's shape (scale 10,000 at spend 10,000) stretched to the market's spend
+    assert tp.curve.params["scale"] == pytest.approx(5_000.0, rel=1e-12)
+    assert r.weight["none"] == 0.0
+
+
+def test_fit_by_market_pools_by_default_and_not_with_no_pool(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from _markets_world import market_world
 
@@ -93,8 +130,6 @@ def test_fit_by_market_pools_with_pool_and_not_by_default(tmp_path):
                 "--history",
                 "h.csv",
                 "--by-market",
-                "--bootstrap",
-                "4",
                 "-o",
                 out,
                 *extra,
@@ -106,13 +141,17 @@ def test_fit_by_market_pools_with_pool_and_not_by_default(tmp_path):
         assert r.returncode == 0, r.stderr
         return r
 
-    r = fit("pooled", "--pool")
+    r = fit("pooled", "--bootstrap", "4")
     assert "pooled across markets" in r.stderr
-    fit("own")
+    fit("own", "--bootstrap", "4", "--no-pool")
+    r0 = fit("nodraws", "--bootstrap", "0")
+    assert "--bootstrap 2 or more" in r0.stderr
     index = json.loads((tmp_path / "pooled" / "markets.json").read_text())
     assert index["touchpoints"] == ["tp01", "tp02", "tp03", "tp04"]
     m = json.loads((tmp_path / "pooled" / "mk01.json").read_text())
-    assert all("pooling" in tp["diagnostics"] for tp in m["touchpoints"].values())
+    pooled = [tp["diagnostics"]["pooling"] for tp in m["touchpoints"].values()]
+    assert pooled and all(0.0 <= p["weight"] <= 1.0 and p["tau"] >= 0 for p in pooled)
     assert all(tp["owner"] for tp in m["touchpoints"].values())
-    own = json.loads((tmp_path / "own" / "mk01.json").read_text())
-    assert not any("pooling" in tp.get("diagnostics", {}) for tp in own["touchpoints"].values())
+    for name in ("own", "nodraws"):
+        own = json.loads((tmp_path / name / "mk01.json").read_text())
+        assert not any("pooling" in tp.get("diagnostics", {}) for tp in own["touchpoints"].values())

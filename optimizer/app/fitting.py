@@ -115,7 +115,7 @@ def fit_and_write(
     executor: Executor | None = None,
     by_market: bool = False,
     calibration: Path | None = None,
-    pool: bool = False,
+    pool: bool = True,
     csv: CsvSettings | None = None,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
@@ -288,14 +288,13 @@ def fit_markets(
     plots: Path | None = None,
     quiet: bool = False,
     executor: Executor | None = None,
-    pool: bool = False,
+    pool: bool = True,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
 
-    With ``pool`` each touchpoint's effect is then pooled across the markets towards its
-    national level by empirical Bayes (``workflow.pooling``), so that small, noisy markets borrow
-    strength from the others; without it (the default, measured better) each market keeps its
-    own fit.
+    With ``pool`` (the default) each touchpoint's effect is then pooled across the markets
+    towards its national level by empirical Bayes (``workflow.pooling``), so that small, noisy
+    markets borrow strength from the others; without it each market keeps its own fit.
 
     Each market is one task of ``executor`` (default in-process): its whole fit, bootstrap
     included, runs where the task runs, with the same ``seed`` for every market, so each market's
@@ -322,6 +321,11 @@ def fit_markets(
             step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
             fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
     pooling: list[Any] = []
+    if pool and len(markets) > 1 and bootstrap < 2 and not quiet:
+        _stderr(
+            "note: pooling across markets needs each fit's draws (--bootstrap 2 or more); "
+            "each market keeps its own fit"
+        )
     if pool and len(markets) > 1:
         from optimizer.workflow.pooling import pool_markets
 
@@ -394,8 +398,8 @@ def _pooling_table(report: Sequence[Any]) -> Any:
     from rich.table import Table
 
     table = Table(
-        title="Each touchpoint's effect pooled across markets (return per dollar at each "
-        "market's mean spend)"
+        title="Each touchpoint's effect pooled across markets (marginal return per dollar at "
+        "each market's mean spend)"
     )
     for col in ("touchpoint", "national", "spread τ", "kept of own fit", "markets"):
         table.add_column(col, justify="left" if col == "touchpoint" else "right")
