@@ -20,6 +20,8 @@ from optimizer.cli_common import (
     CONTEXT,
     Number,
     _emit,
+    _emit_csv,
+    _excel_option,
     _executor,
     _executor_options,
     _exit_if_not_certified,
@@ -33,6 +35,7 @@ from optimizer.cli_common import (
     _stderr,
     _warn_extrapolation,
     _warn_extrapolation_from,
+    _wide_option,
     handle_errors,
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
@@ -112,6 +115,8 @@ def cli() -> None:
 @_solver_options
 @_executor_options
 @_ledger_options
+@_excel_option
+@_wide_option
 @handle_errors
 def optimize(
     scenario: Path,
@@ -185,7 +190,7 @@ def optimize(
     if fmt == "json":
         _emit(machine.to_json(planning.plan_dict(plan, unc)), out, quiet)
     elif fmt == "csv":
-        _emit(machine.plan_csv(plan, unc), out, quiet)
+        _emit_csv(machine.plan_csv(plan, unc), out, quiet)
     else:
         from rich.console import Group
 
@@ -224,6 +229,8 @@ def optimize(
 @_solver_options
 @_ledger_options
 @_executor_options
+@_excel_option
+@_wide_option
 @handle_errors
 def compare(
     scenarios: tuple[Path, ...],
@@ -276,7 +283,7 @@ def compare(
     if fmt == "json":
         _emit(machine.comparison_json(comp), out, quiet)
     elif fmt == "csv":
-        _emit(machine.comparison_csv(comp), out, quiet)
+        _emit_csv(machine.comparison_csv(comp), out, quiet)
     elif fmt == "xlsx":
         from optimizer.render.xlsx_compare import write_comparison_xlsx
 
@@ -330,6 +337,8 @@ def compare(
 @_solver_options
 @_ledger_options
 @_executor_options
+@_excel_option
+@_wide_option
 @handle_errors
 def sweep(
     scenario: Path,
@@ -446,6 +455,7 @@ def sweep(
     "changes (0 skips the sweep and the frontier: faster on big MILPs).",
 )
 @_solver_options
+@_wide_option
 @handle_errors
 def explain(
     scenario: Path,

@@ -4,6 +4,7 @@ the ledger record, the progress bar and where output goes. No business logic her
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import sys
@@ -170,6 +171,52 @@ def _executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _wide_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--wide``: tables at their natural width; without it they fit the terminal (``COLUMNS``,
+    default 100) by wrapping and splitting their columns (``optimizer.render.terminal``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, wide: bool = False, **kwargs: Any) -> Any:
+        from optimizer.render.terminal import set_wide
+
+        set_wide(wide)
+        return fn(*args, **kwargs)
+
+    return click.option(
+        "--wide",
+        is_flag=True,
+        help="Print tables at their full width, every column on one line, instead of fitting "
+        "them to the terminal (COLUMNS, default 100).",
+    )(wrapper)
+
+
+_EXCEL: contextvars.ContextVar[bool] = contextvars.ContextVar("budgetopt_excel", default=False)
+
+
+def _excel_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--excel``: ``--format csv`` as Excel opens it (``formatting.excel_csv``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, excel: bool = False, **kwargs: Any) -> Any:
+        _EXCEL.set(excel)
+        return fn(*args, **kwargs)
+
+    return click.option(
+        "--excel",
+        is_flag=True,
+        help="With --format csv: write the CSV for Excel (a UTF-8 byte-order mark, so that "
+        "names and 'Δ' show as written, and CRLF line ends). Without it the CSV is plain "
+        "UTF-8 for tools.",
+    )(wrapper)
+
+
+def _emit_csv(text: str, out: Path | None, quiet: bool) -> None:
+    """A CSV text out, for Excel with ``--excel``."""
+    from optimizer.formatting import excel_csv
+
+    _emit(excel_csv(text) if _EXCEL.get() else text, out, quiet)
+
+
 def _csv_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--separator``, ``--decimal``, ``--thousands``, ``--date-format``: how to read the CSV
     files of the command when the file cannot tell (over the journey's ``csv:``; see
@@ -323,7 +370,7 @@ def _output(
     if fmt == "json":
         _emit(json(), out, quiet)
     elif fmt == "csv":
-        _emit(csv(), out, quiet)
+        _emit_csv(csv(), out, quiet)
     else:
         _show(table(), out, quiet)
 

@@ -15,6 +15,8 @@ from optimizer.cli_common import (
     _csv_options,
     _csv_settings,
     _emit,
+    _emit_csv,
+    _excel_option,
     _exit_if_not_certified,
     _ledger_options,
     _ledger_path_option,
@@ -26,6 +28,7 @@ from optimizer.cli_common import (
     _solver_options,
     _spec,
     _stderr,
+    _wide_option,
     handle_errors,
 )
 from optimizer.errors import BudgetOptError, InfeasibleError
@@ -52,6 +55,7 @@ from optimizer.workflow.control import DEFAULT_BAND
 )
 @_ledger_path_option
 @click.pass_context
+@_wide_option
 @handle_errors
 def history(
     ctx: click.Context, limit: int, command_filter: str | None, fmt: str, ledger_file: Path | None
@@ -85,6 +89,7 @@ def history(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @_ledger_path_option
+@_wide_option
 @handle_errors
 def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
     """One recorded run: when, what, its input files with their SHA-256, and its plans.
@@ -116,6 +121,8 @@ def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
 )
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
 @_ledger_path_option
+@_excel_option
+@_wide_option
 @handle_errors
 def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path | None) -> None:
     """Compare two recorded plans: totals, spend by stage, and per line item the change in
@@ -146,7 +153,7 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
 
         _emit(to_json(planning.diff_dict(comp, a, b)), out, False)
     elif fmt == "csv":
-        _emit(planning.diff_csv(comp), out, False)
+        _emit_csv(planning.diff_csv(comp), out, False)
     else:
         _show(planning.diff_renderable(comp), out, False)
 
@@ -160,6 +167,7 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the plans are not identical.")
 @_ledger_options
+@_wide_option
 @handle_errors
 def rerun(
     run: str, snapshot: bool, check: bool, ledger_file: Path | None, no_ledger: bool, quiet: bool
@@ -244,6 +252,8 @@ def rerun(
 @_ledger_path_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
 @_csv_options
+@_excel_option
+@_wide_option
 @handle_errors
 def track(
     plan_ref: str,
@@ -347,6 +357,8 @@ def track(
 )
 @_solver_options
 @_ledger_options
+@_excel_option
+@_wide_option
 @handle_errors
 def replan(
     scenario: Path,

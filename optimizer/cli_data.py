@@ -16,6 +16,7 @@ from optimizer.cli_common import (
     _executor,
     _executor_options,
     _stderr,
+    _wide_option,
     handle_errors,
 )
 
@@ -104,6 +105,7 @@ from optimizer.cli_common import (
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_csv_options
 @_executor_options
+@_wide_option
 @handle_errors
 def fit(
     journey_path: Path,
@@ -285,6 +287,7 @@ def aggregate(
 )
 @click.option("--seed", type=Number(0, 2**32 - 1, integer=True), default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the comparison.")
+@_wide_option
 @handle_errors
 def demo(out_dir: Path, seed: int, quiet: bool) -> None:
     """The whole job on the bundled sample company: fit its history, optimise the example

@@ -5,7 +5,7 @@ constraint labels and the explanation's sentences all format through these funct
 same amount reads the same everywhere:
 
 - ``money``: thousands separators, whole units by default; ``cents="small"`` (terminal tables)
-  shows the cents of an amount under 100,000 that has any, ``cents="any"`` (the words of a rule,
+  shows the cents of an amount under 100 that has any (``0.04``, never ``8,491.90``), ``cents="any"`` (the words of a rule,
   which must state it exactly) whenever it has any. ``–`` for no value, ``∞`` for no limit; never
   ``-0``.
 - ``delta``: a signed change in whole units (``+1,234``, ``-1,234``, ``0``); ``minus="−"`` for
@@ -17,8 +17,8 @@ same amount reads the same everywhere:
 - ``did_you_mean``: the close match (or the valid choices) for an unknown name.
 
 And the one serialiser: ``jsonable`` (plain JSON types from dataclasses, mappings, sequences,
-numpy values and paths; non-finite floats become ``None``), ``finite``, ``to_json`` and
-``csv_text``.
+numpy values and paths; non-finite floats become ``None``), ``finite``, ``to_json``,
+``csv_text`` and ``excel_csv`` (the same CSV as Excel opens it: ``--excel``).
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ if TYPE_CHECKING:  # pandas is imported where a table is written, not by every e
 MISSING = "–"
 #: what is shown for an amount without limit (+inf)
 UNLIMITED = "∞"
-#: terminal tables show cents only below this amount (above it they are noise in a column)
-CENTS_SHOWN_BELOW = 100_000.0
+#: terminal tables show cents only below this amount: a line item of 0.04 is not 0, but cents
+#: beside thousands are noise (``8,491.90`` in a column of millions)
+CENTS_SHOWN_BELOW = 100.0
 #: the smallest amount of money a plan moves (spend is rounded to it)
 CENT = 0.01
 #: an amount within half a cent of a whole unit is shown as the whole unit; a spend within half a
@@ -206,3 +207,15 @@ def csv_text(df: pd.DataFrame) -> str:
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
     return buf.getvalue()
+
+
+#: the UTF-8 byte-order mark: Excel reads a CSV that starts with it as UTF-8 (else as the
+#: system's code page, and ``Δ`` shows as ``Î”``)
+BOM = "\ufeff"
+
+
+def excel_csv(text: str) -> str:
+    """A CSV text (``csv_text``) as Excel opens it cleanly: a UTF-8 byte-order mark first and
+    CRLF line ends. Tools get the plain text; this is ``--format csv --excel``."""
+    body = text[len(BOM) :] if text.startswith(BOM) else text
+    return BOM + body.replace("\r\n", "\n").replace("\n", "\r\n")

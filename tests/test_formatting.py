@@ -35,7 +35,10 @@ from optimizer.formatting import (
     [
         (1234567.0, "1,234,567", "1,234,567", "1,234,567"),
         (1234567.25, "1,234,567", "1,234,567", "1,234,567.25"),
-        (50000.5, "50,000", "50,000.50", "50,000.50"),  # half-even, like format()
+        (50000.5, "50,000", "50,000", "50,000.50"),  # no cents beside thousands in a table
+        (86.4, "86", "86.40", "86.40"),  # a small amount keeps its cents in a table
+        (0.04, "0", "0.04", "0.04"),  # a line item of 0.04 is not shown as nothing
+        (2.5, "2", "2.50", "2.50"),  # half-even, like format()
         (99.996, "100", "100", "100"),  # within half a cent of a whole unit
         (-0.001, "0", "0", "0"),  # never "-0"
         (-1234.0, "-1,234", "-1,234", "-1,234"),
@@ -121,3 +124,19 @@ def test_jsonable_gives_plain_json_types():
 def test_csv_text():
     df = pd.DataFrame({"id": ["tv"], "spend": [1 / 3]})
     assert csv_text(df) == "id,spend\ntv,0.3333333333\n"
+
+
+def test_excel_csv_has_a_byte_order_mark_and_crlf_and_keeps_delta():
+    from optimizer.formatting import BOM, excel_csv
+
+    plain = csv_text(pd.DataFrame({"id": ["tv"], "Δ spend": [-1.5]}))
+    assert not plain.startswith(BOM) and "\r" not in plain  # the contract for tools
+    excel = excel_csv(plain)
+    assert (
+        excel.startswith(BOM) and excel.count("\r\n") == 2 and "\n" not in excel.replace("\r\n", "")
+    )
+    # Excel decodes a file that starts with the BOM as UTF-8: Δ comes back as Δ
+    data = excel.encode("utf-8")
+    assert data[:3] == b"\xef\xbb\xbf"
+    assert data.decode("utf-8-sig").splitlines()[0] == "id,Δ spend"
+    assert excel_csv(excel) == excel  # applying it twice changes nothing

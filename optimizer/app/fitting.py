@@ -9,8 +9,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from optimizer.data import (
     History,
     Journey,
@@ -21,9 +19,10 @@ from optimizer.data import (
     read_market_histories,
 )
 from optimizer.errors import DataError, ModelError
-from optimizer.formatting import number
+from optimizer.formatting import number, share
 from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import atomic_write_text
+from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
@@ -160,7 +159,7 @@ def fit_and_write(
         for note in history.meta.get("notes", ()):
             (echo or _stderr)(note)
     tests = read_calibration(calibration, history) if calibration is not None else None
-    console = Console(stderr=True, width=140)
+    console = terminal.console(stderr=True)
     models: dict[str, ResponseModel] = {}
     for k in journey.all_kpis:
         model = fit_history(
@@ -179,7 +178,7 @@ def fit_and_write(
         write_model(model, path)
         models[k.id] = model
         if not quiet:
-            console.print(diagnostics_renderable(model))
+            terminal.print_fitted(console, diagnostics_renderable(model))
             for line in calibration_lines(model):
                 console.print(line, markup=False, highlight=False)
             console.print(f"wrote {path}")
@@ -310,7 +309,7 @@ def fit_markets(
             _stderr(note)
     markets = list(histories)
     opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
-    console = Console(stderr=True, width=140)
+    console = terminal.console(stderr=True)
     with using(executor) as ex:
         if not quiet:
             console.print(
@@ -362,9 +361,9 @@ def fit_markets(
         + "\n",
     )
     if not quiet:
-        console.print(_market_table(journey.kpi, markets, models, paths))
+        terminal.print_fitted(console, _market_table(journey.kpi, markets, models, paths))
         if pooling:
-            console.print(_pooling_table(pooling))
+            terminal.print_fitted(console, _pooling_table(pooling))
         console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
     return models
 
@@ -387,7 +386,7 @@ def _market_table(
             m,
             str(d.get("n_weeks", "")),
             f"{d.get('r2', float('nan')):.3f}",
-            "" if mape is None else f"{mape:.1%}",
+            "" if mape is None else share(mape),
             str(n_warn),
             paths[m].name,
         )
@@ -409,7 +408,7 @@ def _pooling_table(report: Sequence[Any]) -> Any:
             r.id,
             f"{r.national:.3g}",
             f"{r.tau:.3g}",
-            f"{sum(w) / len(w):.0%}" if w else "",
+            share(sum(w) / len(w), 0) if w else "",
             str(len(r.separate)),
         )
     return table

@@ -26,32 +26,47 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -> plt.Figure:
-    """Weekly KPI against steady weekly spend, with the bootstrap band and the spend seen."""
+    """Weekly KPI against steady weekly spend (``fit --plots``), with the bootstrap band, the
+    spend seen and the recent spend; axes in money (``40k``, ``1.2M``), the marginal return at the
+    recent spend in the title."""
     sr = dict(tp.spend_range or {})
     top = max(sr.get("max", 0.0) * 1.5, (point or 0.0) * 1.3, 1.0)
     x = np.linspace(0.0, top, 300)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
     draws = tp.draw_responses()
     if draws:
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)
         ax.fill_between(
-            x, lo, hi, color="tab:blue", alpha=0.18, label="P10–P90 over bootstrap draws"
+            x, lo, hi, color="#1f5f8b", alpha=0.15, lw=0, label="P10–P90 over bootstrap draws"
         )
-    ax.plot(x, tp.weekly_kpi(x), color="tab:blue", lw=2, label="response curve")
     if sr.get("max"):
         ax.axvspan(
-            sr.get("min", 0.0), sr["max"], color="grey", alpha=0.12, label="weekly spend seen"
+            sr.get("min", 0.0),
+            sr["max"],
+            color="#7f8c8d",
+            alpha=0.10,
+            lw=0,
+            label=f"weekly spend seen ({compact(sr.get('min', 0.0))}–{compact(sr['max'])})",
         )
+    ax.plot(x, tp.weekly_kpi(x), color="#1f5f8b", lw=2, label="response curve")
+    title = f"{tp.id} ({tp.stage}, {tp.curve.family})"
     if sr.get("recent"):
-        ax.axvline(sr["recent"], color="grey", ls="--", lw=1, label="recent spend")
+        r = float(sr["recent"])
+        ax.axvline(r, color=_INK, ls="--", lw=1, label=f"recent weekly spend {compact(r)}")
+        slope = float(tp.weekly_marginal(r))
+        if np.isfinite(slope):
+            title += f": marginal return {slope:.2f} at recent spend"
     if point is not None:
-        ax.plot([point], [float(tp.weekly_kpi(point))], "o", color="tab:red", label="plan")
-    ax.set_xlabel("steady weekly spend")
-    ax.set_ylabel(f"weekly {kpi}")
-    ax.set_title(f"{tp.id} ({tp.stage})")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
+        ax.plot([point], [float(tp.weekly_kpi(point))], "o", color="#c0504d", label="plan")
+    ax.set_xlabel("steady weekly spend (money per week)", fontsize=9, color=_INK)
+    ax.set_ylabel(f"weekly {kpi}", fontsize=9, color=_INK)
+    ax.set_title(title, fontsize=10, color=_INK, loc="left", fontweight="bold")
+    ax.set_xlim(0, top)
+    ax.set_ylim(bottom=0)
+    _tidy(ax)
+    _thousands(ax)
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     return fig
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.formatting import ratio
+from optimizer.formatting import share as fmt_share
 from optimizer.response.model import ResponseModel
 
 
@@ -68,11 +69,11 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
             tp.stage,
             tp.curve.family,
             ratio(tp.adstock.decay if tp.adstock else 0.0, 2),
-            "–" if share is None else f"{share:.1%}",
+            fmt_share(share),
             ratio(_get(dg, "roi"), 2),
             ratio(_get(dg, "marginal_roi"), 2),
             *interval,
-            "; ".join(notes)[:60],
+            "; ".join(notes),
         )
     parts: list[Any] = [head, t]
     if draws:

@@ -16,6 +16,7 @@ from optimizer.explain import (
     LineItemExplanation,
 )
 from optimizer.formatting import delta, money, ratio, share
+from optimizer.scenario.rules import kind_words
 
 __all__ = ["delta", "money", "ratio", "share"]
 
@@ -202,7 +203,7 @@ def constraint_rows(e: Explanation) -> list[list[Any]]:
     return [
         [
             c.label,
-            c.kind,
+            kind_words(c.kind),
             c.sense,
             c.rhs,
             c.lhs,

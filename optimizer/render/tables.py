@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
-from optimizer.formatting import delta, money, ratio
+from optimizer.formatting import MISSING, delta, money, ratio, share
+from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 
 
@@ -45,6 +48,25 @@ def period_table(plan: Plan) -> Table:
     return t
 
 
+def held_by_words(plan: Plan, li) -> list[str]:
+    """A line item's binding rules in words: ``max``, ``lock`` as they are; a rule named by its
+    row (``tp_period_change_up__2026_12__tv``) by its label, short: ``change limit in 2026-12``
+    (the label less "the", the line item's name and the limit in brackets, which the binding
+    constraints table gives in full)."""
+    labels = {c.name: c.label for c in plan.constraints}
+    out = []
+    for b in li.binding:
+        label = labels.get(b)
+        if label is None:
+            out.append(b)
+            continue
+        words = re.sub(r"\s*\([^()]*\)", "", label)
+        words = re.sub(r"^the ", "", words)
+        words = re.sub(rf"^{re.escape(li.id)}(@\S+)? ", "", words)
+        out.append(words)
+    return out
+
+
 def plan_renderable(plan: Plan) -> Group:
     parts: list[RenderableType] = []
     head = Text.assemble(
@@ -67,7 +89,7 @@ def plan_renderable(plan: Plan) -> Group:
     if owners:
         t.add_column("owner")
     t.add_column("spend", justify="right", footer=money(total, "small"))
-    t.add_column("share", justify="right", footer="100%" if total > 0 else "–")
+    t.add_column("share", justify="right", footer=share(1.0) if total > 0 else MISSING)
     t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
     t.add_column("ROI", justify="right", footer=ratio(plan.roi, 2))
     t.add_column("marginal ROI", justify="right")
@@ -79,11 +101,11 @@ def plan_renderable(plan: Plan) -> Group:
             li.stage,
             *([li.owner or ""] if owners else []),
             money(li.spend, "small"),
-            f"{li.spend / total:.1%}" if total > 0 else "–",
+            share(li.spend / total) if total > 0 else MISSING,
             money(li.kpi, "small"),
             ratio(li.roi, 2),
             ratio(li.marginal_roi, 3),
-            ", ".join(li.binding),
+            ", ".join(held_by_words(plan, li)),
         )
     parts.append(t)
     st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
@@ -95,7 +117,7 @@ def plan_renderable(plan: Plan) -> Group:
         st.add_row(
             name,
             money(v["spend"], "small"),
-            f"{v['spend'] / total:.1%}" if total > 0 else "–",
+            share(v["spend"] / total) if total > 0 else MISSING,
             money(v["kpi"], "small"),
         )
     parts.append(st)
@@ -113,7 +135,7 @@ def plan_renderable(plan: Plan) -> Group:
             ot.add_row(
                 name,
                 money(v["spend"], "small"),
-                f"{v['spend'] / total:.1%}" if total > 0 else "–",
+                share(v["spend"] / total) if total > 0 else MISSING,
                 money(v["kpi"], "small"),
             )
         parts.append(ot)
@@ -274,28 +296,19 @@ def comparison_renderable(comp: Comparison) -> Group:
     return Group(*parts)
 
 
-def _width(obj) -> int:
-    """Wide enough that no column is cut: rich measures the renderable."""
-    from rich.measure import Measurement
-
-    probe = Console(width=1000)
-    try:
-        need = Measurement.get(probe, probe.options, obj).maximum
-    except Exception:  # noqa: BLE001 - measuring is best effort
-        need = 140
-    return max(100, min(int(need) + 2, 400))
-
-
 def print_renderable(obj, *, file=None, width: int | None = None) -> None:
-    console = Console(file=file, width=width or _width(obj), soft_wrap=False)
-    console.print(obj)
+    """Print to the terminal (or ``file``), fitted to its width (``render.terminal``)."""
+    thing, w = prepared(obj, width)
+    Console(file=file, width=w, soft_wrap=False).print(thing)
 
 
 def render_text(obj, width: int | None = None) -> str:
+    """The text a terminal shows, fitted to its width (``-o FILE`` of a table)."""
     import io
 
-    console = Console(width=width or _width(obj), record=True, file=io.StringIO())
-    console.print(obj)
+    thing, w = prepared(obj, width)
+    console = Console(width=w, record=True, file=io.StringIO())
+    console.print(thing)
     return console.export_text()
 
 

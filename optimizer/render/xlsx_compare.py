@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.io.files import atomic_write_bytes
+from optimizer.scenario.rules import kind_words
 from optimizer.workflow.compare import Comparison
 
 MONEY = "#,##0;[Red]-#,##0"
@@ -198,15 +199,26 @@ def _line_items(wb: Workbook, comp: Comparison) -> None:
 
 def _costs(wb: Workbook, comp: Comparison) -> None:
     ws = wb.create_sheet("Costly rules")
-    _header(ws, ["scenario", "rule", "name", "shadow price", "relaxed by", "gain", "unit"])
-    fmts = [None, None, None, "0.0000", MONEY, MONEY, None]
+    _header(
+        ws, ["scenario", "rule", "kind", "shadow price", "relaxed by", "gain", "unit", "rule id"]
+    )
+    fmts = [None, None, None, "0.0000", MONEY, MONEY, None, None]
     r = 2
     for k, p in enumerate(comp.plans):
         for c in comp.costs_of(k):
             _row(
                 ws,
                 r,
-                [p.scenario, c.label, c.name, c.shadow_price, c.relaxed_by, c.gain, c.unit],
+                [
+                    p.scenario,
+                    c.label,
+                    kind_words(c.kind),
+                    c.shadow_price,
+                    c.relaxed_by,
+                    c.gain,
+                    c.unit,
+                    c.name,  # the id the JSON gives the rule, last, for a lookup
+                ],
                 fmts,
             )
             r += 1

@@ -100,6 +100,11 @@ def kind_of(row_kind: str) -> RuleKind:
 _PLAIN = RuleKind()
 
 
+def kind_words(row_kind: str) -> str:
+    """A row kind (part of the JSON contract) in words for tables and workbooks."""
+    return kind_of(row_kind).kind_words(row_kind)
+
+
 def build_rows(sc: Scenario, items: LineItems) -> RowSink:
     """Every kind's rows for ``sc`` over ``items``, uniquely named, in registry order."""
     out = RowSink()
@@ -135,6 +140,7 @@ def relax(sc: Scenario, row: LinearConstraint, step: float, direction: str) -> S
 
 __all__ = [
     "RULE_KINDS",
+    "kind_words",
     "Budget",
     "CarryOver",
     "ChangeLimit",

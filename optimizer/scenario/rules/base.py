@@ -395,3 +395,19 @@ class RuleKind:
         """What a line item with coefficient ``coef`` in binding ``row`` lists it as (None: not
         at all)."""
         return self.binding_words.get(row.kind, row.name)
+
+    def kind_words(self, row_kind: str) -> str:
+        """A row kind in words for a reader (``tp_max`` → "touchpoint maximum"); the JSON and
+        the CSV keep the kind itself."""
+        return " ".join(_KIND_TOKENS.get(t, t) for t in row_kind.split("_") if t)
+
+
+#: the abbreviations in row kinds, spelled out (``kind_words``)
+_KIND_TOKENS = {
+    "tp": "touchpoint",
+    "min": "minimum",
+    "max": "maximum",
+    "kpi": "KPI",
+    "up": "(up)",
+    "down": "(down)",
+}
