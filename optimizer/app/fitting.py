@@ -181,6 +181,13 @@ def fit_and_write(
             terminal.print_fitted(console, diagnostics_renderable(model))
             for line in calibration_lines(model):
                 console.print(line, markup=False, highlight=False)
+            se = (model.diagnostics or {}).get("seasonal_effectiveness")
+            if se:
+                console.print(
+                    f"seasonal effectiveness of the media effect: {se['chosen']} ({se['reason']})",
+                    markup=False,
+                    highlight=False,
+                )
             console.print(f"wrote {path}")
         if plots is not None:
             from optimizer.render.charts import plot_response_curves

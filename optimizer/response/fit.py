@@ -75,6 +75,7 @@ def fit_model(
     uncertainty_inflate: float = UNCERTAINTY_INFLATE,
     uncertainty: str = "auto",
     point: str = "mean",
+    seasonal_effectiveness: bool = True,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -184,6 +185,10 @@ def fit_model(
         The point curves: each the curve of its family closest to the mean over 100 posterior
         draws of its steady-state weekly response (the plan on them approaches the Bayes
         decision; touchpoints with lift tests keep the MAP), or the MAP itself.
+    seasonal_effectiveness : bool, default=True
+        After the fit, test whether the media effect varies by week of the year and, when the
+        history supports it, give the touchpoints contract 7's ``effectiveness``
+        (``optimizer.response.seasonal_effect``; the diagnostics say which and why).
 
     Returns
     -------
@@ -227,6 +232,11 @@ def fit_model(
         progress=progress,
     )
     model: ResponseModel = fitter.fit(history).model_
+    if seasonal_effectiveness:
+        from optimizer.response.design import _resolve_kpi
+        from optimizer.response.seasonal_effect import with_seasonal_effectiveness
+
+        model = with_seasonal_effectiveness(model, history, _resolve_kpi(history, kpi).column)
     return model
 
 
