@@ -118,6 +118,7 @@ class ResponseFitter(BaseEstimator):
         executor: Any = None,
         calibration: Any = None,
         progress: Callable[[str, int, int], None] | None = None,
+        seasonal_effectiveness: bool = True,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -147,6 +148,7 @@ class ResponseFitter(BaseEstimator):
         self.executor = executor
         self.calibration = calibration
         self.progress = progress
+        self.seasonal_effectiveness = seasonal_effectiveness
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         t0 = time.perf_counter()
@@ -255,6 +257,12 @@ class ResponseFitter(BaseEstimator):
             t0=t0,
             record_time=bool(self.record_time),
         )
+        if self.seasonal_effectiveness:  # contract 7: a season of the media effect, if any
+            from optimizer.response.design import _resolve_kpi
+            from optimizer.response.seasonal_effect import with_seasonal_effectiveness
+
+            column = _resolve_kpi(history, self.kpi).column
+            self.model_ = with_seasonal_effectiveness(self.model_, history, column)
         self.diagnostics_ = FitDiagnostics.of(self.model_)
         return self
 

@@ -230,13 +230,9 @@ def fit_model(
         executor=executor,
         calibration=calibration,
         progress=progress,
+        seasonal_effectiveness=seasonal_effectiveness,
     )
     model: ResponseModel = fitter.fit(history).model_
-    if seasonal_effectiveness:
-        from optimizer.response.design import _resolve_kpi
-        from optimizer.response.seasonal_effect import with_seasonal_effectiveness
-
-        model = with_seasonal_effectiveness(model, history, _resolve_kpi(history, kpi).column)
     return model
 
 
