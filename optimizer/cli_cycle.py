@@ -226,7 +226,8 @@ def rerun(
     "scenario_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Take the model from this scenario.",
+    help="Take the model from this scenario, and check the run-rate against its rules "
+    "[default: a recorded optimize or replan run's scenario, when unchanged].",
 )
 @click.option(
     "--weeks-elapsed",
@@ -303,6 +304,16 @@ def track(
             model_path = Path(sc.model)
     if model_path is None and run_model is not None and Path(run_model).exists():
         model_path = Path(run_model)
+    if sc is None and model_path is not None:
+        # a recorded run's scenario, unchanged since: the run-rate is checked against its rules
+        from optimizer.app.tracking import run_scenario
+        from optimizer.scenario import load_scenario
+
+        from_run, why = run_scenario(plan_ref, ledger_path(ledger_file))
+        if why and not quiet:
+            _stderr(f"note: {why}")
+        if from_run is not None:
+            sc = load_scenario(from_run)
     model = read_model(model_path) if model_path is not None else None
     ids = [li.id for li in plan.line_items]
     tr = run_track(

@@ -176,6 +176,8 @@ def test_optimize_track_replan_track_compares_the_right_weeks(dated, tmp_path):
     six = write_rows(tmp_path / "six.csv", weekly_rows(plan, range(6), {"tv": 1.2}))
     first = track_json("last", six, "--ledger", led)
     assert first["weeks_compared"] == {"first": "2026-01-05", "last": "2026-02-09"}
+    # the recorded run's scenario (unchanged) gives the rules: TV 20% fast holds its caps here
+    assert first["rules_at_run_rate"] and "budget" in first["rules_broken_at_run_rate"]
     out = tmp_path / "replan.json"
     r = cli(
         "replan",
@@ -215,6 +217,11 @@ def test_optimize_track_replan_track_compares_the_right_weeks(dated, tmp_path):
     assert second["total"]["planned_to_date"] == pytest.approx(weeks78, abs=0.1)
     assert second["total"]["actual"] == pytest.approx(0.5 * weeks78, abs=0.1)
     assert second["spend_before_plan"] == pytest.approx(spent, abs=0.1)
+    # the rules are the cycle's: weeks 1-6 as spent, the re-plan at half its pace after week 8
+    budget = next(r for r in second["rules_at_run_rate"] if r["name"] == "budget")
+    rest_total = sum(sum(by.values()) for by in rest.values())
+    assert budget["projected"] == pytest.approx(spent + 0.5 * rest_total, abs=1)
+    assert not budget["breaks"]
 
 
 def test_undated_replan_then_track_compares_the_weeks_after_it(tmp_path):

@@ -30,3 +30,29 @@ def plan_to_track(ref: str, ledger_file: str | Path) -> tuple[Plan, str | None]:
         r = led.get(run_id)
     model = next((f.path for f in r.inputs if f.role == "model"), None)
     return plan_from_dict(r.plan(which)), model
+
+
+def run_scenario(ref: str, ledger_file: str | Path) -> tuple[Path | None, str | None]:
+    """The scenario file an ``optimize`` or ``replan`` run ``ref`` read, when it is unchanged
+    since (so that ``track`` can check the run-rate against its rules), else None and why."""
+    import hashlib
+
+    if Path(ref).exists() or not is_run_reference(ref):
+        return None, None
+    run_id, _which = split_run_reference(ref)
+    with Ledger(ledger_file, create=False) as led:
+        r = led.get(run_id)
+    if r.command not in ("optimize", "replan"):
+        return None, None
+    f = next((f for f in r.inputs if f.role == "scenario"), None)
+    if f is None:
+        return None, None
+    p = Path(f.path)
+    if not p.is_file():
+        return None, f"the run's scenario {p} is gone: its rules are not checked (--scenario)"
+    if hashlib.sha256(p.read_bytes()).hexdigest() != f.sha256:
+        return None, (
+            f"the run's scenario {p} has changed since the run: its rules are not checked "
+            "(give --scenario to check them against the file as it is now)"
+        )
+    return p, None
