@@ -8,14 +8,12 @@ infeasible scenario exits 3 naming the constraints that conflict; never a traceb
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 
 from optimizer import __version__
-from optimizer.app.run import ROBUST_CHOICES
+from optimizer.app.run import ROBUST_CHOICES, require_plan
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -36,11 +34,15 @@ from optimizer.cli_common import (
     _warn_extrapolation,
     _warn_extrapolation_from,
     _wide_option,
+    format_option,
     handle_errors,
+    model_option,
+    output_option,
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
 from optimizer.cli_data import aggregate, demo, fit, validate
-from optimizer.errors import BudgetOptError, InfeasibleError
+from optimizer.explain.review import DEFAULT_SWEEP_POINTS
+from optimizer.render import COMPARE_FORMATS, REVIEW_FORMATS, TABLE_FORMATS
 
 
 @click.group(context_settings=CONTEXT)
@@ -68,28 +70,9 @@ def cli() -> None:
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write to this file instead of stdout.",
-)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Use this model instead of the one the scenario names.",
-)
+@format_option(TABLE_FORMATS)
+@output_option(help="Write to this file instead of stdout.")
+@model_option()
 @click.option(
     "--robust",
     type=click.Choice(ROBUST_CHOICES),
@@ -160,16 +143,7 @@ def optimize(
     _warn_extrapolation([plan])
     if plan.status == "infeasible" or not plan.ok:
         _record(spec, plan, ledger_file, no_ledger, True)
-    if plan.status == "infeasible":
-        raise InfeasibleError(
-            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-            conflicts=plan.conflicts,
-            path=scenario,
-        )
-    if not plan.ok:
-        raise BudgetOptError(
-            f"the solver stopped without a plan ({plan.status}): {plan.message}", path=scenario
-        )
+    require_plan(plan, scenario)
     unc = None
     if uncertainty:
         with (
@@ -204,22 +178,9 @@ def optimize(
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "xlsx"]),
-    default="table",
-    show_default=True,
-    help="xlsx needs -o FILE.",
-)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Use this model for every scenario instead of the ones they name.",
-)
+@format_option(COMPARE_FORMATS, help="xlsx needs -o FILE.")
+@output_option()
+@model_option("Use this model for every scenario instead of the ones they name.")
 @click.option(
     "--reference",
     default=None,
@@ -308,18 +269,12 @@ def compare(
     help="N evenly spaced budgets from START to STOP, both included [default: the "
     "scenario's declared sweep].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@format_option(TABLE_FORMATS)
+@output_option()
 @click.option(
     "--plot", type=click.Path(path_type=Path), default=None, help="Write the frontier chart (PNG)."
 )
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
+@model_option(None)
 @click.option(
     "--cold",
     is_flag=True,
@@ -410,28 +365,13 @@ def sweep(
 # ------------------------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["md", "html", "xlsx", "json"]),
+@format_option(
+    REVIEW_FORMATS,
     default=None,
     help="Report format (default: from the file's extension, else md).",
 )
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Where to write the review pack.",
-)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Use this model instead of the one the scenario names.",
-)
+@output_option(required=True, help="Where to write the review pack.")
+@model_option()
 @click.option(
     "--last-cycle",
     "last_cycle",
@@ -449,7 +389,7 @@ def sweep(
 @click.option(
     "--sweep-points",
     type=click.IntRange(min=0),
-    default=21,
+    default=DEFAULT_SWEEP_POINTS,
     show_default=True,
     help="Budgets from 0 to twice the budget, to find where each line item's role "
     "changes (0 skips the sweep and the frontier: faster on big MILPs).",
@@ -479,92 +419,28 @@ def explain(
       budgetopt explain scenarios/base.yaml --format xlsx -o review.xlsx --last-cycle last.csv
       budgetopt explain scenarios/base.yaml --format md -o review.md --increment 25000
     """
-    from optimizer.allocate import allocate
-    from optimizer.explain import explain as run_explain
-    from optimizer.explain import read_last_cycle
-    from optimizer.response.model import read_model
-    from optimizer.scenario import load_scenario
-    from optimizer.workflow.compare import extra_models_for
+    from optimizer.app.review import write_review
 
-    if fmt is None:
-        fmt = {".html": "html", ".htm": "html", ".xlsx": "xlsx", ".json": "json"}.get(
-            out.suffix.lower(), "md"
-        )
-    if increment is not None and not increment > 0:
-        raise BudgetOptError(
-            f"expected a positive amount of money, got {increment!r}", field="--increment"
-        )
-    sc = load_scenario(scenario)
-    model = read_model(model_path or sc.model)
-    last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
-    extra: dict[str, Any] = dict(extra_models_for(sc))
-    plan = allocate(
-        sc, model, solver=solver, tolerance=tolerance, time_limit=time_limit, extra_models=extra
-    )
-    if plan.status == "infeasible":
-        raise InfeasibleError(
-            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-            conflicts=plan.conflicts,
-            path=scenario,
-        )
-    if not plan.ok:
-        raise BudgetOptError(
-            f"the solver stopped without a plan ({plan.status}): {plan.message}", path=scenario
-        )
-    from optimizer.workflow.economics import with_economics
-
-    # break-even for the review's headline (when the KPI is money)
-    plan = with_economics(
-        sc,
-        model,
-        plan,
-        extra_models=extra,
+    pack = write_review(
+        scenario,
+        out,
+        fmt=fmt,
+        model_path=model_path,
+        last_cycle=last_cycle,
+        increment=increment,
+        sweep_points=sweep_points,
         solver=solver,
         tolerance=tolerance,
         time_limit=time_limit,
-    )
-    if plan.periods:
-        # a plan on a calendar (contract 7): its review is the plan by period (phased review)
-        if fmt != "html":
-            raise BudgetOptError(
-                f"the review of a plan on a calendar is written as HTML only so far; use "
-                f"--format html (got --format {fmt})",
-                path=scenario,
-                field="format",
-            )
-        from optimizer.render.report_phased import write_phased_html
-
-        write_phased_html(plan, out)
-        _stderr(f"wrote {out}")
-        _exit_if_not_certified([plan])
-        return
-    t0 = time.perf_counter()
-    exp = run_explain(
-        plan,
-        sc,
-        model,
-        last_cycle=last,
-        increment=increment,
-        solver=solver,
-        sweep_points=sweep_points,
-        extra_models=extra,
         progress=_stderr,
     )
-    if fmt == "html":
-        from optimizer.render.report_html import write_html as write
-    elif fmt == "xlsx":
-        from optimizer.render.report_xlsx import write_xlsx as write
-    elif fmt == "json":
-        from optimizer.render.report_json import write_json as write
-    else:
-        from optimizer.render.report_md import write_markdown as write
-    write(exp, out)
-    _stderr(
-        f"explained {len(exp.items)} line items with {exp.n_solves} re-solves in "
-        f"{time.perf_counter() - t0:.1f} s"
-    )
+    if pack.items is not None:
+        _stderr(
+            f"explained {pack.items} line items with {pack.n_solves} re-solves in "
+            f"{pack.seconds:.1f} s"
+        )
     _stderr(f"wrote {out}")
-    _exit_if_not_certified([plan])
+    _exit_if_not_certified([pack.plan])
 
 
 # the other commands live in their own modules (cli_data, cli_cycle); registered here

@@ -8,7 +8,7 @@ import contextvars
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,47 @@ def _exit_if_not_certified(plans: Any) -> None:
         )
     if bad:
         sys.exit(EXIT_NOT_CERTIFIED)
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def output_option(*, required: bool = False, help: str | None = None) -> Decorator:
+    """``-o``/``--output`` PATH into the parameter ``out``; ``--out`` (``demo``'s spelling in
+    contract 5) is accepted by every command too."""
+    return click.option(
+        "-o",
+        "--output",
+        "--out",
+        "out",
+        type=click.Path(path_type=Path),
+        required=required,
+        default=None,
+        help=help,
+    )
+
+
+def format_option(
+    choices: Sequence[str], *, default: str | None = "table", help: str | None = None
+) -> Decorator:
+    """``--format`` into the parameter ``fmt``, one of ``choices`` (the render layer's lists)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def model_option(
+    help: str | None = "Use this model instead of the one the scenario names.",
+) -> Decorator:
+    """``--model PATH`` into the parameter ``model_path``."""
+    return click.option(
+        "--model", "model_path", type=click.Path(path_type=Path), default=None, help=help
+    )
 
 
 def _solver_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from optimizer.app.run import COMMANDS
+from optimizer.app.run import COMMANDS, require_plan
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -29,17 +29,21 @@ from optimizer.cli_common import (
     _spec,
     _stderr,
     _wide_option,
+    format_option,
     handle_errors,
+    model_option,
+    output_option,
 )
-from optimizer.errors import BudgetOptError, InfeasibleError
+from optimizer.render import LEDGER_FORMATS, TABLE_FORMATS
 from optimizer.workflow.control import DEFAULT_BAND
+from optimizer.workflow.ledger import RECENT_RUNS
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.option(
     "--limit",
     type=Number(1, 1_000_000, integer=True),
-    default=20,
+    default=RECENT_RUNS,
     show_default=True,
     help="Show this many runs.",
 )
@@ -50,9 +54,7 @@ from optimizer.workflow.control import DEFAULT_BAND
     default=None,
     help="Only runs of this command.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option(LEDGER_FORMATS)
 @_ledger_path_option
 @click.pass_context
 @_wide_option
@@ -85,9 +87,7 @@ def history(
 
 @history.command("show", context_settings=CONTEXT)
 @click.argument("run")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option(LEDGER_FORMATS)
 @_ledger_path_option
 @_wide_option
 @handle_errors
@@ -112,14 +112,8 @@ def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
 @click.command(context_settings=CONTEXT)
 @click.argument("run_a", metavar="RUN_A[:SCENARIO]")
 @click.argument("run_b", metavar="RUN_B[:SCENARIO]")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@format_option(TABLE_FORMATS)
+@output_option()
 @_ledger_path_option
 @_excel_option
 @_wide_option
@@ -214,13 +208,7 @@ def rerun(
 @click.command(context_settings=CONTEXT)
 @click.argument("plan_ref", metavar="PLAN")
 @click.argument("actuals", type=click.Path(path_type=Path))
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The model to project the KPI on [default: the scenario's, or the run's].",
-)
+@model_option("The model to project the KPI on [default: the scenario's, or the run's].")
 @click.option(
     "--scenario",
     "scenario_path",
@@ -242,14 +230,8 @@ def rerun(
     show_default=True,
     help="Flag a line item further than this fraction from its plan to date.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
+@format_option(TABLE_FORMATS)
+@output_option()
 @_ledger_path_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors.")
 @_csv_options
@@ -351,21 +333,9 @@ def track(
     default=None,
     help="Weeks of the cycle gone by [default: the weeks the actuals span].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Use this model instead of the one the scenario names.",
-)
+@format_option(TABLE_FORMATS)
+@output_option()
+@model_option()
 @_solver_options
 @_ledger_options
 @_excel_option
@@ -409,16 +379,7 @@ def replan(
     )
     r = execute(spec)
     _record(spec, r, ledger_file, no_ledger, quiet)
-    if r.plan.status == "infeasible":
-        raise InfeasibleError(
-            f"the re-plan of '{r.plan.scenario}' is infeasible: {r.plan.message}",
-            conflicts=r.plan.conflicts,
-            path=scenario,
-        )
-    if not r.plan.ok:
-        raise BudgetOptError(
-            f"the solver stopped without a plan ({r.plan.status}): {r.plan.message}", path=scenario
-        )
+    require_plan(r.plan, scenario, what=f"the re-plan of '{r.plan.scenario}'")
     for w in r.warnings:
         _stderr(f"warning: {w}")
     _output(

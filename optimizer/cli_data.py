@@ -8,6 +8,13 @@ from pathlib import Path
 
 import click
 
+from optimizer.app.demo import DEFAULT_DEMO_DIR
+from optimizer.app.fitting import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_HOLDOUT_WEEKS,
+    DEFAULT_JOBS,
+    DEFAULT_SEED,
+)
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -18,7 +25,9 @@ from optimizer.cli_common import (
     _stderr,
     _wide_option,
     handle_errors,
+    output_option,
 )
+from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
 
 
 # ------------------------------------------------------------------------------------------------
@@ -37,12 +46,8 @@ from optimizer.cli_common import (
     type=click.Path(path_type=Path),
     help="Weekly spend and KPI history (CSV).",
 )
-@click.option(
-    "-o",
-    "--output",
-    "out",
+@output_option(
     required=True,
-    type=click.Path(path_type=Path),
     help="Where to write model.json (with --by-market: the folder for one model per market).",
 )
 @click.option(
@@ -54,28 +59,28 @@ from optimizer.cli_common import (
 @click.option(
     "--seed",
     type=Number(0, 2**32 - 1, integer=True),
-    default=0,
+    default=DEFAULT_SEED,
     show_default=True,
     help="Random seed (search, bootstrap).",
 )
 @click.option(
     "--jobs",
     type=Number(1, 256, integer=True),
-    default=1,
+    default=DEFAULT_JOBS,
     show_default=True,
     help="Local parallel jobs.",
 )
 @click.option(
     "--bootstrap",
     type=Number(0, 10_000, integer=True),
-    default=20,
+    default=DEFAULT_BOOTSTRAP,
     show_default=True,
     help="Block-bootstrap refits for the uncertainty of each curve (0 for none).",
 )
 @click.option(
     "--holdout",
     type=Number(0, 520, integer=True),
-    default=13,
+    default=DEFAULT_HOLDOUT_WEEKS,
     show_default=True,
     help="Final weeks held out to measure out-of-sample error.",
 )
@@ -201,15 +206,7 @@ def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
     type=click.Path(path_type=Path),
     help="The journey: which columns are spend, KPIs, controls and events.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "--out",  # the spelling aggregate had: kept as an alias
-    "out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Where to write the weekly history (CSV).",
-)
+@output_option(required=True, help="Where to write the weekly history (CSV).")
 @click.option(
     "--by-market",
     is_flag=True,
@@ -218,7 +215,7 @@ def validate(files: tuple[Path, ...], journey_path: Path | None) -> None:
 )
 @click.option(
     "--blocksize",
-    default="64MB",
+    default=DEFAULT_BLOCKSIZE,
     show_default=True,
     metavar="SIZE",
     help="CSV block read at a time (e.g. 16MB, 256MB).",
@@ -281,11 +278,13 @@ def aggregate(
     "--output",
     "out_dir",
     type=click.Path(path_type=Path),
-    default=Path("budgetopt-demo"),
+    default=DEFAULT_DEMO_DIR,
     show_default=True,
     help="Folder for the demo's outputs.",
 )
-@click.option("--seed", type=Number(0, 2**32 - 1, integer=True), default=0, show_default=True)
+@click.option(
+    "--seed", type=Number(0, 2**32 - 1, integer=True), default=DEFAULT_SEED, show_default=True
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the comparison.")
 @_wide_option
 @handle_errors

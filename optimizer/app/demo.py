@@ -27,6 +27,10 @@ def true_value(plan_spend: dict[str, float], truth: ResponseModel, weeks: float)
     return float(sum(truth.touchpoints[t].horizon_kpi(s, weeks) for t, s in plan_spend.items()))
 
 
+#: where ``budgetopt demo`` writes when no folder is given
+DEFAULT_DEMO_DIR = Path("budgetopt-demo")
+
+
 def run_demo(
     out_dir: Path,
     *,

@@ -31,14 +31,20 @@ from optimizer.vocabulary import MIN_WEEKS_TO_FIT
 if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
 
+#: ``budgetopt fit``'s defaults: random seed, local jobs, bootstrap refits, final weeks held out
+DEFAULT_SEED = 0
+DEFAULT_JOBS = 1
+DEFAULT_BOOTSTRAP = 20
+DEFAULT_HOLDOUT_WEEKS = 13
+
 
 def fit_history(
     history: History,
     *,
-    seed: int = 0,
-    jobs: int = 1,
-    bootstrap: int = 20,
-    holdout: int = 13,
+    seed: int = DEFAULT_SEED,
+    jobs: int = DEFAULT_JOBS,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    holdout: int = DEFAULT_HOLDOUT_WEEKS,
     quiet: bool = False,
     kpi: str | None = None,
     executor: Executor | None = None,
@@ -104,10 +110,10 @@ def fit_and_write(
     history_path: Path,
     out: Path,
     *,
-    seed: int = 0,
-    jobs: int = 1,
-    bootstrap: int = 20,
-    holdout: int = 13,
+    seed: int = DEFAULT_SEED,
+    jobs: int = DEFAULT_JOBS,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    holdout: int = DEFAULT_HOLDOUT_WEEKS,
     plots: Path | None = None,
     quiet: bool = False,
     echo: Callable[[str], None] | None = None,

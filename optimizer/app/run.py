@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from optimizer.allocate import DEFAULT_SOLVER, DEFAULT_TOLERANCE, Plan
 from optimizer.allocate.plan_json import plan_to_dict
-from optimizer.errors import BudgetOptError, ScenarioError
+from optimizer.errors import BudgetOptError, InfeasibleError, ScenarioError
 from optimizer.progress import Progress
 from optimizer.response.model import ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
@@ -220,6 +220,23 @@ def execute(
     or a ``Replan`` (replan). ``inputs`` are the spec's files already read (single-scenario
     commands), so that a caller which needed them first does not read them twice."""
     return _RUNNERS[spec.command](spec, inputs, progress, executor)
+
+
+def require_plan(plan: Plan, path: str | Path | None, what: str | None = None) -> None:
+    """The located error of a result that is no plan: an infeasible scenario (exit 3, naming the
+    rules that conflict), or a solver that stopped without a plan (exit 2). ``what`` names the
+    job in the message (default: the scenario)."""
+    from optimizer.allocate import Status
+
+    what = what or f"scenario '{plan.scenario}'"
+    if plan.status == Status.INFEASIBLE:
+        raise InfeasibleError(
+            f"{what} is infeasible: {plan.message}", conflicts=plan.conflicts, path=path
+        )
+    if not plan.ok:
+        raise BudgetOptError(
+            f"the solver stopped without a plan ({plan.status}): {plan.message}", path=path
+        )
 
 
 def plans_of(result: Any) -> list[Plan]:

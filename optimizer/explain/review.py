@@ -33,6 +33,9 @@ from optimizer.explain.types import (
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
+#: budgets from 0 to twice the budget where each line item's role is looked for (``--sweep-points``)
+DEFAULT_SWEEP_POINTS = 21
+
 
 def explain(
     plan: Plan,
@@ -45,7 +48,7 @@ def explain(
     tolerance: float = EXPLAIN_TOLERANCE,
     ladder_steps: int = 10,
     ladder_step: float | None = None,
-    sweep_points: int = 21,
+    sweep_points: int = DEFAULT_SWEEP_POINTS,
     refine_steps: int = 3,
     extra_models: Mapping[str, CurveSet] | None = None,
     progress: Callable[[str], None] | None = None,

@@ -1,0 +1,107 @@
+"""The budget review pack as a job (``budgetopt explain``): plan the scenario, add its
+break-even economics, explain every line item, and write the pack in the format asked for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optimizer.allocate import DEFAULT_SOLVER, DEFAULT_TOLERANCE, Plan, allocate
+from optimizer.allocate.engine import SolveOptions
+from optimizer.app.run import require_plan
+from optimizer.errors import BudgetOptError
+from optimizer.explain import explain, read_last_cycle
+from optimizer.explain.review import DEFAULT_SWEEP_POINTS
+from optimizer.render import review_format_for
+from optimizer.response.model import read_model
+from optimizer.scenario import load_scenario
+from optimizer.workflow.compare import extra_models_for
+from optimizer.workflow.economics import with_economics
+
+
+@dataclass(frozen=True)
+class ReviewPack:
+    """What ``write_review`` wrote: the plan reviewed, the file, and (for a plan explained line
+    by line; None for a plan on a calendar, whose review is its plan by period) how many line
+    items were explained with how many re-solves, in how many seconds."""
+
+    plan: Plan
+    path: Path
+    items: int | None = None
+    n_solves: int | None = None
+    seconds: float = 0.0
+
+
+def write_review(
+    scenario_path: Path,
+    out: Path,
+    *,
+    fmt: str | None = None,
+    model_path: Path | None = None,
+    last_cycle: Path | None = None,
+    increment: float | None = None,
+    sweep_points: int = DEFAULT_SWEEP_POINTS,
+    solver: str = DEFAULT_SOLVER,
+    tolerance: float = DEFAULT_TOLERANCE,
+    time_limit: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReviewPack:
+    """Plan ``scenario_path`` and write its review pack to ``out`` (format ``fmt``, or from the
+    file's extension). An infeasible scenario or no plan is the located error ``require_plan``
+    raises; a plan on a calendar (contract 7) is reviewed as HTML only."""
+    fmt = fmt or review_format_for(out)
+    if increment is not None and not increment > 0:
+        raise BudgetOptError(
+            f"expected a positive amount of money, got {increment!r}", field="--increment"
+        )
+    sc = load_scenario(scenario_path)
+    model = read_model(model_path or sc.model)
+    last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
+    extra: dict[str, Any] = dict(extra_models_for(sc))
+    solve_options: SolveOptions = {
+        "solver": solver,
+        "tolerance": tolerance,
+        "time_limit": time_limit,
+    }
+    plan = allocate(sc, model, extra_models=extra, **solve_options)
+    require_plan(plan, scenario_path)
+    # break-even for the review's headline (when the KPI is money)
+    plan = with_economics(sc, model, plan, extra_models=extra, **solve_options)
+    if plan.periods:
+        # a plan on a calendar (contract 7): its review is the plan by period (phased review)
+        if fmt != "html":
+            raise BudgetOptError(
+                f"the review of a plan on a calendar is written as HTML only so far; use "
+                f"--format html (got --format {fmt})",
+                path=scenario_path,
+                field="format",
+            )
+        from optimizer.render.report_phased import write_phased_html
+
+        write_phased_html(plan, out)
+        return ReviewPack(plan, out)
+    t0 = time.perf_counter()
+    exp = explain(
+        plan,
+        sc,
+        model,
+        last_cycle=last,
+        increment=increment,
+        solver=solver,
+        sweep_points=sweep_points,
+        extra_models=extra,
+        progress=progress,
+    )
+    if fmt == "html":
+        from optimizer.render.report_html import write_html as write
+    elif fmt == "xlsx":
+        from optimizer.render.report_xlsx import write_xlsx as write
+    elif fmt == "json":
+        from optimizer.render.report_json import write_json as write
+    else:
+        from optimizer.render.report_md import write_markdown as write
+    write(exp, out)
+    return ReviewPack(plan, out, len(exp.items), exp.n_solves, time.perf_counter() - t0)
