@@ -14,6 +14,7 @@ from matplotlib.artist import Artist  # noqa: E402
 from optimizer.formatting import compact  # noqa: E402
 from optimizer.io.files import atomic_write_bytes  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
+from optimizer.vocabulary import STAGES  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -136,10 +137,41 @@ def frontier_figure(frontier) -> plt.Figure:
             ax.axvline(
                 c.budget, color=colour, ls=ls, lw=1.2, label=f"{label} at {compact(c.budget)}"
             )
+            ax.text(
+                c.budget,
+                1.0,
+                f"{label.split(' (')[0]}\n{compact(c.budget)}",
+                transform=ax.get_xaxis_transform(),
+                color=colour,
+                fontsize=8,
+                ha="center",
+                va="bottom",
+            )
+        stop = eco.hurdle.budget
+        if stop is not None and len(b) and b.max() > stop:
+            ax.axvspan(
+                stop,
+                b.max(),
+                color="tab:red",
+                alpha=0.06,
+                lw=0,
+                label="budgets past the hurdle: the last dollar returns less than it must",
+            )
     plan_budget = getattr(frontier, "budget", None)
     if plan_budget:
         ax.axvline(plan_budget, color="grey", lw=1, label=f"scenario budget {compact(plan_budget)}")
-    ax.set_title(f"budget frontier: {frontier.scenario}")
+        ax.text(
+            plan_budget,
+            1.0,
+            f"scenario budget\n{compact(plan_budget)}",
+            transform=ax.get_xaxis_transform(),
+            color="dimgrey",
+            fontsize=8,
+            ha="center",
+            va="bottom",
+        )
+    ax.set_title(f"budget frontier: {frontier.scenario}", pad=28)
+    ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.2f}"))
     ax.grid(alpha=0.3)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
@@ -284,17 +316,42 @@ def review_curve_figure(
     return fig
 
 
-def ladder_figure(ladder, kpi: str, max_steps: int | None = None) -> plt.Figure:
+#: one colour per journey stage in the ladder, far apart in hue and lightness (Okabe and Ito's
+#: colour-blind-safe set): seven stages, seven colours a reader tells apart
+LADDER_STAGE_COLOURS = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # green
+    "#CC79A7",  # purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermilion
+    "#7F7F7F",  # grey
+    "#F0E442",  # yellow
+)
+
+
+def ladder_figure(
+    ladder, kpi: str, max_steps: int | None = None, break_even: float | None = None
+) -> plt.Figure:
     """The ladder as a staircase: each increment a bar as wide as its money and as tall as its
-    return, in ranked order, with the hurdle and the line where the budget runs out."""
+    return, in ranked order, coloured by journey stage (one legend entry per stage, not per line
+    item), the widest increments named on the bar, with the hurdle, the line where the budget
+    runs out and, when the KPI is money (``break_even``: 1 + hurdle_rate), the return below which
+    an increment buys less than it costs."""
     steps = list(ladder.steps if max_steps is None else ladder.steps[:max_steps])
-    items = list(dict.fromkeys(s.item for s in ladder.steps))
-    cmap = plt.get_cmap("tab20" if len(items) > 10 else "tab10")
-    colour = {it: cmap(i % cmap.N) for i, it in enumerate(items)}
-    fig, ax = plt.subplots(figsize=(9.5, 3.6))
+    seen = list(dict.fromkeys(s.stage for s in ladder.steps))
+    stages = [st for st in STAGES if st in seen] + [st for st in seen if st not in STAGES]
+    colour = {
+        st: LADDER_STAGE_COLOURS[i % len(LADDER_STAGE_COLOURS)] for i, st in enumerate(stages)
+    }
+    fig, ax = plt.subplots(figsize=(9.5, 3.9))
     left = 0.0
     finite = [s.return_ for s in steps if np.isfinite(s.return_)]
     cap = float(np.percentile(finite, 97)) * 1.25 if finite else 1.0
+    if break_even is not None and np.isfinite(break_even):
+        cap = max(cap, break_even * 1.3)
+    total = sum(s.amount for s in steps)
+    xmax = max(total, ladder.line_spend) * 1.01 or 1.0
     for s in steps:
         h = min(s.return_, cap) if np.isfinite(s.return_) else cap
         above = s.rank <= ladder.cutoff
@@ -303,50 +360,79 @@ def ladder_figure(ladder, kpi: str, max_steps: int | None = None) -> plt.Figure:
             h,
             width=s.amount,
             align="edge",
-            color=colour[s.item],
-            alpha=0.95 if above else 0.35,
+            color=colour[s.stage],
+            alpha=0.95 if above else 0.3,
             edgecolor="white",
             lw=0.4,
             hatch="///" if s.status == "committed" else None,
         )
+        if s.amount >= 0.035 * xmax and h >= 0.18 * cap:  # room to name it on the bar
+            ax.text(
+                left + s.amount / 2,
+                h * 0.5,
+                s.item,
+                rotation=90,
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white" if above else _INK,
+                clip_on=True,
+            )
         left += s.amount
     ax.axvline(ladder.line_spend, color=_INK, lw=1.6)
     ax.text(
         ladder.line_spend,
         cap * 0.98,
-        "  budget runs out",
+        f"  budget runs out ({compact(ladder.line_spend)})",
         color=_INK,
         fontsize=8,
         va="top",
         ha="left",
     )
+    right = xmax * 1.002
     if ladder.hurdle and np.isfinite(ladder.hurdle):
         ax.axhline(ladder.hurdle, color=_INK, ls="--", lw=1)
         ax.text(
-            max(left, ladder.line_spend) * 1.005,
+            right,
             ladder.hurdle,
-            f"hurdle {ladder.hurdle:.2f}",
+            f" hurdle {ladder.hurdle:.2f}",
             color=_INK,
             fontsize=8,
             va="center",
             ha="left",
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[it]) for it in items]
+    if break_even is not None and np.isfinite(break_even):
+        ax.axhline(break_even, color="#c0504d", ls="-", lw=1.2)
+        ax.text(
+            right,
+            break_even,
+            f" break-even {break_even:.2f}",
+            color="#c0504d",
+            fontsize=8,
+            va="center",
+            ha="left",
+        )
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[st]) for st in stages]
+    labels = list(stages)
+    if any(s.status == "committed" for s in steps):
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor=_INK, hatch="///"))
+        labels.append("committed (lock, floor)")
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="#7f8c8d", alpha=0.3))
+    labels.append("not funded")
     ax.legend(
         handles,
-        items,
-        fontsize=7,
-        ncol=min(len(items), 7),
+        labels,
+        fontsize=7.5,
+        ncol=min(len(labels), 5),
         frameon=False,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.2),
+        title="journey stage",
+        title_fontsize=7.5,
     )
-    ax.set_xlim(0, max(left, ladder.line_spend) * 1.01)
+    ax.set_xlim(0, xmax)
     ax.set_ylim(0, cap)
-    ax.set_xlabel(
-        "cumulative spend, increments ranked by return (hatched: committed)", fontsize=8, color=_INK
-    )
+    ax.set_xlabel("cumulative spend, increments ranked by return", fontsize=8, color=_INK)
     ax.set_ylabel(f"{kpi} per unit of money", fontsize=8, color=_INK)
     _tidy(ax)
     _thousands(ax, "x")

@@ -265,7 +265,8 @@ _LADDER_HEAD = [
 
 def _ladder_section(e: Explanation) -> str:
     lad = e.ladder
-    png = charts.figure_png(charts.ladder_figure(lad, e.kpi))
+    be = e.break_even.get("threshold") if e.break_even else None
+    png = charts.figure_png(charts.ladder_figure(lad, e.kpi, break_even=be))
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         f'<tr class="cut"><td colspan="9">the budget runs out here: '
@@ -281,8 +282,14 @@ def _ladder_section(e: Explanation) -> str:
         f"the plan, everything below it is not.</p>",
         f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"
         "<figcaption>Each bar is one increment: its width is the money, its height the return "
-        "(the steepest first increments are cut off at the top of the chart). Faded bars are "
-        "below the line; hatched ones are committed.</figcaption></figure>",
+        "(the steepest first increments are cut off at the top of the chart), its colour the "
+        "line item's journey stage. Faded bars are below the line; hatched ones are committed."
+        + (
+            f" Funded bars under the red break-even line ({be:.2f}) buy less than they cost."
+            if be is not None
+            else ""
+        )
+        + "</figcaption></figure>",
         "<h3>Around the line</h3>",
         _table(_LADDER_HEAD, around),
     ]

@@ -1,0 +1,94 @@
+"""Charts a CFO reads (issue 17 item 10), checked on the matplotlib figures themselves.
+
+- ``sweep --plot``: money ticks (``10M``, never ``1e7``), the scenario budget, break-even and
+  hurdle lines where the economics put them (not where the sweep's range ends);
+- ``fit --plots``: money ticks on both axes (the old chart printed ``100000200000…`` run together);
+- the review pack's ladder: one colour per journey stage (the old one had 14 line items in tab20,
+  7 pairs of near-identical colours), the break-even return drawn when the KPI is money.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pytest
+
+from optimizer.render import charts
+from optimizer.response.model import read_model
+from optimizer.scenario import load_scenario
+from optimizer.workflow.sweep import sweep
+from tests.factories import explained_review
+
+ROOT = Path(__file__).resolve().parent.parent
+MONEY_TICK = re.compile(r"^−?\d+(\.\d+)?[kM]?$")
+
+
+def _labels(ax, axis: str) -> list[str]:
+    ax.figure.canvas.draw()
+    ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in ticks if t.get_text()]
+
+
+@pytest.fixture(scope="module")
+def frontier():
+    sc = load_scenario(ROOT / "scenarios" / "base.yaml").model_copy(update={"hurdle_rate": 0.15})
+    model = read_model(ROOT / "optimizer" / "sample" / "true_model.json")
+    return sweep(sc, model, np.linspace(2e6, 16e6, 8))
+
+
+def test_frontier_has_money_ticks_and_the_budget_break_even_and_hurdle_lines(frontier):
+    fig = charts.frontier_figure(frontier)
+    ax = fig.axes[0]
+    for axis in ("x", "y"):
+        labels = _labels(ax, axis)
+        assert labels and all(MONEY_TICK.match(t) for t in labels), labels
+    assert any(t.endswith("M") for t in _labels(ax, "x"))
+    eco = frontier.economics
+    assert eco.hurdle.budget is not None and eco.payback.budget is not None
+    vertical = sorted(
+        float(line.get_xdata()[0])
+        for line in ax.get_lines()
+        if len(set(map(float, line.get_xdata()))) == 1
+    )
+    for want in (eco.hurdle.budget, eco.payback.budget, frontier.budget):
+        assert min(abs(v - want) for v in vertical) < 1.0, (want, vertical)
+    words = " ".join(t.get_text() for t in ax.texts)
+    assert "hurdle" in words and "break-even" in words and "scenario budget" in words
+    # the marginal-return axis reads as returns: 1.00, 1.15
+    right = fig.axes[1]
+    assert all(re.match(r"^\d\.\d\d$", t) for t in _labels(right, "y"))
+    charts.plt.close(fig)
+
+
+def test_fit_plot_axes_read_as_money():
+    model = read_model(ROOT / "optimizer" / "sample" / "true_model.json")
+    tp = model.touchpoints["tv"]
+    fig = charts.curve_figure(tp, model.kpi)
+    ax = fig.axes[0]
+    for axis in ("x", "y"):
+        labels = _labels(ax, axis)
+        assert all(MONEY_TICK.match(t) and len(t) <= 6 for t in labels), labels
+    assert "spend" in ax.get_xlabel() and model.kpi in ax.get_ylabel()
+    charts.plt.close(fig)
+
+
+def test_ladder_is_coloured_by_stage_with_break_even():
+    _, _, _, e = explained_review()
+    fig = charts.ladder_figure(e.ladder, e.kpi, break_even=1.0)
+    ax = fig.axes[0]
+    stages = list(dict.fromkeys(s.stage for s in e.ladder.steps))
+    colours = {mcolors.to_hex(p.get_facecolor(), keep_alpha=False) for p in ax.patches}
+    assert len(colours) <= len(stages) < len(dict.fromkeys(s.item for s in e.ladder.steps))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[: len(stages)] == [st for st in charts.STAGES if st in stages]
+    # the stage colours are far apart: no two closer than 0.25 in RGB (tab20's pairs: ~0.1)
+    rgb = [np.array(mcolors.to_rgb(c)) for c in charts.LADDER_STAGE_COLOURS[:7]]
+    gaps = [np.linalg.norm(a - b) for i, a in enumerate(rgb) for b in rgb[i + 1 :]]
+    assert min(gaps) > 0.25
+    flat = [ln for ln in ax.get_lines() if len(set(map(float, ln.get_ydata()))) == 1]
+    assert any(abs(float(ln.get_ydata()[0]) - 1.0) < 1e-12 for ln in flat)
+    assert any("break-even" in t.get_text() for t in ax.texts)
+    charts.plt.close(fig)
