@@ -103,7 +103,9 @@ def _exit_if_not_certified(plans: Any) -> None:
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def output_option(*, required: bool = False, help: str | None = None) -> Decorator:
+def output_option(
+    *, required: bool = False, help: str | None = None, default: Path | None = None
+) -> Decorator:
     """``-o``/``--output`` PATH into the parameter ``out``; ``--out`` (``demo``'s spelling in
     contract 5) is accepted by every command too."""
     return click.option(
@@ -113,7 +115,8 @@ def output_option(*, required: bool = False, help: str | None = None) -> Decorat
         "out",
         type=click.Path(path_type=Path),
         required=required,
-        default=None,
+        default=default,
+        show_default=default is not None,
         help=help,
     )
 

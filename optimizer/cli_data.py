@@ -272,23 +272,14 @@ def aggregate(
 
 # ------------------------------------------------------------------------------------------------
 @click.command(context_settings=CONTEXT)
-@click.option(
-    "--out",  # contract 5: demo --out DIR
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DEMO_DIR,
-    show_default=True,
-    help="Folder for the demo's outputs.",
-)
+@output_option(default=DEFAULT_DEMO_DIR, help="Folder for the demo's outputs.")
 @click.option(
     "--seed", type=Number(0, 2**32 - 1, integer=True), default=DEFAULT_SEED, show_default=True
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the comparison.")
 @_wide_option
 @handle_errors
-def demo(out_dir: Path, seed: int, quiet: bool) -> None:
+def demo(out: Path, seed: int, quiet: bool) -> None:
     """The whole job on the bundled sample company: fit its history, optimise the example
     scenarios on the fitted curves, compare them, and write everything to a folder.
 
@@ -299,6 +290,6 @@ def demo(out_dir: Path, seed: int, quiet: bool) -> None:
     from optimizer.app.demo import run_demo
 
     t0 = time.perf_counter()
-    run_demo(out_dir, seed=seed, quiet=quiet, echo=_stderr)
+    run_demo(out, seed=seed, quiet=quiet, echo=_stderr)
     if not quiet:
         _stderr(f"demo finished in {time.perf_counter() - t0:.1f} s")

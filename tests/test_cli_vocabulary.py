@@ -33,15 +33,13 @@ def _param(cmd: click.Command, name: str) -> click.Parameter:
 
 
 def test_every_output_option_takes_all_three_spellings():
-    with_output = {
-        n: c for n, c in _commands().items() if any(p.name in ("out", "out_dir") for p in c.params)
-    }
+    with_output = {n: c for n, c in _commands().items() if any(p.name == "out" for p in c.params)}
     assert {"optimize", "compare", "sweep", "explain", "fit", "aggregate", "demo"} <= set(
         with_output
     )
     assert {"diff", "track", "replan"} <= set(with_output)
     for name, cmd in with_output.items():
-        p = next(p for p in cmd.params if p.name in ("out", "out_dir"))
+        p = next(p for p in cmd.params if p.name == "out")
         assert {"-o", "--output", "--out"} <= set(p.opts), f"{name}: {p.opts}"
 
 
@@ -71,7 +69,7 @@ def test_defaults_are_the_librarys_constants():
     assert _param(cmds["explain"], "sweep_points").default == DEFAULT_SWEEP_POINTS
     assert _param(cmds["history"], "limit").default == RECENT_RUNS
     assert _param(cmds["aggregate"], "blocksize").default == DEFAULT_BLOCKSIZE
-    assert _param(cmds["demo"], "out_dir").default == DEFAULT_DEMO_DIR
+    assert _param(cmds["demo"], "out").default == DEFAULT_DEMO_DIR
 
 
 def test_out_and_output_write_the_same_plan(tmp_path):

@@ -16,7 +16,7 @@ from optimizer.response.calibration import (
 from optimizer.response.design import (
     DECAY_GRID,
     RELATIVE_GRID,
-    _Cand,
+    CurveShape,
     _prior_penalty,
 )
 from optimizer.response.search import (
@@ -55,7 +55,7 @@ class _Bootstrap:
     searched: tuple[int, ...]
     choice: dict[int, int]
     cand_cols: dict[int, np.ndarray]
-    grid: tuple[_Cand, ...]
+    grid: tuple[CurveShape, ...]
     index_of: dict[tuple[str | float, ...], int]
     penalty: np.ndarray
     shape_prior: float

@@ -53,7 +53,7 @@ _PARALLEL_MIN_FIT = 1_000_000_000
 
 
 @dataclass(frozen=True)
-class _Cand:
+class CurveShape:
     """Curve shape of one touchpoint: adstock decay, family and its relative parameter."""
 
     decay: float
@@ -77,20 +77,20 @@ class _Cand:
         return d
 
 
-def _grid(families: Sequence[str], allow_s_curves: bool) -> list[_Cand]:
+def _grid(families: Sequence[str], allow_s_curves: bool) -> list[CurveShape]:
     shapes = HILL_SHAPES + (S_CURVE_SHAPES if allow_s_curves else ())
-    out: list[_Cand] = []
+    out: list[CurveShape] = []
     for d in DECAY_GRID:
         for fam in families:
             for rel in RELATIVE_GRID:
                 if fam == "hill":
-                    out.extend(_Cand(d, fam, rel, s) for s in shapes)
+                    out.extend(CurveShape(d, fam, rel, s) for s in shapes)
                 else:
-                    out.append(_Cand(d, fam, rel))
+                    out.append(CurveShape(d, fam, rel))
     return out
 
 
-def _default_index(grid: list[_Cand]) -> int:
+def _default_index(grid: list[CurveShape]) -> int:
     """Start of the search: decay 0.3, relative scale 1, the first family, shape 1."""
     for i, c in enumerate(grid):
         if c.decay == 0.3 and c.rel == 1.0 and c.shape == 1.0:
@@ -99,7 +99,7 @@ def _default_index(grid: list[_Cand]) -> int:
 
 
 def _prior_penalty(
-    grid: Sequence[_Cand], shift: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0)
+    grid: Sequence[CurveShape], shift: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0)
 ) -> np.ndarray:
     """Minus twice the log prior of each candidate (up to a constant), in units of one
     standard deviation squared: ``z(log relative scale)^2 + z(decay)^2 + z(hill shape)^2``;

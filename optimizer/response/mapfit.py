@@ -26,11 +26,11 @@ import numpy as np
 
 from optimizer.response import curves as C
 from optimizer.response import joint as J
-from optimizer.response.design import _Cand
+from optimizer.response.design import CurveShape
 from optimizer.response.solve import _Frame, _make_frame
 
 
-def theta_of(c: _Cand) -> tuple[str, np.ndarray]:
+def theta_of(c: CurveShape) -> tuple[str, np.ndarray]:
     """Continuous transforms of a grid candidate (the half point relative to mean adstock)."""
     if c.family == "hill":
         return "hill", np.array([c.decay, math.log(c.rel), math.log(c.shape)])
@@ -86,7 +86,7 @@ def _bic(sol: J.Solution, p: J.Problem) -> float:
 
 def map_fit(
     xs: Sequence[np.ndarray],
-    starts: Sequence[_Cand],
+    starts: Sequence[CurveShape],
     families: Sequence[str],
     pooled: Sequence[bool],
     tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],

@@ -29,9 +29,9 @@ from optimizer.response.design import (
     MAX_SPEND_CORRELATION,
     PERIOD_WEEKS,
     TESTED_RIDGE,
+    CurveShape,
     _baseline_matrix,
     _baseline_names,
-    _Cand,
     _check_options,
     _components,
     _default_index,
@@ -68,7 +68,7 @@ class Design:
     unattributed: list[dict[str, Any]] = field(default_factory=list)
     G: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     searched: list[int] = field(default_factory=list)
-    grid: list[_Cand] = field(default_factory=list)
+    grid: list[CurveShape] = field(default_factory=list)
     start: int = 0
     penalty: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cand_cols: dict[int, np.ndarray] = field(default_factory=dict)
@@ -101,7 +101,7 @@ class Design:
         m = float(self.adstocked(i, d).mean())
         return m if m > 0 else 1.0
 
-    def column(self, i: int, c: _Cand) -> np.ndarray:
+    def column(self, i: int, c: CurveShape) -> np.ndarray:
         return C.saturation(
             c.family,
             self.adstocked(i, c.decay),

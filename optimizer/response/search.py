@@ -18,7 +18,7 @@ from optimizer.response.calibration import (
 from optimizer.response.design import (
     DECAY_GRID,
     RELATIVE_GRID,
-    _Cand,
+    CurveShape,
 )
 from optimizer.response.solve import (
     _Frame,
@@ -192,7 +192,7 @@ def _score_chunk(
 
 
 def _neighbours(
-    grid: list[_Cand], index_of: dict[tuple[str | float, ...], int], k: int
+    grid: list[CurveShape], index_of: dict[tuple[str | float, ...], int], k: int
 ) -> list[int]:
     """Grid candidates one step of decay and/or relative scale away (same family and shape), and
     every other family and hill shape at the same decay and scale; the candidate itself first."""
@@ -220,7 +220,7 @@ def _research(
     slots: dict[int, int],
     choice: dict[int, int],
     cand_cols: dict[int, np.ndarray],
-    grid: list[_Cand],
+    grid: list[CurveShape],
     index_of: dict[tuple[str | float, ...], int],
     penalty: np.ndarray,
     prior_weight: float,

@@ -12,7 +12,7 @@ from scipy.optimize import lsq_linear, nnls
 
 from optimizer.response import curves as C
 from optimizer.response.design import (
-    _Cand,
+    CurveShape,
 )
 
 
@@ -175,7 +175,7 @@ def _solve(
 def _pool_for(
     ch: dict[int, int],
     searched: Sequence[int],
-    grid: Sequence[_Cand],
+    grid: Sequence[CurveShape],
     mean_ads: dict[tuple[int, float], float],
     mean_spend: np.ndarray,
     strength: float,
