@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
@@ -23,40 +22,24 @@ from optimizer.io.journey import read_journey
 from optimizer.response.fit import fit_model
 from optimizer.response.model import read_model, write_model
 from optimizer.scenario import load_scenario
-from optimizer.simulate import random_world, simulate, write_world
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _seasonal_world  # noqa: E402
+from _seasonal_world import season  # noqa: E402
+
 AMPLITUDE = 0.4  # the media effect is up to 40% stronger (weaker) at the peak (trough)
 
 
 def true_season(amplitude: float) -> np.ndarray:
-    """52 multipliers by ISO week, averaging 1, peaking in week 9 (early March)."""
-    m = 1.0 + amplitude * np.cos(2 * np.pi * (np.arange(1, 53) - 1) / 52 - 1.0)
-    return m / m.mean()
+    return season(amplitude)
 
 
 def seasonal_world(root: Path, amplitude: float, seed: int = 2) -> dict[str, Path]:
     """A 4-touchpoint, 4-year world whose media contributions are multiplied by the season of
-    their week (spend that varies: CV 0.8 and dark spells; noise 2% of the KPI): the KPI is the
-    simulator's with each week's media contribution scaled by ``true_season`` (flat at 0)."""
-    spec = random_world(4, seed=seed, n_weeks=208, noise_sd=0.02)
-    spec = dataclasses.replace(
-        spec,
-        baseline=spec.baseline * 0.5,
-        touchpoints=tuple(
-            dataclasses.replace(t, spend_cv=0.8, flighting=0.25, season_corr=0.0)
-            for t in spec.touchpoints
-        ),
-    )
-    w = simulate(spec)
-    woy = np.minimum(pd.to_datetime(w.history["date"]).dt.isocalendar().week.to_numpy(int), 52)
-    mult = true_season(amplitude)[woy - 1]
-    ids = [t.id for t in spec.touchpoints]
-    media = w.contributions[ids].to_numpy()
-    w.history[spec.kpi] = np.round(
-        w.history[spec.kpi].to_numpy() + (media * (mult[:, None] - 1.0)).sum(axis=1), 2
-    )
-    return write_world(w, root)
+    their week (spend that varies: CV 0.8 and dark spells; noise 2% of the KPI; see
+    ``benchmarks/_seasonal_world.py``)."""
+    return _seasonal_world.seasonal_world(root, amplitude, seed)[0]
 
 
 def test_fit_recovers_the_season_and_the_phased_plan_uses_it(tmp_path):
