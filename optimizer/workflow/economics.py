@@ -36,9 +36,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from optimizer.allocate import Plan, allocate
+from optimizer.allocate.engine import SolveOptions
 from optimizer.allocate.plan import BreakEven
 from optimizer.errors import BudgetOptError
 from optimizer.response.model import CurveSet
@@ -93,7 +94,7 @@ def crossing(
     threshold: float,
     *,
     extra_models: Mapping[str, CurveSet] | None = None,
-    **solve_kw: Any,
+    **solve_options: Unpack[SolveOptions],
 ) -> Crossing:
     """The budget at which the scenario's optimal plan's marginal return, valued at ``value``
     money per KPI, falls to ``threshold``: the spend of the scenario made ``max_net`` without its
@@ -112,7 +113,7 @@ def crossing(
     )
     try:
         net_scenario = Scenario.model_validate(data)
-        plan = allocate(net_scenario, model, extra_models=dict(extra_models or {}), **solve_kw)
+        plan = allocate(net_scenario, model, extra_models=dict(extra_models or {}), **solve_options)
     except (BudgetOptError, ValueError) as e:  # never fail the plan itself over its economics
         return Crossing(threshold, None, None, f"no break-even: {str(e).splitlines()[0]}")
     if not plan.ok:
@@ -169,7 +170,7 @@ def scenario_economics(
     kpi: str,
     *,
     extra_models: Mapping[str, CurveSet] | None = None,
-    **solve_kw: Any,
+    **solve_options: Unpack[SolveOptions],
 ) -> Economics | None:
     """The scenario's break-even points, or None when its KPI (named ``kpi``) is not money."""
     money = money_per_kpi(scenario, kpi)
@@ -177,11 +178,11 @@ def scenario_economics(
         return None
     value, source = money
     h = float(scenario.hurdle_rate)
-    cross = crossing(scenario, model, value, 1.0 + h, extra_models=extra_models, **solve_kw)
+    cross = crossing(scenario, model, value, 1.0 + h, extra_models=extra_models, **solve_options)
     payback = (
         cross
         if h == 0
-        else crossing(scenario, model, value, 1.0, extra_models=extra_models, **solve_kw)
+        else crossing(scenario, model, value, 1.0, extra_models=extra_models, **solve_options)
     )
     return Economics(value, source, h, cross, payback)
 
@@ -192,12 +193,12 @@ def break_even(
     plan: Plan,
     *,
     extra_models: Mapping[str, CurveSet] | None = None,
-    **solve_kw: Any,
+    **solve_options: Unpack[SolveOptions],
 ) -> BreakEven | None:
     """``plan``'s break-even economics, or None when the KPI is not money or there is no plan."""
     if not plan.ok:
         return None
-    eco = scenario_economics(scenario, model, plan.kpi, extra_models=extra_models, **solve_kw)
+    eco = scenario_economics(scenario, model, plan.kpi, extra_models=extra_models, **solve_options)
     if eco is None:
         return None
     value, source, h = eco.value_per_kpi, eco.value_source, eco.hurdle_rate
@@ -259,14 +260,14 @@ def with_economics(
     plan: Plan,
     *,
     extra_models: Mapping[str, CurveSet] | None = None,
-    **solve_kw: Any,
+    **solve_options: Unpack[SolveOptions],
 ) -> Plan:
     """``plan`` with ``extras['break_even']`` (a ``BreakEven``, when the KPI is money) and
     ``extras['extrapolation']`` (a list, when any line item extrapolates)."""
     if not plan.ok:
         return plan
     extras = dict(plan.extras)
-    be = break_even(scenario, model, plan, extra_models=extra_models, **solve_kw)
+    be = break_even(scenario, model, plan, extra_models=extra_models, **solve_options)
     if be is not None:
         extras["break_even"] = be
     ex = extrapolation(plan, model)

@@ -171,7 +171,11 @@ def optimize_scenario(
         extra_models = extra_models_for(scenario)
     from optimizer.workflow.economics import with_economics
 
-    solve_kw: SolveOptions = {"solver": solver, "tolerance": tolerance, "time_limit": time_limit}
+    solve_options: SolveOptions = {
+        "solver": solver,
+        "tolerance": tolerance,
+        "time_limit": time_limit,
+    }
     if robust == "mean":
         plan = robust_plan(
             scenario,
@@ -187,9 +191,9 @@ def optimize_scenario(
             field="--robust",
         )
     else:
-        plan = allocate(scenario, model, extra_models=dict(extra_models), **solve_kw)
+        plan = allocate(scenario, model, extra_models=dict(extra_models), **solve_options)
     # break-even (on the model's point curves) and extrapolation
-    return with_economics(scenario, model, plan, extra_models=extra_models, **solve_kw)
+    return with_economics(scenario, model, plan, extra_models=extra_models, **solve_options)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -156,9 +156,9 @@ def sweep(
     )
     if not economics:
         return front
-    solve_kw = {k: v for k, v in options.items() if k in ("solver", "tolerance", "time_limit")}
+    solve_options = {k: v for k, v in options.items() if k in ("solver", "tolerance", "time_limit")}
     kpi = next((p.kpi for p in front.plans if p.kpi), getattr(model, "kpi", ""))
-    eco = scenario_economics(scenario, model, kpi, extra_models=extra_models, **solve_kw)
+    eco = scenario_economics(scenario, model, kpi, extra_models=extra_models, **solve_options)
     first: dict[tuple[str, str | None], dict[str, Any]] = {}
     for p in front.plans:
         if not p.ok:
