@@ -281,3 +281,26 @@ def test_a_replan_on_plan_at_a_month_boundary_keeps_the_cycles_kpi(dated, tmp_pa
         for p_new, p_old in zip(li.periods, orig[li.id][1:], strict=True):
             assert p_new.period == p_old.period
             assert p_new.spend == pytest.approx(p_old.spend, abs=0.01 * 9_700_000 / 42)
+
+
+def test_actuals_outside_the_plan_are_refused_with_the_dates(dated, tmp_path):
+    late = write_rows(tmp_path / "late.csv", [("2026-04-06", "tv", 1.0)])  # week 14 of 13
+    r = cli("track", dated["plan"], late)
+    assert r.returncode != 0 and "late.csv" in r.stderr
+    assert "run past the plan's last week" in r.stderr and "2026-04-06" in r.stderr
+    early = write_rows(tmp_path / "early.csv", [("2025-12-29", "tv", 1.0)])
+    r = cli("track", dated["plan"], early)
+    assert r.returncode != 0 and "no actuals fall in the plan's weeks" in r.stderr
+
+
+def test_monthly_actuals_are_read_as_months(tmp_path):
+    p = write_rows(tmp_path / "m.csv", [("2026-01-01", "tv", 400.0), ("2026-03-01", "tv", 500.0)])
+    a = read_actuals(p)
+    # January 2026 has 4 Mondays (5th to 26th), February 4, March 5 (2nd to 30th)
+    assert a.frequency == "month" and a.first == dt.date(2026, 1, 5)
+    assert a.last == dt.date(2026, 3, 30) and a.weeks == 13
+    assert list(a.weekly["tv"])[:4] == [100.0] * 4 and list(a.weekly["tv"])[-5:] == [100.0] * 5
+    assert a.missing == [5, 6, 7, 8]  # February: no row
+    # a weekly file dated by Mondays that happen to be the 1st stays weekly
+    w = write_rows(tmp_path / "w.csv", [("2026-06-01", "tv", 1.0), ("2026-06-08", "tv", 1.0)])
+    assert read_actuals(w).frequency == "week"
