@@ -168,7 +168,7 @@ class TouchpointResponse:
         if self.spend_range:
             d["spend_range"] = {k: float(v) for k, v in self.spend_range.items()}
         if self.diagnostics:
-            d["diagnostics"] = _jsonable(dict(self.diagnostics))
+            d["diagnostics"] = jsonable(dict(self.diagnostics))
         if self.draws:
             d["draws"] = [
                 {"curve": s.to_dict(), **({"adstock": a.to_dict()} if a is not None else {})}
@@ -216,14 +216,10 @@ class ResponseModel:
             "touchpoints": {k: v.to_dict() for k, v in self.touchpoints.items()},
         }
         if self.diagnostics:
-            d["diagnostics"] = _jsonable(dict(self.diagnostics))
+            d["diagnostics"] = jsonable(dict(self.diagnostics))
         if self.fit:
-            d["fit"] = _jsonable(dict(self.fit))
+            d["fit"] = jsonable(dict(self.fit))
         return d
-
-
-def _jsonable(obj: Any) -> Any:
-    return jsonable(obj)
 
 
 # ------------------------------------------------------------------------------------------------
