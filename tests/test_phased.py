@@ -270,3 +270,22 @@ def test_calendar_weeks_belong_to_their_mondays_month():
     assert cal.weeks_of("2027-04") == ()
     with pytest.raises(ValueError, match="Monday"):
         Calendar(dt.date(2027, 1, 5), 4, "week")
+
+
+@pytest.mark.parametrize(("seed", "phasing"), [(3, "month"), (4, "week")])
+def test_the_interior_point_and_the_lp_agree(seed, phasing):
+    """Concave curves without binaries are solved by the interior point on the smooth problem
+    (``phased_ipm``); the LP over pieces is the other method. On the same problem (8 touchpoints
+    × 26 weeks, period caps, carry-over, seasonality) both are certified, their plans' KPI agree
+    to 1e-8 (relative) and so do the binding rules' shadow prices (to 1e-5 of the budget's)."""
+    model, rng = _world(8, seed)
+    prob = _problem(model, 26, phasing, 1.2e6, rng, rules_fn=_caps, after=True, rate=0.05)
+    ipm = solve_phased(prob)
+    lp = solve_phased(prob, method="lp")
+    assert ipm.method == "interior_point" and lp.method == "lp"
+    assert ipm.status == lp.status == "optimal"
+    assert ipm.gap <= 1e-6 and lp.gap <= 1e-4
+    assert abs(ipm.value - lp.value) <= 1e-8 * lp.value, (ipm.value, lp.value)
+    lam = lp.duals["budget"]
+    for name, y in lp.duals.items():
+        assert abs(ipm.duals[name] - y) <= 1e-5 * abs(lam), (name, ipm.duals[name], y)

@@ -27,6 +27,12 @@ refined around each cell's solution and its best response to the duals, and the 
 
 Built as arrays and solved by HiGHS through ``solve.solve_arrays``: at 100 touchpoints × 52 weeks
 there are 5,200 cells and ~80,000 pieces, where making PuLP objects would cost more than solving.
+
+Concave curves without binaries skip the LP: the smooth problem is solved directly by a primal-dual
+interior point (``phased_ipm``; its Newton steps cost n small P × P solves and one rules × rules
+solve) and certified by the same Lagrangian bound, with the adstock rows' multipliers from the
+adjoint at the plan and the rules' from the method. The LP is the fallback when it does not apply
+(a rule forcing a decision to zero), does not converge or does not certify.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from optimizer.allocate.breakpoints import (
     bank_breakpoints,
 )
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
+from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
     _build,
     _cell_pieces,
@@ -124,10 +131,22 @@ def solve_phased(
     time_limit: float | None = None,
     diagnose: bool = True,
     min_rounds_for_kkt: int = 3,
+    method: str = "auto",
 ) -> PhasedSolution:
+    """The certified plan of a phased problem. ``method``: "auto" (the interior point on the
+    smooth problem when the curves are concave and there are no binaries, the LP over pieces
+    otherwise or when it does not certify) or "lp" (the LP over pieces only)."""
+    if method not in ("auto", "lp"):
+        raise ValueError(f"method must be 'auto' or 'lp', not {method!r}")
     t0 = time.perf_counter()
     cells = _Cells(problem)
     xhi, ahi = _boxes(problem)
+    if method == "auto" and not problem.needs_binaries:
+        # concave curves, no binaries: the smooth problem by interior point, certified by the
+        # same Lagrangian bound; the LP over pieces below when that fails or does not certify
+        direct = _interior(problem, cells, xhi, ahi, tolerance, kkt_tolerance, t0, time_limit)
+        if direct is not None:
+            return direct
     coarse = bank_breakpoints(
         cells,
         np.zeros(problem.n * problem.T),
@@ -299,6 +318,53 @@ def solve_phased(
     best.seconds = time.perf_counter() - t0
     best.build_seconds, best.solve_seconds = build_s, solve_s
     return best
+
+
+def _interior(
+    problem: PhasedProblem,
+    cells: _Cells,
+    xhi: np.ndarray,
+    ahi: np.ndarray,
+    tolerance: float,
+    kkt_tolerance: float,
+    t0: float,
+    time_limit: float | None,
+) -> PhasedSolution | None:
+    """The interior point's plan (``phased_ipm``) with its certificate, or None when it does not
+    apply, fails, breaks a rule or does not certify within ``tolerance``."""
+    deadline = None if time_limit is None else t0 + 0.5 * time_limit  # the LP gets the rest
+    ts = time.perf_counter()
+    out = interior_point(problem, deadline=deadline)
+    solve_s = time.perf_counter() - ts
+    if out is None:
+        return None
+    X, duals, _iterations = out
+    X = np.maximum(X, 0.0)
+    if _violation(problem, X) > 1e-9:
+        return None
+    value = objective_value(problem, X)
+    bound, _ = lagrangian_bound(problem, cells, adjoint(problem, X), duals, xhi, ahi)
+    gap = max(0.0, (bound - value) / max(abs(value), 1e-12))
+    prices = _prices(problem, duals)
+    kkt = kkt_residual(problem, X, prices)
+    if not (gap <= tolerance and kkt <= kkt_tolerance):
+        return None
+    return PhasedSolution(
+        X,
+        value,
+        bound,
+        gap,
+        duals,
+        prices,
+        kkt,
+        Status.OPTIMAL,
+        1,
+        time.perf_counter() - t0,
+        0.0,
+        solve_s,
+        0,
+        method="interior_point",
+    )
 
 
 # ------------------------------------------------------------------------------------------------

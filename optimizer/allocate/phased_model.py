@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+import scipy.sparse as sp
 
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.allocate.solve import Status
@@ -66,32 +68,36 @@ class PhasedProblem:
     def P(self) -> int:  # noqa: N802
         return len(self.calendar.periods)
 
-    @property
+    @cached_property
     def decay(self) -> np.ndarray:
-        return np.array([0.0 if r.adstock is None else r.adstock.decay for r in self.responses])
-
-    @property
-    def gain(self) -> np.ndarray:
-        """k_i: the weight of a week's own spend in its adstock (1, or 1/Σweights when normalised)."""
-        return np.array(
-            [
-                1.0
-                if r.adstock is None or not r.adstock.normalize
-                else 1.0 / C.geometric_steady_factor(r.adstock.decay, None, False)
-                for r in self.responses
-            ]
+        return _frozen(
+            np.array([0.0 if r.adstock is None else r.adstock.decay for r in self.responses])
         )
 
-    @property
-    def scale(self) -> np.ndarray:
-        return np.array([it.curve.scale for it in self.base.items])
+    @cached_property
+    def gain(self) -> np.ndarray:
+        """k_i: the weight of a week's own spend in its adstock (1, or 1/Σweights when normalised)."""
+        return _frozen(
+            np.array(
+                [
+                    1.0
+                    if r.adstock is None or not r.adstock.normalize
+                    else 1.0 / C.geometric_steady_factor(r.adstock.decay, None, False)
+                    for r in self.responses
+                ]
+            )
+        )
 
-    @property
+    @cached_property
+    def scale(self) -> np.ndarray:
+        return _frozen(np.array([it.curve.scale for it in self.base.items]))
+
+    @cached_property
     def weights(self) -> np.ndarray:
         """c[i,t]: objective units per unit of ``F`` in each cell (scale × effectiveness × discount)."""
-        return self.scale[:, None] * self.effectiveness * self.discount[None, :]
+        return _frozen(self.scale[:, None] * self.effectiveness * self.discount[None, :])
 
-    @property
+    @cached_property
     def needs_binaries(self) -> bool:
         return (
             any(not r.concave for r in self.responses)
@@ -99,11 +105,44 @@ class PhasedProblem:
             or any(it.min_if_funded or it.block for it in self.base.items)
         )
 
-    @property
+    @cached_property
     def weeks_per_period(self) -> np.ndarray:
-        return np.array([p.n_weeks for p in self.calendar.periods], float)
+        return _frozen(np.array([p.n_weeks for p in self.calendar.periods], float))
 
-    @property
+    @cached_property
+    def row_matrix(self) -> RowMatrix:
+        """The rules as one sparse matrix (built once; ``rows`` stay the named rules)."""
+        rows = self.rows
+        P = self.P
+        ri: list[np.ndarray] = []
+        ci: list[np.ndarray] = []
+        vv: list[np.ndarray] = []
+        for q, r in enumerate(rows):
+            keys = list(r.coefs.keys())
+            ri.append(np.full(len(keys), q, dtype=int))
+            ci.append(np.array([i * P + p for i, p in keys], dtype=int))
+            vv.append(np.fromiter(r.coefs.values(), float, len(keys)))
+        G = sp.csr_matrix(
+            (
+                np.concatenate(vv) if vv else np.zeros(0),
+                (
+                    np.concatenate(ri) if ri else np.zeros(0, int),
+                    np.concatenate(ci) if ci else np.zeros(0, int),
+                ),
+            ),
+            shape=(len(rows), self.n * P),
+        )
+        G.eliminate_zeros()
+        rhs = _frozen(np.array([float(r.rhs) for r in rows]))
+        sense = _frozen(np.array([r.sense for r in rows], dtype=object))
+        return RowMatrix(G, rhs, sense)
+
+    @cached_property
+    def period_of_week(self) -> np.ndarray:
+        """(T,) the period of each week."""
+        return _frozen(np.array(self.calendar.period_of_week, dtype=int))
+
+    @cached_property
     def rows(self) -> tuple[PhasedRow, ...]:
         """Every rule as a row on period spend: the horizon-total rules spread over the periods,
         then the period rules."""
@@ -123,6 +162,24 @@ class PhasedProblem:
                 )
             )
         return (*out, *self.rules)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a``, read-only: the problem's cached arrays are shared by every caller."""
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class RowMatrix:
+    """Every rule as a sparse row on the decisions (column ``i·P + p``)."""
+
+    G: sp.csr_matrix  # (rules, n·P)
+    rhs: np.ndarray
+    sense: np.ndarray  # "<=", ">=" or "==" per rule
+
+    def lhs(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.G @ np.asarray(X, float).ravel())
 
 
 def week_discount(weeks: int, rate: float, offset: int = 0) -> np.ndarray:
@@ -224,7 +281,7 @@ def make_phased_problem(
 # ------------------------------------------------------------------------------------------------
 def weekly_spend(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     """(n, T) weekly spend of period spend ``X`` (n, P)."""
-    pw = np.array(problem.calendar.period_of_week)
+    pw = problem.period_of_week
     return X[:, pw] / problem.weeks_per_period[pw][None, :]
 
 
@@ -261,11 +318,10 @@ class _Cells:
             def __init__(self, concave: bool, inflection: float):
                 self.concave, self.inflection = concave, inflection
 
-        self.curves = [
-            _C(s.concave, C.inflection_point(s.family, dict(s.params)))
-            for s in self.sat
-            for _ in range(T)
-        ]
+        # one object per touchpoint, shared by its T cells
+        per_tp = [_C(s.concave, C.inflection_point(s.family, dict(s.params))) for s in self.sat]
+        self.curves = [c for c in per_tp for _ in range(T)]
+        self._full: list[tuple] | None = None
 
     def _families(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
         fams = getattr(self, "_fams", None)
@@ -276,12 +332,9 @@ class _Cells:
             fams = []
             for fam, idx in by.items():
                 names = C.SATURATION[fam][3]
-                full = {
-                    nm: np.array(
-                        [float(self.sat[i].params[nm]) if i in idx else 1.0 for i in range(self.n)]
-                    )
-                    for nm in names
-                }
+                full = {nm: np.ones(self.n) for nm in names}
+                for nm in names:
+                    full[nm][idx] = [float(self.sat[i].params[nm]) for i in idx]
                 member = np.zeros(self.n, bool)
                 member[idx] = True
                 fams.append((fam, member, full))
@@ -293,7 +346,10 @@ class _Cells:
         A = np.asarray(A, float)
         vec = A.ndim == 1
         M = A[:, None] if vec else A
-        rows = np.arange(self.n * self.T) if rows is None else np.asarray(rows)
+        if rows is None:
+            out = self._eval_all(M, which)
+            return out[:, 0] if vec else out
+        rows = np.asarray(rows)
         out = np.zeros(M.shape)
         tp = rows // self.T
         t = rows % self.T
@@ -317,6 +373,43 @@ class _Cells:
                     wt = (self.tail[tl] * self.dpow[tl] ** which)[:, None, :]
                     out[last] += np.sum(wt * g, axis=2)
         return out[:, 0] if vec else out
+
+    def _eval_all(self, M: np.ndarray, which: int) -> np.ndarray:
+        """``_eval`` on every cell (rows ``0 .. n·T-1``), its index work done once."""
+        if self._full is None:
+            rows = np.arange(self.n * self.T)
+            tp, t = rows // self.T, rows % self.T
+            full = []
+            for fam, member, params in self._families():
+                sel = np.flatnonzero(member[tp])
+                if not len(sel):
+                    continue
+                ti = tp[sel]
+                last = sel[t[sel] == self.T - 1]
+                tl = tp[last]
+                full.append(
+                    (
+                        fam,
+                        sel,
+                        self.w[ti, t[sel]][:, None],
+                        {k: v[ti][:, None] for k, v in params.items()},
+                        last,
+                        {k: v[tl][:, None, None] for k, v in params.items()},
+                        tl,
+                    )
+                )
+            self._full = full
+        out = np.zeros(M.shape)
+        S = self.tail.shape[1]
+        for fam, sel, w, par, last, par_last, tl in self._full:
+            f = C.SATURATION[fam][0:3][which]
+            out[sel] = w * f(M[sel], **par)
+            if S and len(last):
+                Al = M[last][:, :, None] * self.dpow[tl][:, None, :]
+                g = f(Al, **par_last)
+                wt = (self.tail[tl] * self.dpow[tl] ** which)[:, None, :]
+                out[last] += np.sum(wt * g, axis=2)
+        return out
 
     def value(self, A, rows=None):
         return self._eval(A, 0, rows)
@@ -400,27 +493,31 @@ class PhasedSolution:
     pieces: int
     conflicts: tuple[str, ...] = ()
     message: str = ""
+    #: "lp": the LP over pieces (and the polish); "interior_point": the smooth problem directly
+    method: str = "lp"
 
 
 def _violation(problem: PhasedProblem, X: np.ndarray) -> float:
     """Largest violation of any rule (relative to its size) or of x >= 0."""
     worst = float(max(0.0, -X.min(initial=0.0)))
-    for r in problem.rows:
-        lhs = sum(a * X[i, p] for (i, p), a in r.coefs.items())
-        v = lhs - r.rhs if r.sense == "<=" else r.rhs - lhs if r.sense == ">=" else abs(lhs - r.rhs)
-        worst = max(worst, v / max(1.0, abs(r.rhs)))
-    return worst
+    rm = problem.row_matrix
+    if not len(rm.rhs):
+        return worst
+    lhs = rm.lhs(X)
+    v = np.where(
+        rm.sense == "<=",
+        lhs - rm.rhs,
+        np.where(rm.sense == ">=", rm.rhs - lhs, np.abs(lhs - rm.rhs)),
+    )
+    return max(worst, float(np.max(v / np.maximum(1.0, np.abs(rm.rhs)))))
 
 
 def _prices(problem: PhasedProblem, duals: Mapping[str, float]) -> np.ndarray:
     """(n, P): Σ_r y_r · coef of x[i,p] in rule r — the price of a decision's dollar."""
-    out = np.zeros((problem.n, problem.P))
-    for r in problem.rows:
-        y = duals.get(r.name, 0.0)
-        if y:
-            for (i, p), a in r.coefs.items():
-                out[i, p] += y * a
-    return out
+    y = np.array([float(duals.get(r.name, 0.0)) for r in problem.rows])
+    if not len(y):
+        return np.zeros((problem.n, problem.P))
+    return np.asarray(problem.row_matrix.G.T @ y).reshape(problem.n, problem.P)
 
 
 def period_rule(

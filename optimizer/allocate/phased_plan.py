@@ -22,6 +22,8 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     base = problem.base
     sc = base.scenario
     cal = problem.calendar
+    if sol.method == "interior_point":
+        solver = "interior point"
     common: dict[str, Any] = dict(
         scenario=sc.name,
         objective=sc.objective,
@@ -49,8 +51,9 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     periods = cal.periods
     results = []
     totals = X.sum(axis=1)
-    for r in problem.rows:
-        lhs = float(sum(a * X[i, p] for (i, p), a in r.coefs.items()))
+    lhs_all = problem.row_matrix.lhs(X) if problem.rows else np.zeros(0)
+    for q, r in enumerate(problem.rows):
+        lhs = float(lhs_all[q])
         if r.sense == "<=":
             slack = r.rhs - lhs
         elif r.sense == ">=":
@@ -164,44 +167,43 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     has room, the cents are left unspent."""
     X = X.copy()
     rows = problem.rows
-    of_cell: dict[tuple[int, int], list[int]] = {}
-    for k, r in enumerate(rows):
-        for ip in r.coefs:
-            of_cell.setdefault(ip, []).append(k)
+    if not rows:
+        return X
+    rm = problem.row_matrix
+    P = problem.P
+    by_col = rm.G.tocsc()
+    cap = np.array([s in ("<=", "==") for s in rm.sense], bool)
+    floor = np.array([s in (">=", "==") for s in rm.sense], bool)
+    state: dict[str, np.ndarray] = {}
 
-    def slack(k: int) -> tuple[float, float]:
-        """(room below the cap, room above the floor) of row k at X."""
-        r = rows[k]
-        lhs = sum(a * X[ip] for ip, a in r.coefs.items())
-        up = r.rhs - lhs if r.sense in ("<=", "==") else math.inf
-        down = lhs - r.rhs if r.sense in (">=", "==") else math.inf
-        return up, down
+    def refresh() -> None:
+        """(room below each cap, room above each floor) at X: inf where a row has none."""
+        lhs = rm.lhs(X)
+        state["up"] = np.where(cap, rm.rhs - lhs, np.inf)
+        state["down"] = np.where(floor, lhs - rm.rhs, np.inf)
 
     def fits(ip: tuple[int, int], delta: float) -> bool:
         if X[ip] + delta < -1e-6:
             return False
-        for k in of_cell.get(ip, []):
-            up, down = slack(k)
-            change = rows[k].coefs[ip] * delta
-            if change > 0 and change > up + 1e-6 or change < 0 and -change > down + 1e-6:
-                return False
-        return True
+        j = ip[0] * P + ip[1]
+        lo, hi = by_col.indptr[j], by_col.indptr[j + 1]
+        ks, coefs = by_col.indices[lo:hi], by_col.data[lo:hi]
+        change = coefs * delta
+        over = (change > 0) & (change > state["up"][ks] + 1e-6)
+        under = (change < 0) & (-change > state["down"][ks] + 1e-6)
+        return not bool(np.any(over | under))
 
     def candidates(i: int):
-        same = [(i, q) for q in range(problem.P)]
-        rest = [(j, q) for j in range(problem.n) if j != i for q in range(problem.P)]
-        return same + rest
+        yield from ((i, q) for q in range(P))
+        yield from ((j, q) for j in range(problem.n) if j != i for q in range(P))
 
     for _ in range(200):
-        bad = None
-        for k in range(len(rows)):
-            up, down = slack(k)
-            if up < -1e-6 or down < -1e-6:
-                bad = (k, up, down)
-                break
-        if bad is None:
+        refresh()
+        bad_rows = np.flatnonzero((state["up"] < -1e-6) | (state["down"] < -1e-6))
+        if not len(bad_rows):
             return X
-        k, up, down = bad
+        k = int(bad_rows[0])
+        up, down = float(state["up"][k]), float(state["down"][k])
         r = rows[k]
         members = [ip for ip, a in r.coefs.items() if a > 0]
         if not members:
@@ -210,6 +212,7 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
             ip = max(members, key=lambda c: X[c])
             take = min(math.ceil(-up / r.coefs[ip] * 100 - 1e-6) / 100.0, float(X[ip]))
             X[ip] = round(float(X[ip]) - take, 2)
+            refresh()
             for c in candidates(ip[0]):
                 if c not in r.coefs and fits(c, take):
                     X[c] = round(float(X[c]) + take, 2)
@@ -218,6 +221,7 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
             ip = min(members, key=lambda c: X[c])
             give = math.ceil(-down / r.coefs[ip] * 100 - 1e-6) / 100.0
             X[ip] = round(float(X[ip]) + give, 2)
+            refresh()
             for c in candidates(ip[0]):
                 if c not in r.coefs and fits(c, -give):
                     X[c] = round(float(X[c]) - give, 2)
