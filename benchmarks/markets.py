@@ -26,8 +26,10 @@ Sections, each measured in the same run:
    separate and pooled.
 4. ``fit``: ``budgetopt fit --by-market`` of 50 markets × 15 touchpoints × 156 weeks in-process,
    with ``--jobs 2`` and on a local Dask cluster of 2 workers (``--workers 2``, its start
-   included), each in a child process: wall time, speed-up over in-process, and the largest
-   process's peak resident memory.
+   included), each in a child process on this tree's code: wall time, speed-up over in-process,
+   the CPU seconds of all its processes (so that on a loaded machine one sees how many cores
+   each run got: CPU-s / wall), the load average around it, and the largest process's peak
+   resident memory.
 
 Exit code 0 whatever the verdicts: this is a measurement.
 """
@@ -378,23 +380,30 @@ import resource, subprocess, sys, time
 t0 = time.perf_counter()
 r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - t0
-me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(f"{r.returncode} {wall:.3f} {max(me, kids)}")
+me = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = kids.ru_utime + kids.ru_stime
+print(f"{r.returncode} {wall:.3f} {max(me.ru_maxrss, kids.ru_maxrss)} {cpu:.3f}")
 if r.returncode:
     print(r.stderr[-2000:], file=sys.stderr)
 """
 
 
-def _timed(args: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak resident MB of the largest process) of one CLI run."""
+def _timed(args: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak resident MB of the largest process, CPU seconds of every process that
+    ended) of one CLI run, run on this tree's code (``python -m optimizer`` with ``ROOT`` first
+    on the path, whatever the environment has installed)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=True, env=env
     )
-    code, wall, rss = out.stdout.split()
+    code, wall, rss, cpu = out.stdout.split()
     if code != "0":
         raise RuntimeError(out.stderr)
-    return float(wall), int(rss) / 1024.0
+    return float(wall), int(rss) / 1024.0, float(cpu)
 
 
 def section_fit(quick: bool) -> None:
@@ -403,7 +412,7 @@ def section_fit(quick: bool) -> None:
     n_m, n_t = (6, 15) if quick else (50, 15)
     print(f"\n## 4. fit --by-market: {n_m} markets × {n_t} touchpoints × 156 weeks")
     world = market_world(n_m, n_t, seed=7)
-    cli = [str(ROOT / ".venv" / "bin" / "budgetopt")]
+    cli = [sys.executable, "-m", "optimizer"]
     with tempfile.TemporaryDirectory() as dd:
         d = Path(dd)
         world.history().to_csv(d / "history.csv", index=False)
@@ -417,10 +426,14 @@ def section_fit(quick: bool) -> None:
             ("--workers 2 (local Dask)", ["--workers", "2"]),
         ):
             out = d / label.split()[0].strip("-")
-            print(f"load average before {label}: {_load()}")
-            wall, mb = _timed([*base, "-o", str(out), *extra])
+            before = _load()
+            wall, mb, cpu = _timed([*base, "-o", str(out), *extra])
             runs[label] = (wall, mb, out)
-            print(f"{label}: {wall:.1f} s, largest process peak {mb:.0f} MB")
+            print(
+                f"{label}: {wall:.1f} s wall, {cpu:.1f} CPU-s in all its processes "
+                f"(cores busy on average {cpu / wall:.2f}), largest process peak {mb:.0f} MB; "
+                f"load average before {before}, after {_load()}"
+            )
         t_in = runs["in-process"][0]
         same = all(
             (runs["in-process"][2] / "markets.json").read_text() == (o / "markets.json").read_text()
