@@ -19,23 +19,23 @@ Each line item's own bounds (a cap that holds it, a floor, a lock) are read off 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from optimizer.allocate.breakpoints import HorizonCurve
-from optimizer.allocate.caps import pad_cap
 from optimizer.allocate.problem import (
     AllocationProblem,
     Item,
-    implied_bounds,
-    saturation_spend,
+    item_top,
+    objective_weights,
+    rules_and_bounds,
+    stage_order_of,
 )
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
 from optimizer.response.markets import MarketModel
 from optimizer.response.model import ResponseModel
 from optimizer.scenario import Scenario, check_against_markets, check_against_model
-from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
+from optimizer.scenario.rules import LineItemRef, LineItems
 
 
 def national_split(scenario: Scenario, model: MarketModel, tid: str) -> dict[str, float]:
@@ -81,24 +81,8 @@ def make_market_problem(
 
     H = float(scenario.horizon_weeks)
     obj = scenario.objective
-    kpi_weight = 1.0
-    spend_weight = 0.0
-    if obj == "max_net":
-        kpi_weight = float(scenario.value_per_kpi or 1.0)
-        spend_weight = 1.0 + float(scenario.hurdle_rate)
-    elif obj == "min_spend":
-        spend_weight = 1.0
-    if stages:
-        stage_order = tuple(stages)
-    else:
-        from optimizer.vocabulary import STAGES
-
-        used = list(dict.fromkeys(stage_of.values()))
-        stage_order = tuple(
-            sorted(
-                used, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES), used.index(s))
-            )
-        )
+    kpi_weight, spend_weight = objective_weights(scenario)
+    stage_order = stage_order_of(stages, stage_of.values())
 
     # ---- the line items: touchpoint × market, or one national buy -------------------------------
     layout: list[tuple[str, str | None, dict[str, float]]] = []  # (touchpoint, market, shares)
@@ -147,12 +131,8 @@ def make_market_problem(
         for i, (tid, m, s) in enumerate(layout)
     ]
     kpi_touchpoints = {k: frozenset(tps) for k in kpi_models}
-    rows = build_rows(scenario, LineItems(refs, kpi=model.kpi, kpi_touchpoints=kpi_touchpoints))
-    cons = rows.all_rows()
-    item_rules = rows.all_item_rules()
-    lo, hi = implied_bounds(n, cons, rows.all_floors())
-    mif = {r.item: r.amount for r in item_rules if r.kind == "tp_min_if_funded"}
-    blocks = {r.item: r.amount for r in item_rules if r.kind == "tp_block"}
+    items_view = LineItems(refs, kpi=model.kpi, kpi_touchpoints=kpi_touchpoints)
+    cons, item_rules, lo, hi, mif, blocks = rules_and_bounds(scenario, items_view, n)
 
     values = dict(scenario.kpi_values)
     composite = obj in ("max_value", "max_net") and bool(values)
@@ -193,13 +173,7 @@ def make_market_problem(
             )
         else:
             curve = curve_of(main_terms, kpi_weight if obj == "max_net" else 1.0)
-        top = hi[i]  # the budget is a cap on every line item too
-        if not math.isfinite(top):
-            top = saturation_spend(curve)
-        if obj == "max_net":
-            top = min(top, max(saturation_spend(curve), lo[i]))
-        top = max(top, lo[i])
-        top = pad_cap(top)
+        top = item_top(curve, float(lo[i]), float(hi[i]), obj)
         items.append(
             Item(
                 i,

@@ -10,7 +10,7 @@ the KPI target, which is linear in the line items' KPI. Each has a stable name o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,35 +158,14 @@ def make_problem(
     index = {tid: i for i, tid in enumerate(ids)}
     H = float(scenario.horizon_weeks)
     obj = scenario.objective
-    kpi_weight = 1.0
-    spend_weight = 0.0
-    if obj == "max_net":
-        kpi_weight = float(scenario.value_per_kpi or 1.0)
-        spend_weight = 1.0 + float(scenario.hurdle_rate)
-    elif obj == "min_spend":
-        spend_weight = 1.0
-    if stages:
-        stage_order = tuple(stages)
-    else:
-        from optimizer.vocabulary import STAGES
-
-        used = list(dict.fromkeys(t.stage for t in tps.values()))
-        stage_order = tuple(
-            sorted(
-                used, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES), used.index(s))
-            )
-        )
+    kpi_weight, spend_weight = objective_weights(scenario)
+    stage_order = stage_order_of(stages, (t.stage for t in tps.values()))
 
     refs = [LineItemRef(index[tid], tid, tps[tid].stage, owner=tps[tid].owner) for tid in ids]
     kpi_touchpoints = {k: frozenset(m.touchpoints) for k, m in kpi_models.items()}
     items_view = LineItems(refs, kpi=model.kpi, kpi_touchpoints=kpi_touchpoints)
-    rows = build_rows(scenario, items_view)
-    cons = rows.all_rows()
-    item_rules = rows.all_item_rules()
-    lo, hi = implied_bounds(len(ids), cons, rows.all_floors())
+    cons, item_rules, lo, hi, mif, blocks = rules_and_bounds(scenario, items_view, len(ids))
     budget = scenario.budget
-    mif = {r.item: r.amount for r in item_rules if r.kind == "tp_min_if_funded"}
-    blocks = {r.item: r.amount for r in item_rules if r.kind == "tp_block"}
 
     values = dict(scenario.kpi_values)
     composite = obj in ("max_value", "max_net") and bool(values)
@@ -207,16 +186,7 @@ def make_problem(
             curve = HorizonCurve(tps[tid], H, 1.0, parts or ((0.0, tps[tid]),))
         else:
             curve = HorizonCurve(tps[tid], H, kpi_weight if obj == "max_net" else 1.0)
-        top = hi[i]  # the budget is a cap on every line item too
-        if not math.isfinite(top):
-            top = saturation_spend(curve)
-        if obj == "max_net":
-            # beyond the spend where the curve's slope falls below the cost of a dollar, no dollar earns its keep
-            top = min(top, max(saturation_spend(curve), lo[i]))
-        top = max(top, lo[i])
-        # pieces reach a little past the caps, so that a binding cap is a binding row (with its
-        # shadow price) rather than a binding variable bound the solver reports no dual for
-        top = pad_cap(top)
+        top = item_top(curve, float(lo[i]), float(hi[i]), obj)
         items.append(
             Item(
                 i,
@@ -246,6 +216,61 @@ def make_problem(
         stage_order,
         item_rules=tuple(item_rules),
     )
+
+
+def objective_weights(scenario: Scenario) -> tuple[float, float]:
+    """(weight of the KPI, weight of a dollar) in the objective: ``max_net`` values the KPI at
+    ``value_per_kpi`` and a dollar at 1 + the hurdle rate; ``min_spend`` counts dollars only."""
+    if scenario.objective == "max_net":
+        return float(scenario.value_per_kpi or 1.0), 1.0 + float(scenario.hurdle_rate)
+    return 1.0, 1.0 if scenario.objective == "min_spend" else 0.0
+
+
+def stage_order_of(stages: Sequence[str] | None, used: Iterable[str]) -> tuple[str, ...]:
+    """The journey's stages in order, or (without a journey) the stages ``used`` in the
+    vocabulary's order, unknown ones last in the order first seen."""
+    if stages:
+        return tuple(stages)
+    from optimizer.vocabulary import STAGES
+
+    seen = list(dict.fromkeys(used))
+    return tuple(
+        sorted(seen, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES), seen.index(s)))
+    )
+
+
+def rules_and_bounds(
+    scenario: Scenario, items: LineItems, n: int
+) -> tuple[
+    list[LinearConstraint],
+    list[ItemRule],
+    np.ndarray,
+    np.ndarray,
+    dict[int, float],
+    dict[int, float],
+]:
+    """Every rule of the registry over the line items ``items``: the rows, the per-line-item
+    (integer) rules, each line item's implied spend range, and its "zero or at least" and block
+    sizes."""
+    rows = build_rows(scenario, items)
+    cons = rows.all_rows()
+    item_rules = rows.all_item_rules()
+    lo, hi = implied_bounds(n, cons, rows.all_floors())
+    mif = {r.item: r.amount for r in item_rules if r.kind == "tp_min_if_funded"}
+    blocks = {r.item: r.amount for r in item_rules if r.kind == "tp_block"}
+    return cons, item_rules, lo, hi, mif, blocks
+
+
+def item_top(curve: HorizonCurve, lo: float, hi: float, objective: str) -> float:
+    """The top of a line item's pieces: its implied cap (the budget caps every line item too),
+    else where its curve saturates; for ``max_net`` no further than where a dollar stops earning
+    its keep; never below its floor; padded a little past the cap, so that a binding cap is a
+    binding row (with its shadow price) rather than a variable bound the solver reports no dual
+    for."""
+    top = hi if math.isfinite(hi) else saturation_spend(curve)
+    if objective == "max_net":
+        top = min(top, max(saturation_spend(curve), lo))
+    return pad_cap(max(top, lo))
 
 
 def implied_bounds(

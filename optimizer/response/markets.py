@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import ModelError
-from optimizer.fileio import did_you_mean
-from optimizer.response.model import ResponseModel, TouchpointResponse
+from optimizer.response.model import ResponseModel, TouchpointResponse, reject_unknown_keys
 
 INDEX_NAME = "markets.json"
 _INDEX_KEYS = {"format_version", "kpi", "touchpoints", "markets", "meta"}
@@ -79,12 +78,7 @@ def market_model_from_dict(data: Mapping[str, Any], source: str | Path) -> Marke
     from optimizer.response.model import read_model
 
     path = Path(source)
-    extra = set(data) - _INDEX_KEYS
-    if extra:
-        bad = sorted(extra)[0]
-        raise ModelError(
-            f"unknown key {bad!r}{did_you_mean(bad, _INDEX_KEYS)}", path=path, field=bad
-        )
+    reject_unknown_keys(data, _INDEX_KEYS, path)
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi:
         raise ModelError(f"expected the KPI's name, got {kpi!r}", path=path, field="kpi")
@@ -110,14 +104,7 @@ def market_model_from_dict(data: Mapping[str, Any], source: str | Path) -> Marke
             raise ModelError(f"a market needs a name, got {name!r}", path=path, field="markets")
         if not isinstance(entry, Mapping):
             raise ModelError(f"expected a mapping, got {entry!r}", path=path, field=where)
-        bad_keys = set(entry) - _MARKET_KEYS
-        if bad_keys:
-            bad = sorted(bad_keys)[0]
-            raise ModelError(
-                f"unknown key {bad!r}{did_you_mean(bad, _MARKET_KEYS)}",
-                path=path,
-                field=f"{where}.{bad}",
-            )
+        reject_unknown_keys(entry, _MARKET_KEYS, path, where)
         file = entry.get("model")
         if not isinstance(file, str) or not file:
             raise ModelError(

@@ -276,6 +276,21 @@ def _number_in_range(
     return v
 
 
+def reject_unknown_keys(
+    d: Mapping[str, Any], allowed: Any, path: str | Path | None, where: str = ""
+) -> None:
+    """A ``ModelError`` naming the first key of ``d`` (sorted) not in ``allowed``, with a "did you
+    mean" and its field (``where.key``, or the key at the top level)."""
+    extra = set(d) - set(allowed)
+    if extra:
+        bad = sorted(map(str, extra))[0]
+        raise ModelError(
+            f"unknown key {short_repr(bad)}{did_you_mean(bad, allowed)}",
+            path=path,
+            field=f"{where}.{bad}" if where else bad,
+        )
+
+
 def parse_saturation(d: Any, path: str | None, where: str) -> Saturation:
     if not isinstance(d, Mapping):
         raise ModelError(
@@ -325,14 +340,7 @@ def parse_adstock(d: Any, path: str | None, where: str) -> Adstock | None:
             path=path,
             field=f"{where}.family",
         )
-    extra = set(d) - _ADSTOCK_KEYS
-    if extra:
-        bad = sorted(extra)[0]
-        raise ModelError(
-            f"unknown key {short_repr(bad)}{did_you_mean(bad, _ADSTOCK_KEYS)}",
-            path=path,
-            field=f"{where}.{bad}",
-        )
+    reject_unknown_keys(d, _ADSTOCK_KEYS, path, where)
     decay = _number_in_range(d.get("decay"), path, f"{where}.decay", low=0.0, high=MAX_DECAY)
     normalize = d.get("normalize", False)
     if not isinstance(normalize, bool):
@@ -364,12 +372,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         raise ModelError(
             f"expected a JSON object at the top level, got {type(data).__name__}", path=path
         )
-    extra = set(data) - _TOP_KEYS
-    if extra:
-        bad = sorted(extra)[0]
-        raise ModelError(
-            f"unknown key {short_repr(bad)}{did_you_mean(bad, _TOP_KEYS)}", path=path, field=bad
-        )
+    reject_unknown_keys(data, _TOP_KEYS, path)
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi:
         raise ModelError(f"expected the KPI's name, got {short_repr(kpi)}", path=path, field="kpi")
@@ -390,14 +393,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         where = f"touchpoints.{tid}"
         if not isinstance(td, Mapping):
             raise ModelError(f"expected a mapping, got {short_repr(td)}", path=path, field=where)
-        extra = set(td) - _TP_KEYS
-        if extra:
-            bad = sorted(extra)[0]
-            raise ModelError(
-                f"unknown key {short_repr(bad)}{did_you_mean(bad, _TP_KEYS)}",
-                path=path,
-                field=f"{where}.{bad}",
-            )
+        reject_unknown_keys(td, _TP_KEYS, path, where)
         stage = td.get("stage")
         if not isinstance(stage, str) or not stage:
             raise ModelError(
