@@ -135,6 +135,17 @@ def format_option(
     )
 
 
+def weeks_elapsed_option(what: str) -> Decorator:
+    """``--weeks-elapsed N`` (track, replan): weeks of ``what`` gone by, by default the weeks
+    the actuals span."""
+    return click.option(
+        "--weeks-elapsed",
+        type=Number(0, 520, integer=True),
+        default=None,
+        help=f"Weeks of {what} gone by [default: the weeks the actuals span].",
+    )
+
+
 def model_option(
     help: str | None = "Use this model instead of the one the scenario names.",
 ) -> Decorator:

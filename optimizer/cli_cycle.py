@@ -33,6 +33,7 @@ from optimizer.cli_common import (
     handle_errors,
     model_option,
     output_option,
+    weeks_elapsed_option,
 )
 from optimizer.render import LEDGER_FORMATS, TABLE_FORMATS
 from optimizer.workflow.control import DEFAULT_BAND
@@ -217,12 +218,7 @@ def rerun(
     help="Take the model from this scenario, and check the run-rate against its rules "
     "[default: a recorded optimize or replan run's scenario, when unchanged].",
 )
-@click.option(
-    "--weeks-elapsed",
-    type=Number(0, 520, integer=True),
-    default=None,
-    help="Weeks of the plan gone by [default: the weeks the actuals span].",
-)
+@weeks_elapsed_option("the plan")
 @click.option(
     "--band",
     type=Number(0.0, 10.0),
@@ -327,12 +323,7 @@ def track(
     help="Spend to date: CSV with columns date,touchpoint,spend (weekly, or monthly dated "
     "the 1st).",
 )
-@click.option(
-    "--weeks-elapsed",
-    type=Number(0, 520, integer=True),
-    default=None,
-    help="Weeks of the cycle gone by [default: the weeks the actuals span].",
-)
+@weeks_elapsed_option("the cycle")
 @format_option(TABLE_FORMATS)
 @output_option()
 @model_option()
