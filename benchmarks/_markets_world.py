@@ -146,6 +146,27 @@ REGIMES: dict[str, dict] = {
 }
 
 
+NATIONAL_YAML = """\
+# national.yaml: the worked example of docs/planning-cycle.md (section 8)
+name: FY27-Q1 national
+model: models/markets.json
+horizon_weeks: 13
+budget: 30000000
+touchpoints:
+  tv: {max: 5000000}              # national rules: summed over the markets
+national:
+  tv: {north: 1.4, south: 1.0, east: 0.6, west: 0.3}   # bought once, delivered by these weights
+markets:
+  west: {min: 2500000}            # each market's own money and shares
+  north: {max_share: 0.45}
+  south:                          # rules scoped to one market
+    touchpoints: {search: {max: 1500000}}
+    stages: {loyalty: {min: 300000}}
+owners:
+  CRM team: {max: 4000000}
+"""
+
+
 def sample_markets(seed: int = 11, tau: float = 0.3) -> MarketWorld:
     """The sample company (Northwind Outfitters) in four regions of sizes 1.4, 1.0, 0.6 and 0.3:
     the sample's curves scaled to each region, each touchpoint's effect spread ``tau`` across
@@ -207,4 +228,6 @@ if __name__ == "__main__":
     w.history().to_csv(a.out / "history.csv", index=False)
     (a.out / "journey.yaml").write_text(yaml.safe_dump(w.journey(), sort_keys=False))
     w.write_truth(a.out / "truth")
+    if a.sample:  # the national scenario of docs/planning-cycle.md and the README's tour
+        (a.out / "national.yaml").write_text(NATIONAL_YAML)
     print(f"wrote {a.out}/history.csv, journey.yaml and truth/ ({len(w.names)} markets)")
