@@ -13,6 +13,7 @@ from optimizer.allocate.phased import (
     adstock_path,
     carryover,
     make_phased_problem,
+    marginal_kpi,
     objective_value,
     period_rule,
     phased_plan,
@@ -289,3 +290,44 @@ def test_the_interior_point_and_the_lp_agree(seed, phasing):
     lam = lp.duals["budget"]
     for name, y in lp.duals.items():
         assert abs(ipm.duals[name] - y) <= 1e-5 * abs(lam), (name, ipm.duals[name], y)
+
+
+def test_dark_periods_are_held_at_zero_by_the_interior_point():
+    """A month with no spend at all (a period total of 0, on every touchpoint) and one touchpoint
+    dark in another month: the interior point holds those decisions at zero, prices the rule
+    that holds them (its multiplier makes every held decision's reduced cost <= 0), and its plan
+    equals the LP's (KPI to 1e-8 relative, the other rules' shadow prices to 1e-5 of the
+    budget's)."""
+
+    def rules(n, cal):
+        out = _caps(n, cal)
+        out.append(
+            period_rule(
+                (n, cal), "period_max__2027_02", "period_max", "2027-02", "<=", 0.0,
+                range(n), "the 2027-02 cap", "2027-02",
+            )
+        )  # fmt: skip
+        out.append(
+            period_rule(
+                (n, cal), "tp_period_max__t1__4", "tp_period_max", "t1", "<=", 0.0,
+                [1], "t1 in 2027-05", "2027-05",
+            )
+        )  # fmt: skip
+        return out
+
+    model, rng = _world(8, 5)
+    prob = _problem(model, 26, "month", 1.2e6, rng, rules_fn=rules, after=True)
+    ipm = solve_phased(prob)
+    lp = solve_phased(prob, method="lp")
+    assert ipm.method == "interior_point" and ipm.status == lp.status == "optimal"
+    feb = [p for p, per in enumerate(prob.calendar.periods) if per.label == "2027-02"][0]
+    may = [p for p, per in enumerate(prob.calendar.periods) if per.label == "2027-05"][0]
+    assert np.all(ipm.X[:, feb] == 0.0) and ipm.X[1, may] == 0.0
+    assert abs(ipm.value - lp.value) <= 1e-8 * lp.value, (ipm.value, lp.value)
+    assert ipm.duals["period_max__2027_02"] > 0
+    reduced = marginal_kpi(prob, ipm.X) - ipm.prices  # objective per dollar, net of its price
+    assert np.all(reduced[:, feb] <= 1e-9 * lp.duals["budget"]), reduced[:, feb]
+    lam = lp.duals["budget"]
+    for name, y in lp.duals.items():
+        if name not in ("period_max__2027_02", "tp_period_max__t1__4"):
+            assert abs(ipm.duals[name] - y) <= 1e-5 * abs(lam), (name, ipm.duals[name], y)

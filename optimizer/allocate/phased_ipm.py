@@ -29,21 +29,36 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from optimizer.allocate.phased_model import PhasedProblem, _boxes, _Cells, _jacobians, adstock_path
+from optimizer.allocate.phased_model import (
+    PhasedProblem,
+    _boxes,
+    _Cells,
+    _jacobians,
+    adstock_path,
+    marginal_kpi,
+)
 
 #: the Schur complement is dense (rules × rules) and so is K⁻¹Gᵀ (decisions × rules): above this
 #: many entries the LP is used instead
 MAX_DENSE = 6_000_000
 
 
-def _forces_zero(G: sp.csr_matrix, b: np.ndarray, sense: np.ndarray, u: np.ndarray) -> bool:
-    """Whether some decision can only be zero (a dark period, a zero cap): the barrier problem
-    then has no interior, and the LP is the better tool."""
-    if np.any(u <= 1e-3):
-        return True
-    pos = np.asarray((G < 0).sum(axis=1)).ravel() == 0
+def _fixed_at_zero(
+    G: sp.csr_matrix, b: np.ndarray, sense: np.ndarray, u: np.ndarray
+) -> np.ndarray | None:
+    """The decisions that can only be zero (a dark period, a zero cap: the barrier problem has no
+    interior there, so they are held at zero); None when a cap below zero makes the rules
+    infeasible (the LP diagnoses it)."""
+    fixed = u <= 1e-3
+    nonneg = np.asarray((G < 0).sum(axis=1)).ravel() == 0
     cap = np.array([s in ("<=", "==") for s in sense], bool)
-    return bool(np.any(cap & pos & (b <= 0) & (G.getnnz(axis=1) > 0)))
+    forcing = cap & nonneg & (b <= 0) & (G.getnnz(axis=1) > 0)
+    if np.any(forcing & (b < 0)):
+        return None
+    for q in np.flatnonzero(forcing):
+        lo, hi = G.indptr[q], G.indptr[q + 1]
+        fixed[G.indices[lo:hi][G.data[lo:hi] > 0]] = True
+    return fixed
 
 
 def interior_point(
@@ -67,36 +82,91 @@ def interior_point(
         return None
     xhi, _ = _boxes(problem)
     u_raw = xhi.ravel()
-    if _forces_zero(G, b, sense, u_raw):
+    fixed = _fixed_at_zero(G, b, sense, u_raw)
+    if fixed is None or fixed.all():
         return None
+    free = ~fixed
+    Gf = sp.csr_matrix(G @ sp.diags(free.astype(float)))
+    Gf.eliminate_zeros()
+    live = Gf.getnnz(axis=1) > 0
+    # a rule on held decisions only must hold at zero; the method works on the others
+    lhs0 = np.zeros(m)
+    gone = ~live & np.where(
+        sense == "<=", lhs0 > b + 1e-9, np.where(sense == ">=", lhs0 < b - 1e-9, np.abs(b) > 1e-9)
+    )
+    if gone.any():
+        return None
+    budget = next(
+        (float(b[q]) for q, r in enumerate(problem.rows) if r.kind == "budget" and b[q] > 0), None
+    )
     with np.errstate(all="ignore"):
-        return _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol)
+        out = _solve(
+            problem, Gf[live], b[live], sense[live], u_raw, free, budget, deadline, max_iter, tol
+        )
+    if out is None:
+        return None
+    X, y_live, iterations = out
+    y = np.zeros(m)
+    y[live] = y_live
+    if (~live).any():
+        y = _held_duals(problem, G, sense, live, X, y)
+    return X, {r.name: float(y[q]) for q, r in enumerate(problem.rows)}, iterations
 
 
-def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
+def _held_duals(
+    problem: PhasedProblem,
+    G: sp.csr_matrix,
+    sense: np.ndarray,
+    live: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+) -> np.ndarray:
+    """Multipliers of the rules that hold decisions at zero (left out of the barrier problem):
+    the least that prices every member's marginal return out, so each held decision's reduced
+    cost is at most zero (a rule on one decision keeps 0: the box holds it, as in the LP)."""
+    y = y.copy()
+    g = (marginal_kpi(problem, X) - problem.base.spend_weight).ravel()
+    price = np.asarray(G.T @ y)
+    for q in np.flatnonzero(~live):
+        lo, hi = G.indptr[q], G.indptr[q + 1]
+        cols, a = G.indices[lo:hi], G.data[lo:hi]
+        pos = a > 0
+        if len(cols) < 2 or sense[q] == ">=" or not pos.any():
+            continue
+        yq = max(0.0, float(np.max((g[cols][pos] - price[cols][pos]) / a[pos])))
+        if yq > 0:
+            y[q] = yq
+            price[cols] += yq * a
+    return y
+
+
+def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
     n, P = problem.n, problem.P
     N = n * P
+    Nf = int(free.sum())
+    pair = free.reshape(n, P)[:, :, None] & free.reshape(n, P)[:, None, :]
     m = G.shape[0]
-    rows = problem.rows
     sw = float(problem.base.spend_weight)
     J = _jacobians(problem)  # (n, T, P)
     cells = _Cells(problem)
     T = problem.T
 
     # ---- a start inside the box, and the scales -------------------------------------------------
-    budget = [float(b[q]) for q, r in enumerate(rows) if r.kind == "budget" and b[q] > 0]
-    typical = budget[0] / N if budget else float(np.median(u_raw)) / max(P, 1) / max(n, 1)
-    x0 = np.minimum(0.5 * u_raw, max(typical, 1e-6))
-    sx = max(float(np.mean(x0)), 1e-6)
+    typical = budget / Nf if budget else float(np.median(u_raw[free])) / max(P, 1) / max(n, 1)
+    x0 = np.where(free, np.minimum(0.5 * u_raw, max(typical, 1e-6)), 0.0)
+    sx = max(float(np.mean(x0[free])), 1e-6)
 
     def derivs(xs: np.ndarray, hess: bool):
         X = (sx * xs).reshape(n, P)
         A = adstock_path(problem, X)
-        f1 = cells.slope(A.ravel()).reshape(n, T)
+        # a cell at zero adstock is fed by no free decision (those are positive): its slope
+        # (infinite on a hill curve of shape < 1) is nobody's
+        fed = A > 0
+        f1 = np.where(fed, cells.slope(A.ravel()).reshape(n, T), 0.0)
         g = np.einsum("itp,it->ip", J, f1).ravel() - sw
         if not hess:
             return g, None
-        f2 = cells.curvature(A.ravel()).reshape(n, T)
+        f2 = np.where(fed, cells.curvature(A.ravel()).reshape(n, T), 0.0)
         H = np.einsum("itp,it,itq->ipq", J, f2, J, optimize=True)
         return g, H
 
@@ -109,14 +179,14 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
     g0, _ = derivs(x0 / sx, False)
     if not np.all(np.isfinite(g0)):
         return None
-    sf = sx * max(float(np.median(np.abs(g0))), 1e-300)
+    sf = sx * max(float(np.median(np.abs(g0[free]))), 1e-300)
     # rows scaled to unit largest coefficient in the scaled decisions
     amax = np.asarray(abs(G).max(axis=1).todense()).ravel() if m else np.zeros(0)
     rs = np.maximum(sx * amax, 1e-300)
     Gs = sp.diags(sx / rs) @ G if m else G
     Gs = sp.csr_matrix(Gs)
     hs = b / rs
-    u = u_raw / sx
+    u = np.where(free, u_raw / sx, 1.0)
     ineq = np.array([s != "==" for s in sense], bool)
     sig = np.where(sense == ">=", -1.0, 1.0)  # inequality rows as  sig·G x <= sig·h
     GI = sp.diags(sig[ineq]) @ Gs[ineq] if ineq.any() else sp.csr_matrix((0, N))
@@ -131,19 +201,24 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
     w = np.maximum(hI - GI @ x, 1.0) if mI else np.zeros(0)
     lam = np.ones(mI)
     y = np.zeros(mE)
-    zl = np.ones(N)
-    zu = np.ones(N)
-    ncomp = 2 * N + mI
+    zl = free.astype(float)  # held decisions: x = 0, no multipliers, no barrier
+    zu = free.astype(float)
+    ncomp = 2 * Nf + mI
     tau_min = 0.99
 
     def residuals(x, w, lam, y, zl, zu, gphi):
         rd = gphi + (GI.T @ lam if mI else 0.0) + (GE.T @ y if mE else 0.0) - zl + zu
+        rd = np.where(free, rd, 0.0)
         rI = GI @ x + w - hI if mI else np.zeros(0)
         rE = GE @ x - hE if mE else np.zeros(0)
         return rd, rI, rE
 
     def merit(x, w, mu, rho, phi):
-        bar = np.sum(np.log(x)) + np.sum(np.log(u - x)) + (np.sum(np.log(w)) if mI else 0.0)
+        bar = (
+            np.sum(np.log(x[free]))
+            + np.sum(np.log((u - x)[free]))
+            + (np.sum(np.log(w)) if mI else 0.0)
+        )
         rI = GI @ x + w - hI if mI else np.zeros(0)
         rE = GE @ x - hE if mE else np.zeros(0)
         return phi - mu * bar + rho * (np.abs(rI).sum() + np.abs(rE).sum())
@@ -177,10 +252,11 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
         mu = min(mu, 0.1 * comp) if err > 10 * comp else min(mu, 0.02 * comp)
         mu = max(mu, 1e-16)
         # Newton step on the barrier problem's KKT conditions
-        s1 = zl / x + zu / (u - x)
-        K = Hphi.copy()
+        xs = np.where(free, x, 1.0)
+        s1 = np.where(free, zl / xs + zu / (u - x), 1.0)
+        K = np.where(pair, Hphi, 0.0)
         K[:, np.arange(P), np.arange(P)] += s1.reshape(n, P)
-        r1 = -rd + (mu / x - zl) - (mu / (u - x) - zu)
+        r1 = np.where(free, -rd + (mu / xs - zl) - (mu / (u - x) - zu), 0.0)
         if mI:
             r2 = -rI - (mu / lam - w)
             D = np.concatenate([w / lam, np.zeros(mE)])
@@ -217,8 +293,8 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
             dx, dv = dx + ddx, dv + ddv
         dlam, dy = dv[:mI], dv[mI:]
         dw = (mu - w * lam - w * dlam) / lam if mI else np.zeros(0)
-        dzl = (mu - x * zl - zl * dx) / x
-        dzu = (mu - (u - x) * zu + zu * dx) / (u - x)
+        dzl = np.where(free, (mu - x * zl - zl * dx) / xs, 0.0)
+        dzu = np.where(free, (mu - (u - x) * zu + zu * dx) / (u - x), 0.0)
         if not (
             np.all(np.isfinite(dx))
             and np.all(np.isfinite(dzl))
@@ -226,8 +302,11 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
         ):
             return None
         tau = max(tau_min, 1.0 - mu)
-        ap = min(_most(x, dx, tau), _most(u - x, -dx, tau), _most(w, dw, tau) if mI else 1.0)
-        ad = min(_most(zl, dzl, tau), _most(zu, dzu, tau), _most(lam, dlam, tau) if mI else 1.0)
+        xf, dxf = x[free], dx[free]
+        ap = min(_most(xf, dxf, tau), _most((u - x)[free], -dxf, tau))
+        ad = min(_most(zl[free], dzl[free], tau), _most(zu[free], dzu[free], tau))
+        if mI:
+            ap, ad = min(ap, _most(w, dw, tau)), min(ad, _most(lam, dlam, tau))
         # line search on the merit (barrier objective + exact penalty on the rules' residuals)
         rho = 2.0 * max(
             1.0,
@@ -239,8 +318,8 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
             float(gphi @ dx)
             - mu
             * (
-                float(np.sum(dx / x))
-                - float(np.sum(dx / (u - x)))
+                float(np.sum(dxf / xf))
+                - float(np.sum(dxf / (u - x)[free]))
                 + (float(np.sum(dw / w)) if mI else 0.0)
             )
             - rho * (float(np.abs(rI).sum() + np.abs(rE).sum()))
@@ -276,8 +355,7 @@ def _solve(problem, G, b, sense, u_raw, deadline, max_iter, tol):
     lam_full = np.zeros(m)
     lam_full[np.flatnonzero(ineq)] = sig[ineq] * lam
     lam_full[np.flatnonzero(~ineq)] = y
-    duals = sf * lam_full / rs
-    return X, {r.name: float(duals[q]) for q, r in enumerate(rows)}, iterations
+    return X, sf * lam_full / rs, iterations
 
 
 def _most(v: np.ndarray, dv: np.ndarray, tau: float) -> float:
