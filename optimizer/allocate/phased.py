@@ -62,6 +62,7 @@ from optimizer.allocate.phased_model import (
     DEFAULT_PIECES,
     DEFAULT_TOLERANCE,
     MAX_AFTER_WEEKS,
+    PhasedKpiRow,
     PhasedProblem,
     PhasedRow,
     PhasedSolution,
@@ -72,6 +73,7 @@ from optimizer.allocate.phased_model import (
     adjoint,
     adstock_path,
     carryover,
+    item_kpi,
     make_phased_problem,
     marginal_kpi,
     objective_value,
@@ -93,6 +95,7 @@ __all__ = [
     "DEFAULT_PIECES",
     "DEFAULT_TOLERANCE",
     "MAX_AFTER_WEEKS",
+    "PhasedKpiRow",
     "PhasedProblem",
     "PhasedRow",
     "PhasedSolution",
@@ -102,6 +105,7 @@ __all__ = [
     "carry_in_from_spend",
     "carryover",
     "diagnose_phased",
+    "item_kpi",
     "kkt_residual",
     "lagrangian_bound",
     "make_phased_problem",
@@ -141,7 +145,8 @@ def solve_phased(
     t0 = time.perf_counter()
     cells = _Cells(problem)
     xhi, ahi = _boxes(problem)
-    if method == "auto" and not problem.needs_binaries:
+    # (rules on the KPI, min_spend: the LP over pieces, which has their rows)
+    if method == "auto" and not problem.needs_binaries and not problem.kpi_rows:
         # concave curves, no binaries: the smooth problem by interior point, certified by the
         # same Lagrangian bound; the LP over pieces below when that fails or does not certify
         direct = _interior(problem, cells, xhi, ahi, tolerance, kkt_tolerance, t0, time_limit)
@@ -156,6 +161,7 @@ def solve_phased(
     pts = _initial_points(problem, cells, ahi, n_pieces)
     build_s = solve_s = 0.0
     best: PhasedSolution | None = None
+    best_meets = False
     n, P = problem.n, problem.P
     rows = problem.rows
 
@@ -165,7 +171,8 @@ def solve_phased(
         return max(0.01, time_limit - (time.perf_counter() - t0))
 
     rounds = 0
-    polish_ok = not problem.needs_binaries
+    # the polish's Newton step knows rules on spend only: with rules on the KPI, refinement alone
+    polish_ok = not problem.needs_binaries and not problem.kpi_rows
     for rounds in range(1, max_rounds + 1):  # noqa: B007
         tb = time.perf_counter()
         pcs = _cell_pieces(cells, pts)
@@ -243,6 +250,12 @@ def solve_phased(
         rule_duals = {
             r.name: float(duals[m.rule_rows[q]]) for q, r in enumerate(rows) if m.rule_rows[q] >= 0
         }
+        if m.kpi_rule_rows is not None:  # rules on the KPI: their duals too
+            rule_duals.update(
+                (r.name, float(duals[m.kpi_rule_rows[q]]))
+                for q, r in enumerate(problem.kpi_rows)
+                if m.kpi_rule_rows[q] >= 0
+            )
         mu = duals[: n * problem.T].reshape(n, problem.T)
         bound, responses = lagrangian_bound(problem, cells, mu, rule_duals, xhi, ahi)
         pol = None
@@ -266,7 +279,7 @@ def solve_phased(
                 solve_s += lb[1]
                 bound = min(bound, lb[0])
         prices = _prices(problem, rule_duals)
-        kkt = kkt_residual(problem, X, prices)
+        kkt = kkt_residual(problem, X, prices, rule_duals)
         gap = max(0.0, (bound - value) / max(abs(value), 1e-12))
         npieces = int(sum(len(pc.widths) for pc in pcs))
         cand = PhasedSolution(
@@ -284,8 +297,11 @@ def solve_phased(
             solve_s,
             npieces,
         )
-        if best is None or value > best.value:
-            best = cand
+        # an S-curve's pieces may overstate its KPI: a plan short of a KPI floor on the curves
+        # is not the best plan while one that meets it exists
+        meets = not problem.kpi_rows or _violation(problem, X) <= 1e-9
+        if best is None or (value > best.value and meets) or (meets and not best_meets):
+            best, best_meets = cand, meets
         if bound < best.bound:
             best.bound = bound
         best.gap = max(0.0, (best.bound - best.value) / max(abs(best.value), 1e-12))
@@ -299,6 +315,8 @@ def solve_phased(
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             best.status = Status.TIME_LIMIT
             break
+        if not problem.objective_weight and meets:
+            xhi, ahi, coarse = _min_spend_box(problem, cells, X, xhi, ahi, coarse, n_pieces)
         # next round: the coarse pieces, short pieces around each cell's solution, and some
         # around its best response to the duals when that is elsewhere (earlier rounds' local
         # points are dropped: the LP stays the same size from round to round)
@@ -365,6 +383,24 @@ def _interior(
         0,
         method="interior_point",
     )
+
+
+def _min_spend_box(problem, cells, X, xhi, ahi, coarse, n_pieces):
+    """``min_spend``: the optimum spends no more than plan ``X``, which meets the target, so no
+    decision exceeds ``X``'s total — a far smaller box than the curves' saturation spend, which
+    sharpens the pieces and the Lagrangian bound (both stay valid: the optimum is inside)."""
+    z = float(X.sum()) * (1 + 1e-6) + 1e-6
+    if z >= float(xhi.max()):
+        return xhi, ahi, coarse
+    xhi = np.minimum(xhi, z)
+    ahi = np.maximum(adstock_path(problem, xhi) + 1e-9, 1e-9)
+    coarse = bank_breakpoints(
+        cells,
+        np.zeros(problem.n * problem.T),
+        ahi.ravel(),
+        np.where([c.concave for c in cells.curves], n_pieces, 2 * n_pieces),
+    )
+    return xhi, ahi, coarse
 
 
 # ------------------------------------------------------------------------------------------------
@@ -448,6 +484,21 @@ def phased_problem(
             c.label,
         )
         for c in sink.all_rows()
+        if not c.on_kpi
+    ]
+    # rules on the KPI (a floor, min_spend's target): on each touchpoint's KPI over the horizon
+    kpi_rows = [
+        PhasedKpiRow(
+            c.name,
+            c.kind,
+            c.subject,
+            c.sense,
+            c.rhs,
+            {i: a for i, a in ((j // P, a) for j, a in c.coefs.items())},
+            c.label,
+        )
+        for c in sink.all_rows()
+        if c.on_kpi
     ]
     mif = {
         divmod(r.item, P): r.amount
@@ -482,6 +533,7 @@ def phased_problem(
         rules=rows,
         min_if_funded=mif,
         rules_complete=True,
+        kpi_rows=kpi_rows,
     )
 
 

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from optimizer.allocate.caps import unpad_cap
-from optimizer.allocate.phased_model import PhasedProblem, _boxes, _Cells, marginal_kpi
+from optimizer.allocate.phased_model import (
+    PhasedProblem,
+    _boxes,
+    _Cells,
+    kpi_theta,
+    marginal_kpi,
+)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -25,10 +31,19 @@ def lagrangian_bound(
 ) -> tuple[float, np.ndarray]:
     """Upper bound on the smooth optimum from multipliers ``mu`` (n, T) of the adstock rows and
     ``duals`` of the rules (clipped to their valid signs, so any values give a valid bound), and
-    each cell's best response (where refinement looks next)."""
+    each cell's best response (where refinement looks next).
+
+    Rules on the KPI (``problem.kpi_rows``) enter through their duals too: ``y (b - KPI(x))`` is
+    separable over the cells like the objective, so each cell's function is weighted by
+    ``kpi_theta`` (the objective's weight less the floors' duals over the line item's scale)."""
     n, T, P = problem.n, problem.T, problem.P
     d, k = problem.decay, problem.gain
     const = float(np.sum(mu[:, 0] * d * problem.carry_in))
+    theta = np.repeat(kpi_theta(problem, duals), T)
+    for kr in problem.kpi_rows:
+        y = float(duals.get(kr.name, 0.0))
+        y = max(y, 0.0) if kr.sense == "<=" else min(y, 0.0) if kr.sense == ">=" else y
+        const += y * kr.rhs
     price = np.zeros((n, P))
     for r in problem.rows:
         y = float(duals.get(r.name, 0.0))
@@ -49,13 +64,13 @@ def lagrangian_bound(
     lo_b, hi_b = np.zeros(na), hi_a.copy()
     for _ in range(64):
         mid = 0.5 * (lo_b + hi_b)
-        right = cells.slope(mid) > ga
+        right = theta * cells.slope(mid) > ga
         lo_b = np.where(right, mid, lo_b)
         hi_b = np.where(right, hi_b, mid)
     best = 0.5 * (lo_b + hi_b)
-    best_v = cells.value(best) - ga * best
+    best_v = theta * cells.value(best) - ga * best
     for cand in (np.zeros(na), hi_a):
-        v = cells.value(cand) - ga * cand
+        v = theta * cells.value(cand) - ga * cand
         better = v > best_v
         best = np.where(better, cand, best)
         best_v = np.where(better, v, best_v)
@@ -65,10 +80,12 @@ def lagrangian_bound(
                 [np.linspace(0, hi_a[c], 2001), np.geomspace(hi_a[c] * 1e-6, hi_a[c], 401)]
             )
         )
-        v = cells.value(grid[None, :], rows=np.array([c]))[0] - ga[c] * grid
+        v = theta[c] * cells.value(grid[None, :], rows=np.array([c]))[0] - ga[c] * grid
         j = int(np.argmax(v))
         step = grid[min(j + 1, len(grid) - 1)] - grid[max(j - 1, 0)]
-        curv = float(np.max(np.abs(cells.curvature(grid[None, :], rows=np.array([c]))[0])))
+        curv = theta[c] * float(
+            np.max(np.abs(cells.curvature(grid[None, :], rows=np.array([c]))[0]))
+        )
         vv = v[j] + 0.125 * curv * step * step
         if vv > best_v[c]:
             best_v[c], best[c] = vv, grid[j]
@@ -84,10 +101,18 @@ def lagrangian_bound(
     return (bound if math.isfinite(bound) else math.inf), best.reshape(n, T)
 
 
-def kkt_residual(problem: PhasedProblem, X: np.ndarray, prices: np.ndarray) -> float:
+def kkt_residual(
+    problem: PhasedProblem,
+    X: np.ndarray,
+    prices: np.ndarray,
+    duals: Mapping[str, float] | None = None,
+) -> float:
     """Largest relative gap between a decision's marginal return and the price the rule duals put
-    on it, over decisions strictly inside their range (exact optimum: 0)."""
-    m = marginal_kpi(problem, X) - problem.base.spend_weight
+    on it (its cost included), over decisions strictly inside their range (exact optimum: 0). The
+    marginal return weighs the KPI by ``kpi_theta`` of the KPI rows' ``duals``."""
+    theta = kpi_theta(problem, duals or {})
+    m = theta[:, None] * marginal_kpi(problem, X)
+    prices = prices + problem.base.spend_weight
     xhi, _ = _boxes(problem)
     inside = (X > 1e-6 * (1 + X)) & (X < unpad_cap(xhi) * (1 - 1e-7))
     for (i, p), mm in problem.min_if_funded.items():

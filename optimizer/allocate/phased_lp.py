@@ -35,6 +35,7 @@ class _Model:
     rule_rows: np.ndarray  # row index of each rule in problem.rows (-1: left out)
     n_x: int
     n_a: int
+    kpi_rule_rows: np.ndarray | None = None  # row index of each of problem.kpi_rows (-1: left out)
 
 
 def _initial_points(problem: PhasedProblem, cells: _Cells, ahi: np.ndarray, n_pieces: int):
@@ -197,6 +198,8 @@ def _build(
         hi.append(r.rhs if r.sense in ("<=", "==") else np.inf)
         rule_rows[q] = r0
         r0 += 1
+    kpi_rule_rows = _kpi_rows(problem, pcs, include, r0, s0, rows_i, cols_i, vals, lo, hi)
+    r0 += int((kpi_rule_rows >= 0).sum())
     # binaries
     nb = 0
     b0 = s0 + n_s
@@ -271,12 +274,49 @@ def _build(
     const = 0.0
     if objective:
         slopes = np.concatenate([pc.slopes for pc in pcs]) if n_s else np.zeros(0)
-        cost[s0 : s0 + n_s] = slopes
-        const = float(sum(pc.values[0] for pc in pcs))
+        ow = problem.objective_weight  # 0 for min_spend: maximise -spend
+        cost[s0 : s0 + n_s] = ow * slopes
+        const = ow * float(sum(pc.values[0] for pc in pcs))
         topslope = float(np.max(np.abs(slopes), initial=0.0))
         eps = 1e-9 * topslope if tiebreak and not problem.base.spend_weight else 0.0
         cost[:nx] = -problem.base.spend_weight - eps
-    return _Model(cost, A, np.array(lo), np.array(hi), clo, chi, ints, const, rule_rows, nx, na)
+    return _Model(
+        cost, A, np.array(lo), np.array(hi), clo, chi, ints, const, rule_rows, nx, na, kpi_rule_rows
+    )
+
+
+def _kpi_rows(problem, pcs, include, r0, s0, rows_i, cols_i, vals, lo, hi) -> np.ndarray:
+    """Rows of the rules on the KPI, appended from row ``r0``: a line item's KPI is its cells'
+    ``Σ (F(0) + Σ_j slope_j s_j) / scale`` (the pieces interpolate under a concave curve, so a
+    floor the pieces meet is met on the curves too). Returns each KPI row's index (-1: left out)."""
+    out = np.full(len(problem.kpi_rows), -1)
+    if not problem.kpi_rows:
+        return out
+    T = problem.T
+    counts = np.array([len(pc.widths) for pc in pcs])
+    slopes = np.concatenate([pc.slopes for pc in pcs]) if counts.sum() else np.zeros(0)
+    v0 = np.array([float(pc.values[0]) for pc in pcs])
+    item_of_cell = np.arange(len(pcs)) // T
+    item_of_s = np.repeat(item_of_cell, counts)
+    scale = problem.scale
+    inv = np.where(scale != 0, 1.0 / np.where(scale != 0, scale, 1.0), 0.0)
+    for q, r in enumerate(problem.kpi_rows):
+        if include is not None and r.name not in include:
+            continue
+        w = np.zeros(problem.n)
+        for i, a in r.coefs.items():
+            w[i] = a * inv[i]
+        coef = w[item_of_s] * slopes
+        nz = np.flatnonzero(coef != 0.0)
+        rows_i.append(np.full(len(nz), r0))
+        cols_i.append(s0 + nz)
+        vals.append(coef[nz])
+        rhs = r.rhs - float((w[item_of_cell] * v0).sum())
+        lo.append(rhs if r.sense in (">=", "==") else -np.inf)
+        hi.append(rhs if r.sense in ("<=", "==") else np.inf)
+        out[q] = r0
+        r0 += 1
+    return out
 
 
 def _lifted_bound(problem, cells, pts, xhi, time_limit, tolerance):
@@ -312,7 +352,7 @@ def _feasible(problem, pcs, xhi, names: list[str]) -> bool:
 
 def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], str]:
     """A small set of rules that cannot all hold (deletion filter, as ``diagnose_infeasible``)."""
-    core = [r.name for r in problem.rows]
+    core = [r.name for r in problem.rows] + [r.name for r in problem.kpi_rows]
     if not _feasible(problem, pcs, xhi, []):  # pragma: no cover - the box alone is feasible
         return (), "the constraints cannot all hold"
     i = 0
@@ -325,8 +365,9 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
             chunk = max(1, chunk // 2)
         else:
             i += 1
-    by = {r.name: r for r in problem.rows}
-    labels = [by[c].label for c in core]
+    by = {r.name: r.label for r in problem.rows}
+    by.update((r.name, r.label) for r in problem.kpi_rows)
+    labels = [by[c] for c in core]
     if not labels:
         return (), "the constraints cannot all hold"
     if len(labels) == 1:

@@ -40,6 +40,21 @@ class PhasedRow:
 
 
 @dataclass(frozen=True)
+class PhasedKpiRow:
+    """A rule on the plan's KPI: ``Σ coefs[i] · KPI_i(x)  sense  rhs``, with ``KPI_i`` line item
+    i's KPI as the plan reports it (its weeks, carry-over, seasonal effectiveness and discount
+    included, plus what it earns after the horizon with ``after``): linear in the cells' pieces."""
+
+    name: str
+    kind: str  # kpi_floor, kpi_target
+    subject: str
+    sense: str
+    rhs: float
+    coefs: Mapping[int, float]  # line item → coefficient
+    label: str
+
+
+@dataclass(frozen=True)
 class PhasedProblem:
     """A scenario's allocation problem on its calendar; see the module docstring."""
 
@@ -55,6 +70,14 @@ class PhasedProblem:
     #: the rules are every row (built by the registry over touchpoint × period line items);
     #: otherwise the base problem's rules on totals are spread over the periods first
     rules_complete: bool = False
+    #: rules on the KPI (a KPI floor, min_spend's target)
+    kpi_rows: tuple[PhasedKpiRow, ...] = ()
+
+    @property
+    def objective_weight(self) -> float:
+        """The KPI's weight in the objective: 1 when maximising, 0 for ``min_spend`` (solved as
+        maximising ``-spend`` under its KPI target)."""
+        return 1.0 if self.base.sense == "max" else 0.0
 
     @property
     def n(self) -> int:
@@ -150,6 +173,8 @@ class PhasedProblem:
             return self.rules
         out = []
         for c in self.base.constraints:
+            if c.on_kpi:
+                continue
             out.append(
                 PhasedRow(
                     c.name,
@@ -200,24 +225,19 @@ def make_phased_problem(
     rules: Sequence[PhasedRow] = (),
     min_if_funded: Mapping[tuple[int, int], float] | None = None,
     rules_complete: bool = False,
+    kpi_rows: Sequence[PhasedKpiRow] = (),
 ) -> PhasedProblem:
     """A phased problem from a (calendar-free) allocation problem and the calendar's inputs.
 
     ``effectiveness`` is ``(n, 52)`` multipliers by week of year (or ``(n, T)`` by horizon week);
     None means flat."""
-    if any(c.on_kpi for c in base.constraints):
-        bad = next(c for c in base.constraints if c.on_kpi)
+    other = next((c for c in base.constraints if c.on_kpi and c.kpi not in (None, base.kpi)), None)
+    if other is not None:
         raise ScenarioError(
-            f"{bad.label}: KPI floors and targets are not supported on phased plans yet; "
-            "plan without 'phasing', or drop the rule",
+            f"{other.label}: floors on another KPI ({other.kpi}) are not supported on phased plans "
+            f"yet (its model's adstock differs); plan without 'phasing', or floor {base.kpi}",
             path=base.scenario.source,
-            field=bad.kind,
-        )
-    if base.sense != "max":
-        raise ScenarioError(
-            "objective min_spend is not supported on phased plans yet; use max_kpi or max_net",
-            path=base.scenario.source,
-            field="objective",
+            field="kpi_floors",
         )
     for it in base.items:
         if it.curve.parts:
@@ -226,6 +246,15 @@ def make_phased_problem(
                 path=base.scenario.source,
                 field="kpi_values",
             )
+    if not rules_complete:
+        kpi_rows = (
+            *kpi_rows,
+            *(
+                PhasedKpiRow(c.name, c.kind, c.subject, c.sense, c.rhs, dict(c.coefs), c.label)
+                for c in base.constraints
+                if c.on_kpi
+            ),
+        )
     n, T = len(base.items), calendar.weeks
     woy = np.array(calendar.woy()) - 1
     eff_year: np.ndarray | None
@@ -273,6 +302,7 @@ def make_phased_problem(
         tuple(rules),
         dict(min_if_funded or {}),
         rules_complete,
+        tuple(kpi_rows),
     )
 
 
@@ -438,8 +468,39 @@ def plan_kpi(problem: PhasedProblem, X: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def objective_value(problem: PhasedProblem, X: np.ndarray) -> float:
+    """The objective to maximise: the KPI in objective units less the cost of spend (``min_spend``:
+    minus the spend)."""
+    if not problem.objective_weight:
+        return float(-problem.base.spend_weight * X.sum())
     weekly, after = plan_kpi(problem, X)
     return float(weekly.sum() + after.sum() - problem.base.spend_weight * X.sum())
+
+
+def item_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """(n,) each line item's KPI over the horizon (and after it, with ``after``), as reported."""
+    weekly, after = plan_kpi(problem, X)
+    scale = problem.scale
+    return (weekly.sum(axis=1) + after) / np.where(scale != 0, scale, 1.0)
+
+
+def kpi_lhs(row: PhasedKpiRow, kpis: np.ndarray) -> float:
+    return float(sum(a * float(kpis[i]) for i, a in row.coefs.items()))
+
+
+def kpi_theta(problem: PhasedProblem, duals: Mapping[str, float], clip: bool = True) -> np.ndarray:
+    """(n,) the weight of each line item's objective-scale KPI in the Lagrangian: the objective's
+    own weight less Σ y · coef / scale over the KPI rows (a floor's dual y <= 0 when maximising,
+    so a binding floor makes its KPI worth more)."""
+    theta = np.full(problem.n, problem.objective_weight)
+    scale = problem.scale
+    for r in problem.kpi_rows:
+        y = float(duals.get(r.name, 0.0))
+        if clip:
+            y = max(y, 0.0) if r.sense == "<=" else min(y, 0.0) if r.sense == ">=" else y
+        for i, a in r.coefs.items():
+            if scale[i] != 0:
+                theta[i] -= y * a / scale[i]
+    return theta
 
 
 def marginal_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
@@ -502,14 +563,16 @@ def _violation(problem: PhasedProblem, X: np.ndarray) -> float:
     worst = float(max(0.0, -X.min(initial=0.0)))
     rm = problem.row_matrix
     if not len(rm.rhs):
-        return worst
+        return max(worst, _kpi_violation(problem, X))
     lhs = rm.lhs(X)
     v = np.where(
         rm.sense == "<=",
         lhs - rm.rhs,
         np.where(rm.sense == ">=", rm.rhs - lhs, np.abs(lhs - rm.rhs)),
     )
-    return max(worst, float(np.max(v / np.maximum(1.0, np.abs(rm.rhs)))))
+    return max(
+        worst, float(np.max(v / np.maximum(1.0, np.abs(rm.rhs)))), _kpi_violation(problem, X)
+    )
 
 
 def _prices(problem: PhasedProblem, duals: Mapping[str, float]) -> np.ndarray:
@@ -583,3 +646,21 @@ def carryover(spend_before: Sequence[float], decay: float, gain: float = 1.0) ->
     for v in spend_before:
         a = gain * float(v) + decay * a
     return a
+
+
+def _kpi_violation(problem: PhasedProblem, X: np.ndarray) -> float:
+    """Largest violation of a rule on the KPI (relative to its size); 0 without any."""
+    worst = 0.0
+    if problem.kpi_rows:
+        kpis = item_kpi(problem, X)
+        for kr in problem.kpi_rows:
+            lhs = kpi_lhs(kr, kpis)
+            v = (
+                lhs - kr.rhs
+                if kr.sense == "<="
+                else kr.rhs - lhs
+                if kr.sense == ">="
+                else abs(lhs - kr.rhs)
+            )
+            worst = max(worst, v / max(1.0, abs(kr.rhs)))
+    return worst

@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 
 from optimizer.allocate.caps import unpad_cap
-from optimizer.allocate.phased_model import PhasedProblem, PhasedSolution, marginal_kpi, plan_kpi
+from optimizer.allocate.phased_model import (
+    PhasedProblem,
+    PhasedSolution,
+    item_kpi,
+    kpi_lhs,
+    kpi_theta,
+    marginal_kpi,
+    plan_kpi,
+)
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
 from optimizer.allocate.solve import Status
 
@@ -43,6 +51,9 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         return Plan(status=sol.status, conflicts=sol.conflicts, message=sol.message, **common)
     n, P = problem.n, problem.P
     X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
+    X = _repair_kpi(problem, X)
+    # min_spend is solved as maximising -spend: its value, bound and duals in its own sense
+    sign = 1.0 if problem.objective_weight else -1.0
     weekly, after = plan_kpi(problem, X)
     scale = problem.scale
     kpi_weeks = weekly / scale[:, None]  # the KPI itself (weights: effectiveness × discount)
@@ -66,6 +77,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
             + (1e-7 * float(totals.sum()) if r.kind.endswith("share") else 0.0)
         )
         sp_ = sol.duals.get(r.name)
+        sp_ = None if sp_ is None else sign * sp_
         results.append(
             ConstraintResult(
                 r.name,
@@ -80,6 +92,26 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 None if sp_ is None else float(sp_),
             )
         )
+    kpis = item_kpi(problem, X)
+    for kr in problem.kpi_rows:
+        lhs = kpi_lhs(kr, kpis)
+        slack = kr.rhs - lhs if kr.sense == "<=" else lhs - kr.rhs
+        sp_ = sol.duals.get(kr.name)
+        results.append(
+            ConstraintResult(
+                kr.name,
+                kr.kind,
+                kr.subject,
+                kr.label,
+                kr.sense,
+                float(kr.rhs),
+                lhs,
+                float(slack),
+                bool(abs(slack) <= 0.015 + 1e-7 * abs(kr.rhs)),
+                None if sp_ is None else sign * float(sp_),
+            )
+        )
+    theta = kpi_theta(problem, sol.duals)
     by_item: dict[int, list[str]] = {i: [] for i in range(n)}
     short = {
         "tp_min": "min",
@@ -88,7 +120,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         "change_up": "change_limit",
         "change_down": "change_limit",
     }
-    for r, res in zip(problem.rows, results, strict=True):
+    for r, res in zip(problem.rows, results[: len(problem.rows)], strict=True):
         # rules on all spend (the budget, a period's total) bind every line item: the review
         # names them once, not on each line
         if not res.binding or r.kind == "budget" or r.kind.startswith("period_"):
@@ -125,7 +157,8 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 weekly_spend=s / cal.weeks,
                 lower=it.lo,
                 upper=unpad_cap(it.hi),
-                reduced_cost=float((marg[i] * scale[i] - sol.prices[i] - base.spend_weight).max()),
+                reduced_cost=sign
+                * float((theta[i] * marg[i] * scale[i] - sol.prices[i] - base.spend_weight).max()),
                 periods=pa,
                 kpi_after=float(kpi_after[i]),
                 market=it.market,  # contract 8: a phased plan over markets
@@ -148,8 +181,8 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         status=sol.status,
         line_items=tuple(items),
         constraints=tuple(results),
-        objective_value=sol.value,
-        bound=sol.bound,
+        objective_value=sign * sol.value,
+        bound=sign * sol.bound,
         gap=sol.gap,
         rounds=sol.rounds,
         pieces=sol.pieces,
@@ -226,4 +259,50 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
                 if c not in r.coefs and fits(c, -give):
                     X[c] = round(float(X[c]) - give, 2)
                     break
+    return X
+
+
+def _repair_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """Rules on the KPI hold after rounding to cents: while a KPI floor is short (by the cents the
+    rounding took), whole cents go to the decision that earns it the most KPI per dollar among
+    those whose spend rules have room."""
+    if not problem.kpi_rows:
+        return X
+    X = X.copy()
+    rows = problem.rows
+
+    def room(i: int, p: int, cents: float) -> bool:
+        for r in rows:
+            a = r.coefs.get((i, p), 0.0)
+            if a > 0 and r.sense in ("<=", "=="):
+                lhs = sum(c * X[ip] for ip, c in r.coefs.items())
+                if lhs + a * cents > r.rhs + 1e-6:
+                    return False
+        return True
+
+    for _ in range(50):
+        kpis = item_kpi(problem, X)
+        short = [
+            (kr, kr.rhs - kpi_lhs(kr, kpis))
+            for kr in problem.kpi_rows
+            if kr.sense in (">=", "==") and kpi_lhs(kr, kpis) < kr.rhs
+        ]
+        if not short:
+            return X
+        kr, gap = short[0]
+        marg = marginal_kpi(problem, X) / problem.scale[:, None]
+        gain = np.zeros_like(marg)
+        for i, a in kr.coefs.items():
+            gain[i] = a * marg[i]
+        order = np.argsort(-gain, axis=None)
+        for j in order:
+            i, p = divmod(int(j), problem.P)
+            if gain[i, p] <= 0:
+                return X
+            cents = math.ceil(gap / gain[i, p] * 100 + 1e-9) / 100.0 + 0.01
+            if room(i, p, cents):
+                X[i, p] = round(float(X[i, p]) + cents, 2)
+                break
+        else:
+            return X
     return X
