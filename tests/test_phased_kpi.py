@@ -169,3 +169,61 @@ def test_an_unreachable_kpi_floor_is_named():
     assert sol.status == "infeasible"
     assert set(sol.conflicts) == {"budget", "kpi_floor__revenue"}, sol.conflicts
     assert "revenue floor" in sol.message and "budget" in sol.message
+
+
+def test_min_spend_on_a_phased_scenario_through_the_cli(tmp_path):
+    """``budgetopt optimize --format json`` of a dated monthly ``min_spend`` scenario on the sample
+    company: certified, the target met after rounding (as a binding rule with the marginal cost of
+    revenue as its shadow price), periods reconciling with the line items; a floor on another KPI
+    is refused with a located one-line message."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    sc = {
+        "name": "least spend",
+        "model": str(root / "optimizer" / "sample" / "true_model.json"),
+        "start": "2026-01-05",
+        "horizon_weeks": 17,
+        "phasing": "month",
+        "objective": "min_spend",
+        "kpi_target": 12_000_000,
+        "periods": {"2026-02": {"max": 1_500_000}},
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "optimizer", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=600,
+        )
+
+    r = cli("optimize", path, "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal" and plan["objective"] == "min_spend"
+    target = next(c for c in plan["constraints"] if c["kind"] == "kpi_target")
+    assert target["binding"] and target["slack"] >= 0
+    assert target["shadow_price"] > 0
+    assert sum(li["kpi"] for li in plan["line_items"]) >= 12_000_000
+    total = sum(li["spend"] for li in plan["line_items"])
+    assert abs(total - plan["objective_value"]) <= 0.01 * len(plan["line_items"])
+    feb = next(p for p in plan["periods"] if p["period"] == "2026-02")
+    assert feb["spend"] <= 1_500_000 + 0.005
+    for li in plan["line_items"]:
+        assert abs(sum(p["spend"] for p in li["periods"]) - li["spend"]) <= 0.005
+    other = {**sc, "objective": "max_kpi", "budget": 5e6, "kpi_floors": {"leads": 100}}
+    other.pop("kpi_target")
+    other["models"] = {"leads": sc["model"]}
+    path.write_text(yaml.safe_dump(other))
+    r = cli("optimize", path, "--no-ledger")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "leads floor" in r.stderr and "another KPI" in r.stderr and "s.yaml" in r.stderr
