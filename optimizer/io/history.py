@@ -173,10 +173,14 @@ def read_market_histories(
         i = int(np.flatnonzero((names == "").to_numpy())[0])
         raise DataError(f"the market is missing in row {i + 2}", path=path, field=MARKET_COLUMN)
     out: dict[str, History] = {}
-    for market in sorted(set(names)):
-        mask = (names == market).to_numpy()
-        sub = df.loc[mask].drop(columns=[MARKET_COLUMN]).reset_index(drop=True)
-        lines = np.flatnonzero(mask) + 2
+    # each market's rows found in one pass over the file (a mask per market made this quadratic
+    # in the number of markets: benchmarks/validate_markets.py)
+    rows_of = names.groupby(names.to_numpy(), sort=False).indices
+    body = df.drop(columns=[MARKET_COLUMN])
+    for market in sorted(rows_of):
+        at = np.asarray(rows_of[market])  # ascending: the market's rows in file order
+        sub = body.iloc[at].reset_index(drop=True)
+        lines = at + 2
         try:
             h = _history_from_table(sub, path, journey, min_weeks=min_weeks, lines=lines)
         except DataError as e:

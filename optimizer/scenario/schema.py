@@ -548,11 +548,12 @@ def check_against_markets(
     stages and group members of the model; a national buy's split names known markets or a key
     every market has."""
     names = list(markets)
+    known = set(names)  # a rule per market looked up in a list was quadratic in the markets
     ids = list(touchpoint_stages)
     known_stages = list(stages) if stages is not None else sorted(set(touchpoint_stages.values()))
     problems = []
     for m, rule in scenario.markets.items():
-        if m not in names:
+        if m not in known:
             problems.append(f"field 'markets.{m}': unknown market '{m}'{suggest(m, names)}")
             continue
         for tid in rule.touchpoints:
@@ -590,7 +591,7 @@ def check_against_markets(
                 )
         else:
             for m in split:
-                if m not in names:
+                if m not in known:
                     problems.append(
                         f"field 'national.{tid}.{m}': unknown market '{m}'{suggest(m, names)}"
                     )

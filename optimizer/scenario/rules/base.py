@@ -132,12 +132,16 @@ class LineItems:
         kpi: str = "",
         kpi_touchpoints: Mapping[str, frozenset[str]] | None = None,
         keep: Callable[[LineItemRef], bool] | None = None,
+        count: int | None = None,
     ) -> None:
         self.refs = tuple(refs)
         #: the main KPI, and per KPI the touchpoints that have a curve for it
         self.kpi = kpi
         self.kpi_touchpoints = dict(kpi_touchpoints or {})
         self._keep = keep
+        self._count = len(self.refs) if count is None else count
+        self._by_market: dict[str | None, list[LineItemRef]] | None = None
+        self._in_market: dict[str, dict[int, float]] | None = None
 
     def _pick(self, test: Callable[[LineItemRef], bool]) -> tuple[int, ...]:
         keep = self._keep
@@ -146,7 +150,23 @@ class LineItems:
     @property
     def count(self) -> int:
         """How many line items the plan has (all of them, whatever the scope)."""
-        return len(self.refs)
+        return self._count
+
+    def in_market(self, market: str) -> dict[int, float]:
+        """Line item → how much of its spend counts in ``market`` (``LineItemRef.share_in``; the
+        line items with none left out), in plan order. Every market's is made in one pass over
+        the line items, so rules on every market cost time linear in the markets."""
+        if self._in_market is None:
+            out: dict[str, dict[int, float]] = {}
+            for r in self.refs:
+                if r.split is not None:
+                    for m, w in r.split.items():
+                        if float(w) > 0:
+                            out.setdefault(m, {})[r.index] = float(w)
+                elif r.market is not None:
+                    out.setdefault(r.market, {})[r.index] = 1.0
+            self._in_market = out
+        return dict(self._in_market.get(market, {}))
 
     @property
     def all(self) -> tuple[int, ...]:
@@ -183,7 +203,20 @@ class LineItems:
                 and (market is None or r.market == market)
             )
 
-        return LineItems(self.refs, kpi=self.kpi, kpi_touchpoints=self.kpi_touchpoints, keep=keep)
+        refs: Sequence[LineItemRef] = self.refs
+        if market is not None:  # the market's own line items, grouped once for every market
+            if self._by_market is None:
+                self._by_market = {}
+                for r in self.refs:
+                    self._by_market.setdefault(r.market, []).append(r)
+            refs = self._by_market.get(market, [])
+        return LineItems(
+            refs,
+            kpi=self.kpi,
+            kpi_touchpoints=self.kpi_touchpoints,
+            keep=keep,
+            count=self._count,
+        )
 
 
 class Names:

@@ -57,7 +57,7 @@ class MarketRules(ShareRules):
         import dataclasses
 
         for m, rule in sc.markets.items():
-            mine = {r.index: r.share_in(m) for r in items.refs if r.share_in(m) > 0}
+            mine = items.in_market(m)
             what = f"{m} market"
             for attr, sense, word in (("min", ">=", "floor"), ("max", "<=", "cap")):
                 v = getattr(rule, attr)
