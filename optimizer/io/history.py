@@ -175,7 +175,7 @@ def read_market_histories(
     out: dict[str, History] = {}
     # each market's rows found in one pass over the file (a mask per market made this quadratic
     # in the number of markets: benchmarks/validate_markets.py)
-    rows_of = names.groupby(names.to_numpy(), sort=False).indices
+    rows_of = {str(k): v for k, v in names.groupby(names.to_numpy(), sort=False).indices.items()}
     body = df.drop(columns=[MARKET_COLUMN])
     for market in sorted(rows_of):
         at = np.asarray(rows_of[market])  # ascending: the market's rows in file order
