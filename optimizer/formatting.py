@@ -15,6 +15,10 @@ same amount reads the same everywhere:
 - ``compact``: an axis label (``1.25M``, ``40k``).
 - ``number``: a modelled quantity of any size (whole units from 100 up, else 4 significant digits).
 - ``did_you_mean``: the close match (or the valid choices) for an unknown name.
+- ``currency_mark``, ``with_currency``, ``excel_money``: the journey's ``currency`` (an ISO 4217
+  code such as ``EUR``) on money headers and in workbook number formats: the symbol where it is
+  unambiguous (``€``, ``£``, ``$`` for USD, ``¥`` for JPY), else the code; no currency (the
+  default) shows none, as before.
 
 And the one serialiser: ``jsonable`` (plain JSON types from dataclasses, mappings, sequences,
 numpy values and paths; non-finite floats become ``None``), ``finite``, ``to_json``,
@@ -142,6 +146,36 @@ def did_you_mean(word: str, choices: Iterable[str], *, list_choices: bool = True
     if choices and list_choices:
         return f" (expected one of: {', '.join(sorted(choices))})"
     return ""
+
+
+#: currencies shown by their symbol; any other code is shown as itself (``CHF``, ``SEK``)
+CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "INR": "₹"}
+
+
+def currency_mark(code: str | None) -> str:
+    """How money of currency ``code`` is marked: its symbol, else the code; ``""`` for none."""
+    if not code:
+        return ""
+    return CURRENCY_SYMBOLS.get(code.upper(), code.upper())
+
+
+def with_currency(header: str, code: str | None) -> str:
+    """A money column's header with its currency: ``spend (€)``; unchanged without one."""
+    mark = currency_mark(code)
+    return f"{header} ({mark})" if mark else header
+
+
+def excel_money(fmt: str, code: str | None) -> str:
+    """A workbook number format (``#,##0;[Red]-#,##0``) with the currency mark before every
+    number section (``"€"#,##0;[Red]-"€"#,##0``); unchanged without a currency."""
+    mark = currency_mark(code)
+    if not mark:
+        return fmt
+    out = []
+    for sec in fmt.split(";"):
+        k = sec.find("#") if "#" in sec else sec.find("0")
+        out.append(sec if k < 0 else f'{sec[:k]}"{mark}"{sec[k:]}')
+    return ";".join(out)
 
 
 # ------------------------------------------------------------------------------------------------

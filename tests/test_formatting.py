@@ -140,3 +140,15 @@ def test_excel_csv_has_a_byte_order_mark_and_crlf_and_keeps_delta():
     assert data[:3] == b"\xef\xbb\xbf"
     assert data.decode("utf-8-sig").splitlines()[0] == "id,Δ spend"
     assert excel_csv(excel) == excel  # applying it twice changes nothing
+
+
+def test_currency_marks_headers_and_workbook_formats():
+    from optimizer.formatting import currency_mark, excel_money, with_currency
+
+    assert (
+        currency_mark("EUR") == "€" and currency_mark("chf") == "CHF" and currency_mark(None) == ""
+    )
+    assert with_currency("spend", "EUR") == "spend (€)" and with_currency("spend", None) == "spend"
+    assert excel_money("#,##0;[Red]-#,##0", "EUR") == '"€"#,##0;[Red]-"€"#,##0'
+    assert excel_money("+#,##0;[Red]-#,##0;0", "GBP") == '+"£"#,##0;[Red]-"£"#,##0;"£"0'
+    assert excel_money("#,##0", None) == "#,##0"

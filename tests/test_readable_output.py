@@ -98,3 +98,74 @@ def test_excel_csv_opens_cleanly_and_the_plain_csv_is_unchanged(command, tmp_pat
     rows = list(csv.reader(io.StringIO(e.decode("utf-8-sig"), newline="")))
     if command == "compare":
         assert any("Δ" in h for h in rows[0])  # "Δ spend" reads as written
+
+
+# ------------------------------------------------------------------------------------------------
+# the journey's currency
+# ------------------------------------------------------------------------------------------------
+def _eur_world(tmp_path):
+    import json
+
+    import yaml
+
+    from tests.factories import write_tiny_world
+
+    w = write_tiny_world(tmp_path / "w")
+    j = yaml.safe_load(w["journey"].read_text())
+    w["journey"].write_text(yaml.safe_dump({**j, "currency": "eur"}, sort_keys=False))
+    m = json.loads(w["model"].read_text())
+    w["model"].write_text(json.dumps({**m, "currency": "EUR"}))
+    return w
+
+
+def test_currency_from_the_journey_reaches_the_model_the_plan_and_every_table(tmp_path):
+    import json
+
+    w = _eur_world(tmp_path)
+    fitted = tmp_path / "fitted.json"
+    r = run("fit", "--journey", w["journey"], "--history", w["history"], "-o", fitted, "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads(fitted.read_text())["currency"] == "EUR"  # upper-cased, in model.json
+    r = run("optimize", w["scenario"], "--format", "json")
+    assert json.loads(r.stdout)["currency"] == "EUR"
+    table = run("optimize", w["scenario"]).stdout
+    assert (
+        "spend (€)" in table and "revenue (€)" not in table
+    )  # spend is money; the KPI is not marked
+    frontier = run("sweep", w["scenario"], "--budgets", "1e6:2e6:2").stdout
+    assert "budget (€)" in frontier
+    md = tmp_path / "r.md"
+    assert run("explain", w["scenario"], "-o", md, "--sweep-points", "0").exit_code == 0
+    text = md.read_text()
+    assert "| Budget (€) |" in text and "| spend (€) |" in text
+    xlsx = tmp_path / "r.xlsx"
+    assert run("explain", w["scenario"], "-o", xlsx, "--sweep-points", "0").exit_code == 0
+    ws = openpyxl.load_workbook(xlsx)["Line items"]
+    head = [c.value for c in ws[1]]
+    k = head.index("spend (€)")
+    assert ws.cell(row=2, column=k + 1).number_format.startswith('"€"#,##0')
+    kpi = head.index("KPI")
+    assert "€" not in ws.cell(row=2, column=kpi + 1).number_format
+    # without a currency nothing is marked, as before
+    plain = write_tiny_world_plain(tmp_path)
+    assert "(€)" not in run("optimize", plain).stdout
+
+
+def write_tiny_world_plain(tmp_path):
+    from tests.factories import write_tiny_world
+
+    return write_tiny_world(tmp_path / "plain")["scenario"]
+
+
+@pytest.mark.parametrize("bad", ["EURO", "€", 12, "E1R"])
+def test_a_bad_currency_is_refused_naming_the_field(bad, tmp_path):
+    import yaml
+
+    from tests.factories import write_tiny_world
+
+    w = write_tiny_world(tmp_path / "w")
+    j = yaml.safe_load(w["journey"].read_text())
+    w["journey"].write_text(yaml.safe_dump({**j, "currency": bad}, sort_keys=False))
+    r = run("fit", "--journey", w["journey"], "--history", w["history"], "-o", tmp_path / "m.json")
+    assert r.exit_code == 2 and "currency" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "m.json").exists()

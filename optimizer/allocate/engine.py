@@ -50,7 +50,7 @@ from optimizer.allocate.plan import (
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
-from optimizer.response.model import CurveSet
+from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
 from optimizer.scenario.rules import kind_of
 
@@ -104,7 +104,7 @@ def allocate(
     if not isinstance(problem, AllocationProblem):
         from optimizer.allocate.phased import allocate_phased
 
-        return allocate_phased(
+        plan = allocate_phased(
             scenario,
             model,
             tolerance=tolerance,
@@ -114,17 +114,22 @@ def allocate(
             diagnose=diagnose,
             problem=problem,
         )
-    return solve_problem(
-        problem,
-        solver=solver,
-        tolerance=tolerance,
-        max_rounds=max_rounds,
-        n_pieces=n_pieces,
-        time_limit=time_limit,
-        diagnose=diagnose,
-        t0=t0,
-        kkt_tolerance=kkt_tolerance,
-    )
+    else:
+        plan = solve_problem(
+            problem,
+            solver=solver,
+            tolerance=tolerance,
+            max_rounds=max_rounds,
+            n_pieces=n_pieces,
+            time_limit=time_limit,
+            diagnose=diagnose,
+            t0=t0,
+            kkt_tolerance=kkt_tolerance,
+        )
+    cur = currency_of(model)  # the money's currency travels with the plan, to its renderers
+    if cur:
+        plan = dataclasses.replace(plan, extras={**plan.extras, "currency": cur})
+    return plan
 
 
 def prepare_problem(

@@ -83,6 +83,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         d["break_even"] = {
             k: finite(v) if isinstance(v, float) else v for k, v in be.to_dict().items()
         }
+    if plan.extras.get("currency"):  # the ISO 4217 code of the money (the model's currency)
+        d["currency"] = str(plan.extras["currency"])
     ex = plan.extrapolation
     if ex:
         d["extrapolation"] = [dict(x) for x in ex]
@@ -240,6 +242,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
         phasing=str(d.get("phasing", "none")),
         periods=_periods_from(d.get("periods")),
         kpi_after=float(d.get("kpi_after") or 0.0),
+        extras={"currency": str(d["currency"])} if d.get("currency") else {},
     )
 
 

@@ -180,6 +180,7 @@ def fit_and_write(
             calibration=tests,
         )
         model = with_owners(model, {t.id: t.owner for t in journey.touchpoints})
+        model = dataclasses.replace(model, currency=journey.currency)
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model
@@ -356,7 +357,10 @@ def fit_markets(
     index: dict[str, Any] = {}
     owners = {t.id: t.owner for t in journey.touchpoints}
     for market, per_kpi in zip(markets, fitted, strict=True):
-        per_kpi = {k: with_owners(m, owners) for k, m in per_kpi.items()}
+        per_kpi = {
+            k: dataclasses.replace(with_owners(m, owners), currency=journey.currency)
+            for k, m in per_kpi.items()
+        }
         files = {}
         for k in journey.all_kpis:
             path = kpi_model_path(paths[market], k.id, k.id == journey.kpi)

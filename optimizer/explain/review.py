@@ -338,5 +338,6 @@ def explain(
         markets=markets,
         owners=owners,
         market_stage=plan.market_stage_totals(),
+        currency=str(plan.extras["currency"]) if plan.extras.get("currency") else None,
         stage_order=tuple(problem.stages),
     )

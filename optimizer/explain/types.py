@@ -250,6 +250,8 @@ class Explanation:
     #: with markets: spend per market and stage, ``{market: {stage: spend}}``
     market_stage: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     stage_order: tuple[str, ...] = ()
+    #: the ISO 4217 code of the plan's money (the model's ``currency``); None: unnamed
+    currency: str | None = None
 
     def owner_items(self, owner: str) -> tuple[LineItemExplanation, ...]:
         """The line items a budget owner holds, in plan order."""

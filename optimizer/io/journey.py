@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class Journey:
     events: tuple[str, ...] = ()
     source: str | None = None
     csv: CsvSettings = CsvSettings()  # how to read its CSV files (``csv:``; None = detect)
+    currency: str | None = None  # ISO 4217 code of its money (``currency: EUR``); None: unnamed
 
     @property
     def ids(self) -> list[str]:
@@ -187,7 +189,18 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
             raise DataError(
                 f"expected a list of column names, got {short_repr(lst)}", path=path, field=name
             )
+    currency = data.get("currency")
+    if currency is not None and not (
+        isinstance(currency, str) and re.fullmatch(r"[A-Za-z]{3}", currency)
+    ):
+        raise DataError(
+            f"expected a three-letter currency code (ISO 4217) such as EUR, got "
+            f"{short_repr(currency)}",
+            path=path,
+            field="currency",
+        )
     return Journey(
+        currency=None if currency is None else currency.upper(),
         kpi=kpi,
         touchpoints=tuple(tps),
         stages=stages,

@@ -7,6 +7,9 @@ for the others).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from optimizer.explain import (
@@ -15,10 +18,103 @@ from optimizer.explain import (
     LadderStep,
     LineItemExplanation,
 )
-from optimizer.formatting import delta, money, ratio, share
+from optimizer.formatting import delta, excel_money, money, ratio, share, with_currency
 from optimizer.scenario.rules import kind_words
 
 __all__ = ["delta", "money", "ratio", "share"]
+
+
+#: headers of the review's (and the compare workbook's) columns that hold spend: they carry the
+#: currency's mark (``spend (€)``); a KPI column does not, even a revenue one
+SPEND_HEADERS = frozenset(
+    {
+        "spend",
+        "total spend",
+        "next +",
+        "last −",
+        "weekly spend",
+        "max weekly seen",
+        "last cycle",
+        "Δ vs last cycle",
+        "amount",
+        "cumulative spend",
+        "Δ spend",
+        "break-even budget",
+        "spend beyond it",
+        "relaxed by",
+    }
+)
+#: the summary's rows that hold spend
+SPEND_ROWS = frozenset(
+    {
+        "Budget",
+        "Total spend",
+        "Break-even budget (max_net's spend)",
+        "Spend beyond break-even",
+        "Last cycle spend",
+        "Change vs last cycle",
+    }
+)
+
+
+_CURRENCY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "budgetopt_review_currency", default=None
+)
+
+
+@contextlib.contextmanager
+def currency_of_review(currency: str | None) -> Iterator[None]:
+    """While a review is rendered: its tables' spend headers carry ``currency``'s mark."""
+    token = _CURRENCY.set(currency)
+    try:
+        yield
+    finally:
+        _CURRENCY.reset(token)
+
+
+def current_headers(cols: Any) -> tuple[str, ...]:
+    """``headers`` in the currency of the review being rendered."""
+    return headers(cols, _CURRENCY.get())
+
+
+def is_spend_header(h: str) -> bool:
+    """A spend column's header (``spend``, or a comparison's ``spend: base``)."""
+    return h in SPEND_HEADERS or h.split(": ", 1)[0] in SPEND_HEADERS
+
+
+def headers(cols: Any, currency: str | None) -> tuple[str, ...]:
+    """Column headers with the currency's mark on the spend columns (``spend (€)``)."""
+    return tuple(with_currency(c, currency) if is_spend_header(c) else c for c in cols)
+
+
+def mark_currency(wb: Any, currency: str | None) -> None:
+    """A workbook's spend in its currency: every spend column's header marked (``spend (€)``)
+    and its numbers formatted with the mark (``"€"#,##0``); the summary's spend rows too. KPI
+    columns keep plain numbers. Nothing changes without a currency."""
+    if not currency:
+        return
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                v = cell.value
+                if not isinstance(v, str):
+                    continue
+                if v in SPEND_ROWS:  # a summary row: its value sits to the right
+                    right = ws.cell(row=cell.row, column=cell.column + 1)
+                    if isinstance(right.value, (int, float)):
+                        right.number_format = excel_money(right.number_format, currency)
+                    cell.value = with_currency(v, currency)
+                elif is_spend_header(v):
+                    head = v.split(": ", 1)
+                    cell.value = with_currency(head[0], currency) + (
+                        f": {head[1]}" if len(head) > 1 else ""
+                    )
+                    for below in ws.iter_rows(
+                        min_row=cell.row + 1, min_col=cell.column, max_col=cell.column
+                    ):
+                        c = below[0]
+                        if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+                            c.number_format = excel_money(c.number_format, currency)
 
 
 def role_word(role: str) -> str:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.explain import Explanation, LadderStep, LineItemExplanation
-from optimizer.formatting import delta, money, ratio, share
+from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
 from optimizer.render.report_common import (
     OWNER_HEAD,
     answers,
+    currency_of_review,
+    current_headers,
     held_by,
     owner_rows,
     owner_sentence,
@@ -114,7 +116,11 @@ def _badge(role: str) -> str:
 
 
 def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "") -> str:
-    th = "".join(f'<th class="num">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>" for h, num in head)
+    names = current_headers([h for h, _ in head])  # spend (€) with the journey's currency
+    th = "".join(
+        f'<th class="num">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>"
+        for h, (_, num) in zip(names, head, strict=True)
+    )
     c = f' class="{cls}"' if cls else ""
     return f"<table{c}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -122,9 +128,9 @@ def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "")
 def _cards(e: Explanation) -> str:
     k = e.kpi
     cards = [
-        ("Budget", money(e.budget), f"{e.horizon_weeks} weeks"),
+        (with_currency("Budget", e.currency), money(e.budget), f"{e.horizon_weeks} weeks"),
         (
-            "Planned spend",
+            with_currency("Planned spend", e.currency),
             money(e.total_spend),
             ""
             if e.last_cycle_total is None
@@ -144,7 +150,7 @@ def _cards(e: Explanation) -> str:
         be = e.break_even
         cards.append(
             (
-                "Beyond break-even",
+                with_currency("Beyond break-even", e.currency),
                 money(be["spend_beyond"]),
                 f"of the spend, past {money(be['budget'])} where the marginal return falls to "
                 f"{ratio(be['threshold'], 2)}",
@@ -360,6 +366,11 @@ def explanation_html(e: Explanation) -> str:
     -------
     str
     """
+    with currency_of_review(e.currency):
+        return _explanation_html(e)
+
+
+def _explanation_html(e: Explanation) -> str:
     k = e.kpi
     sub = (
         f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e.gap)} · solver {e.solver}"

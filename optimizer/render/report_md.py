@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.explain import Explanation, LadderStep
-from optimizer.formatting import delta, money, ratio, share
+from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render.report_common import (
     OWNER_HEAD,
+    SPEND_ROWS,
     answers,
+    currency_of_review,
+    current_headers,
     held_by,
     owner_rows,
     owner_sentence,
@@ -24,7 +27,8 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[i
         return str(v).replace("|", "\\|").replace("\n", " ")
 
     align = ["---:" if i in right else "---" for i in range(len(head))]
-    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join(align) + "|"]
+    names = current_headers(head)  # spend (€) with the journey's currency
+    lines = ["| " + " | ".join(cell(h) for h in names) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -72,6 +76,11 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
     -------
     str
     """
+    with currency_of_review(e.currency):
+        return _explanation_markdown(e, full_ladder)
+
+
+def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
     k = e.kpi
     out: list[str] = [f"# Budget review: {e.scenario}", ""]
     out += [" ".join(e.headline), ""]
@@ -112,6 +121,7 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
             "–" if e.gap is None else "< 0.0001%" if e.gap < 1e-6 else share(e.gap, 4),
         )
     )
+    summary = [(with_currency(a, e.currency) if a in SPEND_ROWS else a, b) for a, b in summary]
     out += [_table(("", "value"), summary, right=(1,)), ""]
 
     qa = answers(e)

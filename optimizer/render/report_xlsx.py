@@ -32,6 +32,7 @@ from optimizer.render.report_common import (
     held_by,
     ladder_row,
     line_item_rows,
+    mark_currency,
     role_word,
     summary_rows,
 )
@@ -386,6 +387,7 @@ def explanation_workbook(e: Explanation) -> Workbook:
     _constraints(wb, e)
     if e.frontier:
         _frontier(wb, e)
+    mark_currency(wb, e.currency)
     return wb
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
-from optimizer.formatting import MISSING, delta, money, ratio, share
+from optimizer.formatting import MISSING, delta, money, ratio, share, with_currency
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 
@@ -28,7 +28,11 @@ def period_table(plan: Plan) -> Table:
     t.add_column("weeks", justify="right", footer=str(sum(p.weeks for p in plan.periods)))
     for st in stages:
         t.add_column(st, justify="right", footer=money(plan.stage_totals()[st]["spend"], "small"))
-    t.add_column("spend", justify="right", footer=money(plan.total_spend, "small"))
+    t.add_column(
+        with_currency("spend", currency(plan)),
+        justify="right",
+        footer=money(plan.total_spend, "small"),
+    )
     t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
     for k, p in enumerate(plan.periods):
         by_stage = {st: 0.0 for st in stages}
@@ -46,6 +50,12 @@ def period_table(plan: Plan) -> Table:
             "after", "", *("" for _ in stages), "", money(plan.kpi_after, "small"), style="dim"
         )
     return t
+
+
+def currency(plan: Plan) -> str | None:
+    """The plan's currency (its model's ``currency``), for money headers; None: unnamed."""
+    cur = plan.extras.get("currency")
+    return str(cur) if cur else None
 
 
 def held_by_words(plan: Plan, li) -> list[str]:
@@ -88,7 +98,9 @@ def plan_renderable(plan: Plan) -> Group:
     t.add_column("stage")
     if owners:
         t.add_column("owner")
-    t.add_column("spend", justify="right", footer=money(total, "small"))
+    t.add_column(
+        with_currency("spend", currency(plan)), justify="right", footer=money(total, "small")
+    )
     t.add_column("share", justify="right", footer=share(1.0) if total > 0 else MISSING)
     t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
     t.add_column("ROI", justify="right", footer=ratio(plan.roi, 2))
@@ -110,7 +122,7 @@ def plan_renderable(plan: Plan) -> Group:
     parts.append(t)
     st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
     st.add_column("stage")
-    st.add_column("spend", justify="right")
+    st.add_column(with_currency("spend", currency(plan)), justify="right")
     st.add_column("share", justify="right")
     st.add_column(plan.kpi, justify="right")
     for name, v in plan.stage_totals().items():
@@ -128,7 +140,7 @@ def plan_renderable(plan: Plan) -> Group:
             continue
         ot = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
         ot.add_column(title.split()[-1])
-        ot.add_column("spend", justify="right")
+        ot.add_column(with_currency("spend", currency(plan)), justify="right")
         ot.add_column("share", justify="right")
         ot.add_column(plan.kpi, justify="right")
         for name, v in totals.items():
@@ -224,9 +236,19 @@ def comparison_renderable(comp: Comparison) -> Group:
     t = Table(box=box.SIMPLE_HEAD, title="scenarios", title_justify="left")
     bes = [p.break_even for p in comp.plans]
     money_kpi = any(b is not None for b in bes)
-    cols = ["scenario", "status", "spend", "KPI", "ROI", "marginal ROI", "Δ spend", "Δ KPI"]
+    cur = next((currency(p) for p in comp.plans if currency(p)), None)
+    cols = [
+        "scenario",
+        "status",
+        with_currency("spend", cur),
+        "KPI",
+        "ROI",
+        "marginal ROI",
+        with_currency("Δ spend", cur),
+        "Δ KPI",
+    ]
     if money_kpi:  # where the marginal return falls to 1 + hurdle_rate, and the spend past it
-        cols += ["break-even", "beyond it"]
+        cols += [with_currency("break-even", cur), with_currency("beyond it", cur)]
     for col in cols:
         t.add_column(col, justify="left" if col in ("scenario", "status") else "right")
     for k, (_, r) in enumerate(s.iterrows()):
@@ -266,7 +288,9 @@ def comparison_renderable(comp: Comparison) -> Group:
     ):
         if not len(bs):
             continue
-        st = Table(box=box.SIMPLE_HEAD, title=f"spend by {what}", title_justify="left")
+        st = Table(
+            box=box.SIMPLE_HEAD, title=with_currency(f"spend by {what}", cur), title_justify="left"
+        )
         st.add_column(what)
         for c in bs.columns:
             st.add_column(str(c), justify="right")
@@ -276,7 +300,7 @@ def comparison_renderable(comp: Comparison) -> Group:
     li = comp.by_line_item()
     lt = Table(
         box=box.SIMPLE_HEAD,
-        title=f"spend by line item (Δ against {comp.reference_plan.scenario})",
+        title=with_currency(f"spend by line item (Δ against {comp.reference_plan.scenario})", cur),
         title_justify="left",
     )
     lt.add_column("line item")
@@ -317,7 +341,15 @@ def frontier_renderable(frontier) -> Group:
         box=box.SIMPLE_HEAD, title=f"budget frontier: {frontier.scenario}", title_justify="left"
     )
     eco = frontier.economics
-    cols = ["budget", "status", "spend", "KPI", "ROI", "marginal ROI"]
+    cur = getattr(frontier, "currency", None)
+    cols = [
+        with_currency("budget", cur),
+        "status",
+        with_currency("spend", cur),
+        "KPI",
+        "ROI",
+        "marginal ROI",
+    ]
     if eco is not None:
         cols += ["beyond the hurdle" if eco.hurdle_rate > 0 else "beyond break-even", ""]
     for col in cols:

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.io.files import atomic_write_bytes
+from optimizer.render.report_common import mark_currency
 from optimizer.scenario.rules import kind_words
 from optimizer.workflow.compare import Comparison
 
@@ -238,6 +239,8 @@ def comparison_workbook(comp: Comparison) -> Workbook:
     _stages(wb, comp)
     _line_items(wb, comp)
     _costs(wb, comp)
+    cur = next((p.extras.get("currency") for p in comp.plans if p.extras.get("currency")), None)
+    mark_currency(wb, None if cur is None else str(cur))
     return wb
 
 

@@ -199,6 +199,8 @@ class ResponseModel:
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
     fit: Mapping[str, Any] = field(default_factory=dict)  # baseline terms etc., for fitted models
     source: str | None = None
+    #: the ISO 4217 code of the money its spend is in (the journey's ``currency``); None: unnamed
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         if not self.touchpoints:
@@ -215,6 +217,8 @@ class ResponseModel:
             "period": self.period,
             "touchpoints": {k: v.to_dict() for k, v in self.touchpoints.items()},
         }
+        if self.currency:
+            d["currency"] = self.currency
         if self.diagnostics:
             d["diagnostics"] = jsonable(dict(self.diagnostics))
         if self.fit:
@@ -225,7 +229,16 @@ class ResponseModel:
 # ------------------------------------------------------------------------------------------------
 # reading and writing
 # ------------------------------------------------------------------------------------------------
-_TOP_KEYS = {"format_version", "kpi", "period", "touchpoints", "diagnostics", "fit", "meta"}
+_TOP_KEYS = {
+    "format_version",
+    "kpi",
+    "period",
+    "touchpoints",
+    "diagnostics",
+    "fit",
+    "meta",
+    "currency",
+}
 _TP_KEYS = {
     "stage",
     "curve",
@@ -453,7 +466,35 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         diagnostics=dict(data.get("diagnostics") or {}),
         fit=dict(data.get("fit") or {}),
         source=source,
+        currency=_currency(data.get("currency"), path),
     )
+
+
+def _currency(v: Any, path: str | None) -> str | None:
+    """A model's ``currency``: a three-letter ISO 4217 code (upper case), or None."""
+    if v is None:
+        return None
+    if not isinstance(v, str) or len(v) != 3 or not v.isascii() or not v.isalpha():
+        raise ModelError(
+            f"expected a three-letter currency code (ISO 4217) such as EUR, got {short_repr(v)}",
+            path=path,
+            field="currency",
+        )
+    return v.upper()
+
+
+def currency_of(model: Any) -> str | None:
+    """The currency of a model (or of the first market of a set of market models)."""
+    cur = getattr(model, "currency", None)
+    if cur:
+        return str(cur)
+    markets = getattr(model, "markets", None)
+    if isinstance(markets, Mapping):
+        for m in markets.values():
+            cur = getattr(m, "currency", None)
+            if cur:
+                return str(cur)
+    return None
 
 
 def parse_effectiveness(d: Any, path: str | None, where: str) -> tuple[float, ...] | None:

@@ -42,7 +42,7 @@ from optimizer.allocate import Plan, allocate
 from optimizer.allocate.engine import SolveOptions
 from optimizer.allocate.plan import BreakEven
 from optimizer.errors import BudgetOptError
-from optimizer.response.model import CurveSet
+from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
 
 #: the KPI name whose unit is money
@@ -273,4 +273,7 @@ def with_economics(
     ex = extrapolation(plan, model)
     if ex:
         extras["extrapolation"] = ex
+    cur = currency_of(model)
+    if cur:
+        extras["currency"] = cur
     return dataclasses.replace(plan, extras=extras)

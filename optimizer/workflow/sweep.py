@@ -49,7 +49,7 @@ from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import HALF_CENT, money
 from optimizer.progress import Progress
-from optimizer.response.model import CurveSet
+from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario, budget_grid
 from optimizer.threads import one_blas_thread
 from optimizer.workflow.economics import Economics, extrapolation, scenario_economics
@@ -74,6 +74,8 @@ class Frontier:
     extrapolation: tuple[Mapping[str, Any], ...] = ()
     #: the scenario's own budget (for the chart), when it has one
     budget: float | None = None
+    #: the money's currency (the model's ``currency``), for the table's and chart's labels
+    currency: str | None = None
 
     @property
     def budgets(self) -> np.ndarray:
@@ -154,6 +156,7 @@ def sweep(
         executor=executor,
         **options,
     )
+    front = dataclasses.replace(front, currency=currency_of(model))
     if not economics:
         return front
     solve_options = {k: v for k, v in options.items() if k in ("solver", "tolerance", "time_limit")}
