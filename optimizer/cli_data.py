@@ -27,6 +27,7 @@ from optimizer.cli_common import (
     handle_errors,
     output_option,
 )
+from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
 
 
@@ -107,6 +108,14 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     "markets borrow from the others; --no-pool keeps each market's own fit "
     "(docs/scale-out.md).",
 )
+@click.option(
+    "--seasonal-effectiveness/--no-seasonal-effectiveness",
+    default=SEASONAL_EFFECTIVENESS,
+    show_default=True,
+    help="Test whether each touchpoint's media effect varies by week of the year and, when the "
+    "history supports it, write that season to model.json (contract 7's 'effectiveness'); "
+    "--no-seasonal-effectiveness keeps every touchpoint flat.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @_csv_options
 @_executor_options
@@ -124,6 +133,7 @@ def fit(
     plots: Path | None,
     calibration_path: Path | None,
     pool: bool,
+    seasonal_effectiveness: bool,
     quiet: bool,
     separator: str | None,
     decimal: str | None,
@@ -163,6 +173,7 @@ def fit(
             calibration=calibration_path,
             pool=pool,
             csv=_csv_settings(separator, decimal, thousands, date_format),
+            seasonal_effectiveness=seasonal_effectiveness,
         )
 
 

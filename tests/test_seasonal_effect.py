@@ -154,3 +154,38 @@ def test_a_short_history_is_not_tried(tmp_path):
     model = fit_model(short, seed=0, n_bootstrap=0, holdout_weeks=0)
     diag = model.diagnostics["seasonal_effectiveness"]
     assert diag["chosen"] == "flat" and "80 weeks" in diag["reason"]
+
+
+def test_fit_can_switch_the_season_off(tmp_path):
+    """``fit --no-seasonal-effectiveness`` on a world whose media effect really varies by season
+    (the one the test above recovers): model.json is flat (no touchpoint has 'effectiveness') and
+    its diagnostics and the fit's summary say the season was not tested."""
+    files = seasonal_world(tmp_path / "w", AMPLITUDE)
+    out = tmp_path / "model.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimizer",
+            "fit",
+            "--journey",
+            files["journey"],
+            "--history",
+            files["history"],
+            "-o",
+            out,
+            "--bootstrap",
+            "0",
+            "--no-seasonal-effectiveness",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr
+    raw = json.loads(out.read_text())
+    assert not any("effectiveness" in t for t in raw["touchpoints"].values())
+    diag = raw["diagnostics"]["seasonal_effectiveness"]
+    assert diag["chosen"] == "flat" and "not tested" in diag["reason"]
+    assert "seasonal effectiveness of the media effect: flat (not tested" in r.stderr

@@ -26,6 +26,7 @@ from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
+from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
 
 if TYPE_CHECKING:
@@ -49,9 +50,11 @@ def fit_history(
     kpi: str | None = None,
     executor: Executor | None = None,
     calibration: Sequence[LiftTest] | None = None,
+    seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> ResponseModel:
     """Fit one KPI's model, with a progress bar on stderr unless ``quiet``; the bootstrap refits
-    run on ``executor`` (default in-process)."""
+    run on ``executor`` (default in-process). ``seasonal_effectiveness``: test whether the media
+    effect varies by week of the year (contract 7); False keeps every touchpoint flat."""
     from optimizer.response.fit import fit_model
 
     with progress_bar(quiet=quiet, bar_per_label=True) as bar:
@@ -66,6 +69,7 @@ def fit_history(
             progress=None if bar is None else (lambda stage, done, total: bar(done, total, stage)),
             executor=executor,
             calibration=calibration,
+            seasonal_effectiveness=seasonal_effectiveness,
         )
 
 
@@ -122,6 +126,7 @@ def fit_and_write(
     calibration: Path | None = None,
     pool: bool = True,
     csv: CsvSettings | None = None,
+    seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
@@ -159,6 +164,7 @@ def fit_and_write(
             quiet=quiet,
             executor=executor,
             pool=pool,
+            seasonal_effectiveness=seasonal_effectiveness,
         )
     history = read_fit_history(journey, history_path)
     if not quiet:
@@ -178,6 +184,7 @@ def fit_and_write(
             kpi=k.column,
             executor=executor,
             calibration=tests,
+            seasonal_effectiveness=seasonal_effectiveness,
         )
         model = with_owners(model, {t.id: t.owner for t in journey.touchpoints})
         model = dataclasses.replace(model, currency=journey.currency)
@@ -302,6 +309,7 @@ def fit_markets(
     quiet: bool = False,
     executor: Executor | None = None,
     pool: bool = True,
+    seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
 
@@ -326,7 +334,12 @@ def fit_markets(
         for note in next(iter(histories.values())).meta.get("notes", ()):
             _stderr(note)
     markets = list(histories)
-    opts = {"seed": seed, "n_bootstrap": bootstrap, "holdout_weeks": holdout}
+    opts = {
+        "seed": seed,
+        "n_bootstrap": bootstrap,
+        "holdout_weeks": holdout,
+        "seasonal_effectiveness": seasonal_effectiveness,
+    }
     console = terminal.console(stderr=True)
     with using(executor) as ex:
         if not quiet:

@@ -34,6 +34,7 @@ from optimizer.response.model import ResponseModel
 from optimizer.response.prepare import prepare
 from optimizer.response.report import build_model
 from optimizer.response.search import grid_search
+from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 
 #: Families the fit considers unless told otherwise: every family ``model.json`` knows.
 DEFAULT_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")
@@ -118,7 +119,7 @@ class ResponseFitter(BaseEstimator):
         executor: Any = None,
         calibration: Any = None,
         progress: Callable[[str, int, int], None] | None = None,
-        seasonal_effectiveness: bool = True,
+        seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -263,6 +264,10 @@ class ResponseFitter(BaseEstimator):
 
             column = _resolve_kpi(history, self.kpi).column
             self.model_ = with_seasonal_effectiveness(self.model_, history, column)
+        else:  # switched off: flat, and the diagnostics say it was not tested
+            from optimizer.response.seasonal_effect import not_tested
+
+            self.model_ = not_tested(self.model_)
         self.diagnostics_ = FitDiagnostics.of(self.model_)
         return self
 

@@ -30,6 +30,7 @@ from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
 from optimizer.response.estimator import UNCERTAINTY_INFLATE, FitDiagnostics, ResponseFitter
 from optimizer.response.model import ResponseModel
+from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 
 __all__ = [
     "FitDiagnostics",
@@ -75,7 +76,7 @@ def fit_model(
     uncertainty_inflate: float = UNCERTAINTY_INFLATE,
     uncertainty: str = "auto",
     point: str = "mean",
-    seasonal_effectiveness: bool = True,
+    seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 

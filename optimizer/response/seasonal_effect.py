@@ -34,6 +34,9 @@ from optimizer.data import History
 from optimizer.response.design import _baseline_matrix
 from optimizer.response.model import ResponseModel
 
+#: whether ``fit`` tests for a season of the media effect unless told not to (the CLI's
+#: ``--seasonal-effectiveness/--no-seasonal-effectiveness`` default)
+SEASONAL_EFFECTIVENESS = True
 #: a seasonal variant is kept only when its BIC is at least this much below the flat model's
 BIC_MARGIN = 10.0
 #: two years: every week of the year seen at least twice
@@ -195,5 +198,14 @@ def with_seasonal_effectiveness(
     if chosen != "flat":
         for tid, prof in res["variants"][chosen]["multipliers"].items():
             tps[tid] = dataclasses.replace(tps[tid], effectiveness=tuple(float(x) for x in prof))
+    diagnostics = {**dict(model.diagnostics or {}), "seasonal_effectiveness": diag}
+    return dataclasses.replace(model, touchpoints=tps, diagnostics=diagnostics)
+
+
+def not_tested(model: ResponseModel) -> ResponseModel:
+    """``model`` flat, with diagnostics saying the season was not tested (``fit
+    --no-seasonal-effectiveness``)."""
+    tps = {k: dataclasses.replace(v, effectiveness=None) for k, v in model.touchpoints.items()}
+    diag = {"chosen": "flat", "reason": "not tested: switched off (--no-seasonal-effectiveness)"}
     diagnostics = {**dict(model.diagnostics or {}), "seasonal_effectiveness": diag}
     return dataclasses.replace(model, touchpoints=tps, diagnostics=diagnostics)
