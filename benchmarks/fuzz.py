@@ -8,8 +8,10 @@ run in-process through click's CliRunner on the CLI's own entry point (``optimiz
 every K-th one also as a subprocess (``python -m optimizer``, the way a user runs it; K=100: 1%).
 The answer is checked by ``tests/fuzzing.check_answer``: the exit code (0, 2, 3 or 4 only), no
 traceback or warning, and on a plan every rule on the rounded plan and the status against the gap.
-``--workers W`` runs the cases in W processes (each case is independent; the counts do not depend
-on W). Prints the counts by exit code, by kind of input and by kind of problem, the slowest cases,
+Each in-process case runs in a forked child of the worker, so a case that crashes the process
+(a segfault in a solver library: exit -11) or runs past ``--case-timeout`` seconds (a hang) is
+counted as a failure of its seed instead of taking the run down. ``--workers W`` runs the cases
+in W processes (each case is independent; the counts do not depend on W). Prints the counts by exit code, by kind of input and by kind of problem, the slowest cases,
 and every failing seed (reproduce one with ``--seeds SEED``). Exit 1 when any case fails.
 """
 
@@ -18,7 +20,11 @@ from __future__ import annotations
 import argparse
 import collections
 import multiprocessing
+import os
+import pickle
+import select
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -41,6 +47,8 @@ KINDS = (
     ("exit 4 with", "status/gap mismatch"),
     ("stdout is not JSON", "unreadable plan"),
     ("subprocess exit", "subprocess and in-process differ"),
+    ("crashed", "crash (signal)"),
+    ("no answer within", "hang"),
     ("stderr of", "message too long"),
 )
 
@@ -52,15 +60,49 @@ def kind_of(problem: str) -> str:
     return "rule violated on the rounded plan"
 
 
-def run_case(job: tuple[int, bool, str]) -> tuple:
+def run_forked(args: list[str], timeout: float) -> tuple[int, str, str]:
+    """``run_in_process(args)`` in a forked child: its answer, or a crash (exit -SIGNAL) or a hang
+    (no answer within ``timeout`` seconds: the child is killed) as an answer of their own."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer, then leave without running the parent's clean-up
+        try:
+            os.close(r)
+            data = pickle.dumps(run_in_process(args))
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    with os.fdopen(r, "rb") as f:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([f], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return -9, "", f"no answer within {timeout:.0f} s (killed)"
+            chunk = os.read(f.fileno(), 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return -sig, "", f"crashed: signal {sig} ({signal.Signals(sig).name})"
+    return pickle.loads(b"".join(chunks))
+
+
+def run_case(job: tuple[int, bool, str, float]) -> tuple:
     """One case: (seed, kind, command, exit code, problems, stderr tail, seconds)."""
-    seed, also_subprocess, tmp = job
+    seed, also_subprocess, tmp, timeout = job
     t0 = time.perf_counter()
     case = make_case(seed)
     root = Path(tmp) / str(seed)
     args = case.write(root)
     try:
-        code, out, err = run_in_process(args)
+        code, out, err = run_forked(args, timeout)
         problems = check_answer(case, code, out, err)
         if also_subprocess:
             pcode, pout, perr = run_subprocess(args, root)
@@ -79,6 +121,7 @@ def main() -> int:
     ap.add_argument("--seeds", help="comma-separated seeds to run instead of START..START+N-1")
     ap.add_argument("--subprocess-every", type=int, default=100)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--case-timeout", type=float, default=600.0)
     a = ap.parse_args()
     seeds = (
         [int(s) for s in a.seeds.split(",") if s.strip()]
@@ -94,11 +137,13 @@ def main() -> int:
     times = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [(s, bool(every) and k % every == 0, tmp) for k, s in enumerate(seeds)]
+        jobs = [
+            (s, bool(every) and k % every == 0, tmp, a.case_timeout) for k, s in enumerate(seeds)
+        ]
         n_sub = sum(j[1] for j in jobs)
         if a.workers > 1:
             pool = multiprocessing.get_context("spawn").Pool(a.workers, maxtasksperchild=500)
-            results = pool.imap(run_case, jobs, chunksize=4)
+            results = pool.imap_unordered(run_case, jobs, chunksize=2)
         else:
             pool = None
             results = map(run_case, jobs)
@@ -138,6 +183,7 @@ def main() -> int:
         "problems by kind: " + (", ".join(f"{k}: {n}" for k, n in problem_kinds.items()) or "none")
     )
     print(f"tracebacks: {problem_kinds['traceback']}")
+    print(f"crashes: {problem_kinds['crash (signal)']}, hangs: {problem_kinds['hang']}")
     print(f"exit codes outside 0/2/3/4: {problem_kinds['exit code outside 0/2/3/4']}")
     print(
         f"rule violations on the rounded plan: {problem_kinds['rule violated on the rounded plan']}"

@@ -109,11 +109,12 @@ def _run_highs(h, cost) -> None:
     h.run()
 
 
-#: HiGHS refuses a model whose matrix holds a value above its ``large_matrix_value`` (1e15 by
-#: default) — addRows returns an error and the rows are silently missing. A zero-or-at-least
-#: rule's big-M is a line item's cap, which reaches 1e15 when nothing else bounds it (a max_net
-#: scenario's break-even runs): let those in, and never solve a model HiGHS did not take whole
-_LARGE_MATRIX_VALUE = 1e20
+#: HiGHS refuses a model whose matrix holds a value above its ``large_matrix_value`` (1e15): its
+#: addRows returns an error and the rows are missing from the model it then solves. That happens
+#: with a zero-or-at-least rule whose big-M (a line item's cap) reaches 1e15 when nothing else
+#: bounds it (a max_net scenario's break-even runs). Raising the limit let such models in, and
+#: HiGHS 1.16's MILP then crashed the process (a segfault, fuzz seed 1020): so the limit stays,
+#: and a model HiGHS does not take whole is a SolverError, never solved in part
 
 
 def _checked(status, what: str) -> None:
@@ -160,7 +161,6 @@ class _BulkHiGHS(pulp.HiGHS):
         upper = np.array([inf if v.upBound is None else v.upBound for v in cols], dtype=float)
         h = lp.solverModel
         lp._bulk_cost = cost
-        h.setOptionValue("large_matrix_value", _LARGE_MATRIX_VALUE)
         _checked(
             h.addCols(
                 n, cost, lower, upper, 0, np.zeros(n, np.int32), np.zeros(0, np.int32), np.zeros(0)
@@ -409,7 +409,6 @@ def solve_arrays(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")
     h.setOptionValue("threads", 1)
-    h.setOptionValue("large_matrix_value", _LARGE_MATRIX_VALUE)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     mip = integers is not None and len(integers) > 0
