@@ -229,7 +229,8 @@ def section_periods(quick: bool) -> None:
     print(
         f"phased plan: {secs:.2f} s (target ≤ 10 s, certified: "
         f"{'met' if secs <= 10 and plan.status == 'optimal' else 'NOT met'}); status "
-        f"{plan.status}, gap {sol.gap:.2e}, {sol.rounds} round(s), KKT residual {sol.kkt:.1e}, "
+        f"{plan.status}, gap {sol.gap:.2e}, method {sol.method}, {sol.rounds} round(s), KKT "
+        f"residual {sol.kkt:.1e}, "
         f"{len(plan.line_items)} line items × {len(cal.periods)} periods (the phased engine's "
         f"time limit {LIMIT:.0f} s)"
     )

@@ -148,6 +148,7 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
     m = G.shape[0]
     sw = float(problem.base.spend_weight)
     J = _jacobians(problem)  # (n, T, P)
+    JT = np.ascontiguousarray(J.transpose(0, 2, 1))
     cells = _Cells(problem)
     T = problem.T
 
@@ -163,11 +164,11 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
         # (infinite on a hill curve of shape < 1) is nobody's
         fed = A > 0
         f1 = np.where(fed, cells.slope(A.ravel()).reshape(n, T), 0.0)
-        g = np.einsum("itp,it->ip", J, f1).ravel() - sw
+        g = np.matmul(JT, f1[:, :, None]).ravel() - sw
         if not hess:
             return g, None
         f2 = np.where(fed, cells.curvature(A.ravel()).reshape(n, T), 0.0)
-        H = np.einsum("itp,it,itq->ipq", J, f2, J, optimize=True)
+        H = np.matmul(JT, f2[:, :, None] * J)
         return g, H
 
     def fval(xs: np.ndarray) -> float:

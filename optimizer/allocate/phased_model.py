@@ -433,7 +433,10 @@ class _Cells:
         S = self.tail.shape[1]
         for fam, sel, w, par, last, par_last, tl in self._full:
             f = C.SATURATION[fam][0:3][which]
-            out[sel] = w * f(M[sel], **par)
+            if len(sel) == len(M):  # one family: no gather, no scatter
+                out = w * f(M, **par)
+            else:
+                out[sel] = w * f(M[sel], **par)
             if S and len(last):
                 Al = M[last][:, :, None] * self.dpow[tl][:, None, :]
                 g = f(Al, **par_last)

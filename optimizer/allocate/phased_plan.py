@@ -129,21 +129,17 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
             name = short.get(r.kind, r.name)
             if name not in by_item[i]:
                 by_item[i].append(name)
+    # each line item's KPI by period, and the periods' fixed fields, computed once
+    kpi_per = np.stack([kpi_weeks[:, list(per.weeks)].sum(axis=1) for per in periods], axis=1)
+    heads = [(per.label, per.start.isoformat(), per.n_weeks) for per in periods]
     items = []
     for it in base.items:
         i = it.index
         s = float(round(totals[i], 2))
         k = float(kpi_weeks[i].sum() + kpi_after[i])
         pa = tuple(
-            PeriodAmount(
-                per.label,
-                per.start.isoformat(),
-                per.n_weeks,
-                float(X[i, p]),
-                float(kpi_weeks[i, list(per.weeks)].sum()),
-                float(marg[i, p]),
-            )
-            for p, per in enumerate(periods)
+            PeriodAmount(*heads[p], float(X[i, p]), float(kpi_per[i, p]), float(marg[i, p]))
+            for p in range(P)
         )
         items.append(
             LineItem(
