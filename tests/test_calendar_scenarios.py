@@ -193,3 +193,33 @@ def test_explain_writes_the_phased_review_pack(tmp_path):
     r = cli("explain", sc, "--format", "md", "-o", md, cwd=tmp_path)
     assert r.returncode != 0 and "HTML only" in r.stderr and "Traceback" not in r.stderr
     assert not md.exists()
+
+
+def test_compare_prices_a_binding_period_cap_like_a_re_solve(tmp_path):
+    """``compare --format json`` of phased scenarios lists each one's costly binding rules, period
+    rules included. The 2026-03 cap's cost (shadow price × 10% of the cap) against re-solves with
+    the cap 10% and 1% higher: the KPI is concave in the cap, so the first-order cost bounds the
+    10% re-solve's gain from above (within 10%: the curvature over the step), and the shadow price
+    is the 1% re-solve's gain per dollar within 1%."""
+    cap = 1_500_000
+    paths = [scenario(tmp_path, periods={"2026-03": {"max": cap}})]
+    for k, up in (("ten", 1.1), ("one", 1.01)):
+        p = scenario(tmp_path, f"{k}.yaml", periods={"2026-03": {"max": up * cap}})
+        p.write_text(p.read_text().replace("name: phased", f"name: {k}"))
+        paths.append(p)
+    r = cli("compare", *paths, "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    plans = json.loads(r.stdout)["scenarios"]
+    assert all(p["status"] == "optimal" for p in plans)
+    costs = {c["kind"]: c for c in plans[0]["costly_constraints"]}
+    assert "period_max" in costs, plans[0]["costly_constraints"]
+    march = costs["period_max"]
+    assert march["relaxed_by"] == pytest.approx(0.1 * cap)
+    assert march["gain"] == pytest.approx(abs(march["shadow_price"]) * 0.1 * cap)
+    kpi = [sum(li["kpi"] for li in p["line_items"]) for p in plans]
+    gain10, gain1 = kpi[1] - kpi[0], kpi[2] - kpi[0]
+    print(
+        f"first-order cost {march['gain']:,.0f}; re-solve gains {gain10:,.0f} (10%), {gain1:,.0f} (1%)"
+    )
+    assert 0.9 * march["gain"] <= gain10 <= march["gain"] * (1 + 1e-6)
+    assert gain1 / (0.01 * cap) == pytest.approx(march["shadow_price"], rel=0.01)

@@ -534,6 +534,7 @@ def phased_problem(
         min_if_funded=mif,
         rules_complete=True,
         kpi_rows=kpi_rows,
+        sources=tuple(sink.all_rows()),
     )
 
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -72,6 +73,9 @@ class PhasedProblem:
     rules_complete: bool = False
     #: rules on the KPI (a KPI floor, min_spend's target)
     kpi_rows: tuple[PhasedKpiRow, ...] = ()
+    #: the registry's rows the rules came from, over line items touchpoint × period (index
+    #: ``i * P + p``): what prices a binding rule in a comparison (empty when built by hand)
+    sources: tuple[Any, ...] = ()
 
     @property
     def objective_weight(self) -> float:
@@ -226,6 +230,7 @@ def make_phased_problem(
     min_if_funded: Mapping[tuple[int, int], float] | None = None,
     rules_complete: bool = False,
     kpi_rows: Sequence[PhasedKpiRow] = (),
+    sources: Sequence[Any] = (),
 ) -> PhasedProblem:
     """A phased problem from a (calendar-free) allocation problem and the calendar's inputs.
 
@@ -303,6 +308,7 @@ def make_phased_problem(
         dict(min_if_funded or {}),
         rules_complete,
         tuple(kpi_rows),
+        tuple(sources),
     )
 
 

@@ -158,13 +158,39 @@ def constraint_costs(
     """
     if not plan.ok:
         return ()
+    spend = {li.key: li.spend for li in plan.line_items}
+    x = [spend.get(it.key, 0.0) for it in problem.items]
+    return _costs(plan, problem.constraints, x, top, relax)
+
+
+def phased_constraint_costs(
+    plan: Plan, problem: Any, top: int = 3, relax: float = RELAX
+) -> tuple[ConstraintCost, ...]:
+    """``constraint_costs`` of a plan on a calendar (``problem``: its ``PhasedProblem``): the
+    registry's rows over line items touchpoint × period — period caps and floors, per-period
+    rules, change limits, totals — each priced by its shadow price × 10% of its amount at the
+    plan's period spend."""
+    if not plan.ok or not problem.sources:
+        return ()
+    P = problem.P
+    x = [0.0] * (problem.n * P)
+    by = {li.key: li for li in plan.line_items}
+    for it in problem.base.items:
+        li = by.get(it.key)
+        if li is not None:
+            for p, pa in enumerate(li.periods[:P]):
+                x[it.index * P + p] = pa.spend
+    return _costs(plan, problem.sources, x, top, relax)
+
+
+def _costs(
+    plan: Plan, constraints: Sequence[Any], x: Sequence[float], top: int, relax: float
+) -> tuple[ConstraintCost, ...]:
     unit = {"max_kpi": plan.kpi, "max_net": "net value", "min_spend": "spend"}.get(
         plan.objective, plan.kpi
     )
-    spend = {li.key: li.spend for li in plan.line_items}
-    x = [spend.get(it.key, 0.0) for it in problem.items]
     out = []
-    for con in problem.constraints:
+    for con in constraints:
         kind = kind_of(con.kind)
         if not kind.costed:
             continue
@@ -328,18 +354,21 @@ def solve_scenario(
     from optimizer.workflow.economics import with_economics
 
     if getattr(sc, "is_phased", False):
-        # a plan on a calendar (contract 7): planned period by period; the pricing of its
-        # binding rules by re-solves is not done for phased plans yet (their shadow prices are)
-        from optimizer.allocate import allocate
+        # a plan on a calendar (contract 7): planned period by period, its binding rules (period
+        # rules included) priced on its rows over touchpoint × period
+        from optimizer.allocate.phased import allocate_phased, phased_problem
 
-        plan = allocate(
+        phased = phased_problem(sc, model, extra_models=dict(extra))
+        plan = allocate_phased(
             sc,
             model,
             extra_models=dict(extra),
             tolerance=opts.get("tolerance") or 1e-4,
             time_limit=opts.get("time_limit"),
+            problem=phased,
         )
-        return with_economics(sc, model, plan, extra_models=extra, **opts), ()
+        costs = phased_constraint_costs(plan, phased)
+        return with_economics(sc, model, plan, extra_models=extra, **opts), costs
     problem = make_problem(sc, model, extra_models=dict(extra))
     plan = solve_problem(problem, **opts)
     costs = constraint_costs(plan, problem)
