@@ -270,6 +270,14 @@ INFEASIBLE = {
         },
         {"tp_min__email", "tp_min_if_funded__email", "group_max__crm"},
     ),
+    "round_to against a lock that is not a multiple": (
+        {"round_to": 1000, "touchpoints": {"tv": {"lock": 300500}}},
+        {"tp_lock__tv", "round_to__tv"},
+    ),
+    "min_line_item above a touchpoint's range": (
+        {"min_line_item": 50000, "touchpoints": {"email": {"min": 1000, "max": 40000}}},
+        {"tp_min__email", "tp_max__email", "min_line_item__email"},
+    ),
     "KPI target beyond the touchpoints' caps": (
         {
             "objective": "min_spend",

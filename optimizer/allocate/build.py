@@ -18,6 +18,7 @@ import pulp
 from optimizer.allocate.breakpoints import Pieces
 from optimizer.allocate.breakpoints import pieces as Pieces_of
 from optimizer.allocate.problem import AllocationProblem
+from optimizer.scenario.rules import ITEM_RULE_ROLE, item_rule_amounts
 
 _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
 
@@ -54,6 +55,7 @@ def build_model(
     objective: bool = True,
     tiebreak: bool = True,
     kpi_pieces: Mapping[tuple[str, int], Pieces] | None = None,
+    relax_blocks: bool = False,
 ) -> BuiltModel:
     """Build the PuLP model.
 
@@ -71,6 +73,8 @@ def build_model(
         model whose optimum must bound the true one (the lifted MILP).
     kpi_pieces : pieces of a KPI's curve to use in rows on that KPI, by (KPI, line item); by
         default that curve interpolated at the line item's own breakpoints.
+    relax_blocks : a line item's number of blocks is continuous (not fixed, not integer): the
+        relaxation whose duals price the rules for the Lagrangian bound of a plan in blocks.
     """
     sense = (
         pulp.LpMaximize
@@ -85,12 +89,21 @@ def build_model(
     kpi_const = np.zeros(len(problem.items))
     extra_rows: list[tuple[pulp.LpAffineExpression, str, float, str]] = []
     fix = fix_binaries or {}
-    # integer rules the diagnosis leaves out: (line item, kind)
-    dropped = {
-        (r.item, r.kind)
-        for r in problem.item_rules
-        if include is not None and r.name not in include
-    }
+    # with ``include`` (the diagnosis), each line item's integer rules are those included: the
+    # amount its kept rules of each role set, or none when every one of them is left out
+    kept_amounts: dict[str, dict[int, float]] = {"funded": {}, "block": {}}
+    ruled: set[tuple[int, str]] = set()
+    if include is not None:
+        for r in problem.item_rules:
+            role = ITEM_RULE_ROLE.get(r.kind)
+            if role is not None:
+                ruled.add((r.item, role))
+        kept_amounts = item_rule_amounts([r for r in problem.item_rules if r.name in include])
+
+    def integer_rule(it_index: int, role: str, own: float | None) -> float | None:
+        if include is None or (it_index, role) not in ruled:
+            return own
+        return kept_amounts[role].get(it_index)
 
     def binary(name: str) -> pulp.LpVariable:
         if name in fix:
@@ -130,30 +143,35 @@ def build_model(
                             f"sgate_{i}_{jj}",
                         )
                     )
-        if it.block and (i, "tp_block") not in dropped:
+        block = integer_rule(i, "block", it.block)
+        if block:
             total = sum(float(w) for w in pc.widths)
-            nmax = int(np.floor(total / it.block + 1e-9))
+            nmax = int(np.floor(total / block + 1e-9))
             name = f"n_{i}"
-            if name in fix:
+            if relax_blocks:
+                n = prob.add_variable(name, 0, nmax)
+            elif name in fix:
                 n = prob.add_variable(name, fix[name], fix[name])
             else:
                 n = prob.add_variable(name, 0, nmax, pulp.LpInteger)
-            binaries.append(n)
+            if not relax_blocks:
+                binaries.append(n)
             extra_rows.append(
                 (
-                    pulp.LpAffineExpression([*spend_terms[-1], (n, -float(it.block))]),
+                    pulp.LpAffineExpression([*spend_terms[-1], (n, -float(block))]),
                     "==",
                     0.0,
                     f"blocks_{i}",
                 )
             )
-        if it.min_if_funded and (i, "tp_min_if_funded") not in dropped:
+        funded = integer_rule(i, "funded", it.min_if_funded)
+        if funded:
             u = binary(f"u_{i}")
             total = sum(float(w) for w in pc.widths)
             extra_rows.append(
                 (pulp.LpAffineExpression([*spend_terms[-1], (u, -total)]), "<=", 0.0, f"funded_{i}")
             )
-            m = min(it.min_if_funded, total)
+            m = min(funded, total)
             extra_rows.append(
                 (
                     pulp.LpAffineExpression([*spend_terms[-1], (u, -m)]),

@@ -31,7 +31,7 @@ from optimizer.allocate.problem import (
     saturation_spend,
 )
 from optimizer.allocate.solve import DEFAULT_SOLVER, Status, solve
-from optimizer.scenario.rules import Fix, kind_of
+from optimizer.scenario.rules import ITEM_RULE_ROLE, Fix, kind_of
 
 #: the row that asks a plan to spend something: kept in every trial when diagnosing rules that
 #: only an empty plan meets (``solve_problem`` adds it when the budget is positive)
@@ -133,8 +133,8 @@ def diagnose(
     integer = [
         r.name
         for r in problem.item_rules
-        if (r.kind == "tp_min_if_funded" and problem.items[r.item].min_if_funded)
-        or (r.kind == "tp_block" and problem.items[r.item].block)
+        if (ITEM_RULE_ROLE.get(r.kind) == "funded" and problem.items[r.item].min_if_funded)
+        or (ITEM_RULE_ROLE.get(r.kind) == "block" and problem.items[r.item].block)
     ]
     candidates = rows + integer
     if _feasible(opened, open_pcs, set(candidates) | pinned, solver):

@@ -192,6 +192,7 @@ def solve_problem(
     build_s = solve_s = 0.0
     best: BestRound | None = None
     prev_gap: float | None = None
+    prev_lagrangian: float | None = None
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported on the plan
         tb = time.perf_counter()
@@ -221,6 +222,7 @@ def solve_problem(
                 solve_s,
             )
         x = built.spend_values()
+        block_duals: dict[str, float] | None = None
         if built.is_mip or not DUALS_TRUSTED.get(solver, True):
             # duals come from the LP at the solution: binaries fixed, and solved by a solver whose
             # duals are trustworthy (the cbc build of pulp[cbc] reports inconsistent row duals)
@@ -241,6 +243,27 @@ def solve_problem(
                 )
                 if built.is_mip:
                     x = lp.spend_values()
+            if any(it.block for it in problem.items):
+                # with the blocks fixed every such line item is pinned and the rules' duals say
+                # little; the LP with the blocks relaxed prices the rules for the bound
+                relaxed = build_model(
+                    problem,
+                    pcs,
+                    fix_binaries={k: v for k, v in fixed.items() if not k.startswith("n_")},
+                    relax_blocks=True,
+                )
+                out_rx = solve(relaxed, dual_solver, time_limit=time_left())
+                solve_s += out_rx.seconds
+                if out_rx.status == Status.OPTIMAL:
+                    # polished to the smooth relaxation's exact prices: its Lagrangian bound is
+                    # then the relaxation's optimum, and the gap left is the blocks' own cost
+                    free = dataclasses.replace(
+                        problem,
+                        items=tuple(dataclasses.replace(it, block=None) for it in problem.items),
+                    )
+                    xr = np.minimum(np.maximum(relaxed.spend_values(), 0.0), _caps(problem))
+                    pol = _feasible_polish(free, bank, xr, out_rx.duals)
+                    block_duals = out_rx.duals if pol is None else pol.duals
         # the LP's plan can break a line item's own cap by the solver's feasibility tolerance
         # (1e-9 of spend on a line item capped at zero is worth a lot on a curve with an infinite
         # slope there, and no bound could then close): each line item is held to its caps
@@ -258,9 +281,29 @@ def solve_problem(
             )
         if polish_plan:
             x, out = _polished(problem, bank, x, out)
+        if block_duals is not None:
+            # a plan in whole units reports the prices of the rules with the units relaxed: what
+            # a dollar more of a rule is worth (with the units fixed, every such line item is
+            # pinned and the budget's price would be 0, as if money were worth nothing)
+            out = dataclasses.replace(out, duals=block_duals)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
-        if problem.needs_binaries and relative_gap(problem, true_obj, bound) > tolerance:
+        if block_duals is not None:
+            other, other_responses = _dual_bound(problem, bank, block_duals, x)
+            if tighter(problem, other, bound) == other:
+                bound, responses = other, other_responses
+        lagrangian_gap = relative_gap(problem, true_obj, bound)
+        # with blocks (whole numbers of a unit: ``block``, ``round_to``) the lifted MILP is slow
+        # (an integer per line item with hundreds of values) and rarely needed: the Lagrangian
+        # bound of the continuous relaxation bounds the integer optimum too, and what holds it
+        # open is mostly the pieces. Refine first, while that gap keeps halving; lift after
+        refining_first = (
+            any(it.block for it in problem.items)
+            and rounds < max_rounds
+            and (prev_lagrangian is None or lagrangian_gap < 0.5 * prev_lagrangian)
+        )
+        prev_lagrangian = lagrangian_gap
+        if problem.needs_binaries and lagrangian_gap > tolerance and not refining_first:
             # the Lagrangian bound need not close with binaries (S-curves): also bound the optimum
             # by the MILP over pieces lifted onto or above the curves, and refine where it peaks
             lifted_found = lifted_bound(problem, bank, pcs, time_left(), tolerance, true_obj)
@@ -563,7 +606,7 @@ def _make_plan(
     for it in problem.items:
         i = it.index
         if it.min_if_funded and spend[i] > 0 and abs(spend[i] - it.min_if_funded) <= 0.015:
-            by_item[i].append("min_if_funded")
+            by_item[i].append(_funded_word(problem, i, it.min_if_funded))
         s = float(spend[i])
         items.append(
             LineItem(
@@ -632,6 +675,15 @@ def _market_kpi(it, spend: float, kpi: str) -> dict[str, float]:
     for (w, r, k), m in zip(c._terms(), shares, strict=True):  # noqa: SLF001
         out[m] = float(w * c.weeks * r.weekly_kpi(k * spend / c.weeks))
     return out
+
+
+def _funded_word(problem: AllocationProblem, i: int, amount: float) -> str:
+    """What a line item held at its zero-or-at-least minimum lists: the rule that set it
+    (``min_if_funded``, or the scenario's ``min_line_item``)."""
+    for r in problem.item_rules:
+        if r.item == i and r.kind == "min_line_item" and abs(r.amount - amount) <= 0.005:
+            return "min_line_item"
+    return "min_if_funded"
 
 
 def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:

@@ -88,6 +88,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     ex = plan.extrapolation
     if ex:
         d["extrapolation"] = [dict(x) for x in ex]
+    # a PlanningUnits (optimizer.workflow.planning_units): min_line_item, round_to, their costs
+    units_dict = getattr(plan.extras.get("planning_units"), "to_dict", None)
+    if callable(units_dict):
+        d["planning_units"] = units_dict()
     if plan.status != "optimal" or plan.conflicts:
         d["conflicts"] = list(plan.conflicts)
         d["message"] = plan.message

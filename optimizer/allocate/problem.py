@@ -27,6 +27,7 @@ from optimizer.scenario.rules import (
     LineItemRef,
     LineItems,
     build_rows,
+    item_rule_amounts,
     money,
     safe_name,
 )
@@ -256,9 +257,8 @@ def rules_and_bounds(
     cons = rows.all_rows()
     item_rules = rows.all_item_rules()
     lo, hi = implied_bounds(n, cons, rows.all_floors())
-    mif = {r.item: r.amount for r in item_rules if r.kind == "tp_min_if_funded"}
-    blocks = {r.item: r.amount for r in item_rules if r.kind == "tp_block"}
-    return cons, item_rules, lo, hi, mif, blocks
+    amounts = item_rule_amounts(item_rules)
+    return cons, item_rules, lo, hi, amounts["funded"], amounts["block"]
 
 
 def item_top(curve: HorizonCurve, lo: float, hi: float, objective: str) -> float:

@@ -20,7 +20,12 @@ from optimizer.explain.last_cycle import check_last_cycle
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.roles import classify, first_dollar, prices_of, review_context, rule_value
-from optimizer.explain.sentences import break_even_sentence, curve_position, reason_sentence
+from optimizer.explain.sentences import (
+    break_even_sentence,
+    curve_position,
+    planning_units_sentence,
+    reason_sentence,
+)
 from optimizer.explain.types import (
     EXPLAIN_TOLERANCE,
     HALF_CENT,
@@ -293,6 +298,9 @@ def explain(
     be = plan.break_even
     if be is not None:
         headline.insert(2, break_even_sentence(be))
+    units = dict(plan.extras).get("planning_units")
+    if units is not None:
+        headline.append(planning_units_sentence(units, kpi_word, plan.objective))
     if tp10 is not None:
         headline.append(
             f"Over the model's bootstrap draws the plan's {kpi_word} is between "

@@ -23,7 +23,7 @@ from optimizer.explain.types import (
 )
 from optimizer.response.model import TouchpointResponse
 from optimizer.scenario import Scenario
-from optimizer.scenario.rules import kind_of
+from optimizer.scenario.rules import ITEM_RULE_ROLE, kind_of
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def first_dollar(tp: TouchpointResponse, weeks: float) -> float:
 
 def sides(ctx: ReviewContext, name: str, i: int) -> tuple[bool, bool]:
     """Does binding rule ``name`` cap line item ``i`` (first), hold it up (second), or both?"""
-    if ctx.kinds.get(name) == "tp_min_if_funded":
+    if ITEM_RULE_ROLE.get(ctx.kinds.get(name, "")) == "funded":
         return False, True
     con = ctx.by_name.get(name)
     if con is None:
@@ -198,7 +198,7 @@ def classify(ctx: ReviewContext, plan: Plan, pr: Prices, tid: str) -> tuple[str,
     if li.spend <= HALF_CENT:
         first = float(it.curve.slope(0.0)) if ctx.problem.sense == "max" else m
         if it.min_if_funded and first > h + tol:
-            funded_rule = ctx.rule("tp_min_if_funded", tid)
+            funded_rule = ctx.rule("tp_min_if_funded", tid) or ctx.rule("min_line_item", tid)
             return NOT_WORTH_MINIMUM, (funded_rule,) if funded_rule else ()
         return UNFUNDED, ()
     names = ctx.binding_rules(i, li.binding, plan)

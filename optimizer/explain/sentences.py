@@ -234,3 +234,40 @@ def break_even_sentence(be: Any) -> str:
         f"dollar returns {last}); objective max_net would spend "
         f"{fmt_amount(be.budget)}."
     )
+
+
+def planning_units_sentence(units: Any, kpi_word: str, objective: str = "max_kpi") -> str:
+    """The plan's planning units (``plan.extras['planning_units']``, put there by
+    ``optimizer.workflow.planning_units``): the rule, what each costs against the plan without
+    it (a re-solve), and the budget left unallocated below one unit."""
+    rules = []
+    if units.min_line_item:
+        rules.append(f"every line item is 0 or at least {fmt_amount(units.min_line_item)}")
+    if units.round_to:
+        rules.append(f"a multiple of {fmt_amount(units.round_to)}")
+    text = "Planning units: " + (" and ".join(rules) if rules else "none") + " (held by the solver)"
+    unit_of = {"max_kpi": kpi_word, "max_net": "net value", "min_spend": "spend"}.get(
+        objective, "value"
+    )
+    parts = []
+    for c in units.costs:
+        if c.objective_lost is None:
+            parts.append(f"{c.rule}: not priced (the plan without it is {c.status})")
+            continue
+        lost = max(c.objective_lost, 0.0)
+        parts.append(
+            f"{c.rule} costs {fmt_amount(lost)} {unit_of}"
+            + (
+                f" ({fmt_amount(max(c.kpi_lost, 0.0))} {kpi_word})"
+                if objective != "max_kpi" and c.kpi_lost is not None
+                else ""
+            )
+        )
+    if parts:
+        text += "; against the plan without it, " + ", ".join(parts)
+    if units.unallocated is not None and units.unallocated > 0.005:
+        text += (
+            f"; {fmt_amount(units.unallocated)} of the budget is left unallocated (less than "
+            "a unit, or held back by the rules)"
+        )
+    return text + "."

@@ -183,6 +183,11 @@ def plan_renderable(plan: Plan) -> Group:
         be = plan.break_even
         beyond = be is not None and be.spend_beyond > 0.005
         parts.append(Text(note, style="yellow" if beyond else ""))
+    units = plan.extras.get("planning_units")
+    if units is not None:
+        from optimizer.explain.sentences import planning_units_sentence
+
+        parts.append(Text(planning_units_sentence(units, plan.kpi, plan.objective)))
     return Group(*parts)
 
 

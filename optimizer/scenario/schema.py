@@ -153,6 +153,10 @@ class Scenario(Strict):
     periods: dict[str, PeriodRule] = Field(default_factory=dict)
     per_period: PeriodRule | None = None
     discount_rate: float = Field(default=0.0, ge=0, le=10)
+    #: planning units (rules/units.py): every line item zero or at least ``min_line_item``, and a
+    #: whole multiple of ``round_to``; honoured by the solver
+    min_line_item: float | None = None
+    round_to: float | None = None
     source: str | None = None
     extends: str | None = None
 
@@ -190,6 +194,11 @@ class Scenario(Strict):
     def is_phased(self) -> bool:
         """Dated and decided per period (contract 7): the response runs week by week."""
         return self.start is not None and self.phasing != "none"
+
+    @field_validator("min_line_item", "round_to", mode="before")
+    @classmethod
+    def _units(cls, v: Any) -> Any:
+        return check_money(v, "a planning unit")
 
     @field_validator("budget", mode="before")
     @classmethod

@@ -262,8 +262,9 @@ def with_economics(
     extra_models: Mapping[str, CurveSet] | None = None,
     **solve_options: Unpack[SolveOptions],
 ) -> Plan:
-    """``plan`` with ``extras['break_even']`` (a ``BreakEven``, when the KPI is money) and
-    ``extras['extrapolation']`` (a list, when any line item extrapolates)."""
+    """``plan`` with ``extras['break_even']`` (a ``BreakEven``, when the KPI is money),
+    ``extras['extrapolation']`` (a list, when any line item extrapolates) and
+    ``extras['planning_units']`` (a ``PlanningUnits``, with ``min_line_item`` or ``round_to``)."""
     if not plan.ok:
         return plan
     extras = dict(plan.extras)
@@ -276,4 +277,9 @@ def with_economics(
     cur = currency_of(model)
     if cur:
         extras["currency"] = cur
+    from optimizer.workflow.planning_units import planning_units
+
+    units = planning_units(scenario, model, plan, extra_models=extra_models, **solve_options)
+    if units is not None:
+        extras["planning_units"] = units
     return dataclasses.replace(plan, extras=extras)

@@ -44,6 +44,7 @@ from optimizer.scenario.rules.ratios import RatioRule, RatioRules
 from optimizer.scenario.rules.shares import ShareRule
 from optimizer.scenario.rules.stages import StageRules
 from optimizer.scenario.rules.touchpoint import BoundsFields, TouchpointBounds
+from optimizer.scenario.rules.units import ITEM_RULE_ROLE, PlanningUnits
 
 if TYPE_CHECKING:
     from optimizer.scenario.schema import Scenario
@@ -76,6 +77,7 @@ RULE_KINDS: tuple[RuleKind, ...] = (
     TouchpointBounds(),
     MinIfFunded(),
     Blocks(),
+    PlanningUnits(),
     StageRules(),
     GroupRules(),
     OwnerRules(),
@@ -103,6 +105,17 @@ _PLAIN = RuleKind()
 def kind_words(row_kind: str) -> str:
     """A row kind (part of the JSON contract) in words for tables and workbooks."""
     return kind_of(row_kind).kind_words(row_kind)
+
+
+def item_rule_amounts(rules: list[ItemRule] | tuple[ItemRule, ...]) -> dict[str, dict[int, float]]:
+    """Per role ("funded", "block") and line item, the amount its integer rules set: the larger
+    minimum, the larger unit (a touchpoint's ``block`` is a multiple of ``round_to``)."""
+    out: dict[str, dict[int, float]] = {"funded": {}, "block": {}}
+    for r in rules:
+        role = ITEM_RULE_ROLE.get(r.kind)
+        if role is not None:
+            out[role][r.item] = max(out[role].get(r.item, 0.0), r.amount)
+    return out
 
 
 def build_rows(sc: Scenario, items: LineItems) -> RowSink:
@@ -139,6 +152,7 @@ def relax(sc: Scenario, row: LinearConstraint, step: float, direction: str) -> S
 
 
 __all__ = [
+    "ITEM_RULE_ROLE",
     "RULE_KINDS",
     "kind_words",
     "Budget",
@@ -160,6 +174,7 @@ __all__ = [
     "ShareRule",
     "TouchpointRule",
     "build_rows",
+    "item_rule_amounts",
     "kind_of",
     "money",
     "relax",
