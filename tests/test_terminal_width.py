@@ -19,6 +19,7 @@ from rich.table import Table
 
 from optimizer.render import terminal
 from optimizer.render.tables import render_text
+from tests.factories import write_actuals
 
 ROOT = Path(__file__).resolve().parent.parent
 SCEN = ROOT / "scenarios"
@@ -175,6 +176,16 @@ def test_slow_commands_fit_the_terminal(columns, tmp_path):
     assert "the marginal ROI is firmer" in " ".join(fit.stderr.split())
     for name in ("optimize_phased", "uncertainty"):
         assert_fits(budgetopt(SLOW[name], tmp_path, columns), columns, tmp_path)
+    # the planning cycle: track actuals against a plan, re-plan the rest of the quarter
+    plan = budgetopt(["optimize", SCEN / "base.yaml", "--format", "json"], tmp_path, columns)
+    weekly = {li["id"]: 1.1 * li["spend"] / 13 for li in json.loads(plan.stdout)["line_items"]}
+    write_actuals(tmp_path / "actuals.csv", weekly, 6)
+    (tmp_path / "plan.json").write_text(plan.stdout)
+    for args in (
+        ["track", "plan.json", "actuals.csv", "--scenario", SCEN / "base.yaml"],
+        ["replan", SCEN / "base.yaml", "--actuals", "actuals.csv", "--weeks-elapsed", "6"],
+    ):
+        assert_fits(budgetopt(args, tmp_path, columns), columns, tmp_path)
     runs = budgetopt(["history", "--format", "json"], tmp_path, columns)
     ids = [r["id"] for r in json.loads(runs.stdout)]
     for args in (["history"], ["history", "show", ids[0]], ["diff", ids[1], ids[0]]):

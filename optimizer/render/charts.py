@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.artist import Artist  # noqa: E402
 
-from optimizer.formatting import compact  # noqa: E402
+from optimizer.formatting import compact, with_currency  # noqa: E402
 from optimizer.io.files import atomic_write_bytes  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
 from optimizer.vocabulary import STAGES  # noqa: E402
@@ -108,7 +108,7 @@ def frontier_figure(frontier) -> plt.Figure:
     kpi = frontier.plans[0].kpi if frontier.plans else "KPI"
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(b, k, "o-", color="tab:blue", ms=4, label=kpi)
-    ax.set_xlabel("total budget")
+    ax.set_xlabel(with_currency("total budget", getattr(frontier, "currency", None)))
     ax.set_ylabel(kpi)
     ticks = FuncFormatter(lambda v, _pos: compact(v))
     ax.xaxis.set_major_formatter(ticks)
@@ -155,7 +155,11 @@ def frontier_figure(frontier) -> plt.Figure:
                 color="tab:red",
                 alpha=0.06,
                 lw=0,
-                label="budgets past the hurdle: the last dollar returns less than it must",
+                label=(
+                    "budgets past the hurdle: the last dollar returns less than it must"
+                    if eco.hurdle_rate > 0
+                    else "budgets past break-even: the last dollar returns less than it costs"
+                ),
             )
     plan_budget = getattr(frontier, "budget", None)
     if plan_budget:
