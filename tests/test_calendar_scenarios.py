@@ -180,7 +180,7 @@ def test_compare_and_sweep_plan_phased_scenarios_by_period(tmp_path):
 
 def test_explain_writes_the_phased_review_pack(tmp_path):
     """The review pack of a plan on a calendar: the chart of spend by period and stage (an
-    embedded PNG), the plan by period, the binding rules; other formats refused, nothing written."""
+    embedded PNG), the plan by period, the binding rules; JSON refused, nothing written."""
     sc = scenario(tmp_path, horizon_weeks=13, periods={"2026-02": {"max": 2_500_000}})
     out = tmp_path / "review.html"
     r = cli("explain", sc, "--format", "html", "-o", out, cwd=tmp_path)
@@ -189,10 +189,11 @@ def test_explain_writes_the_phased_review_pack(tmp_path):
     assert "data:image/png;base64," in page and "Spend by period and stage" in page
     for label in ("2026-01", "2026-02", "2026-03", "the total spend cap (2,500,000) in 2026-02"):
         assert label in page
-    md = tmp_path / "review.md"
-    r = cli("explain", sc, "--format", "md", "-o", md, cwd=tmp_path)
-    assert r.returncode != 0 and "HTML only" in r.stderr and "Traceback" not in r.stderr
-    assert not md.exists()
+    js = tmp_path / "review.json"
+    r = cli("explain", sc, "--format", "json", "-o", js, cwd=tmp_path)
+    assert r.returncode != 0 and "HTML, Markdown or XLSX" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not js.exists()
 
 
 def test_compare_prices_a_binding_period_cap_like_a_re_solve(tmp_path):
@@ -223,3 +224,86 @@ def test_compare_prices_a_binding_period_cap_like_a_re_solve(tmp_path):
     )
     assert 0.9 * march["gain"] <= gain10 <= march["gain"] * (1 + 1e-6)
     assert gain1 / (0.01 * cap) == pytest.approx(march["shadow_price"], rel=0.01)
+
+
+def test_phased_review_as_xlsx_and_markdown(tmp_path):
+    """``explain --format xlsx`` of a phased plan: a By period sheet (periods × journey stages,
+    spend and KPI, with a total row) and a Line items by period sheet (line items × periods), read
+    back with openpyxl: the cells reconcile with the plan's JSON to the cent (rows and columns sum
+    to the totals); ``--format md`` has the same tables; ``--format json`` is refused, located."""
+    from openpyxl import load_workbook
+
+    sc = scenario(
+        tmp_path,
+        periods={"2026-03": {"max": 1_500_000}},
+        touchpoints={"radio": {"periods": {"2026-02": {"max": 0}}}},
+    )
+    r = cli("optimize", sc, "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    xlsx = tmp_path / "review.xlsx"
+    r = cli("explain", sc, "--format", "xlsx", "-o", xlsx, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == ["Summary", "By period", "Line items by period", "Rules"]
+    ws = wb["By period"]
+    head = [c.value for c in ws[1]]
+    stages = list(dict.fromkeys(li["stage"] for li in plan["line_items"]))
+    assert head[:3] == ["period", "start", "weeks"] and head[-2] == "spend"
+    assert sorted(head[3:-2]) == sorted(stages)
+    body = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    periods, total = body[:-1], body[-1]
+    assert [r[0] for r in periods] == [p["period"] for p in plan["periods"]]
+    assert total[0] == "total"
+    for row, p in zip(periods, plan["periods"], strict=True):
+        assert row[-2] == pytest.approx(p["spend"], abs=0.005)
+        assert sum(row[3:-2]) == pytest.approx(p["spend"], abs=0.01)  # stages add up to the period
+        assert row[-1] == pytest.approx(p["kpi"], rel=1e-9)
+    for j, st in enumerate(head[3:-2], start=3):
+        want = sum(li["spend"] for li in plan["line_items"] if li["stage"] == st)
+        assert total[j] == pytest.approx(want, abs=0.01)
+        assert sum(r[j] for r in periods) == pytest.approx(want, abs=0.02)
+    assert total[-2] == pytest.approx(plan["total_spend"], abs=0.005)
+    ws = wb["Line items by period"]
+    assert [c.value for c in ws[1]][2:-1] == [p["period"] for p in plan["periods"]]
+    rows = {row[0].value: [c.value for c in row] for row in ws.iter_rows(min_row=2)}
+    for li in plan["line_items"]:
+        got = rows[li["id"]]
+        assert got[2:-1] == pytest.approx([p["spend"] for p in li["periods"]], abs=0.005)
+        assert got[-1] == pytest.approx(li["spend"], abs=0.005)
+    assert rows["radio"][2 + 1] == 0  # dark in February
+    labels = [c.value for c in wb["Rules"]["A"][1:]]
+    assert any("2026-03" in str(v) for v in labels)
+
+    md = tmp_path / "review.md"
+    r = cli("explain", sc, "--format", "md", "-o", md, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    assert "## Spend by period and stage" in text and "## Line items by period" in text
+    assert "| 2026-03 |" in text and "| radio |" in text
+    r = cli("explain", sc, "--format", "json", "-o", tmp_path / "r.json", cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "s.yaml" in r.stderr and "optimize --format json" in r.stderr
+    assert not (tmp_path / "r.json").exists()
+
+    # compare --format xlsx of phased scenarios: a By period sheet, periods × scenarios
+    other = scenario(tmp_path, "cut.yaml", budget=10_000_000)
+    other.write_text(other.read_text().replace("name: phased", "name: cut"))
+    cx = tmp_path / "comparison.xlsx"
+    r = cli("compare", sc, other, "--format", "xlsx", "-o", cx, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ws = load_workbook(cx)["By period"]
+    assert [c.value for c in ws[1]] == [
+        "period",
+        "spend: phased",
+        "revenue: phased",
+        "spend: cut",
+        "revenue: cut",
+    ]
+    got = {row[0].value: [c.value for c in row[1:]] for row in ws.iter_rows(min_row=2)}
+    for p in plan["periods"]:
+        assert got[p["period"]][0] == pytest.approx(p["spend"], abs=0.005)
+        assert got[p["period"]][1] == pytest.approx(p["kpi"], rel=1e-6)
+    assert got["total"][0] == pytest.approx(plan["total_spend"], abs=0.005)
+    assert got["total"][2] == pytest.approx(10_000_000, abs=0.005)
+    assert sum(got[p["period"]][2] for p in plan["periods"]) == pytest.approx(10_000_000, abs=0.05)

@@ -51,7 +51,7 @@ def write_review(
 ) -> ReviewPack:
     """Plan ``scenario_path`` and write its review pack to ``out`` (format ``fmt``, or from the
     file's extension). An infeasible scenario or no plan is the located error ``require_plan``
-    raises; a plan on a calendar (contract 7) is reviewed as HTML only."""
+    raises; a plan on a calendar (contract 7) is reviewed as HTML, Markdown or XLSX."""
     fmt = fmt or review_format_for(out)
     if increment is not None and not increment > 0:
         raise BudgetOptError(
@@ -72,16 +72,22 @@ def write_review(
     plan = with_economics(sc, model, plan, extra_models=extra, **solve_options)
     if plan.periods:
         # a plan on a calendar (contract 7): its review is the plan by period (phased review)
-        if fmt != "html":
+        from optimizer.render import report_phased
+
+        writers = {
+            "html": report_phased.write_phased_html,
+            "md": report_phased.write_phased_md,
+            "xlsx": report_phased.write_phased_xlsx,
+        }
+        if fmt not in writers:
             raise BudgetOptError(
-                f"the review of a plan on a calendar is written as HTML only so far; use "
-                f"--format html (got --format {fmt})",
+                f"the review of a plan on a calendar is written as HTML, Markdown or XLSX so far "
+                f"(got --format {fmt}); for the plan by period as JSON use "
+                "'budgetopt optimize --format json'",
                 path=scenario_path,
                 field="format",
             )
-        from optimizer.render.report_phased import write_phased_html
-
-        write_phased_html(plan, out)
+        writers[fmt](plan, out)
         return ReviewPack(plan, out)
     t0 = time.perf_counter()
     exp = explain(

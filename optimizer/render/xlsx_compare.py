@@ -169,6 +169,40 @@ def _stages(wb: Workbook, comp: Comparison) -> None:
     _widths(ws, [18, *[max(14, min(30, len(n) + 2)) for n in names]])
 
 
+def _periods(wb: Workbook, comp: Comparison) -> None:
+    """Phased scenarios (contract 7): spend and KPI of each period (rows, in calendar order over
+    all the plans) per scenario (columns); a scenario without that period leaves it empty."""
+    plans = [p for p in comp.plans if p.periods]
+    labels: list[str] = []
+    for p in plans:
+        labels += [q.period for q in p.periods if q.period not in labels]
+    labels.sort()
+    ws = wb.create_sheet("By period")
+    names = [f"{what}: {p.scenario}" for p in plans for what in ("spend", p.kpi)]
+    _header(ws, ["period", *names])
+    fmts = [None, *[MONEY] * len(names)]
+    r = 2
+    for label in labels:
+        vals: list[Any] = [label]
+        for p in plans:
+            q = next((q for q in p.periods if q.period == label), None)
+            vals += [None, None] if q is None else [q.spend, q.kpi]
+        _row(ws, r, vals, fmts)
+        r += 1
+    if any(p.kpi_after for p in plans):  # what the horizon's spend earns after it ends
+        after: list[Any] = ["after"]
+        for p in plans:
+            after += [None, p.kpi_after or None]
+        _row(ws, r, after, fmts)
+        r += 1
+    total: list[Any] = ["total"]
+    for p in plans:
+        total += [p.total_spend, p.total_kpi]
+    _row(ws, r, total, fmts, total=True)
+    ws.freeze_panes = "B2"
+    _widths(ws, [12, *[max(14, min(30, len(n) + 2)) for n in names]])
+
+
 def _line_items(wb: Workbook, comp: Comparison) -> None:
     ws = wb.create_sheet("Line items")
     df = comp.line_item_deltas()
@@ -237,6 +271,8 @@ def comparison_workbook(comp: Comparison) -> Workbook:
     wb.properties.created = _EPOCH
     _summary(wb, comp)
     _stages(wb, comp)
+    if any(p.periods for p in comp.plans):
+        _periods(wb, comp)
     _line_items(wb, comp)
     _costs(wb, comp)
     cur = next((p.extras.get("currency") for p in comp.plans if p.extras.get("currency")), None)
