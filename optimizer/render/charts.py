@@ -335,7 +335,11 @@ LADDER_STAGE_COLOURS = (
 
 
 def ladder_figure(
-    ladder, kpi: str, max_steps: int | None = None, break_even: float | None = None
+    ladder,
+    kpi: str,
+    max_steps: int | None = None,
+    break_even: float | None = None,
+    currency: str | None = None,
 ) -> plt.Figure:
     """The ladder as a staircase: each increment a bar as wide as its money and as tall as its
     return, in ranked order, coloured by journey stage (one legend entry per stage, not per line
@@ -436,14 +440,18 @@ def ladder_figure(
     )
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, cap)
-    ax.set_xlabel("cumulative spend, increments ranked by return", fontsize=8, color=_INK)
+    ax.set_xlabel(
+        with_currency("cumulative spend", currency) + ", increments ranked by return",
+        fontsize=8,
+        color=_INK,
+    )
     ax.set_ylabel(f"{kpi} per unit of money", fontsize=8, color=_INK)
     _tidy(ax)
     _thousands(ax, "x")
     return fig
 
 
-def stage_spend_figure(stages, kpi: str) -> plt.Figure:
+def stage_spend_figure(stages, kpi: str, currency: str | None = None) -> plt.Figure:
     """Spend by stage (bars), last cycle (hollow markers) and each stage's ROI (labels)."""
     names = [g.name for g in stages]
     spend = np.array([g.spend for g in stages], float)
@@ -493,7 +501,7 @@ def stage_spend_figure(stages, kpi: str) -> plt.Figure:
         * 1.08
         + 1,
     )
-    ax.set_xlabel("spend over the horizon", fontsize=8, color=_INK)
+    ax.set_xlabel(with_currency("spend over the horizon", currency), fontsize=8, color=_INK)
     _tidy(ax)
     ax.grid(axis="y", visible=False)
     _thousands(ax, "x")
@@ -501,7 +509,7 @@ def stage_spend_figure(stages, kpi: str) -> plt.Figure:
     return fig
 
 
-def line_item_spend_figure(items) -> plt.Figure:
+def line_item_spend_figure(items, currency: str | None = None) -> plt.Figure:
     """Spend per line item, coloured by why it stops where it stops, with last cycle markers."""
     from optimizer.explain import ROLE_WORDS
 
@@ -526,14 +534,16 @@ def line_item_spend_figure(items) -> plt.Figure:
         handles.append(plt.Line2D([], [], marker="D", mfc="white", mec=_INK, ls="none"))
         labels.append("last cycle")
     ax.legend(handles, labels, fontsize=7, frameon=False, loc="lower right")
-    ax.set_xlabel("spend over the horizon", fontsize=8, color=_INK)
+    ax.set_xlabel(with_currency("spend over the horizon", currency), fontsize=8, color=_INK)
     _tidy(ax)
     ax.grid(axis="y", visible=False)
     _thousands(ax, "x")
     return fig
 
 
-def review_frontier_figure(points, budget: float | None, kpi: str, break_even=None) -> plt.Figure:
+def review_frontier_figure(
+    points, budget: float | None, kpi: str, break_even=None, currency: str | None = None
+) -> plt.Figure:
     """KPI and the marginal return of budget against total budget, this plan's budget marked;
     with a money KPI (``break_even``: ``BreakEven.to_dict()``) the break-even budget too, where
     the marginal return falls to 1 + hurdle_rate."""
@@ -546,7 +556,7 @@ def review_frontier_figure(points, budget: float | None, kpi: str, break_even=No
     )
     fig, ax = plt.subplots(figsize=(6.2, 3.2))
     ax.plot(b, k, "o-", color="#1f5f8b", ms=3.5, lw=2, label=kpi)
-    ax.set_xlabel("total budget", fontsize=8, color=_INK)
+    ax.set_xlabel(with_currency("total budget", currency), fontsize=8, color=_INK)
     ax.set_ylabel(kpi, fontsize=8, color="#1f5f8b")
     ax2 = ax.twinx()
     ax2.plot(b, m, "s--", color="#c0504d", ms=3, lw=1.2, label="marginal return")

@@ -272,7 +272,7 @@ _LADDER_HEAD = [
 def _ladder_section(e: Explanation) -> str:
     lad = e.ladder
     be = e.break_even.get("threshold") if e.break_even else None
-    png = charts.figure_png(charts.ladder_figure(lad, e.kpi, break_even=be))
+    png = charts.figure_png(charts.ladder_figure(lad, e.kpi, break_even=be, currency=e.currency))
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         f'<tr class="cut"><td colspan="9">the budget runs out here: '
@@ -399,7 +399,7 @@ def _explanation_html(e: Explanation) -> str:
             f'<section id="questions"><h2>The reviewer\'s questions</h2>'
             f'<dl class="qa">{dl}</dl></section>'
         )
-    li_png = charts.figure_png(charts.line_item_spend_figure(e.items))
+    li_png = charts.figure_png(charts.line_item_spend_figure(e.items, currency=e.currency))
     parts.append(
         f'<section id="line-items"><h2>Line items</h2>{_line_items_table(e)}'
         f"<figure>{_img(li_png, 'spend per line item, coloured by why it stops')}"
@@ -415,7 +415,7 @@ def _explanation_html(e: Explanation) -> str:
         + "</section>"
     )
     parts.append(_ladder_section(e))
-    st_png = charts.figure_png(charts.stage_spend_figure(e.stages, k))
+    st_png = charts.figure_png(charts.stage_spend_figure(e.stages, k, currency=e.currency))
     groups = f"<h3>Groups</h3>{_groups_table(e.groups, e, 'group')}" if e.groups else ""
     parts.append(
         f'<section id="stages"><h2>Stages and groups</h2>'
@@ -482,7 +482,9 @@ def _explanation_html(e: Explanation) -> str:
     )
     if e.frontier:
         fr_png = charts.figure_png(
-            charts.review_frontier_figure(e.frontier, e.budget, k, break_even=e.break_even)
+            charts.review_frontier_figure(
+                e.frontier, e.budget, k, break_even=e.break_even, currency=e.currency
+            )
         )
         frows = [
             f"<tr>{_numeric_cell(money(p.budget))}<td>{_e(p.status)}"
