@@ -141,7 +141,8 @@ def rows(sc: dict):
     return out
 
 
-def feasible(rs) -> bool:
+def _scipy(rs, cost: np.ndarray):
+    """scipy's LP over the rules ``rs`` (spend >= 0): the independent reference."""
     a_ub, b_ub, a_eq, b_eq = [], [], [], []
     for _, a, sense, rhs in rs:
         if sense == "<=":
@@ -153,8 +154,8 @@ def feasible(rs) -> bool:
         else:
             a_eq.append(a)
             b_eq.append(rhs)
-    res = linprog(
-        np.zeros(len(IDS)),
+    return linprog(
+        cost,
         A_ub=a_ub or None,
         b_ub=b_ub or None,
         A_eq=a_eq or None,
@@ -162,7 +163,16 @@ def feasible(rs) -> bool:
         bounds=[(0, None)] * len(IDS),
         method="highs",
     )
-    return res.status == 0
+
+
+def feasible(rs) -> bool:
+    return _scipy(rs, np.zeros(len(IDS))).status == 0
+
+
+def spends_something(rs) -> bool:
+    """Do the rules admit a plan that spends more than half a cent (the most spend, by scipy)?"""
+    res = _scipy(rs, -np.ones(len(IDS)))
+    return res.status == 3 or (res.status == 0 and -res.fun > 0.005)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -186,5 +196,10 @@ def test_plans_satisfy_every_rule_and_infeasible_is_never_optimal(sc, seed):
         assert truth, "the engine found a plan for rules scipy says cannot hold"
     else:
         assert plan.status == "infeasible"
-        assert not truth, f"feasible rules reported infeasible: {plan.message}"
+        # a positive budget whose rules admit only the empty plan is infeasible by design
+        # (allocate.engine: "the rules hold only if nothing is spent, and the budget is positive")
+        b = sc["budget"]
+        amount = b["exactly"] if isinstance(b, dict) else b
+        only_empty = truth and amount > 0.005 and not spends_something(rs)
+        assert not truth or only_empty, f"feasible rules reported infeasible: {plan.message}"
         assert plan.conflicts, "an infeasible plan names its conflicting rules"
