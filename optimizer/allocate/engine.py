@@ -45,10 +45,10 @@ from optimizer.allocate.plan import (
     LineItem,
     Plan,
     certified_status,
-    round_cents,
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
-from optimizer.allocate.problem import AllocationProblem, LinearConstraint, make_problem
+from optimizer.allocate.problem import AllocationProblem, make_problem
+from optimizer.allocate.rounding import round_to_rules
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
@@ -684,94 +684,6 @@ def _funded_word(problem: AllocationProblem, i: int, amount: float) -> str:
         if r.item == i and r.kind == "min_line_item" and abs(r.amount - amount) <= 0.005:
             return "min_line_item"
     return "min_if_funded"
-
-
-def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
-    """The plan to the cent, holding every spend rule the exact plan holds (issue 14, item 6).
-
-    Largest-remainder rounding (``round_cents``) keeps the total; it can still put a binding floor
-    a cent short (a stage floor of 5,000,000 planned at 4,999,999.99). When it does, a small MILP
-    (one integer per line item: its floor in cents moved by -1..+2) holds every spend rule in
-    cents and moves the plan the least; a rule set no rounding can hold exactly is left to the
-    nearest cents.
-    """
-    x = np.maximum(np.asarray(x, float), 0.0)
-    spend = round_cents(x)
-    rows = [c for c in problem.constraints if not c.on_kpi and c.coefs]
-    if not rows or _worst_row(rows, spend) <= 0.0:
-        return spend
-    fixed = _repair_cents(problem, rows, x)
-    if fixed is not None and _worst_row(rows, fixed) < _worst_row(rows, spend):
-        return fixed
-    return spend
-
-
-def _row_slack(c: LinearConstraint, v: np.ndarray) -> float:
-    """How far a rule is from breaking at spend ``v`` (negative: broken), in money."""
-    lhs = float(sum(a * v[i] for i, a in c.coefs.items()))
-    if c.sense == "<=":
-        return c.rhs - lhs
-    if c.sense == ">=":
-        return lhs - c.rhs
-    return -abs(lhs - c.rhs)
-
-
-def _worst_row(rows: list[LinearConstraint], v: np.ndarray) -> float:
-    """The largest breach of a spend rule beyond float noise (0 when all hold)."""
-    worst = 0.0
-    for c in rows:
-        size = abs(c.rhs) + float(sum(abs(a * v[i]) for i, a in c.coefs.items()))
-        s = _row_slack(c, v)
-        if s < -(1e-6 + 1e-12 * size):
-            worst = max(worst, -s)
-    return worst
-
-
-def _repair_cents(
-    problem: AllocationProblem, rows: list[LinearConstraint], x: np.ndarray
-) -> np.ndarray | None:
-    import pulp
-
-    cents = x * 100.0
-    base = np.floor(cents + 1e-6)
-    frac = np.clip(cents - base, 0.0, 1.0)
-    prob = pulp.LpProblem("round", pulp.LpMinimize)
-    # each line item moves from its floor (in cents) by -1..+2: a share rule may need one line item
-    # a cent below its own floor so that another can reach its floor within the budget
-    b, dev = [], []
-    for it in problem.items:
-        i = it.index
-        exact = frac[i] <= 1e-6
-        blocked = it.block is not None and exact
-        lo_move = 0 if blocked or base[i] < 1 else -1
-        v = prob.add_variable(f"b{i}", lo_move, 0 if blocked else 2, cat=pulp.LpInteger)
-        t = prob.add_variable(f"t{i}", 0)
-        prob += t >= v - frac[i]
-        prob += t >= frac[i] - v
-        b.append(v)
-        dev.append(t)
-        if it.min_if_funded and x[i] > 0:  # funded: stays at least its minimum
-            prob += (base[i] + v) >= round(it.min_if_funded * 100.0, 6) - 1e-6
-    prob += pulp.lpSum(dev)
-    for c in rows:
-        lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in c.coefs.items())
-        rhs = c.rhs * 100.0
-        eps = 1e-4 + 1e-12 * abs(rhs)  # in cents: float noise, never a cent
-        if c.sense == "<=":
-            prob += lhs <= rhs + eps
-        elif c.sense == ">=":
-            prob += lhs >= rhs - eps
-        else:
-            prob += lhs >= rhs - eps
-            prob += lhs <= rhs + eps
-    try:
-        prob.solve(pulp.HiGHS(msg=False, timeLimit=5))
-    except Exception:  # noqa: BLE001 - rounding falls back to the nearest cents
-        return None
-    if pulp.LpStatus[prob.status] != "Optimal":
-        return None
-    out = np.array([base[i] + round(v.varValue or 0.0) for i, v in enumerate(b)])
-    return np.maximum(out, 0.0) / 100.0
 
 
 def _empty_plan(
