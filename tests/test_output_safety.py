@@ -86,3 +86,114 @@ def test_curve_plots_stay_inside_their_folder(tmp_path):
     assert len(written) == 3 and len({p.name for p in written}) == 3
     assert all(p.parent == out for p in written)
     assert sorted(p.name for p in tmp_path.rglob("*.png")) == sorted(p.name for p in written)
+
+
+# ---- item 11: a set of files is written as a set ----------------------------------------------
+def _market_history(markets: list[str], weeks: int = 60) -> str:
+    import datetime as dt
+
+    rows = ["date,market,tv,search,revenue"]
+    for m in markets:
+        for w in range(weeks):
+            d = (dt.date(2024, 1, 1) + dt.timedelta(weeks=w)).isoformat()
+            rows.append(f"{d},{m},{1000 + 37 * w % 500},{800 + 53 * w % 300},{50000 + 911 * w}")
+    return "\n".join(rows) + "\n"
+
+
+def _fit_by_market(tmp_path, monkeypatch, markets: list[str], beta: float, fail_after=None):
+    """``fit --by-market`` in-process with each market's fit replaced by a fixed model (beta
+    tells the runs apart); ``fail_after``: the run is interrupted after that many model files
+    are written (a kill, a full disk, Ctrl-C: what matters is that it stops midway)."""
+    import optimizer.app.fitting as fitting
+    from optimizer.response.model import model_from_dict
+
+    model = {
+        "kpi": "revenue",
+        "period": "week",
+        "touchpoints": {
+            "tv": {
+                "stage": "awareness",
+                "curve": {"family": "exponential", "beta": beta, "scale": 1e4},
+            },
+            "search": {
+                "stage": "consideration",
+                "curve": {"family": "exponential", "beta": beta, "scale": 2e4},
+            },
+        },
+    }
+    monkeypatch.setattr(
+        fitting, "_fit_market", lambda task: {"revenue": model_from_dict(model, "fixed")}
+    )
+    written = []
+    from optimizer.response.model import write_model as real_write
+
+    def write(m, path):
+        if fail_after is not None and len(written) >= fail_after:
+            raise KeyboardInterrupt  # stops the run here
+        written.append(path)
+        return real_write(m, path)
+
+    monkeypatch.setattr(fitting, "write_model", write)
+    j = tmp_path / "journey.yaml"
+    j.write_text(
+        "kpi: revenue\ntouchpoints:\n- {id: tv, stage: awareness}\n"
+        "- {id: search, stage: consideration}\n",
+        encoding="utf-8",
+    )
+    h = tmp_path / "history.csv"
+    h.write_text(_market_history(markets), encoding="utf-8")
+    args = ["fit", "--journey", str(j), "--history", str(h), "--by-market", "-q"]
+    return CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "models")])
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_an_interrupted_fit_by_market_leaves_the_previous_set_whole(tmp_path, monkeypatch):
+    """Run 1 writes north, south; run 2 (north, east) stops after one model file: the folder
+    is exactly run 1's set, byte for byte (before the fix: run 2's north.json beside run 1's
+    south.json and index — a folder mixing two runs), with nothing of run 2 left beside it.
+    Run 3 (north, east) completes: exactly its set, south.json gone, a file of the user's kept."""
+    out = tmp_path / "models"
+    r = _fit_by_market(tmp_path, monkeypatch, ["north", "south"], beta=1e5)
+    assert r.exit_code == 0, r.output
+    assert set(_snapshot(out)) == {"markets.json", "north.json", "south.json"}
+    (out / "notes.txt").write_text("the user's own file", encoding="utf-8")
+    before = _snapshot(out)
+
+    r = _fit_by_market(tmp_path, monkeypatch, ["north", "east"], beta=2e5, fail_after=1)
+    assert r.exit_code != 0
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "journey.yaml", "models"]
+
+    r = _fit_by_market(tmp_path, monkeypatch, ["north", "east"], beta=2e5)
+    assert r.exit_code == 0, r.output
+    after = _snapshot(out)
+    assert set(after) == {"markets.json", "north.json", "east.json", "notes.txt"}
+    assert after["notes.txt"] == before["notes.txt"]
+    assert after["north.json"] != before["north.json"]  # run 3's model (beta 2e5), not run 1's
+    index = json.loads(after["markets.json"])
+    assert set(index["markets"]) == {"north", "east"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "journey.yaml", "models"]
+
+
+def test_a_folder_set_is_swapped_in_one_step(tmp_path):
+    """folder_as_a_set: an error inside the block leaves the target untouched; on success the
+    target holds exactly the new files (and the carried ones)."""
+    import pytest
+
+    from optimizer.io.files import folder_as_a_set
+
+    target = tmp_path / "set"
+    target.mkdir()
+    (target / "a").write_text("old a")
+    (target / "keep").write_text("mine")
+    with pytest.raises(RuntimeError), folder_as_a_set(target) as staged:
+        (staged / "a").write_text("new a")
+        raise RuntimeError("midway")
+    assert _snapshot(target) == {"a": b"old a", "keep": b"mine"}
+    with folder_as_a_set(target, carry=lambda name: name != "a") as staged:
+        (staged / "b").write_text("new b")
+    assert _snapshot(target) == {"b": b"new b", "keep": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]

@@ -21,7 +21,7 @@ from optimizer.data import (
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number, share
 from optimizer.io.dialect import CsvSettings
-from optimizer.io.files import atomic_write_text
+from optimizer.io.files import atomic_write_text, folder_as_a_set
 from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
@@ -365,41 +365,59 @@ def fit_markets(
                 f[k.id] = pooled[m]
             if k.id == journey.kpi:
                 pooling = rep
-    out_dir.mkdir(parents=True, exist_ok=True)
     models: dict[str, ResponseModel] = {}
     index: dict[str, Any] = {}
     owners = {t.id: t.owner for t in journey.touchpoints}
-    for market, per_kpi in zip(markets, fitted, strict=True):
-        per_kpi = {
-            k: dataclasses.replace(with_owners(m, owners), currency=journey.currency)
-            for k, m in per_kpi.items()
-        }
-        files = {}
-        for k in journey.all_kpis:
-            path = kpi_model_path(paths[market], k.id, k.id == journey.kpi)
-            write_model(per_kpi[k.id], path)
-            files[k.id] = path.name
-            models[market if k.id == journey.kpi else f"{market}.{k.id}"] = per_kpi[k.id]
-        index[market] = {
-            "model": paths[market].name,
-            "models": files,
-            "weeks": histories[market].n_weeks,
-        }
-        if plots is not None:
-            from optimizer.render.charts import plot_response_curves
+    # the set of files is written as a set: into a folder beside out_dir that then replaces it
+    # in one rename, so a run killed or failing midway leaves the previous run's set whole
+    old_set = _previous_set(out_dir)
+    with folder_as_a_set(out_dir, carry=lambda name: name not in old_set) as staged:
+        for market, per_kpi in zip(markets, fitted, strict=True):
+            per_kpi = {
+                k: dataclasses.replace(with_owners(m, owners), currency=journey.currency)
+                for k, m in per_kpi.items()
+            }
+            files = {}
+            for k in journey.all_kpis:
+                path = kpi_model_path(staged / paths[market].name, k.id, k.id == journey.kpi)
+                write_model(per_kpi[k.id], path)
+                files[k.id] = path.name
+                models[market if k.id == journey.kpi else f"{market}.{k.id}"] = per_kpi[k.id]
+            index[market] = {
+                "model": paths[market].name,
+                "models": files,
+                "weeks": histories[market].n_weeks,
+            }
+        atomic_write_text(
+            staged / INDEX_NAME,
+            json.dumps({"kpi": journey.kpi, "touchpoints": journey.ids, "markets": index}, indent=2)
+            + "\n",
+        )
+    if plots is not None:
+        from optimizer.render.charts import plot_response_curves
 
-            plot_response_curves(per_kpi[journey.kpi], plots / paths[market].stem)
-    atomic_write_text(
-        out_dir / INDEX_NAME,
-        json.dumps({"kpi": journey.kpi, "touchpoints": journey.ids, "markets": index}, indent=2)
-        + "\n",
-    )
+        for market in markets:
+            plot_response_curves(models[market], plots / paths[market].stem)
     if not quiet:
         terminal.print_fitted(console, _market_table(journey.kpi, markets, models, paths))
         if pooling:
             terminal.print_fitted(console, _pooling_table(pooling))
         console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
     return models
+
+
+def _previous_set(out_dir: Path) -> set[str]:
+    """The files of the set a previous ``fit --by-market`` wrote to ``out_dir``: its index and
+    the model files the index lists (anything else in the folder is carried over, not replaced)."""
+    names = {INDEX_NAME}
+    try:
+        data = json.loads((out_dir / INDEX_NAME).read_text(encoding="utf-8"))
+        for entry in (data.get("markets") or {}).values():
+            names.add(str(entry.get("model")))
+            names.update(str(f) for f in (entry.get("models") or {}).values())
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    return names
 
 
 def _market_table(

@@ -1,13 +1,18 @@
 """Files: atomic writes, YAML and CSV read with located errors (the bottom of every contract).
 
-A writer never leaves a half-written file (``atomic_write_*``); a reader names the file, and the
-line or row, of whatever it cannot read (``load_yaml``, ``read_csv_strings``).
+A writer never leaves a half-written file (``atomic_write_*``), nor a folder mixing two runs'
+sets of files (``folder_as_a_set``); a reader names the file, and the line or row, of whatever it
+cannot read (``load_yaml``, ``read_csv_strings``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +122,89 @@ def _atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def folder_as_a_set(
+    target: str | Path, carry: Callable[[str], bool] = lambda name: True
+) -> Iterator[Path]:
+    """Write a set of files as a set: yields an empty folder beside ``target`` to write them into;
+    when the block ends without an error that folder becomes ``target`` in one rename, so a
+    reader — or a run killed at any point — sees the complete old set or the complete new one,
+    never a mix. An error (or a kill) leaves ``target`` as it was and the staging folder removed
+    (a kill -9 leaves it, hidden: ``.NAME.*.tmp``).
+
+    Entries of an existing ``target`` that are not in the new set and for which ``carry(name)``
+    holds (files that are not the old set's own, e.g. a user's notes) are carried into the new
+    folder (hard-linked, or copied) before the swap. The swap is Linux's atomic exchange of the
+    two folders (``renameat2(RENAME_EXCHANGE)``) where the file system has it; elsewhere the old
+    folder is renamed aside, the new one renamed in, and the old one removed.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise BudgetOptError("expected a folder here, but this is a file", path=target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as e:
+        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=target) from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staged, 0o777 & ~umask)
+        yield staged
+        if target.exists():
+            for old in target.iterdir():
+                if (staged / old.name).exists() or not carry(old.name):
+                    continue
+                if old.is_dir() and not old.is_symlink():
+                    shutil.copytree(old, staged / old.name, symlinks=True, copy_function=_link)
+                else:
+                    _link(str(old), str(staged / old.name))
+            if _exchange(staged, target):
+                shutil.rmtree(staged, ignore_errors=True)  # the old set, now here
+                return
+            aside = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            )
+            os.rename(target, aside / "set")
+            os.rename(staged, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(staged, target)
+    except OSError as e:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=target) from None
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
+def _link(src: str, dst: str) -> str:
+    """A hard link where the file system allows it, else a copy."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dst
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2`` with ``RENAME_EXCHANGE``); False where
+    that is not available (another OS, an old C library, a file system without it)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 def load_yaml(path: str | Path, error: type[BudgetOptError] = DataError) -> Any:
