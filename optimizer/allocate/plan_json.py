@@ -88,6 +88,14 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     ex = plan.extrapolation
     if ex:
         d["extrapolation"] = [dict(x) for x in ex]
+    # line items planned on a prior curve, not on data (optimizer.workflow.untested)
+    untested = plan.extras.get("untested")
+    if isinstance(untested, list) and untested:
+        d["untested"] = [dict(u) for u in untested]
+        ids = {u["id"] for u in untested}
+        for li in d["line_items"]:
+            if li.get("id") in ids:
+                li["untested"] = True
     # a PlanningUnits (optimizer.workflow.planning_units): min_line_item, round_to, their costs
     units_dict = getattr(plan.extras.get("planning_units"), "to_dict", None)
     if callable(units_dict):

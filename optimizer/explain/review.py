@@ -255,6 +255,17 @@ def explain(
     markets, owners = market_and_owner_summaries(ctx, plan)
 
     warnings = []
+    for it in problem.items:
+        prior = getattr(it.curve.response, "prior", None)
+        if prior is not None and plan.item(it.key).spend > HALF_CENT:
+            lo, hi = prior.get("roi_range", [0, 0])
+            like = f"like {prior['like']}, " if prior.get("like") else ""
+            warnings.append(
+                f"{it.key} is untested: planned on a prior ({like}ROI {lo:g} to {hi:g} at "
+                f"{fmt_amount(prior.get('reference_spend') or 0.0)} a week), not on data; "
+                "its return is a guess. 'optimize --uncertainty' prices a lift test on it "
+                "(its EVPPI and test budget)."
+            )
     for x in items:
         if x.position.extrapolation:
             warnings.append(f"{x.id}: {x.position.sentence.split(';')[0]}.")

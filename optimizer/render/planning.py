@@ -157,6 +157,10 @@ def uncertainty_renderable(u: Uncertainty) -> Group:
     )
     if u.value_of_information is not None:
         parts.extend(value_renderables(u))
+    from optimizer.workflow.untested import untested_sentence
+
+    for x in u.untested:
+        parts.append(Text(untested_sentence(x, lambda v: money(v, "small"), kpi), style="yellow"))
     for n in u.notes:
         parts.append(Text(n, style="yellow"))
     return Group(*parts)

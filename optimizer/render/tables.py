@@ -183,6 +183,10 @@ def plan_renderable(plan: Plan) -> Group:
         be = plan.break_even
         beyond = be is not None and be.spend_beyond > 0.005
         parts.append(Text(note, style="yellow" if beyond else ""))
+    for u in plan.extras.get("untested") or ():  # type: ignore[attr-defined]
+        from optimizer.workflow.untested import untested_sentence
+
+        parts.append(Text(untested_sentence(u, money, plan.kpi), style="yellow"))
     units = plan.extras.get("planning_units")
     if units is not None:
         from optimizer.explain.sentences import planning_units_sentence

@@ -105,6 +105,14 @@ class TouchpointResponse:
     #: seasonal effectiveness (contract 7): 52 multipliers of the KPI by ISO week of the year
     #: (mean 1; week 53 takes week 52's); None: flat. Used by phased plans only.
     effectiveness: tuple[float, ...] | None = None
+    #: a new touchpoint with no history: the prior its curve and draws were made from
+    #: (``optimizer.response.prior``); None for a fitted (or hand-given) curve
+    prior: Mapping[str, Any] | None = None
+
+    @property
+    def untested(self) -> bool:
+        """Planned on a prior (no history): flagged "untested" in every output."""
+        return self.prior is not None
 
     @property
     def steady_factor(self) -> float:
@@ -160,6 +168,9 @@ class TouchpointResponse:
         d: dict[str, Any] = {"stage": self.stage}
         if self.owner:
             d["owner"] = self.owner
+        if self.prior is not None:  # its curve and draws are made from the prior when read
+            d["prior"] = jsonable(dict(self.prior))
+            return d
         d["curve"] = self.curve.to_dict()
         if self.adstock is not None:
             d["adstock"] = self.adstock.to_dict()
@@ -249,6 +260,7 @@ _TP_KEYS = {
     "owner",
     "label",
     "effectiveness",
+    "prior",
 }
 _ADSTOCK_KEYS = {"family", "decay", "normalize", "max_lag"}
 
@@ -402,6 +414,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             field="touchpoints",
         )
     out: dict[str, TouchpointResponse] = {}
+    priors: dict[str, Mapping[str, Any]] = {}
     for tid, td in tps.items():
         where = f"touchpoints.{tid}"
         if not isinstance(td, Mapping):
@@ -414,6 +427,9 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                 path=path,
                 field=f"{where}.stage",
             )
+        if "curve" not in td and "prior" in td:
+            priors[str(tid)] = td  # made once the fitted touchpoints (its analogue) are read
+            continue
         if "curve" not in td:
             raise ModelError("missing the response curve", path=path, field=f"{where}.curve")
         curve = parse_saturation(td["curve"], path, f"{where}.curve")
@@ -459,6 +475,14 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                 td.get("effectiveness"), path, f"{where}.effectiveness"
             ),
         )
+    if priors:
+        from optimizer.response.prior import prior_touchpoint
+
+        counts = [len(tp.draws) for tp in out.values() if tp.draws]
+        fitted = dict(out)
+        for tid, td in priors.items():
+            out[tid] = prior_touchpoint(tid, td, fitted, min(counts) if counts else 0, path)
+        out = {str(t): out[str(t)] for t in tps}
     return ResponseModel(
         kpi=kpi,
         touchpoints=out,

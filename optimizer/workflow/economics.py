@@ -278,6 +278,11 @@ def with_economics(
     if cur:
         extras["currency"] = cur
     from optimizer.workflow.planning_units import planning_units
+    from optimizer.workflow.untested import untested_items
+
+    untested = untested_items(plan, model)
+    if untested:
+        extras["untested"] = untested
 
     units = planning_units(scenario, model, plan, extra_models=extra_models, **solve_options)
     if units is not None:

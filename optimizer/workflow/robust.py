@@ -280,6 +280,8 @@ class Uncertainty:
     notes: tuple[str, ...] = ()
     #: EVPI and per-touchpoint EVPPI; None when not asked for (or not defined for the objective)
     value_of_information: ValueOfInformation | None = None
+    #: line items planned on a prior curve, with their EVPPI and test budget (workflow.untested)
+    untested: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -306,6 +308,8 @@ class Uncertainty:
         }
         if self.value_of_information is not None:
             d["value_of_information"] = self.value_of_information.to_dict()
+        if self.untested:
+            d["untested"] = [dict(u) for u in self.untested]
         return d
 
 
@@ -583,6 +587,10 @@ def plan_uncertainty(
             f"{n - solved} of {n} draws gave no plan (infeasible or "
             "stopped) and are left out of the spend and KPI spread"
         )
-    return Uncertainty(
+    out = Uncertainty(
         plan, n, solved, items, Spread.of(optimum), Spread.of(own.sum(axis=1)), tuple(notes), value
     )
+    from optimizer.workflow.untested import lift_tests
+
+    # touchpoints planned on a prior: the lift test the value of information recommends
+    return dataclasses.replace(out, untested=tuple(lift_tests(out, model)))
