@@ -227,3 +227,28 @@ def test_min_spend_on_a_phased_scenario_through_the_cli(tmp_path):
     r = cli("optimize", path, "--no-ledger")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "leads floor" in r.stderr and "another KPI" in r.stderr and "s.yaml" in r.stderr
+
+
+@pytest.mark.slow
+def test_min_spend_on_s_curves_meets_the_target_on_the_curves():
+    """Two S-curves (hill shape 3), weekly: the pieces of an S-curve overstate its KPI between
+    breakpoints, so the MILP's plan can fall short of the target on the curves; the plan is scaled
+    up to meet it before it is valued, so the certified value is the spend of a plan that meets
+    the target (after rounding to cents too)."""
+    from tests.test_phased import _world as world
+
+    model, _ = world(2, 5, family="hill")
+    prob = _phased(
+        model,
+        np.random.default_rng(1),
+        8,
+        "week",
+        {"objective": "min_spend", "kpi_target": 2e4},
+        caps=False,
+    )
+    sol = solve_phased(prob, tolerance=1e-3, max_rounds=4)
+    assert sol.status == "optimal" and sol.gap <= 1e-3
+    assert float(item_kpi(prob, sol.X).sum()) >= 2e4 * (1 - 1e-10)
+    plan = phased_plan(prob, sol)
+    assert sum(li.kpi for li in plan.line_items) >= 2e4
+    assert plan.total_spend == pytest.approx(-sol.value, abs=0.01 * prob.n * prob.P)

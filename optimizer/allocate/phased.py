@@ -68,6 +68,7 @@ from optimizer.allocate.phased_model import (
     PhasedSolution,
     _boxes,
     _Cells,
+    _kpi_violation,
     _prices,
     _violation,
     adjoint,
@@ -246,6 +247,8 @@ def solve_phased(
             if lsol.status == Status.OPTIMAL:
                 z, duals = np.asarray(lsol.x), np.asarray(lsol.duals)
         X = np.maximum(z[: n * P].reshape(n, P), 0.0)
+        if problem.kpi_rows:
+            X = _scaled_to_kpi(problem, X)
         value = objective_value(problem, X)
         rule_duals = {
             r.name: float(duals[m.rule_rows[q]]) for q, r in enumerate(rows) if m.rule_rows[q] >= 0
@@ -383,6 +386,26 @@ def _interior(
         0,
         method="interior_point",
     )
+
+
+def _scaled_to_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
+    """``X`` scaled up by the least factor that makes it meet the rules on the KPI on the smooth
+    curves (an S-curve's pieces can overstate its KPI, so the LP's plan may fall short); ``X``
+    itself when it meets them already or when no factor up to 1,000 does."""
+    if _kpi_violation(problem, X) <= 1e-10:
+        return X
+    lo, hi = 1.0, 2.0
+    while _kpi_violation(problem, hi * X) > 1e-10:
+        lo, hi = hi, 2.0 * hi
+        if hi > 1e3:
+            return X
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _kpi_violation(problem, mid * X) > 1e-10:
+            lo = mid
+        else:
+            hi = mid
+    return hi * X
 
 
 def _min_spend_box(problem, cells, X, xhi, ahi, coarse, n_pieces):

@@ -107,7 +107,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 float(kr.rhs),
                 lhs,
                 float(slack),
-                bool(abs(slack) <= 0.015 + 1e-7 * abs(kr.rhs)),
+                bool(abs(slack) <= 0.015 + 1e-6 * abs(kr.rhs)),
                 None if sp_ is None else sign * float(sp_),
             )
         )
