@@ -230,3 +230,39 @@ def test_the_review_pack_says_where_break_even_is(tmp_path):
     text = out.read_text()
     assert "Break-even: the marginal return in money falls to 1.00" in text
     assert "Spend beyond break-even" in text and "every funded dollar clears" not in text
+
+
+def test_phased_plan_is_judged_at_its_busiest_period(tmp_path):
+    """Item 7 on a calendar: a plan that spends all its money in January is beyond the history
+    there even when its horizon average is not (truth: January's weekly rate = its spend / 4)."""
+    import copy
+
+    from optimizer.allocate import allocate
+    from optimizer.response.model import model_from_dict
+    from optimizer.scenario import scenario_from_dict
+    from tests.factories import TINY_MODEL
+
+    s = scenario_from_dict(
+        {
+            "name": "january",
+            "model": "m.json",
+            "start": "2027-01-04",
+            "horizon_weeks": 13,
+            "phasing": "month",
+            "budget": 300000,
+            "periods": {"2027-02": {"max": 0}, "2027-03": {"max": 0}},
+        }
+    )
+    plan = allocate(s, model_from_dict(TINY_MODEL))
+    assert plan.ok, plan.message
+    search = plan.item("search")
+    jan = next(p for p in search.periods if p.period == "2027-01")
+    assert jan.weeks == 4 and jan.spend == pytest.approx(search.spend, abs=0.01)
+    data = copy.deepcopy(TINY_MODEL)
+    average = search.spend / 13
+    data["touchpoints"]["search"]["spend_range"] = {"min": 0.0, "max": 2 * average}
+    got = {x["id"]: x for x in extrapolation(plan, model_from_dict(data))}
+    assert got["search"]["kind"] == "beyond" and got["search"]["period"] == "2027-01"
+    assert got["search"]["weekly_spend"] == pytest.approx(jan.spend / 4)
+    # judged at the horizon average (what it was before), the same plan was within the history
+    assert average < 2 * average < jan.spend / 4

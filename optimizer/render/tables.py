@@ -232,9 +232,10 @@ def extrapolation_lines(plan: Plan) -> list[str]:
                 f"{money(x['weekly_spend'])} a week rests on the curve alone"
             )
         else:
+            when = f" in {x['period']}" if x.get("period") else ""
             out.append(
-                f"{name} plans {money(x['weekly_spend'])} a week, beyond the most spent in a week "
-                f"of its history ({money(x['max_seen'])})"
+                f"{name} plans {money(x['weekly_spend'])} a week{when}, beyond the most spent in "
+                f"a week of its history ({money(x['max_seen'])})"
             )
     return out
 

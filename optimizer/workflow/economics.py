@@ -28,7 +28,8 @@ The break-even plan is what ``max_net`` would spend instead.
 
 **Extrapolation.** A funded line item whose weekly spend is beyond the most ever spent in a week of
 the history its curve was fitted on (the model's ``spend_range``), or whose curve has no data at
-all (no spend seen: ``spend_range.max`` is 0), is listed: its KPI there is the model's guess.
+all (no spend seen: ``spend_range.max`` is 0), is listed: its KPI there is the model's guess. A
+phased plan's line item is judged at its busiest period's weekly rate (named by ``period``).
 """
 
 from __future__ import annotations
@@ -240,6 +241,15 @@ def extrapolation(plan: Plan, model: CurveSet) -> list[dict[str, Any]]:
         hi = sr.get("max")
         weekly = li.spend / weeks
         where = {"id": li.id, **({"market": li.market} if li.market else {})}
+        # a phased plan spends at its own rate in each period: the busiest period's weekly spend
+        busiest = max(
+            (p for p in getattr(li, "periods", ()) or () if p.weeks > 0),
+            key=lambda p: p.spend / p.weeks,
+            default=None,
+        )
+        if busiest is not None and busiest.spend / busiest.weeks > weekly:
+            weekly = busiest.spend / busiest.weeks
+            where["period"] = busiest.period
         if hi is not None and hi <= 0:
             out.append({**where, "kind": "no_data", "weekly_spend": weekly, "max_seen": 0.0})
         elif hi is not None and weekly > hi * (1 + 1e-9):
