@@ -23,7 +23,8 @@ Sections, each measured in the same run:
    optimum − KPI of the historical split). Also: the z-scores of the fitted log marginal returns
    against the truth with the pooling's standard errors (spread ≈ 1 when the SEs are sound), and
    the RMS error of the log marginal returns in the smallest and biggest third of markets,
-   separate and pooled.
+   separate and pooled, and each plan's forecast media KPI (on the curves it was planned on)
+   against its true one.
 4. ``fit``: ``budgetopt fit --by-market`` of 50 markets × 15 touchpoints × 156 weeks in-process,
    with ``--jobs 2`` and on a local Dask cluster of 2 workers (``--workers 2``, its start
    included), each in a child process on this tree's code: wall time, speed-up over in-process,
@@ -282,6 +283,13 @@ def _log_marginals(world: MarketWorld, models) -> dict[tuple[str, str], tuple[fl
     return out
 
 
+def _forecast(models, spend: dict[tuple[str, str], float]) -> float:
+    """A plan's media KPI over the horizon on the curves it was planned on."""
+    return float(
+        sum(H * float(models[m].touchpoints[t].weekly_kpi(s / H)) for (m, t), s in spend.items())
+    )
+
+
 def _rms(errors: list[float]) -> float:
     return float(np.sqrt(np.mean(np.square(errors)))) if errors else float("nan")
 
@@ -299,11 +307,12 @@ def section_pool(quick: bool) -> None:
             f"\n## 3. pooled fits, regime {regime!r} ({params}): {len(seeds)} worlds of {n_m} "
             f"markets × {n_t} touchpoints (bootstrap {boot}), capture of the market allocation"
         )
-        rows, z_all, err = (
-            [],
-            [],
-            {k: [] for k in ("small sep", "small pool", "big sep", "big pool")},
-        )
+        rows: list[tuple] = []
+        z_all: list[float] = []
+        forecasts: list[tuple[float, float]] = []
+        err: dict[str, list[float]] = {
+            k: [] for k in ("small sep", "small pool", "big sep", "big pool")
+        }
         for seed in seeds:
             world = market_world(n_m, n_t, seed=100 + seed, **params)
             with tempfile.TemporaryDirectory() as dd:
@@ -322,8 +331,13 @@ def section_pool(quick: bool) -> None:
                 k_opt = _plan_kpi_on_truth(
                     world, _plan_spend(sc, MarketModel("revenue", world.truth_models()))
                 )
-                k_sep = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", separate)))
-                k_pool = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", pooled)))
+                s_sep = _plan_spend(sc, MarketModel("revenue", separate))
+                s_pool = _plan_spend(sc, MarketModel("revenue", pooled))
+                k_sep = _plan_kpi_on_truth(world, s_sep)
+                k_pool = _plan_kpi_on_truth(world, s_pool)
+                # each plan's forecast media KPI (on the curves it was planned on) / its true KPI
+                fc = (_forecast(separate, s_sep) / k_sep, _forecast(pooled, s_pool) / k_pool)
+                forecasts.append(fc)
             # the standard errors: z = (log fitted - log true marginal return) / its SE
             sep_lm, pool_lm = _log_marginals(world, separate), _log_marginals(world, pooled)
             z = []
@@ -348,7 +362,8 @@ def section_pool(quick: bool) -> None:
                 f"world {seed}: possible uplift {up / k_hist:6.2%} of the historical KPI; capture "
                 f"separate {cap[0]:7.1%}, pooled {cap[1]:7.1%} (historical split 0%); median "
                 f"estimated spread τ (log) {tau:.2f}, weight kept of own fit {keep:.0%}; z-scores "
-                f"sd {np.std(z):.2f}, MAD {1.4826 * np.median(np.abs(z)):.2f}; fits {fit_s:.0f} s"
+                f"sd {np.std(z):.2f}, MAD {1.4826 * np.median(np.abs(z)):.2f}; plan's forecast / "
+                f"true media KPI separate {fc[0]:.2f}, pooled {fc[1]:.2f}; fits {fit_s:.0f} s"
             )
         sep, poo = [r[2] for r in rows], [r[3] for r in rows]
         better = sum(p > s for s, p in zip(sep, poo, strict=True))
@@ -365,6 +380,12 @@ def section_pool(quick: bool) -> None:
             f"standard errors: z = (log fitted − log true marginal return) / SE over "
             f"{len(z_a)} line items: sd {np.std(z_a):.2f}, MAD×1.4826 "
             f"{1.4826 * np.median(np.abs(z_a)):.2f}, mean {np.mean(z_a):+.2f} (1, 1, 0 if sound)"
+        )
+        fa = np.array(forecasts)
+        print(
+            "plan's forecast media KPI / its true one, median (worst) over the worlds: separate "
+            f"{np.median(fa[:, 0]):.2f} ({fa[:, 0][np.argmax(np.abs(np.log(fa[:, 0])))]:.2f}), "
+            f"pooled {np.median(fa[:, 1]):.2f} ({fa[:, 1][np.argmax(np.abs(np.log(fa[:, 1])))]:.2f})"
         )
         print(
             "RMS error of the log marginal return at the mean spend, separate → pooled: "

@@ -22,6 +22,7 @@ import yaml
 
 from optimizer.response.model import ResponseModel, Saturation, TouchpointResponse
 from optimizer.workflow.pooling import (
+    elasticity,
     log_effect_se,
     marginal_effect,
     moment_estimates,
@@ -92,6 +93,45 @@ def test_noisy_market_borrows_and_precise_market_keeps_its_effect():
     diag = pooled["small"].touchpoints["tv"].diagnostics["pooling"]
     assert diag["weight"] == pytest.approx(r.weight["small"], abs=1e-6)
     assert diag["marginal_roi_pooled"] == pytest.approx(eff["small"], rel=1e-5)
+
+
+def test_a_saturated_market_takes_the_national_shape_not_a_taller_curve():
+    """A market whose fit found its curve saturated (marginal return far below the others', very
+    uncertain) is pooled in effect and shape: its elasticity moves to the others' and its
+    average return with it, instead of its height being scaled by the whole factor (which
+    multiplied its KPI by the same factor). Truth: exponential curves, elasticity at spend x of
+    scale c is (x/c) e^(-x/c) / (1 - e^(-x/c))."""
+    rng = np.random.default_rng(2)
+    models = {
+        f"m{j}": _model(_tp(b, 10_000.0, b * (1 + 0.05 * rng.standard_normal(20))))
+        for j, b in enumerate(np.linspace(30_000.0, 37_000.0, 6))
+    }
+    # saturated: scale 1,000 at spend 10,000 (elasticity 4.5e-4); draws of very uncertain scale
+    scales = 1_000.0 * np.exp(1.5 * rng.standard_normal(20))
+    sat = Saturation("exponential", {"beta": 35_000.0, "scale": 1_000.0})
+    draws = tuple(
+        (Saturation("exponential", {"beta": 35_000.0, "scale": float(c)}), None) for c in scales
+    )
+    models["sat"] = _model(
+        TouchpointResponse("tv", "awareness", sat, None, {"mean": 10_000.0}, draws)
+    )
+    pooled, (r,) = pool_markets(models)
+    own = {m: elasticity(models[m].touchpoints["tv"], 10_000.0) for m in models}
+    new = pooled["sat"].touchpoints["tv"]
+    # the markets do not differ in shape beyond their noise: every one takes the national shape,
+    # the plain mean of the log elasticities (the saturated market's own 4.5e-4 among them)
+    national = np.mean([np.log(own[m]) for m in own])
+    assert np.log(elasticity(new, 10_000.0)) == pytest.approx(national, abs=1e-6)
+    assert np.log(elasticity(new, 10_000.0)) > np.log(own["sat"]) + 5
+    assert r.elasticity_pooled["sat"] == pytest.approx(elasticity(new, 10_000.0), rel=1e-9)
+    assert marginal_effect(new, 10_000.0) == pytest.approx(r.pooled["sat"], rel=1e-9)
+    # its average return (marginal / elasticity) a few times the others', not the hundreds of
+    # times that scaling its height alone to the pooled marginal return gives
+    avg = {m: float(pooled[m].touchpoints["tv"].weekly_kpi(10_000.0)) / 10_000.0 for m in pooled}
+    own_avg = float(models["sat"].touchpoints["tv"].weekly_kpi(10_000.0)) / 10_000.0
+    height_only = own_avg * r.pooled["sat"] / r.separate["sat"]  # about 1,000 a dollar
+    others_max = max(avg[m] for m in avg if m != "sat")  # about 2.3
+    assert avg["sat"] < 5 * others_max and height_only > 50 * others_max
 
 
 def test_a_market_without_an_effect_takes_the_national_level_on_a_donor_shape():

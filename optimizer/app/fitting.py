@@ -327,7 +327,7 @@ def fit_markets(
     # processes, so that each inherits it instead of importing it again (measured: about 3
     # CPU-seconds per process, a tenth of a 6-market fit)
     import optimizer.response.fit  # noqa: F401
-    from optimizer.workflow.executor import using
+    from optimizer.workflow.executor import DaskExecutor, using
 
     histories, paths = read_fit_markets(journey, history_path, out_dir)
     if not quiet and histories:  # the same file: its notes are the same for every market
@@ -349,7 +349,14 @@ def fit_markets(
             )
         with progress_bar("markets", quiet=quiet, console=console) as bar:
             step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
-            fitted = ex.map(_fit_market, [(histories[m], opts) for m in markets], progress=step)
+            tasks = [(histories[m], opts) for m in markets]
+            if isinstance(ex, DaskExecutor):
+                # one market a task: a fit is seconds of work, so the scheduler's overhead is
+                # nothing beside it, and chunks of several markets (the default: about four
+                # tasks a worker) leave one worker fitting its last chunk while the other waits
+                fitted = ex.map(_fit_market, tasks, progress=step, chunksize=1)
+            else:
+                fitted = ex.map(_fit_market, tasks, progress=step)
     pooling: list[Any] = []
     if pool and len(markets) > 1 and bootstrap < 2 and not quiet:
         _stderr(
@@ -449,10 +456,10 @@ def _pooling_table(report: Sequence[Any]) -> Any:
     from rich.table import Table
 
     table = Table(
-        title="Each touchpoint's effect pooled across markets (marginal return per dollar at "
-        "each market's mean spend)"
+        title="Each touchpoint's effect and shape pooled across markets (marginal return per "
+        "dollar and elasticity at each market's mean spend)"
     )
-    for col in ("touchpoint", "national", "spread τ", "kept of own fit", "markets"):
+    for col in ("touchpoint", "national", "spread τ", "kept of own fit", "shape τ", "markets"):
         table.add_column(col, justify="left" if col == "touchpoint" else "right")
     for r in report:
         w = list(r.weight.values())
@@ -460,7 +467,8 @@ def _pooling_table(report: Sequence[Any]) -> Any:
             r.id,
             f"{r.national:.3g}",
             f"{r.tau:.3g}",
-            share(sum(w) / len(w), 0) if w else "",
+            f"{sum(w) / len(w):.0%}" if w else "",
+            f"{r.elasticity_tau:.3g}",
             str(len(r.separate)),
         )
     return table

@@ -1,39 +1,43 @@
-"""Hierarchical fits across markets: each touchpoint's effect pooled towards its national level.
+"""Hierarchical fits across markets: each touchpoint's effect and shape pooled towards its
+national level.
 
 Every market is first fitted on its own history (``fit_model``: curve, carry-over, posterior
-draws). Then, touchpoint by touchpoint, the markets' effects are pooled by empirical Bayes, one
-level above the fit's own pooling of touchpoints:
+draws). Then, touchpoint by touchpoint, two numbers of each market's curve at the market's own
+mean weekly spend are pooled across the markets by empirical Bayes, one level above the fit's own
+pooling of touchpoints:
 
-* the effect ``θ_m`` is the logarithm of the touchpoint's **marginal** return per dollar at the
-  market's own mean weekly spend (steady state): what the allocation weighs against every other
-  line item. It does not depend on the market's size (a market twice as big, with curves twice as
-  wide and high, has the same marginal return at its twice-as-big spend), and markets differ by
-  factors, hence the log. (The average return at the mean spend, pooled before, moved the
-  marginal return by the fitted shape's error as well: measured worse, even with the true
-  average returns; benchmarks/README.md.)
-* its standard error ``s_m`` comes from the fit's posterior by the delta method: the spread of the
-  marginal return over the model's draws (the Laplace posterior at the MAP, with the fitter's
-  calibrated inflation) divided by the marginal return itself. Measured on simulated worlds
-  (``benchmarks/markets.py``): the z-scores ``(θ_m − θ_true) / s_m`` spread about 1;
-* the markets' effects are taken as draws ``θ_m ~ N(μ, τ²)`` around the touchpoint's national level
-  ``μ``, ``μ`` the markets' plain mean and ``τ²`` (how much markets truly differ) the
-  method-of-moments estimate ``max(0, var(θ) − mean(s²))`` (Hedges): both with equal weights,
-  because a market's relative standard error falls as its estimate rises, and precision weights
-  then lean towards the overestimated markets (measured: the precision-weighted DerSimonian–Laird
-  version captured less in both regimes of the benchmark);
-* each market's effect becomes its posterior mean ``θ̃_m = (τ² θ_m + s_m² μ) / (τ² + s_m²)``:
-  a market whose own estimate is precise keeps it, a noisy (usually small) market borrows from the
-  others, and when the markets do not differ beyond their noise (``τ² = 0``) all take ``μ``.
+* the effect ``θ_m``: the log of the **marginal** return per dollar there (steady state), what
+  the allocation weighs against every other line item. It does not depend on the market's size
+  (a market twice as big, with a curve twice as wide and high, has the same marginal return at its
+  twice-as-big spend). (The average return, pooled before, moved the marginal return by the
+  fitted shape's error as well: measured worse even with the true average returns;
+  benchmarks/README.md.)
+* the shape ``η_m``: the log of the curve's elasticity there, ``x f'(x) / f(x)`` (1 for a straight
+  line, towards 0 as it saturates), also size-free. Pooling the effect alone would scale the
+  height of a curve the fit found saturated by the whole factor, and its KPI with it (measured:
+  a plan's forecast media KPI up to 9.5 times its true one); with the shape pooled too, the
+  average return (marginal over elasticity) is pooled as well.
 
+For each, the standard error ``s_m`` comes from the fit's posterior by the delta method: the
+spread of the quantity over the model's draws (the Laplace posterior at the MAP, with the fitter's
+calibrated inflation) divided by its value. The markets' values are taken as draws ``N(μ, τ²)``
+around the touchpoint's national level ``μ``, ``μ`` the markets' plain mean and ``τ²`` (how much
+markets truly differ) the method-of-moments estimate ``max(0, var − mean(s²))`` (Hedges): both
+with equal weights, because a market's relative standard error falls as its estimate rises, and
+precision weights then lean towards the overestimated markets (measured: the precision-weighted
+DerSimonian–Laird version captured less in both regimes of ``benchmarks/markets.py``). Each
+market's value becomes its posterior mean ``(τ² x_m + s_m² μ) / (τ² + s_m²)``: a market whose own
+estimate is precise keeps it, a noisy (usually small) market borrows from the others, and when the
+markets do not differ beyond their noise (``τ² = 0``) all take ``μ``.
+
+The curve keeps its family and carry-over; its spend axis is stretched to give the pooled
+elasticity and its height (``beta``, and every draw's alike) scaled to give the pooled marginal
+return. A market whose own fit found no effect takes the shape of the market closest to the
+national level, its spend axis rescaled to the market's own spend, at the national marginal
+return. Markets with no spend on the touchpoint are left as fitted, and a touchpoint is left alone
+when fewer than two markets have an effect with a standard error (a fit without draws has none).
 The reported ``national`` and ``pooled`` values are marginal returns per dollar (``exp`` of the
 log); ``tau`` is on the log scale (roughly the relative spread across markets).
-
-The curve keeps its fitted shape and carry-over; its height (``beta``, and every draw's) is scaled
-by ``exp(θ̃_m − θ_m)``. A market whose own fit found no effect (``θ_m`` zero) takes the shape of the
-market closest to the national level, its spend axis rescaled to the market's own spend, at the
-height that gives ``θ̃_m = μ``. Markets with no spend on the touchpoint are left as fitted, and a
-touchpoint is left alone when fewer than two markets have an effect with a standard error (a fit
-without draws has none).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.optimize import brentq
 
 from optimizer.response.model import ResponseModel, Saturation, TouchpointResponse
 
@@ -60,7 +65,7 @@ _SPEND_PARAMS = {
 @dataclasses.dataclass(frozen=True)
 class TouchpointPooling:
     """The pooling of one touchpoint across markets (returns are marginal returns per dollar at
-    each market's mean weekly spend)."""
+    each market's mean weekly spend; elasticities ``x f'(x) / f(x)`` there)."""
 
     id: str
     national: float  # exp(μ)
@@ -69,6 +74,9 @@ class TouchpointPooling:
     se: Mapping[str, float]  # the standard error of its log
     pooled: Mapping[str, float]  # exp(θ̃)
     weight: Mapping[str, float]  # τ² / (τ² + s²): 1 keeps the market's own, 0 takes μ
+    elasticity: Mapping[str, float] = dataclasses.field(default_factory=dict)  # own, pooled
+    elasticity_pooled: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    elasticity_tau: float = 0.0
 
 
 def marginal_effect(tp: TouchpointResponse, spend: float) -> float:
@@ -76,15 +84,27 @@ def marginal_effect(tp: TouchpointResponse, spend: float) -> float:
     return float(tp.weekly_marginal(spend)) if spend > 0 else 0.0
 
 
+def elasticity(tp: TouchpointResponse, spend: float) -> float:
+    """``x f'(x) / f(x)`` at a weekly spend: the curve's shape there (1 linear, towards 0 as it
+    saturates), whatever its height; 0 without a response."""
+    kpi = float(tp.weekly_kpi(spend)) if spend > 0 else 0.0
+    return spend * float(tp.weekly_marginal(spend)) / kpi if kpi > 0 else 0.0
+
+
+def _log_se(point: float, draws: list[float]) -> float:
+    """The delta-method standard error of ``log(point)`` from the values of its draws (``inf``
+    without two draws or without a positive point)."""
+    if point <= 0 or len(draws) < 2:
+        return math.inf
+    return max(float(np.std(draws, ddof=1)) / point, MIN_SE)
+
+
 def log_effect_se(tp: TouchpointResponse, spend: float) -> float:
     """The standard error of the log marginal return at ``spend``, by the delta method over the
     model's draws (``inf`` without two draws or without an effect)."""
-    theta = marginal_effect(tp, spend)
-    draws = tp.draw_responses()
-    if theta <= 0 or len(draws) < 2:
-        return math.inf
-    d = np.array([marginal_effect(x, spend) for x in draws])
-    return max(float(np.std(d, ddof=1)) / theta, MIN_SE)
+    return _log_se(
+        marginal_effect(tp, spend), [marginal_effect(d, spend) for d in tp.draw_responses()]
+    )
 
 
 def moment_estimates(theta: np.ndarray, se: np.ndarray) -> tuple[float, float]:
@@ -94,6 +114,16 @@ def moment_estimates(theta: np.ndarray, se: np.ndarray) -> tuple[float, float]:
     if len(theta) < 2:
         return mu, 0.0
     return mu, max(0.0, float(np.var(theta, ddof=1)) - float(np.mean(se**2)))
+
+
+def _shrink(
+    x: np.ndarray, se: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Posterior means of ``x`` (markets ``ok`` only; the others take μ), the weights kept of
+    their own, μ and τ²."""
+    mu, tau2 = moment_estimates(x[ok], se[ok])
+    w = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1.0) ** 2), 0.0)
+    return np.where(ok, w * x + (1 - w) * mu, mu), w, mu, tau2
 
 
 def _scaled(sat: Saturation, height: float, spend_axis: float = 1.0) -> Saturation:
@@ -106,11 +136,26 @@ def _scaled(sat: Saturation, height: float, spend_axis: float = 1.0) -> Saturati
     return Saturation(sat.family, p)
 
 
+def _stretch_to(tp: TouchpointResponse, spend: float, target: float) -> float:
+    """The stretch of the curve's spend axis that gives elasticity ``target`` at ``spend`` (1 when
+    none in a factor e^±8 does: an S-curve's elasticity need not be monotone)."""
+
+    def gap(log_axis: float) -> float:
+        t = dataclasses.replace(tp, curve=_scaled(tp.curve, 1.0, math.exp(log_axis)))
+        return math.log(max(elasticity(t, spend), 1e-300)) - math.log(target)
+
+    lo, hi = gap(-8.0), gap(8.0)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo * hi > 0:
+        return 1.0
+    return math.exp(float(brentq(gap, -8.0, 8.0, xtol=1e-12)))
+
+
 def pool_markets(
     models: Mapping[str, ResponseModel],
 ) -> tuple[dict[str, ResponseModel], list[TouchpointPooling]]:
-    """Pool every touchpoint's effect across the markets' fitted models (see the module
-    docstring). Returns the pooled models (same keys) and what the pooling did per touchpoint."""
+    """Pool every touchpoint's effect and shape across the markets' fitted models (see the
+    module docstring). Returns the pooled models (same keys) and what the pooling did per
+    touchpoint."""
     names = list(models)
     first = models[names[0]]
     out_tps: dict[str, dict[str, TouchpointResponse]] = {
@@ -124,22 +169,35 @@ def pool_markets(
         live = [m for m in names if spend[m] > 0]
         tps = {m: models[m].touchpoints[tid] for m in live}
         theta = np.array([marginal_effect(tps[m], spend[m]) for m in live])
-        se = np.array([log_effect_se(tps[m], spend[m]) for m in live])
+        elast = np.array([elasticity(tps[m], spend[m]) for m in live])
+        se, se_e = np.full(len(live), math.inf), np.full(len(live), math.inf)
+        for k, m in enumerate(live):
+            own = tps[m].draw_responses()
+            se[k] = _log_se(theta[k], [marginal_effect(d, spend[m]) for d in own])
+            se_e[k] = _log_se(elast[k], [elasticity(d, spend[m]) for d in own])
         ok = (theta > 0) & np.isfinite(se)
         if ok.sum() < 2:
             continue
+        ok_e = ok & (elast > 0) & np.isfinite(se_e)
         log_theta = np.log(np.where(ok, theta, 1.0))
-        mu_l, tau2 = moment_estimates(log_theta[ok], se[ok])
-        wt = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1.0) ** 2), 0.0)
-        pooled = np.exp(np.where(ok, wt * log_theta + (1 - wt) * mu_l, mu_l))
+        pooled_l, wt, mu_l, tau2 = _shrink(log_theta, se, ok)
+        log_e = np.log(np.where(ok_e, elast, 1.0))
+        if ok_e.sum() >= 2:
+            pooled_e, wt_e, _, tau2_e = _shrink(log_e, se_e, ok_e)
+            pooled_e = np.where(ok_e, pooled_e, log_e)
+        else:
+            pooled_e, wt_e, tau2_e = log_e, np.ones(len(live)), 0.0
+        pooled = np.exp(pooled_l)
         mu = math.exp(mu_l)
         donor = live[int(np.argmin(np.where(ok, np.abs(log_theta - mu_l), np.inf)))]
         for k, m in enumerate(live):
             tp, th, tt = tps[m], float(theta[k]), float(pooled[k])
             if ok[k]:
-                f = tt / th
-                curve = _scaled(tp.curve, f)
-                draws = tuple((_scaled(s, f), a) for s, a in tp.draws)
+                axis = _stretch_to(tp, spend[m], math.exp(pooled_e[k])) if ok_e[k] else 1.0
+                stretched = dataclasses.replace(tp, curve=_scaled(tp.curve, 1.0, axis))
+                h = tt / marginal_effect(stretched, spend[m])
+                curve = _scaled(tp.curve, h, axis)
+                draws = tuple((_scaled(s, h, axis), a) for s, a in tp.draws)
                 adstock = tp.adstock
             elif th <= 0:  # no effect found: the donor's shape at the national level
                 donor_tp = tps[donor]
@@ -151,6 +209,7 @@ def pool_markets(
             else:  # an effect without a standard error (no draws): kept as fitted
                 wt[k], pooled[k] = 1.0, th
                 continue
+            new = dataclasses.replace(tp, curve=curve, draws=draws, adstock=adstock)
             diag = dict(tp.diagnostics)
             diag["pooling"] = {
                 "marginal_roi_separate": round(th, 6),
@@ -159,10 +218,12 @@ def pool_markets(
                 "se_log": round(float(se[k]), 6) if math.isfinite(se[k]) else None,
                 "tau": round(math.sqrt(tau2), 6),
                 "weight": round(float(wt[k]), 6),
+                "elasticity_separate": round(float(elast[k]), 6),
+                "elasticity_pooled": round(elasticity(new, spend[m]), 6),
+                "elasticity_tau": round(math.sqrt(tau2_e), 6),
+                "elasticity_weight": round(float(wt_e[k]), 6),
             }
-            out_tps[m][tid] = dataclasses.replace(
-                tp, curve=curve, draws=draws, adstock=adstock, diagnostics=diag
-            )
+            out_tps[m][tid] = dataclasses.replace(new, diagnostics=diag)
         report.append(
             TouchpointPooling(
                 tid,
@@ -172,6 +233,9 @@ def pool_markets(
                 dict(zip(live, se.tolist(), strict=True)),
                 dict(zip(live, pooled.tolist(), strict=True)),
                 dict(zip(live, wt.tolist(), strict=True)),
+                dict(zip(live, elast.tolist(), strict=True)),
+                {m: elasticity(out_tps[m][tid], spend[m]) for m in live},
+                math.sqrt(tau2_e),
             )
         )
     pooled_models = {m: dataclasses.replace(models[m], touchpoints=out_tps[m]) for m in names}
