@@ -158,3 +158,56 @@ def test_chromium_screenshot_is_a_real_page(report, tmp_path):
     # a varied picture: many colours (charts, badges, tables), not a blank or error page
     colours = np.unique((img.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
     assert len(colours) > 500
+
+
+# ---- issue 14 item 2: "certified within X" only when it is so ---------------------------------
+def _subtitle(text: str) -> str:
+    m = re.search(r"horizon · (.*?) · solver", text)
+    assert m, text[:2000]
+    return m.group(1)
+
+
+@pytest.mark.parametrize(
+    ("status", "gap", "tolerance", "certified"),
+    [
+        ("optimal", 2e-5, 1e-4, True),  # within the tolerance the plan was solved to
+        ("optimal", 0.0, None, True),
+        ("not_certified", 3.1e-3, 1e-4, False),  # the audit's 0.31% against 0.01%
+        ("optimal", 3.1e-3, 1e-4, False),  # a status that disagrees with its gap: not claimed
+        ("time_limit", 1e-5, 1e-4, False),
+        ("optimal", None, 1e-4, False),
+    ],
+)
+def test_the_pack_claims_certified_only_within_the_tolerance(
+    tmp_path, status, gap, tolerance, certified
+):
+    """The page's subtitle says "certified within X" only for an optimal plan whose gap X is at
+    most the tolerance; otherwise "NOT certified" with the status and the gap (before: any
+    plan with a gap was "certified within" it, 100% included)."""
+    import dataclasses
+
+    _, _, _, e = explained_review()
+    e = dataclasses.replace(e, status=status, gap=gap, plan_tolerance=tolerance)
+    sub = _subtitle(write_html(e, tmp_path / "review.html").read_text(encoding="utf-8"))
+    assert sub.startswith("certified") == certified, sub
+    if not certified:
+        assert sub.startswith("NOT certified optimal") and f"status {status}" in sub, sub
+        if gap is not None and gap > 1e-6:
+            assert f"{gap:.4%}" in sub, sub
+
+
+def test_a_real_review_pack_carries_its_plan_status(report):
+    e, path = report
+    assert e.status == "optimal" and e.gap is not None
+    assert _subtitle(path.read_text(encoding="utf-8")).startswith("certified")
+
+
+def test_the_phased_review_claims_certified_only_for_an_optimal_plan():
+    from types import SimpleNamespace
+
+    from optimizer.render.report_phased import _certificate
+
+    ok = _certificate(SimpleNamespace(status="optimal", gap=5e-5))
+    assert ok == "certified within 0.0050% of the optimum on the model's curves"
+    bad = _certificate(SimpleNamespace(status="not_certified", gap=1.48e-3))
+    assert bad == "NOT certified optimal (status not_certified; gap 0.1480%)"

@@ -97,6 +97,7 @@ def write_review(
         last_cycle=last,
         increment=increment,
         solver=solver,
+        plan_tolerance=tolerance,
         sweep_points=sweep_points,
         extra_models=extra,
         progress=progress,

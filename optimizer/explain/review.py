@@ -51,6 +51,7 @@ def explain(
     increment: float | None = None,
     solver: str = "highs",
     tolerance: float = EXPLAIN_TOLERANCE,
+    plan_tolerance: float | None = None,
     ladder_steps: int = 10,
     ladder_step: float | None = None,
     sweep_points: int = DEFAULT_SWEEP_POINTS,
@@ -79,6 +80,8 @@ def explain(
     tolerance : float
         Certified gap of the re-solves (tighter than the default, so that the small second-order
         changes they price are not noise).
+    plan_tolerance : float, optional
+        The tolerance ``plan`` was solved to (what its "certified within" is checked against).
     ladder_steps : int
         Increments per line item in the ladder (equal parts of its plan spend).
     ladder_step : float, optional
@@ -337,6 +340,8 @@ def explain(
         objective_value=plan.objective_value,
         hurdle=hurdle,
         gap=plan.gap,
+        status=str(plan.status),
+        plan_tolerance=plan_tolerance,
         solver=plan.solver,
         headline=tuple(headline),
         items=tuple(items),

@@ -247,6 +247,10 @@ class Explanation:
     )
     markets: tuple[GroupSummary, ...] = ()  # with a markets index: per market
     owners: tuple[GroupSummary, ...] = ()  # per budget owner (the journey's owner)
+    #: the plan's own status (``optimal`` only when certified within ``plan_tolerance``;
+    #: ``not_certified`` when its gap stayed above it) and the tolerance it was solved to
+    status: str = "optimal"
+    plan_tolerance: float | None = None
     #: with markets: spend per market and stage, ``{market: {stage: spend}}``
     market_stage: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     stage_order: tuple[str, ...] = ()

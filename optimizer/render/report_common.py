@@ -409,3 +409,18 @@ def owner_sentence(e: Explanation, g: Any) -> str:
         f"{g.name} holds {money(g.spend)} ({share(g.share)} of the plan) over {len(g.members)} "
         f"line item(s), modelled to buy {money(g.kpi)} {e.kpi} (ROI {ratio(g.roi, 2)}).{rules}"
     )
+
+
+def certificate_text(status: str, gap: float | None, tolerance: float | None = None) -> str:
+    """What a review may say about a plan's optimality: "certified within X" only for a plan whose
+    status is ``optimal`` and whose gap is known and within ``tolerance`` (when given); any other
+    plan is said to be not certified, with its status and gap."""
+    shown = "unknown" if gap is None else "< 0.0001%" if gap < 1e-6 else f"{gap:.4%}"
+    certified = status == "optimal" and gap is not None and (tolerance is None or gap <= tolerance)
+    if certified:
+        assert gap is not None
+        if gap < 1e-6:
+            return "certified optimal (gap < 0.0001%)"
+        return f"certified within {shown} of the optimum"
+    above = f", above the tolerance {tolerance:.4%}" if tolerance is not None else ""
+    return f"NOT certified optimal (status {status}; gap {shown}{above})"

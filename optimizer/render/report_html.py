@@ -20,6 +20,7 @@ from optimizer.render import charts
 from optimizer.render.report_common import (
     OWNER_HEAD,
     answers,
+    certificate_text,
     currency_of_review,
     current_headers,
     held_by,
@@ -347,12 +348,8 @@ def _groups_table(groups: Any, e: Explanation, word: str) -> str:
     return _table(head, rows)
 
 
-def _certified(gap: float | None) -> str:
-    if gap is None:
-        return "not certified"
-    if gap < 1e-6:
-        return "certified optimal (gap < 0.0001%)"
-    return f"certified within {gap:.4%} of the optimum"
+def _certified(e: Explanation) -> str:
+    return certificate_text(e.status, e.gap, e.plan_tolerance)
 
 
 def explanation_html(e: Explanation) -> str:
@@ -372,9 +369,7 @@ def explanation_html(e: Explanation) -> str:
 
 def _explanation_html(e: Explanation) -> str:
     k = e.kpi
-    sub = (
-        f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e.gap)} · solver {e.solver}"
-    )
+    sub = f"{e.objective} · {e.horizon_weeks}-week horizon · {_certified(e)} · solver {e.solver}"
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

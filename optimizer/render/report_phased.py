@@ -14,6 +14,7 @@ from optimizer.allocate import Plan
 from optimizer.formatting import money
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
+from optimizer.render.report_common import certificate_text
 from optimizer.render.report_html import _img
 
 _CSS = (
@@ -29,10 +30,10 @@ def _e(s: object) -> str:
     return html.escape(str(s))
 
 
-def _gap(gap: float | None) -> str:
-    if gap is None:
-        return "an unknown gap"
-    return "< 0.0001%" if gap < 1e-6 else f"{100 * gap:.4f}%"
+def _certificate(plan: Plan) -> str:
+    """ "certified within X of the exact optimum" only for an optimal plan (``certificate_text``)."""
+    text = certificate_text(str(plan.status), plan.gap)
+    return text + " on the model's curves" if text.startswith("certified") else text
 
 
 _NOT_YET = (
@@ -66,8 +67,7 @@ def _headline(plan: Plan) -> str:
         f"{money(plan.total_spend)} over {plan.horizon_weeks} weeks from {plan.start} buys "
         f"{money(plan.total_kpi)} {plan.kpi} (carry-over included"
         + (f"; {money(plan.kpi_after)} of it after the horizon" if plan.kpi_after else "")
-        + f"). Status {plan.status}, certified within {_gap(plan.gap)} of the exact optimum on "
-        "the model's curves."
+        + f"). Status {plan.status}: {_certificate(plan)}."
     )
 
 
@@ -243,8 +243,7 @@ def phased_review_html(plan: Plan) -> str:
         f"<p>{_e(money(plan.total_spend))} over {plan.horizon_weeks} weeks from "
         f"{_e(plan.start)} buys {_e(money(plan.total_kpi))} {_e(plan.kpi)} (carry-over included"
         + (f"; {_e(money(plan.kpi_after))} of it after the horizon" if plan.kpi_after else "")
-        + f"). Status {_e(plan.status)}, certified within {_gap(plan.gap)} of the exact "
-        "optimum on the model's curves.</p>"
+        + f"). Status {_e(plan.status)}: {_e(_certificate(plan))}.</p>"
     )
     rows = []
     for k, p in enumerate(periods):
