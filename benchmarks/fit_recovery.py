@@ -10,6 +10,8 @@ Run from the project root::
     .venv/bin/python benchmarks/fit_recovery.py --quick         # reduced run (~30 s)
     .venv/bin/python benchmarks/fit_recovery.py --noise 0.01 0.02  # and a what-if on the noise
     .venv/bin/python benchmarks/fit_recovery.py --lift-tests 1  # and fits calibrated to lift tests
+    .venv/bin/python benchmarks/fit_recovery.py --only mmm_example --no-timing  # issue 13's
+        # mmm_example figures: steady-state ROAS and marginal ROAS at mean spend, MAE, 90% bands
 
 Two *regimes* of simulated worlds (``--regime low|high|both``, ``--touchpoints 8|15``), each
 reported apart (``_regimes.py``: pooled capture of the uplift available over the historical mix,
@@ -152,6 +154,7 @@ from _fit_report import (  # noqa: E402
     compare_table,
     git_commit,
     lift_table,
+    mmm_example_table,
     peer_verdicts,
     print_case,
     summary_table,
@@ -450,6 +453,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "betas)"
         )
         summary_table(results, say)
+        ex = next((r for r in results if r.case.name == "mmm_example"), None)
+        if ex is not None:
+            md_say(
+                "\n**mmm_example** (PyMC-Marketing's example data; truth from reproduce_dgp.py / "
+                "true_model.json): steady-state ROAS and marginal ROAS at each channel's mean "
+                "weekly spend, our point curves and the 5-95% band of our draws\n"
+            )
+            mmm_example_table(ex, md_say)
         say("\n## Per regime: each plan beside the true-transform reference and the historical mix")
         regime_table(results, md_say)
         n_peer = args.peers if args.peers is not None else (0 if args.quick else 2)

@@ -132,3 +132,43 @@ def test_peers_skip_message_names_the_setup_script(monkeypatch, tmp_path):
     monkeypatch.setattr(_peers, "VENV_PYTHON", tmp_path / "missing" / "python")
     why = _peers.available()
     assert why is not None and "benchmarks/peers/setup.sh" in why and "skipped" in why
+
+
+def test_mmm_example_verdicts_read_our_fit_alone(tmp_path):
+    """The issue-13 mmm_example figures come from one function (``_fit_report.mmm_example_bands``,
+    no peers needed): the truth as the 'fit' (its draws = itself) has error 0 and the truth
+    inside every band; doubling x2's beta gives x2 errors of +100% (MAE 50%) and x2 outside its
+    band, and both verdicts fail."""
+    from dataclasses import replace
+
+    import _fit_cases
+    import _fit_report
+
+    case = _fit_cases.mmm_example_case(tmp_path)
+
+    def as_fit(scale_x2: float) -> SimpleNamespace:
+        tps = {}
+        for tid, tp in case.truth.touchpoints.items():
+            k = scale_x2 if tid == "x2" else 1.0
+            curve = replace(tp.curve, params={**tp.curve.params, "beta": k * tp.curve.beta})
+            tps[tid] = replace(tp, curve=curve, draws=((curve, tp.adstock),) * 3)
+        return SimpleNamespace(case=case, model=replace(case.truth, touchpoints=tps))
+
+    good = dict((v[0], v) for v in _fit_report.mmm_example_verdicts(as_fit(1.0)))
+    assert good["mmm_example: steady-state ROAS + marginal ROAS MAE"][1:] == (
+        "0.0%",
+        "<= 10%",
+        True,
+    )
+    assert good["mmm_example: truth inside our 90% band, both channels"][1] == "4 of 4"
+    bad = dict((v[0], v) for v in _fit_report.mmm_example_verdicts(as_fit(2.0)))
+    assert bad["mmm_example: steady-state ROAS + marginal ROAS MAE"][1:] == (
+        "50.0%",
+        "<= 10%",
+        False,
+    )
+    assert bad["mmm_example: truth inside our 90% band, both channels"][1:] == (
+        "2 of 4",
+        "all",
+        False,
+    )
