@@ -159,3 +159,27 @@ def test_estimator_predicts_through_the_package_transformers(small):
     y = history.frame["revenue"].to_numpy()
     r2 = 1 - ((y - yhat) ** 2).sum() / ((y - y.mean()) ** 2).sum()
     assert r2 == pytest.approx(est.model_.diagnostics["r2"], abs=1e-9)
+
+
+def test_point_curve_of_a_zero_map_beta_is_the_posterior_mean():
+    """A touchpoint whose MAP beta is zero while half of its posterior draws give it beta 2 (same
+    transforms) gets the mean curve, beta 1 (to 1e-6): the posterior mean of an effect cut at
+    zero is positive, and a zero point would defund a touchpoint the draws leave room for."""
+    from optimizer.response import mapfit as MF
+
+    rng = np.random.default_rng(0)
+    n = 104
+    x = rng.lognormal(8.0, 0.5, n)
+    Z = np.ones((n, 1))
+    y = 1000.0 + rng.normal(0.0, 10.0, n)
+    G = np.zeros((n, 0))
+    theta = [np.array([0.3, 0.0])]
+    fit = MF.MapFit(
+        ["exponential"], theta, np.zeros(1), np.zeros(1), 0.0, 0.0, 10.0,
+        np.array([float(J.columns([J.Tp(x, "exponential")], theta).mean_ad[0])]),
+        {}, 0.0, y.copy(),
+    )  # fmt: skip
+    draws = [([theta[0].copy()], np.array([b])) for b in (0.0, 2.0) * 5]
+    point = MF.posterior_mean_point(fit, draws, [x], y, Z, G, 0.001)
+    assert point.beta[0] == pytest.approx(1.0, rel=1e-6)
+    assert point.theta[0][0] == 0.3  # the MAP's decay is kept

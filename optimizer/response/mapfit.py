@@ -584,6 +584,11 @@ def run_map_bootstrap(
 #: matched on.
 POINT_DRAWS = 60
 POINT_SPEND_GRID = np.linspace(0.02, 2.0, 30)
+#: A touchpoint whose MAP beta is zero gets its posterior mean curve too: the mean of a posterior
+#: cut at zero is positive where the draws leave room for an effect, and a zero point defunds it
+#: (dev runs of fit_recovery's worlds: low-information 8 tp pooled capture 41.5% -> 46.8%, worst
+#: world -3.5% -> -3.1% of the KPI; high 82.4% -> 82.7%).
+POINT_ZERO_BETAS = True
 
 
 def posterior_mean_point(
@@ -611,7 +616,12 @@ def posterior_mean_point(
     beta = fit.beta.copy()
     for k, x in enumerate(xs):
         fam = fit.families[k]
-        if beta[k] <= 0 or not draws or float(x.max()) <= 0 or (keep and keep[k]):
+        if (
+            (beta[k] <= 0 and not POINT_ZERO_BETAS)
+            or not draws
+            or float(x.max()) <= 0
+            or (keep and keep[k])
+        ):
             continue
         grid = POINT_SPEND_GRID * float(x.max())
         target = np.zeros(grid.size)
@@ -641,7 +651,8 @@ def posterior_mean_point(
             g = CC.saturation(fam, grid / (1.0 - d0), p_)
             return np.asarray((v[0] * g - target) / scale)
 
-        v0 = np.concatenate([[beta[k]], theta[k][1:]])
+        b0 = beta[k] if beta[k] > 0 else float(np.mean([float(b_b[k]) for _, b_b in draws]))
+        v0 = np.concatenate([[b0], theta[k][1:]])
         lb = [0.0, lo[0]] + ([hi[0]] if fam == "hill" else [])
         ub = [np.inf, lo[1]] + ([hi[1]] if fam == "hill" else [])
         v0 = np.clip(v0, lb, ub)
