@@ -247,6 +247,13 @@ def laplace_draws(
     # phi = phi_hat + sigma * L^-T z has covariance sigma^2 H^-1
     steps = np.linalg.solve(Lc.T, z.T).T * fit.sigma * inflate
     centre = np.concatenate([*fit.theta, inner.w])
+    # a beta the non-negative fit holds at zero is centred where the data put it without the
+    # bound (a Newton step in those betas alone, the rest held): evidence of no effect leaves
+    # its draws at zero, a beta the data barely place keeps mass above it
+    zero = np.flatnonzero(inner.w[: p.width] <= 0)
+    if zero.size:
+        g = A[:, zero].T @ inner.r
+        centre[nt + zero] -= np.linalg.solve(H[np.ix_(nt + zero, nt + zero)], g)
     out: list[tuple[list[np.ndarray], np.ndarray]] = []
     for b in range(n_draws):
         phi = centre + steps[b]
@@ -632,6 +639,9 @@ def posterior_mean_point(
                 fam, grid / (1.0 - d_b), {"beta": 1.0, **J.family_params(fam, th_b[k], m_b)}
             )
         target /= len(draws)
+        if not float(np.abs(target).max()) > 0:  # every draw flat: the mean curve is flat
+            beta[k] = 0.0
+            continue
         d0 = float(theta[k][0])
         m0 = float(fit.mean_ad[k])
         scale = max(float(np.abs(target).max()), 1e-300)
