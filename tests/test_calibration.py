@@ -598,9 +598,8 @@ def test_robust_plan_on_a_calibrated_fit_captures_the_uplift(tmp_path):
     assert captured[True] >= 0.90, captured
     assert captured[True] >= captured[False] + 0.10, captured
     # the MAP fitter (the default) on the same world and tests, measured 2026-12-06: plan on the
-    # point curves 85.4% (grid 84.7%), robust plan 80.2% (grid 97.4%: not matched yet); with the
-    # decay prior widened and zero-beta point curves (db6c727): 80.1% and 79.3% (Laplace draws
-    # instead of the bootstrap: robust 69.1%)
+    # point curves 85.4% (grid 84.7%), robust plan 80.2% (grid 97.4%: not matched yet); the same
+    # with zero-beta point curves (Laplace draws instead of the bootstrap: robust 72.7%)
     model = fit_model(history, seed=0, n_bootstrap=20, calibration=tests)
     assert (true_kpi(allocate(sc, model)) - hist) / (best - hist) >= 0.80
     assert (true_kpi(robust_plan(sc, model)) - hist) / (best - hist) >= 0.75

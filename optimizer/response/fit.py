@@ -183,7 +183,7 @@ def fit_model(
         (priors and lift tests perturbed; runs on ``executor``); ``auto``: bootstrap with lift
         tests, Laplace without.
     point : {"mean", "map"}, default="mean"
-        The point curves: each the curve of its family closest to the mean over 100 posterior
+        The point curves: each the curve of its family closest to the mean over 60 posterior
         draws of its steady-state weekly response (the plan on them approaches the Bayes
         decision; touchpoints with lift tests keep the MAP), or the MAP itself.
     seasonal_effectiveness : bool, default=True

@@ -36,12 +36,10 @@ from optimizer.response.solve import _nnls as nnls
 
 #: Prior on the transforms (a MAP fit; the rows are scaled by the noise sd). Centre: a curve half
 #: way to saturation at the mean adstocked spend (spread a factor of 3 either way), decay 0.3
-#: (+- 1.0: nearly flat over the bounds 0-0.9), hill shape 1 (+- 0.5 in log shape). The decay's
-#: prior was +- 0.3; where the data barely tell carry-overs apart that prior decided them (a
-#: decay of 0.75 cost 2.25 noise variances) and the steady-state marginal ROIs of long
-#: carry-overs came out low (dev runs of fit_recovery's worlds, with the zero-beta point curves:
-#: low-information 8 tp pooled capture 46.8% -> 47.5%, high 82.7% -> 83.7%).
-PRIOR_DECAY, PRIOR_DECAY_SD = 0.3, 1.0
+#: (+- 0.3), hill shape 1 (+- 0.5 in log shape). A nearly flat decay prior (+- 1.0) was measured
+#: (dev runs of fit_recovery's worlds): +1.0 point of pooled capture on 8-touchpoint worlds but
+#: -0.8 point and 80%-coverage 70% -> 63% on 15-touchpoint high-information ones: not kept.
+PRIOR_DECAY, PRIOR_DECAY_SD = 0.3, 0.3
 PRIOR_LOG_REL, PRIOR_LOG_REL_SD = 0.0, math.log(3.0)
 PRIOR_LOG_SHAPE, PRIOR_LOG_SHAPE_SD = 0.0, 0.5
 DECAY_BOUNDS = (0.0, 0.9)

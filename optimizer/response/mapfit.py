@@ -208,6 +208,7 @@ def laplace_draws(
     s_curves: bool = False,
     prior_weight: float = 1.0,
     inflate: float = 1.0,
+    unbounded_zeros: bool = False,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
@@ -247,10 +248,12 @@ def laplace_draws(
     # phi = phi_hat + sigma * L^-T z has covariance sigma^2 H^-1
     steps = np.linalg.solve(Lc.T, z.T).T * fit.sigma * inflate
     centre = np.concatenate([*fit.theta, inner.w])
-    # a beta the non-negative fit holds at zero is centred where the data put it without the
-    # bound (a Newton step in those betas alone, the rest held): evidence of no effect leaves
-    # its draws at zero, a beta the data barely place keeps mass above it
-    zero = np.flatnonzero(inner.w[: p.width] <= 0)
+    # ``unbounded_zeros``: a beta the non-negative fit holds at zero is centred where the data put
+    # it without the bound (a Newton step in those betas alone, the rest held): evidence of no
+    # effect leaves its draws at zero, a beta the data barely place keeps mass above it. Used for
+    # the point curves' draws; the intervals' draws keep the centre at zero (measured on
+    # fit_recovery's high-information worlds, 8 touchpoints: 80%-coverage 73% -> 71% with it)
+    zero = np.flatnonzero(inner.w[: p.width] <= 0) if unbounded_zeros else np.zeros(0, int)
     if zero.size:
         g = A[:, zero].T @ inner.r
         centre[nt + zero] -= np.linalg.solve(H[np.ix_(nt + zero, nt + zero)], g)
@@ -380,6 +383,7 @@ def refit_map(
             POINT_DRAWS,
             0,
             inflate=1.0,  # the posterior itself (the draws' inflation is for honest intervals)
+            unbounded_zeros=True,
             s_curves=s_curves,
             prior_weight=pw,
         )
