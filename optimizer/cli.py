@@ -27,6 +27,7 @@ from optimizer.cli_common import (
     _output,
     _progress,
     _record,
+    _record_review,
     _show,
     _solver_options,
     _spec,
@@ -395,6 +396,7 @@ def sweep(
     "changes (0 skips the sweep and the frontier: faster on big MILPs).",
 )
 @_solver_options
+@_ledger_options
 @_wide_option
 @handle_errors
 def explain(
@@ -408,6 +410,9 @@ def explain(
     solver: str,
     tolerance: float,
     time_limit: float | None,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
 ) -> None:
     """The budget review pack: every line item justified. Why it stops where it stops, what
     the next increment buys and the last one lost (re-solving the plan), the zero-based ladder
@@ -432,14 +437,30 @@ def explain(
         solver=solver,
         tolerance=tolerance,
         time_limit=time_limit,
-        progress=_stderr,
+        progress=None if quiet else _stderr,
     )
-    if pack.items is not None:
+    if pack.items is not None and not quiet:
         _stderr(
             f"explained {pack.items} line items with {pack.n_solves} re-solves in "
             f"{pack.seconds:.1f} s"
         )
-    _stderr(f"wrote {out}")
+    if not quiet:
+        _stderr(f"wrote {out}")
+    _record_review(
+        _spec("explain", [scenario], model_path, solver, tolerance, time_limit),
+        pack,
+        ledger_file,
+        no_ledger,
+        quiet,
+        last_cycle=last_cycle,
+        review={
+            "format": pack.path.suffix.lstrip(".") if fmt is None else fmt,
+            "output": str(Path(out).resolve()),
+            "increment": increment,
+            "sweep_points": sweep_points,
+            "last_cycle": None if last_cycle is None else str(Path(last_cycle).resolve()),
+        },
+    )
     _exit_if_not_certified([pack.plan])
 
 

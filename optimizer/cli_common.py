@@ -202,7 +202,8 @@ def _ledger_path_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         envvar="BUDGETOPT_LEDGER",
         show_envvar=True,
         metavar="PATH",
-        help="The ledger of runs (SQLite) [default: ./.budgetopt/ledger.sqlite].",
+        help="The ledger of runs (SQLite) [default: .budgetopt/ledger.sqlite in the nearest "
+        "folder up from here that has a .budgetopt folder or .git, else here].",
     )(fn)
 
 
@@ -367,7 +368,50 @@ def _record(
         _stderr(f"warning: the run was not recorded in the ledger {path}: {e}")
         return None
     if not quiet:
-        _stderr(f"recorded run {run.id} in {path}")
+        _stderr(f"recorded run {run.id} in {_shown(path)}")
+    return run.id
+
+
+def _shown(path: Path) -> str:
+    """A ledger's path as said on stderr: relative to the current folder when that is shorter."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+    return rel if len(rel) < len(str(path)) else str(path)
+
+
+def _record_review(
+    spec: Any,
+    pack: Any,
+    ledger_file: Path | None,
+    no_ledger: bool,
+    quiet: bool,
+    *,
+    last_cycle: Path | None,
+    review: dict[str, Any],
+) -> str | None:
+    """Record an ``explain`` run (its plan and its review pack) as ``_record`` does a run."""
+    if no_ledger:
+        return None
+    from optimizer.app.run import record_review
+    from optimizer.workflow.ledger import Ledger, ledger_path
+
+    path = ledger_path(ledger_file)
+    try:
+        with Ledger(path) as led:
+            run = record_review(
+                led,
+                spec.absolute(),
+                pack.plan,
+                review,
+                last_cycle=None if last_cycle is None else str(last_cycle),
+            )
+    except Exception as e:  # noqa: BLE001 - the pack stands even when the ledger cannot take it
+        _stderr(f"warning: the run was not recorded in the ledger {path}: {e}")
+        return None
+    if not quiet:
+        _stderr(f"recorded run {run.id} in {_shown(path)}")
     return run.id
 
 

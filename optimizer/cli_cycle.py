@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from optimizer.app.run import COMMANDS, require_plan
+from optimizer.app.run import RECORDED, require_plan
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -51,7 +51,7 @@ from optimizer.workflow.ledger import RECENT_RUNS
 @click.option(
     "--command",
     "command_filter",
-    type=click.Choice(COMMANDS),
+    type=click.Choice(RECORDED),
     default=None,
     help="Only runs of this command.",
 )
@@ -142,11 +142,19 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
     lb = f"{b.id}:{pb.get('scenario')}"
     if la == lb:
         lb += " (again)"
+    from optimizer.workflow.diffing import same_weeks
+
+    pa, pb, note = same_weeks(pa, a, pb, b)
+    if note:
+        _stderr(f"note: {note}")
     comp = planning.diff_comparison(pa, pb, la, lb)
     if fmt == "json":
         from optimizer.render.machine import to_json
 
-        _emit(to_json(planning.diff_dict(comp, a, b)), out, False)
+        d = planning.diff_dict(comp, a, b)
+        if note:
+            d["same_weeks"] = note
+        _emit(to_json(d), out, False)
     elif fmt == "csv":
         _emit_csv(planning.diff_csv(comp), out, False)
     else:
@@ -369,7 +377,10 @@ def replan(
         weeks_elapsed=weeks_elapsed,
     )
     r = execute(spec)
-    _record(spec, r, ledger_file, no_ledger, quiet)
+    from optimizer.formatting import jsonable
+
+    # the replan block (weeks elapsed, the re-plan's first week) lets diff compare the same weeks
+    _record(spec, r, ledger_file, no_ledger, quiet, {"replan": jsonable(r.to_dict())})
     require_plan(r.plan, scenario, what=f"the re-plan of '{r.plan.scenario}'")
     for w in r.warnings:
         _stderr(f"warning: {w}")

@@ -89,7 +89,11 @@ def test_record_get_and_list(tmp_path):
 
 def test_ledger_path_option_env_and_default(monkeypatch, tmp_path):
     monkeypatch.delenv("BUDGETOPT_LEDGER", raising=False)
-    assert ledger_path(None) == Path(".budgetopt") / "ledger.sqlite"
+    # the default is the project's ledger (issue 17 item 11): here, a repository's root
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "scenarios").mkdir()
+    monkeypatch.chdir(tmp_path / "scenarios")
+    assert ledger_path(None) == tmp_path.resolve() / ".budgetopt" / "ledger.sqlite"
     monkeypatch.setenv("BUDGETOPT_LEDGER", str(tmp_path / "env.sqlite"))
     assert ledger_path(None) == tmp_path / "env.sqlite"
     assert ledger_path(tmp_path / "opt.sqlite") == tmp_path / "opt.sqlite"

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 Command = Literal["optimize", "compare", "sweep", "replan"]
 #: the commands whose runs the ledger records and ``rerun`` replays
 COMMANDS: tuple[Command, ...] = get_args(Command)
+#: every command the ledger records: those, and ``explain`` (its review pack's plan)
+RECORDED = (*COMMANDS, "explain")
 ROBUST_CHOICES = ROBUST_MODES  # optimize --robust
 #: what ``execute`` returns, per command: Plan, Comparison, Frontier, Replan
 RunResult = Plan | Comparison | Frontier | Replan
@@ -44,6 +46,7 @@ _OWN_OPTIONS: dict[str, tuple[str, ...]] = {
     "compare": ("reference",),
     "sweep": ("budgets", "warm", "jobs"),
     "replan": ("actuals", "weeks_elapsed"),
+    "explain": (),
 }
 _COMMON = ("scenarios", "model", "solver", "tolerance", "time_limit")
 
@@ -68,7 +71,7 @@ class RunSpec:
     weeks_elapsed: int | None = None  # replan
 
     def __post_init__(self) -> None:
-        if self.command not in COMMANDS:
+        if self.command not in RECORDED:
             raise LedgerError(
                 f"cannot run a {self.command!r} run (runs of {', '.join(COMMANDS)} can be re-run)"
             )
@@ -320,4 +323,30 @@ def plan_uncertainty(
         progress=progress,
         executor=executor,
         value_of_information=value_of_information,
+    )
+
+
+def record_review(
+    ledger: Ledger,
+    spec: RunSpec,
+    plan: Plan,
+    review: Mapping[str, Any],
+    *,
+    last_cycle: str | None = None,
+) -> Run:
+    """Record an ``explain`` run: the plan its review pack explains (contract 6), its inputs
+    (the scenario chain, the model, last cycle's spend) and, in ``extra['review']``, the pack's
+    format, file and options. An explain run is listed, shown and diffed like any run; it is not
+    re-run (``rerun`` re-runs optimize, compare, sweep and replan)."""
+    others = [("previous", last_cycle)] if last_cycle else []
+    inputs = collect_inputs(list(spec.scenarios), models_of(spec), others)
+    return ledger.record(
+        command="explain",
+        scenarios=[plan.scenario],
+        plans=[plan_to_dict(plan)],
+        inputs=inputs,
+        kpi=plan.kpi,
+        solver=spec.solver,
+        options={k: v for k, v in spec.options().items() if k in _COMMON},
+        extra={"review": dict(review)},
     )

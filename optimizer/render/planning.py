@@ -274,7 +274,7 @@ def history_renderable(runs: Sequence[Run], path: str) -> Table | Text:
         t.add_row(
             r.id,
             _when(r.created_at),
-            r.command,
+            r.label,
             names,
             str(len(r.plans)),
             ",".join(statuses),
@@ -298,7 +298,7 @@ def run_renderable(run: Run) -> Group:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("when", f"{_when(run.created_at)} ({run.created_at})")
-    head.add_row("command", run.command)
+    head.add_row("command", run.label)
     head.add_row("scenarios", ", ".join(run.scenarios))
     head.add_row("KPI", str(run.kpi))
     head.add_row("budgetopt", run.version)

@@ -7,7 +7,11 @@ the budgetopt version, the solver, and the plans as contract-6 JSON. A run can t
 (``history``), shown, compared with another (``diff``) and re-run (``rerun``): from the files
 where they are now (warning when a file has changed since), or from the recorded copies.
 
-Where: ``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else ``./.budgetopt/ledger.sqlite``.
+Where: ``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else the project's: walking up from the
+current folder (as git finds ``.git``), the nearest folder holding a ``.budgetopt`` folder or a
+``.git`` (a repository's root), else the current folder: ``<there>/.budgetopt/ledger.sqlite``.
+A command run from ``scenarios/`` or ``models/`` of a project then records into the project's
+ledger, not into a new one beside it.
 
 Safe for several processes at once: WAL journal, a busy timeout, and every write in its own
 ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so two writers queue instead
@@ -110,6 +114,7 @@ class Run:
             "id": self.id,
             "created_at": self.created_at,
             "command": self.command,
+            "label": self.label,
             "scenarios": list(self.scenarios),
             "kpi": self.kpi,
             "version": self.version,
@@ -125,6 +130,18 @@ class Run:
             d["summary"] = [_summary(p) for p in self.plans]
         return d
 
+    @property
+    def label(self) -> str:
+        """The command as a planner tells runs apart: ``optimize --robust mean``,
+        ``optimize --uncertainty``, ``explain``…"""
+        words = [self.command]
+        robust = self.options.get("robust")
+        if robust and robust != "none":
+            words.append(f"--robust {robust}")
+        if "uncertainty" in self.extra:
+            words.append("--uncertainty")
+        return " ".join(words)
+
     def plan(self, which: str | None = None) -> dict[str, Any]:
         """One of the run's plans: by scenario name, by position (``0``, ``1`` …) or the first."""
         if not self.plans:
@@ -134,8 +151,16 @@ class Run:
         names = [str(p.get("scenario")) for p in self.plans]
         if which in names:
             return self.plans[names.index(which)]
-        if which.lstrip("-").isdigit() and -len(self.plans) <= int(which) < len(self.plans):
-            return self.plans[int(which)]
+        n = len(self.plans)
+        if which.lstrip("-").isdigit():
+            if -n <= int(which) < n:
+                return self.plans[int(which)]
+            raise LedgerError(
+                f"run {self.id} has {n} plan{'s' if n != 1 else ''}: positions 0 to {n - 1} "
+                f"(0 is the first; -1 the last), not {which}; or name one: "
+                + ", ".join(repr(x) for x in names[:8])
+                + ("…" if n > 8 else "")
+            )
         from optimizer.formatting import did_you_mean
 
         raise LedgerError(f"run {self.id} has no plan {which!r}{did_you_mean(which, names)}")
@@ -247,12 +272,26 @@ def split_run_reference(ref: str) -> tuple[str, str | None]:
     return run, (which or None)
 
 
-def ledger_path(option: str | Path | None = None) -> Path:
-    """``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else ``./.budgetopt/ledger.sqlite``."""
+def ledger_path(option: str | Path | None = None, start: str | Path | None = None) -> Path:
+    """``--ledger PATH``, else ``$BUDGETOPT_LEDGER``, else the project's ledger found from
+    ``start`` (the current folder): see the module docstring."""
     if option:
         return Path(option)
     env = os.environ.get(ENV)
-    return Path(env) if env else DEFAULT_PATH
+    if env:
+        return Path(env)
+    return project_root(start) / DEFAULT_PATH
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The project of ``start`` (default: the current folder): the nearest folder upwards that
+    holds a ``.budgetopt`` folder or a ``.git`` (a repository bounds the walk: a ledger above
+    it belongs to another project); ``start`` itself when there is neither."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / DEFAULT_PATH.parent.name).is_dir() or (d / ".git").exists():
+            return d
+    return here
 
 
 class Ledger:

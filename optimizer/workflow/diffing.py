@@ -1,0 +1,80 @@
+"""Diffing two recorded plans over the same weeks.
+
+A re-plan (``budgetopt replan``) covers the weeks left of its cycle; the plan it re-plans covers the
+whole cycle. ``same_weeks`` takes the whole-cycle plan over the re-plan's weeks only, so that
+``budgetopt diff PLAN REPLAN`` compares like with like: a plan on a calendar keeps its periods
+that start on or after the re-plan's first week; an undated plan (spend spread evenly, KPI in a
+steady state) keeps ``remaining / horizon`` of each line item's spend and KPI (exact under
+contract 4's even spread: each week of it buys the same). Anything else is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def replan_block(run: Any, plan: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``replan`` block of a recorded re-plan (in the plan, or the run's ``extra``)."""
+    block = plan.get("replan")
+    if isinstance(block, Mapping):
+        return block
+    extra = getattr(run, "extra", None) or {}
+    block = extra.get("replan") if isinstance(extra, Mapping) else None
+    return block if isinstance(block, Mapping) else None
+
+
+def same_weeks(
+    a: dict[str, Any], run_a: Any, b: dict[str, Any], run_b: Any
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """``a`` and ``b`` over the same weeks when one is a re-plan of a longer plan; a note saying
+    what was done (None when nothing was)."""
+    ra, rb = replan_block(run_a, a), replan_block(run_b, b)
+    if (ra is None) == (rb is None):
+        return a, b, None
+    if rb is not None:
+        trimmed, note = _trim(a, rb)
+        return trimmed, b, note
+    trimmed, note = _trim(b, ra)  # type: ignore[arg-type]
+    return a, trimmed, note
+
+
+def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    elapsed = int(block.get("weeks_elapsed") or 0)
+    horizon = int(plan.get("horizon_weeks") or 0)
+    left = horizon - elapsed
+    if elapsed <= 0 or left <= 0:
+        return plan, None
+    rest_start = block.get("replan_start")
+    items = []
+    periods = plan.get("periods")
+    if periods and rest_start:
+        for li in plan.get("line_items", []):
+            kept = [p for p in li.get("periods") or [] if str(p.get("start")) >= str(rest_start)]
+            spend = round(sum(float(p.get("spend") or 0.0) for p in kept), 2)
+            kpi = sum(float(p.get("kpi") or 0.0) for p in kept)
+            items.append({**li, "spend": spend, "kpi": kpi, "periods": kept})
+        how = f"its periods from {rest_start}"
+    else:
+        f = left / horizon
+        for li in plan.get("line_items", []):
+            items.append(
+                {
+                    **li,
+                    "spend": round(float(li.get("spend") or 0.0) * f, 2),
+                    "kpi": float(li.get("kpi") or 0.0) * f,
+                }
+            )
+        how = f"{left} of its {horizon} weeks, spend and KPI spread evenly"
+    out = {
+        **plan,
+        "horizon_weeks": left,
+        "line_items": items,
+        "total_spend": round(sum(li["spend"] for li in items), 2),
+        "total_kpi": sum(li["kpi"] for li in items),
+    }
+    out.pop("periods", None)
+    return out, (
+        f"the same weeks: the plan is taken over the re-plan's {left} weeks "
+        f"(weeks {elapsed + 1} to {horizon} of its cycle: {how})"
+    )
