@@ -134,3 +134,21 @@ def test_rows_highs_refuses_are_an_error_never_dropped():
             np.zeros(2),
             np.array([10.0, 1.0]),
         )
+
+
+def test_the_whole_cents_check_holds_at_large_amounts():
+    """Fuzz seeds 2086 and 2167 were flagged for 303869177206.21 and 170000000166.67 "not whole
+    cents": they are (the checker multiplied by 100 and met float rounding of 0.004). A spend that
+    is not whole cents is still flagged."""
+    from tests.fuzzing import check_plan
+
+    def problems(spend: float) -> list[str]:
+        plan = {
+            "status": "optimal",
+            "gap": 0.0,
+            "line_items": [{"id": "a", "stage": "s", "spend": spend}],
+        }
+        return check_plan({}, plan, 0, 1e-4)
+
+    assert problems(303869177206.21) == [] and problems(170000000166.67) == []
+    assert problems(0.005) and problems(1234.567)
