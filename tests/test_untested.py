@@ -160,3 +160,62 @@ def test_review_pack_flags_untested(world):
     run(tmp_path, "explain", str(path), "--format", "md", "-o", str(review))
     text = " ".join(review.read_text().split())
     assert "podcasts is untested: planned on a prior" in text
+
+
+def test_fit_writes_a_journey_prior_into_the_model(tmp_path):
+    """The journey way: a touchpoint with a 'prior' needs no history column; fit writes its prior
+    (not a fitted curve) into model.json, which then plans it as above."""
+    from tests.factories import write_tiny_world
+
+    w = write_tiny_world(tmp_path)
+    journey = yaml.safe_load(w["journey"].read_text())
+    journey["touchpoints"].append(
+        {
+            "id": "podcasts",
+            "stage": "consideration",
+            "prior": {"like": "search", "roi_range": [1.5, 6]},
+        }
+    )
+    w["journey"].write_text(yaml.safe_dump(journey))
+    out = tmp_path / "fitted.json"
+    run(
+        tmp_path,
+        "fit",
+        "--journey",
+        str(w["journey"]),
+        "--history",
+        str(w["history"]),
+        "-o",
+        str(out),
+        "--bootstrap",
+        "3",
+        "-q",
+    )
+    written = json.loads(out.read_text())["touchpoints"]["podcasts"]
+    assert "curve" not in written and written["prior"]["like"] == "search"
+    assert written["prior"]["draws"] == 3  # as many draws as the fitted touchpoints
+    m = model_from_dict(json.loads(out.read_text()))
+    assert m.touchpoints["podcasts"].untested and len(m.touchpoints["podcasts"].draws) == 3
+    # a bad prior in the journey is named there
+    journey["touchpoints"][-1]["prior"] = "search"
+    w["journey"].write_text(yaml.safe_dump(journey))
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimizer",
+            "fit",
+            "--journey",
+            str(w["journey"]),
+            "--history",
+            str(w["history"]),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert bad.returncode != 0 and "touchpoints[3].prior" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -148,6 +148,13 @@ def fit_and_write(
             "with its own lift tests",
             path=calibration,
         )
+    if by_market and journey.untested:
+        raise DataError(
+            "touchpoints with a 'prior' cannot be fitted by market yet: add them to each "
+            "market's model.json as priors (docs/file-formats.md)",
+            path=journey_path,
+            field="touchpoints",
+        )
     if by_market:
         if (executor is None or executor.in_process) and jobs > 1:
             from optimizer.workflow.executor import LocalProcesses
@@ -188,6 +195,13 @@ def fit_and_write(
         )
         model = with_owners(model, {t.id: t.owner for t in journey.touchpoints})
         model = dataclasses.replace(model, currency=journey.currency)
+        if journey.untested:  # new touchpoints: their priors, not fitted (response/prior.py)
+            from optimizer.response.prior import with_priors
+
+            try:
+                model = with_priors(model, journey.untested)
+            except ModelError as e:  # the prior is the journey's: say so, with its field
+                raise DataError(str(e), path=journey_path) from e
         path = kpi_model_path(out, k.id, k.id == journey.kpi)
         write_model(model, path)
         models[k.id] = model

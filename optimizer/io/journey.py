@@ -23,6 +23,9 @@ class TouchpointSpec:
     spend_column: str
     owner: str | None = None
     label: str | None = None
+    #: a new touchpoint with no history yet: its prior (``optimizer.response.prior``); ``fit``
+    #: writes it to the model instead of fitting a curve, and the history needs no column for it
+    prior: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Journey:
     source: str | None = None
     csv: CsvSettings = CsvSettings()  # how to read its CSV files (``csv:``; None = detect)
     currency: str | None = None  # ISO 4217 code of its money (``currency: EUR``); None: unnamed
+
+    #: touchpoints planned on a prior (no history): not fitted, written to the model as priors
+    untested: tuple[TouchpointSpec, ...] = ()
 
     @property
     def ids(self) -> list[str]:
@@ -73,7 +79,7 @@ _JOURNEY_KEYS = {
     "currency",
     "csv",
 }
-_TP_KEYS = {"id", "stage", "spend_column", "owner", "label"}
+_TP_KEYS = {"id", "stage", "spend_column", "owner", "label", "prior"}
 
 
 def journey_from_dict(data: Any, source: str | None = None) -> Journey:
@@ -118,6 +124,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         )
     tps: list[TouchpointSpec] = []
     seen: set[str] = set()
+    untested: list[TouchpointSpec] = []
     for i, t in enumerate(tps_raw):
         where = f"touchpoints[{i}]"
         if not isinstance(t, Mapping):
@@ -157,6 +164,19 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
                 path=path,
                 field=f"{where}.spend_column",
             )
+        prior = t.get("prior")
+        if prior is not None:
+            if not isinstance(prior, Mapping):
+                raise DataError(
+                    f"expected a mapping like {{like: search, roi_range: [0.5, 2.0]}}, got "
+                    f"{short_repr(prior)}",
+                    path=path,
+                    field=f"{where}.prior",
+                )
+            untested.append(
+                TouchpointSpec(tid, stage, col, t.get("owner"), t.get("label"), dict(prior))
+            )
+            continue
         tps.append(TouchpointSpec(tid, stage, col, t.get("owner"), t.get("label")))
     kpis: list[KpiSpec] = []
     for i, k in enumerate(data.get("kpis") or []):
@@ -199,9 +219,17 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
             path=path,
             field="currency",
         )
+    if untested and not tps:
+        raise DataError(
+            "every touchpoint has a prior: a model needs at least one touchpoint with history "
+            "(a prior's 'like' names one)",
+            path=path,
+            field="touchpoints",
+        )
     return Journey(
         currency=None if currency is None else currency.upper(),
         kpi=kpi,
+        untested=tuple(untested),
         touchpoints=tuple(tps),
         stages=stages,
         kpis=tuple(kpis),

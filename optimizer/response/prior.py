@@ -157,3 +157,20 @@ def prior_touchpoint(
             **({"half_saturation": spec["half_saturation"]} if like is None else {}),
         },
     )
+
+
+def with_priors(model: Any, specs: Any) -> Any:
+    """``model`` (a fitted ``ResponseModel``) with the journey's untested touchpoints (``specs``:
+    ``TouchpointSpec`` with a ``prior``) added, each made from its prior as ``model.json``'s
+    reader makes it (the draws as many as the fitted model's)."""
+    import dataclasses
+
+    if not specs:
+        return model
+    counts = [len(tp.draws) for tp in model.touchpoints.values() if tp.draws]
+    fitted = dict(model.touchpoints)
+    out = dict(model.touchpoints)
+    for t in specs:
+        td = {"stage": t.stage, "prior": dict(t.prior), **({"owner": t.owner} if t.owner else {})}
+        out[t.id] = prior_touchpoint(t.id, td, fitted, min(counts) if counts else 0, None)
+    return dataclasses.replace(model, touchpoints=out)
