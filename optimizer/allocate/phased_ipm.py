@@ -78,21 +78,38 @@ def interior_point(
     rm = problem.row_matrix
     G, b, sense = rm.G, rm.rhs, rm.sense
     m = G.shape[0]
-    if N * max(m, 1) > MAX_DENSE:
-        return None
     xhi, _ = _boxes(problem)
-    u_raw = xhi.ravel()
+    u_raw = xhi.ravel().copy()
+    # a cap on one decision (per_period: {max: …}) is that decision's upper bound, not a row of
+    # the Schur complement; its multiplier is the bound's (the tightest such cap on a decision)
+    bound_row = np.full(N, -1)
+    single = np.flatnonzero((G.getnnz(axis=1) == 1) & (sense == "<="))
+    for q in single:
+        j, a = int(G.indices[G.indptr[q]]), float(G.data[G.indptr[q]])
+        if a > 0 and b[q] / a < u_raw[j]:
+            u_raw[j] = max(b[q] / a, 0.0)
+            bound_row[j] = q
+    as_bound = np.zeros(m, bool)
+    as_bound[single] = True
+    if N * max(int(m - as_bound.sum()), 1) > MAX_DENSE:
+        return None
     fixed = _fixed_at_zero(G, b, sense, u_raw)
     if fixed is None or fixed.all():
         return None
     free = ~fixed
     Gf = sp.csr_matrix(G @ sp.diags(free.astype(float)))
     Gf.eliminate_zeros()
-    live = Gf.getnnz(axis=1) > 0
+    live = (Gf.getnnz(axis=1) > 0) & ~as_bound
     # a rule on held decisions only must hold at zero; the method works on the others
     lhs0 = np.zeros(m)
-    gone = ~live & np.where(
-        sense == "<=", lhs0 > b + 1e-9, np.where(sense == ">=", lhs0 < b - 1e-9, np.abs(b) > 1e-9)
+    gone = (
+        ~live
+        & ~as_bound
+        & np.where(
+            sense == "<=",
+            lhs0 > b + 1e-9,
+            np.where(sense == ">=", lhs0 < b - 1e-9, np.abs(b) > 1e-9),
+        )
     )
     if gone.any():
         return None
@@ -105,11 +122,14 @@ def interior_point(
         )
     if out is None:
         return None
-    X, y_live, iterations = out
+    X, y_live, iterations, zu = out
     y = np.zeros(m)
     y[live] = y_live
-    if (~live).any():
-        y = _held_duals(problem, G, sense, live, X, y)
+    for col in np.flatnonzero((bound_row >= 0) & free):
+        row = int(bound_row[col])
+        y[row] = zu[col] / float(G.data[G.indptr[row]])
+    if (~live & ~as_bound).any():
+        y = _held_duals(problem, G, sense, live | as_bound, X, y)
     return X, {r.name: float(y[q]) for q, r in enumerate(problem.rows)}, iterations
 
 
@@ -356,7 +376,8 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
     lam_full = np.zeros(m)
     lam_full[np.flatnonzero(ineq)] = sig[ineq] * lam
     lam_full[np.flatnonzero(~ineq)] = y
-    return X, sf * lam_full / rs, iterations
+    # the upper bounds' multipliers in objective units per dollar of the decision
+    return X, sf * lam_full / rs, iterations, np.where(free, zu * sf / sx, 0.0)
 
 
 def _most(v: np.ndarray, dv: np.ndarray, tau: float) -> float:
