@@ -44,6 +44,8 @@ from optimizer.cli_cycle import diff, history, replan, rerun, track
 from optimizer.cli_data import aggregate, demo, fit, validate
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS
 from optimizer.render import COMPARE_FORMATS, REVIEW_FORMATS, TABLE_FORMATS
+from optimizer.workflow.robust import DEFAULT_ROBUST
+from optimizer.workflow.sweep import DEFAULT_SWEEP_JOBS
 
 
 @click.group(context_settings=CONTEXT)
@@ -77,7 +79,7 @@ def cli() -> None:
 @click.option(
     "--robust",
     type=click.Choice(ROBUST_CHOICES),
-    default="none",
+    default=DEFAULT_ROBUST,
     show_default=True,
     help="mean: maximise the expected KPI over the model's bootstrap draws.",
 )
@@ -285,7 +287,7 @@ def compare(
 @click.option(
     "--jobs",
     type=Number(1, 256, integer=True),
-    default=1,
+    default=DEFAULT_SWEEP_JOBS,
     show_default=True,
     help="Local processes: stretches of 25 budgets are walked in parallel (the plans "
     "do not depend on it).",

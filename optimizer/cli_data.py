@@ -13,6 +13,7 @@ from optimizer.app.fitting import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_HOLDOUT_WEEKS,
     DEFAULT_JOBS,
+    DEFAULT_POOL,
     DEFAULT_SEED,
 )
 from optimizer.cli_common import (
@@ -101,7 +102,7 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
 )
 @click.option(
     "--pool/--no-pool",
-    default=True,
+    default=DEFAULT_POOL,
     show_default=True,
     help="With --by-market: pool each touchpoint's marginal return across markets towards its "
     "national level (empirical Bayes, strength estimated from the data), so that small, noisy "

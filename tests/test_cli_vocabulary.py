@@ -10,12 +10,19 @@ import sys
 import click
 
 from optimizer.app.demo import DEFAULT_DEMO_DIR
-from optimizer.app.fitting import DEFAULT_BOOTSTRAP, DEFAULT_HOLDOUT_WEEKS, DEFAULT_SEED
+from optimizer.app.fitting import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_HOLDOUT_WEEKS,
+    DEFAULT_POOL,
+    DEFAULT_SEED,
+)
 from optimizer.cli import cli
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS
 from optimizer.render import COMPARE_FORMATS, LEDGER_FORMATS, REVIEW_FORMATS, TABLE_FORMATS
 from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
 from optimizer.workflow.ledger import RECENT_RUNS
+from optimizer.workflow.robust import DEFAULT_ROBUST
+from optimizer.workflow.sweep import DEFAULT_SWEEP_JOBS
 from tests.factories import write_tiny_world
 
 
@@ -70,6 +77,9 @@ def test_defaults_are_the_librarys_constants():
     assert _param(cmds["history"], "limit").default == RECENT_RUNS
     assert _param(cmds["aggregate"], "blocksize").default == DEFAULT_BLOCKSIZE
     assert _param(cmds["demo"], "out").default == DEFAULT_DEMO_DIR
+    assert _param(cmds["fit"], "pool").default == DEFAULT_POOL
+    assert _param(cmds["optimize"], "robust").default == DEFAULT_ROBUST
+    assert _param(cmds["sweep"], "jobs").default == DEFAULT_SWEEP_JOBS
 
 
 def test_out_and_output_write_the_same_plan(tmp_path):

@@ -37,6 +37,8 @@ DEFAULT_SEED = 0
 DEFAULT_JOBS = 1
 DEFAULT_BOOTSTRAP = 20
 DEFAULT_HOLDOUT_WEEKS = 13
+#: fit --by-market: pool each touchpoint's marginal return across markets (empirical Bayes)
+DEFAULT_POOL = True
 
 
 def fit_history(
@@ -124,7 +126,7 @@ def fit_and_write(
     executor: Executor | None = None,
     by_market: bool = False,
     calibration: Path | None = None,
-    pool: bool = True,
+    pool: bool = DEFAULT_POOL,
     csv: CsvSettings | None = None,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> dict[str, ResponseModel]:
@@ -322,7 +324,7 @@ def fit_markets(
     plots: Path | None = None,
     quiet: bool = False,
     executor: Executor | None = None,
-    pool: bool = True,
+    pool: bool = DEFAULT_POOL,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.

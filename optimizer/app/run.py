@@ -24,8 +24,8 @@ from optimizer.scenario import Scenario, load_scenario
 from optimizer.workflow.compare import Comparison, extra_models_for, load_scenarios, run_scenarios
 from optimizer.workflow.control import Replan, read_actuals, replan
 from optimizer.workflow.ledger import InputFile, Ledger, LedgerError, Run, collect_inputs
-from optimizer.workflow.robust import ROBUST_MODES, optimize_scenario
-from optimizer.workflow.sweep import Frontier, sweep
+from optimizer.workflow.robust import DEFAULT_ROBUST, ROBUST_MODES, optimize_scenario
+from optimizer.workflow.sweep import DEFAULT_SWEEP_JOBS, Frontier, sweep
 
 if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
@@ -61,12 +61,12 @@ class RunSpec:
     solver: str = DEFAULT_SOLVER
     tolerance: float = DEFAULT_TOLERANCE
     time_limit: float | None = None
-    robust: str = "none"  # optimize: none | mean
+    robust: str = DEFAULT_ROBUST  # optimize: none | mean
     reference: str | None = None  # compare: the scenario the deltas are taken against
     expand_variants: bool = True  # compare: a file that declares variants stands for them all
     budgets: tuple[float, ...] | None = None  # sweep: None = the scenario's declared sweep
     warm: bool = True  # sweep: each budget warm from the previous one
-    jobs: int = 1  # sweep: local processes
+    jobs: int = DEFAULT_SWEEP_JOBS  # sweep: local processes
     actuals: str | None = None  # replan: spend to date (CSV)
     weeks_elapsed: int | None = None  # replan
 

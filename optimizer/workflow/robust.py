@@ -44,6 +44,7 @@ from optimizer.scenario import Scenario
 from optimizer.workflow.executor import Executor, using
 
 ROBUST_MODES = ("none", "mean")
+DEFAULT_ROBUST = "none"  #: optimize --robust: the plan on the model's point curves
 PERCENTILES = (10.0, 50.0, 90.0)
 #: each draw's re-optimised plan is certified to this tolerance: the spread across draws is far
 #: wider than 0.1%, and it keeps 20 re-optimisations quick
@@ -157,7 +158,7 @@ def optimize_scenario(
     scenario: Scenario,
     model: ResponseModel,
     *,
-    robust: str = "none",
+    robust: str = DEFAULT_ROBUST,
     solver: str = "highs",
     tolerance: float = 1e-4,
     time_limit: float | None = None,

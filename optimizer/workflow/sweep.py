@@ -126,6 +126,10 @@ def parse_budgets(spec: str) -> np.ndarray:
         raise ScenarioError(str(e), field="--budgets") from None
 
 
+#: sweep --jobs: local processes walking stretches of budgets (the plans do not depend on it)
+DEFAULT_SWEEP_JOBS = 1
+
+
 def sweep(
     scenario: Scenario,
     model: CurveSet,
@@ -134,7 +138,7 @@ def sweep(
     warm: bool = True,
     progress: Progress | None = None,
     extra_models: Mapping[str, CurveSet] | None = None,
-    jobs: int = 1,
+    jobs: int = DEFAULT_SWEEP_JOBS,
     executor: Executor | None = None,
     economics: bool = True,
     **options,
@@ -182,7 +186,7 @@ def _frontier(
     warm: bool = True,
     progress: Progress | None = None,
     extra_models: Mapping[str, CurveSet] | None = None,
-    jobs: int = 1,
+    jobs: int = DEFAULT_SWEEP_JOBS,
     executor: Executor | None = None,
     **options,
 ) -> Frontier:
