@@ -197,3 +197,57 @@ def test_a_folder_set_is_swapped_in_one_step(tmp_path):
         (staged / "b").write_text("new b")
     assert _snapshot(target) == {"b": b"new b", "keep": b"mine"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+_KILLED_RUN = """
+import sys, time
+import optimizer.app.fitting as fitting
+from optimizer.response.model import model_from_dict, write_model
+from optimizer.cli import cli
+
+model = {"kpi": "revenue", "period": "week", "touchpoints": {
+    "tv": {"stage": "awareness", "curve": {"family": "exponential", "beta": 7e5, "scale": 1e4}},
+    "search": {"stage": "consideration",
+               "curve": {"family": "exponential", "beta": 7e5, "scale": 2e4}}}}
+fitting._fit_market = lambda task: {"revenue": model_from_dict(model, "fixed")}
+done = []
+
+def slow_write(m, path):
+    write_model(m, path)
+    done.append(path)
+    print("wrote", path, flush=True)
+    time.sleep(600)  # killed here, one model file into the new set
+
+fitting.write_model = slow_write
+cli(sys.argv[1:])
+"""
+
+
+def test_a_fit_by_market_killed_midway_leaves_the_previous_set_whole(tmp_path, monkeypatch):
+    """The user's case, in its own process: ``fit --by-market`` killed with SIGKILL after it
+    wrote one model file of the new set. The output folder is still the previous run's set,
+    byte for byte."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "models"
+    r = _fit_by_market(tmp_path, monkeypatch, ["north", "south"], beta=1e5)
+    assert r.exit_code == 0, r.output
+    before = _snapshot(out)
+    (tmp_path / "history.csv").write_text(_market_history(["north", "east"]), encoding="utf-8")
+    args = ["fit", "--journey", str(tmp_path / "journey.yaml"), "--history"]
+    args += [str(tmp_path / "history.csv"), "--by-market", "-q", "-o", str(out)]
+    p = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = p.stdout.readline()  # the first model file of the new set is written
+        assert line.startswith("wrote"), line
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == -signal.SIGKILL
+    assert _snapshot(out) == before
