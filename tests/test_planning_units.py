@@ -167,6 +167,19 @@ def test_cli_json_table_and_review_show_the_units_and_their_cost(tmp_path):
         "Planning units: every line item is 0 or at least 40,000 and a multiple of 10,000" in flat
     )
     assert "5,000 of the budget is left unallocated" in flat
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"extends": "units.yaml", "name": "plain", "round_to": None}))
+    comp = subprocess.run(
+        [*cmd, "compare", str(plain), str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert comp.returncode == 0, comp.stderr
+    flat = " ".join(comp.stdout.split())
+    assert "units: Planning units: every line item is 0 or at least 40,000 and a multiple" in flat
+    assert "plain: Planning units: every line item is 0 or at least 40,000 (held" in flat
     review = tmp_path / "review.md"
     ex = subprocess.run(
         [*cmd, "explain", str(path), "--format", "md", "-o", str(review)],
@@ -205,3 +218,23 @@ def test_infeasible_lock_is_named_on_the_command_line(tmp_path):
     assert out.returncode != 0
     assert "the tv lock (45,000)" in out.stderr and "the planning unit (10,000) on tv" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_units_hold_on_every_market_line_item(tmp_path):
+    """With a markets index each line item is touchpoint × market: each is 0 or at least the
+    minimum, and a whole number of units (the rule is per line item, not per national total)."""
+    from tests.test_markets import make_world
+    from tests.test_markets import scenario as market_scenario
+
+    make_world(tmp_path, n_markets=2, n_tp=3)
+    s = market_scenario(tmp_path, budget=400_000, min_line_item=20_000, round_to=5_000)
+    from optimizer.response.model import read_model
+
+    model = read_model(s.model)
+    plan = with_economics(s, model, allocate(s, model))
+    assert plan.status == "optimal", plan.message
+    assert len({li.market for li in plan.line_items}) == 2
+    for li in plan.line_items:
+        assert is_multiple(li.spend, 5_000.0), (li.key, li.spend)
+        assert li.spend <= 0.005 or li.spend >= 20_000 - 0.005, (li.key, li.spend)
+    assert {c.rule for c in plan.extras["planning_units"].costs} == {"min_line_item", "round_to"}

@@ -327,6 +327,14 @@ def comparison_renderable(comp: Comparison) -> Group:
     for p in comp.plans:
         if not p.ok:
             parts.append(Text(f"{p.scenario}: {p.status}: {p.message}", style="red"))
+    for p in comp.plans:  # planning units (min_line_item, round_to) and what each costs
+        units = p.extras.get("planning_units")
+        if units is not None:
+            from optimizer.explain.sentences import planning_units_sentence
+
+            parts.append(
+                Text(f"{p.scenario}: {planning_units_sentence(units, p.kpi, p.objective)}")
+            )
     return Group(*parts)
 
 
