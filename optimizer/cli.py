@@ -251,7 +251,8 @@ def compare(
     elif fmt == "xlsx":
         from optimizer.render.xlsx_compare import write_comparison_xlsx
 
-        write_comparison_xlsx(comp, out)  # type: ignore[arg-type]
+        assert out is not None  # refused above: xlsx needs -o FILE
+        write_comparison_xlsx(comp, out)
         if not quiet:
             _stderr(f"wrote {out}")
     else:

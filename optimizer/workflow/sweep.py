@@ -447,7 +447,9 @@ class _WarmWalk:
         ``rows`` (a corrector step: an LP's duals are only known to within a piece), or else
         ``prices`` as predicted.
         """
-        b = float(problem.scenario.budget.amount)  # type: ignore[union-attr]
+        budget = problem.scenario.budget
+        assert budget is not None  # the walk builds its problems with_budget: they all have one
+        b = float(budget.amount)
         cap = self.caps(b)
         solved = self.solve_prices(rows, cap)
         if solved is not None:
@@ -526,6 +528,7 @@ class _WarmWalk:
         """Solve, and while the plan is not certified, re-place the breakpoints and solve again."""
         t0 = time.perf_counter()
         best: Plan | None = None
+        best_value = -np.inf  # best's objective_value
         bound = np.inf
         build_s = solve_s = 0.0
         rounds = 0
@@ -536,10 +539,12 @@ class _WarmWalk:
             solve_s += plan.solve_seconds
             if not plan.ok:
                 return dataclasses.replace(plan, build_seconds=build_s, solve_seconds=solve_s)
-            bound = min(bound, float(plan.bound))  # type: ignore[arg-type]
-            if best is None or plan.objective_value >= best.objective_value:  # type: ignore[operator]
-                best = plan
-            gap = relative_gap(problem, float(best.objective_value), bound)  # type: ignore[arg-type]
+            value, plan_bound = plan.objective_value, plan.bound
+            assert value is not None and plan_bound is not None  # a plan (ok) has both
+            bound = min(bound, float(plan_bound))
+            if best is None or value >= best_value:
+                best, best_value = plan, value
+            gap = relative_gap(problem, float(best_value), bound)
             best = dataclasses.replace(best, bound=bound, gap=gap)
             x = np.array([li.spend for li in plan.line_items])
             duals = {c.name: c.shadow_price or 0.0 for c in plan.constraints}

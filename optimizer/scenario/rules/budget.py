@@ -34,7 +34,9 @@ class Budget(Strict):
 
     @property
     def amount(self) -> float:
-        return float(self.max if self.max is not None else self.exactly)  # type: ignore[arg-type]
+        amount = self.max if self.max is not None else self.exactly
+        assert amount is not None  # _one: exactly one of max / exactly is given
+        return float(amount)
 
     @property
     def is_exact(self) -> bool:
