@@ -35,7 +35,8 @@ def same_weeks(
     if rb is not None:
         trimmed, note = _trim(a, rb)
         return trimmed, b, note
-    trimmed, note = _trim(b, ra)  # type: ignore[arg-type]
+    assert ra is not None  # exactly one of ra, rb is None, and rb is
+    trimmed, note = _trim(b, ra)
     return a, trimmed, note
 
 
