@@ -57,6 +57,9 @@ from optimizer.scenario.rules import kind_of
 DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
+#: a line item that can take more blocks than this makes the lifted MILP slow (round_to 10,000 on
+#: the sample's 9.7M: 35-150 s a solve): refine on the Lagrangian bound first
+_MANY_UNITS = 64
 
 
 @dataclass(frozen=True)
@@ -281,10 +284,11 @@ def solve_problem(
             )
         if polish_plan:
             x, out = _polished(problem, bank, x, out)
-        if block_duals is not None:
-            # a plan in whole units reports the prices of the rules with the units relaxed: what
-            # a dollar more of a rule is worth (with the units fixed, every such line item is
-            # pinned and the budget's price would be 0, as if money were worth nothing)
+        if block_duals is not None and all(it.block for it in problem.items):
+            # a plan whose every line item is in whole units (round_to) reports the prices of the
+            # rules with the units relaxed: what a dollar more of a rule is worth (with the units
+            # fixed every line item is pinned and the budget's price would be 0, as if money were
+            # worth nothing). With some line items free, theirs are the prices (the fixed LP's)
             out = dataclasses.replace(out, duals=block_duals)
         true_obj = _true_objective(problem, bank, x)
         bound, responses = _dual_bound(problem, bank, out.duals, x)
@@ -293,12 +297,12 @@ def solve_problem(
             if tighter(problem, other, bound) == other:
                 bound, responses = other, other_responses
         lagrangian_gap = relative_gap(problem, true_obj, bound)
-        # with blocks (whole numbers of a unit: ``block``, ``round_to``) the lifted MILP is slow
-        # (an integer per line item with hundreds of values) and rarely needed: the Lagrangian
+        # with many blocks (whole numbers of a unit: ``block``, ``round_to``) the lifted MILP is
+        # slow (an integer per line item with hundreds of values) and rarely needed: the Lagrangian
         # bound of the continuous relaxation bounds the integer optimum too, and what holds it
         # open is mostly the pieces. Refine first, while that gap keeps halving; lift after
         refining_first = (
-            any(it.block for it in problem.items)
+            any(it.block and it.hi > _MANY_UNITS * it.block for it in problem.items)
             and rounds < max_rounds
             and (prev_lagrangian is None or lagrangian_gap < 0.5 * prev_lagrangian)
         )
