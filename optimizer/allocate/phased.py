@@ -470,7 +470,13 @@ def phased_problem(
     """A dated, phased scenario (contract 7) on a model: line items touchpoint × period, every
     rule of the registry over them (totals over the periods, period rules by label), carry-over
     before ``start`` from ``carry_in`` (touchpoint → a_0) or the scenario's ``carryover.before``
-    file, seasonal effectiveness from the model."""
+    file, seasonal effectiveness from the model.
+
+    On a markets index (contract 8) the line items are touchpoint × market × period, each on its
+    market's curve; national rules sum over the markets, ``markets:`` rules select by market and
+    period rules by label, as on an undated plan. ``carry_in`` is then keyed ``touchpoint@market``
+    (a line item's key); a ``carryover.before`` file (one series per touchpoint) and national
+    buys are refused, located."""
     from optimizer.allocate.problem import make_problem
     from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
 
@@ -481,14 +487,25 @@ def phased_problem(
         )
     base = make_problem(scenario, model, stages, extra_models=extra_models)
     if base.markets:
-        raise ScenarioError(
-            "phased plans over markets are not supported yet",
-            path=scenario.source,
-            field="phasing",
-        )
+        national = next((it.id for it in base.items if it.market is None), None)
+        if national is not None:
+            raise ScenarioError(
+                f"'{national}' is a national buy: phased plans over markets take line items "
+                "bought in one market each; plan it per market, or plan without 'phasing'",
+                path=scenario.source,
+                field=f"national.{national}",
+            )
+        if carry_in is None and scenario.carryover is not None and scenario.carryover.before:
+            raise ScenarioError(
+                "carry-over from a spend file is per touchpoint, but with markets each "
+                "touchpoint is bought in every market: leave 'carryover.before' out (no "
+                "carry-over into the plan) or plan without a markets index",
+                path=scenario.source,
+                field="carryover.before",
+            )
     P = len(cal.periods)
     refs = [
-        LineItemRef(i * P + p, it.id, it.stage, period=per.label, owner=it.owner)
+        LineItemRef(i * P + p, it.id, it.stage, period=per.label, market=it.market, owner=it.owner)
         for i, it in enumerate(base.items)
         for p, per in enumerate(cal.periods)
     ]
@@ -528,9 +545,13 @@ def phased_problem(
         for r in sink.all_item_rules()
         if r.kind == "tp_period_min_if_funded"
     }
-    responses = [model.touchpoints[it.id] for it in base.items]
+    if base.markets:  # each line item on its market's curve
+        responses = [it.curve.response for it in base.items]
+    else:
+        responses = [model.touchpoints[it.id] for it in base.items]
     if carry_in is not None:
-        a0 = np.array([float(carry_in.get(r.id, 0.0)) for r in responses])
+        keys = [f"{it.id}@{it.market}" if base.markets else it.id for it in base.items]
+        a0 = np.array([float(carry_in.get(k, 0.0)) for k in keys])
     elif scenario.carryover is not None and scenario.carryover.before:
         from optimizer.io.spend_tables import read_weekly_spend
 

@@ -114,12 +114,20 @@ def plan_period_frame(plan: Plan) -> pd.DataFrame:
     """A phased plan by line item and period: its spend, KPI (carry-over included) and the
     marginal return of the period's next dollar; the horizon's KPI after it as period ``after``."""
     rows = []
+    markets = plan.has_markets
+    owners = markets and any(x.owner for x in plan.line_items)
     for li in plan.line_items:
+        # with markets (contract 8) each row names its market and owner, as undated rows do
+        where = {
+            **({"market": li.market if li.market is not None else "national"} if markets else {}),
+            **({"owner": li.owner or ""} if owners else {}),
+        }
         for p in li.periods:
             rows.append(
                 {
                     "scenario": plan.scenario,
                     "id": li.id,
+                    **where,
                     "stage": li.stage,
                     "period": p.period,
                     "period_start": p.start,
@@ -135,6 +143,7 @@ def plan_period_frame(plan: Plan) -> pd.DataFrame:
                 {
                     "scenario": plan.scenario,
                     "id": li.id,
+                    **where,
                     "stage": li.stage,
                     "period": "after",
                     "period_start": "",
