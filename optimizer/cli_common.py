@@ -54,6 +54,18 @@ def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _note(msg: str) -> None:
+    """A ``note:`` on stderr, wrapped at words to the terminal's width (``--wide``: one line)."""
+    import textwrap
+
+    from optimizer.render.terminal import is_wide, terminal_width
+
+    text = f"note: {msg}"
+    if not is_wide():
+        text = textwrap.fill(text, terminal_width(), subsequent_indent="  ", break_long_words=False)
+    click.echo(text, err=True)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn our exceptions into a clean message and exit code; unexpected ones into one line too."""
 

@@ -20,6 +20,7 @@ from optimizer.cli_common import (
     _exit_if_not_certified,
     _ledger_options,
     _ledger_path_option,
+    _note,
     _open_ledger,
     _output,
     _progress,
@@ -146,7 +147,7 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
 
     pa, pb, note = same_weeks(pa, a, pb, b)
     if note:
-        _stderr(f"note: {note}")
+        _note(note)
     comp = planning.diff_comparison(pa, pb, la, lb)
     if fmt == "json":
         from optimizer.render.machine import to_json
@@ -297,7 +298,7 @@ def track(
 
         from_run, why = run_scenario(plan_ref, ledger_path(ledger_file))
         if why and not quiet:
-            _stderr(f"note: {why}")
+            _note(why)
         if from_run is not None:
             sc = load_scenario(from_run)
     model = read_model(model_path) if model_path is not None else None
