@@ -166,7 +166,7 @@ def solve_phased(
     n, P = problem.n, problem.P
     rows = problem.rows
 
-    def left():
+    def time_left() -> float | None:
         if time_limit is None:
             return None
         return max(0.01, time_limit - (time.perf_counter() - t0))
@@ -187,7 +187,7 @@ def solve_phased(
             m.clo,
             m.chi,
             integers=m.ints,
-            time_limit=left(),
+            time_limit=time_left(),
             gap=max(1e-9, 0.1 * tolerance),
             constant=m.const,
         )
@@ -241,7 +241,7 @@ def solve_phased(
             lp = _build(problem, pcs, xhi, fix=fixed)
             build_s += time.perf_counter() - tb
             lsol = solve_arrays(
-                lp.c, lp.A, lp.lo, lp.hi, lp.clo, lp.chi, time_limit=left(), constant=lp.const
+                lp.c, lp.A, lp.lo, lp.hi, lp.clo, lp.chi, time_limit=time_left(), constant=lp.const
             )
             solve_s += lsol.seconds
             if lsol.status == Status.OPTIMAL:
@@ -277,7 +277,7 @@ def solve_phased(
                 )
                 bound = min(bound, b_pol)
         if problem.needs_binaries and (bound - value) / max(abs(value), 1e-12) > tolerance:
-            lb = _lifted_bound(problem, cells, pts, xhi, left(), tolerance)
+            lb = _lifted_bound(problem, cells, pts, xhi, time_left(), tolerance)
             if lb is not None:
                 solve_s += lb[1]
                 bound = min(bound, lb[0])
