@@ -42,29 +42,17 @@ def seasonal_world(root: Path, amplitude: float, seed: int = 2) -> dict[str, Pat
     return _seasonal_world.seasonal_world(root, amplitude, seed)[0]
 
 
+def _fit(files: dict, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``budgetopt fit`` of a simulated world's journey and history, as a user runs it."""
+    cmd = [sys.executable, "-m", "optimizer", "fit", "--journey", files["journey"]]
+    cmd += ["--history", files["history"], "-o", out, "--bootstrap", "0", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
+
+
 def test_fit_recovers_the_season_and_the_phased_plan_uses_it(tmp_path):
     files = seasonal_world(tmp_path / "w", AMPLITUDE)
     out = tmp_path / "model.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "fit",
-            "--journey",
-            files["journey"],
-            "--history",
-            files["history"],
-            "-o",
-            out,
-            "--bootstrap",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-    )
+    r = _fit(files, out)
     assert r.returncode == 0, r.stderr
     raw = json.loads(out.read_text())
     diag = raw["diagnostics"]["seasonal_effectiveness"]
@@ -162,27 +150,7 @@ def test_fit_can_switch_the_season_off(tmp_path):
     its diagnostics and the fit's summary say the season was not tested."""
     files = seasonal_world(tmp_path / "w", AMPLITUDE)
     out = tmp_path / "model.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "fit",
-            "--journey",
-            files["journey"],
-            "--history",
-            files["history"],
-            "-o",
-            out,
-            "--bootstrap",
-            "0",
-            "--no-seasonal-effectiveness",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-    )
+    r = _fit(files, out, "--no-seasonal-effectiveness")
     assert r.returncode == 0, r.stderr
     raw = json.loads(out.read_text())
     assert not any("effectiveness" in t for t in raw["touchpoints"].values())
