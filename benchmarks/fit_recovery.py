@@ -369,8 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         metavar="N",
         help="also refit every simulated world calibrated to N simulated lift tests "
-        f"per touchpoint (+{LIFT_SHARE:.0%} of mean weekly spend for {LIFT_WEEKS} "
-        f"weeks, se {LIFT_SE:.0%} of the true lift) and report uplift captured with "
+        f"per touchpoint (+{LIFT_SHARE * 100:.0f}%% of mean weekly spend for {LIFT_WEEKS} "
+        f"weeks, se {LIFT_SE * 100:.0f}%% of the true lift) and report uplift captured with "
         "calibration next to without and the oracle",
     )
     args = ap.parse_args(argv)

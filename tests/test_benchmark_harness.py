@@ -172,3 +172,15 @@ def test_mmm_example_verdicts_read_our_fit_alone(tmp_path):
         "all",
         False,
     )
+
+
+def test_fit_recovery_help_prints(capsys):
+    """``fit_recovery.py --help`` prints its options (a literal '%' in a help string once made
+    argparse raise a TypeError instead)."""
+    import fit_recovery
+
+    with pytest.raises(SystemExit) as exc:
+        fit_recovery.main(["--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--lift-tests N" in out and "(+30% of mean weekly spend" in out
