@@ -183,3 +183,45 @@ def test_point_curve_of_a_zero_map_beta_is_the_posterior_mean():
     point = MF.posterior_mean_point(fit, draws, [x], y, Z, G, 0.001)
     assert point.beta[0] == pytest.approx(1.0, rel=1e-6)
     assert point.theta[0][0] == 0.3  # the MAP's decay is kept
+
+
+def test_family_weights_are_posterior_probabilities():
+    """exp(-lml / 2) normalised (lml: minus twice the log marginal likelihood): a difference of
+    2 ln 3 is odds of 3 to 1; a family below MIN_FAMILY_WEIGHT is left out, the rest renormalised."""
+    from optimizer.response.mapfit import MIN_FAMILY_WEIGHT, family_weights
+
+    w = family_weights({"hill": 10.0, "exponential": 10.0 + 2 * np.log(3.0)})
+    assert w == pytest.approx({"exponential": 0.25, "hill": 0.75}, abs=1e-12)
+    far = 2 * np.log(1 / (0.5 * MIN_FAMILY_WEIGHT))  # weight about MIN/2 against 1
+    w = family_weights({"hill": 0.0, "logistic": 0.0, "exponential": far})
+    assert w == pytest.approx({"hill": 0.5, "logistic": 0.5}, abs=1e-12)
+    assert family_weights({"hill": float("inf")}) == {}
+
+
+def test_family_averaging_mixes_the_draws_by_the_reported_weights(small):
+    """average_families=True: model.json's diagnostics give each touchpoint's family weights
+    (summing to 1), each touchpoint's 20 draws are of those families in the weights' shares
+    (largest remainder: exact counts), the point curve is of one of them, and the fit is
+    deterministic; the default fit has no weights and one family per touchpoint."""
+    history, _ = small
+    a = fit_model(history, seed=0, n_bootstrap=20, average_families=True)
+    b = fit_model(history, seed=0, n_bootstrap=20, average_families=True)
+    assert model_to_json(a) == model_to_json(b)
+    weights = a.diagnostics["family_weights"]
+    assert set(weights) == set(a.touchpoints)
+    mixed = 0
+    for tid, tp in a.touchpoints.items():
+        w = weights[tid]
+        assert sum(w.values()) == pytest.approx(1.0, abs=1e-12)
+        assert tp.curve.family in w
+        assert a.diagnostics["family_averaging"]["point_families"][tid] == tp.curve.family
+        counts = {f: sum(s.family == f for s, _ in tp.draws) for f in w}
+        exact = {f: 20 * v for f, v in w.items()}
+        assert sum(counts.values()) == 20
+        assert all(abs(counts[f] - exact[f]) < 1 for f in w), (counts, exact)
+        mixed += len([f for f in w if counts[f] > 0]) > 1
+    assert mixed >= 1  # this world's families are close: the draws mix (tv 53/39/8%)
+    default = fit_model(history, seed=0, n_bootstrap=20)
+    assert "family_weights" not in default.diagnostics
+    for tp in default.touchpoints.values():
+        assert {s.family for s, _ in tp.draws} == {tp.curve.family}

@@ -47,6 +47,9 @@ POINTS = ("mean", "map")
 #: ROI held the truth for 69% of touchpoints on high-information worlds (61% on low) at 1.0, 79%
 #: (71%) at 1.7. The point curves (``point="mean"``) average the posterior itself, not these.
 UNCERTAINTY_INFLATE = 2.0
+#: Average the point curves and draws over the saturation families by their posterior weights
+#: (``mapfit.family_mixture``) instead of using the chosen family alone.
+AVERAGE_FAMILIES = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class ResponseFitter(BaseEstimator):
         uncertainty_inflate: float = UNCERTAINTY_INFLATE,
         uncertainty: str = "auto",
         point: str = "mean",
+        average_families: bool = AVERAGE_FAMILIES,
         ridge: float = 0.003,
         baseline_ridge: float = 0.001,
         cv_splits: int | None = None,
@@ -134,6 +138,7 @@ class ResponseFitter(BaseEstimator):
         self.uncertainty_inflate = uncertainty_inflate
         self.uncertainty = uncertainty
         self.point = point
+        self.average_families = average_families
         self.ridge = ridge
         self.baseline_ridge = baseline_ridge
         self.cv_splits = cv_splits
@@ -231,6 +236,7 @@ class ResponseFitter(BaseEstimator):
                 families=DEFAULT_FAMILIES if self.families is None else tuple(self.families),
                 uncertainty=self.uncertainty,
                 point=self.point,
+                average_families=bool(self.average_families),
                 perturb=bool(self.bootstrap_perturb),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,

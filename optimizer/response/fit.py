@@ -28,7 +28,12 @@ from optimizer.data import History, LiftTest
 from optimizer.errors import ModelError
 from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
-from optimizer.response.estimator import UNCERTAINTY_INFLATE, FitDiagnostics, ResponseFitter
+from optimizer.response.estimator import (
+    AVERAGE_FAMILIES,
+    UNCERTAINTY_INFLATE,
+    FitDiagnostics,
+    ResponseFitter,
+)
 from optimizer.response.model import ResponseModel
 from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 
@@ -76,6 +81,7 @@ def fit_model(
     uncertainty_inflate: float = UNCERTAINTY_INFLATE,
     uncertainty: str = "auto",
     point: str = "mean",
+    average_families: bool = AVERAGE_FAMILIES,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
@@ -186,6 +192,11 @@ def fit_model(
         The point curves: each the curve of its family closest to the mean over 60 posterior
         draws of its steady-state weekly response (the plan on them approaches the Bayes
         decision; touchpoints with lift tests keep the MAP), or the MAP itself.
+    average_families : bool, default=False
+        Bayesian model averaging over the saturation families (``method="map"``): each
+        touchpoint's families get posterior weights from their Laplace marginal likelihoods
+        (``diagnostics.family_weights``); the point curves' and the intervals' draws come from the
+        mixture, and the point curve's family is the one closest to the mean over the draws.
     seasonal_effectiveness : bool, default=True
         After the fit, test whether the media effect varies by week of the year and, when the
         history supports it, give the touchpoints contract 7's ``effectiveness``
@@ -216,6 +227,7 @@ def fit_model(
         uncertainty_inflate=uncertainty_inflate,
         uncertainty=uncertainty,
         point=point,
+        average_families=average_families,
         ridge=ridge,
         baseline_ridge=baseline_ridge,
         cv_splits=cv_splits,

@@ -69,6 +69,9 @@ class MapFit:
     draws: list[tuple[list[np.ndarray], np.ndarray]] = field(default_factory=list)
     family_switches: int = 0
     nfev: int = 0
+    #: per touchpoint, minus twice the log marginal likelihood of each family tried (the family
+    #: choice's; empty where it did not run)
+    family_lml: list[dict[str, float]] = field(default_factory=list)
 
 
 def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -130,12 +133,14 @@ def map_fit(
         if alt.cost < sol.cost:
             sol = alt
     switches = 0
+    lml: list[dict[str, float]] = [{} for _ in tps]
     if choose_family and warm is None and len(families) > 1 and tps:
         order = sorted(range(len(tps)), key=lambda j: -float(tps[j].x.sum()))
         for j in order:
             if float(sol.inner.w[j]) <= 0:
                 continue
             best = J.log_ml_local(p, sol, j)
+            lml[j][p.tps[j].family] = best
             for fam in families:
                 if fam == p.tps[j].family:
                     continue
@@ -147,6 +152,7 @@ def map_fit(
                 cand = J.fit(q, th, free=[j], max_nfev=50)
                 nfev += cand.nfev
                 b = J.log_ml_local(q, cand, j)
+                lml[j][fam] = b
                 if b < best - 1e-9:
                     best, sol, p = b, cand, q
                     switches += 1
@@ -186,6 +192,7 @@ def map_fit(
         yhat,
         family_switches=switches,
         nfev=nfev,
+        family_lml=lml if warm is None else list(warm.family_lml),
     )
 
 
@@ -272,6 +279,146 @@ def laplace_draws(
     return out, {"posterior_sd_transforms": [float(v) for v in sd[:nt]]}
 
 
+#: Bayesian model averaging over the saturation families (``average_families=True``): a family
+#: whose posterior weight is below this share is left out of the mixture (it would get no draw of
+#: 20) and the others' weights renormalised.
+MIN_FAMILY_WEIGHT = 0.02
+
+#: One component of a touchpoint's family mixture: its transforms (the centre of its Laplace
+#: draws) and its posterior weight.
+Mixture = list[dict[str, tuple[np.ndarray, float]]]
+
+
+def family_weights(lml: dict[str, float]) -> dict[str, float]:
+    """Posterior family weights from minus twice their log marginal likelihoods (equal prior
+    odds): ``exp(-lml / 2)`` normalised; below ``MIN_FAMILY_WEIGHT`` left out, the rest
+    renormalised; sorted by family name."""
+    fin = {f: v for f, v in lml.items() if math.isfinite(v)}
+    if not fin:
+        return {}
+    lo = min(fin.values())
+    raw = {f: math.exp(-0.5 * (v - lo)) for f, v in fin.items()}
+    tot = sum(raw.values())
+    keep = {f: v / tot for f, v in raw.items() if v / tot >= MIN_FAMILY_WEIGHT}
+    tot = sum(keep.values())
+    return {f: keep[f] / tot for f in sorted(keep)}
+
+
+def family_mixture(
+    fit: MapFit,
+    xs: Sequence[np.ndarray],
+    pooled: Sequence[bool],
+    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    baseline_ridge: float,
+    *,
+    s_curves: bool = False,
+    prior_weight: float = 1.0,
+) -> tuple[Mixture, int]:
+    """Per touchpoint, the posterior mixture over the saturation families on all weeks (``fit``:
+    the MAP on all weeks): each family's MAP (that touchpoint's transforms free, the others held
+    at the MAP) and its weight from its Laplace marginal likelihood (``joint.log_ml_local``).
+    Only families whose training-weeks weight (``fit.family_lml``, the family choice's) reaches
+    ``MIN_FAMILY_WEIGHT`` are refitted; touchpoints with lift tests keep their family. Returns
+    the mixture and the count of evaluations."""
+    n = y.size
+    rows = np.arange(n)
+    fr = _make_frame(Z, y, 0.0, baseline_ridge)
+    tps = [
+        J.Tp(x, f, bool(pl), tuple(ts))
+        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
+    ]
+    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
+    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[:n] ** 2, axis=0))
+    at_map = J.objective(p, fit.theta)
+    out: Mixture = []
+    nfev = 0
+    for j, tp in enumerate(tps):
+        own = {tp.family: (np.asarray(fit.theta[j]), 1.0)}
+        prior = family_weights(fit.family_lml[j]) if j < len(fit.family_lml) else {}
+        alts = [f for f in prior if f != tp.family]
+        if not pooled[j] or not alts or float(at_map.inner.w[j]) <= 0:
+            out.append(own)
+            continue
+        own_sol = J.fit(p, fit.theta, free=[j], max_nfev=50)
+        nfev += own_sol.nfev
+        lml = {tp.family: J.log_ml_local(p, own_sol, j)}
+        thetas = {tp.family: np.asarray(fit.theta[j])}
+        for fam in alts:
+            trial = list(p.tps)
+            trial[j] = replace(tp, family=fam)
+            q = replace(p, tps=trial)
+            th = list(fit.theta)
+            th[j] = convert(fit.theta[j], tp.family, fam)
+            cand = J.fit(q, th, free=[j], max_nfev=50)
+            nfev += cand.nfev
+            lml[fam] = J.log_ml_local(q, cand, j)
+            thetas[fam] = np.asarray(cand.theta[j])
+        w = family_weights(lml)
+        out.append({f: (thetas[f], w[f]) for f in w} if w else own)
+    return out, nfev
+
+
+def _quotas(weights: Sequence[float], n: int) -> list[int]:
+    """``n`` draws shared by ``weights`` (largest remainder): stratified, not random counts."""
+    exact = np.asarray(weights, dtype=float) * n
+    counts = np.floor(exact).astype(int)
+    rest = n - int(counts.sum())
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:rest]] += 1
+    return [int(c) for c in counts]
+
+
+def mixture_draws(
+    fit: MapFit,
+    mix: Mixture,
+    xs: Sequence[np.ndarray],
+    pooled: Sequence[bool],
+    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    baseline_ridge: float,
+    n_draws: int,
+    seed: int,
+    **kw: Any,
+) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], list[list[str]], dict[str, Any]]:
+    """Draws from the family mixture ``mix``: per touchpoint, each family gets its weight's share
+    of the ``n_draws`` (largest remainder, in an order drawn from ``seed``), and a draw of
+    family ``f`` takes that touchpoint's transforms and beta from the Laplace draws (same
+    standard normals) around the fit with that touchpoint's family ``f`` at its centre (the
+    others at ``fit``'s). Returns the draws, each draw's families, and ``laplace_draws``'s
+    summary of ``fit``'s own draws. ``kw``: ``laplace_draws``'s options."""
+    args = (xs, pooled, tests, y, Z, G, baseline_ridge, n_draws, seed)
+    draws, lap = laplace_draws(fit, *args, **kw)
+    fams = [list(fit.families) for _ in range(n_draws)]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(8,)))
+    for j, comp in enumerate(mix):
+        if len(comp) == 1 and fit.families[j] in comp:
+            continue
+        names = sorted(comp)
+        order = rng.permutation(n_draws)
+        at = 0
+        for fam, count in zip(names, _quotas([comp[f][1] for f in names], n_draws), strict=True):
+            idx = order[at : at + count]
+            at += count
+            theta = comp[fam][0]
+            if not idx.size or (fam == fit.families[j] and np.array_equal(theta, fit.theta[j])):
+                continue
+            families = list(fit.families)
+            families[j] = fam
+            th = list(fit.theta)
+            th[j] = theta
+            alt, _ = laplace_draws(replace(fit, families=families, theta=th), *args, **kw)
+            for b in idx:
+                draws[b][0][j] = alt[b][0][j]
+                draws[b][1][j] = alt[b][1][j]
+                fams[b][j] = fam
+    return draws, fams, lap
+
+
 def _describe(family: str, theta: np.ndarray, mean_a: float) -> dict[str, Any]:
     rel = math.exp(float(theta[1]))
     own = {"hill": rel, "exponential": rel / J.LN2, "logistic": rel / J.LN3}[family]
@@ -303,6 +450,7 @@ def refit_map(
     executor: Any = None,
     point: str = "mean",
     perturb: bool = True,
+    average_families: bool = False,
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -370,44 +518,50 @@ def refit_map(
         # Gaussian approximation is poor (measured: the Laplace draws' spread of a tested
         # touchpoint's lift was 3.9 times the test's standard error, the bootstrap's about 1)
         uncertainty = "bootstrap" if d.used else "laplace"
+    lap_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
+    args = (xs, pooled, tests, y, Z, G, d.baseline_ridge)
+    mix: Mixture | None = None
+    if average_families and searched:
+        mix, _ = family_mixture(fit, *args, **lap_kw)
     if point == "mean" and searched:
-        avg, _ = laplace_draws(
+        point_kw = {**lap_kw, "inflate": 1.0, "unbounded_zeros": True}
+        # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
+        if mix is not None:
+            avg, avg_fams, _ = mixture_draws(fit, mix, *args, POINT_DRAWS, 0, **point_kw)
+        else:
+            avg, _ = laplace_draws(fit, *args, POINT_DRAWS, 0, **point_kw)
+            avg_fams = None
+        fit = posterior_mean_point(
             fit,
+            avg,
             xs,
-            pooled,
-            tests,
             y,
             Z,
             G,
             d.baseline_ridge,
-            POINT_DRAWS,
-            0,
-            inflate=1.0,  # the posterior itself (the draws' inflation is for honest intervals)
-            unbounded_zeros=True,
-            s_curves=s_curves,
-            prior_weight=pw,
-        )
-        fit = posterior_mean_point(
-            fit, avg, xs, y, Z, G, d.baseline_ridge, keep=[bool(t) for t in tests]
+            keep=[bool(t) for t in tests],
+            draw_families=avg_fams,
+            candidates=None if mix is None else [{f: c[0] for f, c in m.items()} for m in mix],
         )
     draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
+    draw_fams: list[list[str]] | None = None
     lap: dict[str, Any] = {}
     if n_bootstrap and searched and uncertainty == "laplace":
-        draws_raw, lap = laplace_draws(
-            fit,
-            xs,
-            pooled,
-            tests,
-            y,
-            Z,
-            G,
-            d.baseline_ridge,
-            n_bootstrap,
-            seed,
-            inflate=inflate,
-            s_curves=s_curves,
-            prior_weight=pw,
-        )
+        draw_kw = {**lap_kw, "inflate": inflate}
+        if mix is not None:
+            # the point curve's family is centred at the point curve (as without averaging),
+            # the others at their MAPs
+            imix: Mixture = []
+            for k, m in enumerate(mix):
+                comp = dict(m)
+                pf = fit.families[k]
+                comp[pf] = (np.asarray(fit.theta[k]), m[pf][1] if pf in m else 0.0)
+                imix.append({f: c for f, c in comp.items() if c[1] > 0} or {pf: comp[pf]})
+            draws_raw, draw_fams, lap = mixture_draws(
+                fit, imix, *args, n_bootstrap, seed, **draw_kw
+            )
+        else:
+            draws_raw, lap = laplace_draws(fit, *args, n_bootstrap, seed, **draw_kw)
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
         ctx = MapBootstrap(
@@ -436,14 +590,13 @@ def refit_map(
         sat = Saturation(fam, {"beta": beta, **J.family_params(fam, th, mean_a)})
         curves[i] = (sat, Adstock(decay=float(th[0])), _describe(fam, th, mean_a))
         draws[i] = []
-        for th_b, beta_b in draws_raw:
+        for b, (th_b, beta_b) in enumerate(draws_raw):
             db = float(th_b[k][0])
             ma = float(C.geometric_adstock(X[:, i], db).mean()) or 1.0
+            fb = draw_fams[b][k] if draw_fams is not None else fam
             draws[i].append(
                 (
-                    Saturation(
-                        fam, {"beta": float(beta_b[k]), **J.family_params(fam, th_b[k], ma)}
-                    ),
+                    Saturation(fb, {"beta": float(beta_b[k]), **J.family_params(fb, th_b[k], ma)}),
                     Adstock(decay=db),
                 )
             )
@@ -485,11 +638,29 @@ def refit_map(
             "noise_sd": fit.sigma,
             "family_switches": (warm.family_switches if warm is not None else fit.family_switches),
             "uncertainty": {"method": uncertainty, "n_draws": len(draws_raw), **lap},
+            **(
+                {
+                    "family_weights": {
+                        d.tps[i].id: {f: c[1] for f, c in mix[k].items()}
+                        for k, i in enumerate(searched)
+                    },
+                    "family_averaging": {
+                        "method": "Bayesian model averaging (Laplace marginal likelihood)",
+                        "min_weight": MIN_FAMILY_WEIGHT,
+                        "point_families": {
+                            d.tps[i].id: fit.families[k] for k, i in enumerate(searched)
+                        },
+                    },
+                }
+                if mix is not None
+                else {}
+            ),
         },
         options={
             "method": "map",
             "prior_weight": float(prior_weight),
             "uncertainty_inflate": inflate,
+            "average_families": bool(average_families),
         },
     )
 
@@ -611,6 +782,8 @@ def posterior_mean_point(
     G: np.ndarray,
     baseline_ridge: float,
     keep: Sequence[bool] = (),
+    draw_families: Sequence[Sequence[str]] | None = None,
+    candidates: Sequence[dict[str, np.ndarray]] | None = None,
 ) -> MapFit:
     """Point curves for planning: each touchpoint's curve of its family (the MAP's decay kept)
     closest, in least squares over spend from 0 to twice the highest weekly spend, to the mean
@@ -618,13 +791,18 @@ def posterior_mean_point(
     the plan on the posterior mean response (the Bayes decision) to the extent that one curve of
     the family can carry it: where the draws disagree, the mean flattens and the plan moves less.
     The baseline is refitted with the new media columns. Touchpoints ``keep`` (those with lift
-    tests: the experiment pins their effect) keep the MAP curve."""
+    tests: the experiment pins their effect) keep the MAP curve.
+
+    With a family mixture (``draw_families``: each draw's families; ``candidates``: per
+    touchpoint, each family's transforms), each draw's curve is of its own family, and the point
+    curve is, of the candidate families (each with its own decay), the one closest to the mean."""
     from scipy.optimize import least_squares
 
     from optimizer.response import curves as CC
 
     theta = [t.copy() for t in fit.theta]
     beta = fit.beta.copy()
+    families = list(fit.families)
     for k, x in enumerate(xs):
         fam = fit.families[k]
         if (
@@ -636,50 +814,65 @@ def posterior_mean_point(
             continue
         grid = POINT_SPEND_GRID * float(x.max())
         target = np.zeros(grid.size)
-        for th_b, b_b in draws:
+        for b, (th_b, b_b) in enumerate(draws):
+            f_b = draw_families[b][k] if draw_families is not None else fam
             d_b = float(th_b[k][0])
             m_b = float(CC.geometric_adstock(x, d_b).mean()) or 1.0
             target += float(b_b[k]) * CC.saturation(
-                fam, grid / (1.0 - d_b), {"beta": 1.0, **J.family_params(fam, th_b[k], m_b)}
+                f_b, grid / (1.0 - d_b), {"beta": 1.0, **J.family_params(f_b, th_b[k], m_b)}
             )
         target /= len(draws)
         if not float(np.abs(target).max()) > 0:  # every draw flat: the mean curve is flat
             beta[k] = 0.0
             continue
-        d0 = float(theta[k][0])
-        m0 = float(fit.mean_ad[k])
         scale = max(float(np.abs(target).max()), 1e-300)
-        lo, hi = J.LOG_REL_BOUNDS, J.LOG_SHAPE_BOUNDS_S
+        cands = (
+            candidates[k]
+            if candidates is not None and candidates[k]
+            else {fam: np.asarray(theta[k])}
+        )
+        best: tuple[float, str, float, np.ndarray] | None = None
+        for cf in sorted(cands):
+            th_c = np.asarray(cands[cf])
+            d0 = float(th_c[0])
+            if cf == fam and np.array_equal(th_c, fit.theta[k]):
+                m0 = float(fit.mean_ad[k])
+            else:
+                m0 = float(J.columns([J.Tp(x, cf)], [th_c]).mean_ad[0])
+            lo, hi = J.LOG_REL_BOUNDS, J.LOG_SHAPE_BOUNDS_S
 
-        def resid(
-            v: np.ndarray,
-            fam: str = fam,
-            d0: float = d0,
-            m0: float = m0,
-            grid: np.ndarray = grid,
-            target: np.ndarray = target,
-            scale: float = scale,
-        ) -> np.ndarray:
-            th = np.concatenate([[d0], v[1:]])
-            p_ = {"beta": 1.0, **J.family_params(fam, th, m0)}
-            g = CC.saturation(fam, grid / (1.0 - d0), p_)
-            return np.asarray((v[0] * g - target) / scale)
+            def resid(
+                v: np.ndarray,
+                fam: str = cf,
+                d0: float = d0,
+                m0: float = m0,
+                grid: np.ndarray = grid,
+                target: np.ndarray = target,
+                scale: float = scale,
+            ) -> np.ndarray:
+                th = np.concatenate([[d0], v[1:]])
+                p_ = {"beta": 1.0, **J.family_params(fam, th, m0)}
+                g = CC.saturation(fam, grid / (1.0 - d0), p_)
+                return np.asarray((v[0] * g - target) / scale)
 
-        b0 = beta[k] if beta[k] > 0 else float(np.mean([float(b_b[k]) for _, b_b in draws]))
-        v0 = np.concatenate([[b0], theta[k][1:]])
-        lb = [0.0, lo[0]] + ([hi[0]] if fam == "hill" else [])
-        ub = [np.inf, lo[1]] + ([hi[1]] if fam == "hill" else [])
-        v0 = np.clip(v0, lb, ub)
-        res = least_squares(resid, v0, bounds=(lb, ub), method="trf", xtol=1e-8)
-        beta[k] = float(res.x[0])
-        theta[k] = np.concatenate([[d0], res.x[1:]])
-    tps = [J.Tp(x, f) for x, f in zip(xs, fit.families, strict=True)]
+            b0 = beta[k] if beta[k] > 0 else float(np.mean([float(b_b[k]) for _, b_b in draws]))
+            v0 = np.concatenate([[b0], th_c[1:]])
+            lb = [0.0, lo[0]] + ([hi[0]] if cf == "hill" else [])
+            ub = [np.inf, lo[1]] + ([hi[1]] if cf == "hill" else [])
+            v0 = np.clip(v0, lb, ub)
+            res = least_squares(resid, v0, bounds=(lb, ub), method="trf", xtol=1e-8)
+            if best is None or float(res.cost) < best[0]:
+                best = (float(res.cost), cf, float(res.x[0]), np.concatenate([[d0], res.x[1:]]))
+        assert best is not None
+        _, families[k], beta[k], theta[k] = best
+    tps = [J.Tp(x, f) for x, f in zip(xs, families, strict=True)]
     cols = J.columns(tps, theta)
     Mfull = np.hstack([cols.M, G])
     fr = _make_frame(Z, y, 0.0, baseline_ridge)
     base = _base_coefs(fr, Mfull, beta)
     return replace(
         fit,
+        families=families,
         theta=theta,
         beta=beta,
         base=base,
