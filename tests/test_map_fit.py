@@ -188,7 +188,7 @@ def test_point_curve_of_a_zero_map_beta_is_the_posterior_mean():
 def test_family_weights_are_posterior_probabilities():
     """exp(-lml / 2) normalised (lml: minus twice the log marginal likelihood): a difference of
     2 ln 3 is odds of 3 to 1; a family below MIN_FAMILY_WEIGHT is left out, the rest renormalised."""
-    from optimizer.response.mapfit import MIN_FAMILY_WEIGHT, family_weights
+    from optimizer.response.families import MIN_FAMILY_WEIGHT, family_weights
 
     w = family_weights({"hill": 10.0, "exponential": 10.0 + 2 * np.log(3.0)})
     assert w == pytest.approx({"exponential": 0.25, "hill": 0.75}, abs=1e-12)
