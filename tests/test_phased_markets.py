@@ -103,12 +103,14 @@ def test_phased_plan_over_markets_through_the_cli_matches_the_engine(tmp_path):
     assert direct.total_spend == pytest.approx(out["total_spend"], abs=0.01)
 
 
-def test_a_carryover_file_over_markets_is_refused_located(tmp_path):
+def test_a_carryover_file_without_markets_is_refused_located(tmp_path):
+    """With a markets index the carry-over file needs a market column (tests/test_phased_national
+    has the carry-over by market that works)."""
     make_world(tmp_path, n_markets=3, n_tp=3)
-    (tmp_path / "before.csv").write_text("week,t0,t1,t2\n2026-12-28,1,1,1\n")
+    (tmp_path / "before.csv").write_text("date,t0,t1,t2\n2026-12-28,1,1,1\n")
     _scenario(tmp_path, carryover={"before": "before.csv"})
     r = _run(["optimize", "s.yaml", "-o", "plan.json", "--format", "json", "--no-ledger"], tmp_path)
     assert r.returncode != 0
-    assert "carryover.before" in r.stderr and "s.yaml" in r.stderr
+    assert "before.csv" in r.stderr and "field 'market'" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "plan.json").exists()

@@ -155,7 +155,7 @@ def solve_phased(
             return direct
     coarse = bank_breakpoints(
         cells,
-        np.zeros(problem.n * problem.T),
+        np.zeros(problem.ns * problem.T),
         ahi.ravel(),
         np.where([c.concave for c in cells.curves], n_pieces, 2 * n_pieces),
     )
@@ -259,7 +259,7 @@ def solve_phased(
                 for q, r in enumerate(problem.kpi_rows)
                 if m.kpi_rule_rows[q] >= 0
             )
-        mu = duals[: n * problem.T].reshape(n, problem.T)
+        mu = duals[: problem.ns * problem.T].reshape(problem.ns, problem.T)
         bound, responses = lagrangian_bound(problem, cells, mu, rule_duals, xhi, ahi)
         pol = None
         if polish_ok:
@@ -419,7 +419,7 @@ def _min_spend_box(problem, cells, X, xhi, ahi, coarse, n_pieces):
     ahi = np.maximum(adstock_path(problem, xhi) + 1e-9, 1e-9)
     coarse = bank_breakpoints(
         cells,
-        np.zeros(problem.n * problem.T),
+        np.zeros(problem.ns * problem.T),
         ahi.ravel(),
         np.where([c.concave for c in cells.curves], n_pieces, 2 * n_pieces),
     )
@@ -436,26 +436,47 @@ def carry_in_from_spend(
 ) -> np.ndarray:
     """a_0 per touchpoint from its weekly spend by date before ``start`` (a week with no row
     counts as no spend: the carry-over of the weeks before it decays through it)."""
+    return np.array([_carry_one(spend.get(r.id) or {}, r, start) for r in responses])
+
+
+def _carry_one(by_date: Mapping[dt.date, float], r: TouchpointResponse, start: dt.date) -> float:
+    """a_0 of one adstock stream from its weekly spend by date before ``start``."""
+    back: dict[int, float] = {}
+    for d, v in by_date.items():
+        days = (start - d).days
+        if days > 0:
+            k = (days + 6) // 7  # 1: the week just before start
+            back[k] = back.get(k, 0.0) + float(v)
+    if not back:
+        return 0.0
+    K = min(max(back), MAX_AFTER_WEEKS)
+    series = [back.get(k, 0.0) for k in range(K, 0, -1)]
+    d_ = 0.0 if r.adstock is None else r.adstock.decay
+    gain = (
+        1.0
+        if r.adstock is None or not r.adstock.normalize
+        else 1.0 / C.geometric_steady_factor(d_, None, False)
+    )
+    return carryover(series, d_, gain)
+
+
+def _market_carry_in(path, base, responses, streams, start: dt.date) -> np.ndarray:
+    """a_0 per stream over markets from a spend file with a ``market`` column
+    (``read_weekly_spend_by_market``): a line item's from its market's rows; a national buy's in
+    market m from m's rows plus its share of the rows marked ``national``."""
+    from optimizer.io.spend_tables import NATIONAL_MARKET, read_weekly_spend_by_market
+
+    items = base.items
+    ids = list(dict.fromkeys(it.id for it in items))
+    national = [it.id for it in items if it.split is not None]
+    spend = read_weekly_spend_by_market(path, ids, list(base.markets), national, what="carry-over")
     out = np.zeros(len(responses))
-    for i, r in enumerate(responses):
-        by_date = spend.get(r.id) or {}
-        back: dict[int, float] = {}
-        for d, v in by_date.items():
-            days = (start - d).days
-            if days > 0:
-                k = (days + 6) // 7  # 1: the week just before start
-                back[k] = back.get(k, 0.0) + float(v)
-        if not back:
-            continue
-        K = min(max(back), MAX_AFTER_WEEKS)
-        series = [back.get(k, 0.0) for k in range(K, 0, -1)]
-        d_ = 0.0 if r.adstock is None else r.adstock.decay
-        gain = (
-            1.0
-            if r.adstock is None or not r.adstock.normalize
-            else 1.0 / C.geometric_steady_factor(d_, None, False)
-        )
-        out[i] = carryover(series, d_, gain)
+    for j, ((i, share, m), r) in enumerate(zip(streams, responses, strict=True)):
+        tid = items[i].id
+        here = _carry_one(spend.get((tid, m), {}), r, start)
+        if items[i].split is not None and NATIONAL_MARKET not in base.markets:
+            here += share * _carry_one(spend.get((tid, NATIONAL_MARKET), {}), r, start)
+        out[j] = here
     return out
 
 
@@ -474,9 +495,10 @@ def phased_problem(
 
     On a markets index (contract 8) the line items are touchpoint × market × period, each on its
     market's curve; national rules sum over the markets, ``markets:`` rules select by market and
-    period rules by label, as on an undated plan. ``carry_in`` is then keyed ``touchpoint@market``
-    (a line item's key); a ``carryover.before`` file (one series per touchpoint) and national
-    buys are refused, located."""
+    period rules by label, as on an undated plan. A national buy is one decision per period whose
+    spend feeds each market's adstock by its split (``_market_streams``). ``carry_in`` is then
+    keyed ``touchpoint@market`` (a national buy's per market too); a ``carryover.before`` file
+    (one series per touchpoint) is refused, located."""
     from optimizer.allocate.problem import make_problem
     from optimizer.scenario.rules import LineItemRef, LineItems, build_rows
 
@@ -486,26 +508,17 @@ def phased_problem(
             "not a phased scenario: give 'start' and 'phasing'", path=scenario.source
         )
     base = make_problem(scenario, model, stages, extra_models=extra_models)
-    if base.markets:
-        national = next((it.id for it in base.items if it.market is None), None)
-        if national is not None:
-            raise ScenarioError(
-                f"'{national}' is a national buy: phased plans over markets take line items "
-                "bought in one market each; plan it per market, or plan without 'phasing'",
-                path=scenario.source,
-                field=f"national.{national}",
-            )
-        if carry_in is None and scenario.carryover is not None and scenario.carryover.before:
-            raise ScenarioError(
-                "carry-over from a spend file is per touchpoint, but with markets each "
-                "touchpoint is bought in every market: leave 'carryover.before' out (no "
-                "carry-over into the plan) or plan without a markets index",
-                path=scenario.source,
-                field="carryover.before",
-            )
     P = len(cal.periods)
     refs = [
-        LineItemRef(i * P + p, it.id, it.stage, period=per.label, market=it.market, owner=it.owner)
+        LineItemRef(
+            i * P + p,
+            it.id,
+            it.stage,
+            period=per.label,
+            market=it.market,
+            owner=it.owner,
+            split=it.split,  # a national buy counts its share in each market's rules
+        )
         for i, it in enumerate(base.items)
         for p, per in enumerate(cal.periods)
     ]
@@ -545,13 +558,19 @@ def phased_problem(
         for r in sink.all_item_rules()
         if r.kind == "tp_period_min_if_funded"
     }
+    streams: list[tuple[int, float, str | None]] = []
     if base.markets:  # each line item on its market's curve
-        responses = [it.curve.response for it in base.items]
+        responses, streams = _market_streams(base, model)
     else:
         responses = [model.touchpoints[it.id] for it in base.items]
     if carry_in is not None:
-        keys = [f"{it.id}@{it.market}" if base.markets else it.id for it in base.items]
+        if base.markets:  # a stream's key: touchpoint@market (a national buy's too)
+            keys = [f"{base.items[i].id}@{m}" for i, _w, m in streams]
+        else:
+            keys = [it.id for it in base.items]
         a0 = np.array([float(carry_in.get(k, 0.0)) for k in keys])
+    elif scenario.carryover is not None and scenario.carryover.before and base.markets:
+        a0 = _market_carry_in(scenario.carryover.before, base, responses, streams, cal.start)
     elif scenario.carryover is not None and scenario.carryover.before:
         from optimizer.io.spend_tables import read_weekly_spend
 
@@ -579,7 +598,30 @@ def phased_problem(
         rules_complete=True,
         kpi_rows=kpi_rows,
         sources=tuple(sink.all_rows()),
+        streams=streams if any(it.split is not None for it in base.items) else (),
     )
+
+
+def _market_streams(
+    base, model
+) -> tuple[list[TouchpointResponse], list[tuple[int, float, str | None]]]:
+    """The adstock streams of a problem over markets: a line item bought in one market is one
+    stream on that market's curve; a national buy is one stream per market it reaches (its share
+    of the spend, that market's curve, decay and seasonality), all fed by its one decision."""
+    responses: list[TouchpointResponse] = []
+    streams: list[tuple[int, float, str | None]] = []
+    for it in base.items:
+        if it.split is None:
+            responses.append(it.curve.response)
+            streams.append((it.index, 1.0, str(it.market)))
+            continue
+        for m, w in it.split.items():
+            r = model.markets[m].touchpoints.get(it.id)
+            if r is None or w <= 0:  # no curve there (or no share): that market earns nothing
+                continue
+            responses.append(r)
+            streams.append((it.index, float(w), m))
+    return responses, streams
 
 
 def allocate_phased(

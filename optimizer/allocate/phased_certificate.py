@@ -37,9 +37,13 @@ def lagrangian_bound(
     separable over the cells like the objective, so each cell's function is weighted by
     ``kpi_theta`` (the objective's weight less the floors' duals over the line item's scale)."""
     n, T, P = problem.n, problem.T, problem.P
+    ns = problem.ns
     d, k = problem.decay, problem.gain
     const = float(np.sum(mu[:, 0] * d * problem.carry_in))
-    theta = np.repeat(kpi_theta(problem, duals), T)
+    theta_items = kpi_theta(problem, duals)
+    theta = np.repeat(
+        theta_items if problem.one_stream_each else theta_items[problem.stream_item], T
+    )
     for kr in problem.kpi_rows:
         y = float(duals.get(kr.name, 0.0))
         y = max(y, 0.0) if kr.sense == "<=" else min(y, 0.0) if kr.sense == ">=" else y
@@ -56,9 +60,9 @@ def lagrangian_bound(
         const += y * r.rhs
         for (i, p), a in r.coefs.items():
             price[i, p] += y * a
-    nxt = np.concatenate([mu[:, 1:], np.zeros((n, 1))], axis=1)
+    nxt = np.concatenate([mu[:, 1:], np.zeros((ns, 1))], axis=1)
     ga = (mu - d[:, None] * nxt).ravel()
-    na = n * T
+    na = ns * T
     hi_a = ahi.ravel()
     concave = np.array([c.concave for c in cells.curves])
     lo_b, hi_b = np.zeros(na), hi_a.copy()
@@ -91,14 +95,16 @@ def lagrangian_bound(
             best_v[c], best[c] = vv, grid[j]
     total = float(best_v.sum())
     # decisions: linear in x over its box (zero-or-at-least and blocks only shrink the box)
-    gain_x = np.zeros((n, P))
+    gain_x = np.zeros((ns, P))
     npw = problem.weeks_per_period
+    if not problem.one_stream_each:
+        k = k * problem.stream_share
     for p, per in enumerate(problem.calendar.periods):
         gain_x[:, p] = k * mu[:, list(per.weeks)].sum(axis=1) / npw[p]
-    gx = gain_x - problem.base.spend_weight - price
+    gx = problem.to_items(gain_x) - problem.base.spend_weight - price
     total += float(np.maximum(0.0, gx * xhi).sum())
     bound = const + total
-    return (bound if math.isfinite(bound) else math.inf), best.reshape(n, T)
+    return (bound if math.isfinite(bound) else math.inf), best.reshape(ns, T)
 
 
 def kkt_residual(
@@ -119,8 +125,11 @@ def kkt_residual(
         if abs(X[i, p] - mm) <= 1e-6 * (1 + mm):
             inside[i, p] = False
     for it in problem.base.items:
-        if it.block or it.min_if_funded or not problem.responses[it.index].concave:
+        if it.block or it.min_if_funded:
             inside[it.index] = False
+    for j, r in enumerate(problem.responses):
+        if not r.concave:
+            inside[int(problem.stream_item[j])] = False
     if not inside.any():
         return 0.0
     r = np.abs(m - prices) / np.maximum(np.abs(prices), 1e-12)

@@ -6,7 +6,8 @@ maximisation over the decisions ``x[i,p]`` under linear rules and the box ``0 <=
     max  f(x) = Σ_i Σ_t c[i,t] F_i(a[i,t](x)) - spend_weight · Σ x      (a linear in x)
 
 Its Hessian is block-diagonal by touchpoint (the adstock couples a touchpoint's periods only):
-``H_i = J_iᵀ diag(c F_i'') J_i`` with ``J_i = d a[i,·] / d x[i,·]`` (T × P). A Newton step of the
+``H_i = J_iᵀ diag(c F_i'') J_i`` with ``J_i = d a[i,·] / d x[i,·]`` (T × P) — for a national buy
+the sum of that over its markets' adstock streams, still one P × P block. A Newton step of the
 barrier problem then costs ``n`` small (P × P) solves and one ``m × m`` solve on the rules (the
 Schur complement), where the LP over pieces of every cell's curve has tens of thousands of
 columns. The method: infeasible-start primal-dual steps on the perturbed KKT conditions (slacks
@@ -167,10 +168,11 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
     pair = free.reshape(n, P)[:, :, None] & free.reshape(n, P)[:, None, :]
     m = G.shape[0]
     sw = float(problem.base.spend_weight)
-    J = _jacobians(problem)  # (n, T, P)
+    J = _jacobians(problem)  # (ns, T, P): each stream's adstock in its line item's decisions
     JT = np.ascontiguousarray(J.transpose(0, 2, 1))
     cells = _Cells(problem)
-    T = problem.T
+    T, ns = problem.T, problem.ns
+    to_items = problem.to_items  # a national buy's streams add up in its decisions
 
     # ---- a start inside the box, and the scales -------------------------------------------------
     typical = budget / Nf if budget else float(np.median(u_raw[free])) / max(P, 1) / max(n, 1)
@@ -183,12 +185,12 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
         # a cell at zero adstock is fed by no free decision (those are positive): its slope
         # (infinite on a hill curve of shape < 1) is nobody's
         fed = A > 0
-        f1 = np.where(fed, cells.slope(A.ravel()).reshape(n, T), 0.0)
-        g = np.matmul(JT, f1[:, :, None]).ravel() - sw
+        f1 = np.where(fed, cells.slope(A.ravel()).reshape(ns, T), 0.0)
+        g = to_items(np.matmul(JT, f1[:, :, None])).ravel() - sw
         if not hess:
             return g, None
-        f2 = np.where(fed, cells.curvature(A.ravel()).reshape(n, T), 0.0)
-        H = np.matmul(JT, f2[:, :, None] * J)
+        f2 = np.where(fed, cells.curvature(A.ravel()).reshape(ns, T), 0.0)
+        H = to_items(np.matmul(JT, f2[:, :, None] * J))
         return g, H
 
     def fval(xs: np.ndarray) -> float:

@@ -153,7 +153,7 @@ def _build(
     fix: Mapping[int, float] | None = None,
 ) -> _Model:
     n, T, P = problem.n, problem.T, problem.P
-    nx, na = n * P, n * T
+    nx, na = n * P, problem.ns * T
     d, k = problem.decay, problem.gain
     npw = problem.weeks_per_period
     pw = np.array(problem.calendar.period_of_week)
@@ -163,12 +163,17 @@ def _build(
     lo: list[float] = []
     hi: list[float] = []
     r0 = 0
-    # adstock rows: a_it - d a_i,t-1 - k/n_p x_ip = d a0 [t = 0]
+    # adstock rows of stream j (line item i, share w): a_jt - d a_j,t-1 - k w/n_p x_ip = d a0 [t=0]
     cell = np.arange(na)
-    i_of, t_of = cell // T, cell % T
+    i_of, t_of = cell // T, cell % T  # i_of: the stream
+    if problem.one_stream_each:
+        item_of, feed = i_of, -k[i_of] / npw[pw[t_of]]
+    else:
+        item_of = problem.stream_item[i_of]
+        feed = -(k * problem.stream_share)[i_of] / npw[pw[t_of]]
     rows_i += [cell, cell[t_of > 0], cell]
-    cols_i += [nx + cell, nx + cell[t_of > 0] - 1, i_of * P + pw[t_of]]
-    vals += [np.ones(na), -d[i_of[t_of > 0]], -k[i_of] / npw[pw[t_of]]]
+    cols_i += [nx + cell, nx + cell[t_of > 0] - 1, item_of * P + pw[t_of]]
+    vals += [np.ones(na), -d[i_of[t_of > 0]], feed]
     rhs = np.where(t_of == 0, d[i_of] * problem.carry_in[i_of], 0.0)
     lo += rhs.tolist()
     hi += rhs.tolist()
@@ -296,7 +301,7 @@ def _kpi_rows(problem, pcs, include, r0, s0, rows_i, cols_i, vals, lo, hi) -> np
     counts = np.array([len(pc.widths) for pc in pcs])
     slopes = np.concatenate([pc.slopes for pc in pcs]) if counts.sum() else np.zeros(0)
     v0 = np.array([float(pc.values[0]) for pc in pcs])
-    item_of_cell = np.arange(len(pcs)) // T
+    item_of_cell = problem.stream_item[np.arange(len(pcs)) // T]
     item_of_s = np.repeat(item_of_cell, counts)
     scale = problem.scale
     inv = np.where(scale != 0, 1.0 / np.where(scale != 0, scale, 1.0), 0.0)

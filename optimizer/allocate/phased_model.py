@@ -61,11 +61,12 @@ class PhasedProblem:
 
     base: AllocationProblem  # line items, rules on horizon totals, objective
     calendar: Calendar
-    responses: tuple[TouchpointResponse, ...]  # per line item
-    carry_in: np.ndarray  # (n,) adstock a[i,0] before the first week
-    effectiveness: np.ndarray  # (n, T) seasonal multipliers of each week
+    #: per adstock stream (see ``streams``; one per line item unless there are national buys)
+    responses: tuple[TouchpointResponse, ...]
+    carry_in: np.ndarray  # (ns,) adstock a[j,0] before the first week, per stream
+    effectiveness: np.ndarray  # (ns, T) seasonal multipliers of each week
     discount: np.ndarray  # (T,) weight of each week's KPI
-    after: np.ndarray  # (n, S) weights of the weeks after the horizon (S = 0: not counted)
+    after: np.ndarray  # (ns, S) weights of the weeks after the horizon (S = 0: not counted)
     rules: tuple[PhasedRow, ...] = ()
     min_if_funded: Mapping[tuple[int, int], float] = field(default_factory=dict)
     #: the rules are every row (built by the registry over touchpoint × period line items);
@@ -76,6 +77,10 @@ class PhasedProblem:
     #: the registry's rows the rules came from, over line items touchpoint × period (index
     #: ``i * P + p``): what prices a binding rule in a comparison (empty when built by hand)
     sources: tuple[Any, ...] = ()
+    #: the adstock streams, as (line item, share of its spend, market) per stream: a national buy
+    #: (contract 8) is one decision per period whose spend feeds one stream per market (its share,
+    #: that market's curve, decay and carry-over); empty: one stream per line item, share 1
+    streams: tuple[tuple[int, float, str | None], ...] = ()
 
     @property
     def objective_weight(self) -> float:
@@ -86,6 +91,38 @@ class PhasedProblem:
     @property
     def n(self) -> int:
         return len(self.base.items)
+
+    @property
+    def ns(self) -> int:
+        """The number of adstock streams (``n`` without national buys)."""
+        return len(self.responses)
+
+    @cached_property
+    def stream_item(self) -> np.ndarray:
+        """(ns,) the line item (decision row) feeding each stream."""
+        if not self.streams:
+            return _frozen(np.arange(self.n))
+        return _frozen(np.array([i for i, _s, _m in self.streams], dtype=int))
+
+    @cached_property
+    def stream_share(self) -> np.ndarray:
+        """(ns,) the share of its line item's spend each stream receives."""
+        if not self.streams:
+            return _frozen(np.ones(self.n))
+        return _frozen(np.array([float(s) for _i, s, _m in self.streams]))
+
+    @property
+    def one_stream_each(self) -> bool:
+        """One stream per line item, in order, share 1 (no national buy)."""
+        return not self.streams
+
+    def to_items(self, a: np.ndarray) -> np.ndarray:
+        """Per-stream values (first axis) summed per line item."""
+        if self.one_stream_each:
+            return a
+        out = np.zeros((self.n, *a.shape[1:]))
+        np.add.at(out, self.stream_item, a)
+        return out
 
     @property
     def T(self) -> int:  # noqa: N802 - the horizon in weeks, as in the docs
@@ -117,12 +154,18 @@ class PhasedProblem:
 
     @cached_property
     def scale(self) -> np.ndarray:
+        """(n,) objective units per KPI unit of each line item."""
         return _frozen(np.array([it.curve.scale for it in self.base.items]))
 
     @cached_property
+    def stream_scale(self) -> np.ndarray:
+        """(ns,) objective units per KPI unit of each stream (its line item's)."""
+        return self.scale if self.one_stream_each else _frozen(self.scale[self.stream_item])
+
+    @cached_property
     def weights(self) -> np.ndarray:
-        """c[i,t]: objective units per unit of ``F`` in each cell (scale × effectiveness × discount)."""
-        return _frozen(self.scale[:, None] * self.effectiveness * self.discount[None, :])
+        """c[j,t]: objective units per unit of ``F`` in each cell (scale × effectiveness × discount)."""
+        return _frozen(self.stream_scale[:, None] * self.effectiveness * self.discount[None, :])
 
     @cached_property
     def needs_binaries(self) -> bool:
@@ -231,11 +274,14 @@ def make_phased_problem(
     rules_complete: bool = False,
     kpi_rows: Sequence[PhasedKpiRow] = (),
     sources: Sequence[Any] = (),
+    streams: Sequence[tuple[int, float, str | None]] = (),
 ) -> PhasedProblem:
     """A phased problem from a (calendar-free) allocation problem and the calendar's inputs.
 
-    ``effectiveness`` is ``(n, 52)`` multipliers by week of year (or ``(n, T)`` by horizon week);
-    None means flat."""
+    ``responses``, ``carry_in`` and ``effectiveness`` are per adstock stream: one per line item
+    (``streams`` empty), or, with national buys, one per ``streams`` entry (line item, share of
+    its spend, market). ``effectiveness`` is ``(ns, 52)`` multipliers by week of year (or
+    ``(ns, T)`` by horizon week); None means flat."""
     other = next((c for c in base.constraints if c.on_kpi and c.kpi not in (None, base.kpi)), None)
     if other is not None:
         raise ScenarioError(
@@ -244,8 +290,11 @@ def make_phased_problem(
             path=base.scenario.source,
             field="kpi_floors",
         )
+    composite = base.scenario.objective in ("max_value", "max_net") and bool(
+        base.scenario.kpi_values
+    )
     for it in base.items:
-        if it.curve.parts:
+        if composite or (it.curve.parts and it.split is None):
             raise ScenarioError(
                 "kpi_values (several KPIs' worth) are not supported on phased plans yet",
                 path=base.scenario.source,
@@ -260,7 +309,12 @@ def make_phased_problem(
                 if c.on_kpi
             ),
         )
-    n, T = len(base.items), calendar.weeks
+    n, T = len(responses), calendar.weeks  # n: streams here
+    if streams:
+        if len(streams) != n:
+            raise ValueError(f"{len(streams)} streams but {n} responses")
+    elif n != len(base.items):
+        raise ValueError(f"{n} responses for {len(base.items)} line items")
     woy = np.array(calendar.woy()) - 1
     eff_year: np.ndarray | None
     if effectiveness is None:
@@ -309,6 +363,7 @@ def make_phased_problem(
         rules_complete,
         tuple(kpi_rows),
         tuple(sources),
+        tuple((int(i), float(sh), m) for i, sh, m in streams),
     )
 
 
@@ -316,13 +371,16 @@ def make_phased_problem(
 # the response of a plan, week by week
 # ------------------------------------------------------------------------------------------------
 def weekly_spend(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
-    """(n, T) weekly spend of period spend ``X`` (n, P)."""
+    """(ns, T) weekly spend into each stream of period spend ``X`` (n, P)."""
     pw = problem.period_of_week
-    return X[:, pw] / problem.weeks_per_period[pw][None, :]
+    if problem.one_stream_each:
+        return X[:, pw] / problem.weeks_per_period[pw][None, :]
+    Xs = problem.stream_share[:, None] * np.asarray(X, float)[problem.stream_item]
+    return Xs[:, pw] / problem.weeks_per_period[pw][None, :]
 
 
 def adstock_path(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
-    """(n, T) adstock ``a[i,t]`` of period spend ``X`` with the carry-over in."""
+    """(ns, T) adstock ``a[j,t]`` of each stream under period spend ``X`` with the carry-over in."""
     W = weekly_spend(problem, X)
     d, k = problem.decay, problem.gain
     A = np.empty_like(W)
@@ -340,14 +398,14 @@ class _Cells:
 
     def __init__(self, problem: PhasedProblem):
         self.p = problem
-        n, T = problem.n, problem.T
+        n, T = problem.ns, problem.T  # cells are stream × week
         self.n, self.T = n, T
         self.w = problem.weights  # (n, T)
         self.sat = [r.curve for r in problem.responses]
         d = problem.decay
         S = problem.after.shape[1]
         # tail weight of F(d^s a) per s, scaled like the objective
-        self.tail = problem.after * problem.scale[:, None] if S else np.zeros((n, 0))
+        self.tail = problem.after * problem.stream_scale[:, None] if S else np.zeros((n, 0))
         self.dpow = d[:, None] ** np.arange(1, S + 1)[None, :] if S else np.zeros((n, 0))
 
         class _C:
@@ -461,10 +519,11 @@ class _Cells:
 
 
 def plan_kpi(problem: PhasedProblem, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, T) objective-scale KPI of each week (its weight included) and (n,) KPI after the horizon."""
+    """(ns, T) objective-scale KPI of each stream's weeks (its weight included) and (ns,) KPI
+    after the horizon (per line item without national buys; ``problem.to_items`` sums them)."""
     A = adstock_path(problem, X)
     cells = _Cells(problem)
-    n = problem.n
+    n = problem.ns
     F = np.array([problem.responses[i].curve(A[i]) for i in range(n)])  # (n, T)
     weekly = problem.weights * F
     after = np.zeros(n)
@@ -489,7 +548,8 @@ def item_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     """(n,) each line item's KPI over the horizon (and after it, with ``after``), as reported."""
     weekly, after = plan_kpi(problem, X)
     scale = problem.scale
-    return (weekly.sum(axis=1) + after) / np.where(scale != 0, scale, 1.0)
+    per = problem.to_items(weekly.sum(axis=1) + after)
+    return per / np.where(scale != 0, scale, 1.0)
 
 
 def kpi_lhs(row: PhasedKpiRow, kpis: np.ndarray) -> float:
@@ -516,18 +576,20 @@ def marginal_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     """(n, P) d(objective-scale KPI)/d x[i,p] by the adjoint of the adstock recursion."""
     A = adstock_path(problem, X)
     cells = _Cells(problem)
-    G = cells.slope(A.ravel()).reshape(problem.n, problem.T)  # f'_{it}(a_it)
+    G = cells.slope(A.ravel()).reshape(problem.ns, problem.T)  # f'_{jt}(a_jt)
     d, k = problem.decay, problem.gain
+    if not problem.one_stream_each:
+        k = k * problem.stream_share
     lam = np.zeros_like(G)
-    nxt = np.zeros(problem.n)
+    nxt = np.zeros(problem.ns)
     for t in range(problem.T - 1, -1, -1):
         nxt = G[:, t] + d * nxt
         lam[:, t] = nxt
-    out = np.zeros((problem.n, problem.P))
+    out = np.zeros((problem.ns, problem.P))
     npw = problem.weeks_per_period
     for p, per in enumerate(problem.calendar.periods):
         out[:, p] = k * lam[:, list(per.weeks)].sum(axis=1) / npw[p]
-    return out
+    return problem.to_items(out)
 
 
 def _boxes(problem: PhasedProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -617,9 +679,11 @@ def period_rule(
 
 
 def _jacobians(problem: PhasedProblem) -> np.ndarray:
-    """(n, T, P): d a[i,t] / d x[i,p]."""
-    n, T, P = problem.n, problem.T, problem.P
+    """(ns, T, P): d a[j,t] / d x[i,p] for stream j of line item i."""
+    n, T, P = problem.ns, problem.T, problem.P
     d, k = problem.decay, problem.gain
+    if not problem.one_stream_each:
+        k = k * problem.stream_share
     pw = np.array(problem.calendar.period_of_week)
     M = np.zeros((T, P))
     M[np.arange(T), pw] = 1.0 / problem.weeks_per_period[pw]
@@ -633,15 +697,15 @@ def _jacobians(problem: PhasedProblem) -> np.ndarray:
 
 
 def adjoint(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
-    """(n, T) μ[i,t] = d(objective)/d(a[i,t] held as a rule): the exact multipliers of the adstock
+    """(ns, T) μ[j,t] = d(objective)/d(a[j,t] held as a rule): the exact multipliers of the adstock
     rows at plan ``X`` (what the Lagrangian bound uses after the polish). An infinite slope (a
     cell at zero on a hill curve of shape < 1) is capped: any multipliers give a valid bound."""
     A = adstock_path(problem, X)
-    G = _Cells(problem).slope(A.ravel()).reshape(problem.n, problem.T)
+    G = _Cells(problem).slope(A.ravel()).reshape(problem.ns, problem.T)
     G = np.where(np.isfinite(G), G, 1e12 * max(1.0, float(np.max(G[np.isfinite(G)], initial=1.0))))
     d = problem.decay
     mu = np.zeros_like(G)
-    nxt = np.zeros(problem.n)
+    nxt = np.zeros(problem.ns)
     for t in range(problem.T - 1, -1, -1):
         nxt = G[:, t] + d * nxt
         mu[:, t] = nxt

@@ -54,10 +54,19 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     X = _repair_kpi(problem, X)
     # min_spend is solved as maximising -spend: its value, bound and duals in its own sense
     sign = 1.0 if problem.objective_weight else -1.0
-    weekly, after = plan_kpi(problem, X)
+    weekly, after = plan_kpi(problem, X)  # per stream
     scale = problem.scale
-    kpi_weeks = weekly / scale[:, None]  # the KPI itself (weights: effectiveness × discount)
-    kpi_after = after / scale
+    sscale = problem.stream_scale
+    # the KPI itself (weights: effectiveness × discount), per stream and per line item
+    stream_weeks = weekly / sscale[:, None]
+    stream_after = after / sscale
+    kpi_weeks = problem.to_items(stream_weeks)
+    kpi_after = problem.to_items(stream_after)
+    # a national buy's KPI in each market it is delivered in
+    national_kpi: dict[int, dict[str, float]] = {}
+    for j, (i, _share, mk) in enumerate(problem.streams):
+        if problem.base.items[i].market is None and mk is not None:
+            national_kpi.setdefault(i, {})[mk] = float(stream_weeks[j].sum() + stream_after[j])
     marg = marginal_kpi(problem, X) / scale[:, None]
     periods = cal.periods
     results = []
@@ -160,7 +169,11 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
                 market=it.market,  # contract 8: a phased plan over markets
                 owner=it.owner,
                 shares=it.market_shares(),
-                market_kpi={it.market: k} if it.market is not None else {},
+                market_kpi=(
+                    {it.market: k}
+                    if it.market is not None
+                    else {m: national_kpi.get(i, {}).get(m, 0.0) for m in it.market_shares()}
+                ),
             )
         )
     tot_periods = tuple(

@@ -67,14 +67,16 @@ def _polish(problem, X0, duals, max_changes, max_newton, deadline=None):
     def grad_hess(x):
         X = x.reshape(n, P)
         Aa = adstock_path(problem, X)
-        f1 = cells.slope(Aa.ravel()).reshape(n, problem.T)
-        f2 = cells.curvature(Aa.ravel()).reshape(n, problem.T)
+        f1 = cells.slope(Aa.ravel()).reshape(problem.ns, problem.T)
+        f2 = cells.curvature(Aa.ravel()).reshape(problem.ns, problem.T)
         # a cell at zero adstock is fed by no free decision (those are positive): its infinite
         # slope (hill shape < 1) only says that its decisions want freeing
         f1 = np.where(np.isfinite(f1), f1, 1e300)
         f2 = np.where(np.isfinite(f2), f2, 0.0)
-        g = np.einsum("itp,it->ip", J, f1).ravel() - sw
-        H = [J[i].T @ (f2[i][:, None] * J[i]) for i in range(n)]
+        # per stream, then summed per line item (a national buy's markets)
+        g = problem.to_items(np.einsum("itp,it->ip", J, f1)).ravel() - sw
+        Hs = np.stack([J[j].T @ (f2[j][:, None] * J[j]) for j in range(problem.ns)])
+        H = list(problem.to_items(Hs))
         return g, H
 
     for _change in range(max_changes):
@@ -183,28 +185,31 @@ def _polish(problem, X0, duals, max_changes, max_newton, deadline=None):
 def _one_dim(problem, cells, X, j, price, cap) -> float:
     """The spend of decision ``j`` (others held) at which its marginal return equals ``price``."""
     i, p = divmod(j, problem.P)
-    d, k = float(problem.decay[i]), float(problem.gain[i])
     pw = np.array(problem.calendar.period_of_week)
     npw = problem.weeks_per_period
-    rows = i * problem.T + np.arange(problem.T)
+    streams = np.flatnonzero(problem.stream_item == i)  # one, or a national buy's markets
 
     def marginal(v: float) -> float:
         xi = X[i].copy()
         xi[p] = v
-        w = xi[pw] / npw[pw]
-        a = np.empty(problem.T)
-        prev = float(problem.carry_in[i])
-        for t in range(problem.T):
-            prev = k * w[t] + d * prev
-            a[t] = prev
-        g = cells.slope(a, rows=rows)
-        lam = 0.0
-        out = 0.0
-        for t in range(problem.T - 1, -1, -1):
-            lam = g[t] + d * lam
-            if pw[t] == p:
-                out += lam
-        return k * out / npw[p] - problem.base.spend_weight
+        total = 0.0
+        for s in streams:
+            d, k = float(problem.decay[s]), float(problem.gain[s] * problem.stream_share[s])
+            w = xi[pw] / npw[pw]
+            a = np.empty(problem.T)
+            prev = float(problem.carry_in[s])
+            for t in range(problem.T):
+                prev = k * w[t] + d * prev
+                a[t] = prev
+            g = cells.slope(a, rows=s * problem.T + np.arange(problem.T))
+            lam = 0.0
+            out = 0.0
+            for t in range(problem.T - 1, -1, -1):
+                lam = g[t] + d * lam
+                if pw[t] == p:
+                    out += lam
+            total += k * out / npw[p]
+        return total - problem.base.spend_weight
 
     lo, hi = 0.0, float(cap)
     if marginal(hi) >= price:

@@ -216,6 +216,94 @@ def read_weekly_spend(
                 out.setdefault(tid, {})
                 out[tid][d] = out[tid].get(d, 0.0) + float(v)
         return out
+    dates = _dates(df, path, what, error)
+    out = {}
+    for tid in ids:
+        if tid in df.columns:
+            vals = amounts(df[tid], path=path, field=tid, error=error)
+            out[tid] = {d: float(v) for d, v in zip(dates, vals, strict=True)}
+    return out
+
+
+#: the ``market`` of a row of spend bought nationally (a national buy's, split by its key)
+NATIONAL_MARKET = "national"
+
+
+def read_weekly_spend_by_market(
+    path: str | Path,
+    ids: Sequence[str],
+    markets: Sequence[str],
+    national: Sequence[str] = (),
+    *,
+    what: str = "spend",
+    error: type[BudgetOptError] = DataError,
+) -> dict[tuple[str, str], dict[_dt.date, float]]:
+    """Weekly spend per (touchpoint, market) by date, from a file with a ``market`` column (the
+    history file's convention with several markets): long (``date,market,touchpoint,spend``) or
+    wide (``date,market`` and one spend column per touchpoint, named by its id).
+
+    A row's market is one of ``markets``, or ``national`` for spend bought nationally, which only
+    a national buy (``national``: their ids) can have (the caller splits it by the buy's key). A
+    missing or unknown market, or national spend of a touchpoint bought per market, is an error
+    naming the file, the field, the row and the value. Touchpoints the file does not name are left
+    out; several rows for one touchpoint, market and date are summed."""
+    from optimizer.vocabulary import MARKET_COLUMN
+
+    df = read_csv_strings(path, what, error)
+    _say(df)
+    if MARKET_COLUMN not in df.columns:
+        raise error(
+            f"with a markets index the {what} file needs a '{MARKET_COLUMN}' column (which "
+            f"market each row's spend was in, or '{NATIONAL_MARKET}' for a national buy's); "
+            f"it has {', '.join(df.columns) or 'none'}",
+            path=path,
+            field=MARKET_COLUMN,
+        )
+    allowed = list(dict.fromkeys([*markets, NATIONAL_MARKET]))
+    # (a market of the index named "national" is that market: its rows are its own)
+    by_key = NATIONAL_MARKET not in markets
+    where = _ids(
+        df[MARKET_COLUMN], path=path, field=MARKET_COLUMN, word="market", known=allowed, error=error
+    )
+    nat = set(national)
+    out: dict[tuple[str, str], dict[_dt.date, float]] = {}
+
+    def add(tid: str, market: str, d: _dt.date, v: float, field: str, row: int) -> None:
+        if by_key and market == NATIONAL_MARKET and tid not in nat:
+            if v == 0.0:
+                return
+            raise error(
+                f"{short_repr(tid)} is bought per market, not nationally: give its spend by "
+                f"market, not as '{NATIONAL_MARKET}' (row {row}, spend {v:g})",
+                path=path,
+                field=field,
+            )
+        by = out.setdefault((tid, market), {})
+        by[d] = by.get(d, 0.0) + float(v)
+
+    if TOUCHPOINT_COLUMN in df.columns:
+        rows = read_spend_rows(path, what=what, error=error)
+        for d, tid, v, row, m in zip(
+            rows[DATE_COLUMN],
+            rows[TOUCHPOINT_COLUMN],
+            rows[SPEND_COLUMN],
+            rows["row"],
+            where,
+            strict=True,
+        ):
+            if tid in ids:
+                add(tid, m, d, float(v), TOUCHPOINT_COLUMN, int(row))
+        return out
+    dates = _dates(df, path, what, error)
+    for tid in ids:
+        if tid in df.columns:
+            vals = amounts(df[tid], path=path, field=tid, error=error)
+            for k, (d, v) in enumerate(zip(dates, vals, strict=True)):
+                add(tid, where[k], d, float(v), tid, k + 2)
+    return out
+
+
+def _dates(df: pd.DataFrame, path: str | Path, what: str, error: type[BudgetOptError]):
     if DATE_COLUMN not in df.columns:
         raise error(
             f"expected a column '{DATE_COLUMN}'; the {what} file needs a date column and one "
@@ -234,9 +322,4 @@ def read_weekly_spend(
                 path=path,
                 field=DATE_COLUMN,
             ) from None
-    out = {}
-    for tid in ids:
-        if tid in df.columns:
-            vals = amounts(df[tid], path=path, field=tid, error=error)
-            out[tid] = {d: float(v) for d, v in zip(dates, vals, strict=True)}
-    return out
+    return dates
