@@ -245,7 +245,10 @@ def test_phased_review_as_xlsx_and_markdown(tmp_path):
     r = cli("explain", sc, "--format", "xlsx", "-o", xlsx, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["Summary", "By period", "Line items by period", "Rules"]
+    # the sample journey names owners: their sheet too (issue 16: owners in every output)
+    assert wb.sheetnames == ["Summary", "By period", "Line items by period", "Owners", "Rules"]
+    owners = {r[0] for r in wb["Owners"].iter_rows(min_row=2, values_only=True)}
+    assert owners == {li["owner"] for li in plan["line_items"]}
     ws = wb["By period"]
     head = [c.value for c in ws[1]]
     stages = list(dict.fromkeys(li["stage"] for li in plan["line_items"]))

@@ -279,3 +279,106 @@ def test_a_bad_carryover_file_over_markets_is_located_and_writes_nothing(
     assert "before.csv" in r.stderr and f"field '{field}'" in r.stderr and words in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_shadow_prices_of_market_and_national_rules_match_a_re_solve(national):
+    """The shadow price of the market floor (which counts the national buy's share) and of the
+    national buy's own floor: the KPI's change per dollar when the rule moves by ±1,000, re-solved
+    (a central difference of a smooth concave optimum: within 2% of the price)."""
+    _w, path, _split_, _ref = national
+    model = read_model(path / "markets.json")
+
+    def kpi(**over) -> tuple[float, dict[str, float]]:
+        data = yaml.safe_load((path / "s.yaml").read_text())
+        for k, v in over.items():
+            data[k] = v
+        (path / "moved.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        sol = solve_phased(phased_problem(load_scenario(path / "moved.yaml"), model))
+        assert sol.status == "optimal"
+        return sol.value, sol.duals
+
+    base, duals = kpi()
+    h = 1_000.0
+    up, _ = kpi(
+        markets={"m0": {"min": M0_MIN + h}, "m1": {"touchpoints": {"t2": {"max": M1_T2_MAX}}}}
+    )
+    down, _ = kpi(
+        markets={"m0": {"min": M0_MIN - h}, "m1": {"touchpoints": {"t2": {"max": M1_T2_MAX}}}}
+    )
+    assert duals["market_min__m0"] < 0  # a binding floor costs KPI
+    assert (up - down) / (2 * h) == pytest.approx(duals["market_min__m0"], rel=0.02)
+    up, _ = kpi(touchpoints={"t0": {"min": T0_MIN + h}})
+    down, _ = kpi(touchpoints={"t0": {"min": T0_MIN - h}})
+    assert (up - down) / (2 * h) == pytest.approx(duals["tp_min__t0"], rel=0.02)
+
+
+# ------------------------------------------------------------------------------------------------
+# the review pack, compare, sweep and diff on a phased plan with a national buy
+# ------------------------------------------------------------------------------------------------
+def test_the_review_pack_shows_markets_and_owners(national):
+    w, path, split, _ref = national
+    r = _run(["optimize", "s.yaml", "--format", "json", "--no-ledger"], path)
+    plan = json.loads(r.stdout)
+    by_market = {m["market"]: m for m in plan["markets"]}
+    for fmt in ("md", "html", "xlsx"):
+        r = _run(["explain", "s.yaml", "-o", f"review.{fmt}", "--no-ledger"], path)
+        assert r.returncode == 0, r.stderr
+    md = (path / "review.md").read_text()
+    # line items named touchpoint@market, the national buy once
+    assert md.count("| t0@national |") == 2  # line items by period, and its owner's section
+    for t in w["tps"][1:]:
+        for m in w["markets"]:
+            assert f"| {t}@{m} |" in md
+    # the markets table: each market's spend as the plan's (national buy counted by its split)
+    section = md.split("## Markets")[1].split("## Budget owners")[0]
+    for m in w["markets"]:
+        row = next(x for x in section.splitlines() if x.startswith(f"| {m} |"))
+        assert row.split("|")[2].strip() == f"{by_market[m]['spend']:,.0f}"
+    # a section per owner, each listing exactly its line items
+    owners = {li["owner"] for li in plan["line_items"]}
+    for o in owners:
+        assert f"### {o}" in md
+    brand = md.split("### Brand")[1].split("###")[0]
+    assert "t0@national" in brand and "its minimum" in brand
+    html = (path / "review.html").read_text()
+    assert "<h2>Markets</h2>" in html and "<h2>Budget owners</h2>" in html
+    assert html.count("data:image/png;base64,") == 2  # the period × stage and market × stage charts
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path / "review.xlsx")
+    assert {"Markets", "Owners"} <= set(wb.sheetnames)
+    rows = list(wb["Owners"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(plan["line_items"])
+    assert sorted(r[1] for r in rows if r[0] == "Brand") == ["t0@national"]
+    spend = {r[0]: r[1] for r in wb["Markets"].iter_rows(min_row=2, values_only=True)}
+    assert spend == pytest.approx({m: by_market[m]["spend"] for m in w["markets"]}, abs=0.01)
+
+
+def test_compare_sweep_and_diff_on_a_phased_plan_with_a_national_buy(national):
+    _w, path, _split_, _ref = national
+    data = yaml.safe_load((path / "s.yaml").read_text())
+    data.update(name="cut", budget=250_000.0)
+    (path / "cut.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    ledger = ["--ledger", "ledger.sqlite"]
+    r = _run(["optimize", "s.yaml", "--format", "json", "--no-ledger"], path)
+    plan = json.loads(r.stdout)
+    r = _run(["compare", "s.yaml", "cut.yaml", "--format", "json", *ledger], path)
+    assert r.returncode == 0, r.stderr
+    comp = json.loads(r.stdout)
+    base, cut = comp["scenarios"]
+    assert base["total_kpi"] == pytest.approx(plan["total_kpi"], rel=1e-9)
+    assert cut["status"] == "optimal" and cut["total_kpi"] < base["total_kpi"]
+    assert [li["market"] for li in cut["line_items"] if li["id"] == "t0"] == [None]
+    assert {c["name"] for c in base["costly_constraints"]} >= {"market_min__m0"}
+    r = _run(["sweep", "s.yaml", "--budgets", "250000:300000:2", "--format", "json", *ledger], path)
+    assert r.returncode == 0, r.stderr
+    pts = json.loads(r.stdout)["points"]
+    assert [p["status"] for p in pts] == ["optimal", "optimal"]
+    assert pts[0]["total_kpi"] == pytest.approx(cut["total_kpi"], rel=1e-6)
+    assert pts[1]["total_kpi"] == pytest.approx(plan["total_kpi"], rel=1e-6)
+    # the two plans of the recorded comparison, line item by line item
+    r = _run(["diff", "last~1:0", "last~1:1", "--format", "json", *ledger], path)
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)
+    r = _run(["diff", "last~1:0", "last~1:1", *ledger], path)
+    assert r.returncode == 0 and "t0@national" in r.stdout, r.stderr

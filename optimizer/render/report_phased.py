@@ -62,6 +62,84 @@ def _binding(plan: Plan) -> list[Any]:
     return [c for c in plan.constraints if c.binding]
 
 
+def _where(li: Any) -> str:
+    """A line item's market: its own, or ``national`` for a national buy."""
+    return li.market if li.market is not None else "national"
+
+
+def _name(plan: Plan, li: Any) -> str:
+    """A line item as a review names it: ``touchpoint`` or, over markets, ``touchpoint@market``."""
+    return f"{li.id}@{_where(li)}" if plan.has_markets else li.id
+
+
+def _roi(kpi: float, spend: float) -> float | None:
+    return kpi / spend if spend > 0 else None
+
+
+def _r(v: float | None, digits: int = 2) -> str:
+    from optimizer.formatting import ratio
+
+    return "–" if v is None else ratio(v, digits)
+
+
+def _held_by(plan: Plan, li: Any) -> str:
+    """The binding rules that hold a line item, as labels ("its maximum" for its own cap)."""
+    labels = {c.name: c.label for c in plan.constraints}
+    own = {"min": "its minimum", "max": "its maximum", "lock": "its lock"}
+    return "; ".join(own.get(b, labels.get(b, b)) for b in li.binding) or "–"
+
+
+def market_rows(plan: Plan) -> list[list[Any]]:
+    """Per market: ``[market, spend, share, KPI, ROI]`` (a national buy counted by its split)."""
+    total = plan.total_spend or 1.0
+    return [
+        [m, v["spend"], v["spend"] / total, v["kpi"], _roi(v["kpi"], v["spend"])]
+        for m, v in plan.market_totals().items()
+    ]
+
+
+def owner_sections(plan: Plan) -> list[tuple[str, str, list[list[Any]]]]:
+    """Per budget owner: its name, a sentence (spend, share, KPI, the rules on its total that
+    bind) and one row per line item it holds: ``[line item, stage, spend per period…, spend,
+    KPI, ROI, marginal ROI, held by]``."""
+    from optimizer.formatting import share
+
+    total = plan.total_spend or 1.0
+    out = []
+    for o, v in plan.owner_totals().items():
+        mine = [li for li in plan.line_items if li.owner == o]
+        rules = [
+            c.label
+            for c in plan.constraints
+            if c.binding and c.kind.startswith("owner_") and c.subject == o
+        ]
+        sentence = (
+            f"{o} holds {money(v['spend'])} ({share(v['spend'] / total)} of the plan) over "
+            f"{len(mine)} line item(s), modelled to buy {money(v['kpi'])} {plan.kpi} (ROI "
+            f"{_r(_roi(v['kpi'], v['spend']))}). "
+            + (
+                f"Its binding rules: {'; '.join(rules)}."
+                if rules
+                else "No rule on its total binds."
+            )
+        )
+        rows = [
+            [
+                _name(plan, li),
+                li.stage,
+                *(p.spend for p in li.periods),
+                li.spend,
+                li.kpi,
+                _roi(li.kpi, li.spend),
+                li.marginal_roi,
+                _held_by(plan, li),
+            ]
+            for li in mine
+        ]
+        out.append((o, sentence, rows))
+    return out
+
+
 def _headline(plan: Plan) -> str:
     return (
         f"{money(plan.total_spend)} over {plan.horizon_weeks} weeks from {plan.start} buys "
@@ -112,12 +190,58 @@ def phased_review_md(plan: Plan) -> str:
     items = _table(
         ["line item", "stage", *labels, "total"],
         [
-            [li.id, li.stage, *(money(p.spend) for p in li.periods), money(li.spend)]
+            [_name(plan, li), li.stage, *(money(p.spend) for p in li.periods), money(li.spend)]
             for li in plan.line_items
         ]
         + [["total", "", *(money(p.spend) for p in plan.periods), money(plan.total_spend)]],
         right=range(2, len(labels) + 3),
     )
+    extra = ""
+    if plan.has_markets:
+        markets = _table(
+            ["market", "spend", "share", plan.kpi, "ROI"],
+            [
+                [m, money(sp), f"{sh:.1%}", money(k), _r(roi)]
+                for m, sp, sh, k, roi in market_rows(plan)
+            ],
+            right=range(1, 5),
+        )
+        extra += (
+            "## Markets\n\nSpend and KPI by market over the horizon (a national buy counted in "
+            f"each market by its split, its KPI where it is earned).\n\n{markets}\n\n"
+        )
+    owners = owner_sections(plan)
+    if owners:
+        extra += (
+            "## Budget owners\n\nEach budget holder's line items: what each costs by period "
+            "and buys, and what holds it where it is.\n\n"
+        )
+        for o, sentence, rows in owners:
+            n = len(labels)
+            body = _table(
+                [
+                    "line item",
+                    "stage",
+                    *labels,
+                    "spend",
+                    plan.kpi,
+                    "ROI",
+                    "marginal ROI",
+                    "held by",
+                ],
+                [
+                    [
+                        *r[:2],
+                        *(money(v) for v in r[2 : 4 + n]),
+                        _r(r[4 + n]),
+                        _r(r[5 + n], 3),
+                        r[6 + n],
+                    ]
+                    for r in rows
+                ],
+                right=range(2, n + 6),
+            )
+            extra += f"### {o}\n\n{sentence}\n\n{body}\n\n"
     rules = _table(
         ["rule", "shadow price"],
         [
@@ -130,6 +254,7 @@ def phased_review_md(plan: Plan) -> str:
         f"# {plan.scenario}: the plan by {plan.phasing}\n\n{_headline(plan)}\n\n"
         f"## Spend by period and stage\n\n{by_period}\n\n"
         f"## Line items by period\n\n{items}\n\n"
+        f"{extra}"
         "## Binding rules\n\nThe shadow price is the KPI one more unit of the rule's amount "
         "would buy (a period's cap: a dollar more in that period).\n\n"
         f"{rules}\n\n{_NOT_YET}\n"
@@ -145,6 +270,7 @@ def phased_review_workbook(plan: Plan) -> Any:
     from optimizer.render.report_xlsx import (
         _EPOCH,
         MONEY,
+        RATIO,
         _header,
         _total_row,
         _widths,
@@ -202,7 +328,8 @@ def phased_review_workbook(plan: Plan) -> Any:
     _header(ws, 1, cols)
     money_cols = {j: MONEY for j in range(3, len(cols) + 1)}
     item_rows = [
-        [li.id, li.stage, *(p.spend for p in li.periods), li.spend] for li in plan.line_items
+        [_name(plan, li), li.stage, *(p.spend for p in li.periods), li.spend]
+        for li in plan.line_items
     ]
     r = _write_rows(ws, 2, item_rows, money_cols)
     total = {1: "total", len(cols): plan.total_spend}
@@ -210,6 +337,30 @@ def phased_review_workbook(plan: Plan) -> Any:
     _total_row(ws, r, len(cols), total, money_cols)
     ws.freeze_panes = "C2"
     _widths(ws, {1: 20, 2: 16}, ncols=len(cols))
+
+    if plan.has_markets:
+        ws = wb.create_sheet("Markets")
+        _header(ws, 1, ("market", "spend", "share", plan.kpi, "ROI"))
+        _write_rows(
+            ws,
+            2,
+            [[m, sp, sh, k, roi] for m, sp, sh, k, roi in market_rows(plan)],
+            {2: MONEY, 3: "0.0%", 4: MONEY, 5: RATIO},
+        )
+        _widths(ws, {1: 20, 2: 14, 3: 9, 4: 14, 5: 8})
+    owners = owner_sections(plan)
+    if owners:
+        ws = wb.create_sheet("Owners")
+        cols = ["owner", "line item", "stage", *labels, "spend", plan.kpi, "ROI"]
+        cols += ["marginal ROI", "held by"]
+        _header(ws, 1, cols)
+        flat = [[o, *r] for o, _sentence, rows in owners for r in rows]
+        n = len(labels)
+        fmts = {j: MONEY for j in range(4, n + 6)}
+        fmts.update({n + 6: RATIO, n + 7: RATIO})
+        _write_rows(ws, 2, flat, fmts)
+        ws.freeze_panes = "D2"
+        _widths(ws, {1: 16, 2: 20, 3: 16}, ncols=len(cols))
 
     ws = wb.create_sheet("Rules")
     _header(ws, 1, ("rule", "kind", "shadow price"))
@@ -262,7 +413,7 @@ def phased_review_html(plan: Plan) -> str:
     )
     ph = "".join(f'<th class="num">{_e(p.period)}</th>' for p in periods)
     items = "".join(
-        f"<tr><td>{_e(li.id)}</td><td>{_e(li.stage)}</td>"
+        f"<tr><td>{_e(_name(plan, li))}</td><td>{_e(li.stage)}</td>"
         + "".join(f'<td class="num">{_e(money(p.spend))}</td>' for p in li.periods)
         + f'<td class="num">{_e(money(li.spend))}</td></tr>'
         for li in plan.line_items
@@ -272,6 +423,56 @@ def phased_review_html(plan: Plan) -> str:
         f"<table><tr><th>line item</th><th>stage</th>{ph}<th class='num'>total</th></tr>"
         f"{items}</table></div>"
     )
+    extra = ""
+    if plan.has_markets:
+        ms_png = charts.figure_png(
+            charts.market_stage_figure(
+                plan.market_stage_totals(),
+                stages,
+                {m: v["kpi"] for m, v in plan.market_totals().items()},
+            )
+        )
+        mrows = "".join(
+            f"<tr><td>{_e(m)}</td><td class='num'>{_e(money(sp))}</td>"
+            f"<td class='num'>{sh:.1%}</td><td class='num'>{_e(money(k))}</td>"
+            f"<td class='num'>{_e(_r(roi))}</td></tr>"
+            for m, sp, sh, k, roi in market_rows(plan)
+        )
+        extra += (
+            "<h2>Markets</h2>"
+            f"<table><tr><th>market</th><th class='num'>spend</th><th class='num'>share</th>"
+            f"<th class='num'>{_e(plan.kpi)}</th><th class='num'>ROI</th></tr>{mrows}</table>"
+            f"<figure>{_img(ms_png, 'spend by market and stage')}<figcaption class='note'>Spend "
+            "over the horizon by market, split by journey stage (a national buy counted in each "
+            "market by its split); the market's ROI beside its total.</figcaption></figure>"
+        )
+    owners = owner_sections(plan)
+    if owners:
+        n = len(periods)
+        ohead = (
+            "<tr><th>line item</th><th>stage</th>"
+            + "".join(f'<th class="num">{_e(p.period)}</th>' for p in periods)
+            + f"<th class='num'>spend</th><th class='num'>{_e(plan.kpi)}</th>"
+            "<th class='num'>ROI</th><th class='num'>marginal ROI</th><th>held by</th></tr>"
+        )
+        blocks = []
+        for o, sentence, orows in owners:
+            body = "".join(
+                f"<tr><td>{_e(r[0])}</td><td>{_e(r[1])}</td>"
+                + "".join(f'<td class="num">{_e(money(v))}</td>' for v in r[2 : 4 + n])
+                + f"<td class='num'>{_e(_r(r[4 + n]))}</td>"
+                f"<td class='num'>{_e(_r(r[5 + n], 3))}</td>"
+                f"<td>{_e(r[6 + n])}</td></tr>"
+                for r in orows
+            )
+            blocks.append(
+                f"<h3>{_e(o)}</h3><p>{_e(sentence)}</p>"
+                f"<div style='overflow-x:auto;font-size:12px'><table>{ohead}{body}</table></div>"
+            )
+        extra += (
+            "<h2>Budget owners</h2><p class='note'>Each budget holder's line items: what each "
+            "costs by period and buys, and what holds it where it is.</p>" + "".join(blocks)
+        )
     binding = "".join(
         f"<tr><td>{_e(c.label)}</td><td class='num'>"
         f"{'–' if c.shadow_price is None else f'{c.shadow_price:.4f}'}</td></tr>"
@@ -284,7 +485,7 @@ def phased_review_html(plan: Plan) -> str:
         f"<h2>Spend by period and stage</h2><figure>{_img(png, 'spend by period and stage')}"
         "<figcaption class='note'>Bars: spend per period by journey stage; line: the KPI per "
         "week in each period, carry-over of earlier spend included.</figcaption></figure>"
-        f"{by_period}<h2>Line items by period</h2>{items_table}"
+        f"{by_period}<h2>Line items by period</h2>{items_table}{extra}"
         "<h2>Binding rules</h2><p class='note'>The shadow price is the KPI one more unit of the "
         "rule's amount would buy (a period's cap: a dollar more in that period).</p>"
         f"<table><tr><th>rule</th><th class='num'>shadow price</th></tr>{binding}</table>"
