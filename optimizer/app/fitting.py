@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ from optimizer.data import (
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number, share
 from optimizer.io.dialect import CsvSettings
-from optimizer.io.files import atomic_write_text, folder_as_a_set
+from optimizer.io.files import atomic_write_text, check_set_folder, folder_as_a_set
 from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
@@ -253,11 +255,18 @@ def read_fit_markets(
             "with --by-market the output is a folder (one model per market), but this is a file",
             path=out_dir,
         )
-    paths = market_model_paths(
-        out_dir or Path("."),
-        list(histories),
-        [k.id for k in journey.all_kpis if k.id != journey.kpi],
-    )
+    if out_dir is not None:  # before the fits, not after them
+        check_set_folder(out_dir)
+    try:
+        paths = market_model_paths(
+            out_dir or Path("."),
+            list(histories),
+            [k.id for k in journey.all_kpis if k.id != journey.kpi],
+        )
+    except DataError as e:
+        raise DataError(
+            str(e).removeprefix(f"field '{e.field}': "), path=history_path, field=e.field
+        ) from None
     return histories, paths
 
 
@@ -272,10 +281,34 @@ def _check_weeks(history: History, path: Path, market: str | None = None) -> Non
         )
 
 
+#: names Windows keeps for devices, whatever the extension (``con.json`` cannot be a file there)
+_RESERVED_STEMS = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)),
+}
+#: the longest stem written (in UTF-8 bytes): file systems allow 255 bytes a name, and
+#: ``<stem>.<kpi>.json`` and the staging folder's prefix need room
+_MAX_STEM_BYTES = 96
+
+
 def market_file_stem(market: str) -> str:
-    """A market's name as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything
-    else (spaces, slashes) an underscore."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", market.strip()).strip("._") or "market"
+    """A market's name as a file name: letters (any script, in Unicode's composed form), digits,
+    ``-``, ``_`` and ``.`` kept, anything else (spaces, slashes) an underscore; leading and
+    trailing dots and underscores dropped (so no name is ``.`` or ``..``, or hidden); a name left
+    empty is ``market``, a device name of Windows (``con``, ``nul``…) gets ``market_`` before it,
+    and a name longer than ``_MAX_STEM_BYTES`` is cut, with a short hash of the whole name so
+    that two long names stay apart."""
+    name = unicodedata.normalize("NFC", market.strip())
+    stem = re.sub(r"[^\w.-]+", "_", name).strip("._") or "market"
+    if stem.split(".")[0].casefold() in _RESERVED_STEMS:
+        stem = f"market_{stem}"
+    if len(stem.encode("utf-8")) > _MAX_STEM_BYTES:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+        cut = stem.encode("utf-8")[: _MAX_STEM_BYTES - 11].decode("utf-8", errors="ignore")
+        stem = f"{cut.rstrip('._')}-{digest}"
     return stem
 
 
@@ -284,7 +317,8 @@ def market_model_paths(
 ) -> dict[str, Path]:
     """``out_dir/<market>.json`` per market (other KPIs ``<market>.<kpi>.json``). A market whose
     file-safe name is the index's (``markets``) is written as ``market_markets.json``, so that no
-    market can overwrite the index; names whose files clash (case aside) are an error."""
+    market can overwrite the index, and every file is in ``out_dir`` (``market_file_stem``);
+    names whose files clash (case and Unicode normal form aside) are an error."""
     paths: dict[str, Path] = {}
     seen: dict[str, str] = {"markets.json": "(the index)"}
     for m in markets:
@@ -293,14 +327,14 @@ def market_model_paths(
             stem = f"market_{stem}"
         files = [f"{stem}.json", *(f"{stem}.{k}.json" for k in kpis)]
         for f in files:
-            if f.lower() in seen:
+            if f.casefold() in seen:
                 raise DataError(
-                    f"markets {seen[f.lower()]!r} and {m!r} would both be written to "
+                    f"markets {seen[f.casefold()]!r} and {m!r} would both be written to "
                     f"{f}: rename one of them",
                     field="market",
                 )
         for f in files:
-            seen[f.lower()] = m
+            seen[f.casefold()] = m
         paths[m] = out_dir / f"{stem}.json"
     return paths
 

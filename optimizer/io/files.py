@@ -140,14 +140,15 @@ def folder_as_a_set(
     two folders (``renameat2(RENAME_EXCHANGE)``) where the file system has it; elsewhere the old
     folder is renamed aside, the new one renamed in, and the old one removed.
     """
-    target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise BudgetOptError("expected a folder here, but this is a file", path=target)
+    shown = Path(target)  # as the user wrote it, for messages
+    check_set_folder(shown)
+    target = shown.resolve()  # "sub/.." or "." named by what they are: a folder and its parent
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as e:
-        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=target) from None
+        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=shown) from None
+    aside: Path | None = None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -173,11 +174,40 @@ def folder_as_a_set(
         else:
             os.rename(staged, target)
     except OSError as e:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=target) from None
+        _undo(staged, aside, target)
+        raise BudgetOptError(f"cannot write: {e.strerror or e}", path=shown) from None
     except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
+        _undo(staged, aside, target)
         raise
+
+
+def check_set_folder(target: str | Path) -> None:
+    """The checks ``folder_as_a_set`` makes before writing into ``target`` (so that a job can make
+    them before its work): a folder, or nothing yet, and neither the current folder nor one
+    above it (the swap would move the folder the process, and the user's shell, are in)."""
+    shown = Path(target)
+    if shown.exists() and not shown.is_dir():
+        raise BudgetOptError("expected a folder here, but this is a file", path=shown)
+    resolved, here = shown.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise BudgetOptError(
+            "this is the current folder"
+            + ("" if resolved == here else " or one above it")
+            + ", which the set of files would replace as a whole: name a folder of its own "
+            "(e.g. models/)",
+            path=shown,
+        )
+
+
+def _undo(staged: Path, aside: Path | None, target: Path) -> None:
+    """After a failed swap: the staged folder removed, and the old set back where it was."""
+    shutil.rmtree(staged, ignore_errors=True)
+    if aside is not None:
+        with contextlib.suppress(OSError):
+            if (aside / "set").exists() and not target.exists():
+                os.rename(aside / "set", target)
+        with contextlib.suppress(OSError):
+            os.rmdir(aside)
 
 
 def _link(src: str, dst: str) -> str:

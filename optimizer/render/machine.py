@@ -158,7 +158,12 @@ def plan_period_frame(plan: Plan) -> pd.DataFrame:
 
 
 def comparison_csv(comp: Comparison) -> str:
+    """One row per line item: ``line_item,stage``, each scenario's spend and its delta against
+    the reference, then (when the plans have them) the line item's ``market`` (empty for a
+    national buy) and ``owner``: the columns added last, so that the first ones stay put."""
     df = comp.by_line_item().reset_index()
+    for col, values in comp.line_item_labels().items():
+        df[col] = [values.get(k, "") for k in df["line_item"]]
     return csv_text(df)
 
 

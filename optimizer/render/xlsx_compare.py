@@ -2,8 +2,9 @@
 
 Sheets: **Summary** (one row per scenario: status, spend, KPI, ROI, marginal ROI, deltas against
 the reference, the costliest rule; with a money KPI its break-even threshold, budget and the spend
-beyond it), **Stages** (spend per stage and scenario), **Line items**
-(spend and KPI per line item and scenario, with deltas) and **Costly rules** (per scenario, the
+beyond it), **Stages** (spend per stage and scenario; below it, per market and per budget owner),
+**Line items** (spend and KPI per line item and scenario, with deltas; its market and owner beside
+its stage) and **Costly rules** (per scenario, the
 binding rules that cost the most). Money in ``#,##0`` formats, header rows (and the first column
 of the wide sheets) frozen, totals rows written as values. Byte-for-byte deterministic: fixed
 document dates and zip entry times.
@@ -165,6 +166,18 @@ def _stages(wb: Workbook, comp: Comparison) -> None:
         fmts,
         total=True,
     )
+    r += 2
+    for title, what in (("Markets", "market"), ("Budget owners", "owner")):
+        bt = comp.by_total(what)
+        if bt.empty:
+            continue
+        ws.cell(row=r, column=1, value=title).font = _TOTAL_FONT
+        _header(ws, [what, *[str(c) for c in bt.columns]], row=r + 1)
+        r += 2
+        for name, row in bt.iterrows():
+            _row(ws, r, [str(name), *[float(v) for v in row]], fmts)
+            r += 1
+        r += 1
     ws.freeze_panes = "B2"
     _widths(ws, [18, *[max(14, min(30, len(n) + 2)) for n in names]])
 
@@ -210,9 +223,10 @@ def _line_items(wb: Workbook, comp: Comparison) -> None:
     df.columns = [
         str(c).replace("kpi: ", f"{kpi}: ").replace("Δ kpi", f"Δ {kpi}") for c in df.columns
     ]
-    cols = ["line item", *[str(c) for c in df.columns]]
+    labels = comp.line_item_labels()  # market and owner, beside the stage
+    cols = ["line item", "stage", *labels, *[str(c) for c in df.columns[1:]]]
     _header(ws, cols)
-    fmts: list[str | None] = [None, None]
+    fmts: list[str | None] = [None, None, *[None] * len(labels)]
     for c in df.columns[1:]:
         fmts.append(MONEY_DELTA if str(c).startswith("Δ") else MONEY)
     r = 2
@@ -220,16 +234,24 @@ def _line_items(wb: Workbook, comp: Comparison) -> None:
         _row(
             ws,
             r,
-            [str(tid), *[row[c] if c == "stage" else float(row[c]) for c in df.columns]],
+            [
+                str(tid),
+                row["stage"],
+                *[v.get(str(tid), "") for v in labels.values()],
+                *[float(row[c]) for c in df.columns[1:]],
+            ],
             fmts,
         )
         r += 1
-    totals: list[Any] = ["total", None]
+    totals: list[Any] = ["total", None, *[None] * len(labels)]
     for c in df.columns[1:]:
         totals.append(float(df[c].sum()))
     _row(ws, r, totals, fmts, total=True)
     ws.freeze_panes = "C2"
-    _widths(ws, [18, 15, *[max(14, min(30, len(str(c)) + 2)) for c in df.columns[1:]]])
+    _widths(
+        ws,
+        [18, 15, *[18] * len(labels), *[max(14, min(30, len(str(c)) + 2)) for c in df.columns[1:]]],
+    )
 
 
 def _costs(wb: Workbook, comp: Comparison) -> None:

@@ -127,7 +127,7 @@ def market_model_from_dict(data: Mapping[str, Any], source: str | Path) -> Marke
             )
         if m.kpi != kpi:
             raise ModelError(
-                f"market {name!r}'s model is for '{m.kpi}', the index for '{kpi}'",
+                f"the model of market {name!r} is for '{m.kpi}', the index for '{kpi}'",
                 path=path,
                 field=f"{where}.model",
             )
@@ -187,8 +187,8 @@ def _same_touchpoints(
             if extra:
                 what.append(f"has {', '.join(repr(t) for t in extra[:5])} that {ref_name} lacks")
             raise ModelError(
-                f"market {name!r}'s model ({m.source}) has other touchpoints than {ref_name}: "
-                + " and ".join(what),
+                f"the model of market {name!r} ({m.source}) has other touchpoints than "
+                f"{ref_name}: " + " and ".join(what),
                 path=path,
                 field=f"markets.{name}.model",
             )

@@ -98,6 +98,17 @@ class Comparison:
         data = {s: [t.get(n, {}).get("spend", 0.0) for n in names] for s, t in totals.items()}
         return pd.DataFrame(data, index=pd.Index(names, name=what))
 
+    def line_item_labels(self) -> dict[str, dict[str, str]]:
+        """Each line item's ``market`` and ``owner`` by its key, for the columns that hold them
+        (a column only when some line item has one; a national buy's market is ``""``)."""
+        items = {li.key: li for p in self.plans for li in p.line_items}
+        out: dict[str, dict[str, str]] = {}
+        if any(li.market is not None for li in items.values()):
+            out["market"] = {k: li.market or "" for k, li in items.items()}
+        if any(li.owner for li in items.values()):
+            out["owner"] = {k: li.owner or "" for k, li in items.items()}
+        return out
+
     def by_line_item(self) -> pd.DataFrame:
         """Spend per line item per scenario, with deltas against the reference."""
         ref = self.reference_plan
