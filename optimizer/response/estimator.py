@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 
 from optimizer.data import History
 from optimizer.response.bootstrap import refit_grid
+from optimizer.response.joint import POOL_EVIDENCE as POOL_EVIDENCE_OPTIONS
 from optimizer.response.mapfit import refit_map
 from optimizer.response.model import ResponseModel
 from optimizer.response.prepare import prepare
@@ -50,6 +51,10 @@ UNCERTAINTY_INFLATE = 2.0
 #: Average the point curves and draws over the saturation families by their posterior weights
 #: (``mapfit.family_mixture``) instead of using the chosen family alone.
 AVERAGE_FAMILIES = False
+#: How the pooling weight comes from its evidence (``joint.POOL_EVIDENCE``, ``joint.pooling_weight``):
+#: the maximum ("argmax") or the posterior mean of the shrinkage factor ("shrinkage").
+POOL_EVIDENCE = "argmax"
+POOL_EVIDENCE_CHOICES = POOL_EVIDENCE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class ResponseFitter(BaseEstimator):
         calibration: Any = None,
         progress: Callable[[str, int, int], None] | None = None,
         seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
+        pool_evidence: str = POOL_EVIDENCE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -155,6 +161,7 @@ class ResponseFitter(BaseEstimator):
         self.calibration = calibration
         self.progress = progress
         self.seasonal_effectiveness = seasonal_effectiveness
+        self.pool_evidence = pool_evidence
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -181,6 +188,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'point' parameter of fit_model must be one of {', '.join(POINTS)}. "
                 f"Got {self.point!r} instead."
+            )
+        if self.pool_evidence not in POOL_EVIDENCE_CHOICES:
+            raise ValueError(
+                f"The 'pool_evidence' parameter of fit_model must be one of "
+                f"{', '.join(POOL_EVIDENCE_CHOICES)}. Got {self.pool_evidence!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -238,6 +250,7 @@ class ResponseFitter(BaseEstimator):
                 point=self.point,
                 average_families=bool(self.average_families),
                 perturb=bool(self.bootstrap_perturb),
+                pool_evidence=str(self.pool_evidence),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

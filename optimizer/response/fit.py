@@ -30,6 +30,7 @@ from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
+    POOL_EVIDENCE,
     UNCERTAINTY_INFLATE,
     FitDiagnostics,
     ResponseFitter,
@@ -83,6 +84,7 @@ def fit_model(
     point: str = "mean",
     average_families: bool = AVERAGE_FAMILIES,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
+    pool_evidence: str = POOL_EVIDENCE,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -201,6 +203,11 @@ def fit_model(
         After the fit, test whether the media effect varies by week of the year and, when the
         history supports it, give the touchpoints contract 7's ``effectiveness``
         (``optimizer.response.seasonal_effect``; the diagnostics say which and why).
+    pool_evidence : {"argmax", "shrinkage"}
+        How the empirical-Bayes pooling weight comes from its marginal likelihood: the weight
+        that maximises it (``argmax``), or the one at the posterior mean of the shrinkage factor
+        under a uniform prior on it (``shrinkage``: where the evidence cannot tell moderate
+        from full pooling apart, the pooling is stronger; ``joint.pooling_weight``).
 
     Returns
     -------
@@ -244,6 +251,7 @@ def fit_model(
         calibration=calibration,
         progress=progress,
         seasonal_effectiveness=seasonal_effectiveness,
+        pool_evidence=pool_evidence,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

@@ -481,23 +481,35 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
 # ------------------------------------------------------------------------------------------------
 # empirical Bayes: the pooling strength from the marginal likelihood
 # ------------------------------------------------------------------------------------------------
+def _evidence_system(
+    p: Problem, theta: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The linear system of the pooling weight's evidence: ``(A0, b0)`` every row but the
+    pooling rows, and ``P`` the pooling rows at weight 1 (None: fewer than two pooled
+    touchpoints)."""
+    base = Problem(**{**p.__dict__, "omega": 1.0})
+    inner = solve_inner(base, theta)
+    A, rhs = inner.A, inner.rhs
+    npool = inner.pool_rows.size
+    if npool < 2:
+        return None
+    r0 = inner.n_data
+    keep = np.ones(A.shape[0], dtype=bool)
+    keep[r0 : r0 + npool] = False
+    return A[keep], rhs[keep], A[r0 : r0 + npool]
+
+
 def log_evidence(p: Problem, theta: Sequence[np.ndarray], omegas: np.ndarray) -> np.ndarray:
     """Log marginal likelihood (up to a constant) of the data for each pooling weight ``omega``
     (``omega^2 = sigma^2 / tau^2``, ``tau`` the prior sd of ``mean spend * (marginal ROI - pooled
     marginal ROI)``), the betas and the pooled value integrated out under their Gaussian
     posterior (the non-negativity ignored), the transforms held at ``theta``."""
-    base = Problem(**{**p.__dict__, "omega": 1.0})
-    inner = solve_inner(base, theta)
-    A, rhs = inner.A, inner.rhs
-    npool = inner.pool_rows.size
+    system = _evidence_system(p, theta)
     out = np.full(omegas.size, -np.inf)
-    if npool < 2:
+    if system is None:
         return np.zeros(omegas.size)
-    r0 = inner.n_data
-    P = A[r0 : r0 + npool]
-    keep = np.ones(A.shape[0], dtype=bool)
-    keep[r0 : r0 + npool] = False
-    A0, b0 = A[keep], rhs[keep]
+    A0, b0, P = system
+    npool = P.shape[0]
     H0 = A0.T @ A0
     g0 = A0.T @ b0
     PP = P.T @ P
@@ -514,18 +526,77 @@ def log_evidence(p: Problem, theta: Sequence[np.ndarray], omegas: np.ndarray) ->
     return out
 
 
-def pooling_weight(p: Problem, theta: Sequence[np.ndarray]) -> tuple[float, dict[str, float]]:
-    """The evidence-maximising pooling weight ``omega`` (and what the search saw)."""
+def unpooled_spread(p: Problem, theta: Sequence[np.ndarray]) -> float:
+    """The typical posterior sd, without pooling, of a pooled touchpoint's ``mean spend *
+    marginal ROI``, in units of the noise sd ``sigma`` (the median over the pooled touchpoints;
+    0 when there is nothing to pool)."""
+    system = _evidence_system(p, theta)
+    if system is None:
+        return 0.0
+    A0, _, P = system
+    H = (A0.T @ A0)[:-1, :-1]  # the pooled value is not in the problem without pooling
+    try:
+        Hinv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return 0.0
+    # each pooling row is e_i beta_i - mean spend_i * pooled: its beta part's variance
+    Pb = P[:, :-1]
+    v = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", Pb, Hinv, Pb), 0.0))
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.median(v)) if v.size else 0.0
+
+
+#: ``pool_evidence`` choices: the pooling weight that maximises the marginal likelihood
+#: ("argmax", type-II maximum likelihood), or the one at the posterior mean of the shrinkage
+#: factor under a uniform prior on it ("shrinkage", see ``pooling_weight``)
+POOL_EVIDENCE = ("argmax", "shrinkage")
+
+
+def pooling_weight(
+    p: Problem, theta: Sequence[np.ndarray], evidence: str = "argmax"
+) -> tuple[float, dict[str, float]]:
+    """The pooling weight ``omega`` from the evidence (and what the search saw).
+
+    ``argmax``: the evidence-maximising weight on a log grid. ``shrinkage``: the weight at the
+    posterior mean of the shrinkage factor ``B = (omega v)^2 / (1 + (omega v)^2)`` (``v``: the
+    typical unpooled posterior sd of ``mean spend * marginal ROI`` over the noise sd,
+    ``unpooled_spread``; ``B`` is the share of a touchpoint's deviation from the pooled value
+    that the pooling removes), under a uniform prior on ``B`` (proper, so no grid edge decides).
+    Where the evidence is flat from moderate to full pooling (the data cannot tell the
+    touchpoints' marginal returns apart) the posterior keeps the mass of the strong pooling
+    that a maximum discards; where it is peaked the two agree."""
     n = len(p.rows)
     grid = np.sqrt(n) * np.logspace(-3.0, 2.5, 45)
+    v = unpooled_spread(p, theta) if evidence == "shrinkage" else 0.0
+    if v > 0:
+        grid = np.logspace(-3.0, 3.0, 61) / v
     ev = log_evidence(p, theta, grid)
     if not np.isfinite(ev).any() or np.ptp(ev[np.isfinite(ev)]) == 0:
         return 0.0, {"omega": 0.0, "pool_marginal_equivalent": 0.0}
     best = int(np.nanargmax(ev))
     om = float(grid[best])
-    return om, {
+    out = {
         "omega": om,
         "pool_marginal_equivalent": om * om / n,
         "log_evidence_gain": float(ev[best] - ev[0]),
         "at_edge": float(best in (0, grid.size - 1)),
     }
+    if v > 0:
+        # posterior over the grid (uniform in log omega): evidence x the uniform prior on B
+        # expressed per log omega, dB / d log omega = 2 B (1 - B)
+        B = (grid * v) ** 2 / (1.0 + (grid * v) ** 2)
+        ok = np.isfinite(ev)
+        logw = np.where(ok, ev + np.log(np.maximum(B * (1.0 - B), 1e-300)), -np.inf)
+        w = np.exp(logw - logw[ok].max())
+        b_mean = float((w * B).sum() / w.sum())
+        om = math.sqrt(b_mean / (1.0 - b_mean)) / v
+        out.update(
+            {
+                "omega": om,
+                "pool_marginal_equivalent": om * om / n,
+                "omega_argmax": float(grid[best]),
+                "shrinkage": b_mean,
+                "unpooled_spread": v,
+            }
+        )
+    return om, out

@@ -106,6 +106,7 @@ def map_fit(
     choose_family: bool = True,
     pool: bool = True,
     report: Callable[[str, int, int], None] | None = None,
+    pool_evidence: str = "argmax",
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
     previous fit (the training weeks' fit for the all-weeks one) and keep its families."""
@@ -166,7 +167,7 @@ def map_fit(
         free = replace(p, omega=0.0)
         unpooled = J.fit(free, sol.theta) if p.omega > 0 else sol
         nfev += unpooled.nfev if p.omega > 0 else 0
-        p.omega, eb = J.pooling_weight(free, unpooled.theta)
+        p.omega, eb = J.pooling_weight(free, unpooled.theta, pool_evidence)
         sol = J.fit(p, unpooled.theta)
         nfev += sol.nfev
     cols = sol.inner.cols
@@ -311,6 +312,7 @@ def refit_map(
     point: str = "mean",
     perturb: bool = True,
     average_families: bool = False,
+    pool_evidence: str = "argmax",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -356,6 +358,7 @@ def refit_map(
             d.baseline_ridge,
             s_curves=s_curves,
             prior_weight=pw,
+            pool_evidence=pool_evidence,
         )
         mape_ho = _mape(y[n_train:], warm.yhat_rows[n_train:])
         nrmse_ho = _nrmse(y[n_train:], warm.yhat_rows[n_train:])
@@ -376,6 +379,7 @@ def refit_map(
         warm=warm,
         s_curves=s_curves,
         prior_weight=pw,
+        pool_evidence=pool_evidence,
     )
     report("refit", 2, 2)
     if uncertainty == "auto":
@@ -479,6 +483,7 @@ def refit_map(
         edge[i] = w
     pooling = {
         "method": "empirical Bayes (marginal likelihood)",
+        "evidence": pool_evidence,
         "pooled_marginal_roi": fit.pooled,
         **fit.eb,
     }
