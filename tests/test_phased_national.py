@@ -382,3 +382,29 @@ def test_compare_sweep_and_diff_on_a_phased_plan_with_a_national_buy(national):
     json.loads(r.stdout)
     r = _run(["diff", "last~1:0", "last~1:1", *ledger], path)
     assert r.returncode == 0 and "t0@national" in r.stdout, r.stderr
+
+
+def test_extrapolation_of_a_national_buy_is_judged_market_by_market(tmp_path):
+    """A national buy's spend in a market is its share: the warning compares that with the
+    market's own history (not the national spend with one market's)."""
+    make_world(tmp_path, n_markets=3, n_tp=4)
+    _scenario(tmp_path)
+
+    def with_max(highest: dict[str, float]) -> list[dict]:
+        for m, hi in highest.items():
+            f = tmp_path / f"{m}.json"
+            d = json.loads(f.read_text())
+            d["touchpoints"]["t0"]["spend_range"] = {"min": 0.0, "max": hi, "mean": hi / 2}
+            f.write_text(json.dumps(d))
+        r = _run(["optimize", "s.yaml", "--format", "json", "--no-ledger"], tmp_path)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        (t0,) = [li for li in out["line_items"] if li["id"] == "t0"]
+        busiest = max(p["spend"] / p["weeks"] for p in t0["periods"])
+        assert busiest > 5_000.0  # the national rate is beyond every market's 5,000 …
+        return [x for x in out.get("extrapolation", []) if x["id"] == "t0"]
+
+    # … but each market's share of it is not
+    assert with_max({"m0": 5_000.0, "m1": 5_000.0, "m2": 5_000.0}) == []
+    got = with_max({"m2": 1_000.0})
+    assert [(x["market"], x["kind"]) for x in got] == [("m2", "beyond")]

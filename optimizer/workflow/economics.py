@@ -234,34 +234,48 @@ def extrapolation(plan: Plan, model: CurveSet) -> list[dict[str, Any]]:
     for li in plan.line_items:
         if li.spend <= 0.01:
             continue
-        tp = _curve_of(model, li)
-        if tp is None:
-            continue
-        sr = dict(getattr(tp, "spend_range", None) or {})
-        hi = sr.get("max")
-        weekly = li.spend / weeks
-        where = {"id": li.id, **({"market": li.market} if li.market else {})}
-        # a phased plan spends at its own rate in each period: the busiest period's weekly spend
-        busiest = max(
-            (p for p in getattr(li, "periods", ()) or () if p.weeks > 0),
-            key=lambda p: p.spend / p.weeks,
-            default=None,
-        )
-        if busiest is not None and busiest.spend / busiest.weeks > weekly:
-            weekly = busiest.spend / busiest.weeks
-            where["period"] = busiest.period
-        if hi is not None and hi <= 0:
-            out.append({**where, "kind": "no_data", "weekly_spend": weekly, "max_seen": 0.0})
-        elif hi is not None and weekly > hi * (1 + 1e-9):
-            out.append({**where, "kind": "beyond", "weekly_spend": weekly, "max_seen": float(hi)})
+        for market, share, tp in _curves_of(model, li):
+            _check_range(out, li, market, share, tp, weeks)
     return out
 
 
-def _curve_of(model: CurveSet, li: Any) -> Any:
+def _check_range(
+    out: list[dict[str, Any]], li: Any, market: str | None, share: float, tp: Any, weeks: float
+) -> None:
+    """Append the line item (in ``market``, at ``share`` of its spend) when its busiest weekly
+    spend there is beyond the most its curve saw, or its curve has no data."""
+    sr = dict(getattr(tp, "spend_range", None) or {})
+    hi = sr.get("max")
+    weekly = share * li.spend / weeks
+    where = {"id": li.id, **({"market": market} if market else {})}
+    # a phased plan spends at its own rate in each period: the busiest period's weekly spend
+    busiest = max(
+        (p for p in getattr(li, "periods", ()) or () if p.weeks > 0),
+        key=lambda p: p.spend / p.weeks,
+        default=None,
+    )
+    if busiest is not None and share * busiest.spend / busiest.weeks > weekly:
+        weekly = share * busiest.spend / busiest.weeks
+        where["period"] = busiest.period
+    if hi is not None and hi <= 0:
+        out.append({**where, "kind": "no_data", "weekly_spend": weekly, "max_seen": 0.0})
+    elif hi is not None and weekly > hi * (1 + 1e-9):
+        out.append({**where, "kind": "beyond", "weekly_spend": weekly, "max_seen": float(hi)})
+
+
+def _curves_of(model: CurveSet, li: Any) -> list[tuple[str | None, float, Any]]:
+    """(market, share of the line item's spend, curve) of each curve a line item runs on: its
+    own, or a national buy's in each market it reaches (its share there against that market's
+    history, not its national spend against one market's)."""
     markets = getattr(model, "markets", None)
+    if isinstance(markets, Mapping) and li.market is None and li.shares:
+        found = [(m, float(w), markets[m].touchpoints.get(li.id)) for m, w in li.shares.items()]
+        return [(m, w, tp) for m, w, tp in found if tp is not None and w > 0]
     if isinstance(markets, Mapping) and li.market is not None and li.market in markets:
-        return markets[li.market].touchpoints.get(li.id)
-    return model.touchpoints.get(li.id)
+        tp = markets[li.market].touchpoints.get(li.id)
+    else:
+        tp = model.touchpoints.get(li.id)
+    return [] if tp is None else [(li.market, 1.0, tp)]
 
 
 def with_economics(
