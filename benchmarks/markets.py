@@ -450,7 +450,7 @@ def section_fit(quick: bool) -> None:
             out = d / label.split()[0].strip("-")
             before = _load()
             wall, mb, cpu = _timed([*base, "-o", str(out), *extra])
-            runs[label] = (wall, mb, out)
+            runs[label] = (wall, mb, out, cpu)
             print(
                 f"{label}: {wall:.1f} s wall, {cpu:.1f} CPU-s in all its processes "
                 f"(cores busy on average {cpu / wall:.2f}), largest process peak {mb:.0f} MB; "
@@ -463,11 +463,75 @@ def section_fit(quick: bool) -> None:
                 (runs["in-process"][2] / f.name).read_text() == f.read_text()
                 for f in o.glob("*.json")
             )
-            for _w, _mb, o in runs.values()
+            for _w, _mb, o, _c in runs.values()
         )
-        for label, (wall, _mb, _o) in runs.items():
-            print(f"speed-up of {label} over in-process: {t_in / wall:.2f}x")
+        cpu_in = runs["in-process"][3]
+        for label, (wall, _mb, _o, cpu) in runs.items():
+            print(
+                f"speed-up of {label} over in-process: {t_in / wall:.2f}x; CPU-s over the "
+                f"in-process run's: {cpu - cpu_in:+.1f}"
+            )
         print(f"models identical in every run: {same}")
+        _serial_phases(d, runs["in-process"][2], cpu_in)
+
+
+_PHASES = r"""
+import json, sys, time
+from pathlib import Path
+t = time.process_time()
+import optimizer.app.fitting as F
+import optimizer.response.fit
+from optimizer.io.journey import read_journey
+from optimizer.response.model import model_to_json, read_model
+from optimizer.workflow.pooling import pool_markets
+out = {"imports": time.process_time() - t}
+d, models = Path(sys.argv[1]), Path(sys.argv[2])
+t = time.process_time()
+journey = read_journey(d / "journey.yaml")
+histories, _ = F.read_fit_markets(journey, d / "history.csv", d / "unused")
+out["read"] = time.process_time() - t
+fitted = {m: read_model(models / f"{m}.json") for m in histories}
+t = time.process_time()
+pool_markets(fitted)
+out["pool"] = time.process_time() - t
+t = time.process_time()
+for m, model in fitted.items():
+    (d / "unused").mkdir(exist_ok=True)
+    (d / "unused" / f"{m}.json").write_text(model_to_json(model))
+out["write"] = time.process_time() - t
+print(json.dumps(out))
+"""
+
+
+def _serial_phases(d: Path, models: Path, cpu_in: float) -> None:
+    """The CPU seconds of what the client does alone, before and after the fits (a child process
+    on this tree's code): importing the fitter, reading and splitting the history, pooling (timed
+    on the in-process run's models, the same work as on the separate fits) and writing the
+    models. The fits run in parallel; this part does not."""
+    import json
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _PHASES, str(d), str(models)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    ph = json.loads(out.stdout)
+    serial = sum(ph.values())
+    fits = cpu_in - serial  # the rest of the in-process run: the fits (and Python's start)
+    best = serial + fits / 2
+    print(
+        "the client's serial work, CPU-s: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in ph.items())
+        + f"; {serial:.1f} of the in-process run's {cpu_in:.1f} CPU-s. On 2 idle cores, with "
+        f"the fits split evenly and costing what they cost in-process, 2 workers would take "
+        f"{best:.1f} s: at most {cpu_in / best:.2f}x"
+    )
 
 
 def main() -> None:

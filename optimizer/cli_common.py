@@ -346,11 +346,14 @@ def _warn_extrapolation_from(frontier: Any) -> None:
 
 
 @contextlib.contextmanager
-def _executor(workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1) -> Any:
-    """The executor the options ask for (in-process by default), closed on the way out."""
+def _executor(
+    workers: int | None, scheduler: str | None, quiet: bool, jobs: int = 1, profile: bool = False
+) -> Any:
+    """The executor the options ask for (in-process by default), closed on the way out;
+    ``profile``: a local cluster's workers profile their tasks (for a performance report)."""
     from optimizer.workflow.executor import executor_from, quiet_dask_logs
 
-    with executor_from(workers, scheduler, jobs=jobs) as ex:
+    with executor_from(workers, scheduler, jobs=jobs, profile=profile) as ex:
         if not ex.in_process:
             quiet_dask_logs()
         if not quiet and not ex.in_process:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -118,6 +119,15 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     "--no-seasonal-effectiveness keeps every touchpoint flat.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
+@click.option(
+    "--performance-report",
+    "performance_report",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="HTML",
+    help="With --workers or --scheduler: write Dask's performance report of the run (task "
+    "stream, the workers' profiles) to this HTML file. Needs bokeh.",
+)
 @_csv_options
 @_executor_options
 @_wide_option
@@ -136,6 +146,7 @@ def fit(
     pool: bool,
     seasonal_effectiveness: bool,
     quiet: bool,
+    performance_report: Path | None,
     separator: str | None,
     decimal: str | None,
     thousands: str | None,
@@ -156,26 +167,49 @@ def fit(
       budgetopt fit --journey journey.yaml --history weekly.csv --by-market -o models/ --workers 2
       budgetopt fit --journey journey.yaml --history history.csv --calibration lifts.csv -o model.json
     """
+    import contextlib
+
     from optimizer.app.fitting import fit_and_write
 
-    with _executor(workers, scheduler, quiet) as ex:
-        fit_and_write(
-            journey_path,
-            history_path,
-            out,
-            seed=seed,
-            jobs=jobs,
-            bootstrap=bootstrap,
-            holdout=holdout,
-            plots=plots,
-            quiet=quiet,
-            executor=ex,
-            by_market=by_market,
-            calibration=calibration_path,
-            pool=pool,
-            csv=_csv_settings(separator, decimal, thousands, date_format),
-            seasonal_effectiveness=seasonal_effectiveness,
+    with _executor(workers, scheduler, quiet, profile=performance_report is not None) as ex:
+        report: Any = contextlib.nullcontext()
+        if performance_report is not None:
+            report = _performance_report(ex, performance_report)
+        with report:
+            fit_and_write(
+                journey_path,
+                history_path,
+                out,
+                seed=seed,
+                jobs=jobs,
+                bootstrap=bootstrap,
+                holdout=holdout,
+                plots=plots,
+                quiet=quiet,
+                executor=ex,
+                by_market=by_market,
+                calibration=calibration_path,
+                pool=pool,
+                csv=_csv_settings(separator, decimal, thousands, date_format),
+                seasonal_effectiveness=seasonal_effectiveness,
+            )
+
+
+def _performance_report(ex: Any, path: Path) -> Any:
+    """Dask's performance report of the run into ``path``, checked before anything runs: the run
+    must be on Dask, and the report's folder must exist."""
+    from optimizer.errors import DataError
+    from optimizer.workflow.executor import ClusterError, DaskExecutor
+
+    if not isinstance(ex, DaskExecutor):
+        raise ClusterError(
+            "a performance report is Dask's: give --workers N or --scheduler ADDRESS with it",
+            field="--performance-report",
         )
+    if not path.parent.is_dir() or path.is_dir():
+        what = "is a folder" if path.is_dir() else "is in a folder that does not exist"
+        raise DataError(f"the report file {what}", path=path, field="--performance-report")
+    return ex.performance_report(path)
 
 
 # ------------------------------------------------------------------------------------------------

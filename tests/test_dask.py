@@ -83,6 +83,33 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------------------------
 # the executor itself
 # ------------------------------------------------------------------------------------------------
+def _worker_settings() -> tuple[str | None, str | None, bool]:
+    import os
+    import sys
+
+    return (
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        os.environ.get("OPENBLAS_NUM_THREADS"),
+        "optimizer.response.fit" in sys.modules,
+    )
+
+
+def test_local_workers_keep_malloc_defaults_one_blas_thread_and_take_preloads(cluster):
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536, which made each market's fit cost about a
+    third more CPU (docs/scale-out.md); a local cluster's workers start without it, with one
+    BLAS thread still, and import what ``preload`` names without being asked again."""
+    import time
+
+    cluster.preload("optimizer.response.fit")
+    deadline = time.monotonic() + 120
+    while True:
+        got = set(cluster.client.run(_worker_settings).values())
+        if got == {(None, "1", True)} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert got == {(None, "1", True)}
+
+
 def test_map_keeps_input_order_and_reports_progress(cluster):
     seen = []
     out = cluster.map(abs, list(range(-20, 0)), progress=lambda d, n, k: seen.append((d, n, k)))

@@ -230,6 +230,85 @@ def test_fit_bootstrap_on_the_scheduler_writes_the_in_process_model(cluster, tmp
     assert (tmp_path / "there.json").read_bytes() == (tmp_path / "here.json").read_bytes()
 
 
+def three_markets(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    """The sample history as three markets of different sizes and lengths (80, 156 and 104
+    weeks), their rows interleaved: the longest markets are fitted first (south, west, north),
+    and each market's model must still land in its own file."""
+    raw = pd.read_csv(SAMPLE / "history.csv")
+    parts, weeks = [], {}
+    for market, scale, n in (("north", 1.0, 80), ("south", 0.6, 156), ("west", 0.3, 104)):
+        m = raw.tail(n).copy()
+        for c in m.columns:
+            if c not in ("date", "price_index"):
+                m[c] = (m[c] * scale).round(2)
+        m.insert(1, "market", market)
+        parts.append(m)
+        weeks[market] = n
+    path = tmp_path / "markets.csv"
+    pd.concat(parts).sample(frac=1.0, random_state=3).to_csv(path, index=False)
+    return path, weeks
+
+
+def test_fit_by_market_on_the_scheduler_writes_the_in_process_models_and_a_report(
+    cluster, tmp_path
+):
+    hist, weeks = three_markets(tmp_path)
+    common = (
+        "fit",
+        "--journey",
+        str(SAMPLE / "journey.yaml"),
+        "--history",
+        str(hist),
+        "--by-market",
+        "--bootstrap",
+        "4",
+        "-q",
+    )
+    here = budgetopt(*common, "-o", str(tmp_path / "here"))
+    report = tmp_path / "report.html"
+    there = budgetopt(
+        *common,
+        "-o",
+        str(tmp_path / "there"),
+        "--scheduler",
+        cluster.address,
+        "--performance-report",
+        str(report),
+    )
+    assert here.returncode == there.returncode == 0, there.stderr
+    files = sorted(f.name for f in (tmp_path / "here").iterdir())
+    assert files == ["markets.json", "north.json", "south.json", "west.json"]
+    assert sorted(f.name for f in (tmp_path / "there").iterdir()) == files
+    for f in files:  # the pooled models, byte for byte
+        assert (tmp_path / "there" / f).read_bytes() == (tmp_path / "here" / f).read_bytes(), f
+    index = json.loads((tmp_path / "there" / "markets.json").read_text())
+    for market, n in weeks.items():  # each market's own fit in its own file
+        model = json.loads((tmp_path / "there" / f"{market}.json").read_text())
+        assert index["markets"][market]["weeks"] == model["diagnostics"]["n_weeks"] == n
+    # Dask's report of the run (bokeh comes with the test extra): one task per market
+    text = report.read_text()
+    assert "Dask Performance Report" in text and "number of tasks: 3" in text
+
+
+def test_a_performance_report_without_dask_is_one_line_and_writes_nothing(tmp_path):
+    hist, _ = three_markets(tmp_path)
+    res = budgetopt(
+        "fit",
+        "--journey",
+        str(SAMPLE / "journey.yaml"),
+        "--history",
+        str(hist),
+        "--by-market",
+        "-o",
+        str(tmp_path / "models"),
+        "--performance-report",
+        str(tmp_path / "report.html"),
+    )
+    line = one_error_line(res)
+    assert "--performance-report" in line and "--workers" in line, line
+    assert not (tmp_path / "models").exists() and not (tmp_path / "report.html").exists()
+
+
 def test_optimize_uncertainty_on_the_scheduler_equals_in_process(cluster, tmp_path):
     from tests.factories import tiny_model_with_draws
 

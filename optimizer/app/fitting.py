@@ -373,11 +373,16 @@ def fit_markets(
     here (not by the workers) to ``out_dir/<market>.json``, other KPIs' to
     ``out_dir/<market>.<kpi>.json``, with ``out_dir/markets.json`` listing them.
     """
+    from optimizer.workflow.executor import DaskExecutor, using
+
+    # Dask workers start importing the fitter now (seconds each), while this process imports it
+    # and reads the history, rather than when their first market arrives
+    if executor is not None:
+        executor.preload(__name__, "optimizer.response.fit")
     # the fitter (scikit-learn, scipy's optimisers) imported here, before --jobs forks its
     # processes, so that each inherits it instead of importing it again (measured: about 3
     # CPU-seconds per process, a tenth of a 6-market fit)
     import optimizer.response.fit  # noqa: F401
-    from optimizer.workflow.executor import DaskExecutor, using
 
     histories, paths = read_fit_markets(journey, history_path, out_dir)
     if not quiet and histories:  # the same file: its notes are the same for every market
@@ -399,14 +404,21 @@ def fit_markets(
             )
         with progress_bar("markets", quiet=quiet, console=console) as bar:
             step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
-            tasks = [(histories[m], opts) for m in markets]
+            # the longest histories first (the fit's time grows with the weeks), so that no
+            # worker starts a long market while the others have nothing left; the results go
+            # back to market order, and each market's fit is the same whatever runs it when
+            order = sorted(range(len(markets)), key=lambda i: -histories[markets[i]].n_weeks)
+            tasks = [(histories[markets[i]], opts) for i in order]
             if isinstance(ex, DaskExecutor):
                 # one market a task: a fit is seconds of work, so the scheduler's overhead is
                 # nothing beside it, and chunks of several markets (the default: about four
                 # tasks a worker) leave one worker fitting its last chunk while the other waits
-                fitted = ex.map(_fit_market, tasks, progress=step, chunksize=1)
+                done = ex.map(_fit_market, tasks, progress=step, chunksize=1)
             else:
-                fitted = ex.map(_fit_market, tasks, progress=step)
+                done = ex.map(_fit_market, tasks, progress=step)
+            fitted: list[dict[str, ResponseModel]] = [{} for _ in markets]
+            for i, f in zip(order, done, strict=True):
+                fitted[i] = f
     pooling: list[Any] = []
     if pool and len(markets) > 1 and bootstrap < 2 and not quiet:
         _stderr(
