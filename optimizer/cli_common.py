@@ -120,6 +120,9 @@ def output_option(
 ) -> Decorator:
     """``-o``/``--output`` PATH into the parameter ``out``; ``--out`` (``demo``'s spelling in
     contract 5) is accepted by every command too."""
+    # (no ``default=None`` when there is none: click 8.3 counts an explicit None as a value, so a
+    # required -o would go missing unreported)
+    extra: dict[str, Any] = {} if default is None else {"default": default}
     return click.option(
         "-o",
         "--output",
@@ -127,9 +130,9 @@ def output_option(
         "out",
         type=click.Path(path_type=Path),
         required=required,
-        default=default,
         show_default=default is not None,
         help=help,
+        **extra,
     )
 
 
