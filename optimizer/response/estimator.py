@@ -42,6 +42,7 @@ DEFAULT_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")
 METHODS = ("map", "grid")
 UNCERTAINTY = ("auto", "laplace", "bootstrap")
 POINTS = ("mean", "map")
+DECAY_POSTERIORS = ("laplace", "grid")
 #: Spread of the Laplace draws relative to the posterior's own. The Gaussian approximation at the
 #: MAP ignores the family choice and any misspecification; measured on simulated worlds (dev runs
 #: of benchmarks/fit_recovery.py's worlds, docs/response-models.md) its 80% intervals of marginal
@@ -113,6 +114,7 @@ class ResponseFitter(BaseEstimator):
         uncertainty: str = "auto",
         point: str = "mean",
         average_families: bool = AVERAGE_FAMILIES,
+        decay_posterior: str = "laplace",
         ridge: float = 0.003,
         baseline_ridge: float = 0.001,
         cv_splits: int | None = None,
@@ -145,6 +147,7 @@ class ResponseFitter(BaseEstimator):
         self.uncertainty = uncertainty
         self.point = point
         self.average_families = average_families
+        self.decay_posterior = decay_posterior
         self.ridge = ridge
         self.baseline_ridge = baseline_ridge
         self.cv_splits = cv_splits
@@ -193,6 +196,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'pool_evidence' parameter of fit_model must be one of "
                 f"{', '.join(POOL_EVIDENCE_CHOICES)}. Got {self.pool_evidence!r} instead."
+            )
+        if self.decay_posterior not in DECAY_POSTERIORS:
+            raise ValueError(
+                f"The 'decay_posterior' parameter of fit_model must be one of "
+                f"{', '.join(DECAY_POSTERIORS)}. Got {self.decay_posterior!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -249,6 +257,7 @@ class ResponseFitter(BaseEstimator):
                 uncertainty=self.uncertainty,
                 point=self.point,
                 average_families=bool(self.average_families),
+                decay_posterior=self.decay_posterior,
                 perturb=bool(self.bootstrap_perturb),
                 pool_evidence=str(self.pool_evidence),
                 block_weeks=int(self.block_weeks),

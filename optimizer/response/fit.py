@@ -85,6 +85,7 @@ def fit_model(
     average_families: bool = AVERAGE_FAMILIES,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
     pool_evidence: str = POOL_EVIDENCE,
+    decay_posterior: str = "laplace",
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -199,6 +200,11 @@ def fit_model(
         touchpoint's families get posterior weights from their Laplace marginal likelihoods
         (``diagnostics.family_weights``); the point curves' and the intervals' draws come from the
         mixture, and the point curve's family is the one closest to the mean over the draws.
+    decay_posterior : {"laplace", "grid"}, default="laplace"
+        The posterior of each touchpoint's adstock decay in the Laplace draws: Gaussian around
+        the MAP (``laplace``), or on a grid of decays (``grid``: the MAP objective profiled over
+        the decay, the touchpoint's other transforms refitted at each grid point, weighted with
+        the Laplace volume of those transforms), which can be skewed or bimodal.
     seasonal_effectiveness : bool, default=True
         After the fit, test whether the media effect varies by week of the year and, when the
         history supports it, give the touchpoints contract 7's ``effectiveness``
@@ -235,6 +241,7 @@ def fit_model(
         uncertainty=uncertainty,
         point=point,
         average_families=average_families,
+        decay_posterior=decay_posterior,
         ridge=ridge,
         baseline_ridge=baseline_ridge,
         cv_splits=cv_splits,

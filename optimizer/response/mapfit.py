@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from optimizer.response import curves as C
 from optimizer.response import joint as J
 from optimizer.response.design import CurveShape
 from optimizer.response.solve import _Frame, _make_frame
+
+if TYPE_CHECKING:
+    from optimizer.response.decay_profile import DecayProfile
 
 
 def theta_of(c: CurveShape) -> tuple[str, np.ndarray]:
@@ -217,6 +220,8 @@ def laplace_draws(
     prior_weight: float = 1.0,
     inflate: float = 1.0,
     unbounded_zeros: bool = False,
+    profiles: Sequence[DecayProfile] = (),
+    temperature: float = 1.0,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
@@ -265,9 +270,14 @@ def laplace_draws(
     if zero.size:
         g = A[:, zero].T @ inner.r
         centre[nt + zero] -= np.linalg.solve(H[np.ix_(nt + zero, nt + zero)], g)
+    phis = centre + steps
+    if profiles:
+        from optimizer.response.decay_profile import profile_mix
+
+        phis = profile_mix(phis, centre, steps, H, tps, nt, profiles, seed, temperature)
     out: list[tuple[list[np.ndarray], np.ndarray]] = []
     for b in range(n_draws):
-        phi = centre + steps[b]
+        phi = phis[b]
         th: list[np.ndarray] = []
         at = 0
         for j, tp in enumerate(tps):
@@ -313,6 +323,7 @@ def refit_map(
     perturb: bool = True,
     average_families: bool = False,
     pool_evidence: str = "argmax",
+    decay_posterior: str = "laplace",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -393,13 +404,25 @@ def refit_map(
     mix: Mixture | None = None
     if average_families and searched:
         mix, _ = family_mixture(fit, *args, **lap_kw)
+    from optimizer.response import decay_profile as DP
+
+    profiles: list[DecayProfile] = []
+    if decay_posterior == "grid" and searched and uncertainty == "laplace" and not average_families:
+        profiles = DP.fit_profiles(fit, xs, pooled, tests, y, Z, G, d.baseline_ridge, s_curves, pw)
     if point == "mean" and searched:
         point_kw = {**lap_kw, "inflate": 1.0, "unbounded_zeros": True}
         # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
         if mix is not None:
             avg, avg_fams, _ = mixture_draws(fit, mix, *args, POINT_DRAWS, 0, **point_kw)
         else:
-            avg, _ = laplace_draws(fit, *args, POINT_DRAWS, 0, **point_kw)
+            avg, _ = laplace_draws(
+                fit,
+                *args,
+                POINT_DRAWS,
+                0,
+                **point_kw,
+                profiles=profiles if DP.PROFILE_USE in ("both", "point") else (),
+            )
             avg_fams = None
         fit = posterior_mean_point(
             fit,
@@ -431,7 +454,19 @@ def refit_map(
                 fit, imix, *args, n_bootstrap, seed, **draw_kw
             )
         else:
-            draws_raw, lap = laplace_draws(fit, *args, n_bootstrap, seed, **draw_kw)
+            draws_raw, lap = laplace_draws(
+                fit,
+                *args,
+                n_bootstrap,
+                seed,
+                **draw_kw,
+                profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
+                temperature=(
+                    inflate**2
+                    if DP.PROFILE_TEMPERATURE == "inflate"
+                    else float(DP.PROFILE_TEMPERATURE)
+                ),
+            )
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
         ctx = MapBootstrap(
@@ -532,6 +567,7 @@ def refit_map(
             "prior_weight": float(prior_weight),
             "uncertainty_inflate": inflate,
             "average_families": bool(average_families),
+            **({"decay_posterior": decay_posterior} if decay_posterior != "laplace" else {}),
         },
     )
 

@@ -1,0 +1,137 @@
+"""A quick side-by-side of fit variants on the same simulated worlds, in one process (a dev loop
+for the fitter; ``fit_recovery.py`` is the benchmark of record).
+
+Every variant fits every world with the benchmark's seed and draws; per regime it prints the
+pooled capture of the plan on the point curves (and of the robust plan), the worst world against
+the historical mix, how many worlds fall below it by more than 0.5% of the KPI, the 80%-interval
+coverage of the true marginal ROI, the true decay inside the draws' 80% interval, and the mean fit
+time. No oracles, no public data sets.
+
+    .venv/bin/python benchmarks/fit_dev.py --regime high --touchpoints 8 \\
+        --variant base: --variant grid:decay_posterior='"grid"'
+
+A variant is ``name:opt=json,opt=json`` (``name:`` alone: the defaults); ``@module.NAME=json``
+among them sets a module constant of ``optimizer.response`` for that variant (e.g.
+``@mapfit.PROFILE_OCCAM='"none"'``), restored after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _fit_cases import SEED, regime_cases  # noqa: E402
+from _fit_measure import covered, decision_regret  # noqa: E402
+from _regimes import HARM, pooled_capture  # noqa: E402
+
+from optimizer.response.fit import fit_model  # noqa: E402
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    name, _, rest = text.partition(":")
+    opts: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        opts[k] = json.loads(v)
+    return name, opts
+
+
+def decay_covered(ftp: Any, ttp: Any) -> bool | None:
+    """The true decay inside the central 80% of the draws' decays (None: no draws)."""
+    if not ftp.draws or ttp.adstock is None:
+        return None
+    d = [float(a.decay) if a is not None else 0.0 for _, a in ftp.draws]
+    lo, hi = np.percentile(d, [10.0, 90.0])
+    return bool(lo - 1e-9 <= float(ttp.adstock.decay) <= hi + 1e-9)
+
+
+def run(cases: Sequence[Any], variants: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
+    for c in cases:
+        line = [c.name]
+        for vname, opts in variants:
+            consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
+            kw = {k: v for k, v in opts.items() if not k.startswith("@")}
+            saved = []
+            for name, v in consts.items():
+                mod, _, attr = name.rpartition(".")
+                m = importlib.import_module(f"optimizer.response.{mod}")
+                saved.append((m, attr, getattr(m, attr)))
+                setattr(m, attr, v)
+            try:
+                t0 = time.perf_counter()
+                model = fit_model(c.history, seed=SEED, n_bootstrap=20, **kw)
+                sec = time.perf_counter() - t0
+            finally:
+                for m, attr, v in saved:
+                    setattr(m, attr, v)
+            reg = decision_regret(c, model)
+            rob = decision_regret(c, model, robust=True)
+            spend = c.history.spend
+            cov = []
+            dcov = []
+            derr = []
+            for tid, ttp in c.truth.touchpoints.items():
+                ftp = model.touchpoints[tid]
+                cov.append(covered(ftp, ttp, float(spend[tid].mean()))[0])
+                dcov.append(decay_covered(ftp, ttp))
+                if ttp.adstock is not None and ftp.adstock is not None:
+                    derr.append(float(ftp.adstock.decay) - float(ttp.adstock.decay))
+            res[vname].append(
+                {"reg": reg, "rob": rob, "cov": cov, "dcov": dcov, "sec": sec, "derr": derr}
+            )
+            line.append(f"{vname} {reg.captured:7.1%} ({sec:4.1f}s)")
+        print("  ".join(line), flush=True)
+    print(
+        f"\n{'variant':<14} {'pooled':>7} {'robust':>7} {'worst vs hist':>13} {'below':>5} "
+        f"{'mROI cov':>8} {'decay cov':>9} {'decay bias':>10} {'mean s':>6}"
+    )
+    for vname, _ in variants:
+        rs = res[vname]
+        vs = [(r["reg"].fitted - r["reg"].historical) / r["reg"].kpi_total for r in rs]
+        cov = [f for r in rs for f in r["cov"] if f is not None]
+        dcov = [f for r in rs for f in r["dcov"] if f is not None]
+        derr = [e for r in rs for e in r["derr"]]
+        print(
+            f"{vname:<14} {pooled_capture(rs, lambda r: r['reg']):7.1%} "
+            f"{pooled_capture(rs, lambda r: r['rob']):7.1%} {min(vs):+13.2%} "
+            f"{sum(v < -HARM for v in vs):5d} {np.mean(cov):8.1%} "
+            f"{np.mean(dcov) if dcov else float('nan'):9.1%} "
+            f"{np.mean(derr) if derr else float('nan'):+10.3f} "
+            f"{np.mean([r['sec'] for r in rs]):6.2f}",
+            flush=True,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--regime", choices=("low", "high"), default="high")
+    ap.add_argument("--touchpoints", type=int, default=8)
+    ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
+    ap.add_argument("--skip", type=int, default=0, help="skip the first N worlds")
+    ap.add_argument("--variant", action="append", default=[], help="name:opt=json,...")
+    args = ap.parse_args(argv)
+    variants = [parse_variant(v) for v in (args.variant or ["default:"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = regime_cases(args.regime, args.touchpoints, False, Path(tmp))
+        cases = cases[args.skip :]
+        if args.worlds:
+            cases = cases[: args.worlds]
+        print(f"{args.regime}, {args.touchpoints} tp: {len(cases)} worlds", flush=True)
+        run(cases, variants)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
