@@ -139,10 +139,14 @@ def market_world(
 
 #: The regimes the pooled fits are judged on (``benchmarks/markets.py``, section ``pool``):
 #: ``base`` three years of weekly history, markets of sizes 0.2-3 whose effects spread 30%, low
-#: noise; ``sparse`` two years, sizes 0.1-5, effects spread 60%, twice the noise.
+#: noise; ``sparse`` two years, sizes 0.1-5, effects spread 60%, twice the noise; ``many`` (added
+#: to check changes tuned on the first two) 12 markets, two and a half years, sizes 0.1-2 (most
+#: markets small), effects spread 15%, noise between the two. ``n_markets`` (default 8) is the
+#: number of markets of the regime's worlds.
 REGIMES: dict[str, dict] = {
     "base": {"tau": 0.3, "n_weeks": 156, "noise_sd": 0.05, "sizes": (0.2, 3.0)},
     "sparse": {"tau": 0.6, "n_weeks": 104, "noise_sd": 0.10, "sizes": (0.1, 5.0)},
+    "many": {"tau": 0.15, "n_weeks": 130, "noise_sd": 0.08, "sizes": (0.1, 2.0), "n_markets": 12},
 }
 
 

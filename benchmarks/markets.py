@@ -14,14 +14,16 @@ Sections, each measured in the same run:
    same definition from cvxpy + Clarabel (exponential cone), whose time is the baseline ratio;
    then the same with one touchpoint a national buy split by population.
 2. ``periods``: the same × 12 monthly periods, when the calendar work (contract 7) is on main.
-3. ``pool``: simulated worlds of 8 markets × 6 touchpoints with known truth in two regimes
+3. ``pool``: simulated worlds of 8 markets × 6 touchpoints with known truth in three regimes
    (``_markets_world.REGIMES``: ``base``, 156 weeks, markets of sizes 0.2–3, each touchpoint's
    effect spread 30% across markets, small markets noisier; ``sparse``, 104 weeks, sizes 0.1–5,
-   spread 60%, twice the noise): every market fitted once; the national budget planned on the
+   spread 60%, twice the noise; ``many``, 12 markets, 130 weeks, sizes 0.1–2, spread 15%, a check
+   on changes tuned on the first two): every market fitted once; the national budget planned on the
    separate fits, on the pooled fits and kept at the historical split; each plan's KPI on the
    true curves. Capture = (KPI of the plan − KPI of the historical split) / (KPI of the true
    optimum − KPI of the historical split). Also: the z-scores of the fitted log marginal returns
-   against the truth with the pooling's standard errors (spread ≈ 1 when the SEs are sound), and
+   against the truth with the pooling's standard errors (spread ≈ 1 when the SEs are sound), the
+   same for the pooled values with their posterior standard errors, and
    the RMS error of the log marginal returns in the smallest and biggest third of markets,
    separate and pooled, and each plan's forecast media KPI (on the curves it was planned on)
    against its true one.
@@ -297,18 +299,21 @@ def _rms(errors: list[float]) -> float:
 def section_pool(quick: bool) -> None:
     from _markets_world import REGIMES
 
-    from optimizer.workflow.pooling import log_effect_se, pool_markets
+    from optimizer.workflow.pooling import pool_markets
 
     seeds = range(2) if quick else range(8)
-    n_m, n_t = (5, 5) if quick else (8, 6)
+    n_t = 5 if quick else 6
     boot = 8 if quick else 20
-    for regime, params in REGIMES.items():
+    for regime, regime_params in REGIMES.items():
+        params = dict(regime_params)
+        n_m = 5 if quick else int(params.pop("n_markets", 8))
         print(
             f"\n## 3. pooled fits, regime {regime!r} ({params}): {len(seeds)} worlds of {n_m} "
             f"markets × {n_t} touchpoints (bootstrap {boot}), capture of the market allocation"
         )
         rows: list[tuple] = []
         z_all: list[float] = []
+        z_post: list[float] = []
         forecasts: list[tuple[float, float]] = []
         err: dict[str, list[float]] = {
             k: [] for k in ("small sep", "small pool", "big sep", "big pool")
@@ -338,14 +343,20 @@ def section_pool(quick: bool) -> None:
                 # each plan's forecast media KPI (on the curves it was planned on) / its true KPI
                 fc = (_forecast(separate, s_sep) / k_sep, _forecast(pooled, s_pool) / k_pool)
                 forecasts.append(fc)
-            # the standard errors: z = (log fitted - log true marginal return) / its SE
+            # the standard errors: z = (log fitted - log true marginal return) / its SE, for the
+            # separate fits with the SEs the pooling weighs them by (the draws'), and for the
+            # pooled values with their posterior SEs
             sep_lm, pool_lm = _log_marginals(world, separate), _log_marginals(world, pooled)
             z = []
-            for (m, t), (est, true) in sep_lm.items():
-                tp = separate[m].touchpoints[t]
-                se = log_effect_se(tp, float(tp.spend_range["mean"]))
-                if np.isfinite(se):
-                    z.append((est - true) / se)
+            for r in report:
+                for m, se in r.se.items():
+                    if np.isfinite(se) and (m, r.id) in sep_lm:
+                        est, true = sep_lm[(m, r.id)]
+                        z.append((est - true) / se)
+                    post = r.se_pooled.get(m, np.inf)
+                    if np.isfinite(post) and post > 0 and (m, r.id) in pool_lm:
+                        est, true = pool_lm[(m, r.id)]
+                        z_post.append((est - true) / post)
             z_all += z
             # each market's error of its log marginal returns, the smallest and biggest third
             order = sorted(world.names, key=dict(zip(world.names, world.sizes, strict=True)).get)
@@ -380,6 +391,12 @@ def section_pool(quick: bool) -> None:
             f"standard errors: z = (log fitted − log true marginal return) / SE over "
             f"{len(z_a)} line items: sd {np.std(z_a):.2f}, MAD×1.4826 "
             f"{1.4826 * np.median(np.abs(z_a)):.2f}, mean {np.mean(z_a):+.2f} (1, 1, 0 if sound)"
+        )
+        z_p = np.array(z_post)
+        print(
+            f"pooled values against the truth with their posterior SEs, over {len(z_p)} line "
+            f"items: sd {np.std(z_p):.2f}, MAD×1.4826 {1.4826 * np.median(np.abs(z_p)):.2f}, "
+            f"mean {np.mean(z_p):+.2f} (1, 1, 0 if sound)"
         )
         fa = np.array(forecasts)
         print(

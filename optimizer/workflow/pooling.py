@@ -21,14 +21,22 @@ pooling of touchpoints:
 For each, the standard error ``s_m`` comes from the fit's posterior by the delta method: the
 spread of the quantity over the model's draws (the Laplace posterior at the MAP, with the fitter's
 calibrated inflation) divided by its value. The markets' values are taken as draws ``N(μ, τ²)``
-around the touchpoint's national level ``μ``, ``μ`` the markets' plain mean and ``τ²`` (how much
-markets truly differ) the method-of-moments estimate ``max(0, var − mean(s²))`` (Hedges): both
-with equal weights, because a market's relative standard error falls as its estimate rises, and
-precision weights then lean towards the overestimated markets (measured: the precision-weighted
-DerSimonian–Laird version captured less in both regimes of ``benchmarks/markets.py``). Each
-market's value becomes its posterior mean ``(τ² x_m + s_m² μ) / (τ² + s_m²)``: a market whose own
-estimate is precise keeps it, a noisy (usually small) market borrows from the others, and when the
-markets do not differ beyond their noise (``τ² = 0``) all take ``μ``.
+around the touchpoint's national level ``μ``: the markets' mean **weighted by their mean spend on
+the touchpoint** (the log marginal return of the touchpoint's national dollar), and ``τ²`` (how
+much markets truly differ) the method-of-moments estimate with the same fixed weights ``a``,
+``max(0, (Σ a (x − μ)² − Σ a (1 − a) s²) / (1 − Σ a²))`` (Hedges' ``var − mean(s²)`` when the
+weights are equal). The weights are the markets' spend, not their precision: a market's relative
+standard error falls as its estimate rises, so precision weights lean towards the overestimated
+markets (measured: the precision-weighted DerSimonian–Laird version captured less in both regimes
+of ``benchmarks/markets.py``, and REML with precision weights in all three), while spend does not
+depend on the fit's error and a big market's history says more. The plain mean used before let
+small markets' overestimates pull the big markets' values (measured: the biggest third's error rose
+with pooling; spend weights raised the mean and worst capture in all three regimes and lowered the
+biggest and smallest thirds' errors; benchmarks/README.md). Each market's value becomes its
+posterior mean ``(τ² x_m + s_m² μ) / (τ² + s_m²)``, with standard error
+``sqrt(w s_m² + (1 − w)² Var(μ))``, ``w = τ² / (τ² + s_m²)``, ``Var(μ) = Σ a² (τ² + s²)``: a market
+whose own estimate is precise keeps it, a noisy (usually small) market borrows from the others,
+and when the markets do not differ beyond their noise (``τ² = 0``) all take ``μ``.
 
 The curve keeps its family and carry-over; its spend axis is stretched to give the pooled
 elasticity and its height (``beta``, and every draw's alike) scaled to give the pooled marginal
@@ -77,6 +85,7 @@ class TouchpointPooling:
     elasticity: Mapping[str, float] = dataclasses.field(default_factory=dict)  # own, pooled
     elasticity_pooled: Mapping[str, float] = dataclasses.field(default_factory=dict)
     elasticity_tau: float = 0.0
+    se_pooled: Mapping[str, float] = dataclasses.field(default_factory=dict)  # of log(pooled)
 
 
 def marginal_effect(tp: TouchpointResponse, spend: float) -> float:
@@ -107,23 +116,37 @@ def log_effect_se(tp: TouchpointResponse, spend: float) -> float:
     )
 
 
-def moment_estimates(theta: np.ndarray, se: np.ndarray) -> tuple[float, float]:
+def moment_estimates(
+    theta: np.ndarray, se: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, float]:
     """(μ, τ²) of a normal-normal model ``θ_m ~ N(μ, τ² + s_m²)`` by the method of moments with
-    equal weights (Hedges): ``μ`` the mean, ``τ² = max(0, var(θ) − mean(s²))``."""
-    mu = float(np.mean(theta))
+    fixed weights ``a_m`` (summing to 1; default equal): ``μ = Σ a θ`` and, since
+    ``E[Σ a (θ − μ)²] = (1 − Σ a²) τ² + Σ a (1 − a) s²``,
+    ``τ² = max(0, (Σ a (θ − μ)² − Σ a (1 − a) s²) / (1 − Σ a²))``. With equal weights this is
+    Hedges' ``var(θ) − mean(s²)``."""
+    a = np.full(len(theta), 1.0 / len(theta)) if weights is None else weights / np.sum(weights)
+    mu = float(np.sum(a * theta))
     if len(theta) < 2:
         return mu, 0.0
-    return mu, max(0.0, float(np.var(theta, ddof=1)) - float(np.mean(se**2)))
+    q = float(np.sum(a * (theta - mu) ** 2))
+    noise = float(np.sum(a * (1 - a) * se**2))
+    return mu, max(0.0, (q - noise) / (1.0 - float(np.sum(a**2))))
 
 
 def _shrink(
-    x: np.ndarray, se: np.ndarray, ok: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float, float]:
+    x: np.ndarray, se: np.ndarray, ok: np.ndarray, spend: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
     """Posterior means of ``x`` (markets ``ok`` only; the others take μ), the weights kept of
-    their own, μ and τ²."""
-    mu, tau2 = moment_estimates(x[ok], se[ok])
-    w = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1.0) ** 2), 0.0)
-    return np.where(ok, w * x + (1 - w) * mu, mu), w, mu, tau2
+    their own, μ (weighted by the markets' ``spend``), τ², and each posterior mean's standard
+    error: ``w s²`` (the market's own share) plus ``(1 − w)²`` times the variance of μ."""
+    a = np.where(ok, spend, 0.0)
+    a = a / a.sum()
+    mu, tau2 = moment_estimates(x[ok], se[ok], a[ok])
+    s2 = np.where(ok, se, 1.0) ** 2
+    w = np.where(ok, tau2 / (tau2 + s2), 0.0)
+    var_mu = float(np.sum(a[ok] ** 2 * (tau2 + s2[ok])))
+    post_se = np.sqrt(np.where(ok, w * s2, 0.0) + (1 - w) ** 2 * var_mu)
+    return np.where(ok, w * x + (1 - w) * mu, mu), w, mu, tau2, post_se
 
 
 def _scaled(sat: Saturation, height: float, spend_axis: float = 1.0) -> Saturation:
@@ -180,10 +203,11 @@ def pool_markets(
             continue
         ok_e = ok & (elast > 0) & np.isfinite(se_e)
         log_theta = np.log(np.where(ok, theta, 1.0))
-        pooled_l, wt, mu_l, tau2 = _shrink(log_theta, se, ok)
+        size = np.array([spend[m] for m in live])
+        pooled_l, wt, mu_l, tau2, post_se = _shrink(log_theta, se, ok, size)
         log_e = np.log(np.where(ok_e, elast, 1.0))
         if ok_e.sum() >= 2:
-            pooled_e, wt_e, _, tau2_e = _shrink(log_e, se_e, ok_e)
+            pooled_e, wt_e, _, tau2_e, _ = _shrink(log_e, se_e, ok_e, size)
             pooled_e = np.where(ok_e, pooled_e, log_e)
         else:
             pooled_e, wt_e, tau2_e = log_e, np.ones(len(live)), 0.0
@@ -207,7 +231,7 @@ def pool_markets(
                 draws = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.draws)
                 adstock = donor_tp.adstock
             else:  # an effect without a standard error (no draws): kept as fitted
-                wt[k], pooled[k] = 1.0, th
+                wt[k], pooled[k], post_se[k] = 1.0, th, math.inf
                 continue
             new = dataclasses.replace(tp, curve=curve, draws=draws, adstock=adstock)
             diag = dict(tp.diagnostics)
@@ -216,6 +240,7 @@ def pool_markets(
                 "marginal_roi_pooled": round(tt, 6),
                 "national_marginal_roi": round(mu, 6),
                 "se_log": round(float(se[k]), 6) if math.isfinite(se[k]) else None,
+                "se_log_pooled": round(float(post_se[k]), 6),
                 "tau": round(math.sqrt(tau2), 6),
                 "weight": round(float(wt[k]), 6),
                 "elasticity_separate": round(float(elast[k]), 6),
@@ -236,6 +261,7 @@ def pool_markets(
                 dict(zip(live, elast.tolist(), strict=True)),
                 {m: elasticity(out_tps[m][tid], spend[m]) for m in live},
                 math.sqrt(tau2_e),
+                dict(zip(live, post_se.tolist(), strict=True)),
             )
         )
     pooled_models = {m: dataclasses.replace(models[m], touchpoints=out_tps[m]) for m in names}
