@@ -56,6 +56,11 @@ AVERAGE_FAMILIES = False
 #: the maximum ("argmax") or the posterior mean of the shrinkage factor ("shrinkage").
 POOL_EVIDENCE = "argmax"
 POOL_EVIDENCE_CHOICES = POOL_EVIDENCE_OPTIONS
+#: The coordinates of the Laplace draws' Gaussian: the transforms and the betas ("beta") or the
+#: transforms and each touchpoint's marginal response at its mean spend ("marginal";
+#: ``mapfit.laplace_draws``).
+LAPLACE_SPACE = "beta"
+LAPLACE_SPACE_CHOICES = ("beta", "marginal")
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class ResponseFitter(BaseEstimator):
         progress: Callable[[str, int, int], None] | None = None,
         seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
         pool_evidence: str = POOL_EVIDENCE,
+        laplace_space: str = LAPLACE_SPACE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -165,6 +171,7 @@ class ResponseFitter(BaseEstimator):
         self.progress = progress
         self.seasonal_effectiveness = seasonal_effectiveness
         self.pool_evidence = pool_evidence
+        self.laplace_space = laplace_space
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -201,6 +208,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'decay_posterior' parameter of fit_model must be one of "
                 f"{', '.join(DECAY_POSTERIORS)}. Got {self.decay_posterior!r} instead."
+            )
+        if self.laplace_space not in LAPLACE_SPACE_CHOICES:
+            raise ValueError(
+                f"The 'laplace_space' parameter of fit_model must be one of "
+                f"{', '.join(LAPLACE_SPACE_CHOICES)}. Got {self.laplace_space!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -260,6 +272,7 @@ class ResponseFitter(BaseEstimator):
                 decay_posterior=self.decay_posterior,
                 perturb=bool(self.bootstrap_perturb),
                 pool_evidence=str(self.pool_evidence),
+                laplace_space=str(self.laplace_space),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

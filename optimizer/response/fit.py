@@ -30,6 +30,7 @@ from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
+    LAPLACE_SPACE,
     POOL_EVIDENCE,
     UNCERTAINTY_INFLATE,
     FitDiagnostics,
@@ -86,6 +87,7 @@ def fit_model(
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
     pool_evidence: str = POOL_EVIDENCE,
     decay_posterior: str = "laplace",
+    laplace_space: str = LAPLACE_SPACE,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -214,6 +216,11 @@ def fit_model(
         that maximises it (``argmax``), or the one at the posterior mean of the shrinkage factor
         under a uniform prior on it (``shrinkage``: where the evidence cannot tell moderate
         from full pooling apart, the pooling is stronger; ``joint.pooling_weight``).
+    laplace_space : {"beta", "marginal"}
+        The coordinates in which the Laplace draws are Gaussian: the transforms and the betas
+        (``beta``), or the transforms and each touchpoint's marginal response at its mean
+        weekly spend (``marginal``: what the pooling pools; a draw's beta follows from its
+        transforms, so the draws' mean marginal ROI is the MAP's; ``mapfit.laplace_draws``).
 
     Returns
     -------
@@ -259,6 +266,7 @@ def fit_model(
         progress=progress,
         seasonal_effectiveness=seasonal_effectiveness,
         pool_evidence=pool_evidence,
+        laplace_space=laplace_space,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

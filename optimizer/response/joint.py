@@ -478,6 +478,39 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
     return sol.cost / s2 + float(logdet) - prior_logdet
 
 
+def in_marginal_space(
+    tps: Sequence[Tp],
+    inner: Inner,
+    centre: np.ndarray,
+    phi: np.ndarray,
+    theta: Sequence[np.ndarray],
+) -> np.ndarray:
+    """A Laplace draw ``phi`` (transforms then betas, ``centre`` the MAP) read as Gaussian in the
+    transforms and each touchpoint's weekly marginal response at its mean spend, ``gamma = beta
+    e(theta)`` (mean spend times its marginal ROI: what the pooling pools), instead of the betas:
+    ``gamma = gamma_hat + e delta_beta + beta_hat de/dtheta delta_theta`` (the same Gaussian, to
+    first order) and the beta ``gamma / e(theta)`` at the draw's (cut) transforms ``theta``.
+    Drawn in the betas, the product ``beta e``, whose factors the data tie together (a lower
+    beta where the curve is steeper), is biased low at second order, the more the more loosely
+    the transforms are known: measured, in a world pooled to equal marginal ROIs, the draws'
+    mean marginal ROI of hill touchpoints came out 20-25% below the MAP's (two-parameter
+    families 3-10%), and the point curves moved money between families for no reason in the
+    data. Touchpoints with a zero MAP beta or no pooling coefficient keep their draw."""
+    out = phi.copy()
+    nt = sum(tp.k for tp in tps)
+    at = 0
+    for j, tp in enumerate(tps):
+        e, b_hat = float(inner.cols.e[j]), float(inner.w[j])
+        if e > 0 and b_hat > 0 and float(tp.x.mean()) > 0:
+            d_th = phi[at : at + tp.k] - centre[at : at + tp.k]
+            gamma = e * phi[nt + j] + b_hat * float(inner.cols.de[j] @ d_th)
+            e_new = _part(tp, np.asarray(theta[j], dtype=float))[2]
+            if e_new > 0:
+                out[nt + j] = gamma / e_new
+        at += tp.k
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # empirical Bayes: the pooling strength from the marginal likelihood
 # ------------------------------------------------------------------------------------------------

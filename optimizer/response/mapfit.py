@@ -222,11 +222,15 @@ def laplace_draws(
     unbounded_zeros: bool = False,
     profiles: Sequence[DecayProfile] = (),
     temperature: float = 1.0,
+    marginal_space: bool = False,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
     every residual row (weeks, pooling, lift tests, prior) in the transforms, betas and pooled
-    value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd."""
+    value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd.
+
+    ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
+    its mean spend instead of the betas (``joint.in_marginal_space``)."""
     n = y.size
     rows = np.arange(n)
     fr = _make_frame(Z, y, 0.0, baseline_ridge)
@@ -284,6 +288,8 @@ def laplace_draws(
             lo, hi = J.bounds(p, j)
             th.append(np.clip(phi[at : at + tp.k], lo, hi))
             at += tp.k
+        if marginal_space:
+            phi = J.in_marginal_space(tps, inner, centre, phi, th)
         beta = np.maximum(phi[nt : nt + p.width], 0.0)
         out.append((th, beta))
     sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
@@ -324,6 +330,7 @@ def refit_map(
     average_families: bool = False,
     pool_evidence: str = "argmax",
     decay_posterior: str = "laplace",
+    laplace_space: str = "beta",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -400,6 +407,7 @@ def refit_map(
         # touchpoint's lift was 3.9 times the test's standard error, the bootstrap's about 1)
         uncertainty = "bootstrap" if d.used else "laplace"
     lap_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
+    space_kw = {"marginal_space": laplace_space == "marginal"}
     args = (xs, pooled, tests, y, Z, G, d.baseline_ridge)
     mix: Mixture | None = None
     if average_families and searched:
@@ -410,7 +418,7 @@ def refit_map(
     if decay_posterior == "grid" and searched and uncertainty == "laplace" and not average_families:
         profiles = DP.fit_profiles(fit, xs, pooled, tests, y, Z, G, d.baseline_ridge, s_curves, pw)
     if point == "mean" and searched:
-        point_kw = {**lap_kw, "inflate": 1.0, "unbounded_zeros": True}
+        point_kw = {**lap_kw, **space_kw, "inflate": 1.0, "unbounded_zeros": True}
         # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
         if mix is not None:
             avg, avg_fams, _ = mixture_draws(fit, mix, *args, POINT_DRAWS, 0, **point_kw)
@@ -440,7 +448,7 @@ def refit_map(
     draw_fams: list[list[str]] | None = None
     lap: dict[str, Any] = {}
     if n_bootstrap and searched and uncertainty == "laplace":
-        draw_kw = {**lap_kw, "inflate": inflate}
+        draw_kw = {**lap_kw, **space_kw, "inflate": inflate}
         if mix is not None:
             # the point curve's family is centred at the point curve (as without averaging),
             # the others at their MAPs
@@ -568,6 +576,8 @@ def refit_map(
             "uncertainty_inflate": inflate,
             "average_families": bool(average_families),
             **({"decay_posterior": decay_posterior} if decay_posterior != "laplace" else {}),
+            **({"pool_evidence": pool_evidence} if pool_evidence != "argmax" else {}),
+            **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
         },
     )
 
