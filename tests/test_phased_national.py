@@ -315,6 +315,7 @@ def test_shadow_prices_of_market_and_national_rules_match_a_re_solve(national):
 # ------------------------------------------------------------------------------------------------
 # the review pack, compare, sweep and diff on a phased plan with a national buy
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # three explain runs (~25 s): CI runs it, the quick set leaves it out
 def test_the_review_pack_shows_markets_and_owners(national):
     w, path, split, _ref = national
     r = _run(["optimize", "s.yaml", "--format", "json", "--no-ledger"], path)
@@ -354,6 +355,7 @@ def test_the_review_pack_shows_markets_and_owners(national):
     assert spend == pytest.approx({m: by_market[m]["spend"] for m in w["markets"]}, abs=0.01)
 
 
+@pytest.mark.slow  # optimize, compare, sweep and two diffs (~25 s)
 def test_compare_sweep_and_diff_on_a_phased_plan_with_a_national_buy(national):
     _w, path, _split_, _ref = national
     data = yaml.safe_load((path / "s.yaml").read_text())
