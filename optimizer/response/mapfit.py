@@ -443,6 +443,7 @@ def refit_map(
             keep=[bool(t) for t in tests],
             draw_families=avg_fams,
             candidates=None if mix is None else [{f: c[0] for f, c in m.items()} for m in mix],
+            s_curves=s_curves,
         )
     draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
     draw_fams: list[list[str]] | None = None
@@ -701,6 +702,7 @@ def posterior_mean_point(
     keep: Sequence[bool] = (),
     draw_families: Sequence[Sequence[str]] | None = None,
     candidates: Sequence[dict[str, np.ndarray]] | None = None,
+    s_curves: bool = False,
 ) -> MapFit:
     """Point curves for planning: each touchpoint's curve of its family (the MAP's decay kept)
     closest, in least squares over spend from 0 to twice the highest weekly spend, to the mean
@@ -756,7 +758,7 @@ def posterior_mean_point(
                 m0 = float(fit.mean_ad[k])
             else:
                 m0 = float(J.columns([J.Tp(x, cf)], [th_c]).mean_ad[0])
-            lo, hi = J.LOG_REL_BOUNDS, J.LOG_SHAPE_BOUNDS_S
+            lo, hi = J.LOG_REL_BOUNDS, (J.LOG_SHAPE_BOUNDS_S if s_curves else J.LOG_SHAPE_BOUNDS)
 
             def resid(
                 v: np.ndarray,
