@@ -333,7 +333,7 @@ def section_pool(quick: bool) -> None:
         z_post: list[float] = []
         forecasts: list[tuple[float, float]] = []
         err: dict[str, list[float]] = {
-            k: [] for k in ("small sep", "small pool", "big sep", "big pool")
+            f"{size} {tag}": [] for size in ("small", "big") for tag in ("sep", "pool", "plain")
         }
         for seed in seeds:
             world = market_world(n_m, n_t, seed=100 + seed, **params)
@@ -343,6 +343,7 @@ def section_pool(quick: bool) -> None:
                 separate = _fit_world(world, d, boot)
                 fit_s = time.perf_counter() - t0
                 pooled, report = pool_markets(separate)
+                plain, _ = pool_markets(separate, weights="equal")  # the version before
                 hist = _historical(world)
                 budget = round(sum(hist.values()), -2)
                 sc = scenario_from_dict(
@@ -357,6 +358,7 @@ def section_pool(quick: bool) -> None:
                 s_pool = _plan_spend(sc, MarketModel("revenue", pooled))
                 k_sep = _plan_kpi_on_truth(world, s_sep)
                 k_pool = _plan_kpi_on_truth(world, s_pool)
+                k_plain = _plan_kpi_on_truth(world, _plan_spend(sc, MarketModel("revenue", plain)))
                 # each plan's forecast media KPI (on the curves it was planned on) / its true KPI
                 fc = (_forecast(separate, s_sep) / k_sep, _forecast(pooled, s_pool) / k_pool)
                 forecasts.append(fc)
@@ -364,6 +366,7 @@ def section_pool(quick: bool) -> None:
             # separate fits with the SEs the pooling weighs them by (the draws'), and for the
             # pooled values with their posterior SEs
             sep_lm, pool_lm = _log_marginals(world, separate), _log_marginals(world, pooled)
+            plain_lm = _log_marginals(world, plain)
             z = []
             for r in report:
                 for m, se in r.se.items():
@@ -379,13 +382,13 @@ def section_pool(quick: bool) -> None:
             order = sorted(world.names, key=dict(zip(world.names, world.sizes, strict=True)).get)
             third = max(1, len(order) // 3)
             for label, group in (("small", order[:third]), ("big", order[-third:])):
-                for tag, lm in (("sep", sep_lm), ("pool", pool_lm)):
+                for tag, lm in (("sep", sep_lm), ("pool", pool_lm), ("plain", plain_lm)):
                     err[f"{label} {tag}"] += [e - t for (m, _t), (e, t) in lm.items() if m in group]
             up = k_opt - k_hist
             tau = float(np.median([r.tau for r in report] or [0.0]))
             keep = float(np.mean([np.mean(list(r.weight.values())) for r in report] or [0.0]))
             cap = [(k - k_hist) / up for k in (k_sep, k_pool)]
-            rows.append((seed, up / k_hist, *cap, tau, keep, fit_s))
+            rows.append((seed, up / k_hist, *cap, tau, keep, fit_s, (k_plain - k_hist) / up))
             print(
                 f"world {seed}: possible uplift {up / k_hist:6.2%} of the historical KPI; capture "
                 f"separate {cap[0]:7.1%}, pooled {cap[1]:7.1%} (historical split 0%); median "
@@ -393,8 +396,15 @@ def section_pool(quick: bool) -> None:
                 f"sd {np.std(z):.2f}, MAD {1.4826 * np.median(np.abs(z)):.2f}; plan's forecast / "
                 f"true media KPI separate {fc[0]:.2f}, pooled {fc[1]:.2f}; fits {fit_s:.0f} s"
             )
-        sep, poo = [r[2] for r in rows], [r[3] for r in rows]
+        sep, poo, pla = [r[2] for r in rows], [r[3] for r in rows], [r[7] for r in rows]
         better = sum(p > s for s, p in zip(sep, poo, strict=True))
+        print(
+            f"the version before (national level the plain mean): capture median / mean / worst "
+            f"{statistics.median(pla):.1%} / {statistics.mean(pla):.1%} / {min(pla):.1%}; "
+            f"spend-weighted − plain: mean {statistics.mean(poo) - statistics.mean(pla):+.1%}, "
+            f"worst world {min(poo) - min(pla):+.1%}, better in "
+            f"{sum(p > q for p, q in zip(poo, pla, strict=True))} of {len(rows)} worlds"
+        )
         z_a = np.array(z_all)
         print(
             f"capture median / mean / worst: separate {statistics.median(sep):.1%} / "
@@ -424,7 +434,8 @@ def section_pool(quick: bool) -> None:
         print(
             "RMS error of the log marginal return at the mean spend, separate → pooled: "
             f"smallest third of markets {_rms(err['small sep']):.2f} → {_rms(err['small pool']):.2f}, "
-            f"biggest third {_rms(err['big sep']):.2f} → {_rms(err['big pool']):.2f}"
+            f"biggest third {_rms(err['big sep']):.2f} → {_rms(err['big pool']):.2f} (the version "
+            f"before: {_rms(err['small plain']):.2f} and {_rms(err['big plain']):.2f})"
         )
 
 

@@ -90,6 +90,11 @@ def test_the_national_level_leans_on_the_markets_where_the_money_is():
     assert r.national == pytest.approx(expected, rel=1e-9)
     assert r.national < 1.25 < math.exp(np.mean(list(logs.values())))
     assert r.pooled["big"] == pytest.approx(r.separate["big"], rel=0.02)
+    # the version before, kept for the benchmark: the plain mean
+    _, (plain,) = pool_markets(models, weights="equal")
+    assert plain.national == pytest.approx(math.exp(np.mean(list(logs.values()))), rel=1e-9)
+    with pytest.raises(ValueError, match="weights"):
+        pool_markets(models, weights="precision")
 
 
 def test_the_posterior_standard_error_adds_the_national_levels_own():

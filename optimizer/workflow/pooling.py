@@ -174,11 +174,15 @@ def _stretch_to(tp: TouchpointResponse, spend: float, target: float) -> float:
 
 
 def pool_markets(
-    models: Mapping[str, ResponseModel],
+    models: Mapping[str, ResponseModel], *, weights: str = "spend"
 ) -> tuple[dict[str, ResponseModel], list[TouchpointPooling]]:
     """Pool every touchpoint's effect and shape across the markets' fitted models (see the
     module docstring). Returns the pooled models (same keys) and what the pooling did per
-    touchpoint."""
+    touchpoint. ``weights``: ``"spend"`` (the national level weighted by each market's mean spend
+    on the touchpoint) or ``"equal"`` (the plain mean: the version before, kept for
+    ``benchmarks/markets.py`` to measure against)."""
+    if weights not in ("spend", "equal"):
+        raise ValueError(f"weights must be 'spend' or 'equal', got {weights!r}")
     names = list(models)
     first = models[names[0]]
     out_tps: dict[str, dict[str, TouchpointResponse]] = {
@@ -203,7 +207,7 @@ def pool_markets(
             continue
         ok_e = ok & (elast > 0) & np.isfinite(se_e)
         log_theta = np.log(np.where(ok, theta, 1.0))
-        size = np.array([spend[m] for m in live])
+        size = np.array([spend[m] if weights == "spend" else 1.0 for m in live])
         pooled_l, wt, mu_l, tau2, post_se = _shrink(log_theta, se, ok, size)
         log_e = np.log(np.where(ok_e, elast, 1.0))
         if ok_e.sum() >= 2:
