@@ -141,6 +141,24 @@ def test_a_market_model_with_other_touchpoints_is_located_and_writes_nothing(tmp
     assert r.returncode == 2 and "markets.m2.model" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_touchpoint_owned_by_another_team_in_one_market_is_located(tmp_path):
+    """The plan counts each touchpoint under one owner in every market: a market whose model
+    gives a touchpoint another owner is an error naming the index, the market and both owners
+    (before, the first market's owner was used for all, silently)."""
+    make_world(tmp_path)
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(GOOD))
+    m = json.loads((tmp_path / "m2.json").read_text())
+    m["touchpoints"]["t0"]["owner"] = "CRM"  # Brand's in the other markets
+    (tmp_path / "m2.json").write_text(json.dumps(m))
+    before = _tree(tmp_path)
+    r = _run(["optimize", "good.yaml", "-o", "plan.json", "--ledger", "ledger.sqlite"], tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert "markets.json" in line and "field 'markets.m2.model'" in line
+    assert "'t0' is owned by 'CRM' in market 'm2' but by 'Brand' in market 'm0'" in line
+    assert _tree(tmp_path) == before
+
+
 # ---- fit --by-market: names of markets, and the output folder ------------------------------------
 def _history(markets: list[str], weeks: int = 60) -> str:
     """Weekly spend on two touchpoints and a revenue that answers them, per market."""

@@ -202,6 +202,14 @@ def _same_touchpoints(
                     path=path,
                     field=f"markets.{name}.model",
                 )
+            # a plan's totals by owner count each touchpoint under one owner in every market
+            if other is not None and tp.owner and other.owner and tp.owner != other.owner:
+                raise ModelError(
+                    f"touchpoint '{tid}' is owned by '{tp.owner}' in market {name!r} but by "
+                    f"'{other.owner}' in market {first[0]!r}",
+                    path=path,
+                    field=f"markets.{name}.model",
+                )
 
 
 def read_index(path: str | Path) -> MarketModel:

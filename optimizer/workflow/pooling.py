@@ -28,7 +28,8 @@ much markets truly differ) the method-of-moments estimate with the same fixed we
 weights are equal). The weights are the markets' spend, not their precision: a market's relative
 standard error falls as its estimate rises, so precision weights lean towards the overestimated
 markets (measured: the precision-weighted DerSimonian–Laird version captured less in both regimes
-of ``benchmarks/markets.py``, and REML with precision weights in all three), while spend does not
+of ``benchmarks/markets.py`` then, and a precision-weighted national level with a REML τ² less than
+the plain mean in base and sparse), while spend does not
 depend on the fit's error and a big market's history says more. The plain mean used before let
 small markets' overestimates pull the big markets' values (measured: the biggest third's error rose
 with pooling; spend weights raised the mean and worst capture in all three regimes and lowered the
