@@ -42,6 +42,8 @@ from optimizer.allocate.phased_model import (
 #: an unconverged run hands its best iterate to the caller's certificate when its relative
 #: residual got this low (else the LP takes over)
 STALLED_OK = 1e-6
+#: this many steps in a row cut by the line search to a thousandth of the longest: stalled
+STALL_STEPS = 5
 
 #: the Schur complement is dense (rules × rules) and so is K⁻¹Gᵀ (decisions × rules): above this
 #: many entries the LP is used instead
@@ -257,6 +259,7 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
     history: list[float] = []
     err = comp = np.inf
     best: tuple | None = None  # the iterate with the least residual so far
+    stalled = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 - returned
         if deadline is not None and time.perf_counter() > deadline:
             return None
@@ -368,6 +371,11 @@ def _solve(problem, G, b, sense, u_raw, free, budget, deadline, max_iter, tol):
             a *= 0.5
         else:
             break  # no descent left: the caller judges the iterate by its certificate
+        # steps the line search cuts to a thousandth, five in a row, with a close iterate in
+        # hand: stalled (the best iterate goes to the certificate below, not 80 iterations on)
+        stalled = stalled + 1 if a < 1e-3 * ap else 0
+        if stalled >= STALL_STEPS and best is not None and best[0] <= STALLED_OK:
+            break
         x, w, phi = xn, wn, phin
         lam = lam + ad * dlam if mI else lam
         y = y + ad * dy if mE else y
