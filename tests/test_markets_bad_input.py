@@ -159,6 +159,31 @@ def test_a_touchpoint_owned_by_another_team_in_one_market_is_located(tmp_path):
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("how", ["models", "loop"])
+def test_an_index_naming_itself_is_located_not_an_endless_recursion(tmp_path, how):
+    """A market's other-KPI model that is the index itself, or a market's model that is another
+    index naming this one back: a located error with exit code 2 (before: Python's recursion
+    limit, 'internal error: RecursionError', exit code 70)."""
+    make_world(tmp_path)
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(GOOD))
+    index = json.loads((tmp_path / "markets.json").read_text())
+    if how == "models":
+        index["markets"]["m1"]["models"] = {"leads": "markets.json"}
+        says = ["field 'markets.m1.models.leads'", "the index itself"]
+    else:
+        other = {"kpi": "revenue", "markets": {"x": {"model": "markets.json"}}}
+        (tmp_path / "other.json").write_text(json.dumps(other))
+        index["markets"]["m2"]["model"] = "other.json"
+        says = ["field 'markets.m2.model'", "names this index again"]
+    (tmp_path / "markets.json").write_text(json.dumps(index))
+    for args in (["optimize", "good.yaml", "--no-ledger"], ["validate", "markets.json"]):
+        r = _run(args, tmp_path)
+        assert r.returncode == 2, (r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+        line = r.stderr.strip().splitlines()[-1]
+        assert "markets.json" in line and all(x in line for x in says), line
+
+
 # ---- fit --by-market: names of markets, and the output folder ------------------------------------
 def _history(markets: list[str], weeks: int = 60) -> str:
     """Weekly spend on two touchpoints and a revenue that answers them, per market."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,31 @@ def is_market_index(data: Any) -> bool:
     )
 
 
+#: the indexes being read (resolved paths), so that an index naming another index that names it
+#: back is an error, not an endless recursion
+_READING: ContextVar[frozenset[Path]] = ContextVar("_READING", default=frozenset())
+
+
 def market_model_from_dict(data: Mapping[str, Any], source: str | Path) -> MarketModel:
     """Validate a decoded ``markets.json`` and read every market's model beside it."""
+    path = Path(source)
+    here = path.resolve()
+    if here in _READING.get():
+        raise ModelError(
+            "an index's market model names this index again (a market's model must be a model "
+            "file, not another index)",
+            path=path,
+        )
+    token = _READING.set(_READING.get() | {here})
+    try:
+        return _market_model_from_dict(data, path)
+    finally:
+        _READING.reset(token)
+
+
+def _market_model_from_dict(data: Mapping[str, Any], path: Path) -> MarketModel:
     from optimizer.response.model import read_model
 
-    path = Path(source)
     reject_unknown_keys(data, _INDEX_KEYS, path)
     kpi = data.get("kpi")
     if not isinstance(kpi, str) or not kpi:
@@ -138,16 +159,29 @@ def market_model_from_dict(data: Mapping[str, Any], source: str | Path) -> Marke
         for k, f in (entry.get("models") or {}).items():
             if k == kpi:
                 continue
-            if not isinstance(f, str):
+            if not isinstance(f, str) or not f:
                 raise ModelError(
                     f"expected a model file, got {f!r}", path=path, field=f"{where}.models.{k}"
                 )
+            if (path.parent / f).resolve() == path.resolve():
+                raise ModelError(
+                    "a market's model cannot be the index itself",
+                    path=path,
+                    field=f"{where}.models.{k}",
+                )
             try:
-                others.setdefault(k, {})[name] = read_model(path.parent / f)
+                other = read_model(path.parent / f)
             except ModelError as e:
                 raise ModelError(
                     f"market {name!r}: {e}", path=path, field=f"{where}.models.{k}"
                 ) from None
+            if not isinstance(other, ResponseModel):
+                raise ModelError(
+                    "a market's model must be a model file, not another index",
+                    path=path,
+                    field=f"{where}.models.{k}",
+                )
+            others.setdefault(k, {})[name] = other
         kv = entry.get("keys") or {}
         if not isinstance(kv, Mapping):
             raise ModelError(f"expected a mapping, got {kv!r}", path=path, field=f"{where}.keys")
