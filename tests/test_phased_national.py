@@ -410,3 +410,15 @@ def test_extrapolation_of_a_national_buy_is_judged_market_by_market(tmp_path):
     assert with_max({"m0": 5_000.0, "m1": 5_000.0, "m2": 5_000.0}) == []
     got = with_max({"m2": 1_000.0})
     assert [(x["market"], x["kind"]) for x in got] == [("m2", "beyond")]
+
+
+def test_a_national_floor_against_a_market_cap_is_diagnosed_by_name(tmp_path):
+    """The national buy's floor puts its share in every market (m2's: over half of 40,000), so a
+    10,000 cap on m2 cannot hold with it: infeasible (exit 3), both rules named, nothing written."""
+    make_world(tmp_path, n_markets=3, n_tp=4)
+    assert _split(tmp_path, ["m0", "m1", "m2"])["m2"] * T0_MIN > 10_000
+    _scenario(tmp_path, markets={"m2": {"max": 10_000}})
+    r = _run(["optimize", "s.yaml", "-o", "plan.json", "--format", "json", "--no-ledger"], tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "the t0 minimum (40,000) and the m2 market cap (10,000) cannot both hold" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "plan.json").exists()
