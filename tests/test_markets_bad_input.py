@@ -373,3 +373,22 @@ def test_owners_and_markets_in_every_output(world, tmp_path):
         assert all(o in text for o in owners) and all(m in text for m in markets), fmt
     md = (tmp_path / "pack.md").read_text(encoding="utf-8")
     assert "## Budget owners" in md and all(f"### {o}" in md for o in owners)
+
+
+@pytest.mark.parametrize(
+    ("split", "says"),
+    [
+        ({"m0": -1, "m1": 2}, "the split of 't0': the weight of market 'm0' must be a number >= 0"),
+        ({"m0": 0, "m1": 0}, "the split of 't0': the weights must not all be zero"),
+        ("", "the split of 't0': expected a key of the markets index"),
+    ],
+)
+def test_a_bad_national_split_names_its_touchpoint(split, says):
+    from optimizer.errors import ScenarioError
+    from optimizer.scenario import scenario_from_dict
+
+    data = {**GOOD, "national": {"t0": split}}
+    with pytest.raises(ScenarioError) as e:
+        scenario_from_dict(data, source="s.yaml")
+    assert "s.yaml" in str(e.value) and "field 'national'" in str(e.value)
+    assert says in str(e.value)

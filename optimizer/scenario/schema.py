@@ -212,7 +212,13 @@ class Scenario(Strict):
     def _national(cls, v: Any) -> Any:
         if not isinstance(v, Mapping):
             raise ValueError(f"expected a mapping of touchpoints to splits, got {short_repr(v)}")
-        return {k: _check_split(x) for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            try:
+                out[k] = _check_split(x)
+            except ValueError as e:  # the field is 'national': say which touchpoint's split
+                raise ValueError(f"the split of '{k}': {e}") from None
+        return out
 
     @field_validator("previous", mode="before")
     @classmethod
