@@ -95,8 +95,8 @@ def _worker_settings() -> tuple[str | None, str | None, bool]:
 
 
 def test_local_workers_keep_malloc_defaults_one_blas_thread_and_take_preloads(cluster):
-    """Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536, which made each market's fit cost about a
-    third more CPU (docs/scale-out.md); a local cluster's workers start without it, with one
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536, which made market fits cost 38–45% more
+    CPU (docs/scale-out.md); a local cluster's workers start without it, with one
     BLAS thread still, and import what ``preload`` names without being asked again."""
     import time
 

@@ -225,8 +225,8 @@ class DaskExecutor(Executor):
         The workers' C library keeps its own way of returning memory: Dask's nannies start
         their workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.
         pre-spawn-environ``), which also stops glibc from raising its mmap threshold, so every
-        array over 128 KiB is mapped and unmapped afresh; a market's fit then cost about a
-        third more CPU (16 times the page faults), measured. A cluster that lives for one run
+        array over 128 KiB is mapped and unmapped afresh; market fits then cost 38–45% more
+        CPU (16 times the page faults), measured (docs/scale-out.md). A cluster that lives for one run
         has no use for the trimming. Without ``profile`` the workers' statistical profiler
         (100 stack samples a second on each worker's event loop) is off too; a performance
         report (``performance_report``) needs it on."""
