@@ -35,6 +35,8 @@ default measured against the others in the same run). Output: per world the capt
 ``(plan - historical mix) / KPI`` of every variant, then per variant the pooled capture, the
 worlds below the historical mix by more than 0.5% of the KPI, and the share of the gap between
 ``fit`` and ``oracle`` (and ``bayes``) it closes. ``--json FILE`` writes the per-world numbers.
+``--bic-check`` only prints, per world, whether the baseline's seasonality x level wins the BIC
+with the true media contributions as the media columns.
 """
 
 from __future__ import annotations
@@ -280,6 +282,28 @@ def run_variant(case: Case, name: str, options: dict[str, Any]) -> Regret:
     return decision_regret(case, model)
 
 
+def seasonal_bic_at_truth(case: Case) -> float:
+    """BIC of the additive baseline minus that of seasonality x level, with the TRUE media
+    contributions as the media columns (training weeks, as the fit's own choice): positive when
+    the data prefer the seasonality scaled by the level even with the media known."""
+    from optimizer.response import prepare as P
+
+    frame, journey = case.history.frame, case.history.journey
+    terms = {
+        "origin": frame.index[0].date().isoformat(),
+        "period_weeks": P.PERIOD_WEEKS,
+        "fourier_pairs": 3,
+        "controls": list(journey.controls),
+        "events": list(journey.events),
+    }
+    Z = P._baseline_matrix(frame, terms, None)
+    Zs = P._baseline_matrix(frame, {**terms, "seasonal_trend": True}, None)
+    M = np.column_stack([case.true_contrib[t].to_numpy() for t in case.truth.touchpoints])
+    y = frame[journey.kpi].to_numpy(dtype=float)
+    tr = np.arange(len(y) - 13)
+    return P._bic_of(Z[tr], M[tr], y[tr], 0.0, 0.001) - P._bic_of(Zs[tr], M[tr], y[tr], 0.0, 0.001)
+
+
 def _vs_hist(g: Regret) -> float:
     return (g.fitted - g.historical) / g.kpi_total
 
@@ -293,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="*", default=VARIANTS, choices=VARIANTS)
     ap.add_argument("--fit-option", action="append", default=[], metavar="NAME=JSON")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--bic-check",
+        action="store_true",
+        help="only print, per world, BIC(additive) - BIC(seasonality x level) at the true media",
+    )
     args = ap.parse_args(argv)
     options: dict[str, Any] = {}
     for item in args.fit_option:
@@ -306,6 +335,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases = [c for c in cases if c.name in args.only]
         if args.worlds:
             cases = cases[: args.worlds]
+        if args.bic_check:
+            diffs = [seasonal_bic_at_truth(c) for c in cases]
+            for c, v in zip(cases, diffs, strict=True):
+                say(f"{c.name:24s} BIC additive - BIC seasonality x level: {v:+.1f}")
+            say(f"seasonality x level preferred in {sum(v > 0 for v in diffs)} of {len(diffs)}")
+            return 0
         say(
             f"fit_decompose: {args.regime} information, {args.touchpoints} tp, "
             f"{len(cases)} worlds; options {options or 'defaults'}"
