@@ -61,6 +61,10 @@ POOL_EVIDENCE_CHOICES = POOL_EVIDENCE_OPTIONS
 #: ``mapfit.laplace_draws``).
 LAPLACE_SPACE = "beta"
 LAPLACE_SPACE_CHOICES = ("beta", "marginal")
+#: The scale of the intervals' Laplace draws of each touchpoint's marginal response: Gaussian
+#: ("linear") or log-normal ("log"; ``joint.in_marginal_space``).
+INTERVAL_SCALE = "linear"
+INTERVAL_SCALE_CHOICES = ("linear", "log")
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class ResponseFitter(BaseEstimator):
         seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
         pool_evidence: str = POOL_EVIDENCE,
         laplace_space: str = LAPLACE_SPACE,
+        interval_scale: str = INTERVAL_SCALE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -172,6 +177,7 @@ class ResponseFitter(BaseEstimator):
         self.seasonal_effectiveness = seasonal_effectiveness
         self.pool_evidence = pool_evidence
         self.laplace_space = laplace_space
+        self.interval_scale = interval_scale
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -213,6 +219,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'laplace_space' parameter of fit_model must be one of "
                 f"{', '.join(LAPLACE_SPACE_CHOICES)}. Got {self.laplace_space!r} instead."
+            )
+        if self.interval_scale not in INTERVAL_SCALE_CHOICES:
+            raise ValueError(
+                f"The 'interval_scale' parameter of fit_model must be one of "
+                f"{', '.join(INTERVAL_SCALE_CHOICES)}. Got {self.interval_scale!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -273,6 +284,7 @@ class ResponseFitter(BaseEstimator):
                 perturb=bool(self.bootstrap_perturb),
                 pool_evidence=str(self.pool_evidence),
                 laplace_space=str(self.laplace_space),
+                interval_scale=str(self.interval_scale),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -30,6 +30,7 @@ from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
+    INTERVAL_SCALE,
     LAPLACE_SPACE,
     POOL_EVIDENCE,
     UNCERTAINTY_INFLATE,
@@ -88,6 +89,7 @@ def fit_model(
     pool_evidence: str = POOL_EVIDENCE,
     decay_posterior: str = "laplace",
     laplace_space: str = LAPLACE_SPACE,
+    interval_scale: str = INTERVAL_SCALE,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -221,6 +223,13 @@ def fit_model(
         (``beta``), or the transforms and each touchpoint's marginal response at its mean
         weekly spend (``marginal``: what the pooling pools; a draw's beta follows from its
         transforms, so the draws' mean marginal ROI is the MAP's; ``mapfit.laplace_draws``).
+    interval_scale : {"linear", "log"}, default="linear"
+        The intervals' Laplace draws (``n_bootstrap``; not the point curves'): Gaussian in the
+        coordinates of ``laplace_space`` (``linear``, betas cut at zero), or log-normal in each
+        touchpoint's marginal response at its mean spend (``log``: the Gaussian step of that
+        response read in its log, as wide upward as downward in ratio;
+        ``joint.in_marginal_space``). Measured in docs/response-models.md: higher interval
+        coverage, a worse ``--robust mean`` plan; not the default.
 
     Returns
     -------
@@ -267,6 +276,7 @@ def fit_model(
         seasonal_effectiveness=seasonal_effectiveness,
         pool_evidence=pool_evidence,
         laplace_space=laplace_space,
+        interval_scale=interval_scale,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

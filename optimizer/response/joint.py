@@ -478,12 +478,17 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
     return sol.cost / s2 + float(logdet) - prior_logdet
 
 
+#: The largest step of a draw's log marginal response (``in_marginal_space(log=True)``).
+LOG_STEP_CAP = 3.0
+
+
 def in_marginal_space(
     tps: Sequence[Tp],
     inner: Inner,
     centre: np.ndarray,
     phi: np.ndarray,
     theta: Sequence[np.ndarray],
+    log: bool = False,
 ) -> np.ndarray:
     """A Laplace draw ``phi`` (transforms then betas, ``centre`` the MAP) read as Gaussian in the
     transforms and each touchpoint's weekly marginal response at its mean spend, ``gamma = beta
@@ -504,6 +509,12 @@ def in_marginal_space(
         if e > 0 and b_hat > 0 and float(tp.x.mean()) > 0:
             d_th = phi[at : at + tp.k] - centre[at : at + tp.k]
             gamma = e * phi[nt + j] + b_hat * float(inner.cols.de[j] @ d_th)
+            if log:
+                # the same step read in log gamma (delta method): log-symmetric around the MAP
+                g_hat = e * b_hat
+                gamma = g_hat * math.exp(
+                    float(np.clip((gamma - g_hat) / g_hat, -LOG_STEP_CAP, LOG_STEP_CAP))
+                )
             e_new = _part(tp, np.asarray(theta[j], dtype=float))[2]
             if e_new > 0:
                 out[nt + j] = gamma / e_new

@@ -223,6 +223,7 @@ def laplace_draws(
     profiles: Sequence[DecayProfile] = (),
     temperature: float = 1.0,
     marginal_space: bool = False,
+    log_marginal: bool = False,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
@@ -230,7 +231,8 @@ def laplace_draws(
     value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd.
 
     ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
-    its mean spend instead of the betas (``joint.in_marginal_space``)."""
+    its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
+    same step read in the log of that marginal response (log-normal around the MAP's)."""
     n = y.size
     rows = np.arange(n)
     fr = _make_frame(Z, y, 0.0, baseline_ridge)
@@ -288,8 +290,8 @@ def laplace_draws(
             lo, hi = J.bounds(p, j)
             th.append(np.clip(phi[at : at + tp.k], lo, hi))
             at += tp.k
-        if marginal_space:
-            phi = J.in_marginal_space(tps, inner, centre, phi, th)
+        if marginal_space or log_marginal:
+            phi = J.in_marginal_space(tps, inner, centre, phi, th, log=log_marginal)
         beta = np.maximum(phi[nt : nt + p.width], 0.0)
         out.append((th, beta))
     sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
@@ -331,6 +333,7 @@ def refit_map(
     pool_evidence: str = "argmax",
     decay_posterior: str = "laplace",
     laplace_space: str = "beta",
+    interval_scale: str = "linear",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -450,6 +453,8 @@ def refit_map(
     lap: dict[str, Any] = {}
     if n_bootstrap and searched and uncertainty == "laplace":
         draw_kw = {**lap_kw, **space_kw, "inflate": inflate}
+        if interval_scale == "log":
+            draw_kw["log_marginal"] = True
         if mix is not None:
             # the point curve's family is centred at the point curve (as without averaging),
             # the others at their MAPs
@@ -579,6 +584,7 @@ def refit_map(
             **({"decay_posterior": decay_posterior} if decay_posterior != "laplace" else {}),
             **({"pool_evidence": pool_evidence} if pool_evidence != "argmax" else {}),
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
+            **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
         },
     )
 
