@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -644,3 +645,19 @@ def pooling_weight(
             }
         )
     return om, out
+
+
+def describe(family: str, theta: np.ndarray, mean_a: float) -> dict[str, Any]:
+    """A fitted curve's transforms as model.json's ``fit`` description of it."""
+    rel = math.exp(float(theta[1]))
+    own = {"hill": rel, "exponential": rel / LN2, "logistic": rel / LN3}[family]
+    out: dict[str, Any] = {
+        "family": family,
+        "decay": float(theta[0]),
+        "relative_scale": own,
+        "relative_half_saturation": rel,
+    }
+    if family == "hill":
+        out["shape"] = math.exp(float(theta[2]))
+    out["mean_adstock"] = mean_a
+    return out

@@ -298,21 +298,6 @@ def laplace_draws(
     return out, {"posterior_sd_transforms": [float(v) for v in sd[:nt]]}
 
 
-def _describe(family: str, theta: np.ndarray, mean_a: float) -> dict[str, Any]:
-    rel = math.exp(float(theta[1]))
-    own = {"hill": rel, "exponential": rel / J.LN2, "logistic": rel / J.LN3}[family]
-    out: dict[str, Any] = {
-        "family": family,
-        "decay": float(theta[0]),
-        "relative_scale": own,
-        "relative_half_saturation": rel,
-    }
-    if family == "hill":
-        out["shape"] = math.exp(float(theta[2]))
-    out["mean_adstock"] = mean_a
-    return out
-
-
 def refit_map(
     d: Any,
     sr: Any,
@@ -507,7 +492,7 @@ def refit_map(
         mean_a = float(fit.mean_ad[k])
         beta = float(fit.beta[k])
         sat = Saturation(fam, {"beta": beta, **J.family_params(fam, th, mean_a)})
-        curves[i] = (sat, Adstock(decay=float(th[0])), _describe(fam, th, mean_a))
+        curves[i] = (sat, Adstock(decay=float(th[0])), J.describe(fam, th, mean_a))
         draws[i] = []
         for b, (th_b, beta_b) in enumerate(draws_raw):
             db = float(th_b[k][0])
