@@ -303,11 +303,18 @@ def track(
             sc = load_scenario(from_run)
     model = read_model(model_path) if model_path is not None else None
     ids = [li.id for li in plan.line_items]
+    if plan.has_markets:  # actuals by market, matched to the line items touchpoint × market
+        from optimizer.workflow.control import read_market_actuals
+
+        national = [li.id for li in plan.line_items if li.market is None]
+        got = read_market_actuals(actuals, list(dict.fromkeys(ids)), plan.markets, national)
+    else:
+        got = read_actuals(
+            actuals, ids=ids, csv=_csv_settings(separator, decimal, thousands, date_format)
+        )
     tr = run_track(
         plan,
-        read_actuals(
-            actuals, ids=ids, csv=_csv_settings(separator, decimal, thousands, date_format)
-        ),
+        got,
         model,
         weeks_elapsed=weeks_elapsed,
         band=band,

@@ -500,6 +500,19 @@ def tracking_renderable(tr: Tracking) -> Group:
     for x in tr.stages:
         _track_row(st, TrackLine(**{**x.to_dict(), "stage": ""}), tr.has_model)
     parts: list[Any] = [t, st]
+    for title, group in (("by market", tr.markets), ("by owner", tr.owners)):
+        if not group:
+            continue
+        show = tr.has_model and group is tr.owners  # a market's KPI is not split out here
+        gt = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+        for c in cols if show else cols[:9]:
+            gt.add_column(
+                c.replace("line item", title[3:]) if c != "stage" else "",
+                justify="left" if c in ("line item", "stage", "status") else "right",
+            )
+        for x in group:
+            _track_row(gt, x, show)
+        parts.append(gt)
     tot = tr.total
     if tr.has_model and tot.planned_kpi is not None and tot.projected_kpi is not None:
         parts.append(
@@ -539,6 +552,8 @@ def tracking_renderable(tr: Tracking) -> Group:
 def tracking_csv(tr: Tracking) -> str:
     rows = [{**x.to_dict(), "level": "line_item"} for x in tr.lines]
     rows += [{**x.to_dict(), "level": "stage"} for x in tr.stages]
+    rows += [{**x.to_dict(), "level": "market"} for x in tr.markets]
+    rows += [{**x.to_dict(), "level": "owner"} for x in tr.owners]
     rows.append({**tr.total.to_dict(), "level": "total"})
     df = pd.DataFrame(rows)
     return csv_text(df[["level", *[c for c in df.columns if c != "level"]]])

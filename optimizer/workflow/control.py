@@ -113,16 +113,70 @@ def read_actuals(
     ``ids`` are the touchpoints the plan or model knows; any other is an error with a "did you
     mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
     """
-    from optimizer.workflow.dated import mondays_of_month
 
     path = Path(path)
     rows = read_spend_rows(path, what="actuals", ids=ids, csv=csv)
     if rows.empty:
         raise DataError("has no rows: expected one row per touchpoint and week", path=path)
     known = list(ids) if ids is not None else None
-    dates = list(rows[DATE_COLUMN])
-    tps = list(rows[TOUCHPOINT_COLUMN])
-    spends = list(rows[SPEND_COLUMN])
+    triples = tuple(
+        (d, str(t), float(v))
+        for d, t, v in zip(
+            rows[DATE_COLUMN], rows[TOUCHPOINT_COLUMN], rows[SPEND_COLUMN], strict=True
+        )
+    )
+    return _actuals(path, triples, known)
+
+
+def read_market_actuals(
+    path: str | Path,
+    ids: Sequence[str],
+    markets: Sequence[str],
+    national: Sequence[str] = (),
+) -> Actuals:
+    """Actuals over a markets index (contract 8): a file with a ``market`` column, in the layouts
+    of a ``carryover.before`` file over markets (long ``date,market,touchpoint,spend`` or the wide
+    history layout; ``optimizer.io.spend_tables.read_weekly_spend_by_market``), keyed by the plan's
+    line items: ``touchpoint@market``, and ``touchpoint@national`` for a national buy (its rows
+    marked ``national`` and any it has in one market). A touchpoint the plan lacks, a missing or
+    unknown market, national spend of a touchpoint bought per market: ``DataError`` naming the
+    file, the field, the row and the value."""
+    from optimizer.io.spend_tables import read_weekly_spend_by_market
+    from optimizer.vocabulary import MARKET_COLUMN
+
+    path = Path(path)
+    head = read_spend_rows(path, what="actuals", ids=ids) if _is_long(path) else None
+    if head is not None and head.empty:
+        raise DataError("has no rows: expected one row per touchpoint, market and week", path=path)
+    spend = read_weekly_spend_by_market(path, ids, markets, national, what="actuals")
+    nat = set(national)
+    triples = []
+    for (tid, m), by in spend.items():
+        key = f"{tid}@national" if tid in nat else f"{tid}@{m}"
+        triples += [(d, key, float(v)) for d, v in by.items()]
+    if not triples:
+        raise DataError(
+            f"has no spend of the plan's touchpoints ({', '.join(ids)}) by {MARKET_COLUMN}",
+            path=path,
+        )
+    triples.sort()
+    return _actuals(path, tuple(triples), None)
+
+
+def _is_long(path: Path) -> bool:
+    """The file has a ``touchpoint`` column (rows), rather than one column per touchpoint."""
+    from optimizer.io.files import read_csv_strings
+
+    return TOUCHPOINT_COLUMN in read_csv_strings(path, "actuals", DataError).columns
+
+
+def _actuals(
+    path: Path, triples: tuple[tuple[_dt.date, str, float], ...], known: list[str] | None
+) -> Actuals:
+    """Whole weeks (or months) from the first date of the rows ``triples``."""
+    from optimizer.workflow.dated import mondays_of_month
+
+    dates = [d for d, _t, _v in triples]
     frequency = _frequency(dates)
     if frequency == "month":
         first = mondays_of_month(min(dates).year, min(dates).month)[0]
@@ -138,7 +192,6 @@ def read_actuals(
                     path=path,
                     field="date",
                 )
-    triples = tuple((d, str(t), float(v)) for d, t, v in zip(dates, tps, spends, strict=True))
     from optimizer.workflow.dated import on_weeks
 
     by_tp, _reported = on_weeks(triples, frequency, first)
@@ -170,9 +223,15 @@ class TrackLine:
     projected_spend: float  # at the current run-rate, over the whole horizon
     planned_kpi: float | None  # on the model, the plan's spend
     projected_kpi: float | None  # on the model, the projected spend
+    market: str | None = None  # over markets: a line item's market (``national``: a national buy)
+    owner: str | None = None  # over markets: who holds its budget
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        for k in ("market", "owner"):  # only over markets (contract 8)
+            if d[k] is None:
+                del d[k]
+        return d
 
 
 @dataclass(frozen=True)
@@ -196,6 +255,9 @@ class Tracking:
     frequency: str = "week"  # of the actuals
     #: the scenario's rules on the spend projected at the run-rate (with ``--scenario``)
     rules: tuple[RuleAtRunRate, ...] = ()
+    #: over markets: each market's money (a national buy's by its split), and each owner's
+    markets: tuple[TrackLine, ...] = ()
+    owners: tuple[TrackLine, ...] = ()
 
     @property
     def week_dates(self) -> tuple[str | None, str | None]:
@@ -229,6 +291,14 @@ class Tracking:
             "rules_at_run_rate": [r.to_dict() for r in self.rules],
             "rules_broken_at_run_rate": [r.name for r in self.broken],
             "notes": list(self.notes),
+            **(
+                {
+                    "markets": [m.to_dict() for m in self.markets],
+                    "owners": [o.to_dict() for o in self.owners],
+                }
+                if self.markets
+                else {}
+            ),
         }
 
 
@@ -322,15 +392,19 @@ def track(
     weeks_elapsed : weeks of the plan gone by (default: up to the last week with actuals).
     band : a line item further than this fraction from its plan to date is over / under.
     """
-    from optimizer.response.markets import refuse_markets
+    from optimizer.response.markets import MarketModel
     from optimizer.workflow import dated as D
 
-    refuse_markets(model, "track")
-    if plan.has_markets:
+    over_markets = plan.has_markets
+    if isinstance(model, MarketModel) != over_markets and model is not None:
         raise ScenarioError(
-            "track does not work on a plan over markets yet (actuals are by touchpoint, not by "
-            "market)",
-            field="plan",
+            "the plan is over markets but the model is one market's: give the markets index it "
+            "was made with"
+            if over_markets
+            else "the model is a markets index but the plan is not over markets: give the model "
+            "the plan was made with",
+            path=getattr(model, "source", None),
+            field="model",
         )
     horizon = int(plan.horizon_weeks)
     if horizon < 1:
@@ -374,16 +448,30 @@ def track(
             field="date",
         )
     items = plan.line_items
-    ids = [li.id for li in items]
+    ids = [li.key if over_markets else li.id for li in items]
     unknown = [t for t in actuals.spend if t not in ids and actuals.spend[t] > 0]
     if unknown:
+        tid, _at, where = unknown[0].partition("@")
         raise DataError(
-            f"touchpoint {unknown[0]!r} is not in the plan{did_you_mean(unknown[0], ids)}",
+            (
+                f"touchpoint {tid!r} in market {where!r} is not a line item of the plan"
+                f"{did_you_mean(unknown[0], ids)}"
+            )
+            if over_markets
+            else f"touchpoint {unknown[0]!r} is not in the plan{did_you_mean(unknown[0], ids)}",
             path=actuals.source,
-            field="touchpoint",
+            field="market" if over_markets else "touchpoint",
         )
     notes = []
-    if model is not None:
+    if model is not None and over_markets:
+        assert isinstance(model, MarketModel)
+        missing_curves = [
+            f"{li.id} in {m}"
+            for li in items
+            for m in _item_markets(li)
+            if m not in model.markets or li.id not in model.markets[m].touchpoints
+        ]
+    elif model is not None:
         missing_curves = [t for t in ids if t not in model.touchpoints]
         if missing_curves:
             raise DataError(
@@ -413,7 +501,7 @@ def track(
     lines = []
     projected_by_date: dict[str, dict[_dt.date, float]] = {}
     for i, li in enumerate(items):
-        tid = li.id
+        tid = ids[i]
         mine = by_tp.get(tid, {})
         got = np.array([mine.get(k, 0.0) for k in range(horizon)]) * seen
         actual = float(got.sum())
@@ -431,8 +519,19 @@ def track(
             if path[t]:
                 projected_by_date[tid][origin + _dt.timedelta(weeks=t)] = float(path[t])
         pk = qk = None
-        if model is not None:
-            tp = model.touchpoints[tid]
+        if model is not None and over_markets:
+            pk = float(li.kpi)
+            qk = pk
+            for m, share in _item_markets(li).items():
+                tp = model.markets[m].touchpoints[li.id]  # type: ignore[attr-defined]
+                part = {k: share * v for k, v in mine.items()}
+                a0 = D.carry_in(tp, part)
+                qk += float(
+                    D.weekly_kpi(tp, share * path, origin, a0).sum()
+                    - D.weekly_kpi(tp, share * W[i], origin, a0).sum()
+                )
+        elif model is not None:
+            tp = model.touchpoints[li.id]
             if is_dated or li.periods:
                 a0 = D.carry_in(tp, mine)
                 pk = float(li.kpi)
@@ -443,9 +542,10 @@ def track(
             else:
                 pk = float(tp.horizon_kpi(float(li.spend), horizon))
                 qk = float(tp.horizon_kpi(projected, horizon))
-        lines.append(
-            _line(tid, li.stage, float(li.spend), to_date, actual, projected, band, pk, qk)
-        )
+        x = _line(tid, li.stage, float(li.spend), to_date, actual, projected, band, pk, qk)
+        if over_markets:
+            x = dataclasses.replace(x, market=li.market or "national", owner=li.owner)
+        lines.append(x)
     order: list[str] = list(plan.stages)
     order += [x.stage for x in lines if x.stage not in order]
     stages = tuple(
@@ -454,6 +554,28 @@ def track(
         if any(x.stage == st for x in lines)
     )
     total = _sum("total", "", lines, band, model is not None)
+    by_market: tuple[TrackLine, ...] = ()
+    by_owner: tuple[TrackLine, ...] = ()
+    if over_markets:
+        # a market's: its own line items, and its share of each national buy's (money only)
+        by_market = tuple(
+            _sum(
+                m,
+                "",
+                [
+                    _scaled(x, _item_markets(li).get(m, 0.0))
+                    for x, li in zip(lines, items, strict=True)
+                    if m in _item_markets(li)
+                ],
+                band,
+                False,
+            )
+            for m in plan.markets
+        )
+        owners = list(dict.fromkeys(li.owner for li in items if li.owner))
+        by_owner = tuple(
+            _sum(o, "", [x for x in lines if x.owner == o], band, model is not None) for o in owners
+        )
     rules: list[RuleAtRunRate] = []
     if scenario is not None and model is not None:
         rules, rule_notes = D.rules_at_run_rate(scenario, model, projected_by_date)
@@ -480,6 +602,30 @@ def track(
         spend_before=float(before),
         frequency=actuals.frequency,
         rules=tuple(rules),
+        markets=by_market,
+        owners=by_owner,
+    )
+
+
+def _item_markets(li: Any) -> dict[str, float]:
+    """A plan line item's markets and its share in each (one market at 1; a national buy's
+    split)."""
+    if li.market is not None:
+        return {str(li.market): 1.0}
+    return {str(m): float(w) for m, w in li.shares.items() if float(w) > 0}
+
+
+def _scaled(x: TrackLine, w: float) -> TrackLine:
+    """A line's money at ``w`` of it (a national buy's share in one market)."""
+    return dataclasses.replace(
+        x,
+        planned=x.planned * w,
+        planned_to_date=x.planned_to_date * w,
+        actual=x.actual * w,
+        variance=x.variance * w,
+        projected_spend=x.projected_spend * w,
+        planned_kpi=None,
+        projected_kpi=None,
     )
 
 

@@ -177,6 +177,14 @@ def _check(name: str, label: str, sense: str, rhs: float, lhs: float) -> RuleAtR
     return RuleAtRunRate(name, label, sense, float(rhs), round(float(lhs), 2), bool(bad))
 
 
+def item_key(it: Any) -> str:
+    """A problem line item's key in a plan: its touchpoint; over markets ``touchpoint@market``,
+    and ``touchpoint@national`` for a national buy (``Plan.LineItem.key``)."""
+    if getattr(it, "market", None) is not None:
+        return f"{it.id}@{it.market}"
+    return f"{it.id}@national" if getattr(it, "split", None) is not None else str(it.id)
+
+
 def rules_at_run_rate(
     scenario: Scenario,
     model: CurveSet,
@@ -197,7 +205,7 @@ def rules_at_run_rate(
         X = np.zeros((fp.n, fp.P))
         outside = 0.0
         for it in fp.base.items:
-            for d, v in (projected.get(it.id) or {}).items():
+            for d, v in (projected.get(item_key(it)) or {}).items():
                 t = cal.week_index(d)
                 if t is None:
                     outside += v
@@ -218,7 +226,7 @@ def rules_at_run_rate(
         problem = make_problem(scenario, model)
         totals = np.zeros(len(problem.items))
         for it in problem.items:
-            for d, v in (projected.get(it.id) or {}).items():
+            for d, v in (projected.get(item_key(it)) or {}).items():
                 if cal is not None and cal.week_index(d) is None:
                     continue
                 totals[it.index] += v
