@@ -1,0 +1,173 @@
+"""Actual spend to date (``ACTUALS_CSV``): columns ``date,touchpoint,spend``, one row per
+touchpoint and week (several rows for the same week and touchpoint are added up; ISO dates, whole
+weeks apart) or per month (every date the 1st of its month: spread over the weeks whose Monday is in
+the month); over a markets index, with a ``market`` column (``read_market_actuals``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from optimizer.errors import DataError
+from optimizer.io.dialect import CsvSettings
+from optimizer.io.spend_tables import ROWS_COLUMNS, read_spend_rows
+from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+
+ACTUALS_COLUMNS = ROWS_COLUMNS
+
+
+# ------------------------------------------------------------------------------------------------
+# actuals
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Actuals:
+    """Actual spend to date, per touchpoint and week (or month)."""
+
+    source: str
+    first: _dt.date  # the first week with actuals (monthly: the first Monday of the first month)
+    last: _dt.date  # the last week with actuals (monthly: the last Monday of the last month)
+    weekly: pd.DataFrame  # index: week number from 1 (from ``first``); columns: touchpoints
+    #: the rows as read (date, touchpoint, spend), for matching to a dated plan by date
+    rows: tuple[tuple[_dt.date, str, float], ...] = ()
+    frequency: str = "week"  # week | month
+
+    @property
+    def weeks(self) -> int:
+        """Weeks from the first to the last date, both included."""
+        return (self.last - self.first).days // 7 + 1
+
+    @property
+    def spend(self) -> dict[str, float]:
+        """Total spend to date per touchpoint."""
+        return {str(k): float(v) for k, v in self.weekly.sum(axis=0).items()}
+
+    @property
+    def total(self) -> float:
+        return float(round(sum(self.spend.values()), 2))
+
+    def on_weeks(self, origin: _dt.date) -> tuple[dict[str, dict[int, float]], set[int]]:
+        """Spend per touchpoint per week counted from ``origin`` (negative: before it), and the
+        weeks that have rows (see ``optimizer.workflow.dated``)."""
+        from optimizer.workflow.dated import on_weeks
+
+        return on_weeks(self.rows, self.frequency, origin)
+
+    @property
+    def missing(self) -> list[int]:
+        """Weeks (numbered from 1) between the first and the last with no row at all."""
+        _spend, reported = self.on_weeks(self.first)
+        return [k + 1 for k in range(self.weeks) if k not in reported]
+
+
+def _frequency(dates: Sequence[_dt.date]) -> str:
+    """``month`` when every date is the first of a month and they are not all Mondays (a week
+    dated by a Monday that is the 1st stays a week); ``week`` otherwise."""
+    if all(d.day == 1 for d in dates) and not all(d.weekday() == 0 for d in dates):
+        return "month"
+    return "week"
+
+
+def read_actuals(
+    path: str | Path, ids: Sequence[str] | None = None, csv: CsvSettings | None = None
+) -> Actuals:
+    """Read and validate an actuals CSV (see the module docstring): the rows by the one reader of
+    spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date, or
+    months (every date the 1st of its month).
+
+    ``ids`` are the touchpoints the plan or model knows; any other is an error with a "did you
+    mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
+    """
+
+    path = Path(path)
+    rows = read_spend_rows(path, what="actuals", ids=ids, csv=csv)
+    if rows.empty:
+        raise DataError("has no rows: expected one row per touchpoint and week", path=path)
+    known = list(ids) if ids is not None else None
+    triples = tuple(
+        (d, str(t), float(v))
+        for d, t, v in zip(
+            rows[DATE_COLUMN], rows[TOUCHPOINT_COLUMN], rows[SPEND_COLUMN], strict=True
+        )
+    )
+    return _actuals(path, triples, known)
+
+
+def read_market_actuals(
+    path: str | Path,
+    ids: Sequence[str],
+    markets: Sequence[str],
+    national: Sequence[str] = (),
+) -> Actuals:
+    """Actuals over a markets index (contract 8): a file with a ``market`` column, in the layouts
+    of a ``carryover.before`` file over markets (long ``date,market,touchpoint,spend`` or the wide
+    history layout; ``optimizer.io.spend_tables.read_weekly_spend_by_market``), keyed by the plan's
+    line items: ``touchpoint@market``, and ``touchpoint@national`` for a national buy (its rows
+    marked ``national`` and any it has in one market). A touchpoint the plan lacks, a missing or
+    unknown market, national spend of a touchpoint bought per market: ``DataError`` naming the
+    file, the field, the row and the value."""
+    from optimizer.io.spend_tables import read_weekly_spend_by_market
+    from optimizer.vocabulary import MARKET_COLUMN
+
+    path = Path(path)
+    head = read_spend_rows(path, what="actuals", ids=ids) if _is_long(path) else None
+    if head is not None and head.empty:
+        raise DataError("has no rows: expected one row per touchpoint, market and week", path=path)
+    spend = read_weekly_spend_by_market(path, ids, markets, national, what="actuals")
+    nat = set(national)
+    triples = []
+    for (tid, m), by in spend.items():
+        key = f"{tid}@national" if tid in nat else f"{tid}@{m}"
+        triples += [(d, key, float(v)) for d, v in by.items()]
+    if not triples:
+        raise DataError(
+            f"has no spend of the plan's touchpoints ({', '.join(ids)}) by {MARKET_COLUMN}",
+            path=path,
+        )
+    triples.sort()
+    return _actuals(path, tuple(triples), None)
+
+
+def _is_long(path: Path) -> bool:
+    """The file has a ``touchpoint`` column (rows), rather than one column per touchpoint."""
+    from optimizer.io.files import read_csv_strings
+
+    return TOUCHPOINT_COLUMN in read_csv_strings(path, "actuals", DataError).columns
+
+
+def _actuals(
+    path: Path, triples: tuple[tuple[_dt.date, str, float], ...], known: list[str] | None
+) -> Actuals:
+    """Whole weeks (or months) from the first date of the rows ``triples``."""
+    from optimizer.workflow.dated import mondays_of_month
+
+    dates = [d for d, _t, _v in triples]
+    frequency = _frequency(dates)
+    if frequency == "month":
+        first = mondays_of_month(min(dates).year, min(dates).month)[0]
+        last = mondays_of_month(max(dates).year, max(dates).month)[-1]
+    else:
+        first, last = min(dates), max(dates)
+        for k, d in enumerate(dates, start=2):
+            if (d - first).days % 7:
+                raise DataError(
+                    f"{d.isoformat()} in row {k} is not a whole number of weeks after the "
+                    f"first date ({first.isoformat()}): actuals are weekly (or monthly, every "
+                    "date the 1st of its month)",
+                    path=path,
+                    field="date",
+                )
+    from optimizer.workflow.dated import on_weeks
+
+    by_tp, _reported = on_weeks(triples, frequency, first)
+    n = (last - first).days // 7 + 1
+    weekly = pd.DataFrame(
+        {t: [by_tp[t].get(k, 0.0) for k in range(n)] for t in by_tp}, index=range(1, n + 1)
+    )
+    weekly.index.name = "week"
+    if known is not None:
+        weekly = weekly.reindex(columns=known, fill_value=0.0)
+    return Actuals(str(path), first, last, weekly.astype(float), triples, frequency)
