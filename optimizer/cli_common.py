@@ -139,15 +139,61 @@ def output_option(
 def format_option(
     choices: Sequence[str], *, default: str | None = "table", help: str | None = None
 ) -> Decorator:
-    """``--format`` into the parameter ``fmt``, one of ``choices`` (the render layer's lists)."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(choices)),
-        default=default,
-        show_default=default is not None,
-        help=help,
-    )
+    """``--format`` into the parameter ``fmt``, one of ``choices`` (the render layer's lists).
+
+    With a ``default`` and no ``--format``, a command that writes ``-o FILE`` takes the format
+    from the file's extension when it is one of ``choices`` (``-o plan.json`` writes JSON, not a
+    text table into a file named .json); an extension naming a format the command cannot write
+    (``.xlsx``, ``.json``, ``.csv``, ``.html``, ``.md``) is a usage error; any other extension
+    (``.txt``) gets ``default``."""
+    if default is None:
+        return click.option(
+            "--format", "fmt", type=click.Choice(list(choices)), default=None, help=help
+        )
+    note = f"[default: from -o FILE's extension ({', '.join(choices)}), else {default}]"
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, fmt: str | None = None, **kwargs: Any) -> Any:
+            if fmt is None:
+                fmt = format_from_output(kwargs.get("out"), choices, default)
+            return fn(*args, fmt=fmt, **kwargs)
+
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(choices)),
+            default=None,
+            help=f"{help} {note}" if help else note,
+        )(wrapper)
+
+    return decorate
+
+
+#: extensions that name an output format (``-o FILE`` without ``--format``)
+FORMAT_EXTENSIONS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "md",
+}
+
+
+def format_from_output(out: Path | None, choices: Sequence[str], default: str) -> str:
+    """The format ``-o out`` asks for by its extension (``default`` when it names none)."""
+    if out is None:
+        return default
+    wanted = FORMAT_EXTENSIONS.get(Path(out).suffix.lower())
+    if wanted is None:
+        return default
+    if wanted not in choices:
+        raise click.UsageError(
+            f"-o {out}: this command cannot write {wanted} (its formats: "
+            f"{', '.join(choices)}); give --format, or a file name that fits it"
+        )
+    return wanted
 
 
 def weeks_elapsed_option(what: str) -> Decorator:
