@@ -200,7 +200,17 @@ def _replan(
     inp = inputs or load_inputs(spec)
     if spec.actuals is None:
         raise ScenarioError("a re-plan needs the actuals file", field="--actuals")
-    actuals = read_actuals(spec.actuals, ids=list(inp.model.touchpoints))
+    from optimizer.response.markets import MarketModel
+
+    if isinstance(inp.model, MarketModel):  # actuals by market, as a carryover.before file
+        from optimizer.workflow.control import read_market_actuals
+
+        national = [str(t) for t in (inp.scenario.national or {})]
+        actuals = read_market_actuals(
+            spec.actuals, list(inp.model.touchpoints), inp.model.names, national
+        )
+    else:
+        actuals = read_actuals(spec.actuals, ids=list(inp.model.touchpoints))
     return replan(inp.scenario, inp.model, actuals, spec.weeks_elapsed, **spec.solve_options)
 
 

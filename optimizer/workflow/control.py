@@ -516,15 +516,15 @@ class Replan:
 
     def full_cycle(self) -> list[dict[str, Any]]:
         """Per line item: spent, still to spend, their total, the original plan and the change."""
-        orig = {li.id: li.spend for li in self.original.line_items} if self.original.ok else {}
+        orig = {li.key: li.spend for li in self.original.line_items} if self.original.ok else {}
         out = []
         for li in self.plan.line_items:
-            s = float(self.spent.get(li.id, 0.0))
+            s = float(self.spent.get(li.key, 0.0))
             total = round(s + li.spend, 2)
-            o = orig.get(li.id)
+            o = orig.get(li.key)
             out.append(
                 {
-                    "id": li.id,
+                    "id": li.key,
                     "stage": li.stage,
                     "spent": round(s, 2),
                     "remaining": li.spend,
@@ -629,9 +629,17 @@ def replan(
     Raises ``ScenarioError`` when no weeks are left or the actuals cover more weeks than have
     elapsed.
     """
-    from optimizer.response.markets import refuse_markets
+    from optimizer.response.markets import MarketModel
+    from optimizer.workflow.dated import item_key
 
-    refuse_markets(model, "replan")
+    over_markets = isinstance(model, MarketModel)
+    if over_markets and not scenario.is_phased:
+        raise ScenarioError(
+            "replan over a markets index needs a dated, phased scenario ('start' and "
+            "'phasing'): the re-plan continues its calendar by market",
+            path=scenario.source,
+            field="phasing",
+        )
     if extra_models is None:
         from optimizer.workflow.compare import extra_models_for
 
@@ -668,13 +676,29 @@ def replan(
             path=scenario.source,
             field="horizon_weeks",
         )
-    ids = list(model.touchpoints)
+    full = None
+    if scenario.is_phased:
+        from optimizer.allocate.phased import phased_problem
+
+        full = phased_problem(scenario, model, extra_models=dict(extra_models))
+    # over markets a line item is touchpoint@market (a national buy's touchpoint@national)
+    ids = (
+        [item_key(it) for it in full.base.items]
+        if over_markets and full
+        else list(model.touchpoints)
+    )
     unknown = [t for t, v in actuals.spend.items() if t not in ids and v > 0]
     if unknown:
+        tid, _at, where = unknown[0].partition("@")
         raise DataError(
-            f"touchpoint {unknown[0]!r} is not in the model{did_you_mean(unknown[0], ids)}",
+            (
+                f"touchpoint {tid!r} in market {where!r} is not a line item of the scenario"
+                f"{did_you_mean(unknown[0], ids)}"
+            )
+            if over_markets
+            else f"touchpoint {unknown[0]!r} is not in the model{did_you_mean(unknown[0], ids)}",
             path=actuals.source,
-            field="touchpoint",
+            field="market" if over_markets else "touchpoint",
         )
     notes: list[str] = []
     missing = [k for k in range(n) if k not in reported]
@@ -694,13 +718,12 @@ def replan(
     budget = scenario.budget.amount if scenario.budget is not None else None
     rest = horizon - n
     rest_start = origin + _dt.timedelta(weeks=n)
-    if scenario.is_phased:
-        from optimizer.allocate.phased import phased_plan, phased_problem, solve_phased
+    if full is not None:
+        from optimizer.allocate.phased import phased_plan, solve_phased
         from optimizer.workflow.dated import rest_of_phased
 
-        full = phased_problem(scenario, model, extra_models=dict(extra_models))
         weekly = np.array(
-            [[by_tp.get(it.id, {}).get(k, 0.0) for k in range(n)] for it in full.base.items]
+            [[by_tp.get(item_key(it), {}).get(k, 0.0) for k in range(n)] for it in full.base.items]
         ).reshape(full.n, n)
         left = None if budget is None else budget - float(weekly.sum())
         problem_rest, warnings, done_by_item = rest_of_phased(full, weekly, n, left)

@@ -394,10 +394,14 @@ def rest_of_phased(
     if budget_left is not None:
         sc_rest = sc_rest.with_budget(max(0.0, round(budget_left, 2)))
     base = dataclasses.replace(full.base, items=tuple(items), scenario=sc_rest)
+    # per adstock stream (a national buy's: its share of the spend, in each market it reaches)
+    sitem, sshare = full.stream_item, full.stream_share
     a0 = np.array(
         [
-            adstock(r, spent_weekly[i], float(full.carry_in[i]))[-1] if n else full.carry_in[i]
-            for i, r in enumerate(full.responses)
+            adstock(r, sshare[j] * spent_weekly[sitem[j]], float(full.carry_in[j]))[-1]
+            if n
+            else full.carry_in[j]
+            for j, r in enumerate(full.responses)
         ]
     )
     eff = None
@@ -420,14 +424,15 @@ def rest_of_phased(
         rules=rows,
         min_if_funded=mif,
         rules_complete=True,
+        streams=full.streams,
     )
     c = (1.0 + rate) ** (-n / 52.0)  # the rest's weeks keep their place in the cycle's discount
     rest = dataclasses.replace(rest, discount=rest.discount * c, after=rest.after * c)
     done = np.zeros(full.n)
-    for i, resp in enumerate(full.responses):
+    for j, resp in enumerate(full.responses):
         if n:
-            A = adstock(resp, spent_weekly[i], float(full.carry_in[i]))
-            done[i] = float(
-                np.sum(np.asarray(resp.curve(A)) * full.effectiveness[i, :n] * full.discount[:n])
+            A = adstock(resp, sshare[j] * spent_weekly[sitem[j]], float(full.carry_in[j]))
+            done[sitem[j]] += float(
+                np.sum(np.asarray(resp.curve(A)) * full.effectiveness[j, :n] * full.discount[:n])
             )
     return rest, warnings, done
