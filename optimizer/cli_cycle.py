@@ -268,6 +268,8 @@ def track(
     touchpoint and week (dated by any day of the week), or per month (dated the 1st). A dated
     plan's weeks are matched by date (a re-plan's start after the weeks it was made from); an
     undated plan starts at the actuals' first week. A week with no rows is reported missing.
+    A plan over markets takes actuals with a market column (date,market,touchpoint,spend, or
+    the wide history layout; a national buy's rows marked national).
 
     \b
     Example:
@@ -337,7 +339,7 @@ def track(
     required=True,
     type=click.Path(path_type=Path),
     help="Spend to date: CSV with columns date,touchpoint,spend (weekly, or monthly dated "
-    "the 1st).",
+    "the 1st); over a markets index with a market column too.",
 )
 @weeks_elapsed_option("the cycle")
 @format_option(TABLE_FORMATS)

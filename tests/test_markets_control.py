@@ -105,7 +105,16 @@ def test_actuals_off_plan_flag_the_right_line_items_and_market_rules(world):
     assert any("m1" in n and "t2" in n for n in tr["rules_broken_at_run_rate"]), tr[
         "rules_broken_at_run_rate"
     ]
-    assert {m["id"]: m["status"] for m in tr["markets"]}["m2"] == "on plan"
+    # the market-scoped cap once, by its own name (not again as a national t2 cap)
+    assert "tp_max__m1__t2" in tr["rules_broken_at_run_rate"]
+    assert "tp_max__t2" not in tr["rules_broken_at_run_rate"]
+    # m0's floor (150,000, counting its share of the national buy): t3 at half pace breaks it
+    assert "market_min__m0" in tr["rules_broken_at_run_rate"]
+    assert {m["id"]: m["status"] for m in tr["markets"]} == {
+        "m0": "under",
+        "m1": "over",
+        "m2": "on plan",
+    }
 
 
 def test_a_missing_week_is_reported_and_the_wide_layout_reads_the_same(world):

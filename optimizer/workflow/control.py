@@ -19,7 +19,11 @@
 
 Actuals (``ACTUALS_CSV``): columns ``date,touchpoint,spend``, one row per touchpoint and week
 (several rows for the same week and touchpoint are added up; ISO dates, whole weeks apart) or per
-month (every date the 1st of its month: spread over the weeks whose Monday is in the month).
+month (every date the 1st of its month: spread over the weeks whose Monday is in the month). Over a
+markets index (contract 8) the actuals have a ``market`` column and a line item is
+``touchpoint@market`` (``optimizer.workflow.actuals.read_market_actuals``): ``track`` reports each
+line item, market and owner; ``replan`` needs a phased scenario and carries each adstock stream's
+actual spend (a national buy's share in each market).
 """
 
 from __future__ import annotations

@@ -239,11 +239,15 @@ def rules_at_run_rate(
         items = problem.items
     for it in items:
         hi = unpad_cap(it.hi)
+        # over markets a line item's own bounds are its market's rules (named as they are)
+        m = getattr(it, "market", None)
+        sub = f"{safe_name(m)}__{safe_name(it.id)}" if m is not None else safe_name(it.id)
+        where = f" in {m}" if m is not None else ""
         if it.lo > 0.005:
             out.append(
                 _check(
-                    f"tp_min__{safe_name(it.id)}",
-                    f"the {it.id} minimum ({money(it.lo, 'any')})",
+                    f"tp_min__{sub}",
+                    f"the {it.id} minimum ({money(it.lo, 'any')}){where}",
                     ">=",
                     it.lo,
                     float(totals[it.index]),
@@ -252,8 +256,8 @@ def rules_at_run_rate(
         if np.isfinite(hi) and (scenario.budget is None or hi < scenario.budget.amount - 0.005):
             out.append(
                 _check(
-                    f"tp_max__{safe_name(it.id)}",
-                    f"the {it.id} maximum ({money(hi, 'any')})",
+                    f"tp_max__{sub}",
+                    f"the {it.id} maximum ({money(hi, 'any')}){where}",
                     "<=",
                     hi,
                     float(totals[it.index]),
