@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.response import joint as J
-from optimizer.response.mapfit import MapFit, _media
-from optimizer.response.solve import _make_frame
+from optimizer.response.mapfit import MapFit
+from optimizer.response.mapsetup import problem_at_map
 
 #: Decays at which each touchpoint's profile posterior is evaluated (the bounds' ends included)
 DECAY_GRID = np.linspace(J.DECAY_BOUNDS[0], J.DECAY_BOUNDS[1], 7)
@@ -126,15 +126,8 @@ def fit_profiles(
 ) -> list[DecayProfile]:
     """The decay profile of every touchpoint of the MAP ``fit`` (all weeks) without lift tests
     (the problem ``laplace_draws`` sets up)."""
-    rows = np.arange(y.size)
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
-    tps = [
-        J.Tp(x, f, bool(pl), tuple(ts))
-        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
-    ]
-    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
-    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[: y.size] ** 2, axis=0))
-    which = [j for j, tp in enumerate(tps) if not tp.tests]
+    p, _ = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    which = [j for j, tp in enumerate(p.tps) if not tp.tests]
     return decay_profiles(p, fit.theta, which)
 
 

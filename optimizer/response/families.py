@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from optimizer.response import joint as J
-from optimizer.response.mapfit import MapFit, _media, convert, laplace_draws
-from optimizer.response.solve import _make_frame
+from optimizer.response.mapfit import MapFit, convert, laplace_draws
+from optimizer.response.mapsetup import problem_at_map
 
 #: Bayesian model averaging over the saturation families (``average_families=True``): a family
 #: whose posterior weight is below this share is left out of the mixture (it would get no draw of
@@ -65,15 +65,8 @@ def family_mixture(
     Only families whose training-weeks weight (``fit.family_lml``, the family choice's) reaches
     ``MIN_FAMILY_WEIGHT`` are refitted; touchpoints with lift tests keep their family. Returns
     the mixture and the count of evaluations."""
-    n = y.size
-    rows = np.arange(n)
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
-    tps = [
-        J.Tp(x, f, bool(pl), tuple(ts))
-        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
-    ]
-    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
-    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[:n] ** 2, axis=0))
+    p, fr = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    tps = p.tps
     at_map = J.objective(p, fit.theta)
     out: Mixture = []
     nfev = 0

@@ -27,6 +27,7 @@ import numpy as np
 from optimizer.response import curves as C
 from optimizer.response import joint as J
 from optimizer.response.design import CurveShape
+from optimizer.response.mapsetup import _media, problem_at_map
 from optimizer.response.solve import _Frame, _make_frame
 
 if TYPE_CHECKING:
@@ -200,10 +201,6 @@ def map_fit(
     )
 
 
-def _media(p: J.Problem, theta: Sequence[np.ndarray]) -> np.ndarray:
-    return np.hstack([J.columns(p.tps, theta).M, p.G])
-
-
 def laplace_draws(
     fit: MapFit,
     xs: Sequence[np.ndarray],
@@ -233,15 +230,8 @@ def laplace_draws(
     ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
     its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
     same step read in the log of that marginal response (log-normal around the MAP's)."""
-    n = y.size
-    rows = np.arange(n)
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
-    tps = [
-        J.Tp(x, f, bool(pl), tuple(ts))
-        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
-    ]
-    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
-    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[:n] ** 2, axis=0))
+    p, fr = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    tps = p.tps
     inner = J.solve_inner(p, fit.theta)
     A = inner.A
     nt = sum(tp.k for tp in tps)

@@ -1,0 +1,44 @@
+"""The joint problem at a MAP fit, as the Laplace draws, the family mixture and the decay
+profiles all set it up (one place, so that the three start from the same problem)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optimizer.response import joint as J
+from optimizer.response.solve import _make_frame
+
+if TYPE_CHECKING:
+    from optimizer.response.mapfit import MapFit
+
+
+def _media(p: J.Problem, theta: Sequence[np.ndarray]) -> np.ndarray:
+    return np.hstack([J.columns(p.tps, theta).M, p.G])
+
+
+def problem_at_map(
+    fit: MapFit,
+    xs: Sequence[np.ndarray],
+    pooled: Sequence[bool],
+    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    y: np.ndarray,
+    Z: np.ndarray,
+    G: np.ndarray,
+    baseline_ridge: float,
+    prior_weight: float,
+    s_curves: bool,
+) -> tuple[J.Problem, Any]:
+    """The joint problem on all weeks at the MAP ``fit`` (its families, noise and pooling
+    weight; columns scaled by their RMS at the MAP), and its baseline frame: what the Laplace
+    draws, the family mixture and the decay profiles all start from."""
+    fr = _make_frame(Z, y, 0.0, baseline_ridge)
+    tps = [
+        J.Tp(x, f, bool(pl), tuple(ts))
+        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
+    ]
+    p = J.Problem(tps, np.arange(y.size), fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
+    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[: y.size] ** 2, axis=0))
+    return p, fr
