@@ -38,6 +38,7 @@ from optimizer.response.model import (
     read_model,
 )
 from optimizer.scenario import load_scenario, scenario_from_dict
+from optimizer.workflow.anchored import anchored_plan
 from optimizer.workflow.robust import n_draws, plan_uncertainty, robust_plan
 
 
@@ -128,6 +129,9 @@ class Result:
     test_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # tests per touchpoint
     bayes_oracle: Regret | None = None  # true shapes; the plan on the mean over the betas' law
     calibrated_robust: Regret | None = None  # --lift-tests: robust plan on the calibrated fit
+    #: ``--robust anchored``: the best plan for the draws' mean KPI on the line from the
+    #: historical mix to the optimum on the fitted curves
+    anchored: Regret | None = None
     #: the truth inside the oracle's 80% interval (its betas' least-squares law), per touchpoint
     oracle_mroi_covered: list[bool | None] = field(default_factory=list)
 
@@ -230,17 +234,31 @@ def robust_plan_of(
     return {li.id: float(li.spend) for li in p.line_items}
 
 
-def decision_regret(case: Case, model: ResponseModel, robust: bool = False) -> Regret:
-    """The plan on ``model`` (``robust``: on the mean over its bootstrap draws) against the true
-    optimum and the historical mix at the historical mean weekly budget."""
+def anchored_plan_of(
+    model: ResponseModel, budget: float, name: str, case: Case | None = None
+) -> dict[str, float]:
+    """Spend per touchpoint of the plan on the line from the historical mix to the optimum on the
+    point curves that maximises the mean KPI over the model's draws (``budgetopt optimize
+    --robust anchored``; with ``case``: under ``PLAN_LIMITS``)."""
+    p = anchored_plan(_scenario(budget, name, case), model)
+    if not p.ok:
+        raise RuntimeError(f"anchored allocation of {name} failed: {p.status} {p.message}")
+    return {li.id: float(li.spend) for li in p.line_items}
+
+
+def decision_regret(case: Case, model: ResponseModel, robust: bool | str = False) -> Regret:
+    """The plan on ``model`` (``robust``: True or "mean", on the mean over its bootstrap draws;
+    "anchored", ``--robust anchored``) against the true optimum and the historical mix at the
+    historical mean weekly budget."""
     means = case.history.spend.mean()
     budget = HORIZON_WEEKS * float(means.sum())
     p_true = plan(case.truth, budget, f"{case.name} truth")
-    p_fit = (
-        robust_plan_of(model, budget, f"{case.name} robust", case)
-        if robust
-        else plan(model, budget, f"{case.name} fitted", case)
-    )
+    if robust == "anchored":
+        p_fit = anchored_plan_of(model, budget, f"{case.name} anchored", case)
+    elif robust:
+        p_fit = robust_plan_of(model, budget, f"{case.name} robust", case)
+    else:
+        p_fit = plan(model, budget, f"{case.name} fitted", case)
     p_hist = {t: budget * float(means[t]) / float(means.sum()) for t in means.index}
     kpi = case.history.frame[case.history.journey.kpi]
     return Regret(
@@ -375,6 +393,7 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
         )
     diag = model.diagnostics
     robust = decision_regret(case, model, robust=True) if n_draws(model) else None
+    anchored = decision_regret(case, model, robust="anchored") if n_draws(model) else None
     ceiling = (
         decision_regret(case, case.truth)
         if PLAN_LIMITS != PlanLimits() and case.kind == "simulated"
@@ -393,6 +412,7 @@ def measure(case: Case, fit_options: dict[str, Any]) -> Result:
         robust,
         ceiling,
         bayes_oracle=decision_regret(case, oracle, robust=True) if n_draws(oracle) else None,
+        anchored=anchored,
         oracle_mroi_covered=[
             covered(oracle.touchpoints[t], ttp, float(spend[t].mean()))[0]
             for t, ttp in case.truth.touchpoints.items()

@@ -39,6 +39,7 @@ COVERAGE_TARGET = 0.80
 PLANS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("fitted", lambda r: r.regret),
     ("robust (mean over draws)", lambda r: r.robust),
+    ("anchored (hist mix -> optimum, draws)", lambda r: getattr(r, "anchored", None)),
     ("true transforms, LS betas", lambda r: r.oracle),
     ("true transforms, Bayes plan", lambda r: r.bayes_oracle),
 )
@@ -256,7 +257,7 @@ def regime_compare_table(
         b_stats = {s.plan: s for s in plan_stats(old[key])}
         n_stats = {s.plan: s for s in plan_stats(sel)}
         label = f"{key[0]} information, {key[1]} tp ({len(sel)})"
-        for plan in ("fitted", "robust (mean over draws)"):
+        for plan in ("fitted", "robust (mean over draws)", "anchored (hist mix -> optimum, draws)"):
             b, n = b_stats.get(plan), n_stats.get(plan)
             if b is None or n is None:
                 continue

@@ -81,7 +81,10 @@ def cli() -> None:
     type=click.Choice(ROBUST_CHOICES),
     default=DEFAULT_ROBUST,
     show_default=True,
-    help="mean: maximise the expected KPI over the model's bootstrap draws.",
+    help="mean: maximise the expected KPI over the model's bootstrap draws. anchored: the "
+    "plan on the line from the historical mix to the optimum on the point curves that "
+    "maximises that expected KPI (falls back toward the historical mix where the draws "
+    "disagree).",
 )
 @click.option(
     "--uncertainty",
@@ -130,6 +133,7 @@ def optimize(
       budgetopt optimize scenarios/base.yaml
       budgetopt optimize scenarios/base.yaml --format json -o plan.json
       budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
+      budgetopt optimize scenarios/base.yaml --robust anchored
       budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
     from optimizer.app.run import execute, load_inputs, plan_uncertainty

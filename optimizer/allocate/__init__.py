@@ -5,6 +5,7 @@ from optimizer.allocate.engine import (
     DEFAULT_TOLERANCE,
     allocate,
     diagnose_infeasible,
+    plan_at,
     prepare_problem,
     solve_problem,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "diagnose_infeasible",
     "dual_bound",
     "make_problem",
+    "plan_at",
     "prepare_problem",
     "solve_problem",
 ]

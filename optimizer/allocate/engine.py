@@ -441,6 +441,30 @@ def plan_without_lp(
     )
 
 
+def plan_at(
+    problem: AllocationProblem,
+    x: np.ndarray,
+    bound: float,
+    *,
+    solver: str = DEFAULT_SOLVER,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Plan:
+    """The plan of spend ``x`` on ``problem`` (rounded to the rules as every plan is), certified
+    against ``bound``, a bound on the optimum of the problem the caller states (for a decision
+    that is not this problem's own optimum, e.g. ``workflow.anchored``'s best point on a line of
+    plans): its status is "optimal" when the gap to the bound is within ``tolerance``. No shadow
+    prices: no LP was solved."""
+    t0 = time.perf_counter()
+    bank = CurveBank.of([it.curve for it in problem.items])
+    x = np.asarray(x, float)
+    value = _true_objective(problem, bank, x)
+    gap = relative_gap(problem, value, bound)
+    out = SolveOutcome(Status.OPTIMAL, value, {}, {}, 0.0, solver)
+    return _make_plan(
+        problem, bank, x, out, None, value, bound, gap, solver, 0.0, 0.0, 0, t0, tolerance=tolerance
+    )
+
+
 def _caps(problem: AllocationProblem) -> np.ndarray:
     """Each line item's own cap: the least of its single-item rules ``a x <= b`` (a > 0)."""
     cap = np.full(len(problem.items), np.inf)

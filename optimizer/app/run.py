@@ -61,7 +61,7 @@ class RunSpec:
     solver: str = DEFAULT_SOLVER
     tolerance: float = DEFAULT_TOLERANCE
     time_limit: float | None = None
-    robust: str = DEFAULT_ROBUST  # optimize: none | mean
+    robust: str = DEFAULT_ROBUST  # optimize: none | mean | anchored
     reference: str | None = None  # compare: the scenario the deltas are taken against
     expand_variants: bool = True  # compare: a file that declares variants stands for them all
     budgets: tuple[float, ...] | None = None  # sweep: None = the scenario's declared sweep

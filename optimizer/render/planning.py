@@ -75,12 +75,23 @@ def comparison_with_costs(comp: Comparison) -> Group:
 # ------------------------------------------------------------------------------------------------
 def robust_note(plan: Plan) -> Text | None:
     ex = dict(plan.extras)
-    if ex.get("robust") != "mean":
+    if ex.get("robust") == "anchored":
+        step = float(ex.get("step") or 0.0)  # type: ignore[arg-type]
+        text = (
+            f"anchored plan: {step:.0%} of the way from the historical mix to the optimum on the "
+            f"point curves, the step that maximises the expected {plan.kpi} over the model's "
+            f"{ex.get('draws')} bootstrap draws; KPI and marginal ROI are expectations"
+        )
+        first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
+        if first > 0:
+            text += f" (the historical mix breaks a rule: the line starts at {first:.0%})"
+    elif ex.get("robust") == "mean":
+        text = (
+            f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
+            "draws is maximised; KPI and marginal ROI are expectations"
+        )
+    else:
         return None
-    text = (
-        f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
-        "draws is maximised; KPI and marginal ROI are expectations"
-    )
     missing = _without_draws(plan)
     if missing:
         text += f" (no draws for {', '.join(missing)}: their point curve is used)"
@@ -97,7 +108,20 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
     """Contract 6 for ``optimize``, with ``robust`` and ``uncertainty`` when there are any."""
     d = machine.plan_to_dict(plan)
     ex = dict(plan.extras)
-    if ex.get("robust"):
+    if ex.get("robust") == "anchored":
+        d["robust"] = {
+            "objective": "expected KPI over the bootstrap draws, on the line from the "
+            "historical mix to the optimum on the point curves",
+            "mode": "anchored",
+            "draws": ex.get("draws"),
+            "without_draws": _without_draws(plan),
+            "anchor": ex.get("anchor"),
+            "step": ex.get("step"),
+            "first_feasible_step": ex.get("first_feasible_step"),
+            "expected_kpi": ex.get("expected_kpi"),
+            "point_optimum_kpi": ex.get("point_optimum_kpi"),
+        }
+    elif ex.get("robust"):
         d["robust"] = {
             "objective": "expected KPI over the bootstrap draws",
             "draws": ex.get("draws"),

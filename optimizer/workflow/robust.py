@@ -43,7 +43,7 @@ from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.executor import Executor, using
 
-ROBUST_MODES = ("none", "mean")
+ROBUST_MODES = ("none", "mean", "anchored")
 DEFAULT_ROBUST = "none"  #: optimize --robust: the plan on the model's point curves
 PERCENTILES = (10.0, 50.0, 90.0)
 #: each draw's re-optimised plan is certified to this tolerance: the spread across draws is far
@@ -165,7 +165,8 @@ def optimize_scenario(
     extra_models: Mapping[str, CurveSet] | None = None,
 ) -> Plan:
     """The plan ``budgetopt optimize`` makes: on the model's curves, or (``robust='mean'``) for the
-    expected KPI over its draws."""
+    expected KPI over its draws, or (``robust='anchored'``) the best plan for that expected KPI on
+    the line from the historical mix to the optimum on the curves (``workflow.anchored``)."""
     if extra_models is None:
         from optimizer.workflow.compare import extra_models_for
 
@@ -179,6 +180,17 @@ def optimize_scenario(
     }
     if robust == "mean":
         plan = robust_plan(
+            scenario,
+            model,
+            extra_models=extra_models,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+        )
+    elif robust == "anchored":  # the point optimum, hedged toward the historical mix
+        from optimizer.workflow.anchored import anchored_plan
+
+        plan = anchored_plan(
             scenario,
             model,
             extra_models=extra_models,

@@ -1,0 +1,202 @@
+"""``optimize --robust anchored``: the plan on the line from the historical mix to the optimum on
+the point curves that maximises the expected KPI over the model's draws."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from optimizer.allocate import allocate
+from optimizer.errors import ModelError, ScenarioError
+from optimizer.response.model import model_from_dict
+from optimizer.scenario import scenario_from_dict
+from optimizer.workflow.anchored import anchored_plan
+from optimizer.workflow.robust import draw_models
+from tests.factories import TINY_MODEL, tiny_model_with_draws, write_tiny_world
+
+MEANS = {"tv": 30_000.0, "search": 15_000.0, "email": 4_000.0}  # the history's mean weekly spend
+BUDGET = 1_300_000.0
+SCENARIO = {"name": "base", "model": "m", "horizon_weeks": 13, "budget": BUDGET}
+
+
+def with_history(m: dict) -> dict:
+    """The model with each touchpoint's observed weekly spend (``spend_range``), as fit writes."""
+    m = json.loads(json.dumps(m))
+    for tid, tp in m["touchpoints"].items():
+        mu = MEANS[tid]
+        tp["spend_range"] = {"min": 0.2 * mu, "max": 3.0 * mu, "mean": mu, "recent": mu}
+    return m
+
+
+def anchor() -> dict[str, float]:
+    total = sum(MEANS.values())
+    return {t: BUDGET * v / total for t, v in MEANS.items()}
+
+
+def expected_kpi(model, spend: dict[str, float]) -> float:
+    """Mean over the joint draws of the KPI of ``spend`` (horizon totals): computed draw by draw
+    here, apart from the averaged curves the planner uses."""
+    return float(
+        np.mean(
+            [
+                sum(m.touchpoints[t].horizon_kpi(s, 13) for t, s in spend.items())
+                for m in draw_models(model)
+            ]
+        )
+    )
+
+
+def on_line(plan, x1: dict[str, float], h: dict[str, float]) -> float:
+    """The step ``t`` with ``plan = h + t (x1 - h)``, checked for every line item (cents)."""
+    t = float(plan.extras["step"])
+    for li in plan.line_items:
+        assert li.spend == pytest.approx(h[li.id] + t * (x1[li.id] - h[li.id]), abs=0.05), li.id
+    return t
+
+
+def test_the_best_step_for_the_draws():
+    """The draws of ``tiny_model_with_draws`` disagree about tv against search: the plan sits on
+    the line and no step of it (101 checked) has a higher expected KPI over the draws."""
+    sc = scenario_from_dict(SCENARIO)
+    model = model_from_dict(with_history(tiny_model_with_draws(7)))
+    point = allocate(sc, model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    h = anchor()
+    plan = anchored_plan(sc, model)
+    assert plan.status == "optimal" and plan.gap is not None and plan.gap <= 1e-4
+    assert sum(li.spend for li in plan.line_items) == pytest.approx(BUDGET, abs=0.05)
+    t = on_line(plan, x1, h)
+    assert 0.0 <= t <= 1.0
+    best = expected_kpi(model, {li.id: li.spend for li in plan.line_items})
+    grid = [
+        expected_kpi(model, {k: h[k] + s * (x1[k] - h[k]) for k in h})
+        for s in np.linspace(0, 1, 101)
+    ]
+    assert best >= max(grid) * (1 - 1e-7)
+    # line items report expectations over the draws, like --robust mean
+    assert sum(li.kpi for li in plan.line_items) == pytest.approx(best, rel=1e-6)
+    assert plan.extras["robust"] == "anchored" and plan.extras["draws"] == 7
+
+
+def test_draws_that_agree_keep_the_point_optimum():
+    """Every draw equal to the point curve: nothing to hedge, the plan is the point optimum."""
+    m = with_history(TINY_MODEL)
+    for tp in m["touchpoints"].values():
+        tp["draws"] = [
+            {"curve": tp["curve"], **({"adstock": tp["adstock"]} if "adstock" in tp else {})}
+        ] * 5
+    model = model_from_dict(m)
+    sc = scenario_from_dict(SCENARIO)
+    point = allocate(sc, model)
+    plan = anchored_plan(sc, model)
+    assert plan.extras["step"] == 1.0
+    for a, b in zip(plan.line_items, point.line_items, strict=True):
+        assert a.spend == pytest.approx(b.spend, abs=0.05)
+
+
+def misfit_model() -> tuple[dict, dict]:
+    """A confident misfit: the point curves say tv is half as good as the truth says (so their
+    optimum takes money from tv); half the draws agree with the point curves, half with the
+    truth. Returns (model, truth)."""
+    m = with_history(TINY_MODEL)
+    truth = json.loads(json.dumps(m))
+    truth["touchpoints"]["tv"]["curve"]["beta"] *= 2.0
+    for tid, tp in m["touchpoints"].items():
+        other = truth["touchpoints"][tid]
+        ad = {"adstock": tp["adstock"]} if "adstock" in tp else {}
+        tp["draws"] = [{"curve": (tp if k % 2 else other)["curve"], **ad} for k in range(6)]
+    return m, truth
+
+
+def test_draws_that_disagree_fall_back_toward_the_historical_mix():
+    """Where the draws cannot tell whether tv is worth moving money to, the plan stops part of
+    the way, and on the truth it loses less against the historical mix than the point optimum."""
+    m, truth_d = misfit_model()
+    model, truth = model_from_dict(m), model_from_dict(truth_d)
+    sc = scenario_from_dict(SCENARIO)
+    point = allocate(sc, model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    h = anchor()
+    plan = anchored_plan(sc, model)
+    t = on_line(plan, x1, h)
+    assert 0.0 < t < 0.95
+    spend = {li.id: li.spend for li in plan.line_items}
+    # better for the draws than either end of the line
+    assert expected_kpi(model, spend) > expected_kpi(model, x1)
+    assert expected_kpi(model, spend) > expected_kpi(model, h)
+
+    def true_kpi(s):
+        return sum(truth.touchpoints[k].horizon_kpi(v, 13) for k, v in s.items())
+
+    # on the truth the point optimum is below the historical mix; the anchored plan is not
+    assert true_kpi(x1) < true_kpi(h) <= true_kpi(spend)
+
+
+def test_a_historical_mix_that_breaks_a_rule_starts_the_line_where_the_rules_hold():
+    """tv's historical share (796k of 1.3M) is above a 500k cap: the line starts at the first
+    step that holds the cap, and the plan holds it."""
+    m, _ = misfit_model()
+    model = model_from_dict(m)
+    sc = scenario_from_dict({**SCENARIO, "touchpoints": {"tv": {"max": 500_000}}})
+    point = allocate(sc, model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    plan = anchored_plan(sc, model)
+    t0 = plan.extras["first_feasible_step"]
+    assert 0.0 < t0 < 1.0
+    t = on_line(plan, x1, anchor())
+    assert t >= t0 - 1e-12
+    tv = next(li for li in plan.line_items if li.id == "tv")
+    assert tv.spend <= 500_000 + 0.01
+
+
+def test_what_it_cannot_do_is_said_clearly():
+    sc = scenario_from_dict(SCENARIO)
+    with pytest.raises(ModelError, match="no mean weekly spend") as e:  # no spend_range
+        anchored_plan(sc, model_from_dict(tiny_model_with_draws(5)))
+    assert e.value.field == "touchpoints.tv.spend_range.mean"
+    model = model_from_dict(with_history(tiny_model_with_draws(5)))
+    with pytest.raises(ScenarioError, match="objective max_kpi"):
+        anchored_plan(
+            scenario_from_dict(
+                {**SCENARIO, "objective": "min_spend", "kpi_target": 1e6, "budget": {"max": BUDGET}}
+            ),
+            model,
+        )
+    with pytest.raises(ModelError, match="has no bootstrap draws"):
+        anchored_plan(sc, model_from_dict(with_history(TINY_MODEL)))
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    r = subprocess.run(
+        [sys.executable, "-m", "optimizer", *map(str, args), "--no-ledger"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in r.stderr
+    return r
+
+
+def test_cli(tmp_path):
+    """The path a planner takes: ``budgetopt optimize S --robust anchored`` in a process."""
+    w = write_tiny_world(tmp_path / "w")
+    w["model"].write_text(json.dumps(with_history(tiny_model_with_draws(5))))
+    r = run("optimize", w["scenario"], "--robust", "anchored", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal"
+    rob = plan["robust"]
+    assert rob["mode"] == "anchored" and rob["draws"] == 5 and 0.0 <= rob["step"] <= 1.0
+    assert rob["anchor"] == "historical mix" and "historical mix" in rob["objective"]
+    assert rob["expected_kpi"]["plan"] >= rob["expected_kpi"]["point_optimum"] * (1 - 1e-9)
+    assert sum(li["spend"] for li in plan["line_items"]) == pytest.approx(1_300_000, abs=0.05)
+    r = run("optimize", w["scenario"], "--robust", "anchored")
+    assert r.returncode == 0 and "anchored plan:" in r.stdout
+    # no draws: a clear message, exit 2
+    w["model"].write_text(json.dumps(with_history(TINY_MODEL)))
+    r = run("optimize", w["scenario"], "--robust", "anchored")
+    assert r.returncode == 2 and "has no bootstrap draws" in r.stderr
