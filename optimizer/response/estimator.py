@@ -65,6 +65,10 @@ LAPLACE_SPACE_CHOICES = ("beta", "marginal")
 #: ("linear") or log-normal ("log"; ``joint.in_marginal_space``).
 INTERVAL_SCALE = "linear"
 INTERVAL_SCALE_CHOICES = ("linear", "log")
+#: The coordinates of the intervals' Laplace draws (``n_bootstrap``; the point curves' draws keep
+#: ``laplace_space``): as ``LAPLACE_SPACE_CHOICES``, or None (the same as ``laplace_space``).
+INTERVAL_SPACE: str | None = None
+INTERVAL_SPACE_CHOICES = (None, "beta", "marginal")
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class ResponseFitter(BaseEstimator):
         pool_evidence: str = POOL_EVIDENCE,
         laplace_space: str = LAPLACE_SPACE,
         interval_scale: str = INTERVAL_SCALE,
+        interval_space: str | None = INTERVAL_SPACE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -178,6 +183,7 @@ class ResponseFitter(BaseEstimator):
         self.pool_evidence = pool_evidence
         self.laplace_space = laplace_space
         self.interval_scale = interval_scale
+        self.interval_space = interval_space
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -224,6 +230,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'interval_scale' parameter of fit_model must be one of "
                 f"{', '.join(INTERVAL_SCALE_CHOICES)}. Got {self.interval_scale!r} instead."
+            )
+        if self.interval_space not in INTERVAL_SPACE_CHOICES:
+            raise ValueError(
+                "The 'interval_space' parameter of fit_model must be one of beta, marginal or "
+                f"None (as laplace_space). Got {self.interval_space!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -285,6 +296,7 @@ class ResponseFitter(BaseEstimator):
                 pool_evidence=str(self.pool_evidence),
                 laplace_space=str(self.laplace_space),
                 interval_scale=str(self.interval_scale),
+                interval_space=None if self.interval_space is None else str(self.interval_space),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

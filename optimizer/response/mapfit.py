@@ -309,6 +309,7 @@ def refit_map(
     decay_posterior: str = "laplace",
     laplace_space: str = "beta",
     interval_scale: str = "linear",
+    interval_space: str | None = None,
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -386,6 +387,7 @@ def refit_map(
         uncertainty = "bootstrap" if d.used else "laplace"
     lap_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
     space_kw = {"marginal_space": laplace_space == "marginal"}
+    interval_space = interval_space or laplace_space  # the intervals' draws (None: the same)
     args = (xs, pooled, tests, y, Z, G, d.baseline_ridge)
     mix: Mixture | None = None
     if average_families and searched:
@@ -395,6 +397,7 @@ def refit_map(
     profiles: list[DecayProfile] = []
     if decay_posterior == "grid" and searched and uncertainty == "laplace" and not average_families:
         profiles = DP.fit_profiles(fit, xs, pooled, tests, y, Z, G, d.baseline_ridge, s_curves, pw)
+    at_map = fit
     if point == "mean" and searched:
         point_kw = {**lap_kw, **space_kw, "inflate": 1.0, "unbounded_zeros": True}
         # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
@@ -427,7 +430,7 @@ def refit_map(
     draw_fams: list[list[str]] | None = None
     lap: dict[str, Any] = {}
     if n_bootstrap and searched and uncertainty == "laplace":
-        draw_kw = {**lap_kw, **space_kw, "inflate": inflate}
+        draw_kw = {**lap_kw, "marginal_space": interval_space == "marginal", "inflate": inflate}
         if interval_scale == "log":
             draw_kw["log_marginal"] = True
         if mix is not None:
@@ -444,7 +447,7 @@ def refit_map(
             )
         else:
             draws_raw, lap = laplace_draws(
-                fit,
+                at_map if INTERVAL_CENTRE == "map" else fit,
                 *args,
                 n_bootstrap,
                 seed,
@@ -560,6 +563,7 @@ def refit_map(
             **({"pool_evidence": pool_evidence} if pool_evidence != "argmax" else {}),
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
+            **({"interval_space": interval_space} if interval_space != laplace_space else {}),
         },
     )
 
@@ -664,6 +668,10 @@ def run_map_bootstrap(
 #: curves of ``point="mean"``, and the spend grid (multiples of the highest weekly spend) they are
 #: matched on.
 POINT_DRAWS = 60
+#: Where the intervals' Laplace draws are centred: the point curves ("point") or the MAP before
+#: ``posterior_mean_point`` ("map"; a dev switch of ``fit_dev.py``, measured in
+#: docs/response-models.md: a little more coverage, a worse robust plan).
+INTERVAL_CENTRE = "point"
 POINT_SPEND_GRID = np.linspace(0.02, 2.0, 30)
 #: A touchpoint whose MAP beta is zero gets its posterior mean curve too: the mean of a posterior
 #: cut at zero is positive where the draws leave room for an effect, and a zero point defunds it
