@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 from optimizer.data import History
 from optimizer.response.bootstrap import refit_grid
 from optimizer.response.joint import POOL_EVIDENCE as POOL_EVIDENCE_OPTIONS
+from optimizer.response.logpool import POOL_SPACES
 from optimizer.response.mapfit import refit_map
 from optimizer.response.model import ResponseModel
 from optimizer.response.prepare import prepare
@@ -69,6 +70,9 @@ INTERVAL_SCALE_CHOICES = ("linear", "log")
 #: ``laplace_space``): as ``LAPLACE_SPACE_CHOICES``, or None (the same as ``laplace_space``).
 INTERVAL_SPACE: str | None = None
 INTERVAL_SPACE_CHOICES = (None, "beta", "marginal")
+#: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
+#: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
+POOL_SPACE = "linear"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class ResponseFitter(BaseEstimator):
         laplace_space: str = LAPLACE_SPACE,
         interval_scale: str = INTERVAL_SCALE,
         interval_space: str | None = INTERVAL_SPACE,
+        pool_space: str = POOL_SPACE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -184,6 +189,7 @@ class ResponseFitter(BaseEstimator):
         self.laplace_space = laplace_space
         self.interval_scale = interval_scale
         self.interval_space = interval_space
+        self.pool_space = pool_space
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -235,6 +241,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'interval_space' parameter of fit_model must be one of beta, marginal or "
                 f"None (as laplace_space). Got {self.interval_space!r} instead."
+            )
+        if self.pool_space not in POOL_SPACES:
+            raise ValueError(
+                f"The 'pool_space' parameter of fit_model must be one of "
+                f"{', '.join(POOL_SPACES)}. Got {self.pool_space!r} instead."
             )
         for name in ("prior_weight", "uncertainty_inflate"):
             v = getattr(self, name)
@@ -297,6 +308,7 @@ class ResponseFitter(BaseEstimator):
                 laplace_space=str(self.laplace_space),
                 interval_scale=str(self.interval_scale),
                 interval_space=None if self.interval_space is None else str(self.interval_space),
+                pool_space=str(self.pool_space),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -34,6 +34,7 @@ from optimizer.response.estimator import (
     INTERVAL_SPACE,
     LAPLACE_SPACE,
     POOL_EVIDENCE,
+    POOL_SPACE,
     UNCERTAINTY_INFLATE,
     FitDiagnostics,
     ResponseFitter,
@@ -92,6 +93,7 @@ def fit_model(
     laplace_space: str = LAPLACE_SPACE,
     interval_scale: str = INTERVAL_SCALE,
     interval_space: str | None = INTERVAL_SPACE,
+    pool_space: str = POOL_SPACE,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -241,6 +243,12 @@ def fit_model(
         draws the intervals in each touchpoint's marginal response at its mean spend, centred
         on the point curves. Measured in docs/response-models.md: 80% coverage 84-89% (from
         70-74%), a worse ``--robust mean`` plan.
+    pool_space : {"linear", "log"}, default="linear"
+        Where the point curves' marginal ROIs at the mean weekly spend are pooled: by the joint
+        fit's linear pooling alone (``linear``), or then by a hierarchical prior in their log
+        (``log``: each point curve rescaled to its posterior mean marginal ROI under ``log m_i ~
+        N(lambda, tau^2)``, ``lambda`` and ``tau`` integrated over; ``optimizer.response.logpool``;
+        ``diagnostics.pooling.log_pooling``). Measured in docs/response-models.md.
 
     Returns
     -------
@@ -289,6 +297,7 @@ def fit_model(
         laplace_space=laplace_space,
         interval_scale=interval_scale,
         interval_space=interval_space,
+        pool_space=pool_space,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

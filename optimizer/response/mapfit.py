@@ -26,6 +26,7 @@ import numpy as np
 
 from optimizer.response import curves as C
 from optimizer.response import joint as J
+from optimizer.response import logpool as LP
 from optimizer.response.design import CurveShape
 from optimizer.response.mapsetup import _media, problem_at_map
 from optimizer.response.solve import _Frame, _make_frame
@@ -310,6 +311,7 @@ def refit_map(
     laplace_space: str = "beta",
     interval_scale: str = "linear",
     interval_space: str | None = None,
+    pool_space: str = "linear",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -477,6 +479,10 @@ def refit_map(
             bool(perturb),
         )
         draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
+    log_pool: dict[str, Any] = {}
+    if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
+        fit, ratio, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw)
+        draws_raw = [(t, b * ratio) for t, b in draws_raw] if LP.RESCALE_DRAWS else draws_raw
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
     edge: dict[int, list[str]] = {}
@@ -513,6 +519,7 @@ def refit_map(
         "evidence": pool_evidence,
         "pooled_marginal_roi": fit.pooled,
         **fit.eb,
+        **({"log_pooling": log_pool} if log_pool else {}),
     }
     return Fitted(
         curves=curves,
@@ -564,6 +571,7 @@ def refit_map(
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
             **({"interval_space": interval_space} if interval_space != laplace_space else {}),
+            **({"pool_space": pool_space} if pool_space != "linear" else {}),
         },
     )
 
