@@ -73,6 +73,8 @@ INTERVAL_SPACE_CHOICES = (None, "beta", "marginal")
 #: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
 #: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
 POOL_SPACE = "linear"
+#: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
+BURN_IN_WEEKS = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class ResponseFitter(BaseEstimator):
         interval_scale: str = INTERVAL_SCALE,
         interval_space: str | None = INTERVAL_SPACE,
         pool_space: str = POOL_SPACE,
+        burn_in_weeks: int = BURN_IN_WEEKS,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -190,6 +193,7 @@ class ResponseFitter(BaseEstimator):
         self.interval_scale = interval_scale
         self.interval_space = interval_space
         self.pool_space = pool_space
+        self.burn_in_weeks = burn_in_weeks
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -231,6 +235,15 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 f"The 'laplace_space' parameter of fit_model must be one of "
                 f"{', '.join(LAPLACE_SPACE_CHOICES)}. Got {self.laplace_space!r} instead."
+            )
+        if (
+            isinstance(self.burn_in_weeks, bool)
+            or not isinstance(self.burn_in_weeks, int)
+            or (self.burn_in_weeks < 0)
+        ):
+            raise ValueError(
+                "The 'burn_in_weeks' parameter of fit_model must be an int >= 0. "
+                f"Got {self.burn_in_weeks!r} instead."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -309,6 +322,7 @@ class ResponseFitter(BaseEstimator):
                 interval_scale=str(self.interval_scale),
                 interval_space=None if self.interval_space is None else str(self.interval_space),
                 pool_space=str(self.pool_space),
+                burn_in=int(self.burn_in_weeks),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -30,6 +30,7 @@ from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
+    BURN_IN_WEEKS,
     INTERVAL_SCALE,
     INTERVAL_SPACE,
     LAPLACE_SPACE,
@@ -94,6 +95,7 @@ def fit_model(
     interval_scale: str = INTERVAL_SCALE,
     interval_space: str | None = INTERVAL_SPACE,
     pool_space: str = POOL_SPACE,
+    burn_in_weeks: int = BURN_IN_WEEKS,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -249,6 +251,12 @@ def fit_model(
         (``log``: each point curve rescaled to its posterior mean marginal ROI under ``log m_i ~
         N(lambda, tau^2)``, ``lambda`` and ``tau`` integrated over; ``optimizer.response.logpool``;
         ``diagnostics.pooling.log_pooling``). Measured in docs/response-models.md.
+    burn_in_weeks : int, default=0
+        ``method="map"``: the first weeks left out of the fit's likelihood (their spend still
+        builds the adstock, from zero): a history that starts mid-stream carries adstock from
+        spend before it that a zero start understates, the more the longer the decay
+        (``optimizer.response.startup``). Measured in docs/response-models.md ("Long
+        carry-overs fitted short"): an option, not the default.
 
     Returns
     -------
@@ -298,6 +306,7 @@ def fit_model(
         interval_scale=interval_scale,
         interval_space=interval_space,
         pool_space=pool_space,
+        burn_in_weeks=burn_in_weeks,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

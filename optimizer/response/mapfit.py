@@ -30,6 +30,7 @@ from optimizer.response import logpool as LP
 from optimizer.response.design import CurveShape
 from optimizer.response.mapsetup import _media, problem_at_map
 from optimizer.response.solve import _Frame, _make_frame
+from optimizer.response.startup import likelihood_rows
 
 if TYPE_CHECKING:
     from optimizer.response.decay_profile import DecayProfile
@@ -77,6 +78,7 @@ class MapFit:
     #: per touchpoint, minus twice the log marginal likelihood of each family tried (the family
     #: choice's; empty where it did not run)
     family_lml: list[dict[str, float]] = field(default_factory=list)
+    rows: np.ndarray | None = None  # the weeks of the likelihood (None: all)
 
 
 def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -199,6 +201,7 @@ def map_fit(
         family_switches=switches,
         nfev=nfev,
         family_lml=lml if warm is None else list(warm.family_lml),
+        rows=rows,
     )
 
 
@@ -312,6 +315,7 @@ def refit_map(
     interval_scale: str = "linear",
     interval_space: str | None = None,
     pool_space: str = "linear",
+    burn_in: int | None = None,
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -340,46 +344,19 @@ def refit_map(
     s_curves, pw = bool(allow_s_curves), float(prior_weight)
     report("refit", 0, 2)
     mape_ho = nrmse_ho = None
+    problem = (xs, starts, fams, pooled, tests, y, Z, G)
+    map_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
+    map_kw["pool_evidence"] = pool_evidence
     warm = None
     if d.holdout > 0:
-        tr = np.arange(n_train)
-        warm = map_fit(
-            xs,
-            starts,
-            fams,
-            pooled,
-            tests,
-            y,
-            Z,
-            G,
-            tr,
-            sigma0,
-            d.baseline_ridge,
-            s_curves=s_curves,
-            prior_weight=pw,
-            pool_evidence=pool_evidence,
-        )
+        tr = likelihood_rows(n_train, burn_in)
+        warm = map_fit(*problem, tr, sigma0, d.baseline_ridge, **map_kw)
         mape_ho = _mape(y[n_train:], warm.yhat_rows[n_train:])
         nrmse_ho = _nrmse(y[n_train:], warm.yhat_rows[n_train:])
     report("refit", 1, 2)
-    rows = np.arange(n)
-    fit = map_fit(
-        xs,
-        starts,
-        fams,
-        pooled,
-        tests,
-        y,
-        Z,
-        G,
-        rows,
-        warm.sigma if warm is not None else sigma0,
-        d.baseline_ridge,
-        warm=warm,
-        s_curves=s_curves,
-        prior_weight=pw,
-        pool_evidence=pool_evidence,
-    )
+    rows = likelihood_rows(n, burn_in)
+    sigma = warm.sigma if warm is not None else sigma0
+    fit = map_fit(*problem, rows, sigma, d.baseline_ridge, warm=warm, **map_kw)
     report("refit", 2, 2)
     if uncertainty == "auto":
         # Laplace draws, but a bootstrap of the fit with the tests' lifts perturbed when lift
@@ -572,6 +549,7 @@ def refit_map(
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
             **({"interval_space": interval_space} if interval_space != laplace_space else {}),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
+            **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
         },
     )
 
@@ -784,8 +762,9 @@ def posterior_mean_point(
     tps = [J.Tp(x, f) for x, f in zip(xs, families, strict=True)]
     cols = J.columns(tps, theta)
     Mfull = np.hstack([cols.M, G])
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
-    base = _base_coefs(fr, Mfull, beta)
+    rows = fit.rows if fit.rows is not None else np.arange(y.size)
+    fr = _make_frame(Z[rows], y[rows], 0.0, baseline_ridge)
+    base = _base_coefs(fr, Mfull[rows], beta)
     return replace(
         fit,
         families=families,

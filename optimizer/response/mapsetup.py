@@ -31,14 +31,16 @@ def problem_at_map(
     prior_weight: float,
     s_curves: bool,
 ) -> tuple[J.Problem, Any]:
-    """The joint problem on all weeks at the MAP ``fit`` (its families, noise and pooling
-    weight; columns scaled by their RMS at the MAP), and its baseline frame: what the Laplace
-    draws, the family mixture and the decay profiles all start from."""
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
+    """The joint problem at the MAP ``fit`` on the weeks of its likelihood (all weeks but a
+    burn-in, ``startup``; its families, noise and pooling weight; columns scaled by their RMS at
+    the MAP), and its baseline frame: what the Laplace draws, the family mixture and the decay
+    profiles all start from."""
+    rows = fit.rows if fit.rows is not None else np.arange(y.size)
+    fr = _make_frame(Z[rows], y[rows], 0.0, baseline_ridge)
     tps = [
         J.Tp(x, f, bool(pl), tuple(ts))
         for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
     ]
-    p = J.Problem(tps, np.arange(y.size), fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
-    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta))[: y.size] ** 2, axis=0))
+    p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
+    p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta)[rows])[: rows.size] ** 2, axis=0))
     return p, fr
