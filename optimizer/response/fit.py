@@ -243,7 +243,7 @@ def fit_model(
         value they follow when None. ``interval_space="marginal"`` with the default
         ``laplace_space="beta"`` keeps the point curves (and the plan on them) bit for bit and
         draws the intervals in each touchpoint's marginal response at its mean spend, centred
-        on the point curves. Measured in docs/response-models.md: 80% coverage 84-89% (from
+        on the point curves. Measured in docs/response-models.md: 80% coverage 83-89% (from
         70-74%), a worse ``--robust mean`` plan.
     pool_space : {"linear", "log"}, default="linear"
         Where the point curves' marginal ROIs at the mean weekly spend are pooled: by the joint
