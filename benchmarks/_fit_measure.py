@@ -235,26 +235,33 @@ def robust_plan_of(
 
 
 def anchored_plan_of(
-    model: ResponseModel, budget: float, name: str, case: Case | None = None
+    model: ResponseModel,
+    budget: float,
+    name: str,
+    case: Case | None = None,
+    risk: float | None = None,
 ) -> dict[str, float]:
     """Spend per touchpoint of the plan on the line from the historical mix to the optimum on the
-    point curves that maximises the mean KPI over the model's draws (``budgetopt optimize
-    --robust anchored``; with ``case``: under ``PLAN_LIMITS``)."""
-    p = anchored_plan(_scenario(budget, name, case), model)
+    point curves with the highest point uplift less ``risk`` standard deviations of the draws'
+    uplift (``budgetopt optimize --robust anchored``; ``risk`` None: its default; with ``case``:
+    under ``PLAN_LIMITS``)."""
+    p = anchored_plan(_scenario(budget, name, case), model, risk=risk)
     if not p.ok:
         raise RuntimeError(f"anchored allocation of {name} failed: {p.status} {p.message}")
     return {li.id: float(li.spend) for li in p.line_items}
 
 
-def decision_regret(case: Case, model: ResponseModel, robust: bool | str = False) -> Regret:
+def decision_regret(
+    case: Case, model: ResponseModel, robust: bool | str = False, risk: float | None = None
+) -> Regret:
     """The plan on ``model`` (``robust``: True or "mean", on the mean over its bootstrap draws;
-    "anchored", ``--robust anchored``) against the true optimum and the historical mix at the
-    historical mean weekly budget."""
+    "anchored", ``--robust anchored`` with ``risk``) against the true optimum and the historical
+    mix at the historical mean weekly budget."""
     means = case.history.spend.mean()
     budget = HORIZON_WEEKS * float(means.sum())
     p_true = plan(case.truth, budget, f"{case.name} truth")
     if robust == "anchored":
-        p_fit = anchored_plan_of(model, budget, f"{case.name} anchored", case)
+        p_fit = anchored_plan_of(model, budget, f"{case.name} anchored", case, risk)
     elif robust:
         p_fit = robust_plan_of(model, budget, f"{case.name} robust", case)
     else:

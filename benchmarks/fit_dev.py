@@ -37,6 +37,7 @@ from _fit_measure import covered, decision_regret  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
 
 from optimizer.response.fit import fit_model  # noqa: E402
+from optimizer.workflow.anchored import RISK  # noqa: E402
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -57,7 +58,11 @@ def decay_covered(ftp: Any, ttp: Any) -> bool | None:
     return bool(lo - 1e-9 <= float(ttp.adstock.decay) <= hi + 1e-9)
 
 
-def run(cases: Sequence[Any], variants: Sequence[tuple[str, dict[str, Any]]]) -> None:
+def run(
+    cases: Sequence[Any],
+    variants: Sequence[tuple[str, dict[str, Any]]],
+    risks: Sequence[float] = (RISK,),
+) -> None:
     res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
     for c in cases:
         line = [c.name]
@@ -79,7 +84,7 @@ def run(cases: Sequence[Any], variants: Sequence[tuple[str, dict[str, Any]]]) ->
                     setattr(m, attr, v)
             reg = decision_regret(c, model)
             rob = decision_regret(c, model, robust=True)
-            anc = decision_regret(c, model, robust="anchored")
+            ancs = [decision_regret(c, model, robust="anchored", risk=k) for k in risks]
             spend = c.history.spend
             cov = []
             dcov = []
@@ -92,9 +97,11 @@ def run(cases: Sequence[Any], variants: Sequence[tuple[str, dict[str, Any]]]) ->
                     derr.append(float(ftp.adstock.decay) - float(ttp.adstock.decay))
             res[vname].append(
                 {
+                    "name": c.name,
                     "reg": reg,
                     "rob": rob,
-                    "anc": anc,
+                    "anc": ancs[0],
+                    "ancs": ancs,
                     "cov": cov,
                     "dcov": dcov,
                     "sec": sec,
@@ -126,6 +133,20 @@ def run(cases: Sequence[Any], variants: Sequence[tuple[str, dict[str, Any]]]) ->
             f"{sum(v < -HARM for v in va):5d}",
             flush=True,
         )
+        for i, k in enumerate(risks):  # every --anchor-risk, the first again for reference
+            va = [
+                (r["ancs"][i].fitted - r["ancs"][i].historical) / r["ancs"][i].kpi_total for r in rs
+            ]
+            print(
+                f"  anchored, risk {k:g}: pooled "
+                f"{pooled_capture(rs, lambda r, i=i: r['ancs'][i]):.1%}, worst {min(va):+.2%}, "
+                f"{sum(v < -HARM for v in va)} below ("
+                + ", ".join(
+                    f"{r['name']} {v:+.2%}" for r, v in zip(rs, va, strict=True) if v < -HARM
+                )
+                + ")",
+                flush=True,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,6 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
     ap.add_argument("--skip", type=int, default=0, help="skip the first N worlds")
     ap.add_argument("--variant", action="append", default=[], help="name:opt=json,...")
+    ap.add_argument(
+        "--anchor-risk",
+        type=float,
+        nargs="+",
+        default=[RISK],
+        help="risk (standard deviations) of the anchored plans (--robust anchored); the first "
+        "fills the summary's anchored columns",
+    )
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in (args.variant or ["default:"])]
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.worlds:
             cases = cases[: args.worlds]
         print(f"{args.regime}, {args.touchpoints} tp: {len(cases)} worlds", flush=True)
-        run(cases, variants)
+        run(cases, variants, args.anchor_risk)
     return 0
 
 

@@ -79,8 +79,9 @@ def robust_note(plan: Plan) -> Text | None:
         step = float(ex.get("step") or 0.0)  # type: ignore[arg-type]
         text = (
             f"anchored plan: {step:.0%} of the way from the historical mix to the optimum on the "
-            f"point curves, the step that maximises the expected {plan.kpi} over the model's "
-            f"{ex.get('draws')} bootstrap draws; KPI and marginal ROI are expectations"
+            f"point curves, the step whose {plan.kpi} uplift over the historical mix less "
+            f"{ex.get('risk')} standard deviation(s) of it across the model's {ex.get('draws')} "
+            "bootstrap draws is highest"
         )
         first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
         if first > 0:
@@ -110,16 +111,19 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
     ex = dict(plan.extras)
     if ex.get("robust") == "anchored":
         d["robust"] = {
-            "objective": "expected KPI over the bootstrap draws, on the line from the "
-            "historical mix to the optimum on the point curves",
+            "objective": "uplift over the historical mix on the point curves less risk standard "
+            "deviations of it across the bootstrap draws, on the line from the historical mix "
+            "to the optimum on the point curves",
             "mode": "anchored",
             "draws": ex.get("draws"),
             "without_draws": _without_draws(plan),
             "anchor": ex.get("anchor"),
+            "risk": ex.get("risk"),
             "step": ex.get("step"),
             "first_feasible_step": ex.get("first_feasible_step"),
-            "expected_kpi": ex.get("expected_kpi"),
-            "point_optimum_kpi": ex.get("point_optimum_kpi"),
+            "uplift": ex.get("uplift"),
+            "uplift_sd": ex.get("uplift_sd"),
+            "point_optimum": ex.get("point_optimum"),
         }
     elif ex.get("robust"):
         d["robust"] = {

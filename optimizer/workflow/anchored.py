@@ -1,5 +1,5 @@
 """The anchored plan (``optimize --robust anchored``): move from the historical mix toward the
-optimum on the point curves only as far as the model's draws expect it to pay.
+optimum on the point curves only as far as the uplift stays clear of the model's uncertainty.
 
 Where the data cannot tell touchpoints apart, the optimum on the point curves can move a budget a
 long way on the strength of a confident misfit, and the true KPI of that plan can fall below what
@@ -11,18 +11,20 @@ the historical mix earns. The anchored plan hedges that decision with the model'
   (step 1): the plans ``h + t (x* - h)``; where the historical mix breaks a scenario rule the line
   starts at its first step that holds every rule (the rules are linear, so the plans that hold
   them form one stretch of the line ending at ``x*``);
-* the plan is the step ``t`` that maximises the **expected KPI over the draws** on that line, a
-  one-dimensional concave problem solved to the allocator's tolerance and certified like any
-  plan: its ``bound`` is the tangent bound of the concave expected KPI at the chosen step, and its
-  ``gap`` is to that bound. Line items' ``kpi`` and ``marginal_roi`` are expectations over the
-  draws, as with ``--robust mean``.
+* of the ``GRID + 1`` evenly spaced steps of that stretch, the plan is the one with the highest
+  **uplift over the historical mix on the point curves less ``risk`` standard deviations of that
+  uplift across the draws** (a lower confidence bound; ``risk = 1`` by default). The point curves
+  say what a step is expected to earn, the draws only how uncertain that is, so the rule does not
+  depend on where the draws are centred. Along the line the point uplift rises to ``x*`` while
+  the draws' disagreement grows with the distance from the historical mix: where the data tell
+  the touchpoints apart the plan is (near) ``x*``, where they do not it stays near ``h``.
 
-It is a different problem from both the plan on the point curves (step 1) and ``--robust mean``
-(the expected KPI's optimum over every plan, which chases the draws' noise in every direction at
-once): the direction comes from the point curves, the distance from the draws. The plan says so:
-``extras['robust'] == 'anchored'`` with the step, the anchor and what the draws expect of the
-anchor, the point optimum and the plan (``robust`` in the JSON output). Measured on the simulated
-worlds in docs/response-models.md ("A plan anchored to the historical mix").
+The plan is exact for the problem it states (enumeration of the steps; ``gap`` 0 against that
+problem) and is not the optimum on the point curves, whose KPI is reported beside it. Line items'
+``kpi`` and ``marginal_roi`` are on the point curves. The plan says what it is:
+``extras['robust'] == 'anchored'`` with the step, ``risk`` and the criterion's parts (``robust`` in
+the JSON output). Measured on the simulated worlds in docs/response-models.md ("A plan anchored to
+the historical mix").
 """
 
 from __future__ import annotations
@@ -34,16 +36,21 @@ import numpy as np
 
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_at
 from optimizer.allocate.bank import CurveBank
+from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.engine import violation
 from optimizer.errors import ModelError, ScenarioError
-from optimizer.response.model import CurveSet, ResponseModel
+from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
-from optimizer.workflow.robust import mean_problem, require_draws, without_draws
+from optimizer.workflow.robust import require_draws, without_draws
 
 #: a plan on the line holds the rules when its largest relative violation is at most this
 FEASIBLE = 1e-9
-#: bisection steps of the line search (2^-60 of the line: far below a cent)
+#: bisection steps of the search for the first step that holds the rules (2^-60 of the line)
 STEPS = 60
+#: the line's steps compared: GRID + 1 evenly spaced, both ends included
+GRID = 1000
+#: the default number of standard deviations of the draws' uplift taken off the point uplift
+RISK = 1.0
 
 
 def historical_mix(problem: AllocationProblem, model: CurveSet) -> np.ndarray:
@@ -90,42 +97,49 @@ def _first_feasible(problem: AllocationProblem, h: np.ndarray, d: np.ndarray) ->
     return hi
 
 
-def best_step(bank: CurveBank, h: np.ndarray, d: np.ndarray, t0: float) -> tuple[float, float]:
-    """The step ``t`` in ``[t0, 1]`` that maximises the concave ``f(t) = sum bank(h + t d)``
-    (bisection on its derivative), and the tangent bound on ``max f`` there."""
+def _draw_curve(
+    curve: HorizonCurve, responses: list[list[TouchpointResponse]], j: int
+) -> HorizonCurve:
+    """Draw ``j`` of a line item's curve: each of its terms' responses replaced by its draw
+    (a term without draws keeps its point response)."""
+    terms = curve._terms()  # noqa: SLF001 - the curve's own (weight, response, share) terms
+    parts = tuple((w, rs[j] if rs else r) for (w, r, _), rs in zip(terms, responses, strict=True))
+    shares = tuple(k for _, _, k in terms)
+    return HorizonCurve(curve.response, curve.weeks, curve.scale, parts, shares)
 
-    def slope(t: float) -> float:
-        return float(bank.slope(h + t * d) @ d)
 
-    if slope(1.0) >= 0.0:
-        t = 1.0
-    elif slope(t0) <= 0.0:
-        t = t0
-    else:
-        lo, hi = t0, 1.0
-        for _ in range(STEPS):
-            mid = 0.5 * (lo + hi)
-            if slope(mid) > 0.0:
-                lo = mid
-            else:
-                hi = mid
-        t = 0.5 * (lo + hi)
-    f, g = float(bank.value(h + t * d).sum()), slope(t)
-    return t, f + max(g * (1.0 - t), g * (t0 - t), 0.0)
+def uplift_draws(problem: AllocationProblem, n: int, xs: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Each draw's KPI of each plan in ``xs`` (steps x line items) less its KPI of ``h``: an
+    array draws x steps."""
+    out = np.zeros((n, len(xs)))
+    for i, it in enumerate(problem.items):
+        responses = [r.draw_responses()[:n] for _, r, _ in it.curve._terms()]  # noqa: SLF001
+        for j in range(n):
+            c = _draw_curve(it.curve, responses, j)
+            out[j] += c.value(xs[:, i]) - c.value(h[i])
+    return out
 
 
 def anchored_plan(
     scenario: Scenario,
     model: ResponseModel,
     *,
+    risk: float | None = None,
     solver: str = "highs",
     tolerance: float = 1e-4,
     time_limit: float | None = None,
     extra_models: Mapping[str, CurveSet] | None = None,
 ) -> Plan:
-    """The plan on the line from the historical mix to the point optimum that maximises the
-    expected KPI over the model's draws (see the module docstring)."""
+    """The step on the line from the historical mix to the point optimum with the highest point
+    uplift less ``risk`` standard deviations of the draws' uplift (see the module docstring;
+    ``risk`` None: ``RISK``)."""
     n = require_draws(model)
+    risk = RISK if risk is None else float(risk)
+    if not (np.isfinite(risk) and risk >= 0):
+        raise ScenarioError(
+            f"the risk of an anchored plan is a number of standard deviations >= 0, not {risk!r}",
+            field="--risk",
+        )
     if getattr(scenario, "is_phased", False):
         raise ScenarioError(
             "--robust anchored plans undated scenarios (one amount per line item): this one is "
@@ -141,6 +155,14 @@ def anchored_plan(
             field="objective",
         )
     extras = dict(extra_models or {})
+    problem = make_problem(scenario, model, extra_models=extras)
+    if any(it.min_if_funded for it in problem.items):
+        raise ScenarioError(
+            "--robust anchored cannot plan with a 'min_if_funded' rule (a plan between the "
+            "historical mix and the optimum may fall in its forbidden gap); use --robust mean",
+            path=scenario.source,
+            field="min_if_funded",
+        )
     point = allocate(
         scenario,
         model,
@@ -151,27 +173,22 @@ def anchored_plan(
     )
     if not point.ok:
         return point
-    problem = mean_problem(make_problem(scenario, model, extra_models=extras), n)
-    if problem.needs_binaries:
-        raise ScenarioError(
-            "--robust anchored needs concave curves and no 'min_if_funded' rule (the plans on "
-            "the line from the historical mix must hold every rule and the expected KPI must be "
-            "concave along it); use --robust mean",
-            path=scenario.source,
-            field="--robust",
-        )
     spend = {li.id: li.spend for li in point.line_items}
     x1 = np.array([spend[it.id] for it in problem.items])
     h = historical_mix(problem, model) * float(x1.sum())
     d = x1 - h
-    bank = CurveBank.of([it.curve for it in problem.items])
     t0 = _first_feasible(problem, h, d)
-    t, bound = best_step(bank, h, d, t0)
-    plan = plan_at(problem, h + t * d, bound, solver=solver, tolerance=tolerance)
-
-    def expected(x: np.ndarray) -> float:
-        return float(bank.value(x).sum())
-
+    steps = t0 + (1.0 - t0) * np.arange(GRID + 1) / GRID
+    xs = h[None, :] + steps[:, None] * d[None, :]
+    bank = CurveBank.of([it.curve for it in problem.items])
+    base = float(bank.value(h).sum())
+    uplift = np.array([float(bank.value(x).sum()) for x in xs]) - base
+    spread = uplift_draws(problem, n, xs, h).std(axis=0)
+    crit = uplift - risk * spread
+    k = int(np.argmax(crit))  # the first best: ties go to the step nearer the historical mix
+    value = float(bank.value(xs[k]).sum())
+    # exact for the problem it states (every step compared): its bound is its own value
+    plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
     return dataclasses.replace(
         plan,
         build_seconds=point.build_seconds,
@@ -183,13 +200,15 @@ def anchored_plan(
             "draws": n,
             "without_draws": without_draws(model),
             "anchor": "historical mix",
-            "step": t,
+            "risk": risk,
+            "step": float(steps[k]),
             "first_feasible_step": t0,
-            "expected_kpi": {
-                "anchor": expected(h) if t0 == 0.0 else None,
-                "point_optimum": expected(x1),
-                "plan": expected(h + t * d),
+            "uplift": float(uplift[k]),
+            "uplift_sd": float(spread[k]),
+            "point_optimum": {
+                "kpi": point.objective_value,
+                "uplift": float(uplift[-1]),
+                "uplift_sd": float(spread[-1]),
             },
-            "point_optimum_kpi": point.objective_value,
         },
     )
