@@ -36,10 +36,13 @@ HARM = 0.005
 POOLED_TARGET = {("high", 8): 0.90, ("high", 15): 0.80, ("low", 8): 0.60, ("low", 15): 0.60}
 COVERAGE_TARGET = 0.80
 
+#: ``optimize --robust anchored``: the step from the historical mix toward the fitted optimum
+ANCHORED = "anchored (hist mix -> optimum, draws)"
+
 PLANS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("fitted", lambda r: r.regret),
     ("robust (mean over draws)", lambda r: r.robust),
-    ("anchored (hist mix -> optimum, draws)", lambda r: getattr(r, "anchored", None)),
+    (ANCHORED, lambda r: getattr(r, "anchored", None)),
     ("true transforms, LS betas", lambda r: r.oracle),
     ("true transforms, Bayes plan", lambda r: r.bayes_oracle),
 )
@@ -216,6 +219,18 @@ def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
                 fit.below == 0 or regime != "low",
             )
         )
+        anc = next((s for s in plan_stats(sel) if s.plan == ANCHORED), None)
+        if anc is not None:  # the plan that falls back toward the historical mix (an option)
+            rows.append(
+                (
+                    f"{regime} information, {n_tp} tp: --robust anchored, pooled capture / "
+                    f"worlds below hist. mix by > {HARM:.1%} KPI",
+                    f"{_pct(anc.pooled)} / {anc.below} of {anc.n} "
+                    f"(worst {_pct(anc.worst_vs_hist, True)})",
+                    "0 below" if regime == "low" else "(info)",
+                    anc.below == 0 or regime != "low",
+                )
+            )
         rows.append(
             (
                 f"{regime} information, {n_tp} tp: mROI 80% interval coverage",
@@ -257,7 +272,7 @@ def regime_compare_table(
         b_stats = {s.plan: s for s in plan_stats(old[key])}
         n_stats = {s.plan: s for s in plan_stats(sel)}
         label = f"{key[0]} information, {key[1]} tp ({len(sel)})"
-        for plan in ("fitted", "robust (mean over draws)", "anchored (hist mix -> optimum, draws)"):
+        for plan in ("fitted", "robust (mean over draws)", ANCHORED):
             b, n = b_stats.get(plan), n_stats.get(plan)
             if b is None or n is None:
                 continue
