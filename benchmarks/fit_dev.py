@@ -32,11 +32,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fit_cases import SEED, regime_cases  # noqa: E402
+from _fit_cases import SEED, high_case, regime_cases, world_case  # noqa: E402
 from _fit_measure import covered, decision_regret  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
 
 from optimizer.response.fit import fit_model  # noqa: E402
+from optimizer.simulate import random_world  # noqa: E402
 from optimizer.workflow.anchored import RISK  # noqa: E402
 
 
@@ -164,10 +165,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="risk (standard deviations) of the anchored plans (--robust anchored); the first "
         "fills the summary's anchored columns",
     )
+    ap.add_argument(
+        "--seeds",
+        default="",
+        metavar="START:STOP",
+        help="fresh worlds of the regime's generator with seeds START..STOP-1 instead of the "
+        "benchmark's (a hold-out: low, random_world(--touchpoints, seed); high, "
+        "high_world(--touchpoints, seed)); the benchmark uses low 20-39, high 0-19",
+    )
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in (args.variant or ["default:"])]
     with tempfile.TemporaryDirectory() as tmp:
-        cases = regime_cases(args.regime, args.touchpoints, False, Path(tmp))
+        if args.seeds:
+            a, b = (int(v) for v in args.seeds.split(":"))
+            n, t = args.touchpoints, Path(tmp)
+            cases = [
+                high_case(n, s, t)
+                if args.regime == "high"
+                else world_case(f"rw{n}-s{s}", random_world(n, seed=s), t, "holdout", n)
+                for s in range(a, b)
+            ]
+        else:
+            cases = regime_cases(args.regime, args.touchpoints, False, Path(tmp))
         cases = cases[args.skip :]
         if args.worlds:
             cases = cases[: args.worlds]
