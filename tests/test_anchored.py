@@ -201,6 +201,11 @@ def test_cli(tmp_path):
     assert sum(li["spend"] for li in plan["line_items"]) == pytest.approx(1_300_000, abs=0.05)
     r = run("optimize", w["scenario"], "--robust", "anchored")
     assert r.returncode == 0 and "anchored plan:" in r.stdout
+    # the certificate it states is the point optimum's; this plan is the best step on the line
+    out = " ".join(r.stdout.split())
+    assert "the optimum on the model's curves (step 1) earns" in out
+    assert "best of 1001 steps on the line" in out
+    assert "of the exact optimum on the model's curves" not in out
     # no draws: a clear message, exit 2
     w["model"].write_text(json.dumps(with_history(TINY_MODEL)))
     r = run("optimize", w["scenario"], "--robust", "anchored")

@@ -191,6 +191,8 @@ def anchored_plan(
     plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
     return dataclasses.replace(
         plan,
+        pieces=point.pieces,  # of the LP that certified the point optimum (step 1)
+        rounds=point.rounds,
         build_seconds=point.build_seconds,
         solve_seconds=point.solve_seconds + plan.solve_seconds,
         extras={
@@ -207,6 +209,8 @@ def anchored_plan(
             "uplift_sd": float(spread[k]),
             "point_optimum": {
                 "kpi": point.objective_value,
+                "gap": point.gap,
+                "steps": GRID + 1,
                 "uplift": float(uplift[-1]),
                 "uplift_sd": float(spread[-1]),
             },
