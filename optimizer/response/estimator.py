@@ -69,7 +69,7 @@ INTERVAL_SCALE_CHOICES = ("linear", "log")
 #: The coordinates of the intervals' Laplace draws (``n_bootstrap``; the point curves' draws keep
 #: ``laplace_space``): as ``LAPLACE_SPACE_CHOICES``, or None (the same as ``laplace_space``).
 INTERVAL_SPACE: str | None = None
-INTERVAL_SPACE_CHOICES = (None, "beta", "marginal")
+INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
 #: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
 #: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
 POOL_SPACE = "linear"
@@ -252,7 +252,8 @@ class ResponseFitter(BaseEstimator):
             )
         if self.interval_space not in INTERVAL_SPACE_CHOICES:
             raise ValueError(
-                "The 'interval_space' parameter of fit_model must be one of beta, marginal or "
+                "The 'interval_space' parameter of fit_model must be one of beta, marginal, "
+                "conditional or "
                 f"None (as laplace_space). Got {self.interval_space!r} instead."
             )
         if self.pool_space not in POOL_SPACES:

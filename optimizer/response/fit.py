@@ -237,14 +237,17 @@ def fit_model(
         response read in its log, as wide upward as downward in ratio;
         ``joint.in_marginal_space``). Measured in docs/response-models.md: higher interval
         coverage, a worse ``--robust mean`` plan; not the default.
-    interval_space : {"beta", "marginal"} or None, default=None
+    interval_space : {"beta", "marginal", "conditional"} or None, default=None
         The coordinates of the intervals' Laplace draws alone (the draws in model.json: the
         printed 80% intervals, the 90% bands, ``--robust mean``): as ``laplace_space``, whose
         value they follow when None. ``interval_space="marginal"`` with the default
         ``laplace_space="beta"`` keeps the point curves (and the plan on them) bit for bit and
         draws the intervals in each touchpoint's marginal response at its mean spend, centred
         on the point curves. Measured in docs/response-models.md: 80% coverage 83-89% (from
-        70-74%), a worse ``--robust mean`` plan.
+        70-74%), a worse ``--robust mean`` plan. ``"conditional"``: the transforms drawn as in the
+        betas, the betas re-solved at each draw's transforms plus the draw's conditional noise
+        (``joint.in_conditional``; measured: coverage 71-81%, the robust plans about the
+        default's).
     pool_space : {"linear", "log"}, default="linear"
         Where the point curves' marginal ROIs at the mean weekly spend are pooled: by the joint
         fit's linear pooling alone (``linear``), or then by a hierarchical prior in their log

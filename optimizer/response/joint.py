@@ -526,6 +526,21 @@ def in_marginal_space(
     return out
 
 
+def in_conditional(
+    p: Problem, centre: np.ndarray, phi: np.ndarray, theta: Sequence[np.ndarray], K: np.ndarray
+) -> np.ndarray:
+    """A Laplace draw ``phi`` (transforms then the inner coefficients, ``centre`` its centre) with
+    the inner coefficients' conditional mean given the transforms taken exactly instead of
+    linearly: the inner solve at the draw's (cut) transforms ``theta``, plus the draw's own
+    conditional noise ``w - w_hat + K (theta - theta_hat)`` (``K = H_ww^-1 H_wtheta``, the
+    Gaussian's regression of the coefficients on the transforms). Where the data pin a
+    touchpoint's marginal response its draws keep it; where they pin the level of its response
+    (a touchpoint switched on and off), the level."""
+    nt = K.shape[1]
+    eps = phi[nt:] - centre[nt:] + K @ (phi[:nt] - centre[:nt])
+    return np.concatenate([phi[:nt], solve_inner(p, theta).w + eps])
+
+
 # ------------------------------------------------------------------------------------------------
 # empirical Bayes: the pooling strength from the marginal likelihood
 # ------------------------------------------------------------------------------------------------

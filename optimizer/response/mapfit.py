@@ -232,6 +232,7 @@ def laplace_draws(
     temperature: float = 1.0,
     marginal_space: bool = False,
     log_marginal: bool = False,
+    conditional: bool = False,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
@@ -240,7 +241,8 @@ def laplace_draws(
 
     ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
     its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
-    same step read in the log of that marginal response (log-normal around the MAP's)."""
+    same step read in the log of that marginal response (log-normal around the MAP's);
+    ``conditional``: the betas re-solved at each draw's transforms (``joint.in_conditional``)."""
     p, fr = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
     tps = p.tps
     inner = J.solve_inner(p, fit.theta)
@@ -283,6 +285,7 @@ def laplace_draws(
 
         phis = profile_mix(phis, centre, steps, H, tps, nt, profiles, seed, temperature)
     out: list[tuple[list[np.ndarray], np.ndarray]] = []
+    K = np.linalg.solve(H[nt:, nt:], H[nt:, :nt]) if conditional else None
     for b in range(n_draws):
         phi = phis[b]
         th: list[np.ndarray] = []
@@ -293,6 +296,8 @@ def laplace_draws(
             at += tp.k
         if marginal_space or log_marginal:
             phi = J.in_marginal_space(tps, inner, centre, phi, th, log=log_marginal)
+        elif K is not None:
+            phi = J.in_conditional(p, centre, phi, th, K)
         beta = np.maximum(phi[nt : nt + p.width], 0.0)
         out.append((th, beta))
     sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
@@ -417,6 +422,7 @@ def refit_map(
     lap: dict[str, Any] = {}
     if n_bootstrap and searched and uncertainty == "laplace":
         draw_kw = {**lap_kw, "marginal_space": interval_space == "marginal", "inflate": inflate}
+        draw_kw["conditional"] = interval_space == "conditional"
         if interval_scale == "log":
             draw_kw["log_marginal"] = True
         if mix is not None:
