@@ -13,7 +13,8 @@ median of ``fitted - true``, the mean absolute error and the share fitted short 
 
 A variant is ``name:opt=json,...`` as in ``fit_dev.py`` (``@module.NAME=json`` sets a module
 constant of ``optimizer.response``); the names ``pinhalf`` (each half-saturation point known),
-``pinfamily`` (each family known), ``nopool`` (no pooling of marginal ROIs) and ``truebase``
+``pinfamily`` (each family known), ``nopool`` (no pooling of marginal ROIs), ``pinothers`` (every other touchpoint's family and
+transforms known, one fit per touchpoint, ``fit_alone``) and ``truebase``
 (the KPI with the true baseline taken out and a constant put back: no trend, seasonality or
 price effect left for the fit's baseline to trade with the carry-over) swap in the truth as
 ``fit_decompose.py`` does.
@@ -124,8 +125,11 @@ def without_baseline(case: Case) -> History:
     return replace(h, frame=frame)
 
 
-def fit_one(case: Case, name: str, opts: dict[str, Any]) -> dict[str, tuple[float, str]]:
-    """Per touchpoint id, the fitted decay and family."""
+def fit_one(
+    case: Case, name: str, opts: dict[str, Any], why_out: list[dict[str, float]] | None = None
+) -> dict[str, tuple[float, str]]:
+    """Per touchpoint id, the fitted decay and family (``why_out``: ``why``'s rows appended, with
+    the variant's constants still set, so the objective is the variant's)."""
     consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
     kw = {k: v for k, v in opts.items() if not k.startswith("@")}
     history = without_baseline(case) if name == "truebase" else case.history
@@ -135,10 +139,43 @@ def fit_one(case: Case, name: str, opts: dict[str, Any]) -> dict[str, tuple[floa
             model = fit_model(history, seed=SEED, n_bootstrap=0, **kw)
         finally:
             MF.map_fit = _MAP_FIT  # type: ignore[assignment]
-    out = {}
-    for tid, tp in model.touchpoints.items():
-        d = 0.0 if tp.adstock is None else float(tp.adstock.decay)
-        out[tid] = (d, tp.curve.family)
+        out = {}
+        for tid, tp in model.touchpoints.items():
+            d = 0.0 if tp.adstock is None else float(tp.adstock.decay)
+            out[tid] = (d, tp.curve.family)
+        if why_out is not None:
+            why_out.extend(why(case, out))
+    return out
+
+
+def fit_alone(case: Case, opts: dict[str, Any]) -> dict[str, tuple[float, str]]:
+    """Variant ``pinothers``: per touchpoint, a fit with every *other* touchpoint's family and
+    transforms known (pinned at the truth) and this one's family known, its transforms free from
+    the prior's centre: what the joint fit makes of one decay when the others cannot trade with
+    it (one fit per touchpoint)."""
+    consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
+    kw = {k: v for k, v in opts.items() if not k.startswith("@")}
+    truth = FD.true_transforms(case)
+    orig_pins = FD._Pins.pins.__func__  # type: ignore[attr-defined]
+    out: dict[str, tuple[float, str]] = {}
+    for tid in case.truth.touchpoints:
+        key = np.ascontiguousarray(case.history.frame[tid].to_numpy(float)).tobytes()
+        fam = truth[key][0]
+
+        def pins(cls: Any, tp: J.Tp, key: bytes = key) -> list[tuple[int, float]]:
+            if np.ascontiguousarray(tp.x).tobytes() == key:
+                return []
+            return list(orig_pins(cls, tp))
+
+        with constants(consts), FD.swapped(case, pinned=(0, 1, 2), family=True):
+            FD._Pins.truth = {**truth, key: (fam, MF.default_theta(fam))}  # its start
+            FD._Pins.pins = classmethod(pins)  # type: ignore[assignment,method-assign]
+            try:
+                model = fit_model(case.history, seed=SEED, n_bootstrap=0, **kw)
+            finally:
+                FD._Pins.pins = classmethod(orig_pins)  # type: ignore[assignment,method-assign]
+        tp = model.touchpoints[tid]
+        out[tid] = (0.0 if tp.adstock is None else float(tp.adstock.decay), tp.curve.family)
     return out
 
 
@@ -409,15 +446,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for c in cases:
             line = [f"{c.name:22s}"]
             for k, (vname, opts) in enumerate(variants):
-                fitted = fit_one(c, vname, opts)
+                if vname.startswith("pinothers"):
+                    fitted = fit_alone(c, opts)
+                else:
+                    fitted = fit_one(c, vname, opts, whys if args.why and k == 0 else None)
                 errs = []
                 for tid, ttp in c.truth.touchpoints.items():
                     t = 0.0 if ttp.adstock is None else float(ttp.adstock.decay)
                     rows[vname].append((t, fitted[tid][0]))
                     errs.append(fitted[tid][0] - t)
                 line.append(f"{vname} bias {np.mean(errs):+.3f}")
-                if args.why and k == 0:
-                    whys.extend(why(c, fitted))
             FD._GRID_MEMO.clear()
             print("  ".join(line), flush=True)
     for vname, _ in variants:
