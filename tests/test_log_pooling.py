@@ -23,7 +23,7 @@ from scipy.integrate import quad
 from optimizer.response import logpool as LP
 from optimizer.response.fit import fit_model
 from optimizer.response.model import model_to_json
-from tests.test_fit import make_world
+from tests.test_fit import TRUTH, make_world
 
 
 def _posterior_mean_quad(g: float, s: float, xbar: float, lam: float, tau: float) -> float:
@@ -103,9 +103,7 @@ def test_fit_records_the_option_and_is_deterministic(fits):
     assert log.fit["options"]["pool_space"] == "log"
     lp = log.diagnostics["pooling"]["log_pooling"]
     assert lp["n_pooled"] == 4 and 0 < lp["tau_posterior_mean"] < 10
-    assert json.dumps(model_to_json(log), sort_keys=True) == json.dumps(
-        model_to_json(again), sort_keys=True
-    )
+    assert model_to_json(log) == model_to_json(again)
     assert "pool_space" not in base.fit["options"]
     assert "log_pooling" not in base.diagnostics["pooling"]
 
@@ -137,3 +135,14 @@ def test_point_curves_carry_the_posterior_means(history, fits, monkeypatch):
 def test_unknown_pool_space_is_refused(history):
     with pytest.raises(ValueError, match="pool_space"):
         fit_model(history, n_bootstrap=0, pool_space="cubic")
+
+
+def test_fewer_than_min_pooled_touchpoints_leave_the_fit_unchanged():
+    """With three touchpoints (fewer than ``MIN_POOLED``, 4: their spread cannot be estimated)
+    the option changes nothing but its record: every curve and draw is the default fit's."""
+    h, _ = make_world(truth={k: TRUTH[k] for k in ("tv", "search", "social")}, seed=3)
+    base = json.loads(model_to_json(fit_model(h, n_bootstrap=5)))
+    log = json.loads(model_to_json(fit_model(h, n_bootstrap=5, pool_space="log")))
+    assert log["fit"]["options"].pop("pool_space") == "log"
+    log["diagnostics"]["pooling"].pop("log_pooling")
+    assert json.dumps(log, sort_keys=True) == json.dumps(base, sort_keys=True)

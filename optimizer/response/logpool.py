@@ -43,6 +43,11 @@ POOL_SPACES = ("linear", "log")
 #: whether the Laplace draws (the intervals and ``--robust mean``) are rescaled with the point
 #: curves (each touchpoint's draws by its point beta's ratio)
 RESCALE_DRAWS = False
+#: the fewest pooled touchpoints the hierarchy is used with (fewer: the linear pooling alone).
+#: The spread between touchpoints cannot be estimated from two or three; 4 is James and Stein's
+#: condition for shrinking towards an estimated common level to beat no shrinkage. (Measured on
+#: mmm_example, 2 touchpoints: its mean absolute error 10.9% -> 14.8% with the hierarchy.)
+MIN_POOLED = 4
 #: scale of the half-normal prior on ``tau`` (the sd of the log marginal ROIs across touchpoints;
 #: 1: a factor e between touchpoints is typical, a factor 7 (2 sds) unusual)
 TAU_SCALE = 1.0
@@ -195,7 +200,7 @@ def rescale_points(
     )
     ratio = np.ones(point.beta.size)
     info: dict[str, Any] = {"method": METHOD, "n_pooled": int(idx.size)}
-    if idx.size < 2:
+    if idx.size < MIN_POOLED:
         return point, ratio, info
     xbar = np.array([float(xs[j].mean()) for j in idx])
     m, post = posterior_marginal_roi(g, S, xbar)
