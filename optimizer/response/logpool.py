@@ -40,9 +40,10 @@ if TYPE_CHECKING:
 #: ``pool_space`` choices: the joint fit's linear pooling alone, or the point curves' marginal ROIs
 #: at the mean spend from the hierarchical prior in their log
 POOL_SPACES = ("linear", "log")
-#: whether the Laplace draws (the intervals and ``--robust mean``) are rescaled with the point
-#: curves (each touchpoint's draws by its point beta's ratio)
-RESCALE_DRAWS = False
+#: what the Laplace draws (the intervals and ``--robust mean``) do when the point curves move:
+#: "keep" them, or "shift" each draw's marginal response at the mean spend by its point curve's
+#: change (so the intervals stay centred on the point; ``shift_draws``)
+DRAWS = "keep"
 #: the fewest pooled touchpoints the hierarchy is used with (fewer: the linear pooling alone).
 #: The spread between touchpoints cannot be estimated from two or three; 4 is James and Stein's
 #: condition for shrinking towards an estimated common level to beat no shrinkage. (Measured on
@@ -190,30 +191,55 @@ def rescale_points(
 ) -> tuple[MapFit, np.ndarray, dict[str, Any]]:
     """The point curves ``point`` with every pooled touchpoint's beta rescaled so its marginal
     ROI at the mean spend is the log-hierarchical posterior mean (likelihood at the MAP
-    ``at_map``); the baseline refitted with them. Also each beta's ratio (new over old; 1 where
-    it did not change or was zero) and the diagnostics."""
+    ``at_map``); the baseline refitted with them. A point curve that is flat (every posterior
+    draw's beta zero: the data's estimate well below zero, evidence of no effect) stays flat:
+    its likelihood still informs the hierarchy. Also the change of each touchpoint's marginal
+    response at its mean spend (weekly KPI per unit of relative spend: ``xbar * delta m``) and
+    the diagnostics."""
     from optimizer.response.mapfit import _base_coefs
     from optimizer.response.solve import _make_frame
 
     idx, g, S = gamma_likelihood(
         at_map, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves
     )
-    ratio = np.ones(point.beta.size)
+    shift = np.zeros(point.beta.size)
     info: dict[str, Any] = {"method": METHOD, "n_pooled": int(idx.size)}
     if idx.size < MIN_POOLED:
-        return point, ratio, info
+        return point, shift, info
     xbar = np.array([float(xs[j].mean()) for j in idx])
     m, post = posterior_marginal_roi(g, S, xbar)
     tps = [J.Tp(x, f) for x, f in zip(xs, point.families, strict=True)]
     cols = J.columns(tps, point.theta)
     beta = point.beta.copy()
     for r, j in enumerate(idx):
-        if cols.e[j] > 0:
+        if cols.e[j] > 0 and beta[j] > 0:
             new = m[r] * xbar[r] / cols.e[j]
-            ratio[j] = new / beta[j] if beta[j] > 0 else 1.0
+            shift[j] = (new - beta[j]) * cols.e[j]
             beta[j] = new
     Mfull = np.hstack([cols.M, G])
     fr = _make_frame(Z, y, 0.0, baseline_ridge)
     base = _base_coefs(fr, Mfull, beta)
     info.update(post)
-    return replace(point, beta=beta, base=base, yhat_rows=Z @ base + Mfull @ beta), ratio, info
+    return replace(point, beta=beta, base=base, yhat_rows=Z @ base + Mfull @ beta), shift, info
+
+
+def shift_draws(
+    draws: Sequence[tuple[list[np.ndarray], np.ndarray]],
+    shift: np.ndarray,
+    xs: Sequence[np.ndarray],
+    families: Sequence[str],
+    draw_families: Sequence[Sequence[str]] | None = None,
+) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """Each draw's marginal response at the mean spend moved by its touchpoint's ``shift``
+    (``DRAWS="shift"``): the beta of draw ``b`` gains ``shift / e(theta_b)``, cut at zero; the
+    spread of the draws is kept."""
+    out = []
+    for b, (th, beta) in enumerate(draws):
+        beta = beta.copy()
+        for j in (int(q) for q in np.flatnonzero(shift)):
+            fam = draw_families[b][j] if draw_families is not None else families[j]
+            e = J._part(J.Tp(xs[j], fam), np.asarray(th[j], dtype=float))[2]
+            if e > 0:
+                beta[j] = max(float(beta[j]) + float(shift[j]) / e, 0.0)
+        out.append((th, beta))
+    return out

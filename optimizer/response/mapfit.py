@@ -471,8 +471,9 @@ def refit_map(
         draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
-        fit, ratio, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw)
-        draws_raw = [(t, b * ratio) for t, b in draws_raw] if LP.RESCALE_DRAWS else draws_raw
+        fit, shift, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw)
+        if LP.DRAWS == "shift":
+            draws_raw = LP.shift_draws(draws_raw, shift, xs, fit.families, draw_fams)
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
     edge: dict[int, list[str]] = {}
