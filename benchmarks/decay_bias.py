@@ -13,11 +13,12 @@ median of ``fitted - true``, the mean absolute error and the share fitted short 
 
 A variant is ``name:opt=json,...`` as in ``fit_dev.py`` (``@module.NAME=json`` sets a module
 constant of ``optimizer.response``); the names ``pinhalf`` (each half-saturation point known),
-``pinfamily`` (each family known), ``nopool`` (no pooling of marginal ROIs), ``pinothers`` (every other touchpoint's family and
-transforms known, one fit per touchpoint, ``fit_alone``) and ``truebase``
-(the KPI with the true baseline taken out and a constant put back: no trend, seasonality or
-price effect left for the fit's baseline to trade with the carry-over) swap in the truth as
-``fit_decompose.py`` does.
+``pinfamily`` (each family known), ``nopool`` (no pooling of marginal ROIs), ``pinothers``
+(every other touchpoint's family and transforms known, one fit per touchpoint, ``fit_alone``)
+and ``truebase`` (the KPI with the true baseline taken out and a constant put back: no trend,
+seasonality or price effect left for the fit's baseline to trade with the carry-over) swap in
+the truth as ``fit_decompose.py`` does; a name that starts with one of them is that swap (e.g.
+``pinhalfflat:@joint.PRIOR_DECAY_SD=10``).
 
 ``--why``: for every touchpoint of the first variant fitted short by more than 0.15, the MAP
 objective (``sigma^2`` times minus twice the log posterior) at the fitted transforms against the
@@ -72,16 +73,20 @@ class _Last:
     fit: Any = None
 
 
-_MAP_FIT = MF.map_fit
 _BOUNDS = J.bounds
 
 
-def _recording(*a: Any, **kw: Any) -> Any:
-    out = _MAP_FIT(*a, **kw)
-    rows = a[8]
-    if len(rows) == a[5].size:  # all weeks
-        _Last.args, _Last.kw, _Last.fit = a, kw, out
-    return out
+def _recording(inner: Any) -> Any:
+    """``inner`` (the ``map_fit`` in place: a swap's, or the fit's own), recording its last
+    all-weeks call."""
+
+    def rec(*a: Any, **kw: Any) -> Any:
+        out = inner(*a, **kw)
+        if kw.get("warm") is not None or len(a[8]) == a[5].size:  # the all-weeks fit
+            _Last.args, _Last.kw, _Last.fit = a, kw, out
+        return out
+
+    return rec
 
 
 @contextmanager
@@ -132,13 +137,15 @@ def fit_one(
     the variant's constants still set, so the objective is the variant's)."""
     consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
     kw = {k: v for k, v in opts.items() if not k.startswith("@")}
-    history = without_baseline(case) if name == "truebase" else case.history
-    with constants(consts), FD.swapped(case, **SWAPS.get(name, {})):
-        MF.map_fit = _recording  # type: ignore[assignment]
+    history = without_baseline(case) if name.startswith("truebase") else case.history
+    swap = next((v for k, v in SWAPS.items() if name.startswith(k)), {})
+    with constants(consts), FD.swapped(case, **swap):
+        inner = MF.map_fit
+        MF.map_fit = _recording(inner)  # type: ignore[assignment]
         try:
             model = fit_model(history, seed=SEED, n_bootstrap=0, **kw)
         finally:
-            MF.map_fit = _MAP_FIT  # type: ignore[assignment]
+            MF.map_fit = inner  # type: ignore[assignment]
         out = {}
         for tid, tp in model.touchpoints.items():
             d = 0.0 if tp.adstock is None else float(tp.adstock.decay)
