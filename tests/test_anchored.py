@@ -15,7 +15,7 @@ from optimizer.allocate import allocate
 from optimizer.errors import ModelError, ScenarioError
 from optimizer.response.model import model_from_dict
 from optimizer.scenario import scenario_from_dict
-from optimizer.workflow.anchored import anchored_plan
+from optimizer.workflow.anchored import RISK, anchored_plan
 from optimizer.workflow.robust import draw_models
 from tests.factories import TINY_MODEL, tiny_model_with_draws, write_tiny_world
 
@@ -42,7 +42,7 @@ def kpi(model, spend: dict[str, float]) -> float:
     return float(sum(model.touchpoints[t].horizon_kpi(s, 13) for t, s in spend.items()))
 
 
-def criterion(model, spend: dict[str, float], h: dict[str, float], risk: float = 1.0) -> float:
+def criterion(model, spend: dict[str, float], h: dict[str, float], risk: float = RISK) -> float:
     """Point uplift over ``h`` less ``risk`` standard deviations of the draws' uplift, computed
     draw by draw here (``draw_models``), apart from the planner's own curves."""
     ups = [kpi(m, spend) - kpi(m, h) for m in draw_models(model)]
@@ -194,7 +194,7 @@ def test_cli(tmp_path):
     rob = plan["robust"]
     assert rob["mode"] == "anchored" and rob["draws"] == 5 and 0.0 <= rob["step"] <= 1.0
     assert rob["anchor"] == "historical mix" and "historical mix" in rob["objective"]
-    assert rob["risk"] == 1.0 and rob["uplift_sd"] >= 0.0
+    assert rob["risk"] == RISK and rob["uplift_sd"] >= 0.0
     # the criterion it maximises is at least the point optimum's
     po = rob["point_optimum"]
     assert rob["uplift"] - rob["uplift_sd"] >= po["uplift"] - po["uplift_sd"] - 1e-6

@@ -128,22 +128,26 @@ def test_regime_statistics():
     assert oracle.plan.startswith("true transforms") and oracle.coverage == 1.0
 
 
-def test_anchored_plan_row_and_verdict():
-    """The anchored plan (``--robust anchored``) gets its own row and a verdict of the no-harm
-    target on the low-information worlds: one world 0.6% below the historical mix fails it."""
-    rs = [_result("a", 108.0, 1000.0), _result("b", 99.0, 1000.0)]
+def test_anchored_plan_row_and_verdicts():
+    """The anchored plan (``--robust anchored``) gets its own row, and the capture and no-harm
+    targets read it when present (the point curves' plan beside it, as information): one world
+    0.6% below the historical mix fails the no-harm target on the low-information worlds."""
+    rs = [_result("a", 108.0, 1000.0), _result("b", 94.0, 1000.0)]
     for r in rs:
         r.case.regime = "low"
+    rows = _regimes.regime_verdicts(rs)  # no anchored plan: the point curves' plan is judged
+    assert rows[1][3] is False and "point curves" in rows[1][0] and "1 of 2" in rows[1][1]
     rs[0].anchored = _G(110.0, 105.0, 100.0, 1000.0)
     rs[1].anchored = _G(110.0, 99.5, 100.0, 1000.0)
-    stats = {s.plan: s for s in _regimes.plan_stats(rs)}
-    anc = stats[_regimes.ANCHORED]
+    anc = {s.plan: s for s in _regimes.plan_stats(rs)}[_regimes.ANCHORED]
     assert anc.pooled == pytest.approx((5 - 0.5) / 20) and anc.below == 0
-    rows = [r for r in _regimes.regime_verdicts(rs) if "anchored" in r[0]]
-    assert len(rows) == 1 and rows[0][3] is True and "0 of 2" in rows[0][1]
+    rows = _regimes.regime_verdicts(rs)
+    cap, harm, info = rows[0], rows[1], rows[2]
+    assert "--robust anchored" in cap[0] and cap[1].startswith("22.5%")
+    assert "--robust anchored" in harm[0] and harm[3] is True and "0 of 2" in harm[1]
+    assert "point curves" in info[0] and "1 of 2" in info[1] and info[2] == "(info)"
     rs[1].anchored = _G(110.0, 94.0, 100.0, 1000.0)
-    rows = [r for r in _regimes.regime_verdicts(rs) if "anchored" in r[0]]
-    assert rows[0][3] is False and "1 of 2" in rows[0][1]
+    assert _regimes.regime_verdicts(rs)[1][3] is False
 
 
 def test_peers_skip_message_names_the_setup_script(monkeypatch, tmp_path):
