@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 #: at the mean spend from the hierarchical prior in their log
 POOL_SPACES = ("linear", "log")
 #: what the Laplace draws (the intervals and ``--robust mean``) do when the point curves move:
-#: "keep" them, or "shift" each draw's marginal response at the mean spend by its point curve's
-#: change (so the intervals stay centred on the point; ``shift_draws``)
+#: "keep" them, "shift" each draw's marginal response at the mean spend by its point curve's
+#: change (so the intervals stay centred on the point; ``shift_draws``), or take each draw's
+#: marginal ROIs at the mean spend from the hierarchy's posterior ("hierarchy";
+#: ``hierarchy_draws``)
 DRAWS = "keep"
 #: the fewest pooled touchpoints the hierarchy is used with (fewer: the linear pooling alone).
 #: The spread between touchpoints cannot be estimated from two or three; 4 is James and Stein's
@@ -52,6 +54,7 @@ MIN_POOLED = 4
 #: scale of the half-normal prior on ``tau`` (the sd of the log marginal ROIs across touchpoints;
 #: 1: a factor e between touchpoints is typical, a factor 7 (2 sds) unusual)
 TAU_SCALE = 1.0
+_Draws = Sequence[tuple[list[np.ndarray], np.ndarray]]
 METHOD = "log-normal hierarchy of marginal ROIs at the mean spend (tau, lambda integrated)"
 #: the ``tau`` grid (log-spaced) the posterior is read on
 TAU_GRID = np.exp(np.linspace(math.log(0.01), math.log(4.0), 31))
@@ -123,19 +126,12 @@ HERMITE = np.polynomial.hermite.hermgauss(48)
 LAMBDA_GRID = np.linspace(-3.0, 3.0, 61)
 
 
-def posterior_marginal_roi(
+def _grid_posterior(
     g: np.ndarray, S: np.ndarray, xbar: np.ndarray
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Posterior mean of each touchpoint's marginal ROI ``m_i`` under the hierarchical prior
-    ``log m_i ~ N(lambda, tau^2)`` from the Gaussian likelihoods ``N(g_i; xbar_i m_i, S_ii)``:
-    each touchpoint's integral over ``u = log m_i`` by *adaptive* Gauss-Hermite quadrature (nodes
-    centred on the integrand's mode, found by Fisher scoring, and scaled by its curvature there,
-    so a likelihood much sharper than the prior, or the reverse, is integrated as well as either
-    alone), the hyperparameters ``(lambda, tau)`` integrated over a grid (``lambda`` flat,
-    ``tau`` half-normal of scale ``TAU_SCALE``). Exact for independent likelihoods: the
-    estimates' correlations (``S``'s off-diagonal) are left out (measured within +-0.25 on the
-    benchmark's low-information worlds; a Laplace approximation in ``log m`` that kept them
-    measured worse)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The posterior on the ``(lambda, tau)`` grid: the grid's levels, its weights ``w``
+    (lambda, tau), and per touchpoint and cell the posterior mean of ``m_i`` and the mean and
+    variance of ``log m_i`` (each ``(k, lambda, tau)``); see ``posterior_marginal_roi``."""
     s = np.sqrt(np.maximum(np.diag(S), 1e-300))
     t, wh = HERMITE
     pos = g > 0
@@ -161,15 +157,34 @@ def posterior_marginal_roi(
     e = np.exp(lw - mx)
     tot = e.sum(axis=3)
     logp = (mx[..., 0] + np.log(tot)).sum(axis=0)  # (lambda, tau): log evidence up to a constant
-    post = (e * mu).sum(axis=3) / tot  # (k, lambda, tau): E[m_i | lambda, tau, data]
+    p = e / tot[..., None]
+    post = (p * mu).sum(axis=3)  # (k, lambda, tau): E[m_i | lambda, tau, data]
+    u_mean = (p * un).sum(axis=3)
+    u_var = np.maximum((p * un * un).sum(axis=3) - u_mean**2, 0.0)
     prior = -0.5 * (taus / TAU_SCALE) ** 2 + np.log(taus)  # half-normal x d tau / d log tau
     lw2 = logp + prior[None, :]
     w = np.exp(lw2 - lw2.max())
-    w /= w.sum()
+    return lams, w / w.sum(), post, u_mean, u_var
+
+
+def posterior_marginal_roi(
+    g: np.ndarray, S: np.ndarray, xbar: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Posterior mean of each touchpoint's marginal ROI ``m_i`` under the hierarchical prior
+    ``log m_i ~ N(lambda, tau^2)`` from the Gaussian likelihoods ``N(g_i; xbar_i m_i, S_ii)``:
+    each touchpoint's integral over ``u = log m_i`` by *adaptive* Gauss-Hermite quadrature (nodes
+    centred on the integrand's mode, found by Fisher scoring, and scaled by its curvature there,
+    so a likelihood much sharper than the prior, or the reverse, is integrated as well as either
+    alone), the hyperparameters ``(lambda, tau)`` integrated over a grid (``lambda`` flat,
+    ``tau`` half-normal of scale ``TAU_SCALE``). Exact for independent likelihoods: the
+    estimates' correlations (``S``'s off-diagonal) are left out (measured within +-0.25 on the
+    benchmark's low-information worlds; a Laplace approximation in ``log m`` that kept them
+    measured worse)."""
+    lams, w, post, _, _ = _grid_posterior(g, S, xbar)
     m = (w[None] * post).sum(axis=(1, 2))
     wt = w.sum(axis=0)
     info = {
-        "tau_posterior_mean": float((wt * taus).sum()),
+        "tau_posterior_mean": float((wt * TAU_GRID).sum()),
         "pooled_marginal_roi_geometric": float(math.exp(float((w.sum(axis=1) * lams).sum()))),
         "level_at_grid_edge": float(max(w.sum(axis=1)[[0, -1]])),
     }
@@ -188,14 +203,16 @@ def rescale_points(
     baseline_ridge: float,
     prior_weight: float,
     s_curves: bool,
-) -> tuple[MapFit, np.ndarray, dict[str, Any]]:
+    draws: tuple[_Draws, Sequence[Sequence[str]] | None, int, float] | None = None,
+) -> tuple[MapFit, list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """The point curves ``point`` with every pooled touchpoint's beta rescaled so its marginal
     ROI at the mean spend is the log-hierarchical posterior mean (likelihood at the MAP
     ``at_map``); the baseline refitted with them. A point curve that is flat (every posterior
     draw's beta zero: the data's estimate well below zero, evidence of no effect) stays flat:
-    its likelihood still informs the hierarchy. Also the change of each touchpoint's marginal
-    response at its mean spend (weekly KPI per unit of relative spend: ``xbar * delta m``) and
-    the diagnostics."""
+    its likelihood still informs the hierarchy. ``draws``: the Laplace draws, each draw's
+    families (None: the point's), the seed and the draws' inflation; returned as ``DRAWS``
+    says (kept, shifted with the point, or drawn from the hierarchy), with the diagnostics."""
+    out, draw_families, seed, inflate = draws if draws is not None else ([], None, 0, 1.0)
     from optimizer.response.mapfit import _base_coefs
     from optimizer.response.solve import _make_frame
 
@@ -205,7 +222,7 @@ def rescale_points(
     shift = np.zeros(point.beta.size)
     info: dict[str, Any] = {"method": METHOD, "n_pooled": int(idx.size)}
     if idx.size < MIN_POOLED:
-        return point, shift, info
+        return point, list(out), info
     xbar = np.array([float(xs[j].mean()) for j in idx])
     m, post = posterior_marginal_roi(g, S, xbar)
     tps = [J.Tp(x, f) for x, f in zip(xs, point.families, strict=True)]
@@ -220,7 +237,15 @@ def rescale_points(
     fr = _make_frame(Z, y, 0.0, baseline_ridge)
     base = _base_coefs(fr, Mfull, beta)
     info.update(post)
-    return replace(point, beta=beta, base=base, yhat_rows=Z @ base + Mfull @ beta), shift, info
+    out = list(out)
+    if DRAWS == "shift":
+        out = shift_draws(out, shift, xs, point.families, draw_families)
+    elif DRAWS == "hierarchy":
+        moved = np.array([shift[j] != 0 for j in idx])
+        out = hierarchy_draws(
+            out, idx, moved, g, S, xbar, xs, point.families, draw_families, seed, inflate
+        )
+    return replace(point, beta=beta, base=base, yhat_rows=Z @ base + Mfull @ beta), out, info
 
 
 def shift_draws(
@@ -241,5 +266,50 @@ def shift_draws(
             e = J._part(J.Tp(xs[j], fam), np.asarray(th[j], dtype=float))[2]
             if e > 0:
                 beta[j] = max(float(beta[j]) + float(shift[j]) / e, 0.0)
+        out.append((th, beta))
+    return out
+
+
+def hierarchy_draws(
+    draws: Sequence[tuple[list[np.ndarray], np.ndarray]],
+    idx: np.ndarray,
+    moved: np.ndarray,
+    g: np.ndarray,
+    S: np.ndarray,
+    xbar: np.ndarray,
+    xs: Sequence[np.ndarray],
+    families: Sequence[str],
+    draw_families: Sequence[Sequence[str]] | None,
+    seed: int,
+    inflate: float,
+) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """Each draw's marginal ROIs at the mean spend of the touchpoints ``idx[moved]`` (those whose
+    point curve was rescaled; ``idx`` are the hierarchy's, ``g, S, xbar`` theirs) from its
+    posterior (``DRAWS="hierarchy"``): a ``(lambda, tau)`` cell by its posterior weight, shared by
+    the draw's touchpoints (so they move together as the level does), then each touchpoint's
+    ``log m`` Gaussian with the cell's posterior mean and variance, its spread times ``inflate``
+    and its centre moved down by ``(inflate^2 - 1) var / 2`` so that the draws' mean marginal ROI
+    stays the posterior mean (a robust plan on them is not pulled to the loosely known
+    touchpoints); the beta follows from the draw's own transforms. Seeded by ``SeedSequence(seed,
+    spawn_key=(13,))``."""
+    if not draws or not moved.any():
+        return list(draws)
+    _, w, _, u_mean, u_var = _grid_posterior(g, S, xbar)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13,)))
+    flat = w.ravel()
+    out = []
+    for b, (th, beta) in enumerate(draws):
+        beta = beta.copy()
+        cell = np.unravel_index(int(rng.choice(flat.size, p=flat)), w.shape)
+        z = rng.standard_normal(idx.size)
+        for r, j in enumerate(int(q) for q in idx):
+            if not moved[r]:
+                continue
+            mu_u, var = float(u_mean[(r, *cell)]), float(u_var[(r, *cell)])
+            u = mu_u - 0.5 * (inflate**2 - 1.0) * var + inflate * math.sqrt(var) * float(z[r])
+            fam = draw_families[b][j] if draw_families is not None else families[j]
+            e = J._part(J.Tp(xs[j], fam), np.asarray(th[j], dtype=float))[2]
+            if e > 0:
+                beta[j] = math.exp(min(u, 50.0)) * xbar[r] / e
         out.append((th, beta))
     return out

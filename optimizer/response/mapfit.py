@@ -471,9 +471,8 @@ def refit_map(
         draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
-        fit, shift, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw)
-        if LP.DRAWS == "shift":
-            draws_raw = LP.shift_draws(draws_raw, shift, xs, fit.families, draw_fams)
+        lp_draws = (draws_raw, draw_fams, seed, inflate)
+        fit, draws_raw, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw, draws=lp_draws)
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
     edge: dict[int, list[str]] = {}
