@@ -52,6 +52,7 @@ def collect(case: Any) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     def capture(point: Any, at_map: Any, *a: Any, **kw: Any) -> Any:
+        kw.pop("draws", None)
         seen["lik"] = LP.gamma_likelihood(at_map, *a, **kw)
         seen["xs"] = a[0]
         return point, [], {}
