@@ -1,4 +1,4 @@
-"""Hierarchical pooling of marginal ROIs in their log (``pool_space="log"``).
+"""Hierarchical pooling of marginal ROIs in their log (``pool_space="log"``, opt-in).
 
 The default fit pools each touchpoint's steady-state marginal ROI at its mean weekly spend, ``m_i``,
 towards a common value in *linear* terms (``joint.pooling_weight``: rows ``omega x_i (m_i - mu)``,
@@ -6,20 +6,24 @@ one weight from the evidence). What the data say about touchpoints is multiplica
 three times the KPI per dollar of another), and a Gaussian in ``m`` puts a zero effect as near to
 the common value as a doubled one. Here, at the MAP transforms, the history's (Laplace) likelihood
 of every pooled touchpoint's weekly marginal response ``gamma_i = x_i m_i`` (without the pooling
-rows, the betas unbounded, the transforms' uncertainty included) is combined with the
-hierarchical prior
+rows, the betas unbounded, the transforms' uncertainty included: ``gamma_likelihood``) is combined
+with the hierarchical prior
 
     log m_i ~ N(lambda, tau^2),  lambda flat,  tau ~ half-normal(TAU_SCALE)
 
-and ``tau`` is *integrated over* on a grid (its posterior weight: the Laplace evidence of the
-``log m`` and ``lambda`` at that ``tau``, times the half-normal prior), not set to its maximum: a
-maximum of a flat evidence collapses to ``tau = 0`` (every touchpoint equal, the historical mix)
-where moderate differences are as likely. Each touchpoint's point curve is then rescaled so that
-its marginal ROI at the mean spend is the posterior mean of ``m_i``: ``exp(u_i + V_ii / 2)``
-averaged over ``tau``. A Gaussian in ``log m`` keeps every ``m_i > 0``, so a beta the data put at
-zero no longer defunds a touchpoint the data cannot tell from the others; where the data cannot
-tell any of them apart the posterior of ``tau`` sits near zero and the marginal ROIs come out
-nearly equal (the historical mix's optimality condition).
+``lambda`` and ``tau`` *integrated over* on a grid, not set to their maximum (a maximum of a flat
+evidence collapses to ``tau = 0``: every touchpoint equal), each touchpoint's integral over
+``log m_i`` by adaptive Gauss-Hermite quadrature (``posterior_marginal_roi``). Each point curve is
+then rescaled so that its marginal ROI at the mean spend is the posterior mean of ``m_i``. A
+Gaussian in ``log m`` keeps every ``m_i > 0``, so a beta the data put at zero no longer defunds a
+touchpoint the data cannot tell from the others; where they cannot tell any apart the marginal
+ROIs come out nearly equal (the historical mix's optimality condition).
+
+Measured (docs/response-models.md, "Pooling the marginal ROIs in their log"): more capture than
+the default on the four regimes of simulated worlds (low 8 / 15 touchpoints 44.7% -> 47.8% /
+34.3% -> 39.4%, high 82.6% -> 84.0% / 69.5% -> 71.4%); not the default because the Laplace
+draws (intervals, ``--robust mean``) stay the linear pooling's (``DRAWS``: moving them with the
+point, or drawing them from the hierarchy, cost the robust plan on every regime).
 """
 
 from __future__ import annotations
