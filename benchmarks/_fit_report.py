@@ -74,6 +74,8 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
         if res.robust is not None
         else ""
     )
+    if res.anchored is not None:
+        rob += f"anchored plan (--robust anchored) {_pct(res.anchored.captured)}, "
     say(
         f"    uplift available: the true optimum adds {_pct(g.uplift)} of the whole KPI "
         f"({_num(g.optimal - g.historical)} over {_num(g.kpi_total)}) to the historical mix; "
