@@ -75,6 +75,7 @@ INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
 POOL_SPACE = "linear"
 #: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
 BURN_IN_WEEKS = 0
+INITIAL_CARRYOVER = "zero"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class ResponseFitter(BaseEstimator):
         interval_space: str | None = INTERVAL_SPACE,
         pool_space: str = POOL_SPACE,
         burn_in_weeks: int = BURN_IN_WEEKS,
+        initial_carryover: str = INITIAL_CARRYOVER,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -194,6 +196,7 @@ class ResponseFitter(BaseEstimator):
         self.interval_space = interval_space
         self.pool_space = pool_space
         self.burn_in_weeks = burn_in_weeks
+        self.initial_carryover = initial_carryover
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -244,6 +247,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'burn_in_weeks' parameter of fit_model must be an int >= 0. "
                 f"Got {self.burn_in_weeks!r} instead."
+            )
+        if self.initial_carryover not in ("zero", "fitted"):
+            raise ValueError(
+                "The 'initial_carryover' parameter of fit_model must be one of zero, fitted. "
+                f"Got {self.initial_carryover!r} instead."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -324,6 +332,7 @@ class ResponseFitter(BaseEstimator):
                 interval_space=None if self.interval_space is None else str(self.interval_space),
                 pool_space=str(self.pool_space),
                 burn_in=int(self.burn_in_weeks),
+                initial_carryover=str(self.initial_carryover),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -31,6 +31,7 @@ from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _base
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
     BURN_IN_WEEKS,
+    INITIAL_CARRYOVER,
     INTERVAL_SCALE,
     INTERVAL_SPACE,
     LAPLACE_SPACE,
@@ -96,6 +97,7 @@ def fit_model(
     interval_space: str | None = INTERVAL_SPACE,
     pool_space: str = POOL_SPACE,
     burn_in_weeks: int = BURN_IN_WEEKS,
+    initial_carryover: str = INITIAL_CARRYOVER,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -260,6 +262,12 @@ def fit_model(
         spend before it that a zero start understates, the more the longer the decay
         (``optimizer.response.startup``). Measured in docs/response-models.md ("Long
         carry-overs fitted short"): an option, not the default.
+    initial_carryover : {"zero", "fitted"}, default="zero"
+        ``method="map"``: every touchpoint's adstock before the history's first week: zero, or
+        fitted as a nuisance (``r`` times the steady state of its first 13 weeks' mean spend,
+        ``r`` shared and profiled over 0 and 1 by the MAP objective;
+        ``optimizer.response.startup``; ``diagnostics.initial_carryover``). Measured in
+        docs/response-models.md ("Long carry-overs fitted short"): an option, not the default.
 
     Returns
     -------
@@ -310,6 +318,7 @@ def fit_model(
         interval_space=interval_space,
         pool_space=pool_space,
         burn_in_weeks=burn_in_weeks,
+        initial_carryover=initial_carryover,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

@@ -97,11 +97,18 @@ def _curve(family: str, v: np.ndarray, ls: float) -> tuple[np.ndarray, ...]:
     return h, h_v, zero, h_vv, zero
 
 
-def _adstock(x: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray]:
-    """Geometric adstock ``a_t = x_t + d a_{t-1}`` and its derivative in ``d``."""
-    a = lfilter([1.0], [1.0, -d], x)
-    lag = np.concatenate([[0.0], a[:-1]])
-    return a, lfilter([1.0], [1.0, -d], lag)
+def _adstock(x: np.ndarray, d: float, carry: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Geometric adstock ``a_t = x_t + d a_{t-1}`` and its derivative in ``d``; ``a_{-1} = c``,
+    ``c = carry / (1 - d)``: the steady state of a weekly spend ``carry`` before the history
+    (``startup``; 0: the zero start), so ``dc/dd = c / (1 - d)``."""
+    if carry == 0.0:
+        a = lfilter([1.0], [1.0, -d], x)
+        lag = np.concatenate([[0.0], a[:-1]])
+        return a, lfilter([1.0], [1.0, -d], lag)
+    c = carry / (1.0 - d)
+    a = lfilter([1.0], [1.0, -d], x, zi=[d * c])[0]
+    lag = np.concatenate([[c], a[:-1]])
+    return a, lfilter([1.0], [1.0, -d], lag, zi=[d * c / (1.0 - d)])[0]
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Tp:
     family: str
     pooled: bool = True
     tests: tuple[tuple[np.ndarray, float, float], ...] = ()  # (spend with the test, lift, se)
+    carry: float = 0.0  # weekly spend before the history, in steady state (``_adstock``)
 
     @property
     def k(self) -> int:
@@ -139,7 +147,7 @@ def _unit(
     to mean adstock ``m`` (with derivative ``dm`` in the decay)."""
     d, lr = float(th[0]), float(th[1])
     ls = float(th[2]) if tp.k == 3 else 0.0
-    a, da = _adstock(x, d)
+    a, da = _adstock(x, d, tp.carry)
     half = math.exp(lr) * m
     pos = a > 1e-300 * max(half, 1e-300)
     v = np.where(pos, np.log(np.where(pos, a, 1.0) / half), -700.0)
@@ -161,7 +169,7 @@ def _part(tp: Tp, th: np.ndarray) -> _Part:
     fit moves one touchpoint, the others' columns are reused)."""
     key = (
         tp.x.tobytes(),
-        tp.family,
+        tp.family + f"|{tp.carry!r}",
         np.asarray(th, dtype=float).tobytes(),
         tuple((x1.tobytes(), lift, se) for x1, lift, se in tp.tests),
     )
@@ -171,6 +179,7 @@ def _part(tp: Tp, th: np.ndarray) -> _Part:
     d, lr = float(th[0]), float(th[1])
     ls = float(th[2]) if tp.k == 3 else 0.0
     a, da = _adstock(tp.x, d)
+    # the half point stays relative to the zero start's mean adstock (model.json's, the draws')
     m = float(a.mean()) or 1.0
     dm = float(da.mean())
     h, dh = _unit(tp, tp.x, th, m, dm)

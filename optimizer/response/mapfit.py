@@ -28,10 +28,10 @@ from optimizer.response import curves as C
 from optimizer.response import decayprior as DPR
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
+from optimizer.response import startup as ST
 from optimizer.response.design import CurveShape
 from optimizer.response.mapsetup import _media, problem_at_map
 from optimizer.response.solve import _Frame, _make_frame
-from optimizer.response.startup import likelihood_rows
 
 if TYPE_CHECKING:
     from optimizer.response.decay_profile import DecayProfile
@@ -81,6 +81,8 @@ class MapFit:
     family_lml: list[dict[str, float]] = field(default_factory=list)
     rows: np.ndarray | None = None  # the weeks of the likelihood (None: all)
     decay_centre: float | None = None  # the decays' prior centre (None: the fixed one)
+    carry: tuple[float, ...] = ()  # weekly spend before the history (``startup``; (): none)
+    start: dict[str, Any] = field(default_factory=dict)  # ``startup.fit_start``'s choice
 
 
 def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -116,14 +118,16 @@ def map_fit(
     pool: bool = True,
     report: Callable[[str, int, int], None] | None = None,
     pool_evidence: str = "argmax",
+    carry: Sequence[float] = (),
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
     previous fit (the training weeks' fit for the all-weeks one) and keep its families."""
     fr = _make_frame(Z[rows], y[rows], 0.0, baseline_ridge)
     fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
+    carry = tuple(warm.carry if warm is not None else carry) or (0.0,) * len(xs)
     tps = [
-        J.Tp(x, f, bool(pl), tuple(ts))
-        for x, f, pl, ts in zip(xs, fams, pooled, tests, strict=True)
+        J.Tp(x, f, bool(pl), tuple(ts), c)
+        for x, f, pl, ts, c in zip(xs, fams, pooled, tests, carry, strict=True)
     ]
     p = J.Problem(tps, rows, fr, G, sigma, 0.0, prior_weight, s_curves)
     p.decay_centre = warm.decay_centre if warm is not None else None
@@ -209,6 +213,7 @@ def map_fit(
         family_lml=lml if warm is None else list(warm.family_lml),
         rows=rows,
         decay_centre=p.decay_centre,
+        carry=carry,
     )
 
 
@@ -328,6 +333,7 @@ def refit_map(
     interval_space: str | None = None,
     pool_space: str = "linear",
     burn_in: int | None = None,
+    initial_carryover: str = "zero",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -359,16 +365,17 @@ def refit_map(
     problem = (xs, starts, fams, pooled, tests, y, Z, G)
     map_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
     map_kw["pool_evidence"] = pool_evidence
+    start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
     warm = None
     if d.holdout > 0:
-        tr = likelihood_rows(n_train, burn_in)
-        warm = map_fit(*problem, tr, sigma0, d.baseline_ridge, **map_kw)
+        tr = ST.likelihood_rows(n_train, burn_in)
+        warm = start(*problem, tr, sigma0, d.baseline_ridge, **map_kw)
         mape_ho = _mape(y[n_train:], warm.yhat_rows[n_train:])
         nrmse_ho = _nrmse(y[n_train:], warm.yhat_rows[n_train:])
     report("refit", 1, 2)
-    rows = likelihood_rows(n, burn_in)
+    rows = ST.likelihood_rows(n, burn_in)
     sigma = warm.sigma if warm is not None else sigma0
-    fit = map_fit(*problem, rows, sigma, d.baseline_ridge, warm=warm, **map_kw)
+    fit = start(*problem, rows, sigma, d.baseline_ridge, warm=warm, **map_kw)
     report("refit", 2, 2)
     if uncertainty == "auto":
         # Laplace draws, but a bootstrap of the fit with the tests' lifts perturbed when lift
@@ -533,6 +540,7 @@ def refit_map(
             "noise_sd": fit.sigma,
             "family_switches": (warm.family_switches if warm is not None else fit.family_switches),
             "uncertainty": {"method": uncertainty, "n_draws": len(draws_raw), **lap},
+            **ST.diagnostics(fit, initial_carryover),
             **(
                 {
                     "family_weights": {
@@ -563,6 +571,7 @@ def refit_map(
             **({"interval_space": interval_space} if interval_space != laplace_space else {}),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
+            **({"initial_carryover": initial_carryover} if initial_carryover != "zero" else {}),
         },
     )
 

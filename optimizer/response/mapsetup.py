@@ -37,9 +37,10 @@ def problem_at_map(
     profiles all start from."""
     rows = fit.rows if fit.rows is not None else np.arange(y.size)
     fr = _make_frame(Z[rows], y[rows], 0.0, baseline_ridge)
+    carry = fit.carry or (0.0,) * len(xs)
     tps = [
-        J.Tp(x, f, bool(pl), tuple(ts))
-        for x, f, pl, ts in zip(xs, fit.families, pooled, tests, strict=True)
+        J.Tp(x, f, bool(pl), tuple(ts), c)
+        for x, f, pl, ts, c in zip(xs, fit.families, pooled, tests, carry, strict=True)
     ]
     p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
     p.decay_centre = fit.decay_centre

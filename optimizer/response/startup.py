@@ -13,6 +13,10 @@ short"): an option, ``fit_model(burn_in_weeks=...)``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 #: Weeks at the start left out of the likelihood (0: none, the default)
@@ -25,3 +29,67 @@ def likelihood_rows(n: int, burn_in: int | None = None) -> np.ndarray:
     b = BURN_IN_WEEKS if burn_in is None else int(burn_in)
     b = max(0, min(b, n // 2))
     return np.arange(b, n)
+
+
+#: The adstock at the history's start (``fit_model(initial_carryover=...)``): ``"zero"`` (the
+#: default: ``a_{-1} = 0``) or ``"fitted"`` (a nuisance of the MAP fit, below)
+INITIAL_CARRYOVER = "zero"
+INITIAL_CARRYOVER_CHOICES = ("zero", "fitted")
+#: ``"fitted"``: every touchpoint starts at ``a_{-1} = r * m_i / (1 - decay_i)``, ``m_i`` its mean
+#: weekly spend over the first ``CARRY_WEEKS`` weeks (``r = 1``: the steady state of that spend,
+#: ``r = 0``: the zero start); ``r`` shared by the touchpoints, profiled over ``CARRY_LEVELS`` (a
+#: MAP fit at each on the first fit's weeks, the lowest MAP objective kept; the later fits, warm
+#: started from it, keep it)
+CARRY_WEEKS = 13
+CARRY_LEVELS = (0.0, 1.0)
+
+
+def carry_of(xs: Sequence[np.ndarray], level: float) -> tuple[float, ...]:
+    """Each touchpoint's weekly spend before the history at level ``r`` (``joint.Tp.carry``)."""
+    return tuple(float(level) * float(np.mean(x[:CARRY_WEEKS])) if x.size else 0.0 for x in xs)
+
+
+def fit_start(
+    map_fit: Callable[..., Any],
+    xs: Sequence[np.ndarray],
+    *args: Any,
+    mode: str = "zero",
+    warm: Any = None,
+    **kw: Any,
+) -> Any:
+    """``map_fit(xs, *args, warm=warm, **kw)`` with the history's start ``mode``: with
+    ``"fitted"`` and no ``warm`` fit, one fit per level of ``CARRY_LEVELS``, the lowest MAP
+    objective kept (its level in ``carry_level``, every level's objective in ``carry_costs``);
+    otherwise the warm fit's start (zero without one)."""
+    if mode == "zero" or warm is not None:
+        f = map_fit(xs, *args, warm=warm, **kw)
+        f.start = dict(warm.start) if warm is not None else {}
+        return f
+    best, costs = None, {}
+    for r in CARRY_LEVELS:
+        f = map_fit(xs, *args, carry=carry_of(xs, r), **kw)
+        costs[str(float(r))] = float(f.cost)
+        if best is None or f.cost < best.cost:
+            best, f.start = f, {"level": float(r)}
+    assert best is not None
+    best.start["map_objective"] = costs
+    return best
+
+
+def starter(map_fit: Callable[..., Any], mode: str) -> Callable[..., Any]:
+    """``fit_start`` with ``map_fit`` and ``mode`` bound."""
+    return functools.partial(fit_start, map_fit, mode=mode)
+
+
+def diagnostics(fit: Any, mode: str) -> dict[str, Any]:
+    """``diagnostics.initial_carryover`` of a fit with ``initial_carryover="fitted"``."""
+    if mode == "zero":
+        return {}
+    return {
+        "initial_carryover": {
+            "method": "steady state of the first weeks' spend times a shared level r, profiled",
+            "weeks": CARRY_WEEKS,
+            "levels": list(CARRY_LEVELS),
+            **fit.start,
+        }
+    }
