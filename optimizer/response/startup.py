@@ -14,6 +14,7 @@ short"): an option, ``fit_model(burn_in_weeks=...)``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +43,10 @@ INITIAL_CARRYOVER_CHOICES = ("zero", "fitted")
 #: started from it, keep it)
 CARRY_WEEKS = 13
 CARRY_LEVELS = (0.0, 1.0)
+#: a carry-in (``r > 0``) is one more parameter: kept only when it lowers the MAP objective (in
+#: units of the noise variance: minus twice the log posterior) by more than ``CARRY_PENALTY`` ln n
+#: (the Bayesian information criterion's price of a parameter at 1, as the family choice's)
+CARRY_PENALTY = 1.0
 
 
 def carry_of(xs: Sequence[np.ndarray], level: float) -> tuple[float, ...]:
@@ -59,18 +64,20 @@ def fit_start(
 ) -> Any:
     """``map_fit(xs, *args, warm=warm, **kw)`` with the history's start ``mode``: with
     ``"fitted"`` and no ``warm`` fit, one fit per level of ``CARRY_LEVELS``, the lowest MAP
-    objective kept (its level in ``carry_level``, every level's objective in ``carry_costs``);
-    otherwise the warm fit's start (zero without one)."""
+    objective plus ``CARRY_PENALTY`` kept (in ``start``: its level, every level's objective over
+    the noise variance); otherwise the warm fit's start (zero without one)."""
     if mode == "zero" or warm is not None:
         f = map_fit(xs, *args, warm=warm, **kw)
         f.start = dict(warm.start) if warm is not None else {}
         return f
-    best, costs = None, {}
+    best, costs, crit, sigma2 = None, {}, math.inf, 0.0
     for r in CARRY_LEVELS:
         f = map_fit(xs, *args, carry=carry_of(xs, r), **kw)
-        costs[str(float(r))] = float(f.cost)
-        if best is None or f.cost < best.cost:
-            best, f.start = f, {"level": float(r)}
+        sigma2 = sigma2 or max(float(f.sigma) ** 2, 1e-300)  # the first level's noise, for all
+        costs[str(float(r))] = float(f.cost) / sigma2
+        c = costs[str(float(r))] + (CARRY_PENALTY * math.log(len(f.rows)) if r else 0.0)
+        if c < crit:
+            best, crit, f.start = f, c, {"level": float(r)}
     assert best is not None
     best.start["map_objective"] = costs
     return best
@@ -90,6 +97,7 @@ def diagnostics(fit: Any, mode: str) -> dict[str, Any]:
             "method": "steady state of the first weeks' spend times a shared level r, profiled",
             "weeks": CARRY_WEEKS,
             "levels": list(CARRY_LEVELS),
+            "penalty_ln_n": CARRY_PENALTY,
             **fit.start,
         }
     }
