@@ -87,6 +87,14 @@ def cli() -> None:
     "disagree).",
 )
 @click.option(
+    "--risk",
+    type=float,
+    default=None,
+    metavar="SD",
+    help="With --robust anchored: how many standard deviations of the draws' uplift are taken "
+    "off the point uplift (default 0.75; 0: the optimum on the point curves).",
+)
+@click.option(
     "--uncertainty",
     is_flag=True,
     help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
@@ -113,6 +121,7 @@ def optimize(
     out: Path | None,
     model_path: Path | None,
     robust: str,
+    risk: float | None,
     uncertainty: bool,
     no_voi: bool,
     solver: str,
@@ -133,14 +142,16 @@ def optimize(
       budgetopt optimize scenarios/base.yaml
       budgetopt optimize scenarios/base.yaml --format json -o plan.json
       budgetopt optimize scenarios/base.yaml --robust mean --uncertainty
-      budgetopt optimize scenarios/base.yaml --robust anchored
+      budgetopt optimize scenarios/base.yaml --robust anchored [--risk 1]
       budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
     from optimizer.app.run import execute, load_inputs, plan_uncertainty
     from optimizer.render import machine, planning, tables
     from optimizer.workflow.variants import count_variants
 
-    spec = _spec("optimize", [scenario], model_path, solver, tolerance, time_limit, robust=robust)
+    spec = _spec(
+        "optimize", [scenario], model_path, solver, tolerance, time_limit, robust=robust, risk=risk
+    )
     inputs = load_inputs(spec)  # the scenario and its models, read once for everything below
     if uncertainty:  # say so before optimising when the model has no draws to spread over
         from optimizer.workflow.robust import require_draws

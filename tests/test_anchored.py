@@ -206,7 +206,27 @@ def test_cli(tmp_path):
     assert "the optimum on the model's curves (step 1) earns" in out
     assert "best of 1001 steps on the line" in out
     assert "of the exact optimum on the model's curves" not in out
+    # --risk: recorded with the run's spec, in the JSON; only with --robust anchored; >= 0
+    r = run("optimize", w["scenario"], "--robust", "anchored", "--risk", "0", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rob = json.loads(r.stdout)["robust"]
+    assert rob["risk"] == 0.0 and rob["step"] == 1.0  # no risk: the point optimum
+    r = run("optimize", w["scenario"], "--risk", "0.5")
+    assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored only" in r.stderr
+    r = run("optimize", w["scenario"], "--robust", "anchored", "--risk", "-1")
+    assert r.returncode == 2 and "standard deviations >= 0" in r.stderr
     # no draws: a clear message, exit 2
     w["model"].write_text(json.dumps(with_history(TINY_MODEL)))
     r = run("optimize", w["scenario"], "--robust", "anchored")
     assert r.returncode == 2 and "has no bootstrap draws" in r.stderr
+
+
+def test_risk_is_recorded_only_when_given():
+    """The ledger's optimize options keep their keys unless --risk is given; a recorded run
+    re-runs with its risk."""
+    from optimizer.app.run import RunSpec
+
+    assert "risk" not in RunSpec("optimize", ("a.yaml",)).options()
+    spec = RunSpec("optimize", ("a.yaml",), robust="anchored", risk=0.5)
+    opts = json.loads(json.dumps(spec.options()))
+    assert opts["risk"] == 0.5 and RunSpec.from_options("optimize", opts) == spec

@@ -42,7 +42,7 @@ RunResult = Plan | Comparison | Frontier | Replan
 
 #: the options each command records, beside the common ones (as the ledger has always held them)
 _OWN_OPTIONS: dict[str, tuple[str, ...]] = {
-    "optimize": ("robust",),
+    "optimize": ("robust", "risk"),
     "compare": ("reference",),
     "sweep": ("budgets", "warm", "jobs"),
     "replan": ("actuals", "weeks_elapsed"),
@@ -62,6 +62,7 @@ class RunSpec:
     tolerance: float = DEFAULT_TOLERANCE
     time_limit: float | None = None
     robust: str = DEFAULT_ROBUST  # optimize: none | mean | anchored
+    risk: float | None = None  # optimize --robust anchored: its risk (None: the default)
     reference: str | None = None  # compare: the scenario the deltas are taken against
     expand_variants: bool = True  # compare: a file that declares variants stands for them all
     budgets: tuple[float, ...] | None = None  # sweep: None = the scenario's declared sweep
@@ -85,6 +86,8 @@ class RunSpec:
         keys = (*_COMMON, *_OWN_OPTIONS[self.command])
         out = {k: d[k] for k in keys}
         out["scenarios"] = list(self.scenarios)
+        if out.get("risk", 0) is None:  # recorded only when given (older runs have no key)
+            del out["risk"]
         if out.get("budgets") is not None:
             out["budgets"] = list(out["budgets"])
         return out
@@ -97,7 +100,7 @@ class RunSpec:
         fields["scenarios"] = tuple(str(p) for p in options.get("scenarios") or ())
         if "budgets" in fields:
             fields["budgets"] = tuple(float(b) for b in fields["budgets"])
-        for k, conv in (("tolerance", float), ("jobs", int), ("warm", bool)):
+        for k, conv in (("tolerance", float), ("jobs", int), ("warm", bool), ("risk", float)):
             if k in fields:
                 fields[k] = conv(fields[k])
         return cls(command=command, **fields)  # type: ignore[arg-type]
@@ -147,6 +150,7 @@ def _optimize(
         inp.scenario,
         inp.model,
         robust=spec.robust or "none",
+        risk=spec.risk,
         extra_models=inp.extra_models,
         **spec.solve_options,
     )

@@ -138,6 +138,8 @@ class Run:
         robust = self.options.get("robust")
         if robust and robust != "none":
             words.append(f"--robust {robust}")
+        if self.options.get("risk") is not None:
+            words.append(f"--risk {self.options['risk']:g}")
         if "uncertainty" in self.extra:
             words.append("--uncertainty")
         return " ".join(words)

@@ -37,7 +37,7 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.engine import SolveOptions
-from optimizer.errors import ModelError
+from optimizer.errors import ModelError, ScenarioError
 from optimizer.progress import Progress
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
@@ -159,6 +159,7 @@ def optimize_scenario(
     model: ResponseModel,
     *,
     robust: str = DEFAULT_ROBUST,
+    risk: float | None = None,
     solver: str = "highs",
     tolerance: float = 1e-4,
     time_limit: float | None = None,
@@ -178,6 +179,11 @@ def optimize_scenario(
         "tolerance": tolerance,
         "time_limit": time_limit,
     }
+    if risk is not None and robust != "anchored":
+        raise ScenarioError(
+            f"--risk {risk:g} applies to --robust anchored only (this run: --robust {robust})",
+            field="--risk",
+        )
     if robust == "mean":
         plan = robust_plan(
             scenario,
@@ -193,6 +199,7 @@ def optimize_scenario(
         plan = anchored_plan(
             scenario,
             model,
+            risk=risk,
             extra_models=extra_models,
             solver=solver,
             tolerance=tolerance,
