@@ -1,5 +1,5 @@
 """The MAP fit's adstock at the history's start fitted as a nuisance
-(``fit_model(initial_carryover="fitted")``, ``optimizer.response.startup``).
+(``fit_model(initial_carryover="fitted")``, the default; ``optimizer.response.startup``).
 
 Mid-stream world: ``tests/test_burn_in.py``'s (tests/test_fit.py's 4 touchpoints with tv's true
 decay 0.75, simulated over 208 weeks from zero carry-over, the history its last 156). Measured
@@ -32,13 +32,13 @@ def _tv_decay(model: ResponseModel) -> float:
 @pytest.mark.parametrize("seed", [13, 14])
 def test_fitted_carryover_recovers_a_long_decay_of_a_midstream_history(seed: int) -> None:
     h = _midstream(seed)
-    plain = fit_model(h, seed=0, n_bootstrap=0)
-    fitted = fit_model(h, seed=0, n_bootstrap=0, initial_carryover="fitted")
+    plain = fit_model(h, seed=0, n_bootstrap=0, initial_carryover="zero")
+    fitted = fit_model(h, seed=0, n_bootstrap=0)  # the default
     d_plain, d_fitted = _tv_decay(plain), _tv_decay(fitted)
     assert d_plain <= TRUE_DECAY - SHORT_BY, d_plain
     assert abs(d_fitted - TRUE_DECAY) <= TOLERANCE, d_fitted
-    assert fitted.fit["options"]["initial_carryover"] == "fitted"
-    assert "initial_carryover" not in plain.fit["options"]
+    assert plain.fit["options"]["initial_carryover"] == "zero"  # recorded: not the default
+    assert "initial_carryover" not in fitted.fit["options"]
     diag = fitted.diagnostics["initial_carryover"]
     assert diag["level"] == 1.0  # the carry-in is there: the steady state wins
     assert set(diag["map_objective"]) == {"0.0", "1.0"}
@@ -50,7 +50,8 @@ def test_fitted_carryover_keeps_a_zero_start_history() -> None:
     stage, mean, _, family, params = truth["tv"]
     truth["tv"] = (stage, mean, TRUE_DECAY, family, params)
     h, _ = make_world(n_weeks=156, seed=13, truth=truth)
-    fitted = fit_model(h, seed=0, n_bootstrap=0, initial_carryover="fitted")
+    fitted = fit_model(h, seed=0, n_bootstrap=0)
+    assert fitted.diagnostics["initial_carryover"]["level"] == 0.0  # no carry-in: none kept
     assert abs(_tv_decay(fitted) - TRUE_DECAY) <= TOLERANCE
 
 

@@ -75,7 +75,7 @@ INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
 POOL_SPACE = "linear"
 #: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
 BURN_IN_WEEKS = 0
-INITIAL_CARRYOVER = "zero"
+INITIAL_CARRYOVER = "fitted"  # optimizer.response.startup
 
 
 @dataclass(frozen=True)

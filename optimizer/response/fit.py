@@ -262,12 +262,14 @@ def fit_model(
         spend before it that a zero start understates, the more the longer the decay
         (``optimizer.response.startup``). Measured in docs/response-models.md ("Long
         carry-overs fitted short"): an option, not the default.
-    initial_carryover : {"zero", "fitted"}, default="zero"
+    initial_carryover : {"zero", "fitted"}, default="fitted"
         ``method="map"``: every touchpoint's adstock before the history's first week: zero, or
         fitted as a nuisance (``r`` times the steady state of its first 13 weeks' mean spend,
         ``r`` shared and profiled over 0 and 1 by the MAP objective;
         ``optimizer.response.startup``; ``diagnostics.initial_carryover``). Measured in
-        docs/response-models.md ("Long carry-overs fitted short"): an option, not the default.
+        docs/response-models.md ("Long carry-overs fitted short"): the default (identical fits
+        on every benchmark world, which start from zero; long decays of mid-stream histories
+        fitted less short).
 
     Returns
     -------

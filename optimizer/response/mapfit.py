@@ -333,7 +333,7 @@ def refit_map(
     interval_space: str | None = None,
     pool_space: str = "linear",
     burn_in: int | None = None,
-    initial_carryover: str = "zero",
+    initial_carryover: str = "fitted",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -571,7 +571,7 @@ def refit_map(
             **({"interval_space": interval_space} if interval_space != laplace_space else {}),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
-            **({"initial_carryover": initial_carryover} if initial_carryover != "zero" else {}),
+            **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
         },
     )
 

@@ -9,6 +9,9 @@ likelihood (the adstock still runs through them, from zero): the fit conditions 
 conditional likelihood conditions on a time series' first values, so carry-in from before the
 history cannot bias the decay. Measured in docs/response-models.md ("Long carry-overs fitted
 short"): an option, ``fit_model(burn_in_weeks=...)``.
+
+The default instead fits the carry-in as a nuisance (``fit_start``, ``initial_carryover="fitted"``,
+below): the first weeks stay in the likelihood, their ramp-up still informs the decay.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ def likelihood_rows(n: int, burn_in: int | None = None) -> np.ndarray:
     return np.arange(b, n)
 
 
-#: The adstock at the history's start (``fit_model(initial_carryover=...)``): ``"zero"`` (the
-#: default: ``a_{-1} = 0``) or ``"fitted"`` (a nuisance of the MAP fit, below)
-INITIAL_CARRYOVER = "zero"
+#: The adstock at the history's start (``fit_model(initial_carryover=...)``): ``"zero"``
+#: (``a_{-1} = 0``) or ``"fitted"`` (the default: a nuisance of the MAP fit, below)
+INITIAL_CARRYOVER = "fitted"
 INITIAL_CARRYOVER_CHOICES = ("zero", "fitted")
 #: ``"fitted"``: every touchpoint starts at ``a_{-1} = r * m_i / (1 - decay_i)``, ``m_i`` its mean
 #: weekly spend over the first ``CARRY_WEEKS`` weeks (``r = 1``: the steady state of that spend,
