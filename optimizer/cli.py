@@ -82,9 +82,9 @@ def cli() -> None:
     default=DEFAULT_ROBUST,
     show_default=True,
     help="mean: maximise the expected KPI over the model's bootstrap draws. anchored: the "
-    "plan on the line from the historical mix to the optimum on the point curves that "
-    "maximises that expected KPI (falls back toward the historical mix where the draws "
-    "disagree).",
+    "plan on the line from the historical mix to the optimum on the point curves whose uplift "
+    "over the historical mix, less --risk standard deviations of it across the draws, is "
+    "highest (it stays near the historical mix where the draws disagree; not the optimum).",
 )
 @click.option(
     "--risk",

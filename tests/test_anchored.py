@@ -230,3 +230,31 @@ def test_risk_is_recorded_only_when_given():
     spec = RunSpec("optimize", ("a.yaml",), robust="anchored", risk=0.5)
     opts = json.loads(json.dumps(spec.options()))
     assert opts["risk"] == 0.5 and RunSpec.from_options("optimize", opts) == spec
+
+
+@pytest.mark.parametrize(
+    ("rules", "field"),
+    [
+        ({"round_to": 1000}, "round_to"),
+        ({"min_line_item": 200_000}, "min_line_item"),
+        ({"touchpoints": {"tv": {"block": 300_000}}}, "touchpoints.tv.block"),
+        ({"touchpoints": {"email": {"min_if_funded": 50_000}}}, "touchpoints.email.min_if_funded"),
+    ],
+)
+def test_whole_unit_rules_are_refused_naming_their_field(tmp_path, rules, field):
+    """A step of the line is not a whole number of blocks (round_to, block) and may fall in a
+    zero-or-at-least gap (min_line_item, min_if_funded): before this was refused, round_to 1000
+    and block 300,000 gave an "optimal" plan of 817,478.35 and 1,875,129.73 (the rule broken),
+    and min_line_item was refused naming 'min_if_funded', a field the scenario does not have.
+    Through the CLI: exit 2, one line naming the scenario file and the field, no -o file."""
+    w = write_tiny_world(tmp_path / "w")
+    w["model"].write_text(json.dumps(with_history(tiny_model_with_draws(5))))
+    sc = w["root"] / "scenarios" / "units.yaml"
+    sc.write_text(json.dumps({**SCENARIO, "model": "../model.json", **rules}))
+    out = tmp_path / "plan.json"
+    r = run("optimize", sc, "--robust", "anchored", "-o", out)
+    assert r.returncode == 2, r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "units.yaml" in lines[0], r.stderr
+    assert f"field '{field}'" in lines[0], r.stderr
+    assert not out.exists()

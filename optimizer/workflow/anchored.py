@@ -53,6 +53,13 @@ GRID = 1000
 #: the smallest of 0.5 / 0.75 / 1 that put no benchmark world below the historical mix, checked
 #: on 80 fresh worlds (docs/response-models.md, "A plan anchored to the historical mix")
 RISK = 0.75
+#: the scenario field of each rule that needs an integer variable (``AllocationProblem.item_rules``)
+_ITEM_RULE_FIELDS = {
+    "tp_min_if_funded": "touchpoints.{}.min_if_funded",
+    "tp_block": "touchpoints.{}.block",
+    "min_line_item": "min_line_item",
+    "round_to": "round_to",
+}
 
 
 def historical_mix(problem: AllocationProblem, model: CurveSet) -> np.ndarray:
@@ -158,12 +165,14 @@ def anchored_plan(
         )
     extras = dict(extra_models or {})
     problem = make_problem(scenario, model, extra_models=extras)
-    if any(it.min_if_funded for it in problem.items):
+    if problem.item_rules:  # a step of the line is not a whole number of blocks, nor clear of a gap
+        rule = problem.item_rules[0]
         raise ScenarioError(
-            "--robust anchored cannot plan with a 'min_if_funded' rule (a plan between the "
-            "historical mix and the optimum may fall in its forbidden gap); use --robust mean",
+            f"--robust anchored cannot plan with {rule.label}: a plan between the historical "
+            "mix and the optimum is not a whole number of its units and may fall in a "
+            "zero-or-at-least gap; use --robust mean or none",
             path=scenario.source,
-            field="min_if_funded",
+            field=_ITEM_RULE_FIELDS.get(rule.kind, rule.kind).format(rule.subject),
         )
     point = allocate(
         scenario,

@@ -166,8 +166,9 @@ def optimize_scenario(
     extra_models: Mapping[str, CurveSet] | None = None,
 ) -> Plan:
     """The plan ``budgetopt optimize`` makes: on the model's curves, or (``robust='mean'``) for the
-    expected KPI over its draws, or (``robust='anchored'``) the best plan for that expected KPI on
-    the line from the historical mix to the optimum on the curves (``workflow.anchored``)."""
+    expected KPI over its draws, or (``robust='anchored'``) the plan on the line from the
+    historical mix to the optimum on the curves whose point uplift less ``risk`` standard
+    deviations of it across the draws is highest (``workflow.anchored``)."""
     if extra_models is None:
         from optimizer.workflow.compare import extra_models_for
 
