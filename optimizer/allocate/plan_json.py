@@ -100,9 +100,44 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     units_dict = getattr(plan.extras.get("planning_units"), "to_dict", None)
     if callable(units_dict):
         d["planning_units"] = units_dict()
+    anchored = anchored_dict(plan)
+    if anchored is not None:  # recorded with the plan: the ledger, history show and diff say so
+        d["robust"] = anchored
     if plan.status != "optimal" or plan.conflicts:
         d["conflicts"] = list(plan.conflicts)
         d["message"] = plan.message
+    return d
+
+
+#: the keys of an anchored plan's ``robust`` block (``optimize --robust anchored``) taken from the
+#: plan's extras, as ``optimizer.workflow.anchored`` puts them there
+ANCHORED_KEYS = (
+    "draws",
+    "without_draws",
+    "anchor",
+    "risk",
+    "step",
+    "first_feasible_step",
+    "uplift",
+    "uplift_sd",
+    "point_optimum",
+)
+
+
+def anchored_dict(plan: Plan) -> dict[str, Any] | None:
+    """The JSON's ``robust`` block of an anchored plan (None for any other plan)."""
+    ex = plan.extras
+    if ex.get("robust") != "anchored":
+        return None
+    d: dict[str, Any] = {
+        "objective": "uplift over the historical mix on the point curves less risk standard "
+        "deviations of it across the bootstrap draws, on the line from the historical mix "
+        "to the optimum on the point curves",
+        "mode": "anchored",
+    }
+    d.update({k: ex.get(k) for k in ANCHORED_KEYS})
+    ids = d["without_draws"]
+    d["without_draws"] = [str(t) for t in ids] if isinstance(ids, list | tuple) else []
     return d
 
 
@@ -254,8 +289,19 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
         phasing=str(d.get("phasing", "none")),
         periods=_periods_from(d.get("periods")),
         kpi_after=float(d.get("kpi_after") or 0.0),
-        extras={"currency": str(d["currency"])} if d.get("currency") else {},
+        extras=_extras_from(d),
     )
+
+
+def _extras_from(d: Mapping[str, Any]) -> dict[str, Any]:
+    """What the plan's extras carry back from its JSON: the currency, an anchored plan's
+    ``robust`` block."""
+    ex: dict[str, Any] = {"currency": str(d["currency"])} if d.get("currency") else {}
+    rob = d.get("robust")
+    if isinstance(rob, Mapping) and rob.get("mode") == "anchored":
+        ex["robust"] = "anchored"
+        ex.update({k: rob[k] for k in ANCHORED_KEYS if k in rob})
+    return ex
 
 
 def read_plan(path: str | Path) -> Plan:

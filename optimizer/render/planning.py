@@ -109,23 +109,8 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
     """Contract 6 for ``optimize``, with ``robust`` and ``uncertainty`` when there are any."""
     d = machine.plan_to_dict(plan)
     ex = dict(plan.extras)
-    if ex.get("robust") == "anchored":
-        d["robust"] = {
-            "objective": "uplift over the historical mix on the point curves less risk standard "
-            "deviations of it across the bootstrap draws, on the line from the historical mix "
-            "to the optimum on the point curves",
-            "mode": "anchored",
-            "draws": ex.get("draws"),
-            "without_draws": _without_draws(plan),
-            "anchor": ex.get("anchor"),
-            "risk": ex.get("risk"),
-            "step": ex.get("step"),
-            "first_feasible_step": ex.get("first_feasible_step"),
-            "uplift": ex.get("uplift"),
-            "uplift_sd": ex.get("uplift_sd"),
-            "point_optimum": ex.get("point_optimum"),
-        }
-    elif ex.get("robust"):
+    # an anchored plan's "robust" block is plan_to_dict's own (recorded in the ledger too)
+    if ex.get("robust") and ex.get("robust") != "anchored":
         d["robust"] = {
             "objective": "expected KPI over the bootstrap draws",
             "draws": ex.get("draws"),

@@ -77,12 +77,34 @@ def held_by_words(plan: Plan, li) -> list[str]:
     return out
 
 
+def anchored_status(plan: Plan) -> str | None:
+    """An anchored plan's status in words (``optimize --robust anchored``): it is certified
+    only as the best step of its line, so it is never called optimal; None for any other."""
+    if plan.extras.get("robust") != "anchored" or not plan.ok:
+        return None
+    return f"anchored, step {_step(plan)}"
+
+
+def _step(plan: Plan) -> str:
+    step = plan.extras.get("step")
+    return f"{step:.2f}" if isinstance(step, int | float) else "?"
+
+
 def plan_renderable(plan: Plan) -> Group:
     parts: list[RenderableType] = []
-    head = Text.assemble(
-        (f"{plan.scenario}", "bold"),
-        f"  ·  {plan.objective}  ·  status ",
-        (plan.status, "green" if plan.status == "optimal" else "red"),
+    anchored = anchored_status(plan)
+    head = (
+        Text.assemble(
+            (f"{plan.scenario}", "bold"),
+            f"  ·  {plan.objective}  ·  anchored plan (step {_step(plan)} of the line "
+            "from the historical mix, 0, to the optimum on the point curves, 1)",
+        )
+        if anchored
+        else Text.assemble(
+            (f"{plan.scenario}", "bold"),
+            f"  ·  {plan.objective}  ·  status ",
+            (plan.status, "green" if plan.status == "optimal" else "red"),
+        )
     )
     parts.append(head)
     if not plan.ok:
@@ -159,16 +181,16 @@ def plan_renderable(plan: Plan) -> Group:
         for c in binding:
             ct.add_row(c.label, ratio(c.shadow_price, 4))
         parts.append(ct)
-    anchored = plan.extras.get("point_optimum") if plan.extras.get("robust") == "anchored" else None
-    if isinstance(anchored, dict) and plan.status == "optimal":  # optimize --robust anchored
-        g = anchored.get("gap")
+    point = plan.extras.get("point_optimum") if plan.extras.get("robust") == "anchored" else None
+    if isinstance(point, dict) and plan.status == "optimal":  # optimize --robust anchored
+        g = point.get("gap")
         gap = "–" if g is None else "< 0.0001%" if g < 1e-6 else f"{g:.4%}"
         parts.append(
             Text(
                 f"the optimum on the model's curves (step 1) earns "
-                f"{money(anchored.get('kpi'), 'small')}, certified within {gap} ({plan.pieces} "
+                f"{money(point.get('kpi'), 'small')}, certified within {gap} ({plan.pieces} "
                 f"pieces, {plan.rounds} round(s), {plan.solver}); this plan is the best of "
-                f"{anchored.get('steps')} steps on the line from the historical mix to it, "
+                f"{point.get('steps')} steps on the line from the historical mix to it, "
                 "every step compared",
                 style="dim",
             )
@@ -283,9 +305,10 @@ def comparison_renderable(comp: Comparison) -> Group:
                 "–" if be is None else ("none" if be.budget is None else money(be.budget)),
                 "–" if be is None else money(be.spend_beyond),
             ]
+        plan = comp.plans[k] if k < len(comp.plans) else None
         t.add_row(
             r["scenario"],
-            r["status"],
+            (plan and anchored_status(plan)) or r["status"],
             money(r["total_spend"], "small"),
             money(r["total_kpi"], "small"),
             ratio(r["roi"], 2),
