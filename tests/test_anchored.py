@@ -302,3 +302,73 @@ def test_an_anchored_plan_is_never_called_the_optimum(tmp_path):
     assert "optimal" in rows[1], d
     shown = " ".join(cli("history", "show", "last~1").split())
     assert f"anchored plan (step {step:.2f} of the line" in shown and "status optimal" not in shown
+
+
+@pytest.mark.parametrize(
+    ("rules", "only_the_optimum"),
+    [
+        # tv's historical 796k above a 700k cap, email's 106k below a 150k floor; the optimum
+        # (tv 566k, email 199k) holds both: the line starts between the two
+        ({"tv": {"max": 700_000}, "email": {"min": 150_000}}, False),
+        # a 300k cap on tv binds at the optimum too: no step but the optimum holds it
+        ({"tv": {"max": 300_000}, "email": {"min": 200_000}}, True),
+    ],
+)
+def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules, only_the_optimum):
+    """Through the CLI: the rules hold after rounding to the cent, the money sums to the
+    budget, and the note and the JSON name the rules the historical mix breaks (before: "breaks
+    a rule: the line starts at 100%", no rule named, and nothing said when the plan is the
+    point optimum, unhedged)."""
+    w = write_tiny_world(tmp_path / "w")
+    w["model"].write_text(json.dumps(with_history(tiny_model_with_draws(7))))
+    sc = w["root"] / "scenarios" / "rules.yaml"
+    sc.write_text(json.dumps({**SCENARIO, "model": "../model.json", "touchpoints": rules}))
+    r = run("optimize", sc, "--robust", "anchored", "--risk", "2", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    spend = {li["id"]: li["spend"] for li in plan["line_items"]}
+    assert all(round(v, 2) == v for v in spend.values())  # cents
+    assert round(sum(spend.values()), 2) == BUDGET
+    assert spend["tv"] <= rules["tv"]["max"] and spend["email"] >= rules["email"]["min"]
+    rob = plan["robust"]
+    assert rob["anchor_breaks"] == [
+        f"the tv maximum ({rules['tv']['max']:,})",
+        f"the email minimum ({rules['email']['min']:,})",
+    ]
+    assert (rob["first_feasible_step"] > 1 - 1e-6) == only_the_optimum
+    assert 0.0 < rob["first_feasible_step"] <= rob["step"] <= 1.0
+    r = run("optimize", sc, "--robust", "anchored", "--risk", "2")
+    note = " ".join(r.stdout.split())
+    assert f"breaks the tv maximum ({rules['tv']['max']:,}), the email minimum" in note
+    said = "this plan is the optimum on the point curves, not hedged" in note
+    assert said == only_the_optimum
+
+
+def test_a_rule_missed_by_less_than_a_cent_does_not_move_the_line():
+    """A floor at tv's historical spend rounded to the cent (795,918.37; the historical mix has
+    795,918.367...) is held by the historical mix once rounded: the line starts at 0 and nothing
+    is said to be broken (before: the 0.3-cent miss put the line's start at 70% of the way to the
+    optimum, and the note said the historical mix breaks the floor). The plan holds the floor."""
+    model = model_from_dict(with_history(tiny_model_with_draws(7)))
+    h = anchor()
+    floor = round(h["tv"], 2)
+    assert floor > h["tv"]
+    sc = scenario_from_dict({**SCENARIO, "touchpoints": {"tv": {"min": floor}}})
+    plan = anchored_plan(sc, model, risk=2.0)
+    assert plan.extras["first_feasible_step"] == 0.0 and plan.extras["anchor_breaks"] == []
+    assert 0.0 < plan.extras["step"] < 1.0
+    assert next(li.spend for li in plan.line_items if li.id == "tv") >= floor
+
+
+def test_an_optimum_that_is_the_historical_mix_is_called_the_optimum():
+    """Every line item locked at its historical spend (to the cent): the optimum is the
+    historical mix, and the plan is step 1 with no rule broken (before: step 0.896 "of the way",
+    the historical mix said to break all three locks, by fractions of a cent)."""
+    model = model_from_dict(with_history(tiny_model_with_draws(7)))
+    h = {k: round(v, 2) for k, v in anchor().items()}
+    locks = {k: {"lock": v} for k, v in h.items()}
+    sc = scenario_from_dict({**SCENARIO, "budget": sum(h.values()), "touchpoints": locks})
+    plan = anchored_plan(sc, model, risk=2.0)
+    assert plan.extras["step"] == 1.0 and plan.extras["first_feasible_step"] == 0.0
+    assert plan.extras["anchor_breaks"] == []
+    assert {li.id: li.spend for li in plan.line_items} == h

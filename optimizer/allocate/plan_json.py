@@ -118,6 +118,7 @@ ANCHORED_KEYS = (
     "risk",
     "step",
     "first_feasible_step",
+    "anchor_breaks",
     "uplift",
     "uplift_sd",
     "point_optimum",

@@ -84,8 +84,19 @@ def robust_note(plan: Plan) -> Text | None:
             "bootstrap draws is highest"
         )
         first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
-        if first > 0:
-            text += f" (the historical mix breaks a rule: the line starts at {first:.0%})"
+        breaks = ex.get("anchor_breaks")
+        rules = ", ".join(map(str, breaks)) if isinstance(breaks, list) and breaks else "a rule"
+        if first >= 1.0 - 1e-6:  # no step but the optimum holds every rule
+            text += (
+                f"; the historical mix breaks {rules}, and no step of the line before the "
+                "optimum holds every rule: this plan is the optimum on the point curves, not "
+                "hedged toward the historical mix"
+            )
+        elif first > 0:
+            text += (
+                f" (the historical mix breaks {rules}: the line starts at {first:.1%}, its "
+                "first step that holds every rule)"
+            )
     elif ex.get("robust") == "mean":
         text = (
             f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "

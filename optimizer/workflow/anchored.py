@@ -38,12 +38,16 @@ from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, 
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.engine import violation
+from optimizer.allocate.problem import LinearConstraint
 from optimizer.errors import ModelError, ScenarioError
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.robust import require_draws, without_draws
 
-#: a plan on the line holds the rules when its largest relative violation is at most this
+#: a plan on the line holds a rule on spend when it breaks it by at most this much money (a
+#: cent: the plan is rounded to the cent holding every rule, as every plan is), a rule on a KPI
+#: when its relative violation is at most ``FEASIBLE``
+CENT = 0.01
 FEASIBLE = 1e-9
 #: bisection steps of the search for the first step that holds the rules (2^-60 of the line)
 STEPS = 60
@@ -91,15 +95,33 @@ def historical_mix(problem: AllocationProblem, model: CurveSet) -> np.ndarray:
     return h / h.sum()
 
 
+def _breaks(problem: AllocationProblem, con: LinearConstraint, x: np.ndarray) -> bool:
+    """Does spend ``x`` break rule ``con`` by more than a cent (a KPI rule by more than
+    ``FEASIBLE`` of its size)? A rule the historical mix misses by a fraction of a cent (a floor
+    at its spend rounded to the cent, say) is held once the plan is rounded to the rules."""
+    if con.on_kpi:
+        return violation(dataclasses.replace(problem, constraints=(con,)), x) > FEASIBLE
+    over = sum(a * float(x[i]) for i, a in con.coefs.items()) - con.rhs
+    return (over if con.sense == "<=" else -over if con.sense == ">=" else abs(over)) > CENT
+
+
+def broken_by(problem: AllocationProblem, x: np.ndarray) -> list[LinearConstraint]:
+    """The rules that spend ``x`` breaks (``_breaks``)."""
+    return [con for con in problem.constraints if _breaks(problem, con, x)]
+
+
 def _first_feasible(problem: AllocationProblem, h: np.ndarray, d: np.ndarray) -> float:
-    """The first step ``t`` of the line ``h + t d`` whose plan holds every rule (0 when the
-    anchor does; the rules are linear, so the feasible steps form one stretch ending at 1)."""
-    if violation(problem, h) <= FEASIBLE:
+    """The first step ``t`` of the line ``h + t d`` whose plan holds the rules the anchor breaks
+    (0 when it breaks none; the rules are convex, so the steps that hold them form one stretch
+    ending at 1, and every step holds, to the cent, the rules both ends hold)."""
+    broken = broken_by(problem, h)
+    if not broken:
         return 0.0
+    sub = dataclasses.replace(problem, constraints=tuple(broken))
     lo, hi = 0.0, 1.0
     for _ in range(STEPS):
         mid = 0.5 * (lo + hi)
-        if violation(problem, h + mid * d) <= FEASIBLE:
+        if violation(sub, h + mid * d) <= FEASIBLE:
             hi = mid
         else:
             lo = mid
@@ -187,6 +209,8 @@ def anchored_plan(
     spend = {li.id: li.spend for li in point.line_items}
     x1 = np.array([spend[it.id] for it in problem.items])
     h = historical_mix(problem, model) * float(x1.sum())
+    if float(np.max(np.abs(x1 - h), initial=0.0)) < CENT:  # the optimum is the historical mix
+        h = x1
     d = x1 - h
     t0 = _first_feasible(problem, h, d)
     steps = t0 + (1.0 - t0) * np.arange(GRID + 1) / GRID
@@ -196,7 +220,9 @@ def anchored_plan(
     uplift = np.array([float(bank.value(x).sum()) for x in xs]) - base
     spread = uplift_draws(problem, n, xs, h).std(axis=0)
     crit = uplift - risk * spread
-    k = int(np.argmax(crit))  # the first best: ties go to the step nearer the historical mix
+    # the first best: ties go to the step nearer the historical mix (all steps the same plan
+    # when the optimum is the historical mix: then it is step 1, the optimum)
+    k = int(np.argmax(crit)) if d.any() else GRID
     value = float(bank.value(xs[k]).sum())
     # exact for the problem it states (every step compared): its bound is its own value
     plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
@@ -216,6 +242,7 @@ def anchored_plan(
             "risk": risk,
             "step": float(steps[k]),
             "first_feasible_step": t0,
+            "anchor_breaks": [con.label for con in broken_by(problem, h)] if t0 > 0 else [],
             "uplift": float(uplift[k]),
             "uplift_sd": float(spread[k]),
             "point_optimum": {
