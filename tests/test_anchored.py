@@ -300,6 +300,8 @@ def test_an_anchored_plan_is_never_called_the_optimum(tmp_path):
     rows = [ln for ln in d.splitlines() if ":base" in ln][:2]
     assert f"anchored, step {step:.2f}" in rows[0] and "optimal" not in rows[0], d
     assert "optimal" in rows[1], d
+    listed = [ln for ln in cli("history").splitlines() if "--robust anchored" in ln]
+    assert len(listed) == 2 and all(f"anchored, step {step:.2f}" in ln for ln in listed)
     shown = " ".join(cli("history", "show", "last~1").split())
     assert f"anchored plan (step {step:.2f} of the line" in shown and "status optimal" not in shown
 

@@ -22,7 +22,7 @@ from optimizer.allocate import Plan
 from optimizer.allocate.plan_json import plan_from_dict
 from optimizer.formatting import csv_text, delta, finite, jsonable, money, ratio, share
 from optimizer.render import machine
-from optimizer.render.tables import comparison_renderable, plan_renderable
+from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
 from optimizer.workflow.ledger import Run
@@ -293,7 +293,9 @@ def history_renderable(runs: Sequence[Run], path: str) -> Table | Text:
         names = ", ".join(dict.fromkeys(r.scenarios))
         if len(names) > 40:
             names = names[:39] + "…"
-        statuses = sorted({str(p.get("status")) for p in r.plans})
+        statuses = sorted(
+            {anchored_status(plan_from_dict(p)) or str(p.get("status")) for p in r.plans}
+        )
         single = len(r.plans) == 1
         t.add_row(
             r.id,
