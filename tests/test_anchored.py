@@ -342,6 +342,7 @@ def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules, only_the_
     r = run("optimize", sc, "--robust", "anchored", "--risk", "2")
     note = " ".join(r.stdout.split())
     assert f"breaks the tv maximum ({rules['tv']['max']:,}), the email minimum" in note
+    assert "on the line from the historical mix to it, from its first step that holds" in note
     said = "this plan is the optimum on the point curves, not hedged" in note
     assert said == only_the_optimum
 

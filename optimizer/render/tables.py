@@ -190,8 +190,13 @@ def plan_renderable(plan: Plan) -> Group:
                 f"the optimum on the model's curves (step 1) earns "
                 f"{money(point.get('kpi'), 'small')}, certified within {gap} ({plan.pieces} "
                 f"pieces, {plan.rounds} round(s), {plan.solver}); this plan is the best of "
-                f"{point.get('steps')} steps on the line from the historical mix to it, "
-                "every step compared",
+                f"{point.get('steps')} steps on the line from the historical mix to it"
+                + (
+                    ", from its first step that holds every rule"
+                    if plan.extras.get("first_feasible_step")
+                    else ""
+                )
+                + ", every step compared",
                 style="dim",
             )
         )
