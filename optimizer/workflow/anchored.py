@@ -8,9 +8,10 @@ the historical mix earns. The anchored plan hedges that decision with the model'
 * the *anchor* ``h`` is the historical mix (each touchpoint's mean weekly spend in the history,
   ``spend_range.mean`` in model.json) scaled to the point optimum's total spend;
 * the *line* runs from ``h`` (step 0) to the certified optimum ``x*`` on the point curves
-  (step 1): the plans ``h + t (x* - h)``; where the historical mix breaks a scenario rule the line
-  starts at its first step that holds every rule (the rules are linear, so the plans that hold
-  them form one stretch of the line ending at ``x*``);
+  (step 1): the plans ``h + t (x* - h)``; where the historical mix breaks a scenario rule by more
+  than a cent the line starts at its first step that holds every rule (the rules are convex, so
+  the plans that hold them form one stretch of the line ending at ``x*``; ``anchor_breaks``
+  names the rules; a rule binding at ``x*`` too leaves only ``x*``);
 * of the ``GRID + 1`` evenly spaced steps of that stretch, the plan is the one with the highest
   **uplift over the historical mix on the point curves less ``risk`` standard deviations of that
   uplift across the draws** (a lower confidence bound; ``risk = 0.75`` by default, ``RISK``). The point curves
