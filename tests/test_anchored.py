@@ -4,6 +4,7 @@ across the model's draws, is highest."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from optimizer.allocate import allocate
 from optimizer.errors import ModelError, ScenarioError
@@ -375,3 +377,33 @@ def test_an_optimum_that_is_the_historical_mix_is_called_the_optimum():
     assert plan.extras["step"] == 1.0 and plan.extras["first_feasible_step"] == 0.0
     assert plan.extras["anchor_breaks"] == []
     assert {li.id: li.spend for li in plan.line_items} == h
+
+
+def test_an_uncertified_optimum_leaves_the_anchored_plan_uncertified(monkeypatch):
+    """The line ends at the allocator's optimum: when that one is not certified (its gap above
+    the tolerance, or out of time) neither is the anchored plan, whose status and gap are its
+    (before: "optimal", gap 0, and the table said the optimum was "certified within" its gap).
+    The allocator is made to report 1% here; the table then says NOT certified."""
+    import optimizer.workflow.anchored as anchored_module
+    from optimizer.allocate.plan import Status
+    from optimizer.render.tables import plan_renderable
+
+    real = anchored_module.allocate
+
+    def uncertified(*a, **k):
+        return dataclasses.replace(real(*a, **k), status=Status.NOT_CERTIFIED, gap=0.01)
+
+    monkeypatch.setattr(anchored_module, "allocate", uncertified)
+    sc = scenario_from_dict(SCENARIO)
+    model = model_from_dict(with_history(tiny_model_with_draws(7)))
+    plan = anchored_plan(sc, model, risk=2.0)
+    point = real(sc, model)
+    assert plan.status == "not_certified" and plan.ok and plan.bound == point.bound
+    assert plan.gap == pytest.approx((point.bound - plan.objective_value) / point.bound, rel=1e-6)
+    assert plan.gap > 0.0
+    assert plan.extras["robust"] == "anchored" and 0.0 < plan.extras["step"] < 1.0
+    console = Console(width=200, record=True)
+    console.print(plan_renderable(plan))
+    text = " ".join(console.export_text().split())
+    assert "NOT certified" in text and "certified within" not in text
+    assert "anchored plan (step" in text and "1) · status not_certified" in text

@@ -98,6 +98,7 @@ def plan_renderable(plan: Plan) -> Group:
             (f"{plan.scenario}", "bold"),
             f"  ·  {plan.objective}  ·  anchored plan (step {_step(plan)} of the line "
             "from the historical mix, 0, to the optimum on the point curves, 1)",
+            *(() if plan.status == "optimal" else ("  ·  status ", (str(plan.status), "red"))),
         )
         if anchored
         else Text.assemble(

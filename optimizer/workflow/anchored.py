@@ -38,6 +38,7 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_at
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.certificate import relative_gap
 from optimizer.allocate.engine import violation
 from optimizer.allocate.problem import LinearConstraint
 from optimizer.errors import ModelError, ScenarioError
@@ -227,6 +228,9 @@ def anchored_plan(
     value = float(bank.value(xs[k]).sum())
     # exact for the problem it states (every step compared): its bound is its own value
     plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
+    if point.status != "optimal":  # the line's end is not certified: neither is this plan
+        gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
+        plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
     return dataclasses.replace(
         plan,
         pieces=point.pieces,  # of the LP that certified the point optimum (step 1)
