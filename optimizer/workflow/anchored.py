@@ -40,6 +40,7 @@ from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.certificate import relative_gap
 from optimizer.allocate.engine import violation
+from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint
 from optimizer.errors import ModelError, ScenarioError
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
@@ -119,11 +120,18 @@ def _first_feasible(problem: AllocationProblem, h: np.ndarray, d: np.ndarray) ->
     broken = broken_by(problem, h)
     if not broken:
         return 0.0
-    sub = dataclasses.replace(problem, constraints=tuple(broken))
+    # spend rules to FEASIBLE (the rounding to the rules then holds them to the cent); KPI rules,
+    # which that rounding does not see, on the plan rounded to the cent, exactly
+    money = dataclasses.replace(problem, constraints=tuple(c for c in broken if not c.on_kpi))
+    kpis = dataclasses.replace(problem, constraints=tuple(c for c in broken if c.on_kpi))
+
+    def holds(x: np.ndarray) -> bool:
+        return violation(money, x) <= FEASIBLE and violation(kpis, round_cents(x)) <= 0.0
+
     lo, hi = 0.0, 1.0
     for _ in range(STEPS):
         mid = 0.5 * (lo + hi)
-        if violation(sub, h + mid * d) <= FEASIBLE:
+        if holds(h + mid * d):
             hi = mid
         else:
             lo = mid
