@@ -134,21 +134,61 @@ def test_draws_that_disagree_fall_back_toward_the_historical_mix():
     assert kpi(truth, x1) < kpi(truth, h) <= kpi(truth, spend)
 
 
-def test_a_historical_mix_that_breaks_a_rule_starts_the_line_where_the_rules_hold():
-    """tv's historical share (796k of 1.3M) is above a 500k cap: the line starts at the first
-    step that holds the cap, and the plan holds it."""
-    m, _ = misfit_model()
-    model = model_from_dict(m)
-    sc = scenario_from_dict({**SCENARIO, "touchpoints": {"tv": {"max": 500_000}}})
+def nearest_by_linprog(h: dict[str, float], caps: dict[str, float]) -> dict[str, float]:
+    """The plan nearest ``h`` in sum |x_i - h_i| / h_i with sum x = BUDGET and x_i <= caps,
+    solved here by scipy's linprog on x, up, down (x - h = up - down), apart from the planner."""
+    from scipy.optimize import linprog
+
+    ids = list(h)
+    n = len(ids)
+    w = np.array([1.0 / max(h[k], 1.0) for k in ids])
+    c = np.concatenate([np.zeros(n), w, w])
+    a_eq = np.zeros((n + 1, 3 * n))
+    for i in range(n):
+        a_eq[i, i], a_eq[i, n + i], a_eq[i, 2 * n + i] = 1.0, -1.0, 1.0
+    a_eq[n, :n] = 1.0
+    b_eq = np.array([*(h[k] for k in ids), BUDGET])
+    bounds = [(0.0, caps.get(k)) for k in ids] + [(0.0, None)] * (2 * n)
+    r = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert r.status == 0
+    return dict(zip(ids, r.x[:n].tolist(), strict=True))
+
+
+def test_a_historical_mix_that_breaks_a_cap_starts_the_line_at_the_nearest_plan_that_holds_it():
+    """tv's historical share (796k of 1.3M) is above a 500k cap that the optimum spends in full
+    (as app_push's cap on scenarios/base.yaml): the line starts at p, the plan nearest the historical mix that holds every rule (checked against
+    scipy's linprog to a cent), and for the misfit model's disagreeing draws the plan is strictly
+    between p and the optimum (before: only the optimum, the one step of the historical line
+    that holds the cap, so the plan was not hedged). The cap holds on the plan, in cents, and the money sums to the budget."""
+    model = model_from_dict(with_history(tiny_model_with_draws(7)))  # draws: tv against search
+    caps = {"tv": 500_000.0}
+    sc = scenario_from_dict({**SCENARIO, "touchpoints": {"tv": {"max": caps["tv"]}}})
     point = allocate(sc, model)
     x1 = {li.id: li.spend for li in point.line_items}
-    plan = anchored_plan(sc, model)
-    t0 = plan.extras["first_feasible_step"]
-    assert 0.0 < t0 < 1.0
-    t = on_line(plan, x1, anchor())
-    assert t >= t0 - 1e-12
-    tv = next(li for li in plan.line_items if li.id == "tv")
-    assert tv.spend <= 500_000 + 0.01
+    # the cap binds at the optimum too: the historical line held it at x* only (not hedged)
+    assert x1["tv"] == pytest.approx(caps["tv"], abs=0.01)
+    plan = anchored_plan(sc, model, risk=2.0)
+    ex = plan.extras
+    assert ex["anchor_breaks"] == ["the tv maximum (500,000)"]
+    p = ex["anchor_start"]
+    want = nearest_by_linprog(anchor(), caps)
+    assert p == pytest.approx(want, abs=0.01)
+    assert p["tv"] == pytest.approx(caps["tv"], abs=0.01)
+    assert ex["anchor_moved"] == pytest.approx(
+        sum(abs(want[k] - v) for k, v in anchor().items()), abs=0.05
+    )
+    assert ex["first_feasible_step"] == 0.0
+    t = on_line(plan, x1, p)  # on the line from p
+    assert 0.0 < t < 1.0
+    far = max(abs(x1[k] - p[k]) for k in p)
+    spend = {li.id: li.spend for li in plan.line_items}
+    assert 1_000 < max(abs(spend[k] - x1[k]) for k in p) < far - 1_000  # neither end
+    assert all(round(v, 2) == v for v in spend.values())
+    assert spend["tv"] <= caps["tv"]
+    assert round(sum(spend.values()), 2) == BUDGET
+    # more risk stays nearer p, risk 0 is the optimum
+    assert anchored_plan(sc, model, risk=5.0).extras["step"] <= t
+    assert anchored_plan(sc, model, risk=0.0).extras["step"] == 1.0
 
 
 def test_what_it_cannot_do_is_said_clearly():
@@ -309,16 +349,17 @@ def test_an_anchored_plan_is_never_called_the_optimum(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("rules", "only_the_optimum"),
+    "rules",
     [
         # tv's historical 796k above a 700k cap, email's 106k below a 150k floor; the optimum
         # (tv 566k, email 199k) holds both: the line starts between the two
-        ({"tv": {"max": 700_000}, "email": {"min": 150_000}}, False),
-        # a 300k cap on tv binds at the optimum too: no step but the optimum holds it
-        ({"tv": {"max": 300_000}, "email": {"min": 200_000}}, True),
+        {"tv": {"max": 700_000}, "email": {"min": 150_000}},
+        # a 300k cap on tv binds at the optimum too: no step of the historical line but the
+        # optimum holds it
+        {"tv": {"max": 300_000}, "email": {"min": 200_000}},
     ],
 )
-def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules, only_the_optimum):
+def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules):
     """Through the CLI: the rules hold after rounding to the cent, the money sums to the
     budget, and the note and the JSON name the rules the historical mix breaks (before: "breaks
     a rule: the line starts at 100%", no rule named, and nothing said when the plan is the
@@ -339,14 +380,22 @@ def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules, only_the_
         f"the tv maximum ({rules['tv']['max']:,})",
         f"the email minimum ({rules['email']['min']:,})",
     ]
-    assert (rob["first_feasible_step"] > 1 - 1e-6) == only_the_optimum
-    assert 0.0 < rob["first_feasible_step"] <= rob["step"] <= 1.0
+    # the line starts at the plan nearest the historical mix that holds both rules (before: at
+    # the historical line's first step that holds them, which for the 300k cap was the optimum
+    # itself, so the plan was not hedged)
+    start = rob["anchor_start"]
+    assert (
+        start["tv"] <= rules["tv"]["max"] + 0.01 and start["email"] >= rules["email"]["min"] - 0.01
+    )
+    assert sum(start.values()) == pytest.approx(BUDGET, abs=0.05)
+    assert rob["first_feasible_step"] == 0.0 and rob["anchor_moved"] > 0.0
+    assert 0.0 < rob["step"] < 1.0, rob["step"]
     r = run("optimize", sc, "--robust", "anchored", "--risk", "2")
     note = " ".join(r.stdout.split())
     assert f"breaks the tv maximum ({rules['tv']['max']:,}), the email minimum" in note
-    assert "on the line from the historical mix to it, from its first step that holds" in note
-    said = "this plan is the optimum on the point curves, not hedged" in note
-    assert said == only_the_optimum
+    assert "the line starts at the plan nearest the historical mix that holds every rule" in note
+    assert f"tv {start['tv']:,.0f}" in note or f"tv {start['tv']:,.2f}" in note, note
+    assert "not hedged" not in note
 
 
 def test_a_rule_missed_by_less_than_a_cent_does_not_move_the_line():
@@ -422,3 +471,19 @@ def test_a_kpi_floor_the_historical_mix_misses_holds_on_the_plan():
         plan = anchored_plan(floored, model, risk=50.0)  # as near the historical mix as it may
         assert plan.extras["anchor_breaks"] == [f"the revenue floor ({floor:,.0f})"]
         assert kpi(model, {li.id: li.spend for li in plan.line_items}) >= floor, floor
+
+
+def test_an_s_curve_scenario_keeps_the_historical_line():
+    """With an S-curve (a MILP) the segment from the nearest plan to the optimum need not hold
+    the rules: the line stays the one from the historical mix, from its first step that holds
+    every rule, and no ``anchor_start`` is reported."""
+    m = with_history(tiny_model_with_draws(7))
+    m["touchpoints"]["tv"]["curve"]["shape"] = 2.0  # a hill of shape > 1: an S-curve
+    model = model_from_dict(m)
+    sc = scenario_from_dict({**SCENARIO, "touchpoints": {"tv": {"max": 700_000}}})
+    plan = anchored_plan(sc, model, risk=2.0)
+    ex = plan.extras
+    assert ex["anchor_breaks"] == ["the tv maximum (700,000)"]
+    assert ex["anchor_start"] is None and ex["anchor_moved"] == 0.0
+    assert 0.0 < ex["first_feasible_step"] <= ex["step"] <= 1.0
+    assert next(li.spend for li in plan.line_items if li.id == "tv") <= 700_000

@@ -119,6 +119,9 @@ ANCHORED_KEYS = (
     "step",
     "first_feasible_step",
     "anchor_breaks",
+    "anchor_mix",
+    "anchor_start",
+    "anchor_moved",
     "uplift",
     "uplift_sd",
     "point_optimum",
@@ -133,7 +136,8 @@ def anchored_dict(plan: Plan) -> dict[str, Any] | None:
     d: dict[str, Any] = {
         "objective": "uplift over the historical mix on the point curves less risk standard "
         "deviations of it across the bootstrap draws, on the line from the historical mix "
-        "to the optimum on the point curves",
+        "to the optimum on the point curves (from anchor_start, the plan nearest the "
+        "historical mix that holds every rule, when the historical mix breaks one)",
         "mode": "anchored",
     }
     d.update({k: ex.get(k) for k in ANCHORED_KEYS})

@@ -86,7 +86,30 @@ def robust_note(plan: Plan) -> Text | None:
         first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
         breaks = ex.get("anchor_breaks")
         rules = ", ".join(map(str, breaks)) if isinstance(breaks, list) and breaks else "a rule"
-        if first >= 1.0 - 1e-6:  # no step but the optimum holds every rule
+        start = ex.get("anchor_start")
+        if isinstance(start, dict) and start:
+            text = text.replace(
+                f"{step:.0%} of the way from the historical mix",
+                f"{step:.0%} of the way from the start of the line",
+            ).replace("uplift over the historical mix", "uplift over the line's start")
+            mix = ex.get("anchor_mix")
+            mix = mix if isinstance(mix, dict) else {}
+            changed = [
+                (k, float(v), mix.get(k))
+                for k, v in start.items()
+                if not isinstance(mix.get(k), int | float) or abs(float(v) - mix[k]) >= 0.01
+            ]
+            where = ", ".join(
+                f"{k} {money(v)}" + ("" if h is None else f" (historical mix {money(h)})")
+                for k, v, h in changed
+            )
+            moved = money(float(ex.get("anchor_moved") or 0.0))  # type: ignore[arg-type]
+            text += (
+                f" (the historical mix breaks {rules}: the line starts at the plan nearest the "
+                f"historical mix that holds every rule: {where}, the others as in the historical "
+                f"mix; moved from it by {moved} in all)"
+            )
+        elif first >= 1.0 - 1e-6:  # no step but the optimum holds every rule
             text += (
                 f"; the historical mix breaks {rules}, and no step of the line before the "
                 "optimum holds every rule: this plan is the optimum on the point curves, not "

@@ -193,7 +193,9 @@ def plan_renderable(plan: Plan) -> Group:
                 f"pieces, {plan.rounds} round(s), {plan.solver}); this plan is the best of "
                 f"{point.get('steps')} steps on the line from the historical mix to it"
                 + (
-                    ", from its first step that holds every rule"
+                    " (from the plan nearest the historical mix that holds every rule)"
+                    if plan.extras.get("anchor_start")
+                    else ", from its first step that holds every rule"
                     if plan.extras.get("first_feasible_step")
                     else ""
                 )

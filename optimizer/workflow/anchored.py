@@ -8,13 +8,19 @@ the historical mix earns. The anchored plan hedges that decision with the model'
 * the *anchor* ``h`` is the historical mix (each touchpoint's mean weekly spend in the history,
   ``spend_range.mean`` in model.json) scaled to the point optimum's total spend;
 * the *line* runs from ``h`` (step 0) to the certified optimum ``x*`` on the point curves
-  (step 1): the plans ``h + t (x* - h)``; where the historical mix breaks a scenario rule by more
-  than a cent the line starts at its first step that holds every rule (the rules are convex, so
-  the plans that hold them form one stretch of the line ending at ``x*``; ``anchor_breaks``
-  names the rules; a rule binding at ``x*`` too leaves only ``x*``);
+  (step 1): the plans ``h + t (x* - h)``. Where the historical mix breaks a scenario rule by more
+  than a cent (``anchor_breaks`` names the rules) the line starts instead at ``p``, the plan
+  nearest ``h`` that holds every rule (``nearest_feasible``: the scenario's own LP, every rule
+  kind through the allocator's problem builder, at ``x*``'s total spend, minimising
+  ``sum |x_i - h_i| / max(h_i, 1)``; ``anchor_start`` in the JSON): the plans ``p + t (x* - p)``.
+  The rules of an LP scenario are convex (linear rows on spend; KPI floors, rows ``>=`` on
+  concave curves), so every step from ``p`` to ``x*`` holds them. With S-curves (a MILP) that
+  segment need not hold them: there the line stays the one from ``h`` and starts at its first
+  step that holds every rule (``first_feasible_step``; a rule binding at ``x*`` too leaves only
+  ``x*``);
 * of the ``GRID + 1`` evenly spaced steps of that stretch, the plan is the one with the highest
-  **uplift over the historical mix on the point curves less ``risk`` standard deviations of that
-  uplift across the draws** (a lower confidence bound; ``risk = 0.75`` by default, ``RISK``). The point curves
+  **uplift over the line's start on the point curves less ``risk`` standard deviations of that
+  uplift across the draws** (the start is the historical mix unless it breaks a rule) (a lower confidence bound; ``risk = 0.75`` by default, ``RISK``). The point curves
   say what a step is expected to earn, the draws only how uncertain that is, so the rule does not
   depend on where the draws are centred. Along the line the point uplift rises to ``x*`` while
   the draws' disagreement grows with the distance from the historical mix: where the data tell
@@ -37,11 +43,13 @@ import numpy as np
 
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_at
 from optimizer.allocate.bank import CurveBank
-from optimizer.allocate.breakpoints import HorizonCurve
+from optimizer.allocate.breakpoints import HorizonCurve, bank_pieces, refine_around
+from optimizer.allocate.build import build_model
 from optimizer.allocate.certificate import relative_gap
-from optimizer.allocate.engine import violation
+from optimizer.allocate.engine import initial_points, violation
 from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint
+from optimizer.allocate.solve import solve_prob
 from optimizer.errors import ModelError, ScenarioError
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
@@ -54,6 +62,12 @@ CENT = 0.01
 FEASIBLE = 1e-9
 #: bisection steps of the search for the first step that holds the rules (2^-60 of the line)
 STEPS = 60
+#: pieces per line item of the LP that finds the plan nearest the historical mix (KPI rules on
+#: its chords, which lie under concave curves: a floor it holds, the curve holds)
+NEAREST_PIECES = 64
+#: a KPI floor is held by the nearest plan with this much of it to spare, so that rounding the
+#: plan to the cent cannot take it under
+KPI_MARGIN = 1e-7
 #: the line's steps compared: GRID + 1 evenly spaced, both ends included
 GRID = 1000
 #: the default number of standard deviations of the draws' uplift taken off the point uplift:
@@ -136,6 +150,55 @@ def _first_feasible(problem: AllocationProblem, h: np.ndarray, d: np.ndarray) ->
         else:
             lo = mid
     return hi
+
+
+def nearest_feasible(
+    problem: AllocationProblem, h: np.ndarray, total: float, *, solver: str = "highs"
+) -> np.ndarray | None:
+    """The plan nearest ``h`` that holds every rule of ``problem`` and spends ``total``: the
+    scenario's own LP (``build_model``: every rule kind the registry builds) with the objective
+    replaced by ``sum |x_i - h_i| / max(h_i, 1)`` (split variables ``x - h = up - down``). KPI
+    rules are held on the pieces' chords (under the concave curves) with ``KPI_MARGIN`` of their
+    size to spare. None for a MILP (S-curves) or when the LP has no solution."""
+    import pulp
+
+    if problem.needs_binaries:
+        return None
+    bank = CurveBank.of([it.curve for it in problem.items])
+    pts = initial_points(problem, NEAREST_PIECES, bank)
+    pts = [
+        refine_around(p, float(np.clip(v, 0.0, it.hi)), 0.0, it.hi)
+        for p, v, it in zip(pts, h, problem.items, strict=True)
+    ]
+    margin = tuple(
+        dataclasses.replace(c, rhs=c.rhs + KPI_MARGIN * max(abs(c.rhs), 1.0))
+        if c.on_kpi and c.sense == ">="
+        else c
+        for c in problem.constraints
+    )
+    built = build_model(
+        dataclasses.replace(problem, constraints=margin), bank_pieces(bank, pts), objective=False
+    )
+    prob = built.prob
+    terms = []
+    spend_all = []
+    for i, vs in enumerate(built.segment_vars):
+        up = prob.add_variable(f"near_up_{i}", 0.0)
+        down = prob.add_variable(f"near_down_{i}", 0.0)
+        spend = [(v, 1.0) for v in vs]
+        spend_all.extend(spend)
+        row = pulp.LpAffineExpression([*spend, (up, -1.0), (down, 1.0)])
+        prob.addConstraint(pulp.LpConstraint(row, pulp.LpConstraintEQ, rhs=float(h[i])))
+        w = 1.0 / max(float(h[i]), 1.0)
+        terms += [(up, w), (down, w)]
+    prob.addConstraint(
+        pulp.LpConstraint(pulp.LpAffineExpression(spend_all), pulp.LpConstraintEQ, rhs=total)
+    )
+    prob.setObjective(pulp.LpAffineExpression(terms))
+    out = solve_prob(prob, {}, solver)
+    if out.status != "optimal":
+        return None
+    return built.spend_values()
 
 
 def _draw_curve(
@@ -221,18 +284,29 @@ def anchored_plan(
     h = historical_mix(problem, model) * float(x1.sum())
     if float(np.max(np.abs(x1 - h), initial=0.0)) < CENT:  # the optimum is the historical mix
         h = x1
-    d = x1 - h
-    t0 = _first_feasible(problem, h, d)
+    breaks = broken_by(problem, h)
+    # the line's start: h, or the plan nearest h that holds every rule (an LP scenario's rules
+    # are convex: every step from there to x* holds them); with S-curves, h
+    start = nearest_feasible(problem, h, float(x1.sum()), solver=solver) if breaks else None
+    if start is not None and broken_by(problem, start):  # not expected: the LP holds the rules
+        start = None
+    if start is None:
+        start = h
+        t0 = _first_feasible(problem, h, x1 - h)
+    else:
+        t0 = 0.0
+    d = x1 - start
     steps = t0 + (1.0 - t0) * np.arange(GRID + 1) / GRID
-    xs = h[None, :] + steps[:, None] * d[None, :]
+    xs = start[None, :] + steps[:, None] * d[None, :]
     bank = CurveBank.of([it.curve for it in problem.items])
-    base = float(bank.value(h).sum())
+    base = float(bank.value(start).sum())
     uplift = np.array([float(bank.value(x).sum()) for x in xs]) - base
-    spread = uplift_draws(problem, n, xs, h).std(axis=0)
+    spread = uplift_draws(problem, n, xs, start).std(axis=0)
     crit = uplift - risk * spread
     # the first best: ties go to the step nearer the historical mix (all steps the same plan
     # when the optimum is the historical mix: then it is step 1, the optimum)
     k = int(np.argmax(crit)) if d.any() else GRID
+    moved = start is not h
     value = float(bank.value(xs[k]).sum())
     # exact for the problem it states (every step compared): its bound is its own value
     plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
@@ -255,7 +329,16 @@ def anchored_plan(
             "risk": risk,
             "step": float(steps[k]),
             "first_feasible_step": t0,
-            "anchor_breaks": [con.label for con in broken_by(problem, h)] if t0 > 0 else [],
+            "anchor_breaks": [con.label for con in breaks] if (t0 > 0 or moved) else [],
+            "anchor_start": (
+                {it.key: round(float(v), 2) for it, v in zip(problem.items, start, strict=True)}
+                if moved
+                else None
+            ),
+            "anchor_moved": round(float(np.abs(start - h).sum()), 2) if moved else 0.0,
+            "anchor_mix": {
+                it.key: round(float(v), 2) for it, v in zip(problem.items, h, strict=True)
+            },
             "uplift": float(uplift[k]),
             "uplift_sd": float(spread[k]),
             "point_optimum": {
