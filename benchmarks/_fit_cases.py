@@ -4,7 +4,8 @@ PyMC-Marketing's public data sets, each with its truth, read through the user's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from _high_worlds import _spend as high_spend
 from _high_worlds import high_world
 
 from optimizer.data import History, journey_from_dict, read_history, read_journey
@@ -29,9 +31,11 @@ from optimizer.simulate import (
     WorldSpec,
     random_world,
     sample_company,
+    seasonal_shape,
     simulate,
     write_world,
 )
+from optimizer.simulate import _spend as low_spend
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -94,6 +98,12 @@ class Case:
     group: str = "main"  # "main" | "robustness" (random_world(8) seeds 20-39) | "low15" | "high"
     regime: str | None = None  # "low" | "high" information (simulated worlds); None: public data
     touchpoints: int | None = None  # the --touchpoints setting the world was made for
+    #: ``--midstream``: the weekly spend simulated before the history (not in it), one column per
+    #: touchpoint; None: the history starts from zero carry-over
+    pre_spend: pd.DataFrame | None = None
+    #: the whole KPI's weekly run rate plans are valued against (``Regret.kpi_total``); None: the
+    #: history's mean KPI (a mid-stream case keeps its zero-start world's, so both value alike)
+    kpi_weekly: float | None = None
 
 
 def _recalibrate(
@@ -179,11 +189,80 @@ def describe_world(spec: WorldSpec) -> str:
     )
 
 
+# ================================================================================================
+# mid-stream histories (``--midstream WEEKS``)
+# ================================================================================================
+#: seeds the spend simulated before a mid-stream history (with the world's name and the weeks)
+MIDSTREAM_SEED = 52_2026
+
+
+def _pre_rngs(name: str, weeks: int, n: int) -> list[np.random.Generator]:
+    return np.random.default_rng([MIDSTREAM_SEED, zlib.crc32(name.encode()), weeks]).spawn(n)
+
+
+def with_carry_in(
+    history: pd.DataFrame,
+    contributions: pd.DataFrame,
+    kpi: str,
+    touchpoints: Sequence[TouchpointTruth],
+    pre: Mapping[str, np.ndarray],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A simulated history and its true contributions as if the spend ``pre`` had run before its
+    first week: each touchpoint's contribution is the simulator's own transform of the spend
+    before and in the history, of which the history's weeks are kept (the earlier weeks are
+    dropped); the KPI gains the difference to the zero start (same baseline, controls and noise;
+    whole cents). Spend, dates and everything else are unchanged, so the truth is too."""
+    h, c = history.copy(), contributions.copy()
+    added = np.zeros(len(h))
+    for tp in touchpoints:
+        x = h[tp.id].to_numpy(dtype=float)
+        w = len(pre[tp.id])
+        full = tp.contribution(np.r_[np.asarray(pre[tp.id], dtype=float), x])[w:]
+        added += full - tp.contribution(x)
+        c[tp.id] = full
+    old = h[kpi].to_numpy(dtype=float)
+    h[kpi] = np.round(old + added, 2)
+    if "noise" in c:  # the rounding of the KPI is part of the noise (optimizer.simulate)
+        c["noise"] = c["noise"] + (h[kpi].to_numpy(dtype=float) - old - added)
+    return h, c
+
+
+def _midstream_low(
+    world: SimulatedWorld, name: str, weeks: int
+) -> tuple[SimulatedWorld, dict[str, np.ndarray]]:
+    """``world`` with ``weeks`` weeks of spend before its history, drawn by the simulator's own
+    spend process (each touchpoint's mean, variation, flighting and seasonal spend, the weeks'
+    own seasons) from streams of their own."""
+    spec = world.spec
+    dates = pd.date_range(
+        end=pd.Timestamp(spec.start) - pd.Timedelta(weeks=1), periods=weeks, freq="7D"
+    )
+    season = seasonal_shape(dates, spec.season_peak_day)
+    rngs = _pre_rngs(name, weeks, len(spec.touchpoints))
+    pre = {
+        tp.id: low_spend(tp, rng, season, spec.spend_drift)
+        for tp, rng in zip(spec.touchpoints, rngs, strict=True)
+    }
+    h, c = with_carry_in(world.history, world.contributions, spec.kpi, spec.touchpoints, pre)
+    return replace(world, history=h, contributions=c), pre
+
+
 def world_case(
-    name: str, spec: WorldSpec, tmp: Path, group: str = "main", touchpoints: int | None = 8
+    name: str,
+    spec: WorldSpec,
+    tmp: Path,
+    group: str = "main",
+    touchpoints: int | None = 8,
+    midstream: int = 0,
 ) -> Case:
-    """Simulate a (low-information) world, write its files, and read them back as a user would."""
+    """Simulate a (low-information) world, write its files, and read them back as a user would
+    (``midstream``: after that many weeks of spend before the history, ``with_carry_in``)."""
     world: SimulatedWorld = simulate(spec)
+    kpi_weekly, pre = None, None
+    if midstream:
+        kpi_weekly = float(world.history[spec.kpi].mean())
+        world, pre = _midstream_low(world, name, midstream)
+        name = f"{name}-mid{midstream}"
     paths = write_world(world, tmp / name)
     journey = read_journey(paths["journey"])
     history = read_history(paths["history"], journey)
@@ -197,13 +276,27 @@ def world_case(
         group=group,
         regime="low",
         touchpoints=touchpoints,
+        pre_spend=None if pre is None else pd.DataFrame(pre),
+        kpi_weekly=kpi_weekly,
     )
 
 
-def high_case(n_touchpoints: int, seed: int, tmp: Path) -> Case:
+def high_case(n_touchpoints: int, seed: int, tmp: Path, midstream: int = 0) -> Case:
     """A high-information world (``_high_worlds.high_world``), written as a journey and a
-    history CSV and read back as a user would."""
+    history CSV and read back as a user would (``midstream``: after that many weeks of spend
+    before the history, drawn by the world's own spend process, ``with_carry_in``)."""
     w = high_world(n_touchpoints, seed)
+    kpi_weekly, pre = None, None
+    if midstream:
+        kpi = str(w.journey["kpi"])
+        kpi_weekly = float(w.history[kpi].mean())
+        rngs = _pre_rngs(w.name, midstream, len(w.touchpoints))
+        pre = {
+            tp.id: high_spend(rng, midstream, tp.mean_spend, tp.spend_cv, tp.flighting)
+            for tp, rng in zip(w.touchpoints, rngs, strict=True)
+        }
+        h, c = with_carry_in(w.history, w.contributions, kpi, w.touchpoints, pre)
+        w = replace(w, name=f"{w.name}-mid{midstream}", history=h, contributions=c)
     folder = tmp / w.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "journey.yaml").write_text(yaml.safe_dump(w.journey, sort_keys=False))
@@ -220,6 +313,8 @@ def high_case(n_touchpoints: int, seed: int, tmp: Path) -> Case:
         group="high",
         regime="high",
         touchpoints=n_touchpoints,
+        pre_spend=None if pre is None else pd.DataFrame(pre),
+        kpi_weekly=kpi_weekly,
     )
 
 
@@ -229,20 +324,26 @@ QUICK_WORLDS = 3
 
 
 def regime_cases(
-    regime: str, n_touchpoints: int, quick: bool, tmp: Path, noises: Sequence[float] = ()
+    regime: str,
+    n_touchpoints: int,
+    quick: bool,
+    tmp: Path,
+    noises: Sequence[float] = (),
+    midstream: int = 0,
 ) -> list[Case]:
     """The simulated worlds of one regime at one ``--touchpoints`` setting.
 
     low, 8: today's worlds (the ten varied ones, 5-14 touchpoints, and ``random_world(8)`` seeds
     20-39; quick: three of them); low, 15: ``random_world(15)`` seeds 20-39 (quick: 20-22; group
     ``low15``, apart from the 8-touchpoint sets the older tables read);
-    high: ``high_world(n, seed)`` for ``HIGH_SEEDS`` (quick: the first three).
+    high: ``high_world(n, seed)`` for ``HIGH_SEEDS`` (quick: the first three). ``midstream``:
+    each history after that many weeks of spend before it (``with_carry_in``).
     """
     if regime == "high":
         seeds = HIGH_SEEDS[:QUICK_WORLDS] if quick else HIGH_SEEDS
-        return [high_case(n_touchpoints, s, tmp) for s in seeds]
+        return [high_case(n_touchpoints, s, tmp, midstream) for s in seeds]
     if n_touchpoints == 8:
-        return simulated_cases(quick, tmp, noises)
+        return simulated_cases(quick, tmp, noises, midstream)
     seeds = range(20, 20 + QUICK_WORLDS) if quick else range(20, 40)
     return [
         world_case(
@@ -251,12 +352,15 @@ def regime_cases(
             tmp,
             group="low15",
             touchpoints=n_touchpoints,
+            midstream=midstream,
         )
         for s in seeds
     ]
 
 
-def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> list[Case]:
+def simulated_cases(
+    quick: bool, tmp: Path, noises: Sequence[float] = (), midstream: int = 0
+) -> list[Case]:
     """The simulated worlds, with their variations (quick: three of them); for each of
     ``noises``, the robustness worlds (seeds 20-39) again with that noise (group ``noise <sd>``:
     a what-if, not part of the target's worlds)."""
@@ -278,10 +382,12 @@ def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> lis
     ]
     if quick:
         worlds = [w for w in worlds if w[0] in ("sample", "rw6-s1", "rw8-s4-seasonal")]
-    cases = [world_case(n, s, tmp) for n, s in worlds]
+    cases = [world_case(n, s, tmp, midstream=midstream) for n, s in worlds]
     if not quick:
         cases += [
-            world_case(f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness")
+            world_case(
+                f"rw8-s{s}", random_world(8, seed=s), tmp, group="robustness", midstream=midstream
+            )
             for s in range(20, 40)
         ]
     for sd in noises:
@@ -291,6 +397,7 @@ def simulated_cases(quick: bool, tmp: Path, noises: Sequence[float] = ()) -> lis
                 random_world(8, seed=s, noise_sd=sd),
                 tmp,
                 group=f"noise {sd:g}",
+                midstream=midstream,
             )
             for s in range(20, 40)
         ]

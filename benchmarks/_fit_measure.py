@@ -268,6 +268,7 @@ def decision_regret(
         p_fit = plan(model, budget, f"{case.name} fitted", case)
     p_hist = {t: budget * float(means[t]) / float(means.sum()) for t in means.index}
     kpi = case.history.frame[case.history.journey.kpi]
+    weekly = float(kpi.mean()) if case.kpi_weekly is None else case.kpi_weekly
     return Regret(
         budget,
         true_value(p_true, case.truth),
@@ -276,7 +277,7 @@ def decision_regret(
         p_true,
         p_fit,
         p_hist,
-        kpi_total=HORIZON_WEEKS * float(kpi.mean()),
+        kpi_total=HORIZON_WEEKS * weekly,
         observed_max={t: float(v) for t, v in case.history.spend.max().items()},
     )
 

@@ -5,8 +5,14 @@ Every variant fits every world with the benchmark's seed and draws; per regime i
 pooled capture of the plan on the point curves (and of the robust plan), the worst world against
 the historical mix, how many worlds fall below it by more than 0.5% of the KPI (and the same three
 for the anchored plan, ``--robust anchored``), the 80%-interval
-coverage of the true marginal ROI, the true decay inside the draws' 80% interval, and the mean fit
-time. No oracles, no public data sets.
+coverage of the true marginal ROI, the true decay inside the draws' 80% interval, the mean fit
+time, and how many fits kept a carry-in from before the history (``initial_carryover="fitted"``).
+No oracles, no public data sets.
+
+``--midstream WEEKS``: every world's history starts mid-stream, as real ones do: the world's own
+spend process runs WEEKS more weeks before it, which are then dropped, so spend and carry-over
+are already running at week 1 (``_fit_cases.with_carry_in``: same spend, truth, baseline and
+noise, the KPI plus the carry-in; the plans are valued as without it).
 
     .venv/bin/python benchmarks/fit_dev.py --regime high --touchpoints 8 \\
         --variant base: --variant grid:decay_posterior='"grid"'
@@ -86,6 +92,7 @@ def run(
             reg = decision_regret(c, model)
             rob = decision_regret(c, model, robust=True)
             ancs = [decision_regret(c, model, robust="anchored", risk=k) for k in risks]
+            level = model.diagnostics.get("initial_carryover", {}).get("level")
             spend = c.history.spend
             cov = []
             dcov = []
@@ -107,14 +114,16 @@ def run(
                     "dcov": dcov,
                     "sec": sec,
                     "derr": derr,
+                    "carry": level,
                 }
             )
-            line.append(f"{vname} {reg.captured:7.1%} ({sec:4.1f}s)")
+            mark = "" if level is None else f" r={level:g}"
+            line.append(f"{vname} {reg.captured:7.1%} ({sec:4.1f}s{mark})")
         print("  ".join(line), flush=True)
     print(
         f"\n{'variant':<14} {'pooled':>7} {'robust':>7} {'worst vs hist':>13} {'below':>5} "
         f"{'mROI cov':>8} {'decay cov':>9} {'decay bias':>10} {'mean s':>6} "
-        f"{'anchored':>8} {'worst':>7} {'below':>5}"
+        f"{'anchored':>8} {'worst':>7} {'below':>5} {'carry-in':>8}"
     )
     for vname, _ in variants:
         rs = res[vname]
@@ -131,7 +140,8 @@ def run(
             f"{np.mean(derr) if derr else float('nan'):+10.3f} "
             f"{np.mean([r['sec'] for r in rs]):6.2f} "
             f"{pooled_capture(rs, lambda r: r['anc']):8.1%} {min(va):+7.2%} "
-            f"{sum(v < -HARM for v in va):5d}",
+            f"{sum(v < -HARM for v in va):5d} "
+            f"{sum(bool(r['carry']) for r in rs):>3d}/{sum(r['carry'] is not None for r in rs):<4d}",
             flush=True,
         )
         for i, k in enumerate(risks):  # every --anchor-risk, the first again for reference
@@ -173,24 +183,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark's (a hold-out: low, random_world(--touchpoints, seed); high, "
         "high_world(--touchpoints, seed)); the benchmark uses low 20-39, high 0-19",
     )
+    ap.add_argument(
+        "--midstream",
+        type=int,
+        default=0,
+        metavar="WEEKS",
+        help="histories that start mid-stream: the world's spend runs WEEKS weeks before the "
+        "history (dropped), the first weeks' KPI carries their adstock; truth and plan "
+        "valuation unchanged",
+    )
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in (args.variant or ["default:"])]
     with tempfile.TemporaryDirectory() as tmp:
         if args.seeds:
             a, b = (int(v) for v in args.seeds.split(":"))
             n, t = args.touchpoints, Path(tmp)
+            m = args.midstream
             cases = [
-                high_case(n, s, t)
+                high_case(n, s, t, m)
                 if args.regime == "high"
-                else world_case(f"rw{n}-s{s}", random_world(n, seed=s), t, "holdout", n)
+                else world_case(f"rw{n}-s{s}", random_world(n, seed=s), t, "holdout", n, m)
                 for s in range(a, b)
             ]
         else:
-            cases = regime_cases(args.regime, args.touchpoints, False, Path(tmp))
+            cases = regime_cases(
+                args.regime, args.touchpoints, False, Path(tmp), midstream=args.midstream
+            )
         cases = cases[args.skip :]
         if args.worlds:
             cases = cases[: args.worlds]
-        print(f"{args.regime}, {args.touchpoints} tp: {len(cases)} worlds", flush=True)
+        mid = f", mid-stream after {args.midstream} weeks" if args.midstream else ""
+        print(f"{args.regime}, {args.touchpoints} tp{mid}: {len(cases)} worlds", flush=True)
         run(cases, variants, args.anchor_risk)
     return 0
 

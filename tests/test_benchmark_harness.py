@@ -206,3 +206,59 @@ def test_fit_recovery_help_prints(capsys):
     assert exc.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "--lift-tests N" in out and "(+30% of mean weekly spend" in out
+
+
+@pytest.mark.parametrize("regime", ["high", "low"])
+def test_midstream_history_drops_the_weeks_before_it(regime, tmp_path):
+    """``fit_dev.py --midstream W``: the world's spend runs W weeks before the history, and those
+    weeks are dropped. The history's spend, dates and truth are the zero-start world's; its KPI
+    is the zero-start KPI plus each touchpoint's carry-in, computed here by the adstock recursion
+    ``a_t = x_t + decay * a_{t-1}`` from zero over the W weeks *and* the history, of which the
+    last n weeks are kept (to 1.1 cents: the KPI is in whole cents). Keeping the first n weeks
+    instead, or no carry-in, misses by far more. The plan's valuation is the zero start's."""
+    import _fit_cases
+    import _fit_measure
+
+    from optimizer.simulate import random_world
+
+    w = 52
+
+    def make(m: int) -> _fit_cases.Case:
+        if regime == "high":
+            return _fit_cases.high_case(8, 3, tmp_path / str(m), m)
+        return _fit_cases.world_case(
+            "rw8-s20", random_world(8, seed=20), tmp_path / str(m), midstream=m
+        )
+
+    zero, mid = make(0), make(w)
+    assert zero.pre_spend is None and mid.pre_spend is not None
+    assert mid.pre_spend.shape == (w, 8) and mid.name.endswith(f"-mid{w}")
+    assert mid.history.spend.equals(zero.history.spend)
+    assert list(mid.history.frame.index) == list(zero.history.frame.index)
+    kpi = zero.history.journey.kpi
+    y0 = zero.history.frame[kpi].to_numpy(dtype=float)
+    n = len(y0)
+    added = np.zeros(n)
+    for tid, tp in zero.truth.touchpoints.items():
+        mtp = mid.truth.touchpoints[tid]
+        assert mtp.curve == tp.curve and mtp.adstock == tp.adstock  # the same truth
+        assert not tp.adstock.normalize
+        x = np.r_[mid.pre_spend[tid].to_numpy(dtype=float), zero.history.frame[tid].to_numpy()]
+        a, prev = np.empty(len(x)), 0.0
+        for t, v in enumerate(x):
+            a[t] = prev = v + tp.adstock.decay * prev
+        assert np.allclose(tp.curve(a)[w:], mid.true_contrib[tid], rtol=1e-12, atol=1e-9)
+        added += tp.curve(a)[w:] - zero.true_contrib[tid].to_numpy(dtype=float)
+    y = mid.history.frame[kpi].to_numpy(dtype=float)
+    assert np.abs(y - y0 - added).max() <= 0.011
+    assert added[0] > 0.05 * y0[0]  # a carry-in worth having at week 1 ...
+    assert np.abs(added[-20:]).max() < 0.01  # ... gone by the end
+    # the plan's valuation: the truth's plan against the historical mix, as without it
+    r0 = _fit_measure.decision_regret(zero, zero.truth)
+    r1 = _fit_measure.decision_regret(mid, zero.truth)
+    assert (r1.budget, r1.optimal, r1.historical, r1.kpi_total) == (
+        r0.budget,
+        r0.optimal,
+        r0.historical,
+        r0.kpi_total,
+    )
