@@ -396,6 +396,13 @@ def test_a_historical_mix_that_breaks_a_min_and_a_cap(tmp_path, rules):
     assert "the line starts at the plan nearest the historical mix that holds every rule" in note
     assert f"tv {start['tv']:,.0f}" in note or f"tv {start['tv']:,.2f}" in note, note
     assert "not hedged" not in note
+    # the headline and the note name the line's real start and the same step (before: "of the
+    # line from the historical mix, 0, ..." and "96% of the way" beside "step 0.95")
+    assert (
+        f"step {rob['step']:.2f} of the line from the plan nearest the historical mix that "
+        "holds every rule, 0," in note
+    ), note
+    assert f"anchored plan: step {rob['step']:.2f} on the line from the line's start (0)" in note
 
 
 def test_a_rule_missed_by_less_than_a_cent_does_not_move_the_line():

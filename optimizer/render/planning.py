@@ -78,10 +78,10 @@ def robust_note(plan: Plan) -> Text | None:
     if ex.get("robust") == "anchored":
         step = float(ex.get("step") or 0.0)  # type: ignore[arg-type]
         text = (
-            f"anchored plan: {step:.0%} of the way from the historical mix to the optimum on the "
-            f"point curves, the step whose {plan.kpi} uplift over the historical mix less "
+            f"anchored plan: step {step:.2f} on the line from the historical mix (0) to the optimum on "
+            f"the point curves (1), the step whose {plan.kpi} uplift over the historical mix less "
             f"{ex.get('risk')} standard deviation(s) of it across the model's {ex.get('draws')} "
-            "bootstrap draws is highest"
+            "draws is highest"
         )
         first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
         breaks = ex.get("anchor_breaks")
@@ -89,8 +89,8 @@ def robust_note(plan: Plan) -> Text | None:
         start = ex.get("anchor_start")
         if isinstance(start, dict) and start:
             text = text.replace(
-                f"{step:.0%} of the way from the historical mix",
-                f"{step:.0%} of the way from the start of the line",
+                "from the historical mix (0)",
+                "from the line's start (0)",
             ).replace("uplift over the historical mix", "uplift over the line's start")
             mix = ex.get("anchor_mix")
             mix = mix if isinstance(mix, dict) else {}

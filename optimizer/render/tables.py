@@ -90,6 +90,15 @@ def _step(plan: Plan) -> str:
     return f"{step:.2f}" if isinstance(step, int | float) else "?"
 
 
+def _line_start(plan: Plan) -> str:
+    """Where an anchored plan's line starts: the historical mix, or the plan nearest it that
+    holds every rule when the historical mix breaks one."""
+    start = plan.extras.get("anchor_start")
+    if isinstance(start, dict) and start:
+        return "the plan nearest the historical mix that holds every rule"
+    return "the historical mix"
+
+
 def plan_renderable(plan: Plan) -> Group:
     parts: list[RenderableType] = []
     anchored = anchored_status(plan)
@@ -97,7 +106,7 @@ def plan_renderable(plan: Plan) -> Group:
         Text.assemble(
             (f"{plan.scenario}", "bold"),
             f"  ·  {plan.objective}  ·  anchored plan (step {_step(plan)} of the line "
-            "from the historical mix, 0, to the optimum on the point curves, 1)",
+            f"from {_line_start(plan)}, 0, to the optimum on the point curves, 1)",
             *(() if plan.status == "optimal" else ("  ·  status ", (str(plan.status), "red"))),
         )
         if anchored
