@@ -269,7 +269,9 @@ def fit_model(
         ``optimizer.response.startup``; ``diagnostics.initial_carryover``). Measured in
         docs/response-models.md ("Long carry-overs fitted short"): the default (identical fits
         on every benchmark world, which start from zero; long decays of mid-stream histories
-        fitted less short).
+        fitted less short; plans on mid-stream histories better on the high-information worlds,
+        pooled capture +2.0 to +3.5 points, and about even on the low, ``fit_dev.py
+        --midstream 52``).
 
     Returns
     -------
