@@ -245,8 +245,6 @@ class Problem:
     #: shift of the prior's centre, in prior sds, per transform (a bootstrap draw's "randomise
     #: then optimise"); empty for none
     prior_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    #: centre of the decays' prior (None: ``PRIOR_DECAY``; ``decayprior``: from the data)
-    decay_centre: float | None = None
 
     @property
     def width(self) -> int:
@@ -357,8 +355,7 @@ def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     vals, ders = [], []
     at = 0
     for tp, th in zip(p.tps, theta, strict=True):
-        dc = PRIOR_DECAY if p.decay_centre is None else p.decay_centre
-        centre = [dc, PRIOR_LOG_REL, PRIOR_LOG_SHAPE][: tp.k]
+        centre = [PRIOR_DECAY, PRIOR_LOG_REL, PRIOR_LOG_SHAPE][: tp.k]
         sd = [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
         for q in range(tp.k):
             shift = float(p.prior_shift[at]) if p.prior_shift.size else 0.0

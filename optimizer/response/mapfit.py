@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.response import curves as C
-from optimizer.response import decayprior as DPR
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
 from optimizer.response import startup as ST
@@ -80,7 +79,6 @@ class MapFit:
     #: choice's; empty where it did not run)
     family_lml: list[dict[str, float]] = field(default_factory=list)
     rows: np.ndarray | None = None  # the weeks of the likelihood (None: all)
-    decay_centre: float | None = None  # the decays' prior centre (None: the fixed one)
     carry: tuple[float, ...] = ()  # weekly spend before the history (``startup``; (): none)
     start: dict[str, Any] = field(default_factory=dict)  # ``startup.fit_start``'s choice
 
@@ -130,7 +128,6 @@ def map_fit(
         for x, f, pl, ts, c in zip(xs, fams, pooled, tests, carry, strict=True)
     ]
     p = J.Problem(tps, rows, fr, G, sigma, 0.0, prior_weight, s_curves)
-    p.decay_centre = warm.decay_centre if warm is not None else None
     theta0 = (
         [t.copy() for t in warm.theta] if warm is not None else [theta_of(c)[1] for c in starts]
     )
@@ -147,9 +144,6 @@ def map_fit(
         nfev += alt.nfev
         if alt.cost < sol.cost:
             sol = alt
-    if warm is None and tps and DPR.EB_DECAY:
-        sol, k = DPR.empirical_centre(p, sol)
-        nfev += k
     switches = 0
     lml: list[dict[str, float]] = [{} for _ in tps]
     if choose_family and warm is None and len(families) > 1 and tps:
@@ -212,7 +206,6 @@ def map_fit(
         nfev=nfev,
         family_lml=lml if warm is None else list(warm.family_lml),
         rows=rows,
-        decay_centre=p.decay_centre,
         carry=carry,
     )
 
@@ -630,7 +623,6 @@ def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.
         ctx.prior_weight,
         ctx.s_curves,
         prior_shift=rng.standard_normal(nt) if ctx.perturb else np.zeros(0),
-        decay_centre=fit.decay_centre,
     )
     p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta)[rows])[: len(rows)] ** 2, axis=0))
     sol = J.fit(p, fit.theta, max_nfev=60)
