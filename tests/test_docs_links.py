@@ -41,7 +41,7 @@ def anchors(page: Path) -> set[str]:
 
 def test_slug_follows_githubs_rule() -> None:
     assert slug("Measured: the MAP fitter (2026-12-06)") == "measured-the-map-fitter-2026-12-06"
-    assert slug("The grid fitter (`method=\"grid\"`)") == "the-grid-fitter-methodgrid"
+    assert slug('The grid fitter (`method="grid"`)') == "the-grid-fitter-methodgrid"
     assert slug("A grid posterior over each touchpoint's decay") == (
         "a-grid-posterior-over-each-touchpoints-decay"
     )
