@@ -348,9 +348,10 @@ def covered(
     ftp: TouchpointResponse, ttp: TouchpointResponse, x: float
 ) -> tuple[bool | None, bool | None]:
     """Whether the true marginal ROI and steady-state ROI at weekly spend ``x`` lie inside the
-    central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's bootstrap draws (None, None
-    without draws). Honest uncertainty covers the truth about that often."""
-    draws = ftp.draw_responses()
+    central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's draws (None, None without
+    draws): its interval draws where the model has them, as the printed intervals are (else the
+    plans' draws). Honest uncertainty covers the truth about that often."""
+    draws = ftp.interval_draw_responses()
     if not draws or x <= 0:
         return None, None
     q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]

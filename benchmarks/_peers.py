@@ -191,7 +191,7 @@ class SideBySide:
 def _our_band(tp: Any, x: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     point_r = float(tp.weekly_kpi(x)) / x
     point_m = float(tp.weekly_marginal(x))
-    draws = tp.draw_responses()
+    draws = tp.interval_draw_responses()  # the printed bands' draws (else the plans')
     if not draws:
         return (point_r, np.nan, np.nan), (point_m, np.nan, np.nan)
     r = [float(d.weekly_kpi(x)) / x for d in draws]

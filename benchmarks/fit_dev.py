@@ -57,10 +57,11 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def decay_covered(ftp: Any, ttp: Any) -> bool | None:
-    """The true decay inside the central 80% of the draws' decays (None: no draws)."""
-    if not ftp.draws or ttp.adstock is None:
+    """The true decay inside the central 80% of the interval draws' decays (else the plan
+    draws'; None: no draws)."""
+    if not ftp.shown_draws or ttp.adstock is None:
         return None
-    d = [float(a.decay) if a is not None else 0.0 for _, a in ftp.draws]
+    d = [float(a.decay) if a is not None else 0.0 for _, a in ftp.shown_draws]
     lo, hi = np.percentile(d, [10.0, 90.0])
     return bool(lo - 1e-9 <= float(ttp.adstock.decay) <= hi + 1e-9)
 

@@ -1,4 +1,5 @@
-"""The scale of the intervals' Laplace draws (``interval_scale``): Gaussian (``"linear"``, the
+"""The scale of the intervals' Laplace draws (``interval_scale``; model.json ``interval_draws``, the
+plans' ``draws`` unchanged): Gaussian (``"linear"``, the
 default) or log-normal in each touchpoint's marginal response at its mean weekly spend (``"log"``,
 ``joint.in_marginal_space(log=True)``).
 
@@ -40,7 +41,7 @@ def _log_quantiles(history, scale: str) -> dict[str, tuple[float, float, float]]
     out = {}
     for tid, tp in m.touchpoints.items():
         x = float(history.spend[tid].mean())
-        d = np.array([float(r.weekly_marginal(x)) for r in tp.draw_responses()])
+        d = np.array([float(r.weekly_marginal(x)) for r in tp.interval_draw_responses()])
         q = np.percentile(d, [10.0, 50.0, 90.0]) / float(tp.weekly_marginal(x))
         out[tid] = tuple(float(v) for v in np.log(np.maximum(q, 1e-300)))
     return out
@@ -70,6 +71,10 @@ def test_interval_scale_is_deterministic_and_named(history):
     b = fit_model(history, n_bootstrap=5, interval_scale="log")
     assert model_to_json(a) == model_to_json(b)
     assert a.fit["options"]["interval_scale"] == "log"
+    # the log-normal draws are the intervals' own; the plans keep the default's draws
+    base = fit_model(history, n_bootstrap=5)
+    for tid, tp in a.touchpoints.items():
+        assert len(tp.interval_draws) == 5 and tp.draws == base.touchpoints[tid].draws
     assert "interval_scale" not in fit_model(history, n_bootstrap=5).fit["options"]
     with pytest.raises(ValueError, match="'interval_scale' parameter of fit_model must be one of"):
         fit_model(history, interval_scale="square")

@@ -284,16 +284,16 @@ def explain(
             "curves' pieces"
         )
 
-    # total KPI band over joint bootstrap draws (draw k of every touchpoint is one refit)
+    # total KPI band over joint draws (draw k of every touchpoint is one refit or one Laplace
+    # draw), the intervals' draws where the model has them (as every printed band)
     tp10 = tp90 = None
-    n_draws = {len(it.curve.response.draws) for it in problem.items}
+    n_draws = {len(it.curve.response.shown_draws) for it in problem.items}
     if len(n_draws) == 1 and next(iter(n_draws)) > 0:
         tot = np.zeros(next(iter(n_draws)))
         for it in problem.items:
             s = plan.item(it.key).spend
-            tot += np.array(
-                [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
-            )
+            shown = it.curve.response.interval_draw_responses()
+            tot += np.array([float(d.horizon_kpi(s, weeks)) for d in shown])
         tp10, tp90 = (float(v) for v in np.percentile(tot, [10, 90]))
 
     counts: dict[str, int] = {}

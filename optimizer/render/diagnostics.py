@@ -35,7 +35,8 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         f"{ratio(100 * (_get(d, 'mape_holdout') or float('nan')), 1)}%  ·  NRMSE "
         f"{ratio(_get(d, 'nrmse_holdout'), 3)}  ·  {_get(d, 'n_weeks')} weeks",
     )
-    draws = max((len(tp.draws) for tp in model.touchpoints.values()), default=0)
+    # the intervals are read from the interval draws where the model has them
+    draws = max((len(tp.shown_draws) for tp in model.touchpoints.values()), default=0)
     t = Table(box=box.SIMPLE_HEAD)
     cols = (
         "touchpoint",

@@ -70,6 +70,13 @@ INTERVAL_SCALE_CHOICES = ("linear", "log")
 #: ``laplace_space``): as ``LAPLACE_SPACE_CHOICES``, or None (the same as ``laplace_space``).
 INTERVAL_SPACE: str | None = None
 INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
+#: The coordinates of the plans' Laplace draws (model.json ``draws``: ``--robust``, ``optimize
+#: --uncertainty``): as ``INTERVAL_SPACE_CHOICES``, None the same as ``laplace_space``. Where the
+#: intervals' coordinates differ, their draws are written apart as ``interval_draws``
+#: (``drawsets.py``).
+PLAN_SPACE: str | None = None
+#: How many interval draws (None: ``n_bootstrap``, as many as the plan draws)
+N_INTERVAL_DRAWS: int | None = None
 #: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
 #: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
 POOL_SPACE = "linear"
@@ -155,6 +162,8 @@ class ResponseFitter(BaseEstimator):
         laplace_space: str = LAPLACE_SPACE,
         interval_scale: str = INTERVAL_SCALE,
         interval_space: str | None = INTERVAL_SPACE,
+        plan_space: str | None = PLAN_SPACE,
+        n_interval_draws: int | None = N_INTERVAL_DRAWS,
         pool_space: str = POOL_SPACE,
         burn_in_weeks: int = BURN_IN_WEEKS,
         initial_carryover: str = INITIAL_CARRYOVER,
@@ -194,6 +203,8 @@ class ResponseFitter(BaseEstimator):
         self.laplace_space = laplace_space
         self.interval_scale = interval_scale
         self.interval_space = interval_space
+        self.plan_space = plan_space
+        self.n_interval_draws = n_interval_draws
         self.pool_space = pool_space
         self.burn_in_weeks = burn_in_weeks
         self.initial_carryover = initial_carryover
@@ -262,7 +273,20 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'interval_space' parameter of fit_model must be one of beta, marginal, "
                 "conditional or "
-                f"None (as laplace_space). Got {self.interval_space!r} instead."
+                f"None (as plan_space). Got {self.interval_space!r} instead."
+            )
+        if self.plan_space not in INTERVAL_SPACE_CHOICES:
+            raise ValueError(
+                "The 'plan_space' parameter of fit_model must be one of beta, marginal, "
+                f"conditional or None (as laplace_space). Got {self.plan_space!r} instead."
+            )
+        n_int = self.n_interval_draws
+        if n_int is not None and (
+            isinstance(n_int, bool) or not isinstance(n_int, int) or n_int < 2
+        ):
+            raise ValueError(
+                "The 'n_interval_draws' parameter of fit_model must be an int >= 2 or None (as "
+                f"n_bootstrap). Got {n_int!r} instead."
             )
         if self.pool_space not in POOL_SPACES:
             raise ValueError(
@@ -330,6 +354,8 @@ class ResponseFitter(BaseEstimator):
                 laplace_space=str(self.laplace_space),
                 interval_scale=str(self.interval_scale),
                 interval_space=None if self.interval_space is None else str(self.interval_space),
+                plan_space=None if self.plan_space is None else str(self.plan_space),
+                n_interval_draws=None if n_int is None else int(n_int),
                 pool_space=str(self.pool_space),
                 burn_in=int(self.burn_in_weeks),
                 initial_carryover=str(self.initial_carryover),

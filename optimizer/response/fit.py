@@ -35,6 +35,8 @@ from optimizer.response.estimator import (
     INTERVAL_SCALE,
     INTERVAL_SPACE,
     LAPLACE_SPACE,
+    N_INTERVAL_DRAWS,
+    PLAN_SPACE,
     POOL_EVIDENCE,
     POOL_SPACE,
     UNCERTAINTY_INFLATE,
@@ -95,6 +97,8 @@ def fit_model(
     laplace_space: str = LAPLACE_SPACE,
     interval_scale: str = INTERVAL_SCALE,
     interval_space: str | None = INTERVAL_SPACE,
+    plan_space: str | None = PLAN_SPACE,
+    n_interval_draws: int | None = N_INTERVAL_DRAWS,
     pool_space: str = POOL_SPACE,
     burn_in_weeks: int = BURN_IN_WEEKS,
     initial_carryover: str = INITIAL_CARRYOVER,
@@ -231,25 +235,35 @@ def fit_model(
         (``beta``), or the transforms and each touchpoint's marginal response at its mean
         weekly spend (``marginal``: what the pooling pools; a draw's beta follows from its
         transforms, so the draws' mean marginal ROI is the MAP's; ``mapfit.laplace_draws``), for
-        the point curves' draws and, unless ``interval_space`` says otherwise, the intervals'.
+        the point curves' draws and, unless ``plan_space`` or ``interval_space`` says otherwise,
+        the plans' and the intervals'.
     interval_scale : {"linear", "log"}, default="linear"
-        The intervals' Laplace draws (``n_bootstrap``; not the point curves'): Gaussian in the
-        coordinates of ``laplace_space`` (``linear``, betas cut at zero), or log-normal in each
-        touchpoint's marginal response at its mean spend (``log``: the Gaussian step of that
-        response read in its log, as wide upward as downward in ratio;
-        ``joint.in_marginal_space``). Measured in docs/response-models.md: higher interval
-        coverage, a worse ``--robust mean`` plan; not the default.
+        The intervals' Laplace draws: Gaussian in the coordinates of ``interval_space``
+        (``linear``, betas cut at zero), or log-normal in each touchpoint's marginal response at
+        its mean spend (``log``: the Gaussian step of that response read in its log, as wide
+        upward as downward in ratio; ``joint.in_marginal_space``; written as ``interval_draws``,
+        the plans keep ``plan_space``). Measured in docs/response-models.md; not the default.
     interval_space : {"beta", "marginal", "conditional"} or None, default=None
-        The coordinates of the intervals' Laplace draws alone (the draws in model.json: the
-        printed 80% intervals, the 90% bands, ``--robust mean``): as ``laplace_space``, whose
-        value they follow when None. ``interval_space="marginal"`` with the default
-        ``laplace_space="beta"`` keeps the point curves (and the plan on them) bit for bit and
-        draws the intervals in each touchpoint's marginal response at its mean spend, centred
-        on the point curves. Measured in docs/response-models.md: 80% coverage 83-89% (from
-        70-74%), a worse ``--robust mean`` plan. ``"conditional"``: the transforms drawn as in the
-        betas, the betas re-solved at each draw's transforms plus the draw's conditional noise
-        (``joint.in_conditional``; measured: coverage 71-81%, the robust plans about the
-        default's).
+        The coordinates of the draws every printed interval and band is read from (model.json
+        diagnostics ``roi_interval_80``, ``marginal_roi_interval_80``, the charts' bands, the
+        review's P10-P90); None: as ``plan_space``. Where they differ from the plan draws'
+        coordinates they are written apart, as each touchpoint's ``interval_draws`` (from the
+        same seed: the same Gaussian steps read in other coordinates; ``drawsets.py``), and the
+        plans and ``draws`` are unchanged bit for bit. ``"marginal"``: Gaussian in the
+        transforms and each touchpoint's marginal response at its mean spend, centred on the
+        point curves (measured: 80% coverage 83-89%, from 69-74% in the betas).
+        ``"conditional"``: the transforms drawn as in the betas, the betas re-solved at each
+        draw's transforms plus the draw's conditional noise (``joint.in_conditional``; measured:
+        coverage 71-81%). Before two draw sets existed this option set the one set, ``draws``:
+        that is ``plan_space`` now.
+    plan_space : {"beta", "marginal", "conditional"} or None, default=None
+        The coordinates of the plans' draws (model.json ``draws``: ``--robust mean``, ``--robust
+        anchored``, ``optimize --uncertainty``, the review's plan over the draws); None: as
+        ``laplace_space``. ``plan_space="marginal"`` (with ``interval_space`` None) is the one
+        draw set in the marginal response that ``interval_space="marginal"`` used to give
+        (measured: the robust plans 1-19 points worse than on draws in the betas).
+    n_interval_draws : int or None, default=None
+        How many interval draws, where there are any (None: ``n_bootstrap``).
     pool_space : {"linear", "log"}, default="linear"
         Where the point curves' marginal ROIs at the mean weekly spend are pooled: by the joint
         fit's linear pooling alone (``linear``), or then by a hierarchical prior in their log
@@ -320,6 +334,8 @@ def fit_model(
         laplace_space=laplace_space,
         interval_scale=interval_scale,
         interval_space=interval_space,
+        plan_space=plan_space,
+        n_interval_draws=n_interval_draws,
         pool_space=pool_space,
         burn_in_weeks=burn_in_weeks,
         initial_carryover=initial_carryover,

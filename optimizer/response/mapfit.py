@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.response import curves as C
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
 from optimizer.response import startup as ST
@@ -324,6 +323,8 @@ def refit_map(
     laplace_space: str = "beta",
     interval_scale: str = "linear",
     interval_space: str | None = None,
+    plan_space: str | None = None,
+    n_interval_draws: int | None = None,
     pool_space: str = "linear",
     burn_in: int | None = None,
     initial_carryover: str = "fitted",
@@ -378,12 +379,12 @@ def refit_map(
         uncertainty = "bootstrap" if d.used else "laplace"
     lap_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
     space_kw = {"marginal_space": laplace_space == "marginal"}
-    interval_space = interval_space or laplace_space  # the intervals' draws (None: the same)
     args = (xs, pooled, tests, y, Z, G, d.baseline_ridge)
     mix: Mixture | None = None
     if average_families and searched:
         mix, _ = family_mixture(fit, *args, **lap_kw)
     from optimizer.response import decay_profile as DP
+    from optimizer.response import drawsets as DS
 
     profiles: list[DecayProfile] = []
     if decay_posterior == "grid" and searched and uncertainty == "laplace" and not average_families:
@@ -420,37 +421,21 @@ def refit_map(
     draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
     draw_fams: list[list[str]] | None = None
     lap: dict[str, Any] = {}
+    shown_raw: tuple[Any, ...] = ()  # the intervals' own draws, their families, coordinates
     if n_bootstrap and searched and uncertainty == "laplace":
-        draw_kw = {**lap_kw, "marginal_space": interval_space == "marginal", "inflate": inflate}
-        draw_kw["conditional"] = interval_space == "conditional"
-        if interval_scale == "log":
-            draw_kw["log_marginal"] = True
-        if mix is not None:
-            # the point curve's family is centred at the point curve (as without averaging),
-            # the others at their MAPs
-            imix: Mixture = []
-            for k, m in enumerate(mix):
-                comp = dict(m)
-                pf = fit.families[k]
-                comp[pf] = (np.asarray(fit.theta[k]), m[pf][1] if pf in m else 0.0)
-                imix.append({f: c for f, c in comp.items() if c[1] > 0} or {pf: comp[pf]})
-            draws_raw, draw_fams, lap = mixture_draws(
-                fit, imix, *args, n_bootstrap, seed, **draw_kw
+        temp = inflate**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
+        set_kw: dict[str, Any] = {"lap_kw": lap_kw, "inflate": inflate, "temperature": temp}
+        set_kw["profiles"] = profiles if DP.PROFILE_USE in ("both", "intervals") else ()
+        plan_c, shown_c = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
+        draws_raw, draw_fams, lap = DS.laplace_set(
+            fit, at_map, mix, args, n_bootstrap, seed, plan_c, **set_kw
+        )
+        if shown_c is not None:  # the same seed: the same Gaussian steps, read in other coordinates
+            n_shown = int(n_interval_draws or n_bootstrap)
+            s_raw, s_fams, _ = DS.laplace_set(
+                fit, at_map, mix, args, n_shown, seed, shown_c, **set_kw
             )
-        else:
-            draws_raw, lap = laplace_draws(
-                at_map if INTERVAL_CENTRE == "map" else fit,
-                *args,
-                n_bootstrap,
-                seed,
-                **draw_kw,
-                profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
-                temperature=(
-                    inflate**2
-                    if DP.PROFILE_TEMPERATURE == "inflate"
-                    else float(DP.PROFILE_TEMPERATURE)
-                ),
-            )
+            shown_raw = (s_raw, s_fams, shown_c)
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
         ctx = MapBootstrap(
@@ -472,9 +457,14 @@ def refit_map(
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
         lp_draws = (draws_raw, draw_fams, seed, inflate)
+        if shown_raw:  # the intervals' draws moved with the point curves as the plans' are
+            s_draws = (shown_raw[0], shown_raw[1], seed, inflate)
+            _, s_raw, _ = LP.rescale_points(fit, at_map, *args, **lap_kw, draws=s_draws)
+            shown_raw = (s_raw, *shown_raw[1:])
         fit, draws_raw, log_pool = LP.rescale_points(fit, at_map, *args, **lap_kw, draws=lp_draws)
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
-    draws: dict[int, list[tuple[Saturation, Adstock]]] = {}
+    draws = DS.as_curves(draws_raw, draw_fams, fit, searched, X)
+    shown = DS.as_curves(shown_raw[0], shown_raw[1], fit, searched, X) if shown_raw else {}
     edge: dict[int, list[str]] = {}
     for k, i in enumerate(searched):
         fam, th = fit.families[k], fit.theta[k]
@@ -482,17 +472,6 @@ def refit_map(
         beta = float(fit.beta[k])
         sat = Saturation(fam, {"beta": beta, **J.family_params(fam, th, mean_a)})
         curves[i] = (sat, Adstock(decay=float(th[0])), J.describe(fam, th, mean_a))
-        draws[i] = []
-        for b, (th_b, beta_b) in enumerate(draws_raw):
-            db = float(th_b[k][0])
-            ma = float(C.geometric_adstock(X[:, i], db).mean()) or 1.0
-            fb = draw_fams[b][k] if draw_fams is not None else fam
-            draws[i].append(
-                (
-                    Saturation(fb, {"beta": float(beta_b[k]), **J.family_params(fb, th_b[k], ma)}),
-                    Adstock(decay=db),
-                )
-            )
         w: list[str] = []
         if float(th[0]) >= J.DECAY_BOUNDS[1] - 1e-6:
             w.append(f"adstock decay at the top of the searched range ({J.DECAY_BOUNDS[1]})")
@@ -514,6 +493,7 @@ def refit_map(
     return Fitted(
         curves=curves,
         draws=draws,
+        interval_draws=shown,
         group_coef=fit.beta[len(searched) :],
         base=fit.base,
         yfit=fit.yhat_rows,
@@ -532,7 +512,12 @@ def refit_map(
             "pooling": pooling,
             "noise_sd": fit.sigma,
             "family_switches": (warm.family_switches if warm is not None else fit.family_switches),
-            "uncertainty": {"method": uncertainty, "n_draws": len(draws_raw), **lap},
+            "uncertainty": {
+                "method": uncertainty,
+                "n_draws": len(draws_raw),
+                **lap,
+                **DS.diagnostics(shown_raw),
+            },
             **ST.diagnostics(fit, initial_carryover),
             **(
                 {
@@ -561,7 +546,7 @@ def refit_map(
             **({"pool_evidence": pool_evidence} if pool_evidence != "argmax" else {}),
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
-            **({"interval_space": interval_space} if interval_space != laplace_space else {}),
+            **DS.options(laplace_space, plan_space, interval_space, n_interval_draws),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),

@@ -108,6 +108,9 @@ class TouchpointResponse:
     #: a new touchpoint with no history: the prior its curve and draws were made from
     #: (``optimizer.response.prior``); None for a fitted (or hand-given) curve
     prior: Mapping[str, Any] | None = None
+    #: the draws the printed intervals and bands are read from, where the fit drew them in other
+    #: coordinates than ``draws`` (which the plans use); empty: the intervals come from ``draws``
+    interval_draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
 
     @property
     def untested(self) -> bool:
@@ -164,6 +167,28 @@ class TouchpointResponse:
             for s, a in self.draws
         ]
 
+    @property
+    def shown_draws(self) -> tuple[tuple[Saturation, Adstock | None], ...]:
+        """The draws every printed interval or band of this curve is read from: the interval
+        draws when the model has them, else the plans' ``draws``."""
+        return self.interval_draws or self.draws
+
+    def interval_draw_responses(self) -> list[TouchpointResponse]:
+        """One ``TouchpointResponse`` per draw of ``shown_draws`` (the intervals' draws, or the
+        plans' where the model has no separate ones; empty when it has neither)."""
+        return [
+            TouchpointResponse(
+                self.id,
+                self.stage,
+                s,
+                a,
+                self.spend_range,
+                owner=self.owner,
+                effectiveness=self.effectiveness,
+            )
+            for s, a in self.shown_draws
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"stage": self.stage}
         if self.owner:
@@ -180,11 +205,12 @@ class TouchpointResponse:
             d["spend_range"] = {k: float(v) for k, v in self.spend_range.items()}
         if self.diagnostics:
             d["diagnostics"] = jsonable(dict(self.diagnostics))
-        if self.draws:
-            d["draws"] = [
-                {"curve": s.to_dict(), **({"adstock": a.to_dict()} if a is not None else {})}
-                for s, a in self.draws
-            ]
+        for key, ds in (("draws", self.draws), ("interval_draws", self.interval_draws)):
+            if ds:
+                d[key] = [
+                    {"curve": s.to_dict(), **({"adstock": a.to_dict()} if a is not None else {})}
+                    for s, a in ds
+                ]
         return d
 
 
@@ -256,6 +282,7 @@ _TP_KEYS = {
     "adstock",
     "spend_range",
     "draws",
+    "interval_draws",
     "diagnostics",
     "owner",
     "label",
@@ -448,27 +475,16 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                 )
                 for k, v in spend_range.items()
             }
-        draws = []
-        for i, dd in enumerate(td.get("draws") or []):
-            if not isinstance(dd, Mapping):
-                raise ModelError(
-                    f"expected a mapping, got {short_repr(dd)}",
-                    path=path,
-                    field=f"{where}.draws[{i}]",
-                )
-            draws.append(
-                (
-                    parse_saturation(dd.get("curve"), path, f"{where}.draws[{i}].curve"),
-                    parse_adstock(dd.get("adstock"), path, f"{where}.draws[{i}].adstock"),
-                )
-            )
+        draws = _parse_draws(td.get("draws"), path, f"{where}.draws")
+        interval_draws = _parse_draws(td.get("interval_draws"), path, f"{where}.interval_draws")
         out[str(tid)] = TouchpointResponse(
             id=str(tid),
             stage=stage,
             curve=curve,
             adstock=adstock,
             spend_range=spend_range,
-            draws=tuple(draws),
+            draws=draws,
+            interval_draws=interval_draws,
             diagnostics=dict(td.get("diagnostics") or {}),
             owner=_owner(td.get("owner"), path, f"{where}.owner"),
             effectiveness=parse_effectiveness(
@@ -492,6 +508,27 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         source=source,
         currency=_currency(data.get("currency"), path),
     )
+
+
+def _parse_draws(
+    v: Any, path: str | None, where: str
+) -> tuple[tuple[Saturation, Adstock | None], ...]:
+    """A touchpoint's ``draws`` or ``interval_draws``: a list of ``{"curve", "adstock"}``."""
+    if v is not None and not isinstance(v, list):
+        raise ModelError(f"expected a list of draws, got {short_repr(v)}", path=path, field=where)
+    draws = []
+    for i, dd in enumerate(v or []):
+        if not isinstance(dd, Mapping):
+            raise ModelError(
+                f"expected a mapping, got {short_repr(dd)}", path=path, field=f"{where}[{i}]"
+            )
+        draws.append(
+            (
+                parse_saturation(dd.get("curve"), path, f"{where}[{i}].curve"),
+                parse_adstock(dd.get("adstock"), path, f"{where}[{i}].adstock"),
+            )
+        )
+    return tuple(draws)
 
 
 def _currency(v: Any, path: str | None) -> str | None:

@@ -61,6 +61,9 @@ class Fitted:
     edge_warnings: dict[int, list[str]] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the draws the printed intervals are read from where they differ from ``draws`` (which the
+    #: plans use; ``drawsets.py``): empty, the intervals come from ``draws``
+    interval_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
 
 
 def _response_sum(sat: Saturation, ad: Adstock, x: np.ndarray) -> float:
@@ -104,6 +107,7 @@ def build_model(
     r2 = 1.0 - float(((y - f.yfit) ** 2).sum()) / sst
 
     out: dict[str, TouchpointResponse] = {}
+    n_shown = max((len(v) for v in f.interval_draws.values()), default=0)
     for i, t in enumerate(tps):
         sat, ad = curves_out[i]
         x = X[:, i]
@@ -111,9 +115,14 @@ def build_model(
         lo, hi = float(x.min()), float(x.max())
         spend_range = {"min": lo, "max": hi, "mean": float(x.mean()), "recent": recent}
         draws = list(f.draws.get(i, ()))
+        shown = list(f.interval_draws.get(i, ()))
         if i not in slot:
-            draws = [(Saturation(sat.family, {**sat.params, "beta": 0.0}), ad)] * n_bootstrap
-        tr_ = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws))
+            flat = (Saturation(sat.family, {**sat.params, "beta": 0.0}), ad)
+            draws = [flat] * n_bootstrap
+            shown = [flat] * n_shown if n_shown else []
+        tr_ = TouchpointResponse(
+            t.id, t.stage, sat, ad, spend_range, tuple(draws), interval_draws=tuple(shown)
+        )
         total_spend = float(x.sum())
         total_c = float(contrib[i].sum())
         roi = total_c / total_spend if total_spend > 0 else None
@@ -140,19 +149,20 @@ def build_model(
             )
         if i in slot:
             diag["search"] = dict(f.curves[i][2])
-            if draws:
-                bd = np.array([s_.beta for s_, _ in draws])
+            printed = shown or draws  # the intervals' draws, else the plans'
+            if printed:
+                bd = np.array([s_.beta for s_, _ in printed])
                 if total_spend > 0:
-                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in draws])
+                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in printed])
                     diag["roi_interval_80"] = _interval(dc / total_spend)
                 if recent > 0:
-                    dm = np.array([float(r.weekly_marginal(recent)) for r in tr_.draw_responses()])
-                    diag["marginal_roi_interval_80"] = _interval(dm)
+                    dm = [float(r.weekly_marginal(recent)) for r in tr_.interval_draw_responses()]
+                    diag["marginal_roi_interval_80"] = _interval(np.array(dm))
                 zero_share = float(np.mean(bd <= 0))
                 if sat.beta > 0 and zero_share >= 0.25:
                     w.append(
                         f"effect uncertain: beta is zero in {zero_share:.0%} of the "
-                        f"{len(draws)} draws"
+                        f"{len(printed)} draws"
                     )
             if sat.beta <= 0:
                 w.append(
@@ -177,7 +187,9 @@ def build_model(
                 f"({_fmt(lo)} to {_fmt(hi)}): more spend is extrapolation"
             )
         diag["warnings"] = w
-        out[t.id] = TouchpointResponse(t.id, t.stage, sat, ad, spend_range, tuple(draws), diag)
+        out[t.id] = TouchpointResponse(
+            t.id, t.stage, sat, ad, spend_range, tuple(draws), diag, interval_draws=tuple(shown)
+        )
 
     cal_diag: dict[str, Any] | None = None
     if d.tests:
@@ -191,7 +203,7 @@ def build_model(
                 x1 = x + lt.delta(n)
                 model_lift = _response_sum(sat, ad, x1) - _response_sum(sat, ad, x)
                 row["used"] = True
-                dr = f.draws.get(i, [])
+                dr = f.interval_draws.get(i) or f.draws.get(i, [])
                 if dr:
                     dl = np.array(
                         [_response_sum(s_, a_, x1) - _response_sum(s_, a_, x) for s_, a_ in dr]

@@ -200,7 +200,7 @@ def pool_markets(
         elast = np.array([elasticity(tps[m], spend[m]) for m in live])
         se, se_e = np.full(len(live), math.inf), np.full(len(live), math.inf)
         for k, m in enumerate(live):
-            own = tps[m].draw_responses()
+            own = tps[m].draw_responses()  # the plans' draws (the Laplace posterior's spread)
             se[k] = _log_se(theta[k], [marginal_effect(d, spend[m]) for d in own])
             se_e[k] = _log_se(elast[k], [elasticity(d, spend[m]) for d in own])
         ok = (theta > 0) & np.isfinite(se)
@@ -227,6 +227,7 @@ def pool_markets(
                 h = tt / marginal_effect(stretched, spend[m])
                 curve = _scaled(tp.curve, h, axis)
                 draws = tuple((_scaled(s, h, axis), a) for s, a in tp.draws)
+                shown = tuple((_scaled(s, h, axis), a) for s, a in tp.interval_draws)
                 adstock = tp.adstock
             elif th <= 0:  # no effect found: the donor's shape at the national level
                 donor_tp = tps[donor]
@@ -234,11 +235,14 @@ def pool_markets(
                 h = axis * tt / float(theta[live.index(donor)])  # (h / axis) θ_donor = tt
                 curve = _scaled(donor_tp.curve, h, axis)
                 draws = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.draws)
+                shown = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.interval_draws)
                 adstock = donor_tp.adstock
             else:  # an effect without a standard error (no draws): kept as fitted
                 wt[k], pooled[k], post_se[k] = 1.0, th, math.inf
                 continue
-            new = dataclasses.replace(tp, curve=curve, draws=draws, adstock=adstock)
+            new = dataclasses.replace(
+                tp, curve=curve, draws=draws, interval_draws=shown, adstock=adstock
+            )
             diag = dict(tp.diagnostics)
             diag["pooling"] = {
                 "marginal_roi_separate": round(th, 6),

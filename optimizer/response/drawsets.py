@@ -1,0 +1,167 @@
+"""The MAP fit's two sets of Laplace draws: the plans' and the intervals'.
+
+Both are Gaussian steps around the point curves (``mapfit.laplace_draws``), from the same seed, read
+in different coordinates. The **plan draws** (model.json ``draws``; ``plan_space``, default the
+transforms and the betas) are what ``--robust mean``, ``--robust anchored``, ``optimize
+--uncertainty`` and every other plan over the draws use. The **interval draws** (model.json
+``interval_draws``; ``interval_space`` and ``interval_scale``) are what every printed interval and
+band of a curve is read from (``roi_interval_80``, ``marginal_roi_interval_80``, the charts' bands,
+the review's P10-P90). They are written only when their coordinates differ from the plan draws'.
+
+Why two: drawn in the betas the draws' marginal ROI at the mean spend is biased low and their
+80% intervals hold the truth for 69-74% of touchpoints on the simulated worlds; drawn in each
+touchpoint's marginal response at its mean spend they hold it for 83-89%, but the curves those
+draws imply far from the mean spend are too optimistic to plan on (docs/response-models.md,
+"Two draw sets").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optimizer.response import curves as C
+from optimizer.response import joint as J
+from optimizer.response.mapfit import INTERVAL_CENTRE, MapFit, laplace_draws
+from optimizer.response.model import Adstock, Saturation
+
+#: One draw of every searched touchpoint: its transforms and the betas.
+RawDraws = list[tuple[list[np.ndarray], np.ndarray]]
+#: The fit's data as ``laplace_draws`` takes it: spends, pooled flags, lift tests, y, Z, G, ridge.
+Args = tuple[
+    Sequence[np.ndarray],
+    Sequence[bool],
+    Sequence[Sequence[tuple[np.ndarray, float, float]]],
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    float,
+]
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Where a set of Laplace draws is Gaussian: ``space`` "beta" (the transforms and the
+    betas), "marginal" (the transforms and each touchpoint's marginal response at its mean spend)
+    or "conditional" (the betas re-solved at each draw's transforms); ``scale`` "log": log-normal
+    in the marginal response (whatever ``space``, as ``interval_scale="log"`` always was)."""
+
+    space: str = "beta"
+    scale: str = "linear"
+
+    def draw_kw(self) -> dict[str, Any]:
+        """``mapfit.laplace_draws``'s keyword arguments for these coordinates."""
+        kw: dict[str, Any] = {
+            "marginal_space": self.space == "marginal",
+            "conditional": self.space == "conditional",
+        }
+        if self.scale == "log":
+            kw["log_marginal"] = True
+        return kw
+
+
+def coordinates(
+    laplace_space: str, plan_space: str | None, interval_space: str | None, interval_scale: str
+) -> tuple[Coordinates, Coordinates | None]:
+    """The plan draws' coordinates and the interval draws' (None: the same set serves both).
+    ``plan_space`` None follows ``laplace_space``; ``interval_space`` None follows the plan draws."""
+    plan = Coordinates(plan_space or laplace_space)
+    shown = Coordinates(interval_space or plan.space, interval_scale)
+    return plan, (None if shown == plan else shown)
+
+
+def laplace_set(
+    fit: MapFit,
+    at_map: MapFit,
+    mix: Any,
+    args: Args,
+    n_draws: int,
+    seed: int,
+    coords: Coordinates,
+    *,
+    lap_kw: dict[str, Any],
+    inflate: float,
+    profiles: Sequence[Any],
+    temperature: float,
+) -> tuple[RawDraws, list[list[str]] | None, dict[str, Any]]:
+    """``n_draws`` Laplace draws in ``coords`` around the point curves ``fit`` (``at_map``: the MAP
+    before ``posterior_mean_point``, where ``mapfit.INTERVAL_CENTRE`` says so), from the family
+    mixture ``mix`` where families are averaged: the draws, each draw's families (None: the
+    point's) and ``laplace_draws``'s summary."""
+    from optimizer.response.families import Mixture, mixture_draws
+
+    draw_kw = {**lap_kw, **coords.draw_kw(), "inflate": inflate}
+    if mix is not None:
+        # the point curve's family is centred at the point curve (as without averaging), the
+        # others at their MAPs
+        imix: Mixture = []
+        for k, m in enumerate(mix):
+            comp = dict(m)
+            pf = fit.families[k]
+            comp[pf] = (np.asarray(fit.theta[k]), m[pf][1] if pf in m else 0.0)
+            imix.append({f: c for f, c in comp.items() if c[1] > 0} or {pf: comp[pf]})
+        return mixture_draws(fit, imix, *args, n_draws, seed, **draw_kw)
+    raw, lap = laplace_draws(
+        at_map if INTERVAL_CENTRE == "map" else fit,
+        *args,
+        n_draws,
+        seed,
+        **draw_kw,
+        profiles=profiles,
+        temperature=temperature,
+    )
+    return raw, None, lap
+
+
+def as_curves(
+    raw: RawDraws,
+    draw_fams: Sequence[Sequence[str]] | None,
+    fit: MapFit,
+    searched: Sequence[int],
+    X: np.ndarray,
+) -> dict[int, list[tuple[Saturation, Adstock]]]:
+    """The draws as each searched touchpoint's curves (``X[:, i]``: its spend, which sets the
+    draw's mean adstocked spend, the scale of its half-saturation)."""
+    out: dict[int, list[tuple[Saturation, Adstock]]] = {}
+    for k, i in enumerate(searched):
+        out[i] = []
+        for b, (th_b, beta_b) in enumerate(raw):
+            db = float(th_b[k][0])
+            ma = float(C.geometric_adstock(X[:, i], db).mean()) or 1.0
+            fb = draw_fams[b][k] if draw_fams is not None else fit.families[k]
+            params = {"beta": float(beta_b[k]), **J.family_params(fb, th_b[k], ma)}
+            out[i].append((Saturation(fb, params), Adstock(decay=db)))
+    return out
+
+
+def options(
+    laplace_space: str,
+    plan_space: str | None,
+    interval_space: str | None,
+    n_interval_draws: int | None,
+) -> dict[str, Any]:
+    """What ``fit.options`` records of the draw sets: ``plan_space`` where the plan draws leave
+    ``laplace_space``, ``interval_space`` where the interval draws leave the plan draws' space, and
+    ``n_interval_draws`` where it is set and there are interval draws."""
+    plan = plan_space or laplace_space
+    shown = interval_space or plan
+    out: dict[str, Any] = {}
+    if plan != laplace_space:
+        out["plan_space"] = plan
+    if shown != plan:
+        out["interval_space"] = shown
+    if n_interval_draws:
+        out["n_interval_draws"] = int(n_interval_draws)
+    return out
+
+
+def diagnostics(shown: tuple[Any, ...]) -> dict[str, Any]:
+    """``diagnostics.uncertainty.interval_draws`` (how many, in which coordinates) where the fit
+    wrote interval draws (``shown``: their raw draws, families and ``Coordinates``)."""
+    if not shown:
+        return {}
+    raw, _, c = shown
+    return {"interval_draws": {"n_draws": len(raw), "space": c.space, "scale": c.scale}}
