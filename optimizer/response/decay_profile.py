@@ -9,7 +9,7 @@ baseline projected, as in the fit; the other touchpoints held), and the profile'
 Laplace volume of the refitted transforms give the log posterior density of the decay
 (``DecayProfile``). The draws then take each touchpoint's decay from it (``profile_mix``), with
 the touchpoint's other transforms and beta moved by the profile's conditional MAP at the drawn
-decay. Measured in docs/response-models.md ("A grid posterior over each touchpoint's decay"): not
+decay. Measured in docs/response-models-measured.md ("A grid posterior over each touchpoint's decay"): not
 the default.
 """
 

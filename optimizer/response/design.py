@@ -24,7 +24,7 @@ HILL_SHAPES: tuple[float, ...] = (0.5, 0.75, 1.0)
 S_CURVE_SHAPES: tuple[float, ...] = (1.5, 2.0, 3.0)
 #: Centre and spread of the weak prior on curve shapes (``shape_prior``): a curve half way to
 #: saturation at the mean adstocked spend (relative scale 1, spread a factor of 3 either way),
-#: decay 0.3 +- 0.3, hill shape 1 +- 0.5. Measured on 30 random worlds (docs/response-models.md):
+#: decay 0.3 +- 0.3, hill shape 1 +- 0.5. Measured on 30 random worlds (docs/response-models-measured.md):
 #: without it the search often picks near-linear curves (relative scale 5-10) whose extrapolation
 #: sends a plan's money far beyond anything observed.
 PRIOR_RELATIVE_SCALE = 1.0

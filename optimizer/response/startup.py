@@ -7,7 +7,7 @@ the longer the decay (at decay 0.75 the start-up still understates week 8's adst
 the earlier spend's steady state). ``burn_in`` weeks at the start are left out of the
 likelihood (the adstock still runs through them, from zero): the fit conditions on them, as a
 conditional likelihood conditions on a time series' first values, so carry-in from before the
-history cannot bias the decay. Measured in docs/response-models.md ("Long carry-overs fitted
+history cannot bias the decay. Measured in docs/response-models-measured.md ("Long carry-overs fitted
 short"): an option, ``fit_model(burn_in_weeks=...)``.
 
 The default instead fits the carry-in as a nuisance (``fit_start``, ``initial_carryover="fitted"``,
