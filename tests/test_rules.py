@@ -317,6 +317,34 @@ def test_diagnosis_names_the_conflict_and_its_fixes_make_the_scenario_feasible(c
     assert again.ok, f"{case}: {again.message}"
 
 
+@pytest.mark.parametrize("target", [1e8, 1e9, 1e11])
+def test_a_kpi_target_no_spend_can_reach_is_lowered_to_what_spend_can_buy(target):
+    """A KPI target far beyond what any spend buys: the fix lowers it to about what the curves
+    can give, not by more than the whole target, and the fixed scenario is feasible.
+
+    The truth: no spend buys more than Σ beta × 13 weeks = (120,000 + 80,000 + 30,000) × 13 =
+    2,990,000 on TINY_MODEL's saturating curves. Before the fix the least-violation plan was
+    found at no spend at all (a 1 / target weight per unit of violation, under the solver's
+    tolerance) and the fix said to lower the target by 1.01 × target + 1."""
+    s = scenario_from_dict(
+        {"name": "t", "model": "m.json", "objective": "min_spend", "kpi_target": target}
+    )
+    plan = allocate(s, MODEL)
+    assert plan.status == "infeasible"
+    problem = make_problem(s, MODEL)
+    found = diagnose(problem, pieces(problem))
+    [fix] = found.fixes
+    assert fix.direction == "lower" and fix.words in plan.message
+    ceiling = (120_000 + 80_000 + 30_000) * 13
+    left = target - fix.step
+    # what the fix leaves: within 10% under the ceiling (the open pieces reach about 99% of
+    # saturation; 1% of it and 1 unit are kept as room for the next solve's pieces)
+    assert 0.9 * ceiling < left < ceiling, (left, plan.message)
+    by_name = {c.name: c for c in problem.constraints}
+    fixed = relax(s, by_name[fix.name], fix.step, fix.direction)
+    assert fixed is not None and allocate(fixed, MODEL).ok
+
+
 # ------------------------------------------------------------------------------------------------
 # keep_previous: one module of its own (schema, rows, diagnosis above, review words)
 # ------------------------------------------------------------------------------------------------

@@ -226,7 +226,12 @@ def build_model(
         prob.addConstraint(pulp.LpConstraint(expr, _SENSE[sense], name=name, rhs=rhs), name)
 
     if elastic:
-        prob.setObjective(pulp.LpAffineExpression(violation_terms))
+        # each violation weighs 1 / |rhs| (a relative violation), the whole scaled so that the
+        # largest weight is 1: a lone rule on a large amount (a KPI target of 1e8) would otherwise
+        # cost 1e-8 per unit, a reduced cost below the solver's tolerance, and the least violation
+        # would be found at no spend at all
+        top = max((w for _, w in violation_terms), default=1.0)
+        prob.setObjective(pulp.LpAffineExpression([(e, w / top) for e, w in violation_terms]))
     elif not objective:
         prob.setObjective(pulp.LpAffineExpression([]))
     else:

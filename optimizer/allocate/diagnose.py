@@ -158,12 +158,15 @@ def _label(problem: AllocationProblem, name: str) -> str:
     return name
 
 
-def _outward(step: float, unit: str) -> float:
+def _outward(step: float, unit: str, rhs: float = 0.0, direction: str = "lower") -> float:
     """A fix rounded away from the conflict (to cents for money, to 0.01 points for a share, to
-    1e-4 for a ratio), with room for the next solve's pieces on a rule on KPI (1% and 1 unit)."""
+    1e-4 for a ratio), with room for the next solve's pieces on a rule on KPI: 1% of the KPI the
+    moved rule asks for, and 1 unit. (1% of the step itself would ask to lower a target that no
+    spend can reach by more than the whole target: 1e11 by 1.0095e11.)"""
     scale = {"share": 1e4, "ratio": 1e4}.get(unit, 100.0)
     if unit == "kpi":
-        step = step * 1.01 + 1.0
+        moved = rhs - step if direction == "lower" else rhs + step
+        step = step + 0.01 * abs(moved) + 1.0
     return math.ceil(round(step * scale, 6)) / scale
 
 
@@ -208,7 +211,9 @@ def _fixes(
             if held is None:
                 continue
             move = held
-        fixes.append(Fix(con.name, con.label, move[0], _outward(move[1], unit), unit))
+        fixes.append(
+            Fix(con.name, con.label, move[0], _outward(move[1], unit, con.rhs, move[0]), unit)
+        )
     return tuple(fixes)
 
 
