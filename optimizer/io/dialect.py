@@ -180,6 +180,7 @@ def read_table(
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise error(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
     df.columns = [str(c).strip() for c in df.columns]
+    _refuse_twice_named_columns(text, sep, path, error)
     # Excel leaves empty trailing columns (";;;") and rows: drop those wholly blank
     blank = df.apply(lambda c: c.astype(str).str.strip() == "")
     drop_cols = [c for c in df.columns if (c == "" or c.startswith("Unnamed:")) and blank[c].all()]
@@ -203,6 +204,26 @@ def read_table(
         notes.append(date_note)
     note = f"{path.name}: read with {', '.join(notes)}" if notes else None
     return TableRead(df, note)
+
+
+def _refuse_twice_named_columns(text: str, sep: str, path: Path, error) -> None:
+    """A header naming a column twice (``tv,…,tv``) is an error naming it: pandas would rename the
+    second ``tv.1`` and the file's second column of that name would be silently left out."""
+    import csv
+
+    first = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep), [])
+    seen: dict[str, int] = {}
+    for i, name in enumerate(c.strip() for c in first):
+        if not name:
+            continue  # an empty trailing column (Excel's ";;;"), dropped when blank
+        if name in seen:
+            raise error(
+                f"column {name!r} appears twice in the header (columns {seen[name] + 1} and "
+                f"{i + 1}): each column may be named once",
+                path=path,
+                field=name,
+            )
+        seen[name] = i
 
 
 def _numbers(df: pd.DataFrame, sep: str, s: CsvSettings, path: Path, error) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -344,6 +345,15 @@ def _yaml_loader() -> type:
         return loader.construct_yaml_map(node)
 
     StrictLoader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    # YAML 1.2 reads `1e7` and `9.7e6` as numbers; PyYAML (YAML 1.1) wants a dot and a signed
+    # exponent (`1.0e+7`) and read them as the strings '1e7', so `budget: 1e7` was refused as
+    # "not an amount of money". A plain scalar in exponent form is a float here, as in YAML 1.2
+    # (and JSON); a quoted '1e7' stays a string.
+    StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
     return StrictLoader
 
 

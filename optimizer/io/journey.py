@@ -13,7 +13,7 @@ from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.dialect import CsvSettings, csv_settings
 from optimizer.io.files import load_yaml, short_repr
-from optimizer.vocabulary import STAGES
+from optimizer.vocabulary import DATE_COLUMN, STAGES
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,7 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
             path=path,
             field="currency",
         )
+    _check_column_roles(kpi, tps_raw, tps, kpis, controls, events, path)
     if untested and not tps:
         raise DataError(
             "every touchpoint has a prior: a model needs at least one touchpoint with history "
@@ -238,6 +239,52 @@ def journey_from_dict(data: Any, source: str | None = None) -> Journey:
         source=source,
         csv=csv_settings(data.get("csv"), path=path),
     )
+
+
+def _check_column_roles(
+    kpi: str,
+    tps_raw: list[Any],
+    tps: list[TouchpointSpec],
+    kpis: list[KpiSpec],
+    controls: list[str],
+    events: list[str],
+    path: str | None,
+) -> None:
+    """Each history column plays one part: the dates, one touchpoint's spend, a KPI, a control
+    or an event. A KPI that is also a control "explains" itself (a perfect, meaningless fit), and
+    two touchpoints on one spend column are one touchpoint counted twice: each is an error naming
+    the field that gives the column its second part."""
+    roles: dict[str, str] = {DATE_COLUMN: "the date column"}
+
+    def claim(column: str, role: str, field: str) -> None:
+        if column in roles:
+            raise DataError(
+                f"column {short_repr(column)} is already {roles[column]}; a history column "
+                "plays one part (the dates, one touchpoint's spend, a KPI, a control or an event)",
+                path=path,
+                field=field,
+            )
+        roles[column] = role
+
+    claim(kpi, "the KPI", "kpi")
+    index = {t.get("id"): i for i, t in enumerate(tps_raw) if isinstance(t, Mapping)}
+    for t in tps:
+        where = f"touchpoints[{index.get(t.id, 0)}]"
+        field = f"{where}.spend_column" if t.spend_column != t.id else f"{where}.id"
+        claim(t.spend_column, f"the spend column of touchpoint {short_repr(t.id)}", field)
+    seen_kpis: set[str] = set()
+    for i, k in enumerate(kpis):
+        if k.id in seen_kpis:
+            raise DataError(
+                f"KPI {short_repr(k.id)} is listed twice", path=path, field=f"kpis[{i}].id"
+            )
+        seen_kpis.add(k.id)
+        if k.id == kpi and k.column == kpi:
+            continue  # the main KPI given a value per unit
+        claim(k.column, f"the column of KPI {short_repr(k.id)}", f"kpis[{i}].column")
+    for name, lst in (("controls", controls), ("events", events)):
+        for i, c in enumerate(lst):
+            claim(c, f"a{'n event' if name == 'events' else ' control'}", f"{name}[{i}]")
 
 
 def read_journey(path: str | Path) -> Journey:

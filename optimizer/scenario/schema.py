@@ -205,7 +205,9 @@ class Scenario(Strict):
     def _budget(cls, v: Any) -> Any:
         if v is None or isinstance(v, Mapping) or isinstance(v, Budget):
             return v
-        return {"max": v}
+        # a bare amount is checked here, so that its error names the field the user wrote
+        # ('budget', not 'budget.max')
+        return {"max": check_money(v, "the budget")}
 
     @field_validator("national", mode="before")
     @classmethod

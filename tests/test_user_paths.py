@@ -1,0 +1,164 @@
+"""Defects a new user hit on the paths users take (an adversarial pass over the CLI, run as a
+subprocess): each test states the input, the answer it got before the fix, and checks the answer
+a user gets now (exit code, the file, the field and the value in one line, no traceback, nothing
+written on failure)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from optimizer.sample import history_path, journey_path, true_model_path
+
+BIN = [sys.executable, "-m", "optimizer"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BUDGETOPT_LEDGER": str(cwd / "ledger.sqlite")}
+    return subprocess.run(
+        [*BIN, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120, env=env
+    )
+
+
+def one_line_error(r: subprocess.CompletedProcess, *needles: str, code: int = 2) -> str:
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    text = r.stderr.strip()
+    assert "\n" not in text, f"more than one line: {text!r}"
+    for n in needles:
+        assert n in text, f"{n!r} not in {text!r}"
+    return text
+
+
+def scenario(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "s.yaml"
+    p.write_text(f"name: s\nmodel: {true_model_path()}\nhorizon_weeks: 13\n{body}")
+    return p
+
+
+# ---- scenario: the budget --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("-5", "the budget must not be negative, got -5"),
+        ("lots", "the budget must be an amount of money, got 'lots'"),
+        (".nan", "the budget must be finite, got nan"),
+    ],
+)
+def test_a_bad_bare_budget_names_the_field_the_user_wrote(tmp_path, value, words):
+    """`budget: -5` said "field 'budget.max'" (the form the bare amount is turned into): the
+    user wrote `budget`. The mapping form still names its own key."""
+    sc = scenario(tmp_path, f"budget: {value}\n")
+    text = one_line_error(run("optimize", sc, "--no-ledger", cwd=tmp_path), str(sc), words)
+    assert "field 'budget':" in text and "budget.max" not in text
+    sc = scenario(tmp_path, f"budget: {{max: {value}}}\n")
+    one_line_error(run("validate", sc, cwd=tmp_path), "field 'budget.max':", words)
+
+
+def test_amounts_in_exponent_form_are_numbers(tmp_path):
+    """`budget: 9.7e6` was refused as "must be an amount of money, got '9.7e6'": PyYAML (YAML
+    1.1) reads exponents without a dot and sign as strings. YAML 1.2 and JSON read them as
+    numbers; so does budgetopt now. The truth: the same plan as `budget: 9700000`."""
+    plain = run(
+        "optimize",
+        scenario(tmp_path, "budget: 9700000\n"),
+        "--format",
+        "json",
+        "--no-ledger",
+        cwd=tmp_path,
+    )
+    assert plain.returncode == 0, plain.stderr
+    exp = run(
+        "optimize",
+        scenario(tmp_path, "budget: 9.7e6\n"),
+        "--format",
+        "json",
+        "--no-ledger",
+        cwd=tmp_path,
+    )
+    assert exp.returncode == 0, exp.stderr
+    assert json.loads(exp.stdout)["total_spend"] == 9_700_000.0
+    assert exp.stdout == plain.stdout
+    # a quoted amount stays text, and is refused as before
+    sc = scenario(tmp_path, "budget: '9.7e6'\n")
+    one_line_error(run("validate", sc, cwd=tmp_path), "field 'budget':", "got '9.7e6'")
+
+
+# ---- journey: one part per history column ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("journey", "field", "words"),
+    [
+        (
+            "kpi: revenue\ncontrols: [revenue]\ntouchpoints:\n  - {id: tv, stage: awareness}\n",
+            "controls[0]",
+            "column 'revenue' is already the KPI",
+        ),
+        (
+            "kpi: tv\ntouchpoints:\n  - {id: tv, stage: awareness}\n",
+            "touchpoints[0].id",
+            "column 'tv' is already the KPI",
+        ),
+        (
+            "kpi: revenue\ntouchpoints:\n  - {id: tv, stage: awareness}\n"
+            "  - {id: tv2, stage: awareness, spend_column: tv}\n",
+            "touchpoints[1].spend_column",
+            "column 'tv' is already the spend column of touchpoint 'tv'",
+        ),
+        (
+            "kpi: revenue\ncontrols: [tv]\ntouchpoints:\n  - {id: tv, stage: awareness}\n",
+            "controls[0]",
+            "column 'tv' is already the spend column of touchpoint 'tv'",
+        ),
+        (
+            "kpi: revenue\nkpis:\n  - {id: leads, value: 40}\n  - {id: leads, column: l2}\n"
+            "touchpoints:\n  - {id: tv, stage: awareness}\n",
+            "kpis[1].id",
+            "KPI 'leads' is listed twice",
+        ),
+    ],
+)
+def test_a_column_with_two_parts_in_the_journey_is_refused_before_fitting(
+    tmp_path, journey, field, words
+):
+    """`fit` fitted these and wrote a model (exit 0): the KPI explained by itself as a control,
+    the KPI column also a touchpoint's spend, one spend column counted as two touchpoints. Now
+    each is refused, naming the field, and no model file is written."""
+    j = tmp_path / "journey.yaml"
+    j.write_text(journey)
+    out = tmp_path / "model.json"
+    r = run("fit", "--journey", j, "--history", history_path(), "-o", out, "-q", cwd=tmp_path)
+    one_line_error(r, str(j), f"field '{field}'", words)
+    assert not out.exists()
+    one_line_error(run("validate", j, cwd=tmp_path), f"field '{field}'", words)
+
+
+def test_the_sample_journey_with_a_valued_main_kpi_is_still_valid(tmp_path):
+    """`kpis:` may give the main KPI a value per unit (its own column): not a second part."""
+    text = (
+        journey_path()
+        .read_text()
+        .replace("kpi: revenue\n", "kpi: revenue\nkpis:\n  - {id: revenue, value: 1.0}\n")
+    )
+    j = tmp_path / "journey.yaml"
+    j.write_text(text)
+    r = run("validate", j, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+# ---- history: a column named twice --------------------------------------------------------------
+def test_a_history_column_named_twice_is_an_error(tmp_path):
+    """A header with `tv` twice passed `validate` and `fit` (pandas renamed the second `tv.1`,
+    silently left out). Now: one line naming the column and both positions."""
+    df = pd.read_csv(history_path())
+    df.insert(2, "tv_again", df["tv"] * 2)
+    text = df.to_csv(index=False).replace("tv_again", "tv", 1)
+    h = tmp_path / "history.csv"
+    h.write_text(text)
+    r = run("validate", h, "--journey", journey_path(), cwd=tmp_path)
+    one_line_error(r, str(h), "field 'tv'", "column 'tv' appears twice", "columns 2 and 3")
