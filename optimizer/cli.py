@@ -81,7 +81,7 @@ def cli() -> None:
     type=click.Choice(ROBUST_CHOICES),
     default=DEFAULT_ROBUST,
     show_default=True,
-    help="mean: maximise the expected KPI over the model's bootstrap draws. anchored: the "
+    help="mean: maximise the expected KPI over the model's draws of its curves. anchored: the "
     "plan on the line from the historical mix to the optimum on the point curves whose uplift "
     "over the historical mix, less --risk standard deviations of it across the draws, is "
     "highest (it stays near the historical mix where the draws disagree; not the optimum).",
@@ -97,7 +97,7 @@ def cli() -> None:
 @click.option(
     "--uncertainty",
     is_flag=True,
-    help="Re-optimise on each bootstrap draw of the model and show the P10/P50/P90 of "
+    help="Re-optimise on each of the model's draws of its curves and show the P10/P50/P90 of "
     "every line item's spend and of total KPI (the draws run on --workers or "
     "--scheduler when given), and where an experiment pays: the value of "
     "knowing each touchpoint's curve exactly (EVPPI).",
@@ -166,7 +166,7 @@ def optimize(
     if uncertainty:
         with (
             _executor(workers, scheduler, quiet) as ex,
-            _progress("re-optimising on each bootstrap draw", quiet) as bar,
+            _progress("re-optimising on each draw", quiet) as bar,
         ):
             unc = plan_uncertainty(
                 spec, inputs, plan, value_of_information=not no_voi, progress=bar, executor=ex

@@ -64,7 +64,7 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     type=Number(0, 2**32 - 1, integer=True),
     default=DEFAULT_SEED,
     show_default=True,
-    help="Random seed (search, bootstrap).",
+    help="Random seed (search, draws).",
 )
 @click.option(
     "--jobs",
@@ -78,7 +78,8 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     type=Number(0, 10_000, integer=True),
     default=DEFAULT_BOOTSTRAP,
     show_default=True,
-    help="Block-bootstrap refits for the uncertainty of each curve (0 for none).",
+    help="Draws of each curve stored for its uncertainty (0 for none): Laplace draws "
+    "around the fit, or block-bootstrap refits when lift tests calibrate it.",
 )
 @click.option(
     "--holdout",

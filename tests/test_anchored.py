@@ -211,7 +211,7 @@ def test_what_it_cannot_do_is_said_clearly():
             ),
             model,
         )
-    with pytest.raises(ModelError, match="has no bootstrap draws"):
+    with pytest.raises(ModelError, match="has no draws of its curves"):
         anchored_plan(sc, model_from_dict(with_history(TINY_MODEL)))
 
 
@@ -261,7 +261,7 @@ def test_cli(tmp_path):
     # no draws: a clear message, exit 2
     w["model"].write_text(json.dumps(with_history(TINY_MODEL)))
     r = run("optimize", w["scenario"], "--robust", "anchored")
-    assert r.returncode == 2 and "has no bootstrap draws" in r.stderr
+    assert r.returncode == 2 and "has no draws of its curves" in r.stderr
 
 
 def test_risk_is_recorded_only_when_given():

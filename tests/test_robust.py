@@ -70,7 +70,7 @@ def test_draw_models_are_the_joint_draws(setup):
 
 def test_no_draws_is_said_clearly():
     model = model_from_dict(TINY_MODEL, source="model.json")
-    with pytest.raises(ModelError, match="has no bootstrap draws") as e:
+    with pytest.raises(ModelError, match="has no draws of its curves") as e:
         robust_plan(scenario_from_dict(SCENARIO), model)
     assert "model.json" in str(e.value) and "--bootstrap" in str(e.value)
 
@@ -136,7 +136,7 @@ def test_cli_robust_and_uncertainty(world):
     assert {"spend_p10", "spend_p50", "spend_p90", "kpi_p50"} <= set(df.columns)
     r = run("optimize", world["scenario"], "--robust", "mean", "--uncertainty")
     assert r.exit_code == 0
-    assert "robust plan" in r.stdout and "plan uncertainty over 5 bootstrap draws" in r.stdout
+    assert "robust plan" in r.stdout and "plan uncertainty over 5 draws of the model" in r.stdout
 
 
 def test_cli_without_draws_says_so(tmp_path):
@@ -144,4 +144,4 @@ def test_cli_without_draws_says_so(tmp_path):
     for flags in (["--uncertainty"], ["--robust", "mean"]):
         r = run("optimize", w["scenario"], *flags)
         assert r.exit_code == 2
-        assert "has no bootstrap draws" in r.stderr and "model.json" in r.stderr
+        assert "has no draws of its curves" in r.stderr and "model.json" in r.stderr

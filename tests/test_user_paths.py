@@ -162,3 +162,28 @@ def test_a_history_column_named_twice_is_an_error(tmp_path):
     h.write_text(text)
     r = run("validate", h, "--journey", journey_path(), cwd=tmp_path)
     one_line_error(r, str(h), "field 'tv'", "column 'tv' appears twice", "columns 2 and 3")
+
+
+# ---- words: the draws are not a bootstrap unless they are ---------------------------------------
+def test_the_cli_and_the_review_say_draws_not_bootstrap_draws(tmp_path):
+    """`optimize --help` and the review pack said "bootstrap draws" although `fit` stores Laplace
+    draws around the fit unless lift tests calibrate it (diagnostics.uncertainty.method).
+    The truth checked: no "bootstrap" in optimize's help nor in the review pack and the
+    uncertainty table of a model with draws; `fit --help` names both kinds."""
+    from tests.factories import write_review_world
+
+    w = write_review_world(tmp_path / "w", draws=6)
+    help_text = run("optimize", "--help", cwd=tmp_path).stdout
+    assert "draws" in help_text and "bootstrap" not in help_text.lower()
+    fit_help = " ".join(run("fit", "--help", cwd=tmp_path).stdout.split())
+    assert "Laplace draws around the fit" in fit_help
+    md = tmp_path / "review.md"
+    r = run("explain", w["scenario"], "-o", md, "--sweep-points", "0", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    assert "Over the model's draws the plan's" in text and "draws of the model its" in text
+    assert "bootstrap" not in text.lower()
+    r = run("optimize", w["scenario"], "--uncertainty", "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "plan uncertainty over 6 draws of the model" in r.stdout
+    assert "bootstrap" not in (r.stdout + r.stderr).lower()

@@ -135,7 +135,7 @@ def anchored_dict(plan: Plan) -> dict[str, Any] | None:
         return None
     d: dict[str, Any] = {
         "objective": "uplift over the historical mix on the point curves less risk standard "
-        "deviations of it across the bootstrap draws, on the line from the historical mix "
+        "deviations of it across the model's draws, on the line from the historical mix "
         "to the optimum on the point curves (from anchor_start, the plan nearest the "
         "historical mix that holds every rule, when the historical mix breaks one)",
         "mode": "anchored",

@@ -21,7 +21,7 @@ For every line item it answers the reviewer's questions:
   the budget) shared by all line items, refined by bisection at the edges;
 * **where the plan point sits on the response curve** (``sentences``): weekly spend against the
   spend ever seen (beyond it is extrapolation), and the P10/P90 of its KPI over the model's
-  bootstrap draws.
+  draws.
 
 The plan as a whole is explained by the zero-based ladder (``ladder``: decision packages): every
 line item's spend cut into increments, ranked across the plan by KPI per unit of money, with the

@@ -317,7 +317,7 @@ def explain(
         headline.append(planning_units_sentence(units, kpi_word, plan.objective))
     if tp10 is not None:
         headline.append(
-            f"Over the model's bootstrap draws the plan's {kpi_word} is between "
+            f"Over the model's draws the plan's {kpi_word} is between "
             f"{fmt_amount(tp10)} and {fmt_amount(tp90)} (P10–P90)."
         )
     lct = None

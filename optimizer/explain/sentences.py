@@ -190,7 +190,7 @@ def curve_position(
         s += f" It sits at {sat:.0%} of the curve's saturation level."
     if p10 is not None:
         s += (
-            f" Over {len(draws)} bootstrap draws its {kpi_word} is between {fmt_amount(p10)} "
+            f" Over {len(draws)} draws of the model its {kpi_word} is between {fmt_amount(p10)} "
             f"and {fmt_amount(p90)} (P10–P90)."
         )
     return CurvePosition(

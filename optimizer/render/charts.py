@@ -39,7 +39,7 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)
         ax.fill_between(
-            x, lo, hi, color="#1f5f8b", alpha=0.15, lw=0, label="P10–P90 over bootstrap draws"
+            x, lo, hi, color="#1f5f8b", alpha=0.15, lw=0, label="P10–P90 over the model's draws"
         )
     if sr.get("max"):
         ax.axvspan(
@@ -271,7 +271,7 @@ def review_curve_figure(
     if draws:
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.14, lw=0, label="P10–P90 (bootstrap)")
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.14, lw=0, label="P10–P90 (model's draws)")
     if sr.get("max"):
         ax.axvspan(
             sr.get("min", 0.0),

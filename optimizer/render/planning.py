@@ -122,8 +122,8 @@ def robust_note(plan: Plan) -> Text | None:
             )
     elif ex.get("robust") == "mean":
         text = (
-            f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} bootstrap "
-            "draws is maximised; KPI and marginal ROI are expectations"
+            f"robust plan: the expected {plan.kpi} over the model's {ex.get('draws')} draws is "
+            "maximised; KPI and marginal ROI are expectations"
         )
     else:
         return None
@@ -146,7 +146,7 @@ def plan_dict(plan: Plan, uncertainty: Uncertainty | None = None) -> dict[str, A
     # an anchored plan's "robust" block is plan_to_dict's own (recorded in the ledger too)
     if ex.get("robust") and ex.get("robust") != "anchored":
         d["robust"] = {
-            "objective": "expected KPI over the bootstrap draws",
+            "objective": "expected KPI over the model's draws",
             "draws": ex.get("draws"),
             "without_draws": _without_draws(plan),
         }
@@ -160,7 +160,7 @@ def uncertainty_renderable(u: Uncertainty) -> Group:
     kpi = u.plan.kpi
     t = Table(
         box=box.SIMPLE_HEAD,
-        title=f"plan uncertainty over {u.draws} bootstrap draws "
+        title=f"plan uncertainty over {u.draws} draws of the model "
         f"(re-optimised on each; P10 / P50 / P90)",
         title_justify="left",
     )

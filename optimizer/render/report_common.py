@@ -143,8 +143,8 @@ def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
         rows.append(("Break-even budget (max_net's spend)", be["budget"], "money"))
         rows.append(("Spend beyond break-even", be["spend_beyond"], "money"))
     if e.total_kpi_p10 is not None:
-        rows.append((f"{e.kpi} P10 (bootstrap)", e.total_kpi_p10, "money"))
-        rows.append((f"{e.kpi} P90 (bootstrap)", e.total_kpi_p90, "money"))
+        rows.append((f"{e.kpi} P10 (model's draws)", e.total_kpi_p10, "money"))
+        rows.append((f"{e.kpi} P90 (model's draws)", e.total_kpi_p90, "money"))
     if e.last_cycle_total is not None:
         rows.append(("Last cycle spend", e.last_cycle_total, "money"))
         rows.append(("Change vs last cycle", e.total_spend - e.last_cycle_total, "money"))

@@ -108,7 +108,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
     if e.total_kpi_p10 is not None:
         summary.append(
             (
-                f"{k}, P10–P90 over bootstrap draws",
+                f"{k}, P10–P90 over the model's draws",
                 f"{money(e.total_kpi_p10)} – {money(e.total_kpi_p90)}",
             )
         )

@@ -65,11 +65,11 @@ def require_draws(model: CurveSet) -> int:
     """The number of draws, or a ``ModelError`` saying clearly that there are none."""
     from optimizer.response.markets import refuse_markets
 
-    refuse_markets(model, "planning over the bootstrap draws (--uncertainty, --robust)")
+    refuse_markets(model, "planning over the model's draws (--uncertainty, --robust)")
     d = n_draws(model)
     if d == 0:
         raise ModelError(
-            "the model has no bootstrap draws, so its uncertainty is unknown: fit it with "
+            "the model has no draws of its curves, so its uncertainty is unknown: fit it with "
             "'budgetopt fit … --bootstrap N' (N of 20 or more), or add 'draws' to each touchpoint "
             "of model.json (docs/file-formats.md)",
             path=getattr(model, "source", None),
