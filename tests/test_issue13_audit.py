@@ -404,3 +404,29 @@ def test_draws_are_laplace_without_lift_tests_and_a_bootstrap_with_them():
         if tested:
             cal = m.diagnostics["calibration"]
             assert cal["n_used"] == 1 and abs(cal["tests"][0]["z"]) < 3
+
+
+def test_file_formats_contract_3_names_every_key_fit_writes(files):
+    """docs/file-formats.md's model.json section names (in backticks) every key ``budgetopt fit``
+    writes at the top level, in ``diagnostics``, in ``fit``, per touchpoint and in a touchpoint's
+    ``diagnostics``; and the fit writes every field the section requires (kpi, period, each
+    touchpoint's stage, curve with its family's parameters, geometric adstock with its decay)."""
+    text = (ROOT / "docs" / "file-formats.md").read_text(encoding="utf-8")
+    start = text.index("## Model (`model.json`)")
+    section = text[start : text.index("\n## ", start + 1)]
+    data = json.loads(files["a"].read_text())
+    written = {("top level", k) for k in data}
+    written |= {("diagnostics", k) for k in data["diagnostics"]}
+    written |= {("fit", k) for k in data["fit"]}
+    for tp in data["touchpoints"].values():
+        written |= {("touchpoint", k) for k in tp}
+        written |= {("touchpoint diagnostics", k) for k in tp["diagnostics"]}
+    missing = sorted(f"{where}: {k}" for where, k in written if f"`{k}`" not in section)
+    assert not missing, f"written by fit, not in docs/file-formats.md: {missing}"
+    params = {"hill": {"half_saturation", "shape"}, "exponential": {"scale"}, "logistic": {"lam"}}
+    assert {"kpi", "period", "touchpoints"} <= set(data)
+    for tp in data["touchpoints"].values():
+        assert "stage" in tp
+        curve = tp["curve"]
+        assert set(curve) == {"family", "beta"} | params[curve["family"]]
+        assert tp["adstock"]["family"] == "geometric" and 0 <= tp["adstock"]["decay"] < 1
