@@ -12,12 +12,14 @@ known), default point curves (posterior mean).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from optimizer.response.fit import fit_model
-from optimizer.response.model import model_from_dict, model_to_json
+from optimizer.response.model import model_from_dict, model_to_json, read_model
 from tests.test_fit import TRUTH, make_world
 
 
@@ -28,15 +30,16 @@ def world():
 
 @pytest.fixture(scope="module")
 def fits(world):
-    """model.json (as dicts) of the one-set fit in the betas, the two-set fit (intervals in the
-    marginal response) and the one-set fit in the marginal response, 20 draws each."""
+    """model.json (as dicts) of the one-set fit in the betas (the default before the two sets),
+    the two-set fit (intervals in the marginal response), the one-set fit in the marginal response
+    and the default fit, 20 draws each."""
     history, _ = world
     one = {"interval_space": "beta", "plan_space": "beta"}
     two = {"interval_space": "marginal", "plan_space": "beta"}
     old = {"plan_space": "marginal", "interval_space": "marginal"}
     return {
         name: json.loads(model_to_json(fit_model(history, n_bootstrap=20, **kw)))
-        for name, kw in (("one", one), ("two", two), ("old", old))
+        for name, kw in (("one", one), ("two", two), ("old", old), ("default", {}))
     }
 
 
@@ -56,10 +59,11 @@ def _without_draws(doc: dict) -> dict:
 
 
 def test_plan_draws_are_the_beta_draws_bit_for_bit(fits):
-    """The two-set fit's ``draws`` are the one-set fit's in the betas (the plans' input
-    unchanged), its ``interval_draws`` are the one-set fit's in the marginal response (the same
+    """The default fit is the two-set fit; its ``draws`` are the one-set fit's in the betas (the
+    plans' input unchanged), its ``interval_draws`` are the one-set fit's in the marginal response (the same
     seed, the same Gaussian steps); everything else in model.json equal; the sets recorded."""
     one, two, old = fits["one"], fits["two"], fits["old"]
+    assert fits["default"] == two  # the default fit: two sets, plans in the betas
     assert json.dumps(_without_draws(one), sort_keys=True) == json.dumps(
         _without_draws(two), sort_keys=True
     )
@@ -253,3 +257,49 @@ def test_log_pooling_keeps_the_plan_draws(world):
         assert tp.draws == one.touchpoints[tid].draws, tid
         assert len(tp.interval_draws) == 5 and tp.interval_draws != tp.draws, tid
         assert tp.curve == one.touchpoints[tid].curve, tid
+
+
+def _write_inputs(history, tmp_path):
+    import yaml
+
+    journey = tmp_path / "journey.yaml"
+    tps = [{"id": t.id, "stage": t.stage} for t in history.journey.touchpoints]
+    journey.write_text(yaml.safe_dump({"kpi": "revenue", "touchpoints": tps}, sort_keys=False))
+    hist = tmp_path / "history.csv"
+    frame = history.frame.reset_index()
+    frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d")).to_csv(hist, index=False)
+    return journey, hist
+
+
+def test_cli_fit_prints_the_interval_from_the_interval_draws(world, tmp_path):
+    """The path users take: ``budgetopt fit`` as a subprocess, defaults. model.json carries both
+    sets (20 draws each); the table printed under the fit shows, for every touchpoint, the 80%
+    interval of marginal ROI that model.json records, which is the interval draws' 10th-90th
+    percentile at the recent spend, wider upward than the plan draws' for every touchpoint, and
+    says where it comes from; a second run writes the same model.json bit for bit."""
+    history, _ = world
+    journey, hist = _write_inputs(history, tmp_path)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"model{k}.json"
+        r = subprocess.run(
+            [sys.executable, "-m", "optimizer", "fit", "--journey", str(journey), "--history",
+             str(hist), "--bootstrap", "20", "-o", str(out)],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        outs.append(out)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    text = " ".join((r.stdout + r.stderr).split())
+    assert "interval_draws" in text and "83–89%" in text, text
+    model = read_model(outs[0])
+    assert model.fit["options"]["interval_space"] == "marginal"
+    for tid, tp in model.touchpoints.items():
+        assert len(tp.draws) == 20 and len(tp.interval_draws) == 20, tid
+        lo, hi = tp.diagnostics["marginal_roi_interval_80"]
+        assert f"{lo:.2f}–{hi:.2f}" in text, tid
+        recent = float(tp.spend_range["recent"])
+        assert [lo, hi] == pytest.approx(
+            _mroi_quantiles(tp, recent, tp.interval_draw_responses()), rel=1e-12
+        )
+        assert hi > _mroi_quantiles(tp, recent, tp.draw_responses())[1], tid

@@ -243,7 +243,7 @@ def fit_model(
         its mean spend (``log``: the Gaussian step of that response read in its log, as wide
         upward as downward in ratio; ``joint.in_marginal_space``; written as ``interval_draws``,
         the plans keep ``plan_space``). Measured in docs/response-models.md; not the default.
-    interval_space : {"beta", "marginal", "conditional"} or None, default=None
+    interval_space : {"beta", "marginal", "conditional"} or None, default="marginal"
         The coordinates of the draws every printed interval and band is read from (model.json
         diagnostics ``roi_interval_80``, ``marginal_roi_interval_80``, the charts' bands, the
         review's P10-P90); None: as ``plan_space``. Where they differ from the plan draws'
@@ -254,8 +254,9 @@ def fit_model(
         point curves (measured: 80% coverage 83-89%, from 69-74% in the betas).
         ``"conditional"``: the transforms drawn as in the betas, the betas re-solved at each
         draw's transforms plus the draw's conditional noise (``joint.in_conditional``; measured:
-        coverage 71-81%). Before two draw sets existed this option set the one set, ``draws``:
-        that is ``plan_space`` now.
+        coverage 71-81%). ``"beta"`` (or None): one set in the betas for both, the default before
+        the two sets. Before two draw sets existed this option set the one set, ``draws``: that
+        is ``plan_space`` now.
     plan_space : {"beta", "marginal", "conditional"} or None, default=None
         The coordinates of the plans' draws (model.json ``draws``: ``--robust mean``, ``--robust
         anchored``, ``optimize --uncertainty``, the review's plan over the draws); None: as
