@@ -120,7 +120,7 @@ class Result:
     regret: Regret
     model: ResponseModel
     oracle: Regret  # plan on the true shapes with least-squares betas (see oracle_model)
-    robust: Regret | None = None  # plan on the mean over the fitted model's bootstrap draws
+    robust: Regret | None = None  # plan on the mean over the fitted model's draws
     ceiling: Regret | None = None  # with PLAN_LIMITS: the plan on the true curves under them
     calibrated: Regret | None = None  # --lift-tests: the plan on a fit calibrated to lift tests
     cal_mroi_err: float | None = None  # its spend-weighted |marginal ROI error|
@@ -254,7 +254,7 @@ def anchored_plan_of(
 def decision_regret(
     case: Case, model: ResponseModel, robust: bool | str = False, risk: float | None = None
 ) -> Regret:
-    """The plan on ``model`` (``robust``: True or "mean", on the mean over its bootstrap draws;
+    """The plan on ``model`` (``robust``: True or "mean", on the mean over its draws;
     "anchored", ``--robust anchored`` with ``risk``) against the true optimum and the historical
     mix at the historical mean weekly budget."""
     means = case.history.spend.mean()
@@ -341,7 +341,7 @@ def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     return ResponseModel(case.truth.kpi, tps)
 
 
-COVERAGE_LEVEL = 80.0  # central interval of the bootstrap draws checked against the truth
+COVERAGE_LEVEL = 80.0  # central interval of the draws checked against the truth
 
 
 def covered(
@@ -493,7 +493,7 @@ def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result, n_p
 def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> None:
     """Where to put lift tests: ``2 x n_touchpoints`` tests placed two on every touchpoint, or
     one on every touchpoint and the rest where the uncalibrated model's value of information
-    (one-at-a-time EVPPI of its plan over the bootstrap draws, ``optimize --uncertainty``) is
+    (one-at-a-time EVPPI of its plan over the draws, ``optimize --uncertainty``) is
     largest (each next test to the touchpoint with the largest EVPPI / (tests it has), at most
     3); and ``n_touchpoints`` tests, one each or all by EVPPI. The tests come from one pool of 3
     per touchpoint (``simulate_lift_tests``), the first ``k`` of a touchpoint's used."""

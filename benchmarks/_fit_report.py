@@ -50,7 +50,7 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
     head = (
         f"    {'touchpoint':<20}{'spend':>6} {'ROI true':>9} {'fit':>9} {'err':>7}  "
         f"{'ssROI true':>10} {'fit':>9}  {'mROI true':>9} {'fit':>9} {'err':>7}  "
-        f"{'share true':>10} {'fit':>6}  {'ROI 80% (boot)':>17}"
+        f"{'share true':>10} {'fit':>6}  {'ROI 80% (draws)':>17}"
     )
     say(head)
     for r in res.rows:
@@ -70,7 +70,7 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
         f"(loses {_pct(g.loss)}), historical mix {_num(g.historical)} (loses {_pct(g.hist_loss)})"
     )
     rob = (
-        f"robust plan (mean over the bootstrap draws) {_pct(res.robust.captured)}, "
+        f"robust plan (mean over the draws) {_pct(res.robust.captured)}, "
         if res.robust is not None
         else ""
     )
@@ -127,7 +127,7 @@ def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None
         "(loss fit / loss hist: share of the optimum's media-driven KPI lost by the fitted plan / "
         "the historical mix; uplift: what the true optimum adds to the historical mix, as a share "
         "of the whole KPI over the horizon; captured = (plan - historical) / (optimal - "
-        "historical); robust: plan on the mean over the 20 bootstrap draws; oracle: true shapes, "
+        "historical); robust: plan on the mean over the 20 draws; oracle: true shapes, "
         "least-squares betas)"
     )
 

@@ -329,7 +329,7 @@ def summary_table(rows: list[SideBySide], pooled: Any, say: Any) -> None:
         say(
             f"Fit time over the {len(rows)} data sets, same run: PyMC-Marketing median "
             f"{np.median(peer_t):.0f} s (2 chains x {TUNE} + {DRAWS}, nutpie), budgetopt median "
-            f"{np.median(ours_t):.1f} s (with its bootstrap draws): PyMC-Marketing / budgetopt "
+            f"{np.median(ours_t):.1f} s (with its draws): PyMC-Marketing / budgetopt "
             f"{np.median(np.array(peer_t) / np.maximum(ours_t, 1e-9)):.0f}x (median of the ratios)"
         )
     checks = [

@@ -58,7 +58,7 @@ on the fitted curves and on the true curves, both evaluated on the true curves, 
 historical mix (mean weekly spend shares) at the same budget; *captured* is
 ``(fitted - historical) / (optimal - historical)``, the share of the achievable uplift the fitted
 plan gets. Three plans are scored this way in every world: on the fitted curves, *robust* (the mean KPI over
-the model's 20 bootstrap draws, ``budgetopt optimize --robust mean``) and *oracle* (the truth's
+the model's 20 draws, ``budgetopt optimize --robust mean``) and *oracle* (the truth's
 shapes with betas refitted by least squares: what the data's noise allows a fitter that knew every
 shape). Each world also shows its *uplift*: what the true optimum adds to the historical mix, as a
 share of the whole KPI over the 13 weeks (baseline included; the loss columns are shares of the
@@ -89,7 +89,7 @@ touchpoint, against tests placed by the value of information (the EVPPI of the u
 plan, as ``budgetopt optimize --uncertainty`` reports it).
 
 Honesty of the uncertainty: for every touchpoint of the simulated worlds, whether the true marginal
-ROI and ROI at the mean weekly spend lie inside the 80% interval of the fit's bootstrap draws
+ROI and ROI at the mean weekly spend lie inside the 80% interval of the fit's draws
 (honest intervals: about 80% of the time). Next to the oracle, a *Bayes oracle*: the truth's shapes,
 and the plan that maximises the expected KPI over the betas' least-squares sampling law (50 draws),
 the best a planner who knew every shape could do with the history's noise. Captured is also read
