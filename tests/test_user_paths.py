@@ -187,3 +187,55 @@ def test_the_cli_and_the_review_say_draws_not_bootstrap_draws(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "plan uncertainty over 6 draws of the model" in r.stdout
     assert "bootstrap" not in (r.stdout + r.stderr).lower()
+
+
+# ---- calendar (contract 7): dates and period labels as YAML reads them ---------------------------
+def test_a_start_shaped_like_a_date_that_is_none_is_a_located_error(tmp_path):
+    """`start: 2027-02-30` was an internal error (exit 70: PyYAML's date constructor raised a
+    bare ValueError while parsing). Now the field's own check refuses it by name."""
+    sc = scenario(tmp_path, "budget: 5000000\nstart: 2027-02-30\nphasing: month\n")
+    one_line_error(
+        run("optimize", sc, "--no-ledger", cwd=tmp_path),
+        str(sc),
+        "field 'start': expected an ISO date such as 2027-01-04, got '2027-02-30'",
+    )
+
+
+def test_an_unquoted_week_label_is_the_weeks_label(tmp_path):
+    """Contract 7 labels a week by its Monday (`2027-01-11`); unquoted, YAML reads it as a date and
+    the scenario was refused with "field 'periods.datetime.date(2027, 1, 11).[key]': Input should
+    be a valid string". The truth: the week's cap holds (its spend is at most 5,000), on the
+    top-level periods and a touchpoint's, and the plan equals the one with the labels quoted."""
+    plans = []
+    for label in ("2027-01-11", "'2027-01-11'"):
+        sc = tmp_path / "s.yaml"
+        sc.write_text(
+            f"name: s\nmodel: {true_model_path()}\nhorizon_weeks: 8\nbudget: 500000\n"
+            f"start: 2027-01-04\nphasing: week\nperiods:\n  {label}: {{max: 5000}}\n"
+            f"touchpoints:\n  tv: {{periods: {{{label}: {{max: 1000}}}}}}\n"
+        )
+        r = run("optimize", sc, "--format", "json", "--no-ledger", "-q", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        plans.append(r.stdout)
+    assert plans[0] == plans[1]
+    plan = json.loads(plans[0])
+    week = {p["period"]: p["spend"] for p in plan["periods"]}
+    assert week["2027-01-11"] <= 5000.0
+    tv = next(li for li in plan["line_items"] if li["id"] == "tv")
+    assert {p["period"]: p["spend"] for p in tv["periods"]}["2027-01-11"] <= 1000.0
+
+
+def test_malformed_period_labels_say_what_is_wrong(tmp_path):
+    """`2027-13`, `2027-02-30` and a Tuesday were all answered "is not in the plan's horizon"."""
+    body = (
+        "budget: 500000\nstart: 2027-01-04\nphasing: week\n"
+        "periods:\n  2027-13: {max: 5}\n  2027-02-30: {max: 5}\n  2027-01-12: {max: 5}\n"
+    )
+    text = one_line_error(
+        run("validate", scenario(tmp_path, body), cwd=tmp_path),
+        "field 'periods.2027-13': 2027-13 is not a month (months run 01 to 12)",
+        "field 'periods.2027-02-30': 2027-02-30 is not a date",
+        "field 'periods.2027-01-12': a week is labelled by its Monday: 2027-01-12 is a Tuesday "
+        "(its week's Monday is 2027-01-11)",
+    )
+    assert "horizon" not in text

@@ -345,6 +345,17 @@ def _yaml_loader() -> type:
         return loader.construct_yaml_map(node)
 
     StrictLoader.add_constructor("tag:yaml.org,2002:map", construct_map)
+
+    def construct_timestamp(loader: StrictLoader, node: yaml.ScalarNode) -> Any:
+        # a plain scalar shaped like a date that is none (2027-02-30) is left as its text, for the
+        # field's own check to refuse by name ("expected an ISO date …"); PyYAML raised a bare
+        # ValueError from inside the parser (an internal error, exit 70)
+        try:
+            return loader.construct_yaml_timestamp(node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     # YAML 1.2 reads `1e7` and `9.7e6` as numbers; PyYAML (YAML 1.1) wants a dot and a signed
     # exponent (`1.0e+7`) and read them as the strings '1e7', so `budget: 1e7` was refused as
     # "not an amount of money". A plain scalar in exponent form is a float here, as in YAML 1.2

@@ -32,6 +32,7 @@ from optimizer.scenario.rules import (
     TouchpointRule,
     scenario_problems,
 )
+from optimizer.scenario.rules.periods import period_labels
 from optimizer.vocabulary import MAX_BUDGETS, MAX_KPI, MAX_MONEY, OBJECTIVES
 
 Money = float
@@ -194,6 +195,11 @@ class Scenario(Strict):
     def is_phased(self) -> bool:
         """Dated and decided per period (contract 7): the response runs week by week."""
         return self.start is not None and self.phasing != "none"
+
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _period_labels(cls, v: Any) -> Any:
+        return period_labels(v)
 
     @field_validator("min_line_item", "round_to", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ by the period (``tp_period_max__2027_03__tv``) and labelled "… in 2027-03"; th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,44 @@ class PeriodRule(Strict):
         return self
 
 
+def period_labels(v: Any) -> Any:
+    """A ``periods:`` mapping with its week labels as written: YAML reads an unquoted key
+    ``2027-01-04`` as a date, which is the week's label (``'2027-01-04'``)."""
+    if isinstance(v, Mapping):
+        return {k.isoformat() if isinstance(k, dt.date) else k: x for k, x in v.items()}
+    return v
+
+
+def _malformed(label: str, kind: str) -> str | None:
+    """What is wrong with a label that has a period's form but names none (``2027-13``,
+    ``2027-02-30``) or a week by a day that is not its Monday; None when it is well formed."""
+    if kind == "month" and not 1 <= int(label[5:7]) <= 12:
+        return f"{label} is not a month (months run 01 to 12)"
+    if kind == "week":
+        try:
+            d = dt.date.fromisoformat(label)
+        except ValueError:
+            return f"{label} is not a date"
+        if d.weekday() != 0:
+            monday = d - dt.timedelta(days=d.weekday())
+            return (
+                f"a week is labelled by its Monday: {label} is a {d:%A} (its week's Monday is "
+                f"{monday.isoformat()})"
+            )
+    return None
+
+
 class PeriodFields(Strict):
     """``per_period`` (the same rule in every period) and ``periods`` (rules by period label), on
     touchpoints, stages and groups."""
 
     per_period: PeriodRule | None = None
     periods: dict[str, PeriodRule] = Field(default_factory=dict)
+
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _labels(cls, v: Any) -> Any:
+        return period_labels(v)
 
 
 class CarryOver(Strict):
@@ -188,6 +221,10 @@ class PeriodRules(RuleKind):
                         f"field '{f}': not a period label; use a month (2027-03), a quarter "
                         "(2027-Q2) or a week's Monday (2027-01-04)"
                     )
+                    continue
+                wrong = _malformed(label, kind)
+                if wrong:
+                    problems.append(f"field '{f}': {wrong}")
                     continue
                 if not cal.weeks_of(label):
                     problems.append(
