@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 from optimizer.data import History
 from optimizer.response.bootstrap import refit_grid
 from optimizer.response.joint import POOL_EVIDENCE as POOL_EVIDENCE_OPTIONS
+from optimizer.response.joint import PRIOR_REL_CENTRES
 from optimizer.response.logpool import POOL_SPACES
 from optimizer.response.mapfit import refit_map
 from optimizer.response.model import ResponseModel
@@ -87,6 +88,8 @@ POOL_SPACE = "linear"
 #: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
 BURN_IN_WEEKS = 0
 INITIAL_CARRYOVER = "fitted"  # optimizer.response.startup
+#: Where the half-saturation prior is centred (``joint.prior_of``): "mean" or "operating"
+PRIOR_CENTRE = "mean"
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class ResponseFitter(BaseEstimator):
         pool_space: str = POOL_SPACE,
         burn_in_weeks: int = BURN_IN_WEEKS,
         initial_carryover: str = INITIAL_CARRYOVER,
+        prior_centre: str = PRIOR_CENTRE,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -212,6 +216,7 @@ class ResponseFitter(BaseEstimator):
         self.pool_space = pool_space
         self.burn_in_weeks = burn_in_weeks
         self.initial_carryover = initial_carryover
+        self.prior_centre = prior_centre
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -267,6 +272,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'initial_carryover' parameter of fit_model must be one of zero, fitted. "
                 f"Got {self.initial_carryover!r} instead."
+            )
+        if self.prior_centre not in PRIOR_REL_CENTRES:
+            raise ValueError(
+                "The 'prior_centre' parameter of fit_model must be one of "
+                f"{', '.join(PRIOR_REL_CENTRES)}. Got {self.prior_centre!r} instead."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -363,6 +373,7 @@ class ResponseFitter(BaseEstimator):
                 pool_space=str(self.pool_space),
                 burn_in=int(self.burn_in_weeks),
                 initial_carryover=str(self.initial_carryover),
+                prior_centre=str(self.prior_centre),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -39,6 +39,7 @@ from optimizer.response.estimator import (
     PLAN_SPACE,
     POOL_EVIDENCE,
     POOL_SPACE,
+    PRIOR_CENTRE,
     UNCERTAINTY_INFLATE,
     FitDiagnostics,
     ResponseFitter,
@@ -102,6 +103,7 @@ def fit_model(
     pool_space: str = POOL_SPACE,
     burn_in_weeks: int = BURN_IN_WEEKS,
     initial_carryover: str = INITIAL_CARRYOVER,
+    prior_centre: str = PRIOR_CENTRE,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -287,6 +289,12 @@ def fit_model(
         fitted less short; plans on mid-stream histories better on the high-information worlds,
         pooled capture +2.0 to +3.5 points, and about even on the low, ``fit_dev.py
         --midstream 52``).
+    prior_centre : {"mean", "operating"}, default="mean"
+        ``method="map"``: where each touchpoint's weak prior on its half-saturation point is
+        centred: at its mean adstocked spend over all weeks ("mean"), or at the level it runs at
+        in the weeks it runs ("operating": ``n / n_on`` times higher, ``n_on`` the weeks with
+        spend; the same for an always-on touchpoint; ``joint.prior_of``). Measured in
+        docs/response-models.md ("Where the half-saturation prior is centred"): an option.
 
     Returns
     -------
@@ -340,6 +348,7 @@ def fit_model(
         pool_space=pool_space,
         burn_in_weeks=burn_in_weeks,
         initial_carryover=initial_carryover,
+        prior_centre=prior_centre,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

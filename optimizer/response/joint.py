@@ -44,6 +44,10 @@ PRIOR_DECAY, PRIOR_DECAY_SD = 0.3, 0.3
 PRIOR_LOG_REL, PRIOR_LOG_REL_SD = 0.0, math.log(3.0)
 PRIOR_LOG_SHAPE, PRIOR_LOG_SHAPE_SD = 0.0, 0.5
 DECAY_BOUNDS = (0.0, 0.9)
+#: Where the half-saturation prior is centred (``Problem.rel_centre``, ``fit_model``'s
+#: ``prior_centre``): "mean" (the touchpoint's mean adstocked spend over all weeks, ``log rel =
+#: PRIOR_LOG_REL``) or "operating" (the level it runs at when it runs: ``operating_shift`` higher).
+PRIOR_REL_CENTRES = ("mean", "operating")
 LOG_REL_BOUNDS = (math.log(0.1), math.log(30.0))
 LOG_SHAPE_BOUNDS = (math.log(0.3), 0.0)
 LOG_SHAPE_BOUNDS_S = (math.log(0.3), math.log(4.0))
@@ -245,6 +249,7 @@ class Problem:
     #: shift of the prior's centre, in prior sds, per transform (a bootstrap draw's "randomise
     #: then optimise"); empty for none
     prior_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rel_centre: str = "mean"  # where the half-saturation prior sits (``prior_of``)
 
     @property
     def width(self) -> int:
@@ -349,14 +354,32 @@ def _dA_w(p: Problem, inner: Inner, j: int) -> np.ndarray:
     return out
 
 
+def operating_shift(x: np.ndarray) -> float:
+    """``ln(n / n_on)``: the log of the mean weekly spend over the weeks with spend over the mean
+    over all weeks (0 for an always-on touchpoint, or one never on)."""
+    on = int(np.count_nonzero(np.asarray(x) > 0))
+    return math.log(x.size / on) if 0 < on < x.size else 0.0
+
+
+def prior_of(tp: Tp, mode: str = "mean") -> tuple[list[float], list[float]]:
+    """The prior's centre and sd of a touchpoint's transforms (decay, log rel[, log shape]);
+    ``mode`` (``PRIOR_REL_CENTRES``): the half-saturation centre at ``PRIOR_LOG_REL`` ("mean") or
+    ``operating_shift`` above it ("operating"). Constant in the transforms: the prior rows'
+    derivatives stay ``1 / sd``."""
+    if mode not in PRIOR_REL_CENTRES:
+        raise ValueError(f"prior centre '{mode}': expected one of {', '.join(PRIOR_REL_CENTRES)}")
+    lr = PRIOR_LOG_REL + (operating_shift(tp.x) if mode == "operating" else 0.0)
+    centre = [PRIOR_DECAY, lr, PRIOR_LOG_SHAPE][: tp.k]
+    return centre, [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
+
+
 def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Prior rows (noise-scaled z scores) and their (diagonal) derivative."""
     c = math.sqrt(p.prior_weight) * p.sigma
     vals, ders = [], []
     at = 0
     for tp, th in zip(p.tps, theta, strict=True):
-        centre = [PRIOR_DECAY, PRIOR_LOG_REL, PRIOR_LOG_SHAPE][: tp.k]
-        sd = [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
+        centre, sd = prior_of(tp, p.rel_centre)
         for q in range(tp.k):
             shift = float(p.prior_shift[at]) if p.prior_shift.size else 0.0
             vals.append(c * ((float(th[q]) - centre[q]) / sd[q] - shift))
@@ -483,7 +506,7 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
     sign, logdet = np.linalg.slogdet(H)
     if sign <= 0:
         logdet = float("inf")
-    sds = [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: p.tps[j].k]
+    sds = prior_of(p.tps[j], p.rel_centre)[1]
     prior_logdet = sum(math.log(max(p.prior_weight, 1e-12) / sd**2) for sd in sds)
     return sol.cost / s2 + float(logdet) - prior_logdet
 

@@ -80,6 +80,7 @@ class MapFit:
     rows: np.ndarray | None = None  # the weeks of the likelihood (None: all)
     carry: tuple[float, ...] = ()  # weekly spend before the history (``startup``; (): none)
     start: dict[str, Any] = field(default_factory=dict)  # ``startup.fit_start``'s choice
+    prior_centre: str = "mean"  # where the half-saturation prior sits (``joint.prior_of``)
 
 
 def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -116,6 +117,7 @@ def map_fit(
     report: Callable[[str, int, int], None] | None = None,
     pool_evidence: str = "argmax",
     carry: Sequence[float] = (),
+    prior_centre: str = "mean",
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
     previous fit (the training weeks' fit for the all-weeks one) and keep its families."""
@@ -126,7 +128,7 @@ def map_fit(
         J.Tp(x, f, bool(pl), tuple(ts), c)
         for x, f, pl, ts, c in zip(xs, fams, pooled, tests, carry, strict=True)
     ]
-    p = J.Problem(tps, rows, fr, G, sigma, 0.0, prior_weight, s_curves)
+    p = J.Problem(tps, rows, fr, G, sigma, 0.0, prior_weight, s_curves, rel_centre=prior_centre)
     theta0 = (
         [t.copy() for t in warm.theta] if warm is not None else [theta_of(c)[1] for c in starts]
     )
@@ -139,7 +141,7 @@ def map_fit(
     sol = J.fit(p, theta0)
     nfev += sol.nfev
     if warm is None and tps:
-        alt = J.fit(p, [default_theta(tp.family) for tp in tps])
+        alt = J.fit(p, [np.array(J.prior_of(tp, prior_centre)[0]) for tp in tps])
         nfev += alt.nfev
         if alt.cost < sol.cost:
             sol = alt
@@ -206,6 +208,7 @@ def map_fit(
         family_lml=lml if warm is None else list(warm.family_lml),
         rows=rows,
         carry=carry,
+        prior_centre=prior_centre,
     )
 
 
@@ -328,6 +331,7 @@ def refit_map(
     pool_space: str = "linear",
     burn_in: int | None = None,
     initial_carryover: str = "fitted",
+    prior_centre: str = "mean",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -358,7 +362,7 @@ def refit_map(
     mape_ho = nrmse_ho = None
     problem = (xs, starts, fams, pooled, tests, y, Z, G)
     map_kw: dict[str, Any] = {"s_curves": s_curves, "prior_weight": pw}
-    map_kw["pool_evidence"] = pool_evidence
+    map_kw.update(pool_evidence=pool_evidence, prior_centre=prior_centre)
     start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
     warm = None
     if d.holdout > 0:
@@ -550,6 +554,7 @@ def refit_map(
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
+            **({"prior_centre": prior_centre} if prior_centre != "mean" else {}),
         },
     )
 
@@ -608,6 +613,7 @@ def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.
         ctx.prior_weight,
         ctx.s_curves,
         prior_shift=rng.standard_normal(nt) if ctx.perturb else np.zeros(0),
+        rel_centre=fit.prior_centre,
     )
     p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta)[rows])[: len(rows)] ** 2, axis=0))
     sol = J.fit(p, fit.theta, max_nfev=60)

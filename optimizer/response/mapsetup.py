@@ -43,5 +43,6 @@ def problem_at_map(
         for x, f, pl, ts, c in zip(xs, fit.families, pooled, tests, carry, strict=True)
     ]
     p = J.Problem(tps, rows, fr, G, fit.sigma, fit.omega, prior_weight, s_curves)
+    p.rel_centre = fit.prior_centre
     p.scale = np.sqrt(np.mean(fr.residual(_media(p, fit.theta)[rows])[: rows.size] ** 2, axis=0))
     return p, fr
