@@ -239,3 +239,55 @@ def test_malformed_period_labels_say_what_is_wrong(tmp_path):
         "(its week's Monday is 2027-01-11)",
     )
     assert "horizon" not in text
+
+
+# ---- replan: actuals that leave nothing to re-plan from, or nothing to re-plan -------------------
+def _monthly(tmp_path: Path) -> Path:
+    """A copy of the sample's dated, monthly scenario (52 weeks from 2026-01-05), no carry-over."""
+    from optimizer.sample import scenarios_dir
+
+    text = (scenarios_dir() / "fy26_monthly.yaml").read_text()
+    text = text.replace("../true_model.json", str(true_model_path()))
+    text = text.replace("before: ../history.csv", "before: null")
+    sc = tmp_path / "fy26.yaml"
+    sc.write_text(text)
+    return sc
+
+
+@pytest.mark.parametrize(
+    ("weeks", "words"),
+    [
+        (
+            [-52],
+            "the actuals hold no week of the cycle: their last week (2025-01-06) is before its "
+            "start (2026-01-05)",
+        ),
+        (range(52), "the actuals cover the whole cycle (52 weeks, 2026-01-05 to 2027-01-03)"),
+    ],
+)
+def test_replan_on_actuals_outside_the_cycle_names_the_actuals(tmp_path, weeks, words):
+    """Actuals all dated before a dated cycle's start were answered "<scenario>: field
+    'horizon_weeks': weeks elapsed must be at least 1 … got 0", pointing at a scenario field
+    the user never got wrong; actuals over the whole cycle likewise. Now the actuals file and its
+    dates are named, and no output is written."""
+    import datetime as dt
+
+    start = dt.date(2026, 1, 5)
+    rows = [f"{start + dt.timedelta(weeks=w)},tv,1000" for w in weeks]
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("date,touchpoint,spend\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "replan.json"
+    r = run("replan", _monthly(tmp_path), "--actuals", actuals, "-o", out, "-q", cwd=tmp_path)
+    one_line_error(r, str(actuals), "field 'date'", words)
+    assert not out.exists()
+    if len(rows) == 1:  # the option given out of range is named as the option
+        r = run(
+            "replan",
+            _monthly(tmp_path),
+            "--actuals",
+            actuals,
+            "--weeks-elapsed",
+            "0",
+            cwd=tmp_path,
+        )
+        one_line_error(r, "field '--weeks-elapsed'", "got 0")

@@ -673,12 +673,29 @@ def replan(
             path=actuals.source,
             field="date",
         )
+    if weeks_elapsed is None and not inside:
+        # every row dated before the cycle: no week of it has gone by, nothing to re-plan from
+        raise DataError(
+            f"the actuals hold no week of the cycle: their last week ({actuals.last.isoformat()}) "
+            f"is before its start ({origin.isoformat()}); a re-plan needs at least one week of "
+            "the cycle gone by (or --weeks-elapsed)",
+            path=actuals.source,
+            field="date",
+        )
+    if weeks_elapsed is None and n >= horizon and scenario.start is not None:
+        raise DataError(
+            f"the actuals cover the whole cycle ({horizon} weeks, {origin.isoformat()} to "
+            f"{(origin + _dt.timedelta(weeks=horizon, days=-1)).isoformat()}): nothing is left "
+            "to re-plan",
+            path=actuals.source,
+            field="date",
+        )
     if not 1 <= n < horizon:
         raise ScenarioError(
             f"weeks elapsed must be at least 1 and less than the horizon "
             f"({horizon} weeks) to leave something to re-plan, got {n}",
-            path=scenario.source,
-            field="horizon_weeks",
+            path=scenario.source if weeks_elapsed is None else None,
+            field="horizon_weeks" if weeks_elapsed is None else "--weeks-elapsed",
         )
     full = None
     if scenario.is_phased:
