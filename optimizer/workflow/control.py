@@ -673,20 +673,15 @@ def replan(
             path=actuals.source,
             field="date",
         )
-    if weeks_elapsed is None and not inside:
-        # every row dated before the cycle: no week of it has gone by, nothing to re-plan from
+    if weeks_elapsed is None and (not inside or (n >= horizon and scenario.start is not None)):
+        end = (origin + _dt.timedelta(weeks=horizon, days=-1)).isoformat()
         raise DataError(
             f"the actuals hold no week of the cycle: their last week ({actuals.last.isoformat()}) "
             f"is before its start ({origin.isoformat()}); a re-plan needs at least one week of "
-            "the cycle gone by (or --weeks-elapsed)",
-            path=actuals.source,
-            field="date",
-        )
-    if weeks_elapsed is None and n >= horizon and scenario.start is not None:
-        raise DataError(
-            f"the actuals cover the whole cycle ({horizon} weeks, {origin.isoformat()} to "
-            f"{(origin + _dt.timedelta(weeks=horizon, days=-1)).isoformat()}): nothing is left "
-            "to re-plan",
+            "the cycle gone by (or --weeks-elapsed)"
+            if not inside
+            else f"the actuals cover the whole cycle ({horizon} weeks, {origin.isoformat()} to "
+            f"{end}): nothing is left to re-plan",
             path=actuals.source,
             field="date",
         )
