@@ -490,3 +490,27 @@ def test_anchored_plan_does_no_harm_where_the_pooling_does_not_hold_the_plan():
     anchored = true_kpi({li.id: li.spend for li in anchored_plan(sc, model).line_items})
     kpi = 13 * float(history.frame["revenue"].mean())
     assert (anchored - hist) / kpi > -0.005
+
+
+def test_the_fit_records_how_it_chose_and_drew():
+    """The audit's findings 1, 2 and 4: ``fit.method`` names the family rule the MAP fit uses
+    (Laplace marginal likelihood, not BIC) and the draws it really made; ``fit.options.families``
+    is every family the MAP fit's choice tried (the grid's start is ``grid_families``); and
+    ``diagnostics.baseline`` records the baseline's choice also when it was forced."""
+    history, _ = _world()
+    lap = fit_model(history, n_bootstrap=3, seed=SEED)
+    boot = fit_model(history, n_bootstrap=3, seed=SEED, uncertainty="bootstrap")
+    forced = fit_model(history, n_bootstrap=0, seed=SEED, seasonal_trend=False)
+    assert "BIC" not in lap.fit["method"]
+    assert "Laplace marginal likelihood" in lap.fit["method"]
+    assert lap.fit["method"].endswith("Laplace draws")
+    assert boot.diagnostics["uncertainty"]["method"] == "bootstrap"
+    assert boot.fit["method"].endswith("bootstrap draws of the MAP fit")
+    assert lap.fit["options"]["families"] == ["hill", "exponential", "logistic"]
+    assert lap.fit["options"]["grid_families"] == ["hill", "exponential"]
+    assert forced.diagnostics["baseline"] == {"seasonal_trend": False}
+    assert set(lap.diagnostics["baseline"]) == {
+        "seasonal_trend",
+        "bic_additive",
+        "bic_seasonal_trend",
+    }

@@ -9,8 +9,9 @@ Its steps, each a module of its own:
    cross-validation (the start of the MAP fit, the whole answer of ``method="grid"``);
 3. ``mapfit`` + ``joint`` (default, ``method="map"``): the continuous joint MAP fit of every
    touchpoint's transforms with betas and baseline solved inside (variable projection), the family
-   by BIC, the pooling of marginal ROIs by empirical Bayes, Laplace draws; or ``bootstrap``
-   (``method="grid"``): fixed-strength pooling and moving-block bootstrap refits on the grid;
+   by Laplace marginal likelihood, the pooling of marginal ROIs by empirical Bayes, Laplace draws
+   (a bootstrap of the MAP fit with lift tests); or ``bootstrap`` (``method="grid"``):
+   fixed-strength pooling and moving-block bootstrap refits on the grid;
 4. ``report``: curves, draws and diagnostics as a ``ResponseModel`` (``model.json``).
 
 ``fit_model(history, ...)`` is ``ResponseFitter(...).fit(history).model_``. The fitted estimator

@@ -192,8 +192,8 @@ def fit_model(
     method : {"map", "grid"}, default="map"
         ``map``: the continuous joint MAP fit of every touchpoint's decay, half saturation and
         shape started from the grid search, betas and baseline solved inside (variable
-        projection), the family of each touchpoint by BIC, the pooling of marginal ROIs by
-        empirical Bayes (``pool_marginal`` and ``ridge`` then play no part in the answer) and
+        projection), the family of each touchpoint by Laplace marginal likelihood, the pooling
+        of marginal ROIs by empirical Bayes (``pool_marginal`` and ``ridge`` then play no part in the answer) and
         Laplace draws around the MAP (``n_bootstrap`` of them). ``grid``: the fitter before it
         (grid shapes, fixed pooling, bootstrap refits).
     prior_weight : float, default=1.0

@@ -91,11 +91,6 @@ def _base_coefs(fr: _Frame, M_rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.asarray(c)
 
 
-def _bic(sol: J.Solution, p: J.Problem) -> float:
-    k = sum(tp.k for tp in p.tps)
-    return sol.cost / p.sigma**2 + k * math.log(len(p.rows))
-
-
 def map_fit(
     xs: Sequence[np.ndarray],
     starts: Sequence[CurveShape],
@@ -505,8 +500,9 @@ def refit_map(
         nrmse=nrmse_ho,
         method=(
             "MAP joint fit of every touchpoint's transforms (variable projection: betas and "
-            "baseline by penalised NNLS inside), grid-search start, family by BIC, "
-            "empirical-Bayes pooling of marginal ROIs, Laplace draws"
+            "baseline by penalised NNLS inside), grid-search start, family by Laplace marginal "
+            "likelihood, empirical-Bayes pooling of marginal ROIs, "
+            + ("Laplace draws" if uncertainty == "laplace" else "bootstrap draws of the MAP fit")
         ),
         cv_rmse=math.sqrt(sr.cv_sse / (sr.n_splits * sr.test_size)) if sr.order else None,
         pooled=fit.pooled,
@@ -543,6 +539,9 @@ def refit_map(
         },
         options={
             "method": "map",
+            # the MAP fit's family choice tries these; the grid search that starts it, d.fams
+            "families": list(fams),
+            "grid_families": list(d.fams),
             "prior_weight": float(prior_weight),
             "uncertainty_inflate": inflate,
             "average_families": bool(average_families),

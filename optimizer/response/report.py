@@ -254,11 +254,11 @@ def build_model(
         "warnings": warnings,
         **f.diagnostics,
     }
-    if d.baseline_choice:
-        diagnostics["baseline"] = {
-            "seasonal_trend": bool(d.terms.get("seasonal_trend", False)),
-            **d.baseline_choice,
-        }
+    # the choice always; the two BICs where the data made it (``seasonal_trend=None``)
+    diagnostics["baseline"] = {
+        "seasonal_trend": bool(d.terms.get("seasonal_trend", False)),
+        **d.baseline_choice,
+    }
     if cal_diag is not None:
         diagnostics["calibration"] = cal_diag
     if record_time:
