@@ -96,11 +96,14 @@ def run(
             level = model.diagnostics.get("initial_carryover", {}).get("level")
             spend = c.history.spend
             cov = []
+            rcov = []
             dcov = []
             derr = []
             for tid, ttp in c.truth.touchpoints.items():
                 ftp = model.touchpoints[tid]
-                cov.append(covered(ftp, ttp, float(spend[tid].mean()))[0])
+                m_in, r_in = covered(ftp, ttp, float(spend[tid].mean()))
+                cov.append(m_in)
+                rcov.append(r_in)
                 dcov.append(decay_covered(ftp, ttp))
                 if ttp.adstock is not None and ftp.adstock is not None:
                     derr.append(float(ftp.adstock.decay) - float(ttp.adstock.decay))
@@ -112,6 +115,7 @@ def run(
                     "anc": ancs[0],
                     "ancs": ancs,
                     "cov": cov,
+                    "rcov": rcov,
                     "dcov": dcov,
                     "sec": sec,
                     "derr": derr,
@@ -145,6 +149,8 @@ def run(
             f"{sum(bool(r['carry']) for r in rs):>3d}/{sum(r['carry'] is not None for r in rs):<4d}",
             flush=True,
         )
+        rcov = [f for r in rs for f in r["rcov"] if f is not None]
+        print(f"  steady-state ROI at the mean spend inside the 80% interval: {np.mean(rcov):.1%}")
         for i, k in enumerate(risks):  # every --anchor-risk, the first again for reference
             va = [
                 (r["ancs"][i].fitted - r["ancs"][i].historical) / r["ancs"][i].kpi_total for r in rs

@@ -303,3 +303,61 @@ def test_cli_fit_prints_the_interval_from_the_interval_draws(world, tmp_path):
             _mroi_quantiles(tp, recent, tp.interval_draw_responses()), rel=1e-12
         )
         assert hi > _mroi_quantiles(tp, recent, tp.draw_responses())[1], tid
+
+
+def test_explain_and_charts_read_the_interval_draws(fits):
+    """``explain``'s P10-P90 of a line item's KPI on its curve and the chart's band are the
+    interval draws' percentiles (to 1e-9), not the plan draws'."""
+    from optimizer.explain.sentences import curve_position
+    from optimizer.render.charts import curve_figure
+
+    model = model_from_dict(fits["two"])
+    for tid, tp in model.touchpoints.items():
+        spend = 13 * float(tp.spend_range["mean"])
+        pos = curve_position(tp, spend, 13, "revenue")
+        shown = [float(d.horizon_kpi(spend, 13)) for d in tp.interval_draw_responses()]
+        plan = [float(d.horizon_kpi(spend, 13)) for d in tp.draw_responses()]
+        assert (pos.kpi_p10, pos.kpi_p90) == pytest.approx(
+            tuple(np.percentile(shown, [10, 90])), rel=1e-9
+        )
+        assert pos.kpi_p90 != pytest.approx(float(np.percentile(plan, 90)), rel=1e-3), tid
+        assert "(P10–P90)" in pos.sentence, pos.sentence
+        fig = curve_figure(tp, "revenue")
+        band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+        x = np.linspace(0.0, fig.axes[0].get_xlim()[1], 300)
+        top = np.percentile([d.weekly_kpi(x) for d in tp.interval_draw_responses()], 90, axis=0)
+        assert float(band.max()) == pytest.approx(float(top.max()), rel=1e-9), tid
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_market_pooling_scales_both_draw_sets(fits):
+    """``fit --by-market``'s pooling rescales each market's curve towards the national level: the
+    interval draws move with it exactly as the plan draws do (each draw's beta times the same
+    factor as the curve's, to 1e-12), so the printed intervals stay those of the pooled curve."""
+    from optimizer.workflow.pooling import pool_markets
+
+    def scaled(doc, f):
+        doc = json.loads(json.dumps(doc))
+        for tp in doc["touchpoints"].values():
+            for c in [tp["curve"]] + [d["curve"] for d in tp["draws"] + tp["interval_draws"]]:
+                c["beta"] *= f
+        return model_from_dict(doc)
+
+    models = {"north": scaled(fits["two"], 1.0), "south": scaled(fits["two"], 1.6)}
+    pooled, _ = pool_markets(models)
+    moved = 0
+    for m, model in models.items():
+        for tid, tp in model.touchpoints.items():
+            new = pooled[m].touchpoints[tid]
+            h = new.curve.beta / tp.curve.beta
+            moved += abs(h - 1.0) > 1e-6
+            assert len(new.interval_draws) == len(tp.interval_draws) == 20
+            for old_set, new_set in (
+                (tp.draws, new.draws),
+                (tp.interval_draws, new.interval_draws),
+            ):
+                for (s0, _), (s1, _) in zip(old_set, new_set, strict=True):
+                    assert s1.beta == pytest.approx(h * s0.beta, rel=1e-12, abs=1e-12), (m, tid)
+    assert moved >= 2  # the pooling did move curves
