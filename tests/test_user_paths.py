@@ -291,3 +291,27 @@ def test_replan_on_actuals_outside_the_cycle_names_the_actuals(tmp_path, weeks, 
             cwd=tmp_path,
         )
         one_line_error(r, "field '--weeks-elapsed'", "got 0")
+
+
+# ---- sweep: infeasible budgets say why ---------------------------------------------------------
+def test_a_sweep_names_the_rules_that_make_its_low_budgets_infeasible(tmp_path):
+    """`sweep scenarios/commitments.yaml --budgets 0:10000000:6` printed "infeasible" at 0 and
+    2,000,000 with no reason (the locks of 2,000,000 and 450,000 need 2,450,000). The truth:
+    the locks named under the table, and in each infeasible point of the JSON."""
+    from optimizer.sample import scenarios_dir
+
+    sc = tmp_path / "commitments.yaml"
+    for name in ("base.yaml", "commitments.yaml"):
+        text = (scenarios_dir() / name).read_text()
+        (tmp_path / name).write_text(text.replace("../true_model.json", str(true_model_path())))
+    args = ("sweep", sc, "--budgets", "0:4000000:3", "--no-ledger")
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "Infeasible at 0 and 2,000,000; at 2,000,000:" in text
+    assert "the tv lock (2,000,000)" in text and "the loyalty_programme lock (450,000)" in text
+    r = run(*args, "--format", "json", cwd=tmp_path)
+    points = json.loads(r.stdout)["points"]
+    assert [p["status"] for p in points] == ["infeasible", "infeasible", "optimal"]
+    assert "the loyalty_programme lock (450,000)" in points[1]["message"]
+    assert "message" not in points[2]

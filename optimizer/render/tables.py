@@ -453,10 +453,32 @@ def frontier_renderable(frontier) -> Group:
             *more,
         )
     parts: list[RenderableType] = [t]
-    note = frontier_break_even_text(frontier)
-    if note:
-        parts.append(Text(note))
+    for note in (frontier_infeasible_text(frontier), frontier_break_even_text(frontier)):
+        if note:
+            parts.append(Text(note))
     return Group(*parts)
+
+
+def frontier_infeasible_text(frontier) -> str | None:
+    """Why the sweep's infeasible budgets are infeasible: the diagnosis of the highest of them
+    (the closest to a plan, when the rules need a larger budget), naming the rules that
+    conflict, as ``optimize`` does."""
+    bad = [p for p in frontier.plans if p.status == "infeasible"]
+    if not bad:
+        return None
+    amounts = [money(p.budget, "small") for p in bad]
+    where = (
+        amounts[0]
+        if len(bad) == 1
+        else f"{amounts[0]} and {amounts[1]}"
+        if len(bad) == 2
+        else f"{len(bad)} budgets ({amounts[0]} to {amounts[-1]})"
+    )
+    last = max(bad, key=lambda p: p.budget or 0.0)
+    why = last.message or "the rules cannot all hold"
+    if len(bad) == 1:
+        return f"Infeasible at {where}: {why}."
+    return f"Infeasible at {where}; at {money(last.budget, 'small')}: {why}."
 
 
 def frontier_break_even_text(frontier) -> str | None:

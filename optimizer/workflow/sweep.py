@@ -114,6 +114,8 @@ class Frontier:
                     if not p.ok
                     else (0.0 if be is None else float(round(max(0.0, p.total_spend - be), 2)))
                 )
+            if p.status == "infeasible":  # why, as optimize says it (the rules that conflict)
+                d["message"] = p.message
             out.append(d)
         return out
 
