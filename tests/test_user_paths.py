@@ -315,3 +315,56 @@ def test_a_sweep_names_the_rules_that_make_its_low_budgets_infeasible(tmp_path):
     assert [p["status"] for p in points] == ["infeasible", "infeasible", "optimal"]
     assert "the loyalty_programme lock (450,000)" in points[1]["message"]
     assert "message" not in points[2]
+
+
+# ---- the phased review pack, as a browser lays it out ------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (.ci/run installs it)"
+)
+def test_the_phased_review_owner_tables_keep_rows_a_few_lines_high(tmp_path):
+    """`explain fy26_monthly.yaml -o review.html`: in each budget owner's table (a dozen period
+    columns, then "held by") the browser squeezed "held by" to one word a line, so tv's row was
+    about 150 px high (seen in a 1280-px screenshot). The truth, measured by Chromium's own
+    layout at 1280 px: every row of those tables at most 60 px high (12-px type: four lines)."""
+    from optimizer.sample import scenarios_dir
+
+    sc = tmp_path / "fy26.yaml"
+    text = (scenarios_dir() / "fy26_monthly.yaml").read_text()
+    sc.write_text(
+        text.replace("../true_model.json", str(true_model_path())).replace(
+            "../history.csv", str(history_path())
+        )
+    )
+    page = tmp_path / "review.html"
+    r = run("explain", sc, "-o", page, "-q", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    probe = (
+        "<script>const h=[...document.querySelectorAll('table')]"
+        ".filter(t=>t.rows[0]&&t.rows[0].textContent.includes('held by'))"
+        ".flatMap(t=>[...t.rows].slice(1).map(r=>r.getBoundingClientRect().height));"
+        "document.body.setAttribute('data-heights',JSON.stringify(h));</script>"
+    )
+    html = page.read_text(encoding="utf-8").replace("</body>", probe + "</body>")
+    page.write_text(html, encoding="utf-8")
+    out = subprocess.run(
+        [
+            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    import html as html_lib
+    import re
+
+    m = re.search(r'data-heights="([^"]*)"', out.stdout)
+    assert m, out.stdout[-2000:]
+    heights = json.loads(html_lib.unescape(m.group(1)))
+    assert len(heights) == 14  # the sample's 14 line items, over the four owners
+    assert max(heights) <= 60, heights

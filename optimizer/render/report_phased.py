@@ -25,6 +25,10 @@ _CSS = (
     ".note{color:#5b6b7b}"
 )
 
+#: the owner tables' "held by" column: wide enough for a rule's words on a few lines (the
+#: table scrolls sideways instead), not one word a line beside a dozen period columns
+_HELD_BY = "min-width:26em"
+
 
 def _e(s: object) -> str:
     return html.escape(str(s))
@@ -453,7 +457,8 @@ def phased_review_html(plan: Plan) -> str:
             "<tr><th>line item</th><th>stage</th>"
             + "".join(f'<th class="num">{_e(p.period)}</th>' for p in periods)
             + f"<th class='num'>spend</th><th class='num'>{_e(plan.kpi)}</th>"
-            "<th class='num'>ROI</th><th class='num'>marginal ROI</th><th>held by</th></tr>"
+            "<th class='num'>ROI</th><th class='num'>marginal ROI</th>"
+            f"<th style='{_HELD_BY}'>held by</th></tr>"
         )
         blocks = []
         for o, sentence, orows in owners:
@@ -462,7 +467,7 @@ def phased_review_html(plan: Plan) -> str:
                 + "".join(f'<td class="num">{_e(money(v))}</td>' for v in r[2 : 4 + n])
                 + f"<td class='num'>{_e(_r(r[4 + n]))}</td>"
                 f"<td class='num'>{_e(_r(r[5 + n], 3))}</td>"
-                f"<td>{_e(r[6 + n])}</td></tr>"
+                f"<td style='{_HELD_BY}'>{_e(r[6 + n])}</td></tr>"
                 for r in orows
             )
             blocks.append(
