@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from _high_worlds import _spend as high_spend
-from _high_worlds import high_world
+from _high_worlds import flighted_world, high_world
 
 from optimizer.data import History, journey_from_dict, read_history, read_journey
 from optimizer.response import curves as C
@@ -95,8 +95,10 @@ class Case:
     true_contrib: pd.DataFrame  # true weekly contribution per touchpoint
     kind: str  # "simulated" | "public"
     note: str = ""
-    group: str = "main"  # "main" | "robustness" (random_world(8) seeds 20-39) | "low15" | "high"
-    regime: str | None = None  # "low" | "high" information (simulated worlds); None: public data
+    #: "main" | "robustness" (random_world(8) seeds 20-39) | "low15" | "high" | "flighted"
+    group: str = "main"
+    #: "low" | "high" information | "flighted" (simulated worlds); None: public data
+    regime: str | None = None
     touchpoints: int | None = None  # the --touchpoints setting the world was made for
     #: ``--midstream``: the weekly spend simulated before the history (not in it), one column per
     #: touchpoint; None: the history starts from zero carry-over
@@ -281,18 +283,23 @@ def world_case(
     )
 
 
-def high_case(n_touchpoints: int, seed: int, tmp: Path, midstream: int = 0) -> Case:
-    """A high-information world (``_high_worlds.high_world``), written as a journey and a
-    history CSV and read back as a user would (``midstream``: after that many weeks of spend
-    before the history, drawn by the world's own spend process, ``with_carry_in``)."""
-    w = high_world(n_touchpoints, seed)
+def high_case(
+    n_touchpoints: int, seed: int, tmp: Path, midstream: int = 0, regime: str = "high"
+) -> Case:
+    """A high-information world (``_high_worlds.high_world``; ``regime="flighted"``:
+    ``_high_worlds.flighted_world``), written as a journey and a history CSV and read back as a
+    user would (``midstream``: after that many weeks of spend before the history, drawn by the
+    world's own spend process, ``with_carry_in``)."""
+    w = (flighted_world if regime == "flighted" else high_world)(n_touchpoints, seed)
     kpi_weekly, pre = None, None
     if midstream:
         kpi = str(w.journey["kpi"])
         kpi_weekly = float(w.history[kpi].mean())
         rngs = _pre_rngs(w.name, midstream, len(w.touchpoints))
         pre = {
-            tp.id: high_spend(rng, midstream, tp.mean_spend, tp.spend_cv, tp.flighting)
+            tp.id: high_spend(
+                rng, midstream, tp.mean_spend, tp.spend_cv, tp.flighting, w.flight_weeks
+            )
             for tp, rng in zip(w.touchpoints, rngs, strict=True)
         }
         h, c = with_carry_in(w.history, w.contributions, kpi, w.touchpoints, pre)
@@ -310,15 +317,15 @@ def high_case(n_touchpoints: int, seed: int, tmp: Path, midstream: int = 0) -> C
         w.truth,
         w.contributions[ids].set_axis(history.frame.index),
         "simulated",
-        group="high",
-        regime="high",
+        group=regime,
+        regime=regime,
         touchpoints=n_touchpoints,
         pre_spend=None if pre is None else pd.DataFrame(pre),
         kpi_weekly=kpi_weekly,
     )
 
 
-#: ``--regime high``: the seeds of the high-information worlds (quick: the first three)
+#: ``--regime high`` and ``--regime flighted``: the seeds of the worlds (quick: the first three)
 HIGH_SEEDS = tuple(range(20))
 QUICK_WORLDS = 3
 
@@ -336,12 +343,13 @@ def regime_cases(
     low, 8: today's worlds (the ten varied ones, 5-14 touchpoints, and ``random_world(8)`` seeds
     20-39; quick: three of them); low, 15: ``random_world(15)`` seeds 20-39 (quick: 20-22; group
     ``low15``, apart from the 8-touchpoint sets the older tables read);
-    high: ``high_world(n, seed)`` for ``HIGH_SEEDS`` (quick: the first three). ``midstream``:
-    each history after that many weeks of spend before it (``with_carry_in``).
+    high: ``high_world(n, seed)`` for ``HIGH_SEEDS`` (quick: the first three); flighted:
+    ``flighted_world(n, seed)`` for the same seeds. ``midstream``: each history after that many
+    weeks of spend before it (``with_carry_in``).
     """
-    if regime == "high":
+    if regime in ("high", "flighted"):
         seeds = HIGH_SEEDS[:QUICK_WORLDS] if quick else HIGH_SEEDS
-        return [high_case(n_touchpoints, s, tmp, midstream) for s in seeds]
+        return [high_case(n_touchpoints, s, tmp, midstream, regime) for s in seeds]
     if n_touchpoints == 8:
         return simulated_cases(quick, tmp, noises, midstream)
     seeds = range(20, 20 + QUICK_WORLDS) if quick else range(20, 40)

@@ -288,8 +288,8 @@ ORACLE_DRAWS = 50  # draws of the oracle's betas for its Bayes plan
 def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     """The truth's curve shapes (adstock, family, half saturation / scale, shape) with betas
     estimated from the history by least squares (betas >= 0; intercept, linear trend, three
-    yearly Fourier pairs -- in the high-information regime also times the trend, as its
-    seasonality scales with the level -- controls and events free). What a fitter that knew every shape could do
+    yearly Fourier pairs -- in the high-information and flighted regimes also times the trend, as
+    their seasonality scales with the level -- controls and events free). What a fitter that knew every shape could do
     with this much data and noise: the information limit for the betas."""
     from scipy.optimize import lsq_linear
 
@@ -299,7 +299,7 @@ def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     for k in (1, 2, 3):
         ang = 2.0 * np.pi * k * weeks / 52.18
         base += [np.sin(ang), np.cos(ang)]
-        if case.regime == "high":  # its seasonality scales with the level: season x trend
+        if case.regime in ("high", "flighted"):  # seasonality scales with the level: x trend
             base += [np.sin(ang) * weeks / 52.18, np.cos(ang) * weeks / 52.18]
     base += [frame[c].to_numpy(dtype=float) for c in (*journey.controls, *journey.events)]
     units = {}

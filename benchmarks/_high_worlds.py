@@ -17,6 +17,22 @@ work with, and a baseline it must get right:
   steady-state ROI at the mean spend 0.3-5 (log-uniform); mean weekly spend 5k-200k.
 - 156 weeks from 2023-01-02.
 
+``flighted_world`` (``--regime flighted``, worlds ``fl<n>-s<seed>``) is the same generator with two
+changes, and every other draw the same (``fl8-s3`` is ``hi8-s3``'s world: the same families,
+decays, shapes, ROIs, mean spends, spend CVs, relative half-way factors, baseline, price and noise
+streams), so that neither of the fitter's half-saturation priors is where the truth is centred by
+construction:
+
+- real flighting: each touchpoint dark in a share of the weeks drawn from U(0.3, 0.8) (instead of
+  U(0, 0.35)), in flights: the same two-state Markov chain, with on-spells (bursts) of
+  ``FLIGHT_WEEKS`` weeks on average and dark spells as long as the share asks (1.7 to 16 weeks on
+  average; at least 10 weeks on, as in ``high_world``); the mean weekly spend over all weeks is
+  the drawn one, so the on-weeks run at mean / (1 - dark share);
+- each true curve's half-way point relative to the touchpoint's *operating level*, the mean of its
+  true adstock (zero start) over the weeks it is on: that level is U(0.3, 2) times the half-way
+  point (in ``high_world`` the mean adstocked spend over all weeks, ``mean spend / (1 - decay)``,
+  is). The true steady-state ROI at the mean weekly spend is still the drawn 0.3-5.
+
 Media contributions are additive, so the truth is a plain contract-3 model (``ResponseModel``),
 evaluated by the engine's own curve functions (``optimizer.response.curves``), as in
 ``optimizer.simulate``. Same ``(n_touchpoints, seed)`` gives bit-identical data.
@@ -44,6 +60,14 @@ MEDIA_SHARE = (0.35, 0.45)
 DECAY_MAX = 0.8
 _WEEKS_PER_YEAR = 365.25 / 7.0
 _DARK_RUN_WEEKS = 3.0
+#: ``flighted_world``: the share of dark weeks per touchpoint, and the mean flight (on-spell) length
+FLIGHTED_DARK = (0.3, 0.8)
+FLIGHT_WEEKS = 4.0
+#: ``high_world``'s share of dark weeks per touchpoint
+HIGH_DARK = (0.0, 0.35)
+#: both: the mean adstocked spend (high) or the operating level (flighted) over the curve's half-way
+#: point, per touchpoint
+RATIO = (0.3, 2.0)
 
 
 @dataclass(frozen=True)
@@ -57,14 +81,25 @@ class HighWorld:
     truth: ResponseModel  # contract 3
     contributions: pd.DataFrame  # true weekly contribution per touchpoint (and the baseline)
     touchpoints: tuple[TouchpointTruth, ...]
+    #: ``FLIGHT_WEEKS`` for a flighted world (its spend process's mean flight length), else None
+    flight_weeks: float | None = None
+    #: per touchpoint: the adstocked level its curve's half-way point is set against (high: mean
+    #: spend / (1 - decay); flighted: the true adstock's mean over the weeks with spend)
+    reference: tuple[float, ...] = ()
 
 
 def _calibrated(
-    family: str, a_mean: float, ratio: float, weekly_kpi: float, shape: float
+    family: str,
+    a_mean: float,
+    ratio: float,
+    weekly_kpi: float,
+    shape: float,
+    a_ref: float | None = None,
 ) -> dict[str, float]:
-    """Curve parameters with response ``weekly_kpi`` at adstocked spend ``a_mean``, which sits at
-    ``ratio`` times the curve's half-way point (half saturation, scale or ``1 / lam``)."""
-    k = a_mean / ratio
+    """Curve parameters with response ``weekly_kpi`` at adstocked spend ``a_mean``, where
+    ``a_ref`` (default ``a_mean``) sits at ``ratio`` times the curve's half-way point (half
+    saturation, scale or ``1 / lam``)."""
+    k = (a_mean if a_ref is None else a_ref) / ratio
     if family == "hill":
         p = {"beta": 1.0, "half_saturation": k, "shape": shape}
     elif family == "exponential":
@@ -75,11 +110,16 @@ def _calibrated(
     return {key: float(f"{v:.6g}") for key, v in p.items()}
 
 
-def _dark_weeks(rng: np.random.Generator, n: int, p_dark: float) -> np.ndarray:
-    """On/off flighting: a two-state Markov chain with stationary dark share ``p_dark``."""
+def _dark_weeks(
+    rng: np.random.Generator, n: int, p_dark: float, flight_weeks: float | None = None
+) -> np.ndarray:
+    """On/off flighting: a two-state Markov chain with stationary dark share ``p_dark``; dark
+    spells of ``_DARK_RUN_WEEKS`` weeks on average, or (``flight_weeks``) on-spells of that many
+    weeks on average and dark spells as long as the share asks."""
     if p_dark <= 0:
         return np.zeros(n, dtype=bool)
-    p_on = 1.0 / _DARK_RUN_WEEKS
+    dark_run = _DARK_RUN_WEEKS if flight_weeks is None else flight_weeks * p_dark / (1.0 - p_dark)
+    p_on = 1.0 / dark_run
     p_off = min(1.0, p_on * p_dark / (1.0 - p_dark))
     u = rng.random(n)
     dark = np.empty(n, dtype=bool)
@@ -93,24 +133,56 @@ def _dark_weeks(rng: np.random.Generator, n: int, p_dark: float) -> np.ndarray:
     return dark
 
 
-def _spend(rng: np.random.Generator, n: int, mean: float, cv: float, p_dark: float) -> np.ndarray:
+def _spend(
+    rng: np.random.Generator,
+    n: int,
+    mean: float,
+    cv: float,
+    p_dark: float,
+    flight_weeks: float | None = None,
+) -> np.ndarray:
+    """Weekly spend of mean ``mean`` over the ``n`` weeks: log-normal (CV ``cv``) with a slow
+    drift, dark in a share ``p_dark`` of the weeks (``_dark_weeks``)."""
     sigma = math.sqrt(math.log1p(cv**2))
     t = np.arange(n, dtype=float)
     period = rng.uniform(0.75, 2.5) * _WEEKS_PER_YEAR
     slow = 0.15 * np.sin(2.0 * np.pi * t / period + rng.uniform(0.0, 2.0 * np.pi))
     x = np.exp(sigma * np.clip(rng.standard_normal(n), -2.5, 2.5) + slow)
-    x[_dark_weeks(rng, n, p_dark)] = 0.0
+    x[_dark_weeks(rng, n, p_dark, flight_weeks)] = 0.0
     return np.round(x * mean / x.mean(), 2)
+
+
+def operating_level(x: np.ndarray, decay: float) -> float:
+    """The mean of the geometric adstock of ``x`` (zero start, the truth's transform) over the
+    weeks with spend."""
+    x = np.asarray(x, dtype=float)
+    a = np.asarray(C.geometric_adstock(x, decay, normalize=False), dtype=float)
+    return float(a[x > 0].mean())
 
 
 def high_world(n_touchpoints: int, seed: int) -> HighWorld:
     """A high-information world of ``n_touchpoints`` touchpoints and 156 weeks (module doc)."""
+    return _world(n_touchpoints, seed, flighted=False)
+
+
+def flighted_world(n_touchpoints: int, seed: int) -> HighWorld:
+    """``high_world(n_touchpoints, seed)``'s world with real flighting and each curve's half-way
+    point set against the operating level (module doc)."""
+    return _world(n_touchpoints, seed, flighted=True)
+
+
+def _world(n_touchpoints: int, seed: int, flighted: bool) -> HighWorld:
+    flight = FLIGHT_WEEKS if flighted else None
+    label = "flighted" if flighted else "high-information"
+    dark_range = FLIGHTED_DARK if flighted else HIGH_DARK
     rng = np.random.default_rng([seed, n_touchpoints, 13_2026])
     n = N_WEEKS
     dates = pd.date_range(START, periods=n, freq="7D")
     tps: list[TouchpointTruth] = []
     spend: dict[str, np.ndarray] = {}
     habits: list[tuple[float, float]] = []
+    refs: list[float] = []
+    dark_seen: list[float] = []
     for i in range(n_touchpoints):
         u = rng.random()
         family = "hill" if u < 0.5 else ("exponential" if u < 0.75 else "logistic")
@@ -118,20 +190,24 @@ def high_world(n_touchpoints: int, seed: int) -> HighWorld:
         mean_spend = round(float(np.exp(rng.uniform(np.log(5_000), np.log(200_000)))), -2)
         roi = float(np.exp(rng.uniform(np.log(0.3), np.log(5.0))))
         shape = round(float(rng.uniform(0.6, 1.0)), 3) if family == "hill" else 1.0
-        ratio = float(rng.uniform(0.3, 2.0))
+        ratio = float(rng.uniform(*RATIO))
         cv = round(float(rng.uniform(0.6, 1.0)), 3)
-        p_dark = round(float(rng.uniform(0.0, 0.35)), 3)
-        habits.append((cv, p_dark))
+        p_dark = round(float(rng.uniform(*dark_range)), 3)
         tid = f"tp{i + 1:02d}"
-        x = _spend(np.random.default_rng([seed, n_touchpoints, i, 7]), n, mean_spend, cv, p_dark)
+        x = _spend(
+            np.random.default_rng([seed, n_touchpoints, i, 7]), n, mean_spend, cv, p_dark, flight
+        )
         spend[tid] = x
+        habits.append((cv, p_dark))
+        dark_seen.append(float(np.mean(x == 0)))
         a_mean = float(x.mean()) / (1.0 - decay)
+        refs.append(operating_level(x, decay) if flighted else a_mean)
         tps.append(
             TouchpointTruth(
                 id=tid,
                 stage=STAGES[i % len(STAGES)],
                 family=family,
-                params=_calibrated(family, a_mean, ratio, roi * float(x.mean()), shape),
+                params=_calibrated(family, a_mean, ratio, roi * float(x.mean()), shape, refs[-1]),
                 decay=decay,
                 mean_spend=float(x.mean()),
                 spend_cv=cv,
@@ -171,31 +247,38 @@ def high_world(n_touchpoints: int, seed: int) -> HighWorld:
     truth = ResponseModel(
         kpi="revenue",
         touchpoints={t.id: t.response(spend_range(spend[t.id])) for t in tps},
-        diagnostics={"simulated": True, "world": f"high-information {seed}", "seed": seed},
+        diagnostics={"simulated": True, "world": f"{label} {seed}", "seed": seed},
     )
     journey = {
-        "name": f"High-information world {seed}",
+        "name": f"{label.capitalize()} world {seed}",
         "kpi": "revenue",
         "controls": [PRICE_COLUMN],
         "touchpoints": [{"id": t.id, "stage": t.stage} for t in tps],
     }
     fams = {f: sum(t.family == f for t in tps) for f in ("hill", "exponential", "logistic")}
     decays = [t.decay for t in tps]
+    dark = (
+        f"dark {min(dark_seen):.0%}-{max(dark_seen):.0%} of weeks (flights of {flight:g} wk); "
+        "half-way points against the operating level"
+        if flight
+        else f"dark {min(h[1] for h in habits):.0%}-{max(h[1] for h in habits):.0%} of weeks"
+    )
     settings = (
-        f"high-information: {n_touchpoints} tp, {n} wk; decay {min(decays):.2f}-"
+        f"{label}: {n_touchpoints} tp, {n} wk; decay {min(decays):.2f}-"
         f"{max(decays):.2f}; curves {'/'.join(f'{k} {f[:3]}' for f, k in fams.items() if k)}; "
         f"media {float(media_total.sum()) / float(kpi.sum()):.0%} of KPI; noise "
         f"{NOISE_SD:.0%}; spend CV {min(h[0] for h in habits):.2f}-"
-        f"{max(h[0] for h in habits):.2f}; dark {min(h[1] for h in habits):.0%}-"
-        f"{max(h[1] for h in habits):.0%} of weeks; seasonality x{amp:.2f} multiplicative; "
+        f"{max(h[0] for h in habits):.2f}; {dark}; seasonality x{amp:.2f} multiplicative; "
         f"trend {trend:+.1%}/yr; price coef {price_coef}"
     )
     return HighWorld(
-        f"hi{n_touchpoints}-s{seed}",
+        f"{'fl' if flighted else 'hi'}{n_touchpoints}-s{seed}",
         settings,
         history,
         journey,
         truth,
         contributions,
         tuple(tps),
+        flight,
+        tuple(refs),
     )

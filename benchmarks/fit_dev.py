@@ -169,7 +169,14 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--regime", choices=("low", "high"), default="high")
+    ap.add_argument(
+        "--regime",
+        choices=("low", "high", "flighted"),
+        default="high",
+        help="low information (optimizer.simulate.random_world), high information "
+        "(_high_worlds.high_world) or its flighted variant (_high_worlds.flighted_world: dark "
+        "30-80%% of the weeks, half-way points against the operating level)",
+    )
     ap.add_argument("--touchpoints", type=int, default=8)
     ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
     ap.add_argument("--skip", type=int, default=0, help="skip the first N worlds")
@@ -188,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="START:STOP",
         help="fresh worlds of the regime's generator with seeds START..STOP-1 instead of the "
         "benchmark's (a hold-out: low, random_world(--touchpoints, seed); high, "
-        "high_world(--touchpoints, seed)); the benchmark uses low 20-39, high 0-19",
+        "high_world(--touchpoints, seed); flighted, flighted_world(--touchpoints, seed)); the "
+        "benchmark uses low 20-39, high and flighted 0-19",
     )
     ap.add_argument(
         "--midstream",
@@ -207,8 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             n, t = args.touchpoints, Path(tmp)
             m = args.midstream
             cases = [
-                high_case(n, s, t, m)
-                if args.regime == "high"
+                high_case(n, s, t, m, args.regime)
+                if args.regime in ("high", "flighted")
                 else world_case(f"rw{n}-s{s}", random_world(n, seed=s), t, "holdout", n, m)
                 for s in range(a, b)
             ]

@@ -24,7 +24,12 @@ transforms) and the historical mix:
   had (listed below); with 15, ``random_world(15)`` seeds 20-39;
 - *high information*: ``_high_worlds.high_world`` (3% noise, media about 40% of the KPI,
   log-normal spend with on/off flighting, multiplicative seasonality, a price control; hill,
-  exponential and logistic truths, decay up to 0.8), 20 seeds; 156 weeks.
+  exponential and logistic truths, decay up to 0.8), 20 seeds; 156 weeks;
+- *flighted* (``--regime flighted``, not in ``both``): ``_high_worlds.flighted_world``, the same
+  worlds with real flighting (dark 30-80% of the weeks, in flights) and each true curve's half-way
+  point set against the touchpoint's operating level (mean adstock over the weeks it is on)
+  instead of its mean adstocked spend over all weeks: neither of the fitter's half-saturation
+  priors is where the truth is centred by construction.
 
 Fit time with uncertainty for 8 and 15 touchpoints x 156 weeks is measured against a yardstick
 run in the same process just before and after each fit (``_timing.py``). ``--peers N`` fits
@@ -337,10 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-timing", action="store_true", help="skip the 8 and 15 x 156 fit timing")
     ap.add_argument(
         "--regime",
-        choices=("low", "high", "both"),
+        choices=("low", "high", "flighted", "both"),
         default="both",
         help="which simulated worlds: low information (optimizer.simulate.random_world, "
-        "today's worlds), high information (_high_worlds.py), or both (default)",
+        "today's worlds), high information (_high_worlds.high_world), or both (default); "
+        "flighted: the high-information worlds with dark 30-80%% of the weeks and each true "
+        "half-way point set against the operating level (_high_worlds.flighted_world)",
     )
     ap.add_argument(
         "--touchpoints",

@@ -77,6 +77,96 @@ def test_high_world_seasonality_scales_with_the_level():
     assert swing[2] / swing[0] == pytest.approx(level[2] / level[0], rel=0.03)
 
 
+def _half_way(params: dict[str, float]) -> float:
+    """The generator's half-way point: half saturation, scale or 1 / lam."""
+    return params.get("half_saturation") or params.get("scale") or 1.0 / params["lam"]
+
+
+def test_flighted_world_is_deterministic_and_the_high_worlds_draws():
+    """``fl8-s3`` is a function of its seed, and ``hi8-s3``'s world in everything the flighted
+    generator does not change: families, decays, shapes, mean spends, spend CVs."""
+    w, again = _high_worlds.flighted_world(8, 3), _high_worlds.flighted_world(8, 3)
+    assert w.name == "fl8-s3" and w.flight_weeks == _high_worlds.FLIGHT_WEEKS
+    assert again.history.equals(w.history) and again.truth == w.truth
+    assert not _high_worlds.flighted_world(8, 4).history.equals(w.history)
+    hi = _high_worlds.high_world(8, 3)
+    assert hi.flight_weeks is None and not hi.history.equals(w.history)
+    for f, h in zip(w.touchpoints, hi.touchpoints, strict=True):
+        assert (f.family, f.decay, f.spend_cv) == (h.family, h.decay, h.spend_cv)
+        assert f.mean_spend == pytest.approx(h.mean_spend, rel=1e-4)  # drawn mean, to the cent
+
+
+@pytest.fixture(scope="module")
+def flighted() -> list[_high_worlds.HighWorld]:
+    return [_high_worlds.flighted_world(8, s) for s in range(20)]
+
+
+def test_flighted_world_runs_in_flights(flighted):
+    """Dark shares: drawn in ``FLIGHTED_DARK`` (0.3-0.8) per touchpoint; realised by the
+    Markov chain, so spread around it, but their mean over the 160 touchpoints within 0.05 of
+    the drawn ones' and every touchpoint dark at least 15% and on at least 10 weeks; the
+    on-spells (bursts) last ``FLIGHT_WEEKS`` (4) weeks on average (3-5 over all of them). The
+    high-information worlds, for contrast, are dark in under a fifth of the weeks on average."""
+    lo, hi = _high_worlds.FLIGHTED_DARK
+    drawn, seen, runs = [], [], []
+    for w in flighted:
+        for tp in w.touchpoints:
+            x = w.history[tp.id].to_numpy()
+            drawn.append(tp.flighting)
+            seen.append(float(np.mean(x == 0)))
+            edges = np.diff(np.r_[0, (x > 0).astype(int), 0])
+            runs += list(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+            assert (x > 0).sum() >= 10
+            assert x.mean() == pytest.approx(tp.mean_spend, rel=1e-6)
+    assert lo <= min(drawn) and max(drawn) <= hi
+    assert abs(np.mean(seen) - np.mean(drawn)) <= 0.05
+    assert min(seen) >= 0.15
+    assert 3.0 <= np.mean(runs) <= 5.0
+    high_dark = [
+        float(np.mean(w.history[t.id].to_numpy() == 0))
+        for s in range(5)
+        for w in [_high_worlds.high_world(8, s)]
+        for t in w.touchpoints
+    ]
+    assert np.mean(high_dark) < 0.2 < 0.5 < np.mean(seen)
+
+
+def test_flighted_world_half_way_points_are_set_against_the_operating_level(flighted):
+    """Each true curve's operating level (its true adstock's mean over the weeks with spend,
+    recomputed here by the recursion ``a_t = x_t + decay a_{t-1}`` from zero) over its half-way
+    point is drawn from ``RATIO`` = U(0.3, 2), as ``high_world``'s mean adstocked spend over
+    it is: every one inside (to the truth's 6 significant digits), their median within 0.2 of
+    the distribution's 1.15 (the sample median's sd over 160 touchpoints: ~0.07). Against the
+    mean adstock over all weeks the same ratio is far lower (median under 0.75), so a generator
+    that kept ``high_world``'s reference fails. The steady-state ROI at the mean spend stays
+    ``high_world``'s (to 1e-4, the parameters' rounding)."""
+    from optimizer.response import curves as C
+
+    lo, hi = _high_worlds.RATIO
+    to_op, to_mean = [], []
+    for w in flighted:
+        twin = _high_worlds.high_world(8, int(w.name.split("-s")[1]))
+        for tp, ref, th in zip(w.touchpoints, w.reference, twin.touchpoints, strict=True):
+            x = w.history[tp.id].to_numpy(dtype=float)
+            a, prev = np.empty(len(x)), 0.0
+            for t, v in enumerate(x):
+                a[t] = prev = v + tp.decay * prev
+            assert ref == pytest.approx(a[x > 0].mean(), rel=1e-12)
+            to_op.append(ref / _half_way(tp.params))
+            to_mean.append(a.mean() / _half_way(tp.params))
+            roi = C.saturation(tp.family, tp.mean_spend / (1 - tp.decay), tp.params)
+            roi_hi = C.saturation(th.family, th.mean_spend / (1 - th.decay), th.params)
+            assert roi / tp.mean_spend == pytest.approx(roi_hi / th.mean_spend, rel=1e-4)
+    assert lo * (1 - 1e-5) <= min(to_op) and max(to_op) <= hi * (1 + 1e-5)
+    assert abs(float(np.median(to_op)) - (lo + hi) / 2) <= 0.2
+    assert float(np.median(to_mean)) < 0.75
+    # high_world: the same ratio against the mean adstocked spend over all weeks
+    w = _high_worlds.high_world(8, 3)
+    for tp, ref in zip(w.touchpoints, w.reference, strict=True):
+        assert ref == tp.mean_spend / (1 - tp.decay)
+        assert lo * (1 - 1e-5) <= ref / _half_way(tp.params) <= hi * (1 + 1e-5)
+
+
 @dataclass
 class _G:  # a Regret as the regime statistics read it
     optimal: float
@@ -208,7 +298,7 @@ def test_fit_recovery_help_prints(capsys):
     assert "--lift-tests N" in out and "(+30% of mean weekly spend" in out
 
 
-@pytest.mark.parametrize("regime", ["high", "low"])
+@pytest.mark.parametrize("regime", ["high", "flighted", "low"])
 def test_midstream_history_drops_the_weeks_before_it(regime, tmp_path):
     """``fit_dev.py --midstream W``: the world's spend runs W weeks before the history, and those
     weeks are dropped. The history's spend, dates and truth are the zero-start world's; its KPI
@@ -224,15 +314,17 @@ def test_midstream_history_drops_the_weeks_before_it(regime, tmp_path):
     w = 52
 
     def make(m: int) -> _fit_cases.Case:
-        if regime == "high":
-            return _fit_cases.high_case(8, 3, tmp_path / str(m), m)
+        if regime in ("high", "flighted"):
+            return _fit_cases.high_case(8, 3, tmp_path / str(m), m, regime)
         return _fit_cases.world_case(
             "rw8-s20", random_world(8, seed=20), tmp_path / str(m), midstream=m
         )
 
     zero, mid = make(0), make(w)
-    assert zero.pre_spend is None and mid.pre_spend is not None
+    assert zero.regime == regime and zero.pre_spend is None and mid.pre_spend is not None
     assert mid.pre_spend.shape == (w, 8) and mid.name.endswith(f"-mid{w}")
+    if regime == "flighted":  # the weeks before run in flights too
+        assert zero.name == "fl8-s3" and (mid.pre_spend == 0).to_numpy().mean() > 0.3
     assert mid.history.spend.equals(zero.history.spend)
     assert list(mid.history.frame.index) == list(zero.history.frame.index)
     kpi = zero.history.journey.kpi
