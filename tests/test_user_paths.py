@@ -368,3 +368,25 @@ def test_the_phased_review_owner_tables_keep_rows_a_few_lines_high(tmp_path):
     heights = json.loads(html_lib.unescape(m.group(1)))
     assert len(heights) == 14  # the sample's 14 line items, over the four owners
     assert max(heights) <= 60, heights
+
+
+def test_the_fit_table_says_not_identifiable_once():
+    """`fit` on a history where tv never spends printed "not identifiable; not identifiable: no
+    spend in any week of the history" in tv's notes (the render layer added the flag before the
+    fit's own warning, which says it with the reason)."""
+    from optimizer.render.diagnostics import diagnostics_renderable
+    from optimizer.render.tables import render_text
+    from optimizer.response.model import model_from_dict
+    from tests.factories import TINY_MODEL
+
+    d = json.loads(json.dumps(TINY_MODEL))
+    d["touchpoints"]["tv"]["diagnostics"] = {
+        "identifiable": False,
+        "warnings": ["not identifiable: no spend in any week of the history"],
+    }
+    d["touchpoints"]["search"]["diagnostics"] = {"identifiable": False}
+    text = render_text(diagnostics_renderable(model_from_dict(d)), width=200)
+    tv = next(line for line in text.splitlines() if line.strip().startswith("tv "))
+    assert tv.count("not identifiable") == 1 and "no spend in any week" in tv
+    search = next(line for line in text.splitlines() if line.strip().startswith("search "))
+    assert "not identifiable" in search

@@ -61,7 +61,9 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         dg = dict(tp.diagnostics)
         share = _get(dg, "contribution_share")
         notes = list(dg.get("warnings") or [])
-        if dg.get("identifiable") is False:
+        if dg.get("identifiable") is False and not any(
+            str(n).startswith("not identifiable") for n in notes
+        ):  # the fit's own warning may say it already, with the reason
             notes.insert(0, "not identifiable")
         band = dg.get("marginal_roi_interval_80")
         interval = (
