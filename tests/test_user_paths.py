@@ -390,3 +390,36 @@ def test_the_fit_table_says_not_identifiable_once():
     assert tv.count("not identifiable") == 1 and "no spend in any week" in tv
     search = next(line for line in text.splitlines() if line.strip().startswith("search "))
     assert "not identifiable" in search
+
+
+# ---- a scenario's model that does not exist names the scenario and its field ----------------------
+@pytest.mark.parametrize("command", ["validate", "optimize", "compare", "sweep", "explain"])
+def test_a_missing_model_names_the_scenario_and_its_field(tmp_path, command):
+    """`model: nope.json` was answered "<folder>/nope.json: the model file does not exist",
+    naming neither the scenario that names it nor its field. Now every command that reads it
+    names both, and the path it looked at; `--model` still overrides a missing one."""
+    sc = tmp_path / "s.yaml"
+    sc.write_text("name: s\nmodel: nope.json\nhorizon_weeks: 13\nbudget: 1000000\n")
+    args = {
+        "validate": ["validate", sc],
+        "optimize": ["optimize", sc, "--no-ledger"],
+        "compare": ["compare", sc, sc, "--no-ledger"],
+        "sweep": ["sweep", sc, "--budgets", "1:2:2", "--no-ledger"],
+        "explain": ["explain", sc, "-o", tmp_path / "r.md", "--no-ledger"],
+    }[command]
+    one_line_error(
+        run(*args, cwd=tmp_path),
+        f"{sc}: field 'model': the model file it names does not exist: {tmp_path / 'nope.json'}",
+    )
+    if command == "optimize":
+        r = run(*args, "--model", true_model_path(), "-q", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        other = tmp_path / "k.yaml"
+        other.write_text(
+            f"name: k\nmodel: {true_model_path()}\nhorizon_weeks: 13\nbudget: 1000000\n"
+            "models:\n  leads: leads.json\n"
+        )
+        one_line_error(
+            run("optimize", other, "--no-ledger", cwd=tmp_path),
+            f"{other}: field 'models.leads': the model file it names does not exist",
+        )

@@ -18,7 +18,7 @@ from optimizer.explain.review import DEFAULT_SWEEP_POINTS
 from optimizer.render import review_format_for
 from optimizer.response.model import read_model
 from optimizer.scenario import load_scenario
-from optimizer.workflow.compare import extra_models_for
+from optimizer.workflow.compare import extra_models_for, load_model_for
 from optimizer.workflow.economics import with_economics
 
 
@@ -58,7 +58,7 @@ def write_review(
             f"expected a positive amount of money, got {increment!r}", field="--increment"
         )
     sc = load_scenario(scenario_path)
-    model = read_model(model_path or sc.model)
+    model = read_model(model_path) if model_path else load_model_for(sc)
     last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
     extra: dict[str, Any] = dict(extra_models_for(sc))
     solve_options: SolveOptions = {

@@ -21,7 +21,13 @@ from optimizer.errors import BudgetOptError, InfeasibleError, ScenarioError
 from optimizer.progress import Progress
 from optimizer.response.model import ResponseModel, read_model
 from optimizer.scenario import Scenario, load_scenario
-from optimizer.workflow.compare import Comparison, extra_models_for, load_scenarios, run_scenarios
+from optimizer.workflow.compare import (
+    Comparison,
+    extra_models_for,
+    load_model_for,
+    load_scenarios,
+    run_scenarios,
+)
 from optimizer.workflow.control import Replan, read_actuals, replan
 from optimizer.workflow.ledger import InputFile, Ledger, LedgerError, Run, collect_inputs
 from optimizer.workflow.robust import DEFAULT_ROBUST, ROBUST_MODES, optimize_scenario
@@ -136,7 +142,8 @@ def load_inputs(spec: RunSpec) -> Inputs:
     """The scenario (the first of the spec's), the model it names (or the override), and the
     models of other KPIs it names."""
     sc = load_scenario(spec.scenarios[0])
-    return Inputs(sc, read_model(spec.model or sc.model), extra_models_for(sc))
+    model = read_model(spec.model) if spec.model else load_model_for(sc)
+    return Inputs(sc, model, extra_models_for(sc))
 
 
 # ------------------------------------------------------------------------------------------------

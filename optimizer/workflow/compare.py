@@ -244,13 +244,24 @@ def find_reference(names: Sequence[str], reference: str | int | None) -> int:
     )
 
 
+def _named_model(scenario: Scenario, path: str, field: str) -> ResponseModel:
+    """``read_model(path)`` for a model the scenario names: a file that does not exist is the
+    scenario's error, naming its file, the field and the path (the model's own reader can only
+    name the path)."""
+    if not Path(path).exists():
+        raise ScenarioError(
+            f"the model file it names does not exist: {path}", path=scenario.source, field=field
+        )
+    return read_model(path)
+
+
 def load_model_for(
     scenario: Scenario, cache: dict[str, ResponseModel] | None = None
 ) -> ResponseModel:
     cache = {} if cache is None else cache
     key = scenario.model
     if key not in cache:
-        cache[key] = read_model(key)
+        cache[key] = _named_model(scenario, key, "model")
     return cache[key]
 
 
@@ -277,7 +288,7 @@ def extra_models_for(
     out = {}
     for k, path in scenario.models.items():
         if path not in cache:
-            cache[path] = read_model(path)
+            cache[path] = _named_model(scenario, path, f"models.{k}")
         out[k] = cache[path]
     return out
 
