@@ -423,3 +423,46 @@ def test_a_missing_model_names_the_scenario_and_its_field(tmp_path, command):
             run("optimize", other, "--no-ledger", cwd=tmp_path),
             f"{other}: field 'models.leads': the model file it names does not exist",
         )
+
+
+# ---- money: what a plan must spend exactly is a whole number of cents ---------------------------
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("budget: 1000000\ntouchpoints:\n  tv: {lock: 100000.005}\n", "touchpoints.tv.lock"),
+        ("budget: {exactly: 1000000.005}\n", "budget.exactly"),
+    ],
+)
+def test_an_amount_spent_exactly_must_be_whole_cents(tmp_path, body, field):
+    """A lock of 100,000.005 was planned at 100,000.01 (the lock's own row reported slack
+    -0.005: broken by half a cent after rounding), and an exact budget of 1,000,000.005 spent
+    1,000,000.00, with exit 0. Every plan is in cents, so the amount is refused by name; whole
+    cents with float noise (0.1 + 0.2) are not."""
+    sc = scenario(tmp_path, body)
+    one_line_error(
+        run("optimize", sc, "--no-ledger", "-q", cwd=tmp_path),
+        f"field '{field}'",
+        "must be a whole number of cents",
+        "100000.005" if "lock" in field else "1000000.005",
+    )
+    for noisy in (".3", ".30000000000000004"):  # 30 cents, written plainly or as 0.1 + 0.2 is
+        ok = scenario(tmp_path, body.replace(".005", noisy))
+        r = run("optimize", ok, "--no-ledger", "-q", "--format", "json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        plan = json.loads(r.stdout)
+        spent = {li["id"]: li["spend"] for li in plan["line_items"]}
+        assert (spent["tv"] if "lock" in field else plan["total_spend"]) == (
+            100000.3 if "lock" in field else 1000000.3
+        )
+
+
+def test_a_sweep_of_an_exact_budget_spends_whole_cents(tmp_path):
+    """`sweep` of a scenario with `budget: {exactly: …}` over 0:1000000:7 asks for 166,666.666…;
+    the point is the exact budget rounded to the cent, and its plan spends exactly that."""
+    sc = scenario(tmp_path, "budget: {exactly: 1000000}\n")
+    r = run("sweep", sc, "--budgets", "0:1000000:7", "--format", "json", "--no-ledger", "-q",
+            cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    points = json.loads(r.stdout)["points"]
+    assert [p["budget"] for p in points[:3]] == [0.0, 166666.67, 333333.33]
+    assert all(p["total_spend"] == p["budget"] for p in points)

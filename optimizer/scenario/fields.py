@@ -39,6 +39,19 @@ def check_money(v: Any, what: str) -> Any:
     return float(v)
 
 
+def check_cents(v: Any, what: str) -> Any:
+    """``check_money``, and a whole number of cents: an amount a plan must spend *exactly* (a
+    lock, an exact budget), since every plan is rounded to the cent (a lock of 100,000.005
+    could only be missed by half a cent). Float noise (``0.1 + 0.2``) is not a fraction."""
+    v = check_money(v, what)
+    if v is not None and abs(v - round(v, 2)) > max(1e-9, abs(v) * 1e-15):
+        raise ValueError(
+            f"{what} must be a whole number of cents (a plan spends it exactly, and every plan "
+            f"is rounded to the cent): {short_repr(v)} has a fraction of a cent; give {v:,.2f}"
+        )
+    return v
+
+
 def check_share(v: Any) -> Any:
     """``v`` as a float when it is a fraction in [0, 1] (None passes through)."""
     if v is None:

@@ -308,7 +308,9 @@ class Scenario(Strict):
     def with_budget(self, amount: float) -> Scenario:
         """The same scenario with another total budget (same kind: at most / exactly)."""
         kind = "exactly" if self.budget is not None and self.budget.is_exact else "max"
-        return self.model_copy(update={"budget": Budget(**{kind: float(amount)})})
+        # an exact budget is a whole number of cents (a sweep's START:STOP:N need not be)
+        amount = float(round(amount, 2)) if kind == "exactly" else float(amount)
+        return self.model_copy(update={"budget": Budget(**{kind: amount})})
 
     def with_touchpoint_rule(self, tid: str, rule: TouchpointRule | Mapping[str, Any]) -> Scenario:
         """The same scenario with touchpoint ``tid``'s rule replaced (a rule or its fields)."""

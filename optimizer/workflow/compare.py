@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,7 @@ def _named_model(scenario: Scenario, path: str, field: str) -> ResponseModel:
     """``read_model(path)`` for a model the scenario names: a file that does not exist is the
     scenario's error, naming its file, the field and the path (the model's own reader can only
     name the path)."""
-    if not Path(path).exists():
+    if not os.path.lexists(path):  # a symlink (a loop too) is read_model's to answer
         raise ScenarioError(
             f"the model file it names does not exist: {path}", path=scenario.source, field=field
         )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator, model_validator
 
-from optimizer.scenario.fields import Money, Strict, check_money
+from optimizer.scenario.fields import Money, Strict, check_cents, check_money
 from optimizer.scenario.rules.base import LinearConstraint, LineItems, RowSink, RuleKind, money
 
 if TYPE_CHECKING:
@@ -21,7 +21,9 @@ class Budget(Strict):
 
     @field_validator("max", "exactly", mode="before")
     @classmethod
-    def _money(cls, v: Any) -> Any:
+    def _money(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "exactly":
+            return check_cents(v, "an exact budget")
         return check_money(v, "the budget")
 
     @model_validator(mode="after")

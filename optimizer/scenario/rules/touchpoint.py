@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator, model_validator
 
-from optimizer.scenario.fields import Money, Strict, check_money, suggest
+from optimizer.scenario.fields import Money, Strict, check_cents, check_money, suggest
 from optimizer.scenario.rules.base import (
     LinearConstraint,
     LineItems,
@@ -31,6 +31,8 @@ class BoundsFields(Strict):
     @field_validator("min", "max", "lock", mode="before")
     @classmethod
     def _bounds_money(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "lock":
+            return check_cents(v, "a lock")
         return check_money(v, f"'{info.field_name}'")
 
     @model_validator(mode="after")
