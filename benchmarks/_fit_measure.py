@@ -349,13 +349,14 @@ def covered(
 ) -> tuple[bool | None, bool | None]:
     """Whether the true marginal ROI and steady-state ROI at weekly spend ``x`` lie inside the
     central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's draws (None, None without
-    draws): its interval draws where the model has them, as the printed intervals are (else the
-    plans' draws). Honest uncertainty covers the truth about that often."""
-    draws = ftp.interval_draw_responses()
+    draws), read from the draws each printed interval is read from: the marginal ROI's from the
+    interval draws where the model has them (else the plans' draws), the ROI's from the plans'
+    draws. Honest uncertainty covers the truth about that often."""
+    shown, draws = ftp.interval_draw_responses(), ftp.draw_responses()
     if not draws or x <= 0:
         return None, None
     q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
-    m_lo, m_hi = np.percentile([float(r.weekly_marginal(x)) for r in draws], q)
+    m_lo, m_hi = np.percentile([float(r.weekly_marginal(x)) for r in shown], q)
     r_lo, r_hi = np.percentile([float(r.weekly_kpi(x)) / x for r in draws], q)
     tm, tr = float(ttp.weekly_marginal(x)), float(ttp.weekly_kpi(x)) / x
     return bool(m_lo <= tm <= m_hi), bool(r_lo <= tr <= r_hi)

@@ -191,11 +191,13 @@ class SideBySide:
 def _our_band(tp: Any, x: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     point_r = float(tp.weekly_kpi(x)) / x
     point_m = float(tp.weekly_marginal(x))
-    draws = tp.interval_draw_responses()  # the printed bands' draws (else the plans')
+    # each band from the draws its printed interval is read from: the marginal return's from the
+    # interval draws (else the plans'), the ROAS's (a level) from the plans' draws
+    draws, shown = tp.draw_responses(), tp.interval_draw_responses()
     if not draws:
         return (point_r, np.nan, np.nan), (point_m, np.nan, np.nan)
     r = [float(d.weekly_kpi(x)) / x for d in draws]
-    m = [float(d.weekly_marginal(x)) for d in draws]
+    m = [float(d.weekly_marginal(x)) for d in shown]
     return (
         (point_r, float(np.percentile(r, 5)), float(np.percentile(r, 95))),
         (point_m, float(np.percentile(m, 5)), float(np.percentile(m, 95))),

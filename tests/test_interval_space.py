@@ -1,9 +1,10 @@
 """Two draw sets (``optimizer.response.drawsets``): the plans' draws (model.json ``draws``,
 coordinates ``plan_space``, default the transforms and the betas) and the intervals' draws
 (model.json ``interval_draws``, coordinates ``interval_space``), written apart when their
-coordinates differ. Every printed interval (``roi_interval_80``, ``marginal_roi_interval_80``, the
-charts' bands, the review's P10-P90) is read from the interval draws; the plans keep ``draws``,
-which stay the default fit's bit for bit.
+coordinates differ. The marginal ROI's printed interval (``marginal_roi_interval_80``, the fit
+table's column) is read from the interval draws; the bands of a KPI level (``roi_interval_80``,
+the charts' bands, the review's P10-P90) and the plans from ``draws``, which stay the default
+fit's bit for bit.
 
 Checked on ``tests.test_fit.make_world``'s three-touchpoint world (120 weeks, 3% noise, truth
 known), default point curves (posterior mean).
@@ -73,9 +74,12 @@ def test_plan_draws_are_the_beta_draws_bit_for_bit(fits):
         assert t2["interval_draws"] == t3["draws"], tid
         assert t2["interval_draws"] != t2["draws"], tid
         assert "interval_draws" not in t1 and "interval_draws" not in t3, tid
-        for k in ("roi_interval_80", "marginal_roi_interval_80"):
-            assert t2["diagnostics"][k] == t3["diagnostics"][k], (tid, k)
-            assert t2["diagnostics"][k] != t1["diagnostics"][k], (tid, k)
+        # the marginal ROI's interval from the interval draws; the ROI's (a level) from the
+        # plans' draws, as before the split
+        k = "marginal_roi_interval_80"
+        assert t2["diagnostics"][k] == t3["diagnostics"][k], (tid, k)
+        assert t2["diagnostics"][k] != t1["diagnostics"][k], (tid, k)
+        assert t2["diagnostics"]["roi_interval_80"] == t1["diagnostics"]["roi_interval_80"], tid
     assert two["fit"]["options"]["interval_space"] == "marginal"
     assert "plan_space" not in two["fit"]["options"]
     assert old["fit"]["options"]["plan_space"] == "marginal"
@@ -305,9 +309,12 @@ def test_cli_fit_prints_the_interval_from_the_interval_draws(world, tmp_path):
         assert hi > _mroi_quantiles(tp, recent, tp.draw_responses())[1], tid
 
 
-def test_explain_and_charts_read_the_interval_draws(fits):
-    """``explain``'s P10-P90 of a line item's KPI on its curve and the chart's band are the
-    interval draws' percentiles (to 1e-9), not the plan draws'."""
+def test_explain_and_charts_band_the_level_with_the_plan_draws(fits):
+    """A KPI level's band (``explain``'s P10-P90 of a line item, the curve chart's band) is read
+    from the plans' draws (to 1e-9), not the interval draws: those are Gaussian in the marginal
+    return at the mean spend and do not pin the curve's level (a curve saturated at every spend
+    seen is a near-constant column the baseline absorbs; on the sample company the interval
+    draws put radio's ROI interval at 0-673 and retargeting's band at 14M a week)."""
     from optimizer.explain.sentences import curve_position
     from optimizer.render.charts import curve_figure
 
@@ -318,14 +325,14 @@ def test_explain_and_charts_read_the_interval_draws(fits):
         shown = [float(d.horizon_kpi(spend, 13)) for d in tp.interval_draw_responses()]
         plan = [float(d.horizon_kpi(spend, 13)) for d in tp.draw_responses()]
         assert (pos.kpi_p10, pos.kpi_p90) == pytest.approx(
-            tuple(np.percentile(shown, [10, 90])), rel=1e-9
+            tuple(np.percentile(plan, [10, 90])), rel=1e-9
         )
-        assert pos.kpi_p90 != pytest.approx(float(np.percentile(plan, 90)), rel=1e-3), tid
+        assert pos.kpi_p90 != pytest.approx(float(np.percentile(shown, 90)), rel=1e-3), tid
         assert "(P10–P90)" in pos.sentence, pos.sentence
         fig = curve_figure(tp, "revenue")
         band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
         x = np.linspace(0.0, fig.axes[0].get_xlim()[1], 300)
-        top = np.percentile([d.weekly_kpi(x) for d in tp.interval_draw_responses()], 90, axis=0)
+        top = np.percentile([d.weekly_kpi(x) for d in tp.draw_responses()], 90, axis=0)
         assert float(band.max()) == pytest.approx(float(top.max()), rel=1e-9), tid
         import matplotlib.pyplot as plt
 

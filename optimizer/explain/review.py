@@ -285,15 +285,16 @@ def explain(
         )
 
     # total KPI band over joint draws (draw k of every touchpoint is one refit or one Laplace
-    # draw), the intervals' draws where the model has them (as every printed band)
+    # draw): the plans' draws, as every band of a KPI level
     tp10 = tp90 = None
-    n_draws = {len(it.curve.response.shown_draws) for it in problem.items}
+    n_draws = {len(it.curve.response.draws) for it in problem.items}
     if len(n_draws) == 1 and next(iter(n_draws)) > 0:
         tot = np.zeros(next(iter(n_draws)))
         for it in problem.items:
             s = plan.item(it.key).spend
-            shown = it.curve.response.interval_draw_responses()
-            tot += np.array([float(d.horizon_kpi(s, weeks)) for d in shown])
+            tot += np.array(
+                [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
+            )
         tp10, tp90 = (float(v) for v in np.percentile(tot, [10, 90]))
 
     counts: dict[str, int] = {}

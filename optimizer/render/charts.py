@@ -34,7 +34,7 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
     top = max(sr.get("max", 0.0) * 1.5, (point or 0.0) * 1.3, 1.0)
     x = np.linspace(0.0, top, 300)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    draws = tp.interval_draw_responses()  # the intervals' draws, else the plans'
+    draws = tp.draw_responses()  # the plans' draws: the interval draws do not pin the level
     if draws:
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)
@@ -267,7 +267,7 @@ def review_curve_figure(
     x = np.linspace(0.0, top, 300)
     colour = ROLE_COLOURS.get(role, _INK)
     fig, ax = plt.subplots(figsize=(4.4, 2.9))
-    draws = tp.interval_draw_responses()  # the intervals' draws, else the plans'
+    draws = tp.draw_responses()  # the plans' draws: the interval draws do not pin the level
     if draws:
         ys = np.array([d.weekly_kpi(x) for d in draws])
         lo, hi = np.percentile(ys, [10, 90], axis=0)

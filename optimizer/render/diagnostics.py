@@ -90,8 +90,9 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
                 f"mROI 80% interval: 10th–90th percentile over {draws} posterior draws taken in "
                 "each touchpoint's marginal return at its mean spend (model.json interval_draws). "
                 "On simulated worlds with known curves such intervals held the truth for "
-                f"{COVERAGE_NOTE_MARGINAL} of touchpoints. The robust plans use the draws in "
-                "the betas (model.json draws; docs/response-models.md).",
+                f"{COVERAGE_NOTE_MARGINAL} of touchpoints. The ROI intervals, the curves' bands "
+                "and the robust plans use the draws in the betas (model.json draws; "
+                "docs/response-models.md).",
                 style="dim",
             )
         )

@@ -149,11 +149,13 @@ def build_model(
             )
         if i in slot:
             diag["search"] = dict(f.curves[i][2])
-            printed = shown or draws  # the intervals' draws, else the plans'
-            if printed:
-                bd = np.array([s_.beta for s_, _ in printed])
+            # the marginal ROI's interval from the intervals' draws (drawn in the marginal return
+            # at the mean spend, what they are calibrated for); the ROI's and the warning from the
+            # plans' draws: the interval draws do not pin a curve's level (docs/response-models.md)
+            if draws:
+                bd = np.array([s_.beta for s_, _ in draws])
                 if total_spend > 0:
-                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in printed])
+                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in draws])
                     diag["roi_interval_80"] = _interval(dc / total_spend)
                 if recent > 0:
                     dm = [float(r.weekly_marginal(recent)) for r in tr_.interval_draw_responses()]
@@ -162,7 +164,7 @@ def build_model(
                 if sat.beta > 0 and zero_share >= 0.25:
                     w.append(
                         f"effect uncertain: beta is zero in {zero_share:.0%} of the "
-                        f"{len(printed)} draws"
+                        f"{len(draws)} draws"
                     )
             if sat.beta <= 0:
                 w.append(
@@ -203,7 +205,7 @@ def build_model(
                 x1 = x + lt.delta(n)
                 model_lift = _response_sum(sat, ad, x1) - _response_sum(sat, ad, x)
                 row["used"] = True
-                dr = f.interval_draws.get(i) or f.draws.get(i, [])
+                dr = f.draws.get(i, [])
                 if dr:
                     dl = np.array(
                         [_response_sum(s_, a_, x1) - _response_sum(s_, a_, x) for s_, a_ in dr]
