@@ -152,6 +152,12 @@ def optimize(
     spec = _spec(
         "optimize", [scenario], model_path, solver, tolerance, time_limit, robust=robust, risk=risk
     )
+    if (workers is not None or scheduler is not None) and not uncertainty:
+        _stderr(
+            "warning: --workers and --scheduler run the draws of --uncertainty on a Dask "
+            "cluster; without --uncertainty the plan is one solve, made here (the option is "
+            "not used)"
+        )
     inputs = load_inputs(spec)  # the scenario and its models, read once for everything below
     if uncertainty:  # say so before optimising when the model has no draws to spread over
         from optimizer.workflow.robust import require_draws

@@ -466,3 +466,16 @@ def test_a_sweep_of_an_exact_budget_spends_whole_cents(tmp_path):
     points = json.loads(r.stdout)["points"]
     assert [p["budget"] for p in points[:3]] == [0.0, 166666.67, 333333.33]
     assert all(p["total_spend"] == p["budget"] for p in points)
+
+
+def test_optimize_says_a_cluster_option_is_not_used_without_uncertainty(tmp_path):
+    """`optimize s.yaml --scheduler tcp://127.0.0.1:9` (nothing listens there) printed the plan
+    with no word that the option did nothing: only --uncertainty's draws run on a cluster."""
+    sc = scenario(tmp_path, "budget: 1000000\n")
+    r = run("optimize", sc, "--scheduler", "tcp://127.0.0.1:9", "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "warning: --workers and --scheduler run the draws of --uncertainty" in " ".join(
+        r.stderr.split()
+    )
+    r = run("optimize", sc, "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0 and "warning" not in r.stderr
