@@ -479,3 +479,24 @@ def test_optimize_says_a_cluster_option_is_not_used_without_uncertainty(tmp_path
     )
     r = run("optimize", sc, "--no-ledger", "-q", cwd=tmp_path)
     assert r.returncode == 0 and "warning" not in r.stderr
+
+
+def test_a_lift_test_given_twice_is_refused(tmp_path):
+    """`fit --calibration` took a lifts file with one row pasted twice (exit 0): the experiment
+    counted twice in the fit. Now: one line naming both rows, and no model written."""
+    lifts = tmp_path / "lifts.csv"
+    lifts.write_text(
+        "touchpoint,start,end,spend_delta,kpi_lift,kpi_lift_se\n"
+        "tv,2023-05-29,2023-06-19,48000,62400,5300\n"
+        "social,2023-08-14,2023-09-04,36900,27800,3700\n"
+        "tv,2023-05-29,2023-06-19,48000.0,62400,5300\n"
+    )
+    out = tmp_path / "model.json"
+    r = run(
+        "fit", "--journey", journey_path(), "--history", history_path(), "--calibration", lifts,
+        "-o", out, "-q", cwd=tmp_path,
+    )  # fmt: skip
+    one_line_error(
+        r, str(lifts), "field 'touchpoint'", "row 4: the same lift test as row 2 (touchpoint 'tv'"
+    )
+    assert not out.exists()

@@ -184,6 +184,30 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
                 path=path,
                 field="kpi",
             )
+        same = next(
+            (
+                t
+                for t in out
+                if (t.touchpoint, t.first, t.last, t.spend_delta, t.kpi_lift, t.kpi_lift_se, t.kpi)
+                == (
+                    tid,
+                    idx["start"],
+                    idx["end"],
+                    nums["spend_delta"],
+                    nums["kpi_lift"],
+                    nums["kpi_lift_se"],
+                    kpi_ids[kpi] if kpi else None,
+                )
+            ),
+            None,
+        )
+        if same is not None:  # a row pasted twice would count one experiment twice
+            raise DataError(
+                f"row {row}: the same lift test as row {same.row} (touchpoint {tid!r}, "
+                f"{cell['start']} to {cell['end']}, the same numbers): give each test once",
+                path=path,
+                field="touchpoint",
+            )
         out.append(
             LiftTest(
                 tid,
