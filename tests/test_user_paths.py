@@ -500,3 +500,33 @@ def test_a_lift_test_given_twice_is_refused(tmp_path):
         r, str(lifts), "field 'touchpoint'", "row 4: the same lift test as row 2 (touchpoint 'tv'"
     )
     assert not out.exists()
+
+
+def test_aggregate_writes_sums_of_cents_without_binary_noise(tmp_path):
+    """`aggregate` wrote weekly sums of daily cents as 158679.27999999997 (pandas' repr of the
+    float sum). The truth: each weekly spend is the sum of its seven daily amounts to the cent,
+    written with at most two decimals."""
+    pytest.importorskip("dask.dataframe")
+    import datetime as dt
+
+    j = tmp_path / "journey.yaml"
+    j.write_text("kpi: revenue\ntouchpoints:\n  - {id: tv, stage: awareness}\n")
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=k) for k in range(21)]
+    amounts = [22668.61, 22668.61, 22668.61, 22668.61, 22668.61, 22668.61, 22668.62] * 3
+    daily = tmp_path / "daily.csv"
+    daily.write_text(
+        "date,tv,revenue\n"
+        + "".join(
+            f"{d},{a},{1000.1 * (k + 1):.2f}\n"
+            for k, (d, a) in enumerate(zip(days, amounts, strict=True))
+        )
+    )
+    out = tmp_path / "weekly.csv"
+    r = run("aggregate", daily, "--journey", j, "-o", out, "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "date,tv,revenue" and len(lines) == 4
+    for line in lines[1:]:
+        for cell in line.split(",")[1:]:
+            assert len(cell.partition(".")[2]) <= 2, line
+    assert lines[1].split(",")[1] == "158680.28"  # 6 × 22,668.61 + 22,668.62

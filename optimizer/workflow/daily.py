@@ -57,7 +57,12 @@ class Weekly:
         return []
 
     def to_csv(self) -> str:
-        return self.frame.to_csv(index=False, lineterminator="\n")
+        # sums of cents carry binary noise (158679.27999999997): written to 9 decimals, each
+        # value is the nearest to what was summed (158679.28), far below any money's precision
+        frame = self.frame.copy()
+        floats = frame.select_dtypes("float").columns
+        frame[floats] = frame[floats].round(9)
+        return frame.to_csv(index=False, lineterminator="\n")
 
 
 def _require_dask() -> Any:
