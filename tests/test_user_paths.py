@@ -530,3 +530,17 @@ def test_aggregate_writes_sums_of_cents_without_binary_noise(tmp_path):
         for cell in line.split(",")[1:]:
             assert len(cell.partition(".")[2]) <= 2, line
     assert lines[1].split(",")[1] == "158680.28"  # 6 × 22,668.61 + 22,668.62
+
+
+def test_demo_into_a_file_or_an_impossible_folder_is_a_clean_error(tmp_path):
+    """`demo --out afile` (a file) and `demo --out /proc/nope` were internal errors (exit 70,
+    FileExistsError / FileNotFoundError from mkdir). Now one line naming the path, exit 2,
+    before any work, and the file is untouched."""
+    f = tmp_path / "afile"
+    f.write_text("keep\n")
+    one_line_error(run("demo", "--out", f, "-q", cwd=tmp_path), str(f), "expected a folder here")
+    assert f.read_text() == "keep\n"
+    one_line_error(
+        run("demo", "--out", "/proc/nope", "-q", cwd=tmp_path),
+        "/proc/nope: field '--out': cannot make the folder",
+    )

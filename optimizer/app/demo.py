@@ -9,6 +9,7 @@ import yaml
 
 from optimizer.allocate import allocate
 from optimizer.data import read_history, read_journey
+from optimizer.errors import BudgetOptError
 from optimizer.formatting import money, share
 from optimizer.io.files import atomic_write_text
 from optimizer.render import machine, tables
@@ -42,7 +43,14 @@ def run_demo(
     from optimizer.app.fitting import fit_history
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BudgetOptError("expected a folder here, but this is a file", path=out_dir)
+    try:  # before the fit: a folder that cannot be made is said at once, by name
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BudgetOptError(
+            f"cannot make the folder: {e.strerror or e}", path=out_dir, field="--out"
+        ) from None
     written: list[Path] = []
     say = (lambda s: None) if quiet else echo
 
