@@ -5,7 +5,9 @@ Every variant fits every world with the benchmark's seed and draws; per regime i
 pooled capture of the plan on the point curves (and of the robust plan), the worst world against
 the historical mix, how many worlds fall below it by more than 0.5% of the KPI (and the same three
 for the anchored plan, ``--robust anchored``), the 80%-interval
-coverage of the true marginal ROI, the true decay inside the draws' 80% interval, the mean fit
+coverage of the true marginal ROI (and steady-state ROI), the point curves' absolute relative
+error of both at the mean weekly spend (mean and median over the touchpoints: the measure of
+issue 13's mmm_example target), the true decay inside the draws' 80% interval, the mean fit
 time, and how many fits kept a carry-in from before the history (``initial_carryover="fitted"``).
 No oracles, no public data sets.
 
@@ -97,11 +99,16 @@ def run(
             spend = c.history.spend
             cov = []
             rcov = []
+            roi_err: list[float] = []
+            mroi_err: list[float] = []
             dcov = []
             derr = []
             for tid, ttp in c.truth.touchpoints.items():
                 ftp = model.touchpoints[tid]
-                m_in, r_in = covered(ftp, ttp, float(spend[tid].mean()))
+                x = float(spend[tid].mean())
+                m_in, r_in = covered(ftp, ttp, x)
+                roi_err.append(float(ftp.weekly_kpi(x)) / float(ttp.weekly_kpi(x)) - 1.0)
+                mroi_err.append(float(ftp.weekly_marginal(x)) / float(ttp.weekly_marginal(x)) - 1.0)
                 cov.append(m_in)
                 rcov.append(r_in)
                 dcov.append(decay_covered(ftp, ttp))
@@ -116,6 +123,8 @@ def run(
                     "ancs": ancs,
                     "cov": cov,
                     "rcov": rcov,
+                    "roi_err": roi_err,
+                    "mroi_err": mroi_err,
                     "dcov": dcov,
                     "sec": sec,
                     "derr": derr,
@@ -151,6 +160,13 @@ def run(
         )
         rcov = [f for r in rs for f in r["rcov"] if f is not None]
         print(f"  steady-state ROI at the mean spend inside the 80% interval: {np.mean(rcov):.1%}")
+        e_roi = np.abs([e for r in rs for e in r["roi_err"]])
+        e_mroi = np.abs([e for r in rs for e in r["mroi_err"]])
+        print(
+            "  point curves at the mean spend, absolute error of the steady-state ROI / marginal "
+            f"ROI: mean {np.mean(e_roi):.1%} / {np.mean(e_mroi):.1%}, median "
+            f"{np.median(e_roi):.1%} / {np.median(e_mroi):.1%}"
+        )
         for i, k in enumerate(risks):  # every --anchor-risk, the first again for reference
             va = [
                 (r["ancs"][i].fitted - r["ancs"][i].historical) / r["ancs"][i].kpi_total for r in rs
