@@ -169,6 +169,11 @@ REGIME_WORDS = {
 }
 
 
+def _name(regime: str) -> str:
+    """A regime in the verdicts' words: "low information", "high information", "flighted"."""
+    return regime if regime == "flighted" else f"{regime} information"
+
+
 def regime_table(results: Sequence[Any], say: Callable[[str], None]) -> None:
     """One markdown table per (regime, touchpoints): every plan beside the true-transform
     reference and the historical mix."""
@@ -216,8 +221,7 @@ def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
         target = POOLED_TARGET.get((regime, n_tp))  # None: no target of issue 13's, shown only
         rows.append(
             (
-                f"{regime} information, {n_tp} tp ({len(sel)} worlds): pooled capture, {word} "
-                "(ref)",
+                f"{_name(regime)}, {n_tp} tp ({len(sel)} worlds): pooled capture, {word} (ref)",
                 f"{_pct(plan.pooled)} ({_pct(ref.pooled) if ref else '–'})",
                 "(info)" if target is None else f">= {target:.0%}",
                 target is None or plan.pooled >= target,
@@ -225,8 +229,7 @@ def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
         )
         rows.append(
             (
-                f"{regime} information, {n_tp} tp: worlds below hist. mix by > {HARM:.1%} KPI, "
-                f"{word}",
+                f"{_name(regime)}, {n_tp} tp: worlds below hist. mix by > {HARM:.1%} KPI, {word}",
                 f"{plan.below} of {plan.n} (worst {_pct(plan.worst_vs_hist, True)})",
                 "0" if regime == "low" else "(info)",
                 plan.below == 0 or regime != "low",
@@ -235,7 +238,7 @@ def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
         if plan is not fit:
             rows.append(
                 (
-                    f"{regime} information, {n_tp} tp: the plan on the point curves, pooled "
+                    f"{_name(regime)}, {n_tp} tp: the plan on the point curves, pooled "
                     f"capture / worlds below",
                     f"{_pct(fit.pooled)} / {fit.below} of {fit.n} "
                     f"(worst {_pct(fit.worst_vs_hist, True)})",
@@ -245,7 +248,7 @@ def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
             )
         rows.append(
             (
-                f"{regime} information, {n_tp} tp: mROI 80% interval coverage",
+                f"{_name(regime)}, {n_tp} tp: mROI 80% interval coverage",
                 f"{_pct(fit.coverage)} of {fit.n_touchpoints}",
                 f">= {COVERAGE_TARGET:.0%}",
                 fit.coverage is not None and fit.coverage >= COVERAGE_TARGET,
@@ -283,7 +286,7 @@ def regime_compare_table(
             continue
         b_stats = {s.plan: s for s in plan_stats(old[key])}
         n_stats = {s.plan: s for s in plan_stats(sel)}
-        label = f"{key[0]} information, {key[1]} tp ({len(sel)})"
+        label = f"{_name(key[0])}, {key[1]} tp ({len(sel)})"
         for plan in ("fitted", "robust (mean over draws)", ANCHORED):
             b, n = b_stats.get(plan), n_stats.get(plan)
             if b is None or n is None:
