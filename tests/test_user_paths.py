@@ -544,3 +544,30 @@ def test_demo_into_a_file_or_an_impossible_folder_is_a_clean_error(tmp_path):
         run("demo", "--out", "/proc/nope", "-q", cwd=tmp_path),
         "/proc/nope: field '--out': cannot make the folder",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (
+            ["--plots", "afile"],
+            "afile: field '--plots': expected a folder here, but this is a file",
+        ),
+        (["--plots", "/proc/nope/x"], "/proc/nope/x: field '--plots': cannot make the folder"),
+        (["-o", "afile/m.json"], "field '-o': cannot write:"),
+        (["-o", "."], "field '-o': expected a file here, but this is a folder"),
+    ],
+)
+def test_fit_checks_where_it_writes_before_fitting(tmp_path, args, words):
+    """`fit … -o model.json --plots afile` (a file) fitted for the whole run, wrote model.json,
+    then failed on the first plot (exit 2 with a model written: half a result). Now the outputs
+    are checked before the fit, and nothing is written."""
+    (tmp_path / "afile").write_text("keep\n")
+    out = ["-o", "model.json"] if args[0] != "-o" else []
+    r = run(
+        "fit", "--journey", journey_path(), "--history", history_path(), *out, *args, "-q",
+        "--bootstrap", "0", cwd=tmp_path,
+    )  # fmt: skip
+    one_line_error(r, words)
+    assert not (tmp_path / "model.json").exists()
+    assert (tmp_path / "afile").read_text() == "keep\n"

@@ -23,7 +23,12 @@ from optimizer.data import (
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number, share
 from optimizer.io.dialect import CsvSettings
-from optimizer.io.files import atomic_write_text, check_set_folder, folder_as_a_set
+from optimizer.io.files import (
+    atomic_write_text,
+    check_can_write,
+    check_set_folder,
+    folder_as_a_set,
+)
 from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
@@ -144,6 +149,18 @@ def fit_and_write(
     from optimizer.render.diagnostics import diagnostics_renderable
 
     journey = read_journey(journey_path)
+    # the outputs are checked before the fit (minutes, with draws): never a fit thrown away
+    # for a path that could not be written, nor a model written beside plots that fail
+    if not by_market:
+        check_can_write(out, folder=False, field="-o")
+    if plots is not None:
+        check_can_write(plots, folder=True, field="--plots")
+        try:  # made now: a folder the system refuses (whoever asks) is said before the fit too
+            plots.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(
+                f"cannot make the folder: {e.strerror or e}", path=plots, field="--plots"
+            ) from None
     if csv is not None:  # the command line's settings over the journey's
         journey = dataclasses.replace(journey, csv=journey.csv.merged(csv))
     if by_market and calibration is not None:

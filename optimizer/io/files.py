@@ -182,6 +182,32 @@ def folder_as_a_set(
         raise
 
 
+def check_can_write(target: str | Path, *, folder: bool, field: str | None = None) -> None:
+    """Say now, before a long job, that ``target`` (a file to write, or with ``folder`` a folder
+    to write into) cannot be written: a file where a folder is wanted or the other way round, or
+    a nearest existing folder above it that is not a folder or cannot be written. Makes nothing."""
+    shown = Path(target)
+    if shown.exists() or shown.is_symlink():
+        if folder and not shown.is_dir():
+            raise BudgetOptError(
+                "expected a folder here, but this is a file", path=shown, field=field
+            )
+        if not folder and shown.is_dir():
+            raise BudgetOptError(
+                "expected a file here, but this is a folder", path=shown, field=field
+            )
+        return
+    above = shown.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise BudgetOptError(
+            f"cannot write: {above} is a file, not a folder", path=shown, field=field
+        )
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise BudgetOptError(f"cannot write: {above} is not writable", path=shown, field=field)
+
+
 def check_set_folder(target: str | Path) -> None:
     """The checks ``folder_as_a_set`` makes before writing into ``target`` (so that a job can make
     them before its work): a folder, or nothing yet, and neither the current folder nor one
