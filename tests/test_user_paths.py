@@ -571,3 +571,24 @@ def test_fit_checks_where_it_writes_before_fitting(tmp_path, args, words):
     one_line_error(r, words)
     assert not (tmp_path / "model.json").exists()
     assert (tmp_path / "afile").read_text() == "keep\n"
+
+
+def test_a_broken_line_item_in_a_plan_file_is_named_in_a_short_line(tmp_path):
+    """`track plan.json …` with one line item's spend edited to "x" printed the whole line item
+    (its periods: 2,000 characters) in the error. Now the values at fault only."""
+    sc = scenario(tmp_path, "budget: 1000000\n")
+    plan = tmp_path / "plan.json"
+    r = run("optimize", sc, "--format", "json", "-o", plan, "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(plan.read_text())
+    d["line_items"][0]["spend"] = "x"
+    d["line_items"][0]["notes"] = "n" * 5000
+    plan.write_text(json.dumps(d))
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
+    text = one_line_error(
+        run("track", plan, actuals, cwd=tmp_path),
+        "field 'line_items[0]'",
+        f"got id {d['line_items'][0]['id']!r}, spend 'x'",
+    )
+    assert len(text) < 300, text

@@ -14,7 +14,7 @@ from typing import Any
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, Status
 from optimizer.errors import DataError
 from optimizer.formatting import finite
-from optimizer.io.files import ParseProblem, parse_json
+from optimizer.io.files import ParseProblem, parse_json, short_repr
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -351,8 +351,14 @@ def read_plan(path: str | Path) -> Plan:
         ok = isinstance(li, dict) and isinstance(li.get("id"), str)
         spend = li.get("spend") if isinstance(li, dict) else None
         if not ok or isinstance(spend, bool) or not isinstance(spend, (int, float)):
+            # the values at fault, not the whole line item (its periods run to pages)
+            got = (
+                f"id {short_repr(li.get('id'))}, spend {short_repr(spend)}"
+                if isinstance(li, dict)
+                else short_repr(li)
+            )
             raise DataError(
-                f"line item {k + 1} needs an 'id' (text) and a 'spend' (a number), got {li!r}",
+                f"line item {k + 1} needs an 'id' (text) and a 'spend' (a number), got {got}",
                 path=path,
                 field=f"line_items[{k}]",
             )
