@@ -96,12 +96,12 @@ def test_operating_centre_leaves_an_always_on_fit_alone_and_moves_a_flighted_one
     truth = {k: TRUTH[k] for k in ("tv", "search")}
     on = {k: _always_on(i, TRUTH[k][1]) for i, k in enumerate(truth)}
     history, _ = make_world(n_weeks=N, truth=truth, seed=5, extra=on)
-    a = fit_model(history, seed=1, n_bootstrap=4)
-    b = fit_model(history, seed=1, n_bootstrap=4, prior_centre="operating")
+    a = fit_model(history, seed=1, n_bootstrap=4, prior_centre="mean")
+    b = fit_model(history, seed=1, n_bootstrap=4)  # the default: "operating"
     for t in truth:
         assert a.touchpoints[t].curve == b.touchpoints[t].curve
         assert a.touchpoints[t].draws == b.touchpoints[t].draws
-    assert "prior_centre" not in a.fit["options"]
+    assert a.fit["options"]["prior_centre"] == "mean"
     assert b.fit["options"]["prior_centre"] == "operating"
 
     rng = np.random.default_rng(9)
@@ -110,8 +110,8 @@ def test_operating_centre_leaves_an_always_on_fit_alone_and_moves_a_flighted_one
     history, _ = make_world(
         n_weeks=N, truth=truth, seed=5, extra={"tv": on["tv"], "search": flight}
     )
-    a = fit_model(history, seed=1, n_bootstrap=0)
-    b = fit_model(history, seed=1, n_bootstrap=0, prior_centre="operating")
+    a = fit_model(history, seed=1, n_bootstrap=0, prior_centre="mean")
+    b = fit_model(history, seed=1, n_bootstrap=0)
     ra = a.touchpoints["search"].diagnostics["search"]["relative_half_saturation"]
     rb = b.touchpoints["search"].diagnostics["search"]["relative_half_saturation"]
     assert rb > 1.05 * ra

@@ -89,8 +89,9 @@ POOL_SPACE = "linear"
 #: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
 BURN_IN_WEEKS = 0
 INITIAL_CARRYOVER = "fitted"  # optimizer.response.startup
-#: Where the half-saturation prior is centred (``joint.prior_of``): "mean" or "operating"
-PRIOR_CENTRE = "mean"
+#: Where the half-saturation prior is centred (``joint.prior_of``): "mean" or "operating" (the
+#: default since 2026-12-06: docs/response-models.md, "Where the half-saturation prior is centred")
+PRIOR_CENTRE = "operating"
 
 
 @dataclass(frozen=True)

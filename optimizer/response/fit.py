@@ -289,12 +289,15 @@ def fit_model(
         fitted less short; plans on mid-stream histories better on the high-information worlds,
         pooled capture +2.0 to +3.5 points, and about even on the low, ``fit_dev.py
         --midstream 52``).
-    prior_centre : {"mean", "operating"}, default="mean"
+    prior_centre : {"mean", "operating"}, default="operating"
         ``method="map"``: where each touchpoint's weak prior on its half-saturation point is
         centred: at its mean adstocked spend over all weeks ("mean"), or at the level it runs at
         in the weeks it runs ("operating": ``n / n_on`` times higher, ``n_on`` the weeks with
-        spend; the same for an always-on touchpoint; ``joint.prior_of``). Measured in
-        docs/response-models.md ("Where the half-saturation prior is centred"): an option.
+        spend; the same for an always-on touchpoint; ``joint.prior_of``). Recorded in
+        ``fit.options`` (a model.json without it was fitted with "mean"). Measured in
+        docs/response-models.md ("Where the half-saturation prior is centred"): the default,
+        as mmm_example's error falls from 10.9% to 3.5% and the flighted worlds' ROI errors fall,
+        for 0-0.7 point of capture on the two generators whose truth sits at "mean".
 
     Returns
     -------

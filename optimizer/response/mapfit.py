@@ -553,7 +553,8 @@ def refit_map(
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
-            **({"prior_centre": prior_centre} if prior_centre != "mean" else {}),
+            # always: model.json written before the option has none and meant "mean"
+            "prior_centre": prior_centre,
         },
     )
 
