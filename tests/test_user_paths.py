@@ -592,3 +592,19 @@ def test_a_broken_line_item_in_a_plan_file_is_named_in_a_short_line(tmp_path):
         f"got id {d['line_items'][0]['id']!r}, spend 'x'",
     )
     assert len(text) < 300, text
+
+
+def test_a_variant_naming_an_unknown_touchpoint_is_located_and_validate_agrees(tmp_path):
+    """A variant `a: {touchpoints: {tvv: {max: 1}}}` passed `validate` (exit 0) while `compare`
+    refused it with "field 'touchpoints.tvv'", a field of the scenario's own that was fine. Now
+    both say `field 'variants.a.touchpoints.tvv'`, word for word; the variant-free plan of the
+    same file still optimizes."""
+    sc = scenario(
+        tmp_path, "budget: 5000000\nvariants:\n  a: {touchpoints: {tvv: {max: 1}}}\n  b: {}\n"
+    )
+    words = "field 'variants.a.touchpoints.tvv': unknown touchpoint 'tvv' (did you mean 'tv'?)"
+    c = one_line_error(run("compare", sc, "--no-ledger", "-q", cwd=tmp_path), str(sc), words)
+    v = one_line_error(run("validate", sc, cwd=tmp_path), str(sc), words)
+    assert c == v
+    r = run("optimize", sc, "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr

@@ -21,6 +21,7 @@ from optimizer.data import has_markets, load_yaml, read_journey
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.response.markets import MarketModel
 from optimizer.response.model import read_model
+from optimizer.workflow.variants import check_variants_against_model
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -94,6 +95,8 @@ def validate_paths(
             elif kind == "scenario":
                 inputs = load_inputs(RunSpec("optimize", (str(f),)))
                 prepare_problem(inputs.scenario, inputs.model, extra_models=inputs.extra_models)
+                # its variants and grid as compare checks them (the same messages)
+                check_variants_against_model(inputs.scenario, inputs.model, inputs.extra_models)
                 sc = inputs.scenario
                 echo(f"ok: {f} (scenario '{sc.name}', objective {sc.objective})")
             elif kind == "history":

@@ -316,6 +316,15 @@ def run_scenarios(
     executor : where the scenarios are solved (default in-process; see ``compare_scenarios``).
     """
     scenarios = load_scenarios(paths, expand_variants=expand_variants)
+    if expand_variants:  # a variant's model errors name the variant (validate says the same)
+        from optimizer.workflow.variants import check_variants_against_model
+
+        cache: dict[str, ResponseModel] = {}
+        for p in paths:
+            sc = load_scenario(p)
+            if sc.variants or sc.grid:
+                model = model_override if model_override is not None else load_model_for(sc, cache)
+                check_variants_against_model(sc, model, extra_models_for(sc, cache))
     return compare_scenarios(
         scenarios,
         solver=solver,

@@ -17,8 +17,10 @@ file is loaded (``optimizer.scenario``), so expanding never fails on a valid sce
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from optimizer.errors import ScenarioError
 from optimizer.formatting import money
 from optimizer.scenario import Scenario
 
@@ -75,3 +77,32 @@ def unique_names(scenarios: Iterable[Scenario]) -> list[Scenario]:
         seen[sc.name] = k
         out.append(sc if k == 1 else sc.model_copy(update={"name": f"{sc.name} ({k})"}))
     return out
+
+
+def check_variants_against_model(
+    scenario: Scenario, model: Any, extra_models: Mapping[str, Any] | None = None
+) -> None:
+    """Check each declared variant and grid combination against the model as the allocator does
+    (its touchpoints, stages, markets, rules), before anything is solved: a variant naming a
+    touchpoint the model lacks is an error whose field says which variant
+    (``variants.a.touchpoints.tvv``), not the scenario's own ``touchpoints.tvv``.
+
+    ``validate`` and ``compare`` both call it, so that a file ``validate`` passes is one
+    ``compare`` takes."""
+    from optimizer.allocate import prepare_problem
+
+    where = [f"variants.{k}." for k in scenario.variants]
+    where += [f"grid ({label}): " for label, _ in scenario.grid_overrides()]
+    variants = expand(scenario, include_self=False, sweep=False)
+    for prefix, v in zip(where, variants, strict=True):
+        try:
+            prepare_problem(v, model, extra_models=dict(extra_models or {}))
+        except ScenarioError as e:
+            text = str(e)
+            if e.path and text.startswith(f"{e.path}: "):
+                text = text[len(e.path) + 2 :]
+            if prefix.startswith("variants."):
+                text = text.replace("field '", f"field '{prefix}")
+            else:
+                text = f"{prefix}{text}"
+            raise ScenarioError(text, path=scenario.source) from None
