@@ -608,3 +608,42 @@ def test_a_variant_naming_an_unknown_touchpoint_is_located_and_validate_agrees(t
     assert c == v
     r = run("optimize", sc, "--no-ledger", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_line_item_a_binding_cap_leaves_unfunded_is_not_said_to_be_under_the_hurdle(tmp_path):
+    """`explain regions/national.yaml` (the README's markets example) said of loyalty_programme
+    at north "Not funded: even its first dollar returns 0.655 revenue, less than the hurdle of
+    0.588": false (0.655 > 0.588); the CRM team's cap bound, giving its money to the team's
+    other line items. Here: TINY_MODEL, search and email under a 50,000 group cap; email's
+    first dollar (3 a unit: beta · lam / 2) beats the budget's hurdle but search's margin under
+    the cap is higher, so email gets nothing. The truth checked: the sentence names the cap and
+    never calls the first dollar "less than the hurdle"."""
+    import yaml
+
+    from tests.factories import TINY_MODEL
+
+    (tmp_path / "model.json").write_text(json.dumps(TINY_MODEL))
+    sc = tmp_path / "s.yaml"
+    sc.write_text(
+        yaml.safe_dump(
+            {
+                "name": "s",
+                "model": "model.json",
+                "horizon_weeks": 13,
+                "budget": 2_000_000,
+                "groups": {"direct": {"members": ["search", "email"], "max": 50_000}},
+            }
+        )
+    )
+    plan = json.loads(
+        run("optimize", sc, "--format", "json", "--no-ledger", "-q", cwd=tmp_path).stdout
+    )
+    email = next(li for li in plan["line_items"] if li["id"] == "email")
+    budget = next(c for c in plan["constraints"] if c["name"] == "budget")
+    assert email["spend"] == 0.0 and email["marginal_roi"] > budget["shadow_price"]
+    md = tmp_path / "review.md"
+    r = run("explain", sc, "-o", md, "--sweep-points", "0", "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    why = next(line for line in md.read_text().splitlines() if "Why is email not funded?" in line)
+    assert "less than the hurdle" not in why
+    assert "above the plan's hurdle" in why and "the 'direct' group cap (50,000) binds" in why

@@ -200,6 +200,11 @@ def classify(ctx: ReviewContext, plan: Plan, pr: Prices, tid: str) -> tuple[str,
         if it.min_if_funded and first > h + tol:
             funded_rule = ctx.rule("tp_min_if_funded", tid) or ctx.rule("min_line_item", tid)
             return NOT_WORTH_MINIMUM, (funded_rule,) if funded_rule else ()
+        if first > h + tol:
+            # its first dollar beats the plan's hurdle, yet it gets nothing: a binding cap over
+            # it (an owner's or a group's) gives its money to the line items it covers
+            names = ctx.binding_rules(i, li.binding, plan)
+            return UNFUNDED, tuple(n for n in names if sides(ctx, n, i)[0])
         return UNFUNDED, ()
     names = ctx.binding_rules(i, li.binding, plan)
     caps = [n for n in names if sides(ctx, n, i)[0]]

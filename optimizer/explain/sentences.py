@@ -85,6 +85,14 @@ def reason_sentence(
         elif gain is not None:
             txt += _overshoot("lowering", labels[0], step, gain, ctx)
         return txt + "."
+    if role == UNFUNDED and names and math.isfinite(first) and first > hurdle:
+        # not the hurdle: a cap over it binds (it said "0.655, less than the hurdle of 0.588")
+        return (
+            f"Not funded: its first dollar would return {fmt_ratio(first)} {kpi_word}, above "
+            f"the plan's hurdle of {fmt_ratio(hurdle)}, but {rules} binds: the money it allows "
+            "earns more on the other line items it covers than this one's first dollar would."
+            + _forced_in(nxt, ctx)
+        )
     if role == UNFUNDED:
         inc = (
             f"; its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} per unit "
