@@ -647,3 +647,15 @@ def test_a_line_item_a_binding_cap_leaves_unfunded_is_not_said_to_be_under_the_h
     why = next(line for line in md.read_text().splitlines() if "Why is email not funded?" in line)
     assert "less than the hurdle" not in why
     assert "above the plan's hurdle" in why and "the 'direct' group cap (50,000) binds" in why
+
+
+def test_a_min_spend_review_does_not_speak_of_a_budget_it_has_none_of(tmp_path):
+    """`explain` of an `objective: min_spend` scenario (no budget) said "The last dollar in
+    returns 1.378 revenue: the budget's shadow price"."""
+    sc = scenario(tmp_path, "objective: min_spend\nkpi_target: 15000000\n")
+    md = tmp_path / "r.md"
+    r = run("explain", sc, "-o", md, "--sweep-points", "0", "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    head = md.read_text().split("## Summary")[0]
+    assert "budget's shadow price" not in head
+    assert "the return at which the target is met at least cost (there is no budget)" in head

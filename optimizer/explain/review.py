@@ -306,8 +306,14 @@ def explain(
         + (f" (budget {fmt_amount(budget)})" if budget is not None else "")
         + f" and is modelled to buy {fmt_amount(plan.total_kpi)} {kpi_word}"
         + (f" (ROI {fmt_ratio(plan.roi, 2)})." if plan.roi is not None else "."),
-        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: the budget's shadow price, "
-        "which the last dollar of every line item at the hurdle returns too.",
+        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: "
+        + (
+            "the budget's shadow price, which the last dollar of every line item at the hurdle "
+            "returns too."
+            if budget is not None
+            else "the return at which the target is met at least cost (there is no budget), "
+            "which the last dollar of every line item at the hurdle returns too."
+        ),
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
     be = plan.break_even
