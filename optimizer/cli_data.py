@@ -119,6 +119,16 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     "history supports it, write that season to model.json (contract 7's 'effectiveness'); "
     "--no-seasonal-effectiveness keeps every touchpoint flat.",
 )
+@click.option(
+    "--prior-centre",
+    "prior_centre",
+    type=click.Choice(["operating", "mean"]),
+    default=None,
+    help="Where each curve's weak prior puts its half-saturation point: at the spend the "
+    "touchpoint runs at in the weeks it runs ('operating', the default) or at its mean over all "
+    "weeks ('mean', the fit before 2026-12-06). Only flighted touchpoints differ "
+    "(docs/response-models.md).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
 @click.option(
     "--performance-report",
@@ -146,6 +156,7 @@ def fit(
     calibration_path: Path | None,
     pool: bool,
     seasonal_effectiveness: bool,
+    prior_centre: str | None,
     quiet: bool,
     performance_report: Path | None,
     separator: str | None,
@@ -193,6 +204,7 @@ def fit(
                 pool=pool,
                 csv=_csv_settings(separator, decimal, thousands, date_format),
                 seasonal_effectiveness=seasonal_effectiveness,
+                prior_centre=prior_centre,
             )
 
 

@@ -514,3 +514,23 @@ def test_the_fit_records_how_it_chose_and_drew():
         "bic_additive",
         "bic_seasonal_trend",
     }
+
+
+def test_cli_prior_centre_mean_gives_the_api_fit_with_that_centre(files):
+    """``budgetopt fit --prior-centre mean`` (a subprocess, as users run it) writes the model
+    ``fit_model(prior_centre="mean")`` gives, recorded in ``fit.options``; the default's file
+    records "operating"; a value outside the two is one line, exit 2."""
+    path = files["root"] / "mean.json"
+    r = run("fit", "--journey", files["journey"], "--history", files["history"], "-o", path,
+            "--seed", SEED, "--bootstrap", DRAWS, "-q", "--prior-centre", "mean")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    data = json.loads(path.read_text())
+    assert data["fit"]["options"]["prior_centre"] == "mean"
+    assert json.loads(files["a"].read_text())["fit"]["options"]["prior_centre"] == "operating"
+    history = read_history(files["history"], read_journey(files["journey"]))
+    api = fit_model(history, seed=SEED, n_bootstrap=DRAWS, prior_centre="mean")
+    assert json.loads(model_to_json(api)) == data
+    bad = run("fit", "--journey", files["journey"], "--history", files["history"], "-o",
+              files["root"] / "x.json", "--prior-centre", "max")  # fmt: skip
+    assert bad.returncode == 2 and "prior-centre" in bad.stderr, bad.stderr
+    assert not (files["root"] / "x.json").exists()

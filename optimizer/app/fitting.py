@@ -60,10 +60,12 @@ def fit_history(
     executor: Executor | None = None,
     calibration: Sequence[LiftTest] | None = None,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
+    prior_centre: str | None = None,
 ) -> ResponseModel:
     """Fit one KPI's model, with a progress bar on stderr unless ``quiet``; the bootstrap refits
     run on ``executor`` (default in-process). ``seasonal_effectiveness``: test whether the media
-    effect varies by week of the year (contract 7); False keeps every touchpoint flat."""
+    effect varies by week of the year (contract 7); False keeps every touchpoint flat.
+    ``prior_centre``: where the half-saturation prior sits (``fit_model``'s; None: its default)."""
     from optimizer.response.fit import fit_model
 
     with progress_bar(quiet=quiet, bar_per_label=True) as bar:
@@ -79,6 +81,7 @@ def fit_history(
             executor=executor,
             calibration=calibration,
             seasonal_effectiveness=seasonal_effectiveness,
+            **({} if prior_centre is None else {"prior_centre": prior_centre}),
         )
 
 
@@ -136,6 +139,7 @@ def fit_and_write(
     pool: bool = DEFAULT_POOL,
     csv: CsvSettings | None = None,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
+    prior_centre: str | None = None,
 ) -> dict[str, ResponseModel]:
     """Fit every KPI the journey lists; the main KPI's model goes to ``out``, others beside it.
 
@@ -193,6 +197,7 @@ def fit_and_write(
             executor=executor,
             pool=pool,
             seasonal_effectiveness=seasonal_effectiveness,
+            prior_centre=prior_centre,
         )
     history = read_fit_history(journey, history_path)
     if not quiet:
@@ -213,6 +218,7 @@ def fit_and_write(
             executor=executor,
             calibration=tests,
             seasonal_effectiveness=seasonal_effectiveness,
+            prior_centre=prior_centre,
         )
         model = with_owners(model, {t.id: t.owner for t in journey.touchpoints})
         model = dataclasses.replace(model, currency=journey.currency)
@@ -377,6 +383,7 @@ def fit_markets(
     executor: Executor | None = None,
     pool: bool = DEFAULT_POOL,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
+    prior_centre: str | None = None,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
 
@@ -411,6 +418,7 @@ def fit_markets(
         "n_bootstrap": bootstrap,
         "holdout_weeks": holdout,
         "seasonal_effectiveness": seasonal_effectiveness,
+        **({} if prior_centre is None else {"prior_centre": prior_centre}),
     }
     console = terminal.console(stderr=True)
     with using(executor) as ex:
