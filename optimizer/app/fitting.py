@@ -66,6 +66,7 @@ def fit_history(
     run on ``executor`` (default in-process). ``seasonal_effectiveness``: test whether the media
     effect varies by week of the year (contract 7); False keeps every touchpoint flat.
     ``prior_centre``: where the half-saturation prior sits (``fit_model``'s; None: its default)."""
+    from optimizer.response.estimator import PRIOR_CENTRE
     from optimizer.response.fit import fit_model
 
     with progress_bar(quiet=quiet, bar_per_label=True) as bar:
@@ -81,7 +82,7 @@ def fit_history(
             executor=executor,
             calibration=calibration,
             seasonal_effectiveness=seasonal_effectiveness,
-            **({} if prior_centre is None else {"prior_centre": prior_centre}),
+            prior_centre=PRIOR_CENTRE if prior_centre is None else prior_centre,
         )
 
 
