@@ -352,6 +352,17 @@ def sweep(
     from optimizer.workflow.sweep import parse_budgets
 
     grid = None if budgets is None else tuple(float(b) for b in parse_budgets(budgets))
+    if plot is not None:  # said before the sweep (minutes on a big plan), not after it
+        from optimizer.errors import DataError
+        from optimizer.io.files import check_can_write
+
+        if plot.suffix.lower() != ".png":
+            raise DataError(
+                f"the frontier chart is a PNG: give a file name ending in .png (got {plot.name!r})",
+                path=plot,
+                field="--plot",
+            )
+        check_can_write(plot, folder=False, field="--plot")
     spec = _spec(
         "sweep",
         [scenario],

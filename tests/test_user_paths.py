@@ -659,3 +659,18 @@ def test_a_min_spend_review_does_not_speak_of_a_budget_it_has_none_of(tmp_path):
     head = md.read_text().split("## Summary")[0]
     assert "budget's shadow price" not in head
     assert "the return at which the target is met at least cost (there is no budget)" in head
+
+
+# ---- sweep --plot ------------------------------------------------------------------------------
+def test_sweep_plot_that_is_not_a_png_is_refused_before_the_sweep(tmp_path):
+    """`sweep --plot x.txt` swept, then wrote PNG bytes under the name x.txt. Now: one line
+    naming --plot and the file, exit 2, before any solve: nothing written, no run in the ledger.
+    A .png name still writes the chart (PNG signature checked)."""
+    s = scenario(tmp_path, "budget: 9700000\n")
+    r = run("sweep", s, "--budgets", "1000000:2000000:3", "--plot", "x.txt", cwd=tmp_path)
+    one_line_error(r, "--plot", "x.txt", ".png")
+    assert not (tmp_path / "x.txt").exists()
+    assert not (tmp_path / "ledger.sqlite").exists()
+    ok = run("sweep", s, "--budgets", "1000000:2000000:3", "--plot", "f.png", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
