@@ -674,3 +674,27 @@ def test_sweep_plot_that_is_not_a_png_is_refused_before_the_sweep(tmp_path):
     ok = run("sweep", s, "--budgets", "1000000:2000000:3", "--plot", "f.png", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- track: a dated plan's start -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [("2027-01-05", "got '2027-01-05' (a Tuesday)"), ("soon", "got 'soon'")],
+)
+def test_track_refuses_a_plan_whose_start_is_not_a_monday(tmp_path, start, words):
+    """Contract 7: a dated plan's weeks run Monday to Sunday from its `start`. A hand-edited
+    plan starting on a Tuesday was tracked as if its weeks began that day; now it is one line
+    naming the plan's `start` and the value, exit 2. The plan as written still tracks."""
+    s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
+    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["start"] == "2027-01-04"
+    tid = plan["line_items"][0]["id"]
+    (tmp_path / "a.csv").write_text(f"date,touchpoint,spend\n2027-01-04,{tid},1000\n")
+    ok = run("track", "plan.json", "a.csv", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    plan["start"] = start
+    (tmp_path / "bad.json").write_text(json.dumps(plan))
+    bad = run("track", "bad.json", "a.csv", cwd=tmp_path)
+    one_line_error(bad, "bad.json", "'start'", words)

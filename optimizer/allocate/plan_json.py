@@ -6,6 +6,7 @@ ledger import these; nothing else builds or parses the object.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -361,5 +362,18 @@ def read_plan(path: str | Path) -> Plan:
                 f"line item {k + 1} needs an 'id' (text) and a 'spend' (a number), got {got}",
                 path=path,
                 field=f"line_items[{k}]",
+            )
+    start = data.get("start")
+    if start is not None:  # contract 7: a dated plan's weeks run Monday to Sunday from it
+        try:
+            monday = dt.date.fromisoformat(str(start))
+        except ValueError:
+            monday = None
+        if monday is None or monday.weekday() != 0:
+            raise DataError(
+                f"expected the plan's first Monday as YYYY-MM-DD, got {short_repr(start)}"
+                + ("" if monday is None else f" (a {monday.strftime('%A')})"),
+                path=path,
+                field="start",
             )
     return plan_from_dict(data)
