@@ -65,24 +65,14 @@ def test_amounts_in_exponent_form_are_numbers(tmp_path):
     """`budget: 9.7e6` was refused as "must be an amount of money, got '9.7e6'": PyYAML (YAML
     1.1) reads exponents without a dot and sign as strings. YAML 1.2 and JSON read them as
     numbers; so does budgetopt now. The truth: the same plan as `budget: 9700000`."""
-    plain = run(
-        "optimize",
-        scenario(tmp_path, "budget: 9700000\n"),
-        "--format",
-        "json",
-        "--no-ledger",
-        cwd=tmp_path,
-    )
-    assert plain.returncode == 0, plain.stderr
-    exp = run(
-        "optimize",
-        scenario(tmp_path, "budget: 9.7e6\n"),
-        "--format",
-        "json",
-        "--no-ledger",
-        cwd=tmp_path,
-    )
-    assert exp.returncode == 0, exp.stderr
+
+    def plan(budget: str) -> subprocess.CompletedProcess:
+        sc = scenario(tmp_path, f"budget: {budget}\n")
+        r = run("optimize", sc, "--format", "json", "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    plain, exp = plan("9700000"), plan("9.7e6")
     assert json.loads(exp.stdout)["total_spend"] == 9_700_000.0
     assert exp.stdout == plain.stdout
     # a quoted amount stays text, and is refused as before

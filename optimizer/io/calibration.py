@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,42 +184,31 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
                 path=path,
                 field="kpi",
             )
-        same = next(
-            (
-                t
-                for t in out
-                if (t.touchpoint, t.first, t.last, t.spend_delta, t.kpi_lift, t.kpi_lift_se, t.kpi)
-                == (
-                    tid,
-                    idx["start"],
-                    idx["end"],
-                    nums["spend_delta"],
-                    nums["kpi_lift"],
-                    nums["kpi_lift_se"],
-                    kpi_ids[kpi] if kpi else None,
-                )
-            ),
-            None,
+        test = LiftTest(
+            tid,
+            cell["start"],
+            cell["end"],
+            idx["start"],
+            idx["end"],
+            nums["spend_delta"],
+            nums["kpi_lift"],
+            nums["kpi_lift_se"],
+            kpi_ids[kpi] if kpi else None,
+            row,
         )
-        if same is not None:  # a row pasted twice would count one experiment twice
+
+        # a row pasted twice would count one experiment twice: the same test (weeks by index,
+        # however their dates are written), whatever its row
+        def key(t: LiftTest) -> LiftTest:
+            return replace(t, start="", end="", row=0)
+
+        same = next((t for t in out if key(t) == key(test)), None)
+        if same is not None:
             raise DataError(
                 f"row {row}: the same lift test as row {same.row} (touchpoint {tid!r}, "
                 f"{cell['start']} to {cell['end']}, the same numbers): give each test once",
                 path=path,
                 field="touchpoint",
             )
-        out.append(
-            LiftTest(
-                tid,
-                cell["start"],
-                cell["end"],
-                idx["start"],
-                idx["end"],
-                nums["spend_delta"],
-                nums["kpi_lift"],
-                nums["kpi_lift_se"],
-                kpi_ids[kpi] if kpi else None,
-                row,
-            )
-        )
+        out.append(test)
     return tuple(out)

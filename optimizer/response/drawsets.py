@@ -4,9 +4,11 @@ Both are Gaussian steps around the point curves (``mapfit.laplace_draws``), from
 in different coordinates. The **plan draws** (model.json ``draws``; ``plan_space``, default the
 transforms and the betas) are what ``--robust mean``, ``--robust anchored``, ``optimize
 --uncertainty`` and every other plan over the draws use. The **interval draws** (model.json
-``interval_draws``; ``interval_space`` and ``interval_scale``) are what every printed interval and
-band of a curve is read from (``roi_interval_80``, ``marginal_roi_interval_80``, the charts' bands,
-the review's P10-P90). They are written only when their coordinates differ from the plan draws'.
+``interval_draws``; ``interval_space`` and ``interval_scale``) are what the printed marginal-ROI
+interval is read from (``marginal_roi_interval_80``, the fit table's column); every band of a KPI
+level (``roi_interval_80``, the charts' bands, the review's P10-P90) reads the plan draws, as the
+interval draws do not pin a curve's level. They are written only when their coordinates differ
+from the plan draws'.
 
 Why two: drawn in the betas the draws' marginal ROI at the mean spend is biased low and their
 80% intervals hold the truth for 69-74% of touchpoints on the simulated worlds; drawn in each

@@ -246,9 +246,9 @@ def fit_model(
         upward as downward in ratio; ``joint.in_marginal_space``; written as ``interval_draws``,
         the plans keep ``plan_space``). Measured in docs/response-models.md; not the default.
     interval_space : {"beta", "marginal", "conditional"} or None, default="marginal"
-        The coordinates of the draws every printed interval and band is read from (model.json
-        diagnostics ``roi_interval_80``, ``marginal_roi_interval_80``, the charts' bands, the
-        review's P10-P90); None: as ``plan_space``. Where they differ from the plan draws'
+        The coordinates of the draws the printed marginal-ROI interval is read from (model.json
+        diagnostics ``marginal_roi_interval_80``, the fit table; every band of a KPI level reads
+        the plan draws); None: as ``plan_space``. Where they differ from the plan draws'
         coordinates they are written apart, as each touchpoint's ``interval_draws`` (from the
         same seed: the same Gaussian steps read in other coordinates; ``drawsets.py``), and the
         plans and ``draws`` are unchanged bit for bit. ``"marginal"``: Gaussian in the

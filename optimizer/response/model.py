@@ -108,8 +108,9 @@ class TouchpointResponse:
     #: a new touchpoint with no history: the prior its curve and draws were made from
     #: (``optimizer.response.prior``); None for a fitted (or hand-given) curve
     prior: Mapping[str, Any] | None = None
-    #: the draws the printed intervals and bands are read from, where the fit drew them in other
-    #: coordinates than ``draws`` (which the plans use); empty: the intervals come from ``draws``
+    #: the draws the printed marginal-ROI interval is read from, where the fit drew them in other
+    #: coordinates than ``draws`` (which the plans and every band of a KPI level use); empty:
+    #: that interval comes from ``draws`` too
     interval_draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
 
     @property
@@ -152,8 +153,10 @@ class TouchpointResponse:
     def horizon_marginal(self, total_spend: Any, weeks: float) -> np.ndarray:
         return self.weekly_marginal(np.asarray(total_spend, dtype=float) / weeks)
 
-    def draw_responses(self) -> list[TouchpointResponse]:
-        """One ``TouchpointResponse`` per bootstrap draw (empty when the model has none)."""
+    def _responses(
+        self, draws: tuple[tuple[Saturation, Adstock | None], ...]
+    ) -> list[TouchpointResponse]:
+        """One ``TouchpointResponse`` per draw, with this curve's id, stage and spend range."""
         return [
             TouchpointResponse(
                 self.id,
@@ -164,30 +167,24 @@ class TouchpointResponse:
                 owner=self.owner,
                 effectiveness=self.effectiveness,
             )
-            for s, a in self.draws
+            for s, a in draws
         ]
+
+    def draw_responses(self) -> list[TouchpointResponse]:
+        """One ``TouchpointResponse`` per draw of ``draws`` (the plans' draws; empty when the
+        model has none): every band of a KPI level is read from these."""
+        return self._responses(self.draws)
 
     @property
     def shown_draws(self) -> tuple[tuple[Saturation, Adstock | None], ...]:
-        """The draws every printed interval or band of this curve is read from: the interval
+        """The draws the printed marginal-ROI interval of this curve is read from: the interval
         draws when the model has them, else the plans' ``draws``."""
         return self.interval_draws or self.draws
 
     def interval_draw_responses(self) -> list[TouchpointResponse]:
         """One ``TouchpointResponse`` per draw of ``shown_draws`` (the intervals' draws, or the
         plans' where the model has no separate ones; empty when it has neither)."""
-        return [
-            TouchpointResponse(
-                self.id,
-                self.stage,
-                s,
-                a,
-                self.spend_range,
-                owner=self.owner,
-                effectiveness=self.effectiveness,
-            )
-            for s, a in self.shown_draws
-        ]
+        return self._responses(self.shown_draws)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"stage": self.stage}
