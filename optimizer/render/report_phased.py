@@ -19,15 +19,26 @@ from optimizer.render.report_html import _img
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;color:#1f2d3d;max-width:1100px;margin:2em auto;"
-    "font-size:14px}table{border-collapse:collapse;margin:0.6em 0}td,th{padding:2px 8px;"
-    "border-bottom:1px solid #e3e8ee;text-align:left}td.num,th.num{text-align:right;"
-    "font-variant-numeric:tabular-nums}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}"
-    ".note{color:#5b6b7b}"
+    "padding:0 1em;font-size:14px}table{border-collapse:collapse;margin:0.6em 0}"
+    "td,th{padding:2px 8px;border-bottom:1px solid #e3e8ee;text-align:left}td.num,th.num{"
+    "text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}h1{font-size:1.5em}"
+    "h2{font-size:1.15em;margin-top:1.6em}.note{color:#5b6b7b}.t{font-size:12px;overflow-x:auto}"
+    "img{max-width:100%;height:auto}"
 )
 
-#: the owner tables' "held by" column: wide enough for a rule's words on a few lines (the
-#: table scrolls sideways instead), not one word a line beside a dozen period columns
-_HELD_BY = "min-width:26em"
+#: at most this many period columns in one table, by phasing: a plan's periods are shown in
+#: consecutive blocks (a year of months as two half-years, of weeks seven at a time) so that every
+#: table fits a 1024-px-wide window at the page's 12-px type, whatever the horizon's length
+_PERIODS_PER_TABLE = {"week": 7, "month": 6, "quarter": 4}
+
+
+def period_blocks(n: int, phasing: str) -> list[range]:
+    """The periods ``0..n-1`` in consecutive blocks of at most ``_PERIODS_PER_TABLE[phasing]``
+    (6 for any other phasing), as even as can be: 12 months are 6 + 6, 13 weeks 7 + 6."""
+    size = _PERIODS_PER_TABLE.get(phasing, 6)
+    k = max(1, -(-n // size))
+    cuts = [-(-i * n // k) for i in range(k + 1)]
+    return [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def _e(s: object) -> str:
@@ -389,6 +400,36 @@ def write_phased_md(plan: Plan, path: str | Path) -> Path:
     return atomic_write_text(path, phased_review_md(plan))
 
 
+def _period_tables(
+    plan: Plan, rows: list[tuple[str, str, list[float], float | None]], stage: bool = False
+) -> str:
+    """Line items' spend by period as HTML tables of at most ``_PERIODS_PER_TABLE`` period columns
+    each (``period_blocks``), one after the other, every row ``(line item, stage, spend per
+    period, total)`` in each; the stage column with ``stage``, the total (when given) in the last."""
+    periods = list(plan.periods)
+    blocks = period_blocks(len(periods), plan.phasing)
+    out = []
+    for b, block in enumerate(blocks):
+        total = b == len(blocks) - 1 and any(r[3] is not None for r in rows)
+        head = (
+            "<tr><th>line item</th>"
+            + ("<th>stage</th>" if stage else "")
+            + "".join(f'<th class="num">{_e(periods[k].period)}</th>' for k in block)
+            + ("<th class='num'>total</th>" if total else "")
+            + "</tr>"
+        )
+        body = "".join(
+            f"<tr><td>{_e(name)}</td>"
+            + (f"<td>{_e(st)}</td>" if stage else "")
+            + "".join(f'<td class="num">{_e(money(spend[k]))}</td>' for k in block)
+            + (f'<td class="num">{_e(money(tot or 0.0))}</td>' if total else "")
+            + "</tr>"
+            for name, st, spend, tot in rows
+        )
+        out.append(f"<div class='t'><table>{head}{body}</table></div>")
+    return "".join(out)
+
+
 def phased_review_html(plan: Plan) -> str:
     periods = list(plan.periods)
     stages = list(plan.stage_totals())
@@ -412,20 +453,17 @@ def phased_review_html(plan: Plan) -> str:
         )
     th = "".join(f'<th class="num">{_e(st)}</th>' for st in stages)
     by_period = (
-        f"<table><tr><th>period</th><th class='num'>weeks</th>{th}<th class='num'>spend</th>"
-        f"<th class='num'>{_e(plan.kpi)}</th></tr>{''.join(rows)}</table>"
+        f"<div class='t'><table><tr><th>period</th><th class='num'>weeks</th>{th}"
+        f"<th class='num'>spend</th><th class='num'>{_e(plan.kpi)}</th></tr>{''.join(rows)}"
+        "</table></div>"
     )
-    ph = "".join(f'<th class="num">{_e(p.period)}</th>' for p in periods)
-    items = "".join(
-        f"<tr><td>{_e(_name(plan, li))}</td><td>{_e(li.stage)}</td>"
-        + "".join(f'<td class="num">{_e(money(p.spend))}</td>' for p in li.periods)
-        + f'<td class="num">{_e(money(li.spend))}</td></tr>'
-        for li in plan.line_items
-    )
-    items_table = (
-        "<div style='overflow-x:auto;font-size:12px'>"
-        f"<table><tr><th>line item</th><th>stage</th>{ph}<th class='num'>total</th></tr>"
-        f"{items}</table></div>"
+    items_table = _period_tables(
+        plan,
+        [
+            (_name(plan, li), li.stage, [p.spend for p in li.periods], li.spend)
+            for li in plan.line_items
+        ],
+        stage=True,
     )
     extra = ""
     if plan.has_markets:
@@ -454,29 +492,30 @@ def phased_review_html(plan: Plan) -> str:
     if owners:
         n = len(periods)
         ohead = (
-            "<tr><th>line item</th><th>stage</th>"
-            + "".join(f'<th class="num">{_e(p.period)}</th>' for p in periods)
-            + f"<th class='num'>spend</th><th class='num'>{_e(plan.kpi)}</th>"
-            "<th class='num'>ROI</th><th class='num'>marginal ROI</th>"
-            f"<th style='{_HELD_BY}'>held by</th></tr>"
+            "<tr><th>line item</th><th>stage</th><th class='num'>spend</th>"
+            f"<th class='num'>{_e(plan.kpi)}</th><th class='num'>ROI</th>"
+            "<th class='num'>marginal ROI</th><th>held by</th></tr>"
         )
         blocks = []
         for o, sentence, orows in owners:
             body = "".join(
                 f"<tr><td>{_e(r[0])}</td><td>{_e(r[1])}</td>"
-                + "".join(f'<td class="num">{_e(money(v))}</td>' for v in r[2 : 4 + n])
-                + f"<td class='num'>{_e(_r(r[4 + n]))}</td>"
-                f"<td class='num'>{_e(_r(r[5 + n], 3))}</td>"
-                f"<td style='{_HELD_BY}'>{_e(r[6 + n])}</td></tr>"
+                f"<td class='num'>{_e(money(r[2 + n]))}</td>"
+                f"<td class='num'>{_e(money(r[3 + n]))}</td>"
+                f"<td class='num'>{_e(_r(r[4 + n]))}</td>"
+                f"<td class='num'>{_e(_r(r[5 + n], 3))}</td><td>{_e(r[6 + n])}</td></tr>"
                 for r in orows
             )
+            spend_by = _period_tables(plan, [(r[0], r[1], r[2 : 2 + n], None) for r in orows])
             blocks.append(
                 f"<h3>{_e(o)}</h3><p>{_e(sentence)}</p>"
-                f"<div style='overflow-x:auto;font-size:12px'><table>{ohead}{body}</table></div>"
+                f"<div class='t'><table>{ohead}{body}</table></div>"
+                f"<p class='note'>{_e(o)}'s spend by {_e(plan.phasing)}:</p>{spend_by}"
             )
         extra += (
             "<h2>Budget owners</h2><p class='note'>Each budget holder's line items: what each "
-            "costs by period and buys, and what holds it where it is.</p>" + "".join(blocks)
+            "costs and buys, what holds it where it is, and its spend by period.</p>"
+            + "".join(blocks)
         )
     binding = "".join(
         f"<tr><td>{_e(c.label)}</td><td class='num'>"
