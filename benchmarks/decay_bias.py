@@ -82,7 +82,8 @@ def _recording(inner: Any) -> Any:
 
     def rec(*a: Any, **kw: Any) -> Any:
         out = inner(*a, **kw)
-        if kw.get("warm") is not None or len(a[8]) == a[5].size:  # the all-weeks fit
+        # map_fit(data, starts, families, rows, sigma, ...)
+        if kw.get("warm") is not None or len(a[3]) == a[0].y.size:  # the all-weeks fit
             _Last.args, _Last.kw, _Last.fit = a, kw, out
         return out
 
@@ -214,20 +215,7 @@ def why(case: Case, fitted: dict[str, tuple[float, str]]) -> list[dict[str, floa
     from optimizer.response.mapsetup import problem_at_map
 
     fit = _Last.fit
-    a, kw = _Last.args, _Last.kw
-    xs, pooled, tests, y, Z, G = a[0], a[3], a[4], a[5], a[6], a[7]
-    p, _ = problem_at_map(
-        fit,
-        xs,
-        pooled,
-        tests,
-        y,
-        Z,
-        G,
-        a[10],
-        float(kw.get("prior_weight", 1.0)),
-        bool(kw.get("s_curves", False)),
-    )
+    p, _ = problem_at_map(fit, _Last.args[0])
     p.omega = fit.omega
     truth = FD.true_transforms(case)
     ids = {np.ascontiguousarray(case.history.frame[t].to_numpy(float)).tobytes(): t for t in fitted}

@@ -183,10 +183,10 @@ def _start_of(fam: str, th: np.ndarray) -> CurveShape:
     return CurveShape(float(th[0]), fam, own, shape)
 
 
-def _map_fit(xs: Sequence[np.ndarray], starts: Sequence[CurveShape], *a: Any, **kw: Any) -> Any:
+def _map_fit(data: Any, starts: Sequence[CurveShape], *a: Any, **kw: Any) -> Any:
     if _Pins.family and kw.get("warm") is None:
         new = []
-        for x, s in zip(xs, starts, strict=True):
+        for x, s in zip(data.xs, starts, strict=True):
             t = _Pins.truth.get(np.ascontiguousarray(x).tobytes())
             if t is None:
                 new.append(s)
@@ -199,7 +199,7 @@ def _map_fit(xs: Sequence[np.ndarray], starts: Sequence[CurveShape], *a: Any, **
             new.append(_start_of(fam, th))
         starts = new
         kw["choose_family"] = False
-    return _ORIG["map_fit"](xs, starts, *a, **kw)
+    return _ORIG["map_fit"](data, starts, *a, **kw)
 
 
 _GRID_MEMO: dict[bytes, Any] = {}

@@ -51,10 +51,9 @@ def collect(case: Any) -> dict[str, Any]:
     """The default fit of ``case`` and the likelihood ``logpool`` sees (captured, not applied)."""
     seen: dict[str, Any] = {}
 
-    def capture(point: Any, at_map: Any, *a: Any, **kw: Any) -> Any:
-        kw.pop("draws", None)
-        seen["lik"] = LP.gamma_likelihood(at_map, *a, **kw)
-        seen["xs"] = a[0]
+    def capture(point: Any, at_map: Any, data: Any, draws: Any = None) -> Any:
+        seen["lik"] = LP.gamma_likelihood(at_map, data)
+        seen["xs"] = data.xs
         return point, [], {}
 
     orig = LP.rescale_points

@@ -166,6 +166,8 @@ def test_point_curve_of_a_zero_map_beta_is_the_posterior_mean():
     transforms) gets the mean curve, beta 1 (to 1e-6): the posterior mean of an effect cut at
     zero is positive, and a zero point would defund a touchpoint the draws leave room for."""
     from optimizer.response import mapfit as MF
+    from optimizer.response.mapsetup import MapData
+    from optimizer.response.pointcurves import posterior_mean_point
 
     rng = np.random.default_rng(0)
     n = 104
@@ -180,7 +182,7 @@ def test_point_curve_of_a_zero_map_beta_is_the_posterior_mean():
         {}, 0.0, y.copy(),
     )  # fmt: skip
     draws = [([theta[0].copy()], np.array([b])) for b in (0.0, 2.0) * 5]
-    point = MF.posterior_mean_point(fit, draws, [x], y, Z, G, 0.001)
+    point = posterior_mean_point(fit, draws, MapData((x,), (True,), ((),), y, Z, G, 0.001))
     assert point.beta[0] == pytest.approx(1.0, rel=1e-6)
     assert point.theta[0][0] == 0.3  # the MAP's decay is kept
 

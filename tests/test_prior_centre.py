@@ -128,7 +128,8 @@ def test_laplace_and_bootstrap_problems_keep_the_fits_prior_centre():
     from dataclasses import replace
 
     from optimizer.response import mapfit as MF
-    from optimizer.response.mapsetup import problem_at_map
+    from optimizer.response.mapboot import MapBootstrap, map_bootstrap_draw
+    from optimizer.response.mapsetup import MapData, problem_at_map
 
     rng = np.random.default_rng(3)
     x = np.where(np.arange(N) % 4 == 0, rng.lognormal(8.0, 0.2, N), 0.0)  # on 1 week in 4
@@ -141,16 +142,14 @@ def test_laplace_and_bootstrap_problems_keep_the_fits_prior_centre():
         ["exponential"], theta, np.zeros(1), np.zeros(1), 0.0, 0.0, 20.0, np.array([m]), {},
         0.0, y.copy(), prior_centre="operating",
     )  # fmt: skip
-    p, _ = problem_at_map(fit, [x], [True], [[]], y, Z, G, 0.001, 1.0, False)
+    data = MapData((x,), (True,), ((),), y, Z, G, 0.001, 1.0, False)
+    p, _ = problem_at_map(fit, data)
     assert p.rel_centre == "operating"
     op = np.array(J.prior_of(J.Tp(x, "exponential"), "operating")[0])
     assert op[1] == pytest.approx(math.log(4.0), abs=1e-12)
     np.testing.assert_allclose(J._prior(p, [op])[0], 0.0, atol=1e-12)
     lr = {}
     for centre in ("mean", "operating"):
-        ctx = MF.MapBootstrap(
-            replace(fit, prior_centre=centre), (x,), (True,), ((),), y, Z, G, 0.001, 0, 8,
-            False, 1.0, perturb=False,
-        )  # fmt: skip
-        lr[centre] = float(MF.map_bootstrap_draw(ctx, 0)[0][0][1])
+        ctx = MapBootstrap(replace(fit, prior_centre=centre), data, 0, 8, perturb=False)
+        lr[centre] = float(map_bootstrap_draw(ctx, 0)[0][0][1])
     assert lr["operating"] - lr["mean"] > 0.5 * math.log(4.0)

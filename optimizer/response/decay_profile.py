@@ -22,7 +22,7 @@ import numpy as np
 
 from optimizer.response import joint as J
 from optimizer.response.mapfit import MapFit
-from optimizer.response.mapsetup import problem_at_map
+from optimizer.response.mapsetup import MapData, problem_at_map
 
 #: Decays at which each touchpoint's profile posterior is evaluated (the bounds' ends included)
 DECAY_GRID = np.linspace(J.DECAY_BOUNDS[0], J.DECAY_BOUNDS[1], 7)
@@ -112,21 +112,10 @@ class DecayProfile:
         return th, np.array([np.interp(d, self.grid, col) for col in self.w.T])
 
 
-def fit_profiles(
-    fit: MapFit,
-    xs: Sequence[np.ndarray],
-    pooled: Sequence[bool],
-    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    y: np.ndarray,
-    Z: np.ndarray,
-    G: np.ndarray,
-    baseline_ridge: float,
-    s_curves: bool,
-    prior_weight: float,
-) -> list[DecayProfile]:
+def fit_profiles(fit: MapFit, data: MapData) -> list[DecayProfile]:
     """The decay profile of every touchpoint of the MAP ``fit`` (all weeks) without lift tests
     (the problem ``laplace_draws`` sets up)."""
-    p, _ = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    p, _ = problem_at_map(fit, data)
     which = [j for j, tp in enumerate(p.tps) if not tp.tests]
     return decay_profiles(p, fit.theta, which)
 

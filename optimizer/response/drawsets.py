@@ -28,20 +28,11 @@ import numpy as np
 from optimizer.response import curves as C
 from optimizer.response import joint as J
 from optimizer.response.mapfit import INTERVAL_CENTRE, MapFit, laplace_draws
+from optimizer.response.mapsetup import MapData
 from optimizer.response.model import Adstock, Saturation
 
 #: One draw of every searched touchpoint: its transforms and the betas.
 RawDraws = list[tuple[list[np.ndarray], np.ndarray]]
-#: The fit's data as ``laplace_draws`` takes it: spends, pooled flags, lift tests, y, Z, G, ridge.
-Args = tuple[
-    Sequence[np.ndarray],
-    Sequence[bool],
-    Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    float,
-]
 
 
 @dataclass(frozen=True)
@@ -79,12 +70,11 @@ def laplace_set(
     fit: MapFit,
     at_map: MapFit,
     mix: Any,
-    args: Args,
+    data: MapData,
     n_draws: int,
     seed: int,
     coords: Coordinates,
     *,
-    lap_kw: dict[str, Any],
     inflate: float,
     profiles: Sequence[Any],
     temperature: float,
@@ -95,7 +85,7 @@ def laplace_set(
     point's) and ``laplace_draws``'s summary."""
     from optimizer.response.families import Mixture, mixture_draws
 
-    draw_kw = {**lap_kw, **coords.draw_kw(), "inflate": inflate}
+    draw_kw = {**coords.draw_kw(), "inflate": inflate}
     if mix is not None:
         # the point curve's family is centred at the point curve (as without averaging), the
         # others at their MAPs
@@ -105,10 +95,10 @@ def laplace_set(
             pf = fit.families[k]
             comp[pf] = (np.asarray(fit.theta[k]), m[pf][1] if pf in m else 0.0)
             imix.append({f: c for f, c in comp.items() if c[1] > 0} or {pf: comp[pf]})
-        return mixture_draws(fit, imix, *args, n_draws, seed, **draw_kw)
+        return mixture_draws(fit, imix, data, n_draws, seed, **draw_kw)
     raw, lap = laplace_draws(
         at_map if INTERVAL_CENTRE == "map" else fit,
-        *args,
+        data,
         n_draws,
         seed,
         **draw_kw,

@@ -19,7 +19,7 @@ import numpy as np
 
 from optimizer.response import joint as J
 from optimizer.response.mapfit import MapFit, convert, laplace_draws
-from optimizer.response.mapsetup import problem_at_map
+from optimizer.response.mapsetup import MapData, problem_at_map
 
 #: Bayesian model averaging over the saturation families (``average_families=True``): a family
 #: whose posterior weight is below this share is left out of the mixture (it would get no draw of
@@ -46,26 +46,14 @@ def family_weights(lml: dict[str, float]) -> dict[str, float]:
     return {f: keep[f] / tot for f in sorted(keep)}
 
 
-def family_mixture(
-    fit: MapFit,
-    xs: Sequence[np.ndarray],
-    pooled: Sequence[bool],
-    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    y: np.ndarray,
-    Z: np.ndarray,
-    G: np.ndarray,
-    baseline_ridge: float,
-    *,
-    s_curves: bool = False,
-    prior_weight: float = 1.0,
-) -> tuple[Mixture, int]:
+def family_mixture(fit: MapFit, data: MapData) -> tuple[Mixture, int]:
     """Per touchpoint, the posterior mixture over the saturation families on all weeks (``fit``:
     the MAP on all weeks): each family's MAP (that touchpoint's transforms free, the others held
     at the MAP) and its weight from its Laplace marginal likelihood (``joint.log_ml_local``).
     Only families whose training-weeks weight (``fit.family_lml``, the family choice's) reaches
     ``MIN_FAMILY_WEIGHT`` are refitted; touchpoints with lift tests keep their family. Returns
     the mixture and the count of evaluations."""
-    p, fr = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    p, _ = problem_at_map(fit, data)
     tps = p.tps
     at_map = J.objective(p, fit.theta)
     out: Mixture = []
@@ -74,7 +62,7 @@ def family_mixture(
         own = {tp.family: (np.asarray(fit.theta[j]), 1.0)}
         prior = family_weights(fit.family_lml[j]) if j < len(fit.family_lml) else {}
         alts = [f for f in prior if f != tp.family]
-        if not pooled[j] or not alts or float(at_map.inner.w[j]) <= 0:
+        if not data.pooled[j] or not alts or float(at_map.inner.w[j]) <= 0:
             out.append(own)
             continue
         own_sol = J.fit(p, fit.theta, free=[j], max_nfev=50)
@@ -109,13 +97,7 @@ def _quotas(weights: Sequence[float], n: int) -> list[int]:
 def mixture_draws(
     fit: MapFit,
     mix: Mixture,
-    xs: Sequence[np.ndarray],
-    pooled: Sequence[bool],
-    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    y: np.ndarray,
-    Z: np.ndarray,
-    G: np.ndarray,
-    baseline_ridge: float,
+    data: MapData,
     n_draws: int,
     seed: int,
     **kw: Any,
@@ -126,7 +108,7 @@ def mixture_draws(
     standard normals) around the fit with that touchpoint's family ``f`` at its centre (the
     others at ``fit``'s). Returns the draws, each draw's families, and ``laplace_draws``'s
     summary of ``fit``'s own draws. ``kw``: ``laplace_draws``'s options."""
-    args = (xs, pooled, tests, y, Z, G, baseline_ridge, n_draws, seed)
+    args = (data, n_draws, seed)
     draws, lap = laplace_draws(fit, *args, **kw)
     fams = [list(fit.families) for _ in range(n_draws)]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(8,)))

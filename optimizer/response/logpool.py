@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.response import joint as J
-from optimizer.response.mapsetup import problem_at_map
+from optimizer.response.mapsetup import MapData, base_coefs, problem_at_map
 
 if TYPE_CHECKING:
     from optimizer.response.mapfit import MapFit
@@ -65,23 +65,13 @@ TAU_GRID = np.exp(np.linspace(math.log(0.01), math.log(4.0), 31))
 
 
 def gamma_likelihood(
-    fit: MapFit,
-    xs: Sequence[np.ndarray],
-    pooled: Sequence[bool],
-    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    y: np.ndarray,
-    Z: np.ndarray,
-    G: np.ndarray,
-    baseline_ridge: float,
-    prior_weight: float,
-    s_curves: bool,
-    conditional: bool = False,
+    fit: MapFit, data: MapData, conditional: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Gaussian (Laplace) likelihood of the pooled touchpoints' weekly marginal responses at
     the mean spend, ``gamma_i = beta_i e_i(theta)``, without the pooling rows: indices ``idx`` of
     the touchpoints, centre ``g`` (the betas by unbounded least squares at the MAP transforms) and
     covariance ``S`` (``sigma^2 H^-1`` over transforms and betas, through ``gamma``'s gradient)."""
-    p, _ = problem_at_map(fit, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves)
+    p, _ = problem_at_map(fit, data)
     p.omega = 0.0
     theta = fit.theta
     inner = J.solve_inner(p, theta)
@@ -198,15 +188,7 @@ def posterior_marginal_roi(
 def rescale_points(
     point: MapFit,
     at_map: MapFit,
-    xs: Sequence[np.ndarray],
-    pooled: Sequence[bool],
-    tests: Sequence[Sequence[tuple[np.ndarray, float, float]]],
-    y: np.ndarray,
-    Z: np.ndarray,
-    G: np.ndarray,
-    baseline_ridge: float,
-    prior_weight: float,
-    s_curves: bool,
+    data: MapData,
     draws: tuple[_Draws, Sequence[Sequence[str]] | None, int, float] | None = None,
 ) -> tuple[MapFit, list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """The point curves ``point`` with every pooled touchpoint's beta rescaled so its marginal
@@ -217,12 +199,10 @@ def rescale_points(
     families (None: the point's), the seed and the draws' inflation; returned as ``DRAWS``
     says (kept, shifted with the point, or drawn from the hierarchy), with the diagnostics."""
     out, draw_families, seed, inflate = draws if draws is not None else ([], None, 0, 1.0)
-    from optimizer.response.mapfit import _base_coefs
     from optimizer.response.solve import _make_frame
 
-    idx, g, S = gamma_likelihood(
-        at_map, xs, pooled, tests, y, Z, G, baseline_ridge, prior_weight, s_curves
-    )
+    xs, y, Z, G = data.xs, data.y, data.Z, data.G
+    idx, g, S = gamma_likelihood(at_map, data)
     shift = np.zeros(point.beta.size)
     info: dict[str, Any] = {"method": METHOD, "n_pooled": int(idx.size)}
     if idx.size < MIN_POOLED:
@@ -238,8 +218,8 @@ def rescale_points(
             shift[j] = (new - beta[j]) * cols.e[j]
             beta[j] = new
     Mfull = np.hstack([cols.M, G])
-    fr = _make_frame(Z, y, 0.0, baseline_ridge)
-    base = _base_coefs(fr, Mfull, beta)
+    fr = _make_frame(Z, y, 0.0, data.baseline_ridge)
+    base = base_coefs(fr, Mfull, beta)
     info.update(post)
     out = list(out)
     if DRAWS == "shift":

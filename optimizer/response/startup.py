@@ -59,23 +59,23 @@ def carry_of(xs: Sequence[np.ndarray], level: float) -> tuple[float, ...]:
 
 def fit_start(
     map_fit: Callable[..., Any],
-    xs: Sequence[np.ndarray],
+    data: Any,
     *args: Any,
     mode: str = "zero",
     warm: Any = None,
     **kw: Any,
 ) -> Any:
-    """``map_fit(xs, *args, warm=warm, **kw)`` with the history's start ``mode``: with
+    """``map_fit(data, *args, warm=warm, **kw)`` (``data``: a ``mapsetup.MapData``) with the history's start ``mode``: with
     ``"fitted"`` and no ``warm`` fit, one fit per level of ``CARRY_LEVELS``, the lowest MAP
     objective plus ``CARRY_PENALTY`` kept (in ``start``: its level, every level's objective over
     the noise variance); otherwise the warm fit's start (zero without one)."""
     if mode == "zero" or warm is not None:
-        f = map_fit(xs, *args, warm=warm, **kw)
+        f = map_fit(data, *args, warm=warm, **kw)
         f.start = dict(warm.start) if warm is not None else {}
         return f
     best, costs, crit, sigma2 = None, {}, math.inf, 0.0
     for r in CARRY_LEVELS:
-        f = map_fit(xs, *args, carry=carry_of(xs, r), **kw)
+        f = map_fit(data, *args, carry=carry_of(data.xs, r), **kw)
         sigma2 = sigma2 or max(float(f.sigma) ** 2, 1e-300)  # the first level's noise, for all
         costs[str(float(r))] = float(f.cost) / sigma2
         c = costs[str(float(r))] + (CARRY_PENALTY * math.log(len(f.rows)) if r else 0.0)

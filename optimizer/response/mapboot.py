@@ -1,0 +1,107 @@
+"""The bootstrap of the MAP fit (``uncertainty="bootstrap"``, the default with lift tests): each
+draw refits the MAP on a moving-block resample of the weeks, from the MAP's transforms and
+families, the prior's centre and the lift tests' lifts perturbed ("randomise then optimise"); the
+refits run in this process or as tasks of an executor, with the same result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optimizer.response import joint as J
+from optimizer.response.mapsetup import MapData, column_scale
+
+if TYPE_CHECKING:
+    from optimizer.response.mapfit import MapFit
+
+
+@dataclass(frozen=True)
+class MapBootstrap:
+    """What one bootstrap refit of the MAP fit needs (shipped once to an executor's workers)."""
+
+    fit: MapFit
+    data: MapData
+    seed: int
+    block_weeks: int
+    perturb: bool = True
+
+
+def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Refit ``b`` of the MAP fit on a moving-block resample of the weeks drawn from
+    ``SeedSequence(seed, spawn_key=(b,))``, from the MAP's transforms and families with its
+    pooling weight, the prior's centre and the lift tests' measured lifts perturbed by a draw of
+    their own sds ("randomise then optimise"): a pure function of ``ctx`` and ``b``."""
+    from optimizer.response.bootstrap import _block_bootstrap
+
+    rng = np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(b,)))
+    data = ctx.data
+    rows = _block_bootstrap(data.y.size, ctx.block_weeks, rng)
+    fr = data.frame(rows)
+    fit = ctx.fit
+    tps = [
+        J.Tp(
+            x,
+            f,
+            bool(pl),
+            tuple(
+                (x1, lift + (se * float(rng.standard_normal()) if ctx.perturb else 0.0), se)
+                for x1, lift, se in ts
+            ),
+        )
+        for x, f, pl, ts in zip(data.xs, fit.families, data.pooled, data.tests, strict=True)
+    ]
+    nt = sum(tp.k for tp in tps)
+    p = J.Problem(
+        tps,
+        rows,
+        fr,
+        data.G,
+        fit.sigma,
+        fit.omega,
+        data.prior_weight,
+        data.s_curves,
+        prior_shift=rng.standard_normal(nt) if ctx.perturb else np.zeros(0),
+        rel_centre=fit.prior_centre,
+    )
+    p.scale = column_scale(p, fit.theta)
+    sol = J.fit(p, fit.theta, max_nfev=60)
+    return [np.asarray(t) for t in sol.theta], sol.inner.w[: p.width]
+
+
+def _map_bootstrap_draws(
+    ctx: MapBootstrap, draws: Sequence[int]
+) -> list[tuple[int, tuple[list[np.ndarray], np.ndarray]]]:
+    from optimizer.threads import one_blas_thread
+
+    with one_blas_thread():
+        return [(b, map_bootstrap_draw(ctx, b)) for b in draws]
+
+
+def run_map_bootstrap(
+    ctx: MapBootstrap, n_draws: int, executor: Any, report: Callable[[str, int, int], None]
+) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """The ``n_draws`` refits, in this process or as tasks of ``executor`` (same result)."""
+    import functools
+
+    if n_draws == 0:
+        return []
+    if executor is None or getattr(executor, "in_process", False):
+        out = []
+        for b in range(n_draws):
+            out.extend(_map_bootstrap_draws(ctx, [b]))
+            report("bootstrap", b + 1, n_draws)
+        return [r for _, r in out]
+    n_tasks = max(1, min(n_draws, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
+    bounds = np.linspace(0, n_draws, n_tasks + 1).astype(int)
+    groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    finished = [0]
+
+    def step(done: int, total: int, k: int) -> None:
+        finished[0] += len(groups[k])
+        report("bootstrap", finished[0], n_draws)
+
+    parts = executor.map(functools.partial(_map_bootstrap_draws, ctx), groups, progress=step)
+    return [r for part in parts for _, r in sorted(part, key=lambda t: t[0])]
