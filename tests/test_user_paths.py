@@ -812,3 +812,52 @@ def test_track_refuses_a_plan_whose_start_is_not_a_monday(tmp_path, start, words
     (tmp_path / "bad.json").write_text(json.dumps(plan))
     bad = run("track", "bad.json", "a.csv", cwd=tmp_path)
     one_line_error(bad, "bad.json", "'start'", words)
+
+
+# ---- the infeasibility diagnosis suggests one move when one suffices ---------------------------
+@pytest.mark.parametrize(
+    ("rules", "fix", "also", "fixed"),
+    [
+        (  # two floors against a budget of 0: was "raise the budget (0) by 120,000 and lower
+            # the search minimum (10,000) by 10,000"
+            "touchpoints:\n  tv: {min: 120000}\n  search: {min: 10000}\n",
+            "raise the budget (0) by 130,000",
+            ["the tv minimum (120,000)"],
+            "budget: 130000\n",
+        ),
+        (  # a lock, two stage floors: was two moves as well
+            "touchpoints:\n  onboarding_email: {lock: 5000}\n"
+            "stages:\n  awareness: {min: 80000}\n  consideration: {min: 80000}\n",
+            "raise the budget (0) by 165,000",
+            ["the onboarding_email lock (5,000)", "the awareness stage floor (80,000)"],
+            "budget: 165000\n",
+        ),
+        (  # a KPI floor: was "lower the revenue floor (100,000) by 100,001", past 0
+            "kpi_floors: {revenue: 100000}\n",
+            "lower the revenue floor (100,000) by 100,000",
+            [],
+            None,
+        ),
+    ],
+    ids=["two-floors", "a-lock-and-stage-floors", "a-kpi-floor"],
+)
+def test_a_zero_budget_conflict_gets_one_move_that_resolves_it(tmp_path, rules, fix, also, fixed):
+    """`optimize` of a scenario with `budget: 0` and floors: exit 3, one line naming the
+    conflicting rules (the budget among them) and exactly one suggested move, the one that makes
+    the whole scenario feasible (checked by applying it: the scenario then solves, exit 0); a
+    move larger than the named conflict asks names the other rules it satisfies too."""
+    sc = scenario(tmp_path, f"budget: 0\n{rules}")
+    text = one_line_error(run("optimize", sc, "--no-ledger", cwd=tmp_path), str(sc), code=3)
+    assert "the budget (0)" in text.split("cannot")[0], text
+    _, _, repair = text.partition("; to resolve it, for example ")
+    assert repair.startswith(fix), text
+    assert repair.count(" by ") == 1 and " and lower " not in repair, text  # one move
+    for rule in also:
+        assert rule in repair.split(fix)[1], text
+    if not also:
+        assert repair == fix, text
+    if fixed:
+        sc.write_text(sc.read_text().replace("budget: 0\n", fixed))
+        r = run("optimize", sc, "--format", "json", "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["status"] == "optimal"

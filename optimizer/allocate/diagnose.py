@@ -23,7 +23,7 @@ import numpy as np
 
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import Pieces, bank_pieces
-from optimizer.allocate.build import build_model
+from optimizer.allocate.build import BuiltModel, build_model
 from optimizer.allocate.problem import (
     CAP_MARGIN,
     AllocationProblem,
@@ -144,8 +144,12 @@ def diagnose(
     if not _feasible(opened, open_pcs, pinned, solver):  # pragma: no cover - the box is feasible
         return Diagnosis((), (), "the constraints cannot all hold")
     core = _deletion_filter(opened, open_pcs, candidates, pinned, solver)
-    fixes = _fixes(opened, open_pcs, core, pinned, solver)
-    return Diagnosis(tuple(core), fixes, _sentence(problem, core, fixes, positive_spend))
+    fixes, also = _fixes(opened, open_pcs, core, pinned, solver)
+    return Diagnosis(
+        tuple(core),
+        fixes,
+        _sentence(problem, core, fixes, positive_spend, [_label(problem, n) for n in also]),
+    )
 
 
 def _label(problem: AllocationProblem, name: str) -> str:
@@ -176,22 +180,71 @@ def _fixes(
     core: list[str],
     pinned: set[str],
     solver: str,
-) -> tuple[Fix, ...]:
+) -> tuple[tuple[Fix, ...], list[str]]:
     """Moves of the conflicting rows that make the least-violation plan ``x*`` feasible (the
-    other rules held rigid when they can be, else left out)."""
+    other rules held rigid when they can be, else left out), and the rules outside the conflict
+    that the moves must satisfy too (named when a move is larger than the conflict alone asks).
+
+    The least total (relative) violation may spread over several rules where moving one of them
+    would do: at a budget of 0 with two floors, the budget is raised for one floor and the other
+    floor lowered. When it does, each conflicting row is tried alone (the only one that may
+    move); the smallest relative move that resolves the conflict alone is suggested instead."""
     rows = {c.name: c for c in problem.constraints}
-    elastic = {n for n in core if n in rows}
+    elastic = [n for n in core if n in rows]
     if not elastic:
-        return ()
+        return (), []
     every = {c.name for c in problem.constraints} | {r.name for r in problem.item_rules}
-    built = None
-    for include, rigid in ((None, every - elastic), (set(core) | pinned, pinned)):
+    for include, rigid in ((None, every - set(elastic)), (set(core) | pinned, pinned)):
         trial = build_model(problem, pcs, include=include, elastic=True, rigid=rigid)
         if solve(trial, solver).status == Status.OPTIMAL:
-            built = trial
             break
-    if built is None:
-        return ()
+    else:
+        return (), []
+    fixes = _moves(problem, trial, core)
+    best: tuple[float, tuple[Fix, ...], BuiltModel, list[str]] | None = None
+    if len(fixes) > 1:
+        for name in elastic:
+            one = build_model(
+                problem, pcs, include=include, elastic=True, rigid=rigid | (set(elastic) - {name})
+            )
+            if solve(one, solver).status != Status.OPTIMAL:
+                continue
+            moved = _moves(problem, one, core)
+            size = _violation(one, [name], rows)
+            if len(moved) == 1 and (best is None or size < best[0] - 1e-12):
+                best = (size, moved, one, [name])
+    if best is None:
+        best = (_violation(trial, elastic, rows), fixes, trial, elastic)
+    size, fixes, built, moving = best
+    if include is not None:  # the other rules are left out: the moves cover nothing else
+        return fixes, []
+    # the rules outside the conflict that make the moves as large as they are (a non-zero dual
+    # is a candidate; it is named if the least violation is smaller without it)
+    also = []
+    for n, c in built.constraints.items():
+        if n in core or n in pinned or abs(c.pi or 0.0) <= 1e-9:
+            continue
+        keep = every - {n}
+        trial = build_model(problem, pcs, include=keep, elastic=True, rigid=keep - set(moving))
+        if solve(trial, solver).status == Status.OPTIMAL:
+            if _violation(trial, moving, rows) < size * (1 - 1e-6) - 1e-9:
+                also.append(n)
+    return fixes, also
+
+
+def _violation(built: BuiltModel, names: Sequence[str], rows: dict) -> float:
+    """An elastic model's violation of rows ``names``, each relative to its amount (as the
+    elastic objective weighs it)."""
+    return sum(
+        _elastic_value(built.elastic, n, side) / max(abs(rows[n].rhs), 1.0)
+        for n in names
+        for side in ("__plus", "__minus")
+    )
+
+
+def _moves(problem: AllocationProblem, built: BuiltModel, core: list[str]) -> tuple[Fix, ...]:
+    """The moves of the conflicting rows that make an elastic model's plan ``x*`` feasible."""
+    rows = {c.name: c for c in problem.constraints}
     x = np.maximum(built.spend_values(), 0.0)
     fixes = []
     for name in core:
@@ -211,9 +264,17 @@ def _fixes(
             if held is None:
                 continue
             move = held
-        fixes.append(
-            Fix(con.name, con.label, move[0], _outward(move[1], unit, con.rhs, move[0]), unit)
-        )
+        step = _outward(move[1], unit, con.rhs, move[0])
+        if (
+            move[0] == "lower"
+            and con.sense == ">="
+            and con.rhs > 0
+            and all(a >= 0 for a in con.coefs.values())
+        ):
+            # a floor on a sum of spends or KPIs (never negative) holds once lowered to 0: it
+            # is never lowered past it (a KPI floor of 100,000 "lowered by 100,001")
+            step = min(step, con.rhs)
+        fixes.append(Fix(con.name, con.label, move[0], step, unit))
     return tuple(fixes)
 
 
@@ -223,7 +284,11 @@ def _elastic_value(elastic: dict | None, name: str, side: str) -> float:
 
 
 def _sentence(
-    problem: AllocationProblem, core: list[str], fixes: Sequence[Fix], positive_spend: bool
+    problem: AllocationProblem,
+    core: list[str],
+    fixes: Sequence[Fix],
+    positive_spend: bool,
+    also: Sequence[str] = (),
 ) -> str:
     if not core:
         return "the constraints cannot all hold"
@@ -242,6 +307,8 @@ def _sentence(
         text = f"{_and(labels)} cannot all hold"
     if fixes:
         text += f"; to resolve it, for example {' and '.join(f.words for f in fixes)}"
+        if also:
+            text += f" (enough for {_and(list(also))} too)"
     return text
 
 
