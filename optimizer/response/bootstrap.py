@@ -6,7 +6,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -130,6 +130,10 @@ def _bootstrap_draw(ctx: _Bootstrap, b: int) -> tuple[np.ndarray, dict[int, int]
     return _solve(frb, Mb[rows], Z[rows], bpool, bcal, ctx.ridge_w, jitter).beta, bchoice
 
 
+#: One refit's result, with its index (``run_refits``).
+_R = TypeVar("_R")
+
+
 def _bootstrap_draws(
     ctx: _Bootstrap, draws: Sequence[int]
 ) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
@@ -139,29 +143,35 @@ def _bootstrap_draws(
         return [(b, _bootstrap_draw(ctx, b)) for b in draws]
 
 
-def _run_draws(
-    ctx: _Bootstrap, n_bootstrap: int, executor: Any, report: Callable[[str, int, int], None]
-) -> list[tuple[int, tuple[np.ndarray, dict[int, int]]]]:
-    """The ``n_bootstrap`` refits, in this process or as tasks of ``executor`` (a few refits per
-    task on a cluster, so the context is shipped fewer times), in index order."""
-    if n_bootstrap == 0:
+def run_refits(
+    task: Callable[[Sequence[int]], list[_R]],
+    n: int,
+    executor: Any,
+    report: Callable[[str, int, int], None],
+) -> list[_R]:
+    """``task`` over the refit indices ``0..n-1`` (it takes a few indices and returns their
+    results in that order): in this process one index at a time, or as tasks of ``executor`` of
+    a few indices each (so a cluster ships the context fewer times); in index order either way,
+    with ``report("bootstrap", done, n)`` as refits finish. The grid's and the MAP's bootstraps
+    both run on it."""
+    if n == 0:
         return []
     if executor is None or getattr(executor, "in_process", False):
-        out = []
-        for b in range(n_bootstrap):
-            out.extend(_bootstrap_draws(ctx, [b]))
-            report("bootstrap", b + 1, n_bootstrap)
+        out: list[_R] = []
+        for b in range(n):
+            out.extend(task([b]))
+            report("bootstrap", b + 1, n)
         return out
-    n_tasks = max(1, min(n_bootstrap, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
-    bounds = np.linspace(0, n_bootstrap, n_tasks + 1).astype(int)
+    n_tasks = max(1, min(n, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
+    bounds = np.linspace(0, n, n_tasks + 1).astype(int)
     groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     finished = [0]
 
     def step(done: int, total: int, k: int) -> None:
         finished[0] += len(groups[k])
-        report("bootstrap", finished[0], n_bootstrap)
+        report("bootstrap", finished[0], n)
 
-    parts = executor.map(functools.partial(_bootstrap_draws, ctx), groups, progress=step)
+    parts = executor.map(task, groups, progress=step)  # in input order (``Executor.map``)
     return [r for part in parts for r in part]
 
 
@@ -244,7 +254,8 @@ def refit_grid(
     )
     draws_beta = np.zeros((n_bootstrap, M.shape[1]))
     draws_choice: list[dict[int, int]] = [{} for _ in range(n_bootstrap)]
-    for b, (beta_b, choice_b) in _run_draws(boot, n_bootstrap, executor, report):
+    task = functools.partial(_bootstrap_draws, boot)
+    for b, (beta_b, choice_b) in run_refits(task, n_bootstrap, executor, report):
         draws_beta[b] = beta_b
         draws_choice[b] = choice_b
     slot = d.slots

@@ -86,22 +86,7 @@ def run_map_bootstrap(
     """The ``n_draws`` refits, in this process or as tasks of ``executor`` (same result)."""
     import functools
 
-    if n_draws == 0:
-        return []
-    if executor is None or getattr(executor, "in_process", False):
-        out = []
-        for b in range(n_draws):
-            out.extend(_map_bootstrap_draws(ctx, [b]))
-            report("bootstrap", b + 1, n_draws)
-        return [r for _, r in out]
-    n_tasks = max(1, min(n_draws, 4 * max(1, int(getattr(executor, "workers", 1) or 1))))
-    bounds = np.linspace(0, n_draws, n_tasks + 1).astype(int)
-    groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    finished = [0]
+    from optimizer.response.bootstrap import run_refits
 
-    def step(done: int, total: int, k: int) -> None:
-        finished[0] += len(groups[k])
-        report("bootstrap", finished[0], n_draws)
-
-    parts = executor.map(functools.partial(_map_bootstrap_draws, ctx), groups, progress=step)
-    return [r for part in parts for _, r in sorted(part, key=lambda t: t[0])]
+    task = functools.partial(_map_bootstrap_draws, ctx)
+    return [r for _, r in run_refits(task, n_draws, executor, report)]
