@@ -32,8 +32,8 @@ class MapBootstrap:
 def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Refit ``b`` of the MAP fit on a moving-block resample of the weeks drawn from
     ``SeedSequence(seed, spawn_key=(b,))``, from the MAP's transforms and families with its
-    pooling weight, the prior's centre and the lift tests' measured lifts perturbed by a draw of
-    their own sds ("randomise then optimise"): a pure function of ``ctx`` and ``b``."""
+    pooling weight and carry-in, the prior's centre and the lift tests' measured lifts perturbed
+    by a draw of their own sds ("randomise then optimise"): a pure function of ``ctx`` and ``b``."""
     from optimizer.response.bootstrap import _block_bootstrap
 
     rng = np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(b,)))
@@ -50,8 +50,16 @@ def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.
                 (x1, lift + (se * float(rng.standard_normal()) if ctx.perturb else 0.0), se)
                 for x1, lift, se in ts
             ),
+            c,  # the MAP's carry-in from before the history (``startup``): the refits keep it
         )
-        for x, f, pl, ts in zip(data.xs, fit.families, data.pooled, data.tests, strict=True)
+        for x, f, pl, ts, c in zip(
+            data.xs,
+            fit.families,
+            data.pooled,
+            data.tests,
+            fit.carry or (0.0,) * len(data.xs),
+            strict=True,
+        )
     ]
     nt = sum(tp.k for tp in tps)
     p = J.Problem(
