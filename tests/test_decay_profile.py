@@ -1,5 +1,5 @@
 """The posterior over a touchpoint's adstock decay on a grid (``decay_posterior="grid"``,
-``optimizer.response.mapfit.decay_profiles``): on a simulated touchpoint with a known long
+``optimizer.response.decay_profile.decay_profiles``): on a simulated touchpoint with a known long
 carry-over it agrees with the Gaussian (Laplace) posterior where the data pin the decay; its
 intervals hold decays drawn from the prior about as often as they say; draws take their decays
 from it; a fit with it is deterministic.

@@ -199,8 +199,6 @@ def rescale_points(
     families (None: the point's), the seed and the draws' inflation; returned as ``DRAWS``
     says (kept, shifted with the point, or drawn from the hierarchy), with the diagnostics."""
     out, draw_families, seed, inflate = draws if draws is not None else ([], None, 0, 1.0)
-    from optimizer.response.solve import _make_frame
-
     xs, y, Z, G = data.xs, data.y, data.Z, data.G
     idx, g, S = gamma_likelihood(at_map, data)
     shift = np.zeros(point.beta.size)
@@ -209,7 +207,8 @@ def rescale_points(
         return point, list(out), info
     xbar = np.array([float(xs[j].mean()) for j in idx])
     m, post = posterior_marginal_roi(g, S, xbar)
-    tps = [J.Tp(x, f) for x, f in zip(xs, point.families, strict=True)]
+    carry = point.carry or (0.0,) * len(xs)  # the baseline is refitted beside the carry-in
+    tps = [J.Tp(x, f, carry=c) for x, f, c in zip(xs, point.families, carry, strict=True)]
     cols = J.columns(tps, point.theta)
     beta = point.beta.copy()
     for r, j in enumerate(idx):
@@ -218,8 +217,8 @@ def rescale_points(
             shift[j] = (new - beta[j]) * cols.e[j]
             beta[j] = new
     Mfull = np.hstack([cols.M, G])
-    fr = _make_frame(Z, y, 0.0, data.baseline_ridge)
-    base = base_coefs(fr, Mfull, beta)
+    rows = point.rows if point.rows is not None else np.arange(y.size)  # the likelihood's weeks
+    base = base_coefs(data.frame(rows), Mfull[rows], beta)
     info.update(post)
     out = list(out)
     if DRAWS == "shift":

@@ -119,7 +119,8 @@ def posterior_mean_point(
                 best = (float(res.cost), cf, float(res.x[0]), np.concatenate([[d0], res.x[1:]]))
         assert best is not None
         _, families[k], beta[k], theta[k] = best
-    tps = [J.Tp(x, f) for x, f in zip(xs, families, strict=True)]
+    carry = fit.carry or (0.0,) * len(xs)  # the baseline is refitted beside the fitted carry-in
+    tps = [J.Tp(x, f, carry=c) for x, f, c in zip(xs, families, carry, strict=True)]
     cols = J.columns(tps, theta)
     Mfull = np.hstack([cols.M, G])
     rows = fit.rows if fit.rows is not None else np.arange(y.size)

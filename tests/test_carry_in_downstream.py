@@ -1,5 +1,6 @@
-"""The MAP bootstrap's refits keep the fitted carry-in from before the history
-(``optimizer.response.mapboot``; ``initial_carryover="fitted"``, the default).
+"""The steps after the MAP fit keep its fitted carry-in from before the history
+(``initial_carryover="fitted"``, the default): the bootstrap's refits (``mapboot``) and the point
+curves' baseline (``pointcurves``, ``logpool``).
 
 Mid-stream world of tests/test_burn_in.py (tv's true decay 0.75, the history starting 52 weeks
 into the spend): the default fit keeps a carry-in (level 1). A refit of the bootstrap on the very
@@ -45,3 +46,17 @@ def test_bootstrap_refit_on_the_same_weeks_stays_at_a_map_with_carry_in(
     decays = np.array([t[0] for t in theta])  # each touchpoint's transforms start with its decay
     at_map = np.array([t[0] for t in ctx.fit.theta])
     assert np.allclose(decays, at_map, atol=TOL), (decays, at_map)
+
+
+@pytest.mark.parametrize("seed", [13, 14])
+def test_a_kept_carry_in_explains_the_weeks_at_least_as_well_as_the_zero_start(seed: int) -> None:
+    """The carry-in is kept only when it lowers the MAP objective by more than ln n noise
+    variances, so the fit it gives must explain the weeks at least as well as the zero start's.
+    Before the fix the point curves' baseline was refitted as if the adstock started at zero and
+    the reported r2 came out below the zero start's (0.9697 against 0.9699, 0.9608 against
+    0.9631); with it 0.9726 and 0.9657."""
+    h = _midstream(seed)
+    kept = fit_model(h, seed=0, n_bootstrap=0)
+    zero = fit_model(h, seed=0, n_bootstrap=0, initial_carryover="zero")
+    assert kept.diagnostics["initial_carryover"]["level"] == 1.0
+    assert kept.diagnostics["r2"] > zero.diagnostics["r2"]
