@@ -285,12 +285,21 @@ def decision_regret(
 ORACLE_DRAWS = 50  # draws of the oracle's betas for its Bayes plan
 
 
-def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
+def oracle_model(
+    case: Case, draws: int = 0, inflate: float = 1.0, mean_beta: str = ""
+) -> ResponseModel:
     """The truth's curve shapes (adstock, family, half saturation / scale, shape) with betas
     estimated from the history by least squares (betas >= 0; intercept, linear trend, three
     yearly Fourier pairs -- in the high-information and flighted regimes also times the trend, as
     their seasonality scales with the level -- controls and events free). What a fitter that knew every shape could do
-    with this much data and noise: the information limit for the betas."""
+    with this much data and noise: the information limit for the betas.
+
+    ``inflate`` scales the draws' spread (the fit's ``uncertainty_inflate``; 1: the sampling law
+    itself). ``mean_beta`` replaces the point betas by their mean under the law cut at zero,
+    ``E[max(b, 0)]`` of each beta's Gaussian marginal (exact, no draws): "all" every beta,
+    "zero" only the betas the bounded least squares holds at zero. With the transforms known,
+    a curve is linear in its beta, so the plan on the mean over the draws is the plan on these
+    betas up to the draws' sampling noise."""
     from scipy.optimize import lsq_linear
 
     frame, journey = case.history.frame, case.history.journey
@@ -321,13 +330,21 @@ def oracle_model(case: Case, draws: int = 0) -> ResponseModel:
     # sigma^2 (A'A)^-1, cut at zero), as draws of each curve: the oracle's posterior under a flat
     # prior, for the plan that maximises the expected KPI over it (the "Bayes oracle")
     beta_draws = np.zeros((0, len(betas)))
-    if draws:
+    if draws or mean_beta:
         res = y - As @ coef_s
         sigma2 = float(res @ res) / max(len(y) - As.shape[1], 1)
-        cov = sigma2 * np.linalg.pinv(As.T @ As)
+        cov = sigma2 * np.linalg.pinv(As.T @ As) * inflate**2
+    if draws:
         rng = np.random.default_rng([SEED, zlib.crc32(case.name.encode())])
         z = rng.multivariate_normal(coef_s, cov, size=draws, method="eigh")
         beta_draws = np.maximum(z[:, len(base) :] / scale[len(base) :], 0.0)
+    if mean_beta:
+        from scipy.stats import norm
+
+        mu = coef_s[len(base) :]
+        sd = np.sqrt(np.maximum(np.diag(cov)[len(base) :], 1e-300))
+        pos = (mu * norm.cdf(mu / sd) + sd * norm.pdf(mu / sd)) / scale[len(base) :]
+        betas = np.where((betas <= 0) if mean_beta == "zero" else True, pos, betas)
     tps = {}
     for j, (tid, tp) in enumerate(case.truth.touchpoints.items()):
         tps[tid] = replace(

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fit_cases import SEED, high_case, regime_cases, world_case  # noqa: E402
-from _fit_measure import covered, decision_regret  # noqa: E402
+from _fit_measure import ORACLE_DRAWS, covered, decision_regret, oracle_model  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
 
 from optimizer.response.fit import fit_model  # noqa: E402
@@ -72,10 +72,16 @@ def run(
     cases: Sequence[Any],
     variants: Sequence[tuple[str, dict[str, Any]]],
     risks: Sequence[float] = (RISK,),
+    oracle: bool = False,
 ) -> None:
     res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
+    bayes: list[dict[str, Any]] = []
     for c in cases:
         line = [c.name]
+        if oracle:  # the Bayes oracle of fit_recovery.py: true transforms, LS betas' law
+            om = oracle_model(c, ORACLE_DRAWS)
+            bayes.append({"name": c.name, "reg": decision_regret(c, om, robust=True)})
+            line.append(f"bayes {bayes[-1]['reg'].captured:7.1%}")
         for vname, opts in variants:
             consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
             kw = {k: v for k, v in opts.items() if not k.startswith("@")}
@@ -87,7 +93,7 @@ def run(
                 setattr(m, attr, v)
             try:
                 t0 = time.perf_counter()
-                model = fit_model(c.history, seed=SEED, n_bootstrap=20, **kw)
+                model = fit_model(c.history, **{"seed": SEED, "n_bootstrap": 20, **kw})
                 sec = time.perf_counter() - t0
             finally:
                 for m, attr, v in saved:
@@ -139,6 +145,12 @@ def run(
         f"{'mROI cov':>8} {'decay cov':>9} {'decay bias':>10} {'mean s':>6} "
         f"{'anchored':>8} {'worst':>7} {'below':>5} {'carry-in':>8}"
     )
+    if bayes:
+        vb = [(r["reg"].fitted - r["reg"].historical) / r["reg"].kpi_total for r in bayes]
+        print(
+            f"{'bayes oracle':<14} {pooled_capture(bayes, lambda r: r['reg']):7.1%} "
+            f"{'':>7} {min(vb):+13.2%} {sum(v < -HARM for v in vb):5d}"
+        )
     for vname, _ in variants:
         rs = res[vname]
         vs = [(r["reg"].fitted - r["reg"].historical) / r["reg"].kpi_total for r in rs]
@@ -158,6 +170,8 @@ def run(
             f"{sum(bool(r['carry']) for r in rs):>3d}/{sum(r['carry'] is not None for r in rs):<4d}",
             flush=True,
         )
+        vr = [(r["rob"].fitted - r["rob"].historical) / r["rob"].kpi_total for r in rs]
+        print(f"  robust (--robust mean): worst {min(vr):+.2%}, {sum(v < -HARM for v in vr)} below")
         rcov = [f for r in rs for f in r["rcov"] if f is not None]
         print(f"  steady-state ROI at the mean spend inside the 80% interval: {np.mean(rcov):.1%}")
         e_roi = np.abs([e for r in rs for e in r["roi_err"]])
@@ -223,6 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history (dropped), the first weeks' KPI carries their adstock; truth and plan "
         "valuation unchanged",
     )
+    ap.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also the Bayes oracle of fit_recovery.py (the true transforms, the least-squares "
+        "betas' law, the plan on the mean over its 50 draws) on the same worlds",
+    )
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in (args.variant or ["default:"])]
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases = cases[: args.worlds]
         mid = f", mid-stream after {args.midstream} weeks" if args.midstream else ""
         print(f"{args.regime}, {args.touchpoints} tp{mid}: {len(cases)} worlds", flush=True)
-        run(cases, variants, args.anchor_risk)
+        run(cases, variants, args.anchor_risk, args.oracle)
     return 0
 
 

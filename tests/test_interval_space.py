@@ -368,3 +368,50 @@ def test_market_pooling_scales_both_draw_sets(fits):
                 for (s0, _), (s1, _) in zip(old_set, new_set, strict=True):
                     assert s1.beta == pytest.approx(h * s0.beta, rel=1e-12, abs=1e-12), (m, tid)
     assert moved >= 2  # the pooling did move curves
+
+
+def test_plan_inflate_narrows_the_plan_draws_only(world):
+    """``plan_inflate`` scales the plan draws' spread alone: with the plan draws at x 1 (the
+    posterior's own) and the default x 2 for the intervals, the interval draws and the printed
+    marginal-ROI interval are the default fit's bit for bit, the plan draws' betas spread about
+    half as wide (the same Gaussian steps, so the ratio is 1/2 up to the cut at zero and the
+    transforms' bounds: checked within 0.35-0.65), and ``fit.options`` records it. In the plan
+    draws' own coordinates (``interval_space="beta"``) the interval draws are written apart."""
+    history, _ = world
+    base = json.loads(model_to_json(fit_model(history, n_bootstrap=20)))
+    narrow = json.loads(model_to_json(fit_model(history, n_bootstrap=20, plan_inflate=1.0)))
+    assert narrow["fit"]["options"]["plan_inflate"] == 1.0
+    assert "plan_inflate" not in base["fit"]["options"]
+    for tid, t0 in base["touchpoints"].items():
+        t1 = narrow["touchpoints"][tid]
+        assert t1["interval_draws"] == t0["interval_draws"], tid
+        k = "marginal_roi_interval_80"
+        assert t1["diagnostics"][k] == t0["diagnostics"][k], tid
+        b0 = np.array([d["curve"]["beta"] for d in t0["draws"]])
+        b1 = np.array([d["curve"]["beta"] for d in t1["draws"]])
+        ratio = float(np.std(b1) / np.std(b0))
+        assert 0.35 < ratio < 0.65, (tid, ratio)
+    same = fit_model(history, n_bootstrap=20, interval_space="beta", plan_inflate=1.0)
+    for tid, tp in same.touchpoints.items():
+        assert tp.interval_draws and tp.interval_draws != tp.draws, tid
+    with pytest.raises(ValueError, match="plan_inflate"):
+        fit_model(history, n_bootstrap=20, plan_inflate=-1.0)
+
+
+def test_fixed_plan_draws_hold_the_point_transforms(world):
+    """``plan_space="fixed"``: every plan draw has the point curve's decay and shape parameters
+    (the transforms held), only the betas vary; the interval draws are the default's."""
+    history, _ = world
+    base = fit_model(history, n_bootstrap=20)
+    fixed = fit_model(history, n_bootstrap=20, plan_space="fixed")
+    for tid, tp in fixed.touchpoints.items():
+        assert tp.interval_draws == base.touchpoints[tid].interval_draws, tid
+        decays = {round(a.decay, 12) for _, a in tp.draws}
+        assert decays == {round(tp.adstock.decay, 12)}, tid
+        betas = [s.params["beta"] for s, _ in tp.draws]
+        assert np.std(betas) > 0, tid
+        for s, _ in tp.draws:
+            assert s.family == tp.curve.family
+            for k, v in s.params.items():
+                if k != "beta":
+                    assert v == pytest.approx(tp.curve.params[k], rel=1e-9), (tid, k)

@@ -50,6 +50,7 @@ class Coordinates:
         kw: dict[str, Any] = {
             "marginal_space": self.space == "marginal",
             "conditional": self.space == "conditional",
+            "fixed_transforms": self.space == "fixed",
         }
         if self.scale == "log":
             kw["log_marginal"] = True
@@ -106,6 +107,47 @@ def laplace_set(
         temperature=temperature,
     )
     return raw, None, lap
+
+
+def both_sets(
+    fit: MapFit,
+    at_map: MapFit,
+    mix: Any,
+    data: MapData,
+    n_draws: int,
+    seed: int,
+    coords: tuple[Coordinates, Coordinates | None],
+    *,
+    inflate: float,
+    plan_inflate: float | None,
+    n_interval_draws: int | None,
+    profiles: Sequence[Any],
+) -> tuple[RawDraws, list[list[str]] | None, dict[str, Any], tuple[Any, ...]]:
+    """The plan draws (``n_draws`` in ``coords[0]``, spread x ``plan_inflate``, None:
+    ``inflate``) and, where their coordinates or spread differ, the interval draws
+    (``n_interval_draws``, None: ``n_draws``, in ``coords[1]`` or else the plan draws'
+    coordinates, spread x ``inflate``), from the same seed: the plan draws, their families,
+    ``laplace_draws``'s summary and the interval draws as (draws, families, coordinates) (empty:
+    none)."""
+    from optimizer.response import decay_profile as DP
+
+    plan_c, shown_c = coords
+    k_plan = inflate if plan_inflate is None else float(plan_inflate)
+    if shown_c is None and k_plan != inflate:
+        shown_c = plan_c
+
+    def one(n: int, c: Coordinates, k: float) -> tuple[RawDraws, Any, dict[str, Any]]:
+        t = k**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
+        return laplace_set(
+            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=profiles, temperature=t
+        )
+
+    raw, fams, lap = one(n_draws, plan_c, k_plan)
+    shown: tuple[Any, ...] = ()
+    if shown_c is not None:  # the same seed: the same Gaussian steps, read in other coordinates
+        s_raw, s_fams, _ = one(int(n_interval_draws or n_draws), shown_c, inflate)
+        shown = (s_raw, s_fams, shown_c)
+    return raw, fams, lap, shown
 
 
 def as_curves(

@@ -75,7 +75,7 @@ INTERVAL_SCALE_CHOICES = ("linear", "log")
 #: the betas), and the plans keep their draws in the betas (docs/response-models-measured.md,
 #: "Two draw sets").
 INTERVAL_SPACE: str | None = "marginal"
-INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
+INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional", "fixed")
 #: The coordinates of the plans' Laplace draws (model.json ``draws``: ``--robust``, ``optimize
 #: --uncertainty``): as ``INTERVAL_SPACE_CHOICES``, None the same as ``laplace_space``. Where the
 #: intervals' coordinates differ, their draws are written apart as ``interval_draws``
@@ -83,6 +83,8 @@ INTERVAL_SPACE_CHOICES = (None, "beta", "marginal", "conditional")
 PLAN_SPACE: str | None = None
 #: How many interval draws (None: ``n_bootstrap``, as many as the plan draws)
 N_INTERVAL_DRAWS: int | None = None
+#: The plan draws' spread factor (None: ``uncertainty_inflate``, as the interval draws')
+PLAN_INFLATE: float | None = None
 #: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
 #: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
 POOL_SPACE = "linear"
@@ -173,6 +175,7 @@ class ResponseFitter(BaseEstimator):
         interval_space: str | None = INTERVAL_SPACE,
         plan_space: str | None = PLAN_SPACE,
         n_interval_draws: int | None = N_INTERVAL_DRAWS,
+        plan_inflate: float | None = PLAN_INFLATE,
         pool_space: str = POOL_SPACE,
         burn_in_weeks: int = BURN_IN_WEEKS,
         initial_carryover: str = INITIAL_CARRYOVER,
@@ -215,6 +218,7 @@ class ResponseFitter(BaseEstimator):
         self.interval_space = interval_space
         self.plan_space = plan_space
         self.n_interval_draws = n_interval_draws
+        self.plan_inflate = plan_inflate
         self.pool_space = pool_space
         self.burn_in_weeks = burn_in_weeks
         self.initial_carryover = initial_carryover
@@ -315,6 +319,12 @@ class ResponseFitter(BaseEstimator):
                 raise ValueError(
                     f"The {name!r} parameter of fit_model must be a number >= 0. Got {v!r} instead."
                 )
+        k = self.plan_inflate
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0):
+            raise ValueError(
+                "The 'plan_inflate' parameter of fit_model must be a number >= 0 or None (as "
+                f"uncertainty_inflate). Got {k!r} instead."
+            )
         report = self.progress or (lambda stage, done, total: None)
         # the grid search only starts the MAP fit, which refines every transform: one sweep
         sweeps = (1 if self.method == "map" else 3) if self.sweeps is None else self.sweeps
@@ -372,6 +382,7 @@ class ResponseFitter(BaseEstimator):
                 interval_space=None if self.interval_space is None else str(self.interval_space),
                 plan_space=None if self.plan_space is None else str(self.plan_space),
                 n_interval_draws=None if n_int is None else int(n_int),
+                plan_inflate=None if self.plan_inflate is None else float(self.plan_inflate),
                 pool_space=str(self.pool_space),
                 burn_in=int(self.burn_in_weeks),
                 initial_carryover=str(self.initial_carryover),

@@ -36,6 +36,7 @@ from optimizer.response.estimator import (
     INTERVAL_SPACE,
     LAPLACE_SPACE,
     N_INTERVAL_DRAWS,
+    PLAN_INFLATE,
     PLAN_SPACE,
     POOL_EVIDENCE,
     POOL_SPACE,
@@ -100,6 +101,7 @@ def fit_model(
     interval_space: str | None = INTERVAL_SPACE,
     plan_space: str | None = PLAN_SPACE,
     n_interval_draws: int | None = N_INTERVAL_DRAWS,
+    plan_inflate: float | None = PLAN_INFLATE,
     pool_space: str = POOL_SPACE,
     burn_in_weeks: int = BURN_IN_WEEKS,
     initial_carryover: str = INITIAL_CARRYOVER,
@@ -259,14 +261,21 @@ def fit_model(
         coverage 71-81%). ``"beta"`` (or None): one set in the betas for both, the default before
         the two sets. Before two draw sets existed this option set the one set, ``draws``: that
         is ``plan_space`` now.
-    plan_space : {"beta", "marginal", "conditional"} or None, default=None
+    plan_space : {"beta", "marginal", "conditional", "fixed"} or None, default=None
         The coordinates of the plans' draws (model.json ``draws``: ``--robust mean``, ``--robust
         anchored``, ``optimize --uncertainty``, the review's plan over the draws); None: as
         ``laplace_space``. ``plan_space="marginal"`` (with ``interval_space`` None) is the one
         draw set in the marginal response that ``interval_space="marginal"`` used to give
         (measured: the robust plans 1-19 points worse than on draws in the betas).
+        ``"fixed"``: the transforms held at the point curves' and the coefficients drawn from
+        their conditional law given them (what the benchmark's Bayes oracle does with the true
+        transforms).
     n_interval_draws : int or None, default=None
         How many interval draws, where there are any (None: ``n_bootstrap``).
+    plan_inflate : float or None, default=None
+        The plan draws' spread factor (None: ``uncertainty_inflate``, the interval draws' too).
+        Where it differs the interval draws are written apart even in the plan draws'
+        coordinates (they keep ``uncertainty_inflate``); recorded in ``fit.options``.
     pool_space : {"linear", "log"}, default="linear"
         Where the point curves' marginal ROIs at the mean weekly spend are pooled: by the joint
         fit's linear pooling alone (``linear``), or then by a hierarchical prior in their log
@@ -348,6 +357,7 @@ def fit_model(
         interval_space=interval_space,
         plan_space=plan_space,
         n_interval_draws=n_interval_draws,
+        plan_inflate=plan_inflate,
         pool_space=pool_space,
         burn_in_weeks=burn_in_weeks,
         initial_carryover=initial_carryover,

@@ -214,6 +214,7 @@ def laplace_draws(
     marginal_space: bool = False,
     log_marginal: bool = False,
     conditional: bool = False,
+    fixed_transforms: bool = False,
 ) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
     """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
     ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
@@ -223,7 +224,9 @@ def laplace_draws(
     ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
     its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
     same step read in the log of that marginal response (log-normal around the MAP's);
-    ``conditional``: the betas re-solved at each draw's transforms (``joint.in_conditional``)."""
+    ``conditional``: the betas re-solved at each draw's transforms (``joint.in_conditional``);
+    ``fixed_transforms``: the transforms held at the centre and the coefficients drawn from their
+    conditional law given them, ``N(w_hat, sigma^2 H_ww^-1)``."""
     p, _ = problem_at_map(fit, data)
     tps = p.tps
     inner = J.solve_inner(p, fit.theta)
@@ -260,6 +263,10 @@ def laplace_draws(
     if zero.size:
         g = A[:, zero].T @ inner.r
         centre[nt + zero] -= np.linalg.solve(H[np.ix_(nt + zero, nt + zero)], g)
+    if fixed_transforms:  # the coefficients' law given the transforms: H_ww^-1
+        Lw = np.linalg.cholesky(H[nt:, nt:])
+        steps = np.zeros_like(steps)
+        steps[:, nt:] = np.linalg.solve(Lw.T, z[:, nt:].T).T * fit.sigma * inflate
     phis = centre + steps
     if profiles:
         from optimizer.response.decay_profile import profile_mix
@@ -309,6 +316,7 @@ def refit_map(
     interval_space: str | None = None,
     plan_space: str | None = None,
     n_interval_draws: int | None = None,
+    plan_inflate: float | None = None,
     pool_space: str = "linear",
     burn_in: int | None = None,
     initial_carryover: str = "fitted",
@@ -388,19 +396,12 @@ def refit_map(
     lap: dict[str, Any] = {}
     shown_raw: tuple[Any, ...] = ()  # the intervals' own draws, their families, coordinates
     if n_bootstrap and searched and uncertainty == "laplace":
-        temp = inflate**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
-        set_kw: dict[str, Any] = {"inflate": inflate, "temperature": temp}
-        set_kw["profiles"] = profiles if DP.PROFILE_USE in ("both", "intervals") else ()
-        plan_c, shown_c = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
-        draws_raw, draw_fams, lap = DS.laplace_set(
-            fit, at_map, mix, data, n_bootstrap, seed, plan_c, **set_kw
-        )
-        if shown_c is not None:  # the same seed: the same Gaussian steps, read in other coordinates
-            n_shown = int(n_interval_draws or n_bootstrap)
-            s_raw, s_fams, _ = DS.laplace_set(
-                fit, at_map, mix, data, n_shown, seed, shown_c, **set_kw
-            )
-            shown_raw = (s_raw, s_fams, shown_c)
+        coords = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
+        draws_raw, draw_fams, lap, shown_raw = DS.both_sets(
+            fit, at_map, mix, data, n_bootstrap, seed, coords, inflate=inflate,
+            plan_inflate=plan_inflate, n_interval_draws=n_interval_draws,
+            profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
+        )  # fmt: skip
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
         ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb))
@@ -502,6 +503,7 @@ def refit_map(
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
             **DS.options(laplace_space, plan_space, interval_space, n_interval_draws),
+            **({"plan_inflate": plan_inflate} if plan_inflate not in (None, inflate) else {}),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
