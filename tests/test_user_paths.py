@@ -861,3 +861,42 @@ def test_a_zero_budget_conflict_gets_one_move_that_resolves_it(tmp_path, rules, 
         r = run("optimize", sc, "--format", "json", "--no-ledger", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["status"] == "optimal"
+
+
+# ---- model.json: its free-form sections must be mappings ---------------------------------------
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        ("top", {"fit": "yes"}, "fit"),
+        ("top", {"diagnostics": [1, 2]}, "diagnostics"),
+        ("tv", {"diagnostics": 7}, "touchpoints.tv.diagnostics"),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "optimize", "explain"])
+def test_a_model_whose_fit_or_diagnostics_is_not_a_mapping_is_located(
+    tmp_path, where, value, field, command
+):
+    """A model.json with `"fit": "yes"` (or `diagnostics` a list, or a touchpoint's a number)
+    was "internal error: ValueError: dictionary update sequence element #0 …", exit 70, from
+    every command that reads it. Now one line naming the file, the field and the value, exit 2;
+    a model with the sections absent (an older or hand-written file) still plans."""
+    from tests.factories import TINY_MODEL
+
+    d = json.loads(json.dumps(TINY_MODEL))
+    (d if where == "top" else d["touchpoints"][where]).update(value)
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(d))
+    sc = tmp_path / "s.yaml"
+    sc.write_text(f"name: s\nmodel: {model}\nhorizon_weeks: 13\nbudget: 100000\n")
+    args = {
+        "validate": ["validate", model],
+        "optimize": ["optimize", sc, "--no-ledger"],
+        "explain": ["explain", sc, "-o", tmp_path / "r.md", "--no-ledger"],
+    }[command]
+    got = repr(next(iter(value.values())))
+    one_line_error(run(*args, cwd=tmp_path), str(model), f"field '{field}'", f"got {got}")
+    assert not (tmp_path / "r.md").exists()
+    d.pop("fit", None), d.pop("diagnostics", None), d["touchpoints"]["tv"].pop("diagnostics", None)
+    model.write_text(json.dumps(d))
+    r = run("optimize", sc, "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr

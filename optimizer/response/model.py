@@ -482,7 +482,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             spend_range=spend_range,
             draws=draws,
             interval_draws=interval_draws,
-            diagnostics=dict(td.get("diagnostics") or {}),
+            diagnostics=_mapping(td.get("diagnostics"), path, f"{where}.diagnostics"),
             owner=_owner(td.get("owner"), path, f"{where}.owner"),
             effectiveness=parse_effectiveness(
                 td.get("effectiveness"), path, f"{where}.effectiveness"
@@ -500,11 +500,21 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         kpi=kpi,
         touchpoints=out,
         period=period,
-        diagnostics=dict(data.get("diagnostics") or {}),
-        fit=dict(data.get("fit") or {}),
+        diagnostics=_mapping(data.get("diagnostics"), path, "diagnostics"),
+        fit=_mapping(data.get("fit"), path, "fit"),
         source=source,
         currency=_currency(data.get("currency"), path),
     )
+
+
+def _mapping(v: Any, path: str | None, where: str) -> dict[str, Any]:
+    """An optional free-form section (``fit``, ``diagnostics``): a mapping, or absent (empty).
+    A string or a list there was an internal error (``dict('yes')``), exit 70."""
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise ModelError(f"expected a mapping, got {short_repr(v)}", path=path, field=where)
+    return dict(v)
 
 
 def _parse_draws(
