@@ -900,3 +900,70 @@ def test_a_model_whose_fit_or_diagnostics_is_not_a_mapping_is_located(
     model.write_text(json.dumps(d))
     r = run("optimize", sc, "--no-ledger", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+# ---- track: a hand-edited plan file whose calendar or line items do not hold together ----------
+def _edit_first(d: dict, key: str, value: object) -> None:
+    d["line_items"][0]["periods"][0][key] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "words"),
+    [
+        (  # was "internal error: ValueError: could not convert string to float: 'x'", exit 70
+            lambda d: _edit_first(d, "spend", "x"),
+            "line_items[0].periods[0]",
+            "spend 'x'",
+        ),
+        (  # was "internal error: TypeError: string indices must be integers", exit 70
+            lambda d: d["line_items"][0].__setitem__("periods", "x"),
+            "line_items[0].periods",
+            "got 'x'",
+        ),
+        (  # the rest were tracked, exit 0, on a calendar that did not add up
+            lambda d: d["line_items"][0].__setitem__("periods", d["line_items"][0]["periods"][:1]),
+            "line_items[0].periods",
+            "in each of the plan's 3 periods, got 1 periods",
+        ),
+        (lambda d: _edit_first(d, "weeks", 0), "line_items[0].periods[0]", "weeks 0"),
+        (
+            lambda d: _edit_first(d, "spend", d["line_items"][0]["periods"][0]["spend"] + 1000),
+            "line_items[0].spend",
+            "its periods' spend adds up to",
+        ),
+        (lambda d: d.__setitem__("horizon_weeks", 10), "periods", "cover 13 weeks"),
+        (lambda d: d.__setitem__("phasing", "fortnight"), "phasing", "got 'fortnight'"),
+        (lambda d: d["line_items"][0].__setitem__("spend", -5), "line_items[0].spend", "got -5"),
+        (
+            lambda d: d["line_items"].append(d["line_items"][0]),
+            "line_items[14].id",
+            "is listed twice (line items 1 and 15)",
+        ),
+        (  # was blamed on the actuals: "a.csv: field 'touchpoint': unknown touchpoint 'tv'"
+            lambda d: d.__setitem__("line_items", []),
+            "line_items",
+            "the plan has no line items",
+        ),
+    ],
+    ids=[
+        "period-spend-text", "periods-text", "periods-short", "period-weeks-0",
+        "periods-do-not-add-up", "horizon-vs-periods", "phasing", "negative-spend",
+        "line-item-twice", "no-line-items",
+    ],
+)  # fmt: skip
+def test_track_refuses_a_plan_file_that_does_not_hold_together(tmp_path, edit, field, words):
+    """`track plan.json actuals.csv` of a phased plan that `optimize --format json` wrote, edited
+    by hand: one line naming the plan file, the field and the value, exit 2; the plan as
+    written still tracks (exit 0)."""
+    s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
+    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["periods"]) == 3 and len(plan["line_items"]) == 14
+    (tmp_path / "a.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
+    ok = run("track", "plan.json", "a.csv", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    edit(plan)
+    (tmp_path / "bad.json").write_text(json.dumps(plan))
+    bad = run("track", "bad.json", "a.csv", cwd=tmp_path)
+    one_line_error(bad, "bad.json", f"field '{field}'", words)

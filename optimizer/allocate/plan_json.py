@@ -376,4 +376,138 @@ def read_plan(path: str | Path) -> Plan:
                 path=path,
                 field="start",
             )
+    _check_line_items(data, path)
+    _check_periods(data, horizon, path)
     return plan_from_dict(data)
+
+
+def _money(v: Any) -> bool:
+    """A finite amount of money of at least 0 (JSON numbers; NaN never gets this far)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < float("inf")
+
+
+def _check_line_items(data: Mapping[str, Any], path: Path) -> None:
+    """Each line item's spend is at least 0, and no line item (touchpoint, market) is listed
+    twice: the actuals of a touchpoint are matched to one line item."""
+    seen: dict[tuple[str, Any], int] = {}
+    for k, li in enumerate(data["line_items"]):
+        if not _money(li["spend"]):
+            raise DataError(
+                f"line item {li['id']!r}: expected a spend of at least 0, got {li['spend']!r}",
+                path=path,
+                field=f"line_items[{k}].spend",
+            )
+        key = (li["id"], li.get("market"))
+        if key in seen:
+            what = li["id"] if li.get("market") is None else f"{li['id']}@{li['market']}"
+            raise DataError(
+                f"line item {what!r} is listed twice (line items {seen[key] + 1} and {k + 1}): "
+                "the actuals of a touchpoint are matched to one line item",
+                path=path,
+                field=f"line_items[{k}].id",
+            )
+        seen[key] = k
+
+
+_PHASINGS = ("none", "week", "month", "quarter")
+
+
+def _check_periods(data: Mapping[str, Any], horizon: int, path: Path) -> None:
+    """A phased plan's calendar (contract 7) as ``optimize`` writes it: ``phasing`` one of
+    week|month|quarter|none; the plan's ``periods`` (or, without them, its first line item's)
+    dated Mondays of whole weeks that add up to ``horizon_weeks``; every line item with the same
+    periods, each period's spend at least 0, adding up to the line item's spend to the cent (per
+    period). A hand-edited spend that its periods no longer add up to would be tracked by the
+    periods and totalled by the spend."""
+    phasing = data.get("phasing", "none")
+    if phasing not in _PHASINGS:
+        raise DataError(
+            f"expected one of {', '.join(_PHASINGS)}, got {short_repr(phasing)}",
+            path=path,
+            field="phasing",
+        )
+    items = data["line_items"]
+    phased = [k for k, li in enumerate(items) if li.get("periods") is not None]
+    top = data.get("periods")
+    if top is None and not phased:
+        return
+    where = "periods" if top is not None else f"line_items[{phased[0]}].periods"
+    ref = top if top is not None else items[phased[0]]["periods"]
+    if not isinstance(ref, list) or not ref:
+        raise DataError(
+            f"expected a list of periods, got {short_repr(ref)}", path=path, field=where
+        )
+    for j, p in enumerate(ref):
+        at = f"{where}[{j}]"
+        if not isinstance(p, Mapping) or not isinstance(p.get("period"), str):
+            raise DataError(
+                f"expected a period with its 'period' label, 'start', 'weeks' and 'spend', got "
+                f"{short_repr(p)}",
+                path=path,
+                field=at,
+            )
+        try:
+            monday = dt.date.fromisoformat(str(p.get("start")))
+        except ValueError:
+            monday = None
+        if monday is None or monday.weekday() != 0:
+            raise DataError(
+                f"period {p['period']!r}: expected its first Monday as YYYY-MM-DD, got "
+                f"{short_repr(p.get('start'))}",
+                path=path,
+                field=f"{at}.start",
+            )
+        w = p.get("weeks")
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise DataError(
+                f"period {p['period']!r}: expected a whole number of weeks of at least 1, got "
+                f"{short_repr(w)}",
+                path=path,
+                field=f"{at}.weeks",
+            )
+    weeks = sum(int(p["weeks"]) for p in ref)
+    if weeks != horizon:
+        raise DataError(
+            f"the periods cover {weeks} weeks, the plan's horizon_weeks is {horizon}",
+            path=path,
+            field=where,
+        )
+    for k, li in enumerate(items):
+        at = f"line_items[{k}].periods"
+        ps = li.get("periods")
+        if not isinstance(ps, list) or len(ps) != len(ref):
+            got = f"{len(ps)} periods" if isinstance(ps, list) else short_repr(ps)
+            raise DataError(
+                f"line item {li['id']!r}: expected its spend in each of the plan's {len(ref)} "
+                f"periods, got {got}",
+                path=path,
+                field=at,
+            )
+        for j, (p, r) in enumerate(zip(ps, ref, strict=True)):
+            same = isinstance(p, Mapping) and all(
+                p.get(key) == r.get(key) for key in ("period", "start", "weeks")
+            )
+            if not same or not _money(p.get("spend")):
+                got = (
+                    ", ".join(
+                        f"{key} {short_repr(p.get(key))}"
+                        for key in ("period", "start", "weeks", "spend")
+                        if key == "period" or p.get(key) != r.get(key)
+                    )
+                    if isinstance(p, Mapping)
+                    else short_repr(p)
+                )
+                raise DataError(
+                    f"line item {li['id']!r}: expected period {r['period']!r} (from "
+                    f"{r['start']}, {r['weeks']} weeks) with a spend of at least 0, got {got}",
+                    path=path,
+                    field=f"{at}[{j}]",
+                )
+        total = sum(float(p["spend"]) for p in ps)
+        if abs(total - float(li["spend"])) > 0.005 * len(ps) + 1e-9 * abs(total):
+            raise DataError(
+                f"line item {li['id']!r}: its periods' spend adds up to {total:,.2f}, its spend "
+                f"is {float(li['spend']):,.2f}",
+                path=path,
+                field=f"line_items[{k}].spend",
+            )

@@ -18,7 +18,7 @@ def plan_to_track(ref: str, ledger_file: str | Path) -> tuple[Plan, str | None]:
     anything else is a plan file that does not exist."""
     p = Path(ref)
     if p.exists():
-        return read_plan(p), None
+        return _something_to_track(read_plan(p), ref), None
     if not is_run_reference(ref):
         raise DataError(
             "the plan file does not exist (PLAN is a plan JSON file or a recorded run: "
@@ -29,7 +29,21 @@ def plan_to_track(ref: str, ledger_file: str | Path) -> tuple[Plan, str | None]:
     with Ledger(ledger_file, create=False) as led:
         r = led.get(run_id)
     model = next((f.path for f in r.inputs if f.role == "model"), None)
-    return plan_from_dict(r.plan(which)), model
+    return _something_to_track(plan_from_dict(r.plan(which)), ref), model
+
+
+def _something_to_track(plan: Plan, ref: str) -> Plan:
+    """The plan, when it has line items: an infeasible plan (or a hand-emptied file) has none,
+    and its actuals were refused as "unknown touchpoint 'tv'", blaming the actuals."""
+    if not plan.line_items:
+        raise DataError(
+            f"the plan has no line items (status {plan.status}"
+            + (f": {plan.message}" if plan.message else "")
+            + "): there is nothing to track against",
+            path=ref,
+            field="line_items",
+        )
+    return plan
 
 
 def run_scenario(ref: str, ledger_file: str | Path) -> tuple[Path | None, str | None]:
