@@ -92,3 +92,59 @@ def test_ladder_is_coloured_by_stage_with_break_even():
     assert any(abs(float(ln.get_ydata()[0]) - 1.0) < 1e-12 for ln in flat)
     assert any("break-even" in t.get_text() for t in ax.texts)
     charts.plt.close(fig)
+
+
+def _tight_frontier(tmp_path, budgets):
+    """The sample's curves under rules no budget below 250 can meet (tv and search each at least
+    100, awareness at most 40% of the spend), swept over ``budgets``."""
+    sc = tmp_path / "t.yaml"
+    sc.write_text(
+        f"name: t\nmodel: {ROOT / 'optimizer' / 'sample' / 'true_model.json'}\n"
+        "horizon_weeks: 13\nbudget: 250\ntouchpoints:\n  tv: {min: 100}\n  search: {min: 100}\n"
+        "stages:\n  awareness: {max_share: 0.4}\n"
+    )
+    model = read_model(ROOT / "optimizer" / "sample" / "true_model.json")
+    return sweep(load_scenario(sc), model, np.array(budgets, float))
+
+
+def _crosses(ax):
+    return [line for line in ax.get_lines() if line.get_marker() == "x"]
+
+
+def test_frontier_marks_the_budgets_without_a_plan(tmp_path):
+    """`sweep --budgets 0:300:4 --plot f.png` where 0, 100 and 200 are infeasible: the chart drew
+    the one plan (at 300) and said nothing of the other three budgets; swept over 0-200 only, it
+    drew an empty frame with ticks "0 0 0 -0 -0". Now each budget without a plan is a cross on
+    the budget axis (legend: "no plan (infeasible) at 3 budgets"), and a sweep with no plan at
+    all says so in the frame, with no KPI ticks."""
+    f = _tight_frontier(tmp_path, [0, 100, 200, 300])
+    fig = charts.frontier_figure(f)
+    ax = fig.axes[0]
+    (cross,) = _crosses(ax)
+    assert list(map(float, cross.get_xdata())) == [0.0, 100.0, 200.0]
+    assert "no plan (infeasible) at 3 budgets" in [t.get_text() for t in ax.get_legend().texts]
+    charts.plt.close(fig)
+    fig = charts.frontier_figure(_tight_frontier(tmp_path, [0, 100, 200]))
+    ax = fig.axes[0]
+    assert list(map(float, _crosses(ax)[0].get_xdata())) == [0.0, 100.0, 200.0]
+    assert any("no plan at any of the 3 budgets swept" in t.get_text() for t in ax.texts)
+    assert not _labels(ax, "y")
+    charts.plt.close(fig)
+
+
+def test_frontier_keeps_the_sweep_readable_when_break_even_is_far_outside_it(tmp_path):
+    """The same sweep (0-300) with break-even at 9.02M: the budget axis ran to 9.5M, the four
+    budgets swept squashed into its first 0.003%. Now the axis spans the sweep (and the scenario
+    budget of 250, inside it) to within 5% padding, and break-even is named in the axis label
+    ("beyond this range: break-even 9.02M →") instead of drawn; within the range it is drawn as
+    before (the test above)."""
+    f = _tight_frontier(tmp_path, [0, 100, 200, 300])
+    assert f.economics.payback.budget > 1e6
+    fig = charts.frontier_figure(f)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert -20 <= lo <= 0 and 300 <= hi <= 320, (lo, hi)
+    assert "beyond this range: break-even 9.02M →" in ax.get_xlabel()
+    words = " ".join(t.get_text() for t in ax.texts)
+    assert "scenario budget\n250" in words and "break-even\n" not in words
+    charts.plt.close(fig)

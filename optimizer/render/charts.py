@@ -123,34 +123,28 @@ def frontier_figure(frontier) -> plt.Figure:
         label="marginal return (money per unit)" if eco is not None else "marginal ROI",
     )
     ax2.set_ylabel("marginal return per unit of money" if eco is not None else "marginal ROI")
+    # the budgets the scenario's economics and the scenario itself put a line at: drawn where
+    # they fall within the sweep's range (or one span of it either side, the axis widened to
+    # them); farther out, named at the axis edge with an arrow instead, so that a sweep of 0-300
+    # is not squashed against the left edge of an axis stretched to a break-even of 9M
+    marks: list[tuple[str, str, float, str, str, float]] = []  # (legend, text, x, colour, ls, lw)
     if eco is not None:
-        ax2.axhline(1.0, color="tab:red", lw=0.8, alpha=0.5)
+        if len(b):
+            ax2.axhline(1.0, color="tab:red", lw=0.8, alpha=0.5)
         lines = [("break-even (return 1.00)", eco.payback, "tab:red", "--")]
         if eco.hurdle_rate > 0:
-            ax2.axhline(eco.hurdle.threshold, color="tab:purple", lw=0.8, alpha=0.5)
+            if len(b):
+                ax2.axhline(eco.hurdle.threshold, color="tab:purple", lw=0.8, alpha=0.5)
             lines.append(
                 (f"hurdle (return {eco.hurdle.threshold:.2f})", eco.hurdle, "tab:purple", ":")
             )
         for label, c, colour, ls in lines:
-            if c.budget is None:
-                continue
-            ax.axvline(
-                c.budget, color=colour, ls=ls, lw=1.2, label=f"{label} at {compact(c.budget)}"
-            )
-            ax.text(
-                c.budget,
-                1.0,
-                f"{label.split(' (')[0]}\n{compact(c.budget)}",
-                transform=ax.get_xaxis_transform(),
-                color=colour,
-                fontsize=8,
-                ha="center",
-                va="bottom",
-            )
+            if c.budget is not None:
+                marks.append((label, label.split(" (")[0], float(c.budget), colour, ls, 1.2))
         stop = eco.hurdle.budget
         if stop is not None and len(b) and b.max() > stop:
             ax.axvspan(
-                stop,
+                max(stop, float(b.min())),
                 b.max(),
                 color="tab:red",
                 alpha=0.06,
@@ -163,23 +157,84 @@ def frontier_figure(frontier) -> plt.Figure:
             )
     plan_budget = getattr(frontier, "budget", None)
     if plan_budget:
-        ax.axvline(plan_budget, color="grey", lw=1, label=f"scenario budget {compact(plan_budget)}")
-        ax.text(
-            plan_budget,
-            1.0,
-            f"scenario budget\n{compact(plan_budget)}",
+        marks.append(("scenario budget", "scenario budget", float(plan_budget), "grey", "-", 1.0))
+    swept = [float(p["budget"]) for p in frontier.points()]
+    lo, hi = (min(swept), max(swept)) if swept else (0.0, 1.0)
+    span = hi - lo if hi > lo else max(abs(hi) * 0.2, 1.0)
+    near = [x for *_, x, _c, _l, _w in marks if lo - span <= x <= hi + span]
+    left, right = min([lo, *near]), max([hi, *near])
+    pad = 0.05 * (right - left if right > left else span)
+    ax.set_xlim(left - pad, right + pad)
+    beyond: dict[str, list[str]] = {"left": [], "right": []}
+    for legend, text, x, colour, ls, lw in marks:
+        ax.axvline(x, color=colour, ls=ls, lw=lw, label=f"{legend} at {compact(x)}")
+        if left <= x <= right:
+            ax.text(
+                x,
+                1.0,
+                f"{text}\n{compact(x)}",
+                transform=ax.get_xaxis_transform(),
+                color="dimgrey" if colour == "grey" else colour,
+                fontsize=8,
+                ha="center",
+                va="bottom",
+            )
+        else:
+            side = "left" if x < left else "right"
+            beyond[side].append(f"{text} {compact(x)}")
+    notes = [
+        ("← " if side == "left" else "") + ", ".join(words) + (" →" if side == "right" else "")
+        for side, words in beyond.items()
+        if words
+    ]
+    if notes:  # a second line of the budget axis's label: clear of every other label
+        ax.set_xlabel(f"{ax.get_xlabel()}\n(beyond this range: {'; '.join(notes)})")
+    # budgets the sweep found no plan at (infeasible there): a cross on the budget axis each,
+    # not left out without a word (a sweep infeasible at every budget drew an empty chart)
+    missing: dict[str, list[float]] = {}
+    for p in frontier.points():
+        if p["total_kpi"] is None:
+            missing.setdefault(str(p.get("status") or "no plan"), []).append(float(p["budget"]))
+    for status, at in missing.items():
+        n = len(at)
+        ax.plot(
+            at,
+            [0.03] * n,
+            "x",
+            color="tab:red",
+            ms=8,
+            mew=2,
             transform=ax.get_xaxis_transform(),
-            color="dimgrey",
-            fontsize=8,
+            clip_on=False,
+            label=f"no plan ({status}) at {n} budget{'s' if n > 1 else ''}",
+        )
+    if not pts:
+        ax.set_yticks([])
+        ax2.set_yticks([])
+        ax.text(
+            0.5,
+            0.5,
+            f"no plan at any of the {sum(map(len, missing.values()))} budgets swept\n"
+            "(the sweep's table and --format json say which rules conflict)",
+            transform=ax.transAxes,
             ha="center",
-            va="bottom",
+            va="center",
+            color="tab:red",
         )
     ax.set_title(f"budget frontier: {frontier.scenario}", pad=28)
-    ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.2f}"))
+    if pts:
+        ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.2f}"))
     ax.grid(alpha=0.3)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8)
+    ax.legend(
+        h1 + h2,
+        l1 + l2,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.19 if notes else -0.13),
+        ncol=3,
+        fontsize=8,
+    )
     return fig
 
 
