@@ -967,3 +967,42 @@ def test_track_refuses_a_plan_file_that_does_not_hold_together(tmp_path, edit, f
     (tmp_path / "bad.json").write_text(json.dumps(plan))
     bad = run("track", "bad.json", "a.csv", cwd=tmp_path)
     one_line_error(bad, "bad.json", f"field '{field}'", words)
+
+
+# ---- model.json: draws are joint across touchpoints ---------------------------------------------
+@pytest.mark.parametrize("key", ["draws", "interval_draws"])
+def test_a_model_whose_touchpoints_have_different_numbers_of_draws_is_refused(tmp_path, key):
+    """Draw k of every touchpoint belongs together (docs/file-formats.md). A hand-edited model
+    with 2 draws for search and 3 for tv was planned by `--robust mean` "over the model's 2
+    draws", tv's third dropped without a word. Now one line naming the file, the touchpoint's
+    field and both counts, exit 2; with the same number for each it plans (exit 0), and a
+    touchpoint with none is still fine (its point curve stands in)."""
+    from tests.factories import TINY_MODEL
+
+    d = json.loads(json.dumps(TINY_MODEL))
+
+    def draws(tid: str, n: int) -> list:
+        tp = d["touchpoints"][tid]
+        return [
+            {k: v for k, v in tp.items() if k in ("curve", "adstock")}
+            | {"curve": {**tp["curve"], "beta": tp["curve"]["beta"] * (0.9 + 0.1 * i)}}
+            for i in range(n)
+        ]
+
+    d["touchpoints"]["tv"]["draws"] = draws("tv", 3)
+    d["touchpoints"]["search"]["draws"] = draws("search", 3)
+    d["touchpoints"]["tv"][key] = draws("tv", 3)
+    d["touchpoints"]["search"][key] = draws("search", 2)
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(d))
+    sc = tmp_path / "s.yaml"
+    sc.write_text(f"name: s\nmodel: {model}\nhorizon_weeks: 13\nbudget: 100000\n")
+    r = run("optimize", sc, "--robust", "mean", "--no-ledger", cwd=tmp_path)
+    one_line_error(
+        r, str(model), f"field 'touchpoints.search.{key}'", "2 draws, but tv has 3", "joint draw"
+    )
+    d["touchpoints"]["search"][key] = draws("search", 3)
+    d["touchpoints"]["email"].pop(key, None)  # none for email: fine
+    model.write_text(json.dumps(d))
+    r = run("optimize", sc, "--robust", "mean", "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr

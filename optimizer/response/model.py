@@ -488,6 +488,8 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
                 td.get("effectiveness"), path, f"{where}.effectiveness"
             ),
         )
+    for key in ("draws", "interval_draws"):
+        _same_number_of_draws(out, key, path)
     if priors:
         from optimizer.response.prior import prior_touchpoint
 
@@ -505,6 +507,27 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
         source=source,
         currency=_currency(data.get("currency"), path),
     )
+
+
+def _same_number_of_draws(
+    tps: Mapping[str, TouchpointResponse], key: str, path: str | None
+) -> None:
+    """Draws are joint across touchpoints (draw k of every touchpoint belongs together), so every
+    touchpoint that has them has as many: a hand-edited file with 3 for tv and 20 for the others
+    was planned on the first 3 joint draws of every touchpoint (``--robust mean`` said "over the
+    model's 3 draws"), the others' 17 dropped without a word. Touchpoints without any are fine
+    (their point curve stands in for every draw)."""
+    counts = {tid: len(getattr(tp, key)) for tid, tp in tps.items() if getattr(tp, key)}
+    if len(set(counts.values())) > 1:
+        most = max(counts.values())
+        tid, n = min(counts.items(), key=lambda kv: kv[1])
+        other = next(t for t, m in counts.items() if m == most)
+        raise ModelError(
+            f"{n} draws, but {other} has {most}: draw k of every touchpoint is one joint draw, "
+            "so every touchpoint with draws needs the same number (docs/file-formats.md)",
+            path=path,
+            field=f"touchpoints.{tid}.{key}",
+        )
 
 
 def _mapping(v: Any, path: str | None, where: str) -> dict[str, Any]:
