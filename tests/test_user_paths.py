@@ -1006,3 +1006,29 @@ def test_a_model_whose_touchpoints_have_different_numbers_of_draws_is_refused(tm
     model.write_text(json.dumps(d))
     r = run("optimize", sc, "--robust", "mean", "--no-ledger", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+# ---- track: the wrong kind of file where the plan or the actuals go -----------------------------
+def test_track_names_a_folder_or_a_csv_given_as_its_plan(tmp_path):
+    """`track FOLDER actuals.csv` said "the plan file does not exist" of a folder that exists;
+    `track plan.json FOLDER` "expected a actuals file"; `track plan.csv …` (the CSV optimize
+    also writes) "not valid JSON: Expecting value" without saying what a plan file is. Each is
+    one line naming the path, exit 2."""
+    (tmp_path / "d").mkdir()
+    s = scenario(tmp_path, "budget: 1000000\n")
+    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("optimize", s, "--format", "csv", "-o", "plan.csv", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "a.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
+    one_line_error(
+        run("track", "d", "a.csv", cwd=tmp_path), "d:", "expected a plan file, got a folder"
+    )
+    one_line_error(
+        run("track", "plan.json", "d", cwd=tmp_path), "d:", "expected an actuals file, got a folder"
+    )
+    one_line_error(
+        run("track", "plan.csv", "a.csv", cwd=tmp_path),
+        "plan.csv:",
+        "not valid JSON (a plan file is what optimize --format json writes)",
+    )

@@ -313,13 +313,16 @@ def _extras_from(d: Mapping[str, Any]) -> dict[str, Any]:
 def read_plan(path: str | Path) -> Plan:
     """One plan from a file ``budgetopt optimize --format json`` wrote; every problem a
     ``DataError`` naming the file, the field and the value."""
+    from optimizer.io.files import read_input_text
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError("the plan file does not exist", path=path)
+    text = read_input_text(path, DataError, "plan file")
     try:
-        data = parse_json(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, ParseProblem) as e:
-        raise DataError(f"not valid JSON: {e}", path=path) from None
+        data = parse_json(text)
+    except (json.JSONDecodeError, ParseProblem) as e:
+        raise DataError(
+            f"not valid JSON (a plan file is what optimize --format json writes): {e}", path=path
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
         raise DataError(
             "expected one plan, as budgetopt optimize --format json writes it (a comparison "

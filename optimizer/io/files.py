@@ -39,7 +39,8 @@ def read_input_text(path: str | Path, error: type[BudgetOptError], what: str = "
     except OSError as e:  # a symlink loop, a path through a file, no permission
         raise error(f"the {what} cannot be read: {e.strerror or e}", path=path) from None
     if stat.S_ISDIR(st.st_mode):
-        raise error(f"expected a {what}, got a folder", path=path)
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise error(f"expected {article} {what}, got a folder", path=path)
     if not stat.S_ISREG(st.st_mode):
         raise error(f"expected a regular {what}, got a device, FIFO or socket", path=path)
     if st.st_size > MAX_FILE_BYTES:
