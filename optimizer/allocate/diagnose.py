@@ -219,17 +219,36 @@ def _fixes(
     if include is not None:  # the other rules are left out: the moves cover nothing else
         return fixes, []
     # the rules outside the conflict that make the moves as large as they are (a non-zero dual
-    # is a candidate; it is named if the least violation is smaller without it)
+    # is a candidate; it is named if the least violation is smaller without it). Nothing to
+    # name when the conflict's rules alone ask for as much (one solve); at most MAX_COVERED
+    # candidates are tried (a solve each)
+    alone = build_model(
+        problem,
+        pcs,
+        include=set(core) | pinned,
+        elastic=True,
+        rigid=(set(core) | pinned) - set(moving),
+    )
+    if solve(alone, solver).status == Status.OPTIMAL:
+        if _violation(alone, moving, rows) >= size * (1 - 1e-6) - 1e-9:
+            return fixes, []
+    candidates = [
+        n
+        for n, c in built.constraints.items()
+        if n not in core and n not in pinned and abs(c.pi or 0.0) > 1e-9
+    ]
     also = []
-    for n, c in built.constraints.items():
-        if n in core or n in pinned or abs(c.pi or 0.0) <= 1e-9:
-            continue
+    for n in candidates[:MAX_COVERED]:
         keep = every - {n}
         trial = build_model(problem, pcs, include=keep, elastic=True, rigid=keep - set(moving))
         if solve(trial, solver).status == Status.OPTIMAL:
             if _violation(trial, moving, rows) < size * (1 - 1e-6) - 1e-9:
                 also.append(n)
     return fixes, also
+
+
+#: the most rules outside a conflict tried (a solve each) to name those a suggested move covers
+MAX_COVERED = 12
 
 
 def _violation(built: BuiltModel, names: Sequence[str], rows: dict) -> float:
