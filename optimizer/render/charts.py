@@ -128,6 +128,7 @@ def frontier_figure(frontier) -> plt.Figure:
     # them); farther out, named at the axis edge with an arrow instead, so that a sweep of 0-300
     # is not squashed against the left edge of an axis stretched to a break-even of 9M
     marks: list[tuple[str, str, float, str, str, float]] = []  # (legend, text, x, colour, ls, lw)
+    shade_from = None
     if eco is not None:
         if len(b):
             ax2.axhline(1.0, color="tab:red", lw=0.8, alpha=0.5)
@@ -141,20 +142,7 @@ def frontier_figure(frontier) -> plt.Figure:
         for label, c, colour, ls in lines:
             if c.budget is not None:
                 marks.append((label, label.split(" (")[0], float(c.budget), colour, ls, 1.2))
-        stop = eco.hurdle.budget
-        if stop is not None and len(b) and b.max() > stop:
-            ax.axvspan(
-                max(stop, float(b.min())),
-                b.max(),
-                color="tab:red",
-                alpha=0.06,
-                lw=0,
-                label=(
-                    "budgets past the hurdle: the last dollar returns less than it must"
-                    if eco.hurdle_rate > 0
-                    else "budgets past break-even: the last dollar returns less than it costs"
-                ),
-            )
+        shade_from = eco.hurdle.budget
     plan_budget = getattr(frontier, "budget", None)
     if plan_budget:
         marks.append(("scenario budget", "scenario budget", float(plan_budget), "grey", "-", 1.0))
@@ -165,6 +153,19 @@ def frontier_figure(frontier) -> plt.Figure:
     left, right = min([lo, *near]), max([hi, *near])
     pad = 0.05 * (right - left if right > left else span)
     ax.set_xlim(left - pad, right + pad)
+    if eco is not None and shade_from is not None and len(b) and b.max() > shade_from:
+        ax.axvspan(
+            max(shade_from, left - pad),  # from the hurdle, or the axis's edge when it is beyond
+            b.max(),
+            color="tab:red",
+            alpha=0.06,
+            lw=0,
+            label=(
+                "budgets past the hurdle: the last dollar returns less than it must"
+                if eco.hurdle_rate > 0
+                else "budgets past break-even: the last dollar returns less than it costs"
+            ),
+        )
     beyond: dict[str, list[str]] = {"left": [], "right": []}
     for legend, text, x, colour, ls, lw in marks:
         ax.axvline(x, color=colour, ls=ls, lw=lw, label=f"{legend} at {compact(x)}")
