@@ -27,11 +27,11 @@ from _fit_cases import (
     SEED,
     Case,
 )
+from _fit_options import fit_with_options
 
 from optimizer.allocate import allocate
 from optimizer.data import LiftTest
 from optimizer.response import curves as C
-from optimizer.response.fit import fit_model
 from optimizer.response.model import (
     ResponseModel,
     TouchpointResponse,
@@ -387,7 +387,7 @@ def coverage_of(flags: Sequence[bool | None]) -> float:
 def measure(case: Case, fit_options: dict[str, Any]) -> Result:
     opts = {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options}
     t0 = time.perf_counter()
-    model = fit_model(case.history, **opts)
+    model = fit_with_options(case.history, opts)
     seconds = time.perf_counter() - t0
     spend = case.history.spend
     total_spend = float(spend.to_numpy().sum())
@@ -488,9 +488,9 @@ def measure_calibrated(case: Case, fit_options: dict[str, Any], res: Result, n_p
     """Refit ``case`` with ``n_per_tp`` simulated lift tests per touchpoint and record the plan's
     regret and the spend-weighted marginal-ROI error in ``res``."""
     tests = simulate_lift_tests(case, n_per_tp)
-    model = fit_model(
+    model = fit_with_options(
         case.history,
-        **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
+        {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
     )
     res.calibrated = decision_regret(case, model)
     res.calibrated_robust = decision_regret(case, model, robust=True) if n_draws(model) else None
@@ -555,9 +555,9 @@ def measure_targeted(case: Case, fit_options: dict[str, Any], res: Result) -> No
             if seen[t.touchpoint] < counts[t.touchpoint]:
                 tests.append(t)
                 seen[t.touchpoint] += 1
-        model = fit_model(
+        model = fit_with_options(
             case.history,
-            **{"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
+            {"seed": SEED, "n_bootstrap": N_BOOTSTRAP, **fit_options, "calibration": tests},
         )
         res.targeted[name] = decision_regret(case, model)
         res.test_counts[name] = counts

@@ -27,8 +27,6 @@ among them sets a module constant of ``optimizer.response`` for that variant (e.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import sys
 import tempfile
 import time
@@ -42,20 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fit_cases import SEED, high_case, regime_cases, world_case  # noqa: E402
 from _fit_measure import ORACLE_DRAWS, covered, decision_regret, oracle_model  # noqa: E402
+from _fit_options import fit_with_options, parse_variant  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
 
-from optimizer.response.fit import fit_model  # noqa: E402
 from optimizer.simulate import random_world  # noqa: E402
 from optimizer.workflow.anchored import RISK  # noqa: E402
-
-
-def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    name, _, rest = text.partition(":")
-    opts: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        k, _, v = item.partition("=")
-        opts[k] = json.loads(v)
-    return name, opts
 
 
 def decay_covered(ftp: Any, ttp: Any) -> bool | None:
@@ -83,21 +72,9 @@ def run(
             bayes.append({"name": c.name, "reg": decision_regret(c, om, robust=True)})
             line.append(f"bayes {bayes[-1]['reg'].captured:7.1%}")
         for vname, opts in variants:
-            consts = {k[1:]: v for k, v in opts.items() if k.startswith("@")}
-            kw = {k: v for k, v in opts.items() if not k.startswith("@")}
-            saved = []
-            for name, v in consts.items():
-                mod, _, attr = name.rpartition(".")
-                m = importlib.import_module(f"optimizer.response.{mod}")
-                saved.append((m, attr, getattr(m, attr)))
-                setattr(m, attr, v)
-            try:
-                t0 = time.perf_counter()
-                model = fit_model(c.history, **{"seed": SEED, "n_bootstrap": 20, **kw})
-                sec = time.perf_counter() - t0
-            finally:
-                for m, attr, v in saved:
-                    setattr(m, attr, v)
+            t0 = time.perf_counter()
+            model = fit_with_options(c.history, {"seed": SEED, "n_bootstrap": 20, **opts})
+            sec = time.perf_counter() - t0
             reg = decision_regret(c, model)
             rob = decision_regret(c, model, robust=True)
             ancs = [decision_regret(c, model, robust="anchored", risk=k) for k in risks]
@@ -244,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "betas' law, the plan on the mean over its 50 draws) on the same worlds",
     )
     args = ap.parse_args(argv)
-    variants = [parse_variant(v) for v in (args.variant or ["default:"])]
+    try:
+        variants = [parse_variant(v) for v in (args.variant or ["default:"])]
+    except ValueError as exc:
+        ap.error(str(exc))
     with tempfile.TemporaryDirectory() as tmp:
         if args.seeds:
             a, b = (int(v) for v in args.seeds.split(":"))

@@ -101,7 +101,11 @@ the best a planner who knew every shape could do with the history's noise. Captu
 *pooled*: all worlds' uplift together, each world scaled by its KPI.
 
 Every world and fit is seeded. The exit code is 0 whatever the verdicts: this is a measurement.
-``--fit-option name=value`` passes options to ``fit_model`` (e.g. ``sweeps=1``) to compare variants;
+``--fit-option name=json`` passes options to ``fit_model`` (e.g. ``sweeps=1``) to compare variants;
+``--fit-option @module.NAME=json`` sets a module constant of ``optimizer.response`` for each of this
+fit's calls alone (e.g. ``@decay_profile.PROFILE_SHIFT='"all"'``; ``_fit_options``), and
+``--baseline-option`` takes the same two forms for the baseline's fits (which also take
+``--fit-option``'s, its own overriding them);
 ``--before-after`` refits everything with ``shape_prior=0, pool_marginal=0`` (the fitter before
 those two options) and prints both. Results and their reading: docs/response-models.md.
 """
@@ -150,6 +154,7 @@ from _fit_measure import (  # noqa: E402
     measure_calibrated,
     measure_targeted,
 )
+from _fit_options import fit_with_options, parse_options  # noqa: E402
 from _fit_report import (  # noqa: E402
     _as_json,
     _markdown_block,
@@ -174,7 +179,6 @@ from _regimes import (  # noqa: E402
 )
 from _timing import Timing, time_fit, timing_compare_table, timing_table  # noqa: E402
 
-from optimizer.response.fit import fit_model  # noqa: E402
 from optimizer.simulate import (  # noqa: E402
     random_world,
 )
@@ -200,7 +204,7 @@ def time_fits(tmp: Path, fit_options: dict[str, Any], quick: bool) -> list[Timin
                 out.append(
                     time_fit(
                         f"{n_tp} tp, {regime} information ({case.name})",
-                        lambda c=case, o=opts: fit_model(c.history, **o),
+                        lambda c=case, o=opts: fit_with_options(c.history, o),
                         repeats if n_jobs == 1 else 1,
                         n_jobs,
                     )
@@ -253,14 +257,6 @@ def peers_part(
 # ================================================================================================
 # main
 # ================================================================================================
-def _parse_options(items: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for it in items:
-        k, _, v = it.partition("=")
-        out[k] = json.loads(v)
-    return out
-
-
 #: The fitter as it was before the shape prior and the pooling of marginal ROIs (``--before-after``).
 BEFORE_OPTIONS: dict[str, Any] = {"shape_prior": 0.0, "pool_marginal": 0.0}
 
@@ -274,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=JSON",
-        help="extra fit_model option, e.g. sweeps=1 (repeatable)",
+        help="extra fit_model option, e.g. sweeps=1, or @module.NAME=JSON: a constant of "
+        "optimizer.response set for each fit and restored after it, e.g. "
+        "@decay_profile.PROFILE_SHIFT='\"all\"' (repeatable)",
     )
     ap.add_argument(
         "--before-after",
@@ -289,7 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="NAME=JSON",
         help="also fit everything with these fit_model options (repeatable; e.g. "
-        "method='\"grid\"', the fitter before issue 13) and print the regime tables and fit "
+        "method='\"grid\"', the fitter before issue 13; @module.NAME=JSON as in --fit-option, "
+        "for the baseline's fits alone; the baseline also takes --fit-option's options, these "
+        "override them) and print the regime tables and fit "
         "times of that baseline beside this fit's, measured in the same run (implies "
         "--before-after, with these options instead of its own)",
     )
@@ -381,12 +381,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration next to without and the oracle",
     )
     args = ap.parse_args(argv)
-    before_opts = _parse_options(args.baseline_option) if args.baseline_option else BEFORE_OPTIONS
+    try:
+        fit_options = parse_options(args.fit_option)
+        before_opts = (
+            parse_options(args.baseline_option) if args.baseline_option else BEFORE_OPTIONS
+        )
+    except ValueError as exc:
+        ap.error(str(exc))
     args.before_after = args.before_after or (
         bool(args.baseline_option) and not args.baseline_timing_only
     )
     base_label = ", ".join(f"{k}={v!r}" for k, v in before_opts.items())
-    fit_options = _parse_options(args.fit_option)
     _fit_measure.PLAN_LIMITS = PlanLimits(args.cap_at_observed, args.change_limit)
     say = print
     t_start = time.perf_counter()

@@ -354,3 +354,58 @@ def test_midstream_history_drops_the_weeks_before_it(regime, tmp_path):
         r0.historical,
         r0.kpi_total,
     )
+
+
+def test_fit_option_constants_apply_to_the_fit_that_asks_alone(tmp_path, monkeypatch):
+    """``--fit-option`` / ``--baseline-option`` / ``--variant`` ``@module.NAME=json`` (shared by
+    fit_recovery.py and fit_dev.py in ``_fit_options``): the constant is in force for the fit
+    that asks for it (its model is, to the bit, the one fitted with the constant set by hand) and
+    for no other fit in the same process (a fit without it, before or after, is the default fit
+    to the bit), and it is restored when the fit raises."""
+    import _fit_cases
+    import _fit_options
+
+    from optimizer.response import joint
+    from optimizer.response.fit import fit_model
+
+    h = _fit_cases.high_case(8, 3, tmp_path).history
+    own = joint.PRIOR_DECAY_SD
+    base = {"seed": 0, "n_bootstrap": 0}
+    asked = _fit_options.parse_options(["seed=0", "n_bootstrap=0", "@joint.PRIOR_DECAY_SD=0.02"])
+    assert asked == {**base, "@joint.PRIOR_DECAY_SD": 0.02}
+
+    before = _fit_options.fit_with_options(h, base).to_dict()
+    with_c = _fit_options.fit_with_options(h, asked).to_dict()
+    assert joint.PRIOR_DECAY_SD == own
+    after = _fit_options.fit_with_options(h, base).to_dict()
+    default = fit_model(h, **base).to_dict()
+    monkeypatch.setattr(joint, "PRIOR_DECAY_SD", 0.02)
+    by_hand = fit_model(h, **base).to_dict()
+    monkeypatch.undo()
+
+    assert with_c == by_hand
+    assert before == default and after == default
+    assert with_c != default  # the constant moves this fit (a tight decay prior)
+
+    with pytest.raises(TypeError):
+        _fit_options.fit_with_options(h, {**asked, "no_such_option": 1})
+    assert joint.PRIOR_DECAY_SD == own
+
+
+def test_fit_option_constant_names_are_checked(capsys):
+    """A misspelt ``@module.NAME`` or a value that is not JSON stops fit_recovery.py and
+    fit_dev.py with a one-line usage error naming it, before any fit."""
+    import fit_dev
+    import fit_recovery
+
+    for main, flag, arg, says in [
+        (fit_recovery.main, "--fit-option", "@joint.NO_SUCH=1", "has no constant NO_SUCH"),
+        (fit_recovery.main, "--baseline-option", "@nomodule.X=1", "no module"),
+        (fit_recovery.main, "--fit-option", "decay_posterior=grid", "is not JSON"),
+        (fit_dev.main, "--variant", "v:@joint.NO_SUCH=1", "has no constant NO_SUCH"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main([flag, arg])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
