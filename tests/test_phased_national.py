@@ -326,7 +326,8 @@ def test_the_review_pack_shows_markets_and_owners(national):
         assert r.returncode == 0, r.stderr
     md = (path / "review.md").read_text()
     # line items named touchpoint@market, the national buy once
-    assert md.count("| t0@national |") == 2  # line items by period, and its owner's section
+    # line items by period, and its owner's section: what it buys, then its spend by period
+    assert md.count("| t0@national |") == 3
     for t in w["tps"][1:]:
         for m in w["markets"]:
             assert f"| {t}@{m} |" in md

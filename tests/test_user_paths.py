@@ -482,6 +482,27 @@ def test_the_phased_review_shows_every_period_in_tables_of_a_few_columns(tmp_pat
         for p in li["periods"]:
             # the line items by period, and its owner's spend by week
             assert seen[(li["id"], p["period"])] == [money(p["spend"])] * 2, (li["id"], p)
+    # the Markdown pack the same way (it was one table of 55 columns)
+    md = tmp_path / "review.md"
+    r = run("explain", sc, "-o", md, "-q", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    seen_md: dict[tuple[str, str], list[str]] = {}
+    head: list[str] = []
+    for line in md.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            head = []
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if not head:
+            head = cells
+            assert len(head) <= 12 and sum(h in labels for h in head) <= 7, head
+        elif head[0] == "line item" and not set(cells[0]) <= set("-:"):
+            for h, c in zip(head, cells, strict=True):
+                if h in labels:
+                    seen_md.setdefault((cells[0], h), []).append(c)
+    for li in plan["line_items"]:
+        for p in li["periods"]:
+            assert seen_md[(li["id"], p["period"])] == [money(p["spend"])] * 2, (li["id"], p)
 
 
 def test_the_fit_table_says_not_identifiable_once():

@@ -7,6 +7,7 @@ plans yet; each format says so."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,37 @@ def _headline(plan: Plan) -> str:
     )
 
 
+def _md_period_tables(
+    plan: Plan, rows: Sequence[tuple[str, str, Sequence[float], float | None]], stage: bool = False
+) -> str:
+    """``_period_tables`` as Markdown: the periods in blocks of at most ``_PERIODS_PER_TABLE``
+    columns, one table under the other (a year by week was one table 55 columns wide)."""
+    from optimizer.render.report_md import _table
+
+    periods = list(plan.periods)
+    blocks = period_blocks(len(periods), plan.phasing)
+    out = []
+    for b, block in enumerate(blocks):
+        total = b == len(blocks) - 1 and any(r[3] is not None for r in rows)
+        first = ["line item", *(["stage"] if stage else [])]
+        out.append(
+            _table(
+                [*first, *(periods[k].period for k in block), *(["total"] if total else [])],
+                [
+                    [
+                        name,
+                        *([st] if stage else []),
+                        *(money(spend[k]) for k in block),
+                        *([money(tot or 0.0)] if total else []),
+                    ]
+                    for name, st, spend, tot in rows
+                ],
+                right=range(len(first), len(first) + len(block) + int(total)),
+            )
+        )
+    return "\n\n".join(out)
+
+
 def phased_review_md(plan: Plan) -> str:
     """The review of a phased plan as Markdown: headline, by period and stage, line items by
     period, binding rules."""
@@ -202,14 +234,14 @@ def phased_review_md(plan: Plan) -> str:
         right=range(2, ncol),
     )
     labels = [p.period for p in plan.periods]
-    items = _table(
-        ["line item", "stage", *labels, "total"],
+    items = _md_period_tables(
+        plan,
         [
-            [_name(plan, li), li.stage, *(money(p.spend) for p in li.periods), money(li.spend)]
+            (_name(plan, li), li.stage, [p.spend for p in li.periods], li.spend)
             for li in plan.line_items
         ]
-        + [["total", "", *(money(p.spend) for p in plan.periods), money(plan.total_spend)]],
-        right=range(2, len(labels) + 3),
+        + [("total", "", [p.spend for p in plan.periods], plan.total_spend)],
+        stage=True,
     )
     extra = ""
     if plan.has_markets:
@@ -228,35 +260,30 @@ def phased_review_md(plan: Plan) -> str:
     owners = owner_sections(plan)
     if owners:
         extra += (
-            "## Budget owners\n\nEach budget holder's line items: what each costs by period "
-            "and buys, and what holds it where it is.\n\n"
+            "## Budget owners\n\nEach budget holder's line items: what each costs and buys, "
+            "what holds it where it is, and its spend by period.\n\n"
         )
         for o, sentence, rows in owners:
             n = len(labels)
             body = _table(
-                [
-                    "line item",
-                    "stage",
-                    *labels,
-                    "spend",
-                    plan.kpi,
-                    "ROI",
-                    "marginal ROI",
-                    "held by",
-                ],
+                ["line item", "stage", "spend", plan.kpi, "ROI", "marginal ROI", "held by"],
                 [
                     [
                         *r[:2],
-                        *(money(v) for v in r[2 : 4 + n]),
+                        money(r[2 + n]),
+                        money(r[3 + n]),
                         _r(r[4 + n]),
                         _r(r[5 + n], 3),
                         r[6 + n],
                     ]
                     for r in rows
                 ],
-                right=range(2, n + 6),
+                right=range(2, 6),
             )
-            extra += f"### {o}\n\n{sentence}\n\n{body}\n\n"
+            by = _md_period_tables(plan, [(r[0], r[1], r[2 : 2 + n], None) for r in rows])
+            extra += (
+                f"### {o}\n\n{sentence}\n\n{body}\n\n{o}'s spend by {plan.phasing}:\n\n{by}\n\n"
+            )
     rules = _table(
         ["rule", "shadow price"],
         [
@@ -401,7 +428,7 @@ def write_phased_md(plan: Plan, path: str | Path) -> Path:
 
 
 def _period_tables(
-    plan: Plan, rows: list[tuple[str, str, list[float], float | None]], stage: bool = False
+    plan: Plan, rows: Sequence[tuple[str, str, Sequence[float], float | None]], stage: bool = False
 ) -> str:
     """Line items' spend by period as HTML tables of at most ``_PERIODS_PER_TABLE`` period columns
     each (``period_blocks``), one after the other, every row ``(line item, stage, spend per
