@@ -409,3 +409,32 @@ def test_fit_option_constant_names_are_checked(capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
+
+
+def test_family_mixture_diagnosis_reports_the_fits_own_mixture(capsys, tmp_path):
+    """benchmarks/family_mixture.py's weights and point-curve families are those the fit itself
+    reports in model.json (diagnostics family_weights, family_averaging.point_families; weights to
+    the printed 3 decimals), and the two functions it taps are restored after it."""
+    import re
+
+    import _fit_cases
+    import family_mixture
+
+    from optimizer.response import families as FA
+    from optimizer.response import pointcurves as PC
+    from optimizer.response.fit import fit_model
+
+    taps = (FA.family_mixture, PC.posterior_mean_point)
+    assert family_mixture.main([]) == 0
+    assert (FA.family_mixture, PC.posterior_mean_point) == taps
+    out = capsys.readouterr().out
+    history = _fit_cases.mmm_example_case(tmp_path).history
+    model = fit_model(history, seed=_fit_cases.SEED, n_bootstrap=0, average_families=True)
+    diag = model.diagnostics
+    for block in out.split("\n\n")[1:]:
+        tid = block.split(":")[0]
+        weights = dict(re.findall(r"^  (\w+) +weight (\d\.\d{3})", block, re.M))
+        want = {f: f"{w:.3f}" for f, w in diag["family_weights"][tid].items()}
+        assert {f: w for f, w in weights.items() if w != "0.000"} == want
+        point = re.search(r"point curve \((\w+),", block)
+        assert point and point.group(1) == diag["family_averaging"]["point_families"][tid]

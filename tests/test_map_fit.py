@@ -245,3 +245,39 @@ def test_point_curves_stay_concave_without_s_curves(tmp_path):
     for tp in m.touchpoints.values():
         if tp.curve.family == "hill":
             assert 0.3 - 1e-9 <= tp.curve.params["shape"] <= 1.0 + 1e-9
+
+
+def test_mixture_point_switch_keeps_the_family_or_the_default_point(tmp_path, monkeypatch):
+    """``families.MIXTURE_POINT`` (a dev switch of ``average_families=True``) on mmm_example,
+    where the default ("closest": the family closest to the mixture's mean curve) moves both
+    point curves off the MAP's family (x1 logistic -> exponential, x2 exponential -> hill):
+    "map" keeps each point curve in the default fit's family; "unmixed" keeps the default fit's
+    point curves to the bit while the draws still mix the families; any other value is a
+    ValueError naming it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _fit_cases import mmm_example_case
+
+    from optimizer.response import families as FA
+
+    history = mmm_example_case(tmp_path).history
+    default = fit_model(history, seed=0, n_bootstrap=20)
+    closest = fit_model(history, seed=0, n_bootstrap=20, average_families=True)
+    monkeypatch.setattr(FA, "MIXTURE_POINT", "map")
+    mapped = fit_model(history, seed=0, n_bootstrap=0, average_families=True)
+    monkeypatch.setattr(FA, "MIXTURE_POINT", "unmixed")
+    unmixed = fit_model(history, seed=0, n_bootstrap=20, average_families=True)
+    fams = {t: tp.curve.family for t, tp in default.touchpoints.items()}
+    assert fams == {"x1": "logistic", "x2": "exponential"}
+    assert {t: tp.curve.family for t, tp in closest.touchpoints.items()} != fams
+    assert {t: tp.curve.family for t, tp in mapped.touchpoints.items()} == fams
+    for tid, tp in unmixed.touchpoints.items():
+        assert tp.curve.to_dict() == default.touchpoints[tid].curve.to_dict()
+        assert tp.adstock == default.touchpoints[tid].adstock
+        mixed = {s.family for s, _ in tp.draws}
+        assert mixed == {s.family for s, _ in closest.touchpoints[tid].draws} and len(mixed) > 1
+    monkeypatch.setattr(FA, "MIXTURE_POINT", "nearest")
+    with pytest.raises(ValueError, match="nearest"):
+        fit_model(history, seed=0, n_bootstrap=0, average_families=True)

@@ -26,6 +26,16 @@ from optimizer.response.mapsetup import MapData, problem_at_map
 #: 20) and the others' weights renormalised.
 MIN_FAMILY_WEIGHT = 0.02
 
+#: The point curves under the family mixture: "closest" (each touchpoint's curve, of the families
+#: in its mixture, closest to the mean over the mixture's draws on the point curves' spend grid,
+#: up to twice the highest weekly spend), "observed" (the same, closest on the grid's spends up
+#: to the highest weekly spend), "map" (the mixture's mean curve matched in the MAP's family) or
+#: "unmixed" (the MAP family's own posterior mean, as without the mixture: the mixture then makes
+#: the draws alone). A dev switch; measured in docs/response-models-measured.md ("Why family
+#: averaging hurts mmm_example").
+MIXTURE_POINT = "closest"
+MIXTURE_POINTS = ("closest", "observed", "map", "unmixed")
+
 #: One component of a touchpoint's family mixture: its transforms (the centre of its Laplace
 #: draws) and its posterior weight.
 Mixture = list[dict[str, tuple[np.ndarray, float]]]

@@ -325,6 +325,7 @@ def refit_map(
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
     search's result, the first start)."""
+    from optimizer.response import families as FA
     from optimizer.response.families import (
         MIN_FAMILY_WEIGHT,
         Mixture,
@@ -377,7 +378,10 @@ def refit_map(
     if point == "mean" and searched:
         point_kw: dict[str, Any] = {**space_kw, "inflate": 1.0, "unbounded_zeros": True}
         # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
-        if mix is not None:
+        mix_point = FA.MIXTURE_POINT if mix is not None else "closest"
+        if mix_point not in FA.MIXTURE_POINTS:
+            raise ValueError(f"MIXTURE_POINT {mix_point!r}: expected one of {FA.MIXTURE_POINTS}")
+        if mix is not None and mix_point != "unmixed":
             avg, avg_fams, _ = mixture_draws(fit, mix, data, POINT_DRAWS, 0, **point_kw)
         else:
             point_profiles = profiles if DP.PROFILE_USE in ("both", "point") else ()
@@ -389,7 +393,12 @@ def refit_map(
             data,
             keep=[bool(t) for t in data.tests],
             draw_families=avg_fams,
-            candidates=None if mix is None else [{f: c[0] for f, c in m.items()} for m in mix],
+            candidates=(
+                None
+                if mix is None or mix_point not in ("closest", "observed")
+                else [{f: c[0] for f, c in m.items()} for m in mix]
+            ),
+            choose_observed=mix_point == "observed",
         )
     draws_raw: list[tuple[list[np.ndarray], np.ndarray]] = []
     draw_fams: list[list[str]] | None = None

@@ -35,6 +35,7 @@ def posterior_mean_point(
     keep: Sequence[bool] = (),
     draw_families: Sequence[Sequence[str]] | None = None,
     candidates: Sequence[dict[str, np.ndarray]] | None = None,
+    choose_observed: bool = False,
 ) -> MapFit:
     """Point curves for planning: each touchpoint's curve of its family (the MAP's decay kept)
     closest, in least squares over spend from 0 to twice the highest weekly spend, to the mean
@@ -46,7 +47,9 @@ def posterior_mean_point(
 
     With a family mixture (``draw_families``: each draw's families; ``candidates``: per
     touchpoint, each family's transforms), each draw's curve is of its own family, and the point
-    curve is, of the candidate families (each with its own decay), the one closest to the mean.
+    curve is, of the candidate families (each with its own decay), the one closest to the mean
+    (``choose_observed``: closest on the grid's spends up to the highest weekly spend, each
+    candidate still matched on the whole grid).
     ``data``: the fit's (its spends, KPI, baseline and nuisance columns, and whether S-curves
     are allowed)."""
     from scipy.optimize import least_squares
@@ -115,8 +118,11 @@ def posterior_mean_point(
             ub = [np.inf, lo[1]] + ([hi[1]] if cf == "hill" else [])
             v0 = np.clip(v0, lb, ub)
             res = least_squares(resid, v0, bounds=(lb, ub), method="trf", xtol=1e-8)
-            if best is None or float(res.cost) < best[0]:
-                best = (float(res.cost), cf, float(res.x[0]), np.concatenate([[d0], res.x[1:]]))
+            cost = float(res.cost)
+            if choose_observed:
+                cost = 0.5 * float(np.sum(res.fun[POINT_SPEND_GRID <= 1.0] ** 2))
+            if best is None or cost < best[0]:
+                best = (cost, cf, float(res.x[0]), np.concatenate([[d0], res.x[1:]]))
         assert best is not None
         _, families[k], beta[k], theta[k] = best
     carry = fit.carry or (0.0,) * len(xs)  # the baseline is refitted beside the fitted carry-in
