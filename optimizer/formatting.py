@@ -121,14 +121,15 @@ def share(v: float | None, digits: int = 1, *, signed: bool = False) -> str:
     return ("+" if signed else "") + text
 
 
-def compact(v: float) -> str:
-    """An axis label: ``1.25M``, ``40k``, ``900``."""
+def compact(v: float, extra: int = 0) -> str:
+    """An axis label: ``1.25M``, ``40k``, ``900``; ``extra`` more decimals where ticks closer
+    together need them (``1.005M``, not ``1M`` twice)."""
     a = abs(v)
     if a >= 1e6:
-        return f"{v / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
+        return f"{v / 1e6:,.{2 + extra}f}".rstrip("0").rstrip(".") + "M"
     if a >= 1e3:
-        return f"{v / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
-    return f"{v:,.0f}"
+        return f"{v / 1e3:,.{1 + extra}f}".rstrip("0").rstrip(".") + "k"
+    return f"{v:,.{extra}f}".rstrip("0").rstrip(".") if extra else f"{v:,.0f}"
 
 
 def number(v: float) -> str:

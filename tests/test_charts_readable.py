@@ -148,3 +148,18 @@ def test_frontier_keeps_the_sweep_readable_when_break_even_is_far_outside_it(tmp
     words = " ".join(t.get_text() for t in ax.texts)
     assert "scenario budget\n250" in words and "break-even\n" not in words
     charts.plt.close(fig)
+
+
+def test_frontier_ticks_differ_on_a_narrow_sweep():
+    """A sweep over 1,000,000-1,010,000 (now that far-off lines no longer widen the axis) was
+    ticked "1M 1M 1M 1.01M 1.01M 1.01M" and its KPI axis "5.46M 5.46M 5.45M 5.45M": every tick
+    label now differs from the others, still in money form (1.004M)."""
+    sc = load_scenario(ROOT / "scenarios" / "base.yaml")
+    model = read_model(ROOT / "optimizer" / "sample" / "true_model.json")
+    fig = charts.frontier_figure(sweep(sc, model, np.array([1.0e6, 1.005e6, 1.01e6])))
+    ax = fig.axes[0]
+    for axis in ("x", "y"):
+        labels = _labels(ax, axis)
+        assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+        assert all(MONEY_TICK.match(t) for t in labels), labels
+    charts.plt.close(fig)

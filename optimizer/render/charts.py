@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -110,7 +111,7 @@ def frontier_figure(frontier) -> plt.Figure:
     ax.plot(b, k, "o-", color="tab:blue", ms=4, label=kpi)
     ax.set_xlabel(with_currency("total budget", getattr(frontier, "currency", None)))
     ax.set_ylabel(kpi)
-    ticks = FuncFormatter(lambda v, _pos: compact(v))
+    ticks = compact_ticks()
     ax.xaxis.set_major_formatter(ticks)
     ax.yaxis.set_major_formatter(ticks)
     ax2 = ax.twinx()
@@ -268,16 +269,33 @@ def _tidy(ax: plt.Axes) -> None:
     ax.set_axisbelow(True)
 
 
+def compact_ticks() -> Any:
+    """A tick formatter of ``compact`` labels with as many decimals as the ticks need to differ:
+    a sweep over 1,000,000-1,010,000 was ticked "1M 1M 1M 1.01M 1.01M 1.01M"."""
+    from matplotlib.ticker import Formatter
+
+    class CompactTicks(Formatter):
+        extra = 0
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return compact(x, self.extra)
+
+        def format_ticks(self, values: Any) -> list[str]:
+            for extra in range(5):
+                labels = [compact(v, extra) for v in values]
+                if len(set(labels)) == len(labels):
+                    break
+            self.extra = extra
+            return labels
+
+    return CompactTicks()
+
+
 def _thousands(ax: plt.Axes, axis: str = "both") -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    def fmt(v: float, _pos: int) -> str:
-        return compact(v)
-
     if axis in ("x", "both"):
-        ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+        ax.xaxis.set_major_formatter(compact_ticks())
     if axis in ("y", "both"):
-        ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+        ax.yaxis.set_major_formatter(compact_ticks())
 
 
 def figure_png(fig: plt.Figure, dpi: int = 110) -> bytes:
