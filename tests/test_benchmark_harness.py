@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -438,3 +439,29 @@ def test_family_mixture_diagnosis_reports_the_fits_own_mixture(capsys, tmp_path)
         assert {f: w for f, w in weights.items() if w != "0.000"} == want
         point = re.search(r"point curve \((\w+),", block)
         assert point and point.group(1) == diag["family_averaging"]["point_families"][tid]
+
+
+def test_interval_coverage_holds_the_plans_fixed_and_says_so(tmp_path):
+    """``interval_coverage.py``: with ``plan_inflate`` fixed, a wider interval spread changes
+    model.json only in the interval draws and the intervals read from them (the check passes and
+    every interval is at least as wide at x3 as at x2); with the plans' spread left to follow
+    ``uncertainty_inflate`` the same check finds the plans' part different (it can fail)."""
+    import _fit_cases
+    import _fit_options
+    import interval_coverage as IC
+
+    case = _fit_cases.high_case(8, 3, tmp_path)
+    flags = IC.run([case], [2.0, 3.0], 2.0)  # raises SystemExit if the plans' part moved
+    assert [len(w) for w in flags[2.0]] == [8] and sum(flags[3.0][0]) >= sum(flags[2.0][0])
+
+    def fit(k: float, plan: float | None) -> Any:
+        opts = {"seed": 0, "n_bootstrap": 20, "uncertainty_inflate": k, "plan_inflate": plan}
+        return _fit_options.fit_with_options(case.history, opts)
+
+    m2, m3 = fit(2.0, 2.0), fit(3.0, 2.0)
+    for tid in m2.touchpoints:
+        a = m2.touchpoints[tid].diagnostics["marginal_roi_interval_80"]
+        b = m3.touchpoints[tid].diagnostics["marginal_roi_interval_80"]
+        assert b[1] - b[0] >= a[1] - a[0] - 1e-12, tid
+    assert IC.first_difference(IC.plan_part(m2), IC.plan_part(m3)) is None
+    assert IC.first_difference(IC.plan_part(m2), IC.plan_part(fit(3.0, None))) is not None

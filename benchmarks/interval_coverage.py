@@ -1,0 +1,180 @@
+"""How often the printed 80% marginal-ROI intervals hold the truth, at several spreads of the
+interval draws, on the benchmark's simulated worlds and on fresh ones (a hold-out), with the
+plans' draws held fixed.
+
+Each world is fitted once per ``--inflate k`` with ``uncertainty_inflate=k`` and ``plan_inflate``
+fixed (``--plan-inflate``, default 2.0): only the interval draws (model.json ``interval_draws``)
+and the intervals read from them change. The script checks that: every fit's model.json, its
+``interval_draws``, ``marginal_roi_interval_80`` and the options that name the spreads left out, must equal the first spread's to the bit (else it stops with the
+world and the first differing key), so every plan made from the model (point, robust, anchored)
+is the same. Coverage is read as ``fit_dev.py`` and ``fit_recovery.py`` read it
+(``_fit_measure.covered``: the true marginal ROI at the mean weekly spend inside the central 80%
+of the interval draws); beside each figure, its binomial standard error at 80% over the set's
+``n`` touchpoints, ``sqrt(0.8 * 0.2 / n)`` (touchpoints as independent), and the standard error
+of the mean over the worlds' own coverages (a world's touchpoints miss together when its fit
+does).
+
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \\
+        --inflate 2.0 2.5 3.0            # the benchmark's worlds
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \\
+        --inflate 2.0 2.5 3.0 --seeds 40:60   # fresh ones
+
+No plans are computed (coverage needs the fit alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _fit_cases import N_BOOTSTRAP, SEED, high_case, regime_cases, world_case  # noqa: E402
+from _fit_measure import covered  # noqa: E402
+from _fit_options import fit_with_options  # noqa: E402
+
+from optimizer.simulate import random_world  # noqa: E402
+
+#: fit.options keys that name the spreads (the only options allowed to differ between spreads)
+SPREAD_KEYS = ("uncertainty_inflate", "plan_inflate")
+
+
+def plan_part(model: Any) -> dict[str, Any]:
+    """model.json without what only the intervals read: each touchpoint's ``interval_draws`` and
+    ``diagnostics.marginal_roi_interval_80`` (read from them; the fit table's column), and the
+    spreads' options."""
+    d = json.loads(json.dumps(model.to_dict()))
+    for tp in (d.get("touchpoints") or {}).values():
+        tp.pop("interval_draws", None)
+        (tp.get("diagnostics") or {}).pop("marginal_roi_interval_80", None)
+    opts = (d.get("fit") or {}).get("options") or {}
+    for k in SPREAD_KEYS:
+        opts.pop(k, None)
+    return d
+
+
+def first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    if type(a) is not type(b):
+        return where or "/"
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{where}/{k}"
+            hit = first_difference(a[k], b[k], f"{where}/{k}")
+            if hit:
+                return hit
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            hit = first_difference(x, y, f"{where}[{i}]")
+            if hit:
+                return hit
+        return None
+    return None if a == b else where
+
+
+def cases_of(regime: str, n: int, seeds: str | None, tmp: Path) -> list[Any]:
+    if seeds:
+        a, b = (int(v) for v in seeds.split(":"))
+        return [
+            high_case(n, s, tmp, 0, regime)
+            if regime in ("high", "flighted")
+            else world_case(f"rw{n}-s{s}", random_world(n, seed=s), tmp, "holdout", n, 0)
+            for s in range(a, b)
+        ]
+    return regime_cases(regime, n, False, tmp)
+
+
+def run(
+    cases: Sequence[Any], inflates: Sequence[float], plan_inflate: float
+) -> dict[float, list[list[bool]]]:
+    """Per spread, per world, whether each touchpoint's interval holds the truth."""
+    flags: dict[float, list[list[bool]]] = {k: [] for k in inflates}
+    for c in cases:
+        ref: dict[str, Any] | None = None
+        line = [f"{c.name:<16}"]
+        for k in inflates:
+            t0 = time.perf_counter()
+            model = fit_with_options(
+                c.history,
+                {
+                    "seed": SEED,
+                    "n_bootstrap": N_BOOTSTRAP,
+                    "uncertainty_inflate": k,
+                    "plan_inflate": plan_inflate,
+                },
+            )
+            sec = time.perf_counter() - t0
+            part = plan_part(model)
+            if ref is None:
+                ref = part
+            else:
+                diff = first_difference(ref, part)
+                if diff is not None:
+                    raise SystemExit(
+                        f"{c.name}: the plans' part of model.json differs at x{k:g} from "
+                        f"x{inflates[0]:g} at {diff}"
+                    )
+            spend = c.history.spend
+            got = []
+            for tid, ttp in c.truth.touchpoints.items():
+                m_in, _ = covered(model.touchpoints[tid], ttp, float(spend[tid].mean()))
+                if m_in is not None:
+                    got.append(m_in)
+            flags[k].append(got)
+            line.append(f"x{k:g} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
+        print("  ".join(line), flush=True)
+    return flags
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--regime", choices=("low", "high", "flighted"), default="low")
+    ap.add_argument("--touchpoints", type=int, default=8)
+    ap.add_argument("--inflate", type=float, nargs="+", default=[2.0, 2.5, 3.0])
+    ap.add_argument("--plan-inflate", type=float, default=2.0)
+    ap.add_argument(
+        "--seeds",
+        metavar="START:STOP",
+        help="fresh worlds with these generator seeds (fit_dev.py --seeds) instead of the "
+        "benchmark's",
+    )
+    ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = cases_of(args.regime, args.touchpoints, args.seeds, Path(tmp))
+        if args.worlds:
+            cases = cases[: args.worlds]
+        where = f"seeds {args.seeds}" if args.seeds else "the benchmark's worlds"
+        print(
+            f"{args.regime}, {args.touchpoints} tp, {where}: {len(cases)} worlds; plan draws "
+            f"x{args.plan_inflate:g} (the plans' part of model.json checked identical)",
+            flush=True,
+        )
+        flags = run(cases, args.inflate, args.plan_inflate)
+    for k, per_world in flags.items():
+        f = [v for w in per_world for v in w]
+        n = len(f)
+        sd = math.sqrt(0.8 * 0.2 / n) if n else float("nan")
+        fr = [sum(w) / len(w) for w in per_world if w]
+        sd_w = statistics.stdev(fr) / math.sqrt(len(fr)) if len(fr) > 1 else float("nan")
+        print(
+            f"interval draws x{k:g}: 80% mROI coverage {sum(f) / n:.1%} (n={n}, binomial sd "
+            f"{sd:.1%}; over {len(fr)} worlds: sd {sd_w:.1%}, {sum(v < 0.5 for v in fr)} worlds "
+            "below 50%)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
