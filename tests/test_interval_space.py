@@ -415,3 +415,27 @@ def test_fixed_plan_draws_hold_the_point_transforms(world):
             for k, v in s.params.items():
                 if k != "beta":
                     assert v == pytest.approx(tp.curve.params[k], rel=1e-9), (tid, k)
+
+
+def test_log_pooling_keeps_the_plan_draws_spread_apart(monkeypatch):
+    """With ``pool_space="log"`` and its draws re-drawn from the hierarchy (``logpool.DRAWS =
+    "hierarchy"``: each moved touchpoint's log marginal ROI drawn with the draws' own spread) the
+    plan draws must keep ``plan_inflate``'s spread: with it fixed at 2, a wider interval spread
+    (``uncertainty_inflate=3``) leaves the plan draws and the point curves the x 2 fit's bit for
+    bit and moves only the interval draws. (Four touchpoints: the pooling needs ``MIN_POOLED``.)"""
+    from optimizer.response import logpool
+
+    monkeypatch.setattr(logpool, "DRAWS", "hierarchy")
+    history, _ = make_world()
+    kw = {"n_bootstrap": 20, "pool_space": "log", "plan_inflate": 2.0}
+    two = json.loads(model_to_json(fit_model(history, uncertainty_inflate=2.0, **kw)))
+    three = json.loads(model_to_json(fit_model(history, uncertainty_inflate=3.0, **kw)))
+    assert two["diagnostics"]["pooling"]["log_pooling"]["n_pooled"] >= 4
+    for tid, t2 in two["touchpoints"].items():
+        t3 = three["touchpoints"][tid]
+        assert t3["draws"] == t2["draws"], tid
+        assert t3["curve"] == t2["curve"] and t3.get("adstock") == t2.get("adstock"), tid
+    assert any(
+        three["touchpoints"][t]["interval_draws"] != two["touchpoints"][t]["interval_draws"]
+        for t in two["touchpoints"]
+    )

@@ -417,7 +417,10 @@ def refit_map(
         draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
-        lp_draws = (draws_raw, draw_fams, seed, inflate)
+        # each set re-drawn (logpool.DRAWS="hierarchy") with its own spread: the plans' x
+        # plan_inflate, the intervals' x inflate
+        k_plan = inflate if plan_inflate is None else float(plan_inflate)
+        lp_draws = (draws_raw, draw_fams, seed, k_plan)
         if shown_raw:  # the intervals' draws moved with the point curves as the plans' are
             s_draws = (shown_raw[0], shown_raw[1], seed, inflate)
             _, s_raw, _ = LP.rescale_points(fit, at_map, data, draws=s_draws)
