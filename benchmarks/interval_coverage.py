@@ -98,8 +98,11 @@ def cases_of(regime: str, n: int, seeds: str | None, tmp: Path) -> list[Any]:
 def run(
     cases: Sequence[Any], inflates: Sequence[float], plan_inflate: float
 ) -> dict[float, list[list[bool]]]:
-    """Per spread, per world, whether each touchpoint's interval holds the truth."""
+    """Per spread, per world, whether each touchpoint's interval holds the truth; and per world
+    whether the fit's pooling strength sat at its grid's top (diagnostics ``pooling.at_edge``:
+    every touchpoint pooled onto one marginal ROI), under the key ``-1.0``."""
     flags: dict[float, list[list[bool]]] = {k: [] for k in inflates}
+    edge: list[list[bool]] = []
     for c in cases:
         ref: dict[str, Any] | None = None
         line = [f"{c.name:<16}"]
@@ -132,9 +135,13 @@ def run(
                 if m_in is not None:
                     got.append(m_in)
             flags[k].append(got)
+            if k == inflates[0]:
+                at = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0)
+                edge.append([at >= 1.0])
+                line.append("pooled at edge" if at >= 1.0 else "")
             line.append(f"x{k:g} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
-        print("  ".join(line), flush=True)
-    return flags
+        print("  ".join(line).rstrip(), flush=True)
+    return {**flags, -1.0: edge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         flags = run(cases, args.inflate, args.plan_inflate)
+    edge = [w[0] for w in flags.pop(-1.0)]
     for k, per_world in flags.items():
+        split = [
+            (sum(sum(w) for w, e in zip(per_world, edge, strict=True) if e == at),
+             sum(len(w) for w, e in zip(per_world, edge, strict=True) if e == at))
+            for at in (True, False)
+        ]  # fmt: skip
         f = [v for w in per_world for v in w]
         n = len(f)
         sd = math.sqrt(0.8 * 0.2 / n) if n else float("nan")
@@ -172,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"interval draws x{k:g}: 80% mROI coverage {sum(f) / n:.1%} (n={n}, binomial sd "
             f"{sd:.1%}; over {len(fr)} worlds: sd {sd_w:.1%}, {sum(v < 0.5 for v in fr)} worlds "
             "below 50%)"
+        )
+        print(
+            f"  {sum(edge)} worlds pooled at the edge: {split[0][0]}/{split[0][1]}; the other "
+            f"{len(edge) - sum(edge)}: {split[1][0]}/{split[1][1]}"
         )
     return 0
 
