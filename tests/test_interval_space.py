@@ -439,3 +439,31 @@ def test_log_pooling_keeps_the_plan_draws_spread_apart(monkeypatch):
         three["touchpoints"][t]["interval_draws"] != two["touchpoints"][t]["interval_draws"]
         for t in two["touchpoints"]
     )
+
+
+def test_fixed_plan_draws_stay_fixed_under_the_decay_grid_posterior(world):
+    """``plan_space="fixed"`` with ``decay_posterior="grid"``: the grid posterior draws each
+    touchpoint's decay, but fixed plan draws must still hold the point curve's (before the fix
+    every one of the 20 draws had its own decay while ``fit.options`` said ``fixed``)."""
+    history, _ = world
+    fixed = fit_model(history, n_bootstrap=20, plan_space="fixed", decay_posterior="grid")
+    assert fixed.fit["options"]["plan_space"] == "fixed"
+    for tid, tp in fixed.touchpoints.items():
+        assert {round(a.decay, 12) for _, a in tp.draws} == {round(tp.adstock.decay, 12)}, tid
+
+
+@pytest.mark.parametrize("space", ["plan_space", "interval_space"])
+def test_fixed_draws_refuse_the_family_mixture(world, space):
+    history, _ = world
+    with pytest.raises(ValueError, match="average_families"):
+        fit_model(history, n_bootstrap=4, average_families=True, **{space: "fixed"})
+
+
+def test_plan_inflate_is_not_recorded_for_bootstrap_draws(world):
+    """A bootstrap's refits have no spread to scale: ``plan_inflate`` does not apply to them, so
+    model.json must not say it did (it did, while the draws were the same as without it)."""
+    history, _ = world
+    a = fit_model(history, n_bootstrap=2, uncertainty="bootstrap")
+    b = fit_model(history, n_bootstrap=2, uncertainty="bootstrap", plan_inflate=1.0)
+    assert "plan_inflate" not in b.fit["options"]
+    assert model_to_json(a) == model_to_json(b)

@@ -32,4 +32,4 @@ def test_full_pooling_is_warned_about(tmp_path: Path, seed: int, full: bool) -> 
     assert bool(warned) is full, model.diagnostics["warnings"]
     if full:
         assert pooling["pool_marginal_equivalent"] > 1e4  # the top of the grid, not its bottom
-        assert "--robust anchored" in warned[0]
+        assert "historical mix" in warned[0]

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, Status
+from optimizer.calendar import PHASINGS
 from optimizer.errors import DataError
 from optimizer.formatting import finite
-from optimizer.io.files import ParseProblem, parse_json, short_repr
+from optimizer.io.files import ParseProblem, parse_json, read_input_text, short_repr
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -313,7 +314,6 @@ def _extras_from(d: Mapping[str, Any]) -> dict[str, Any]:
 def read_plan(path: str | Path) -> Plan:
     """One plan from a file ``budgetopt optimize --format json`` wrote; every problem a
     ``DataError`` naming the file, the field and the value."""
-    from optimizer.io.files import read_input_text
 
     path = Path(path)
     text = read_input_text(path, DataError, "plan file")
@@ -412,9 +412,6 @@ def _check_line_items(data: Mapping[str, Any], path: Path) -> None:
         seen[key] = k
 
 
-_PHASINGS = ("none", "week", "month", "quarter")
-
-
 def _check_periods(data: Mapping[str, Any], horizon: int, path: Path) -> None:
     """A phased plan's calendar (contract 7) as ``optimize`` writes it: ``phasing`` one of
     week|month|quarter|none; the plan's ``periods`` (or, without them, its first line item's)
@@ -423,9 +420,9 @@ def _check_periods(data: Mapping[str, Any], horizon: int, path: Path) -> None:
     period). A hand-edited spend that its periods no longer add up to would be tracked by the
     periods and totalled by the spend."""
     phasing = data.get("phasing", "none")
-    if phasing not in _PHASINGS:
+    if phasing not in PHASINGS:
         raise DataError(
-            f"expected one of {', '.join(_PHASINGS)}, got {short_repr(phasing)}",
+            f"expected one of {', '.join(PHASINGS)}, got {short_repr(phasing)}",
             path=path,
             field="phasing",
         )

@@ -292,13 +292,18 @@ class ResponseFitter(BaseEstimator):
         if self.interval_space not in INTERVAL_SPACE_CHOICES:
             raise ValueError(
                 "The 'interval_space' parameter of fit_model must be one of beta, marginal, "
-                "conditional or "
+                "conditional, fixed or "
                 f"None (as plan_space). Got {self.interval_space!r} instead."
             )
         if self.plan_space not in INTERVAL_SPACE_CHOICES:
             raise ValueError(
                 "The 'plan_space' parameter of fit_model must be one of beta, marginal, "
-                f"conditional or None (as laplace_space). Got {self.plan_space!r} instead."
+                f"conditional, fixed or None (as laplace_space). Got {self.plan_space!r} instead."
+            )
+        if self.average_families and "fixed" in (self.plan_space, self.interval_space):
+            raise ValueError(
+                "fit_model's 'fixed' draws hold the transforms at the point curves'; the family "
+                "mixture (average_families=True) draws other families' transforms: choose one."
             )
         n_int = self.n_interval_draws
         if n_int is not None and (

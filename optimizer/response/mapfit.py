@@ -268,7 +268,7 @@ def laplace_draws(
         steps = np.zeros_like(steps)
         steps[:, nt:] = np.linalg.solve(Lw.T, z[:, nt:].T).T * fit.sigma * inflate
     phis = centre + steps
-    if profiles:
+    if profiles and not fixed_transforms:  # fixed: the transforms stay the point curves'
         from optimizer.response.decay_profile import profile_mix
 
         phis = profile_mix(phis, centre, steps, H, tps, nt, profiles, seed, temperature)
@@ -515,7 +515,12 @@ def refit_map(
             **({"laplace_space": laplace_space} if laplace_space != "beta" else {}),
             **({"interval_scale": interval_scale} if interval_scale != "linear" else {}),
             **DS.options(laplace_space, plan_space, interval_space, n_interval_draws),
-            **({"plan_inflate": plan_inflate} if plan_inflate not in (None, inflate) else {}),
+            # the plans' own spread applies to Laplace draws only (a bootstrap's refits have none)
+            **(
+                {"plan_inflate": plan_inflate}
+                if plan_inflate not in (None, inflate) and uncertainty == "laplace"
+                else {}
+            ),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),

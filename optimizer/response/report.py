@@ -247,10 +247,11 @@ def build_model(
     if pool.get("at_edge") and float(pool.get("pool_marginal_equivalent") or 0.0) >= 1.0:
         # the evidence's maximum at the top of its grid: full pooling (docs/response-models.md)
         warnings.append(
-            "the data cannot tell the touchpoints' marginal returns apart: the fit pooled them "
-            "onto one value, so their differences come from the curves' shapes alone and the "
-            "printed intervals are too narrow (on simulated histories like this they held the "
-            "truth for 22-32% of touchpoints, not 80%); plan with --robust anchored"
+            "the data cannot tell the touchpoints' marginal returns apart: the fit pooled their "
+            "marginal ROIs onto one value, so their differences come from the curves' shapes "
+            "alone and the printed intervals are too narrow (on simulated histories like this "
+            "they held the truth for 22-32% of touchpoints, not 80%); a plan far from the "
+            "historical mix rests on the prior, not on the data"
         )
 
     diagnostics: dict[str, Any] = {
