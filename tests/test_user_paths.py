@@ -928,6 +928,22 @@ def _edit_first(d: dict, key: str, value: object) -> None:
     d["line_items"][0]["periods"][0][key] = value
 
 
+@pytest.fixture(scope="module")
+def _monthly_plan(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A phased plan as `optimize --format json` writes it, and proof that it tracks as written
+    (exit 0): made once for the hand-edited cases below (each edits its own copy)."""
+    tmp_path = tmp_path_factory.mktemp("monthly_plan")
+    s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
+    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["periods"]) == 3 and len(plan["line_items"]) == 14
+    (tmp_path / "a.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
+    ok = run("track", "plan.json", "a.csv", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    return plan
+
+
 @pytest.mark.parametrize(
     ("edit", "field", "words"),
     [
@@ -972,18 +988,14 @@ def _edit_first(d: dict, key: str, value: object) -> None:
         "line-item-twice", "no-line-items",
     ],
 )  # fmt: skip
-def test_track_refuses_a_plan_file_that_does_not_hold_together(tmp_path, edit, field, words):
+def test_track_refuses_a_plan_file_that_does_not_hold_together(
+    tmp_path, _monthly_plan, edit, field, words
+):
     """`track plan.json actuals.csv` of a phased plan that `optimize --format json` wrote, edited
     by hand: one line naming the plan file, the field and the value, exit 2; the plan as
-    written still tracks (exit 0)."""
-    s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
-    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    plan = json.loads((tmp_path / "plan.json").read_text())
-    assert len(plan["periods"]) == 3 and len(plan["line_items"]) == 14
+    written still tracks (exit 0, in the fixture)."""
+    plan = json.loads(json.dumps(_monthly_plan))  # this case's own copy
     (tmp_path / "a.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
-    ok = run("track", "plan.json", "a.csv", cwd=tmp_path)
-    assert ok.returncode == 0, ok.stderr
     edit(plan)
     (tmp_path / "bad.json").write_text(json.dumps(plan))
     bad = run("track", "bad.json", "a.csv", cwd=tmp_path)
