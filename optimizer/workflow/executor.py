@@ -246,9 +246,13 @@ class DaskExecutor(Executor):
         n = int(n_workers)
         if n < 1:
             raise ClusterError(f"expected at least one worker, got {n}", field="--workers")
-        # the silence_logs level keeps the workers' own log lines (e.g. a restart) off the
-        # user's terminal unless they are warnings
+        # the silence_logs level keeps the workers' own log lines off the user's terminal (a
+        # restart; a heartbeat that finds the scheduler gone while the cluster closes, which logs
+        # an ERROR with a traceback): what they mean for the run is reported as one ClusterError,
+        # as quiet_dask_logs does on the client's side; BUDGETOPT_DEBUG keeps the errors
         import logging
+
+        silence = logging.ERROR if os.environ.get("BUDGETOPT_DEBUG") else logging.CRITICAL
 
         # each worker's nanny copies these settings as they are now (and hands them to a worker
         # it restarts): they hold for the cluster's life and nowhere else
@@ -266,7 +270,7 @@ class DaskExecutor(Executor):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=silence,
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             )
         try:
