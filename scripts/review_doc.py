@@ -6,7 +6,7 @@ the commands the page shows, none typed by hand.
 
 It runs, in a temporary folder, the page's commands (``budgetopt demo``, last quarter's spend from
 the sample history, ``budgetopt explain … --format json`` of the base and the commitments
-scenarios), then fills ``scripts/review_doc.md.in``: its prose is written by hand and holds no
+scenarios and of the year by month), then fills ``scripts/review_doc.md.in``: its prose is written by hand and holds no
 number; every quoted sentence, table and number comes from the explanations' JSON. The questions
 pick their line items from the plan (the largest line item at the hurdle, the largest cut against
 last quarter, …), so the page stays true when the model or the engine changes.
@@ -56,7 +56,7 @@ def para(text: str) -> str:
     return textwrap.fill(" ".join(text.split()), WIDTH, break_on_hyphens=False)
 
 
-def run(work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def run(work: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     budgetopt("demo", "--out", "northwind", "-q", cwd=work)
     import pandas as pd
 
@@ -87,9 +87,13 @@ def run(work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "0",
         cwd=work,
     )
+    budgetopt(
+        "explain", "northwind/scenarios/fy26_monthly.yaml", "-o", "northwind/fy26.json", cwd=work
+    )
     base = json.loads((work / "northwind" / "review.json").read_text())
     commit = json.loads((work / "northwind" / "commitments.json").read_text())
-    return base, commit
+    phased = json.loads((work / "northwind" / "fy26.json").read_text())
+    return base, commit, phased
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,7 +279,75 @@ def q_commitments(d: dict[str, Any], c: dict[str, Any]) -> str:
     )
 
 
-def render(d: dict[str, Any], c: dict[str, Any]) -> str:
+def phased_review(p: dict[str, Any]) -> str:
+    """The review of the year by month (``explain fy26_monthly.yaml``): the table of line items,
+    the one whose drop costs most, explained, and the ladder's lead."""
+    e, plan = p["explanation"], p["plan"]
+    kpi = e["kpi"]
+    rows = [
+        f"| line item | role | spend | {kpi} | next dollar returns | dropping it |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for it in e["items"]:
+        lo, hi = it["marginal_min"], it["marginal_max"]
+        nxt = (
+            "–" if lo is None else ratio(lo) if abs(hi - lo) < 5e-4 else f"{ratio(lo)}–{ratio(hi)}"
+        )
+        drop = "–" if it["drop"] is None else delta(it["drop"]["total_kpi"], "−")
+        role = {"interior": "at the hurdle", "held_up": "held up", "unfunded": "not funded"}.get(
+            it["role"], it["role"]
+        )
+        rows.append(
+            f"| {it['id']} | {role} | {money(it['spend'])} | {money(it['kpi'])} | {nxt} | {drop} |"
+        )
+    funded = [i for i in e["items"] if i["drop"] is not None and i["drop"]["total_kpi"] is not None]
+    worst = min(funded, key=lambda i: i["drop"]["total_kpi"])
+    mixed = [i for i in e["items"] if i["role"] == "capped" and len(i["rules"]) and any(
+        pr["status"] == "at the hurdle" for pr in i["periods"])]  # fmt: skip
+    lad = e["ladder"]
+    out = [
+        "```bash",
+        "budgetopt explain northwind/scenarios/fy26_monthly.yaml -o northwind/fy26.html",
+        "```",
+        "",
+        para(
+            f"{money(plan['total_spend'])} over {plan['horizon_weeks']} weeks from "
+            f"{plan['start']}, decided by {e['phasing']}. The review re-solves the plan "
+            f"{e['n_solves']} times: three times per funded line item (up and down by a tenth, "
+            "and to zero for the whole horizon), once per unfunded one, once for the reference."
+        ),
+        "",
+        *rows,
+        "",
+        para(f"Dropping {worst['id']} would cost the most. From its section of the pack:"),
+        "",
+        quote(worst["reason"], "**Dropping it:** " + worst["drop"]["sentence"]),
+    ]
+    if mixed:
+        it = max(mixed, key=lambda i: i["spend"])
+        out += [
+            "",
+            para(f"A line item whose role differs by {e['phasing']}, {it['id']}:"),
+            "",
+            quote(it["reason"]),
+        ]
+    out += [
+        "",
+        para(
+            f"The ladder cuts each line item's plan into ten increments of its phasing; the "
+            f"budget runs out after increment {lad['cutoff']} of {len(lad['steps'])}"
+            + (
+                f", and {money(sum(i['below_break_even'] or 0 for i in e['items']))} of the "
+                f"funded increments return less than break-even ({e['break_even']:.2f})."
+                if e["break_even"] is not None
+                else "."
+            )
+        ),
+    ]
+    return "\n".join(out)
+
+
+def render(d: dict[str, Any], c: dict[str, Any], p: dict[str, Any]) -> str:
     be = [s for s in d["headline"] if s.startswith("Break-even")]
     parts = {
         "generated": para(
@@ -290,6 +362,7 @@ def render(d: dict[str, Any], c: dict[str, Any]) -> str:
             [q_not_higher(d), q_cut(d), q_ladder(d), q_biggest_cut(d), q_caps(d)]
             + [q_commitments(d, c)]
         ),
+        "phased": phased_review(p),
     }
     text = TEMPLATE.read_text(encoding="utf-8")
     for k, v in parts.items():
@@ -304,8 +377,8 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "review.md")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base, commit = run(Path(tmp))
-    a.output.write_text(render(base, commit), encoding="utf-8")
+        base, commit, phased = run(Path(tmp))
+    a.output.write_text(render(base, commit, phased), encoding="utf-8")
     print(f"wrote {a.output}")
 
 

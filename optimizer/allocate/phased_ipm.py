@@ -35,8 +35,8 @@ from optimizer.allocate.phased_model import (
     _boxes,
     _Cells,
     _jacobians,
+    adjoint,
     adstock_path,
-    marginal_kpi,
 )
 
 #: an unconverged run hands its best iterate to the caller's certificate when its relative
@@ -152,7 +152,16 @@ def _held_duals(
     the least that prices every member's marginal return out, so each held decision's reduced
     cost is at most zero (a rule on one decision keeps 0: the box holds it, as in the LP)."""
     y = y.copy()
-    g = (marginal_kpi(problem, X) - problem.base.spend_weight).ravel()
+    # the marginal return by the adjoint the certificate uses (``adjoint``: an infinite first-dollar
+    # slope, a hill curve of shape < 1 at zero adstock, capped as there), so that the bound prices
+    # each held decision out exactly; an infinite multiplier made the bound NaN, and a line item
+    # locked at zero never certified by this method
+    mu = adjoint(problem, X)
+    k = problem.gain if problem.one_stream_each else problem.gain * problem.stream_share
+    gain = np.zeros((problem.ns, problem.P))
+    for p, per in enumerate(problem.calendar.periods):
+        gain[:, p] = k * mu[:, list(per.weeks)].sum(axis=1) / problem.weeks_per_period[p]
+    g = (problem.to_items(gain) - problem.base.spend_weight).ravel()
     price = np.asarray(G.T @ y)
     for q in np.flatnonzero(~live):
         lo, hi = G.indptr[q], G.indptr[q + 1]

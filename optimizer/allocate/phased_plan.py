@@ -47,7 +47,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         start=cal.start.isoformat(),
         phasing=cal.phasing,
     )
-    if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+    if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT, Status.NOT_CERTIFIED):
         return Plan(status=sol.status, conflicts=sol.conflicts, message=sol.message, **common)
     n, P = problem.n, problem.P
     X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
@@ -198,6 +198,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         periods=tot_periods,
         kpi_after=float(kpi_after.sum()),
         extras={"kkt_residual": sol.kkt},
+        message=sol.message,  # a plan not certified says why
         **common,
     )
 

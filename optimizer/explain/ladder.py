@@ -3,7 +3,8 @@ ranked across the plan by KPI per unit of money, with the line where the budget 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,7 @@ def build_ladder(
     step_money: float | None,
     budget: float | None,
     hurdle: float,
+    kpi_at: Callable[[Any, np.ndarray], np.ndarray] | None = None,
 ) -> Ladder:
     """Cut each line item's spend into increments, price them, rank them and draw the line.
 
@@ -56,6 +58,8 @@ def build_ladder(
     plan spend are priced too: those that would clear the hurdle are blocked by a rule (listed
     apart), the rest rank below the line. Within a line item, ranking returns are pooled so that
     they never rise along it (an S-curve's poor first increments go with the ones they unlock).
+    ``kpi_at(item, spends)``: the line item's KPI at each total spend (default: its curve at an
+    even weekly spread over the horizon; a plan on a calendar passes its own phasing).
     """
     weeks = float(ctx.problem.scenario.horizon_weeks)
     total = plan.total_spend
@@ -91,7 +95,11 @@ def build_ladder(
             else [cand_size, cand_size + (step_money or 0.01 * ref_size)]
         )
         edges = np.array([*bounds, *cands], float)
-        f = it.curve.response.horizon_kpi(edges, weeks)
+        f = (
+            it.curve.response.horizon_kpi(edges, weeks)
+            if kpi_at is None
+            else np.asarray(kpi_at(it, edges), float)
+        )
         amounts, gains = np.diff(edges), np.diff(f)
         n_funded = len(bounds) - 1
         committed = np.array([edges[k + 1] <= floor_ + HALF_CENT for k in range(len(amounts))])

@@ -3,7 +3,7 @@ that name it), priced against the plan."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from optimizer.allocate import Plan, allocate
 from optimizer.allocate.problem import money
@@ -35,12 +35,16 @@ class Resolver:
         self._by_budget: dict[float, Plan] = {}
 
     def solve(self, sc: Scenario) -> Plan:
+        return self.solve_at(sc, self.tolerance)
+
+    def solve_at(self, sc: Scenario, tolerance: float) -> Plan:
+        """One re-solve at ``tolerance``, counted."""
         self.count += 1
         return allocate(
             sc,
             self.model,
             solver=self.solver,
-            tolerance=self.tolerance,
+            tolerance=tolerance,
             diagnose=False,
             extra_models=self.extra_models,
         )
@@ -56,23 +60,31 @@ class Resolver:
 
 
 def forced(sc: Scenario, tid: str, target: float, markets: bool = False) -> Scenario:
-    """The scenario with one line item fixed at ``target`` (its own rules replaced by a lock);
-    with markets ``tid`` is ``touchpoint@market`` (a lock scoped to that market) or
+    """The scenario with one line item fixed at ``target`` (its own rules replaced by a lock, its
+    rules by period on a calendar kept: ``per_period`` and ``periods``); with markets ``tid`` is ``touchpoint@market`` (a lock scoped to that market) or
     ``touchpoint@national`` (a national buy: the touchpoint's national lock)."""
-    lock = TouchpointRule(lock=float(round(target, 2)))
+
+    def lock_of(own: TouchpointRule | None) -> TouchpointRule:
+        return TouchpointRule(
+            lock=float(round(target, 2)),
+            per_period=None if own is None else own.per_period,
+            periods={} if own is None else dict(own.periods),
+        )
+
     if markets and "@" in tid:
         tp, market = tid.split("@", 1)
         if market == "national":
-            return sc.with_touchpoint_rule(tp, lock)
+            return sc.with_touchpoint_rule(tp, lock_of(sc.touchpoints.get(tp)))
         from optimizer.scenario.rules import MarketRule
 
         by_market = dict(sc.markets)
         rules = by_market.get(market) or MarketRule()
+        lock = lock_of(rules.touchpoints.get(tp))
         by_market[market] = rules.model_copy(
             update={"touchpoints": {**rules.touchpoints, tp: lock}}
         )
         return sc.model_copy(update={"markets": by_market})
-    return sc.with_touchpoint_rule(tid, lock)
+    return sc.with_touchpoint_rule(tid, lock_of(sc.touchpoints.get(tid)))
 
 
 def make_room(
@@ -138,15 +150,23 @@ def move(
     direction: str,
     requested: float,
     hurdle: float,
+    own_kpi: Callable[[float], float] | None = None,
 ) -> Move:
+    """Force ``tid`` ``direction`` by ``requested`` and re-solve the rest of the plan; priced
+    against ``ref``. ``own_kpi``: the line item's own KPI at a spend, the rest of the plan held
+    (the "curve alone" number; default its curve at an even weekly spread over the horizon)."""
     sc = resolver.scenario
     weeks = float(sc.horizon_weeks)
     tp = ctx.problem.items[ctx.index[tid]].curve.response
     s = ref.item(tid).spend
     target = s + requested if direction == "up" else max(s - requested, 0.0)
     target = float(round(target, 2))
-    f0 = float(tp.horizon_kpi(s, weeks))
-    naive = float(tp.horizon_kpi(target, weeks)) - f0
+    if own_kpi is None:
+
+        def own_kpi(x: float) -> float:
+            return float(tp.horizon_kpi(x, weeks))
+
+    naive = own_kpi(target) - own_kpi(s)
     amount = abs(target - s)
     naive_net = naive - hurdle * (target - s)
     trial = forced(sc, tid, target, bool(ctx.problem.markets))
@@ -177,7 +197,11 @@ def move(
             relaxed,
             sentence,
         )
-    own = plan.item(tid).kpi - ref.item(tid).kpi
+    try:
+        moved_kpi = plan.item(tid).kpi
+    except KeyError:  # a line item locked at zero may leave the plan: it earns what zero earns
+        moved_kpi = own_kpi(target)
+    own = moved_kpi - ref.item(tid).kpi
     total = plan.total_kpi - ref.total_kpi
     objd = None
     if plan.objective_value is not None and ref.objective_value is not None:

@@ -42,6 +42,22 @@ from optimizer.scenario import Scenario
 DEFAULT_SWEEP_POINTS = 21
 
 
+def require_solved(plan: Plan, scenario: Scenario) -> None:
+    """Raise ``InfeasibleError`` (naming the conflicts) for an infeasible plan and ``SolverError``
+    for a plan with no solution: there is nothing to explain."""
+    if plan.status == "infeasible":
+        raise InfeasibleError(
+            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
+            conflicts=plan.conflicts,
+            path=scenario.source,
+        )
+    if not plan.ok:
+        raise SolverError(
+            f"the plan has no solution to explain ({plan.status}): {plan.message}",
+            path=scenario.source,
+        )
+
+
 def explain(
     plan: Plan,
     scenario: Scenario,
@@ -109,17 +125,7 @@ def explain(
     DataError
         If ``last_cycle`` names an unknown line item or a negative amount.
     """
-    if plan.status == "infeasible":
-        raise InfeasibleError(
-            f"scenario '{plan.scenario}' is infeasible: {plan.message}",
-            conflicts=plan.conflicts,
-            path=scenario.source,
-        )
-    if not plan.ok:
-        raise SolverError(
-            f"the plan has no solution to explain ({plan.status}): {plan.message}",
-            path=scenario.source,
-        )
+    require_solved(plan, scenario)
     say = progress or (lambda _m: None)
     problem = make_problem(
         scenario, model, None, ids=[li.id for li in plan.line_items], extra_models=extra_models

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optimizer.explain import Explanation, LadderStep
+from optimizer.explain import Explanation, Ladder, LadderStep
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render.report_common import (
@@ -61,6 +61,31 @@ _LADDER_HEAD = (
     "cumulative spend",
     "note",
 )
+
+
+def ladder_tables(lad: Ladder) -> list[str]:
+    """The ladder around its line (five increments either side) and the increments a rule keeps
+    out, as Markdown lines (the undated review's and a phased review's)."""
+    out = [
+        _table(
+            _LADDER_HEAD,
+            [
+                *_ladder_rows(lad.above(5)),
+                ["", "**— the budget runs out here —**", "", "", "", "", "", "", ""],
+                *_ladder_rows(lad.below(5)),
+            ],
+            right=(0, 3, 4, 5, 7),
+        ),
+        "",
+    ]
+    if lad.blocked:
+        out += [
+            "Increments a rule keeps out, whatever they return:",
+            "",
+            _table(_LADDER_HEAD, _ladder_rows(lad.blocked), right=(3, 4, 5)),
+            "",
+        ]
+    return out
 
 
 def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
@@ -195,26 +220,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         f"the plan, everything below is not.",
         "",
     ]
-    around = list(lad.above(5))
-    out += [
-        _table(
-            _LADDER_HEAD,
-            [
-                *_ladder_rows(around),
-                ["", "**— the budget runs out here —**", "", "", "", "", "", "", ""],
-                *_ladder_rows(lad.below(5)),
-            ],
-            right=(0, 3, 4, 5, 7),
-        ),
-        "",
-    ]
-    if lad.blocked:
-        out += [
-            "Increments a rule keeps out, whatever they return:",
-            "",
-            _table(_LADDER_HEAD, _ladder_rows(lad.blocked), right=(3, 4, 5)),
-            "",
-        ]
+    out += ladder_tables(lad)
     if not lad.consistent:
         out += [
             "> The ranking and the plan disagree somewhere: a rule funds or blocks an "

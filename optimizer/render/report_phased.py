@@ -1,8 +1,9 @@
 """The review pack of a phased plan (contract 7): one self-contained HTML page, a Markdown page
 and an Excel workbook, each with the plan by period and stage (the page with its chart), each line
-item by period, the binding rules with their shadow prices and the certificate. The line-item
-justifications of the undated review (ladder, moves, role ranges) are not computed for phased
-plans yet; each format says so."""
+item by period, the binding rules with their shadow prices and the certificate; and, given the
+plan's ``PhasedExplanation`` (``optimizer.explain.phased``), every line item justified (its role
+period by period, the next and the last increment and dropping it, re-solved) and the zero-based
+ladder. What is not computed on a calendar (role ranges over budgets) each format says."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.allocate import Plan
+from optimizer.explain.phased import NOT_COMPUTED, PhasedExplanation
 from optimizer.formatting import money
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
 from optimizer.render.report_common import certificate_text
 from optimizer.render.report_html import _img
+from optimizer.render.report_phased_why import (
+    _html_justification,
+    _md_justification,
+    _why_sheets,
+    headline_hurdle,
+)
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;color:#1f2d3d;max-width:1100px;margin:2em auto;"
@@ -24,7 +32,9 @@ _CSS = (
     "td,th{padding:2px 8px;border-bottom:1px solid #e3e8ee;text-align:left}td.num,th.num{"
     "text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}h1{font-size:1.5em}"
     "h2{font-size:1.15em;margin-top:1.6em}.note{color:#5b6b7b}.t{font-size:12px;overflow-x:auto}"
-    "img{max-width:100%;height:auto}"
+    "img{max-width:100%;height:auto}tr.cut td{background:#1f2d3d;color:#fff;font-weight:600;"
+    "text-align:center}tr.out td{color:#8795a1}section.why h3{margin-bottom:0.2em}"
+    "section.why p{margin:0.3em 0;max-width:900px}"
 )
 
 #: at most this many period columns in one table, by phasing: a plan's periods are shown in
@@ -52,11 +62,15 @@ def _certificate(plan: Plan) -> str:
     return text + " on the model's curves" if text.startswith("certified") else text
 
 
-_NOT_YET = (
-    "The line-item justifications of the undated review (the zero-based ladder, the price of "
-    "moving each line item, the budgets over which it keeps its role) are not computed for plans "
-    "on a calendar yet."
+#: without the plan's explanation (``explain_phased``), the pack says so
+_NO_JUSTIFICATION = (
+    "The line items' justifications (roles, moves re-solved, the ladder) are not in this pack: "
+    "'budgetopt explain' computes them."
 )
+
+
+def _note(exp: PhasedExplanation | None) -> str:
+    return NOT_COMPUTED if exp is not None else _NO_JUSTIFICATION
 
 
 def period_stage_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
@@ -196,9 +210,9 @@ def _md_period_tables(
     return "\n\n".join(out)
 
 
-def phased_review_md(plan: Plan) -> str:
+def phased_review_md(plan: Plan, exp: PhasedExplanation | None = None) -> str:
     """The review of a phased plan as Markdown: headline, by period and stage, line items by
-    period, binding rules."""
+    period, binding rules; with ``exp``, every line item justified and the ladder."""
     from optimizer.render.report_md import _table
 
     stages, rows = period_stage_rows(plan)
@@ -299,13 +313,17 @@ def phased_review_md(plan: Plan) -> str:
         f"{extra}"
         "## Binding rules\n\nThe shadow price is the KPI one more unit of the rule's amount "
         "would buy (a period's cap: a dollar more in that period).\n\n"
-        f"{rules}\n\n{_NOT_YET}\n"
+        f"{rules}\n\n"
+        + (_md_justification(plan, exp) + "\n" if exp is not None else "")
+        + f"{_note(exp)}\n"
     )
 
 
-def phased_review_workbook(plan: Plan) -> Any:
+def phased_review_workbook(plan: Plan, exp: PhasedExplanation | None = None) -> Any:
     """The review of a phased plan as a workbook: Summary, By period (periods × journey stages,
-    spend and KPI), Line items by period (line items × periods), Rules (the binding ones)."""
+    spend and KPI), Line items by period (line items × periods), Rules (the binding ones); with
+    ``exp``, Why (each line item's role, returns, moves re-solved and reason), Why by period (its
+    next dollar's return against the hurdle in each period) and Ladder."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -342,7 +360,9 @@ def phased_review_workbook(plan: Plan) -> Any:
     ws["B11"].number_format = "0.0000%"
     ws["B7"].number_format = "0"
     ws.cell(row=13, column=1, value=_headline(plan))
-    ws.cell(row=14, column=1, value=_NOT_YET)
+    ws.cell(row=14, column=1, value=_note(exp))
+    if exp is not None:
+        ws.cell(row=15, column=1, value=headline_hurdle(exp))
     _widths(ws, {1: 34, 2: 20})
 
     stages, rows = period_stage_rows(plan)
@@ -413,18 +433,38 @@ def phased_review_workbook(plan: Plan) -> Any:
         {3: "0.0000"},
     )
     _widths(ws, {1: 60, 2: 16, 3: 14})
+    if exp is not None:
+        _why_sheets(wb, exp)
     return wb
 
 
-def write_phased_xlsx(plan: Plan, path: str | Path) -> Path:
+def write_phased_xlsx(plan: Plan, path: str | Path, exp: PhasedExplanation | None = None) -> Path:
     from optimizer.io.files import atomic_write_bytes
     from optimizer.render.report_xlsx import workbook_bytes
 
-    return atomic_write_bytes(path, workbook_bytes(phased_review_workbook(plan)))
+    return atomic_write_bytes(path, workbook_bytes(phased_review_workbook(plan, exp)))
 
 
-def write_phased_md(plan: Plan, path: str | Path) -> Path:
-    return atomic_write_text(path, phased_review_md(plan))
+def write_phased_md(plan: Plan, path: str | Path, exp: PhasedExplanation | None = None) -> Path:
+    return atomic_write_text(path, phased_review_md(plan, exp))
+
+
+def write_phased_json(plan: Plan, path: str | Path, exp: PhasedExplanation | None = None) -> Path:
+    """The phased review as JSON: ``{"format": "budgetopt.phased_explanation", "format_version":
+    1, "plan": the plan as ``optimize --format json`` writes it (contracts 6 and 7),
+    "explanation": every field of the ``PhasedExplanation``}``."""
+    import json
+
+    from optimizer.render.machine import plan_json
+
+    doc = {
+        "format": "budgetopt.phased_explanation",
+        "format_version": 1,
+        "plan": json.loads(plan_json(plan)),
+        "explanation": None if exp is None else exp.to_dict(),
+    }
+    text = json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    return atomic_write_text(path, text)
 
 
 def _period_tables(
@@ -457,7 +497,7 @@ def _period_tables(
     return "".join(out)
 
 
-def phased_review_html(plan: Plan) -> str:
+def phased_review_html(plan: Plan, exp: PhasedExplanation | None = None) -> str:
     periods = list(plan.periods)
     stages = list(plan.stage_totals())
     png = charts.figure_png(charts.period_stage_figure(plan))
@@ -560,9 +600,10 @@ def phased_review_html(plan: Plan) -> str:
         "<h2>Binding rules</h2><p class='note'>The shadow price is the KPI one more unit of the "
         "rule's amount would buy (a period's cap: a dollar more in that period).</p>"
         f"<table><tr><th>rule</th><th class='num'>shadow price</th></tr>{binding}</table>"
-        f"<p class='note'>{_e(_NOT_YET)}</p></body></html>"
+        + (_html_justification(plan, exp) if exp is not None else "")
+        + f"<p class='note'>{_e(_note(exp))}</p></body></html>"
     )
 
 
-def write_phased_html(plan: Plan, path: str | Path) -> Path:
-    return atomic_write_text(path, phased_review_html(plan))
+def write_phased_html(plan: Plan, path: str | Path, exp: PhasedExplanation | None = None) -> Path:
+    return atomic_write_text(path, phased_review_html(plan, exp))

@@ -20,7 +20,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from optimizer.explain import Explanation
+from optimizer.explain import Explanation, Ladder
 from optimizer.io.files import atomic_write_bytes
 from optimizer.render.report_common import (
     CONSTRAINT_COLUMNS,
@@ -183,11 +183,17 @@ def _why(wb: Workbook, e: Explanation) -> None:
 
 
 def _ladder(wb: Workbook, e: Explanation) -> None:
+    ladder_sheet(wb, e.ladder)
+
+
+def ladder_sheet(wb: Workbook, lad: Ladder) -> None:
+    """The Ladder sheet: every increment ranked, the cut-off line drawn under the last one in, a
+    total of the increments above it, and the increments a rule keeps out (the undated review's
+    and a phased review's)."""
     ws = wb.create_sheet("Ladder")
     cols = (*LADDER_COLUMNS, "above the line")
     _header(ws, 1, cols)
     formats = {5: MONEY, 6: MONEY, 7: MONEY, 8: MONEY, 9: RATIO, 10: RATIO, 12: MONEY, 13: MONEY}
-    lad = e.ladder
     rows = [[*ladder_row(s), "yes" if s.rank <= lad.cutoff else "no"] for s in lad.steps]
     end = _write_rows(ws, 2, rows, formats)
     if lad.cutoff:

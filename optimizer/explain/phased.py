@@ -1,0 +1,573 @@
+"""Every line item of a plan on a calendar (contract 7) justified, as ``explain`` justifies an
+undated plan, with the meaning a calendar gives each claim.
+
+A phased plan decides a line item's spend in every period, and its KPI is earned week by week with
+carry-over, so:
+
+* **its next dollar** is priced per period: ``d KPI / d x[i, p]`` (the plan's ``marginal_roi`` of
+  each period, by the adjoint of the adstock: what a dollar more in that period earns over the rest
+  of the horizon, carry-over and seasonal effectiveness included);
+* **the hurdle** of a period is the price of a dollar elsewhere in that period: the budget's shadow
+  price plus the shadow prices of the rules on every line item's spend in that period (a quarter's
+  cap, a month's budget). KKT stationarity says a funded period's next dollar returns exactly its
+  hurdle unless a rule on the line item binds there; the difference is that rule's price;
+* **its role** follows from that, period by period: at the hurdle, capped (its next dollar returns
+  more than the hurdle and a cap on it binds there: its maximum, a per-period cap, a change limit,
+  a stage or group cap), held up (less, and a floor holds it), or not funded (even the first dollar
+  there returns less); the line item's role is capped if any period is, else held up if any is,
+  else at the hurdle (not funded: nothing in any period). The sentence names the periods;
+* **the price of moving it** is a re-solve (``resolve.move``), as undated: the line item's total
+  forced up and down by an increment (10% of its spend) and to zero for the whole horizon (the
+  cost of dropping it), its rules by period kept, the rest of the plan re-optimised on the same
+  certified path (``allocate``, the interior point or the LP over pieces); the "curve alone"
+  number is the line item's own KPI with its plan's phasing scaled to the new total;
+* **the ladder** cuts each line item's plan into ten equal increments *of its phasing* (each a
+  tenth of its plan in every period), prices each by its KPI over the horizon, carry-over
+  included, and ranks them across the plan (``ladder.build_ladder``), with the line where the
+  budget runs out and, when the KPI is money, the break-even return: the funded increments under
+  it are the dollars that do not pay back.
+
+Not computed on a calendar: the budgets over which each line item keeps its role (the undated
+review's budget sweep) and the curve position / draws of each line item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optimizer.allocate import DEFAULT_TOLERANCE, Plan
+from optimizer.errors import SolverError
+from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
+from optimizer.explain.ladder import build_ladder
+from optimizer.explain.resolve import Resolver, move
+from optimizer.explain.review import require_solved
+from optimizer.explain.roles import review_context
+from optimizer.explain.sentences import break_even_sentence
+from optimizer.explain.types import (
+    CAPPED,
+    EXPLAIN_TOLERANCE,
+    HALF_CENT,
+    HELD_UP,
+    INTERIOR,
+    ROLE_TOL,
+    ROLE_WORDS,
+    UNFUNDED,
+    Ladder,
+    Move,
+)
+from optimizer.response.model import CurveSet
+from optimizer.scenario import Scenario
+
+#: what a phased review does not compute (said in every format)
+NOT_COMPUTED = (
+    "Not computed for a plan on a calendar: the budgets over which each line item keeps its role "
+    "(the undated review's sweep of budgets), and where each line item sits on its curve (weekly "
+    "spend against the history, the model's draws)."
+)
+
+#: the period statuses of a line item
+AT_HURDLE = "at the hurdle"
+PERIOD_CAPPED = "capped"
+PERIOD_HELD_UP = "held up"
+PERIOD_UNFUNDED = "not funded"
+
+
+@dataclass(frozen=True)
+class PeriodRole:
+    """One period of one line item: its spend, the return of its next dollar there (carry-over
+    included), the hurdle of the period and what holds it."""
+
+    period: str
+    spend: float
+    marginal: float  # KPI per unit of money of the next dollar in this period
+    hurdle: float  # the price of a dollar elsewhere in this period, in KPI per unit of money
+    status: str  # AT_HURDLE, PERIOD_CAPPED, PERIOD_HELD_UP, PERIOD_UNFUNDED
+    rules: tuple[str, ...] = ()  # labels of the rules on this line item that bind here
+    rule_names: tuple[str, ...] = ()  # and their names (two rules may share a label)
+
+
+@dataclass(frozen=True)
+class PhasedItemExplanation:
+    """One line item of a plan on a calendar, justified."""
+
+    id: str  # as the plan names it: the touchpoint, or touchpoint@market
+    stage: str
+    spend: float
+    share: float
+    kpi: float  # over the horizon, carry-over included (and after it, with ``after``)
+    roi: float | None
+    marginal_min: float | None  # the next dollar's return over its funded periods
+    marginal_max: float | None
+    hurdle: float  # the budget's price of a dollar, in KPI per unit of money
+    role: str
+    rules: tuple[str, ...]  # labels of the rules that hold it
+    reason: str
+    periods: tuple[PeriodRole, ...]
+    next: Move | None
+    last: Move | None
+    drop: Move | None  # the line item at zero for the whole horizon, re-solved
+    owner: str | None = None
+    market: str | None = None
+    #: money KPIs: its funded ladder increments that return less than break-even (the dollars
+    #: that do not pay back); None when the KPI is not money
+    below_break_even: float | None = None
+
+
+@dataclass(frozen=True)
+class PhasedExplanation:
+    """The justification of every line item of a plan on a calendar."""
+
+    scenario: str
+    kpi: str
+    phasing: str
+    hurdle: float  # the budget's price of a dollar, in KPI per unit of money
+    items: tuple[PhasedItemExplanation, ...]
+    ladder: Ladder
+    break_even: float | None  # the break-even return (money KPIs), for the ladder
+    break_even_sentence: str | None  # the plan against break-even, as the undated headline says
+    n_solves: int
+    seconds: float
+    tolerance: float
+    #: re-solves certified only at the plan's own tolerance (``fallback``), not at ``tolerance``
+    loose: int = 0
+    fallback: float = DEFAULT_TOLERANCE
+    not_computed: str = NOT_COMPUTED
+
+    def item(self, tid: str) -> PhasedItemExplanation:
+        for it in self.items:
+            if it.id == tid:
+                return it
+        raise KeyError(tid)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON types, infinite and NaN numbers as None."""
+        from optimizer.formatting import jsonable
+
+        return dict(jsonable(self))
+
+
+def _span(labels: Sequence[str], idx: Sequence[int]) -> str:
+    """Periods by label, consecutive ones as a range: ``2026-01 to 2026-06, 2026-10``."""
+    idx = sorted(idx)
+    runs: list[list[int]] = []
+    for k in idx:
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    out = []
+    for r in runs:
+        if len(r) == 1:
+            out.append(labels[r[0]])
+        elif len(r) == 2:
+            out.append(f"{labels[r[0]]}, {labels[r[1]]}")
+        else:
+            out.append(f"{labels[r[0]]} to {labels[r[-1]]}")
+    return ", ".join(out)
+
+
+def _returns(values: Sequence[float]) -> str:
+    """One return, or the range of several (within 0.5%: one)."""
+    lo, hi = min(values), max(values)
+    if hi - lo <= ROLE_TOL * max(abs(hi), 1e-12):
+        return fmt_ratio(hi)
+    return f"{fmt_ratio(lo)} to {fmt_ratio(hi)}"
+
+
+def explain_phased(
+    plan: Plan,
+    scenario: Scenario,
+    model: CurveSet,
+    *,
+    increment: float | None = None,
+    solver: str = "highs",
+    tolerance: float = EXPLAIN_TOLERANCE,
+    plan_tolerance: float = DEFAULT_TOLERANCE,
+    ladder_steps: int = 10,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    break_even: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PhasedExplanation:
+    """Justify every line item of a plan on a calendar (see the module docstring).
+
+    ``plan`` is the solved plan of the dated, phased ``scenario`` on ``model``; ``increment`` the
+    money each line item is moved by (default 10% of its spend; an unfunded one: 1% of the
+    budget); ``tolerance`` the certified gap of the re-solves (a re-solve the LP over pieces
+    cannot certify that tightly is solved again at ``plan_tolerance``, the plan's own, and
+    counted in ``loose``); ``break_even`` the break-even
+    return when the KPI is money (drawn on the ladder).
+    """
+    from optimizer.allocate.phased import item_kpi, phased_problem
+
+    require_solved(plan, scenario)
+    t0 = time.perf_counter()
+    say = progress or (lambda _m: None)
+    problem = phased_problem(scenario, model, extra_models=extra_models)
+    base = problem.base
+    n, P = problem.n, problem.P
+    ctx = review_context(scenario, base)
+    # the rules over touchpoint × period by name too (the ladder and the moves name them)
+    ctx = dataclasses.replace(ctx, labels={**{r.name: r.label for r in problem.rows}, **ctx.labels})
+    resolver = _Resolver(scenario, model, solver, tolerance, extra_models)
+    resolver.fallback = max(float(plan_tolerance), tolerance)
+    say("re-solving the plan at the explain tolerance")
+    ref = resolver.solve(scenario)
+    if not ref.ok:  # pragma: no cover - the plan itself was solved
+        raise SolverError(f"re-solving the scenario failed ({ref.status})", path=scenario.source)
+    keys = [it.key for it in base.items]
+    labels = [p.period for p in ref.periods]
+    word = ref.phasing or "period"
+    kpi_word = base.kpi
+
+    # the shadow prices split: rules on every line item's spend (the budget, a period's total) make
+    # the hurdle of a period; the rest belong to the line items they name
+    y = {c.name: float(c.shadow_price or 0.0) for c in ref.constraints}
+    binding = {c.name for c in ref.constraints if c.binding}
+    wide = np.zeros((n, P))
+    cell_rules: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
+    for r in problem.rows:
+        plan_wide = r.kind == "budget" or r.kind.startswith("period_")
+        for (i, p), a in r.coefs.items():
+            if a == 0.0:
+                continue
+            if plan_wide:
+                wide[i, p] += y.get(r.name, 0.0) * a
+            elif r.name in binding:
+                is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
+                cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap))
+    scale = problem.scale
+    if base.sense == "max":
+        hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
+        budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
+    else:  # min_spend: the return at which the target is met at least cost
+        t = next((abs(y[r.name]) for r in problem.kpi_rows if y.get(r.name)), 0.0)
+        h0 = 1.0 / t if t > 0 else math.nan
+        hurdle = np.full((n, P), h0)
+        budget_price = h0
+
+    X = np.array([[pa.spend for pa in ref.item(k).periods] for k in keys])
+    M = np.array([[float(pa.marginal_roi or 0.0) for pa in ref.item(k).periods] for k in keys])
+
+    def kpi_at(it: Any, totals: np.ndarray) -> np.ndarray:
+        """Line item ``it``'s KPI at each total spend, phased as the plan phases it (evenly by
+        weeks when the plan gives it nothing), the rest of the plan held."""
+        i = it.index
+        s = X[i].sum()
+        shape = X[i] / s if s > HALF_CENT else problem.weeks_per_period / problem.T
+        out = []
+        for v in np.atleast_1d(totals):
+            Z = X.copy()
+            Z[i] = float(v) * shape
+            out.append(float(item_kpi(problem, Z)[i]))
+        return np.array(out)
+
+    step_money = nice_step(0.01 * (ref.budget if ref.budget else max(ref.total_spend, 1.0)))
+    items = []
+    roles: dict[str, tuple[str, tuple[str, ...]]] = {}
+    say("pricing the next and the last increment of every line item, and dropping each")
+    for it in base.items:
+        i, key = it.index, it.key
+        li = ref.item(key)
+        per: list[PeriodRole] = []
+        for p in range(P):
+            m, h, x = float(M[i, p]), float(hurdle[i, p]), float(X[i, p])
+            tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
+            rules = cell_rules.get((i, p), [])
+            caps = tuple(name for name, _lab, c in rules if c)
+            floors = tuple(name for name, _lab, c in rules if not c)
+            status: str
+            names: tuple[str, ...]
+            if x <= HALF_CENT:
+                status, names = (
+                    (PERIOD_CAPPED, caps) if m > h + tol and caps else (PERIOD_UNFUNDED, ())
+                )
+            elif m > h + tol and caps:
+                status, names = PERIOD_CAPPED, caps
+            elif m < h - tol and floors:
+                status, names = PERIOD_HELD_UP, floors
+            else:
+                status, names = AT_HURDLE, ()
+            lab = {name: label for name, label, _c in rules}
+            per.append(
+                PeriodRole(labels[p], x, m, h, status, tuple(lab[nm] for nm in names), names)
+            )
+        funded = [k for k in range(P) if per[k].spend > HALF_CENT]
+        held = {pr.status for pr in per}
+        if not funded:
+            role = UNFUNDED
+        elif PERIOD_CAPPED in held:
+            role = CAPPED
+        elif PERIOD_HELD_UP in held:
+            role = HELD_UP
+        else:
+            role = INTERIOR
+        rule_labels = tuple(dict.fromkeys(lab for pr in per for lab in pr.rules))
+        roles[key] = (role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names)))
+        reason = _reason(role, per, labels, word, kpi_word, y, ctx.labels, step_money)
+        lst: Move | None
+        drop_move: Move | None
+
+        def own(v: float, it: Any = it) -> float:
+            return float(kpi_at(it, np.array([v]))[0])
+
+        if li.spend > HALF_CENT:
+            inc = float(increment) if increment else 0.10 * li.spend
+            h_item = _spend_weighted(per)
+            nxt = move(ctx, resolver, ref, key, "up", inc, h_item, own)
+            lst = move(ctx, resolver, ref, key, "down", min(inc, li.spend), h_item, own)
+            dropped = move(ctx, resolver, ref, key, "down", li.spend, h_item, own)
+            drop_move = dataclasses.replace(
+                dropped, sentence=_drop_sentence(dropped, key, kpi_word, ref, li.kpi)
+            )
+        else:
+            inc = (
+                it.min_if_funded
+                or (float(increment) if increment else 0.0)
+                or 0.01 * (ref.budget if ref.budget else max(ref.total_spend, 1.0))
+            )
+            nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
+            lst = drop_move = None
+        ms = [per[k].marginal for k in funded]
+        items.append(
+            PhasedItemExplanation(
+                id=key,
+                stage=it.stage,
+                spend=li.spend,
+                share=li.spend / ref.total_spend if ref.total_spend > 0 else 0.0,
+                kpi=li.kpi,
+                roi=li.roi,
+                marginal_min=min(ms) if ms else None,
+                marginal_max=max(ms) if ms else None,
+                hurdle=budget_price,
+                role=role,
+                rules=rule_labels,
+                reason=reason,
+                periods=tuple(per),
+                next=nxt,
+                last=lst,
+                drop=drop_move,
+                owner=it.owner,
+                market=it.market,
+            )
+        )
+    say("ranking the ladder")
+    # each line item's increments are its phasing scaled: their price is its hurdle weighted by
+    # its spend in each period (a quarter's cap raises the hurdle of the money in that quarter)
+    hurdles = np.array(
+        [_spend_weighted(x.periods) if x.spend > HALF_CENT else budget_price for x in items]
+    )
+    ladder = build_ladder(
+        ctx,
+        ref,
+        roles,
+        hurdles,
+        ladder_steps,
+        None,
+        ref.budget,
+        budget_price,
+        kpi_at=kpi_at,
+    )
+    be = plan.break_even
+    if break_even is None and be is not None:
+        break_even = be.threshold
+    if break_even is not None:
+        items = [
+            dataclasses.replace(
+                x,
+                below_break_even=float(
+                    round(
+                        sum(
+                            st.amount
+                            for st in ladder.steps[: ladder.cutoff]
+                            if st.item == x.id and st.return_ < break_even
+                        ),
+                        2,
+                    )
+                ),
+            )
+            for x in items
+        ]
+    return PhasedExplanation(
+        scenario=ref.scenario,
+        kpi=kpi_word,
+        phasing=word,
+        hurdle=budget_price,
+        items=tuple(items),
+        ladder=ladder,
+        break_even=break_even,
+        break_even_sentence=None if be is None else break_even_sentence(be),
+        n_solves=resolver.count,
+        seconds=time.perf_counter() - t0,
+        tolerance=tolerance,
+        loose=resolver.loose,
+        fallback=resolver.fallback,
+    )
+
+
+class _Resolver(Resolver):
+    """``Resolver`` whose re-solve, when not certified at the explain tolerance (the LP over
+    pieces, where the interior point does not apply, may stop short of 1e-6), is solved again at
+    the plan's own tolerance, and counted."""
+
+    fallback: float = DEFAULT_TOLERANCE
+    loose: int = 0
+
+    def solve(self, sc: Scenario) -> Plan:
+        p = super().solve(sc)
+        if p.status == "not_certified" and self.fallback > self.tolerance:
+            self.loose += 1
+            p = self.solve_at(sc, self.fallback)
+        return p
+
+
+def _spend_weighted(per: Sequence[PeriodRole]) -> float:
+    """A line item's hurdle over its periods, weighted by its spend in each."""
+    w = np.array([pr.spend for pr in per])
+    h = np.array([pr.hurdle for pr in per])
+    return float((w * h).sum() / w.sum()) if w.sum() > 0 else float(h.mean())
+
+
+def _hurdle_text(per: Sequence[PeriodRole], idx: Sequence[int], labels: Sequence[str]) -> str:
+    """The hurdle of the periods ``idx``: one number, or the number of each group of periods."""
+    groups: dict[str, list[int]] = {}
+    for k in idx:
+        groups.setdefault(fmt_ratio(per[k].hurdle), []).append(k)
+    if len(groups) == 1:
+        return f"the hurdle, {next(iter(groups))}"
+    main = max(groups, key=lambda g: len(groups[g]))
+    rest = "; ".join(f"{g} in {_span(labels, ks)}" for g, ks in groups.items() if g != main)
+    return f"the hurdle: {main}, or {rest}, where a rule on that {{word}}'s total spend binds"
+
+
+def _reason(
+    role: str,
+    per: Sequence[PeriodRole],
+    labels: Sequence[str],
+    word: str,
+    kpi: str,
+    y: Mapping[str, float],
+    names: Mapping[str, str],
+    step: float,
+) -> str:
+    """Why a line item of a plan on a calendar is where it is, period by period, in words."""
+    by: dict[str, list[int]] = {}
+    for k, pr in enumerate(per):
+        by.setdefault(pr.status, []).append(k)
+    words = f"{word}s"
+    out: list[str] = []
+    priced_already: set[str] = set()
+    if role == UNFUNDED:
+        best = max(range(len(per)), key=lambda k: per[k].marginal - per[k].hurdle)
+        pr = per[best]
+        if pr.status == PERIOD_CAPPED:
+            out.append(
+                f"Not funded: its first dollar would beat the hurdle in "
+                f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} keep it out."
+            )
+        else:
+            out.append(
+                f"Not funded: even its first dollar returns at most {fmt_ratio(pr.marginal)} "
+                f"{kpi} (in {pr.period}, carry-over included), less than the hurdle there "
+                f"({fmt_ratio(pr.hurdle)}): every {word}'s money does more elsewhere."
+            )
+        return " ".join(out)
+    at = by.get(AT_HURDLE, [])
+    if at:
+        lead = "At the hurdle" if role == INTERIOR else f"At the hurdle in {_span(labels, at)}"
+        out.append(
+            f"{lead}: in {'each ' + word if role == INTERIOR else 'those ' + words} it is funded "
+            f"its next dollar returns {_returns([per[k].marginal for k in at])} {kpi} "
+            f"(carry-over included), the same as the last dollar anywhere else in that {word} "
+            f"({_hurdle_text(per, at, labels).replace('{word}', word)}); beyond this the money "
+            "does more elsewhere."
+        )
+    for status, verb in ((PERIOD_CAPPED, "Capped"), (PERIOD_HELD_UP, "Held up")):
+        ks = [k for k in by.get(status, []) if per[k].spend > HALF_CENT]
+        if not ks:
+            continue
+        rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
+        comp = "more" if status == PERIOD_CAPPED else "less"
+        where = f" in {_span(labels, ks)}" if len(ks) < len(per) else ""
+        out.append(
+            f"{verb} by {' and '.join(names.get(nm, nm) for nm in rules)}: its next dollar"
+            f"{where} {'would return' if status == PERIOD_CAPPED else 'returns only'} "
+            f"{_returns([per[k].marginal for k in ks])} {kpi}, {comp} than the hurdle "
+            f"({_returns([per[k].hurdle for k in ks])})"
+            + (
+                "; left to the optimiser it would get more."
+                if status == PERIOD_CAPPED
+                else "; left to the optimiser it would get less."
+            )
+        )
+        priced = []
+        for nm in rules:
+            v = y.get(nm, 0.0)
+            if v and nm not in priced_already:
+                priced_already.add(nm)
+                priced.append(
+                    f"moving {names.get(nm, nm)} by {fmt_amount(step)} is worth about "
+                    f"{fmt_amount(abs(v) * step)} {kpi} (its shadow price, {abs(v):.4f})"
+                )
+        if priced:
+            out.append("By the shadow prices: " + "; ".join(priced) + ".")
+    off = by.get(PERIOD_UNFUNDED, [])
+    if off:
+        out.append(
+            f"It gets nothing in {_span(labels, off)}: its first dollar there returns at most "
+            f"{fmt_ratio(max(per[k].marginal for k in off))} {kpi}, not more than the hurdle."
+        )
+    kept = [k for k in by.get(PERIOD_CAPPED, []) if per[k].spend <= HALF_CENT]
+    if kept:
+        rules = tuple(dict.fromkeys(lab for k in kept for lab in per[k].rules))
+        out.append(
+            f"In {_span(labels, kept)} {' and '.join(rules)} "
+            f"{'keeps' if len(rules) == 1 else 'keep'} it out: its first dollar there would "
+            f"return {_returns([per[k].marginal for k in kept])} {kpi}, more than the hurdle "
+            f"({_returns([per[k].hurdle for k in kept])})."
+        )
+    return " ".join(out)
+
+
+def _drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> str:
+    """The cost of dropping a line item for the whole horizon, in words."""
+    if m.total_kpi is None or m.own_kpi is None:
+        return m.sentence
+    rest = m.total_kpi - m.own_kpi
+    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
+    pct = 100.0 * m.total_kpi / ref.total_kpi if ref.total_kpi else 0.0
+    return (
+        f"Dropping {key} for the whole horizon{room} frees {fmt_amount(m.amount)}; it loses "
+        f"{fmt_amount(-m.own_kpi)} {kpi} on {key} (carry-over included"
+        + (
+            f"; the other {fmt_amount(kpi_item + m.own_kpi)} of its {fmt_amount(kpi_item)} "
+            "is the carry-over of its spend before the start, which still works"
+            if kpi_item + m.own_kpi > max(0.5, 1e-3 * abs(kpi_item))
+            else ""
+        )
+        + "), and re-spending the "
+        f"money on the rest of the plan (re-solved) earns {fmt_delta(rest)} there: the plan's "
+        f"{kpi} changes by {fmt_delta(m.total_kpi)} ({'−' if pct < 0 else '+'}{abs(pct):.2f}%). "
+        f"That is what {key} is worth "
+        f"to the plan, beyond what its money would buy elsewhere."
+    )
+
+
+__all__ = [
+    "AT_HURDLE",
+    "NOT_COMPUTED",
+    "PERIOD_CAPPED",
+    "PERIOD_HELD_UP",
+    "PERIOD_UNFUNDED",
+    "PeriodRole",
+    "PhasedExplanation",
+    "PhasedItemExplanation",
+    "ROLE_WORDS",
+    "explain_phased",
+]
