@@ -43,15 +43,20 @@ from _fit_options import fit_with_options  # noqa: E402
 
 from optimizer.simulate import random_world  # noqa: E402
 
-#: fit.options keys that name the spreads (the only options allowed to differ between spreads)
-SPREAD_KEYS = ("uncertainty_inflate", "plan_inflate")
+#: fit.options keys that name the spreads and the interval draws' pooling weight (the only options
+#: allowed to differ between settings)
+SPREAD_KEYS = ("uncertainty_inflate", "plan_inflate", "pool_draws")
 
 
 def plan_part(model: Any) -> dict[str, Any]:
     """model.json without what only the intervals read: each touchpoint's ``interval_draws`` and
-    ``diagnostics.marginal_roi_interval_80`` (read from them; the fit table's column), and the
-    spreads' options."""
+    ``diagnostics.marginal_roi_interval_80`` (read from them; the fit table's column), the
+    spreads' options, and what the interval draws say of themselves (``diagnostics.uncertainty.
+    interval_draws``, the pooling weight's posterior ``diagnostics.pooling.posterior``)."""
     d = json.loads(json.dumps(model.to_dict()))
+    diag = (d.get("fit") or {}).get("diagnostics") or d.get("diagnostics") or {}
+    (diag.get("pooling") or {}).pop("posterior", None)
+    (diag.get("uncertainty") or {}).pop("interval_draws", None)
     for tp in (d.get("touchpoints") or {}).values():
         tp.pop("interval_draws", None)
         (tp.get("diagnostics") or {}).pop("marginal_roi_interval_80", None)
@@ -95,18 +100,31 @@ def cases_of(regime: str, n: int, seeds: str | None, tmp: Path) -> list[Any]:
     return regime_cases(regime, n, False, tmp)
 
 
+Setting = tuple[float, str]  # (uncertainty_inflate, pool_draws)
+
+
+def label(setting: Setting) -> str:
+    k, pool = setting
+    return f"x{k:g}" + ("" if pool == "none" else f" pool_draws={pool}")
+
+
 def run(
-    cases: Sequence[Any], inflates: Sequence[float], plan_inflate: float
-) -> dict[float, list[list[bool]]]:
-    """Per spread, per world, whether each touchpoint's interval holds the truth; and per world
-    whether the fit's pooling strength sat at its grid's top (diagnostics ``pooling.at_edge``:
-    every touchpoint pooled onto one marginal ROI), under the key ``-1.0``."""
-    flags: dict[float, list[list[bool]]] = {k: [] for k in inflates}
-    edge: list[list[bool]] = []
+    cases: Sequence[Any],
+    inflates: Sequence[float],
+    plan_inflate: float,
+    pool_draws: Sequence[str] = ("none",),
+) -> tuple[dict[Setting, list[list[bool]]], list[bool]]:
+    """Per setting (spread, ``pool_draws``), per world, whether each touchpoint's interval holds
+    the truth; and per world whether the fit's pooling strength sat at its grid's top
+    (diagnostics ``pooling.at_edge``: every touchpoint pooled onto one marginal ROI)."""
+    settings = [(k, pd) for pd in pool_draws for k in inflates]
+    flags: dict[Setting, list[list[bool]]] = {st: [] for st in settings}
+    edge: list[bool] = []
     for c in cases:
         ref: dict[str, Any] | None = None
         line = [f"{c.name:<16}"]
-        for k in inflates:
+        for st in settings:
+            k, pd = st
             t0 = time.perf_counter()
             model = fit_with_options(
                 c.history,
@@ -115,6 +133,7 @@ def run(
                     "n_bootstrap": N_BOOTSTRAP,
                     "uncertainty_inflate": k,
                     "plan_inflate": plan_inflate,
+                    "pool_draws": pd,
                 },
             )
             sec = time.perf_counter() - t0
@@ -125,8 +144,8 @@ def run(
                 diff = first_difference(ref, part)
                 if diff is not None:
                     raise SystemExit(
-                        f"{c.name}: the plans' part of model.json differs at x{k:g} from "
-                        f"x{inflates[0]:g} at {diff}"
+                        f"{c.name}: the plans' part of model.json differs at {label(st)} from "
+                        f"{label(settings[0])} at {diff}"
                     )
             spend = c.history.spend
             got = []
@@ -134,14 +153,14 @@ def run(
                 m_in, _ = covered(model.touchpoints[tid], ttp, float(spend[tid].mean()))
                 if m_in is not None:
                     got.append(m_in)
-            flags[k].append(got)
-            if k == inflates[0]:
+            flags[st].append(got)
+            if st == settings[0]:
                 at = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0)
-                edge.append([at >= 1.0])
+                edge.append(at >= 1.0)
                 line.append("pooled at edge" if at >= 1.0 else "")
-            line.append(f"x{k:g} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
+            line.append(f"{label(st)} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
         print("  ".join(line).rstrip(), flush=True)
-    return {**flags, -1.0: edge}
+    return flags, edge
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,6 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--touchpoints", type=int, default=8)
     ap.add_argument("--inflate", type=float, nargs="+", default=[2.0, 2.5, 3.0])
     ap.add_argument("--plan-inflate", type=float, default=2.0)
+    ap.add_argument(
+        "--pool-draws",
+        nargs="+",
+        default=["none"],
+        choices=("none", "intervals"),
+        help="fit_model's pool_draws settings, each at every --inflate (the plans' draws must "
+        "stay the same: 'all' moves them)",
+    )
     ap.add_argument(
         "--seeds",
         metavar="START:STOP",
@@ -168,9 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"x{args.plan_inflate:g} (the plans' part of model.json checked identical)",
             flush=True,
         )
-        flags = run(cases, args.inflate, args.plan_inflate)
-    edge = [w[0] for w in flags.pop(-1.0)]
-    for k, per_world in flags.items():
+        flags, edge = run(cases, args.inflate, args.plan_inflate, args.pool_draws)
+    for st, per_world in flags.items():
         split = [
             (sum(sum(w) for w, e in zip(per_world, edge, strict=True) if e == at),
              sum(len(w) for w, e in zip(per_world, edge, strict=True) if e == at))
@@ -182,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fr = [sum(w) / len(w) for w in per_world if w]
         sd_w = statistics.stdev(fr) / math.sqrt(len(fr)) if len(fr) > 1 else float("nan")
         print(
-            f"interval draws x{k:g}: 80% mROI coverage {sum(f) / n:.1%} (n={n}, binomial sd "
+            f"interval draws {label(st)}: 80% mROI coverage {sum(f) / n:.1%} (n={n}, binomial sd "
             f"{sd:.1%}; over {len(fr)} worlds: sd {sd_w:.1%}, {sum(v < 0.5 for v in fr)} worlds "
             "below 50%)"
         )

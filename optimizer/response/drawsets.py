@@ -27,6 +27,7 @@ import numpy as np
 
 from optimizer.response import curves as C
 from optimizer.response import joint as J
+from optimizer.response import poolpost as PP
 from optimizer.response.mapfit import INTERVAL_CENTRE, MapFit, laplace_draws
 from optimizer.response.mapsetup import MapData
 from optimizer.response.model import Adstock, Saturation
@@ -79,14 +80,18 @@ def laplace_set(
     inflate: float,
     profiles: Sequence[Any],
     temperature: float,
+    omegas: np.ndarray | None = None,
 ) -> tuple[RawDraws, list[list[str]] | None, dict[str, Any]]:
     """``n_draws`` Laplace draws in ``coords`` around the point curves ``fit`` (``at_map``: the MAP
     before ``posterior_mean_point``, where ``mapfit.INTERVAL_CENTRE`` says so), from the family
-    mixture ``mix`` where families are averaged: the draws, each draw's families (None: the
-    point's) and ``laplace_draws``'s summary."""
+    mixture ``mix`` where families are averaged, each at its own pooling weight ``omegas``
+    (None: the fit's): the draws, each draw's families (None: the point's) and
+    ``laplace_draws``'s summary."""
     from optimizer.response.families import Mixture, mixture_draws
 
-    draw_kw = {**coords.draw_kw(), "inflate": inflate}
+    draw_kw: dict[str, Any] = {**coords.draw_kw(), "inflate": inflate}
+    if omegas is not None:
+        draw_kw["omegas"] = omegas
     if mix is not None:
         # the point curve's family is centred at the point curve (as without averaging), the
         # others at their MAPs
@@ -122,30 +127,37 @@ def both_sets(
     plan_inflate: float | None,
     n_interval_draws: int | None,
     profiles: Sequence[Any],
+    pool_draws: str = "none",
 ) -> tuple[RawDraws, list[list[str]] | None, dict[str, Any], tuple[Any, ...]]:
     """The plan draws (``n_draws`` in ``coords[0]``, spread x ``plan_inflate``, None:
     ``inflate``) and, where their coordinates or spread differ, the interval draws
     (``n_interval_draws``, None: ``n_draws``, in ``coords[1]`` or else the plan draws'
     coordinates, spread x ``inflate``), from the same seed: the plan draws, their families,
     ``laplace_draws``'s summary and the interval draws as (draws, families, coordinates) (empty:
-    none)."""
+    none). ``pool_draws`` (``poolpost.POOL_DRAWS``): which sets draw each draw's pooling weight
+    from its posterior (``poolpost``; the fit's ``omega_grid``, where it has one); "intervals"
+    writes interval draws even in the plan draws' coordinates and spread."""
     from optimizer.response import decay_profile as DP
 
     plan_c, shown_c = coords
     k_plan = inflate if plan_inflate is None else float(plan_inflate)
-    if shown_c is None and k_plan != inflate:
+    if shown_c is None and (k_plan != inflate or pool_draws == "intervals"):
         shown_c = plan_c
 
-    def one(n: int, c: Coordinates, k: float) -> tuple[RawDraws, Any, dict[str, Any]]:
+    def one(n: int, c: Coordinates, k: float, pooled: bool) -> tuple[RawDraws, Any, dict[str, Any]]:
         t = k**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
+        om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n, seed) if pooled else None
+        prof = () if om is not None else profiles
         return laplace_set(
-            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=profiles, temperature=t
+            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=prof, temperature=t, omegas=om
         )
 
-    raw, fams, lap = one(n_draws, plan_c, k_plan)
+    has_post = bool(fit.omega_grid)
+    raw, fams, lap = one(n_draws, plan_c, k_plan, has_post and pool_draws == "all")
     shown: tuple[Any, ...] = ()
     if shown_c is not None:  # the same seed: the same Gaussian steps, read in other coordinates
-        s_raw, s_fams, _ = one(int(n_interval_draws or n_draws), shown_c, inflate)
+        n_s = int(n_interval_draws or n_draws)
+        s_raw, s_fams, _ = one(n_s, shown_c, inflate, has_post and pool_draws != "none")
         shown = (s_raw, s_fams, shown_c)
     return raw, fams, lap, shown
 

@@ -35,6 +35,7 @@ from optimizer.response.joint import PRIOR_REL_CENTRES
 from optimizer.response.logpool import POOL_SPACES
 from optimizer.response.mapfit import refit_map
 from optimizer.response.model import ResponseModel
+from optimizer.response.poolpost import POOL_DRAWS as POOL_DRAWS_CHOICES
 from optimizer.response.prepare import prepare
 from optimizer.response.report import build_model
 from optimizer.response.search import grid_search
@@ -88,6 +89,10 @@ PLAN_INFLATE: float | None = None
 #: Where the point curves' marginal ROIs at the mean spend are pooled: the joint fit's linear
 #: pooling alone ("linear"), or then a hierarchical prior in their log ("log"; ``logpool.py``).
 POOL_SPACE = "linear"
+#: Which Laplace draw sets carry the pooling weight's uncertainty (``poolpost.POOL_DRAWS``): each
+#: draw at the evidence's best weight ("none"), or the intervals' draws (``interval_draws``) or
+#: every set with each draw's weight from the weight's posterior ("intervals", "all").
+POOL_DRAWS = "none"
 #: Weeks at the start of the history left out of the MAP fit's likelihood (``startup``)
 BURN_IN_WEEKS = 0
 INITIAL_CARRYOVER = "fitted"  # optimizer.response.startup
@@ -180,6 +185,7 @@ class ResponseFitter(BaseEstimator):
         burn_in_weeks: int = BURN_IN_WEEKS,
         initial_carryover: str = INITIAL_CARRYOVER,
         prior_centre: str = PRIOR_CENTRE,
+        pool_draws: str = POOL_DRAWS,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -223,6 +229,7 @@ class ResponseFitter(BaseEstimator):
         self.burn_in_weeks = burn_in_weeks
         self.initial_carryover = initial_carryover
         self.prior_centre = prior_centre
+        self.pool_draws = pool_draws
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -283,6 +290,16 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'prior_centre' parameter of fit_model must be one of "
                 f"{', '.join(PRIOR_REL_CENTRES)}. Got {self.prior_centre!r} instead."
+            )
+        if self.pool_draws not in POOL_DRAWS_CHOICES:
+            raise ValueError(
+                "The 'pool_draws' parameter of fit_model must be one of "
+                f"{', '.join(POOL_DRAWS_CHOICES)}. Got {self.pool_draws!r} instead."
+            )
+        if self.pool_draws != "none" and self.decay_posterior == "grid":
+            raise ValueError(
+                "fit_model's pool_draws draws each draw's pooling weight; the decay grid "
+                "posterior (decay_posterior='grid') draws at the fit's own weight: choose one."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -392,6 +409,7 @@ class ResponseFitter(BaseEstimator):
                 burn_in=int(self.burn_in_weeks),
                 initial_carryover=str(self.initial_carryover),
                 prior_centre=str(self.prior_centre),
+                pool_draws=str(self.pool_draws),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

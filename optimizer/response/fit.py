@@ -38,6 +38,7 @@ from optimizer.response.estimator import (
     N_INTERVAL_DRAWS,
     PLAN_INFLATE,
     PLAN_SPACE,
+    POOL_DRAWS,
     POOL_EVIDENCE,
     POOL_SPACE,
     PRIOR_CENTRE,
@@ -106,6 +107,7 @@ def fit_model(
     burn_in_weeks: int = BURN_IN_WEEKS,
     initial_carryover: str = INITIAL_CARRYOVER,
     prior_centre: str = PRIOR_CENTRE,
+    pool_draws: str = POOL_DRAWS,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -307,6 +309,16 @@ def fit_model(
         docs/response-models.md ("Where the half-saturation prior is centred"): the default,
         as mmm_example's error falls from 10.9% to 3.5% and the flighted worlds' ROI errors fall,
         for 0-0.7 point of capture on the two generators whose truth sits at "mean".
+    pool_draws : {"none", "intervals", "all"}, default="none"
+        ``method="map"`` with Laplace draws: which draw sets carry the uncertainty of the
+        empirical-Bayes pooling weight. "none": every draw at the evidence's best weight.
+        "intervals": each interval draw (model.json ``interval_draws``, the printed
+        marginal-ROI interval) at its own weight drawn from the weight's posterior (the
+        evidence on a grid under a uniform prior on the shrinkage factor;
+        ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``); the plans' draws
+        unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at full
+        pooling the draws conditional on it put every touchpoint's marginal ROI at one value.
+        Not combined with ``decay_posterior="grid"``. Measured in docs/response-models.md.
 
     Returns
     -------
@@ -362,6 +374,7 @@ def fit_model(
         burn_in_weeks=burn_in_weeks,
         initial_carryover=initial_carryover,
         prior_centre=prior_centre,
+        pool_draws=pool_draws,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

@@ -26,6 +26,7 @@ import numpy as np
 
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
+from optimizer.response import poolpost as PP
 from optimizer.response import startup as ST
 from optimizer.response.design import CurveShape
 from optimizer.response.mapsetup import (
@@ -92,6 +93,10 @@ class MapFit:
     carry: tuple[float, ...] = ()  # weekly spend before the history (``startup``; (): none)
     start: dict[str, Any] = field(default_factory=dict)  # ``startup.fit_start``'s choice
     prior_centre: str = "mean"  # where the half-saturation prior sits (``joint.prior_of``)
+    #: the pooling weight's posterior (``poolpost.omega_posterior``: grid, weights; empty: not
+    #: computed, or nothing pooled)
+    omega_grid: tuple[float, ...] = ()
+    omega_weights: tuple[float, ...] = ()
 
 
 def map_fit(
@@ -108,9 +113,11 @@ def map_fit(
     pool_evidence: str = "argmax",
     carry: Sequence[float] = (),
     prior_centre: str = "mean",
+    omega_posterior: bool = False,
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
-    previous fit (the training weeks' fit for the all-weeks one) and keep its families."""
+    previous fit (the training weeks' fit for the all-weeks one) and keep its families;
+    ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``)."""
     fr = data.frame(rows)
     Z, y, G = data.Z, data.y, data.G
     fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
@@ -125,6 +132,7 @@ def map_fit(
     # scale of each column for the stabiliser, fixed for the fit (the starting shapes')
     p.scale = column_scale(p, theta0)
     eb: dict[str, float] = {}
+    post: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     if warm is not None and pool:
         p.omega = warm.omega
     sol = J.fit(p, theta0)
@@ -169,6 +177,8 @@ def map_fit(
         unpooled = J.fit(free, sol.theta) if p.omega > 0 else sol
         nfev += unpooled.nfev if p.omega > 0 else 0
         p.omega, eb = J.pooling_weight(free, unpooled.theta, pool_evidence)
+        if omega_posterior:
+            post = PP.omega_posterior(free, unpooled.theta)
         sol = J.fit(p, unpooled.theta)
         nfev += sol.nfev
     cols = sol.inner.cols
@@ -198,41 +208,23 @@ def map_fit(
         rows=rows,
         carry=carry,
         prior_centre=prior_centre,
+        omega_grid=post[0],
+        omega_weights=post[1],
     )
 
 
-def laplace_draws(
-    fit: MapFit,
-    data: MapData,
-    n_draws: int,
-    seed: int,
-    *,
-    inflate: float = 1.0,
-    unbounded_zeros: bool = False,
-    profiles: Sequence[DecayProfile] = (),
-    temperature: float = 1.0,
-    marginal_space: bool = False,
-    log_marginal: bool = False,
-    conditional: bool = False,
-    fixed_transforms: bool = False,
-) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
-    """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
-    ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
-    every residual row (weeks, pooling, lift tests, prior) in the transforms, betas and pooled
-    value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd.
-
-    ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
-    its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
-    same step read in the log of that marginal response (log-normal around the MAP's);
-    ``conditional``: the betas re-solved at each draw's transforms (``joint.in_conditional``);
-    ``fixed_transforms``: the transforms held at the centre and the coefficients drawn from their
-    conditional law given them, ``N(w_hat, sigma^2 H_ww^-1)``."""
-    p, _ = problem_at_map(fit, data)
+def _gaussian(
+    p: J.Problem, theta: Sequence[np.ndarray]
+) -> tuple[J.Inner, np.ndarray, np.ndarray, int]:
+    """The Laplace approximation's pieces at transforms ``theta`` and ``p``'s pooling weight: the
+    inner solution, the Gauss-Newton Hessian ``J'J`` of every residual row (weeks, pooling, lift
+    tests, prior) in the transforms, betas and pooled value, its Cholesky factor, and the number
+    of transforms."""
     tps = p.tps
-    inner = J.solve_inner(p, fit.theta)
+    inner = J.solve_inner(p, theta)
     A = inner.A
     nt = sum(tp.k for tp in tps)
-    _, dpr = J._prior(p, fit.theta)
+    _, dpr = J._prior(p, theta)
     Jm = np.zeros((A.shape[0] + nt, nt + A.shape[1]))
     at = 0
     for j, tp in enumerate(tps):
@@ -249,8 +241,87 @@ def laplace_draws(
         evals, evecs = np.linalg.eigh(H)
         H = evecs @ np.diag(np.maximum(evals, 1e-9 * evals.max())) @ evecs.T
         Lc = np.linalg.cholesky(H)
+    return inner, H, Lc, nt
+
+
+def laplace_draws(
+    fit: MapFit,
+    data: MapData,
+    n_draws: int,
+    seed: int,
+    *,
+    inflate: float = 1.0,
+    unbounded_zeros: bool = False,
+    profiles: Sequence[DecayProfile] = (),
+    temperature: float = 1.0,
+    marginal_space: bool = False,
+    log_marginal: bool = False,
+    conditional: bool = False,
+    fixed_transforms: bool = False,
+    omegas: np.ndarray | None = None,
+) -> tuple[list[tuple[list[np.ndarray], np.ndarray]], dict[str, Any]]:
+    """Draws of (transforms, betas) from the Laplace approximation of the posterior at the MAP
+    ``fit`` (all weeks): Gaussian with covariance ``sigma^2 (J'J)^-1``, ``J`` the Jacobian of
+    every residual row (weeks, pooling, lift tests, prior) in the transforms, betas and pooled
+    value; cut to the transforms' bounds and betas >= 0. ``inflate`` scales the sd.
+
+    ``marginal_space``: Gaussian in the transforms and each touchpoint's marginal response at
+    its mean spend instead of the betas (``joint.in_marginal_space``); ``log_marginal``: the
+    same step read in the log of that marginal response (log-normal around the MAP's);
+    ``conditional``: the betas re-solved at each draw's transforms (``joint.in_conditional``);
+    ``fixed_transforms``: the transforms held at the centre and the coefficients drawn from their
+    conditional law given them, ``N(w_hat, sigma^2 H_ww^-1)``. ``omegas``: each draw's own
+    pooling weight (``poolpost.draw_omegas``; None: every draw at ``fit.omega``): a draw's
+    centre (the betas re-solved at the fit's transforms) and spread are the Gaussian's at its
+    weight, its standard normals the same as without (not with ``profiles``)."""
+    p, _ = problem_at_map(fit, data)
+    inner, H, Lc, nt = _gaussian(p, fit.theta)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
     z = rng.standard_normal((n_draws, H.shape[0]))
+    sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
+    summary = {"posterior_sd_transforms": [float(v) for v in sd[:nt]]}
+    if omegas is None:
+        return _draws_at(p, fit, inner, H, Lc, nt, z, seed, inflate, unbounded_zeros, profiles,
+                         temperature, marginal_space, log_marginal, conditional,
+                         fixed_transforms), summary  # fmt: skip
+    if profiles:
+        raise ValueError("laplace_draws: a pooling weight per draw (omegas) takes no profiles")
+    om = np.asarray(omegas, dtype=float)
+    out: list[Any] = [None] * n_draws
+    for w in np.unique(om):
+        idx = np.flatnonzero(om == w)
+        q = replace(p, omega=float(w))
+        g = (inner, H, Lc) if float(w) == fit.omega else _gaussian(q, fit.theta)[:3]
+        got = _draws_at(q, fit, *g, nt, z[idx], seed, inflate, unbounded_zeros, (), temperature,
+                        marginal_space, log_marginal, conditional, fixed_transforms)  # fmt: skip
+        for b, d in zip(idx, got, strict=True):
+            out[int(b)] = d
+    return out, summary
+
+
+def _draws_at(
+    p: J.Problem,
+    fit: MapFit,
+    inner: J.Inner,
+    H: np.ndarray,
+    Lc: np.ndarray,
+    nt: int,
+    z: np.ndarray,
+    seed: int,
+    inflate: float,
+    unbounded_zeros: bool,
+    profiles: Sequence[DecayProfile],
+    temperature: float,
+    marginal_space: bool,
+    log_marginal: bool,
+    conditional: bool,
+    fixed_transforms: bool,
+) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """``laplace_draws``'s draws from the standard normals ``z`` around ``fit``'s transforms and
+    ``inner``'s coefficients, Hessian ``H`` (Cholesky ``Lc``), on ``p``."""
+    tps = p.tps
+    A = inner.A
+    n_draws = z.shape[0]
     # phi = phi_hat + sigma * L^-T z has covariance sigma^2 H^-1
     steps = np.linalg.solve(Lc.T, z.T).T * fit.sigma * inflate
     centre = np.concatenate([*fit.theta, inner.w])
@@ -288,8 +359,7 @@ def laplace_draws(
             phi = J.in_conditional(p, centre, phi, th, K)
         beta = np.maximum(phi[nt : nt + p.width], 0.0)
         out.append((th, beta))
-    sd = np.sqrt(np.diag(np.linalg.inv(H))) * fit.sigma
-    return out, {"posterior_sd_transforms": [float(v) for v in sd[:nt]]}
+    return out
 
 
 def refit_map(
@@ -321,6 +391,7 @@ def refit_map(
     burn_in: int | None = None,
     initial_carryover: str = "fitted",
     prior_centre: str = "mean",
+    pool_draws: str = "none",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -346,6 +417,8 @@ def refit_map(
     report("refit", 0, 2)
     mape_ho = nrmse_ho = None
     map_kw: dict[str, Any] = {"pool_evidence": pool_evidence, "prior_centre": prior_centre}
+    if pool_draws != "none":  # the pooling weight's posterior, for the draws (``poolpost``)
+        map_kw["omega_posterior"] = True
     start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
     warm = None
     if d.holdout > 0:
@@ -410,6 +483,7 @@ def refit_map(
             fit, at_map, mix, data, n_bootstrap, seed, coords, inflate=inflate,
             plan_inflate=plan_inflate, n_interval_draws=n_interval_draws,
             profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
+            pool_draws=pool_draws,
         )  # fmt: skip
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
@@ -454,6 +528,13 @@ def refit_map(
         **fit.eb,
         **({"log_pooling": log_pool} if log_pool else {}),
     }
+    if pool_draws != "none" and fit.omega_grid and uncertainty == "laplace":
+        pooling["posterior"] = PP.summary(
+            fit.omega_grid,
+            fit.omega_weights,
+            fit.omega,
+            len(fit.rows if fit.rows is not None else y),
+        )
     return Fitted(
         curves=curves,
         draws=draws,
@@ -522,6 +603,11 @@ def refit_map(
                 else {}
             ),
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
+            **(
+                {"pool_draws": pool_draws}
+                if pool_draws != "none" and uncertainty == "laplace"
+                else {}
+            ),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
             # always: model.json written before the option has none and meant "mean"
