@@ -19,6 +19,14 @@ does).
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \\
         --inflate 2.0 2.5 3.0 --seeds 40:60   # fresh ones
 
+``--pool-draws none intervals`` fits each world at each spread with each ``pool_draws`` setting
+(``optimizer.response.poolpost``: the interval draws at the evidence's best pooling weight, or
+each at its own weight from the weight's posterior); the plans' part of model.json is checked the
+same across all of them (``pool_draws="all"``, which moves the plans' draws, is ``fit_dev.py``'s):
+
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 15 \
+        --seeds 40:60 --inflate 2.0 --pool-draws none intervals
+
 No plans are computed (coverage needs the fit alone).
 """
 

@@ -33,11 +33,13 @@ def world():
 def fits(world):
     """model.json (as dicts) of the one-set fit in the betas (the default before the two sets),
     the two-set fit (intervals in the marginal response), the one-set fit in the marginal response
-    and the default fit, 20 draws each."""
+    and the default fit, 20 draws each; each draw at the fit's own pooling weight
+    (``pool_draws="none"``) but the default's (tests/test_pool_draws.py tests the weight's
+    posterior)."""
     history, _ = world
-    one = {"interval_space": "beta", "plan_space": "beta"}
-    two = {"interval_space": "marginal", "plan_space": "beta"}
-    old = {"plan_space": "marginal", "interval_space": "marginal"}
+    one = {"interval_space": "beta", "plan_space": "beta", "pool_draws": "none"}
+    two = {"interval_space": "marginal", "plan_space": "beta", "pool_draws": "none"}
+    old = {"plan_space": "marginal", "interval_space": "marginal", "pool_draws": "none"}
     return {
         name: json.loads(model_to_json(fit_model(history, n_bootstrap=20, **kw)))
         for name, kw in (("one", one), ("two", two), ("old", old), ("default", {}))
@@ -64,7 +66,16 @@ def test_plan_draws_are_the_beta_draws_bit_for_bit(fits):
     plans' input unchanged), its ``interval_draws`` are the one-set fit's in the marginal response (the same
     seed, the same Gaussian steps); everything else in model.json equal; the sets recorded."""
     one, two, old = fits["one"], fits["two"], fits["old"]
-    assert fits["default"] == two  # the default fit: two sets, plans in the betas
+    # the default fit: two sets, plans in the betas, its interval draws over the pooling weight
+    default = fits["default"]
+    assert default["fit"]["options"]["pool_draws"] == "intervals"
+    for tid, tp in default["touchpoints"].items():
+        assert tp["draws"] == two["touchpoints"][tid]["draws"], tid
+        assert (
+            tp["diagnostics"]["roi_interval_80"]
+            == two["touchpoints"][tid]["diagnostics"]["roi_interval_80"]
+        ), tid
+        assert len(tp["interval_draws"]) == 20, tid
     assert json.dumps(_without_draws(one), sort_keys=True) == json.dumps(
         _without_draws(two), sort_keys=True
     )
@@ -229,19 +240,25 @@ def test_interval_draws_are_deterministic_counted_and_validated(world):
     draws (the plan draws unchanged), recorded; ``laplace_space="marginal"`` still means one set
     (no ``interval_draws``); bad values are ValueErrors naming the parameter."""
     history, _ = world
-    a = fit_model(history, n_bootstrap=5, interval_space="marginal")
-    b = fit_model(history, n_bootstrap=5, interval_space="marginal")
+    kw = {"interval_space": "marginal", "pool_draws": "none"}
+    a = fit_model(history, n_bootstrap=5, **kw)
+    b = fit_model(history, n_bootstrap=5, **kw)
     assert model_to_json(a) == model_to_json(b)
-    c = fit_model(history, n_bootstrap=5, interval_space="marginal", n_interval_draws=12)
+    c = fit_model(history, n_bootstrap=5, **kw, n_interval_draws=12)
     for tid, tp in c.touchpoints.items():
         assert len(tp.interval_draws) == 12
         assert tp.draws == a.touchpoints[tid].draws
         assert tp.interval_draws[:5] == a.touchpoints[tid].interval_draws  # same steps, more
     assert c.fit["options"]["n_interval_draws"] == 12
-    both = fit_model(history, n_bootstrap=5, laplace_space="marginal")
+    both = fit_model(history, n_bootstrap=5, laplace_space="marginal", pool_draws="none")
     assert both.fit["options"]["laplace_space"] == "marginal"
     assert "interval_space" not in both.fit["options"]
     assert all(not tp.interval_draws for tp in both.touchpoints.values())
+    # drawn over the pooling weight (the default) the interval draws are a set of their own even
+    # in the plans' coordinates; the plans' draws are the same
+    pooled = fit_model(history, n_bootstrap=5, laplace_space="marginal")
+    for tid, tp in pooled.touchpoints.items():
+        assert len(tp.interval_draws) == 5 and tp.draws == both.touchpoints[tid].draws, tid
     with pytest.raises(ValueError, match="'interval_space' parameter of fit_model must be one of"):
         fit_model(history, interval_space="log")
     with pytest.raises(ValueError, match="'plan_space' parameter of fit_model must be one of"):
@@ -295,9 +312,11 @@ def test_cli_fit_prints_the_interval_from_the_interval_draws(world, tmp_path):
         outs.append(out)
     assert outs[0].read_bytes() == outs[1].read_bytes()
     text = " ".join((r.stdout + r.stderr).split())
-    assert "interval_draws" in text and "64–91% (80% promised)" in text, text
+    assert "interval_draws" in text and "82–95% (80% promised)" in text, text
+    assert "each at a pooling strength drawn from its posterior" in text, text
     model = read_model(outs[0])
     assert model.fit["options"]["interval_space"] == "marginal"
+    assert model.fit["options"]["pool_draws"] == "intervals"
     for tid, tp in model.touchpoints.items():
         assert len(tp.draws) == 20 and len(tp.interval_draws) == 20, tid
         lo, hi = tp.diagnostics["marginal_roi_interval_80"]

@@ -29,6 +29,11 @@ COVERAGE_NOTE = "69–73%, not 80%"
 #: benchmarks/interval_coverage.py on the benchmark's worlds and fresh ones, 80.0-91.2% and
 #: 64.3-87.7%; docs/response-models-measured.md, "The intervals' spread on fresh worlds")
 COVERAGE_NOTE_MARGINAL = "64–91% (80% promised)"
+#: the same where each interval draw also drew the pooling strength from its posterior
+#: (``fit.options.pool_draws``, the default fit's since 2026-12-07): 82.0-95.0% on the eight sets
+#: (benchmark and fresh worlds; docs/response-models-measured.md, "The pooling weight's
+#: uncertainty in the interval draws")
+COVERAGE_NOTE_POOLED = "82–95% (80% promised)"
 
 
 def diagnostics_renderable(model: ResponseModel) -> Group:
@@ -85,14 +90,21 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         )
     parts: list[Any] = [head, t]
     shown = ((model.diagnostics or {}).get("uncertainty") or {}).get("interval_draws") or {}
+    pooled = ((model.fit or {}).get("options") or {}).get("pool_draws") in ("intervals", "all")
     if draws and shown.get("space") == "marginal" and shown.get("scale") == "linear":
+        held = (
+            f"{COVERAGE_NOTE_POOLED} of touchpoints"
+            if pooled
+            else f"{COVERAGE_NOTE_MARGINAL} of touchpoints, the fewest where the fit pooled every "
+            "touchpoint onto one marginal return (it warns)"
+        )
         parts.append(
             Text(
                 f"mROI 80% interval: 10th–90th percentile over {draws} posterior draws taken in "
-                "each touchpoint's marginal return at its mean spend (model.json interval_draws). "
-                "On simulated worlds with known curves such intervals held the truth for "
-                f"{COVERAGE_NOTE_MARGINAL} of touchpoints, the fewest where the fit pooled every "
-                "touchpoint onto one marginal return (it warns). The ROI intervals, the curves' bands "
+                "each touchpoint's marginal return at its mean spend"
+                + (", each at a pooling strength drawn from its posterior" if pooled else "")
+                + " (model.json interval_draws). On simulated worlds with known curves such "
+                f"intervals held the truth for {held}. The ROI intervals, the curves' bands "
                 "and the robust plans use the draws in the betas (model.json draws; "
                 "docs/response-models.md).",
                 style="dim",

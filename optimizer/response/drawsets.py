@@ -141,18 +141,18 @@ def both_sets(
 
     plan_c, shown_c = coords
     k_plan = inflate if plan_inflate is None else float(plan_inflate)
-    if shown_c is None and (k_plan != inflate or pool_draws == "intervals"):
+    has_post = bool(fit.omega_grid)  # nothing pooled: no posterior, the draws as without
+    if shown_c is None and (k_plan != inflate or (pool_draws == "intervals" and has_post)):
         shown_c = plan_c
 
     def one(n: int, c: Coordinates, k: float, pooled: bool) -> tuple[RawDraws, Any, dict[str, Any]]:
         t = k**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
         om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n, seed) if pooled else None
-        prof = () if om is not None else profiles
         return laplace_set(
-            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=prof, temperature=t, omegas=om
-        )
+            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=profiles, temperature=t,
+            omegas=om,
+        )  # fmt: skip
 
-    has_post = bool(fit.omega_grid)
     raw, fams, lap = one(n_draws, plan_c, k_plan, has_post and pool_draws == "all")
     shown: tuple[Any, ...] = ()
     if shown_c is not None:  # the same seed: the same Gaussian steps, read in other coordinates

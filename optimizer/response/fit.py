@@ -309,16 +309,18 @@ def fit_model(
         docs/response-models.md ("Where the half-saturation prior is centred"): the default,
         as mmm_example's error falls from 10.9% to 3.5% and the flighted worlds' ROI errors fall,
         for 0-0.7 point of capture on the two generators whose truth sits at "mean".
-    pool_draws : {"none", "intervals", "all"}, default="none"
+    pool_draws : {"none", "intervals", "all"}, default="intervals"
         ``method="map"`` with Laplace draws: which draw sets carry the uncertainty of the
-        empirical-Bayes pooling weight. "none": every draw at the evidence's best weight.
-        "intervals": each interval draw (model.json ``interval_draws``, the printed
-        marginal-ROI interval) at its own weight drawn from the weight's posterior (the
-        evidence on a grid under a uniform prior on the shrinkage factor;
-        ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``); the plans' draws
-        unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at full
-        pooling the draws conditional on it put every touchpoint's marginal ROI at one value.
-        Not combined with ``decay_posterior="grid"``. Measured in docs/response-models.md.
+        empirical-Bayes pooling weight. "none": every draw at the evidence's best weight (the
+        default before 2026-12-07). "intervals": each interval draw (model.json
+        ``interval_draws``, the printed marginal-ROI interval) at its own weight drawn from the
+        weight's posterior (the evidence on a grid under a uniform prior on the shrinkage
+        factor; ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``); the plans'
+        draws unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at
+        full pooling the draws conditional on it put every touchpoint's marginal ROI at one
+        value (measured: 80% intervals holding the truth for 22-32% of such worlds'
+        touchpoints; with "intervals" 82-96%). Recorded in ``fit.options`` unless "none".
+        Measured in docs/response-models.md.
 
     Returns
     -------

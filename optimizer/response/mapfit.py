@@ -273,7 +273,8 @@ def laplace_draws(
     conditional law given them, ``N(w_hat, sigma^2 H_ww^-1)``. ``omegas``: each draw's own
     pooling weight (``poolpost.draw_omegas``; None: every draw at ``fit.omega``): a draw's
     centre (the betas re-solved at the fit's transforms) and spread are the Gaussian's at its
-    weight, its standard normals the same as without (not with ``profiles``)."""
+    weight, its standard normals the same as without (``profiles``: each weight's group of draws
+    takes the profiles' decays from a seed of its own)."""
     p, _ = problem_at_map(fit, data)
     inner, H, Lc, nt = _gaussian(p, fit.theta)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
@@ -284,16 +285,17 @@ def laplace_draws(
         return _draws_at(p, fit, inner, H, Lc, nt, z, seed, inflate, unbounded_zeros, profiles,
                          temperature, marginal_space, log_marginal, conditional,
                          fixed_transforms), summary  # fmt: skip
-    if profiles:
-        raise ValueError("laplace_draws: a pooling weight per draw (omegas) takes no profiles")
     om = np.asarray(omegas, dtype=float)
     out: list[Any] = [None] * n_draws
-    for w in np.unique(om):
+    for gi, w in enumerate(np.unique(om)):
         idx = np.flatnonzero(om == w)
         q = replace(p, omega=float(w))
         g = (inner, H, Lc) if float(w) == fit.omega else _gaussian(q, fit.theta)[:3]
-        got = _draws_at(q, fit, *g, nt, z[idx], seed, inflate, unbounded_zeros, (), temperature,
-                        marginal_space, log_marginal, conditional, fixed_transforms)  # fmt: skip
+        # the decay profiles' own draws: a seed of each weight's group, from ``seed``
+        g_seed = int(np.random.SeedSequence([seed, 13, gi]).generate_state(1)[0])
+        got = _draws_at(q, fit, *g, nt, z[idx], g_seed, inflate, unbounded_zeros, profiles,
+                        temperature, marginal_space, log_marginal, conditional,
+                        fixed_transforms)  # fmt: skip
         for b, d in zip(idx, got, strict=True):
             out[int(b)] = d
     return out, summary
