@@ -240,28 +240,34 @@ def anchored_plan_of(
     name: str,
     case: Case | None = None,
     risk: float | None = None,
+    measure: str | None = None,
 ) -> dict[str, float]:
     """Spend per touchpoint of the plan on the line from the historical mix to the optimum on the
-    point curves with the highest point uplift less ``risk`` standard deviations of the draws'
-    uplift (``budgetopt optimize --robust anchored``; ``risk`` None: its default; with ``case``:
-    under ``PLAN_LIMITS``)."""
-    p = anchored_plan(_scenario(budget, name, case), model, risk=risk)
+    point curves with the highest point uplift less ``risk`` times the draws' shortfall below it
+    (their standard deviation at full pooling; ``measure`` "sd" / "shortfall": that one always)
+    (``budgetopt optimize --robust anchored``; ``risk`` None: its default; with ``case``: under
+    ``PLAN_LIMITS``)."""
+    p = anchored_plan(_scenario(budget, name, case), model, risk=risk, risk_measure=measure)
     if not p.ok:
         raise RuntimeError(f"anchored allocation of {name} failed: {p.status} {p.message}")
     return {li.id: float(li.spend) for li in p.line_items}
 
 
 def decision_regret(
-    case: Case, model: ResponseModel, robust: bool | str = False, risk: float | None = None
+    case: Case,
+    model: ResponseModel,
+    robust: bool | str = False,
+    risk: float | None = None,
+    measure: str | None = None,
 ) -> Regret:
     """The plan on ``model`` (``robust``: True or "mean", on the mean over its draws;
-    "anchored", ``--robust anchored`` with ``risk``) against the true optimum and the historical
-    mix at the historical mean weekly budget."""
+    "anchored", ``--robust anchored`` with ``risk`` and ``measure``) against the true optimum and
+    the historical mix at the historical mean weekly budget."""
     means = case.history.spend.mean()
     budget = HORIZON_WEEKS * float(means.sum())
     p_true = plan(case.truth, budget, f"{case.name} truth")
     if robust == "anchored":
-        p_fit = anchored_plan_of(model, budget, f"{case.name} anchored", case, risk)
+        p_fit = anchored_plan_of(model, budget, f"{case.name} anchored", case, risk, measure)
     elif robust:
         p_fit = robust_plan_of(model, budget, f"{case.name} robust", case)
     else:

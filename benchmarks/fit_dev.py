@@ -38,7 +38,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fit_cases import SEED, high_case, regime_cases, world_case  # noqa: E402
+from _fit_cases import (  # noqa: E402
+    SEED,
+    high_case,
+    mmm_example_case,
+    regime_cases,
+    world_case,
+)
 from _fit_measure import ORACLE_DRAWS, covered, decision_regret, oracle_model  # noqa: E402
 from _fit_options import fit_with_options, parse_variant  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
@@ -62,6 +68,7 @@ def run(
     variants: Sequence[tuple[str, dict[str, Any]]],
     risks: Sequence[float] = (RISK,),
     oracle: bool = False,
+    anchor_sd: bool = False,
 ) -> None:
     res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
     bayes: list[dict[str, Any]] = []
@@ -78,6 +85,11 @@ def run(
             reg = decision_regret(c, model)
             rob = decision_regret(c, model, robust=True)
             ancs = [decision_regret(c, model, robust="anchored", risk=k) for k in risks]
+            if anchor_sd:  # the rule before the shortfall: the standard deviation everywhere
+                ancs += [
+                    decision_regret(c, model, robust="anchored", risk=k, measure="sd")
+                    for k in risks
+                ]
             level = model.diagnostics.get("initial_carryover", {}).get("level")
             spend = c.history.spend
             cov = []
@@ -158,12 +170,15 @@ def run(
             f"ROI: mean {np.mean(e_roi):.1%} / {np.mean(e_mroi):.1%}, median "
             f"{np.median(e_roi):.1%} / {np.median(e_mroi):.1%}"
         )
-        for i, k in enumerate(risks):  # every --anchor-risk, the first again for reference
+        labels = [f"risk {k:g}" for k in risks]
+        if anchor_sd:
+            labels += [f"risk {k:g}, sd everywhere (the rule before)" for k in risks]
+        for i, k in enumerate(labels):  # every --anchor-risk, the first again for reference
             va = [
                 (r["ancs"][i].fitted - r["ancs"][i].historical) / r["ancs"][i].kpi_total for r in rs
             ]
             print(
-                f"  anchored, risk {k:g}: pooled "
+                f"  anchored, {k}: pooled "
                 f"{pooled_capture(rs, lambda r, i=i: r['ancs'][i]):.1%}, worst {min(va):+.2%}, "
                 f"{sum(v < -HARM for v in va)} below ("
                 + ", ".join(
@@ -178,11 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--regime",
-        choices=("low", "high", "flighted"),
+        choices=("low", "high", "flighted", "mmm_example"),
         default="high",
         help="low information (optimizer.simulate.random_world), high information "
         "(_high_worlds.high_world) or its flighted variant (_high_worlds.flighted_world: dark "
-        "30-80%% of the weeks, half-way points against the operating level)",
+        "30-80%% of the weeks, half-way points against the operating level); mmm_example: "
+        "PyMC-Marketing's example data alone (fit_recovery.py's case; --touchpoints ignored)",
     )
     ap.add_argument("--touchpoints", type=int, default=8)
     ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
@@ -195,6 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[RISK],
         help="risk (standard deviations) of the anchored plans (--robust anchored); the first "
         "fills the summary's anchored columns",
+    )
+    ap.add_argument(
+        "--anchor-sd",
+        action="store_true",
+        help="also the anchored plans with the draws' standard deviation as the risk on every "
+        "world (risk_measure='sd': the rule before the shortfall), at every --anchor-risk",
     )
     ap.add_argument(
         "--seeds",
@@ -226,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         ap.error(str(exc))
     with tempfile.TemporaryDirectory() as tmp:
-        if args.seeds:
+        if args.regime == "mmm_example":  # PyMC-Marketing's example data (fit_recovery.py's)
+            cases = [mmm_example_case(Path(tmp))]
+        elif args.seeds:
             a, b = (int(v) for v in args.seeds.split(":"))
             n, t = args.touchpoints, Path(tmp)
             m = args.midstream
@@ -245,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases = cases[: args.worlds]
         mid = f", mid-stream after {args.midstream} weeks" if args.midstream else ""
         print(f"{args.regime}, {args.touchpoints} tp{mid}: {len(cases)} worlds", flush=True)
-        run(cases, variants, args.anchor_risk, args.oracle)
+        run(cases, variants, args.anchor_risk, args.oracle, args.anchor_sd)
     return 0
 
 

@@ -83,16 +83,18 @@ def cli() -> None:
     show_default=True,
     help="mean: maximise the expected KPI over the model's draws of its curves. anchored: the "
     "plan on the line from the historical mix to the optimum on the point curves whose uplift "
-    "over the historical mix, less --risk standard deviations of it across the draws, is "
-    "highest (it stays near the historical mix where the draws disagree; not the optimum).",
+    "over the historical mix, less --risk times the draws' shortfall below it (their standard "
+    "deviation where the fit pooled every touchpoint), is highest (it stays near the "
+    "historical mix where the draws fall short of the point curves; not the optimum).",
 )
 @click.option(
     "--risk",
     type=float,
     default=None,
-    metavar="SD",
-    help="With --robust anchored: how many standard deviations of the draws' uplift are taken "
-    "off the point uplift (default 0.75; 0: the optimum on the point curves).",
+    metavar="R",
+    help="With --robust anchored: how many times the draws' shortfall below the point uplift "
+    "(root mean square; their standard deviation at full pooling) is taken off the point "
+    "uplift (default 0.75; 0: the optimum on the point curves).",
 )
 @click.option(
     "--uncertainty",

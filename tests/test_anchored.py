@@ -1,6 +1,6 @@
 """``optimize --robust anchored``: the plan on the line from the historical mix to the optimum on
-the point curves whose uplift over the historical mix, less ``risk`` standard deviations of it
-across the model's draws, is highest."""
+the point curves whose uplift over the historical mix, less ``risk`` times the draws' shortfall
+below it (their standard deviation where the fit pooled every touchpoint), is highest."""
 
 from __future__ import annotations
 
@@ -45,11 +45,24 @@ def kpi(model, spend: dict[str, float]) -> float:
     return float(sum(model.touchpoints[t].horizon_kpi(s, 13) for t, s in spend.items()))
 
 
-def criterion(model, spend: dict[str, float], h: dict[str, float], risk: float = RISK) -> float:
-    """Point uplift over ``h`` less ``risk`` standard deviations of the draws' uplift, computed
-    draw by draw here (``draw_models``), apart from the planner's own curves."""
-    ups = [kpi(m, spend) - kpi(m, h) for m in draw_models(model)]
-    return kpi(model, spend) - kpi(model, h) - risk * float(np.std(ups))
+def criterion(
+    model,
+    spend: dict[str, float],
+    h: dict[str, float],
+    risk: float = RISK,
+    measure: str = "shortfall",
+) -> float:
+    """Point uplift over ``h`` less ``risk`` times the draws' shortfall below it (the root mean
+    square of ``min(draw uplift - point uplift, 0)``; ``measure="sd"``: their standard
+    deviation), computed draw by draw here (``draw_models``), apart from the planner's own
+    curves."""
+    point = kpi(model, spend) - kpi(model, h)
+    ups = np.array([kpi(m, spend) - kpi(m, h) for m in draw_models(model)])
+    if measure == "sd":
+        spread = float(np.std(ups))
+    else:
+        spread = float(np.sqrt(np.mean(np.minimum(ups - point, 0.0) ** 2)))
+    return point - risk * spread
 
 
 def on_line(plan, x1: dict[str, float], h: dict[str, float]) -> float:
@@ -83,7 +96,10 @@ def test_the_best_step_for_the_criterion(risk):
     assert plan.extras["uplift"] == pytest.approx(kpi(model, spend) - kpi(model, h), rel=1e-6)
     assert sum(li.kpi for li in plan.line_items) == pytest.approx(kpi(model, spend), rel=1e-9)
     assert plan.extras["robust"] == "anchored" and plan.extras["draws"] == 7
-    assert plan.extras["risk"] == risk
+    assert plan.extras["risk"] == risk and plan.extras["risk_measure"] == "shortfall"
+    assert plan.extras["uplift"] - risk * plan.extras["uplift_shortfall"] == pytest.approx(
+        best, rel=1e-6
+    )
     assert t <= anchored_plan(sc, model, risk=risk / 2).extras["step"]
 
 
@@ -132,6 +148,110 @@ def test_draws_that_disagree_fall_back_toward_the_historical_mix():
     spend = {li.id: li.spend for li in plan.line_items}
     assert criterion(model, spend, h) > max(criterion(model, x1, h), 0.0)
     assert kpi(truth, x1) < kpi(truth, h) <= kpi(truth, spend)
+
+
+#: model.json's diagnostics of a fit whose pooling evidence peaked at full pooling (the MAP
+#: fitter's ``diagnostics.pooling``; the condition of its full-pooling warning)
+FULL_POOLING = {"pooling": {"at_edge": 1.0, "pool_marginal_equivalent": 1e5, "omega": 3.9e3}}
+
+
+def upside_model() -> dict:
+    """Draws that disagree only about how much MORE the point optimum's move earns: the line
+    item the optimum gives the most money gets draws with its beta 1.0-2.0 times the point
+    curve's, every other line item's draws are its point curve. Each draw's uplift over the
+    historical mix is then at least the point curves' at every step of the line."""
+    m = with_history(TINY_MODEL)
+    point = allocate(scenario_from_dict(SCENARIO), model_from_dict(m))
+    h = anchor()
+    gainer = max(point.line_items, key=lambda li: li.spend - h[li.id]).id
+    assert point.line_items and gainer  # the optimum moves money to it
+    for tid, tp in m["touchpoints"].items():
+        ad = {"adstock": tp["adstock"]} if "adstock" in tp else {}
+        factors = [1.0, 1.25, 1.5, 2.0, 1.1] if tid == gainer else [1.0] * 5
+        tp["draws"] = [
+            {"curve": {**tp["curve"], "beta": tp["curve"]["beta"] * f}, **ad} for f in factors
+        ]
+    return m
+
+
+def test_draws_above_the_point_promise_do_not_hold_the_plan_back():
+    """The shortfall counts only the draws that earn less than the point curves promise: with
+    every draw at or above the promise the plan is the point optimum (step 1), where the draws'
+    standard deviation (the rule before the shortfall) would stop short of it."""
+    model = model_from_dict(upside_model())
+    sc = scenario_from_dict(SCENARIO)
+    plan = anchored_plan(sc, model)
+    assert plan.extras["risk_measure"] == "shortfall" and plan.extras["full_pooling"] is False
+    assert plan.extras["step"] == 1.0
+    assert plan.extras["uplift_shortfall"] == pytest.approx(0.0, abs=1e-9 * plan.objective_value)
+    assert plan.extras["uplift_sd"] > 0.0  # they do disagree, upward
+    # the standard deviation's best step is short of the optimum (what the shortfall changes)
+    point = allocate(sc, model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    h = anchor()
+    line = [{k: h[k] + s * (x1[k] - h[k]) for k in h} for s in np.linspace(0, 1, 101)]
+    by_sd = [criterion(model, x, h, RISK, "sd") for x in line]
+    assert int(np.argmax(by_sd)) < 95
+
+
+@pytest.mark.parametrize("equivalent, measure", [(1e5, "sd"), (1e-3, "shortfall")])
+def test_at_full_pooling_the_whole_spread_counts(equivalent, measure):
+    """A fit that pooled every touchpoint's marginal ROI onto one value (the evidence at the top
+    of its grid) has draws whose centre says nothing of the touchpoints' differences: the risk
+    is their standard deviation, and the plan the best step for it (101 steps checked). At the
+    other edge (no pooling) the shortfall stays."""
+    m = upside_model()
+    m["diagnostics"] = {
+        "pooling": {**FULL_POOLING["pooling"], "pool_marginal_equivalent": equivalent}
+    }
+    model = model_from_dict(m)
+    sc = scenario_from_dict(SCENARIO)
+    plan = anchored_plan(sc, model)
+    assert plan.extras["risk_measure"] == measure
+    assert plan.extras["full_pooling"] is (measure == "sd")
+    if measure == "shortfall":
+        assert plan.extras["step"] == 1.0
+        return
+    point = allocate(sc, model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    h = anchor()
+    t = on_line(plan, x1, h)
+    assert t < 0.95
+    spend = {li.id: li.spend for li in plan.line_items}
+    line = [{k: h[k] + s * (x1[k] - h[k]) for k in h} for s in np.linspace(0, 1, 101)]
+    best = criterion(model, spend, h, RISK, "sd")
+    assert best >= max(criterion(model, x, h, RISK, "sd") for x in line) - 1e-6 * kpi(model, h)
+    assert plan.extras["uplift"] - RISK * plan.extras["uplift_sd"] == pytest.approx(best, rel=1e-6)
+
+
+def test_cli_shortfall_and_full_pooling(tmp_path):
+    """The planner's path, in a process: on draws that only see more upside the anchored plan is
+    the point optimum and says it priced the shortfall; the same model marked as fully pooled
+    (as ``budgetopt fit`` writes it) stops short and says why."""
+    w = write_tiny_world(tmp_path / "w")
+    m = upside_model()
+    w["model"].write_text(json.dumps(m))
+    # the budget alone (SCENARIO): the tiny world's own rules would move the line's start
+    w["scenario"].write_text(json.dumps({**SCENARIO, "model": "../model.json"}))
+    r = run("optimize", w["scenario"], "--robust", "anchored", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rob = json.loads(r.stdout)["robust"]
+    assert rob["step"] == 1.0 and rob["risk_measure"] == "shortfall"
+    assert rob["full_pooling"] is False and rob["point_optimum"]["uplift_shortfall"] < 1e-6
+    r = run("optimize", w["scenario"], "--robust", "anchored")
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "shortfall of the model's 5 draws below it" in out
+    m["diagnostics"] = FULL_POOLING
+    w["model"].write_text(json.dumps(m))
+    r = run("optimize", w["scenario"], "--robust", "anchored", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rob = json.loads(r.stdout)["robust"]
+    assert rob["risk_measure"] == "sd" and rob["full_pooling"] is True and rob["step"] < 0.95
+    r = run("optimize", w["scenario"], "--robust", "anchored")
+    out = " ".join(r.stdout.split())
+    assert "standard deviation(s) of it across the model's 5 draws" in out
+    assert "pooled every touchpoint's marginal ROI onto one value" in out
 
 
 def nearest_by_linprog(h: dict[str, float], caps: dict[str, float]) -> dict[str, float]:
@@ -197,7 +317,7 @@ def test_what_it_cannot_do_is_said_clearly():
         anchored_plan(sc, model_from_dict(tiny_model_with_draws(5)))
     assert e.value.field == "touchpoints.tv.spend_range.mean"
     model = model_from_dict(with_history(tiny_model_with_draws(5)))
-    with pytest.raises(ScenarioError, match="standard deviations"):
+    with pytest.raises(ScenarioError, match="multiple >= 0 of the draws' shortfall"):
         anchored_plan(sc, model, risk=-1.0)
     with pytest.raises(ScenarioError, match="min_if_funded"):
         anchored_plan(
@@ -238,9 +358,11 @@ def test_cli(tmp_path):
     assert rob["mode"] == "anchored" and rob["draws"] == 5 and 0.0 <= rob["step"] <= 1.0
     assert rob["anchor"] == "historical mix" and "historical mix" in rob["objective"]
     assert rob["risk"] == RISK and rob["uplift_sd"] >= 0.0
+    assert rob["risk_measure"] == "shortfall" and rob["full_pooling"] is False
     # the criterion it maximises is at least the point optimum's
     po = rob["point_optimum"]
-    assert rob["uplift"] - rob["uplift_sd"] >= po["uplift"] - po["uplift_sd"] - 1e-6
+    crit = rob["uplift"] - RISK * rob["uplift_shortfall"]
+    assert crit >= po["uplift"] - RISK * po["uplift_shortfall"] - 1e-6
     assert sum(li["spend"] for li in plan["line_items"]) == pytest.approx(1_300_000, abs=0.05)
     r = run("optimize", w["scenario"], "--robust", "anchored")
     assert r.returncode == 0 and "anchored plan:" in r.stdout
@@ -257,7 +379,7 @@ def test_cli(tmp_path):
     r = run("optimize", w["scenario"], "--risk", "0.5")
     assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored only" in r.stderr
     r = run("optimize", w["scenario"], "--robust", "anchored", "--risk", "-1")
-    assert r.returncode == 2 and "standard deviations >= 0" in r.stderr
+    assert r.returncode == 2 and "a multiple >= 0 of the draws' shortfall" in r.stderr
     # no draws: a clear message, exit 2
     w["model"].write_text(json.dumps(with_history(TINY_MODEL)))
     r = run("optimize", w["scenario"], "--robust", "anchored")

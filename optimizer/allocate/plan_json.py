@@ -124,8 +124,11 @@ ANCHORED_KEYS = (
     "anchor_mix",
     "anchor_start",
     "anchor_moved",
+    "risk_measure",
+    "full_pooling",
     "uplift",
     "uplift_sd",
+    "uplift_shortfall",
     "point_optimum",
 )
 
@@ -136,10 +139,12 @@ def anchored_dict(plan: Plan) -> dict[str, Any] | None:
     if ex.get("robust") != "anchored":
         return None
     d: dict[str, Any] = {
-        "objective": "uplift over the historical mix on the point curves less risk standard "
-        "deviations of it across the model's draws, on the line from the historical mix "
-        "to the optimum on the point curves (from anchor_start, the plan nearest the "
-        "historical mix that holds every rule, when the historical mix breaks one)",
+        "objective": "uplift over the historical mix on the point curves less risk times "
+        "its risk_measure across the model's draws (shortfall: the root mean square of how "
+        "far the draws' uplift falls below it; sd: their standard deviation, where the fit "
+        "pooled every touchpoint), on the line from the historical mix to the optimum on the "
+        "point curves (from anchor_start, the plan nearest the historical mix that holds "
+        "every rule, when the historical mix breaks one)",
         "mode": "anchored",
     }
     d.update({k: ex.get(k) for k in ANCHORED_KEYS})

@@ -77,11 +77,27 @@ def robust_note(plan: Plan) -> Text | None:
     ex = dict(plan.extras)
     if ex.get("robust") == "anchored":
         step = float(ex.get("step") or 0.0)  # type: ignore[arg-type]
+        # plans recorded before the shortfall (no risk_measure) priced the standard deviation
+        if ex.get("risk_measure") == "shortfall":
+            measure = (
+                f"{ex.get('risk')} × the shortfall of the model's {ex.get('draws')} draws below "
+                "it (the root mean square of how far each draw's uplift falls below the point "
+                "curves')"
+            )
+        else:
+            measure = (
+                f"{ex.get('risk')} standard deviation(s) of it across the model's "
+                f"{ex.get('draws')} draws"
+            )
+            if ex.get("full_pooling"):
+                measure += (
+                    " (the fit pooled every touchpoint's marginal ROI onto one value: the draws' "
+                    "centre says nothing of their differences, so their whole spread counts)"
+                )
         text = (
             f"anchored plan: step {step:.2f} on the line from the historical mix (0) to the optimum on "
             f"the point curves (1), the step whose {plan.kpi} uplift over the historical mix less "
-            f"{ex.get('risk')} standard deviation(s) of it across the model's {ex.get('draws')} "
-            "draws is highest"
+            f"{measure} is highest"
         )
         first = float(ex.get("first_feasible_step") or 0.0)  # type: ignore[arg-type]
         breaks = ex.get("anchor_breaks")

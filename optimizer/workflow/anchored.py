@@ -19,18 +19,30 @@ the historical mix earns. The anchored plan hedges that decision with the model'
   step that holds every rule (``first_feasible_step``; a rule binding at ``x*`` too leaves only
   ``x*``);
 * of the ``GRID + 1`` evenly spaced steps of that stretch, the plan is the one with the highest
-  **uplift over the line's start on the point curves less ``risk`` standard deviations of that
-  uplift across the draws** (the start is the historical mix unless it breaks a rule) (a lower confidence bound; ``risk = 0.75`` by default, ``RISK``). The point curves
-  say what a step is expected to earn, the draws only how uncertain that is, so the rule does not
-  depend on where the draws are centred. Along the line the point uplift rises to ``x*`` while
-  the draws' disagreement grows with the distance from the historical mix: where the data tell
-  the touchpoints apart the plan is (near) ``x*``, where they do not it stays near ``h``.
+  **uplift over the line's start on the point curves less ``risk`` times the draws' shortfall
+  below it** (the start is the historical mix unless it breaks a rule; ``risk = 0.75`` by
+  default, ``RISK``). The *shortfall* at a step is the root mean square, over the draws, of how
+  far each draw's uplift falls below the point uplift (``shortfall``: a draw at or above the
+  point's promise adds nothing): the risk that the plan earns less than the point curves say.
+  Where the optimum sits on the point curves' most favourable errors (the optimiser's curse) the
+  draws fall below its promise and the plan stops early; where the draws' disagreement is only
+  about how much *more* the move earns (``mmm_example``'s x2) it does not hold the plan back.
+  Along the line the point uplift rises to ``x*`` while the draws' disagreement grows with the
+  distance from the historical mix: where the data tell the touchpoints apart the plan is (near)
+  ``x*``, where they do not it stays near ``h``;
+* where the fit pooled every touchpoint's marginal ROI onto one value (``full_pooling``: the
+  evidence for the pooling weight peaked at the top of its grid, the fit's full-pooling warning)
+  the draws' centre says nothing about the touchpoints' differences (their 80% intervals held the
+  truth for 22-32% of touchpoints on simulated histories), so the risk there is the draws'
+  **standard deviation** of the uplift, either way from the point (``risk_measure`` "sd", the rule
+  before the shortfall). Measured on 170 simulated worlds and ``mmm_example`` in
+  docs/response-models-measured.md ("The anchored plan's risk: the draws' shortfall").
 
 The plan is exact for the problem it states (enumeration of the steps; ``gap`` 0 against that
 problem) and is not the optimum on the point curves, whose KPI is reported beside it. Line items'
 ``kpi`` and ``marginal_roi`` are on the point curves. The plan says what it is:
-``extras['robust'] == 'anchored'`` with the step, ``risk`` and the criterion's parts (``robust`` in
-the JSON output). Measured on the simulated worlds in docs/response-models.md ("A plan anchored to
+``extras['robust'] == 'anchored'`` with the step, ``risk``, ``risk_measure`` and the criterion's
+parts (``robust`` in the JSON output). Measured on the simulated worlds in docs/response-models.md ("A plan anchored to
 the historical mix").
 """
 
@@ -70,10 +82,15 @@ NEAREST_PIECES = 64
 KPI_MARGIN = 1e-7
 #: the line's steps compared: GRID + 1 evenly spaced, both ends included
 GRID = 1000
-#: the default number of standard deviations of the draws' uplift taken off the point uplift:
-#: the smallest of 0.5 / 0.75 / 1 that put no benchmark world below the historical mix, checked
-#: on 80 fresh worlds (docs/response-models.md, "A plan anchored to the historical mix")
+#: the default multiple of the step's risk (the draws' shortfall below the point uplift; their
+#: standard deviation at full pooling) taken off the point uplift: chosen (0.5 / 0.75 / 1) with
+#: the standard deviation on every world, checked on 80 fresh worlds (docs/response-models.md,
+#: "A plan anchored to the historical mix"), kept for the shortfall: no world of 170 below the
+#: historical mix ("The anchored plan's risk: the draws' shortfall")
 RISK = 0.75
+#: ``risk_measure``: the draws' shortfall below the point uplift, or (full pooling) their
+#: standard deviation
+RISK_MEASURES = ("shortfall", "sd")
 #: the scenario field of each rule that needs an integer variable (``AllocationProblem.item_rules``)
 _ITEM_RULE_FIELDS = {
     "tp_min_if_funded": "touchpoints.{}.min_if_funded",
@@ -224,6 +241,28 @@ def uplift_draws(problem: AllocationProblem, n: int, xs: np.ndarray, h: np.ndarr
     return out
 
 
+def shortfall(ups: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The draws' shortfall below the point uplift at each step: the root mean square over the
+    draws (rows of ``ups``) of ``min(draw - point, 0)``; a draw at or above ``point`` adds 0."""
+    short = np.minimum(ups - point[None, :], 0.0)
+    return np.sqrt(np.mean(short * short, axis=0))
+
+
+def full_pooling(model: CurveSet) -> bool:
+    """Did the fit pool every touchpoint's marginal ROI onto one value? model.json's
+    ``diagnostics.pooling`` (the MAP fitter's) with the evidence's peak at the top of its grid
+    (``at_edge`` and ``pool_marginal_equivalent >= 1``: the condition of the fit's full-pooling
+    warning). False for a model without that diagnostic (another fitter, a hand-written file)."""
+    diag = getattr(model, "diagnostics", None)
+    pool = diag.get("pooling") if isinstance(diag, Mapping) else None
+    if not isinstance(pool, Mapping) or not pool.get("at_edge"):
+        return False
+    try:
+        return float(pool.get("pool_marginal_equivalent") or 0.0) >= 1.0
+    except (TypeError, ValueError):
+        return False
+
+
 def anchored_plan(
     scenario: Scenario,
     model: ResponseModel,
@@ -233,15 +272,24 @@ def anchored_plan(
     tolerance: float = 1e-4,
     time_limit: float | None = None,
     extra_models: Mapping[str, CurveSet] | None = None,
+    risk_measure: str | None = None,
 ) -> Plan:
     """The step on the line from the historical mix to the point optimum with the highest point
-    uplift less ``risk`` standard deviations of the draws' uplift (see the module docstring;
-    ``risk`` None: ``RISK``)."""
+    uplift less ``risk`` times the draws' shortfall below it (their standard deviation where the
+    fit pooled every touchpoint: ``full_pooling``; see the module docstring; ``risk`` None:
+    ``RISK``). ``risk_measure`` "shortfall" or "sd" prices that one whatever the pooling (the
+    benchmarks compare the two; None: as the pooling says)."""
+    if risk_measure is not None and risk_measure not in RISK_MEASURES:
+        raise ScenarioError(
+            f"unknown risk measure {risk_measure!r}; choose one of: {', '.join(RISK_MEASURES)}",
+            field="risk_measure",
+        )
     n = require_draws(model)
     risk = RISK if risk is None else float(risk)
     if not (np.isfinite(risk) and risk >= 0):
         raise ScenarioError(
-            f"the risk of an anchored plan is a number of standard deviations >= 0, not {risk!r}",
+            f"the risk of an anchored plan is a multiple >= 0 of the draws' shortfall (standard "
+            f"deviations at full pooling), not {risk!r}",
             field="--risk",
         )
     if getattr(scenario, "is_phased", False):
@@ -301,8 +349,12 @@ def anchored_plan(
     bank = CurveBank.of([it.curve for it in problem.items])
     base = float(bank.value(start).sum())
     uplift = np.array([float(bank.value(x).sum()) for x in xs]) - base
-    spread = uplift_draws(problem, n, xs, start).std(axis=0)
-    crit = uplift - risk * spread
+    ups = uplift_draws(problem, n, xs, start)
+    spread = ups.std(axis=0)
+    short = shortfall(ups, uplift)
+    pooled = any(full_pooling(m) for m in (model, *extras.values()))
+    measure = risk_measure or ("sd" if pooled else "shortfall")
+    crit = uplift - risk * (spread if measure == "sd" else short)
     # the first best: ties go to the step nearer the historical mix (all steps the same plan
     # when the optimum is the historical mix: then it is step 1, the optimum)
     k = int(np.argmax(crit)) if d.any() else GRID
@@ -339,14 +391,18 @@ def anchored_plan(
             "anchor_mix": {
                 it.key: round(float(v), 2) for it, v in zip(problem.items, h, strict=True)
             },
+            "risk_measure": measure,
+            "full_pooling": pooled,
             "uplift": float(uplift[k]),
             "uplift_sd": float(spread[k]),
+            "uplift_shortfall": float(short[k]),
             "point_optimum": {
                 "kpi": point.objective_value,
                 "gap": point.gap,
                 "steps": GRID + 1,
                 "uplift": float(uplift[-1]),
                 "uplift_sd": float(spread[-1]),
+                "uplift_shortfall": float(short[-1]),
             },
         },
     )
