@@ -32,8 +32,9 @@ the historical mix earns. The anchored plan hedges that decision with the model'
   ``x*``, where they do not it stays near ``h``;
 * where the fit pooled every touchpoint's marginal ROI onto one value (``full_pooling``: the
   evidence for the pooling weight peaked at the top of its grid, the fit's full-pooling warning)
-  the draws' centre says nothing about the touchpoints' differences (their 80% intervals held the
-  truth for 22-32% of touchpoints on simulated histories), so the risk there is the draws'
+  the draws' centre says nothing about the touchpoints' differences (the plans' draws are drawn at
+  that full pooling: intervals read from them held the truth for 22-32% of touchpoints on
+  simulated histories), so the risk there is the draws'
   **standard deviation** of the uplift, either way from the point (``risk_measure`` "sd", the rule
   before the shortfall). Measured on 170 simulated worlds and ``mmm_example`` in
   docs/response-models-measured.md ("The anchored plan's risk: the draws' shortfall").
