@@ -616,3 +616,29 @@ def test_an_s_curve_scenario_keeps_the_historical_line():
     assert ex["anchor_start"] is None and ex["anchor_moved"] == 0.0
     assert 0.0 < ex["first_feasible_step"] <= ex["step"] <= 1.0
     assert next(li.spend for li in plan.line_items if li.id == "tv") <= 700_000
+
+
+def test_a_plan_recorded_before_the_shortfall_reads_as_what_it_was():
+    """Contract 6 extended, not broken: an anchored plan's JSON written before the shortfall (no
+    risk_measure, full_pooling, uplift_shortfall) reads back, says it priced the standard
+    deviation, and is written again with those keys null; a plan of today says shortfall."""
+    from optimizer.allocate.plan_json import plan_from_dict, plan_to_dict
+    from optimizer.render.planning import robust_note
+
+    model = model_from_dict(with_history(tiny_model_with_draws(5)))
+    plan = anchored_plan(scenario_from_dict(SCENARIO), model)
+    d = json.loads(json.dumps(plan_to_dict(plan)))
+    now = robust_note(plan_from_dict(d))
+    assert now is not None and "shortfall of the model's 5 draws" in now.plain
+    for key in ("risk_measure", "full_pooling", "uplift_shortfall"):
+        d["robust"].pop(key)
+    d["robust"]["point_optimum"].pop("uplift_shortfall")
+    old = plan_from_dict(d)
+    note = robust_note(old)
+    assert (
+        note is not None and "0.75 standard deviation(s) of it across the model's 5" in note.plain
+    )
+    assert "shortfall" not in note.plain and "pooled every touchpoint" not in note.plain
+    again = plan_to_dict(old)["robust"]
+    assert again["risk_measure"] is None and again["uplift_shortfall"] is None
+    assert again["step"] == d["robust"]["step"] and again["uplift_sd"] == d["robust"]["uplift_sd"]
