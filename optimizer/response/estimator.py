@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 
 from optimizer.data import History
 from optimizer.response.bootstrap import refit_grid
+from optimizer.response.decayprior import DECAY_PRIORS
 from optimizer.response.joint import POOL_EVIDENCE as POOL_EVIDENCE_OPTIONS
 from optimizer.response.joint import PRIOR_REL_CENTRES
 from optimizer.response.logpool import POOL_SPACES
@@ -103,6 +104,10 @@ INITIAL_CARRYOVER = "fitted"  # optimizer.response.startup
 #: Where the half-saturation prior is centred (``joint.prior_of``): "mean" or "operating" (the
 #: default since 2026-12-06: docs/response-models.md, "Where the half-saturation prior is centred")
 PRIOR_CENTRE = "operating"
+#: How the decay prior's sd is chosen (``decayprior``): "fixed" (``joint.PRIOR_DECAY_SD``), or by
+#: the evidence: "shared" (one sd) or "touchpoint" (one each). Measured in
+#: docs/response-models-measured.md ("The decay prior's width from the evidence")
+DECAY_PRIOR = "fixed"
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ class ResponseFitter(BaseEstimator):
         initial_carryover: str = INITIAL_CARRYOVER,
         prior_centre: str = PRIOR_CENTRE,
         pool_draws: str = POOL_DRAWS,
+        decay_prior: str = DECAY_PRIOR,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -234,6 +240,7 @@ class ResponseFitter(BaseEstimator):
         self.initial_carryover = initial_carryover
         self.prior_centre = prior_centre
         self.pool_draws = pool_draws
+        self.decay_prior = decay_prior
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -299,6 +306,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'pool_draws' parameter of fit_model must be one of "
                 f"{', '.join(POOL_DRAWS_CHOICES)}. Got {self.pool_draws!r} instead."
+            )
+        if self.decay_prior not in DECAY_PRIORS:
+            raise ValueError(
+                "The 'decay_prior' parameter of fit_model must be one of "
+                f"{', '.join(DECAY_PRIORS)}. Got {self.decay_prior!r} instead."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -409,6 +421,7 @@ class ResponseFitter(BaseEstimator):
                 initial_carryover=str(self.initial_carryover),
                 prior_centre=str(self.prior_centre),
                 pool_draws=str(self.pool_draws),
+                decay_prior=str(self.decay_prior),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -31,6 +31,7 @@ from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _base
 from optimizer.response.estimator import (
     AVERAGE_FAMILIES,
     BURN_IN_WEEKS,
+    DECAY_PRIOR,
     INITIAL_CARRYOVER,
     INTERVAL_SCALE,
     INTERVAL_SPACE,
@@ -108,6 +109,7 @@ def fit_model(
     initial_carryover: str = INITIAL_CARRYOVER,
     prior_centre: str = PRIOR_CENTRE,
     pool_draws: str = POOL_DRAWS,
+    decay_prior: str = DECAY_PRIOR,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -321,6 +323,14 @@ def fit_model(
         value (measured: 80% intervals holding the truth for 22-32% of such worlds'
         touchpoints; with "intervals" 82-96%). Recorded in ``fit.options`` unless "none".
         Measured in docs/response-models.md.
+    decay_prior : {"fixed", "shared", "touchpoint"}, default="fixed"
+        ``method="map"``: the sd of each touchpoint's weak prior on its adstock decay (centre
+        0.3): fixed at 0.3, or chosen by the Laplace marginal likelihood of the data on a grid
+        of sds from 0.1 to 1 (``optimizer.response.decayprior``), one sd for all touchpoints
+        ("shared") or one each ("touchpoint"), on the training weeks' fit and kept after it.
+        Recorded in ``fit.options`` and ``diagnostics.decay_prior``. Measured in
+        docs/response-models-measured.md ("The decay prior's width from the evidence"): an
+        option, not the default.
 
     Returns
     -------
@@ -377,6 +387,7 @@ def fit_model(
         initial_carryover=initial_carryover,
         prior_centre=prior_centre,
         pool_draws=pool_draws,
+        decay_prior=decay_prior,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

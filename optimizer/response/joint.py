@@ -250,6 +250,9 @@ class Problem:
     #: then optimise"); empty for none
     prior_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rel_centre: str = "mean"  # where the half-saturation prior sits (``prior_of``)
+    #: each touchpoint's decay prior sd (``decayprior``: chosen by the evidence); empty: every
+    #: touchpoint ``PRIOR_DECAY_SD``
+    decay_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def width(self) -> int:
@@ -361,16 +364,25 @@ def operating_shift(x: np.ndarray) -> float:
     return math.log(x.size / on) if 0 < on < x.size else 0.0
 
 
-def prior_of(tp: Tp, mode: str = "mean") -> tuple[list[float], list[float]]:
+def prior_of(
+    tp: Tp, mode: str = "mean", decay_sd: float | None = None
+) -> tuple[list[float], list[float]]:
     """The prior's centre and sd of a touchpoint's transforms (decay, log rel[, log shape]);
     ``mode`` (``PRIOR_REL_CENTRES``): the half-saturation centre at ``PRIOR_LOG_REL`` ("mean") or
-    ``operating_shift`` above it ("operating"). Constant in the transforms: the prior rows'
-    derivatives stay ``1 / sd``."""
+    ``operating_shift`` above it ("operating"); ``decay_sd``: the decay's sd (None:
+    ``PRIOR_DECAY_SD``). Constant in the transforms: the prior rows' derivatives stay ``1 / sd``."""
     if mode not in PRIOR_REL_CENTRES:
         raise ValueError(f"prior centre '{mode}': expected one of {', '.join(PRIOR_REL_CENTRES)}")
     lr = PRIOR_LOG_REL + (operating_shift(tp.x) if mode == "operating" else 0.0)
     centre = [PRIOR_DECAY, lr, PRIOR_LOG_SHAPE][: tp.k]
-    return centre, [PRIOR_DECAY_SD, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
+    d_sd = PRIOR_DECAY_SD if decay_sd is None else float(decay_sd)
+    return centre, [d_sd, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
+
+
+def prior_at(p: Problem, j: int) -> tuple[list[float], list[float]]:
+    """``prior_of`` touchpoint ``j`` of ``p`` (its centre mode and decay sd)."""
+    d_sd = float(p.decay_sd[j]) if p.decay_sd.size else None
+    return prior_of(p.tps[j], p.rel_centre, d_sd)
 
 
 def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -378,8 +390,8 @@ def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     c = math.sqrt(p.prior_weight) * p.sigma
     vals, ders = [], []
     at = 0
-    for tp, th in zip(p.tps, theta, strict=True):
-        centre, sd = prior_of(tp, p.rel_centre)
+    for j, (tp, th) in enumerate(zip(p.tps, theta, strict=True)):
+        centre, sd = prior_at(p, j)
         for q in range(tp.k):
             shift = float(p.prior_shift[at]) if p.prior_shift.size else 0.0
             vals.append(c * ((float(th[q]) - centre[q]) / sd[q] - shift))
@@ -506,7 +518,7 @@ def log_ml_local(p: Problem, sol: Solution, j: int) -> float:
     sign, logdet = np.linalg.slogdet(H)
     if sign <= 0:
         logdet = float("inf")
-    sds = prior_of(p.tps[j], p.rel_centre)[1]
+    sds = prior_at(p, j)[1]
     prior_logdet = sum(math.log(max(p.prior_weight, 1e-12) / sd**2) for sd in sds)
     return sol.cost / s2 + float(logdet) - prior_logdet
 

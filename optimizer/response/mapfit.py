@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optimizer.response import decayprior as DPR
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
 from optimizer.response import poolpost as PP
@@ -97,6 +98,9 @@ class MapFit:
     #: computed, or nothing pooled)
     omega_grid: tuple[float, ...] = ()
     omega_weights: tuple[float, ...] = ()
+    #: each touchpoint's decay prior sd (``decayprior``; (): ``joint.PRIOR_DECAY_SD`` for all)
+    decay_sd: tuple[float, ...] = ()
+    decay_prior: dict[str, Any] = field(default_factory=dict)  # what chose it (diagnostics)
 
 
 def map_fit(
@@ -114,10 +118,12 @@ def map_fit(
     carry: Sequence[float] = (),
     prior_centre: str = "mean",
     omega_posterior: bool = False,
+    decay_prior: str = "fixed",
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
-    previous fit (the training weeks' fit for the all-weeks one) and keep its families;
-    ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``)."""
+    previous fit (the training weeks' fit for the all-weeks one) and keep its families and decay
+    prior sds; ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``);
+    ``decay_prior``: how the decay prior's sd is chosen (``decayprior.choose``)."""
     fr = data.frame(rows)
     Z, y, G = data.Z, data.y, data.G
     fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
@@ -135,6 +141,8 @@ def map_fit(
     post: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     if warm is not None and pool:
         p.omega = warm.omega
+    if warm is not None and warm.decay_sd:
+        p.decay_sd = np.array(warm.decay_sd, dtype=float)
     sol = J.fit(p, theta0)
     nfev += sol.nfev
     if warm is None and tps:
@@ -169,6 +177,9 @@ def map_fit(
         if switches:
             sol = J.fit(p, sol.theta)
             nfev += sol.nfev
+    d_info: dict[str, Any] = dict(warm.decay_prior) if warm is not None else {}
+    if warm is None and decay_prior != "fixed":
+        p, sol, d_info = DPR.choose(p, sol, decay_prior)
     if pool and p.tps:
         # the pooling strength from the evidence at the transforms fitted without pooling (at
         # pooled transforms the curves have already bent to agree, and the evidence would
@@ -210,6 +221,8 @@ def map_fit(
         prior_centre=prior_centre,
         omega_grid=post[0],
         omega_weights=post[1],
+        decay_sd=tuple(float(v) for v in p.decay_sd),
+        decay_prior=d_info,
     )
 
 
@@ -394,6 +407,7 @@ def refit_map(
     initial_carryover: str = "fitted",
     prior_centre: str = "mean",
     pool_draws: str = "none",
+    decay_prior: str = "fixed",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -418,7 +432,11 @@ def refit_map(
     fams = tuple(families) if families is not None else d.fams
     report("refit", 0, 2)
     mape_ho = nrmse_ho = None
-    map_kw: dict[str, Any] = {"pool_evidence": pool_evidence, "prior_centre": prior_centre}
+    map_kw: dict[str, Any] = {
+        "pool_evidence": pool_evidence,
+        "prior_centre": prior_centre,
+        "decay_prior": decay_prior,
+    }
     if pool_draws != "none":  # the pooling weight's posterior, for the draws (``poolpost``)
         map_kw["omega_posterior"] = True
     start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
@@ -567,6 +585,7 @@ def refit_map(
                 **DS.diagnostics(shown_raw),
             },
             **ST.diagnostics(fit, initial_carryover),
+            **({"decay_prior": fit.decay_prior} if fit.decay_prior else {}),
             **(
                 {
                     "family_weights": {
@@ -612,6 +631,7 @@ def refit_map(
             ),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
+            **({"decay_prior": decay_prior} if decay_prior != "fixed" else {}),
             # always: model.json written before the option has none and meant "mean"
             "prior_centre": prior_centre,
         },

@@ -109,5 +109,7 @@ def problem_at_map(fit: MapFit, data: MapData) -> tuple[J.Problem, _Frame]:
     tps = data.tps(fit.families, carry)
     p = J.Problem(tps, rows, fr, data.G, fit.sigma, fit.omega, data.prior_weight, data.s_curves)
     p.rel_centre = fit.prior_centre
+    if fit.decay_sd:
+        p.decay_sd = np.array(fit.decay_sd, dtype=float)
     p.scale = column_scale(p, fit.theta)
     return p, fr
