@@ -38,6 +38,12 @@ from optimizer.response import joint as J
 
 #: ``fit_model(decay_prior=...)`` choices
 DECAY_PRIORS = ("fixed", "shared", "touchpoint", "informed")
+#: ``diagnostics.decay_prior.method`` of each choice
+METHODS = {
+    "shared": "one sd for every touchpoint, by the joint Laplace evidence",
+    "touchpoint": "each touchpoint's sd by its local Laplace evidence",
+    "informed": "each touchpoint's sd from its data's precision of the decay",
+}
 #: the decay prior sds tried (the evidence's grid); ``PRIOR_DECAY_SD`` (0.3) among them
 SD_GRID = (0.1, 0.2, 0.3, 0.45, 0.7, 1.0)
 #: local fits' evaluation budget (one touchpoint free), as the family choice's
@@ -77,8 +83,7 @@ def choose(
     n = len(p.tps)
     if mode == "fixed" or n == 0:
         return p, sol, {}
-    s2 = p.sigma**2
-    info: dict[str, Any] = {"method": f"{mode} sd, Laplace evidence", "grid": list(SD_GRID)}
+    info: dict[str, Any] = {"method": METHODS[mode], "grid": list(SD_GRID)}
     if mode == "shared":
         best: tuple[float, float, J.Problem, J.Solution] | None = None
         lml: dict[str, float] = {}
@@ -115,7 +120,6 @@ def choose(
         q, cur = pick[2], pick[3]
     cur = J.fit(q, cur.theta)
     info["sd"] = [float(v) for v in q.decay_sd]
-    info["cost_change"] = float((cur.cost - sol.cost) / s2)
     return q, cur, info
 
 
@@ -147,6 +151,9 @@ def _informed(
         at += tp.k
     q = replace(p, decay_sd=sds)
     cur = J.fit(q, sol.theta)
+    info.pop("grid", None)
+    info["max_sd"] = INFORMED_MAX_SD
     info["sd"] = [float(v) for v in sds]
-    info["data_sd"] = [float(1.0 / math.sqrt(h)) if h > 0 else math.inf for h in h_data]
+    # None: the weeks carry no information on the decay (JSON has no infinity)
+    info["data_sd"] = [float(1.0 / math.sqrt(h)) if h > 0 else None for h in h_data]
     return q, cur, info
