@@ -323,11 +323,13 @@ def fit_model(
         value (measured: 80% intervals holding the truth for 22-32% of such worlds'
         touchpoints; with "intervals" 82-96%). Recorded in ``fit.options`` unless "none".
         Measured in docs/response-models.md.
-    decay_prior : {"fixed", "shared", "touchpoint"}, default="fixed"
+    decay_prior : {"fixed", "shared", "touchpoint", "informed"}, default="fixed"
         ``method="map"``: the sd of each touchpoint's weak prior on its adstock decay (centre
         0.3): fixed at 0.3, or chosen by the Laplace marginal likelihood of the data on a grid
         of sds from 0.1 to 1 (``optimizer.response.decayprior``), one sd for all touchpoints
-        ("shared") or one each ("touchpoint"), on the training weeks' fit and kept after it.
+        ("shared") or one each ("touchpoint"), or from the weeks' own precision of the decay
+        ("informed": the prior never outweighs them, sd up to 1 where they say nothing); on
+        the training weeks' fit and kept after it.
         Recorded in ``fit.options`` and ``diagnostics.decay_prior``. Measured in
         docs/response-models-measured.md ("The decay prior's width from the evidence"): an
         option, not the default.
