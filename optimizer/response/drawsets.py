@@ -10,6 +10,10 @@ level (``roi_interval_80``, the charts' bands, the review's P10-P90) reads the p
 interval draws do not pin a curve's level. They are written only when their coordinates differ
 from the plan draws'.
 
+Each interval draw is taken at its own empirical-Bayes pooling weight, drawn from the weight's
+posterior (``pool_draws="intervals"``, the default; ``poolpost.py``); the plan draws stay at the
+fit's weight (``pool_draws="all"`` moves them too: measured worse for the robust plan).
+
 Why two: drawn in the betas the draws' marginal ROI at the mean spend is biased low and their
 80% intervals hold the truth for 69-74% of touchpoints on the simulated worlds; drawn in each
 touchpoint's marginal response at its mean spend they hold it for 83-89%, but the curves those

@@ -12,7 +12,9 @@ Steps (``map_fit``):
    (``joint.pooling_weight``) at the current transforms; the transforms are refitted with it
    (twice: start, after the family pass).
 4. Laplace: the Gauss-Newton Hessian of the MAP objective in every transform, beta and the pooled
-   value gives a Gaussian posterior; draws are cut to the bounds (betas >= 0).
+   value gives a Gaussian posterior; draws are cut to the bounds (betas >= 0). A draw may take a
+   pooling weight of its own (``omegas``: from the weight's posterior, ``poolpost``), its centre and
+   Hessian then the Gaussian's at that weight.
 """
 
 from __future__ import annotations
