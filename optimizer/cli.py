@@ -427,10 +427,11 @@ def sweep(
 @click.option(
     "--sweep-points",
     type=click.IntRange(min=0),
-    default=DEFAULT_SWEEP_POINTS,
-    show_default=True,
+    default=None,
     help="Budgets from 0 to twice the budget, to find where each line item's role "
-    "changes (0 skips the sweep and the frontier: faster on big MILPs).",
+    "changes (0 skips the sweep and the frontier: faster on big MILPs) "
+    f"[default: {DEFAULT_SWEEP_POINTS}; 0 for a plan on a calendar, whose sweep costs more "
+    "re-solves than the rest of its review].",
 )
 @_solver_options
 @_ledger_options
@@ -443,7 +444,7 @@ def explain(
     model_path: Path | None,
     last_cycle: Path | None,
     increment: float | None,
-    sweep_points: int,
+    sweep_points: int | None,
     solver: str,
     tolerance: float,
     time_limit: float | None,

@@ -88,7 +88,13 @@ def run(work: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         cwd=work,
     )
     budgetopt(
-        "explain", "northwind/scenarios/fy26_monthly.yaml", "-o", "northwind/fy26.json", cwd=work
+        "explain",
+        "northwind/scenarios/fy26_monthly.yaml",
+        "-o",
+        "northwind/fy26.json",
+        "--sweep-points",
+        "11",
+        cwd=work,
     )
     base = json.loads((work / "northwind" / "review.json").read_text())
     commit = json.loads((work / "northwind" / "commitments.json").read_text())
@@ -307,21 +313,26 @@ def phased_review(p: dict[str, Any]) -> str:
     lad = e["ladder"]
     out = [
         "```bash",
-        "budgetopt explain northwind/scenarios/fy26_monthly.yaml -o northwind/fy26.html",
+        "budgetopt explain northwind/scenarios/fy26_monthly.yaml -o northwind/fy26.html --sweep-points 11",
         "```",
         "",
         para(
             f"{money(plan['total_spend'])} over {plan['horizon_weeks']} weeks from "
             f"{plan['start']}, decided by {e['phasing']}. The review re-solves the plan "
             f"{e['n_solves']} times: three times per funded line item (up and down by a tenth, "
-            "and to zero for the whole horizon), once per unfunded one, once for the reference."
+            "and to zero for the whole horizon), once per unfunded one, and the sweep of budgets "
+            "for the role ranges."
         ),
         "",
         *rows,
         "",
         para(f"Dropping {worst['id']} would cost the most. From its section of the pack:"),
         "",
-        quote(worst["reason"], "**Dropping it:** " + worst["drop"]["sentence"]),
+        quote(
+            worst["reason"],
+            "**Dropping it:** " + worst["drop"]["sentence"],
+            "**Over budgets:** " + worst["role_range"]["sentence"] if worst["role_range"] else "",
+        ),
     ]
     if mixed:
         it = max(mixed, key=lambda i: i["spend"])

@@ -7,6 +7,7 @@ the scenario edited as a user would edit it (through the CLI), and reconciliatio
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from optimizer.allocate import allocate
 from optimizer.explain.phased import (
     AT_HURDLE,
     NOT_COMPUTED,
+    NOT_SWEPT,
     PERIOD_CAPPED,
     PERIOD_UNFUNDED,
     explain_phased,
+    phased_roles,
 )
 from optimizer.response.model import read_model
 from optimizer.scenario import load_scenario
@@ -148,6 +151,41 @@ def test_the_ladder_reconciles_with_the_plan_and_with_dropping_each_line_item(re
             assert gained == pytest.approx(-it.drop.own_kpi, rel=1e-6), it.id
 
 
+def test_each_role_range_holds_inside_and_changes_beyond_its_edges(reviewed):
+    """Over budgets: each line item's role and rules, re-classified on fresh certified plans at
+    the edges the review states, are the same at the inside edge of its range and different at
+    the outside one (the bisection's last bracket), at both ends where the range ends inside the
+    sweep."""
+    from optimizer.allocate.phased import phased_problem
+
+    _tmp, _path, sc, model, plan, e = reviewed
+    problem = phased_problem(sc, model)
+    cache: dict[float, dict] = {}
+
+    def key(budget: float, tid: str) -> tuple:
+        if budget not in cache:
+            p = allocate(sc.with_budget(budget), model, tolerance=1e-6)
+            cache[budget] = phased_roles(problem, p)[0] if p.ok else {}
+        if tid not in cache[budget]:
+            return ("infeasible",)
+        role, per = cache[budget][tid]
+        return role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names))
+
+    checked = 0
+    for it in e.items:
+        rr = it.role_range
+        assert rr is not None and rr.low <= BUDGET <= rr.high, it.id
+        here = key(BUDGET, it.id)
+        assert here[0] == it.role
+        for inside, outside in ((rr.low, rr.low_edge), (rr.high, rr.high_edge)):
+            if outside is None:
+                continue
+            assert key(inside, it.id) == here, (it.id, inside)
+            assert key(outside, it.id) != here, (it.id, outside)
+            checked += 1
+    assert checked >= 10
+
+
 def test_the_cost_of_dropping_a_line_item_is_two_certified_optimisations_apart(reviewed):
     """``budgetopt optimize`` of the scenario as a user edits it (one line item's maximum set to
     0, its other rules kept) and of the scenario itself, both certified: the difference of their
@@ -183,7 +221,10 @@ def test_explain_of_a_phased_scenario_justifies_every_line_item_in_every_format(
     out = {}
     for fmt in ("json", "md", "html", "xlsx"):
         out[fmt] = tmp_path / f"review.{fmt}"
-        r = cli("explain", sc, "-o", out[fmt], "--no-ledger", cwd=tmp_path)
+        # the sweep of budgets (role ranges) on request, in the Markdown only (the default for a
+        # plan on a calendar is none: it doubles the re-solves)
+        sweep = ("--sweep-points", "5") if fmt == "md" else ()
+        r = cli("explain", sc, "-o", out[fmt], *sweep, "--no-ledger", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert "Traceback" not in r.stderr
         assert "explained 14 line items with" in r.stderr
@@ -206,7 +247,10 @@ def test_explain_of_a_phased_scenario_justifies_every_line_item_in_every_format(
         assert "Why each line item is where it is" in text
         assert "The zero-based ladder" in text
         assert "not computed for plans on a calendar yet" not in text
-    assert NOT_COMPUTED in md
+    assert NOT_COMPUTED in md and html.escape(NOT_SWEPT) in page
+    assert (
+        md.count("**Over budgets:**") == 14 and "**Over budgets:**" not in out["json"].read_text()
+    )
     wb = load_workbook(out["xlsx"])
     assert wb.sheetnames[-3:] == ["Why", "Why by period", "Ladder"]
     why = {row[0]: row for row in wb["Why"].iter_rows(min_row=2, values_only=True)}

@@ -42,7 +42,7 @@ def write_review(
     model_path: Path | None = None,
     last_cycle: Path | None = None,
     increment: float | None = None,
-    sweep_points: int = DEFAULT_SWEEP_POINTS,
+    sweep_points: int | None = None,
     solver: str = DEFAULT_SOLVER,
     tolerance: float = DEFAULT_TOLERANCE,
     time_limit: float | None = None,
@@ -50,8 +50,9 @@ def write_review(
 ) -> ReviewPack:
     """Plan ``scenario_path`` and write its review pack to ``out`` (format ``fmt``, or from the
     file's extension). An infeasible scenario or no plan is the located error ``require_plan``
-    raises; a plan on a calendar (contract 7) is reviewed by ``explain.phased`` (its budget sweep
-    of role ranges is not computed: ``sweep_points`` is not used there)."""
+    raises; a plan on a calendar (contract 7) is reviewed by ``explain.phased``. ``sweep_points``
+    None: ``DEFAULT_SWEEP_POINTS``, and 0 for a plan on a calendar (its sweep of budgets re-solves
+    more than the rest of its review, and slowly at small budgets: ask for it by number)."""
     fmt = fmt or review_format_for(out)
     if increment is not None and not increment > 0:
         raise BudgetOptError(
@@ -98,6 +99,7 @@ def write_review(
             increment=increment,
             solver=solver,
             plan_tolerance=tolerance,
+            sweep_points=0 if sweep_points is None else sweep_points,
             extra_models=extra,
             break_even=None if be is None else be.threshold,
             progress=progress,
@@ -113,7 +115,7 @@ def write_review(
         increment=increment,
         solver=solver,
         plan_tolerance=tolerance,
-        sweep_points=sweep_points,
+        sweep_points=DEFAULT_SWEEP_POINTS if sweep_points is None else sweep_points,
         extra_models=extra,
         progress=progress,
     )

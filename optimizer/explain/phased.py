@@ -27,8 +27,11 @@ carry-over, so:
   budget runs out and, when the KPI is money, the break-even return: the funded increments under
   it are the dollars that do not pay back.
 
-Not computed on a calendar: the budgets over which each line item keeps its role (the undated
-review's budget sweep) and the curve position / draws of each line item.
+* **over which budgets it keeps its role** (``ranges.role_ranges``): one sweep of budgets from 0 to
+  twice the budget shared by all line items, each plan classified as above, the edges narrowed by
+  bisection.
+
+Not computed on a calendar: the curve position / draws of each line item.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from optimizer.allocate import DEFAULT_TOLERANCE, Plan
 from optimizer.errors import SolverError
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
 from optimizer.explain.ladder import build_ladder
+from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
-from optimizer.explain.review import require_solved
+from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
 from optimizer.explain.roles import review_context
 from optimizer.explain.sentences import break_even_sentence
 from optimizer.explain.types import (
@@ -55,21 +59,28 @@ from optimizer.explain.types import (
     EXPLAIN_TOLERANCE,
     HALF_CENT,
     HELD_UP,
+    INFEASIBLE,
     INTERIOR,
     ROLE_TOL,
     ROLE_WORDS,
     UNFUNDED,
     Ladder,
     Move,
+    RoleRange,
 )
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
 #: what a phased review does not compute (said in every format)
 NOT_COMPUTED = (
-    "Not computed for a plan on a calendar: the budgets over which each line item keeps its role "
-    "(the undated review's sweep of budgets), and where each line item sits on its curve (weekly "
-    "spend against the history, the model's draws)."
+    "Not computed for a plan on a calendar: where each line item sits on its curve (its weekly "
+    "spend against the history) and its KPI over the model's draws."
+)
+#: and without the sweep of budgets (the CLI's default for a plan on a calendar)
+NOT_SWEPT = (
+    "Not computed: the budgets over which each line item keeps its role ('--sweep-points 21' "
+    "computes them: a sweep of budgets, about as many re-solves again), and where each line item "
+    "sits on its curve (its weekly spend against the history) and its KPI over the model's draws."
 )
 
 #: the period statuses of a line item
@@ -118,6 +129,8 @@ class PhasedItemExplanation:
     #: money KPIs: its funded ladder increments that return less than break-even (the dollars
     #: that do not pay back); None when the KPI is not money
     below_break_even: float | None = None
+    #: the budgets over which it keeps its role and rules (None: not swept)
+    role_range: RoleRange | None = None
 
 
 @dataclass(frozen=True)
@@ -135,10 +148,10 @@ class PhasedExplanation:
     n_solves: int
     seconds: float
     tolerance: float
+    not_computed: str
     #: re-solves certified only at the plan's own tolerance (``fallback``), not at ``tolerance``
     loose: int = 0
     fallback: float = DEFAULT_TOLERANCE
-    not_computed: str = NOT_COMPUTED
 
     def item(self, tid: str) -> PhasedItemExplanation:
         for it in self.items:
@@ -191,6 +204,8 @@ def explain_phased(
     tolerance: float = EXPLAIN_TOLERANCE,
     plan_tolerance: float = DEFAULT_TOLERANCE,
     ladder_steps: int = 10,
+    sweep_points: int = DEFAULT_SWEEP_POINTS,
+    refine_steps: int = 3,
     extra_models: Mapping[str, CurveSet] | None = None,
     break_even: float | None = None,
     progress: Callable[[str], None] | None = None,
@@ -202,7 +217,9 @@ def explain_phased(
     budget); ``tolerance`` the certified gap of the re-solves (a re-solve the LP over pieces
     cannot certify that tightly is solved again at ``plan_tolerance``, the plan's own, and
     counted in ``loose``); ``break_even`` the break-even
-    return when the KPI is money (drawn on the ladder).
+    return when the KPI is money (drawn on the ladder); ``sweep_points`` budgets from 0 to twice
+    the budget (0: none) find the budgets over which each line item keeps its role and rules,
+    each edge narrowed by ``refine_steps`` bisections.
     """
     from optimizer.allocate.phased import item_kpi, phased_problem
 
@@ -211,7 +228,6 @@ def explain_phased(
     say = progress or (lambda _m: None)
     problem = phased_problem(scenario, model, extra_models=extra_models)
     base = problem.base
-    n, P = problem.n, problem.P
     ctx = review_context(scenario, base)
     # the rules over touchpoint × period by name too (the ladder and the moves name them)
     ctx = dataclasses.replace(ctx, labels={**{r.name: r.label for r in problem.rows}, **ctx.labels})
@@ -226,34 +242,10 @@ def explain_phased(
     word = ref.phasing or "period"
     kpi_word = base.kpi
 
-    # the shadow prices split: rules on every line item's spend (the budget, a period's total) make
-    # the hurdle of a period; the rest belong to the line items they name
     y = {c.name: float(c.shadow_price or 0.0) for c in ref.constraints}
-    binding = {c.name for c in ref.constraints if c.binding}
-    wide = np.zeros((n, P))
-    cell_rules: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
-    for r in problem.rows:
-        plan_wide = r.kind == "budget" or r.kind.startswith("period_")
-        for (i, p), a in r.coefs.items():
-            if a == 0.0:
-                continue
-            if plan_wide:
-                wide[i, p] += y.get(r.name, 0.0) * a
-            elif r.name in binding:
-                is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
-                cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap))
-    scale = problem.scale
-    if base.sense == "max":
-        hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
-        budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
-    else:  # min_spend: the return at which the target is met at least cost
-        t = next((abs(y[r.name]) for r in problem.kpi_rows if y.get(r.name)), 0.0)
-        h0 = 1.0 / t if t > 0 else math.nan
-        hurdle = np.full((n, P), h0)
-        budget_price = h0
+    classified, budget_price = phased_roles(problem, ref)
 
     X = np.array([[pa.spend for pa in ref.item(k).periods] for k in keys])
-    M = np.array([[float(pa.marginal_roi or 0.0) for pa in ref.item(k).periods] for k in keys])
 
     def kpi_at(it: Any, totals: np.ndarray) -> np.ndarray:
         """Line item ``it``'s KPI at each total spend, phased as the plan phases it (evenly by
@@ -273,41 +265,9 @@ def explain_phased(
     roles: dict[str, tuple[str, tuple[str, ...]]] = {}
     say("pricing the next and the last increment of every line item, and dropping each")
     for it in base.items:
-        i, key = it.index, it.key
+        key = it.key
         li = ref.item(key)
-        per: list[PeriodRole] = []
-        for p in range(P):
-            m, h, x = float(M[i, p]), float(hurdle[i, p]), float(X[i, p])
-            tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
-            rules = cell_rules.get((i, p), [])
-            caps = tuple(name for name, _lab, c in rules if c)
-            floors = tuple(name for name, _lab, c in rules if not c)
-            status: str
-            names: tuple[str, ...]
-            if x <= HALF_CENT:
-                status, names = (
-                    (PERIOD_CAPPED, caps) if m > h + tol and caps else (PERIOD_UNFUNDED, ())
-                )
-            elif m > h + tol and caps:
-                status, names = PERIOD_CAPPED, caps
-            elif m < h - tol and floors:
-                status, names = PERIOD_HELD_UP, floors
-            else:
-                status, names = AT_HURDLE, ()
-            lab = {name: label for name, label, _c in rules}
-            per.append(
-                PeriodRole(labels[p], x, m, h, status, tuple(lab[nm] for nm in names), names)
-            )
-        funded = [k for k in range(P) if per[k].spend > HALF_CENT]
-        held = {pr.status for pr in per}
-        if not funded:
-            role = UNFUNDED
-        elif PERIOD_CAPPED in held:
-            role = CAPPED
-        elif PERIOD_HELD_UP in held:
-            role = HELD_UP
-        else:
-            role = INTERIOR
+        role, per = classified[key]
         rule_labels = tuple(dict.fromkeys(lab for pr in per for lab in pr.rules))
         roles[key] = (role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names)))
         reason = _reason(role, per, labels, word, kpi_word, y, ctx.labels, step_money)
@@ -334,7 +294,7 @@ def explain_phased(
             )
             nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
             lst = drop_move = None
-        ms = [per[k].marginal for k in funded]
+        ms = [pr.marginal for pr in per if pr.spend > HALF_CENT]
         items.append(
             PhasedItemExplanation(
                 id=key,
@@ -374,6 +334,23 @@ def explain_phased(
         budget_price,
         kpi_at=kpi_at,
     )
+    ranges: dict[str, RoleRange] = {}
+    if sweep_points and ref.budget is not None and base.sense == "max":
+        say(f"sweeping {sweep_points} budgets for the role ranges")
+        seen: dict[int, dict[str, tuple[str, list[PeriodRole]]]] = {}
+
+        def key_of(p: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
+            if not p.ok:
+                return INFEASIBLE, ()
+            if id(p) not in seen:
+                seen[id(p)] = phased_roles(problem, p)[0]
+            role, per = seen[id(p)][tid]
+            return role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names))
+
+        ranges = role_ranges(
+            ctx, resolver, ref, float(ref.budget), sweep_points, refine_steps, key_of
+        )[0]
+        items = [dataclasses.replace(x, role_range=ranges.get(x.id)) for x in items]
     be = plan.break_even
     if break_even is None and be is not None:
         break_even = be.threshold
@@ -406,9 +383,86 @@ def explain_phased(
         n_solves=resolver.count,
         seconds=time.perf_counter() - t0,
         tolerance=tolerance,
+        not_computed=NOT_COMPUTED if ranges else NOT_SWEPT,
         loose=resolver.loose,
         fallback=resolver.fallback,
     )
+
+
+def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[PeriodRole]]], float]:
+    """Each line item's role in ``plan`` (a plan of ``problem``, at any budget) and its periods'
+    (see the module docstring), and the budget's price of a dollar in KPI per unit of money."""
+    base = problem.base
+    n, P = problem.n, problem.P
+    labels = [p.period for p in plan.periods]
+    # the shadow prices split: rules on every line item's spend (the budget, a period's total) make
+    # the hurdle of a period; the rest belong to the line items they name
+    y = {c.name: float(c.shadow_price or 0.0) for c in plan.constraints}
+    binding = {c.name for c in plan.constraints if c.binding}
+    wide = np.zeros((n, P))
+    cell_rules: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
+    for r in problem.rows:
+        plan_wide = r.kind == "budget" or r.kind.startswith("period_")
+        for (i, p), a in r.coefs.items():
+            if a == 0.0:
+                continue
+            if plan_wide:
+                wide[i, p] += y.get(r.name, 0.0) * a
+            elif r.name in binding:
+                is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
+                cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap))
+    scale = problem.scale
+    if base.sense == "max":
+        hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
+        budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
+    else:  # min_spend: the return at which the target is met at least cost
+        t = next((abs(y[r.name]) for r in problem.kpi_rows if y.get(r.name)), 0.0)
+        h0 = 1.0 / t if t > 0 else math.nan
+        hurdle = np.full((n, P), h0)
+        budget_price = h0
+    out: dict[str, tuple[str, list[PeriodRole]]] = {}
+    for it in base.items:
+        i, key = it.index, it.key
+        try:
+            periods = plan.item(key).periods
+        except KeyError:  # held at zero and left out of the plan
+            periods = ()
+        X = [pa.spend for pa in periods] or [0.0] * P
+        M = [float(pa.marginal_roi or 0.0) for pa in periods] or [0.0] * P
+        per: list[PeriodRole] = []
+        for p in range(P):
+            m, h, x = float(M[p]), float(hurdle[i, p]), float(X[p])
+            tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
+            rules = cell_rules.get((i, p), [])
+            caps = tuple(name for name, _lab, c in rules if c)
+            floors = tuple(name for name, _lab, c in rules if not c)
+            status: str
+            names: tuple[str, ...]
+            if x <= HALF_CENT:
+                status, names = (
+                    (PERIOD_CAPPED, caps) if m > h + tol and caps else (PERIOD_UNFUNDED, ())
+                )
+            elif m > h + tol and caps:
+                status, names = PERIOD_CAPPED, caps
+            elif m < h - tol and floors:
+                status, names = PERIOD_HELD_UP, floors
+            else:
+                status, names = AT_HURDLE, ()
+            lab = {name: label for name, label, _c in rules}
+            per.append(
+                PeriodRole(labels[p], x, m, h, status, tuple(lab[nm] for nm in names), names)
+            )
+        held = {pr.status for pr in per}
+        if not any(pr.spend > HALF_CENT for pr in per):
+            role = UNFUNDED
+        elif PERIOD_CAPPED in held:
+            role = CAPPED
+        elif PERIOD_HELD_UP in held:
+            role = HELD_UP
+        else:
+            role = INTERIOR
+        out[key] = (role, per)
+    return out, budget_price
 
 
 class _Resolver(Resolver):

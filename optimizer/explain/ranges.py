@@ -3,6 +3,8 @@ bisection at the edges."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from optimizer.allocate import Plan
@@ -12,22 +14,34 @@ from optimizer.explain.roles import ReviewContext, classify, prices_of
 from optimizer.explain.types import INFEASIBLE, ROLE_WORDS, RoleRange
 
 
-def role_key(ctx: ReviewContext, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
+def _role_key(ctx: ReviewContext, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
     if not plan.ok:
         return INFEASIBLE, ()
     return classify(ctx, plan, prices_of(ctx, plan), tid)
 
 
 def role_ranges(
-    ctx: ReviewContext, resolver: Resolver, ref: Plan, budget: float, points: int, refine: int
+    ctx: ReviewContext,
+    resolver: Resolver,
+    ref: Plan,
+    budget: float,
+    points: int,
+    refine: int,
+    key_of: Callable[[Plan, str], tuple[str, tuple[str, ...]]] | None = None,
 ) -> tuple[dict[str, RoleRange], list[Plan], np.ndarray]:
+    """Each line item's range of budgets with the same role and rules (``key_of(plan, item)``;
+    default ``role_key``: a plan on a calendar passes its own), the sweep's plans and budgets."""
+
+    def role_key(plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
+        return key_of(plan, tid) if key_of is not None else _role_key(ctx, plan, tid)
+
     top = 2.0 * budget
     grid = np.linspace(0.0, top, max(points, 3))
     k0 = int(np.argmin(np.abs(grid - budget)))
     grid[k0] = budget
     resolver.remember(budget, ref)
     plans = [resolver.at_budget(b) for b in grid]
-    keys_by_item = {it.key: [role_key(ctx, p, it.key) for p in plans] for it in ctx.problem.items}
+    keys_by_item = {it.key: [role_key(p, it.key) for p in plans] for it in ctx.problem.items}
     out: dict[str, RoleRange] = {}
     for it in ctx.problem.items:
         tid = it.key
@@ -45,22 +59,25 @@ def role_ranges(
             role_below = keys[lo - 1][0]
             for _ in range(refine):
                 m = 0.5 * (a + b)
-                if role_key(ctx, resolver.at_budget(m), tid) == cur:
+                if role_key(resolver.at_budget(m), tid) == cur:
                     b = m
                 else:
                     a = m
             low, low_edge = b, a
+            # the role just below the edge (the bisection's last other point, not the grid's)
+            role_below = role_key(resolver.at_budget(a), tid)[0]
         high, high_edge, role_above = float(grid[hi]), None, None
         if hi < len(grid) - 1:
             a, b = float(grid[hi]), float(grid[hi + 1])  # a: same role, b: other role
             role_above = keys[hi + 1][0]
             for _ in range(refine):
                 m = 0.5 * (a + b)
-                if role_key(ctx, resolver.at_budget(m), tid) == cur:
+                if role_key(resolver.at_budget(m), tid) == cur:
                     a = m
                 else:
                     b = m
             high, high_edge = a, b
+            role_above = role_key(resolver.at_budget(b), tid)[0]
         out[tid] = RoleRange(
             low,
             high,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.allocate import Plan
-from optimizer.explain.phased import NOT_COMPUTED, PhasedExplanation
+from optimizer.explain.phased import PhasedExplanation
 from optimizer.formatting import money
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
@@ -70,7 +70,7 @@ _NO_JUSTIFICATION = (
 
 
 def _note(exp: PhasedExplanation | None) -> str:
-    return NOT_COMPUTED if exp is not None else _NO_JUSTIFICATION
+    return exp.not_computed if exp is not None else _NO_JUSTIFICATION
 
 
 def period_stage_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:

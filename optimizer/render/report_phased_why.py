@@ -86,6 +86,8 @@ def _moves(it: Any) -> list[tuple[str, str]]:
     ):
         if m is not None and m.sentence:
             out.append((title, m.sentence))
+    if it.role_range is not None:
+        out.append(("Over budgets", it.role_range.sentence))
     return out
 
 
@@ -228,7 +230,7 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
     ws = wb.create_sheet("Why")
     moves = ("next: amount", "next: net", "last: amount", "last: net", "drop: own")
     cols = [*JUSTIFICATION_COLUMNS, *moves, "reason", "next increment", "last increment",
-            "dropping it (why)"]  # fmt: skip
+            "dropping it (why)", "over budgets"]  # fmt: skip
     _header(ws, 1, cols)
     rows = []
     for r, it in zip(justification_rows(exp), exp.items, strict=True):
@@ -244,6 +246,7 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
                 None if it.drop is None else it.drop.own_kpi,
                 it.reason,
                 *(m.sentence if m is not None else None for m in (it.next, it.last, it.drop)),
+                None if it.role_range is None else it.role_range.sentence,
             ]
         )
     fmts = {4: MONEY, 5: MONEY, 6: RATIO, 7: RATIO, 8: RATIO, 9: RATIO, 11: MONEY_DELTA}
@@ -262,7 +265,9 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
         fmts,
     )
     ws.freeze_panes = "B2"
-    _widths(ws, {1: 20, 2: 14, 3: 12, 10: 40, 18: 80, 19: 60, 20: 60, 21: 60}, ncols=len(cols))
+    _widths(
+        ws, {1: 20, 2: 14, 3: 12, 10: 40, 18: 80, 19: 60, 20: 60, 21: 60, 22: 60}, ncols=len(cols)
+    )
 
     ws = wb.create_sheet("Why by period")
     _header(ws, 1, ("line item", "period", "spend", "next dollar", "hurdle", "status", "held by"))
