@@ -293,3 +293,24 @@ def test_a_line_item_held_at_zero_is_certified_by_the_interior_point(tmp_path):
     assert len(plan.line_items) == 14
     assert plan.total_spend == pytest.approx(BUDGET, abs=0.01)
     assert plan.item("social").spend == 0
+
+
+def test_break_even_of_a_phased_plan_with_a_capped_period(tmp_path):
+    """The review's break-even on a calendar: with a binding cap on February's total, every line
+    item's most profitable period (February) returned more than 1.00, so break-even was said to
+    lie beyond every rule ("the rules cap every funded line item") and no break-even budget was
+    given. The break-even budget now stated, checked by a certified plan at that budget: its
+    last dollar (the budget's shadow price) returns 1.00 within 2%."""
+    from optimizer.workflow.economics import crossing
+
+    path = _scenario(
+        tmp_path, horizon_weeks=13, carryover=None, periods={"2026-02": {"max": 2_500_000}}
+    )
+    sc = load_scenario(path)
+    model = read_model(MODEL)
+    c = crossing(sc, model, 1.0, 1.0)
+    assert c.budget is not None, c.reason
+    at = allocate(sc.with_budget(c.budget), model, tolerance=1e-7)
+    assert at.status == "optimal" and at.constraint("period_max__2026_02").binding
+    print(f"break-even budget {c.budget:,.0f}; shadow price there {at.budget_shadow_price:.4f}")
+    assert at.budget_shadow_price == pytest.approx(1.0, rel=0.02)

@@ -124,12 +124,12 @@ def crossing(
     at = [
         li
         for li in plan.line_items
-        if li.spend > 0.01 and abs(li.marginal_roi * value / threshold - 1.0) <= _AT
+        if li.spend > 0.01 and abs(_free_marginal(li) * value / threshold - 1.0) <= _AT
     ]
     above = [
         li
         for li in plan.line_items
-        if li.spend > 0.01 and li.marginal_roi * value > threshold * (1 + _AT)
+        if li.spend > 0.01 and _free_marginal(li) * value > threshold * (1 + _AT)
     ]
     if not at and above and len(above) == sum(1 for li in plan.line_items if li.spend > 0.01):
         return Crossing(
@@ -140,6 +140,15 @@ def crossing(
             f"{threshold:.2f}",
         )
     return Crossing(threshold, plan.total_spend, plan.total_kpi)
+
+
+def _free_marginal(li: Any) -> float:
+    """A line item's marginal return where its money is free to move: on a calendar, the least
+    over the periods it is funded in (its ``marginal_roi`` is the most over its periods, and a
+    binding cap on a period's total lifts that period's, so every line item looked capped above
+    the threshold whenever one period was capped); undated, its ``marginal_roi``."""
+    funded = [p.marginal_roi for p in li.periods if p.spend > 0.01 and p.marginal_roi is not None]
+    return float(min(funded)) if funded else float(li.marginal_roi)
 
 
 @dataclass(frozen=True)
