@@ -142,6 +142,7 @@ class PhasedExplanation:
     phasing: str
     hurdle: float  # the budget's price of a dollar, in KPI per unit of money
     items: tuple[PhasedItemExplanation, ...]
+    objective: str  # the scenario's objective (max_kpi, max_net, min_spend)
     ladder: Ladder
     break_even: float | None  # the break-even return (money KPIs), for the ladder
     break_even_sentence: str | None  # the plan against break-even, as the undated headline says
@@ -377,6 +378,7 @@ def explain_phased(
         phasing=word,
         hurdle=budget_price,
         items=tuple(items),
+        objective=str(plan.objective),
         ladder=ladder,
         break_even=break_even,
         break_even_sentence=None if be is None else break_even_sentence(be),

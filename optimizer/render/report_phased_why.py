@@ -126,9 +126,15 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
     odd = [m for m in moves if m.status not in ("optimal", "infeasible")]
     return (
         (exp.break_even_sentence + " " if exp.break_even_sentence else "")
-        + f"The last dollar in returns {exp.hurdle:.3f} {exp.kpi} (the budget's shadow price: the "
-        f"hurdle; a {exp.phasing} under a binding rule on its total spend adds that rule's "
-        f"price). The line items are justified below by {exp.n_solves} re-solves of the plan "
+        + f"The last dollar in returns {exp.hurdle:.3f} {exp.kpi} ("
+        + (
+            "the return at which the target is met at least cost, there being no budget"
+            if exp.objective == "min_spend"
+            else "the budget's shadow price"
+        )
+        + f": the hurdle; a {exp.phasing} under a binding rule on its total spend adds that "
+        f"rule's price). The line items are justified below by {exp.n_solves} re-solves of the "
+        "plan "
         + (
             f"(certified within {exp.tolerance:g}"
             + (
@@ -139,7 +145,8 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
             )
             + ")."
             if not odd
-            else f"({len(odd)} of them not certified: {', '.join(sorted({m.status for m in odd}))})."
+            else f"({len(odd)} of them not certified within the plan's tolerance either: their "
+            f"numbers are the best plans found, status {', '.join(sorted({m.status for m in odd}))})."
         )
     )
 
