@@ -137,11 +137,17 @@ def test_roles_follow_the_shadow_prices_period_by_period(reviewed):
 
 
 def test_the_ladder_reconciles_with_the_plan_and_with_dropping_each_line_item(reviewed):
-    """Each line item's funded increments on the ladder sum to its spend to the cent; and the KPI its funded increments buy (evaluated on
+    """With March's cap binding (its money dearer: priced at March's hurdle), the ladder agrees
+    with the plan: every increment above the line funded, every one below not, and those above
+    sum to the plan's spend to the cent. Each line item's funded increments sum to its spend; and the KPI its funded increments buy (evaluated on
     its phasing) equals what dropping it for the whole horizon loses on it (a re-solve: with
     nothing spent, a line item's KPI is its carry-over alone, whatever the rest does), to 1e-6."""
     _tmp, _path, _sc, _model, plan, e = reviewed
     lad = e.ladder
+    assert plan.constraint("period_max__2026_03").binding
+    assert lad.consistent
+    above = lad.steps[: lad.cutoff]
+    assert sum(s.amount for s in above) == pytest.approx(plan.total_spend, abs=0.01)
     for it in e.items:
         mine = [s for s in lad.steps if s.item == it.id and s.status in ("funded", "committed")]
         assert sum(s.amount for s in mine) == pytest.approx(it.spend, abs=0.01), it.id

@@ -50,6 +50,7 @@ def build_ladder(
     budget: float | None,
     hurdle: float,
     kpi_at: Callable[[Any, np.ndarray], np.ndarray] | None = None,
+    price_of: Mapping[str, float] | None = None,
 ) -> Ladder:
     """Cut each line item's spend into increments, price them, rank them and draw the line.
 
@@ -59,7 +60,10 @@ def build_ladder(
     apart), the rest rank below the line. Within a line item, ranking returns are pooled so that
     they never rise along it (an S-curve's poor first increments go with the ones they unlock).
     ``kpi_at(item, spends)``: the line item's KPI at each total spend (default: its curve at an
-    even weekly spread over the horizon; a plan on a calendar passes its own phasing).
+    even weekly spread over the horizon; a plan on a calendar passes its own phasing);
+    ``price_of[item]``: what a unit of its money costs in budget money (default 1; on a calendar, a
+    period under a binding rule on its total costs its hurdle over the budget's): increments are
+    ranked by KPI per unit of that cost, and ``hurdles`` are then in the budget's terms.
     """
     weeks = float(ctx.problem.scenario.horizon_weeks)
     total = plan.total_spend
@@ -108,6 +112,8 @@ def build_ladder(
         rank[committed] = gains[committed] / np.maximum(amounts[committed], 1e-300)
         if disc.any():
             rank[disc] = _pav(amounts[disc], gains[disc])
+        if price_of is not None:
+            rank = rank / max(float(price_of.get(it.key, 1.0)), 1e-300)
         tol = ROLE_TOL * max(abs(h), 1e-12)
         for k in range(len(amounts)):
             funded = k < n_funded

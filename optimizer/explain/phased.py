@@ -321,19 +321,31 @@ def explain_phased(
     say("ranking the ladder")
     # each line item's increments are its phasing scaled: their price is its hurdle weighted by
     # its spend in each period (a quarter's cap raises the hurdle of the money in that quarter)
-    hurdles = np.array(
-        [_spend_weighted(x.periods) if x.spend > HALF_CENT else budget_price for x in items]
-    )
+    # ... and ranked by KPI per unit of the money's price in the budget's terms (a period under a
+    # binding rule on its total spend costs its hurdle over the budget's), so that the ranking
+    # agrees with the plan whatever the period rules
+    price = {
+        x.id: (
+            _spend_weighted(x.periods)
+            if x.spend > HALF_CENT
+            else float(
+                np.dot(problem.weeks_per_period / problem.T, [pr.hurdle for pr in x.periods])
+            )
+        )
+        / budget_price
+        for x in items
+    }
     ladder = build_ladder(
         ctx,
         ref,
         roles,
-        hurdles,
+        np.full(len(items), budget_price),
         ladder_steps,
         None,
         ref.budget,
         budget_price,
         kpi_at=kpi_at,
+        price_of=price if budget_price > 0 and math.isfinite(budget_price) else None,
     )
     ranges: dict[str, RoleRange] = {}
     if sweep_points and ref.budget is not None and base.sense == "max":

@@ -100,7 +100,9 @@ def _ladder_lead(exp: PhasedExplanation) -> str:
     return (
         f"Every line item's plan is cut into ten increments of its phasing (each a tenth of its "
         f"spend in every {exp.phasing}), each priced by the {exp.kpi} it buys over the horizon, "
-        f"carry-over included, and ranked across the plan by {exp.kpi} per unit of money; "
+        f"carry-over included, and ranked across the plan by {exp.kpi} per unit of money, a "
+        f"{exp.phasing} under a binding rule on its total spend priced at its hurdle (so the "
+        "return per plain unit of money need not fall down the ranking where such a rule binds); "
         f"committed increments (locks and floors) come first. The budget runs out after "
         f"increment {lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in the "
         "plan, everything below is not."
@@ -114,9 +116,7 @@ def _ladder_lead(exp: PhasedExplanation) -> str:
             ""
             if lad.consistent
             else " The ranking and the plan disagree somewhere: a rule funds or blocks an "
-            "increment out of its return order (a binding rule on a period's total spend makes "
-            "that period's money dearer than the budget's, so an increment that spends in it "
-            "costs more than its amount says)."
+            "increment out of its return order."
         )
     )
 
