@@ -12,6 +12,7 @@ from the weight's posterior puts 8 of 8 inside.
 from __future__ import annotations
 
 import json
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -171,3 +172,24 @@ def test_fit_table_note_names_the_coverage_of_its_intervals(fits):
     post, none = text(fits["intervals"]), text(fits["none"])
     assert "82–95% (80% promised)" in post and "drawn from its posterior" in post
     assert "64–91% (80% promised)" in none and "drawn from its posterior" not in none
+
+
+def test_fit_table_note_without_a_posterior_does_not_claim_one():
+    """A fit with nothing to pool (one touchpoint: pooling weight 0, no posterior in
+    ``diagnostics.pooling``) records ``pool_draws`` but draws plain Laplace draws: the note must not
+    say they were drawn at pooling strengths from a posterior (the reviewer's reproduction)."""
+    from rich.console import Console
+
+    from optimizer.render.diagnostics import diagnostics_renderable
+
+    sim = simulate(random_world(1, seed=3))
+
+    paths = write_world(sim, tempfile.mkdtemp())
+    h = read_history(paths["history"], read_journey(paths["journey"]))
+    model = fit_model(h, seed=0, n_bootstrap=10)
+    assert model.fit["options"]["pool_draws"] == "intervals"
+    assert not (model.diagnostics.get("pooling") or {}).get("posterior")
+    console = Console(width=400, record=True)
+    console.print(diagnostics_renderable(model))
+    text = " ".join(console.export_text().split())
+    assert "drawn from its posterior" not in text and "82–95%" not in text

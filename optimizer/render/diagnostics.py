@@ -90,7 +90,12 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         )
     parts: list[Any] = [head, t]
     shown = ((model.diagnostics or {}).get("uncertainty") or {}).get("interval_draws") or {}
-    pooled = ((model.fit or {}).get("options") or {}).get("pool_draws") in ("intervals", "all")
+    # drawn over the pooling weight's posterior only where the fit had one to draw from (a fit
+    # with nothing to pool records the option but has no posterior: its draws are plain Laplace)
+    pooled = ((model.fit or {}).get("options") or {}).get("pool_draws") in (
+        "intervals",
+        "all",
+    ) and bool(((model.diagnostics or {}).get("pooling") or {}).get("posterior"))
     if draws and shown.get("space") == "marginal" and shown.get("scale") == "linear":
         held = (
             f"{COVERAGE_NOTE_POOLED} of touchpoints"
