@@ -495,7 +495,13 @@ def explain(
             "format": pack.path.suffix.lstrip(".") if fmt is None else fmt,
             "output": str(Path(out).resolve()),
             "increment": increment,
-            "sweep_points": sweep_points,
+            # the number the review used (None is 21 undated, 0 on a calendar): a ledger entry
+            # says what was done, as it did before the calendar's default existed
+            "sweep_points": (
+                sweep_points
+                if sweep_points is not None
+                else (0 if pack.plan.periods else DEFAULT_SWEEP_POINTS)
+            ),
             "last_cycle": None if last_cycle is None else str(Path(last_cycle).resolve()),
         },
     )

@@ -162,3 +162,12 @@ def test_diff_of_a_replan_against_its_plan_compares_the_same_weeks(project, tmp_
         assert row["spend_b"] == pytest.approx(row["spend_a"], rel=2e-3, abs=50.0)
     assert d["totals"]["delta_spend"] == pytest.approx(0.0, abs=1.0)
     assert TINY_MODEL  # the tiny world's curves
+
+
+def test_explain_records_the_sweep_it_used(project):
+    """Without ``--sweep-points`` the ledger records the number the review used (21 for a plan
+    not on a calendar), not the option's ``None`` (which means 21 undated and 0 on a calendar)."""
+    scen = project / "scenarios"
+    cli(scen, "explain", "base.yaml", "-o", str(project / "r.md"))
+    shown = json.loads(cli(project, "history", "show", "last", "--format", "json").stdout)
+    assert shown["extra"]["review"]["sweep_points"] == 21
