@@ -320,3 +320,61 @@ def test_break_even_of_a_phased_plan_with_a_capped_period(tmp_path):
     assert at.status == "optimal" and at.constraint("period_max__2026_02").binding
     print(f"break-even budget {c.budget:,.0f}; shadow price there {at.budget_shadow_price:.4f}")
     assert at.budget_shadow_price == pytest.approx(1.0, rel=0.02)
+
+
+def _min_spend(tmp: Path, target: float = 20_000_000) -> Path:
+    """The 13-week scenario with March's total capped, as a min_spend plan (the target met at
+    least cost, no budget): the reviewer's reproduction on fy26, made small."""
+    path = _scenario(tmp, horizon_weeks=13, objective="min_spend", kpi_target=target)
+    data = yaml.safe_load(path.read_text())
+    data.pop("budget")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def min_spend_json(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("phased_min")
+    path = _min_spend(tmp)
+    out = tmp / "min.json"
+    r = cli("explain", path, "--format", "json", "-o", out, "--no-ledger", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    return json.loads(out.read_text())["explanation"]
+
+
+def test_every_period_status_agrees_with_its_numbers(min_spend_json):
+    """Each period's status states a comparison of its next dollar's return m with the hurdle h
+    (within ROLE_TOL, 0.5%): at the hurdle |m − h| <= tol; capped m > h + tol with a rule named;
+    held up m < h − tol with a rule named; not funded: no spend and m <= h + tol; off the hurdle:
+    |m − h| > tol and no rule. Before, a min_spend plan's hurdle ignored the price of March's cap
+    (every March line item 'at the hurdle' at 1.25 against 0.57), and a period off its hurdle
+    with no rule was called at the hurdle, an unfunded one returning more 'not more than the
+    hurdle'."""
+    from optimizer.explain.phased import PERIOD_HELD_UP, PERIOD_OFF
+    from optimizer.explain.types import HALF_CENT, ROLE_TOL
+
+    e = min_spend_json
+    assert e["objective"] == "min_spend"
+    seen = set()
+    for it in e["items"]:
+        for pr in it["periods"]:
+            m, h, st = pr["marginal"], pr["hurdle"], pr["status"]
+            tol = ROLE_TOL * abs(h) + 1e-12
+            seen.add(st)
+            if st == AT_HURDLE:
+                assert abs(m - h) <= tol, (it["id"], pr)
+            elif st == PERIOD_CAPPED:
+                assert m > h + tol and pr["rules"], (it["id"], pr)
+            elif st == PERIOD_HELD_UP:
+                assert m < h - tol and pr["rules"], (it["id"], pr)
+            elif st == PERIOD_UNFUNDED:
+                assert pr["spend"] <= HALF_CENT and m <= h + tol, (it["id"], pr)
+            else:
+                assert st == PERIOD_OFF and abs(m - h) > tol and not pr["rules"], (it["id"], pr)
+                # and the reason says so, with its numbers
+                assert "no rule on it binds there" in it["reason"], it["reason"]
+    # March's hurdle is the price of a dollar there (the cap on March's total binds): what the
+    # line items at the hurdle in March return, above the plan's 1/target-dual
+    march = [pr for it in e["items"] for pr in it["periods"] if pr["period"] == "2026-03"]
+    assert all(pr["hurdle"] > 1.5 * e["hurdle"] for pr in march)
+    assert AT_HURDLE in seen and PERIOD_CAPPED in seen

@@ -13,8 +13,11 @@ carry-over, so:
   hurdle unless a rule on the line item binds there; the difference is that rule's price;
 * **its role** follows from that, period by period: at the hurdle, capped (its next dollar returns
   more than the hurdle and a cap on it binds there: its maximum, a per-period cap, a change limit,
-  a stage or group cap), held up (less, and a floor holds it), or not funded (even the first dollar
-  there returns less); the line item's role is capped if any period is, else held up if any is,
+  a stage or group cap), held up (less, and a floor holds it), not funded (even the first dollar
+  there returns no more), or off the hurdle (more or less beyond ``ROLE_TOL`` with no rule on it
+  binding there: the solver's tolerance, cent rounding or the curve's slope at zero; said with both
+  numbers). Each status is decided by the numbers it states. Under min_spend the hurdle is
+  ``(1 − y·a) / t``, ``t`` the target's dual; the line item's role is capped if any period is, else held up if any is,
   else at the hurdle (not funded: nothing in any period). The sentence names the periods;
 * **the price of moving it** is a re-solve (``resolve.move``), as undated: the line item's total
   forced up and down by an increment (10% of its spend) and to zero for the whole horizon (the
@@ -88,6 +91,10 @@ AT_HURDLE = "at the hurdle"
 PERIOD_CAPPED = "capped"
 PERIOD_HELD_UP = "held up"
 PERIOD_UNFUNDED = "not funded"
+#: its next (or first) dollar there returns more or less than the hurdle, beyond ``ROLE_TOL``, and
+#: no rule on the line item binds there to explain it: the solver's tolerance, cent rounding, or a
+#: curve whose slope at zero the solver does not price (the sentence gives both numbers)
+PERIOD_OFF = "off the hurdle: no rule binds"
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ class PeriodRole:
     spend: float
     marginal: float  # KPI per unit of money of the next dollar in this period
     hurdle: float  # the price of a dollar elsewhere in this period, in KPI per unit of money
-    status: str  # AT_HURDLE, PERIOD_CAPPED, PERIOD_HELD_UP, PERIOD_UNFUNDED
+    status: str  # AT_HURDLE, PERIOD_CAPPED, PERIOD_HELD_UP, PERIOD_UNFUNDED, PERIOD_OFF
     rules: tuple[str, ...] = ()  # labels of the rules on this line item that bind here
     rule_names: tuple[str, ...] = ()  # and their names (two rules may share a label)
 
@@ -430,9 +437,11 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
         hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
         budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
     else:  # min_spend: the return at which the target is met at least cost
+        # stationarity of min Σx s.t. KPI >= target (dual t), rules y·a: 1 − t·m − y·a = 0, so a
+        # period whose total is capped (y < 0) has the higher hurdle (1 − y·a) / t
         t = next((abs(y[r.name]) for r in problem.kpi_rows if y.get(r.name)), 0.0)
         h0 = 1.0 / t if t > 0 else math.nan
-        hurdle = np.full((n, P), h0)
+        hurdle = (1.0 - wide) / t if t > 0 else np.full((n, P), math.nan)
         budget_price = h0
     out: dict[str, tuple[str, list[PeriodRole]]] = {}
     for it in base.items:
@@ -452,16 +461,20 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             floors = tuple(name for name, _lab, c in rules if not c)
             status: str
             names: tuple[str, ...]
+            # by the numbers: each status's sentence states the comparison of m with h it implies
             if x <= HALF_CENT:
-                status, names = (
-                    (PERIOD_CAPPED, caps) if m > h + tol and caps else (PERIOD_UNFUNDED, ())
-                )
+                if m > h + tol:
+                    status, names = (PERIOD_CAPPED, caps) if caps else (PERIOD_OFF, ())
+                else:
+                    status, names = PERIOD_UNFUNDED, ()
+            elif abs(m - h) <= tol:
+                status, names = AT_HURDLE, ()
             elif m > h + tol and caps:
                 status, names = PERIOD_CAPPED, caps
             elif m < h - tol and floors:
                 status, names = PERIOD_HELD_UP, floors
             else:
-                status, names = AT_HURDLE, ()
+                status, names = PERIOD_OFF, ()
             lab = {name: label for name, label, _c in rules}
             per.append(
                 PeriodRole(labels[p], x, m, h, status, tuple(lab[nm] for nm in names), names)
@@ -514,6 +527,13 @@ def _hurdle_text(per: Sequence[PeriodRole], idx: Sequence[int], labels: Sequence
     return f"the hurdle: {main}, or {rest}, where a rule on that {{word}}'s total spend binds"
 
 
+#: what leaves a period off its hurdle when no rule binds there
+_OFF_CAUSE = (
+    "the difference is the solver's tolerance, the plan's cent rounding, or the slope of the "
+    "curve at zero, not a rule"
+)
+
+
 def _reason(
     role: str,
     per: Sequence[PeriodRole],
@@ -539,16 +559,29 @@ def _reason(
                 f"Not funded: its first dollar would beat the hurdle in "
                 f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} keep it out."
             )
+        elif pr.status == PERIOD_OFF:
+            ks = by[PERIOD_OFF]
+            out.append(
+                f"Not funded, though its first dollar in {_span(labels, ks)} would return "
+                f"{_returns([per[k].marginal for k in ks])} {kpi} (carry-over included), more "
+                f"than the hurdle there ({_returns([per[k].hurdle for k in ks])}), and no rule on "
+                f"it binds there: {_OFF_CAUSE}."
+            )
         else:
             out.append(
                 f"Not funded: even its first dollar returns at most {fmt_ratio(pr.marginal)} "
-                f"{kpi} (in {pr.period}, carry-over included), less than the hurdle there "
+                f"{kpi} (in {pr.period}, carry-over included), no more than the hurdle there "
                 f"({fmt_ratio(pr.hurdle)}): every {word}'s money does more elsewhere."
             )
         return " ".join(out)
     at = by.get(AT_HURDLE, [])
+    off_funded = [k for k in by.get(PERIOD_OFF, []) if per[k].spend > HALF_CENT]
     if at:
-        lead = "At the hurdle" if role == INTERIOR else f"At the hurdle in {_span(labels, at)}"
+        lead = (
+            "At the hurdle"
+            if role == INTERIOR and not off_funded
+            else f"At the hurdle in {_span(labels, at)}"
+        )
         out.append(
             f"{lead}: in {'each ' + word if role == INTERIOR else 'those ' + words} it is funded "
             f"its next dollar returns {_returns([per[k].marginal for k in at])} {kpi} "
@@ -585,6 +618,25 @@ def _reason(
                 )
         if priced:
             out.append("By the shadow prices: " + "; ".join(priced) + ".")
+    for ks, verb in (
+        (off_funded, "its next dollar there returns"),
+        (
+            [k for k in by.get(PERIOD_OFF, []) if per[k].spend <= HALF_CENT],
+            "it gets nothing there, though its first dollar would return",
+        ),
+    ):
+        if not ks or role == UNFUNDED:
+            continue
+        for above in (True, False):
+            kk = [k for k in ks if (per[k].marginal > per[k].hurdle) == above]
+            if kk:
+                out.append(
+                    f"Off the hurdle in {_span(labels, kk)}: {verb} "
+                    f"{_returns([per[k].marginal for k in kk])} {kpi} (carry-over included), "
+                    f"{'more' if above else 'less'} than the hurdle "
+                    f"({_returns([per[k].hurdle for k in kk])}), and no rule on it binds there: "
+                    f"{_OFF_CAUSE}."
+                )
     off = by.get(PERIOD_UNFUNDED, [])
     if off:
         out.append(
@@ -632,6 +684,7 @@ __all__ = [
     "NOT_COMPUTED",
     "PERIOD_CAPPED",
     "PERIOD_HELD_UP",
+    "PERIOD_OFF",
     "PERIOD_UNFUNDED",
     "PeriodRole",
     "PhasedExplanation",
