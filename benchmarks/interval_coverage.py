@@ -5,14 +5,17 @@ plans' draws held fixed.
 Each world is fitted once per ``--inflate k`` with ``uncertainty_inflate=k`` and ``plan_inflate``
 fixed (``--plan-inflate``, default 2.0): only the interval draws (model.json ``interval_draws``)
 and the intervals read from them change. The script checks that: every fit's model.json, its
-``interval_draws``, ``marginal_roi_interval_80`` and the options that name the spreads left out, must equal the first spread's to the bit (else it stops with the
+``interval_draws``, ``marginal_roi_interval_80``, ``roi_interval_80`` and the options that name the spreads left out, must equal the first spread's to the bit (else it stops with the
 world and the first differing key), so every plan made from the model (point, robust, anchored)
 is the same. Coverage is read as ``fit_dev.py`` and ``fit_recovery.py`` read it
 (``_fit_measure.covered``: the true marginal ROI at the mean weekly spend inside the central 80%
 of the interval draws); beside each figure, its binomial standard error at 80% over the set's
 ``n`` touchpoints, ``sqrt(0.8 * 0.2 / n)`` (touchpoints as independent), and the standard error
 of the mean over the worlds' own coverages (a world's touchpoints miss together when its fit
-does).
+does). Under each, the ROI's coverage: the steady-state ROI at the mean weekly spend inside the central
+80% of the plans' draws (``covered``'s second flag, the bands') and of the interval draws, and how
+often the printed ``roi_interval_80`` (the plans' draws, or under ``pool_draws="intervals"`` where
+the fit pools ``drawsets.roi_set``'s) holds the true ROI over the history.
 
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \\
         --inflate 2.0 2.5 3.0            # the benchmark's worlds
@@ -43,10 +46,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fit_cases import N_BOOTSTRAP, SEED, high_case, regime_cases, world_case  # noqa: E402
-from _fit_measure import covered  # noqa: E402
+from _fit_measure import COVERAGE_LEVEL, covered  # noqa: E402
 from _fit_options import fit_with_options  # noqa: E402
 
 from optimizer.simulate import random_world  # noqa: E402
@@ -65,9 +70,13 @@ def plan_part(model: Any) -> dict[str, Any]:
     diag = (d.get("fit") or {}).get("diagnostics") or d.get("diagnostics") or {}
     (diag.get("pooling") or {}).pop("posterior", None)
     (diag.get("uncertainty") or {}).pop("interval_draws", None)
+    # the full-pooling warning says what the printed intervals carry (report.py)
+    if "warnings" in diag:
+        diag["warnings"] = [w for w in diag["warnings"] if "printed intervals" not in w]
     for tp in (d.get("touchpoints") or {}).values():
         tp.pop("interval_draws", None)
-        (tp.get("diagnostics") or {}).pop("marginal_roi_interval_80", None)
+        for k in ("marginal_roi_interval_80", "roi_interval_80", "roi_interval_draws"):
+            (tp.get("diagnostics") or {}).pop(k, None)
     opts = (d.get("fit") or {}).get("options") or {}
     for k in SPREAD_KEYS:
         opts.pop(k, None)
@@ -116,17 +125,34 @@ def label(setting: Setting) -> str:
     return f"x{k:g}" + ("" if pool == "none" else f" pool_draws={pool}")
 
 
+def roi_covered(ftp: Any, ttp: Any, x: float) -> tuple[bool | None, bool | None]:
+    """Whether the true steady-state ROI at weekly spend ``x`` lies inside the central 80% of the
+    plans' draws and of the interval draws (``covered`` reads one of them, as the printed interval
+    does): both, so a setting's effect on either is seen."""
+    q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
+    tr = float(ttp.weekly_kpi(x)) / x
+    out: list[bool | None] = []
+    for rs in (ftp.draw_responses(), ftp.interval_draw_responses()):
+        if not rs or x <= 0:
+            out.append(None)
+            continue
+        lo, hi = np.percentile([float(r.weekly_kpi(x)) / x for r in rs], q)
+        out.append(bool(lo <= tr <= hi))
+    return out[0], out[1]
+
+
 def run(
     cases: Sequence[Any],
     inflates: Sequence[float],
     plan_inflate: float,
     pool_draws: Sequence[str] = ("none",),
-) -> tuple[dict[Setting, list[list[bool]]], list[bool]]:
+) -> tuple[dict[Setting, list[list[bool]]], list[bool], dict[Setting, list[tuple[bool, ...]]]]:
     """Per setting (spread, ``pool_draws``), per world, whether each touchpoint's interval holds
     the truth; and per world whether the fit's pooling strength sat at its grid's top
     (diagnostics ``pooling.at_edge``: every touchpoint pooled onto one marginal ROI)."""
     settings = [(k, pd) for pd in pool_draws for k in inflates]
     flags: dict[Setting, list[list[bool]]] = {st: [] for st in settings}
+    roi: dict[Setting, list[tuple[bool, ...]]] = {st: [] for st in settings}
     edge: list[bool] = []
     for c in cases:
         ref: dict[str, Any] | None = None
@@ -158,9 +184,17 @@ def run(
             spend = c.history.spend
             got = []
             for tid, ttp in c.truth.touchpoints.items():
-                m_in, _ = covered(model.touchpoints[tid], ttp, float(spend[tid].mean()))
+                mean = float(spend[tid].mean())
+                m_in, r_in = covered(model.touchpoints[tid], ttp, mean)
                 if m_in is not None:
                     got.append(m_in)
+                r_plan, r_shown = roi_covered(model.touchpoints[tid], ttp, mean)
+                iv = model.touchpoints[tid].diagnostics.get("roi_interval_80")
+                x_all = spend[tid].to_numpy(dtype=float)
+                if r_in is not None and r_plan is not None and r_shown is not None and iv:
+                    true_roi = float(c.true_contrib[tid].sum()) / float(x_all.sum())
+                    r_hist = bool(iv[0] <= true_roi <= iv[1])
+                    roi[st].append((r_in, r_plan, r_shown, r_hist))
             flags[st].append(got)
             if st == settings[0]:
                 at = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0)
@@ -168,7 +202,7 @@ def run(
                 line.append("pooled at edge" if at >= 1.0 else "")
             line.append(f"{label(st)} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
         print("  ".join(line).rstrip(), flush=True)
-    return flags, edge
+    return flags, edge, roi
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"x{args.plan_inflate:g} (the plans' part of model.json checked identical)",
             flush=True,
         )
-        flags, edge = run(cases, args.inflate, args.plan_inflate, args.pool_draws)
+        flags, edge, roi = run(cases, args.inflate, args.plan_inflate, args.pool_draws)
     for st, per_world in flags.items():
         split = [
             (sum(sum(w) for w, e in zip(per_world, edge, strict=True) if e == at),
@@ -224,6 +258,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  {sum(edge)} worlds pooled at the edge: {split[0][0]}/{split[0][1]}; the other "
             f"{len(edge) - sum(edge)}: {split[1][0]}/{split[1][1]}"
         )
+        r = roi[st]
+        if r:
+            cov = [sum(t[j] for t in r) / len(r) for j in range(4)]
+            print(
+                f"  80% ROI coverage (n={len(r)}): steady-state ROI at the mean weekly spend from "
+                f"the plans' draws (covered(), the bands) {cov[1]:.1%}, from the interval draws "
+                f"{cov[2]:.1%}; roi_interval_80 (the printed ROI interval) holds the true ROI "
+                f"over the history {cov[3]:.1%}"
+            )
     return 0
 
 

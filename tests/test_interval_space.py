@@ -71,10 +71,13 @@ def test_plan_draws_are_the_beta_draws_bit_for_bit(fits):
     assert default["fit"]["options"]["pool_draws"] == "intervals"
     for tid, tp in default["touchpoints"].items():
         assert tp["draws"] == two["touchpoints"][tid]["draws"], tid
-        assert (
-            tp["diagnostics"]["roi_interval_80"]
-            == two["touchpoints"][tid]["diagnostics"]["roi_interval_80"]
-        ), tid
+        # its ROI interval from the plans' draws where nothing is pooled, else from draws like
+        # them each at its own pooling weight (drawsets.roi_set; tests/test_pool_draws.py)
+        if tp["diagnostics"].get("roi_interval_draws") != "pooling_posterior":
+            assert (
+                tp["diagnostics"]["roi_interval_80"]
+                == two["touchpoints"][tid]["diagnostics"]["roi_interval_80"]
+            ), tid
         assert len(tp["interval_draws"]) == 20, tid
     assert json.dumps(_without_draws(one), sort_keys=True) == json.dumps(
         _without_draws(two), sort_keys=True

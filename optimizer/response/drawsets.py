@@ -6,9 +6,11 @@ transforms and the betas) are what ``--robust mean``, ``--robust anchored``, ``o
 --uncertainty`` and every other plan over the draws use. The **interval draws** (model.json
 ``interval_draws``; ``interval_space`` and ``interval_scale``) are what the printed marginal-ROI
 interval is read from (``marginal_roi_interval_80``, the fit table's column); every band of a KPI
-level (``roi_interval_80``, the charts' bands, the review's P10-P90) reads the plan draws, as the
-interval draws do not pin a curve's level. They are written only when their coordinates differ
-from the plan draws'.
+level (the charts' bands, the review's P10-P90) reads the plan draws, as the interval draws do not
+pin a curve's level. They are written only when their coordinates differ from the plan draws'.
+The printed ROI interval (``roi_interval_80``) reads the plan draws too, except under
+``pool_draws="intervals"`` where the fit pools: then a third set (``roi_set``, not written), in the
+plan draws' coordinates, each draw at its own pooling weight.
 
 Each interval draw is taken at its own empirical-Bayes pooling weight, drawn from the weight's
 posterior (``pool_draws="intervals"``, the default; ``poolpost.py``); the plan draws stay at the
@@ -164,6 +166,35 @@ def both_sets(
         s_raw, s_fams, _ = one(n_s, shown_c, inflate, has_post and pool_draws != "none")
         shown = (s_raw, s_fams, shown_c)
     return raw, fams, lap, shown
+
+
+def roi_set(
+    fit: MapFit,
+    at_map: MapFit,
+    mix: Any,
+    data: MapData,
+    n_draws: int,
+    seed: int,
+    plan_c: Coordinates,
+    *,
+    plan_inflate: float,
+    profiles: Sequence[Any],
+) -> tuple[RawDraws, list[list[str]] | None]:
+    """The ROI interval's draws under ``pool_draws="intervals"``: the plan draws' coordinates and
+    spread (which pin a curve's level; the interval draws, Gaussian in the marginal response, do
+    not: drawn near saturation their level runs to hundreds of times the truth), from the same
+    seed, each at its own pooling weight drawn from the weight's posterior (what
+    ``pool_draws="all"`` gives the plans). Read for ``roi_interval_80`` only, never written: the
+    plans keep the fit's weight."""
+    from optimizer.response import decay_profile as DP
+
+    t = plan_inflate**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
+    om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n_draws, seed)
+    raw, fams, _ = laplace_set(
+        fit, at_map, mix, data, n_draws, seed, plan_c, inflate=plan_inflate, profiles=profiles,
+        temperature=t, omegas=om,
+    )  # fmt: skip
+    return raw, fams
 
 
 def as_curves(

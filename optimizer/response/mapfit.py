@@ -499,6 +499,7 @@ def refit_map(
     draw_fams: list[list[str]] | None = None
     lap: dict[str, Any] = {}
     shown_raw: tuple[Any, ...] = ()  # the intervals' own draws, their families, coordinates
+    roi_raw: tuple[Any, ...] = ()  # the ROI interval's draws (drawsets.roi_set), families
     if n_bootstrap and searched and uncertainty == "laplace":
         coords = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
         draws_raw, draw_fams, lap, shown_raw = DS.both_sets(
@@ -507,6 +508,12 @@ def refit_map(
             profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
             pool_draws=pool_draws,
         )  # fmt: skip
+        if pool_draws == "intervals" and fit.omega_grid:
+            roi_raw = DS.roi_set(
+                fit, at_map, mix, data, n_bootstrap, seed, coords[0],
+                plan_inflate=inflate if plan_inflate is None else float(plan_inflate),
+                profiles=profiles if DP.PROFILE_USE in ("both", "intervals") else (),
+            )  # fmt: skip
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
         ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb))
@@ -521,10 +528,16 @@ def refit_map(
             s_draws = (shown_raw[0], shown_raw[1], seed, inflate)
             _, s_raw, _ = LP.rescale_points(fit, at_map, data, draws=s_draws)
             shown_raw = (s_raw, *shown_raw[1:])
+        if roi_raw:
+            _, r_raw, _ = LP.rescale_points(
+                fit, at_map, data, draws=(roi_raw[0], roi_raw[1], seed, k_plan)
+            )
+            roi_raw = (r_raw, roi_raw[1])
         fit, draws_raw, log_pool = LP.rescale_points(fit, at_map, data, draws=lp_draws)
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws = DS.as_curves(draws_raw, draw_fams, fit, searched, X)
     shown = DS.as_curves(shown_raw[0], shown_raw[1], fit, searched, X) if shown_raw else {}
+    roi_draws = DS.as_curves(roi_raw[0], roi_raw[1], fit, searched, X) if roi_raw else {}
     edge: dict[int, list[str]] = {}
     for k, i in enumerate(searched):
         fam, th = fit.families[k], fit.theta[k]
@@ -561,6 +574,7 @@ def refit_map(
         curves=curves,
         draws=draws,
         interval_draws=shown,
+        roi_draws=roi_draws,
         group_coef=fit.beta[len(searched) :],
         base=fit.base,
         yfit=fit.yhat_rows,

@@ -64,6 +64,9 @@ class Fitted:
     #: the draws the printed intervals are read from where they differ from ``draws`` (which the
     #: plans use; ``drawsets.py``): empty, the intervals come from ``draws``
     interval_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
+    #: the draws the printed ROI interval is read from where they differ from ``draws``
+    #: (``drawsets.roi_set``; not written to model.json): empty, it comes from ``draws``
+    roi_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
 
 
 def _response_sum(sat: Saturation, ad: Adstock, x: np.ndarray) -> float:
@@ -150,13 +153,18 @@ def build_model(
         if i in slot:
             diag["search"] = dict(f.curves[i][2])
             # the marginal ROI's interval from the intervals' draws (drawn in the marginal return
-            # at the mean spend, what they are calibrated for); the ROI's and the warning from the
-            # plans' draws: the interval draws do not pin a curve's level (docs/response-models.md)
+            # at the mean spend, what they are calibrated for); the ROI's from the plans' draws (the
+            # interval draws do not pin a curve's level), or under pool_draws="intervals" from
+            # draws like them each at its own pooling weight (f.roi_draws); the warning from the
+            # plans' draws (docs/response-models.md)
             if draws:
                 bd = np.array([s_.beta for s_, _ in draws])
                 if total_spend > 0:
-                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in draws])
+                    roi_d = list(f.roi_draws.get(i, ())) or draws
+                    dc = np.array([_response_sum(s_, a_, x) for s_, a_ in roi_d])
                     diag["roi_interval_80"] = _interval(dc / total_spend)
+                    if roi_d is not draws:
+                        diag["roi_interval_draws"] = "pooling_posterior"
                 if recent > 0:
                     dm = [float(r.weekly_marginal(recent)) for r in tr_.interval_draw_responses()]
                     diag["marginal_roi_interval_80"] = _interval(np.array(dm))
