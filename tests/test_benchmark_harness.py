@@ -451,9 +451,13 @@ def test_interval_coverage_holds_the_plans_fixed_and_says_so(tmp_path):
     import interval_coverage as IC
 
     case = _fit_cases.high_case(8, 3, tmp_path)
-    flags, _ = IC.run([case], [2.0, 3.0], 2.0)  # raises SystemExit if the plans' part moved
+    flags, _, roi = IC.run([case], [2.0, 3.0], 2.0)  # raises SystemExit if the plans' part moved
     f2, f3 = flags[(2.0, "none")], flags[(3.0, "none")]
     assert [len(w) for w in f2] == [8] and sum(f3[0]) >= sum(f2[0])
+    # the ROI's coverage per touchpoint: steady-state from the plans' draws (covered()'s flag and
+    # roi_covered's first, the same draws) and the interval draws, roi_interval_80 on the history
+    assert len(roi[(2.0, "none")]) == 8 and all(len(t) == 4 for t in roi[(2.0, "none")])
+    assert all(t[0] == t[1] for t in roi[(2.0, "none")])
 
     def fit(k: float, plan: float | None) -> Any:
         opts = {"seed": 0, "n_bootstrap": 20, "uncertainty_inflate": k, "plan_inflate": plan}

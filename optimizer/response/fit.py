@@ -317,7 +317,9 @@ def fit_model(
         default before 2026-12-07). "intervals": each interval draw (model.json
         ``interval_draws``, the printed marginal-ROI interval) at its own weight drawn from the
         weight's posterior (the evidence on a grid under a uniform prior on the shrinkage
-        factor; ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``); the plans'
+        factor; ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``), and the
+        printed ROI interval (``roi_interval_80``) from a set drawn as the plans' draws but each
+        at its own weight (``drawsets.roi_set``, not written; ``roi_interval_draws``); the plans'
         draws unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at
         full pooling the draws conditional on it put every touchpoint's marginal ROI at one
         value (measured: 80% intervals holding the truth for 22-32% of such worlds'
