@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from optimizer.allocate import allocate
+from optimizer.explain.formatting import fmt_delta
 from optimizer.explain.phased import (
     AT_HURDLE,
     NOT_COMPUTED,
@@ -340,6 +341,51 @@ def min_spend_json(tmp_path_factory):
     r = cli("explain", path, "--format", "json", "-o", out, "--no-ledger", cwd=tmp)
     assert r.returncode == 0, r.stderr
     return json.loads(out.read_text())["explanation"]
+
+
+def test_a_min_spend_plans_moves_are_priced_in_spend(tmp_path):
+    """Under min_spend the KPI is held at the target, so dropping a line item changes the plan's
+    spend, not its KPI: the sentence and the table say so, and the number is the spend of a
+    separate certified plan of the scenario with that line item at zero (within 1e-4 of the
+    plan's spend: the re-solves' tolerance). Before: 'the plan's revenue changes by +1 … That is
+    what tv is worth', and 'The budget runs out' of a plan with no budget."""
+    path = _min_spend(tmp_path)
+    out = tmp_path / "min.md"
+    j = tmp_path / "min.json"
+    for o in (out, j):
+        r = cli("explain", path, "-o", o, "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    e = json.loads(j.read_text())["explanation"]
+    md = out.read_text()
+    assert "The budget runs out" not in md and "the budget runs out" not in md
+    assert "The target is met after increment" in md
+    sc = load_scenario(path)
+    model = read_model(MODEL)
+    base = allocate(sc, model)
+    ov = next(it for it in e["items"] if it["id"] == "online_video")
+    d = ov["drop"]
+    assert d["status"] == "optimal"
+    assert d["sentence"].startswith("Meeting the target without online_video for the whole horizon")
+    assert "revenue changes by" not in d["sentence"]
+    assert fmt_delta(d["objective"]) in d["sentence"] and d["sentence"] in md
+    for m in (ov["next"], ov["last"]):
+        assert "the plan's spend changes by " + fmt_delta(m["objective"]) in m["sentence"]
+    data = yaml.safe_load(path.read_text())
+    data["touchpoints"]["online_video"] = {"max": 0}
+    (tmp_path / "no_ov.yaml").write_text(yaml.safe_dump(data))
+    without = allocate(load_scenario(tmp_path / "no_ov.yaml"), model)
+    assert without.status == "optimal"
+    want = without.total_spend - base.total_spend
+    assert want > 0
+    print(
+        f"dropping online_video: {d['objective']:,.2f} by explain, {want:,.2f} by a plan without it"
+    )
+    assert d["objective"] == pytest.approx(
+        want, abs=(base.gap + without.gap + 1e-6) * base.total_spend
+    )
+    # the table's "dropping it" column is that spend
+    rows = [line for line in md.splitlines() if line.startswith("| online_video | at the hurdle")]
+    assert len(rows) == 1 and f"| {fmt_delta(d['objective'])} |" in rows[0], rows
 
 
 def test_every_period_status_agrees_with_its_numbers(min_spend_json):

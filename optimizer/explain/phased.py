@@ -278,7 +278,9 @@ def explain_phased(
         role, per = classified[key]
         rule_labels = tuple(dict.fromkeys(lab for pr in per for lab in pr.rules))
         roles[key] = (role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names)))
-        reason = _reason(role, per, labels, word, kpi_word, y, ctx.labels, step_money)
+        reason = _reason(
+            role, per, labels, word, kpi_word, y, ctx.labels, step_money, base.sense == "min"
+        )
         lst: Move | None
         drop_move: Move | None
 
@@ -294,6 +296,11 @@ def explain_phased(
             drop_move = dataclasses.replace(
                 dropped, sentence=_drop_sentence(dropped, key, kpi_word, ref, li.kpi)
             )
+            if base.sense == "min":  # the KPI is held at the target: the moves cost spend
+                nxt, lst, drop_move = (
+                    _min_spend_sentence(m, key, kpi_word, ref, li.kpi, kind)
+                    for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
+                )
         else:
             inc = (
                 it.min_if_funded
@@ -301,6 +308,8 @@ def explain_phased(
                 or 0.01 * (ref.budget if ref.budget else max(ref.total_spend, 1.0))
             )
             nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
+            if base.sense == "min":
+                nxt = _min_spend_sentence(nxt, key, kpi_word, ref, li.kpi, "next")
             lst = drop_move = None
         ms = [pr.marginal for pr in per if pr.spend > HALF_CENT]
         items.append(
@@ -543,6 +552,7 @@ def _reason(
     y: Mapping[str, float],
     names: Mapping[str, str],
     step: float,
+    min_spend: bool = False,
 ) -> str:
     """Why a line item of a plan on a calendar is where it is, period by period, in words."""
     by: dict[str, list[int]] = {}
@@ -614,7 +624,9 @@ def _reason(
                 priced_already.add(nm)
                 priced.append(
                     f"moving {names.get(nm, nm)} by {fmt_amount(step)} is worth about "
-                    f"{fmt_amount(abs(v) * step)} {kpi} (its shadow price, {abs(v):.4f})"
+                    f"{fmt_amount(abs(v) * step)} "
+                    + ("of spend to meet the target" if min_spend else kpi)
+                    + f" (its shadow price, {abs(v):.4f})"
                 )
         if priced:
             out.append("By the shadow prices: " + "; ".join(priced) + ".")
@@ -655,6 +667,48 @@ def _reason(
     return " ".join(out)
 
 
+def _carry_note(own_kpi: float, kpi_item: float) -> str:
+    """The part of a line item's KPI that dropping it does not lose: its spend before the start."""
+    if kpi_item + own_kpi > max(0.5, 1e-3 * abs(kpi_item)):
+        return (
+            f"; the other {fmt_amount(kpi_item + own_kpi)} of its {fmt_amount(kpi_item)} is the "
+            "carry-over of its spend before the start, which still works"
+        )
+    return ""
+
+
+def _min_spend_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float, kind: str) -> Move:
+    """A move of a min_spend plan in words: the KPI is held at the target, so a move is priced
+    by the change in the plan's spend (``objective``: the re-solve's spend less the plan's)."""
+    if m.own_kpi is None or m.objective is None:
+        return m
+    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
+    d = fmt_delta(m.objective)
+    pct = 100.0 * m.objective / ref.total_spend if ref.total_spend else 0.0
+    if kind == "drop":
+        text = (
+            f"Meeting the target without {key} for the whole horizon{room} changes the plan's "
+            f"spend by {d} ({'−' if pct < 0 else '+'}{abs(pct):.2f}%): it frees "
+            f"{fmt_amount(m.amount)} but loses {fmt_amount(-m.own_kpi)} {kpi} on {key} "
+            f"(carry-over included{_carry_note(m.own_kpi, kpi_item)}), which the rest of the "
+            f"plan (re-solved) makes up. That is what {key} is worth to the plan: the spend it "
+            "saves in meeting the target."
+        )
+    elif m.direction == "up":
+        text = (
+            f"Forcing {fmt_amount(m.amount)} more into {key}{room} buys "
+            f"{fmt_amount(m.own_kpi)} {kpi} on {key}; meeting the target at least cost with the "
+            f"rest of the plan re-solved, the plan's spend changes by {d}: what the move costs."
+        )
+    else:
+        text = (
+            f"Cutting {fmt_amount(m.amount)} from {key}{room} loses {fmt_amount(-m.own_kpi)} "
+            f"{kpi} on {key}; making it up elsewhere to meet the target (re-solved), the plan's "
+            f"spend changes by {d}: what the move costs."
+        )
+    return dataclasses.replace(m, sentence=text)
+
+
 def _drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> str:
     """The cost of dropping a line item for the whole horizon, in words."""
     if m.total_kpi is None or m.own_kpi is None:
@@ -665,12 +719,7 @@ def _drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> s
     return (
         f"Dropping {key} for the whole horizon{room} frees {fmt_amount(m.amount)}; it loses "
         f"{fmt_amount(-m.own_kpi)} {kpi} on {key} (carry-over included"
-        + (
-            f"; the other {fmt_amount(kpi_item + m.own_kpi)} of its {fmt_amount(kpi_item)} "
-            "is the carry-over of its spend before the start, which still works"
-            if kpi_item + m.own_kpi > max(0.5, 1e-3 * abs(kpi_item))
-            else ""
-        )
+        + _carry_note(m.own_kpi, kpi_item)
         + "), and re-spending the "
         f"money on the rest of the plan (re-solved) earns {fmt_delta(rest)} there: the plan's "
         f"{kpi} changes by {fmt_delta(m.total_kpi)} ({'−' if pct < 0 else '+'}{abs(pct):.2f}%). "

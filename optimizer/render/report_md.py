@@ -63,7 +63,7 @@ _LADDER_HEAD = (
 )
 
 
-def ladder_tables(lad: Ladder) -> list[str]:
+def ladder_tables(lad: Ladder, line: str | None = None) -> list[str]:
     """The ladder around its line (five increments either side) and the increments a rule keeps
     out, as Markdown lines (the undated review's and a phased review's)."""
     out = [
@@ -71,7 +71,7 @@ def ladder_tables(lad: Ladder) -> list[str]:
             _LADDER_HEAD,
             [
                 *_ladder_rows(lad.above(5)),
-                ["", "**— the budget runs out here —**", "", "", "", "", "", "", ""],
+                ["", f"**— {line or 'the budget runs out here'} —**", "", "", "", "", "", "", ""],
                 *_ladder_rows(lad.below(5)),
             ],
             right=(0, 3, 4, 5, 7),

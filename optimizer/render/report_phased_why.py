@@ -62,11 +62,19 @@ def justification_rows(exp: PhasedExplanation) -> list[list[Any]]:
             it.marginal_max,
             _item_hurdle(it),
             "; ".join(it.rules) or "–",
-            None if it.drop is None else it.drop.total_kpi,
+            _net(exp, it.drop),
             it.below_break_even,
         ]
         for it in exp.items
     ]
+
+
+def _net(exp: PhasedExplanation, m: Any) -> float | None:
+    """What a move does to the plan: its KPI, or under min_spend (the KPI held at the target)
+    its spend."""
+    if m is None:
+        return None
+    return m.objective if exp.objective == "min_spend" else m.total_kpi
 
 
 def _item_hurdle(it: Any) -> float:
@@ -103,8 +111,13 @@ def _ladder_lead(exp: PhasedExplanation) -> str:
         f"carry-over included, and ranked across the plan by {exp.kpi} per unit of money, a "
         f"{exp.phasing} under a binding rule on its total spend priced at its hurdle (so the "
         "return per plain unit of money need not fall down the ranking where such a rule binds); "
-        f"committed increments (locks and floors) come first. The budget runs out after "
-        f"increment {lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in the "
+        "committed increments (locks and floors) come first. "
+        + (
+            "The target is met after "
+            if exp.objective == "min_spend"
+            else "The budget runs out after "
+        )
+        + f"increment {lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in the "
         "plan, everything below is not."
         + (
             f" {money(below)} of the funded increments return less than break-even ({be:.2f}): "
@@ -187,7 +200,8 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
         "The next dollar of a line item is priced in each period it is funded (what a dollar more "
         f"in that {exp.phasing} earns over the rest of the horizon, carry-over included); "
         "*dropping it* is the change in the plan's "
-        f"{plan.kpi} when the line item gets nothing for the whole horizon and the rest of the "
+        + ("spend to still meet the target" if exp.objective == "min_spend" else plan.kpi)
+        + " when the line item gets nothing for the whole horizon and the rest of the "
         "plan is re-optimised; *its hurdle* is the price of a dollar elsewhere in the periods it "
         "is funded, weighted by its spend"
         + (
@@ -210,7 +224,7 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
         "",
         _ladder_lead(exp),
         "",
-        *ladder_tables(lad),
+        *ladder_tables(lad, "the target is met here" if exp.objective == "min_spend" else None),
     ]
     parts += [
         "### The full ladder",
@@ -243,7 +257,7 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
     for r, it in zip(justification_rows(exp), exp.items, strict=True):
 
         def pair(m: Any) -> list[Any]:
-            return [None, None] if m is None else [m.amount, m.total_kpi]
+            return [None, None] if m is None else [m.amount, _net(exp, m)]
 
         rows.append(
             [
@@ -348,8 +362,13 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
     )
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
-        f'<tr class="cut"><td colspan="9">the budget runs out here: '
-        f"{_e(money(lad.line_spend))}</td></tr>"
+        '<tr class="cut"><td colspan="9">'
+        + (
+            "the target is met here: "
+            if exp.objective == "min_spend"
+            else "the budget runs out here: "
+        )
+        + f"{_e(money(lad.line_spend))}</td></tr>"
     )
     around += _ladder_rows(lad.below(5), lad.cutoff)
     ladder = (
@@ -385,7 +404,9 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
         f"<p>{_e(headline_hurdle(exp))}</p><p class='note'>The next dollar of a line item is "
         f"priced in each {_e(exp.phasing)} it is funded (what a dollar more there earns over the "
         "rest of the horizon, carry-over included); <i>dropping it</i> is the change in the "
-        f"plan's {_e(plan.kpi)} when the line item gets nothing for the whole horizon and the "
+        f"plan's "
+        + ("spend to still meet the target" if exp.objective == "min_spend" else _e(plan.kpi))
+        + " when the line item gets nothing for the whole horizon and the "
         "rest of the plan is re-optimised; <i>its hurdle</i> is the price of a dollar elsewhere "
         "in the periods it is funded, weighted by its spend"
         + (
