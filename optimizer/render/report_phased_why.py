@@ -143,6 +143,8 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
         + (
             "the return at which the target is met at least cost, there being no budget"
             if exp.objective == "min_spend"
+            else "the return at which a dollar pays its cost, there being no budget"
+            if exp.objective == "max_net"
             else "the budget's shadow price"
         )
         + f": the hurdle; a {exp.phasing} under a binding rule on its total spend adds that "

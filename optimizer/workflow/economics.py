@@ -71,14 +71,35 @@ class Crossing:
     reason: str = ""
 
 
-def plan_marginal(plan: Plan) -> float | None:
-    """The plan's marginal return in KPI per unit of budget: the budget's shadow price, or (with no
-    budget row, or at zero spend) the best marginal return among line items with room to grow."""
+def plan_marginal(plan: Plan, scenario: Scenario | None = None) -> float | None:
+    """The plan's marginal return in KPI per unit of budget: the budget's shadow price; for
+    ``max_net`` (with ``scenario``) the return at which a dollar pays its cost, ``(1 +
+    hurdle_rate) / value_per_kpi`` (KKT: every line item no rule holds returns that); for
+    ``min_spend`` the return at which the target is met at least cost, ``1 / |target's dual|``;
+    else (at zero spend, say) the best marginal return among line items with room to grow (a
+    line item's ``marginal_roi`` on a calendar is the most over its periods: not the last dollar)."""
     if not plan.ok:
         return None
     sp = plan.budget_shadow_price
     if sp is not None and plan.total_spend > 0 and plan.objective in ("max_kpi",):
         return float(sp)
+    if plan.total_spend > 0 and plan.objective == "max_net" and scenario is not None:
+        from optimizer.allocate.problem import objective_weights
+
+        kw, sw = objective_weights(scenario)
+        if kw > 0:
+            return float(sw / kw)
+    if plan.total_spend > 0 and plan.objective == "min_spend":
+        t = next(
+            (
+                abs(c.shadow_price)
+                for c in plan.constraints
+                if c.kind == "kpi_target" and c.shadow_price
+            ),
+            0.0,
+        )
+        if t > 0:
+            return 1.0 / t
     room = [li.marginal_roi for li in plan.line_items if li.spend < li.upper - 0.01]
     if not room:
         return None
@@ -214,7 +235,7 @@ def break_even(
     value, source, h = eco.value_per_kpi, eco.value_source, eco.hurdle_rate
     threshold = 1.0 + h
     cross, payback = eco.hurdle, eco.payback
-    m = plan_marginal(plan)
+    m = plan_marginal(plan, scenario)
     beyond = 0.0
     value_beyond = None
     if cross.budget is not None:
