@@ -424,6 +424,24 @@ def test_every_period_status_agrees_with_its_numbers(min_spend_json):
     march = [pr for it in e["items"] for pr in it["periods"] if pr["period"] == "2026-03"]
     assert all(pr["hurdle"] > 1.5 * e["hurdle"] for pr in march)
     assert AT_HURDLE in seen and PERIOD_CAPPED in seen
+    # no budget: nothing to sweep, and the note says so instead of naming --sweep-points
+    assert "no budget to sweep: the objective is min_spend" in e["not_computed"]
+    assert "--sweep-points" not in e["not_computed"]
+
+
+def test_last_cycle_is_refused_for_a_plan_on_a_calendar(tmp_path):
+    """``--last-cycle`` was read and silently ignored on a calendar: now exit 2 with one line
+    naming the option and the scenario, before planning, nothing written."""
+    sc = _scenario(tmp_path, horizon_weeks=13)
+    last = tmp_path / "last.csv"
+    last.write_text("id,spend\ntv,100000\n")
+    out = tmp_path / "review.md"
+    r = cli("explain", sc, "-o", out, "--last-cycle", last, "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    msg = [line for line in r.stderr.splitlines() if "--last-cycle" in line]
+    assert msg and "is not used for a plan on a calendar (scenario " in msg[0], r.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("objective", ["max_net", "min_spend"])

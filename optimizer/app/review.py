@@ -59,6 +59,11 @@ def write_review(
             f"expected a positive amount of money, got {increment!r}", field="--increment"
         )
     sc = load_scenario(scenario_path)
+    if last_cycle is not None and sc.is_phased:
+        raise BudgetOptError(
+            f"--last-cycle is not used for a plan on a calendar (scenario {scenario_path})",
+            field="--last-cycle",
+        )
     model = read_model(model_path) if model_path else load_model_for(sc)
     last = read_last_cycle(last_cycle, ids=list(model.touchpoints)) if last_cycle else None
     extra: dict[str, Any] = dict(extra_models_for(sc))

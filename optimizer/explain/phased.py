@@ -86,6 +86,17 @@ NOT_SWEPT = (
     "sits on its curve (its weekly spend against the history) and its KPI over the model's draws."
 )
 
+#: with no budget to sweep (objective min_spend or max_net): ``{objective}`` filled in
+NOT_SWEPT_NO_BUDGET = (
+    "Not computed: the budgets over which each line item keeps its role (no budget to sweep: the "
+    "objective is {objective}), and where each line item sits on its curve (its weekly spend "
+    "against the history) and its KPI over the model's draws."
+)
+#: added when the scenario has a ``previous`` (the undated review compares the plan with it)
+NOT_COMPARED_PREVIOUS = (
+    " The change from the last cycle (the scenario's previous) is not compared on a calendar."
+)
+
 #: the period statuses of a line item
 AT_HURDLE = "at the hurdle"
 PERIOD_CAPPED = "capped"
@@ -413,7 +424,14 @@ def explain_phased(
         n_solves=resolver.count,
         seconds=time.perf_counter() - t0,
         tolerance=tolerance,
-        not_computed=NOT_COMPUTED if ranges else NOT_SWEPT,
+        not_computed=(
+            NOT_COMPUTED
+            if ranges
+            else NOT_SWEPT
+            if ref.budget is not None and base.sense == "max"
+            else NOT_SWEPT_NO_BUDGET.format(objective=scenario.objective)
+        )
+        + (NOT_COMPARED_PREVIOUS if scenario.previous else ""),
         loose=resolver.loose,
         fallback=resolver.fallback,
     )
