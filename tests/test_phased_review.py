@@ -476,3 +476,32 @@ def test_the_break_even_sentence_states_the_plans_last_dollar(tmp_path, objectiv
     want = float(np.median(jan))
     print(f"{objective}: last dollar {be.marginal_return:.4f}, January's median {want:.4f}")
     assert be.marginal_return == pytest.approx(want, rel=5e-3)
+
+
+def test_a_role_range_names_what_changes_when_the_role_word_does_not(reviewed):
+    """A range's edge is where the role or the rules that hold it change; when the role word is
+    the same outside (capped by other rules), the sentence names the rules outside instead of
+    'tv stays capped (…) from 0 … (below that: capped)'. Each named rule set is the one a fresh
+    classification of the plan at the outside budget gives."""
+    from optimizer.allocate.phased import phased_problem
+    from optimizer.explain.types import ROLE_WORDS
+
+    _tmp, _path, sc, model, _plan, exp = reviewed
+    problem = phased_problem(sc, model)
+    same = 0
+    for it in exp.items:
+        rr = it.role_range
+        assert rr is not None
+        word = ROLE_WORDS[it.role]
+        for side, r in (("below", rr.role_below), ("above", rr.role_above)):
+            assert f"({side} that: {word})" not in rr.sentence or r != it.role, rr.sentence
+            if r == it.role:
+                same += 1
+                edge = rr.low_edge if side == "below" else rr.high_edge
+                at = allocate(sc.with_budget(edge), model, tolerance=1e-7)
+                _role, per = phased_roles(problem, at)[0][it.id]
+                rules = list(dict.fromkeys(lab for pr in per for lab in pr.rules))
+                want = f"{word} by {' and '.join(rules)}" if rules else f"{word}, by no rule"
+                assert f"({side} that: {want})" in rr.sentence, (rr.sentence, want)
+    print(f"{same} edges with the same role word outside")
+    assert same > 0

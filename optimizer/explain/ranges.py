@@ -54,6 +54,8 @@ def role_ranges(
         while hi < len(grid) - 1 and keys[hi + 1] == cur:
             hi += 1
         low, low_edge, role_below = float(grid[lo]), None, None
+        rules_below: tuple[str, ...] = ()
+        rules_above: tuple[str, ...] = ()
         if lo > 0:
             a, b = float(grid[lo - 1]), float(grid[lo])  # a: other role, b: same role
             role_below = keys[lo - 1][0]
@@ -65,7 +67,7 @@ def role_ranges(
                     a = m
             low, low_edge = b, a
             # the role just below the edge (the bisection's last other point, not the grid's)
-            role_below = role_key(resolver.at_budget(a), tid)[0]
+            role_below, rules_below = role_key(resolver.at_budget(a), tid)
         high, high_edge, role_above = float(grid[hi]), None, None
         if hi < len(grid) - 1:
             a, b = float(grid[hi]), float(grid[hi + 1])  # a: same role, b: other role
@@ -77,7 +79,7 @@ def role_ranges(
                 else:
                     b = m
             high, high_edge = a, b
-            role_above = role_key(resolver.at_budget(b), tid)[0]
+            role_above, rules_above = role_key(resolver.at_budget(b), tid)
         out[tid] = RoleRange(
             low,
             high,
@@ -97,6 +99,9 @@ def role_ranges(
                 float(top),
                 role_below,
                 role_above,
+                # what changed outside when the role word is the same: the rules that hold it
+                [ctx.labels.get(n, n) for n in rules_below],
+                [ctx.labels.get(n, n) for n in rules_above],
             ),
         )
     return out, plans, grid
@@ -113,23 +118,28 @@ def _range_sentence(
     top: float,
     role_below: str | None,
     role_above: str | None,
+    labels_below: list[str] | None = None,
+    labels_above: list[str] | None = None,
 ) -> str:
     what = ROLE_WORDS[role] + (f" ({' and '.join(labels)})" if labels else "")
 
-    def other(r: str | None) -> str:
-        return "the scenario is infeasible" if r == INFEASIBLE else ROLE_WORDS.get(r or "", str(r))
+    def other(r: str | None, rules: list[str] | None = None) -> str:
+        if r == INFEASIBLE:
+            return "the scenario is infeasible"
+        word = ROLE_WORDS.get(r or "", str(r))
+        if r == role and rules is not None:  # the same role, other rules: name them
+            return f"{word} by {' and '.join(rules)}" if rules else f"{word}, by no rule"
+        return word
 
     if low_edge is None:
         start = "at every budget from 0"
     else:
         start = (
             f"for budgets from about {fmt_amount(0.5 * (low + low_edge))} "
-            f"(below that: {other(role_below)})"
+            f"(below that: {other(role_below, labels_below)})"
         )
     if high_edge is None:
         end = f"up to at least {fmt_amount(top)} (the top of the sweep)"
     else:
-        end = (
-            f"up to about {fmt_amount(0.5 * (high + high_edge))} (above that: {other(role_above)})"
-        )
+        end = f"up to about {fmt_amount(0.5 * (high + high_edge))} (above that: {other(role_above, labels_above)})"
     return f"{tid} stays {what} {start} {end}."
