@@ -505,3 +505,43 @@ def test_a_role_range_names_what_changes_when_the_role_word_does_not(reviewed):
                 assert f"({side} that: {want})" in rr.sentence, (rr.sentence, want)
     print(f"{same} edges with the same role word outside")
     assert same > 0
+
+
+def test_a_max_net_plans_moves_are_priced_in_net_value(tmp_path):
+    """Under max_net there is no budget: dropping a line item re-spends nothing, so its worth is
+    the change in the plan's net value (value × revenue − spend), not in its revenue ('the
+    plan's revenue changes by −6,845,219 … That is what tv is worth' on fy26, while dropping tv
+    also saved 4,174,728). The number is that of a separate certified plan without the line item
+    (within the plans' gaps) and is the one in the sentence and the table."""
+    path = _scenario(tmp_path, horizon_weeks=13, objective="max_net", value_per_kpi=1.0)
+    data = yaml.safe_load(path.read_text())
+    data.pop("budget")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "net.json"
+    md = tmp_path / "net.md"
+    for o in (out, md):
+        r = cli("explain", path, "-o", o, "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    e = json.loads(out.read_text())["explanation"]
+    ov = next(it for it in e["items"] if it["id"] == "online_video")
+    d = ov["drop"]
+    assert d["status"] == "optimal"
+    assert d["sentence"].startswith("Dropping online_video for the whole horizon saves")
+    assert f"the plan's net value changes by {fmt_delta(d['objective'])}" in d["sentence"]
+    assert "re-spending" not in d["sentence"]
+    for m in (ov["next"], ov["last"]):
+        assert f"the plan's net value changes by {fmt_delta(m['objective'])}" in m["sentence"]
+    model = read_model(MODEL)
+    base = allocate(load_scenario(path), model)
+    data["touchpoints"]["online_video"] = {"max": 0}
+    (tmp_path / "no_ov.yaml").write_text(yaml.safe_dump(data))
+    without = allocate(load_scenario(tmp_path / "no_ov.yaml"), model)
+    assert base.status == without.status == "optimal"
+    want = without.objective_value - base.objective_value
+    print(f"dropping online_video: {d['objective']:,.2f} by explain, {want:,.2f} without it")
+    assert want < 0
+    assert d["objective"] == pytest.approx(
+        want, abs=(base.gap + without.gap + 1e-6) * abs(base.objective_value)
+    )
+    rows = [x for x in md.read_text().splitlines() if x.startswith("| online_video | at the")]
+    assert len(rows) == 1 and f"| {fmt_delta(d['objective'])} |" in rows[0], rows

@@ -312,6 +312,11 @@ def explain_phased(
                     _min_spend_sentence(m, key, kpi_word, ref, li.kpi, kind)
                     for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
                 )
+            elif scenario.objective == "max_net":  # no budget: the moves change the net value
+                nxt, lst, drop_move = (
+                    _max_net_sentence(m, key, kpi_word, li.kpi, kind)
+                    for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
+                )
         else:
             inc = (
                 it.min_if_funded
@@ -321,6 +326,8 @@ def explain_phased(
             nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
             if base.sense == "min":
                 nxt = _min_spend_sentence(nxt, key, kpi_word, ref, li.kpi, "next")
+            elif scenario.objective == "max_net":
+                nxt = _max_net_sentence(nxt, key, kpi_word, li.kpi, "next")
             lst = drop_move = None
         ms = [pr.marginal for pr in per if pr.spend > HALF_CENT]
         items.append(
@@ -723,6 +730,39 @@ def _min_spend_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float,
             f"Cutting {fmt_amount(m.amount)} from {key}{room} loses {fmt_amount(-m.own_kpi)} "
             f"{kpi} on {key}; making it up elsewhere to meet the target (re-solved), the plan's "
             f"spend changes by {d}: what the move costs."
+        )
+    return dataclasses.replace(m, sentence=text)
+
+
+def _max_net_sentence(m: Move, key: str, kpi: str, kpi_item: float, kind: str) -> Move:
+    """A move of a max_net plan in words: there is no budget, so no money is re-spent; a move is
+    priced by the change in the plan's net value (``objective``: value × KPI less spend × (1 +
+    hurdle_rate), the re-solve's less the plan's)."""
+    if m.own_kpi is None or m.objective is None or m.total_kpi is None:
+        return m
+    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
+    rest = fmt_delta(m.total_kpi - m.own_kpi)
+    net = fmt_delta(m.objective)
+    tail = (
+        f"with the rest of the plan re-solved (its {kpi} there changes by {rest}; there is no "
+        f"budget, so no money is moved to it), the plan's net value changes by {net}"
+    )
+    if kind == "drop":
+        text = (
+            f"Dropping {key} for the whole horizon{room} saves {fmt_amount(m.amount)} of spend "
+            f"and loses {fmt_amount(-m.own_kpi)} {kpi} on {key} (carry-over included"
+            f"{_carry_note(m.own_kpi, kpi_item)}); {tail}. That is what {key} is worth to the "
+            "plan."
+        )
+    elif m.direction == "up":
+        text = (
+            f"Adding {fmt_amount(m.amount)} to {key}{room} buys {fmt_amount(m.own_kpi)} {kpi} "
+            f"on {key}; {tail}."
+        )
+    else:
+        text = (
+            f"Cutting {fmt_amount(m.amount)} from {key}{room} loses {fmt_amount(-m.own_kpi)} "
+            f"{kpi} on {key}; {tail}."
         )
     return dataclasses.replace(m, sentence=text)
 

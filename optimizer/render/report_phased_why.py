@@ -74,7 +74,7 @@ def _net(exp: PhasedExplanation, m: Any) -> float | None:
     its spend."""
     if m is None:
         return None
-    return m.objective if exp.objective == "min_spend" else m.total_kpi
+    return m.objective if exp.objective in ("min_spend", "max_net") else m.total_kpi
 
 
 def _item_hurdle(it: Any) -> float:
@@ -202,7 +202,13 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
         "The next dollar of a line item is priced in each period it is funded (what a dollar more "
         f"in that {exp.phasing} earns over the rest of the horizon, carry-over included); "
         "*dropping it* is the change in the plan's "
-        + ("spend to still meet the target" if exp.objective == "min_spend" else plan.kpi)
+        + (
+            "spend to still meet the target"
+            if exp.objective == "min_spend"
+            else "net value"
+            if exp.objective == "max_net"
+            else plan.kpi
+        )
         + " when the line item gets nothing for the whole horizon and the rest of the "
         "plan is re-optimised; *its hurdle* is the price of a dollar elsewhere in the periods it "
         "is funded, weighted by its spend"
@@ -407,7 +413,13 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
         f"priced in each {_e(exp.phasing)} it is funded (what a dollar more there earns over the "
         "rest of the horizon, carry-over included); <i>dropping it</i> is the change in the "
         f"plan's "
-        + ("spend to still meet the target" if exp.objective == "min_spend" else _e(plan.kpi))
+        + (
+            "spend to still meet the target"
+            if exp.objective == "min_spend"
+            else "net value"
+            if exp.objective == "max_net"
+            else _e(plan.kpi)
+        )
         + " when the line item gets nothing for the whole horizon and the "
         "rest of the plan is re-optimised; <i>its hurdle</i> is the price of a dollar elsewhere "
         "in the periods it is funded, weighted by its spend"
