@@ -50,8 +50,9 @@ import numpy as np
 
 from optimizer.allocate import DEFAULT_TOLERANCE, Plan
 from optimizer.errors import SolverError
-from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
+from optimizer.explain.formatting import fmt_amount, fmt_ratio, nice_step
 from optimizer.explain.ladder import build_ladder
+from optimizer.explain.phased_moves import drop_sentence, max_net_sentence, min_spend_sentence
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
@@ -305,16 +306,16 @@ def explain_phased(
             lst = move(ctx, resolver, ref, key, "down", min(inc, li.spend), h_item, own)
             dropped = move(ctx, resolver, ref, key, "down", li.spend, h_item, own)
             drop_move = dataclasses.replace(
-                dropped, sentence=_drop_sentence(dropped, key, kpi_word, ref, li.kpi)
+                dropped, sentence=drop_sentence(dropped, key, kpi_word, ref, li.kpi)
             )
             if base.sense == "min":  # the KPI is held at the target: the moves cost spend
                 nxt, lst, drop_move = (
-                    _min_spend_sentence(m, key, kpi_word, ref, li.kpi, kind)
+                    min_spend_sentence(m, key, kpi_word, ref, li.kpi, kind)
                     for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
                 )
             elif scenario.objective == "max_net":  # no budget: the moves change the net value
                 nxt, lst, drop_move = (
-                    _max_net_sentence(m, key, kpi_word, li.kpi, kind)
+                    max_net_sentence(m, key, kpi_word, li.kpi, kind)
                     for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
                 )
         else:
@@ -325,9 +326,9 @@ def explain_phased(
             )
             nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
             if base.sense == "min":
-                nxt = _min_spend_sentence(nxt, key, kpi_word, ref, li.kpi, "next")
+                nxt = min_spend_sentence(nxt, key, kpi_word, ref, li.kpi, "next")
             elif scenario.objective == "max_net":
-                nxt = _max_net_sentence(nxt, key, kpi_word, li.kpi, "next")
+                nxt = max_net_sentence(nxt, key, kpi_word, li.kpi, "next")
             lst = drop_move = None
         ms = [pr.marginal for pr in per if pr.spend > HALF_CENT]
         items.append(
@@ -690,100 +691,6 @@ def _reason(
             f"({_returns([per[k].hurdle for k in kept])})."
         )
     return " ".join(out)
-
-
-def _carry_note(own_kpi: float, kpi_item: float) -> str:
-    """The part of a line item's KPI that dropping it does not lose: its spend before the start."""
-    if kpi_item + own_kpi > max(0.5, 1e-3 * abs(kpi_item)):
-        return (
-            f"; the other {fmt_amount(kpi_item + own_kpi)} of its {fmt_amount(kpi_item)} is the "
-            "carry-over of its spend before the start, which still works"
-        )
-    return ""
-
-
-def _min_spend_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float, kind: str) -> Move:
-    """A move of a min_spend plan in words: the KPI is held at the target, so a move is priced
-    by the change in the plan's spend (``objective``: the re-solve's spend less the plan's)."""
-    if m.own_kpi is None or m.objective is None:
-        return m
-    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
-    d = fmt_delta(m.objective)
-    pct = 100.0 * m.objective / ref.total_spend if ref.total_spend else 0.0
-    if kind == "drop":
-        text = (
-            f"Meeting the target without {key} for the whole horizon{room} changes the plan's "
-            f"spend by {d} ({'−' if pct < 0 else '+'}{abs(pct):.2f}%): it frees "
-            f"{fmt_amount(m.amount)} but loses {fmt_amount(-m.own_kpi)} {kpi} on {key} "
-            f"(carry-over included{_carry_note(m.own_kpi, kpi_item)}), which the rest of the "
-            f"plan (re-solved) makes up. That is what {key} is worth to the plan: the spend it "
-            "saves in meeting the target."
-        )
-    elif m.direction == "up":
-        text = (
-            f"Forcing {fmt_amount(m.amount)} more into {key}{room} buys "
-            f"{fmt_amount(m.own_kpi)} {kpi} on {key}; meeting the target at least cost with the "
-            f"rest of the plan re-solved, the plan's spend changes by {d}: what the move costs."
-        )
-    else:
-        text = (
-            f"Cutting {fmt_amount(m.amount)} from {key}{room} loses {fmt_amount(-m.own_kpi)} "
-            f"{kpi} on {key}; making it up elsewhere to meet the target (re-solved), the plan's "
-            f"spend changes by {d}: what the move costs."
-        )
-    return dataclasses.replace(m, sentence=text)
-
-
-def _max_net_sentence(m: Move, key: str, kpi: str, kpi_item: float, kind: str) -> Move:
-    """A move of a max_net plan in words: there is no budget, so no money is re-spent; a move is
-    priced by the change in the plan's net value (``objective``: value × KPI less spend × (1 +
-    hurdle_rate), the re-solve's less the plan's)."""
-    if m.own_kpi is None or m.objective is None or m.total_kpi is None:
-        return m
-    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
-    rest = fmt_delta(m.total_kpi - m.own_kpi)
-    net = fmt_delta(m.objective)
-    tail = (
-        f"with the rest of the plan re-solved (its {kpi} there changes by {rest}; there is no "
-        f"budget, so no money is moved to it), the plan's net value changes by {net}"
-    )
-    if kind == "drop":
-        text = (
-            f"Dropping {key} for the whole horizon{room} saves {fmt_amount(m.amount)} of spend "
-            f"and loses {fmt_amount(-m.own_kpi)} {kpi} on {key} (carry-over included"
-            f"{_carry_note(m.own_kpi, kpi_item)}); {tail}. That is what {key} is worth to the "
-            "plan."
-        )
-    elif m.direction == "up":
-        text = (
-            f"Adding {fmt_amount(m.amount)} to {key}{room} buys {fmt_amount(m.own_kpi)} {kpi} "
-            f"on {key}; {tail}."
-        )
-    else:
-        text = (
-            f"Cutting {fmt_amount(m.amount)} from {key}{room} loses {fmt_amount(-m.own_kpi)} "
-            f"{kpi} on {key}; {tail}."
-        )
-    return dataclasses.replace(m, sentence=text)
-
-
-def _drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> str:
-    """The cost of dropping a line item for the whole horizon, in words."""
-    if m.total_kpi is None or m.own_kpi is None:
-        return m.sentence
-    rest = m.total_kpi - m.own_kpi
-    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
-    pct = 100.0 * m.total_kpi / ref.total_kpi if ref.total_kpi else 0.0
-    return (
-        f"Dropping {key} for the whole horizon{room} frees {fmt_amount(m.amount)}; it loses "
-        f"{fmt_amount(-m.own_kpi)} {kpi} on {key} (carry-over included"
-        + _carry_note(m.own_kpi, kpi_item)
-        + "), and re-spending the "
-        f"money on the rest of the plan (re-solved) earns {fmt_delta(rest)} there: the plan's "
-        f"{kpi} changes by {fmt_delta(m.total_kpi)} ({'−' if pct < 0 else '+'}{abs(pct):.2f}%). "
-        f"That is what {key} is worth "
-        f"to the plan, beyond what its money would buy elsewhere."
-    )
 
 
 __all__ = [
