@@ -315,7 +315,7 @@ def test_shadow_prices_of_market_and_national_rules_match_a_re_solve(national):
 # ------------------------------------------------------------------------------------------------
 # the review pack, compare, sweep and diff on a phased plan with a national buy
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.slow  # three explain runs (~25 s): CI runs it, the quick set leaves it out
+@pytest.mark.slow  # three explain runs (~40 s): CI runs it, the quick set leaves it out
 def test_the_review_pack_shows_markets_and_owners(national):
     w, path, split, _ref = national
     r = _run(["optimize", "s.yaml", "--format", "json", "--no-ledger"], path)
@@ -327,7 +327,12 @@ def test_the_review_pack_shows_markets_and_owners(national):
     md = (path / "review.md").read_text()
     # line items named touchpoint@market, the national buy once
     # line items by period, and its owner's section: what it buys, then its spend by period
-    assert md.count("| t0@national |") == 3
+    plan_part, why = md.split("## Why each line item is where it is")
+    assert plan_part.count("| t0@national |") == 3
+    # the justifications (since 7c142d3): the national buy has one row in their table and one
+    # section of its own, not one per market
+    why_table = why.split("### ")[0]
+    assert why_table.count("| t0@national |") == 1 and why.count("### t0@national\n") == 1
     for t in w["tps"][1:]:
         for m in w["markets"]:
             assert f"| {t}@{m} |" in md
@@ -344,7 +349,9 @@ def test_the_review_pack_shows_markets_and_owners(national):
     assert "t0@national" in brand and "its minimum" in brand
     html = (path / "review.html").read_text()
     assert "<h2>Markets</h2>" in html and "<h2>Budget owners</h2>" in html
-    assert html.count("data:image/png;base64,") == 2  # the period × stage and market × stage charts
+    # the period × stage and market × stage charts, and the zero-based ladder's (since 7c142d3)
+    assert html.count("data:image/png;base64,") == 3
+    assert "the ladder: increments ranked by return" in html
     from openpyxl import load_workbook
 
     wb = load_workbook(path / "review.xlsx")
