@@ -266,3 +266,42 @@ def test_phased_plan_is_judged_at_its_busiest_period(tmp_path):
     assert got["search"]["weekly_spend"] == pytest.approx(jan.spend / 4)
     # judged at the horizon average (what it was before), the same plan was within the history
     assert average < 2 * average < jan.spend / 4
+
+
+def test_max_net_with_every_line_item_held_has_no_last_dollar_at_the_threshold():
+    """max_net's last-dollar return is (1 + hurdle_rate) / value_per_kpi only for a line item no
+    rule holds (KKT). Here every funded line item is held at its maximum while it still returns
+    more than 1 (tv 3.0 and search 4.0 at the first dollar, radio held at 0): no dollar of the plan
+    returns 1.00, so the break-even has no marginal return to report (the reviewer's case: it said
+    1.00 while the lowest line item returned 1.03)."""
+    caps = {"tv": {"max": 50_000}, "search": {"max": 50_000}, "radio": {"max": 0}}
+    sc = scenario(objective="max_net", budget=None, value_per_kpi=1.0, touchpoints=caps)
+    m = model_from_dict(model())
+    plan = allocate(sc, m)
+    assert plan.ok and all(li.spend >= li.upper - 0.01 for li in plan.line_items)
+    assert min(li.marginal_roi for li in plan.line_items if li.spend > 0) > 1.0
+    be = break_even(sc, m, plan)
+    assert be is not None and be.marginal_return is None and be.budget is None
+    # with room to move (no caps) a funded line item returns the threshold, and so does the plan
+    free = scenario(objective="max_net", budget=None, value_per_kpi=1.0)
+    plan = allocate(free, m)
+    be = break_even(free, m, plan)
+    assert be is not None and be.marginal_return == pytest.approx(1.0)
+
+
+def test_undated_max_net_review_names_no_target(tmp_path):
+    """A max_net plan has no budget and no target: the review's hurdle is the return at which a
+    dollar pays its cost, not 'the return at which the target is met'."""
+    (tmp_path / "m.json").write_text(json.dumps(model()))
+    s = {"name": "net", "model": "m.json", "horizon_weeks": H, "objective": "max_net"}
+    s.update(hurdle_rate=0.2, value_per_kpi=1.0)
+    (tmp_path / "s.json").write_text(json.dumps(s))
+    out = tmp_path / "review.md"
+    res = CliRunner().invoke(
+        cli,
+        ["explain", str(tmp_path / "s.json"), "-o", str(out), "--sweep-points", "0", "--no-ledger"],
+    )
+    assert res.exit_code == 0, res.output
+    text = " ".join(out.read_text().split())
+    assert "the return at which a dollar pays its cost (there is no budget)" in text
+    assert "target is met" not in text

@@ -317,6 +317,9 @@ def explain(
             "the budget's shadow price, which the last dollar of every line item at the hurdle "
             "returns too."
             if budget is not None
+            else "the return at which a dollar pays its cost (there is no budget), which the "
+            "last dollar of every line item at the hurdle returns too."
+            if scenario.objective == "max_net"
             else "the return at which the target is met at least cost (there is no budget), "
             "which the last dollar of every line item at the hurdle returns too."
         ),

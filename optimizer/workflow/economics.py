@@ -80,16 +80,19 @@ def plan_marginal(plan: Plan, scenario: Scenario | None = None) -> float | None:
     line item's ``marginal_roi`` on a calendar is the most over its periods: not the last dollar)."""
     if not plan.ok:
         return None
+    # the KKT values hold for line items no rule holds: where every funded one is held (at its
+    # maximum, say) no dollar of the plan returns them, and the old reading below applies
+    free = any(0.01 < li.spend < li.upper - 0.01 for li in plan.line_items)
     sp = plan.budget_shadow_price
     if sp is not None and plan.total_spend > 0 and plan.objective in ("max_kpi",):
         return float(sp)
-    if plan.total_spend > 0 and plan.objective == "max_net" and scenario is not None:
+    if free and plan.objective == "max_net" and scenario is not None:
         from optimizer.allocate.problem import objective_weights
 
         kw, sw = objective_weights(scenario)
         if kw > 0:
             return float(sw / kw)
-    if plan.total_spend > 0 and plan.objective == "min_spend":
+    if free and plan.objective == "min_spend":
         t = next(
             (
                 abs(c.shadow_price)
