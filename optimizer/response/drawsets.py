@@ -143,8 +143,6 @@ def both_sets(
     none). ``pool_draws`` (``poolpost.POOL_DRAWS``): which sets draw each draw's pooling weight
     from its posterior (``poolpost``; the fit's ``omega_grid``, where it has one); "intervals"
     writes interval draws even in the plan draws' coordinates and spread."""
-    from optimizer.response import decay_profile as DP
-
     plan_c, shown_c = coords
     k_plan = inflate if plan_inflate is None else float(plan_inflate)
     has_post = bool(fit.omega_grid)  # nothing pooled: no posterior, the draws as without
@@ -152,12 +150,7 @@ def both_sets(
         shown_c = plan_c
 
     def one(n: int, c: Coordinates, k: float, pooled: bool) -> tuple[RawDraws, Any, dict[str, Any]]:
-        t = k**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
-        om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n, seed) if pooled else None
-        return laplace_set(
-            fit, at_map, mix, data, n, seed, c, inflate=k, profiles=profiles, temperature=t,
-            omegas=om,
-        )  # fmt: skip
+        return _drawn(fit, at_map, mix, data, n, seed, c, k, profiles, pooled)
 
     raw, fams, lap = one(n_draws, plan_c, k_plan, has_post and pool_draws == "all")
     shown: tuple[Any, ...] = ()
@@ -186,15 +179,35 @@ def roi_set(
     seed, each at its own pooling weight drawn from the weight's posterior (what
     ``pool_draws="all"`` gives the plans). Read for ``roi_interval_80`` only, never written: the
     plans keep the fit's weight."""
+    raw, fams, _ = _drawn(
+        fit, at_map, mix, data, n_draws, seed, plan_c, plan_inflate, profiles, pooled=True
+    )
+    return raw, fams
+
+
+def _drawn(
+    fit: MapFit,
+    at_map: MapFit,
+    mix: Any,
+    data: MapData,
+    n: int,
+    seed: int,
+    c: Coordinates,
+    k: float,
+    profiles: Sequence[Any],
+    pooled: bool,
+) -> tuple[RawDraws, list[list[str]] | None, dict[str, Any]]:
+    """``laplace_set`` with spread ``k`` (the decay profiles' temperature from it, as
+    ``decay_profile.PROFILE_TEMPERATURE`` says) and, if ``pooled``, each draw's pooling weight
+    drawn from the weight's posterior: the one way every draw set of the fit is drawn."""
     from optimizer.response import decay_profile as DP
 
-    t = plan_inflate**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
-    om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n_draws, seed)
-    raw, fams, _ = laplace_set(
-        fit, at_map, mix, data, n_draws, seed, plan_c, inflate=plan_inflate, profiles=profiles,
-        temperature=t, omegas=om,
+    t = k**2 if DP.PROFILE_TEMPERATURE == "inflate" else float(DP.PROFILE_TEMPERATURE)
+    om = PP.draw_omegas(fit.omega_grid, fit.omega_weights, n, seed) if pooled else None
+    return laplace_set(
+        fit, at_map, mix, data, n, seed, c, inflate=k, profiles=profiles, temperature=t,
+        omegas=om,
     )  # fmt: skip
-    return raw, fams
 
 
 def as_curves(
