@@ -331,3 +331,35 @@ def test_dark_periods_are_held_at_zero_by_the_interior_point():
     for name, y in lp.duals.items():
         if name not in ("period_max__2027_02", "tp_period_max__t1__4"):
             assert abs(ipm.duals[name] - y) <= 1e-5 * abs(lam), (name, ipm.duals[name], y)
+
+
+def test_horizon_minimums_beyond_the_budget_are_named_not_a_solver_error(tmp_path):
+    """The repo's fy26_monthly scenario with tv's rules replaced by a horizon minimum of 80% of
+    the budget and search's by 50%: HiGHS stopped with an *error* (not "infeasible"), and the CLI
+    said "the solver stopped without a plan (error)", exit 2. The rules that conflict are named
+    instead, exit 3, as for any infeasible rule set (found by running it as a newcomer would)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    d = yaml.safe_load((root / "scenarios" / "fy26_monthly.yaml").read_text())
+    d["model"] = str(root / "optimizer" / "sample" / "true_model.json")
+    for k in ("carryover",):  # paths relative to the repo's scenarios/: made absolute
+        if isinstance(d.get(k), dict) and "before" in d[k]:
+            d[k]["before"] = str((root / "scenarios" / d[k]["before"]).resolve())
+    d["touchpoints"]["tv"] = {"min": 0.8 * d["budget"]}
+    d["touchpoints"]["search"] = {"min": 0.5 * d["budget"]}
+    path = tmp_path / "inf.yaml"
+    path.write_text(yaml.safe_dump(d))
+    r = subprocess.run(
+        [sys.executable, "-m", "optimizer", "optimize", str(path), "--no-ledger"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 3, r.stderr
+    assert "the tv minimum" in r.stderr and "the search minimum" in r.stderr, r.stderr
+    assert "cannot all hold" in r.stderr and "Traceback" not in r.stderr

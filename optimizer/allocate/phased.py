@@ -37,6 +37,7 @@ adjoint at the plan and the rules' from the method. The LP is the fallback when 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -192,11 +193,19 @@ def solve_phased(
             constant=m.const,
         )
         solve_s += sol.seconds
+        conflicts: tuple[str, ...] = ()
+        if sol.status == Status.ERROR and diagnose:
+            # HiGHS can stop with an error rather than "infeasible" on rules that cannot all
+            # hold (bounds it tightens past each other): if the deletion filter finds such
+            # rules, they are the answer, named as for any infeasible plan
+            conflicts, message = diagnose_phased(problem, pcs, xhi)
+            if conflicts:
+                sol = dataclasses.replace(sol, status=Status.INFEASIBLE)
         if sol.status == Status.INFEASIBLE:
-            conflicts: tuple[str, ...] = ()
-            message = "the constraints cannot all hold"
-            if diagnose:
-                conflicts, message = diagnose_phased(problem, pcs, xhi)
+            if not conflicts:
+                message = "the constraints cannot all hold"
+                if diagnose:
+                    conflicts, message = diagnose_phased(problem, pcs, xhi)
             return PhasedSolution(
                 np.zeros((n, P)),
                 0.0,
