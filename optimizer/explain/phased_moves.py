@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from optimizer.allocate import Plan
-from optimizer.explain.formatting import fmt_amount, fmt_delta
+from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.types import Move
 
 
@@ -87,6 +87,35 @@ def max_net_sentence(m: Move, key: str, kpi: str, kpi_item: float, kind: str) ->
     return dataclasses.replace(m, sentence=text)
 
 
+def value_sentence(m: Move, key: str, kpi: str, obj_word: str, naive: float, price: float) -> Move:
+    """A move of an undated max_net or max_value plan in words, priced in the objective (net
+    value, or the value of the scenario's ``kpi_values``): the line item's own KPI says what it
+    buys, but a move is worth its change in the objective (``objective``: the re-solve's less the
+    plan's), not in the KPI (a max_net plan whose budget does not bind moves no money from the
+    rest of the plan: the KPI would count the money's cost as nothing). ``naive``: the curve-only
+    change in the objective, each dollar costing ``price`` (the objective's price of a dollar)."""
+    if m.own_kpi is None or m.objective is None or m.total_kpi is None:
+        return m
+    room = f" (setting aside {' and '.join(m.relaxed)})" if m.relaxed else ""
+    tail = (
+        f"with the rest of the plan re-solved (its {kpi} there changes by "
+        f"{fmt_delta(m.total_kpi - m.own_kpi)}), the plan's {obj_word} changes by "
+        f"{fmt_delta(m.objective)} (the curve alone, each dollar costing {fmt_ratio(price)}, "
+        f"would say {fmt_delta(naive)})"
+    )
+    if m.direction == "up":
+        text = (
+            f"Adding {fmt_amount(m.amount)} to {key}{room} would buy {fmt_amount(m.own_kpi)} "
+            f"{kpi} on {key}; {tail}."
+        )
+    else:
+        text = (
+            f"Cutting {fmt_amount(m.amount)} from {key}{room} would lose "
+            f"{fmt_amount(-m.own_kpi)} {kpi} on {key}; {tail}."
+        )
+    return dataclasses.replace(m, naive_net=float(naive), sentence=text)
+
+
 def drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> str:
     """The cost of dropping a line item for the whole horizon, in words."""
     if m.total_kpi is None or m.own_kpi is None:
@@ -106,4 +135,10 @@ def drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> st
     )
 
 
-__all__ = ["carry_note", "drop_sentence", "max_net_sentence", "min_spend_sentence"]
+__all__ = [
+    "carry_note",
+    "drop_sentence",
+    "max_net_sentence",
+    "min_spend_sentence",
+    "value_sentence",
+]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -17,22 +19,34 @@ from optimizer.explain.constraints import (
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio, nice_step
 from optimizer.explain.ladder import build_ladder
 from optimizer.explain.last_cycle import check_last_cycle
+from optimizer.explain.phased_moves import min_spend_sentence, value_sentence
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
-from optimizer.explain.roles import classify, first_dollar, prices_of, review_context, rule_value
+from optimizer.explain.roles import (
+    ReviewContext,
+    classify,
+    first_dollar,
+    prices_of,
+    review_context,
+    rule_value,
+    sides,
+)
 from optimizer.explain.sentences import (
     break_even_sentence,
     curve_position,
     planning_units_sentence,
     reason_sentence,
+    target_slack_sentence,
 )
 from optimizer.explain.types import (
     EXPLAIN_TOLERANCE,
     HALF_CENT,
+    HELD_UP,
     ROLE_WORDS,
     Explanation,
     FrontierPoint,
     LineItemExplanation,
+    Move,
     RoleRange,
 )
 from optimizer.response.model import CurveSet
@@ -56,6 +70,23 @@ def require_solved(plan: Plan, scenario: Scenario) -> None:
             f"the plan has no solution to explain ({plan.status}): {plan.message}",
             path=scenario.source,
         )
+
+
+def _in_objective(
+    ctx: ReviewContext, ref: Plan, m: Move, it: Any, spend: float, price: float
+) -> Move:
+    """A move worded in what the objective counts: max_kpi as ``move`` words it (the KPI, the
+    money re-spent on the rest of the plan); min_spend in spend (the target is held); max_net and
+    max_value in the objective's value (``price``: what a dollar costs in it), the curve-only
+    number from the line item's objective curve."""
+    obj = ctx.problem.scenario.objective
+    if obj == "min_spend":
+        return min_spend_sentence(m, it.key, ctx.kpi_word, ref, 0.0, "next")
+    if obj in ("max_net", "max_value"):
+        d = m.target - spend
+        naive = float(it.curve.value(m.target)) - float(it.curve.value(spend)) - price * d
+        return value_sentence(m, it.key, ctx.kpi_word, ctx.obj_word, naive, price)
+    return m
 
 
 def explain(
@@ -142,14 +173,27 @@ def explain(
     if not ref.ok:  # pragma: no cover - the plan itself was solved
         raise SolverError(f"re-solving the scenario failed ({ref.status})", path=scenario.source)
     pr = prices_of(ctx, plan)
-    hurdles = pr.hurdle_kpi
+    # a weighted sum of several KPIs (kpi_values) is the objective: a dollar's return is its
+    # value (money per unit of money), not the main KPI's, which leaves out the other KPIs and
+    # the main KPI's own weight (its ``marginal_roi`` stays the KPI's, in the tables)
+    composite = scenario.objective in ("max_net", "max_value") and bool(scenario.kpi_values)
+    hurdles = pr.price if composite else pr.hurdle_kpi
+    # the words of a return in the sentences: the KPI per unit of money, or the value
+    rctx = dataclasses.replace(ctx, kpi_word="in value") if composite else ctx
+    # a min_spend plan whose KPI target does not bind (the rules' spend buys more): the target
+    # has no shadow price, so there is no hurdle to price a dollar against
+    slack = (
+        target_slack_sentence(float(scenario.kpi_target or 0.0), plan.total_kpi, ctx.kpi_word)
+        if scenario.objective == "min_spend" and not np.isfinite(hurdles).any()
+        else None
+    )
     budget = scenario.budget.amount if scenario.budget is not None else None
     total = plan.total_spend
     step_money = nice_step(0.01 * (budget if budget else max(total, 1.0)))
     if scenario.objective in ("max_kpi", "max_net") and plan.total_spend > HALF_CENT:
         # the price of a dollar to a line item no share rule names, in KPI per unit of money
-        hurdle = (problem.spend_weight + (plan.budget_shadow_price or 0.0)) / max(
-            problem.kpi_weight, 1e-300
+        hurdle = (problem.spend_weight + (plan.budget_shadow_price or 0.0)) / (
+            1.0 if composite else max(problem.kpi_weight, 1e-300)
         )
     else:
         finite = hurdles[np.isfinite(hurdles)]
@@ -158,6 +202,12 @@ def explain(
     roles: dict[str, tuple[str, tuple[str, ...]]] = {}
     for tid in ids:
         roles[tid] = classify(ctx, plan, pr, tid)
+        li = plan.item(tid)
+        if slack is not None and li.spend > HALF_CENT:
+            # only a rule keeps a dollar in a plan whose target does not bind
+            i = ctx.index[tid]
+            floors = [n for n in ctx.binding_rules(i, li.binding, plan) if sides(ctx, n, i)[1]]
+            roles[tid] = (HELD_UP, tuple(floors))
 
     ranges: dict[str, RoleRange] = {}
     frontier: list[FrontierPoint] = []
@@ -203,6 +253,10 @@ def explain(
             lst = None
             first_amt = inc
             first_inc = float(tp.horizon_kpi(inc, weeks)) / inc if inc > 0 else None
+        price = float(pr.price[it.index])
+        nxt = _in_objective(ctx, ref, nxt, it, li.spend, price)
+        if lst is not None:
+            lst = _in_objective(ctx, ref, lst, it, li.spend, price)
         value = rule_value(ctx, plan, names)
         gain = None
         for n in names:
@@ -210,20 +264,28 @@ def explain(
             if note is not None and note.unit == "money":
                 gain = note.resolved if note.resolved is not None else note.estimate
                 break
+        # the sentence's returns: the KPI's, or a composite objective's value (its fields in
+        # the tables stay the KPI's, against its hurdle in the KPI: the same role)
+        v_first_inc = (
+            float(it.curve.value(first_amt)) / first_amt
+            if composite and first_inc is not None
+            else first_inc
+        )
         reason = reason_sentence(
-            ctx,
+            rctx,
             role,
             names,
             li.spend,
-            li.marginal_roi,
+            float(pr.marginal[it.index]) if composite else li.marginal_roi,
             h,
-            first,
-            first_inc,
+            float(it.curve.slope(0.0)) if composite else first,
+            v_first_inc,
             first_amt,
             it.min_if_funded,
             gain,
             step_money,
             nxt,
+            slack,
         )
         pos = curve_position(tp, li.spend, weeks, ctx.kpi_word)
         lc = None if last is None else last[tid]
@@ -238,7 +300,7 @@ def explain(
                 marginal_roi=li.marginal_roi,
                 first_dollar_roi=first,
                 first_increment_roi=first_inc,
-                hurdle=h,
+                hurdle=float(pr.hurdle_kpi[it.index]),
                 role=role,
                 rules=names,
                 rule_labels=tuple(ctx.labels.get(n, n) for n in names),
@@ -259,7 +321,18 @@ def explain(
         )
 
     say("ranking the ladder")
-    ladder = build_ladder(ctx, plan, roles, hurdles, ladder_steps, ladder_step, budget, hurdle)
+    ladder = build_ladder(
+        ctx,
+        plan,
+        roles,
+        hurdles,
+        ladder_steps,
+        ladder_step,
+        budget,
+        hurdle,
+        # a composite objective ranks its increments by what they are worth in it
+        kpi_at=(lambda it, xs: it.curve.value(xs)) if composite else None,
+    )
     stages, groups = summaries(ctx, plan, last)
     markets, owners = market_and_owner_summaries(ctx, plan)
 
@@ -312,7 +385,11 @@ def explain(
         + (f" (budget {fmt_amount(budget)})" if budget is not None else "")
         + f" and is modelled to buy {fmt_amount(plan.total_kpi)} {kpi_word}"
         + (f" (ROI {fmt_ratio(plan.roi, 2)})." if plan.roi is not None else "."),
-        f"The last dollar in returns {fmt_ratio(hurdle)} {kpi_word}: "
+        f"There is no hurdle: {slack}. A line item's dollars beyond its rules would only add "
+        f"spend, unless the target rose above the {fmt_amount(plan.total_kpi)} {kpi_word} the "
+        "plan already buys."
+        if slack is not None
+        else f"The last dollar in returns {fmt_ratio(hurdle)} {rctx.kpi_word}: "
         + (
             "the budget's shadow price, which the last dollar of every line item at the hurdle "
             "returns too."
@@ -325,6 +402,14 @@ def explain(
         ),
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
+    if composite:
+        worth = " and ".join(f"{k} at {v:g}" for k, v in scenario.kpi_values.items())
+        headline.insert(
+            2,
+            f"The objective counts the scenario's kpi_values ({worth} a unit): every return "
+            "below (next dollar, hurdle, first dollar, the ladder's increments) is in that value "
+            "per unit of money, not in the KPI alone.",
+        )
     be = plan.break_even
     if be is not None:
         headline.insert(2, break_even_sentence(be))
@@ -380,4 +465,6 @@ def explain(
         market_stage=plan.market_stage_totals(),
         currency=str(plan.extras["currency"]) if plan.extras.get("currency") else None,
         stage_order=tuple(problem.stages),
+        no_hurdle=slack,
+        returns_in="value" if composite else ctx.kpi_word,
     )

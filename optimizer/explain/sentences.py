@@ -39,12 +39,16 @@ def reason_sentence(
     gain: float | None,
     step: float,
     nxt: Move | None,
+    slack: str | None = None,
 ) -> str:
     """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
-    ``step``, from a re-solve)."""
+    ``step``, from a re-solve; ``slack``: a min_spend plan's target that does not bind, in
+    words, when there is no hurdle)."""
     kpi_word = ctx.kpi_word
     labels = [ctx.labels.get(n, n) for n in names]
     rules = " and ".join(labels)
+    if slack is not None:
+        return _slack_reason(ctx, role, rules, marginal, first, first_inc, first_amt, slack, nxt)
     if role == INTERIOR:
         if hurdle <= 1e-12:
             return (
@@ -130,6 +134,54 @@ def reason_sentence(
     return "The scenario is infeasible at this budget."
 
 
+def target_slack_sentence(target: float, kpi_total: float, kpi_word: str) -> str:
+    """A min_spend plan whose KPI target does not bind: why there is no hurdle."""
+    return (
+        f"the KPI target ({fmt_amount(target)} {kpi_word}) does not bind: the spend the rules "
+        f"require already buys {fmt_amount(kpi_total)} {kpi_word}, so no dollar is spent to "
+        "reach it and no dollar has a price elsewhere in the plan"
+    )
+
+
+def _slack_reason(
+    ctx: ReviewContext,
+    role: str,
+    rules: str,
+    marginal: float,
+    first: float,
+    first_inc: float | None,
+    first_amt: float,
+    slack: str,
+    nxt: Move | None,
+) -> str:
+    """Why a line item of a min_spend plan whose target does not bind is where it is: the rules
+    hold it there, or it gets nothing; either way its dollars are spend the target does not
+    need."""
+    kpi_word = ctx.kpi_word
+    if role == UNFUNDED or role == NOT_WORTH_MINIMUM:
+        if first_inc is not None:
+            buys = (
+                f"its first {fmt_amount(first_amt)} would return {fmt_ratio(first_inc)} "
+                f"{kpi_word} per unit of money"
+            )
+        elif math.isfinite(first):
+            buys = f"its first dollar would return {fmt_ratio(first)} {kpi_word}"
+        else:
+            buys = "its curve starts vertical"
+        return (
+            f"Not funded: {slack}. A plan that meets the target at least cost spends nothing "
+            f"beyond its rules, so {buys}, but those dollars would not be needed: they would "
+            "only add spend, unless the target rose above what the plan already buys."
+            + _forced_in(nxt, ctx)
+        )
+    held = f"Held at its spend by {rules}" if rules else "Held at its spend by the rules"
+    return (
+        f"{held}: {slack}. Its next dollar returns {fmt_ratio(marginal)} {kpi_word}, but the "
+        "target does not need it: left to the optimiser it would get only what the rules "
+        "require."
+    )
+
+
 def _overshoot(verb: str, label: str, step: float, gain: float, ctx: ReviewContext) -> str:
     """A rule sitting just short of where the optimiser would stop: a whole step moving it
     overshoots, and the re-solve says the step loses (``gain`` < 0)."""
@@ -140,11 +192,17 @@ def _overshoot(verb: str, label: str, step: float, gain: float, ctx: ReviewConte
 
 
 def _forced_in(nxt: Move | None, ctx: ReviewContext) -> str:
+    """What forcing the line item in does to what the objective counts: the KPI (max_kpi), the
+    plan's spend (min_spend: the target is held) or its (net) value."""
     if nxt is None or nxt.total_kpi is None:
         return ""
+    if ctx.problem.scenario.objective != "max_kpi" and nxt.objective is not None:
+        word, d = ctx.obj_word, nxt.objective
+    else:
+        word, d = ctx.problem.kpi, nxt.total_kpi
     return (
-        f" Forcing in {fmt_amount(nxt.amount)} would change the plan's {ctx.kpi_word} by "
-        f"{fmt_delta(nxt.total_kpi)} once the rest is re-allocated."
+        f" Forcing in {fmt_amount(nxt.amount)} would change the plan's {word} by "
+        f"{fmt_delta(d)} once the rest is re-allocated."
     )
 
 
@@ -223,7 +281,8 @@ def break_even_sentence(be: Any) -> str:
     how much of the plan lies beyond it and what max_net would spend."""
     t = fmt_ratio(be.threshold, 2)
     at = f"the hurdle (1 + {be.hurdle_rate:g})" if be.hurdle_rate > 0 else "break-even"
-    last = "n/a" if be.marginal_return is None else fmt_ratio(be.marginal_return, 2)
+    finite = be.marginal_return is not None and math.isfinite(be.marginal_return)
+    last = fmt_ratio(be.marginal_return, 2) if finite else "n/a"
     if be.budget is None:
         return (
             f"Break-even: the last dollar returns {last} in money; the rules cap every line "
@@ -234,7 +293,13 @@ def break_even_sentence(be: Any) -> str:
         f"{fmt_amount(be.budget)}"
     )
     if be.spend_beyond <= 0.005:
-        return head + f"; this plan stays within it (its last dollar returns {last})."
+        # no last dollar to quote where nothing is spent for the objective (a min_spend plan
+        # whose target does not bind: the best first dollar may be a vertical curve's)
+        return head + (
+            f"; this plan stays within it (its last dollar returns {last})."
+            if finite
+            else "; this plan stays within it."
+        )
     rb = be.return_beyond
     buys = f", which returns {fmt_ratio(rb, 2)} per dollar" if rb is not None else ""
     return (

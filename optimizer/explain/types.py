@@ -256,6 +256,12 @@ class Explanation:
     stage_order: tuple[str, ...] = ()
     #: the ISO 4217 code of the plan's money (the model's ``currency``); None: unnamed
     currency: str | None = None
+    #: why the plan has no hurdle, in words (a min_spend plan whose KPI target does not bind:
+    #: ``hurdle`` is then NaN, null in the JSON); None: it has one
+    no_hurdle: str | None = None
+    #: the unit of every return of the review: the KPI per unit of money, or ``"value"`` when the
+    #: objective is a weighted sum of several KPIs (``kpi_values``)
+    returns_in: str = ""
 
     def owner_items(self, owner: str) -> tuple[LineItemExplanation, ...]:
         """The line items a budget owner holds, in plan order."""

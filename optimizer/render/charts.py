@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -357,7 +358,9 @@ def review_curve_figure(
         )
     ax.plot(x, tp.weekly_kpi(x), color=colour, lw=2, label="response curve")
     y0 = float(tp.weekly_kpi(point))
-    if point > 0:
+    if point > 0 and not math.isfinite(hurdle):  # no hurdle (a min_spend target that is slack)
+        ax.plot([point], [y0], "o", color=_INK, ms=6, zorder=5, label="plan")
+    elif point > 0:
         half = 0.18 * top
         xs = np.array([max(point - half, 0.0), min(point + half, top)])
         ax.plot(
@@ -369,7 +372,7 @@ def review_curve_figure(
             label=f"hurdle slope {hurdle:.2f}",
         )
         ax.plot([point], [y0], "o", color=_INK, ms=6, zorder=5, label="plan")
-    else:
+    elif math.isfinite(hurdle):
         xs = np.array([0.0, 0.35 * top])
         ax.plot(xs, hurdle * xs, color=_INK, ls="--", lw=1, label=f"hurdle {hurdle:.2f} per unit")
     if lc is not None and lc > 0:

@@ -135,7 +135,11 @@ def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
         ("Total spend", e.total_spend, "money"),
         (f"Modelled {e.kpi}", e.total_kpi, "money"),
         ("ROI", e.roi, "ratio"),
-        ("Hurdle (budget shadow price)", e.hurdle, "ratio"),
+        (
+            ("Hurdle", "none: the KPI target does not bind", "text")
+            if e.no_hurdle
+            else ("Hurdle (budget shadow price)", e.hurdle, "ratio")
+        ),
     ]
     be = e.break_even
     if be is not None:

@@ -145,7 +145,11 @@ def _cards(e: Explanation) -> str:
             else f"P10–P90 {money(e.total_kpi_p10)} – {money(e.total_kpi_p90)}",
         ),
         ("ROI", ratio(e.roi, 2), f"{k} per unit of money"),
-        ("Hurdle", ratio(e.hurdle), "what the last dollar returns"),
+        (
+            ("Hurdle", "none", "the KPI target does not bind")
+            if e.no_hurdle
+            else ("Hurdle", ratio(e.hurdle), "what the last dollar returns")
+        ),
     ]
     if e.break_even is not None and e.break_even.get("budget") is not None:
         be = e.break_even
@@ -233,7 +237,7 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
     kv = (
         f"spend {money(it.spend)} · {share(it.share)} of plan · {e.kpi} "
         f"{money(it.kpi)} · ROI {ratio(it.roi, 2)} · marginal "
-        f"{ratio(it.marginal_roi)} · hurdle {ratio(it.hurdle)}"
+        f"{ratio(it.marginal_roi)} · hurdle {'none' if e.no_hurdle else ratio(it.hurdle)}"
     )
     return (
         f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '

@@ -120,7 +120,10 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         ("Total spend", money(e.total_spend)),
         (f"Modelled {k}", money(e.total_kpi)),
         ("ROI", ratio(e.roi, 2)),
-        ("Hurdle (the last dollar's return)", ratio(e.hurdle)),
+        (
+            "Hurdle (the last dollar's return)",
+            "none: the KPI target does not bind" if e.no_hurdle else ratio(e.hurdle),
+        ),
         ("Horizon", f"{e.horizon_weeks} weeks"),
     ]
     if e.break_even is not None:

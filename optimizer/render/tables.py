@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from rich import box
@@ -265,6 +266,10 @@ def break_even_text(plan: Plan) -> str | None:
     if be.hurdle_rate > 0 and be.payback_budget is not None:
         head += f" (to 1.00 at {money(be.payback_budget)})"
     if be.spend_beyond <= 0.005:
+        # no last dollar to quote where none is spent for the objective (a min_spend plan
+        # whose target does not bind: its best next dollar may be a vertical curve's, ∞)
+        if be.marginal_return is None or not math.isfinite(be.marginal_return):
+            return head + "; this plan stays within it."
         return head + f"; this plan stays within it (its last dollar returns {last})."
     rb = be.return_beyond
     buys = f", returning {ratio(rb, 2)} per dollar" if rb is not None else ""

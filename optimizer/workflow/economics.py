@@ -53,7 +53,11 @@ _AT = 1e-2
 
 
 def money_per_kpi(scenario: Scenario, kpi: str) -> tuple[float, str] | None:
-    """Money per unit of the KPI and where that comes from, or None when the KPI is not money."""
+    """Money per unit of the KPI and where that comes from, or None when the KPI is not money
+    (nor is it when the objective is a weighted sum of several KPIs' worth, ``kpi_values``:
+    the KPI's own break-even is not the plan's, whose dollars buy the other KPIs too)."""
+    if scenario.kpi_values and scenario.objective in ("max_net", "max_value"):
+        return None
     if scenario.value_per_kpi is not None and scenario.value_per_kpi > 0:
         return float(scenario.value_per_kpi), "value_per_kpi"
     if str(kpi).strip().lower() in MONEY_KPIS:
