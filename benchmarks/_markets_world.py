@@ -86,15 +86,22 @@ def market_world(
     n_weeks: int = 156,
     noise_sd: float = 0.05,
     sizes: tuple[float, float] = (0.2, 3.0),
+    decays: tuple[float, float] = (0.0, 0.6),
+    decay_spread: float = 0.0,
+    spend_cv: float = 0.5,
 ) -> MarketWorld:
     """A world of ``n_markets`` markets (see the module docstring) of sizes log-uniform in
     ``sizes``; a market's noise is ``noise_sd / sqrt(size)`` of its mean KPI (capped at 25%):
-    small markets are noisier."""
+    small markets are noisier. Each touchpoint's adstock decay is uniform in ``decays`` and the
+    same in every market, unless ``decay_spread``: then market ``m``'s is the touchpoint's plus
+    ``U(-decay_spread, decay_spread)``, kept in [0, 0.85] (the markets' carry-overs differ)."""
     rng = np.random.default_rng([seed, 16])
+    # the markets' own decays from a stream of their own: the other draws stay as they were
+    spread_rng = np.random.default_rng([seed, 16, 2])
     national = []
     for _ in range(n_touchpoints):
         family = str(rng.choice(families))
-        decay = round(float(rng.uniform(0.0, 0.6)), 3)
+        decay = round(float(rng.uniform(*decays)), 3)
         mean_spend = round(float(np.exp(rng.uniform(np.log(5_000), np.log(80_000)))), -2)
         roi = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))
         shape = round(float(rng.uniform(0.7, 1.0)), 3)
@@ -106,8 +113,12 @@ def market_world(
     media_per_size = sum(roi * ms for _f, _d, ms, roi, _s, _r in national)
     for j, s in enumerate(size):
         tps = []
-        for i, (family, decay, ms, roi, shape, ratio) in enumerate(national):
+        for i, (family, national_decay, ms, roi, shape, ratio) in enumerate(national):
             eff = float(np.exp(tau * rng.standard_normal() - tau**2 / 2))
+            decay = national_decay
+            if decay_spread > 0:
+                shift = float(spread_rng.uniform(-decay_spread, decay_spread))
+                decay = round(min(max(national_decay + shift, 0.0), 0.85), 3)
             a_mean = s * ms / (1.0 - decay)
             params = _calibrated_params(family, a_mean, ratio, roi * eff * s * ms, shape)
             tps.append(
@@ -118,7 +129,7 @@ def market_world(
                     params={k: float(f"{v:.6g}") for k, v in params.items()},
                     decay=decay,
                     mean_spend=round(float(s * ms), 2),
-                    spend_cv=0.5,
+                    spend_cv=spend_cv,
                     flighting=0.0,
                     season_corr=0.2,
                     owner=OWNERS[i % len(OWNERS)],
@@ -135,6 +146,199 @@ def market_world(
             )
         )
     return MarketWorld(names, tuple(float(x) for x in size), tuple(specs))
+
+
+@dataclasses.dataclass(frozen=True)
+class HighMarketWorld:
+    """A multi-market world of the high-information generator (``high_market_world``): the same
+    interface as ``MarketWorld`` where the benchmarks use it (``names``, ``sizes``,
+    ``truth_models``, ``history``, ``journey``, ``mean_spends``, ``decays``)."""
+
+    names: tuple[str, ...]
+    sizes: tuple[float, ...]
+    truths: dict  # market -> ResponseModel
+    frame: pd.DataFrame  # every market's weeks, a ``market`` column
+    journey_dict: dict
+    spends: dict  # (market, touchpoint) -> mean weekly spend
+    true_decays: dict  # (market, touchpoint) -> decay
+
+    def truth_models(self):
+        return dict(self.truths)
+
+    def history(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def journey(self) -> dict:
+        return dict(self.journey_dict)
+
+    def mean_spends(self) -> dict:
+        return dict(self.spends)
+
+    def decays(self) -> dict:
+        return dict(self.true_decays)
+
+
+def _mw_mean_spends(self: MarketWorld) -> dict:
+    return {
+        (m, t.id): float(t.mean_spend)
+        for m, spec in zip(self.names, self.specs, strict=True)
+        for t in spec.touchpoints
+    }
+
+
+def _mw_decays(self: MarketWorld) -> dict:
+    return {
+        (m, t.id): float(t.decay)
+        for m, spec in zip(self.names, self.specs, strict=True)
+        for t in spec.touchpoints
+    }
+
+
+MarketWorld.mean_spends = _mw_mean_spends  # type: ignore[attr-defined]
+MarketWorld.decays = _mw_decays  # type: ignore[attr-defined]
+
+
+def high_market_world(
+    n_markets: int = 4,
+    n_touchpoints: int = 6,
+    seed: int = 0,
+    *,
+    noise_sd: float = 0.03,
+    n_weeks: int = 156,
+    sizes: tuple[float, float] = (0.3, 3.0),
+    tau: float = 0.3,
+    decay_spread: float = 0.0,
+    decay_of: dict[str, float] | None = None,
+) -> HighMarketWorld:
+    """Markets of the high-information generator (``_high_worlds``): per touchpoint one family,
+    decay U(0, 0.8), mean spend, ROI, shape, half-way ratio, spend CV and dark share for the
+    nation; per market a size ``s`` (log-uniform in ``sizes``), its own spend series (log-normal
+    with flighting, ``s`` times the national mean), its own effectiveness ``exp(tau z)``, its own
+    multiplicative baseline (trend, seasonality, a price control; media 35-45% of the KPI) and
+    noise ``noise_sd`` of its mean KPI. The decay is the nation's in every market unless
+    ``decay_spread`` (then plus ``U(-decay_spread, decay_spread)``, kept in [0, 0.85]);
+    ``decay_of``: touchpoint id -> its national decay instead of the drawn one (the other draws
+    unchanged)."""
+    import math
+
+    from _high_worlds import PRICE_COLUMN, _calibrated, _spend
+
+    from optimizer.response.model import ResponseModel
+    from optimizer.simulate import seasonal_shape, spend_range
+    from optimizer.vocabulary import DATE_COLUMN
+
+    rng = np.random.default_rng([seed, n_touchpoints, 17_2026])
+    national = []
+    for _ in range(n_touchpoints):
+        u = rng.random()
+        family = "hill" if u < 0.5 else ("exponential" if u < 0.75 else "logistic")
+        national.append(
+            {
+                "family": family,
+                "decay": round(float(rng.uniform(0.0, 0.8)), 3),
+                "mean": round(float(np.exp(rng.uniform(np.log(5_000), np.log(200_000)))), -2),
+                "roi": float(np.exp(rng.uniform(np.log(0.3), np.log(5.0)))),
+                "shape": round(float(rng.uniform(0.6, 1.0)), 3) if family == "hill" else 1.0,
+                "ratio": float(rng.uniform(0.3, 2.0)),
+                "cv": round(float(rng.uniform(0.6, 1.0)), 3),
+                "dark": round(float(rng.uniform(0.0, 0.35)), 3),
+            }
+        )
+    for i, nat in enumerate(national):
+        nat["decay"] = (decay_of or {}).get(f"tp{i + 1:02d}", nat["decay"])
+    size = np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]), n_markets))
+    names = tuple(f"mk{j + 1:02d}" for j in range(n_markets))
+    dates = pd.date_range("2023-01-02", periods=n_weeks, freq="7D")
+    iso = [d.strftime("%Y-%m-%d") for d in dates]
+    truths, parts, spends, decays = {}, [], {}, {}
+    for j, (m, s) in enumerate(zip(names, size, strict=True)):
+        mrng = np.random.default_rng([seed, n_touchpoints, 17_2026, j + 1])
+        tps, spend = [], {}
+        for i, nat in enumerate(national):
+            tid = f"tp{i + 1:02d}"
+            x = _spend(mrng, n_weeks, float(s) * nat["mean"], nat["cv"], nat["dark"])
+            d = nat["decay"]
+            if decay_spread > 0:
+                d = round(
+                    min(max(d + float(mrng.uniform(-decay_spread, decay_spread)), 0.0), 0.85), 3
+                )
+            eff = float(np.exp(tau * mrng.standard_normal() - tau**2 / 2))
+            a_mean = float(x.mean()) / (1.0 - d)
+            params = _calibrated(
+                nat["family"],
+                a_mean,
+                nat["ratio"],
+                nat["roi"] * eff * float(x.mean()),
+                nat["shape"],
+            )
+            tps.append(
+                TouchpointTruth(
+                    id=tid,
+                    stage=STAGES[i % len(STAGES)],
+                    family=nat["family"],
+                    params=params,
+                    decay=d,
+                    mean_spend=float(x.mean()),
+                    spend_cv=nat["cv"],
+                    flighting=nat["dark"],
+                    owner=OWNERS[i % len(OWNERS)],
+                )
+            )
+            spend[tid] = x
+            spends[(m, tid)] = float(x.mean())
+            decays[(m, tid)] = d
+        media_total = sum(t.contribution(spend[t.id]) for t in tps)
+        share = float(mrng.uniform(0.35, 0.45))
+        trend = float(mrng.uniform(-0.02, 0.08))
+        amp = float(mrng.uniform(0.1, 0.3))
+        peak = int(mrng.integers(1, 366))
+        price_coef = float(mrng.uniform(-1.5, -0.3))
+        e = mrng.normal(0.0, 0.03 * math.sqrt(1.0 - 0.8**2), n_weeks)
+        p = np.empty(n_weeks)
+        level = mrng.normal(0.0, 0.03)
+        for t in range(n_weeks):
+            level = 0.8 * level + e[t] if t > 0 else level
+            p[t] = level
+        price = np.round(1.0 + p, 4)
+        weeks = np.arange(n_weeks, dtype=float)
+        shape_t = (
+            (1.0 + trend * weeks / 52.18)
+            * (1.0 + amp * seasonal_shape(dates, peak))
+            * (1.0 + price_coef * (price - 1.0))
+        )
+        b0 = float(media_total.sum()) * (1.0 - share) / share / float(shape_t.sum())
+        noiseless = b0 * shape_t + media_total
+        kpi = np.round(
+            noiseless + noise_sd * float(noiseless.mean()) * mrng.standard_normal(n_weeks), 2
+        )
+        frame = pd.DataFrame({DATE_COLUMN: iso, **spend, "revenue": kpi, PRICE_COLUMN: price})
+        frame.insert(1, "market", m)
+        parts.append(frame)
+        truths[m] = ResponseModel(
+            kpi="revenue", touchpoints={t.id: t.response(spend_range(spend[t.id])) for t in tps}
+        )
+    journey = {
+        "name": f"High-information markets {seed}",
+        "kpi": "revenue",
+        "controls": [PRICE_COLUMN],
+        "touchpoints": [
+            {
+                "id": f"tp{i + 1:02d}",
+                "stage": STAGES[i % len(STAGES)],
+                "owner": OWNERS[i % len(OWNERS)],
+            }
+            for i in range(n_touchpoints)
+        ],
+    }
+    return HighMarketWorld(
+        names,
+        tuple(float(x) for x in size),
+        truths,
+        pd.concat(parts, ignore_index=True),
+        journey,
+        spends,
+        decays,
+    )
 
 
 #: The regimes the pooled fits are judged on (``benchmarks/markets.py``, section ``pool``):

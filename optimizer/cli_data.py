@@ -16,6 +16,8 @@ from optimizer.app.fitting import (
     DEFAULT_JOBS,
     DEFAULT_POOL,
     DEFAULT_SEED,
+    DEFAULT_SHARE_DECAY,
+    SHARE_DECAY_CHOICES,
 )
 from optimizer.cli_common import (
     CONTEXT,
@@ -112,6 +114,17 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     "(docs/scale-out.md).",
 )
 @click.option(
+    "--share-decay",
+    "share_decay",
+    type=click.Choice(list(SHARE_DECAY_CHOICES)),
+    default=DEFAULT_SHARE_DECAY,
+    show_default=True,
+    help="With --by-market: each touchpoint's carry-over (adstock decay) from every market's "
+    "history, inside the fit: 'pooled' (the markets' spread of the decay estimated from the "
+    "data), 'shared' (one decay for all markets) or 'off' (each market's own). Every market is "
+    "fitted twice (docs/scale-out.md).",
+)
+@click.option(
     "--seasonal-effectiveness/--no-seasonal-effectiveness",
     default=SEASONAL_EFFECTIVENESS,
     show_default=True,
@@ -155,6 +168,7 @@ def fit(
     plots: Path | None,
     calibration_path: Path | None,
     pool: bool,
+    share_decay: str,
     seasonal_effectiveness: bool,
     prior_centre: str | None,
     quiet: bool,
@@ -202,6 +216,7 @@ def fit(
                 by_market=by_market,
                 calibration=calibration_path,
                 pool=pool,
+                share_decay=share_decay,
                 csv=_csv_settings(separator, decimal, thousands, date_format),
                 seasonal_effectiveness=seasonal_effectiveness,
                 prior_centre=prior_centre,

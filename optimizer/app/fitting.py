@@ -46,6 +46,10 @@ DEFAULT_BOOTSTRAP = 20
 DEFAULT_HOLDOUT_WEEKS = 13
 #: fit --by-market: pool each touchpoint's marginal return across markets (empirical Bayes)
 DEFAULT_POOL = True
+#: fit --by-market: each touchpoint's adstock decay across markets (``response.shared_decay``):
+#: "off" (each market's own), "pooled" (spread by empirical Bayes) or "shared" (one decay)
+SHARE_DECAY_CHOICES = ("off", "pooled", "shared")
+DEFAULT_SHARE_DECAY = "off"
 
 
 def fit_history(
@@ -138,6 +142,7 @@ def fit_and_write(
     by_market: bool = False,
     calibration: Path | None = None,
     pool: bool = DEFAULT_POOL,
+    share_decay: str = DEFAULT_SHARE_DECAY,
     csv: CsvSettings | None = None,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
     prior_centre: str | None = None,
@@ -174,6 +179,12 @@ def fit_and_write(
             "with its own lift tests",
             path=calibration,
         )
+    if share_decay != "off" and not by_market:
+        raise DataError(
+            f"--share-decay {share_decay} pools each touchpoint's carry-over across markets: "
+            "it needs --by-market (a history with a 'market' column)",
+            path=history_path,
+        )
     if by_market and journey.untested:
         raise DataError(
             "touchpoints with a 'prior' cannot be fitted by market yet: add them to each "
@@ -199,6 +210,7 @@ def fit_and_write(
             pool=pool,
             seasonal_effectiveness=seasonal_effectiveness,
             prior_centre=prior_centre,
+            share_decay=share_decay,
         )
     history = read_fit_history(journey, history_path)
     if not quiet:
@@ -363,12 +375,43 @@ def market_model_paths(
     return paths
 
 
-def _fit_market(task: tuple[History, dict[str, Any]]) -> dict[str, ResponseModel]:
-    """Every KPI of one market's history, in-process on whichever worker runs it."""
+def _fit_market(task: tuple[Any, ...]) -> dict[str, ResponseModel]:
+    """Every KPI of one market's history, in-process on whichever worker runs it; a third item
+    of ``task`` gives each KPI's decay priors (KPI id -> touchpoint -> (centre, sd))."""
     from optimizer.response.fit import fit_model
 
-    history, opts = task
-    return {k.id: fit_model(history, k.column, **opts) for k in history.journey.all_kpis}
+    history, opts = task[0], task[1]
+    priors: dict[str, Any] = task[2] if len(task) > 2 else {}
+    return {
+        k.id: fit_model(
+            history,
+            k.column,
+            **opts,
+            **({"decay_priors": priors[k.id]} if priors.get(k.id) else {}),
+        )
+        for k in history.journey.all_kpis
+    }
+
+
+def _run_markets(
+    ex: Any, tasks: list[tuple[Any, ...]], order: list[int], step: Any
+) -> list[dict[str, ResponseModel]]:
+    """``_fit_market`` of every task (in ``order``: the longest histories first), on ``ex``; the
+    results in market order."""
+    from optimizer.workflow.executor import DaskExecutor
+
+    ordered = [tasks[i] for i in order]
+    if isinstance(ex, DaskExecutor):
+        # one market a task: a fit is seconds of work, so the scheduler's overhead is
+        # nothing beside it, and chunks of several markets (the default: about four
+        # tasks a worker) leave one worker fitting its last chunk while the other waits
+        done = ex.map(_fit_market, ordered, progress=step, chunksize=1)
+    else:
+        done = ex.map(_fit_market, ordered, progress=step)
+    fitted: list[dict[str, ResponseModel]] = [{} for _ in tasks]
+    for i, f in zip(order, done, strict=True):
+        fitted[i] = f
+    return fitted
 
 
 def fit_markets(
@@ -385,8 +428,16 @@ def fit_markets(
     pool: bool = DEFAULT_POOL,
     seasonal_effectiveness: bool = SEASONAL_EFFECTIVENESS,
     prior_centre: str | None = None,
+    share_decay: str = DEFAULT_SHARE_DECAY,
 ) -> dict[str, ResponseModel]:
     """One model per market (and KPI) of a history with a ``market`` column.
+
+    With ``share_decay`` "pooled" or "shared" each touchpoint's adstock decay is pooled across
+    the markets inside the fit (``optimizer.response.shared_decay``): a first pass fits every
+    market's MAP and profiles its likelihood over each touchpoint's decay, the profiles are
+    combined (the markets' spread of the decay by empirical Bayes, or none: one decay), and
+    every market is fitted again with the decay prior the other markets give it; its other
+    parameters stay its own (``diagnostics.shared_decay``). Both passes run on ``executor``.
 
     With ``pool`` (the default) each touchpoint's effect is then pooled across the markets
     towards its national level by empirical Bayes (``workflow.pooling``), so that small, noisy
@@ -398,7 +449,10 @@ def fit_markets(
     here (not by the workers) to ``out_dir/<market>.json``, other KPIs' to
     ``out_dir/<market>.<kpi>.json``, with ``out_dir/markets.json`` listing them.
     """
-    from optimizer.workflow.executor import DaskExecutor, using
+    from optimizer.workflow.executor import using
+
+    if share_decay not in SHARE_DECAY_CHOICES:
+        raise ValueError(f"share_decay {share_decay!r}: expected one of {SHARE_DECAY_CHOICES}")
 
     # Dask workers start importing the fitter now (seconds each), while this process imports it
     # and reads the history, rather than when their first market arrives
@@ -428,23 +482,47 @@ def fit_markets(
                 f"fitting {len(markets)} market(s): {', '.join(markets[:8])}"
                 + (", …" if len(markets) > 8 else "")
             )
+        # the longest histories first (the fit's time grows with the weeks), so that no
+        # worker starts a long market while the others have nothing left; the results go
+        # back to market order, and each market's fit is the same whatever runs it when
+        order = sorted(range(len(markets)), key=lambda i: -histories[markets[i]].n_weeks)
+        shared: dict[str, Any] = {}  # KPI id -> touchpoint -> SharedDecay
+        priors: list[dict[str, Any]] = [{} for _ in markets]
+        if share_decay != "off" and len(markets) > 1:
+            from optimizer.response import shared_decay as SD
+
+            first = {**opts, "n_bootstrap": 0, "decay_profile": True}
+            first["seasonal_effectiveness"] = False
+            with progress_bar("markets: decay profiles", quiet=quiet, console=console) as bar:
+                step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
+                profiled = _run_markets(ex, [(histories[m], first) for m in markets], order, step)
+            for k in journey.all_kpis:
+                profiles = {
+                    m: dict(f[k.id].diagnostics.get("decay_profile") or {})
+                    for m, f in zip(markets, profiled, strict=True)
+                }
+                own = {
+                    m: {
+                        t: tp.adstock.decay
+                        for t, tp in f[k.id].touchpoints.items()
+                        if tp.adstock is not None
+                    }
+                    for m, f in zip(markets, profiled, strict=True)
+                }
+                shared[k.id] = SD.pool_markets(profiles, mode=share_decay, own_fit=own)
+                for i, m in enumerate(markets):
+                    priors[i][k.id] = SD.market_priors(shared[k.id], m)
         with progress_bar("markets", quiet=quiet, console=console) as bar:
             step = None if bar is None else (lambda done, total, _k: bar(done, total, ""))
-            # the longest histories first (the fit's time grows with the weeks), so that no
-            # worker starts a long market while the others have nothing left; the results go
-            # back to market order, and each market's fit is the same whatever runs it when
-            order = sorted(range(len(markets)), key=lambda i: -histories[markets[i]].n_weeks)
-            tasks = [(histories[markets[i]], opts) for i in order]
-            if isinstance(ex, DaskExecutor):
-                # one market a task: a fit is seconds of work, so the scheduler's overhead is
-                # nothing beside it, and chunks of several markets (the default: about four
-                # tasks a worker) leave one worker fitting its last chunk while the other waits
-                done = ex.map(_fit_market, tasks, progress=step, chunksize=1)
-            else:
-                done = ex.map(_fit_market, tasks, progress=step)
-            fitted: list[dict[str, ResponseModel]] = [{} for _ in markets]
-            for i, f in zip(order, done, strict=True):
-                fitted[i] = f
+            tasks = [(histories[m], opts, priors[i]) for i, m in enumerate(markets)]
+            fitted = _run_markets(ex, tasks, order, step)
+    if shared:
+        from optimizer.response import shared_decay as SD
+
+        for m, f in zip(markets, fitted, strict=True):
+            for k_id, sh in shared.items():
+                diag = {**f[k_id].diagnostics, "shared_decay": SD.diagnostics(sh, m, share_decay)}
+                f[k_id] = dataclasses.replace(f[k_id], diagnostics=diag)
     pooling: list[Any] = []
     if pool and len(markets) > 1 and bootstrap < 2 and not quiet:
         _stderr(
@@ -495,6 +573,10 @@ def fit_markets(
             plot_response_curves(models[market], plots / paths[market].stem)
     if not quiet:
         terminal.print_fitted(console, _market_table(journey.kpi, markets, models, paths))
+        if shared.get(journey.kpi):
+            terminal.print_fitted(
+                console, _shared_decay_table(shared[journey.kpi], markets, models, share_decay)
+            )
         if pooling:
             terminal.print_fitted(console, _pooling_table(pooling))
         console.print(f"wrote {len(markets)} market model(s) and markets.json to {out_dir}")
@@ -536,6 +618,36 @@ def _market_table(
             "" if mape is None else share(mape),
             str(n_warn),
             paths[m].name,
+        )
+    return table
+
+
+def _shared_decay_table(
+    shared: dict[str, Any], markets: Sequence[str], models: dict[str, ResponseModel], mode: str
+) -> Any:
+    """Each touchpoint's carry-over across the markets: the pooled decay, the markets' spread
+    (empirical Bayes), how many markets took the pooled prior, and the fitted decays' range."""
+    from rich.table import Table
+
+    how = "one decay, shared" if mode == "shared" else "spread τ by empirical Bayes"
+    table = Table(title=f"Each touchpoint's carry-over (adstock decay) across markets ({how})")
+    for col in ("touchpoint", "pooled decay", "spread τ", "markets on it", "own → fitted"):
+        table.add_column(col, justify="left" if col == "touchpoint" else "right")
+    for t, s in shared.items():
+        fitted = [
+            models[m].touchpoints[t].adstock.decay  # type: ignore[union-attr]
+            for m in markets
+            if t in models[m].touchpoints and models[m].touchpoints[t].adstock is not None
+        ]
+        own = list(s.own_fit.values())
+        table.add_row(
+            t,
+            f"{s.decay:.2f} ± {s.decay_sd:.2f}",
+            f"{s.tau:.2f}",
+            f"{sum(p is not None for p in s.prior.values())} of {len(s.prior)}",
+            f"{min(own):.2f}–{max(own):.2f} → {min(fitted):.2f}–{max(fitted):.2f}"
+            if own and fitted
+            else "",
         )
     return table
 

@@ -22,7 +22,7 @@ also gives each touchpoint's media transformation as a ``Pipeline`` of the packa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +196,8 @@ class ResponseFitter(BaseEstimator):
         prior_centre: str = PRIOR_CENTRE,
         pool_draws: str = POOL_DRAWS,
         decay_prior: str = DECAY_PRIOR,
+        decay_priors: Mapping[str, tuple[float, float]] | None = None,
+        decay_profile: bool = False,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -241,6 +243,8 @@ class ResponseFitter(BaseEstimator):
         self.prior_centre = prior_centre
         self.pool_draws = pool_draws
         self.decay_prior = decay_prior
+        self.decay_priors = decay_priors
+        self.decay_profile = decay_profile
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -422,6 +426,8 @@ class ResponseFitter(BaseEstimator):
                 prior_centre=str(self.prior_centre),
                 pool_draws=str(self.pool_draws),
                 decay_prior=str(self.decay_prior),
+                decay_priors=dict(self.decay_priors or {}),
+                decay_profile=bool(self.decay_profile),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

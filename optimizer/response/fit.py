@@ -16,7 +16,7 @@ This module also reproduces a fitted model's decomposition (``contributions``, `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,8 @@ def fit_model(
     prior_centre: str = PRIOR_CENTRE,
     pool_draws: str = POOL_DRAWS,
     decay_prior: str = DECAY_PRIOR,
+    decay_priors: Mapping[str, tuple[float, float]] | None = None,
+    decay_profile: bool = False,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -335,6 +337,15 @@ def fit_model(
         Recorded in ``fit.options`` and ``diagnostics.decay_prior``. Measured in
         docs/response-models-measured.md ("The decay prior's width from the evidence"): an
         option, not the default.
+    decay_priors : mapping of str to (float, float), optional
+        ``method="map"``: per touchpoint id, the (centre, sd) of its decay prior in place of
+        0.3 +- 0.3 (touchpoints not named keep it): ``fit --by-market --share-decay`` gives each
+        market the carry-over pooled from the other markets' histories
+        (``optimizer.response.shared_decay``). Recorded in ``fit.options``.
+    decay_profile : bool, default=False
+        ``method="map"``: record each touchpoint's profile log likelihood of its decay (the MAP
+        objective profiled over a grid of decays, the decay prior taken out) in
+        ``diagnostics.decay_profile`` (what ``shared_decay`` pools across markets).
 
     Returns
     -------
@@ -392,6 +403,8 @@ def fit_model(
         prior_centre=prior_centre,
         pool_draws=pool_draws,
         decay_prior=decay_prior,
+        decay_priors=decay_priors,
+        decay_profile=decay_profile,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

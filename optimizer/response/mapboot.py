@@ -74,6 +74,7 @@ def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> tuple[list[np.ndarray], np.
         prior_shift=rng.standard_normal(nt) if ctx.perturb else np.zeros(0),
         rel_centre=fit.prior_centre,
         decay_sd=np.array(fit.decay_sd, dtype=float),
+        decay_mu=np.array(fit.decay_mu, dtype=float),
     )
     p.scale = column_scale(p, fit.theta)
     sol = J.fit(p, fit.theta, max_nfev=60)

@@ -20,7 +20,7 @@ Steps (``map_fit``):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +103,8 @@ class MapFit:
     #: each touchpoint's decay prior sd (``decayprior``; (): ``joint.PRIOR_DECAY_SD`` for all)
     decay_sd: tuple[float, ...] = ()
     decay_prior: dict[str, Any] = field(default_factory=dict)  # what chose it (diagnostics)
+    #: each touchpoint's decay prior centre (``map_fit(decay_priors=...)``; (): ``PRIOR_DECAY``)
+    decay_mu: tuple[float, ...] = ()
 
 
 def map_fit(
@@ -121,11 +123,14 @@ def map_fit(
     prior_centre: str = "mean",
     omega_posterior: bool = False,
     decay_prior: str = "fixed",
+    decay_priors: Sequence[tuple[float, float] | None] = (),
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
     previous fit (the training weeks' fit for the all-weeks one) and keep its families and decay
-    prior sds; ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``);
-    ``decay_prior``: how the decay prior's sd is chosen (``decayprior.choose``)."""
+    priors; ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``);
+    ``decay_prior``: how the decay prior's sd is chosen (``decayprior.choose``);
+    ``decay_priors``: per touchpoint, its decay prior's (centre, sd), None for the default
+    (``shared_decay``: the markets' pooled carry-over)."""
     fr = data.frame(rows)
     Z, y, G = data.Z, data.y, data.G
     fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
@@ -145,10 +150,17 @@ def map_fit(
         p.omega = warm.omega
     if warm is not None and warm.decay_sd:
         p.decay_sd = np.array(warm.decay_sd, dtype=float)
+    if warm is not None and warm.decay_mu:
+        p.decay_mu = np.array(warm.decay_mu, dtype=float)
+    if warm is None and any(dp is not None for dp in decay_priors):
+        dflt = (J.PRIOR_DECAY, J.PRIOR_DECAY_SD)
+        pri = [dflt if dp is None else dp for dp in decay_priors]
+        p.decay_mu = np.array([float(c) for c, _ in pri])
+        p.decay_sd = np.array([float(sd) for _, sd in pri])
     sol = J.fit(p, theta0)
     nfev += sol.nfev
     if warm is None and tps:
-        alt = J.fit(p, [np.array(J.prior_of(tp, prior_centre)[0]) for tp in tps])
+        alt = J.fit(p, [np.array(J.prior_at(p, j)[0]) for j in range(len(tps))])
         nfev += alt.nfev
         if alt.cost < sol.cost:
             sol = alt
@@ -225,6 +237,7 @@ def map_fit(
         omega_weights=post[1],
         decay_sd=tuple(float(v) for v in p.decay_sd),
         decay_prior=d_info,
+        decay_mu=tuple(float(v) for v in p.decay_mu),
     )
 
 
@@ -410,6 +423,8 @@ def refit_map(
     prior_centre: str = "mean",
     pool_draws: str = "none",
     decay_prior: str = "fixed",
+    decay_priors: Mapping[str, tuple[float, float]] | None = None,
+    decay_profile: bool = False,
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -439,6 +454,8 @@ def refit_map(
         "prior_centre": prior_centre,
         "decay_prior": decay_prior,
     }
+    if decay_priors:  # each searched touchpoint's (centre, sd), None for the default
+        map_kw["decay_priors"] = tuple(decay_priors.get(d.tps[i].id) for i in searched)
     if pool_draws != "none":  # the pooling weight's posterior, for the draws (``poolpost``)
         map_kw["omega_posterior"] = True
     start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
@@ -470,6 +487,11 @@ def refit_map(
     if decay_posterior == "grid" and searched and uncertainty == "laplace" and not average_families:
         profiles = DP.fit_profiles(fit, data)
     at_map = fit
+    profile_lik: dict[str, Any] = {}
+    if decay_profile and searched:  # shared_decay: what the markets' fits pool
+        from optimizer.response import shared_decay as SD
+
+        profile_lik = SD.profile_likelihoods(fit, data, [d.tps[i].id for i in searched])
     if point == "mean" and searched:
         point_kw: dict[str, Any] = {**space_kw, "inflate": 1.0, "unbounded_zeros": True}
         # inflate 1: the posterior itself (the draws' inflation is for honest intervals)
@@ -602,6 +624,7 @@ def refit_map(
             },
             **ST.diagnostics(fit, initial_carryover),
             **({"decay_prior": fit.decay_prior} if fit.decay_prior else {}),
+            **({"decay_profile": profile_lik} if profile_lik else {}),
             **(
                 {
                     "family_weights": {
@@ -648,6 +671,11 @@ def refit_map(
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
             **({"decay_prior": decay_prior} if decay_prior != "fixed" else {}),
+            **(
+                {"decay_priors": {k: [float(v[0]), float(v[1])] for k, v in decay_priors.items()}}
+                if decay_priors
+                else {}
+            ),
             # always: model.json written before the option has none and meant "mean"
             "prior_centre": prior_centre,
         },

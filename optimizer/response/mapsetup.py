@@ -111,5 +111,7 @@ def problem_at_map(fit: MapFit, data: MapData) -> tuple[J.Problem, _Frame]:
     p.rel_centre = fit.prior_centre
     if fit.decay_sd:
         p.decay_sd = np.array(fit.decay_sd, dtype=float)
+    if fit.decay_mu:
+        p.decay_mu = np.array(fit.decay_mu, dtype=float)
     p.scale = column_scale(p, fit.theta)
     return p, fr
