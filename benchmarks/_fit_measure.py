@@ -373,9 +373,10 @@ def covered(
     """Whether the true marginal ROI and steady-state ROI at weekly spend ``x`` lie inside the
     central ``COVERAGE_LEVEL``% interval of the fitted touchpoint's draws (None, None without
     draws), read from the draws each printed interval is read from: the marginal ROI's from the
-    interval draws where the model has them (else the plans' draws), the ROI's from the plans'
-    draws. Honest uncertainty covers the truth about that often."""
-    shown, draws = ftp.interval_draw_responses(), ftp.draw_responses()
+    interval draws where the model has them (else the plans' draws), the ROI's from the bands'
+    draws (``band_draws`` where the model has them, else the plans' draws: what the curve bands
+    and ``roi_interval_80`` read). Honest uncertainty covers the truth about that often."""
+    shown, draws = ftp.interval_draw_responses(), ftp.band_responses()
     if not draws or x <= 0:
         return None, None
     q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]

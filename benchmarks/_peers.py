@@ -192,8 +192,9 @@ def _our_band(tp: Any, x: float) -> tuple[tuple[float, float, float], tuple[floa
     point_r = float(tp.weekly_kpi(x)) / x
     point_m = float(tp.weekly_marginal(x))
     # each band from the draws its printed interval is read from: the marginal return's from the
-    # interval draws (else the plans'), the ROAS's (a level) from the plans' draws
-    draws, shown = tp.draw_responses(), tp.interval_draw_responses()
+    # interval draws (else the plans'), the ROAS's (a level) from the bands' draws (band_draws,
+    # else the plans')
+    draws, shown = tp.band_responses(), tp.interval_draw_responses()
     if not draws:
         return (point_r, np.nan, np.nan), (point_m, np.nan, np.nan)
     r = [float(d.weekly_kpi(x)) / x for d in draws]

@@ -14,6 +14,14 @@ pooling) and the grid method (with and without lift tests); an API model's finge
 reruns on one machine and numpy build, not across them (compare runs made in the same
 environment). Prints each fingerprint; with ``--against``, each one that changed, and exits 0
 either way (a measurement, as every script here).
+
+``--drop KEY …`` fingerprints every model file with those keys removed wherever they occur (each
+file read as JSON and dumped with sorted keys, on both runs): a change that adds a key proves
+everything else bit-identical, e.g. model.json ``band_draws``:
+
+    PYTHONPATH=/path/to/clean/main .venv/bin/python benchmarks/fit_fingerprint.py before.json \
+        --drop band_draws
+    .venv/bin/python benchmarks/fit_fingerprint.py after.json --against before.json --drop band_draws
 """
 
 from __future__ import annotations
@@ -52,7 +60,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: keys left out of every fingerprint (``--drop``)
+DROP: set[str] = set()
+
+
+def _without(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _without(v) for k, v in d.items() if k not in DROP}
+    if isinstance(d, list):
+        return [_without(v) for v in d]
+    return d
+
+
 def _sha(data: bytes) -> str:
+    if DROP:
+        data = json.dumps(_without(json.loads(data)), sort_keys=True).encode()
     return hashlib.sha256(data).hexdigest()
 
 
@@ -107,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="where to write the fingerprints (JSON)")
     ap.add_argument("--against", type=Path, help="fingerprints of an earlier run to compare")
+    ap.add_argument("--drop", nargs="+", default=[], metavar="KEY", help="keys left out")
     a = ap.parse_args(argv)
+    DROP.update(a.drop)
     with tempfile.TemporaryDirectory() as tmp:
         now = fingerprints(Path(tmp))
     a.out.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")

@@ -13,9 +13,12 @@ of the interval draws); beside each figure, its binomial standard error at 80% o
 ``n`` touchpoints, ``sqrt(0.8 * 0.2 / n)`` (touchpoints as independent), and the standard error
 of the mean over the worlds' own coverages (a world's touchpoints miss together when its fit
 does). Under each, the ROI's coverage: the steady-state ROI at the mean weekly spend inside the central
-80% of the plans' draws (``covered``'s second flag, the bands') and of the interval draws, and how
-often the printed ``roi_interval_80`` (the plans' draws, or under ``pool_draws="intervals"`` where
-the fit pools ``drawsets.roi_set``'s) holds the true ROI over the history.
+80% of the bands' draws (``covered``'s second flag: model.json ``band_draws``, else the plans'
+draws), of the plans' draws (what the bands read before ``band_draws``) and of the interval draws,
+and how often the printed ``roi_interval_80`` (the bands' draws) holds the true ROI over the
+history; and the curve band's (``fit --plots``, the review's P10-P90 of a line item's KPI): the
+true weekly KPI at half, once and twice the mean weekly spend inside the central 80% of the bands'
+draws and of the plans' draws, each set fitted once (before and after in the same run).
 
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \\
         --inflate 2.0 2.5 3.0            # the benchmark's worlds
@@ -62,10 +65,11 @@ SPREAD_KEYS = ("uncertainty_inflate", "plan_inflate", "pool_draws")
 
 
 def plan_part(model: Any) -> dict[str, Any]:
-    """model.json without what only the intervals read: each touchpoint's ``interval_draws`` and
-    ``diagnostics.marginal_roi_interval_80`` (read from them; the fit table's column), the
-    spreads' options, and what the interval draws say of themselves (``diagnostics.uncertainty.
-    interval_draws``, the pooling weight's posterior ``diagnostics.pooling.posterior``)."""
+    """model.json without what only the intervals and bands read: each touchpoint's
+    ``interval_draws``, ``band_draws`` and ``diagnostics.marginal_roi_interval_80`` (read from them;
+    the fit table's column), the spreads' options, and what the interval draws say of themselves
+    (``diagnostics.uncertainty.interval_draws``, the pooling weight's posterior
+    ``diagnostics.pooling.posterior``)."""
     d = json.loads(json.dumps(model.to_dict()))
     diag = (d.get("fit") or {}).get("diagnostics") or d.get("diagnostics") or {}
     (diag.get("pooling") or {}).pop("posterior", None)
@@ -75,6 +79,7 @@ def plan_part(model: Any) -> dict[str, Any]:
         diag["warnings"] = [w for w in diag["warnings"] if "printed intervals" not in w]
     for tp in (d.get("touchpoints") or {}).values():
         tp.pop("interval_draws", None)
+        tp.pop("band_draws", None)
         for k in ("marginal_roi_interval_80", "roi_interval_80", "roi_interval_draws"):
             (tp.get("diagnostics") or {}).pop(k, None)
     opts = (d.get("fit") or {}).get("options") or {}
@@ -125,9 +130,28 @@ def label(setting: Setting) -> str:
     return f"x{k:g}" + ("" if pool == "none" else f" pool_draws={pool}")
 
 
+#: the curve band's spends, as multiples of the mean weekly spend
+BAND_AT = (0.5, 1.0, 2.0)
+
+
+def band_covered(ftp: Any, ttp: Any, x: float) -> tuple[list[bool], list[bool]]:
+    """Whether the true weekly KPI at ``BAND_AT`` x the mean weekly spend ``x`` lies inside the
+    central 80% of the bands' draws (``band_responses``) and of the plans' draws: the curve band of
+    ``fit --plots`` and the review, after and before ``band_draws``."""
+    q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
+    out: list[list[bool]] = []
+    for rs in (ftp.band_responses(), ftp.draw_responses()):
+        got = []
+        for k in BAND_AT:
+            lo, hi = np.percentile([float(r.weekly_kpi(k * x)) for r in rs], q)
+            got.append(bool(lo <= float(ttp.weekly_kpi(k * x)) <= hi))
+        out.append(got)
+    return out[0], out[1]
+
+
 def roi_covered(ftp: Any, ttp: Any, x: float) -> tuple[bool | None, bool | None]:
     """Whether the true steady-state ROI at weekly spend ``x`` lies inside the central 80% of the
-    plans' draws and of the interval draws (``covered`` reads one of them, as the printed interval
+    plans' draws and of the interval draws (``covered`` reads the bands', as the printed interval
     does): both, so a setting's effect on either is seen."""
     q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
     tr = float(ttp.weekly_kpi(x)) / x
@@ -194,7 +218,8 @@ def run(
                 if r_in is not None and r_plan is not None and r_shown is not None and iv:
                     true_roi = float(c.true_contrib[tid].sum()) / float(x_all.sum())
                     r_hist = bool(iv[0] <= true_roi <= iv[1])
-                    roi[st].append((r_in, r_plan, r_shown, r_hist))
+                    b_band, b_plan = band_covered(model.touchpoints[tid], ttp, mean)
+                    roi[st].append((r_in, r_plan, r_shown, r_hist, *b_band, *b_plan))
             flags[st].append(got)
             if st == settings[0]:
                 at = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0)
@@ -260,12 +285,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         r = roi[st]
         if r:
-            cov = [sum(t[j] for t in r) / len(r) for j in range(4)]
+            cov = [sum(t[j] for t in r) / len(r) for j in range(len(r[0]))]
+            nb = len(BAND_AT)
+            at = "/".join(f"{k:g}x" for k in BAND_AT)
             print(
                 f"  80% ROI coverage (n={len(r)}): steady-state ROI at the mean weekly spend from "
-                f"the plans' draws (covered(), the bands) {cov[1]:.1%}, from the interval draws "
-                f"{cov[2]:.1%}; roi_interval_80 (the printed ROI interval) holds the true ROI "
-                f"over the history {cov[3]:.1%}"
+                f"the bands' draws (covered(): band_draws, else draws) {cov[0]:.1%}, from the "
+                f"plans' draws (the bands before band_draws) {cov[1]:.1%}, from the interval "
+                f"draws {cov[2]:.1%}; roi_interval_80 (the printed ROI interval) holds the true "
+                f"ROI over the history {cov[3]:.1%}"
+            )
+            band = "/".join(f"{v:.1%}" for v in cov[4 : 4 + nb])
+            plan = "/".join(f"{v:.1%}" for v in cov[4 + nb : 4 + 2 * nb])
+            print(
+                f"  80% curve band (weekly KPI at {at} the mean weekly spend): bands' draws "
+                f"{band}; plans' draws {plan}"
             )
     return 0
 

@@ -58,7 +58,9 @@ def _plans_part(model: Any) -> dict[str, Any]:
     """Each touchpoint's plan draws and its curve (what every plan reads)."""
     d = model.to_dict()
     return {
-        tid: {k: v for k, v in tp.items() if k not in ("interval_draws", "diagnostics")}
+        tid: {
+            k: v for k, v in tp.items() if k not in ("interval_draws", "band_draws", "diagnostics")
+        }
         for tid, tp in d["touchpoints"].items()
     }
 

@@ -364,16 +364,15 @@ def explain(
         )
 
     # total KPI band over joint draws (draw k of every touchpoint is one refit or one Laplace
-    # draw): the plans' draws, as every band of a KPI level
+    # draw): the bands' draws (model.json band_draws, else draws), as every band of a KPI level
     tp10 = tp90 = None
-    n_draws = {len(it.curve.response.draws) for it in problem.items}
+    bands = [it.curve.response.band_responses() for it in problem.items]
+    n_draws = {len(b) for b in bands}
     if len(n_draws) == 1 and next(iter(n_draws)) > 0:
         tot = np.zeros(next(iter(n_draws)))
-        for it in problem.items:
+        for it, b in zip(problem.items, bands, strict=True):
             s = plan.item(it.key).spend
-            tot += np.array(
-                [float(d.horizon_kpi(s, weeks)) for d in it.curve.response.draw_responses()]
-            )
+            tot += np.array([float(d.horizon_kpi(s, weeks)) for d in b])
         tp10, tp90 = (float(v) for v in np.percentile(tot, [10, 90]))
 
     counts: dict[str, int] = {}

@@ -225,7 +225,7 @@ def curve_position(
     extrap = where == "beyond"
     level = tp.saturation_level
     sat = float(tp.weekly_kpi(weekly)) / level if level > 0 else 0.0
-    draws = tp.draw_responses()  # the plans' draws (a KPI level: not the interval draws')
+    draws = tp.band_responses()  # a KPI level: the bands' draws (not the interval draws')
     p10 = p90 = None
     if draws and spend > HALF_CENT:
         ks = np.array([float(d.horizon_kpi(spend, weeks)) for d in draws])

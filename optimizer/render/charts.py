@@ -28,6 +28,19 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def curve_band(tp: TouchpointResponse, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The P10 and P90 of the weekly KPI at steady weekly spends ``x`` over the bands' draws
+    (model.json ``band_draws``: each draw at its own pooling weight; a model without them, the
+    plans' ``draws``; the interval draws do not pin a curve's level): every chart's curve band.
+    None without draws."""
+    draws = tp.band_responses()
+    if not draws:
+        return None
+    ys = np.array([d.weekly_kpi(x) for d in draws])
+    lo, hi = np.percentile(ys, [10, 90], axis=0)
+    return lo, hi
+
+
 def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -> plt.Figure:
     """Weekly KPI against steady weekly spend (``fit --plots``), with the bootstrap band, the
     spend seen and the recent spend; axes in money (``40k``, ``1.2M``), the marginal return at the
@@ -36,12 +49,10 @@ def curve_figure(tp: TouchpointResponse, kpi: str, point: float | None = None) -
     top = max(sr.get("max", 0.0) * 1.5, (point or 0.0) * 1.3, 1.0)
     x = np.linspace(0.0, top, 300)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    draws = tp.draw_responses()  # the plans' draws: the interval draws do not pin the level
-    if draws:
-        ys = np.array([d.weekly_kpi(x) for d in draws])
-        lo, hi = np.percentile(ys, [10, 90], axis=0)
+    band = curve_band(tp, x)
+    if band is not None:
         ax.fill_between(
-            x, lo, hi, color="#1f5f8b", alpha=0.15, lw=0, label="P10–P90 over the model's draws"
+            x, *band, color="#1f5f8b", alpha=0.15, lw=0, label="P10–P90 over the model's draws"
         )
     if sr.get("max"):
         ax.axvspan(
@@ -342,11 +353,9 @@ def review_curve_figure(
     x = np.linspace(0.0, top, 300)
     colour = ROLE_COLOURS.get(role, _INK)
     fig, ax = plt.subplots(figsize=(4.4, 2.9))
-    draws = tp.draw_responses()  # the plans' draws: the interval draws do not pin the level
-    if draws:
-        ys = np.array([d.weekly_kpi(x) for d in draws])
-        lo, hi = np.percentile(ys, [10, 90], axis=0)
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.14, lw=0, label="P10–P90 (model's draws)")
+    band = curve_band(tp, x)
+    if band is not None:
+        ax.fill_between(x, *band, color=colour, alpha=0.14, lw=0, label="P10–P90 (model's draws)")
     if sr.get("max"):
         ax.axvspan(
             sr.get("min", 0.0),

@@ -1,16 +1,18 @@
-"""The MAP fit's two sets of Laplace draws: the plans' and the intervals'.
+"""The MAP fit's sets of Laplace draws: the plans', the intervals' and the bands'.
 
-Both are Gaussian steps around the point curves (``mapfit.laplace_draws``), from the same seed, read
+All are Gaussian steps around the point curves (``mapfit.laplace_draws``), from the same seed, read
 in different coordinates. The **plan draws** (model.json ``draws``; ``plan_space``, default the
 transforms and the betas) are what ``--robust mean``, ``--robust anchored``, ``optimize
 --uncertainty`` and every other plan over the draws use. The **interval draws** (model.json
 ``interval_draws``; ``interval_space`` and ``interval_scale``) are what the printed marginal-ROI
-interval is read from (``marginal_roi_interval_80``, the fit table's column); every band of a KPI
-level (the charts' bands, the review's P10-P90) reads the plan draws, as the interval draws do not
-pin a curve's level. They are written only when their coordinates differ from the plan draws'.
-The printed ROI interval (``roi_interval_80``) reads the plan draws too, except under
-``pool_draws="intervals"`` where the fit pools: then a third set (``roi_set``, not written), in the
-plan draws' coordinates, each draw at its own pooling weight.
+interval is read from (``marginal_roi_interval_80``, the fit table's column). They are written
+only when their coordinates differ from the plan draws'. The interval draws do not pin a curve's
+level, so every band of a KPI level (the charts' bands, the review's P10-P90, ``roi_interval_80``,
+a lift test's ``model_lift_interval_80``) reads the **band draws** under
+``pool_draws="intervals"`` where the fit pools: a third set (``roi_set``, model.json
+``band_draws`` since 2026-12-07; before, not written and read for ``roi_interval_80`` only), in
+the plan draws' coordinates and spread, each draw at its own pooling weight. Elsewhere (and in a
+model.json without ``band_draws``) the bands read the plan draws.
 
 Each interval draw is taken at its own empirical-Bayes pooling weight, drawn from the weight's
 posterior (``pool_draws="intervals"``, the default; ``poolpost.py``); the plan draws stay at the
@@ -173,12 +175,13 @@ def roi_set(
     plan_inflate: float,
     profiles: Sequence[Any],
 ) -> tuple[RawDraws, list[list[str]] | None]:
-    """The ROI interval's draws under ``pool_draws="intervals"``: the plan draws' coordinates and
+    """The bands' draws under ``pool_draws="intervals"``: the plan draws' coordinates and
     spread (which pin a curve's level; the interval draws, Gaussian in the marginal response, do
     not: drawn near saturation their level runs to hundreds of times the truth), from the same
     seed, each at its own pooling weight drawn from the weight's posterior (what
-    ``pool_draws="all"`` gives the plans). Read for ``roi_interval_80`` only, never written: the
-    plans keep the fit's weight."""
+    ``pool_draws="all"`` gives the plans). Written as model.json ``band_draws`` and read for every
+    band of a KPI level (``roi_interval_80``, the curve bands, the review's P10-P90); the plans
+    keep the fit's weight."""
     raw, fams, _ = _drawn(
         fit, at_map, mix, data, n_draws, seed, plan_c, plan_inflate, profiles, pooled=True
     )

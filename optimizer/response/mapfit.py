@@ -559,7 +559,7 @@ def refit_map(
     curves: dict[int, tuple[Saturation, Adstock, dict[str, Any]]] = {}
     draws = DS.as_curves(draws_raw, draw_fams, fit, searched, X)
     shown = DS.as_curves(shown_raw[0], shown_raw[1], fit, searched, X) if shown_raw else {}
-    roi_draws = DS.as_curves(roi_raw[0], roi_raw[1], fit, searched, X) if roi_raw else {}
+    band_draws = DS.as_curves(roi_raw[0], roi_raw[1], fit, searched, X) if roi_raw else {}
     edge: dict[int, list[str]] = {}
     for k, i in enumerate(searched):
         fam, th = fit.families[k], fit.theta[k]
@@ -596,7 +596,7 @@ def refit_map(
         curves=curves,
         draws=draws,
         interval_draws=shown,
-        roi_draws=roi_draws,
+        band_draws=band_draws,
         group_coef=fit.beta[len(searched) :],
         base=fit.base,
         yfit=fit.yhat_rows,

@@ -109,9 +109,14 @@ class TouchpointResponse:
     #: (``optimizer.response.prior``); None for a fitted (or hand-given) curve
     prior: Mapping[str, Any] | None = None
     #: the draws the printed marginal-ROI interval is read from, where the fit drew them in other
-    #: coordinates than ``draws`` (which the plans and every band of a KPI level use); empty:
-    #: that interval comes from ``draws`` too
+    #: coordinates than ``draws`` (which the plans use); empty: that interval comes from
+    #: ``draws`` too
     interval_draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
+    #: the draws every band of a KPI level (the curve bands, the P10-P90 of a line item's or a
+    #: plan's KPI, ``roi_interval_80``) is read from, where the fit drew them apart from ``draws``:
+    #: the plans' coordinates and spread, each draw at its own pooling weight from the weight's
+    #: posterior (``drawsets.roi_set``); empty: those bands come from ``draws``
+    band_draws: tuple[tuple[Saturation, Adstock | None], ...] = ()
 
     @property
     def untested(self) -> bool:
@@ -172,8 +177,15 @@ class TouchpointResponse:
 
     def draw_responses(self) -> list[TouchpointResponse]:
         """One ``TouchpointResponse`` per draw of ``draws`` (the plans' draws; empty when the
-        model has none): every band of a KPI level is read from these."""
+        model has none): what every plan over the draws is made on."""
         return self._responses(self.draws)
+
+    def band_responses(self) -> list[TouchpointResponse]:
+        """One ``TouchpointResponse`` per draw of the bands' draws: ``band_draws`` where the model
+        has them, else the plans' ``draws`` (a model written before the field, a hand-made one,
+        a bootstrap fit): every band of a KPI level (a curve's, a line item's, a plan's) is read
+        from these."""
+        return self._responses(self.band_draws or self.draws)
 
     @property
     def shown_draws(self) -> tuple[tuple[Saturation, Adstock | None], ...]:
@@ -202,7 +214,11 @@ class TouchpointResponse:
             d["spend_range"] = {k: float(v) for k, v in self.spend_range.items()}
         if self.diagnostics:
             d["diagnostics"] = jsonable(dict(self.diagnostics))
-        for key, ds in (("draws", self.draws), ("interval_draws", self.interval_draws)):
+        for key, ds in (
+            ("draws", self.draws),
+            ("interval_draws", self.interval_draws),
+            ("band_draws", self.band_draws),
+        ):
             if ds:
                 d[key] = [
                     {"curve": s.to_dict(), **({"adstock": a.to_dict()} if a is not None else {})}
@@ -280,6 +296,7 @@ _TP_KEYS = {
     "spend_range",
     "draws",
     "interval_draws",
+    "band_draws",
     "diagnostics",
     "owner",
     "label",
@@ -474,6 +491,7 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             }
         draws = _parse_draws(td.get("draws"), path, f"{where}.draws")
         interval_draws = _parse_draws(td.get("interval_draws"), path, f"{where}.interval_draws")
+        band_draws = _parse_draws(td.get("band_draws"), path, f"{where}.band_draws")
         out[str(tid)] = TouchpointResponse(
             id=str(tid),
             stage=stage,
@@ -482,13 +500,14 @@ def model_from_dict(data: Any, source: str | None = None) -> ResponseModel:
             spend_range=spend_range,
             draws=draws,
             interval_draws=interval_draws,
+            band_draws=band_draws,
             diagnostics=_mapping(td.get("diagnostics"), path, f"{where}.diagnostics"),
             owner=_owner(td.get("owner"), path, f"{where}.owner"),
             effectiveness=parse_effectiveness(
                 td.get("effectiveness"), path, f"{where}.effectiveness"
             ),
         )
-    for key in ("draws", "interval_draws"):
+    for key in ("draws", "interval_draws", "band_draws"):
         _same_number_of_draws(out, key, path)
     if priors:
         from optimizer.response.prior import prior_touchpoint
@@ -543,7 +562,7 @@ def _mapping(v: Any, path: str | None, where: str) -> dict[str, Any]:
 def _parse_draws(
     v: Any, path: str | None, where: str
 ) -> tuple[tuple[Saturation, Adstock | None], ...]:
-    """A touchpoint's ``draws`` or ``interval_draws``: a list of ``{"curve", "adstock"}``."""
+    """A touchpoint's ``draws``, ``interval_draws`` or ``band_draws``: a list of ``{"curve", "adstock"}``."""
     if v is not None and not isinstance(v, list):
         raise ModelError(f"expected a list of draws, got {short_repr(v)}", path=path, field=where)
     draws = []

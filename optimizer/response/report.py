@@ -9,7 +9,7 @@ the fit's quality, the lift tests' agreement and the baseline.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,9 +64,10 @@ class Fitted:
     #: the draws the printed intervals are read from where they differ from ``draws`` (which the
     #: plans use; ``drawsets.py``): empty, the intervals come from ``draws``
     interval_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
-    #: the draws the printed ROI interval is read from where they differ from ``draws``
-    #: (``drawsets.roi_set``; not written to model.json): empty, it comes from ``draws``
-    roi_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
+    #: the draws every band of a KPI level and the printed ROI interval are read from where they
+    #: differ from ``draws`` (``drawsets.roi_set``; model.json ``band_draws``): empty, they come
+    #: from ``draws``
+    band_draws: dict[int, list[tuple[Saturation, Adstock]]] = field(default_factory=dict)
 
 
 def _response_sum(sat: Saturation, ad: Adstock, x: np.ndarray) -> float:
@@ -111,6 +112,7 @@ def build_model(
 
     out: dict[str, TouchpointResponse] = {}
     n_shown = max((len(v) for v in f.interval_draws.values()), default=0)
+    n_band = max((len(v) for v in f.band_draws.values()), default=0)
     for i, t in enumerate(tps):
         sat, ad = curves_out[i]
         x = X[:, i]
@@ -119,12 +121,21 @@ def build_model(
         spend_range = {"min": lo, "max": hi, "mean": float(x.mean()), "recent": recent}
         draws = list(f.draws.get(i, ()))
         shown = list(f.interval_draws.get(i, ()))
+        band = list(f.band_draws.get(i, ()))
         if i not in slot:
             flat = (Saturation(sat.family, {**sat.params, "beta": 0.0}), ad)
             draws = [flat] * n_bootstrap
             shown = [flat] * n_shown if n_shown else []
+            band = [flat] * n_band if n_band else []
         tr_ = TouchpointResponse(
-            t.id, t.stage, sat, ad, spend_range, tuple(draws), interval_draws=tuple(shown)
+            t.id,
+            t.stage,
+            sat,
+            ad,
+            spend_range,
+            tuple(draws),
+            interval_draws=tuple(shown),
+            band_draws=tuple(band),
         )
         total_spend = float(x.sum())
         total_c = float(contrib[i].sum())
@@ -153,14 +164,14 @@ def build_model(
         if i in slot:
             diag["search"] = dict(f.curves[i][2])
             # the marginal ROI's interval from the intervals' draws (drawn in the marginal return
-            # at the mean spend, what they are calibrated for); the ROI's from the plans' draws (the
-            # interval draws do not pin a curve's level), or under pool_draws="intervals" from
-            # draws like them each at its own pooling weight (f.roi_draws); the warning from the
-            # plans' draws (docs/response-models.md)
+            # at the mean spend, what they are calibrated for); the ROI's from the bands' draws
+            # (the interval draws do not pin a curve's level): under pool_draws="intervals" the
+            # plans' draws each at its own pooling weight (f.band_draws), else the plans' own;
+            # the warning from the plans' draws (docs/response-models.md)
             if draws:
                 bd = np.array([s_.beta for s_, _ in draws])
                 if total_spend > 0:
-                    roi_d = list(f.roi_draws.get(i, ())) or draws
+                    roi_d = band or draws
                     dc = np.array([_response_sum(s_, a_, x) for s_, a_ in roi_d])
                     diag["roi_interval_80"] = _interval(dc / total_spend)
                     if roi_d is not draws:
@@ -197,9 +208,7 @@ def build_model(
                 f"({_fmt(lo)} to {_fmt(hi)}): more spend is extrapolation"
             )
         diag["warnings"] = w
-        out[t.id] = TouchpointResponse(
-            t.id, t.stage, sat, ad, spend_range, tuple(draws), diag, interval_draws=tuple(shown)
-        )
+        out[t.id] = replace(tr_, diagnostics=diag)
 
     cal_diag: dict[str, Any] | None = None
     if d.tests:
@@ -213,7 +222,7 @@ def build_model(
                 x1 = x + lt.delta(n)
                 model_lift = _response_sum(sat, ad, x1) - _response_sum(sat, ad, x)
                 row["used"] = True
-                dr = f.draws.get(i, [])
+                dr = f.band_draws.get(i) or f.draws.get(i, [])  # a band of a KPI level
                 if dr:
                     dl = np.array(
                         [_response_sum(s_, a_, x1) - _response_sum(s_, a_, x) for s_, a_ in dr]

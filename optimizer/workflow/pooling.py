@@ -228,6 +228,7 @@ def pool_markets(
                 curve = _scaled(tp.curve, h, axis)
                 draws = tuple((_scaled(s, h, axis), a) for s, a in tp.draws)
                 shown = tuple((_scaled(s, h, axis), a) for s, a in tp.interval_draws)
+                band = tuple((_scaled(s, h, axis), a) for s, a in tp.band_draws)
                 adstock = tp.adstock
             elif th <= 0:  # no effect found: the donor's shape at the national level
                 donor_tp = tps[donor]
@@ -236,12 +237,13 @@ def pool_markets(
                 curve = _scaled(donor_tp.curve, h, axis)
                 draws = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.draws)
                 shown = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.interval_draws)
+                band = tuple((_scaled(s, h, axis), a) for s, a in donor_tp.band_draws)
                 adstock = donor_tp.adstock
             else:  # an effect without a standard error (no draws): kept as fitted
                 wt[k], pooled[k], post_se[k] = 1.0, th, math.inf
                 continue
             new = dataclasses.replace(
-                tp, curve=curve, draws=draws, interval_draws=shown, adstock=adstock
+                tp, curve=curve, draws=draws, interval_draws=shown, band_draws=band, adstock=adstock
             )
             diag = dict(tp.diagnostics)
             diag["pooling"] = {

@@ -1,0 +1,193 @@
+"""Every band of a KPI level reads the bands' draws (model.json ``band_draws``).
+
+The default fit draws its printed intervals over the empirical-Bayes pooling weight's posterior
+(``pool_draws="intervals"``, poolpost.py). The curve bands (``fit --plots``, the review pack's
+charts), the review's P10-P90 of a line item's and of the plan's KPI, ``roi_interval_80`` and a
+lift test's ``model_lift_interval_80`` read a third set, written as ``band_draws``: the plans'
+coordinates and spread, each draw at its own pooling weight. The plans' ``draws`` (``--robust``,
+``optimize --uncertainty``) are unchanged; a model.json without ``band_draws`` (every one written
+before the field) bands with ``draws`` as before.
+
+``random_world(8, seed=22)`` pools fully (``diagnostics.pooling.at_edge`` 1): the plans' draws,
+conditional on full pooling, put every touchpoint's marginal return at one value, and the 80%
+curve band at the mean weekly spend held the true weekly KPI for 1 of 8 touchpoints (seed 0, 40
+draws); the bands' draws hold it for 7 of 8.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from optimizer.errors import ModelError
+from optimizer.response.model import model_from_dict, read_model
+from optimizer.simulate import random_world, simulate, write_world
+
+N_DRAWS = 40
+WEEKS = 13
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The full-pooling world fitted through the CLI (``model.json``) and the same file without
+    ``band_draws`` (``old.json``: what a fit before the field wrote, its draws the same)."""
+    tmp = tmp_path_factory.mktemp("bands")
+    sim = simulate(random_world(8, seed=22))
+    paths = write_world(sim, tmp)
+    r = _cli("fit", "--journey", str(paths["journey"]), "--history", str(paths["history"]),
+             "-o", "model.json", "--seed", "0", "--bootstrap", str(N_DRAWS), cwd=tmp)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp / "model.json").read_text())
+    for tp in doc["touchpoints"].values():
+        tp.pop("band_draws")
+    (tmp / "old.json").write_text(json.dumps(doc))
+    return {"sim": sim, "dir": tmp, "new": read_model(tmp / "model.json"),
+            "old": read_model(tmp / "old.json")}  # fmt: skip
+
+
+def test_full_pooling_fit_writes_band_draws_over_the_pooling_weight(edge):
+    new = edge["new"]
+    assert new.diagnostics["pooling"]["at_edge"] == 1.0
+    for tid, tp in new.touchpoints.items():
+        assert len(tp.band_draws) == len(tp.draws) == N_DRAWS, tid
+        assert tp.band_draws != tp.draws, tid
+        # roi_interval_80 is read from them (it says so)
+        assert tp.diagnostics["roi_interval_draws"] == "pooling_posterior", tid
+
+
+def test_curve_bands_hold_the_truth_at_full_pooling(edge):
+    """The chart's curve band (``charts.curve_band``) and the review's P10-P90 of a line item's
+    KPI (``sentences.curve_position``) at the mean weekly spend: the truth inside for at least 7
+    of 8 touchpoints (measured 7) from ``band_draws``, at most 2 (measured 1) from the plans' draws
+    (the old file); the bands no longer squeezed: the old file's band is narrower than the new
+    one for every touchpoint."""
+    from optimizer.explain.sentences import curve_position
+    from optimizer.render.charts import curve_band
+
+    truth = edge["sim"].truth.touchpoints
+    inside: dict[str, int] = {}
+    width: dict[str, list[float]] = {}
+    for name in ("new", "old"):
+        n = 0
+        width[name] = []
+        for tid, tp in edge[name].touchpoints.items():
+            x = float(tp.spend_range["mean"])
+            band = curve_band(tp, np.array([x]))
+            assert band is not None
+            lo, hi = float(band[0][0]), float(band[1][0])
+            true_kpi = float(truth[tid].weekly_kpi(x))
+            pos = curve_position(tp, WEEKS * x, WEEKS, "kpi")
+            # the review's line-item band is the same quantity over the horizon
+            assert (pos.kpi_p10, pos.kpi_p90) == pytest.approx((WEEKS * lo, WEEKS * hi), rel=1e-9)
+            n += lo <= true_kpi <= hi
+            width[name].append(hi - lo)
+        inside[name] = n
+    assert inside["new"] >= 7, inside
+    assert inside["old"] <= 2, inside
+    assert all(w_old < w_new for w_old, w_new in zip(width["old"], width["new"], strict=True))
+
+
+def test_old_model_without_band_draws_bands_with_draws(edge):
+    """A model.json without ``band_draws`` loads, and its bands read ``draws`` (to the bit)."""
+    from optimizer.render.charts import curve_band
+
+    old = edge["old"]
+    x = np.linspace(0.0, 1e5, 7)
+    for tid, tp in old.touchpoints.items():
+        assert tp.band_draws == ()
+        band = curve_band(tp, x)
+        assert band is not None
+        ys = np.array([d.weekly_kpi(x) for d in tp.draw_responses()])
+        assert np.array_equal(band[0], np.percentile(ys, 10, axis=0)), tid
+
+
+def _scenario(edge: dict[str, Any], model: str) -> Path:
+    m = edge["new"]
+    budget = WEEKS * sum(float(tp.spend_range["mean"]) for tp in m.touchpoints.values())
+    path = edge["dir"] / f"scenario_{model}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "bands", "model": f"{model}.json", "horizon_weeks": WEEKS, "budget": budget}
+        )
+    )
+    return path
+
+
+def test_review_pack_renders_both_files_and_plans_ignore_band_draws(edge):
+    """``budgetopt explain`` (the review pack, with its curve charts) renders from the new file
+    and from the old one; the plan's P10-P90 differs (the bands moved), and ``optimize --robust
+    mean`` gives the same plan from both to the byte (the plans read ``draws`` only)."""
+    tmp = edge["dir"]
+    texts = {}
+    for model in ("model", "old"):
+        sc = _scenario(edge, model)
+        out = tmp / f"review_{model}.html"
+        r = _cli("explain", str(sc), "--format", "html", "-o", str(out), cwd=tmp)
+        assert r.returncode == 0, r.stderr
+        md = tmp / f"review_{model}.md"
+        r = _cli("explain", str(sc), "--format", "md", "-o", str(md), cwd=tmp)
+        assert r.returncode == 0, r.stderr
+        texts[model] = md.read_text()
+    band = [line for line in texts["model"].splitlines() if "P10–P90 over the model" in line]
+    old = [line for line in texts["old"].splitlines() if "P10–P90 over the model" in line]
+    assert band and old and band != old
+    plans = []
+    for model in ("model", "old"):
+        r = _cli("optimize", str(_scenario(edge, model)), "--robust", "mean", "--format", "json",
+                 cwd=tmp)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        plans.append(json.loads(r.stdout)["line_items"])
+    assert plans[0] == plans[1]
+
+
+def test_band_draws_count_is_checked(edge):
+    doc = json.loads((edge["dir"] / "model.json").read_text())
+    tid = next(iter(doc["touchpoints"]))
+    doc["touchpoints"][tid]["band_draws"] = doc["touchpoints"][tid]["band_draws"][:3]
+    with pytest.raises(ModelError) as e:
+        model_from_dict(doc)
+    assert f"touchpoints.{tid}.band_draws" in str(e.value)
+    assert "3 draws" in str(e.value)
+
+
+def test_market_pooling_scales_band_draws(edge):
+    """``fit --by-market``'s pooling rescales each market's curve: its band draws move with it as
+    its plan draws do (each draw's beta times the curve's factor, to 1e-12)."""
+    from optimizer.workflow.pooling import pool_markets
+
+    doc = json.loads((edge["dir"] / "model.json").read_text())
+
+    def scaled(f: float) -> Any:
+        d = json.loads(json.dumps(doc))
+        for tp in d["touchpoints"].values():
+            for c in [tp["curve"]] + [x["curve"] for x in tp["draws"] + tp["band_draws"]]:
+                c["beta"] *= f
+        return model_from_dict(d)
+
+    models = {"north": scaled(1.0), "south": scaled(1.7)}
+    pooled, _ = pool_markets(models)
+    moved = 0
+    for m, model in models.items():
+        for tid, tp in pooled[m].touchpoints.items():
+            before = model.touchpoints[tid]
+            if tp.curve.params == before.curve.params or before.curve.beta <= 0:
+                continue  # not pooled, or given the donor's shape (no effect of its own)
+            moved += 1
+            f = tp.curve.beta / before.curve.beta
+            assert len(tp.band_draws) == N_DRAWS
+            for (s, _), (s0, _) in zip(tp.band_draws, before.band_draws, strict=True):
+                assert s.beta == pytest.approx(f * s0.beta, rel=1e-12, abs=1e-12), tid
+    assert moved > 0
