@@ -220,7 +220,21 @@ def main() -> None:
     ap.add_argument("--markets", type=int, default=4)
     ap.add_argument("--touchpoints", type=int, default=6)
     ap.add_argument("--bootstrap", type=int, default=4)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a constant of optimizer.response.shared_decay for this run (e.g. PRIOR_SUMMARY=moments)",
+    )
     a = ap.parse_args()
+    from optimizer.response import shared_decay as SD
+
+    for kv in a.set:
+        name, value = kv.split("=", 1)
+        old = getattr(SD, name)
+        setattr(SD, name, type(old)(value))
+        print(f"shared_decay.{name} = {value!r} (default {old!r})")
     lo, hi = (int(v) for v in a.seeds.split(":"))
     print(f"markets_decay.py: load {_load()}, python {sys.version.split()[0]}")
     for regime in a.regimes.split(","):

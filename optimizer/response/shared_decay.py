@@ -43,6 +43,9 @@ MODES = ("pooled", "shared")
 MESH = 0.01
 #: the narrowest decay prior a market is given (a floor on the predictive's sd)
 MIN_SD = 0.02
+#: how the predictive of a market's decay becomes its Gaussian prior (``_summary``): "message"
+#: or "moments"
+PRIOR_SUMMARY = "message"
 METHODS = {
     "pooled": "each touchpoint's adstock decay pooled across markets: every market's profile "
     "likelihood of the decay, the markets' decays N(mu, tau^2) with tau by marginal likelihood, "
@@ -125,6 +128,39 @@ def _kernel(mesh: np.ndarray, tau: float) -> np.ndarray:
     return np.asarray(k / k.sum(axis=0, keepdims=True))
 
 
+def _summary(q: np.ndarray, mesh: np.ndarray, log_prior: np.ndarray) -> tuple[float, float] | None:
+    """The Gaussian decay prior a market is refitted with, from ``q``, the predictive of its decay
+    given the other markets (on ``mesh``), or None (the fixed prior kept).
+
+    ``"message"``: what the other markets add to the fixed prior, ``q / p0`` (``p0`` the fixed
+    prior on the mesh, ``log_prior``), read as a Gaussian (a quadratic in the decay fitted to its
+    log, weighted by ``q``) and multiplied into the fixed prior ``N(PRIOR_DECAY, PRIOR_DECAY_SD^2)``:
+    where the others carry nothing the fixed prior stays as it is (``q``'s own moments would be
+    narrower, as the fixed prior cut at the decay's bounds is). ``"moments"``: ``q``'s mean and
+    sd. None where the sd is not below ``PRIOR_DECAY_SD``."""
+    if PRIOR_SUMMARY == "moments":
+        mu = float(q @ mesh)
+        sd = max(float(math.sqrt(max(float(q @ (mesh - mu) ** 2), 0.0))), MIN_SD)
+    else:
+        keep = q > 1e-12 * q.max()
+        if keep.sum() < 3:
+            return None
+        x = mesh[keep]
+        msg = np.log(q[keep]) - log_prior[keep]
+        c2, c1, _ = np.polyfit(x, msg, 2, w=np.sqrt(q[keep]))
+        h = -2.0 * float(c2)  # the message's precision
+        if h <= 0:
+            return None
+        prec = 1.0 / J.PRIOR_DECAY_SD**2 + h
+        mu = float(
+            np.clip((J.PRIOR_DECAY / J.PRIOR_DECAY_SD**2 + float(c1)) / prec, *J.DECAY_BOUNDS)
+        )
+        sd = max(1.0 / math.sqrt(prec), MIN_SD)
+    if sd >= J.PRIOR_DECAY_SD - 1e-3:
+        return None
+    return round(mu, 4), round(sd, 4)
+
+
 def _lse(a: np.ndarray, axis: int | None = None) -> np.ndarray:
     m = np.max(a, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
@@ -171,11 +207,7 @@ def pool(tid: str, profiles: Mapping[str, Mapping[str, Any]], mode: str = "poole
         wm /= wm.sum()
         q = K @ wm  # the predictive of this market's decay
         q /= q.sum()
-        mu = float(q @ mesh)
-        sd = max(float(math.sqrt(max(float(q @ (mesh - mu) ** 2), 0.0))), MIN_SD)
-        prior[m] = (
-            (round(mu, 4), round(sd, 4)) if sd < J.PRIOR_DECAY_SD and len(names) > 1 else None
-        )
+        prior[m] = _summary(q, mesh, log_prior) if len(names) > 1 else None
     return SharedDecay(tid, tau, decay, decay_sd, evidence, own, prior)
 
 
