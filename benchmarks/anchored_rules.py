@@ -14,6 +14,13 @@ rules), so every line starts at the historical mix.
     nice -n 10 .venv/bin/python benchmarks/anchored_rules.py --regime low --touchpoints 15
     nice -n 10 .venv/bin/python benchmarks/anchored_rules.py --regime mmm_example --detail
 
+``--gates`` scores the candidate defaults of ``optimize`` (the point plan, the anchored plan, and
+plans that take the anchored one only where a gate on the fit's diagnostics says the data cannot
+tell the touchpoints apart, the point plan otherwise) and prints, world by world, the
+diagnostics each gate reads (``diagnostics.pooling``: ``at_edge``, ``pool_marginal_equivalent``,
+its posterior's P10 / median / P90; the anchored step; the draws' shortfall and standard deviation
+at step 1 over the point uplift there).
+
 ``--detail`` prints, world by world, the rules' steps and true uplifts, and for ``mmm_example``
 (or ``--world NAME``) the line itself: point, truth, the draws' mean / sd / P10 / share below zero,
 and each line item's share of the draws' spread.
@@ -131,6 +138,101 @@ RULES: dict[str, Rule] = {
 }
 
 
+def _pool(model: Any) -> dict[str, Any]:
+    """model.json's ``diagnostics.pooling`` (empty for a fit without it)."""
+    diag = getattr(model, "diagnostics", None) or {}
+    pool = diag.get("pooling") if isinstance(diag, dict) else None
+    return dict(pool) if isinstance(pool, dict) else {}
+
+
+def _post(ln: dict[str, Any], key: str) -> float:
+    """A figure of the pooling weight's posterior (``diagnostics.pooling.posterior``; nan: none)."""
+    post = ln["pool"].get("posterior") or {}
+    v = post.get(key)
+    return float(v) if v is not None else float("nan")
+
+
+def anchored_step(ln: dict[str, Any]) -> int:
+    """``--robust anchored``'s step (the shortfall, the standard deviation at full pooling)."""
+    return int(
+        RULES["shortfall 0.75 (sd at full pooling)"](
+            ln["p"], ln["d"], ln["kpi"], ln["full_pooling"]
+        )
+    )
+
+
+#: a gate: the fit's line (``line_of``) -> take the anchored plan (True) or the point plan
+Gate = Callable[[dict[str, Any]], bool]
+GATES: dict[str, Gate] = {
+    "point (no gate)": lambda ln: False,
+    "anchored (every fit)": lambda ln: True,
+    "anchored at full pooling (at_edge, pme >= 1)": lambda ln: bool(ln["full_pooling"]),
+    "anchored where pooling posterior median pme >= 1": lambda ln: (
+        _post(ln, "pool_marginal_equivalent_median") >= 1.0
+    ),
+    "anchored where pooling posterior P90 pme >= 1": lambda ln: (
+        _post(ln, "pool_marginal_equivalent_p90") >= 1.0
+    ),
+    "anchored where pooling posterior P10 pme >= 1": lambda ln: (
+        _post(ln, "pool_marginal_equivalent_p10") >= 1.0
+    ),
+    "--robust auto: anchored at full pooling or draws' mean < point (step 1)": lambda ln: bool(
+        ln["full_pooling"] or float(ln["d"][:, -1].mean()) < float(ln["p"][-1])
+    ),
+    "anchored where point's uplift < 0.75 shortfall (step 1)": lambda ln: (
+        ln["p"][-1] - 0.75 * float(shortfall(ln["d"][:, [-1]], ln["p"][[-1]])[0]) <= 0.0
+    ),
+    "anchored where point's uplift < 0.75 sd (step 1)": lambda ln: (
+        ln["p"][-1] - 0.75 * float(ln["d"][:, -1].std()) <= 0.0
+    ),
+}
+
+
+def gate_diag(ln: dict[str, Any]) -> str:
+    """One world's diagnostics that the gates read, and where its plans land."""
+    K = ln["kpi"]
+    k = anchored_step(ln)
+    p1 = float(ln["p"][-1])
+    sf = float(shortfall(ln["d"][:, [-1]], ln["p"][[-1]])[0])
+    sd = float(ln["d"][:, -1].std())
+    pool = ln["pool"]
+    return (
+        f"  {ln['name']:<22} edge={int(bool(pool.get('at_edge')))} full={int(ln['full_pooling'])} "
+        f"pme={float(pool.get('pool_marginal_equivalent', float('nan'))):9.3g} "
+        f"post p10/med/p90={_post(ln, 'pool_marginal_equivalent_p10'):8.3g}/"
+        f"{_post(ln, 'pool_marginal_equivalent_median'):8.3g}/"
+        f"{_post(ln, 'pool_marginal_equivalent_p90'):8.3g} "
+        f"below_fit={_post(ln, 'mass_below_fit'):4.2f} "
+        f"avail={ln['available'] / K:+6.2%} point={ln['t'][-1] / K:+6.2%} "
+        f"anch step={k / GRID:4.2f} {ln['t'][k] / K:+6.2%} "
+        f"step1 uplift={p1 / K:+6.3%} shortfall/uplift={sf / p1 if p1 else float('nan'):6.2f} "
+        f"sd/uplift={sd / p1 if p1 else float('nan'):6.2f} "
+        f"mean/uplift={float(ln['d'][:, -1].mean()) / p1 if p1 else float('nan'):6.2f} "
+        f"lose={float(np.mean(ln['d'][:, -1] < 0)):4.2f} "
+        f"meanrule={ln['t'][mean_rule()(ln['p'], ln['d'], K, False)] / K:+6.2%}"
+    )
+
+
+def score_gate(lines: Sequence[dict[str, Any]], gate: Gate) -> tuple[float, float, list[str], int]:
+    """Pooled capture, worst world, worlds below the mix by more than ``HARM`` and how many
+    worlds took the anchored plan, of the plans a gate picks."""
+    num = den = 0.0
+    worst = np.inf
+    below = []
+    n_anc = 0
+    for ln in lines:
+        anc = gate(ln)
+        n_anc += int(anc)
+        k = anchored_step(ln) if anc else len(ln["p"]) - 1
+        v = float(ln["t"][k]) / ln["kpi"]
+        num += v
+        den += ln["available"] / ln["kpi"]
+        worst = min(worst, v)
+        if v < -HARM:
+            below.append(f"{ln['name']} {v:+.2%}")
+    return num / den if den > 0 else float("nan"), worst, below, n_anc
+
+
 def line_of(case: Any, model: Any) -> dict[str, Any]:
     """The anchored line of ``model``'s plan for ``case`` and its uplifts (see the docstring)."""
     means = case.history.spend.mean()
@@ -184,6 +286,7 @@ def line_of(case: Any, model: Any) -> dict[str, Any]:
         "available": true_value(p_true, truth) - true_value(hist, truth),
         "kpi": HORIZON_WEEKS * weekly,
         "full_pooling": full_pooling(model),
+        "pool": _pool(model),
         "observed": (case.history.spend.min(), case.history.spend.max()),
     }
 
@@ -242,11 +345,16 @@ def detail_line(ln: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--regime", choices=("low", "high", "mmm_example"), default="low")
+    ap.add_argument("--regime", choices=("low", "high", "flighted", "mmm_example"), default="low")
     ap.add_argument("--touchpoints", type=int, default=8)
     ap.add_argument("--seeds", default="", metavar="START:STOP", help="fresh worlds (fit_dev.py's)")
     ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
     ap.add_argument("--detail", action="store_true", help="world by world, and mmm_example's line")
+    ap.add_argument(
+        "--gates",
+        action="store_true",
+        help="the candidate defaults (point, anchored, gated) and each world's diagnostics",
+    )
     ap.add_argument("--world", default="", help="print this world's line (with --detail)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,8 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             a, b = (int(v) for v in args.seeds.split(":"))
             n = args.touchpoints
             cases = [
-                high_case(n, s, t, 0, "high")
-                if args.regime == "high"
+                high_case(n, s, t, 0, args.regime)
+                if args.regime in ("high", "flighted")
                 else world_case(f"rw{n}-s{s}", random_world(n, seed=s), t, "holdout", n, 0)
                 for s in range(a, b)
             ]
@@ -281,6 +389,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name:<38} {pooled:7.1%} {worst:+7.2%} {len(below):5d} {step:5.2f}"
             + (f"  ({', '.join(below)})" if below else "")
         )
+    if args.gates:
+        print(f"\n{'candidate default':<58} {'pooled':>7} {'worst':>7} {'below':>5} {'anch':>4}")
+        for name, gate in GATES.items():
+            pooled, worst, below, n_anc = score_gate(lines, gate)
+            print(
+                f"{name:<58} {pooled:7.1%} {worst:+7.2%} {len(below):5d} {n_anc:4d}"
+                + (f"  ({', '.join(below)})" if below else "")
+            )
+        for ln in lines:
+            print(gate_diag(ln))
     if args.detail:
         for ln in lines:
             picks = []

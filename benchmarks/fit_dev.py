@@ -27,6 +27,7 @@ among them sets a module constant of ``optimizer.response`` for that variant (e.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -45,12 +46,33 @@ from _fit_cases import (  # noqa: E402
     regime_cases,
     world_case,
 )
-from _fit_measure import ORACLE_DRAWS, covered, decision_regret, oracle_model  # noqa: E402
+from _fit_measure import (  # noqa: E402
+    HORIZON_WEEKS,
+    ORACLE_DRAWS,
+    _scenario,
+    covered,
+    decision_regret,
+    oracle_model,
+    true_value,
+)
 from _fit_options import fit_with_options, parse_variant  # noqa: E402
 from _regimes import HARM, pooled_capture  # noqa: E402
 
 from optimizer.simulate import random_world  # noqa: E402
-from optimizer.workflow.anchored import RISK  # noqa: E402
+from optimizer.workflow.anchored import RISK, auto_plan  # noqa: E402
+
+
+def auto_regret(case: Any, model: Any, reg: Any) -> tuple[Any, str]:
+    """The plan of ``optimize --robust auto`` (the default) on ``model``, as ``reg`` (the point
+    plan's ``decision_regret``) with its plan and true KPI replaced, and which plan it made."""
+    means = case.history.spend.mean()
+    budget = HORIZON_WEEKS * float(means.sum())
+    p = auto_plan(_scenario(budget, f"{case.name} auto", case), model)
+    if not p.ok:
+        raise RuntimeError(f"auto allocation of {case.name} failed: {p.status} {p.message}")
+    spend = {li.id: float(li.spend) for li in p.line_items}
+    chosen = str(p.extras["auto"]["chosen"])
+    return dataclasses.replace(reg, fitted=true_value(spend, case.truth), plan_fit=spend), chosen
 
 
 def decay_covered(ftp: Any, ttp: Any) -> bool | None:
@@ -69,6 +91,7 @@ def run(
     risks: Sequence[float] = (RISK,),
     oracle: bool = False,
     anchor_sd: bool = False,
+    auto: bool = False,
 ) -> None:
     res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
     bayes: list[dict[str, Any]] = []
@@ -90,6 +113,7 @@ def run(
                     decision_regret(c, model, robust="anchored", risk=k, measure="sd")
                     for k in risks
                 ]
+            aut = auto_regret(c, model, reg) if auto else None
             level = model.diagnostics.get("initial_carryover", {}).get("level")
             spend = c.history.spend
             cov = []
@@ -115,6 +139,7 @@ def run(
                     "reg": reg,
                     "rob": rob,
                     "anc": ancs[0],
+                    "auto": aut,
                     "ancs": ancs,
                     "cov": cov,
                     "rcov": rcov,
@@ -170,6 +195,21 @@ def run(
             f"ROI: mean {np.mean(e_roi):.1%} / {np.mean(e_mroi):.1%}, median "
             f"{np.median(e_roi):.1%} / {np.median(e_mroi):.1%}"
         )
+        if auto:  # optimize's default: --robust auto
+            vt = [
+                (r["auto"][0].fitted - r["auto"][0].historical) / r["auto"][0].kpi_total for r in rs
+            ]
+            print(
+                f"  --robust auto (the default): pooled "
+                f"{pooled_capture(rs, lambda r: r['auto'][0]):.1%}, worst {min(vt):+.2%}, "
+                f"{sum(v < -HARM for v in vt)} below, the anchored plan on "
+                f"{sum(r['auto'][1] == 'anchored' for r in rs)} of {len(rs)} ("
+                + ", ".join(
+                    f"{r['name']} {v:+.2%}" for r, v in zip(rs, vt, strict=True) if v < -HARM
+                )
+                + ")",
+                flush=True,
+            )
         labels = [f"risk {k:g}" for k in risks]
         if anchor_sd:
             labels += [f"risk {k:g}, sd everywhere (the rule before)" for k in risks]
@@ -242,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also the Bayes oracle of fit_recovery.py (the true transforms, the least-squares "
         "betas' law, the plan on the mean over its 50 draws) on the same worlds",
     )
+    ap.add_argument(
+        "--auto",
+        action="store_true",
+        help="also the plan of optimize's default, --robust auto (the anchored plan where the fit "
+        "pooled every touchpoint or the draws expect less than the point optimum promises)",
+    )
     args = ap.parse_args(argv)
     try:
         variants = [parse_variant(v) for v in (args.variant or ["default:"])]
@@ -269,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases = cases[: args.worlds]
         mid = f", mid-stream after {args.midstream} weeks" if args.midstream else ""
         print(f"{args.regime}, {args.touchpoints} tp{mid}: {len(cases)} worlds", flush=True)
-        run(cases, variants, args.anchor_risk, args.oracle, args.anchor_sd)
+        run(cases, variants, args.anchor_risk, args.oracle, args.anchor_sd, args.auto)
     return 0
 
 

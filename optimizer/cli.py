@@ -81,18 +81,24 @@ def cli() -> None:
     type=click.Choice(ROBUST_CHOICES),
     default=DEFAULT_ROBUST,
     show_default=True,
-    help="mean: maximise the expected KPI over the model's draws of its curves. anchored: the "
+    help="none: the optimum on the model's point curves. mean: maximise the expected KPI over "
+    "the model's draws of its curves. anchored: the "
     "plan on the line from the historical mix to the optimum on the point curves whose uplift "
     "over the historical mix, less --risk times the draws' shortfall below it (their standard "
     "deviation where the fit pooled every touchpoint), is highest (it stays near the "
-    "historical mix where the draws fall short of the point curves; not the optimum).",
+    "historical mix where the draws fall short of the point curves; not the optimum). auto: "
+    "the anchored plan where the fit pooled every touchpoint or the draws expect less from "
+    "the point optimum than its curves promise, else the optimum on the point curves (also "
+    "where the anchored plan cannot be made: no draws, a phased scenario, whole-unit rules); "
+    "the output says which and why.",
 )
 @click.option(
     "--risk",
     type=float,
     default=None,
     metavar="R",
-    help="With --robust anchored: how many times the draws' shortfall below the point uplift "
+    help="With --robust anchored (or auto, when it makes the anchored plan): how many times "
+    "the draws' shortfall below the point uplift "
     "(root mean square; their standard deviation at full pooling) is taken off the point "
     "uplift (default 0.75; 0: the optimum on the point curves).",
 )

@@ -376,8 +376,8 @@ def test_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     rob = json.loads(r.stdout)["robust"]
     assert rob["risk"] == 0.0 and rob["step"] == 1.0  # no risk: the point optimum
-    r = run("optimize", w["scenario"], "--risk", "0.5")
-    assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored only" in r.stderr
+    r = run("optimize", w["scenario"], "--robust", "none", "--risk", "0.5")
+    assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored" in r.stderr
     r = run("optimize", w["scenario"], "--robust", "anchored", "--risk", "-1")
     assert r.returncode == 2 and "a multiple >= 0 of the draws' shortfall" in r.stderr
     # no draws: a clear message, exit 2
@@ -455,7 +455,7 @@ def test_an_anchored_plan_is_never_called_the_optimum(tmp_path):
     step = plan["robust"]["step"]
     assert 0.0 < step < 1.0  # the tiny model's draws disagree: the plan stops short of x*
     assert "anchored plan" in head and f"step {step:.2f}" in head and "optimal" not in head
-    cli("optimize", sc)  # the point optimum
+    cli("optimize", sc, "--robust", "none")  # the point optimum
     shown = json.loads(cli("history", "show", "last~1", "--format", "json"))
     rec = shown["plans"][0]
     assert rec["robust"]["mode"] == "anchored" and rec["robust"]["step"] == step

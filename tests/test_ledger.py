@@ -173,7 +173,7 @@ def test_optimize_compare_sweep_are_recorded_with_their_inputs(world):
         ("model", "model.json"): sha(world["model"]),
     }
     assert opt.kpi == "revenue" and opt.solver == "highs" and opt.version
-    assert opt.options["tolerance"] == 1e-4 and opt.options["robust"] == "none"
+    assert opt.options["tolerance"] == 1e-4 and opt.options["robust"] == "auto"
     assert Path(opt.options["scenarios"][0]).is_absolute()
     assert cmp_.scenarios == ("base", "cut") and len(cmp_.plans) == 2
     assert [p["budget"] for p in sw.plans] == [0.0, 1_000_000.0, 2_000_000.0]

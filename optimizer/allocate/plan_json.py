@@ -105,6 +105,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     anchored = anchored_dict(plan)
     if anchored is not None:  # recorded with the plan: the ledger, history show and diff say so
         d["robust"] = anchored
+    auto = plan.extras.get("auto")
+    if isinstance(auto, Mapping):  # optimize --robust auto (the default): which plan, and why
+        d.setdefault("robust", {"mode": "none", "objective": "KPI on the model's point curves"})
+        d["robust"]["auto"] = {k: finite(v) if isinstance(v, float) else v for k, v in auto.items()}
     if plan.status != "optimal" or plan.conflicts:
         d["conflicts"] = list(plan.conflicts)
         d["message"] = plan.message
@@ -307,12 +311,14 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
 
 def _extras_from(d: Mapping[str, Any]) -> dict[str, Any]:
     """What the plan's extras carry back from its JSON: the currency, an anchored plan's
-    ``robust`` block."""
+    ``robust`` block, what ``--robust auto`` chose (``robust.auto``)."""
     ex: dict[str, Any] = {"currency": str(d["currency"])} if d.get("currency") else {}
     rob = d.get("robust")
     if isinstance(rob, Mapping) and rob.get("mode") == "anchored":
         ex["robust"] = "anchored"
         ex.update({k: rob[k] for k in ANCHORED_KEYS if k in rob})
+    if isinstance(rob, Mapping) and isinstance(rob.get("auto"), Mapping):
+        ex["auto"] = dict(rob["auto"])
     return ex
 
 

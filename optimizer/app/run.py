@@ -67,7 +67,7 @@ class RunSpec:
     solver: str = DEFAULT_SOLVER
     tolerance: float = DEFAULT_TOLERANCE
     time_limit: float | None = None
-    robust: str = DEFAULT_ROBUST  # optimize: none | mean | anchored
+    robust: str = DEFAULT_ROBUST  # optimize: none | mean | anchored | auto
     risk: float | None = None  # optimize --robust anchored: its risk (None: the default)
     reference: str | None = None  # compare: the scenario the deltas are taken against
     expand_variants: bool = True  # compare: a file that declares variants stands for them all
@@ -104,6 +104,8 @@ class RunSpec:
         known = {f.name for f in dataclasses.fields(cls)} - {"command"}
         fields: dict[str, Any] = {k: v for k, v in options.items() if k in known and v is not None}
         fields["scenarios"] = tuple(str(p) for p in options.get("scenarios") or ())
+        if command == "optimize" and not options.get("robust"):  # recorded before --robust auto
+            fields["robust"] = "none"  # was the default: the plan on the point curves
         if "budgets" in fields:
             fields["budgets"] = tuple(float(b) for b in fields["budgets"])
         for k, conv in (("tolerance", float), ("jobs", int), ("warm", bool), ("risk", float)):

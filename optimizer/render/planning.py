@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -73,7 +73,30 @@ def comparison_with_costs(comp: Comparison) -> Group:
 # ------------------------------------------------------------------------------------------------
 # optimize: robust plans and uncertainty
 # ------------------------------------------------------------------------------------------------
+def auto_line(plan: Plan) -> str | None:
+    """Which plan ``--robust auto`` (optimize's default) made and why (None for another mode)."""
+    auto = plan.extras.get("auto")
+    if not isinstance(auto, Mapping):
+        return None
+    reason = auto.get("reason")
+    if auto.get("chosen") == "anchored":
+        return f"--robust auto made the anchored plan (below): {reason}"
+    text = f"--robust auto made the optimum on the point curves: {reason}"
+    if auto.get("weighed"):
+        text += " (--robust anchored hedges it toward the historical mix anyway)"
+    return text
+
+
 def robust_note(plan: Plan) -> Text | None:
+    out = _robust_note(plan)
+    auto = auto_line(plan)
+    if auto is None:
+        return out
+    line = Text(auto)
+    return line if out is None else Text.assemble(line, "\n", out)
+
+
+def _robust_note(plan: Plan) -> Text | None:
     ex = dict(plan.extras)
     if ex.get("robust") == "anchored":
         step = float(ex.get("step") or 0.0)  # type: ignore[arg-type]

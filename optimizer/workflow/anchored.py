@@ -280,6 +280,31 @@ def anchored_plan(
     fit pooled every touchpoint: ``full_pooling``; see the module docstring; ``risk`` None:
     ``RISK``). ``risk_measure`` "shortfall" or "sd" prices that one whatever the pooling (the
     benchmarks compare the two; None: as the pooling says)."""
+    return _anchored(
+        scenario,
+        model,
+        risk=risk,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        extra_models=extra_models,
+        risk_measure=risk_measure,
+    )[1]
+
+
+def _anchored(
+    scenario: Scenario,
+    model: ResponseModel,
+    *,
+    risk: float | None,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+    extra_models: Mapping[str, CurveSet] | None,
+    risk_measure: str | None,
+) -> tuple[Plan, Plan]:
+    """``anchored_plan``, and the optimum on the point curves at the line's end (the same plan
+    twice when that optimum has no plan or no line)."""
     if risk_measure is not None and risk_measure not in RISK_MEASURES:
         raise ScenarioError(
             f"unknown risk measure {risk_measure!r}; choose one of: {', '.join(RISK_MEASURES)}",
@@ -327,7 +352,7 @@ def anchored_plan(
         extra_models=extras,
     )
     if not point.ok:
-        return point
+        return point, point
     spend = {li.id: li.spend for li in point.line_items}
     x1 = np.array([spend[it.id] for it in problem.items])
     h = historical_mix(problem, model) * float(x1.sum())
@@ -366,7 +391,7 @@ def anchored_plan(
     if point.status != "optimal":  # the line's end is not certified: neither is this plan
         gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
         plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
-    return dataclasses.replace(
+    return point, dataclasses.replace(
         plan,
         pieces=point.pieces,  # of the LP that certified the point optimum (step 1)
         rounds=point.rounds,
@@ -404,6 +429,140 @@ def anchored_plan(
                 "uplift": float(uplift[-1]),
                 "uplift_sd": float(spread[-1]),
                 "uplift_shortfall": float(short[-1]),
+                "uplift_draws_mean": float(ups[:, -1].mean()),
             },
         },
+    )
+
+
+#: ``optimize --robust auto``'s rule, in words (the JSON's ``robust.auto.rule``)
+AUTO_RULE = (
+    "the anchored plan where the fit pooled every touchpoint's marginal ROI onto one value or "
+    "the model's draws expect less uplift over the historical mix from the optimum on the point "
+    "curves than those curves promise; the optimum on the point curves otherwise"
+)
+
+
+def auto_unplannable(
+    scenario: Scenario, model: CurveSet, extra_models: Mapping[str, CurveSet] | None = None
+) -> str | None:
+    """Why ``--robust auto`` cannot weigh the anchored plan for this scenario and model (it then
+    makes the optimum on the point curves), or None. The cases ``anchored_plan`` refuses."""
+    from optimizer.response.markets import MarketModel
+    from optimizer.workflow.robust import n_draws
+
+    if isinstance(model, MarketModel):
+        return "a markets index has no joint draws to weigh the plan on"
+    if n_draws(model) == 0:
+        return "the model has no draws of its curves (fit with --bootstrap N to weigh them)"
+    if getattr(scenario, "is_phased", False):
+        return "the anchored plan is for undated scenarios; this one is phased"
+    if scenario.objective != "max_kpi":
+        return f"the anchored plan needs objective max_kpi, not {scenario.objective}"
+    problem = make_problem(scenario, model, extra_models=dict(extra_models or {}))
+    if problem.item_rules:
+        return (
+            f"the scenario has {problem.item_rules[0].label}: a step between the historical mix "
+            "and the optimum is not a whole number of its units"
+        )
+    for it in problem.items:
+        rng = getattr(model.touchpoints.get(it.id), "spend_range", None) or {}
+        m = rng.get("mean")
+        if m is None or not np.isfinite(m) or m < 0:
+            return f"touchpoint {it.id} has no mean weekly spend in the history (spend_range.mean)"
+    if sum(float(model.touchpoints[it.id].spend_range["mean"]) for it in problem.items) <= 0:
+        return "the history's mean weekly spend is zero on every line item"
+    return None
+
+
+def auto_plan(
+    scenario: Scenario,
+    model: ResponseModel,
+    *,
+    risk: float | None = None,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+    time_limit: float | None = None,
+    extra_models: Mapping[str, CurveSet] | None = None,
+) -> Plan:
+    """``optimize --robust auto`` (the default): the anchored plan (``anchored_plan``) where
+    the data cannot tell the touchpoints apart or the point optimum rests on the curves'
+    favourable errors, the optimum on the point curves otherwise (``AUTO_RULE``):
+
+    * the fit pooled every touchpoint's marginal ROI onto one value (``full_pooling``): the
+      history cannot tell the touchpoints apart, and a move between them is a guess;
+    * the mean over the model's joint draws of the point optimum's uplift over the historical
+      mix (the line's start) is below the point curves' own uplift there: the optimum was chosen
+      on the point curves' most favourable errors (the optimiser's curse), and the draws expect
+      less than it promises.
+
+    Otherwise (the draws expect at least the promise: they disagree only about how much more the
+    move earns) the plan is the optimum on the point curves, the same plan as ``--robust none``.
+    Where the anchored plan cannot be weighed (``auto_unplannable``: no draws, a phased scenario,
+    another objective, whole-unit rules, no historical mix) the plan is the point optimum too.
+    Either way ``extras['auto']`` says which plan was made and why. Measured in
+    docs/response-models-measured.md ("The default plan: --robust auto")."""
+    extras = dict(extra_models or {})
+    why_not = auto_unplannable(scenario, model, extras)
+    if why_not is not None:
+        point = allocate(
+            scenario,
+            model,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+            extra_models=extras,
+        )
+        auto = {"chosen": "none", "reason": why_not, "rule": AUTO_RULE, "weighed": False}
+        return dataclasses.replace(point, extras={**dict(point.extras), "auto": auto})
+    point, plan = _anchored(
+        scenario,
+        model,
+        risk=risk,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        extra_models=extras,
+        risk_measure=None,
+    )
+    if plan.extras.get("robust") != "anchored":  # no point optimum: its status says why
+        return point
+    po = plan.extras["point_optimum"]
+    promise = float(po["uplift"])
+    expect = float(po["uplift_draws_mean"])
+    pooled = bool(plan.extras["full_pooling"])
+    n = int(plan.extras["draws"])
+    gate = {
+        "rule": AUTO_RULE,
+        "weighed": True,
+        "full_pooling": pooled,
+        "point_uplift": promise,
+        "draws_mean_uplift": expect,
+    }
+    if pooled:
+        reason = (
+            "the fit pooled every touchpoint's marginal ROI onto one value: the history cannot "
+            "tell the touchpoints apart"
+        )
+        return dataclasses.replace(
+            plan,
+            extras={**dict(plan.extras), "auto": {"chosen": "anchored", "reason": reason, **gate}},
+        )
+    if expect < promise:
+        reason = (
+            f"the model's {n} draws expect less uplift over the historical mix from the optimum "
+            f"on the point curves than those curves promise ({expect:,.0f} against {promise:,.0f} "
+            f"in {plan.kpi}): it rests on their favourable errors"
+        )
+        return dataclasses.replace(
+            plan,
+            extras={**dict(plan.extras), "auto": {"chosen": "anchored", "reason": reason, **gate}},
+        )
+    reason = (
+        f"the model's {n} draws expect at least the uplift over the historical mix that the point "
+        f"curves promise from their optimum ({expect:,.0f} against {promise:,.0f} in "
+        f"{plan.kpi}), and the fit did not pool every touchpoint"
+    )
+    return dataclasses.replace(
+        point, extras={**dict(point.extras), "auto": {"chosen": "none", "reason": reason, **gate}}
     )

@@ -43,8 +43,10 @@ from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.executor import Executor, using
 
-ROBUST_MODES = ("none", "mean", "anchored")
-DEFAULT_ROBUST = "none"  #: optimize --robust: the plan on the model's point curves
+ROBUST_MODES = ("none", "mean", "anchored", "auto")
+DEFAULT_ROBUST = (
+    "auto"  #: optimize --robust: the anchored plan where the data call for it (anchored.auto_plan)
+)
 PERCENTILES = (10.0, 50.0, 90.0)
 #: each draw's re-optimised plan is certified to this tolerance: the spread across draws is far
 #: wider than 0.1%, and it keeps 20 re-optimisations quick
@@ -167,8 +169,10 @@ def optimize_scenario(
 ) -> Plan:
     """The plan ``budgetopt optimize`` makes: on the model's curves, or (``robust='mean'``) for the
     expected KPI over its draws, or (``robust='anchored'``) the plan on the line from the
-    historical mix to the optimum on the curves whose point uplift less ``risk`` standard
-    deviations of it across the draws is highest (``workflow.anchored``)."""
+    historical mix to the optimum on the curves whose point uplift less ``risk`` times the draws'
+    shortfall below it is highest (``workflow.anchored``), or (``robust='auto'``) the anchored
+    plan where the data call for it and the optimum on the curves otherwise
+    (``workflow.anchored.auto_plan``)."""
     if extra_models is None:
         from optimizer.workflow.compare import extra_models_for
 
@@ -180,9 +184,10 @@ def optimize_scenario(
         "tolerance": tolerance,
         "time_limit": time_limit,
     }
-    if risk is not None and robust != "anchored":
+    if risk is not None and robust not in ("anchored", "auto"):
         raise ScenarioError(
-            f"--risk {risk:g} applies to --robust anchored only (this run: --robust {robust})",
+            f"--risk {risk:g} applies to --robust anchored (or auto, where it makes the anchored "
+            f"plan) only (this run: --robust {robust})",
             field="--risk",
         )
     if robust == "mean":
@@ -198,6 +203,18 @@ def optimize_scenario(
         from optimizer.workflow.anchored import anchored_plan
 
         plan = anchored_plan(
+            scenario,
+            model,
+            risk=risk,
+            extra_models=extra_models,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+        )
+    elif robust == "auto":  # the anchored plan where the data call for it, else the point optimum
+        from optimizer.workflow.anchored import auto_plan
+
+        plan = auto_plan(
             scenario,
             model,
             risk=risk,

@@ -1,0 +1,182 @@
+"""``optimize``'s default plan, ``--robust auto``: the anchored plan where the fit pooled every
+touchpoint or the model's draws expect less from the point optimum than its curves promise, the
+optimum on the point curves otherwise, and the point optimum with a note wherever the anchored
+plan cannot be made. Through the CLI, as a planner runs it (no ``--robust``: the default)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from optimizer.allocate import allocate
+from optimizer.response.model import model_from_dict
+from optimizer.scenario import scenario_from_dict
+from optimizer.workflow.robust import DEFAULT_ROBUST, draw_models
+from tests.factories import TINY_MODEL, write_tiny_world
+from tests.test_anchored import (
+    FULL_POOLING,
+    SCENARIO,
+    anchor,
+    kpi,
+    misfit_model,
+    run,
+    upside_model,
+    with_history,
+)
+
+
+def world(tmp_path, model: dict, **scenario) -> dict:
+    w = write_tiny_world(tmp_path / "w")
+    w["model"].write_text(json.dumps(model))
+    # the budget alone (SCENARIO): the tiny world's own rules would move the line's start
+    w["scenario"].write_text(json.dumps({**SCENARIO, "model": "../model.json", **scenario}))
+    return w
+
+
+def plan_json(w: dict, *args: str) -> dict:
+    r = run("optimize", w["scenario"], "--format", "json", *args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def spends(plan: dict) -> dict[str, float]:
+    return {li["id"]: li["spend"] for li in plan["line_items"]}
+
+
+def draws_mean_uplift(m: dict) -> tuple[float, float]:
+    """The point optimum's uplift over the historical mix on the point curves and its mean over
+    the model's draws, computed here draw by draw (``draw_models``), apart from the planner."""
+    model = model_from_dict(m)
+    point = allocate(scenario_from_dict(SCENARIO), model)
+    x1 = {li.id: li.spend for li in point.line_items}
+    h = anchor()
+    ups = [kpi(d, x1) - kpi(d, h) for d in draw_models(model)]
+    return kpi(model, x1) - kpi(model, h), float(np.mean(ups))
+
+
+def test_the_default_is_auto():
+    assert DEFAULT_ROBUST == "auto"
+
+
+def test_draws_that_expect_the_promise_keep_the_point_optimum(tmp_path):
+    """Draws that only see more upside (their mean uplift at the point optimum above the point
+    curves'): the default makes the point optimum, the very plan of ``--robust none`` (to the
+    cent, same status), and its JSON and table say so and why."""
+    m = upside_model()
+    promise, expect = draws_mean_uplift(m)
+    assert expect > promise  # the premise
+    w = world(tmp_path, m)
+    auto = plan_json(w)
+    none = plan_json(w, "--robust", "none")
+    assert spends(auto) == spends(none) and auto["status"] == none["status"] == "optimal"
+    assert auto["total_kpi"] == none["total_kpi"]
+    assert "robust" not in none
+    rob = auto["robust"]
+    assert rob["mode"] == "none" and rob["auto"]["chosen"] == "none"
+    assert rob["auto"]["full_pooling"] is False and rob["auto"]["weighed"] is True
+    assert rob["auto"]["point_uplift"] == pytest.approx(promise, rel=1e-6)
+    assert rob["auto"]["draws_mean_uplift"] == pytest.approx(expect, rel=1e-6)
+    r = run("optimize", w["scenario"])
+    out = " ".join(r.stdout.split())
+    assert r.returncode == 0, r.stderr
+    assert (
+        "--robust auto made the optimum on the point curves: the model's 5 draws expect at least"
+        in out
+    )
+
+
+def test_at_full_pooling_the_default_is_the_anchored_plan(tmp_path):
+    """The same draws, the fit marked as having pooled every touchpoint (model.json's
+    ``diagnostics.pooling`` as ``budgetopt fit`` writes it): the history cannot tell the
+    touchpoints apart, so the default is the anchored plan (the plan of ``--robust anchored``,
+    to the cent), short of the point optimum, and it says why."""
+    m = {**upside_model(), "diagnostics": FULL_POOLING}
+    w = world(tmp_path, m)
+    auto = plan_json(w)
+    anchored = plan_json(w, "--robust", "anchored")
+    none = plan_json(w, "--robust", "none")
+    assert spends(auto) == spends(anchored) != spends(none)
+    rob = auto["robust"]
+    assert rob["mode"] == "anchored" and rob["step"] < 0.95 and rob["risk_measure"] == "sd"
+    assert rob["auto"]["chosen"] == "anchored" and rob["auto"]["full_pooling"] is True
+    assert "pooled every touchpoint" in rob["auto"]["reason"]
+    r = run("optimize", w["scenario"])
+    out = " ".join(r.stdout.split())
+    assert "--robust auto made the anchored plan (below): the fit pooled every touchpoint" in out
+    assert "anchored plan: step" in out
+
+
+def test_draws_below_the_promise_make_the_anchored_plan(tmp_path):
+    """A confident misfit (half the draws the truth): the draws' mean uplift at the point
+    optimum is below the point curves' promise, so the default hedges it; on the truth the
+    point optimum loses against the historical mix and the default's plan does not."""
+    m, truth_d = misfit_model()
+    promise, expect = draws_mean_uplift(m)
+    assert expect < promise  # the premise
+    w = world(tmp_path, m)
+    auto = plan_json(w)
+    rob = auto["robust"]
+    assert rob["mode"] == "anchored" and 0.0 < rob["step"] < 0.95
+    assert rob["auto"]["chosen"] == "anchored" and rob["auto"]["full_pooling"] is False
+    assert rob["auto"]["draws_mean_uplift"] == pytest.approx(expect, rel=1e-6)
+    truth = model_from_dict(truth_d)
+    x1 = spends(plan_json(w, "--robust", "none"))
+    h = anchor()
+    assert kpi(truth, x1) < kpi(truth, h) <= kpi(truth, spends(auto))
+
+
+@pytest.mark.parametrize(
+    ("model", "scenario", "why"),
+    [
+        ("draws", {"start": "2027-01-04", "phasing": "month"}, "this one is phased"),
+        ("draws", {"round_to": 1000}, "not a whole number of its units"),
+        ("draws", {"objective": "max_net", "value_per_kpi": 1.0}, "needs objective max_kpi"),
+        ("none", {}, "has no draws of its curves"),
+        ("no history", {}, "no mean weekly spend in the history"),
+    ],
+)
+def test_where_the_anchored_plan_cannot_be_made_the_default_is_the_point_optimum(
+    tmp_path, model, scenario, why
+):
+    """A phased scenario, whole-unit rules, another objective, a model without draws or without
+    the history's spend: ``--robust anchored`` refuses each (exit 2); the default never does. It
+    makes the plan of ``--robust none`` (to the cent) and says in one line why."""
+    m = {**misfit_model()[0], "diagnostics": FULL_POOLING}  # the anchored plan where it can be
+    if model == "none":
+        m = with_history(TINY_MODEL)
+    if model == "no history":
+        for tp in m["touchpoints"].values():
+            del tp["spend_range"]
+    w = world(tmp_path, m, **scenario)
+    r = run("optimize", w["scenario"], "--robust", "anchored")
+    assert r.returncode == 2, r.stdout
+    auto = plan_json(w)
+    none = plan_json(w, "--robust", "none")
+    assert spends(auto) == spends(none) and auto["status"] == none["status"]
+    assert auto["robust"]["mode"] == "none" and auto["robust"]["auto"]["chosen"] == "none"
+    assert auto["robust"]["auto"]["weighed"] is False and why in auto["robust"]["auto"]["reason"]
+    r = run("optimize", w["scenario"])
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if "--robust auto" in ln]
+    assert len(lines) == 1 and lines[0].startswith("--robust auto made the optimum on the point")
+
+
+def test_the_default_is_deterministic(tmp_path):
+    """Same inputs, same output, bit for bit (the anchored plan's draws and steps included)."""
+    w = world(tmp_path, misfit_model()[0])
+    a = run("optimize", w["scenario"], "--format", "json")
+    b = run("optimize", w["scenario"], "--format", "json")
+    assert a.returncode == 0 and a.stdout == b.stdout
+    assert json.loads(a.stdout)["robust"]["auto"]["chosen"] == "anchored"
+
+
+def test_risk_applies_to_auto_and_anchored_only(tmp_path):
+    """``--risk`` sets the anchored plan's risk under the default too; with ``--robust none``
+    or ``mean`` it is an error naming the option."""
+    w = world(tmp_path, misfit_model()[0])
+    zero = plan_json(w, "--risk", "0")
+    assert zero["robust"]["mode"] == "anchored" and zero["robust"]["step"] == 1.0
+    r = run("optimize", w["scenario"], "--robust", "none", "--risk", "0.5")
+    assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored" in r.stderr
