@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -465,12 +466,14 @@ def auto_unplannable(
             f"the scenario has {problem.item_rules[0].label}: a step between the historical mix "
             "and the optimum is not a whole number of its units"
         )
+    total = 0.0
     for it in problem.items:
         rng = getattr(model.touchpoints.get(it.id), "spend_range", None) or {}
         m = rng.get("mean")
         if m is None or not np.isfinite(m) or m < 0:
             return f"touchpoint {it.id} has no mean weekly spend in the history (spend_range.mean)"
-    if sum(float(model.touchpoints[it.id].spend_range["mean"]) for it in problem.items) <= 0:
+        total += float(m)
+    if total <= 0:
         return "the history's mean weekly spend is zero on every line item"
     return None
 
@@ -527,11 +530,11 @@ def auto_plan(
     )
     if plan.extras.get("robust") != "anchored":  # no point optimum: its status says why
         return point
-    po = plan.extras["point_optimum"]
-    promise = float(po["uplift"])
-    expect = float(po["uplift_draws_mean"])
-    pooled = bool(plan.extras["full_pooling"])
-    n = int(plan.extras["draws"])
+    ex: dict[str, Any] = dict(plan.extras)
+    promise = float(ex["point_optimum"]["uplift"])
+    expect = float(ex["point_optimum"]["uplift_draws_mean"])
+    pooled = bool(ex["full_pooling"])
+    n = int(ex["draws"])
     gate = {
         "rule": AUTO_RULE,
         "weighed": True,
