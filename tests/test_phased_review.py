@@ -560,3 +560,43 @@ def test_a_max_net_plans_moves_are_priced_in_net_value(tmp_path):
     )
     rows = [x for x in md.read_text().splitlines() if x.startswith("| online_video | at the")]
     assert len(rows) == 1 and f"| {fmt_delta(d['objective'])} |" in rows[0], rows
+
+
+def test_a_min_spend_target_that_does_not_bind_has_no_hurdle_on_a_calendar(tmp_path):
+    """A min_spend plan on a calendar whose target a lock already exceeds: the target's dual is
+    0, so there is no hurdle. Every format says so in words (JSON: hurdle null, no_hurdle the
+    reason), the locked line item is held up by its lock, and nothing prints ∞ or NaN. Before:
+    'The last dollar in returns nan revenue', 'its last dollar returns
+    31,463,902,879,221,243,904.00' (a vertical curve's slope at zero), the locked line item 'at
+    the hurdle', the others 'no more than the hurdle there (–)'."""
+    import re
+
+    from tests.test_explain_objectives import _no_bad_words, no_bad_cells
+
+    path = _min_spend(tmp_path, target=1_000_000)
+    data = yaml.safe_load(path.read_text())
+    data["touchpoints"]["loyalty_programme"] = {"lock": 1_500_000}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    outs = {}
+    for fmt in ("json", "md", "html", "xlsx"):
+        outs[fmt] = tmp_path / f"slack.{fmt}"
+        r = cli("explain", path, "-o", outs[fmt], "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    e = json.loads(outs["json"].read_text())["explanation"]
+    assert e["hurdle"] is None and "does not bind" in e["no_hurdle"]
+    assert "31,463" not in (e["break_even_sentence"] or "")
+    for it in e["items"]:
+        assert "does not bind" in it["reason"], it["reason"]
+        _no_bad_words(it["reason"], it["id"])
+        if it["spend"] > 0:
+            assert it["id"] == "loyalty_programme" and it["role"] == "held_up"
+            assert "loyalty_programme lock" in it["reason"]
+        else:
+            assert it["role"] == "unfunded"
+    md = outs["md"].read_text()
+    assert "There is no hurdle: the KPI target (1,000,000 revenue) does not bind" in md
+    _no_bad_words(md, "md")
+    text = re.sub(r"data:image/[^\"]+", "", outs["html"].read_text())
+    assert "There is no hurdle" in text
+    _no_bad_words(text, "html")
+    no_bad_cells(outs["xlsx"])

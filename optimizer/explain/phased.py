@@ -57,7 +57,7 @@ from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
 from optimizer.explain.roles import review_context
-from optimizer.explain.sentences import break_even_sentence
+from optimizer.explain.sentences import break_even_sentence, target_slack_sentence
 from optimizer.explain.types import (
     CAPPED,
     EXPLAIN_TOLERANCE,
@@ -172,6 +172,9 @@ class PhasedExplanation:
     #: re-solves certified only at the plan's own tolerance (``fallback``), not at ``tolerance``
     loose: int = 0
     fallback: float = DEFAULT_TOLERANCE
+    #: why the plan has no hurdle, in words (a min_spend plan whose KPI target does not bind:
+    #: ``hurdle`` is then NaN, null in the JSON); None: it has one
+    no_hurdle: str | None = None
 
     def item(self, tid: str) -> PhasedItemExplanation:
         for it in self.items:
@@ -264,6 +267,12 @@ def explain_phased(
 
     y = {c.name: float(c.shadow_price or 0.0) for c in ref.constraints}
     classified, budget_price = phased_roles(problem, ref)
+    # a min_spend plan whose KPI target does not bind has no hurdle: said so, never NaN
+    slack = (
+        target_slack_sentence(float(scenario.kpi_target or 0.0), ref.total_kpi, kpi_word)
+        if base.sense != "max" and not math.isfinite(budget_price)
+        else None
+    )
 
     X = np.array([[pa.spend for pa in ref.item(k).periods] for k in keys])
 
@@ -291,7 +300,7 @@ def explain_phased(
         rule_labels = tuple(dict.fromkeys(lab for pr in per for lab in pr.rules))
         roles[key] = (role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names)))
         reason = _reason(
-            role, per, labels, word, kpi_word, y, ctx.labels, step_money, base.sense == "min"
+            role, per, labels, word, kpi_word, y, ctx.labels, step_money, base.sense == "min", slack
         )
         lst: Move | None
         drop_move: Move | None
@@ -442,6 +451,7 @@ def explain_phased(
         + (NOT_COMPARED_PREVIOUS if scenario.previous else ""),
         loose=resolver.loose,
         fallback=resolver.fallback,
+        no_hurdle=slack,
     )
 
 
@@ -471,10 +481,13 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
     if base.sense == "max":
         hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
         budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
-    else:  # min_spend: the return at which the target is met at least cost
+    slack = False
+    if base.sense != "max":  # min_spend: the return at which the target is met at least cost
         # stationarity of min Σx s.t. KPI >= target (dual t), rules y·a: 1 − t·m − y·a = 0, so a
         # period whose total is capped (y < 0) has the higher hurdle (1 − y·a) / t
         t = next((abs(y[r.name]) for r in problem.kpi_rows if y.get(r.name)), 0.0)
+        # a target that does not bind (t = 0): no hurdle; what the plan funds, its rules hold
+        slack = not t > 0
         h0 = 1.0 / t if t > 0 else math.nan
         hurdle = (1.0 - wide) / t if t > 0 else np.full((n, P), math.nan)
         budget_price = h0
@@ -497,7 +510,10 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             status: str
             names: tuple[str, ...]
             # by the numbers: each status's sentence states the comparison of m with h it implies
-            if x <= HALF_CENT:
+            if x > HALF_CENT and slack:
+                kept = tuple(name for name, _lab, _c in rules)
+                status, names = (PERIOD_HELD_UP, kept) if kept else (PERIOD_OFF, ())
+            elif x <= HALF_CENT:
                 if m > h + tol:
                     status, names = (PERIOD_CAPPED, caps) if caps else (PERIOD_OFF, ())
                 else:
@@ -579,11 +595,15 @@ def _reason(
     names: Mapping[str, str],
     step: float,
     min_spend: bool = False,
+    slack: str | None = None,
 ) -> str:
-    """Why a line item of a plan on a calendar is where it is, period by period, in words."""
+    """Why a line item of a plan on a calendar is where it is, period by period, in words
+    (``slack``: a min_spend plan's target that does not bind, in words: no hurdle)."""
     by: dict[str, list[int]] = {}
     for k, pr in enumerate(per):
         by.setdefault(pr.status, []).append(k)
+    if slack is not None:
+        return _slack_reason(role, per, labels, kpi, names, slack)
     words = f"{word}s"
     out: list[str] = []
     priced_already: set[str] = set()
@@ -691,6 +711,33 @@ def _reason(
             f"({_returns([per[k].hurdle for k in kept])})."
         )
     return " ".join(out)
+
+
+def _slack_reason(
+    role: str,
+    per: Sequence[PeriodRole],
+    labels: Sequence[str],
+    kpi: str,
+    names: Mapping[str, str],
+    slack: str,
+) -> str:
+    """Why a line item of a min_spend plan whose target does not bind is where it is: the rules
+    hold what it gets; any other dollar is spend the target does not need."""
+    if role == UNFUNDED:
+        best = max(per, key=lambda pr: pr.marginal)
+        return (
+            f"Not funded: {slack}. A plan that meets the target at least cost spends nothing "
+            f"beyond its rules: its first dollar would return at most {fmt_ratio(best.marginal)} "
+            f"{kpi} (in {best.period}, carry-over included), but the target does not need it."
+        )
+    ks = [k for k, pr in enumerate(per) if pr.spend > HALF_CENT]
+    rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
+    by = " and ".join(names.get(nm, nm) for nm in rules) or "the rules"
+    return (
+        f"Held at its spend by {by}: {slack}. Its next dollar returns "
+        f"{_returns([per[k].marginal for k in ks])} {kpi} (carry-over included), but the target "
+        "does not need it: left to the optimiser it would get only what the rules require."
+    )
 
 
 __all__ = [

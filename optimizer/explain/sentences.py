@@ -292,19 +292,16 @@ def break_even_sentence(be: Any) -> str:
         f"Break-even: the marginal return in money falls to {t}, {at}, at a budget of "
         f"{fmt_amount(be.budget)}"
     )
+    # no last dollar to quote where none is spent for the objective (a min_spend plan whose
+    # target does not bind)
+    last_txt = f"its last dollar returns {last}" if finite else ""
     if be.spend_beyond <= 0.005:
-        # no last dollar to quote where nothing is spent for the objective (a min_spend plan
-        # whose target does not bind: the best first dollar may be a vertical curve's)
-        return head + (
-            f"; this plan stays within it (its last dollar returns {last})."
-            if finite
-            else "; this plan stays within it."
-        )
+        return head + f"; this plan stays within it{f' ({last_txt})' if last_txt else ''}."
     rb = be.return_beyond
     buys = f", which returns {fmt_ratio(rb, 2)} per dollar" if rb is not None else ""
     return (
-        f"{head}: {fmt_amount(be.spend_beyond)} of this plan lies beyond it{buys} (its last "
-        f"dollar returns {last}); objective max_net would spend "
+        f"{head}: {fmt_amount(be.spend_beyond)} of this plan lies beyond it{buys}"
+        f"{f' ({last_txt})' if last_txt else ''}; objective max_net would spend "
         f"{fmt_amount(be.budget)}."
     )
 

@@ -4,6 +4,7 @@ Markdown, HTML and workbook sheets."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from optimizer.allocate import Plan
@@ -77,11 +78,12 @@ def _net(exp: PhasedExplanation, m: Any) -> float | None:
     return m.objective if exp.objective in ("min_spend", "max_net") else m.total_kpi
 
 
-def _item_hurdle(it: Any) -> float:
+def _item_hurdle(it: Any) -> float | None:
+    """Its hurdle weighted by its spend in each period; None where there is none (a min_spend
+    plan whose target does not bind)."""
     w = sum(p.spend for p in it.periods)
-    if w <= 0:
-        return float(it.hurdle)
-    return float(sum(p.spend * p.hurdle for p in it.periods) / w)
+    h = float(it.hurdle) if w <= 0 else float(sum(p.spend * p.hurdle for p in it.periods) / w)
+    return h if math.isfinite(h) else None
 
 
 def _moves(it: Any) -> list[tuple[str, str]]:
@@ -139,17 +141,21 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
     odd = [m for m in moves if m.status not in ("optimal", "infeasible")]
     return (
         (exp.break_even_sentence + " " if exp.break_even_sentence else "")
-        + f"The last dollar in returns {exp.hurdle:.3f} {exp.kpi} ("
         + (
-            "the return at which the target is met at least cost, there being no budget"
-            if exp.objective == "min_spend"
-            else "the return at which a dollar pays its cost, there being no budget"
-            if exp.objective == "max_net"
-            else "the budget's shadow price"
+            f"There is no hurdle: {exp.no_hurdle}."
+            if exp.no_hurdle
+            else f"The last dollar in returns {exp.hurdle:.3f} {exp.kpi} ("
+            + (
+                "the return at which the target is met at least cost, there being no budget"
+                if exp.objective == "min_spend"
+                else "the return at which a dollar pays its cost, there being no budget"
+                if exp.objective == "max_net"
+                else "the budget's shadow price"
+            )
+            + f": the hurdle; a {exp.phasing} under a binding rule on its total spend adds that "
+            "rule's price)."
         )
-        + f": the hurdle; a {exp.phasing} under a binding rule on its total spend adds that "
-        f"rule's price). The line items are justified below by {exp.n_solves} re-solves of the "
-        "plan "
+        + f" The line items are justified below by {exp.n_solves} re-solves of the plan "
         + (
             f"(certified within {exp.tolerance:g}"
             + (
@@ -304,7 +310,15 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
         ws,
         2,
         [
-            [it.id, p.period, p.spend, p.marginal, p.hurdle, p.status, "; ".join(p.rules) or None]
+            [
+                it.id,
+                p.period,
+                p.spend,
+                p.marginal,
+                p.hurdle if math.isfinite(p.hurdle) else None,
+                p.status,
+                "; ".join(p.rules) or None,
+            ]
             for it in exp.items
             for p in it.periods
         ],

@@ -265,17 +265,17 @@ def break_even_text(plan: Plan) -> str | None:
     head = f"Break-even: the marginal return falls to {t}, {at}, at a budget of {money(be.budget)}"
     if be.hurdle_rate > 0 and be.payback_budget is not None:
         head += f" (to 1.00 at {money(be.payback_budget)})"
+    # no last dollar to quote where none is spent for the objective (a min_spend plan whose
+    # target does not bind)
+    finite = be.marginal_return is not None and math.isfinite(be.marginal_return)
+    last_txt = f" (its last dollar returns {last})" if finite else ""
     if be.spend_beyond <= 0.005:
-        # no last dollar to quote where none is spent for the objective (a min_spend plan
-        # whose target does not bind: its best next dollar may be a vertical curve's, ∞)
-        if be.marginal_return is None or not math.isfinite(be.marginal_return):
-            return head + "; this plan stays within it."
-        return head + f"; this plan stays within it (its last dollar returns {last})."
+        return head + f"; this plan stays within it{last_txt}."
     rb = be.return_beyond
     buys = f", returning {ratio(rb, 2)} per dollar" if rb is not None else ""
     return (
-        f"{head}: {money(be.spend_beyond)} of this plan lies beyond it{buys} (its last dollar "
-        f"returns {last}); max_net would spend {money(be.budget)}."
+        f"{head}: {money(be.spend_beyond)} of this plan lies beyond it{buys}{last_txt}; "
+        f"max_net would spend {money(be.budget)}."
     )
 
 

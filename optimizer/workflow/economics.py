@@ -107,6 +107,11 @@ def plan_marginal(plan: Plan, scenario: Scenario | None = None) -> float | None:
         )
         if t > 0:
             return 1.0 / t
+    if plan.objective == "min_spend" and not any(
+        c.kind == "kpi_target" and c.shadow_price for c in plan.constraints
+    ):
+        # a target that does not bind: no dollar is spent to meet it, so no last dollar
+        return None
     room = [li.marginal_roi for li in plan.line_items if li.spend < li.upper - 0.01]
     if not room:
         return None
