@@ -33,6 +33,16 @@ same across all of them (``pool_draws="all"``, which moves the plans' draws, is 
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 15 \
         --seeds 40:60 --inflate 2.0 --pool-draws none intervals
 
+``--lift-tests K`` fits each world calibrated to one simulated lift test on each of its first
+``K`` touchpoints (``_fit_measure.simulate_lift_tests``: from the true curves; the others stay
+pooled), which makes the fit a bootstrap of the MAP (``uncertainty="auto"``); coverage is then
+reported for the untested touchpoints apart. ``--pool-draws none intervals`` then compares the
+bootstrap's draws at the fit's pooling weight with band draws over its posterior
+(``mapboot.py``); ``--band-refit betas refit`` how each band draw takes its weight:
+
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \
+        --inflate 2.0 --pool-draws none intervals --lift-tests 3
+
 No plans are computed (coverage needs the fit alone).
 """
 
@@ -54,7 +64,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fit_cases import N_BOOTSTRAP, SEED, high_case, regime_cases, world_case  # noqa: E402
-from _fit_measure import COVERAGE_LEVEL, covered  # noqa: E402
+from _fit_measure import COVERAGE_LEVEL, covered, simulate_lift_tests  # noqa: E402
 from _fit_options import fit_with_options  # noqa: E402
 
 from optimizer.simulate import random_world  # noqa: E402
@@ -77,6 +87,8 @@ def plan_part(model: Any) -> dict[str, Any]:
     # the full-pooling warning says what the printed intervals carry (report.py)
     if "warnings" in diag:
         diag["warnings"] = [w for w in diag["warnings"] if "printed intervals" not in w]
+    for t in (diag.get("calibration") or {}).get("tests") or []:
+        t.pop("model_lift_interval_80", None)  # a band of a KPI level (band_draws)
     for tp in (d.get("touchpoints") or {}).values():
         tp.pop("interval_draws", None)
         tp.pop("band_draws", None)
@@ -122,12 +134,16 @@ def cases_of(regime: str, n: int, seeds: str | None, tmp: Path) -> list[Any]:
     return regime_cases(regime, n, False, tmp)
 
 
-Setting = tuple[float, str]  # (uncertainty_inflate, pool_draws)
+Setting = tuple[float, str, str]  # (uncertainty_inflate, pool_draws, mapboot.BAND_REFIT)
 
 
 def label(setting: Setting) -> str:
-    k, pool = setting
-    return f"x{k:g}" + ("" if pool == "none" else f" pool_draws={pool}")
+    k, pool, how = setting
+    return (
+        f"x{k:g}"
+        + ("" if pool == "none" else f" pool_draws={pool}")
+        + ("" if how == "betas" else f" band_refit={how}")
+    )
 
 
 #: the curve band's spends, as multiples of the mean weekly spend
@@ -170,30 +186,45 @@ def run(
     inflates: Sequence[float],
     plan_inflate: float,
     pool_draws: Sequence[str] = ("none",),
+    lift_tests: int = 0,
+    band_refit: Sequence[str] = ("betas",),
 ) -> tuple[dict[Setting, list[list[bool]]], list[bool], dict[Setting, list[tuple[bool, ...]]]]:
-    """Per setting (spread, ``pool_draws``), per world, whether each touchpoint's interval holds
-    the truth; and per world whether the fit's pooling strength sat at its grid's top
-    (diagnostics ``pooling.at_edge``: every touchpoint pooled onto one marginal ROI)."""
-    settings = [(k, pd) for pd in pool_draws for k in inflates]
+    """Per setting (spread, ``pool_draws``, ``band_refit``), per world, whether each touchpoint's
+    interval holds the truth (with ``lift_tests``, the untested touchpoints' only); and per world
+    whether the fit's pooling strength sat at its grid's top (diagnostics ``pooling.at_edge``:
+    every touchpoint pooled onto one marginal ROI)."""
+    from optimizer.response import mapboot as MB
+
+    settings = [
+        (k, pd, how)
+        for pd in pool_draws
+        for how in (band_refit if pd != "none" else band_refit[:1])
+        for k in inflates
+    ]
     flags: dict[Setting, list[list[bool]]] = {st: [] for st in settings}
     roi: dict[Setting, list[tuple[bool, ...]]] = {st: [] for st in settings}
+    # with lift tests: the tested touchpoints' mROI and steady-state ROI flags
+    tested_flags: dict[Setting, list[tuple[bool, bool]]] = {st: [] for st in settings}
     edge: list[bool] = []
     for c in cases:
         ref: dict[str, Any] | None = None
         line = [f"{c.name:<16}"]
+        tests = simulate_lift_tests(c, 1)[:lift_tests] if lift_tests else []
+        tested = {t.touchpoint for t in tests}
         for st in settings:
-            k, pd = st
+            k, pd, how = st
             t0 = time.perf_counter()
-            model = fit_with_options(
-                c.history,
-                {
-                    "seed": SEED,
-                    "n_bootstrap": N_BOOTSTRAP,
-                    "uncertainty_inflate": k,
-                    "plan_inflate": plan_inflate,
-                    "pool_draws": pd,
-                },
-            )
+            MB.BAND_REFIT = how
+            opts: dict[str, Any] = {
+                "seed": SEED,
+                "n_bootstrap": N_BOOTSTRAP,
+                "uncertainty_inflate": k,
+                "plan_inflate": plan_inflate,
+                "pool_draws": pd,
+            }
+            if tests:
+                opts["calibration"] = tests
+            model = fit_with_options(c.history, opts)
             sec = time.perf_counter() - t0
             part = plan_part(model)
             if ref is None:
@@ -209,6 +240,11 @@ def run(
             got = []
             for tid, ttp in c.truth.touchpoints.items():
                 mean = float(spend[tid].mean())
+                if tid in tested:
+                    tm, tr = covered(model.touchpoints[tid], ttp, mean)
+                    if tm is not None and tr is not None:
+                        tested_flags[st].append((tm, tr))
+                    continue
                 m_in, r_in = covered(model.touchpoints[tid], ttp, mean)
                 if m_in is not None:
                     got.append(m_in)
@@ -227,6 +263,13 @@ def run(
                 line.append("pooled at edge" if at >= 1.0 else "")
             line.append(f"{label(st)} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
         print("  ".join(line).rstrip(), flush=True)
+    for st, tf in tested_flags.items():
+        if tf:
+            print(
+                f"{label(st)}: the {len(tf)} tested touchpoints: 80% mROI coverage "
+                f"{sum(m for m, _ in tf) / len(tf):.1%}, steady-state ROI (bands' draws) "
+                f"{sum(r for _, r in tf) / len(tf):.1%}"
+            )
     return flags, edge, roi
 
 
@@ -251,6 +294,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark's",
     )
     ap.add_argument("--worlds", type=int, default=0, help="first N worlds only (0: all)")
+    ap.add_argument(
+        "--lift-tests",
+        type=int,
+        default=0,
+        metavar="K",
+        help="one simulated lift test on each of the first K touchpoints (a bootstrap fit); "
+        "coverage of the others",
+    )
+    ap.add_argument(
+        "--band-refit",
+        nargs="+",
+        default=["betas"],
+        choices=("betas", "refit"),
+        help="how a bootstrap refit's band draw takes its own pooling weight (mapboot.BAND_REFIT)",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         cases = cases_of(args.regime, args.touchpoints, args.seeds, Path(tmp))
@@ -262,7 +320,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"x{args.plan_inflate:g} (the plans' part of model.json checked identical)",
             flush=True,
         )
-        flags, edge, roi = run(cases, args.inflate, args.plan_inflate, args.pool_draws)
+        flags, edge, roi = run(
+            cases,
+            args.inflate,
+            args.plan_inflate,
+            args.pool_draws,
+            args.lift_tests,
+            args.band_refit,
+        )
     for st, per_world in flags.items():
         split = [
             (sum(sum(w) for w, e in zip(per_world, edge, strict=True) if e == at),

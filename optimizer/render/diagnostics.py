@@ -96,6 +96,7 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
         "intervals",
         "all",
     ) and bool(((model.diagnostics or {}).get("pooling") or {}).get("posterior"))
+    banded = any(tp.band_draws for tp in model.touchpoints.values())
     if draws and shown.get("space") == "marginal" and shown.get("scale") == "linear":
         held = (
             f"{COVERAGE_NOTE_POOLED} of touchpoints"
@@ -109,16 +110,28 @@ def diagnostics_renderable(model: ResponseModel) -> Group:
                 "each touchpoint's marginal return at its mean spend"
                 + (", each at a pooling strength drawn from its posterior" if pooled else "")
                 + " (model.json interval_draws). On simulated worlds with known curves such "
-                f"intervals held the truth for {held}. The ROI intervals, the curves' bands "
-                "and the robust plans use the draws in the betas (model.json draws; "
-                "docs/response-models.md).",
+                f"intervals held the truth for {held}. "
+                + (
+                    "The ROI intervals and the curves' bands use draws in the betas, each at its "
+                    "own pooling strength too (model.json band_draws); the robust plans the same "
+                    "draws at the fit's (model.json draws; docs/response-models.md)."
+                    if banded
+                    else "The ROI intervals, the curves' bands and the robust plans use the "
+                    "draws in the betas (model.json draws; docs/response-models.md)."
+                ),
                 style="dim",
             )
         )
     elif draws:
         parts.append(
             Text(
-                f"mROI 80% interval: 10th–90th percentile over {draws} posterior draws. On simulated "
+                f"mROI 80% interval: 10th–90th percentile over {draws} posterior draws"
+                + (
+                    ", each at a pooling strength drawn from its posterior (model.json band_draws)"
+                    if banded
+                    else ""
+                )
+                + ". On simulated "
                 f"worlds with known curves such intervals held the truth for {COVERAGE_NOTE} of "
                 "touchpoints: read them as a lower bound on the uncertainty, the more so far from the "
                 "spend seen (docs/response-models.md).",

@@ -314,15 +314,16 @@ def fit_model(
         as mmm_example's error falls from 10.9% to 3.5% and the flighted worlds' ROI errors fall,
         for 0-0.7 point of capture on the two generators whose truth sits at "mean".
     pool_draws : {"none", "intervals", "all"}, default="intervals"
-        ``method="map"`` with Laplace draws: which draw sets carry the uncertainty of the
-        empirical-Bayes pooling weight. "none": every draw at the evidence's best weight (the
-        default before 2026-12-07). "intervals": each interval draw (model.json
-        ``interval_draws``, the printed marginal-ROI interval) at its own weight drawn from the
-        weight's posterior (the evidence on a grid under a uniform prior on the shrinkage
-        factor; ``optimizer.response.poolpost``; ``diagnostics.pooling.posterior``), and the
-        printed ROI interval (``roi_interval_80``) from a set drawn as the plans' draws but each
-        at its own weight (``drawsets.roi_set``, not written; ``roi_interval_draws``); the plans'
-        draws unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at
+        ``method="map"``: which draw sets carry the uncertainty of the empirical-Bayes pooling
+        weight. "none": every draw at the evidence's best weight (the default before
+        2026-12-07). "intervals": each interval draw (model.json ``interval_draws``, the printed
+        marginal-ROI interval) at its own weight drawn from the weight's posterior (the evidence
+        on a grid under a uniform prior on the shrinkage factor; ``optimizer.response.poolpost``;
+        ``diagnostics.pooling.posterior``), and every band of a KPI level (``roi_interval_80``,
+        the curve bands, the review's P10-P90) from a set drawn as the plans' draws but each at
+        its own weight (``drawsets.roi_set``, model.json ``band_draws``; with lift tests, a
+        bootstrap: each refit's betas re-solved at its own weight, ``mapboot.py``, which the
+        marginal-ROI interval reads too); the plans' draws unchanged bit for bit. "all": the plans' draws too. Where the evidence peaks at
         full pooling the draws conditional on it put every touchpoint's marginal ROI at one
         value (measured: 80% intervals holding the truth for 22-32% of such worlds'
         touchpoints; with "intervals" 82-96%). Recorded in ``fit.options`` unless "none".

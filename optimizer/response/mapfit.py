@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 #: ``posterior_mean_point`` ("map"; a dev switch of ``fit_dev.py``, measured in
 #: docs/response-models.md: a little more coverage, a worse robust plan).
 INTERVAL_CENTRE = "point"
+#: The bootstrap (lift tests) draws its bands' draws over the pooling weight's posterior too
+#: (``mapboot.py``; model.json ``band_draws``) under ``pool_draws`` "intervals" or "all": a dev
+#: switch of the measurement (docs/response-models-measured.md, "The bands' draws")
+BOOT_BANDS = True
 
 
 def theta_of(c: CurveShape) -> tuple[str, np.ndarray]:
@@ -538,8 +542,21 @@ def refit_map(
             )  # fmt: skip
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
-        ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb))
-        draws_raw = run_map_bootstrap(ctx, n_bootstrap, executor, report)
+        # the bands' draws over the pooling weight's posterior too (mapboot.py), where it pools
+        band_om = (
+            tuple(float(w) for w in PP.draw_omegas(fit.omega_grid, fit.omega_weights,
+                                                   n_bootstrap, seed))
+            if pool_draws != "none" and fit.omega_grid and BOOT_BANDS
+            else ()
+        )  # fmt: skip
+        from optimizer.response import mapboot as MB
+
+        ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb), band_om,
+                           MB.BAND_REFIT)  # fmt: skip
+        got = run_map_bootstrap(ctx, n_bootstrap, executor, report)
+        draws_raw = [d for d, _ in got]
+        if band_om:
+            roi_raw = ([bd for _, bd in got if bd is not None], None)
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
         # each set re-drawn (logpool.DRAWS="hierarchy") with its own spread: the plans' x
@@ -585,7 +602,7 @@ def refit_map(
         **fit.eb,
         **({"log_pooling": log_pool} if log_pool else {}),
     }
-    if pool_draws != "none" and fit.omega_grid and uncertainty == "laplace":
+    if pool_draws != "none" and fit.omega_grid and (uncertainty == "laplace" or roi_raw):
         pooling["posterior"] = PP.summary(
             fit.omega_grid,
             fit.omega_weights,
@@ -665,7 +682,7 @@ def refit_map(
             **({"pool_space": pool_space} if pool_space != "linear" else {}),
             **(
                 {"pool_draws": pool_draws}
-                if pool_draws != "none" and uncertainty == "laplace"
+                if pool_draws != "none" and (uncertainty == "laplace" or roi_raw)
                 else {}
             ),
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),

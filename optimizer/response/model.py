@@ -190,8 +190,9 @@ class TouchpointResponse:
     @property
     def shown_draws(self) -> tuple[tuple[Saturation, Adstock | None], ...]:
         """The draws the printed marginal-ROI interval of this curve is read from: the interval
-        draws when the model has them, else the plans' ``draws``."""
-        return self.interval_draws or self.draws
+        draws when the model has them, else the bands' (a bootstrap fit's over the pooling
+        weight), else the plans' ``draws``."""
+        return self.interval_draws or self.band_draws or self.draws
 
     def interval_draw_responses(self) -> list[TouchpointResponse]:
         """One ``TouchpointResponse`` per draw of ``shown_draws`` (the intervals' draws, or the
