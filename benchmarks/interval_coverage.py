@@ -238,6 +238,7 @@ def run(
                     )
             spend = c.history.spend
             got = []
+            at_edge = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0) >= 1.0
             for tid, ttp in c.truth.touchpoints.items():
                 mean = float(spend[tid].mean())
                 if tid in tested:
@@ -255,7 +256,7 @@ def run(
                     true_roi = float(c.true_contrib[tid].sum()) / float(x_all.sum())
                     r_hist = bool(iv[0] <= true_roi <= iv[1])
                     b_band, b_plan = band_covered(model.touchpoints[tid], ttp, mean)
-                    roi[st].append((r_in, r_plan, r_shown, r_hist, *b_band, *b_plan))
+                    roi[st].append((r_in, r_plan, r_shown, r_hist, *b_band, *b_plan, at_edge))
             flags[st].append(got)
             if st == settings[0]:
                 at = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0)
@@ -350,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         r = roi[st]
         if r:
-            cov = [sum(t[j] for t in r) / len(r) for j in range(len(r[0]))]
+            cov = [sum(t[j] for t in r) / len(r) for j in range(len(r[0]) - 1)]
             nb = len(BAND_AT)
             at = "/".join(f"{k:g}x" for k in BAND_AT)
             print(
@@ -366,6 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  80% curve band (weekly KPI at {at} the mean weekly spend): bands' draws "
                 f"{band}; plans' draws {plan}"
             )
+            e = [t for t in r if t[-1]]
+            if e:
+                print(
+                    f"  the {len(e)} touchpoints of worlds pooled at the edge: steady-state ROI "
+                    f"from the bands' draws {sum(t[0] for t in e)}/{len(e)}, from the plans' "
+                    f"draws {sum(t[1] for t in e)}/{len(e)}"
+                )
     return 0
 
 
