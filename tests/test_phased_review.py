@@ -19,7 +19,7 @@ from optimizer.allocate import allocate
 from optimizer.explain.formatting import fmt_delta
 from optimizer.explain.phased import (
     AT_HURDLE,
-    NOT_COMPUTED,
+    NO_DRAWS,
     NOT_SWEPT,
     PERIOD_CAPPED,
     PERIOD_UNFUNDED,
@@ -254,7 +254,10 @@ def test_explain_of_a_phased_scenario_justifies_every_line_item_in_every_format(
         assert "Why each line item is where it is" in text
         assert "The zero-based ladder" in text
         assert "not computed for plans on a calendar yet" not in text
-    assert NOT_COMPUTED in md and html.escape(NOT_SWEPT) in page
+    # the sweep ran for the Markdown only; positions are computed in every format, draws where
+    # the model has them (the sample's true curves have none: said so)
+    assert NO_DRAWS in md and NOT_SWEPT not in md and html.escape(NOT_SWEPT) in page
+    assert "sits on its curve" not in md and md.count("**On its curve:**") == 14
     assert (
         md.count("**Over budgets:**") == 14 and "**Over budgets:**" not in out["json"].read_text()
     )
@@ -600,3 +603,52 @@ def test_a_min_spend_target_that_does_not_bind_has_no_hurdle_on_a_calendar(tmp_p
     assert "There is no hurdle" in text
     _no_bad_words(text, "html")
     no_bad_cells(outs["xlsx"])
+
+
+def test_a_phased_review_places_each_line_item_on_its_curve_and_over_the_draws(tmp_path):
+    """Each funded line item's position (its busiest period's weekly spend, against the
+    history's) and its KPI's P10–P90 over the model's draws, the plan's spend by month held.
+    Computed by hand: draw k scales touchpoint i's curve level by f[i, k] and keeps its adstock,
+    so its KPI over the horizon (carry-over, seasonality and discount included) is exactly f[i, k]
+    times the plan's: the band is the percentiles of f[i] times the plan's KPI (1e-9), and the
+    plan's total band that of Σ_i f[i, k] kpi_i. Before: 'Not computed for a plan on a calendar:
+    where each line item sits on its curve … and its KPI over the model's draws'."""
+    m = json.loads(MODEL.read_text())
+    n_draws = 9
+    factors = {}
+    for i, (tid, tp) in enumerate(m["touchpoints"].items()):
+        f = [0.8 + 0.4 * ((k + 3 * i) % n_draws) / (n_draws - 1) for k in range(n_draws)]
+        factors[tid] = np.array(f)
+        tp["draws"] = [
+            {"curve": {**tp["curve"], "beta": tp["curve"]["beta"] * x}, "adstock": tp["adstock"]}
+            for x in f
+        ]
+    model_path = tmp_path / "model_draws.json"
+    model_path.write_text(json.dumps(m))
+    path = _scenario(tmp_path, horizon_weeks=13, model=str(model_path))
+    out = tmp_path / "review.json"
+    r = cli("explain", path, "-o", out, "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    e = doc["explanation"]
+    weeks = {p["period"]: p["weeks"] for p in doc["plan"]["periods"]}
+    checked = 0
+    for it in e["items"]:
+        pos = it["position"]
+        if it["spend"] <= 0:
+            assert pos["where"] == "unfunded" and pos["kpi_p10"] is None
+            continue
+        li = next(x for x in doc["plan"]["line_items"] if x["id"] == it["id"])
+        busiest = max(p["spend"] / weeks[p["period"]] for p in li["periods"])
+        assert pos["weekly_spend"] == pytest.approx(busiest, rel=1e-9)
+        seen = m["touchpoints"][it["id"]]["spend_range"]["max"]
+        assert pos["where"] == ("beyond" if busiest > seen else "inside") or pos["where"] == "below"
+        want = np.percentile(factors[it["id"]] * it["kpi"], [10, 90])
+        assert [pos["kpi_p10"], pos["kpi_p90"]] == pytest.approx(list(want), rel=1e-9)
+        assert pos["n_draws"] == n_draws and "P10–P90" in pos["sentence"]
+        checked += 1
+    assert checked >= 8
+    tot = sum(factors[it["id"]] * it["kpi"] for it in e["items"])
+    want = np.percentile(tot, [10, 90])
+    assert [e["total_kpi_p10"], e["total_kpi_p90"]] == pytest.approx(list(want), rel=1e-9)
+    assert "where each line item sits on its curve" not in e["not_computed"]

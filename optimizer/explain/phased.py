@@ -34,7 +34,9 @@ carry-over, so:
   twice the budget shared by all line items, each plan classified as above, the edges narrowed by
   bisection.
 
-Not computed on a calendar: the curve position / draws of each line item.
+* **where it sits on its curve** (``phased_position``): each funded period's weekly spend against
+  the history's and the curve's saturation level, and its KPI over the model's joint draws with
+  the plan's spend by period held (and the plan's total's).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from optimizer.errors import SolverError
 from optimizer.explain.formatting import fmt_amount, fmt_ratio, nice_step
 from optimizer.explain.ladder import build_ladder
 from optimizer.explain.phased_moves import drop_sentence, max_net_sentence, min_spend_sentence
+from optimizer.explain.phased_position import positions
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
@@ -68,31 +71,39 @@ from optimizer.explain.types import (
     ROLE_TOL,
     ROLE_WORDS,
     UNFUNDED,
+    CurvePosition,
     Ladder,
     Move,
     RoleRange,
 )
-from optimizer.response.model import CurveSet
+from optimizer.response.model import CurveSet, ResponseModel
 from optimizer.scenario import Scenario
 
-#: what a phased review does not compute (said in every format)
-NOT_COMPUTED = (
-    "Not computed for a plan on a calendar: where each line item sits on its curve (its weekly "
-    "spend against the history) and its KPI over the model's draws."
-)
-#: and without the sweep of budgets (the CLI's default for a plan on a calendar)
+#: what a phased review may not compute (said in every format): the sweep of budgets, on
+#: request (the CLI's default for a plan on a calendar is none) ...
 NOT_SWEPT = (
-    "Not computed: the budgets over which each line item keeps its role ('--sweep-points 21' "
-    "computes them: a sweep of budgets, about as many re-solves again), and where each line item "
-    "sits on its curve (its weekly spend against the history) and its KPI over the model's draws."
+    "the budgets over which each line item keeps its role ('--sweep-points 21' computes them: a "
+    "sweep of budgets, about as many re-solves again)"
 )
-
-#: with no budget to sweep (objective min_spend or max_net): ``{objective}`` filled in
+#: ... and with no budget to sweep (objective min_spend or max_net): ``{objective}`` filled in
 NOT_SWEPT_NO_BUDGET = (
-    "Not computed: the budgets over which each line item keeps its role (no budget to sweep: the "
-    "objective is {objective}), and where each line item sits on its curve (its weekly spend "
-    "against the history) and its KPI over the model's draws."
+    "the budgets over which each line item keeps its role (no budget to sweep: the objective is "
+    "{objective})"
 )
+#: where each line item sits on its curve and its KPI over the draws, on a markets index
+NOT_ON_MARKETS = (
+    "where each line item sits on its curve and its KPI over the model's draws (not on a "
+    "markets index yet)"
+)
+#: its KPI over the draws, when the model has no joint draws
+NO_DRAWS = "each line item's KPI over the model's draws (the model has none to read)"
+
+
+def not_computed_note(parts: Sequence[str]) -> str:
+    """``Not computed: a, and b.``, or nothing when everything was computed."""
+    return f"Not computed: {', and '.join(parts)}." if parts else ""
+
+
 #: added when the scenario has a ``previous`` (the undated review compares the plan with it)
 NOT_COMPARED_PREVIOUS = (
     " The change from the last cycle (the scenario's previous) is not compared on a calendar."
@@ -150,6 +161,8 @@ class PhasedItemExplanation:
     below_break_even: float | None = None
     #: the budgets over which it keeps its role and rules (None: not swept)
     role_range: RoleRange | None = None
+    #: where its periods' weekly spend sits on its curve, and its KPI over the model's draws
+    position: CurvePosition | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +188,9 @@ class PhasedExplanation:
     #: why the plan has no hurdle, in words (a min_spend plan whose KPI target does not bind:
     #: ``hurdle`` is then NaN, null in the JSON); None: it has one
     no_hurdle: str | None = None
+    #: the plan's KPI over the model's joint draws (P10, P90), the plan's spend by period held
+    total_kpi_p10: float | None = None
+    total_kpi_p90: float | None = None
 
     def item(self, tid: str) -> PhasedItemExplanation:
         for it in self.items:
@@ -408,6 +424,8 @@ def explain_phased(
             ctx, resolver, ref, float(ref.budget), sweep_points, refine_steps, key_of
         )[0]
         items = [dataclasses.replace(x, role_range=ranges.get(x.id)) for x in items]
+    say("the line items on their curves and over the model's draws")
+    items, band = positions(scenario, model, problem, ref, X, keys, items, word, extra_models)
     be = plan.break_even
     if break_even is None and be is not None:
         break_even = be.threshold
@@ -428,6 +446,17 @@ def explain_phased(
             )
             for x in items
         ]
+    missing = []
+    if not ranges:
+        missing.append(
+            NOT_SWEPT
+            if ref.budget is not None and base.sense == "max"
+            else NOT_SWEPT_NO_BUDGET.format(objective=scenario.objective)
+        )
+    if not isinstance(model, ResponseModel):
+        missing.append(NOT_ON_MARKETS)
+    elif band is None:
+        missing.append(NO_DRAWS)
     return PhasedExplanation(
         scenario=ref.scenario,
         kpi=kpi_word,
@@ -441,17 +470,13 @@ def explain_phased(
         n_solves=resolver.count,
         seconds=time.perf_counter() - t0,
         tolerance=tolerance,
-        not_computed=(
-            NOT_COMPUTED
-            if ranges
-            else NOT_SWEPT
-            if ref.budget is not None and base.sense == "max"
-            else NOT_SWEPT_NO_BUDGET.format(objective=scenario.objective)
-        )
+        not_computed=not_computed_note(missing)
         + (NOT_COMPARED_PREVIOUS if scenario.previous else ""),
         loose=resolver.loose,
         fallback=resolver.fallback,
         no_hurdle=slack,
+        total_kpi_p10=None if band is None else band[0],
+        total_kpi_p90=None if band is None else band[1],
     )
 
 
@@ -742,7 +767,7 @@ def _slack_reason(
 
 __all__ = [
     "AT_HURDLE",
-    "NOT_COMPUTED",
+    "NOT_SWEPT",
     "PERIOD_CAPPED",
     "PERIOD_HELD_UP",
     "PERIOD_OFF",

@@ -206,6 +206,12 @@ def _forced_in(nxt: Move | None, ctx: ReviewContext) -> str:
     )
 
 
+def review_draws(tp: TouchpointResponse) -> list[TouchpointResponse]:
+    """The draws a review reads a line item's KPI band from: the bands' draws (a KPI level: not
+    the interval draws'), undated and on a calendar alike."""
+    return tp.band_responses()
+
+
 def curve_position(
     tp: TouchpointResponse, spend: float, weeks: float, kpi_word: str
 ) -> CurvePosition:
@@ -225,7 +231,7 @@ def curve_position(
     extrap = where == "beyond"
     level = tp.saturation_level
     sat = float(tp.weekly_kpi(weekly)) / level if level > 0 else 0.0
-    draws = tp.band_responses()  # a KPI level: the bands' draws (not the interval draws')
+    draws = review_draws(tp)
     p10 = p90 = None
     if draws and spend > HALF_CENT:
         ks = np.array([float(d.horizon_kpi(spend, weeks)) for d in draws])

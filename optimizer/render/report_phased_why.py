@@ -98,6 +98,8 @@ def _moves(it: Any) -> list[tuple[str, str]]:
             out.append((title, m.sentence))
     if it.role_range is not None:
         out.append(("Over budgets", it.role_range.sentence))
+    if it.position is not None:
+        out.append(("On its curve", it.position.sentence))
     return out
 
 
@@ -154,6 +156,13 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
             )
             + f": the hurdle; a {exp.phasing} under a binding rule on its total spend adds that "
             "rule's price)."
+        )
+        + (
+            f" Over the model's draws the plan's {exp.kpi} is between "
+            f"{money(exp.total_kpi_p10)} and {money(exp.total_kpi_p90)} (P10–P90; its spend "
+            f"by {exp.phasing} held)."
+            if exp.total_kpi_p10 is not None and exp.total_kpi_p90 is not None
+            else ""
         )
         + f" The line items are justified below by {exp.n_solves} re-solves of the plan "
         + (
@@ -265,7 +274,7 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
     ws = wb.create_sheet("Why")
     moves = ("next: amount", "next: net", "last: amount", "last: net", "drop: own")
     cols = [*JUSTIFICATION_COLUMNS, *moves, "reason", "next increment", "last increment",
-            "dropping it (why)", "over budgets"]  # fmt: skip
+            "dropping it (why)", "over budgets", "on its curve"]  # fmt: skip
     _header(ws, 1, cols)
     rows = []
     for r, it in zip(justification_rows(exp), exp.items, strict=True):
@@ -282,6 +291,7 @@ def _why_sheets(wb: Any, exp: PhasedExplanation) -> None:
                 it.reason,
                 *(m.sentence if m is not None else None for m in (it.next, it.last, it.drop)),
                 None if it.role_range is None else it.role_range.sentence,
+                None if it.position is None else it.position.sentence,
             ]
         )
     fmts = {4: MONEY, 5: MONEY, 6: RATIO, 7: RATIO, 8: RATIO, 9: RATIO, 11: MONEY_DELTA}
