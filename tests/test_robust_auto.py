@@ -180,3 +180,16 @@ def test_risk_applies_to_auto_and_anchored_only(tmp_path):
     assert zero["robust"]["mode"] == "anchored" and zero["robust"]["step"] == 1.0
     r = run("optimize", w["scenario"], "--robust", "none", "--risk", "0.5")
     assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored" in r.stderr
+
+
+def test_a_run_recorded_before_auto_reruns_as_it_was():
+    """A ledger's optimize run without a ``robust`` option was recorded when the point optimum
+    was the default: it re-runs as ``--robust none``; a recorded mode is kept, and a new run's
+    spec records ``auto``."""
+    from optimizer.app.run import RunSpec
+
+    assert RunSpec.from_options("optimize", {"scenarios": ["a.yaml"]}).robust == "none"
+    for mode in ("auto", "anchored", "none", "mean"):
+        opts = {"scenarios": ["a.yaml"], "robust": mode}
+        assert RunSpec.from_options("optimize", opts).robust == mode
+    assert RunSpec("optimize", ("a.yaml",)).options()["robust"] == "auto"
