@@ -193,3 +193,33 @@ def test_a_run_recorded_before_auto_reruns_as_it_was():
         opts = {"scenarios": ["a.yaml"], "robust": mode}
         assert RunSpec.from_options("optimize", opts).robust == mode
     assert RunSpec("optimize", ("a.yaml",)).options()["robust"] == "auto"
+
+
+def test_history_labels_the_default_as_optimize_and_the_point_plan_as_robust_none(tmp_path):
+    """The ledger's command column: a default run reads ``optimize``, a point-optimum run
+    ``optimize --robust none`` (as it re-runs), each run with the block of the plan it made."""
+    import os
+    import subprocess
+    import sys
+
+    w = world(tmp_path, misfit_model()[0])
+    env = {**os.environ, "BUDGETOPT_LEDGER": str(tmp_path / "ledger.sqlite")}
+
+    def cli(*args: object) -> str:
+        r = subprocess.run(
+            [sys.executable, "-m", "optimizer", *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        return r.stdout
+
+    cli("optimize", w["scenario"])
+    cli("optimize", w["scenario"], "--robust", "none")
+    runs = json.loads(cli("history", "--format", "json"))
+    assert [r["label"] for r in runs] == ["optimize --robust none", "optimize"]
+    assert [r["options"]["robust"] for r in runs] == ["none", "auto"]
+    shown = json.loads(cli("history", "show", "last~1", "--format", "json"))
+    assert shown["plans"][0]["robust"]["auto"]["chosen"] == "anchored"

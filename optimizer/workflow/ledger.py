@@ -136,7 +136,9 @@ class Run:
         ``optimize --uncertainty``, ``explain``…"""
         words = [self.command]
         robust = self.options.get("robust")
-        if robust and robust != "none":
+        # the default (--robust auto) goes without saying; a point-optimum run, recorded when it
+        # was the default too, reads "--robust none", as it re-runs
+        if robust and robust != "auto":
             words.append(f"--robust {robust}")
         if self.options.get("risk") is not None:
             words.append(f"--risk {self.options['risk']:g}")
