@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -121,3 +122,18 @@ def test_share_decay_needs_by_market(tmp_path, mode):
     assert "--share-decay" in r.stderr and "--by-market" in r.stderr and "h.csv" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_share_decay_with_one_market_says_it_keeps_its_own_fit(tmp_path):
+    """A by-market history with a single market: --share-decay has nothing to pool across. The
+    fit succeeds, says so in one note naming the market, and records no shared decay (before:
+    exit 0 and silence, reviewer R1)."""
+    _world(tmp_path)
+    h = pd.read_csv(tmp_path / "h.csv")
+    one = h["market"].iloc[0]
+    h[h["market"] == one].to_csv(tmp_path / "h.csv", index=False)
+    r = _fit(tmp_path, "one", "--share-decay", "shared")
+    assert r.returncode == 0, r.stderr
+    assert "--share-decay shared" in r.stderr and f"has one ({one})" in r.stderr
+    model = json.loads((tmp_path / "one" / f"{one}.json").read_text())
+    assert "shared_decay" not in model["diagnostics"]

@@ -488,6 +488,11 @@ def fit_markets(
         order = sorted(range(len(markets)), key=lambda i: -histories[markets[i]].n_weeks)
         shared: dict[str, Any] = {}  # KPI id -> touchpoint -> SharedDecay
         priors: list[dict[str, Any]] = [{} for _ in markets]
+        if share_decay != "off" and len(markets) == 1 and not quiet:
+            _stderr(
+                f"note: --share-decay {share_decay} pools each touchpoint's carry-over across "
+                f"markets, and the history has one ({markets[0]}): its fit keeps its own"
+            )
         if share_decay != "off" and len(markets) > 1:
             from optimizer.response import shared_decay as SD
 
