@@ -177,7 +177,10 @@ def test_risk_applies_to_auto_and_anchored_only(tmp_path):
     or ``mean`` it is an error naming the option."""
     w = world(tmp_path, misfit_model()[0])
     zero = plan_json(w, "--risk", "0")
-    assert zero["robust"]["mode"] == "anchored" and zero["robust"]["step"] == 1.0
+    # risk 0: the anchored plan's best step is the optimum itself, so the plan is the point
+    # optimum (with its certificate and shadow prices), said in the auto block
+    assert zero["robust"]["mode"] == "none" and zero["robust"]["auto"]["anchored_step"] == 1.0
+    assert zero["robust"]["auto"]["chosen"] == "none"
     r = run("optimize", w["scenario"], "--robust", "none", "--risk", "0.5")
     assert r.returncode == 2 and "--risk 0.5 applies to --robust anchored" in r.stderr
 
@@ -223,3 +226,42 @@ def test_history_labels_the_default_as_optimize_and_the_point_plan_as_robust_non
     assert [r["options"]["robust"] for r in runs] == ["none", "auto"]
     shown = json.loads(cli("history", "show", "last~1", "--format", "json"))
     assert shown["plans"][0]["robust"]["auto"]["chosen"] == "anchored"
+
+
+def test_where_the_anchored_plans_best_step_is_the_optimum_the_default_keeps_its_shadow_prices(
+    tmp_path,
+):
+    """The demo's base scenario, as a planner runs it: the draws expect less than the point
+    optimum promises, but weighed on the line the anchored plan's best step is 1, the optimum
+    itself. The default then makes the point optimum with its certificate: the same line items,
+    KPI and shadow prices as --robust none (it printed every shadow price as null and called it
+    an 'anchored plan (step 1.00)', reviewer R1), and says why."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo"
+    r = subprocess.run(
+        [sys.executable, "-m", "optimizer", "demo", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    base = out / "scenarios" / "base.yaml"
+
+    def opt(*args: str) -> dict:
+        r = run("optimize", base, "--format", "json", *args)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    auto, none = opt(), opt("--robust", "none")
+    block = auto["robust"]["auto"]
+    assert block["weighed"] and block["anchored_step"] == 1.0  # the premise
+    assert block["draws_mean_uplift"] < block["point_uplift"]  # the gate asked for the hedge
+    assert block["chosen"] == "none" and "best step is the optimum itself" in block["reason"]
+    assert auto["status"] == "optimal" and auto["total_kpi"] == none["total_kpi"]
+    assert spends(auto) == spends(none)
+    prices = [c["shadow_price"] for c in auto["constraints"]]
+    assert prices == [c["shadow_price"] for c in none["constraints"]]
+    assert any(p is not None and p > 0 for p in prices)
+    text = run("optimize", base)
+    assert "anchored plan (step" not in text.stdout
+    assert "hedges it toward the historical mix anyway" not in text.stdout

@@ -82,7 +82,8 @@ def auto_line(plan: Plan) -> str | None:
     if auto.get("chosen") == "anchored":
         return f"--robust auto made the anchored plan (below): {reason}"
     text = f"--robust auto made the optimum on the point curves: {reason}"
-    if auto.get("weighed"):
+    step = auto.get("anchored_step")
+    if auto.get("weighed") and not (isinstance(step, int | float) and step >= 1.0):
         text += " (--robust anchored hedges it toward the historical mix anyway)"
     return text
 

@@ -387,17 +387,21 @@ def _anchored(
     k = int(np.argmax(crit)) if d.any() else GRID
     moved = start is not h
     value = float(bank.value(xs[k]).sum())
-    # exact for the problem it states (every step compared): its bound is its own value
-    plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
-    if point.status != "optimal":  # the line's end is not certified: neither is this plan
-        gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
-        plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
+    if k == GRID:  # step 1 is the point optimum itself: its certificate and shadow prices kept
+        plan, extra_seconds = point, 0.0
+    else:
+        # exact for the problem it states (every step compared): its bound is its own value
+        plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
+        if point.status != "optimal":  # the line's end is not certified: neither is this plan
+            gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
+            plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
+        extra_seconds = plan.solve_seconds
     return point, dataclasses.replace(
         plan,
         pieces=point.pieces,  # of the LP that certified the point optimum (step 1)
         rounds=point.rounds,
         build_seconds=point.build_seconds,
-        solve_seconds=point.solve_seconds + plan.solve_seconds,
+        solve_seconds=point.solve_seconds + extra_seconds,
         extras={
             **dict(point.extras),
             **dict(plan.extras),
@@ -541,25 +545,33 @@ def auto_plan(
         "full_pooling": pooled,
         "point_uplift": promise,
         "draws_mean_uplift": expect,
+        "anchored_step": float(ex["step"]),
     }
+    reason = None
     if pooled:
         reason = (
             "the fit pooled every touchpoint's marginal ROI onto one value: the history cannot "
             "tell the touchpoints apart"
         )
-        return dataclasses.replace(
-            plan,
-            extras={**dict(plan.extras), "auto": {"chosen": "anchored", "reason": reason, **gate}},
-        )
-    if expect < promise:
+    elif expect < promise:
         reason = (
             f"the model's {n} draws expect less uplift over the historical mix from the optimum "
             f"on the point curves than those curves promise ({expect:,.0f} against {promise:,.0f} "
             f"in {plan.kpi}): it rests on their favourable errors"
         )
+    if reason is not None and float(ex["step"]) < 1.0:
         return dataclasses.replace(
             plan,
             extras={**dict(plan.extras), "auto": {"chosen": "anchored", "reason": reason, **gate}},
+        )
+    if reason is not None:  # weighed, and the anchored plan's best step is the optimum itself
+        reason += (
+            "; weighed on the line from the historical mix, the anchored plan's best step is the "
+            "optimum itself (step 1)"
+        )
+        return dataclasses.replace(
+            point,
+            extras={**dict(point.extras), "auto": {"chosen": "none", "reason": reason, **gate}},
         )
     reason = (
         f"the model's {n} draws expect at least the uplift over the historical mix that the point "
