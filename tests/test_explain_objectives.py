@@ -73,13 +73,14 @@ def composite(tmp_path_factory):
     path = w["scenario"].parent / "net.yaml"
     path.write_text(yaml.safe_dump(sc, sort_keys=False))
     out = root / "net.json"
-    r = _cli("explain", str(path), "-o", str(out), "--sweep-points", "0", "-q", cwd=root)
-    assert r.returncode == 0, r.stderr
+    for o in (out, root / "net.md"):
+        r = _cli("explain", str(path), "-o", str(o), "--sweep-points", "0", "-q", cwd=root)
+        assert r.returncode == 0, r.stderr
     models = {
         "revenue": read_model(root / "model.json"),
         "leads": read_model(root / "model.leads.json"),
     }
-    return json.loads(out.read_text()), models
+    return {**json.loads(out.read_text()), "_root": str(root)}, models
 
 
 def _value(models, tid: str, spend: float) -> float:
@@ -135,6 +136,9 @@ def test_composite_has_no_break_even_of_the_kpi_alone(composite):
     assert e["break_even"] is None
     assert not any("Break-even" in h for h in e["headline"])
     assert e["ladder"]["consistent"]  # ranked by value, the ladder agrees with the plan
+    assert e["returns_in"] == "value"
+    md = (Path(e["_root"]) / "net.md").read_text()
+    assert "ranked across the plan by value per unit of money" in md
 
 
 @pytest.fixture(scope="module")

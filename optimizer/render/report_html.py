@@ -277,7 +277,9 @@ _LADDER_HEAD = [
 def _ladder_section(e: Explanation) -> str:
     lad = e.ladder
     be = e.break_even.get("threshold") if e.break_even else None
-    png = charts.figure_png(charts.ladder_figure(lad, e.kpi, break_even=be, currency=e.currency))
+    # a composite objective (kpi_values) ranks its increments by their value, not the KPI's
+    unit = e.returns_in or e.kpi
+    png = charts.figure_png(charts.ladder_figure(lad, unit, break_even=be, currency=e.currency))
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         f'<tr class="cut"><td colspan="9">the budget runs out here: '
@@ -288,7 +290,7 @@ def _ladder_section(e: Explanation) -> str:
         '<section id="ladder"><h2>The zero-based ladder</h2>',
         f'<p class="lead">Every line item\'s spend is cut into increments (decision packages), '
         f"each priced on its own response curve and ranked across the whole plan by "
-        f"{_e(e.kpi)} per unit of money. Committed increments (locks and floors) come first. "
+        f"{_e(unit)} per unit of money. Committed increments (locks and floors) come first. "
         f"The budget runs out after increment {lad.cutoff}: everything above the line is in "
         f"the plan, everything below it is not.</p>",
         f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"

@@ -217,7 +217,8 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         "## The zero-based ladder",
         "",
         f"Every line item's spend is cut into increments (decision packages), each priced on "
-        f"its response curve and ranked across the plan by {k} per unit of money; committed "
+        f"its response curve and ranked across the plan by {e.returns_in or k} per unit of "
+        "money; committed "
         f"increments (locks and floors) come first. The budget runs out after increment "
         f"{lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in "
         f"the plan, everything below is not.",
