@@ -216,3 +216,32 @@ def test_min_spend_target_that_does_not_bind_has_no_hurdle_in_any_format(slack_t
     no_bad_cells(outs["xlsx"], skip=("Line items",))
     # the terminal's break-even sentence (the table above it shows the vertical curves' slopes)
     _no_bad_words(terminal[terminal.index("Break-even") :], "terminal")
+
+
+@pytest.mark.parametrize(("budget", "binds"), [(50_000_000, False), (400_000, True)])
+def test_max_net_headline_names_the_budget_only_where_it_binds(tmp_path, budget, binds):
+    """A max_net plan with a budget: the headline's hurdle is the budget's shadow price only
+    where the budget binds (then the cost plus that price); where the plan stops short of the
+    budget its hurdle is the return at which a dollar pays its cost. Before, every max_net plan
+    with a budget said "the budget's shadow price", also a plan spending 4.3M of 9.7M whose
+    budget's price is 0 (reviewer R1). Premise checked on optimize's JSON: the budget's shadow
+    price is 0 (not binding) or positive (binding)."""
+    w = write_review_world(tmp_path, draws=0)
+    sc = {**yaml.safe_load(w["scenario"].read_text()), "objective": "max_net"}
+    sc.update({"budget": budget, "value_per_kpi": 1.0, "hurdle_rate": 0.1})
+    path = w["scenario"].parent / "net_budget.yaml"
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    r = _cli("optimize", str(path), "--format", "json", "--robust", "none", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    price = next(
+        c["shadow_price"] for c in json.loads(r.stdout)["constraints"] if c["name"] == "budget"
+    )
+    assert (price > 1e-6) if binds else (abs(price) <= 1e-9), price
+    out = tmp_path / "net.md"
+    r = _cli("explain", str(path), "-o", str(out), "--sweep-points", "0", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    head = out.read_text().split("\n\n")[1]
+    if binds:
+        assert "pays its cost plus the budget's shadow price (the budget binds)" in head, head
+    else:
+        assert "the budget does not bind" in head and "budget's shadow price" not in head, head

@@ -56,6 +56,10 @@ from optimizer.scenario import Scenario
 DEFAULT_SWEEP_POINTS = 21
 
 
+#: a budget shadow price above this (KPI per unit of money) counts as binding
+BINDING_PRICE = 1e-9
+
+
 def require_solved(plan: Plan, scenario: Scenario) -> None:
     """Raise ``InfeasibleError`` (naming the conflicts) for an infeasible plan and ``SolverError``
     for a plan with no solution: there is nothing to explain."""
@@ -392,6 +396,13 @@ def explain(
         + (
             "the budget's shadow price, which the last dollar of every line item at the hurdle "
             "returns too."
+            if budget is not None and scenario.objective != "max_net"
+            else "the return at which a dollar pays its cost plus the budget's shadow price (the "
+            "budget binds), which the last dollar of every line item at the hurdle returns too."
+            if budget is not None and (plan.budget_shadow_price or 0.0) > BINDING_PRICE
+            else "the return at which a dollar pays its cost (the budget does not bind: the plan "
+            "stops where one more dollar no longer pays back), which the last dollar of every "
+            "line item at the hurdle returns too."
             if budget is not None
             else "the return at which a dollar pays its cost (there is no budget), which the "
             "last dollar of every line item at the hurdle returns too."
