@@ -237,6 +237,10 @@ def test_max_net_headline_names_the_budget_only_where_it_binds(tmp_path, budget,
         c["shadow_price"] for c in json.loads(r.stdout)["constraints"] if c["name"] == "budget"
     )
     assert (price > 1e-6) if binds else (abs(price) <= 1e-9), price
+    # the last dollar's return (KKT): the cost (1 + hurdle_rate) / value_per_kpi, plus the
+    # budget's price where it binds (it said 1.10 for a binding budget whose price is 0.2)
+    be = json.loads(r.stdout)["break_even"]
+    assert be["marginal_return"] == pytest.approx(1.1 + max(price, 0.0), rel=1e-9), be
     out = tmp_path / "net.md"
     r = _cli("explain", str(path), "-o", str(out), "--sweep-points", "0", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -245,3 +249,39 @@ def test_max_net_headline_names_the_budget_only_where_it_binds(tmp_path, budget,
         assert "pays its cost plus the budget's shadow price (the budget binds)" in head, head
     else:
         assert "the budget does not bind" in head and "budget's shadow price" not in head, head
+
+
+def test_phased_max_net_headline_says_whether_the_budget_binds(tmp_path):
+    """The demo's fy26_monthly as max_net (value_per_kpi 1): with a 15M budget the budget binds
+    (its shadow price 0.50 per dollar, premise checked on optimize's JSON) and the last dollar's
+    1.501 is the cost plus that price; with its own 38.8M the plan stops short of the budget and
+    the hurdle is the cost, 1.000. Before, both said 'there being no budget' (reviewer R2), and
+    optimize's break-even said the binding plan's last dollar returns 1.00."""
+    r = subprocess.run(
+        [sys.executable, "-m", "optimizer", "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    src = yaml.safe_load((tmp_path / "demo" / "scenarios" / "fy26_monthly.yaml").read_text())
+    for budget, binds in ((15_000_000, True), (38_800_000, False)):
+        sc = {**src, "objective": "max_net", "value_per_kpi": 1.0, "budget": budget}
+        path = tmp_path / "demo" / "scenarios" / f"net_{budget}.yaml"
+        path.write_text(yaml.safe_dump(sc, sort_keys=False))
+        r = _cli("optimize", str(path), "--format", "json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        plan = json.loads(r.stdout)
+        price = next(c["shadow_price"] for c in plan["constraints"] if c["name"] == "budget")
+        assert (price > 0.1) if binds else (abs(price) < 1e-9), price
+        assert plan["break_even"]["marginal_return"] == pytest.approx(
+            1.0 + (price if binds else 0.0), rel=1e-9
+        )
+        out = tmp_path / f"net_{budget}.md"
+        r = _cli("explain", str(path), "-o", str(out), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        text = out.read_text()
+        assert "there being no budget" not in text
+        if binds:
+            assert f"returns {1.0 + price:.3f} revenue" in text
+            assert "pays its cost plus the budget's shadow price, the budget binding" in text
+        else:
+            assert "returns 1.000 revenue" in text and "the budget not binding" in text

@@ -191,6 +191,9 @@ class PhasedExplanation:
     #: the plan's KPI over the model's joint draws (P10, P90), the plan's spend by period held
     total_kpi_p10: float | None = None
     total_kpi_p90: float | None = None
+    #: the scenario's budget: "binds" (its shadow price is part of the hurdle), "slack" (the
+    #: plan stops short of it), None (no budget)
+    budget_state: str | None = None
 
     def item(self, tid: str) -> PhasedItemExplanation:
         for it in self.items:
@@ -475,6 +478,13 @@ def explain_phased(
         loose=resolver.loose,
         fallback=resolver.fallback,
         no_hurdle=slack,
+        budget_state=(
+            None
+            if scenario.budget is None
+            else "binds"
+            if y.get("budget", 0.0) > 1e-9
+            else "slack"
+        ),
         total_kpi_p10=None if band is None else band[0],
         total_kpi_p90=None if band is None else band[1],
     )

@@ -150,6 +150,11 @@ def headline_hurdle(exp: PhasedExplanation) -> str:
             + (
                 "the return at which the target is met at least cost, there being no budget"
                 if exp.objective == "min_spend"
+                else "the return at which a dollar pays its cost plus the budget's shadow price, "
+                "the budget binding"
+                if exp.objective == "max_net" and exp.budget_state == "binds"
+                else "the return at which a dollar pays its cost, the budget not binding"
+                if exp.objective == "max_net" and exp.budget_state == "slack"
                 else "the return at which a dollar pays its cost, there being no budget"
                 if exp.objective == "max_net"
                 else "the budget's shadow price"

@@ -78,7 +78,8 @@ class Crossing:
 def plan_marginal(plan: Plan, scenario: Scenario | None = None) -> float | None:
     """The plan's marginal return in KPI per unit of budget: the budget's shadow price; for
     ``max_net`` (with ``scenario``) the return at which a dollar pays its cost, ``(1 +
-    hurdle_rate) / value_per_kpi`` (KKT: every line item no rule holds returns that); for
+    hurdle_rate) / value_per_kpi``, plus the budget's shadow price over ``value_per_kpi`` where
+    the budget binds (KKT: every line item no rule holds returns that); for
     ``min_spend`` the return at which the target is met at least cost, ``1 / |target's dual|``;
     else (at zero spend, say) the best marginal return among line items with room to grow (a
     line item's ``marginal_roi`` on a calendar is the most over its periods: not the last dollar)."""
@@ -94,8 +95,8 @@ def plan_marginal(plan: Plan, scenario: Scenario | None = None) -> float | None:
         from optimizer.allocate.problem import objective_weights
 
         kw, sw = objective_weights(scenario)
-        if kw > 0:
-            return float(sw / kw)
+        if kw > 0:  # a budget that binds adds its shadow price (objective per dollar) to the cost
+            return float((sw + (sp if sp is not None and sp > 1e-9 else 0.0)) / kw)
     if free and plan.objective == "min_spend":
         t = next(
             (
