@@ -479,11 +479,7 @@ def explain_phased(
         fallback=resolver.fallback,
         no_hurdle=slack,
         budget_state=(
-            None
-            if scenario.budget is None
-            else "binds"
-            if y.get("budget", 0.0) > 1e-9
-            else "slack"
+            None if scenario.budget is None else "binds" if y.get("budget", 0.0) > 1e-9 else "slack"
         ),
         total_kpi_p10=None if band is None else band[0],
         total_kpi_p90=None if band is None else band[1],
