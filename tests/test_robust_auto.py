@@ -196,6 +196,15 @@ def test_a_run_recorded_before_auto_reruns_as_it_was():
         opts = {"scenarios": ["a.yaml"], "robust": mode}
         assert RunSpec.from_options("optimize", opts).robust == mode
     assert RunSpec("optimize", ("a.yaml",)).options()["robust"] == "auto"
+    # and the history reads it as it re-runs (it read "optimize", the default's label: R2)
+    from optimizer.workflow.ledger import Run
+
+    def run_with(options: dict) -> Run:
+        return Run("x", "2026-01-01T00:00:00.000Z", "optimize", ("a.yaml",), (), None, "0", None,
+                   options, ())  # fmt: skip
+
+    assert run_with({"scenarios": ["a.yaml"]}).label == "optimize --robust none"
+    assert run_with({"scenarios": ["a.yaml"], "robust": "auto"}).label == "optimize"
 
 
 def test_history_labels_the_default_as_optimize_and_the_point_plan_as_robust_none(tmp_path):

@@ -135,7 +135,9 @@ class Run:
         """The command as a planner tells runs apart: ``optimize --robust mean``,
         ``optimize --uncertainty``, ``explain``…"""
         words = [self.command]
-        robust = self.options.get("robust")
+        # an optimize run recorded before --robust existed (no "robust" option) planned on the
+        # point curves and re-runs as --robust none (app/run.py): it reads so
+        robust = self.options.get("robust", "none" if self.command == "optimize" else None)
         # the default (--robust auto) goes without saying; a point-optimum run, recorded when it
         # was the default too, reads "--robust none", as it re-runs
         if robust and robust != "auto":
