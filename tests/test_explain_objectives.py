@@ -285,3 +285,14 @@ def test_phased_max_net_headline_says_whether_the_budget_binds(tmp_path):
             assert "pays its cost plus the budget's shadow price, the budget binding" in text
         else:
             assert "returns 1.000 revenue" in text and "the budget not binding" in text
+
+
+def test_composite_tables_name_the_kpi_of_their_marginal_roi(composite):
+    """With kpi_values the roles and the hurdle are in value per unit of money while the line
+    item tables keep the main KPI's marginal ROI: the column says so (an unlabelled 1.515 'at
+    the hurdle' of 1.000 read as a contradiction, reviewer R1), and the JSON's returns_in says
+    what the returns are in."""
+    data, _ = composite
+    assert data["returns_in"] == "value"
+    md = (Path(data["_root"]) / "net.md").read_text()
+    assert "| marginal ROI (revenue) |" in md and "| marginal ROI |" not in md

@@ -178,7 +178,7 @@ def _line_items_table(e: Explanation) -> str:
         ("share", True),
         (e.kpi, True),
         ("ROI", True),
-        ("marginal ROI", True),
+        (f"marginal ROI ({e.kpi})" if e.returns_in == "value" else "marginal ROI", True),
         ("why it stops", False),
         ("held by", False),
     ]

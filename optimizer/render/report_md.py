@@ -159,7 +159,9 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
             out += [f"**{q}** {a}", ""]
 
     out += ["## Line items", ""]
-    head = ["line item", "stage", "spend", "share", k, "ROI", "marginal ROI", "role", "held by"]
+    # with kpi_values the roles and hurdle are in value per unit of money, these columns in the KPI
+    mroi = f"marginal ROI ({k})" if e.returns_in == "value" else "marginal ROI"
+    head = ["line item", "stage", "spend", "share", k, "ROI", mroi, "role", "held by"]
     if e.last_cycle_total is not None:
         head += ["last cycle", "Δ"]
     rows = []
