@@ -39,6 +39,7 @@ from optimizer.cli_common import (
     handle_errors,
     model_option,
     output_option,
+    refuse_foreign_output,
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
 from optimizer.cli_data import aggregate, demo, fit, validate
@@ -470,6 +471,7 @@ def explain(
     """
     from optimizer.app.review import write_review
 
+    refuse_foreign_output(out, ("md", "html", "xlsx", "json"))
     pack = write_review(
         scenario,
         out,

@@ -179,12 +179,28 @@ FORMAT_EXTENSIONS = {
     ".htm": "html",
     ".md": "md",
 }
+#: document formats no command writes: a file so named would hold another format under its name
+FOREIGN_EXTENSIONS = (".docx", ".doc", ".pdf", ".pptx", ".ppt", ".xls", ".ods", ".odt", ".rtf")
+
+
+def refuse_foreign_output(out: Path | None, choices: Sequence[str]) -> None:
+    """``-o report.docx`` (a document format no command writes) is an error naming the file,
+    before anything runs: the file would hold another format under that name."""
+    suffix = Path(out).suffix.lower() if out is not None else ""
+    if suffix in FOREIGN_EXTENSIONS:
+        ext = next((e for e, f in FORMAT_EXTENSIONS.items() if f in choices), ".txt")
+        raise click.UsageError(
+            f"-o {out}: budgetopt does not write {suffix} files (this command writes "
+            f"{', '.join(choices)}); name the file for one of them, e.g. "
+            f"{Path(str(out)).with_suffix(ext).name}"
+        )
 
 
 def format_from_output(out: Path | None, choices: Sequence[str], default: str) -> str:
     """The format ``-o out`` asks for by its extension (``default`` when it names none)."""
     if out is None:
         return default
+    refuse_foreign_output(out, choices)
     wanted = FORMAT_EXTENSIONS.get(Path(out).suffix.lower())
     if wanted is None:
         return default

@@ -132,3 +132,25 @@ def test_a_required_output_left_out_is_a_usage_error(args):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 2, r.output
     assert "Missing option '-o'" in r.output and "internal error" not in r.output
+
+
+def test_output_named_for_a_document_format_no_command_writes_is_refused(tmp_path):
+    """``explain -o review.docx`` wrote Markdown into a file named .docx, exit 0 (reviewer R2):
+    now exit 2 before anything runs, the message naming the file and the formats the command
+    writes, and no file; the same for optimize -o plan.pdf."""
+    import subprocess
+    import sys
+
+    from tests.factories import write_tiny_world
+
+    w = write_tiny_world(tmp_path)
+    for cmd, name, fmts in (("explain", "review.docx", "md, html"), ("optimize", "p.pdf", "json")):
+        out = tmp_path / name
+        r = subprocess.run(
+            [sys.executable, "-m", "optimizer", cmd, str(w["scenario"]), "-o", str(out),
+             "--no-ledger"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert r.returncode == 2, r.stderr
+        assert f"-o {out}" in r.stderr and "does not write" in r.stderr and fmts in r.stderr
+        assert "Traceback" not in r.stderr and not out.exists()
