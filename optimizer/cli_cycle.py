@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -39,6 +40,9 @@ from optimizer.cli_common import (
 from optimizer.render import LEDGER_FORMATS, TABLE_FORMATS
 from optimizer.workflow.control import DEFAULT_BAND
 from optimizer.workflow.ledger import RECENT_RUNS
+
+if TYPE_CHECKING:
+    from optimizer.workflow.ledger import Run
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
@@ -111,6 +115,14 @@ def history_show(run: str, fmt: str, ledger_file: Path | None) -> None:
         tables.print_renderable(planning.run_renderable(r))
 
 
+def _kpi_basis(run: Run) -> str:
+    """What a recorded run's KPI is: the expectation over the model's draws (optimize --robust
+    mean) or the KPI on the model's point curves (every other plan)."""
+    if run.command == "optimize" and run.options.get("robust") == "mean":
+        return "the expected KPI over the model's draws (--robust mean)"
+    return "the KPI on the model's point curves"
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("run_a", metavar="RUN_A[:SCENARIO]")
 @click.argument("run_b", metavar="RUN_B[:SCENARIO]")
@@ -148,6 +160,16 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
     pa, pb, note = same_weeks(pa, a, pb, b)
     if note:
         _note(note)
+    # an optimize --robust mean plan's KPI is its expectation over the model's draws, every
+    # other plan's is on the point curves: a Δ KPI between the two mixes the two measures
+    basis = {r.id: _kpi_basis(r) for r in (a, b)}
+    mixed = None
+    if len(set(basis.values())) > 1:
+        mixed = (
+            f"the two plans' KPI is measured differently ({a.id}: {basis[a.id]}; {b.id}: "
+            f"{basis[b.id]}): the Δ KPI mixes the two, not what the change of plan buys"
+        )
+        _note(mixed)
     comp = planning.diff_comparison(pa, pb, la, lb)
     if fmt == "json":
         from optimizer.render.machine import to_json
@@ -155,6 +177,8 @@ def diff(run_a: str, run_b: str, fmt: str, out: Path | None, ledger_file: Path |
         d = planning.diff_dict(comp, a, b)
         if note:
             d["same_weeks"] = note
+        if mixed:
+            d["kpi_basis"] = {"a": basis[a.id], "b": basis[b.id], "note": mixed}
         _emit(to_json(d), out, False)
     elif fmt == "csv":
         _emit_csv(planning.diff_csv(comp), out, False)

@@ -274,3 +274,32 @@ def test_where_the_anchored_plans_best_step_is_the_optimum_the_default_keeps_its
     text = run("optimize", base)
     assert "anchored plan (step" not in text.stdout
     assert "hedges it toward the historical mix anyway" not in text.stdout
+
+
+def test_diff_of_a_robust_mean_run_says_the_kpis_are_measured_differently(tmp_path):
+    """``diff`` between a default run (KPI on the point curves) and a ``--robust mean`` run
+    (the expected KPI over the draws) printed a Δ KPI that mixes the two without a word
+    (reviewer R2): it now says so on stderr and in the JSON's ``kpi_basis``; two runs measured
+    alike get no such note."""
+    import os
+    import subprocess
+    import sys
+
+    w = world(tmp_path, misfit_model()[0])
+    env = {**os.environ, "BUDGETOPT_LEDGER": str(tmp_path / "ledger.sqlite")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        r = subprocess.run([sys.executable, "-m", "optimizer", *args], capture_output=True,
+                           text=True, env=env)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return r
+
+    for mode in ("none", "mean", "auto"):
+        cli("optimize", str(w["scenario"]), "--robust", mode, "-q")
+    r = cli("diff", "last~2", "last~1", "--format", "json")
+    assert "measured differently" in r.stderr
+    basis = json.loads(r.stdout)["kpi_basis"]
+    assert "point curves" in basis["a"] and "expected KPI over the model's draws" in basis["b"]
+    r = cli("diff", "last~2", "last", "--format", "json")
+    assert "measured differently" not in r.stderr
+    assert "kpi_basis" not in json.loads(r.stdout)
