@@ -188,7 +188,8 @@ def refuse_foreign_output(out: Path | None, choices: Sequence[str]) -> None:
     before anything runs: the file would hold another format under that name."""
     suffix = Path(out).suffix.lower() if out is not None else ""
     if suffix in FOREIGN_EXTENSIONS:
-        ext = next((e for e, f in FORMAT_EXTENSIONS.items() if f in choices), ".txt")
+        # the command's own first format that a file extension names (explain: .md, not .json)
+        ext = next((e for c in choices for e, f in FORMAT_EXTENSIONS.items() if f == c), ".txt")
         raise click.UsageError(
             f"-o {out}: budgetopt does not write {suffix} files (this command writes "
             f"{', '.join(choices)}); name the file for one of them, e.g. "

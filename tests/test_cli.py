@@ -144,7 +144,10 @@ def test_output_named_for_a_document_format_no_command_writes_is_refused(tmp_pat
     from tests.factories import write_tiny_world
 
     w = write_tiny_world(tmp_path)
-    for cmd, name, fmts in (("explain", "review.docx", "md, html"), ("optimize", "p.pdf", "json")):
+    for cmd, name, fmts, suggested in (
+        ("explain", "review.docx", "md, html", "review.md"),  # was review.json
+        ("optimize", "p.pdf", "json", "p.json"),
+    ):
         out = tmp_path / name
         r = subprocess.run(
             [sys.executable, "-m", "optimizer", cmd, str(w["scenario"]), "-o", str(out),
@@ -153,4 +156,5 @@ def test_output_named_for_a_document_format_no_command_writes_is_refused(tmp_pat
         )  # fmt: skip
         assert r.returncode == 2, r.stderr
         assert f"-o {out}" in r.stderr and "does not write" in r.stderr and fmts in r.stderr
+        assert f"e.g. {suggested}" in r.stderr, r.stderr  # the command's own first format
         assert "Traceback" not in r.stderr and not out.exists()
