@@ -76,6 +76,11 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
     )
     if res.anchored is not None:
         rob += f"anchored plan (--robust anchored) {_pct(res.anchored.captured)}, "
+    if res.auto is not None:
+        rob += (
+            f"default plan (optimize --robust auto: the {res.auto_chosen} plan) "
+            f"{_pct(res.auto.captured)}, "
+        )
     say(
         f"    uplift available: the true optimum adds {_pct(g.uplift)} of the whole KPI "
         f"({_num(g.optimal - g.historical)} over {_num(g.kpi_total)}) to the historical mix; "
@@ -105,13 +110,13 @@ def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None
     say(
         f"\n{'data set':<24}{'tp':>3}{'wk':>5}{'MAPE':>7}{'fit s':>7}"
         f"{'|ROI err|':>11}{'w|ROI|':>8}{'|mROI err|':>11}{'w|mROI|':>9}{'share err':>10}"
-        f"{'loss fit':>10}{'loss hist':>10}{'uplift':>8}{'captured':>10}{'robust':>9}"
-        f"{'oracle':>9}"
+        f"{'loss fit':>10}{'loss hist':>10}{'uplift':>8}{'captured':>10}{'default':>9}"
+        f"{'robust':>9}{'oracle':>9}"
     )
     say(
         f"{'':<24}{'':>3}{'':>5}{'':>7}{'':>7}{'median':>11}{'spend-wt':>8}{'median':>11}"
         f"{'spend-wt':>9}{'':>10}{'':>10}{'':>10}{'% of KPI':>8}{'fitted':>10}{'captured':>9}"
-        f"{'captured':>9}"
+        f"{'captured':>9}{'captured':>9}"
     )
     for r in results:
         g = r.regret
@@ -121,13 +126,15 @@ def summary_table(results: Sequence[Result], say: Callable[[str], None]) -> None
             f"{_pct(r.median_err('mroi')):>11}{_pct(r.weighted_err('mroi')):>9}"
             f"{_pct(r.share_error):>10}{_pct(g.loss):>10}{_pct(g.hist_loss):>10}"
             f"{_pct(g.uplift):>8}{_pct(g.captured):>10}"
+            f"{_pct(r.auto.captured if r.auto else None):>9}"
             f"{_pct(r.robust.captured if r.robust else None):>9}{_pct(r.oracle.captured):>9}"
         )
     say(
         "(loss fit / loss hist: share of the optimum's media-driven KPI lost by the fitted plan / "
         "the historical mix; uplift: what the true optimum adds to the historical mix, as a share "
         "of the whole KPI over the horizon; captured = (plan - historical) / (optimal - "
-        "historical); robust: plan on the mean over the 20 draws; oracle: true shapes, "
+        "historical); default: optimize's default plan (--robust auto); robust: plan on the mean "
+        "over the 20 draws; oracle: true shapes, "
         "least-squares betas)"
     )
 
@@ -636,6 +643,11 @@ def _as_json(
                 "captured": r.regret.captured,
                 "uplift_share_of_kpi": r.regret.uplift,
                 "captured_robust": r.robust.captured if r.robust else None,
+                "captured_default": r.auto.captured if r.auto else None,
+                "default_vs_historical": (
+                    (r.auto.fitted - r.auto.historical) / r.auto.kpi_total if r.auto else None
+                ),
+                "default_chosen": r.auto_chosen,
                 "loss_robust": r.robust.loss if r.robust else None,
                 "captured_oracle": r.oracle.captured,
                 "loss_oracle": r.oracle.loss,

@@ -2,8 +2,8 @@
 touchpoints, each plan beside the true-transform reference and the historical mix.
 
 Works on ``fit_recovery.Result`` objects (duck-typed: ``case``, ``regret``, ``robust``,
-``oracle``, ``bayes_oracle``, ``rows``, ``oracle_mroi_covered``), so it does not import the
-script.
+``oracle``, ``bayes_oracle``, ``rows``, ``oracle_mroi_covered``; optional ``anchored``, ``auto``
+and ``auto_chosen``), so it does not import the script.
 
 Definitions (the same as the rest of the benchmark):
 
@@ -40,8 +40,15 @@ COVERAGE_TARGET = 0.80
 #: the benchmark's plan for the capture and no-harm targets (``regime_verdicts``)
 ANCHORED = "anchored (hist mix -> optimum, draws)"
 
+#: ``budgetopt optimize``'s default, ``--robust auto`` (``optimizer.workflow.anchored.auto_plan``:
+#: the anchored plan where the fit pooled every touchpoint or the draws expect less than the
+#: point optimum promises, else the point plan): what a user gets with no options; the plan the
+#: capture and no-harm verdicts read when the results carry it (``regime_verdicts``)
+DEFAULT = "default (optimize --robust auto)"
+
 PLANS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("fitted", lambda r: r.regret),
+    (DEFAULT, lambda r: getattr(r, "auto", None)),
     ("robust (mean over draws)", lambda r: r.robust),
     (ANCHORED, lambda r: getattr(r, "anchored", None)),
     ("true transforms, LS betas", lambda r: r.oracle),
@@ -155,6 +162,13 @@ def plan_stats(sel: Sequence[Any]) -> list[PlanStats]:
     return out
 
 
+def auto_choices(sel: Sequence[Any]) -> tuple[int, int]:
+    """How many of the worlds ``sel`` the default plan (``--robust auto``) made the anchored plan
+    on, and how many the point plan (worlds without a default plan are in neither)."""
+    chosen = [getattr(r, "auto_chosen", None) for r in sel]
+    return sum(c == "anchored" for c in chosen), sum(c == "point" for c in chosen)
+
+
 def _pct(v: float | None, signed: bool = False) -> str:
     if v is None or not math.isfinite(v):
         return "–"
@@ -196,6 +210,12 @@ def regime_table(results: Sequence[Any], say: Callable[[str], None]) -> None:
                 f"| {s.plan} | {_pct(s.pooled)} | {_pct(s.median)} | {worst} | {s.below} of "
                 f"{s.n} | {_pct(s.loss)} | {_pct(s.coverage)} |"
             )
+        n_anc, n_pt = auto_choices(sel)
+        if n_anc + n_pt:
+            say(
+                f"\nThe default plan (optimize --robust auto) was the anchored plan in {n_anc} "
+                f"and the point plan in {n_pt} of the {len(sel)} worlds."
+            )
     say(
         "\n(captured = (plan - historical) / (optimal - historical) on the true curves; pooled = "
         "all worlds' uplift together, each world scaled by its KPI; loss: share of the optimum's "
@@ -207,17 +227,21 @@ def regime_table(results: Sequence[Any], say: Callable[[str], None]) -> None:
 def regime_verdicts(results: Sequence[Any]) -> list[tuple[str, str, str, bool]]:
     """Issue 13's targets per regime: pooled capture, no harm (low information), coverage.
 
-    The capture and no-harm targets read the benchmark's plan, ``--robust anchored`` (the point
-    optimum's direction, as far as the draws' spread allows from the historical mix) when the
-    results carry it, else the plan on the point curves; the point curves' plan is reported
-    beside it. Coverage is the fit's draws'."""
+    The capture and no-harm targets read the plan a user gets, ``optimize``'s default
+    (``--robust auto``), when the results carry it, else ``--robust anchored`` (the point
+    optimum's direction, as far as the draws' spread allows from the historical mix), else the
+    plan on the point curves; the point curves' plan is reported beside it. Coverage is the fit's
+    draws'."""
     rows: list[tuple[str, str, str, bool]] = []
     for (regime, n_tp), sel in regime_groups(results):
         stats = plan_stats(sel)
         fit = stats[0]
         ref = next((s for s in stats if s.plan.startswith("true transforms, LS")), None)
-        plan = next((s for s in stats if s.plan == ANCHORED), fit)
-        word = "--robust anchored" if plan is not fit else "point curves"
+        by_name = {s.plan: s for s in stats}
+        plan = by_name.get(DEFAULT) or by_name.get(ANCHORED) or fit
+        word = {DEFAULT: "default (--robust auto)", ANCHORED: "--robust anchored"}.get(
+            plan.plan, "point curves"
+        )
         target = POOLED_TARGET.get((regime, n_tp))  # None: no target of issue 13's, shown only
         rows.append(
             (
@@ -264,6 +288,7 @@ def regime_json(results: Sequence[Any]) -> list[dict[str, Any]]:
             "touchpoints": n_tp,
             "worlds": [r.case.name for r in sel],
             "plans": [s.__dict__ for s in plan_stats(sel)],
+            "default_chosen": dict(zip(("anchored", "point"), auto_choices(sel), strict=True)),
         }
         for (regime, n_tp), sel in regime_groups(results)
     ]
@@ -287,7 +312,7 @@ def regime_compare_table(
         b_stats = {s.plan: s for s in plan_stats(old[key])}
         n_stats = {s.plan: s for s in plan_stats(sel)}
         label = f"{_name(key[0])}, {key[1]} tp ({len(sel)})"
-        for plan in ("fitted", "robust (mean over draws)", ANCHORED):
+        for plan in ("fitted", DEFAULT, "robust (mean over draws)", ANCHORED):
             b, n = b_stats.get(plan), n_stats.get(plan)
             if b is None or n is None:
                 continue

@@ -184,6 +184,10 @@ class _G:  # a Regret as the regime statistics read it
         return (self.optimal - self.fitted) / self.optimal
 
     @property
+    def uplift(self) -> float:
+        return (self.optimal - self.historical) / self.kpi_total
+
+    @property
     def hist_loss(self) -> float:
         return (self.optimal - self.historical) / self.optimal
 
@@ -239,6 +243,58 @@ def test_anchored_plan_row_and_verdicts():
     assert "point curves" in info[0] and "1 of 2" in info[1] and info[2] == "(info)"
     rs[1].anchored = _G(110.0, 94.0, 100.0, 1000.0)
     assert _regimes.regime_verdicts(rs)[1][3] is False
+
+
+def test_default_plan_row_count_and_verdicts():
+    """optimize's default plan (``--robust auto``) gets its own row beside the point plan, the
+    table says on how many worlds it made the anchored plan, and the capture and no-harm targets
+    read it ahead of the anchored plan: here the anchored plan harms no world but the default
+    (the point plan in world b, 0.6% of the KPI below the historical mix) does, so the no-harm
+    verdict fails."""
+    rs = [_result("a", 108.0, 1000.0), _result("b", 94.0, 1000.0)]
+    for r in rs:
+        r.case.regime = "low"
+        r.anchored = _G(110.0, 105.0, 100.0, 1000.0)
+    rs[0].auto, rs[0].auto_chosen = _G(110.0, 105.0, 100.0, 1000.0), "anchored"
+    rs[1].auto, rs[1].auto_chosen = _G(110.0, 94.0, 100.0, 1000.0), "point"
+    stats = _regimes.plan_stats(rs)
+    assert [s.plan for s in stats][:2] == ["fitted", _regimes.DEFAULT]
+    default = stats[1]
+    assert default.pooled == pytest.approx((5 - 6) / 20) and default.below == 1
+    assert default.worst_world == "b"
+    assert _regimes.auto_choices(rs) == (1, 1)
+    rows = _regimes.regime_verdicts(rs)
+    cap, harm = rows[0], rows[1]
+    assert "default (--robust auto)" in cap[0] and cap[1].startswith("-5.0%")
+    assert "default (--robust auto)" in harm[0] and harm[3] is False and "1 of 2" in harm[1]
+    lines: list[str] = []
+    _regimes.regime_table(rs, lines.append)
+    text = "\n".join(lines)
+    assert f"| {_regimes.DEFAULT} | -5.0% |" in text
+    assert "the anchored plan in 1 and the point plan in 1 of the 2 worlds" in text
+    rs[1].auto = _G(110.0, 99.5, 100.0, 1000.0)  # 0.05% below: within the 0.5% tolerance
+    assert _regimes.regime_verdicts(rs)[1][3] is True
+    assert _regimes.regime_json(rs)[0]["default_chosen"] == {"anchored": 1, "point": 1}
+
+
+@pytest.mark.slow
+def test_fit_recovery_scores_the_default_plan_as_optimize_makes_it(tmp_path):
+    """fit_recovery's per-world default plan is fit_dev's helper (imported, not a copy), and it is
+    one of the two plans ``auto_plan`` chooses between: the anchored plan or the point plan, the
+    same spend (to 1e-6 of the budget) as the benchmark's own anchored / point plan of the fit."""
+    import _fit_cases
+    import fit_dev
+    import fit_recovery
+
+    assert fit_recovery.auto_regret is fit_dev.auto_regret
+    case = _fit_cases.high_case(8, 3, tmp_path)
+    res = fit_recovery.measure_default(case, {})
+    assert res.auto_chosen in ("anchored", "point")
+    other = res.anchored if res.auto_chosen == "anchored" else res.regret
+    budget = res.regret.budget
+    for t, s in res.auto.plan_fit.items():
+        assert s == pytest.approx(other.plan_fit[t], abs=1e-6 * budget), t
+    assert res.auto.optimal == res.regret.optimal and res.auto.historical == res.regret.historical
 
 
 def test_peers_skip_message_names_the_setup_script(monkeypatch, tmp_path):
