@@ -303,3 +303,76 @@ def test_diff_of_a_robust_mean_run_says_the_kpis_are_measured_differently(tmp_pa
     r = cli("diff", "last~2", "last", "--format", "json")
     assert "measured differently" not in r.stderr
     assert "kpi_basis" not in json.loads(r.stdout)
+
+
+REFUSALS = [  # (model, scenario, auto's reason, anchored's field): every case the line refuses
+    ("draws", {"start": "2027-01-04", "phasing": "month"}, "this one is phased", "phasing"),
+    ("draws", {"round_to": 1000}, "not a whole number of its units", "round_to"),
+    ("draws", {"objective": "max_net", "value_per_kpi": 1.0}, "needs objective", "objective"),
+    ("none", {}, "has no draws of its curves", "touchpoints.*.draws"),
+    ("no history", {}, "no mean weekly spend", "touchpoints.tv.spend_range.mean"),
+]
+
+
+def refusal_case(model: str, scenario: dict):
+    m = {**misfit_model()[0], "diagnostics": FULL_POOLING}
+    if model == "none":
+        m = with_history(TINY_MODEL)
+    if model == "no history":
+        for tp in m["touchpoints"].values():
+            del tp["spend_range"]
+    return scenario_from_dict({**SCENARIO, **scenario}), model_from_dict(m)
+
+
+@pytest.mark.parametrize(("model", "scenario", "why", "field"), REFUSALS)
+def test_auto_and_anchored_refuse_from_one_list(model, scenario, why, field):
+    """One list of the cases the anchored plan refuses (``anchorable``): ``--robust anchored``
+    raises its located error (the field as before), ``--robust auto`` reports its reason and
+    makes the point optimum; a case both can plan gets no refusal. (Before, auto kept its own
+    copy of the list, ``auto_unplannable``, which could drift from the errors.)"""
+    from optimizer.errors import BudgetOptError
+    from optimizer.workflow.anchored import anchorable, anchored_plan, auto_plan
+
+    sc, m = refusal_case(model, scenario)
+    refused = anchorable(sc, m).refusal
+    assert refused is not None and why in refused.reason and refused.error.field == field
+    with pytest.raises(BudgetOptError) as e:
+        anchored_plan(sc, m)
+    assert e.value is refused.error or str(e.value) == str(refused.error)
+    auto = auto_plan(sc, m).extras["auto"]
+    assert auto["chosen"] == "none" and auto["weighed"] is False and auto["reason"] == refused.reason
+    assert anchorable(*refusal_case("draws", {})).refusal is None
+
+
+@pytest.mark.parametrize("scenario", [{}, {"round_to": 1000}])
+def test_auto_builds_the_scenarios_problem_once(monkeypatch, scenario):
+    """``auto_plan`` builds the allocation problem once and solves the point optimum and draws
+    the line in it (before: three times where the anchored plan is weighed, the checks, the line
+    and the allocator each building their own; twice where a whole-unit rule refuses it)."""
+    import optimizer.allocate.engine as engine
+    import optimizer.workflow.anchored as anchored_module
+    from optimizer.allocate import make_problem
+
+    calls = []
+
+    def counted(*a, **k):
+        calls.append(1)
+        return make_problem(*a, **k)
+
+    monkeypatch.setattr(anchored_module, "make_problem", counted)
+    monkeypatch.setattr(engine, "make_problem", counted)
+    sc, m = refusal_case("draws", scenario)
+    plan = anchored_module.auto_plan(sc, m)
+    assert plan.extras["auto"]["chosen"] == ("none" if scenario else "anchored")
+    assert len(calls) == 1
+
+
+def test_a_negative_risk_is_refused_whichever_plan_the_default_makes(tmp_path):
+    """``--risk -1`` is an error naming ``--risk`` under the default even where the anchored
+    plan cannot be made and the point optimum is planned (before: a phased scenario or a model
+    without draws took it silently, exit 0)."""
+    m = with_history(TINY_MODEL)  # no draws: the default makes the point optimum
+    w = world(tmp_path, m)
+    r = run("optimize", w["scenario"], "--risk", "-1")
+    assert r.returncode == 2 and "--risk" in r.stderr and "multiple >= 0" in r.stderr, r.stderr
+    assert r.stdout == ""

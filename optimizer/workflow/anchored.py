@@ -51,11 +51,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_at
+from optimizer.allocate import (
+    AllocationProblem,
+    Plan,
+    allocate,
+    make_problem,
+    plan_at,
+    solve_problem,
+)
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import HorizonCurve, bank_pieces, refine_around
 from optimizer.allocate.build import build_model
@@ -64,8 +72,8 @@ from optimizer.allocate.engine import initial_points, violation
 from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint
 from optimizer.allocate.solve import solve_prob
-from optimizer.errors import ModelError, ScenarioError
-from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
+from optimizer.errors import BudgetOptError, ModelError, ScenarioError
+from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse, currency_of
 from optimizer.scenario import Scenario
 from optimizer.workflow.robust import require_draws, without_draws
 
@@ -102,32 +110,54 @@ _ITEM_RULE_FIELDS = {
 }
 
 
+def _mean_spend(model: CurveSet, tid: str) -> float | None:
+    """A touchpoint's mean weekly spend in the history (model.json's ``spend_range.mean``), or
+    None where the model has none (or a negative or non-finite one)."""
+    rng = getattr(model.touchpoints.get(tid), "spend_range", None) or {}
+    m = rng.get("mean")
+    return float(m) if m is not None and np.isfinite(m) and m >= 0 else None
+
+
+def _mix_refusal(problem: AllocationProblem, model: CurveSet) -> Refusal | None:
+    """Why the history gives no mix to anchor the plan to (a line item without a mean weekly
+    spend, or none spent at all), or None."""
+    total = 0.0
+    for it in problem.items:
+        m = _mean_spend(model, it.id)
+        if m is None:
+            return Refusal(
+                f"touchpoint {it.id} has no mean weekly spend in the history (spend_range.mean)",
+                ModelError(
+                    f"touchpoint {it.id!r} has no mean weekly spend in the history, so the "
+                    "historical mix that --robust anchored starts from is unknown: refit the "
+                    "model with 'budgetopt fit' (it writes spend_range), or add "
+                    "spend_range.mean to the touchpoint in model.json",
+                    path=getattr(model, "source", None),
+                    field=f"touchpoints.{it.id}.spend_range.mean",
+                ),
+            )
+        total += m
+    if total <= 0:
+        return Refusal(
+            "the history's mean weekly spend is zero on every line item",
+            ModelError(
+                "the history's mean weekly spend is zero on every line item: no historical mix "
+                "to anchor the plan to",
+                path=getattr(model, "source", None),
+                field="touchpoints.*.spend_range.mean",
+            ),
+        )
+    return None
+
+
 def historical_mix(problem: AllocationProblem, model: CurveSet) -> np.ndarray:
     """Each line item's share of the history's mean weekly spend (model.json's
-    ``spend_range.mean``), as an array over the problem's line items summing to 1."""
-    means = []
-    for it in problem.items:
-        tp = model.touchpoints.get(it.id)
-        rng = getattr(tp, "spend_range", None) or {}
-        m = rng.get("mean")
-        if m is None or not np.isfinite(m) or m < 0:
-            raise ModelError(
-                f"touchpoint {it.id!r} has no mean weekly spend in the history, so the historical "
-                "mix that --robust anchored starts from is unknown: refit the model with "
-                "'budgetopt fit' (it writes spend_range), or add spend_range.mean to the "
-                "touchpoint in model.json",
-                path=getattr(model, "source", None),
-                field=f"touchpoints.{it.id}.spend_range.mean",
-            )
-        means.append(float(m))
-    h = np.array(means)
-    if h.sum() <= 0:
-        raise ModelError(
-            "the history's mean weekly spend is zero on every line item: no historical mix "
-            "to anchor the plan to",
-            path=getattr(model, "source", None),
-            field="touchpoints.*.spend_range.mean",
-        )
+    ``spend_range.mean``), as an array over the problem's line items summing to 1 (a
+    ``ModelError`` naming the field where the history gives none: ``_mix_refusal``)."""
+    refused = _mix_refusal(problem, model)
+    if refused is not None:
+        raise refused.error
+    h = np.array([_mean_spend(model, it.id) for it in problem.items], dtype=float)
     return h / h.sum()
 
 
@@ -265,6 +295,134 @@ def full_pooling(model: CurveSet) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why the anchored plan cannot be made for a scenario and model: ``reason``, one line
+    (``--robust auto`` reports it and makes the optimum on the point curves), and ``error``, the
+    located error ``--robust anchored`` raises (naming the file and the field)."""
+
+    reason: str
+    error: BudgetOptError
+
+
+@dataclass(frozen=True)
+class Anchorable:
+    """``anchorable``'s answer: the problem the line is drawn in (None where a check refused
+    before it was built) and the refusal (None: the anchored plan can be made)."""
+
+    problem: AllocationProblem | None
+    refusal: Refusal | None
+
+
+def anchorable(
+    scenario: Scenario, model: CurveSet, extra_models: Mapping[str, CurveSet] | None = None
+) -> Anchorable:
+    """Can the anchored plan be made for this scenario and model? The one list of the cases it
+    refuses, in this order: a markets index or a model without draws (no joint draws to weigh
+    the plan on), a phased scenario, an objective other than max_kpi (the line keeps the point
+    optimum's total spend), rules on whole units of a line item (a step of the line is not a
+    whole number of them and may fall in a zero-or-at-least gap), a line item without the
+    history's mean weekly spend (no historical mix). ``anchored_plan`` raises the refusal's
+    error, ``auto_plan`` reports its reason; the problem, built here once, is passed on to solve
+    the point optimum and draw the line in."""
+    from optimizer.response.markets import MarketModel
+
+    try:
+        require_draws(model)
+    except ModelError as e:
+        return Anchorable(
+            None,
+            Refusal(
+                "a markets index has no joint draws to weigh the plan on"
+                if isinstance(model, MarketModel)
+                else "the model has no draws of its curves (fit with --bootstrap N to weigh them)",
+                e,
+            ),
+        )
+    if getattr(scenario, "is_phased", False):
+        return Anchorable(
+            None,
+            Refusal(
+                "the anchored plan is for undated scenarios; this one is phased",
+                ScenarioError(
+                    "--robust anchored plans undated scenarios (one amount per line item): this "
+                    "one is phased; use --robust mean or none",
+                    path=scenario.source,
+                    field="phasing",
+                ),
+            ),
+        )
+    if scenario.objective != "max_kpi":
+        return Anchorable(
+            None,
+            Refusal(
+                f"the anchored plan needs objective max_kpi, not {scenario.objective}",
+                ScenarioError(
+                    f"--robust anchored needs objective max_kpi (the line from the historical mix "
+                    f"keeps the point optimum's total spend), not {scenario.objective!r}",
+                    path=scenario.source,
+                    field="objective",
+                ),
+            ),
+        )
+    problem = make_problem(scenario, model, extra_models=dict(extra_models or {}))
+    if problem.item_rules:  # a step of the line is not a whole number of blocks, nor clear of a gap
+        rule = problem.item_rules[0]
+        return Anchorable(
+            problem,
+            Refusal(
+                f"the scenario has {rule.label}: a step between the historical mix and the "
+                "optimum is not a whole number of its units",
+                ScenarioError(
+                    f"--robust anchored cannot plan with {rule.label}: a plan between the "
+                    "historical mix and the optimum is not a whole number of its units and may "
+                    "fall in a zero-or-at-least gap; use --robust mean or none",
+                    path=scenario.source,
+                    field=_ITEM_RULE_FIELDS.get(rule.kind, rule.kind).format(rule.subject),
+                ),
+            ),
+        )
+    return Anchorable(problem, _mix_refusal(problem, model))
+
+
+def _risk(risk: float | None) -> float:
+    """The anchored plan's risk (None: ``RISK``), or a ``ScenarioError`` naming ``--risk``."""
+    risk = RISK if risk is None else float(risk)
+    if not (np.isfinite(risk) and risk >= 0):
+        raise ScenarioError(
+            f"the risk of an anchored plan is a multiple >= 0 of the draws' shortfall (standard "
+            f"deviations at full pooling), not {risk!r}",
+            field="--risk",
+        )
+    return risk
+
+
+def _point_optimum(
+    scenario: Scenario,
+    model: CurveSet,
+    problem: AllocationProblem | None,
+    extras: dict[str, CurveSet],
+    *,
+    solver: str,
+    tolerance: float,
+    time_limit: float | None,
+) -> Plan:
+    """The optimum on the point curves, the plan ``allocate`` makes, solved in ``problem`` where
+    ``anchorable`` built it (None: ``allocate`` builds its own, a phased one included)."""
+    if problem is None:
+        return allocate(
+            scenario,
+            model,
+            solver=solver,
+            tolerance=tolerance,
+            time_limit=time_limit,
+            extra_models=extras,
+        )
+    plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    cur = currency_of(model)  # as allocate: the money's currency travels with the plan
+    return dataclasses.replace(plan, extras={**plan.extras, "currency": cur}) if cur else plan
+
+
 def anchored_plan(
     scenario: Scenario,
     model: ResponseModel,
@@ -280,80 +438,45 @@ def anchored_plan(
     uplift less ``risk`` times the draws' shortfall below it (their standard deviation where the
     fit pooled every touchpoint: ``full_pooling``; see the module docstring; ``risk`` None:
     ``RISK``). ``risk_measure`` "shortfall" or "sd" prices that one whatever the pooling (the
-    benchmarks compare the two; None: as the pooling says)."""
-    return _anchored(
-        scenario,
-        model,
-        risk=risk,
-        solver=solver,
-        tolerance=tolerance,
-        time_limit=time_limit,
-        extra_models=extra_models,
-        risk_measure=risk_measure,
-    )[1]
-
-
-def _anchored(
-    scenario: Scenario,
-    model: ResponseModel,
-    *,
-    risk: float | None,
-    solver: str,
-    tolerance: float,
-    time_limit: float | None,
-    extra_models: Mapping[str, CurveSet] | None,
-    risk_measure: str | None,
-) -> tuple[Plan, Plan]:
-    """``anchored_plan``, and the optimum on the point curves at the line's end (the same plan
-    twice when that optimum has no plan or no line)."""
+    benchmarks compare the two; None: as the pooling says). Where it cannot be made
+    (``anchorable``) the located error says why."""
     if risk_measure is not None and risk_measure not in RISK_MEASURES:
         raise ScenarioError(
             f"unknown risk measure {risk_measure!r}; choose one of: {', '.join(RISK_MEASURES)}",
             field="risk_measure",
         )
-    n = require_draws(model)
-    risk = RISK if risk is None else float(risk)
-    if not (np.isfinite(risk) and risk >= 0):
-        raise ScenarioError(
-            f"the risk of an anchored plan is a multiple >= 0 of the draws' shortfall (standard "
-            f"deviations at full pooling), not {risk!r}",
-            field="--risk",
-        )
-    if getattr(scenario, "is_phased", False):
-        raise ScenarioError(
-            "--robust anchored plans undated scenarios (one amount per line item): this one is "
-            "phased; use --robust mean or none",
-            path=scenario.source,
-            field="phasing",
-        )
-    if scenario.objective != "max_kpi":
-        raise ScenarioError(
-            f"--robust anchored needs objective max_kpi (the line from the historical mix keeps "
-            f"the point optimum's total spend), not {scenario.objective!r}",
-            path=scenario.source,
-            field="objective",
-        )
+    risk = _risk(risk)
     extras = dict(extra_models or {})
-    problem = make_problem(scenario, model, extra_models=extras)
-    if problem.item_rules:  # a step of the line is not a whole number of blocks, nor clear of a gap
-        rule = problem.item_rules[0]
-        raise ScenarioError(
-            f"--robust anchored cannot plan with {rule.label}: a plan between the historical "
-            "mix and the optimum is not a whole number of its units and may fall in a "
-            "zero-or-at-least gap; use --robust mean or none",
-            path=scenario.source,
-            field=_ITEM_RULE_FIELDS.get(rule.kind, rule.kind).format(rule.subject),
-        )
-    point = allocate(
-        scenario,
-        model,
-        solver=solver,
-        tolerance=tolerance,
+    can = anchorable(scenario, model, extras)
+    if can.refusal is not None:
+        raise can.refusal.error
+    assert can.problem is not None  # noqa: S101 - anchorable builds it where it does not refuse
+    point = _point_optimum(
+        scenario, model, can.problem, extras, solver=solver, tolerance=tolerance,
         time_limit=time_limit,
-        extra_models=extras,
-    )
+    )  # fmt: skip
+    return _weigh(
+        can.problem, model, extras, point, risk=risk, risk_measure=risk_measure, solver=solver,
+        tolerance=tolerance,
+    )  # fmt: skip
+
+
+def _weigh(
+    problem: AllocationProblem,
+    model: ResponseModel,
+    extras: dict[str, CurveSet],
+    point: Plan,
+    *,
+    risk: float,
+    risk_measure: str | None,
+    solver: str,
+    tolerance: float,
+) -> Plan:
+    """The anchored plan on the line from the historical mix to ``point``, the optimum on the
+    point curves of ``problem`` (returned as it is where it has no plan)."""
+    n = require_draws(model)
     if not point.ok:
-        return point, point
+        return point
     spend = {li.id: li.spend for li in point.line_items}
     x1 = np.array([spend[it.id] for it in problem.items])
     h = historical_mix(problem, model) * float(x1.sum())
@@ -396,7 +519,7 @@ def _anchored(
             gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
             plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
         extra_seconds = plan.solve_seconds
-    return point, dataclasses.replace(
+    return dataclasses.replace(
         plan,
         pieces=point.pieces,  # of the LP that certified the point optimum (step 1)
         rounds=point.rounds,
@@ -448,40 +571,6 @@ AUTO_RULE = (
 )
 
 
-def auto_unplannable(
-    scenario: Scenario, model: CurveSet, extra_models: Mapping[str, CurveSet] | None = None
-) -> str | None:
-    """Why ``--robust auto`` cannot weigh the anchored plan for this scenario and model (it then
-    makes the optimum on the point curves), or None. The cases ``anchored_plan`` refuses."""
-    from optimizer.response.markets import MarketModel
-    from optimizer.workflow.robust import n_draws
-
-    if isinstance(model, MarketModel):
-        return "a markets index has no joint draws to weigh the plan on"
-    if n_draws(model) == 0:
-        return "the model has no draws of its curves (fit with --bootstrap N to weigh them)"
-    if getattr(scenario, "is_phased", False):
-        return "the anchored plan is for undated scenarios; this one is phased"
-    if scenario.objective != "max_kpi":
-        return f"the anchored plan needs objective max_kpi, not {scenario.objective}"
-    problem = make_problem(scenario, model, extra_models=dict(extra_models or {}))
-    if problem.item_rules:
-        return (
-            f"the scenario has {problem.item_rules[0].label}: a step between the historical mix "
-            "and the optimum is not a whole number of its units"
-        )
-    total = 0.0
-    for it in problem.items:
-        rng = getattr(model.touchpoints.get(it.id), "spend_range", None) or {}
-        m = rng.get("mean")
-        if m is None or not np.isfinite(m) or m < 0:
-            return f"touchpoint {it.id} has no mean weekly spend in the history (spend_range.mean)"
-        total += float(m)
-    if total <= 0:
-        return "the history's mean weekly spend is zero on every line item"
-    return None
-
-
 def auto_plan(
     scenario: Scenario,
     model: ResponseModel,
@@ -505,33 +594,59 @@ def auto_plan(
 
     Otherwise (the draws expect at least the promise: they disagree only about how much more the
     move earns) the plan is the optimum on the point curves, the same plan as ``--robust none``.
-    Where the anchored plan cannot be weighed (``auto_unplannable``: no draws, a phased scenario,
-    another objective, whole-unit rules, no historical mix) the plan is the point optimum too.
-    Either way ``extras['auto']`` says which plan was made and why. Measured in
+    Where the anchored plan cannot be made (``anchorable``: no draws, a phased scenario, another
+    objective, whole-unit rules, no historical mix) the plan is the point optimum too. Either way
+    ``extras['auto']`` says which plan was made and why. Measured in
     docs/response-models-measured.md ("The default plan: --robust auto")."""
+    risk = _risk(risk)  # whichever plan is made: --risk -1 is an error where no line is weighed
     extras = dict(extra_models or {})
-    why_not = auto_unplannable(scenario, model, extras)
-    if why_not is not None:
-        point = allocate(
-            scenario,
-            model,
-            solver=solver,
-            tolerance=tolerance,
-            time_limit=time_limit,
-            extra_models=extras,
-        )
-        auto = {"chosen": "none", "reason": why_not, "rule": AUTO_RULE, "weighed": False}
-        return dataclasses.replace(point, extras={**dict(point.extras), "auto": auto})
-    point, plan = _anchored(
-        scenario,
-        model,
-        risk=risk,
-        solver=solver,
-        tolerance=tolerance,
+    can = anchorable(scenario, model, extras)
+    point = _point_optimum(
+        scenario, model, can.problem, extras, solver=solver, tolerance=tolerance,
         time_limit=time_limit,
-        extra_models=extras,
-        risk_measure=None,
-    )
+    )  # fmt: skip
+    return _auto(can, model, extras, point, risk=risk, solver=solver, tolerance=tolerance)
+
+
+def auto_choice(
+    scenario: Scenario,
+    model: ResponseModel,
+    point: Plan,
+    *,
+    extra_models: Mapping[str, CurveSet] | None = None,
+    solver: str = "highs",
+    tolerance: float = 1e-4,
+) -> Plan:
+    """The plan ``optimize``'s default (``--robust auto``, its default risk) makes for
+    ``scenario`` and ``model``, given ``point``, the optimum on the point curves as ``allocate``
+    made it (``explain``'s plan): the optimum is not solved again; the draws weigh the line and,
+    where the anchored plan is chosen, one LP prices its step. ``extras['auto']`` says which
+    plan and why, as in ``optimize``'s JSON."""
+    extras = dict(extra_models or {})
+    can = anchorable(scenario, model, extras)
+    return _auto(can, model, extras, point, risk=RISK, solver=solver, tolerance=tolerance)
+
+
+def _auto(
+    can: Anchorable,
+    model: ResponseModel,
+    extras: dict[str, CurveSet],
+    point: Plan,
+    *,
+    risk: float,
+    solver: str,
+    tolerance: float,
+) -> Plan:
+    """``auto_plan``'s choice between ``point`` (the optimum on the point curves) and the
+    anchored plan on the line to it, with ``extras['auto']``."""
+    if can.refusal is not None or can.problem is None:
+        why = can.refusal.reason if can.refusal is not None else "no line to weigh"
+        auto = {"chosen": "none", "reason": why, "rule": AUTO_RULE, "weighed": False}
+        return dataclasses.replace(point, extras={**dict(point.extras), "auto": auto})
+    plan = _weigh(
+        can.problem, model, extras, point, risk=risk, risk_measure=None, solver=solver,
+        tolerance=tolerance,
+    )  # fmt: skip
     if plan.extras.get("robust") != "anchored":  # no point optimum: its status says why
         return point
     ex: dict[str, Any] = dict(plan.extras)
