@@ -340,7 +340,9 @@ def test_auto_and_anchored_refuse_from_one_list(model, scenario, why, field):
         anchored_plan(sc, m)
     assert e.value is refused.error or str(e.value) == str(refused.error)
     auto = auto_plan(sc, m).extras["auto"]
-    assert auto["chosen"] == "none" and auto["weighed"] is False and auto["reason"] == refused.reason
+    assert (
+        auto["chosen"] == "none" and auto["weighed"] is False and auto["reason"] == refused.reason
+    )
     assert anchorable(*refusal_case("draws", {})).refusal is None
 
 
