@@ -133,7 +133,7 @@ class Result:
     #: historical mix to the optimum on the fitted curves
     anchored: Regret | None = None
     #: ``budgetopt optimize``'s default plan (``--robust auto``, ``auto_plan``) and which plan it
-    #: made ("anchored" or "point"); set by ``fit_recovery.py`` (``fit_dev.auto_regret``)
+    #: made ("anchored", or "none": the point plan); set by ``fit_recovery.py`` (``fit_dev.auto_regret``)
     auto: Regret | None = None
     auto_chosen: str | None = None
     #: the truth inside the oracle's 80% interval (its betas' least-squares law), per touchpoint

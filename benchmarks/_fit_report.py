@@ -8,7 +8,6 @@ import argparse
 import datetime as _dt
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,7 +18,6 @@ import numpy as np
 from _fit_cases import (
     BIG_FIT_TARGET_SECONDS,
     CAPTURE_TARGET,
-    HERE,
     HORIZON_WEEKS,
     MATERIAL_UPLIFT,
     MROAS_TARGET,
@@ -34,6 +32,7 @@ from _fit_measure import (
     _pct,
     coverage_of,
 )
+from _readme import update_block
 from _regimes import pooled_capture, regime_json, regime_verdicts
 from _timing import Timing
 
@@ -78,7 +77,8 @@ def print_case(res: Result, say: Callable[[str], None]) -> None:
         rob += f"anchored plan (--robust anchored) {_pct(res.anchored.captured)}, "
     if res.auto is not None:
         rob += (
-            f"default plan (optimize --robust auto: the {res.auto_chosen} plan) "
+            "default plan (optimize --robust auto: the "
+            f"{'anchored' if res.auto_chosen == 'anchored' else 'point'} plan) "
             f"{_pct(res.auto.captured)}, "
         )
     say(
@@ -213,21 +213,6 @@ def capture_table(results: Sequence[Result], say: Callable[[str], None]) -> None
     )
 
 
-def git_commit() -> str:
-    """The short hash of the checked-out commit (read when the run starts), or "?"."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=HERE,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        out = ""
-    return out or "?"
-
-
 def _markdown_block(
     args: argparse.Namespace,
     argv: Sequence[str] | None,
@@ -259,15 +244,7 @@ def _markdown_block(
 
 def _update_readme(name: str, block: str) -> None:
     """Replace the text between this name's markers in benchmarks/README.md by ``block``."""
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    begin, end = f"<!-- fit_recovery:{name}:begin -->", f"<!-- fit_recovery:{name}:end -->"
-    if begin not in text or end not in text:
-        print(f"--update-readme: markers {begin} / {end} not found in {readme}", file=sys.stderr)
-        return
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{begin}\n{block}{end}{tail}")
+    update_block(f"fit_recovery:{name}", block)
 
 
 def targeted_table(results: Sequence[Result], say: Callable[[str], None]) -> None:

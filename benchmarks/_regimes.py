@@ -164,9 +164,10 @@ def plan_stats(sel: Sequence[Any]) -> list[PlanStats]:
 
 def auto_choices(sel: Sequence[Any]) -> tuple[int, int]:
     """How many of the worlds ``sel`` the default plan (``--robust auto``) made the anchored plan
-    on, and how many the point plan (worlds without a default plan are in neither)."""
+    on, and how many the point plan (``auto_plan``'s ``extras["auto"]["chosen"]``: "anchored" or
+    "none"; worlds without a default plan are in neither)."""
     chosen = [getattr(r, "auto_chosen", None) for r in sel]
-    return sum(c == "anchored" for c in chosen), sum(c == "point" for c in chosen)
+    return sum(c == "anchored" for c in chosen), sum(c == "none" for c in chosen)
 
 
 def _pct(v: float | None, signed: bool = False) -> str:

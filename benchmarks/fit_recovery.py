@@ -165,7 +165,6 @@ from _fit_report import (  # noqa: E402
     _update_readme,
     capture_table,
     compare_table,
-    git_commit,
     lift_table,
     mmm_example_table,
     peer_verdicts,
@@ -174,6 +173,7 @@ from _fit_report import (  # noqa: E402
     targeted_table,
     verdict_rows,
 )
+from _readme import git_commit  # noqa: E402
 from _regimes import (  # noqa: E402
     pooled_capture,
     regime_compare_table,

@@ -256,7 +256,7 @@ def test_default_plan_row_count_and_verdicts():
         r.case.regime = "low"
         r.anchored = _G(110.0, 105.0, 100.0, 1000.0)
     rs[0].auto, rs[0].auto_chosen = _G(110.0, 105.0, 100.0, 1000.0), "anchored"
-    rs[1].auto, rs[1].auto_chosen = _G(110.0, 94.0, 100.0, 1000.0), "point"
+    rs[1].auto, rs[1].auto_chosen = _G(110.0, 94.0, 100.0, 1000.0), "none"
     stats = _regimes.plan_stats(rs)
     assert [s.plan for s in stats][:2] == ["fitted", _regimes.DEFAULT]
     default = stats[1]
@@ -278,18 +278,22 @@ def test_default_plan_row_count_and_verdicts():
 
 
 @pytest.mark.slow
-def test_fit_recovery_scores_the_default_plan_as_optimize_makes_it(tmp_path):
+@pytest.mark.parametrize("seed, chosen", [(3, "anchored"), (4, "none")])
+def test_fit_recovery_scores_the_default_plan_as_optimize_makes_it(tmp_path, seed, chosen):
     """fit_recovery's per-world default plan is fit_dev's helper (imported, not a copy), and it is
-    one of the two plans ``auto_plan`` chooses between: the anchored plan or the point plan, the
-    same spend (to 1e-6 of the budget) as the benchmark's own anchored / point plan of the fit."""
+    one of the two plans ``auto_plan`` chooses between: the anchored plan or the point plan
+    ("none"; the record at eae79ff: hi8-s3 anchored, hi8-s4 the point plan), the same spend (to
+    1e-6 of the budget) as the benchmark's own anchored / point plan of the fit, and the regime
+    table counts it under that name."""
     import _fit_cases
     import fit_dev
     import fit_recovery
 
     assert fit_recovery.auto_regret is fit_dev.auto_regret
-    case = _fit_cases.high_case(8, 3, tmp_path)
+    case = _fit_cases.high_case(8, seed, tmp_path)
     res = fit_recovery.measure_default(case, {})
-    assert res.auto_chosen in ("anchored", "point")
+    assert res.auto_chosen == chosen
+    assert _regimes.auto_choices([res]) == ((1, 0) if chosen == "anchored" else (0, 1))
     other = res.anchored if res.auto_chosen == "anchored" else res.regret
     budget = res.regret.budget
     for t, s in res.auto.plan_fit.items():
@@ -529,3 +533,44 @@ def test_interval_coverage_holds_the_plans_fixed_and_says_so(tmp_path):
         assert b[1] - b[0] >= a[1] - a[0] - 1e-12, tid
     assert IC.first_difference(IC.plan_part(m2), IC.plan_part(m3)) is None
     assert IC.first_difference(IC.plan_part(m2), IC.plan_part(fit(3.0, None))) is not None
+
+
+def test_readme_block_writer_touches_its_block_alone(tmp_path, capsys):
+    """``_readme.update_block`` replaces the text between its own markers and nothing else (a
+    neighbour's block and the text around stay byte for byte); without its markers it leaves the
+    file as it was and says which markers it looked for."""
+    import _readme
+
+    readme = tmp_path / "README.md"
+    before = (
+        "head\n<!-- phased_explain:begin -->\nold table\n<!-- phased_explain:end -->\nmiddle\n"
+        "<!-- fit_recovery:after:begin -->\nrecord\n<!-- fit_recovery:after:end -->\ntail\n"
+    )
+    readme.write_text(before)
+    assert _readme.update_block("phased_explain", "new table\n", readme) is True
+    assert readme.read_text() == before.replace("old table", "new table")
+    again = readme.read_text()
+    assert _readme.update_block("phased_explain:nope", "x\n", readme) is False
+    assert readme.read_text() == again
+    assert "<!-- phased_explain:nope:begin -->" in capsys.readouterr().err
+
+
+def test_phased_explain_table_states_ratios_and_re_solves():
+    """phased_explain's README table: per scenario the plan's seconds, and for the review without
+    and with the sweep its seconds, ratio to the plan, re-solves (those at the plan's tolerance
+    when any) and seconds per re-solve; the block names the commit, command and load."""
+    import phased_explain as pe
+
+    rows = [
+        pe.Row("FY26", "14 × 12", 0.5, {21: pe.Review(100.0, 80, 0), 0: pe.Review(25.0, 40, 0)}),
+        pe.Row("week", "14 × 52", 1.0, {21: pe.Review(200.0, 90, 9), 0: pe.Review(50.0, 40, 0)}),
+    ]
+    lines = pe.table(rows)
+    assert lines[2] == (
+        "| FY26, 14 × 12 | 0.50 s | 25.0 s (50×), 40 re-solves, 0.62 s each | "
+        "100.0 s (200×), 80 re-solves, 1.25 s each |"
+    )
+    assert "90 re-solves, 9 at the plan's tolerance, 2.22 s each" in lines[3]
+    text = pe.block(rows, ["--update-readme"], "abc1234", 3.0, 4.5)
+    assert "at commit `abc1234`" in text and "phased_explain.py --update-readme" in text
+    assert "load average 3.0 at the start, 4.5 at the end" in text
