@@ -3,6 +3,7 @@ break-even economics, explain every line item, and write the pack in the format 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,17 @@ def write_review(
     }
     plan = allocate(sc, model, extra_models=extra, **solve_options)
     require_plan(plan, scenario_path)
+    # the pack justifies this plan, the optimum on the point curves; optimize's default may make
+    # the anchored plan instead: which one, weighed on the model's draws from this very optimum
+    default = None
+    if not plan.periods:
+        from optimizer.explain.default_plan import default_plan
+        from optimizer.workflow.anchored import auto_choice
+
+        chosen = auto_choice(
+            sc, model, plan, extra_models=extra, solver=solver, tolerance=tolerance
+        )
+        default = default_plan(plan, chosen)
     # break-even for the review's headline (when the KPI is money)
     plan = with_economics(sc, model, plan, extra_models=extra, **solve_options)
     if plan.periods:
@@ -124,6 +136,7 @@ def write_review(
         extra_models=extra,
         progress=progress,
     )
+    exp = dataclasses.replace(exp, optimize_default=default)
     if fmt == "html":
         from optimizer.render.report_html import write_html as write
     elif fmt == "xlsx":

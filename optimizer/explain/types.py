@@ -210,6 +210,40 @@ class FrontierPoint:
 
 
 @dataclass(frozen=True)
+class DefaultPlanItem:
+    """A line item in the plan ``optimize``'s default makes beside this pack's plan."""
+
+    id: str
+    spend: float  # in optimize's default plan (the anchored plan)
+    point_spend: float  # in this pack's plan (the optimum on the point curves)
+    difference: float  # spend - point_spend
+    kpi: float  # the default plan's, on the point curves
+    point_kpi: float
+
+
+@dataclass(frozen=True)
+class DefaultPlan:
+    """Which plan ``budgetopt optimize``'s default (``--robust auto``) makes for the scenario and
+    model of this pack (``optimizer.workflow.anchored.auto_choice``). This pack justifies the
+    optimum on the point curves (``--robust none``); where the default makes the anchored plan
+    instead (``chosen`` "anchored") the pack says so near its top, with that plan's step, total
+    KPI and line items beside this plan's; where it makes this same plan (``chosen`` "none")
+    ``same_plan`` is true and ``items`` empty."""
+
+    chosen: str  # "anchored" | "none" (the optimum on the point curves: this pack's plan)
+    same_plan: bool
+    reason: str  # optimize's own reason (its JSON's robust.auto.reason)
+    sentence: str  # what the pack says, in words
+    step: float | None = None  # the anchored plan's step on the line (0 its start, 1 this plan)
+    total_spend: float | None = None
+    total_kpi: float | None = None  # the default plan's KPI on the point curves
+    kpi_difference: float | None = None  # total_kpi - this plan's
+    items: tuple[DefaultPlanItem, ...] = ()
+    #: optimize's JSON ``robust.auto`` block as it writes it (chosen, reason, rule, weighed, …)
+    auto: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Explanation:
     """A plan justified line item by line item. Plain data; renderers lay it out."""
 
@@ -262,6 +296,9 @@ class Explanation:
     #: the unit of every return of the review: the KPI per unit of money, or ``"value"`` when the
     #: objective is a weighted sum of several KPIs (``kpi_values``)
     returns_in: str = ""
+    #: which plan ``optimize``'s default (``--robust auto``) makes for this scenario and model
+    #: (``DefaultPlan``); None where it was not asked (``explain`` called from Python)
+    optimize_default: DefaultPlan | None = None
 
     def owner_items(self, owner: str) -> tuple[LineItemExplanation, ...]:
         """The line items a budget owner holds, in plan order."""

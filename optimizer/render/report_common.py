@@ -155,7 +155,48 @@ def summary_rows(e: Explanation) -> list[tuple[str, Any, str]]:
     rows.append(("Certificate gap", e.gap, "pct"))
     rows.append(("Solver", e.solver, "text"))
     rows.append(("Re-solves behind this report", e.n_solves, "int"))
+    if e.optimize_default is not None:
+        rows.append((DEFAULT_ROW, default_plan_cell(e), "text"))
     return rows
+
+
+#: the summary's row that says which plan ``optimize``'s default makes
+DEFAULT_ROW = "optimize's default (--robust auto)"
+
+
+def default_plan_cell(e: Explanation) -> str:
+    """The summary's word on the plan ``optimize``'s default makes: this plan, or the anchored
+    plan at its step with its KPI against this plan's ('' without ``optimize_default``)."""
+    d = e.optimize_default
+    if d is None:
+        return ""
+    if d.same_plan:
+        return "this plan (the optimum on the point curves)"
+    return (
+        f"the anchored plan, step {d.step:.2f}: {e.kpi} {money(d.total_kpi)} "
+        f"({delta(d.kpi_difference, '−')}), not this plan"
+    )
+
+
+def default_plan_table(e: Explanation) -> tuple[list[str], list[list[Any]]] | None:
+    """Where ``optimize``'s default makes the anchored plan: the head and rows (plain values) of
+    the table that sets its line items beside this plan's, with the total spend and the KPI on
+    the point curves as its last two rows; None where it makes this plan."""
+    d = e.optimize_default
+    if d is None or d.same_plan or d.step is None:
+        return None
+    head = [
+        "line item",
+        "this pack's plan (optimum on the point curves)",
+        f"optimize's default (anchored plan, step {d.step:.2f})",
+        "difference",
+    ]
+    rows: list[list[Any]] = [[it.id, it.point_spend, it.spend, it.difference] for it in d.items]
+    rows.append(
+        ["total spend", e.total_spend, d.total_spend, (d.total_spend or 0.0) - e.total_spend]
+    )
+    rows.append([f"{e.kpi} (point curves)", e.total_kpi, d.total_kpi, d.kpi_difference])
+    return head, rows
 
 
 LINE_ITEM_COLUMNS = (

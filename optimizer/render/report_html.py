@@ -23,6 +23,7 @@ from optimizer.render.report_common import (
     certificate_text,
     currency_of_review,
     current_headers,
+    default_plan_table,
     held_by,
     owner_rows,
     owner_sentence,
@@ -58,6 +59,9 @@ p.lead { font-size: 15px; max-width: 900px; }
                color: var(--muted); }
 .card .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .card .note { font-size: 11.5px; color: var(--muted); }
+.default { border-left: 4px solid #c0504d; background: #fbefee; padding: 10px 14px;
+           margin: 14px 0 6px; font-size: 13px; }
+.default table { background: #fff; margin-top: 8px; }
 .warn { border-left: 4px solid #d9a441; background: #fdf6e7; padding: 8px 12px; margin: 8px 0;
         font-size: 13px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 12.5px; }
@@ -167,6 +171,36 @@ def _cards(e: Explanation) -> str:
         for a, b, c in cards
     )
     return f'<div class="cards">{body}</div>'
+
+
+def _default_plan(e: Explanation) -> str:
+    """Where ``optimize``'s default makes the anchored plan, not this one: the note and its line
+    items beside this plan's, at the top of the summary ('' where it makes this plan)."""
+    table = default_plan_table(e)
+    if table is None or e.optimize_default is None:
+        return ""
+    head, rows = table
+    n = len(rows)
+    body = [
+        ('<tr class="total">' if j >= n - 2 else "<tr>") + f"<td>{_e(r[0])}</td>"
+        f"{_numeric_cell(money(r[1]))}{_numeric_cell(money(r[2]))}"
+        f"{_numeric_cell(delta(r[3], '−'))}</tr>"
+        for j, r in enumerate(rows)
+    ]
+    return (
+        '<div class="default" id="optimize-default"><b>Not the plan optimize makes by '
+        f"default.</b> {_e(e.optimize_default.sentence)}"
+        + _table([(h, j > 0) for j, h in enumerate(head)], body)
+        + "</div>"
+    )
+
+
+def _same_plan(e: Explanation) -> str:
+    """One short line where ``optimize``'s default makes this very plan."""
+    d = e.optimize_default
+    if d is None or not d.same_plan:
+        return ""
+    return f'<p class="kv" id="optimize-default">{_e(d.sentence)}.</p>'
 
 
 def _line_items_table(e: Explanation) -> str:
@@ -388,8 +422,9 @@ def _explanation_html(e: Explanation) -> str:
         '<a href="#constraints">Constraints</a>'
         + ('<a href="#frontier">Frontier</a>' if e.frontier else "")
         + "</nav><main>",
-        f'<section id="summary"><h2>Summary</h2>{_cards(e)}'
+        f'<section id="summary"><h2>Summary</h2>{_default_plan(e)}{_cards(e)}'
         f'<p class="lead">{_e(" ".join(e.headline))}</p>',
+        _same_plan(e),
         *[f'<div class="warn"><b>Warning:</b> {_e(w)}</div>' for w in e.warnings],
         "</section>",
     ]

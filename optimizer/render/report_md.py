@@ -10,11 +10,14 @@ from optimizer.explain import Explanation, Ladder, LadderStep
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render.report_common import (
+    DEFAULT_ROW,
     OWNER_HEAD,
     SPEND_ROWS,
     answers,
     currency_of_review,
     current_headers,
+    default_plan_cell,
+    default_plan_table,
     held_by,
     owner_rows,
     owner_sentence,
@@ -88,6 +91,22 @@ def ladder_tables(lad: Ladder, line: str | None = None) -> list[str]:
     return out
 
 
+def _default_plan(e: Explanation) -> list[str]:
+    """Where ``optimize``'s default makes the anchored plan, not this one: the note and its
+    line items beside this plan's, above the summary (nothing where it makes this plan)."""
+    table = default_plan_table(e)
+    if table is None or e.optimize_default is None:
+        return []
+    head, rows = table
+    body = [[r[0], money(r[1]), money(r[2]), delta(r[3], "−")] for r in rows]
+    return [
+        f"> **Not the plan optimize makes by default.** {e.optimize_default.sentence}",
+        "",
+        _table(head, body, right=(1, 2, 3)),
+        "",
+    ]
+
+
 def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
     """Render an explanation as a Markdown review pack.
 
@@ -113,6 +132,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         out.append(f"> **Warning:** {w}")
     if e.warnings:
         out.append("")
+    out += _default_plan(e)
 
     out += ["## Summary", ""]
     summary = [
@@ -149,6 +169,8 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
             "–" if e.gap is None else "< 0.0001%" if e.gap < 1e-6 else share(e.gap, 4),
         )
     )
+    if e.optimize_default is not None:
+        summary.append((DEFAULT_ROW, default_plan_cell(e)))
     summary = [(with_currency(a, e.currency) if a in SPEND_ROWS else a, b) for a, b in summary]
     out += [_table(("", "value"), summary, right=(1,)), ""]
 

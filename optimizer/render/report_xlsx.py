@@ -28,6 +28,7 @@ from optimizer.render.report_common import (
     LINE_ITEM_COLUMNS,
     STAGE_COLUMNS,
     constraint_rows,
+    default_plan_table,
     group_rows,
     held_by,
     ladder_row,
@@ -108,8 +109,18 @@ def _summary(wb: Workbook, e: Explanation) -> None:
     for line in (*e.headline, *(f"Warning: {w}" for w in e.warnings)):
         r += 1
         ws.cell(row=r, column=1, value=line)
+    table = default_plan_table(e)
+    if table is not None and e.optimize_default is not None:
+        # under the title, before anything else: the plan optimize makes by default is not this
+        ws["A2"] = "Not the plan optimize makes by default. " + e.optimize_default.sentence
+        ws["A2"].font = Font(bold=True, color="C0504D")
+        head, rows = table
+        r += 2
+        ws.cell(row=r, column=1, value="optimize's default plan beside this one").font = _TOTAL_FONT
+        _header(ws, r + 1, head)
+        r = _write_rows(ws, r + 2, rows, {2: MONEY, 3: MONEY, 4: MONEY_DELTA})
     ws.freeze_panes = "A4"
-    _widths(ws, {1: 34, 2: 20})
+    _widths(ws, {1: 34, 2: 20} if table is None else {1: 34, 2: 20, 3: 20})
 
 
 def _line_items(wb: Workbook, e: Explanation) -> None:
