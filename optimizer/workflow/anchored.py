@@ -563,6 +563,11 @@ def _weigh(
     )
 
 
+#: ``optimize --robust auto`` calls for the hedge where the draws' mean uplift at the point
+#: optimum falls below the point curves' promise by more than this share of it: a difference of
+#: floating-point rounding (draws that average to the point curves along the line, as draws
+#: scaling each curve's beta symmetrically do where a cap holds the rest) decides nothing
+GATE_RTOL = 1e-9
 #: ``optimize --robust auto``'s rule, in words (the JSON's ``robust.auto.rule``)
 AUTO_RULE = (
     "the anchored plan where the fit pooled every touchpoint's marginal ROI onto one value or "
@@ -668,7 +673,7 @@ def _auto(
             "the fit pooled every touchpoint's marginal ROI onto one value: the history cannot "
             "tell the touchpoints apart"
         )
-    elif expect < promise:
+    elif expect < promise - GATE_RTOL * abs(promise):
         reason = (
             f"the model's {n} draws expect less uplift over the historical mix from the optimum "
             f"on the point curves than those curves promise ({expect:,.0f} against {promise:,.0f} "
