@@ -315,3 +315,31 @@ def test_phased_review_as_xlsx_and_markdown(tmp_path):
     assert got["total"][0] == pytest.approx(plan["total_spend"], abs=0.005)
     assert got["total"][2] == pytest.approx(10_000_000, abs=0.005)
     assert sum(got[p["period"]][2] for p in plan["periods"]) == pytest.approx(10_000_000, abs=0.05)
+
+
+def test_a_carry_over_file_is_parsed_once_and_again_when_its_bytes_change(tmp_path, monkeypatch):
+    """``explain`` re-solves a phased plan some forty times and each solve parsed the carry-over
+    file anew (a third of the review's time on the sample's year). ``read_weekly_spend`` parses a
+    file once for its bytes: the same file read again is not parsed (equal values, and each
+    caller's own copy: changing one changes nothing read later); rewritten with other bytes of the
+    same length, it is parsed again and read as it now is."""
+    import datetime as dt
+
+    from optimizer.io import spend_tables as ST
+
+    parsed: list[object] = []
+    real = ST._read_weekly_spend
+    monkeypatch.setattr(ST, "_read_weekly_spend", lambda *a: parsed.append(a) or real(*a))
+    f = tmp_path / "before.csv"
+    f.write_text("date,tv,radio\n2025-12-01,100,5\n2025-12-08,200,6\n")
+    first = ST.read_weekly_spend(f, ["tv", "radio"])
+    first["tv"].clear()
+    again = ST.read_weekly_spend(f, ["tv", "radio"])
+    assert len(parsed) == 1
+    assert again == {
+        "tv": {dt.date(2025, 12, 1): 100.0, dt.date(2025, 12, 8): 200.0},
+        "radio": {dt.date(2025, 12, 1): 5.0, dt.date(2025, 12, 8): 6.0},
+    }
+    f.write_text("date,tv,radio\n2025-12-01,300,5\n2025-12-08,200,6\n")  # the same length
+    now = ST.read_weekly_spend(f, ["tv", "radio"])
+    assert len(parsed) == 2 and now["tv"][dt.date(2025, 12, 1)] == 300.0

@@ -21,6 +21,7 @@ one line on stderr, an ambiguous file stops with a message naming the setting.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -204,7 +205,35 @@ def read_weekly_spend(
     """Weekly spend per touchpoint by date, from either layout: long (``date,touchpoint,spend``,
     e.g. recorded actuals) or wide (a history file: ``date`` and one spend column per touchpoint,
     named by its id). Touchpoints the file does not mention are left out; several rows for one
-    touchpoint and date are summed. Used for the carry-over of spend before a plan's ``start``."""
+    touchpoint and date are summed. Used for the carry-over of spend before a plan's ``start``.
+
+    A file is parsed once per process for its contents (its bytes, hashed): ``explain`` of a
+    phased scenario re-solves its plan some forty times, and each re-parsed the whole history (a
+    third of the review's time); each caller gets its own copy."""
+    try:
+        digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest()
+    except OSError:  # missing or unreadable: the reader says so, by name
+        return _read_weekly_spend(path, tuple(ids), what, error)
+    key = (str(Path(path).resolve()), digest, tuple(ids), what, error)
+    got = _WEEKLY_SPEND.get(key)
+    if got is None:
+        got = _read_weekly_spend(path, tuple(ids), what, error)
+        if len(_WEEKLY_SPEND) >= 8:
+            _WEEKLY_SPEND.pop(next(iter(_WEEKLY_SPEND)))
+        _WEEKLY_SPEND[key] = got
+    return {tid: dict(by_date) for tid, by_date in got.items()}
+
+
+#: ``read_weekly_spend``'s files as parsed: (path, hash of its bytes, ids, what, error) -> spend
+_WEEKLY_SPEND: dict[tuple, dict[str, dict[_dt.date, float]]] = {}
+
+
+def _read_weekly_spend(
+    path: str | Path,
+    ids: Sequence[str],
+    what: str,
+    error: type[BudgetOptError],
+) -> dict[str, dict[_dt.date, float]]:
     df = read_csv_strings(path, what, error)
     if TOUCHPOINT_COLUMN in df.columns:
         rows = read_spend_rows(path, what=what, error=error)
