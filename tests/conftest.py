@@ -4,7 +4,12 @@ variables the command was started with."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +38,28 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _private_ledger(tmp_path, monkeypatch):
     monkeypatch.setenv("BUDGETOPT_LEDGER", str(tmp_path / "ledger.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder ``budgetopt demo --out FOLDER`` writes (a subprocess, as a user runs it), made
+    once per test run: under pytest-xdist the first worker to ask makes it under a lock in the
+    run's shared temporary folder and the others wait and read it (each demo fits the sample
+    company, several seconds). Read it only: a test that writes next to its files copies it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's
+    out = root / "shared-demo"
+    with open(root / "shared-demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "shared-demo.ok").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            r = subprocess.run(
+                [sys.executable, "-m", "optimizer", "demo", "--out", str(out)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "BUDGETOPT_LEDGER": str(root / "shared-demo.sqlite")},
+            )
+            assert r.returncode == 0, r.stderr
+            (root / "shared-demo.ok").write_text("made\n")
+    return out

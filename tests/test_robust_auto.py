@@ -238,23 +238,14 @@ def test_history_labels_the_default_as_optimize_and_the_point_plan_as_robust_non
 
 
 def test_where_the_anchored_plans_best_step_is_the_optimum_the_default_keeps_its_shadow_prices(
-    tmp_path,
+    demo_folder,
 ):
     """The demo's base scenario, as a planner runs it: the draws expect less than the point
     optimum promises, but weighed on the line the anchored plan's best step is 1, the optimum
     itself. The default then makes the point optimum with its certificate: the same line items,
     KPI and shadow prices as --robust none (it printed every shadow price as null and called it
     an 'anchored plan (step 1.00)', reviewer R1), and says why."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "demo"
-    r = subprocess.run(
-        [sys.executable, "-m", "optimizer", "demo", "--out", str(out)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    base = out / "scenarios" / "base.yaml"
+    base = demo_folder / "scenarios" / "base.yaml"  # `budgetopt demo`'s folder (conftest.py)
 
     def opt(*args: str) -> dict:
         r = run("optimize", base, "--format", "json", *args)

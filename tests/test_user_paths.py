@@ -334,6 +334,25 @@ def _fy26(tmp_path: Path, weekly: bool = False) -> Path:
     return sc
 
 
+@pytest.fixture(scope="module")
+def fy26_review(tmp_path_factory: pytest.TempPathFactory):
+    """``fy26_review(weekly, suffix)``: the review pack of the sample's year (by month, or by week)
+    as ``budgetopt explain S -o review.SUFFIX`` writes it, made once for the tests that read it
+    (each explain of the year is several seconds; the tests only read the page)."""
+    tmp = tmp_path_factory.mktemp("fy26_review")
+    made: dict[tuple[bool, str], Path] = {}
+
+    def review(weekly: bool, suffix: str) -> Path:
+        if (weekly, suffix) not in made:
+            page = tmp / f"review_{'week' if weekly else 'month'}.{suffix}"
+            r = run("explain", _fy26(tmp, weekly), "-o", page, "-q", "--no-ledger", cwd=tmp)
+            assert r.returncode == 0, r.stderr
+            made[weekly, suffix] = page
+        return made[weekly, suffix]
+
+    return review
+
+
 def _layout(tmp_path: Path, page: Path, width: int, script: str) -> object:
     """Run ``script`` (which sets ``probe``) on ``page`` in headless Chromium at ``width`` px and
     return ``probe`` as JSON: the browser's own layout, not an estimate."""
@@ -363,14 +382,12 @@ def _layout(tmp_path: Path, page: Path, width: int, script: str) -> object:
 
 @pytest.mark.slow
 @needs_chromium
-def test_the_phased_review_owner_tables_keep_rows_a_few_lines_high(tmp_path):
+def test_the_phased_review_owner_tables_keep_rows_a_few_lines_high(tmp_path, fy26_review):
     """`explain fy26_monthly.yaml -o review.html`: in each budget owner's table (a dozen period
     columns, then "held by") the browser squeezed "held by" to one word a line, so tv's row was
     about 150 px high (seen in a 1280-px screenshot). The truth, measured by Chromium's own
     layout at 1280 px: every row of those tables at most 60 px high (12-px type: four lines)."""
-    page = tmp_path / "review.html"
-    r = run("explain", _fy26(tmp_path), "-o", page, "-q", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    page = fy26_review(False, "html")
     heights = _layout(
         tmp_path,
         page,
@@ -388,16 +405,14 @@ def test_the_phased_review_owner_tables_keep_rows_a_few_lines_high(tmp_path):
 @needs_chromium
 @pytest.mark.parametrize("width", [1024, 1280])
 @pytest.mark.parametrize("weekly", [False, True], ids=["month", "week"])
-def test_the_phased_review_tables_fit_the_page(tmp_path, width, weekly):
+def test_the_phased_review_tables_fit_the_page(tmp_path, fy26_review, width, weekly):
     """Each budget owner's table of a phased review (12 month columns, then spend, KPI, ROI,
     marginal ROI and "held by") was 1,560-1,635 px wide in a 1,100-px page: a planner scrolled
     sideways to see what held a line item (seen in 1280- and 1024-px screenshots), and the line
     items by period (1,104 px) scrolled at 1024 px. The truth, from Chromium's layout at the
     width of a laptop's window: no table is wider than the page's text, so nothing scrolls
     sideways (1 px of rounding allowed), for a year by month and by week (52 columns)."""
-    page = tmp_path / "review.html"
-    r = run("explain", _fy26(tmp_path, weekly), "-o", page, "-q", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    page = fy26_review(weekly, "html")
     got = _layout(
         tmp_path,
         page,
@@ -446,7 +461,7 @@ def _tables(page: str) -> list[list[list[str]]]:
     return tables
 
 
-def test_the_phased_review_shows_every_period_in_tables_of_a_few_columns(tmp_path):
+def test_the_phased_review_shows_every_period_in_tables_of_a_few_columns(tmp_path, fy26_review):
     """The year by week (52 periods) as a planner reads it in the review page: every table has
     at most 7 period columns (so it fits a 1024-px window: see the browser test above) and at
     most 11 columns in all, yet nothing is lost: each line item's spend in each week is in the
@@ -458,9 +473,7 @@ def test_the_phased_review_shows_every_period_in_tables_of_a_few_columns(tmp_pat
     r = run("optimize", sc, "--format", "json", "--no-ledger", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
-    page = tmp_path / "review.html"
-    r = run("explain", sc, "-o", page, "-q", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    page = fy26_review(True, "html")
     labels = {p["period"] for p in plan["periods"]}
     assert len(labels) == 52
     seen: dict[tuple[str, str], list[str]] = {}
@@ -483,9 +496,7 @@ def test_the_phased_review_shows_every_period_in_tables_of_a_few_columns(tmp_pat
             # the line items by period, and its owner's spend by week
             assert seen[(li["id"], p["period"])] == [money(p["spend"])] * 2, (li["id"], p)
     # the Markdown pack the same way (it was one table of 55 columns)
-    md = tmp_path / "review.md"
-    r = run("explain", sc, "-o", md, "-q", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    md = fy26_review(True, "md")
     seen_md: dict[tuple[str, str], list[str]] = {}
     head: list[str] = []
     for line in md.read_text(encoding="utf-8").splitlines():
