@@ -92,3 +92,36 @@ def test_a_pack_whose_plan_is_optimizes_default_says_one_short_line(tmp_path):
     assert rows == [
         "| optimize's default (--robust auto) | this plan (the optimum on the point curves) |"
     ]
+
+
+@pytest.mark.slow
+def test_a_fit_that_pools_fully_gets_the_note_end_to_end(tmp_path):
+    """A low-information simulated history that ``budgetopt fit`` pools fully
+    (``random_world(8, seed=22)``, 20 draws; tests/test_band_draws.py): optimize's default makes
+    the anchored plan, and the pack of the same scenario says so with optimize's step and each
+    line item's spend to the cent."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from optimizer.simulate import random_world, simulate, write_world
+
+    paths = write_world(simulate(random_world(8, seed=22)), tmp_path)
+    r = subprocess.run([sys.executable, "-m", "optimizer", "fit", "--journey", paths["journey"],
+                        "--history", paths["history"], "-o", tmp_path / "model.json", "--seed",
+                        "0", "--bootstrap", "20", "-q"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    h = pd.read_csv(paths["history"])
+    spend = h[[c for c in h.columns if c.startswith("tp")]].mean().sum()
+    sc = tmp_path / "base.yaml"
+    sc.write_text(json.dumps({"name": "base", "model": "model.json", "horizon_weeks": 13,
+                              "budget": round(float(spend) * 13 * 1.2, -3)}))  # fmt: skip
+    w = {"scenario": sc}
+    auto = plan_json(w)
+    assert auto["robust"]["auto"]["chosen"] == "anchored"  # the premise
+    assert auto["robust"]["auto"]["full_pooling"] is True
+    explain(w, tmp_path / "review.json")
+    d = json.loads((tmp_path / "review.json").read_text())["optimize_default"]
+    assert d["chosen"] == "anchored" and d["step"] == auto["robust"]["step"]
+    assert {it["id"]: it["spend"] for it in d["items"]} == spends(auto)
