@@ -43,6 +43,16 @@ bootstrap's draws at the fit's pooling weight with band draws over its posterior
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \
         --inflate 2.0 --pool-draws none intervals --lift-tests 3
 
+``--band-spread none inflate laplace`` (``mapboot.BAND_SPREAD``, default the code's) how far a
+bootstrap fit's band draws lie from the point curves: each refit's own step, that step times
+``uncertainty_inflate`` (as the Laplace draws' sd), or a Laplace set at the MAP instead of the
+refits; with more than one setting, each setting's median width (of the untested touchpoints'
+80% marginal-ROI interval and steady-state-ROI band) is printed as a ratio to the first's:
+
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \
+        --seeds 40:60 --inflate 2.0 --pool-draws intervals --lift-tests 3 \
+        --band-spread none inflate laplace
+
 No plans are computed (coverage needs the fit alone).
 """
 
@@ -134,16 +144,29 @@ def cases_of(regime: str, n: int, seeds: str | None, tmp: Path) -> list[Any]:
     return regime_cases(regime, n, False, tmp)
 
 
-Setting = tuple[float, str, str]  # (uncertainty_inflate, pool_draws, mapboot.BAND_REFIT)
+#: (uncertainty_inflate, pool_draws, mapboot.BAND_REFIT, mapboot.BAND_SPREAD)
+Setting = tuple[float, str, str, str]
 
 
 def label(setting: Setting) -> str:
-    k, pool, how = setting
+    k, pool, how, spread = setting
+    from optimizer.response import mapboot as MB
+
     return (
         f"x{k:g}"
         + ("" if pool == "none" else f" pool_draws={pool}")
         + ("" if how == "betas" else f" band_refit={how}")
+        + ("" if spread == MB.BAND_SPREAD else f" band_spread={spread}")
     )
+
+
+def widths(ftp: Any, x: float) -> tuple[float, float]:
+    """The central 80% interval's width of the marginal ROI (the interval draws, as ``covered``
+    reads it) and of the steady-state ROI (the bands' draws) at weekly spend ``x``."""
+    q = [50.0 - COVERAGE_LEVEL / 2, 50.0 + COVERAGE_LEVEL / 2]
+    m = np.percentile([float(r.weekly_marginal(x)) for r in ftp.interval_draw_responses()], q)
+    r = np.percentile([float(r.weekly_kpi(x)) / x for r in ftp.band_responses()], q)
+    return float(m[1] - m[0]), float(r[1] - r[0])
 
 
 #: the curve band's spends, as multiples of the mean weekly spend
@@ -188,6 +211,7 @@ def run(
     pool_draws: Sequence[str] = ("none",),
     lift_tests: int = 0,
     band_refit: Sequence[str] = ("betas",),
+    band_spread: Sequence[str] | None = None,
 ) -> tuple[dict[Setting, list[list[bool]]], list[bool], dict[Setting, list[tuple[bool, ...]]]]:
     """Per setting (spread, ``pool_draws``, ``band_refit``), per world, whether each touchpoint's
     interval holds the truth (with ``lift_tests``, the untested touchpoints' only); and per world
@@ -195,16 +219,22 @@ def run(
     every touchpoint pooled onto one marginal ROI)."""
     from optimizer.response import mapboot as MB
 
+    spreads = list(band_spread or [MB.BAND_SPREAD])
+    default_spread = MB.BAND_SPREAD
     settings = [
-        (k, pd, how)
+        (k, pd, how, sp)
         for pd in pool_draws
         for how in (band_refit if pd != "none" else band_refit[:1])
+        for sp in (spreads if lift_tests else spreads[:1])
         for k in inflates
     ]
     flags: dict[Setting, list[list[bool]]] = {st: [] for st in settings}
     roi: dict[Setting, list[tuple[bool, ...]]] = {st: [] for st in settings}
     # with lift tests: the tested touchpoints' mROI and steady-state ROI flags
     tested_flags: dict[Setting, list[tuple[bool, bool]]] = {st: [] for st in settings}
+    # the untested touchpoints' interval widths (marginal ROI, steady-state ROI), and the tested'
+    width: dict[Setting, list[tuple[float, float]]] = {st: [] for st in settings}
+    width_t: dict[Setting, list[tuple[float, float]]] = {st: [] for st in settings}
     edge: list[bool] = []
     for c in cases:
         ref: dict[str, Any] | None = None
@@ -212,9 +242,10 @@ def run(
         tests = simulate_lift_tests(c, 1)[:lift_tests] if lift_tests else []
         tested = {t.touchpoint for t in tests}
         for st in settings:
-            k, pd, how = st
+            k, pd, how, sp = st
             t0 = time.perf_counter()
             MB.BAND_REFIT = how
+            MB.BAND_SPREAD = sp
             opts: dict[str, Any] = {
                 "seed": SEED,
                 "n_bootstrap": N_BOOTSTRAP,
@@ -245,10 +276,12 @@ def run(
                     tm, tr = covered(model.touchpoints[tid], ttp, mean)
                     if tm is not None and tr is not None:
                         tested_flags[st].append((tm, tr))
+                        width_t[st].append(widths(model.touchpoints[tid], mean))
                     continue
                 m_in, r_in = covered(model.touchpoints[tid], ttp, mean)
                 if m_in is not None:
                     got.append(m_in)
+                    width[st].append(widths(model.touchpoints[tid], mean))
                 r_plan, r_shown = roi_covered(model.touchpoints[tid], ttp, mean)
                 iv = model.touchpoints[tid].diagnostics.get("roi_interval_80")
                 x_all = spend[tid].to_numpy(dtype=float)
@@ -264,14 +297,36 @@ def run(
                 line.append("pooled at edge" if at >= 1.0 else "")
             line.append(f"{label(st)} {sum(got):2d}/{len(got):<2d} ({sec:4.1f}s)")
         print("  ".join(line).rstrip(), flush=True)
+    MB.BAND_SPREAD = default_spread
     for st, tf in tested_flags.items():
         if tf:
             print(
                 f"{label(st)}: the {len(tf)} tested touchpoints: 80% mROI coverage "
                 f"{sum(m for m, _ in tf) / len(tf):.1%}, steady-state ROI (bands' draws) "
                 f"{sum(r for _, r in tf) / len(tf):.1%}"
+                + _ratio(width_t[st], width_t[settings[0]], st != settings[0])
+            )
+    if len(spreads) > 1 and lift_tests:
+        for st in settings[1:]:
+            print(
+                f"{label(st)} against {label(settings[0])}: the untested touchpoints'"
+                + _ratio(width[st], width[settings[0]], True)
             )
     return flags, edge, roi
+
+
+def _ratio(
+    new: Sequence[tuple[float, float]], old: Sequence[tuple[float, float]], show: bool
+) -> str:
+    """The median, over touchpoints, of each interval's width ratio ``new / old`` (marginal ROI,
+    steady-state ROI)."""
+    if not show or not new or len(new) != len(old):
+        return ""
+    r = [
+        statistics.median(a[j] / b[j] for a, b in zip(new, old, strict=True) if b[j] > 0)
+        for j in (0, 1)
+    ]
+    return f"; median width ratio mROI x{r[0]:.2f}, steady-state ROI x{r[1]:.2f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,6 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("betas", "refit"),
         help="how a bootstrap refit's band draw takes its own pooling weight (mapboot.BAND_REFIT)",
     )
+    ap.add_argument(
+        "--band-spread",
+        nargs="+",
+        default=None,
+        choices=("split", "none", "inflate", "inflate_beta", "laplace", "inflate_mean"),
+        help="how far a bootstrap fit's band draws lie from the point curves "
+        "(mapboot.BAND_SPREAD; default the code's): with --lift-tests",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         cases = cases_of(args.regime, args.touchpoints, args.seeds, Path(tmp))
@@ -328,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.pool_draws,
             args.lift_tests,
             args.band_refit,
+            args.band_spread,
         )
     for st, per_world in flags.items():
         split = [

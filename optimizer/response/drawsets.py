@@ -14,6 +14,11 @@ a lift test's ``model_lift_interval_80``) reads the **band draws** under
 the plan draws' coordinates and spread, each draw at its own pooling weight. Elsewhere (and in a
 model.json without ``band_draws``) the bands read the plan draws.
 
+A fit with lift tests (a bootstrap of the MAP: its ``draws`` are the refits) draws the bands' and
+the intervals' sets here too (``roi_set`` in each set's coordinates), for its untested
+touchpoints; its tested ones take the refits spread x ``uncertainty_inflate`` (``mapboot.py``,
+``BAND_SPREAD``).
+
 Each interval draw is taken at its own empirical-Bayes pooling weight, drawn from the weight's
 posterior (``pool_draws="intervals"``, the default; ``poolpost.py``); the plan draws stay at the
 fit's weight (``pool_draws="all"`` moves them too: measured worse for the robust plan).
@@ -174,6 +179,7 @@ def roi_set(
     *,
     plan_inflate: float,
     profiles: Sequence[Any],
+    pooled: bool = True,
 ) -> tuple[RawDraws, list[list[str]] | None]:
     """The bands' draws under ``pool_draws="intervals"``: the plan draws' coordinates and
     spread (which pin a curve's level; the interval draws, Gaussian in the marginal response, do
@@ -181,9 +187,10 @@ def roi_set(
     seed, each at its own pooling weight drawn from the weight's posterior (what
     ``pool_draws="all"`` gives the plans). Written as model.json ``band_draws`` and read for every
     band of a KPI level (``roi_interval_80``, the curve bands, the review's P10-P90); the plans
-    keep the fit's weight."""
+    keep the fit's weight. ``pooled`` False: every draw at the fit's weight (a fit that pools
+    nothing has no posterior; ``mapfit``'s bootstrap bands)."""
     raw, fams, _ = _drawn(
-        fit, at_map, mix, data, n_draws, seed, plan_c, plan_inflate, profiles, pooled=True
+        fit, at_map, mix, data, n_draws, seed, plan_c, plan_inflate, profiles, pooled=pooled
     )
     return raw, fams
 

@@ -3,11 +3,18 @@ draw refits the MAP on a moving-block resample of the weeks, from the MAP's tran
 families, the prior's centre and the lift tests' lifts perturbed ("randomise then optimise"); the
 refits run in this process or as tasks of an executor, with the same result.
 
-Each refit keeps the fit's pooling weight (the plans' ``draws``). With ``omegas`` (each refit's
-own weight from the weight's posterior, ``poolpost.draw_omegas``) each refit also gives a draw for
-the bands and intervals (model.json ``band_draws``): the same resample and perturbations, the
-betas re-solved at its own weight ("betas", ``BAND_REFIT``) or the whole refit repeated at it
-("refit")."""
+Each refit keeps the fit's pooling weight (the plans' ``draws``, unchanged). The bands and the
+printed intervals read other sets (``BAND_SPREAD``, default "split"): for the untested
+touchpoints the Laplace sets at the MAP (lift-test rows included; ``mapfit``, ``drawsets.roi_set``
+in the plans' coordinates for ``band_draws``, in the intervals' for ``interval_draws``), each draw
+at its own pooling weight from the weight's posterior (``poolpost.draw_omegas``), spread by
+``uncertainty_inflate``, as a fit without lift tests draws them; for the tested touchpoints,
+where that Gaussian is poor, the refits: each refit's band draw has its betas re-solved at the
+same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit") and its
+step from the point curves times ``uncertainty_inflate`` in the transforms and the marginal
+response at the mean spend (``spread``). The refits as drawn ("none") gave bands that held the
+truth for 65-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
+fits' bands: the Laplace sets for the untested touchpoints")."""
 
 from __future__ import annotations
 
@@ -28,6 +35,15 @@ if TYPE_CHECKING:
 #: re-solved at it ("betas"), or the refit repeated at it ("refit")
 BAND_REFIT = "betas"
 
+#: What the bands and intervals of a fit with lift tests read: "split" (the Laplace sets for the
+#: untested touchpoints, the refits spread x ``uncertainty_inflate`` in the marginal response for
+#: the tested ones), "inflate" (the refits spread so, every touchpoint), "inflate_beta" (spread
+#: in the betas), "inflate_mean" (spread about the refits' mean, in the betas), "laplace" (the
+#: Laplace sets, every touchpoint), "none" (the refits as drawn: the bands before). Dev switches
+#: of the measurement (``benchmarks/interval_coverage.py --band-spread``).
+BAND_SPREAD = "split"
+BAND_SPREADS = ("split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean")
+
 #: One draw: the transforms of every searched touchpoint and the betas.
 Draw = tuple[list[np.ndarray], np.ndarray]
 
@@ -44,6 +60,11 @@ class MapBootstrap:
     #: each refit's own pooling weight for its band draw (empty: none)
     omegas: tuple[float, ...] = ()
     band_refit: str = "betas"  # ``BAND_REFIT``
+    #: the band draws' step from the point curves x this (``BAND_SPREAD`` "inflate"; 1: the
+    #: refit's own)
+    band_inflate: float = 1.0
+    #: where the step is moved: "marginal" (the marginal response at the mean spend) or "beta"
+    band_space: str = "marginal"
 
 
 def map_bootstrap_draw(ctx: MapBootstrap, b: int) -> Draw:
@@ -106,11 +127,87 @@ def map_bootstrap_pair(ctx: MapBootstrap, b: int) -> tuple[Draw, Draw | None]:
         return draw, None
     q = replace(p, omega=float(ctx.omegas[b]))
     if q.omega == p.omega:
-        return draw, draw
-    if ctx.band_refit == "refit":
+        band = draw
+    elif ctx.band_refit == "refit":
         alt = J.fit(q, fit.theta, max_nfev=60)
-        return draw, ([np.asarray(t) for t in alt.theta], alt.inner.w[: q.width])
-    return draw, (draw[0], J.solve_inner(q, sol.theta).w[: q.width])
+        band = ([np.asarray(t) for t in alt.theta], alt.inner.w[: q.width])
+    else:
+        band = (draw[0], J.solve_inner(q, sol.theta).w[: q.width])
+    if ctx.band_inflate == 1.0:
+        return draw, band
+    return draw, spread(fit, data, band, q.omega, ctx.band_inflate, ctx.band_space == "marginal")
+
+
+def spread(
+    fit: MapFit, data: MapData, draw: Draw, omega: float, k: float, marginal: bool = True
+) -> Draw:
+    """``draw`` (a refit at pooling weight ``omega``) moved ``k`` times as far from the point
+    curves: ``centre + k (draw - centre)`` in every transform (cut to its bounds) and in each
+    touchpoint's steady-state weekly marginal response at its mean spend, ``gamma = beta e(theta)``
+    (``marginal``; the beta then ``gamma / e`` at the moved transforms; else in the beta), cut at
+    0. The centre: the point curves' transforms with the betas solved at them on all weeks at
+    ``omega``, where a Laplace draw at that weight is centred (``mapfit.laplace_draws``). Moved in
+    the betas, the marginal response, a product of the beta and a slope the transforms set, came
+    out biased low (measured: a tested touchpoint's median 2.9 against its point's 3.3)."""
+    from optimizer.response.mapsetup import problem_at_map
+
+    p, _ = problem_at_map(fit, data)
+    p = replace(p, omega=float(omega))
+    w0 = J.solve_inner(p, fit.theta).w[: p.width]
+    wb = np.asarray(draw[1], dtype=float)
+    w = np.maximum(w0 + k * (wb - w0), 0.0)
+    th: list[np.ndarray] = []
+    for j, (t0, t) in enumerate(zip(fit.theta, draw[0], strict=True)):
+        lo, hi = J.bounds(p, j)
+        t0 = np.asarray(t0, dtype=float)
+        tk = np.clip(t0 + k * (np.asarray(t, dtype=float) - t0), lo, hi)
+        th.append(tk)
+        if not marginal:
+            continue
+        tp = p.tps[j]
+        e0 = J._part(tp, t0)[2]
+        eb = J._part(tp, np.asarray(t, dtype=float))[2]
+        ek = J._part(tp, tk)[2]
+        if e0 > 0 and eb > 0 and ek > 0:
+            g = max(w0[j] * e0 + k * (wb[j] * eb - w0[j] * e0), 0.0)
+            w[j] = g / ek
+    return th, w
+
+
+def merge_tested(
+    laplace: Sequence[Draw], boot: Sequence[Draw], tested: Sequence[bool]
+) -> list[Draw]:
+    """Draw ``b`` of the Laplace set with every tested touchpoint's transforms and beta taken from
+    the bootstrap's draw ``b`` (``BAND_SPREAD`` "split")."""
+    out: list[Draw] = []
+    for (th_l, w_l), (th_b, w_b) in zip(laplace, boot, strict=True):
+        th = [np.asarray(th_b[j] if t else th_l[j]) for j, t in enumerate(tested)]
+        w = np.array(w_l, dtype=float, copy=True)
+        for j, t in enumerate(tested):
+            if t:
+                w[j] = float(w_b[j])
+        out.append((th, w))
+    return out
+
+
+def spread_about_mean(fit: MapFit, data: MapData, draws: Sequence[Draw], k: float) -> list[Draw]:
+    """``draws`` moved ``k`` times as far from their own mean (every transform and beta; cut to
+    the bounds and betas >= 0): the bootstrap's spread inflated, its centre kept
+    (``BAND_SPREAD`` "inflate_mean", a dev alternative)."""
+    from optimizer.response.mapsetup import problem_at_map
+
+    p, _ = problem_at_map(fit, data)
+    n_tp = len(fit.theta)
+    th_m = [np.mean([np.asarray(d[0][j], dtype=float) for d in draws], axis=0) for j in range(n_tp)]
+    w_m = np.mean([np.asarray(d[1], dtype=float) for d in draws], axis=0)
+    out: list[Draw] = []
+    for th, w in draws:
+        th_k = []
+        for j in range(n_tp):
+            lo, hi = J.bounds(p, j)
+            th_k.append(np.clip(th_m[j] + k * (np.asarray(th[j], dtype=float) - th_m[j]), lo, hi))
+        out.append((th_k, np.maximum(w_m + k * (np.asarray(w, dtype=float) - w_m), 0.0)))
+    return out
 
 
 def _map_bootstrap_draws(

@@ -542,21 +542,55 @@ def refit_map(
             )  # fmt: skip
         report("bootstrap", n_bootstrap, n_bootstrap)
     elif n_bootstrap and searched:
-        # the bands' draws over the pooling weight's posterior too (mapboot.py), where it pools
-        band_om = (
-            tuple(float(w) for w in PP.draw_omegas(fit.omega_grid, fit.omega_weights,
-                                                   n_bootstrap, seed))
-            if pool_draws != "none" and fit.omega_grid and BOOT_BANDS
-            else ()
-        )  # fmt: skip
         from optimizer.response import mapboot as MB
 
+        how = MB.BAND_SPREAD
+        if how not in MB.BAND_SPREADS:
+            raise ValueError(f"BAND_SPREAD {how!r}: expected one of {MB.BAND_SPREADS}")
+        bands = pool_draws != "none" and BOOT_BANDS
+        k_band = float(inflate) if how in ("split", "inflate", "inflate_beta") else 1.0
+        tested = [bool(t) for t in data.tests]
+        if how == "split" and not any(tested):  # ``uncertainty="bootstrap"`` without tests
+            how = "laplace"  # every touchpoint untested: the Laplace fit's bands
+        # the bands' draws (mapboot.py): each refit's at its own pooling weight from the
+        # posterior where the fit pools (else at the fit's), its step from the point curves x
+        # uncertainty_inflate
+        band_om: tuple[float, ...] = ()
+        if bands and how != "laplace" and fit.omega_grid:
+            band_om = tuple(float(w) for w in PP.draw_omegas(fit.omega_grid, fit.omega_weights,
+                                                             n_bootstrap, seed))  # fmt: skip
+        elif bands and how in ("split", "inflate", "inflate_beta", "inflate_mean"):
+            band_om = (float(fit.omega),) * int(n_bootstrap)
         ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb), band_om,
-                           MB.BAND_REFIT)  # fmt: skip
+                           MB.BAND_REFIT, k_band,
+                           "beta" if how == "inflate_beta" else "marginal")  # fmt: skip
         got = run_map_bootstrap(ctx, n_bootstrap, executor, report)
         draws_raw = [d for d, _ in got]
         if band_om:
             roi_raw = ([bd for _, bd in got if bd is not None], None)
+            if how == "inflate_mean":  # a dev alternative (measured)
+                roi_raw = (MB.spread_about_mean(fit, data, roi_raw[0], float(inflate)), None)
+        if bands and how in ("split", "laplace"):
+            # the Laplace sets at the MAP (lift-test rows included), each draw at the same
+            # pooling weight as the refit of its number (poolpost.draw_omegas, same seed), as a
+            # fit without lift tests draws them: the bands' (the plans' coordinates) and the
+            # intervals' (interval_space, "marginal"); "split" keeps the refits' band draws for
+            # the tested touchpoints, where the Gaussian is poor
+            coords = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
+            sets = []
+            for c in (coords[0], coords[1]) if coords[1] is not None else (coords[0],):
+                raw_c, fams_c = DS.roi_set(fit, at_map, mix, data, n_bootstrap, seed, c,
+                                           plan_inflate=float(inflate), profiles=(),
+                                           pooled=bool(fit.omega_grid))  # fmt: skip
+                if how == "split":
+                    raw_c = MB.merge_tested(raw_c, roi_raw[0], tested)
+                    if fams_c is not None:
+                        fams_c = [[fit.families[j] if t else f[j] for j, t in enumerate(tested)]
+                                  for f in fams_c]  # fmt: skip
+                sets.append((raw_c, fams_c, c))
+            roi_raw = sets[0][:2]
+            if len(sets) > 1:
+                shown_raw = sets[1]
     log_pool: dict[str, Any] = {}
     if pool_space == "log" and searched:  # logpool.py: the point curves' marginal ROIs
         # each set re-drawn (logpool.DRAWS="hierarchy") with its own spread: the plans' x
