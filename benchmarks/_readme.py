@@ -12,7 +12,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def git_commit() -> str:
-    """The short hash of the checked-out commit (read when the run starts), or "?"."""
+    """The short hash of the checked-out commit (read when the run starts), "+dirty" when tracked
+    files have uncommitted changes, or "?"."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -21,9 +22,17 @@ def git_commit() -> str:
             cwd=HERE,
             check=False,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=False,
+        ).stdout.strip()
     except OSError:
-        out = ""
-    return out or "?"
+        out, dirty = "", ""
+    # a run on uncommitted changes says so: the commit alone would not reproduce it
+    return (out + "+dirty" if dirty and out else out) or "?"
 
 
 def update_block(key: str, block: str, readme: Path = HERE / "README.md") -> bool:

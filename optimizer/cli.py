@@ -90,7 +90,8 @@ def cli() -> None:
     "historical mix where the draws fall short of the point curves; not the optimum). auto: "
     "the anchored plan where the fit pooled every touchpoint or the draws expect less from "
     "the point optimum than its curves promise, else the optimum on the point curves (also "
-    "where the anchored plan cannot be made: no draws, a phased scenario, whole-unit rules); "
+    "where the anchored plan cannot be made: no draws, a markets index, a phased scenario, an "
+    "objective other than max_kpi, whole-unit rules, no historical mean spend); "
     "the output says which and why.",
 )
 @click.option(

@@ -574,3 +574,31 @@ def test_phased_explain_table_states_ratios_and_re_solves():
     text = pe.block(rows, ["--update-readme"], "abc1234", 3.0, 4.5)
     assert "at commit `abc1234`" in text and "phased_explain.py --update-readme" in text
     assert "load average 3.0 at the start, 4.5 at the end" in text
+
+
+def test_a_benchmark_run_on_uncommitted_changes_is_labelled_dirty(tmp_path, monkeypatch):
+    """The README blocks say at which commit a benchmark ran; a run on uncommitted changes to
+    tracked files said the bare commit, which would not reproduce it (reviewer S12 R1). Now
+    ``git_commit`` adds "+dirty" then, and only then (an untracked file is no change to the
+    code that ran)."""
+    import subprocess
+
+    import _readme
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=tmp_path, check=True, capture_output=True,
+        )  # fmt: skip
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("commit", "-q", "-m", "a")
+    monkeypatch.setattr(_readme, "HERE", tmp_path)
+    clean = _readme.git_commit()
+    assert clean != "?" and not clean.endswith("+dirty")
+    (tmp_path / "untracked.txt").write_text("y")
+    assert _readme.git_commit() == clean
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert _readme.git_commit() == clean + "+dirty"

@@ -39,7 +39,7 @@ def default_plan(point: Plan, chosen: Plan) -> DefaultPlan:
             li.key,
             li.spend,
             by_key[li.key].spend,
-            li.spend - by_key[li.key].spend,
+            round(li.spend - by_key[li.key].spend, 2),  # money: cents, no float noise
             li.kpi,
             by_key[li.key].kpi,
         )

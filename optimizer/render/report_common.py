@@ -181,7 +181,8 @@ def default_plan_cell(e: Explanation) -> str:
 def default_plan_table(e: Explanation) -> tuple[list[str], list[list[Any]]] | None:
     """Where ``optimize``'s default makes the anchored plan: the head and rows (plain values) of
     the table that sets its line items beside this plan's, with the total spend and the KPI on
-    the point curves as its last two rows; None where it makes this plan."""
+    the point curves as its last two rows, each difference that of the amounts as shown (whole
+    units); None where it makes this plan."""
     d = e.optimize_default
     if d is None or d.same_plan or d.step is None:
         return None
@@ -191,11 +192,19 @@ def default_plan_table(e: Explanation) -> tuple[list[str], list[list[Any]]] | No
         f"optimize's default (anchored plan, step {d.step:.2f})",
         "difference",
     ]
-    rows: list[list[Any]] = [[it.id, it.point_spend, it.spend, it.difference] for it in d.items]
+
+    def shown(a: float, b: float | None) -> float:
+        # the difference of the two amounts as the pack shows them (whole units), so that each
+        # row foots on the page: 594,988 - 566,283 is +28,705, not the +28,704 of the cents
+        return float(round(b or 0.0) - round(a))
+
+    rows: list[list[Any]] = [
+        [it.id, it.point_spend, it.spend, shown(it.point_spend, it.spend)] for it in d.items
+    ]
+    rows.append(["total spend", e.total_spend, d.total_spend, shown(e.total_spend, d.total_spend)])
     rows.append(
-        ["total spend", e.total_spend, d.total_spend, (d.total_spend or 0.0) - e.total_spend]
+        [f"{e.kpi} (point curves)", e.total_kpi, d.total_kpi, shown(e.total_kpi, d.total_kpi)]
     )
-    rows.append([f"{e.kpi} (point curves)", e.total_kpi, d.total_kpi, d.kpi_difference])
     return head, rows
 
 
