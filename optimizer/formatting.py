@@ -137,6 +137,21 @@ def number(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
 
 
+def step(v: float | None) -> str:
+    """A step on a line from 0 to 1 (the anchored plan's): two decimals, more where two would
+    read as an end the step is not (0.996 is "0.996", not "1.00": the plan is not the optimum)."""
+    gone = _missing(v)
+    if gone is not None:
+        return gone
+    v = float(v)  # type: ignore[arg-type]
+    for digits in range(2, 7):
+        text = f"{v:.{digits}f}"
+        if (0.0 < v < 1.0) and float(text) in (0.0, 1.0):
+            continue
+        return text
+    return ">0.999999" if v > 0.5 else "<0.000001"
+
+
 def did_you_mean(word: str, choices: Iterable[str], *, list_choices: bool = True) -> str:
     """`` (did you mean 'x'?)`` when a close match exists; else the list of valid choices
     (``list_choices``) or nothing."""

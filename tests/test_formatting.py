@@ -152,3 +152,25 @@ def test_currency_marks_headers_and_workbook_formats():
     assert excel_money("#,##0;[Red]-#,##0", "EUR") == '"€"#,##0;[Red]-"€"#,##0'
     assert excel_money("+#,##0;[Red]-#,##0;0", "GBP") == '+"£"#,##0;[Red]-"£"#,##0;"£"0'
     assert excel_money("#,##0", None) == "#,##0"
+
+
+def test_an_anchored_step_short_of_an_end_never_prints_as_that_end():
+    """An anchored plan's step printed with two decimals: 0.996 read "1.00", as if the plan were
+    the optimum on the point curves (helper report, session 12). Two decimals where they say
+    the step; more where two would round onto 0 or 1; exact ends stay "0.00" / "1.00"."""
+    from types import SimpleNamespace
+
+    from optimizer.formatting import step
+    from optimizer.render.tables import anchored_status
+
+    assert [step(x) for x in (0.0, 1.0, 0.5, 0.875, 0.42)] == [
+        "0.00",
+        "1.00",
+        "0.50",
+        "0.88",
+        "0.42",
+    ]
+    assert step(0.996) == "0.996" and step(0.9999) == "0.9999" and step(0.004) == "0.004"
+    assert step(1 - 1e-9) == ">0.999999" and step(1e-9) == "<0.000001"
+    plan = SimpleNamespace(extras={"robust": "anchored", "step": 0.996}, ok=True)
+    assert anchored_status(plan) == "anchored, step 0.996"  # was "anchored, step 1.00"

@@ -16,6 +16,7 @@ from typing import Any
 from optimizer.allocate import Plan
 from optimizer.explain.formatting import fmt_amount, fmt_delta
 from optimizer.explain.types import DefaultPlan, DefaultPlanItem
+from optimizer.formatting import step as fmt_step
 
 #: the short line of a pack whose plan is the one the default makes
 SAME_PLAN = (
@@ -53,7 +54,7 @@ def default_plan(point: Plan, chosen: Plan) -> DefaultPlan:
     )
     sentence = (
         f"optimize's default (--robust auto) makes the anchored plan for this scenario, not the "
-        f"plan this pack justifies: step {step:.2f} of the line from {start} (step 0) to the "
+        f"plan this pack justifies: step {fmt_step(step)} of the line from {start} (step 0) to the "
         f"optimum on the point curves (step 1, this plan), {chosen.kpi} {fmt_amount(kpi)} on the "
         f"point curves ({fmt_delta(kpi - here)} against this plan's {fmt_amount(here)}), because "
         f"{reason}. This pack justifies the optimum on the point curves (what --robust none "

@@ -21,6 +21,7 @@ from rich.text import Text
 from optimizer.allocate import Plan
 from optimizer.allocate.plan_json import plan_from_dict
 from optimizer.formatting import csv_text, delta, finite, jsonable, money, ratio, share
+from optimizer.formatting import step as fmt_step
 from optimizer.render import machine
 from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
@@ -119,7 +120,7 @@ def _robust_note(plan: Plan) -> Text | None:
                     "centre says nothing of their differences, so their whole spread counts)"
                 )
         text = (
-            f"anchored plan: step {step:.2f} on the line from the historical mix (0) to the optimum on "
+            f"anchored plan: step {fmt_step(step)} on the line from the historical mix (0) to the optimum on "
             f"the point curves (1), the step whose {plan.kpi} uplift over the historical mix less "
             f"{measure} is highest"
         )

@@ -19,6 +19,7 @@ from optimizer.explain import (
     LineItemExplanation,
 )
 from optimizer.formatting import delta, excel_money, money, ratio, share, with_currency
+from optimizer.formatting import step as fmt_step
 from optimizer.scenario.rules import kind_words
 
 __all__ = ["delta", "money", "ratio", "share"]
@@ -173,7 +174,7 @@ def default_plan_cell(e: Explanation) -> str:
     if d.same_plan:
         return "this plan (the optimum on the point curves)"
     return (
-        f"the anchored plan, step {d.step:.2f}: {e.kpi} {money(d.total_kpi)} "
+        f"the anchored plan, step {fmt_step(d.step)}: {e.kpi} {money(d.total_kpi)} "
         f"({delta(d.kpi_difference, '−')}), not this plan"
     )
 
@@ -189,7 +190,7 @@ def default_plan_table(e: Explanation) -> tuple[list[str], list[list[Any]]] | No
     head = [
         "line item",
         "this pack's plan (optimum on the point curves)",
-        f"optimize's default (anchored plan, step {d.step:.2f})",
+        f"optimize's default (anchored plan, step {fmt_step(d.step)})",
         "difference",
     ]
 

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from optimizer.allocate import Plan
 from optimizer.formatting import MISSING, delta, money, ratio, share, with_currency
+from optimizer.formatting import step as fmt_step
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 
@@ -88,7 +89,7 @@ def anchored_status(plan: Plan) -> str | None:
 
 def _step(plan: Plan) -> str:
     step = plan.extras.get("step")
-    return f"{step:.2f}" if isinstance(step, int | float) else "?"
+    return fmt_step(step) if isinstance(step, int | float) else "?"
 
 
 def _line_start(plan: Plan) -> str:
