@@ -108,21 +108,31 @@ def test_at_full_pooling_the_default_is_the_anchored_plan(tmp_path):
     assert "anchored plan: step" in out
 
 
-def test_draws_below_the_promise_make_the_anchored_plan(tmp_path):
+@pytest.fixture(scope="module")
+def misfit(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The confident misfit's world (``misfit_model``) and its default plan (``optimize S
+    --format json``, the stdout as printed) and ``--robust none`` plan, each run once for the
+    tests that read them."""
+    w = world(tmp_path_factory.mktemp("misfit"), misfit_model()[0])
+    r = run("optimize", w["scenario"], "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return {"w": w, "auto_stdout": r.stdout, "none": plan_json(w, "--robust", "none")}
+
+
+def test_draws_below_the_promise_make_the_anchored_plan(misfit):
     """A confident misfit (half the draws the truth): the draws' mean uplift at the point
     optimum is below the point curves' promise, so the default hedges it; on the truth the
     point optimum loses against the historical mix and the default's plan does not."""
     m, truth_d = misfit_model()
     promise, expect = draws_mean_uplift(m)
     assert expect < promise  # the premise
-    w = world(tmp_path, m)
-    auto = plan_json(w)
+    auto = json.loads(misfit["auto_stdout"])
     rob = auto["robust"]
     assert rob["mode"] == "anchored" and 0.0 < rob["step"] < 0.95
     assert rob["auto"]["chosen"] == "anchored" and rob["auto"]["full_pooling"] is False
     assert rob["auto"]["draws_mean_uplift"] == pytest.approx(expect, rel=1e-6)
     truth = model_from_dict(truth_d)
-    x1 = spends(plan_json(w, "--robust", "none"))
+    x1 = spends(misfit["none"])
     h = anchor()
     assert kpi(truth, x1) < kpi(truth, h) <= kpi(truth, spends(auto))
 
@@ -163,19 +173,18 @@ def test_where_the_anchored_plan_cannot_be_made_the_default_is_the_point_optimum
     assert len(lines) == 1 and lines[0].startswith("--robust auto made the optimum on the point")
 
 
-def test_the_default_is_deterministic(tmp_path):
-    """Same inputs, same output, bit for bit (the anchored plan's draws and steps included)."""
-    w = world(tmp_path, misfit_model()[0])
-    a = run("optimize", w["scenario"], "--format", "json")
-    b = run("optimize", w["scenario"], "--format", "json")
-    assert a.returncode == 0 and a.stdout == b.stdout
-    assert json.loads(a.stdout)["robust"]["auto"]["chosen"] == "anchored"
+def test_the_default_is_deterministic(misfit):
+    """Same inputs, same output, bit for bit (the anchored plan's draws and steps included): a
+    second process's plan is the module's first run's, byte for byte."""
+    b = run("optimize", misfit["w"]["scenario"], "--format", "json")
+    assert b.returncode == 0 and b.stdout == misfit["auto_stdout"]
+    assert json.loads(b.stdout)["robust"]["auto"]["chosen"] == "anchored"
 
 
-def test_risk_applies_to_auto_and_anchored_only(tmp_path):
+def test_risk_applies_to_auto_and_anchored_only(misfit):
     """``--risk`` sets the anchored plan's risk under the default too; with ``--robust none``
     or ``mean`` it is an error naming the option."""
-    w = world(tmp_path, misfit_model()[0])
+    w = misfit["w"]
     zero = plan_json(w, "--risk", "0")
     # risk 0: the anchored plan's best step is the optimum itself, so the plan is the point
     # optimum (with its certificate and shadow prices), said in the auto block
