@@ -13,7 +13,7 @@ where that Gaussian is poor, the refits: each refit's band draw has its betas re
 same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit") and its
 step from the point curves times ``uncertainty_inflate`` in the transforms and the marginal
 response at the mean spend (``spread``). The refits as drawn ("none") gave bands that held the
-truth for 65-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
+truth for 64-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
 fits' bands: the Laplace sets for the untested touchpoints")."""
 
 from __future__ import annotations
