@@ -343,3 +343,32 @@ def test_a_carry_over_file_is_parsed_once_and_again_when_its_bytes_change(tmp_pa
     f.write_text("date,tv,radio\n2025-12-01,300,5\n2025-12-08,200,6\n")  # the same length
     now = ST.read_weekly_spend(f, ["tv", "radio"])
     assert len(parsed) == 2 and now["tv"][dt.date(2025, 12, 1)] == 300.0
+
+
+def test_a_carry_over_file_rewritten_while_it_is_parsed_is_not_kept_under_its_old_hash(
+    tmp_path, monkeypatch
+):
+    """``read_weekly_spend`` hashes a file's bytes, then parses it: a file rewritten in between
+    was kept under its old bytes' hash with the new contents, and read wrongly when those old
+    bytes came back (reviewer S12 R1). Now what was parsed is kept only if the file did not
+    change meanwhile: the old bytes read again are read as they are (tv 100, not 300)."""
+    import datetime as dt
+
+    from optimizer.io import spend_tables as ST
+
+    f = tmp_path / "before.csv"
+    old, new = "date,tv\n2025-12-01,100\n", "date,tv\n2025-12-01,300\n"
+    real = ST._read_weekly_spend
+    calls: list[int] = []
+
+    def rewritten_while_parsed(*a):
+        calls.append(1)
+        if len(calls) == 1:
+            f.write_text(new)  # someone saves the file as it is being read
+        return real(*a)
+
+    monkeypatch.setattr(ST, "_read_weekly_spend", rewritten_while_parsed)
+    f.write_text(old)
+    assert ST.read_weekly_spend(f, ["tv"])["tv"][dt.date(2025, 12, 1)] == 300.0  # as parsed
+    f.write_text(old)
+    assert ST.read_weekly_spend(f, ["tv"])["tv"][dt.date(2025, 12, 1)] == 100.0

@@ -210,18 +210,28 @@ def read_weekly_spend(
     A file is parsed once per process for its contents (its bytes, hashed): ``explain`` of a
     phased scenario re-solves its plan some forty times, and each re-parsed the whole history (a
     third of the review's time); each caller gets its own copy."""
-    try:
-        digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest()
-    except OSError:  # missing or unreadable: the reader says so, by name
+    digest = _digest(path)
+    if digest is None:  # missing or unreadable: the reader says so, by name
         return _read_weekly_spend(path, tuple(ids), what, error)
     key = (str(Path(path).resolve()), digest, tuple(ids), what, error)
     got = _WEEKLY_SPEND.get(key)
     if got is None:
         got = _read_weekly_spend(path, tuple(ids), what, error)
-        if len(_WEEKLY_SPEND) >= 8:
-            _WEEKLY_SPEND.pop(next(iter(_WEEKLY_SPEND)))
-        _WEEKLY_SPEND[key] = got
+        # kept only if the file did not change while it was parsed: what was parsed is then
+        # what was hashed (a file rewritten in between would be kept under its old bytes' hash)
+        if _digest(path) == digest:
+            if len(_WEEKLY_SPEND) >= 8:
+                _WEEKLY_SPEND.pop(next(iter(_WEEKLY_SPEND)))
+            _WEEKLY_SPEND[key] = got
     return {tid: dict(by_date) for tid, by_date in got.items()}
+
+
+def _digest(path: str | Path) -> bytes | None:
+    """A hash of the file's bytes, or None where it cannot be read."""
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
 
 
 #: ``read_weekly_spend``'s files as parsed: (path, hash of its bytes, ids, what, error) -> spend
