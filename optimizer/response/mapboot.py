@@ -9,10 +9,12 @@ touchpoints the Laplace sets at the MAP (lift-test rows included; ``mapfit``, ``
 in the plans' coordinates for ``band_draws``, in the intervals' for ``interval_draws``), each draw
 at its own pooling weight from the weight's posterior (``poolpost.draw_omegas``), spread by
 ``uncertainty_inflate``, as a fit without lift tests draws them; for the tested touchpoints,
-where that Gaussian is poor, the refits: each refit's band draw has its betas re-solved at the
-same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit") and its
-step from the point curves times ``uncertainty_inflate`` in the transforms and the marginal
-response at the mean spend (``spread``). The refits as drawn ("none") gave bands that held the
+where that Gaussian is poor, the refits as drawn: each refit's band draw has its betas re-solved
+at the same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit").
+Their step from the point curves times ``uncertainty_inflate`` (``spread``, "inflate") covered
+more on simulated worlds but sent a transform to its bound and the curve's level to 99 times the
+point's on the sample's history (reviewer S12 R2), so "split" does not spread them. The refits
+as drawn for every touchpoint ("none") gave bands that held the
 truth for 64-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
 fits' bands: the Laplace sets for the untested touchpoints")."""
 
@@ -36,8 +38,7 @@ if TYPE_CHECKING:
 BAND_REFIT = "betas"
 
 #: What the bands and intervals of a fit with lift tests read: "split" (the Laplace sets for the
-#: untested touchpoints, the refits spread x ``uncertainty_inflate`` in the marginal response for
-#: the tested ones), "inflate" (the refits spread so, every touchpoint), "inflate_beta" (spread
+#: untested touchpoints, the refits as drawn for the tested ones), "inflate" (the refits spread so, every touchpoint), "inflate_beta" (spread
 #: in the betas), "inflate_mean" (spread about the refits' mean, in the betas), "laplace" (the
 #: Laplace sets, every touchpoint), "none" (the refits as drawn: the bands before). Dev switches
 #: of the measurement (``benchmarks/interval_coverage.py --band-spread``).
