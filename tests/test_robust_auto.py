@@ -404,3 +404,22 @@ def test_a_rounding_difference_does_not_decide_the_default(tmp_path):
     block = auto["robust"]["auto"]
     assert block["chosen"] == "none" and spends(auto) == x1, block["reason"]
     assert "expect at least the uplift" in block["reason"]
+
+
+def test_compare_spend_by_line_item_foots_on_the_page(demo_folder):
+    """``compare``'s "spend by line item (Δ against …)" table, as ``budgetopt demo`` writes it
+    (comparison.txt, the compare renderer's): each Δ is the difference of the two amounts shown
+    beside it, in whole units. It printed the rounded difference of the cents instead: tv
+    1,894,775 -> 1,547,707 shown as -347,069 (reviewer S12 R2). Every row of the first block
+    (the reference and two plans with their Δ columns)."""
+    text = (demo_folder / "comparison.txt").read_text()
+    block = text[text.index("spend by line item (Δ against") :].split("\n\n\n")[0]
+    rows = 0
+    for line in block.splitlines():
+        cells = line.split()
+        if len(cells) != 7 or not cells[2][:1].isdigit():
+            continue
+        ref, a, da, b, db = (float(c.replace(",", "").replace("+", "")) for c in cells[2:])
+        assert (da, db) == (round(a) - round(ref), round(b) - round(ref)), line
+        rows += 1
+    assert rows >= 10, block  # the sample's line items

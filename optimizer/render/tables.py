@@ -377,11 +377,21 @@ def comparison_renderable(comp: Comparison) -> Group:
     lt.add_column("stage")
     for c in li.columns[1:]:
         lt.add_column(str(c), justify="right")
+    # the reference plan's column: the plans' columns in order, each but the reference's followed
+    # by its Δ column
+    plan_cols = [j for j, c in enumerate(li.columns) if j > 0 and not str(c).startswith("Δ")]
+    ref_col = plan_cols[comp.reference] if comp.reference < len(plan_cols) else None
     for tid, row in li.iterrows():
-        cells = [
-            delta(v) if str(c).startswith("Δ") else money(v, "small")
-            for c, v in row.iloc[1:].items()
-        ]
+        values = list(row.iloc[1:])
+        cells = []
+        for j, (c, v) in enumerate(zip(li.columns[1:], values, strict=True), start=1):
+            if not str(c).startswith("Δ"):
+                cells.append(money(v, "small"))
+            elif ref_col is None:
+                cells.append(delta(v))
+            else:  # the difference of the two amounts as shown, so that the row foots on the
+                # page (1,894,775 -> 1,547,707 is -347,068, not the -347,069 of the cents)
+                cells.append(delta(float(round(values[j - 2]) - round(values[ref_col - 1]))))
         lt.add_row(str(tid), row["stage"], *cells)
     parts.append(lt)
     for p in comp.plans:
