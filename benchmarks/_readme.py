@@ -14,21 +14,15 @@ HERE = Path(__file__).resolve().parent
 def git_commit() -> str:
     """The short hash of the checked-out commit (read when the run starts), "+dirty" when tracked
     files have uncommitted changes, or "?"."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=HERE, check=False
+        ).stdout.strip()
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=HERE,
-            check=False,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            cwd=HERE,
-            check=False,
-        ).stdout.strip()
+        out = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except OSError:
         out, dirty = "", ""
     # a run on uncommitted changes says so: the commit alone would not reproduce it
