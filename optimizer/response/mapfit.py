@@ -548,10 +548,7 @@ def refit_map(
         if how not in MB.BAND_SPREADS:
             raise ValueError(f"BAND_SPREAD {how!r}: expected one of {MB.BAND_SPREADS}")
         bands = pool_draws != "none" and BOOT_BANDS
-        # "split": the tested touchpoints' band draws are the refits as drawn (betas at each
-        # draw's weight); their step x uncertainty_inflate sent a transform to its bound and the
-        # curve's level, the marginal response over a vanishing slope, up to 99x the point's
-        # (an 80% ROI interval [1.31, 68.56] on the sample's search, reviewer S12 R2)
+        # "split": the tested refits as drawn (spread, their level reached 99x: mapboot docstring)
         k_band = float(inflate) if how in ("inflate", "inflate_beta") else 1.0
         tested = [bool(t) for t in data.tests]
         if how == "split" and not any(tested):  # ``uncertainty="bootstrap"`` without tests
