@@ -566,12 +566,12 @@ def test_an_uncertified_optimum_leaves_the_anchored_plan_uncertified(monkeypatch
     from optimizer.allocate.plan import Status
     from optimizer.render.tables import plan_renderable
 
-    real = anchored_module.solve_problem  # the point optimum, solved in the anchored problem
+    real = anchored_module.allocate  # the point optimum (in the problem anchorable built)
 
     def uncertified(*a, **k):
         return dataclasses.replace(real(*a, **k), status=Status.NOT_CERTIFIED, gap=0.01)
 
-    monkeypatch.setattr(anchored_module, "solve_problem", uncertified)
+    monkeypatch.setattr(anchored_module, "allocate", uncertified)
     sc = scenario_from_dict(SCENARIO)
     model = model_from_dict(with_history(tiny_model_with_draws(7)))
     plan = anchored_plan(sc, model, risk=2.0)

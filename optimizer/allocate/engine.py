@@ -99,11 +99,15 @@ def allocate(
     stages: tuple[str, ...] | None = None,
     diagnose: bool = True,
     kkt_tolerance: float = DEFAULT_KKT_TOLERANCE,
+    problem: Any = None,
 ) -> Plan:
     """Optimise a scenario on a model's curves; see the module docstring. A dated, phased
-    scenario (contract 7) is planned period by period, week by week (``allocate.phased``)."""
+    scenario (contract 7) is planned period by period, week by week (``allocate.phased``).
+    ``problem``: the one ``prepare_problem`` makes of them, where the caller built it already
+    (``--robust auto`` checks it before solving); None: built here."""
     t0 = time.perf_counter()
-    problem = prepare_problem(scenario, model, stages=stages, extra_models=extra_models)
+    if problem is None:
+        problem = prepare_problem(scenario, model, stages=stages, extra_models=extra_models)
     if not isinstance(problem, AllocationProblem):
         from optimizer.allocate.phased import allocate_phased
 

@@ -56,14 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.allocate import (
-    AllocationProblem,
-    Plan,
-    allocate,
-    make_problem,
-    plan_at,
-    solve_problem,
-)
+from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_at
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import HorizonCurve, bank_pieces, refine_around
 from optimizer.allocate.build import build_model
@@ -73,7 +66,7 @@ from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint
 from optimizer.allocate.solve import solve_prob
 from optimizer.errors import BudgetOptError, ModelError, ScenarioError
-from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse, currency_of
+from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.robust import require_draws, without_draws
 
@@ -409,18 +402,15 @@ def _point_optimum(
 ) -> Plan:
     """The optimum on the point curves, the plan ``allocate`` makes, solved in ``problem`` where
     ``anchorable`` built it (None: ``allocate`` builds its own, a phased one included)."""
-    if problem is None:
-        return allocate(
-            scenario,
-            model,
-            solver=solver,
-            tolerance=tolerance,
-            time_limit=time_limit,
-            extra_models=extras,
-        )
-    plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
-    cur = currency_of(model)  # as allocate: the money's currency travels with the plan
-    return dataclasses.replace(plan, extras={**plan.extras, "currency": cur}) if cur else plan
+    return allocate(
+        scenario,
+        model,
+        solver=solver,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        extra_models=extras,
+        problem=problem,
+    )
 
 
 def anchored_plan(
