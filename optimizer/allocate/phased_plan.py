@@ -240,8 +240,24 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
         yield from ((i, q) for q in range(P))
         yield from ((j, q) for j in range(problem.n) if j != i for q in range(P))
 
-    for _ in range(200):
+    def breach() -> float:
         refresh()
+        return float(
+            np.clip(-state["up"], 0.0, None)[state["up"] < -1e-6].sum()
+            + np.clip(-state["down"], 0.0, None)[state["down"] < -1e-6].sum()
+        )
+
+    def move(r: Any, ip: tuple[int, int], delta: float) -> None:
+        """``delta`` on ``ip``, and back on the first decision outside ``r`` with room."""
+        X[ip] = round(float(X[ip]) + delta, 2)
+        refresh()
+        for c in candidates(ip[0]):
+            if c not in r.coefs and fits(c, -delta):
+                X[c] = round(float(X[c]) - delta, 2)
+                break
+
+    for _ in range(200):
+        before = breach()
         bad_rows = np.flatnonzero((state["up"] < -1e-6) | (state["down"] < -1e-6))
         if not len(bad_rows):
             return X
@@ -252,23 +268,26 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
         if not members:
             return X
         if up < -1e-6:  # over a cap: take cents out of its largest member
-            ip = max(members, key=lambda c: X[c])
-            take = min(math.ceil(-up / r.coefs[ip] * 100 - 1e-6) / 100.0, float(X[ip]))
-            X[ip] = round(float(X[ip]) - take, 2)
-            refresh()
-            for c in candidates(ip[0]):
-                if c not in r.coefs and fits(c, take):
-                    X[c] = round(float(X[c]) + take, 2)
-                    break
+            delta = {
+                c: -min(math.ceil(-up / r.coefs[c] * 100 - 1e-6) / 100.0, float(X[c]))
+                for c in members
+            }
+            order = sorted(members, key=lambda c: -X[c])
         else:  # under a floor: put cents into its smallest member
-            ip = min(members, key=lambda c: X[c])
-            give = math.ceil(-down / r.coefs[ip] * 100 - 1e-6) / 100.0
-            X[ip] = round(float(X[ip]) + give, 2)
-            refresh()
-            for c in candidates(ip[0]):
-                if c not in r.coefs and fits(c, -give):
-                    X[c] = round(float(X[c]) - give, 2)
-                    break
+            delta = {c: math.ceil(-down / r.coefs[c] * 100 - 1e-6) / 100.0 for c in members}
+            order = sorted(members, key=lambda c: X[c])
+        # the first member (largest for a cap, smallest for a floor) whose move, with the cents
+        # put back outside the row, leaves the rules closer to holding: the smallest member of a
+        # market floor can sit at its own cap, and moving it anyway (as this did) broke the cap,
+        # whose repair broke the floor again, until the loop gave up with the floor a cent short
+        saved = X.copy()
+        for ip in order[:50]:
+            move(r, ip, delta[ip])
+            if breach() < before - 1e-9:
+                break
+            X[:] = saved
+        else:  # no member helps at once: the largest (smallest) one, as before
+            move(r, order[0], delta[order[0]])
     return X
 
 
