@@ -212,12 +212,21 @@ class Pieces:
 
     @property
     def convex_pieces(self) -> int:
-        """Number of leading pieces whose slope rises (the convex part of an S-curve)."""
+        """Number of leading pieces up to the steepest of the convex part of an S-curve: the
+        pieces an LP would fill out of order. The slopes rise over them, possibly after a flat
+        start (pieces a few cents wide at zero, where a hill curve of shape > 1 is flat to
+        rounding: their slopes are equal, and counting stopped there left every rising piece
+        after them ungated)."""
         d = np.diff(self.slopes)
-        k = 0
-        while k < len(d) and d[k] > 1e-12 * max(1.0, abs(self.slopes[k])):
+        k = last_rise = 0
+        while k < len(d):
+            tol = 1e-12 * max(1.0, abs(self.slopes[k]))
+            if d[k] < -tol:
+                break
+            if d[k] > tol:
+                last_rise = k + 1
             k += 1
-        return k
+        return last_rise
 
 
 def pieces(curve: HorizonCurve | Callable[[np.ndarray], np.ndarray], points: np.ndarray) -> Pieces:

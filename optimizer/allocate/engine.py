@@ -320,6 +320,9 @@ def solve_problem(
                 solve_s += secs
                 if tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
+        if best is not None:
+            # every round's bound bounds the same exact optimum: a better plan keeps the tightest
+            bound = tighter(problem, bound, best.bound)
         gap = relative_gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best.objective):
             best = BestRound(x, true_obj, bound, gap, out, built)
