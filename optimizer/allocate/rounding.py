@@ -3,8 +3,11 @@ holds (issue 14, item 6). ``round_to_rules`` is what ``allocate`` writes on a pl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
 
@@ -16,17 +19,66 @@ def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
     a cent short (a stage floor of 5,000,000 planned at 4,999,999.99). When it does, a small MILP
     (one integer per line item: its floor in cents moved by -1..+2) holds every spend rule in
     cents and moves the plan the least; a rule set no rounding can hold exactly is left to the
-    nearest cents.
+    nearest cents. The same MILP holds the rules on a KPI (``KpiFloors``) that the nearest cents
+    leave short.
     """
     x = np.maximum(np.asarray(x, float), 0.0)
     spend = round_cents(x)
     rows = [c for c in problem.constraints if not c.on_kpi and c.coefs]
-    if not rows or _worst_row(rows, spend) <= 0.0:
+    floors = KpiFloors.of(problem)
+    before = (_worst_row(rows, spend), floors.short(spend))
+    if before == (0.0, 0.0):
         return spend
-    fixed = _repair_cents(problem, rows, x, _worst_row(rows, spend))
-    if fixed is not None and _worst_row(rows, fixed) < _worst_row(rows, spend):
+    fixed = _repair_cents(problem, rows, x, before[0], floors)
+    if fixed is not None and (_worst_row(rows, fixed), floors.short(fixed)) < before:
         return fixed
     return spend
+
+
+class KpiFloors:
+    """The rules on a KPI that rounding can break (a ``min_spend`` target, ``kpi_floors``: rows
+    ``Σ a·KPI ≥ b``): the cents the rounding takes off a line item lose its KPI, and a target met
+    exactly by the exact plan ends a fraction of a unit short (900,000 planned at 899,999.9987)."""
+
+    def __init__(self, rows: list[LinearConstraint], banks: dict[str, CurveBank], kpi: str) -> None:
+        self.rows, self.banks, self.kpi = rows, banks, kpi
+
+    @classmethod
+    def of(cls, problem: AllocationProblem) -> KpiFloors:
+        from optimizer.allocate.polish import kpi_bank
+
+        rows = [c for c in problem.constraints if c.on_kpi and c.coefs and c.sense != "<="]
+        keys = sorted({c.kpi or problem.kpi for c in rows})
+        return cls(rows, {k: kpi_bank(problem, k) for k in keys}, problem.kpi)
+
+    def lhs(self, c: LinearConstraint, v: np.ndarray) -> float:
+        kpi = self.bank(c).value(v)
+        return float(sum(a * kpi[i] for i, a in c.coefs.items()))
+
+    def bank(self, c: LinearConstraint) -> CurveBank:
+        return self.banks[c.kpi or self.kpi]
+
+    def add_rows(self, prob: Any, x: np.ndarray, cents: list[Any]) -> None:
+        """Each rule as a row of the rounding MILP over the plan in ``cents``, on each line
+        item's KPI linearised at the exact plan ``x`` (a cent moves a slope by nothing a float
+        sees), with a margin of 1e-9 of the rule for the linearisation's own error (a concave
+        curve lies under its tangent by about F''·(a cent)²/2)."""
+        for c in self.rows:
+            bank = self.bank(c)
+            kpi, slope = bank.value(x), bank.slope(x)
+            prob += sum(
+                a * (kpi[i] + slope[i] * (cents[i] / 100.0 - x[i])) for i, a in c.coefs.items()
+            ) >= c.rhs + 1e-9 * max(abs(c.rhs), 1.0)
+
+    def short(self, v: np.ndarray) -> float:
+        """The largest shortfall of a KPI rule at spend ``v``, relative to its right-hand side
+        (0 when all hold)."""
+        worst = 0.0
+        for c in self.rows:
+            gap = c.rhs - self.lhs(c, v)
+            if gap > 1e-12 * max(abs(c.rhs), 1.0):
+                worst = max(worst, gap / max(abs(c.rhs), 1.0))
+        return worst
 
 
 def _row_slack(c: LinearConstraint, v: np.ndarray) -> float:
@@ -51,12 +103,18 @@ def _worst_row(rows: list[LinearConstraint], v: np.ndarray) -> float:
 
 
 def _repair_cents(
-    problem: AllocationProblem, rows: list[LinearConstraint], x: np.ndarray, breach: float = 0.0
+    problem: AllocationProblem,
+    rows: list[LinearConstraint],
+    x: np.ndarray,
+    breach: float = 0.0,
+    floors: KpiFloors | None = None,
 ) -> np.ndarray | None:
     """``breach``: the largest breach of a rule by the nearest cents, in money. The exact plan
     itself can breach a rule by the solver's feasibility tolerance, which at a budget of 1e12 is
     dollars (fuzz seed 4514: 6.68 over a budget of 999,999,999,999.99): each line item may then
-    move by as many cents as the breach, so that the repair can take it back."""
+    move by as many cents as the breach, so that the repair can take it back. ``floors``: the KPI
+    rules, held on each line item's KPI linearised at the exact plan (a cent moves a curve's
+    slope by nothing a float sees)."""
     import math
 
     import pulp
@@ -95,6 +153,8 @@ def _repair_cents(
         else:
             prob += lhs >= rhs - eps
             prob += lhs <= rhs + eps
+    if floors is not None:
+        floors.add_rows(prob, x, [base[i] + v for i, v in enumerate(b)])
     try:
         prob.solve(pulp.HiGHS(msg=False, timeLimit=5))
     except Exception:  # noqa: BLE001 - rounding falls back to the nearest cents
