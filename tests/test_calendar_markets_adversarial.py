@@ -125,3 +125,100 @@ def test_a_market_floor_holds_to_the_cent_where_its_smallest_member_is_capped(wo
         for c in plan["constraints"]:
             assert c["slack"] is None or c["slack"] >= -1e-6, (floor, c)
         assert round(sum(li["spend"] for li in plan["line_items"]), 2) == plan["total_spend"]
+
+
+@pytest.mark.parametrize(
+    "model, carry, words",
+    [
+        # a file that does not exist: the scenario's error, with its field
+        ("markets.json", None, ["does not exist", "nothing.csv"]),
+        ("north.json", None, ["does not exist", "nothing.csv"]),
+        # the touchpoints misspelt (wide and long): no carry-over at all, silently
+        ("north.json", "date,TV,Search\n2026-12-28,300000,5000\n", ["names none", "TV, Search"]),
+        (
+            "markets.json",
+            "date,market,touchpoint,spend\n2026-12-28,north,Search,40000\n",
+            ["names none", "its touchpoints are Search"],
+        ),
+        # this year's actuals given as last year's: no week before start, silently nothing
+        (
+            "north.json",
+            "date,tv,search\n2027-01-04,300000,5000\n",
+            ["no week before", "2027-01-04"],
+        ),
+        (
+            "markets.json",
+            "date,market,touchpoint,spend\n2027-02-01,north,search,40000\n",
+            ["no week before", "2027-02-01"],
+        ),
+    ],
+)
+def test_a_carryover_file_that_carries_nothing_is_refused_by_name(world, model, carry, words):
+    """A carry-over file with the touchpoints misspelt, or with no week before the plan's start,
+    planned exactly as with no carry-over at all (same KPI to the last digit, no word said); a
+    missing one named only its path. Now each is exit 2 naming the scenario, 'carryover.before'
+    and what is wrong, with nothing written."""
+    scen = {
+        **SCENARIO,
+        "model": model,
+        "carryover": {"before": "nothing.csv" if carry is None else "carry.csv"},
+    }
+    if model != "markets.json":
+        for key in ("national", "markets", "owners"):
+            scen.pop(key)
+    (world / "c.yaml").write_text(yaml.safe_dump(scen, sort_keys=False))
+    if carry is not None:
+        (world / "carry.csv").write_text(carry)
+    out = world / "c.json"
+    out.unlink(missing_ok=True)
+    r = cli(["optimize", "c.yaml", "--format", "json", "-o", "c.json", "--no-ledger"], world)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "c.yaml: field 'carryover.before'" in r.stderr
+    for w in words:
+        assert w in r.stderr
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def planned(world) -> dict:
+    r = cli(["optimize", "s.yaml", "--format", "json", "-o", "plan.json", "--no-ledger"], world)
+    assert r.returncode == 0, r.stderr
+    return json.loads((world / "plan.json").read_text())
+
+
+def jan_actuals(plan: dict) -> str:
+    """The plan's January (its first four weeks) as weekly actuals by market."""
+    rows = ["date,market,touchpoint,spend"]
+    for li in plan["line_items"]:
+        jan = li["periods"][0]
+        assert (jan["period"], jan["weeks"]) == ("2027-01", 4)
+        for w in ("2027-01-04", "2027-01-11", "2027-01-18", "2027-01-25"):
+            rows.append(f"{w},{li['market'] or 'national'},{li['id']},{jan['spend'] / 4:.2f}")
+    return "\n".join(rows) + "\n"
+
+
+def test_track_names_the_option_when_weeks_elapsed_is_past_the_horizon(world, planned):
+    """`track --weeks-elapsed 14` on a 13-week plan blamed the actuals file's 'date' field, which
+    was fine. Truth: the option is named, with its value, exit 2, nothing written."""
+    (world / "jan.csv").write_text(jan_actuals(planned))
+    out = world / "t.json"
+    out.unlink(missing_ok=True)
+    r = cli(
+        [
+            "track",
+            "plan.json",
+            "jan.csv",
+            "--weeks-elapsed",
+            "14",
+            "--format",
+            "json",
+            "-o",
+            "t.json",
+        ],
+        world,
+    )
+    assert r.returncode == 2
+    assert "field '--weeks-elapsed'" in r.stderr and "got 14" in r.stderr, r.stderr
+    assert "field 'date'" not in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -475,16 +475,66 @@ def _carry_one(by_date: Mapping[dt.date, float], r: TouchpointResponse, start: d
     return carryover(series, d_, gain)
 
 
-def _market_carry_in(path, base, responses, streams, start: dt.date) -> np.ndarray:
-    """a_0 per stream over markets from a spend file with a ``market`` column
+def _carry_file(scenario) -> str:
+    """The scenario's ``carryover.before`` path; one that does not exist is the scenario's error,
+    naming its file, the field and the path (the file's reader can only name the path)."""
+    import os
+
+    path = str(scenario.carryover.before)
+    if not os.path.lexists(path):  # a symlink (a loop too) is the reader's to answer
+        raise ScenarioError(
+            f"the carry-over file it names does not exist: {path}",
+            path=scenario.source,
+            field="carryover.before",
+        )
+    return path
+
+
+def _check_carry_used(
+    scenario, path: str, dates: Sequence[dt.date], ids: Sequence[str], start: dt.date
+) -> None:
+    """A carry-over file that carries nothing into the plan is a mistake, not a plan without
+    carry-over: it names none of the plan's touchpoints (``TV`` for ``tv``), or holds no week
+    before ``start`` (this year's actuals for last year's). ``dates``: its dates of the plan's
+    touchpoints."""
+    if not dates:
+        from optimizer.io.files import read_csv_strings
+        from optimizer.vocabulary import TOUCHPOINT_COLUMN
+
+        df = read_csv_strings(path, "carry-over", ScenarioError)
+        if TOUCHPOINT_COLUMN in df.columns:
+            named = sorted({str(v).strip() for v in df[TOUCHPOINT_COLUMN]})
+            has = f"its touchpoints are {', '.join(named[:8]) or 'none'}"
+        else:
+            has = f"its columns are {', '.join(map(str, df.columns[:12]))}"
+        raise ScenarioError(
+            f"the carry-over file {path} names none of the plan's touchpoints "
+            f"({', '.join(sorted(set(ids)))}; {has}), so it would carry nothing into the plan",
+            path=scenario.source,
+            field="carryover.before",
+        )
+    first = min(dates)
+    if first >= start:
+        raise ScenarioError(
+            f"the carry-over file {path} holds no week before the plan's start ({start}): its "
+            f"first date is {first}; the carry-over is the spend of the weeks before start",
+            path=scenario.source,
+            field="carryover.before",
+        )
+
+
+def _market_carry_in(scenario, base, responses, streams, start: dt.date) -> np.ndarray:
+    """a_0 per stream over markets from the scenario's spend file with a ``market`` column
     (``read_weekly_spend_by_market``): a line item's from its market's rows; a national buy's in
     market m from m's rows plus its share of the rows marked ``national``."""
     from optimizer.io.spend_tables import NATIONAL_MARKET, read_weekly_spend_by_market
 
+    path = _carry_file(scenario)
     items = base.items
     ids = list(dict.fromkeys(it.id for it in items))
     national = [it.id for it in items if it.split is not None]
     spend = read_weekly_spend_by_market(path, ids, list(base.markets), national, what="carry-over")
+    _check_carry_used(scenario, path, [d for s in spend.values() for d in s], ids, start)
     out = np.zeros(len(responses))
     for j, ((i, share, m), r) in enumerate(zip(streams, responses, strict=True)):
         tid = items[i].id
@@ -585,13 +635,14 @@ def phased_problem(
             keys = [it.id for it in base.items]
         a0 = np.array([float(carry_in.get(k, 0.0)) for k in keys])
     elif scenario.carryover is not None and scenario.carryover.before and base.markets:
-        a0 = _market_carry_in(scenario.carryover.before, base, responses, streams, cal.start)
+        a0 = _market_carry_in(scenario, base, responses, streams, cal.start)
     elif scenario.carryover is not None and scenario.carryover.before:
         from optimizer.io.spend_tables import read_weekly_spend
 
-        spend = read_weekly_spend(
-            scenario.carryover.before, [r.id for r in responses], what="carry-over"
-        )
+        path = _carry_file(scenario)
+        ids = [r.id for r in responses]
+        spend = read_weekly_spend(path, ids, what="carry-over")
+        _check_carry_used(scenario, path, [d for s in spend.values() for d in s], ids, cal.start)
         a0 = carry_in_from_spend(spend, responses, cal.start)
     else:
         a0 = None

@@ -292,11 +292,11 @@ def track(
             path=actuals.source,
             field="date",
         )
-    if weeks < 1 or weeks > horizon:
+    if weeks < 1 or weeks > horizon:  # the option's value when given, else the actuals' dates
         raise DataError(
             f"weeks elapsed must be between 1 and the plan's horizon ({horizon}), got {weeks}",
-            path=actuals.source,
-            field="date",
+            path=actuals.source if weeks_elapsed is None else None,
+            field="date" if weeks_elapsed is None else "--weeks-elapsed",
         )
     items = plan.line_items
     ids = [li.key if over_markets else li.id for li in items]
