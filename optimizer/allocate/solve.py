@@ -414,6 +414,13 @@ def solve_arrays(
     mip = integers is not None and len(integers) > 0
     if mip and gap is not None:
         h.setOptionValue("mip_rel_gap", float(gap))
+    if mip:
+        # HiGHS 1.16's MIP, presolve off, returned "optimal" values far below the optimum (and
+        # dual bounds below a feasible plan's value) on a phased plan's lifted MILP with two
+        # zero-or-at-least binaries: 3.07M where fixing the binaries gave 3.35M, 1.33M or 0.50M
+        # with the objective scaled by 1e-3 or 1e-5. With the presolve at the root only, the
+        # answer was right at every scale
+        h.setOptionValue("mip_root_presolve_only", True)
     if not mip and n > IPM_COLUMNS:
         h.setOptionValue("solver", "ipm")
     inf = highspy.kHighsInf
