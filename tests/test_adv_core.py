@@ -183,3 +183,54 @@ def test_min_spend_target_holds_after_rounding_to_cents(tmp_path):
     assert plan["total_kpi"] >= 900000.0
     assert plan["status"] == "optimal"
     assert plan["total_spend"] <= plan["bound"] * (1 + 1e-4) + 0.05
+
+
+def test_a_worker_lost_after_finishing_a_task_is_a_clear_error_not_a_hang(tmp_path):
+    """A worker killed after it finished a task and before the client fetched its result takes
+    the result with it; the scheduler gives the task back to be run again, and the client waited
+    in ``result()`` without end on a cluster with no worker (a ``sweep --scheduler`` hung for
+    minutes with ``BUDGETOPT_WORKER_TIMEOUT=8``). Truth: the docs' table (docs/cli.md) — the
+    scheduler has no worker, all lost mid-run: an error after the worker timeout. Real ``dask
+    scheduler`` and ``dask worker`` processes; the first task's progress callback holds the client
+    until the second task has finished on the worker, then kills the worker."""
+    import threading
+    import time
+
+    import pytest
+
+    pytest.importorskip("distributed")
+    from optimizer.workflow.executor import ClusterError, DaskExecutor
+    from tests.test_scheduler_cli import Servers
+
+    servers = Servers(tmp_path)
+    try:
+        servers.scheduler()
+        worker = servers.workers(1)
+        servers.wait_for_workers(1)
+        ex = DaskExecutor.connect(servers.address, worker_timeout=2.0)
+        killed: list[float] = []
+
+        def progress(done: int, total: int, index: int) -> None:
+            if not killed:
+                time.sleep(3.0)  # the second task (0.3 s) finishes on the worker meanwhile
+                Servers.kill(worker)
+                killed.append(time.monotonic())
+
+        raised: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                ex.map(time.sleep, [0.3, 0.3], chunksize=1, progress=progress)
+            except BaseException as e:  # noqa: BLE001 - the test reads it
+                raised.append(e)
+
+        t = threading.Thread(target=run, daemon=True)  # a hang fails the test, not the run
+        t.start()
+        t.join(timeout=40)
+        assert not t.is_alive(), "the client still waits on a cluster with no worker"
+        assert killed and time.monotonic() - killed[0] < 20
+        assert len(raised) == 1 and isinstance(raised[0], ClusterError), raised
+        assert "lost all its workers" in str(raised[0])
+        ex.close()
+    finally:
+        servers.close()

@@ -196,6 +196,34 @@ def _require_distributed() -> Any:
     return distributed
 
 
+class _Watch:
+    """Watches a Dask run's cluster while it waits on tasks: ``check`` raises a ``ClusterError``
+    when the scheduler has had no worker for ``worker_timeout`` seconds or stopped answering."""
+
+    def __init__(self, ex: DaskExecutor, total: int) -> None:
+        self.ex, self.total = ex, total
+        self.seen_workers = False
+        self.short_since: float | None = None  # when the cluster was last seen without a worker
+        self.next_look = 0.0
+
+    def check(self, left: int) -> None:
+        """A look at the cluster, at most every ``_WATCH_EVERY`` seconds; ``left``: the tasks
+        unfinished, for the message."""
+        now = time.monotonic()
+        if now < self.next_look:
+            return
+        n = self.ex._live_workers()
+        self.next_look = time.monotonic() + _WATCH_EVERY
+        if n:
+            self.seen_workers, self.short_since = True, None
+        elif self.short_since is None:
+            self.short_since = now
+        elif now - self.short_since >= self.ex.worker_timeout:
+            raise ClusterError(
+                self.ex._stalled(n, self.seen_workers, now - self.short_since, left, self.total)
+            )
+
+
 class DaskExecutor(Executor):
     """Tasks on a Dask cluster, through a ``distributed.Client``.
 
@@ -376,15 +404,11 @@ class DaskExecutor(Executor):
             return None
         return int(info.get("n_workers", 0))
 
-    def _completed(self, futures: list[Any]) -> Iterator[Any]:
+    def _completed(self, futures: list[Any], watch: _Watch) -> Iterator[Any]:
         """``futures`` as they complete (through this executor's client, never a default one),
-        watching the cluster meanwhile: a ``ClusterError`` when the scheduler has had no worker
-        for ``worker_timeout`` seconds or has stopped answering."""
+        watching the cluster meanwhile (``watch``)."""
         distributed = _require_distributed()
         pending = distributed.as_completed(futures, loop=self.client.loop)
-        seen_workers = False
-        short_since: float | None = None  # when the cluster was last seen without a worker
-        next_look = 0.0
         nap = _NAP_MIN  # the wait between looks: doubles while nothing finishes, up to _NAP_MAX
         while not pending.is_empty():
             batch = pending.next_batch(block=False)
@@ -392,21 +416,20 @@ class DaskExecutor(Executor):
                 nap = _NAP_MIN
                 yield from batch
                 continue
-            now = time.monotonic()
-            if now >= next_look:
-                n = self._live_workers()
-                next_look = time.monotonic() + _WATCH_EVERY
-                if n:
-                    seen_workers, short_since = True, None
-                elif short_since is None:
-                    short_since = now
-                elif now - short_since >= self.worker_timeout:
-                    left = pending.count()
-                    raise ClusterError(
-                        self._stalled(n, seen_workers, now - short_since, left, len(futures))
-                    )
+            watch.check(pending.count())
             time.sleep(nap)
             nap = min(2.0 * nap, _NAP_MAX)
+
+    def _result(self, future: Any, watch: _Watch, left: int) -> Any:
+        """A finished future's result, fetched while the cluster is watched: a worker lost after
+        it finished the task and before its result was fetched takes the result with it, the
+        scheduler gives the task back to be run again, and ``result()`` alone would then wait
+        without end on a cluster with no worker (a sweep hung after its worker was killed)."""
+        while True:
+            try:
+                return future.result(timeout=_WATCH_EVERY)
+            except TimeoutError:
+                watch.check(left)
 
     def _stalled(self, n: int | None, seen: bool, waited: float, left: int, total: int) -> str:
         address = self.describe()
@@ -435,9 +458,12 @@ class DaskExecutor(Executor):
         distributed = _require_distributed()
         futures = self.client.get(dsk, keys, sync=False, **kwargs)
         flat = distributed.client.futures_of(futures)
+        watch = _Watch(self, len(flat))
         try:
-            for _ in self._completed(flat):
+            for _ in self._completed(flat, watch):
                 pass
+            for k, fut in enumerate(flat):  # each result fetched, watched (``_result``)
+                self._result(fut, watch, len(flat) - k)
             return self.client.gather(futures)
         except BaseException:
             self.client.cancel(flat)
@@ -474,11 +500,12 @@ class DaskExecutor(Executor):
         index = {f.key: c for f, c in zip(futures, chunks, strict=True)}
         out: list[Any] = [None] * len(items)
         done = 0
+        watch = _Watch(self, len(futures))
         try:
-            for fut in self._completed(futures):
+            for fetched, fut in enumerate(self._completed(futures, watch)):
                 ks = index[fut.key]
                 try:
-                    results = fut.result()
+                    results = self._result(fut, watch, len(futures) - fetched)
                 except BudgetOptError:
                     raise
                 except distributed.client.FutureCancelledError as e:
