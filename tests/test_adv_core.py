@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 #: four line items, three of them S-curves (hill shape > 1): the plan is a MILP
@@ -185,6 +186,7 @@ def test_min_spend_target_holds_after_rounding_to_cents(tmp_path):
     assert plan["total_spend"] <= plan["bound"] * (1 + 1e-4) + 0.05
 
 
+@pytest.mark.slow
 def test_a_worker_lost_after_finishing_a_task_is_a_clear_error_not_a_hang(tmp_path):
     """A worker killed after it finished a task and before the client fetched its result takes
     the result with it; the scheduler gives the task back to be run again, and the client waited
@@ -195,8 +197,6 @@ def test_a_worker_lost_after_finishing_a_task_is_a_clear_error_not_a_hang(tmp_pa
     until the second task has finished on the worker, then kills the worker."""
     import threading
     import time
-
-    import pytest
 
     pytest.importorskip("distributed")
     from optimizer.workflow.executor import ClusterError, DaskExecutor
