@@ -276,3 +276,38 @@ def test_flighting_per_period_is_certified_on_a_valid_bound(world, rules, weeks,
     assert plan["gap"] <= 1e-3
     if weeks == 13:
         assert (r.returncode, plan["status"]) == (0, "optimal"), r.stderr
+
+
+def test_track_lists_only_stated_rules_and_a_share_rule_as_a_share(world):
+    """At run-rate `track --scenario` listed rules the scenario does not state (each line item's
+    range implied by a cap on a sum: 'the search maximum (1,000,000) in north' from the Perf
+    owner cap), and gave a market share cap's row in money ('the north market share cap (55% of
+    total spend)' at run-rate 184,500, by +184,500). Truth: the rules listed are the scenario's
+    rows; the share cap's 'projected' is north's share of the projected spend (from the report's
+    own markets, to 1e-6), against 0.55, and the table shows it in per cent."""
+    scen = {"name": "north capped", "extends": "s.yaml", "markets": {"north": {"max_share": 0.55}}}
+    (world / "n55.yaml").write_text(yaml.safe_dump(scen, sort_keys=False))
+    r = cli(["optimize", "n55.yaml", "--format", "json", "-o", "n55.json", "--no-ledger"], world)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((world / "n55.json").read_text())
+    lines = jan_actuals(plan).splitlines()
+    fast = [lines[0]] + [
+        f"{d},{m},{t},{float(v) * (2 if m == 'north' else 1):.2f}"
+        for d, m, t, v in (x.split(",") for x in lines[1:])
+    ]
+    (world / "fast.csv").write_text("\n".join(fast) + "\n")
+    args = ["track", "n55.json", "fast.csv", "--scenario", "n55.yaml"]
+    r = cli([*args, "--format", "json", "-o", "track.json"], world)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((world / "track.json").read_text())
+    stated = {c["name"] for c in plan["constraints"]}
+    listed = {x["name"] for x in rep["rules_at_run_rate"]}
+    assert listed <= stated, listed - stated
+    cap = next(x for x in rep["rules_at_run_rate"] if x["name"] == "market_max_share__north")
+    north = next(m for m in rep["markets"] if m["id"] == "north")["projected_spend"]
+    assert cap["unit"] == "share" and cap["rhs"] == 0.55
+    assert cap["projected"] == pytest.approx(north / rep["total"]["projected_spend"], abs=1e-6)
+    assert cap["breaks"] and cap["by"] == pytest.approx(cap["projected"] - 0.55, abs=1e-6)
+    table = cli([*args, "--wide"], world)
+    row = next(x for x in table.stdout.splitlines() if "north market share cap" in x)
+    assert f"{cap['projected']:.1%}" in row and "pts" in row, row

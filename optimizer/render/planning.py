@@ -625,7 +625,13 @@ def tracking_renderable(tr: Tracking) -> Group:
             for c in ("rule", "at run-rate", "by"):
                 rt.add_column(c, justify="left" if c == "rule" else "right")
             for r in broken:
-                rt.add_row(r.label, money(r.projected, "small"), delta(r.by), style="red")
+                if r.unit == "share":
+                    at, by = share(r.projected), f"{r.by * 100:+.1f} pts"
+                elif r.unit == "ratio":
+                    at, by = ratio(r.projected, 2), f"{r.by:+.2f}"
+                else:
+                    at, by = money(r.projected, "small"), delta(r.by)
+                rt.add_row(r.label, at, by, style="red")
             parts.append(rt)
         else:
             parts.append(

@@ -155,12 +155,15 @@ class RuleAtRunRate:
     rhs: float
     projected: float
     breaks: bool
+    #: what ``rhs`` and ``projected`` are in: ``money``, or for a share rule the ``share`` (of the
+    #: spend it is a share of) and for a ratio rule the ``ratio``, as the scenario states them
+    unit: str = "money"
 
     @property
     def by(self) -> float:
         """How far the projection is past the rule (positive: over a cap; negative: under a
-        floor)."""
-        return round(self.projected - self.rhs, 2)
+        floor), in ``unit``."""
+        return round(self.projected - self.rhs, 2 if self.unit == "money" else 6)
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "by": self.by}
@@ -175,6 +178,25 @@ def _check(name: str, label: str, sense: str, rhs: float, lhs: float) -> RuleAtR
     else:
         bad = abs(lhs - rhs) > tol
     return RuleAtRunRate(name, label, sense, float(rhs), round(float(lhs), 2), bool(bad))
+
+
+def _check_number(c: Any, values: np.ndarray) -> RuleAtRunRate | None:
+    """A share or ratio rule (``c.value`` of ``c.base``) at per-line-item spend ``values``: the
+    share or ratio it would reach, against the one it states (its row, ``members − value ·
+    base ≤ 0``, says whether it breaks; its left-hand side in money is no number of the rule's:
+    a 55% market share cap read "at run-rate 184,500"). None for other rules, or no base spend."""
+    if c.value is None or not c.base:
+        return None
+    base = c.base_lhs(values)
+    if base <= 0.005:
+        return None
+    lhs = c.lhs(values)
+    row = _check(c.name, c.label, c.sense, c.rhs, lhs)
+    unit = "ratio" if c.kind.startswith("ratio") else "share"
+    reached = (lhs + float(c.value) * base) / base
+    return RuleAtRunRate(
+        c.name, c.label, c.sense, float(c.value), round(reached, 6), row.breaks, unit
+    )
 
 
 def item_key(it: Any) -> str:
@@ -217,11 +239,12 @@ def rules_at_run_rate(
                 f"horizon ({cal.start.isoformat()} to {cal.end.isoformat()}) and is left out of "
                 "its rules"
             )
+        numbers = {c.name: c for c in fp.base.constraints if c.value is not None and c.base}
+        totals = X.sum(axis=1)
         for row in fp.rows:
             lhs = float(sum(a * X[i, p] for (i, p), a in row.coefs.items()))
-            out.append(_check(row.name, row.label, row.sense, row.rhs, lhs))
-        totals = X.sum(axis=1)
-        items = fp.base.items
+            got = _check_number(numbers[row.name], totals) if row.name in numbers else None
+            out.append(got or _check(row.name, row.label, row.sense, row.rhs, lhs))
     else:
         problem = make_problem(scenario, model)
         totals = np.zeros(len(problem.items))
@@ -235,34 +258,11 @@ def rules_at_run_rate(
                 notes.append(f"{c.label}: a rule on the KPI is not projected")
                 continue
             lhs = float(sum(a * totals[i] for i, a in c.coefs.items()))
-            out.append(_check(c.name, c.label, c.sense, c.rhs, lhs))
-        items = problem.items
-    for it in items:
-        hi = unpad_cap(it.hi)
-        # over markets a line item's own bounds are its market's rules (named as they are)
-        m = getattr(it, "market", None)
-        sub = f"{safe_name(m)}__{safe_name(it.id)}" if m is not None else safe_name(it.id)
-        where = f" in {m}" if m is not None else ""
-        if it.lo > 0.005:
-            out.append(
-                _check(
-                    f"tp_min__{sub}",
-                    f"the {it.id} minimum ({money(it.lo, 'any')}){where}",
-                    ">=",
-                    it.lo,
-                    float(totals[it.index]),
-                )
-            )
-        if np.isfinite(hi) and (scenario.budget is None or hi < scenario.budget.amount - 0.005):
-            out.append(
-                _check(
-                    f"tp_max__{sub}",
-                    f"the {it.id} maximum ({money(hi, 'any')}){where}",
-                    "<=",
-                    hi,
-                    float(totals[it.index]),
-                )
-            )
+            out.append(_check_number(c, totals) or _check(c.name, c.label, c.sense, c.rhs, lhs))
+    # every rule the scenario states is a row above (a touchpoint's own minimum or maximum, in a
+    # market too); a line item's implied range (a stage, group, owner or market cap caps each
+    # member) is no rule of the scenario: it was listed as one ("the search maximum (500,000)"
+    # from a consideration stage cap of 500,000, which the run-rate would "break" with it)
     seen: set[str] = set()
     unique: list[RuleAtRunRate] = []
     for chk in out:
