@@ -9,7 +9,8 @@ same amount reads the same everywhere:
   which must state it exactly) whenever it has any. ``–`` for no value, ``∞`` for no limit; never
   ``-0``.
 - ``delta``: a signed change in whole units (``+1,234``, ``-1,234``, ``0``); ``minus="−"`` for
-  typeset reports.
+  typeset reports. ``delta_shown``: the change between two amounts as ``money`` shows them (a
+  row foots on the page); ``shown``: an amount as ``money`` shows it.
 - ``ratio``: a return (KPI per unit of money) to ``digits`` decimals.
 - ``share``: a fraction as a percentage, optionally signed; never ``-0.0%``.
 - ``compact``: an axis label (``1.25M``, ``40k``).
@@ -95,6 +96,27 @@ def delta(v: float | None, minus: str = "-") -> str:
     if r == 0:
         return "0"
     return f"+{r:,.0f}" if r > 0 else f"{minus}{-r:,.0f}"
+
+
+def shown(v: float, cents: Cents = "never") -> float:
+    """The amount as ``money(v, cents)`` prints it (whole units, or cents where it shows them)."""
+    v = float(v)
+    show = cents == "any" or (cents == "small" and abs(v) < CENTS_SHOWN_BELOW)
+    if show and abs(v - round(v)) >= HALF_CENT:
+        return round(v, 2)
+    return float(round(v))
+
+
+def delta_shown(
+    new: float | None, old: float | None, cents: Cents = "never", minus: str = "-"
+) -> str:
+    """The change from ``old`` to ``new`` as the difference of the two amounts as ``money``
+    prints them, so that a row foots on the page: 909,810.36 -> 763,969.51 is printed -145,840
+    (909,810 - 763,970), not the -145,841 of the cents. ``–`` when either is missing."""
+    if _missing(new) is not None or _missing(old) is not None:
+        return MISSING
+    assert new is not None and old is not None
+    return delta(shown(new, cents) - shown(old, cents), minus)
 
 
 def ratio(v: float | None, digits: int = 3) -> str:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_suffix(".md.in")
 sys.path.insert(0, str(ROOT))
 
-from optimizer.formatting import delta, money, ratio  # noqa: E402
+from optimizer.formatting import delta, money, ratio, shown  # noqa: E402
 
 WIDTH = 100
 
@@ -260,7 +260,7 @@ def q_commitments(d: dict[str, Any], c: dict[str, Any]) -> str:
         for k in c["constraints"]
         if k["binding"] and k["kind"] == "tp_lock" and "costs nothing" in (k["sentence"] or "")
     ]
-    diff = c["total_kpi"] - d["total_kpi"]
+    diff = shown(c["total_kpi"]) - shown(d["total_kpi"])  # as the page shows both: it foots
     return "\n".join(
         [
             '### "What do the commitments cost?"',

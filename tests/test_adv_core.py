@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,55 @@ def test_a_worker_lost_after_finishing_a_task_is_a_clear_error_not_a_hang(tmp_pa
         ex.close()
     finally:
         servers.close()
+
+
+def _n(s: str) -> float:
+    return float(s.replace(",", "").replace("−", "-").replace("+", ""))
+
+
+def test_review_and_diff_foot_on_the_page(demo_folder, tmp_path):
+    """A finance reader adds what the page shows. The review pack's re-solved moves printed
+    "would lose 139,386 … changes the others by +131,479: net −7,908" (those make −7,907), the
+    comparison's Δ KPI −4,317 for 17,865,912 against 17,870,230, and ``diff`` −347,069 between
+    1,894,775 and 1,547,707 (the differences of the cents, rounded). Truth: each printed change is
+    the difference (or sum) of the printed amounts it stands between."""
+    scen = demo_folder / "scenarios"
+    out = tmp_path / "review.md"
+    r = run_cli("explain", str(scen / "commitments.yaml"), "-o", str(out), "--sweep-points", "0")
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    moves = re.findall(
+        r"would (buy|lose) ([\d,]+) \S+ on \S+; .*? changes the\s+others by ([+−\d,0]+): "
+        r"net ([+−\d,0]+)",
+        text,
+    )
+    assert len(moves) >= 10
+    for verb, own, others, net in moves:
+        sign = 1 if verb == "buy" else -1
+        assert sign * _n(own) + _n(others) == _n(net), (verb, own, others, net)
+
+    r = run_cli("compare", *[str(scen / f"{n}.yaml") for n in ("base", "commitments")], "--wide")
+    assert r.returncode == 0, r.stderr
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.strip().startswith("FY27-Q1")]
+    # FY27-Q1 NAME… status SPEND KPI ROI MROI ΔSPEND ΔKPI …: the numbers by position
+    nums = [[w for w in row if re.fullmatch(r"[+\-]?[\d,]+(\.\d+)?", w)] for row in rows[:2]]
+    for words in nums:
+        assert _n(words[0]) - _n(nums[0][0]) == _n(words[4]), words
+        assert _n(words[1]) - _n(nums[0][1]) == _n(words[5]), words
+    ledger = tmp_path / "l.sqlite"
+    for n in ("base", "budget_cut"):
+        r = run_cli("optimize", str(scen / f"{n}.yaml"), "--ledger", str(ledger), "-q")
+        assert r.returncode == 0, r.stderr
+    r = run_cli("diff", "last~1", "last", "--ledger", str(ledger), "--wide")
+    assert r.returncode == 0, r.stderr
+    table = r.stdout[r.stdout.index("per line item") :]
+    checked = 0
+    for ln in table.splitlines():
+        words = ln.split()
+        if len(words) >= 7 and re.fullmatch(r"[+\-]?[\d,]+", words[-1]):
+            a, b, d = words[-6], words[-5], words[-4]
+            ka, kb, dk = words[-3], words[-2], words[-1]
+            assert _n(b) - _n(a) == _n(d), ln
+            assert _n(kb) - _n(ka) == _n(dk), ln
+            checked += 1
+    assert checked >= 15

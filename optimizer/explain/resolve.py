@@ -10,6 +10,7 @@ from optimizer.allocate.problem import money
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.roles import ReviewContext
 from optimizer.explain.types import HALF_CENT, Move
+from optimizer.formatting import shown
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, TouchpointRule
 from optimizer.scenario.rules import kind_of, relax
@@ -206,7 +207,9 @@ def move(
     objd = None
     if plan.objective_value is not None and ref.objective_value is not None:
         objd = plan.objective_value - ref.objective_value
-    rest = total - own
+    # the others' change as the difference of the two amounts the sentence shows, so that it
+    # foots on the page (-139,386 and +131,479 make -7,907, not the -7,908 of the unrounded)
+    rest = shown(total) - shown(own)
     room = f" (setting aside {' and '.join(relaxed)})" if relaxed else ""
     naive_txt = (
         f"the curve alone, with the money valued at the hurdle of {fmt_ratio(hurdle)}, "

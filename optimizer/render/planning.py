@@ -20,7 +20,16 @@ from rich.text import Text
 
 from optimizer.allocate import Plan
 from optimizer.allocate.plan_json import plan_from_dict
-from optimizer.formatting import csv_text, delta, finite, jsonable, money, ratio, share
+from optimizer.formatting import (
+    csv_text,
+    delta,
+    delta_shown,
+    finite,
+    jsonable,
+    money,
+    ratio,
+    share,
+)
 from optimizer.formatting import step as fmt_step
 from optimizer.render import machine
 from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
@@ -459,20 +468,20 @@ def diff_renderable(comp: Comparison) -> Group:
             str(r["stage"]),
             money(r["spend_a"], "small"),
             money(r["spend_b"], "small"),
-            delta(r["delta_spend"]),
+            delta_shown(r["spend_b"], r["spend_a"], "small"),
             money(r["kpi_a"], "small"),
             money(r["kpi_b"], "small"),
-            delta(r["delta_kpi"]),
+            delta_shown(r["kpi_b"], r["kpi_a"], "small"),
         )
     t.add_row(
         "total",
         "",
         money(a.total_spend, "small"),
         money(b.total_spend, "small"),
-        delta(b.total_spend - a.total_spend),
+        delta_shown(b.total_spend, a.total_spend, "small"),
         money(a.total_kpi, "small"),
         money(b.total_kpi, "small"),
-        delta(b.total_kpi - a.total_kpi),
+        delta_shown(b.total_kpi, a.total_kpi, "small"),
         style="bold",
     )
     parts = list(comparison_renderable(comp).renderables)

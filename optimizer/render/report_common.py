@@ -19,6 +19,7 @@ from optimizer.explain import (
     LineItemExplanation,
 )
 from optimizer.formatting import delta, excel_money, money, ratio, share, with_currency
+from optimizer.formatting import shown as shown_amount
 from optimizer.formatting import step as fmt_step
 from optimizer.scenario.rules import kind_words
 
@@ -197,7 +198,7 @@ def default_plan_table(e: Explanation) -> tuple[list[str], list[list[Any]]] | No
     def shown(a: float, b: float | None) -> float:
         # the difference of the two amounts as the pack shows them (whole units), so that each
         # row foots on the page: 594,988 - 566,283 is +28,705, not the +28,704 of the cents
-        return float(round(b or 0.0) - round(a))
+        return shown_amount(b or 0.0) - shown_amount(a)
 
     rows: list[list[Any]] = [
         [it.id, it.point_spend, it.spend, shown(it.point_spend, it.spend)] for it in d.items

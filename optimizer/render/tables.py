@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
-from optimizer.formatting import MISSING, delta, money, ratio, share, with_currency
+from optimizer.formatting import (
+    MISSING,
+    delta,
+    delta_shown,
+    finite,
+    money,
+    ratio,
+    share,
+    with_currency,
+)
 from optimizer.formatting import step as fmt_step
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
@@ -320,6 +329,8 @@ def comparison_renderable(comp: Comparison) -> Group:
         cols += [with_currency("break-even", cur), with_currency("beyond it", cur)]
     for col in cols:
         t.add_column(col, justify="left" if col in ("scenario", "status") else "right")
+    # each Δ is the difference of the amounts as shown: the row foots on the page
+    ref_row = s.iloc[comp.reference] if comp.reference < len(s) else s.iloc[0]
     for k, (_, r) in enumerate(s.iterrows()):
         be = bes[k] if k < len(bes) else None
         more = []
@@ -336,8 +347,12 @@ def comparison_renderable(comp: Comparison) -> Group:
             money(r["total_kpi"], "small"),
             ratio(r["roi"], 2),
             ratio(r["marginal_roi"], 3),
-            delta(r["delta_spend"]),
-            delta(r["delta_kpi"]),
+            *[
+                MISSING
+                if finite(r[f"delta_{c}"]) is None
+                else delta_shown(r[f"total_{c}"], ref_row[f"total_{c}"], "small")
+                for c in ("spend", "kpi")
+            ],
             *more,
         )
     parts.append(t)
@@ -391,7 +406,7 @@ def comparison_renderable(comp: Comparison) -> Group:
                 cells.append(delta(v))
             else:  # the difference of the two amounts as shown, so that the row foots on the
                 # page (1,894,775 -> 1,547,707 is -347,068, not the -347,069 of the cents)
-                cells.append(delta(float(round(values[j - 2]) - round(values[ref_col - 1]))))
+                cells.append(delta_shown(values[j - 2], values[ref_col - 1], "small"))
         lt.add_row(str(tid), row["stage"], *cells)
     parts.append(lt)
     for p in comp.plans:
