@@ -306,7 +306,7 @@ def solve_phased(
             if lb is not None and (bound - value) / max(abs(value), 1e-12) > tolerance:
                 # still loose: each piece split in _BOUND_SPLIT, which divides the lift (the
                 # pieces' error) by about its square; a time-limited MILP still proves a bound
-                # (concave curves with zero-or-at-least per month: 0.25% -> 0.01%)
+                # (concave curves with zero-or-at-least per month: 0.25% -> 0.001%)
                 limit = max(2.0, 5.0 * lb[1])
                 left = time_left()
                 fine = _lifted_bound(
@@ -388,7 +388,7 @@ def _credible(bound: float, value: float) -> bool:
 
 
 #: how many sub-pieces each piece is split into for the finer lifted-MILP bound
-_BOUND_SPLIT = 4
+_BOUND_SPLIT = 8
 
 
 def _split_points(pts: Sequence[np.ndarray], k: int) -> list[np.ndarray]:

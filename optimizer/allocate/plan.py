@@ -51,6 +51,9 @@ class BreakEven:
     marginal_return: float | None  # this plan's last dollar, in money per unit of money
     payback_budget: float | None  # where the marginal return falls to 1 (= budget at hurdle 0)
     reason: str = ""  # why ``budget`` is None
+    #: how far the rules hold a max_kpi plan below its budget (0: the budget binds): its last
+    #: dollar of budget then buys nothing, while every dollar it spends returns more
+    budget_unspent: float = 0.0
 
     @property
     def return_beyond(self) -> float | None:

@@ -301,6 +301,8 @@ def break_even_sentence(be: Any) -> str:
     # no last dollar to quote where none is spent for the objective (a min_spend plan whose
     # target does not bind)
     last_txt = f"its last dollar returns {last}" if finite else ""
+    if getattr(be, "budget_unspent", 0.0) > 0:  # the budget's price is 0: no dollar returns it
+        last_txt = f"its rules hold it {fmt_amount(be.budget_unspent)} below its budget"
     if be.spend_beyond <= 0.005:
         return head + f"; this plan stays within it{f' ({last_txt})' if last_txt else ''}."
     rb = be.return_beyond

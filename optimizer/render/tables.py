@@ -279,6 +279,8 @@ def break_even_text(plan: Plan) -> str | None:
     # target does not bind)
     finite = be.marginal_return is not None and math.isfinite(be.marginal_return)
     last_txt = f" (its last dollar returns {last})" if finite else ""
+    if be.budget_unspent > 0:  # the budget's price is 0, no dollar of the plan returns that
+        last_txt = f" (its rules hold it {money(be.budget_unspent)} below its budget)"
     if be.spend_beyond <= 0.005:
         return head + f"; this plan stays within it{last_txt}."
     rb = be.return_beyond

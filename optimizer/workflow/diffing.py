@@ -3,7 +3,8 @@
 A re-plan (``budgetopt replan``) covers the weeks left of its cycle; the plan it re-plans covers the
 whole cycle. ``same_weeks`` takes the whole-cycle plan over the re-plan's weeks only, so that
 ``budgetopt diff PLAN REPLAN`` compares like with like: a plan on a calendar keeps its periods
-that start on or after the re-plan's first week; an undated plan (spend spread evenly, KPI in a
+that start on or after the re-plan's first week, and of a period partly gone by its remaining
+weeks' share (spend exactly, KPI pro rata); an undated plan (spend spread evenly, KPI in a
 steady state) keeps ``remaining / horizon`` of each line item's spend and KPI (exact under
 contract 4's even spread: each week of it buys the same). Anything else is left as it is.
 """
@@ -50,12 +51,24 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
     items = []
     periods = plan.get("periods")
     if periods and rest_start:
+        partly = False
         for li in plan.get("line_items", []):
-            kept = [p for p in li.get("periods") or [] if str(p.get("start")) >= str(rest_start)]
+            kept = []
+            for p in li.get("periods") or []:
+                part = _rest_of_period(p, str(rest_start))
+                if part is not None:
+                    kept.append(part)
+                    partly = partly or part is not p
             spend = round(sum(float(p.get("spend") or 0.0) for p in kept), 2)
-            kpi = sum(float(p.get("kpi") or 0.0) for p in kept)
+            # what the plan earns after its horizon is in the re-plan's KPI too
+            kpi = sum(float(p.get("kpi") or 0.0) for p in kept) + float(li.get("kpi_after") or 0.0)
             items.append({**li, "spend": spend, "kpi": kpi, "periods": kept})
         how = f"its periods from {rest_start}"
+        if partly:
+            how += (
+                ", and of the period partly gone by its remaining weeks' share (spend exactly, "
+                "as spread evenly over its weeks; KPI pro rata)"
+            )
     else:
         f = left / horizon
         for li in plan.get("line_items", []):
@@ -79,3 +92,30 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
         f"the same weeks: the plan is taken over the re-plan's {left} weeks "
         f"(weeks {elapsed + 1} to {horizon} of its cycle: {how})"
     )
+
+
+def _rest_of_period(p: Mapping[str, Any], rest_start: str) -> Mapping[str, Any] | None:
+    """A plan's period over the weeks from ``rest_start`` on: the period itself when it starts
+    then or later, None when it ends before, else its remaining weeks' share (a period partly gone
+    by: the re-plan's first period is the rest of it, and leaving it out compared February's last
+    two weeks of the re-plan with nothing of the plan)."""
+    import datetime as dt
+
+    start, weeks = str(p.get("start") or ""), int(p.get("weeks") or 0)
+    if start >= rest_start:
+        return p
+    try:
+        first, rest = dt.date.fromisoformat(start), dt.date.fromisoformat(rest_start)
+    except ValueError:
+        return None
+    left = weeks - (rest - first).days // 7
+    if weeks <= 0 or left <= 0:
+        return None
+    f = left / weeks
+    return {
+        **p,
+        "start": rest_start,
+        "weeks": left,
+        "spend": round(float(p.get("spend") or 0.0) * f, 2),
+        "kpi": float(p.get("kpi") or 0.0) * f,
+    }

@@ -266,7 +266,16 @@ def break_even(
         marginal_return=None if m is None else value * m,
         payback_budget=payback.budget,
         reason=cross.reason,
+        budget_unspent=_unspent(plan),
     )
+
+
+def _unspent(plan: Plan) -> float:
+    """The budget a max_kpi plan leaves unspent because its rules hold it below (0 if none)."""
+    if plan.objective != "max_kpi" or plan.budget is None:
+        return 0.0
+    left = float(round(plan.budget - plan.total_spend, 2))
+    return left if left > 0.005 else 0.0
 
 
 def extrapolation(plan: Plan, model: CurveSet) -> list[dict[str, Any]]:
