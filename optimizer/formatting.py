@@ -12,7 +12,8 @@ same amount reads the same everywhere:
   typeset reports. ``delta_shown``: the change between two amounts as ``money`` shows them (a
   row foots on the page); ``shown``: an amount as ``money`` shows it.
 - ``ratio``: a return (KPI per unit of money) to ``digits`` decimals.
-- ``share``: a fraction as a percentage, optionally signed; never ``-0.0%``.
+- ``share``: a fraction as a percentage, optionally signed; never ``-0.0%``. ``share_exact``: a
+  rule's own fraction with the decimals it has (``41.111%``).
 - ``compact``: an axis label (``1.25M``, ``40k``).
 - ``number``: a modelled quantity of any size (whole units from 100 up, else 4 significant digits).
 - ``did_you_mean``: the close match (or the valid choices) for an unknown name.
@@ -141,6 +142,14 @@ def share(v: float | None, digits: int = 1, *, signed: bool = False) -> str:
     if v < 0:
         return "-" + text
     return ("+" if signed else "") + text
+
+
+def share_exact(v: float) -> str:
+    """A rule's own fraction as a percentage with the decimals it has (up to 4): ``12.5%``,
+    ``41.111%``, ``0.4%``, ``35%``. A rule is stated exactly (as ``money(…, "any")`` states an
+    amount): ``{:.0%}`` named a cap of 0.4% "0%" and one of 12.5% "12%"."""
+    text = f"{100.0 * float(v):.4f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def compact(v: float, extra: int = 0) -> str:

@@ -287,3 +287,25 @@ def test_review_and_diff_foot_on_the_page(demo_folder, tmp_path):
             assert _n(kb) - _n(ka) == _n(dk), ln
             checked += 1
     assert checked >= 15
+
+
+def test_rules_state_their_shares_exactly(tmp_path):
+    """A rule's words state its number exactly, as its money is ("the tv maximum (400,000.50)"):
+    a loyalty share cap of 0.4% read "(0% of total spend)" beside "0.4 percentage points of
+    room", a floor of 12.5% "12%", a cap of 66.66% "67%", and a change limit of ±12.5% "±12%".
+    Truth: the scenario's own numbers, as percentages."""
+    scenario = {"name": "sh", "model": "model.json", "horizon_weeks": 13, "budget": 600000}
+    scenario["stages"] = {
+        "loyalty": {"max_share": 0.004},
+        "awareness": {"min_share": 0.125, "max_share": 0.6666},
+    }
+    scenario["previous"] = {"social": 40000.0}
+    scenario["touchpoints"] = {"social": {"change_pct": 0.125}}
+    path = write_world(tmp_path, S_MODEL, scenario)
+    r = run_cli("optimize", str(path), "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    labels = [c["label"] for c in json.loads(r.stdout)["constraints"]]
+    assert "the loyalty stage share cap (0.4% of total spend)" in labels, labels
+    assert "the awareness stage share floor (12.5% of total spend)" in labels, labels
+    assert "the awareness stage share cap (66.66% of total spend)" in labels, labels
+    assert any("±12.5%" in lb for lb in labels), labels

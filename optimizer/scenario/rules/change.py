@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from optimizer.formatting import share_exact
 from optimizer.scenario.fields import Money, Strict, check_money, suggest
 from optimizer.scenario.rules.base import (
     LinearConstraint,
@@ -109,7 +110,7 @@ class ChangeLimits(RuleKind):
             if pct is not None:
                 ups.append(p * (1 + pct))
                 downs.append(p * (1 - pct))
-                why.append(f"±{pct:.0%}")
+                why.append(f"±{share_exact(pct)}")
             if mon is not None:
                 ups.append(p + mon)
                 downs.append(p - mon)

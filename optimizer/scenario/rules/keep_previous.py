@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator
 
+from optimizer.formatting import share_exact
 from optimizer.io.files import short_repr
 from optimizer.scenario.fields import Strict
 from optimizer.scenario.rules.base import (
@@ -78,7 +79,11 @@ class KeepPrevious(RuleKind):
             if frac is None or tid not in prev or prev[tid] * frac <= 0:
                 continue
             floor = prev[tid] * frac
-            of = "last cycle's spend" if frac == 1.0 else f"{frac:.0%} of last cycle's spend"
+            of = (
+                "last cycle's spend"
+                if frac == 1.0
+                else f"{share_exact(frac)} of last cycle's spend"
+            )
             out.row(
                 "keep_previous",
                 tid,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from optimizer.formatting import share_exact
 from optimizer.scenario.rules.base import LineItems, RowSink, money
 from optimizer.scenario.rules.groups import GroupRule
 from optimizer.scenario.rules.shares import ShareRule, ShareRules
@@ -76,7 +77,7 @@ class MarketRules(ShareRules):
                     sense,
                     0.0,
                     c,
-                    f"the {what} share {word} ({share:.0%} of total spend)",
+                    f"the {what} share {word} ({share_exact(share)} of total spend)",
                     value=share,
                     base=dict.fromkeys(items.all, 1.0),
                 )

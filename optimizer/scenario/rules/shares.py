@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator, model_validator
 
+from optimizer.formatting import share_exact
 from optimizer.scenario.fields import Money, check_money, check_share
 from optimizer.scenario.rules.base import LinearConstraint, RowSink, RuleKind, money
 from optimizer.scenario.rules.periods import PeriodFields
@@ -123,7 +124,7 @@ class ShareRules(RuleKind):
                 sense,
                 0.0,
                 c,
-                f"the {what} share {word} ({share:.0%} of total spend)",
+                f"the {what} share {word} ({share_exact(share)} of total spend)",
                 value=share,
                 base=dict.fromkeys(all_items, 1.0),
             )
