@@ -763,4 +763,21 @@ def allocate_phased(
         diagnose=diagnose,
         max_rounds=max_rounds,
     )
+    budget = problem.base.scenario.budget
+    if (
+        sol.status in (Status.OPTIMAL, Status.NOT_CERTIFIED, Status.TIME_LIMIT)
+        and budget is not None
+        and budget.amount > 0.005
+        and float(np.sum(sol.X)) <= 0.005
+    ):
+        # nothing spent of a positive budget: rules only an empty plan meets (market share
+        # floors summing above 100%) are a contradiction, named as the undated engine names it
+        # (a phased plan over them was "not certified" at a gap of 4.6e12%, exit 4)
+        from optimizer.allocate.engine import solve_problem
+
+        undated = solve_problem(problem.base, diagnose=diagnose, time_limit=time_limit)
+        if undated.status == Status.INFEASIBLE:
+            sol.status = Status.INFEASIBLE
+            sol.conflicts = tuple(undated.conflicts)
+            sol.message = undated.message
     return phased_plan(problem, sol)
