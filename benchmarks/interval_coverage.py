@@ -77,6 +77,7 @@ from _fit_cases import N_BOOTSTRAP, SEED, high_case, regime_cases, world_case  #
 from _fit_measure import COVERAGE_LEVEL, covered, simulate_lift_tests  # noqa: E402
 from _fit_options import fit_with_options  # noqa: E402
 
+from optimizer.response.mapboot import BAND_SPREAD as DEFAULT_SPREAD  # noqa: E402
 from optimizer.simulate import random_world  # noqa: E402
 
 #: fit.options keys that name the spreads and the interval draws' pooling weight (the only options
@@ -150,13 +151,11 @@ Setting = tuple[float, str, str, str]
 
 def label(setting: Setting) -> str:
     k, pool, how, spread = setting
-    from optimizer.response import mapboot as MB
-
     return (
         f"x{k:g}"
         + ("" if pool == "none" else f" pool_draws={pool}")
         + ("" if how == "betas" else f" band_refit={how}")
-        + ("" if spread == MB.BAND_SPREAD else f" band_spread={spread}")
+        + ("" if spread == DEFAULT_SPREAD else f" band_spread={spread}")
     )
 
 
@@ -230,8 +229,9 @@ def run(
     ]
     flags: dict[Setting, list[list[bool]]] = {st: [] for st in settings}
     roi: dict[Setting, list[tuple[bool, ...]]] = {st: [] for st in settings}
-    # with lift tests: the tested touchpoints' mROI and steady-state ROI flags
-    tested_flags: dict[Setting, list[tuple[bool, bool]]] = {st: [] for st in settings}
+    # with lift tests: the tested touchpoints' mROI, steady-state ROI, roi_interval_80 and curve
+    # band (BAND_AT) flags
+    tested_flags: dict[Setting, list[tuple[bool, ...]]] = {st: [] for st in settings}
     # the untested touchpoints' interval widths (marginal ROI, steady-state ROI), and the tested'
     width: dict[Setting, list[tuple[float, float]]] = {st: [] for st in settings}
     width_t: dict[Setting, list[tuple[float, float]]] = {st: [] for st in settings}
@@ -272,10 +272,15 @@ def run(
             at_edge = float((model.diagnostics.get("pooling") or {}).get("at_edge") or 0.0) >= 1.0
             for tid, ttp in c.truth.touchpoints.items():
                 mean = float(spend[tid].mean())
+                iv = model.touchpoints[tid].diagnostics.get("roi_interval_80")
+                x_all = spend[tid].to_numpy(dtype=float)
+                true_roi = float(c.true_contrib[tid].sum()) / float(x_all.sum())
+                r_hist = bool(iv and iv[0] <= true_roi <= iv[1])
+                b_band, b_plan = band_covered(model.touchpoints[tid], ttp, mean) if iv else ([], [])
                 if tid in tested:
                     tm, tr = covered(model.touchpoints[tid], ttp, mean)
-                    if tm is not None and tr is not None:
-                        tested_flags[st].append((tm, tr))
+                    if tm is not None and tr is not None and iv:
+                        tested_flags[st].append((tm, tr, r_hist, *b_band))
                         width_t[st].append(widths(model.touchpoints[tid], mean))
                     continue
                 m_in, r_in = covered(model.touchpoints[tid], ttp, mean)
@@ -283,12 +288,7 @@ def run(
                     got.append(m_in)
                     width[st].append(widths(model.touchpoints[tid], mean))
                 r_plan, r_shown = roi_covered(model.touchpoints[tid], ttp, mean)
-                iv = model.touchpoints[tid].diagnostics.get("roi_interval_80")
-                x_all = spend[tid].to_numpy(dtype=float)
                 if r_in is not None and r_plan is not None and r_shown is not None and iv:
-                    true_roi = float(c.true_contrib[tid].sum()) / float(x_all.sum())
-                    r_hist = bool(iv[0] <= true_roi <= iv[1])
-                    b_band, b_plan = band_covered(model.touchpoints[tid], ttp, mean)
                     roi[st].append((r_in, r_plan, r_shown, r_hist, *b_band, *b_plan, at_edge))
             flags[st].append(got)
             if st == settings[0]:
@@ -300,10 +300,12 @@ def run(
     MB.BAND_SPREAD = default_spread
     for st, tf in tested_flags.items():
         if tf:
+            cov = [sum(t[j] for t in tf) / len(tf) for j in range(len(tf[0]))]
             print(
                 f"{label(st)}: the {len(tf)} tested touchpoints: 80% mROI coverage "
-                f"{sum(m for m, _ in tf) / len(tf):.1%}, steady-state ROI (bands' draws) "
-                f"{sum(r for _, r in tf) / len(tf):.1%}"
+                f"{cov[0]:.1%}, steady-state ROI (bands' draws) {cov[1]:.1%}, roi_interval_80 "
+                f"{cov[2]:.1%}, curve band at {'/'.join(f'{k:g}x' for k in BAND_AT)} "
+                + "/".join(f"{v:.1%}" for v in cov[3:])
                 + _ratio(width_t[st], width_t[settings[0]], st != settings[0])
             )
     if len(spreads) > 1 and lift_tests:
@@ -330,6 +332,8 @@ def _ratio(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from optimizer.response import mapboot as MB
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--regime", choices=("low", "high", "flighted"), default="low")
     ap.add_argument("--touchpoints", type=int, default=8)
@@ -369,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--band-spread",
         nargs="+",
         default=None,
-        choices=("split", "none", "inflate", "inflate_beta", "laplace", "inflate_mean"),
+        choices=MB.BAND_SPREADS,
         help="how far a bootstrap fit's band draws lie from the point curves "
         "(mapboot.BAND_SPREAD; default the code's): with --lift-tests",
     )

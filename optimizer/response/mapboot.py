@@ -43,7 +43,15 @@ BAND_REFIT = "betas"
 #: Laplace sets, every touchpoint), "none" (the refits as drawn: the bands before). Dev switches
 #: of the measurement (``benchmarks/interval_coverage.py --band-spread``).
 BAND_SPREAD = "split"
-BAND_SPREADS = ("split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean")
+BAND_SPREADS = (
+    "split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean", "split_own",
+    "split_log",
+)  # fmt: skip
+
+#: Where each spread of the refits moves their step from the point curves x ``uncertainty_inflate``
+#: (``spread``'s ``space``); the others do not spread the refits
+SPREAD_SPACE = {"inflate": "marginal", "inflate_beta": "beta", "split_own": "own",
+                "split_log": "own_log"}  # fmt: skip
 
 #: One draw: the transforms of every searched touchpoint and the betas.
 Draw = tuple[list[np.ndarray], np.ndarray]
@@ -64,7 +72,9 @@ class MapBootstrap:
     #: the band draws' step from the point curves x this (``BAND_SPREAD`` "inflate"; 1: the
     #: refit's own)
     band_inflate: float = 1.0
-    #: where the step is moved: "marginal" (the marginal response at the mean spend) or "beta"
+    #: where the step is moved (``spread``'s ``space``): "marginal" (the transforms and the
+    #: marginal response at the mean spend), "beta", "own" / "own_log" (the marginal response
+    #: only, the refit's own transforms kept)
     band_space: str = "marginal"
 
 
@@ -136,11 +146,11 @@ def map_bootstrap_pair(ctx: MapBootstrap, b: int) -> tuple[Draw, Draw | None]:
         band = (draw[0], J.solve_inner(q, sol.theta).w[: q.width])
     if ctx.band_inflate == 1.0:
         return draw, band
-    return draw, spread(fit, data, band, q.omega, ctx.band_inflate, ctx.band_space == "marginal")
+    return draw, spread(fit, data, band, q.omega, ctx.band_inflate, ctx.band_space)
 
 
 def spread(
-    fit: MapFit, data: MapData, draw: Draw, omega: float, k: float, marginal: bool = True
+    fit: MapFit, data: MapData, draw: Draw, omega: float, k: float, space: str = "marginal"
 ) -> Draw:
     """``draw`` (a refit at pooling weight ``omega``) moved ``k`` times as far from the point
     curves: ``centre + k (draw - centre)`` in every transform (cut to its bounds) and in each
@@ -156,6 +166,11 @@ def spread(
     p = replace(p, omega=float(omega))
     w0 = J.solve_inner(p, fit.theta).w[: p.width]
     wb = np.asarray(draw[1], dtype=float)
+    if space in ("own", "own_log"):
+        return [np.asarray(t) for t in draw[0]], _spread_own(
+            p, fit, draw, w0, k, space == "own_log"
+        )
+    marginal = space == "marginal"
     w = np.maximum(w0 + k * (wb - w0), 0.0)
     th: list[np.ndarray] = []
     for j, (t0, t) in enumerate(zip(fit.theta, draw[0], strict=True)):
@@ -173,6 +188,32 @@ def spread(
             g = max(w0[j] * e0 + k * (wb[j] * eb - w0[j] * e0), 0.0)
             w[j] = g / ek
     return th, w
+
+
+def _spread_own(
+    p: J.Problem, fit: MapFit, draw: Draw, w0: np.ndarray, k: float, log: bool
+) -> np.ndarray:
+    """The betas of ``draw`` with each touchpoint's steady-state weekly marginal response at its
+    mean spend, ``gamma = beta e(theta)``, moved ``k`` times as far from the point curves' (``w0``
+    at ``fit.theta``), the draw's own transforms kept (so its slope ``e`` is the refit's, never a
+    moved transform's): ``gamma0 + k (gamma - gamma0)`` cut at 0, or in the log (``log``),
+    ``gamma0 (gamma / gamma0)^k``. The beta is the draw's times ``gamma_k / gamma``: at most
+    ``k`` times the draw's (the log's factor cut to [1/k, k]), whatever the transforms."""
+    wb = np.asarray(draw[1], dtype=float)
+    w = wb.copy()
+    for j, (t0, t) in enumerate(zip(fit.theta, draw[0], strict=True)):
+        tp = p.tps[j]
+        e0 = J._part(tp, np.asarray(t0, dtype=float))[2]
+        eb = J._part(tp, np.asarray(t, dtype=float))[2]
+        g0, gb = float(w0[j]) * e0, float(wb[j]) * eb
+        if g0 <= 0 or gb <= 0:
+            continue
+        if log:  # the factor on the draw's own level cut to [1/k, k], as the linear one is
+            gk = gb * min(max((gb / g0) ** (k - 1.0), 1.0 / k), k)
+        else:
+            gk = max(g0 + k * (gb - g0), 0.0)
+        w[j] = wb[j] * gk / gb
+    return w
 
 
 def merge_tested(

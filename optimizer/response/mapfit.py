@@ -549,10 +549,11 @@ def refit_map(
             raise ValueError(f"BAND_SPREAD {how!r}: expected one of {MB.BAND_SPREADS}")
         bands = pool_draws != "none" and BOOT_BANDS
         # "split": the tested refits as drawn (spread, their level reached 99x: mapboot docstring)
-        k_band = float(inflate) if how in ("inflate", "inflate_beta") else 1.0
+        split = how.startswith("split")
+        k_band = float(inflate) if how in MB.SPREAD_SPACE else 1.0
         tested = [bool(t) for t in data.tests]
-        if how == "split" and not any(tested):  # ``uncertainty="bootstrap"`` without tests
-            how = "laplace"  # every touchpoint untested: the Laplace fit's bands
+        if split and not any(tested):  # ``uncertainty="bootstrap"`` without tests
+            how, split = "laplace", False  # every touchpoint untested: the Laplace fit's bands
         # the bands' draws (mapboot.py): each refit's at its own pooling weight from the
         # posterior where the fit pools (else at the fit's), its step from the point curves x
         # uncertainty_inflate
@@ -560,18 +561,17 @@ def refit_map(
         if bands and how != "laplace" and fit.omega_grid:
             band_om = tuple(float(w) for w in PP.draw_omegas(fit.omega_grid, fit.omega_weights,
                                                              n_bootstrap, seed))  # fmt: skip
-        elif bands and how in ("split", "inflate", "inflate_beta", "inflate_mean"):
+        elif bands and how not in ("laplace", "none"):
             band_om = (float(fit.omega),) * int(n_bootstrap)
         ctx = MapBootstrap(fit, data, int(seed), int(block_weeks), bool(perturb), band_om,
-                           MB.BAND_REFIT, k_band,
-                           "beta" if how == "inflate_beta" else "marginal")  # fmt: skip
+                           MB.BAND_REFIT, k_band, MB.SPREAD_SPACE.get(how, "marginal"))  # fmt: skip
         got = run_map_bootstrap(ctx, n_bootstrap, executor, report)
         draws_raw = [d for d, _ in got]
         if band_om:
             roi_raw = ([bd for _, bd in got if bd is not None], None)
             if how == "inflate_mean":  # a dev alternative (measured)
                 roi_raw = (MB.spread_about_mean(fit, data, roi_raw[0], float(inflate)), None)
-        if bands and how in ("split", "laplace"):
+        if bands and (split or how == "laplace"):
             # the Laplace sets at the MAP (lift-test rows included), each draw at the same
             # pooling weight as the refit of its number (poolpost.draw_omegas, same seed), as a
             # fit without lift tests draws them: the bands' (the plans' coordinates) and the
@@ -583,7 +583,7 @@ def refit_map(
                 raw_c, fams_c = DS.roi_set(fit, at_map, mix, data, n_bootstrap, seed, c,
                                            plan_inflate=float(inflate), profiles=(),
                                            pooled=bool(fit.omega_grid))  # fmt: skip
-                if how == "split":
+                if split:
                     raw_c = MB.merge_tested(raw_c, roi_raw[0], tested)
                     if fams_c is not None:
                         fams_c = [[fit.families[j] if t else f[j] for j, t in enumerate(tested)]
