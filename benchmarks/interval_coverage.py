@@ -46,12 +46,17 @@ bootstrap's draws at the fit's pooling weight with band draws over its posterior
 ``--band-spread none inflate laplace`` (``mapboot.BAND_SPREAD``, default the code's) how far a
 bootstrap fit's band draws lie from the point curves: each refit's own step, that step times
 ``uncertainty_inflate`` (as the Laplace draws' sd), or a Laplace set at the MAP instead of the
-refits; with more than one setting, each setting's median width (of the untested touchpoints'
-80% marginal-ROI interval and steady-state-ROI band) is printed as a ratio to the first's:
+refits; "split", "split_own" and "split_log" the Laplace sets for the untested touchpoints and,
+for the tested, the refits as drawn or with their marginal response at the mean spend spread
+(linearly, in the log) and their transforms kept. With more than one setting, each setting's
+median width (of the untested touchpoints' 80% marginal-ROI interval and steady-state-ROI band,
+and of the tested touchpoints') is printed as a ratio to the first's; the tested touchpoints'
+coverage is printed apart (marginal ROI and steady-state ROI at the mean spend, the printed
+``roi_interval_80`` against the true ROI over the history, the curve band):
 
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --regime low --touchpoints 8 \
         --seeds 40:60 --inflate 2.0 --pool-draws intervals --lift-tests 3 \
-        --band-spread none inflate laplace
+        --band-spread split split_own split_log
 
 No plans are computed (coverage needs the fit alone).
 """

@@ -4,17 +4,21 @@ families, the prior's centre and the lift tests' lifts perturbed ("randomise the
 refits run in this process or as tasks of an executor, with the same result.
 
 Each refit keeps the fit's pooling weight (the plans' ``draws``, unchanged). The bands and the
-printed intervals read other sets (``BAND_SPREAD``, default "split"): for the untested
+printed intervals read other sets (``BAND_SPREAD``, default "split_log"): for the untested
 touchpoints the Laplace sets at the MAP (lift-test rows included; ``mapfit``, ``drawsets.roi_set``
 in the plans' coordinates for ``band_draws``, in the intervals' for ``interval_draws``), each draw
 at its own pooling weight from the weight's posterior (``poolpost.draw_omegas``), spread by
 ``uncertainty_inflate``, as a fit without lift tests draws them; for the tested touchpoints,
-where that Gaussian is poor, the refits as drawn: each refit's band draw has its betas re-solved
-at the same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit").
-Their step from the point curves times ``uncertainty_inflate`` (``spread``, "inflate") covered
-more on simulated worlds but sent a transform to its bound and the curve's level to 99 times the
-point's on the sample's history (reviewer S12 R2), so "split" does not spread them. The refits
-as drawn for every touchpoint ("none") gave bands that held the
+where that Gaussian is poor, the refits: each refit's band draw has its betas re-solved at the
+same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit"), then
+its steady-state marginal response at the mean spend moved ``uncertainty_inflate`` times as far
+from the point curves' in the log, its own transforms kept and the factor on its level cut to
+[1/k, k] (``spread``, "own_log"): the refits as drawn ("split") held the truth for 73-77% of
+tested touchpoints on simulated worlds. Moving the transforms too (``spread``, "inflate")
+covered more but sent a transform to its bound and the curve's level to 99 times the point's on
+the sample's history (reviewer S12 R2): the slope there vanished and the beta was the marginal
+response over it. Keeping the refit's transforms, the beta is never more than k times the
+refit's. The refits as drawn for every touchpoint ("none") gave bands that held the
 truth for 64-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
 fits' bands: the Laplace sets for the untested touchpoints")."""
 
@@ -37,12 +41,15 @@ if TYPE_CHECKING:
 #: re-solved at it ("betas"), or the refit repeated at it ("refit")
 BAND_REFIT = "betas"
 
-#: What the bands and intervals of a fit with lift tests read: "split" (the Laplace sets for the
-#: untested touchpoints, the refits as drawn for the tested ones), "inflate" (the refits spread so, every touchpoint), "inflate_beta" (spread
+#: What the bands and intervals of a fit with lift tests read: "split_log" (the Laplace sets for
+#: the untested touchpoints, the refits for the tested ones with their marginal response at the
+#: mean spend spread in the log, their transforms kept), "split_own" (the same, spread linearly),
+#: "split" (the tested refits as drawn), "inflate" (the refits spread in the transforms and the
+#: marginal response, every touchpoint), "inflate_beta" (spread
 #: in the betas), "inflate_mean" (spread about the refits' mean, in the betas), "laplace" (the
 #: Laplace sets, every touchpoint), "none" (the refits as drawn: the bands before). Dev switches
 #: of the measurement (``benchmarks/interval_coverage.py --band-spread``).
-BAND_SPREAD = "split"
+BAND_SPREAD = "split_log"
 BAND_SPREADS = (
     "split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean", "split_own",
     "split_log",
@@ -155,8 +162,10 @@ def spread(
     """``draw`` (a refit at pooling weight ``omega``) moved ``k`` times as far from the point
     curves: ``centre + k (draw - centre)`` in every transform (cut to its bounds) and in each
     touchpoint's steady-state weekly marginal response at its mean spend, ``gamma = beta e(theta)``
-    (``marginal``; the beta then ``gamma / e`` at the moved transforms; else in the beta), cut at
-    0. The centre: the point curves' transforms with the betas solved at them on all weeks at
+    (``space`` "marginal"; the beta then ``gamma / e`` at the moved transforms, which blew up
+    where a moved transform reached its bound and ``e`` vanished; "beta": in the beta), cut at
+    0; or the draw's own transforms kept and only ``gamma`` moved (``space`` "own", "own_log":
+    ``_spread_own``). The centre: the point curves' transforms with the betas solved at them on all weeks at
     ``omega``, where a Laplace draw at that weight is centred (``mapfit.laplace_draws``). Moved in
     the betas, the marginal response, a product of the beta and a slope the transforms set, came
     out biased low (measured: a tested touchpoint's median 2.9 against its point's 3.3)."""
