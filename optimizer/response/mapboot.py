@@ -52,7 +52,7 @@ BAND_REFIT = "betas"
 BAND_SPREAD = "split_log"
 BAND_SPREADS = (
     "split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean", "split_own",
-    "split_log",
+    "split_log", "split_interval",
 )  # fmt: skip
 
 #: Where each spread of the refits moves their step from the point curves x ``uncertainty_inflate``
@@ -223,6 +223,20 @@ def _spread_own(
             gk = max(g0 + k * (gb - g0), 0.0)
         w[j] = wb[j] * gk / gb
     return w
+
+
+def tested_sets(
+    fit: MapFit, data: MapData, how: str, boot: Sequence[Draw], omegas: Sequence[float], k: float
+) -> tuple[Sequence[Draw], Sequence[Draw]]:
+    """The tested touchpoints' draws for the bands' set and for the intervals' (``merge_tested``'s
+    ``boot``): the refits' band draws ``boot`` (each at its pooling weight ``omegas``) for both,
+    but under "split_interval" the intervals' spread x ``k`` in the log of the marginal response,
+    their transforms kept (``spread``, "own_log"), and the bands' as drawn."""
+    if how != "split_interval":
+        return boot, boot
+    return boot, [
+        spread(fit, data, d, om, k, "own_log") for d, om in zip(boot, omegas, strict=True)
+    ]
 
 
 def merge_tested(

@@ -578,13 +578,14 @@ def refit_map(
             # intervals' (interval_space, "marginal"); "split" keeps the refits' band draws for
             # the tested touchpoints, where the Gaussian is poor
             coords = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
-            sets = []
+            boot = MB.tested_sets(fit, data, how, roi_raw[0], band_om, float(inflate))
+            sets: list[Any] = []
             for c in (coords[0], coords[1]) if coords[1] is not None else (coords[0],):
                 raw_c, fams_c = DS.roi_set(fit, at_map, mix, data, n_bootstrap, seed, c,
                                            plan_inflate=float(inflate), profiles=(),
                                            pooled=bool(fit.omega_grid))  # fmt: skip
                 if split:
-                    raw_c = MB.merge_tested(raw_c, roi_raw[0], tested)
+                    raw_c = MB.merge_tested(raw_c, boot[len(sets)], tested)
                     if fams_c is not None:
                         fams_c = [[fit.families[j] if t else f[j] for j, t in enumerate(tested)]
                                   for f in fams_c]  # fmt: skip
