@@ -296,24 +296,25 @@ SPREAD_WORLDS = (41, 44, 46)
 
 @pytest.mark.slow
 def test_lift_test_fit_bands_spread_as_the_laplace_draws(tmp_path, monkeypatch):
-    """A bootstrap fit's bands (``mapboot.BAND_SPREAD="split_log"``, the default): the untested
-    touchpoints' band draws are the Laplace set at the MAP (lift-test rows included, x
-    ``uncertainty_inflate``, each at its own pooling weight), the tested touchpoints' the refits
-    (their betas at each draw's weight) with the marginal response at the mean spend moved
-    ``uncertainty_inflate`` (2) times as far from the point curves' in the log, each refit's
-    transforms kept. Truth: the simulated world's marginal ROI at the recent weekly spend inside
-    the printed ``marginal_roi_interval_80`` (what ``budgetopt fit`` prints), over
-    ``SPREAD_WORLDS``' untested and tested touchpoints (20 refits, seed 0): the untested at least
-    12 of 15 (measured 14; the refits as drawn, ``"none"``, 8), the tested at least 8 of 9
-    (measured 8; as drawn, ``"split"``: 6). No blow-up: every tested band draw keeps its refit's
-    transforms and its beta is within [1/2, 2] times the refit's as drawn; the intervals at most
-    4 times as wide as the refits' as drawn (median; measured 1.8); the plans' ``draws`` the
-    same to the bit."""
+    """A bootstrap fit's bands and intervals (``mapboot.BAND_SPREAD="split_interval"``, the
+    default): the untested touchpoints' draws are the Laplace sets at the MAP (lift-test rows
+    included, x ``uncertainty_inflate``, each at its own pooling weight), the tested touchpoints'
+    the refits (their betas at each draw's weight): as drawn in the bands, and in the interval
+    draws with the marginal response at the mean spend moved ``uncertainty_inflate`` (2) times as
+    far from the point curve's in the log, each refit's transforms kept. Truth: the simulated
+    world's marginal ROI at the recent weekly spend inside the printed
+    ``marginal_roi_interval_80`` (what ``budgetopt fit`` prints), over ``SPREAD_WORLDS``'
+    untested and tested touchpoints (20 refits, seed 0): the untested at least 12 of 15 (measured
+    14; the refits as drawn, ``"none"``, 8), the tested at least 8 of 9 (measured 8; as drawn,
+    ``"split"``: 6). No blow-up: every tested interval draw keeps its refit's transforms and its
+    beta is within [1/2, 2] times the refit's as drawn; the tested bands are the refits' as
+    drawn; the tested intervals at most 4 times as wide as the refits' as drawn (median; measured
+    1.8); the plans' ``draws`` the same to the bit."""
     from optimizer.io.calibration import read_calibration
     from optimizer.response import mapboot as MB
     from optimizer.response.fit import fit_model
 
-    spreads = ("none", "split", "split_log")
+    spreads = ("none", "split", "split_interval")
     inside = {how: [0, 0] for how in spreads}
     ratios: list[float] = []
     for seed in SPREAD_WORLDS:
@@ -321,8 +322,8 @@ def test_lift_test_fit_bands_spread_as_the_laplace_draws(tmp_path, monkeypatch):
         tmp.mkdir()
         sim, _, history = _lifted_world(seed, tmp)
         cal = read_calibration(tmp / "lifts.csv", history)
-        assert MB.BAND_SPREAD == "split_log"  # the default
-        fits = {"split_log": fit_model(history, seed=0, n_bootstrap=20, calibration=cal)}
+        assert MB.BAND_SPREAD == "split_interval"  # the default
+        fits = {"split_interval": fit_model(history, seed=0, n_bootstrap=20, calibration=cal)}
         for how in spreads[:2]:
             with monkeypatch.context() as mp:
                 mp.setattr(MB, "BAND_SPREAD", how)
@@ -334,25 +335,26 @@ def test_lift_test_fit_bands_spread_as_the_laplace_draws(tmp_path, monkeypatch):
                 lo, hi = tp.diagnostics["marginal_roi_interval_80"]
                 true_mroi = float(sim.truth.touchpoints[tid].weekly_marginal(recent))
                 inside[how][tid in TESTED] += lo <= true_mroi <= hi
-        new, drawn = fits["split_log"], fits["split"]
+        new, drawn = fits["split_interval"], fits["split"]
         for tid, tp in new.touchpoints.items():
             assert tp.draws == fits["none"].touchpoints[tid].draws, tid
             if tid not in TESTED:
                 continue
-            for (s, a), (s0, a0) in zip(tp.band_draws, drawn.touchpoints[tid].band_draws,
-                                        strict=True):  # fmt: skip
+            old = drawn.touchpoints[tid]
+            assert tp.band_draws == old.band_draws, tid  # the bands: the refits as drawn
+            for (s, a), (s0, a0) in zip(tp.interval_draws, old.interval_draws, strict=True):
                 assert (a, s.family) == (a0, s0.family), tid  # the refit's own transforms
                 assert {k: v for k, v in s.params.items() if k != "beta"} == pytest.approx(
                     {k: v for k, v in s0.params.items() if k != "beta"}, rel=1e-12
                 ), tid
                 assert s0.beta / 2 - 1e-9 <= s.beta <= 2 * s0.beta + 1e-9, tid
             lo, hi = tp.diagnostics["marginal_roi_interval_80"]
-            lo0, hi0 = drawn.touchpoints[tid].diagnostics["marginal_roi_interval_80"]
+            lo0, hi0 = old.diagnostics["marginal_roi_interval_80"]
             if hi0 > lo0:
                 ratios.append((hi - lo) / (hi0 - lo0))
     assert inside["none"][0] <= 9 and inside["split"][1] <= 6, inside  # measured 8 / 15, 6 / 9
-    assert inside["split_log"][0] >= 12, inside  # measured 14 / 15
-    assert inside["split_log"][1] >= 8, inside  # measured 8 / 9
+    assert inside["split_interval"][0] >= 12, inside  # measured 14 / 15
+    assert inside["split_interval"][1] >= 8, inside  # measured 8 / 9
     assert 1.0 <= float(np.median(ratios)) <= 4.0, ratios
 
 
@@ -364,8 +366,10 @@ def test_a_lift_test_fit_of_the_sample_keeps_its_tested_bands_near_the_point(tmp
     search's printed 80% ROI interval was [1.31, 68.56] around a point ROI of 1.85, and the
     review's plan P10-P90 15.2M-98.8M for a plan of 19.2M (reviewer S12 R2). Now every
     touchpoint's ``roi_interval_80`` holds its point ROI and reaches at most 3 times it (search:
-    [1.53, 3.87] from the refits as drawn, ``BAND_SPREAD="split"``; [1.37, 4.92] with their
-    marginal response spread in the log and their transforms kept, "split_log", the default)."""
+    [1.53, 3.87], the refits as drawn, which the bands read; the marginal-ROI interval reads them
+    spread in their marginal response, their transforms kept, ``BAND_SPREAD="split_interval"``:
+    search's [1.45, 2.12] -> [1.30, 2.89] around 1.60: every tested touchpoint's holds its point
+    marginal ROI and reaches at most 3 times it)."""
     from pathlib import Path
 
     import optimizer
@@ -394,3 +398,7 @@ def test_a_lift_test_fit_of_the_sample_keeps_its_tested_bands_near_the_point(tmp
             continue
         lo, hi = d["roi_interval_80"]
         assert 0 <= lo <= d["roi"] <= hi <= 3 * d["roi"], (tid, d["roi"], lo, hi)
+    for tid in ("tv", "search", "social"):  # the tested: their spread marginal-ROI intervals
+        d = m["touchpoints"][tid]["diagnostics"]
+        lo, hi = d["marginal_roi_interval_80"]  # measured at most 1.81 x the point's (search)
+        assert 0 < lo <= d["marginal_roi"] <= hi <= 3 * d["marginal_roi"], (tid, lo, hi)

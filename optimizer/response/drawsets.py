@@ -16,8 +16,9 @@ model.json without ``band_draws``) the bands read the plan draws.
 
 A fit with lift tests (a bootstrap of the MAP: its ``draws`` are the refits) draws the bands' and
 the intervals' sets here too (``roi_set`` in each set's coordinates), for its untested
-touchpoints; its tested ones take the refits, their marginal response at the mean spend spread
-x ``uncertainty_inflate`` in the log, their transforms kept (``mapboot.py``, ``BAND_SPREAD``).
+touchpoints; its tested ones take the refits (in the interval draws their marginal response at
+the mean spend spread x ``uncertainty_inflate`` in the log, their transforms kept; ``mapboot.py``,
+``BAND_SPREAD``).
 
 Each interval draw is taken at its own empirical-Bayes pooling weight, drawn from the weight's
 posterior (``pool_draws="intervals"``, the default; ``poolpost.py``); the plan draws stay at the

@@ -4,20 +4,23 @@ families, the prior's centre and the lift tests' lifts perturbed ("randomise the
 refits run in this process or as tasks of an executor, with the same result.
 
 Each refit keeps the fit's pooling weight (the plans' ``draws``, unchanged). The bands and the
-printed intervals read other sets (``BAND_SPREAD``, default "split_log"): for the untested
+printed intervals read other sets (``BAND_SPREAD``, default "split_interval"): for the untested
 touchpoints the Laplace sets at the MAP (lift-test rows included; ``mapfit``, ``drawsets.roi_set``
 in the plans' coordinates for ``band_draws``, in the intervals' for ``interval_draws``), each draw
 at its own pooling weight from the weight's posterior (``poolpost.draw_omegas``), spread by
 ``uncertainty_inflate``, as a fit without lift tests draws them; for the tested touchpoints,
 where that Gaussian is poor, the refits: each refit's band draw has its betas re-solved at the
-same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit"), then
-its steady-state marginal response at the mean spend moved ``uncertainty_inflate`` times as far
-from the point curves' in the log, its own transforms kept and the factor on its level cut to
-[1/k, k] (``spread``, "own_log"): the refits as drawn ("split") held the truth for 73-77% of
-tested touchpoints on simulated worlds. Moving the transforms too (``spread``, "inflate")
-covered more but sent a transform to its bound and the curve's level to 99 times the point's on
-the sample's history (reviewer S12 R2): the slope there vanished and the beta was the marginal
-response over it. Keeping the refit's transforms, the beta is never more than k times the
+same draw's weight ("betas", ``BAND_REFIT``; or the whole refit repeated at it, "refit"). The
+bands read them as drawn; the marginal-ROI interval reads them with the steady-state marginal
+response at the mean spend moved ``uncertainty_inflate`` (k) times as far from the point curve's
+in the log, each refit's own transforms kept and the factor on its beta cut to [1/k, k]
+(``tested_sets``, ``spread`` "own_log"). As drawn ("split") they held the true marginal ROI for
+73-92% of tested touchpoints on simulated worlds, spread so 87-98%. Moving the level with it
+("split_log": the bands read the spread draws too) left the ROI's coverage within noise of the
+refits' as drawn, lower on some sets. Moving the transforms too (``spread``, "inflate") covered
+more but sent a transform to its bound and the curve's level to 99 times the point's on the
+sample's history (reviewer S12 R2): the slope there vanished and the beta was the marginal
+response over it; with the refit's transforms kept the beta is never more than k times the
 refit's. The refits as drawn for every touchpoint ("none") gave bands that held the
 truth for 64-77% of touchpoints on simulated worlds (docs/response-models-measured.md, "Lift-test
 fits' bands: the Laplace sets for the untested touchpoints")."""
@@ -41,15 +44,16 @@ if TYPE_CHECKING:
 #: re-solved at it ("betas"), or the refit repeated at it ("refit")
 BAND_REFIT = "betas"
 
-#: What the bands and intervals of a fit with lift tests read: "split_log" (the Laplace sets for
-#: the untested touchpoints, the refits for the tested ones with their marginal response at the
-#: mean spend spread in the log, their transforms kept), "split_own" (the same, spread linearly),
-#: "split" (the tested refits as drawn), "inflate" (the refits spread in the transforms and the
+#: What the bands and intervals of a fit with lift tests read: "split_interval" (the Laplace sets
+#: for the untested touchpoints; for the tested ones the refits, as drawn in the bands and with
+#: their marginal response at the mean spend spread in the log, their transforms kept, in the
+#: interval draws), "split_log" (spread so in the bands too), "split_own" (the same, spread
+#: linearly), "split" (the tested refits as drawn in both), "inflate" (the refits spread in the transforms and the
 #: marginal response, every touchpoint), "inflate_beta" (spread
 #: in the betas), "inflate_mean" (spread about the refits' mean, in the betas), "laplace" (the
 #: Laplace sets, every touchpoint), "none" (the refits as drawn: the bands before). Dev switches
 #: of the measurement (``benchmarks/interval_coverage.py --band-spread``).
-BAND_SPREAD = "split_log"
+BAND_SPREAD = "split_interval"
 BAND_SPREADS = (
     "split", "inflate", "inflate_beta", "none", "laplace", "inflate_mean", "split_own",
     "split_log", "split_interval",

@@ -548,7 +548,7 @@ def refit_map(
         if how not in MB.BAND_SPREADS:
             raise ValueError(f"BAND_SPREAD {how!r}: expected one of {MB.BAND_SPREADS}")
         bands = pool_draws != "none" and BOOT_BANDS
-        # "split_log": the tested refits' marginal response spread, transforms kept (mapboot.py)
+        # "split_interval": the tested refits' marginal response spread, transforms kept (mapboot)
         split = how.startswith("split")
         k_band = float(inflate) if how in MB.SPREAD_SPACE else 1.0
         tested = [bool(t) for t in data.tests]
