@@ -230,12 +230,14 @@ def _spread_own(
 
 
 def tested_sets(
-    fit: MapFit, data: MapData, how: str, boot: Sequence[Draw], omegas: Sequence[float], k: float
+    fit: MapFit, data: MapData, how: str, bands: Sequence[Any], omegas: Sequence[float], k: float
 ) -> tuple[Sequence[Draw], Sequence[Draw]]:
     """The tested touchpoints' draws for the bands' set and for the intervals' (``merge_tested``'s
-    ``boot``): the refits' band draws ``boot`` (each at its pooling weight ``omegas``) for both,
-    but under "split_interval" the intervals' spread x ``k`` in the log of the marginal response,
-    their transforms kept (``spread``, "own_log"), and the bands' as drawn."""
+    ``boot``): the refits' band draws (``bands``: (draws, families), empty: none; each at its
+    pooling weight ``omegas``) for both, but under "split_interval" the intervals' spread x ``k``
+    in the log of the marginal response, their transforms kept (``spread``, "own_log"), and the
+    bands' as drawn."""
+    boot: Sequence[Draw] = bands[0] if bands else []
     if how != "split_interval":
         return boot, boot
     return boot, [

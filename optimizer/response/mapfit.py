@@ -578,7 +578,7 @@ def refit_map(
             # intervals' (interval_space, "marginal"); "split" keeps the refits' band draws for
             # the tested touchpoints, where the Gaussian is poor
             coords = DS.coordinates(laplace_space, plan_space, interval_space, interval_scale)
-            boot = MB.tested_sets(fit, data, how, roi_raw[0], band_om, float(inflate))
+            boot = MB.tested_sets(fit, data, how, roi_raw, band_om, float(inflate))
             sets: list[Any] = []
             for c in (coords[0], coords[1]) if coords[1] is not None else (coords[0],):
                 raw_c, fams_c = DS.roi_set(fit, at_map, mix, data, n_bootstrap, seed, c,
