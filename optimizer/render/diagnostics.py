@@ -36,12 +36,12 @@ COVERAGE_NOTE_MARGINAL = "64–91% (80% promised)"
 COVERAGE_NOTE_POOLED = "82–95% (80% promised)"
 #: a fit with lift tests (a bootstrap of the MAP) since 2026-12-07: the untested touchpoints'
 #: intervals from the Laplace interval draws, the tested ones' from the refits, their marginal
-#: response spread x uncertainty_inflate (``mapboot.BAND_SPREAD="split_interval"``);
+#: response spread x uncertainty_inflate in the interval draws (``BAND_SPREAD="split_interval"``);
 #: benchmarks/interval_coverage.py --lift-tests 3 on fresh and benchmark worlds, low / high x 8 /
 #: 15 touchpoints (docs/response-models-measured.md, "Lift-test fits' bands: the Laplace sets for
 #: the untested touchpoints" and "... the tested touchpoints' refits spread in their marginal
 #: response")
-COVERAGE_NOTE_LIFT = "80–94% of the untested touchpoints and 87–97% of the tested (80% promised)"
+COVERAGE_NOTE_LIFT = "80–94% of the untested touchpoints and 87–98% of the tested (80% promised)"
 
 
 def diagnostics_renderable(model: ResponseModel) -> Group:
