@@ -457,3 +457,17 @@ def test_phased_share_floors_above_100_percent_are_infeasible_by_name(world, mod
     assert r.returncode == 3, r.stderr
     assert "infeasible" in r.stderr and all(w in r.stderr for w in words), r.stderr
     assert not out.exists()
+
+
+def test_one_week_of_actuals_is_one_week(world):
+    """`replan --weeks-elapsed 0` with one week of actuals said 'the actuals cover 1 weeks'."""
+    (world / "one.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
+    scen = {k: v for k, v in SCENARIO.items() if k not in ("national", "markets", "owners")}
+    (world / "one.yaml").write_text(
+        yaml.safe_dump({**scen, "model": "north.json", "carryover": {"after": True}})
+    )
+    r = cli(
+        ["replan", "one.yaml", "--actuals", "one.csv", "--weeks-elapsed", "0", "--no-ledger"], world
+    )
+    assert r.returncode == 2
+    assert "the actuals cover 1 week (2027-01-04 to 2027-01-04)" in r.stderr, r.stderr

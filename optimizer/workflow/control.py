@@ -287,7 +287,7 @@ def track(
     weeks = int(weeks_elapsed) if weeks_elapsed is not None else covered
     if weeks < covered:
         raise DataError(
-            f"the actuals cover {covered} weeks ({origin.isoformat()} to "
+            f"the actuals cover {covered} week{'' if covered == 1 else 's'} ({origin.isoformat()} to "
             f"{_weeks_text(origin, [covered - 1])}) but --weeks-elapsed is {weeks}",
             path=actuals.source,
             field="date",
@@ -667,7 +667,7 @@ def replan(
     n = int(weeks_elapsed) if weeks_elapsed is not None else covered
     if n < covered:
         raise DataError(
-            f"the actuals cover {covered} weeks ({origin.isoformat()} to "
+            f"the actuals cover {covered} week{'' if covered == 1 else 's'} ({origin.isoformat()} to "
             f"{(origin + _dt.timedelta(weeks=covered - 1)).isoformat()}) but --weeks-elapsed "
             f"is {n}",
             path=actuals.source,
