@@ -309,3 +309,28 @@ def test_rules_state_their_shares_exactly(tmp_path):
     assert "the awareness stage share floor (12.5% of total spend)" in labels, labels
     assert "the awareness stage share cap (66.66% of total spend)" in labels, labels
     assert any("±12.5%" in lb for lb in labels), labels
+
+
+def test_review_ranges_do_not_say_not_funded_where_the_plan_funds(demo_folder, tmp_path):
+    """The review pack's "Over budgets" said online_video (a hill of shape 0.66, vertical at zero:
+    funded at every positive budget) "stays at the hurdle for budgets from about 60,625 (below
+    that: not funded)": the bisection from the sweep's first budget (0, where nothing is funded)
+    stopped three halvings down. Truth: ``optimize --robust none`` at 60% of each such edge, a
+    budget below it, funds no line item the pack says is not funded there."""
+    out = tmp_path / "review.md"
+    base = demo_folder / "scenarios" / "base.yaml"
+    r = run_cli("explain", str(base), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    edges = re.findall(
+        r"\*\*Over budgets:\*\* (\S+) stays [^\n]*? from about ([\d,]+) \(below that: not funded\)",
+        out.read_text(),
+    )
+    assert edges
+    for tid, edge in edges:
+        budget = round(0.6 * _n(edge), 2)
+        sc = tmp_path / f"at_{tid}.yaml"
+        sc.write_text(yaml.safe_dump({"name": tid, "extends": str(base), "budget": budget}))
+        r = run_cli("optimize", str(sc), "--robust", "none", "--format", "json", "--no-ledger")
+        assert r.returncode == 0, r.stderr
+        spend = {li["id"]: li["spend"] for li in json.loads(r.stdout)["line_items"]}
+        assert spend[tid] == 0.0, (tid, edge, budget, spend[tid])

@@ -13,6 +13,9 @@ from optimizer.explain.resolve import Resolver
 from optimizer.explain.roles import ReviewContext, classify, prices_of
 from optimizer.explain.types import INFEASIBLE, ROLE_WORDS, RoleRange
 
+#: how many more halvings the lower edge's bisection tries when it never left a budget of 0
+_HALVINGS = 10
+
 
 def _role_key(ctx: ReviewContext, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
     if not plan.ok:
@@ -65,6 +68,16 @@ def role_ranges(
                     b = m
                 else:
                     a = m
+            if a == 0.0:
+                # the bisection never left 0, where nothing is funded: a line item funded at
+                # every positive budget (a hill of shape < 1 is vertical at zero) was said to be
+                # "not funded below about 60,625" (half the bisection's last budget). Halve on
+                # while it keeps its role, to where it loses it (or to the last halving)
+                for _ in range(_HALVINGS):
+                    if role_key(resolver.at_budget(0.5 * b), tid) != cur:
+                        a = 0.5 * b
+                        break
+                    b = 0.5 * b
             low, low_edge = b, a
             # the role just below the edge (the bisection's last other point, not the grid's)
             role_below, rules_below = role_key(resolver.at_budget(a), tid)
@@ -133,6 +146,8 @@ def _range_sentence(
 
     if low_edge is None:
         start = "at every budget from 0"
+    elif low_edge == 0.0:
+        start = f"at every budget above 0 tried (down to {fmt_amount(low)})"
     else:
         start = (
             f"for budgets from about {fmt_amount(0.5 * (low + low_edge))} "
