@@ -1,0 +1,570 @@
+"""An upper bound on the uplift any fitter's plan can capture on the simulated worlds (issue 13's
+capture targets): the Bayes plan of a decision maker who knows more than the data.
+
+For each world of a regime (``fit_recovery.py``'s worlds, seeds and decision metric), the bound's
+decision maker knows the history (as every fitter does) and also everything the generator drew
+except the touchpoints' effect sizes: the true transforms (decay, family, half saturation, shape),
+the true baseline series (level, trend, seasonality, price effect) and the noise's relative size;
+and it knows the generator's own prior for the effect sizes. Both generators
+(``optimizer.simulate.random_world``, ``_high_worlds.high_world``) draw each touchpoint's
+steady-state ROI at its mean weekly spend log-uniform on [0.3, 5], independently of every other
+draw, and set its beta from it: with the transforms known, ``beta = c * roi`` with ``c`` known
+(mean spend over the saturation at the mean adstocked spend with beta 1). So the prior is
+log-uniform on ``roi`` in [0.3, 5] per touchpoint; the likelihood is the Gaussian of the weekly
+KPI less the known baseline, linear in the ROIs, with noise sd = the known relative noise x the
+mean noiseless KPI (which moves with the ROIs); and the baseline's level carries the ROIs' sum
+(low: ``baseline = round(M (1 - s) / s, -3)``, ``M = sum(roi x mean spend)``, media share ``s``
+~ U(0.2, 0.4); high: ``baseline.sum() = T (1 - s) / s``, ``T`` the media's true contribution over
+the history, ``s`` ~ U(0.35, 0.45)), a factor of the exact posterior too.
+
+The posterior is sampled by Gibbs (``--chains`` independent chains from prior draws; each ROI's
+conditional, a Gaussian cut to [0.3, 5] times 1 / roi, drawn exactly by rejection) on the
+Gaussian at a fixed noise sd, then importance-reweighted to the exact posterior (the noise sd's
+dependence on the ROIs and the baseline-level factor); the Monte-Carlo error of each posterior
+mean comes from the spread between chains. The plan is the package's allocator's on the curves
+with each beta at its posterior mean: the KPI a plan gets is linear in the betas (the transforms
+known), so that plan maximises the posterior expected KPI, and a decision maker who knows more
+than the data does at least as well in expectation over the generator as any fitter does.
+
+Beside it, on the same worlds in the same process: ``fit_recovery.py``'s true-transform reference
+(least-squares betas, ``ls``) and its Bayes oracle (flat prior, 50 draws, ``flat``), and
+``looser``: the same prior with only the transforms and the baseline's *form* known (low: level,
+trend, the seasonal shape at its true peak day, the price; high: those and their products, as the
+baseline there multiplies them), their coefficients fitted (flat prior, integrated out), the noise
+sd estimated: an achievable plan with less information, not a bound.
+
+    nice -n 10 .venv/bin/python benchmarks/bayes_bound.py --regime low --touchpoints 8
+    nice -n 10 .venv/bin/python benchmarks/bayes_bound.py --regime low --touchpoints 15 --seeds 40:60
+
+The benchmark's low 8-touchpoint set holds three variations of the fixed sample company, which no
+generator draws: there the prior is a stand-in (log-uniform ROI on [0.1, 10], no baseline factor)
+and those worlds are reported apart ("stand-in"): the bound is read on the others.
+Results and their reading: docs/response-models-measured.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fit_cases  # noqa: E402  (the benchmarks folder is not a package)
+from _fit_cases import SEED, Case, high_case, regime_cases, world_case  # noqa: E402
+from _fit_measure import ORACLE_DRAWS, Regret, decision_regret, oracle_model  # noqa: E402
+from _high_worlds import MEDIA_SHARE, NOISE_SD  # noqa: E402
+from _readme import git_commit  # noqa: E402
+from _regimes import HARM, POOLED_TARGET, pooled_capture  # noqa: E402
+
+from optimizer.response import curves as C  # noqa: E402
+from optimizer.response.model import ResponseModel  # noqa: E402
+from optimizer.simulate import seasonal_shape  # noqa: E402
+from optimizer.simulate import random_world  # noqa: E402
+
+#: both generators' prior of each touchpoint's steady-state ROI at its mean weekly spend
+#: (log-uniform; ``random_world`` and ``_high_worlds._world`` draw it so)
+ROI_PRIOR = (0.3, 5.0)
+#: ``random_world``'s media share of the KPI (its baseline is set from it and the ROIs)
+LOW_SHARE = (0.2, 0.4)
+#: the stand-in prior of the sample company's worlds (a fixed truth, no generator draws it)
+STANDIN_PRIOR = (0.1, 10.0)
+#: the plans compared, in print order
+PLANS = ("bound", "flat", "ls", "looser")
+PLAN_NAMES = {
+    "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
+    "flat": "Bayes oracle, flat prior (fit_recovery.py: true transforms, 50 draws)",
+    "ls": "least squares on the true transforms (fit_recovery.py's reference)",
+    "looser": "generator's ROI prior, transforms + baseline form known, coefficients fitted",
+}
+
+
+# ================================================================================================
+# the posterior of the ROIs: Gibbs on a Gaussian x log-uniform box, reweighted to the exact law
+# ================================================================================================
+def truncated_normal(
+    m: np.ndarray, sd: float, lo: float, hi: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Draws of N(m, sd^2) cut to [lo, hi] (vectorised over ``m``) by the inverse CDF, on the
+    side of the mean where the tail probabilities keep their precision; where even they underflow
+    (the interval more than ~37 sd from the mean) the exponential tail of the nearer bound."""
+    a, b = (lo - m) / sd, (hi - m) / sd
+    flip = a > 0  # the interval lies above the mean: draw its mirror image below it
+    a2, b2 = np.where(flip, -b, a), np.where(flip, -a, b)
+    pa, pb = ndtr(a2), ndtr(b2)
+    u = rng.random(m.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = ndtri(pa + u * (pb - pa))
+        tail = b2 + np.log(np.maximum(u, 1e-300)) / np.maximum(-b2, 1e-12)  # b2 < 0 far out
+    z = np.where((pb - pa > 0) & np.isfinite(z), z, tail)
+    z = np.clip(z, a2, b2)
+    return m + sd * np.where(flip, -z, z)
+
+
+def _conditional(
+    m: np.ndarray, sd: float, lo: float, hi: float, rng: np.random.Generator, batch: int = 16
+) -> np.ndarray:
+    """Draws of the density proportional to N(x; m, sd^2) / x on [lo, hi] (vectorised over
+    ``m``), by exact rejection sampling: ``1 / x`` lies under ``exp(a + b x)``, the secant of
+    ``-log x`` over [lo, hi] (convex), so proposals from N(m + b sd^2, sd^2) cut to [lo, hi] are
+    accepted with probability ``exp(-log x - a - b x)`` (at least 0.41 on [0.3, 5]); ``batch``
+    proposals per draw at a time, the first accepted kept."""
+    b = -math.log(hi / lo) / (hi - lo)
+    a = -math.log(lo) - b * lo
+    out = np.empty_like(m)
+    todo = np.arange(len(m))
+    while todo.size:
+        mm = np.broadcast_to(m[todo] + b * sd * sd, (batch, todo.size))
+        x = truncated_normal(mm, sd, lo, hi, rng)
+        ok = rng.random(x.shape) < np.exp(-np.log(x) - a - b * x)
+        first = np.argmax(ok, axis=0)
+        got = ok[first, np.arange(todo.size)]
+        out[todo[got]] = x[first[got], np.flatnonzero(got)]
+        todo = todo[~got]
+    return out
+
+
+def gibbs(
+    mu: np.ndarray,
+    prec: np.ndarray,
+    lo: float,
+    hi: float,
+    rng: np.random.Generator,
+    chains: int,
+    sweeps: int,
+    burn: int,
+) -> np.ndarray:
+    """Draws (kept sweeps, chains, k) of the density proportional to
+    ``prod(1 / x_i) exp(-(x - mu)' prec (x - mu) / 2)`` on the box [lo, hi]^k: ``chains``
+    independent Gibbs chains started from draws of the log-uniform prior, ``burn`` sweeps
+    dropped."""
+    k = len(mu)
+    x = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(chains, k)))
+    d = np.diag(prec).copy()
+    sd = 1.0 / np.sqrt(d)
+    out = np.empty((sweeps - burn, chains, k))
+    for s in range(sweeps):
+        for i in range(k):
+            dev = x - mu
+            m = mu[i] - (dev @ prec[i] - d[i] * dev[:, i]) / d[i]
+            x[:, i] = _conditional(m, float(sd[i]), lo, hi, rng)
+        if s >= burn:
+            out[s - burn] = x
+    return out
+
+
+@dataclass
+class PosteriorMean:
+    mean: np.ndarray  # posterior mean of each ROI
+    se: np.ndarray  # its Monte-Carlo standard error (spread between chains)
+    sd: np.ndarray  # posterior standard deviation
+    ess: float  # the importance weights' effective share of the draws (Kish), in (0, 1]
+
+
+def weighted_mean(draws: np.ndarray, logw: np.ndarray) -> PosteriorMean:
+    """The self-normalised importance-weighted mean of ``draws`` (kept, chains, k) with log
+    weights ``logw`` (kept, chains), and its Monte-Carlo error from the chains' spread (each
+    chain a batch; they are independent)."""
+    w = np.exp(logw - logw.max())
+    total = float(w.sum())
+    mean = np.einsum("sc,sck->k", w, draws) / total
+    var = np.einsum("sc,sck->k", w, (draws - mean) ** 2) / total
+    num_c = np.einsum("sc,sck->ck", w, draws)
+    den_c = w.sum(axis=0)
+    resid = num_c - den_c[:, None] * mean
+    chains = draws.shape[1]
+    se = np.sqrt(chains * resid.var(axis=0, ddof=1)) / total
+    ess = total**2 / float((w * w).sum()) / w.size
+    return PosteriorMean(mean, se, np.sqrt(var), ess)
+
+
+@dataclass
+class Knowns:
+    """One world's ROI problem: ``resid`` (the weekly KPI less what the decision maker knows of
+    it) = ``G @ roi`` + noise; ``G``'s columns are each touchpoint's true weekly contribution per
+    unit of ROI (true transforms; ``beta = c * roi``)."""
+
+    name: str
+    G: np.ndarray  # (weeks, k)
+    resid: np.ndarray  # (weeks,)
+    c: np.ndarray  # beta per unit of ROI
+    prior: tuple[float, float]  # log-uniform support of each ROI
+    true_roi: np.ndarray
+    #: noise sd = ``noise_frac`` x (``base_mean`` + mean of ``G @ roi``); None: unknown (estimated)
+    noise_frac: float | None = None
+    base_mean: float = 0.0
+    #: the log density of the baseline's level given the ROIs (vectorised over rows of ROIs)
+    link: Callable[[np.ndarray], np.ndarray] | None = None
+    #: nuisance columns fitted with a flat prior (``looser``): integrated out of the likelihood
+    Z: np.ndarray | None = None
+
+
+def posterior(
+    kn: Knowns, rng: np.random.Generator, chains: int, sweeps: int, burn: int
+) -> PosteriorMean:
+    """The posterior mean of the ROIs under ``kn``'s prior and likelihood."""
+    G, r = kn.G, kn.resid
+    n, k = G.shape
+    if kn.Z is not None:  # a flat prior on the nuisance: project it out (exact for Gaussians)
+        q, _ = np.linalg.qr(kn.Z)
+        G, r = G - q @ (q.T @ G), r - q @ (q.T @ r)
+    gtg = G.T @ G
+    mu = np.linalg.solve(gtg, G.T @ r)
+    rss_min = float(np.sum((r - G @ mu) ** 2))
+    lo, hi = kn.prior
+    gbar = kn.G.mean(axis=0)
+    if kn.noise_frac is None:
+        dof = n - k - (0 if kn.Z is None else kn.Z.shape[1])
+        sigma0 = math.sqrt(rss_min / dof)
+    else:
+        sigma0 = kn.noise_frac * (kn.base_mean + float(gbar @ np.clip(mu, lo, hi)))
+    draws = gibbs(mu, gtg / sigma0**2, lo, hi, rng, chains, sweeps, burn)
+    logw = np.zeros(draws.shape[:2])
+    if kn.noise_frac is not None or kn.link is not None:
+        flat = draws.reshape(-1, k)
+        dev = flat - mu
+        quad = np.einsum("ij,jk,ik->i", dev, gtg, dev)  # RSS(roi) - RSS(mu)
+        lw = np.zeros(len(flat))
+        if kn.noise_frac is not None:  # the exact likelihood over the fixed-sd one
+            sig = kn.noise_frac * (kn.base_mean + flat @ gbar)
+            lw += -n * np.log(sig / sigma0) - (rss_min + quad) / (2 * sig**2)
+            lw += (rss_min + quad) / (2 * sigma0**2)
+        if kn.link is not None:
+            lw += kn.link(flat)
+        logw = lw.reshape(draws.shape[:2])
+    return weighted_mean(draws, logw)
+
+
+# ================================================================================================
+# what the decision maker knows, per generator
+# ================================================================================================
+def _units(case: Case) -> np.ndarray:
+    """Each touchpoint's true weekly contribution with beta 1 (true transforms, zero start)."""
+    frame = case.history.frame
+    cols = []
+    for tid, tp in case.truth.touchpoints.items():
+        x = frame[tid].to_numpy(dtype=float)
+        a = x if tp.adstock is None else tp.adstock.transform(x)
+        cols.append(C.saturation(tp.curve.family, a, {**tp.curve.params, "beta": 1.0}))
+    return np.column_stack(cols)
+
+
+def _per_roi(case: Case, mean_spend: Sequence[float]) -> np.ndarray:
+    """``c``: beta per unit of steady-state ROI at the generator's mean weekly spend."""
+    out = []
+    for (_tid, tp), s in zip(case.truth.touchpoints.items(), mean_spend, strict=True):
+        assert tp.adstock is not None and not tp.adstock.normalize
+        a = s / (1.0 - tp.adstock.decay)
+        unit = float(C.saturation(tp.curve.family, a, {**tp.curve.params, "beta": 1.0}))
+        out.append(s / unit)
+    return np.array(out)
+
+
+def _low_link(b_obs: float, spend: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``random_world``: log P(baseline = b_obs | ROIs) with baseline = round(M (1 - s) / s, -3),
+    ``M = roi @ mean spend``, ``s`` ~ U(LOW_SHARE): the share of s's range that rounds to b_obs."""
+    s_lo, s_hi = LOW_SHARE
+
+    def link(roi: np.ndarray) -> np.ndarray:
+        m = roi @ spend
+        a = np.maximum(m / (b_obs + 500.0 + m), s_lo)
+        b = np.minimum(m / (b_obs - 500.0 + m), s_hi)
+        with np.errstate(divide="ignore"):
+            return np.log(np.maximum(b - a, 0.0) / (s_hi - s_lo))
+
+    return link
+
+
+def _high_link(base_sum: float, g_sum: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``high_world``: log p(baseline level | ROIs), ``baseline.sum() = T (1 - s) / s`` with
+    ``T = roi @ g_sum`` the media's contribution over the history, ``s`` ~ U(MEDIA_SHARE):
+    density ``T / (B + T)^2`` (up to a constant) where ``T / (B + T)`` is in the range."""
+    s_lo, s_hi = MEDIA_SHARE
+
+    def link(roi: np.ndarray) -> np.ndarray:
+        t = roi @ g_sum
+        s = t / (base_sum + t)
+        inside = (s >= s_lo) & (s <= s_hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(inside, np.log(t) - 2.0 * np.log(base_sum + t), -np.inf)
+
+    return link
+
+
+def _check_units(case: Case, G: np.ndarray, c: np.ndarray, true_roi: np.ndarray) -> None:
+    """The harness's own check: the unit columns at the true ROIs give the true contributions."""
+    err = np.abs(G @ true_roi - case.true_contrib.to_numpy().sum(axis=1)).max()
+    scale = float(np.abs(case.true_contrib.to_numpy()).sum(axis=1).max())
+    assert err <= 1e-6 * scale, (case.name, err, scale)
+
+
+def _true_roi(case: Case, c: np.ndarray) -> np.ndarray:
+    return np.array([tp.curve.params["beta"] for tp in case.truth.touchpoints.values()]) / c
+
+
+def low_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
+    """The bound's and the looser variant's problems for a ``random_world`` world (or, with the
+    stand-in prior, the sample company's)."""
+    spec = world.spec
+    spend = np.array([t.mean_spend for t in spec.touchpoints])
+    c = _per_roi(case, spend)
+    units = _units(case)
+    G = units * c
+    roi = _true_roi(case, c)
+    _check_units(case, G, c, roi)
+    parts = world.contributions
+    base = parts[["baseline", "trend", "seasonality", "control"]].sum(axis=1).to_numpy()
+    y = case.history.frame[case.history.journey.kpi].to_numpy(dtype=float)
+    generated = spec.name.startswith("Random world")
+    if generated:
+        assert spec.baseline > 1000.0, case.name  # not at random_world's floor
+    prior = ROI_PRIOR if generated else STANDIN_PRIOR
+    bound = Knowns(
+        case.name,
+        G,
+        y - base,
+        c,
+        prior,
+        roi,
+        spec.noise_sd,
+        float(base.mean()),
+        _low_link(spec.baseline, spend) if generated else None,
+    )
+    weeks = np.arange(len(y), dtype=float)
+    dates = case.history.frame.index
+    price = case.history.frame["price_index"].to_numpy(dtype=float) - 1.0
+    Z = np.column_stack(
+        [np.ones_like(weeks), weeks, seasonal_shape(dates, spec.season_peak_day), price]
+    )
+    return bound, replace(bound, resid=y, noise_frac=None, link=None, Z=Z)
+
+
+def high_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
+    """The bound's and the looser variant's problems for a ``high_world`` world."""
+    spend = np.array([t.mean_spend for t in world.touchpoints])
+    c = _per_roi(case, spend)
+    G = _units(case) * c
+    roi = _true_roi(case, c)
+    _check_units(case, G, c, roi)
+    base = world.contributions["baseline"].to_numpy(dtype=float)
+    y = case.history.frame[case.history.journey.kpi].to_numpy(dtype=float)
+    bound = Knowns(
+        case.name,
+        G,
+        y - base,
+        c,
+        ROI_PRIOR,
+        roi,
+        NOISE_SD,
+        float(base.mean()),
+        _high_link(float(base.sum()), G.sum(axis=0)),
+    )
+    t = np.arange(len(y), dtype=float)
+    s = seasonal_shape(case.history.frame.index, _peak_day(world))
+    p = case.history.frame["price_index"].to_numpy(dtype=float) - 1.0
+    Z = np.column_stack([np.ones_like(t), t, s, p, t * s, t * p, s * p, t * s * p])
+    return bound, replace(bound, resid=y, noise_frac=None, link=None, Z=Z)
+
+
+def _peak_day(world: Any) -> int:
+    """The high world's seasonal peak day, recovered from its baseline: the day whose seasonal
+    shape, with the level, trend and price as regressors, fits the baseline series best (the
+    generator keeps no field for it; exact, the baseline being noiseless)."""
+    base = world.contributions["baseline"].to_numpy(dtype=float)
+    dates = world.history["date"]
+    t = np.arange(len(base), dtype=float)
+    p = world.history["price_index"].to_numpy(dtype=float) - 1.0
+    best, best_day = math.inf, 1
+    for day in range(1, 366):
+        s = seasonal_shape(dates, day)
+        Z = np.column_stack([np.ones_like(t), t, s, p, t * s, t * p, s * p, t * s * p])
+        res = base - Z @ np.linalg.lstsq(Z, base, rcond=None)[0]
+        v = float(res @ res)
+        if v < best:
+            best, best_day = v, day
+    return best_day
+
+
+# ================================================================================================
+# the worlds, with what their generator drew
+# ================================================================================================
+@contextmanager
+def recording() -> Iterator[list[Any]]:
+    """The generated worlds (``simulate``'s and ``high_world``'s objects) behind the cases
+    ``_fit_cases`` builds inside the block, in order: their baseline series and draws."""
+    seen: list[Any] = []
+    real_sim, real_high = _fit_cases.simulate, _fit_cases.high_world
+
+    def sim(spec: Any) -> Any:
+        seen.append(real_sim(spec))
+        return seen[-1]
+
+    def high(n: int, seed: int) -> Any:
+        seen.append(real_high(n, seed))
+        return seen[-1]
+
+    _fit_cases.simulate, _fit_cases.high_world = sim, high  # type: ignore[assignment]
+    try:
+        yield seen
+    finally:
+        _fit_cases.simulate, _fit_cases.high_world = real_sim, real_high  # type: ignore[assignment]
+
+
+def worlds(regime: str, n: int, seeds: str, tmp: Path) -> list[tuple[Case, Any]]:
+    """``fit_recovery.py``'s worlds of a regime (``seeds`` "A:B": ``fit_dev.py --seeds``'s fresh
+    worlds instead), each with its generator's object."""
+    with recording() as seen:
+        if seeds:
+            a, b = (int(v) for v in seeds.split(":"))
+            cases = [
+                high_case(n, s, tmp, 0, regime)
+                if regime == "high"
+                else world_case(f"rw{n}-s{s}", random_world(n, seed=s), tmp, "holdout", n, 0)
+                for s in range(a, b)
+            ]
+        else:
+            cases = regime_cases(regime, n, False, tmp)
+    assert len(seen) == len(cases)
+    return list(zip(cases, seen, strict=True))
+
+
+# ================================================================================================
+# plans and summaries
+# ================================================================================================
+def with_betas(truth: ResponseModel, betas: np.ndarray) -> ResponseModel:
+    """The true model with its betas replaced (the transforms kept)."""
+    tps = {
+        tid: replace(tp, curve=replace(tp.curve, params={**tp.curve.params, "beta": float(b)}))
+        for (tid, tp), b in zip(truth.touchpoints.items(), betas, strict=True)
+    }
+    return ResponseModel(truth.kpi, tps)
+
+
+@dataclass
+class WorldResult:
+    name: str
+    standin: bool
+    regrets: dict[str, Regret]
+    ess: float  # the bound's importance weights' effective share
+    se_sd: float  # the bound's largest Monte-Carlo error of a posterior mean, in posterior sds
+    se_rel: float  # ... relative to the posterior mean
+
+
+def vs_hist(r: Regret) -> float:
+    return (r.fitted - r.historical) / r.kpi_total
+
+
+def bootstrap(rows: Sequence[WorldResult], plan: str, n: int = 4000) -> tuple[float, float, float]:
+    """Pooled capture's bootstrap over worlds (``n`` resamples, seeded): sd, 5% and 95%."""
+    rng = np.random.default_rng(SEED)
+    num = np.array([vs_hist(r.regrets[plan]) for r in rows])
+    den = np.array([r.regrets[plan].uplift for r in rows])
+    idx = rng.integers(0, len(rows), size=(n, len(rows)))
+    v = num[idx].sum(axis=1) / den[idx].sum(axis=1)
+    return float(v.std(ddof=1)), float(np.quantile(v, 0.05)), float(np.quantile(v, 0.95))
+
+
+def summary(rows: Sequence[WorldResult], title: str, target: float | None) -> None:
+    print(f"\n{title}: {len(rows)} worlds" + (f"; target {target:.0%}" if target else ""))
+    print(
+        f"| plan | pooled | bootstrap sd | 5-95% | worst world vs hist. (% KPI) | "
+        f"below by > {HARM:.1%} |"
+    )
+    print("|---|---|---|---|---|---|")
+    for plan in PLANS:
+        pooled = pooled_capture(rows, lambda r, p=plan: r.regrets[p])  # type: ignore[misc]
+        sd, q5, q95 = bootstrap(rows, plan)
+        v = [vs_hist(r.regrets[plan]) for r in rows]
+        worst = int(np.argmin(v))
+        print(
+            f"| {plan} | {pooled:.1%} | {sd:.1%} | {q5:.1%}-{q95:.1%} | {v[worst]:+.2%} "
+            f"({rows[worst].name}) | {sum(x < -HARM for x in v)} |"
+        )
+
+
+def run_world(
+    case: Case, world: Any, regime: str, args: argparse.Namespace, rng: np.random.Generator
+) -> WorldResult:
+    bound_kn, looser_kn = (high_knowns if regime == "high" else low_knowns)(case, world)
+    post = posterior(bound_kn, rng, args.chains, args.sweeps, args.burn)
+    loose = posterior(looser_kn, rng, args.chains, args.sweeps, args.burn)
+    oracle = oracle_model(case, ORACLE_DRAWS)
+    regrets = {
+        "bound": decision_regret(case, with_betas(case.truth, post.mean * bound_kn.c)),
+        "flat": decision_regret(case, oracle, robust=True),
+        "ls": decision_regret(case, oracle),
+        "looser": decision_regret(case, with_betas(case.truth, loose.mean * looser_kn.c)),
+    }
+    return WorldResult(
+        case.name,
+        bound_kn.prior != ROI_PRIOR,
+        regrets,
+        post.ess,
+        float(np.max(post.se / post.sd)),
+        float(np.max(post.se / post.mean)),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--regime", choices=("low", "high"), default="low")
+    ap.add_argument("--touchpoints", type=int, choices=(8, 15), default=8)
+    ap.add_argument("--seeds", default="", metavar="START:STOP", help="as fit_dev.py's")
+    ap.add_argument("--worlds", type=int, default=0, metavar="N", help="the first N worlds only")
+    ap.add_argument("--chains", type=int, default=400)
+    ap.add_argument("--sweeps", type=int, default=350)
+    ap.add_argument("--burn", type=int, default=100)
+    ap.add_argument("--sampler-seed", type=int, default=SEED)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    target = POOLED_TARGET.get((args.regime, args.touchpoints))
+    print(
+        f"# Bayes bound: {args.regime}, {args.touchpoints} tp, "
+        f"{'seeds ' + args.seeds if args.seeds else 'the benchmark worlds'}; commit "
+        f"{git_commit()}; Gibbs {args.chains} chains x {args.sweeps} sweeps (burn {args.burn}), "
+        f"sampler seed {args.sampler_seed}",
+        flush=True,
+    )
+    rng = np.random.default_rng(args.sampler_seed)
+    rows: list[WorldResult] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs = worlds(args.regime, args.touchpoints, args.seeds, Path(tmp))
+        if args.worlds:
+            pairs = pairs[: args.worlds]
+        for case, world in pairs:
+            w = run_world(case, world, args.regime, args, rng)
+            rows.append(w)
+            caps = "  ".join(f"{p} {w.regrets[p].captured:7.1%}" for p in PLANS)
+            print(
+                f"{w.name:<24} uplift {w.regrets['bound'].uplift:6.2%}  {caps}  bound vs hist "
+                f"{vs_hist(w.regrets['bound']):+.2%}  ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}"
+                f"{'  (stand-in prior)' if w.standin else ''}",
+                flush=True,
+            )
+    for name, p in PLAN_NAMES.items():
+        print(f"{name}: {p}")
+    generated = [r for r in rows if not r.standin]
+    summary(generated, "Generator worlds", target)
+    if len(generated) < len(rows):
+        summary(rows, "All worlds (the sample company's with the stand-in prior)", target)
+    print(
+        f"\nsampler: importance ESS share min {min(r.ess for r in rows):.2f}, largest MC se of a "
+        f"posterior mean {max(r.se_sd for r in rows):.3f} posterior sd "
+        f"({max(r.se_rel for r in rows):.2%} of the mean); run time "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
