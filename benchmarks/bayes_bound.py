@@ -52,10 +52,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr, ndtri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,26 +65,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _fit_cases  # noqa: E402  (the benchmarks folder is not a package)
 from _fit_cases import SEED, Case, high_case, regime_cases, world_case  # noqa: E402
 from _fit_measure import ORACLE_DRAWS, Regret, decision_regret, oracle_model  # noqa: E402
-from _high_worlds import MEDIA_SHARE, NOISE_SD  # noqa: E402
+from _high_worlds import DECAY_MAX, MEDIA_SHARE, NOISE_SD  # noqa: E402
 from _readme import git_commit  # noqa: E402
 from _regimes import HARM, POOLED_TARGET, pooled_capture  # noqa: E402
 
 from optimizer.response import curves as C  # noqa: E402
 from optimizer.response.model import ResponseModel  # noqa: E402
-from optimizer.simulate import seasonal_shape  # noqa: E402
-from optimizer.simulate import random_world  # noqa: E402
+from optimizer.simulate import (
+    random_world,  # noqa: E402
+    seasonal_shape,  # noqa: E402
+)
 
 #: both generators' prior of each touchpoint's steady-state ROI at its mean weekly spend
 #: (log-uniform; ``random_world`` and ``_high_worlds._world`` draw it so)
 ROI_PRIOR = (0.3, 5.0)
 #: ``random_world``'s media share of the KPI (its baseline is set from it and the ROIs)
 LOW_SHARE = (0.2, 0.4)
+#: ``random_world``'s decay prior (uniform on [0, 0.7], rounded to 3 decimals; ``high_world``:
+#: ``_high_worlds.DECAY_MAX``)
+LOW_DECAY_MAX = 0.7
 #: the stand-in prior of the sample company's worlds (a fixed truth, no generator draws it)
 STANDIN_PRIOR = (0.1, 10.0)
 #: the plans compared, in print order
-PLANS = ("bound", "flat", "ls", "looser")
+PLANS = ("bound", "decay", "flat", "ls", "looser")
 PLAN_NAMES = {
     "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
+    "decay": "Bayes bound with the decays unknown too (generator's decay prior)",
     "flat": "Bayes oracle, flat prior (fit_recovery.py: true transforms, 50 draws)",
     "ls": "least squares on the true transforms (fit_recovery.py's reference)",
     "looser": "generator's ROI prior, transforms + baseline form known, coefficients fitted",
@@ -93,7 +101,7 @@ PLAN_NAMES = {
 # the posterior of the ROIs: Gibbs on a Gaussian x log-uniform box, reweighted to the exact law
 # ================================================================================================
 def truncated_normal(
-    m: np.ndarray, sd: float, lo: float, hi: float, rng: np.random.Generator
+    m: np.ndarray, sd: float | np.ndarray, lo: float, hi: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Draws of N(m, sd^2) cut to [lo, hi] (vectorised over ``m``) by the inverse CDF, on the
     side of the mean where the tail probabilities keep their precision; where even they underflow
@@ -112,20 +120,27 @@ def truncated_normal(
 
 
 def _conditional(
-    m: np.ndarray, sd: float, lo: float, hi: float, rng: np.random.Generator, batch: int = 16
+    m: np.ndarray,
+    sd: float | np.ndarray,
+    lo: float,
+    hi: float,
+    rng: np.random.Generator,
+    batch: int = 16,
 ) -> np.ndarray:
     """Draws of the density proportional to N(x; m, sd^2) / x on [lo, hi] (vectorised over
-    ``m``), by exact rejection sampling: ``1 / x`` lies under ``exp(a + b x)``, the secant of
-    ``-log x`` over [lo, hi] (convex), so proposals from N(m + b sd^2, sd^2) cut to [lo, hi] are
-    accepted with probability ``exp(-log x - a - b x)`` (at least 0.41 on [0.3, 5]); ``batch``
-    proposals per draw at a time, the first accepted kept."""
+    ``m`` and ``sd``), by exact rejection sampling: ``1 / x`` lies under ``exp(a + b x)``, the
+    secant of ``-log x`` over [lo, hi] (convex), so proposals from N(m + b sd^2, sd^2) cut to
+    [lo, hi] are accepted with probability ``exp(-log x - a - b x)`` (at least 0.41 on
+    [0.3, 5]); ``batch`` proposals per draw at a time, the first accepted kept."""
     b = -math.log(hi / lo) / (hi - lo)
     a = -math.log(lo) - b * lo
+    sds = np.broadcast_to(np.asarray(sd, dtype=float), m.shape)
     out = np.empty_like(m)
     todo = np.arange(len(m))
     while todo.size:
-        mm = np.broadcast_to(m[todo] + b * sd * sd, (batch, todo.size))
-        x = truncated_normal(mm, sd, lo, hi, rng)
+        s = sds[todo]
+        mm = np.broadcast_to(m[todo] + b * s * s, (batch, todo.size))
+        x = truncated_normal(mm, s, lo, hi, rng)
         ok = rng.random(x.shape) < np.exp(-np.log(x) - a - b * x)
         first = np.argmax(ok, axis=0)
         got = ok[first, np.arange(todo.size)]
@@ -169,6 +184,8 @@ class PosteriorMean:
     se: np.ndarray  # its Monte-Carlo standard error (spread between chains)
     sd: np.ndarray  # posterior standard deviation
     ess: float  # the importance weights' effective share of the draws (Kish), in (0, 1]
+    accept: float = float("nan")  # ``posterior_decays``: the decay steps' acceptance rate
+    decays: PosteriorMean | None = None  # ``posterior_decays``: the decays' posterior mean
 
 
 def weighted_mean(draws: np.ndarray, logw: np.ndarray) -> PosteriorMean:
@@ -207,12 +224,22 @@ class Knowns:
     link: Callable[[np.ndarray], np.ndarray] | None = None
     #: nuisance columns fitted with a flat prior (``looser``): integrated out of the likelihood
     Z: np.ndarray | None = None
+    #: ``decay``: each touchpoint's column of ``G`` as a function of its decay (one per chain:
+    #: decays (chains,) -> (chains, weeks)), the decays unknown with a uniform prior on
+    #: [0, ``decay_max``]; None: the decays known (``G``)
+    decay_cols: list[Callable[[np.ndarray], np.ndarray]] | None = None
+    decay_max: float = 0.0
+    #: the prior is not the generator's for this world (the sample company's; a decay set by
+    #: hand beyond the generator's range): reported apart, not part of the bound
+    standin: bool = False
 
 
 def posterior(
     kn: Knowns, rng: np.random.Generator, chains: int, sweeps: int, burn: int
 ) -> PosteriorMean:
     """The posterior mean of the ROIs under ``kn``'s prior and likelihood."""
+    if kn.decay_cols is not None:
+        return posterior_decays(kn, rng, chains, sweeps, burn)
     G, r = kn.G, kn.resid
     n, k = G.shape
     if kn.Z is not None:  # a flat prior on the nuisance: project it out (exact for Gaussians)
@@ -229,20 +256,130 @@ def posterior(
     else:
         sigma0 = kn.noise_frac * (kn.base_mean + float(gbar @ np.clip(mu, lo, hi)))
     draws = gibbs(mu, gtg / sigma0**2, lo, hi, rng, chains, sweeps, burn)
-    logw = np.zeros(draws.shape[:2])
-    if kn.noise_frac is not None or kn.link is not None:
-        flat = draws.reshape(-1, k)
-        dev = flat - mu
-        quad = np.einsum("ij,jk,ik->i", dev, gtg, dev)  # RSS(roi) - RSS(mu)
-        lw = np.zeros(len(flat))
-        if kn.noise_frac is not None:  # the exact likelihood over the fixed-sd one
-            sig = kn.noise_frac * (kn.base_mean + flat @ gbar)
-            lw += -n * np.log(sig / sigma0) - (rss_min + quad) / (2 * sig**2)
-            lw += (rss_min + quad) / (2 * sigma0**2)
-        if kn.link is not None:
-            lw += kn.link(flat)
-        logw = lw.reshape(draws.shape[:2])
-    return weighted_mean(draws, logw)
+    flat = draws.reshape(-1, k)
+    dev = flat - mu
+    rss = rss_min + np.einsum("ij,jk,ik->i", dev, gtg, dev)
+    logw = _exact_over_fixed(kn, flat, rss, flat @ gbar, sigma0)
+    return weighted_mean(draws, logw.reshape(draws.shape[:2]))
+
+
+def _exact_over_fixed(
+    kn: Knowns, roi: np.ndarray, rss: np.ndarray, media_mean: np.ndarray, sigma0: float
+) -> np.ndarray:
+    """Log importance weights of draws ``roi`` (rows) of the fixed-sd target: the exact
+    likelihood (noise sd = ``noise_frac`` x the mean noiseless KPI, ``base_mean + media_mean``)
+    over the fixed-sd one, times the baseline-level factor; ``rss``: each draw's residual sum of
+    squares. Zero where ``kn`` has neither (the fixed-sd target is then the posterior)."""
+    n = len(kn.resid)
+    lw = np.zeros(len(roi))
+    if kn.noise_frac is not None:
+        sig = kn.noise_frac * (kn.base_mean + media_mean)
+        lw += -n * np.log(sig / sigma0) - rss / (2 * sig**2)
+        lw += rss / (2 * sigma0**2)
+    if kn.link is not None:
+        lw += kn.link(roi)
+    return lw
+
+
+def posterior_decays(
+    kn: Knowns,
+    rng: np.random.Generator,
+    chains: int,
+    sweeps: int,
+    burn: int,
+    step: float = 0.1,
+) -> PosteriorMean:
+    """The posterior mean of the ROIs with the decays unknown too (``kn.decay_cols``, uniform
+    prior on [0, ``kn.decay_max``]): per sweep and touchpoint, a random-walk Metropolis step of
+    its decay (sd ``step``, reflected at the ends) and an exact Gibbs draw of its ROI, on the
+    fixed-sd Gaussian target, ``chains`` chains; then importance-reweighted to the exact
+    posterior as in ``posterior``."""
+    assert kn.decay_cols is not None and kn.noise_frac is not None
+    n, k = kn.G.shape
+    lo, hi = kn.prior
+    r, dmax = kn.resid, kn.decay_max
+    mu = np.linalg.solve(kn.G.T @ kn.G, kn.G.T @ r)
+    sigma0 = kn.noise_frac * (kn.base_mean + float(kn.G.mean(axis=0) @ np.clip(mu, lo, hi)))
+    roi = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(chains, k)))
+    dec = rng.uniform(0.0, dmax, size=(chains, k))
+    G = np.stack([kn.decay_cols[i](dec[:, i]) for i in range(k)], axis=2)  # (chains, n, k)
+    kept = sweeps - burn
+    out = np.empty((kept, chains, k))
+    out_dec = np.empty((kept, chains, k))
+    rss = np.empty((kept, chains))
+    media = np.empty((kept, chains))
+    accepted = 0
+    for s in range(sweeps):
+        e = r[None, :] - np.einsum("cnk,ck->cn", G, roi)  # afresh each sweep: no drift
+        for i in range(k):
+            prop = np.abs(dec[:, i] + step * rng.standard_normal(chains))
+            prop = np.where(prop > dmax, 2.0 * dmax - prop, prop)
+            g_new = kn.decay_cols[i](prop)
+            e_new = e + (G[:, :, i] - g_new) * roi[:, i, None]
+            log_a = (np.einsum("cn,cn->c", e, e) - np.einsum("cn,cn->c", e_new, e_new)) / (
+                2.0 * sigma0**2
+            )
+            ok = np.log(rng.random(chains)) < log_a
+            dec[ok, i], G[ok, :, i], e[ok] = prop[ok], g_new[ok], e_new[ok]
+            accepted += int(ok.sum())
+            g = G[:, :, i]
+            gg = np.einsum("cn,cn->c", g, g)
+            new = _conditional(
+                roi[:, i] + np.einsum("cn,cn->c", g, e) / gg, sigma0 / np.sqrt(gg), lo, hi, rng
+            )
+            e += g * (roi[:, i] - new)[:, None]
+            roi[:, i] = new
+        if s >= burn:
+            out[s - burn], out_dec[s - burn] = roi, dec
+            rss[s - burn] = np.einsum("cn,cn->c", e, e)
+            media[s - burn] = np.einsum("cnk,ck->c", G, roi) / n
+    logw = _exact_over_fixed(kn, out.reshape(-1, k), rss.ravel(), media.ravel(), sigma0)
+    post = weighted_mean(out, logw.reshape(kept, chains))
+    post.accept = accepted / (sweeps * k * chains)
+    post.decays = weighted_mean(out_dec, logw.reshape(kept, chains))
+    return post
+
+
+#: the saturation of each family as a function of adstock over its half-way point
+_UNIT: dict[str, Callable[[np.ndarray, dict[str, float]], np.ndarray]] = {
+    "hill": lambda z, p: z ** p["shape"] / (1.0 + z ** p["shape"]),
+    "exponential": lambda z, p: -np.expm1(-z),
+    "logistic": lambda z, p: np.tanh(0.5 * z),
+}
+
+
+def decay_columns(case: Case, mean_spend: np.ndarray) -> list[Callable[[np.ndarray], np.ndarray]]:
+    """Each touchpoint's column of ``G`` as a function of its decay, with what the generators
+    draw besides it known: the family, the shape and ``ratio``, the mean adstocked spend
+    (``mean spend / (1 - decay)``) over the curve's half-way point. (The steady-state curve is
+    then the same at every decay, ``roi x mean spend x f(ratio x / mean spend) / f(ratio)``, so
+    the plan reads only the ROIs' posterior mean.)"""
+    frame = case.history.frame
+    cols: list[Callable[[np.ndarray], np.ndarray]] = []
+    for (tid, tp), s in zip(case.truth.touchpoints.items(), mean_spend, strict=True):
+        p, fam = dict(tp.curve.params), tp.curve.family
+        half = p["half_saturation"] if fam == "hill" else p.get("scale") or 1.0 / p["lam"]
+        assert tp.adstock is not None
+        ratio = s / (1.0 - tp.adstock.decay) / half
+        x = frame[tid].to_numpy(dtype=float)
+        f = _UNIT[fam]
+        cols.append(partial(_decay_column, x, float(s), float(ratio), f, p))
+    return cols
+
+
+def _decay_column(
+    x: np.ndarray,
+    s: float,
+    ratio: float,
+    f: Callable[[np.ndarray, dict[str, float]], np.ndarray],
+    p: dict[str, float],
+    d: np.ndarray,
+) -> np.ndarray:
+    """One touchpoint's contribution per unit of ROI at each of the decays ``d`` (one row
+    each): its mean spend x f(adstock / half-way point) / f(ratio), the half-way point
+    ``mean spend / ((1 - d) ratio)``."""
+    a = C.geometric_adstock(np.repeat(x[:, None], len(d), axis=1), d).T  # type: ignore[arg-type]
+    return s * f(a * ((1.0 - d)[:, None] * ratio / s), p) / f(np.asarray(ratio), p)
 
 
 # ================================================================================================
@@ -259,7 +396,7 @@ def _units(case: Case) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _per_roi(case: Case, mean_spend: Sequence[float]) -> np.ndarray:
+def _per_roi(case: Case, mean_spend: np.ndarray) -> np.ndarray:
     """``c``: beta per unit of steady-state ROI at the generator's mean weekly spend."""
     out = []
     for (_tid, tp), s in zip(case.truth.touchpoints.items(), mean_spend, strict=True):
@@ -312,9 +449,23 @@ def _true_roi(case: Case, c: np.ndarray) -> np.ndarray:
     return np.array([tp.curve.params["beta"] for tp in case.truth.touchpoints.values()]) / c
 
 
-def low_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
-    """The bound's and the looser variant's problems for a ``random_world`` world (or, with the
-    stand-in prior, the sample company's)."""
+def _with_decays(
+    bound: Knowns, case: Case, spend: np.ndarray, decay_max: float, standin: bool
+) -> Knowns:
+    """``bound`` with the decays unknown (uniform on [0, ``decay_max``]); checks that the decay
+    columns at the true decays are ``bound.G``."""
+    cols = decay_columns(case, spend)
+    true = [tp.adstock.decay for tp in case.truth.touchpoints.values() if tp.adstock]
+    again = np.column_stack([col(np.array([d]))[0] for col, d in zip(cols, true, strict=True)])
+    assert np.allclose(again, bound.G, rtol=1e-6, atol=1e-9 * np.abs(bound.G).max()), case.name
+    return replace(
+        bound, decay_cols=cols, decay_max=decay_max, standin=standin or max(true) > decay_max
+    )
+
+
+def low_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns, Knowns]:
+    """The bound's, the looser variant's and the decays-unknown bound's problems for a
+    ``random_world`` world (or, with the stand-in prior, the sample company's)."""
     spec = world.spec
     spend = np.array([t.mean_spend for t in spec.touchpoints])
     c = _per_roi(case, spend)
@@ -339,18 +490,24 @@ def low_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
         spec.noise_sd,
         float(base.mean()),
         _low_link(spec.baseline, spend) if generated else None,
+        standin=not generated,
     )
     weeks = np.arange(len(y), dtype=float)
-    dates = case.history.frame.index
+    dates = pd.DatetimeIndex(case.history.frame.index)
     price = case.history.frame["price_index"].to_numpy(dtype=float) - 1.0
     Z = np.column_stack(
         [np.ones_like(weeks), weeks, seasonal_shape(dates, spec.season_peak_day), price]
     )
-    return bound, replace(bound, resid=y, noise_frac=None, link=None, Z=Z)
+    return (
+        bound,
+        replace(bound, resid=y, noise_frac=None, link=None, Z=Z),
+        _with_decays(bound, case, spend, LOW_DECAY_MAX, not generated),
+    )
 
 
-def high_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
-    """The bound's and the looser variant's problems for a ``high_world`` world."""
+def high_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns, Knowns]:
+    """The bound's, the looser variant's and the decays-unknown bound's problems for a
+    ``high_world`` world."""
     spend = np.array([t.mean_spend for t in world.touchpoints])
     c = _per_roi(case, spend)
     G = _units(case) * c
@@ -370,10 +527,14 @@ def high_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns]:
         _high_link(float(base.sum()), G.sum(axis=0)),
     )
     t = np.arange(len(y), dtype=float)
-    s = seasonal_shape(case.history.frame.index, _peak_day(world))
+    s = seasonal_shape(pd.DatetimeIndex(case.history.frame.index), _peak_day(world))
     p = case.history.frame["price_index"].to_numpy(dtype=float) - 1.0
     Z = np.column_stack([np.ones_like(t), t, s, p, t * s, t * p, s * p, t * s * p])
-    return bound, replace(bound, resid=y, noise_frac=None, link=None, Z=Z)
+    return (
+        bound,
+        replace(bound, resid=y, noise_frac=None, link=None, Z=Z),
+        _with_decays(bound, case, spend, DECAY_MAX, False),
+    )
 
 
 def _peak_day(world: Any) -> int:
@@ -417,7 +578,7 @@ def recording() -> Iterator[list[Any]]:
     try:
         yield seen
     finally:
-        _fit_cases.simulate, _fit_cases.high_world = real_sim, real_high  # type: ignore[assignment]
+        _fit_cases.simulate, _fit_cases.high_world = real_sim, real_high
 
 
 def worlds(regime: str, n: int, seeds: str, tmp: Path) -> list[tuple[Case, Any]]:
@@ -455,9 +616,10 @@ class WorldResult:
     name: str
     standin: bool
     regrets: dict[str, Regret]
-    ess: float  # the bound's importance weights' effective share
-    se_sd: float  # the bound's largest Monte-Carlo error of a posterior mean, in posterior sds
+    ess: float  # the bounds' importance weights' smallest effective share
+    se_sd: float  # the bounds' largest Monte-Carlo error of a posterior mean, in posterior sds
     se_rel: float  # ... relative to the posterior mean
+    accept: float  # the decays-unknown sampler's decay steps' acceptance rate
 
 
 def vs_hist(r: Regret) -> float:
@@ -495,23 +657,28 @@ def summary(rows: Sequence[WorldResult], title: str, target: float | None) -> No
 def run_world(
     case: Case, world: Any, regime: str, args: argparse.Namespace, rng: np.random.Generator
 ) -> WorldResult:
-    bound_kn, looser_kn = (high_knowns if regime == "high" else low_knowns)(case, world)
+    bound_kn, looser_kn, decay_kn = (high_knowns if regime == "high" else low_knowns)(case, world)
     post = posterior(bound_kn, rng, args.chains, args.sweeps, args.burn)
     loose = posterior(looser_kn, rng, args.chains, args.sweeps, args.burn)
+    dpost = posterior(decay_kn, rng, args.chains, args.decay_sweeps, args.burn)
     oracle = oracle_model(case, ORACLE_DRAWS)
     regrets = {
         "bound": decision_regret(case, with_betas(case.truth, post.mean * bound_kn.c)),
+        # the steady-state curves at the ratio known are the same at every decay: the true
+        # decay's parametrisation with the ROIs' posterior mean is the expected curve
+        "decay": decision_regret(case, with_betas(case.truth, dpost.mean * decay_kn.c)),
         "flat": decision_regret(case, oracle, robust=True),
         "ls": decision_regret(case, oracle),
         "looser": decision_regret(case, with_betas(case.truth, loose.mean * looser_kn.c)),
     }
     return WorldResult(
         case.name,
-        bound_kn.prior != ROI_PRIOR,
+        decay_kn.standin,
         regrets,
-        post.ess,
-        float(np.max(post.se / post.sd)),
-        float(np.max(post.se / post.mean)),
+        min(post.ess, dpost.ess),
+        float(max(np.max(post.se / post.sd), np.max(dpost.se / dpost.sd))),
+        float(max(np.max(post.se / post.mean), np.max(dpost.se / dpost.mean))),
+        dpost.accept,
     )
 
 
@@ -524,6 +691,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--chains", type=int, default=400)
     ap.add_argument("--sweeps", type=int, default=350)
     ap.add_argument("--burn", type=int, default=100)
+    ap.add_argument(
+        "--decay-sweeps", type=int, default=500, help="the decays-unknown bound's sweeps"
+    )
     ap.add_argument("--sampler-seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -531,7 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"# Bayes bound: {args.regime}, {args.touchpoints} tp, "
         f"{'seeds ' + args.seeds if args.seeds else 'the benchmark worlds'}; commit "
-        f"{git_commit()}; Gibbs {args.chains} chains x {args.sweeps} sweeps (burn {args.burn}), "
+        f"{git_commit()}; Gibbs {args.chains} chains x {args.sweeps} sweeps ({args.decay_sweeps} "
+        f"with the decays unknown; burn {args.burn}), "
         f"sampler seed {args.sampler_seed}",
         flush=True,
     )
@@ -547,7 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             caps = "  ".join(f"{p} {w.regrets[p].captured:7.1%}" for p in PLANS)
             print(
                 f"{w.name:<24} uplift {w.regrets['bound'].uplift:6.2%}  {caps}  bound vs hist "
-                f"{vs_hist(w.regrets['bound']):+.2%}  ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}"
+                f"{vs_hist(w.regrets['bound']):+.2%}  ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}  "
+                f"decay acc. {w.accept:.2f}"
                 f"{'  (stand-in prior)' if w.standin else ''}",
                 flush=True,
             )
@@ -556,7 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     generated = [r for r in rows if not r.standin]
     summary(generated, "Generator worlds", target)
     if len(generated) < len(rows):
-        summary(rows, "All worlds (the sample company's with the stand-in prior)", target)
+        summary(rows, "All worlds (the stand-in worlds' priors are not their generator's)", target)
     print(
         f"\nsampler: importance ESS share min {min(r.ess for r in rows):.2f}, largest MC se of a "
         f"posterior mean {max(r.se_sd for r in rows):.3f} posterior sd "
