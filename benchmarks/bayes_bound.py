@@ -224,11 +224,12 @@ class Knowns:
     link: Callable[[np.ndarray], np.ndarray] | None = None
     #: nuisance columns fitted with a flat prior (``looser``): integrated out of the likelihood
     Z: np.ndarray | None = None
-    #: ``decay``: each touchpoint's column of ``G`` as a function of its decay (one per chain:
-    #: decays (chains,) -> (chains, weeks)), the decays unknown with a uniform prior on
-    #: [0, ``decay_max``]; None: the decays known (``G``)
-    decay_cols: list[Callable[[np.ndarray], np.ndarray]] | None = None
-    decay_max: float = 0.0
+    #: ``decay``: the decays unknown, on the generator's grid ``decay_grid`` (its draws are
+    #: ``round(U(0, max), 3)``: every 0.001, the two ends at half weight, ``decay_weight``), and
+    #: each touchpoint's column of ``G`` at every grid decay (grid, weeks); None: known (``G``)
+    decay_tables: list[np.ndarray] | None = None
+    decay_grid: np.ndarray | None = None
+    decay_weight: np.ndarray | None = None
     #: the prior is not the generator's for this world (the sample company's; a decay set by
     #: hand beyond the generator's range): reported apart, not part of the bound
     standin: bool = False
@@ -238,7 +239,7 @@ def posterior(
     kn: Knowns, rng: np.random.Generator, chains: int, sweeps: int, burn: int
 ) -> PosteriorMean:
     """The posterior mean of the ROIs under ``kn``'s prior and likelihood."""
-    if kn.decay_cols is not None:
+    if kn.decay_tables is not None:
         return posterior_decays(kn, rng, chains, sweeps, burn)
     G, r = kn.G, kn.resid
     n, k = G.shape
@@ -287,22 +288,26 @@ def posterior_decays(
     chains: int,
     sweeps: int,
     burn: int,
-    step: float = 0.1,
+    step: int = 100,
 ) -> PosteriorMean:
-    """The posterior mean of the ROIs with the decays unknown too (``kn.decay_cols``, uniform
-    prior on [0, ``kn.decay_max``]): per sweep and touchpoint, a random-walk Metropolis step of
-    its decay (sd ``step``, reflected at the ends) and an exact Gibbs draw of its ROI, on the
+    """The posterior mean of the ROIs with the decays unknown too (``kn.decay_tables``, the
+    generator's grid prior): per sweep and touchpoint, a random-walk Metropolis step of its
+    decay's grid index (normal steps of sd ``step`` grid points, rounded, reflected about the
+    half-points beyond the ends: a symmetric proposal) and an exact Gibbs draw of its ROI, on the
     fixed-sd Gaussian target, ``chains`` chains; then importance-reweighted to the exact
     posterior as in ``posterior``."""
-    assert kn.decay_cols is not None and kn.noise_frac is not None
+    tables, grid, weight = kn.decay_tables, kn.decay_grid, kn.decay_weight
+    assert tables is not None and grid is not None and weight is not None
+    assert kn.noise_frac is not None
     n, k = kn.G.shape
     lo, hi = kn.prior
-    r, dmax = kn.resid, kn.decay_max
+    r, top = kn.resid, len(grid) - 1
+    log_weight = np.log(weight)
     mu = np.linalg.solve(kn.G.T @ kn.G, kn.G.T @ r)
     sigma0 = kn.noise_frac * (kn.base_mean + float(kn.G.mean(axis=0) @ np.clip(mu, lo, hi)))
     roi = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(chains, k)))
-    dec = rng.uniform(0.0, dmax, size=(chains, k))
-    G = np.stack([kn.decay_cols[i](dec[:, i]) for i in range(k)], axis=2)  # (chains, n, k)
+    idx = rng.integers(0, top + 1, size=(chains, k))
+    G = np.stack([tables[i][idx[:, i]] for i in range(k)], axis=2)  # (chains, n, k)
     kept = sweeps - burn
     out = np.empty((kept, chains, k))
     out_dec = np.empty((kept, chains, k))
@@ -312,15 +317,18 @@ def posterior_decays(
     for s in range(sweeps):
         e = r[None, :] - np.einsum("cnk,ck->cn", G, roi)  # afresh each sweep: no drift
         for i in range(k):
-            prop = np.abs(dec[:, i] + step * rng.standard_normal(chains))
-            prop = np.where(prop > dmax, 2.0 * dmax - prop, prop)
-            g_new = kn.decay_cols[i](prop)
+            prop = idx[:, i] + np.rint(step * rng.standard_normal(chains)).astype(int)
+            prop = np.where(prop < 0, -prop - 1, prop)
+            prop = np.where(prop > top, 2 * top + 1 - prop, prop)
+            prop = np.clip(prop, 0, top)  # (a step beyond a whole grid's width: none at sd 100)
+            g_new = tables[i][prop]
             e_new = e + (G[:, :, i] - g_new) * roi[:, i, None]
             log_a = (np.einsum("cn,cn->c", e, e) - np.einsum("cn,cn->c", e_new, e_new)) / (
                 2.0 * sigma0**2
             )
+            log_a += log_weight[prop] - log_weight[idx[:, i]]
             ok = np.log(rng.random(chains)) < log_a
-            dec[ok, i], G[ok, :, i], e[ok] = prop[ok], g_new[ok], e_new[ok]
+            idx[ok, i], G[ok, :, i], e[ok] = prop[ok], g_new[ok], e_new[ok]
             accepted += int(ok.sum())
             g = G[:, :, i]
             gg = np.einsum("cn,cn->c", g, g)
@@ -330,7 +338,7 @@ def posterior_decays(
             e += g * (roi[:, i] - new)[:, None]
             roi[:, i] = new
         if s >= burn:
-            out[s - burn], out_dec[s - burn] = roi, dec
+            out[s - burn], out_dec[s - burn] = roi, grid[idx]
             rss[s - burn] = np.einsum("cn,cn->c", e, e)
             media[s - burn] = np.einsum("cnk,ck->c", G, roi) / n
     logw = _exact_over_fixed(kn, out.reshape(-1, k), rss.ravel(), media.ravel(), sigma0)
@@ -338,6 +346,16 @@ def posterior_decays(
     post.accept = accepted / (sweeps * k * chains)
     post.decays = weighted_mean(out_dec, logw.reshape(kept, chains))
     return post
+
+
+def decay_prior(decay_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """The generators' decay prior: ``round(U(0, decay_max), 3)``, a grid every 0.001 with the
+    two ends at half weight (the grid and its weights, summing to 1)."""
+    m = int(round(decay_max * 1000))
+    grid = np.round(np.arange(m + 1) / 1000.0, 3)
+    weight = np.full(m + 1, 1.0 / m)
+    weight[[0, -1]] = 0.5 / m
+    return grid, weight
 
 
 #: the saturation of each family as a function of adstock over its half-way point
@@ -452,14 +470,21 @@ def _true_roi(case: Case, c: np.ndarray) -> np.ndarray:
 def _with_decays(
     bound: Knowns, case: Case, spend: np.ndarray, decay_max: float, standin: bool
 ) -> Knowns:
-    """``bound`` with the decays unknown (uniform on [0, ``decay_max``]); checks that the decay
-    columns at the true decays are ``bound.G``."""
-    cols = decay_columns(case, spend)
+    """``bound`` with the decays unknown (the generator's grid prior on [0, ``decay_max``]);
+    checks that the decay columns at the true decays are ``bound.G``."""
+    grid, weight = decay_prior(decay_max)
+    tables = [col(grid) for col in decay_columns(case, spend)]
     true = [tp.adstock.decay for tp in case.truth.touchpoints.values() if tp.adstock]
-    again = np.column_stack([col(np.array([d]))[0] for col, d in zip(cols, true, strict=True)])
-    assert np.allclose(again, bound.G, rtol=1e-6, atol=1e-9 * np.abs(bound.G).max()), case.name
+    if max(true) <= decay_max:
+        at = np.rint(np.array(true) * 1000).astype(int)
+        again = np.column_stack([t[j] for t, j in zip(tables, at, strict=True)])
+        assert np.allclose(again, bound.G, rtol=1e-6, atol=1e-9 * np.abs(bound.G).max()), case.name
     return replace(
-        bound, decay_cols=cols, decay_max=decay_max, standin=standin or max(true) > decay_max
+        bound,
+        decay_tables=tables,
+        decay_grid=grid,
+        decay_weight=weight,
+        standin=standin or max(true) > decay_max,
     )
 
 
@@ -692,7 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sweeps", type=int, default=350)
     ap.add_argument("--burn", type=int, default=100)
     ap.add_argument(
-        "--decay-sweeps", type=int, default=500, help="the decays-unknown bound's sweeps"
+        "--decay-sweeps", type=int, default=450, help="the decays-unknown bound's sweeps"
     )
     ap.add_argument("--sampler-seed", type=int, default=SEED)
     args = ap.parse_args(argv)
