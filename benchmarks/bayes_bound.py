@@ -26,6 +26,13 @@ with each beta at its posterior mean: the KPI a plan gets is linear in the betas
 known), so that plan maximises the posterior expected KPI, and a decision maker who knows more
 than the data does at least as well in expectation over the generator as any fitter does.
 
+``decay``, a tighter bound: the same with the decays unknown too, on the generators' own decay
+prior (``round(U(0, max), 3)``: a grid every 0.001, half-weight ends), each curve's half-way point
+known relative to the mean adstocked spend (the generators' ``ratio``) instead of in money; the
+steady-state curve is then the same at every decay, so the Bayes plan is again the plan on the
+ROIs' posterior mean (sampled by Metropolis on each decay's grid index and exact Gibbs on its ROI,
+then the same reweighting). Its information lies between the bound's and any fitter's.
+
 Beside it, on the same worlds in the same process: ``fit_recovery.py``'s true-transform reference
 (least-squares betas, ``ls``) and its Bayes oracle (flat prior, 50 draws, ``flat``), and
 ``looser``: the same prior with only the transforms and the baseline's *form* known (low: level,
@@ -37,8 +44,9 @@ sd estimated: an achievable plan with less information, not a bound.
     nice -n 10 .venv/bin/python benchmarks/bayes_bound.py --regime low --touchpoints 15 --seeds 40:60
 
 The benchmark's low 8-touchpoint set holds three variations of the fixed sample company, which no
-generator draws: there the prior is a stand-in (log-uniform ROI on [0.1, 10], no baseline factor)
-and those worlds are reported apart ("stand-in"): the bound is read on the others.
+generator draws (there the prior is a stand-in: log-uniform ROI on [0.1, 10], no baseline
+factor), and ``rw6-s2-slow``, whose decays were set beyond ``random_world``'s range: those worlds
+are reported apart ("stand-in"); the bound is read on the others.
 Results and their reading: docs/response-models-measured.md.
 """
 
