@@ -64,7 +64,12 @@ def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("calmk")
+    return write_world(tmp_path_factory.mktemp("calmk"))
+
+
+def write_world(path: Path) -> Path:
+    """The world's models (north.json, south.json, the index markets.json), last December's
+    spend by market (before.csv) and the scenario (s.yaml), written into ``path``."""
     for market, tps in CURVES.items():
         model: dict = {"kpi": "revenue", "period": "week", "touchpoints": {}}
         for tp, (beta, scale, decay, normalize) in tps.items():

@@ -41,7 +41,8 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -537,6 +538,27 @@ def _carry_file(scenario) -> str:
     return path
 
 
+@contextmanager
+def _carry_named(scenario, path: str) -> Iterator[None]:
+    """A carry-over file that names one of the plan's touchpoints wrongly (``TV`` for ``tv`` beside
+    a right ``search``) is the scenario's error, at ``carryover.before``, naming the file.
+
+    The readers are given the plan's touchpoints as the ``known`` ones: a phased plan plans every
+    touchpoint of its model, which are the journey's (``fit`` needs a spend column for each; every
+    market of an index has them; other KPIs' models are refused on phased plans), so a file's
+    touchpoint that is not the plan's is one the journey does not have."""
+    from optimizer.io.spend_tables import MisnamedTouchpoint
+
+    try:
+        yield
+    except MisnamedTouchpoint as e:
+        raise ScenarioError(
+            f"the carry-over file {path}: {e.detail}",
+            path=scenario.source,
+            field="carryover.before",
+        ) from None
+
+
 def _check_carry_used(
     scenario, path: str, dates: Sequence[dt.date], ids: Sequence[str], start: dt.date
 ) -> None:
@@ -580,7 +602,10 @@ def _market_carry_in(scenario, base, responses, streams, start: dt.date) -> np.n
     items = base.items
     ids = list(dict.fromkeys(it.id for it in items))
     national = [it.id for it in items if it.split is not None]
-    spend = read_weekly_spend_by_market(path, ids, list(base.markets), national, what="carry-over")
+    with _carry_named(scenario, path):
+        spend = read_weekly_spend_by_market(
+            path, ids, list(base.markets), national, what="carry-over", known=ids
+        )
     _check_carry_used(scenario, path, [d for s in spend.values() for d in s], ids, start)
     out = np.zeros(len(responses))
     for j, ((i, share, m), r) in enumerate(zip(streams, responses, strict=True)):
@@ -688,7 +713,8 @@ def phased_problem(
 
         path = _carry_file(scenario)
         ids = [r.id for r in responses]
-        spend = read_weekly_spend(path, ids, what="carry-over")
+        with _carry_named(scenario, path):
+            spend = read_weekly_spend(path, ids, what="carry-over", known=ids)
         _check_carry_used(scenario, path, [d for s in spend.values() for d in s], ids, cal.start)
         a0 = carry_in_from_spend(spend, responses, cal.start)
     else:

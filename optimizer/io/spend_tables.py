@@ -21,9 +21,10 @@ one line on stderr, an ambiguous file stops with a message naming the setting.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from optimizer.errors import BudgetOptError, DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import read_csv_strings, short_repr
-from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
 
 ID_COLUMN = "id"
 TOTALS_COLUMNS = (ID_COLUMN, SPEND_COLUMN)
@@ -195,28 +196,121 @@ def read_spend_rows(
     )
 
 
+class MisnamedTouchpoint(DataError):
+    """A spend file that names one of the plan's touchpoints wrongly (``known`` given to a weekly
+    reader): ``detail`` says what and where, without the file (a caller may locate it itself)."""
+
+    def __init__(self, detail: str, *, path: str | Path, field: str):
+        self.detail = detail
+        super().__init__(detail, path=path, field=field)
+
+
+#: how close an unused column of a wide file must be to a touchpoint with no column to be taken
+#: for it misspelt (``difflib`` ratio; ``serach`` for ``search`` is 0.83, ``special`` for
+#: ``social`` 0.77); the same name in another case or with other separators always is
+COLUMN_CUTOFF = 0.8
+
+
+def _fold(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _check_named(
+    named: Mapping[str, int] | Sequence[str],
+    ids: Sequence[str],
+    known: Sequence[str],
+    path: str | Path,
+    *,
+    long: bool,
+) -> None:
+    """Refuse a file that names some of the plan's touchpoints and misnames another, whose spend
+    would otherwise be dropped without a word. ``named``: a long file's touchpoint values (value
+    -> its first row), or a wide file's columns. ``known``: the touchpoints a file may name (the
+    journey's: a touchpoint the plan does not have is ignored). A file naming none of ``ids`` is
+    the caller's to refuse (it can list them all).
+
+    Long: a value not in ``known`` is refused, naming the row (did you mean). Wide (a history has
+    KPI and control columns too): a touchpoint of ``ids`` with no column is refused when an unused
+    column is the same name in another case or spelling (``TV`` for ``tv``, ``serach``)."""
+    if not any(t in named for t in ids):
+        return
+    if long:
+        assert isinstance(named, Mapping)
+        for value, row in named.items():
+            if value not in known:
+                raise MisnamedTouchpoint(
+                    f"unknown touchpoint {short_repr(value)} in row {row}"
+                    f"{_suggest(value, known, 0.6)}: its spend would carry into nothing",
+                    path=path,
+                    field=TOUCHPOINT_COLUMN,
+                )
+        return
+    unused = [c for c in named if c not in known and c not in (DATE_COLUMN, MARKET_COLUMN)]
+    for tid in ids:
+        if tid in named:
+            continue
+        close = _close(tid, unused, COLUMN_CUTOFF)
+        if close is not None:
+            raise MisnamedTouchpoint(
+                f"no column for the plan's touchpoint '{tid}', but a column {short_repr(close)} "
+                f"(did you mean '{tid}'?): name it by the touchpoint's id, or the carry-over of "
+                f"'{tid}' would be dropped",
+                path=path,
+                field=close,
+            )
+
+
+def _close(word: str, choices: Sequence[str], cutoff: float) -> str | None:
+    """The choice that is ``word`` in another case or with other separators, else the closest
+    by ``difflib`` at ``cutoff`` (case-insensitive), else None."""
+    for c in choices:
+        if _fold(c) == _fold(word):
+            return c
+    folded = {c.casefold(): c for c in choices}
+    got = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=cutoff)
+    return folded[got[0]] if got else None
+
+
+def _suggest(word: str, choices: Sequence[str], cutoff: float) -> str:
+    close = _close(word, choices, cutoff)
+    return f" (did you mean '{close}'?)" if close is not None else did_you_mean(word, choices)
+
+
+def _first_rows(rows: pd.DataFrame) -> dict[str, int]:
+    """A long table's touchpoint values, each with the file's row it first appears in."""
+    out: dict[str, int] = {}
+    for tid, row in zip(rows[TOUCHPOINT_COLUMN], rows["row"], strict=True):
+        out.setdefault(str(tid), int(row))
+    return out
+
+
 def read_weekly_spend(
     path: str | Path,
     ids: Sequence[str],
     *,
     what: str = "spend",
     error: type[BudgetOptError] = DataError,
+    known: Sequence[str] | None = None,
 ) -> dict[str, dict[_dt.date, float]]:
     """Weekly spend per touchpoint by date, from either layout: long (``date,touchpoint,spend``,
     e.g. recorded actuals) or wide (a history file: ``date`` and one spend column per touchpoint,
     named by its id). Touchpoints the file does not mention are left out; several rows for one
     touchpoint and date are summed. Used for the carry-over of spend before a plan's ``start``.
 
+    ``known`` (the journey's touchpoints, a superset of ``ids``): a file that names some of
+    ``ids`` and misnames another is refused (``MisnamedTouchpoint``, ``_check_named``).
+
     A file is parsed once per process for its contents (its bytes, hashed): ``explain`` of a
     phased scenario re-solves its plan some forty times, and each re-parsed the whole history (a
     third of the review's time); each caller gets its own copy."""
+    ks = tuple(known) if known is not None else None
     digest = _digest(path)
     if digest is None:  # missing or unreadable: the reader says so, by name
-        return _read_weekly_spend(path, tuple(ids), what, error)
-    key = (str(Path(path).resolve()), digest, tuple(ids), what, error)
+        return _read_weekly_spend(path, tuple(ids), what, error, ks)
+    key = (str(Path(path).resolve()), digest, tuple(ids), what, error, ks)
     got = _WEEKLY_SPEND.get(key)
     if got is None:
-        got = _read_weekly_spend(path, tuple(ids), what, error)
+        got = _read_weekly_spend(path, tuple(ids), what, error, ks)
         # kept only if the file did not change while it was parsed: what was parsed is then
         # what was hashed (a file rewritten in between would be kept under its old bytes' hash)
         if _digest(path) == digest:
@@ -234,7 +328,8 @@ def _digest(path: str | Path) -> bytes | None:
         return None
 
 
-#: ``read_weekly_spend``'s files as parsed: (path, hash of its bytes, ids, what, error) -> spend
+#: ``read_weekly_spend``'s files as parsed: (path, hash of its bytes, ids, what, error, known)
+#: -> spend
 _WEEKLY_SPEND: dict[tuple, dict[str, dict[_dt.date, float]]] = {}
 
 
@@ -243,10 +338,13 @@ def _read_weekly_spend(
     ids: Sequence[str],
     what: str,
     error: type[BudgetOptError],
+    known: Sequence[str] | None = None,
 ) -> dict[str, dict[_dt.date, float]]:
     df = read_csv_strings(path, what, error)
     if TOUCHPOINT_COLUMN in df.columns:
         rows = read_spend_rows(path, what=what, error=error)
+        if known is not None:
+            _check_named(_first_rows(rows), ids, known, path, long=True)
         out: dict[str, dict[_dt.date, float]] = {}
         for d, tid, v in zip(
             rows[DATE_COLUMN], rows[TOUCHPOINT_COLUMN], rows[SPEND_COLUMN], strict=True
@@ -255,6 +353,8 @@ def _read_weekly_spend(
                 out.setdefault(tid, {})
                 out[tid][d] = out[tid].get(d, 0.0) + float(v)
         return out
+    if known is not None:
+        _check_named(list(df.columns), ids, known, path, long=False)
     dates = _dates(df, path, what, error)
     out = {}
     for tid in ids:
@@ -276,6 +376,7 @@ def read_weekly_spend_by_market(
     *,
     what: str = "spend",
     error: type[BudgetOptError] = DataError,
+    known: Sequence[str] | None = None,
 ) -> dict[tuple[str, str], dict[_dt.date, float]]:
     """Weekly spend per (touchpoint, market) by date, from a file with a ``market`` column (the
     history file's convention with several markets): long (``date,market,touchpoint,spend``) or
@@ -285,9 +386,8 @@ def read_weekly_spend_by_market(
     a national buy (``national``: their ids) can have (the caller splits it by the buy's key). A
     missing or unknown market, or national spend of a touchpoint bought per market, is an error
     naming the file, the field, the row and the value. Touchpoints the file does not name are left
-    out; several rows for one touchpoint, market and date are summed."""
-    from optimizer.vocabulary import MARKET_COLUMN
-
+    out; several rows for one touchpoint, market and date are summed. ``known``: as for
+    ``read_weekly_spend``."""
     df = read_csv_strings(path, what, error)
     _say(df)
     if MARKET_COLUMN not in df.columns:
@@ -322,6 +422,8 @@ def read_weekly_spend_by_market(
 
     if TOUCHPOINT_COLUMN in df.columns:
         rows = read_spend_rows(path, what=what, error=error)
+        if known is not None:
+            _check_named(_first_rows(rows), ids, known, path, long=True)
         for d, tid, v, row, m in zip(
             rows[DATE_COLUMN],
             rows[TOUCHPOINT_COLUMN],
@@ -333,6 +435,8 @@ def read_weekly_spend_by_market(
             if tid in ids:
                 add(tid, m, d, float(v), TOUCHPOINT_COLUMN, int(row))
         return out
+    if known is not None:
+        _check_named(list(df.columns), ids, known, path, long=False)
     dates = _dates(df, path, what, error)
     for tid in ids:
         if tid in df.columns:
