@@ -334,3 +334,22 @@ def test_review_ranges_do_not_say_not_funded_where_the_plan_funds(demo_folder, t
         assert r.returncode == 0, r.stderr
         spend = {li["id"]: li["spend"] for li in json.loads(r.stdout)["line_items"]}
         assert spend[tid] == 0.0, (tid, edge, budget, spend[tid])
+
+
+def test_min_spend_under_a_budget_the_target_fits_is_not_infeasible(tmp_path):
+    """A min_spend target of 900,000 under a budget of 312,000 was called infeasible (exit 3,
+    "lower the revenue target by 10,579"): the target's row is on pieces under the concave part
+    of the curves, which need more spend than the curves do, and the engine gave up after the
+    first LP. Truth: a DP over a 50 grid of the four line items' spend reaches 900,097 at
+    311,650 (so the rules hold on the curves); the plan meets the target within the budget.
+    Now the plan's LP is refined around the plan of its lifted relaxation (KPI pieces on or above
+    the curves) while that one is feasible. Not fixed: a budget equal to the least spend to the
+    cent (311,613.74) is still called infeasible."""
+    scenario = {"name": "msb", "model": "model.json", "horizon_weeks": 13, "budget": 312000}
+    scenario |= {"objective": "min_spend", "kpi_target": 900000}
+    path = write_world(tmp_path, S_MODEL, scenario)
+    r = run_cli("optimize", str(path), "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal"
+    assert plan["total_kpi"] >= 900000.0 and plan["total_spend"] <= 312000.0

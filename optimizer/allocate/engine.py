@@ -39,7 +39,7 @@ from optimizer.allocate.certificate import (
 )
 from optimizer.allocate.diagnose import diagnose as diagnose_rules
 from optimizer.allocate.diagnose import positive_spend_row
-from optimizer.allocate.lifted import lifted_bound, mip_gap, tighter
+from optimizer.allocate.lifted import lifted_bound, lifted_plan, mip_gap, tighter
 from optimizer.allocate.plan import (
     ConstraintResult,
     LineItem,
@@ -210,6 +210,16 @@ def solve_problem(
             built, solver, time_limit=time_left(), gap=mip_gap(tolerance) if built.is_mip else None
         )
         solve_s += out.seconds
+        if out.status == Status.INFEASIBLE and rounds < max_rounds:
+            # a KPI rule on pieces under its curve can be infeasible where the curves are not:
+            # refine around the plan of its lifted relaxation, when there is one
+            up = lifted_plan(problem, bank, pcs, time_left(), tolerance)
+            if up is not None:
+                pts = [
+                    refine_around(p, float(xi), 0.0, it.hi)
+                    for p, xi, it in zip(pts, up, problem.items, strict=True)
+                ]
+                continue
         if out.status == Status.INFEASIBLE:
             conflicts: tuple[str, ...] = ()
             message = "the constraints cannot all hold"

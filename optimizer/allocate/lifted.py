@@ -83,6 +83,28 @@ def lifted_bound(
     return tighter(problem, again[0], found[0]), again[1], found[2] + again[2]
 
 
+def lifted_plan(
+    problem: AllocationProblem,
+    bank: CurveBank,
+    pcs: Sequence[Pieces],
+    time_limit: float | None,
+    tolerance: float,
+) -> np.ndarray | None:
+    """A plan of the MILP whose KPI rules are on pieces lifted onto or above the curves (a
+    relaxation), or None when it is infeasible too (then the rules cannot hold on the curves
+    either) or does not apply. The pieces of a KPI target or floor lie under a concave curve, so
+    the plan's own LP can be infeasible where the curves are not: a min_spend target of 900,000
+    under a budget of 311,613.74, which buys 900,000.03, was called infeasible."""
+    kpi_rows = [c for c in problem.constraints if c.on_kpi]
+    if not kpi_rows or any(
+        c.sense != ">=" or any(a < 0 for a in c.coefs.values()) for c in kpi_rows
+    ):
+        return None
+    kbanks = {k: kpi_bank(problem, k) for k in sorted({c.kpi or problem.kpi for c in kpi_rows})}
+    found = _lifted_milp(problem, bank, kbanks, [p.points for p in pcs], time_limit, tolerance)
+    return None if found is None else found[1]
+
+
 def _lifted_milp(
     problem: AllocationProblem,
     bank: CurveBank,
