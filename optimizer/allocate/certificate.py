@@ -4,6 +4,7 @@
   to their valid signs, so valid whatever the solver reports);
 - ``kkt_residual``: how far each line item's marginal return is from the price of its dollars;
 - ``relative_gap``: the gap between a plan's value and a bound, relative, in the problem's sense.
+- ``credible``: whether a solver's bound can be one (not better than a plan that holds the rules).
 
 ``engine.solve_problem`` certifies with these; the sweep's warm walk and the re-plan re-use them.
 """
@@ -23,6 +24,15 @@ def relative_gap(problem: AllocationProblem, value: float, bound: float) -> floa
     denom = max(abs(bound), abs(value), 1.0)
     g = (bound - value) / denom if problem.sense == "max" else (value - bound) / denom
     return max(0.0, float(g))
+
+
+def credible(problem: AllocationProblem, bound: float, value: float) -> bool:
+    """Whether ``bound`` can bound the optimum: not better than ``value``, the exact objective of
+    a plan that holds every rule, beyond float noise (1e-9 relative). A MILP's bound that is
+    (HiGHS returned such "optima" on zero-or-at-least per period) is the solver's error: used, it
+    would certify a plan with a gap of zero that ``relative_gap`` clamps from below zero."""
+    slack = 1e-9 * max(abs(value), 1.0)
+    return bound >= value - slack if problem.sense == "max" else bound <= value + slack
 
 
 def _lagrangian_terms(

@@ -34,6 +34,7 @@ from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import (
     _dual_bound,
     _marginals,
+    credible,
     kkt_residual,
     relative_gap,
 )
@@ -328,15 +329,17 @@ def solve_problem(
             if lifted_found is not None:
                 ub, x_up, secs = lifted_found
                 solve_s += secs
-                if tighter(problem, ub, bound) == ub:
+                # a MILP bound better than this round's plan is the solver's error: never used
+                if credible(problem, ub, true_obj) and tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
-        if best is not None:
+        if best is not None and credible(problem, best.bound, true_obj):
             # every round's bound bounds the same exact optimum: a better plan keeps the tightest
+            # (one this round's plan beats was no bound, and is dropped)
             bound = tighter(problem, bound, best.bound)
         gap = relative_gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best.objective):
             best = BestRound(x, true_obj, bound, gap, out, built)
-        else:  # keep the tightest bound seen
+        elif credible(problem, bound, best.objective):  # keep the tightest bound seen
             tightest = tighter(problem, bound, best.bound)
             best = dataclasses.replace(
                 best, bound=tightest, gap=relative_gap(problem, best.objective, tightest)

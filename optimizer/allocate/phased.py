@@ -166,7 +166,7 @@ def solve_phased(
     # any round's bound bounds the exact optimum: the least of them holds (the best plan's own
     # round could have a looser one: 3.7% where the first round had proved 0.3%, on a
     # zero-or-at-least per month)
-    least_bound = math.inf
+    bounds: list[float] = []  # every round's bound on the same exact optimum
     build_s = solve_s = 0.0
     best: PhasedSolution | None = None
     best_meets = False
@@ -346,8 +346,10 @@ def solve_phased(
         meets = not problem.kpi_rows or _violation(problem, X) <= 1e-9
         if best is None or (value > best.value and meets) or (meets and not best_meets):
             best, best_meets = cand, meets
-        least_bound = min(least_bound, bound)
-        best.bound = min(best.bound, least_bound)
+        # the tightest of the rounds' bounds that the best plan does not beat (one it beats was
+        # the solver's error, not a bound: the gap is then read from the others, or stays open)
+        bounds.append(bound)
+        best.bound = min((b for b in bounds if _credible(b, best.value)), default=math.inf)
         best.gap = max(0.0, (best.bound - best.value) / max(abs(best.value), 1e-12))
         # certified: the gap is within the tolerance. The KKT residual (how far marginal returns
         # are from the duals' prices) is reported; it is what the shadow prices' accuracy rests
