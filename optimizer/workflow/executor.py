@@ -421,15 +421,30 @@ class DaskExecutor(Executor):
             nap = min(2.0 * nap, _NAP_MAX)
 
     def _result(self, future: Any, watch: _Watch, left: int) -> Any:
-        """A finished future's result, fetched while the cluster is watched: a worker lost after
-        it finished the task and before its result was fetched takes the result with it, the
-        scheduler gives the task back to be run again, and ``result()`` alone would then wait
-        without end on a cluster with no worker (a sweep hung after its worker was killed)."""
-        while True:
-            try:
-                return future.result(timeout=_WATCH_EVERY)
-            except TimeoutError:
-                watch.check(left)
+        """A finished future's result (or a collection of futures' results, as ``gather``
+        returns them), fetched while the cluster is watched: a worker lost after it finished the
+        task and before its result was fetched takes the result with it, the scheduler gives the
+        task back to be run again, and a plain fetch would then wait without end on a cluster
+        with no worker (a sweep hung after its worker was killed).
+
+        The fetch is started once and polled: a timeout on the fetch itself
+        (``future.result(timeout=...)``) cancels it, so a result that takes longer than a look
+        at the cluster to move was fetched again and again, and could never arrive."""
+        import asyncio
+        import concurrent.futures
+
+        fetch = asyncio.run_coroutine_threadsafe(
+            self.client.gather(future, asynchronous=True), self.client.loop.asyncio_loop
+        )
+        try:
+            while True:
+                try:
+                    return fetch.result(timeout=_WATCH_EVERY)
+                except concurrent.futures.TimeoutError:
+                    watch.check(left)
+        except BaseException:
+            fetch.cancel()
+            raise
 
     def _stalled(self, n: int | None, seen: bool, waited: float, left: int, total: int) -> str:
         address = self.describe()
@@ -462,9 +477,8 @@ class DaskExecutor(Executor):
         try:
             for _ in self._completed(flat, watch):
                 pass
-            for k, fut in enumerate(flat):  # each result fetched, watched (``_result``)
-                self._result(fut, watch, len(flat) - k)
-            return self.client.gather(futures)
+            # fetched once, watched (``_result``), in the graph's own structure
+            return self._result(futures, watch, len(flat))
         except BaseException:
             self.client.cancel(flat)
             raise
