@@ -36,4 +36,3 @@ def test_a_lifted_bound_below_the_plan_is_not_used(tmp_path, monkeypatch):
     assert plan.bound != wrong[0]
     if plan.status.value == "optimal":  # certified, then on a bound that is one
         assert (plan.bound - plan.objective_value) / plan.objective_value <= 1e-9 + 1e-12
-
