@@ -599,6 +599,27 @@ def _binding_names(
     return by_item
 
 
+def _broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult]) -> str:
+    """What the plan in cents breaks, said in its message ('' when every rule holds): the exact
+    plan holds every rule, and ``round_to_rules`` holds them in cents where any rounding can;
+    where none was found (its MILP failed, or no rounding holds them exactly) the nearest cents
+    are written, and a rule they leave short must not pass unsaid under "optimal"."""
+    words = []
+    for con, r in zip(problem.constraints, results, strict=True):
+        # half a cent of spend; a KPI rule beyond float noise (1e-9 of its right-hand side)
+        tol = 1e-9 * max(abs(r.rhs), 1.0) if con.on_kpi else 0.005
+        if r.slack < -tol:
+            unit = "of KPI" if con.on_kpi else "of spend"
+            words.append(f"'{r.label or r.name}' by {-r.slack:,.4g} {unit}")
+    if not words:
+        return ""
+    return (
+        "rounded to cents the plan breaks "
+        + ", ".join(words)
+        + " (no rounding to cents that holds every rule was found)"
+    )
+
+
 def _make_plan(
     problem: AllocationProblem,
     bank: CurveBank,
@@ -703,6 +724,9 @@ def _make_plan(
         if status == "not_certified"
         else ""
     )
+    short = _broken_in_cents(problem, results)
+    if short:
+        message = "; ".join(m for m in (message, short) if m)
     return Plan(
         scenario=sc.name,
         # "optimal" means certified: a plan whose gap stayed above the tolerance says so
