@@ -9,8 +9,9 @@ same amount reads the same everywhere:
   which must state it exactly) whenever it has any. ``–`` for no value, ``∞`` for no limit; never
   ``-0``.
 - ``delta``: a signed change in whole units (``+1,234``, ``-1,234``, ``0``); ``minus="−"`` for
-  typeset reports. ``delta_shown``: the change between two amounts as ``money`` shows them (a
-  row foots on the page); ``shown``: an amount as ``money`` shows it.
+  typeset reports. ``delta_shown``: the change between two amounts as ``money`` shows them,
+  with cents where either is shown with cents (a row foots on the page); ``shown``: an amount
+  as ``money`` shows it.
 - ``ratio``: a return (KPI per unit of money) to ``digits`` decimals.
 - ``share``: a fraction as a percentage, optionally signed; never ``-0.0%``. ``share_exact``: a
   rule's own fraction with the decimals it has (``41.111%``).
@@ -113,11 +114,19 @@ def delta_shown(
 ) -> str:
     """The change from ``old`` to ``new`` as the difference of the two amounts as ``money``
     prints them, so that a row foots on the page: 909,810.36 -> 763,969.51 is printed -145,840
-    (909,810 - 763,970), not the -145,841 of the cents. ``–`` when either is missing."""
+    (909,810 - 763,970), not the -145,841 of the cents; where either is shown with cents (under
+    ``CENTS_SHOWN_BELOW`` with ``"small"``) the change is too: 12.40 -> 13.10 is +0.70, not +1.
+    ``–`` when either is missing."""
     if _missing(new) is not None or _missing(old) is not None:
         return MISSING
     assert new is not None and old is not None
-    return delta(shown(new, cents) - shown(old, cents), minus)
+    a, b = shown(new, cents), shown(old, cents)
+    if a == round(a) and b == round(b):
+        return delta(a - b, minus)
+    d = round(a - b, 2)
+    if d == 0:
+        return "0"
+    return f"+{d:,.2f}" if d > 0 else f"{minus}{-d:,.2f}"
 
 
 def ratio(v: float | None, digits: int = 3) -> str:

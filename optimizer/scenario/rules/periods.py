@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator, model_validator
 
 from optimizer.calendar import Calendar, label_kind, nested_pairs
+from optimizer.formatting import share_exact
 from optimizer.scenario.fields import Money, Strict, check_money
 from optimizer.scenario.rules.base import LineItems, ModelNames, RowSink, RuleKind, money
 
@@ -344,7 +345,7 @@ class PeriodRules(RuleKind):
                     label = periods[k].label
                     scoped = out.within(label)
                     text = (
-                        f"the {what} change limit (±{c:.0%} of the weekly rate in "
+                        f"the {what} change limit (±{share_exact(c)} of the weekly rate in "
                         f"{periods[k - 1].label})"
                     )
                     for tag, sense, factor in (
