@@ -42,12 +42,15 @@ from optimizer.explain.types import (
     EXPLAIN_TOLERANCE,
     HALF_CENT,
     HELD_UP,
+    INTERIOR,
+    ROLE_TOL,
     ROLE_WORDS,
     Explanation,
     FrontierPoint,
     LineItemExplanation,
     Move,
     RoleRange,
+    UNFUNDED,
 )
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
@@ -275,13 +278,17 @@ def explain(
             if composite and first_inc is not None
             else first_inc
         )
+        # what an unfunded line item's first dollar must return to win money: its share rules
+        # counted (a binding floor of its stage lowers the bar below the plan's hurdle)
+        wins = pr.win if composite else pr.win_kpi
+        need = float(wins[it.index]) if role == UNFUNDED and wins is not None else h
         reason = reason_sentence(
             rctx,
             role,
             names,
             li.spend,
             float(pr.marginal[it.index]) if composite else li.marginal_roi,
-            h,
+            need if math.isfinite(need) else h,
             float(it.curve.slope(0.0)) if composite else first,
             v_first_inc,
             first_amt,
@@ -412,6 +419,17 @@ def explain(
         ),
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
+    at_hurdle = [x.marginal_roi for x in items if x.role == INTERIOR]
+    if slack is None and at_hurdle and math.isfinite(hurdle):
+        h_items = float(np.median(at_hurdle))
+        if abs(h_items - hurdle) > ROLE_TOL * max(abs(hurdle), 1e-12):
+            # a binding share rule names every line item: what a dollar more of budget buys
+            # (split as the rule asks) is not what the last dollar of a line item returns
+            headline[1] = headline[1].replace(
+                ", which the last dollar of every line item at the hurdle returns too.",
+                f"; a binding share rule splits that dollar, so the line items at the hurdle "
+                f"return {fmt_ratio(h_items)} on their last dollar.",
+            )
     if composite:
         worth = " and ".join(f"{k} at {v:g}" for k, v in scenario.kpi_values.items())
         headline.insert(

@@ -122,6 +122,12 @@ class Prices:
     marginal: np.ndarray
     price: np.ndarray
     hurdle_kpi: np.ndarray
+    #: the first-dollar return (objective units) a line item needs to win money: the price with
+    #: the binding share rules that name it counted too (a stage's share floor that holds its
+    #: members up lowers what a member needs: on the demo's awareness push radio needs 0.590, the
+    #: held-up tv's return, not the budget's 0.713). None: the price
+    win: np.ndarray | None = None
+    win_kpi: np.ndarray | None = None  # the same in the line item's KPI units
 
 
 def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
@@ -149,6 +155,7 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
         return Prices(m, h, h * conv)
     y = shadow_prices(plan)
     c = np.zeros(n)
+    member = np.zeros(n)  # the share rules' part for their members
     t = 0.0
     for con in prob.constraints:
         v = y.get(con.name, 0.0)
@@ -158,14 +165,19 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
             if con.kind == "kpi_target":
                 t = v
             continue
+        share = kind_of(con.kind).unit_of(con) == "share"
         for i, a in con.coefs.items():
-            if con.kind == "budget" or (a < 0 and kind_of(con.kind).unit_of(con) == "share"):
+            if con.kind == "budget" or (a < 0 and share):
                 c[i] += v * a
+            elif share:
+                member[i] += v * a
     if maximise:
         h = prob.spend_weight + c
+        win = h + member
     else:  # min Σx s.t. Σ F >= T: t F'(x) = 1 - Σ y a
         h = (1.0 - c) / t if t > 0 else np.full(n, math.nan)
-    return Prices(m, h, h * conv)
+        win = (1.0 - c - member) / t if t > 0 else np.full(n, math.nan)
+    return Prices(m, h, h * conv, win, win * conv)
 
 
 def first_dollar(tp: TouchpointResponse, weeks: float) -> float:
