@@ -45,12 +45,12 @@ from optimizer.explain.types import (
     INTERIOR,
     ROLE_TOL,
     ROLE_WORDS,
+    UNFUNDED,
     Explanation,
     FrontierPoint,
     LineItemExplanation,
     Move,
     RoleRange,
-    UNFUNDED,
 )
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
