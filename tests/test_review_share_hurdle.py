@@ -40,8 +40,12 @@ def test_an_unfunded_member_of_a_binding_share_floor_needs_its_members_return(
     items = {it["id"]: it for it in json.loads(out.read_text())["items"]}
     tv, radio, retargeting = items["tv"], items["radio"], items["retargeting"]
     assert tv["role"] == "held_up" and radio["role"] == "unfunded"  # the premise
-    need = f"at least {tv['marginal_roi']:.3f} "
+    need = f"at least {tv['marginal_roi']:.3f}, the share rules that name it counted"
     assert need in radio["reason"], (need, radio["reason"])
+    # the hurdle it is compared with is the plan's, as its JSON field and the summary say
+    # (reviewer S13 R2: "less than the hurdle of 0.590, what the plan's last dollar returns")
+    assert f"less than the hurdle of {radio['hurdle']:.3f}, what the plan's" in radio["reason"]
+    assert abs(radio["hurdle"] - tv["marginal_roi"]) > 0.05
     at_hurdle = [it for it in items.values() if it["role"] == "interior"]
     assert f"at least {at_hurdle[0]['marginal_roi']:.3f} " in retargeting["reason"]
 

@@ -281,14 +281,14 @@ def explain(
         # what an unfunded line item's first dollar must return to win money: its share rules
         # counted (a binding floor of its stage lowers the bar below the plan's hurdle)
         wins = pr.win if composite else pr.win_kpi
-        need = float(wins[it.index]) if role == UNFUNDED and wins is not None else h
+        need = float(wins[it.index]) if role == UNFUNDED and wins is not None else None
         reason = reason_sentence(
             rctx,
             role,
             names,
             li.spend,
             float(pr.marginal[it.index]) if composite else li.marginal_roi,
-            need if math.isfinite(need) else h,
+            h,
             float(it.curve.slope(0.0)) if composite else first,
             v_first_inc,
             first_amt,
@@ -297,6 +297,7 @@ def explain(
             step_money,
             nxt,
             slack,
+            need=need,
         )
         pos = curve_position(tp, li.spend, weeks, ctx.kpi_word)
         lc = None if last is None else last[tid]

@@ -40,10 +40,12 @@ def reason_sentence(
     step: float,
     nxt: Move | None,
     slack: str | None = None,
+    need: float | None = None,
 ) -> str:
     """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
     ``step``, from a re-solve; ``slack``: a min_spend plan's target that does not bind, in
-    words, when there is no hurdle)."""
+    words, when there is no hurdle; ``need``: the first-dollar return an unfunded line item
+    needs to win money, where the share rules that name it move it off the hurdle)."""
     kpi_word = ctx.kpi_word
     labels = [ctx.labels.get(n, n) for n in names]
     rules = " and ".join(labels)
@@ -104,16 +106,27 @@ def reason_sentence(
             if first_inc is not None
             else ""
         )
+        bar = hurdle if need is None or not math.isfinite(need) else need
         ratio = (
-            f" ({hurdle / first:.1f} times what it has)"
-            if first > 0 and math.isfinite(first)
+            f" ({bar / first:.1f} times what it has)" if first > 0 and math.isfinite(first) else ""
+        )
+        # a share rule that names it (its stage's floor or cap) moves its bar off the hurdle
+        why = (
+            f", the share rules that name it counted ({rules})"
+            if abs(bar - hurdle) > 1e-9 * max(abs(hurdle), 1.0) and rules
+            else ", the share rules that name it counted"
+            if abs(bar - hurdle) > 1e-9 * max(abs(hurdle), 1.0)
             else ""
         )
-        return (
+        opening = (
             f"Not funded: even its first dollar returns {fmt_ratio(first)} {kpi_word}, less than the "
-            f"hurdle of {fmt_ratio(hurdle)}, what the plan's last dollar returns{inc}. To win money "
-            f"it would need a first-dollar return of at least {fmt_ratio(hurdle)}{ratio}."
-            + _forced_in(nxt, ctx)
+            f"hurdle of {fmt_ratio(hurdle)}, what the plan's last dollar returns{inc}."
+            if first < hurdle or bar == hurdle
+            else f"Not funded: its first dollar returns {fmt_ratio(first)} {kpi_word}{inc}."
+        )
+        return (
+            f"{opening} To win money it would need a first-dollar return of at least "
+            f"{fmt_ratio(bar)}{why}{ratio}." + _forced_in(nxt, ctx)
         )
     if role == NOT_WORTH_MINIMUM:
         avg = fmt_ratio(first_inc) if first_inc is not None else "–"
