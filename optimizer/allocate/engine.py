@@ -49,7 +49,7 @@ from optimizer.allocate.plan import (
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, make_problem
-from optimizer.allocate.rounding import round_to_rules
+from optimizer.allocate.rounding import broken_in_cents, round_to_rules
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
@@ -329,12 +329,11 @@ def solve_problem(
             if lifted_found is not None:
                 ub, x_up, secs = lifted_found
                 solve_s += secs
-                # a MILP bound better than this round's plan is the solver's error: never used
+                # a MILP bound better than this round's plan is the solver's error
                 if credible(problem, ub, true_obj) and tighter(problem, ub, bound) == ub:
                     bound, responses = ub, x_up
         if best is not None and credible(problem, best.bound, true_obj):
-            # every round's bound bounds the same exact optimum: a better plan keeps the tightest
-            # (one this round's plan beats was no bound, and is dropped)
+            # every round's bound bounds the same optimum (one this round's plan beats is none)
             bound = tighter(problem, bound, best.bound)
         gap = relative_gap(problem, true_obj, bound)
         if best is None or _better(problem, true_obj, best.objective):
@@ -599,27 +598,6 @@ def _binding_names(
     return by_item
 
 
-def _broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult]) -> str:
-    """What the plan in cents breaks, said in its message ('' when every rule holds): the exact
-    plan holds every rule, and ``round_to_rules`` holds them in cents where any rounding can;
-    where none was found (its MILP failed, or no rounding holds them exactly) the nearest cents
-    are written, and a rule they leave short must not pass unsaid under "optimal"."""
-    words = []
-    for con, r in zip(problem.constraints, results, strict=True):
-        # half a cent of spend; a KPI rule beyond float noise (1e-9 of its right-hand side)
-        tol = 1e-9 * max(abs(r.rhs), 1.0) if con.on_kpi else 0.005
-        if r.slack < -tol:
-            unit = "of KPI" if con.on_kpi else "of spend"
-            words.append(f"'{r.label or r.name}' by {-r.slack:,.4g} {unit}")
-    if not words:
-        return ""
-    return (
-        "rounded to cents the plan breaks "
-        + ", ".join(words)
-        + " (no rounding to cents that holds every rule was found)"
-    )
-
-
 def _make_plan(
     problem: AllocationProblem,
     bank: CurveBank,
@@ -724,9 +702,7 @@ def _make_plan(
         if status == "not_certified"
         else ""
     )
-    short = _broken_in_cents(problem, results)
-    if short:
-        message = "; ".join(m for m in (message, short) if m)
+    message = "; ".join(m for m in (message, broken_in_cents(problem, results)) if m)
     return Plan(
         scenario=sc.name,
         # "optimal" means certified: a plan whose gap stayed above the tolerance says so

@@ -53,11 +53,14 @@ from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
+    _BOUND_SPLIT,
     _build,
     _cell_pieces,
+    _credible,
     _initial_points,
     _lifted_bound,
     _refined,
+    _split_points,
     diagnose_phased,
 )
 from optimizer.allocate.phased_model import (
@@ -382,28 +385,6 @@ def solve_phased(
     best.seconds = time.perf_counter() - t0
     best.build_seconds, best.solve_seconds = build_s, solve_s
     return best
-
-
-def _credible(bound: float, value: float) -> bool:
-    """Whether a MILP's bound can be one: not below ``value``, the smooth objective of a plan
-    that holds every rule (beyond float noise)."""
-    return bound >= value - 1e-9 * max(abs(value), 1.0)
-
-
-#: how many sub-pieces each piece is split into for the finer lifted-MILP bound
-_BOUND_SPLIT = 8
-
-
-def _split_points(pts: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-    """Per cell, its breakpoints with each piece split into ``k`` equal sub-pieces."""
-    t = np.linspace(0.0, 1.0, k + 1)[1:-1]
-    out = []
-    for p in pts:
-        inner = (p[:-1, None] + np.diff(p)[:, None] * t[None, :]).ravel()
-        q = np.unique(np.concatenate([p, inner]))
-        q[-1] = p[-1]
-        out.append(q)
-    return out
 
 
 def _interior(

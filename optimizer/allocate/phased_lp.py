@@ -382,3 +382,25 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
     else:
         text = f"{', '.join(labels[:-1])} and {labels[-1]} cannot all hold"
     return tuple(core), text
+
+
+def _credible(bound: float, value: float) -> bool:
+    """Whether a MILP's bound can be one: not below ``value``, the smooth objective of a plan
+    that holds every rule (beyond float noise)."""
+    return bound >= value - 1e-9 * max(abs(value), 1.0)
+
+
+#: how many sub-pieces each piece is split into for the finer lifted-MILP bound
+_BOUND_SPLIT = 8
+
+
+def _split_points(pts: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+    """Per cell, its breakpoints with each piece split into ``k`` equal sub-pieces."""
+    t = np.linspace(0.0, 1.0, k + 1)[1:-1]
+    out = []
+    for p in pts:
+        inner = (p[:-1, None] + np.diff(p)[:, None] * t[None, :]).ravel()
+        q = np.unique(np.concatenate([p, inner]))
+        q[-1] = p[-1]
+        out.append(q)
+    return out

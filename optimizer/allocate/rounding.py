@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.allocate.bank import CurveBank
-from optimizer.allocate.plan import round_cents
+from optimizer.allocate.plan import ConstraintResult, round_cents
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
 
 
@@ -163,3 +163,24 @@ def _repair_cents(
         return None
     out = np.array([base[i] + round(v.varValue or 0.0) for i, v in enumerate(b)])
     return np.maximum(out, 0.0) / 100.0
+
+
+def broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult]) -> str:
+    """What the plan in cents breaks, said in its message ('' when every rule holds): the exact
+    plan holds every rule, and ``round_to_rules`` holds them in cents where any rounding can;
+    where none was found (its MILP failed, or no rounding holds them exactly) the nearest cents
+    are written, and a rule they leave short must not pass unsaid under "optimal"."""
+    words = []
+    for con, r in zip(problem.constraints, results, strict=True):
+        # half a cent of spend; a KPI rule beyond float noise (1e-9 of its right-hand side)
+        tol = 1e-9 * max(abs(r.rhs), 1.0) if con.on_kpi else 0.005
+        if r.slack < -tol:
+            unit = "of KPI" if con.on_kpi else "of spend"
+            words.append(f"'{r.label or r.name}' by {-r.slack:,.4g} {unit}")
+    if not words:
+        return ""
+    return (
+        "rounded to cents the plan breaks "
+        + ", ".join(words)
+        + " (no rounding to cents that holds every rule was found)"
+    )
