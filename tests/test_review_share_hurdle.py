@@ -16,28 +16,22 @@ import subprocess
 import sys
 
 
+def review(demo_folder, tmp_path, name: str) -> dict:
+    """``budgetopt explain`` of a demo scenario, as JSON, run as a user runs it."""
+    out = tmp_path / f"{name}.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "optimizer", "explain", "-q", "--no-ledger", "-o", str(out),
+         str(demo_folder / "scenarios" / f"{name}.yaml")],
+        capture_output=True, text=True, cwd=demo_folder,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return json.loads(out.read_text())
+
+
 def test_an_unfunded_member_of_a_binding_share_floor_needs_its_members_return(
     demo_folder, tmp_path
 ):
-    out = tmp_path / "review.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "explain",
-            "-q",
-            "--no-ledger",
-            "-o",
-            str(out),
-            str(demo_folder / "scenarios" / "awareness_push.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=demo_folder,
-    )
-    assert r.returncode == 0, r.stderr
-    items = {it["id"]: it for it in json.loads(out.read_text())["items"]}
+    items = {it["id"]: it for it in review(demo_folder, tmp_path, "awareness_push")["items"]}
     tv, radio, retargeting = items["tv"], items["radio"], items["retargeting"]
     assert tv["role"] == "held_up" and radio["role"] == "unfunded"  # the premise
     need = f"at least {tv['marginal_roi']:.3f}, the share rules that name it counted"
@@ -59,25 +53,7 @@ def test_the_summary_does_not_say_the_budgets_price_is_what_the_hurdle_items_ret
     the line items' own return; a plan without share rules (base) keeps the sentence."""
     heads = {}
     for name in ("awareness_push", "base"):
-        out = tmp_path / f"{name}.json"
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "optimizer",
-                "explain",
-                "-q",
-                "--no-ledger",
-                "-o",
-                str(out),
-                str(demo_folder / "scenarios" / f"{name}.yaml"),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=demo_folder,
-        )
-        assert r.returncode == 0, r.stderr
-        d = json.loads(out.read_text())
+        d = review(demo_folder, tmp_path, name)
         interior = [it["marginal_roi"] for it in d["items"] if it["role"] == "interior"]
         heads[name] = (" ".join(d["headline"]), d["hurdle"], interior)
     text, hurdle, interior = heads["awareness_push"]

@@ -31,8 +31,12 @@ def credible(problem: AllocationProblem, bound: float, value: float) -> bool:
     a plan that holds every rule, beyond float noise (1e-9 relative). A MILP's bound that is
     (HiGHS returned such "optima" on zero-or-at-least per period) is the solver's error: used, it
     would certify a plan with a gap of zero that ``relative_gap`` clamps from below zero."""
-    slack = 1e-9 * max(abs(value), 1.0)
-    return bound >= value - slack if problem.sense == "max" else bound <= value + slack
+    return credible_max(bound, value) if problem.sense == "max" else credible_max(-bound, -value)
+
+
+def credible_max(bound: float, value: float) -> bool:
+    """``credible`` for a maximisation (the phased planner's sense)."""
+    return bound >= value - 1e-9 * max(abs(value), 1.0)
 
 
 def _lagrangian_terms(

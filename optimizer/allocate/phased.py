@@ -50,13 +50,13 @@ from optimizer.allocate.breakpoints import (
     bank_breakpoints,
 )
 from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.certificate import credible_max as _credible
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
     _BOUND_SPLIT,
     _build,
     _cell_pieces,
-    _credible,
     _initial_points,
     _lifted_bound,
     _refined,

@@ -384,12 +384,6 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
     return tuple(core), text
 
 
-def _credible(bound: float, value: float) -> bool:
-    """Whether a MILP's bound can be one: not below ``value``, the smooth objective of a plan
-    that holds every rule (beyond float noise)."""
-    return bound >= value - 1e-9 * max(abs(value), 1.0)
-
-
 #: how many sub-pieces each piece is split into for the finer lifted-MILP bound
 _BOUND_SPLIT = 8
 

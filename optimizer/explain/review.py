@@ -391,6 +391,16 @@ def explain(
     for x in items:
         counts[x.role] = counts.get(x.role, 0) + 1
     kpi_word = ctx.kpi_word
+    # what the last dollar of a line item at the hurdle returns: the hurdle, unless a binding
+    # share rule names every line item and splits a dollar more of budget between them
+    at_hurdle = sorted(x.marginal_roi for x in items if x.role == INTERIOR)
+    h_items = at_hurdle[len(at_hurdle) // 2] if at_hurdle else hurdle
+    tail = (
+        f"; a binding share rule splits that dollar, so the line items at the hurdle return "
+        f"{fmt_ratio(h_items)} on their last dollar."
+        if math.isfinite(hurdle) and abs(h_items - hurdle) > ROLE_TOL * max(abs(hurdle), 1e-12)
+        else ", which the last dollar of every line item at the hurdle returns too."
+    )
     headline = [
         f"The plan spends {fmt_amount(total)} over {scenario.horizon_weeks} weeks"
         + (f" (budget {fmt_amount(budget)})" if budget is not None else "")
@@ -402,35 +412,21 @@ def explain(
         if slack is not None
         else f"The last dollar in returns {fmt_ratio(hurdle)} {rctx.kpi_word}: "
         + (
-            "the budget's shadow price, which the last dollar of every line item at the hurdle "
-            "returns too."
+            "the budget's shadow price"
             if budget is not None and scenario.objective != "max_net"
             else "the return at which a dollar pays its cost plus the budget's shadow price (the "
-            "budget binds), which the last dollar of every line item at the hurdle returns too."
+            "budget binds)"
             if budget is not None and (plan.budget_shadow_price or 0.0) > BINDING_PRICE
             else "the return at which a dollar pays its cost (the budget does not bind: the plan "
-            "stops where one more dollar no longer pays back), which the last dollar of every "
-            "line item at the hurdle returns too."
+            "stops where one more dollar no longer pays back)"
             if budget is not None
-            else "the return at which a dollar pays its cost (there is no budget), which the "
-            "last dollar of every line item at the hurdle returns too."
+            else "the return at which a dollar pays its cost (there is no budget)"
             if scenario.objective == "max_net"
-            else "the return at which the target is met at least cost (there is no budget), "
-            "which the last dollar of every line item at the hurdle returns too."
-        ),
+            else "the return at which the target is met at least cost (there is no budget)"
+        )
+        + tail,
         "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
     ]
-    at_hurdle = [x.marginal_roi for x in items if x.role == INTERIOR]
-    if slack is None and at_hurdle and math.isfinite(hurdle):
-        h_items = float(np.median(at_hurdle))
-        if abs(h_items - hurdle) > ROLE_TOL * max(abs(hurdle), 1e-12):
-            # a binding share rule names every line item: what a dollar more of budget buys
-            # (split as the rule asks) is not what the last dollar of a line item returns
-            headline[1] = headline[1].replace(
-                ", which the last dollar of every line item at the hurdle returns too.",
-                f"; a binding share rule splits that dollar, so the line items at the hurdle "
-                f"return {fmt_ratio(h_items)} on their last dollar.",
-            )
     if composite:
         worth = " and ".join(f"{k} at {v:g}" for k, v in scenario.kpi_values.items())
         headline.insert(
