@@ -52,10 +52,19 @@ import numpy as np
 
 from optimizer.allocate import DEFAULT_TOLERANCE, Plan
 from optimizer.errors import SolverError
-from optimizer.explain.formatting import fmt_amount, fmt_ratio, nice_step
+from optimizer.explain.formatting import nice_step
 from optimizer.explain.ladder import build_ladder
 from optimizer.explain.phased_moves import drop_sentence, max_net_sentence, min_spend_sentence
 from optimizer.explain.phased_position import positions
+from optimizer.explain.phased_reason import (
+    AT_HURDLE,
+    PERIOD_CAPPED,
+    PERIOD_HELD_UP,
+    PERIOD_OFF,
+    PERIOD_UNFUNDED,
+    PeriodRole,
+    period_reason,
+)
 from optimizer.explain.ranges import role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
@@ -108,30 +117,6 @@ def not_computed_note(parts: Sequence[str]) -> str:
 NOT_COMPARED_PREVIOUS = (
     " The change from the last cycle (the scenario's previous) is not compared on a calendar."
 )
-
-#: the period statuses of a line item
-AT_HURDLE = "at the hurdle"
-PERIOD_CAPPED = "capped"
-PERIOD_HELD_UP = "held up"
-PERIOD_UNFUNDED = "not funded"
-#: its next (or first) dollar there returns more or less than the hurdle, beyond ``ROLE_TOL``, and
-#: no rule on the line item binds there to explain it: the solver's tolerance, cent rounding, or a
-#: curve whose slope at zero the solver does not price (the sentence gives both numbers)
-PERIOD_OFF = "off the hurdle: no rule binds"
-
-
-@dataclass(frozen=True)
-class PeriodRole:
-    """One period of one line item: its spend, the return of its next dollar there (carry-over
-    included), the hurdle of the period and what holds it."""
-
-    period: str
-    spend: float
-    marginal: float  # KPI per unit of money of the next dollar in this period
-    hurdle: float  # the price of a dollar elsewhere in this period, in KPI per unit of money
-    status: str  # AT_HURDLE, PERIOD_CAPPED, PERIOD_HELD_UP, PERIOD_UNFUNDED, PERIOD_OFF
-    rules: tuple[str, ...] = ()  # labels of the rules on this line item that bind here
-    rule_names: tuple[str, ...] = ()  # and their names (two rules may share a label)
 
 
 @dataclass(frozen=True)
@@ -206,34 +191,6 @@ class PhasedExplanation:
         from optimizer.formatting import jsonable
 
         return dict(jsonable(self))
-
-
-def _span(labels: Sequence[str], idx: Sequence[int]) -> str:
-    """Periods by label, consecutive ones as a range: ``2026-01 to 2026-06, 2026-10``."""
-    idx = sorted(idx)
-    runs: list[list[int]] = []
-    for k in idx:
-        if runs and k == runs[-1][-1] + 1:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    out = []
-    for r in runs:
-        if len(r) == 1:
-            out.append(labels[r[0]])
-        elif len(r) == 2:
-            out.append(f"{labels[r[0]]}, {labels[r[1]]}")
-        else:
-            out.append(f"{labels[r[0]]} to {labels[r[-1]]}")
-    return ", ".join(out)
-
-
-def _returns(values: Sequence[float]) -> str:
-    """One return, or the range of several (within 0.5%: one)."""
-    lo, hi = min(values), max(values)
-    if hi - lo <= ROLE_TOL * max(abs(hi), 1e-12):
-        return fmt_ratio(hi)
-    return f"{fmt_ratio(lo)} to {fmt_ratio(hi)}"
 
 
 def explain_phased(
@@ -318,7 +275,7 @@ def explain_phased(
         role, per = classified[key]
         rule_labels = tuple(dict.fromkeys(lab for pr in per for lab in pr.rules))
         roles[key] = (role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names)))
-        reason = _reason(
+        reason = period_reason(
             role, per, labels, word, kpi_word, y, ctx.labels, step_money, base.sense == "min", slack
         )
         lst: Move | None
@@ -497,20 +454,33 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
     y = {c.name: float(c.shadow_price or 0.0) for c in plan.constraints}
     binding = {c.name for c in plan.constraints if c.binding}
     wide = np.zeros((n, P))
+    # a binding share rule counts every line item's spend: its members' part (a > 0) is a rule
+    # on them (a cap or a floor); the others' (a < 0) moves the price of their dollar, as
+    # ``roles.prices_of`` splits it undated: never "capped by the awareness floor" for search
+    others = np.zeros((n, P))
+    member = np.zeros((n, P))
+    share_rules: dict[tuple[int, int], list[str]] = {}
     cell_rules: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
     for r in problem.rows:
         plan_wide = r.kind == "budget" or r.kind.startswith("period_")
+        share = r.kind.endswith("_share")
         for (i, p), a in r.coefs.items():
             if a == 0.0:
                 continue
             if plan_wide:
                 wide[i, p] += y.get(r.name, 0.0) * a
-            elif r.name in binding:
+                continue
+            if share and y.get(r.name, 0.0):
+                (member if a > 0 else others)[i, p] += y[r.name] * a
+                share_rules.setdefault((i, p), []).append(r.label)
+            if r.name in binding and not (share and a < 0):
                 is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
                 cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap))
     scale = problem.scale
     if base.sense == "max":
-        hurdle = (base.spend_weight + wide) / np.where(scale != 0, scale, 1.0)[:, None]
+        unit = np.where(scale != 0, scale, 1.0)[:, None]
+        hurdle = (base.spend_weight + wide) / unit
+        price, bar = hurdle + others / unit, hurdle + (others + member) / unit
         budget_price = (base.spend_weight + y.get("budget", 0.0)) / max(float(scale.max()), 1e-300)
     slack = False
     if base.sense != "max":  # min_spend: the return at which the target is met at least cost
@@ -521,6 +491,8 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
         slack = not t > 0
         h0 = 1.0 / t if t > 0 else math.nan
         hurdle = (1.0 - wide) / t if t > 0 else np.full((n, P), math.nan)
+        price = (1.0 - wide - others) / t if t > 0 else hurdle
+        bar = (1.0 - wide - others - member) / t if t > 0 else hurdle
         budget_price = h0
     out: dict[str, tuple[str, list[PeriodRole]]] = {}
     for it in base.items:
@@ -533,7 +505,9 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
         M = [float(pa.marginal_roi or 0.0) for pa in periods] or [0.0] * P
         per: list[PeriodRole] = []
         for p in range(P):
-            m, h, x = float(M[p]), float(hurdle[i, p]), float(X[p])
+            # the status by the price of a dollar to it (the hurdle with the share rules it is
+            # not a member of counted); the period's hurdle is stated
+            m, h, x = float(M[p]), float(price[i, p]), float(X[p])
             tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
             rules = cell_rules.get((i, p), [])
             caps = tuple(name for name, _lab, c in rules if c)
@@ -559,7 +533,17 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
                 status, names = PERIOD_OFF, ()
             lab = {name: label for name, label, _c in rules}
             per.append(
-                PeriodRole(labels[p], x, m, h, status, tuple(lab[nm] for nm in names), names)
+                PeriodRole(
+                    labels[p],
+                    x,
+                    m,
+                    float(hurdle[i, p]),
+                    status,
+                    tuple(lab[nm] for nm in names),
+                    names,
+                    float(bar[i, p]),
+                    tuple(dict.fromkeys(share_rules.get((i, p), ()))),
+                )
             )
         held = {pr.status for pr in per}
         if not any(pr.spend > HALF_CENT for pr in per):
@@ -595,180 +579,6 @@ def _spend_weighted(per: Sequence[PeriodRole]) -> float:
     w = np.array([pr.spend for pr in per])
     h = np.array([pr.hurdle for pr in per])
     return float((w * h).sum() / w.sum()) if w.sum() > 0 else float(h.mean())
-
-
-def _hurdle_text(per: Sequence[PeriodRole], idx: Sequence[int], labels: Sequence[str]) -> str:
-    """The hurdle of the periods ``idx``: one number, or the number of each group of periods."""
-    groups: dict[str, list[int]] = {}
-    for k in idx:
-        groups.setdefault(fmt_ratio(per[k].hurdle), []).append(k)
-    if len(groups) == 1:
-        return f"the hurdle, {next(iter(groups))}"
-    main = max(groups, key=lambda g: len(groups[g]))
-    rest = "; ".join(f"{g} in {_span(labels, ks)}" for g, ks in groups.items() if g != main)
-    return f"the hurdle: {main}, or {rest}, where a rule on that {{word}}'s total spend binds"
-
-
-#: what leaves a period off its hurdle when no rule binds there
-_OFF_CAUSE = (
-    "the difference is the solver's tolerance, the plan's cent rounding, or the slope of the "
-    "curve at zero, not a rule"
-)
-
-
-def _reason(
-    role: str,
-    per: Sequence[PeriodRole],
-    labels: Sequence[str],
-    word: str,
-    kpi: str,
-    y: Mapping[str, float],
-    names: Mapping[str, str],
-    step: float,
-    min_spend: bool = False,
-    slack: str | None = None,
-) -> str:
-    """Why a line item of a plan on a calendar is where it is, period by period, in words
-    (``slack``: a min_spend plan's target that does not bind, in words: no hurdle)."""
-    by: dict[str, list[int]] = {}
-    for k, pr in enumerate(per):
-        by.setdefault(pr.status, []).append(k)
-    if slack is not None:
-        return _slack_reason(role, per, labels, kpi, names, slack)
-    words = f"{word}s"
-    out: list[str] = []
-    priced_already: set[str] = set()
-    if role == UNFUNDED:
-        best = max(range(len(per)), key=lambda k: per[k].marginal - per[k].hurdle)
-        pr = per[best]
-        if pr.status == PERIOD_CAPPED:
-            out.append(
-                f"Not funded: its first dollar would beat the hurdle in "
-                f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} keep it out."
-            )
-        elif pr.status == PERIOD_OFF:
-            ks = by[PERIOD_OFF]
-            out.append(
-                f"Not funded, though its first dollar in {_span(labels, ks)} would return "
-                f"{_returns([per[k].marginal for k in ks])} {kpi} (carry-over included), more "
-                f"than the hurdle there ({_returns([per[k].hurdle for k in ks])}), and no rule on "
-                f"it binds there: {_OFF_CAUSE}."
-            )
-        else:
-            out.append(
-                f"Not funded: even its first dollar returns at most {fmt_ratio(pr.marginal)} "
-                f"{kpi} (in {pr.period}, carry-over included), no more than the hurdle there "
-                f"({fmt_ratio(pr.hurdle)}): every {word}'s money does more elsewhere."
-            )
-        return " ".join(out)
-    at = by.get(AT_HURDLE, [])
-    off_funded = [k for k in by.get(PERIOD_OFF, []) if per[k].spend > HALF_CENT]
-    if at:
-        lead = (
-            "At the hurdle"
-            if role == INTERIOR and not off_funded
-            else f"At the hurdle in {_span(labels, at)}"
-        )
-        out.append(
-            f"{lead}: in {'each ' + word if role == INTERIOR else 'those ' + words} it is funded "
-            f"its next dollar returns {_returns([per[k].marginal for k in at])} {kpi} "
-            f"(carry-over included), the same as the last dollar anywhere else in that {word} "
-            f"({_hurdle_text(per, at, labels).replace('{word}', word)}); beyond this the money "
-            "does more elsewhere."
-        )
-    for status, verb in ((PERIOD_CAPPED, "Capped"), (PERIOD_HELD_UP, "Held up")):
-        ks = [k for k in by.get(status, []) if per[k].spend > HALF_CENT]
-        if not ks:
-            continue
-        rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
-        comp = "more" if status == PERIOD_CAPPED else "less"
-        where = f" in {_span(labels, ks)}" if len(ks) < len(per) else ""
-        out.append(
-            f"{verb} by {' and '.join(names.get(nm, nm) for nm in rules)}: its next dollar"
-            f"{where} {'would return' if status == PERIOD_CAPPED else 'returns only'} "
-            f"{_returns([per[k].marginal for k in ks])} {kpi}, {comp} than the hurdle "
-            f"({_returns([per[k].hurdle for k in ks])})"
-            + (
-                "; left to the optimiser it would get more."
-                if status == PERIOD_CAPPED
-                else "; left to the optimiser it would get less."
-            )
-        )
-        priced = []
-        for nm in rules:
-            v = y.get(nm, 0.0)
-            if v and nm not in priced_already:
-                priced_already.add(nm)
-                priced.append(
-                    f"moving {names.get(nm, nm)} by {fmt_amount(step)} is worth about "
-                    f"{fmt_amount(abs(v) * step)} "
-                    + ("of spend to meet the target" if min_spend else kpi)
-                    + f" (its shadow price, {abs(v):.4f})"
-                )
-        if priced:
-            out.append("By the shadow prices: " + "; ".join(priced) + ".")
-    for ks, verb in (
-        (off_funded, "its next dollar there returns"),
-        (
-            [k for k in by.get(PERIOD_OFF, []) if per[k].spend <= HALF_CENT],
-            "it gets nothing there, though its first dollar would return",
-        ),
-    ):
-        if not ks or role == UNFUNDED:
-            continue
-        for above in (True, False):
-            kk = [k for k in ks if (per[k].marginal > per[k].hurdle) == above]
-            if kk:
-                out.append(
-                    f"Off the hurdle in {_span(labels, kk)}: {verb} "
-                    f"{_returns([per[k].marginal for k in kk])} {kpi} (carry-over included), "
-                    f"{'more' if above else 'less'} than the hurdle "
-                    f"({_returns([per[k].hurdle for k in kk])}), and no rule on it binds there: "
-                    f"{_OFF_CAUSE}."
-                )
-    off = by.get(PERIOD_UNFUNDED, [])
-    if off:
-        out.append(
-            f"It gets nothing in {_span(labels, off)}: its first dollar there returns at most "
-            f"{fmt_ratio(max(per[k].marginal for k in off))} {kpi}, not more than the hurdle."
-        )
-    kept = [k for k in by.get(PERIOD_CAPPED, []) if per[k].spend <= HALF_CENT]
-    if kept:
-        rules = tuple(dict.fromkeys(lab for k in kept for lab in per[k].rules))
-        out.append(
-            f"In {_span(labels, kept)} {' and '.join(rules)} "
-            f"{'keeps' if len(rules) == 1 else 'keep'} it out: its first dollar there would "
-            f"return {_returns([per[k].marginal for k in kept])} {kpi}, more than the hurdle "
-            f"({_returns([per[k].hurdle for k in kept])})."
-        )
-    return " ".join(out)
-
-
-def _slack_reason(
-    role: str,
-    per: Sequence[PeriodRole],
-    labels: Sequence[str],
-    kpi: str,
-    names: Mapping[str, str],
-    slack: str,
-) -> str:
-    """Why a line item of a min_spend plan whose target does not bind is where it is: the rules
-    hold what it gets; any other dollar is spend the target does not need."""
-    if role == UNFUNDED:
-        best = max(per, key=lambda pr: pr.marginal)
-        return (
-            f"Not funded: {slack}. A plan that meets the target at least cost spends nothing "
-            f"beyond its rules: its first dollar would return at most {fmt_ratio(best.marginal)} "
-            f"{kpi} (in {best.period}, carry-over included), but the target does not need it."
-        )
-    ks = [k for k, pr in enumerate(per) if pr.spend > HALF_CENT]
-    rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
-    by = " and ".join(names.get(nm, nm) for nm in rules) or "the rules"
-    return (
-        f"Held at its spend by {by}: {slack}. Its next dollar returns "
-        f"{_returns([per[k].marginal for k in ks])} {kpi} (carry-over included), but the target "
-        "does not need it: left to the optimiser it would get only what the rules require."
-    )
 
 
 __all__ = [
