@@ -15,6 +15,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def review(demo_folder, tmp_path, name: str) -> dict:
     """``budgetopt explain`` of a demo scenario, as JSON, run as a user runs it."""
@@ -34,14 +36,79 @@ def test_an_unfunded_member_of_a_binding_share_floor_needs_its_members_return(
     items = {it["id"]: it for it in review(demo_folder, tmp_path, "awareness_push")["items"]}
     tv, radio, retargeting = items["tv"], items["radio"], items["retargeting"]
     assert tv["role"] == "held_up" and radio["role"] == "unfunded"  # the premise
-    need = f"at least {tv['marginal_roi']:.3f}, the share rules that name it counted"
+    need = f"at least {tv['marginal_roi']:.3f}, with {FLOOR} counted"
     assert need in radio["reason"], (need, radio["reason"])
+    assert abs(radio["bar"] - tv["marginal_roi"]) <= 1e-6
     # the hurdle it is compared with is the plan's, as its JSON field and the summary say
     # (reviewer S13 R2: "less than the hurdle of 0.590, what the plan's last dollar returns")
     assert f"less than the hurdle of {radio['hurdle']:.3f}, what the plan's" in radio["reason"]
     assert abs(radio["hurdle"] - tv["marginal_roi"]) > 0.05
     at_hurdle = [it for it in items.values() if it["role"] == "interior"]
-    assert f"at least {at_hurdle[0]['marginal_roi']:.3f} " in retargeting["reason"]
+    assert f"at least {at_hurdle[0]['marginal_roi']:.3f}, with {FLOOR}" in retargeting["reason"]
+
+
+FLOOR = "the awareness stage share floor (35% of total spend)"
+
+
+def scenario_with(demo_folder, tmp_path, extends: str, extra: str) -> str:
+    """A demo scenario extended by ``extra`` (YAML), written beside a copy of its model."""
+    path = demo_folder / "scenarios" / f"{extends}.yaml"
+    out = tmp_path / "scenarios" / f"{extends}_x.yaml"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(f"extends: {path}\nname: {extends} x\n{extra}")
+    return out.stem
+
+
+@pytest.mark.parametrize(
+    "extends,extra,share_rule",
+    [
+        ("awareness_push", "", FLOOR),
+        (
+            "base",
+            "stages: {awareness: {max_share: 0.10}}\n",
+            "the awareness stage share cap (10% of total spend)",
+        ),
+    ],
+)
+def test_every_line_item_quotes_the_plans_hurdle_and_its_own_bar_apart(
+    demo_folder, tmp_path, extends, extra, share_rule
+):
+    """Reviewer S13 R2, finding 2: on the awareness push the held-up tv said "below the hurdle of
+    0.713" while search (at the hurdle) said "(the hurdle, 0.780)" and its JSON ``hurdle`` was
+    0.780; under an awareness share cap of 10% tv said "above the hurdle of 0.619" beside
+    "the hurdle, 0.516". One page, several "hurdles". Now every line item's ``hurdle`` is the
+    plan's (what its last dollar returns: the budget's shadow price, the review's ``hurdle``),
+    and its ``bar`` (the return its next dollar needs, the share rule counted) is stated apart.
+    Truth (KKT): a line item at the hurdle returns its bar (0.5%); the bars of the stage's
+    members are all equal, and so are those of the line items outside it (1e-9), and a dollar
+    more of budget splits as the rule asks: hurdle = s × members' bar + (1 − s) × the others'
+    (0.35 × 0.590 + 0.65 × 0.780 = 0.713; 0.1 × 1.547 + 0.9 × 0.516 = 0.619; 1e-6)."""
+    if extra:
+        doc = review(tmp_path, tmp_path, scenario_with(demo_folder, tmp_path, extends, extra))
+    else:
+        doc = review(demo_folder, tmp_path, extends)
+    hurdle, items = doc["hurdle"], doc["items"]
+    at = [it for it in items if it["role"] == "interior"]
+    assert at and abs(at[0]["marginal_roi"] - hurdle) > 0.05 * hurdle  # the premise: it binds
+    for it in items:
+        assert abs(it["hurdle"] - hurdle) <= 1e-12, it["id"]
+        if it["role"] in ("capped", "held_up"):
+            word = "above" if it["role"] == "capped" else "below"
+            assert f"{word} the hurdle of {hurdle:.3f}" in it["reason"], it["reason"]
+        if it["role"] == "interior":
+            assert abs(it["marginal_roi"] - it["bar"]) <= 5e-3 * it["bar"], it["id"]
+            assert f"not the hurdle itself ({hurdle:.3f}" in it["reason"], it["reason"]
+            assert f"returns {it['bar']:.3f} revenue, its bar with {share_rule}" in it["reason"]
+    outside = [it["bar"] for it in items if it["stage"] != "awareness"]
+    inside = [it["bar"] for it in items if it["stage"] == "awareness"]
+    assert max(outside) - min(outside) <= 1e-9 and max(inside) - min(inside) <= 1e-9
+    s = 0.35 if not extra else 0.10
+    assert abs(s * inside[0] + (1 - s) * outside[0] - hurdle) <= 1e-6 * hurdle
+    outside_items = [it for it in items if it["stage"] != "awareness"]
+    capped_outside = [it for it in outside_items if it["role"] == "capped"]
+    assert capped_outside
+    for it in capped_outside:
+        assert f"(its bar, with {share_rule} counted: {it['bar']:.3f})" in it["reason"]
 
 
 def test_the_summary_does_not_say_the_budgets_price_is_what_the_hurdle_items_return(

@@ -45,7 +45,6 @@ from optimizer.explain.types import (
     INTERIOR,
     ROLE_TOL,
     ROLE_WORDS,
-    UNFUNDED,
     Explanation,
     FrontierPoint,
     LineItemExplanation,
@@ -278,17 +277,18 @@ def explain(
             if composite and first_inc is not None
             else first_inc
         )
-        # what an unfunded line item's first dollar must return to win money: its share rules
-        # counted (a binding floor of its stage lowers the bar below the plan's hurdle)
+        # the plan's hurdle (what its last dollar returns), and what this line item's next (or
+        # first) dollar must return to win money: its bar, the binding share rules counted (a
+        # floor of its stage lowers a member's, raises an outsider's)
+        plans = pr.plan if composite else pr.plan_kpi
         wins = pr.win if composite else pr.win_kpi
-        need = float(wins[it.index]) if role == UNFUNDED and wins is not None else None
         reason = reason_sentence(
             rctx,
             role,
             names,
             li.spend,
             float(pr.marginal[it.index]) if composite else li.marginal_roi,
-            h,
+            h if plans is None else float(plans[it.index]),
             float(it.curve.slope(0.0)) if composite else first,
             v_first_inc,
             first_amt,
@@ -297,7 +297,8 @@ def explain(
             step_money,
             nxt,
             slack,
-            need=need,
+            bar=None if wins is None else float(wins[it.index]),
+            bar_rules=pr.shares[it.index] if pr.shares else (),
         )
         pos = curve_position(tp, li.spend, weeks, ctx.kpi_word)
         lc = None if last is None else last[tid]
@@ -312,7 +313,8 @@ def explain(
                 marginal_roi=li.marginal_roi,
                 first_dollar_roi=first,
                 first_increment_roi=first_inc,
-                hurdle=float(pr.hurdle_kpi[it.index]),
+                hurdle=float((pr.hurdle_kpi if pr.plan_kpi is None else pr.plan_kpi)[it.index]),
+                bar=None if pr.win_kpi is None else float(pr.win_kpi[it.index]),
                 role=role,
                 rules=names,
                 rule_labels=tuple(ctx.labels.get(n, n) for n in names),

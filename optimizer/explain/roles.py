@@ -128,6 +128,12 @@ class Prices:
     #: held-up tv's return, not the budget's 0.713). None: the price
     win: np.ndarray | None = None
     win_kpi: np.ndarray | None = None  # the same in the line item's KPI units
+    #: the plan's hurdle, what its last dollar returns: the budget's price of a dollar, no share
+    #: rule counted (the same number for every line item in its units); None: the price
+    plan: np.ndarray | None = None
+    plan_kpi: np.ndarray | None = None  # the same in the line item's KPI units
+    #: the names of the binding share rules counted in each line item's price or bar
+    shares: tuple[tuple[str, ...], ...] = ()
 
 
 def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
@@ -152,10 +158,12 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
         # at zero spend the duals are degenerate: the next dollar goes to the best first dollar
         best = float(np.max(m))
         h = np.full(n, best)
-        return Prices(m, h, h * conv)
+        return Prices(m, h, h * conv, plan=h, plan_kpi=h * conv)
     y = shadow_prices(plan)
     c = np.zeros(n)
     member = np.zeros(n)  # the share rules' part for their members
+    budget = np.zeros(n)  # the budget's part alone: the plan's hurdle
+    shares: list[list[str]] = [[] for _ in range(n)]
     t = 0.0
     for con in prob.constraints:
         v = y.get(con.name, 0.0)
@@ -167,17 +175,23 @@ def prices_of(ctx: ReviewContext, plan: Plan) -> Prices:
             continue
         share = kind_of(con.kind).unit_of(con) == "share"
         for i, a in con.coefs.items():
+            if con.kind == "budget":
+                budget[i] += v * a
             if con.kind == "budget" or (a < 0 and share):
                 c[i] += v * a
             elif share:
                 member[i] += v * a
+            if share and a != 0.0:
+                shares[i].append(con.name)
     if maximise:
         h = prob.spend_weight + c
         win = h + member
+        base = prob.spend_weight + budget
     else:  # min Σx s.t. Σ F >= T: t F'(x) = 1 - Σ y a
         h = (1.0 - c) / t if t > 0 else np.full(n, math.nan)
         win = (1.0 - c - member) / t if t > 0 else np.full(n, math.nan)
-    return Prices(m, h, h * conv, win, win * conv)
+        base = (1.0 - budget) / t if t > 0 else np.full(n, math.nan)
+    return Prices(m, h, h * conv, win, win * conv, base, base * conv, tuple(map(tuple, shares)))
 
 
 def first_dollar(tp: TouchpointResponse, weeks: float) -> float:

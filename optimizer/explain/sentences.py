@@ -18,6 +18,7 @@ from optimizer.explain.types import (
     HELD_UP,
     INTERIOR,
     NOT_WORTH_MINIMUM,
+    ROLE_TOL,
     UNFUNDED,
     CurvePosition,
     Move,
@@ -40,17 +41,36 @@ def reason_sentence(
     step: float,
     nxt: Move | None,
     slack: str | None = None,
-    need: float | None = None,
+    bar: float | None = None,
+    bar_rules: Sequence[str] = (),
 ) -> str:
     """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
     ``step``, from a re-solve; ``slack``: a min_spend plan's target that does not bind, in
-    words, when there is no hurdle; ``need``: the first-dollar return an unfunded line item
-    needs to win money, where the share rules that name it move it off the hurdle)."""
+    words, when there is no hurdle). ``hurdle`` is the plan's, what its last dollar returns;
+    ``bar`` the return the line item's next (or first) dollar needs to win money, where the
+    binding share rules ``bar_rules`` (names) move it off the hurdle: stated apart."""
     kpi_word = ctx.kpi_word
     labels = [ctx.labels.get(n, n) for n in names]
     rules = " and ".join(labels)
     if slack is not None:
         return _slack_reason(ctx, role, rules, marginal, first, first_inc, first_amt, slack, nxt)
+    bar = hurdle if bar is None or not math.isfinite(bar) else bar
+    moved = abs(bar - hurdle) > ROLE_TOL * max(abs(hurdle), 1e-12)
+    # the share rules counted in its bar (those that hold it are named as its rules already)
+    counted = " and ".join(ctx.labels.get(n, n) for n in bar_rules) or "the share rules"
+    note = (
+        f" (its bar, with {counted} counted: {fmt_ratio(bar)})"
+        if moved and not set(bar_rules) & set(names)
+        else ""
+    )
+    if role == INTERIOR and moved:
+        return (
+            f"Interior: its marginal return fell to its bar. At {fmt_amount(li_spend)} the next "
+            f"dollar returns {fmt_ratio(marginal)} {kpi_word}, its bar with {counted} counted, not "
+            f"the hurdle itself ({fmt_ratio(hurdle)}, what the plan's last dollar returns): a "
+            "share rule ties its dollars to the spend of the line items it names; beyond this "
+            "point the money does more elsewhere."
+        )
     if role == INTERIOR:
         if hurdle <= 1e-12:
             return (
@@ -67,8 +87,8 @@ def reason_sentence(
     if role == CAPPED:
         txt = (
             f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kpi_word}, "
-            f"above the hurdle of {fmt_ratio(hurdle)}, so the plan would give it more if the "
-            "rule allowed"
+            f"above the hurdle of {fmt_ratio(hurdle)}{note}, so the plan would give it more if "
+            "the rule allowed"
         )
         if gain is not None and gain >= 0:
             txt += (
@@ -81,7 +101,7 @@ def reason_sentence(
     if role == HELD_UP:
         txt = (
             f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kpi_word}, below "
-            f"the hurdle of {fmt_ratio(hurdle)}: left to the optimiser it would get less"
+            f"the hurdle of {fmt_ratio(hurdle)}{note}: left to the optimiser it would get less"
         )
         if gain is not None and gain >= 0:
             txt += (
@@ -106,22 +126,15 @@ def reason_sentence(
             if first_inc is not None
             else ""
         )
-        bar = hurdle if need is None or not math.isfinite(need) else need
         ratio = (
             f" ({bar / first:.1f} times what it has)" if first > 0 and math.isfinite(first) else ""
         )
-        # a share rule that names it (its stage's floor or cap) moves its bar off the hurdle
-        why = (
-            f", the share rules that name it counted ({rules})"
-            if abs(bar - hurdle) > 1e-9 * max(abs(hurdle), 1.0) and rules
-            else ", the share rules that name it counted"
-            if abs(bar - hurdle) > 1e-9 * max(abs(hurdle), 1.0)
-            else ""
-        )
+        # a binding share rule (its stage's floor or cap, or one it is outside of) moves its bar
+        why = f", with {counted} counted" if moved else ""
         opening = (
             f"Not funded: even its first dollar returns {fmt_ratio(first)} {kpi_word}, less than the "
             f"hurdle of {fmt_ratio(hurdle)}, what the plan's last dollar returns{inc}."
-            if first < hurdle or bar == hurdle
+            if first < hurdle or not moved
             else f"Not funded: its first dollar returns {fmt_ratio(first)} {kpi_word}{inc}."
         )
         return (

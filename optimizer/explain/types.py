@@ -103,7 +103,7 @@ class LineItemExplanation:
     marginal_roi: float
     first_dollar_roi: float  # d KPI / d spend at zero spend (may be inf for hill shape < 1)
     first_increment_roi: float | None  # average return of the first candidate increment (unfunded)
-    hurdle: float  # the price of a dollar elsewhere in the plan, in KPI per unit of money
+    hurdle: float  # the plan's hurdle: what its last dollar returns, in KPI per unit of money
     role: str
     rules: tuple[str, ...]  # names of the constraints that hold it (role capped / held_up)
     rule_labels: tuple[str, ...]
@@ -120,6 +120,10 @@ class LineItemExplanation:
     delta: float | None = None
     market: str | None = None  # with markets: where it is bought (None: national buy / none)
     owner: str | None = None  # who holds its budget
+    #: what its next (or first) dollar must return to win money, in KPI per unit of money: the
+    #: hurdle with the binding share rules counted (its stage's floor lowers a member's bar, a
+    #: floor it is outside of raises it); the hurdle when none binds; None: not computed
+    bar: float | None = None
 
 
 @dataclass(frozen=True)

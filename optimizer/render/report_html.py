@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optimizer.explain import Explanation, LadderStep, LineItemExplanation
+from optimizer.explain import INTERIOR, Explanation, LadderStep, LineItemExplanation
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
@@ -246,7 +246,14 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
     if tp is not None:
         png = charts.figure_png(
             charts.review_curve_figure(
-                tp, e.kpi, e.horizon_weeks, it.spend, it.hurdle, it.role, it.last_cycle
+                tp,
+                e.kpi,
+                e.horizon_weeks,
+                it.spend,
+                # a line item at the hurdle is tangent to its bar (a share rule moves it)
+                it.bar if it.role == INTERIOR and it.bar is not None else it.hurdle,
+                it.role,
+                it.last_cycle,
             )
         )
         fig = (
