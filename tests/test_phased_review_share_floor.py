@@ -25,9 +25,7 @@ SHARE = 0.35
 FLOOR = "the awareness stage share floor (35% of total spend)"
 
 
-def test_a_stage_share_floor_on_a_phased_plan_caps_no_line_item_outside_it(
-    demo_folder, tmp_path
-):
+def test_a_stage_share_floor_on_a_phased_plan_caps_no_line_item_outside_it(demo_folder, tmp_path):
     sc = yaml.safe_load((demo_folder / "scenarios" / "fy26_monthly.yaml").read_text())
     sc["model"] = str(demo_folder / "model.json")
     sc["stages"] = {"awareness": {"min_share": SHARE}}
@@ -61,8 +59,8 @@ def test_a_stage_share_floor_on_a_phased_plan_caps_no_line_item_outside_it(
     assert search["role"] == "interior", search["reason"]
     bars = sorted(pr["bar"] for pr in search["periods"])
     hurdles = sorted(pr["hurdle"] for pr in search["periods"])
-    assert f"its bar there {bars[0]:.3f} to {bars[-1]:.3f}, with {FLOOR} counted" in (
-        search["reason"]
+    assert (
+        f"its bar there {bars[0]:.3f} to {bars[-1]:.3f}, with {FLOOR} counted" in (search["reason"])
     )
     assert f"not the hurdle itself ({hurdles[0]:.3f} to {hurdles[-1]:.3f}" in search["reason"]
     # radio, unfunded in the stage: the return it needs is the held-up member's, not 0.678
@@ -72,6 +70,6 @@ def test_a_stage_share_floor_on_a_phased_plan_caps_no_line_item_outside_it(
         assert abs(pr["bar"] - pv["marginal"]) <= 1e-6, (pr, pv)
     jan = radio["periods"][0]
     assert jan["bar"] < jan["hurdle"] - 0.05
-    assert f"to win money it would need at least {jan['bar']:.3f}, with {FLOOR}" in (
-        radio["reason"]
+    assert (
+        f"to win money it would need at least {jan['bar']:.3f}, with {FLOOR}" in (radio["reason"])
     )
