@@ -15,6 +15,7 @@ last quarter, …), so the page stays true when the model or the engine changes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -28,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_suffix(".md.in")
 sys.path.insert(0, str(ROOT))
 
-from optimizer.formatting import delta, money, ratio, shown  # noqa: E402
+from optimizer.explain.types import Ladder, LadderStep  # noqa: E402
+from optimizer.formatting import delta, footed, money, ratio, shown  # noqa: E402
+from optimizer.render.footing import shown_ladder  # noqa: E402
 
 WIDTH = 100
 
@@ -159,6 +162,41 @@ def q_cut(d: dict[str, Any]) -> str:
             quote(last["sentence"]),
         ]
     )
+
+
+def ladder_as_shown(lad: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+    """The ladder as the pack shows it (``render.footing.shown_ladder``, with the line items'
+    amounts as the pack's line-item table shows them): whole units that foot."""
+    fields = {f.name for f in dataclasses.fields(LadderStep)}
+    keep = {f.name for f in dataclasses.fields(Ladder)} - {"steps", "blocked"}
+
+    def steps(xs: list[dict[str, Any]]) -> tuple[LadderStep, ...]:
+        return tuple(LadderStep(**{k: v for k, v in x.items() if k in fields}) for x in xs)
+
+    ladder = Ladder(
+        steps=steps(lad["steps"]),
+        blocked=steps(lad["blocked"]),
+        **{k: v for k, v in lad.items() if k in keep},
+    )
+    spends = {it["id"]: it["spend"] for it in d["items"]}  # as shown (as_shown)
+    return dataclasses.asdict(shown_ladder(ladder, spends))
+
+
+def as_shown(d: dict[str, Any]) -> dict[str, Any]:
+    """An explanation's JSON with the amounts the pack shows (``render.footing.shown_review``):
+    the line items' spend, KPI and last cycle in whole units that foot, each change the
+    difference of the two, and the ladder as shown."""
+    d = {**d, "items": [dict(it) for it in d["items"]]}
+    items = d["items"]
+    for key, total in (("spend", "total_spend"), ("kpi", "total_kpi")):
+        for it, v in zip(items, footed((it[key] for it in items), d[total]), strict=True):
+            it[key] = v
+    if d.get("last_cycle_total") is not None and all(it["last_cycle"] is not None for it in items):
+        lasts = footed((it["last_cycle"] for it in items), d["last_cycle_total"])
+        for it, v in zip(items, lasts, strict=True):
+            it["last_cycle"], it["delta"] = v, it["spend"] - v
+    d["ladder"] = ladder_as_shown(d["ladder"], d)
+    return d
 
 
 def q_ladder(d: dict[str, Any]) -> str:
@@ -359,6 +397,7 @@ def phased_review(p: dict[str, Any]) -> str:
 
 
 def render(d: dict[str, Any], c: dict[str, Any], p: dict[str, Any]) -> str:
+    d = as_shown(d)  # the amounts as the pack shows them
     be = [s for s in d["headline"] if s.startswith("Break-even")]
     parts = {
         "generated": para(

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.formatting import largest_remainder
+
 
 class Status(enum.StrEnum):
     """A plan's (and a solve's) status. A ``str`` enum: it compares equal to, formats as and is
@@ -290,20 +292,5 @@ def round_cents(values: np.ndarray) -> np.ndarray:
     items always add up to the plan's total.
     """
     v = np.maximum(np.asarray(values, float), 0.0) * 100.0
-    base = np.floor(v + 1e-6)
-    target = int(round(float(v.sum())))
-    short = target - int(base.sum())
-    if short > 0:
-        frac = v - base
-        order = np.lexsort((np.arange(len(v)), -frac))
-        base[order[:short]] += 1
-    elif short < 0:
-        frac = v - base
-        order = np.lexsort((np.arange(len(v)), frac))
-        for j in order:
-            if short == 0:
-                break
-            if base[j] > 0:
-                base[j] -= 1
-                short += 1
+    base = largest_remainder(v, int(round(float(v.sum()))), eps=1e-6, nonnegative=True)
     return base / 100.0

@@ -17,6 +17,7 @@ from optimizer.explain import INTERIOR, Explanation, LadderStep, LineItemExplana
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
+from optimizer.render.footing import shown_review
 from optimizer.render.report_common import (
     OWNER_HEAD,
     answers,
@@ -410,8 +411,8 @@ def explanation_html(e: Explanation) -> str:
     -------
     str
     """
-    with currency_of_review(e.currency):
-        return _explanation_html(e)
+    with currency_of_review(e.currency):  # amounts in whole units that foot (render.footing)
+        return _explanation_html(shown_review(e))
 
 
 def _explanation_html(e: Explanation) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from optimizer.explain import Explanation, Ladder, LadderStep
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
+from optimizer.render.footing import shown_review
 from optimizer.render.report_common import (
     DEFAULT_ROW,
     OWNER_HEAD,
@@ -120,8 +121,8 @@ def explanation_markdown(e: Explanation, *, full_ladder: bool = True) -> str:
     -------
     str
     """
-    with currency_of_review(e.currency):
-        return _explanation_markdown(e, full_ladder)
+    with currency_of_review(e.currency):  # amounts in whole units that foot (render.footing)
+        return _explanation_markdown(shown_review(e), full_ladder)
 
 
 def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:

@@ -17,6 +17,7 @@ from optimizer.explain.phased import PhasedExplanation
 from optimizer.formatting import money
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
+from optimizer.render.footing import ShownPlan, shown
 from optimizer.render.report_common import certificate_text
 from optimizer.render.report_html import _img
 from optimizer.render.report_phased_why import (
@@ -73,9 +74,12 @@ def _note(exp: PhasedExplanation | None) -> str:
     return exp.not_computed if exp is not None else _NO_JUSTIFICATION
 
 
-def period_stage_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
+def period_stage_rows(
+    plan: Plan, see: ShownPlan | None = None
+) -> tuple[list[str], list[list[Any]]]:
     """The plan by period and journey stage: the stages, and per period ``[label, start, weeks,
-    spend per stage…, spend, KPI]`` (a period's KPI is its weeks', carry-over included)."""
+    spend per stage…, spend, KPI]`` (a period's KPI is its weeks', carry-over included); with
+    ``see``, the amounts as a page shows them (whole units that foot both ways)."""
     stages = list(plan.stage_totals())
     rows: list[list[Any]] = []
     for k, p in enumerate(plan.periods):
@@ -85,6 +89,10 @@ def period_stage_rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
         rows.append(
             [p.period, p.start, p.weeks, *(round(by[st], 2) for st in stages), p.spend, p.kpi]
         )
+    if see is not None:
+        cells, spends, _ = see.period_stage
+        for k, r in enumerate(rows):
+            r[3:] = [*cells[k], spends[k], see.period_kpi[k]]
     return stages, rows
 
 
@@ -119,19 +127,28 @@ def _held_by(plan: Plan, li: Any) -> str:
     return "; ".join(own.get(b, labels.get(b, b)) for b in li.binding) or "–"
 
 
-def market_rows(plan: Plan) -> list[list[Any]]:
-    """Per market: ``[market, spend, share, KPI, ROI]`` (a national buy counted by its split)."""
+def market_rows(plan: Plan, see: ShownPlan | None = None) -> list[list[Any]]:
+    """Per market: ``[market, spend, share, KPI, ROI]`` (a national buy counted by its split);
+    with ``see``, spend and KPI as a page shows them (whole units that foot)."""
     total = plan.total_spend or 1.0
-    return [
+    totals = plan.market_totals()
+    rows = [
         [m, v["spend"], v["spend"] / total, v["kpi"], _roi(v["kpi"], v["spend"])]
-        for m, v in plan.market_totals().items()
+        for m, v in totals.items()
     ]
+    if see is not None:
+        for r, (sp, k) in zip(rows, see.breakdown(totals).values(), strict=True):
+            r[1], r[3] = sp, k
+    return rows
 
 
-def owner_sections(plan: Plan) -> list[tuple[str, str, list[list[Any]]]]:
+def owner_sections(
+    plan: Plan, see: ShownPlan | None = None
+) -> list[tuple[str, str, list[list[Any]]]]:
     """Per budget owner: its name, a sentence (spend, share, KPI, the rules on its total that
     bind) and one row per line item it holds: ``[line item, stage, spend per period…, spend,
-    KPI, ROI, marginal ROI, held by]``."""
+    KPI, ROI, marginal ROI, held by]``; with ``see``, the amounts as the line-item tables show
+    them (whole units)."""
     from optimizer.formatting import share
 
     total = plan.total_spend or 1.0
@@ -166,8 +183,23 @@ def owner_sections(plan: Plan) -> list[tuple[str, str, list[list[Any]]]]:
             ]
             for li in mine
         ]
+        if see is not None:
+            n = len(plan.periods)
+            for r, li in zip(rows, mine, strict=True):
+                j = plan.line_items.index(li)
+                r[2 : 4 + n] = [*see.item_period[j], see.spend[j], see.kpi[j]]
         out.append((o, sentence, rows))
     return out
+
+
+def _item_rows(plan: Plan, see: ShownPlan) -> list[tuple[str, str, Sequence[float], float | None]]:
+    """The "line items by period" table's rows as shown: each line item's spend by period
+    with its total, then the periods' totals (whole units that foot both ways)."""
+    rows: list[tuple[str, str, Sequence[float], float | None]] = [
+        (_name(plan, li), li.stage, list(see.item_period[j]), see.spend[j])
+        for j, li in enumerate(plan.line_items)
+    ]
+    return [*rows, ("total", "", see.period_spend, see.total_spend)]
 
 
 def _headline(plan: Plan) -> str:
@@ -215,7 +247,8 @@ def phased_review_md(plan: Plan, exp: PhasedExplanation | None = None) -> str:
     period, binding rules; with ``exp``, every line item justified and the ladder."""
     from optimizer.render.report_md import _table
 
-    stages, rows = period_stage_rows(plan)
+    see = shown(plan)  # whole units that foot (render.footing)
+    stages, rows = period_stage_rows(plan, see)
     ncol = 3 + len(stages) + 2
     by_period = _table(
         ["period", "start", "weeks", *stages, "spend", plan.kpi],
@@ -231,7 +264,7 @@ def phased_review_md(plan: Plan, exp: PhasedExplanation | None = None) -> str:
             for r in rows
         ]
         + (
-            [["after the horizon", "", "", *([""] * len(stages)), "", money(plan.kpi_after)]]
+            [["after the horizon", "", "", *([""] * len(stages)), "", money(see.period_kpi[-1])]]
             if plan.kpi_after
             else []
         )
@@ -240,30 +273,22 @@ def phased_review_md(plan: Plan, exp: PhasedExplanation | None = None) -> str:
                 "total",
                 "",
                 sum(r[2] for r in rows),
-                *(money(plan.stage_totals()[st]["spend"]) for st in stages),
-                money(plan.total_spend),
-                money(plan.total_kpi),
+                *(money(v) for v in see.period_stage[2]),
+                money(see.total_spend),
+                money(see.total_kpi),
             ]
         ],
         right=range(2, ncol),
     )
     labels = [p.period for p in plan.periods]
-    items = _md_period_tables(
-        plan,
-        [
-            (_name(plan, li), li.stage, [p.spend for p in li.periods], li.spend)
-            for li in plan.line_items
-        ]
-        + [("total", "", [p.spend for p in plan.periods], plan.total_spend)],
-        stage=True,
-    )
+    items = _md_period_tables(plan, _item_rows(plan, see), stage=True)
     extra = ""
     if plan.has_markets:
         markets = _table(
             ["market", "spend", "share", plan.kpi, "ROI"],
             [
                 [m, money(sp), f"{sh:.1%}", money(k), _r(roi)]
-                for m, sp, sh, k, roi in market_rows(plan)
+                for m, sp, sh, k, roi in market_rows(plan, see)
             ],
             right=range(1, 5),
         )
@@ -271,7 +296,7 @@ def phased_review_md(plan: Plan, exp: PhasedExplanation | None = None) -> str:
             "## Markets\n\nSpend and KPI by market over the horizon (a national buy counted in "
             f"each market by its split, its KPI where it is earned).\n\n{markets}\n\n"
         )
-    owners = owner_sections(plan)
+    owners = owner_sections(plan, see)
     if owners:
         extra += (
             "## Budget owners\n\nEach budget holder's line items: what each costs and buys, "
@@ -508,15 +533,13 @@ def phased_review_html(plan: Plan, exp: PhasedExplanation | None = None) -> str:
         + (f"; {_e(money(plan.kpi_after))} of it after the horizon" if plan.kpi_after else "")
         + f"). Status {_e(plan.status)}: {_e(_certificate(plan))}.</p>"
     )
+    see = shown(plan)  # whole units that foot (render.footing)
     rows = []
-    for k, p in enumerate(periods):
-        by = {st: 0.0 for st in stages}
-        for li in plan.line_items:
-            by[li.stage] = by.get(li.stage, 0.0) + li.periods[k].spend
-        cells = "".join(f'<td class="num">{_e(money(by[st]))}</td>' for st in stages)
+    for r in period_stage_rows(plan, see)[1]:
+        cells = "".join(f'<td class="num">{_e(money(v))}</td>' for v in r[3:-2])
         rows.append(
-            f"<tr><td>{_e(p.period)}</td><td class='num'>{p.weeks}</td>{cells}"
-            f"<td class='num'>{_e(money(p.spend))}</td><td class='num'>{_e(money(p.kpi))}</td></tr>"
+            f"<tr><td>{_e(r[0])}</td><td class='num'>{r[2]}</td>{cells}"
+            f"<td class='num'>{_e(money(r[-2]))}</td><td class='num'>{_e(money(r[-1]))}</td></tr>"
         )
     th = "".join(f'<th class="num">{_e(st)}</th>' for st in stages)
     by_period = (
@@ -524,14 +547,7 @@ def phased_review_html(plan: Plan, exp: PhasedExplanation | None = None) -> str:
         f"<th class='num'>spend</th><th class='num'>{_e(plan.kpi)}</th></tr>{''.join(rows)}"
         "</table></div>"
     )
-    items_table = _period_tables(
-        plan,
-        [
-            (_name(plan, li), li.stage, [p.spend for p in li.periods], li.spend)
-            for li in plan.line_items
-        ],
-        stage=True,
-    )
+    items_table = _period_tables(plan, _item_rows(plan, see), stage=True)
     extra = ""
     if plan.has_markets:
         ms_png = charts.figure_png(
@@ -545,7 +561,7 @@ def phased_review_html(plan: Plan, exp: PhasedExplanation | None = None) -> str:
             f"<tr><td>{_e(m)}</td><td class='num'>{_e(money(sp))}</td>"
             f"<td class='num'>{sh:.1%}</td><td class='num'>{_e(money(k))}</td>"
             f"<td class='num'>{_e(_r(roi))}</td></tr>"
-            for m, sp, sh, k, roi in market_rows(plan)
+            for m, sp, sh, k, roi in market_rows(plan, see)
         )
         extra += (
             "<h2>Markets</h2>"
@@ -555,7 +571,7 @@ def phased_review_html(plan: Plan, exp: PhasedExplanation | None = None) -> str:
             "over the horizon by market, split by journey stage (a national buy counted in each "
             "market by its split); the market's ROI beside its total.</figcaption></figure>"
         )
-    owners = owner_sections(plan)
+    owners = owner_sections(plan, see)
     if owners:
         n = len(periods)
         ohead = (

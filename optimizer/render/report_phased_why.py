@@ -12,6 +12,7 @@ from optimizer.explain.phased import PhasedExplanation
 from optimizer.explain.types import ROLE_WORDS
 from optimizer.formatting import delta, money, ratio
 from optimizer.render import charts
+from optimizer.render.footing import shown_ladder
 from optimizer.render.report_html import _img
 
 
@@ -246,7 +247,7 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
     for it in exp.items:
         parts += [f"### {it.id}", "", it.reason, ""]
         parts += [f"**{title}:** {text}\n" for title, text in _moves(it)]
-    lad = exp.ladder
+    lad = shown_ladder(exp.ladder)  # whole units that foot (render.footing)
     parts += [
         "## The zero-based ladder",
         "",
@@ -397,6 +398,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
             currency=str(plan.extras["currency"]) if plan.extras.get("currency") else None,
         )
     )
+    lad = shown_ladder(lad)  # the tables in whole units that foot (render.footing)
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         '<tr class="cut"><td colspan="9">'

@@ -22,13 +22,19 @@ from optimizer.formatting import (
     with_currency,
 )
 from optimizer.formatting import step as fmt_step
+from optimizer.render.footing import shown
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 
 
 def period_table(plan: Plan) -> Table:
-    """A phased plan by period (contract 7): spend by stage, total spend and KPI per period."""
+    """A phased plan by period (contract 7): spend by stage, total spend and KPI per period.
+    Whole units that foot both ways (``render.footing``): each period's stages sum to its
+    spend, each stage's periods to the stage's total as the "by stage" table shows it."""
     stages = list(plan.stage_totals())
+    see = shown(plan)
+    by_stage, spends, stage_totals = see.period_stage
+    kpis = see.period_kpi
     t = Table(
         box=box.SIMPLE_HEAD,
         title=f"by {plan.phasing} (from {plan.start})",
@@ -37,29 +43,22 @@ def period_table(plan: Plan) -> Table:
     )
     t.add_column("period", footer="total")
     t.add_column("weeks", justify="right", footer=str(sum(p.weeks for p in plan.periods)))
-    for st in stages:
-        t.add_column(st, justify="right", footer=money(plan.stage_totals()[st]["spend"], "small"))
+    for j, st in enumerate(stages):
+        t.add_column(st, justify="right", footer=money(stage_totals[j]))
     t.add_column(
-        with_currency("spend", currency(plan)),
-        justify="right",
-        footer=money(plan.total_spend, "small"),
+        with_currency("spend", currency(plan)), justify="right", footer=money(see.total_spend)
     )
-    t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
+    t.add_column(plan.kpi, justify="right", footer=money(see.total_kpi))
     for k, p in enumerate(plan.periods):
-        by_stage = {st: 0.0 for st in stages}
-        for li in plan.line_items:
-            by_stage[li.stage] = by_stage.get(li.stage, 0.0) + li.periods[k].spend
         t.add_row(
             p.period,
             str(p.weeks),
-            *(money(by_stage[st], "small") for st in stages),
-            money(p.spend, "small"),
-            money(p.kpi, "small"),
+            *(money(v) for v in by_stage[k]),
+            money(spends[k]),
+            money(kpis[k]),
         )
     if plan.kpi_after:
-        t.add_row(
-            "after", "", *("" for _ in stages), "", money(plan.kpi_after, "small"), style="dim"
-        )
+        t.add_row("after", "", *("" for _ in stages), "", money(kpis[-1]), style="dim")
     return t
 
 
@@ -149,15 +148,17 @@ def plan_renderable(plan: Plan) -> Group:
     t.add_column("ROI", justify="right", footer=ratio(plan.roi, 2))
     t.add_column("marginal ROI", justify="right")
     t.add_column("held by")
-    for li in plan.line_items:
+    # whole units that foot to the totals shown (render.footing; docs/cli.md)
+    see = shown(plan, "small")
+    for li, spend, kpi in zip(plan.line_items, see.spend, see.kpi, strict=True):
         t.add_row(
             li.id,
             *([li.market or "national"] if markets else []),
             li.stage,
             *([li.owner or ""] if owners else []),
-            money(li.spend, "small"),
+            money(spend, "small"),
             share(li.spend / total) if total > 0 else MISSING,
-            money(li.kpi, "small"),
+            money(kpi, "small"),
             ratio(li.roi, 2),
             ratio(li.marginal_roi, 3),
             ", ".join(held_by_words(plan, li)),
@@ -168,12 +169,14 @@ def plan_renderable(plan: Plan) -> Group:
     st.add_column(with_currency("spend", currency(plan)), justify="right")
     st.add_column("share", justify="right")
     st.add_column(plan.kpi, justify="right")
-    for name, v in plan.stage_totals().items():
+    for (name, v), (spend, kpi) in zip(
+        plan.stage_totals().items(), see.stages.values(), strict=True
+    ):
         st.add_row(
             name,
-            money(v["spend"], "small"),
+            money(spend, "small"),
             share(v["spend"] / total) if total > 0 else MISSING,
-            money(v["kpi"], "small"),
+            money(kpi, "small"),
         )
     parts.append(st)
     if plan.periods:
@@ -186,12 +189,14 @@ def plan_renderable(plan: Plan) -> Group:
         ot.add_column(with_currency("spend", currency(plan)), justify="right")
         ot.add_column("share", justify="right")
         ot.add_column(plan.kpi, justify="right")
-        for name, v in totals.items():
+        for (name, v), (spend, kpi) in zip(
+            totals.items(), see.breakdown(totals).values(), strict=True
+        ):
             ot.add_row(
                 name,
-                money(v["spend"], "small"),
+                money(spend, "small"),
                 share(v["spend"] / total) if total > 0 else MISSING,
-                money(v["kpi"], "small"),
+                money(kpi, "small"),
             )
         parts.append(ot)
     binding = [c for c in plan.constraints if c.binding]

@@ -1,0 +1,218 @@
+"""A plan's amounts as its tables show them: whole units that foot.
+
+A table in whole units adds up on the page: each column (and, in a two-way table, each row)
+sums to its total as shown, and that total is the cents total rounded. Each amount shown is its
+cents amount rounded down or up (never more than one unit away): the largest-remainder rule of
+``formatting.footed`` for a column, the controlled rounding of ``formatting.footed_table`` for a
+two-way table (line item x period, period x stage). The same line item, period or stage reads
+the same in every table of a plan (the two-way tables keep the one-way amounts as their totals
+wherever a rounding that foots allows it, which in practice is always). Machine formats (JSON,
+CSV, the workbooks' numbers) keep the cents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from optimizer.allocate import Plan
+from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
+from optimizer.formatting import HALF_CENT, Cents, footed, footed_table
+
+
+@dataclass(frozen=True)
+class ShownPlan:
+    """The whole-unit amounts of one plan's tables (``shown(plan)``)."""
+
+    plan: Plan
+    cents: Cents = "never"
+
+    @cached_property
+    def spend(self) -> list[float]:
+        """Each line item's spend, in the plan's order; they sum to the total spend shown."""
+        return footed([li.spend for li in self.plan.line_items], self.plan.total_spend, self.cents)
+
+    @cached_property
+    def kpi(self) -> list[float]:
+        """Each line item's KPI; they sum to the total KPI shown."""
+        return footed([li.kpi for li in self.plan.line_items], self.plan.total_kpi, self.cents)
+
+    @property
+    def total_spend(self) -> float:
+        return float(round(self.plan.total_spend))
+
+    @property
+    def total_kpi(self) -> float:
+        return float(round(self.plan.total_kpi))
+
+    def breakdown(self, totals: dict[str, dict[str, float]]) -> dict[str, tuple[float, float]]:
+        """A breakdown's rows (``plan.stage_totals()``, ``owner_totals()``, ``market_totals()``)
+        as shown: ``{name: (spend, kpi)}``, each column footing to the breakdown's own total."""
+        spends = footed([v["spend"] for v in totals.values()], cents=self.cents)
+        kpis = footed([v["kpi"] for v in totals.values()], cents=self.cents)
+        return {k: (s, p) for k, s, p in zip(totals, spends, kpis, strict=True)}
+
+    @cached_property
+    def stages(self) -> dict[str, tuple[float, float]]:
+        return self.breakdown(self.plan.stage_totals())
+
+    @cached_property
+    def period_spend(self) -> list[float]:
+        """Each period's spend; they sum to the total spend shown."""
+        return footed([p.spend for p in self.plan.periods], self.plan.total_spend)
+
+    @cached_property
+    def period_kpi(self) -> list[float]:
+        """Each period's KPI and, last, the KPI after the horizon (0 without): they sum to the
+        total KPI shown."""
+        vals = [p.kpi for p in self.plan.periods] + [self.plan.kpi_after or 0.0]
+        return footed(vals, self.plan.total_kpi)
+
+    @cached_property
+    def item_period(self) -> np.ndarray:
+        """Spend by line item (rows) and period (columns): each row sums to its line item's
+        spend as shown, each column to its period's."""
+        cells = np.array([[p.spend for p in li.periods] for li in self.plan.line_items], float)
+        cells = cells.reshape(len(self.plan.line_items), len(self.plan.periods))
+        return footed_table(cells, self.plan.total_spend, rows=self.spend, cols=self.period_spend)[
+            0
+        ]
+
+    @cached_property
+    def period_stage(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Spend by period (rows) and stage (columns, ``plan.stage_totals()``'s order), with the
+        row and column totals: each row sums to its period's spend as shown, each column to
+        its stage's."""
+        stages = list(self.plan.stage_totals())
+        cells = np.zeros((len(self.plan.periods), len(stages)))
+        for li in self.plan.line_items:
+            for k, p in enumerate(li.periods):
+                cells[k, stages.index(li.stage)] += p.spend
+        out, rows, cols, _ = footed_table(
+            cells,
+            self.plan.total_spend,
+            rows=self.period_spend,
+            cols=[self.stages[st][0] for st in stages],
+        )
+        return out, rows, cols
+
+
+def shown(plan: Plan, cents: Cents = "never") -> ShownPlan:
+    """The whole-unit amounts of ``plan``'s tables; ``cents`` as ``formatting.money``'s (the
+    terminal's ``"small"`` keeps the cents of an amount under 100 in a one-way column)."""
+    return ShownPlan(plan, cents)
+
+
+def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladder:
+    """The ladder as its tables show it, in whole units that foot: each line item's spend is
+    its amount in the line-item table (``formatting.footed`` over the line items, so the
+    funded increments sum to the total shown), other edges are rounded; each increment's
+    amount is its two edges as shown (to - from), and each cumulative spend the one before
+    plus the amount as shown (so the line falls at the total spend shown). Every edge and
+    amount is within one unit of its cents; a cumulative spend within one unit per line item.
+    KPI and returns are as they are. ``spends``: the line items' spends as shown elsewhere
+    (by ladder name), used when it names every line item of the ladder."""
+    ends: dict[str, float] = {}  # each line item's plan spend: its funded increments' top
+    for s in lad.steps:
+        if s.status in ("funded", "committed"):
+            ends[s.item] = max(ends.get(s.item, 0.0), s.spend_to)
+        else:
+            ends.setdefault(s.item, 0.0)
+    for s in lad.blocked:
+        ends.setdefault(s.item, s.spend_from)
+    at = (
+        {k: float(spends[k]) for k in ends}
+        if spends is not None and all(k in spends for k in ends)
+        else dict(zip(ends, footed(ends.values()), strict=True))
+    )
+
+    def edge(item: str, x: float) -> float:
+        return at[item] if abs(x - ends[item]) < HALF_CENT else float(round(x))
+
+    def step(s: LadderStep, cum: float | None) -> LadderStep:
+        a, b = edge(s.item, s.spend_from), edge(s.item, s.spend_to)
+        return replace(
+            s,
+            spend_from=a,
+            spend_to=b,
+            amount=b - a,
+            cumulative_spend=s.cumulative_spend if cum is None else cum + b - a,
+        )
+
+    steps: list[LadderStep] = []
+    cum = 0.0
+    for s in lad.steps:
+        steps.append(step(s, cum))
+        cum = steps[-1].cumulative_spend
+    line = steps[lad.cutoff - 1].cumulative_spend if 0 < lad.cutoff <= len(steps) else 0.0
+    return replace(
+        lad,
+        steps=tuple(steps),
+        blocked=tuple(step(s, None) for s in lad.blocked),
+        line_spend=line if lad.cutoff else lad.line_spend,
+    )
+
+
+def _shown_groups(
+    groups: tuple[GroupSummary, ...], total_last: float | None
+) -> tuple[GroupSummary, ...]:
+    """A breakdown that covers the plan (stages, markets, owners) as shown: spend, KPI and last
+    cycle in whole units that foot, each change the difference of the two amounts shown."""
+    if not groups:
+        return groups
+    spend = footed([g.spend for g in groups])
+    kpi = footed([g.kpi for g in groups])
+    lasts = [g.last_cycle for g in groups]
+    last = footed(lasts, total_last) if all(v is not None for v in lasts) else lasts
+    return tuple(
+        replace(
+            g,
+            spend=sp,
+            kpi=k,
+            last_cycle=lc,
+            delta=None if g.delta is None or lc is None else sp - lc,
+        )
+        for g, sp, k, lc in zip(groups, spend, kpi, last, strict=True)
+    )
+
+
+def shown_review(e: Explanation) -> Explanation:
+    """A review as its pages show it (``budgetopt explain``'s Markdown and HTML): the line
+    items' spend, KPI and last cycle in whole units that foot to the totals shown
+    (``formatting.footed``), each change vs last cycle the difference of the two amounts shown;
+    the stages, markets and owners likewise over themselves; the ladder as ``shown_ladder``
+    with the line items' spends. Totals, returns, shares and sentences are as they are (a
+    total is shown rounded, which is what its parts now sum to)."""
+    spend = footed([it.spend for it in e.items], e.total_spend)
+    kpi = footed([it.kpi for it in e.items], e.total_kpi)
+    lasts = [it.last_cycle for it in e.items]
+    last = (
+        footed(lasts, e.last_cycle_total)
+        if e.last_cycle_total is not None and all(v is not None for v in lasts)
+        else lasts
+    )
+    items = tuple(
+        replace(
+            it,
+            spend=sp,
+            kpi=k,
+            last_cycle=lc,
+            delta=None if it.delta is None or lc is None else sp - lc,
+        )
+        for it, sp, k, lc in zip(e.items, spend, kpi, last, strict=True)
+    )
+    keys = {
+        (it.id if it.market is None else f"{it.id}@{it.market}"): sp
+        for it, sp in zip(e.items, spend, strict=True)
+    }
+    return replace(
+        e,
+        items=items,
+        stages=_shown_groups(e.stages, e.last_cycle_total),
+        markets=_shown_groups(e.markets, None),
+        owners=_shown_groups(e.owners, None),
+        ladder=shown_ladder(e.ladder, keys),
+    )
