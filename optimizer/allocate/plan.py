@@ -275,6 +275,18 @@ class Plan:
         return None
 
 
+#: a shadow price this small is the solver's float noise, not a price (a budget that no longer
+#: binds was priced 1.9e-14 per unit on a phased plan): it is reported as 0
+PRICE_NOISE = 1e-9
+
+
+def clean_price(sp: float | None) -> float | None:
+    """A dual as a shadow price: float noise (``PRICE_NOISE``) becomes 0; None stays None."""
+    if sp is None:
+        return None
+    return 0.0 if abs(float(sp)) < PRICE_NOISE else float(sp)
+
+
 def certified_status(status: Status, gap: float | None, tolerance: float) -> Status:
     """``optimal`` only when the gap is within the tolerance: an "optimal" plan whose gap is
     above it (or unknown) is ``not_certified``; any other status is kept."""

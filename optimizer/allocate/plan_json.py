@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, Status
+from optimizer.allocate.plan import (
+    ConstraintResult,
+    LineItem,
+    PeriodAmount,
+    Plan,
+    Status,
+    clean_price,
+)
 from optimizer.calendar import PHASINGS
 from optimizer.errors import DataError
 from optimizer.formatting import finite
@@ -71,7 +78,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "kind": c.kind,
                 "label": c.label,
                 "binding": c.binding,
-                "shadow_price": finite(c.shadow_price),
+                "shadow_price": finite(clean_price(c.shadow_price)),
                 "slack": finite(c.slack),
                 "rhs": finite(c.rhs),
             }

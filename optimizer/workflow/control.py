@@ -39,9 +39,10 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.caps import pad_cap, unpad_cap
+from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
-from optimizer.formatting import did_you_mean, money
+from optimizer.formatting import did_you_mean, largest_remainder, money
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 from optimizer.workflow.actuals import (  # noqa: F401  (re-exported: the actuals' readers)
@@ -361,7 +362,9 @@ def track(
             rest = (actual / to_date) * W[i]
         else:
             rest = np.full(horizon, actual / max(int(seen.sum()), 1))
-        path = np.where(seen, got, rest)
+        # in cents, so that every total (stages, markets, the rules at run-rate) is the sum of
+        # the line items' projections as reported, to the cent
+        path = round_cents(np.where(seen, got, rest))
         projected = float(path.sum())
         projected_by_date[tid] = {
             origin + _dt.timedelta(weeks=k): v for k, v in mine.items() if k < 0 and v
@@ -409,19 +412,9 @@ def track(
     by_owner: tuple[TrackLine, ...] = ()
     if over_markets:
         # a market's: its own line items, and its share of each national buy's (money only)
+        parts = [_split(x, _item_markets(li)) for x, li in zip(lines, items, strict=True)]
         by_market = tuple(
-            _sum(
-                m,
-                "",
-                [
-                    _scaled(x, _item_markets(li).get(m, 0.0))
-                    for x, li in zip(lines, items, strict=True)
-                    if m in _item_markets(li)
-                ],
-                band,
-                False,
-            )
-            for m in plan.markets
+            _sum(m, "", [p[m] for p in parts if m in p], band, False) for m in plan.markets
         )
         owners = list(dict.fromkeys(li.owner for li in items if li.owner))
         by_owner = tuple(
@@ -466,18 +459,20 @@ def _item_markets(li: Any) -> dict[str, float]:
     return {str(m): float(w) for m, w in li.shares.items() if float(w) > 0}
 
 
-def _scaled(x: TrackLine, w: float) -> TrackLine:
-    """A line's money at ``w`` of it (a national buy's share in one market)."""
-    return dataclasses.replace(
-        x,
-        planned=x.planned * w,
-        planned_to_date=x.planned_to_date * w,
-        actual=x.actual * w,
-        variance=x.variance * w,
-        projected_spend=x.projected_spend * w,
-        planned_kpi=None,
-        projected_kpi=None,
-    )
+def _split(x: TrackLine, shares: Mapping[str, float]) -> dict[str, TrackLine]:
+    """A line's money in each of its markets (a national buy's by its split): cents that sum to
+    the line's own (largest remainder), so that the markets reconcile with the total."""
+    w = np.array(list(shares.values()), float)
+    money_ = {
+        f: largest_remainder(w * getattr(x, f) * 100, round(getattr(x, f) * 100), eps=1e-6) / 100
+        for f in ("planned", "planned_to_date", "actual", "projected_spend")
+    }
+    out = {}
+    for j, m in enumerate(shares):
+        part: dict[str, Any] = {f: float(v[j]) for f, v in money_.items()}
+        part["variance"] = part["actual"] - part["planned_to_date"]
+        out[m] = dataclasses.replace(x, **part, planned_kpi=None, projected_kpi=None)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

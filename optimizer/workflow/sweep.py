@@ -44,7 +44,7 @@ from optimizer.allocate.engine import (
     initial_points,
     plan_without_lp,
 )
-from optimizer.allocate.plan import Status, certified_status
+from optimizer.allocate.plan import Status, certified_status, clean_price
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import HALF_CENT, money
@@ -89,7 +89,7 @@ class Frontier:
             return None
         if p.total_spend == 0 and p.line_items:
             return max(li.marginal_roi for li in p.line_items)
-        return p.budget_shadow_price
+        return clean_price(p.budget_shadow_price)  # the solver's float noise is 0
 
     def points(self) -> list[dict[str, float | str | None]]:
         """Per budget: status, spend, KPI, marginal ROI and ROI; with a money KPI also the

@@ -1,0 +1,111 @@
+"""Wrong answers the S13 reviewers left open (REVIEW_S13_CAL.md / REVIEW_S13_CORE.md "Not fixed"),
+each through the CLI as a subprocess, against a truth stated in the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_adv_core import run_cli, write_world
+
+#: four exponential line items (concave: an LP), every one capped: past 85,000 the budget no
+#: longer binds
+CAPPED_MODEL = {
+    "kpi": "revenue",
+    "period": "week",
+    "touchpoints": {
+        tp: {"stage": st, "curve": {"family": "exponential", "beta": 50000.0, "scale": 20000.0}}
+        for tp, st in (
+            ("tv", "awareness"),
+            ("search", "consideration"),
+            ("social", "consideration"),
+            ("email", "loyalty"),
+        )
+    },
+}
+CAPPED = {
+    "name": "capped",
+    "model": "model.json",
+    "horizon_weeks": 13,
+    "budget": 100000,
+    "objective": "max_kpi",
+    "touchpoints": {
+        "tv": {"max": 30000},
+        "search": {"max": 20000},
+        "social": {"max": 25000},
+        "email": {"max": 10000},
+    },
+}
+
+
+def world(root: Path, scenario: dict, model: dict = CAPPED_MODEL) -> Path:
+    return write_world(root, model, scenario)
+
+
+def test_sweep_reports_a_budget_that_no_longer_binds_at_zero(tmp_path):
+    """A phased plan whose every line item is at its cap (85,000 of a budget of 90,000 and up):
+    the budget's shadow price is 0 (complementary slackness: the row has 5,000+ of slack), so
+    sweep's ``marginal_roi`` is exactly 0 and optimize's ``budget`` row says 0. Both read the
+    solver's float noise (2e-13, 9.7e-14, …) before."""
+    scen = world(tmp_path, {**CAPPED, "start": "2027-01-04", "phasing": "month"})
+    r = run_cli("sweep", str(scen), "--budgets", "70000:150000:5", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    points = json.loads(r.stdout)["points"]
+    past = [p for p in points if p["budget"] >= 90000]
+    assert len(past) == 4  # 90,000, 110,000, 130,000, 150,000
+    for p in past:
+        assert p["total_spend"] == 85000.0 and p["marginal_roi"] == 0.0, p
+    assert points[0]["marginal_roi"] > 1.0  # at 70,000 the budget binds: a real price
+    r = run_cli("optimize", str(scen), "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    budget = next(c for c in json.loads(r.stdout)["constraints"] if c["name"] == "budget")
+    assert budget["binding"] is False and budget["shadow_price"] == 0.0, budget
+
+
+MONEY = ("planned", "planned_to_date", "actual", "projected_spend")
+
+
+def test_track_json_totals_are_the_sums_of_their_rounded_parts(tmp_path):
+    """``track --scenario`` over markets (a national buy split 3:1, two owners): every total of
+    its JSON is the sum of the rounded parts it totals, to the cent: line items, stages,
+    markets and owners against the total; the budget rule's ``projected`` against the total's
+    projected spend, the owner cap's against the owner's, the market floor's against the
+    market's, tv's cap against tv's line. The markets' projected spend summed to 1,906,767.06
+    against a total of 1,906,767.07 and the budget rule read 794,365.07 against 794,365.06
+    (rules summed from unrounded weekly projections, markets from scaled rounded lines).
+    January's actuals at three paces per market (odd cents each week)."""
+    from tests.test_calendar_markets_adversarial import cli, jan_actuals, write_world
+
+    w = write_world(tmp_path)
+    r = cli(["optimize", "s.yaml", "--format", "json", "-o", "plan.json", "--no-ledger"], w)
+    assert r.returncode == 0, r.stderr
+    lines = jan_actuals(json.loads((w / "plan.json").read_text())).splitlines()
+    mismatches = []
+    for north, south in ((1.37, 0.91), (1.1234, 0.777), (0.613, 1.4441)):
+        pace = {"north": north, "south": south, "national": (north + south) / 2}
+        rows = [lines[0]] + [
+            f"{d},{m},{t},{float(v) * pace[m]:.2f}"
+            for d, m, t, v in (x.split(",") for x in lines[1:])
+        ]
+        (w / "actuals.csv").write_text("\n".join(rows) + "\n")
+        args = ["track", "plan.json", "actuals.csv", "--scenario", "s.yaml", "--format", "json"]
+        r = cli([*args, "-o", "track.json"], w)
+        assert r.returncode == 0, r.stderr
+        rep = json.loads((w / "track.json").read_text())
+        total = rep["total"]
+        for group in ("line_items", "stages", "markets", "owners"):
+            for f in MONEY:
+                got = round(sum(x[f] for x in rep[group]), 2)
+                if got != total[f]:
+                    mismatches.append((north, group, f, got, total[f]))
+        rules = {x["name"]: x["projected"] for x in rep["rules_at_run_rate"]}
+        line = {x["id"]: x for x in rep["line_items"] + rep["markets"] + rep["owners"]}
+        for rule, truth in (
+            ("budget", total["projected_spend"]),
+            ("owner_max__Perf", line["Perf"]["projected_spend"]),
+            ("market_min__south", line["south"]["projected_spend"]),
+            ("tp_max__tv", line["tv@national"]["projected_spend"]),
+        ):
+            if rules[rule] != truth:
+                mismatches.append((north, rule, rules[rule], truth))
+    assert mismatches == []
