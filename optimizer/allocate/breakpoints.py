@@ -184,7 +184,8 @@ def refine_around(
     rel: tuple[float, ...] = (1e-4, 1e-3, 4e-3, 1.5e-2, 5e-2, 0.15, 0.4),
 ) -> np.ndarray:
     """Add breakpoints at ``x`` and at ``x·(1 ± r)`` so the pieces next to the solution are short."""
-    scale = max(abs(x), (hi - lo) * 1e-3, 1e-9)
+    # around a point of the range, its own size; at zero, a thousandth of the range
+    scale = abs(x) if x > 1e-9 else max((hi - lo) * 1e-3, 1e-9)
     new = [x] + [x + s * r * scale for r in rel for s in (-1.0, 1.0)]
     new = [p for p in new if lo <= p <= hi]
     return _clean(np.concatenate([points, new]), hi)
@@ -194,7 +195,10 @@ def _clean(pts: np.ndarray, hi: float) -> np.ndarray:
     pts = np.unique(np.clip(pts[np.isfinite(pts)], 0.0, hi))
     if len(pts) > 1:
         # merge points closer than a relative tolerance: pieces of (near) zero width are noise
-        tol = max(hi, 1.0) * 1e-12
+        # (relative to the points, not to the range: a line item with no cap has a range up to
+        # where its curve saturates, 1e15 for a hill of shape 0.4, and merging by that erased
+        # every point under 1,000, where a min_spend optimum on such a curve sits)
+        tol = np.maximum(pts[1:], 1.0) * 1e-12
         keep = np.concatenate([[True], np.diff(pts) > tol])
         pts = pts[keep]
         pts[-1] = hi

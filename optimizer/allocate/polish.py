@@ -226,8 +226,11 @@ def _polish(
 
     active = (rows.sense == "==") | (np.abs(y) > 0)
     y = np.where(active, y, 0.0)
+    # at a bound within 1e-9 of that bound (not of the range: a line item with no cap ranges up
+    # to where its curve saturates, 1e15 for a hill of shape 0.4, and 1e-9 of that is 1e6)
+    tol_lo = 1e-9 * (1.0 + np.abs(L))
     tol_x = 1e-9 * (1.0 + np.abs(U))
-    free = (x > L + tol_x) & (x < U - tol_x)
+    free = (x > L + tol_lo) & (x < U - tol_x)
     changes = 0
     iters = 0
     while True:
@@ -284,7 +287,7 @@ def _polish(
         # curve with an infinite slope at zero (hill shape < 1) would otherwise always want its
         # first fraction of a cent
         inside = np.where(
-            x <= L + tol_x,
+            x <= L + tol_lo,
             np.minimum(L + CENT, U),
             np.where(x >= U - tol_x, np.maximum(U - CENT, L), x),
         )
@@ -297,7 +300,7 @@ def _polish(
             ((rows.sense == "<=") & (y < -_STATIONARY * pscale))
             | ((rows.sense == ">=") & (y > _STATIONARY * pscale))
         )
-        at_lo = ~free & (x <= L + tol_x) & (L < U)
+        at_lo = ~free & (x <= L + tol_lo) & (L < U)
         at_hi = ~free & (x >= U - tol_x) & (L < U)
         # the curvature just off the bound (a logistic curve is flat to second order at zero)
         step = np.where(at_lo, L + 1e-4 * (U - L), np.where(at_hi, U - 1e-4 * (U - L), x))
@@ -352,7 +355,11 @@ def _polish(
             continue
         lo_name, up_name = lname0[i], uname0[i]
         at_u = up_name is not None and x[i] >= U0[i] - tol_x[i]
-        if lo_name is not None and x[i] <= L0[i] + tol_x[i] and (grad[i] <= 0 or not at_u):
+        if (
+            lo_name is not None
+            and x[i] <= L0[i] + 1e-9 * (1.0 + abs(L0[i]))
+            and (grad[i] <= 0 or not at_u)
+        ):
             out[lo_name] = sign * float(grad[i] / lcoef[i]) + 0.0
         elif up_name is not None and at_u:
             out[up_name] = sign * float(grad[i] / ucoef[i]) + 0.0

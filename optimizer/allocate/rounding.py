@@ -10,6 +10,7 @@ import numpy as np
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.plan import ConstraintResult, round_cents
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
+from optimizer.formatting import CENT
 
 
 def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
@@ -66,6 +67,9 @@ class KpiFloors:
         for c in self.rows:
             bank = self.bank(c)
             kpi, slope = bank.value(x), bank.slope(x)
+            # a curve with an infinite slope at zero (hill shape < 1) at a plan of 0: the slope
+            # of its first cent
+            slope = np.where(np.isfinite(slope), slope, (bank.value(x + CENT) - kpi) / CENT)
             prob += sum(
                 a * (kpi[i] + slope[i] * (cents[i] / 100.0 - x[i])) for i, a in c.coefs.items()
             ) >= c.rhs + 1e-9 * max(abs(c.rhs), 1.0)
