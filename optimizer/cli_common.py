@@ -390,12 +390,21 @@ def _csv_settings(
 
 
 def _warn_extrapolation(plans: Any, named: bool = False) -> None:
-    """A warning per line item whose curve is used beyond its data (shown even with -q)."""
+    """A warning per line item whose curve is used beyond its data, and for the touchpoints a
+    wide carry-over file has no column for (shown even with -q)."""
     from optimizer.render.tables import extrapolation_lines
 
     for p in plans:
         for line in extrapolation_lines(p):
             _stderr(f"warning: {p.scenario + ': ' if named else ''}extrapolation: {line}")
+        gone = p.extras.get("carryover_missing")
+        if gone:  # a touchpoint a wide carry-over file has no column for starts with none
+            tps = gone["touchpoints"]
+            _stderr(
+                f"warning: {p.scenario + ': ' if named else ''}the carry-over file "
+                f"{gone['file']} (carryover.before) has no column for {', '.join(tps)}: "
+                f"{'it starts' if len(tps) == 1 else 'they start'} the plan with no carry-over"
+            )
 
 
 def _warn_extrapolation_from(frontier: Any) -> None:

@@ -246,10 +246,16 @@ def _check_named(
                 )
         return
     unused = [c for c in named if c not in known and c not in (DATE_COLUMN, MARKET_COLUMN)]
-    for tid in ids:
-        if tid in named:
-            continue
-        close = _close(tid, unused, COLUMN_CUTOFF)
+    missing = [tid for tid in ids if tid not in named]
+    # exact names first: a column that is a touchpoint's name in another case or with other
+    # separators is that touchpoint's, never a misspelling of another ('Ratio' is ratio's, not a
+    # typo of radio, however close difflib finds them); only the columns no touchpoint's name
+    # folds to are taken for misspellings
+    names = {_fold(k): k for k in known}
+    exact = {names[_fold(c)]: c for c in unused if _fold(c) in names}
+    loose = [c for c in unused if _fold(c) not in names]
+    for tid in [t for t in missing if t in exact] + [t for t in missing if t not in exact]:
+        close = exact.get(tid) or _close(tid, loose, COLUMN_CUTOFF)
         if close is not None:
             raise MisnamedTouchpoint(
                 f"no column for the plan's touchpoint '{tid}', but a column {short_repr(close)} "
@@ -258,6 +264,20 @@ def _check_named(
                 path=path,
                 field=close,
             )
+
+
+def columns_missing(path: str | Path, ids: Sequence[str]) -> list[str]:
+    """The touchpoints of ``ids`` a wide spend file (a history: ``date`` and a column per
+    touchpoint) has no column for, in order: each starts a plan with no carry-over. None for a
+    long file (``date,touchpoint,spend``: a touchpoint with no row had no spend) or one that
+    cannot be read (its reader says why)."""
+    try:
+        df = read_csv_strings(path, "carry-over", DataError)
+    except BudgetOptError:
+        return []
+    if TOUCHPOINT_COLUMN in df.columns:
+        return []
+    return [t for t in dict.fromkeys(ids) if t not in df.columns]
 
 
 def _close(word: str, choices: Sequence[str], cutoff: float) -> str | None:

@@ -339,7 +339,9 @@ def with_economics(
     **solve_options: Unpack[SolveOptions],
 ) -> Plan:
     """``plan`` with ``extras['break_even']`` (a ``BreakEven``, when the KPI is money),
-    ``extras['extrapolation']`` (a list, when any line item extrapolates) and
+    ``extras['extrapolation']`` (a list, when any line item extrapolates),
+    ``extras['carryover_missing']`` (``file``, ``touchpoints``: those a wide ``carryover.before``
+    file has no column for, which start with no carry-over) and
     ``extras['planning_units']`` (a ``PlanningUnits``, with ``min_line_item`` or ``round_to``)."""
     if not plan.ok:
         return plan
@@ -350,6 +352,13 @@ def with_economics(
     ex = extrapolation(plan, model)
     if ex:
         extras["extrapolation"] = ex
+    before = scenario.carryover.before if scenario.carryover is not None else None
+    if before:  # touchpoints a wide carry-over file has no column for start with none: said
+        from optimizer.io.spend_tables import columns_missing
+
+        gone = columns_missing(before, [li.id for li in plan.line_items])
+        if gone:
+            extras["carryover_missing"] = {"file": str(before), "touchpoints": gone}
     cur = currency_of(model)
     if cur:
         extras["currency"] = cur
