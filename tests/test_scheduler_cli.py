@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -538,3 +539,60 @@ def test_a_server_that_is_not_a_dask_scheduler_is_one_line(reply, plain_run_seco
     # the 1 s timeout when silent, at once when it answers text: on top of start-up, measured
     # against the plain run under this run's load (a fixed 8 s failed at load ~5)
     assert elapsed < plain_run_seconds + 5, (elapsed, plain_run_seconds)
+
+
+# ------------------------------------------------------------------------------------------------
+# a worker lost while a result is fetched
+# ------------------------------------------------------------------------------------------------
+#: a client process that loses its only worker after the task is done, as it fetches the result
+CLIENT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from distributed import Client
+    from optimizer.workflow.executor import ClusterError, DaskExecutor, _Watch, quiet_dask_logs
+
+    quiet_dask_logs()
+    address, worker_group = sys.argv[1], int(sys.argv[2])
+    c = Client(address, set_as_default=False)
+    ex = DaskExecutor(c, worker_timeout=3)
+    f = c.submit(lambda n: b"x" * n, 20_000_000, pure=False)
+    while not f.done():
+        time.sleep(0.05)
+    os.killpg(worker_group, signal.SIGKILL)  # the worker holding the result, and its nanny
+    try:
+        ex._result(f, _Watch(ex, 1), 1)
+        print("fetched", file=sys.stderr)
+    except ClusterError as e:
+        print("ClusterError:", e, file=sys.stderr)
+    del f
+    c.close()
+    import gc
+
+    gc.collect()
+    print("closed", file=sys.stderr)
+    """
+)
+
+
+def test_a_worker_lost_during_the_fetch_prints_no_asyncio_traceback(lone_scheduler, tmp_path):
+    """Reviewer S13 R2, finding 3: a task finished on the only worker, the worker (and its nanny)
+    killed, the result fetched as the executor does (``DaskExecutor._result``, which watches the
+    cluster). The ``ClusterError`` was right, but when Dask's fetch task was collected asyncio
+    printed "Task exception was never retrieved ... distributed.client.AllExit" and a traceback
+    through the ``asyncio`` logger, which the CLI's ``quiet_dask_logs`` did not quiet. The client
+    runs in a fresh process with ``quiet_dask_logs()``: the error, and no traceback."""
+    workers = lone_scheduler.workers(1)
+    lone_scheduler.wait_for_workers(1)
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    r = subprocess.run(
+        [sys.executable, str(script), lone_scheduler.address, str(workers.pid)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "ClusterError: dask has no workers" in r.stderr, r.stderr
+    assert "closed" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "Task exception" not in r.stderr, r.stderr
+    assert "AllExit" not in r.stderr, r.stderr

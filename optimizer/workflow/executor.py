@@ -571,6 +571,23 @@ def quiet_dask_logs() -> None:
     names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
     for name in ["distributed", *names]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # a fetch cut short by a lost worker leaves Dask's own task failed with ``AllExit``, which
+    # asyncio logs as "Task exception was never retrieved" with a traceback when the task is
+    # collected (after the ClusterError that says what it meant): Dask's exceptions are dropped
+    # from asyncio's log, anything else it logs stays
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _DaskTaskFilter) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_DaskTaskFilter())
+
+
+class _DaskTaskFilter:
+    """Drops asyncio's log records about an exception raised by Dask (``distributed``)."""
+
+    def filter(self, record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:  # asyncio may pass it in the record's message arguments instead
+            exc = next((a for a in (record.args or ()) if isinstance(a, BaseException)), None)
+        return exc is None or not type(exc).__module__.startswith("distributed")
 
 
 def _start_hint(address: str) -> str:
