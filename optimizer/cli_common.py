@@ -426,7 +426,8 @@ def _executor(
 ) -> Any:
     """The executor the options ask for (in-process by default), closed on the way out;
     ``profile``: a local cluster's workers profile their tasks (for a performance report)."""
-    from optimizer.workflow.executor import executor_from, quiet_dask_logs
+    from optimizer.workflow.dask_logs import quiet_dask_logs
+    from optimizer.workflow.executor import executor_from
 
     with executor_from(workers, scheduler, jobs=jobs, profile=profile) as ex:
         if not ex.in_process:

@@ -549,7 +549,8 @@ CLIENT = textwrap.dedent(
     """
     import os, signal, sys, time
     from distributed import Client
-    from optimizer.workflow.executor import ClusterError, DaskExecutor, _Watch, quiet_dask_logs
+    from optimizer.workflow.dask_logs import quiet_dask_logs
+    from optimizer.workflow.executor import ClusterError, DaskExecutor, _Watch
 
     quiet_dask_logs()
     address, worker_group = sys.argv[1], int(sys.argv[2])

@@ -277,7 +277,7 @@ class DaskExecutor(Executor):
         # the silence_logs level keeps the workers' own log lines off the user's terminal (a
         # restart; a heartbeat that finds the scheduler gone while the cluster closes, which logs
         # an ERROR with a traceback): what they mean for the run is reported as one ClusterError,
-        # as quiet_dask_logs does on the client's side; BUDGETOPT_DEBUG keeps the errors
+        # as dask_logs.quiet_dask_logs does on the client's side; BUDGETOPT_DEBUG keeps the errors
         import logging
 
         silence = logging.ERROR if os.environ.get("BUDGETOPT_DEBUG") else logging.CRITICAL
@@ -557,37 +557,6 @@ class DaskExecutor(Executor):
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
-
-
-def quiet_dask_logs() -> None:
-    """Keep Dask's own log lines (a lost connection, a worker restarting) off the terminal unless
-    ``BUDGETOPT_DEBUG`` is set: what they mean for the run is reported as one ``ClusterError``.
-    For the CLI; a library user keeps Dask's logging as configured."""
-    import logging
-
-    if os.environ.get("BUDGETOPT_DEBUG"):
-        return
-    # Dask's config sets some loggers' levels itself (distributed.client among them): each one
-    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
-    for name in ["distributed", *names]:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    # a fetch cut short by a lost worker leaves Dask's own task failed with ``AllExit``, which
-    # asyncio logs as "Task exception was never retrieved" with a traceback when the task is
-    # collected (after the ClusterError that says what it meant): Dask's exceptions are dropped
-    # from asyncio's log, anything else it logs stays
-    asyncio_log = logging.getLogger("asyncio")
-    if not any(isinstance(f, _DaskTaskFilter) for f in asyncio_log.filters):
-        asyncio_log.addFilter(_DaskTaskFilter())
-
-
-class _DaskTaskFilter:
-    """Drops asyncio's log records about an exception raised by Dask (``distributed``)."""
-
-    def filter(self, record: Any) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if exc is None:  # asyncio may pass it in the record's message arguments instead
-            exc = next((a for a in (record.args or ()) if isinstance(a, BaseException)), None)
-        return exc is None or not type(exc).__module__.startswith("distributed")
 
 
 def _start_hint(address: str) -> str:
