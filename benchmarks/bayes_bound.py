@@ -59,7 +59,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ from scipy.special import ndtr, ndtri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _bayes_curves as BC  # noqa: E402
 import _fit_cases  # noqa: E402  (the benchmarks folder is not a package)
 from _fit_cases import SEED, Case, high_case, regime_cases, world_case  # noqa: E402
 from _fit_measure import ORACLE_DRAWS, Regret, decision_regret, oracle_model  # noqa: E402
@@ -95,10 +96,13 @@ LOW_DECAY_MAX = 0.7
 #: the stand-in prior of the sample company's worlds (a fixed truth, no generator draws it)
 STANDIN_PRIOR = (0.1, 10.0)
 #: the plans compared, in print order
-PLANS = ("bound", "decay", "flat", "ls", "looser")
+PLANS = ("bound", "decay", "full", "generic", "flat", "ls", "looser")
 PLAN_NAMES = {
     "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
     "decay": "Bayes bound with the decays unknown too (generator's decay prior)",
+    "full": "Bayes bound with every transform unknown (generators' priors; plan on the mixture)",
+    "generic": "Bayes plan with a fitter's priors (every transform unknown, ROI hierarchy, "
+    "baseline form known, noise sd unknown; plan on the mixture)",
     "flat": "Bayes oracle, flat prior (fit_recovery.py: true transforms, 50 draws)",
     "ls": "least squares on the true transforms (fit_recovery.py's reference)",
     "looser": "generator's ROI prior, transforms + baseline form known, coefficients fitted",
@@ -570,6 +574,109 @@ def high_knowns(case: Case, world: Any) -> tuple[Knowns, Knowns, Knowns]:
     )
 
 
+def curve_problems(
+    case: Case, world: Any, regime: str, args: argparse.Namespace
+) -> tuple[BC.CurvesProblem, BC.CurvesProblem]:
+    """``full``'s and ``generic``'s problems (``_bayes_curves``): ``full`` knows what ``decay``
+    knows except the transforms (the history, the true baseline series, the noise's relative size,
+    the baseline-level factor, the ROI box prior, the generators' transform priors); ``generic``
+    knows the history, ``looser``'s baseline form (coefficients integrated out under a flat prior),
+    and a fitter's priors, the ROIs at the history's mean spend."""
+    bound, looser, _ = (high_knowns if regime == "high" else low_knowns)(case, world)
+    frame = case.history.frame
+    tps = case.truth.touchpoints
+    if regime == "high":
+        ref = np.array([t.mean_spend for t in world.touchpoints])
+        base_sum = float(world.contributions["baseline"].sum())
+        link = _high_link_total(base_sum)
+    else:
+        ref = np.array([t.mean_spend for t in world.spec.touchpoints])
+        low = bound.link
+        link = None if low is None else _roi_only(low)
+    prior = BC.full_prior(regime, args.ratio_points, args.shape_points)
+    xs = [frame[tid].to_numpy(dtype=float) for tid in tps]
+    full = BC.CurvesProblem(
+        case.name,
+        bound.resid,
+        [BC.adstock_table(x, prior.decay_grid) for x in xs],
+        ref,
+        prior,
+        bound.prior,
+        bound.noise_frac,
+        bound.base_mean,
+        link,
+        true_roi=bound.true_roi,
+        standin=bound.standin or not _in_prior(case, ref, prior, bound.G),
+    )
+    gp = BC.generic_prior(args.rel_points, args.generic_shape_points)
+    generic = BC.CurvesProblem(
+        case.name,
+        looser.resid,
+        [BC.adstock_table(x, gp.decay_grid) for x in xs],
+        np.array([x.mean() for x in xs]),
+        gp,
+        None,
+        Z=looser.Z,
+    )
+    return full, generic
+
+
+def _in_prior(case: Case, ref: np.ndarray, prior: BC.CurvePrior, G: np.ndarray) -> bool:
+    """Whether every true transform lies in ``prior``'s support (family, decay, ratio and shape
+    ranges); checks that the curves' formula at the true transforms gives ``G`` (the bound's
+    per-ROI columns)."""
+    inside = True
+    r_grid = prior.ratio[0]
+    h = (r_grid[1] - r_grid[0]) / 2 if len(r_grid) > 1 else 0.0
+    s_grid = prior.shape_grid
+    hs = (s_grid[1] - s_grid[0]) / 2 if len(s_grid) > 1 else 0.0
+    for i, ((tid, tp), s) in enumerate(zip(case.truth.touchpoints.items(), ref, strict=True)):
+        p, fam = dict(tp.curve.params), tp.curve.family
+        f = BC.FAMILIES.index(fam)
+        half = p["half_saturation"] if fam == "hill" else p.get("scale") or 1.0 / p["lam"]
+        assert tp.adstock is not None
+        d = tp.adstock.decay
+        ratio = s / (1.0 - d) / half
+        sh = p.get("shape", 1.0)
+        x = case.history.frame[tid].to_numpy(dtype=float)
+        a = BC.adstock_table(x, np.array([d]))
+        z = a * ((1.0 - d) * ratio / s)
+        g = (
+            s
+            * BC.unit(z, np.array([f]), np.array([sh]))
+            / BC.unit(np.array([[ratio]]), np.array([f]), np.array([sh]))
+        )
+        assert np.allclose(g[0], G[:, i], rtol=1e-6, atol=1e-9 * np.abs(G).max()), case.name
+        inside &= bool(
+            np.isfinite(prior.fam_logp[f])
+            and d <= prior.decay_grid[-1] + 1e-12
+            and (r_grid[0] - h) * (1 - 1e-5) <= ratio <= (r_grid[-1] + h) * (1 + 1e-5)
+            and (fam != "hill" or (s_grid[0] - hs) * (1 - 1e-5) <= sh <= s_grid[-1] + hs)
+        )
+    return inside
+
+
+def _roi_only(
+    link: Callable[[np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``_low_link`` with the media's total as a second, unused argument."""
+    return lambda roi, total: link(roi)
+
+
+def _high_link_total(base_sum: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``_high_link`` as a function of the media's total over the history ``T`` (with the
+    transforms unknown it is each draw's own)."""
+    s_lo, s_hi = MEDIA_SHARE
+
+    def link(roi: np.ndarray, t: np.ndarray) -> np.ndarray:
+        s = t / (base_sum + t)
+        inside = (s >= s_lo) & (s <= s_hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(inside, np.log(t) - 2.0 * np.log(base_sum + t), -np.inf)
+
+    return link
+
+
 def _peak_day(world: Any) -> int:
     """The high world's seasonal peak day, recovered from its baseline: the day whose seasonal
     shape, with the level, trend and price as regressors, fits the baseline series best (the
@@ -653,6 +760,10 @@ class WorldResult:
     se_sd: float  # the bounds' largest Monte-Carlo error of a posterior mean, in posterior sds
     se_rel: float  # ... relative to the posterior mean
     accept: float  # the decays-unknown sampler's decay steps' acceptance rate
+    #: ``full``'s prior misses a true transform (a ratio or shape outside the generator's range)
+    full_standin: bool = False
+    #: ``full`` / ``generic``: (the sampler's posterior, its seconds, the plan's seconds)
+    curves: dict[str, Any] = field(default_factory=dict)
 
 
 def vs_hist(r: Regret) -> float:
@@ -676,7 +787,7 @@ def summary(rows: Sequence[WorldResult], title: str, target: float | None) -> No
         f"below by > {HARM:.1%} |"
     )
     print("|---|---|---|---|---|---|")
-    for plan in PLANS:
+    for plan in [p for p in PLANS if all(p in r.regrets for r in rows)]:
         pooled = pooled_capture(rows, lambda r, p=plan: r.regrets[p])  # type: ignore[misc]
         sd, q5, q95 = bootstrap(rows, plan)
         v = [vs_hist(r.regrets[plan]) for r in rows]
@@ -690,28 +801,61 @@ def summary(rows: Sequence[WorldResult], title: str, target: float | None) -> No
 def run_world(
     case: Case, world: Any, regime: str, args: argparse.Namespace, rng: np.random.Generator
 ) -> WorldResult:
+    plans = args.plans
     bound_kn, looser_kn, decay_kn = (high_knowns if regime == "high" else low_knowns)(case, world)
-    post = posterior(bound_kn, rng, args.chains, args.sweeps, args.burn)
-    loose = posterior(looser_kn, rng, args.chains, args.sweeps, args.burn)
-    dpost = posterior(decay_kn, rng, args.chains, args.decay_sweeps, args.burn)
-    oracle = oracle_model(case, ORACLE_DRAWS)
-    regrets = {
-        "bound": decision_regret(case, with_betas(case.truth, post.mean * bound_kn.c)),
+    regrets: dict[str, Regret] = {}
+    ess, se_sd, se_rel, accept = [1.0], [0.0], [0.0], float("nan")
+    curves: dict[str, Any] = {}
+
+    def note(pm: PosteriorMean) -> None:
+        ess.append(pm.ess)
+        se_sd.append(float(np.max(pm.se / pm.sd)))
+        se_rel.append(float(np.max(pm.se / pm.mean)))
+
+    if "bound" in plans:
+        post = posterior(bound_kn, rng, args.chains, args.sweeps, args.burn)
+        note(post)
+        regrets["bound"] = decision_regret(case, with_betas(case.truth, post.mean * bound_kn.c))
+    if "decay" in plans:
+        dpost = posterior(decay_kn, rng, args.chains, args.decay_sweeps, args.burn)
+        note(dpost)
+        accept = dpost.accept
         # the steady-state curves at the ratio known are the same at every decay: the true
         # decay's parametrisation with the ROIs' posterior mean is the expected curve
-        "decay": decision_regret(case, with_betas(case.truth, dpost.mean * decay_kn.c)),
-        "flat": decision_regret(case, oracle, robust=True),
-        "ls": decision_regret(case, oracle),
-        "looser": decision_regret(case, with_betas(case.truth, loose.mean * looser_kn.c)),
-    }
+        regrets["decay"] = decision_regret(case, with_betas(case.truth, dpost.mean * decay_kn.c))
+    full_standin = False
+    if "full" in plans or "generic" in plans:
+        full_pb, generic_pb = curve_problems(case, world, regime, args)
+        full_standin = full_pb.standin
+        for name, pb in (("full", full_pb), ("generic", generic_pb)):
+            if name not in plans:
+                continue
+            t0 = time.perf_counter()
+            cp = BC.sample(
+                pb, rng, args.curve_chains, args.curve_sweeps, args.curve_burn,
+                weighted_mean, _conditional, truncated_normal,
+            )  # fmt: skip
+            t1 = time.perf_counter()
+            model = BC.mixture(case.truth, pb.ref, cp.cells)
+            regrets[name] = decision_regret(case, model, robust=True)
+            curves[name] = (cp, t1 - t0, time.perf_counter() - t1)
+    if "flat" in plans or "ls" in plans:
+        oracle = oracle_model(case, ORACLE_DRAWS)
+        regrets["flat"] = decision_regret(case, oracle, robust=True)
+        regrets["ls"] = decision_regret(case, oracle)
+    if "looser" in plans:
+        loose = posterior(looser_kn, rng, args.chains, args.sweeps, args.burn)
+        regrets["looser"] = decision_regret(case, with_betas(case.truth, loose.mean * looser_kn.c))
     return WorldResult(
         case.name,
         decay_kn.standin,
         regrets,
-        min(post.ess, dpost.ess),
-        float(max(np.max(post.se / post.sd), np.max(dpost.se / dpost.sd))),
-        float(max(np.max(post.se / post.mean), np.max(dpost.se / dpost.mean))),
-        dpost.accept,
+        min(ess),
+        max(se_sd),
+        max(se_rel),
+        accept,
+        full_standin,
+        curves,
     )
 
 
@@ -728,7 +872,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--decay-sweeps", type=int, default=450, help="the decays-unknown bound's sweeps"
     )
     ap.add_argument("--sampler-seed", type=int, default=SEED)
+    ap.add_argument(
+        "--plans", default=",".join(PLANS), help=f"comma-separated, of {', '.join(PLANS)}"
+    )
+    ap.add_argument("--curve-chains", type=int, default=200, help="full / generic: chains")
+    ap.add_argument("--curve-sweeps", type=int, default=300, help="full / generic: sweeps")
+    ap.add_argument("--curve-burn", type=int, default=100, help="full / generic: burn-in")
+    ap.add_argument("--ratio-points", type=int, default=15, help="full: ratio grid cells")
+    ap.add_argument("--shape-points", type=int, default=4, help="full: shape grid cells")
+    ap.add_argument("--rel-points", type=int, default=24, help="generic: rel grid cells")
+    ap.add_argument("--generic-shape-points", type=int, default=6, help="generic: shape grid cells")
     args = ap.parse_args(argv)
+    args.plans = tuple(p for p in args.plans.split(",") if p)
+    unknown = sorted(set(args.plans) - set(PLANS))
+    if unknown:
+        ap.error(f"--plans: unknown plan(s) {', '.join(unknown)} (known: {', '.join(PLANS)})")
     t0 = time.perf_counter()
     target = POOLED_TARGET.get((args.regime, args.touchpoints))
     print(
@@ -736,7 +894,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'seeds ' + args.seeds if args.seeds else 'the benchmark worlds'}; commit "
         f"{git_commit()}; Gibbs {args.chains} chains x {args.sweeps} sweeps ({args.decay_sweeps} "
         f"with the decays unknown; burn {args.burn}), "
-        f"sampler seed {args.sampler_seed}",
+        f"sampler seed {args.sampler_seed}; plans {','.join(args.plans)}; full / generic: "
+        f"{args.curve_chains} chains x {args.curve_sweeps} sweeps (burn {args.curve_burn}), "
+        f"full: {BC.full_prior(args.regime, args.ratio_points, args.shape_points).describe}; "
+        f"generic: {BC.generic_prior(args.rel_points, args.generic_shape_points).describe}",
         flush=True,
     )
     rng = np.random.default_rng(args.sampler_seed)
@@ -748,18 +909,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         for case, world in pairs:
             w = run_world(case, world, args.regime, args, rng)
             rows.append(w)
-            caps = "  ".join(f"{p} {w.regrets[p].captured:7.1%}" for p in PLANS)
+            caps = "  ".join(f"{p} {w.regrets[p].captured:7.1%}" for p in PLANS if p in w.regrets)
+            first = next(iter(w.regrets.values()))
+            vs = "  ".join(f"{p} {vs_hist(w.regrets[p]):+.2%}" for p in PLANS if p in w.regrets)
             print(
-                f"{w.name:<24} uplift {w.regrets['bound'].uplift:6.2%}  {caps}  bound vs hist "
-                f"{vs_hist(w.regrets['bound']):+.2%}  ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}  "
-                f"decay acc. {w.accept:.2f}"
-                f"{'  (stand-in prior)' if w.standin else ''}",
+                f"{w.name:<24} uplift {first.uplift:6.2%}  {caps}  vs hist: {vs}  "
+                f"ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}  decay acc. {w.accept:.2f}"
+                f"{'  (stand-in prior)' if w.standin else ''}"
+                f"{'  (outside full prior)' if w.full_standin and not w.standin else ''}",
                 flush=True,
             )
+            for name, (cp, t_s, t_p) in w.curves.items():
+                acc = " ".join(f"{k} {v:.2f}" for k, v in cp.accept.items())
+                print(
+                    f"    {name}: accept {acc}; ESS {cp.ess:.2f}; MC se/sd ROI "
+                    f"{np.max(cp.roi.se / cp.roi.sd):.3f}, decay "
+                    f"{np.max(cp.decays.se / np.maximum(cp.decays.sd, 1e-12)):.3f}; cells "
+                    f"{max(len(c) for c in cp.cells)}; sampler {t_s:.1f} s, plan {t_p:.1f} s",
+                    flush=True,
+                )
     for name, p in PLAN_NAMES.items():
         print(f"{name}: {p}")
     generated = [r for r in rows if not r.standin]
     summary(generated, "Generator worlds", target)
+    inside = [r for r in generated if not r.full_standin]
+    if len(inside) < len(generated):
+        summary(inside, "Generator worlds inside full's prior", target)
     if len(generated) < len(rows):
         summary(rows, "All worlds (the stand-in worlds' priors are not their generator's)", target)
     print(
