@@ -11,15 +11,17 @@ hill shape. With the ROI the steady-state ROI at ``s``, a touchpoint's weekly co
 its steady-state curve ``roi x s x f(ratio x / s) / f(ratio)`` does not depend on the decay.
 
 Sampler (``sample``): ``chains`` independent chains from prior draws; per sweep and touchpoint
-three Metropolis moves on the grid indices (the decay: a reflected normal step; ratio and shape
-together: reflected normal steps; the family: one of the other two, uniformly: all symmetric),
-each with the ROI held, then the ROI's draw (``full``: exact Gibbs from its cut Gaussian x
-1 / roi, as ``bayes_bound.gibbs``; ``generic``: two exact Metropolis steps, an independence
-proposal from the Gaussian conditional cut at zero and a random walk in log roi), and for
-``generic`` the hierarchy's scale (Metropolis on log tau, lambda integrated out; then lambda
-exactly) and the noise sd (exactly, its conditional an inverse gamma). ``full`` samples at a
-fixed noise sd and is importance-reweighted to the exact likelihood and the baseline-level
-factor, as ``bayes_bound.posterior``.
+three joint Metropolis moves of its grid cell and its ROI (the cell: the decay by a reflected
+normal step of its index; ratio and shape together by reflected normal steps; the family: one of
+the other two, uniformly: all symmetric; the ROI proposed from its conditional Gaussian under
+the new cell, cut to the prior's support: exact, and it follows the ROI's strong correlation
+with the transform, which moves with the ROI held did not), then the ROI's own draw (``full``:
+exact Gibbs from its cut Gaussian x 1 / roi, as ``bayes_bound.gibbs``; ``generic``: two exact
+Metropolis steps, an independence proposal from the Gaussian conditional cut at zero and a
+random walk in log roi), and for ``generic`` the hierarchy's scale (Metropolis on log tau,
+lambda integrated out; then lambda exactly) and the noise sd (exactly: an inverse gamma).
+``full`` samples at a fixed noise sd and is importance-reweighted to the exact likelihood and the
+baseline-level factor, as ``bayes_bound.posterior``.
 
 The plan (``mixture``): with the curves unknown the posterior expected KPI of a plan is the
 mean over the draws of each draw's steady-state curve; the draws are grouped by grid cell

@@ -33,6 +33,11 @@ steady-state curve is then the same at every decay, so the Bayes plan is again t
 ROIs' posterior mean (sampled by Metropolis on each decay's grid index and exact Gibbs on its ROI,
 then the same reweighting). Its information lies between the bound's and any fitter's.
 
+``full``, tighter still (``_bayes_curves``): every transform unknown (family, decay, ratio,
+shape) under the generators' own priors, the rest as ``decay`` knows it: the exact Bayes fitter
+under the generators' priors; its plan is on the posterior mixture of the draws' curves.
+``generic``: the same sampler and plan under a fitter's priors (not a bound: a candidate design).
+
 Beside it, on the same worlds in the same process: ``fit_recovery.py``'s true-transform reference
 (least-squares betas, ``ls``) and its Bayes oracle (flat prior, 50 draws, ``flat``), and
 ``looser``: the same prior with only the transforms and the baseline's *form* known (low: level,
