@@ -101,12 +101,19 @@ def _exit_if_not_certified(plans: Any) -> None:
     from optimizer.errors import EXIT_NOT_CERTIFIED
 
     bad = [p for p in plans if p.status == "not_certified"]
+    from optimizer.allocate.rounding import BROKEN_IN_CENTS
+
     for p in bad:
         gap = "unknown" if p.gap is None else f"{p.gap:.4%}"
+        why = (
+            p.message[p.message.index(BROKEN_IN_CENTS) :]
+            if BROKEN_IN_CENTS in (p.message or "")
+            else f"it holds every rule, but its gap to the bound on the exact optimum is {gap}, "
+            "above the tolerance"
+        )
         _stderr(
-            f"warning: the plan of '{p.scenario}' is not certified optimal: it holds every "
-            f"rule, but its gap to the bound on the exact optimum is {gap}, above the "
-            "tolerance (status not_certified, exit 4)"
+            f"warning: the plan of '{p.scenario}' is not certified optimal: {why} "
+            "(status not_certified, exit 4)"
         )
     if bad:
         sys.exit(EXIT_NOT_CERTIFIED)

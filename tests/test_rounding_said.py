@@ -37,3 +37,35 @@ def test_cents_that_hold_every_rule_say_nothing(tmp_path):
     plan = _plan(tmp_path)
     assert all(c.slack >= 0 or c.sense == "==" for c in plan.constraints)
     assert "rounded to cents" not in plan.message
+
+
+def test_a_plan_whose_cents_break_a_rule_is_not_certified_through_the_cli(tmp_path):
+    """Such a plan kept status "optimal" (exit 0) while its message said the cents break the
+    KPI target. "optimal" means certified, and a plan that breaks a rule is not the certified
+    optimum of its rules. Truth: ``optimize --format json`` writes the plan with status
+    ``not_certified`` and the broken rule in its message, exits 4 (as any plan written but not
+    certified, contract 6) and its warning names the rule, not a gap; the table says so too.
+    The CLI runs as a subprocess with the cents repair made to find nothing (as when its MILP
+    fails)."""
+    import json
+    import subprocess
+    import sys
+
+    path = write_world(tmp_path, S_MODEL, SCENARIO)
+    patched = (
+        "import runpy, sys\n"
+        "from optimizer.allocate import rounding\n"
+        "rounding._repair_cents = lambda *a, **k: None\n"
+        "sys.argv = ['budgetopt', *sys.argv[1:]]\n"
+        "runpy.run_module('optimizer', run_name='__main__')\n"
+    )
+    args = [sys.executable, "-c", patched, "optimize", str(path), "--no-ledger"]
+    r = subprocess.run([*args, "--format", "json"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 4, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "not_certified" and plan["total_kpi"] < 900000
+    assert "rounded to cents the plan breaks 'the revenue target (900,000)'" in plan["message"]
+    assert "the revenue target (900,000)" in r.stderr and "exit 4" in r.stderr
+    assert "it holds every rule" not in r.stderr
+    r = subprocess.run([*args, "--wide"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 4 and "NOT certified: rounded to cents the plan breaks" in r.stdout

@@ -109,3 +109,34 @@ def test_track_json_totals_are_the_sums_of_their_rounded_parts(tmp_path):
             if rules[rule] != truth:
                 mismatches.append((north, rule, rules[rule], truth))
     assert mismatches == []
+
+
+def test_min_spend_under_a_budget_equal_to_its_least_spend_is_that_plan(tmp_path):
+    """REVIEW_S13_CORE.md item 6, left open: the S-curve world's least spend for a revenue
+    target of 900,000 is 311,613.74 (the plan ``optimize`` makes without a budget, certified
+    within its gap), and a budget of exactly 311,613.74 was called infeasible (exit 3, "lower
+    the revenue target (900,000) by 9,001.05"): the target's pieces lie under the curves and
+    need a little more spend than the curves do. Truth: that plan holds the budget to the cent,
+    so the scenario is feasible and its plan is that plan (same spend per line item), the
+    budget's row holds (slack >= 0) and prices nothing (more budget would not lower the spend)."""
+    from tests.test_adv_core import S_MODEL
+
+    target = {"objective": "min_spend", "kpi_target": 900000}
+    free = write_world(
+        tmp_path, S_MODEL, {"name": "ms", "model": "model.json", "horizon_weeks": 13} | target
+    )
+    r = run_cli("optimize", str(free), "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    least = json.loads(r.stdout)
+    assert least["status"] == "optimal" and least["total_spend"] == 311613.74
+    scen = {"name": "ms", "model": "model.json", "horizon_weeks": 13, "budget": 311613.74}
+    path = write_world(tmp_path, S_MODEL, scen | target)
+    r = run_cli("optimize", str(path), "--format", "json", "--no-ledger")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal"
+    spend = {li["id"]: li["spend"] for li in plan["line_items"]}
+    assert spend == {li["id"]: li["spend"] for li in least["line_items"]}
+    assert plan["total_spend"] <= 311613.74 and plan["total_kpi"] >= 900000.0
+    budget = next(c for c in plan["constraints"] if c["name"] == "budget")
+    assert budget["rhs"] == 311613.74 and budget["slack"] >= 0 and budget["shadow_price"] == 0.0

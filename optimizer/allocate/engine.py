@@ -40,7 +40,13 @@ from optimizer.allocate.certificate import (
 )
 from optimizer.allocate.diagnose import diagnose as diagnose_rules
 from optimizer.allocate.diagnose import positive_spend_row
-from optimizer.allocate.lifted import lifted_bound, lifted_plan, mip_gap, tighter
+from optimizer.allocate.lifted import (
+    least_spend_within_budget,
+    lifted_bound,
+    lifted_plan,
+    mip_gap,
+    tighter,
+)
 from optimizer.allocate.plan import (
     ConstraintResult,
     LineItem,
@@ -49,7 +55,7 @@ from optimizer.allocate.plan import (
 )
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, make_problem
-from optimizer.allocate.rounding import broken_in_cents, round_to_rules
+from optimizer.allocate.rounding import round_to_rules, said_in_cents
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
 from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
@@ -123,17 +129,12 @@ def allocate(
             problem=problem,
         )
     else:
-        plan = solve_problem(
-            problem,
-            solver=solver,
-            tolerance=tolerance,
-            max_rounds=max_rounds,
-            n_pieces=n_pieces,
-            time_limit=time_limit,
-            diagnose=diagnose,
-            t0=t0,
-            kkt_tolerance=kkt_tolerance,
-        )
+        opts: dict[str, Any] = {"solver": solver, "tolerance": tolerance, "t0": t0}
+        opts |= {"max_rounds": max_rounds, "n_pieces": n_pieces, "time_limit": time_limit}
+        plan = solve_problem(problem, diagnose=diagnose, **opts, kkt_tolerance=kkt_tolerance)
+        if plan.status == Status.INFEASIBLE and diagnose:  # a min_spend budget at its least spend
+            opts["kkt_tolerance"] = kkt_tolerance
+            plan = least_spend_within_budget(problem, solve_problem, **opts) or plan
     cur = currency_of(model)  # the money's currency travels with the plan, to its renderers
     if cur:
         plan = dataclasses.replace(plan, extras={**plan.extras, "currency": cur})
@@ -702,7 +703,7 @@ def _make_plan(
         if status == "not_certified"
         else ""
     )
-    message = "; ".join(m for m in (message, broken_in_cents(problem, results)) if m)
+    status, message = said_in_cents(problem, results, status, message)
     return Plan(
         scenario=sc.name,
         # "optimal" means certified: a plan whose gap stayed above the tolerance says so

@@ -4,7 +4,9 @@ curves make a relaxation whose MILP dual bound bounds the smooth optimum."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +14,11 @@ from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import Pieces, bank_pieces, lifted, piece_errors
 from optimizer.allocate.build import build_model
 from optimizer.allocate.certificate import relative_gap
+from optimizer.allocate.plan import Plan
 from optimizer.allocate.polish import kpi_bank
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.allocate.solve import Status, solve
+from optimizer.formatting import HALF_CENT
 
 #: how many sub-pieces each concave piece is split into for the lifted-MILP bound (binaries and S-curves)
 _BOUND_SPLIT = 16
@@ -163,3 +167,42 @@ def _split_where_loose(
             out.append(np.unique(np.concatenate([p, *add])))
         pts = out
     return pts
+
+
+def least_spend_within_budget(
+    problem: AllocationProblem, solve_problem: Callable[..., Plan], **options: Any
+) -> Plan | None:
+    """A min_spend plan whose budget equals its least spend (to the cent), or None.
+
+    The KPI target's pieces lie under the concave curves, so the plan's LP needs a little more
+    spend than the curves do: a target of 900,000 whose least spend is 311,613.74 was called
+    infeasible under a budget of exactly 311,613.74 (and planned at 311,613.74 under 311,614).
+    The budget does not price a min_spend plan (spending less is the objective), so the plan is
+    the least-spend plan of the scenario with the budget's row given room (0.1% of it), kept
+    when it spends no more than the budget (to half a cent); its ``budget`` row is then reported
+    against the budget's own amount (shadow price 0: more budget would not lower the spend).
+    ``solve_problem``: the engine's, with ``options`` (solver, tolerance …)."""
+    if problem.sense != "min":
+        return None
+    con = next((c for c in problem.constraints if c.name == "budget"), None)
+    if con is None or con.sense != "<=" or con.on_kpi:
+        return None
+    room = max(1.0, 1e-3 * abs(con.rhs))
+    relaxed = dataclasses.replace(
+        problem,
+        constraints=tuple(
+            dataclasses.replace(c, rhs=c.rhs + room) if c is con else c for c in problem.constraints
+        ),
+    )
+    plan = solve_problem(relaxed, diagnose=False, **options)
+    if not plan.ok or plan.total_spend > con.rhs + HALF_CENT:
+        return None
+    rows = []
+    for r in plan.constraints:
+        if r.name == con.name:
+            slack = float(con.rhs) - r.lhs
+            binding = abs(slack) <= 0.015 + 1e-7 * abs(con.rhs)
+            r = dataclasses.replace(r, rhs=float(con.rhs), slack=slack, binding=binding)
+            r = dataclasses.replace(r, shadow_price=0.0)
+        rows.append(r)
+    return dataclasses.replace(plan, constraints=tuple(rows))

@@ -130,8 +130,9 @@ class ConstraintResult:
 @dataclass(frozen=True)
 class Plan:
     scenario: str
-    #: optimal (gap <= tolerance) | not_certified (a feasible plan whose gap stayed above the
-    #: tolerance) | infeasible | unbounded | time_limit | error
+    #: optimal (gap <= tolerance) | not_certified (a plan whose gap stayed above the tolerance,
+    #: or whose cents break a rule: rounding.said_in_cents) | infeasible | unbounded |
+    #: time_limit | error
     status: Status
     objective: str  # max_kpi | min_spend | max_net
     kpi: str

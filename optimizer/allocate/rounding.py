@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.allocate.bank import CurveBank
-from optimizer.allocate.plan import ConstraintResult, round_cents
+from optimizer.allocate.plan import ConstraintResult, Status, round_cents
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
 from optimizer.formatting import CENT
 
@@ -169,6 +169,25 @@ def _repair_cents(
     return np.maximum(out, 0.0) / 100.0
 
 
+#: how a plan's message begins the rules its cents break (``broken_in_cents``)
+BROKEN_IN_CENTS = "rounded to cents the plan breaks"
+
+
+def said_in_cents(
+    problem: AllocationProblem, results: list[ConstraintResult], status: Status, message: str
+) -> tuple[Status, str]:
+    """A plan's status and message with what its cents break said (``broken_in_cents``): such a
+    plan is ``not_certified``, never ``optimal`` ("optimal" means certified, and a plan that
+    breaks a rule is not the certified optimum of its rules; the CLI exits 4, the plan written
+    with the rule it breaks named); a plan that holds every rule keeps both."""
+    broken = broken_in_cents(problem, results)
+    if not broken:
+        return status, message
+    if status == Status.OPTIMAL:
+        status = Status.NOT_CERTIFIED
+    return status, "; ".join(m for m in (message, broken) if m)
+
+
 def broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult]) -> str:
     """What the plan in cents breaks, said in its message ('' when every rule holds): the exact
     plan holds every rule, and ``round_to_rules`` holds them in cents where any rounding can;
@@ -184,7 +203,7 @@ def broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult])
     if not words:
         return ""
     return (
-        "rounded to cents the plan breaks "
+        f"{BROKEN_IN_CENTS} "
         + ", ".join(words)
         + " (no rounding to cents that holds every rule was found)"
     )

@@ -478,5 +478,10 @@ def certificate_text(status: str, gap: float | None, tolerance: float | None = N
         if gap < 1e-6:
             return "certified optimal (gap < 0.0001%)"
         return f"certified within {shown} of the optimum"
-    above = f", above the tolerance {tolerance:.4%}" if tolerance is not None else ""
+    # a plan within the tolerance can still be not certified (its cents break a rule)
+    above = (
+        f", above the tolerance {tolerance:.4%}"
+        if tolerance is not None and (gap is None or gap > tolerance)
+        else ""
+    )
     return f"NOT certified optimal (status {status}; gap {shown}{above})"

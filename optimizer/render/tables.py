@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optimizer.allocate import Plan
+from optimizer.allocate.rounding import BROKEN_IN_CENTS
 from optimizer.formatting import (
     MISSING,
     delta,
@@ -239,11 +240,17 @@ def plan_renderable(plan: Plan) -> Group:
         )
     elif plan.status == "not_certified":
         gap = "unknown" if plan.gap is None else f"{plan.gap:.4%}"
+        cents = plan.message.find(BROKEN_IN_CENTS) if plan.message else -1
+        why = (  # the rule its cents break (allocate.rounding.said_in_cents), else the gap
+            plan.message[cents:]
+            if cents >= 0
+            else f"the plan holds every rule, but its gap to the bound on the exact optimum is "
+            f"{gap}, above the tolerance"
+        )
         parts.append(
             Text(
-                f"NOT certified: the plan holds every rule, but its gap to the bound on the "
-                f"exact optimum is {gap}, above the tolerance "
-                f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})",
+                f"NOT certified: {why} ({plan.pieces} pieces, {plan.rounds} round(s), "
+                f"{plan.solver})",
                 style="red",
             )
         )
