@@ -54,14 +54,12 @@ from optimizer.allocate.certificate import credible_max as _credible
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
-    _BOUND_SPLIT,
     _build,
     _cell_pieces,
     _initial_points,
-    _lifted_bound,
     _refined,
-    _split_points,
     diagnose_phased,
+    lifted_refined,
 )
 from optimizer.allocate.phased_model import (
     DEFAULT_KKT_TOLERANCE,
@@ -299,32 +297,17 @@ def solve_phased(
                     problem, cells, adjoint(problem, X), rule_duals, xhi, ahi
                 )
                 bound = min(bound, b_pol)
+        steer = None
         if problem.needs_binaries and (bound - value) / max(abs(value), 1e-12) > tolerance:
-            lb = _lifted_bound(problem, cells, pts, xhi, time_left(), tolerance)
-            if lb is not None:
-                solve_s += lb[1]
-            # a MILP's bound below the value of a plan that holds every rule is the solver's
-            # error, not a bound (HiGHS returned such "optima", see solve_arrays): never used
-            if lb is not None and _credible(lb[0], value):
-                bound = min(bound, lb[0])
-            if lb is not None and (bound - value) / max(abs(value), 1e-12) > tolerance:
-                # still loose: each piece split in _BOUND_SPLIT, which divides the lift (the
-                # pieces' error) by about its square; a time-limited MILP still proves a bound
-                # (concave curves with zero-or-at-least per month: 0.25% -> 0.001%)
-                limit = max(2.0, 5.0 * lb[1])
-                left = time_left()
-                fine = _lifted_bound(
-                    problem,
-                    cells,
-                    _split_points(pts, _BOUND_SPLIT),
-                    xhi,
-                    limit if left is None else min(left, limit),
-                    tolerance,
-                )
-                if fine is not None:
-                    solve_s += fine[1]
-                if fine is not None and _credible(fine[0], value):
-                    bound = min(bound, fine[0])
+            bound, x_up, secs = lifted_refined(
+                problem, cells, pts, xhi, value, bound, tolerance, time_left
+            )
+            solve_s += secs
+            # the relaxation's plan holds the spend rules: worth more on the curves than this
+            # round's (it funds other periods), the next round's pieces are refined around it too
+            if x_up is not None and _violation(problem, x_up) <= 1e-9:
+                if objective_value(problem, x_up) > value + 1e-12 * abs(value):
+                    steer = x_up
         prices = _prices(problem, rule_duals)
         kkt = kkt_residual(problem, X, prices, rule_duals)
         gap = max(0.0, (bound - value) / max(abs(value), 1e-12))
@@ -369,9 +352,8 @@ def solve_phased(
         # next round: the coarse pieces, short pieces around each cell's solution, and some
         # around its best response to the duals when that is elsewhere (earlier rounds' local
         # points are dropped: the LP stays the same size from round to round)
-        pts = _refined(
-            coarse, adstock_path(problem, X).ravel(), responses.ravel(), ahi.ravel(), pts
-        )
+        toward = responses if steer is None else adstock_path(problem, steer)
+        pts = _refined(coarse, adstock_path(problem, X).ravel(), toward.ravel(), ahi.ravel(), pts)
     assert best is not None
     if best.status == Status.OPTIMAL and not best.gap <= tolerance:
         # out of rounds with the gap still open: the best plan so far, said to be so (issue 14:

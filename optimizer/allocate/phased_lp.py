@@ -18,6 +18,7 @@ from optimizer.allocate.breakpoints import (
     piece_errors,
 )
 from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.certificate import credible_max
 from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
 from optimizer.allocate.solve import Status, solve_arrays
 
@@ -343,7 +344,43 @@ def _lifted_bound(problem, cells, pts, xhi, time_limit, tolerance):
     )
     if sol.status != Status.OPTIMAL or sol.bound is None:
         return None
-    return sol.bound, sol.seconds
+    n, P = problem.n, problem.P
+    return sol.bound, sol.seconds, np.maximum(np.asarray(sol.x)[: n * P].reshape(n, P), 0.0)
+
+
+def lifted_refined(problem, cells, pts, xhi, value, bound, tolerance, time_left, passes=6):
+    """The lifted MILP's bound on the optimum of a plan of ``value`` (``bound``: the best so
+    far), refined where the gap lives: while the gap is open and time is left (at most
+    ``passes`` solves), the pieces whose lift is above a share of the tolerance are split (``_split_where_loose``) and the MILP solved again, each solve
+    limited to five times the first (a time-limited MILP still proves a bound). A bound below
+    ``value`` is the solver's error and never used (HiGHS returned such "optima", see
+    ``solve_arrays``). Returns the bound, the relaxation's last plan (a plan that holds every
+    spend rule, on the curves worth what it is worth: it may fund other periods than the plan)
+    and the seconds spent."""
+    seconds, x_up, first = 0.0, None, None
+    for _ in range(passes):
+        left = time_left()
+        limit = left if first is None else max(2.0, 5.0 * first)
+        if left is not None:
+            limit = min(left, limit)
+        lb = _lifted_bound(problem, cells, pts, xhi, limit, tolerance)
+        if lb is None:
+            break
+        seconds += lb[1]
+        first = lb[1] if first is None else first
+        x_up = lb[2]
+        if credible_max(lb[0], value):
+            bound = min(bound, lb[0])
+        if (bound - value) / max(abs(value), 1e-12) <= tolerance:
+            break
+        if left is not None and time_left() <= 0.05:
+            break
+        eps = 0.25 * tolerance * max(abs(value), 1e-12) / max(len(pts), 1)
+        finer = _split_where_loose(cells, pts, eps)
+        if finer is None:
+            break
+        pts = finer
+    return bound, x_up, seconds
 
 
 # ------------------------------------------------------------------------------------------------
@@ -384,17 +421,36 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
     return tuple(core), text
 
 
-#: how many sub-pieces each piece is split into for the finer lifted-MILP bound
-_BOUND_SPLIT = 8
+#: at most how many sub-pieces one piece is split into in one pass of the lifted bound's
+#: refinement (a concave piece's lift falls by about the square of it)
+_MAX_SPLIT = 8
 
 
-def _split_points(pts: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-    """Per cell, its breakpoints with each piece split into ``k`` equal sub-pieces."""
-    t = np.linspace(0.0, 1.0, k + 1)[1:-1]
-    out = []
-    for p in pts:
-        inner = (p[:-1, None] + np.diff(p)[:, None] * t[None, :]).ravel()
-        q = np.unique(np.concatenate([p, inner]))
-        q[-1] = p[-1]
-        out.append(q)
-    return out
+def _split_where_loose(
+    cells: _Cells, pts: Sequence[np.ndarray], eps: float
+) -> list[np.ndarray] | None:
+    """Where the lifted bound is loose: per cell, each piece whose lift (how far the curve bulges
+    above its chord, in objective units) is above ``eps`` split into ``ceil(sqrt(lift / eps))``
+    equal sub-pieces (at most ``_MAX_SPLIT``), the others kept. The lifted pieces need not be
+    concave, so the relaxation may fill any loose piece, not only the one its plan's adstock is
+    on: every loose piece counts. None: no piece is that loose."""
+    errors = piece_errors(cells, _cell_pieces(cells, list(pts)))
+    out: list[np.ndarray] = []
+    split = False
+    for p, e in zip(pts, errors, strict=True):
+        if not len(e):
+            out.append(p)
+            continue
+        k = np.where(e > eps, np.ceil(np.sqrt(np.maximum(e, 0.0) / eps)), 1.0)
+        k = np.minimum(k, _MAX_SPLIT).astype(int)
+        if not (k > 1).any():
+            out.append(p)
+            continue
+        split = True
+        inner = [
+            p[q] + (p[q + 1] - p[q]) * np.arange(1, k[q]) / k[q] for q in np.flatnonzero(k > 1)
+        ]
+        pp = np.unique(np.concatenate([p, *inner]))
+        pp[-1] = p[-1]
+        out.append(pp)
+    return out if split else None
