@@ -202,7 +202,9 @@ def explain(
             1.0 if composite else max(problem.kpi_weight, 1e-300)
         )
     else:
-        finite = hurdles[np.isfinite(hurdles)]
+        # the plan's hurdle (min_spend: 1 / the target's price), every line item's ``hurdle``
+        plans = pr.plan if composite else pr.plan_kpi
+        finite = (hurdles if plans is None else plans)[np.isfinite(hurdles)]
         hurdle = float(np.median(finite)) if len(finite) else math.nan
 
     roles: dict[str, tuple[str, tuple[str, ...]]] = {}
