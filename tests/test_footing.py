@@ -40,7 +40,7 @@ def _cli(*args: str, cwd: Path) -> str:
 
 
 def _num(cell: str) -> float:
-    return float(cell.replace(",", "").replace("*", "").strip())
+    return float(cell.replace(",", "").replace("*", "").replace("+", "").strip())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def _terminal_tables(text: str) -> list[tuple[list[str], list[dict[str, str]]]]:
             for (name, a, b), nxt in zip(cols, starts, strict=True):
                 left = row[:b].rstrip()
                 tok = re.split(r"\s{2,}", left)[-1].strip() if len(left) == b else ""
-                if re.fullmatch(r"[\d,.]+%?", tok):
+                if re.fullmatch(r"[-+]?[\d,.]+%?", tok):
                     cells[name] = tok
                 else:  # text; a piece of the next column's number is none of it
                     seg = re.split(r"\s{2,}", row[a:nxt].strip())[0]
@@ -330,3 +330,40 @@ def test_phased_review_over_markets_foots(tmp_path):
     (t,) = _md_tables(text, "## Line items by period")
     tv = next(r for r in t[1:] if r[0] == "tv@national")
     assert _num(tv[-1]) == 700_000 and sum(_num(c) for c in tv[2:-1]) == 700_000, tv
+
+
+def test_compare_and_diff_foot_and_agree_with_optimize(tmp_path):
+    """compare's spend by stage, owner and line item, and diff's per-line-item table: each plan's
+    column sums to its total spend as shown (base 9,700,000: its line items read 9,700,002
+    before), each Δ is the difference of the two amounts shown (so the Δ column foots too), and a
+    line item reads in compare as in optimize's table."""
+    base, cut = str(SCENARIOS / "base.yaml"), str(SCENARIOS / "budget_cut.yaml")
+    tables = _terminal_tables(_cli("compare", base, cut, "--wide", "--no-ledger", cwd=tmp_path))
+    (heads, summary), *rest = tables
+    totals = [_num(r["spend"]) for r in summary]
+    assert totals == [9_700_000, 8_245_000]
+    checked = 0
+    for heads, rows in rest:
+        if heads[0] not in ("stage", "owner", "line item"):
+            continue
+        plans = [h for h in heads if h not in ("stage", "owner", "line item") and h[0] != "Δ"]
+        for h, total in zip(plans, totals, strict=True):
+            assert sum(_num(r[h]) for r in rows) == total, (heads[0], h)
+        for h in heads:
+            if h.startswith("Δ"):
+                a, b = plans
+                assert all(_num(r[h]) == _num(r[b]) - _num(r[a]) for r in rows), h
+        checked += 1
+    assert checked == 3
+    items = next(rows for heads, rows in rest if heads[0] == "line item")
+    mine = _terminal_tables(_cli("optimize", base, "--wide", "--no-ledger", cwd=tmp_path))[0][1]
+    shown = {r["line item"]: r["spend"] for r in mine if r["line item"] != "total"}
+    assert {r["line item"]: r["FY27-Q1 base"] for r in items} == shown
+    _cli("optimize", base, cwd=tmp_path)
+    _cli("optimize", cut, cwd=tmp_path)
+    diff = _terminal_tables(_cli("diff", "last~1", "last", "--wide", cwd=tmp_path))
+    heads, rows = next((h, r) for h, r in diff if h[2:3] == ["spend A"])
+    assert heads[:5] == ["line item", "stage", "spend A", "spend B", "Δ spend"], heads
+    body, total = rows[:-1], rows[-1]
+    for col in ("spend A", "spend B", "Δ spend", "KPI A", "KPI B", "Δ KPI"):
+        assert sum(_num(r[col]) for r in body) == _num(total[col]), col

@@ -12,11 +12,13 @@ CSV, the workbooks' numbers) keep the cents.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
@@ -216,3 +218,20 @@ def shown_review(e: Explanation) -> Explanation:
         owners=_shown_groups(e.owners, None),
         ladder=shown_ladder(e.ladder, keys),
     )
+
+
+def footed_frame(
+    df: pd.DataFrame,
+    columns: Sequence[Any],
+    totals: Mapping[Any, float] | None = None,
+    cents: Cents = "small",
+) -> pd.DataFrame:
+    """``df`` with each of ``columns`` as a table shows it (``formatting.footed``): whole units
+    that sum to the column's total as shown (``totals[column]``, else the column's sum); a
+    change between two such columns, taken from the amounts shown, then foots too (compare's
+    and diff's Δ). Missing values stay missing."""
+    out = df.copy()
+    for c in columns:
+        total = None if totals is None else totals.get(c)
+        out[c] = pd.Series(footed(list(df[c]), total, cents), index=df.index, dtype=object)
+    return out

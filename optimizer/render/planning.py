@@ -32,6 +32,7 @@ from optimizer.formatting import (
 )
 from optimizer.formatting import step as fmt_step
 from optimizer.render import machine
+from optimizer.render.footing import footed_frame
 from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
@@ -462,7 +463,10 @@ def diff_renderable(comp: Comparison) -> Group:
     )
     for col in ("line item", "stage", "spend A", "spend B", "Δ spend", "KPI A", "KPI B", "Δ KPI"):
         t.add_column(col, justify="left" if col in ("line item", "stage") else "right")
-    for _, r in _diff_frame(comp).iterrows():
+    # whole units that foot to the totals shown, the changes taken from them (render.footing)
+    cols = {"spend_a": a.total_spend, "spend_b": b.total_spend}
+    cols |= {"kpi_a": a.total_kpi, "kpi_b": b.total_kpi}
+    for _, r in footed_frame(_diff_frame(comp), list(cols), cols).iterrows():
         t.add_row(
             str(r["line_item"]),
             str(r["stage"]),

@@ -23,7 +23,7 @@ from optimizer.formatting import (
     with_currency,
 )
 from optimizer.formatting import step as fmt_step
-from optimizer.render.footing import shown
+from optimizer.render.footing import footed_frame, shown
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 
@@ -393,7 +393,7 @@ def comparison_renderable(comp: Comparison) -> Group:
         st.add_column(what)
         for c in bs.columns:
             st.add_column(str(c), justify="right")
-        for name, row in bs.iterrows():
+        for name, row in footed_frame(bs, list(bs.columns)).iterrows():  # they foot
             st.add_row(str(name), *[money(v, "small") for v in row])
         parts.append(st)
     li = comp.by_line_item()
@@ -410,6 +410,8 @@ def comparison_renderable(comp: Comparison) -> Group:
     # by its Δ column
     plan_cols = [j for j, c in enumerate(li.columns) if j > 0 and not str(c).startswith("Δ")]
     ref_col = plan_cols[comp.reference] if comp.reference < len(plan_cols) else None
+    # each plan's column foots to its total as shown, the Δ columns taken from the amounts shown
+    li = footed_frame(li, [li.columns[j] for j in plan_cols])
     for tid, row in li.iterrows():
         values = list(row.iloc[1:])
         cells = []
