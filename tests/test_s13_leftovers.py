@@ -140,3 +140,30 @@ def test_min_spend_under_a_budget_equal_to_its_least_spend_is_that_plan(tmp_path
     assert plan["total_spend"] <= 311613.74 and plan["total_kpi"] >= 900000.0
     budget = next(c for c in plan["constraints"] if c["name"] == "budget")
     assert budget["rhs"] == 311613.74 and budget["slack"] >= 0 and budget["shadow_price"] == 0.0
+
+
+def test_phased_review_where_the_budget_prices_nothing(tmp_path, monkeypatch):
+    """The phased review divided every line item's price by the budget's shadow price: a budget
+    that does not bind (the two-market world spends 1,700,000 of 2,000,000) is priced 0 by an
+    exact dual, and ``explain`` raised ZeroDivisionError (exit 70; the solver's noise, 1e-13,
+    had hidden it until reported prices were cleaned). The budget's price is made exactly 0
+    here. Truth: the review is made; the ladder ranks by return (no budget to price the money
+    in), its line at the plan's spend, and every increment left out that clears a hurdle of 0
+    is kept out by a rule (blocked), since money is not what stops it."""
+    from optimizer.explain import phased
+    from optimizer.scenario.schema import load_scenario
+    from optimizer.workflow.compare import load_model_for
+    from tests.test_calendar_markets_adversarial import write_world
+
+    write_world(tmp_path)
+    sc = load_scenario(tmp_path / "s.yaml")
+    model = load_model_for(sc)
+    from optimizer.allocate import allocate
+
+    plan = allocate(sc, model)
+    roles = phased.phased_roles
+    monkeypatch.setattr(phased, "phased_roles", lambda *a, **k: (roles(*a, **k)[0], 0.0))
+    exp = phased.explain_phased(plan, sc, model, sweep_points=0)
+    lad = exp.ladder
+    assert abs(lad.line_spend - plan.total_spend) < 0.01
+    assert all(s.status != "unfunded" for s in lad.steps[lad.cutoff :])

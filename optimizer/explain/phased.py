@@ -354,6 +354,7 @@ def explain_phased(
         )
         / budget_price
         for x in items
+        if budget_price > 0 and math.isfinite(budget_price)  # a budget that binds: it prices
     }
     ladder = build_ladder(
         ctx,
@@ -365,7 +366,7 @@ def explain_phased(
         ref.budget,
         budget_price,
         kpi_at=kpi_at,
-        price_of=price if budget_price > 0 and math.isfinite(budget_price) else None,
+        price_of=price or None,
     )
     ranges: dict[str, RoleRange] = {}
     if sweep_points and ref.budget is not None and base.sense == "max":
