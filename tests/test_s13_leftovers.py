@@ -3,7 +3,9 @@ each through the CLI as a subprocess, against a truth stated in the test."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import random
 from pathlib import Path
 
 from tests.test_adv_core import run_cli, write_world
@@ -62,7 +64,19 @@ def test_sweep_reports_a_budget_that_no_longer_binds_at_zero(tmp_path):
     assert budget["binding"] is False and budget["shadow_price"] == 0.0, budget
 
 
-MONEY = ("planned", "planned_to_date", "actual", "projected_spend")
+def paced_weeks(plan: dict, last: _dt.date, rng: random.Random):
+    """Actuals rows: each planned week up to ``last`` at its own pace in [0.5, 1.6]."""
+    for li in plan["line_items"]:
+        for per in li["periods"]:
+            start = _dt.date.fromisoformat(per["start"])
+            for k in range(per["weeks"]):
+                d = start + _dt.timedelta(weeks=k)
+                if d <= last:
+                    v = per["spend"] / per["weeks"] * rng.uniform(0.5, 1.6)
+                    yield f"{d},{li['market'] or 'national'},{li['id']},{v:.2f}"
+
+
+MONEY = ("planned", "planned_to_date", "actual", "variance", "projected_spend")
 
 
 def test_track_json_totals_are_the_sums_of_their_rounded_parts(tmp_path):
@@ -73,20 +87,25 @@ def test_track_json_totals_are_the_sums_of_their_rounded_parts(tmp_path):
     market's, tv's cap against tv's line. The markets' projected spend summed to 1,906,767.06
     against a total of 1,906,767.07 and the budget rule read 794,365.07 against 794,365.06
     (rules summed from unrounded weekly projections, markets from scaled rounded lines).
-    January's actuals at three paces per market (odd cents each week)."""
+    January's actuals at three paces per market (odd cents each week), then every week to
+    8 February at its own pace. Each line's variance is its actual less its planned to date as
+    written (reviewer S14 R1, D1: tv@national read -34,287.14 against 247,924.86 - 282,212.01)."""
     from tests.test_calendar_markets_adversarial import cli, jan_actuals, write_world
 
     w = write_world(tmp_path)
     r = cli(["optimize", "s.yaml", "--format", "json", "-o", "plan.json", "--no-ledger"], w)
     assert r.returncode == 0, r.stderr
-    lines = jan_actuals(json.loads((w / "plan.json").read_text())).splitlines()
+    plan = json.loads((w / "plan.json").read_text())
+    lines = jan_actuals(plan).splitlines()
     mismatches = []
-    for north, south in ((1.37, 0.91), (1.1234, 0.777), (0.613, 1.4441)):
+    for north, south in ((1.37, 0.91), (1.1234, 0.777), (0.613, 1.4441), (0.0, 0.0)):
         pace = {"north": north, "south": south, "national": (north + south) / 2}
         rows = [lines[0]] + [
             f"{d},{m},{t},{float(v) * pace[m]:.2f}"
             for d, m, t, v in (x.split(",") for x in lines[1:])
         ]
+        if not north:  # the reviewer's world (S14 R1, D1): each week at its own pace, into February
+            rows = [lines[0]] + list(paced_weeks(plan, _dt.date(2027, 2, 8), random.Random(7)))
         (w / "actuals.csv").write_text("\n".join(rows) + "\n")
         args = ["track", "plan.json", "actuals.csv", "--scenario", "s.yaml", "--format", "json"]
         r = cli([*args, "-o", "track.json"], w)
@@ -94,6 +113,9 @@ def test_track_json_totals_are_the_sums_of_their_rounded_parts(tmp_path):
         rep = json.loads((w / "track.json").read_text())
         total = rep["total"]
         for group in ("line_items", "stages", "markets", "owners"):
+            for x in rep[group] + [total]:  # each line's variance is its amounts' as written
+                if x["variance"] != round(x["actual"] - x["planned_to_date"], 2):
+                    mismatches.append((north, group, x["variance"], x["actual"]))
             for f in MONEY:
                 got = round(sum(x[f] for x in rep[group]), 2)
                 if got != total[f]:

@@ -179,12 +179,16 @@ def _line(
     projected_kpi: float | None,
 ) -> TrackLine:
     pct, status = _status(to_date, actual, band)
+    # the variance of the amounts as written (each in cents), so it reconciles with them and the
+    # line items' variances sum to the total's (reviewer S14 R1, D1: -34,287.14 against
+    # 247,924.86 - 282,212.01 when taken from the unrounded amounts)
+    to_date, actual = round(to_date, 2), round(actual, 2)
     return TrackLine(
         id_,
         stage,
         round(planned, 2),
-        round(to_date, 2),
-        round(actual, 2),
+        to_date,
+        actual,
         round(actual - to_date, 2),
         pct,
         status,
