@@ -873,6 +873,49 @@ def run_world(
     )
 
 
+@dataclass
+class _Logged:
+    """A plan's result read back from a run's per-world line (``--from-log``)."""
+
+    optimal: float  # the world's uplift (share of the KPI), the historical mix at 0
+    fitted: float  # the plan's gain over the historical mix (share of the KPI)
+    historical: float = 0.0
+    kpi_total: float = 1.0
+
+    @property
+    def uplift(self) -> float:
+        return self.optimal
+
+
+def from_log(path: Path, target: float | None) -> None:
+    """The summary tables of a run's per-world lines (a run stopped before its end included):
+    each plan's gain over the historical mix and the world's uplift as printed (to 0.01% of the
+    KPI)."""
+    rows: list[WorldResult] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if " vs hist: " not in line or line.startswith(" "):
+            continue
+        name = line.split()[0]
+        up = float(line.split("uplift")[1].split("%")[0]) / 100.0
+        vs = line.split(" vs hist: ")[1].split("  ESS")[0].split("  ")
+        regrets = {}
+        for item in vs:
+            plan, value = item.split()
+            regrets[plan] = _Logged(up, float(value.rstrip("%")) / 100.0)
+        rows.append(
+            WorldResult(
+                name, "(stand-in prior)" in line, regrets, 1.0, 0.0, 0.0, float("nan"),  # type: ignore[arg-type]
+                "(outside full prior)" in line,
+            )
+        )  # fmt: skip
+    print(f"# {path}: {len(rows)} worlds read")
+    generated = [r for r in rows if not r.standin]
+    summary(generated, "Generator worlds", target)
+    inside = [r for r in generated if not r.full_standin]
+    if len(inside) < len(generated):
+        summary(inside, "Generator worlds inside full's prior", target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--regime", choices=("low", "high"), default="low")
@@ -888,6 +931,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sampler-seed", type=int, default=SEED)
     ap.add_argument(
         "--plans", default=",".join(PLANS), help=f"comma-separated, of {', '.join(PLANS)}"
+    )
+    ap.add_argument(
+        "--from-log",
+        type=Path,
+        metavar="FILE",
+        help="only print the summary tables of a run's output (its per-world lines)",
     )
     ap.add_argument(
         "--skip-standin",
@@ -908,6 +957,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--plans: unknown plan(s) {', '.join(unknown)} (known: {', '.join(PLANS)})")
     t0 = time.perf_counter()
     target = POOLED_TARGET.get((args.regime, args.touchpoints))
+    if args.from_log:
+        from_log(args.from_log, target)
+        return 0
     print(
         f"# Bayes bound: {args.regime}, {args.touchpoints} tp, "
         f"{'seeds ' + args.seeds if args.seeds else 'the benchmark worlds'}; commit "
