@@ -1,7 +1,7 @@
 """What an unfunded line item must return to win money, with its stage's share floor binding.
 
 On the demo's awareness push (the awareness stage held up to 35% of total spend) the budget's
-shadow price is 0.713, the line items at the hurdle return 0.780 and the held-up awareness line
+shadow price is 0.713, the line items at their bar return 0.780 and the held-up awareness line
 items 0.590. The review told radio (awareness, not funded) that it "would need a first-dollar
 return of at least 0.713": but a dollar moved from tv to radio keeps the floor and earns radio's
 return less tv's, so radio wins money from 0.590 on (KKT: F_i' + y_floor·(1 − 0.35) = y_budget
@@ -132,7 +132,7 @@ def test_the_summary_does_not_say_the_budgets_price_is_what_the_hurdle_items_ret
     text, hurdle, interior = heads["awareness_push"]
     assert abs(interior[0] - hurdle) > 0.05  # the premise: the share floor binds
     assert "at the hurdle returns too" not in text
-    assert f"the line items at the hurdle return {interior[0]:.3f}" in text
+    assert f"the line items at their bar return {interior[0]:.3f}" in text
     text, hurdle, interior = heads["base"]
     assert max(abs(m - hurdle) for m in interior) < 5e-3 * hurdle
     assert "which the last dollar of every line item at the hurdle returns too" in text

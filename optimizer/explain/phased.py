@@ -84,6 +84,7 @@ from optimizer.explain.types import (
     Ladder,
     Move,
     RoleRange,
+    is_off_hurdle,
 )
 from optimizer.response.model import CurveSet, ResponseModel
 from optimizer.scenario import Scenario
@@ -286,10 +287,12 @@ def explain_phased(
 
         if li.spend > HALF_CENT:
             inc = float(increment) if increment else 0.10 * li.spend
-            h_item = _spend_weighted(per)
-            nxt = move(ctx, resolver, ref, key, "up", inc, h_item, own)
-            lst = move(ctx, resolver, ref, key, "down", min(inc, li.spend), h_item, own)
-            dropped = move(ctx, resolver, ref, key, "down", li.spend, h_item, own)
+            # the curve alone values the money at the price of a dollar to it: its bar in each
+            # period (the binding share rules counted), weighted by its spend there
+            h_item, bar_item = _spend_weighted(per), _spend_weighted(per, bar=True)
+            nxt = move(ctx, resolver, ref, key, "up", inc, bar_item, own, h_item)
+            lst = move(ctx, resolver, ref, key, "down", min(inc, li.spend), bar_item, own, h_item)
+            dropped = move(ctx, resolver, ref, key, "down", li.spend, bar_item, own, h_item)
             drop_move = dataclasses.replace(
                 dropped, sentence=drop_sentence(dropped, key, kpi_word, ref, li.kpi)
             )
@@ -309,7 +312,11 @@ def explain_phased(
                 or (float(increment) if increment else 0.0)
                 or 0.01 * (ref.budget if ref.budget else max(ref.total_spend, 1.0))
             )
-            nxt = move(ctx, resolver, ref, key, "up", inc, budget_price, own)
+            bar_item = budget_price
+            if any(_is_off(pr) for pr in per):  # a share rule moves its bar: value at it
+                w = problem.weeks_per_period / problem.T
+                bar_item = float(np.dot(w, [pr.hurdle if pr.bar is None else pr.bar for pr in per]))
+            nxt = move(ctx, resolver, ref, key, "up", inc, bar_item, own, budget_price)
             if base.sense == "min":
                 nxt = min_spend_sentence(nxt, key, kpi_word, ref, li.kpi, "next")
             elif scenario.objective == "max_net":
@@ -575,10 +582,15 @@ class _Resolver(Resolver):
         return p
 
 
-def _spend_weighted(per: Sequence[PeriodRole]) -> float:
-    """A line item's hurdle over its periods, weighted by its spend in each."""
+def _is_off(pr: PeriodRole) -> bool:
+    return pr.bar is not None and is_off_hurdle(pr.hurdle, pr.bar)
+
+
+def _spend_weighted(per: Sequence[PeriodRole], bar: bool = False) -> float:
+    """A line item's hurdle (``bar``: its bar, the hurdle where it has none) over its periods,
+    weighted by its spend in each."""
     w = np.array([pr.spend for pr in per])
-    h = np.array([pr.hurdle for pr in per])
+    h = np.array([pr.bar if bar and pr.bar is not None else pr.hurdle for pr in per])
     return float((w * h).sum() / w.sum()) if w.sum() > 0 else float(h.mean())
 
 

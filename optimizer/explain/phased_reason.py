@@ -156,12 +156,12 @@ def period_reason(
     at = by.get(AT_HURDLE, [])
     off_funded = [k for k in by.get(PERIOD_OFF, []) if per[k].spend > HALF_CENT]
     if at:
-        lead = (
-            "At the hurdle"
-            if role == INTERIOR and not off_funded
-            else f"At the hurdle in {_span(labels, at)}"
-        )
         bars = _bar_note(per, at)
+        # its next dollar returns its bar: "the hurdle" only where that is the hurdle
+        at_word = "At its bar" if bars else "At the hurdle"
+        lead = (
+            at_word if role == INTERIOR and not off_funded else f"{at_word} in {_span(labels, at)}"
+        )
         same = (
             f"the same as the last dollar anywhere else in that {word} "
             f"({_hurdle_text(per, at, labels).replace('{word}', word)})"

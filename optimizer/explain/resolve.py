@@ -9,7 +9,7 @@ from optimizer.allocate import Plan, allocate
 from optimizer.allocate.problem import money
 from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.roles import ReviewContext
-from optimizer.explain.types import HALF_CENT, Move
+from optimizer.explain.types import HALF_CENT, Move, is_off_hurdle
 from optimizer.formatting import shown
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario, TouchpointRule
@@ -152,10 +152,13 @@ def move(
     requested: float,
     hurdle: float,
     own_kpi: Callable[[float], float] | None = None,
+    plan_hurdle: float | None = None,
 ) -> Move:
     """Force ``tid`` ``direction`` by ``requested`` and re-solve the rest of the plan; priced
     against ``ref``. ``own_kpi``: the line item's own KPI at a spend, the rest of the plan held
-    (the "curve alone" number; default its curve at an even weekly spread over the horizon)."""
+    (the "curve alone" number; default its curve at an even weekly spread over the horizon).
+    ``hurdle``: the price of a dollar to ``tid`` (its bar, the binding share rules counted) that
+    the curve alone values the money at; named "its bar" where it is not ``plan_hurdle``."""
     sc = resolver.scenario
     weeks = float(sc.horizon_weeks)
     tp = ctx.problem.items[ctx.index[tid]].curve.response
@@ -212,7 +215,9 @@ def move(
     rest = shown(total) - shown(own)
     room = f" (setting aside {' and '.join(relaxed)})" if relaxed else ""
     naive_txt = (
-        f"the curve alone, with the money valued at the hurdle of {fmt_ratio(hurdle)}, "
+        f"the curve alone, with the money valued at "
+        f"{'its bar' if is_off_hurdle(plan_hurdle, hurdle) else 'the hurdle'} of "
+        f"{fmt_ratio(hurdle)}, "
         f"would say {fmt_delta(naive_net)}"
     )
     if direction == "up":

@@ -39,17 +39,18 @@ from optimizer.explain.sentences import (
     target_slack_sentence,
 )
 from optimizer.explain.types import (
+    AT_ITS_BAR,
     EXPLAIN_TOLERANCE,
     HALF_CENT,
     HELD_UP,
     INTERIOR,
     ROLE_TOL,
-    ROLE_WORDS,
     Explanation,
     FrontierPoint,
     LineItemExplanation,
     Move,
     RoleRange,
+    role_words,
 )
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
@@ -244,24 +245,34 @@ def explain(
         li = plan.item(tid)
         role, names = roles[tid]
         h = float(hurdles[it.index])
+        # the curve alone values the money at the price of a dollar to this line item: its bar,
+        # the binding share rules counted (a floor's member's is lower than the plan's hurdle)
+        plans = pr.plan if composite else pr.plan_kpi
+        wins = pr.win if composite else pr.win_kpi
+        h_plan = h if plans is None else float(plans[it.index])
+        h_bar = h if wins is None or not math.isfinite(wins[it.index]) else float(wins[it.index])
         tp = it.curve.response
         first = first_dollar(tp, weeks)
         funded = li.spend > HALF_CENT
         if funded:
             inc = float(increment) if increment else 0.10 * li.spend
-            nxt = move(ctx, resolver, ref, tid, "up", inc, h)
-            lst = move(ctx, resolver, ref, tid, "down", min(inc, li.spend), h)
+            nxt = move(ctx, resolver, ref, tid, "up", inc, h_bar, plan_hurdle=h_plan)
+            lst = move(
+                ctx, resolver, ref, tid, "down", min(inc, li.spend), h_bar, plan_hurdle=h_plan
+            )
             first_inc = None
             first_amt = inc
         else:
             inc = it.min_if_funded or (
                 float(increment) if increment else 0.01 * (budget if budget else max(total, 1.0))
             )
-            nxt = move(ctx, resolver, ref, tid, "up", inc, h)
+            nxt = move(ctx, resolver, ref, tid, "up", inc, h_bar, plan_hurdle=h_plan)
             lst = None
             first_amt = inc
             first_inc = float(tp.horizon_kpi(inc, weeks)) / inc if inc > 0 else None
         price = float(pr.price[it.index])
+        if pr.win is not None and math.isfinite(pr.win[it.index]):
+            price = float(pr.win[it.index])  # its bar in the objective, as the KPI's above
         nxt = _in_objective(ctx, ref, nxt, it, li.spend, price)
         if lst is not None:
             lst = _in_objective(ctx, ref, lst, it, li.spend, price)
@@ -282,15 +293,13 @@ def explain(
         # the plan's hurdle (what its last dollar returns), and what this line item's next (or
         # first) dollar must return to win money: its bar, the binding share rules counted (a
         # floor of its stage lowers a member's, raises an outsider's)
-        plans = pr.plan if composite else pr.plan_kpi
-        wins = pr.win if composite else pr.win_kpi
         reason = reason_sentence(
             rctx,
             role,
             names,
             li.spend,
             float(pr.marginal[it.index]) if composite else li.marginal_roi,
-            h if plans is None else float(plans[it.index]),
+            h_plan,
             float(it.curve.slope(0.0)) if composite else first,
             v_first_inc,
             first_amt,
@@ -393,14 +402,15 @@ def explain(
 
     counts: dict[str, int] = {}
     for x in items:
-        counts[x.role] = counts.get(x.role, 0) + 1
+        word = role_words(x.role, x.hurdle, x.bar)
+        counts[word] = counts.get(word, 0) + 1
     kpi_word = ctx.kpi_word
     # what the last dollar of a line item at the hurdle returns: the hurdle, unless a binding
     # share rule names every line item and splits a dollar more of budget between them
     at_hurdle = sorted(x.marginal_roi for x in items if x.role == INTERIOR)
     h_items = at_hurdle[len(at_hurdle) // 2] if at_hurdle else hurdle
     tail = (
-        f"; a binding share rule splits that dollar, so the line items at the hurdle return "
+        f"; a binding share rule splits that dollar, so the line items at their bar return "
         f"{fmt_ratio(h_items)} on their last dollar."
         if math.isfinite(hurdle) and abs(h_items - hurdle) > ROLE_TOL * max(abs(hurdle), 1e-12)
         else ", which the last dollar of every line item at the hurdle returns too."
@@ -429,7 +439,11 @@ def explain(
             else "the return at which the target is met at least cost (there is no budget)"
         )
         + tail,
-        "Line items: " + ", ".join(f"{n} {ROLE_WORDS[r]}" for r, n in counts.items()) + ".",
+        "Line items: "
+        + ", ".join(
+            f"{n} {'at their bar' if w == AT_ITS_BAR and n > 1 else w}" for w, n in counts.items()
+        )
+        + ".",
     ]
     if composite:
         worth = " and ".join(f"{k} at {v:g}" for k, v in scenario.kpi_values.items())

@@ -3,10 +3,12 @@ by claim; the line items' roles and their words."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from optimizer.explain.formatting import fmt_ratio
 from optimizer.formatting import HALF_CENT as HALF_CENT  # a spend within half a cent of zero
 from optimizer.response.model import TouchpointResponse
 
@@ -26,6 +28,26 @@ ROLE_WORDS = {
     NOT_WORTH_MINIMUM: "minimum not worth it",
     INFEASIBLE: "infeasible",
 }
+
+#: the role word of a line item whose next dollar returns its own bar where that bar is not the
+#: plan's hurdle (a binding share rule moves it): "at the hurdle" would name another number
+AT_ITS_BAR = "at its bar"
+
+
+def is_off_hurdle(hurdle: float | None, bar: float | None) -> bool:
+    """True when a line item's bar differs from the plan's hurdle as printed (3 decimals)."""
+    if hurdle is None or bar is None or not (math.isfinite(hurdle) and math.isfinite(bar)):
+        return False
+    return fmt_ratio(hurdle) != fmt_ratio(bar)
+
+
+def role_words(role: str, hurdle: float | None = None, bar: float | None = None) -> str:
+    """The words of a role: ``ROLE_WORDS``, but an interior line item whose bar is not the
+    plan's hurdle is "at its bar" (its ``role`` value stays ``interior``)."""
+    if role == INTERIOR and is_off_hurdle(hurdle, bar):
+        return AT_ITS_BAR
+    return ROLE_WORDS.get(role, role)
+
 
 #: Default re-solve tolerance: tight, so that second-order effects (a few hundred KPI on millions)
 #: are not swamped by the certified gap of the plans being compared.

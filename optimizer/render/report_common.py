@@ -18,6 +18,7 @@ from optimizer.explain import (
     LadderStep,
     LineItemExplanation,
 )
+from optimizer.explain.types import role_words
 from optimizer.formatting import delta, excel_money, money, ratio, share, with_currency
 from optimizer.formatting import shown as shown_amount
 from optimizer.formatting import step as fmt_step
@@ -119,8 +120,11 @@ def mark_currency(wb: Any, currency: str | None) -> None:
                             c.number_format = excel_money(c.number_format, currency)
 
 
-def role_word(role: str) -> str:
-    return ROLE_WORDS.get(role, role)
+def role_word(role: str, it: Any = None) -> str:
+    """A role's words; with its line item, "at its bar" where that bar is not the hurdle."""
+    if it is None:
+        return ROLE_WORDS.get(role, role)
+    return role_words(role, getattr(it, "hurdle", None), getattr(it, "bar", None))
 
 
 def held_by(it: LineItemExplanation) -> str:
@@ -247,7 +251,7 @@ def line_item_rows(e: Explanation) -> list[list[Any]]:
                 it.roi,
                 it.marginal_roi,
                 it.hurdle,
-                role_word(it.role),
+                role_word(it.role, it),
                 held_by(it),
                 None if it.next is None else it.next.amount,
                 None if it.next is None else it.next.total_kpi,
@@ -431,7 +435,7 @@ def owner_rows(e: Explanation, owner: str) -> list[list[Any]]:
             money(it.kpi),
             ratio(it.roi, 2),
             ratio(it.marginal_roi),
-            role_word(it.role),
+            role_word(it.role, it),
             held_by(it),
             increments(it),
         ]

@@ -116,9 +116,9 @@ def _numeric_cell(v: str) -> str:
     return f'<td class="num">{_e(v)}</td>'
 
 
-def _badge(role: str) -> str:
+def _badge(role: str, it: Any = None) -> str:
     colour = charts.ROLE_COLOURS.get(role, "#404040")
-    return f'<span class="badge" style="background:{colour}">{_e(role_word(role))}</span>'
+    return f'<span class="badge" style="background:{colour}">{_e(role_word(role, it))}</span>'
 
 
 def _table(head: Sequence[tuple[str, bool]], body: Sequence[str], cls: str = "") -> str:
@@ -224,7 +224,7 @@ def _line_items_table(e: Explanation) -> str:
         r = (
             f"<td>{_e(it.id)}</td><td>{_e(it.stage)}</td>{_numeric_cell(money(it.spend))}"
             f"{_numeric_cell(share(it.share))}{_numeric_cell(money(it.kpi))}{_numeric_cell(ratio(it.roi, 2))}"
-            f"{_numeric_cell(ratio(it.marginal_roi))}<td>{_badge(it.role)}</td>"
+            f"{_numeric_cell(ratio(it.marginal_roi))}<td>{_badge(it.role, it)}</td>"
             f"<td>{_e(held_by(it))}</td>"
         )
         if lc:
@@ -283,7 +283,7 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
     )
     return (
         f'<div class="item" id="item-{_e(it.id)}"><div><div class="head"><h3>{_e(it.id)} '
-        f'<span class="kv">({_e(it.stage)})</span></h3>{_badge(it.role)}</div>'
+        f'<span class="kv">({_e(it.stage)})</span></h3>{_badge(it.role, it)}</div>'
         f'<div class="kv">{_e(kv)}</div><p>{_e(it.reason)}</p>'
         f'<dl class="facts">{dl}</dl></div>{fig}</div>'
     )

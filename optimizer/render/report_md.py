@@ -197,7 +197,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
             money(it.kpi),
             ratio(it.roi, 2),
             ratio(it.marginal_roi),
-            role_word(it.role),
+            role_word(it.role, it),
             held_by(it),
         ]
         if e.last_cycle_total is not None:
@@ -221,7 +221,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
 
     out += ["## Why each line item stops where it stops", ""]
     for it in e.items:
-        out += [f"### {it.id} ({it.stage}): {money(it.spend)}, {role_word(it.role)}", ""]
+        out += [f"### {it.id} ({it.stage}): {money(it.spend)}, {role_word(it.role, it)}", ""]
         out += [it.reason, ""]
         if it.next is not None:
             out.append(f"- **Next increment:** {it.next.sentence}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from optimizer.allocate import Plan
 from optimizer.explain.phased import PhasedExplanation
-from optimizer.explain.types import ROLE_WORDS
+from optimizer.explain.types import AT_ITS_BAR, HALF_CENT, INTERIOR, ROLE_WORDS, is_off_hurdle
 from optimizer.formatting import delta, money, ratio
 from optimizer.render import charts
 from optimizer.render.footing import shown_ladder
@@ -46,6 +46,17 @@ JUSTIFICATION_COLUMNS = (
 )
 
 
+def _role_word(it: Any) -> str:
+    """Its role's words; an interior one "at its bar" where, in a funded period, a binding share
+    rule sets that bar apart from the period's hurdle."""
+    if it.role == INTERIOR and any(
+        pr.spend > HALF_CENT and pr.bar is not None and is_off_hurdle(pr.hurdle, pr.bar)
+        for pr in it.periods
+    ):
+        return AT_ITS_BAR
+    return ROLE_WORDS.get(it.role, it.role)
+
+
 def justification_rows(exp: PhasedExplanation) -> list[list[Any]]:
     """Per line item: ``JUSTIFICATION_COLUMNS`` (the next dollar's return over its funded
     periods, carry-over included; its hurdle: the price of a dollar elsewhere in its periods,
@@ -56,7 +67,7 @@ def justification_rows(exp: PhasedExplanation) -> list[list[Any]]:
         [
             it.id,
             it.stage,
-            ROLE_WORDS.get(it.role, it.role),
+            _role_word(it),
             it.spend,
             it.kpi,
             it.roi,
@@ -383,7 +394,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
     )
     cards = "".join(
         f"<section class='why' id='why-{_e(it.id)}'><h3>{_e(it.id)} <span class='note'>"
-        f"{_e(it.stage)} · {_e(ROLE_WORDS.get(it.role, it.role))}</span></h3>"
+        f"{_e(it.stage)} · {_e(_role_word(it))}</span></h3>"
         f"<p>{_e(it.reason)}</p>"
         + "".join(f"<p><b>{_e(t)}:</b> {_e(x)}</p>" for t, x in _moves(it))
         + "</section>"

@@ -176,7 +176,7 @@ def _why(wb: Workbook, e: Explanation) -> None:
     rows = [
         [
             it.id,
-            role_word(it.role),
+            role_word(it.role, it),
             it.reason,
             it.next.sentence if it.next else None,
             it.last.sentence if it.last else None,
@@ -300,7 +300,7 @@ def _owners(wb: Workbook, e: Explanation) -> None:
             it.kpi,
             it.roi,
             it.marginal_roi,
-            role_word(it.role),
+            role_word(it.role, it),
             held_by(it),
             None if it.next is None else it.next.amount,
             None if it.next is None else it.next.total_kpi,
