@@ -812,6 +812,18 @@ def _standin_world(case: Case, world: Any) -> bool:
     return not spec.name.startswith("Random world") or max(decays) > LOW_DECAY_MAX
 
 
+def summaries(rows: Sequence[WorldResult], target: float | None, all_worlds: bool = False) -> None:
+    """The summary tables: the generators' worlds, those inside ``full``'s prior (where some are
+    not), and every world (``all_worlds``, where some are stand-ins)."""
+    generated = [r for r in rows if not r.standin]
+    summary(generated, "Generator worlds", target)
+    inside = [r for r in generated if not r.full_standin]
+    if len(inside) < len(generated):
+        summary(inside, "Generator worlds inside full's prior", target)
+    if all_worlds and len(generated) < len(rows):
+        summary(rows, "All worlds (the stand-in worlds' priors are not their generator's)", target)
+
+
 def run_world(
     case: Case, world: Any, regime: str, args: argparse.Namespace, rng: np.random.Generator
 ) -> WorldResult:
@@ -909,11 +921,7 @@ def from_log(path: Path, target: float | None) -> None:
             )
         )  # fmt: skip
     print(f"# {path}: {len(rows)} worlds read")
-    generated = [r for r in rows if not r.standin]
-    summary(generated, "Generator worlds", target)
-    inside = [r for r in generated if not r.full_standin]
-    if len(inside) < len(generated):
-        summary(inside, "Generator worlds inside full's prior", target)
+    summaries(rows, target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1003,13 +1011,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
     for name, p in PLAN_NAMES.items():
         print(f"{name}: {p}")
-    generated = [r for r in rows if not r.standin]
-    summary(generated, "Generator worlds", target)
-    inside = [r for r in generated if not r.full_standin]
-    if len(inside) < len(generated):
-        summary(inside, "Generator worlds inside full's prior", target)
-    if len(generated) < len(rows):
-        summary(rows, "All worlds (the stand-in worlds' priors are not their generator's)", target)
+    summaries(rows, target, all_worlds=True)
     print(
         f"\nsampler: importance ESS share min {min(r.ess for r in rows):.2f}, largest MC se of a "
         f"posterior mean {max(r.se_sd for r in rows):.3f} posterior sd "
