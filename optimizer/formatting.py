@@ -4,8 +4,9 @@ Layer 1 (vocabulary): no import from any other budgetopt module. Renderers, erro
 constraint labels and the explanation's sentences all format through these functions, so the
 same amount reads the same everywhere:
 
-- ``money``: thousands separators, whole units by default; ``cents="small"`` (terminal tables)
-  shows the cents of an amount under 100 that has any (``0.04``, never ``8,491.90``), ``cents="any"`` (the words of a rule,
+- ``money``: thousands separators, whole units by default; ``cents="small"`` (an amount that
+  stands alone in the terminal; a column that foots is whole units: ``footed``) shows the
+  cents of an amount under 100 that has any (``0.04``, never ``8,491.90``), ``cents="any"`` (the words of a rule,
   which must state it exactly) whenever it has any. ``–`` for no value, ``∞`` for no limit; never
   ``-0``.
 - ``delta``: a signed change in whole units (``+1,234``, ``-1,234``, ``0``); ``minus="−"`` for
@@ -160,32 +161,34 @@ def largest_remainder(
 _NOISE = 1e-6
 
 
-def _with_cents(v: float, cents: Cents) -> bool:
-    """Whether ``money(v, cents)`` shows ``v`` with its cents."""
-    show = cents == "any" or (cents == "small" and abs(v) < CENTS_SHOWN_BELOW)
-    return show and abs(v - round(v)) >= HALF_CENT
-
-
-def footed(
-    values: Iterable[float | None], total: float | None = None, cents: Cents = "never"
-) -> list[Any]:
+def footed(values: Iterable[float | None], total: float | None = None) -> list[Any]:
     """The amounts a column shows so that it foots: whole units that sum to its total as shown
     (``round(total)``, the cents total rounded; ``total`` defaults to the sum of ``values``),
     each the amount rounded down or up (largest remainder: a part differs from its own rounded
-    cents by at most one unit, and only where plain rounding would not foot). Amounts that
-    ``money(v, cents)`` shows with their cents (under ``CENTS_SHOWN_BELOW`` with ``"small"``)
-    keep them; the others foot to the total less those. Missing values (None, NaN) stay as
-    they are and count as nothing."""
+    cents by at most one unit, and only where plain rounding would not foot; an amount already
+    in whole units, 0 among them, is shown as it is). Missing values (None, NaN) stay as they
+    are and count as nothing. A column foots only in whole units: an amount shown with its
+    cents beside whole units would leave the others' cents unshown, so there are none.
+
+    Raises ``ValueError`` when no such rounding exists: ``round(total)`` below the parts rounded
+    down or above the parts rounded up (a total that is not the sum of its parts:
+    ``footed([10.4, 20.4], total=40)``)."""
     vals = [None if v is None or _missing(v) is not None else float(v) for v in values]
-    whole = [j for j, v in enumerate(vals) if v is not None and not _with_cents(v, cents)]
-    exact = [round(v, 2) for v in vals if v is not None and _with_cents(v, cents)]
-    tot = sum(v for v in vals if v is not None) if total is None else float(total)
-    out: list[Any] = [None if v is None else round(v, 2) for v in vals]
-    if whole:
-        target = round(tot - sum(exact)) if exact else round(tot)
-        parts = largest_remainder([vals[j] for j in whole], target, eps=_NOISE)
-        for j, p in zip(whole, parts, strict=True):
-            out[j] = float(p)
+    given = [v for v in vals if v is not None]
+    tot = sum(given) if total is None else float(total)
+    target = round(tot)
+    low = sum(math.floor(v + _NOISE) for v in given)
+    high = sum(math.ceil(v - _NOISE) for v in given)
+    if not low <= target <= high:
+        raise ValueError(
+            f"a column of {len(given)} amounts summing to {sum(given):,.2f} cannot foot to a "
+            f"total of {tot:,.2f} shown as {target:,}: its parts rounded down or up sum to "
+            f"{low:,} to {high:,}"
+        )
+    out: list[Any] = list(vals)
+    if given:
+        parts = iter(largest_remainder(given, target, eps=_NOISE))
+        out = [None if v is None else float(next(parts)) for v in vals]
     return out
 
 

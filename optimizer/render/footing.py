@@ -22,7 +22,7 @@ import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
-from optimizer.formatting import HALF_CENT, Cents, footed, footed_table
+from optimizer.formatting import HALF_CENT, footed, footed_table
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,16 @@ class ShownPlan:
     """The whole-unit amounts of one plan's tables (``shown(plan)``)."""
 
     plan: Plan
-    cents: Cents = "never"
 
     @cached_property
     def spend(self) -> list[float]:
         """Each line item's spend, in the plan's order; they sum to the total spend shown."""
-        return footed([li.spend for li in self.plan.line_items], self.plan.total_spend, self.cents)
+        return footed([li.spend for li in self.plan.line_items], self.plan.total_spend)
 
     @cached_property
     def kpi(self) -> list[float]:
         """Each line item's KPI; they sum to the total KPI shown."""
-        return footed([li.kpi for li in self.plan.line_items], self.plan.total_kpi, self.cents)
+        return footed([li.kpi for li in self.plan.line_items], self.plan.total_kpi)
 
     @property
     def total_spend(self) -> float:
@@ -53,8 +52,8 @@ class ShownPlan:
     def breakdown(self, totals: dict[str, dict[str, float]]) -> dict[str, tuple[float, float]]:
         """A breakdown's rows (``plan.stage_totals()``, ``owner_totals()``, ``market_totals()``)
         as shown: ``{name: (spend, kpi)}``, each column footing to the breakdown's own total."""
-        spends = footed([v["spend"] for v in totals.values()], cents=self.cents)
-        kpis = footed([v["kpi"] for v in totals.values()], cents=self.cents)
+        spends = footed([v["spend"] for v in totals.values()])
+        kpis = footed([v["kpi"] for v in totals.values()])
         return {k: (s, p) for k, s, p in zip(totals, spends, kpis, strict=True)}
 
     @cached_property
@@ -102,10 +101,11 @@ class ShownPlan:
         return out, rows, cols
 
 
-def shown(plan: Plan, cents: Cents = "never") -> ShownPlan:
-    """The whole-unit amounts of ``plan``'s tables; ``cents`` as ``formatting.money``'s (the
-    terminal's ``"small"`` keeps the cents of an amount under 100 in a one-way column)."""
-    return ShownPlan(plan, cents)
+def shown(plan: Plan) -> ShownPlan:
+    """The whole-unit amounts of ``plan``'s tables: the same in the terminal's, the review's and
+    every other table of the plan (an amount under 100 too: a column with cents beside whole
+    units would not foot)."""
+    return ShownPlan(plan)
 
 
 def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladder:
@@ -224,7 +224,6 @@ def footed_frame(
     df: pd.DataFrame,
     columns: Sequence[Any],
     totals: Mapping[Any, float] | None = None,
-    cents: Cents = "small",
 ) -> pd.DataFrame:
     """``df`` with each of ``columns`` as a table shows it (``formatting.footed``): whole units
     that sum to the column's total as shown (``totals[column]``, else the column's sum); a
@@ -233,5 +232,5 @@ def footed_frame(
     out = df.copy()
     for c in columns:
         total = None if totals is None else totals.get(c)
-        out[c] = pd.Series(footed(list(df[c]), total, cents), index=df.index, dtype=object)
+        out[c] = pd.Series(footed(list(df[c]), total), index=df.index, dtype=object)
     return out

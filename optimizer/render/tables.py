@@ -131,6 +131,8 @@ def plan_renderable(plan: Plan) -> Group:
     if not plan.ok:
         parts.append(Text(plan.message))
         return Group(*parts)
+    # whole units that foot to the totals shown, as in every table of the plan (render.footing)
+    see = shown(plan)
     t = Table(box=box.SIMPLE_HEAD, show_footer=True)
     total = plan.total_spend
     markets = plan.has_markets
@@ -142,24 +144,22 @@ def plan_renderable(plan: Plan) -> Group:
     if owners:
         t.add_column("owner")
     t.add_column(
-        with_currency("spend", currency(plan)), justify="right", footer=money(total, "small")
+        with_currency("spend", currency(plan)), justify="right", footer=money(see.total_spend)
     )
     t.add_column("share", justify="right", footer=share(1.0) if total > 0 else MISSING)
-    t.add_column(plan.kpi, justify="right", footer=money(plan.total_kpi, "small"))
+    t.add_column(plan.kpi, justify="right", footer=money(see.total_kpi))
     t.add_column("ROI", justify="right", footer=ratio(plan.roi, 2))
     t.add_column("marginal ROI", justify="right")
     t.add_column("held by")
-    # whole units that foot to the totals shown (render.footing; docs/cli.md)
-    see = shown(plan, "small")
     for li, spend, kpi in zip(plan.line_items, see.spend, see.kpi, strict=True):
         t.add_row(
             li.id,
             *([li.market or "national"] if markets else []),
             li.stage,
             *([li.owner or ""] if owners else []),
-            money(spend, "small"),
+            money(spend),
             share(li.spend / total) if total > 0 else MISSING,
-            money(kpi, "small"),
+            money(kpi),
             ratio(li.roi, 2),
             ratio(li.marginal_roi, 3),
             ", ".join(held_by_words(plan, li)),
@@ -175,9 +175,9 @@ def plan_renderable(plan: Plan) -> Group:
     ):
         st.add_row(
             name,
-            money(spend, "small"),
+            money(spend),
             share(v["spend"] / total) if total > 0 else MISSING,
-            money(kpi, "small"),
+            money(kpi),
         )
     parts.append(st)
     if plan.periods:
@@ -195,9 +195,9 @@ def plan_renderable(plan: Plan) -> Group:
         ):
             ot.add_row(
                 name,
-                money(spend, "small"),
+                money(spend),
                 share(v["spend"] / total) if total > 0 else MISSING,
-                money(kpi, "small"),
+                money(kpi),
             )
         parts.append(ot)
     binding = [c for c in plan.constraints if c.binding]

@@ -1,0 +1,120 @@
+"""Numbers and messages outside the fitter (reviewer S14 R1, doubts 1, 2, 7, 8, 9).
+
+Each test states its truth; the CLI runs as a subprocess where that is the user's path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer.formatting import footed
+from tests.test_adv_core import run_cli, write_world
+
+#: five exponential line items (the reviewer's /tmp/rv1/edge world)
+EDGE_MODEL = {
+    "kpi": "revenue",
+    "period": "week",
+    "touchpoints": {
+        "a": {"stage": "awareness", "curve": {"family": "exponential", "beta": 5e4, "scale": 3e4}},
+        "b": {"stage": "awareness", "curve": {"family": "exponential", "beta": 4e4, "scale": 2e4}},
+        "c": {
+            "stage": "consideration",
+            "curve": {"family": "exponential", "beta": 3e4, "scale": 1e4},
+        },
+        "d": {"stage": "decision", "curve": {"family": "exponential", "beta": 1e3, "scale": 9e4}},
+        "e": {"stage": "purchase", "curve": {"family": "exponential", "beta": 2e4, "scale": 1.5e4}},
+    },
+}
+
+
+def _num(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. every whole-unit table of a plan foots, with the same figures in the terminal and the review
+# ------------------------------------------------------------------------------------------------
+def test_terminal_table_with_a_small_cents_amount_foots_as_the_review(tmp_path):
+    """Budget 1,000,000.57, e capped at 33.33, d at 0. The terminal showed e with its cents
+    (33.33) and the others footed to the total less it: 438,076 + 339,454 + 222,437 + 0 + 33.33
+    = 1,000,000.33 against a total of 1,000,001, while the review showed c as 222,438. Truth:
+    the spend column read off the terminal sums to the total it shows, which is the JSON's
+    total spend rounded, and each line item reads as in the review's line-item table."""
+    sc = {"name": "edge", "model": "model.json", "horizon_weeks": 13, "budget": 1000000.57}
+    sc |= {"objective": "max_kpi", "touchpoints": {"d": {"max": 0}, "e": {"max": 33.33}}}
+    path = write_world(tmp_path, EDGE_MODEL, sc)
+    r = run_cli("optimize", str(path), "--no-ledger", "--wide", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s+(a|b|c|d|e|total)\s+(?:\w+\s+)?([\d,.]+)\s+[\d.]+%", line)
+        if m:
+            rows[m.group(1)] = _num(m.group(2))
+    assert set(rows) == {"a", "b", "c", "d", "e", "total"}, r.stdout
+    plan = json.loads(
+        run_cli("optimize", str(path), "--no-ledger", "--format", "json", cwd=tmp_path).stdout
+    )
+    assert rows["total"] == round(plan["total_spend"]) == 1_000_001
+    assert sum(v for k, v in rows.items() if k != "total") == rows["total"]
+    md = tmp_path / "s.md"
+    r = run_cli("explain", str(path), "--no-ledger", "--format", "md", "-o", str(md), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    part = text[text.index("## Line items\n") :]
+    review = {}
+    for line in part.splitlines()[2:]:
+        if not line.startswith("|"):
+            if review:
+                break
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in rows and not cells[0].startswith("---"):
+            review[cells[0]] = _num(cells[2].replace("*", ""))
+    assert review == {k: v for k, v in rows.items() if k != "total"}, (review, rows)
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. footed: sum to round(total) with each part rounded down or up, or refuse
+# ------------------------------------------------------------------------------------------------
+def test_footed_refuses_a_total_its_parts_cannot_reach():
+    """``footed([10.4, 20.4], total=40)`` gave [11, 21] (32, not 40) and
+    ``footed([0, 0, 0.3, 0.3], total=2.6)`` [1, 0, 1, 1] (a zero part shown as 1)."""
+    with pytest.raises(ValueError, match=r"cannot foot to a total of 40\.00 shown as 40"):
+        footed([10.4, 20.4], total=40)
+    with pytest.raises(ValueError, match=r"shown as 3: its parts rounded down or up sum to 0 to 2"):
+        footed([0, 0, 0.3, 0.3], total=2.6)
+    assert footed([10.4, 20.4], total=31.5) == [11.0, 21.0]  # 31.5 rounds to 32: reachable
+
+
+amounts = st.integers(min_value=-(10**8), max_value=10**8).map(lambda c: c / 100)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(amounts, st.sampled_from([0.0, 1.0, 7.0])), min_size=1, max_size=12),
+    st.integers(min_value=-(10**8), max_value=10**8).map(lambda c: c / 100),
+    st.booleans(),
+)
+def test_footed_keeps_its_contract_or_refuses(parts, total, near):
+    """Truth: with F = the parts rounded down and C = rounded up (a whole part is both), a
+    rounding exists iff sum F <= round(total) <= sum C; then every part shown is its amount
+    rounded down or up (a whole part, 0 among them, as it is) and they sum to round(total);
+    else ValueError. ``near``: a total within a few units of the parts' sum (the usual case)."""
+    if near:
+        total = sum(parts) + (total % 7) - 3
+    lo = sum(math.floor(v) for v in parts)
+    hi = sum(math.ceil(v) for v in parts)
+    if not lo <= round(total) <= hi:
+        with pytest.raises(ValueError, match="cannot foot"):
+            footed(parts, total=total)
+        return
+    out = footed(parts, total=total)
+    assert sum(out) == round(total)
+    for v, s in zip(parts, out, strict=True):
+        assert s in (math.floor(v), math.ceil(v)), (v, s)
