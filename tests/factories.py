@@ -254,3 +254,18 @@ def write_actuals(
         rows += [(date, tid, v) for tid, v in weekly.items() if (w, tid) not in skip]
     pd.DataFrame(rows, columns=["date", "touchpoint", "spend"]).to_csv(path, index=False)
     return path
+
+
+def patched_cli(patch: str, *args: str) -> list[str]:
+    """The command line that runs ``budgetopt ARGS`` in a new Python whose modules ``patch``
+    (Python source, run first) has changed: a failure the CLI cannot be made to meet otherwise
+    (a cents repair that finds nothing), on the user's path (the CLI as a subprocess)."""
+    import sys
+
+    code = (
+        "import runpy, sys\n"
+        f"{patch}\n"
+        "sys.argv = ['budgetopt', *sys.argv[1:]]\n"
+        "runpy.run_module('optimizer', run_name='__main__')\n"
+    )
+    return [sys.executable, "-c", code, *args]

@@ -10,6 +10,7 @@ nothing of the kind."""
 from __future__ import annotations
 
 from optimizer.allocate import engine, rounding
+from tests.factories import patched_cli
 from tests.test_adv_core import S_MODEL, write_world
 
 SCENARIO = {"name": "ms", "model": "model.json", "horizon_weeks": 13}
@@ -49,17 +50,10 @@ def test_a_plan_whose_cents_break_a_rule_is_not_certified_through_the_cli(tmp_pa
     fails)."""
     import json
     import subprocess
-    import sys
 
     path = write_world(tmp_path, S_MODEL, SCENARIO)
-    patched = (
-        "import runpy, sys\n"
-        "from optimizer.allocate import rounding\n"
-        "rounding._repair_cents = lambda *a, **k: None\n"
-        "sys.argv = ['budgetopt', *sys.argv[1:]]\n"
-        "runpy.run_module('optimizer', run_name='__main__')\n"
-    )
-    args = [sys.executable, "-c", patched, "optimize", str(path), "--no-ledger"]
+    patch = "from optimizer.allocate import rounding\nrounding._repair_cents = lambda *a, **k: None"
+    args = patched_cli(patch, "optimize", str(path), "--no-ledger")
     r = subprocess.run([*args, "--format", "json"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 4, r.stderr
     plan = json.loads(r.stdout)

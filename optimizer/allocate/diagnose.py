@@ -302,6 +302,10 @@ def _elastic_value(elastic: dict | None, name: str, side: str) -> float:
     return float(v.varValue or 0.0) if v is not None else 0.0
 
 
+#: where a diagnosis' sentence turns from the rules that conflict to the fixes it suggests
+RESOLVE = "; to resolve it, for example "
+
+
 def _sentence(
     problem: AllocationProblem,
     core: list[str],
@@ -325,7 +329,7 @@ def _sentence(
     else:
         text = f"{_and(labels)} cannot all hold"
     if fixes:
-        text += f"; to resolve it, for example {' and '.join(f.words for f in fixes)}"
+        text += f"{RESOLVE}{' and '.join(f.words for f in fixes)}"
         if also:
             text += f" (enough for {_and(list(also))} too)"
     return text

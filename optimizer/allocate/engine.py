@@ -45,14 +45,10 @@ from optimizer.allocate.lifted import (
     lifted_bound,
     lifted_plan,
     mip_gap,
+    target_within_budget,
     tighter,
 )
-from optimizer.allocate.plan import (
-    ConstraintResult,
-    LineItem,
-    Plan,
-    certified_status,
-)
+from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, certified_status
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.rounding import round_to_rules, said_in_cents
@@ -135,6 +131,7 @@ def allocate(
         if plan.status == Status.INFEASIBLE and diagnose:  # a min_spend budget at its least spend
             opts["kkt_tolerance"] = kkt_tolerance
             plan = least_spend_within_budget(problem, solve_problem, **opts) or plan
+            plan = target_within_budget(problem, plan, solve_problem, **opts)
     cur = currency_of(model)  # the money's currency travels with the plan, to its renderers
     if cur:
         plan = dataclasses.replace(plan, extras={**plan.extras, "currency": cur})
@@ -703,7 +700,9 @@ def _make_plan(
         if status == "not_certified"
         else ""
     )
-    status, message = said_in_cents(problem, results, status, message)
+    status, message = said_in_cents(
+        results, [c.on_kpi for c in problem.constraints], status, message
+    )
     return Plan(
         scenario=sc.name,
         # "optimal" means certified: a plan whose gap stayed above the tolerance says so

@@ -5,6 +5,7 @@ curves make a relaxation whose MILP dual bound bounds the smooth optimum."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,8 @@ from optimizer.allocate.plan import Plan
 from optimizer.allocate.polish import kpi_bank
 from optimizer.allocate.problem import AllocationProblem
 from optimizer.allocate.solve import Status, solve
-from optimizer.formatting import HALF_CENT
+from optimizer.formatting import HALF_CENT, money
+from optimizer.scenario.rules import Fix
 
 #: how many sub-pieces each concave piece is split into for the lifted-MILP bound (binaries and S-curves)
 _BOUND_SPLIT = 16
@@ -206,3 +208,45 @@ def least_spend_within_budget(
             r = dataclasses.replace(r, shadow_price=0.0)
         rows.append(r)
     return dataclasses.replace(plan, constraints=tuple(rows))
+
+
+def target_within_budget(
+    problem: AllocationProblem, plan: Plan, solve_problem: Callable[..., Plan], **options: Any
+) -> Plan:
+    """An infeasible ``min_spend`` plan whose KPI target is among the rules that conflict, its
+    message suggesting the target's real relaxation: the target less the most KPI the other
+    rules (the budget among them) allow, from a ``max_kpi`` plan of those rules on the curves,
+    in cents; else ``plan`` as it is. The diagnosis moves rules on its pieces, which lie under
+    the curves, and pads a move on KPI by 1% of what the rule asks (room for the next solve's
+    pieces): a budget one cent under the least spend of a target of 900,000 was told to lower
+    the target by 9,001.04, where 0.01 does. The target lowered by the step suggested (to the
+    cent, up) is met by that plan; the step needed is at least the target less the plan's bound
+    (both said when they differ by a cent). ``solve_problem``: the engine's, with ``options``."""
+    if problem.sense != "min" or "kpi_target" not in plan.conflicts:
+        return plan
+    target = problem.constraint("kpi_target")
+    sc = problem.scenario
+    reach = dataclasses.replace(
+        problem,
+        scenario=sc.model_copy(update={"objective": "max_kpi", "kpi_target": None}),
+        constraints=tuple(c for c in problem.constraints if c.name != target.name),
+        sense="max",
+        spend_weight=0.0,
+    )
+    best = solve_problem(reach, diagnose=False, **options)
+    if not best.ok or best.total_kpi >= target.rhs:
+        return plan
+    step = math.ceil(round((target.rhs - best.total_kpi) * 100.0, 6)) / 100.0
+    most = money(best.total_kpi, "any")
+    bound = best.bound if best.bound is not None else best.total_kpi
+    if bound - best.total_kpi >= HALF_CENT:
+        most = f"between {most} and {money(bound, 'any')} (certified within its gap)"
+    from optimizer.allocate.diagnose import RESOLVE
+
+    fix = Fix(target.name, target.label, "lower", step, "kpi")
+    head = plan.message.split(RESOLVE)[0]
+    return dataclasses.replace(
+        plan,
+        message=f"{head}{RESOLVE}{fix.words}, to {money(target.rhs - step, 'any')} (the most "
+        f"{problem.kpi} the other rules allow is {most})",
+    )

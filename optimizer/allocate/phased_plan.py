@@ -19,6 +19,7 @@ from optimizer.allocate.phased_model import (
     plan_kpi,
 )
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
+from optimizer.allocate.rounding import said_in_cents
 from optimizer.allocate.solve import Status
 
 
@@ -186,8 +187,11 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         )
         for p, per in enumerate(periods)
     )
+    # the rules the cents break, named as the undated plan names them (rounding.said_in_cents)
+    on_kpi = [False] * len(problem.rows) + [True] * len(problem.kpi_rows)
+    status, message = said_in_cents(results, on_kpi, sol.status, sol.message)
     return Plan(
-        status=sol.status,
+        status=status,
         line_items=tuple(items),
         constraints=tuple(results),
         objective_value=sign * sol.value,
@@ -198,7 +202,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
         periods=tot_periods,
         kpi_after=float(kpi_after.sum()),
         extras={"kkt_residual": sol.kkt},
-        message=sol.message,  # a plan not certified says why
+        message=message,  # a plan not certified says why
         **common,
     )
 

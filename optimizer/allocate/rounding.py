@@ -3,6 +3,7 @@ holds (issue 14, item 6). ``round_to_rules`` is what ``allocate`` writes on a pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -174,13 +175,15 @@ BROKEN_IN_CENTS = "rounded to cents the plan breaks"
 
 
 def said_in_cents(
-    problem: AllocationProblem, results: list[ConstraintResult], status: Status, message: str
+    results: Sequence[ConstraintResult], on_kpi: Sequence[bool], status: Status, message: str
 ) -> tuple[Status, str]:
     """A plan's status and message with what its cents break said (``broken_in_cents``): such a
     plan is ``not_certified``, never ``optimal`` ("optimal" means certified, and a plan that
     breaks a rule is not the certified optimum of its rules; the CLI exits 4, the plan written
-    with the rule it breaks named); a plan that holds every rule keeps both."""
-    broken = broken_in_cents(problem, results)
+    with the rule it breaks named); a plan that holds every rule keeps both. ``on_kpi``: for
+    each of ``results``, whether its rule is on KPI (else on money). The undated plan and the
+    phased one (its rules by period) both say it so."""
+    broken = broken_in_cents(results, on_kpi)
     if not broken:
         return status, message
     if status == Status.OPTIMAL:
@@ -188,17 +191,17 @@ def said_in_cents(
     return status, "; ".join(m for m in (message, broken) if m)
 
 
-def broken_in_cents(problem: AllocationProblem, results: list[ConstraintResult]) -> str:
+def broken_in_cents(results: Sequence[ConstraintResult], on_kpi: Sequence[bool]) -> str:
     """What the plan in cents breaks, said in its message ('' when every rule holds): the exact
-    plan holds every rule, and ``round_to_rules`` holds them in cents where any rounding can;
+    plan holds every rule, and the cents repair holds them in cents where any rounding can;
     where none was found (its MILP failed, or no rounding holds them exactly) the nearest cents
     are written, and a rule they leave short must not pass unsaid under "optimal"."""
     words = []
-    for con, r in zip(problem.constraints, results, strict=True):
+    for kpi, r in zip(on_kpi, results, strict=True):
         # half a cent of spend; a KPI rule beyond float noise (1e-9 of its right-hand side)
-        tol = 1e-9 * max(abs(r.rhs), 1.0) if con.on_kpi else 0.005
+        tol = 1e-9 * max(abs(r.rhs), 1.0) if kpi else 0.005
         if r.slack < -tol:
-            unit = "of KPI" if con.on_kpi else "of spend"
+            unit = "of KPI" if kpi else "of spend"
             words.append(f"'{r.label or r.name}' by {-r.slack:,.4g} {unit}")
     if not words:
         return ""
