@@ -32,6 +32,7 @@ from optimizer.cli_common import (
     _solver_options,
     _spec,
     _stderr,
+    _warn_carryover,
     _warn_extrapolation,
     _warn_extrapolation_from,
     _wide_option,
@@ -390,6 +391,7 @@ def sweep(
     ):
         frontier = execute(spec, progress=bar, executor=ex)
     _warn_extrapolation_from(frontier)
+    _warn_carryover(next((p for p in frontier.plans if p.line_items), frontier.plans[0]), scenario)
     _record(spec, frontier, ledger_file, no_ledger, quiet)
     if plot is not None:
         from optimizer.render.charts import save_frontier_plot
@@ -486,6 +488,7 @@ def explain(
         time_limit=time_limit,
         progress=None if quiet else _stderr,
     )
+    _warn_carryover(pack.plan)
     if pack.items is not None and not quiet:
         _stderr(
             f"explained {pack.items} line items with {pack.n_solves} re-solves in "

@@ -404,14 +404,28 @@ def _warn_extrapolation(plans: Any, named: bool = False) -> None:
     for p in plans:
         for line in extrapolation_lines(p):
             _stderr(f"warning: {p.scenario + ': ' if named else ''}extrapolation: {line}")
-        gone = p.extras.get("carryover_missing")
-        if gone:  # a touchpoint a wide carry-over file has no column for starts with none
-            tps = gone["touchpoints"]
-            _stderr(
-                f"warning: {p.scenario + ': ' if named else ''}the carry-over file "
-                f"{gone['file']} (carryover.before) has no column for {', '.join(tps)}: "
-                f"{'it starts' if len(tps) == 1 else 'they start'} the plan with no carry-over"
-            )
+        _warn_carryover(p, named=named)
+
+
+def _warn_carryover(plan: Any, scenario: Path | None = None, named: bool = False) -> None:
+    """The warning every command that plans from a scenario gives (optimize, compare, sweep,
+    explain, replan; shown even with -q) for the touchpoints a wide carry-over file has no
+    column for: they start the plan with no carry-over. From the plan's
+    ``extras['carryover_missing']``, else from ``scenario``'s file (a sweep's, a replan's plan
+    carries no economics)."""
+    gone = plan.extras.get("carryover_missing")
+    if gone is None and scenario is not None and plan.line_items:
+        from optimizer.scenario import load_scenario
+        from optimizer.workflow.economics import carryover_missing
+
+        gone = carryover_missing(load_scenario(scenario), plan)
+    if gone:
+        tps = gone["touchpoints"]
+        _stderr(
+            f"warning: {plan.scenario + ': ' if named else ''}the carry-over file "
+            f"{gone['file']} (carryover.before) has no column for {', '.join(tps)}: "
+            f"{'it starts' if len(tps) == 1 else 'they start'} the plan with no carry-over"
+        )
 
 
 def _warn_extrapolation_from(frontier: Any) -> None:

@@ -30,6 +30,7 @@ from optimizer.cli_common import (
     _solver_options,
     _spec,
     _stderr,
+    _warn_carryover,
     _wide_option,
     format_option,
     handle_errors,
@@ -416,6 +417,7 @@ def replan(
     # the replan block (weeks elapsed, the re-plan's first week) lets diff compare the same weeks
     _record(spec, r, ledger_file, no_ledger, quiet, {"replan": jsonable(r.to_dict())})
     require_plan(r.plan, scenario, what=f"the re-plan of '{r.plan.scenario}'")
+    _warn_carryover(r.original, scenario)
     for w in r.warnings:
         _stderr(f"warning: {w}")
     _output(

@@ -213,3 +213,42 @@ def test_min_spend_a_cent_short_suggests_the_real_relaxation(tmp_path):
         path = write_world(tmp_path, EDGE_MODEL, sc | {"budget": budget, "kpi_target": lowered})
         r = run_cli("optimize", str(path), "--no-ledger", cwd=tmp_path)
         assert r.returncode == code, (lowered, r.stderr)
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. every command that plans from a scenario warns of a touchpoint with no carry-over column
+# ------------------------------------------------------------------------------------------------
+def test_every_command_that_plans_warns_of_a_missing_carry_over_column(tmp_path):
+    """The reviewer's world (/tmp/rv1/co/missing_radio: radio, ratio and tv by month, a wide
+    carry-over file with no radio column): optimize and compare warned that radio starts with
+    no carry-over (07ff012); explain and sweep planned it silently. Truth: optimize, compare,
+    sweep, explain and replan each print the one warning line optimize prints (compare's named
+    by its plan), once, and plan (exit 0)."""
+    from tests.test_carryover_columns import world
+
+    tmp = world(tmp_path, "date,tv,ratio,revenue\n2026-12-28,90000,30000,400000\n")
+    rows = ["date,touchpoint,spend"] + [
+        f"2027-01-{d:02d},{tp},{a}"
+        for d in (4, 11)
+        for tp, a in (("tv", 40000), ("ratio", 10000), ("radio", 5000))
+    ]
+    (tmp / "act.csv").write_text("\n".join(rows) + "\n")
+    runs = {
+        "optimize": ("optimize", "s.yaml"),
+        "compare": ("compare", "s.yaml", "s.yaml"),
+        "sweep": ("sweep", "s.yaml", "--budgets", "400000:600000:2"),
+        "explain": ("explain", "s.yaml", "--format", "md", "-o", "r.md"),
+        "replan": ("replan", "s.yaml", "--actuals", "act.csv", "--weeks-elapsed", "2"),
+    }
+    said = {}
+    for name, args in runs.items():
+        r = run_cli(*args, "--no-ledger", cwd=tmp)
+        assert r.returncode == 0, (name, r.stderr)
+        said[name] = [ln for ln in r.stderr.splitlines() if "carry-over file" in ln]
+    line = said["optimize"]
+    assert len(line) == 1 and "has no column for radio: it starts the plan" in line[0], said
+    for name in ("sweep", "explain", "replan"):
+        assert said[name] == line, (name, said)
+    assert [
+        ln.replace("by month: ", "").replace("by month (2): ", "") for ln in said["compare"]
+    ] == [line[0]] * 2

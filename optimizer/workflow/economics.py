@@ -330,6 +330,20 @@ def _curves_of(model: CurveSet, li: Any) -> list[tuple[str | None, float, Any]]:
     return [] if tp is None else [(li.market, 1.0, tp)]
 
 
+def carryover_missing(scenario: Scenario, plan: Plan) -> dict[str, Any] | None:
+    """The touchpoints of ``plan`` a wide ``carryover.before`` file of ``scenario`` has no
+    column for (they start the plan with no carry-over), as ``{"file", "touchpoints"}``; None
+    when there are none (or no such file). Every command that plans from the scenario says so
+    (``cli_common._warn_carryover``)."""
+    before = scenario.carryover.before if scenario.carryover is not None else None
+    if not before:
+        return None
+    from optimizer.io.spend_tables import columns_missing
+
+    gone = columns_missing(before, [li.id for li in plan.line_items])
+    return {"file": str(before), "touchpoints": gone} if gone else None
+
+
 def with_economics(
     scenario: Scenario,
     model: CurveSet,
@@ -352,13 +366,9 @@ def with_economics(
     ex = extrapolation(plan, model)
     if ex:
         extras["extrapolation"] = ex
-    before = scenario.carryover.before if scenario.carryover is not None else None
-    if before:  # touchpoints a wide carry-over file has no column for start with none: said
-        from optimizer.io.spend_tables import columns_missing
-
-        gone = columns_missing(before, [li.id for li in plan.line_items])
-        if gone:
-            extras["carryover_missing"] = {"file": str(before), "touchpoints": gone}
+    gone = carryover_missing(scenario, plan)
+    if gone:
+        extras["carryover_missing"] = gone
     cur = currency_of(model)
     if cur:
         extras["currency"] = cur
