@@ -157,6 +157,14 @@ def largest_remainder(
     return base
 
 
+def split_cents(amount: float, shares: Iterable[float]) -> np.ndarray:
+    """``amount`` (in cents) split by ``shares`` (summing to 1) into cents that sum to it
+    exactly: each part its share rounded down or up (largest remainder). A national buy's money
+    in each of its markets (contract 8): the plan's markets and track's reconcile to the cent."""
+    w = np.asarray(list(shares), float)
+    return largest_remainder(w * amount * 100.0, round(amount * 100.0), eps=1e-6) / 100.0
+
+
 #: float noise in an amount of money (a cents value carried in binary floating point)
 _NOISE = 1e-6
 

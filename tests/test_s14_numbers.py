@@ -252,3 +252,63 @@ def test_every_command_that_plans_warns_of_a_missing_carry_over_column(tmp_path)
     assert [
         ln.replace("by month: ", "").replace("by month (2): ", "") for ln in said["compare"]
     ] == [line[0]] * 2
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. a national buy split over three or four markets: the markets' cents sum to the plan's
+# ------------------------------------------------------------------------------------------------
+def _cents(v: float) -> int:
+    return round(v * 100)
+
+
+@pytest.mark.parametrize(
+    "n, split, budget, rules",
+    [
+        (3, {"m0": 1, "m1": 1, "m2": 1}, 1000000.01, {}),
+        (3, {"m0": 0.2, "m1": 0.3, "m2": 0.5}, 999999.99, {"markets": {"m2": {"max": 300000.01}}}),
+        (4, {"m0": 1, "m1": 1, "m2": 1}, 777777.77, {"markets": {"m1": {"max_share": 0.2}}}),
+        (
+            4,
+            {"m0": 0.1, "m1": 0.2, "m2": 0.3, "m3": 0.4},
+            500000.03,
+            {"touchpoints": {"t0": {"min": 200000.01}}, "markets": {"m3": {"max": 150000.02}}},
+        ),
+    ],
+)
+def test_a_national_buy_split_over_markets_reconciles_to_the_cent(
+    tmp_path, n, split, budget, rules
+):
+    """Contract 8: a national buy (t0) is split over its markets by fixed shares. Each market's
+    spend was its own line items plus share x the buy, rounded on its own: with thirds of
+    255,765.07 the three markets read 1,000,000.00 against a total of 1,000,000.01, and
+    500,000.01 against 500,000.02 with 0.1/0.2/0.3/0.4 of 200,000.01. Truth, from the CLI's JSON
+    in whole cents: the markets' spend sums to total_spend, which is the line items' sum; each
+    market is its own line items plus the buy's share rounded down or up, those shares summing
+    to the buy; the budget, the market caps and share caps hold on the markets as written."""
+    from tests.test_markets import make_world
+
+    make_world(tmp_path, n_markets=n)
+    sc = {"name": "split", "model": "markets.json", "budget": budget, "horizon_weeks": 13}
+    sc |= {"national": {"t0": split}, **rules}
+    (tmp_path / "s.yaml").write_text(json.dumps(sc))
+    r = run_cli("optimize", "s.yaml", "--format", "json", "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal"
+    items, markets = plan["line_items"], {m["market"]: m["spend"] for m in plan["markets"]}
+    total = _cents(plan["total_spend"])
+    assert total == sum(_cents(li["spend"]) for li in items) <= _cents(budget)
+    assert sum(_cents(v) for v in markets.values()) == total, (markets, plan["total_spend"])
+    (buy,) = [li for li in items if li["market"] is None]
+    parts = {}
+    for m, v in markets.items():
+        own = sum(_cents(li["spend"]) for li in items if li["market"] == m)
+        parts[m] = _cents(v) - own
+        exact = buy["split"][m] * buy["spend"] * 100
+        assert math.floor(exact - 1e-6) <= parts[m] <= math.ceil(exact + 1e-6), (m, parts, exact)
+    assert sum(parts.values()) == _cents(buy["spend"])
+    for m, rule in rules.get("markets", {}).items():
+        if "max" in rule:
+            assert _cents(markets[m]) <= _cents(rule["max"])
+        if "max_share" in rule:
+            assert markets[m] <= rule["max_share"] * plan["total_spend"] + 0.005

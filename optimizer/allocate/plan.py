@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.formatting import largest_remainder
+from optimizer.formatting import largest_remainder, split_cents
 
 
 class Status(enum.StrEnum):
@@ -111,6 +111,13 @@ class LineItem:
         if self.market is not None:
             return f"{self.id}@{self.market}"
         return f"{self.id}@national" if self.shares else self.id
+
+    @property
+    def market_spend(self) -> dict[str, float]:
+        """With markets: its spend in each market, in cents that sum to its own (a national
+        buy's split by largest remainder, ``formatting.split_cents``)."""
+        parts = split_cents(self.spend, self.shares.values())
+        return {m: float(v) for m, v in zip(self.shares, parts, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -233,9 +240,9 @@ class Plan:
         index's order; empty without markets."""
         out: dict[str, dict[str, float]] = {}
         for li in self.line_items:
-            for m, w in li.shares.items():
+            for m, v in li.market_spend.items():
                 t = out.setdefault(m, {"spend": 0.0, "kpi": 0.0})
-                t["spend"] += w * li.spend
+                t["spend"] += v
                 t["kpi"] += li.market_kpi.get(m, 0.0)
         for t in out.values():
             t["spend"] = float(round(t["spend"], 2))
@@ -245,9 +252,9 @@ class Plan:
         """Spend per market and stage: ``{market: {stage: spend}}`` (journey order)."""
         out: dict[str, dict[str, float]] = {}
         for li in self.line_items:
-            for m, w in li.shares.items():
+            for m, v in li.market_spend.items():
                 row = out.setdefault(m, {})
-                row[li.stage] = row.get(li.stage, 0.0) + w * li.spend
+                row[li.stage] = row.get(li.stage, 0.0) + v
         return out
 
     def item(self, tid: str, market: str | None = None) -> LineItem:

@@ -42,7 +42,7 @@ from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint, safe_name
 from optimizer.errors import DataError, ScenarioError
-from optimizer.formatting import did_you_mean, largest_remainder, money
+from optimizer.formatting import did_you_mean, money, split_cents
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 from optimizer.workflow.actuals import (  # noqa: F401  (re-exported: the actuals' readers)
@@ -468,9 +468,8 @@ def _item_markets(li: Any) -> dict[str, float]:
 def _split(x: TrackLine, shares: Mapping[str, float]) -> dict[str, TrackLine]:
     """A line's money in each of its markets (a national buy's by its split): cents that sum to
     the line's own (largest remainder), so that the markets reconcile with the total."""
-    w = np.array(list(shares.values()), float)
     money_ = {
-        f: largest_remainder(w * getattr(x, f) * 100, round(getattr(x, f) * 100), eps=1e-6) / 100
+        f: split_cents(getattr(x, f), shares.values())
         for f in ("planned", "planned_to_date", "actual", "projected_spend")
     }
     out = {}
