@@ -65,7 +65,7 @@ from optimizer.explain.phased_reason import (
     PeriodRole,
     period_reason,
 )
-from optimizer.explain.ranges import role_ranges
+from optimizer.explain.ranges import AT_BAR_KEY, role_ranges
 from optimizer.explain.resolve import Resolver, move
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS, require_solved
 from optimizer.explain.roles import review_context
@@ -86,6 +86,7 @@ from optimizer.explain.types import (
     RoleRange,
     is_off_hurdle,
 )
+from optimizer.formatting import footed
 from optimizer.response.model import CurveSet, ResponseModel
 from optimizer.scenario import Scenario
 
@@ -267,6 +268,10 @@ def explain_phased(
         return np.array(out)
 
     step_money = nice_step(0.01 * (ref.budget if ref.budget else max(ref.total_spend, 1.0)))
+    # a line item's spend and KPI as the pack's tables show them (whole units that foot)
+    # (each column footed over the line items, as ``render.report_phased_why`` foots its table)
+    shown_spend = dict(zip(keys, footed([ref.item(k).spend for k in keys]), strict=True))
+    shown_kpi = dict(zip(keys, footed([ref.item(k).kpi for k in keys]), strict=True))
     items = []
     roles: dict[str, tuple[str, tuple[str, ...]]] = {}
     say("pricing the next and the last increment of every line item, and dropping each")
@@ -293,19 +298,30 @@ def explain_phased(
             nxt = move(ctx, resolver, ref, key, "up", inc, bar_item, own, h_item)
             lst = move(ctx, resolver, ref, key, "down", min(inc, li.spend), bar_item, own, h_item)
             dropped = move(ctx, resolver, ref, key, "down", li.spend, bar_item, own, h_item)
+            # the drop's sentence quotes its spend and KPI as the tables show them (they foot)
+            as_shown = dataclasses.replace(dropped, amount=shown_spend[key])
             drop_move = dataclasses.replace(
-                dropped, sentence=drop_sentence(dropped, key, kpi_word, ref, li.kpi)
+                dropped, sentence=drop_sentence(as_shown, key, kpi_word, ref, shown_kpi[key])
             )
             if base.sense == "min":  # the KPI is held at the target: the moves cost spend
                 nxt, lst, drop_move = (
-                    min_spend_sentence(m, key, kpi_word, ref, li.kpi, kind)
-                    for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
+                    min_spend_sentence(m, key, kpi_word, ref, kpi_item, kind)
+                    for m, kpi_item, kind in (
+                        (nxt, li.kpi, "next"),
+                        (lst, li.kpi, "last"),
+                        (as_shown, shown_kpi[key], "drop"),
+                    )
                 )
             elif scenario.objective == "max_net":  # no budget: the moves change the net value
                 nxt, lst, drop_move = (
-                    max_net_sentence(m, key, kpi_word, li.kpi, kind)
-                    for m, kind in ((nxt, "next"), (lst, "last"), (dropped, "drop"))
+                    max_net_sentence(m, key, kpi_word, kpi_item, kind)
+                    for m, kpi_item, kind in (
+                        (nxt, li.kpi, "next"),
+                        (lst, li.kpi, "last"),
+                        (as_shown, shown_kpi[key], "drop"),
+                    )
                 )
+            drop_move = dataclasses.replace(dropped, sentence=drop_move.sentence)
         else:
             inc = (
                 it.min_if_funded
@@ -363,10 +379,30 @@ def explain_phased(
         for x in items
         if budget_price > 0 and math.isfinite(budget_price)  # a budget that binds: it prices
     }
+    # a line item held up in some periods and capped in others (a change limit between two
+    # months holds up the first and caps the second; a floor's member capped in one month) is
+    # *capped*, but its money below the hurdle is held in by its floors: on the ladder it is
+    # committed as a held-up line item's, by the rules that hold it up
+    held_in = {
+        k: (
+            HELD_UP,
+            tuple(
+                dict.fromkeys(
+                    n
+                    for pr in classified[k][1]
+                    if pr.status == PERIOD_HELD_UP and pr.spend > HALF_CENT
+                    for n in pr.rule_names
+                )
+            ),
+        )
+        for k in keys
+        if roles[k][0] == CAPPED
+        and any(pr.status == PERIOD_HELD_UP and pr.spend > HALF_CENT for pr in classified[k][1])
+    }
     ladder = build_ladder(
         ctx,
         ref,
-        roles,
+        {**roles, **held_in},
         np.full(len(items), budget_price),
         ladder_steps,
         None,
@@ -386,6 +422,8 @@ def explain_phased(
             if id(p) not in seen:
                 seen[id(p)] = phased_roles(problem, p)[0]
             role, per = seen[id(p)][tid]
+            if role == INTERIOR and any(pr.spend > HALF_CENT and _is_off(pr) for pr in per):
+                role = AT_BAR_KEY  # "at its bar", as the pack labels it
             return role, tuple(dict.fromkeys(nm for pr in per for nm in pr.rule_names))
 
         ranges = role_ranges(
@@ -468,7 +506,7 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
     others = np.zeros((n, P))
     member = np.zeros((n, P))
     share_rules: dict[tuple[int, int], list[str]] = {}
-    cell_rules: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
+    cell_rules: dict[tuple[int, int], list[tuple[str, str, bool, bool]]] = {}
     for r in problem.rows:
         plan_wide = r.kind == "budget" or r.kind.startswith("period_")
         share = r.kind.endswith("_share")
@@ -483,7 +521,7 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
                 share_rules.setdefault((i, p), []).append(r.label)
             if r.name in binding and not (share and a < 0):
                 is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
-                cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap))
+                cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap, share))
     scale = problem.scale
     if base.sense == "max":
         unit = np.where(scale != 0, scale, 1.0)[:, None]
@@ -516,15 +554,24 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             # the status by the price of a dollar to it (the hurdle with the share rules it is
             # not a member of counted); the period's hurdle is stated
             m, h, x = float(M[p]), float(price[i, p]), float(X[p])
+            b = float(bar[i, p]) if math.isfinite(float(bar[i, p])) else h
             tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
+            btol = ROLE_TOL * max(abs(b), 1e-12) + 1e-12
             rules = cell_rules.get((i, p), [])
-            caps = tuple(name for name, _lab, c in rules if c)
-            floors = tuple(name for name, _lab, c in rules if not c)
+            caps = tuple(name for name, _lab, c, _sh in rules if c)
+            floors = tuple(name for name, _lab, c, _sh in rules if not c)
+            # its own rules (not a share rule) hold it against its bar, the share rules it is a
+            # member of counted there: a floor's member capped by a change limit in a month
+            # returns more than its bar there, if less than the hurdle (FY26 by month's tv in
+            # December, under a 35% awareness floor: 0.584 against its bar 0.546 and the
+            # hurdle 0.788), so that month is capped by the change limit, not held up by the floor
+            own_caps = tuple(name for name, _lab, c, sh in rules if c and not sh)
+            own_floors = tuple(name for name, _lab, c, sh in rules if not c and not sh)
             status: str
             names: tuple[str, ...]
             # by the numbers: each status's sentence states the comparison of m with h it implies
             if x > HALF_CENT and slack:
-                kept = tuple(name for name, _lab, _c in rules)
+                kept = tuple(name for name, _lab, _c, _sh in rules)
                 status, names = (PERIOD_HELD_UP, kept) if kept else (PERIOD_OFF, ())
             elif x <= HALF_CENT:
                 if m > h + tol:
@@ -533,13 +580,19 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
                     status, names = PERIOD_UNFUNDED, ()
             elif abs(m - h) <= tol:
                 status, names = AT_HURDLE, ()
+            elif m > b + btol and own_caps:
+                status, names = PERIOD_CAPPED, own_caps
+            elif m < b - btol and own_floors:
+                under = m < h - tol  # the share floors it is a member of hold it up too
+                status = PERIOD_HELD_UP
+                names = tuple(n for n in floors if under or n in own_floors)
             elif m > h + tol and caps:
                 status, names = PERIOD_CAPPED, caps
             elif m < h - tol and floors:
                 status, names = PERIOD_HELD_UP, floors
             else:
                 status, names = PERIOD_OFF, ()
-            lab = {name: label for name, label, _c in rules}
+            lab = {name: label for name, label, _c, _sh in rules}
             per.append(
                 PeriodRole(
                     labels[p],

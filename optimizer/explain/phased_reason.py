@@ -81,19 +81,22 @@ def _hurdle_text(per: Sequence[PeriodRole], idx: Sequence[int], labels: Sequence
     return f"the hurdle: {main}, or {rest}, where a rule on that {{word}}'s total spend binds"
 
 
+def _moved(pr: PeriodRole) -> bool:
+    """Whether binding share rules move its bar off the hurdle there, other than the rules that
+    hold it (a member held up by its stage's floor is at its bar by that floor)."""
+    return (
+        pr.bar is not None
+        and math.isfinite(pr.bar)
+        and abs(float(pr.bar) - pr.hurdle) > ROLE_TOL * max(abs(pr.hurdle), 1e-12)
+        and not set(pr.rules) & set(pr.bar_rules)
+    )
+
+
 def _bar_note(per: Sequence[PeriodRole], ks: Sequence[int], say: str = "") -> str:
     """``{say} B, with R counted``: the bar of the periods ``ks`` where binding share rules R move
     it off the hurdle (not where R is what holds it: a member held up by its stage's floor is
     at its bar by that floor, said already); "" where none does."""
-    moved = [
-        k
-        for k in ks
-        if per[k].bar is not None
-        and math.isfinite(per[k].bar or 0.0)
-        and abs(float(per[k].bar or 0.0) - per[k].hurdle)
-        > ROLE_TOL * max(abs(per[k].hurdle), 1e-12)
-        and not set(per[k].rules) & set(per[k].bar_rules)
-    ]
+    moved = [k for k in ks if _moved(per[k])]
     if not moved:
         return ""
     rules = " and ".join(dict.fromkeys(r for k in moved for r in per[k].bar_rules))
@@ -182,11 +185,18 @@ def period_reason(
         rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
         comp = "more" if status == PERIOD_CAPPED else "less"
         where = f" in {_span(labels, ks)}" if len(ks) < len(per) else ""
+        hurdles = _returns([per[k].hurdle for k in ks])
+        # a rule of its own holds it against its bar where a share rule moves that bar (the
+        # comparison with the hurdle may not hold: a floor's member capped below the hurdle)
+        than = (
+            f"its bar there ({_bar_note(per, ks).strip()}; the hurdle {hurdles})"
+            if all(_moved(per[k]) for k in ks)
+            else f"the hurdle ({hurdles}{_bar_note(per, ks, '; its bar')})"
+        )
         out.append(
             f"{verb} by {' and '.join(names.get(nm, nm) for nm in rules)}: its next dollar"
             f"{where} {'would return' if status == PERIOD_CAPPED else 'returns only'} "
-            f"{_returns([per[k].marginal for k in ks])} {kpi}, {comp} than the hurdle "
-            f"({_returns([per[k].hurdle for k in ks])}{_bar_note(per, ks, '; its bar')})"
+            f"{_returns([per[k].marginal for k in ks])} {kpi}, {comp} than {than}"
             + (
                 "; left to the optimiser it would get more."
                 if status == PERIOD_CAPPED

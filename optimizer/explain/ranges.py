@@ -11,16 +11,48 @@ from optimizer.allocate import Plan
 from optimizer.explain.formatting import fmt_amount
 from optimizer.explain.resolve import Resolver
 from optimizer.explain.roles import ReviewContext, classify, prices_of
-from optimizer.explain.types import INFEASIBLE, ROLE_WORDS, RoleRange
+from optimizer.explain.types import (
+    AT_ITS_BAR,
+    INFEASIBLE,
+    INTERIOR,
+    ROLE_WORDS,
+    RoleRange,
+    is_off_hurdle,
+)
 
 #: how many more halvings the lower edge's bisection tries when it never left a budget of 0
 _HALVINGS = 10
 
 
+#: the role key of an interior line item whose bar is not the plan's hurdle (a binding share
+#: rule moves it): "at its bar" in the sentences, ``interior`` in ``RoleRange``'s fields
+AT_BAR_KEY = "interior at its bar"
+
+
 def _role_key(ctx: ReviewContext, plan: Plan, tid: str) -> tuple[str, tuple[str, ...]]:
     if not plan.ok:
         return INFEASIBLE, ()
-    return classify(ctx, plan, prices_of(ctx, plan), tid)
+    pr = prices_of(ctx, plan)
+    role, names = classify(ctx, plan, pr, tid)
+    i = ctx.index[tid]
+    if (
+        role == INTERIOR
+        and pr.plan_kpi is not None
+        and pr.win_kpi is not None
+        and is_off_hurdle(float(pr.plan_kpi[i]), float(pr.win_kpi[i]))
+    ):
+        return AT_BAR_KEY, names
+    return role, names
+
+
+def _role(key: str | None) -> str | None:
+    """A role key's role (``RoleRange``'s fields): ``AT_BAR_KEY`` is interior."""
+    return INTERIOR if key == AT_BAR_KEY else key
+
+
+def _words(key: str | None) -> str:
+    """A role key's words: the role's, "at its bar" for ``AT_BAR_KEY``."""
+    return AT_ITS_BAR if key == AT_BAR_KEY else ROLE_WORDS.get(key or "", str(key))
 
 
 def role_ranges(
@@ -99,8 +131,8 @@ def role_ranges(
             low_edge,
             high_edge,
             float(top),
-            role_below,
-            role_above,
+            _role(role_below),
+            _role(role_above),
             _range_sentence(
                 tid,
                 cur[0],
@@ -134,12 +166,12 @@ def _range_sentence(
     labels_below: list[str] | None = None,
     labels_above: list[str] | None = None,
 ) -> str:
-    what = ROLE_WORDS[role] + (f" ({' and '.join(labels)})" if labels else "")
+    what = _words(role) + (f" ({' and '.join(labels)})" if labels else "")
 
     def other(r: str | None, rules: list[str] | None = None) -> str:
         if r == INFEASIBLE:
             return "the scenario is infeasible"
-        word = ROLE_WORDS.get(r or "", str(r))
+        word = _words(r)
         if r == role and rules is not None:  # the same role, other rules: name them
             return f"{word} by {' and '.join(rules)}" if rules else f"{word}, by no rule"
         return word

@@ -52,6 +52,7 @@ from optimizer.explain.types import (
     RoleRange,
     role_words,
 )
+from optimizer.formatting import footed
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
 
@@ -61,6 +62,15 @@ DEFAULT_SWEEP_POINTS = 21
 
 #: a budget shadow price above this (KPI per unit of money) counts as binding
 BINDING_PRICE = 1e-9
+
+
+def _first_cent(it: Any, weeks: float, composite: bool) -> float:
+    """The average return of a line item's first cent (its value per unit of money where the
+    objective is a value): what a curve that starts vertical offers at the plan's precision."""
+    cent = 2 * HALF_CENT
+    if composite:
+        return float(it.curve.value(cent)) / cent
+    return float(it.curve.response.horizon_kpi(cent, weeks)) / cent
 
 
 def require_solved(plan: Plan, scenario: Scenario) -> None:
@@ -239,6 +249,9 @@ def explain(
     by_note = {c.name: c for c in notes}
 
     say("pricing the next and the last increment of every line item")
+    # the sentences quote a line item's spend as the pack's tables show it: whole units that foot
+    # (``render.footing.shown_review`` foots the same list against the same total)
+    shown_spend = dict(zip(ids, footed([plan.item(k).spend for k in ids], total), strict=True))
     items = []
     for it in problem.items:
         tid = it.key
@@ -297,7 +310,7 @@ def explain(
             rctx,
             role,
             names,
-            li.spend,
+            shown_spend[tid],
             float(pr.marginal[it.index]) if composite else li.marginal_roi,
             h_plan,
             float(it.curve.slope(0.0)) if composite else first,
@@ -310,6 +323,9 @@ def explain(
             slack,
             bar=None if wins is None else float(wins[it.index]),
             bar_rules=pr.shares[it.index] if pr.shares else (),
+            first_cent=None
+            if funded or math.isfinite(first)
+            else _first_cent(it, weeks, composite),
         )
         pos = curve_position(tp, li.spend, weeks, ctx.kpi_word)
         lc = None if last is None else last[tid]

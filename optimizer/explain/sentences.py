@@ -43,12 +43,16 @@ def reason_sentence(
     slack: str | None = None,
     bar: float | None = None,
     bar_rules: Sequence[str] = (),
+    first_cent: float | None = None,
 ) -> str:
     """Why a line item stops where it stops, in words (``gain``: the holding rule relaxed by
     ``step``, from a re-solve; ``slack``: a min_spend plan's target that does not bind, in
     words, when there is no hurdle). ``hurdle`` is the plan's, what its last dollar returns;
     ``bar`` the return the line item's next (or first) dollar needs to win money, where the
-    binding share rules ``bar_rules`` (names) move it off the hurdle: stated apart."""
+    binding share rules ``bar_rules`` (names) move it off the hurdle: stated apart.
+    ``first_cent``: the average return of its first cent, said of an unfunded line item whose
+    curve starts vertical (``first`` infinite: a hill of shape < 1), where its first dollar's
+    return, the slope at zero, is no number a cent of money earns."""
     kpi_word = ctx.kpi_word
     labels = [ctx.labels.get(n, n) for n in names]
     rules = " and ".join(labels)
@@ -111,12 +115,19 @@ def reason_sentence(
         elif gain is not None:
             txt += _overshoot("lowering", labels[0], step, gain, ctx)
         return txt + "."
+    # a curve that starts vertical: the plan's amounts are in cents, and no cent earns the slope
+    # at zero (radio at 0.15 of its scale on the awareness push: ∞ at zero, 0.432 over its
+    # first cent against a bar of 0.565); its first cent's average return is what it offers
+    unit = "dollar"
+    if role == UNFUNDED and not math.isfinite(first) and first_cent is not None:
+        first, unit = first_cent, "cent"
     if role == UNFUNDED and names and math.isfinite(first) and first > hurdle:
         # not the hurdle: a cap over it binds (it said "0.655, less than the hurdle of 0.588")
         return (
-            f"Not funded: its first dollar would return {fmt_ratio(first)} {kpi_word}, above "
+            f"Not funded: its first {unit} would return {fmt_ratio(first)} {kpi_word}"
+            f"{'' if unit == 'dollar' else ' per unit of money on average'}, above "
             f"the plan's hurdle of {fmt_ratio(hurdle)}, but {rules} binds: the money it allows "
-            "earns more on the other line items it covers than this one's first dollar would."
+            f"earns more on the other line items it covers than this one's first {unit} would."
             + _forced_in(nxt, ctx)
         )
     if role == UNFUNDED:
@@ -131,14 +142,18 @@ def reason_sentence(
         )
         # a binding share rule (its stage's floor or cap, or one it is outside of) moves its bar
         why = f", with {counted} counted" if moved else ""
+        # "its curve starts vertical, but even its first cent returns only 0.432 … on average"
+        lead = "Not funded: " if unit == "dollar" else "Not funded: its curve starts vertical, but "
+        avg = "" if unit == "dollar" else " per unit of money on average"
         opening = (
-            f"Not funded: even its first dollar returns {fmt_ratio(first)} {kpi_word}, less than the "
-            f"hurdle of {fmt_ratio(hurdle)}, what the plan's last dollar returns{inc}."
+            f"{lead}even its first {unit} returns {'' if unit == 'dollar' else 'only '}"
+            f"{fmt_ratio(first)} {kpi_word}{avg}, less than the hurdle of {fmt_ratio(hurdle)}, "
+            f"what the plan's last dollar returns{inc}."
             if first < hurdle or not moved
-            else f"Not funded: its first dollar returns {fmt_ratio(first)} {kpi_word}{inc}."
+            else f"{lead}its first {unit} returns {fmt_ratio(first)} {kpi_word}{avg}{inc}."
         )
         return (
-            f"{opening} To win money it would need a first-dollar return of at least "
+            f"{opening} To win money it would need a first-{unit} return of at least "
             f"{fmt_ratio(bar)}{why}{ratio}." + _forced_in(nxt, ctx)
         )
     if role == NOT_WORTH_MINIMUM:

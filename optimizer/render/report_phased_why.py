@@ -10,7 +10,7 @@ from typing import Any
 from optimizer.allocate import Plan
 from optimizer.explain.phased import PhasedExplanation
 from optimizer.explain.types import AT_ITS_BAR, HALF_CENT, INTERIOR, ROLE_WORDS, is_off_hurdle
-from optimizer.formatting import delta, money, ratio
+from optimizer.formatting import delta, footed, money, ratio
 from optimizer.render import charts
 from optimizer.render.footing import shown_ladder
 from optimizer.render.report_html import _img
@@ -30,6 +30,15 @@ def fmt_delta(v: float) -> str:
     return delta(v, "−")
 
 
+#: the justification table's hurdle column: not one hurdle but the mean of its periods' hurdles,
+#: weighted by its spend in each (the JSON's per-period ``hurdle`` gives each period's own)
+HURDLE_COLUMN = "hurdle (spend-weighted)"
+#: ... and what it is, in words
+HURDLE_WORDS = (
+    "the hurdle of each period it is funded (the price of a dollar elsewhere in that period), "
+    "averaged with its spend there as the weights: not one period's hurdle"
+)
+
 JUSTIFICATION_COLUMNS = (
     "line item",
     "stage",
@@ -39,7 +48,7 @@ JUSTIFICATION_COLUMNS = (
     "ROI",
     "next dollar (min)",
     "next dollar (max)",
-    "its hurdle",
+    HURDLE_COLUMN,
     "held by",
     "dropping it",
     "below break-even",
@@ -57,19 +66,25 @@ def _role_word(it: Any) -> str:
     return ROLE_WORDS.get(it.role, it.role)
 
 
-def justification_rows(exp: PhasedExplanation) -> list[list[Any]]:
+def justification_rows(exp: PhasedExplanation, shown: bool = False) -> list[list[Any]]:
     """Per line item: ``JUSTIFICATION_COLUMNS`` (the next dollar's return over its funded
-    periods, carry-over included; its hurdle: the price of a dollar elsewhere in its periods,
-    weighted by its spend; dropping it: the change in the plan's KPI, re-solved, None when it is
+    periods, carry-over included; its hurdle (spend-weighted): the hurdles of its funded
+    periods averaged, weighted by its spend in each; dropping it: the change in the plan's KPI, re-solved, None when it is
     not funded or the drop is infeasible; below break-even: its funded ladder increments that
-    return less than break-even, None when the KPI is not money)."""
+    return less than break-even, None when the KPI is not money). ``shown``: spend and KPI as a
+    page shows them, whole units that foot over the line items (the amounts the sentences quote,
+    ``explain.phased``), else the cents."""
+    spend = [it.spend for it in exp.items]
+    kpi = [it.kpi for it in exp.items]
+    if shown:
+        spend, kpi = footed(spend), footed(kpi)
     return [
         [
             it.id,
             it.stage,
             _role_word(it),
-            it.spend,
-            it.kpi,
+            sp,
+            k,
             it.roi,
             it.marginal_min,
             it.marginal_max,
@@ -78,7 +93,7 @@ def justification_rows(exp: PhasedExplanation) -> list[list[Any]]:
             _net(exp, it.drop),
             it.below_break_even,
         ]
-        for it in exp.items
+        for it, sp, k in zip(exp.items, spend, kpi, strict=True)
     ]
 
 
@@ -218,10 +233,10 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
             "–" if r[10] is None else fmt_delta(r[10]),
             *([] if exp.break_even is None else [money(r[11] or 0.0)]),
         ]
-        for r in justification_rows(exp)
+        for r in justification_rows(exp, shown=True)
     ]
     table = _table(
-        ["line item", "role", "spend", plan.kpi, "ROI", "next dollar returns", "its hurdle",
+        ["line item", "role", "spend", plan.kpi, "ROI", "next dollar returns", HURDLE_COLUMN,
          "dropping it", *([] if exp.break_even is None else ["below break-even"])],
         rows,
         right=range(2, 9),
@@ -242,8 +257,7 @@ def _md_justification(plan: Plan, exp: PhasedExplanation) -> str:
             else plan.kpi
         )
         + " when the line item gets nothing for the whole horizon and the rest of the "
-        "plan is re-optimised; *its hurdle* is the price of a dollar elsewhere in the periods it "
-        "is funded, weighted by its spend"
+        f"plan is re-optimised; *{HURDLE_COLUMN}* is {HURDLE_WORDS}"
         + (
             f"; *below break-even*: its funded increments on the ladder that return less than "
             f"{exp.break_even:.2f}, the dollars that do not pay back"
@@ -370,7 +384,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
             (plan.kpi, True),
             ("ROI", True),
             ("next dollar returns", True),
-            ("its hurdle", True),
+            (HURDLE_COLUMN, True),
             ("dropping it", True),
             *([] if exp.break_even is None else [("below break-even", True)]),
         )
@@ -390,7 +404,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
         f"<td class='num'>{'–' if r[10] is None else _e(fmt_delta(r[10]))}</td>"
         + ("" if exp.break_even is None else f"<td class='num'>{_e(money(r[11] or 0.0))}</td>")
         + "</tr>"
-        for r in justification_rows(exp)
+        for r in justification_rows(exp, shown=True)
     )
     cards = "".join(
         f"<section class='why' id='why-{_e(it.id)}'><h3>{_e(it.id)} <span class='note'>"
@@ -463,8 +477,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
             else _e(plan.kpi)
         )
         + " when the line item gets nothing for the whole horizon and the "
-        "rest of the plan is re-optimised; <i>its hurdle</i> is the price of a dollar elsewhere "
-        "in the periods it is funded, weighted by its spend"
+        f"rest of the plan is re-optimised; <i>{_e(HURDLE_COLUMN)}</i> is {_e(HURDLE_WORDS)}"
         + (
             f"; <i>below break-even</i>: its funded increments on the ladder that return less "
             f"than {exp.break_even:.2f}, the dollars that do not pay back"
