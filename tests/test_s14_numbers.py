@@ -312,3 +312,34 @@ def test_a_national_buy_split_over_markets_reconciles_to_the_cent(
             assert _cents(markets[m]) <= _cents(rule["max"])
         if "max_share" in rule:
             assert markets[m] <= rule["max_share"] * plan["total_spend"] + 0.005
+
+
+def test_phased_min_spend_under_a_budget_near_its_least_spend(tmp_path):
+    """The same world by month (contract 7: 4, 4 and 5 weeks from 2027-01-04; no adstock, so the
+    undated truth holds) under a budget of 634,960. A target of 899,990 (least spend about
+    634,959.47 by the curves) exited 3, 'cannot both hold', as did any target whose least
+    spend was within about 0.02% of the budget (899,900: least spend about 634,864); a target
+    of 900,000 was told nothing of how far it is. Truth (``_most_kpi``): the budget buys at
+    most 899,990.50008. Now 899,990 is planned (exit 0, optimal) within the budget and meets
+    the target on the curves (by hand); 900,000 is told to lower the target by 9.50, up to
+    the cent (+- a cent), to what the budget buys."""
+    sc = {"name": "msp", "model": "model.json", "start": "2027-01-04", "horizon_weeks": 13}
+    sc |= {"phasing": "month", "objective": "min_spend", "budget": 634960}
+    path = write_world(tmp_path, EDGE_MODEL, sc | {"kpi_target": 899990})
+    r = run_cli("optimize", str(path), "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal" and plan["total_spend"] <= 634960
+    got = 0.0
+    for li in plan["line_items"]:
+        c = EDGE_MODEL["touchpoints"][li["id"]]["curve"]
+        for p in li["periods"]:
+            got -= p["weeks"] * c["beta"] * math.expm1(-p["spend"] / p["weeks"] / c["scale"])
+    assert got >= 899990 and _most_kpi(EDGE_MODEL, plan["total_spend"], 13) >= 899990
+    path = write_world(tmp_path, EDGE_MODEL, sc | {"kpi_target": 900000})
+    r = run_cli("optimize", str(path), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    m = re.search(r"lower the revenue target \(900,000\) by ([\d,.]+), to ", r.stderr)
+    assert m, r.stderr
+    truth = 900000 - _most_kpi(EDGE_MODEL, 634960, 13)
+    assert abs(_num(m.group(1)) - math.ceil(truth * 100) / 100) <= 0.01 + 1e-9, (m.group(1), truth)

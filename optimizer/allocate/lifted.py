@@ -196,16 +196,22 @@ def least_spend_within_budget(
             dataclasses.replace(c, rhs=c.rhs + room) if c is con else c for c in problem.constraints
         ),
     )
-    plan = solve_problem(relaxed, diagnose=False, **options)
-    if not plan.ok or plan.total_spend > con.rhs + HALF_CENT:
+    return within_budget(solve_problem(relaxed, diagnose=False, **options), float(con.rhs))
+
+
+def within_budget(plan: Plan, budget: float) -> Plan | None:
+    """``plan`` (a min_spend plan solved with the budget's row given room) when it spends no more
+    than ``budget`` (to half a cent), its ``budget`` row reported against the budget's own
+    amount (shadow price 0: more budget would not lower the spend); else None. The undated
+    plan's (``least_spend_within_budget``) and the phased plan's."""
+    if not plan.ok or plan.total_spend > budget + HALF_CENT:
         return None
     rows = []
     for r in plan.constraints:
-        if r.name == con.name:
-            slack = float(con.rhs) - r.lhs
-            binding = abs(slack) <= 0.015 + 1e-7 * abs(con.rhs)
-            r = dataclasses.replace(r, rhs=float(con.rhs), slack=slack, binding=binding)
-            r = dataclasses.replace(r, shadow_price=0.0)
+        if r.kind == "budget":
+            slack = budget - r.lhs
+            binding = abs(slack) <= 0.015 + 1e-7 * abs(budget)
+            r = dataclasses.replace(r, rhs=budget, slack=slack, binding=binding, shadow_price=0.0)
         rows.append(r)
     return dataclasses.replace(plan, constraints=tuple(rows))
 
@@ -214,39 +220,59 @@ def target_within_budget(
     problem: AllocationProblem, plan: Plan, solve_problem: Callable[..., Plan], **options: Any
 ) -> Plan:
     """An infeasible ``min_spend`` plan whose KPI target is among the rules that conflict, its
-    message suggesting the target's real relaxation: the target less the most KPI the other
-    rules (the budget among them) allow, from a ``max_kpi`` plan of those rules on the curves,
-    in cents; else ``plan`` as it is. The diagnosis moves rules on its pieces, which lie under
-    the curves, and pads a move on KPI by 1% of what the rule asks (room for the next solve's
-    pieces): a budget one cent under the least spend of a target of 900,000 was told to lower
-    the target by 9,001.04, where 0.01 does. The target lowered by the step suggested (to the
-    cent, up) is met by that plan; the step needed is at least the target less the plan's bound
-    (both said when they differ by a cent). ``solve_problem``: the engine's, with ``options``."""
+    message suggesting the target's real relaxation (``target_reached``), from a ``max_kpi``
+    plan of the other rules on the curves; else ``plan`` as it is. The diagnosis moves rules on
+    its pieces, which lie under the curves, and pads a move on KPI by 1% of what the rule asks
+    (room for the next solve's pieces): a budget one cent under the least spend of a target of
+    900,000 was told to lower the target by 9,001.04, where 0.01 does. ``solve_problem``: the
+    engine's, with ``options``."""
     if problem.sense != "min" or "kpi_target" not in plan.conflicts:
         return plan
     target = problem.constraint("kpi_target")
-    sc = problem.scenario
     reach = dataclasses.replace(
         problem,
-        scenario=sc.model_copy(update={"objective": "max_kpi", "kpi_target": None}),
+        scenario=reaching(problem.scenario),
         constraints=tuple(c for c in problem.constraints if c.name != target.name),
         sense="max",
         spend_weight=0.0,
     )
     best = solve_problem(reach, diagnose=False, **options)
-    if not best.ok or best.total_kpi >= target.rhs:
+    return target_reached(plan, target.label, target.rhs, problem.kpi, best)
+
+
+def reaching(scenario: Any) -> Any:
+    """A ``min_spend`` scenario as the most KPI its other rules allow: ``max_kpi``, no target."""
+    return scenario.model_copy(update={"objective": "max_kpi", "kpi_target": None})
+
+
+def target_reached(plan: Plan, label: str, target: float, kpi: str, best: Plan) -> Plan:
+    """``plan`` (infeasible, its KPI target of ``target`` among the rules that conflict) with its
+    message suggesting the target less the most KPI the other rules allow (``best``: their
+    ``max_kpi`` plan, in cents), up to the cent: the target lowered so is met by ``best``. The
+    step needed is at least the target less ``best``'s bound (both said when they differ by a
+    cent or more). Where ``best`` meets the target (the target is within the solve's precision
+    of what the budget buys: the plan's pieces need a little more spend than the curves) that
+    is said, with no step. ``plan`` as it is when ``best`` is no plan."""
+    if not best.ok:
         return plan
-    step = math.ceil(round((target.rhs - best.total_kpi) * 100.0, 6)) / 100.0
+    from optimizer.allocate.diagnose import RESOLVE
+
+    head = plan.message.split(RESOLVE)[0]
     most = money(best.total_kpi, "any")
+    if best.total_kpi >= target:
+        return dataclasses.replace(
+            plan,
+            message=f"{head} on the solve's pieces, though a plan of the other rules reaches "
+            f"{most} of {kpi} on the curves: the target is within the solve's precision of what "
+            "the budget buys; raise the budget or lower the target a little",
+        )
+    step = math.ceil(round((target - best.total_kpi) * 100.0, 6)) / 100.0
     bound = best.bound if best.bound is not None else best.total_kpi
     if bound - best.total_kpi >= HALF_CENT:
         most = f"between {most} and {money(bound, 'any')} (certified within its gap)"
-    from optimizer.allocate.diagnose import RESOLVE
-
-    fix = Fix(target.name, target.label, "lower", step, "kpi")
-    head = plan.message.split(RESOLVE)[0]
+    fix = Fix("kpi_target", label, "lower", step, "kpi")
     return dataclasses.replace(
         plan,
-        message=f"{head}{RESOLVE}{fix.words}, to {money(target.rhs - step, 'any')} (the most "
-        f"{problem.kpi} the other rules allow is {most})",
+        message=f"{head}{RESOLVE}{fix.words}, to {money(target - step, 'any')} (the most "
+        f"{kpi} the other rules allow is {most})",
     )

@@ -43,6 +43,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,7 @@ from optimizer.allocate.breakpoints import (
 )
 from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max as _credible
+from optimizer.allocate.lifted import reaching, target_reached, within_budget
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
@@ -771,4 +773,24 @@ def allocate_phased(
             sol.status = Status.INFEASIBLE
             sol.conflicts = tuple(undated.conflicts)
             sol.message = undated.message
-    return phased_plan(problem, sol)
+    plan = phased_plan(problem, sol)
+    target = next((r for r in problem.kpi_rows if r.kind == "kpi_target"), None)
+    if not diagnose or target is None or target.name not in plan.conflicts or budget is None:
+        return plan
+    opts: dict[str, Any] = {"tolerance": tolerance, "time_limit": time_limit, "stages": stages}
+    opts |= {"extra_models": extra_models, "carry_in": carry_in, "max_rounds": max_rounds}
+
+    def again(sc: Any) -> Plan:
+        return allocate_phased(sc, model, diagnose=False, **opts)
+
+    if not budget.is_exact:
+        # the target's pieces lie under the concave curves: a budget within the gap of the
+        # least spend was called infeasible (lifted.least_spend_within_budget, undated)
+        near = again(scenario.with_budget(budget.amount + max(1.0, 1e-3 * budget.amount)))
+        found = within_budget(near, budget.amount)
+        if found is not None:
+            return found
+    # the target's real relaxation: the most KPI the other rules allow (lifted.target_reached)
+    return target_reached(
+        plan, target.label, target.rhs, problem.base.kpi, again(reaching(scenario))
+    )
