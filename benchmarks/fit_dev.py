@@ -92,7 +92,9 @@ def run(
     oracle: bool = False,
     anchor_sd: bool = False,
     auto: bool = False,
-) -> None:
+) -> dict[str, list[dict[str, Any]]]:
+    """Fit every case with every variant, print the per-world line and the summary; returns
+    each variant's per-world results (``benchmarks/prior_paired.py`` pairs them)."""
     res: dict[str, list[dict[str, Any]]] = {v: [] for v, _ in variants}
     bayes: list[dict[str, Any]] = []
     for c in cases:
@@ -227,6 +229,8 @@ def run(
                 + ")",
                 flush=True,
             )
+
+    return res
 
 
 def main(argv: Sequence[str] | None = None) -> int:

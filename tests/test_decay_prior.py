@@ -11,6 +11,7 @@ The measurements behind the option (not the default) are in docs/response-models
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from optimizer.response import decayprior as D
 from optimizer.response import joint as J
 from optimizer.response import mapfit as M
 from optimizer.response.fit import fit_model
-from optimizer.response.model import model_from_dict, model_to_json
+from optimizer.response.model import ResponseModel, model_from_dict, model_to_json
 from tests.test_decay_profile import _problem
 from tests.test_fit import make_world
 
@@ -88,36 +89,37 @@ def world():
     return make_world()
 
 
+def recorded_and_repeatable(history, option: str, value: str, grid) -> ResponseModel:
+    """``fit_model(option=value)`` twice: ``fit.options[option]`` and ``diagnostics[option]``
+    (its ``sd``, on ``grid``) are written, read back from model.json (contract 3), the two
+    model.json are the same; the default fit records neither. Returns the first model."""
+    m1 = fit_model(history, seed=3, n_bootstrap=5, **{option: value})
+    assert m1.fit["options"][option] == value
+    sd = m1.diagnostics[option]["sd"]
+    assert sd in grid
+    m2 = fit_model(history, seed=3, n_bootstrap=5, **{option: value})
+    assert model_to_json(m1) == model_to_json(m2)
+    back = model_from_dict(json.loads(model_to_json(m1)))
+    assert back.fit["options"][option] == value
+    assert back.diagnostics[option]["sd"] == sd
+    base = fit_model(history, seed=3, n_bootstrap=5)
+    assert option not in base.fit["options"]
+    assert option not in base.diagnostics
+    return m1
+
+
 def test_fit_records_the_choice_and_keeps_it_after_the_training_fit(world, monkeypatch):
     """``fit_model(decay_prior="shared")``: ``fit.options.decay_prior`` and
     ``diagnostics.decay_prior`` (its sd, on the grid) are written; the sd is chosen on the
-    training weeks' fits only (one per carry-in level tried) and the all-weeks fit keeps it
-    (``choose`` is not called again); two fits give the same model.json; the default records
-    nothing new."""
+    training weeks' fits only (one per carry-in level tried, for each of the two fits) and the
+    all-weeks fit keeps it (``choose`` is not called again); two fits give the same model.json;
+    the default records nothing new."""
     history, _ = world
-    calls: list[int] = []
-    real = D.choose
-
-    def counting(*a, **kw):
-        calls.append(1)
-        return real(*a, **kw)
-
+    counting = mock.Mock(wraps=D.choose)
     monkeypatch.setattr(D, "choose", counting)
-    m1 = fit_model(history, seed=3, n_bootstrap=5, decay_prior="shared")
+    m1 = recorded_and_repeatable(history, "decay_prior", "shared", D.SD_GRID)
     n_training_fits = len(m1.diagnostics["initial_carryover"]["map_objective"])
-    assert len(calls) == n_training_fits
-    assert m1.fit["options"]["decay_prior"] == "shared"
-    sd = m1.diagnostics["decay_prior"]["sd"]
-    assert sd in D.SD_GRID
-    m2 = fit_model(history, seed=3, n_bootstrap=5, decay_prior="shared")
-    assert model_to_json(m1) == model_to_json(m2)
-    # model.json stays readable (contract 3): the new keys round-trip
-    back = model_from_dict(json.loads(model_to_json(m1)))
-    assert back.fit["options"]["decay_prior"] == "shared"
-    assert back.diagnostics["decay_prior"]["sd"] == sd
-    base = fit_model(history, seed=3, n_bootstrap=5)
-    assert "decay_prior" not in base.fit["options"]
-    assert "decay_prior" not in base.diagnostics
+    assert counting.call_count == 2 * n_training_fits
 
 
 def test_warm_fit_keeps_the_training_fits_sds(world, monkeypatch):

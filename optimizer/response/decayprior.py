@@ -29,6 +29,7 @@ draws, the decay profiles and the bootstrap keep it (``MapFit.decay_sd``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -72,6 +73,29 @@ def log_ml_joint(p: J.Problem, sol: J.Solution) -> float:
     return sol.cost / s2 + float(logdet) - prior_logdet
 
 
+def shared_sd(
+    sol: J.Solution,
+    grid: Sequence[float],
+    at: Callable[[float], J.Problem],
+    label: Callable[[float], str],
+) -> tuple[float, float, J.Problem, J.Solution, dict[str, float]]:
+    """Type-II maximum likelihood of one prior sd over ``grid``: the problem ``at(sd)`` refitted
+    from ``sol`` at each; the best's evidence (``log_ml_joint``), sd, problem and fit, and every
+    sd's evidence above the best's, keyed ``label(sd)``."""
+    best: tuple[float, float, J.Problem, J.Solution] | None = None
+    lml: dict[str, float] = {}
+    for sd in grid:
+        q = at(float(sd))
+        cand = J.fit(q, sol.theta)
+        v = log_ml_joint(q, cand)
+        lml[label(float(sd))] = v
+        if best is None or v < best[0] - 1e-9:
+            best = (v, float(sd), q, cand)
+    assert best is not None
+    lo = min(lml.values())
+    return best[0], best[1], best[2], best[3], {k: v - lo for k, v in lml.items()}
+
+
 def choose(
     p: J.Problem, sol: J.Solution, mode: str
 ) -> tuple[J.Problem, J.Solution, dict[str, Any]]:
@@ -85,19 +109,11 @@ def choose(
         return p, sol, {}
     info: dict[str, Any] = {"method": METHODS[mode], "grid": list(SD_GRID)}
     if mode == "shared":
-        best: tuple[float, float, J.Problem, J.Solution] | None = None
-        lml: dict[str, float] = {}
-        for sd in SD_GRID:
-            q = replace(p, decay_sd=np.full(n, float(sd)))
-            cand = J.fit(q, sol.theta)
-            v = log_ml_joint(q, cand)
-            lml[f"{sd:g}"] = v
-            if best is None or v < best[0] - 1e-9:
-                best = (v, float(sd), q, cand)
-        assert best is not None
-        lo = min(lml.values())
-        info.update({"sd": best[1], "log_ml": {k: v - lo for k, v in lml.items()}})
-        return best[2], best[3], info
+        v, sd, q, cand, lml = shared_sd(
+            sol, SD_GRID, lambda sd: replace(p, decay_sd=np.full(n, sd)), lambda sd: f"{sd:g}"
+        )
+        info.update({"sd": sd, "log_ml": lml})
+        return q, cand, info
     if mode == "informed":
         return _informed(p, sol, info)
     # per touchpoint, biggest spender first, the others held

@@ -38,6 +38,7 @@ from optimizer.response.mapfit import refit_map
 from optimizer.response.model import ResponseModel
 from optimizer.response.poolpost import POOL_DRAWS as POOL_DRAWS_CHOICES
 from optimizer.response.prepare import prepare
+from optimizer.response.relprior import REL_PRIORS
 from optimizer.response.report import build_model
 from optimizer.response.search import grid_search
 from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
@@ -108,6 +109,10 @@ PRIOR_CENTRE = "operating"
 #: the evidence: "shared" (one sd) or "touchpoint" (one each). Measured in
 #: docs/response-models-measured.md ("The decay prior's width from the evidence")
 DECAY_PRIOR = "fixed"
+#: How the half-saturation prior's sd is chosen (``relprior``): "fixed"
+#: (``joint.PRIOR_LOG_REL_SD``) or "shared" (one sd, by the evidence). Measured in
+#: docs/response-models-measured.md ("The half-saturation prior's width from the evidence")
+REL_PRIOR = "fixed"
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,7 @@ class ResponseFitter(BaseEstimator):
         decay_prior: str = DECAY_PRIOR,
         decay_priors: Mapping[str, tuple[float, float]] | None = None,
         decay_profile: bool = False,
+        rel_prior: str = REL_PRIOR,
     ) -> None:
         self.kpi = kpi
         self.random_state = random_state
@@ -245,6 +251,7 @@ class ResponseFitter(BaseEstimator):
         self.decay_prior = decay_prior
         self.decay_priors = decay_priors
         self.decay_profile = decay_profile
+        self.rel_prior = rel_prior
 
     def fit(self, history: History, y: Any = None) -> ResponseFitter:
         # one BLAS thread: the fit's matrices are small (weeks x touchpoints), where threaded
@@ -315,6 +322,11 @@ class ResponseFitter(BaseEstimator):
             raise ValueError(
                 "The 'decay_prior' parameter of fit_model must be one of "
                 f"{', '.join(DECAY_PRIORS)}. Got {self.decay_prior!r} instead."
+            )
+        if self.rel_prior not in REL_PRIORS:
+            raise ValueError(
+                "The 'rel_prior' parameter of fit_model must be one of "
+                f"{', '.join(REL_PRIORS)}. Got {self.rel_prior!r} instead."
             )
         if self.interval_scale not in INTERVAL_SCALE_CHOICES:
             raise ValueError(
@@ -428,6 +440,7 @@ class ResponseFitter(BaseEstimator):
                 decay_prior=str(self.decay_prior),
                 decay_priors=dict(self.decay_priors or {}),
                 decay_profile=bool(self.decay_profile),
+                rel_prior=str(self.rel_prior),
                 block_weeks=int(self.block_weeks),
                 executor=self.executor,
             )

@@ -43,6 +43,7 @@ from optimizer.response.estimator import (
     POOL_EVIDENCE,
     POOL_SPACE,
     PRIOR_CENTRE,
+    REL_PRIOR,
     UNCERTAINTY_INFLATE,
     FitDiagnostics,
     ResponseFitter,
@@ -112,6 +113,7 @@ def fit_model(
     decay_prior: str = DECAY_PRIOR,
     decay_priors: Mapping[str, tuple[float, float]] | None = None,
     decay_profile: bool = False,
+    rel_prior: str = REL_PRIOR,
 ) -> ResponseModel:
     """Fit one KPI's response curves to weekly history.
 
@@ -347,6 +349,14 @@ def fit_model(
         ``method="map"``: record each touchpoint's profile log likelihood of its decay (the MAP
         objective profiled over a grid of decays, the decay prior taken out) in
         ``diagnostics.decay_profile`` (what ``shared_decay`` pools across markets).
+    rel_prior : {"fixed", "shared"}, default="fixed"
+        ``method="map"``: the sd of the weak prior on each touchpoint's log relative
+        half-saturation: fixed at ln 3, or one sd for all touchpoints chosen by the joint Laplace
+        marginal likelihood of the data on a grid from ln 1.25 to ln 10
+        (``optimizer.response.relprior``), on the training weeks' fit and kept after it.
+        Recorded in ``fit.options`` and ``diagnostics.rel_prior``. Measured in
+        docs/response-models-measured.md ("The half-saturation prior's width from the
+        evidence").
 
     Returns
     -------
@@ -406,6 +416,7 @@ def fit_model(
         decay_prior=decay_prior,
         decay_priors=decay_priors,
         decay_profile=decay_profile,
+        rel_prior=rel_prior,
     )
     model: ResponseModel = fitter.fit(history).model_
     return model

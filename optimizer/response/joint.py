@@ -256,6 +256,9 @@ class Problem:
     #: each touchpoint's decay prior centre (``fit_model(decay_priors=...)``: e.g. the markets'
     #: shared carry-over, ``response.shared_decay``); empty: every touchpoint ``PRIOR_DECAY``
     decay_mu: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: the log half-saturation prior's sd (``relprior``: chosen by the evidence); 0:
+    #: ``PRIOR_LOG_REL_SD``
+    rel_sd: float = 0.0
 
     @property
     def width(self) -> int:
@@ -368,26 +371,32 @@ def operating_shift(x: np.ndarray) -> float:
 
 
 def prior_of(
-    tp: Tp, mode: str = "mean", decay_sd: float | None = None, decay_mu: float | None = None
+    tp: Tp,
+    mode: str = "mean",
+    decay_sd: float | None = None,
+    decay_mu: float | None = None,
+    rel_sd: float | None = None,
 ) -> tuple[list[float], list[float]]:
     """The prior's centre and sd of a touchpoint's transforms (decay, log rel[, log shape]);
     ``mode`` (``PRIOR_REL_CENTRES``): the half-saturation centre at ``PRIOR_LOG_REL`` ("mean") or
     ``operating_shift`` above it ("operating"); ``decay_sd``: the decay's sd (None:
-    ``PRIOR_DECAY_SD``); ``decay_mu``: the decay's centre (None: ``PRIOR_DECAY``). Constant in the
-    transforms: the prior rows' derivatives stay ``1 / sd``."""
+    ``PRIOR_DECAY_SD``); ``decay_mu``: the decay's centre (None: ``PRIOR_DECAY``); ``rel_sd``: the
+    log half-saturation's sd (None: ``PRIOR_LOG_REL_SD``). Constant in the transforms: the prior
+    rows' derivatives stay ``1 / sd``."""
     if mode not in PRIOR_REL_CENTRES:
         raise ValueError(f"prior centre '{mode}': expected one of {', '.join(PRIOR_REL_CENTRES)}")
     lr = PRIOR_LOG_REL + (operating_shift(tp.x) if mode == "operating" else 0.0)
     centre = [PRIOR_DECAY if decay_mu is None else float(decay_mu), lr, PRIOR_LOG_SHAPE][: tp.k]
     d_sd = PRIOR_DECAY_SD if decay_sd is None else float(decay_sd)
-    return centre, [d_sd, PRIOR_LOG_REL_SD, PRIOR_LOG_SHAPE_SD][: tp.k]
+    r_sd = PRIOR_LOG_REL_SD if rel_sd is None else float(rel_sd)
+    return centre, [d_sd, r_sd, PRIOR_LOG_SHAPE_SD][: tp.k]
 
 
 def prior_at(p: Problem, j: int) -> tuple[list[float], list[float]]:
     """``prior_of`` touchpoint ``j`` of ``p`` (its centre mode, decay sd and decay centre)."""
     d_sd = float(p.decay_sd[j]) if p.decay_sd.size else None
     d_mu = float(p.decay_mu[j]) if p.decay_mu.size else None
-    return prior_of(p.tps[j], p.rel_centre, d_sd, d_mu)
+    return prior_of(p.tps[j], p.rel_centre, d_sd, d_mu, p.rel_sd or None)
 
 
 def _prior(p: Problem, theta: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

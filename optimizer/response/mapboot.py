@@ -141,6 +141,7 @@ def map_bootstrap_pair(ctx: MapBootstrap, b: int) -> tuple[Draw, Draw | None]:
         rel_centre=fit.prior_centre,
         decay_sd=np.array(fit.decay_sd, dtype=float),
         decay_mu=np.array(fit.decay_mu, dtype=float),
+        rel_sd=fit.rel_sd,
     )
     p.scale = column_scale(p, fit.theta)
     sol = J.fit(p, fit.theta, max_nfev=60)

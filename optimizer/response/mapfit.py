@@ -30,6 +30,7 @@ from optimizer.response import decayprior as DPR
 from optimizer.response import joint as J
 from optimizer.response import logpool as LP
 from optimizer.response import poolpost as PP
+from optimizer.response import relprior as RPR
 from optimizer.response import startup as ST
 from optimizer.response.design import CurveShape
 from optimizer.response.mapsetup import (
@@ -109,6 +110,8 @@ class MapFit:
     decay_prior: dict[str, Any] = field(default_factory=dict)  # what chose it (diagnostics)
     #: each touchpoint's decay prior centre (``map_fit(decay_priors=...)``; (): ``PRIOR_DECAY``)
     decay_mu: tuple[float, ...] = ()
+    rel_sd: float = 0.0  # the half-saturation prior's sd (``relprior``; 0: ``PRIOR_LOG_REL_SD``)
+    rel_prior: dict[str, Any] = field(default_factory=dict)  # what chose it (diagnostics)
 
 
 def map_fit(
@@ -128,13 +131,15 @@ def map_fit(
     omega_posterior: bool = False,
     decay_prior: str = "fixed",
     decay_priors: Sequence[tuple[float, float] | None] = (),
+    rel_prior: str = "fixed",
 ) -> MapFit:
     """The MAP fit on the weeks ``rows`` (see the module docstring); ``warm``: start from a
     previous fit (the training weeks' fit for the all-weeks one) and keep its families and decay
     priors; ``omega_posterior``: keep the pooling weight's posterior too (``poolpost``);
     ``decay_prior``: how the decay prior's sd is chosen (``decayprior.choose``);
     ``decay_priors``: per touchpoint, its decay prior's (centre, sd), None for the default
-    (``shared_decay``: the markets' pooled carry-over)."""
+    (``shared_decay``: the markets' pooled carry-over); ``rel_prior``: how the half-saturation
+    prior's sd is chosen (``relprior.choose``)."""
     fr = data.frame(rows)
     Z, y, G = data.Z, data.y, data.G
     fams = list(warm.families) if warm is not None else [theta_of(c)[0] for c in starts]
@@ -156,6 +161,7 @@ def map_fit(
         p.decay_sd = np.array(warm.decay_sd, dtype=float)
     if warm is not None and warm.decay_mu:
         p.decay_mu = np.array(warm.decay_mu, dtype=float)
+    p.rel_sd = warm.rel_sd if warm is not None else 0.0
     if warm is None and any(dp is not None for dp in decay_priors):
         dflt = (J.PRIOR_DECAY, J.PRIOR_DECAY_SD)
         pri = [dflt if dp is None else dp for dp in decay_priors]
@@ -198,6 +204,9 @@ def map_fit(
     d_info: dict[str, Any] = dict(warm.decay_prior) if warm is not None else {}
     if warm is None and decay_prior != "fixed":
         p, sol, d_info = DPR.choose(p, sol, decay_prior)
+    r_info: dict[str, Any] = dict(warm.rel_prior) if warm is not None else {}
+    if warm is None and rel_prior != "fixed":
+        p, sol, r_info = RPR.choose(p, sol, rel_prior)
     if pool and p.tps:
         # the pooling strength from the evidence at the transforms fitted without pooling (at
         # pooled transforms the curves have already bent to agree, and the evidence would
@@ -242,6 +251,8 @@ def map_fit(
         decay_sd=tuple(float(v) for v in p.decay_sd),
         decay_prior=d_info,
         decay_mu=tuple(float(v) for v in p.decay_mu),
+        rel_sd=p.rel_sd,
+        rel_prior=r_info,
     )
 
 
@@ -429,6 +440,7 @@ def refit_map(
     decay_prior: str = "fixed",
     decay_priors: Mapping[str, tuple[float, float]] | None = None,
     decay_profile: bool = False,
+    rel_prior: str = "fixed",
 ) -> Any:
     """The MAP method (default): ``map_fit`` on the training weeks (holdout errors), then on all
     weeks from there, and Laplace draws around it (``d``: a ``prepare.Design``, ``sr``: the grid
@@ -457,6 +469,7 @@ def refit_map(
         "pool_evidence": pool_evidence,
         "prior_centre": prior_centre,
         "decay_prior": decay_prior,
+        "rel_prior": rel_prior,
     }
     if decay_priors:  # each searched touchpoint's (centre, sd), None for the default
         map_kw["decay_priors"] = tuple(decay_priors.get(d.tps[i].id) for i in searched)
@@ -677,6 +690,7 @@ def refit_map(
             },
             **ST.diagnostics(fit, initial_carryover),
             **({"decay_prior": fit.decay_prior} if fit.decay_prior else {}),
+            **({"rel_prior": fit.rel_prior} if fit.rel_prior else {}),
             **({"decay_profile": profile_lik} if profile_lik else {}),
             **(
                 {
@@ -724,6 +738,7 @@ def refit_map(
             **({"burn_in_weeks": int(burn_in)} if burn_in else {}),
             **({"initial_carryover": initial_carryover} if initial_carryover == "zero" else {}),
             **({"decay_prior": decay_prior} if decay_prior != "fixed" else {}),
+            **({"rel_prior": rel_prior} if rel_prior != "fixed" else {}),
             **(
                 {"decay_priors": {k: [float(v[0]), float(v[1])] for k, v in decay_priors.items()}}
                 if decay_priors

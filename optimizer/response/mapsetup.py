@@ -113,5 +113,6 @@ def problem_at_map(fit: MapFit, data: MapData) -> tuple[J.Problem, _Frame]:
         p.decay_sd = np.array(fit.decay_sd, dtype=float)
     if fit.decay_mu:
         p.decay_mu = np.array(fit.decay_mu, dtype=float)
+    p.rel_sd = fit.rel_sd
     p.scale = column_scale(p, fit.theta)
     return p, fr
