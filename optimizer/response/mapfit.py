@@ -407,6 +407,22 @@ def _draws_at(
     return out
 
 
+def _map_kwargs(
+    pool_evidence: str, prior_centre: str, decay_prior: str, rel_prior: str, omega_post: bool
+) -> dict[str, Any]:
+    """``map_fit``'s options of both of ``refit_map``'s fits (training weeks, all weeks);
+    ``omega_post``: the pooling weight's posterior too, for the draws (``poolpost``)."""
+    kw: dict[str, Any] = {
+        "pool_evidence": pool_evidence,
+        "prior_centre": prior_centre,
+        "decay_prior": decay_prior,
+        "rel_prior": rel_prior,
+    }
+    if omega_post:
+        kw["omega_posterior"] = True
+    return kw
+
+
 def refit_map(
     d: Any,
     sr: Any,
@@ -465,16 +481,9 @@ def refit_map(
     fams = tuple(families) if families is not None else d.fams
     report("refit", 0, 2)
     mape_ho = nrmse_ho = None
-    map_kw: dict[str, Any] = {
-        "pool_evidence": pool_evidence,
-        "prior_centre": prior_centre,
-        "decay_prior": decay_prior,
-        "rel_prior": rel_prior,
-    }
+    map_kw = _map_kwargs(pool_evidence, prior_centre, decay_prior, rel_prior, pool_draws != "none")
     if decay_priors:  # each searched touchpoint's (centre, sd), None for the default
         map_kw["decay_priors"] = tuple(decay_priors.get(d.tps[i].id) for i in searched)
-    if pool_draws != "none":  # the pooling weight's posterior, for the draws (``poolpost``)
-        map_kw["omega_posterior"] = True
     start = ST.starter(map_fit, initial_carryover)  # the history's start: zero, or profiled
     warm = None
     if d.holdout > 0:
