@@ -3,8 +3,9 @@ the plan of ``optimize --robust auto`` (the default; fit_dev's ``--auto`` is imp
 variant's pooled capture, the mean and standard error over the worlds of its difference from the
 first variant (each world's share of the pooled capture, so the mean is the pooled difference
 exactly), the worlds where it wins and loses, the worlds below the historical mix by more than
-0.5% of the KPI and the 80%-interval coverage of the true marginal ROI. Every fit_dev.py option
-works here (``--variant``, ``--regime``, ``--seeds``, ``--worlds``...).
+0.5% of the KPI and the 80%-interval coverage of the true marginal ROI; and, for
+``rel_prior="shared"``, how often each half-saturation prior factor was chosen. Every fit_dev.py
+option works here (``--variant``, ``--regime``, ``--seeds``, ``--worlds``...).
 
     .venv/bin/python benchmarks/prior_paired.py --regime low --touchpoints 8 \\
         --variant base: --variant r2:@joint.PRIOR_LOG_REL_SD=0.6931
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fit_dev  # noqa: E402
 from _regimes import HARM  # noqa: E402
+
+from optimizer.response import relprior  # noqa: E402
 
 
 def shares(rs: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -69,15 +73,29 @@ def paired(res: dict[str, list[dict[str, Any]]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     out: dict[str, list[dict[str, Any]]] = {}
     run = fit_dev.run
+    chosen: Counter[str] = Counter()  # rel_prior="shared": the factor exp(sd) each choice took
+    choose = relprior.choose
+
+    def counted(*a: Any, **k: Any) -> Any:
+        q, sol, info = choose(*a, **k)
+        if info:
+            chosen[f"{info['factor']:g}"] += 1
+        return q, sol, info
 
     def keep(*a: Any, **k: Any) -> dict[str, list[dict[str, Any]]]:
         out.update(run(*a, **k))
         return out
 
     fit_dev.run = keep
+    relprior.choose = counted
     argv = list(sys.argv[1:] if argv is None else argv)
     rc = fit_dev.main([*argv, "--auto"] if "--auto" not in argv else argv)
     paired(out)
+    if chosen:  # one choice per training fit (per carry-in level tried)
+        print(
+            "rel_prior='shared', the half-saturation prior's factor chosen (training fits): "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(chosen.items(), key=lambda t: float(t[0])))
+        )
     return rc
 
 
