@@ -113,8 +113,10 @@ def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladd
     its amount in the line-item table (``formatting.footed`` over the line items, so the
     funded increments sum to the total shown), other edges are rounded; each increment's
     amount is its two edges as shown (to - from), and each cumulative spend the one before
-    plus the amount as shown (so the line falls at the total spend shown). Every edge and
-    amount is within one unit of its cents; a cumulative spend within one unit per line item.
+    plus the amount as shown (so the line falls at the total spend shown where the ranking and
+    the plan agree; where a rule funds increments below it, at the cumulative spend above it).
+    Every edge and amount is within one unit of its cents; a cumulative spend within one unit
+    per line item.
     KPI and returns are as they are. ``spends``: the line items' spends as shown elsewhere
     (by ladder name), used when it names every line item of the ladder."""
     ends: dict[str, float] = {}  # each line item's plan spend: its funded increments' top
