@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -225,6 +225,7 @@ def rerun(
             result = run_again(led, r, snapshot=snapshot, progress=bar)
     for msg in result.changed_inputs:
         _stderr(f"warning: {msg}")
+    _warn_carryover_again(result, r.command, snapshot)
     new_id = None
     if not no_ledger:
         with Ledger(path) as led:
@@ -238,6 +239,21 @@ def rerun(
     click.echo(planning.rerun_text(result, new_id), nl=False)
     if check and not result.identical:
         sys.exit(1)
+
+
+def _warn_carryover_again(result: Any, command: str, snapshot: bool) -> None:
+    """A re-run plans from its scenario again: it warns of a touchpoint with no carry-over
+    column as the command it repeats does (a sweep's or a replan's plan carries no economics:
+    read from its scenario, where it is now; a snapshot's copies are gone by then)."""
+    from optimizer.app.run import plans_of
+
+    plans = plans_of(result.result)
+    src = None
+    if command in ("sweep", "replan") and plans:  # one scenario
+        plans = [next((p for p in plans if p.line_items), plans[0])]
+        src = None if snapshot else Path(result.spec.scenarios[0])
+    for p in plans:
+        _warn_carryover(p, src, named=command == "compare")
 
 
 @click.command(context_settings=CONTEXT)

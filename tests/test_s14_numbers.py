@@ -343,3 +343,23 @@ def test_phased_min_spend_under_a_budget_near_its_least_spend(tmp_path):
     assert m, r.stderr
     truth = 900000 - _most_kpi(EDGE_MODEL, 634960, 13)
     assert abs(_num(m.group(1)) - math.ceil(truth * 100) / 100) <= 0.01 + 1e-9, (m.group(1), truth)
+
+
+def test_rerun_warns_of_a_missing_carry_over_column_as_the_run_it_repeats(tmp_path):
+    """``rerun`` plans from the recorded scenario again, and said nothing of radio's missing
+    carry-over column. Truth: ``rerun`` of a recorded optimize and of a recorded sweep prints
+    the one warning line that optimize prints, and re-runs (exit 0)."""
+    from tests.test_carryover_columns import world
+
+    tmp = world(tmp_path, "date,tv,ratio,revenue\n2026-12-28,90000,30000,400000\n")
+    led = ("--ledger", str(tmp / "l.sqlite"))
+    said = []
+    for args in (("optimize", "s.yaml"), ("sweep", "s.yaml", "--budgets", "400000:600000:2")):
+        r = run_cli(*args, *led, cwd=tmp)
+        assert r.returncode == 0, r.stderr
+        line = [ln for ln in r.stderr.splitlines() if "carry-over file" in ln]
+        r = run_cli("rerun", "last", *led, "--no-ledger", cwd=tmp)
+        assert r.returncode == 0, r.stderr
+        said.append(([ln for ln in r.stderr.splitlines() if "carry-over file" in ln], line))
+    for again, line in said:
+        assert len(line) == 1 and again == line, said
