@@ -246,3 +246,47 @@ def test_an_unfunded_curve_that_starts_vertical_is_judged_by_its_first_cent(tmp_
     assert "∞" not in reason, reason
     assert f"its first cent returns only {cent:.3f} revenue per unit of money on average" in reason
     assert f"a first-cent return of at least {it['bar']:.3f}" in reason
+
+
+def test_on_a_calendar_a_vertical_start_is_judged_by_its_first_cent(tmp_path):
+    """The same weak radio on FY26 by month with the floor read "Not funded, though its first
+    dollar in 2026-06, 2026-07, 2026-09 to 2026-12 would return 1.211 to 28.150 revenue …, more
+    than the hurdle there …, and no rule on it binds there": the slope at zero, where little
+    carry-over is left. Truth (the phased KPI with a cent more in one month, the rest of the
+    plan held, computed here): its first cent there returns about 0.37, below its bar (0.544):
+    those months are "not funded", and the sentence quotes the first cent."""
+    import numpy as np
+
+    from optimizer.allocate.phased import item_kpi, phased_problem
+    from optimizer.response.model import read_model
+    from optimizer.scenario import load_scenario
+
+    model = json.loads((REPO / "optimizer" / "sample" / "true_model.json").read_text())
+    model["touchpoints"]["radio"]["curve"]["beta"] *= 0.15
+    (tmp_path / "weak_radio.json").write_text(json.dumps(model))
+    path = _fyf(tmp_path)
+    sc = yaml.safe_load(path.read_text())
+    sc["model"] = str(tmp_path / "weak_radio.json")
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    doc = json.loads(_explain(path, tmp_path / "fyu.json"))
+    radio = next(i for i in doc["explanation"]["items"] if i["id"] == "radio")
+    assert radio["role"] == "unfunded"
+    per = {p["period"]: p for p in radio["periods"]}
+    dec = per["2026-12"]
+    assert dec["marginal"] > 20 * dec["bar"]  # the premise: vertical at zero there
+    # the first cent in December, the rest of the plan held
+    scen = load_scenario(path)
+    problem = phased_problem(scen, read_model(scen.model))
+    spends = {li["id"]: [p["spend"] for p in li["periods"]] for li in doc["plan"]["line_items"]}
+    X = np.array([spends.get(it.key, [0.0] * problem.P) for it in problem.base.items], float)
+    i = next(it.index for it in problem.base.items if it.key == "radio")
+    Z = X.copy()
+    Z[i, 11] += 0.01
+    cent = float(item_kpi(problem, Z)[i] - item_kpi(problem, X)[i]) / 0.01
+    assert dec["first_cent"] == pytest.approx(cent, rel=1e-6) and cent < dec["bar"]
+    for p in radio["periods"]:  # no unfunded month is said to beat what it needs, by no rule
+        assert p["status"] == "not funded", (p["period"], p["status"])
+        assert p["first_cent"] is None or p["first_cent"] < p["bar"]
+    reason = radio["reason"]
+    assert "no rule on it binds" not in reason and "28.150" not in reason, reason
+    assert "its first cent there returns only" in reason and f"{cent:.3f}" in reason

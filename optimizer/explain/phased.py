@@ -86,7 +86,7 @@ from optimizer.explain.types import (
     RoleRange,
     is_off_hurdle,
 )
-from optimizer.formatting import footed
+from optimizer.formatting import CENT, footed
 from optimizer.response.model import CurveSet, ResponseModel
 from optimizer.scenario import Scenario
 
@@ -541,6 +541,7 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
         bar = (1.0 - wide - others - member) / t if t > 0 else hurdle
         budget_price = h0
     out: dict[str, tuple[str, list[PeriodRole]]] = {}
+    first_cent = _FirstCent(problem, plan)
     for it in base.items:
         i, key = it.index, it.key
         try:
@@ -554,6 +555,7 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             # the status by the price of a dollar to it (the hurdle with the share rules it is
             # not a member of counted); the period's hurdle is stated
             m, h, x = float(M[p]), float(price[i, p]), float(X[p])
+            m0 = m  # the slope at its spend, as the JSON's ``marginal``
             b = float(bar[i, p]) if math.isfinite(float(bar[i, p])) else h
             tol = ROLE_TOL * max(abs(h), 1e-12) + 1e-12
             btol = ROLE_TOL * max(abs(b), 1e-12) + 1e-12
@@ -569,12 +571,25 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             own_floors = tuple(name for name, _lab, c, sh in rules if not c and not sh)
             status: str
             names: tuple[str, ...]
+            cent: float | None = None
+            # an unfunded period wins money above its bar where a share floor it is a member of
+            # lowers that below the hurdle (the price), else above the price
+            win = min(h, b)
+            wtol = ROLE_TOL * max(abs(win), 1e-12) + 1e-12
+            if x <= HALF_CENT and m > win + wtol:
+                # its first dollar beats that, yet it gets nothing: a curve that starts vertical
+                # (a hill of shape < 1 with little carry-over left) has a slope at zero no cent
+                # earns; what its first cent earns there says whether it wins (and whether a
+                # cap, a dark period, is what keeps it out)
+                cent = first_cent(i, p)
+                if cent <= win + wtol:
+                    m = cent
             # by the numbers: each status's sentence states the comparison of m with h it implies
             if x > HALF_CENT and slack:
                 kept = tuple(name for name, _lab, _c, _sh in rules)
                 status, names = (PERIOD_HELD_UP, kept) if kept else (PERIOD_OFF, ())
             elif x <= HALF_CENT:
-                if m > h + tol:
+                if m > win + wtol:
                     status, names = (PERIOD_CAPPED, caps) if caps else (PERIOD_OFF, ())
                 else:
                     status, names = PERIOD_UNFUNDED, ()
@@ -597,13 +612,14 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
                 PeriodRole(
                     labels[p],
                     x,
-                    m,
+                    m0,
                     float(hurdle[i, p]),
                     status,
                     tuple(lab[nm] for nm in names),
                     names,
                     float(bar[i, p]),
                     tuple(dict.fromkeys(share_rules.get((i, p), ()))),
+                    cent,
                 )
             )
         held = {pr.status for pr in per}
@@ -617,6 +633,33 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
             role = INTERIOR
         out[key] = (role, per)
     return out, budget_price
+
+
+class _FirstCent:
+    """``(i, p)``: what line item ``i``'s first cent in period ``p`` earns per unit of money,
+    carry-over included (its KPI with a cent more there, the rest of ``plan`` held, less its
+    KPI in ``plan``, over the cent); the plan's KPI made once, on first use."""
+
+    def __init__(self, problem: Any, plan: Plan) -> None:
+        self.problem, self.plan = problem, plan
+        self.X: np.ndarray | None = None
+        self.kpi: np.ndarray | None = None
+
+    def __call__(self, i: int, p: int) -> float:
+        from optimizer.allocate.phased import item_kpi
+
+        if self.X is None or self.kpi is None:
+            rows = []
+            for it in self.problem.base.items:
+                try:
+                    rows.append([pa.spend for pa in self.plan.item(it.key).periods])
+                except KeyError:  # held at zero and left out of the plan
+                    rows.append([0.0] * self.problem.P)
+            self.X = np.array(rows, float).reshape(len(rows), self.problem.P)
+            self.kpi = item_kpi(self.problem, self.X)
+        Z = self.X.copy()
+        Z[i, p] += CENT
+        return float(item_kpi(self.problem, Z)[i] - self.kpi[i]) / CENT
 
 
 class _Resolver(Resolver):

@@ -39,6 +39,10 @@ class PeriodRole:
     #: or not) counted, as ``bar_rules`` (their labels) say; the hurdle when none binds
     bar: float | None = None
     bar_rules: tuple[str, ...] = ()
+    #: an unfunded period whose first dollar's return (the slope at zero, ``marginal``) beats the
+    #: hurdle with no rule keeping it out: what its first cent there earns per unit of money on
+    #: average (a curve that starts vertical earns far less than its slope); None elsewhere
+    first_cent: float | None = None
 
 
 def _span(labels: Sequence[str], idx: Sequence[int]) -> str:
@@ -103,6 +107,42 @@ def _bar_note(per: Sequence[PeriodRole], ks: Sequence[int], say: str = "") -> st
     return f"{say} {_returns([float(per[k].bar or 0.0) for k in moved])}, with {rules} counted"
 
 
+def _first(pr: PeriodRole) -> float:
+    """What its first money in the period returns: its first dollar's (the slope at zero), or
+    its first cent's on average where its curve starts vertical there (``first_cent``)."""
+    return pr.first_cent if pr.first_cent is not None else pr.marginal
+
+
+def _need(pr: PeriodRole) -> float:
+    """What its first money in the period must return to win money there: its bar."""
+    return pr.hurdle if pr.bar is None or not math.isfinite(pr.bar) else pr.bar
+
+
+def _unit(per: Sequence[PeriodRole], ks: Sequence[int]) -> str:
+    """ "dollar", or "cent" where a period of ``ks`` is judged by its first cent (a curve that
+    starts vertical: its slope at zero is no return a cent earns)."""
+    if any(per[k].first_cent is not None for k in ks):
+        return "cent" if all(per[k].first_cent is not None for k in ks) else "dollar (or cent)"
+    return "dollar"
+
+
+def _avg(per: Sequence[PeriodRole], ks: Sequence[int]) -> str:
+    return " per unit of money on average" if _unit(per, ks) != "dollar" else ""
+
+
+def _versus(per: Sequence[PeriodRole], ks: Sequence[int], more: bool) -> str:
+    """``more than the hurdle (H)`` for the first money of the unfunded periods ``ks``, or, where
+    that is not so and a share rule moves its bar there, ``more than its bar there (B, with R
+    counted; the hurdle H)``: the comparison that holds ("not more than" with ``more`` False)."""
+    word = "more than" if more else "not more than"
+    hurdles = _returns([per[k].hurdle for k in ks])
+    holds = all((_first(per[k]) > per[k].hurdle) == more for k in ks)
+    bars = _bar_note(per, ks).strip()
+    if holds or not bars:
+        return f"{word} the hurdle ({hurdles})"
+    return f"{word} its bar there ({bars}; the hurdle {hurdles})"
+
+
 #: what leaves a period off its hurdle when no rule binds there
 _OFF_CAUSE = (
     "the difference is the solver's tolerance, the plan's cent rounding, or the slope of the "
@@ -133,28 +173,48 @@ def period_reason(
     out: list[str] = []
     priced_already: set[str] = set()
     if role == UNFUNDED:
-        best = max(range(len(per)), key=lambda k: per[k].marginal - per[k].hurdle)
+        best = max(
+            range(len(per)),
+            key=lambda k: _first(per[k]) - _need(per[k]),
+        )
         pr = per[best]
         if pr.status == PERIOD_CAPPED:
             out.append(
                 f"Not funded: its first dollar would beat the hurdle in "
-                f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} keep it out."
+                f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} "
+                f"{'keeps' if len(pr.rules) == 1 else 'keep'} it out."
             )
         elif pr.status == PERIOD_OFF:
             ks = by[PERIOD_OFF]
             out.append(
-                f"Not funded, though its first dollar in {_span(labels, ks)} would return "
-                f"{_returns([per[k].marginal for k in ks])} {kpi} (carry-over included), more "
-                f"than the hurdle there ({_returns([per[k].hurdle for k in ks])}), and no rule on "
-                f"it binds there: {_OFF_CAUSE}."
+                f"Not funded, though its first {_unit(per, ks)} in {_span(labels, ks)} would "
+                f"return {_returns([_first(per[k]) for k in ks])} {kpi}{_avg(per, ks)} "
+                f"(carry-over included), {_versus(per, ks, True)}, and no rule on it binds "
+                f"there: {_OFF_CAUSE}."
             )
         else:
             bars = _bar_note(per, [best], "; to win money it would need at least")
-            out.append(
-                f"Not funded: even its first dollar returns at most {fmt_ratio(pr.marginal)} "
-                f"{kpi} (in {pr.period}, carry-over included), no more than the hurdle there "
-                f"({fmt_ratio(pr.hurdle)}{bars}): every {word}'s money does more elsewhere."
-            )
+            cents = [k for k, q in enumerate(per) if q.first_cent is not None]
+            if not cents:
+                out.append(
+                    f"Not funded: even its first dollar returns at most {fmt_ratio(pr.marginal)} "
+                    f"{kpi} (in {pr.period}, carry-over included), no more than the hurdle there "
+                    f"({fmt_ratio(pr.hurdle)}{bars}): every {word}'s money does more elsewhere."
+                )
+            else:
+                # a curve that starts vertical where little carry-over is left: its slope at
+                # zero there (radio at 0.15 of its scale on FY26 by month: 0.705 to 28.150) is
+                # no return a cent earns (0.367 to 0.388 on its first cent)
+                out.append(
+                    f"Not funded: its first money comes closest to winning in {pr.period}, where "
+                    f"its first {_unit(per, [best])} returns {fmt_ratio(_first(pr))} {kpi}"
+                    f"{_avg(per, [best])} (carry-over included), no more than the hurdle there "
+                    f"({fmt_ratio(pr.hurdle)}{bars}); its curve starts vertical in "
+                    f"{_span(labels, cents)}, where little carry-over is left, but its first cent "
+                    f"there returns only {_returns([per[k].first_cent or 0.0 for k in cents])} "
+                    f"{kpi} per unit of money on average: every {word}'s money does more "
+                    "elsewhere."
+                )
         return " ".join(out)
     at = by.get(AT_HURDLE, [])
     off_funded = [k for k in by.get(PERIOD_OFF, []) if per[k].spend > HALF_CENT]
@@ -225,6 +285,14 @@ def period_reason(
     ):
         if not ks or role == UNFUNDED:
             continue
+        if ks is not off_funded:  # unfunded: its first money beats what it needs to win there
+            out.append(
+                f"Off the hurdle in {_span(labels, ks)}: it gets nothing there, though its "
+                f"first {_unit(per, ks)} would return {_returns([_first(per[k]) for k in ks])} "
+                f"{kpi}{_avg(per, ks)} (carry-over included), {_versus(per, ks, True)}, and no "
+                f"rule on it binds there: {_OFF_CAUSE}."
+            )
+            continue
         for above in (True, False):
             kk = [k for k in ks if (per[k].marginal > per[k].hurdle) == above]
             if kk:
@@ -238,8 +306,9 @@ def period_reason(
     off = by.get(PERIOD_UNFUNDED, [])
     if off:
         out.append(
-            f"It gets nothing in {_span(labels, off)}: its first dollar there returns at most "
-            f"{fmt_ratio(max(per[k].marginal for k in off))} {kpi}, not more than the hurdle."
+            f"It gets nothing in {_span(labels, off)}: its first {_unit(per, off)} there returns "
+            f"at most {fmt_ratio(max(_first(per[k]) for k in off))} {kpi}{_avg(per, off)}, "
+            f"{_versus(per, off, False)}."
         )
     kept = [k for k in by.get(PERIOD_CAPPED, []) if per[k].spend <= HALF_CENT]
     if kept:
