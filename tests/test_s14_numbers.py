@@ -363,3 +363,22 @@ def test_rerun_warns_of_a_missing_carry_over_column_as_the_run_it_repeats(tmp_pa
         said.append(([ln for ln in r.stderr.splitlines() if "carry-over file" in ln], line))
     for again, line in said:
         assert len(line) == 1 and again == line, said
+
+
+def test_rerun_from_the_snapshot_of_a_plan_with_a_carry_over_file(tmp_path):
+    """The ledger kept the scenario and the model of a run but not its carry-over file
+    (``carryover.before``), so ``rerun --snapshot`` of any plan with one failed: 'the carry-over
+    file it names does not exist: /tmp/budgetopt-rerun-.../carry.csv'. Truth: the re-run from
+    the recorded copies exits 0 with the plan bit for bit the same; and a carry-over file
+    changed since the run is named by ``rerun`` from the files as they are now."""
+    from tests.test_carryover_columns import world
+
+    tmp = world(tmp_path, "date,tv,ratio,radio\n2026-12-28,90000,30000,1000\n")
+    led = ("--ledger", str(tmp / "l.sqlite"))
+    assert run_cli("optimize", "s.yaml", *led, cwd=tmp).returncode == 0
+    r = run_cli("rerun", "last", "--snapshot", "--check", *led, "--no-ledger", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    assert "bit for bit the same" in r.stdout
+    (tmp / "carry.csv").write_text("date,tv,ratio,radio\n2026-12-28,90000,30000,2000\n")
+    r = run_cli("rerun", "last", *led, "--no-ledger", cwd=tmp)
+    assert r.returncode == 0 and "carry.csv" in r.stderr, r.stderr

@@ -212,7 +212,8 @@ def sha256_file(path: str | Path) -> str:
 
 def scenario_inputs(path: str | Path) -> list[tuple[str, Path]]:
     """The files a scenario file reads: itself, the files along its ``extends:`` chain, and any
-    last-cycle CSV (``previous:``) they name, each with its role. The model is not included."""
+    last-cycle CSV (``previous:``) and carry-over file (``carryover.before``) they name, each
+    with its role. The model is not included."""
     out: list[tuple[str, Path]] = []
     seen: set[Path] = set()
     p: Path | None = Path(path).resolve()
@@ -233,6 +234,10 @@ def scenario_inputs(path: str | Path) -> list[tuple[str, Path]]:
         for prev in prevs:
             if isinstance(prev, str) and (p.parent / prev).exists():
                 out.append(("previous", (p.parent / prev).resolve()))
+        carry = data.get("carryover")
+        before = carry.get("before") if isinstance(carry, Mapping) else None
+        if isinstance(before, str) and (p.parent / before).is_file():
+            out.append(("carryover", (p.parent / before).resolve()))
         parent = data.get("extends")
         p = (p.parent / parent).resolve() if isinstance(parent, str) else None
         role = "extends"
