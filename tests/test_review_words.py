@@ -290,3 +290,30 @@ def test_on_a_calendar_a_vertical_start_is_judged_by_its_first_cent(tmp_path):
     reason = radio["reason"]
     assert "no rule on it binds" not in reason and "28.150" not in reason, reason
     assert "its first cent there returns only" in reason and f"{cent:.3f}" in reason
+
+
+def test_a_floor_member_capped_by_its_own_maximum_is_capped(tmp_path):
+    """Undated, the same mistake as December's tv: on the awareness push with tv's maximum at
+    2,150,000, tv's next dollar (0.610) is below the hurdle (0.812) but above its bar (0.508, the
+    floor counted), and the review said "Held up by the awareness stage share floor … below the
+    hurdle". Truth, from the JSON's numbers: its maximum binds and its return beats its bar, so
+    it is capped by its maximum, and the sentence compares with its bar; its money below the
+    hurdle is still committed on the ladder by the floor."""
+    path = tmp_path / "apt.yaml"
+    path.write_text(
+        yaml.safe_dump({"extends": str(AWARENESS_PUSH), "touchpoints": {"tv": {"max": 2_150_000}}})
+    )
+    doc = json.loads(_explain(path, tmp_path / "apt.json"))
+    tv = next(i for i in doc["items"] if i["id"] == "tv")
+    m, bar, hurdle = tv["marginal_roi"], tv["bar"], tv["hurdle"]
+    assert tv["spend"] == pytest.approx(2_150_000, abs=0.01)  # the premise: at its maximum
+    assert bar * 1.005 < m < hurdle * 0.995, (m, bar, hurdle)
+    assert tv["role"] == "capped" and tv["rules"] == ["tp_max__tv"], (tv["role"], tv["rules"])
+    assert f"above its bar of {bar:.3f}" in tv["reason"], tv["reason"]
+    assert f"above the hurdle of {hurdle:.3f}" not in tv["reason"]
+    below = [
+        s
+        for s in doc["ladder"]["steps"]
+        if s["item"] == "tv" and s["status"] in ("funded", "committed") and s["return_"] < hurdle
+    ]
+    assert below and all(s["status"] == "committed" for s in below)

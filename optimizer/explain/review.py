@@ -40,6 +40,7 @@ from optimizer.explain.sentences import (
 )
 from optimizer.explain.types import (
     AT_ITS_BAR,
+    CAPPED,
     EXPLAIN_TOLERANCE,
     HALF_CENT,
     HELD_UP,
@@ -362,10 +363,21 @@ def explain(
         )
 
     say("ranking the ladder")
+    # a line item capped by a rule of its own below the hurdle (inside a share floor) has its
+    # money below the hurdle held in by the floor: on the ladder it is committed, as held up
+    ladder_roles = dict(roles)
+    for tid, (role, _names) in roles.items():
+        i = ctx.index[tid]
+        h = float(pr.price[i])
+        if role == CAPPED and float(pr.marginal[i]) < h - ROLE_TOL * max(abs(h), 1e-12):
+            binding = ctx.binding_rules(i, plan.item(tid).binding, plan)
+            held = tuple(n for n in binding if sides(ctx, n, i)[1])
+            if held:
+                ladder_roles[tid] = (HELD_UP, held)
     ladder = build_ladder(
         ctx,
         plan,
-        roles,
+        ladder_roles,
         hurdles,
         ladder_steps,
         ladder_step,

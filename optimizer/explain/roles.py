@@ -235,11 +235,29 @@ def classify(ctx: ReviewContext, plan: Plan, pr: Prices, tid: str) -> tuple[str,
     names = ctx.binding_rules(i, li.binding, plan)
     caps = [n for n in names if sides(ctx, n, i)[0]]
     floors = [n for n in names if sides(ctx, n, i)[1]]
+    # its own rules (not a share rule it is a member of) hold it against its bar: on the
+    # awareness push with tv's maximum at 2,150,000, tv's next dollar (0.610) is below the
+    # hurdle (0.812) but above its bar (0.508, the floor counted): its maximum caps it, it is
+    # not "held up" by the floor
+    b = float(pr.win[i]) if pr.win is not None and math.isfinite(pr.win[i]) else h
+    btol = ROLE_TOL * max(abs(b), 1e-12) + 1e-12
+    own_caps = [n for n in caps if not _is_share(ctx, n)]
+    own_floors = [n for n in floors if not _is_share(ctx, n)]
+    if m > b + btol and own_caps:
+        return CAPPED, tuple(own_caps)
+    if m < b - btol and own_floors:
+        return HELD_UP, tuple(n for n in floors if m < h - tol or n in own_floors)
     if m > h + tol and caps:
         return CAPPED, tuple(caps)
     if m < h - tol and floors:
         return HELD_UP, tuple(floors)
     return INTERIOR, ()
+
+
+def _is_share(ctx: ReviewContext, name: str) -> bool:
+    """Whether the rule ``name`` is a share rule (a stage's, group's or market's share)."""
+    con = ctx.by_name.get(name)
+    return con is not None and kind_of(con.kind).unit_of(con) == "share"
 
 
 def rule_value(ctx: ReviewContext, plan: Plan, names: Sequence[str]) -> float | None:

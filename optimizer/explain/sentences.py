@@ -88,11 +88,16 @@ def reason_sentence(
             f"anywhere else in the plan (the hurdle, {fmt_ratio(hurdle)}); beyond this point "
             "the money does more elsewhere."
         )
+    # a rule of its own holds it against its bar, which a share rule it is a member of moves:
+    # the comparison with the hurdle need not hold (tv capped at its maximum inside a floor)
+    vs_bar = f"its bar of {fmt_ratio(bar)} (with {counted} counted; the hurdle {fmt_ratio(hurdle)})"
     if role == CAPPED:
+        than = (
+            f"the hurdle of {fmt_ratio(hurdle)}{note}" if marginal > hurdle or not moved else vs_bar
+        )
         txt = (
             f"Capped by {rules}. Its next dollar would still return {fmt_ratio(marginal)} {kpi_word}, "
-            f"above the hurdle of {fmt_ratio(hurdle)}{note}, so the plan would give it more if "
-            "the rule allowed"
+            f"above {than}, so the plan would give it more if the rule allowed"
         )
         if gain is not None and gain >= 0:
             txt += (
@@ -103,9 +108,12 @@ def reason_sentence(
             txt += _overshoot("raising", labels[0], step, gain, ctx)
         return txt + "."
     if role == HELD_UP:
+        than = (
+            f"the hurdle of {fmt_ratio(hurdle)}{note}" if marginal < hurdle or not moved else vs_bar
+        )
         txt = (
             f"Held up by {rules}. Its next dollar returns only {fmt_ratio(marginal)} {kpi_word}, below "
-            f"the hurdle of {fmt_ratio(hurdle)}{note}: left to the optimiser it would get less"
+            f"{than}: left to the optimiser it would get less"
         )
         if gain is not None and gain >= 0:
             txt += (
