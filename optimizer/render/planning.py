@@ -32,7 +32,7 @@ from optimizer.formatting import (
 )
 from optimizer.formatting import step as fmt_step
 from optimizer.render import machine
-from optimizer.render.footing import footed_frame
+from optimizer.render.footing import footed_frame, shown
 from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
@@ -466,26 +466,28 @@ def diff_renderable(comp: Comparison) -> Group:
     # whole units that foot to the totals shown, the changes taken from them (render.footing)
     cols = {"spend_a": a.total_spend, "spend_b": b.total_spend}
     cols |= {"kpi_a": a.total_kpi, "kpi_b": b.total_kpi}
+    # (an amount under 100 too: the total row is the totals as shown, in whole units)
     for _, r in footed_frame(_diff_frame(comp), list(cols), cols).iterrows():
         t.add_row(
             str(r["line_item"]),
             str(r["stage"]),
-            money(r["spend_a"], "small"),
-            money(r["spend_b"], "small"),
-            delta_shown(r["spend_b"], r["spend_a"], "small"),
-            money(r["kpi_a"], "small"),
-            money(r["kpi_b"], "small"),
-            delta_shown(r["kpi_b"], r["kpi_a"], "small"),
+            money(r["spend_a"]),
+            money(r["spend_b"]),
+            delta_shown(r["spend_b"], r["spend_a"]),
+            money(r["kpi_a"]),
+            money(r["kpi_b"]),
+            delta_shown(r["kpi_b"], r["kpi_a"]),
         )
+    sa, sb = shown(a), shown(b)
     t.add_row(
         "total",
         "",
-        money(a.total_spend, "small"),
-        money(b.total_spend, "small"),
-        delta_shown(b.total_spend, a.total_spend, "small"),
-        money(a.total_kpi, "small"),
-        money(b.total_kpi, "small"),
-        delta_shown(b.total_kpi, a.total_kpi, "small"),
+        money(sa.total_spend),
+        money(sb.total_spend),
+        delta_shown(sb.total_spend, sa.total_spend),
+        money(sa.total_kpi),
+        money(sb.total_kpi),
+        delta_shown(sb.total_kpi, sa.total_kpi),
         style="bold",
     )
     parts = list(comparison_renderable(comp).renderables)
