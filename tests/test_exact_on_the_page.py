@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 
 from tests.test_adv_core import run_cli
@@ -67,11 +68,12 @@ def _rows(table: str, tid: str) -> list[list[str]]:
     return [re.findall(AMOUNT, ln) for ln in table.splitlines() if ln.strip().startswith(tid)]
 
 
-def test_deltas_of_amounts_shown_with_cents_are_in_cents(tmp_path):
+def test_deltas_of_small_amounts_are_the_differences_shown(tmp_path):
     """social capped at 12.40 in plan a and 13.10 in plan b (the caps bind: spend is exactly the
-    cap). Truth: each Δ is B − A of the two amounts as printed, to the cent (+0.70 spend; the
-    KPI's as shown), and amounts of 100 and more keep whole-unit Δs (search 99,988 -> 99,987:
-    -1)."""
+    cap). Truth: since b6f00a0 every table of a plan that foots is in whole units, an amount
+    under 100 too (docs/cli.md; the cents are in the JSON), so social reads 12 -> 13, and each Δ
+    is B − A of the two amounts as printed (+1, not the +0.70 of the cents; the KPI's as shown),
+    as for amounts of 100 and more (search 99,988 -> 99,987: -1)."""
     (tmp_path / "model.json").write_text(json.dumps(MODEL))
     for name, cap in (("a", 12.40), ("b", 13.10)):
         scen = {
@@ -94,10 +96,13 @@ def test_deltas_of_amounts_shown_with_cents_are_in_cents(tmp_path):
     diff = _rows(run("diff", "last~1", "last"), "social")
     assert len(diff) == 1, diff
     spend_a, spend_b, d_spend, kpi_a, kpi_b, d_kpi = diff[0]
-    assert (spend_a, spend_b, d_spend) == ("12.40", "13.10", "+0.70")
-    assert "." in kpi_a and "." in kpi_b  # KPI under 100, shown with cents
-    assert _n(d_kpi) == round(_n(kpi_b) - _n(kpi_a), 2), diff
+    assert (spend_a, spend_b, d_spend) == ("12", "13", "+1")
+    assert "." not in kpi_a + kpi_b + d_kpi  # KPI under 100, whole units too
+    assert _n(d_kpi) == _n(kpi_b) - _n(kpi_a), diff
+    plans = [json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab"]
+    cents = [li["spend"] for p in plans for li in p["line_items"] if li["id"] == "social"]
+    assert cents == pytest.approx([12.40, 13.10], abs=0.005)  # the cents, in the JSON
     compare = _rows(run("compare", "a.yaml", "b.yaml"), "social")
-    assert ["12.40", "13.10", "+0.70"] in compare, compare
+    assert ["12", "13", "+1"] in compare, compare
     search = _rows(run("diff", "last~1", "last"), "search")[0]
     assert _n(search[2]) == _n(search[1]) - _n(search[0]) and "." not in search[2], search
