@@ -15,6 +15,7 @@ from typing import Any
 from optimizer.explain import (
     ROLE_WORDS,
     Explanation,
+    Ladder,
     LadderStep,
     LineItemExplanation,
 )
@@ -489,3 +490,49 @@ def certificate_text(status: str, gap: float | None, tolerance: float | None = N
         else ""
     )
     return f"NOT certified optimal (status {status}; gap {shown}{above})"
+
+
+def _named_steps(steps: list[LadderStep], most: int = 4) -> str:
+    """``online_video #146, tv #149 and 2 more``: increments by line item and rank."""
+    names = [f"{s.item} #{s.rank}" for s in steps[:most]]
+    if len(steps) > most:
+        names.append(f"{len(steps) - most} more")
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def ladder_line_sentence(lad: Ladder, runs_out: str = "The budget runs out") -> str:
+    """Where the ladder's line falls and what is in the plan, true of the ladder as shown
+    (``footing.shown_ladder``): the line after increment ``cutoff``, at the plan's total spend
+    where the ranking and the plan agree. Where a rule funds increments out of their return
+    order, the sentence gives the cumulative spend above the line against the plan's total and
+    names the increments below the line that are funded and those above it that are not (their
+    amounts as shown: above minus unfunded plus funded below is the total)."""
+    funded = ("funded", "committed")
+    total = sum(s.amount for s in lad.steps if s.status in funded)
+    above, below = lad.steps[: lad.cutoff], lad.steps[lad.cutoff :]
+    out_above = [s for s in above if s.status not in funded]
+    in_below = [s for s in below if s.status in funded]
+    line = above[-1].cumulative_spend if above else 0.0
+    if not out_above and not in_below:
+        return (
+            f"{runs_out} after increment {lad.cutoff}, at {money(total)}: everything above the "
+            "line is in the plan, everything below is not."
+        )
+    said = (
+        f"In return order, {runs_out[0].lower()}{runs_out[1:]} after increment {lad.cutoff}: "
+        f"the increments above the line sum to {money(line)}, against the plan's total spend "
+        f"of {money(total)}. A rule takes the plan out of that order"
+    )
+    parts = []
+    if in_below:
+        parts.append(
+            f"{len(in_below)} increment{'s' if len(in_below) > 1 else ''} below the line "
+            f"{'are' if len(in_below) > 1 else 'is'} funded ({_named_steps(in_below)}: "
+            f"{money(sum(s.amount for s in in_below))})"
+        )
+    if out_above:
+        parts.append(
+            f"{len(out_above)} above it {'are' if len(out_above) > 1 else 'is'} not "
+            f"({_named_steps(out_above)}: {money(sum(s.amount for s in out_above))})"
+        )
+    return said + ": " + " and ".join(parts) + "."

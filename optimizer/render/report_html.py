@@ -26,6 +26,7 @@ from optimizer.render.report_common import (
     current_headers,
     default_plan_table,
     held_by,
+    ladder_line_sentence,
     owner_rows,
     owner_sentence,
     role_word,
@@ -333,8 +334,7 @@ def _ladder_section(e: Explanation) -> str:
         f'<p class="lead">Every line item\'s spend is cut into increments (decision packages), '
         f"each priced on its own response curve and ranked across the whole plan by "
         f"{_e(unit)} per unit of money. Committed increments (locks and floors) come first. "
-        f"The budget runs out after increment {lad.cutoff}: everything above the line is in "
-        f"the plan, everything below it is not.</p>",
+        f"{_e(ladder_line_sentence(lad))}</p>",
         f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"
         "<figcaption>Each bar is one increment: its width is the money, its height the return "
         "(the steepest first increments are cut off at the top of the chart), its colour the "

@@ -20,6 +20,7 @@ from optimizer.render.report_common import (
     default_plan_cell,
     default_plan_table,
     held_by,
+    ladder_line_sentence,
     owner_rows,
     owner_sentence,
     role_word,
@@ -244,9 +245,7 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         f"Every line item's spend is cut into increments (decision packages), each priced on "
         f"its response curve and ranked across the plan by {e.returns_in or k} per unit of "
         "money; committed "
-        f"increments (locks and floors) come first. The budget runs out after increment "
-        f"{lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in "
-        f"the plan, everything below is not.",
+        f"increments (locks and floors) come first. {ladder_line_sentence(lad)}",
         "",
     ]
     out += ladder_tables(lad)

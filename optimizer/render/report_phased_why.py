@@ -13,6 +13,7 @@ from optimizer.explain.types import AT_ITS_BAR, HALF_CENT, INTERIOR, ROLE_WORDS,
 from optimizer.formatting import delta, footed, money, ratio
 from optimizer.render import charts
 from optimizer.render.footing import shown_ladder
+from optimizer.render.report_common import ladder_line_sentence
 from optimizer.render.report_html import _img
 
 
@@ -131,10 +132,13 @@ def _moves(it: Any) -> list[tuple[str, str]]:
 
 
 def _ladder_lead(exp: PhasedExplanation) -> str:
-    lad = exp.ladder
+    lad = shown_ladder(exp.ladder)  # as its tables show it (render.footing)
     be = exp.break_even
+    funded = ("funded", "committed")
     below = (
-        sum(s.amount for s in lad.steps[: lad.cutoff] if s.return_ < be) if be is not None else None
+        sum(s.amount for s in lad.steps if s.status in funded and s.return_ < be)
+        if be is not None
+        else None
     )
     return (
         f"Every line item's plan is cut into ten increments of its phasing (each a tenth of its "
@@ -143,13 +147,9 @@ def _ladder_lead(exp: PhasedExplanation) -> str:
         f"{exp.phasing} under a binding rule on its total spend priced at its hurdle (so the "
         "return per plain unit of money need not fall down the ranking where such a rule binds); "
         "committed increments (locks and floors) come first. "
-        + (
-            "The target is met after "
-            if exp.objective == "min_spend"
-            else "The budget runs out after "
+        + ladder_line_sentence(
+            lad, "The target is met" if exp.objective == "min_spend" else "The budget runs out"
         )
-        + f"increment {lad.cutoff}, at {money(lad.line_spend)}: everything above the line is in the "
-        "plan, everything below is not."
         + (
             f" {money(below)} of the funded increments return less than break-even ({be:.2f}): "
             "those dollars do not pay back."
