@@ -6,6 +6,7 @@ from optimizer.allocate.engine import (
     allocate,
     diagnose_infeasible,
     plan_at,
+    plan_problem,
     prepare_problem,
     solve_problem,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "dual_bound",
     "make_problem",
     "plan_at",
+    "plan_problem",
     "prepare_problem",
     "solve_problem",
 ]

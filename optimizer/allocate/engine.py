@@ -127,14 +127,23 @@ def allocate(
     else:
         opts: dict[str, Any] = {"solver": solver, "tolerance": tolerance, "t0": t0}
         opts |= {"max_rounds": max_rounds, "n_pieces": n_pieces, "time_limit": time_limit}
-        plan = solve_problem(problem, diagnose=diagnose, **opts, kkt_tolerance=kkt_tolerance)
-        if plan.status == Status.INFEASIBLE and diagnose:  # a min_spend budget at its least spend
-            opts["kkt_tolerance"] = kkt_tolerance
-            plan = least_spend_within_budget(problem, solve_problem, **opts) or plan
-            plan = target_within_budget(problem, plan, solve_problem, **opts)
+        plan = plan_problem(problem, diagnose=diagnose, kkt_tolerance=kkt_tolerance, **opts)
     cur = currency_of(model)  # the money's currency travels with the plan, to its renderers
     if cur:
         plan = dataclasses.replace(plan, extras={**plan.extras, "currency": cur})
+    return plan
+
+
+def plan_problem(problem: AllocationProblem, *, diagnose: bool = True, **opts: Any) -> Plan:
+    """An undated problem's plan, as every command plans it (``optimize``, ``compare``, the
+    re-plan, ``--robust mean``): ``solve_problem``, and where that is infeasible with
+    ``diagnose``, a min_spend budget at its least spend (``least_spend_within_budget``) and the
+    target a budget reaches (``target_within_budget``), so that one scenario gets one status,
+    plan and message in every command. ``opts``: ``solve_problem``'s."""
+    plan = solve_problem(problem, diagnose=diagnose, **opts)
+    if plan.status == Status.INFEASIBLE and diagnose:  # a min_spend budget at its least spend
+        plan = least_spend_within_budget(problem, solve_problem, **opts) or plan
+        plan = target_within_budget(problem, plan, solve_problem, **opts)
     return plan
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from optimizer.allocate import AllocationProblem, Plan, make_problem, solve_problem
+from optimizer.allocate import AllocationProblem, Plan, make_problem, plan_problem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
 from optimizer.progress import Progress
@@ -402,7 +402,8 @@ def solve_scenario(
         costs = phased_constraint_costs(plan, phased)
         return with_economics(sc, model, plan, extra_models=extra, **opts), costs
     problem = make_problem(sc, model, extra_models=dict(extra))
-    plan = solve_problem(problem, **opts)
+    # as optimize plans it (a min_spend budget at its least spend, the target a budget reaches)
+    plan = plan_problem(problem, **opts)
     costs = constraint_costs(plan, problem)
     # break-even and extrapolation, in the task (one more solve, on the worker)
     return with_economics(sc, model, plan, extra_models=extra, **opts), costs

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
+from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.plan import round_cents
@@ -770,7 +770,7 @@ def replan(
             problem = dataclasses.replace(
                 problem, scenario=sc_rest.with_budget(max(0.0, round(left, 2)))
             )
-        plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+        plan = plan_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
         # the re-plan's weeks on the calendar, so that a later track compares the right ones
         plan = dataclasses.replace(plan, start=rest_start.isoformat())
         kpi_to_date = float(done.get(problem.kpi, np.zeros(1)).sum())

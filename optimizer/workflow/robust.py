@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, solve_problem
+from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.engine import SolveOptions
 from optimizer.errors import ModelError, ScenarioError
@@ -144,7 +144,7 @@ def robust_plan(
     """
     d = require_draws(model)
     problem = mean_problem(make_problem(scenario, model, extra_models=dict(extra_models or {})), d)
-    plan = solve_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
+    plan = plan_problem(problem, solver=solver, tolerance=tolerance, time_limit=time_limit)
     return dataclasses.replace(
         plan,
         extras={
