@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.artist import Artist  # noqa: E402
 
-from optimizer.formatting import compact, with_currency  # noqa: E402
+from optimizer.explain.types import is_off_hurdle  # noqa: E402
+from optimizer.formatting import compact, ratio, with_currency  # noqa: E402
 from optimizer.io.files import atomic_write_bytes  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
 from optimizer.vocabulary import STAGES  # noqa: E402
@@ -335,13 +336,21 @@ def review_curve_figure(
     hurdle: float,
     role: str,
     last_cycle: float | None = None,
+    bar: float | None = None,
 ) -> plt.Figure:
-    """One line item's weekly response curve with the plan point and the hurdle's slope.
+    """One line item's weekly response curve with the plan point and the slope it answers to.
 
-    The short dashed segment through the plan point has the hurdle's slope: a line item at the
-    hurdle has a curve tangent to it; a capped one is steeper there, a held-up one flatter. An
-    unfunded one shows the hurdle's line from the origin above its first dollar.
+    That slope is the line item's bar (``bar``: the binding share rules counted), labelled
+    "its bar" where it differs from the plan's ``hurdle`` as printed, else the hurdle, labelled
+    "hurdle". The short dashed segment through the plan point has that slope: a line item at
+    it has a curve tangent to it; a capped one is steeper there, a held-up one flatter. An
+    unfunded one shows that line from the origin above its first dollar.
     """
+    if is_off_hurdle(hurdle, bar):
+        assert bar is not None
+        hurdle, named = bar, f"its bar {ratio(bar)}"
+    else:
+        named = f"hurdle {ratio(hurdle)}"
     sr = dict(tp.spend_range or {})
     point = spend / weeks
     lc = None if last_cycle is None else last_cycle / weeks
@@ -378,12 +387,12 @@ def review_curve_figure(
             color=_INK,
             ls="--",
             lw=1,
-            label=f"hurdle slope {hurdle:.2f}",
+            label=named,
         )
         ax.plot([point], [y0], "o", color=_INK, ms=6, zorder=5, label="plan")
     elif math.isfinite(hurdle):
         xs = np.array([0.0, 0.35 * top])
-        ax.plot(xs, hurdle * xs, color=_INK, ls="--", lw=1, label=f"hurdle {hurdle:.2f} per unit")
+        ax.plot(xs, hurdle * xs, color=_INK, ls="--", lw=1, label=f"{named} per unit")
     if lc is not None and lc > 0:
         ax.plot(
             [lc],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optimizer.explain import INTERIOR, Explanation, LadderStep, LineItemExplanation
+from optimizer.explain import Explanation, LadderStep, LineItemExplanation
 from optimizer.formatting import delta, money, ratio, share, with_currency
 from optimizer.io.files import atomic_write_text
 from optimizer.render import charts
@@ -252,10 +252,10 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
                 e.kpi,
                 e.horizon_weeks,
                 it.spend,
-                # a line item at the hurdle is tangent to its bar (a share rule moves it)
-                it.bar if it.role == INTERIOR and it.bar is not None else it.hurdle,
+                it.hurdle,
                 it.role,
                 it.last_cycle,
+                it.bar,  # the line drawn: its bar where a share rule moves it off the hurdle
             )
         )
         fig = (
