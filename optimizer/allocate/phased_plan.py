@@ -19,7 +19,7 @@ from optimizer.allocate.phased_model import (
     plan_kpi,
 )
 from optimizer.allocate.plan import ConstraintResult, LineItem, PeriodAmount, Plan, round_cents
-from optimizer.allocate.rounding import said_in_cents
+from optimizer.allocate.rounding import cents_milp, said_in_cents, worst_row
 from optimizer.allocate.solve import Status
 
 
@@ -51,7 +51,7 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
     if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT, Status.NOT_CERTIFIED):
         return Plan(status=sol.status, conflicts=sol.conflicts, message=sol.message, **common)
     n, P = problem.n, problem.P
-    X = _repair_cents(problem, round_cents(sol.X.ravel()).reshape(n, P))
+    X = _repair_cents(problem, sol.X)
     X = _repair_kpi(problem, X)
     # min_spend is solved as maximising -spend: its value, bound and duals in its own sense
     sign = 1.0 if problem.objective_weight else -1.0
@@ -208,91 +208,41 @@ def phased_plan(problem: PhasedProblem, sol: PhasedSolution, solver: str = "high
 
 
 def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
-    """Rules hold after rounding to cents: a row the rounding pushed over (or under) by a cent or
-    two gets them moved to (or from) a decision whose rules all have room — the same
-    touchpoint's other periods first, then any — so the totals stay as rounded; when no decision
-    has room, the cents are left unspent."""
-    X = X.copy()
+    """The exact plan ``X`` (n × P) to the cent, holding every rule (D5, session 15).
+
+    The nearest cents (``round_cents``, which keeps the total) when they hold every row; else
+    the undated plan's cents MILP (``rounding.cents_milp``): each cell moves from its floor in
+    cents by -1..+2 (more only when the exact plan itself breaches a row by more), every row
+    holds in cents, and the plan moves the least, its total kept where the rows allow (a budget
+    spent to the cent stays spent). A cell whose rules have no room (a dark month at
+    ``max: 0``, a period cap that binds) is never moved into. A cell with a minimum if funded
+    keeps it, and one at 0 stays unfunded. When no rounding holds every row, the nearest cents
+    are kept and the plan names the rules they break (``said_in_cents``). This replaced a
+    move-by-move repair that put 4.94 into radio's dark August over 98 rounds."""
+    n, P = problem.n, problem.P
+    near = round_cents(np.asarray(X, float).ravel()).reshape(n, P)
     rows = problem.rows
-    if not rows:
-        return X
-    rm = problem.row_matrix
-    P = problem.P
-    by_col = rm.G.tocsc()
-    cap = np.array([s in ("<=", "==") for s in rm.sense], bool)
-    floor = np.array([s in (">=", "==") for s in rm.sense], bool)
-    state: dict[str, np.ndarray] = {}
-
-    def refresh() -> None:
-        """(room below each cap, room above each floor) at X: inf where a row has none."""
-        lhs = rm.lhs(X)
-        state["up"] = np.where(cap, rm.rhs - lhs, np.inf)
-        state["down"] = np.where(floor, lhs - rm.rhs, np.inf)
-
-    def fits(ip: tuple[int, int], delta: float) -> bool:
-        if X[ip] + delta < -1e-6:
-            return False
-        j = ip[0] * P + ip[1]
-        lo, hi = by_col.indptr[j], by_col.indptr[j + 1]
-        ks, coefs = by_col.indices[lo:hi], by_col.data[lo:hi]
-        change = coefs * delta
-        over = (change > 0) & (change > state["up"][ks] + 1e-6)
-        under = (change < 0) & (-change > state["down"][ks] + 1e-6)
-        return not bool(np.any(over | under))
-
-    def candidates(i: int):
-        yield from ((i, q) for q in range(P))
-        yield from ((j, q) for j in range(problem.n) if j != i for q in range(P))
-
-    def breach() -> float:
-        refresh()
-        return float(
-            np.clip(-state["up"], 0.0, None)[state["up"] < -1e-6].sum()
-            + np.clip(-state["down"], 0.0, None)[state["down"] < -1e-6].sum()
-        )
-
-    def move(r: Any, ip: tuple[int, int], delta: float) -> None:
-        """``delta`` on ``ip``, and back on the first decision outside ``r`` with room."""
-        X[ip] = round(float(X[ip]) + delta, 2)
-        refresh()
-        for c in candidates(ip[0]):
-            if c not in r.coefs and fits(c, -delta):
-                X[c] = round(float(X[c]) - delta, 2)
-                break
-
-    for _ in range(200):
-        before = breach()
-        bad_rows = np.flatnonzero((state["up"] < -1e-6) | (state["down"] < -1e-6))
-        if not len(bad_rows):
-            return X
-        k = int(bad_rows[0])
-        up, down = float(state["up"][k]), float(state["down"][k])
-        r = rows[k]
-        members = [ip for ip, a in r.coefs.items() if a > 0]
-        if not members:
-            return X
-        if up < -1e-6:  # over a cap: take cents out of its largest member
-            delta = {
-                c: -min(math.ceil(-up / r.coefs[c] * 100 - 1e-6) / 100.0, float(X[c]))
-                for c in members
-            }
-            order = sorted(members, key=lambda c: -X[c])
-        else:  # under a floor: put cents into its smallest member
-            delta = {c: math.ceil(-down / r.coefs[c] * 100 - 1e-6) / 100.0 for c in members}
-            order = sorted(members, key=lambda c: X[c])
-        # the first member (largest for a cap, smallest for a floor) whose move, with the cents
-        # put back outside the row, leaves the rules closer to holding: the smallest member of a
-        # market floor can sit at its own cap, and moving it anyway (as this did) broke the cap,
-        # whose repair broke the floor again, until the loop gave up with the floor a cent short
-        saved = X.copy()
-        for ip in order[:50]:
-            move(r, ip, delta[ip])
-            if breach() < before - 1e-9:
-                break
-            X[:] = saved
-        else:  # no member helps at once: the largest (smallest) one, as before
-            move(r, order[0], delta[order[0]])
-    return X
+    breach = worst_row(rows, near)
+    if not rows or breach == 0.0:
+        return near
+    x = np.maximum(np.asarray(X, float).ravel(), 0.0)
+    on = near.ravel() > 0  # funded: the exact plan's float noise (1e-9 on a cell at 0) is not
+    flat = [({i * P + p: a for (i, p), a in r.coefs.items()}, r.sense, r.rhs) for r in rows]
+    fixed: list[int] = []
+    funded: dict[int, float] = {}
+    for (i, p), least in problem.min_if_funded.items():
+        if on[i * P + p]:
+            funded[i * P + p] = least
+        else:
+            fixed.append(i * P + p)
+    for it in problem.base.items:
+        cells = range(it.index * P, (it.index + 1) * P)
+        if (it.min_if_funded or it.block is not None) and not on[cells.start : cells.stop].any():
+            fixed.extend(cells)  # unfunded on its own rule: stays unfunded
+        elif it.min_if_funded:
+            flat.append(({j: 1.0 for j in cells}, ">=", float(it.min_if_funded)))
+    out = cents_milp(x, flat, breach=breach, fixed=fixed, min_funded=funded, keep_total=True)
+    return near if out is None else out.reshape(n, P)
 
 
 def _repair_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@ holds (issue 14, item 6). ``round_to_rules`` is what ``allocate`` writes on a pl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,11 +28,11 @@ def round_to_rules(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
     spend = round_cents(x)
     rows = [c for c in problem.constraints if not c.on_kpi and c.coefs]
     floors = KpiFloors.of(problem)
-    before = (_worst_row(rows, spend), floors.short(spend))
+    before = (worst_row(rows, spend), floors.short(spend))
     if before == (0.0, 0.0):
         return spend
     fixed = _repair_cents(problem, rows, x, before[0], floors)
-    if fixed is not None and (_worst_row(rows, fixed), floors.short(fixed)) < before:
+    if fixed is not None and (worst_row(rows, fixed), floors.short(fixed)) < before:
         return fixed
     return spend
 
@@ -86,7 +86,7 @@ class KpiFloors:
         return worst
 
 
-def _row_slack(c: LinearConstraint, v: np.ndarray) -> float:
+def _row_slack(c: Any, v: np.ndarray) -> float:
     """How far a rule is from breaking at spend ``v`` (negative: broken), in money."""
     lhs = float(sum(a * v[i] for i, a in c.coefs.items()))
     if c.sense == "<=":
@@ -96,8 +96,10 @@ def _row_slack(c: LinearConstraint, v: np.ndarray) -> float:
     return -abs(lhs - c.rhs)
 
 
-def _worst_row(rows: list[LinearConstraint], v: np.ndarray) -> float:
-    """The largest breach of a spend rule beyond float noise (0 when all hold)."""
+def worst_row(rows: Sequence[Any], v: np.ndarray) -> float:
+    """The largest breach of a spend rule beyond float noise (0 when all hold): ``rows`` have
+    ``coefs`` (index into ``v``), ``sense`` and ``rhs``: an undated rule (``LinearConstraint``)
+    or a phased one (``PhasedRow``, its keys (line item, period) into the n × P plan)."""
     worst = 0.0
     for c in rows:
         size = abs(c.rhs) + float(sum(abs(a * v[i]) for i, a in c.coefs.items()))
@@ -120,48 +122,91 @@ def _repair_cents(
     move by as many cents as the breach, so that the repair can take it back. ``floors``: the KPI
     rules, held on each line item's KPI linearised at the exact plan (a cent moves a curve's
     slope by nothing a float sees)."""
+    frac = np.clip(x * 100.0 - np.floor(x * 100.0 + 1e-6), 0.0, 1.0)
+    fixed = [it.index for it in problem.items if it.block is not None and frac[it.index] <= 1e-6]
+    funded = {
+        it.index: it.min_if_funded for it in problem.items if it.min_if_funded and x[it.index] > 0
+    }
+    return cents_milp(
+        x,
+        [(c.coefs, c.sense, c.rhs) for c in rows],
+        breach=breach,
+        fixed=fixed,
+        min_funded=funded,
+        extra=None if floors is None else floors.add_rows,
+    )
+
+
+def cents_milp(
+    x: np.ndarray,
+    rows: Sequence[tuple[Mapping[int, float], str, float]],
+    *,
+    breach: float = 0.0,
+    fixed: Sequence[int] = (),
+    min_funded: Mapping[int, float] | None = None,
+    extra: Callable[[Any, np.ndarray, list[Any]], None] | None = None,
+    keep_total: bool = False,
+) -> np.ndarray | None:
+    """The plan ``x`` (money, one entry per decision) to the cent, holding every row
+    ``Σ coefs[i]·x[i] sense rhs`` in cents and moving the plan the least (Σ |cents - 100·x|):
+    a small MILP, one integer per decision, its floor in cents moved by -1..+2 (by as many more
+    cents as ``breach``, the nearest cents' largest breach in money). So a decision moves by a
+    cent or two, never into a rule that has no room (a cap that binds, a dark period at
+    ``max: 0``). None when no such rounding exists (or the MILP fails): the caller keeps the
+    nearest cents and names the rules they break. ``fixed``: decisions that keep their cents;
+    ``min_funded``: decisions funded in ``x`` that stay at least at their minimum; ``extra``:
+    adds more rows (``prob``, ``x``, the decisions in cents); ``keep_total``: a cent the total
+    moves from the nearest cents' total (largest remainder) costs as much as a cent a decision
+    moves, so a plan that can keep its total (a budget spent to the cent) does. The undated plan
+    (``round_to_rules``) and the phased one (``phased_plan``) both round by it."""
     import math
 
     import pulp
 
+    from optimizer.allocate.solve import make_solver
+
     cents = x * 100.0
     base = np.floor(cents + 1e-6)
     frac = np.clip(cents - base, 0.0, 1.0)
+    k = math.ceil(breach * 100.0) if math.isfinite(breach) else 0
+    keep = set(fixed)
     prob = pulp.LpProblem("round", pulp.LpMinimize)
-    # each line item moves from its floor (in cents) by -1..+2: a share rule may need one line item
+    # each decision moves from its floor (in cents) by -1..+2: a share rule may need one decision
     # a cent below its own floor so that another can reach its floor within the budget
     b, dev = [], []
-    for it in problem.items:
-        i = it.index
-        exact = frac[i] <= 1e-6
-        blocked = it.block is not None and exact
-        k = math.ceil(breach * 100.0) if math.isfinite(breach) else 0
-        lo_move = 0 if blocked or base[i] < 1 else -max(1, min(k, int(base[i])))
-        hi_move = 0 if blocked else 2 + k
+    for i in range(len(x)):
+        lo_move = 0 if i in keep or base[i] < 1 else -max(1, min(k, int(base[i])))
+        hi_move = 0 if i in keep else 2 + k
         v = prob.add_variable(f"b{i}", lo_move, hi_move, cat=pulp.LpInteger)
         t = prob.add_variable(f"t{i}", 0)
         prob += t >= v - frac[i]
         prob += t >= frac[i] - v
         b.append(v)
         dev.append(t)
-        if it.min_if_funded and x[i] > 0:  # funded: stays at least its minimum
-            prob += (base[i] + v) >= round(it.min_if_funded * 100.0, 6) - 1e-6
+    for i, least in (min_funded or {}).items():  # funded: stays at least its minimum
+        prob += (base[i] + b[i]) >= round(least * 100.0, 6) - 1e-6
+    if keep_total:
+        total = prob.add_variable("total", 0)
+        moved = pulp.lpSum(b) - (round(float(cents.sum())) - float(base.sum()))
+        prob += total >= moved
+        prob += total >= -moved
+        dev.append(total)
     prob += pulp.lpSum(dev)
-    for c in rows:
-        lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in c.coefs.items())
-        rhs = c.rhs * 100.0
+    for coefs, sense, rhs_money in rows:
+        lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in coefs.items())
+        rhs = rhs_money * 100.0
         eps = 1e-4 + 1e-15 * abs(rhs)  # in cents: float noise, never a cent
-        if c.sense == "<=":
+        if sense in ("<=", "=="):
             prob += lhs <= rhs + eps
-        elif c.sense == ">=":
+        if sense in (">=", "=="):
             prob += lhs >= rhs - eps
-        else:
-            prob += lhs >= rhs - eps
-            prob += lhs <= rhs + eps
-    if floors is not None:
-        floors.add_rows(prob, x, [base[i] + v for i, v in enumerate(b)])
+    if extra is not None:
+        extra(prob, x, [base[i] + v for i, v in enumerate(b)])
     try:
-        prob.solve(pulp.HiGHS(msg=False, timeLimit=5))
+        # the package's HiGHS (one thread, its banner kept off stdout): a default pulp.HiGHS
+        # starts HiGHS' scheduler on all threads, and every later one-thread solve in the
+        # process then fails (test_phased's MILPs came out infeasible after a phased plan)
+        prob.solve(make_solver("highs", mip=True, time_limit=5))
     except Exception:  # noqa: BLE001 - rounding falls back to the nearest cents
         return None
     if pulp.LpStatus[prob.status] != "Optimal":
