@@ -252,14 +252,15 @@ def sample(
     if pb.roi_box is not None:
         lo, hi = pb.roi_box
         roi = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(chains, k)))
-        sigma = np.full(
-            chains, float(pb.noise_frac or 0.0) * (pb.base_mean + max(float(pb.y.mean()), 0.0))
-        )
         lam = tau = np.zeros(chains)
     else:
         roi = np.exp(rng.normal(0.0, 0.5, size=(chains, k)))
-        sigma = np.full(chains, float(np.std(y)))
         lam, tau = np.zeros(chains), np.ones(chains)
+    if pb.noise_frac is not None:  # known: run at this sd, reweighted to the exact one below
+        kpi_mean = float(pb.y.mean()) if pb.Z is not None else pb.base_mean + float(pb.y.mean())
+        sigma = np.full(chains, float(pb.noise_frac) * max(kpi_mean, pb.base_mean))
+    else:  # unknown (Jeffreys prior): a Gibbs step each sweep
+        sigma = np.full(chains, float(np.std(y)))
     sigma0 = float(sigma[0])
     dof = n - (0 if Q is None else Q.shape[1])
     kept = sweeps - burn
@@ -340,8 +341,9 @@ def sample(
                 new = _roi_hier(roi[:, i], m, sd, lam, tau, rng, truncated_normal, acc)
             e += g * (roi[:, i] - new)[:, None]
             roi[:, i] = new
-        if pb.roi_box is None:  # the hierarchy and the noise
+        if pb.roi_box is None:  # the hierarchy
             lam, tau = _hyper(np.log(roi), tau, rng)
+        if pb.noise_frac is None:  # the noise
             ee = np.einsum("cn,cn->c", e, e)
             sigma = np.sqrt(ee / rng.chisquare(dof, size=chains))
         if sweep >= burn:

@@ -102,6 +102,24 @@ LOW_DECAY_MAX = 0.7
 STANDIN_PRIOR = (0.1, 10.0)
 #: the plans compared, in print order
 PLANS = ("bound", "decay", "full", "generic", "flat", "ls", "looser")
+#: ``full`` less one piece of its knowledge, or ``generic`` with one piece of ``full``'s: the
+#: prior-by-prior decomposition of the gap between them (``knockout``); not run by default
+KNOCKOUT_PARTS = {
+    "tp": "the transforms' prior (family, decay, half-way point, shape)",
+    "roi": "the ROIs' prior (full: the generators' log-uniform box; generic: a learnt hierarchy)",
+    "base": "the baseline (full: its true series and the level factor; generic: its form)",
+    "noise": "the noise sd (full: its relative size known; generic: unknown)",
+    "link": "the baseline-level factor alone (full only)",
+    "fam": "the family prior alone (full: the generators' shares; generic: 1/3 each)",
+    "decay": "the decay prior alone (full: U(0, 0.7 or 0.8); generic: U(0, 0.9))",
+    "rel": "the half-way point prior alone (full: the generators' ratio range; generic: "
+    "log-U(0.1, 30) relative to the mean adstocked spend)",
+    "shape": "the hill shape prior alone (full: U(0.6, 1); generic: log-U(0.3, 1))",
+}
+KNOCKOUTS = tuple(f"full-{k}" for k in KNOCKOUT_PARTS) + tuple(
+    f"generic+{k}" for k in KNOCKOUT_PARTS if k != "link"
+)
+CURVE_PLANS = ("full", "generic", *KNOCKOUTS)
 PLAN_NAMES = {
     "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
     "decay": "Bayes bound with the decays unknown too (generator's decay prior)",
@@ -111,7 +129,11 @@ PLAN_NAMES = {
     "flat": "Bayes oracle, flat prior (fit_recovery.py: true transforms, 50 draws)",
     "ls": "least squares on the true transforms (fit_recovery.py's reference)",
     "looser": "generator's ROI prior, transforms + baseline form known, coefficients fitted",
+    **{f"full-{k}": f"full, {v} generic's" for k, v in KNOCKOUT_PARTS.items()},
+    **{f"generic+{k}": f"generic, {v} full's" for k, v in KNOCKOUT_PARTS.items() if k != "link"},
 }
+#: every plan a run may ask for, in print order
+ALL_PLANS = (*PLANS, *KNOCKOUTS)
 
 
 # ================================================================================================
@@ -626,6 +648,38 @@ def curve_problems(
     return full, generic
 
 
+def knockout(full: BC.CurvesProblem, generic: BC.CurvesProblem, plan: str) -> BC.CurvesProblem:
+    """``full``, ``generic``, or one of ``KNOCKOUTS``: ``full-X``, ``full`` with ``generic``'s
+    part X; ``generic+X``, ``generic`` with ``full``'s part X (``KNOCKOUT_PARTS``). The ROIs are
+    read at the generators' mean spend wherever the box or the level factor needs them (a
+    hierarchy does not care); the baseline part moves the KPI less what is known of it and the
+    nuisance columns, never the level factor (``full-link`` measures that alone)."""
+    if plan in ("full", "generic"):
+        return full if plan == "full" else generic
+    base, part = (full, plan[5:]) if plan.startswith("full-") else (generic, plan[8:])
+    other = generic if base is full else full
+    if part == "tp":
+        return replace(base, adstock=other.adstock, prior=other.prior)
+    if part in ("fam", "decay", "rel", "shape"):
+        fields = {
+            "fam": ("fam_logp",),
+            "decay": ("decay_grid", "decay_logp"),
+            "rel": ("ratio", "ratio_logp"),
+            "shape": ("shape_grid", "shape_logp"),
+        }[part]
+        prior = replace(base.prior, **{f: getattr(other.prior, f) for f in fields})
+        adstock = other.adstock if part == "decay" else base.adstock
+        return replace(base, prior=prior, adstock=adstock)
+    if part == "roi":
+        return replace(base, roi_box=other.roi_box, ref=full.ref)
+    if part == "noise":
+        return replace(base, noise_frac=other.noise_frac, base_mean=full.base_mean)
+    if part == "link":
+        return replace(base, link=None)
+    assert part == "base", plan
+    return replace(base, y=other.y, Z=other.Z, link=None)
+
+
 def _in_prior(case: Case, ref: np.ndarray, prior: BC.CurvePrior, G: np.ndarray) -> bool:
     """Whether every true transform lies in ``prior``'s support (family, decay, ratio and shape
     ranges); checks that the curves' formula at the true transforms gives ``G`` (the bound's
@@ -792,7 +846,7 @@ def summary(rows: Sequence[WorldResult], title: str, target: float | None) -> No
         f"below by > {HARM:.1%} |"
     )
     print("|---|---|---|---|---|---|")
-    for plan in [p for p in PLANS if all(p in r.regrets for r in rows)]:
+    for plan in [p for p in ALL_PLANS if all(p in r.regrets for r in rows)]:
         pooled = pooled_capture(rows, lambda r, p=plan: r.regrets[p])  # type: ignore[misc]
         sd, q5, q95 = bootstrap(rows, plan)
         v = [vs_hist(r.regrets[plan]) for r in rows]
@@ -850,12 +904,11 @@ def run_world(
         # decay's parametrisation with the ROIs' posterior mean is the expected curve
         regrets["decay"] = decision_regret(case, with_betas(case.truth, dpost.mean * decay_kn.c))
     full_standin = False
-    if "full" in plans or "generic" in plans:
+    if any(p in plans for p in CURVE_PLANS):
         full_pb, generic_pb = curve_problems(case, world, regime, args)
         full_standin = full_pb.standin
-        for name, pb in (("full", full_pb), ("generic", generic_pb)):
-            if name not in plans:
-                continue
+        for name in [p for p in CURVE_PLANS if p in plans]:
+            pb = knockout(full_pb, generic_pb, name)
             t0 = time.perf_counter()
             cp = BC.sample(
                 pb, rng, args.curve_chains, args.curve_sweeps, args.curve_burn,
@@ -938,7 +991,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--sampler-seed", type=int, default=SEED)
     ap.add_argument(
-        "--plans", default=",".join(PLANS), help=f"comma-separated, of {', '.join(PLANS)}"
+        "--plans",
+        default=",".join(PLANS),
+        help=f"comma-separated, of {', '.join(ALL_PLANS)} (default: {', '.join(PLANS)})",
     )
     ap.add_argument(
         "--from-log",
@@ -960,9 +1015,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--generic-shape-points", type=int, default=6, help="generic: shape grid cells")
     args = ap.parse_args(argv)
     args.plans = tuple(p for p in args.plans.split(",") if p)
-    unknown = sorted(set(args.plans) - set(PLANS))
+    unknown = sorted(set(args.plans) - set(ALL_PLANS))
     if unknown:
-        ap.error(f"--plans: unknown plan(s) {', '.join(unknown)} (known: {', '.join(PLANS)})")
+        ap.error(f"--plans: unknown plan(s) {', '.join(unknown)} (known: {', '.join(ALL_PLANS)})")
     t0 = time.perf_counter()
     target = POOLED_TARGET.get((args.regime, args.touchpoints))
     if args.from_log:
@@ -990,9 +1045,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for case, world in pairs:
             w = run_world(case, world, args.regime, args, rng)
             rows.append(w)
-            caps = "  ".join(f"{p} {w.regrets[p].captured:7.1%}" for p in PLANS if p in w.regrets)
+            caps = "  ".join(
+                f"{p} {w.regrets[p].captured:7.1%}" for p in ALL_PLANS if p in w.regrets
+            )
             first = next(iter(w.regrets.values()))
-            vs = "  ".join(f"{p} {vs_hist(w.regrets[p]):+.2%}" for p in PLANS if p in w.regrets)
+            vs = "  ".join(f"{p} {vs_hist(w.regrets[p]):+.2%}" for p in ALL_PLANS if p in w.regrets)
             print(
                 f"{w.name:<24} uplift {first.uplift:6.2%}  {caps}  vs hist: {vs}  "
                 f"ESS {w.ess:.2f}  MC se/sd {w.se_sd:.3f}  decay acc. {w.accept:.2f}"
