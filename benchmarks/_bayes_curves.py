@@ -131,6 +131,38 @@ def generic_prior(rel_points: int = 24, shape_points: int = 6) -> CurvePrior:
     )
 
 
+def on_share(x: np.ndarray) -> float:
+    """The share of the weeks with spend (1 for a touchpoint never on: its prior is unmoved)."""
+    on = int(np.count_nonzero(np.asarray(x) > 0))
+    return on / x.size if on else 1.0
+
+
+def map_prior(rel_points: int = 24, shape_points: int = 6) -> CurvePrior:
+    """The MAP fitter's own prior (``optimizer.response.joint``) on ``generic_prior``'s grids:
+    families 1/3 each; decay N(``PRIOR_DECAY``, ``PRIOR_DECAY_SD``) on [0, 0.9]; log rel
+    N(``PRIOR_LOG_REL``, ``PRIOR_LOG_REL_SD``) (relative to the operating level when the problem's
+    reference spend is the mean over the weeks with spend, as ``prior_centre="operating"``); log
+    shape N(``PRIOR_LOG_SHAPE``, ``PRIOR_LOG_SHAPE_SD``) on [0.3, 1]."""
+    from optimizer.response import joint as J
+
+    g = generic_prior(rel_points, shape_points)
+
+    def normal(values: np.ndarray, mu: float, sd: float, base: np.ndarray) -> np.ndarray:
+        t = base - 0.5 * ((values - mu) / sd) ** 2
+        return t - np.logaddexp.reduce(t)
+
+    return replace(
+        g,
+        decay_logp=normal(g.decay_grid, J.PRIOR_DECAY, J.PRIOR_DECAY_SD, g.decay_logp),
+        ratio_logp=normal(-np.log(g.ratio[0]), J.PRIOR_LOG_REL, J.PRIOR_LOG_REL_SD, g.ratio_logp),
+        shape_logp=normal(
+            np.log(g.shape_grid), J.PRIOR_LOG_SHAPE, J.PRIOR_LOG_SHAPE_SD, g.shape_logp
+        ),
+        describe=f"the MAP fitter's priors on generic's grids ({rel_points} rel cells, "
+        f"{shape_points} shape)",
+    )
+
+
 def unit(z: np.ndarray, fam: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Each family's saturation at ``z`` = adstock / k (rows: one family and shape each)."""
     out = np.empty_like(z)
@@ -173,6 +205,9 @@ class CurvesProblem:
     Z: np.ndarray | None = None
     true_roi: np.ndarray = field(default_factory=lambda: np.zeros(0))
     standin: bool = False
+    #: the transform priors learnt across the touchpoints (``LEARNABLE``): each a hierarchy over
+    #: the prior's grid instead of the prior itself (``_Hier``, ``_family_dlp``)
+    learn: frozenset[str] = frozenset()
 
     def column(
         self, i: int, fam: np.ndarray, di: np.ndarray, ri: np.ndarray, si: np.ndarray
@@ -195,6 +230,51 @@ class CurvePosterior:
     cells: list[list[tuple[int, float, float, float]]]
     ess: float
     fam_share: np.ndarray  # (k, 3) posterior probability of each family
+
+
+#: the transform priors ``CurvesProblem.learn`` may learn: ``rel`` (the half-way point, in its
+#: log), ``decay``, ``shape`` (hill's, in its log): a discretised normal N(mu, tau^2) over the
+#: prior's own grid (times the grid's weights), mu uniform over the grid's range and tau
+#: log-uniform from 1/50 of it to all of it, learnt per chain by an exact Gibbs draw on a grid of
+#: (mu, tau); ``fam``: the family shares under a Dirichlet(1, 1, 1), collapsed
+LEARNABLE = ("rel", "decay", "shape", "fam")
+HYPER_MU, HYPER_TAU = 30, 14
+
+
+class _Hier:
+    """A learnt prior over one transform's grid (module constants ``LEARNABLE``)."""
+
+    def __init__(self, values: np.ndarray, base_logp: np.ndarray, chains: int) -> None:
+        span = float(values.max() - values.min())
+        mu = np.linspace(values.min(), values.max(), HYPER_MU)
+        tau = np.geomspace(span / 50.0, span, HYPER_TAU)
+        z = (values[None, None, :] - mu[:, None, None]) / tau[None, :, None]
+        t = base_logp[None, None, :] - 0.5 * z * z
+        self.table = t - np.logaddexp.reduce(t, axis=2, keepdims=True)  # (M, T, J)
+        self.state = np.zeros((chains, 2), dtype=int)  # each chain's (mu, tau) cell
+        self.state[:, 0] = HYPER_MU // 2
+        self.state[:, 1] = HYPER_TAU - 1
+
+    def logp(self, idx: np.ndarray) -> np.ndarray:
+        """Each chain's prior log mass of grid index ``idx`` (one per chain)."""
+        return self.table[self.state[:, 0], self.state[:, 1], idx]
+
+    def update(self, idx: np.ndarray, rng: np.random.Generator) -> None:
+        """Each chain's (mu, tau) from its exact conditional given its touchpoints' indices
+        ``idx`` (chains, k): Gumbel-max over the hyper-grid."""
+        lp = self.table[:, :, idx].sum(axis=3)  # (M, T, chains)
+        flat = lp.reshape(-1, lp.shape[2]).T + rng.gumbel(size=(lp.shape[2], lp[:, :, 0].size))
+        cell = flat.argmax(axis=1)
+        self.state[:, 0], self.state[:, 1] = np.divmod(cell, HYPER_TAU)
+
+
+def _family_dlp(fam: np.ndarray, i: int, f2: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    """Touchpoint ``i``'s family move's prior log ratio under family shares ~ Dirichlet(1, 1, 1)
+    integrated out: (n_f2 + 1) / (n_f0 + 1), n counting the chain's other touchpoints."""
+    rows = np.arange(len(fam))
+    counts = np.stack([(fam == f).sum(axis=1) for f in range(3)], axis=1)
+    counts[rows, fam[:, i]] -= 1
+    return np.log(counts[rows, f2] + 1.0) - np.log(counts[rows, f0] + 1.0)
 
 
 def _log_mass(m: np.ndarray, sd: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -243,6 +323,20 @@ def sample(
     ri = rng.choice(len(p.ratio_logp), size=(chains, k), p=np.exp(p.ratio_logp))
     si = rng.choice(len(p.shape_logp), size=(chains, k), p=np.exp(p.shape_logp))
     tops = (len(p.decay_grid) - 1, len(p.ratio_logp) - 1, len(p.shape_logp) - 1)
+    hier = {
+        name: _Hier(values, logp, chains)
+        for name, values, logp in (
+            ("rel", -np.log(p.ratio[0]), p.ratio_logp),
+            ("decay", p.decay_grid, p.decay_logp),
+            ("shape", np.log(p.shape_grid), p.shape_logp),
+        )
+        if name in pb.learn
+    }
+
+    def dlp_of(name: str, new: np.ndarray, old: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        h = hier.get(name)
+        return fixed[new] - fixed[old] if h is None else h.logp(new) - h.logp(old)
+
     G = np.empty((chains, n, k))
     gmean = np.empty((chains, k))  # each column's mean (unprojected): the media's mean
     for i in range(k):
@@ -316,7 +410,7 @@ def sample(
             d2 = _reflect(
                 d0 + np.rint(p.step_decay * rng.standard_normal(chains)).astype(int), tops[0]
             )
-            ok = move(i, f0, d2, r0, s0, p.decay_logp[d2] - p.decay_logp[d0], e)
+            ok = move(i, f0, d2, r0, s0, dlp_of("decay", d2, d0, p.decay_logp), e)
             acc["decay"] += int(ok.sum())
             d0 = di[:, i].copy()
             r2 = _reflect(
@@ -325,11 +419,16 @@ def sample(
             s2 = _reflect(
                 s0 + np.rint(p.step_shape * rng.standard_normal(chains)).astype(int), tops[2]
             )
-            dlp = p.ratio_logp[r2] - p.ratio_logp[r0] + p.shape_logp[s2] - p.shape_logp[s0]
+            dlp = dlp_of("rel", r2, r0, p.ratio_logp) + dlp_of("shape", s2, s0, p.shape_logp)
             acc["ratio+shape"] += int(move(i, f0, d0, r2, s2, dlp, e).sum())
             r0, s0 = ri[:, i].copy(), si[:, i].copy()
             f2 = (f0 + 1 + rng.integers(0, 2, size=chains)) % 3
-            acc["family"] += int(move(i, f2, d0, r0, s0, p.fam_logp[f2] - p.fam_logp[f0], e).sum())
+            dlp = (
+                _family_dlp(fam, i, f2, f0)
+                if "fam" in pb.learn
+                else p.fam_logp[f2] - p.fam_logp[f0]
+            )
+            acc["family"] += int(move(i, f2, d0, r0, s0, dlp, e).sum())
             g = G[:, :, i]
             gg = np.einsum("cn,cn->c", g, g)
             m = roi[:, i] + np.einsum("cn,cn->c", g, e) / gg
@@ -343,6 +442,8 @@ def sample(
             roi[:, i] = new
         if pb.roi_box is None:  # the hierarchy
             lam, tau = _hyper(np.log(roi), tau, rng)
+        for name, h in hier.items():  # the learnt transform priors
+            h.update({"rel": ri, "decay": di, "shape": si}[name], rng)
         if pb.noise_frac is None:  # the noise
             ee = np.einsum("cn,cn->c", e, e)
             sigma = np.sqrt(ee / rng.chisquare(dof, size=chains))

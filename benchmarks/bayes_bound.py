@@ -119,7 +119,10 @@ KNOCKOUT_PARTS = {
 KNOCKOUTS = tuple(f"full-{k}" for k in KNOCKOUT_PARTS) + tuple(
     f"generic+{k}" for k in KNOCKOUT_PARTS if k != "link"
 )
-CURVE_PLANS = ("full", "generic", *KNOCKOUTS)
+#: ``generic`` with one transform prior (or all) learnt across the touchpoints
+#: (``_bayes_curves.LEARNABLE``): what a fitter can do in place of ``full``'s knowledge
+LEARNT = tuple(f"learn-{k}" for k in (*BC.LEARNABLE, "all"))
+CURVE_PLANS = ("full", "generic", "mapprior", *KNOCKOUTS, *LEARNT)
 PLAN_NAMES = {
     "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
     "decay": "Bayes bound with the decays unknown too (generator's decay prior)",
@@ -131,9 +134,16 @@ PLAN_NAMES = {
     "looser": "generator's ROI prior, transforms + baseline form known, coefficients fitted",
     **{f"full-{k}": f"full, {v} generic's" for k, v in KNOCKOUT_PARTS.items()},
     **{f"generic+{k}": f"generic, {v} full's" for k, v in KNOCKOUT_PARTS.items() if k != "link"},
+    **{
+        f"learn-{k}": f"generic, the {k} prior learnt across the touchpoints (a hierarchy)"
+        for k in BC.LEARNABLE
+    },
+    "learn-all": "generic, every transform prior learnt across the touchpoints (hierarchies)",
+    "mapprior": "generic with the MAP fitter's own transform priors (the exact Bayes plan of the "
+    "default fit's model; half-way points relative to the operating level)",
 }
 #: every plan a run may ask for, in print order
-ALL_PLANS = (*PLANS, *KNOCKOUTS)
+ALL_PLANS = (*PLANS, "mapprior", *KNOCKOUTS, *LEARNT)
 
 
 # ================================================================================================
@@ -656,6 +666,13 @@ def knockout(full: BC.CurvesProblem, generic: BC.CurvesProblem, plan: str) -> BC
     nuisance columns, never the level factor (``full-link`` measures that alone)."""
     if plan in ("full", "generic"):
         return full if plan == "full" else generic
+    if plan == "mapprior":  # the reference spend: the mean over the weeks with spend
+        prior = BC.map_prior(len(generic.prior.ratio_logp), len(generic.prior.shape_logp))
+        ref = generic.ref * np.array([BC.on_share(a[0]) for a in generic.adstock]) ** -1.0
+        return replace(generic, prior=prior, ref=ref)
+    if plan.startswith("learn-"):
+        part = plan[6:]
+        return replace(generic, learn=frozenset(BC.LEARNABLE if part == "all" else (part,)))
     base, part = (full, plan[5:]) if plan.startswith("full-") else (generic, plan[8:])
     other = generic if base is full else full
     if part == "tp":
