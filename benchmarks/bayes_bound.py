@@ -658,6 +658,10 @@ def curve_problems(
     return full, generic
 
 
+#: ``mapprior``'s log rel sd (``--map-rel-sd``; None: the fitter's ``PRIOR_LOG_REL_SD``)
+MAP_REL_SD: list[float | None] = [None]
+
+
 def knockout(full: BC.CurvesProblem, generic: BC.CurvesProblem, plan: str) -> BC.CurvesProblem:
     """``full``, ``generic``, or one of ``KNOCKOUTS``: ``full-X``, ``full`` with ``generic``'s
     part X; ``generic+X``, ``generic`` with ``full``'s part X (``KNOCKOUT_PARTS``). The ROIs are
@@ -667,7 +671,9 @@ def knockout(full: BC.CurvesProblem, generic: BC.CurvesProblem, plan: str) -> BC
     if plan in ("full", "generic"):
         return full if plan == "full" else generic
     if plan == "mapprior":  # the reference spend: the mean over the weeks with spend
-        prior = BC.map_prior(len(generic.prior.ratio_logp), len(generic.prior.shape_logp))
+        prior = BC.map_prior(
+            len(generic.prior.ratio_logp), len(generic.prior.shape_logp), MAP_REL_SD[0]
+        )
         ref = generic.ref * np.array([BC.on_share(a[0]) for a in generic.adstock]) ** -1.0
         return replace(generic, prior=prior, ref=ref)
     if plan.startswith("learn-"):
@@ -1030,7 +1036,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shape-points", type=int, default=4, help="full: shape grid cells")
     ap.add_argument("--rel-points", type=int, default=24, help="generic: rel grid cells")
     ap.add_argument("--generic-shape-points", type=int, default=6, help="generic: shape grid cells")
+    ap.add_argument(
+        "--map-rel-sd",
+        type=float,
+        default=None,
+        help="mapprior: the log half-way point's prior sd (default: the fitter's, ln 3)",
+    )
     args = ap.parse_args(argv)
+    MAP_REL_SD[0] = args.map_rel_sd
     args.plans = tuple(p for p in args.plans.split(",") if p)
     unknown = sorted(set(args.plans) - set(ALL_PLANS))
     if unknown:
