@@ -137,15 +137,19 @@ def on_share(x: np.ndarray) -> float:
     return on / x.size if on else 1.0
 
 
-def map_prior(rel_points: int = 24, shape_points: int = 6) -> CurvePrior:
+def map_prior(
+    rel_points: int = 24, shape_points: int = 6, rel_sd: float | None = None
+) -> CurvePrior:
     """The MAP fitter's own prior (``optimizer.response.joint``) on ``generic_prior``'s grids:
     families 1/3 each; decay N(``PRIOR_DECAY``, ``PRIOR_DECAY_SD``) on [0, 0.9]; log rel
     N(``PRIOR_LOG_REL``, ``PRIOR_LOG_REL_SD``) (relative to the operating level when the problem's
     reference spend is the mean over the weeks with spend, as ``prior_centre="operating"``); log
-    shape N(``PRIOR_LOG_SHAPE``, ``PRIOR_LOG_SHAPE_SD``) on [0.3, 1]."""
+    shape N(``PRIOR_LOG_SHAPE``, ``PRIOR_LOG_SHAPE_SD``) on [0.3, 1]. ``rel_sd``: the log rel's
+    sd in place of ``PRIOR_LOG_REL_SD``."""
     from optimizer.response import joint as J
 
     g = generic_prior(rel_points, shape_points)
+    sd_rel = J.PRIOR_LOG_REL_SD if rel_sd is None else rel_sd
 
     def normal(values: np.ndarray, mu: float, sd: float, base: np.ndarray) -> np.ndarray:
         t = base - 0.5 * ((values - mu) / sd) ** 2
@@ -154,12 +158,12 @@ def map_prior(rel_points: int = 24, shape_points: int = 6) -> CurvePrior:
     return replace(
         g,
         decay_logp=normal(g.decay_grid, J.PRIOR_DECAY, J.PRIOR_DECAY_SD, g.decay_logp),
-        ratio_logp=normal(-np.log(g.ratio[0]), J.PRIOR_LOG_REL, J.PRIOR_LOG_REL_SD, g.ratio_logp),
+        ratio_logp=normal(-np.log(g.ratio[0]), J.PRIOR_LOG_REL, sd_rel, g.ratio_logp),
         shape_logp=normal(
             np.log(g.shape_grid), J.PRIOR_LOG_SHAPE, J.PRIOR_LOG_SHAPE_SD, g.shape_logp
         ),
         describe=f"the MAP fitter's priors on generic's grids ({rel_points} rel cells, "
-        f"{shape_points} shape)",
+        f"{shape_points} shape; log rel sd {sd_rel:.3g})",
     )
 
 

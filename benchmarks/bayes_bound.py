@@ -84,6 +84,7 @@ from _readme import git_commit  # noqa: E402
 from _regimes import HARM, POOLED_TARGET, pooled_capture  # noqa: E402
 
 from optimizer.response import curves as C  # noqa: E402
+from optimizer.response.design import PERIOD_WEEKS, _baseline_matrix  # noqa: E402
 from optimizer.response.model import ResponseModel  # noqa: E402
 from optimizer.simulate import (
     random_world,  # noqa: E402
@@ -122,7 +123,7 @@ KNOCKOUTS = tuple(f"full-{k}" for k in KNOCKOUT_PARTS) + tuple(
 #: ``generic`` with one transform prior (or all) learnt across the touchpoints
 #: (``_bayes_curves.LEARNABLE``): what a fitter can do in place of ``full``'s knowledge
 LEARNT = tuple(f"learn-{k}" for k in (*BC.LEARNABLE, "all"))
-CURVE_PLANS = ("full", "generic", "mapprior", *KNOCKOUTS, *LEARNT)
+CURVE_PLANS = ("full", "generic", "mapprior", "mapfourier", *KNOCKOUTS, *LEARNT)
 PLAN_NAMES = {
     "bound": "Bayes bound (transforms + baseline + noise known, generator's ROI prior)",
     "decay": "Bayes bound with the decays unknown too (generator's decay prior)",
@@ -141,9 +142,11 @@ PLAN_NAMES = {
     "learn-all": "generic, every transform prior learnt across the touchpoints (hierarchies)",
     "mapprior": "generic with the MAP fitter's own transform priors (the exact Bayes plan of the "
     "default fit's model; half-way points relative to the operating level)",
+    "mapfourier": "mapprior with the fitter's own baseline columns (intercept, trend, 3 Fourier "
+    "pairs and their products with the trend, the price control) in place of the true form",
 }
 #: every plan a run may ask for, in print order
-ALL_PLANS = (*PLANS, "mapprior", *KNOCKOUTS, *LEARNT)
+ALL_PLANS = (*PLANS, "mapprior", "mapfourier", *KNOCKOUTS, *LEARNT)
 
 
 # ================================================================================================
@@ -658,6 +661,25 @@ def curve_problems(
     return full, generic
 
 
+#: ``mapfourier``'s nuisance columns: the fitter's baseline of the world in hand (``fitter_z``)
+FITTER_Z: list[np.ndarray | None] = [None]
+
+
+def fitter_z(case: Case) -> np.ndarray:
+    """The MAP fitter's default baseline columns for ``case``'s history
+    (``optimizer.response.design._baseline_matrix``: intercept, trend, ``fourier_pairs`` = 3
+    pairs of the yearly season and their products with the trend, the price control)."""
+    frame = case.history.frame
+    terms = {
+        "origin": pd.Timestamp(frame.index[0]).date().isoformat(),
+        "period_weeks": PERIOD_WEEKS,
+        "fourier_pairs": 3,
+        "seasonal_trend": True,
+        "controls": ("price_index",),
+    }
+    return _baseline_matrix(frame, terms, None)
+
+
 #: ``mapprior``'s log rel sd (``--map-rel-sd``; None: the fitter's ``PRIOR_LOG_REL_SD``)
 MAP_REL_SD: list[float | None] = [None]
 
@@ -670,6 +692,8 @@ def knockout(full: BC.CurvesProblem, generic: BC.CurvesProblem, plan: str) -> BC
     nuisance columns, never the level factor (``full-link`` measures that alone)."""
     if plan in ("full", "generic"):
         return full if plan == "full" else generic
+    if plan == "mapfourier":
+        return replace(knockout(full, generic, "mapprior"), Z=FITTER_Z[0])
     if plan == "mapprior":  # the reference spend: the mean over the weeks with spend
         prior = BC.map_prior(
             len(generic.prior.ratio_logp), len(generic.prior.shape_logp), MAP_REL_SD[0]
@@ -929,6 +953,7 @@ def run_world(
     full_standin = False
     if any(p in plans for p in CURVE_PLANS):
         full_pb, generic_pb = curve_problems(case, world, regime, args)
+        FITTER_Z[0] = fitter_z(case)
         full_standin = full_pb.standin
         for name in [p for p in CURVE_PLANS if p in plans]:
             pb = knockout(full_pb, generic_pb, name)
