@@ -37,6 +37,14 @@ then the same reweighting). Its information lies between the bound's and any fit
 shape) under the generators' own priors, the rest as ``decay`` knows it: the exact Bayes fitter
 under the generators' priors; its plan is on the posterior mixture of the draws' curves.
 ``generic``: the same sampler and plan under a fitter's priors (not a bound: a candidate design).
+Between them, one piece of knowledge at a time (``--plans``, none run by default): ``full-X`` is
+``full`` with ``generic``'s part X and ``generic+X`` is ``generic`` with ``full``'s, X among
+``KNOCKOUT_PARTS`` (the transforms' prior ``tp`` and its parts ``fam``, ``decay``, ``rel``,
+``shape``; the ROIs' prior ``roi``; the baseline ``base``; the noise sd ``noise``; the
+baseline-level factor ``link``); ``learn-X``, ``generic`` with transform prior X learnt across the
+touchpoints (a hierarchy, ``_bayes_curves.LEARNABLE``); ``mapprior``, ``generic`` under the MAP
+fitter's own transform priors (the exact Bayes plan of the default fit's model, but for its
+baseline and ROI pooling), and ``mapfourier``, that with the fitter's own baseline columns.
 
 Beside it, on the same worlds in the same process: ``fit_recovery.py``'s true-transform reference
 (least-squares betas, ``ls``) and its Bayes oracle (flat prior, 50 draws, ``flat``), and
