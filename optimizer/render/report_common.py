@@ -376,6 +376,18 @@ def constraint_rows(e: Explanation) -> list[list[Any]]:
     ]
 
 
+def last_in_first_out(lad: Ladder, n: int) -> tuple[list[LadderStep], list[LadderStep]]:
+    """The plan's last ``n`` increments in and first ``n`` out, in ladder order: the steps just
+    above and below the line where the ranking and the plan agree; where a rule funds or blocks
+    increments out of return order, the last funded (or committed) steps and the first unfunded
+    ones, so that every increment called "in" is in the plan and every one called "out" is not."""
+    if lad.consistent:
+        return list(lad.above(n)), list(lad.below(n))
+    funded = [s for s in lad.steps if s.status in ("funded", "committed")]
+    unfunded = [s for s in lad.steps if s.status not in ("funded", "committed")]
+    return funded[-n:] if n else [], unfunded[:n]
+
+
 def answers(e: Explanation) -> list[tuple[str, str]]:
     """The review's usual questions, answered from the explanation (question, answer)."""
     out: list[tuple[str, str]] = []
@@ -387,8 +399,7 @@ def answers(e: Explanation) -> list[tuple[str, str]]:
     if interior:
         it = max(interior, key=lambda x: x.spend)
         out.append((f"What do we lose if {it.id} is cut?", it.last.sentence if it.last else ""))
-    above = e.ladder.above(3)
-    below = e.ladder.below(3)
+    above, below = last_in_first_out(e.ladder, 3)
     if above:
         txt = "; ".join(
             f"{s.item} {money(s.spend_from)}–{money(s.spend_to)} (returns {ratio(s.return_)})"
@@ -401,8 +412,14 @@ def answers(e: Explanation) -> list[tuple[str, str]]:
         out.append(
             (
                 "Which dollars are the last ones in?",
-                f"The last increments above the line are: {txt}. The first ones out: "
-                f"{nxt or 'none'}.",
+                (
+                    f"The last increments above the line are: {txt}. The first ones out: "
+                    f"{nxt or 'none'}."
+                    if e.ladder.consistent
+                    else f"The last increments in the plan are: {txt}. The first ones out: "
+                    f"{nxt or 'none'}. A rule funds or blocks some increments out of return "
+                    "order, so these are not the ones at the ladder's line (see the ladder)."
+                ),
             )
         )
     unfunded = [it for it in e.items if it.role in ("unfunded", "not_worth_minimum")]
