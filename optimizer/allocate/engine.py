@@ -48,7 +48,14 @@ from optimizer.allocate.lifted import (
     target_within_budget,
     tighter,
 )
-from optimizer.allocate.plan import ConstraintResult, LineItem, Plan, certified_status
+from optimizer.allocate.plan import (
+    ConstraintResult,
+    LineItem,
+    Plan,
+    certified_status,
+    funded_word,
+    market_kpi,
+)
 from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.rounding import round_to_rules, said_in_cents
@@ -679,7 +686,7 @@ def _make_plan(
     for it in problem.items:
         i = it.index
         if it.min_if_funded and spend[i] > 0 and abs(spend[i] - it.min_if_funded) <= 0.015:
-            by_item[i].append(_funded_word(problem, i, it.min_if_funded))
+            by_item[i].append(funded_word(problem, i, it.min_if_funded))
         s = float(spend[i])
         items.append(
             LineItem(
@@ -698,7 +705,7 @@ def _make_plan(
                 market=it.market,
                 owner=it.owner,
                 shares=it.market_shares(),
-                market_kpi=_market_kpi(it, s, problem.kpi),
+                market_kpi=market_kpi(it, s, problem.kpi),
             )
         )
     sc = problem.scenario
@@ -735,31 +742,6 @@ def _make_plan(
         stages=problem.stages,
         markets=problem.markets,
     )
-
-
-def _market_kpi(it, spend: float, kpi: str) -> dict[str, float]:
-    """A line item's KPI in each market it reaches (a national buy's per-market responses)."""
-    shares = it.market_shares()
-    if not shares:
-        return {}
-    c = it.kpis.get(kpi)
-    if c is None:
-        return {m: 0.0 for m in shares}
-    if not c.parts:
-        return {next(iter(shares)): float(c.value(spend))}
-    out = {}
-    for (w, r, k), m in zip(c._terms(), shares, strict=True):  # noqa: SLF001
-        out[m] = float(w * c.weeks * r.weekly_kpi(k * spend / c.weeks))
-    return out
-
-
-def _funded_word(problem: AllocationProblem, i: int, amount: float) -> str:
-    """What a line item held at its zero-or-at-least minimum lists: the rule that set it
-    (``min_if_funded``, or the scenario's ``min_line_item``)."""
-    for r in problem.item_rules:
-        if r.item == i and r.kind == "min_line_item" and abs(r.amount - amount) <= 0.005:
-            return "min_line_item"
-    return "min_if_funded"
 
 
 def _empty_plan(

@@ -314,3 +314,28 @@ def round_cents(values: np.ndarray) -> np.ndarray:
     v = np.maximum(np.asarray(values, float), 0.0) * 100.0
     base = largest_remainder(v, int(round(float(v.sum()))), eps=1e-6, nonnegative=True)
     return base / 100.0
+
+
+def market_kpi(it: Any, spend: float, kpi: str) -> dict[str, float]:
+    """A line item's KPI in each market it reaches (a national buy's per-market responses)."""
+    shares = it.market_shares()
+    if not shares:
+        return {}
+    c = it.kpis.get(kpi)
+    if c is None:
+        return {m: 0.0 for m in shares}
+    if not c.parts:
+        return {next(iter(shares)): float(c.value(spend))}
+    out = {}
+    for (w, r, k), m in zip(c._terms(), shares, strict=True):  # noqa: SLF001
+        out[m] = float(w * c.weeks * r.weekly_kpi(k * spend / c.weeks))
+    return out
+
+
+def funded_word(problem: Any, i: int, amount: float) -> str:
+    """What a line item held at its zero-or-at-least minimum lists: the rule that set it
+    (``min_if_funded``, or the scenario's ``min_line_item``)."""
+    for r in problem.item_rules:
+        if r.item == i and r.kind == "min_line_item" and abs(r.amount - amount) <= 0.005:
+            return "min_line_item"
+    return "min_if_funded"
