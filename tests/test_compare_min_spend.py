@@ -54,3 +54,36 @@ def test_compare_agrees_with_optimize_on_a_min_spend_at_its_least_spend(tmp_path
     ]
     assert "by 0.01, to 899,999.99" in plans[2]["message"], plans[2]
     assert plans[2]["message"] in said, (plans[2]["message"], said)
+
+
+def _with_draws(model: dict) -> dict:
+    """EDGE_MODEL with 21 joint draws per touchpoint, each beta times 0.80, 0.82, ..., 1.20: the
+    draws' mean curve is the point curve (an exponential curve is linear in its beta), so
+    ``--robust mean`` must plan what the point plan plans."""
+    out = json.loads(json.dumps(model))
+    for tp in out["touchpoints"].values():
+        c = tp["curve"]
+        tp["draws"] = [{"curve": {**c, "beta": c["beta"] * (0.8 + 0.02 * k)}} for k in range(21)]
+    return out
+
+
+def test_robust_mean_plans_a_min_spend_at_its_least_spend_as_optimize_does(tmp_path):
+    """``optimize --robust mean`` plans on the draws' mean through the same path (4c37299; it
+    called solve_problem directly before, as compare did). Truth: with draws whose mean curve is
+    the point curve, the budget equal to the least spend plans optimal at that spend to the cent,
+    and a cent less is refused with optimize's own suggestion, "by 0.01, to 899,999.99"."""
+    (tmp_path / "model.json").write_text(json.dumps(_with_draws(EDGE_MODEL)))
+    free = _scenario(tmp_path, "ms.yaml", None)
+    r = run_cli("optimize", free, "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    least = json.loads(r.stdout)["total_spend"]
+    at = _scenario(tmp_path, "at.yaml", least)
+    under = _scenario(tmp_path, "under.yaml", round(least - 0.01, 2))
+
+    r = run_cli("optimize", at, "--robust", "mean", "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal" and plan["total_spend"] == least, plan["status"]
+    r = run_cli("optimize", under, "--robust", "mean", "--no-ledger", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "by 0.01, to 899,999.99" in " ".join(r.stderr.split()), r.stderr
