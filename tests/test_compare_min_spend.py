@@ -87,3 +87,31 @@ def test_robust_mean_plans_a_min_spend_at_its_least_spend_as_optimize_does(tmp_p
     r = run_cli("optimize", under, "--robust", "mean", "--no-ledger", cwd=tmp_path)
     assert r.returncode != 0
     assert "by 0.01, to 899,999.99" in " ".join(r.stderr.split()), r.stderr
+
+
+def test_replan_of_a_min_spend_at_its_least_spend_on_plan_stays_feasible(tmp_path):
+    """``replan``'s undated re-plan goes through the same path (4c37299). A min_spend scenario
+    whose budget is its least spend, four weeks spent exactly on plan (each line item's 13-week
+    spend / 13 a week, to the cent): what is left of the budget buys what is left of the target.
+    Truth: the re-plan is optimal and spent to date + its total is the least spend within a cent
+    per week and line item of rounding (5 x 4 cents). Before, it read infeasible, "lower the
+    revenue target ... by 6,232.02"."""
+    (tmp_path / "model.json").write_text(json.dumps(EDGE_MODEL))
+    free = _scenario(tmp_path, "ms.yaml", None)
+    r = run_cli("optimize", free, "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    least = plan["total_spend"]
+    at = _scenario(tmp_path, "at.yaml", least)
+    rows = ["date,touchpoint,spend"]
+    for day in ("2027-01-04", "2027-01-11", "2027-01-18", "2027-01-25"):
+        rows += [f"{day},{li['id']},{round(li['spend'] / 13, 2)}" for li in plan["line_items"]]
+    (tmp_path / "act.csv").write_text("\n".join(rows) + "\n")
+    r = run_cli(
+        "replan", at, "--actuals", "act.csv", "--weeks-elapsed", "4", "--no-ledger",
+        "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    re = json.loads(r.stdout)
+    assert re["status"] == "optimal", re["status"]
+    assert abs(re["replan"]["spent_to_date"] + re["total_spend"] - least) <= 0.20
