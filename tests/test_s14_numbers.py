@@ -321,8 +321,9 @@ def test_phased_min_spend_under_a_budget_near_its_least_spend(tmp_path):
     spend was within about 0.02% of the budget (899,900: least spend about 634,864); a target
     of 900,000 was told nothing of how far it is. Truth (``_most_kpi``): the budget buys at
     most 899,990.50008. Now 899,990 is planned (exit 0, optimal) within the budget and meets
-    the target on the curves (by hand); 900,000 is told to lower the target by 9.50, up to
-    the cent (+- a cent), to what the budget buys."""
+    the target on the curves (by hand); 900,000 is told to lower the target by at least 9.50
+    (up to the cent, +- a cent), to what the budget buys less the solve's precision (at most
+    0.5 more)."""
     sc = {"name": "msp", "model": "model.json", "start": "2027-01-04", "horizon_weeks": 13}
     sc |= {"phasing": "month", "objective": "min_spend", "budget": 634960}
     path = write_world(tmp_path, EDGE_MODEL, sc | {"kpi_target": 899990})
@@ -342,7 +343,10 @@ def test_phased_min_spend_under_a_budget_near_its_least_spend(tmp_path):
     m = re.search(r"lower the revenue target \(900,000\) by ([\d,.]+), to ", r.stderr)
     assert m, r.stderr
     truth = 900000 - _most_kpi(EDGE_MODEL, 634960, 13)
-    assert abs(_num(m.group(1)) - math.ceil(truth * 100) / 100) <= 0.01 + 1e-9, (m.group(1), truth)
+    # up to the cent, and lowered by the solve's precision so that the target suggested is
+    # planned (S15 R1 D4: tests/test_s16_phased.py re-runs it)
+    step = _num(m.group(1))
+    assert math.ceil(truth * 100) / 100 - 0.01 - 1e-9 <= step <= truth + 0.5, (step, truth)
 
 
 def test_rerun_warns_of_a_missing_carry_over_column_as_the_run_it_repeats(tmp_path):

@@ -245,20 +245,34 @@ def reaching(scenario: Any) -> Any:
     return scenario.model_copy(update={"objective": "max_kpi", "kpi_target": None})
 
 
-def target_reached(plan: Plan, label: str, target: float, kpi: str, best: Plan) -> Plan:
+def target_reached(
+    plan: Plan, label: str, target: float, kpi: str, best: Plan, to: float | None = None
+) -> Plan:
     """``plan`` (infeasible, its KPI target of ``target`` among the rules that conflict) with its
     message suggesting the target less the most KPI the other rules allow (``best``: their
     ``max_kpi`` plan, in cents), up to the cent: the target lowered so is met by ``best``. The
     step needed is at least the target less ``best``'s bound (both said when they differ by a
     cent or more). Where ``best`` meets the target (the target is within the solve's precision
     of what the budget buys: the plan's pieces need a little more spend than the curves) that
-    is said, with no step. ``plan`` as it is when ``best`` is no plan."""
+    is said, with no step. ``to``: the target the scenario was found to plan (the phased
+    path's ``phased_target.planned_target``), suggested instead where it is lower: "less X for
+    the solve's precision". ``plan`` as it is when ``best`` is no plan."""
     if not best.ok:
         return plan
     from optimizer.allocate.diagnose import RESOLVE
 
     head = plan.message.split(RESOLVE)[0]
     most = money(best.total_kpi, "any")
+    if to is not None and to < min(target, best.total_kpi) - HALF_CENT:
+        step = math.ceil(round((target - to) * 100.0, 6)) / 100.0
+        fix = Fix("kpi_target", label, "lower", step, "kpi")
+        return dataclasses.replace(
+            plan,
+            message=f"{head}{RESOLVE}{fix.words}, to {money(to, 'any')}, which is planned (the "
+            f"most {kpi} the other rules allow is {most}, less "
+            f"{money(best.total_kpi - to, 'any')} for the solve's precision: it meets a target "
+            "on its pieces and in cents)",
+        )
     if best.total_kpi >= target:
         return dataclasses.replace(
             plan,

@@ -52,7 +52,6 @@ from optimizer.allocate.breakpoints import (
 )
 from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max as _credible
-from optimizer.allocate.lifted import reaching, target_reached, within_budget
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
@@ -91,6 +90,7 @@ from optimizer.allocate.phased_model import (
 )
 from optimizer.allocate.phased_plan import phased_plan
 from optimizer.allocate.phased_polish import polish_phased
+from optimizer.allocate.phased_target import least_spend_or_target
 from optimizer.allocate.plan import Plan
 from optimizer.allocate.solve import Status, solve_arrays
 from optimizer.errors import ScenarioError
@@ -783,14 +783,5 @@ def allocate_phased(
     def again(sc: Any) -> Plan:
         return allocate_phased(sc, model, diagnose=False, **opts)
 
-    if not budget.is_exact:
-        # the target's pieces lie under the concave curves: a budget within the gap of the
-        # least spend was called infeasible (lifted.least_spend_within_budget, undated)
-        near = again(scenario.with_budget(budget.amount + max(1.0, 1e-3 * budget.amount)))
-        found = within_budget(near, budget.amount)
-        if found is not None:
-            return found
-    # the target's real relaxation: the most KPI the other rules allow (lifted.target_reached)
-    return target_reached(
-        plan, target.label, target.rhs, problem.base.kpi, again(reaching(scenario))
-    )
+    # the least-spend plan within the budget, else the target's real relaxation, one it plans
+    return least_spend_or_target(scenario, plan, target.label, target.rhs, problem.base.kpi, again)
