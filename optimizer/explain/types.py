@@ -175,7 +175,7 @@ class Ladder:
     steps: tuple[LadderStep, ...]  # ranked; committed first
     blocked: tuple[LadderStep, ...]  # increments a rule stops (caps), not ranked
     cutoff: int  # number of steps above the line
-    line_spend: float  # cumulative spend at the line (the plan's total spend)
+    line_spend: float  # cumulative spend at the line (the plan's total spend where consistent)
     budget: float | None
     hurdle: float
     consistent: bool  # every step above the line is funded and every one below is not
@@ -187,6 +187,25 @@ class Ladder:
     def below(self, n: int = 3) -> tuple[LadderStep, ...]:
         """The first ``n`` increments out (just below the line)."""
         return self.steps[self.cutoff : self.cutoff + n]
+
+    def out_of_order(self) -> tuple[tuple[LadderStep, ...], tuple[LadderStep, ...]]:
+        """The increments a rule takes out of return order: those below the line the plan funds
+        (or commits) and those above it the plan does not fund (both empty where consistent)."""
+        funded = ("funded", "committed")
+        above, below = self.steps[: self.cutoff], self.steps[self.cutoff :]
+        return (
+            tuple(s for s in below if s.status in funded),
+            tuple(s for s in above if s.status not in funded),
+        )
+
+    def above_spend(self) -> float:
+        """The cumulative spend of the increments above the line (the line's place in return
+        order; the plan's total spend where the ranking and the plan agree)."""
+        return self.steps[self.cutoff - 1].cumulative_spend if self.cutoff else 0.0
+
+    def funded_spend(self) -> float:
+        """The plan's total spend as the ladder shows it: the funded and committed increments."""
+        return sum(s.amount for s in self.steps if s.status in ("funded", "committed"))
 
 
 @dataclass(frozen=True)

@@ -429,6 +429,22 @@ LADDER_STAGE_COLOURS = (
 )
 
 
+def _line_label(ladder) -> str:
+    """The ladder chart's words at its line: where the budget runs out when the ranking and the
+    plan agree; else the spend above the line, what a rule funds or leaves out around it and the
+    plan's total (``report_common.ladder_cut_words``'s facts, in the chart's compact figures)."""
+    in_below, out_above = ladder.out_of_order()
+    if not in_below and not out_above:
+        return f"  budget runs out ({compact(ladder.line_spend)})"
+    moved = [f"{len(in_below)} funded below"] if in_below else []
+    moved += [f"{len(out_above)} out above"] if out_above else []
+    return (
+        f"  line in return order ({compact(ladder.above_spend())} above it)\n"
+        f"  a rule moves increments: {', '.join(moved)};\n"
+        f"  the plan spends {compact(ladder.funded_spend())}"
+    )
+
+
 def ladder_figure(
     ladder,
     kpi: str,
@@ -457,7 +473,8 @@ def ladder_figure(
     xmax = max(total, ladder.line_spend) * 1.01 or 1.0
     for s in steps:
         h = min(s.return_, cap) if np.isfinite(s.return_) else cap
-        above = s.rank <= ladder.cutoff
+        # solid: in the plan (above the line where the ranking and the plan agree)
+        above = s.status in ("funded", "committed")
         ax.bar(
             left,
             h,
@@ -482,26 +499,39 @@ def ladder_figure(
                 clip_on=True,
             )
         left += s.amount
-    ax.axvline(ladder.line_spend, color=_INK, lw=1.6)
+    # the line in return order (the plan's total where the ranking and the plan agree)
+    line = ladder.above_spend() if ladder.cutoff else ladder.line_spend
+    ax.axvline(line, color=_INK, lw=1.6)
+    late = line > 0.6 * xmax  # the words go left of a line near the right edge
     ax.text(
-        ladder.line_spend,
+        line - 0.006 * xmax if late else line,
         cap * 0.98,
-        f"  budget runs out ({compact(ladder.line_spend)})",
+        _line_label(ladder).replace("  ", "") if late else _line_label(ladder),
         color=_INK,
         fontsize=8,
         va="top",
-        ha="left",
+        ha="right" if late else "left",
+        multialignment="right" if late else "left",
+        bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1),
     )
     right = xmax * 1.002
+    # the hurdle's and break-even's labels apart where the two lines nearly meet
+    near = (
+        break_even is not None
+        and np.isfinite(break_even)
+        and bool(ladder.hurdle)
+        and abs(break_even - ladder.hurdle) < 0.06 * cap
+    )
     if ladder.hurdle and np.isfinite(ladder.hurdle):
         ax.axhline(ladder.hurdle, color=_INK, ls="--", lw=1)
+        below = near and ladder.hurdle <= (break_even or 0.0)
         ax.text(
             right,
             ladder.hurdle,
             f" hurdle {ladder.hurdle:.2f}",
             color=_INK,
             fontsize=8,
-            va="center",
+            va="top" if below else ("bottom" if near else "center"),
             ha="left",
         )
     if break_even is not None and np.isfinite(break_even):
@@ -512,7 +542,7 @@ def ladder_figure(
             f" break-even {break_even:.2f}",
             color="#c0504d",
             fontsize=8,
-            va="center",
+            va=("bottom" if break_even >= ladder.hurdle else "top") if near else "center",
             ha="left",
         )
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour[st]) for st in stages]

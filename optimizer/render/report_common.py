@@ -524,12 +524,9 @@ def ladder_line_sentence(lad: Ladder, runs_out: str = "The budget runs out") -> 
     order, the sentence gives the cumulative spend above the line against the plan's total and
     names the increments below the line that are funded and those above it that are not (their
     amounts as shown: above minus unfunded plus funded below is the total)."""
-    funded = ("funded", "committed")
-    total = sum(s.amount for s in lad.steps if s.status in funded)
-    above, below = lad.steps[: lad.cutoff], lad.steps[lad.cutoff :]
-    out_above = [s for s in above if s.status not in funded]
-    in_below = [s for s in below if s.status in funded]
-    line = above[-1].cumulative_spend if above else 0.0
+    total = lad.funded_spend()
+    in_below, out_above = (list(x) for x in lad.out_of_order())
+    line = lad.above_spend()
     if not out_above and not in_below:
         return (
             f"{runs_out} after increment {lad.cutoff}, at {money(total)}: everything above the "
@@ -553,3 +550,27 @@ def ladder_line_sentence(lad: Ladder, runs_out: str = "The budget runs out") -> 
             f"({_named_steps(out_above)}: {money(sum(s.amount for s in out_above))})"
         )
     return said + ": " + " and ".join(parts) + "."
+
+
+def ladder_cut_words(
+    lad: Ladder, runs_out: str = "the budget runs out here", amount: bool = True
+) -> str:
+    """The words on the ladder table's cut row, true of the ladder as shown: where the ranking
+    and the plan agree, ``runs_out`` at the plan's total spend; where a rule funds increments
+    below the line or leaves some above it out, the cumulative spend above the line, how many
+    increments the rule moves each way, and the plan's total spend (the facts of
+    ``ladder_line_sentence``). ``amount=False``: the Markdown row's words, without the figure
+    where they agree."""
+    in_below, out_above = lad.out_of_order()
+    if not in_below and not out_above:
+        return f"{runs_out}: {money(lad.line_spend)}" if amount else runs_out
+    moved = []
+    if in_below:
+        moved.append(f"funds {len(in_below)} increment{'s' if len(in_below) > 1 else ''} below it")
+    if out_above:
+        moved.append(f"leaves {len(out_above)} above it out")
+    line = lad.above_spend()
+    return (
+        f"the line in return order: the increments above it sum to {money(line)}; a rule "
+        f"{' and '.join(moved)}, and the plan spends {money(lad.funded_spend())}"
+    )

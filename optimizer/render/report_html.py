@@ -26,6 +26,7 @@ from optimizer.render.report_common import (
     current_headers,
     default_plan_table,
     held_by,
+    ladder_cut_words,
     ladder_line_sentence,
     owner_rows,
     owner_sentence,
@@ -293,7 +294,9 @@ def _item_card(e: Explanation, it: LineItemExplanation) -> str:
 def _ladder_rows(steps: Sequence[LadderStep], cutoff: int | None = None) -> list[str]:
     rows = []
     for s in steps:
-        cls = ' class="out"' if cutoff is not None and s.rank > cutoff else ""
+        # faded: not in the plan (below the line where the ranking and the plan agree)
+        out = s.status not in ("funded", "committed")
+        cls = ' class="out"' if cutoff is not None and out else ""
         rows.append(
             f"<tr{cls}>{_numeric_cell(str(s.rank or '–'))}<td>{_e(s.item)}</td>"
             f"{_numeric_cell(f'{money(s.spend_from)} – {money(s.spend_to)}')}"
@@ -324,10 +327,7 @@ def _ladder_section(e: Explanation) -> str:
     unit = e.returns_in or e.kpi
     png = charts.figure_png(charts.ladder_figure(lad, unit, break_even=be, currency=e.currency))
     around = _ladder_rows(lad.above(5), lad.cutoff)
-    around.append(
-        f'<tr class="cut"><td colspan="9">the budget runs out here: '
-        f"{_e(money(lad.line_spend))}</td></tr>"
-    )
+    around.append(f'<tr class="cut"><td colspan="9">{_e(ladder_cut_words(lad))}</td></tr>')
     around += _ladder_rows(lad.below(5), lad.cutoff)
     parts = [
         '<section id="ladder"><h2>The zero-based ladder</h2>',
@@ -338,7 +338,8 @@ def _ladder_section(e: Explanation) -> str:
         f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"
         "<figcaption>Each bar is one increment: its width is the money, its height the return "
         "(the steepest first increments are cut off at the top of the chart), its colour the "
-        "line item's journey stage. Faded bars are below the line; hatched ones are committed."
+        "line item's journey stage. Faded bars are not in the plan (below the line, unless a "
+        "rule takes the plan out of return order); hatched ones are committed."
         + (
             f" Funded bars under the red break-even line ({be:.2f}) buy less than they cost."
             if be is not None

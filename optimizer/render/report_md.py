@@ -20,6 +20,7 @@ from optimizer.render.report_common import (
     default_plan_cell,
     default_plan_table,
     held_by,
+    ladder_cut_words,
     ladder_line_sentence,
     owner_rows,
     owner_sentence,
@@ -76,7 +77,11 @@ def ladder_tables(lad: Ladder, line: str | None = None) -> list[str]:
             _LADDER_HEAD,
             [
                 *_ladder_rows(lad.above(5)),
-                ["", f"**— {line or 'the budget runs out here'} —**", "", "", "", "", "", "", ""],
+                [
+                    "",
+                    f"**— {ladder_cut_words(lad, line or 'the budget runs out here', False)} —**",
+                    *[""] * 7,
+                ],
                 *_ladder_rows(lad.below(5)),
             ],
             right=(0, 3, 4, 5, 7),

@@ -13,7 +13,7 @@ from optimizer.explain.types import AT_ITS_BAR, HALF_CENT, INTERIOR, ROLE_WORDS,
 from optimizer.formatting import delta, footed, money, ratio
 from optimizer.render import charts
 from optimizer.render.footing import shown_ladder
-from optimizer.render.report_common import ladder_line_sentence
+from optimizer.render.report_common import ladder_cut_words, ladder_line_sentence
 from optimizer.render.report_html import _img
 
 
@@ -427,12 +427,15 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
     around = _ladder_rows(lad.above(5), lad.cutoff)
     around.append(
         '<tr class="cut"><td colspan="9">'
-        + (
-            "the target is met here: "
-            if exp.objective == "min_spend"
-            else "the budget runs out here: "
+        + _e(
+            ladder_cut_words(
+                lad,
+                "the target is met here"
+                if exp.objective == "min_spend"
+                else "the budget runs out here",
+            )
         )
-        + f"{_e(money(lad.line_spend))}</td></tr>"
+        + "</td></tr>"
     )
     around += _ladder_rows(lad.below(5), lad.cutoff)
     ladder = (
@@ -442,7 +445,8 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
         "<figcaption class='note'>Each bar is one increment of a line item's plan (a tenth of "
         "its spend in every period): its width is the money, its height the return over the "
         "horizon, carry-over included, its colour the line item's journey stage. Faded bars are "
-        "below the line; hatched ones are committed."
+        "not in the plan (below the line, unless a rule takes the plan out of return order); "
+        "hatched ones are committed."
         + (
             f" Funded bars under the red break-even line ({exp.break_even:.2f}) buy less than "
             "they cost."

@@ -31,6 +31,7 @@ from optimizer.render.report_common import (
     default_plan_table,
     group_rows,
     held_by,
+    ladder_cut_words,
     ladder_row,
     line_item_rows,
     mark_currency,
@@ -219,7 +220,9 @@ def ladder_sheet(wb: Workbook, lad: Ladder) -> None:
             1: "Above the line",
             7: float(round(sum(s.amount for s in above), 2)),
             8: float(sum(s.kpi_gain for s in above)),
-            14: f"the budget runs out after rank {lad.cutoff}",
+            14: ladder_cut_words(lad)
+            if any(lad.out_of_order())
+            else f"the budget runs out after rank {lad.cutoff}",
         },
         formats,
     )
