@@ -113,3 +113,79 @@ def test_ladder_chart_marker_and_fading_follow_the_plan(ladders, scenario):
     assert "budget runs out" not in words, words
     assert "line in return order (9.63M above it)" in words, words
     assert "3 funded below, 7 out above" in words and "the plan spends 9.7M" in words, words
+
+
+# --- 2. an infeasible KPI floor's suggestion: the exact step, and it then plans ----------------
+
+CURVES = {  # exponential: weekly KPI beta * (1 - exp(-x / scale)); no carry-over
+    "a": ("awareness", 50000.0, 30000.0),
+    "b": ("awareness", 40000.0, 20000.0),
+    "c": ("consideration", 30000.0, 10000.0),
+    "d": ("decision", 1000.0, 90000.0),
+    "e": ("purchase", 20000.0, 15000.0),
+}
+
+
+def _model(path: Path, kpi: str, factor: float, skip: tuple[str, ...] = ()) -> None:
+    tps = {
+        k: {"stage": st, "curve": {"family": "exponential", "beta": b * factor, "scale": s}}
+        for k, (st, b, s) in CURVES.items()
+        if k not in skip
+    }
+    path.write_text(json.dumps({"kpi": kpi, "period": "week", "touchpoints": tps}))
+
+
+def _most_kpi(budget: float, factor: float, skip: tuple[str, ...] = (), weeks: int = 13) -> float:
+    """The truth, by hand: the most KPI a budget buys on these curves over the horizon
+    (F_i(S) = weeks * beta * (1 - exp(-S / (weeks * scale)))), every marginal equal to lam
+    where funded (bisection on lam, to float precision)."""
+    import math
+
+    c = [(b * factor, s) for k, (_st, b, s) in CURVES.items() if k not in skip]
+
+    def spends(lam: float) -> list[float]:
+        return [max(0.0, -weeks * s * math.log(lam * s / b)) for b, s in c]
+
+    lo, hi = 1e-12, max(b / s for b, s in c)
+    for _ in range(300):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if sum(spends(mid)) > budget else (lo, mid)
+    return sum(
+        weeks * b * (1 - math.exp(-x / (weeks * s)))
+        for (b, s), x in zip(c, spends(hi), strict=True)
+    )
+
+
+@pytest.mark.parametrize(("kpi", "floor"), [("revenue", 900000), ("leads", 90000)])
+def test_an_infeasible_kpi_floor_is_told_the_exact_step_and_the_suggestion_plans(
+    tmp_path, kpi, floor
+):
+    """A KPI floor under a budget of 500,000 it cannot meet: the floor on the plan's KPI
+    (revenue; the most the budget buys is 763,407.3707 by hand) and on another KPI from
+    `models:` (leads, a tenth of the revenue curves, line item e without it: 75,741.9470). The
+    suggestion lowers the floor to within 0.50 of that most (the solve meets a floor on its
+    pieces and in cents, so a few cents under it) and never above it; applying it plans (exit 0,
+    status optimal, the floor's row met to the half cent). Before the fix the step was padded
+    by 1% of the floor asked plus 1: revenue 'by 147,449.54' (to 752,550.46, 10,857 under what
+    the budget buys), the leads floor likewise, with no floor named to apply."""
+    _model(tmp_path / "model.json", "revenue", 1.0)
+    _model(tmp_path / "leads.json", "leads", 0.1, skip=("e",))
+    truth = _most_kpi(500000, 1.0) if kpi == "revenue" else _most_kpi(500000, 0.1, skip=("e",))
+    body = "model: model.json\nmodels: {leads: leads.json}\nhorizon_weeks: 13\nbudget: 500000\n"
+    sc = tmp_path / "s.yaml"
+    sc.write_text(f"name: s\n{body}kpi_floors: {{{kpi}: {floor}}}\n")
+    r = _cli("optimize", str(sc), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    m = re.search(rf"lower the {kpi} floor \([\d,]+\) by ([\d,.]+), to ([\d,.]+)", r.stderr)
+    assert m, r.stderr
+    step, to = _money(m[1]), _money(m[2])
+    assert abs(floor - step - to) < 0.005, (step, to)
+    assert truth - 0.5 <= to <= truth + 0.005, (to, truth)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(f"name: ok\n{body}kpi_floors: {{{kpi}: {to}}}\n")
+    r = _cli("optimize", str(ok), "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal"
+    row = next(c for c in plan["constraints"] if c["kind"] == "kpi_floor")
+    assert row["slack"] >= -0.005, row

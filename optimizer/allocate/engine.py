@@ -40,6 +40,7 @@ from optimizer.allocate.certificate import (
 )
 from optimizer.allocate.diagnose import diagnose as diagnose_rules
 from optimizer.allocate.diagnose import positive_spend_row
+from optimizer.allocate.kpi_floor import floor_within_rules
 from optimizer.allocate.lifted import (
     least_spend_within_budget,
     lifted_bound,
@@ -151,6 +152,7 @@ def plan_problem(problem: AllocationProblem, *, diagnose: bool = True, **opts: A
     if plan.status == Status.INFEASIBLE and diagnose:  # a min_spend budget at its least spend
         plan = least_spend_within_budget(problem, solve_problem, **opts) or plan
         plan = target_within_budget(problem, plan, solve_problem, **opts)
+        plan = floor_within_rules(problem, plan, solve_problem, **opts)
     return plan
 
 

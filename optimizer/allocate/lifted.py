@@ -246,7 +246,13 @@ def reaching(scenario: Any) -> Any:
 
 
 def target_reached(
-    plan: Plan, label: str, target: float, kpi: str, best: Plan, to: float | None = None
+    plan: Plan,
+    label: str,
+    target: float,
+    kpi: str,
+    best: Plan,
+    to: float | None = None,
+    name: str = "kpi_target",
 ) -> Plan:
     """``plan`` (infeasible, its KPI target of ``target`` among the rules that conflict) with its
     message suggesting the target less the most KPI the other rules allow (``best``: their
@@ -256,7 +262,8 @@ def target_reached(
     of what the budget buys: the plan's pieces need a little more spend than the curves) that
     is said, with no step. ``to``: the target the scenario was found to plan (the phased
     path's ``phased_target.planned_target``), suggested instead where it is lower: "less X for
-    the solve's precision". ``plan`` as it is when ``best`` is no plan."""
+    the solve's precision". ``name``: the rule's row (a KPI floor's, ``kpi_floor.floor_within_rules``).
+    ``plan`` as it is when ``best`` is no plan."""
     if not best.ok:
         return plan
     from optimizer.allocate.diagnose import RESOLVE
@@ -265,13 +272,13 @@ def target_reached(
     most = money(best.total_kpi, "any")
     if to is not None and to < min(target, best.total_kpi) - HALF_CENT:
         step = math.ceil(round((target - to) * 100.0, 6)) / 100.0
-        fix = Fix("kpi_target", label, "lower", step, "kpi")
+        fix = Fix(name, label, "lower", step, "kpi")
         return dataclasses.replace(
             plan,
             message=f"{head}{RESOLVE}{fix.words}, to {money(to, 'any')}, which is planned (the "
             f"most {kpi} the other rules allow is {most}, less "
-            f"{money(best.total_kpi - to, 'any')} for the solve's precision: it meets a target "
-            "on its pieces and in cents)",
+            f"{money(best.total_kpi - to, 'any')} for the solve's precision: it meets "
+            f"{'a target' if name == 'kpi_target' else 'a floor'} on its pieces and in cents)",
         )
     if best.total_kpi >= target:
         return dataclasses.replace(
@@ -284,7 +291,7 @@ def target_reached(
     bound = best.bound if best.bound is not None else best.total_kpi
     if bound - best.total_kpi >= HALF_CENT:
         most = f"between {most} and {money(bound, 'any')} (certified within its gap)"
-    fix = Fix("kpi_target", label, "lower", step, "kpi")
+    fix = Fix(name, label, "lower", step, "kpi")
     return dataclasses.replace(
         plan,
         message=f"{head}{RESOLVE}{fix.words}, to {money(target - step, 'any')} (the most "
