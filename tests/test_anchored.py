@@ -84,7 +84,10 @@ def test_the_best_step_for_the_criterion(risk):
     x1 = {li.id: li.spend for li in point.line_items}
     h = anchor()
     plan = anchored_plan(sc, model, risk=risk)
-    assert plan.status == "optimal" and plan.gap == 0.0
+    # its status is the certified optimum's (the line's end), its bound that optimum's bound on
+    # the KPI and its gap its own KPI below that bound (not 0 against its own value)
+    assert plan.status == "optimal" and plan.bound == point.bound
+    assert plan.gap == pytest.approx((point.bound - plan.objective_value) / point.bound, rel=1e-9)
     assert sum(li.spend for li in plan.line_items) == pytest.approx(BUDGET, abs=0.05)
     t = on_line(plan, x1, h)
     assert 0.0 <= t <= 1.0

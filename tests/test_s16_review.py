@@ -189,3 +189,48 @@ def test_an_infeasible_kpi_floor_is_told_the_exact_step_and_the_suggestion_plans
     assert plan["status"] == "optimal"
     row = next(c for c in plan["constraints"] if c["kind"] == "kpi_floor")
     assert row["slack"] >= -0.005, row
+
+
+# --- 3. an anchored plan's JSON certificate ----------------------------------------------------
+
+
+def test_an_anchored_plans_json_bound_and_gap_are_the_kpi_optimums_not_its_own(tmp_path):
+    """`optimize --robust anchored --format json` of the tiny world whose draws disagree (risk 2:
+    the plan stops at step 0.62): before, status optimal, gap 0 and bound = the plan's own KPI,
+    as if no plan of the scenario earned more (the point optimum, in the same JSON, earns 0.52%
+    more). Now bound is the certified bound on the scenario's KPI (the optimum's at the line's
+    end, `--robust none`'s bound, to float precision), gap its KPI below that bound, and
+    robust.certificate names the problem it solved exactly: its criterion (uplift less risk
+    times shortfall, as the block reports them) with criterion_bound = criterion, gap 0, over
+    1,001 steps, and kpi_bound/kpi_gap as bound/gap. Truth of `> the plan's KPI`: the point
+    optimum's KPI in the same block."""
+    from tests.factories import tiny_model_with_draws, write_tiny_world
+    from tests.test_anchored import SCENARIO, with_history
+
+    w = write_tiny_world(tmp_path / "w")
+    w["model"].write_text(json.dumps(with_history(tiny_model_with_draws(7))))
+    sc = w["root"] / "scenarios" / "free.yaml"
+    sc.write_text(json.dumps({**SCENARIO, "model": "../model.json"}))
+
+    def plan(*robust: str) -> dict:
+        r = _cli("optimize", str(sc), *robust, "--format", "json", "--no-ledger", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    anchored, point = plan("--robust", "anchored", "--risk", "2"), plan("--robust", "none")
+    rob = anchored["robust"]
+    assert 0.0 < rob["step"] < 1.0
+    assert anchored["status"] == "optimal" and point["status"] == "optimal"
+    kpi, most = anchored["objective_value"], rob["point_optimum"]["kpi"]
+    assert most > kpi * 1.001  # the point optimum earns more: the plan's KPI is no bound
+    assert anchored["bound"] == pytest.approx(point["bound"], rel=1e-9)
+    assert anchored["bound"] >= most - 1e-6 * most
+    assert anchored["gap"] == pytest.approx((anchored["bound"] - kpi) / anchored["bound"], rel=1e-9)
+    assert anchored["gap"] > 1e-3
+    cert = rob["certificate"]
+    crit = rob["uplift"] - 2.0 * rob["uplift_shortfall"]
+    assert cert["criterion"] == pytest.approx(crit, rel=1e-9)
+    assert cert["criterion_bound"] == cert["criterion"] and cert["criterion_gap"] == 0.0
+    assert cert["steps"] == 1001 and cert["point_status"] == "optimal"
+    assert cert["kpi_bound"] == anchored["bound"] and cert["kpi_gap"] == anchored["gap"]
+    assert "every step compared" in cert["problem"]

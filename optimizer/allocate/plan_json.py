@@ -140,6 +140,7 @@ ANCHORED_KEYS = (
     "uplift",
     "uplift_sd",
     "uplift_shortfall",
+    "certificate",
     "point_optimum",
 )
 

@@ -39,8 +39,10 @@ the historical mix earns. The anchored plan hedges that decision with the model'
   before the shortfall). Measured on 170 simulated worlds and ``mmm_example`` in
   docs/response-models-measured.md ("The anchored plan's risk: the draws' shortfall").
 
-The plan is exact for the problem it states (enumeration of the steps; ``gap`` 0 against that
-problem) and is not the optimum on the point curves, whose KPI is reported beside it. Line items'
+The plan is exact for the problem it states (enumeration of the steps: ``certificate`` in its
+extras, its criterion's bound its own) and is not the optimum on the point curves, whose KPI is
+reported beside it: its ``status`` is that optimum's certificate, its ``bound`` the optimum's
+bound on the scenario's KPI and its ``gap`` its own KPI below that bound. Line items'
 ``kpi`` and ``marginal_roi`` are on the point curves. The plan says what it is:
 ``extras['robust'] == 'anchored'`` with the step, ``risk``, ``risk_measure`` and the criterion's
 parts (``robust`` in the JSON output). Measured on the simulated worlds in docs/response-models.md ("A plan anchored to
@@ -503,11 +505,13 @@ def _weigh(
     if k == GRID:  # step 1 is the point optimum itself: its certificate and shadow prices kept
         plan, extra_seconds = point, 0.0
     else:
-        # exact for the problem it states (every step compared): its bound is its own value
+        # exact for the problem it states (every step compared); its status is the line's end's
+        # certificate, its bound the bound on the scenario's KPI (the point optimum's) and its
+        # gap how far its KPI falls below that bound, not 0 against its own value
         plan = plan_at(problem, xs[k], value, solver=solver, tolerance=tolerance)
-        if point.status != "optimal":  # the line's end is not certified: neither is this plan
-            gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
-            plan = dataclasses.replace(plan, status=point.status, gap=gap, bound=point.bound)
+        gap = relative_gap(problem, value, point.bound) if point.bound is not None else None
+        status = plan.status if point.status == "optimal" else point.status
+        plan = dataclasses.replace(plan, status=status, gap=gap, bound=point.bound)
         extra_seconds = plan.solve_seconds
     return dataclasses.replace(
         plan,
@@ -540,6 +544,16 @@ def _weigh(
             "uplift": float(uplift[k]),
             "uplift_sd": float(spread[k]),
             "uplift_shortfall": float(short[k]),
+            "certificate": {
+                "problem": CERTIFIED_PROBLEM,
+                "steps": GRID + 1,
+                "criterion": float(crit[k]),
+                "criterion_bound": float(crit.max()),  # every step compared: the plan's own
+                "criterion_gap": 0.0,
+                "kpi_bound": point.bound,
+                "kpi_gap": plan.gap,
+                "point_status": str(point.status),
+            },
             "point_optimum": {
                 "kpi": point.objective_value,
                 "gap": point.gap,
@@ -552,6 +566,15 @@ def _weigh(
         },
     )
 
+
+#: what an anchored plan's certificate certifies (its JSON's ``robust.certificate.problem``)
+CERTIFIED_PROBLEM = (
+    "the best step of the line by the criterion (robust.objective), every step compared "
+    "(criterion_bound is its own criterion; criterion_gap 0); the line ends at the optimum on "
+    "the point curves, whose certificate is the plan's status and bound (kpi_bound: a bound on "
+    "the most KPI any plan of the scenario's rules earns on the point curves); gap and kpi_gap: "
+    "how far this plan's KPI falls below it"
+)
 
 #: ``optimize --robust auto`` calls for the hedge where the draws' mean uplift at the point
 #: optimum falls below the point curves' promise by more than this share of it: a difference of
