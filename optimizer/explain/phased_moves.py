@@ -22,6 +22,18 @@ def carry_note(own_kpi: float, kpi_item: float) -> str:
     return ""
 
 
+def lost_as_shown(own_kpi: float | None, kpi_item: float, kpi_shown: float) -> float | None:
+    """The KPI dropping a line item loses (``own_kpi``, negative) as the page shows it: its KPI
+    as its table row shows it (``kpi_shown``, footed) less the carry-over it keeps (its KPI
+    ``kpi_item`` plus ``own_kpi``), in whole units, so that the sentence's "loses X" and "the
+    other Y of its Z" read as the table's Z (a dropped line item's 281,996.20 read 281,996 in
+    the sentence and 281,997 in the footed table)."""
+    if own_kpi is None:
+        return None
+    kept = kpi_item + own_kpi
+    return -(kpi_shown - (round(kept) if carry_note(own_kpi, kpi_item) else 0.0))
+
+
 def min_spend_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float, kind: str) -> Move:
     """A move of a min_spend plan in words: the KPI is held at the target, so a move is priced
     by the change in the plan's spend (``objective``: the re-solve's spend less the plan's)."""
@@ -138,6 +150,7 @@ def drop_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float) -> st
 __all__ = [
     "carry_note",
     "drop_sentence",
+    "lost_as_shown",
     "max_net_sentence",
     "min_spend_sentence",
     "value_sentence",
