@@ -25,13 +25,12 @@ def carry_note(own_kpi: float, kpi_item: float) -> str:
 def lost_as_shown(own_kpi: float | None, kpi_item: float, kpi_shown: float) -> float | None:
     """The KPI dropping a line item loses (``own_kpi``, negative) as the page shows it: its KPI
     as its table row shows it (``kpi_shown``, footed) less the carry-over it keeps (its KPI
-    ``kpi_item`` plus ``own_kpi``), in whole units, so that the sentence's "loses X" and "the
-    other Y of its Z" read as the table's Z (a dropped line item's 281,996.20 read 281,996 in
-    the sentence and 281,997 in the footed table)."""
+    ``kpi_item`` plus ``own_kpi``, 0 without carry-over), in whole units, so that the
+    sentence's "loses X" and "the other Y of its Z" read as the table's Z (a dropped line
+    item's 281,996.20 read 281,996 in the sentence and 281,997 in the footed table)."""
     if own_kpi is None:
         return None
-    kept = kpi_item + own_kpi
-    return -(kpi_shown - (round(kept) if carry_note(own_kpi, kpi_item) else 0.0))
+    return -(kpi_shown - round(kpi_item + own_kpi))
 
 
 def min_spend_sentence(m: Move, key: str, kpi: str, ref: Plan, kpi_item: float, kind: str) -> Move:
