@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -291,8 +292,25 @@ def compare(
         _show(planning.comparison_with_costs(comp), out, quiet)
     bad = [p for p in comp.plans if not p.ok]
     if bad:
+        if fmt != "table" or (out is not None and str(out) != "-"):
+            _say_no_plan(
+                bad
+            )  # the table on stdout says it under the plans; JSON, CSV, files do not
         sys.exit(3)
     _exit_if_not_certified(comp.plans)
+
+
+def _say_no_plan(plans: Any) -> None:
+    """On stderr, each plan that is none (an infeasible scenario, naming the rules that conflict;
+    a solver that stopped without one) in ``optimize``'s words: the exit code alone would not say
+    which scenario failed, nor why."""
+    from optimizer.errors import BudgetOptError, InfeasibleError
+
+    for p in plans:
+        try:
+            require_plan(p, p.source)
+        except BudgetOptError as e:
+            _stderr(f"{'infeasible' if isinstance(e, InfeasibleError) else 'error'}: {e}")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -332,6 +332,13 @@ def track(
         sc = load_scenario(scenario_path)
         if model_path is None:
             model_path = Path(sc.model)
+        if not plan.scenario.startswith(sc.name):  # its re-plans and variants start with its name
+            _stderr(
+                f"warning: {plan_ref} is a plan of scenario '{plan.scenario}', but "
+                f"{scenario_path} is scenario '{sc.name}': the rules checked at the run-rate "
+                "(and the model, unless --model) are that scenario's; give --scenario the "
+                "scenario the plan was made from"
+            )
     if model_path is None and run_model is not None and Path(run_model).exists():
         model_path = Path(run_model)
     if sc is None and model_path is not None:

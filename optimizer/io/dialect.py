@@ -173,9 +173,18 @@ def read_table(
     s = settings or CsvSettings()
     text, enc = _decode(raw)
     sep = _separator(text, s, path, error)
+    width = _width_of_rows(text, sep, path, error)
     try:
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            # rows longer than the header (only by blank cells, checked above) are cut to it:
+            # pandas would otherwise take the first column for the index and shift every cell
+            usecols=range(width) if width else None,
+            index_col=False if width else None,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise error(f"cannot be read as CSV: {str(e).splitlines()[0]}", path=path) from None
@@ -204,6 +213,41 @@ def read_table(
         notes.append(date_note)
     note = f"{path.name}: read with {', '.join(notes)}" if notes else None
     return TableRead(df, note)
+
+
+def _width_of_rows(text: str, sep: str, path: Path, error) -> int | None:
+    """The header's number of columns when some row has more cells than it, else None.
+
+    The cells past the header must be blank: a separator at the end of every data row (some
+    exports write one) is read as the file means it; a value there has no column to go to, and is
+    an error naming its row (the header is row 1) and the value (pandas would have made the first
+    column the index and shifted every cell one column to the left, so the errors named the wrong
+    column: "the date in row 2 is not an ISO date: '276645.06'")."""
+    import csv
+
+    from optimizer.io.files import short_repr
+
+    rows = csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep)
+    header = next(rows, [])
+    n = len(header)
+    longer = False
+    number = 1
+    for row in rows:
+        if not row or not any(c.strip() for c in row):
+            continue  # a blank line: pandas skips it (and its rows are numbered without it)
+        number += 1
+        if len(row) <= n:
+            continue
+        extra = [c for c in row[n:] if c.strip()]
+        if extra:
+            raise error(
+                f"row {number} has {len(row)} cells but the header names {n} columns: "
+                f"{short_repr(extra[0])} (cell {n + row[n:].index(extra[0]) + 1}) has no column; "
+                "remove it, or name its column in the header",
+                path=path,
+            )
+        longer = True
+    return n if longer else None
 
 
 def _refuse_twice_named_columns(text: str, sep: str, path: Path, error) -> None:

@@ -10,7 +10,7 @@ The rules, the same for every file of these shapes: the file exists, is not empt
 CSV (a UTF-8 byte-order mark is allowed); column names are trimmed; the named columns are present
 (else a "did you mean"); an id is not empty and, when the caller knows the valid ids, is one of
 them (else a "did you mean"); an amount is a finite, non-negative number (thousands separators
-allowed: ``"1,250,000"``), never empty; a totals table names each id once. Every error names the
+allowed: ``"1,250,000"``) of at most ``MAX_MONEY`` (1e12), never empty; a totals table names each id once. Every error names the
 file, the field, the row (the header is row 1) and the value.
 
 Excel exports (``;`` or tab separators, decimal commas, day-first dates, a BOM) are read as
@@ -34,7 +34,13 @@ from optimizer.errors import BudgetOptError, DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.dialect import CsvSettings
 from optimizer.io.files import read_csv_strings, short_repr
-from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+from optimizer.vocabulary import (
+    DATE_COLUMN,
+    MARKET_COLUMN,
+    MAX_MONEY,
+    SPEND_COLUMN,
+    TOUCHPOINT_COLUMN,
+)
 
 ID_COLUMN = "id"
 TOTALS_COLUMNS = (ID_COLUMN, SPEND_COLUMN)
@@ -66,6 +72,15 @@ def amounts(
         else:
             msg = f"{field} must be a non-negative number, got {short_repr(shown)} in row {row}"
         raise error(msg, path=path, field=field)
+    big = values > MAX_MONEY  # the documented range of money (docs/cli.md): a slip of the keyboard
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        row = int(rows[i]) if rows is not None else i + 2
+        raise error(
+            f"{field} must be at most {MAX_MONEY:,.0f}, got {short_repr(text.iloc[i])} in row {row}",
+            path=path,
+            field=field,
+        )
     return values
 
 

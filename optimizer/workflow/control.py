@@ -590,6 +590,14 @@ def remaining_problem(
             rhs = 0.0  # a floor already met
         label = f"{c.label}, {what}" if not positive else f"{c.label}, less {what}"
         cons.append(dataclasses.replace(c, rhs=float(rhs), label=label))
+    # each line item's range implied by the reduced caps, as make_problem implies it from the
+    # rules: a budget already spent leaves no room, and the certificate's bound then knows it (a
+    # Lagrangian bound over the old range stayed above the empty plan: "not certified", exit 4)
+    cap = np.full(len(problem.items), np.inf)
+    for c in cons:
+        if c.is_money_cap:
+            for i in c.coefs:
+                cap[i] = min(cap[i], max(0.0, c.rhs))
     items = []
     extra: list[LinearConstraint] = []
     for it in problem.items:
@@ -612,7 +620,7 @@ def remaining_problem(
                 )
                 lo = max(lo, mif - s)
             mif = None
-        top = max(max(0.0, unpad_cap(it.hi)) - s, lo)
+        top = max(min(max(0.0, unpad_cap(it.hi)) - s, float(cap[it.index])), lo)
         items.append(dataclasses.replace(it, lo=lo, hi=pad_cap(top), min_if_funded=mif))
     return dataclasses.replace(problem, items=tuple(items), constraints=(*cons, *extra)), warnings
 
