@@ -223,7 +223,7 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     near = round_cents(np.asarray(X, float).ravel()).reshape(n, P)
     rows = problem.rows
     breach = worst_row(rows, near)
-    if not rows or breach == 0.0:
+    if breach == 0.0 and _kpi_short(problem, near) == 0.0:
         return near
     x = np.maximum(np.asarray(X, float).ravel(), 0.0)
     on = near.ravel() > 0  # funded: the exact plan's float noise (1e-9 on a cell at 0) is not
@@ -241,8 +241,74 @@ def _repair_cents(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
             fixed.extend(cells)  # unfunded on its own rule: stays unfunded
         elif it.min_if_funded:
             flat.append(({j: 1.0 for j in cells}, ">=", float(it.min_if_funded)))
-    out = cents_milp(x, flat, breach=breach, fixed=fixed, min_funded=funded, keep_total=True)
+    out = cents_milp(
+        x,
+        flat,
+        breach=breach,
+        fixed=fixed,
+        min_funded=funded,
+        keep_total=True,
+        extra=_kpi_rows_in_cents(problem, np.asarray(X, float)) if problem.kpi_rows else None,
+    )
     return near if out is None else out.reshape(n, P)
+
+
+def _kpi_short(problem: PhasedProblem, X: np.ndarray) -> float:
+    """The largest breach of a rule on the KPI at plan ``X`` beyond float noise (1e-9 of its
+    right-hand side), relative to it; 0 when all hold (or there are none)."""
+    if not problem.kpi_rows:
+        return 0.0
+    kpis = item_kpi(problem, X)
+    worst = 0.0
+    for kr in problem.kpi_rows:
+        lhs, size = kpi_lhs(kr, kpis), max(abs(kr.rhs), 1.0)
+        gap = kr.rhs - lhs if kr.sense == ">=" else lhs - kr.rhs if kr.sense == "<=" else 0.0
+        if kr.sense == "==":
+            gap = abs(lhs - kr.rhs)
+        if gap > 1e-9 * size:
+            worst = max(worst, gap / size)
+    return worst
+
+
+def _kpi_rows_in_cents(problem: PhasedProblem, X: np.ndarray) -> Any:
+    """The rules on the KPI as rows of the cents MILP (``rounding.cents_milp``'s ``extra``), as
+    the undated rounding holds them (``rounding.KpiFloors``): each line item's KPI linearised at
+    the exact plan ``X`` (its marginal KPI per cell by the adjoint; a cent moves a slope by
+    nothing a float sees), with a margin of 1e-9 of the rule for the linearisation's error. So
+    the cents hold a KPI target or floor together with every spend rule (a repair after the
+    rounding had added cents to the best cell for the KPI, checking only the rules that cap it:
+    a 70% awareness floor broken by 0.011, review S15 R1 item 3)."""
+    P = problem.P
+    kpis = item_kpi(problem, X)
+    slope = marginal_kpi(problem, X) / problem.scale[:, None]
+    # a curve with an infinite slope at zero (hill shape < 1) at a cell of 0: its first cent's
+    bad = ~np.isfinite(slope)
+    for i, p in zip(*np.nonzero(bad), strict=True):
+        Z = X.copy()
+        Z[i, p] += 0.01
+        slope[i, p] = (item_kpi(problem, Z)[i] - kpis[i]) / 0.01
+
+    def add(prob: Any, _x: np.ndarray, cents: list[Any]) -> None:
+        for kr in problem.kpi_rows:
+            lhs = sum(
+                a
+                * (
+                    float(kpis[i])
+                    + sum(
+                        float(slope[i, p]) * (cents[i * P + p] / 100.0 - float(X[i, p]))
+                        for p in range(P)
+                        if slope[i, p] != 0.0
+                    )
+                )
+                for i, a in kr.coefs.items()
+            )
+            margin = 1e-9 * max(abs(kr.rhs), 1.0)
+            if kr.sense in (">=", "=="):
+                prob += lhs >= kr.rhs + (margin if kr.sense == ">=" else -margin)
+            if kr.sense in ("<=", "=="):
+                prob += lhs <= kr.rhs - (margin if kr.sense == "<=" else -margin)
+
+    return add
 
 
 def _repair_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
@@ -255,13 +321,34 @@ def _repair_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
     rows = problem.rows
 
     def room(i: int, p: int, cents: float) -> bool:
+        """Whether ``cents`` more in cell (i, p) keeps every rule it is in, in its sense: a cap
+        (a coefficient > 0 in a ``<=`` row), a floor it counts against (< 0 in a ``>=`` row: a
+        share floor of a stage it is not in), any equality, a rule on the KPI that caps it, and
+        a zero-or-at-least cell at 0 (review S15 R1 item 3: only caps were checked, and cents
+        into c broke a 70% awareness floor by 0.011)."""
+        if X[i, p] <= 0.0 and (
+            (i, p) in problem.min_if_funded
+            or problem.base.items[i].min_if_funded
+            or problem.base.items[i].block is not None
+        ):
+            return False
         for r in rows:
             a = r.coefs.get((i, p), 0.0)
-            if a > 0 and r.sense in ("<=", "=="):
-                lhs = sum(c * X[ip] for ip, c in r.coefs.items())
-                if lhs + a * cents > r.rhs + 1e-6:
-                    return False
-        return True
+            if a == 0.0:
+                continue
+            lhs = sum(c * X[ip] for ip, c in r.coefs.items())
+            if r.sense in ("<=", "==") and a > 0 and lhs + a * cents > r.rhs + 1e-6:
+                return False
+            if r.sense in (">=", "==") and a < 0 and lhs + a * cents < r.rhs - 1e-6:
+                return False
+        Z = X.copy()
+        Z[i, p] += cents
+        kz = item_kpi(problem, Z)
+        return all(
+            kpi_lhs(kr, kz) <= kr.rhs + 1e-9 * max(abs(kr.rhs), 1.0)
+            for kr in problem.kpi_rows
+            if kr.sense in ("<=", "==") and kpi_lhs(kr, kz) > kpi_lhs(kr, item_kpi(problem, X))
+        )
 
     for _ in range(50):
         kpis = item_kpi(problem, X)
