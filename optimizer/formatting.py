@@ -78,8 +78,39 @@ def _whole(v: float) -> str:
     return "0" if r == 0 else f"{r:,.0f}"
 
 
+class UnderOne(float):
+    """A part of a footed column (``footed``, ``footed_table``) that shows as 0 in whole units
+    though its amount is not nothing (a line item funded with 0.40): it counts as 0 in every sum,
+    so the column still foots, and ``money`` prints it ``<1``, not ``0``."""
+
+    def __new__(cls) -> UnderOne:
+        return super().__new__(cls, 0.0)
+
+
+#: what ``money`` prints for an ``UnderOne``: an amount under one unit that is not nothing
+UNDER_ONE = "<1"
+
+
+def _under_one(exact: float, part: float) -> float:
+    """``part`` (a footed amount in whole units) as an ``UnderOne`` where it is 0 and its exact
+    amount is a cent or more; else as it is."""
+    return UnderOne() if part == 0 and exact >= HALF_CENT else part
+
+
+def marked(exact: Any, parts: Any) -> list[Any]:
+    """``footed_table``'s amounts (an array, any shape) as lists of the same shape to print,
+    each 0 whose exact amount is a cent or more an ``UnderOne`` (``<1``)."""
+    ex, pa = np.asarray(exact, float), np.asarray(parts, float)
+    if pa.ndim > 1:
+        return [marked(e, p) for e, p in zip(ex, pa, strict=True)]
+    return [_under_one(float(e), float(p)) for e, p in zip(ex, pa, strict=True)]
+
+
 def money(v: float | None, cents: Cents = "never") -> str:
-    """An amount of money: ``1,234,567``; see the module docstring for ``cents``."""
+    """An amount of money: ``1,234,567``; see the module docstring for ``cents``. A footed part
+    that is not nothing but shows as 0 (``UnderOne``) is ``<1``."""
+    if isinstance(v, UnderOne):
+        return UNDER_ONE
     gone = _missing(v)
     if gone is not None:
         return gone
@@ -174,7 +205,8 @@ def footed(values: Iterable[float | None], total: float | None = None) -> list[A
     (``round(total)``, the cents total rounded; ``total`` defaults to the sum of ``values``),
     each the amount rounded down or up (largest remainder: a part differs from its own rounded
     cents by at most one unit, and only where plain rounding would not foot; an amount already
-    in whole units, 0 among them, is shown as it is). Missing values (None, NaN) stay as they
+    in whole units, 0 among them, is shown as it is; one of a cent or more shown as 0 is an
+    ``UnderOne``, which counts as 0 and prints ``<1``). Missing values (None, NaN) stay as they
     are and count as nothing. A column foots only in whole units: an amount shown with its
     cents beside whole units would leave the others' cents unshown, so there are none.
 
@@ -196,7 +228,7 @@ def footed(values: Iterable[float | None], total: float | None = None) -> list[A
     out: list[Any] = list(vals)
     if given:
         parts = iter(largest_remainder(given, target, eps=_NOISE))
-        out = [None if v is None else float(next(parts)) for v in vals]
+        out = [None if v is None else _under_one(v, float(next(parts))) for v in vals]
     return out
 
 
@@ -212,7 +244,8 @@ def footed_table(
     grand total)``.
 
     What it guarantees: every cell and every total shown is its exact amount rounded down or up
-    (never further than one unit away; an amount in whole units is shown as it is); the grand
+    (never further than one unit away; an amount in whole units is shown as it is; ``marked``
+    makes one that is not nothing but shows as 0 an ``UnderOne``, printed ``<1``); the grand
     total is ``round(total)`` (default: the sum of the cells); rows and columns foot. Among such
     roundings it keeps the preferred row and column totals (``rows`` / ``cols``: the amounts
     another table shows for them, e.g. ``footed`` line items) wherever they can be kept, then

@@ -234,3 +234,60 @@ def test_an_anchored_plans_json_bound_and_gap_are_the_kpi_optimums_not_its_own(t
     assert cert["steps"] == 1001 and cert["point_status"] == "optimal"
     assert cert["kpi_bound"] == anchored["bound"] and cert["kpi_gap"] == anchored["gap"]
     assert "every step compared" in cert["problem"]
+
+
+# --- 4. an amount under one unit that is not nothing reads "<1" -------------------------------
+
+
+def _cell(v: str) -> int:
+    return 0 if v == "<1" else int(v.replace(",", ""))
+
+
+@pytest.mark.parametrize("dated", [False, True])
+def test_a_funded_amount_under_one_unit_reads_under_one_in_terminal_and_review(tmp_path, dated):
+    """d locked at 0.40 and e at 1.60 under a budget of 1,000,000 (undated, and by month). The
+    whole-unit tables showed d's spend as 0 (a funded line item that reads unfunded). Now the
+    terminal's line-item and stage tables and the review's (Markdown) read d "<1" and e "2"
+    alike, and each column still foots to its total with "<1" counted as 0 (the JSON keeps
+    0.4 and 1.6). By month: d's 0.13 a month reads "<1" in every period cell and its totals,
+    in the terminal's period table and the review's period and line-items-by-period tables."""
+    _model(tmp_path / "model.json", "revenue", 1.0)
+    cal = "start: 2027-01-04\nphasing: month\n" if dated else ""
+    sc = tmp_path / "s.yaml"
+    sc.write_text(
+        f"name: s\nmodel: model.json\n{cal}horizon_weeks: 13\nbudget: 1000000\n"
+        "touchpoints:\n  d: {lock: 0.4}\n  e: {lock: 1.6}\n"
+    )
+    r = _cli("optimize", str(sc), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    term = r.stdout.splitlines()
+    _explain(sc, "md", tmp_path / "r.md")
+    md = (tmp_path / "r.md").read_text(encoding="utf-8").splitlines()
+    js = json.loads(_cli("optimize", str(sc), "--no-ledger", "--format", "json").stdout)
+    assert {li["id"]: li["spend"] for li in js["line_items"]}.keys() >= {"d", "e"}
+    assert [li["spend"] for li in js["line_items"] if li["id"] in "de"] == [0.4, 1.6]
+
+    # the terminal: line items (spend is the column after the stage) and stages foot
+    rows = [ln.split() for ln in term if ln.split()[:1] in (["a"], ["b"], ["c"], ["d"], ["e"])]
+    spend = {r[0]: r[2] for r in rows[:5]}
+    assert spend["d"] == "<1" and spend["e"] == "2", term
+    total = next(ln.split() for ln in term if ln.split()[:1] == ["total"])
+    assert sum(_cell(v) for v in spend.values()) == _cell(total[1])
+    stage = {r[0]: r[1] for r in (ln.split() for ln in term) if r[:1] == ["decision"]}
+    assert stage["decision"] == "<1", term
+    # the review: the line-item table and the stage table read the same
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in md if ln.startswith("|")]
+    d_rows = [c for c in cells if c[0] == "d" or (len(c) > 1 and c[:2] == ["decision", "d"])]
+    assert d_rows and all("<1" in c for c in d_rows), d_rows
+    assert not any(c[0] == "d" and c[2] == "0" for c in cells), d_rows
+    if dated:
+        period = [
+            r
+            for r in (ln.split() for ln in term)
+            if r[:1] and r[0].startswith("2027-") and len(r) > 5
+        ][:3]  # the by-month table (a narrow terminal wraps its last columns under it)
+        assert len(period) == 3 and all(r[4] == "<1" for r in period), period  # decision
+        by_period = next(c for c in cells if c[:2] == ["d", "decision"])
+        assert by_period[2:] == ["<1"] * 4, by_period  # 3 months and the total
+        e_row = next(c for c in cells if c[:2] == ["e", "purchase"])
+        assert sum(_cell(v) for v in e_row[2:5]) == _cell(e_row[5]) == 2, e_row

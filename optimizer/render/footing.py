@@ -22,7 +22,7 @@ import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
-from optimizer.formatting import HALF_CENT, footed, footed_table
+from optimizer.formatting import HALF_CENT, footed, footed_table, marked
 
 
 @dataclass(frozen=True)
@@ -73,17 +73,16 @@ class ShownPlan:
         return footed(vals, self.plan.total_kpi)
 
     @cached_property
-    def item_period(self) -> np.ndarray:
+    def item_period(self) -> list[list[float]]:
         """Spend by line item (rows) and period (columns): each row sums to its line item's
         spend as shown, each column to its period's."""
         cells = np.array([[p.spend for p in li.periods] for li in self.plan.line_items], float)
         cells = cells.reshape(len(self.plan.line_items), len(self.plan.periods))
-        return footed_table(cells, self.plan.total_spend, rows=self.spend, cols=self.period_spend)[
-            0
-        ]
+        out = footed_table(cells, self.plan.total_spend, rows=self.spend, cols=self.period_spend)
+        return marked(cells, out[0])
 
     @cached_property
-    def period_stage(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def period_stage(self) -> tuple[list[list[float]], list[float], list[float]]:
         """Spend by period (rows) and stage (columns, ``plan.stage_totals()``'s order), with the
         row and column totals: each row sums to its period's spend as shown, each column to
         its stage's."""
@@ -98,7 +97,11 @@ class ShownPlan:
             rows=self.period_spend,
             cols=[self.stages[st][0] for st in stages],
         )
-        return out, rows, cols
+        return (
+            marked(cells, out),
+            marked(cells.sum(axis=1), rows),
+            marked(cells.sum(axis=0), cols),
+        )
 
 
 def shown(plan: Plan) -> ShownPlan:
@@ -130,8 +133,8 @@ def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladd
     at = (
         {k: float(spends[k]) for k in ends}
         if spends is not None and all(k in spends for k in ends)
-        else dict(zip(ends, footed(ends.values()), strict=True))
-    )
+        else {k: float(v) for k, v in zip(ends, footed(ends.values()), strict=True)}
+    )  # edges are places on the ladder: a line item's "<1" is its edge at 0
 
     def edge(item: str, x: float) -> float:
         return at[item] if abs(x - ends[item]) < HALF_CENT else float(round(x))

@@ -232,7 +232,7 @@ def _md_period_tables(
                         name,
                         *([st] if stage else []),
                         *(money(spend[k]) for k in block),
-                        *([money(tot or 0.0)] if total else []),
+                        *([money(0.0 if tot is None else tot)] if total else []),
                     ]
                     for name, st, spend, tot in rows
                 ],
@@ -514,7 +514,7 @@ def _period_tables(
             f"<tr><td>{_e(name)}</td>"
             + (f"<td>{_e(st)}</td>" if stage else "")
             + "".join(f'<td class="num">{_e(money(spend[k]))}</td>' for k in block)
-            + (f'<td class="num">{_e(money(tot or 0.0))}</td>' if total else "")
+            + (f'<td class="num">{_e(money(0.0 if tot is None else tot))}</td>' if total else "")
             + "</tr>"
             for name, st, spend, tot in rows
         )
