@@ -42,6 +42,7 @@ from optimizer.cli_common import (
     model_option,
     output_option,
     refuse_foreign_output,
+    refuse_unwritable_output,
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
 from optimizer.cli_data import aggregate, demo, fit, validate
@@ -493,6 +494,7 @@ def explain(
     from optimizer.app.review import write_review
 
     refuse_foreign_output(out, ("md", "html", "xlsx", "json"))
+    refuse_unwritable_output(out)
     pack = write_review(
         scenario,
         out,

@@ -164,6 +164,7 @@ def format_option(
         def wrapper(*args: Any, fmt: str | None = None, **kwargs: Any) -> Any:
             if fmt is None:
                 fmt = format_from_output(kwargs.get("out"), choices, default)
+            refuse_unwritable_output(kwargs.get("out"))
             return fn(*args, fmt=fmt, **kwargs)
 
         return click.option(
@@ -202,6 +203,21 @@ def refuse_foreign_output(out: Path | None, choices: Sequence[str]) -> None:
             f"{', '.join(choices)}); name the file for one of them, e.g. "
             f"{Path(str(out)).with_suffix(ext).name}"
         )
+
+
+def refuse_unwritable_output(out: Path | None) -> None:
+    """``-o FILE`` that cannot be written (a folder, or under a file or a folder that cannot be
+    written) is an error naming it, exit 2, before anything runs: after the run it came with the
+    run already recorded in the ledger and the work thrown away."""
+    if out is None or str(out) == "-":
+        return
+    from optimizer.io.files import check_can_write
+
+    try:
+        check_can_write(out, folder=False, field="-o")
+    except BudgetOptError as e:
+        _stderr(f"error: {e}")
+        sys.exit(e.exit_code)
 
 
 def format_from_output(out: Path | None, choices: Sequence[str], default: str) -> str:

@@ -206,3 +206,36 @@ def test_tracking_a_plan_against_another_scenario_warns_naming_both(tmp_path):
     assert "plan_b.yaml is scenario 'plan_b'" in r.stderr
     own = run("track", "a.json", "act.csv", "--scenario", "plan_a.yaml", "-q", cwd=tmp_path)
     assert own.returncode == 0 and "warning" not in own.stderr, own.stderr
+
+
+# ---- -o FILE that cannot be written: said before the run, nothing recorded -------------------
+def test_an_output_that_cannot_be_written_is_refused_before_the_run_is_recorded(tmp_path):
+    """`optimize`, `compare`, `sweep`, `replan`, `explain` and `track` with `-o` under a file (or
+    `-o` a folder) ran, recorded the run in the ledger ("recorded run …"), then failed to write:
+    exit 2 with a ledger row for a run whose output never existed. The path is now checked
+    first, as `fit` and `sweep --plot` check theirs."""
+    w = write_tiny_world(tmp_path)
+    scenario(tmp_path / "other.yaml", budget=900000)
+    (tmp_path / "afile").write_text("not a folder\n")
+    (tmp_path / "adir").mkdir()
+    run("optimize", "other.yaml", "--no-ledger", "-o", "plan.json", "-q", cwd=tmp_path)
+    write_actuals(tmp_path / "act.csv", {"tv": 40000, "search": 20000, "email": 5000}, 2)
+    sc = str(w["scenario"])
+    commands = [
+        ("optimize", sc),
+        ("compare", sc, "other.yaml"),
+        ("sweep", sc, "--budgets", "0:1000000:3"),
+        ("replan", sc, "--actuals", "act.csv"),
+        ("explain", sc),
+        ("track", "plan.json", "act.csv"),
+    ]
+    for args in commands:
+        for target, words in (("afile/out.json", "is a file, not a folder"),
+                              ("adir", "expected a file here, but this is a folder")):  # fmt: skip
+            r = run(*args, "-o", target, cwd=tmp_path)
+            clean(r)
+            assert r.returncode == 2, (args, r.stderr)
+            assert f"{target}: field '-o'" in r.stderr and words in r.stderr, (args, r.stderr)
+            assert "recorded run" not in r.stderr, (args, r.stderr)
+            assert not (tmp_path / "ledger.sqlite").exists(), args
+    assert list((tmp_path / "adir").iterdir()) == []
