@@ -629,8 +629,10 @@ class PhasedSolution:
     method: str = "lp"
 
 
-def _violation(problem: PhasedProblem, X: np.ndarray) -> float:
-    """Largest violation of any rule (relative to its size) or of x >= 0."""
+def _violation(problem: PhasedProblem, X: np.ndarray, relative_to_terms: bool = False) -> float:
+    """Largest violation of any rule (relative to its size: its right-hand side, and with
+    ``relative_to_terms`` its terms' size Σ|a·x| too, as a rule whose right-hand side is 0 (a
+    change limit) is measured) or of x >= 0."""
     worst = float(max(0.0, -X.min(initial=0.0)))
     rm = problem.row_matrix
     if not len(rm.rhs):
@@ -641,9 +643,10 @@ def _violation(problem: PhasedProblem, X: np.ndarray) -> float:
         lhs - rm.rhs,
         np.where(rm.sense == ">=", rm.rhs - lhs, np.abs(lhs - rm.rhs)),
     )
-    return max(
-        worst, float(np.max(v / np.maximum(1.0, np.abs(rm.rhs)))), _kpi_violation(problem, X)
-    )
+    size = np.maximum(1.0, np.abs(rm.rhs))
+    if relative_to_terms:
+        size = np.maximum(size, np.asarray(abs(rm.G) @ np.abs(X).ravel()).ravel())
+    return max(worst, float(np.max(v / size)), _kpi_violation(problem, X))
 
 
 def _prices(problem: PhasedProblem, duals: Mapping[str, float]) -> np.ndarray:
