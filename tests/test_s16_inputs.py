@@ -239,3 +239,33 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run_is_recorded(
             assert "recorded run" not in r.stderr, (args, r.stderr)
             assert not (tmp_path / "ledger.sqlite").exists(), args
     assert list((tmp_path / "adir").iterdir()) == []
+
+
+# ---- a long history whose KPI differs between a week's rows ------------------------------------
+def test_a_long_history_with_two_kpi_values_in_a_week_is_refused_naming_both(tmp_path):
+    """The long layout (date,touchpoint,spend) repeats the week's KPI on each of its rows. A file
+    that gives each touchpoint's row its own revenue (channel-attributed revenue: a plausible
+    export) was fitted on the first row's value of each week, silently. Now exit 2 naming the
+    file, the column, the week, both rows and both values; nothing written."""
+    w = write_tiny_world(tmp_path)
+    wide = w["history"].read_text().splitlines()
+    head = wide[0].split(",")  # date,tv,search,email,revenue
+    rows = ["date,touchpoint,spend,revenue"]
+    for line in wide[1:]:
+        cells = dict(zip(head, line.split(","), strict=True))
+        rows += [
+            f"{cells['date']},{t},{cells[t]},{cells['revenue']}" for t in ("tv", "search", "email")
+        ]
+    (tmp_path / "long.csv").write_text("\n".join(rows) + "\n")
+    ok = fit("long.csv", "ok.json", tmp_path)
+    assert ok.returncode == 0, ok.stderr  # the same week's value on every row: read as before
+    date, tp, spend, revenue = rows[5].split(",")  # week 2's second row (file row 6)
+    rows[5] = f"{date},{tp},{spend},{float(revenue) / 3:.2f}"
+    (tmp_path / "attributed.csv").write_text("\n".join(rows) + "\n")
+    r = fit("attributed.csv", "m.json", tmp_path)
+    clean(r)
+    assert r.returncode == 2, r.stderr
+    assert "attributed.csv" in r.stderr and "field 'revenue'" in r.stderr, r.stderr
+    assert f"week {date} has two values" in r.stderr and "in row 5" in r.stderr, r.stderr
+    assert f"'{float(revenue) / 3:.2f}' in row 6" in r.stderr, r.stderr
+    assert not (tmp_path / "m.json").exists()

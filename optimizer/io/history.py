@@ -390,6 +390,35 @@ def _to_weeks(frame: pd.DataFrame, frequency: str, journey: Journey) -> tuple[pd
     return weeks, note
 
 
+def _refuse_two_values_in_a_week(
+    df: pd.DataFrame, columns: list[str], path: Path, lines: np.ndarray | None
+) -> None:
+    """In a long history a week's KPI, controls and events repeat on each of its rows: two
+    different values in one week (a KPI attributed to each touchpoint's row, say) are an error
+    naming the column, the week, both rows and both values, not the first row's taken silently.
+    A blank cell beside the week's value is no second value."""
+    rows = lines if lines is not None else np.arange(len(df)) + 2
+    dates = df[DATE_COLUMN].astype(str).str.strip().to_numpy()
+    for c in columns:
+        text = df[c].astype(str).str.strip()
+        number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        seen: dict[str, tuple[str, float | str, int]] = {}
+        for k, (d, t, x) in enumerate(zip(dates, text, number, strict=True)):
+            if t == "":
+                continue
+            value: float | str = float(x) if np.isfinite(x) else t
+            first = seen.setdefault(d, (t, value, int(rows[k])))
+            if first[1] != value:
+                raise DataError(
+                    f"week {d} has two values: {short_repr(first[0])} in row {first[2]} and "
+                    f"{short_repr(t)} in row {int(rows[k])}; in the long layout (date,touchpoint,"
+                    f"spend) the week's {c!r} is repeated, the same, on each of its rows (spend "
+                    "is per touchpoint, the KPI and controls are the week's)",
+                    path=path,
+                    field=c,
+                )
+
+
 def _long_to_wide(
     df: pd.DataFrame, path: Path, journey: Journey, lines: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -421,6 +450,7 @@ def _long_to_wide(
         .fillna(0.0)
     )
     others = [c for c in df.columns if c not in (TOUCHPOINT_COLUMN, SPEND_COLUMN, DATE_COLUMN)]
+    _refuse_two_values_in_a_week(df, others, path, lines)
     per_week = df.groupby(DATE_COLUMN)[others].first() if others else None
     out = wide.astype(str)
     if per_week is not None:
