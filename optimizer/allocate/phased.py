@@ -153,10 +153,13 @@ def solve_phased(
     cells = _Cells(problem)
     xhi, ahi = _boxes(problem)
     # (rules on the KPI, min_spend: the LP over pieces, which has their rows)
+    ipm_bound = math.inf
     if method == "auto" and not problem.needs_binaries and not problem.kpi_rows:
         # concave curves, no binaries: the smooth problem by interior point, certified by the
         # same Lagrangian bound; the LP over pieces below when that fails or does not certify
-        direct = _interior(problem, cells, xhi, ahi, tolerance, kkt_tolerance, t0, time_limit)
+        direct, ipm_bound = _interior(
+            problem, cells, xhi, ahi, tolerance, kkt_tolerance, t0, time_limit
+        )
         if direct is not None:
             return direct
     coarse = bank_breakpoints(
@@ -169,7 +172,9 @@ def solve_phased(
     # any round's bound bounds the exact optimum: the least of them holds (the best plan's own
     # round could have a looser one: 3.7% where the first round had proved 0.3%, on a
     # zero-or-at-least per month)
-    bounds: list[float] = []  # every round's bound on the same exact optimum
+    # every round's bound on the same exact optimum, and the interior point's where it ran (its
+    # plan rejected, its Lagrangian bound holds all the same)
+    bounds = [ipm_bound] if math.isfinite(ipm_bound) else []
     build_s = solve_s = 0.0
     best: PhasedSolution | None = None
     best_meets = False
@@ -380,29 +385,31 @@ def _interior(
     kkt_tolerance: float,
     t0: float,
     time_limit: float | None,
-) -> PhasedSolution | None:
+) -> tuple[PhasedSolution | None, float]:
     """The interior point's plan (``phased_ipm``) with its certificate, or None when it does not
-    apply, fails, breaks a rule or does not certify within ``tolerance``."""
+    apply, fails, breaks a rule or does not certify within ``tolerance``; and its Lagrangian
+    bound (inf when it does not apply or fails), which bounds the exact optimum whatever its
+    plan (any multipliers do), so the LP's plan can be certified by it."""
     deadline = None if time_limit is None else t0 + 0.5 * time_limit  # the LP gets the rest
     ts = time.perf_counter()
     out = interior_point(problem, deadline=deadline)
     solve_s = time.perf_counter() - ts
     if out is None:
-        return None
+        return None, math.inf
     X, duals, _iterations = out
     X = np.maximum(X, 0.0)
+    bound, _ = lagrangian_bound(problem, cells, adjoint(problem, X), duals, xhi, ahi)
     if _violation(problem, X, relative_to_terms=True) > 1e-9:
         # (a row's breach relative to its terms: tv's change limit (rhs 0) broken by 2.2e-7 of
         # ~1.6M of terms rejected a plan certified at 1e-14, and the LP's bound stalled at 0.12%)
-        return None
+        return None, bound
     value = objective_value(problem, X)
-    bound, _ = lagrangian_bound(problem, cells, adjoint(problem, X), duals, xhi, ahi)
     gap = max(0.0, (bound - value) / max(abs(value), 1e-12))
     prices = _prices(problem, duals)
     kkt = kkt_residual(problem, X, prices)
     if not (gap <= tolerance and kkt <= kkt_tolerance):
-        return None
-    return PhasedSolution(
+        return None, bound
+    solution = PhasedSolution(
         X,
         value,
         bound,
@@ -418,6 +425,7 @@ def _interior(
         0,
         method="interior_point",
     )
+    return solution, bound
 
 
 def _scaled_to_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
