@@ -248,8 +248,9 @@ def footed_table(
     makes one that is not nothing but shows as 0 an ``UnderOne``, printed ``<1``); the grand
     total is ``round(total)`` (default: the sum of the cells); rows and columns foot. Among such
     roundings it keeps the preferred row and column totals (``rows`` / ``cols``: the amounts
-    another table shows for them, e.g. ``footed`` line items) wherever they can be kept, then
-    errs least in all (sum of the distances to the exact amounts). Such a rounding always exists
+    another table shows for them, e.g. ``footed`` line items; NaN: none) wherever they can be
+    kept, then errs least in all (sum of the distances to the exact amounts). Such a rounding
+    always exists
     (the table is a flow from the grand total through the rows and cells to the columns, and a
     network's bounds in whole units admit a flow in whole units: Cox & Ernst 1982, controlled
     rounding); it is found as that min-cost flow, a linear program whose vertices are whole
@@ -273,6 +274,8 @@ def footed_table(
         if pref is None:
             continue
         for j, p in enumerate(pref):
+            if not np.isfinite(float(p)):
+                continue
             want_up = float(p) > lo[k + j] + 0.5
             cost[k + j] += -big if want_up else big
     # rows: sum_j cell_ij - R_i = 0; columns: sum_i cell_ij - C_j = 0; grand: sum_i R_i = G
@@ -306,6 +309,89 @@ def footed_table(
         return np.round(a), np.round(r), np.round(c), grand
     x = lo + up
     return x[: a.size].reshape(m, n), x[a.size : a.size + m], x[a.size + m :], grand
+
+
+def footed_nested(
+    cells: Any,
+    group: list[int],
+    n_groups: int,
+    total: float,
+    rows: Iterable[float] | None = None,
+    cols: Iterable[float] | None = None,
+    groups: Iterable[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Controlled rounding of a two-way table whose rows fall into groups (line items x periods,
+    the line items by stage), with the groups' subtotals by column: whole units in which every
+    row, column and group x column subtotal foots. Returns ``(cells, group x column cells,
+    column totals, group totals)``; a row's total is its cells' sum.
+
+    As ``footed_table``: every amount shown is its exact amount rounded down or up (one already
+    whole as it is), the grand total is ``round(total)``, the preferred row, column and group
+    totals (``rows``, ``cols``, ``groups``: other tables' amounts) are kept wherever a rounding
+    that foots can keep them, then it errs least in all. Such a rounding exists: the table is a
+    flow source -> column -> group x column -> cell -> row -> group -> sink, and a network's
+    bounds in whole units admit a flow in whole units; found as that min-cost flow (HiGHS' dual
+    simplex, deterministic). So a group of one row reads as that row, cell by cell."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    a = np.asarray(cells, float)
+    m, n = a.shape
+    g = np.asarray(group, int)
+    sub = np.zeros((n_groups, n))
+    np.add.at(sub, g, a)
+    r, c, gt = a.sum(axis=1), a.sum(axis=0), sub.sum(axis=1)
+    exact = np.concatenate([a.ravel(), sub.ravel(), r, c, gt])
+    lo = np.floor(exact + _NOISE)
+    frac = exact - lo
+    whole = frac < 2 * _NOISE
+    ub = np.where(whole, 0.0, 1.0)
+    cost = 1.0 - 2.0 * np.where(whole, 0.0, frac)
+    big = float(exact.size + 1)
+    o_sub, o_r, o_c, o_g = (
+        a.size,
+        a.size + sub.size,
+        a.size + sub.size + m,
+        a.size + sub.size + m + n,
+    )
+    for k, pref in ((o_r, rows), (o_c, cols), (o_g, groups)):
+        for j, p in enumerate(pref if pref is not None else ()):
+            cost[k + j] += -big if float(p) > lo[k + j] + 0.5 else big
+    eq: list[tuple[list[int], list[float]]] = []
+    rows_of = [[i for i in range(m) if g[i] == gi] for gi in range(n_groups)]
+    for gi, mine in enumerate(rows_of):  # a group's cell is its rows' cells
+        for j in range(n):
+            eq.append(
+                ([*(i * n + j for i in mine), o_sub + gi * n + j], [1.0] * len(mine) + [-1.0])
+            )
+    for j in range(n):  # a column is its groups' cells
+        eq.append(([o_sub + gi * n + j for gi in range(n_groups)] + [o_c + j],
+                   [1.0] * n_groups + [-1.0]))  # fmt: skip
+    for i in range(m):  # a row is its cells
+        eq.append(([i * n + j for j in range(n)] + [o_r + i], [1.0] * n + [-1.0]))
+    for gi, mine in enumerate(rows_of):  # a group's total is its rows'
+        eq.append(([*(o_r + i for i in mine), o_g + gi], [1.0] * len(mine) + [-1.0]))
+    eq.append(([o_g + gi for gi in range(n_groups)], [1.0] * n_groups))  # the grand total
+    ii = [k for k, (idx, _) in enumerate(eq) for _ in idx]
+    jj = [j for idx, _ in eq for j in idx]
+    vv = [v for _, vals in eq for v in vals]
+    A = coo_matrix((vv, (ii, jj)), shape=(len(eq), exact.size)).tocsr()
+    b = -(A @ lo)
+    b[-1] += float(round(total))
+    res = linprog(
+        cost, A_eq=A, b_eq=b, bounds=np.column_stack([np.zeros(exact.size), ub]), method="highs-ds"
+    )
+    up = np.round(res.x) if res.status == 0 else None
+    if up is None or np.abs(A @ up - b).max() > 0.5:  # cannot happen (see above); be plain
+        x = np.round(exact)
+    else:
+        x = lo + up
+    return (
+        x[:o_sub].reshape(m, n),
+        x[o_sub:o_r].reshape(n_groups, n).T,
+        x[o_c:o_g],
+        x[o_g:],
+    )
 
 
 def ratio(v: float | None, digits: int = 3) -> str:

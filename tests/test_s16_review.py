@@ -291,3 +291,57 @@ def test_a_funded_amount_under_one_unit_reads_under_one_in_terminal_and_review(t
         assert by_period[2:] == ["<1"] * 4, by_period  # 3 months and the total
         e_row = next(c for c in cells if c[:2] == ["e", "purchase"])
         assert sum(_cell(v) for v in e_row[2:5]) == _cell(e_row[5]) == 2, e_row
+
+
+# --- 5. the same money reads the same in the period x stage and line-item x period tables ------
+
+
+@pytest.mark.parametrize("budget", ["1000000.37", "999999.99", "1234567.89", "700000.55"])
+def test_a_stage_of_one_line_item_reads_as_that_line_item_by_period(tmp_path, budget):
+    """By month, five exponential curves (c, d and e each the only line item of its stage; d at
+    least 1,000.33). The review's "Spend by period and stage" and "Line items by period" were
+    rounded apart (two controlled roundings): at 1,000,000.37 purchase read 43,147 / 43,147 /
+    53,933 by month and e, its only line item, 43,147 / 43,146 / 53,933; at 999,999.99 three
+    stages differed, at 1,234,567.89 decision (308 / 307 / 385 against 308 / 308 / 384), the
+    reviewer's markets world likewise (awareness 79,869 / 86,622, t0@national 79,868 /
+    86,623). Truth: for each such stage its cells and total equal its line item's, cell by
+    cell, in the review and in the terminal's by-month table; in general every stage's cell is
+    the sum of its line items' cells as shown (a+b for awareness; at 700,000.55 the awareness
+    cells are whole to the cent, which a preference between two roundings could not keep
+    consistent); every row and column still foots."""
+    _model(tmp_path / "model.json", "revenue", 1.0)
+    sc = tmp_path / "s.yaml"
+    sc.write_text(
+        f"name: s\nmodel: model.json\nstart: 2027-01-04\nphasing: month\nhorizon_weeks: 13\n"
+        f"budget: {budget}\ntouchpoints:\n  d: {{min: 1000.33}}\n"
+    )
+    _explain(sc, "md", tmp_path / "r.md")
+    md = (tmp_path / "r.md").read_text(encoding="utf-8").splitlines()
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in md if ln.startswith("|")]
+    head = next(c for c in cells if c[0] == "period")
+    stages = head[3:-2]
+    periods = [c for c in cells if c[0].startswith("2027-") and len(c) == len(head)]
+    total = next(c for c in cells if c[0] == "total" and len(c) == len(head))
+    items = {c[0]: c for c in cells if len(c) == 6 and c[1] in stages and len(c[0]) == 1}
+    assert len(periods) == 3 and set(items) == set("abcde"), cells
+    r = _cli("optimize", str(sc), "--no-ledger", cwd=tmp_path)
+    term = [ln.split() for ln in r.stdout.splitlines()]
+    term_periods = [t for t in term if t[:1] and t[0].startswith("2027-") and len(t) > 4][:3]
+    checked = 0
+    for st in stages:
+        mine = [k for k, c in items.items() if c[1] == st]
+        if len(mine) != 1:
+            continue
+        j = 3 + stages.index(st)
+        by_stage = [p[j] for p in periods] + [total[j]]
+        assert by_stage == items[mine[0]][2:], (st, by_stage, items[mine[0]])
+        assert [t[2 + stages.index(st)] for t in term_periods] == by_stage[:3], term_periods
+        checked += 1
+    assert checked == 3
+    for k, p in enumerate(periods):  # each row foots; a stage's cell is its line items' sum
+        assert sum(_cell(v) for v in p[3:-2]) == _cell(p[-2]), p
+        for st in stages:
+            mine = sum(_cell(c[2 + k]) for c in items.values() if c[1] == st)
+            assert mine == _cell(p[3 + stages.index(st)]), (p[0], st, mine)
+    for c in items.values():  # each line item's periods sum to its total
+        assert sum(_cell(v) for v in c[2:5]) == _cell(c[5]), c

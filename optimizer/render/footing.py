@@ -22,7 +22,7 @@ import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
-from optimizer.formatting import HALF_CENT, footed, footed_table, marked
+from optimizer.formatting import HALF_CENT, footed, footed_nested, footed_table, marked
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,38 @@ class ShownPlan:
     def total_kpi(self) -> float:
         return float(round(self.plan.total_kpi))
 
-    def breakdown(self, totals: dict[str, dict[str, float]]) -> dict[str, tuple[float, float]]:
+    def breakdown(
+        self, totals: dict[str, dict[str, float]], member: str | None = None
+    ) -> dict[str, tuple[float, float]]:
         """A breakdown's rows (``plan.stage_totals()``, ``owner_totals()``, ``market_totals()``)
-        as shown: ``{name: (spend, kpi)}``, each column footing to the breakdown's own total."""
-        spends = footed([v["spend"] for v in totals.values()])
-        kpis = footed([v["kpi"] for v in totals.values()])
+        as shown: ``{name: (spend, kpi)}``, each column footing to the breakdown's own total.
+        ``member``: the line items' attribute that names their row (``"stage"``, ``"owner"``);
+        a row then reads as the sum of its line items as the line-item table shows them (a row
+        of one line item as it), wherever a rounding that foots allows it (``_footed_as``)."""
+        spend = [v["spend"] for v in totals.values()]
+        kpi = [v["kpi"] for v in totals.values()]
+        spends, kpis = footed(spend), footed(kpi)
+        if member:
+            rows = self._members(totals, member)
+            spends = _footed_as(
+                spend, spends, {i: sum(self.spend[j] for j in js) for i, js in rows.items()}
+            )
+            kpis = _footed_as(
+                kpi, kpis, {i: sum(self.kpi[j] for j in js) for i, js in rows.items()}
+            )
         return {k: (s, p) for k, s, p in zip(totals, spends, kpis, strict=True)}
+
+    def _members(self, totals: Mapping[str, Any], member: str) -> dict[int, list[int]]:
+        """Row ``i`` of a breakdown by ``member`` -> the indices of its line items."""
+        items = self.plan.line_items
+        return {
+            i: [j for j, li in enumerate(items) if getattr(li, member, None) == name]
+            for i, name in enumerate(totals)
+        }
 
     @cached_property
     def stages(self) -> dict[str, tuple[float, float]]:
-        return self.breakdown(self.plan.stage_totals())
+        return self.breakdown(self.plan.stage_totals(), "stage")
 
     @cached_property
     def period_spend(self) -> list[float]:
@@ -73,35 +95,63 @@ class ShownPlan:
         return footed(vals, self.plan.total_kpi)
 
     @cached_property
+    def _nested(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One controlled rounding of spend by line item x period with its stage x period
+        subtotals (``footed_nested``): (line item cells, stage cells, period totals, stage
+        totals). The two tables it feeds are then the same money rounded once: a stage's cell is
+        the sum of its line items' cells as shown (a stage of one line item reads as it)."""
+        items, periods = self.plan.line_items, self.plan.periods
+        stages = list(self.plan.stage_totals())
+        cells = np.array([[p.spend for p in li.periods] for li in items], float)
+        cells = cells.reshape(len(items), len(periods))
+        return footed_nested(
+            cells,
+            [stages.index(li.stage) for li in items],
+            len(stages),
+            self.plan.total_spend,
+            rows=self.spend,
+            cols=self.period_spend,
+            groups=[self.stages[st][0] for st in stages],
+        )
+
+    @cached_property
     def item_period(self) -> list[list[float]]:
         """Spend by line item (rows) and period (columns): each row sums to its line item's
         spend as shown, each column to its period's."""
         cells = np.array([[p.spend for p in li.periods] for li in self.plan.line_items], float)
-        cells = cells.reshape(len(self.plan.line_items), len(self.plan.periods))
-        out = footed_table(cells, self.plan.total_spend, rows=self.spend, cols=self.period_spend)
-        return marked(cells, out[0])
+        return marked(cells.reshape(len(self.plan.line_items), -1), self._nested[0])
 
     @cached_property
     def period_stage(self) -> tuple[list[list[float]], list[float], list[float]]:
         """Spend by period (rows) and stage (columns, ``plan.stage_totals()``'s order), with the
         row and column totals: each row sums to its period's spend as shown, each column to
-        its stage's."""
+        its stage's, each cell to its line items' cells in ``item_period``."""
         stages = list(self.plan.stage_totals())
         cells = np.zeros((len(self.plan.periods), len(stages)))
         for li in self.plan.line_items:
             for k, p in enumerate(li.periods):
                 cells[k, stages.index(li.stage)] += p.spend
-        out, rows, cols, _ = footed_table(
-            cells,
-            self.plan.total_spend,
-            rows=self.period_spend,
-            cols=[self.stages[st][0] for st in stages],
-        )
+        _, out, rows, cols = self._nested
         return (
             marked(cells, out),
             marked(cells.sum(axis=1), rows),
             marked(cells.sum(axis=0), cols),
         )
+
+
+def _footed_as(
+    values: Sequence[float], plain: Sequence[float], prefer: Mapping[int, float]
+) -> list[float]:
+    """``values`` footed (``plain``: ``formatting.footed``'s) keeping the amounts ``prefer``
+    gives some of them (another table's, for the same money) wherever a rounding that foots
+    allows it: the controlled rounding of the column (``footed_table``), the others as near
+    their amounts as that leaves them. ``plain`` itself where it already agrees."""
+    if all(float(plain[i]) == float(v) for i, v in prefer.items()):
+        return list(plain)
+    want = [float(prefer.get(i, np.nan)) for i in range(len(values))]  # the others: nearest
+    cells = np.asarray(values, float)[:, None]
+    _, rows, _, _ = footed_table(cells, float(sum(values)), rows=want)
+    return marked(values, rows)
 
 
 def shown(plan: Plan) -> ShownPlan:
@@ -164,16 +214,40 @@ def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladd
 
 
 def _shown_groups(
-    groups: tuple[GroupSummary, ...], total_last: float | None
+    groups: tuple[GroupSummary, ...],
+    total_last: float | None,
+    items: Mapping[str, tuple[float, float, float | None]] | None = None,
 ) -> tuple[GroupSummary, ...]:
     """A breakdown that covers the plan (stages, markets, owners) as shown: spend, KPI and last
-    cycle in whole units that foot, each change the difference of the two amounts shown."""
+    cycle in whole units that foot, each change the difference of the two amounts shown.
+    ``items``: the line items' (spend, KPI, last cycle) as shown, by name: a group reads as the
+    sum of its line items as shown (one of one line item as it) wherever a rounding that foots
+    allows it."""
     if not groups:
         return groups
     spend = footed([g.spend for g in groups])
     kpi = footed([g.kpi for g in groups])
     lasts = [g.last_cycle for g in groups]
     last = footed(lasts, total_last) if all(v is not None for v in lasts) else lasts
+    mine = {
+        i: [items[m] for m in g.members]
+        for i, g in enumerate(groups)
+        if items is not None and g.members and all(m in items for m in g.members)
+    }
+    if mine:
+        spend = _footed_as(
+            [g.spend for g in groups], spend, {i: sum(v[0] for v in vs) for i, vs in mine.items()}
+        )
+        kpi = _footed_as(
+            [g.kpi for g in groups], kpi, {i: sum(v[1] for v in vs) for i, vs in mine.items()}
+        )
+        if all(v is not None for v in lasts) and all(
+            v[2] is not None for vs in mine.values() for v in vs
+        ):
+            pref = {i: sum(float(v[2] or 0.0) for v in vs) for i, vs in mine.items()}
+            last = _footed_as(
+                [float(v or 0.0) for v in lasts], [float(v or 0.0) for v in last], pref
+            )
     return tuple(
         replace(
             g,
@@ -215,12 +289,13 @@ def shown_review(e: Explanation) -> Explanation:
         (it.id if it.market is None else f"{it.id}@{it.market}"): sp
         for it, sp in zip(e.items, spend, strict=True)
     }
+    named = {k: (it.spend, it.kpi, it.last_cycle) for k, it in zip(keys, items, strict=True)}
     return replace(
         e,
         items=items,
-        stages=_shown_groups(e.stages, e.last_cycle_total),
+        stages=_shown_groups(e.stages, e.last_cycle_total, named),
         markets=_shown_groups(e.markets, None),
-        owners=_shown_groups(e.owners, None),
+        owners=_shown_groups(e.owners, None, named),
         ladder=shown_ladder(e.ladder, keys),
     )
 
