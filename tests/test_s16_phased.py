@@ -199,15 +199,9 @@ def test_phased_kpi_repair_fallback_keeps_floors(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # item 4: a re-solve of the FY26 review "not certified" (the interior point's plan rejected)
 # ------------------------------------------------------------------------------------------------
-def test_fy26_by_month_without_social_is_certified(tmp_path):
-    """The sample's FY26 by month with a 35% awareness floor (the reviewer's fyf.yaml) and social
-    at ``max: 0``: what the review's "Dropping it" re-solves for social. It exited 4, not
-    certified at a gap of 0.1231% after 8 rounds: the interior point had found the optimum
-    (certified to 1e-14) but was rejected for breaking tv's December change limit (right-hand
-    side 0) by 2.2e-7 of money against about 1.6M of terms, and the LP over pieces, whose plan
-    was within 1.2e-8 of it, never closed its bound. Truth: the plan is optimal within the
-    tolerance (exit 0, status optimal, its bound within 1e-4 of its value) and holds the
-    change limit and the floor to the cent."""
+def _fy26_without_social(tmp_path: Path) -> dict:
+    """The sample's FY26 by month (scenarios/fy26_monthly.yaml, its paths made absolute) with a
+    35% awareness floor and social at ``max: 0``, written to ``tmp_path / "s.yaml"``."""
     import yaml
 
     root = ROOT / "scenarios" / "fy26_monthly.yaml"
@@ -217,6 +211,19 @@ def test_fy26_by_month_without_social_is_certified(tmp_path):
     sc.setdefault("stages", {})["awareness"] = {"min_share": 0.35}
     sc["touchpoints"]["social"] = {"max": 0}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(sc))
+    return sc
+
+
+def test_fy26_by_month_without_social_is_certified(tmp_path):
+    """The sample's FY26 by month with a 35% awareness floor (the reviewer's fyf.yaml) and social
+    at ``max: 0``: what the review's "Dropping it" re-solves for social. It exited 4, not
+    certified at a gap of 0.1231% after 8 rounds: the interior point had found the optimum
+    (certified to 1e-14) but was rejected for breaking tv's December change limit (right-hand
+    side 0) by 2.2e-7 of money against about 1.6M of terms, and the LP over pieces, whose plan
+    was within 1.2e-8 of it, never closed its bound. Truth: the plan is optimal within the
+    tolerance (exit 0, status optimal, its bound within 1e-4 of its value) and holds the
+    change limit and the floor to the cent."""
+    _fy26_without_social(tmp_path)
     r = run_cli("optimize", "s.yaml", "--no-ledger", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
@@ -233,20 +240,12 @@ def test_lp_fallback_is_certified_by_the_interior_points_bound(tmp_path, monkeyp
     same. The LP over pieces, whose own bound stalled at 0.1231% above its plan for 16 rounds,
     is then certified by it. Truth: status optimal, its bound within 1e-4 of its value, and
     the value within 1e-6 of the interior point's certified optimum (68,051,907.41)."""
-    import yaml
-
     from optimizer.allocate import phased as ph
     from optimizer.allocate.solve import Status
     from optimizer.response.model import read_model
     from optimizer.scenario import load_scenario
 
-    root = ROOT / "scenarios" / "fy26_monthly.yaml"
-    sc = yaml.safe_load(root.read_text())
-    sc["model"] = str((root.parent / sc["model"]).resolve())
-    sc["carryover"]["before"] = str((root.parent / sc["carryover"]["before"]).resolve())
-    sc.setdefault("stages", {})["awareness"] = {"min_share": 0.35}
-    sc["touchpoints"]["social"] = {"max": 0}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sc))
+    sc = _fy26_without_social(tmp_path)
     scenario = load_scenario(tmp_path / "s.yaml")
     problem = ph.phased_problem(scenario, read_model(sc["model"]))
     exact = ph.solve_phased(problem)
