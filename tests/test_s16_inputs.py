@@ -269,3 +269,32 @@ def test_a_long_history_with_two_kpi_values_in_a_week_is_refused_naming_both(tmp
     assert f"week {date} has two values" in r.stderr and "in row 5" in r.stderr, r.stderr
     assert f"'{float(revenue) / 3:.2f}' in row 6" in r.stderr, r.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+# ---- a control that never changes ---------------------------------------------------------------
+def test_a_control_that_never_changes_is_named_in_a_warning(tmp_path):
+    """A control column the same in every week (a price index left at 1, a copy-paste) cannot
+    explain anything: the fit gave it a coefficient of 0 and said nothing. It now warns, naming
+    the control and its value; a control that varies gets no such warning."""
+    w = write_tiny_world(tmp_path)
+    journey = yaml.safe_load(w["journey"].read_text())
+    (tmp_path / "j.yaml").write_text(yaml.safe_dump({**journey, "controls": ["price"]}))
+    lines = w["history"].read_text().splitlines()
+    flat = [lines[0] + ",price", *(x + ",1.0" for x in lines[1:])]
+    (tmp_path / "flat.csv").write_text("\n".join(flat) + "\n")
+    varying = [lines[0] + ",price", *(f"{x},{1 + k % 5 / 100}" for k, x in enumerate(lines[1:]))]
+    (tmp_path / "varying.csv").write_text("\n".join(varying) + "\n")
+    quick = ("--bootstrap", "0", "--no-seasonal-effectiveness")
+    r = run("fit", "--journey", "j.yaml", "--history", "flat.csv", "-o", "m.json", *quick,
+            cwd=tmp_path)  # fmt: skip
+    clean(r)
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stderr.split())
+    assert "warning: the control 'price' is the same (1) in every week" in said, r.stderr
+    model = json.loads((tmp_path / "m.json").read_text())
+    assert model["fit"]["baseline"]["control:price"] == 0.0
+    assert any("'price' is the same" in x for x in model["diagnostics"]["warnings"])
+    r = run("fit", "--journey", "j.yaml", "--history", "varying.csv", "-o", "v.json", *quick,
+            cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "is the same" not in r.stderr
