@@ -231,12 +231,12 @@ def prepare(
         warnings.append(f"holdout cut from {holdout} to {n // 4} weeks (a quarter of the history)")
         holdout = n // 4
     n_train = n - holdout
-    for c in (*journey.controls, *journey.events):  # explains nothing: say so, not a silent 0
-        v = frame[c].to_numpy(dtype=float) if c in frame.columns else np.zeros(0)
+    for col in (*journey.controls, *journey.events):  # explains nothing: say so, not a silent 0
+        v = frame[col].to_numpy(dtype=float) if col in frame.columns else np.zeros(0)
         if v.size and np.all(v == v[0]):
-            kind = "control" if c in journey.controls else "event"
+            kind = "control" if col in journey.controls else "event"
             warnings.append(
-                f"the {kind} {c!r} is the same ({_fmt(float(v[0]))}) in every week: it cannot "
+                f"the {kind} {col!r} is the same ({_fmt(float(v[0]))}) in every week: it cannot "
                 "explain the KPI (its coefficient is 0)"
             )
 
