@@ -345,3 +345,34 @@ def test_a_stage_of_one_line_item_reads_as_that_line_item_by_period(tmp_path, bu
             assert mine == _cell(p[3 + stages.index(st)]), (p[0], st, mine)
     for c in items.values():  # each line item's periods sum to its total
         assert sum(_cell(v) for v in c[2:5]) == _cell(c[5]), c
+
+
+@pytest.mark.parametrize("scenario", ["base", "awareness_push"])
+def test_terminal_and_review_read_the_same_stage_and_owner_amounts(tmp_path, scenario):
+    """The by-stage and by-owner amounts of `optimize` (terminal) and of the review pack (its
+    stage table and each owner's "X holds N") are one rounding: both prefer the sum of their
+    line items as shown (render.footing.breakdown / _shown_groups). A guard for the change that
+    made the review's groups prefer those sums: the terminal's owner table takes the same."""
+    r = _cli("optimize", f"scenarios/{scenario}.yaml", "--no-ledger", "--robust", "none")
+    assert r.returncode == 0, r.stderr
+    _explain(f"scenarios/{scenario}.yaml", "md", tmp_path / "r.md")
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    lines = r.stdout.splitlines()
+
+    def table(title: str) -> dict[str, str]:
+        i = next(k for k, ln in enumerate(lines) if ln.strip().startswith(title))
+        out = {}
+        for ln in lines[i + 4 :]:
+            if not ln.strip():
+                break
+            parts = re.split(r"\s{2,}", ln.strip())
+            out[parts[0]] = parts[1]
+        return out
+
+    stages = table("by stage")
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in md.splitlines()]
+    in_md = {c[0]: c[2] for c in cells if len(c) == 7 and c[0] in stages}
+    assert in_md == stages
+    owners = table("by owner")
+    held = dict(re.findall(r"^(.+?) holds ([\d,]+) \(", md, re.M))
+    assert owners and {k: held.get(k) for k in owners} == owners

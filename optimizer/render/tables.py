@@ -191,7 +191,9 @@ def plan_renderable(plan: Plan) -> Group:
         ot.add_column("share", justify="right")
         ot.add_column(plan.kpi, justify="right")
         for (name, v), (spend, kpi) in zip(
-            totals.items(), see.breakdown(totals).values(), strict=True
+            totals.items(),
+            see.breakdown(totals, "owner" if title == "by owner" else None).values(),
+            strict=True,
         ):
             ot.add_row(
                 name,
