@@ -298,3 +298,23 @@ def test_a_control_that_never_changes_is_named_in_a_warning(tmp_path):
             cwd=tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "is the same" not in r.stderr
+
+
+# ---- aggregate: a week beyond the money range -----------------------------------------------------
+def test_aggregate_refuses_a_week_beyond_the_money_range_before_writing(tmp_path):
+    """A daily file with a spend of 1e20 (a slip of the keyboard) was aggregated and written, then
+    failed `aggregate`'s own read-back: exit 2 with the weekly file left behind and the error
+    naming it (row 2 of the output) rather than the daily file. Now the daily file, the column
+    and the week are named and nothing is written."""
+    write_tiny_world(tmp_path)
+    days = [f"2024-01-{d:02d}" for d in range(1, 29)]  # four whole weeks from a Monday
+    rows = ["date,tv,search,email,revenue", *(f"{d},1000,500,100,9000" for d in days)]
+    rows[10] = f"{days[9]},1e20,500,100,9000"  # in the week of 2024-01-08
+    (tmp_path / "daily.csv").write_text("\n".join(rows) + "\n")
+    r = run("aggregate", "daily.csv", "--journey", "journey.yaml", "-o", "weekly.csv", "-q",
+            cwd=tmp_path)  # fmt: skip
+    clean(r)
+    assert r.returncode == 2, r.stderr
+    assert "daily.csv: field 'tv'" in r.stderr and "week of 2024-01-08" in r.stderr, r.stderr
+    assert "1,000,000,000,000" in r.stderr
+    assert not (tmp_path / "weekly.csv").exists()

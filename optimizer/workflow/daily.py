@@ -34,7 +34,13 @@ from optimizer.data import Journey
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.files import atomic_write_text
-from optimizer.vocabulary import DATE_COLUMN, MARKET_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+from optimizer.vocabulary import (
+    DATE_COLUMN,
+    MARKET_COLUMN,
+    MAX_MONEY,
+    SPEND_COLUMN,
+    TOUCHPOINT_COLUMN,
+)
 
 #: default CSV block size: each block is read, reduced to weekly sums and dropped
 DEFAULT_BLOCKSIZE = "64MB"
@@ -397,7 +403,28 @@ def _finish(
         *[c for c in (*spec.kpis, *spec.controls, *spec.events) if c not in cols],
     ]
     out = out[list(dict.fromkeys(order))]
+    _refuse_weeks_beyond_money(out, cols, path, by_market)
     return Weekly(out, spec.layout, days, int(chk["rows"]), tuple(dropped))
+
+
+def _refuse_weeks_beyond_money(
+    out: pd.DataFrame, cols: list[str], path: Any, by_market: bool
+) -> None:
+    """A week's spend above ``MAX_MONEY`` (docs/cli.md's range of a history's weekly spend) is
+    an error naming the daily file, the column and the week, before anything is written: the
+    weekly file written first failed its read-back and was left behind, its error naming it."""
+    for c in cols:
+        v = out[c].to_numpy(dtype=float)
+        if not (v > MAX_MONEY).any():
+            continue
+        k = int(np.flatnonzero(v > MAX_MONEY)[0])
+        where = f"market {out[MARKET_COLUMN].iloc[k]!r}: " if by_market else ""
+        raise DataError(
+            f"{where}the week of {out[DATE_COLUMN].iloc[k]} sums to {v[k]:,.0f} of spend, more "
+            f"than a history's weekly spend may be ({MAX_MONEY:,.0f})",
+            path=path,
+            field=c,
+        )
 
 
 def write_weekly(weekly: Weekly, out: str | Path) -> Path:
