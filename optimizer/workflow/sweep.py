@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.allocate import Plan, allocate, make_problem, solve_problem
+from optimizer.allocate import Plan, allocate, make_problem, plan_problem, solve_problem
 from optimizer.allocate.bank import CurveBank
 from optimizer.allocate.breakpoints import _clean, bank_breakpoints, refine_around
 from optimizer.allocate.caps import pad_cap, unpad_cap
@@ -604,6 +604,14 @@ class _WarmWalk:
                     )
             if plan is None:
                 plan = self.solve_point(problem, pts)
+            if plan.status == Status.INFEASIBLE:
+                # the walk's pieces, placed for the last budget's prices, lie under the curves:
+                # a budget they cannot fit may still be feasible (a KPI floor within ~1.5% of its
+                # least spend read infeasible here and optimal in optimize); so an infeasible
+                # point is planned as optimize plans it, with its refinement and its diagnosis
+                plan = plan_problem(
+                    problem, max_rounds=self.max_rounds, n_pieces=self.n_pieces, **self.opts
+                )
             plans.append(plan)
             if plan.ok:
                 seen = [*seen[-1:], (b, plan)]
