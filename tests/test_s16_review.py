@@ -376,3 +376,31 @@ def test_terminal_and_review_read_the_same_stage_and_owner_amounts(tmp_path, sce
     owners = table("by owner")
     held = dict(re.findall(r"^(.+?) holds ([\d,]+) \(", md, re.M))
     assert owners and {k: held.get(k) for k in owners} == owners
+
+
+def test_a_min_spend_review_says_the_target_is_met_not_that_a_budget_runs_out(tmp_path):
+    """`objective: min_spend` (target 900,000 on the five exponential curves, no budget): the
+    review's ladder sentence and cut row said "The budget runs out after increment 40, at
+    634,970" and "the budget runs out here: 634,970" (HTML; Markdown likewise) of a plan with
+    no budget. Now "The target is met after increment 40, at 634,970" and "the target is met
+    here" (its figure the plan's total spend as the JSON has it, within one unit); the chart's
+    line likewise (its words from `ladder_figure(..., runs_out=...)`, as the page passes them)."""
+    _model(tmp_path / "model.json", "revenue", 1.0)
+    sc = tmp_path / "ms.yaml"
+    sc.write_text(
+        "name: ms\nmodel: model.json\nhorizon_weeks: 13\nobjective: min_spend\nkpi_target: 900000\n"
+    )
+    _explain(sc, "html", tmp_path / "r.html")
+    _explain(sc, "md", tmp_path / "r.md")
+    page = html_mod.unescape((tmp_path / "r.html").read_text(encoding="utf-8"))
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    spend = json.loads(_cli("optimize", str(sc), "--no-ledger", "--format", "json").stdout)[
+        "total_spend"
+    ]
+    for text in (page, md):
+        assert "budget runs out" not in text.lower()
+        m = re.search(r"The target is met after increment \d+, at ([\d,]+)", text)
+        assert m and abs(_money(m[1]) - spend) <= 1.0, (m, spend)
+    row = re.search(r'<tr class="cut"><td colspan="9">(.*?)</td>', page)
+    assert row and row[1].startswith("the target is met here: "), row
+    assert "**— the target is met here —**" in md

@@ -429,13 +429,13 @@ LADDER_STAGE_COLOURS = (
 )
 
 
-def _line_label(ladder) -> str:
+def _line_label(ladder, runs_out: str = "budget runs out") -> str:
     """The ladder chart's words at its line: where the budget runs out when the ranking and the
     plan agree; else the spend above the line, what a rule funds or leaves out around it and the
     plan's total (``report_common.ladder_cut_words``'s facts, in the chart's compact figures)."""
     in_below, out_above = ladder.out_of_order()
     if not in_below and not out_above:
-        return f"  budget runs out ({compact(ladder.line_spend)})"
+        return f"  {runs_out} ({compact(ladder.line_spend)})"
     moved = [f"{len(in_below)} funded below"] if in_below else []
     moved += [f"{len(out_above)} out above"] if out_above else []
     return (
@@ -451,12 +451,14 @@ def ladder_figure(
     max_steps: int | None = None,
     break_even: float | None = None,
     currency: str | None = None,
+    runs_out: str = "budget runs out",
 ) -> plt.Figure:
     """The ladder as a staircase: each increment a bar as wide as its money and as tall as its
     return, in ranked order, coloured by journey stage (one legend entry per stage, not per line
     item), the widest increments named on the bar, with the hurdle, the line where the budget
     runs out and, when the KPI is money (``break_even``: 1 + hurdle_rate), the return below which
-    an increment buys less than it costs."""
+    an increment buys less than it costs. ``runs_out``: the line's words where the ranking and
+    the plan agree ("target is met" for a min_spend plan, which has no budget)."""
     steps = list(ladder.steps if max_steps is None else ladder.steps[:max_steps])
     seen = list(dict.fromkeys(s.stage for s in ladder.steps))
     stages = [st for st in STAGES if st in seen] + [st for st in seen if st not in STAGES]
@@ -506,7 +508,7 @@ def ladder_figure(
     ax.text(
         line - 0.006 * xmax if late else line,
         cap * 0.98,
-        _line_label(ladder).replace("  ", "") if late else _line_label(ladder),
+        _line_label(ladder, runs_out).replace("  ", "") if late else _line_label(ladder, runs_out),
         color=_INK,
         fontsize=8,
         va="top",

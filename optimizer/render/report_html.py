@@ -320,21 +320,37 @@ _LADDER_HEAD = [
 ]
 
 
+def _runs_out(e: Explanation) -> str:
+    """Where the ladder's line falls, in words: a min_spend plan has no budget to run out."""
+    return "The target is met" if e.objective == "min_spend" else "The budget runs out"
+
+
 def _ladder_section(e: Explanation) -> str:
     lad = e.ladder
     be = e.break_even.get("threshold") if e.break_even else None
     # a composite objective (kpi_values) ranks its increments by their value, not the KPI's
     unit = e.returns_in or e.kpi
-    png = charts.figure_png(charts.ladder_figure(lad, unit, break_even=be, currency=e.currency))
+    met = e.objective == "min_spend"  # no budget: the line is where the target is met
+    png = charts.figure_png(
+        charts.ladder_figure(
+            lad,
+            unit,
+            break_even=be,
+            currency=e.currency,
+            runs_out="target is met" if met else "budget runs out",
+        )
+    )
     around = _ladder_rows(lad.above(5), lad.cutoff)
-    around.append(f'<tr class="cut"><td colspan="9">{_e(ladder_cut_words(lad))}</td></tr>')
+    around.append(
+        f'<tr class="cut"><td colspan="9">{_e(ladder_cut_words(lad, _runs_out(e).lower() + " here"))}</td></tr>'
+    )
     around += _ladder_rows(lad.below(5), lad.cutoff)
     parts = [
         '<section id="ladder"><h2>The zero-based ladder</h2>',
         f'<p class="lead">Every line item\'s spend is cut into increments (decision packages), '
         f"each priced on its own response curve and ranked across the whole plan by "
         f"{_e(unit)} per unit of money. Committed increments (locks and floors) come first. "
-        f"{_e(ladder_line_sentence(lad))}</p>",
+        f"{_e(ladder_line_sentence(lad, _runs_out(e)))}</p>",
         f"<figure>{_img(png, 'the ladder: increments ranked by return, with the cut-off line')}"
         "<figcaption>Each bar is one increment: its width is the money, its height the return "
         "(the steepest first increments are cut off at the top of the chart), its colour the "

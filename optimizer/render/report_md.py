@@ -244,16 +244,17 @@ def _explanation_markdown(e: Explanation, full_ladder: bool) -> str:
         out.append("")
 
     lad = e.ladder
+    runs_out = "The target is met" if e.objective == "min_spend" else "The budget runs out"
     out += [
         "## The zero-based ladder",
         "",
         f"Every line item's spend is cut into increments (decision packages), each priced on "
         f"its response curve and ranked across the plan by {e.returns_in or k} per unit of "
         "money; committed "
-        f"increments (locks and floors) come first. {ladder_line_sentence(lad)}",
+        f"increments (locks and floors) come first. {ladder_line_sentence(lad, runs_out)}",
         "",
     ]
-    out += ladder_tables(lad)
+    out += ladder_tables(lad, runs_out.lower() + " here")
     if not lad.consistent:
         out += [
             "> The ranking and the plan disagree somewhere: a rule funds or blocks an "

@@ -421,6 +421,7 @@ def _html_justification(plan: Plan, exp: PhasedExplanation) -> str:
             plan.kpi,
             break_even=exp.break_even,
             currency=str(plan.extras["currency"]) if plan.extras.get("currency") else None,
+            runs_out="target is met" if exp.objective == "min_spend" else "budget runs out",
         )
     )
     lad = shown_ladder(lad)  # the tables in whole units that foot (render.footing)
