@@ -16,6 +16,7 @@ from matplotlib.artist import Artist  # noqa: E402
 from optimizer.explain.types import is_off_hurdle  # noqa: E402
 from optimizer.formatting import compact, ratio, with_currency  # noqa: E402
 from optimizer.io.files import atomic_write_bytes  # noqa: E402
+from optimizer.render.report_common import ladder_chart_words  # noqa: E402
 from optimizer.response.model import ResponseModel, TouchpointResponse  # noqa: E402
 from optimizer.vocabulary import STAGES  # noqa: E402
 
@@ -429,22 +430,6 @@ LADDER_STAGE_COLOURS = (
 )
 
 
-def _line_label(ladder, runs_out: str = "budget runs out") -> str:
-    """The ladder chart's words at its line: where the budget runs out when the ranking and the
-    plan agree; else the spend above the line, what a rule funds or leaves out around it and the
-    plan's total (``report_common.ladder_cut_words``'s facts, in the chart's compact figures)."""
-    in_below, out_above = ladder.out_of_order()
-    if not in_below and not out_above:
-        return f"  {runs_out} ({compact(ladder.line_spend)})"
-    moved = [f"{len(in_below)} funded below"] if in_below else []
-    moved += [f"{len(out_above)} out above"] if out_above else []
-    return (
-        f"  line in return order ({compact(ladder.above_spend())} above it)\n"
-        f"  a rule moves increments: {', '.join(moved)};\n"
-        f"  the plan spends {compact(ladder.funded_spend())}"
-    )
-
-
 def ladder_figure(
     ladder,
     kpi: str,
@@ -508,7 +493,9 @@ def ladder_figure(
     ax.text(
         line - 0.006 * xmax if late else line,
         cap * 0.98,
-        _line_label(ladder, runs_out).replace("  ", "") if late else _line_label(ladder, runs_out),
+        ladder_chart_words(ladder, runs_out).replace("  ", "")
+        if late
+        else ladder_chart_words(ladder, runs_out),
         color=_INK,
         fontsize=8,
         va="top",

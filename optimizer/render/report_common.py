@@ -20,7 +20,7 @@ from optimizer.explain import (
     LineItemExplanation,
 )
 from optimizer.explain.types import role_words
-from optimizer.formatting import delta, excel_money, money, ratio, share, with_currency
+from optimizer.formatting import compact, delta, excel_money, money, ratio, share, with_currency
 from optimizer.formatting import shown as shown_amount
 from optimizer.formatting import step as fmt_step
 from optimizer.scenario.rules import kind_words
@@ -573,4 +573,20 @@ def ladder_cut_words(
     return (
         f"the line in return order: the increments above it sum to {money(line)}; a rule "
         f"{' and '.join(moved)}, and the plan spends {money(lad.funded_spend())}"
+    )
+
+
+def ladder_chart_words(ladder: Ladder, runs_out: str = "budget runs out") -> str:
+    """The ladder chart's words at its line: where the budget runs out when the ranking and the
+    plan agree; else the spend above the line, what a rule funds or leaves out around it and the
+    plan's total (``ladder_cut_words``' facts, in the chart's compact figures)."""
+    in_below, out_above = ladder.out_of_order()
+    if not in_below and not out_above:
+        return f"  {runs_out} ({compact(ladder.line_spend)})"
+    moved = [f"{len(in_below)} funded below"] if in_below else []
+    moved += [f"{len(out_above)} out above"] if out_above else []
+    return (
+        f"  line in return order ({compact(ladder.above_spend())} above it)\n"
+        f"  a rule moves increments: {', '.join(moved)};\n"
+        f"  the plan spends {compact(ladder.funded_spend())}"
     )
