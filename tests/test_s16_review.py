@@ -404,3 +404,48 @@ def test_a_min_spend_review_says_the_target_is_met_not_that_a_budget_runs_out(tm
     row = re.search(r'<tr class="cut"><td colspan="9">(.*?)</td>', page)
     assert row and row[1].startswith("the target is met here: "), row
     assert "**— the target is met here —**" in md
+
+
+def test_line_items_by_period_foot_when_a_stage_cannot_be_its_line_items_sum():
+    """Three line items of one stage at 10.50, 20.50 and 30.50 (shown 11, 21, 31 in the line
+    items' column: the total's rounding gives them the three units up) and three of another at
+    5.40, 6.40, 7.40: the stage's 61.50 shows 62 or 61, never their 63, so one rounding cannot
+    tie the stages to their line items and keep the line items' amounts. Then each two-way
+    table is rounded on its own (as before): every line item's periods sum to its amount in
+    the line-item table, every period's stages to its spend, every stage's periods to the
+    by-stage table's amount. (Without the fallback the nested rounding showed 10.50's periods
+    summing to 10 beside its 11.)"""
+    from types import SimpleNamespace as NS
+
+    from optimizer.render.footing import shown
+
+    spends = {"a": 10.5, "b": 20.5, "c": 30.5, "d": 5.4, "e": 6.4, "f": 7.4}
+    stage = {k: "awareness" if k in "abc" else "purchase" for k in spends}
+    items = [
+        NS(id=k, stage=stage[k], spend=v, kpi=v, owner=None,
+           periods=[NS(spend=v * 0.25), NS(spend=v * 0.75)])
+        for k, v in spends.items()
+    ]  # fmt: skip
+    total = sum(spends.values())
+    plan = NS(
+        line_items=items,
+        periods=[NS(spend=total * 0.25, kpi=1.0), NS(spend=total * 0.75, kpi=1.0)],
+        total_spend=total,
+        total_kpi=total,
+        kpi_after=None,
+        stage_totals=lambda: {
+            st: {"spend": sum(v for k, v in spends.items() if stage[k] == st), "kpi": 0.0}
+            for st in ("awareness", "purchase")
+        },
+    )
+    see = shown(plan)
+    assert [float(v) for v in see.spend] == [11, 21, 31, 5, 6, 7]
+    for j, row in enumerate(see.item_period):
+        assert sum(float(v) for v in row) == float(see.spend[j]), (j, row)
+    cells, p_tot, s_tot = see.period_stage
+    assert [float(v) for v in p_tot] == [float(v) for v in see.period_spend]
+    for k, row in enumerate(cells):
+        assert sum(float(v) for v in row) == float(p_tot[k])
+    assert [float(v) for v in s_tot] == [
+        float(see.stages[st][0]) for st in ("awareness", "purchase")
+    ]

@@ -104,15 +104,29 @@ class ShownPlan:
         stages = list(self.plan.stage_totals())
         cells = np.array([[p.spend for p in li.periods] for li in items], float)
         cells = cells.reshape(len(items), len(periods))
-        return footed_nested(
-            cells,
-            [stages.index(li.stage) for li in items],
-            len(stages),
-            self.plan.total_spend,
-            rows=self.spend,
-            cols=self.period_spend,
-            groups=[self.stages[st][0] for st in stages],
+        group = [stages.index(li.stage) for li in items]
+        rows, cols = [float(v) for v in self.spend], [float(v) for v in self.period_spend]
+        totals = [float(self.stages[st][0]) for st in stages]
+        out = footed_nested(
+            cells, group, len(stages), self.plan.total_spend, rows=rows, cols=cols, groups=totals
         )
+        if (
+            out[0].sum(axis=1).tolist() == rows
+            and out[2].tolist() == cols
+            and out[3].tolist() == totals
+        ):
+            return out
+        # the one-way tables' amounts cannot all be kept with the stages tied to their line
+        # items (a stage whose line items all round up: 10.5, 20.5, 30.5 shown 11, 21, 31 but
+        # 61.5 as 62): each table rounded on its own, footing both ways, its totals the one-way
+        # tables' (a stage's cell may then differ by a unit from its line items' sum)
+        by_stage = np.zeros((len(periods), len(stages)))
+        np.add.at(by_stage.T, group, cells)
+        item_cells = footed_table(cells, self.plan.total_spend, rows=rows, cols=cols)[0]
+        stage_cells, p_tot, s_tot, _ = footed_table(
+            by_stage, self.plan.total_spend, rows=cols, cols=totals
+        )
+        return item_cells, stage_cells, p_tot, s_tot
 
     @cached_property
     def item_period(self) -> list[list[float]]:
