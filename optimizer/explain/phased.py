@@ -529,7 +529,14 @@ def phased_roles(problem: Any, plan: Plan) -> tuple[dict[str, tuple[str, list[Pe
                 (member if a > 0 else others)[i, p] += y[r.name] * a
                 share_rules.setdefault((i, p), []).append(r.label)
             if r.name in binding and not (share and a < 0):
-                is_cap = r.sense == "==" or (r.sense == "<=") == (a > 0)
+                # a lock (==) is a cap where its price says the plan wants less, a floor where
+                # it wants more: "d lock (50,000)" at -0.567 held d up, not "at the hurdle"
+                ya = y.get(r.name, 0.0) * a
+                is_cap = (
+                    (ya >= 0) == (base.sense == "max")
+                    if r.sense == "=="
+                    else ((r.sense == "<=") == (a > 0))
+                )
                 cell_rules.setdefault((i, p), []).append((r.name, r.label, is_cap, share))
     scale = problem.scale
     if base.sense == "max":
