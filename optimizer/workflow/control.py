@@ -40,7 +40,7 @@ from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, 
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.plan import round_cents
-from optimizer.allocate.problem import LinearConstraint, safe_name
+from optimizer.allocate.problem import LinearConstraint, implied_bounds, safe_name
 from optimizer.errors import DataError, ScenarioError
 from optimizer.formatting import did_you_mean, money, split_cents
 from optimizer.response.model import CurveSet
@@ -593,11 +593,7 @@ def remaining_problem(
     # each line item's range implied by the reduced caps, as make_problem implies it from the
     # rules: a budget already spent leaves no room, and the certificate's bound then knows it (a
     # Lagrangian bound over the old range stayed above the empty plan: "not certified", exit 4)
-    cap = np.full(len(problem.items), np.inf)
-    for c in cons:
-        if c.is_money_cap:
-            for i in c.coefs:
-                cap[i] = min(cap[i], max(0.0, c.rhs))
+    cap = np.maximum(implied_bounds(len(problem.items), cons, set())[1], 0.0)
     items = []
     extra: list[LinearConstraint] = []
     for it in problem.items:
