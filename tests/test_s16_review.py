@@ -449,3 +449,32 @@ def test_line_items_by_period_foot_when_a_stage_cannot_be_its_line_items_sum():
     assert [float(v) for v in s_tot] == [
         float(see.stages[st][0]) for st in ("awareness", "purchase")
     ]
+
+
+def test_a_kpi_floor_within_the_solves_precision_of_the_most_is_told_a_cent_step(tmp_path):
+    """Reviewer S16 R1, D1: a revenue floor a cent above the highest floor that plans under
+    500,000 (763,407.31 there, the curves reaching 763,407.3707 by hand) was told the padded
+    step, "by 7,635.08", because the other rules reach it on the curves and only the solve's
+    pieces refuse it. Truth: the floor is refused (exit 3), the step is under 0.50 and lands at
+    most the truth, and the floor suggested plans (exit 0, optimal)."""
+    _model(tmp_path / "model.json", "revenue", 1.0)
+    truth = _most_kpi(500000, 1.0)
+    body = "model: model.json\nhorizon_weeks: 13\nbudget: 500000\n"
+    sc = tmp_path / "s.yaml"
+    sc.write_text(f"name: s\n{body}kpi_floors: {{revenue: 900000}}\n")
+    r = _cli("optimize", str(sc), "--no-ledger", cwd=tmp_path)
+    m = re.search(r"lower the revenue floor \([\d,]+\) by [\d,.]+, to ([\d,.]+)", r.stderr)
+    assert m, r.stderr
+    near = round(_money(m[1]) + 0.01, 2)  # a cent above the highest floor that plans
+    sc.write_text(f"name: s\n{body}kpi_floors: {{revenue: {near}}}\n")
+    r = _cli("optimize", str(sc), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    said = " ".join(r.stderr.split())
+    m = re.search(r"lower the revenue floor \([\d,.]+\) by ([\d,.]+), to ([\d,.]+)", said)
+    assert m, said
+    step, to = _money(m[1]), _money(m[2])
+    assert step <= 0.5 and to <= truth + 0.005, (step, to, truth)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(f"name: ok\n{body}kpi_floors: {{revenue: {to}}}\n")
+    r = _cli("optimize", str(ok), "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "optimal", r.stderr
