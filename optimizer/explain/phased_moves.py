@@ -14,7 +14,7 @@ from optimizer.explain.types import Move
 
 def carry_note(own_kpi: float, kpi_item: float) -> str:
     """The part of a line item's KPI that dropping it does not lose: its spend before the start."""
-    if kpi_item + own_kpi > max(0.5, 1e-3 * abs(kpi_item)):
+    if kpi_item + own_kpi > 0.5:  # as the table shows it: any whole unit kept says so
         return (
             f"; the other {fmt_amount(kpi_item + own_kpi)} of its {fmt_amount(kpi_item)} is the "
             "carry-over of its spend before the start, which still works"
