@@ -67,6 +67,33 @@ def test_phased_min_spend_suggested_target_is_planned(tmp_path, budget, target):
     assert _curves_kpi(plan) >= to - 1e-6
 
 
+def test_phased_min_spend_run_into_caps_is_told_a_target_it_then_plans(tmp_path):
+    """Reviewer S16 R1, D4: a, b, c and e capped at 100,000 each, budget 2,000,000, target
+    900,000: only d (a nearly flat curve, 0.003 a dollar there) can take more. The most the
+    rules allow is 636,328.9186 (a, b, c, e at 100,000, d at 1,600,000, by hand); the message
+    named 636,328.91 unchecked, which was refused (the budget's 0.1% of room did not plan it
+    either, and the search gave up), where 636,200 plans. Truth: the target named is at most
+    the most, said to be planned, and applied it plans (exit 0, optimal, within the budget,
+    met on the curves by hand)."""
+    caps = {k: {"max": 100000} for k in "abce"}
+    sc = MONTHLY | {"budget": 2000000, "kpi_target": 900000, "touchpoints": caps}
+    r = run_cli("optimize", str(write_world(tmp_path, EDGE_MODEL, sc)), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    said = " ".join(r.stderr.split())
+    m = re.search(
+        r"lower the revenue target \([\d,.]+\) by [\d,.]+, to ([\d,.]+), which is planned", said
+    )
+    assert m, said
+    to = _num(m.group(1))
+    assert 600000 <= to <= 636328.92, to
+    path = write_world(tmp_path, EDGE_MODEL, sc | {"kpi_target": to})
+    r = run_cli("optimize", str(path), "--no-ledger", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, (to, r.stderr)
+    plan = json.loads(r.stdout)
+    assert plan["status"] == "optimal" and plan["total_spend"] <= 2000000
+    assert _curves_kpi(plan) >= to - 1e-6
+
+
 # ------------------------------------------------------------------------------------------------
 # D2: a phased review quotes one number per line item
 # ------------------------------------------------------------------------------------------------

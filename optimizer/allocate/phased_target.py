@@ -68,14 +68,17 @@ def planned_target(
     if not rate > 0.0 and best.total_spend > 0:
         rate = best.total_kpi / best.total_spend
     t = math.floor(round(min(best.total_kpi, target - 0.01) * 100.0, 6)) / 100.0
-    for _ in range(TRIES):
+    step = max(0.01, 1e-4 * t)  # where the budget's room does not plan either: 0.01%, doubling
+    for _ in range(2 * TRIES):
         if t <= 0:
             return None
         sc = scenario.model_copy(update={"kpi_target": t})
         found, over = within(sc, again(sc), again)
         if found is not None:
             return t
-        if not math.isfinite(over):
-            return None
-        t = math.floor(round((t - rate * (max(over, 0.0) + 0.01)) * 100.0, 6)) / 100.0
+        if math.isfinite(over):
+            down = rate * (max(over, 0.0) + 0.01)
+        else:  # (a target run into caps: 636,328.91 refused with 0.1% more budget too)
+            down, step = step, 2.0 * step
+        t = math.floor(round((t - down) * 100.0, 6)) / 100.0
     return None
