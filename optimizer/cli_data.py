@@ -143,7 +143,9 @@ from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
     "weeks ('mean', the fit before 2026-12-06). Only flighted touchpoints differ "
     "(docs/response-models.md).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress or diagnostics on stderr (warnings still)."
+)
 @click.option(
     "--performance-report",
     "performance_report",

@@ -257,6 +257,9 @@ def fit_and_write(
                     highlight=False,
                 )
             console.print(f"wrote {path}")
+        else:  # -q leaves the table out, not the warnings (as every other command)
+            for w in (model.diagnostics or {}).get("warnings") or []:
+                console.print(f"warning: {w}", markup=False, highlight=False)
         if plots is not None:
             from optimizer.render.charts import plot_response_curves
 
