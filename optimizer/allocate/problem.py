@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -113,6 +114,26 @@ def saturation_spend(curve: HorizonCurve) -> float:
     return float(min(hi, 1e15))
 
 
+def _refuse_second_main_model(
+    scenario: Scenario, model: CurveSet, extra_models: Mapping[str, CurveSet] | None
+) -> None:
+    """``models:`` naming the main KPI another file than ``model:`` gives its curves twice: the
+    plan was made on one and its KPI reported from the other. The same file is harmless."""
+    other = (extra_models or {}).get(model.kpi)
+    if other is None or other is model:
+        return
+    mine, theirs = getattr(model, "source", None), getattr(other, "source", None)
+    if mine and theirs and Path(mine).resolve() == Path(theirs).resolve():
+        return
+    raise ScenarioError(
+        f"names {theirs!r} for the main KPI '{model.kpi}', but the model "
+        f"({mine!r}) already gives its curves: the main KPI's curves come from "
+        f"'model:' alone (drop '{model.kpi}' from 'models:', or point 'model:' at that file)",
+        path=scenario.source,
+        field=f"models.{model.kpi}",
+    )
+
+
 def make_problem(
     scenario: Scenario,
     model: CurveSet,
@@ -133,7 +154,8 @@ def make_problem(
 
         return make_market_problem(scenario, model, stages, extra_models=extra_models)
     tps = model.touchpoints
-    kpi_models: dict[str, CurveSet] = {model.kpi: model, **dict(extra_models or {})}
+    kpi_models: dict[str, CurveSet] = {**dict(extra_models or {}), model.kpi: model}
+    _refuse_second_main_model(scenario, model, extra_models)
     for k in (*scenario.kpi_floors, *scenario.kpi_values):
         if k not in kpi_models:
             raise ScenarioError(

@@ -156,8 +156,16 @@ def _market_model_from_dict(data: Mapping[str, Any], path: Path) -> MarketModel:
         if first is None:
             first = (name, m)
         models[name] = m
-        for k, f in (entry.get("models") or {}).items():
+        by_kpi = entry.get("models") or {}
+        if not isinstance(by_kpi, Mapping):
+            raise ModelError(
+                f"expected a mapping of KPI ids to model files, got {by_kpi!r}",
+                path=path,
+                field=f"{where}.models",
+            )
+        for k, f in by_kpi.items():
             if k == kpi:
+                _same_main_model(path, where, kpi, file, f)
                 continue
             if not isinstance(f, str) or not f:
                 raise ModelError(
@@ -197,6 +205,24 @@ def _market_model_from_dict(data: Mapping[str, Any], path: Path) -> MarketModel:
                 )
             keys[name][str(k)] = float(v)
     return MarketModel(kpi, models, others, keys, str(path))
+
+
+def _same_main_model(path: Path, where: str, kpi: str, file: str, other: object) -> None:
+    """``models.<main KPI>`` repeats ``model`` (``fit`` writes both, naming one file); naming
+    another file would leave one of the two unread, so it is refused naming both."""
+    if (
+        isinstance(other, str)
+        and other
+        and (path.parent / other).resolve() == (path.parent / file).resolve()
+    ):
+        return
+    raise ModelError(
+        f"names {other!r} for the main KPI '{kpi}', but '{where}.model' names {file!r}: the "
+        f"market's {kpi} curves are given twice, differently (keep '{where}.model' and drop "
+        f"'{kpi}' from '{where}.models', or make them the same file)",
+        path=path,
+        field=f"{where}.models.{kpi}",
+    )
 
 
 def _same_touchpoints(

@@ -1,0 +1,91 @@
+"""Session 17's fixes of inputs the last adversarial review found answered wrongly, run as users run
+them (the CLI as a subprocess, from a clean folder, on files they could plausibly write).
+
+Each test names the input and checks the answer: the exit code, the file, field and value in the
+message, no traceback, and nothing written on failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.factories import TINY_MODEL, write_tiny_world
+from tests.test_markets import make_world
+
+BIN = [sys.executable, "-m", "optimizer"]
+
+
+def run(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BUDGETOPT_LEDGER": str(cwd / "ledger.sqlite"), "COLUMNS": "200"}
+    return subprocess.run(
+        [*BIN, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+    )
+
+
+def refused(r: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 2, one located message holding every word, no traceback."""
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    for w in words:
+        assert w in r.stderr, (w, r.stderr)
+
+
+def scenario(path: Path, **fields: object) -> Path:
+    body = {"name": path.stem, "model": "model.json", "horizon_weeks": 13, "budget": 600000}
+    path.write_text(yaml.safe_dump({**body, **fields}, sort_keys=False))
+    return path
+
+
+# ---- 1. the main KPI's curves given twice ----------------------------------------------------
+def test_a_market_naming_two_files_for_the_main_kpi_is_refused(tmp_path):
+    """A market of markets.json gives the main KPI's model as ``model`` and again under
+    ``models.<kpi>``. Before, a different file under ``models.revenue`` was skipped without a word
+    (the plan used ``model``, exit 0). Now it is refused naming the index, both fields and both
+    files; the same file under both (what ``fit --by-market`` writes) still plans."""
+    make_world(tmp_path)
+    index = json.loads((tmp_path / "markets.json").read_text())
+    index["markets"]["m0"]["models"] = {"revenue": "./m0.json"}  # the same file: fine
+    (tmp_path / "same.json").write_text(json.dumps(index))
+    index["markets"]["m0"]["models"] = {"revenue": "m1.json"}
+    (tmp_path / "twice.json").write_text(json.dumps(index))
+    scenario(tmp_path / "same.yaml", model="same.json")
+    scenario(tmp_path / "twice.yaml", model="twice.json")
+    ok = run("optimize", "same.yaml", "-q", "--format", "json", "-o", "same_plan.json",
+             cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    r = run("optimize", "twice.yaml", "-q", "--format", "json", "-o", "plan.json", cwd=tmp_path)
+    refused(r, "twice.json", "markets.m0.models.revenue", "markets.m0.model", "'m1.json'",
+            "'m0.json'")  # fmt: skip
+    assert not (tmp_path / "plan.json").exists()
+    index["markets"]["m0"]["models"] = ["m1.json"]  # was an internal error (AttributeError)
+    (tmp_path / "listed.json").write_text(json.dumps(index))
+    scenario(tmp_path / "listed.yaml", model="listed.json")
+    r = run("optimize", "listed.yaml", "-q", "-o", "plan.json", cwd=tmp_path)
+    refused(r, "listed.json", "markets.m0.models", "['m1.json']")
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_scenario_naming_another_file_for_the_main_kpi_under_models_is_refused(tmp_path):
+    """A scenario's ``models: {revenue: other.json}`` beside ``model: model.json`` (revenue's
+    model): before, the plan was made on model.json and its revenue reported from other.json (tv
+    spent 214,689 for a revenue of 6, exit 0). Now refused naming the scenario, the field and both
+    files; ``models.revenue`` naming model.json itself still plans."""
+    write_tiny_world(tmp_path)
+    other = copy.deepcopy(TINY_MODEL)
+    other["touchpoints"]["tv"]["curve"]["beta"] = 1.0
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    scenario(tmp_path / "same.yaml", models={"revenue": "model.json"})
+    scenario(tmp_path / "twice.yaml", models={"revenue": "other.json"})
+    ok = run("optimize", "same.yaml", "-q", "--format", "json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    for cmd in (["optimize", "twice.yaml", "-q", "-o", "plan.json"], ["validate", "twice.yaml"]):
+        r = run(*cmd, cwd=tmp_path)
+        refused(r, "twice.yaml", "field 'models.revenue'", "other.json", "model.json")
+    assert not (tmp_path / "plan.json").exists()
