@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from tests.factories import TINY_MODEL, write_tiny_world
@@ -89,3 +91,53 @@ def test_a_scenario_naming_another_file_for_the_main_kpi_under_models_is_refused
         r = run(*cmd, cwd=tmp_path)
         refused(r, "twice.yaml", "field 'models.revenue'", "other.json", "model.json")
     assert not (tmp_path / "plan.json").exists()
+
+
+# ---- 2. an event column is 0/1 ---------------------------------------------------------------
+def _events_world(tmp_path: Path) -> None:
+    """The tiny world with an event column ``promo`` in its journey."""
+    write_tiny_world(tmp_path)
+    journey = yaml.safe_load((tmp_path / "journey.yaml").read_text())
+    (tmp_path / "journey.yaml").write_text(yaml.safe_dump({**journey, "events": ["promo"]}))
+
+
+def test_an_event_other_than_0_or_1_is_refused_by_fit_naming_row_and_value(tmp_path):
+    """docs/file-formats.md: events are "0/1 event columns". Before, a 7 in one week was fitted as
+    a regressor seven times the others (exit 0). Now exit 2 naming the file, the column, the row
+    (the header is row 1), the week and the value; no model is written."""
+    _events_world(tmp_path)
+    lines = (tmp_path / "history.csv").read_text().splitlines()
+    rows = [lines[0] + ",promo"] + [line + (",7" if k == 30 else ",0") for k, line in
+                                    enumerate(lines[1:], start=2)]  # fmt: skip
+    (tmp_path / "bad.csv").write_text("\n".join(rows) + "\n")
+    week = lines[29].split(",")[0]  # row 30 of the file
+    r = run("fit", "--journey", "journey.yaml", "--history", "bad.csv", "-o", "m.json",
+            "--bootstrap", "0", "-q", cwd=tmp_path)  # fmt: skip
+    refused(r, "bad.csv", "field 'promo'", "0 or 1", "'7'", "row 30", week)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_an_event_other_than_0_or_1_in_a_daily_file_is_refused_before_writing(tmp_path):
+    """``aggregate`` took a day's 0.5 (a week's maximum) into the weekly file, whose read-back then
+    refused it naming the weekly file, left behind. Now the daily file is named, with the column
+    and the values, and nothing is written; 0/1 days aggregate as before."""
+    _events_world(tmp_path)
+    days = 7 * 60
+    rng = np.random.default_rng(0)
+    daily = {"date": [str(d.date()) for d in pd.date_range("2024-01-01", periods=days)]}
+    for t in ("tv", "search", "email"):
+        daily[t] = rng.uniform(100, 1000, days).round(2)
+    daily["revenue"] = rng.uniform(1e4, 2e4, days).round(2)
+    promo = np.zeros(days)
+    promo[10] = 1
+    daily["promo"] = promo
+    pd.DataFrame(daily).to_csv(tmp_path / "ok.csv", index=False)
+    promo[100], promo[200] = 0.5, -3
+    pd.DataFrame(daily).to_csv(tmp_path / "bad.csv", index=False)
+    ok = run("aggregate", "ok.csv", "--journey", "journey.yaml", "-o", "ok_w.csv", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert pd.read_csv(tmp_path / "ok_w.csv")["promo"].tolist()[:3] == [0, 1, 0]
+    r = run("aggregate", "bad.csv", "--journey", "journey.yaml", "-o", "w.csv", cwd=tmp_path)
+    refused(r, "bad.csv", "field 'promo'", "0 or 1", "-3 to 0.5", "2 row(s)")
+    assert "w.csv" not in r.stderr.replace("bad.csv", "")
+    assert not (tmp_path / "w.csv").exists()

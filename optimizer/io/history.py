@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,37 +63,34 @@ def _numeric(
     non_negative: bool,
     what: str,
     lines: np.ndarray | None = None,
+    event: bool = False,
 ) -> pd.Series:
+    """A column's numbers, checked: present and finite, not negative (spend), within the range
+    of money (spend) or of a KPI, and 0 or 1 (an ``event``). Each error names the first row."""
     raw = df[col].astype(str).str.strip()
     values = pd.to_numeric(raw, errors="coerce")  # an empty cell is NaN like any non-number
-    bad = values.isna() | ~np.isfinite(values.fillna(0.0))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        shown = raw.iloc[i]
-        desc = "missing" if shown == "" else f"not a number: {short_repr(shown)}"
-        raise DataError(
-            f"{what} is {desc} in row {_line(lines, i)} (week {dates.iloc[i]})",
-            path=path,
-            field=col,
-        )
-    if non_negative and (values < 0).any():
-        i = int(np.flatnonzero((values < 0).to_numpy())[0])
-        raise DataError(
-            f"{what} must not be negative, got {raw.iloc[i]} in row {_line(lines, i)} "
-            f"(week {dates.iloc[i]})",
-            path=path,
-            field=col,
-        )
+
+    def refuse(mask: pd.Series, words: str, show: Callable[[str], str] = short_repr) -> None:
+        if mask.any():
+            i = int(np.flatnonzero(mask.to_numpy())[0])
+            raise DataError(
+                f"{what} {words}{show(raw.iloc[i])} in row {_line(lines, i)} "
+                f"(week {dates.iloc[i]})",
+                path=path,
+                field=col,
+            )
+
+    refuse(
+        values.isna() | ~np.isfinite(values.fillna(0.0)),
+        "is ",
+        lambda v: "missing" if v == "" else f"not a number: {short_repr(v)}",
+    )
+    if non_negative:
+        refuse(values < 0, "must not be negative, got ", str)
     limit = MAX_MONEY if non_negative else MAX_KPI  # spend is money; a KPI or control is not
-    big = values.abs() > limit
-    if big.any():
-        i = int(np.flatnonzero(big.to_numpy())[0])
-        raise DataError(
-            f"{what} must be at most {limit:,.0f} in size, got {short_repr(raw.iloc[i])} in row "
-            f"{_line(lines, i)} (week {dates.iloc[i]})",
-            path=path,
-            field=col,
-        )
+    refuse(values.abs() > limit, f"must be at most {limit:,.0f} in size, got ")
+    if event:  # a 0/1 indicator (docs/file-formats.md), not a regressor on a scale nobody meant
+        refuse(~values.isin([0.0, 1.0]), "is 0 or 1 (1 in the weeks it happens), got ")
     return values.astype(float)
 
 
@@ -275,14 +272,17 @@ def _history_from_table(
             df, k.column, path, shown_dates, non_negative=False, what="the KPI", lines=lines
         ).to_numpy()
     for c in (*journey.controls, *journey.events):
+        event = c in journey.events
         if c not in df.columns:
             raise DataError(
-                f"there is no control column {short_repr(c)}{did_you_mean(c, df.columns)}",
+                f"there is no {'event' if event else 'control'} column {short_repr(c)}"
+                f"{did_you_mean(c, df.columns)}",
                 path=path,
                 field=c,
             )
+        what = "an event" if event else "the control"
         out[c] = _numeric(
-            df, c, path, shown_dates, non_negative=False, what="the control", lines=lines
+            df, c, path, shown_dates, non_negative=False, what=what, lines=lines, event=event
         ).to_numpy()
     notes: tuple[str, ...] = ()
     if frequency != "week":

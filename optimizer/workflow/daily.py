@@ -263,6 +263,10 @@ def aggregate_daily(
         "missing": df[list(spec.numeric)].isna().sum(),
         "min_spend": (df[SPEND_COLUMN] if long else df[list(spend_cols)]).min(),
     }
+    if spec.events:  # an event is 0/1: a row's other value, counted, and the least and most
+        ev = df[list(spec.events)]
+        odd = ev.where(~ev.isin([0.0, 1.0]))  # a blank stays blank (counted as missing)
+        checks |= {"odd_events": odd.count(), "odd_min": odd.min(), "odd_max": odd.max()}
     try:
         spend_w, daily_d, chk = dask.compute(spend, daily, checks, scheduler=scheduler)
     except (OSError, ValueError, KeyError) as e:
@@ -296,6 +300,7 @@ def _finish(
                 path=path,
                 field=c,
             )
+    _refuse_event_values(path, spec, chk)
     mins = chk["min_spend"]
     mins = {SPEND_COLUMN: float(mins)} if spec.layout == "long" else dict(mins)
     for c, v in mins.items():
@@ -405,6 +410,22 @@ def _finish(
     out = out[list(dict.fromkeys(order))]
     _refuse_weeks_beyond_money(out, cols, path, by_market)
     return Weekly(out, spec.layout, days, int(chk["rows"]), tuple(dropped))
+
+
+def _refuse_event_values(path: str | Path, spec: _Spec, chk: dict[str, Any]) -> None:
+    """An event column is 0/1 (as in a weekly history, docs/file-formats.md): another value is
+    an error naming the daily file, the column and the value, before anything is written (the
+    weekly file's read-back would refuse it, naming the weekly file, left behind)."""
+    for c in spec.events:
+        n = int(chk["odd_events"][c])
+        if n:
+            lo, hi = float(chk["odd_min"][c]), float(chk["odd_max"][c])
+            shown = f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
+            raise DataError(
+                f"an event is 0 or 1 (1 on the days it happens), got {shown} in {n:,} row(s)",
+                path=path,
+                field=c,
+            )
 
 
 def _refuse_weeks_beyond_money(
