@@ -33,14 +33,9 @@ def floor_within_rules(
     cents: a floor of 763,407.37 is refused where the curves reach 763,407.3707 and 763,407.30
     planned). ``plan`` as it is when no one floor conflicts, when the most cannot be found or when
     no floor tried plans. ``solve_problem``: the engine's, with ``options``."""
-    floors = [
-        c
-        for c in problem.constraints
-        if c.kind == "kpi_floor" and c.name in plan.conflicts and c.sense == ">="
-    ]
-    if len(floors) != 1:
+    floor = conflicting_floor(problem, plan)
+    if floor is None:
         return plan
-    floor = floors[0]
     reach = _most_of(problem, floor)
     if reach is None:
         return plan
@@ -55,6 +50,17 @@ def floor_within_rules(
     if t is None:
         return plan
     return target_reached(plan, floor.label, floor.rhs, floor.subject, best, to=t, name=floor.name)
+
+
+def conflicting_floor(problem: AllocationProblem, plan: Plan) -> LinearConstraint | None:
+    """The KPI floor whose suggestion ``floor_within_rules`` searches for: the one floor among
+    the conflicts of ``plan`` (infeasible), or None (none, or more than one)."""
+    floors = [
+        c
+        for c in problem.constraints
+        if c.kind == "kpi_floor" and c.name in plan.conflicts and c.sense == ">="
+    ]
+    return floors[0] if len(floors) == 1 else None
 
 
 def _most_of(problem: AllocationProblem, floor: LinearConstraint) -> AllocationProblem | None:

@@ -26,6 +26,7 @@ from optimizer.formatting import step as fmt_step
 from optimizer.render.footing import footed_frame, shown
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
+from optimizer.workflow.sweep import shown_infeasible
 
 
 def period_table(plan: Plan) -> Table:
@@ -513,7 +514,8 @@ def frontier_infeasible_text(frontier) -> str | None:
     (the closest to a plan, when the rules need a larger budget), naming the rules that
     conflict, as ``optimize`` does."""
     bad = [p for p in frontier.plans if p.status == "infeasible"]
-    if not bad:
+    k = shown_infeasible(frontier.plans)
+    if k is None:
         return None
     amounts = [money(p.budget, "small") for p in bad]
     where = (
@@ -523,7 +525,7 @@ def frontier_infeasible_text(frontier) -> str | None:
         if len(bad) == 2
         else f"{len(bad)} budgets ({amounts[0]} to {amounts[-1]})"
     )
-    last = max(bad, key=lambda p: p.budget or 0.0)
+    last = frontier.plans[k]
     why = last.message or "the rules cannot all hold"
     if len(bad) == 1:
         return f"Infeasible at {where}: {why}."
