@@ -141,3 +141,26 @@ def test_an_event_other_than_0_or_1_in_a_daily_file_is_refused_before_writing(tm
     refused(r, "bad.csv", "field 'promo'", "0 or 1", "-3 to 0.5", "2 row(s)")
     assert "w.csv" not in r.stderr.replace("bad.csv", "")
     assert not (tmp_path / "w.csv").exists()
+
+
+# ---- 3. discount_rate is a year's rate as a fraction -----------------------------------------
+def test_a_discount_rate_of_1_or_more_is_refused_naming_the_percentage(tmp_path):
+    """``discount_rate: 8`` (8% written as a number) was planned on as 800% a year (validate: ok),
+    which weights week 52's KPI at 1/9 of week 0's. docs/file-formats.md: an annual rate, week t
+    counting (1 + r)^(-t/52); now a fraction in [0, 1), anything else refused by name."""
+    write_tiny_world(tmp_path)
+    dated = {"start": "2027-01-04", "phasing": "month"}
+    scenario(tmp_path / "ok.yaml", **dated, discount_rate=0.99)
+    ok = run("validate", "ok.yaml", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    for name, rate, said in (
+        ("eight", 8, "got 8 (800% a year; 8% is 0.08)"),
+        ("one", 1, "got 1 (100% a year; 1% is 0.01)"),
+        ("negative", -0.05, "got -0.05"),
+        ("text", "8%", "got '8%'"),
+    ):
+        scenario(tmp_path / f"{name}.yaml", **dated, discount_rate=rate)
+        for cmd in (["validate"], ["optimize", "-q", "--format", "json", "-o", "plan.json"]):
+            r = run(cmd[0], f"{name}.yaml", *cmd[1:], cwd=tmp_path)
+            refused(r, f"{name}.yaml", "field 'discount_rate'", said)
+        assert not (tmp_path / "plan.json").exists()

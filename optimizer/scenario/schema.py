@@ -153,7 +153,7 @@ class Scenario(Strict):
     carryover: CarryOver | None = None
     periods: dict[str, PeriodRule] = Field(default_factory=dict)
     per_period: PeriodRule | None = None
-    discount_rate: float = Field(default=0.0, ge=0, le=10)
+    discount_rate: float = 0.0  # a year's rate, a fraction in [0, 1): _discount_rate
     #: planning units (rules/units.py): every line item zero or at least ``min_line_item``, and a
     #: whole multiple of ``round_to``; honoured by the solver
     min_line_item: float | None = None
@@ -173,6 +173,22 @@ class Scenario(Strict):
                 f"{d.strftime('%A')}"
             )
         return d
+
+    @field_validator("discount_rate", mode="before")
+    @classmethod
+    def _discount_rate(cls, v: Any) -> Any:
+        """A year's rate as a fraction: 0.08 is 8%. One of 1 or more (100% a year) is far more
+        likely a percentage written as a number (8 for 8%) than a rate that halves next year's
+        KPI, so it is refused rather than planned on."""
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"expected an annual rate (0.08 for 8%), got {short_repr(v)}")
+        if not 0 <= v < 1:
+            said = f"{v * 100:g}% a year; {v:g}% is {v / 100:g}" if v >= 1 else "0.08 for 8%"
+            raise ValueError(
+                "must be an annual rate as a fraction, at least 0 and below 1, got "
+                f"{short_repr(v)} ({said})"
+            )
+        return float(v)
 
     @field_validator("phasing", mode="before")
     @classmethod
