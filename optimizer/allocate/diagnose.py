@@ -270,31 +270,44 @@ def _moves(problem: AllocationProblem, built: BuiltModel, core: list[str]) -> tu
         con = rows.get(name)
         if con is None:
             continue
-        kind = kind_of(con.kind)
-        unit = kind.unit_of(con)
-        if unit in ("money", "kpi"):
-            over = _elastic_value(built.elastic, con.name, "__minus")
-            under = _elastic_value(built.elastic, con.name, "__plus")
-            move = ("raise", over) if over > under else ("lower", under)
-            if move[1] <= 1e-9 * (1.0 + abs(con.rhs)):
-                continue
-        else:
-            held = kind.step_to_hold(con, x, con.lhs(x))
-            if held is None:
-                continue
-            move = held
-        step = _outward(move[1], unit, con.rhs, move[0])
-        if (
-            move[0] == "lower"
-            and con.sense == ">="
-            and con.rhs > 0
-            and all(a >= 0 for a in con.coefs.values())
-        ):
-            # a floor on a sum of spends or KPIs (never negative) holds once lowered to 0: it
-            # is never lowered past it (a KPI floor of 100,000 "lowered by 100,001")
-            step = min(step, con.rhs)
-        fixes.append(Fix(con.name, con.label, move[0], step, unit))
+        short = _elastic_value(built.elastic, con.name, "__plus")
+        over = _elastic_value(built.elastic, con.name, "__minus")
+        fix = move_to_hold(con, x, short, over)
+        if fix is not None:
+            fixes.append(fix)
     return tuple(fixes)
+
+
+def move_to_hold(
+    con: LinearConstraint, x: Sequence[float], short: float, over: float
+) -> Fix | None:
+    """The move of rule ``con`` that makes it hold at the elastic plan ``x`` (spend by decision,
+    indexed as its coefficients): a rule on money or KPI by its violation there (``short``: what
+    its left-hand side lacked; ``over``: what it had too much), a share or ratio by its kind's
+    ``step_to_hold``; rounded outwards (``_outward``). None when it holds. The undated
+    diagnosis' and the phased one's (``phased_lp.phased_fixes``)."""
+    kind = kind_of(con.kind)
+    unit = kind.unit_of(con)
+    if unit in ("money", "kpi"):
+        move = ("raise", over) if over > short else ("lower", short)
+        if move[1] <= 1e-9 * (1.0 + abs(con.rhs)):
+            return None
+    else:
+        held = kind.step_to_hold(con, x, con.lhs(x))
+        if held is None:
+            return None
+        move = held
+    step = _outward(move[1], unit, con.rhs, move[0])
+    if (
+        move[0] == "lower"
+        and con.sense == ">="
+        and con.rhs > 0
+        and all(a >= 0 for a in con.coefs.values())
+    ):
+        # a floor on a sum of spends or KPIs (never negative) holds once lowered to 0: it
+        # is never lowered past it (a KPI floor of 100,000 "lowered by 100,001")
+        step = min(step, con.rhs)
+    return Fix(con.name, con.label, move[0], step, unit)
 
 
 def _elastic_value(elastic: dict | None, name: str, side: str) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from optimizer.allocate.lifted import target_reached
+from optimizer.allocate.lowered import highest_planned
 from optimizer.allocate.plan import Plan
 from optimizer.allocate.problem import AllocationProblem, LinearConstraint
 
@@ -100,31 +101,15 @@ def _highest_planned(
 ) -> float | None:
     """The highest floor in cents, at most ``most``, that the problem plans with ``floor``'s row
     moved to it: ``most``, else a cent lower, then twice as far each time until one plans, then
-    halving the cents between the last refused and the first planned. None when none plans."""
+    halving the cents between the last refused and the first planned (``lowered``). None when
+    none plans."""
+    options = {**options, "diagnose": False}
 
-    def plans(t: float) -> bool:
+    def attempt(t: float) -> float:
         rows = tuple(
             dataclasses.replace(c, rhs=t) if c is floor else c for c in problem.constraints
         )
-        return solve_problem(dataclasses.replace(problem, constraints=rows), **options).ok
+        ok = solve_problem(dataclasses.replace(problem, constraints=rows), **options).ok
+        return 0.0 if ok else math.inf
 
-    options = {**options, "diagnose": False}
-    hi, step = round(most * 100.0), 1  # in cents: hi is refused once tried
-    if most > 0 and plans(most):
-        return most
-    for _ in range(TRIES):
-        lo = hi - step
-        if lo <= 0:
-            return None
-        if plans(lo / 100.0):
-            break
-        hi, step = lo, 2 * step
-    else:
-        return None
-    while hi - lo > 1:
-        mid = (hi + lo) // 2
-        if plans(mid / 100.0):
-            lo = mid
-        else:
-            hi = mid
-    return lo / 100.0
+    return highest_planned(most, attempt, first_step=0.01, tries=TRIES + 1, refine=True)

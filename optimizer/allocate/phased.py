@@ -90,7 +90,7 @@ from optimizer.allocate.phased_model import (
 )
 from optimizer.allocate.phased_plan import phased_plan
 from optimizer.allocate.phased_polish import polish_phased
-from optimizer.allocate.phased_target import least_spend_or_target
+from optimizer.allocate.phased_target import kpi_rule_suggested
 from optimizer.allocate.plan import Plan
 from optimizer.allocate.solve import Status, solve_arrays
 from optimizer.errors import ScenarioError
@@ -784,8 +784,7 @@ def allocate_phased(
             sol.conflicts = tuple(undated.conflicts)
             sol.message = undated.message
     plan = phased_plan(problem, sol)
-    target = next((r for r in problem.kpi_rows if r.kind == "kpi_target"), None)
-    if not diagnose or target is None or target.name not in plan.conflicts or budget is None:
+    if not diagnose or not plan.conflicts or budget is None:
         return plan
     opts: dict[str, Any] = {"tolerance": tolerance, "time_limit": time_limit, "stages": stages}
     opts |= {"extra_models": extra_models, "carry_in": carry_in, "max_rounds": max_rounds}
@@ -793,5 +792,5 @@ def allocate_phased(
     def again(sc: Any) -> Plan:
         return allocate_phased(sc, model, diagnose=False, **opts)
 
-    # the least-spend plan within the budget, else the target's real relaxation, one it plans
-    return least_spend_or_target(scenario, plan, target.label, target.rhs, problem.base.kpi, again)
+    # a target or floor on the KPI among the conflicts: the step that plans
+    return kpi_rule_suggested(scenario, plan, problem.kpi_rows, problem.base.kpi, again)

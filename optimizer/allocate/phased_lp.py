@@ -17,7 +17,7 @@ from optimizer.allocate.breakpoints import (
     lifted,
     piece_errors,
 )
-from optimizer.allocate.caps import unpad_cap
+from optimizer.allocate.caps import CAP_MARGIN, unpad_cap
 from optimizer.allocate.certificate import credible_max
 from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
 from optimizer.allocate.solve import Status, solve_arrays
@@ -392,8 +392,28 @@ def _feasible(problem, pcs, xhi, names: list[str]) -> bool:
     return sol.status != Status.INFEASIBLE
 
 
+def _open_box(problem: PhasedProblem, pcs, xhi):
+    """The box and pieces the diagnosis filters on: each decision's range opened to the largest
+    amount any rule names (``diagnose._open_box``'s rule for the undated plan), so that no rule
+    is folded into a range and each can be named. A cap per period folded into the box made a
+    total minimum above the caps' sum "the tv minimum (900,000) cannot hold", the caps unnamed.
+    ``(pcs, xhi)`` as they are when opening changes nothing."""
+    money = max((abs(r.rhs) for r in problem.rows), default=0.0)
+    top = np.array([max(it.hi, money * CAP_MARGIN, 1.0) for it in problem.base.items])
+    wide = np.maximum(xhi, top[:, None])
+    if np.array_equal(wide, xhi):
+        return pcs, xhi
+    cells = _Cells(problem)
+    ahi = np.maximum(adstock_path(problem, wide) + 1e-9, 1e-9)
+    concave = np.array([c.concave for c in cells.curves])
+    pts = bank_breakpoints(cells, np.zeros(len(concave)), ahi.ravel(), np.where(concave, 8, 16))
+    return _cell_pieces(cells, pts), wide
+
+
 def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], str]:
-    """A small set of rules that cannot all hold (deletion filter, as ``diagnose_infeasible``)."""
+    """A small set of rules that cannot all hold (deletion filter, as ``diagnose_infeasible``),
+    on the box opened to every rule's amounts (``_open_box``)."""
+    pcs, xhi = _open_box(problem, pcs, xhi)
     core = [r.name for r in problem.rows] + [r.name for r in problem.kpi_rows]
     if not _feasible(problem, pcs, xhi, []):  # pragma: no cover - the box alone is feasible
         return (), "the constraints cannot all hold"
@@ -418,7 +438,93 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
         text = f"{labels[0]} and {labels[1]} cannot both hold"
     else:
         text = f"{', '.join(labels[:-1])} and {labels[-1]} cannot all hold"
+    fixes = phased_fixes(problem, pcs, xhi, core)
+    if fixes:
+        from optimizer.allocate.diagnose import RESOLVE
+
+        text += f"{RESOLVE}{' and '.join(f.words for f in fixes)}"
     return tuple(core), text
+
+
+def phased_fixes(problem: PhasedProblem, pcs, xhi, core: Sequence[str]) -> tuple:
+    """Moves of the conflicting rules (``core``) that make a plan ``x*`` meet them and every
+    other rule, as the undated diagnosis suggests them (``diagnose._fixes``): ``x*`` least
+    violates the conflicting rules, each violation relative to the rule's amount, the others
+    held; where that spreads over several rules, the rule whose move alone resolves the conflict
+    least (relatively) is moved alone. A rule on money or KPI moves by its violation at ``x*``
+    (``diagnose.move_to_hold``). () when no such plan is found."""
+    from optimizer.allocate.diagnose import move_to_hold
+
+    every = [r.name for r in problem.rows] + [r.name for r in problem.kpi_rows]
+    found = None
+    for include in (set(every), set(core)):
+        found = _elastic(problem, pcs, xhi, include, core, core)
+        if found is not None:
+            break
+    if found is None:
+        return ()
+    if len(core) > 1:
+        alone = [(_elastic(problem, pcs, xhi, include, core, [n]), n) for n in core]
+        ok = [(a[2], a, n) for a, n in alone if a is not None]
+        if ok:
+            found = min(ok, key=lambda t: t[0])[1]
+    x, slack, _ = found
+    sources = {c.name: c for c in problem.sources}
+    fixes = []
+    for name in core:
+        if name in sources:
+            fix = move_to_hold(sources[name], x, *slack.get(name, (0.0, 0.0)))
+            if fix is not None:
+                fixes.append(fix)
+    return tuple(fixes)
+
+
+def _elastic(problem: PhasedProblem, pcs, xhi, include, core, moving):
+    """The plan that least violates the rules ``moving`` (each relative to its amount), the
+    rules in ``include`` held (``core`` among them, held unless moving): ``(x, {name: (short,
+    over)}, total relative violation)``, or None when no plan holds the rest."""
+    m = _build(problem, pcs, xhi, include=set(include) | set(core), objective=False)
+    rows = {r.name: (q, r) for q, r in enumerate(problem.rows)}
+    kpis = {r.name: (q, r) for q, r in enumerate(problem.kpi_rows)}
+    A = m.A.tocoo()
+    ri, ci, va = [A.row], [A.col], [A.data]
+    ncol = A.shape[1]
+    cost: list[float] = []
+    names: list[str] = []
+    for name in moving:
+        if name in rows:
+            at, rhs = m.rule_rows[rows[name][0]], rows[name][1].rhs
+        elif name in kpis and m.kpi_rule_rows is not None:
+            at, rhs = m.kpi_rule_rows[kpis[name][0]], kpis[name][1].rhs
+        else:
+            continue
+        if at < 0:
+            continue
+        w = 1.0 / max(abs(rhs), 1.0)
+        # lhs + short - over within the row's bounds: short lifts a sum below a floor, over cuts
+        # one above a cap
+        ri += [np.array([at, at])]
+        ci += [np.array([ncol, ncol + 1])]
+        va += [np.array([1.0, -1.0])]
+        ncol += 2
+        cost += [w, w]
+        names.append(name)
+    if not names:
+        return None
+    A2 = sp.csr_matrix(
+        (np.concatenate(va), (np.concatenate(ri), np.concatenate(ci))), shape=(A.shape[0], ncol)
+    )
+    c = np.concatenate([np.zeros(A.shape[1]), -np.array(cost)])
+    clo = np.concatenate([m.clo, np.zeros(len(cost))])
+    chi = np.concatenate([m.chi, np.full(len(cost), np.inf)])
+    sol = solve_arrays(c, A2, m.lo, m.hi, clo, chi, integers=m.ints)
+    if sol.status != Status.OPTIMAL:
+        return None
+    v = np.asarray(sol.x)
+    tail = v[A.shape[1] :]
+    slack = {n: (float(tail[2 * k]), float(tail[2 * k + 1])) for k, n in enumerate(names)}
+    total = float(np.dot(cost, tail))
+    return np.maximum(v[: m.n_x], 0.0), slack, total
 
 
 #: at most how many sub-pieces one piece is split into in one pass of the lifted bound's

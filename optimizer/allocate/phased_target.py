@@ -9,11 +9,29 @@ from collections.abc import Callable
 from typing import Any
 
 from optimizer.allocate.lifted import reaching, target_reached, within_budget
+from optimizer.allocate.lowered import highest_planned
 from optimizer.allocate.plan import Plan
 from optimizer.allocate.solve import Status
 
 #: targets tried for the suggestion, each lower than the last by what its plan overspent
 TRIES = 5
+
+
+def kpi_rule_suggested(
+    scenario: Any, plan: Plan, rows: Any, kpi: str, again: Callable[[Any], Plan]
+) -> Plan:
+    """``plan`` (a dated, phased plan) with the suggestion for the rule on the KPI among its
+    conflicts (``rows``: the problem's rules on the KPI): the ``min_spend`` target's
+    (``least_spend_or_target``), else a single KPI floor's (``floor_within_rules``); ``plan``
+    as it is when neither conflicts."""
+    target = next((r for r in rows if r.kind == "kpi_target"), None)
+    if target is not None and target.name in plan.conflicts:
+        # the least-spend plan within the budget, else the target's real relaxation
+        return least_spend_or_target(scenario, plan, target.label, target.rhs, kpi, again)
+    floors = [r for r in rows if r.kind == "kpi_floor" and r.name in plan.conflicts]
+    if len(floors) != 1:
+        return plan
+    return floor_within_rules(scenario, plan, floors[0], again)
 
 
 def least_spend_or_target(
@@ -60,25 +78,52 @@ def planned_target(
     """The highest target, in cents, that this scenario plans (``within``) among: the most KPI
     the other rules allow (``best``: their ``max_kpi`` plan, in cents) and below the target,
     then lower, each time by the spend the last try's plan needed beyond the budget (at
-    ``best``'s marginal KPI per unit of spend, and a cent more). The solve meets a target on
-    its pieces and in cents, so a target within its precision of what the budget buys is not
-    planned (by month under 634,960 the curves reach 899,990.50008; a target of 899,990.50 was
-    refused, 899,990.45 planned). None when no try plans (``TRIES``)."""
+    ``best``'s marginal KPI per unit of spend, and a cent more; ``lowered.highest_planned``).
+    The solve meets a target on its pieces and in cents, so a target within its precision of
+    what the budget buys is not planned (by month under 634,960 the curves reach 899,990.50008;
+    a target of 899,990.50 was refused, 899,990.45 planned). Where the budget's room does not
+    plan a try either (a target run into caps: 636,328.91 refused with 0.1% more budget too),
+    the step is 0.01% of the target, doubling. None when no try plans (``TRIES``)."""
+
+    def attempt(t: float) -> float:
+        sc = scenario.model_copy(update={"kpi_target": t})
+        found, over = within(sc, again(sc), again)
+        return 0.0 if found is not None else max(over, 1e-9)
+
+    top = min(best.total_kpi, target - 0.01)
+    return highest_planned(
+        top, attempt, first_step=max(0.01, 1e-4 * top), tries=2 * TRIES, rate=_rate(best)
+    )
+
+
+def _rate(best: Plan) -> float:
+    """``best``'s KPI per unit of spend at the margin (its budget's shadow price), else on
+    average."""
     rate = best.budget_shadow_price or 0.0
     if not rate > 0.0 and best.total_spend > 0:
         rate = best.total_kpi / best.total_spend
-    t = math.floor(round(min(best.total_kpi, target - 0.01) * 100.0, 6)) / 100.0
-    step = max(0.01, 1e-4 * t)  # where the budget's room does not plan either: 0.01%, doubling
-    for _ in range(2 * TRIES):
-        if t <= 0:
-            return None
-        sc = scenario.model_copy(update={"kpi_target": t})
-        found, over = within(sc, again(sc), again)
-        if found is not None:
-            return t
-        if math.isfinite(over):
-            down = rate * (max(over, 0.0) + 0.01)
-        else:  # (a target run into caps: 636,328.91 refused with 0.1% more budget too)
-            down, step = step, 2.0 * step
-        t = math.floor(round((t - down) * 100.0, 6)) / 100.0
-    return None
+    return rate
+
+
+def floor_within_rules(scenario: Any, plan: Plan, row: Any, again: Callable[[Any], Plan]) -> Plan:
+    """``plan`` (a dated, phased plan, infeasible, the KPI floor ``row`` among its conflicts)
+    with its message suggesting the floor lowered to the most of its KPI the other rules allow
+    (a ``max_kpi`` plan of the scenario without the floor), lowered further where needed so that
+    the floor suggested is one the scenario then plans, as the undated plan's
+    (``kpi_floor.floor_within_rules``): "lower the revenue floor (90,000,000) by X, to Y, which
+    is planned". ``plan`` as it is when the most cannot be planned or no floor tried plans.
+    ``again``: the scenario's phased plan, without diagnosis."""
+    floors = {k: v for k, v in scenario.kpi_floors.items() if k != row.subject}
+    best = again(reaching(scenario.model_copy(update={"kpi_floors": floors})))
+    if not best.ok:
+        return plan
+
+    def attempt(t: float) -> float:
+        sc = scenario.model_copy(update={"kpi_floors": {**floors, row.subject: t}})
+        return 0.0 if again(sc).ok else math.inf
+
+    top = min(best.total_kpi, row.rhs - 0.01)
+    to = highest_planned(top, attempt, first_step=max(0.01, 1e-4 * top), tries=2 * TRIES)
+    if to is None:
+        return plan
+    return target_reached(plan, row.label, row.rhs, row.subject, best, to=to, name=row.name)
