@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.factories import TINY_MODEL, write_tiny_world
+from tests.factories import TINY_MODEL, write_actuals, write_tiny_world
 from tests.test_markets import make_world
 
 BIN = [sys.executable, "-m", "optimizer"]
@@ -164,3 +164,27 @@ def test_a_discount_rate_of_1_or_more_is_refused_naming_the_percentage(tmp_path)
             r = run(cmd[0], f"{name}.yaml", *cmd[1:], cwd=tmp_path)
             refused(r, f"{name}.yaml", "field 'discount_rate'", said)
         assert not (tmp_path / "plan.json").exists()
+
+
+# ---- 4. a plan file's spend is within the range of money -------------------------------------
+def test_track_refuses_a_hand_edited_plan_spend_beyond_the_range_of_money(tmp_path):
+    """Every other input refuses spend above 1e12 (docs/cli.md's ranges); a plan JSON with a line
+    item's spend edited to 1e300 was tracked, exit 0, its plan column 300 digits long. Now exit 2
+    naming the plan file, the line item's field and the value; 1e12 itself is still tracked."""
+    w = write_tiny_world(tmp_path)
+    r = run("optimize", str(w["scenario"]), "-q", "--format", "json", "-o", "plan.json",
+            cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    write_actuals(tmp_path / "actuals.csv", {"tv": 40000, "search": 20000, "email": 5000}, 4)
+    for name, spend in (("big", 1e300), ("over", 1.000001e12), ("edge", 1e12)):
+        edited = copy.deepcopy(plan)
+        edited["line_items"][0]["spend"] = spend
+        (tmp_path / f"{name}.json").write_text(json.dumps(edited))
+    edge = run("track", "edge.json", "actuals.csv", "--format", "json", cwd=tmp_path)
+    assert edge.returncode == 0, edge.stderr
+    for name, shown in (("big", "1e+300"), ("over", "1000001000000.0")):
+        r = run("track", f"{name}.json", "actuals.csv", "-o", "out.csv", "--format", "csv",
+                cwd=tmp_path)  # fmt: skip
+        refused(r, f"{name}.json", "field 'line_items[0].spend'", "1,000,000,000,000", shown)
+        assert not (tmp_path / "out.csv").exists()

@@ -24,6 +24,7 @@ from optimizer.calendar import PHASINGS
 from optimizer.errors import DataError
 from optimizer.formatting import finite
 from optimizer.io.files import ParseProblem, parse_json, read_input_text, short_repr
+from optimizer.vocabulary import MAX_MONEY
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -404,8 +405,13 @@ def read_plan(path: str | Path) -> Plan:
 
 
 def _money(v: Any) -> bool:
-    """A finite amount of money of at least 0 (JSON numbers; NaN never gets this far)."""
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v < float("inf")
+    """An amount of money from 0 to ``MAX_MONEY`` (docs/cli.md's range of every spend; JSON
+    numbers; NaN never gets this far)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and 0 <= v <= MAX_MONEY
+
+
+#: what ``_money`` takes, in words
+_MONEY_RANGE = f"a spend from 0 to {MAX_MONEY:,.0f}"
 
 
 def _check_line_items(data: Mapping[str, Any], path: Path) -> None:
@@ -415,7 +421,7 @@ def _check_line_items(data: Mapping[str, Any], path: Path) -> None:
     for k, li in enumerate(data["line_items"]):
         if not _money(li["spend"]):
             raise DataError(
-                f"line item {li['id']!r}: expected a spend of at least 0, got {li['spend']!r}",
+                f"line item {li['id']!r}: expected {_MONEY_RANGE}, got {short_repr(li['spend'])}",
                 path=path,
                 field=f"line_items[{k}].spend",
             )
@@ -518,7 +524,7 @@ def _check_periods(data: Mapping[str, Any], horizon: int, path: Path) -> None:
                 )
                 raise DataError(
                     f"line item {li['id']!r}: expected period {r['period']!r} (from "
-                    f"{r['start']}, {r['weeks']} weeks) with a spend of at least 0, got {got}",
+                    f"{r['start']}, {r['weeks']} weeks) with {_MONEY_RANGE}, got {got}",
                     path=path,
                     field=f"{at}[{j}]",
                 )
