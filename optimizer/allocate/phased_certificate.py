@@ -13,9 +13,9 @@ from optimizer.allocate.phased_model import (
     PhasedProblem,
     _boxes,
     _Cells,
+    adstock_path,
     kpi_theta,
     marginal_kpi,
-    objective_value,
 )
 
 
@@ -39,11 +39,14 @@ def lagrangian_bound(
     ``kpi_theta`` (the objective's weight less the floors' duals over the line item's scale)."""
     n, T, P = problem.n, problem.T, problem.P
     ns = problem.ns
-    if bool((unpad_cap(xhi) <= 0.0).all()):
-        # every decision held at zero by a rule (a budget of 0): the one plan there is, exactly;
-        # its boxes' padding (1e-9) on a curve of infinite slope at zero (a hill of shape < 1)
-        # bounded it 0.00028 above, and a budget of 0 read "gap 27,674,797,479%", not certified
-        return objective_value(problem, np.zeros((n, P))), np.zeros((ns, T))
+    # the boxes of the plans the rules allow, not the LP's: a decision a rule holds at zero (a
+    # budget of 0, a lock or maximum of 0, a dark period) is 0, not the pad's nanounit, and each
+    # adstock no more than the decisions' boxes reach (without the LP's +1e-9). On a hill of shape
+    # < 1, whose slope is infinite at zero, no finite multiplier prices that padding away: it
+    # was worth f(2e-9) a cell, 0.00028 over a plan of 0 ("gap 27,674,797,479%" at a budget of
+    # 0, until session 16) and more on steeper curves (shape 0.3: ~5 a week)
+    xhi = np.where(unpad_cap(xhi) <= 0.0, 0.0, xhi)
+    ahi = np.minimum(ahi, adstock_path(problem, xhi))
     d, k = problem.decay, problem.gain
     const = float(np.sum(mu[:, 0] * d * problem.carry_in))
     theta_items = kpi_theta(problem, duals)
