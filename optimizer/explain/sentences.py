@@ -330,6 +330,21 @@ def curve_position(
     )
 
 
+def no_crossing(crossing: Any, threshold: str) -> str:
+    """Why no budget is named where the marginal return falls to ``threshold`` (``crossing``: an
+    ``economics.Crossing`` or ``BreakEven`` with its ``reason``): the rules cap every line item
+    first, or the scenario without its budget could not be planned (a KPI floor no spend
+    reaches: it was said that the rules cap every line item, of a sweep all of whose budgets
+    were infeasible)."""
+    reason = str(getattr(crossing, "reason", "") or "")
+    if not reason or reason.startswith("the rules cap"):
+        return f"the rules cap every line item before the marginal return falls to {threshold}"
+    if reason.startswith("the rules without the budget: "):
+        status = reason.removeprefix("the rules without the budget: ")
+        reason = f"the scenario without its budget is {status.replace('_', ' ')}"
+    return f"no budget is found where the marginal return falls to {threshold}: {reason}"
+
+
 def break_even_sentence(be: Any) -> str:
     """The plan against break-even (``plan.extras['break_even']``, put there by
     ``optimizer.workflow.economics``): where the marginal money return falls to 1 + hurdle_rate,
@@ -339,10 +354,7 @@ def break_even_sentence(be: Any) -> str:
     finite = be.marginal_return is not None and math.isfinite(be.marginal_return)
     last = fmt_ratio(be.marginal_return, 2) if finite else "n/a"
     if be.budget is None:
-        return (
-            f"Break-even: the last dollar returns {last} in money; the rules cap every line "
-            f"item before the marginal return falls to {t}, {at}."
-        )
+        return f"Break-even: the last dollar returns {last} in money; {no_crossing(be, t)}, {at}."
     head = (
         f"Break-even: the marginal return in money falls to {t}, {at}, at a budget of "
         f"{fmt_amount(be.budget)}"

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from optimizer.allocate import Plan
 from optimizer.allocate.rounding import BROKEN_IN_CENTS
+from optimizer.explain.sentences import no_crossing
 from optimizer.formatting import (
     MISSING,
     delta,
@@ -283,10 +284,7 @@ def break_even_text(plan: Plan) -> str | None:
     at = f"the hurdle (1 + {be.hurdle_rate:g})" if be.hurdle_rate > 0 else "break-even"
     last = ratio(be.marginal_return, 2)
     if be.budget is None:
-        return (
-            f"Break-even: the last dollar returns {last}; the rules cap every line item before "
-            f"the marginal return falls to {t}, {at}."
-        )
+        return f"Break-even: the last dollar returns {last}; {no_crossing(be, t)}, {at}."
     head = f"Break-even: the marginal return falls to {t}, {at}, at a budget of {money(be.budget)}"
     if be.hurdle_rate > 0 and be.payback_budget is not None:
         head += f" (to 1.00 at {money(be.payback_budget)})"
@@ -543,10 +541,7 @@ def frontier_break_even_text(frontier) -> str | None:
         else f"the KPI is {frontier.plans[0].kpi if frontier.plans else 'revenue'}"
     )
     if eco.hurdle.budget is None:
-        return (
-            f"Break-even ({value}): the rules cap every line item before the marginal return "
-            f"falls to {ratio(eco.hurdle.threshold, 2)}."
-        )
+        return f"Break-even ({value}): {no_crossing(eco.hurdle, ratio(eco.hurdle.threshold, 2))}."
     text = (
         f"Break-even ({value}): the marginal return falls to 1.00 at a budget of "
         f"{money(eco.payback.budget)}"
