@@ -53,8 +53,15 @@ def _table(md: str, title: str) -> list[list[str]]:
     return [[c.strip() for c in r.strip("|").split("|")] for r in lines[start + 2 : stop]]
 
 
-def test_sentences_quote_each_spend_as_the_tables_show_it(tmp_path):
-    md = _explain(AWARENESS_PUSH, tmp_path / "ap.md", "md")
+@pytest.fixture(scope="module")
+def awareness_push_md(tmp_path_factory) -> str:
+    """``budgetopt explain scenarios/awareness_push.yaml -o ap.md --format md``, made once for
+    the tests that read it."""
+    return _explain(AWARENESS_PUSH, tmp_path_factory.mktemp("ap") / "ap.md", "md")
+
+
+def test_sentences_quote_each_spend_as_the_tables_show_it(awareness_push_md):
+    md = awareness_push_md
     table = {r[0]: _num(r[2]) for r in _table(md, "Line items") if not r[0].startswith("**")}
     assert len(table) == 14
     sections = re.findall(r"^### (\w+) \([\w ]+\): ([\d,]+), [^\n]*\n(.*?)(?=^##)", md, re.M | re.S)
@@ -203,12 +210,12 @@ def test_the_phased_hurdle_column_says_it_is_spend_weighted(fyf, tmp_path):
     assert "hurdle" in doc["explanation"]["items"][0]  # the contract's field, unchanged
 
 
-def test_over_budgets_names_the_bar_apart_from_the_hurdle(tmp_path):
+def test_over_budgets_names_the_bar_apart_from_the_hurdle(awareness_push_md):
     """The Over budgets sentences said search "stays at the hurdle" where its heading and table
     say "at its bar" (0.975 against the plan's hurdle 0.833, the awareness floor counted).
     Truth: an item labelled at its bar is said to stay at its bar, and a neighbouring role that
     is interior is worded the same way."""
-    md = _explain(AWARENESS_PUSH, tmp_path / "ap.md", "md")
+    md = awareness_push_md
     rows = {r[0]: r for r in _table(md, "Line items") if not r[0].startswith("**")}
     over = dict(re.findall(r"\*\*Over budgets:\*\* (\w+) stays ([^\n]*)", md))
     assert len(over) == 14

@@ -832,13 +832,15 @@ def test_sweep_plot_that_is_not_a_png_is_refused_before_the_sweep(tmp_path):
     ("start", "words"),
     [("2027-01-05", "got '2027-01-05' (a Tuesday)"), ("soon", "got 'soon'")],
 )
-def test_track_refuses_a_plan_whose_start_is_not_a_monday(tmp_path, start, words):
+def test_track_refuses_a_plan_whose_start_is_not_a_monday(
+    tmp_path, _monthly_plan_file, start, words
+):
     """Contract 7: a dated plan's weeks run Monday to Sunday from its `start`. A hand-edited
     plan starting on a Tuesday was tracked as if its weeks began that day; now it is one line
-    naming the plan's `start` and the value, exit 2. The plan as written still tracks."""
-    s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
-    r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    naming the plan's `start` and the value, exit 2. The plan as written still tracks. (The
+    plan: `optimize --format json` of a monthly scenario from 2027-01-04, ``_monthly_plan_file``,
+    written once for this module and copied here as written.)"""
+    (tmp_path / "plan.json").write_bytes(_monthly_plan_file.read_bytes())
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["start"] == "2027-01-04"
     tid = plan["line_items"][0]["id"]
@@ -945,13 +947,22 @@ def _edit_first(d: dict, key: str, value: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def _monthly_plan(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A phased plan as `optimize --format json` writes it, and proof that it tracks as written
-    (exit 0): made once for the hand-edited cases below (each edits its own copy)."""
-    tmp_path = tmp_path_factory.mktemp("monthly_plan")
+def _monthly_plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plan file `optimize --format json` writes for a monthly scenario from 2027-01-04 (13
+    weeks, 9.7M), made once for the module: the tests of hand-edited plans copy it."""
+    tmp_path = tmp_path_factory.mktemp("monthly_plan_file")
     s = scenario(tmp_path, "budget: 9700000\nstart: 2027-01-04\nphasing: month\n")
     r = run("optimize", s, "--format", "json", "-o", "plan.json", "--no-ledger", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    return tmp_path / "plan.json"
+
+
+@pytest.fixture(scope="module")
+def _monthly_plan(tmp_path_factory: pytest.TempPathFactory, _monthly_plan_file: Path) -> dict:
+    """A phased plan as `optimize --format json` writes it, and proof that it tracks as written
+    (exit 0): made once for the hand-edited cases below (each edits its own copy)."""
+    tmp_path = tmp_path_factory.mktemp("monthly_plan")
+    (tmp_path / "plan.json").write_bytes(_monthly_plan_file.read_bytes())
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert len(plan["periods"]) == 3 and len(plan["line_items"]) == 14
     (tmp_path / "a.csv").write_text("date,touchpoint,spend\n2027-01-04,tv,1000\n")
