@@ -364,6 +364,10 @@ def _repair_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
         gain = np.zeros_like(marg)
         for i, a in kr.coefs.items():
             gain[i] = a * marg[i]
+        # a curve with an infinite slope at 0 (hill, shape < 1) has no finite gain there: its
+        # first cent is worth the most, and 0 x inf is no gain at all (a budget of 0 under a KPI
+        # floor stopped with "cannot convert float NaN to integer")
+        gain = np.nan_to_num(gain, nan=0.0, posinf=np.finfo(float).max)
         order = np.argsort(-gain, axis=None)
         for j in order:
             i, p = divmod(int(j), problem.P)
