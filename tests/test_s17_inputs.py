@@ -188,3 +188,69 @@ def test_track_refuses_a_hand_edited_plan_spend_beyond_the_range_of_money(tmp_pa
                 cwd=tmp_path)  # fmt: skip
         refused(r, f"{name}.json", "field 'line_items[0].spend'", "1,000,000,000,000", shown)
         assert not (tmp_path / "out.csv").exists()
+
+
+# ---- 5. a dated re-plan after a huge overspend -------------------------------------------------
+def _replan_json(r: subprocess.CompletedProcess, out: Path) -> dict:
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    return json.loads(out.read_text())
+
+
+def _fy26(tmp_path: Path, budget: float | None = None) -> Path:
+    """The sample's FY26 by month (carry-over in and out, discounting, period rules), its paths
+    made absolute, optionally with another budget."""
+    root = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "scenarios" / "fy26_monthly.yaml").read_text())
+    data["model"] = str(root / "optimizer" / "sample" / "true_model.json")
+    data["carryover"]["before"] = str(root / "optimizer" / "sample" / "history.csv")
+    if budget is not None:
+        data["budget"] = budget
+    path = tmp_path / f"fy26_{budget or 'base'}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_replan_once_the_budget_is_spent_is_the_empty_plan_certified(tmp_path):
+    """Actuals over the whole budget leave nothing to spend: the re-plan's one plan is the empty
+    one. The re-plan's line items kept the ranges of the full cycle, so the certificate's bound
+    sat above the empty plan: by month on the tiny world (search 1e11 in week 1 of a 2,600,000
+    budget) 'not certified, gap 856,179,173,787,417%', exit 4; on FY26 by month with search
+    1e12 in its first week, not certified too (before session 17's diagnosis work: infeasible,
+    naming every rule). Now optimal (exit 0), every line item at 0."""
+    write_tiny_world(tmp_path)
+    scenario(tmp_path / "dated.yaml", start="2027-01-04", phasing="month", horizon_weeks=26,
+             budget=2600000)  # fmt: skip
+    (tmp_path / "a.csv").write_text(
+        "date,touchpoint,spend\n2027-01-04,search,100000000000\n2027-01-04,tv,0\n"
+        "2027-01-04,email,0\n"
+    )
+    (tmp_path / "b.csv").write_text("date,touchpoint,spend\n2026-01-05,search,1000000000000\n")
+    for sc, actuals in (("dated.yaml", "a.csv"), (str(_fy26(tmp_path)), "b.csv")):
+        out = tmp_path / "replan.json"
+        r = run("replan", sc, "--actuals", actuals, "--format", "json", "-o", str(out),
+                "--no-ledger", cwd=tmp_path)  # fmt: skip
+        plan = _replan_json(r, out)
+        assert plan["status"] == "optimal", (sc, plan["status"], plan.get("gap"))
+        assert [li["spend"] for li in plan["line_items"]] == [0.0] * len(plan["line_items"])
+        assert "already exceeded" in r.stderr  # the warning that says why
+
+
+def test_a_replan_with_a_trillion_of_carry_over_in_plans(tmp_path):
+    """FY26 by month with a budget of 1e12, search 999,999,000,000 in its first week: 1,000,000
+    is left. Before: not certified (exit 4). The LP's box on each week's adstock was padded by
+    1e-9 absolute; a carry-over of 1e12 computes with float error far above that, so where the
+    adstock is pinned (search's cap already exceeded) the LP over the re-plan's own ranges read
+    infeasible: 'the budget (1,000,000,000,000), less 999,999,000,000 already spent, ... cannot
+    all hold' (exit 3), with the empty plan feasible. The pad is now relative as well (1e-12 of
+    the box). Now optimal (exit 0) within the rules: at most the 1,000,000 left, search (its
+    maximum exceeded) at 0."""
+    (tmp_path / "o.csv").write_text("date,touchpoint,spend\n2026-01-05,search,999999000000\n")
+    out = tmp_path / "replan.json"
+    r = run("replan", str(_fy26(tmp_path, 1e12)), "--actuals", "o.csv", "--format", "json",
+            "-o", str(out), "--no-ledger", cwd=tmp_path)  # fmt: skip
+    plan = _replan_json(r, out)
+    assert plan["status"] == "optimal", (plan["status"], plan.get("gap"))
+    spend = {li["id"]: li["spend"] for li in plan["line_items"]}
+    assert spend["search"] == 0.0
+    assert sum(spend.values()) <= 1_000_000 + 0.005  # the budget left, to the cent

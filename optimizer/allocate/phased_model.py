@@ -604,7 +604,7 @@ def _boxes(problem: PhasedProblem) -> tuple[np.ndarray, np.ndarray]:
             if a > 0:
                 xhi[i, p] = min(xhi[i, p], 1.02 * r.rhs / a + 1e-9 * (1 + r.rhs))
     xhi = np.maximum(xhi, 0.0)
-    ahi = adstock_path(problem, xhi) * 1.0 + 1e-9
+    ahi = adstock_path(problem, xhi) * (1.0 + 1e-12) + 1e-9
     return xhi, np.maximum(ahi, 1e-9)
 
 

@@ -275,6 +275,28 @@ def rules_at_run_rate(
 # ------------------------------------------------------------------------------------------------
 # the re-plan of a dated, phased scenario
 # ------------------------------------------------------------------------------------------------
+def _room_left(rows: Sequence[Any], n: int, P: int) -> np.ndarray:
+    """Each line item's most spend over the periods left that the reduced rows allow: a cap on a
+    sum of spend with positive weights (the budget, a stage's or a group's cap) that covers all
+    of a line item's periods holds its total to the cap over its least weight. A budget already
+    spent (cap 0) thus holds every line item at 0, as ``make_problem`` implies a line item's
+    range from the rules (``implied_bounds``); over the old range the certificate's bound stayed
+    above the empty plan, the one plan there is ("not certified, gap 828,834,793,740,951%")."""
+    room = np.full(n, np.inf)
+    for r in rows:
+        if r.sense not in ("<=", "==") or not r.coefs or min(r.coefs.values()) <= 0:
+            continue
+        least: dict[int, float] = {}
+        periods: dict[int, int] = {}
+        for (i, _p), a in r.coefs.items():
+            least[i] = min(least.get(i, np.inf), a)
+            periods[i] = periods.get(i, 0) + 1
+        for i, a in least.items():
+            if periods[i] == P:
+                room[i] = min(room[i], max(r.rhs, 0.0) / a)
+    return room
+
+
 def rest_of_phased(
     full: PhasedProblem,
     spent_weekly: np.ndarray,
@@ -357,9 +379,10 @@ def rest_of_phased(
     items = []
     tot = spent.sum(axis=1)
     P_rest = len(rest_cal.periods)
+    room = _room_left(rows, full.n, P_rest)
     for it in full.base.items:
         s = float(tot[it.index])
-        top = max(max(0.0, unpad_cap(it.hi)) - s, 0.0)
+        top = min(max(max(0.0, unpad_cap(it.hi)) - s, 0.0), room[it.index])
         mif_total = it.min_if_funded
         if mif_total and s > 0.005:  # already funded: the rest of its "at least" is a floor
             if mif_total - s > 0.005:
