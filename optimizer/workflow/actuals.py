@@ -64,9 +64,14 @@ class Actuals:
 
 
 def _frequency(dates: Sequence[_dt.date]) -> str:
-    """``month`` when every date is the first of a month and they are not all Mondays (a week
-    dated by a Monday that is the 1st stays a week); ``week`` otherwise."""
-    if all(d.day == 1 for d in dates) and not all(d.weekday() == 0 for d in dates):
+    """``month`` when every date is the first of a month, unless they are all one Monday (a single
+    week dated by a Monday that is the 1st stays a week); ``week`` otherwise. Two or more dates,
+    all the 1st of their months, are months even when each is a Monday (February and March 2027
+    both start on a Monday): as weeks they would be weeks apart with every week between them
+    missing, and a month's spend read as one week's."""
+    if not all(d.day == 1 for d in dates):
+        return "week"
+    if len(set(dates)) > 1 or any(d.weekday() != 0 for d in dates):
         return "month"
     return "week"
 
