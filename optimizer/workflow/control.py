@@ -237,9 +237,9 @@ def track(
     period, spread over each period's weeks); an elapsed week without any row is *missing*: it
     is listed, left out of the plan to date, and projected at the run-rate, never taken as no
     spend. The run-rate is each line item's pace against its plan so far (actual / plan to date)
-    applied to the rest of its plan (a line item with nothing planned so far: its weekly average).
-    With ``scenario`` (and ``model``), every money rule of the scenario is evaluated on the
-    projected spend, and those it would break are flagged.
+    applied to the rest of its plan (nothing planned so far: its weekly average, or if nothing
+    was spent either, its plan). With ``scenario`` (and ``model``), every money rule of the
+    scenario is evaluated on the projected spend, and those it would break are flagged.
 
     Parameters
     ----------
@@ -362,9 +362,9 @@ def track(
         got = np.array([mine.get(k, 0.0) for k in range(horizon)]) * seen
         actual = float(got.sum())
         to_date = float(W[i, seen].sum())
-        if to_date > 0.005:
-            rest = (actual / to_date) * W[i]
-        else:
+        # nothing planned or spent so far: its later plan stands (it was projected at nothing)
+        rest = W[i] * (actual / to_date if to_date > 0.005 else 1.0)
+        if to_date <= 0.005 < actual:
             rest = np.full(horizon, actual / max(int(seen.sum()), 1))
         # the money in cents, so that every total (stages, markets, the rules at run-rate) is the
         # sum of the line items' projections as reported, to the cent; the KPI on the path itself
