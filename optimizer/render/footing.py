@@ -314,6 +314,36 @@ def shown_review(e: Explanation) -> Explanation:
     )
 
 
+def footed_preferring(values: Sequence[float], prefer: Mapping[int, float]) -> list[float]:
+    """``values`` as a column shows them (``formatting.footed``: whole units summing to their
+    total as shown), keeping the amounts ``prefer`` gives some of them (another table's, for the
+    same money) wherever a rounding that foots allows it."""
+    return _footed_as(values, footed(values), prefer)
+
+
+def footed_groups(
+    groups: pd.DataFrame, items: pd.DataFrame, member: Mapping[Any, Any]
+) -> pd.DataFrame:
+    """``groups`` (rows: stages, owners; columns: plans) as a table shows them beside the line
+    items as ``items`` shows them (``footed_frame``'s; ``member``: line item -> its row): each
+    column footing to its total and each row, wherever a rounding that foots allows it, the sum
+    of its line items as shown (a row of one line item reads as it; compare's Brand, the one
+    national buy, read 45,603 beside its line item's 45,604)."""
+    out = footed_frame(groups, list(groups.columns))
+    for c in groups.columns:
+        if c not in items.columns:
+            continue
+        prefer = {}
+        for i, name in enumerate(groups.index):
+            keys = [k for k, g in member.items() if g == name and k in items.index]
+            got = float(sum(float(items.loc[k, c]) for k in keys))
+            if keys and abs(got - float(groups[c].iloc[i])) < 1.0:
+                prefer[i] = got
+        kept = _footed_as(list(groups[c]), list(out[c]), prefer)
+        out[c] = pd.Series(kept, index=groups.index, dtype=object)
+    return out
+
+
 def footed_frame(
     df: pd.DataFrame,
     columns: Sequence[Any],

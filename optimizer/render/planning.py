@@ -7,6 +7,7 @@ texts and CSV texts built from ``machine``'s contract-6 objects, extended, never
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from optimizer.formatting import (
 )
 from optimizer.formatting import step as fmt_step
 from optimizer.render import machine
-from optimizer.render.footing import footed_frame, shown
+from optimizer.render.footing import footed_frame, footed_preferring, shown
 from optimizer.render.tables import anchored_status, comparison_renderable, plan_renderable
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
@@ -569,6 +570,35 @@ def _track_row(t: Table, x: TrackLine, show_kpi: bool, style: str | None = None)
     t.add_row(*cells, style=style)
 
 
+_TRACK_MONEY = ("planned", "planned_to_date", "actual", "projected_spend")
+_TRACK_KPI = ("planned_kpi", "projected_kpi")
+
+
+def _shown_track(
+    lines: Sequence[TrackLine], members: Sequence[Sequence[TrackLine]] | None = None
+) -> list[TrackLine]:
+    """``lines`` with their amounts as the table shows them: each column in whole units footing
+    to its total as shown, a row of ``members`` (a stage's or owner's line items as shown) their
+    sum wherever a rounding that foots allows it; the variance the difference of the amounts
+    shown. The cents summed 12,308 + 14,449 + 18,263 + 12,308 + 11,014 + 23,967 = 92,309 beside
+    a total of 92,308, and the markets to 92,307."""
+    cols: dict[str, list[Any]] = {}
+    for f in _TRACK_MONEY + _TRACK_KPI:
+        vals = [getattr(x, f) for x in lines]
+        if any(v is None for v in vals):
+            continue
+        prefer = {i: float(sum(getattr(m, f) for m in ms)) for i, ms in enumerate(members or [])}
+        try:
+            cols[f] = footed_preferring([float(v) for v in vals], prefer)
+        except ValueError:  # no rounding foots (not expected): the amounts as they are
+            continue
+    out = []
+    for i, x in enumerate(lines):
+        y = dataclasses.replace(x, **{f: float(v[i]) for f, v in cols.items()})
+        out.append(dataclasses.replace(y, variance=y.actual - y.planned_to_date))
+    return out
+
+
 def tracking_renderable(tr: Tracking) -> Group:
     first, last = tr.week_dates
     when = f" (weeks of {first} to {last})" if tr.dated and first is not None and last else ""
@@ -593,16 +623,19 @@ def tracking_renderable(tr: Tracking) -> Group:
         cols += [f"plan {tr.kpi}", f"run-rate {tr.kpi}", f"Δ {tr.kpi}"]
     for c in cols:
         t.add_column(c, justify="left" if c in ("line item", "stage", "status") else "right")
-    for x in tr.lines:
+    lines = _shown_track(tr.lines)
+    total = _shown_track([tr.total])[0]
+    for x in lines:
         _track_row(t, x, tr.has_model)
-    _track_row(t, tr.total, tr.has_model, "bold")
+    _track_row(t, total, tr.has_model, "bold")
     st = Table(box=box.SIMPLE_HEAD, title="by stage", title_justify="left")
     for c in cols:
         st.add_column(
             c.replace("line item", "stage") if c != "stage" else "",
             justify="left" if c in ("line item", "stage", "status") else "right",
         )
-    for x in tr.stages:
+    by = [[y for y in lines if y.stage == x.id] for x in tr.stages]
+    for x in _shown_track(tr.stages, by):
         _track_row(st, TrackLine(**{**x.to_dict(), "stage": ""}), tr.has_model)
     parts: list[Any] = [t, st]
     for title, group in (("by market", tr.markets), ("by owner", tr.owners)):
@@ -615,7 +648,8 @@ def tracking_renderable(tr: Tracking) -> Group:
                 c.replace("line item", title[3:]) if c != "stage" else "",
                 justify="left" if c in ("line item", "stage", "status") else "right",
             )
-        for x in group:
+        by = [[y for y in lines if y.owner == x.id] for x in group] if show else None
+        for x in _shown_track(group, by):
             _track_row(gt, x, show)
         parts.append(gt)
     tot = tr.total

@@ -24,7 +24,7 @@ from optimizer.formatting import (
     with_currency,
 )
 from optimizer.formatting import step as fmt_step
-from optimizer.render.footing import footed_frame, shown
+from optimizer.render.footing import footed_frame, footed_groups, shown
 from optimizer.render.terminal import prepared
 from optimizer.workflow.compare import Comparison
 from optimizer.workflow.sweep import shown_infeasible
@@ -381,6 +381,11 @@ def comparison_renderable(comp: Comparison) -> Group:
             )
         )
 
+    li = comp.by_line_item()
+    plan_cols = [j for j, c in enumerate(li.columns) if j > 0 and not str(c).startswith("Δ")]
+    # each plan's column foots to its total as shown, the Δ columns taken from the amounts shown
+    li = footed_frame(li, [li.columns[j] for j in plan_cols])
+    member = {"stage": dict(li["stage"]), **comp.line_item_labels()}
     for what, bs in (
         ("stage", comp.by_stage()),
         ("owner", comp.by_total("owner")),
@@ -388,16 +393,22 @@ def comparison_renderable(comp: Comparison) -> Group:
     ):
         if not len(bs):
             continue
+        # a stage or owner is the sum of its line items as shown (a market: its share of a
+        # national buy too, so its own rounding)
+        shown_bs = (
+            footed_groups(bs, li, member[what])
+            if what != "market" and what in member
+            else footed_frame(bs, list(bs.columns))
+        )
         st = Table(
             box=box.SIMPLE_HEAD, title=with_currency(f"spend by {what}", cur), title_justify="left"
         )
         st.add_column(what)
         for c in bs.columns:
             st.add_column(str(c), justify="right")
-        for name, row in footed_frame(bs, list(bs.columns)).iterrows():  # they foot
+        for name, row in shown_bs.iterrows():  # they foot
             st.add_row(str(name), *[money(v, "small") for v in row])
         parts.append(st)
-    li = comp.by_line_item()
     lt = Table(
         box=box.SIMPLE_HEAD,
         title=with_currency(f"spend by line item (Δ against {comp.reference_plan.scenario})", cur),
@@ -409,10 +420,7 @@ def comparison_renderable(comp: Comparison) -> Group:
         lt.add_column(str(c), justify="right")
     # the reference plan's column: the plans' columns in order, each but the reference's followed
     # by its Δ column
-    plan_cols = [j for j, c in enumerate(li.columns) if j > 0 and not str(c).startswith("Δ")]
     ref_col = plan_cols[comp.reference] if comp.reference < len(plan_cols) else None
-    # each plan's column foots to its total as shown, the Δ columns taken from the amounts shown
-    li = footed_frame(li, [li.columns[j] for j in plan_cols])
     for tid, row in li.iterrows():
         values = list(row.iloc[1:])
         cells = []
