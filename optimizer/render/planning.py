@@ -594,7 +594,8 @@ def _shown_track(
             continue
     out = []
     for i, x in enumerate(lines):
-        y = dataclasses.replace(x, **{f: float(v[i]) for f, v in cols.items()})
+        amounts: dict[str, Any] = {f: float(v[i]) for f, v in cols.items()}
+        y = dataclasses.replace(x, **amounts)
         out.append(dataclasses.replace(y, variance=y.actual - y.planned_to_date))
     return out
 
@@ -634,8 +635,8 @@ def tracking_renderable(tr: Tracking) -> Group:
             c.replace("line item", "stage") if c != "stage" else "",
             justify="left" if c in ("line item", "stage", "status") else "right",
         )
-    by = [[y for y in lines if y.stage == x.id] for x in tr.stages]
-    for x in _shown_track(tr.stages, by):
+    staged = [[y for y in lines if y.stage == x.id] for x in tr.stages]
+    for x in _shown_track(tr.stages, staged):
         _track_row(st, TrackLine(**{**x.to_dict(), "stage": ""}), tr.has_model)
     parts: list[Any] = [t, st]
     for title, group in (("by market", tr.markets), ("by owner", tr.owners)):
@@ -648,8 +649,8 @@ def tracking_renderable(tr: Tracking) -> Group:
                 c.replace("line item", title[3:]) if c != "stage" else "",
                 justify="left" if c in ("line item", "stage", "status") else "right",
             )
-        by = [[y for y in lines if y.owner == x.id] for x in group] if show else None
-        for x in _shown_track(group, by):
+        owned = [[y for y in lines if y.owner == x.id] for x in group] if show else None
+        for x in _shown_track(group, owned):
             _track_row(gt, x, show)
         parts.append(gt)
     tot = tr.total
