@@ -604,7 +604,13 @@ def _boxes(problem: PhasedProblem) -> tuple[np.ndarray, np.ndarray]:
             if a > 0:
                 xhi[i, p] = min(xhi[i, p], 1.02 * r.rhs / a + 1e-9 * (1 + r.rhs))
     xhi = np.maximum(xhi, 0.0)
-    ahi = adstock_path(problem, xhi) * (1.0 + 1e-12) + 1e-9
+    # 1e-9 of room over the path, and 1e-12 of a carry-over beyond a billion: one of 1e12 (a
+    # week's actual spend at the top of the range of money, in a re-plan) computes with a float
+    # error far above 1e-9, and a pinned adstock then read infeasible. Otherwise the box is as
+    # it was: 1e-12 of every path moved the pieces, and a min_spend re-solve on the edge of its
+    # target (test_phased_review, tv dropped) read infeasible
+    carry = adstock_path(problem, np.zeros_like(xhi))
+    ahi = adstock_path(problem, xhi) + 1e-9 + np.where(carry > 1e9, 1e-12 * carry, 0.0)
     return xhi, np.maximum(ahi, 1e-9)
 
 
