@@ -91,7 +91,7 @@ class UnderOne(float):
 UNDER_ONE = "<1"
 
 
-def _under_one(exact: float, part: float) -> float:
+def under_one(exact: float, part: float) -> float:
     """``part`` (a footed amount in whole units) as an ``UnderOne`` where it is 0 and its exact
     amount is a cent or more; else as it is."""
     return UnderOne() if part == 0 and exact >= HALF_CENT else part
@@ -103,7 +103,7 @@ def marked(exact: Any, parts: Any) -> list[Any]:
     ex, pa = np.asarray(exact, float), np.asarray(parts, float)
     if pa.ndim > 1:
         return [marked(e, p) for e, p in zip(ex, pa, strict=True)]
-    return [_under_one(float(e), float(p)) for e, p in zip(ex, pa, strict=True)]
+    return [under_one(float(e), float(p)) for e, p in zip(ex, pa, strict=True)]
 
 
 def money(v: float | None, cents: Cents = "never") -> str:
@@ -228,7 +228,7 @@ def footed(values: Iterable[float | None], total: float | None = None) -> list[A
     out: list[Any] = list(vals)
     if given:
         parts = iter(largest_remainder(given, target, eps=_NOISE))
-        out = [None if v is None else _under_one(v, float(next(parts))) for v in vals]
+        out = [None if v is None else under_one(v, float(next(parts))) for v in vals]
     return out
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from tests.factories import TINY_MODEL, write_actuals, write_tiny_world
 from tests.test_markets import make_world
+from tests.test_s16_review import _model as write_review_curves
 
 BIN = [sys.executable, "-m", "optimizer"]
 
@@ -242,8 +245,8 @@ def test_a_replan_with_a_trillion_of_carry_over_in_plans(tmp_path):
     1e-9 absolute; a carry-over of 1e12 computes with float error far above that, so where the
     adstock is pinned (search's cap already exceeded) the LP over the re-plan's own ranges read
     infeasible: 'the budget (1,000,000,000,000), less 999,999,000,000 already spent, ... cannot
-    all hold' (exit 3), with the empty plan feasible. The pad is now relative as well (1e-12 of
-    the box). Now optimal (exit 0) within the rules: at most the 1,000,000 left, search (its
+    all hold' (exit 3), with the empty plan feasible. The pad now adds 1e-12 of a carry-over
+    above a billion. Now optimal (exit 0) within the rules: at most the 1,000,000 left, search (its
     maximum exceeded) at 0."""
     (tmp_path / "o.csv").write_text("date,touchpoint,spend\n2026-01-05,search,999999000000\n")
     out = tmp_path / "replan.json"
@@ -254,3 +257,39 @@ def test_a_replan_with_a_trillion_of_carry_over_in_plans(tmp_path):
     spend = {li["id"]: li["spend"] for li in plan["line_items"]}
     assert spend["search"] == 0.0
     assert sum(spend.values()) <= 1_000_000 + 0.005  # the budget left, to the cent
+
+
+# ---- 6. the review's words for a line item funded under one unit -----------------------------
+@pytest.mark.parametrize("dated", [False, True])
+def test_the_review_says_under_one_for_a_line_item_funded_under_one_unit(tmp_path, dated):
+    """d locked at 0.40 and e at 1.60 (budget 1,000,000): the tables read d '<1' since session 16
+    (6fc7df3), but the review's sentences said 'Adding 0 to d', 'Cutting 0 from e', 'Plans 0 a
+    week', and the ladder's increments of 0.04 read '0–0' with an amount of 0, as if nothing.
+    Now the same convention: an amount of a cent or more that rounds to 0 reads '<1' in the
+    sentences and in the ladder's edges, amounts and cumulative spend (an increment from 0 reads
+    '0–<1'); an amount under half a cent (d's KPI gain of 0.0004) still reads 0."""
+    write_review_curves(tmp_path / "model.json", "revenue", 1.0)  # five exponential curves
+    cal = {"start": "2027-01-04", "phasing": "month"} if dated else {}
+    scenario(tmp_path / "s.yaml", **cal, budget=1000000,
+             touchpoints={"d": {"lock": 0.4}, "e": {"lock": 1.6}})  # fmt: skip
+    r = run("explain", "s.yaml", "-o", "r.md", "--no-ledger", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    for item in ("d", "e"):
+        assert f"Adding <1 to {item} (setting aside the {item} lock" in md
+        assert f"Cutting <1 from {item} (setting aside the {item} lock" in md
+        assert f"Adding 0 to {item}" not in md and f"Cutting 0 from {item}" not in md
+    assert "would buy <1 revenue on e" in md  # 0.16 at 1.333: 0.21
+    assert "would buy 0 revenue on d" in md  # 0.04 at 0.011: 0.0004, under half a cent
+    assert "Plans 0 a week" not in md and md.count("Plans <1 a week") == 2
+    rows = [
+        [c.strip() for c in ln.strip("|").split("|")]
+        for ln in md.splitlines()
+        if re.match(r"\| (\d+|–) \| [de] \|", ln)
+    ]
+    assert len(rows) >= 20, rows  # d's and e's increments in the full ladder
+    assert not any(row[2] == "0–0" or row[3] == "0" for row in rows), rows
+    first = {row[1]: row for row in reversed(rows) if row[0] != "–"}
+    assert first["d"][2] == "0–<1" and first["d"][3] == "<1", first["d"]
+    assert first["e"][2] == "0–<1" and first["e"][6] == "committed", first["e"]
+    assert first["e"][7] == "<1"  # its cumulative spend: 0.16

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
-from optimizer.formatting import delta, money, ratio
+from optimizer.formatting import HALF_CENT, UNDER_ONE, delta, money, ratio
 
 
 def fmt_amount(v: float | None) -> str:
-    """Whole units with thousands separators (``-1,234``); ``–`` for None, ``∞`` for no limit."""
+    """Whole units with thousands separators (``-1,234``); ``–`` for None, ``∞`` for no limit.
+    An amount of a cent or more that rounds to 0 is ``<1``, as the tables print a line item
+    funded under one unit ("Adding <1 to d", not "Adding 0 to d")."""
+    if v is not None and math.isfinite(v) and v >= HALF_CENT and round(v) == 0:
+        return UNDER_ONE
     return money(v)
 
 

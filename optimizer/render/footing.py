@@ -22,7 +22,14 @@ import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
-from optimizer.formatting import HALF_CENT, footed, footed_nested, footed_table, marked
+from optimizer.formatting import (
+    HALF_CENT,
+    footed,
+    footed_nested,
+    footed_table,
+    marked,
+    under_one,
+)
 
 
 @dataclass(frozen=True)
@@ -198,19 +205,22 @@ def shown_ladder(lad: Ladder, spends: Mapping[str, float] | None = None) -> Ladd
         {k: float(spends[k]) for k in ends}
         if spends is not None and all(k in spends for k in ends)
         else {k: float(v) for k, v in zip(ends, footed(ends.values()), strict=True)}
-    )  # edges are places on the ladder: a line item's "<1" is its edge at 0
+    )
 
     def edge(item: str, x: float) -> float:
-        return at[item] if abs(x - ends[item]) < HALF_CENT else float(round(x))
+        # a place of a cent or more shown as 0 is an UnderOne ("<1"), as the line item's spend
+        # in the tables: a sub-unit line item's increments read "0–<1", not "0–0"
+        return under_one(x, at[item] if abs(x - ends[item]) < HALF_CENT else float(round(x)))
 
     def step(s: LadderStep, cum: float | None) -> LadderStep:
         a, b = edge(s.item, s.spend_from), edge(s.item, s.spend_to)
+        total = s.cumulative_spend if cum is None else cum + b - a
         return replace(
             s,
             spend_from=a,
             spend_to=b,
-            amount=b - a,
-            cumulative_spend=s.cumulative_spend if cum is None else cum + b - a,
+            amount=under_one(s.spend_to - s.spend_from, b - a),
+            cumulative_spend=under_one(s.cumulative_spend, total),
         )
 
     steps: list[LadderStep] = []
