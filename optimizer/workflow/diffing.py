@@ -6,7 +6,9 @@ whole cycle. ``same_weeks`` takes the whole-cycle plan over the re-plan's weeks 
 that start on or after the re-plan's first week, and of a period partly gone by its remaining
 weeks' share (spend exactly, KPI pro rata); an undated plan (spend spread evenly, KPI in a
 steady state) keeps ``remaining / horizon`` of each line item's spend and KPI (exact under
-contract 4's even spread: each week of it buys the same). Anything else is left as it is.
+contract 4's even spread: each week of it buys the same). A plan of another cycle (another start
+or horizon than the re-plan's ``cycle_start`` and ``horizon_weeks``) is left as it is, and said.
+Anything else is left as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
     left = horizon - elapsed
     if elapsed <= 0 or left <= 0:
         return plan, None
+    cycle, start = block.get("cycle_start"), plan.get("start")
+    weeks = int(block.get("horizon_weeks") or horizon)
+    if (cycle and start and str(cycle) != str(start)) or weeks != horizon:
+        # another cycle: its weeks after the re-plan's elapsed ones are not the re-plan's (a plan
+        # from 2027-02-01 was cut to 'weeks 7 to 13', 11 weeks of it beside the re-plan's 7)
+        return plan, (
+            f"not the same weeks: the re-plan continues a cycle of {weeks} weeks"
+            + (f" from {cycle}" if cycle else "")
+            + f", the plan is {horizon} weeks"
+            + (f" from {start}" if start else "")
+            + ": they are compared as they are"
+        )
     rest_start = block.get("replan_start")
     items = []
     periods = plan.get("periods")
