@@ -61,6 +61,7 @@ from optimizer.allocate.phased_lp import (
     _refined,
     diagnose_phased,
     lifted_refined,
+    refined_on_lifted,
 )
 from optimizer.allocate.phased_model import (
     DEFAULT_KKT_TOLERANCE,
@@ -169,11 +170,8 @@ def solve_phased(
         np.where([c.concave for c in cells.curves], n_pieces, 2 * n_pieces),
     )
     pts = _initial_points(problem, cells, ahi, n_pieces)
-    # any round's bound bounds the exact optimum: the least of them holds (the best plan's own
-    # round could have a looser one: 3.7% where the first round had proved 0.3%, on a
-    # zero-or-at-least per month)
-    # every round's bound on the same exact optimum, and the interior point's where it ran (its
-    # plan rejected, its Lagrangian bound holds all the same)
+    # every round's bound on the exact optimum, and the interior point's where it ran: the least
+    # holds (the best plan's own round's can be looser: 3.7% where the first round proved 0.3%)
     bounds = [ipm_bound] if math.isfinite(ipm_bound) else []
     build_s = solve_s = 0.0
     best: PhasedSolution | None = None
@@ -187,10 +185,8 @@ def solve_phased(
         return max(0.01, time_limit - (time.perf_counter() - t0))
 
     rounds = 0
-    # decisions a rule holds at zero (a lock or maximum of 0, a dark period): their box is the
-    # pad's nanounit (so that they keep a piece), which the LP may fill, a 1e-9 breach of the
-    # rule; cleared, or a min_spend plan never "meets" its rules after the first round and keeps
-    # it (a review's re-solve with tv locked at 0 stopped at a 1.77% gap, 100k over the optimum)
+    # decisions a rule holds at zero: their box is the pad's nanounit, which the LP may fill (a
+    # 1e-9 breach); cleared, or a min_spend plan never "meets" its rules (a 1.77% gap, tv at 0)
     held_at_zero = unpad_cap(xhi) <= 0.0
     # the polish's Newton step knows rules on spend only: with rules on the KPI, refinement alone
     polish_ok = not problem.needs_binaries and not problem.kpi_rows
@@ -213,6 +209,11 @@ def solve_phased(
         )
         solve_s += sol.seconds
         conflicts: tuple[str, ...] = ()
+        if sol.status == Status.INFEASIBLE and problem.kpi_rows and rounds < min(max_rounds, 4):
+            finer = refined_on_lifted(problem, cells, pts, coarse, xhi, ahi, time_left())
+            if finer is not None:  # a rule on the KPI short on the pieces only: finer pieces
+                pts = finer
+                continue
         if sol.status == Status.ERROR and diagnose:
             # HiGHS can stop with an error rather than "infeasible" on rules that cannot all
             # hold (bounds it tightens past each other): if the deletion filter finds such
@@ -793,4 +794,6 @@ def allocate_phased(
         return allocate_phased(sc, model, diagnose=False, **opts)
 
     # a target or floor on the KPI among the conflicts: the step that plans
-    return kpi_rule_suggested(scenario, plan, problem.kpi_rows, problem.base.kpi, again)
+    return kpi_rule_suggested(
+        scenario, plan, problem.kpi_rows, problem.base.kpi, again, floors=not problem.needs_binaries
+    )

@@ -17,7 +17,7 @@ from optimizer.allocate.breakpoints import (
     lifted,
     piece_errors,
 )
-from optimizer.allocate.caps import CAP_MARGIN, unpad_cap
+from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max
 from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
 from optimizer.allocate.solve import Status, solve_arrays
@@ -383,31 +383,65 @@ def lifted_refined(problem, cells, pts, xhi, value, bound, tolerance, time_left,
     return bound, x_up, seconds
 
 
+def refined_on_lifted(problem: PhasedProblem, cells, pts, coarse, xhi, ahi, time_left):
+    """Where the LP over pieces is infeasible with rules on the KPI: the pieces lie under the
+    concave curves, so a floor or target the curves meet can be short on them (a revenue floor
+    of 410,000 that the certified plan without it meets at 413,260 was called infeasible, and
+    one 3.7% under the plan's revenue with a slack budget: review S17 R1 D1). The same LP with
+    the pieces lifted onto or above the curves is a relaxation: infeasible there, the rules
+    cannot hold (None); feasible, the points refined around its plan's adstock, for the next
+    round. None too when the relaxation does not solve."""
+    up = _cell_pieces(cells, pts, lift=True)
+    m = _build(problem, up, xhi)
+    sol = solve_arrays(m.c, m.A, m.lo, m.hi, m.clo, m.chi, integers=m.ints, time_limit=time_left)
+    if sol.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+        return None
+    n, P = problem.n, problem.P
+    X = np.maximum(np.asarray(sol.x)[: n * P].reshape(n, P), 0.0)
+    a = adstock_path(problem, X).ravel()
+    return _refined(coarse, a, a, ahi.ravel(), pts)
+
+
 # ------------------------------------------------------------------------------------------------
 # infeasibility: which rules cannot hold together
 # ------------------------------------------------------------------------------------------------
 def _feasible(problem, pcs, xhi, names: list[str]) -> bool:
     m = _build(problem, pcs, xhi, include=set(names), objective=False)
     sol = solve_arrays(m.c, m.A, m.lo, m.hi, m.clo, m.chi, integers=m.ints)
+    if sol.status == Status.ERROR:
+        # HiGHS can stop with an error on a wide box (review S17 R1 D2: read as feasible, the
+        # rule was kept in the conflict): asked again with its presolve, it answers
+        sol = solve_arrays(m.c, m.A, m.lo, m.hi, m.clo, m.chi, integers=m.ints, presolve=True)
     return sol.status != Status.INFEASIBLE
 
 
 def _open_box(problem: PhasedProblem, pcs, xhi):
-    """The box and pieces the diagnosis filters on: each decision's range opened to the largest
-    amount any rule names (``diagnose._open_box``'s rule for the undated plan), so that no rule
-    is folded into a range and each can be named. A cap per period folded into the box made a
-    total minimum above the caps' sum "the tv minimum (900,000) cannot hold", the caps unnamed.
-    ``(pcs, xhi)`` as they are when opening changes nothing."""
-    money = max((abs(r.rhs) for r in problem.rows), default=0.0)
-    top = np.array([max(it.hi, money * CAP_MARGIN, 1.0) for it in problem.base.items])
-    wide = np.maximum(xhi, top[:, None])
+    """The box and pieces the diagnosis filters on: a decision whose range a rule on it alone
+    folded in (a cap per period: ``phased_model._boxes``) gets its line item's own range back,
+    so that the cap is named like any other rule (a tv minimum of 900,000 over a quarter under
+    caps of 200,000 a month read "the tv minimum (900,000) cannot hold", the caps unnamed). Only
+    those decisions' adstock streams get new pieces; every other cell keeps the solve's, and no
+    range opens beyond what the line item already had (opening every cell to the budget made
+    HiGHS stop with an error in most of the filter's solves, each then read as feasible: 34
+    rules named where 2 conflict, review S17 R1 D2). ``(pcs, xhi)`` as they are when no rule
+    was folded in."""
+    hi_tot = np.array([it.hi for it in problem.base.items])
+    wide = np.maximum(xhi, hi_tot[:, None])
     if np.array_equal(wide, xhi):
         return pcs, xhi
     cells = _Cells(problem)
-    ahi = np.maximum(adstock_path(problem, wide) + 1e-9, 1e-9)
+    T = problem.T
+    items = problem.stream_item if not problem.one_stream_each else np.arange(problem.n)
+    opened = np.flatnonzero((wide > xhi).any(axis=1))
+    streams = np.flatnonzero(np.isin(items, opened))
+    ahi = np.maximum(adstock_path(problem, wide) + 1e-9, 1e-9).ravel()
     concave = np.array([c.concave for c in cells.curves])
-    pts = bank_breakpoints(cells, np.zeros(len(concave)), ahi.ravel(), np.where(concave, 8, 16))
-    return _cell_pieces(cells, pts), wide
+    pts = bank_breakpoints(cells, np.zeros(len(concave)), ahi, np.where(concave, 8, 16))
+    fresh = _cell_pieces(cells, pts)
+    out = list(pcs)
+    for j in streams:
+        out[j * T : (j + 1) * T] = fresh[j * T : (j + 1) * T]
+    return out, wide
 
 
 def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], str]:

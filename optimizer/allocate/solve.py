@@ -387,6 +387,7 @@ def solve_arrays(
     time_limit: float | None = None,
     gap: float | None = None,
     constant: float = 0.0,
+    presolve: bool = False,
 ) -> ArraySolution:
     """Solve ``max (or min) c·x + constant`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``
     (``integers``: indices of integer columns) with HiGHS, loaded as arrays in one call.
@@ -407,7 +408,7 @@ def solve_arrays(
     m = A.shape[0]
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("presolve", "off")
+    h.setOptionValue("presolve", "on" if presolve else "off")
     h.setOptionValue("threads", 1)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
