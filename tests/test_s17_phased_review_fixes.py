@@ -87,3 +87,49 @@ def test_floor_search_is_left_out_with_binaries(tmp_path, monkeypatch):
     plan = allocate_phased(load_scenario(tmp_path / "s.yaml"), read_model(tmp_path / "model.json"))
     assert plan.status.value == "infeasible" and calls == ["search"]
     assert "which is planned" in plan.message
+
+
+def test_conflicting_share_floors_move_a_share_not_the_budget(tmp_path):
+    """D2. Awareness at least 70% and consideration at least 50% of a budget of exactly 500,000,
+    by month: the suggestion was to lower the budget by 500,000 and both share floors to 0 (a
+    share row's violation weighed in whole money, so zeroing the budget looked cheapest), which
+    leaves an empty plan. Truth: 70% + 50% is 20 points over 100%; lowering one share floor by
+    20 points resolves it (as the undated diagnosis says), and applied, it plans."""
+    sc = MONTHLY | {"budget": {"exactly": 500_000}}
+    sc["stages"] = {"awareness": {"min_share": 0.7}, "consideration": {"min_share": 0.5}}
+    path = write_world(tmp_path, EDGE_MODEL, sc)
+    r = run_cli("optimize", str(path), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    fix = r.stderr.split("for example ")[1]
+    assert "budget" not in fix and " and " not in fix, r.stderr
+    assert "share floor" in fix and "by 20 percentage points" in fix, r.stderr
+    stage = "awareness" if "awareness" in fix else "consideration"
+    sc["stages"][stage]["min_share"] = round(sc["stages"][stage]["min_share"] - 0.2, 4)
+    code, plan, err = _json(tmp_path, sc)
+    assert code == 0 and plan is not None and plan["status"] == "optimal", err
+    assert plan["total_spend"] == 500_000
+
+
+def test_budget_zero_under_a_small_floor_is_infeasible(tmp_path):
+    """D4. Budget 0 under a revenue floor of 50 (a hill of shape 0.3 with adstock, no carry-over)
+    read "not certified" (exit 4): the LP's nanounit piece on each cell earns about 58 over 13
+    weeks, so it "met" floors up to about 58. Truth: a budget of 0 admits one plan, spend 0,
+    revenue 0: every positive floor is infeasible (exit 3), the budget and the floor named."""
+    from tests.test_s17_phased_floor_zero import BASE, MODEL
+
+    path = write_world(tmp_path, MODEL, BASE | {"kpi_floors": {"revenue": 50}})
+    r = run_cli("optimize", str(path), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "the budget (0) and the revenue floor (50) cannot both hold" in r.stderr, r.stderr
+
+
+def test_period_stage_and_group_floors_are_named_once(tmp_path):
+    """D8. A stage's or group's floor in one month was "the the awareness stage floor
+    (300,000) in 2027-02" in the conflict and in the suggestion. Truth: one "the"."""
+    sc = MONTHLY | {"budget": 100_000}
+    sc["stages"] = {"awareness": {"periods": {"2027-02": {"min": 300_000}}}}
+    path = write_world(tmp_path, EDGE_MODEL, sc)
+    r = run_cli("optimize", str(path), "--no-ledger", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "the the" not in r.stderr, r.stderr
+    assert "the awareness stage floor (300,000) in 2027-02" in r.stderr, r.stderr

@@ -771,12 +771,12 @@ def allocate_phased(
     if (
         sol.status in (Status.OPTIMAL, Status.NOT_CERTIFIED, Status.TIME_LIMIT)
         and budget is not None
-        and budget.amount > 0.005
+        and (budget.amount > 0.005 or (problem.kpi_rows and not np.any(problem.carry_in)))
         and float(np.sum(sol.X)) <= 0.005
     ):
-        # nothing spent of a positive budget: rules only an empty plan meets (market share
-        # floors summing above 100%) are a contradiction, named as the undated engine names it
-        # (a phased plan over them was "not certified" at a gap of 4.6e12%, exit 4)
+        # nothing spent of a positive budget (share floors summing above 100%: "not certified"
+        # at a gap of 4.6e12%), or under a rule on the KPI with no carry-over (a floor of 50 met
+        # by the LP's nanounit pieces at a budget of 0): the undated engine names the conflict
         from optimizer.allocate.engine import solve_problem
 
         undated = solve_problem(problem.base, diagnose=diagnose, time_limit=time_limit)

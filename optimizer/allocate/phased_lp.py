@@ -21,6 +21,7 @@ from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max
 from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
 from optimizer.allocate.solve import Status, solve_arrays
+from optimizer.scenario.rules import kind_of
 
 
 @dataclass
@@ -425,7 +426,7 @@ def _open_box(problem: PhasedProblem, pcs, xhi):
     HiGHS stop with an error in most of the filter's solves, each then read as feasible: 34
     rules named where 2 conflict, review S17 R1 D2). ``(pcs, xhi)`` as they are when no rule
     was folded in."""
-    hi_tot = np.array([it.hi for it in problem.base.items])
+    hi_tot = np.array([max(it.hi, 1.0) for it in problem.base.items])  # a budget of 0 too
     wide = np.maximum(xhi, hi_tot[:, None])
     if np.array_equal(wide, xhi):
         return pcs, xhi
@@ -520,6 +521,8 @@ def _elastic(problem: PhasedProblem, pcs, xhi, include, core, moving):
     m = _build(problem, pcs, xhi, include=set(include) | set(core), objective=False)
     rows = {r.name: (q, r) for q, r in enumerate(problem.rows)}
     kpis = {r.name: (q, r) for q, r in enumerate(problem.kpi_rows)}
+    ref = max((abs(r.rhs) for r in problem.rows), default=1.0) or 1.0
+    relative = {c.name for c in problem.sources if kind_of(c.kind).unit_of(c) in ("share", "ratio")}
     A = m.A.tocoo()
     ri, ci, va = [A.row], [A.col], [A.data]
     ncol = A.shape[1]
@@ -534,7 +537,10 @@ def _elastic(problem: PhasedProblem, pcs, xhi, include, core, moving):
             continue
         if at < 0:
             continue
-        w = 1.0 / max(abs(rhs), 1.0)
+        # relative to the rule's amount; a share or ratio (rhs 0) relative to the largest amount
+        # any rule names: weighed in whole money, zeroing the budget looked cheaper than moving
+        # a share floor 20 points (review S17 R1 D2)
+        w = 1.0 / ref if name in relative else 1.0 / max(abs(rhs), 1.0)
         # lhs + short - over within the row's bounds: short lifts a sum below a floor, over cuts
         # one above a cap
         ri += [np.array([at, at])]

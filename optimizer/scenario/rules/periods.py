@@ -172,8 +172,8 @@ def _what(prefix: str, subject: str) -> str:
     return {
         "period": "total spend",
         "tp_period": subject,
-        "stage_period": f"the {subject} stage",
-        "group_period": f"the '{subject}' group",
+        "stage_period": f"{subject} stage",
+        "group_period": f"'{subject}' group",
     }[prefix]
 
 
