@@ -116,3 +116,7 @@ def test_a_min_spend_replan_still_reaches_the_target(world):
     assert block["full_cycle_kpi"] >= 1_200_000 - 1, block["full_cycle_kpi"]
     cycle = block["spent_to_date"] + re_plan["total_spend"]
     assert cycle == pytest.approx(ms["total_spend"], rel=1e-4)
+    # and it is the rule that sets the spend: binding, with its price (it read not binding, its
+    # KPI on the curves 3.69 above the pieces' though its price was 0.17)
+    target = next(c for c in re_plan["constraints"] if c["kind"] == "kpi_target")
+    assert target["binding"] and target["shadow_price"] > 0.01, target
