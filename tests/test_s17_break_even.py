@@ -46,3 +46,24 @@ def test_caps_that_stop_every_line_item_are_said_so(tmp_path):
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
     assert "the rules cap every line item before the marginal return falls to 1.00" in text, text
+
+
+def test_no_crossing_words_for_every_status():
+    """Review S17 R1 (doubt on 83a99ef): the reason is built from the plan's status, so a time
+    limit read "the scenario without its budget is time limit". Truth: each status in words."""
+    from types import SimpleNamespace
+
+    from optimizer.explain.sentences import no_crossing
+
+    def said(status: str) -> str:
+        return no_crossing(
+            SimpleNamespace(reason=f"the rules without the budget: {status}"), "1.00"
+        )
+
+    assert said("infeasible").endswith("the scenario without its budget is infeasible")
+    assert said("time_limit").endswith("is not solved within its time limit")
+    assert said("error").endswith("is not solved")
+    assert said("not_certified").endswith("is not certified")
+    assert no_crossing(SimpleNamespace(reason=""), "1.00") == (
+        "the rules cap every line item before the marginal return falls to 1.00"
+    )

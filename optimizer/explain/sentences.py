@@ -341,7 +341,8 @@ def no_crossing(crossing: Any, threshold: str) -> str:
         return f"the rules cap every line item before the marginal return falls to {threshold}"
     if reason.startswith("the rules without the budget: "):
         status = reason.removeprefix("the rules without the budget: ")
-        reason = f"the scenario without its budget is {status.replace('_', ' ')}"
+        words = {"time_limit": "not solved within its time limit", "error": "not solved"}
+        reason = f"the scenario without its budget is {words.get(status, status.replace('_', ' '))}"
     return f"no budget is found where the marginal return falls to {threshold}: {reason}"
 
 
