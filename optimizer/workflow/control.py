@@ -362,8 +362,7 @@ def track(
         got = np.array([mine.get(k, 0.0) for k in range(horizon)]) * seen
         actual = float(got.sum())
         to_date = float(W[i, seen].sum())
-        # nothing planned so far: its later plan stands (even after $5 of stray spend: S17 R1
-        # D5); with no later plan either, what it spends goes on at its weekly average
+        # nothing planned so far: its later plan stands (S17 R1 D5), else its weekly average
         rest = W[i] * (actual / to_date if to_date > 0.005 else 1.0)
         if to_date <= 0.005 < actual and float(W[i, ~seen].sum()) <= 0.005:
             rest = np.full(horizon, actual / max(int(seen.sum()), 1))
