@@ -11,22 +11,8 @@ import json
 from tests.test_adv_core import run_cli, write_world
 
 #: a hill of shape 0.3 (with adstock), an exponential and a hill of shape 0.6
-MODEL = {
-    "kpi": "revenue",
-    "period": "week",
-    "touchpoints": {
-        "a": {
-            "stage": "awareness",
-            "curve": {"family": "hill", "beta": 5e4, "half_saturation": 3e4, "shape": 0.3},
-            "adstock": {"family": "geometric", "decay": 0.5},
-        },
-        "b": {"stage": "awareness", "curve": {"family": "exponential", "beta": 4e4, "scale": 2e4}},
-        "c": {
-            "stage": "awareness",
-            "curve": {"family": "hill", "beta": 2e4, "half_saturation": 1e4, "shape": 0.6},
-        },
-    },
-}
+from tests.test_s17_alloc_phased_bound import MODEL
+
 BASE = {"name": "t", "model": "model.json", "horizon_weeks": 13, "start": "2027-01-04"}
 BASE |= {"phasing": "month", "budget": 0}
 

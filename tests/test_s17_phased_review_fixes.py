@@ -65,7 +65,7 @@ def test_unreachable_floor_on_the_sample_year_names_the_budget_and_the_floor(tmp
 
 def test_floor_search_is_left_out_with_binaries(tmp_path, monkeypatch):
     """D4. With a zero-or-at-least per month each try of the floor's search is a certified MILP
-    (30 s where the scenario took 4). Truth: a phased plan with binaries (a: nothing or at least
+    (hand-timed by the reviewer: several times slower). Truth: a phased plan with binaries (a: nothing or at least
     100,000 a month) under an unreachable floor (900,000; 500,000 buys at most 763,407) is
     infeasible and its floor's search is not run; without binaries it is (run once)."""
     import optimizer.allocate.phased_target as pt

@@ -447,7 +447,8 @@ def _open_box(problem: PhasedProblem, pcs, xhi):
 
 def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], str]:
     """A small set of rules that cannot all hold (deletion filter, as ``diagnose_infeasible``),
-    on the box opened to every rule's amounts (``_open_box``)."""
+    with the ranges a cap per period narrowed given back (``_open_box``), and the moves that
+    resolve them (``phased_fixes``)."""
     pcs, xhi = _open_box(problem, pcs, xhi)
     core = [r.name for r in problem.rows] + [r.name for r in problem.kpi_rows]
     if not _feasible(problem, pcs, xhi, []):  # pragma: no cover - the box alone is feasible
@@ -498,20 +499,21 @@ def phased_fixes(problem: PhasedProblem, pcs, xhi, core: Sequence[str]) -> tuple
             break
     if found is None:
         return ()
-    if len(core) > 1:
-        alone = [(_elastic(problem, pcs, xhi, include, core, [n]), n) for n in core]
-        ok = [(a[2], a, n) for a, n in alone if a is not None]
-        if ok:
-            found = min(ok, key=lambda t: t[0])[1]
-    x, slack, _ = found
     sources = {c.name: c for c in problem.sources}
-    fixes = []
-    for name in core:
-        if name in sources:
-            fix = move_to_hold(sources[name], x, *slack.get(name, (0.0, 0.0)))
-            if fix is not None:
-                fixes.append(fix)
-    return tuple(fixes)
+
+    def moves(x, slack) -> tuple:
+        held = (
+            move_to_hold(sources[n], x, *slack.get(n, (0.0, 0.0))) for n in core if n in sources
+        )
+        return tuple(f for f in held if f is not None)
+
+    fixes = moves(found[0], found[1])
+    if len(fixes) > 1:  # each rule alone, only where the least violation moved several
+        alone = [a for a in (_elastic(problem, pcs, xhi, include, core, [n]) for n in core) if a]
+        if alone:
+            best = min(alone, key=lambda a: a[2])
+            fixes = moves(best[0], best[1])
+    return fixes
 
 
 def _elastic(problem: PhasedProblem, pcs, xhi, include, core, moving):

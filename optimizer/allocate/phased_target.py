@@ -30,8 +30,7 @@ def kpi_rule_suggested(
     (``least_spend_or_target``), else, with ``floors``, a single KPI floor's
     (``floor_within_rules``); ``plan`` as it is when neither conflicts. A plan with binaries
     (S-curves, zero-or-at-least, blocks) is given ``floors=False``: each try of the floor's
-    search is a certified MILP, and an infeasible scenario took 30 s where it took 4 (review
-    S17 R1 D4); its floor keeps the diagnosis' move."""
+    search is a certified MILP (review S17 R1 D4); its floor keeps the diagnosis' move."""
     target = next((r for r in rows if r.kind == "kpi_target"), None)
     if target is not None and target.name in plan.conflicts:
         # the least-spend plan within the budget, else the target's real relaxation
