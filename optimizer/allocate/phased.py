@@ -52,7 +52,7 @@ from optimizer.allocate.breakpoints import (
 )
 from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max as _credible
-from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound
+from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound, plan_bound
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
     _build,
@@ -301,10 +301,7 @@ def solve_phased(
             v_pol = objective_value(problem, pol[0])
             if v_pol >= value - 1e-12 * abs(value):
                 X, rule_duals, value = pol[0], pol[1], v_pol
-                b_pol, _ = lagrangian_bound(
-                    problem, cells, adjoint(problem, X), rule_duals, xhi, ahi
-                )
-                bound = min(bound, b_pol)
+                bound = min(bound, plan_bound(problem, cells, X, rule_duals, xhi, ahi))
         steer = None
         if problem.needs_binaries and (bound - value) / max(abs(value), 1e-12) > tolerance:
             bound, x_up, secs = lifted_refined(
@@ -399,7 +396,7 @@ def _interior(
         return None, math.inf
     X, duals, _iterations = out
     X = np.maximum(X, 0.0)
-    bound, _ = lagrangian_bound(problem, cells, adjoint(problem, X), duals, xhi, ahi)
+    bound = plan_bound(problem, cells, X, duals, xhi, ahi)
     if _violation(problem, X, relative_to_terms=True) > 1e-9:
         # (a row's breach relative to its terms: tv's change limit (rhs 0) broken by 2.2e-7 of
         # ~1.6M of terms rejected a plan certified at 1e-14, and the LP's bound stalled at 0.12%)

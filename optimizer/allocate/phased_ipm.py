@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from optimizer.allocate.phased_certificate import decision_gain
 from optimizer.allocate.phased_model import (
     PhasedProblem,
     _boxes,
@@ -156,12 +157,7 @@ def _held_duals(
     # slope, a hill curve of shape < 1 at zero adstock, capped as there), so that the bound prices
     # each held decision out exactly; an infinite multiplier made the bound NaN, and a line item
     # locked at zero never certified by this method
-    mu = adjoint(problem, X)
-    k = problem.gain if problem.one_stream_each else problem.gain * problem.stream_share
-    gain = np.zeros((problem.ns, problem.P))
-    for p, per in enumerate(problem.calendar.periods):
-        gain[:, p] = k * mu[:, list(per.weeks)].sum(axis=1) / problem.weeks_per_period[p]
-    g = (problem.to_items(gain) - problem.base.spend_weight).ravel()
+    g = decision_gain(problem, adjoint(problem, X), 0.0).ravel()
     price = np.asarray(G.T @ y)
     for q in np.flatnonzero(~live):
         lo, hi = G.indptr[q], G.indptr[q + 1]
