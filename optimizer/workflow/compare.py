@@ -111,12 +111,17 @@ class Comparison:
         return out
 
     def by_line_item(self) -> pd.DataFrame:
-        """Spend per line item per scenario, with deltas against the reference."""
+        """Spend per line item per scenario, with deltas against the reference: the reference's
+        line items first, then any other plan's that the reference lacks (a national buy beside
+        the same touchpoint bought market by market), so that every plan's column sums to its
+        total."""
         ref = self.reference_plan
-        ids = [li.key for li in ref.line_items] or [
-            li.key for p in self.plans for li in p.line_items
-        ]
-        ids = list(dict.fromkeys(ids))
+        ids = list(
+            dict.fromkeys(
+                [li.key for li in ref.line_items]
+                + [li.key for p in self.plans for li in p.line_items]
+            )
+        )
         stage = {li.key: li.stage for p in self.plans for li in p.line_items}
         out = pd.DataFrame(index=pd.Index(ids, name="line_item"))
         out["stage"] = [stage.get(i, "") for i in ids]

@@ -133,8 +133,12 @@ class LineItems:
         kpi_touchpoints: Mapping[str, frozenset[str]] | None = None,
         keep: Callable[[LineItemRef], bool] | None = None,
         count: int | None = None,
+        weights: Mapping[int, float] | None = None,
     ) -> None:
         self.refs = tuple(refs)
+        #: line item → how much of its spend counts in scope, where not all of it does (a
+        #: national buy's share in the market of ``within(market=…)``)
+        self.weights = dict(weights or {})
         #: the main KPI, and per KPI the touchpoints that have a curve for it
         self.kpi = kpi
         self.kpi_touchpoints = dict(kpi_touchpoints or {})
@@ -193,29 +197,45 @@ class LineItems:
             return self.all
         return self._pick(lambda r: r.touchpoint in has)
 
+    def weight(self, i: int) -> float:
+        """How much of line item ``i``'s spend counts in scope (1 but for a national buy's share
+        in a market)."""
+        return self.weights.get(i, 1.0)
+
     def within(self, *, period: str | None = None, market: str | None = None) -> LineItems:
-        """The same line items with every selector narrowed to one period and/or market."""
+        """The same line items with every selector narrowed to one period and/or market. A
+        market's line items are its own and every national buy that reaches it, the buy weighted
+        by its share there (``weight``): a stage or group rule in the market counts that share,
+        as the market's own money rules and every table of the market's spend do."""
 
         def keep(r: LineItemRef) -> bool:
             return (
                 (self._keep is None or self._keep(r))
                 and (period is None or r.period == period)
-                and (market is None or r.market == market)
+                and (market is None or r.share_in(market) > 0)
             )
 
         refs: Sequence[LineItemRef] = self.refs
-        if market is not None:  # the market's own line items, grouped once for every market
+        weights = self.weights
+        if market is not None:  # the market's line items, grouped once for every market
             if self._by_market is None:
                 self._by_market = {}
                 for r in self.refs:
-                    self._by_market.setdefault(r.market, []).append(r)
+                    if r.split is None:
+                        self._by_market.setdefault(r.market, []).append(r)
+                        continue
+                    for m, w in r.split.items():
+                        if float(w) > 0:
+                            self._by_market.setdefault(m, []).append(r)
             refs = self._by_market.get(market, [])
+            weights = {r.index: r.share_in(market) for r in refs if r.split is not None}
         return LineItems(
             refs,
             kpi=self.kpi,
             kpi_touchpoints=self.kpi_touchpoints,
             keep=keep,
             count=self._count,
+            weights=weights,
         )
 
 

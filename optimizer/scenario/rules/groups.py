@@ -38,4 +38,4 @@ class GroupRules(ShareRules):
     def add_rows(self, sc: Scenario, items: LineItems, out: RowSink) -> None:
         for g, rule in sc.groups.items():
             members = items.touchpoints(rule.members)
-            self.share_rows(out, g, members, items.all, rule, f"'{g}' group")
+            self.share_rows(out, g, members, items.all, rule, f"'{g}' group", items.weights)

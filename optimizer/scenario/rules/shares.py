@@ -7,7 +7,7 @@ Rows ``{prefix}_min``/``{prefix}_max``: ``Σ members ≥/≤ amount``; ``{prefix
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import field_validator, model_validator
@@ -93,9 +93,13 @@ class ShareRules(RuleKind):
         all_items: Sequence[int],
         rule: ShareRule,
         what: str,
+        weights: Mapping[int, float] | None = None,
     ) -> None:
+        """The rows of ``rule`` on ``members`` (shares of ``all_items``' spend); ``weights``: how
+        much of a line item's spend counts (a national buy's share in a market; default all)."""
         kind = self.prefix
-        coefs = {i: 1.0 for i in members}
+        w = weights or {}
+        coefs = {i: w.get(i, 1.0) for i in members}
         if rule.min is not None:
             out.row(
                 f"{kind}_min",
@@ -115,9 +119,9 @@ class ShareRules(RuleKind):
         ):
             if share is None:
                 continue
-            c = {i: -share for i in all_items}
+            c = {i: -share * w.get(i, 1.0) for i in all_items}
             for i in members:
-                c[i] = c.get(i, 0.0) + 1.0
+                c[i] = c.get(i, 0.0) + w.get(i, 1.0)
             out.row(
                 f"{kind}_{tag}",
                 subject,
@@ -126,7 +130,7 @@ class ShareRules(RuleKind):
                 c,
                 f"the {what} share {word} ({share_exact(share)} of total spend)",
                 value=share,
-                base=dict.fromkeys(all_items, 1.0),
+                base={i: w.get(i, 1.0) for i in all_items},
             )
 
     def unit_of(self, row: LinearConstraint) -> str:

@@ -37,4 +37,6 @@ class StageRules(ShareRules):
 
     def add_rows(self, sc: Scenario, items: LineItems, out: RowSink) -> None:
         for st, rule in sc.stages.items():
-            self.share_rows(out, st, items.stage(st), items.all, rule, f"{st} stage")
+            self.share_rows(
+                out, st, items.stage(st), items.all, rule, f"{st} stage", items.weights
+            )
