@@ -37,6 +37,4 @@ class StageRules(ShareRules):
 
     def add_rows(self, sc: Scenario, items: LineItems, out: RowSink) -> None:
         for st, rule in sc.stages.items():
-            self.share_rows(
-                out, st, items.stage(st), items.all, rule, f"{st} stage", items.weights
-            )
+            self.share_rows(out, st, items.stage(st), items.all, rule, f"{st} stage", items.weights)
