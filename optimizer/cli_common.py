@@ -247,6 +247,20 @@ def weeks_elapsed_option(what: str) -> Decorator:
     )
 
 
+def frequency_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--frequency week|month`` (track, replan): how the actuals' rows are dated, when the
+    dates alone do not say (one date that is the 1st of its month)."""
+    from optimizer.workflow.actuals import FREQUENCIES
+
+    return click.option(
+        "--frequency",
+        type=click.Choice(list(FREQUENCIES)),
+        default=None,
+        help="The actuals' rows are weeks (dated by any day of the week) or months (dated the "
+        "1st) [default: told from the dates; one date that is the 1st, by the plan's weeks].",
+    )(fn)
+
+
 def model_option(
     help: str | None = "Use this model instead of the one the scenario names.",
 ) -> Decorator:

@@ -33,6 +33,7 @@ from optimizer.cli_common import (
     _warn_carryover,
     _wide_option,
     format_option,
+    frequency_option,
     handle_errors,
     model_option,
     output_option,
@@ -269,6 +270,7 @@ def _warn_carryover_again(result: Any, command: str, snapshot: bool) -> None:
     "[default: a recorded optimize or replan run's scenario, when unchanged].",
 )
 @weeks_elapsed_option("the plan")
+@frequency_option
 @click.option(
     "--band",
     type=Number(0.0, 10.0),
@@ -290,6 +292,7 @@ def track(
     model_path: Path | None,
     scenario_path: Path | None,
     weeks_elapsed: int | None,
+    frequency: str | None,
     band: float,
     fmt: str,
     out: Path | None,
@@ -353,14 +356,31 @@ def track(
             sc = load_scenario(from_run)
     model = read_model(model_path) if model_path is not None else None
     ids = [li.id for li in plan.line_items]
+    # a dated plan's weeks tell a one-date file's frequency (a week or a month dated the 1st)
+    calendar = None
+    if plan.start is not None:
+        import datetime as dt
+
+        calendar = (dt.date.fromisoformat(plan.start), int(plan.horizon_weeks))
     if plan.has_markets:  # actuals by market, matched to the line items touchpoint × market
         from optimizer.workflow.control import read_market_actuals
 
         national = [li.id for li in plan.line_items if li.market is None]
-        got = read_market_actuals(actuals, list(dict.fromkeys(ids)), plan.markets, national)
+        got = read_market_actuals(
+            actuals,
+            list(dict.fromkeys(ids)),
+            plan.markets,
+            national,
+            frequency=frequency,
+            calendar=calendar,
+        )
     else:
         got = read_actuals(
-            actuals, ids=ids, csv=_csv_settings(separator, decimal, thousands, date_format)
+            actuals,
+            ids=ids,
+            csv=_csv_settings(separator, decimal, thousands, date_format),
+            frequency=frequency,
+            calendar=calendar,
         )
     tr = run_track(
         plan,
@@ -390,6 +410,7 @@ def track(
     "the 1st); over a markets index with a market column too.",
 )
 @weeks_elapsed_option("the cycle")
+@frequency_option
 @format_option(TABLE_FORMATS)
 @output_option()
 @model_option()
@@ -402,6 +423,7 @@ def replan(
     scenario: Path,
     actuals: Path,
     weeks_elapsed: int | None,
+    frequency: str | None,
     fmt: str,
     out: Path | None,
     model_path: Path | None,
@@ -433,6 +455,7 @@ def replan(
         time_limit,
         actuals=str(actuals),
         weeks_elapsed=weeks_elapsed,
+        frequency=frequency,
     )
     r = execute(spec)
     from optimizer.formatting import jsonable
@@ -441,7 +464,7 @@ def replan(
     _record(spec, r, ledger_file, no_ledger, quiet, {"replan": jsonable(r.to_dict())})
     require_plan(r.plan, scenario, what=f"the re-plan of '{r.plan.scenario}'")
     _warn_carryover(r.original, scenario)
-    for w in r.warnings:
+    for w in r.warnings:  # once, on stderr; the table keeps them only in a file (-o)
         _stderr(f"warning: {w}")
     _output(
         fmt,
@@ -449,6 +472,6 @@ def replan(
         quiet,
         json=lambda: planning.replan_json(r),
         csv=lambda: planning.replan_csv(r),
-        table=lambda: planning.replan_renderable(r),
+        table=lambda: planning.replan_renderable(r, warnings=out is not None),
     )
     _exit_if_not_certified([r.plan])

@@ -51,7 +51,7 @@ _OWN_OPTIONS: dict[str, tuple[str, ...]] = {
     "optimize": ("robust", "risk"),
     "compare": ("reference",),
     "sweep": ("budgets", "warm", "jobs"),
-    "replan": ("actuals", "weeks_elapsed"),
+    "replan": ("actuals", "weeks_elapsed", "frequency"),
     "explain": (),
 }
 _COMMON = ("scenarios", "model", "solver", "tolerance", "time_limit")
@@ -76,6 +76,7 @@ class RunSpec:
     jobs: int = DEFAULT_SWEEP_JOBS  # sweep: local processes
     actuals: str | None = None  # replan: spend to date (CSV)
     weeks_elapsed: int | None = None  # replan
+    frequency: str | None = None  # replan: the actuals' week | month (None: told from the dates)
 
     def __post_init__(self) -> None:
         if self.command not in RECORDED:
@@ -92,8 +93,9 @@ class RunSpec:
         keys = (*_COMMON, *_OWN_OPTIONS[self.command])
         out = {k: d[k] for k in keys}
         out["scenarios"] = list(self.scenarios)
-        if out.get("risk", 0) is None:  # recorded only when given (older runs have no key)
-            del out["risk"]
+        for k in ("risk", "frequency"):  # recorded only when given (older runs have no key)
+            if k in out and out[k] is None:
+                del out[k]
         if out.get("budgets") is not None:
             out["budgets"] = list(out["budgets"])
         return out
@@ -215,15 +217,27 @@ def _replan(
         raise ScenarioError("a re-plan needs the actuals file", field="--actuals")
     from optimizer.response.markets import MarketModel
 
+    sc = inp.scenario  # a dated scenario's weeks tell a one-date file's frequency
+    calendar = None if sc.start is None else (sc.start, int(sc.horizon_weeks))
     if isinstance(inp.model, MarketModel):  # actuals by market, as a carryover.before file
         from optimizer.workflow.control import read_market_actuals
 
         national = [str(t) for t in (inp.scenario.national or {})]
         actuals = read_market_actuals(
-            spec.actuals, list(inp.model.touchpoints), inp.model.names, national
+            spec.actuals,
+            list(inp.model.touchpoints),
+            inp.model.names,
+            national,
+            frequency=spec.frequency,
+            calendar=calendar,
         )
     else:
-        actuals = read_actuals(spec.actuals, ids=list(inp.model.touchpoints))
+        actuals = read_actuals(
+            spec.actuals,
+            ids=list(inp.model.touchpoints),
+            frequency=spec.frequency,
+            calendar=calendar,
+        )
     return replan(inp.scenario, inp.model, actuals, spec.weeks_elapsed, **spec.solve_options)
 
 

@@ -216,9 +216,11 @@ def _history_from_table(
             path=path,
             field=DATE_COLUMN,
         )
+    # the file's row of each cell (the header is row 1); in the long layout a week's own
+    at: dict[str, np.ndarray] = {}
     if TOUCHPOINT_COLUMN in df.columns and SPEND_COLUMN in df.columns:
-        df = _long_to_wide(df, path, journey, lines)
-        lines = None  # one row per week now, not the file's rows
+        df, at = _long_to_wide(df, path, journey, lines)
+        lines = at.pop("")  # a week's first row in the file
     raw_dates = df[DATE_COLUMN].astype(str).str.strip()
     dates = pd.to_datetime(raw_dates, format="ISO8601", errors="coerce")
     if dates.isna().any():
@@ -238,6 +240,7 @@ def _history_from_table(
         )
     order = np.argsort(dates.to_numpy(), kind="stable")
     lines = (np.arange(len(df)) + 2 if lines is None else np.asarray(lines))[order]
+    at = {c: v[order] for c, v in at.items()}
     df = df.iloc[order].reset_index(drop=True)
     dates = dates.iloc[order].reset_index(drop=True)
     raw_dates = raw_dates.iloc[order].reset_index(drop=True)
@@ -269,7 +272,13 @@ def _history_from_table(
                 field=k.column,
             )
         out[k.column] = _numeric(
-            df, k.column, path, shown_dates, non_negative=False, what="the KPI", lines=lines
+            df,
+            k.column,
+            path,
+            shown_dates,
+            non_negative=False,
+            what="the KPI",
+            lines=at.get(k.column, lines),
         ).to_numpy()
     for c in (*journey.controls, *journey.events):
         event = c in journey.events
@@ -282,7 +291,14 @@ def _history_from_table(
             )
         what = "an event" if event else "the control"
         out[c] = _numeric(
-            df, c, path, shown_dates, non_negative=False, what=what, lines=lines, event=event
+            df,
+            c,
+            path,
+            shown_dates,
+            non_negative=False,
+            what=what,
+            lines=at.get(c, lines),
+            event=event,
         ).to_numpy()
     notes: tuple[str, ...] = ()
     if frequency != "week":
@@ -421,26 +437,34 @@ def _refuse_two_values_in_a_week(
 
 def _long_to_wide(
     df: pd.DataFrame, path: Path, journey: Journey, lines: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Pivot a long history (``date,touchpoint,spend`` plus per-week KPI columns) to wide."""
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Pivot a long history (``date,touchpoint,spend`` plus per-week KPI columns) to wide, with
+    the file's row of each week's value of each column (``""``: of its date), so that an error
+    in the wide table names the row of the file, as the wide layout's do. A week's KPI, control
+    or event is its first non-blank cell."""
+    rows = np.asarray(lines if lines is not None else np.arange(len(df)) + 2)
+    tps = df[TOUCHPOINT_COLUMN].astype(str).str.strip()
     known = {t.spend_column for t in journey.touchpoints} | {t.id for t in journey.touchpoints}
-    unknown = sorted(set(df[TOUCHPOINT_COLUMN]) - known)
-    if unknown:
+    bad = ~tps.isin(known).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"unknown touchpoint {unknown[0]!r}{did_you_mean(unknown[0], sorted(known))}",
+            f"unknown touchpoint {tps.iloc[i]!r} in row {int(rows[i])}"
+            f"{did_you_mean(tps.iloc[i], sorted(known))}",
             path=path,
             field=TOUCHPOINT_COLUMN,
         )
+    df = df.assign(**{TOUCHPOINT_COLUMN: tps})
     # the one rule for an amount in a spend table (io.spend_tables): located by the file's row
-    spend = amounts(
-        df[SPEND_COLUMN],
-        path=path,
-        rows=lines if lines is not None else np.arange(len(df)) + 2,
-    )
-    if df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).any():
-        i = int(np.flatnonzero(df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).to_numpy())[0])
+    spend = amounts(df[SPEND_COLUMN], path=path, rows=rows)
+    twice = df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).to_numpy()
+    if twice.any():
+        i = int(np.flatnonzero(twice)[0])
+        d, t = df[DATE_COLUMN].iloc[i], df[TOUCHPOINT_COLUMN].iloc[i]
+        same = (df[DATE_COLUMN] == d).to_numpy() & (df[TOUCHPOINT_COLUMN] == t).to_numpy()
+        first = int(rows[int(np.flatnonzero(same)[0])])
         raise DataError(
-            f"week {df[DATE_COLUMN].iloc[i]} has touchpoint {df[TOUCHPOINT_COLUMN].iloc[i]!r} twice",
+            f"week {d} has touchpoint {t!r} twice (rows {first} and {int(rows[i])})",
             path=path,
             field=TOUCHPOINT_COLUMN,
         )
@@ -451,8 +475,16 @@ def _long_to_wide(
     )
     others = [c for c in df.columns if c not in (TOUCHPOINT_COLUMN, SPEND_COLUMN, DATE_COLUMN)]
     _refuse_two_values_in_a_week(df, others, path, lines)
-    per_week = df.groupby(DATE_COLUMN)[others].first() if others else None
+    weeks = wide.index
+    by_date = df[DATE_COLUMN].to_numpy()
+    first_row = pd.Series(rows).groupby(by_date).first().reindex(weeks)
+    at: dict[str, np.ndarray] = {"": first_row.to_numpy(dtype=int)}
     out = wide.astype(str)
-    if per_week is not None:
-        out = out.join(per_week)
-    return out.reset_index()
+    for c in others:
+        text = df[c].astype(str).str.strip()
+        filled = (text != "").to_numpy()
+        value = text[filled].groupby(by_date[filled]).first().reindex(weeks).fillna("")
+        row = pd.Series(rows[filled]).groupby(by_date[filled]).first().reindex(weeks)
+        out[c] = value.to_numpy()
+        at[c] = row.fillna(first_row).to_numpy(dtype=int)
+    return out.reset_index(), at

@@ -725,7 +725,9 @@ def replan_csv(r: Replan) -> str:
     return csv_text(pd.DataFrame(r.full_cycle()))
 
 
-def replan_renderable(r: Replan) -> Group:
+def replan_renderable(r: Replan, warnings: bool = True) -> Group:
+    """The re-plan as tables; its warnings too unless ``warnings`` is False (the table printed
+    on stdout, below the same warnings on stderr: they were printed twice)."""
     head = Text.assemble(
         ("re-plan after ", ""),
         (f"week {r.weeks_elapsed} of {r.horizon_weeks}", "bold"),
@@ -736,7 +738,7 @@ def replan_renderable(r: Replan) -> Group:
         else "",
     )
     parts: list[Any] = [head]
-    for w in r.warnings:
+    for w in r.warnings if warnings else ():
         parts.append(Text(f"warning: {w}", style="yellow"))
     parts.append(plan_renderable(r.plan))
     if r.plan.ok:

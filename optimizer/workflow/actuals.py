@@ -34,6 +34,8 @@ class Actuals:
     #: the rows as read (date, touchpoint, spend), for matching to a dated plan by date
     rows: tuple[tuple[_dt.date, str, float], ...] = ()
     frequency: str = "week"  # week | month
+    #: how the frequency was guessed, when the dates read either way (one date, the 1st)
+    note: str = ""
 
     @property
     def weeks(self) -> int:
@@ -63,28 +65,87 @@ class Actuals:
         return [k + 1 for k in range(self.weeks) if k not in reported]
 
 
-def _frequency(dates: Sequence[_dt.date]) -> str:
-    """``month`` when every date is the first of a month, unless they are all one Monday (a single
-    week dated by a Monday that is the 1st stays a week); ``week`` otherwise. Two or more dates,
-    all the 1st of their months, are months even when each is a Monday (February and March 2027
-    both start on a Monday): as weeks they would be weeks apart with every week between them
-    missing, and a month's spend read as one week's."""
-    if not all(d.day == 1 for d in dates):
-        return "week"
-    if len(set(dates)) > 1 or any(d.weekday() != 0 for d in dates):
-        return "month"
-    return "week"
+#: how an actuals file's rows are dated (``--frequency``): a week's spend, dated by any day of the
+#: week, or a month's, dated the 1st; None: told from the dates (``_frequency``)
+FREQUENCIES = ("week", "month")
+
+#: a dated plan's (or scenario's) calendar: its first Monday and its weeks
+PlanCalendar = tuple[_dt.date, int]
+
+
+def _frequency(
+    path: Path,
+    dates: Sequence[_dt.date],
+    frequency: str | None = None,
+    calendar: PlanCalendar | None = None,
+) -> tuple[str, str]:
+    """The actuals' frequency, and a note when it was a guess.
+
+    ``frequency`` (``--frequency``) is what the user said: ``month`` needs every date the 1st.
+    Told from the dates, it is ``month`` when every date is the 1st of a month (two or more dates,
+    all the 1st, are months even when each is a Monday, as February and March 2027 start: as
+    weeks they would be weeks apart with every week between them missing), ``week`` otherwise.
+    One date that is the 1st reads either way (a week dated by the Sunday that ends it, or a
+    month): on a dated plan's ``calendar`` the reading that falls in the plan's weeks where the
+    other does not, or that is the plan's first week (the 1st is then the Sunday that ends it,
+    and as a month that week would be missing); without one, or where both fit, a month unless
+    the date is a Monday. A guess is said in the note, with the ``--frequency`` that reads the
+    other way."""
+    if frequency == "month":
+        for k, d in enumerate(dates, start=2):
+            if d.day != 1:
+                raise DataError(
+                    f"{d.isoformat()} in row {k} is not the 1st of its month: with --frequency "
+                    "month each row is a month's spend, dated the 1st",
+                    path=path,
+                    field="date",
+                )
+        return "month", ""
+    if frequency == "week" or not all(d.day == 1 for d in dates):
+        return "week", ""
+    if len(set(dates)) > 1:
+        return "month", ""
+    from optimizer.workflow.dated import mondays_of_month, week_of
+
+    d = dates[0]
+    guess, why = ("week", "a Monday") if d.weekday() == 0 else ("month", "not a Monday")
+    week = f"one week's spend (from {d.isoformat()})"
+    if calendar is not None:
+        origin, horizon = calendar
+        k = week_of(d, origin)
+        ks = [week_of(m, origin) for m in mondays_of_month(d.year, d.month)]
+        fits = {"week": 0 <= k < horizon, "month": ks[-1] >= 0 and ks[-1] < horizon}
+        if fits["week"] != fits["month"]:  # the other reading is outside the plan: no guess
+            return ("week" if fits["week"] else "month"), ""
+        monday = origin + _dt.timedelta(weeks=k)
+        week = f"the week {monday.isoformat()} to {monday + _dt.timedelta(days=6)}"
+        if fits["week"] and k == 0 and ks[0] > 0:
+            guess, why = "week", "the plan's first week; as a month that week would be missing"
+    month = f"{d:%B %Y} (spread over the weeks whose Monday is in it)"
+    other = "month" if guess == "week" else "week"
+    return guess, (
+        f"{d.isoformat()}, the actuals' one date, is the 1st of its month: read as "
+        f"{week if guess == 'week' else month} ({why}); --frequency {other} reads it as "
+        f"{week if other == 'week' else month}"
+    )
 
 
 def read_actuals(
-    path: str | Path, ids: Sequence[str] | None = None, csv: CsvSettings | None = None
+    path: str | Path,
+    ids: Sequence[str] | None = None,
+    csv: CsvSettings | None = None,
+    *,
+    frequency: str | None = None,
+    calendar: PlanCalendar | None = None,
 ) -> Actuals:
     """Read and validate an actuals CSV (see the module docstring): the rows by the one reader of
     spend tables (``optimizer.io.spend_tables``), then whole weeks from the first date, or
     months (every date the 1st of its month).
 
     ``ids`` are the touchpoints the plan or model knows; any other is an error with a "did you
-    mean …?". Every problem raises ``DataError`` naming the file, the row and the value.
+    mean …?". ``frequency`` (week | month; None: told from the dates) and ``calendar`` (a dated
+    plan's first Monday and weeks) as ``_frequency`` takes them. Every problem raises
+    ``DataError`` naming the file, the row and the value.
     """
 
     path = Path(path)
@@ -98,7 +159,7 @@ def read_actuals(
             rows[DATE_COLUMN], rows[TOUCHPOINT_COLUMN], rows[SPEND_COLUMN], strict=True
         )
     )
-    return _actuals(path, triples, known)
+    return _actuals(path, triples, known, frequency, calendar)
 
 
 def read_market_actuals(
@@ -106,6 +167,9 @@ def read_market_actuals(
     ids: Sequence[str],
     markets: Sequence[str],
     national: Sequence[str] = (),
+    *,
+    frequency: str | None = None,
+    calendar: PlanCalendar | None = None,
 ) -> Actuals:
     """Actuals over a markets index (contract 8): a file with a ``market`` column, in the layouts
     of a ``carryover.before`` file over markets (long ``date,market,touchpoint,spend`` or the wide
@@ -133,7 +197,7 @@ def read_market_actuals(
             path=path,
         )
     triples.sort()
-    return _actuals(path, tuple(triples), None)
+    return _actuals(path, tuple(triples), None, frequency, calendar)
 
 
 def _is_long(path: Path) -> bool:
@@ -144,13 +208,17 @@ def _is_long(path: Path) -> bool:
 
 
 def _actuals(
-    path: Path, triples: tuple[tuple[_dt.date, str, float], ...], known: list[str] | None
+    path: Path,
+    triples: tuple[tuple[_dt.date, str, float], ...],
+    known: list[str] | None,
+    said: str | None = None,
+    calendar: PlanCalendar | None = None,
 ) -> Actuals:
     """Whole weeks (or months) from the first date of the rows ``triples``."""
     from optimizer.workflow.dated import mondays_of_month
 
     dates = [d for d, _t, _v in triples]
-    frequency = _frequency(dates)
+    frequency, note = _frequency(path, dates, said, calendar)
     if frequency == "month":
         first = mondays_of_month(min(dates).year, min(dates).month)[0]
         last = mondays_of_month(max(dates).year, max(dates).month)[-1]
@@ -175,4 +243,4 @@ def _actuals(
     weekly.index.name = "week"
     if known is not None:
         weekly = weekly.reindex(columns=known, fill_value=0.0)
-    return Actuals(str(path), first, last, weekly.astype(float), triples, frequency)
+    return Actuals(str(path), first, last, weekly.astype(float), triples, frequency, note)

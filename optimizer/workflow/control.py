@@ -318,7 +318,7 @@ def track(
             path=actuals.source,
             field="market" if over_markets else "touchpoint",
         )
-    notes = []
+    notes = [actuals.note] if actuals.note else []
     if model is not None and over_markets:
         assert isinstance(model, MarketModel)
         missing_curves = [
@@ -720,7 +720,7 @@ def replan(
             path=actuals.source,
             field="market" if over_markets else "touchpoint",
         )
-    notes: list[str] = []
+    notes: list[str] = [actuals.note] if actuals.note else []
     missing = [k for k in range(n) if k not in reported]
     if missing:
         notes.append(
