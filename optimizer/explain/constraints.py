@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from optimizer.allocate import Plan
-from optimizer.explain.formatting import fmt_amount, fmt_ratio, nice_step
+from optimizer.explain.formatting import fmt_about, fmt_amount, fmt_ratio, nice_step
 from optimizer.explain.resolve import Resolver
 from optimizer.explain.roles import ReviewContext
 from optimizer.explain.types import HALF_CENT, ConstraintNote, GroupSummary
@@ -133,6 +133,10 @@ def constraint_notes(
             direction = "raise" if (y or 0.0) >= 0 else "lower"
         if ctx.problem.sense == "min" and c.sense != "==":
             direction = "raise" if c.sense == "<=" else "lower"
+        if unit == "money" and direction == "lower" and 0.0 < c.rhs < step:
+            # a rule on money moves down to zero at most: a lock of 5,000 read "costs about 182
+            # per 50,000 locked: lowering it by 50,000 would add that much", measured at 0
+            step = c.rhs
         est = None if per_unit is None else abs(per_unit) * step
         if est is not None and (
             (c.sense == "<=" and (y or 0) < 0) or (c.sense == ">=" and (y or 0) > 0)
@@ -162,8 +166,8 @@ def constraint_notes(
             )
         elif c.kind == "budget":
             sentence = (
-                f"The budget binds: raising it by {step_txt} would {verb} about "
-                f"{fmt_amount(gain)} {obj} ({fmt_ratio(y)} per unit of money: the hurdle)."
+                f"The budget binds: raising it by {step_txt} would {verb} "
+                f"{fmt_about(gain)} {obj} ({fmt_ratio(y)} per unit of money: the hurdle)."
             )
         elif gain is None or gain <= 1e-9 * max(abs(ref.total_kpi), 1.0):
             sentence = (
@@ -172,17 +176,15 @@ def constraint_notes(
             )
         elif c.kind == "tp_lock" and direction == "lower":
             sentence = (
-                f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
+                f"{c.label[0].upper() + c.label[1:]} costs {fmt_about(gain)} {obj} "
                 f"per {step_txt} locked: lowering it by {step_txt} would {verb} that "
                 "much."
             )
         elif direction == "raise":
-            sentence = (
-                f"Raising {c.label} by {step_txt} would {verb} about {fmt_amount(gain)} {obj}."
-            )
+            sentence = f"Raising {c.label} by {step_txt} would {verb} {fmt_about(gain)} {obj}."
         else:
             sentence = (
-                f"{c.label[0].upper() + c.label[1:]} costs about {fmt_amount(gain)} {obj} "
+                f"{c.label[0].upper() + c.label[1:]} costs {fmt_about(gain)} {obj} "
                 f"per {step_txt}: lowering it by {step_txt} would {verb} that much."
             )
         notes.append(

@@ -16,6 +16,13 @@ def fmt_amount(v: float | None) -> str:
     return money(v)
 
 
+def fmt_about(v: float | None) -> str:
+    """``about 1,234``; ``less than 1`` for an amount that rounds to under one unit (``about <1``
+    read "costs about <1 revenue per 10,000")."""
+    s = fmt_amount(v)
+    return "less than 1" if s == UNDER_ONE else f"about {s}"
+
+
 def fmt_delta(v: float | None) -> str:
     """A signed change in whole units, typeset: ``+1,234`` / ``−1,234`` / ``0``."""
     return delta(v, "−")

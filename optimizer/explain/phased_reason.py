@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from optimizer.explain.formatting import fmt_amount, fmt_ratio
+from optimizer.explain.formatting import fmt_about, fmt_amount, fmt_ratio
 from optimizer.explain.types import HALF_CENT, INTERIOR, ROLE_TOL, UNFUNDED
 
 #: the period statuses of a line item
@@ -269,8 +269,8 @@ def period_reason(
             if v and nm not in priced_already:
                 priced_already.add(nm)
                 priced.append(
-                    f"moving {names.get(nm, nm)} by {fmt_amount(step)} is worth about "
-                    f"{fmt_amount(abs(v) * step)} "
+                    f"moving {names.get(nm, nm)} by {fmt_amount(step)} is worth "
+                    f"{fmt_about(abs(v) * step)} "
                     + ("of spend to meet the target" if min_spend else kpi)
                     + f" (its shadow price, {abs(v):.4f})"
                 )

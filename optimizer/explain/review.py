@@ -291,11 +291,12 @@ def explain(
         if lst is not None:
             lst = _in_objective(ctx, ref, lst, it, li.spend, price)
         value = rule_value(ctx, plan, names)
-        gain = None
+        gain, gain_step = None, step_money
         for n in names:
             note = by_note.get(n)
             if note is not None and note.unit == "money":
                 gain = note.resolved if note.resolved is not None else note.estimate
+                gain_step = note.step
                 break
         # the sentence's returns: the KPI's, or a composite objective's value (its fields in
         # the tables stay the KPI's, against its hurdle in the KPI: the same role)
@@ -319,7 +320,7 @@ def explain(
             first_amt,
             it.min_if_funded,
             gain,
-            step_money,
+            gain_step,
             nxt,
             slack,
             bar=None if wins is None else float(wins[it.index]),

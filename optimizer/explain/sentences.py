@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.allocate.problem import money
-from optimizer.explain.formatting import fmt_amount, fmt_delta, fmt_ratio
+from optimizer.explain.formatting import fmt_about, fmt_amount, fmt_delta, fmt_ratio
 from optimizer.explain.roles import ReviewContext
 from optimizer.explain.types import (
     CAPPED,
@@ -101,8 +101,8 @@ def reason_sentence(
         )
         if gain is not None and gain >= 0:
             txt += (
-                f"; raising {labels[0]} by {fmt_amount(step)} would add about "
-                f"{fmt_amount(gain)} {ctx.obj_word}"
+                f"; raising {labels[0]} by {fmt_amount(step)} would add "
+                f"{fmt_about(gain)} {ctx.obj_word}"
             )
         elif gain is not None:
             txt += _overshoot("raising", labels[0], step, gain, ctx)
@@ -117,7 +117,7 @@ def reason_sentence(
         )
         if gain is not None and gain >= 0:
             txt += (
-                f"; {labels[0]} costs about {fmt_amount(gain)} {ctx.obj_word} per "
+                f"; {labels[0]} costs {fmt_about(gain)} {ctx.obj_word} per "
                 f"{fmt_amount(step)} it holds in"
             )
         elif gain is not None:
@@ -236,7 +236,7 @@ def _overshoot(verb: str, label: str, step: float, gain: float, ctx: ReviewConte
     overshoots, and the re-solve says the step loses (``gain`` < 0)."""
     return (
         f", but only a little: {verb} {label} by a whole {fmt_amount(step)} would overshoot "
-        f"and lose about {fmt_amount(-gain)} {ctx.obj_word}"
+        f"and lose {fmt_about(-gain)} {ctx.obj_word}"
     )
 
 
