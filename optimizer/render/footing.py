@@ -314,14 +314,41 @@ def shown_review(e: Explanation) -> Explanation:
         for it, sp in zip(e.items, spend, strict=True)
     }
     named = {k: (it.spend, it.kpi, it.last_cycle) for k, it in zip(keys, items, strict=True)}
+    stages = _shown_groups(e.stages, e.last_cycle_total, named)
+    markets = _shown_groups(e.markets, None)
     return replace(
         e,
         items=items,
-        stages=_shown_groups(e.stages, e.last_cycle_total, named),
-        markets=_shown_groups(e.markets, None),
+        stages=stages,
+        markets=markets,
         owners=_shown_groups(e.owners, None, named),
         ladder=shown_ladder(e.ladder, keys),
+        market_stage=_shown_market_stage(e.market_stage, markets, stages),
     )
+
+
+def _shown_market_stage(
+    cells: Mapping[str, Mapping[str, float]],
+    markets: Sequence[GroupSummary],
+    stages: Sequence[GroupSummary],
+) -> Mapping[str, Mapping[str, float]]:
+    """Spend by market x stage as the review shows it: a controlled rounding whose rows sum to
+    the markets' spend and whose columns to the stages' as their tables show them (a market's
+    row summed to 166,679 beside its 166,680 in the Markets table)."""
+    if not cells:
+        return cells
+    names = list(cells)
+    order = list(dict.fromkeys(st for m in names for st in cells[m]))
+    a = np.array([[float(cells[m].get(st, 0.0)) for st in order] for m in names])
+    by_market = {g.name: g.spend for g in markets}
+    by_stage = {g.name: g.spend for g in stages}
+    rows = [by_market.get(m, np.nan) for m in names]
+    cols = [by_stage.get(st, np.nan) for st in order]
+    shown_cells, _, _, _ = footed_table(a, float(a.sum()), rows=rows, cols=cols)
+    return {
+        m: {st: float(v) for st, v in zip(order, shown_cells[i], strict=True)}
+        for i, m in enumerate(names)
+    }
 
 
 def footed_preferring(values: Sequence[float], prefer: Mapping[int, float]) -> list[float]:

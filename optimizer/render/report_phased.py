@@ -153,16 +153,22 @@ def owner_sections(
 
     total = plan.total_spend or 1.0
     out = []
-    for o, v in plan.owner_totals().items():
+    totals = plan.owner_totals()
+    # the sentence's amounts as the tables show them: an owner's the sum of its line items as
+    # shown, the owners footing to the plan's total (E-commerce's 67,155.79 read 67,156 beside
+    # its line items' 30,058 + 37,097, the owners summing to 250,001 of 250,000)
+    said = see.breakdown(totals, "owner") if see is not None else None
+    for o, v in totals.items():
         mine = [li for li in plan.line_items if li.owner == o]
+        sp, kp = said[o] if said is not None else (v["spend"], v["kpi"])
         rules = [
             c.label
             for c in plan.constraints
             if c.binding and c.kind.startswith("owner_") and c.subject == o
         ]
         sentence = (
-            f"{o} holds {money(v['spend'])} ({share(v['spend'] / total)} of the plan) over "
-            f"{len(mine)} line item(s), modelled to buy {money(v['kpi'])} {plan.kpi} (ROI "
+            f"{o} holds {money(sp)} ({share(v['spend'] / total)} of the plan) over "
+            f"{len(mine)} line item(s), modelled to buy {money(kp)} {plan.kpi} (ROI "
             f"{_r(_roi(v['kpi'], v['spend']))}). "
             + (
                 f"Its binding rules: {'; '.join(rules)}."
