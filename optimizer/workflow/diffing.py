@@ -4,7 +4,8 @@ A re-plan (``budgetopt replan``) covers the weeks left of its cycle; the plan it
 whole cycle. ``same_weeks`` takes the whole-cycle plan over the re-plan's weeks only, so that
 ``budgetopt diff PLAN REPLAN`` compares like with like: a plan on a calendar keeps its periods
 that start on or after the re-plan's first week, and of a period partly gone by its remaining
-weeks' share (spend exactly, KPI pro rata); an undated plan (spend spread evenly, KPI in a
+weeks' share (spend exactly; its KPI in those weeks as the re-plan computed it, when the plan is
+the one it started from, else pro rata); an undated plan (spend spread evenly, KPI in a
 steady state) keeps ``remaining / horizon`` of each line item's spend and KPI (exact under
 contract 4's even spread: each week of it buys the same). A plan of another cycle (another start
 or horizon than the re-plan's ``cycle_start`` and ``horizon_weeks``) is left as it is, and said.
@@ -66,6 +67,7 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
     periods = plan.get("periods")
     if periods and rest_start:
         partly = False
+        exact = _exact_kpi(plan, block)
         for li in plan.get("line_items", []):
             kept = []
             for p in li.get("periods") or []:
@@ -76,12 +78,19 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
             spend = round(sum(float(p.get("spend") or 0.0) for p in kept), 2)
             # what the plan earns after its horizon is in the re-plan's KPI too
             kpi = sum(float(p.get("kpi") or 0.0) for p in kept) + float(li.get("kpi_after") or 0.0)
+            if exact is not None:
+                kpi = exact[_key(li)]
             items.append({**li, "spend": spend, "kpi": kpi, "periods": kept})
         how = f"its periods from {rest_start}"
         if partly:
             how += (
                 ", and of the period partly gone by its remaining weeks' share (spend exactly, "
-                "as spread evenly over its weeks; KPI pro rata)"
+                "as spread evenly over its weeks; KPI "
+                + (
+                    "in its remaining weeks, carry-over included, as the re-plan counted it)"
+                    if exact is not None
+                    else "pro rata)"
+                )
             )
     else:
         f = left / horizon
@@ -106,6 +115,29 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
         f"the same weeks: the plan is taken over the re-plan's {left} weeks "
         f"(weeks {elapsed + 1} to {horizon} of its cycle: {how})"
     )
+
+
+def _key(li: Mapping[str, Any]) -> str:
+    """A plan JSON line item's key: its touchpoint, ``touchpoint@market`` over markets."""
+    return f"{li.get('id')}@{li['market']}" if li.get("market") else str(li.get("id"))
+
+
+def _exact_kpi(plan: Mapping[str, Any], block: Mapping[str, Any]) -> dict[str, float] | None:
+    """Each line item's KPI of ``plan`` in the re-plan's weeks as the re-plan computed it on the
+    model (``original_kpi_in_replan_weeks``), when ``plan`` is the plan the re-plan started from
+    (each line item's spend its ``original``, to the cent); else None."""
+    exact = block.get("original_kpi_in_replan_weeks")
+    lines = block.get("line_items")
+    if not isinstance(exact, Mapping) or not isinstance(lines, list):
+        return None
+    original = {str(x.get("id")): x.get("original") for x in lines if isinstance(x, Mapping)}
+    out = {}
+    for li in plan.get("line_items", []):
+        k, o = _key(li), original.get(_key(li))
+        if k not in exact or o is None or abs(float(o) - float(li.get("spend") or 0.0)) > 0.01:
+            return None
+        out[k] = float(exact[k])
+    return out
 
 
 def _rest_of_period(p: Mapping[str, Any], rest_start: str) -> Mapping[str, Any] | None:

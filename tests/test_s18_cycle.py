@@ -1,0 +1,98 @@
+"""Session 18: the planning cycle as a planner runs it, through the CLI, on unusual but valid
+inputs: a plan from mid-December across the year end, with a month of no spend (January 2028,
+``periods: {2028-01: {max: 0}}``), weekly actuals dated by their Sundays (the last one
+2028-01-02), optimize -> track -> replan -> diff, recorded in a ledger.
+
+``diff PLAN REPLAN`` takes the plan over the re-plan's weeks; of January, partly gone by, it took
+the KPI pro rata (4/5 of January's 380,256, all of it carry-over of December's spend, which
+decays: most of it falls in January's first week, gone by): 1,578,408 for the plan against the
+re-plan's 1,491,806, a Δ KPI of -86,602 for 1,000 less spend. Truth: the plan's KPI in weeks
+5..13, week by week on the model (contract 7), 1,491,964; Δ KPI -158.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.response.model import read_model
+from optimizer.workflow.dated import weekly_kpi
+from tests.test_s18_track import SAMPLE, TPS, cli
+
+START = dt.date(2027, 12, 13)
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("s18cycle")
+    model = json.loads((SAMPLE / "true_model.json").read_text())
+    model["touchpoints"] = {k: v for k, v in model["touchpoints"].items() if k in TPS}
+    (path / "model.json").write_text(json.dumps(model))
+    (path / "ye.yaml").write_text(
+        "name: YE\nmodel: model.json\nstart: 2027-12-13\nhorizon_weeks: 13\nphasing: month\n"
+        "budget: 1300000\nobjective: max_kpi\nperiods:\n  2028-01: {max: 0}\n"
+        "touchpoints:\n  tv: {per_period: {max: 400000}}\n"
+    )
+    led = ["--ledger", "led.db"]
+    r = cli(["optimize", "ye.yaml", "--format", "json", "-o", "plan.json", *led], path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((path / "plan.json").read_text())
+    rows = []
+    for li in plan["line_items"]:
+        dec = li["periods"][0]
+        assert (dec["period"], dec["weeks"]) == ("2027-12", 3)
+        for k in range(3):  # Sundays 2027-12-19, 12-26, 2028-01-02
+            rows.append((START + dt.timedelta(days=6, weeks=k), li["id"], dec["spend"] / 3))
+    rows.append((dt.date(2028, 1, 9), "tv", 1000.0))  # stray spend in the dark month
+    (path / "act.csv").write_text(
+        "date,touchpoint,spend\n" + "".join(f"{d},{t},{v:.2f}\n" for d, t, v in rows)
+    )
+    r = cli(["replan", "ye.yaml", "--actuals", "act.csv", "--format", "json", *led], path)
+    assert r.returncode == 0, r.stderr
+    return path, plan, json.loads(r.stdout)
+
+
+def _plan_kpi_in_weeks(path: Path, plan: dict, first: int) -> dict[str, float]:
+    """Each line item's KPI of ``plan`` in its weeks ``first``.. (0-based), week by week with
+    carry-over (no carry-over before the start, none after the horizon), as contract 7 says."""
+    model = read_model(path / "model.json")
+    out = {}
+    for li in plan["line_items"]:
+        weekly = np.concatenate(
+            [np.full(p["weeks"], p["spend"] / p["weeks"]) for p in li["periods"]]
+        )
+        k = weekly_kpi(model.touchpoints[li["id"]], weekly, START)
+        out[li["id"]] = float(k[first:].sum())
+    return out
+
+
+def test_the_replan_continues_the_calendar_across_the_year_end(cycle):
+    _path, plan, re = cycle
+    rp = re["replan"]
+    assert rp["weeks_elapsed"] == 4 and rp["replan_start"] == "2028-01-10"
+    spent = sum(p["spend"] for li in plan["line_items"] for p in li["periods"][:1]) + 1000
+    assert rp["spent_to_date"] == pytest.approx(spent, abs=0.05)
+    assert any("2028-01" in w and "already exceeded" in w for w in rp["warnings"])
+    jan = next(p for p in re["periods"] if p["period"] == "2028-01")
+    assert jan["spend"] == 0.0 and jan["weeks"] == 4
+
+
+def test_diff_of_plan_and_replan_counts_the_plans_kpi_in_the_replans_weeks(cycle):
+    path, plan, re = cycle
+    r = cli(["diff", "last~1", "last", "--ledger", "led.db", "--format", "json"], path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    a, b = d["scenarios"]
+    truth = _plan_kpi_in_weeks(path, plan, 4)
+    for li in a["line_items"]:
+        assert li["kpi"] == pytest.approx(truth[li["id"]], rel=1e-6), li["id"]
+    assert a["total_kpi"] == pytest.approx(sum(truth.values()), rel=1e-6)
+    assert b["total_kpi"] == pytest.approx(re["total_kpi"], rel=1e-9)
+    # the re-plan moves 1,000 of spend: its KPI in the same weeks is within 0.1% of the plan's
+    # (it read -86,602, 5.8%, with January's carry-over taken pro rata)
+    assert abs(b["total_kpi"] - a["total_kpi"]) < 1e-3 * a["total_kpi"]
+    assert "carry-over included" in d["same_weeks"]
