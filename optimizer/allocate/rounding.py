@@ -158,7 +158,32 @@ def cents_milp(
     adds more rows (``prob``, ``x``, the decisions in cents); ``keep_total``: a cent the total
     moves from the nearest cents' total (largest remainder) costs as much as a cent a decision
     moves, so a plan that can keep its total (a budget spent to the cent) does. The undated plan
-    (``round_to_rules``) and the phased one (``phased_plan``) both round by it."""
+    (``round_to_rules``) and the phased one (``phased_plan``) both round by it.
+
+    Where no rounding holds every row exactly (a national buy's share of a market against a
+    market rule on a knife edge: market shares summing to exactly 100%, each market's spend then
+    a fixed fraction of the total, which the buy's irrational share of a cent never meets), the
+    rounding that breaks them least (its largest breach, in cents) is returned instead; the
+    caller keeps it only where it breaks less than the nearest cents."""
+    out = _cents_milp(x, rows, breach, fixed, min_funded, extra, keep_total, soft=False)
+    if out is None and rows:
+        out = _cents_milp(x, rows, breach, fixed, min_funded, extra, keep_total, soft=True)
+    return out
+
+
+def _cents_milp(
+    x: np.ndarray,
+    rows: Sequence[tuple[Mapping[int, float], str, float]],
+    breach: float,
+    fixed: Sequence[int],
+    min_funded: Mapping[int, float] | None,
+    extra: Callable[[Any, np.ndarray, list[Any]], None] | None,
+    keep_total: bool,
+    *,
+    soft: bool,
+) -> np.ndarray | None:
+    """``cents_milp``'s MILP; ``soft``: every row may break, by as little as can be (its
+    largest breach in cents weighs 1,000 cents of moves)."""
     import math
 
     import pulp
@@ -191,15 +216,16 @@ def cents_milp(
         prob += total >= moved
         prob += total >= -moved
         dev.append(total)
-    prob += pulp.lpSum(dev)
+    worst = prob.add_variable("worst", 0) if soft else 0.0
+    prob += pulp.lpSum(dev) + 1000.0 * worst
     for coefs, sense, rhs_money in rows:
         lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in coefs.items())
         rhs = rhs_money * 100.0
         eps = 1e-4 + 1e-15 * abs(rhs)  # in cents: float noise, never a cent
         if sense in ("<=", "=="):
-            prob += lhs <= rhs + eps
+            prob += lhs <= rhs + eps + worst
         if sense in (">=", "=="):
-            prob += lhs >= rhs - eps
+            prob += lhs >= rhs - eps - worst
     if extra is not None:
         extra(prob, x, [base[i] + v for i, v in enumerate(b)])
     try:

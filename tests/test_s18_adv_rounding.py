@@ -1,0 +1,76 @@
+"""S18 adversarial pass: a diagnosis's suggested fix, applied, plans; on a phased plan over
+markets whose market shares sum to exactly 100% (the suggestion's knife edge), with a national
+buy split by population, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from tests.test_markets import make_world
+
+
+def _optimize(tmp, data):
+    (tmp / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimizer",
+            "optimize",
+            "s.yaml",
+            "--format",
+            "json",
+            "--no-ledger",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
+
+
+def test_the_suggested_share_floors_plan_by_month(tmp_path):
+    """Market share floors 50% / 40% / 30% are infeasible; the diagnosis suggests lowering m0's
+    by 20 points. Applied (30% / 40% / 30%), every market must be exactly its share of the
+    total, which no plan in cents with t0 (a national buy whose population shares are not whole
+    cents) holds exactly. Truth: the plan is the certified optimum (exit 0) whose cents keep every
+    market within half a cent of its share (the tolerance the product calls a rule held: nothing
+    shows under a cent), its total within a few cents of the budget. Before: the phased cents
+    repair found no exact rounding and kept the nearest cents, which broke m1's floor by 1.24
+    cents: 'not certified', exit 4, for the scenario the diagnosis had said plans."""
+    make_world(tmp_path, n_markets=3, n_tp=4)
+    data = {
+        "name": "shares",
+        "model": "markets.json",
+        "start": "2027-01-04",
+        "horizon_weeks": 13,
+        "phasing": "month",
+        "budget": 300000,
+        "national": {"t0": "population"},
+        "markets": {
+            "m0": {"min_share": 0.5},
+            "m1": {"min_share": 0.4},
+            "m2": {"min_share": 0.3},
+        },
+    }
+    r = _optimize(tmp_path, data)
+    assert r.returncode == 3
+    assert "lower the m0 market share floor (50% of total spend) by 20 percentage points" in (
+        r.stderr
+    )
+    data["markets"]["m0"]["min_share"] = 0.3
+    r = _optimize(tmp_path, data)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "optimal"
+    total = out["total_spend"]
+    assert 299_999.90 <= total <= 300_000.0
+    t0 = next(li for li in out["line_items"] if li["market"] is None)
+    assert t0["spend"] > 1000  # the national buy is in the plan
+    for m, floor in (("m0", 0.3), ("m1", 0.4), ("m2", 0.3)):
+        spend = sum(li["spend"] for li in out["line_items"] if li["market"] == m)
+        spend += t0["spend"] * t0["split"][m]
+        assert spend >= floor * total - 0.005, (m, spend, floor * total)
