@@ -465,7 +465,11 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
             i += 1
     by = {r.name: r.label for r in problem.rows}
     by.update((r.name, r.label) for r in problem.kpi_rows)
-    labels = [by[c] for c in core]
+    labels = grouped_by_period(
+        [by[c] for c in core],
+        [per.label for per in problem.calendar.periods],
+        problem.calendar.phasing,
+    )
     if not labels:
         return (), "the constraints cannot all hold"
     if len(labels) == 1:
@@ -480,6 +484,43 @@ def diagnose_phased(problem: PhasedProblem, pcs, xhi) -> tuple[tuple[str, ...], 
 
         text += f"{RESOLVE}{' and '.join(f.words for f in fixes)}"
     return tuple(core), text
+
+
+def grouped_by_period(labels: Sequence[str], order: Sequence[str], unit: str) -> list[str]:
+    """The labels of one rule in several periods said once, where its first stood: "the tv cap
+    (100,000) in 2026-01-05", … 52 times (a weekly cap against a yearly minimum), reads "the tv
+    cap (100,000) in each week from 2026-01-05 to 2026-12-28"; runs and single periods are listed
+    ("in each of 2026-01 to 2026-04, 2026-06"). ``order``: the calendar's period labels, ``unit``
+    what one is (week, month, quarter); other labels stay as they are."""
+    pos = {label: k for k, label in enumerate(order)}
+    periods: dict[str, list[int]] = {}
+    out: list[str] = []
+    for label in labels:
+        head, sep, per = label.rpartition(" in ")
+        if not sep or per not in pos:
+            out.append(label)
+            continue
+        if head not in periods:
+            periods[head] = []
+            out.append(f"\0{head}")
+        periods[head].append(pos[per])
+    for head, ks in periods.items():
+        ks = sorted(set(ks))
+        runs: list[list[int]] = []
+        for k in ks:
+            if runs and k == runs[-1][-1] + 1:
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        said = ", ".join(
+            order[r[0]] if len(r) == 1 else f"{order[r[0]]} to {order[r[-1]]}" for r in runs
+        )
+        if len(runs) == 1 and len(ks) > 1:
+            said = f"each {unit} from {said}"
+        elif len(ks) > 1:
+            said = f"each of {said}"
+        out[out.index(f"\0{head}")] = f"{head} in {said}"
+    return out
 
 
 def phased_fixes(problem: PhasedProblem, pcs, xhi, core: Sequence[str]) -> tuple:
