@@ -21,7 +21,7 @@ import pytest
 
 from optimizer.response.model import read_model
 from optimizer.workflow.dated import weekly_kpi
-from tests.test_s18_track import SAMPLE, TPS, cli
+from tests.test_s18_track import cli, write_model
 
 START = dt.date(2027, 12, 13)
 
@@ -29,9 +29,7 @@ START = dt.date(2027, 12, 13)
 @pytest.fixture(scope="module")
 def cycle(tmp_path_factory):
     path = tmp_path_factory.mktemp("s18cycle")
-    model = json.loads((SAMPLE / "true_model.json").read_text())
-    model["touchpoints"] = {k: v for k, v in model["touchpoints"].items() if k in TPS}
-    (path / "model.json").write_text(json.dumps(model))
+    write_model(path)
     (path / "ye.yaml").write_text(
         "name: YE\nmodel: model.json\nstart: 2027-12-13\nhorizon_weeks: 13\nphasing: month\n"
         "budget: 1300000\nobjective: max_kpi\nperiods:\n  2028-01: {max: 0}\n"

@@ -43,12 +43,17 @@ def _scenario(path: Path, name: str, extra: str = "", start: str | None = "2027-
     return f"{name}.yaml"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    path = tmp_path_factory.mktemp("s18track")
+def write_model(path: Path) -> None:
+    """``model.json``: the sample's true curves of ``TPS``."""
     model = json.loads((SAMPLE / "true_model.json").read_text())
     model["touchpoints"] = {k: v for k, v in model["touchpoints"].items() if k in TPS}
     (path / "model.json").write_text(json.dumps(model))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    path = tmp_path_factory.mktemp("s18track")
+    write_model(path)
     _scenario(path, "s")
     r = cli(["optimize", "s.yaml", "--format", "json", "-o", "plan.json", "--no-ledger"], path)
     assert r.returncode == 0, r.stderr
@@ -141,6 +146,23 @@ def test_replan_one_week_dated_by_a_sunday_the_1st_replans_from_the_second_week(
     rp = out["replan"]
     assert rp["weeks_elapsed"] == 1 and rp["replan_start"] == "2027-08-02"
     assert rp["spent_to_date"] == pytest.approx(sum(v for _d, _t, v in rows), abs=0.01)
+
+
+def test_replan_frequency_is_recorded_and_rerun_alike(world):
+    """replan --frequency month is recorded with the run: its rerun reads the file as a month
+    again (6 weeks elapsed, the plan's first week missing) and is bit for bit the same."""
+    path, plan = world
+    a = _actuals(path, "wk1rr.csv", _first_week(plan))
+    led = ["--ledger", "rr.db"]
+    r = cli(
+        ["replan", "s.yaml", "--actuals", a, "--frequency", "month", "--format", "json", *led], path
+    )
+    assert _json(r)["replan"]["weeks_elapsed"] == 6
+    shown = _json(cli(["history", "show", "last", "--format", "json", *led], path))
+    assert shown["options"]["frequency"] == "month"
+    r = cli(["rerun", "last", "--check", *led], path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "identical" in r.stdout
 
 
 # ------------------------------------------------------------------------------------------------
