@@ -58,6 +58,26 @@ class Actuals:
 
         return on_weeks(self.rows, self.frequency, origin)
 
+    def straddling(self, origin: _dt.date) -> str:
+        """Monthly actuals of a month that begins before ``origin`` (a plan from mid-December):
+        words saying that its spend is spread over all the month's weeks, some before ``origin``
+        (``""`` when none is). A planner reporting the plan's December alone read every line
+        item 25% under plan, with nothing but 'dated before the plan's first week' to say why."""
+        if self.frequency != "month":
+            return ""
+        from optimizer.workflow.dated import mondays_of_month
+
+        for d in sorted({d for d, _t, _v in self.rows}):
+            mondays = mondays_of_month(d.year, d.month)
+            gone = sum(m < origin for m in mondays)
+            if 0 < gone < len(mondays):
+                return (
+                    f"; a monthly row is spread over all its month's weeks: {gone} of "
+                    f"{d:%B %Y}'s {len(mondays)} are before {origin.isoformat()} (the spend of "
+                    "the weeks from then alone is given as weekly rows)"
+                )
+        return ""
+
     @property
     def missing(self) -> list[int]:
         """Weeks (numbered from 1) between the first and the last with no row at all."""

@@ -350,6 +350,7 @@ def track(
             f"{money(before, 'any')} of actuals dated before the plan's first week "
             f"({origin.isoformat()}) is not compared with it"
             + (" (its carry-over counts in the projected KPI)" if model is not None else "")
+            + actuals.straddling(origin)
         )
     seen = np.zeros(horizon, bool)
     seen[inside] = True
@@ -739,7 +740,7 @@ def replan(
     if before > 0.005:
         notes.append(
             f"{money(before, 'any')} of actuals dated before the cycle's first week "
-            f"({origin.isoformat()}) is left out"
+            f"({origin.isoformat()}) is left out{actuals.straddling(origin)}"
         )
     spent_by_id = {t: float(sum(v for k, v in by_tp.get(t, {}).items() if 0 <= k < n)) for t in ids}
     budget = scenario.budget.amount if scenario.budget is not None else None
