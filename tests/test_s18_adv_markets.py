@@ -150,3 +150,22 @@ def test_compare_lists_every_plans_line_items(world):
     assert any(ln[0] == "t3@national" for ln in lines)
     col = sum(int(ln[3].replace(",", "")) for ln in lines)
     assert col == round(totals["national"])
+
+
+def test_a_market_scoped_share_says_it_is_of_the_markets_spend(world):
+    """A group's share floor in m0 is a share of m0's spend (docs/file-formats.md), and its label
+    says so: 'the 'g' group share floor (40% of the market's spend) in m0'. Before: '(40% of total
+    spend) in m0', read as 40% of the national total."""
+    tmp, _ = world
+    f = _write(
+        tmp,
+        "label",
+        national={"t0": "population"},
+        markets={"m0": {"groups": {"g": {"members": ["t0", "t3"], "min_share": 0.4}}}},
+    )
+    r = _run(["optimize", f, "--format", "json", "--no-ledger"], tmp)
+    assert r.returncode == 0, r.stderr
+    row = next(
+        c for c in json.loads(r.stdout)["constraints"] if c["name"] == "group_min_share__m0__g"
+    )
+    assert row["label"] == "the 'g' group share floor (40% of the market's spend) in m0"

@@ -99,6 +99,8 @@ class ShareRules(RuleKind):
         much of a line item's spend counts (a national buy's share in a market; default all)."""
         kind = self.prefix
         w = weights or {}
+        # scoped to a market (``out.within``), a share is of the market's spend
+        of = "the market's spend" if out.scope else "total spend"
         coefs = {i: w.get(i, 1.0) for i in members}
         if rule.min is not None:
             out.row(
@@ -128,7 +130,7 @@ class ShareRules(RuleKind):
                 sense,
                 0.0,
                 c,
-                f"the {what} share {word} ({share_exact(share)} of total spend)",
+                f"the {what} share {word} ({share_exact(share)} of {of})",
                 value=share,
                 base={i: w.get(i, 1.0) for i in all_items},
             )
