@@ -183,3 +183,23 @@ def nested_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
             if inside:
                 out.append((a, b))
     return out
+
+
+def span(labels: Sequence[str], idx: Sequence[int]) -> str:
+    """Periods by label, consecutive ones as a range: ``2026-01 to 2026-06, 2026-10`` (two in a
+    row are listed: ``2026-01, 2026-02``)."""
+    runs: list[list[int]] = []
+    for k in sorted(idx):
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    out = []
+    for r in runs:
+        if len(r) == 1:
+            out.append(labels[r[0]])
+        elif len(r) == 2:
+            out.append(f"{labels[r[0]]}, {labels[r[1]]}")
+        else:
+            out.append(f"{labels[r[0]]} to {labels[r[-1]]}")
+    return ", ".join(out)

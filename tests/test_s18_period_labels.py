@@ -79,4 +79,4 @@ def test_runs_and_single_periods_and_other_labels():
     ]
     assert grouped_by_period(
         ["the a cap (10) in 2027-02", "the a cap (10) in 2027-03"], order, "month"
-    ) == ["the a cap (10) in each month from 2027-02 to 2027-03"]
+    ) == ["the a cap (10) in each of 2027-02, 2027-03"]

@@ -21,6 +21,7 @@ from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max
 from optimizer.allocate.phased_model import PhasedProblem, _Cells, adstock_path
 from optimizer.allocate.solve import Status, solve_arrays
+from optimizer.calendar import span
 from optimizer.scenario.rules import kind_of
 
 
@@ -506,17 +507,9 @@ def grouped_by_period(labels: Sequence[str], order: Sequence[str], unit: str) ->
         periods[head].append(pos[per])
     for head, ks in periods.items():
         ks = sorted(set(ks))
-        runs: list[list[int]] = []
-        for k in ks:
-            if runs and k == runs[-1][-1] + 1:
-                runs[-1].append(k)
-            else:
-                runs.append([k])
-        said = ", ".join(
-            order[r[0]] if len(r) == 1 else f"{order[r[0]]} to {order[r[-1]]}" for r in runs
-        )
-        if len(runs) == 1 and len(ks) > 1:
-            said = f"each {unit} from {said}"
+        said = span(order, ks)
+        if len(ks) > 2 and ks[-1] - ks[0] + 1 == len(ks):  # one run
+            said = f"each {unit} from {order[ks[0]]} to {order[ks[-1]]}"
         elif len(ks) > 1:
             said = f"each of {said}"
         out[out.index(f"\0{head}")] = f"{head} in {said}"

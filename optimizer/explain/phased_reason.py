@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from optimizer.calendar import span
 from optimizer.explain.formatting import fmt_about, fmt_amount, fmt_ratio
 from optimizer.explain.types import HALF_CENT, INTERIOR, ROLE_TOL, UNFUNDED
 
@@ -45,26 +46,6 @@ class PeriodRole:
     first_cent: float | None = None
 
 
-def _span(labels: Sequence[str], idx: Sequence[int]) -> str:
-    """Periods by label, consecutive ones as a range: ``2026-01 to 2026-06, 2026-10``."""
-    idx = sorted(idx)
-    runs: list[list[int]] = []
-    for k in idx:
-        if runs and k == runs[-1][-1] + 1:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    out = []
-    for r in runs:
-        if len(r) == 1:
-            out.append(labels[r[0]])
-        elif len(r) == 2:
-            out.append(f"{labels[r[0]]}, {labels[r[1]]}")
-        else:
-            out.append(f"{labels[r[0]]} to {labels[r[-1]]}")
-    return ", ".join(out)
-
-
 def _returns(values: Sequence[float]) -> str:
     """One return, or the range of several (within 0.5%: one)."""
     lo, hi = min(values), max(values)
@@ -81,7 +62,7 @@ def _hurdle_text(per: Sequence[PeriodRole], idx: Sequence[int], labels: Sequence
     if len(groups) == 1:
         return f"the hurdle, {next(iter(groups))}"
     main = max(groups, key=lambda g: len(groups[g]))
-    rest = "; ".join(f"{g} in {_span(labels, ks)}" for g, ks in groups.items() if g != main)
+    rest = "; ".join(f"{g} in {span(labels, ks)}" for g, ks in groups.items() if g != main)
     return f"the hurdle: {main}, or {rest}, where a rule on that {{word}}'s total spend binds"
 
 
@@ -181,13 +162,13 @@ def period_reason(
         if pr.status == PERIOD_CAPPED:
             out.append(
                 f"Not funded: its first dollar would beat the hurdle in "
-                f"{_span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} "
+                f"{span(labels, by[PERIOD_CAPPED])}, but {' and '.join(pr.rules)} "
                 f"{'keeps' if len(pr.rules) == 1 else 'keep'} it out."
             )
         elif pr.status == PERIOD_OFF:
             ks = by[PERIOD_OFF]
             out.append(
-                f"Not funded, though its first {_unit(per, ks)} in {_span(labels, ks)} would "
+                f"Not funded, though its first {_unit(per, ks)} in {span(labels, ks)} would "
                 f"return {_returns([_first(per[k]) for k in ks])} {kpi}{_avg(per, ks)} "
                 f"(carry-over included), {_versus(per, ks, True)}, and no rule on it binds "
                 f"there: {_OFF_CAUSE}."
@@ -210,7 +191,7 @@ def period_reason(
                     f"its first {_unit(per, [best])} returns {fmt_ratio(_first(pr))} {kpi}"
                     f"{_avg(per, [best])} (carry-over included), no more than the hurdle there "
                     f"({fmt_ratio(pr.hurdle)}{bars}); its curve starts vertical in "
-                    f"{_span(labels, cents)}, where little carry-over is left, but its first cent "
+                    f"{span(labels, cents)}, where little carry-over is left, but its first cent "
                     f"there returns only {_returns([per[k].first_cent or 0.0 for k in cents])} "
                     f"{kpi} per unit of money on average: every {word}'s money does more "
                     "elsewhere."
@@ -223,7 +204,7 @@ def period_reason(
         # its next dollar returns its bar: "the hurdle" only where that is the hurdle
         at_word = "At its bar" if bars else "At the hurdle"
         lead = (
-            at_word if role == INTERIOR and not off_funded else f"{at_word} in {_span(labels, at)}"
+            at_word if role == INTERIOR and not off_funded else f"{at_word} in {span(labels, at)}"
         )
         same = (
             f"the same as the last dollar anywhere else in that {word} "
@@ -244,7 +225,7 @@ def period_reason(
             continue
         rules = tuple(dict.fromkeys(nm for k in ks for nm in per[k].rule_names))
         comp = "more" if status == PERIOD_CAPPED else "less"
-        where = f" in {_span(labels, ks)}" if len(ks) < len(per) else ""
+        where = f" in {span(labels, ks)}" if len(ks) < len(per) else ""
         hurdles = _returns([per[k].hurdle for k in ks])
         # a rule of its own holds it against its bar where a share rule moves that bar (the
         # comparison with the hurdle may not hold: a floor's member capped below the hurdle)
@@ -287,7 +268,7 @@ def period_reason(
             continue
         if ks is not off_funded:  # unfunded: its first money beats what it needs to win there
             out.append(
-                f"Off the hurdle in {_span(labels, ks)}: it gets nothing there, though its "
+                f"Off the hurdle in {span(labels, ks)}: it gets nothing there, though its "
                 f"first {_unit(per, ks)} would return {_returns([_first(per[k]) for k in ks])} "
                 f"{kpi}{_avg(per, ks)} (carry-over included), {_versus(per, ks, True)}, and no "
                 f"rule on it binds there: {_OFF_CAUSE}."
@@ -297,7 +278,7 @@ def period_reason(
             kk = [k for k in ks if (per[k].marginal > per[k].hurdle) == above]
             if kk:
                 out.append(
-                    f"Off the hurdle in {_span(labels, kk)}: {verb} "
+                    f"Off the hurdle in {span(labels, kk)}: {verb} "
                     f"{_returns([per[k].marginal for k in kk])} {kpi} (carry-over included), "
                     f"{'more' if above else 'less'} than the hurdle "
                     f"({_returns([per[k].hurdle for k in kk])}), and no rule on it binds there: "
@@ -306,7 +287,7 @@ def period_reason(
     off = by.get(PERIOD_UNFUNDED, [])
     if off:
         out.append(
-            f"It gets nothing in {_span(labels, off)}: its first {_unit(per, off)} there returns "
+            f"It gets nothing in {span(labels, off)}: its first {_unit(per, off)} there returns "
             f"at most {fmt_ratio(max(_first(per[k]) for k in off))} {kpi}{_avg(per, off)}, "
             f"{_versus(per, off, False)}."
         )
@@ -314,7 +295,7 @@ def period_reason(
     if kept:
         rules = tuple(dict.fromkeys(lab for k in kept for lab in per[k].rules))
         out.append(
-            f"In {_span(labels, kept)} {' and '.join(rules)} "
+            f"In {span(labels, kept)} {' and '.join(rules)} "
             f"{'keeps' if len(rules) == 1 else 'keep'} it out: its first dollar there would "
             f"return {_returns([per[k].marginal for k in kept])} {kpi}, more than the hurdle "
             f"({_returns([per[k].hurdle for k in kept])})."
