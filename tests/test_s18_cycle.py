@@ -116,3 +116,37 @@ def test_monthly_actuals_of_a_month_begun_before_the_plan_say_where_their_spend_
     for x in tr["line_items"]:
         assert x["variance_pct"] == pytest.approx(-0.25, abs=1e-6)
     assert any("1 of December 2027's 4 are before 2027-12-13" in n for n in tr["notes"])
+
+
+def test_diff_of_two_replans_of_different_weeks_says_so(cycle):
+    """The re-plan after 4 weeks against one after 9 (January's 4 weeks left at no spend and
+    170,000 spent in February's first): compared as they are, -170,000 of spend and -482,803 of
+    KPI with no word that the first covers 9 weeks and the second 4. Truth: the JSON's
+    same_weeks (and stderr) say that the two cover different weeks, naming both."""
+    import shutil
+
+    path, _plan, _re = cycle
+    shutil.copy(path / "led.db", path / "led2.db")
+    more = "".join(
+        f"{d},{t},{v}\n"
+        for d, t, v in [
+            ("2028-01-16", "tv", 0),
+            ("2028-01-23", "search", 0),
+            ("2028-01-30", "social", 0),
+            ("2028-02-06", "tv", 0),
+            ("2028-02-13", "tv", 50000),
+            ("2028-02-13", "search", 90000),
+            ("2028-02-13", "social", 30000),
+        ]
+    )
+    (path / "act9.csv").write_text((path / "act.csv").read_text() + more)
+    led = ["--ledger", "led2.db"]
+    r = cli(["replan", "ye.yaml", "--actuals", "act9.csv", "--format", "json", *led], path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["replan"]["replan_start"] == "2028-02-14"
+    r = cli(["diff", "last~1", "last", "--format", "json", *led], path)
+    assert r.returncode == 0, r.stderr
+    note = json.loads(r.stdout).get("same_weeks", "")
+    assert "not the same weeks" in note, note
+    assert "9 weeks from 2028-01-10" in note and "4 weeks from 2028-02-14" in note
+    assert "not the same weeks" in r.stderr
