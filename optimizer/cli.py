@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from optimizer import __version__
-from optimizer.app.run import ROBUST_CHOICES, require_plan
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -46,10 +45,13 @@ from optimizer.cli_common import (
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
 from optimizer.cli_data import aggregate, demo, fit, validate
-from optimizer.explain.review import DEFAULT_SWEEP_POINTS
+from optimizer.defaults import (
+    DEFAULT_ROBUST,
+    DEFAULT_SWEEP_JOBS,
+    DEFAULT_SWEEP_POINTS,
+    ROBUST_MODES,
+)
 from optimizer.render import COMPARE_FORMATS, REVIEW_FORMATS, TABLE_FORMATS
-from optimizer.workflow.robust import DEFAULT_ROBUST
-from optimizer.workflow.sweep import DEFAULT_SWEEP_JOBS
 
 
 @click.group(context_settings=CONTEXT)
@@ -64,14 +66,8 @@ def cli() -> None:
       budgetopt fit --journey journey.yaml --history history.csv -o model.json
       budgetopt optimize scenarios/base.yaml
     """
-    import warnings
-
-    import numpy as np
-
-    # numpy's warnings (overflow, invalid values in extreme curves) never reach the terminal:
-    # every result they touch is checked, and a user sees a message or a plan, not a warning
-    np.seterr(all="ignore")
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    # numpy's warnings are silenced by each command as it starts (``handle_errors``), so that
+    # ``--help`` of a command does not import numpy
 
 
 # ------------------------------------------------------------------------------------------------
@@ -82,7 +78,7 @@ def cli() -> None:
 @model_option()
 @click.option(
     "--robust",
-    type=click.Choice(ROBUST_CHOICES),
+    type=click.Choice(ROBUST_MODES),
     default=DEFAULT_ROBUST,
     show_default=True,
     help="none: the optimum on the model's point curves. mean: maximise the expected KPI over "
@@ -158,7 +154,7 @@ def optimize(
       budgetopt optimize scenarios/base.yaml --robust anchored [--risk 1]
       budgetopt optimize scenarios/base.yaml --uncertainty --no-value-of-information
     """
-    from optimizer.app.run import execute, load_inputs, plan_uncertainty
+    from optimizer.app.run import execute, load_inputs, plan_uncertainty, require_plan
     from optimizer.render import machine, planning, tables
     from optimizer.workflow.variants import count_variants
 
@@ -305,6 +301,7 @@ def _say_no_plan(plans: Any) -> None:
     """On stderr, each plan that is none (an infeasible scenario, naming the rules that conflict;
     a solver that stopped without one) in ``optimize``'s words: the exit code alone would not say
     which scenario failed, nor why."""
+    from optimizer.app.run import require_plan
     from optimizer.errors import BudgetOptError, InfeasibleError
 
     for p in plans:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from optimizer.allocate import DEFAULT_SOLVER, DEFAULT_TOLERANCE, SOLVERS
+from optimizer.defaults import DEFAULT_SOLVER, DEFAULT_TOLERANCE, SOLVERS
 from optimizer.errors import BudgetOptError, InfeasibleError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -66,11 +66,24 @@ def _note(msg: str) -> None:
     click.echo(text, err=True)
 
 
+def _quiet_numpy() -> None:
+    """numpy's warnings (overflow, invalid values in extreme curves) never reach the terminal:
+    every result they touch is checked, and a user sees a message or a plan, not a warning."""
+    import warnings
+
+    import numpy as np
+
+    np.seterr(all="ignore")
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our exceptions into a clean message and exit code; unexpected ones into one line too."""
+    """Turn our exceptions into a clean message and exit code; unexpected ones into one line too.
+    The command's numpy warnings are silenced first (``_quiet_numpy``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _quiet_numpy()
         try:
             return fn(*args, **kwargs)
         except BudgetOptError as e:

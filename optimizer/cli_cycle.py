@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from optimizer.app.run import RECORDED, require_plan
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -39,9 +38,8 @@ from optimizer.cli_common import (
     output_option,
     weeks_elapsed_option,
 )
+from optimizer.defaults import DEFAULT_BAND, RECENT_RUNS, RECORDED
 from optimizer.render import LEDGER_FORMATS, TABLE_FORMATS
-from optimizer.workflow.control import DEFAULT_BAND
-from optimizer.workflow.ledger import RECENT_RUNS
 
 if TYPE_CHECKING:
     from optimizer.workflow.ledger import Run
@@ -458,6 +456,7 @@ def replan(
         frequency=frequency,
     )
     r = execute(spec)
+    from optimizer.app.run import require_plan
     from optimizer.formatting import jsonable
 
     # the replan block (weeks elapsed, the re-plan's first week) lets diff compare the same weeks

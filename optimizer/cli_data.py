@@ -9,16 +9,6 @@ from typing import Any
 
 import click
 
-from optimizer.app.demo import DEFAULT_DEMO_DIR
-from optimizer.app.fitting import (
-    DEFAULT_BOOTSTRAP,
-    DEFAULT_HOLDOUT_WEEKS,
-    DEFAULT_JOBS,
-    DEFAULT_POOL,
-    DEFAULT_SEED,
-    DEFAULT_SHARE_DECAY,
-    SHARE_DECAY_CHOICES,
-)
 from optimizer.cli_common import (
     CONTEXT,
     Number,
@@ -31,8 +21,18 @@ from optimizer.cli_common import (
     handle_errors,
     output_option,
 )
-from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
-from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
+from optimizer.defaults import (
+    DEFAULT_BLOCKSIZE,
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_DEMO_DIR,
+    DEFAULT_HOLDOUT_WEEKS,
+    DEFAULT_JOBS,
+    DEFAULT_POOL,
+    DEFAULT_SEED,
+    DEFAULT_SHARE_DECAY,
+    SEASONAL_EFFECTIVENESS,
+    SHARE_DECAY_CHOICES,
+)
 
 
 # ------------------------------------------------------------------------------------------------

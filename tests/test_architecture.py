@@ -18,8 +18,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "optimizer"
 #: the layers, top (imported by all) to bottom (imports all), as ARCHITECTURE.md lists them; each
 #: top-level module or package of ``optimizer`` belongs to exactly one
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # 1. errors / vocabulary (and the one formatting module, the progress protocol, helpers)
-    ("__init__", "errors", "vocabulary", "formatting", "progress", "threads", "calendar"),
+    # 1. errors / vocabulary (and the commands' defaults, the one formatting module, the progress
+    # protocol, helpers)
+    (
+        "__init__",
+        "errors",
+        "vocabulary",
+        "defaults",
+        "formatting",
+        "progress",
+        "threads",
+        "calendar",
+    ),
     # 2. data: the file contracts
     ("io", "data", "fileio"),
     # 3. response (the sample company is generated from response curves)

@@ -17,10 +17,10 @@ from optimizer.app.fitting import (
     DEFAULT_SEED,
 )
 from optimizer.cli import cli
+from optimizer.defaults import RECENT_RUNS
 from optimizer.explain.review import DEFAULT_SWEEP_POINTS
 from optimizer.render import COMPARE_FORMATS, LEDGER_FORMATS, REVIEW_FORMATS, TABLE_FORMATS
 from optimizer.workflow.daily import DEFAULT_BLOCKSIZE
-from optimizer.workflow.ledger import RECENT_RUNS
 from optimizer.workflow.robust import DEFAULT_ROBUST
 from optimizer.workflow.sweep import DEFAULT_SWEEP_JOBS
 from tests.factories import write_tiny_world

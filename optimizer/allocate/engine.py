@@ -61,11 +61,11 @@ from optimizer.allocate.polish import Polished, kpi_bank, polish
 from optimizer.allocate.problem import AllocationProblem, make_problem
 from optimizer.allocate.rounding import round_to_rules, said_in_cents
 from optimizer.allocate.solve import DEFAULT_SOLVER, DUALS_TRUSTED, SolveOutcome, Status, solve
+from optimizer.defaults import DEFAULT_TOLERANCE
 from optimizer.response.model import CurveSet, currency_of
 from optimizer.scenario import Scenario
 from optimizer.scenario.rules import kind_of
 
-DEFAULT_TOLERANCE = 1e-4  # 0.01 %
 DEFAULT_KKT_TOLERANCE = 1e-3  # marginal returns within 0.1% of the price the duals put on a dollar
 DEFAULT_PIECES = 8
 #: a line item that can take more blocks than this makes the lifted MILP slow (round_to 10,000 on

@@ -21,10 +21,8 @@ import pulp
 
 from optimizer.allocate.build import BuiltModel
 from optimizer.allocate.plan import Status
+from optimizer.defaults import DEFAULT_SOLVER, SOLVERS
 from optimizer.errors import SolverError
-
-SOLVERS = ("highs", "cbc")
-DEFAULT_SOLVER = "highs"
 
 #: Whether a solver's row duals can be used as shadow prices. The cbc binary that pulp[cbc]
 #: installs (cbcbox 2.935) reports row duals that are not a dual solution (basic columns with

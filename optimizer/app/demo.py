@@ -9,6 +9,7 @@ import yaml
 
 from optimizer.allocate import allocate
 from optimizer.data import read_history, read_journey
+from optimizer.defaults import DEFAULT_DEMO_DIR  # noqa: F401 (re-exported)
 from optimizer.errors import BudgetOptError
 from optimizer.formatting import money, share
 from optimizer.io.files import atomic_write_text
@@ -26,10 +27,6 @@ PHASED_SCENARIO = "fy26_monthly.yaml"
 def true_value(plan_spend: dict[str, float], truth: ResponseModel, weeks: float) -> float:
     """The KPI a plan would really buy, on the true curves."""
     return float(sum(truth.touchpoints[t].horizon_kpi(s, weeks) for t, s in plan_spend.items()))
-
-
-#: where ``budgetopt demo`` writes when no folder is given
-DEFAULT_DEMO_DIR = Path("budgetopt-demo")
 
 
 def run_demo(

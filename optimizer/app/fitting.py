@@ -20,6 +20,16 @@ from optimizer.data import (
     read_journey,
     read_market_histories,
 )
+from optimizer.defaults import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_HOLDOUT_WEEKS,
+    DEFAULT_JOBS,
+    DEFAULT_POOL,
+    DEFAULT_SEED,
+    DEFAULT_SHARE_DECAY,
+    SEASONAL_EFFECTIVENESS,
+    SHARE_DECAY_CHOICES,
+)
 from optimizer.errors import DataError, ModelError
 from optimizer.formatting import number, share
 from optimizer.io.dialect import CsvSettings
@@ -33,23 +43,10 @@ from optimizer.render import terminal
 from optimizer.render.progress import progress_bar
 from optimizer.response.markets import INDEX_NAME
 from optimizer.response.model import ResponseModel, with_owners, write_model
-from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 from optimizer.vocabulary import MIN_WEEKS_TO_FIT
 
 if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
-
-#: ``budgetopt fit``'s defaults: random seed, local jobs, bootstrap refits, final weeks held out
-DEFAULT_SEED = 0
-DEFAULT_JOBS = 1
-DEFAULT_BOOTSTRAP = 20
-DEFAULT_HOLDOUT_WEEKS = 13
-#: fit --by-market: pool each touchpoint's marginal return across markets (empirical Bayes)
-DEFAULT_POOL = True
-#: fit --by-market: each touchpoint's adstock decay across markets (``response.shared_decay``):
-#: "off" (each market's own), "pooled" (spread by empirical Bayes) or "shared" (one decay)
-SHARE_DECAY_CHOICES = ("off", "pooled", "shared")
-DEFAULT_SHARE_DECAY = "off"
 
 
 def fit_history(

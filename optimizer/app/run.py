@@ -13,10 +13,11 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 from optimizer.allocate import DEFAULT_SOLVER, DEFAULT_TOLERANCE, Plan
 from optimizer.allocate.plan_json import plan_to_dict
+from optimizer.defaults import COMMANDS, RECORDED, Command
 from optimizer.errors import BudgetOptError, InfeasibleError, ScenarioError
 from optimizer.progress import Progress
 from optimizer.response.model import ResponseModel, read_model
@@ -37,11 +38,6 @@ if TYPE_CHECKING:
     from optimizer.workflow.executor import Executor
     from optimizer.workflow.robust import Uncertainty
 
-Command = Literal["optimize", "compare", "sweep", "replan"]
-#: the commands whose runs the ledger records and ``rerun`` replays
-COMMANDS: tuple[Command, ...] = get_args(Command)
-#: every command the ledger records: those, and ``explain`` (its review pack's plan)
-RECORDED = (*COMMANDS, "explain")
 ROBUST_CHOICES = ROBUST_MODES  # optimize --robust
 #: what ``execute`` returns, per command: Plan, Comparison, Frontier, Replan
 RunResult = Plan | Comparison | Frontier | Replan

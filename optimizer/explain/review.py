@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.allocate import Plan, make_problem
+from optimizer.defaults import DEFAULT_SWEEP_POINTS
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.explain.constraints import (
     constraint_notes,
@@ -56,10 +57,6 @@ from optimizer.explain.types import (
 from optimizer.formatting import footed
 from optimizer.response.model import CurveSet
 from optimizer.scenario import Scenario
-
-#: budgets from 0 to twice the budget where each line item's role is looked for (``--sweep-points``)
-DEFAULT_SWEEP_POINTS = 21
-
 
 #: a budget shadow price above this (KPI per unit of money) counts as binding
 BINDING_PRICE = 1e-9

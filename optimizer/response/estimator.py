@@ -29,6 +29,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from optimizer.data import History
+from optimizer.defaults import SEASONAL_EFFECTIVENESS
 from optimizer.response.bootstrap import refit_grid
 from optimizer.response.decayprior import DECAY_PRIORS
 from optimizer.response.joint import POOL_EVIDENCE as POOL_EVIDENCE_OPTIONS
@@ -41,7 +42,6 @@ from optimizer.response.prepare import prepare
 from optimizer.response.relprior import REL_PRIORS
 from optimizer.response.report import build_model
 from optimizer.response.search import grid_search
-from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 
 #: Families the fit considers unless told otherwise: every family ``model.json`` knows.
 DEFAULT_FAMILIES: tuple[str, ...] = ("hill", "exponential", "logistic")

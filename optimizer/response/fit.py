@@ -25,6 +25,7 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 
 from optimizer.data import History, LiftTest
+from optimizer.defaults import SEASONAL_EFFECTIVENESS
 from optimizer.errors import ModelError
 from optimizer.response import curves as C
 from optimizer.response.design import _PARALLEL_MIN_FIT, _baseline_matrix, _baseline_names, _grid
@@ -49,7 +50,6 @@ from optimizer.response.estimator import (
     ResponseFitter,
 )
 from optimizer.response.model import ResponseModel
-from optimizer.response.seasonal_effect import SEASONAL_EFFECTIVENESS
 
 __all__ = [
     "FitDiagnostics",

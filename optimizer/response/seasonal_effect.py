@@ -34,9 +34,6 @@ from optimizer.data import History
 from optimizer.response.design import _baseline_matrix
 from optimizer.response.model import ResponseModel
 
-#: whether ``fit`` tests for a season of the media effect unless told not to (the CLI's
-#: ``--seasonal-effectiveness/--no-seasonal-effectiveness`` default)
-SEASONAL_EFFECTIVENESS = True
 #: a seasonal variant is kept only when its BIC is at least this much below the flat model's
 BIC_MARGIN = 10.0
 #: two years: every week of the year seen at least twice

@@ -41,6 +41,7 @@ from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.caps import pad_cap, unpad_cap
 from optimizer.allocate.plan import round_cents
 from optimizer.allocate.problem import LinearConstraint, implied_bounds, safe_name
+from optimizer.defaults import DEFAULT_BAND
 from optimizer.errors import DataError, ScenarioError
 from optimizer.formatting import did_you_mean, money, split_cents
 from optimizer.response.model import CurveSet
@@ -52,9 +53,6 @@ from optimizer.workflow.actuals import (  # noqa: F401  (re-exported: the actual
     read_market_actuals,
 )
 from optimizer.workflow.dated import RuleAtRunRate
-
-#: a line item more than this far from its plan to date is flagged over / under
-DEFAULT_BAND = 0.10
 
 
 # ------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data import Journey
+from optimizer.defaults import DEFAULT_BLOCKSIZE
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.files import atomic_write_text
@@ -41,9 +42,6 @@ from optimizer.vocabulary import (
     SPEND_COLUMN,
     TOUCHPOINT_COLUMN,
 )
-
-#: default CSV block size: each block is read, reduced to weekly sums and dropped
-DEFAULT_BLOCKSIZE = "64MB"
 
 
 @dataclass(frozen=True)

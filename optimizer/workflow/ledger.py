@@ -70,9 +70,6 @@ CREATE TABLE IF NOT EXISTS blobs (
 );
 """
 
-#: how many runs ``budgetopt history`` lists by default (newest first)
-RECENT_RUNS = 20
-
 
 class LedgerError(BudgetOptError):
     """The ledger cannot be opened or read, or a run reference names no run."""

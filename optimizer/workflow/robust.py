@@ -37,16 +37,13 @@ import numpy as np
 from optimizer.allocate import AllocationProblem, Plan, allocate, make_problem, plan_problem
 from optimizer.allocate.breakpoints import HorizonCurve
 from optimizer.allocate.engine import SolveOptions
+from optimizer.defaults import DEFAULT_ROBUST, ROBUST_MODES
 from optimizer.errors import ModelError, ScenarioError
 from optimizer.progress import Progress
 from optimizer.response.model import CurveSet, ResponseModel, TouchpointResponse
 from optimizer.scenario import Scenario
 from optimizer.workflow.executor import Executor, using
 
-ROBUST_MODES = ("none", "mean", "anchored", "auto")
-DEFAULT_ROBUST = (
-    "auto"  #: optimize --robust: the anchored plan where the data call for it (anchored.auto_plan)
-)
 PERCENTILES = (10.0, 50.0, 90.0)
 #: each draw's re-optimised plan is certified to this tolerance: the spread across draws is far
 #: wider than 0.1%, and it keeps 20 re-optimisations quick

@@ -48,6 +48,7 @@ from optimizer.allocate.engine import (
 from optimizer.allocate.kpi_floor import conflicting_floor
 from optimizer.allocate.plan import Status, certified_status, clean_price
 from optimizer.allocate.problem import AllocationProblem
+from optimizer.defaults import DEFAULT_SWEEP_JOBS
 from optimizer.errors import ScenarioError
 from optimizer.formatting import HALF_CENT, money
 from optimizer.progress import Progress
@@ -130,10 +131,6 @@ def parse_budgets(spec: str) -> np.ndarray:
         return np.array(budget_grid(spec), dtype=float)
     except ValueError as e:
         raise ScenarioError(str(e), field="--budgets") from None
-
-
-#: sweep --jobs: local processes walking stretches of budgets (the plans do not depend on it)
-DEFAULT_SWEEP_JOBS = 1
 
 
 def sweep(
