@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
 from optimizer.io.files import read_csv_strings, short_repr
 from optimizer.io.history import History
+
+if TYPE_CHECKING:
+    pass
 
 #: Columns of a calibration file (``kpi`` may be left out).
 CALIBRATION_COLUMNS = ("touchpoint", "start", "end", "spend_delta", "kpi_lift", "kpi_lift_se")
@@ -70,6 +72,8 @@ def read_calibration(path: str | Path, history: History) -> tuple[LiftTest, ...]
     test week; ``kpi_lift`` a number; ``kpi_lift_se`` a number > 0; ``kpi`` empty or a KPI of the
     journey. Errors name the file, the row (the header is row 1), the field and the value.
     """
+    import pandas as pd
+
     path = Path(path)
     df = read_csv_strings(path, "calibration", csv=history.journey.csv)
     allowed = (*CALIBRATION_COLUMNS, "kpi")

@@ -19,11 +19,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from optimizer.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: columns holding dates, converted to ISO (the history's ``date``, a lift test's ``start``/``end``)
 DATE_COLUMNS = ("date", "start", "end")
@@ -170,6 +171,8 @@ def read_table(
     path: Path, raw: bytes, what: str, settings: CsvSettings | None, error=DataError
 ) -> TableRead:
     """Parse ``raw`` (a CSV file's bytes) by ``settings`` and what the file shows; see the module."""
+    import pandas as pd
+
     s = settings or CsvSettings()
     text, enc = _decode(raw)
     sep = _separator(text, s, path, error)
@@ -443,6 +446,8 @@ class _Cells:
         self._col(c)[i] = value
 
     def write(self) -> None:
+        import pandas as pd
+
         for c, col in self.cols.items():
             self.df[c] = pd.Series(col, index=self.df.index, dtype=self.df[c].dtype)
 

@@ -15,12 +15,14 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from optimizer.errors import BudgetOptError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: the largest input file read (a model, scenario, journey or history): 1 GB
 MAX_FILE_BYTES = 1 << 30

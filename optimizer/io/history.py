@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from optimizer.errors import DataError
 from optimizer.formatting import did_you_mean
@@ -24,6 +23,9 @@ from optimizer.vocabulary import (
     SPEND_COLUMN,
     TOUCHPOINT_COLUMN,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def _numeric(
 ) -> pd.Series:
     """A column's numbers, checked: present and finite, not negative (spend), within the range
     of money (spend) or of a KPI, and 0 or 1 (an ``event``). Each error names the first row."""
+    import pandas as pd
+
     raw = df[col].astype(str).str.strip()
     values = pd.to_numeric(raw, errors="coerce")  # an empty cell is NaN like any non-number
 
@@ -209,6 +213,8 @@ def _history_from_table(
 ) -> History:
     """``read_history`` on a table already read (every cell a string); ``lines`` are the file's
     row numbers of its rows (default: the rows in order after the header)."""
+    import pandas as pd
+
     if DATE_COLUMN not in df.columns:
         raise DataError(
             f"there is no '{DATE_COLUMN}' column{did_you_mean(DATE_COLUMN, df.columns)}; "
@@ -368,6 +374,8 @@ def _to_weeks(frame: pd.DataFrame, frequency: str, journey: Journey) -> tuple[pd
     ``budgetopt aggregate`` writes). Spend and KPIs are flows: a week's is the sum of its days; a
     month's is spread evenly over its days first. Controls are levels (a week's is the mean of its
     days) and events the maximum. Weeks at either end with fewer than 7 days are left out."""
+    import pandas as pd
+
     flows = [t.id for t in journey.touchpoints] + [k.column for k in journey.all_kpis]
     if frequency == "month":
         days: list[pd.DataFrame] = []
@@ -413,6 +421,8 @@ def _refuse_two_values_in_a_week(
     different values in one week (a KPI attributed to each touchpoint's row, say) are an error
     naming the column, the week, both rows and both values, not the first row's taken silently.
     A blank cell beside the week's value is no second value."""
+    import pandas as pd
+
     rows = lines if lines is not None else np.arange(len(df)) + 2
     dates = df[DATE_COLUMN].astype(str).str.strip().to_numpy()
     for c in columns:

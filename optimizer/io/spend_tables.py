@@ -26,9 +26,9 @@ import hashlib
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from optimizer.errors import BudgetOptError, DataError
 from optimizer.formatting import did_you_mean
@@ -41,6 +41,9 @@ from optimizer.vocabulary import (
     SPEND_COLUMN,
     TOUCHPOINT_COLUMN,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ID_COLUMN = "id"
 TOTALS_COLUMNS = (ID_COLUMN, SPEND_COLUMN)
@@ -58,6 +61,8 @@ def amounts(
     """A column of money cells (strings) as floats, by the one rule for an amount.
 
     ``rows`` are the file's row numbers of the cells (default: in order after the header)."""
+    import pandas as pd
+
     text = raw.astype(str).str.strip()
     values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").to_numpy(
         dtype=float
@@ -179,6 +184,8 @@ def read_spend_rows(
 
     Several rows for one touchpoint and date are kept (the caller sums or refuses them); a file
     with a header and no rows gives an empty frame."""
+    import pandas as pd
+
     df = _table(path, what, ROWS_COLUMNS, error, csv)
     known = list(ids) if ids is not None else None
     dates: list[_dt.date] = []

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from optimizer.allocate import Plan
 from optimizer.explain.types import Explanation, GroupSummary, Ladder, LadderStep
@@ -30,6 +29,9 @@ from optimizer.formatting import (
     marked,
     under_one,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,8 @@ def footed_groups(
     column footing to its total and each row, wherever a rounding that foots allows it, the sum
     of its line items as shown (a row of one line item reads as it; compare's Brand, the one
     national buy, read 45,603 beside its line item's 45,604)."""
+    import pandas as pd
+
     out = footed_frame(groups, list(groups.columns))
     for c in groups.columns:
         if c not in items.columns:
@@ -390,6 +394,8 @@ def footed_frame(
     that sum to the column's total as shown (``totals[column]``, else the column's sum); a
     change between two such columns, taken from the amounts shown, then foots too (compare's
     and diff's Δ). Missing values stay missing."""
+    import pandas as pd
+
     out = df.copy()
     for c in columns:
         total = None if totals is None else totals.get(c)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from optimizer.allocate import Plan
 from optimizer.allocate.plan_json import plan_to_dict
 from optimizer.formatting import csv_text, finite, to_json
 from optimizer.workflow.compare import Comparison, ConstraintCost
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from optimizer.workflow.robust import Uncertainty
 
 # re-exported: the one serialiser (formatting) and plan JSON (allocate.plan_json)
@@ -54,6 +54,8 @@ def comparison_json(comp: Comparison) -> str:
 
 def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
     """The plan's CSV; with ``uncertainty``, the spread columns added per line item."""
+    import pandas as pd
+
     df = plan_frame(plan)
     if uncertainty is not None:
         spread = pd.DataFrame(
@@ -82,6 +84,8 @@ def plan_csv(plan: Plan, uncertainty: Uncertainty | None = None) -> str:
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
     """One row per line item; a phased plan (contract 7): one row per line item and period."""
+    import pandas as pd
+
     if plan.periods:
         return plan_period_frame(plan)
     total = plan.total_spend
@@ -113,6 +117,8 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
 def plan_period_frame(plan: Plan) -> pd.DataFrame:
     """A phased plan by line item and period: its spend, KPI (carry-over included) and the
     marginal return of the period's next dollar; the horizon's KPI after it as period ``after``."""
+    import pandas as pd
+
     rows = []
     markets = plan.has_markets
     owners = markets and any(x.owner for x in plan.line_items)
@@ -188,4 +194,6 @@ def frontier_json(frontier) -> str:
 
 
 def frontier_csv(frontier) -> str:
+    import pandas as pd
+
     return csv_text(pd.DataFrame(frontier.points()))

@@ -11,9 +11,8 @@ import dataclasses
 import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -39,6 +38,9 @@ from optimizer.workflow.compare import Comparison
 from optimizer.workflow.control import Replan, Tracking, TrackLine
 from optimizer.workflow.ledger import Run
 from optimizer.workflow.robust import Uncertainty
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _when(iso: str) -> str:
@@ -696,6 +698,8 @@ def tracking_renderable(tr: Tracking) -> Group:
 
 
 def tracking_csv(tr: Tracking) -> str:
+    import pandas as pd
+
     rows = [{**x.to_dict(), "level": "line_item"} for x in tr.lines]
     rows += [{**x.to_dict(), "level": "stage"} for x in tr.stages]
     rows += [{**x.to_dict(), "level": "market"} for x in tr.markets]
@@ -722,6 +726,8 @@ def replan_json(r: Replan) -> str:
 
 
 def replan_csv(r: Replan) -> str:
+    import pandas as pd
+
     return csv_text(pd.DataFrame(r.full_cycle()))
 
 

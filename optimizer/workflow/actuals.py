@@ -9,13 +9,15 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from optimizer.errors import DataError
 from optimizer.io.dialect import CsvSettings
 from optimizer.io.spend_tables import ROWS_COLUMNS, read_spend_rows
 from optimizer.vocabulary import DATE_COLUMN, SPEND_COLUMN, TOUCHPOINT_COLUMN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ACTUALS_COLUMNS = ROWS_COLUMNS
 
@@ -235,6 +237,8 @@ def _actuals(
     calendar: PlanCalendar | None = None,
 ) -> Actuals:
     """Whole weeks (or months) from the first date of the rows ``triples``."""
+    import pandas as pd
+
     from optimizer.workflow.dated import mondays_of_month
 
     dates = [d for d, _t, _v in triples]

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from optimizer.allocate import AllocationProblem, Plan, make_problem, plan_problem
 from optimizer.errors import ScenarioError
 from optimizer.formatting import did_you_mean
@@ -19,6 +17,8 @@ from optimizer.scenario import Scenario, load_scenario
 from optimizer.scenario.rules import kind_of
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from optimizer.workflow.executor import Executor
 
 #: how far a binding rule is relaxed to price it in ``constraint_costs``: 10% of its amount
@@ -57,6 +57,8 @@ class Comparison:
 
     def summary(self) -> pd.DataFrame:
         """One row per scenario: status, total spend, KPI, ROI, marginal ROI, KPI vs reference."""
+        import pandas as pd
+
         ref = self.reference_plan
         rows = []
         for p in self.plans:
@@ -76,6 +78,8 @@ class Comparison:
 
     def by_stage(self) -> pd.DataFrame:
         """Spend per stage (rows) and scenario (columns)."""
+        import pandas as pd
+
         stages: list[str] = []
         for p in self.plans:
             for st in p.stages:
@@ -91,6 +95,8 @@ class Comparison:
     def by_total(self, what: str) -> pd.DataFrame:
         """Spend per market or per owner (``what``: "market" / "owner"; rows) and scenario
         (columns); empty when no plan has any."""
+        import pandas as pd
+
         totals = {
             p.scenario: (p.market_totals() if what == "market" else p.owner_totals())
             for p in self.plans
@@ -115,6 +121,8 @@ class Comparison:
         line items first, then any other plan's that the reference lacks (a national buy beside
         the same touchpoint bought market by market), so that every plan's column sums to its
         total."""
+        import pandas as pd
+
         ref = self.reference_plan
         ids = list(
             dict.fromkeys(
@@ -141,6 +149,8 @@ class Comparison:
         Columns ``stage``, then per plan ``spend: NAME``, ``kpi: NAME`` and, for the others,
         ``Δ spend: NAME``, ``Δ kpi: NAME``.
         """
+        import pandas as pd
+
         ref = self.reference_plan
         ids = list(dict.fromkeys([li.key for p in self.plans for li in p.line_items]))
         stage = {li.key: li.stage for p in self.plans for li in p.line_items}
