@@ -278,6 +278,10 @@ def footed_table(
                 continue
             want_up = float(p) > lo[k + j] + 0.5
             cost[k + j] += -big if want_up else big
+    if n == 1:  # a column (``render.footing._footed_as``): its optimum without the LP when unique
+        one = _one_column(lo, ub, cost, grand)
+        if one is not None:
+            return one[:m].reshape(m, 1), one[m : 2 * m], one[2 * m :], grand
     # rows: sum_j cell_ij - R_i = 0; columns: sum_i cell_ij - C_j = 0; grand: sum_i R_i = G
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
@@ -309,6 +313,38 @@ def footed_table(
         return np.round(a), np.round(r), np.round(c), grand
     x = lo + up
     return x[: a.size].reshape(m, n), x[a.size : a.size + m], x[a.size + m :], grand
+
+
+def _one_column(lo: np.ndarray, ub: np.ndarray, cost: np.ndarray, grand: float) -> Any:
+    """``footed_table``'s rounding of a one-column table (m cells, their m row totals, the
+    column total: ``lo``, ``ub``, ``cost`` as its LP has them) found without the LP, or None
+    where the LP decides: where the optimum is not unique (so the LP's choice among equals
+    stands), or no rounding foots. A cell and its row total are the same amount, so they go up
+    together; the units that go up are ``grand`` less the cells rounded down, and the column
+    total's own unit follows from them; so the optimum takes that many cells, those whose cell
+    and row cost the least together. Unique when the last taken costs less than the first left
+    by a margin far above the LP's tolerances; then the LP finds it too (its vertices are whole),
+    and this is its answer, without importing scipy.optimize (a third of a second) for a table."""
+    m = (len(lo) - 1) // 2
+    cell, row, col = slice(0, m), slice(m, 2 * m), 2 * m
+    if not (np.array_equal(lo[cell], lo[row]) and np.array_equal(ub[cell], ub[row])):
+        return None  # not one column of cells and their own rows
+    k = grand - float(lo[cell].sum())  # the units that go up
+    col_up = k - (float(lo[col]) - float(lo[cell].sum()))  # the column total's
+    free = np.flatnonzero(ub[cell] > 0)
+    if k != round(k) or not 0 <= k <= len(free) or col_up not in (0.0, float(ub[col])):
+        return None
+    k = int(k)
+    w = cost[cell][free] + cost[row][free]
+    order = free[np.argsort(w, kind="stable")]
+    ws = np.sort(w, kind="stable")
+    if 0 < k < len(free) and ws[k] - ws[k - 1] <= 1e-6 * (1.0 + float(np.abs(ws).max())):
+        return None  # a tie at the margin: the LP's own choice
+    up = np.zeros(len(lo))
+    up[order[:k]] = 1.0
+    up[m + order[:k]] = 1.0
+    up[col] = col_up
+    return lo + up
 
 
 def footed_nested(
