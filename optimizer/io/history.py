@@ -452,6 +452,8 @@ def _long_to_wide(
     the file's row of each week's value of each column (``""``: of its date), so that an error
     in the wide table names the row of the file, as the wide layout's do. A week's KPI, control
     or event is its first non-blank cell."""
+    import pandas as pd
+
     rows = np.asarray(lines if lines is not None else np.arange(len(df)) + 2)
     tps = df[TOUCHPOINT_COLUMN].astype(str).str.strip()
     known = {t.spend_column for t in journey.touchpoints} | {t.id for t in journey.touchpoints}
