@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from optimizer.defaults import DEFAULT_SOLVER, DEFAULT_TOLERANCE, SOLVERS
+from optimizer.defaults import DEFAULT_SOLVER, DEFAULT_TOLERANCE, FREQUENCIES, SOLVERS
 from optimizer.errors import BudgetOptError, InfeasibleError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -263,8 +263,6 @@ def weeks_elapsed_option(what: str) -> Decorator:
 def frequency_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--frequency week|month`` (track, replan): how the actuals' rows are dated, when the
     dates alone do not say (one date that is the 1st of its month)."""
-    from optimizer.workflow.actuals import FREQUENCIES
-
     return click.option(
         "--frequency",
         type=click.Choice(list(FREQUENCIES)),

@@ -32,6 +32,9 @@ DEFAULT_ROBUST = (
 DEFAULT_SWEEP_JOBS = 1
 #: a line item more than this far from its plan to date is flagged over / under
 DEFAULT_BAND = 0.10
+#: how an actuals file's rows are dated (``--frequency``): a week's spend, dated by any day of the
+#: week, or a month's, dated the 1st; None: told from the dates (``workflow.actuals._frequency``)
+FREQUENCIES = ("week", "month")
 #: default CSV block size: each block is read, reduced to weekly sums and dropped
 DEFAULT_BLOCKSIZE = "64MB"
 

@@ -87,10 +87,6 @@ class Actuals:
         return [k + 1 for k in range(self.weeks) if k not in reported]
 
 
-#: how an actuals file's rows are dated (``--frequency``): a week's spend, dated by any day of the
-#: week, or a month's, dated the 1st; None: told from the dates (``_frequency``)
-FREQUENCIES = ("week", "month")
-
 #: a dated plan's (or scenario's) calendar: its first Monday and its weeks
 PlanCalendar = tuple[_dt.date, int]
 
