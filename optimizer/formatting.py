@@ -37,7 +37,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -587,10 +587,13 @@ def as_text_cell(v: Any) -> Any:
     return v
 
 
-def csv_text(df: pd.DataFrame) -> str:
+def csv_text(df: pd.DataFrame | Sequence[Mapping[str, Any]]) -> str:
     """The machine formats' CSV text: no index, ten significant digits, ``\\n`` line ends; ids,
-    names and notes that a spreadsheet would run as a formula are written as text."""
-    df = df.copy()
+    names and notes that a spreadsheet would run as a formula are written as text. ``df``: a
+    table, or its rows (a column per key, in the order the keys first appear)."""
+    import pandas as pd
+
+    df = df.copy() if isinstance(df, pd.DataFrame) else pd.DataFrame(list(df))
     for c in df.columns:
         if getattr(df[c].dtype, "kind", "O") not in "biufcmM":  # text (object or str dtype)
             df[c] = df[c].map(as_text_cell)

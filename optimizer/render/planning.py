@@ -698,15 +698,12 @@ def tracking_renderable(tr: Tracking) -> Group:
 
 
 def tracking_csv(tr: Tracking) -> str:
-    import pandas as pd
-
-    rows = [{**x.to_dict(), "level": "line_item"} for x in tr.lines]
-    rows += [{**x.to_dict(), "level": "stage"} for x in tr.stages]
-    rows += [{**x.to_dict(), "level": "market"} for x in tr.markets]
-    rows += [{**x.to_dict(), "level": "owner"} for x in tr.owners]
-    rows.append({**tr.total.to_dict(), "level": "total"})
-    df = pd.DataFrame(rows)
-    return csv_text(df[["level", *[c for c in df.columns if c != "level"]]])
+    rows = [{"level": "line_item", **x.to_dict()} for x in tr.lines]
+    rows += [{"level": "stage", **x.to_dict()} for x in tr.stages]
+    rows += [{"level": "market", **x.to_dict()} for x in tr.markets]
+    rows += [{"level": "owner", **x.to_dict()} for x in tr.owners]
+    rows.append({"level": "total", **tr.total.to_dict()})
+    return csv_text(rows)
 
 
 def tracking_json(tr: Tracking) -> str:
@@ -726,9 +723,7 @@ def replan_json(r: Replan) -> str:
 
 
 def replan_csv(r: Replan) -> str:
-    import pandas as pd
-
-    return csv_text(pd.DataFrame(r.full_cycle()))
+    return csv_text(r.full_cycle())
 
 
 def replan_renderable(r: Replan, warnings: bool = True) -> Group:
