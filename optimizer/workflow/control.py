@@ -53,37 +53,12 @@ from optimizer.workflow.actuals import (  # noqa: F401  (re-exported: the actual
     read_market_actuals,
 )
 from optimizer.workflow.dated import RuleAtRunRate
+from optimizer.workflow.track_lines import TrackLine, sum_lines, track_line
 
 
 # ------------------------------------------------------------------------------------------------
 # tracking
 # ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrackLine:
-    """One line item (or stage, or the total) against the plan to date."""
-
-    id: str
-    stage: str
-    planned: float  # over the whole horizon
-    planned_to_date: float
-    actual: float
-    variance: float  # actual - planned to date
-    variance_pct: float | None  # variance / planned to date (None when nothing was planned)
-    status: str  # on plan | over | under | unplanned | not started | –
-    projected_spend: float  # at the current run-rate, over the whole horizon
-    planned_kpi: float | None  # on the model, the plan's spend
-    projected_kpi: float | None  # on the model, the projected spend
-    market: str | None = None  # over markets: a line item's market (``national``: a national buy)
-    owner: str | None = None  # over markets: who holds its budget
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for k in ("market", "owner"):  # only over markets (contract 8)
-            if d[k] is None:
-                del d[k]
-        return d
-
-
 @dataclass(frozen=True)
 class Tracking:
     """A plan against actual spend to date."""
@@ -150,68 +125,6 @@ class Tracking:
                 else {}
             ),
         }
-
-
-def _status(planned_to_date: float, actual: float, band: float) -> tuple[float | None, str]:
-    if planned_to_date <= 0.005:
-        return None, ("unplanned" if actual > 0.005 else "–")
-    pct = (actual - planned_to_date) / planned_to_date
-    if actual <= 0.005:
-        return pct, "not started"
-    if pct > band:
-        return pct, "over"
-    if pct < -band:
-        return pct, "under"
-    return pct, "on plan"
-
-
-def _line(
-    id_: str,
-    stage: str,
-    planned: float,
-    to_date: float,
-    actual: float,
-    projected: float,
-    band: float,
-    planned_kpi: float | None,
-    projected_kpi: float | None,
-) -> TrackLine:
-    pct, status = _status(to_date, actual, band)
-    # the variance of the amounts as written (each in cents), so it reconciles with them and the
-    # line items' variances sum to the total's (reviewer S14 R1, D1: -34,287.14 against
-    # 247,924.86 - 282,212.01 when taken from the unrounded amounts)
-    to_date, actual = round(to_date, 2), round(actual, 2)
-    return TrackLine(
-        id_,
-        stage,
-        round(planned, 2),
-        to_date,
-        actual,
-        round(actual - to_date, 2),
-        pct,
-        status,
-        round(projected, 2),
-        planned_kpi,
-        projected_kpi,
-    )
-
-
-def _sum(
-    id_: str, stage: str, lines: Sequence[TrackLine], band: float, has_model: bool
-) -> TrackLine:
-    pk = sum(x.planned_kpi or 0.0 for x in lines) if has_model else None
-    qk = sum(x.projected_kpi or 0.0 for x in lines) if has_model else None
-    return _line(
-        id_,
-        stage,
-        sum(x.planned for x in lines),
-        sum(x.planned_to_date for x in lines),
-        sum(x.actual for x in lines),
-        sum(x.projected_spend for x in lines),
-        band,
-        pk,
-        qk,
-    )
 
 
 def _weeks_text(origin: _dt.date, ks: Sequence[int]) -> str:
@@ -401,29 +314,30 @@ def track(
             else:
                 pk = float(tp.horizon_kpi(float(li.spend), horizon))
                 qk = float(tp.horizon_kpi(projected, horizon))
-        x = _line(tid, li.stage, float(li.spend), to_date, actual, projected, band, pk, qk)
+        x = track_line(tid, li.stage, float(li.spend), to_date, actual, projected, band, pk, qk)
         if over_markets:
             x = dataclasses.replace(x, market=li.market or "national", owner=li.owner)
         lines.append(x)
     order: list[str] = list(plan.stages)
     order += [x.stage for x in lines if x.stage not in order]
     stages = tuple(
-        _sum(st, st, [x for x in lines if x.stage == st], band, model is not None)
+        sum_lines(st, st, [x for x in lines if x.stage == st], band, model is not None)
         for st in dict.fromkeys(order)
         if any(x.stage == st for x in lines)
     )
-    total = _sum("total", "", lines, band, model is not None)
+    total = sum_lines("total", "", lines, band, model is not None)
     by_market: tuple[TrackLine, ...] = ()
     by_owner: tuple[TrackLine, ...] = ()
     if over_markets:
         # a market's: its own line items, and its share of each national buy's (money only)
         parts = [_split(x, _item_markets(li)) for x, li in zip(lines, items, strict=True)]
         by_market = tuple(
-            _sum(m, "", [p[m] for p in parts if m in p], band, False) for m in plan.markets
+            sum_lines(m, "", [p[m] for p in parts if m in p], band, False) for m in plan.markets
         )
         owners = list(dict.fromkeys(li.owner for li in items if li.owner))
         by_owner = tuple(
-            _sum(o, "", [x for x in lines if x.owner == o], band, model is not None) for o in owners
+            sum_lines(o, "", [x for x in lines if x.owner == o], band, model is not None)
+            for o in owners
         )
     rules: list[RuleAtRunRate] = []
     if scenario is not None and model is not None:
