@@ -41,6 +41,7 @@ from optimizer.cli_common import (
     model_option,
     output_option,
     refuse_foreign_output,
+    refuse_overwriting_inputs,
     refuse_unwritable_output,
 )
 from optimizer.cli_cycle import diff, history, replan, rerun, track
@@ -492,6 +493,7 @@ def explain(
 
     refuse_foreign_output(out, ("md", "html", "xlsx", "json"))
     refuse_unwritable_output(out)
+    refuse_overwriting_inputs(out, {"scenario": scenario})
     pack = write_review(
         scenario,
         out,

@@ -8,7 +8,7 @@ import contextvars
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,7 @@ def format_option(
             if fmt is None:
                 fmt = format_from_output(kwargs.get("out"), choices, default)
             refuse_unwritable_output(kwargs.get("out"))
+            refuse_overwriting_inputs(kwargs.get("out"), kwargs)
             return fn(*args, fmt=fmt, **kwargs)
 
         return click.option(
@@ -231,6 +232,37 @@ def refuse_unwritable_output(out: Path | None) -> None:
     except BudgetOptError as e:
         _stderr(f"error: {e}")
         sys.exit(e.exit_code)
+
+
+#: the parameters of a command that name files it reads
+_INPUT_PARAMETERS = ("scenario", "scenarios", "scenario_path", "model_path", "actuals", "plan_ref")
+
+
+def refuse_overwriting_inputs(out: Path | None, params: Mapping[str, Any]) -> None:
+    """``-o FILE`` naming a file the run reads (the scenario, its model or a market's model of
+    its index, the actuals, the plan tracked) is an error naming both, exit 2, before anything
+    runs: the output would replace the input (``optimize s.yaml -o s.yaml`` left the scenario a
+    table, ``-o m1.json`` a market's model a plan)."""
+    if out is None or str(out) == "-":
+        return
+    from optimizer.io.files import read_by
+
+    try:
+        target = Path(out).resolve()
+    except OSError:
+        return
+    for key in _INPUT_PARAMETERS:
+        given = params.get(key)
+        for arg in given if isinstance(given, (tuple, list)) else [given]:
+            if arg is None:
+                continue
+            for path, what in read_by(Path(str(arg))):
+                if path.resolve() == target:
+                    shown = "" if what == "an input" else f" ({what}, read by {arg})"
+                    raise click.UsageError(
+                        f"-o {out}: {path} is an input of this run{shown}; writing the output "
+                        "there would replace it: give another file"
+                    )
 
 
 def format_from_output(out: Path | None, choices: Sequence[str], default: str) -> str:

@@ -546,3 +546,53 @@ def _second_key_offset(s: str, start: int, key: str) -> int:
             depth -= 1
         i += 1
     return -1
+
+
+def read_by(path: str | Path, seen: set[Path] | None = None) -> list[tuple[Path, str]]:
+    """The files a scenario or model file reads, as far as its own text names them, each with
+    what it is to the run: the file itself, the scenarios it ``extends``, its ``model`` (and a
+    markets index's market models), its other KPIs' ``models`` and its ``carryover.before``
+    history. Best effort (a file that cannot be read names nothing more): it only guards
+    ``-o FILE`` against overwriting an input (``cli_common.refuse_overwriting_inputs``)."""
+    import json
+
+    import yaml
+
+    seen = set() if seen is None else seen
+    p = Path(path)
+    try:
+        key = p.resolve()
+    except OSError:
+        return []
+    if key in seen or not p.is_file():
+        return []
+    seen.add(key)
+    out: list[tuple[Path, str]] = [(p, "an input")]
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - an unreadable file names nothing more
+        return out
+    if not isinstance(data, dict):
+        return out
+    here = p.parent
+    named: list[tuple[Any, str]] = [(data.get("extends"), "the scenario it extends")]
+    named.append((data.get("model"), "its model"))
+    if isinstance(data.get("models"), dict):
+        named += [(v, "a model it names") for v in data["models"].values()]
+    if isinstance(data.get("carryover"), dict):
+        named.append((data["carryover"].get("before"), "its carry-over history"))
+    if isinstance(data.get("markets"), dict) and p.suffix.lower() == ".json":
+        for m in data["markets"].values():
+            if isinstance(m, dict):
+                named.append((m.get("model"), "a market's model"))
+                if isinstance(m.get("models"), dict):
+                    named += [(v, "a market's model") for v in m["models"].values()]
+    for v, what in named:
+        if not (isinstance(v, str) and v):
+            continue
+        if what in ("the scenario it extends", "its model"):  # may name more files
+            out += [(f, what if w == "an input" else w) for f, w in read_by(here / v, seen)]
+        else:  # a model file or a history: read no further (a model can be large)
+            out.append((here / v, what))
+    return out
