@@ -270,3 +270,18 @@ def test_long_history_by_market_names_the_files_row(tmp_path):
     assert r.returncode == 2
     assert "market 'b'" in r.stderr and "'revenue'" in r.stderr
     assert "in row 124 (week 2023-01-09)" in r.stderr, r.stderr
+
+
+def test_long_history_names_a_touchpoint_by_its_id_where_its_spend_column_differs(tmp_path):
+    """A journey with tv's spend_column tv_spend, a long history whose rows name tv by its id:
+    the id was accepted, then 'needs spend column tv_spend, which the history lacks (expected
+    one of: …, tv)'. Truth: the history is valid, tv's rows are tv's spend."""
+    lines = _long_history(tmp_path)
+    (tmp_path / "j.yaml").write_text(
+        (tmp_path / "j.yaml").read_text().replace("{id: tv,", "{id: tv, spend_column: tv_spend,")
+    )
+    r = cli(["validate", _write(tmp_path, "ids.csv", lines), "--journey", "j.yaml"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    by_column = [ln.replace(",tv,", ",tv_spend,") for ln in lines]
+    r = cli(["validate", _write(tmp_path, "cols.csv", by_column), "--journey", "j.yaml"], tmp_path)
+    assert r.returncode == 0, r.stderr

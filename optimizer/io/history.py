@@ -466,7 +466,12 @@ def _long_to_wide(
             path=path,
             field=TOUCHPOINT_COLUMN,
         )
-    df = df.assign(**{TOUCHPOINT_COLUMN: tps})
+    # a row may name a touchpoint by its id or its spend column: its column is the spend column
+    # (by its id, 'tv' for spend_column tv_spend, it was accepted here and then 'the history
+    # lacks tv_spend')
+    columns = {t.spend_column for t in journey.touchpoints}
+    to_column = {t.id: t.spend_column for t in journey.touchpoints if t.id not in columns}
+    df = df.assign(**{TOUCHPOINT_COLUMN: tps.replace(to_column)})
     # the one rule for an amount in a spend table (io.spend_tables): located by the file's row
     spend = amounts(df[SPEND_COLUMN], path=path, rows=rows)
     twice = df.duplicated([DATE_COLUMN, TOUCHPOINT_COLUMN]).to_numpy()
