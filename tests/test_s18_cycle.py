@@ -150,3 +150,16 @@ def test_diff_of_two_replans_of_different_weeks_says_so(cycle):
     assert "not the same weeks" in note, note
     assert "9 weeks from 2028-01-10" in note and "4 weeks from 2028-02-14" in note
     assert "not the same weeks" in r.stderr
+
+
+def test_a_phased_plan_solved_on_the_curves_does_not_count_0_pieces(cycle):
+    """The dated plan is solved by the interior point on the curves themselves: its certificate
+    line read '(0 pieces, 1 round(s), interior point)'. Truth: no pieces to count, said so."""
+    path, plan, _re = cycle
+    assert plan["solver"] == "interior point"
+    r = cli(["optimize", "ye.yaml", "--no-ledger"], path)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "certified within" in text and "interior point" in text
+    assert "0 pieces" not in text
+    assert "(on the curves themselves, 1 round(s), interior point)" in text

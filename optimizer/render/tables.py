@@ -112,6 +112,14 @@ def _line_start(plan: Plan) -> str:
     return "the historical mix"
 
 
+def _how(plan: Plan) -> str:
+    """How a plan was solved, as its certificate line says it: its pieces, rounds and solver; a
+    solve on the curves themselves (a phased plan's interior point) has no pieces to count (it
+    read '0 pieces')."""
+    pieces = f"{plan.pieces} pieces" if plan.pieces else "on the curves themselves"
+    return f"{pieces}, {plan.rounds} round(s), {plan.solver}"
+
+
 def plan_renderable(plan: Plan) -> Group:
     parts: list[RenderableType] = []
     anchored = anchored_status(plan)
@@ -219,8 +227,8 @@ def plan_renderable(plan: Plan) -> Group:
         parts.append(
             Text(
                 f"the optimum on the model's curves (step 1) earns "
-                f"{money(point.get('kpi'), 'small')}, certified within {gap} ({plan.pieces} "
-                f"pieces, {plan.rounds} round(s), {plan.solver}); this plan is the best of "
+                f"{money(point.get('kpi'), 'small')}, certified within {gap} ({_how(plan)}); "
+                f"this plan is the best of "
                 f"{point.get('steps')} steps on the line from the historical mix to it"
                 + (
                     " (from the plan nearest the historical mix that holds every rule)"
@@ -238,7 +246,7 @@ def plan_renderable(plan: Plan) -> Group:
         parts.append(
             Text(
                 f"certified within {gap} of the exact optimum on the model's curves "
-                f"({plan.pieces} pieces, {plan.rounds} round(s), {plan.solver})",
+                f"({_how(plan)})",
                 style="dim",
             )
         )
@@ -253,8 +261,7 @@ def plan_renderable(plan: Plan) -> Group:
         )
         parts.append(
             Text(
-                f"NOT certified: {why} ({plan.pieces} pieces, {plan.rounds} round(s), "
-                f"{plan.solver})",
+                f"NOT certified: {why} ({_how(plan)})",
                 style="red",
             )
         )
