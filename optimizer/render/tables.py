@@ -245,8 +245,7 @@ def plan_renderable(plan: Plan) -> Group:
         gap = "< 0.0001%" if plan.gap < 1e-6 else f"{plan.gap:.4%}"
         parts.append(
             Text(
-                f"certified within {gap} of the exact optimum on the model's curves "
-                f"({_how(plan)})",
+                f"certified within {gap} of the exact optimum on the model's curves ({_how(plan)})",
                 style="dim",
             )
         )
