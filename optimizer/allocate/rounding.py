@@ -134,6 +134,7 @@ def _repair_cents(
         fixed=fixed,
         min_funded=funded,
         extra=None if floors is None else floors.add_rows,
+        keep_total=True,
     )
 
 
