@@ -94,6 +94,8 @@ def test_diff_of_plan_and_replan_counts_the_plans_kpi_in_the_replans_weeks(cycle
     # (it read -86,602, 5.8%, with January's carry-over taken pro rata)
     assert abs(b["total_kpi"] - a["total_kpi"]) < 1e-3 * a["total_kpi"]
     assert "carry-over included" in d["same_weeks"]
+    for li in a["line_items"]:  # its average week over the 9 weeks (it was the cycle's, / 13)
+        assert li["weekly_spend"] == pytest.approx(li["spend"] / 9, rel=1e-12), li["id"]
 
 
 def test_monthly_actuals_of_a_month_begun_before_the_plan_say_where_their_spend_went(cycle):

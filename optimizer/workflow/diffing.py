@@ -124,6 +124,9 @@ def _trim(plan: dict[str, Any], block: Mapping[str, Any]) -> tuple[dict[str, Any
                 }
             )
         how = f"{left} of its {horizon} weeks, spend and KPI spread evenly"
+    # its average week over the weeks kept (the whole cycle's read 42,127.44 a week beside
+    # 190,031.50 over 9 weeks)
+    items = [{**li, "weekly_spend": li["spend"] / left} for li in items]
     out = {
         **plan,
         "horizon_weeks": left,
