@@ -5,12 +5,9 @@ the CLI."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-
-import yaml
 
 from tests.test_markets import make_world
+from tests.test_s18_adv_rounding import _optimize
 
 
 def test_the_cents_repair_keeps_the_budget_spent(tmp_path):
@@ -29,22 +26,7 @@ def test_the_cents_repair_keeps_the_budget_spent(tmp_path):
         "national": {"t0": "population"},
         "markets": {"m0": {"stages": {"awareness": {"max": 1000}}}},
     }
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sc))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "optimize",
-            "s.yaml",
-            "--format",
-            "json",
-            "--no-ledger",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    r = _optimize(tmp_path, sc)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["status"] == "optimal"
