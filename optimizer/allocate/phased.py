@@ -153,9 +153,11 @@ def solve_phased(
     t0 = time.perf_counter()
     cells = _Cells(problem)
     xhi, ahi = _boxes(problem)
-    # (rules on the KPI, min_spend: the LP over pieces, which has their rows)
+    # the interior point knows no rule on the KPI: where its plan meets them all the same (a
+    # floor that does not bind) it is the optimum under them too, else the LP over pieces, which
+    # has their rows (min_spend, whose target always binds, goes there at once)
     ipm_bound = math.inf
-    if method == "auto" and not problem.needs_binaries and not problem.kpi_rows:
+    if method == "auto" and not problem.needs_binaries and problem.objective_weight:
         # concave curves, no binaries: the smooth problem by interior point, certified by the
         # same Lagrangian bound; the LP over pieces below when that fails or does not certify
         direct, ipm_bound = _interior(
@@ -396,6 +398,7 @@ def _interior(
         return None, math.inf
     X, duals, _iterations = out
     X = np.maximum(X, 0.0)
+    duals = {**duals, **{r.name: 0.0 for r in problem.kpi_rows}}  # not binding, if its plan holds
     bound = plan_bound(problem, cells, X, duals, xhi, ahi)
     if _violation(problem, X, relative_to_terms=True) > 1e-9:
         # (a row's breach relative to its terms: tv's change limit (rhs 0) broken by 2.2e-7 of
