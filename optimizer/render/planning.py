@@ -493,9 +493,12 @@ def diff_renderable(comp: Comparison) -> Group:
         delta_shown(sb.total_kpi, sa.total_kpi),
         style="bold",
     )
-    parts = list(comparison_renderable(comp).renderables)
-    # the comparison's summary and stages; its line-item table gives way to spend and KPI deltas
-    return Group(*parts[:2], t, *parts[3:])
+    # the comparison's tables (by stage, owner, market…), its line items' giving way to ``t``
+    parts = [
+        t if str(getattr(p, "title", "") or "").startswith("spend by line item") else p
+        for p in comparison_renderable(comp).renderables
+    ]
+    return Group(*parts)
 
 
 def diff_dict(comp: Comparison, run_a: Run, run_b: Run) -> dict[str, Any]:
