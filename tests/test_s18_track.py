@@ -285,3 +285,23 @@ def test_long_history_names_a_touchpoint_by_its_id_where_its_spend_column_differ
     by_column = [ln.replace(",tv,", ",tv_spend,") for ln in lines]
     r = cli(["validate", _write(tmp_path, "cols.csv", by_column), "--journey", "j.yaml"], tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_one_date_file_read_as_a_month_because_only_that_fits_says_so(world):
+    """The re-plan after the first week starts 2027-08-02; tracked with that week's file again
+    (2027-08-01, before the re-plan), only the month reading falls in its weeks: the file was
+    read as August's spend with no word. Truth: it is still read so (the rule: the reading that
+    fits), and the note says it, naming --frequency week."""
+    path, plan = world
+    a = _actuals(path, "wk1t.csv", _first_week(plan))
+    r = cli(
+        ["replan", "s.yaml", "--actuals", a, "--format", "json", "-o", "re1.json", "--no-ledger"],
+        path,
+    )
+    assert r.returncode == 0, r.stderr
+    tr = _json(cli(["track", "re1.json", a, "--format", "json"], path))
+    assert tr["frequency"] == "month" and tr["start"] == "2027-08-02"
+    assert any(
+        "only as a month" in n and "--frequency week reads it as the week 2027-07-26" in n
+        for n in tr["notes"]
+    ), tr["notes"]

@@ -107,8 +107,9 @@ def _frequency(
     month): on a dated plan's ``calendar`` the reading that falls in the plan's weeks where the
     other does not, or that is the plan's first week (the 1st is then the Sunday that ends it,
     and as a month that week would be missing); without one, or where both fit, a month unless
-    the date is a Monday. A guess is said in the note, with the ``--frequency`` that reads the
-    other way."""
+    the date is a Monday. The reading is said in the note, with the ``--frequency`` that reads
+    the other way (a re-plan tracked with the week before its start read it as a month, with no
+    word)."""
     if frequency == "month":
         for k, d in enumerate(dates, start=2):
             if d.day != 1:
@@ -133,11 +134,12 @@ def _frequency(
         k = week_of(d, origin)
         ks = [week_of(m, origin) for m in mondays_of_month(d.year, d.month)]
         fits = {"week": 0 <= k < horizon, "month": ks[-1] >= 0 and ks[-1] < horizon}
-        if fits["week"] != fits["month"]:  # the other reading is outside the plan: no guess
-            return ("week" if fits["week"] else "month"), ""
         monday = origin + _dt.timedelta(weeks=k)
         week = f"the week {monday.isoformat()} to {monday + _dt.timedelta(days=6)}"
-        if fits["week"] and k == 0 and ks[0] > 0:
+        if fits["week"] != fits["month"]:  # the other reading falls outside the plan's weeks
+            guess = "week" if fits["week"] else "month"
+            why = f"only as a {guess} does it fall in the plan's weeks"
+        elif fits["week"] and k == 0 and ks[0] > 0:
             guess, why = "week", "the plan's first week; as a month that week would be missing"
     month = f"{d:%B %Y} (spread over the weeks whose Monday is in it)"
     other = "month" if guess == "week" else "week"
