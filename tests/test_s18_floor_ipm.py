@@ -93,3 +93,25 @@ def test_max_net_by_month_is_certified_by_the_interior_point(tmp_path):
     assert sol.value >= lp.value * (1 - 1e-9) and sol.bound >= lp.value * (1 - 1e-12)
     assert sol.kkt <= 1e-3
     assert sol.value == pytest.approx(lp.value, rel=max(lp.gap, 1e-9) * 1.01)
+
+
+def test_a_binding_floor_under_max_net_is_certified_by_its_multiplier(tmp_path):
+    """A revenue floor 1% above the max_net plan's revenue (FY26 by month) binds. The LP over
+    pieces stopped at a gap of 0.018% ("not certified", exit 4): its own bounds, with the floor's
+    dual read off pieces, sat 3% above, and the least bound it had was the optimum without the
+    floor. The floor's multiplier θ turns it into max_net at a lower price of money, the interior
+    point's problem, whose bound ``θ·B(θ) - y·F`` bounds the plan under the floor
+    (``phased_dual.by_multiplier``). Truth: the optimum under the floor is at most the optimum
+    without it (the free plan's value, certified to 1e-9) and at least our plan's value; our
+    bound must lie between them and within the tolerance (1e-4) of our plan; the floor holds on
+    the reported plan and binds."""
+    net = {"budget": None, "objective": "max_net", "value_per_kpi": 1.0}
+    free = _plan(_fy26(tmp_path, "net", **net))
+    floor = round(free["total_kpi"] * 1.01)
+    plan = _plan(_fy26(tmp_path, "netfloor", **net, kpi_floors={"revenue": floor}))
+    assert plan["status"] == "optimal", plan["status"]
+    assert plan["gap"] <= 1e-4
+    assert plan["objective_value"] <= plan["bound"] < free["objective_value"]
+    assert plan["total_kpi"] >= floor
+    row = next(c for c in plan["constraints"] if c["kind"] == "kpi_floor")
+    assert row["binding"] is True

@@ -53,6 +53,7 @@ from optimizer.allocate.breakpoints import (
 from optimizer.allocate.caps import unpad_cap
 from optimizer.allocate.certificate import credible_max as _credible
 from optimizer.allocate.phased_certificate import kkt_residual, lagrangian_bound, plan_bound
+from optimizer.allocate.phased_dual import by_multiplier, scaled_to_kpi
 from optimizer.allocate.phased_ipm import interior_point
 from optimizer.allocate.phased_lp import (
     _build,
@@ -74,7 +75,6 @@ from optimizer.allocate.phased_model import (
     PhasedSolution,
     _boxes,
     _Cells,
-    _kpi_violation,
     _prices,
     _violation,
     adjoint,
@@ -279,7 +279,7 @@ def solve_phased(
                 z, duals = np.asarray(lsol.x), np.asarray(lsol.duals)
         X = np.where(held_at_zero, 0.0, np.maximum(z[: n * P].reshape(n, P), 0.0))
         if problem.kpi_rows:
-            X = _scaled_to_kpi(problem, X)
+            X = scaled_to_kpi(problem, X)
         value = objective_value(problem, X)
         rule_duals = {
             r.name: float(duals[m.rule_rows[q]]) for q, r in enumerate(rows) if m.rule_rows[q] >= 0
@@ -362,9 +362,14 @@ def solve_phased(
         toward = responses if steer is None else adstock_path(problem, steer)
         pts = _refined(coarse, adstock_path(problem, X).ravel(), toward.ravel(), ahi.ravel(), pts)
     assert best is not None
+    if best.status == Status.OPTIMAL and not best.gap <= tolerance and method == "auto":
+        dual = by_multiplier(problem, solve_phased, tolerance)  # one rule on the KPI, binding
+        if dual is not None and _credible(dual.bound, max(best.value, dual.value)):
+            best, other = (dual, best) if dual.value > best.value else (best, dual)
+            best.bound = min(best.bound, other.bound)
+            best.gap = max(0.0, (best.bound - best.value) / max(abs(best.value), 1e-12))
     if best.status == Status.OPTIMAL and not best.gap <= tolerance:
-        # out of rounds with the gap still open: the best plan so far, said to be so (issue 14:
-        # "optimal" means certified within the tolerance)
+        # out of rounds, the gap still open: the best plan so far, said to be so (issue 14)
         best.status = Status.NOT_CERTIFIED
         best.message = (
             f"stopped after {rounds} rounds with the gap at {best.gap:.2e} "
@@ -427,26 +432,6 @@ def _interior(
         method="interior_point",
     )
     return solution, bound
-
-
-def _scaled_to_kpi(problem: PhasedProblem, X: np.ndarray) -> np.ndarray:
-    """``X`` scaled up by the least factor that makes it meet the rules on the KPI on the smooth
-    curves (an S-curve's pieces can overstate its KPI, so the LP's plan may fall short); ``X``
-    itself when it meets them already or when no factor up to 1,000 does."""
-    if _kpi_violation(problem, X) <= 1e-10:
-        return X
-    lo, hi = 1.0, 2.0
-    while _kpi_violation(problem, hi * X) > 1e-10:
-        lo, hi = hi, 2.0 * hi
-        if hi > 1e3:
-            return X
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if _kpi_violation(problem, mid * X) > 1e-10:
-            lo = mid
-        else:
-            hi = mid
-    return hi * X
 
 
 def _min_spend_box(problem, cells, X, xhi, ahi, coarse, n_pieces):
