@@ -172,6 +172,10 @@ def cents_milp(
     return out
 
 
+#: branch-and-bound nodes the cents MILP may take (a deterministic limit, unlike a time)
+MAX_NODES = 500
+
+
 def _cents_milp(
     x: np.ndarray,
     rows: Sequence[tuple[Mapping[int, float], str, float]],
@@ -183,8 +187,12 @@ def _cents_milp(
     *,
     soft: bool,
 ) -> np.ndarray | None:
-    """``cents_milp``'s MILP; ``soft``: every row may break, by as little as can be (its
-    largest breach in cents weighs 1,000 cents of moves)."""
+    """``cents_milp``'s MILP; ``soft``: every row may break by up to 0.49 of a cent (under half a
+    cent: no break, as the plan's report reads it), the least moves again.
+
+    Deterministic: HiGHS stops after ``MAX_NODES`` branch-and-bound nodes, not a time, and only a
+    rounding proven optimal is used (a 5 s time limit, whose incumbent PuLP reports "Optimal",
+    wrote different cents for the same inputs on a loaded machine: review S18 R1 D1)."""
     import math
 
     import pulp
@@ -217,26 +225,28 @@ def _cents_milp(
         prob += total >= moved
         prob += total >= -moved
         dev.append(total)
-    worst = prob.add_variable("worst", 0) if soft else 0.0
-    prob += pulp.lpSum(dev) + 1000.0 * worst
+    prob += pulp.lpSum(dev)
     for coefs, sense, rhs_money in rows:
         lhs = pulp.lpSum(a * (base[i] + b[i]) for i, a in coefs.items())
         rhs = rhs_money * 100.0
-        eps = 1e-4 + 1e-15 * abs(rhs)  # in cents: float noise, never a cent
+        # in cents: float noise, never a cent; or (soft) under half a cent
+        eps = (0.49 if soft else 1e-4) + 1e-15 * abs(rhs)
         if sense in ("<=", "=="):
-            prob += lhs <= rhs + eps + worst
+            prob += lhs <= rhs + eps
         if sense in (">=", "=="):
-            prob += lhs >= rhs - eps - worst
+            prob += lhs >= rhs - eps
     if extra is not None:
         extra(prob, x, [base[i] + v for i, v in enumerate(b)])
     try:
         # the package's HiGHS (one thread, its banner kept off stdout): a default pulp.HiGHS
         # starts HiGHS' scheduler on all threads, and every later one-thread solve in the
         # process then fails (test_phased's MILPs came out infeasible after a phased plan)
-        prob.solve(make_solver("highs", mip=True, time_limit=5))
+        solver = make_solver("highs", mip=True, time_limit=120)  # a guard; the nodes decide
+        solver.optionsDict["mip_max_nodes"] = MAX_NODES
+        prob.solve(solver)
     except Exception:  # noqa: BLE001 - rounding falls back to the nearest cents
         return None
-    if pulp.LpStatus[prob.status] != "Optimal":
+    if prob.sol_status != pulp.LpSolutionOptimal:  # proven, not an incumbent at a limit
         return None
     out = np.array([base[i] + round(v.varValue or 0.0) for i, v in enumerate(b)])
     return np.maximum(out, 0.0) / 100.0
