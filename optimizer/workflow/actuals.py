@@ -139,7 +139,10 @@ def _frequency(
         if fits["week"] != fits["month"]:  # the other reading falls outside the plan's weeks
             guess = "week" if fits["week"] else "month"
             why = f"only as a {guess} does it fall in the plan's weeks"
-        elif fits["week"] and k == 0 and ks[0] > 0:
+        elif fits["week"] and k == 0 and ks[0] > 0 and d == monday + _dt.timedelta(days=6):
+            # the Sunday that ends the plan's first week (a 1st on another weekday of that week,
+            # July's monthly row dated 2027-07-01 on a plan from 2027-06-28, is the month: read
+            # as the first week it was "+142% over" and the re-plan spent July again)
             guess, why = "week", "the plan's first week; as a month that week would be missing"
     month = f"{d:%B %Y} (spread over the weeks whose Monday is in it)"
     other = "month" if guess == "week" else "week"
