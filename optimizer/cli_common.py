@@ -251,6 +251,12 @@ def refuse_overwriting_inputs(out: Path | None, params: Mapping[str, Any]) -> No
         target = Path(out).resolve()
     except OSError:
         return
+    ledger = params.get("ledger_file")
+    if ledger is not None and Path(str(ledger)).resolve() == target:  # review S18 R1 D6
+        raise click.UsageError(
+            f"-o {out}: {ledger} is the ledger of runs (--ledger); writing the output there would "
+            "replace every recorded run: give another file"
+        )
     for key in _INPUT_PARAMETERS:
         given = params.get(key)
         for arg in given if isinstance(given, (tuple, list)) else [given]:

@@ -32,3 +32,17 @@ def test_a_monthly_row_dated_a_thursday_the_1st_in_the_first_week_is_the_month(t
     assert tr["weeks_compared"]["last"] == "2027-07-26" and tr["missing_weeks"] == ["2027-06-28"]
     for x in tr["line_items"]:
         assert x["status"] == "on plan", x
+
+
+def test_output_onto_the_ledger_is_refused(tmp_path):
+    """Review S18 R1 D6: ``optimize … -o l.db --ledger l.db`` wrote the plan over the ledger,
+    exit 0, every recorded run lost. Truth: exit 2 naming the ledger, the ledger untouched."""
+    write_model(tmp_path)
+    _scenario(tmp_path, "s", start=None)
+    r = cli(["optimize", "s.yaml", "--ledger", "l.db"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    before = (tmp_path / "l.db").read_bytes()
+    r = cli(["optimize", "s.yaml", "--format", "json", "-o", "l.db", "--ledger", "l.db"], tmp_path)
+    assert r.returncode == 2 and "is the ledger of runs" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "l.db").read_bytes() == before
