@@ -32,6 +32,25 @@ def _optimize(tmp, data):
     )
 
 
+def _shares_world(tmp, m0_share: float) -> dict:
+    """Three markets by month with share floors m0_share / 40% / 30%, t0 bought nationally."""
+    make_world(tmp, n_markets=3, n_tp=4)
+    return {
+        "name": "shares",
+        "model": "markets.json",
+        "start": "2027-01-04",
+        "horizon_weeks": 13,
+        "phasing": "month",
+        "budget": 300000,
+        "national": {"t0": "population"},
+        "markets": {
+            "m0": {"min_share": m0_share},
+            "m1": {"min_share": 0.4},
+            "m2": {"min_share": 0.3},
+        },
+    }
+
+
 def test_the_suggested_share_floors_plan_by_month(tmp_path):
     """Market share floors 50% / 40% / 30% are infeasible; the diagnosis suggests lowering m0's
     by 20 points. Applied (30% / 40% / 30%), every market must be exactly its share of the
@@ -41,21 +60,7 @@ def test_the_suggested_share_floors_plan_by_month(tmp_path):
     shows under a cent), its total within a few cents of the budget. Before: the phased cents
     repair found no exact rounding and kept the nearest cents, which broke m1's floor by 1.24
     cents: 'not certified', exit 4, for the scenario the diagnosis had said plans."""
-    make_world(tmp_path, n_markets=3, n_tp=4)
-    data = {
-        "name": "shares",
-        "model": "markets.json",
-        "start": "2027-01-04",
-        "horizon_weeks": 13,
-        "phasing": "month",
-        "budget": 300000,
-        "national": {"t0": "population"},
-        "markets": {
-            "m0": {"min_share": 0.5},
-            "m1": {"min_share": 0.4},
-            "m2": {"min_share": 0.3},
-        },
-    }
+    data = _shares_world(tmp_path, 0.5)
     r = _optimize(tmp_path, data)
     assert r.returncode == 3
     assert "lower the m0 market share floor (50% of total spend) by 20 percentage points" in (
@@ -84,17 +89,7 @@ def test_the_knife_edge_cents_are_the_same_every_run_and_keep_the_budget(tmp_pat
     to 0.49 cent, HiGHS stops after a number of nodes, not seconds, and only a proven optimum is
     used. Truth: two runs write the same JSON byte for byte; the total is the budget to the cent;
     every market within half a cent of its floor (as above)."""
-    make_world(tmp_path, n_markets=3, n_tp=4)
-    data = {
-        "name": "shares",
-        "model": "markets.json",
-        "start": "2027-01-04",
-        "horizon_weeks": 13,
-        "phasing": "month",
-        "budget": 300000,
-        "national": {"t0": "population"},
-        "markets": {"m0": {"min_share": 0.3}, "m1": {"min_share": 0.4}, "m2": {"min_share": 0.3}},
-    }
+    data = _shares_world(tmp_path, 0.3)
     runs = [_optimize(tmp_path, data) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     assert runs[0].stdout == runs[1].stdout

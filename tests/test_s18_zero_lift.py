@@ -7,8 +7,8 @@ effect, so that the optimum leaves radio unfunded from May on, where little of l
 carry-over is left. The interior point finds that plan (KKT residual ~5e-11), but its certificate,
 the Lagrangian bound at the plan's own adstock multipliers, priced each unfunded month's first
 dollar at radio's slope at zero adstock and charged it over the month's whole box: a gap of
-3,426%. The engine then fell back to the LP over pieces, three rounds, certified at 7.8e-7 and 17
-times slower; `explain`'s 40-50 re-solves paid that each time (37 s against 13 s, hand-timed).
+3,426%. The engine then fell back to the LP over pieces, three rounds, certified at 7.8e-7
+(the time it cost, plan and review: benchmarks/phased_zero_lift.py).
 The bound now also tries the multipliers of the plan with those zeros lifted to the few
 thousandths of a cent where radio's slope falls to its price (``plan_bound``).
 

@@ -138,7 +138,7 @@ def plan_bound(
     A decision at zero on a hill curve of shape < 1 (its slope infinite at zero adstock) has a
     first dollar worth more than any price, so the bound at ``X`` charged its whole box at that
     slope: a plan certified at 5e-11 by its KKT residual read a gap of 3,426% (a weak radio
-    left unfunded for months), and fell to the LP over pieces, 17 times slower. The optimum
+    left unfunded for months), and fell to the LP over pieces (benchmarks/phased_zero_lift.py). The optimum
     funds such a decision with the few thousandths of a cent where its slope falls to its
     price; lifting the zeros there (bisection on the amount, then doubling any still short:
     more of any decision lowers every slope) gives multipliers at which no zero is worth
